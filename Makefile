@@ -1,0 +1,32 @@
+# biovae developer commands. Every target sets up the virtual environment it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.biovae-installed
+
+.PHONY: demo test bench lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## train on the shipped PBMC data set and write an HTML report
+	$(VENV)/bin/biovae demo --out demo-output
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest
+
+bench: $(STAMP)  ## run the benchmarks and print their results
+	$(PY) benchmarks/throughput.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""biovae: variational autoencoders for biological data.
+
+The estimators (:class:`VAE`, :class:`Autoencoder`, :class:`PCA`) follow scikit-learn's
+conventions; :mod:`biovae.tl` writes results into AnnData objects.
+"""
+
+from biovae._version import __version__
+
+__all__ = ["PCA", "VAE", "Autoencoder", "__version__", "tl"]
+
+
+def __getattr__(name: str):
+    # Lazy imports keep `import biovae` fast and the CLI's --help instant.
+    if name in ("VAE", "Autoencoder", "PCA"):
+        from biovae import estimator
+
+        return getattr(estimator, name)
+    if name == "tl":
+        from biovae import tl
+
+        return tl
+    raise AttributeError(f"module 'biovae' has no attribute {name!r}")

@@ -1,0 +1,253 @@
+"""Frozen, typed configuration objects shared by the Python API and the command line.
+
+Every config is a frozen dataclass validated on construction. :func:`from_dict` builds one from
+plain data (JSON or TOML) and rejects unknown keys, so a typo is an error, never ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from biovae.errors import ConfigError
+
+T = TypeVar("T")
+
+ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
+NORMS = ("none", "batch", "layer")
+MODEL_KINDS = ("vae", "ae", "pca")
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class LikelihoodConfig:
+    """Which p(x|z) family to use and its options.
+
+    ``name`` is a key of the likelihood registry (``biovae.likelihoods.available()``).
+    ``variance`` applies to the Gaussian: ``"feature"`` (learned per feature), ``"shared"``
+    (one learned value), ``"observation"`` (decoder output) or ``"fixed"`` (``fixed_scale``).
+    """
+
+    name: str = "gaussian"
+    variance: str = "feature"
+    fixed_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(
+            self.variance in ("feature", "shared", "observation", "fixed"),
+            f"likelihood.variance must be feature, shared, observation or fixed, "
+            f"not {self.variance!r}",
+        )
+        _check(self.fixed_scale > 0, "likelihood.fixed_scale must be > 0")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """MLP shape shared by encoder and decoder (the decoder uses ``hidden`` reversed).
+
+    ``hidden=()`` gives linear maps (the linear-Gaussian VAE of probabilistic PCA).
+    """
+
+    hidden: tuple[int, ...] = (128, 128)
+    activation: str = "relu"
+    dropout: float = 0.1
+    norm: str = "layer"
+    inject_covariates: bool = True
+
+    def __post_init__(self) -> None:
+        _check(all(int(h) > 0 for h in self.hidden), "network.hidden widths must be > 0")
+        _check(self.activation in ACTIVATIONS, f"network.activation must be one of {ACTIVATIONS}")
+        _check(0.0 <= self.dropout < 1.0, "network.dropout must be in [0, 1)")
+        _check(self.norm in NORMS, f"network.norm must be one of {NORMS}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``), latent size, likelihood."""
+
+    kind: str = "vae"
+    n_latent: int = 10
+    likelihood: LikelihoodConfig = field(default_factory=LikelihoodConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
+        _check(self.n_latent >= 1, "model.n_latent must be >= 1")
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Training objective: ELBO with β, linear KL warm-up and free bits, or IWAE-k.
+
+    loss = −E_q[log p(x|z)] + β_t · Σ_k max(λ, KL_k), with β_t = β · min(1, epoch / warmup)
+    (λ = ``free_bits`` nats per latent dimension, averaged over the batch); with
+    ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead.
+    """
+
+    beta: float = 1.0
+    kl_warmup_epochs: int = 0
+    free_bits: float = 0.0
+    iwae_samples: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.beta >= 0, "objective.beta must be >= 0")
+        _check(self.kl_warmup_epochs >= 0, "objective.kl_warmup_epochs must be >= 0")
+        _check(self.free_bits >= 0, "objective.free_bits must be >= 0")
+        _check(self.iwae_samples >= 1, "objective.iwae_samples must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. ``patience=0`` turns early stopping off."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    validation_fraction: float = 0.1
+    patience: int = 20
+    seed: int = 0
+    checkpoint_every: int = 0
+    grad_clip: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs must be >= 1")
+        _check(self.batch_size >= 1, "train.batch_size must be >= 1")
+        _check(self.lr > 0, "train.lr must be > 0")
+        _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _check(0.0 <= self.validation_fraction < 1.0, "train.validation_fraction must be in [0, 1)")
+        _check(self.patience >= 0, "train.patience must be >= 0")
+        _check(self.checkpoint_every >= 0, "train.checkpoint_every must be >= 0")
+        _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How records become a data set: columns, format, and covariates to condition on."""
+
+    format: str | None = None
+    id_column: str | None = None
+    metadata_columns: tuple[str, ...] = ()
+    sequence_column: str | None = None
+    layer: str | None = None
+    transpose: bool = False
+    obs_path: str | None = None
+    categorical_covariates: tuple[str, ...] = ()
+    continuous_covariates: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))
+        if both:
+            raise ConfigError(f"covariate {both[0]!r} is both categorical and continuous; "
+                              "list it under one of them")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything ``biovae fit`` needs; saved as ``config.json`` beside the weights."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain JSON-ready dict of a config (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
+    """Build config ``cls`` from a plain dict, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table of keys, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key {where}.{unknown[0]}; valid keys are: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the checks above
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is _union_type()):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, where) for v in value)
+    return _scalar(hint, value, where)
+
+
+def _union_type() -> Any:
+    import types
+
+    return types.UnionType
+
+
+def _scalar(hint: Any, value: Any, where: str) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    return value
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into a dict (validated later by :func:`from_dict`)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist; check the path given to --config")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (override wins)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out

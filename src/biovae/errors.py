@@ -1,0 +1,53 @@
+"""User-facing error types.
+
+Every error a user can fix is a :class:`BiovaeError` whose message is one sentence saying what
+is wrong, where (file, record, column) and how to fix it. The command line prints the message
+without a traceback and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class BiovaeError(Exception):
+    """Base class of errors caused by user input, configuration or environment."""
+
+
+class DataError(BiovaeError, ValueError):
+    """Input data are missing, malformed or do not fit the chosen likelihood."""
+
+
+class ConfigError(BiovaeError, ValueError):
+    """A configuration value or key is invalid."""
+
+
+class TrainingError(BiovaeError, RuntimeError):
+    """Training could not continue (for example the loss became NaN)."""
+
+
+class ModelFileError(BiovaeError, ValueError):
+    """A saved model folder is missing, incomplete or from an incompatible version."""
+
+
+class MissingDependencyError(BiovaeError, ImportError):
+    """An optional dependency needed for this feature is not installed."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or raise a one-line install hint.
+
+    Parameters
+    ----------
+    module
+        Importable module name, e.g. ``"anndata"``.
+    extra
+        The biovae extra that installs it, e.g. ``"singlecell"``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            f"this feature needs the optional package '{module}'; install it with "
+            f"pip install 'biovae[{extra}]'"
+        ) from exc

@@ -1,0 +1,289 @@
+"""scikit-learn style estimators: :class:`VAE`, :class:`Autoencoder` (and :class:`PCA`).
+
+``__init__`` only stores settings; ``fit`` does the work and returns ``self``; learned state ends
+in ``_``; all randomness comes from the seed. The estimators build the same :class:`FitConfig`
+as the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from biovae import likelihoods, persistence
+from biovae.config import FitConfig, LikelihoodConfig
+from biovae.data.dataset import Dataset
+from biovae.data.fingerprint import fingerprint
+from biovae.errors import ConfigError, DataError
+from biovae.inputs import as_dataset, obs_columns
+from biovae.models import CovariateSpec, DataSchema, LatentVariableModel, build_model
+from biovae.objectives import elbo, iwae_bound, iwae_log_weights
+from biovae.pca_estimator import PCA
+from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
+
+_EVAL_BATCH = 1024
+
+
+def check_data(likelihood: likelihoods.Likelihood, ds: Dataset) -> None:
+    """Raise a one-line DataError if ``ds`` is outside the likelihood's support."""
+    if ds.alphabet is None and likelihood.n_letters:
+        raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
+    bad = likelihood.validate(ds.x)
+    if bad is None:
+        return
+    value = ds.x[bad.row, bad.column]
+    feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
+    raise DataError(
+        f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
+        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
+    )
+
+
+class _LatentEstimator:
+    """Shared implementation of the neural estimators; ``_kind`` picks VAE or autoencoder."""
+
+    _kind: ClassVar[str]
+
+    def __init__(
+        self,
+        likelihood: str | None = None,
+        n_latent: int | None = None,
+        hidden: tuple[int, ...] | None = None,
+        beta: float | None = None,
+        epochs: int | None = None,
+        seed: int | None = None,
+        *,
+        config: FitConfig | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.likelihood = likelihood
+        self.n_latent = n_latent
+        self.hidden = hidden
+        self.beta = beta
+        self.epochs = epochs
+        self.seed = seed
+        self.config = config
+        self.progress = progress
+
+    # -- configuration ---------------------------------------------------------------------
+    def get_config(self) -> FitConfig:
+        """The full :class:`FitConfig`: ``config`` (or defaults) with explicit arguments applied."""
+        cfg = self.config or FitConfig()
+        model, net, obj, train = cfg.model, cfg.model.network, cfg.objective, cfg.train
+        if self.likelihood is not None:
+            model = dataclasses.replace(model, likelihood=dataclasses.replace(
+                model.likelihood, name=self.likelihood))
+        if self.hidden is not None:
+            net = dataclasses.replace(net, hidden=tuple(int(h) for h in self.hidden))
+        model = dataclasses.replace(
+            model, kind=self._kind, network=net,
+            n_latent=self.n_latent if self.n_latent is not None else model.n_latent)
+        if self.beta is not None:
+            obj = dataclasses.replace(obj, beta=float(self.beta))
+        if self.epochs is not None:
+            train = dataclasses.replace(train, epochs=int(self.epochs))
+        if self.seed is not None:
+            train = dataclasses.replace(train, seed=int(self.seed))
+        likelihoods.get(model.likelihood.name)
+        return dataclasses.replace(cfg, model=model, objective=obj, train=train)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        names = ("likelihood", "n_latent", "hidden", "beta", "epochs", "seed", "config", "progress")
+        return {n: getattr(self, n) for n in names}
+
+    def set_params(self, **params: Any) -> _LatentEstimator:
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ConfigError(f"unknown parameter {key!r} for {type(self).__name__}")
+            setattr(self, key, value)
+        return self
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X: Any, obs: Any = None, *, checkpoint_dir: str | Path | None = None,
+            resume: bool = False) -> _LatentEstimator:
+        """Fit on records ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
+
+        Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder.
+        ``checkpoint_dir`` with ``config.train.checkpoint_every`` > 0 writes resumable
+        checkpoints; ``resume=True`` continues from the last one.
+        """
+        cfg = self.get_config()
+        ds = as_dataset(X, obs, layer=cfg.data.layer)
+        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], _n_letters(ds))
+        check_data(lik, ds)
+        cov = CovariateSpec.fit(ds.obs, cfg.data.categorical_covariates,
+                                cfg.data.continuous_covariates, ds.source)
+        schema = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov,
+                            lik.context_stats(ds.x))
+        source = InMemorySource(ds.x, cov.encode(ds.obs, len(ds), ds.source), None, lik.data_dtype)
+        train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
+        with seeded(cfg.train.seed):
+            model = build_model(lik, cov.width, cfg.model)
+            history = fit_model(
+                model, source.subset(train_idx), source.subset(val_idx) if len(val_idx) else None,
+                cfg.objective, cfg.train, progress=self.progress,
+                checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, resume=resume)
+        model.eval()
+        self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
+        self.fingerprint_ = fingerprint(ds)
+        self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
+        return self
+
+    # -- inference -------------------------------------------------------------------------
+    def _check_fitted(self) -> LatentVariableModel:
+        if not hasattr(self, "model_"):
+            raise ConfigError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+        return self.model_
+
+    def _source(self, X: Any, obs: Any) -> tuple[Dataset, InMemorySource]:
+        model = self._check_fitted()
+        ds = as_dataset(X, obs, layer=self.config_.data.layer)
+        if tuple(ds.x.shape[1:]) != self.schema_.data_shape:
+            raise DataError(
+                f"{ds.source}: records have shape {tuple(ds.x.shape[1:])} but the model was "
+                f"fitted on {self.schema_.data_shape}; use data with the model's features"
+            )
+        if ds.alphabet != self.schema_.alphabet:
+            raise DataError(f"{ds.source}: alphabet {ds.alphabet!r} differs from the model's "
+                            f"{self.schema_.alphabet!r}; encode sequences with the same alphabet")
+        check_data(model.likelihood, ds)
+        c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source)
+        return ds, InMemorySource(ds.x, c, None, model.likelihood.data_dtype)
+
+    def _batches(self, source: InMemorySource):
+        for idx in epoch_batches(len(source), _EVAL_BATCH, None):
+            yield source.batch(idx)
+
+    @torch.no_grad()
+    def transform(self, X: Any, obs: Any = None) -> np.ndarray:
+        """Posterior means E_q[z|x], shape (n, n_latent)."""
+        _, source = self._source(X, obs)
+        model = self.model_
+        return torch.cat([model.encode(b.x, b.c).mean for b in self._batches(source)]).numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:
+        """E[x | z = posterior mean] in data space (letter probabilities for sequences)."""
+        _, source = self._source(X, obs)
+        model, out = self.model_, []
+        for b in self._batches(source):
+            px = model.decode(model.encode(b.x, b.c).mean, b.c, model.context(b.x))
+            out.append(model.likelihood.expected(px))
+        return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
+        """``n`` records generated by decoding z ~ N(0, I) (letter codes for sequences).
+
+        For a conditional model ``obs`` must give the covariates of the n records.
+        """
+        model = self._check_fitted()
+        cov = self.schema_.covariates
+        if cov.width and obs is None:
+            raise DataError("this model is conditional; pass obs with columns "
+                            f"{', '.join(cov.categorical + cov.continuous)} for the samples")
+        c = cov.encode(_obs_dict(obs), n, "obs") if cov.width else None
+        with seeded(seed):
+            z = model.prior().sample((n,))
+            ctx = model.likelihood.prior_context(n, self.schema_.context_stats)
+            return model.decode(z, c, ctx).sample().numpy()
+
+    @torch.no_grad()
+    def score(self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1,
+              seed: int = 0) -> np.ndarray:
+        """Per-record ELBO (mean of ``n_samples`` estimates) or, with ``iwae`` K > 1, IWAE-K.
+
+        For the plain autoencoder this is log p(x | z = f(x)) (it has no ELBO).
+        """
+        _, source = self._source(X, obs)
+        model, out = self.model_, []
+        with seeded(seed):
+            for b in self._batches(source):
+                if not model.stochastic:
+                    out.append(model.loss(b, self.config_.objective).elbo_n)
+                elif iwae > 1:
+                    out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
+                else:
+                    runs = [elbo(model, b, beta=1.0).elbo_n for _ in range(max(1, n_samples))]
+                    out.append(torch.stack(runs).mean(0))
+        return torch.cat(out).double().numpy()
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json)."""
+        model = self._check_fitted()
+        meta = {"model_class": type(self).__name__, "data_fingerprint": self.fingerprint_,
+                "n_train": self.n_train_, "n_validation": self.n_validation_,
+                "history": self.history_}
+        return persistence.save(path, persistence.SavedModel(
+            self.config_, self.schema_, model.state_dict(), meta))
+
+    @classmethod
+    def load(cls, path: str | Path) -> _LatentEstimator:
+        """Load a fitted estimator from a model folder (no pickle involved)."""
+        saved = persistence.load(path)
+        if saved.config.model.kind != cls._kind:
+            raise ConfigError(f"{path} holds a '{saved.config.model.kind}' model, not "
+                              f"'{cls._kind}'; load it with biovae.load_model")
+        return cls.from_saved(saved)
+
+    @classmethod
+    def from_saved(cls, saved: persistence.SavedModel) -> _LatentEstimator:
+        """Rebuild a fitted estimator from the contents of a model folder."""
+        est = cls(config=saved.config)
+        schema = saved.schema
+        lik = likelihoods.build(saved.config.model.likelihood, schema.data_shape, schema.n_letters)
+        model = build_model(lik, schema.covariates.width, saved.config.model)
+        model.load_state_dict(saved.weights)
+        model.eval()
+        est.config_, est.schema_, est.model_ = saved.config, schema, model
+        est.history_ = saved.metadata.get("history", [])
+        est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
+        est.n_train_ = saved.metadata.get("n_train", 0)
+        est.n_validation_ = saved.metadata.get("n_validation", 0)
+        return est
+
+
+class VAE(_LatentEstimator):
+    """Variational autoencoder (β-VAE with ``beta``; conditional with covariates in ``config``).
+
+    Examples
+    --------
+    >>> vae = biovae.VAE(likelihood="nb", n_latent=10, epochs=100).fit(counts)  # doctest: +SKIP
+    >>> z = vae.transform(counts)                                              # doctest: +SKIP
+    """
+
+    _kind = "vae"
+
+
+class Autoencoder(_LatentEstimator):
+    """Plain deterministic autoencoder with the same networks (baseline; no ELBO, no prior fit)."""
+
+    _kind = "ae"
+
+
+def load_model(path: str | Path):
+    """Load any saved biovae model (VAE, Autoencoder or PCA) from its folder."""
+    saved = persistence.load(path)
+    return {"vae": VAE, "ae": Autoencoder, "pca": PCA}[saved.config.model.kind].from_saved(saved)
+
+
+def _n_letters(ds: Dataset) -> int:
+    return len(ds.alphabet) if ds.alphabet else 0
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n_val = int(round(n * fraction)) if n >= 10 else 0
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
+    return order[n_val:].sort().values, order[:n_val].sort().values
+
+
+def _obs_dict(obs: Any) -> dict[str, np.ndarray]:
+    return obs_columns(obs, 0)
+
+
+__all__ = ["PCA", "VAE", "Autoencoder", "LikelihoodConfig", "load_model"]

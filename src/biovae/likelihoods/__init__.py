@@ -1,0 +1,47 @@
+"""Registry of p(x|z) families.
+
+A name such as ``"nb"`` is turned into a likelihood object once, at the edge (config, CLI), by
+:func:`build`. Adding a family = one file defining a :class:`Likelihood` subclass + one line in
+``_REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from biovae.config import LikelihoodConfig
+from biovae.errors import ConfigError
+from biovae.likelihoods.base import BadEntry, Likelihood
+from biovae.likelihoods.bernoulli import Bernoulli
+from biovae.likelihoods.categorical import Categorical
+from biovae.likelihoods.gaussian import Gaussian
+from biovae.likelihoods.negative_binomial import NegativeBinomial
+from biovae.likelihoods.poisson import Poisson
+from biovae.likelihoods.zinb import ZeroInflatedNegativeBinomial
+
+_REGISTRY: dict[str, type[Likelihood]] = {
+    cls.name: cls
+    for cls in (Gaussian, Bernoulli, Categorical, Poisson, NegativeBinomial,
+                ZeroInflatedNegativeBinomial)
+}
+
+
+def available() -> tuple[str, ...]:
+    """Registered likelihood names."""
+    return tuple(sorted(_REGISTRY))
+
+
+def get(name: str) -> type[Likelihood]:
+    """The likelihood class registered under ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown likelihood {name!r}; choose one of: {', '.join(available())}"
+        ) from None
+
+
+def build(config: LikelihoodConfig, data_shape: tuple[int, ...], n_letters: int = 0) -> Likelihood:
+    """Bind a likelihood to a data shape (and an alphabet size for sequences)."""
+    return get(config.name)(data_shape, config, n_letters=n_letters)
+
+
+__all__ = ["BadEntry", "Likelihood", "available", "build", "get"]

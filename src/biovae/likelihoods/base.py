@@ -1,0 +1,188 @@
+"""The likelihood contract: how a family of p(x|z) is built from raw decoder outputs.
+
+A likelihood is bound to a data shape when a model is built. It declares
+
+* ``outputs()`` – per-observation decoder outputs (name → shape),
+* ``global_params()`` – learned parameters shared by all observations (e.g. gene-wise
+  dispersion), with their initial raw values,
+* ``distribution(params, context)`` – a ``torch.distributions.Distribution`` whose event shape is
+  the data shape, so ``log_prob(x)`` gives one value per observation,
+* ``featurize(x)`` – how an encoder sees the data (e.g. one-hot, log1p),
+* ``context(x)`` – observed quantities the distribution needs (e.g. library size),
+* ``validate(x)`` – the support check, returning a description of the first bad entry.
+
+Constraint transforms (softplus, softmax) live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import Distribution
+
+from biovae.config import LikelihoodConfig
+
+#: Lower bound added to every positive parameter so scales never reach zero.
+EPS = 1e-4
+
+
+def positive(raw: Tensor) -> Tensor:
+    """Numerically safe map from R to (EPS, inf): softplus(raw) + EPS."""
+    return F.softplus(raw) + EPS
+
+
+def inverse_positive(value: float) -> float:
+    """Raw value whose :func:`positive` is ``value`` (for initialising parameters)."""
+    v = max(value - EPS, 1e-8)
+    return float(np.log(np.expm1(v))) if v < 20 else float(v)
+
+
+@dataclass(frozen=True)
+class BadEntry:
+    """The first entry of a data matrix that a likelihood cannot model."""
+
+    row: int
+    column: int
+    problem: str
+    fix: str
+
+
+class Likelihood(ABC):
+    """Base of all p(x|z) families; concrete classes are registered by name."""
+
+    name: ClassVar[str]
+    #: dtype of the data tensors this likelihood scores (float32 or int64 codes)
+    data_dtype: ClassVar[torch.dtype] = torch.float32
+
+    def __init__(
+        self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0
+    ) -> None:
+        self.data_shape = tuple(int(s) for s in data_shape)
+        self.config = config
+        self.n_letters = int(n_letters)
+
+    @property
+    def n_features(self) -> int:
+        """Width of the flattened data (product of the data shape)."""
+        return int(np.prod(self.data_shape))
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of ``featurize(x)``, the encoder input."""
+        return self.n_features
+
+    @abstractmethod
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        """Per-observation decoder outputs: name → shape (without the batch dimension)."""
+
+    def global_params(self) -> dict[str, Tensor]:
+        """Learned parameters shared by all observations, as initial raw tensors."""
+        return {}
+
+    @abstractmethod
+    def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
+        """p(x|z) with batch shape ``(..., n)`` and event shape ``data_shape``."""
+
+    def featurize(self, x: Tensor) -> Tensor:
+        """Encoder input ``(n, n_inputs)`` float tensor from a data batch."""
+        return x.reshape(x.shape[0], -1).float()
+
+    def defeaturize(self, x_nf: Tensor) -> Tensor:
+        """Nearest data-space point to a featurized vector (used by linear baselines)."""
+        return x_nf.reshape(x_nf.shape[0], *self.data_shape)
+
+    def context(self, x: Tensor) -> dict[str, Tensor]:
+        """Observed per-record quantities needed by :meth:`distribution`."""
+        return {}
+
+    def expected(self, dist: Distribution) -> Tensor:
+        """E[x|z] in data space (probabilities per letter for categorical data)."""
+        return dist.mean
+
+    def validate(self, x: np.ndarray) -> BadEntry | None:
+        """First entry outside the support, or None. ``x`` is dense or scipy sparse."""
+        return None
+
+    def context_stats(self, x) -> dict[str, float]:
+        """Summary of the training data (dense or sparse ``(n, f)``) needed to sample later."""
+        return {}
+
+    def prior_context(self, n: int, stats: dict[str, float]) -> dict[str, Tensor]:
+        """Context for ``n`` records generated from the prior (uses torch's RNG)."""
+        return {}
+
+
+def first_bad(x, bad_mask_fn) -> tuple[int, int] | None:
+    """Row and column of the first entry where ``bad_mask_fn(values)`` is true.
+
+    Works for dense arrays and scipy sparse matrices (only stored values are checked for
+    sparse input; implicit zeros are valid for every family that accepts sparse data).
+    """
+    import scipy.sparse as sp
+
+    if sp.issparse(x):
+        csr = sp.csr_matrix(x)
+        bad = np.flatnonzero(bad_mask_fn(csr.data))
+        if bad.size == 0:
+            return None
+        pos = int(bad[0])
+        row = int(np.searchsorted(csr.indptr, pos, side="right") - 1)
+        return row, int(csr.indices[pos])
+    arr = np.asarray(x)
+    rows, cols = np.nonzero(bad_mask_fn(arr).reshape(arr.shape[0], -1))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(cols[0])
+
+
+def check_non_negative_integers(x) -> BadEntry | None:
+    """Shared support check of count families."""
+    hit = first_bad(x, lambda v: v < 0)
+    if hit:
+        return BadEntry(*hit, "is negative", "counts must be >= 0; pass raw counts, not "
+                        "log-transformed or centred values, or choose --likelihood gaussian")
+    hit = first_bad(x, lambda v: v != np.round(v))
+    if hit:
+        return BadEntry(*hit, "is not a whole number", "count likelihoods need raw integer "
+                        "counts; use the raw count layer (--layer) or --likelihood gaussian")
+    return None
+
+
+def library_size(x: Tensor) -> Tensor:
+    """Observed library size (total count) of each record, shape ``(n, 1)``, at least 1."""
+    return x.sum(dim=-1, keepdim=True).clamp_min(1.0)
+
+
+class ObservedLibrary:
+    """Mixin of count families whose mean is library size × composition.
+
+    Sampling from the prior draws library sizes from a log-normal fitted to the training data.
+    """
+
+    def context(self, x: Tensor) -> dict[str, Tensor]:
+        return {"library": library_size(x)}
+
+    def context_stats(self, x) -> dict[str, float]:
+        lib = np.asarray(x.sum(axis=1), dtype=np.float64).ravel()
+        log_lib = np.log(np.maximum(lib, 1.0))
+        return {"log_library_mean": float(log_lib.mean()), "log_library_std": float(log_lib.std())}
+
+    def prior_context(self, n: int, stats: dict[str, float]) -> dict[str, Tensor]:
+        z = torch.randn(n, 1)
+        log_lib = stats["log_library_mean"] + stats["log_library_std"] * z
+        return {"library": torch.exp(log_lib)}
+
+    def featurize(self, x: Tensor) -> Tensor:
+        return torch.log1p(x.reshape(x.shape[0], -1).float())
+
+    def defeaturize(self, x_nf: Tensor) -> Tensor:
+        return torch.expm1(x_nf).clamp_min(0).round().reshape(x_nf.shape[0], *self.data_shape)
+
+    def validate(self, x: np.ndarray) -> BadEntry | None:
+        return check_non_negative_integers(x)

@@ -1,0 +1,29 @@
+"""Poisson likelihood for counts with an observed library size.
+
+p(x|z) = Π_g Poisson(x_g; μ_g), μ_g = ℓ · softmax(ρ(z))_g, where ℓ = Σ_g x_g is the record's
+observed library size (so the decoder models composition, as in scVI).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution, Independent
+from torch.distributions import Poisson as TorchPoisson
+
+from biovae.likelihoods.base import Likelihood, ObservedLibrary
+
+
+class Poisson(ObservedLibrary, Likelihood):
+    name = "poisson"
+
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        return {"rho": self.data_shape}
+
+
+
+
+    def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
+        rate = context["library"] * torch.softmax(params["rho"], dim=-1)
+        return Independent(TorchPoisson(rate.clamp_min(1e-8)), 1)
+

@@ -1,0 +1,87 @@
+"""Covariates to condition on: categorical (one-hot) and continuous (standardised)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from biovae.errors import DataError
+
+
+@dataclass(frozen=True)
+class CovariateSpec:
+    """Learned encoding of covariates; saved with the model so new data encode identically.
+
+    ``categories[i]`` lists the levels of ``categorical[i]``; ``means``/``stds`` standardise
+    ``continuous``. The encoded width is Σ levels + number of continuous covariates.
+    """
+
+    categorical: tuple[str, ...] = ()
+    categories: tuple[tuple[str, ...], ...] = ()
+    continuous: tuple[str, ...] = ()
+    means: tuple[float, ...] = ()
+    stds: tuple[float, ...] = ()
+
+    @property
+    def width(self) -> int:
+        return sum(len(c) for c in self.categories) + len(self.continuous)
+
+    @classmethod
+    def fit(cls, obs: dict[str, np.ndarray], categorical=(), continuous=(), source="data"):
+        """Learn levels and standardisation from training metadata ``obs``."""
+        cats = tuple(tuple(sorted({str(v) for v in _column(obs, n, source)})) for n in categorical)
+        cont = [_numeric(_column(obs, n, source), n, source) for n in continuous]
+        means = tuple(float(v.mean()) for v in cont)
+        stds = tuple(float(v.std()) or 1.0 for v in cont)
+        return cls(tuple(categorical), cats, tuple(continuous), means, stds)
+
+    def encode(self, obs: dict[str, np.ndarray], n: int, source: str = "data") -> torch.Tensor | None:
+        """Covariate matrix (n, width) float32, or None when there are no covariates."""
+        if self.width == 0:
+            return None
+        parts = []
+        for name, levels in zip(self.categorical, self.categories):
+            values = np.asarray([str(v) for v in _column(obs, name, source)])
+            index = {lv: i for i, lv in enumerate(levels)}
+            unknown = [v for v in values if v not in index]
+            if unknown:
+                raise DataError(
+                    f"{source}: covariate {name!r} has level {unknown[0]!r} not seen in training "
+                    f"(known: {', '.join(levels[:10])}); refit the model or map it to a known level"
+                )
+            onehot = np.zeros((n, len(levels)), dtype=np.float32)
+            onehot[np.arange(n), [index[v] for v in values]] = 1.0
+            parts.append(onehot)
+        for name, mean, std in zip(self.continuous, self.means, self.stds):
+            values = _numeric(_column(obs, name, source), name, source)
+            parts.append(((values - mean) / std).astype(np.float32)[:, None])
+        return torch.from_numpy(np.concatenate(parts, axis=1))
+
+
+def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
+    if name not in obs:
+        avail = ", ".join(sorted(obs)[:20]) or "none"
+        raise DataError(
+            f"{source}: covariate column {name!r} not found (metadata columns: {avail}); "
+            "check --categorical-covariates/--continuous-covariates"
+        )
+    return np.asarray(obs[name])
+
+
+def _numeric(values: np.ndarray, name: str, source: str) -> np.ndarray:
+    try:
+        out = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{source}: continuous covariate {name!r} has non-numeric values; "
+            "declare it categorical instead"
+        ) from None
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise DataError(
+            f"{source}: continuous covariate {name!r} is missing or not finite in record "
+            f"#{bad[0]}; impute it or drop those records"
+        )
+    return out

@@ -1,0 +1,43 @@
+"""What a model knows about its data: shape, alphabet, feature names, covariate encoding."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from biovae.models.covariates import CovariateSpec
+
+
+@dataclass(frozen=True)
+class DataSchema:
+    """Shape and encoding of the data a model was fitted on; saved in ``metadata.json``."""
+
+    data_shape: tuple[int, ...]
+    features: tuple[str, ...] = ()
+    alphabet: str | None = None
+    covariates: CovariateSpec = field(default_factory=CovariateSpec)
+    context_stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_letters(self) -> int:
+        return len(self.alphabet) if self.alphabet else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataSchema:
+        cov = d.get("covariates") or {}
+        return cls(
+            data_shape=tuple(d["data_shape"]),
+            features=tuple(d.get("features") or ()),
+            alphabet=d.get("alphabet"),
+            covariates=CovariateSpec(
+                categorical=tuple(cov.get("categorical", ())),
+                categories=tuple(tuple(c) for c in cov.get("categories", ())),
+                continuous=tuple(cov.get("continuous", ())),
+                means=tuple(cov.get("means", ())),
+                stds=tuple(cov.get("stds", ())),
+            ),
+            context_stats=dict(d.get("context_stats") or {}),
+        )

@@ -1,0 +1,145 @@
+"""Training objectives as pure functions of a model and a batch.
+
+Notation: q = q(z|x), p(z) = N(0, I), p(x|z) the likelihood, n records, k latent dimensions.
+
+* ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) || p(z)); the loss is −E_q log p(x|z) + β_t Σ_k KL̃_k with
+  KL̃_k = max(λ, mean over the batch of KL_k) (free bits, Kingma et al. 2016) and
+  β_t = β · min(1, (epoch + 1) / warm-up) (KL warm-up, Bowman et al. 2016).
+* IWAE-k(x) = log (1/K) Σ_i p(x, z_i) / q(z_i|x), z_i ~ q  (Burda et al. 2016); IWAE-1 = ELBO
+  and the bound rises with K toward log p(x).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
+
+from biovae.config import ObjectiveConfig
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of records: data ``x``, covariates ``c`` (n, d) or None, weights ``w`` (n,) or None."""
+
+    x: Tensor
+    c: Tensor | None = None
+    w: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class LossOutput:
+    """What one objective evaluation reports; the only thing training and logging consume.
+
+    ``recon_n`` is the distortion −E_q log p(x|z) per record (nats), ``kl_n`` the rate
+    KL(q||p) per record, ``kl_nk`` its split over latent dimensions, ``elbo_n`` the ELBO at β=1.
+    """
+
+    loss: Tensor
+    recon_n: Tensor
+    kl_n: Tensor
+    kl_nk: Tensor | None
+    elbo_n: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+class LatentModel(Protocol):
+    """What an objective needs from a model."""
+
+    def encode(self, x: Tensor, c: Tensor | None) -> Distribution: ...
+
+    def decode(self, z: Tensor, c: Tensor | None, context: dict[str, Tensor]) -> Distribution: ...
+
+    def prior(self) -> Distribution: ...
+
+    def context(self, x: Tensor) -> dict[str, Tensor]: ...
+
+
+def beta_at(config: ObjectiveConfig, epoch: int) -> float:
+    """β_t of the linear KL warm-up schedule at (0-based) ``epoch``."""
+    if config.kl_warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, (epoch + 1) / config.kl_warmup_epochs)
+
+
+def kl_per_dimension(qz: Distribution, pz: Distribution) -> Tensor:
+    """KL(q||p) split over latent dimensions, shape (n, k): analytic for diagonal Gaussians."""
+    q, p = _base_normal(qz), _base_normal(pz)
+    return kl_divergence(q, p)
+
+
+def _base_normal(d: Distribution) -> Normal:
+    base = d.base_dist if isinstance(d, Independent) else d
+    if not isinstance(base, Normal):
+        raise TypeError("analytic KL needs diagonal Gaussian q(z|x) and p(z)")
+    return base
+
+
+def _weighted_mean(v_n: Tensor, w: Tensor | None) -> Tensor:
+    """(Weighted) mean over records, the first dimension."""
+    if w is None:
+        return v_n.mean(0)
+    w_n = w.reshape(-1, *([1] * (v_n.dim() - 1)))
+    return (v_n * w_n).sum(0) / w.sum()
+
+
+def elbo(model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0) -> LossOutput:
+    """Negative ELBO with β and free bits, one reparameterised sample of z per record."""
+    qz = model.encode(batch.x, batch.c)
+    z = qz.rsample()
+    px = model.decode(z, batch.c, model.context(batch.x))
+    recon_n = -px.log_prob(batch.x)
+    kl_nk = kl_per_dimension(qz, model.prior())
+    kl_n = kl_nk.sum(-1)
+    if free_bits > 0:
+        rate = _weighted_mean(kl_nk, batch.w).clamp_min(free_bits).sum()
+    else:
+        rate = _weighted_mean(kl_n, batch.w)
+    loss = _weighted_mean(recon_n, batch.w) + beta * rate
+    return LossOutput(loss, recon_n.detach(), kl_n.detach(), kl_nk.detach(),
+                      -(recon_n + kl_n).detach())
+
+
+def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
+    """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n)."""
+    qz = model.encode(batch.x, batch.c)
+    z = qz.rsample((k,))
+    px = model.decode(z, batch.c, model.context(batch.x))
+    return px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z)
+
+
+def iwae_bound(log_w_kn: Tensor) -> Tensor:
+    """IWAE-K per record from log weights (K, n): logsumexp − log K."""
+    return torch.logsumexp(log_w_kn, dim=0) - math.log(log_w_kn.shape[0])
+
+
+def iwae(model: LatentModel, batch: Batch, k: int) -> LossOutput:
+    """Negative IWAE-k bound as a training objective (β = 1 by definition)."""
+    bound_n = iwae_bound(iwae_log_weights(model, batch, k))
+    zeros = torch.zeros_like(bound_n)
+    return LossOutput(-_weighted_mean(bound_n, batch.w), -bound_n.detach(), zeros, None,
+                      bound_n.detach())
+
+
+def reconstruction(model: LatentModel, batch: Batch) -> LossOutput:
+    """Plain autoencoder objective: −log p(x | z = f(x)), no rate term."""
+    z = model.encode(batch.x, batch.c).mean
+    px = model.decode(z, batch.c, model.context(batch.x))
+    recon_n = -px.log_prob(batch.x)
+    zeros = torch.zeros_like(recon_n)
+    return LossOutput(_weighted_mean(recon_n, batch.w), recon_n.detach(), zeros, None,
+                      -recon_n.detach())
+
+
+def objective(model: LatentModel, batch: Batch, config: ObjectiveConfig, epoch: int) -> LossOutput:
+    """The training loss chosen by ``config`` at ``epoch`` (for stochastic-encoder models)."""
+    if config.iwae_samples > 1:
+        return iwae(model, batch, config.iwae_samples)
+    return elbo(model, batch, beta_at(config, epoch), config.free_bits)

@@ -1,0 +1,109 @@
+"""Saved models: a folder with ``config.json``, ``weights.safetensors`` and ``metadata.json``.
+
+Loading reads JSON and raw tensors only; nothing is ever unpickled. Writing is atomic: the
+folder is assembled under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from biovae._version import __version__
+from biovae.config import FitConfig, from_dict, to_dict
+from biovae.errors import ConfigError, ModelFileError
+from biovae.models.schema import DataSchema
+
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+METADATA = "metadata.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """Everything in a model folder."""
+
+    config: FitConfig
+    schema: DataSchema
+    weights: dict[str, torch.Tensor]
+    metadata: dict[str, Any]
+
+
+def save(path: str | os.PathLike, saved: SavedModel) -> Path:
+    """Write ``saved`` to folder ``path`` atomically (replacing an existing model folder)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not (out / CONFIG).is_file():
+        raise ModelFileError(
+            f"{out} exists and is not a biovae model folder; choose another --out path"
+        )
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "biovae_version": __version__,
+        "torch_version": torch.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **saved.metadata,
+        "schema": saved.schema.to_dict(),
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (tmp / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
+        weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
+        save_file(weights, str(tmp / WEIGHTS), metadata={"format": "biovae"})
+        (tmp / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
+        _replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    old = dst.with_name(f".{dst.name}.old")
+    if dst.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in metadata.json")
+
+
+def load(path: str | os.PathLike) -> SavedModel:
+    """Read a model folder written by :func:`save`."""
+    folder = Path(path)
+    for name in (CONFIG, WEIGHTS, METADATA):
+        if not (folder / name).is_file():
+            raise ModelFileError(
+                f"{folder} is not a biovae model folder (missing {name}); pass the folder "
+                "written by 'biovae fit --out'"
+            )
+    try:
+        config_data = json.loads((folder / CONFIG).read_text())
+        meta = json.loads((folder / METADATA).read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{folder}: corrupt JSON ({exc}); refit the model") from exc
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder} was written by a newer biovae ({meta.get('biovae_version')}); upgrade biovae"
+        )
+    try:
+        config = from_dict(FitConfig, config_data, "config")
+    except ConfigError as exc:
+        raise ModelFileError(f"{folder / CONFIG}: {exc}") from exc
+    weights = load_file(str(folder / WEIGHTS))
+    schema = DataSchema.from_dict(meta.pop("schema"))
+    return SavedModel(config, schema, weights, meta)

@@ -1,0 +1,26 @@
+"""Training: batch sources, the loop, checkpoints and seeding."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from biovae.training.loop import evaluate, fit_model
+from biovae.training.sources import BatchSource, InMemorySource, epoch_batches
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's RNG seeded, restoring the caller's RNG state afterwards.
+
+    Weight initialisation, dropout and reparameterisation noise all draw from it, so one seed
+    fixes a whole fit without leaking global state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+__all__ = ["BatchSource", "InMemorySource", "epoch_batches", "evaluate", "fit_model", "seeded"]

@@ -1,0 +1,68 @@
+"""Training checkpoints for ``--resume``: tensors in safetensors, the rest in JSON (no pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from biovae.errors import ModelFileError
+
+TENSORS = "state.safetensors"
+SCALARS = "state.json"
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator, state: dict[str, Any]) -> None:
+    """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``."""
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
+    for pid, pstate in opt["state"].items():
+        opt_meta["state"][str(pid)] = []
+        for key, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"opt.{pid}.{key}"] = value.detach().contiguous()
+                opt_meta["state"][str(pid)].append(key)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = generator.get_state()
+    meta = {"loop": state, "optimizer": opt_meta}
+    tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", dir=path.parent))
+    try:
+        save_file(tensors, str(tmp / TENSORS))
+        (tmp / SCALARS).write_text(json.dumps(meta))
+        old = path.with_name(path.name + ".old")
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator) -> dict[str, Any]:
+    """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
+    if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
+        raise ModelFileError(
+            f"no checkpoint in {path}; run without --resume to start training from scratch"
+        )
+    tensors = load_file(str(path / TENSORS))
+    meta = json.loads((path / SCALARS).read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_meta = meta["optimizer"]
+    state = {
+        int(pid): {key: tensors[f"opt.{pid}.{key}"] for key in keys}
+        for pid, keys in opt_meta["state"].items()
+    }
+    optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    generator.set_state(tensors["rng.shuffle"])
+    return meta["loop"]

@@ -1,0 +1,168 @@
+"""The training loop: minibatch optimisation with validation, early stopping and checkpoints.
+
+It consumes only :class:`~biovae.objectives.LossOutput`; the model decides its own objective.
+Randomness comes from the caller's seeded RNG (see :func:`biovae.training.seeded`) and an
+explicit shuffle generator, so a seed fixes the weights exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from biovae.config import ObjectiveConfig, TrainConfig
+from biovae.errors import TrainingError
+from biovae.objectives import Batch, beta_at
+from biovae.training.checkpoint import load_checkpoint, save_checkpoint
+from biovae.training.distributed import DistContext
+from biovae.training.progress import Progress
+from biovae.training.sources import BatchSource, epoch_batches
+
+#: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records.
+_STATS = ("loss", "recon", "kl", "elbo")
+
+
+@dataclass
+class LoopState:
+    """Mutable state of the loop that a checkpoint must carry."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def fit_model(
+    model: nn.Module,
+    train: BatchSource,
+    val: BatchSource | None,
+    objective: ObjectiveConfig,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+) -> list[dict[str, float]]:
+    """Train ``model`` in place and return the per-epoch history.
+
+    The best model by validation loss (at the target β) is restored at the end. With
+    ``checkpoint_dir`` a checkpoint is written every ``config.checkpoint_every`` epochs and
+    ``resume`` continues from it exactly.
+    """
+    dist = DistContext.current()
+    net = dist.wrap(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    state = LoopState()
+    if resume and checkpoint_dir is not None:
+        state = LoopState(**load_checkpoint(checkpoint_dir, model, optimizer, generator))
+    best_weights = copy.deepcopy(model.state_dict())
+    bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
+    for epoch in range(state.epoch, config.epochs):
+        t0 = time.perf_counter()
+        row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
+        if val is not None and len(val):
+            row.update(_prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size)))
+        row.update(epoch=epoch + 1, beta=beta_at(objective, epoch),
+                   seconds=time.perf_counter() - t0)
+        state.history.append(row)
+        state.epoch = epoch + 1
+        if _improved(state, row, objective, epoch):
+            best_weights = copy.deepcopy(model.state_dict())
+        bar.update(row)
+        if _should_checkpoint(config, checkpoint_dir, epoch, dist):
+            save_checkpoint(checkpoint_dir, model, optimizer, generator, state.to_json())
+        if config.patience and state.bad_epochs >= config.patience:
+            break
+    bar.close()
+    if val is not None and len(val) and state.best_epoch >= 0:
+        model.load_state_dict(best_weights)
+    return state.history
+
+
+def _train_epoch(net, source, optimizer, generator, objective, config, epoch, dist) -> dict:
+    net.train()
+    sums = torch.zeros(len(_STATS), dtype=torch.float64)
+    count = 0
+    for step, idx in enumerate(
+        epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
+    ):
+        if len(idx) < 2 and count:  # a single-record batch breaks batch norm; skip the remainder
+            continue
+        batch = source.batch(idx)
+        out = net(batch, objective, epoch)
+        if not torch.isfinite(out.loss):
+            raise TrainingError(
+                f"the loss became {out.loss.item()} at epoch {epoch + 1}, batch {step + 1}; lower "
+                "the learning rate (--lr), standardise extreme inputs, or pick a likelihood that "
+                "fits the data (--likelihood)"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        optimizer.step()
+        sums += _batch_sums(out, len(batch))
+        count += len(batch)
+    return _means(dist.sum(torch.cat([sums, torch.tensor([count], dtype=torch.float64)])))
+
+
+def _batch_sums(out, n: int) -> torch.Tensor:
+    return torch.stack([
+        out.loss.detach().double() * n,
+        out.recon_n.double().sum(),
+        out.kl_n.double().sum(),
+        out.elbo_n.double().sum(),
+    ])
+
+
+def _means(sums_and_count: torch.Tensor) -> dict[str, float]:
+    count = max(float(sums_and_count[-1]), 1.0)
+    return {k: float(v) / count for k, v in zip(_STATS, sums_and_count[:-1])}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, source: BatchSource, objective: ObjectiveConfig, epoch: int,
+             batch_size: int = 1024) -> dict[str, float]:
+    """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(len(_STATS), dtype=torch.float64)
+    for idx in epoch_batches(len(source), batch_size, None):
+        batch: Batch = source.batch(idx)
+        sums += _batch_sums(model.loss(batch, objective, epoch), len(batch))
+    model.train(was_training)
+    return _means(torch.cat([sums, torch.tensor([len(source)], dtype=torch.float64)]))
+
+
+def _prefixed(prefix: str, d: dict[str, float]) -> dict[str, float]:
+    return {prefix + k: v for k, v in d.items()}
+
+
+def _improved(state: LoopState, row: dict, objective: ObjectiveConfig, epoch: int) -> bool:
+    """Track the best validation loss at the *target* β; patience counts after warm-up."""
+    if "val_recon" not in row:
+        return False
+    score = row["val_recon"] + objective.beta * row["val_kl"]
+    if score < state.best:
+        state.best, state.best_epoch, state.bad_epochs = score, epoch, 0
+        return True
+    if epoch + 1 >= objective.kl_warmup_epochs:
+        state.bad_epochs += 1
+    return False
+
+
+def _should_checkpoint(config: TrainConfig, path: Path | None, epoch: int, dist) -> bool:
+    return (path is not None and config.checkpoint_every > 0 and dist.is_main
+            and (epoch + 1) % config.checkpoint_every == 0)
