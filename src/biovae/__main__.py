@@ -1,0 +1,5 @@
+import sys
+
+from biovae.cli.main import main
+
+sys.exit(main())

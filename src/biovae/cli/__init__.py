@@ -1,0 +1,1 @@
+"""The biovae command line."""

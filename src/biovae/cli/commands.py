@@ -1,0 +1,137 @@
+"""Implementations of the ``biovae`` subcommands. Each validates inputs before writing."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from biovae.cli.io import check_output, read_input, write_samples
+from biovae.cli.options import build_config
+from biovae.config import DataConfig
+from biovae.data.writers import write_table
+from biovae.errors import ConfigError, DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv")
+SAMPLE_SUFFIXES = (".csv", ".tsv", ".fa", ".fasta", ".faa", ".fna")
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def _estimator_for(kind: str):
+    from biovae.estimator import VAE, Autoencoder
+    from biovae.pca_estimator import PCA
+
+    return {"vae": VAE, "ae": Autoencoder, "pca": PCA}[kind]
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from biovae import likelihoods
+
+    cfg = build_config(args)
+    likelihoods.get(cfg.model.likelihood.name)
+    out = Path(args.out)
+    if args.report:
+        check_output(args.report, (".html",))
+    ds = read_input(args.data, cfg.data)
+    _say(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
+    est_cls = _estimator_for(cfg.model.kind)
+    if cfg.model.kind == "pca":
+        est = est_cls(config=cfg).fit(ds)
+    else:
+        ckpt = out.with_name(out.name + ".checkpoint")
+        if args.resume and not ckpt.is_dir():
+            raise ConfigError(f"--resume: no checkpoint at {ckpt}; run once with "
+                              "--checkpoint-every N first")
+        est = est_cls(config=cfg, progress=not args.quiet).fit(
+            ds, checkpoint_dir=ckpt if cfg.train.checkpoint_every else None,
+            resume=args.resume)
+    est.save(out)
+    if cfg.model.kind != "pca":
+        shutil.rmtree(out.with_name(out.name + ".checkpoint"), ignore_errors=True)
+        last = est.history_[-1]
+        _say(args, f"trained {last['epoch']} epochs; ELBO/record {last['elbo']:.4g}"
+             + (f", validation {last['val_elbo']:.4g}" if "val_elbo" in last else ""))
+    if args.report:
+        from biovae.reports.html import write_report
+
+        write_report(est, args.report, data=ds)
+        _say(args, f"report: {args.report}")
+    print(out)
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    from biovae.estimator import load_model
+
+    return load_model(args.model)
+
+
+def _data_config(est, args: argparse.Namespace) -> DataConfig:
+    """The model's saved data options, overridden by explicit flags."""
+    return build_config(args, base=est.config_).data
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    out = check_output(args.out, TABLE_SUFFIXES)
+    est = _load(args)
+    ds = read_input(args.data, _data_config(est, args))
+    z = est.transform(ds)
+    write_table(out, ds.ids, {"z": z})
+    print(out)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = check_output(args.out, SAMPLE_SUFFIXES)
+    if args.n < 1:
+        raise ConfigError("-n must be >= 1")
+    est = _load(args)
+    obs = None
+    if args.obs:
+        obs_ds = read_input(args.obs, DataConfig())
+        if len(obs_ds) != args.n:
+            raise DataError(f"{args.obs}: has {len(obs_ds)} rows but -n is {args.n}; give one "
+                            "row of covariates per sample")
+        obs = obs_ds.obs
+    samples = est.sample(args.n, obs=obs, seed=args.seed)
+    write_samples(out, samples, est.schema_.features, est.schema_.alphabet)
+    print(out)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    out = check_output(args.out, TABLE_SUFFIXES)
+    if args.iwae < 1 or args.samples < 1:
+        raise ConfigError("--iwae and --samples must be >= 1")
+    est = _load(args)
+    ds = read_input(args.data, _data_config(est, args))
+    columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
+    if args.iwae > 1:
+        columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
+    write_table(out, ds.ids, columns)
+    print(out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from biovae.reports.html import write_report
+
+    out = check_output(args.out, (".html",))
+    est = _load(args)
+    ds = read_input(args.data, _data_config(est, args)) if args.data else None
+    write_report(est, out, data=ds, color_by=tuple(args.color_by or ()))
+    print(out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from biovae.demo import run_demo
+
+    report = run_demo(Path(args.out), epochs=args.epochs, progress=not args.quiet)
+    print(f"report written to {report.resolve()}")
+    return 0

@@ -1,0 +1,143 @@
+"""The ``biovae`` command line: fit, embed, sample, score, report, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from biovae._version import __version__
+from biovae.cli import commands
+from biovae.cli.options import (
+    DATA_OPTIONS,
+    MODEL_OPTIONS,
+    OBJECTIVE_OPTIONS,
+    TRAIN_OPTIONS,
+    _names,
+    add_options,
+    add_transpose,
+)
+from biovae.errors import BiovaeError
+
+EPILOG = """examples:
+  biovae demo
+  biovae fit counts.h5ad --likelihood nb --latent 10 --out pbmc_model --report pbmc.html
+  biovae fit table.tsv --categorical-covariates batch --epochs 100 --out model
+  biovae fit family.a2m --likelihood categorical --latent 30 --out family_model
+  biovae embed pbmc_model counts.h5ad --out latent.csv
+  biovae sample pbmc_model -n 100 --out samples.tsv
+  biovae score pbmc_model counts.h5ad --iwae 100 --out scores.csv
+  biovae report pbmc_model counts.h5ad --color-by bulk_labels --out report.html
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="biovae", description="Variational autoencoders for biological data.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"biovae {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _fit_parser(sub)
+    _embed_parser(sub)
+    _sample_parser(sub)
+    _score_parser(sub)
+    _report_parser(sub)
+    _demo_parser(sub)
+    return p
+
+
+def _sub(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_, description=help_, epilog="examples:\n" + examples,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _fit_parser(sub) -> None:
+    p = _sub(sub, "fit", "Train a model on DATA and save it to a folder.",
+             "  biovae fit counts.h5ad --likelihood nb --latent 10 --out model\n"
+             "  biovae fit data.tsv --config settings.toml --out model --report report.html\n"
+             "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n")
+    p.add_argument("data", metavar="DATA", help="CSV/TSV, .npy, .h5ad or FASTA/A2M file")
+    p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
+    p.add_argument("--report", metavar="HTML", help="also write an HTML report")
+    p.add_argument("--resume", action="store_true", help="continue from MODEL.checkpoint")
+    add_options(p, MODEL_OPTIONS, "model")
+    add_options(p, OBJECTIVE_OPTIONS, "objective")
+    add_options(p, TRAIN_OPTIONS, "training")
+    add_options(p, DATA_OPTIONS, "data")
+    add_transpose(p)
+    p.set_defaults(func=commands.cmd_fit)
+
+
+def _embed_parser(sub) -> None:
+    p = _sub(sub, "embed", "Write posterior means E[z|x] of DATA (one row per record).",
+             "  biovae embed model counts.h5ad --out latent.csv\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    p.set_defaults(func=commands.cmd_embed)
+
+
+def _sample_parser(sub) -> None:
+    p = _sub(sub, "sample", "Generate N records by decoding draws from the prior.",
+             "  biovae sample model -n 100 --out samples.tsv\n"
+             "  biovae sample family_model -n 50 --out designs.fasta\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-n", type=int, required=True, help="number of records")
+    p.add_argument("--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--obs", metavar="FILE", help="covariates of the samples (conditional models)")
+    p.set_defaults(func=commands.cmd_sample)
+
+
+def _score_parser(sub) -> None:
+    p = _sub(sub, "score", "Per-record ELBO (and IWAE-K bound) of DATA under MODEL.",
+             "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    p.add_argument("--iwae", type=int, default=1, metavar="K", help="also the IWAE-K bound")
+    p.add_argument("--samples", type=int, default=1, metavar="S",
+                   help="average the ELBO over S posterior samples")
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    p.set_defaults(func=commands.cmd_score)
+
+
+def _report_parser(sub) -> None:
+    p = _sub(sub, "report", "Write a self-contained HTML report of MODEL (and DATA).",
+             "  biovae report model counts.h5ad --color-by bulk_labels --out report.html\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA", nargs="?")
+    p.add_argument("--out", required=True, metavar="HTML")
+    p.add_argument("--color-by", type=_names, metavar="A,B", help="metadata columns to colour by")
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    p.set_defaults(func=commands.cmd_report)
+
+
+def _demo_parser(sub) -> None:
+    p = _sub(sub, "demo", "Train on the shipped PBMC data set and write a report.",
+             "  biovae demo --out demo-output\n")
+    p.add_argument("--out", default="demo-output", metavar="DIR")
+    p.add_argument("--epochs", type=int, default=150)
+    p.set_defaults(func=commands.cmd_demo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; user errors print one line and exit with status 2."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BiovaeError as exc:
+        print(f"biovae {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

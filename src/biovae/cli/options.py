@@ -1,0 +1,127 @@
+"""Command-line options that map onto :class:`~biovae.config.FitConfig` fields.
+
+Each option names the config field it sets, so the CLI, TOML config files and the Python API
+build the same config objects: defaults < ``--config FILE`` < explicit flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from biovae.config import FitConfig, from_dict, load_toml, merge, to_dict
+from biovae.errors import ConfigError
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A flag and the dotted config field it sets."""
+
+    flag: str
+    field: str
+    type: Callable[[str], Any] | None
+    help: str
+    metavar: str | None = None
+
+
+MODEL_OPTIONS = (
+    Option("--model", "model.kind", str, "vae (default), ae (plain autoencoder) or pca", "KIND"),
+    Option("--likelihood", "model.likelihood.name", str,
+           "p(x|z) family: gaussian, bernoulli, categorical, poisson, nb, zinb", "NAME"),
+    Option("--variance", "model.likelihood.variance", str,
+           "Gaussian variance: feature (default), shared, observation, fixed", "MODE"),
+    Option("--latent", "model.n_latent", int, "latent dimensions (default 10)", "K"),
+    Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
+    Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
+    Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
+)
+OBJECTIVE_OPTIONS = (
+    Option("--beta", "objective.beta", float, "weight of the KL term (β-VAE; default 1)", "B"),
+    Option("--kl-warmup", "objective.kl_warmup_epochs", int, "epochs of linear KL warm-up", "N"),
+    Option("--free-bits", "objective.free_bits", float, "free bits per latent dim (nats)", "λ"),
+    Option("--iwae-samples", "objective.iwae_samples", int, "train on the IWAE-K bound", "K"),
+)
+TRAIN_OPTIONS = (
+    Option("--epochs", "train.epochs", int, "maximum epochs (default 200)", "N"),
+    Option("--batch-size", "train.batch_size", int, "minibatch size (default 128)", "N"),
+    Option("--lr", "train.lr", float, "Adam learning rate (default 1e-3)", "LR"),
+    Option("--patience", "train.patience", int, "early-stopping patience, 0 = off (default 20)",
+           "N"),
+    Option("--validation-fraction", "train.validation_fraction", float,
+           "held-out fraction for early stopping (default 0.1)", "F"),
+    Option("--seed", "train.seed", int, "random seed (default 0)", "S"),
+    Option("--checkpoint-every", "train.checkpoint_every", int,
+           "write a resumable checkpoint every N epochs", "N"),
+)
+DATA_OPTIONS = (
+    Option("--format", "data.format", str, "input format: csv, tsv, npy, h5ad, fasta", "FMT"),
+    Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),
+    Option("--metadata-columns", "data.metadata_columns", _names,
+           "table columns that are metadata, not features", "A,B"),
+    Option("--sequence-column", "data.sequence_column", str,
+           "table column holding sequences (DNA/protein)", "COL"),
+    Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
+    Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
+    Option("--categorical-covariates", "data.categorical_covariates", _names,
+           "metadata columns to condition on (one-hot), e.g. batch", "A,B"),
+    Option("--continuous-covariates", "data.continuous_covariates", _names,
+           "numeric metadata columns to condition on", "A,B"),
+)
+FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS
+
+
+def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], title: str) -> None:
+    group = parser.add_argument_group(title)
+    for opt in options:
+        group.add_argument(opt.flag, dest=_dest(opt), type=opt.type, default=None,
+                           metavar=opt.metavar, help=opt.help)
+
+
+def _dest(opt: Option) -> str:
+    return "cfg__" + opt.field.replace(".", "__")
+
+
+def add_transpose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transpose", dest="cfg__data__transpose", action="store_const",
+                        const=True, default=None,
+                        help="tables are features × records (genes as rows)")
+
+
+def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:
+    """Nested dict of the config fields set explicitly on the command line."""
+    out: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith("cfg__") or value is None:
+            continue
+        node = out
+        *parents, leaf = key[5:].split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> FitConfig:
+    """FitConfig from defaults (or ``base``), then ``--config`` TOML, then explicit flags."""
+    data = to_dict(base or FitConfig())
+    config_path = getattr(args, "config", None)
+    if config_path:
+        data = merge(data, load_toml(config_path))
+    data = merge(data, flags_to_dict(args))
+    where = f"config file {config_path}" if config_path else "options"
+    try:
+        return from_dict(FitConfig, data, "config")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {where})") from None
