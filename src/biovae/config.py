@@ -140,6 +140,7 @@ class DataConfig:
     layer: str | None = None
     transpose: bool = False
     obs_path: str | None = None
+    drop_invalid: bool = False
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
 

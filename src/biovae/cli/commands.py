@@ -93,11 +93,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     est = _load(args)
     obs = None
     if args.obs:
-        obs_ds = read_input(args.obs, DataConfig())
-        if len(obs_ds) != args.n:
-            raise DataError(f"{args.obs}: has {len(obs_ds)} rows but -n is {args.n}; give one "
+        from biovae.data.tables import read_obs_table
+
+        ids, obs = read_obs_table(args.obs)
+        if len(ids) != args.n:
+            raise DataError(f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "
                             "row of covariates per sample")
-        obs = obs_ds.obs
     samples = est.sample(args.n, obs=obs, seed=args.seed)
     write_samples(out, samples, est.schema_.features, est.schema_.alphabet)
     print(out)

@@ -18,7 +18,7 @@ def read_input(path: str, data: DataConfig) -> Dataset:
     return read_dataset(
         path, fmt=data.format, id_column=data.id_column, metadata_columns=data.metadata_columns,
         sequence_column=data.sequence_column, layer=data.layer, transpose=data.transpose,
-        obs_path=data.obs_path,
+        obs_path=data.obs_path, drop_invalid=data.drop_invalid,
     )
 
 

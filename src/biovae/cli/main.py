@@ -15,7 +15,7 @@ from biovae.cli.options import (
     TRAIN_OPTIONS,
     _names,
     add_options,
-    add_transpose,
+    add_data_flags,
 )
 from biovae.errors import BiovaeError
 
@@ -67,7 +67,7 @@ def _fit_parser(sub) -> None:
     add_options(p, OBJECTIVE_OPTIONS, "objective")
     add_options(p, TRAIN_OPTIONS, "training")
     add_options(p, DATA_OPTIONS, "data")
-    add_transpose(p)
+    add_data_flags(p)
     p.set_defaults(func=commands.cmd_fit)
 
 
@@ -78,6 +78,7 @@ def _embed_parser(sub) -> None:
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
     p.set_defaults(func=commands.cmd_embed)
 
 
@@ -104,6 +105,7 @@ def _score_parser(sub) -> None:
                    help="average the ELBO over S posterior samples")
     p.add_argument("--seed", type=int, default=0)
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
     p.set_defaults(func=commands.cmd_score)
 
 
@@ -115,6 +117,7 @@ def _report_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="HTML")
     p.add_argument("--color-by", type=_names, metavar="A,B", help="metadata columns to colour by")
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
     p.set_defaults(func=commands.cmd_report)
 
 

@@ -93,10 +93,14 @@ def _dest(opt: Option) -> str:
     return "cfg__" + opt.field.replace(".", "__")
 
 
-def add_transpose(parser: argparse.ArgumentParser) -> None:
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """On/off data options (only set in the config when given)."""
     parser.add_argument("--transpose", dest="cfg__data__transpose", action="store_const",
                         const=True, default=None,
                         help="tables are features × records (genes as rows)")
+    parser.add_argument("--drop-invalid", dest="cfg__data__drop_invalid", action="store_const",
+                        const=True, default=None,
+                        help="drop sequences with unknown letters instead of failing")
 
 
 def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Column conversions and value checks shared by the table, npy and h5ad readers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from biovae.errors import DataError
+
+# Spellings of "missing" that turn an otherwise numeric column into a feature column with NaN
+# (which is then reported), rather than silently into a text metadata column.
+NA_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
+
+
+def to_obs(col: pd.Series) -> np.ndarray:
+    """Convert a metadata column to the obs convention.
+
+    Numbers become float64 (NaN = missing); everything else (text, categories, booleans)
+    becomes an object array of ``str`` with ``""`` for missing values.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == bool:
+        return as_text(col)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return as_text(col)
+
+
+def as_text(col: pd.Series) -> np.ndarray:
+    """Object array of ``str``; missing values become ``""``."""
+    values = col.astype(object).to_numpy()
+    missing = pd.isna(values)
+    out = np.array([str(v) for v in values], dtype=object)
+    out[missing] = ""
+    return out
+
+
+def numeric_or_none(col: pd.Series) -> pd.Series | None:
+    """Return ``col`` as float64 if it is numeric apart from NA spellings, else ``None``."""
+    if pd.api.types.is_bool_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
+        return None
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.astype(np.float64)
+    text = col.astype(object).where(~col.isin(list(NA_TOKENS)), None)
+    parsed = pd.to_numeric(text, errors="coerce")
+    if parsed.notna().sum() == 0 or (parsed.isna() & text.notna()).any():
+        return None
+    return parsed.astype(np.float64)
+
+
+def check_finite(
+    x: np.ndarray | sp.csr_matrix,
+    ids: Sequence[str],
+    features: Sequence[str],
+    source: str,
+    *,
+    line_offset: int | None = None,
+) -> None:
+    """Raise a one-line ``DataError`` at the first NaN or infinite value (row-major order).
+
+    Parameters
+    ----------
+    x
+        Dense array or CSR matrix of feature values.
+    ids, features
+        Row and column names used in the message.
+    source
+        File name used in the message.
+    line_offset
+        If given, record ``i`` sits on line ``i + line_offset`` of the file (tables).
+    """
+    pos = _first_nonfinite(x)
+    if pos is None:
+        return
+    row, col, value = pos
+    line = f", line {row + line_offset}" if line_offset is not None else ""
+    where = f"{source}: record '{ids[row]}'{line}, column '{features[col]}'"
+    if np.isnan(value):
+        raise DataError(
+            f"{where}: missing value (empty or NaN) in a feature column; impute or drop the "
+            "missing values first, or list the column in metadata_columns if it is not a feature"
+        )
+    raise DataError(
+        f"{where}: non-finite value {value} (infinite, or too large for float32); "
+        "replace or drop it before training"
+    )
+
+
+def _first_nonfinite(x: np.ndarray | sp.csr_matrix) -> tuple[int, int, float] | None:
+    """Row, column and value of the first non-finite entry, or ``None``."""
+    if sp.issparse(x):
+        bad = np.flatnonzero(~np.isfinite(x.data))
+        if bad.size == 0:
+            return None
+        row = int(np.searchsorted(x.indptr, bad[0], side="right") - 1)
+        in_row = bad[bad < x.indptr[row + 1]]
+        k = int(in_row[np.argmin(x.indices[in_row])])
+        return row, int(x.indices[k]), float(x.data[k])
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return None
+    row = int(np.argmax(bad.any(axis=1)))
+    col = int(np.argmax(bad[row]))
+    return row, col, float(x[row, col])

@@ -1,0 +1,182 @@
+"""The in-memory data set every reader returns: an array plus record ids and metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from biovae.data._messages import preview
+from biovae.errors import DataError
+
+Matrix = np.ndarray | sp.csr_matrix
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Observations as a matrix, with record ids, feature names and per-record metadata.
+
+    Parameters
+    ----------
+    x
+        ``(n, f)`` data. Tables and counts: float32, dense or ``scipy.sparse.csr_matrix``
+        (sparse input is kept sparse). Sequences: uint8 codes ``(n, L)`` indexing ``alphabet``.
+    ids
+        ``(n,)`` unique record ids (stored as an object array of ``str``).
+    features
+        ``f`` feature names, or for sequences ``L`` position labels (``"1"..."L"`` or residue
+        numbers of the first/focus sequence).
+    obs
+        Metadata columns, each of length ``n``: object arrays of ``str`` (``""`` = missing)
+        or float64 arrays (NaN = missing).
+    alphabet
+        Set for sequences, e.g. ``"ACGT-"``; ``x[i, j]`` is the index of the letter in it.
+    source
+        File path or data set name, used in error messages.
+
+    Notes
+    -----
+    Inputs are normalised on construction: ``ids`` become ``str``, ``features`` a tuple of
+    ``str``, numeric ``x`` float32 (other sparse formats become CSR) and sequence codes uint8.
+    """
+
+    x: Matrix
+    ids: np.ndarray
+    features: tuple[str, ...]
+    obs: dict[str, np.ndarray]
+    alphabet: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "x", _normalise_x(self.x, self.alphabet, self.source))
+        set_(self, "ids", np.asarray([str(i) for i in np.asarray(self.ids).ravel()], dtype=object))
+        set_(self, "features", tuple(str(f) for f in self.features))
+        set_(self, "obs", {str(k): np.asarray(v) for k, v in dict(self.obs).items()})
+        self._validate()
+
+    def _validate(self) -> None:
+        n, f = self.x.shape
+        where = self.source or "dataset"
+        if len(self.ids) != n:
+            raise DataError(f"{where}: {len(self.ids)} ids for {n} records; pass one id per row")
+        if len(self.features) != f:
+            raise DataError(
+                f"{where}: {len(self.features)} feature names for {f} columns; "
+                "pass one name per column"
+            )
+        for name, col in self.obs.items():
+            if col.ndim != 1 or len(col) != n:
+                raise DataError(
+                    f"{where}: metadata column '{name}' has shape {col.shape}, expected ({n},); "
+                    "give one value per record"
+                )
+        check_unique_ids(self.ids, where)
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def n_obs(self) -> int:
+        """Number of records (rows of ``x``)."""
+        return int(self.x.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of features or sequence positions (columns of ``x``)."""
+        return int(self.x.shape[1])
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether ``x`` is a CSR sparse matrix."""
+        return sp.issparse(self.x)
+
+    def subset(self, idx: np.ndarray) -> Dataset:
+        """Select records (rows) by integer index or boolean mask.
+
+        Parameters
+        ----------
+        idx
+            Integer positions or a boolean mask of length ``n``.
+
+        Returns
+        -------
+        Dataset
+            A new data set with the chosen rows, in the given order.
+        """
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != (self.n_obs,):
+                raise DataError(
+                    f"{self.source or 'dataset'}: boolean mask has shape {idx.shape}, "
+                    f"expected ({self.n_obs},)"
+                )
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.intp, copy=False).ravel()
+        return Dataset(
+            x=self.x[idx],
+            ids=self.ids[idx],
+            features=self.features,
+            obs={k: v[idx] for k, v in self.obs.items()},
+            alphabet=self.alphabet,
+            source=self.source,
+        )
+
+    def obs_column(self, name: str) -> np.ndarray:
+        """Return the metadata column ``name``.
+
+        Raises
+        ------
+        DataError
+            If there is no such column; the message lists the available ones.
+        """
+        if name not in self.obs:
+            raise DataError(
+                f"{self.source or 'dataset'}: no metadata column '{name}'; "
+                f"available columns: {preview(self.obs)}"
+            )
+        return self.obs[name]
+
+
+def check_unique_ids(ids: np.ndarray, source: str) -> None:
+    """Raise a ``DataError`` naming the first repeated id (in file order)."""
+    dup = pd.Index(ids).duplicated()
+    if dup.any():
+        first = ids[int(np.argmax(dup))]
+        raise DataError(
+            f"{source}: duplicate record id '{first}'; record ids must be unique "
+            "(rename or drop the repeated records)"
+        )
+
+
+def _normalise_x(x: object, alphabet: str | None, source: str) -> Matrix:
+    """Coerce ``x`` to the storage the contract promises and check it is 2-D."""
+    where = source or "dataset"
+    if sp.issparse(x):
+        if alphabet is not None:
+            raise DataError(f"{where}: sequence codes must be a dense array, got a sparse matrix")
+        x = sp.csr_matrix(x, dtype=np.float32)
+    else:
+        x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(
+            f"{where}: data must be 2-D (records x features), got shape {x.shape}; "
+            "reshape it or pick a 2-D array"
+        )
+    if alphabet is None:
+        return x if sp.issparse(x) else np.ascontiguousarray(x, dtype=np.float32)
+    return _sequence_codes(x, alphabet, where)
+
+
+def _sequence_codes(x: np.ndarray, alphabet: str, where: str) -> np.ndarray:
+    """Check that integer codes index ``alphabet`` and store them as uint8."""
+    if not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"{where}: sequence codes must be integers, got dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= len(alphabet)):
+        raise DataError(
+            f"{where}: sequence codes must lie in 0..{len(alphabet) - 1} "
+            f"(alphabet '{alphabet}'), got {x.min()}..{x.max()}"
+        )
+    return np.ascontiguousarray(x, dtype=np.uint8)

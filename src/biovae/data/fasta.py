@@ -1,0 +1,190 @@
+"""FASTA, aligned FASTA and A2M reader: records become uint8 codes over a detected alphabet.
+
+A2M in the "focus" convention (as written by the EVcouplings/DeepSequence pipelines): all rows
+have the same length; columns where the FIRST sequence is upper case or '-' are match columns,
+columns where it is lower case or '.' are insert columns and are dropped from every row. This
+applies to ``.a2m`` files, to any file containing '.', and to aligned FASTA (``.afa``, ``.aln``)
+whose first sequence mixes cases; in other FASTA files lower case (soft-masking) is upper-cased.
+A first header ``NAME/START-END`` numbers the first sequence's residues from START; match
+columns are then labelled with those residue numbers, otherwise with ``"1".."L"``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data import sequences
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError
+
+_RANGE = re.compile(r"/(\d+)-(\d+)$")
+_ALIGNED_EXTENSIONS = (".afa", ".aln")
+
+
+@dataclass(frozen=True)
+class FastaRecords:
+    """Parsed FASTA text: one entry per record, sequence lines joined."""
+
+    ids: list[str]
+    descriptions: list[str]
+    seqs: list[str]
+
+
+def read_fasta(path: str | Path, *, drop_invalid: bool = False) -> Dataset:
+    """Read a FASTA, aligned FASTA or A2M file (optionally gzip-compressed).
+
+    Parameters
+    ----------
+    path
+        The file. ``.a2m`` files, files containing '.', and aligned FASTA (``.afa``, ``.aln``)
+        whose first sequence mixes upper and lower case are read as A2M (insert columns
+        dropped); otherwise letters are upper-cased and all sequences must have equal length.
+    drop_invalid
+        Skip records with letters outside the detected alphabet (e.g. X, B, Z, N) instead of
+        raising.
+
+    Returns
+    -------
+    Dataset
+        ``x`` = uint8 codes ``(n, L)``, ``alphabet`` set, ``obs["description"]`` = header text
+        after the id.
+    """
+    source = str(path)
+    records = parse_fasta(_read_text(Path(path)), source)
+    raw, labels = _match_matrix(records, source, insert_mode=_is_a2m(Path(path), records))
+    alphabet = sequences.detect_alphabet(raw)
+    codes, keep = sequences.encode(
+        raw, alphabet, records.ids, labels, source, drop_invalid=drop_invalid
+    )
+    if not keep.any():
+        raise DataError(
+            f"{source}: every record contains letters outside the alphabet '{alphabet}'; "
+            "nothing is left to read"
+        )
+    return Dataset(
+        x=codes,
+        ids=np.asarray(records.ids, dtype=object)[keep],
+        features=labels,
+        obs={"description": np.asarray(records.descriptions, dtype=object)[keep]},
+        alphabet=alphabet,
+        source=source,
+    )
+
+
+def parse_fasta(text: str, source: str) -> FastaRecords:
+    """Split FASTA text into ids, descriptions and joined sequences.
+
+    Raises
+    ------
+    DataError
+        For text before the first '>', a header without an id, a record without a sequence
+        or a file without records.
+    """
+    ids: list[str] = []
+    descriptions: list[str] = []
+    chunks: list[list[str]] = []
+    header_lines: list[int] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            rid, desc = _parse_header(line, lineno, source)
+            ids.append(rid)
+            descriptions.append(desc)
+            chunks.append([])
+            header_lines.append(lineno)
+        elif not chunks:
+            raise DataError(
+                f"{source}: line {lineno}: text before the first '>' header "
+                f"({line[:20]!r}); a FASTA file must start with a '>id' line"
+            )
+        else:
+            chunks[-1].append(line)
+    if not ids:
+        raise DataError(f"{source}: no FASTA records (no line starts with '>'); check the file")
+    seqs = ["".join(c) for c in chunks]
+    for rid, seq, lineno in zip(ids, seqs, header_lines):
+        if not seq:
+            raise DataError(
+                f"{source}: record '{rid}' (line {lineno}) has no sequence; "
+                "add its sequence or remove the header"
+            )
+    return FastaRecords(ids=ids, descriptions=descriptions, seqs=seqs)
+
+
+def _parse_header(line: str, lineno: int, source: str) -> tuple[str, str]:
+    """``>id description`` -> (id, description)."""
+    parts = line[1:].strip().split(maxsplit=1)
+    if not parts:
+        raise DataError(
+            f"{source}: line {lineno}: header '>' has no record id; write '>id description'"
+        )
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _read_text(path: Path) -> str:
+    """Read a text file, transparently decompressing ``.gz``."""
+    try:
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                return fh.read()
+        return path.read_text(encoding="utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path}: could not read the file as UTF-8 FASTA text ({exc}); "
+            "check that it is an uncompressed or gzip-compressed FASTA file"
+        ) from exc
+
+
+def _is_a2m(path: Path, records: FastaRecords) -> bool:
+    """Whether insert columns (lower case / '.') must be dropped.
+
+    Yes for ``.a2m`` files and files containing '.'; for aligned FASTA (``.afa``, ``.aln``)
+    when the first record mixes upper and lower case. Otherwise lower case is soft-masking
+    (or an all-lower-case aligner output) and is simply upper-cased.
+    """
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".a2m") or any("." in s for s in records.seqs):
+        return True
+    first = records.seqs[0]
+    mixed_case = any(c.islower() for c in first) and any(c.isupper() for c in first)
+    return mixed_case and name.endswith(_ALIGNED_EXTENSIONS)
+
+
+def _match_matrix(
+    records: FastaRecords, source: str, *, insert_mode: bool
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Upper-case byte matrix of the match columns and their position labels."""
+    raw = sequences.byte_matrix(records.seqs, records.ids, source)
+    focus = raw[0]
+    if insert_mode:
+        match = ((focus >= ord("A")) & (focus <= ord("Z"))) | (focus == ord("-"))
+        if not match.any():
+            raise DataError(
+                f"{source}: the first record '{records.ids[0]}' has no match (upper-case or "
+                "'-') columns; put the focus sequence first, in upper case"
+            )
+        raw = raw[:, match]
+        raw[raw == ord(".")] = ord("-")
+    else:
+        match = np.ones(raw.shape[1], dtype=bool)
+    return sequences.upper(raw), _labels(records.ids[0], focus, match)
+
+
+def _labels(first_id: str, focus: np.ndarray, match: np.ndarray) -> tuple[str, ...]:
+    """Residue numbers of the match columns if the first id carries ``/START-END``."""
+    default = sequences.position_labels(int(match.sum()))
+    found = _RANGE.search(first_id)
+    if found is None:
+        return default
+    is_residue = np.isin(focus, [ord("-"), ord(".")], invert=True)
+    numbers = int(found.group(1)) + np.cumsum(is_residue) - 1
+    if not is_residue[match].all():
+        return default  # a gap in the focus row has no residue number
+    return tuple(str(n) for n in numbers[match])

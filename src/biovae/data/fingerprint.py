@@ -1,0 +1,65 @@
+"""A content hash of a data set, stored with a trained model to recognise its training data."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import scipy.sparse as sp
+
+from biovae.data.dataset import Dataset
+
+
+def fingerprint(ds: Dataset) -> str:
+    """Hash the matrix, record ids, feature names and alphabet of a data set.
+
+    Sparse matrices are hashed through their CSR arrays (data, indices, indptr; indices in
+    canonical sorted form, index arrays as int64) and are never densified, so a dense and a
+    sparse copy of the same values give different fingerprints, while two sparse copies that
+    differ only in their index dtype give the same one.
+
+    Parameters
+    ----------
+    ds
+        The data set.
+
+    Returns
+    -------
+    str
+        ``"sha256:<64 hex digits>"``.
+    """
+    h = hashlib.sha256()
+    if sp.issparse(ds.x):
+        _update_sparse(h, ds.x)
+    else:
+        _update_array(h, "dense", np.asarray(ds.x))
+    _update_strings(h, "ids", [str(i) for i in ds.ids])
+    _update_strings(h, "features", list(ds.features))
+    if ds.alphabet is not None:
+        _update_strings(h, "alphabet", [ds.alphabet])
+    return f"sha256:{h.hexdigest()}"
+
+
+def _update_array(h: hashlib._Hash, tag: str, a: np.ndarray) -> None:
+    """Feed a tag, the shape, the dtype and the C-order bytes of ``a``."""
+    a = np.ascontiguousarray(a)
+    h.update(f"{tag}|{a.shape}|{a.dtype.str}|".encode())
+    h.update(a.tobytes())
+
+
+def _update_sparse(h: hashlib._Hash, x: sp.spmatrix) -> None:
+    """Feed a CSR matrix through its component arrays."""
+    csr = sp.csr_matrix(x)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    h.update(f"csr|{csr.shape}|".encode())
+    _update_array(h, "data", csr.data)
+    _update_array(h, "indices", csr.indices.astype(np.int64))
+    _update_array(h, "indptr", csr.indptr.astype(np.int64))
+
+
+def _update_strings(h: hashlib._Hash, tag: str, items: list[str]) -> None:
+    """Feed a list of strings unambiguously (count, then NUL-separated UTF-8)."""
+    h.update(f"{tag}|{len(items)}|".encode())
+    h.update("\x00".join(items).encode("utf-8", errors="surrogatepass"))

@@ -1,0 +1,91 @@
+"""AnnData ``.h5ad`` reader (needs the optional ``anndata`` package, extra ``singlecell``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from biovae.data._columns import as_text, check_finite, to_obs
+from biovae.data._messages import preview
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError, require
+
+
+def read_h5ad(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] = (),
+) -> Dataset:
+    """Read cells x genes from an ``.h5ad`` file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    layer
+        Read ``adata.layers[layer]`` instead of ``adata.X`` (e.g. ``"counts"``).
+    id_column
+        An ``obs`` column to use as record ids instead of ``obs_names``.
+    metadata_columns
+        ``obs`` columns that must exist (all ``obs`` columns are kept).
+
+    Returns
+    -------
+    Dataset
+        Sparse matrices stay sparse (CSR float32), dense ones become float32 arrays;
+        ``ids`` = ``obs_names``, ``features`` = ``var_names``, ``obs`` = the ``obs`` columns.
+    """
+    source = str(path)
+    adata = _load(path)
+    x = _matrix(adata, layer, source)
+    obs_frame = adata.obs
+    for name in [*([id_column] if id_column else []), *metadata_columns]:
+        if name not in obs_frame.columns:
+            raise DataError(
+                f"{source}: obs column '{name}' not found; available obs columns: "
+                f"{preview(obs_frame.columns)}"
+            )
+    ids = as_text(obs_frame[id_column]) if id_column else np.asarray(adata.obs_names, dtype=object)
+    features = tuple(str(v) for v in adata.var_names)
+    check_finite(x, ids, features, source)
+    obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}
+    return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
+
+
+def _load(path: str | Path):
+    """``anndata.read_h5ad`` with any failure turned into one ``DataError`` line."""
+    anndata = require("anndata", "singlecell")
+    try:
+        return anndata.read_h5ad(path)
+    except Exception as exc:  # h5py/anndata raise many types for corrupt or foreign files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: not a readable .h5ad file ({reason}); check that it was written with "
+            "anndata (AnnData.write_h5ad) and is not truncated"
+        ) from exc
+
+
+def _matrix(adata, layer: str | None, source: str) -> np.ndarray | sp.csr_matrix:
+    """``X`` or a layer as float32 (CSR if sparse)."""
+    if layer is not None:
+        if layer not in adata.layers:
+            raise DataError(
+                f"{source}: layer '{layer}' not found; available layers: "
+                f"{preview(adata.layers.keys())} (omit the layer option to read X)"
+            )
+        x = adata.layers[layer]
+    else:
+        x = adata.X
+    if x is None:
+        raise DataError(f"{source}: the file has no X matrix; pass layer=<name> to read a layer")
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise DataError(f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars})")
+    with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by check_finite
+        if sp.issparse(x):
+            return sp.csr_matrix(x, dtype=np.float32)
+        return np.ascontiguousarray(np.asarray(x), dtype=np.float32)

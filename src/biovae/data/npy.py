@@ -1,0 +1,46 @@
+"""``.npy`` reader: a 2-D numeric array, records numbered ``"0".."n-1"``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data._columns import check_finite
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError
+
+
+def read_npy(path: str | Path) -> Dataset:
+    """Read a 2-D numeric ``.npy`` array (records x features) as float32.
+
+    Ids are ``"0".."n-1"`` and feature names ``"0".."f-1"``; pickled (object) arrays are refused.
+    """
+    source = str(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(
+            f"{source}: not a readable numeric .npy array ({exc}); save it with "
+            "numpy.save(path, array) from a numeric array (object arrays are not supported)"
+        ) from exc
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{source}: expected a single .npy array, not an .npz archive")
+    if array.ndim != 2:
+        raise DataError(
+            f"{source}: expected a 2-D array (records x features), got shape {array.shape}; "
+            "reshape it before saving"
+        )
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise DataError(f"{source}: expected a numeric array, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise DataError(f"{source}: complex values are not supported; save the real part")
+    n, f = array.shape
+    if n == 0 or f == 0:
+        raise DataError(f"{source}: the array is empty (shape {array.shape})")
+    with np.errstate(over="ignore"):  # beyond float32 -> inf, reported below
+        x = np.ascontiguousarray(array, dtype=np.float32)
+    ids = np.array([str(i) for i in range(n)], dtype=object)
+    features = tuple(str(j) for j in range(f))
+    check_finite(x, ids, features, source)
+    return Dataset(x=x, ids=ids, features=features, obs={}, source=source)

@@ -1,0 +1,238 @@
+"""``read_dataset``: pick the reader for a file, apply it and join an optional metadata table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data._messages import preview
+from biovae.data.dataset import Dataset
+from biovae.data.fasta import read_fasta
+from biovae.data.h5ad import read_h5ad
+from biovae.data.npy import read_npy
+from biovae.data.sequence_table import read_sequence_table
+from biovae.data.tables import read_obs_table, read_table
+from biovae.errors import DataError
+
+FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta")
+_FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
+_EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "tsv",
+    ".tsv.gz": "tsv",
+    ".txt": "tsv",
+    ".txt.gz": "tsv",
+    ".npy": "npy",
+    ".h5ad": "h5ad",
+    **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
+    **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
+}
+
+
+def read_dataset(
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] = (),
+    sequence_column: str | None = None,
+    layer: str | None = None,
+    transpose: bool = False,
+    obs_path: str | None = None,
+    obs_id_column: str | None = None,
+    drop_invalid: bool = False,
+) -> Dataset:
+    """Read a data file into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path
+        The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad`` or FASTA/A2M (optionally
+        ``.gz``).
+    fmt
+        One of ``"csv", "tsv", "npy", "h5ad", "fasta"``; inferred from the extension if omitted.
+    id_column
+        Column (tables) or obs column (h5ad) holding record ids.
+    metadata_columns
+        Columns to keep as metadata (``obs``) rather than features.
+    sequence_column
+        Tables only: the column holding sequences; the result is then a sequence data set.
+    layer
+        h5ad only: read this layer instead of ``X``.
+    transpose
+        Tables only: the table is features x samples.
+    obs_path
+        Extra metadata table joined on record id; its columns replace same-named ``obs``
+        columns. Every record must appear in it; extra rows are ignored.
+    obs_id_column
+        Id column of ``obs_path`` (default: its first column).
+    drop_invalid
+        Sequences only: skip records with letters outside the alphabet instead of raising.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataError
+        With a one-line message for any missing, empty or malformed input.
+    """
+    path = Path(path)
+    fmt = _resolve_format(path, fmt)
+    _check_file(path)
+    opts = ReadOptions(
+        id_column=id_column,
+        metadata_columns=_names(metadata_columns),
+        sequence_column=sequence_column,
+        layer=layer,
+        transpose=transpose,
+        drop_invalid=drop_invalid,
+    )
+    _check_options(path, fmt, opts)
+    ds = _read(path, fmt, opts)
+    if obs_path is not None:
+        ds = join_obs(ds, obs_path, id_column=obs_id_column)
+    return ds
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Reader options of :func:`read_dataset` (each applies to some formats only)."""
+
+    id_column: str | None = None
+    metadata_columns: tuple[str, ...] = ()
+    sequence_column: str | None = None
+    layer: str | None = None
+    transpose: bool = False
+    drop_invalid: bool = False
+
+
+# Which formats each option applies to; a misplaced option is refused, never ignored.
+_APPLIES = {
+    "layer": ("h5ad",),
+    "transpose": ("csv", "tsv"),
+    "sequence_column": ("csv", "tsv"),
+    "metadata_columns": ("csv", "tsv", "h5ad"),
+    "id_column": ("csv", "tsv", "h5ad"),
+    "drop_invalid": ("fasta", "csv", "tsv"),
+}
+
+
+def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
+    """Call the reader for ``fmt`` with the options it understands."""
+    if fmt == "fasta":
+        return read_fasta(path, drop_invalid=opts.drop_invalid)
+    if fmt == "npy":
+        return read_npy(path)
+    if fmt == "h5ad":
+        return read_h5ad(
+            path,
+            layer=opts.layer,
+            id_column=opts.id_column,
+            metadata_columns=opts.metadata_columns,
+        )
+    sep = "," if fmt == "csv" else "\t"
+    if opts.sequence_column is not None:
+        return read_sequence_table(
+            path,
+            sequence_column=opts.sequence_column,
+            sep=sep,
+            id_column=opts.id_column,
+            metadata_columns=opts.metadata_columns,
+            drop_invalid=opts.drop_invalid,
+        )
+    return read_table(
+        path,
+        sep=sep,
+        id_column=opts.id_column,
+        metadata_columns=opts.metadata_columns,
+        transpose=opts.transpose,
+    )
+
+
+def infer_format(path: str | os.PathLike) -> str:
+    """Format name from the file extension (case-insensitive).
+
+    Raises
+    ------
+    DataError
+        For an unknown extension, listing the supported ones.
+    """
+    name = Path(path).name.lower()
+    for ext in sorted(_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return _EXTENSIONS[ext]
+    raise DataError(
+        f"{path}: cannot tell the file format from the extension; supported extensions: "
+        f"{', '.join(_EXTENSIONS)}; or name the format with fmt= (CLI --format) as one of "
+        f"{', '.join(FORMATS)}"
+    )
+
+
+def _names(columns: Sequence[str]) -> tuple[str, ...]:
+    """A tuple of column names; a single string is one name, not a sequence of letters."""
+    return (columns,) if isinstance(columns, str) else tuple(columns)
+
+
+def _resolve_format(path: Path, fmt: str | None) -> str:
+    if fmt is None:
+        return infer_format(path)
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise DataError(
+            f"{path}: unknown format '{fmt}'; use one of {', '.join(FORMATS)} (CLI --format)"
+        )
+    return fmt
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check the path (working directory: {Path.cwd()})")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (is it a directory?); pass a data file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); check the path")
+
+
+def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:
+    """Refuse options that do not apply to ``fmt``."""
+    for name, formats in _APPLIES.items():
+        if getattr(opts, name) and fmt not in formats:
+            raise DataError(
+                f"{path}: option {name} does not apply to {fmt} files (only to "
+                f"{', '.join(formats)}); remove it"
+            )
+    if opts.transpose and opts.sequence_column:
+        raise DataError(f"{path}: transpose and sequence_column cannot be combined")
+    if opts.drop_invalid and fmt in ("csv", "tsv") and not opts.sequence_column:
+        raise DataError(f"{path}: drop_invalid applies to sequences; pass sequence_column too")
+
+
+def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None = None) -> Dataset:
+    """Add the columns of a metadata table, matched on record id.
+
+    Every record of ``ds`` must appear in the table (the first missing id is named); extra
+    rows are ignored; the table's columns replace same-named ``obs`` columns.
+    """
+    obs_path = Path(obs_path)
+    _check_file(obs_path)
+    ids, columns = read_obs_table(obs_path, id_column=id_column)
+    position = {rid: i for i, rid in enumerate(ids)}
+    missing = [rid for rid in ds.ids if rid not in position]
+    if missing:
+        raise DataError(
+            f"{obs_path}: record '{missing[0]}' of {ds.source} has no row in the metadata table "
+            f"({len(missing)} of {len(ds)} records missing, e.g. {preview(missing, 3)}); add "
+            "rows for them or check the id column"
+        )
+    order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))
+    obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
+    return Dataset(
+        x=ds.x, ids=ds.ids, features=ds.features, obs=obs, alphabet=ds.alphabet, source=ds.source
+    )

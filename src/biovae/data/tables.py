@@ -1,0 +1,298 @@
+"""CSV/TSV (optionally .gz) readers: numeric tables, features x samples tables and obs tables.
+
+Rules for a samples x features table: the id column is ``id_column`` if given, else the first
+column when it is named like an id (``id``, ``sample_id``, ``cell``, ...) or is not numeric;
+without one, ids are ``"0".."n-1"``. Columns named in ``metadata_columns`` and every other
+non-numeric column become ``obs``; the remaining numeric columns are the features (float32).
+A column that is numeric apart from spellings of "missing" (``NA``, ``nan``, ...) counts as a
+feature, so the missing values are reported instead of the column silently becoming metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from biovae.data._columns import as_text, check_finite, numeric_or_none, to_obs
+from biovae.data._messages import preview
+from biovae.data.dataset import Dataset, check_unique_ids
+from biovae.errors import DataError
+
+ID_NAMES = frozenset(
+    {
+        "id",
+        "ids",
+        "sample_id",
+        "sample",
+        "cell_id",
+        "cell",
+        "barcode",
+        "obs_names",
+        "index",
+        "record_id",
+        "name",
+        "individual",
+        "subject_id",
+        "unnamed: 0",
+        "",
+    }
+)
+# Record i (0-based) of a table with one header row sits on line i + 2.
+LINE_OFFSET = 2
+
+
+@dataclass(frozen=True)
+class Table:
+    """A loaded table, its id column (or ``None``) and its origin."""
+
+    frame: pd.DataFrame
+    id_column: str | None
+    source: str
+
+
+def separator(path: str | Path) -> str:
+    """``","`` for ``.csv``/``.csv.gz``, otherwise tab."""
+    name = Path(path).name.lower().removesuffix(".gz")
+    return "," if name.endswith(".csv") else "\t"
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    id_column: str | None = None,
+    metadata_columns: Sequence[str] = (),
+    text_columns: Sequence[str] = (),
+    transpose: bool = False,
+) -> Dataset:
+    """Read a numeric table into a :class:`Dataset` (float32 features).
+
+    Parameters
+    ----------
+    path
+        CSV/TSV file, optionally gzip-compressed.
+    sep
+        Field separator; inferred from the extension when ``None``.
+    id_column
+        Column holding record ids (with ``transpose=True``: holding feature names).
+    metadata_columns
+        Columns to keep as ``obs`` even if numeric.
+    text_columns
+        Metadata columns to keep as text even if they look numeric (e.g. cluster labels).
+    transpose
+        The table is features x samples (first column = feature names).
+    """
+    if transpose:
+        return _read_transposed(path, sep=sep, id_column=id_column, metadata=metadata_columns)
+    table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns)
+    require_columns(table, [*metadata_columns, *text_columns], "metadata column")
+    obs, features, parsed = _split_columns(table, set(metadata_columns), text_columns)
+    if not features:
+        raise DataError(
+            f"{table.source}: no numeric feature columns (found {preview(table.frame.columns)}); "
+            "check the separator, or pass transpose=True if the table is features x samples"
+        )
+    x = _feature_matrix(table.frame, features, parsed)
+    ids = record_ids(table)
+    check_finite(x, ids, features, table.source, line_offset=LINE_OFFSET)
+    return Dataset(x=x, ids=ids, features=features, obs=obs, source=table.source)
+
+
+def read_obs_table(
+    path: str | Path, *, id_column: str | None = None, sep: str | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Read a metadata table: its id column (``id_column`` or the first) and the other columns.
+
+    Returns
+    -------
+    ids, obs
+        Record ids (``str``) and one obs array per remaining column.
+    """
+    first = read_header(path, separator(path) if sep is None else sep)[0]
+    table = load_table(path, sep=sep, id_column=id_column or first)
+    ids = record_ids(table)
+    check_unique_ids(ids, table.source)
+    obs = {c: to_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
+    return ids, obs
+
+
+def load_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    id_column: str | None = None,
+    text_columns: Sequence[str] = (),
+) -> Table:
+    """Load a table with pandas and decide its id column (see the module docstring)."""
+    sep = separator(path) if sep is None else sep
+    source = str(path)
+    header = read_header(path, sep)
+    if id_column is not None and id_column not in header:
+        raise DataError(
+            f"{source}: id column '{id_column}' not found; available columns: {preview(header)}"
+        )
+    named_id = id_column or (header[0] if header[0].strip().lower() in ID_NAMES else None)
+    as_str = {c: str for c in [named_id, *text_columns] if c is not None and c in header}
+    frame = _read_frame(path, sep, as_str)
+    if frame.empty:
+        raise DataError(f"{source}: no data rows (only a header); the table is empty")
+    first = frame.columns[0]
+    if named_id is None and numeric_or_none(frame[first]) is None:
+        named_id = first
+    return Table(frame=frame, id_column=named_id, source=source)
+
+
+def read_header(path: str | Path, sep: str) -> list[str]:
+    """Column names of the first line; rejects empty files and duplicate names."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=sep), None)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
+    if not header or not any(h.strip() for h in header):
+        raise DataError(f"{path}: the file is empty (no header line); check the path")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(
+                f"{path}: duplicate column name '{name}' in the header; column names must be unique"
+            )
+        seen.add(name)
+    return header
+
+
+def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataFrame:
+    """``pandas.read_csv`` with literal strings kept (only empty fields are missing).
+
+    ``index_col=False`` stops pandas from silently turning surplus leading fields into an
+    index; the warning it gives instead is raised as a malformed-table error.
+    """
+    fields = "commas" if sep == "," else "tab-separated fields"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                dtype=as_str or None,
+                keep_default_na=False,
+                na_values=[""],
+                low_memory=False,
+                index_col=False,
+            )
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file is empty; check the path") from exc
+    except pd.errors.ParserWarning as exc:
+        raise DataError(
+            f"{path}: malformed table (line 2 has more fields than the header); every row "
+            f"needs the same number of {fields} as the header"
+        ) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise DataError(
+            f"{path}: malformed table ({reason}); every row needs the same number of "
+            f"{fields} as the header"
+        ) from exc
+
+
+def require_columns(table: Table, names: Sequence[str], kind: str) -> None:
+    """Raise a ``DataError`` naming the first of ``names`` that is not a column."""
+    for name in names:
+        if name not in table.frame.columns:
+            raise DataError(
+                f"{table.source}: {kind} '{name}' not found; available columns: "
+                f"{preview(table.frame.columns)}"
+            )
+
+
+def record_ids(table: Table) -> np.ndarray:
+    """Ids from the id column (``"0".."n-1"`` without one); empty ids are an error."""
+    if table.id_column is None:
+        return np.array([str(i) for i in range(len(table.frame))], dtype=object)
+    col = table.frame[table.id_column]
+    missing = col.isna().to_numpy()
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise DataError(
+            f"{table.source}: line {row + LINE_OFFSET}, column '{table.id_column}': empty "
+            "record id; every record needs an id"
+        )
+    return as_text(col)
+
+
+def _split_columns(
+    table: Table, metadata: set[str], text_columns: Sequence[str]
+) -> tuple[dict[str, np.ndarray], list[str], dict[str, pd.Series]]:
+    """Sort non-id columns into obs arrays and numeric feature columns.
+
+    Returns the obs arrays, the feature column names and the parsed float64 values of the
+    feature columns that pandas read as text (numeric apart from spellings of "missing").
+    """
+    obs: dict[str, np.ndarray] = {}
+    features: list[str] = []
+    parsed: dict[str, pd.Series] = {}
+    frame = table.frame
+    for name, dtype in frame.dtypes.items():
+        if name == table.id_column:
+            continue
+        if name in text_columns:
+            obs[name] = as_text(frame[name])
+        elif name in metadata:
+            obs[name] = to_obs(frame[name])
+        elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            features.append(name)
+        elif (numeric := numeric_or_none(frame[name])) is not None:
+            features.append(name)
+            parsed[name] = numeric
+        else:
+            obs[name] = to_obs(frame[name])
+    return obs, features, parsed
+
+
+def _feature_matrix(
+    frame: pd.DataFrame, features: list[str], parsed: dict[str, pd.Series]
+) -> np.ndarray:
+    """Stack the numeric columns into a float32 ``(n, f)`` array."""
+    num = frame[features].assign(**parsed) if parsed else frame[features]
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are reported
+        return num.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def _read_transposed(
+    path: str | Path, *, sep: str | None, id_column: str | None, metadata: Sequence[str]
+) -> Dataset:
+    """Features x samples table: first column (or ``id_column``) = feature names."""
+    if metadata:
+        raise DataError(
+            f"{path}: metadata_columns cannot be used with transpose=True (a features x samples "
+            "table has no per-sample columns); put the metadata in a table passed as obs_path"
+        )
+    sep = separator(path) if sep is None else sep
+    name_col = id_column or read_header(path, sep)[0]
+    table = load_table(path, sep=sep, id_column=name_col)
+    feature_names = record_ids(table)
+    samples = [c for c in table.frame.columns if c != name_col]
+    if not samples:
+        raise DataError(f"{table.source}: no sample columns besides '{name_col}'; check the file")
+    columns = []
+    for name in samples:
+        numeric = numeric_or_none(table.frame[name])
+        if numeric is None:
+            raise DataError(
+                f"{table.source}: sample column '{name}' is not numeric; a features x samples "
+                "table (transpose=True) must hold only numbers besides the feature names"
+            )
+        with np.errstate(over="ignore"):  # beyond float32 -> inf, reported below
+            columns.append(numeric.to_numpy(dtype=np.float32, na_value=np.nan))
+    x = np.ascontiguousarray(np.vstack(columns))
+    ids = np.asarray(samples, dtype=object)
+    check_finite(x, ids, list(feature_names), table.source)
+    return Dataset(x=x, ids=ids, features=tuple(feature_names), obs={}, source=table.source)

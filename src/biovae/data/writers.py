@@ -1,0 +1,203 @@
+"""Atomic output writers: a failed run never leaves a half-written file that looks valid."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from biovae.data.sequences import decode
+from biovae.errors import DataError
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """A fresh hidden name next to ``path`` that keeps its extension (``.x.3f9a.tmp.tsv``)."""
+    path = Path(path)
+    suffix = "".join(path.suffixes[-2:])
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return path.with_name(f".{stem}.{secrets.token_hex(4)}.tmp{suffix}")
+
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
+    """Write a file through ``write_fn(temp_path)`` and move it to ``path`` only on success.
+
+    The temporary file lies in the same directory (so the final ``os.replace`` is atomic)
+    and keeps the extension of ``path`` (some writers, e.g. ``numpy.save``, look at it). If
+    ``write_fn`` raises, the temporary file is removed and an existing ``path`` is untouched.
+
+    Parameters
+    ----------
+    path
+        Final location; missing parent folders are created.
+    write_fn
+        Writes the complete file at the path it is given.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        write_fn(tmp)
+        if not tmp.is_file():
+            raise DataError(f"{path}: the writer produced no file; nothing was written")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return path
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Context manager: an open file that replaces ``path`` when the block ends without error.
+
+    ``.gz`` paths are gzip-compressed (reproducibly: no name or time stamp in the header).
+    ``mode`` is ``"w"`` (text, UTF-8, ``\\n`` line ends) or ``"wb"``.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    with _TempTarget(path) as tmp, open(tmp, "xb") as raw:
+        binary: IO[bytes] = raw
+        if path.suffix.lower() == ".gz":
+            binary = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        handle = binary if mode == "wb" else io.TextIOWrapper(binary, "utf-8", newline="\n")
+        try:
+            yield handle
+        finally:
+            handle.flush()
+            if isinstance(handle, io.TextIOWrapper):
+                handle.detach()  # keep the wrapper from closing ``binary`` a second time
+            if binary is not raw:
+                binary.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+
+
+class _TempTarget:
+    """Yields a temp path; on clean exit renames it onto the target, else removes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = temp_path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+
+
+def write_table(
+    path: str | os.PathLike,
+    ids: Sequence[str],
+    columns: Mapping[str, np.ndarray],
+    id_name: str = "id",
+) -> Path:
+    """Write one row per record: the id, then the given columns (CSV for ``.csv``, else TSV).
+
+    A 2-D column ``(n, k)`` is written as ``name_1 .. name_k``. Floats use the shortest text
+    that reads back to the same value; NaN is an empty field. ``.gz`` paths are compressed.
+
+    Parameters
+    ----------
+    path
+        Output file (``.csv``, ``.csv.gz``, ``.tsv``, ``.tsv.gz``, ...).
+    ids
+        Record ids (first column).
+    columns
+        Column name -> values of length ``n`` (1-D) or ``(n, k)`` (2-D).
+    id_name
+        Header of the id column.
+    """
+    frame = pd.DataFrame({id_name: np.asarray(ids, dtype=object)})
+    pieces = [frame]
+    for name, values in columns.items():
+        pieces.append(_column_frame(name, np.asarray(values), len(frame)))
+    table = pd.concat(pieces, axis=1)
+    if len(set(table.columns)) != table.shape[1]:
+        raise ValueError(f"duplicate output column names in {list(table.columns)}")
+    sep = "," if Path(path).name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    with atomic_open(path, "w") as fh:
+        table.to_csv(fh, sep=sep, index=False, na_rep="", lineterminator="\n")
+    return Path(path)
+
+
+def _column_frame(name: str, values: np.ndarray, n: int) -> pd.DataFrame:
+    """A 1-D column, or a 2-D array spread over ``name_1 .. name_k``."""
+    if values.ndim not in (1, 2) or values.shape[0] != n:
+        raise ValueError(f"column '{name}' has shape {values.shape}; expected ({n},) or ({n}, k)")
+    if values.ndim == 1:
+        return pd.DataFrame({name: values})
+    names = [f"{name}_{j + 1}" for j in range(values.shape[1])]
+    return pd.DataFrame(values, columns=names)
+
+
+def write_fasta(
+    path: str | os.PathLike,
+    ids: Sequence[str],
+    sequences: Sequence[str] | np.ndarray,
+    *,
+    alphabet: str | None = None,
+    descriptions: Sequence[str] | None = None,
+    line_width: int | None = 80,
+) -> Path:
+    """Write records as FASTA.
+
+    Parameters
+    ----------
+    path
+        Output file (``.gz`` is compressed).
+    ids
+        Record ids (must not contain whitespace).
+    sequences
+        Strings, or a ``(n, L)`` integer code array together with ``alphabet``.
+    alphabet
+        Letters indexed by the codes (required for code arrays).
+    descriptions
+        Optional text after the id on each header line.
+    line_width
+        Wrap sequence lines at this width; ``None`` writes each sequence on one line.
+    """
+    seqs = _as_strings(sequences, alphabet)
+    if len(seqs) != len(ids):
+        raise ValueError(f"{len(ids)} ids for {len(seqs)} sequences")
+    for rid in ids:
+        if not str(rid) or any(c.isspace() for c in str(rid)):
+            raise ValueError(f"FASTA record id {rid!r} is empty or contains whitespace")
+    descs = [""] * len(seqs) if descriptions is None else [str(d) for d in descriptions]
+    with atomic_open(path, "w") as fh:
+        for rid, desc, seq in zip(ids, descs, seqs):
+            fh.write(f">{rid} {desc}\n" if desc else f">{rid}\n")
+            step = line_width or max(len(seq), 1)
+            for start in range(0, len(seq), step):
+                fh.write(seq[start : start + step] + "\n")
+    return Path(path)
+
+
+def _as_strings(seqs: Sequence[str] | np.ndarray, alphabet: str | None) -> list[str]:
+    """Sequences as strings; integer code arrays are decoded with ``alphabet``."""
+    if isinstance(seqs, np.ndarray) and np.issubdtype(seqs.dtype, np.integer):
+        if alphabet is None:
+            raise ValueError("pass alphabet= to write integer sequence codes")
+        return decode(seqs, alphabet)
+    return [str(s) for s in seqs]

@@ -1,0 +1,142 @@
+"""FASTA / A2M reading: the BLAT_ECOLX alignment excerpt, alphabets and malformed input."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from biovae.data import DNA, PROTEIN, RNA, decode, read_dataset, read_fasta
+from biovae.errors import DataError
+
+
+def raw_records(path):
+    """(id, joined sequence) pairs parsed independently of biovae."""
+    records = []
+    for line in path.read_text().splitlines():
+        if line.startswith(">"):
+            records.append([line[1:].split()[0], ""])
+        else:
+            records[-1][1] += line.strip()
+    return records
+
+
+def test_a2m_focus_columns(fixtures_dir):
+    path = fixtures_dir / "blat_ecolx_first40.a2m"
+    ds = read_dataset(path)
+    assert ds.x.shape == (40, 253) and ds.x.dtype == np.uint8
+    assert ds.alphabet == PROTEIN == "ACDEFGHIKLMNPQRSTVWY-"
+    # The focus row "hpetlVKV..." starts at residue 24; its first match column is V29,
+    # and the last match column is I283 (followed by the insert columns "khw" = 284-286).
+    assert ds.features[0] == "29" and ds.features[-1] == "283"
+    assert "56" not in ds.features  # 'e' at residue 56 is an insert column of the focus row
+    assert ds.ids[0] == "BLAT_ECOLX/24-286"
+    assert ds.ids[1] == "up|A0A077REW6|A0A077REW6_WHEAT/30-249"
+
+
+def test_a2m_codes_match_raw_text(fixtures_dir):
+    path = fixtures_dir / "blat_ecolx_first40.a2m"
+    ds = read_fasta(path)
+    records = raw_records(path)
+    focus = records[0][1]
+    assert len(focus) == 263
+    match = [i for i, c in enumerate(focus) if c.isupper() or c == "-"]
+    assert len(match) == 253
+    for row in (0, 1, 39):
+        expected = "".join(records[row][1][i] for i in match).replace(".", "-")
+        assert decode(ds.x[row : row + 1], ds.alphabet)[0] == expected
+    assert decode(ds.x[:1], ds.alphabet)[0].startswith("VKVKDAEDQLGARVGYIELDLNSGKIL")
+    assert decode(ds.x[1:2], ds.alphabet)[0].startswith("-KVKDAEDQ")
+
+
+def test_plain_dna_and_description(write):
+    path = write("s.fa", ">r1 first read\nacgT\nAC\n\n>r2\nTTGGCA\n")
+    ds = read_dataset(path)
+    assert ds.alphabet == DNA
+    assert list(ds.ids) == ["r1", "r2"]
+    assert ds.obs["description"].tolist() == ["first read", ""]
+    assert decode(ds.x, DNA) == ["ACGTAC", "TTGGCA"]
+    assert ds.features == ("1", "2", "3", "4", "5", "6")
+
+
+def test_mixed_case_aligned_fasta_drops_inserts(write):
+    text = ">focus/5-9\nmKLvW\n>o\n-KLaW\n"
+    ds = read_dataset(write("m.afa", text))
+    assert ds.features == ("6", "7", "9")
+    assert decode(ds.x, ds.alphabet) == ["KLW", "KLW"]
+    # the same text in a plain .fa is soft-masked sequence: upper-cased, nothing dropped
+    ds = read_dataset(write("m.fa", text))
+    assert ds.features == ("5", "6", "7", "8", "9")
+    assert decode(ds.x, ds.alphabet) == ["MKLVW", "-KLAW"]
+
+
+def test_rna_and_gzip(tmp_path):
+    path = tmp_path / "r.fasta.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(">a\nACGU\n>b\nUUCA\n")
+    ds = read_dataset(path)
+    assert ds.alphabet == RNA and decode(ds.x, RNA) == ["ACGU", "UUCA"]
+
+
+def test_aligned_fasta_with_gaps_is_protein(write):
+    ds = read_dataset(write("p.afa", ">p1\nMK-LW\n>p2\nMRQ-W\n"))
+    assert ds.alphabet == PROTEIN and ds.x.shape == (2, 5)
+    assert decode(ds.x, PROTEIN) == ["MK-LW", "MRQ-W"]
+
+
+def test_dot_means_a2m_even_without_extension(write):
+    ds = read_dataset(write("x.fa", ">f/10-13\nMkLW\n>o\nM.L-\n"))
+    assert ds.features == ("10", "12", "13")
+    assert decode(ds.x, ds.alphabet) == ["MLW", "ML-"]
+
+
+def test_ragged_sequences(write):
+    path = write("r.fa", ">first\n" + "A" * 60 + "\n>X\n" + "A" * 57 + "\n")
+    with pytest.raises(DataError) as info:
+        read_dataset(path)
+    assert str(info.value) == (
+        f"{path}: ragged sequences: record 'X' has length 57, expected 60 (record 'first'); "
+        "align them first (e.g. with MAFFT) or pass an alignment"
+    )
+
+
+def test_unknown_letter_names_record_position_and_letter(write):
+    path = write("n.fa", ">a\nACGTACGT\n>b\nACGNACGT\n")
+    with pytest.raises(DataError, match=r"n\.fa: record 'b' position 4 .*letter 'N'.*drop_invalid"):
+        read_dataset(path)
+    ds = read_dataset(path, drop_invalid=True)
+    assert list(ds.ids) == ["a"] and ds.alphabet == DNA
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("hello\n>a\nACGT\n", r"line 1: text before the first '>'"),
+        (">a\nACGT\n>b\n>c\nACGT\n", r"record 'b' \(line 3\) has no sequence"),
+        (">\nACGT\n", r"line 1: header '>' has no record id"),
+        ("\n\n", r"no FASTA records"),
+        (">a\nAC GT\n", r"record 'a' position 3 .*letter ' '"),
+        (">f\nacgt\n>g\nACgt\n", None),
+    ],
+)
+def test_malformed_fasta(write, text, pattern):
+    path = write("bad.fa", text)
+    if pattern is None:  # all-lower-case first record: plain FASTA, upper-cased
+        assert decode(read_dataset(path).x, DNA) == ["ACGT", "ACGT"]
+        return
+    with pytest.raises(DataError, match=r"bad\.fa: " + pattern) as info:
+        read_dataset(path)
+    assert "\n" not in str(info.value)
+
+
+def test_duplicate_fasta_ids(write):
+    with pytest.raises(DataError, match=r"dup\.fa: duplicate record id 'a'"):
+        read_dataset(write("dup.fa", ">a\nAC\n>b\nAC\n>a x\nGT\n"))
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "b.fa"
+    path.write_bytes(b"\xff\xfe\x00>a\n")
+    with pytest.raises(DataError, match=r"b\.fa: could not read the file as UTF-8"):
+        read_dataset(path)

@@ -1,0 +1,113 @@
+"""AnnData (.h5ad) and .npy readers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from biovae.data import read_dataset
+from biovae.errors import DataError
+
+h5py = pytest.importorskip("h5py", reason="h5py (extra 'singlecell') is not installed")
+anndata = pytest.importorskip("anndata", reason="anndata (extra 'singlecell') is not installed")
+
+
+def raw_h5ad(path):
+    """X (CSR), obs names, var names and batch labels read with plain h5py."""
+    with h5py.File(path, "r") as f:
+        g = f["X"]
+        x = sp.csr_matrix((g["data"][:], g["indices"][:], g["indptr"][:]), g.attrs["shape"])
+        obs_index = f["obs"].attrs["_index"]
+        var_index = f["var"].attrs["_index"]
+        names = [s.decode() for s in f["obs"][obs_index][:]]
+        genes = [s.decode() for s in f["var"][var_index][:]]
+        batch = f["obs"]["batch"]
+        cats = [s.decode() for s in batch["categories"][:]]
+        labels = [cats[c] for c in batch["codes"][:]]
+    return x, names, genes, labels
+
+
+def test_cellbench_subset(fixtures_dir):
+    path = fixtures_dir / "cellbench_100x200.h5ad"
+    ds = read_dataset(path)
+    x, names, genes, batch = raw_h5ad(path)
+    assert ds.x.shape == (100, 200)
+    assert sp.isspmatrix_csr(ds.x) and ds.x.dtype == np.float32
+    assert ds.x.nnz == x.nnz == 19871
+    assert (ds.x != x.astype(np.float32)).nnz == 0
+    assert list(ds.ids) == names and ds.ids[:2].tolist() == ["A1", "A16"]
+    assert ds.features == tuple(genes) and ds.features[0] == "ENSG00000005022"
+    assert ds.obs["batch"].tolist() == batch
+    assert (ds.obs["batch"] == "celseq2").sum() == 50 and (ds.obs["batch"] == "dropseq").sum() == 50
+    assert ds.obs["number_of_genes"].dtype == np.float64
+    assert ds.obs["outliers"][0] == "False"
+    assert np.isnan(ds.obs["non_ERCC_percent"][ds.obs["batch"] == "dropseq"]).all()
+    assert ds.x.sum() == 901145
+
+
+def test_layer_and_dense_and_id_column(tmp_path):
+    counts = np.array([[1, 0, 2], [0, 3, 0]], dtype=np.int32)
+    adata = anndata.AnnData(
+        X=np.log1p(counts).astype(np.float32),
+        obs={"cell": ["c1", "c2"], "group": ["a", "b"]},
+        layers={"counts": sp.csr_matrix(counts)},
+    )
+    adata.obs_names = ["o1", "o2"]
+    adata.var_names = ["g1", "g2", "g3"]
+    path = tmp_path / "t.h5ad"
+    adata.write_h5ad(path)
+    dense = read_dataset(path)
+    assert isinstance(dense.x, np.ndarray) and dense.x.dtype == np.float32
+    layer = read_dataset(path, layer="counts", id_column="cell")
+    assert sp.isspmatrix_csr(layer.x)
+    np.testing.assert_array_equal(layer.x.toarray(), counts)
+    assert list(layer.ids) == ["c1", "c2"] and "cell" not in layer.obs
+    with pytest.raises(DataError, match=r"t\.h5ad: layer 'raw' not found; available layers: 'co"):
+        read_dataset(path, layer="raw")
+    with pytest.raises(DataError, match=r"t\.h5ad: obs column 'batch' not found.*'cell', 'group'"):
+        read_dataset(path, metadata_columns=["batch"])
+
+
+def test_nan_in_h5ad_counts(tmp_path):
+    x = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan]], dtype=np.float32))
+    adata = anndata.AnnData(X=x)
+    adata.obs_names = ["a", "b"]
+    adata.var_names = ["g1", "g2"]
+    path = tmp_path / "n.h5ad"
+    adata.write_h5ad(path)
+    with pytest.raises(DataError, match=r"n\.h5ad: record 'b', column 'g2': missing value"):
+        read_dataset(path)
+
+
+def test_unreadable_h5ad(write):
+    path = write("broken.h5ad", "this is not HDF5")
+    with pytest.raises(DataError, match=r"broken\.h5ad: not a readable \.h5ad file") as info:
+        read_dataset(path)
+    assert "\n" not in str(info.value)
+
+
+def test_npy(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(6, dtype=np.int64).reshape(3, 2))
+    ds = read_dataset(path)
+    assert ds.x.dtype == np.float32 and ds.x.shape == (3, 2)
+    assert list(ds.ids) == ["0", "1", "2"] and ds.features == ("0", "1")
+    np.testing.assert_array_equal(ds.x[2], [4, 5])
+
+
+@pytest.mark.parametrize(
+    ("array", "pattern"),
+    [
+        (np.zeros(3), r"expected a 2-D array .* shape \(3,\)"),
+        (np.array([["a", "b"]]), r"expected a numeric array"),
+        (np.array([[1.0, np.inf]]), r"record '0', column '1': non-finite"),
+        (np.array([[1.0], [np.nan]]), r"record '1', column '0': missing value"),
+        (np.array([[1, None]], dtype=object), r"not a readable numeric \.npy array"),
+    ],
+)
+def test_bad_npy(tmp_path, array, pattern):
+    path = tmp_path / "bad.npy"
+    np.save(path, array, allow_pickle=True)
+    with pytest.raises(DataError, match=r"bad\.npy: " + pattern):
+        read_dataset(path)

@@ -1,0 +1,165 @@
+"""CSV/TSV tables: the crc microbiome excerpt, id/metadata rules and bad input."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from biovae.data import read_dataset, read_table
+from biovae.errors import DataError
+
+
+def raw_rows(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+
+
+def test_crc_abundance_excerpt(fixtures_dir):
+    path = fixtures_dir / "crc_abundance_60x50.tsv"
+    ds = read_dataset(path)
+    header, rows = raw_rows(path)
+    assert ds.x.shape == (60, 50) and ds.x.dtype == np.float32
+    assert ds.features == tuple(header[1:])
+    assert ds.features[0] == "s__Faecalibacterium_prausnitzii"
+    assert list(ds.ids) == [r[0] for r in rows]
+    assert ds.ids[0] == "FengQ_2015.metaphlan_bugs_list.stool:SID31004"
+    for i, j in [(0, 0), (0, 1), (17, 23), (59, 49)]:
+        assert ds.x[i, j] == np.float32(float(rows[i][j + 1]))
+    assert ds.x[0, 0] == np.float32(0.11110667728384942)
+    assert ds.obs == {}
+    assert ds.source == str(path)
+
+
+def test_obs_path_join(fixtures_dir):
+    ds = read_dataset(
+        fixtures_dir / "crc_abundance_60x50.tsv", obs_path=fixtures_dir / "crc_metadata_60.tsv"
+    )
+    assert set(ds.obs) == {
+        "studyID",
+        "study_condition",
+        "DNA_extraction_kit",
+        "country",
+        "age",
+        "gender",
+        "BMI",
+        "number_reads",
+    }
+    assert ds.obs["study_condition"][:2].tolist() == ["CRC", "control"]
+    assert ds.obs["age"].dtype == np.float64 and ds.obs["age"][:2].tolist() == [64.0, 68.0]
+    assert ds.obs["BMI"][1] == 32.0 and ds.obs["number_reads"][0] == 40898340.0
+    assert ds.obs["gender"].dtype == object
+
+
+def test_obs_path_joins_by_id_not_by_order(write):
+    data = write("d.tsv", "id\tg1\nb\t1\na\t2\n")
+    meta = write("m.tsv", "sample\tlabel\textra\na\tx\t1\nc\tq\t3\nb\ty\t2\n")
+    ds = read_dataset(data, obs_path=str(meta))
+    assert ds.obs["label"].tolist() == ["y", "x"]
+    assert ds.obs["extra"].tolist() == [2.0, 1.0]
+
+
+def test_obs_path_missing_id(write):
+    data = write("d.tsv", "id\tg1\na\t1\nzz\t2\n")
+    meta = write("m.tsv", "id\tlabel\na\tx\n")
+    with pytest.raises(DataError, match=r"m\.tsv: record 'zz' of .*d\.tsv has no row"):
+        read_dataset(data, obs_path=str(meta))
+
+
+def test_obs_path_id_column(write):
+    data = write("d.tsv", "id\tg1\na\t1\n")
+    meta = write("m.tsv", "label\tkey\nx\ta\n")
+    assert read_dataset(data, obs_path=str(meta), obs_id_column="key").obs["label"][0] == "x"
+    with pytest.raises(DataError, match=r"m\.tsv: id column 'nope' not found.*'label', 'key'"):
+        read_dataset(data, obs_path=str(meta), obs_id_column="nope")
+
+
+def test_id_and_metadata_rules(write):
+    path = write("t.tsv", "sample_id\tcond\tage\tg1\tg2\n1\tx\t30\t0.5\t1\n2\ty\t40\t2\t3\n")
+    ds = read_dataset(path, metadata_columns=["age"])
+    assert list(ds.ids) == ["1", "2"]
+    assert ds.features == ("g1", "g2")
+    assert ds.obs["cond"].tolist() == ["x", "y"]
+    assert ds.obs["age"].tolist() == [30.0, 40.0]
+    np.testing.assert_array_equal(ds.x, [[0.5, 1], [2, 3]])
+
+
+def test_single_metadata_name_as_string(write):
+    ds = read_dataset(write("t.tsv", "id\tage\tg\na\t3\t1\n"), metadata_columns="age")
+    assert ds.features == ("g",) and ds.obs["age"].tolist() == [3.0]
+
+
+def test_numeric_first_column_is_a_feature(write):
+    ds = read_dataset(write("t.csv", "a,b\n1,2\n3,4\n"))
+    assert list(ds.ids) == ["0", "1"] and ds.features == ("a", "b")
+
+
+def test_explicit_id_column_keeps_text(write):
+    ds = read_dataset(write("t.csv", "g1,code\n1,007\n2,010\n"), id_column="code")
+    assert list(ds.ids) == ["007", "010"] and ds.features == ("g1",)
+
+
+def test_text_columns_stay_text(write):
+    ds = read_table(write("t.tsv", "id\tcluster\tg\na\t3\t1\nb\t10\t2\n"), text_columns=["cluster"])
+    assert ds.obs["cluster"].tolist() == ["3", "10"] and ds.features == ("g",)
+
+
+def test_csv_gz_and_transpose(tmp_path):
+    path = tmp_path / "m.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("gene,s1,s2,s3\nG1,1,2,3\nG2,4,5,6\n")
+    ds = read_dataset(path, transpose=True)
+    assert list(ds.ids) == ["s1", "s2", "s3"] and ds.features == ("G1", "G2")
+    np.testing.assert_array_equal(ds.x, [[1, 4], [2, 5], [3, 6]])
+
+
+def test_transpose_refuses_text_and_metadata(write):
+    path = write("m.tsv", "gene\ts1\ts2\nG1\t1\tx\n")
+    with pytest.raises(DataError, match=r"m\.tsv: sample column 's2' is not numeric"):
+        read_dataset(path, transpose=True)
+    with pytest.raises(DataError, match="metadata_columns cannot be used with transpose"):
+        read_dataset(path, transpose=True, metadata_columns=["s1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("id\tg1\tg2\na\t1\t2\nb\t\t3\n", r"record 'b', line 3, column 'g1': missing.*impute"),
+        ("id\tg1\tg2\na\t1\t2\nb\t3\tNA\n", r"record 'b', line 3, column 'g2': missing value"),
+        ("id\tg1\na\t1\nb\tinf\n", r"record 'b', line 3, column 'g1': non-finite value inf"),
+        ("id\tg1\na\t1e40\n", r"record 'a', line 2, column 'g1': non-finite.*float32"),
+    ],
+)
+def test_nonfinite_features(write, text, pattern):
+    path = write("bad.tsv", text)
+    with pytest.raises(DataError, match=r"bad\.tsv: " + pattern):
+        read_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "pattern"),
+    [
+        ("", {}, r"the file is empty"),
+        ("id\tg1\n", {}, r"no data rows"),
+        ("id\tlabel\na\tx\n", {}, r"no numeric feature columns \(found 'id', 'label'\)"),
+        ("id\tg1\na\t1\na\t2\n", {}, r"duplicate record id 'a'"),
+        ("id\tg1\tg1\na\t1\t2\n", {}, r"duplicate column name 'g1'"),
+        ("id\tg1\na\t1\n\t2\n", {}, r"line 3, column 'id': empty record id"),
+        ("id\tg1\na\t1\n", {"id_column": "cell"}, r"id column 'cell' not found.*'id', 'g1'"),
+        ("id\tg1\na\t1\n", {"metadata_columns": ["batch"]}, r"metadata column 'batch' not found"),
+        ("id\tg1\na\t1\t2\t3\n", {}, r"malformed table"),
+    ],
+)
+def test_bad_tables(write, text, kwargs, pattern):
+    path = write("bad.tsv", text)
+    with pytest.raises(DataError, match=r"bad\.tsv: " + pattern) as info:
+        read_dataset(path, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_available_columns_are_truncated(write):
+    header = "id\t" + "\t".join(f"g{j}" for j in range(30))
+    path = write("wide.tsv", header + "\na\t" + "\t".join("1" * 30) + "\n")
+    with pytest.raises(DataError, match=r"'g8' \(\+21 more\)"):
+        read_dataset(path, metadata_columns=["nope"])
