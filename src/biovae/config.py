@@ -147,8 +147,10 @@ class DataConfig:
     def __post_init__(self) -> None:
         both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))
         if both:
-            raise ConfigError(f"covariate {both[0]!r} is both categorical and continuous; "
-                              "list it under one of them")
+            raise ConfigError(
+                f"covariate {both[0]!r} is both categorical and continuous; "
+                "list it under one of them"
+            )
 
 
 @dataclass(frozen=True)

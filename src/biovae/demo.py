@@ -21,8 +21,12 @@ DEMO_DATA = "pbmc68k_reduced"
 def demo_config(epochs: int) -> FitConfig:
     """scVI-like settings for 700 cells: NB counts, 10 latent dims, one 128-unit layer."""
     return FitConfig(
-        model=ModelConfig(kind="vae", n_latent=10, likelihood=LikelihoodConfig(name="nb"),
-                          network=NetworkConfig(hidden=(128,), dropout=0.1, norm="layer")),
+        model=ModelConfig(
+            kind="vae",
+            n_latent=10,
+            likelihood=LikelihoodConfig(name="nb"),
+            network=NetworkConfig(hidden=(128,), dropout=0.1, norm="layer"),
+        ),
         objective=ObjectiveConfig(beta=1.0, kl_warmup_epochs=min(20, epochs)),
         train=TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, patience=20, seed=0),
     )
@@ -36,5 +40,10 @@ def run_demo(out: Path, epochs: int = 150, progress: bool = True) -> Path:
     est = VAE(config=demo_config(epochs), progress=progress).fit(ds)
     out.mkdir(parents=True, exist_ok=True)
     est.save(out / "model")
-    return write_report(est, out / "report.html", data=ds, color_by=("bulk_labels", "phase"),
-                        title="biovae demo: PBMC 68k (700 cells, 765 genes), NB-VAE")
+    return write_report(
+        est,
+        out / "report.html",
+        data=ds,
+        color_by=("bulk_labels", "phase"),
+        title="biovae demo: PBMC 68k (700 cells, 765 genes), NB-VAE",
+    )

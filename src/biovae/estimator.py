@@ -75,13 +75,17 @@ class _LatentEstimator:
         cfg = self.config or FitConfig()
         model, net, obj, train = cfg.model, cfg.model.network, cfg.objective, cfg.train
         if self.likelihood is not None:
-            model = dataclasses.replace(model, likelihood=dataclasses.replace(
-                model.likelihood, name=self.likelihood))
+            model = dataclasses.replace(
+                model, likelihood=dataclasses.replace(model.likelihood, name=self.likelihood)
+            )
         if self.hidden is not None:
             net = dataclasses.replace(net, hidden=tuple(int(h) for h in self.hidden))
         model = dataclasses.replace(
-            model, kind=self._kind, network=net,
-            n_latent=self.n_latent if self.n_latent is not None else model.n_latent)
+            model,
+            kind=self._kind,
+            network=net,
+            n_latent=self.n_latent if self.n_latent is not None else model.n_latent,
+        )
         if self.beta is not None:
             obj = dataclasses.replace(obj, beta=float(self.beta))
         if self.epochs is not None:
@@ -103,9 +107,15 @@ class _LatentEstimator:
         return self
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, X: Any, obs: Any = None, *, checkpoint_dir: str | Path | None = None,
-            resume: bool = False) -> _LatentEstimator:
-        """Fit on records ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
+    def fit(
+        self,
+        X: Any,
+        obs: Any = None,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> _LatentEstimator:
+        """Fit on ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
 
         Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder.
         ``checkpoint_dir`` with ``config.train.checkpoint_every`` > 0 writes resumable
@@ -115,18 +125,26 @@ class _LatentEstimator:
         ds = as_dataset(X, obs, layer=cfg.data.layer)
         lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], _n_letters(ds))
         check_data(lik, ds)
-        cov = CovariateSpec.fit(ds.obs, cfg.data.categorical_covariates,
-                                cfg.data.continuous_covariates, ds.source)
-        schema = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov,
-                            lik.context_stats(ds.x))
+        cov = CovariateSpec.fit(
+            ds.obs, cfg.data.categorical_covariates, cfg.data.continuous_covariates, ds.source
+        )
+        schema = DataSchema(
+            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x)
+        )
         source = InMemorySource(ds.x, cov.encode(ds.obs, len(ds), ds.source), None, lik.data_dtype)
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         with seeded(cfg.train.seed):
             model = build_model(lik, cov.width, cfg.model)
             history = fit_model(
-                model, source.subset(train_idx), source.subset(val_idx) if len(val_idx) else None,
-                cfg.objective, cfg.train, progress=self.progress,
-                checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, resume=resume)
+                model,
+                source.subset(train_idx),
+                source.subset(val_idx) if len(val_idx) else None,
+                cfg.objective,
+                cfg.train,
+                progress=self.progress,
+                checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+                resume=resume,
+            )
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.fingerprint_ = fingerprint(ds)
@@ -148,8 +166,10 @@ class _LatentEstimator:
                 f"fitted on {self.schema_.data_shape}; use data with the model's features"
             )
         if ds.alphabet != self.schema_.alphabet:
-            raise DataError(f"{ds.source}: alphabet {ds.alphabet!r} differs from the model's "
-                            f"{self.schema_.alphabet!r}; encode sequences with the same alphabet")
+            raise DataError(
+                f"{ds.source}: alphabet {ds.alphabet!r} differs from the model's "
+                f"{self.schema_.alphabet!r}; encode sequences with the same alphabet"
+            )
         check_data(model.likelihood, ds)
         c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source)
         return ds, InMemorySource(ds.x, c, None, model.likelihood.data_dtype)
@@ -184,8 +204,10 @@ class _LatentEstimator:
         model = self._check_fitted()
         cov = self.schema_.covariates
         if cov.width and obs is None:
-            raise DataError("this model is conditional; pass obs with columns "
-                            f"{', '.join(cov.categorical + cov.continuous)} for the samples")
+            raise DataError(
+                "this model is conditional; pass obs with columns "
+                f"{', '.join(cov.categorical + cov.continuous)} for the samples"
+            )
         c = cov.encode(_obs_dict(obs), n, "obs") if cov.width else None
         with seeded(seed):
             z = model.prior().sample((n,))
@@ -193,8 +215,9 @@ class _LatentEstimator:
             return model.decode(z, c, ctx).sample().numpy()
 
     @torch.no_grad()
-    def score(self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1,
-              seed: int = 0) -> np.ndarray:
+    def score(
+        self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
         """Per-record ELBO (mean of ``n_samples`` estimates) or, with ``iwae`` K > 1, IWAE-K.
 
         For the plain autoencoder this is log p(x | z = f(x)) (it has no ELBO).
@@ -216,19 +239,26 @@ class _LatentEstimator:
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json)."""
         model = self._check_fitted()
-        meta = {"model_class": type(self).__name__, "data_fingerprint": self.fingerprint_,
-                "n_train": self.n_train_, "n_validation": self.n_validation_,
-                "history": self.history_}
-        return persistence.save(path, persistence.SavedModel(
-            self.config_, self.schema_, model.state_dict(), meta))
+        meta = {
+            "model_class": type(self).__name__,
+            "data_fingerprint": self.fingerprint_,
+            "n_train": self.n_train_,
+            "n_validation": self.n_validation_,
+            "history": self.history_,
+        }
+        return persistence.save(
+            path, persistence.SavedModel(self.config_, self.schema_, model.state_dict(), meta)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> _LatentEstimator:
         """Load a fitted estimator from a model folder (no pickle involved)."""
         saved = persistence.load(path)
         if saved.config.model.kind != cls._kind:
-            raise ConfigError(f"{path} holds a '{saved.config.model.kind}' model, not "
-                              f"'{cls._kind}'; load it with biovae.load_model")
+            raise ConfigError(
+                f"{path} holds a '{saved.config.model.kind}' model, not "
+                f"'{cls._kind}'; load it with biovae.load_model"
+            )
         return cls.from_saved(saved)
 
     @classmethod
@@ -277,7 +307,7 @@ def _n_letters(ds: Dataset) -> int:
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n_val = int(round(n * fraction)) if n >= 10 else 0
+    n_val = round(n * fraction) if n >= 10 else 0
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
     return order[n_val:].sort().values, order[:n_val].sort().values
 

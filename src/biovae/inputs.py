@@ -21,13 +21,19 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if isinstance(X, Dataset):
         if obs is None:
             return X
-        return Dataset(X.x, X.ids, X.features, {**X.obs, **obs_columns(obs, len(X))},
-                       X.alphabet, X.source)
+        return Dataset(
+            X.x, X.ids, X.features, {**X.obs, **obs_columns(obs, len(X))}, X.alphabet, X.source
+        )
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
-        return Dataset(X.to_numpy(dtype=np.float32), X.index.astype(str), tuple(X.columns),
-                       obs_columns(obs, len(X)), source="DataFrame")
+        return Dataset(
+            X.to_numpy(dtype=np.float32),
+            X.index.astype(str),
+            tuple(X.columns),
+            obs_columns(obs, len(X)),
+            source="DataFrame",
+        )
     if sp.issparse(X):
         mat = sp.csr_matrix(X, dtype=np.float32)
     else:
@@ -35,8 +41,13 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
         if mat.ndim != 2:
             raise DataError(f"X must be 2-D (records × features), got shape {mat.shape}")
     n, f = mat.shape
-    return Dataset(mat, np.arange(n).astype(str), tuple(f"f{j}" for j in range(f)),
-                   obs_columns(obs, n), source="array")
+    return Dataset(
+        mat,
+        np.arange(n).astype(str),
+        tuple(f"f{j}" for j in range(f)),
+        obs_columns(obs, n),
+        source="array",
+    )
 
 
 def _is_anndata(X: Any) -> bool:
@@ -52,8 +63,9 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
     mat = adata.layers[layer] if layer is not None else adata.X
     mat = sp.csr_matrix(mat, dtype=np.float32) if sp.issparse(mat) else np.asarray(mat, np.float32)
     columns = obs_columns(adata.obs if obs is None else obs, adata.n_obs)
-    return Dataset(mat, np.asarray(adata.obs_names), tuple(adata.var_names), columns,
-                   source="AnnData")
+    return Dataset(
+        mat, np.asarray(adata.obs_names), tuple(adata.var_names), columns, source="AnnData"
+    )
 
 
 def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
@@ -64,8 +76,11 @@ def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
         for name in obs.columns:
             col = obs[name]
             numeric = col.dtype.kind in "iufb"
-            out[str(name)] = col.to_numpy(dtype=np.float64) if numeric else col.astype(str).to_numpy(
-                dtype=object)
+            out[str(name)] = (
+                col.to_numpy(dtype=np.float64)
+                if numeric
+                else col.astype(str).to_numpy(dtype=object)
+            )
         return out
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}

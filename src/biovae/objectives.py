@@ -24,7 +24,7 @@ from biovae.config import ObjectiveConfig
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch of records: data ``x``, covariates ``c`` (n, d) or None, weights ``w`` (n,) or None."""
+    """Records ``x`` with covariates ``c`` (n, d) and weights ``w`` (n,), both optional."""
 
     x: Tensor
     c: Tensor | None = None
@@ -103,8 +103,9 @@ def elbo(model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0) 
     else:
         rate = _weighted_mean(kl_n, batch.w)
     loss = _weighted_mean(recon_n, batch.w) + beta * rate
-    return LossOutput(loss, recon_n.detach(), kl_n.detach(), kl_nk.detach(),
-                      -(recon_n + kl_n).detach())
+    return LossOutput(
+        loss, recon_n.detach(), kl_n.detach(), kl_nk.detach(), -(recon_n + kl_n).detach()
+    )
 
 
 def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
@@ -124,8 +125,9 @@ def iwae(model: LatentModel, batch: Batch, k: int) -> LossOutput:
     """Negative IWAE-k bound as a training objective (β = 1 by definition)."""
     bound_n = iwae_bound(iwae_log_weights(model, batch, k))
     zeros = torch.zeros_like(bound_n)
-    return LossOutput(-_weighted_mean(bound_n, batch.w), -bound_n.detach(), zeros, None,
-                      bound_n.detach())
+    return LossOutput(
+        -_weighted_mean(bound_n, batch.w), -bound_n.detach(), zeros, None, bound_n.detach()
+    )
 
 
 def reconstruction(model: LatentModel, batch: Batch) -> LossOutput:
@@ -134,8 +136,9 @@ def reconstruction(model: LatentModel, batch: Batch) -> LossOutput:
     px = model.decode(z, batch.c, model.context(batch.x))
     recon_n = -px.log_prob(batch.x)
     zeros = torch.zeros_like(recon_n)
-    return LossOutput(_weighted_mean(recon_n, batch.w), recon_n.detach(), zeros, None,
-                      -recon_n.detach())
+    return LossOutput(
+        _weighted_mean(recon_n, batch.w), recon_n.detach(), zeros, None, -recon_n.detach()
+    )
 
 
 def objective(model: LatentModel, batch: Batch, config: ObjectiveConfig, epoch: int) -> LossOutput:

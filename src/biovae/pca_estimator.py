@@ -29,8 +29,13 @@ from biovae.training import InMemorySource, epoch_batches
 class PCA:
     """Probabilistic PCA with ``n_latent`` components on featurised data."""
 
-    def __init__(self, n_latent: int | None = None, likelihood: str | None = None, *,
-                 config: FitConfig | None = None) -> None:
+    def __init__(
+        self,
+        n_latent: int | None = None,
+        likelihood: str | None = None,
+        *,
+        config: FitConfig | None = None,
+    ) -> None:
         self.n_latent = n_latent
         self.likelihood = likelihood
         self.config = config
@@ -39,8 +44,9 @@ class PCA:
         cfg = self.config or FitConfig()
         model = cfg.model
         if self.likelihood is not None:
-            model = dataclasses.replace(model, likelihood=dataclasses.replace(
-                model.likelihood, name=self.likelihood))
+            model = dataclasses.replace(
+                model, likelihood=dataclasses.replace(model.likelihood, name=self.likelihood)
+            )
         if self.n_latent is not None:
             model = dataclasses.replace(model, n_latent=int(self.n_latent))
         likelihoods.get(model.likelihood.name)
@@ -49,7 +55,9 @@ class PCA:
     def _features(self, X: Any, obs: Any, lik: Likelihood) -> torch.Tensor:
         ds = as_dataset(X, obs)
         src = InMemorySource(ds.x, dtype=lik.data_dtype)
-        return torch.cat([lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)])
+        return torch.cat(
+            [lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)]
+        )
 
     def fit(self, X: Any, obs: Any = None) -> PCA:
         """Fit PPCA on ``X``; returns ``self``."""
@@ -57,8 +65,9 @@ class PCA:
 
         cfg = self.get_config()
         ds = as_dataset(X, obs, layer=cfg.data.layer)
-        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:],
-                                len(ds.alphabet) if ds.alphabet else 0)
+        lik = likelihoods.build(
+            cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0
+        )
         check_data(lik, ds)
         try:
             self.fit_ = ppca.fit_ppca(self._features(ds, None, lik), cfg.model.n_latent)
@@ -89,20 +98,25 @@ class PCA:
         gen = torch.Generator().manual_seed(seed)
         return self.likelihood_.defeaturize(ppca.sample(fit, n, gen).float()).numpy()
 
-    def score(self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1,
-              seed: int = 0) -> np.ndarray:
+    def score(
+        self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
         """Exact log-likelihood of each featurised record under the fitted PPCA."""
         fit = self._check()
         return ppca.log_likelihood(fit, self._features(X, obs, self.likelihood_)).numpy()
 
     def save(self, path: str | Path) -> Path:
         fit = self._check()
-        weights = {"mean": fit.mean, "components": fit.components,
-                   "eigenvalues": fit.eigenvalues,
-                   "noise_variance": torch.tensor([fit.noise_variance], dtype=torch.float64)}
+        weights = {
+            "mean": fit.mean,
+            "components": fit.components,
+            "eigenvalues": fit.eigenvalues,
+            "noise_variance": torch.tensor([fit.noise_variance], dtype=torch.float64),
+        }
         meta = {"model_class": "PCA", "data_fingerprint": self.fingerprint_, "history": []}
-        return persistence.save(path, persistence.SavedModel(self.config_, self.schema_,
-                                                             weights, meta))
+        return persistence.save(
+            path, persistence.SavedModel(self.config_, self.schema_, weights, meta)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> PCA:
@@ -112,11 +126,13 @@ class PCA:
     def from_saved(cls, saved: persistence.SavedModel) -> PCA:
         w = saved.weights
         est = cls(config=saved.config)
-        est.fit_ = ppca.PPCAFit(w["mean"], w["components"], w["eigenvalues"],
-                                float(w["noise_variance"][0]))
+        est.fit_ = ppca.PPCAFit(
+            w["mean"], w["components"], w["eigenvalues"], float(w["noise_variance"][0])
+        )
         est.config_, est.schema_ = saved.config, saved.schema
-        est.likelihood_ = likelihoods.build(saved.config.model.likelihood,
-                                            saved.schema.data_shape, saved.schema.n_letters)
+        est.likelihood_ = likelihoods.build(
+            saved.config.model.likelihood, saved.schema.data_shape, saved.schema.n_letters
+        )
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.history_ = []
         return est

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, constraints
@@ -9,7 +11,9 @@ from torch.distributions import Distribution, Independent, Normal, constraints
 
 def standard_normal(zeros: Tensor) -> Distribution:
     """p(z) = N(0, I_k) with event shape ``(k,)``, on the device and dtype of ``zeros`` (k,)."""
-    return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
+    return Independent(
+        Normal(zeros, torch.ones_like(zeros), validate_args=False), 1, validate_args=False
+    )
 
 
 class PointMass(Distribution):
@@ -19,7 +23,7 @@ class PointMass(Distribution):
     ``log_prob`` is not defined (a plain autoencoder has no density over codes).
     """
 
-    arg_constraints = {"loc": constraints.real}
+    arg_constraints: ClassVar[dict] = {"loc": constraints.real}
     has_rsample = True
 
     def __init__(self, loc: Tensor, validate_args: bool | None = None) -> None:

@@ -27,15 +27,21 @@ def vae(
     """
     cfg = config or FitConfig()
     data = dataclasses.replace(
-        cfg.data, layer=layer,
-        categorical_covariates=(batch_key,) if batch_key else cfg.data.categorical_covariates)
+        cfg.data,
+        layer=layer,
+        categorical_covariates=(batch_key,) if batch_key else cfg.data.categorical_covariates,
+    )
     cfg = dataclasses.replace(cfg, data=data)
     est = VAE(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
     adata.obsm[key_added] = est.transform(adata)
     last = est.history_[-1] if est.history_ else {}
     adata.uns[key_added] = {
-        "likelihood": likelihood, "n_latent": n_latent, "layer": layer or "X",
-        "batch_key": batch_key or "", "epochs": int(last.get("epoch", 0)),
-        "elbo": float(last.get("elbo", float("nan"))), "fingerprint": est.fingerprint_,
+        "likelihood": likelihood,
+        "n_latent": n_latent,
+        "layer": layer or "X",
+        "batch_key": batch_key or "",
+        "epochs": int(last.get("epoch", 0)),
+        "elbo": float(last.get("elbo", float("nan"))),
+        "fingerprint": est.fingerprint_,
     }
     return est

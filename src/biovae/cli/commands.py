@@ -45,17 +45,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         ckpt = out.with_name(out.name + ".checkpoint")
         if args.resume and not ckpt.is_dir():
-            raise ConfigError(f"--resume: no checkpoint at {ckpt}; run once with "
-                              "--checkpoint-every N first")
+            raise ConfigError(
+                f"--resume: no checkpoint at {ckpt}; run once with --checkpoint-every N first"
+            )
         est = est_cls(config=cfg, progress=not args.quiet).fit(
-            ds, checkpoint_dir=ckpt if cfg.train.checkpoint_every else None,
-            resume=args.resume)
+            ds, checkpoint_dir=ckpt if cfg.train.checkpoint_every else None, resume=args.resume
+        )
     est.save(out)
     if cfg.model.kind != "pca":
         shutil.rmtree(out.with_name(out.name + ".checkpoint"), ignore_errors=True)
         last = est.history_[-1]
-        _say(args, f"trained {last['epoch']} epochs; ELBO/record {last['elbo']:.4g}"
-             + (f", validation {last['val_elbo']:.4g}" if "val_elbo" in last else ""))
+        _say(
+            args,
+            f"trained {last['epoch']} epochs; ELBO/record {last['elbo']:.4g}"
+            + (f", validation {last['val_elbo']:.4g}" if "val_elbo" in last else ""),
+        )
     if args.report:
         from biovae.reports.html import write_report
 
@@ -97,8 +101,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
         ids, obs = read_obs_table(args.obs)
         if len(ids) != args.n:
-            raise DataError(f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "
-                            "row of covariates per sample")
+            raise DataError(
+                f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "
+                "row of covariates per sample"
+            )
     samples = est.sample(args.n, obs=obs, seed=args.seed)
     write_samples(out, samples, est.schema_.features, est.schema_.alphabet)
     print(out)

@@ -16,9 +16,15 @@ from biovae.errors import DataError
 def read_input(path: str, data: DataConfig) -> Dataset:
     """Read DATA with the data options of a config."""
     return read_dataset(
-        path, fmt=data.format, id_column=data.id_column, metadata_columns=data.metadata_columns,
-        sequence_column=data.sequence_column, layer=data.layer, transpose=data.transpose,
-        obs_path=data.obs_path, drop_invalid=data.drop_invalid,
+        path,
+        fmt=data.format,
+        id_column=data.id_column,
+        metadata_columns=data.metadata_columns,
+        sequence_column=data.sequence_column,
+        layer=data.layer,
+        transpose=data.transpose,
+        obs_path=data.obs_path,
+        drop_invalid=data.drop_invalid,
     )
 
 
@@ -33,8 +39,9 @@ def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     return out
 
 
-def write_samples(path: Path, samples: np.ndarray, features: tuple[str, ...],
-                  alphabet: str | None) -> None:
+def write_samples(
+    path: Path, samples: np.ndarray, features: tuple[str, ...], alphabet: str | None
+) -> None:
     """Samples as FASTA (sequences) or a table with one column per feature."""
     ids = [f"sample_{i + 1}" for i in range(len(samples))]
     if alphabet is not None:

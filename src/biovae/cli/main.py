@@ -14,8 +14,8 @@ from biovae.cli.options import (
     OBJECTIVE_OPTIONS,
     TRAIN_OPTIONS,
     _names,
-    add_options,
     add_data_flags,
+    add_options,
 )
 from biovae.errors import BiovaeError
 
@@ -33,8 +33,11 @@ EPILOG = """examples:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="biovae", description="Variational autoencoders for biological data.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="biovae",
+        description="Variational autoencoders for biological data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"biovae {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _fit_parser(sub)
@@ -47,17 +50,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sub(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help_, description=help_, epilog="examples:\n" + examples,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
 def _fit_parser(sub) -> None:
-    p = _sub(sub, "fit", "Train a model on DATA and save it to a folder.",
-             "  biovae fit counts.h5ad --likelihood nb --latent 10 --out model\n"
-             "  biovae fit data.tsv --config settings.toml --out model --report report.html\n"
-             "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n")
+    p = _sub(
+        sub,
+        "fit",
+        "Train a model on DATA and save it to a folder.",
+        "  biovae fit counts.h5ad --likelihood nb --latent 10 --out model\n"
+        "  biovae fit data.tsv --config settings.toml --out model --report report.html\n"
+        "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n",
+    )
     p.add_argument("data", metavar="DATA", help="CSV/TSV, .npy, .h5ad or FASTA/A2M file")
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
@@ -72,8 +84,12 @@ def _fit_parser(sub) -> None:
 
 
 def _embed_parser(sub) -> None:
-    p = _sub(sub, "embed", "Write posterior means E[z|x] of DATA (one row per record).",
-             "  biovae embed model counts.h5ad --out latent.csv\n")
+    p = _sub(
+        sub,
+        "embed",
+        "Write posterior means E[z|x] of DATA (one row per record).",
+        "  biovae embed model counts.h5ad --out latent.csv\n",
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
@@ -83,26 +99,41 @@ def _embed_parser(sub) -> None:
 
 
 def _sample_parser(sub) -> None:
-    p = _sub(sub, "sample", "Generate N records by decoding draws from the prior.",
-             "  biovae sample model -n 100 --out samples.tsv\n"
-             "  biovae sample family_model -n 50 --out designs.fasta\n")
+    p = _sub(
+        sub,
+        "sample",
+        "Generate N records by decoding draws from the prior.",
+        "  biovae sample model -n 100 --out samples.tsv\n"
+        "  biovae sample family_model -n 50 --out designs.fasta\n",
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-n", type=int, required=True, help="number of records")
-    p.add_argument("--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences")
+    p.add_argument(
+        "--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--obs", metavar="FILE", help="covariates of the samples (conditional models)")
     p.set_defaults(func=commands.cmd_sample)
 
 
 def _score_parser(sub) -> None:
-    p = _sub(sub, "score", "Per-record ELBO (and IWAE-K bound) of DATA under MODEL.",
-             "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n")
+    p = _sub(
+        sub,
+        "score",
+        "Per-record ELBO (and IWAE-K bound) of DATA under MODEL.",
+        "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n",
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     p.add_argument("--iwae", type=int, default=1, metavar="K", help="also the IWAE-K bound")
-    p.add_argument("--samples", type=int, default=1, metavar="S",
-                   help="average the ELBO over S posterior samples")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="S",
+        help="average the ELBO over S posterior samples",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
@@ -110,8 +141,12 @@ def _score_parser(sub) -> None:
 
 
 def _report_parser(sub) -> None:
-    p = _sub(sub, "report", "Write a self-contained HTML report of MODEL (and DATA).",
-             "  biovae report model counts.h5ad --color-by bulk_labels --out report.html\n")
+    p = _sub(
+        sub,
+        "report",
+        "Write a self-contained HTML report of MODEL (and DATA).",
+        "  biovae report model counts.h5ad --color-by bulk_labels --out report.html\n",
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA", nargs="?")
     p.add_argument("--out", required=True, metavar="HTML")
@@ -122,8 +157,12 @@ def _report_parser(sub) -> None:
 
 
 def _demo_parser(sub) -> None:
-    p = _sub(sub, "demo", "Train on the shipped PBMC data set and write a report.",
-             "  biovae demo --out demo-output\n")
+    p = _sub(
+        sub,
+        "demo",
+        "Train on the shipped PBMC data set and write a report.",
+        "  biovae demo --out demo-output\n",
+    )
     p.add_argument("--out", default="demo-output", metavar="DIR")
     p.add_argument("--epochs", type=int, default=150)
     p.set_defaults(func=commands.cmd_demo)

@@ -7,8 +7,9 @@ build the same config objects: defaults < ``--config FILE`` < explicit flags.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from biovae.config import FitConfig, from_dict, load_toml, merge, to_dict
 from biovae.errors import ConfigError
@@ -18,7 +19,9 @@ def _ints(text: str) -> list[int]:
     try:
         return [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 def _names(text: str) -> list[str]:
@@ -38,10 +41,20 @@ class Option:
 
 MODEL_OPTIONS = (
     Option("--model", "model.kind", str, "vae (default), ae (plain autoencoder) or pca", "KIND"),
-    Option("--likelihood", "model.likelihood.name", str,
-           "p(x|z) family: gaussian, bernoulli, categorical, poisson, nb, zinb", "NAME"),
-    Option("--variance", "model.likelihood.variance", str,
-           "Gaussian variance: feature (default), shared, observation, fixed", "MODE"),
+    Option(
+        "--likelihood",
+        "model.likelihood.name",
+        str,
+        "p(x|z) family: gaussian, bernoulli, categorical, poisson, nb, zinb",
+        "NAME",
+    ),
+    Option(
+        "--variance",
+        "model.likelihood.variance",
+        str,
+        "Gaussian variance: feature (default), shared, observation, fixed",
+        "MODE",
+    ),
     Option("--latent", "model.n_latent", int, "latent dimensions (default 10)", "K"),
     Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
     Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
@@ -57,27 +70,58 @@ TRAIN_OPTIONS = (
     Option("--epochs", "train.epochs", int, "maximum epochs (default 200)", "N"),
     Option("--batch-size", "train.batch_size", int, "minibatch size (default 128)", "N"),
     Option("--lr", "train.lr", float, "Adam learning rate (default 1e-3)", "LR"),
-    Option("--patience", "train.patience", int, "early-stopping patience, 0 = off (default 20)",
-           "N"),
-    Option("--validation-fraction", "train.validation_fraction", float,
-           "held-out fraction for early stopping (default 0.1)", "F"),
+    Option(
+        "--patience", "train.patience", int, "early-stopping patience, 0 = off (default 20)", "N"
+    ),
+    Option(
+        "--validation-fraction",
+        "train.validation_fraction",
+        float,
+        "held-out fraction for early stopping (default 0.1)",
+        "F",
+    ),
     Option("--seed", "train.seed", int, "random seed (default 0)", "S"),
-    Option("--checkpoint-every", "train.checkpoint_every", int,
-           "write a resumable checkpoint every N epochs", "N"),
+    Option(
+        "--checkpoint-every",
+        "train.checkpoint_every",
+        int,
+        "write a resumable checkpoint every N epochs",
+        "N",
+    ),
 )
 DATA_OPTIONS = (
     Option("--format", "data.format", str, "input format: csv, tsv, npy, h5ad, fasta", "FMT"),
     Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),
-    Option("--metadata-columns", "data.metadata_columns", _names,
-           "table columns that are metadata, not features", "A,B"),
-    Option("--sequence-column", "data.sequence_column", str,
-           "table column holding sequences (DNA/protein)", "COL"),
+    Option(
+        "--metadata-columns",
+        "data.metadata_columns",
+        _names,
+        "table columns that are metadata, not features",
+        "A,B",
+    ),
+    Option(
+        "--sequence-column",
+        "data.sequence_column",
+        str,
+        "table column holding sequences (DNA/protein)",
+        "COL",
+    ),
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
-    Option("--categorical-covariates", "data.categorical_covariates", _names,
-           "metadata columns to condition on (one-hot), e.g. batch", "A,B"),
-    Option("--continuous-covariates", "data.continuous_covariates", _names,
-           "numeric metadata columns to condition on", "A,B"),
+    Option(
+        "--categorical-covariates",
+        "data.categorical_covariates",
+        _names,
+        "metadata columns to condition on (one-hot), e.g. batch",
+        "A,B",
+    ),
+    Option(
+        "--continuous-covariates",
+        "data.continuous_covariates",
+        _names,
+        "numeric metadata columns to condition on",
+        "A,B",
+    ),
 )
 FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS
 
@@ -85,8 +129,14 @@ FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS
 def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], title: str) -> None:
     group = parser.add_argument_group(title)
     for opt in options:
-        group.add_argument(opt.flag, dest=_dest(opt), type=opt.type, default=None,
-                           metavar=opt.metavar, help=opt.help)
+        group.add_argument(
+            opt.flag,
+            dest=_dest(opt),
+            type=opt.type,
+            default=None,
+            metavar=opt.metavar,
+            help=opt.help,
+        )
 
 
 def _dest(opt: Option) -> str:
@@ -95,12 +145,22 @@ def _dest(opt: Option) -> str:
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     """On/off data options (only set in the config when given)."""
-    parser.add_argument("--transpose", dest="cfg__data__transpose", action="store_const",
-                        const=True, default=None,
-                        help="tables are features × records (genes as rows)")
-    parser.add_argument("--drop-invalid", dest="cfg__data__drop_invalid", action="store_const",
-                        const=True, default=None,
-                        help="drop sequences with unknown letters instead of failing")
+    parser.add_argument(
+        "--transpose",
+        dest="cfg__data__transpose",
+        action="store_const",
+        const=True,
+        default=None,
+        help="tables are features × records (genes as rows)",
+    )
+    parser.add_argument(
+        "--drop-invalid",
+        dest="cfg__data__drop_invalid",
+        action="store_const",
+        const=True,
+        default=None,
+        help="drop sequences with unknown letters instead of failing",
+    )
 
 
 def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,8 +19,14 @@ from biovae.likelihoods.zinb import ZeroInflatedNegativeBinomial
 
 _REGISTRY: dict[str, type[Likelihood]] = {
     cls.name: cls
-    for cls in (Gaussian, Bernoulli, Categorical, Poisson, NegativeBinomial,
-                ZeroInflatedNegativeBinomial)
+    for cls in (
+        Gaussian,
+        Bernoulli,
+        Categorical,
+        Poisson,
+        NegativeBinomial,
+        ZeroInflatedNegativeBinomial,
+    )
 }
 
 

@@ -145,12 +145,20 @@ def check_non_negative_integers(x) -> BadEntry | None:
     """Shared support check of count families."""
     hit = first_bad(x, lambda v: v < 0)
     if hit:
-        return BadEntry(*hit, "is negative", "counts must be >= 0; pass raw counts, not "
-                        "log-transformed or centred values, or choose --likelihood gaussian")
+        return BadEntry(
+            *hit,
+            "is negative",
+            "counts must be >= 0; pass raw counts, not "
+            "log-transformed or centred values, or choose --likelihood gaussian",
+        )
     hit = first_bad(x, lambda v: v != np.round(v))
     if hit:
-        return BadEntry(*hit, "is not a whole number", "count likelihoods need raw integer "
-                        "counts; use the raw count layer (--layer) or --likelihood gaussian")
+        return BadEntry(
+            *hit,
+            "is not a whole number",
+            "count likelihoods need raw integer "
+            "counts; use the raw count layer (--layer) or --likelihood gaussian",
+        )
     return None
 
 

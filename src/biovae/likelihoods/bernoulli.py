@@ -17,7 +17,11 @@ class Bernoulli(Likelihood):
         return {"logits": self.data_shape}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        return Independent(TorchBernoulli(logits=params["logits"]), len(self.data_shape))
+        return Independent(
+            TorchBernoulli(logits=params["logits"], validate_args=False),
+            len(self.data_shape),
+            validate_args=False,
+        )
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         return (super().defeaturize(x_nf) > 0.5).float()

@@ -41,7 +41,11 @@ class Categorical(Likelihood):
         return {"logits": (*self.data_shape, self.n_letters)}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        return Independent(TorchCategorical(logits=params["logits"]), len(self.data_shape))
+        return Independent(
+            TorchCategorical(logits=params["logits"], validate_args=False),
+            len(self.data_shape),
+            validate_args=False,
+        )
 
     def featurize(self, x: Tensor) -> Tensor:
         return F.one_hot(x.long(), self.n_letters).reshape(x.shape[0], -1).float()
@@ -55,6 +59,9 @@ class Categorical(Likelihood):
     def validate(self, x: np.ndarray) -> BadEntry | None:
         hit = first_bad(x, lambda v: (v < 0) | (v >= self.n_letters) | (v != np.round(v)))
         if hit:
-            return BadEntry(*hit, f"is not a letter code in 0..{self.n_letters - 1}",
-                            "encode sequences with the model's alphabet")
+            return BadEntry(
+                *hit,
+                f"is not a letter code in 0..{self.n_letters - 1}",
+                "encode sequences with the model's alphabet",
+            )
         return None

@@ -38,7 +38,9 @@ class Gaussian(Likelihood):
             scale = torch.full_like(loc, self.config.fixed_scale)
         else:
             scale = positive(params["scale"]).expand_as(loc)
-        return Independent(Normal(loc, scale), len(self.data_shape))
+        return Independent(
+            Normal(loc, scale, validate_args=False), len(self.data_shape), validate_args=False
+        )
 
     def validate(self, x: np.ndarray) -> BadEntry | None:
         hit = first_bad(x, lambda v: ~np.isfinite(v))

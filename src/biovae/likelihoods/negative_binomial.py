@@ -8,6 +8,8 @@ or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ):
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, constraints
@@ -15,15 +17,15 @@ from torch.distributions import Distribution, Independent, constraints
 from biovae.likelihoods.base import (
     Likelihood,
     ObservedLibrary,
-        inverse_positive,
-        positive,
+    inverse_positive,
+    positive,
 )
 
 
 class NBDistribution(Distribution):
     """Negative binomial in the (mean μ, inverse dispersion θ) parametrisation."""
 
-    arg_constraints = {"mu": constraints.positive, "theta": constraints.positive}
+    arg_constraints: ClassVar[dict] = {"mu": constraints.positive, "theta": constraints.positive}
     support = constraints.nonnegative_integer
 
     def __init__(self, mu: Tensor, theta: Tensor, validate_args: bool | None = None) -> None:
@@ -66,9 +68,6 @@ class NegativeBinomial(ObservedLibrary, Likelihood):
     def global_params(self) -> dict[str, Tensor]:
         return {"theta": torch.full(self.data_shape, inverse_positive(1.0))}
 
-
-
-
     def mean_and_dispersion(
         self, params: dict[str, Tensor], context: dict[str, Tensor]
     ) -> tuple[Tensor, Tensor]:
@@ -78,5 +77,4 @@ class NegativeBinomial(ObservedLibrary, Likelihood):
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         mu, theta = self.mean_and_dispersion(params, context)
-        return Independent(NBDistribution(mu, theta), 1)
-
+        return Independent(NBDistribution(mu, theta, validate_args=False), 1, validate_args=False)

@@ -20,10 +20,8 @@ class Poisson(ObservedLibrary, Likelihood):
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"rho": self.data_shape}
 
-
-
-
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         rate = context["library"] * torch.softmax(params["rho"], dim=-1)
-        return Independent(TorchPoisson(rate.clamp_min(1e-8)), 1)
-
+        return Independent(
+            TorchPoisson(rate.clamp_min(1e-8), validate_args=False), 1, validate_args=False
+        )

@@ -6,6 +6,8 @@ with μ and θ as in :mod:`biovae.likelihoods.negative_binomial`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -17,7 +19,7 @@ from biovae.likelihoods.negative_binomial import NBDistribution, NegativeBinomia
 class ZINBDistribution(Distribution):
     """Zero-inflated NB with zero-inflation logits ``pi_logits`` (π = sigmoid(logits))."""
 
-    arg_constraints = {
+    arg_constraints: ClassVar[dict] = {
         "mu": constraints.positive,
         "theta": constraints.positive,
         "pi_logits": constraints.real,
@@ -25,7 +27,7 @@ class ZINBDistribution(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, mu: Tensor, theta: Tensor, pi_logits: Tensor, validate_args=None) -> None:
-        self.nb = NBDistribution(mu, theta)
+        self.nb = NBDistribution(mu, theta, validate_args=False)
         self.mu, self.theta = self.nb.mu, self.nb.theta
         self.pi_logits = pi_logits.expand_as(self.nb.mu)
         super().__init__(self.nb.mu.shape, validate_args=validate_args)
@@ -62,4 +64,8 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         mu, theta = self.mean_and_dispersion(params, context)
-        return Independent(ZINBDistribution(mu, theta, params["pi_logits"]), 1)
+        return Independent(
+            ZINBDistribution(mu, theta, params["pi_logits"], validate_args=False),
+            1,
+            validate_args=False,
+        )

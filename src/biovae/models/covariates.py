@@ -37,7 +37,9 @@ class CovariateSpec:
         stds = tuple(float(v.std()) or 1.0 for v in cont)
         return cls(tuple(categorical), cats, tuple(continuous), means, stds)
 
-    def encode(self, obs: dict[str, np.ndarray], n: int, source: str = "data") -> torch.Tensor | None:
+    def encode(
+        self, obs: dict[str, np.ndarray], n: int, source: str = "data"
+    ) -> torch.Tensor | None:
         """Covariate matrix (n, width) float32, or None when there are no covariates."""
         if self.width == 0:
             return None
@@ -48,7 +50,7 @@ class CovariateSpec:
             unknown = [v for v in values if v not in index]
             if unknown:
                 raise DataError(
-                    f"{source}: covariate {name!r} has level {unknown[0]!r} not seen in training "
+                    f"{source}: covariate {name!r} has level '{unknown[0]}' not seen in training "
                     f"(known: {', '.join(levels[:10])}); refit the model or map it to a known level"
                 )
             onehot = np.zeros((n, len(levels)), dtype=np.float32)

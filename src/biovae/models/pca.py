@@ -4,7 +4,8 @@ x = W z + μ + ε, z ~ N(0, I_k), ε ~ N(0, σ² I_f). With sample covariance ei
 eigenvectors U, the maximum-likelihood solution is σ² = mean of the discarded eigenvalues and
 W = U_k (Λ_k − σ² I)^{1/2}. Then C = W Wᵀ + σ² I has eigenvalues λ_1..λ_k and σ², so
 
-    log p(x) = −½ [f log 2π + Σ_i log λ_i + (f − k) log σ² + Σ_i (u_iᵀd)²/λ_i + (|d|² − Σ_i (u_iᵀd)²)/σ²]
+    log p(x) = −½ [f log 2π + Σ_i log λ_i + (f − k) log σ²
+                   + Σ_i (u_iᵀd)²/λ_i + (|d|² − Σ_i (u_iᵀd)²)/σ²]
 
 with d = x − μ, and the posterior is z|x ~ N(M⁻¹Wᵀd, σ² M⁻¹), M = WᵀW + σ² I = diag(λ_i).
 PCA runs on the likelihood's featurised data (one-hot sequences, log1p counts).

@@ -23,8 +23,10 @@ class Decoder(nn.Module):
         self.trunk = MLP(n_latent, n_cov, tuple(reversed(cfg.hidden)), cfg)
         self.shapes = likelihood.outputs()
         self.heads = nn.ModuleDict(
-            {name: nn.Linear(self.trunk.out_features, _numel(shape))
-             for name, shape in self.shapes.items()}
+            {
+                name: nn.Linear(self.trunk.out_features, _numel(shape))
+                for name, shape in self.shapes.items()
+            }
         )
         self.shared = nn.ParameterDict(
             {name: nn.Parameter(v.clone()) for name, v in likelihood.global_params().items()}

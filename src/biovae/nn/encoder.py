@@ -25,7 +25,7 @@ class GaussianEncoder(nn.Module):
     def forward(self, x_nf: Tensor, c: Tensor | None) -> Distribution:
         h = self.trunk(x_nf, c)
         scale = F.softplus(self.scale(h)) + MIN_SCALE
-        return Independent(Normal(self.loc(h), scale), 1)
+        return Independent(Normal(self.loc(h), scale, validate_args=False), 1, validate_args=False)
 
 
 class PointEncoder(nn.Module):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -33,12 +35,15 @@ class MLP(nn.Module):
         widths = (n_in, *hidden)
         self.linears = nn.ModuleList()
         self.posts = nn.ModuleList()
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(widths)):
             extra = n_cov if (i == 0 or self.inject) else 0
             self.linears.append(nn.Linear(a + extra, b))
             self.posts.append(
-                nn.Sequential(_norm(cfg.norm, b), _ACTIVATIONS[cfg.activation](),
-                              nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity())
+                nn.Sequential(
+                    _norm(cfg.norm, b),
+                    _ACTIVATIONS[cfg.activation](),
+                    nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity(),
+                )
             )
         self.out_features = widths[-1] + (n_cov if not hidden else 0)
 

@@ -19,8 +19,13 @@ TENSORS = "state.safetensors"
 SCALARS = "state.json"
 
 
-def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator, state: dict[str, Any]) -> None:
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    state: dict[str, Any],
+) -> None:
     """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -47,8 +52,9 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(

@@ -74,8 +74,9 @@ def fit_model(
         row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
         if val is not None and len(val):
             row.update(_prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size)))
-        row.update(epoch=epoch + 1, beta=beta_at(objective, epoch),
-                   seconds=time.perf_counter() - t0)
+        row.update(
+            epoch=epoch + 1, beta=beta_at(objective, epoch), seconds=time.perf_counter() - t0
+        )
         state.history.append(row)
         state.epoch = epoch + 1
         if _improved(state, row, objective, epoch):
@@ -119,12 +120,14 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
 
 
 def _batch_sums(out, n: int) -> torch.Tensor:
-    return torch.stack([
-        out.loss.detach().double() * n,
-        out.recon_n.double().sum(),
-        out.kl_n.double().sum(),
-        out.elbo_n.double().sum(),
-    ])
+    return torch.stack(
+        [
+            out.loss.detach().double() * n,
+            out.recon_n.double().sum(),
+            out.kl_n.double().sum(),
+            out.elbo_n.double().sum(),
+        ]
+    )
 
 
 def _means(sums_and_count: torch.Tensor) -> dict[str, float]:
@@ -133,8 +136,13 @@ def _means(sums_and_count: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, source: BatchSource, objective: ObjectiveConfig, epoch: int,
-             batch_size: int = 1024) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    source: BatchSource,
+    objective: ObjectiveConfig,
+    epoch: int,
+    batch_size: int = 1024,
+) -> dict[str, float]:
     """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode)."""
     was_training = model.training
     model.eval()
@@ -164,5 +172,9 @@ def _improved(state: LoopState, row: dict, objective: ObjectiveConfig, epoch: in
 
 
 def _should_checkpoint(config: TrainConfig, path: Path | None, epoch: int, dist) -> bool:
-    return (path is not None and config.checkpoint_every > 0 and dist.is_main
-            and (epoch + 1) % config.checkpoint_every == 0)
+    return (
+        path is not None
+        and config.checkpoint_every > 0
+        and dist.is_main
+        and (epoch + 1) % config.checkpoint_every == 0
+    )

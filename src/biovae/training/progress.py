@@ -13,8 +13,15 @@ class Progress:
         if enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, unit="epoch", desc="training",
-                            file=sys.stderr, dynamic_ncols=True, leave=False)
+            self.bar = tqdm(
+                total=total,
+                initial=initial,
+                unit="epoch",
+                desc="training",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+            )
 
     def update(self, row: dict[str, float]) -> None:
         if self.bar is None:

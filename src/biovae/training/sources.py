@@ -32,8 +32,13 @@ class InMemorySource:
     densified). ``c`` are encoded covariates (n, d), ``w`` per-record weights (n,).
     """
 
-    def __init__(self, x, c: Tensor | None = None, w: Tensor | None = None,
-                 dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        x,
+        c: Tensor | None = None,
+        w: Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.dtype = dtype
         if sp.issparse(x):
             self.x_sparse: sp.csr_matrix | None = sp.csr_matrix(x)

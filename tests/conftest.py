@@ -1,0 +1,29 @@
+"""Shared test fixtures: paths to the repository's fixtures and the shared data sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def shared_data_dir() -> Path:
+    """``$BIOVAE_DATA_DIR`` or ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("BIOVAE_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared data sets not found at {path} (set BIOVAE_DATA_DIR)")
+    return path
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES

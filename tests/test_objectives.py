@@ -1,0 +1,117 @@
+"""Objectives against math: analytic KL vs Monte Carlo, and the ELBO / IWAE bounds of a
+linear-Gaussian VAE against the exact probabilistic-PCA log-likelihood."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal
+
+from biovae import VAE
+from biovae.config import (
+    FitConfig,
+    LikelihoodConfig,
+    ModelConfig,
+    NetworkConfig,
+    ObjectiveConfig,
+    TrainConfig,
+)
+from biovae.likelihoods.base import positive
+from biovae.models import pca as ppca
+from biovae.objectives import Batch, beta_at, iwae_bound, iwae_log_weights, kl_per_dimension
+
+
+def test_analytic_kl_matches_monte_carlo():
+    gen = torch.Generator().manual_seed(0)
+    loc, scale = torch.randn(3, 4, generator=gen), torch.rand(3, 4, generator=gen) + 0.2
+    q = Independent(Normal(loc, scale), 1)
+    p = Independent(Normal(torch.zeros(4), torch.ones(4)), 1)
+    analytic = kl_per_dimension(q, p).sum(-1)
+    torch.manual_seed(1)
+    z = q.sample((200_000,))
+    mc = (q.log_prob(z) - p.log_prob(z)).mean(0)
+    torch.testing.assert_close(mc, analytic, rtol=0.02, atol=0.01)
+
+
+def test_warmup_schedule():
+    cfg = ObjectiveConfig(beta=2.0, kl_warmup_epochs=4)
+    assert [beta_at(cfg, e) for e in range(6)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert beta_at(ObjectiveConfig(beta=0.3), 0) == 0.3
+
+
+@pytest.fixture(scope="module")
+def ppca_problem():
+    """Data from a 2-factor PPCA model in 8 dimensions, and a linear-Gaussian VAE fitted to it."""
+    rng = np.random.default_rng(0)
+    f, k, sigma = 8, 2, 0.5
+    w = rng.normal(size=(f, k)) * 1.5
+    mu = rng.normal(size=f)
+
+    def draw(n):
+        return (rng.normal(size=(n, k)) @ w.T + mu + sigma * rng.normal(size=(n, f))).astype(
+            np.float32
+        )
+
+    train, test = draw(4000), draw(2000)
+    cfg = FitConfig(
+        model=ModelConfig(
+            n_latent=k,
+            likelihood=LikelihoodConfig("gaussian", variance="shared"),
+            network=NetworkConfig(hidden=(), dropout=0.0, norm="none"),
+        ),
+        train=TrainConfig(epochs=150, batch_size=256, lr=0.03, patience=0, seed=0),
+    )
+    vae = VAE(config=cfg).fit(train)
+    return train, test, vae
+
+
+def exact_model_log_likelihood(vae, x):
+    """log p_θ(x) of the VAE's own linear decoder: x ~ N(b, W Wᵀ + σ² I)."""
+    head = vae.model_.decoder.heads["loc"]
+    w, b = head.weight.detach().double(), head.bias.detach().double()
+    sigma2 = positive(vae.model_.decoder.shared["scale"].detach().double()) ** 2
+    cov = w @ w.T + sigma2 * torch.eye(len(b), dtype=torch.float64)
+    return MultivariateNormal(b, cov).log_prob(torch.as_tensor(x, dtype=torch.float64))
+
+
+def test_linear_vae_heldout_elbo_within_one_percent_of_exact_ppca(ppca_problem):
+    train, test, vae = ppca_problem
+    fit = ppca.fit_ppca(torch.as_tensor(train), 2)
+    exact = float(ppca.log_likelihood(fit, torch.as_tensor(test)).mean())
+    elbo = float(vae.score(test, n_samples=20).mean())
+    assert elbo <= exact + 0.02  # a lower bound (up to Monte-Carlo and fitting noise)
+    assert abs(elbo - exact) / abs(exact) < 0.01, (elbo, exact)
+
+
+def test_iwae_rises_with_k_toward_exact_log_likelihood(ppca_problem):
+    _, test, vae = ppca_problem
+    exact = float(exact_model_log_likelihood(vae, test).mean())
+    x = torch.as_tensor(test)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        bounds = [
+            float(iwae_bound(iwae_log_weights(vae.model_, Batch(x), k)).mean())
+            for k in (1, 10, 100, 1000)
+        ]
+    assert bounds[0] < bounds[1] < bounds[2] <= bounds[3] + 1e-3, bounds
+    assert bounds[3] <= exact + 1e-3
+    assert exact - bounds[3] < 0.01 * abs(exact)
+    assert exact - bounds[0] > exact - bounds[3]
+
+
+def test_ppca_closed_form_matches_dense_gaussian():
+    rng = np.random.default_rng(3)
+    x = torch.as_tensor(rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6)))
+    fit = ppca.fit_ppca(x, 2)
+    w = fit.loadings
+    cov = w @ w.T + fit.noise_variance * torch.eye(6, dtype=torch.float64)
+    dense = MultivariateNormal(fit.mean, cov).log_prob(x.double())
+    torch.testing.assert_close(ppca.log_likelihood(fit, x), dense)
+    # posterior mean: M^-1 W^T (x - mu) with M = W^T W + sigma^2 I
+    m = w.T @ w + fit.noise_variance * torch.eye(2, dtype=torch.float64)
+    post = torch.linalg.solve(m, w.T @ (x.double() - fit.mean).T).T
+    torch.testing.assert_close(ppca.posterior(fit, x)[0], post)
+    assert math.isfinite(fit.noise_variance) and fit.noise_variance > 0

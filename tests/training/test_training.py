@@ -1,0 +1,124 @@
+"""Training loop: determinism, resume, early stopping, NaN errors, free bits, β."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from biovae import VAE
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, ObjectiveConfig, TrainConfig
+from biovae.errors import TrainingError
+
+
+def _data(n=300, f=12, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    return (z @ rng.normal(size=(2, f)) + 0.3 * rng.normal(size=(n, f))).astype(np.float32)
+
+
+def _cfg(epochs=6, seed=0, **train):
+    return FitConfig(
+        model=ModelConfig(n_latent=3, network=NetworkConfig(hidden=(16,), dropout=0.1)),
+        train=TrainConfig(epochs=epochs, batch_size=32, seed=seed, patience=0, **train),
+    )
+
+
+def _weights(est):
+    return {k: v.clone() for k, v in est.model_.state_dict().items()}
+
+
+def test_same_seed_gives_identical_weights_and_outputs():
+    x = _data()
+    a, b = VAE(config=_cfg()).fit(x), VAE(config=_cfg()).fit(x)
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    np.testing.assert_array_equal(a.transform(x), b.transform(x))
+    np.testing.assert_array_equal(a.sample(5, seed=1), b.sample(5, seed=1))
+    np.testing.assert_array_equal(a.score(x, seed=2), b.score(x, seed=2))
+
+
+def test_different_seed_gives_different_weights():
+    x = _data()
+    a, b = VAE(config=_cfg(seed=0)).fit(x), VAE(config=_cfg(seed=1)).fit(x)
+    assert not torch.equal(_weights(a)["encoder.loc.weight"], _weights(b)["encoder.loc.weight"])
+
+
+def test_fit_leaves_global_rng_untouched():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    VAE(config=_cfg(epochs=1)).fit(_data())
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_resume_continues_exactly(tmp_path):
+    x = _data()
+    full = VAE(config=_cfg(epochs=6, checkpoint_every=3)).fit(x, checkpoint_dir=tmp_path / "a")
+    VAE(config=_cfg(epochs=3, checkpoint_every=3)).fit(x, checkpoint_dir=tmp_path / "b")
+    resumed = VAE(config=_cfg(epochs=6, checkpoint_every=3)).fit(
+        x, checkpoint_dir=tmp_path / "b", resume=True
+    )
+    wf, wr = _weights(full), _weights(resumed)
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4, 5, 6]
+    assert resumed.history_[-1]["loss"] == full.history_[-1]["loss"]
+
+
+def test_early_stopping_stops_and_restores_best():
+    x = _data(n=200)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(64,))),
+        train=TrainConfig(epochs=400, batch_size=32, lr=3e-3, patience=5, seed=0),
+    )
+    est = VAE(config=cfg).fit(x)
+    assert len(est.history_) < 400
+    val = [h["val_recon"] + h["val_kl"] for h in est.history_]
+    best = int(np.argmin(val))
+    assert len(est.history_) - 1 - best >= 5  # stopped after `patience` epochs without progress
+
+
+def test_nan_loss_raises_with_epoch_and_hint():
+    x = _data() * 1e30
+    with pytest.raises(TrainingError, match=r"epoch 1, batch 1.*learning rate"):
+        VAE(config=_cfg(epochs=2)).fit(x)
+
+
+def test_huge_beta_collapses_and_free_bits_keep_rate():
+    x = _data()
+    collapsed = VAE(config=_cfg(epochs=30), beta=50.0).fit(x)
+    assert collapsed.history_[-1]["kl"] < 0.05
+    cfg = _cfg(epochs=30)
+    cfg = FitConfig(
+        model=cfg.model, train=cfg.train, objective=ObjectiveConfig(beta=50.0, free_bits=0.5)
+    )
+    kept = VAE(config=cfg).fit(x)
+    assert kept.history_[-1]["kl"] > 0.5  # free bits: no pressure below λ per dimension
+
+
+def test_iwae_objective_trains():
+    cfg = _cfg(epochs=3)
+    cfg = FitConfig(model=cfg.model, train=cfg.train, objective=ObjectiveConfig(iwae_samples=5))
+    est = VAE(config=cfg).fit(_data())
+    assert np.isfinite(est.history_[-1]["loss"])
+
+
+def test_conditional_vae_uses_covariates():
+    rng = np.random.default_rng(1)
+    x = _data()
+    batch = np.where(rng.random(len(x)) < 0.5, "a", "b")
+    x[batch == "b"] += 3.0
+    cfg = _cfg(epochs=5)
+    cfg = FitConfig(
+        model=cfg.model,
+        train=cfg.train,
+        data=type(cfg.data)(categorical_covariates=("batch",), continuous_covariates=("age",)),
+    )
+    obs = {"batch": batch, "age": rng.normal(size=len(x))}
+    est = VAE(config=cfg).fit(x, obs)
+    assert est.schema_.covariates.categories == (("a", "b"),)
+    assert est.transform(x, obs).shape == (len(x), 3)
+    assert est.sample(4, obs={"batch": np.array(["a"] * 4), "age": np.zeros(4)}).shape == (4, 12)
+    with pytest.raises(Exception, match="level 'c' not seen"):
+        est.transform(x[:2], {"batch": np.array(["a", "c"]), "age": np.zeros(2)})
