@@ -1,0 +1,221 @@
+"""The ``biovae`` command end to end on small real fixtures, and every bad-input path:
+one line on stderr naming the problem, exit status 2, and nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.cli.main import main
+
+FAST = ["--epochs", "3", "--hidden", "16", "--latent", "3", "--quiet"]
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def cellbench_model(tmp_path_factory):
+    from tests.conftest import FIXTURES
+
+    out = tmp_path_factory.mktemp("cb") / "model"
+    rc = main(
+        [
+            "fit",
+            str(FIXTURES / "cellbench_100x200.h5ad"),
+            "--likelihood",
+            "nb",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
+    assert rc == 0
+    return out
+
+
+def test_fit_embed_sample_score_on_counts(cellbench_model, fixtures, tmp_path, capsys):
+    data = fixtures / "cellbench_100x200.h5ad"
+    rc, out, _ = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.csv")
+    assert rc == 0
+    z = pd.read_csv(tmp_path / "z.csv")
+    assert list(z.columns) == ["id", "z_1", "z_2", "z_3"] and len(z) == 100
+    rc, _, _ = run(capsys, "sample", cellbench_model, "-n", 5, "--out", tmp_path / "s.tsv")
+    s = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert rc == 0 and s.shape == (5, 201)
+    values = s.iloc[:, 1:].to_numpy()
+    assert (values >= 0).all() and np.array_equal(values, np.round(values))
+    rc, _, _ = run(
+        capsys, "score", cellbench_model, data, "--iwae", 20, "--out", tmp_path / "sc.csv"
+    )
+    sc = pd.read_csv(tmp_path / "sc.csv")
+    assert rc == 0 and list(sc.columns) == ["id", "elbo", "iwae_20"]
+    assert (sc["elbo"] < 0).all()
+    assert sc["iwae_20"].mean() >= sc["elbo"].mean() - 1.0
+
+
+def test_sequences_fit_and_sample_fasta(fixtures, tmp_path, capsys):
+    rc, _, _ = run(
+        capsys,
+        "fit",
+        fixtures / "splice_junctions_200.tsv",
+        "--sequence-column",
+        "sequence",
+        "--likelihood",
+        "categorical",
+        "--out",
+        tmp_path / "m",
+        *FAST,
+    )
+    assert rc == 0
+    rc, _, _ = run(capsys, "sample", tmp_path / "m", "-n", 3, "--out", tmp_path / "s.fasta")
+    lines = (tmp_path / "s.fasta").read_text().split()
+    assert rc == 0 and lines[0] == ">sample_1" and len(lines[1]) == 60
+    assert set("".join(lines[1::2])) <= set("ACGT-")
+
+
+def test_fit_from_toml_config_and_resume(fixtures, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        "[model]\nn_latent = 2\n[model.network]\nhidden = [8]\n"
+        "[train]\nepochs = 4\ncheckpoint_every = 2\n"
+    )
+    data = fixtures / "crc_abundance_60x50.tsv"
+    # simulate an interrupted run: first two epochs, checkpoint kept
+    rc, _, _ = run(
+        capsys, "fit", data, "--config", cfg, "--epochs", 2, "--out", tmp_path / "m", "--quiet"
+    )
+    assert rc == 0
+    assert not (tmp_path / "m.checkpoint").exists()  # removed after a successful fit
+    rc, _, err = run(capsys, "fit", data, "--config", cfg, "--out", tmp_path / "m2", "--resume")
+    assert rc == 2 and "no checkpoint" in err
+
+
+def test_pca_and_autoencoder_models(fixtures, tmp_path, capsys):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    for kind in ("pca", "ae"):
+        rc, _, _ = run(capsys, "fit", data, "--model", kind, "--out", tmp_path / kind, *FAST)
+        assert rc == 0
+        rc, _, _ = run(capsys, "embed", tmp_path / kind, data, "--out", tmp_path / f"{kind}.tsv")
+        assert rc == 0 and len(pd.read_csv(tmp_path / f"{kind}.tsv", sep="\t")) == 60
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d: d / "nope.tsv", [], "not found"),
+    "empty file": (lambda d: _write(d / "e.tsv", ""), [], "empty"),
+    "wrong column": (
+        lambda d: _write(d / "t.tsv", "id\ta\tb\nr1\t1\t2\nr2\t3\t4\n"),
+        ["--id-column", "sample"],
+        "sample",
+    ),
+    "NaN value": (lambda d: _write(d / "n.tsv", "id\ta\tb\nr1\t1\t\nr2\t3\t4\n"), [], "r1"),
+    "negative counts": (
+        lambda d: _write(d / "c.tsv", "id\ta\tb\nr1\t1\t2\nr2\t-3\t4\n"),
+        ["--likelihood", "nb"],
+        "negative",
+    ),
+    "ragged sequences": (
+        lambda d: _write(d / "s.fa", ">a\nACGT\n>b\nACG\n"),
+        ["--likelihood", "categorical"],
+        "ragged",
+    ),
+    "unknown letter": (
+        lambda d: _write(d / "u.fa", ">a\nACGT\n>b\nACJT\n"),
+        ["--likelihood", "categorical"],
+        "J",
+    ),
+    "unknown likelihood": (
+        lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
+        ["--likelihood", "gamma"],
+        "unknown likelihood",
+    ),
+    "config typo": (
+        lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
+        ["--config", "CFG"],
+        "unknown key config.train.epocs",
+    ),
+    "bad report path": (
+        lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
+        ["--report", "/nonexistent-dir/r.html"],
+        "does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_exit_2_and_no_output(case, tmp_path, capsys):
+    make, extra, expected = BAD_INPUTS[case]
+    data = make(tmp_path)
+    cfg = _write(tmp_path / "typo.toml", "[train]\nepocs = 3\n")
+    extra = [str(cfg) if e == "CFG" else e for e in extra]
+    out = tmp_path / "model"
+    rc, stdout, err = run(capsys, "fit", data, "--out", out, "--quiet", *extra)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("biovae fit: error:"), err
+    assert expected in lines[0]
+    assert "Traceback" not in err and stdout == ""
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
+
+
+def test_embed_with_missing_model_folder(tmp_path, capsys, fixtures):
+    rc, _, err = run(
+        capsys,
+        "embed",
+        tmp_path / "none",
+        fixtures / "crc_abundance_60x50.tsv",
+        "--out",
+        tmp_path / "z.csv",
+    )
+    assert rc == 2 and "not a biovae model folder" in err
+    assert not (tmp_path / "z.csv").exists()
+
+
+def test_output_with_unsupported_extension(cellbench_model, fixtures, tmp_path, capsys):
+    rc, _, err = run(
+        capsys,
+        "embed",
+        cellbench_model,
+        fixtures / "cellbench_100x200.h5ad",
+        "--out",
+        tmp_path / "z.xlsx",
+    )
+    assert rc == 2 and ".csv" in err and not (tmp_path / "z.xlsx").exists()
+
+
+def test_installed_entry_point_exit_status(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "biovae",
+            "fit",
+            str(tmp_path / "x.tsv"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    help_ = subprocess.run(
+        [sys.executable, "-m", "biovae", "fit", "--help"], capture_output=True, text=True
+    )
+    assert help_.returncode == 0 and "examples:" in help_.stdout

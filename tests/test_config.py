@@ -1,0 +1,59 @@
+"""Configs: validation on construction, unknown keys rejected, TOML and CLI flags agree."""
+
+from __future__ import annotations
+
+import pytest
+
+from biovae.cli.main import _parser
+from biovae.cli.options import build_config
+from biovae.config import FitConfig, NetworkConfig, TrainConfig, from_dict, to_dict
+from biovae.errors import ConfigError
+
+
+def test_round_trip_through_dict():
+    cfg = FitConfig(train=TrainConfig(epochs=3), model=FitConfig().model)
+    assert from_dict(FitConfig, to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"train": {"epoch": 3}}, "unknown key config.train.epoch; valid keys are"),
+        ({"train": {"epochs": "3"}}, "config.train.epochs must be an integer"),
+        ({"model": {"network": {"hidden": 64}}}, "config.model.network.hidden must be a list"),
+        ({"model": {"kind": "gan"}}, "model.kind must be one of"),
+        ({"objective": {"beta": -1}}, "objective.beta must be >= 0"),
+        ({"bogus": {}}, "unknown key config.bogus"),
+    ],
+)
+def test_invalid_configs_are_rejected(data, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(FitConfig, data)
+
+
+def test_configs_are_frozen():
+    with pytest.raises(AttributeError):
+        NetworkConfig().dropout = 0.5  # type: ignore[misc]
+
+
+def test_precedence_defaults_then_toml_then_flags(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        "[train]\nepochs = 7\nlr = 0.01\n[model]\nn_latent = 4\n"
+        "[model.network]\nhidden = [32, 16]\n"
+    )
+    args = _parser().parse_args(
+        ["fit", "d.tsv", "--out", "m", "--config", str(toml), "--epochs", "9", "--beta", "0.5"]
+    )
+    cfg = build_config(args)
+    assert cfg.train.epochs == 9 and cfg.train.lr == 0.01 and cfg.model.n_latent == 4
+    assert cfg.model.network.hidden == (32, 16) and cfg.objective.beta == 0.5
+    assert cfg.train.batch_size == TrainConfig().batch_size
+
+
+def test_toml_typo_names_the_key_and_the_file(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text("[train]\nepocs = 7\n")
+    args = _parser().parse_args(["fit", "d.tsv", "--out", "m", "--config", str(toml)])
+    with pytest.raises(ConfigError, match=r"unknown key config.train.epocs.*c.toml"):
+        build_config(args)
