@@ -16,7 +16,7 @@ def __getattr__(name: str):
 
         return getattr(estimator, name)
     if name == "tl":
-        from biovae import tl
+        import importlib
 
-        return tl
+        return importlib.import_module("biovae.tl")
     raise AttributeError(f"module 'biovae' has no attribute {name!r}")

@@ -47,7 +47,7 @@ def cellbench_model(tmp_path_factory):
 
 def test_fit_embed_sample_score_on_counts(cellbench_model, fixtures, tmp_path, capsys):
     data = fixtures / "cellbench_100x200.h5ad"
-    rc, out, _ = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.csv")
+    rc, _, _ = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.csv")
     assert rc == 0
     z = pd.read_csv(tmp_path / "z.csv")
     assert list(z.columns) == ["id", "z_1", "z_2", "z_3"] and len(z) == 100

@@ -85,14 +85,14 @@ def test_metadata_records_version_fingerprint_and_history(tmp_path):
 
 
 def test_loading_rejects_non_model_folders_and_unknown_keys(tmp_path):
-    with pytest.raises(ModelFileError, match="missing config.json"):
+    with pytest.raises(ModelFileError, match=r"missing config\.json"):
         load_model(tmp_path)
     ds = dataset_for("gaussian")
     VAE(config=config("gaussian")).fit(ds).save(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["train"]["epochz"] = 3
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelFileError, match="unknown key config.train.epochz"):
+    with pytest.raises(ModelFileError, match=r"unknown key config\.train\.epochz"):
         load_model(tmp_path / "m")
 
 
