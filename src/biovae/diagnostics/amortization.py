@@ -11,7 +11,6 @@ with log p(x) estimated by IWAE-K using the refined q as proposal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch.distributions import Independent, Normal
 
+from biovae.diagnostics._stats import mean_se
 from biovae.diagnostics.likelihood import iwae_monte_carlo_se
 from biovae.objectives import Batch, LatentModel, iwae_bound, kl_per_dimension
 
@@ -33,11 +33,6 @@ class GapReport:
     log_px_mc_se_n: np.ndarray
     k: int
 
-    @staticmethod
-    def _mean_se(v: np.ndarray) -> tuple[float, float]:
-        se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-        return float(v.mean()), se
-
     def to_dict(self) -> dict[str, float]:
         out: dict[str, float] = {"n": len(self.amortized_n), "iwae_k": self.k}
         for name, v in (
@@ -47,7 +42,7 @@ class GapReport:
             ("amortization_gap", self.refined_n - self.amortized_n),
             ("approximation_gap", self.log_px_n - self.refined_n),
         ):
-            out[name], out[name + "_se"] = self._mean_se(v)
+            out[name], out[name + "_se"] = mean_se(v)
         return out
 
 

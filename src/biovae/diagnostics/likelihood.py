@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from biovae.diagnostics._stats import mean_se
 from biovae.objectives import Batch, LatentModel, iwae_bound, iwae_log_weights
 
 
@@ -33,8 +34,7 @@ class LogLikelihoodEstimate:
     @property
     def se_records(self) -> float:
         """Standard error of the mean over records (sampling of the data)."""
-        n = len(self.log_px_n)
-        return float(self.log_px_n.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+        return mean_se(self.log_px_n)[1]
 
     @property
     def se_monte_carlo(self) -> float:
