@@ -178,6 +178,11 @@ class _LatentEstimator:
         for idx in epoch_batches(len(source), _EVAL_BATCH, None):
             yield source.batch(idx)
 
+    def batches(self, X: Any, obs: Any = None) -> list:
+        """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""
+        _, source = self._source(X, obs)
+        return list(self._batches(source))
+
     @torch.no_grad()
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
         """Posterior means E_q[z|x], shape (n, n_latent)."""

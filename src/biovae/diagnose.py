@@ -1,0 +1,113 @@
+"""Run the diagnostics on a fitted model and data: one call, one JSON-ready dict.
+
+Used by ``biovae diagnose``, ``biovae sweep`` and the report; every number is also available
+from the individual functions in :mod:`biovae.diagnostics`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from biovae.config import FitConfig
+from biovae.data.dataset import Dataset
+from biovae.diagnostics import active_units
+from biovae.diagnostics.amortization import amortization_gap
+from biovae.diagnostics.collapse import collapse_report
+from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
+from biovae.diagnostics.likelihood import log_likelihood
+from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
+from biovae.errors import ConfigError
+from biovae.estimator import VAE, Autoencoder
+from biovae.pca_estimator import PCA
+from biovae.training import seeded
+
+
+@dataclasses.dataclass(frozen=True)
+class DiagnoseOptions:
+    """How much work the diagnostics do (defaults suit a few thousand records on a CPU)."""
+
+    iwae_k: int = 1000
+    gap_records: int = 200
+    gap_steps: int = 500
+    rd_samples: int = 16
+    seed: int = 0
+
+
+def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
+    """Rate/distortion, collapse, IWAE log p(x) and amortization gap of ``est`` on ``data``."""
+    if not getattr(getattr(est, "model_", None), "stochastic", False):
+        raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
+    model = est.model_
+    batches = est.batches(data)
+    with seeded(options.seed):
+        rd = rate_distortion(model, batches, options.rd_samples)
+        mi = mutual_information(model, batches, seed=options.seed)
+        active, variances = active_units(est, data)
+        collapse = collapse_report(rd.kl_nk.mean(0), variances, active, mi, est.config_)
+        ll = log_likelihood(model, batches, k=options.iwae_k)
+        subset = data.subset(_first(len(data), options.gap_records, options.seed))
+        gap = amortization_gap(
+            model, est.batches(subset), steps=options.gap_steps, k=min(options.iwae_k, 1000)
+        )
+    return {
+        "records": len(data),
+        "rate_distortion": rd.to_dict(),
+        "collapse": collapse.to_dict(),
+        "log_likelihood": ll.to_dict(),
+        "amortization": gap.to_dict(),
+    }
+
+
+def _first(n: int, m: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(n)[: min(n, m)])
+
+
+def sweep(
+    train: Dataset,
+    held_out: Dataset,
+    betas: Sequence[float],
+    config: FitConfig,
+    rd_samples: int = 16,
+) -> list[dict[str, float]]:
+    """Fit one VAE per β and measure held-out rate and distortion of each (the R–D curve)."""
+    points = []
+    for beta in betas:
+        cfg = dataclasses.replace(
+            config, objective=dataclasses.replace(config.objective, beta=float(beta))
+        )
+        est = VAE(config=cfg).fit(train)
+        with seeded(cfg.train.seed):
+            rd = rate_distortion(est.model_, est.batches(held_out), rd_samples)
+        points.append(
+            {
+                "beta": float(beta),
+                **rd.to_dict(),
+                "active_units": int(active_units(est, held_out)[0].sum()),
+            }
+        )
+    return points
+
+
+def fidelity_comparison(
+    train: Dataset, held_out: Dataset, config: FitConfig, n_samples: int | None = None
+) -> dict[str, dict[str, float]]:
+    """Prior samples of a VAE, a plain autoencoder and PCA against held-out data."""
+    n = n_samples or len(held_out)
+    seq = train.alphabet is not None
+    counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
+    out = {}
+    for name, cls in (("VAE", VAE), ("autoencoder", Autoencoder), ("PCA", PCA)):
+        est = cls(config=config).fit(train)
+        fake = est.sample(n, seed=config.train.seed)
+        real = held_out.x.toarray() if hasattr(held_out.x, "toarray") else held_out.x
+        out[name] = (
+            sequence_fidelity(real, fake, len(train.alphabet))
+            if seq
+            else table_fidelity(real, fake, counts, seed=config.train.seed)
+        )
+    return out

@@ -1,0 +1,144 @@
+"""Numbers behind the report's plots: projections, feature choices, moments (numpy only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from biovae.data.dataset import Dataset
+
+#: Metadata columns with more distinct values than this are not offered as colours by default.
+MAX_CATEGORIES = 30
+#: At most this many default colour columns.
+MAX_DEFAULT_COLOURS = 3
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates of the latent map and how they were obtained.
+
+    ``xy`` is (n, 2); ``labels`` the axis labels; ``how`` a phrase for the caption.
+    """
+
+    xy: np.ndarray
+    labels: tuple[str, str]
+    how: str
+
+
+def project_2d(z_mean: np.ndarray) -> Projection:
+    """The latent itself when it has ≤ 2 dimensions, else its first two principal components."""
+    z = np.asarray(z_mean, dtype=np.float64)
+    n, k = z.shape
+    if k == 1:
+        jitter = np.random.default_rng(0).uniform(-0.4, 0.4, n)
+        return Projection(
+            np.column_stack([z[:, 0], jitter]),
+            ("z₁", "random jitter"),
+            "the 1-D latent itself (spread vertically at random)",
+        )
+    if k == 2:
+        return Projection(z, ("z₁", "z₂"), "the 2-D latent itself")
+    centred = z - z.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    share = s**2 / max(float((s**2).sum()), 1e-300)
+    labels = tuple(f"PC {i + 1} ({100 * share[i]:.0f}% of variance)" for i in range(2))
+    how = (
+        f"a PCA projection of the {k}-D posterior means onto their first two principal "
+        f"components ({100 * share[:2].sum():.0f}% of their variance)"
+    )
+    return Projection(centred @ vt[:2].T, labels, how)  # type: ignore[arg-type]
+
+
+def is_categorical(column: np.ndarray) -> bool:
+    """Text columns are categories; numbers get a colour scale."""
+    return not np.issubdtype(np.asarray(column).dtype, np.number)
+
+
+def n_categories(column: np.ndarray) -> int:
+    """Number of distinct non-missing values of a text column."""
+    values = np.asarray(column, dtype=object)
+    return len({v for v in values if v != ""})
+
+
+def default_color_by(ds: Dataset) -> tuple[str, ...]:
+    """Up to three text metadata columns with 2..30 categories, in the data set's order."""
+    chosen = [
+        name
+        for name, col in ds.obs.items()
+        if is_categorical(col) and 2 <= n_categories(col) <= MAX_CATEGORIES
+    ]
+    return tuple(chosen[:MAX_DEFAULT_COLOURS])
+
+
+def dense_rows(x: np.ndarray | sp.spmatrix, rows: np.ndarray | None = None) -> np.ndarray:
+    """Rows of a dense or sparse matrix as a dense float64 array (all rows when None)."""
+    sub = x if rows is None else x[rows]
+    return np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype=np.float64)
+
+
+def subsample(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``size`` of ``n`` records, chosen at random with ``seed``."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def wants_log(x: np.ndarray) -> bool:
+    """Whether values are non-negative and span a wide range (counts): show log(1 + x)."""
+    return bool(x.size and x.min() >= 0 and np.percentile(x, 99.9) > 20)
+
+
+def display(x: np.ndarray, log: bool) -> np.ndarray:
+    """The scale values are shown on: log(1 + x) for counts, else as is."""
+    return np.log1p(np.clip(x, 0, None)) if log else x
+
+
+def most_variable(x: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` columns of ``x`` with the largest variance, largest first."""
+    order = np.argsort(-x.var(axis=0), kind="stable")
+    return order[: min(count, x.shape[1])]
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two flattened arrays (NaN when either is constant)."""
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def entropy(freq_la: np.ndarray) -> np.ndarray:
+    """Shannon entropy per position (nats) of letter frequencies (L, A)."""
+    p = np.clip(freq_la, 1e-12, 1.0)
+    return -(freq_la * np.log(p)).sum(-1)
+
+
+def letter_probabilities(reconstruction: np.ndarray, n_letters: int) -> np.ndarray:
+    """(n, L, A) letter probabilities; letter codes (n, L) (linear baselines) become one-hot."""
+    rec = np.asarray(reconstruction)
+    if rec.ndim == 3:
+        return rec.astype(np.float64)
+    return np.eye(n_letters)[rec.astype(np.int64)]
+
+
+def kept_epoch(history: Sequence[dict], beta: float) -> int | None:
+    """Epoch (1-based) whose weights training kept: lowest validation loss at the target β."""
+    rows = [r for r in history if "val_recon" in r and "val_kl" in r]
+    if not rows:
+        return None
+    best = min(rows, key=lambda r: r["val_recon"] + beta * r["val_kl"])
+    return int(best["epoch"])
+
+
+def warmup_epochs(history: Sequence[dict]) -> int:
+    """Epochs of KL warm-up: those with β below its final value, plus the one reaching it."""
+    if not history:
+        return 0
+    target = history[-1].get("beta", 0.0)
+    below = sum(1 for r in history if r.get("beta", target) < target - 1e-12)
+    return min(below + 1, len(history)) if below else 0

@@ -1,0 +1,53 @@
+"""What a report is made of: facts, plots and sections (plain data; html.py renders them).
+
+All text here is plain text; the HTML writer escapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One embedded figure: ``key`` becomes its ``data-plot`` attribute (stable for tests)."""
+
+    key: str
+    png: bytes
+    alt: str
+    caption: str = ""
+    wide: bool = True
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A headline number shown at the top of the report (e.g. ``"4 / 10"``, active units)."""
+
+    value: str
+    label: str
+    good: bool | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report: a lead paragraph, an optional verdict, plots, notes."""
+
+    id: str
+    title: str
+    lead: str = ""
+    verdict: str = ""
+    plots: tuple[Plot, ...] = ()
+    notes: tuple[str, ...] = ()
+    highlights: tuple[Highlight, ...] = field(default=())
+
+
+def needs_data(id_: str, title: str, what: str) -> Section:
+    """Placeholder section for a report written without data."""
+    return Section(
+        id_,
+        title,
+        notes=(
+            f"{what} needs data: pass the records to write_report(..., data=dataset) "
+            "(for example the training data) to see this section.",
+        ),
+    )

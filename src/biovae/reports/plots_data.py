@@ -1,0 +1,212 @@
+"""Plots comparing the model with data: reconstructions and samples from the prior.
+
+Every function returns a PNG image as ``bytes``. Tables and counts are drawn on the scale
+chosen by :func:`biovae.reports.analysis.display` (log(1 + x) for counts); sequences as letter
+probabilities and frequencies per position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from biovae.reports import figures as fg
+from biovae.reports.analysis import pearson
+
+#: Sequence positions per row of the per-position probability plot.
+POSITIONS_PER_ROW = 90
+
+
+def reconstruction_heatmap(
+    observed: np.ndarray,
+    reconstructed: np.ndarray,
+    features: Sequence[str],
+    ids: Sequence[str],
+    scale_label: str,
+) -> bytes:
+    """Records × features heatmaps of the data and of its reconstruction on one colour scale."""
+    vmax = float(np.percentile(np.concatenate([observed.ravel(), reconstructed.ravel()]), 99.5))
+    vmin = float(min(observed.min(), reconstructed.min()))
+    n_rec, n_feat = observed.shape
+
+    def draw(fig) -> None:
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, values, title in zip(
+            axes, (observed, reconstructed), ("Observed", "Reconstructed E[x | z = E q(z|x)]")
+        ):
+            image = ax.imshow(
+                values,
+                aspect="auto",
+                vmin=vmin,
+                vmax=vmax or None,
+                cmap="magma",
+                interpolation="nearest",
+            )
+            ax.set_title(title)
+            ax.set_xticks(np.arange(n_feat), labels=list(features), rotation=90, fontsize=7)
+            ax.grid(False)
+        axes[0].set_yticks(np.arange(n_rec), labels=[_short(i, 14) for i in ids], fontsize=8)
+        fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01, label=scale_label)
+
+    return fg.render(draw, (12.0, 1.9 + 0.26 * n_rec + 0.06 * max(len(f) for f in features)))
+
+
+def observed_vs_reconstructed(
+    observed: np.ndarray, reconstructed: np.ndarray, scale_label: str
+) -> bytes:
+    """Density of (observed, reconstructed) pairs over every entry, with Pearson r."""
+    obs, rec = observed.ravel(), reconstructed.ravel()
+
+    def draw(fig) -> None:
+        ax = fig.subplots()
+        hb = ax.hexbin(obs, rec, gridsize=60, bins="log", cmap="Blues", mincnt=1, lw=0)
+        lo, hi = float(min(obs.min(), rec.min())), float(max(obs.max(), rec.max()))
+        ax.plot([lo, hi], [lo, hi], color=fg.VALIDATION, lw=1.2, ls="--", label="y = x")
+        ax.set(
+            title="Every entry: observed vs reconstructed",
+            xlabel=f"observed, {scale_label}",
+            ylabel=f"reconstructed, {scale_label}",
+        )
+        fg.note(ax, f"Pearson r = {pearson(obs, rec):.3f}")
+        ax.legend(loc="lower right")
+        fig.colorbar(hb, ax=ax, label="entries (log scale)", shrink=0.85)
+
+    return fg.render(draw, (5.6, 4.6))
+
+
+def feature_means(observed: np.ndarray, reconstructed: np.ndarray, log: bool) -> bytes:
+    """Per-feature mean of the data against the mean of the reconstructions (data scale)."""
+    obs_mean, rec_mean = observed.mean(0), reconstructed.mean(0)
+
+    def draw(fig) -> None:
+        ax = fig.subplots()
+        _identity_scatter(ax, obs_mean, rec_mean, log)
+        ax.set(
+            title="Each feature: mean observed vs reconstructed",
+            xlabel="observed mean",
+            ylabel="mean of reconstructions",
+        )
+        suffix = " (log scale)" if log else ""
+        fg.note(ax, f"Pearson r = {_corr(obs_mean, rec_mean, log):.3f}{suffix}")
+
+    return fg.render(draw, (5.6, 4.6))
+
+
+def moments_scatter(
+    data_stats: tuple[np.ndarray, np.ndarray],
+    sample_stats: tuple[np.ndarray, np.ndarray],
+    log: bool,
+) -> bytes:
+    """Per-feature mean and variance of samples from the prior against the data."""
+
+    def draw(fig) -> None:
+        axes = fig.subplots(1, 2)
+        for ax, d, s, what in zip(axes, data_stats, sample_stats, ("mean", "variance")):
+            _identity_scatter(ax, d, s, log)
+            ax.set(title=f"Feature {what}", xlabel=f"data {what}", ylabel=f"sample {what}")
+            fg.note(ax, f"r = {_corr(d, s, log):.3f}" + (" (log scale)" if log else ""))
+
+    return fg.render(draw, (10.4, 4.4))
+
+
+def _corr(a: np.ndarray, b: np.ndarray, log: bool) -> float:
+    if log:
+        return pearson(np.log10(np.clip(a, 1e-6, None)), np.log10(np.clip(b, 1e-6, None)))
+    return pearson(a, b)
+
+
+def _identity_scatter(ax, x: np.ndarray, y: np.ndarray, log: bool) -> None:
+    if log:
+        x, y = np.clip(x, 1e-4, None), np.clip(y, 1e-4, None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_locator(fg.null_locator())  # minor log ticks are slow and noisy
+    ax.scatter(x, y, s=10, color=fg.TRAIN, alpha=0.55, lw=0)
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    ax.plot([lo, hi], [lo, hi], color=fg.VALIDATION, lw=1.2, ls="--", label="y = x")
+    ax.legend(loc="lower right")
+
+
+def sequence_probabilities(
+    probs_la: np.ndarray,
+    observed_l: np.ndarray,
+    alphabet: str,
+    positions: Sequence[str],
+    record: str,
+) -> bytes:
+    """Letter probabilities per position of one record; the record's own letters are ringed."""
+    length, n_letters = probs_la.shape
+    starts = list(range(0, length, POSITIONS_PER_ROW))
+
+    def draw(fig) -> None:
+        axes = fig.subplots(len(starts), 1, squeeze=False)[:, 0]
+        for ax, start in zip(axes, starts):
+            image = _probability_row(ax, probs_la, observed_l, start, alphabet, positions)
+        axes[0].set_title(
+            f"Record {_short(record, 40)}: reconstructed letter probabilities "
+            "(rings: the record's letters)"
+        )
+        axes[-1].set_xlabel("position")
+        fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.01, label="probability")
+
+    row_height = 0.9 + 0.17 * n_letters
+    return fg.render(draw, (12.0, 0.6 + row_height * len(starts)))
+
+
+def _probability_row(ax, probs_la, observed_l, start: int, alphabet: str, positions):
+    """One row of the per-position plot: positions start .. start + POSITIONS_PER_ROW."""
+    length, n_letters = probs_la.shape
+    stop = min(start + POSITIONS_PER_ROW, length)
+    cols = np.arange(start, stop)
+    image = ax.imshow(
+        probs_la[cols].T,
+        aspect="auto",
+        vmin=0,
+        vmax=1,
+        cmap="Blues",
+        interpolation="nearest",
+        extent=(start - 0.5, stop - 0.5, n_letters - 0.5, -0.5),
+    )
+    ax.scatter(cols, observed_l[cols], s=14, facecolors="none", edgecolors=fg.VALIDATION, lw=1.1)
+    ax.set_yticks(np.arange(n_letters), labels=list(alphabet), fontsize=7 if n_letters > 8 else 9)
+    ticks = [c for c in cols if (c - start) % 10 == 0]
+    ax.set_xticks(ticks, labels=[positions[c] for c in ticks], fontsize=8)
+    ax.set_xlim(start - 0.5, start + min(POSITIONS_PER_ROW, length) - 0.5)
+    ax.grid(False)
+    return image
+
+
+def site_frequencies(
+    data_la: np.ndarray,
+    sample_la: np.ndarray,
+    data_entropy: np.ndarray,
+    sample_entropy: np.ndarray,
+    positions: Sequence[str],
+) -> bytes:
+    """Per-site letter frequencies of samples vs data, and per-site entropy along the sequence."""
+
+    def draw(fig) -> None:
+        left, right = fig.subplots(1, 2, width_ratios=(1, 1.9))
+        _identity_scatter(left, data_la.ravel(), sample_la.ravel(), log=False)
+        left.set(title="Letter frequency at each site", xlabel="data", ylabel="samples")
+        fg.note(left, f"r = {pearson(data_la, sample_la):.3f}")
+        x = np.arange(len(positions))
+        right.plot(x, data_entropy, color=fg.INK, lw=1.4, label="data")
+        right.plot(x, sample_entropy, color=fg.TRAIN, lw=1.4, alpha=0.85, label="samples")
+        step = max(1, len(x) // 12)
+        right.set_xticks(x[::step], labels=[positions[i] for i in x[::step]])
+        right.set(
+            title="Variability along the sequence (entropy per site)",
+            xlabel="position",
+            ylabel="entropy (nats)",
+        )
+        right.legend(loc="best")
+
+    return fg.render(draw, (12.0, 4.2))
+
+
+def _short(text: str, width: int) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"

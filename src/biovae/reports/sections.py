@@ -1,0 +1,251 @@
+"""Report sections about the model: summary, training curves, latent usage, latent maps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
+from biovae.reports import plots
+from biovae.reports.analysis import (
+    default_color_by,
+    is_categorical,
+    kept_epoch,
+    project_2d,
+    warmup_epochs,
+)
+from biovae.reports.content import Highlight, Plot, Section, needs_data
+
+KIND_NAMES = {"vae": "VAE", "ae": "Autoencoder", "pca": "PCA (linear baseline)"}
+
+
+def model_kind(est: Any) -> str:
+    """``vae``, ``ae`` or ``pca``, from the fitted configuration."""
+    return est.config_.model.kind
+
+
+def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
+    """(label, value) rows of the model summary table."""
+    from biovae import __version__
+
+    cfg, kind = est.config_, model_kind(est)
+    facts = [
+        ("Model", KIND_NAMES.get(kind, kind)),
+        ("Likelihood", cfg.model.likelihood.name),
+        ("Latent dimensions", str(cfg.model.n_latent)),
+    ]
+    if kind != "pca":
+        hidden = cfg.model.network.hidden
+        facts.append(("Hidden widths", " → ".join(map(str, hidden)) if hidden else "linear"))
+        facts.append(("β (KL weight)", _beta_text(cfg.objective)))
+        facts.append(("Epochs run", _epochs_text(est)))
+    cov = est.schema_.covariates
+    if cov.width:
+        facts.append(("Conditioned on", ", ".join((*cov.categorical, *cov.continuous))))
+    n_train = getattr(est, "n_train_", 0)
+    if n_train:
+        n_val = getattr(est, "n_validation_", 0)
+        facts.append(
+            ("Training records", f"{n_train:,}" + (f" + {n_val:,} validation" if n_val else ""))
+        )
+    if ds is not None:
+        unit = "positions" if ds.alphabet else "features"
+        facts.append(
+            (
+                "Report data",
+                f"{len(ds):,} records × {ds.n_features:,} {unit}"
+                + (f" ({ds.source})" if ds.source else ""),
+            )
+        )
+    facts.append(("Data fingerprint", _fingerprint_text(est, ds)))
+    facts.append(("biovae version", __version__))
+    return facts
+
+
+def _beta_text(objective: Any) -> str:
+    text = f"{objective.beta:g}"
+    if objective.kl_warmup_epochs:
+        text += f", warm-up over {objective.kl_warmup_epochs} epochs"
+    if objective.free_bits:
+        text += f", free bits {objective.free_bits:g} nats"
+    if objective.iwae_samples > 1:
+        text += f" (IWAE-{objective.iwae_samples} objective)"
+    return text
+
+
+def _epochs_text(est: Any) -> str:
+    run, planned = len(est.history_), est.config_.train.epochs
+    if not run:
+        return "unknown (no training history saved)"
+    return f"{run} of {planned}" + (" (stopped early)" if run < planned else "")
+
+
+def _fingerprint_text(est: Any, ds: Dataset | None) -> str:
+    from biovae.data.fingerprint import fingerprint
+
+    fp = getattr(est, "fingerprint_", "") or "unknown"
+    short = fp.split(":")[-1][:16]
+    if ds is None or fp == "unknown":
+        return short
+    same = fingerprint(ds) == fp
+    return short + (" (same data as the report)" if same else " (report data differ)")
+
+
+def training_section(est: Any) -> Section:
+    """ELBO, reconstruction and KL per epoch."""
+    title = "Training curves"
+    if not est.history_:
+        why = (
+            "PCA is fitted in closed form, so there are no training curves."
+            if model_kind(est) == "pca"
+            else "This model was saved without a training history."
+        )
+        return Section("training", title, notes=(why,))
+    stochastic = model_kind(est) == "vae"
+    warm = warmup_epochs(est.history_)
+    kept = kept_epoch(est.history_, est.config_.objective.beta)
+    keys = ("elbo", "recon", "kl") if stochastic else ("recon",)
+    png = plots.training_curves(est.history_, keys, warm, kept)
+    lead = (
+        "How the objective evolved. The curves should flatten out; a validation curve that "
+        "turns upward while training keeps improving means over-fitting."
+    )
+    caption = "Per-record values in nats; solid: training records, dashed: validation records."
+    if warm:
+        caption += (
+            f" The shaded band marks the KL warm-up (β rising over {warm} epochs), "
+            "during which the KL may grow before it settles."
+        )
+    if kept is not None:
+        caption += f" The dotted line marks epoch {kept}, whose weights were kept."
+    alt = "ELBO, reconstruction and KL per epoch" if stochastic else "Reconstruction per epoch"
+    return Section(
+        "training",
+        title,
+        lead,
+        plots=(Plot("training-curves", png, alt, caption),),
+        highlights=(_final_value(est.history_[-1], stochastic),),
+    )
+
+
+def _final_value(last: dict, stochastic: bool) -> Highlight:
+    """The last epoch's ELBO (VAE) or reconstruction error (autoencoder), validation first."""
+    key, what = ("elbo", "ELBO") if stochastic else ("recon", "reconstruction error")
+    split = "validation" if f"val_{key}" in last else "training"
+    value = last[f"val_{key}"] if split == "validation" else last[key]
+    return Highlight(f"{value:,.1f}", f"final {what}, {split} (nats/record)")
+
+
+_USAGE_CAPTION = (
+    "Inactive dimensions (grey, below the dashed line) carry no information about the records "
+    "and could be dropped"
+)
+
+
+def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Section:
+    """KL per latent dimension (VAE) and activity; a one-sentence verdict on collapse."""
+    title = "Latent dimensions"
+    if ds is None or z_mean is None:
+        return needs_data("latent-usage", title, "Measuring how much each latent dimension is used")
+    activity = unit_variances(z_mean)
+    active = activity > ACTIVE_THRESHOLD
+    stochastic = model_kind(est) == "vae"
+    kl = kl_per_dimension(est, ds) if stochastic else None
+    png = plots.latent_usage(activity, ACTIVE_THRESHOLD, kl)
+    plot = Plot(
+        "latent-usage",
+        png,
+        "Usage of each latent dimension",
+        _USAGE_CAPTION
+        + ("; among active ones, more KL means more information." if stochastic else "."),
+        wide=stochastic,
+    )
+    k, n_active = len(activity), int(active.sum())
+    lead = (
+        "A latent dimension is active when its posterior mean E[z_k|x] moves with the data "
+        f"(variance over records above {ACTIVE_THRESHOLD:g}, Burda et al. 2016)."
+    )
+    if kl is not None:
+        lead += (
+            " For a VAE its KL to the prior measures how much information it carries; "
+            f"in total {kl.sum():.2f} nats per record."
+        )
+    return Section(
+        "latent-usage",
+        title,
+        lead,
+        _verdict(n_active, k, stochastic),
+        plots=(plot,),
+        highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
+    )
+
+
+def _verdict(n_active: int, k: int, stochastic: bool) -> str:
+    """One plain-language sentence on how many latent dimensions are used."""
+    if n_active == 0:
+        why = (
+            "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
+            if stochastic
+            else "its codes barely vary across records."
+        )
+        return (
+            f"None of the {k} latent dimensions is active: the model ignores its latent space; "
+            + why
+        )
+    if n_active == k:
+        rest = "none has collapsed" if stochastic else "all vary across records"
+        return (
+            f"All {k} latent dimensions are active (carry information); {rest}, so a larger "
+            "latent space might capture more."
+        )
+    rest = "have collapsed to the prior" if stochastic else "barely vary across records"
+    return f"{n_active} of {k} latent dimensions are active (carry information); the others {rest}."
+
+
+def map_section(
+    est: Any,
+    ds: Dataset | None,
+    z_mean: np.ndarray | None,
+    color_by: Sequence[str] | None,
+) -> Section:
+    """The latent map (2-D latent or PCA of posterior means) coloured by metadata columns."""
+    title = "Latent map"
+    if ds is None or z_mean is None:
+        return needs_data("latent-map", title, "Drawing the latent map")
+    proj = project_2d(z_mean)
+    columns = tuple(default_color_by(ds) if color_by is None else color_by)
+    maps = [
+        Plot(
+            "latent-map",
+            plots.latent_map(proj, ds.obs_column(name), name),
+            f"Latent map coloured by {name}",
+            _map_caption(name, ds.obs[name]),
+            wide=False,
+        )
+        for name in columns
+    ]
+    if not maps:
+        maps = [
+            Plot(
+                "latent-map",
+                plots.latent_map(proj, None, None),
+                "Latent map",
+                "No metadata column to colour by (pass color_by=[...]).",
+                wide=False,
+            )
+        ]
+    lead = (
+        f"Each point is one record placed at its posterior mean; the map shows {proj.how}. "
+        "Records the model finds similar sit close together: look for groups that match "
+        "known labels and for labels that are smeared across the map."
+    )
+    return Section("latent-map", title, lead, plots=tuple(maps))
+
+
+def _map_caption(name: str, values: np.ndarray) -> str:
+    if is_categorical(values):
+        return f"Coloured by {name}; the legend gives each category's record count."
+    return f"Coloured by {name} (colour bar); grey points have no value."

@@ -1,0 +1,213 @@
+"""Report sections comparing the model with data: reconstructions and samples from the prior."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.diagnostics.fidelity import site_frequencies
+from biovae.reports import plots_data
+from biovae.reports.analysis import (
+    dense_rows,
+    display,
+    entropy,
+    letter_probabilities,
+    most_variable,
+    pearson,
+    subsample,
+    wants_log,
+)
+from biovae.reports.content import Highlight, Plot, Section, needs_data
+
+#: Records used for data-space comparisons (reconstruction scatter, sample moments).
+MAX_RECORDS = 2000
+HEATMAP_RECORDS = 12
+HEATMAP_FEATURES = 40
+
+
+_RECON_LEAD = (
+    "Each record is encoded to its posterior mean and decoded again; the reconstruction is the "
+    "decoder's expected value. Good models keep the structure of the data, not its noise: "
+    "expect smoother values than observed, with the same patterns."
+)
+
+
+def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | None) -> Section:
+    """Records next to their reconstructions; ``order`` ranks records along the latent map."""
+    title = "Reconstructions"
+    if ds is None:
+        return needs_data("reconstruction", title, "Comparing records with their reconstructions")
+    if ds.alphabet:
+        return _sequence_reconstruction(est, ds)
+    idx = subsample(len(ds), MAX_RECORDS)
+    observed = dense_rows(ds.x, idx)
+    recon = np.asarray(est.reconstruct(ds.subset(idx)), dtype=np.float64)
+    log = wants_log(observed)
+    obs_d, rec_d = display(observed, log), display(recon, log)
+    scale = "log(1 + x)" if log else "value"
+    plots = (
+        _heatmap(ds, idx, order, obs_d, rec_d, scale),
+        Plot(
+            "reconstruction-scatter",
+            plots_data.observed_vs_reconstructed(obs_d, rec_d, scale),
+            "Observed vs reconstructed values",
+            f"All entries of {len(idx):,} records; points on the dashed line are reconstructed "
+            "exactly. For counts a cloud around the line is expected (sampling noise).",
+            wide=False,
+        ),
+        Plot(
+            "reconstruction-means",
+            plots_data.feature_means(observed, recon, log),
+            "Per-feature means of data and reconstructions",
+            f"One point per feature, on the data's own scale{' (log axes)' if log else ''}. "
+            "Features far from the line are systematically over- or under-predicted.",
+            wide=False,
+        ),
+    )
+    r = pearson(obs_d, rec_d)
+    return Section(
+        "reconstruction",
+        title,
+        _RECON_LEAD,
+        plots=plots,
+        highlights=(Highlight(f"{r:.2f}", "reconstruction correlation (r)"),),
+    )
+
+
+def _heatmap(
+    ds: Dataset,
+    idx: np.ndarray,
+    order: np.ndarray | None,
+    obs_d: np.ndarray,
+    rec_d: np.ndarray,
+    scale: str,
+) -> Plot:
+    """A few records × the most variable features, observed next to reconstructed."""
+    rows = _heatmap_rows(idx, order)
+    cols = np.sort(most_variable(obs_d, HEATMAP_FEATURES))
+    png = plots_data.reconstruction_heatmap(
+        obs_d[rows][:, cols],
+        rec_d[rows][:, cols],
+        [ds.features[c] for c in cols],
+        [ds.ids[idx[r]] for r in rows],
+        scale,
+    )
+    return Plot(
+        "reconstruction-heatmap",
+        png,
+        "Observed and reconstructed records",
+        f"{len(rows)} records (ordered along the latent map) × the {len(cols)} most variable "
+        f"features, on the {scale} scale. Rows should look alike on both sides.",
+    )
+
+
+def _heatmap_rows(idx: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """Positions in ``idx`` of a few records spread along the latent map's first axis."""
+    if order is None:
+        return np.arange(min(HEATMAP_RECORDS, len(idx)))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    along = np.argsort(rank[idx], kind="stable")
+    picks = np.linspace(0, len(along) - 1, min(HEATMAP_RECORDS, len(along))).round()
+    return along[picks.astype(np.int64)]
+
+
+def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
+    record = ds.subset(np.array([0]))
+    n_letters = len(ds.alphabet or "")
+    probs = letter_probabilities(est.reconstruct(record), n_letters)[0]
+    observed = np.asarray(record.x[0], dtype=np.int64)
+    png = plots_data.sequence_probabilities(
+        probs, observed, ds.alphabet or "", ds.features, str(record.ids[0])
+    )
+    idx = subsample(len(ds), MAX_RECORDS)
+    all_probs = letter_probabilities(est.reconstruct(ds.subset(idx)), n_letters)
+    hits = float((all_probs.argmax(-1) == np.asarray(ds.x[idx], dtype=np.int64)).mean())
+    lead = (
+        "Each record is encoded to its posterior mean and decoded into letter probabilities "
+        "per position. Conserved positions should be confident (dark, one letter); variable "
+        "positions spread their probability over the letters seen there."
+    )
+    caption = (
+        f"Record {record.ids[0]}; rings mark its actual letters. Over {len(idx):,} records "
+        f"the most probable letter is the observed one at {100 * hits:.1f}% of positions."
+    )
+    return Section(
+        "reconstruction",
+        title="Reconstructions",
+        lead=lead,
+        plots=(
+            Plot("reconstruction-sequence", png, "Letter probabilities of one record", caption),
+        ),
+        highlights=(Highlight(f"{100 * hits:.0f}%", "positions reconstructed correctly"),),
+    )
+
+
+def samples_section(est: Any, ds: Dataset | None) -> Section:
+    """Records generated from the prior, compared with the data through simple statistics."""
+    title = "Samples from the prior"
+    if ds is None:
+        return needs_data("samples", title, "Comparing samples from the prior with the data")
+    idx = subsample(len(ds), MAX_RECORDS, seed=1)
+    obs = {k: v[idx] for k, v in ds.obs.items()} if est.schema_.covariates.width else None
+    samples = np.asarray(est.sample(len(idx), obs=obs, seed=0))
+    lead = (
+        "New records are generated by drawing z from the prior N(0, I) and sampling the "
+        "decoder. If the model has learned the data distribution, simple statistics of the "
+        "samples match those of the data."
+    )
+    notes: tuple[str, ...] = ()
+    if est.config_.model.kind == "ae":
+        notes = (
+            "A plain autoencoder has no fitted prior; its codes need not follow N(0, I), "
+            "so these samples are shown only for comparison.",
+        )
+    if ds.alphabet:
+        plot, r = _sequence_samples(ds, idx, samples)
+    else:
+        plot, r = _table_samples(ds, idx, samples)
+    return Section(
+        "samples",
+        title,
+        lead,
+        plots=(plot,),
+        notes=notes,
+        highlights=(Highlight(f"{r:.2f}", "sample vs data statistics (r)"),),
+    )
+
+
+def _table_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[Plot, float]:
+    data = dense_rows(ds.x, idx)
+    samples = samples.reshape(len(samples), -1).astype(np.float64)
+    log = bool(data.min() >= 0 and wants_log(data))
+    d_stats = (data.mean(0), data.var(0))
+    s_stats = (samples.mean(0), samples.var(0))
+    png = plots_data.moments_scatter(d_stats, s_stats, log)
+    if log:
+        r = pearson(
+            np.log10(np.clip(d_stats[0], 1e-6, None)), np.log10(np.clip(s_stats[0], 1e-6, None))
+        )
+    else:
+        r = pearson(d_stats[0], s_stats[0])
+    caption = (
+        f"One point per feature: mean and variance over {len(idx):,} data records and "
+        f"{len(samples):,} samples{' (log axes)' if log else ''}. Points on the dashed "
+        f"line match; the correlation of the means is r = {r:.3f}."
+    )
+    return Plot("samples-moments", png, "Feature means and variances: samples vs data", caption), r
+
+
+def _sequence_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[Plot, float]:
+    n_letters = len(ds.alphabet or "")
+    f_data = site_frequencies(np.asarray(ds.x[idx]), n_letters)
+    f_samp = site_frequencies(samples.reshape(len(samples), -1), n_letters)
+    png = plots_data.site_frequencies(f_data, f_samp, entropy(f_data), entropy(f_samp), ds.features)
+    r = pearson(f_data, f_samp)
+    caption = (
+        f"Left: one point per (position, letter), frequency among {len(idx):,} data "
+        f"records vs {len(samples):,} samples (r = {r:.3f}). Right: entropy per position; "
+        "conserved sites have low entropy in both."
+    )
+    return Plot("samples-sites", png, "Per-site letter frequencies: samples vs data", caption), r

@@ -1,0 +1,43 @@
+"""Shared fixtures of the report tests: a tiny VAE on the shipped PBMC data and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import biovae
+from biovae.config import FitConfig, ObjectiveConfig, TrainConfig
+from biovae.data.dataset import Dataset
+from biovae.data.registry import load_builtin
+from biovae.reports import write_report
+
+
+@pytest.fixture(scope="session")
+def pbmc() -> Dataset:
+    return load_builtin("pbmc68k_reduced")
+
+
+@pytest.fixture(scope="session")
+def pbmc_vae(pbmc: Dataset) -> biovae.VAE:
+    """Negative-binomial VAE, 6 epochs with a 3-epoch KL warm-up (about a second)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cfg = FitConfig(
+        objective=ObjectiveConfig(kl_warmup_epochs=3),
+        train=TrainConfig(epochs=6, batch_size=128),
+    )
+    est = biovae.VAE("nb", n_latent=6, hidden=(32,), config=cfg).fit(pbmc)
+    torch.set_num_threads(before)
+    return est
+
+
+@pytest.fixture(scope="session")
+def pbmc_report(pbmc_vae: biovae.VAE, pbmc: Dataset, tmp_path_factory) -> Path:
+    """The full report of ``pbmc_vae`` on its training data."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    path = write_report(pbmc_vae, tmp_path_factory.mktemp("report") / "pbmc.html", data=pbmc)
+    torch.set_num_threads(before)
+    return path

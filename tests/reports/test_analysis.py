@@ -1,0 +1,60 @@
+"""The numbers behind the report's plots."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.reports.analysis import (
+    default_color_by,
+    entropy,
+    kept_epoch,
+    letter_probabilities,
+    project_2d,
+    warmup_epochs,
+)
+
+
+def test_projection_keeps_small_latents_and_uses_pca_otherwise() -> None:
+    rng = np.random.default_rng(0)
+    z2 = rng.normal(size=(50, 2))
+    assert np.array_equal(project_2d(z2).xy, z2) and "2-D latent itself" in project_2d(z2).how
+    assert project_2d(z2[:, :1]).xy.shape == (50, 2)
+    # a 3-D cloud stretched along (1, 1, 0): PC 1 carries nearly all variance
+    z3 = np.outer(rng.normal(size=200) * 10, [1, 1, 0]) + rng.normal(size=(200, 3)) * 0.1
+    proj = project_2d(z3)
+    share = proj.xy.var(0) / z3.var(0).sum()
+    assert share[0] > 0.99 and proj.labels[0].startswith("PC 1 (100%")
+    assert abs(np.corrcoef(proj.xy[:, 0], z3[:, 0])[0, 1]) > 0.999
+
+
+def test_default_colours_are_text_columns_with_few_categories() -> None:
+    n = 40
+    obs = {
+        "id_like": np.array([f"r{i}" for i in range(n)], dtype=object),
+        "score": np.arange(n, dtype=float),
+        "one": np.array(["a"] * n, dtype=object),
+        "group": np.array(["x", "y"] * 20, dtype=object),
+        "phase": np.array(["G1", "S", "", "G2M"] * 10, dtype=object),
+    }
+    ds = Dataset(np.zeros((n, 2), np.float32), np.arange(n), ("f1", "f2"), obs)
+    assert default_color_by(ds) == ("group", "phase")
+
+
+def test_entropy_and_letter_probabilities() -> None:
+    codes = np.array([[0, 1], [0, 2], [0, 1], [0, 0]])
+    freq = np.array([[1.0, 0, 0], [0.25, 0.5, 0.25]])
+    np.testing.assert_allclose(entropy(freq), [0.0, 1.5 * np.log(2)])
+    onehot = letter_probabilities(codes, 3)
+    assert onehot.shape == (4, 2, 3) and np.array_equal(onehot.argmax(-1), codes)
+
+
+def test_warmup_and_kept_epoch_from_history() -> None:
+    history = [
+        {"epoch": e, "beta": min(1.0, e / 3), "val_recon": 10 - e + (e > 4) * 3, "val_kl": 1.0}
+        for e in range(1, 7)
+    ]
+    assert warmup_epochs(history) == 3  # β reaches 1 at epoch 3
+    assert kept_epoch(history, beta=1.0) == 4
+    assert warmup_epochs([{"epoch": 1, "beta": 1.0}]) == 0
+    assert kept_epoch([{"epoch": 1, "recon": 1.0}], beta=1.0) is None

@@ -1,0 +1,209 @@
+"""The HTML report as a file: sections, embedded plots, no external resources, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import biovae
+from biovae.data.dataset import Dataset
+from biovae.data.readers import read_dataset
+from biovae.errors import ConfigError
+from biovae.reports import figures, html, write_report
+
+SECTIONS = ("training", "latent-usage", "latent-map", "reconstruction", "samples")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+class _Page(HTMLParser):
+    """Collects tags, attributes and text of a page and checks that elements are balanced."""
+
+    VOID: ClassVar[set[str]] = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.imgs: list[dict[str, str]] = []
+        self.ids: list[str] = []
+        self.urls: list[str] = []
+        self.text: list[str] = []
+        self.body: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        self.ids += [a["id"]] if "id" in a else []
+        self.urls += [v for k, v in a.items() if k in ("src", "href", "srcset", "action")]
+        if tag == "img":
+            self.imgs.append(a)
+        if tag == "body":
+            self.body = a
+
+    def handle_endtag(self, tag) -> None:
+        assert self.stack and self.stack[-1] == tag, f"unbalanced </{tag}> in {self.stack[-3:]}"
+        self.stack.pop()
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    assert page.stack == [], f"unclosed elements: {page.stack}"
+    return page
+
+
+def plots_by_key(page: _Page) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for img in page.imgs:
+        out[img["data-plot"]] = out.get(img["data-plot"], 0) + 1
+    return out
+
+
+def test_report_is_complete_and_self_contained(pbmc_report: Path) -> None:
+    source = pbmc_report.read_text(encoding="utf-8")
+    assert source.startswith("<!DOCTYPE html>") and source.rstrip().endswith("</html>")
+    page = parse(pbmc_report)
+    assert all(s in page.ids for s in SECTIONS)
+    assert len(page.ids) == len(set(page.ids)), "element ids must be unique"
+    for url in page.urls:  # only in-page anchors and embedded images
+        assert url.startswith(("#", "data:image/png;base64,")), url[:60]
+    assert not re.search(r"url\(|@import|<link|<iframe", source)
+    for img in page.imgs:
+        assert img["class"] == "plot" and img["alt"] and img["id"].startswith("plot-")
+        assert base64.b64decode(img["src"].split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert int(page.body["data-plots-expected"]) == len(page.imgs)
+
+
+def test_report_shows_every_part(pbmc_report: Path, pbmc) -> None:
+    page = parse(pbmc_report)
+    text = " ".join(page.text)
+    keys = plots_by_key(page)
+    assert keys == {
+        "training-curves": 1,
+        "latent-usage": 1,
+        "latent-map": 3,
+        "reconstruction-heatmap": 1,
+        "reconstruction-scatter": 1,
+        "reconstruction-means": 1,
+        "samples-moments": 1,
+    }
+    for name in ("bulk_labels", "louvain", "phase"):  # default colours: text columns ≤ 30 levels
+        assert f"Latent map coloured by {name}" in [i["alt"] for i in page.imgs]
+    assert re.search(r"(\d+ of 6|All 6|None of the 6) latent dimensions (are|is) active", text)
+    assert "PCA projection of the 6-D posterior means" in text
+    for fact in (
+        "Model summary",
+        "nb",
+        "biovae version",
+        biovae.__version__,
+        "6 of 6",
+        "warm-up over 3 epochs",
+        "same data as the report",
+        "700 records × 765",
+    ):
+        assert fact in text, fact
+
+
+def test_report_without_data_says_what_needs_data(pbmc_vae, tmp_path: Path, fast_render) -> None:
+    path = write_report(pbmc_vae, tmp_path / "nodata.html", title="My <model>")
+    page = parse(path)
+    assert plots_by_key(page) == {"training-curves": 1}
+    text = " ".join(page.text)
+    assert "My <model>" in text and "My <model>" not in path.read_text()  # escaped
+    assert text.count("needs data") == 4
+
+
+def test_color_by_numeric_column_and_unknown_column(pbmc_vae, pbmc, tmp_path, fast_render):
+    part = pbmc.subset(np.arange(150))
+    path = write_report(pbmc_vae, tmp_path / "r.html", data=part, color_by=["n_counts"])
+    page = parse(path)
+    assert [i["alt"] for i in page.imgs if i["data-plot"] == "latent-map"] == [
+        "Latent map coloured by n_counts"
+    ]
+    assert "colour bar" in " ".join(page.text)
+    with pytest.raises(biovae.errors.DataError, match="no metadata column 'nope'"):
+        write_report(pbmc_vae, tmp_path / "bad.html", data=part, color_by=["nope"])
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_failed_report_leaves_old_file_and_no_temp(pbmc_vae, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "report.html"
+    path.write_text("old report")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(html, "build_sections", boom)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        write_report(pbmc_vae, path)
+    assert path.read_text() == "old report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_unfitted_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not fitted"):
+        write_report(biovae.VAE(), tmp_path / "r.html")
+
+
+@pytest.fixture
+def fast_render(monkeypatch):
+    """Run every plot's drawing code but skip the (slow) layout and PNG encoding."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def render(draw, size):
+        fig = Figure(figsize=size)
+        FigureCanvasAgg(fig)
+        draw(fig)
+        return PNG_MAGIC + b"stub"
+
+    monkeypatch.setattr(figures, "render", render)
+
+
+def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:
+    part = pbmc.subset(np.arange(200))  # sparse counts, as read from an .h5ad file
+    small = Dataset(sp.csr_matrix(part.x), part.ids, part.features, part.obs, source="pbmc")
+    ae = biovae.Autoencoder("poisson", n_latent=2, hidden=(16,), epochs=2).fit(small)
+    page = parse(write_report(ae, tmp_path / "ae.html", data=small))
+    text = " ".join(page.text)
+    assert "Autoencoder" in text and "has no fitted prior" in text
+    assert "the 2-D latent itself" in text and "KL per" not in text
+    pca = biovae.PCA(n_latent=3, likelihood="nb").fit(small)
+    page = parse(write_report(pca, tmp_path / "pca.html", data=small))
+    text = " ".join(page.text)
+    assert "fitted in closed form" in text and "training-curves" not in plots_by_key(page)
+    assert "latent-map" in plots_by_key(page)
+
+
+def test_sequence_report(tmp_path: Path, fast_render) -> None:
+    seqs = read_dataset(
+        FIXTURES / "splice_junctions_200.tsv",
+        sequence_column="sequence",
+        id_column="id",
+        metadata_columns=["class"],
+    )
+    est = biovae.VAE("categorical", n_latent=3, hidden=(16,), epochs=3).fit(seqs)
+    page = parse(write_report(est, tmp_path / "seq.html", data=seqs))
+    assert plots_by_key(page) == {
+        "training-curves": 1,
+        "latent-usage": 1,
+        "latent-map": 1,
+        "reconstruction-sequence": 1,
+        "samples-sites": 1,
+    }
+    text = " ".join(page.text)
+    assert "Latent map coloured by class" in [i["alt"] for i in page.imgs]
+    assert re.search(r"the most probable letter is the observed one at \d+\.\d% of positions", text)
+    assert "60 positions" in text
