@@ -21,6 +21,8 @@ class Progress:
                 file=sys.stderr,
                 dynamic_ncols=True,
                 leave=False,
+                disable=None,  # silent when stderr is not a terminal (logs, CI)
+                mininterval=0.5,
             )
 
     def update(self, row: dict[str, float]) -> None:
