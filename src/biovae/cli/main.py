@@ -28,6 +28,8 @@ EPILOG = """examples:
   biovae sample pbmc_model -n 100 --out samples.tsv
   biovae score pbmc_model counts.h5ad --iwae 100 --out scores.csv
   biovae report pbmc_model counts.h5ad --color-by bulk_labels --out report.html
+  biovae diagnose pbmc_model held_out.h5ad --out diagnostics/
+  biovae sweep counts.h5ad --likelihood nb --beta 0.1,0.3,1,3,10 --out rd/
 """
 
 
@@ -46,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     _score_parser(sub)
     _report_parser(sub)
     _demo_parser(sub)
+    _diagnose_parser(sub)
+    _sweep_parser(sub)
     return p
 
 
@@ -166,6 +170,74 @@ def _demo_parser(sub) -> None:
     p.add_argument("--out", default="demo-output", metavar="DIR")
     p.add_argument("--epochs", type=int, default=150)
     p.set_defaults(func=commands.cmd_demo)
+
+
+def _diagnose_parser(sub) -> None:
+    from biovae.cli import diagnostics_cmds
+
+    p = _sub(
+        sub,
+        "diagnose",
+        "Rate, distortion, collapse, log p(x) and amortization gap.",
+        "  biovae diagnose model held_out.h5ad --out diagnostics/\n",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA", help="records to diagnose (ideally held out)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for JSON + HTML")
+    p.add_argument("--iwae", type=int, default=1000, metavar="K", help="IWAE samples (1000)")
+    p.add_argument(
+        "--gap-records",
+        type=int,
+        default=200,
+        metavar="N",
+        help="records refined for the amortization gap (200)",
+    )
+    p.add_argument(
+        "--gap-steps",
+        type=int,
+        default=500,
+        metavar="N",
+        help="gradient steps of per-record refinement (500)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
+    p.set_defaults(func=diagnostics_cmds.cmd_diagnose)
+
+
+def _sweep_parser(sub) -> None:
+    from biovae.cli import diagnostics_cmds
+
+    p = _sub(
+        sub,
+        "sweep",
+        "Train one VAE per β and draw the rate–distortion curve.",
+        "  biovae sweep counts.h5ad --likelihood nb --beta 0.1,0.3,1,3,10 --out rd/\n"
+        "  biovae sweep data.tsv --beta 0.5,1,2 --fidelity --out rd/\n",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument(
+        "--beta", dest="betas", required=True, metavar="B,B,...", help="comma-separated β values"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for JSON + HTML")
+    p.add_argument(
+        "--held-out",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="fraction of records held out for the curve (0.2)",
+    )
+    p.add_argument(
+        "--fidelity",
+        action="store_true",
+        help="also compare prior samples of VAE, autoencoder and PCA",
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML config file")
+    add_options(p, MODEL_OPTIONS, "model")
+    add_options(p, TRAIN_OPTIONS, "training")
+    add_options(p, DATA_OPTIONS, "data")
+    add_data_flags(p)
+    p.set_defaults(func=diagnostics_cmds.cmd_sweep)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
