@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, markdown_table  # noqa: E402
+from biovae.reports.diagnostics_page import write_diagnostics_report
 
-from biovae.cli.diagnostics_cmds import split  # noqa: E402
-from biovae.config import (  # noqa: E402
+from _common import machine_info, markdown_table
+from biovae.cli.diagnostics_cmds import split
+from biovae.config import (
     FitConfig,
     LikelihoodConfig,
     ModelConfig,
@@ -31,11 +32,10 @@ from biovae.config import (  # noqa: E402
     ObjectiveConfig,
     TrainConfig,
 )
-from biovae.data.dataset import Dataset  # noqa: E402
-from biovae.data.readers import read_dataset  # noqa: E402
-from biovae.diagnose import DiagnoseOptions, diagnose, fidelity_comparison, sweep  # noqa: E402
-from biovae.estimator import VAE  # noqa: E402
-from biovae.reports.diagnostics_page import write_diagnostics_report  # noqa: E402
+from biovae.data.dataset import Dataset
+from biovae.data.readers import read_dataset
+from biovae.diagnose import DiagnoseOptions, diagnose, fidelity_comparison, sweep
+from biovae.estimator import VAE
 
 REPO = Path(__file__).resolve().parents[1]
 BLAT = "protein/BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
