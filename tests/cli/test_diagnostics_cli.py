@@ -1,0 +1,92 @@
+"""``biovae diagnose`` and ``biovae sweep`` end to end on small real fixtures."""
+
+from __future__ import annotations
+
+import json
+
+from biovae.cli.main import main
+
+FAST = ["--hidden", "16", "--latent", "3", "--quiet"]
+
+
+def test_diagnose_writes_json_and_html(fixtures, tmp_path, capsys):
+    data = fixtures / "cellbench_100x200.h5ad"
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "--likelihood",
+                "nb",
+                "--epochs",
+                "5",
+                "--out",
+                str(tmp_path / "m"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    rc = main(
+        [
+            "diagnose",
+            str(tmp_path / "m"),
+            str(data),
+            "--out",
+            str(tmp_path / "d"),
+            "--iwae",
+            "50",
+            "--gap-records",
+            "20",
+            "--gap-steps",
+            "50",
+        ]
+    )
+    assert rc == 0
+    res = json.loads((tmp_path / "d" / "diagnostics.json").read_text())
+    assert set(res) >= {"rate_distortion", "collapse", "log_likelihood", "amortization"}
+    assert res["collapse"]["n_latent"] == 3
+    gap = res["amortization"]
+    assert gap["refined_elbo"] >= gap["amortized_elbo"] - 3 * gap["amortization_gap_se"]
+    assert (tmp_path / "d" / "diagnostics.html").stat().st_size > 10_000
+    capsys.readouterr()
+
+
+def test_sweep_draws_rate_distortion_and_fidelity(fixtures, tmp_path, capsys):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    rc = main(
+        [
+            "sweep",
+            str(data),
+            "--beta",
+            "0.1,10",
+            "--epochs",
+            "20",
+            "--fidelity",
+            "--out",
+            str(tmp_path / "rd"),
+            *FAST,
+        ]
+    )
+    assert rc == 0
+    res = json.loads((tmp_path / "rd" / "sweep.json").read_text())
+    low, high = res["sweep"]
+    assert low["beta"] == 0.1 and high["beta"] == 10.0
+    assert high["rate"] < low["rate"] and high["distortion"] > low["distortion"]
+    assert set(res["fidelity"]) == {"VAE", "autoencoder", "PCA"}
+    assert "β=0.1" in capsys.readouterr().err
+
+
+def test_sweep_rejects_bad_beta_list(fixtures, tmp_path, capsys):
+    rc = main(
+        [
+            "sweep",
+            str(fixtures / "crc_abundance_60x50.tsv"),
+            "--beta",
+            "1,-2",
+            "--out",
+            str(tmp_path / "rd"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "--beta" in err and not (tmp_path / "rd").exists()
