@@ -20,8 +20,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from biovae.reports.diagnostics_page import write_diagnostics_report
-
 from _common import machine_info, markdown_table
 from biovae.cli.diagnostics_cmds import split
 from biovae.config import (
@@ -36,6 +34,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.readers import read_dataset
 from biovae.diagnose import DiagnoseOptions, diagnose, fidelity_comparison, sweep
 from biovae.estimator import VAE
+from biovae.reports.diagnostics_page import write_diagnostics_report
 
 REPO = Path(__file__).resolve().parents[1]
 BLAT = "protein/BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"

@@ -20,6 +20,15 @@ class Plot:
 
 
 @dataclass(frozen=True)
+class Table:
+    """A small table of numbers already formatted as text (``rows`` match ``columns``)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Highlight:
     """A headline number shown at the top of the report (e.g. ``"4 / 10"``, active units)."""
 
@@ -39,6 +48,7 @@ class Section:
     plots: tuple[Plot, ...] = ()
     notes: tuple[str, ...] = ()
     highlights: tuple[Highlight, ...] = field(default=())
+    tables: tuple[Table, ...] = ()
 
 
 def needs_data(id_: str, title: str, what: str) -> Section:

@@ -20,7 +20,7 @@ from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError
 from biovae.reports import sections, sections_data
 from biovae.reports.analysis import project_2d
-from biovae.reports.content import Highlight, Plot, Section
+from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.style import CSS, ON_LOAD_SCRIPT
 
 
@@ -85,13 +85,25 @@ def build_sections(est: Any, ds: Dataset | None, color_by: Sequence[str] = ()) -
 def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str | None) -> str:
     """The complete HTML document."""
     title = title or _default_title(est, ds)
+    cfg = est.config_
+    tagline = (
+        f"{sections.KIND_NAMES.get(cfg.model.kind, cfg.model.kind)} · "
+        f"{cfg.model.likelihood.name} likelihood · {cfg.model.n_latent}-D latent space"
+    )
+    overview = _overview(sections.summary_facts(est, ds), parts, ds)
+    return render_document(title, tagline, overview, parts)
+
+
+def render_document(title: str, tagline: str, overview: str, parts: list[Section]) -> str:
+    """A self-contained HTML page: header, headline tiles, ``overview`` HTML, numbered sections."""
     n_plots = sum(len(s.plots) for s in parts)
     highlights = [h for s in parts for h in s.highlights]
     body = "\n".join(
         [
-            _header(title, est),
+            f'<header class="top"><h1>{escape(title)}</h1>'
+            f'<p class="tagline">{escape(tagline)}</p></header>',
             _highlights(highlights),
-            _overview(sections.summary_facts(est, ds), parts, ds),
+            overview,
             *(_section(i + 1, s) for i, s in enumerate(parts)),
             _footer(),
         ]
@@ -109,17 +121,6 @@ def _default_title(est: Any, ds: Dataset | None) -> str:
     kind = sections.KIND_NAMES.get(sections.model_kind(est), "model")
     where = f" of {ds.source}" if ds is not None and ds.source else ""
     return f"biovae report: {kind.split(' ')[0]}{where}"
-
-
-def _header(title: str, est: Any) -> str:
-    cfg = est.config_
-    tag = (
-        f"{sections.KIND_NAMES.get(cfg.model.kind, cfg.model.kind)} · "
-        f"{cfg.model.likelihood.name} likelihood · {cfg.model.n_latent}-D latent space"
-    )
-    return (
-        f'<header class="top"><h1>{escape(title)}</h1><p class="tagline">{escape(tag)}</p></header>'
-    )
 
 
 def _highlights(items: list[Highlight]) -> str:
@@ -163,6 +164,7 @@ def _section(number: int, s: Section) -> str:
         parts.append(f'<p class="lead">{escape(s.lead)}</p>')
     if s.verdict:
         parts.append(f'<p class="verdict">{escape(s.verdict)}</p>')
+    parts.extend(_table(t) for t in s.tables)
     parts.extend(f'<p class="note">{escape(n)}</p>' for n in s.notes)
     narrow = [p for p in s.plots if not p.wide]
     parts.extend(_figure(p, f"{s.id}-{i}") for i, p in enumerate(s.plots) if p.wide)
@@ -174,6 +176,18 @@ def _section(number: int, s: Section) -> str:
         )
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _table(table: Table) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in table.rows
+    )
+    caption = f"<caption>{escape(table.caption)}</caption>" if table.caption else ""
+    return (
+        f'<table class="numbers">{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _figure(plot: Plot, uid: str) -> str:

@@ -45,6 +45,14 @@ figure { margin:14px 0 6px; }
 img.plot { display:block; max-width:100%; height:auto; margin:0 auto; }
 figcaption { color:var(--muted); font-size:14px; margin-top:6px; max-width:90ch; }
 .grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(470px,1fr)); gap:8px 22px; }
+table.numbers { border-collapse:collapse; margin:12px 0; font-size:15px;
+  font-variant-numeric:tabular-nums; }
+table.numbers caption { caption-side:top; text-align:left; color:var(--muted); font-size:14px;
+  padding-bottom:4px; }
+table.numbers th { text-align:right; font-weight:600; color:var(--muted); padding:5px 12px;
+  border-bottom:2px solid var(--line); }
+table.numbers td { text-align:right; padding:5px 12px; border-bottom:1px solid var(--line); }
+table.numbers th:first-child, table.numbers td:first-child { text-align:left; }
 code { background:#eef2f7; padding:1px 5px; border-radius:4px; font-size:14px; }
 footer { color:var(--muted); font-size:13px; margin-top:26px; text-align:center; }
 @media (max-width:800px) { .overview { grid-template-columns:1fr; } main { padding:16px; } }
