@@ -85,3 +85,14 @@ def test_screenshot_is_a_rendered_page(pbmc_report: Path, tmp_path: Path) -> Non
     colours = np.unique(q[..., 0] * 1024 + q[..., 1] * 32 + q[..., 2]).size
     assert ink > 0.04, f"page looks blank: only {ink:.1%} of pixels are not near-white"
     assert colours > 400, f"only {colours} distinct colours: plots did not render"
+
+
+def test_diagnostics_page_plots_decode(pbmc_vae, pbmc, tmp_path: Path) -> None:
+    from biovae.diagnose import DiagnoseOptions, diagnose
+    from biovae.reports.diagnostics_page import write_diagnostics_report
+
+    results = diagnose(
+        pbmc_vae, pbmc.subset(range(40)), DiagnoseOptions(iwae_k=10, gap_records=5, gap_steps=5)
+    )
+    page = write_diagnostics_report(tmp_path / "diagnostics.html", results)
+    assert loaded_plots(page, tmp_path / "profile") == (2, 2)
