@@ -202,7 +202,7 @@ def likelihood_section(results: dict) -> Section | None:
             Highlight(f"{gap['amortization_gap']:.3f}", "amortization gap (nats per record)")
         )
         plot_list.append(
-            Plot("inference-gaps", pd.inference_gaps(gap), "Amortized and refined ELBO, log p(x)")
+            Plot("inference-gaps", pd.inference_gaps(gap), "Amortization and approximation gaps")
         )
         tables.append(_gap_table(gap))
     return Section(

@@ -13,10 +13,12 @@ from biovae.reports import figures as fg
 
 
 def rate_distortion_curve(points: Sequence[dict]) -> bytes:
-    """Held-out distortion against rate, one point per β, with lines of equal ELBO.
+    """Held-out distortion against rate, one point per β, with the line of the best ELBO.
 
-    ``points`` are dicts with ``beta``, ``rate``, ``distortion`` (and optional ``*_se``).
-    ELBO = −(distortion + rate), so lines of slope −1 join models of equal ELBO.
+    ``points`` are dicts with ``beta``, ``rate`` and ``distortion`` (nats per record). ELBO =
+    −(distortion + rate), so a line of slope −1 joins models of equal ELBO. No error bars: the
+    models are measured on the same records, so the spread of records says nothing about the
+    differences between them.
     """
     pts = sorted(points, key=lambda p: p["rate"])
     rate = np.array([p["rate"] for p in pts])
@@ -25,18 +27,7 @@ def rate_distortion_curve(points: Sequence[dict]) -> bytes:
 
     def draw(fig) -> None:
         ax = fig.subplots()
-        ax.plot(rate, dist, color=fg.TRAIN, lw=1.5, zorder=2)
-        ax.errorbar(
-            rate,
-            dist,
-            xerr=[p.get("rate_se", 0.0) for p in pts],
-            yerr=[p.get("distortion_se", 0.0) for p in pts],
-            fmt="o",
-            color=fg.TRAIN,
-            ms=6,
-            capsize=3,
-            zorder=3,
-        )
+        ax.plot(rate, dist, "o-", color=fg.TRAIN, lw=1.5, ms=7, zorder=3)
         for p in pts:
             ax.annotate(
                 f"β={p['beta']:g}",
@@ -67,39 +58,36 @@ def _iso_elbo(ax, rate: np.ndarray, dist: np.ndarray, level: float) -> None:
 
 
 def inference_gaps(gap: dict) -> bytes:
-    """Amortized ELBO ≤ refined ELBO ≤ log p(x), with standard errors, on the same records."""
+    """The amortization and approximation gaps with their (paired) standard errors."""
     rows = [
-        ("amortized ELBO (encoder)", gap["amortized_elbo"], gap["amortized_elbo_se"]),
-        ("refined ELBO (per-record q)", gap["refined_elbo"], gap["refined_elbo_se"]),
-        (f"log p(x), IWAE-{gap['iwae_k']}", gap["log_px"], gap["log_px_se"]),
+        ("amortization gap\n(refined − amortized ELBO)", "amortization_gap"),
+        ("approximation gap\n(log p(x) − refined ELBO)", "approximation_gap"),
     ]
-    y = np.arange(len(rows))[::-1]
+    values = np.array([gap[k] for _, k in rows])
+    errors = np.array([gap[k + "_se"] for _, k in rows])
 
     def draw(fig) -> None:
         ax = fig.subplots()
-        values = np.array([r[1] for r in rows])
-        ax.errorbar(
-            values,
-            y,
-            xerr=[r[2] for r in rows],
-            fmt="o",
-            color=fg.TRAIN,
-            ms=8,
-            capsize=4,
-        )
-        ax.set_yticks(y, [r[0] for r in rows])
-        span = float(values.max() - values.min()) or 1.0
-        ax.set_xlim(values.min() - 0.35 * span, values.max() + 0.35 * span)
+        y = np.arange(len(rows))[::-1]
+        ax.barh(y, values, xerr=errors, color=[fg.TRAIN, fg.VALIDATION], capsize=4, height=0.55)
+        ax.axvline(0, color=fg.INK, lw=1)
+        ax.set_yticks(y, [label for label, _ in rows])
+        for yi, v, e in zip(y, values, errors):
+            ax.annotate(
+                f"{v:.3g} ± {e:.2g}",
+                (max(v + e, 0), yi),
+                textcoords="offset points",
+                xytext=(6, 0),
+                va="center",
+                fontsize=9.5,
+            )
+        hi = float(np.max(np.maximum(values + errors, 0)))
+        lo = float(np.min(np.minimum(values - errors, 0)))
+        ax.set_xlim(lo - 0.05 * (hi - lo or 1), hi + 0.45 * (hi - lo or 1))
         ax.set(
             title=f"Inference gaps on {gap['n']} held-out records",
-            xlabel="nats per record (higher is better)",
+            xlabel="nats per record",
         )
         ax.grid(axis="y", visible=False)
-        fg.note(
-            ax,
-            f"amortization gap {gap['amortization_gap']:.3g} ± {gap['amortization_gap_se']:.2g}\n"
-            f"approximation gap {gap['approximation_gap']:.3g} "
-            f"± {gap['approximation_gap_se']:.2g}",
-        )
 
-    return fg.render(draw, (6.6, 3.0))
+    return fg.render(draw, (6.6, 2.8))
