@@ -37,7 +37,7 @@ def rate_distortion_curve(points: Sequence[dict]) -> bytes:
                 fontsize=9.5,
                 color=fg.INK,
             )
-        _iso_elbo(ax, rate, dist, best["rate"] + best["distortion"])
+        _iso_elbo(ax, best["rate"] + best["distortion"])
         ax.set(
             title="Rate–distortion (held-out records)",
             xlabel="rate = KL(q(z|x) ‖ p(z)), nats per record",
@@ -48,13 +48,13 @@ def rate_distortion_curve(points: Sequence[dict]) -> bytes:
     return fg.render(draw, (6.6, 4.4))
 
 
-def _iso_elbo(ax, rate: np.ndarray, dist: np.ndarray, level: float) -> None:
-    """The line rate + distortion = ``level`` (the best ELBO) across the plotted range."""
-    pad = 0.05 * (rate.max() - rate.min() or 1.0)
-    r = np.array([rate.min() - pad, rate.max() + pad])
-    lo, hi = ax.get_ylim()
+def _iso_elbo(ax, level: float) -> None:
+    """The line rate + distortion = ``level`` (the best ELBO), clipped to the data's view."""
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    r = np.array(xlim)
     ax.plot(r, level - r, color=fg.MUTED, ls="--", lw=1.1, label="equal ELBO as the best β")
-    ax.set_ylim(min(lo, dist.min() - pad), hi)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
 
 
 def inference_gaps(gap: dict) -> bytes:
