@@ -25,8 +25,9 @@ def _say(args: argparse.Namespace, message: str) -> None:
 def _estimator_for(kind: str):
     from biovae.estimator import VAE, Autoencoder
     from biovae.pca_estimator import PCA
+    from biovae.ssvae_estimator import SemiSupervisedVAE
 
-    return {"vae": VAE, "ae": Autoencoder, "pca": PCA}[kind]
+    return {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}[kind]
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
