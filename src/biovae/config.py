@@ -72,15 +72,18 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``, ``ssvae`` semi-supervised
-    VAE), latent size, likelihood."""
+    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (as
+    scANVI) or q(y|x) on the encoder's input features (as M2)."""
 
     kind: str = "vae"
     n_latent: int = 10
     likelihood: LikelihoodConfig = field(default_factory=LikelihoodConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    classifier_input: str = "z"
 
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
+        _check(self.classifier_input in ("z", "x"), "model.classifier_input must be z or x")
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
 
 

@@ -156,6 +156,11 @@ class _LatentEstimator:
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
         """Label levels learned from the training data (none for unsupervised models)."""
+        if cfg.data.labels_key:
+            raise ConfigError(
+                f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
+                "add --model ssvae or drop --labels-key"
+            )
         return LabelSpec()
 
     # -- inference -------------------------------------------------------------------------

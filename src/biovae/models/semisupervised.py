@@ -4,7 +4,9 @@ The generative model (Kingma et al. 2014, M2, with the label acting on z as in s
 
     y ~ Cat(1/C),   z | y ~ N(μ_y, I),   x | z, c ~ p(x|z, c)  (any registered likelihood),
 
-inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|z) = softmax(g(z)).
+inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
+reads z (``classifier_input="z"``, scANVI) or the featurised x (``"x"``, M2's q(y|x)); below
+q(y|z) stands for either.
 With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
 
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
@@ -55,7 +57,9 @@ class SemiSupervisedVAE(nn.Module):
         net = config.network
         self.encoder = GaussianEncoder(likelihood.n_inputs, n_cov, config.n_latent, net)
         self.decoder = Decoder(likelihood, n_cov, config.n_latent, net)
-        trunk = MLP(config.n_latent, 0, net.hidden[-1:], net)
+        self.classifier_input = config.classifier_input
+        n_in = config.n_latent if config.classifier_input == "z" else likelihood.n_inputs
+        trunk = MLP(n_in, 0, net.hidden[-1:], net)
         self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
         self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))
 
@@ -69,13 +73,16 @@ class SemiSupervisedVAE(nn.Module):
         """p(x|z, c)."""
         return self.decoder(z, c, context or {})
 
-    def classify(self, z: Tensor) -> Categorical:
-        """q(y|z) over the C label levels."""
-        return Categorical(logits=self.classifier[1](self.classifier[0](z, None)))
+    def classify(self, h: Tensor) -> Categorical:
+        """q(y|h) over the C label levels; ``h`` is z or the featurised x (classifier_input)."""
+        return Categorical(logits=self.classifier[1](self.classifier[0](h, None)))
+
+    def _classifier_features(self, x: Tensor, z: Tensor) -> Tensor:
+        return z if self.classifier_input == "z" else self.likelihood.featurize(x)
 
     def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
-        """q(y|x) for prediction: the classifier at the posterior mean of z."""
-        return self.classify(self.encode(x, c).mean)
+        """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
+        return self.classify(self._classifier_features(x, self.encode(x, c).mean))
 
     def prior(self) -> Distribution:
         """Marginal p(z) = Σ_y N(z; μ_y, I) / C."""
@@ -100,7 +107,7 @@ class SemiSupervisedVAE(nn.Module):
         qz = self.encode(batch.x, batch.c)
         z = qz.rsample()
         recon_n = -self.decode(z, batch.c, self.context(batch.x)).log_prob(batch.x)
-        log_q_nc = self.classify(z).logits
+        log_q_nc = self.classify(self._classifier_features(batch.x, z)).logits
         y = batch.y if batch.y is not None else torch.full_like(recon_n, -1, dtype=torch.long)
         labelled = y >= 0
         onehot = F.one_hot(y.clamp_min(0), self.n_classes).to(log_q_nc.dtype)
