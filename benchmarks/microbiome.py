@@ -13,8 +13,9 @@ held-out studies):
    forest (500 trees) on the relative abundances is trained on the other four studies and
    predicts the same records. AUROC per held-out study and the mean. The SSVAE's classifier
    input (z or x) and classification weight α are chosen per held-out study by an inner
-   leave-one-study-out over the four training studies (their labels only); the a-priori
-   default (q(y|z), α = 50) is reported beside it.
+   leave-one-study-out over the four training studies (their labels only); the reported
+   SSVAE averages q(y|x) over 5 seeds of the chosen setting; seed 0 alone and the a-priori
+   default (q(y|z), α = 50) are reported beside it.
 
 Writes results.json and report.html (latent maps by study and condition, before and after
 conditioning) under --out and prints Markdown tables for benchmarks/RESULTS.md.
@@ -92,12 +93,18 @@ def audit_model(est, ds: Dataset) -> dict:
 
 #: Semi-supervised settings compared by inner cross-validation: (classifier input, α).
 #: The first is the a-priori default (scANVI-style q(y|z), scANVI's classification ratio 50).
-CANDIDATES = (("z", 50.0), ("z", 500.0), ("x", 50.0), ("x", 500.0))
+CANDIDATES = (("z", 50.0), ("x", 50.0))
+#: The reported SSVAE averages q(y|x) over fits with these seeds (variance reduction, fixed a
+#: priori; a random forest is itself an average of 500 trees).
+ENSEMBLE_SEEDS = (0, 1, 2, 3, 4)
 
 
-def fit_ssvae(ds: Dataset, cfg: FitConfig, hidden: np.ndarray, candidate) -> SemiSupervisedVAE:
+def fit_ssvae(
+    ds: Dataset, cfg: FitConfig, hidden: np.ndarray, candidate, seed: int = 0
+) -> SemiSupervisedVAE:
     """Semi-supervised VAE on all records, conditional on study, labels of ``hidden`` masked."""
     source, alpha = candidate
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
     cfg = dataclasses.replace(
         with_data(cfg, categorical_covariates=(STUDY,), labels_key="masked_condition"),
         model=dataclasses.replace(cfg.model, classifier_input=source),
@@ -108,11 +115,18 @@ def fit_ssvae(ds: Dataset, cfg: FitConfig, hidden: np.ndarray, candidate) -> Sem
     return SemiSupervisedVAE(config=cfg).fit(train)
 
 
-def crc_auroc(est: SemiSupervisedVAE, ds: Dataset, rows: np.ndarray) -> float:
+def crc_proba(est: SemiSupervisedVAE, ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    return est.predict_proba(ds.subset(np.flatnonzero(rows)))[:, est.classes_.index("CRC")]
+
+
+def auroc(ds: Dataset, rows: np.ndarray, proba: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
-    proba = est.predict_proba(ds.subset(np.flatnonzero(rows)))[:, est.classes_.index("CRC")]
     return float(roc_auc_score(np.asarray(ds.obs[CONDITION])[rows] == "CRC", proba))
+
+
+def crc_auroc(est: SemiSupervisedVAE, ds: Dataset, rows: np.ndarray) -> float:
+    return auroc(ds, rows, crc_proba(est, ds, rows))
 
 
 def inner_scores(ds: Dataset, cfg: FitConfig, studies: list[str]) -> dict:
@@ -150,9 +164,14 @@ def loso(ds: Dataset, cfg: FitConfig) -> tuple[list[dict], dict]:
             c: float(np.mean([inner[c, held, t] for t in studies if t != held])) for c in CANDIDATES
         }
         chosen = max(CANDIDATES, key=lambda c: means[c])
-        aucs = {
-            c: crc_auroc(fit_ssvae(ds, cfg, test, c), ds, test) for c in {chosen, CANDIDATES[0]}
-        }
+        probas = [crc_proba(fit_ssvae(ds, cfg, test, chosen, s), ds, test) for s in ENSEMBLE_SEEDS]
+        aucs = {"ensemble": auroc(ds, test, np.mean(probas, axis=0))}
+        aucs["seed0"] = auroc(ds, test, probas[0])
+        aucs["default"] = (
+            aucs["seed0"]
+            if chosen == CANDIDATES[0]
+            else crc_auroc(fit_ssvae(ds, cfg, test, CANDIDATES[0]), ds, test)
+        )
         rf = RandomForestClassifier(n_estimators=500, random_state=0, n_jobs=1)
         rf.fit(ds.x[~test], truth[~test])
         rf_auc = float(roc_auc_score(truth[test], rf.predict_proba(ds.x[test])[:, 1]))
@@ -162,12 +181,13 @@ def loso(ds: Dataset, cfg: FitConfig) -> tuple[list[dict], dict]:
                 "n": int(test.sum()),
                 "chosen": list(chosen),
                 "inner_auroc": {f"{c[0]}, α={c[1]:g}": v for c, v in means.items()},
-                "ssvae_auroc": aucs[chosen],
-                "ssvae_default_auroc": aucs[CANDIDATES[0]],
+                "ssvae_auroc": aucs["ensemble"],
+                "ssvae_single_seed_auroc": aucs["seed0"],
+                "ssvae_default_auroc": aucs["default"],
                 "rf_auroc": rf_auc,
             }
         )
-        print(f"{short(held)}: SSVAE {aucs[chosen]:.3f} {chosen}  RF {rf_auc:.3f}", file=sys.stderr)
+        print(f"{short(held)}: SSVAE {aucs} {chosen}  RF {rf_auc:.3f}", file=sys.stderr)
     return rows, {f"{c[0]}, α={c[1]:g}|{a}|{b}": v for (c, a, b), v in inner.items()}
 
 
@@ -212,6 +232,7 @@ def main() -> int:
     loso_rows, inner = loso(ds, cfg)
     mean_ss = float(np.mean([r["ssvae_auroc"] for r in loso_rows]))
     mean_default = float(np.mean([r["ssvae_default_auroc"] for r in loso_rows]))
+    mean_seed0 = float(np.mean([r["ssvae_single_seed_auroc"] for r in loso_rows]))
     mean_rf = float(np.mean([r["rf_auroc"] for r in loso_rows]))
     out = Path(args.out)
     colours = {STUDY: np.array([short(s) for s in ds.obs[STUDY]], dtype=object)}
@@ -225,7 +246,12 @@ def main() -> int:
         "audits": {n: r["audit"] for n, r in results.items()},
         "loso": loso_rows,
         "loso_inner_cv": inner,
-        "loso_mean": {"ssvae": mean_ss, "ssvae_default": mean_default, "random_forest": mean_rf},
+        "loso_mean": {
+            "ssvae": mean_ss,
+            "ssvae_single_seed": mean_seed0,
+            "ssvae_default": mean_default,
+            "random_forest": mean_rf,
+        },
         "seconds": time.perf_counter() - t_start,
     }
     write_json_atomic(out / "results.json", summary)
@@ -240,15 +266,32 @@ def main() -> int:
             r["n"],
             f"classifier on {r['chosen'][0]}, α={r['chosen'][1]:g}",
             f"{r['ssvae_auroc']:.3f}",
+            f"{r['ssvae_single_seed_auroc']:.3f}",
             f"{r['ssvae_default_auroc']:.3f}",
             f"{r['rf_auroc']:.3f}",
         ]
         for r in loso_rows
     ]
     loso_table.append(
-        ["**mean**", len(ds), "", f"**{mean_ss:.3f}**", f"{mean_default:.3f}", f"**{mean_rf:.3f}**"]
+        [
+            "**mean**",
+            len(ds),
+            "",
+            f"**{mean_ss:.3f}**",
+            f"{mean_seed0:.3f}",
+            f"{mean_default:.3f}",
+            f"**{mean_rf:.3f}**",
+        ]
     )
-    headers = ["held-out study", "n", "inner-CV choice", "SSVAE AUROC", "SSVAE default", "RF AUROC"]
+    headers = [
+        "held-out study",
+        "n",
+        "inner-CV choice",
+        f"SSVAE AUROC ({len(ENSEMBLE_SEEDS)} seeds)",
+        "SSVAE seed 0",
+        "SSVAE default, seed 0",
+        "RF AUROC",
+    ]
     print(markdown_table(headers, loso_table))
     print(f"\nreport: {out / 'report.html'}")
     return 0
