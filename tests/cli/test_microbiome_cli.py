@@ -152,3 +152,18 @@ def test_audit_bad_covariate_exits_2_and_writes_nothing(fixtures, tmp_path, caps
         "--covariates", "studyID,nonexistent", "--out", tmp_path / "a",
     )  # fmt: skip
     assert rc == 2 and "nonexistent" in err and not (tmp_path / "a").exists()
+
+
+def test_taxa_by_samples_table_reads_like_samples_by_taxa(fixtures, tmp_path):
+    from biovae.data import read_dataset
+
+    abund = pd.read_csv(fixtures / ABUND, sep="\t")
+    flipped = tmp_path / "taxa_x_samples.tsv"
+    abund.set_index("sample_id").T.rename_axis("taxon").reset_index().to_csv(
+        flipped, sep="\t", index=False
+    )
+    rows = read_dataset(fixtures / ABUND, obs_path=str(fixtures / META))
+    cols = read_dataset(flipped, transpose=True, obs_path=str(fixtures / META))
+    np.testing.assert_array_equal(cols.x, rows.x)
+    assert list(cols.ids) == list(rows.ids) and cols.features == rows.features
+    np.testing.assert_array_equal(cols.obs["study_condition"], rows.obs["study_condition"])
