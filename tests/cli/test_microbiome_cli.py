@@ -40,9 +40,14 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
     rc, _, err = run(
         capsys, "fit", fixtures / ABUND, "--obs", m, "--likelihood", "hurdle_dirichlet",
         "--model", "ssvae", "--labels-key", "study_condition",
-        "--categorical-covariates", "sex_batch", "--out", model, *FAST,
+        "--categorical-covariates", "sex_batch", "--out", model, "--report", tmp_path / "r.html",
+        *FAST,
     )  # fmt: skip
     assert rc == 0, err
+    report = (tmp_path / "r.html").read_text()
+    assert report.lstrip().lower().startswith("<!doctype html>") and "ssvae" in report
+    rc, _, err = run(capsys, "diagnose", model, fixtures / ABUND, "--out", tmp_path / "d")
+    assert rc == 2 and "biovae audit" in err and not (tmp_path / "d").exists()
     assert json.loads((model / "metadata.json").read_text())["schema"]["labels"]["levels"] == [
         "CRC",
         "control",
