@@ -209,6 +209,41 @@ def audit_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+LOSO_COLUMNS = {
+    "ssvae": ("ssvae_auroc", f"SSVAE AUROC ({len(ENSEMBLE_SEEDS)} seeds)"),
+    "ssvae_single_seed": ("ssvae_single_seed_auroc", "SSVAE seed 0"),
+    "ssvae_default": ("ssvae_default_auroc", "SSVAE default, seed 0"),
+    "random_forest": ("rf_auroc", "RF AUROC"),
+}
+
+
+def loso_means(rows: list[dict]) -> dict[str, float]:
+    return {k: float(np.mean([r[key] for r in rows])) for k, (key, _) in LOSO_COLUMNS.items()}
+
+
+def loso_table(rows: list[dict], means: dict[str, float]) -> str:
+    table = [
+        [short(r["held_out"]), r["n"], f"classifier on {r['chosen'][0]}, α={r['chosen'][1]:g}"]
+        + [f"{r[key]:.3f}" for key, _ in LOSO_COLUMNS.values()]
+        for r in rows
+    ]
+    bold = ("ssvae", "random_forest")
+    table.append(
+        ["**mean**", sum(r["n"] for r in rows), ""]
+        + [f"**{v:.3f}**" if k in bold else f"{v:.3f}" for k, v in means.items()]
+    )
+    headers = ["held-out study", "n", "inner-CV choice"] + [h for _, h in LOSO_COLUMNS.values()]
+    return markdown_table(headers, table)
+
+
+def write_report(out: Path, ds: Dataset, results: dict) -> None:
+    """Latent maps by study and by condition, before and after conditioning."""
+    colours = {STUDY: np.array([short(s) for s in ds.obs[STUDY]], dtype=object)}
+    colours[CONDITION] = ds.obs[CONDITION]
+    panels = [AuditPanel(n, r["audit"], r["z"], colours) for n, r in results.items()]
+    write_audit_page(out / "report.html", panels, "CRC microbiome: batch vs biology audit")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=200)
@@ -218,40 +253,26 @@ def main() -> int:
     if not (data_dir() / "microbiome").is_dir():
         print(f"skipped: {data_dir() / 'microbiome'} not found (set BIOVAE_DATA_DIR)")
         return 0
-    t_start = time.perf_counter()
-    info = machine_info()
-    ds = load()
+    t_start, info, ds = time.perf_counter(), machine_info(), load()
     cfg = base_config(args.epochs)
+    conditional = with_data(cfg, categorical_covariates=(STUDY,))
     fits = {
         "unsupervised VAE": VAE(config=cfg).fit(ds),
-        "conditional VAE (studyID)": VAE(
-            config=with_data(cfg, categorical_covariates=(STUDY,))
-        ).fit(ds),
+        "conditional VAE (studyID)": VAE(config=conditional).fit(ds),
     }
     results = {name: audit_model(est, ds) for name, est in fits.items()}
-    loso_rows, inner = loso(ds, cfg)
-    mean_ss = float(np.mean([r["ssvae_auroc"] for r in loso_rows]))
-    mean_default = float(np.mean([r["ssvae_default_auroc"] for r in loso_rows]))
-    mean_seed0 = float(np.mean([r["ssvae_single_seed_auroc"] for r in loso_rows]))
-    mean_rf = float(np.mean([r["rf_auroc"] for r in loso_rows]))
+    rows, inner = loso(ds, cfg)
+    means = loso_means(rows)
     out = Path(args.out)
-    colours = {STUDY: np.array([short(s) for s in ds.obs[STUDY]], dtype=object)}
-    colours[CONDITION] = ds.obs[CONDITION]
-    panels = [AuditPanel(n, r["audit"], r["z"], colours) for n, r in results.items()]
-    write_audit_page(out / "report.html", panels, "CRC microbiome: batch vs biology audit")
+    write_report(out, ds, results)
     summary = {
         "machine": info,
         "config": dataclasses.asdict(cfg),
         "epochs_trained": {n: len(e.history_) for n, e in fits.items()},
         "audits": {n: r["audit"] for n, r in results.items()},
-        "loso": loso_rows,
+        "loso": rows,
         "loso_inner_cv": inner,
-        "loso_mean": {
-            "ssvae": mean_ss,
-            "ssvae_single_seed": mean_seed0,
-            "ssvae_default": mean_default,
-            "random_forest": mean_rf,
-        },
+        "loso_mean": means,
         "seconds": time.perf_counter() - t_start,
     }
     write_json_atomic(out / "results.json", summary)
@@ -260,39 +281,7 @@ def main() -> int:
                "study dominates"]  # fmt: skip
     print(markdown_table(headers, audit_rows(results)))
     print()
-    loso_table = [
-        [
-            short(r["held_out"]),
-            r["n"],
-            f"classifier on {r['chosen'][0]}, α={r['chosen'][1]:g}",
-            f"{r['ssvae_auroc']:.3f}",
-            f"{r['ssvae_single_seed_auroc']:.3f}",
-            f"{r['ssvae_default_auroc']:.3f}",
-            f"{r['rf_auroc']:.3f}",
-        ]
-        for r in loso_rows
-    ]
-    loso_table.append(
-        [
-            "**mean**",
-            len(ds),
-            "",
-            f"**{mean_ss:.3f}**",
-            f"{mean_seed0:.3f}",
-            f"{mean_default:.3f}",
-            f"**{mean_rf:.3f}**",
-        ]
-    )
-    headers = [
-        "held-out study",
-        "n",
-        "inner-CV choice",
-        f"SSVAE AUROC ({len(ENSEMBLE_SEEDS)} seeds)",
-        "SSVAE seed 0",
-        "SSVAE default, seed 0",
-        "RF AUROC",
-    ]
-    print(markdown_table(headers, loso_table))
+    print(loso_table(rows, means))
     print(f"\nreport: {out / 'report.html'}")
     return 0
 
