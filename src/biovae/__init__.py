@@ -6,7 +6,7 @@ conventions; :mod:`biovae.tl` writes results into AnnData objects.
 
 from biovae._version import __version__
 
-__all__ = ["PCA", "VAE", "Autoencoder", "__version__", "tl"]
+__all__ = ["PCA", "VAE", "Autoencoder", "SemiSupervisedVAE", "__version__", "tl"]
 
 
 def __getattr__(name: str):
@@ -15,6 +15,10 @@ def __getattr__(name: str):
         from biovae import estimator
 
         return getattr(estimator, name)
+    if name == "SemiSupervisedVAE":
+        from biovae import ssvae_estimator
+
+        return ssvae_estimator.SemiSupervisedVAE
     if name == "tl":
         import importlib
 

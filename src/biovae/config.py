@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
 NORMS = ("none", "batch", "layer")
-MODEL_KINDS = ("vae", "ae", "pca")
+MODEL_KINDS = ("vae", "ae", "pca", "ssvae")
 
 
 def _check(cond: bool, message: str) -> None:
@@ -71,15 +71,19 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``), latent size, likelihood."""
+    """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``, ``ssvae`` semi-supervised
+    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (as
+    scANVI) or q(y|x) on the encoder's input features (as M2)."""
 
     kind: str = "vae"
     n_latent: int = 10
     likelihood: LikelihoodConfig = field(default_factory=LikelihoodConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    classifier_input: str = "z"
 
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
+        _check(self.classifier_input in ("z", "x"), "model.classifier_input must be z or x")
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
 
 
@@ -90,18 +94,21 @@ class ObjectiveConfig:
     loss = −E_q[log p(x|z)] + β_t · Σ_k max(λ, KL_k), with β_t = β · min(1, epoch / warmup)
     (λ = ``free_bits`` nats per latent dimension, averaged over the batch); with
     ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead.
+    ``classification_weight`` α weighs −log q(y|x) of labelled records (semi-supervised VAE).
     """
 
     beta: float = 1.0
     kl_warmup_epochs: int = 0
     free_bits: float = 0.0
     iwae_samples: int = 1
+    classification_weight: float = 50.0
 
     def __post_init__(self) -> None:
         _check(self.beta >= 0, "objective.beta must be >= 0")
         _check(self.kl_warmup_epochs >= 0, "objective.kl_warmup_epochs must be >= 0")
         _check(self.free_bits >= 0, "objective.free_bits must be >= 0")
         _check(self.iwae_samples >= 1, "objective.iwae_samples must be >= 1")
+        _check(self.classification_weight >= 0, "objective.classification_weight must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How records become a data set: columns, format, and covariates to condition on."""
+    """How records become a data set: columns, format, and covariates to condition on.
+
+    ``labels_key`` names the label column of a semi-supervised model (missing or "unknown"
+    entries are unlabelled).
+    """
 
     format: str | None = None
     id_column: str | None = None
@@ -143,6 +154,7 @@ class DataConfig:
     drop_invalid: bool = False
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
+    labels_key: str | None = None
 
     def __post_init__(self) -> None:
         both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))

@@ -41,6 +41,8 @@ def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions
     """Rate/distortion, collapse, IWAE log p(x) and amortization gap of ``est`` on ``data``."""
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
+    if est.config_.model.kind == "ssvae":
+        raise ConfigError("diagnose does not support the semi-supervised VAE yet; use biovae audit")
     model = est.model_
     batches = est.batches(data)
     with seeded(options.seed):

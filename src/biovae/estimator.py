@@ -20,7 +20,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, obs_columns
-from biovae.models import CovariateSpec, DataSchema, LatentVariableModel, build_model
+from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
@@ -128,13 +128,16 @@ class _LatentEstimator:
         cov = CovariateSpec.fit(
             ds.obs, cfg.data.categorical_covariates, cfg.data.continuous_covariates, ds.source
         )
+        labels = self._fit_labels(ds, cfg)
         schema = DataSchema(
-            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x)
+            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x), labels
         )
-        source = InMemorySource(ds.x, cov.encode(ds.obs, len(ds), ds.source), None, lik.data_dtype)
+        y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
+        c = cov.encode(ds.obs, len(ds), ds.source)
+        source = InMemorySource(ds.x, c, None, lik.data_dtype, y=y)
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         with seeded(cfg.train.seed):
-            model = build_model(lik, cov.width, cfg.model)
+            model = build_model(lik, cov.width, cfg.model, labels.n_classes)
             history = fit_model(
                 model,
                 source.subset(train_idx),
@@ -150,6 +153,15 @@ class _LatentEstimator:
         self.fingerprint_ = fingerprint(ds)
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
+
+    def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
+        """Label levels learned from the training data (none for unsupervised models)."""
+        if cfg.data.labels_key:
+            raise ConfigError(
+                f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
+                "add --model ssvae or drop --labels-key"
+            )
+        return LabelSpec()
 
     # -- inference -------------------------------------------------------------------------
     def _check_fitted(self) -> LatentVariableModel:
@@ -272,7 +284,9 @@ class _LatentEstimator:
         est = cls(config=saved.config)
         schema = saved.schema
         lik = likelihoods.build(saved.config.model.likelihood, schema.data_shape, schema.n_letters)
-        model = build_model(lik, schema.covariates.width, saved.config.model)
+        model = build_model(
+            lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
+        )
         model.load_state_dict(saved.weights)
         model.eval()
         est.config_, est.schema_, est.model_ = saved.config, schema, model
@@ -302,9 +316,12 @@ class Autoencoder(_LatentEstimator):
 
 
 def load_model(path: str | Path):
-    """Load any saved biovae model (VAE, Autoencoder or PCA) from its folder."""
+    """Load any saved biovae model (VAE, Autoencoder, PCA, SemiSupervisedVAE) from its folder."""
+    from biovae.ssvae_estimator import SemiSupervisedVAE
+
     saved = persistence.load(path)
-    return {"vae": VAE, "ae": Autoencoder, "pca": PCA}[saved.config.model.kind].from_saved(saved)
+    kinds = {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}
+    return kinds[saved.config.model.kind].from_saved(saved)
 
 
 def _n_letters(ds: Dataset) -> int:

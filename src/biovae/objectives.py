@@ -24,11 +24,13 @@ from biovae.config import ObjectiveConfig
 
 @dataclass(frozen=True)
 class Batch:
-    """Records ``x`` with covariates ``c`` (n, d) and weights ``w`` (n,), both optional."""
+    """Records ``x`` with covariates ``c`` (n, d), weights ``w`` (n,) and label codes ``y`` (n,)
+    (int64, −1 = unlabelled), all optional."""
 
     x: Tensor
     c: Tensor | None = None
     w: Tensor | None = None
+    y: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

@@ -58,6 +58,25 @@ def ref_zinb(x, p, ctx):
     return np.log(np.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
 
 
+def ref_dirichlet_multinomial(x, p, ctx):
+    alpha = _softplus(p["precision"]) * _softmax(p["rho"])
+    n = x.sum(-1).astype(int)
+    return np.array([st.dirichlet_multinomial.logpmf(x[i], alpha[i], n[i]) for i in range(len(x))])
+
+
+def ref_hurdle_dirichlet(x, p, ctx):
+    pi, alpha = sps.expit(p["presence_logits"]), _softplus(p["log_concentration"])
+    out = []
+    for i in range(len(x)):
+        present = x[i] > 0
+        lp = st.bernoulli.logpmf(present, pi[i]).sum()
+        if present.sum() > 1:
+            y = x[i][present] / x[i][present].sum()
+            lp += st.dirichlet.logpdf(y, alpha[i][present])
+        out.append(lp)
+    return np.array(out)
+
+
 REFERENCES = {
     "gaussian": ref_gaussian,
     "bernoulli": ref_bernoulli,
@@ -65,6 +84,8 @@ REFERENCES = {
     "poisson": ref_poisson,
     "nb": ref_nb,
     "zinb": ref_zinb,
+    "dirichlet_multinomial": ref_dirichlet_multinomial,
+    "hurdle_dirichlet": ref_hurdle_dirichlet,
 }
 
 

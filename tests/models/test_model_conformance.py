@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from biovae import PCA, VAE, Autoencoder, likelihoods
+from biovae import PCA, VAE, Autoencoder, SemiSupervisedVAE, likelihoods
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, ModelFileError
@@ -26,6 +26,10 @@ def dataset_for(name: str, n: int = 40) -> Dataset:
         x = (rng.random((n, 6)) < 0.4).astype(np.float32)
     elif name == "gaussian":
         x = rng.normal(size=(n, 6)).astype(np.float32)
+    elif name == "hurdle_dirichlet":
+        x = rng.dirichlet(np.ones(6), size=n) * (rng.random((n, 6)) < 0.6)
+        x[:, 0] += 0.01  # every record has a taxon
+        x = (x / x.sum(1, keepdims=True)).astype(np.float32)
     else:
         x = rng.poisson(3.0, size=(n, 6)).astype(np.float32)
     return Dataset(x, ids, tuple(f"g{j}" for j in range(6)), {})
@@ -62,6 +66,27 @@ def test_train_step_and_round_trip(tmp_path, cls, name, norm):
         "metadata.json",
         "weights.safetensors",
     ]
+
+
+@pytest.mark.parametrize("name", likelihoods.available())
+def test_semisupervised_train_step_and_round_trip(tmp_path, name):
+    ds = dataset_for(name)
+    labels = np.array(["a", "b", "unknown", ""] * (len(ds) // 4), dtype=object)
+    ds = Dataset(ds.x, ds.ids, ds.features, {"y": labels}, ds.alphabet)
+    est = SemiSupervisedVAE(likelihood=name, labels_key="y", config=config(name)).fit(ds)
+    assert all(np.isfinite(h["loss"]) for h in est.history_)
+    proba = est.predict_proba(ds)
+    assert proba.shape == (len(ds), 2) and np.allclose(proba.sum(1), 1.0)
+    assert est.classes_ == ("a", "b")
+    samples = est.sample(3)
+    assert est.model_.likelihood.validate(samples) is None
+    est.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is SemiSupervisedVAE
+    np.testing.assert_array_equal(loaded.transform(ds), est.transform(ds))
+    np.testing.assert_array_equal(loaded.predict_proba(ds), proba)
+    np.testing.assert_array_equal(loaded.score(ds, seed=1), est.score(ds, seed=1))
+    assert np.isfinite(loaded.score(ds, iwae=4)).all()
 
 
 @pytest.mark.parametrize("name", likelihoods.available())

@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from biovae.cli.io import check_output, read_input, write_samples
 from biovae.cli.options import build_config
 from biovae.config import DataConfig
@@ -25,8 +27,9 @@ def _say(args: argparse.Namespace, message: str) -> None:
 def _estimator_for(kind: str):
     from biovae.estimator import VAE, Autoencoder
     from biovae.pca_estimator import PCA
+    from biovae.ssvae_estimator import SemiSupervisedVAE
 
-    return {"vae": VAE, "ae": Autoencoder, "pca": PCA}[kind]
+    return {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}[kind]
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -84,8 +87,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
     out = check_output(args.out, TABLE_SUFFIXES)
     est = _load(args)
     ds = read_input(args.data, _data_config(est, args))
-    z = est.transform(ds)
-    write_table(out, ds.ids, {"z": z})
+    columns = {"z": est.transform(ds)}
+    if hasattr(est, "predict_proba"):  # semi-supervised: label prediction and q(y|x)
+        proba = est.predict_proba(ds)
+        columns["predicted_label"] = np.asarray(est.classes_, dtype=object)[proba.argmax(1)]
+        columns.update({f"p_{level}": proba[:, j] for j, level in enumerate(est.classes_)})
+    write_table(out, ds.ids, columns)
     print(out)
     return 0
 

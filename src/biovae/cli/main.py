@@ -30,6 +30,7 @@ EPILOG = """examples:
   biovae report pbmc_model counts.h5ad --color-by bulk_labels --out report.html
   biovae diagnose pbmc_model held_out.h5ad --out diagnostics/
   biovae sweep counts.h5ad --likelihood nb --beta 0.1,0.3,1,3,10 --out rd/
+  biovae audit model data.tsv --obs meta.tsv --covariates batch,disease --out audit/
 """
 
 
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _diagnose_parser(sub)
     _sweep_parser(sub)
+    from biovae.cli.audit_cmd import add_audit_parser
+
+    add_audit_parser(sub, _sub)
     return p
 
 

@@ -40,7 +40,13 @@ class Option:
 
 
 MODEL_OPTIONS = (
-    Option("--model", "model.kind", str, "vae (default), ae (plain autoencoder) or pca", "KIND"),
+    Option(
+        "--model",
+        "model.kind",
+        str,
+        "vae (default), ae (plain autoencoder), pca or ssvae (semi-supervised)",
+        "KIND",
+    ),
     Option(
         "--likelihood",
         "model.likelihood.name",
@@ -65,6 +71,13 @@ OBJECTIVE_OPTIONS = (
     Option("--kl-warmup", "objective.kl_warmup_epochs", int, "epochs of linear KL warm-up", "N"),
     Option("--free-bits", "objective.free_bits", float, "free bits per latent dim (nats)", "λ"),
     Option("--iwae-samples", "objective.iwae_samples", int, "train on the IWAE-K bound", "K"),
+    Option(
+        "--classification-weight",
+        "objective.classification_weight",
+        float,
+        "weight α of −log q(y|x) on labelled records (--model ssvae; default 50)",
+        "A",
+    ),
 )
 TRAIN_OPTIONS = (
     Option("--epochs", "train.epochs", int, "maximum epochs (default 200)", "N"),
@@ -121,6 +134,13 @@ DATA_OPTIONS = (
         _names,
         "numeric metadata columns to condition on",
         "A,B",
+    ),
+    Option(
+        "--labels-key",
+        "data.labels_key",
+        str,
+        "label column of --model ssvae (missing/unknown = unlabelled)",
+        "COL",
     ),
 )
 FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS

@@ -12,7 +12,9 @@ from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood
 from biovae.likelihoods.bernoulli import Bernoulli
 from biovae.likelihoods.categorical import Categorical
+from biovae.likelihoods.dirichlet_multinomial import DirichletMultinomial
 from biovae.likelihoods.gaussian import Gaussian
+from biovae.likelihoods.hurdle_dirichlet import HurdleDirichlet
 from biovae.likelihoods.negative_binomial import NegativeBinomial
 from biovae.likelihoods.poisson import Poisson
 from biovae.likelihoods.zinb import ZeroInflatedNegativeBinomial
@@ -26,6 +28,8 @@ _REGISTRY: dict[str, type[Likelihood]] = {
         Poisson,
         NegativeBinomial,
         ZeroInflatedNegativeBinomial,
+        DirichletMultinomial,
+        HurdleDirichlet,
     )
 }
 

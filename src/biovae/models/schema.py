@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from biovae.models.covariates import CovariateSpec
+from biovae.models.labels import LabelSpec
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class DataSchema:
     alphabet: str | None = None
     covariates: CovariateSpec = field(default_factory=CovariateSpec)
     context_stats: dict[str, float] = field(default_factory=dict)
+    labels: LabelSpec = field(default_factory=LabelSpec)
 
     @property
     def n_letters(self) -> int:
@@ -40,4 +42,8 @@ class DataSchema:
                 stds=tuple(cov.get("stds", ())),
             ),
             context_stats=dict(d.get("context_stats") or {}),
+            labels=LabelSpec(
+                (d.get("labels") or {}).get("key"),
+                tuple((d.get("labels") or {}).get("levels", ())),
+            ),
         )

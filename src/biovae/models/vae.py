@@ -63,8 +63,14 @@ class LatentVariableModel(nn.Module):
         return objectives.objective(self, batch, config, epoch)
 
 
-def build_model(likelihood: Likelihood, n_cov: int, config: ModelConfig) -> LatentVariableModel:
-    """The network model for ``config.kind`` (``vae`` or ``ae``)."""
+def build_model(
+    likelihood: Likelihood, n_cov: int, config: ModelConfig, n_classes: int = 0
+) -> nn.Module:
+    """The network model for ``config.kind`` (``vae``, ``ae`` or ``ssvae`` with ``n_classes``)."""
+    if config.kind == "ssvae":
+        from biovae.models.semisupervised import SemiSupervisedVAE
+
+        return SemiSupervisedVAE(likelihood, n_cov, n_classes, config)
     if config.kind not in ("vae", "ae"):
         raise ValueError(f"model kind {config.kind!r} is not a neural model")
     return LatentVariableModel(likelihood, n_cov, config, stochastic=config.kind == "vae")

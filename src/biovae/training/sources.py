@@ -29,7 +29,8 @@ class InMemorySource:
     """Data held in memory, sliced by index (no per-record Python).
 
     ``x`` is a dense array/tensor or a scipy CSR matrix (kept sparse; only the sliced batch is
-    densified). ``c`` are encoded covariates (n, d), ``w`` per-record weights (n,).
+    densified). ``c`` are encoded covariates (n, d), ``w`` per-record weights (n,), ``y`` label
+    codes (n,) of a semi-supervised model.
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class InMemorySource:
         c: Tensor | None = None,
         w: Tensor | None = None,
         dtype: torch.dtype = torch.float32,
+        y: Tensor | None = None,
     ) -> None:
         self.dtype = dtype
         if sp.issparse(x):
@@ -48,6 +50,7 @@ class InMemorySource:
             self.x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(dtype)
         self.c = c
         self.w = w
+        self.y = y
 
     def __len__(self) -> int:
         return self.x.shape[0] if self.x is not None else self.x_sparse.shape[0]
@@ -59,7 +62,7 @@ class InMemorySource:
             x = torch.from_numpy(self.x_sparse[idx.numpy()].toarray()).to(self.dtype)
         c = self.c[idx] if self.c is not None else None
         w = self.w[idx] if self.w is not None else None
-        return Batch(x, c, w)
+        return Batch(x, c, w, self.y[idx] if self.y is not None else None)
 
     def subset(self, idx: Tensor) -> InMemorySource:
         """A source over the records ``idx`` (for train/validation splits)."""
@@ -69,6 +72,7 @@ class InMemorySource:
             self.c[idx] if self.c is not None else None,
             self.w[idx] if self.w is not None else None,
             self.dtype,
+            self.y[idx] if self.y is not None else None,
         )
 
 

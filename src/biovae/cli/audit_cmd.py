@@ -1,0 +1,82 @@
+"""``biovae audit``: can technical or biological covariates be read off a model's latent map?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from biovae.cli.io import read_input
+from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options, build_config
+from biovae.data.writers import atomic_open
+from biovae.errors import ConfigError, DataError
+
+HELP = "Audit which covariates the latent map of MODEL predicts (batch vs biology)."
+EXAMPLES = (
+    "  biovae audit model abundance.tsv --obs metadata.tsv \\\n"
+    "      --covariates studyID,study_condition --technical studyID \\\n"
+    "      --biological study_condition --out audit/\n"
+)
+
+
+def add_audit_parser(sub, make_parser) -> None:
+    """Register ``audit`` on the subcommand set ``sub`` (``make_parser`` adds --quiet etc.)."""
+    p = make_parser(sub, "audit", HELP, EXAMPLES)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--covariates", type=_names, required=True, metavar="A,B,C")
+    p.add_argument("--technical", type=_names, default=[], metavar="A", help="e.g. the batch")
+    p.add_argument("--biological", type=_names, default=[], metavar="B", help="e.g. disease")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for audit.json (+ html)")
+    p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")
+    p.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_audit)
+
+
+def _check_args(args: argparse.Namespace) -> Path:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file; give a folder for audit.json")
+    if not out.parent.exists():
+        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    if args.folds < 2:
+        raise ConfigError("--folds must be >= 2")
+    unknown = sorted(set(args.technical + args.biological) - set(args.covariates))
+    if unknown:
+        raise ConfigError(f"--technical/--biological name {unknown[0]!r}, not in --covariates")
+    return out
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from biovae.diagnostics.confounding import audit
+    from biovae.estimator import load_model
+
+    out = _check_args(args)
+    est = load_model(args.model)
+    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    columns = {name: ds.obs_column(name) for name in args.covariates}
+    z = est.transform(ds)
+    result = audit(z, columns, args.technical, args.biological, n_splits=args.folds, seed=args.seed)
+    result.update(model=str(args.model), data=str(args.data))
+    html = None
+    if args.html:
+        from biovae.reports.audit_page import AuditPanel, render_audit_page
+
+        html = render_audit_page([AuditPanel(str(args.model), result, z, columns)], "Audit")
+    out.mkdir(exist_ok=True)
+    with atomic_open(out / "audit.json", "w") as fh:
+        json.dump(result, fh, indent=2)
+    if html is not None:
+        with atomic_open(out / "audit.html", "w") as fh:
+            fh.write(html)
+    for name, r in result["covariates"].items():
+        skill = r.get("balanced_accuracy", r.get("r2"))
+        print(f"{name}: {skill:.3f} ({r['kind']})", file=sys.stderr)
+    if "verdict" in result:
+        print(result["verdict"]["text"], file=sys.stderr)
+    print(out / "audit.json")
+    return 0

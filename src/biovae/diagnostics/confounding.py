@@ -1,0 +1,233 @@
+"""Confounding audit: which covariates can be read off a model's latent map, and where.
+
+An unsupervised VAE organises its map by whatever explains most variance, which in pooled
+studies is often the technical batch. The audit asks, for each covariate column, how well a
+simple classifier predicts it from the posterior means E_q[z|x]:
+
+* skill: stratified k-fold cross-validated balanced accuracy (chance = 1 / levels) and AUROC
+  (binary: ROC AUC; more levels: macro one-vs-rest) of a standardised, L2-regularised
+  logistic regression; continuous covariates get the cross-validated R² of ridge regression;
+* attribution: for each latent dimension alone, the univariate AUROC symmetrised around 0.5
+  (max(A, 1 − A), macro over one-vs-rest levels) or |Spearman ρ| for continuous covariates;
+* verdict: the *technical* covariate dominates the *biological* one when its chance-corrected
+  balanced accuracy κ = (BA − 1/L)/(1 − 1/L) exceeds the biological κ by ``margin``.
+
+Functions take plain arrays (latent means and covariate columns) so the audit works for any
+model of any modality. scikit-learn is imported lazily (``pip install biovae[report]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from biovae.errors import ConfigError, DataError
+
+#: A dimension "carries" a covariate when its univariate symmetric AUROC reaches this.
+CARRY_AUROC = 0.65
+#: A dimension "carries" a continuous covariate when |Spearman ρ| reaches this.
+CARRY_RHO = 0.3
+#: Covariates with at most this many levels (text, or few distinct numbers) are categorical.
+MAX_LEVELS = 50
+
+
+def _sklearn():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "the confounding audit needs scikit-learn; install it with pip install 'biovae[report]'"
+        ) from None
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    """Mask of missing entries: NaN for numbers, "" / "nan" / "NA" / "unknown" for text."""
+    v = np.asarray(values)
+    if v.dtype.kind in "iufb":
+        return ~np.isfinite(v.astype(np.float64))
+    text = np.char.lower(np.asarray([str(s).strip() for s in v], dtype=str))
+    return np.isin(text, ["", "nan", "na", "none", "unknown"])
+
+
+def is_categorical_column(values: np.ndarray) -> bool:
+    """Text columns, and numeric columns with few distinct values, are categorical."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "iufb":
+        return True
+    finite = v[np.isfinite(v.astype(np.float64))]
+    return len(np.unique(finite)) <= min(MAX_LEVELS, max(2, len(finite) // 10))
+
+
+def symmetric_auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    """max(A, 1 − A) of the ROC AUC of ``score`` for the boolean labels ``positive``."""
+    from sklearn.metrics import roc_auc_score
+
+    auc = float(roc_auc_score(positive, score))
+    return max(auc, 1.0 - auc)
+
+
+def dimension_attribution(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per latent dimension: symmetric AUROC, macro over one-vs-rest levels, shape (k,)."""
+    levels = np.unique(labels)
+    pairs = [levels[1:]] if len(levels) == 2 else [levels]
+    out = np.zeros(z.shape[1])
+    for k in range(z.shape[1]):
+        aucs = [symmetric_auroc(z[:, k], labels == lv) for lv in pairs[0]]
+        out[k] = float(np.mean(aucs))
+    return out
+
+
+def categorical_predictability(
+    z: np.ndarray, labels: np.ndarray, n_splits: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Cross-validated balanced accuracy and AUROC of predicting ``labels`` from ``z``."""
+    _sklearn()
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    labels = np.asarray([str(v) for v in labels])
+    levels, counts = np.unique(labels, return_counts=True)
+    if len(levels) < 2:
+        raise DataError(f"covariate has a single level ({levels[0]!r}); nothing to predict")
+    folds = int(min(n_splits, counts.min()))
+    if folds < 2:
+        rare = levels[np.argmin(counts)]
+        raise DataError(f"level {rare!r} has a single record; cross-validation needs at least two")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    proba = cross_val_predict(clf, z, labels, cv=cv, method="predict_proba")
+    predicted = levels[proba.argmax(1)]
+    if len(levels) == 2:
+        auroc = float(roc_auc_score(labels == levels[1], proba[:, 1]))
+    else:
+        auroc = float(roc_auc_score(labels, proba, multi_class="ovr", average="macro"))
+    bal = float(balanced_accuracy_score(labels, predicted))
+    chance = 1.0 / len(levels)
+    return {
+        "kind": "categorical",
+        "levels": [str(v) for v in levels],
+        "counts": [int(c) for c in counts],
+        "folds": folds,
+        "balanced_accuracy": bal,
+        "chance": chance,
+        "kappa": (bal - chance) / (1.0 - chance),
+        "auroc": auroc,
+    }
+
+
+def continuous_predictability(
+    z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Cross-validated R² of ridge regression of ``values`` on ``z``."""
+    _sklearn()
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    y = np.asarray(values, dtype=np.float64)
+    cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
+    pred = cross_val_predict(RidgeCV(alphas=np.logspace(-3, 3, 13)), z, y, cv=cv)
+    return {"kind": "continuous", "r2": float(r2_score(y, pred)), "folds": cv.n_splits}
+
+
+def audit_covariate(
+    z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Skill and per-dimension attribution of one covariate (records with it missing dropped)."""
+    from scipy.stats import spearmanr
+
+    keep = ~is_missing(values)
+    zk, vk = np.asarray(z, dtype=np.float64)[keep], np.asarray(values)[keep]
+    if is_categorical_column(vk):
+        labels = np.asarray([str(v) for v in vk])
+        result = categorical_predictability(zk, labels, n_splits, seed)
+        attribution, threshold = dimension_attribution(zk, labels), CARRY_AUROC
+    else:
+        result = continuous_predictability(zk, vk, n_splits, seed)
+        rho = [abs(float(spearmanr(zk[:, k], vk).statistic)) for k in range(zk.shape[1])]
+        attribution, threshold = np.nan_to_num(np.asarray(rho)), CARRY_RHO
+    order = np.argsort(-attribution)
+    result.update(
+        records=int(keep.sum()),
+        missing=int((~keep).sum()),
+        attribution=[float(a) for a in attribution],
+        carrying_dimensions=[int(k) for k in order if attribution[k] >= threshold],
+    )
+    return result
+
+
+def audit(
+    z: np.ndarray,
+    covariates: Mapping[str, np.ndarray],
+    technical: Sequence[str] = (),
+    biological: Sequence[str] = (),
+    *,
+    margin: float = 0.1,
+    n_splits: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Audit every covariate and, given technical and biological ones, a verdict.
+
+    Parameters
+    ----------
+    z
+        (n, k) posterior means.
+    covariates
+        Column name → (n,) values (text or numbers; missing values are skipped).
+    technical, biological
+        Names among ``covariates`` (e.g. ``studyID`` and ``study_condition``).
+    margin
+        How much larger the technical κ must be for the verdict "technical dominates".
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or not np.isfinite(z).all():
+        raise DataError(f"latent means must be a finite (records, latent) array, got {z.shape}")
+    for name in (*technical, *biological):
+        if name not in covariates:
+            raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
+    results = {name: audit_covariate(z, v, n_splits, seed) for name, v in covariates.items()}
+    out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
+    out["covariates"] = results
+    if technical and biological:
+        out["verdict"] = verdict(results, technical, biological, margin)
+    return out
+
+
+def _skill(result: Mapping[str, Any]) -> float:
+    return float(result["kappa"] if result["kind"] == "categorical" else result["r2"])
+
+
+def verdict(
+    results: Mapping[str, Mapping[str, Any]],
+    technical: Sequence[str],
+    biological: Sequence[str],
+    margin: float = 0.1,
+) -> dict[str, Any]:
+    """Does the best-predicted technical covariate dominate the best biological one?"""
+    tech = max(technical, key=lambda n: _skill(results[n]))
+    bio = max(biological, key=lambda n: _skill(results[n]))
+    t, b = _skill(results[tech]), _skill(results[bio])
+    dominated = t > b + margin
+    shared = sorted(
+        set(results[tech]["carrying_dimensions"]) & set(results[bio]["carrying_dimensions"])
+    )
+    text = (
+        f"technical covariate {tech!r} dominates the map (chance-corrected skill {t:.2f} vs "
+        f"{b:.2f} for {bio!r}); condition on it or guide the map with labels"
+        if dominated
+        else f"{tech!r} does not dominate {bio!r} (chance-corrected skill {t:.2f} vs {b:.2f})"
+    )
+    return {
+        "technical": tech,
+        "biological": bio,
+        "technical_skill": t,
+        "biological_skill": b,
+        "technical_dominates": bool(dominated),
+        "shared_dimensions": shared,
+        "text": text,
+    }

@@ -1,0 +1,80 @@
+"""Labels of a semi-supervised model: the known levels and their integer codes.
+
+Records whose label is missing (empty, NaN) or spelled ``unknown`` are unlabelled (code −1).
+The levels are saved with the model so new data are coded identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from biovae.errors import DataError
+
+#: Spellings of "no label" (compared case-insensitively after stripping spaces).
+UNLABELLED = frozenset({"", "nan", "na", "none", "unknown", "unlabelled", "unlabeled"})
+
+
+def unlabelled_mask(values: np.ndarray) -> np.ndarray:
+    """True where a label is missing or spelled like "unknown"."""
+    return np.asarray([str(v).strip().lower() in UNLABELLED for v in values], dtype=bool)
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Metadata column ``key`` and its known ``levels`` (sorted)."""
+
+    key: str | None = None
+    levels: tuple[str, ...] = ()
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.levels)
+
+    @classmethod
+    def fit(cls, obs: dict[str, np.ndarray], key: str, source: str = "data") -> LabelSpec:
+        """Levels of column ``key``; at least two labelled levels are needed."""
+        values = _column(obs, key, source)
+        known = values[~unlabelled_mask(values)]
+        levels = tuple(sorted({_text(v) for v in known}))
+        if len(levels) < 2:
+            raise DataError(
+                f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
+                f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
+            )
+        return cls(key, levels)
+
+    def encode(self, obs: dict[str, np.ndarray], source: str = "data") -> torch.Tensor:
+        """(n,) int64 codes into ``levels``, −1 for unlabelled records."""
+        values = _column(obs, self.key, source)
+        missing = unlabelled_mask(values)
+        index = {lv: i for i, lv in enumerate(self.levels)}
+        codes = np.full(len(values), -1, dtype=np.int64)
+        for i in np.flatnonzero(~missing):
+            text = _text(values[i])
+            if text not in index:
+                raise DataError(
+                    f"{source}: label {text!r} of record #{i} in column {self.key!r} was not seen "
+                    f"in training (known: {', '.join(self.levels)}); map it to a known level or "
+                    "mark it unknown"
+                )
+            codes[i] = index[text]
+        return torch.from_numpy(codes)
+
+
+def _text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndarray:
+    if key is None or key not in obs:
+        avail = ", ".join(sorted(obs)[:20]) or "none"
+        raise DataError(
+            f"{source}: label column {key!r} not found (metadata columns: {avail}); "
+            "check --labels-key"
+        )
+    return np.asarray(obs[key])

@@ -1,0 +1,131 @@
+"""Semi-supervised VAE: a latent map guided by (partial) labels, with label predictions.
+
+The generative model (Kingma et al. 2014, M2, with the label acting on z as in scANVI):
+
+    y ~ Cat(1/C),   z | y ~ N(μ_y, I),   x | z, c ~ p(x|z, c)  (any registered likelihood),
+
+inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
+reads z (``classifier_input="z"``, scANVI) or the featurised x (``"x"``, M2's q(y|x)); below
+q(y|z) stands for either.
+With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
+
+    labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
+    unlabelled (x):     ELBO = E_q log p(x|z) − Σ_y q(y|z) [KL_y + log q(y|z) + log C]
+
+and the loss is −mean ELBO (KL terms weighted by β) + α · mean over labelled records of
+−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``).
+Records with label −1 (missing or "unknown") are unlabelled. The marginal prior
+p(z) = Σ_y N(z; μ_y, I) / C is what :meth:`prior` returns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import (
+    Categorical,
+    Distribution,
+    Independent,
+    MixtureSameFamily,
+    Normal,
+)
+
+from biovae.config import ModelConfig, ObjectiveConfig
+from biovae.likelihoods import Likelihood
+from biovae.nn import MLP, Decoder, GaussianEncoder
+from biovae.objectives import Batch, LossOutput, _base_normal, _weighted_mean, beta_at
+
+
+class SemiSupervisedVAE(nn.Module):
+    """Encoder q(z|x,c), classifier q(y|z), class-conditional prior p(z|y), decoder p(x|z,c)."""
+
+    stochastic = True
+
+    def __init__(
+        self, likelihood: Likelihood, n_cov: int, n_classes: int, config: ModelConfig
+    ) -> None:
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError("a semi-supervised VAE needs at least two label levels")
+        self.likelihood = likelihood
+        self.config = config
+        self.n_latent = config.n_latent
+        self.n_classes = n_classes
+        net = config.network
+        self.encoder = GaussianEncoder(likelihood.n_inputs, n_cov, config.n_latent, net)
+        self.decoder = Decoder(likelihood, n_cov, config.n_latent, net)
+        self.classifier_input = config.classifier_input
+        n_in = config.n_latent if config.classifier_input == "z" else likelihood.n_inputs
+        trunk = MLP(n_in, 0, net.hidden[-1:], net)
+        self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
+        self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))
+
+    def encode(self, x: Tensor, c: Tensor | None = None) -> Distribution:
+        """q(z|x, c) with batch shape (n,) and event shape (k,)."""
+        return self.encoder(self.likelihood.featurize(x), c)
+
+    def decode(
+        self, z: Tensor, c: Tensor | None = None, context: dict[str, Tensor] | None = None
+    ) -> Distribution:
+        """p(x|z, c)."""
+        return self.decoder(z, c, context or {})
+
+    def classify(self, h: Tensor) -> Categorical:
+        """q(y|h) over the C label levels; ``h`` is z or the featurised x (classifier_input)."""
+        return Categorical(logits=self.classifier[1](self.classifier[0](h, None)))
+
+    def _classifier_features(self, x: Tensor, z: Tensor) -> Tensor:
+        return z if self.classifier_input == "z" else self.likelihood.featurize(x)
+
+    def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
+        """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
+        return self.classify(self._classifier_features(x, self.encode(x, c).mean))
+
+    def prior(self) -> Distribution:
+        """Marginal p(z) = Σ_y N(z; μ_y, I) / C."""
+        mix = Categorical(logits=torch.zeros(self.n_classes, device=self.class_means.device))
+        comp = Independent(Normal(self.class_means, torch.ones_like(self.class_means)), 1)
+        return MixtureSameFamily(mix, comp)
+
+    def context(self, x: Tensor) -> dict[str, Tensor]:
+        return self.likelihood.context(x)
+
+    def forward(self, batch: Batch, config: ObjectiveConfig, epoch: int = 0) -> LossOutput:
+        return self.loss(batch, config, epoch)
+
+    def kl_per_class(self, qz: Distribution) -> Tensor:
+        """KL(q(z_k|x) || N(μ_{y,k}, 1)) for every class, shape (n, C, k)."""
+        q = _base_normal(qz)
+        loc, scale = q.loc.unsqueeze(-2), q.scale.unsqueeze(-2)
+        return -torch.log(scale) + 0.5 * (scale**2 + (loc - self.class_means) ** 2) - 0.5
+
+    def loss(self, batch: Batch, config: ObjectiveConfig, epoch: int = 0) -> LossOutput:
+        """Negative semi-supervised ELBO plus the weighted classification term."""
+        qz = self.encode(batch.x, batch.c)
+        z = qz.rsample()
+        recon_n = -self.decode(z, batch.c, self.context(batch.x)).log_prob(batch.x)
+        log_q_nc = self.classify(self._classifier_features(batch.x, z)).logits
+        y = batch.y if batch.y is not None else torch.full_like(recon_n, -1, dtype=torch.long)
+        labelled = y >= 0
+        onehot = F.one_hot(y.clamp_min(0), self.n_classes).to(log_q_nc.dtype)
+        resp_nc = torch.where(labelled[:, None], onehot, log_q_nc.exp())
+        kl_nk = (resp_nc.unsqueeze(-1) * self.kl_per_class(qz)).sum(-2)
+        kl_y_n = torch.xlogy(resp_nc, resp_nc).sum(-1) + math.log(self.n_classes)
+        kl_n = kl_nk.sum(-1) + kl_y_n
+        ce_n = -(onehot * log_q_nc).sum(-1)
+        n_lab = labelled.sum().clamp_min(1)
+        ce = (ce_n * labelled).sum() / n_lab
+        beta = beta_at(config, epoch)
+        loss = _weighted_mean(recon_n + beta * kl_n, batch.w) + config.classification_weight * ce
+        extras = {"classification": ce.detach(), "labelled": labelled.sum().detach()}
+        return LossOutput(
+            loss,
+            recon_n.detach(),
+            kl_n.detach(),
+            kl_nk.detach(),
+            -(recon_n + kl_n).detach(),
+            extras,
+        )

@@ -1,0 +1,91 @@
+"""HTML page of confounding audits: skill tables, verdicts and latent maps per model.
+
+Self-contained (inline CSS, figures as base64 PNG) and written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biovae.reports.style import CSS
+
+
+@dataclass(frozen=True)
+class AuditPanel:
+    """One audited model: its name, audit result, posterior means and colouring columns."""
+
+    title: str
+    result: Mapping[str, Any]
+    z: np.ndarray
+    colour_by: Mapping[str, np.ndarray]
+
+
+def _table(result: Mapping[str, Any]) -> str:
+    rows = []
+    for name, r in result["covariates"].items():
+        if r["kind"] == "categorical":
+            skill = (
+                f"balanced accuracy {r['balanced_accuracy']:.3f} (chance {r['chance']:.3f}), "
+                f"AUROC {r['auroc']:.3f}"
+            )
+        else:
+            skill = f"cross-validated R² {r['r2']:.3f}"
+        dims = ", ".join(f"z{k + 1}" for k in r["carrying_dimensions"][:6]) or "none"
+        rows.append(
+            f"<tr><th>{escape(name)}</th><td>{skill}</td><td>{dims}</td>"
+            f"<td>{r['records']}</td></tr>"
+        )
+    head = "<tr><th>covariate</th><th>predicted from z</th><th>carried by</th><th>n</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _maps(panel: AuditPanel) -> str:
+    from biovae.reports.analysis import project_2d
+    from biovae.reports.plots import latent_map
+
+    proj = project_2d(panel.z)
+    imgs = []
+    for name, values in panel.colour_by.items():
+        png = base64.b64encode(latent_map(proj, np.asarray(values), name)).decode()
+        imgs.append(f'<img alt="latent map by {escape(name)}" src="data:image/png;base64,{png}">')
+    return "".join(imgs)
+
+
+def render_audit_page(panels: Sequence[AuditPanel], title: str, notes: str = "") -> str:
+    """The full HTML text."""
+    parts = [f"<h1>{escape(title)}</h1>"]
+    if notes:
+        parts.append(f"<div class='card'>{notes}</div>")
+    for p in panels:
+        verdict = p.result.get("verdict")
+        parts.append(f"<section class='card'><h2>{escape(p.title)}</h2>")
+        if verdict:
+            parts.append(f"<p><strong>Verdict:</strong> {escape(verdict['text'])}</p>")
+        parts.append(_table(p.result))
+        parts.append(f"<div class='maps'>{_maps(p)}</div></section>")
+    style = CSS + ".maps img{max-width:48%;margin:6px} table{border-collapse:collapse}"
+    style += " td,th{padding:4px 10px;border-bottom:1px solid #e4e7eb;text-align:left}"
+    body = "\n".join(parts)
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
+        f"</title><style>{style}</style></head><body><main>{body}</main></body></html>"
+    )
+
+
+def write_audit_page(
+    path: str | Path, panels: Sequence[AuditPanel], title: str, notes: str = ""
+) -> Path:
+    """Write :func:`render_audit_page` to ``path`` atomically."""
+    from biovae.data.writers import atomic_open
+
+    html = render_audit_page(panels, title, notes)
+    with atomic_open(path, "w") as fh:
+        fh.write(html)
+    return Path(path)

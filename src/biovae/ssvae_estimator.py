@@ -1,0 +1,98 @@
+"""scikit-learn style estimator of the semi-supervised VAE (:mod:`biovae.models.semisupervised`).
+
+Fits on all records; those whose ``labels_key`` entry is missing or "unknown" are unlabelled.
+``predict_proba`` gives q(y|x) for any records (labelled or not), ``predict`` the most likely
+level, ``transform`` the label-guided latent map.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from biovae.config import FitConfig
+from biovae.data.dataset import Dataset
+from biovae.errors import ConfigError
+from biovae.estimator import _LatentEstimator
+from biovae.models import LabelSpec
+from biovae.objectives import iwae_bound, iwae_log_weights
+from biovae.training import seeded
+
+
+class SemiSupervisedVAE(_LatentEstimator):
+    """VAE whose latent map is guided by (partial) labels and which predicts them.
+
+    Examples
+    --------
+    >>> est = biovae.SemiSupervisedVAE(labels_key="cell_type", likelihood="nb")  # doctest: +SKIP
+    >>> est.fit(counts, obs).predict_proba(counts)                               # doctest: +SKIP
+    """
+
+    _kind = "ssvae"
+
+    def __init__(self, *args: Any, labels_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.labels_key = labels_key
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {**super().get_params(deep), "labels_key": self.labels_key}
+
+    def get_config(self) -> FitConfig:
+        cfg = super().get_config()
+        if self.labels_key is not None:
+            cfg = dataclasses.replace(
+                cfg, data=dataclasses.replace(cfg.data, labels_key=self.labels_key)
+            )
+        if cfg.objective.iwae_samples > 1:
+            raise ConfigError(
+                "the semi-supervised VAE trains on its ELBO; set objective.iwae_samples to 1"
+            )
+        return cfg
+
+    def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
+        if not cfg.data.labels_key:
+            raise ConfigError(
+                "a semi-supervised VAE needs the label column: pass --labels-key COL "
+                "(labels_key=...); missing or 'unknown' entries are unlabelled"
+            )
+        return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source)
+
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        """The label levels, in the column order of :meth:`predict_proba`."""
+        self._check_fitted()
+        return self.schema_.labels.levels
+
+    @torch.no_grad()
+    def predict_proba(self, X: Any, obs: Any = None) -> np.ndarray:
+        """q(y|x) of every record, shape (n, levels), columns ordered as ``classes_``."""
+        _, source = self._source(X, obs)
+        model = self.model_
+        probs = [model.label_distribution(b.x, b.c).probs for b in self._batches(source)]
+        return torch.cat(probs).double().numpy()
+
+    def predict(self, X: Any, obs: Any = None) -> np.ndarray:
+        """Most likely label level of every record."""
+        levels = np.asarray(self.classes_, dtype=object)
+        return levels[self.predict_proba(X, obs).argmax(1)]
+
+    @torch.no_grad()
+    def score(
+        self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
+        """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior."""
+        _, source = self._source(X, obs)
+        model, out = self.model_, []
+        with seeded(seed):
+            for b in self._batches(source):
+                if iwae > 1:
+                    out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
+                    continue
+                runs = [
+                    model.loss(b, self.config_.objective).elbo_n for _ in range(max(1, n_samples))
+                ]
+                out.append(torch.stack(runs).mean(0))
+        return torch.cat(out).double().numpy()

@@ -1,0 +1,174 @@
+"""Microbiome tables through the command line: compositional fits, the semi-supervised model
+from flags, ``biovae audit`` on several modalities, and bad input (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.cli.test_cli import run
+
+FAST = ["--epochs", "2", "--hidden", "8", "--latent", "2", "--quiet"]
+ABUND, META = "crc_abundance_60x50.tsv", "crc_metadata_60.tsv"
+
+
+@pytest.fixture
+def tables(fixtures, tmp_path):
+    """Editable copies of the CRC fixtures."""
+    abund = pd.read_csv(fixtures / ABUND, sep="\t", dtype={"sample_id": str})
+    meta = pd.read_csv(fixtures / META, sep="\t")
+    return abund, meta
+
+
+def _write(tmp_path, abund, meta):
+    a, m = tmp_path / "abund.tsv", tmp_path / "meta.tsv"
+    abund.to_csv(a, sep="\t", index=False)
+    meta.to_csv(m, sep="\t", index=False)
+    return a, m
+
+
+def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
+    meta = pd.read_csv(fixtures / META, sep="\t")
+    meta.loc[::3, "study_condition"] = "unknown"  # a third of the labels hidden
+    meta["sex_batch"] = meta["gender"].fillna("unknown")
+    m = tmp_path / "meta.tsv"
+    meta.to_csv(m, sep="\t", index=False)
+    model = tmp_path / "ss"
+    rc, _, err = run(
+        capsys, "fit", fixtures / ABUND, "--obs", m, "--likelihood", "hurdle_dirichlet",
+        "--model", "ssvae", "--labels-key", "study_condition",
+        "--categorical-covariates", "sex_batch", "--out", model, "--report", tmp_path / "r.html",
+        *FAST,
+    )  # fmt: skip
+    assert rc == 0, err
+    report = (tmp_path / "r.html").read_text()
+    assert report.lstrip().lower().startswith("<!doctype html>") and "ssvae" in report
+    rc, _, err = run(capsys, "diagnose", model, fixtures / ABUND, "--out", tmp_path / "d")
+    assert rc == 2 and "biovae audit" in err and not (tmp_path / "d").exists()
+    assert json.loads((model / "metadata.json").read_text())["schema"]["labels"]["levels"] == [
+        "CRC",
+        "control",
+    ]
+    rc, _, err = run(
+        capsys, "embed", model, fixtures / ABUND, "--obs", m, "--out", tmp_path / "z.csv"
+    )
+    assert rc == 0, err
+    z = pd.read_csv(tmp_path / "z.csv")
+    assert list(z.columns) == ["id", "z_1", "z_2", "predicted_label", "p_CRC", "p_control"]
+    np.testing.assert_allclose(z["p_CRC"] + z["p_control"], 1.0, rtol=1e-6)
+    rc, _, err = run(
+        capsys, "audit", model, fixtures / ABUND, "--obs", m, "--covariates",
+        "study_condition,age", "--html", "--out", tmp_path / "audit",
+    )  # fmt: skip
+    assert rc == 0, err
+    result = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert set(result["covariates"]) == {"study_condition", "age"}
+    assert result["covariates"]["study_condition"]["records"] == 40  # "unknown" skipped
+    assert (tmp_path / "audit" / "audit.html").read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize(
+    ("data", "covariates", "extra"),
+    [
+        ("splice_junctions_200.tsv", "class", ["--sequence-column", "sequence"]),
+        ("cellbench_100x200.h5ad", "batch", ["--likelihood", "nb"]),
+    ],
+)
+def test_audit_works_on_sequence_and_single_cell_models(
+    fixtures, tmp_path, capsys, data, covariates, extra
+):
+    model = tmp_path / "m"
+    rc, _, err = run(capsys, "fit", fixtures / data, *extra, "--out", model, *FAST)
+    assert rc == 0, err
+    rc, _, err = run(
+        capsys, "audit", model, fixtures / data, "--covariates", covariates, "--out", tmp_path / "a"
+    )
+    assert rc == 0, err
+    result = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert 0 <= result["covariates"][covariates]["balanced_accuracy"] <= 1
+
+
+def _edit_negative(abund, meta):
+    abund.iloc[3, 5] = -0.01
+
+
+def _edit_nan(abund, meta):
+    abund.iloc[4, 7] = np.nan
+
+
+def _edit_missing_id(abund, meta):
+    return abund, meta.drop(index=10)
+
+
+def _edit_percentages(abund, meta):
+    abund.iloc[2, 1:] = abund.iloc[2, 1:] * 100
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_edit_negative, "is negative"),
+        (_edit_nan, "missing value"),
+        (_edit_missing_id, "has no row in the metadata table"),
+        (_edit_percentages, "instead of 1"),
+    ],
+)
+def test_bad_compositions_exit_2_and_write_nothing(tables, tmp_path, capsys, edit, message):
+    abund, meta = tables
+    edited = edit(abund, meta)
+    if edited is not None:
+        abund, meta = edited
+    a, m = _write(tmp_path, abund, meta)
+    out = tmp_path / "model"
+    rc, stdout, err = run(
+        capsys, "fit", a, "--obs", m, "--likelihood", "hurdle_dirichlet", "--out", out, *FAST
+    )
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and stdout == ""
+
+
+def test_labels_key_without_ssvae_is_refused(fixtures, tmp_path, capsys):
+    rc, _, err = run(
+        capsys, "fit", fixtures / ABUND, "--obs", fixtures / META, "--labels-key",
+        "study_condition", "--likelihood", "hurdle_dirichlet", "--out", tmp_path / "m", *FAST,
+    )  # fmt: skip
+    assert rc == 2 and "--model ssvae" in err and not (tmp_path / "m").exists()
+
+
+def test_fractional_counts_are_refused_by_the_dirichlet_multinomial(fixtures, tmp_path, capsys):
+    out = tmp_path / "model"
+    rc, _, err = run(
+        capsys, "fit", fixtures / ABUND, "--likelihood", "dirichlet_multinomial", "--out", out,
+        *FAST,
+    )  # fmt: skip
+    assert rc == 2 and "whole number" in err and not out.exists()
+
+
+def test_audit_bad_covariate_exits_2_and_writes_nothing(fixtures, tmp_path, capsys):
+    model = tmp_path / "m"
+    rc, _, _ = run(capsys, "fit", fixtures / ABUND, "--likelihood", "hurdle_dirichlet",
+                   "--out", model, *FAST)  # fmt: skip
+    assert rc == 0
+    rc, _, err = run(
+        capsys, "audit", model, fixtures / ABUND, "--obs", fixtures / META,
+        "--covariates", "studyID,nonexistent", "--out", tmp_path / "a",
+    )  # fmt: skip
+    assert rc == 2 and "nonexistent" in err and not (tmp_path / "a").exists()
+
+
+def test_taxa_by_samples_table_reads_like_samples_by_taxa(fixtures, tmp_path):
+    from biovae.data import read_dataset
+
+    abund = pd.read_csv(fixtures / ABUND, sep="\t")
+    flipped = tmp_path / "taxa_x_samples.tsv"
+    abund.set_index("sample_id").T.rename_axis("taxon").reset_index().to_csv(
+        flipped, sep="\t", index=False
+    )
+    rows = read_dataset(fixtures / ABUND, obs_path=str(fixtures / META))
+    cols = read_dataset(flipped, transpose=True, obs_path=str(fixtures / META))
+    np.testing.assert_array_equal(cols.x, rows.x)
+    assert list(cols.ids) == list(rows.ids) and cols.features == rows.features
+    np.testing.assert_array_equal(cols.obs["study_condition"], rows.obs["study_condition"])

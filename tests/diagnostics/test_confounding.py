@@ -1,0 +1,77 @@
+"""The confounding audit on synthetic latents whose answers are known in closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from biovae.diagnostics.confounding import audit, audit_covariate
+from biovae.errors import DataError
+
+
+def two_groups(n: int = 600, shift: float = 2.0, k: int = 4, dim: int = 2, seed: int = 0):
+    """Labels a/b; dimension ``dim`` is N(0,1) for a and N(shift,1) for b, others N(0,1)."""
+    rng = np.random.default_rng(seed)
+    labels = np.where(rng.random(n) < 0.5, "a", "b").astype(object)
+    z = rng.normal(size=(n, k))
+    z[:, dim] += shift * (labels == "b")
+    return z, labels
+
+
+def test_attribution_and_skill_match_gaussian_closed_forms():
+    z, labels = two_groups(shift=2.0)
+    r = audit_covariate(z, labels)
+    # AUROC of one dimension separating N(0,1) from N(d,1) is Φ(d/√2); Bayes accuracy Φ(d/2)
+    assert r["attribution"][2] == pytest.approx(norm.cdf(2.0 / np.sqrt(2)), abs=0.03)
+    others = [a for k, a in enumerate(r["attribution"]) if k != 2]
+    assert max(others) < 0.58
+    assert r["carrying_dimensions"] == [2]
+    assert r["balanced_accuracy"] == pytest.approx(norm.cdf(1.0), abs=0.05)
+    assert r["auroc"] == pytest.approx(norm.cdf(2.0 / np.sqrt(2)), abs=0.04)
+    assert r["chance"] == 0.5
+
+
+def test_unrelated_covariate_is_at_chance():
+    z, _ = two_groups()
+    labels = np.where(np.random.default_rng(9).random(len(z)) < 0.5, "x", "y").astype(object)
+    r = audit_covariate(z, labels)
+    assert abs(r["balanced_accuracy"] - 0.5) < 0.07 and r["carrying_dimensions"] == []
+
+
+def test_verdict_flags_a_dominant_batch_and_not_the_reverse():
+    rng = np.random.default_rng(1)
+    n = 500
+    batch = rng.integers(0, 5, n)
+    disease = np.where(rng.random(n) < 0.5, "CRC", "control").astype(object)
+    z = rng.normal(size=(n, 5))
+    z[:, 0] += 3.0 * batch  # the batch is spread along z1
+    z[:, 3] += 0.5 * (disease == "CRC")  # the disease barely moves z4
+    cols = {"batch": np.array([f"s{b}" for b in batch], dtype=object), "disease": disease}
+    out = audit(z, cols, ["batch"], ["disease"])
+    v = out["verdict"]
+    # Bayes accuracy with levels 3σ apart along one axis: 2·(0.93) + 3·(0.87) over 5 ≈ 0.89
+    assert v["technical_dominates"] and out["covariates"]["batch"]["balanced_accuracy"] > 0.8
+    assert out["covariates"]["batch"]["carrying_dimensions"][0] == 0
+    z[:, 0] = rng.normal(size=n)  # remove the batch, strengthen the disease
+    z[:, 3] += 3.0 * (disease == "CRC")
+    v = audit(z, cols, ["batch"], ["disease"])["verdict"]
+    assert not v["technical_dominates"] and v["biological_skill"] > v["technical_skill"]
+
+
+def test_continuous_covariate_and_missing_values():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(300, 3))
+    age = 50 + 10 * z[:, 1] + rng.normal(size=300)
+    age[:20] = np.nan
+    r = audit_covariate(z, age)
+    assert r["kind"] == "continuous" and r["records"] == 280 and r["missing"] == 20
+    assert r["r2"] > 0.95 and r["carrying_dimensions"] == [1]
+
+
+def test_bad_inputs_are_data_errors():
+    z, labels = two_groups(n=50)
+    with pytest.raises(DataError, match="single level"):
+        audit_covariate(z, np.array(["a"] * 50, dtype=object))
+    with pytest.raises(DataError, match="not among"):
+        audit(z, {"g": labels}, ["batch"], ["g"])
