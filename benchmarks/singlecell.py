@@ -8,7 +8,8 @@ created on first use: ``python -m venv``, ``pip install torch==2.13.0`` (the CPU
 so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools``. It is driven by
 ``scvi_worker.py`` through files (.h5ad in, JSON out). Both tools get the same settings, scVI's
 defaults for this data size: 10 latent dimensions, one hidden layer of 128, batch norm, dropout
-0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI: n_epochs_kl_warmup = epochs).
+0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI:
+``n_epochs_kl_warmup`` = epochs), 400 epochs on CellBench (scVI's default below 20,000 cells).
 Reads ``$BIOVAE_DATA_DIR`` (default ../shared/data). Prints Markdown for RESULTS.md.
 """
 
