@@ -53,7 +53,7 @@ from biovae.reports.sections_trajectory import (
     write_trajectory_report,
 )
 from biovae.training import seeded
-from diagnostics import cellbench, data_dir
+from diagnostics import CELLBENCH, cellbench, data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().parent / "scvi_worker.py"
@@ -317,8 +317,12 @@ def main() -> int:
         "embryo": lambda w: embryo_part(args, out),
         "pbmc": lambda w: pbmc_part(args, out),
     }
+    needs = {"cellbench": CELLBENCH, "embryo": EMBRYO, "pbmc": PBMC}
     for name, part in parts.items():
         if args.only and args.only != name:
+            continue
+        if name in needs and not (data_dir() / needs[name]).exists():
+            print(f"skipping {name}: {data_dir() / needs[name]} not found (BIOVAE_DATA_DIR)")
             continue
         with tempfile.TemporaryDirectory(dir=out) as work:
             t0 = time.perf_counter()
