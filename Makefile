@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.biovae-installed
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench bench-singlecell lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)  ## run the whole test suite
 
 bench: $(STAMP)  ## run the benchmarks and print their results
 	$(PY) benchmarks/throughput.py
+
+bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
+	$(PY) benchmarks/singlecell.py --threads 1
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

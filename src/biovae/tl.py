@@ -45,3 +45,54 @@ def vae(
         "fingerprint": est.fingerprint_,
     }
     return est
+
+
+def expression(
+    adata: Any,
+    est: VAE,
+    *,
+    key_added: str = "biovae_denoised",
+    reference_batch: str | None = None,
+    library_size: float = 1e4,
+) -> None:
+    """Write denoised expression (counts per ``library_size``) to ``adata.layers[key_added]``.
+
+    With ``reference_batch`` every cell is decoded as if from that level of the model's batch
+    covariate (the one given to :func:`vae` as ``batch_key``): batch-corrected expression.
+    """
+    from biovae.applications.expression import expression as decode_expression
+
+    batch_key = est.schema_.covariates.categorical[0] if reference_batch is not None else None
+    adata.layers[key_added] = decode_expression(
+        est,
+        adata,
+        layer=est.config_.data.layer,
+        library_size=library_size,
+        batch_key=batch_key,
+        reference=reference_batch,
+    )
+
+
+def pseudotime(
+    adata: Any,
+    *,
+    use_rep: str = "X_biovae",
+    root_key: str | None = None,
+    root_value: str | None = None,
+    key_added: str = "biovae_pseudotime",
+) -> None:
+    """Diffusion pseudotime along ``adata.obsm[use_rep]`` into ``adata.obs[key_added]``.
+
+    The root is the extreme cell of the group ``obs[root_key] == root_value`` (or, without a
+    root, of the first diffusion component); see :mod:`biovae.applications.trajectory`.
+    """
+    from biovae.applications import trajectory
+    from biovae.inputs import obs_columns
+
+    group = None
+    if root_key is not None:
+        obs = obs_columns(adata.obs, adata.n_obs)
+        group = trajectory.root_mask(obs, root_key, str(root_value))
+    traj = trajectory.pseudotime(adata.obsm[use_rep], root_group=group)
+    adata.obs[key_added] = traj.pseudotime
+    adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from biovae._version import __version__
-from biovae.cli import commands
+from biovae.cli import commands, singlecell_cmds
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -31,6 +31,8 @@ EPILOG = """examples:
   biovae diagnose pbmc_model held_out.h5ad --out diagnostics/
   biovae sweep counts.h5ad --likelihood nb --beta 0.1,0.3,1,3,10 --out rd/
   biovae audit model data.tsv --obs meta.tsv --covariates batch,disease --out audit/
+  biovae trajectory model embryo.h5ad --root-key num_cells --root-value 2 --out pt.csv
+  biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
 """
 
 
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     from biovae.cli.audit_cmd import add_audit_parser
 
     add_audit_parser(sub, _sub)
+    singlecell_cmds.add_parsers(sub, _sub)
     return p
 
 

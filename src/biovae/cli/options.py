@@ -103,7 +103,13 @@ TRAIN_OPTIONS = (
     ),
 )
 DATA_OPTIONS = (
-    Option("--format", "data.format", str, "input format: csv, tsv, npy, h5ad, fasta", "FMT"),
+    Option(
+        "--format",
+        "data.format",
+        str,
+        "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5",
+        "FMT",
+    ),
     Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),
     Option(
         "--metadata-columns",
@@ -139,7 +145,7 @@ DATA_OPTIONS = (
         "--labels-key",
         "data.labels_key",
         str,
-        "label column of --model ssvae (missing/unknown = unlabelled)",
+        "label column (cell type, condition): --model ssvae treats missing/unknown as unlabelled",
         "COL",
     ),
 )

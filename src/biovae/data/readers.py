@@ -16,9 +16,10 @@ from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
 from biovae.data.sequence_table import read_sequence_table
 from biovae.data.tables import read_obs_table, read_table
+from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.errors import DataError
 
-FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta")
+FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
@@ -29,6 +30,7 @@ _EXTENSIONS: dict[str, str] = {
     ".txt.gz": "tsv",
     ".npy": "npy",
     ".h5ad": "h5ad",
+    ".h5": "10x-h5",
     **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
     **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
 }
@@ -52,10 +54,11 @@ def read_dataset(
     Parameters
     ----------
     path
-        The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad`` or FASTA/A2M (optionally
-        ``.gz``).
+        The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad``, FASTA/A2M (optionally
+        ``.gz``), a 10x Cell Ranger ``.h5`` matrix, or a 10x ``matrix.mtx`` folder.
     fmt
-        One of ``"csv", "tsv", "npy", "h5ad", "fasta"``; inferred from the extension if omitted.
+        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5"``; inferred from
+        the extension (a folder is ``10x-mtx``) if omitted.
     id_column
         Column (tables) or obs column (h5ad) holding record ids.
     metadata_columns
@@ -84,8 +87,11 @@ def read_dataset(
         With a one-line message for any missing, empty or malformed input.
     """
     path = Path(path)
-    fmt = _resolve_format(path, fmt)
-    _check_file(path)
+    fmt = _resolve_format(path, "10x-mtx" if fmt is None and _is_10x_folder(path) else fmt)
+    if fmt == "10x-mtx":
+        _check_directory(path)
+    else:
+        _check_file(path)
     opts = ReadOptions(
         id_column=id_column,
         metadata_columns=_names(metadata_columns),
@@ -130,6 +136,10 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         return read_fasta(path, drop_invalid=opts.drop_invalid)
     if fmt == "npy":
         return read_npy(path)
+    if fmt == "10x-mtx":
+        return read_10x_mtx(path)
+    if fmt == "10x-h5":
+        return read_10x_h5(path)
     if fmt == "h5ad":
         return read_h5ad(
             path,
@@ -198,6 +208,18 @@ def _check_file(path: Path) -> None:
         raise DataError(f"{path}: not a regular file (is it a directory?); pass a data file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes); check the path")
+
+
+def _is_10x_folder(path: Path) -> bool:
+    return path.is_dir() and any((path / n).is_file() for n in ("matrix.mtx", "matrix.mtx.gz"))
+
+
+def _check_directory(path: Path) -> None:
+    if not path.is_dir():
+        raise DataError(
+            f"{path}: not a directory; a 10x matrix.mtx input is the folder holding "
+            "matrix.mtx, barcodes.tsv and features.tsv"
+        )
 
 
 def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:

@@ -29,6 +29,7 @@ class NBDistribution(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, mu: Tensor, theta: Tensor, validate_args: bool | None = None) -> None:
+        self._theta = theta  # as given (e.g. gene-wise), for terms that depend on θ alone
         self.mu, self.theta = torch.broadcast_tensors(mu, theta)
         super().__init__(self.mu.shape, validate_args=validate_args)
 
@@ -42,12 +43,15 @@ class NBDistribution(Distribution):
 
     def log_prob(self, value: Tensor) -> Tensor:
         mu, theta = self.mu, self.theta
+        # log θ and lgamma(θ) on θ as given: for gene-wise θ that is one value per gene instead
+        # of one per (cell, gene), which saves a full-size lgamma and its digamma gradient
+        theta_given = self._theta
         log_theta_mu = torch.log(theta + mu)
         return (
-            theta * (torch.log(theta) - log_theta_mu)
+            theta * (torch.log(theta_given) - log_theta_mu)
             + value * (torch.log(mu) - log_theta_mu)
             + torch.lgamma(value + theta)
-            - torch.lgamma(theta)
+            - torch.lgamma(theta_given)
             - torch.lgamma(value + 1.0)
         )
 

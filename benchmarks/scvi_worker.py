@@ -1,0 +1,110 @@
+"""Train scVI on an .h5ad and write latent means, timings and held-out ELBO as JSON.
+
+Run with the python of the separate scvi-tools environment that ``benchmarks/singlecell.py``
+creates (``bench-output/scvi-env``); it imports nothing from biovae.
+
+    scvi-env/bin/python benchmarks/scvi_worker.py SETTINGS.json OUT.json
+
+SETTINGS.json: ``train`` (h5ad path), ``test`` (h5ad path or null), ``embed`` (h5ad whose
+latent means to return, or null), ``batch_key`` (or null), ``n_latent``, ``n_hidden``,
+``epochs``, ``batch_size``, ``threads``, ``seed``, ``elbo_samples``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+
+def held_out(model, adata, samples: int) -> dict:
+    """Mean per-cell ELBO, reconstruction NLL and KL on ``adata`` (z sampled, dropout off).
+
+    Computed from the module's own loss terms with KL weight 1: ELBO = −(recon + KL_z + KL_l);
+    averaged over ``samples`` draws of z per cell, then over cells.
+    """
+    import torch
+
+    module = model.module
+    module.eval()
+    adata = model._validate_anndata(adata)  # registers the held-out cells with the model's setup
+    loader = model._make_data_loader(adata=adata, batch_size=1024, shuffle=False)
+    recon_sum = kl_sum = 0.0
+    n = 0
+    with torch.no_grad():
+        for tensors in loader:
+            rec = kl = 0.0
+            for _ in range(samples):
+                _, _, losses = module(tensors, loss_kwargs={"kl_weight": 1.0})
+                rec = rec + _total(losses.reconstruction_loss)
+                kl = kl + _total(losses.kl_local)
+            recon_sum += float(rec.sum()) / samples
+            kl_sum += float(kl.sum()) / samples
+            n += int(rec.shape[0])
+    return {"recon_nll": recon_sum / n, "kl": kl_sum / n, "elbo": -(recon_sum + kl_sum) / n}
+
+
+def _total(terms):
+    """Per-cell sum of a loss dict (or tensor) of scvi-tools' LossOutput."""
+    if isinstance(terms, dict):
+        return sum(terms.values())
+    return terms
+
+
+def main(settings_path: str, out_path: str) -> None:
+    with open(settings_path) as fh:
+        settings = json.load(fh)
+    import anndata
+    import numpy as np
+    import scvi
+    import torch
+
+    torch.set_num_threads(int(settings["threads"]))
+    scvi.settings.seed = int(settings["seed"])
+    train = anndata.read_h5ad(settings["train"])
+    t0 = time.perf_counter()
+    scvi.model.SCVI.setup_anndata(train, batch_key=settings["batch_key"])
+    model = scvi.model.SCVI(
+        train,
+        n_latent=settings["n_latent"],
+        n_hidden=settings["n_hidden"],
+        n_layers=1,
+        gene_likelihood="nb",
+    )
+    t1 = time.perf_counter()
+    model.train(
+        max_epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        train_size=1.0,
+        early_stopping=False,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        plan_kwargs={"n_epochs_kl_warmup": settings["epochs"]},
+    )
+    t2 = time.perf_counter()
+    out = {
+        "scvi_version": scvi.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "setup_seconds": t1 - t0,
+        "train_seconds": t2 - t1,
+        "epochs_run": int(model.history["elbo_train"].shape[0]) if model.history else None,
+    }
+    if settings.get("test"):
+        test = anndata.read_h5ad(settings["test"])
+        torch.manual_seed(int(settings["seed"]))
+        out["held_out"] = held_out(model, test, int(settings["elbo_samples"]))
+        out["held_out_get_elbo"] = float(model.get_elbo(test))
+    if settings.get("embed"):
+        emb = anndata.read_h5ad(settings["embed"])
+        out["latent"] = np.asarray(model.get_latent_representation(emb)).tolist()
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out_path)))
+    with os.fdopen(fd, "w") as fh:
+        json.dump(out, fh)
+    os.replace(tmp, out_path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,339 @@
+"""Single-cell benchmark (issue #4): biovae vs PCA vs scVI on CellBench, timing on synthetic NB
+counts, diffusion pseudotime on the Guo 2010 embryo time course, pbmc68k latent map.
+
+    python benchmarks/singlecell.py [--quick] [--out bench-output/singlecell] [--no-scvi]
+
+scVI runs in a separate virtual environment (``--scvi-env``, default bench-output/scvi-env),
+created on first use: ``python -m venv``, ``pip install torch==2.13.0`` (the CPU build, first,
+so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools``. It is driven by
+``scvi_worker.py`` through files (.h5ad in, JSON out). Both tools get the same settings, scVI's
+defaults for this data size: 10 latent dimensions, one hidden layer of 128, batch norm, dropout
+0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI:
+``n_epochs_kl_warmup`` = epochs), 400 epochs on CellBench (scVI's default below 20,000 cells).
+Reads ``$BIOVAE_DATA_DIR`` (default ../shared/data). Prints Markdown for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, machine_info, write_json_atomic
+from _singlecell_report import markdown
+from biovae.applications.trajectory import pseudotime
+from biovae.cli.diagnostics_cmds import split
+from biovae.config import (
+    DataConfig,
+    FitConfig,
+    LikelihoodConfig,
+    ModelConfig,
+    NetworkConfig,
+    ObjectiveConfig,
+    TrainConfig,
+)
+from biovae.data.dataset import Dataset
+from biovae.data.readers import read_dataset
+from biovae.diagnostics.integration import integration_metrics
+from biovae.estimator import PCA, VAE
+from biovae.objectives import elbo
+from biovae.reports.html import write_report
+from biovae.reports.sections_trajectory import (
+    stage_spearman,
+    trajectory_section,
+    write_trajectory_report,
+)
+from biovae.training import seeded
+from diagnostics import CELLBENCH, cellbench, data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).resolve().parent / "scvi_worker.py"
+EMBRYO = "singlecell/guo2010_embryo.h5ad"
+PBMC = "singlecell/pbmc68k_reduced_counts.h5ad"
+N_LATENT, N_HIDDEN, BATCH_SIZE, ELBO_SAMPLES = 10, 128, 128, 10
+
+
+def nb_config(epochs: int, batch_key: str | None, warmup: int) -> FitConfig:
+    """biovae's NB-VAE with scVI's default architecture and optimiser settings."""
+    return FitConfig(
+        model=ModelConfig(
+            n_latent=N_LATENT,
+            likelihood=LikelihoodConfig("nb"),
+            network=NetworkConfig(hidden=(N_HIDDEN,), dropout=0.1, norm="batch"),
+        ),
+        objective=ObjectiveConfig(kl_warmup_epochs=warmup),
+        train=TrainConfig(
+            epochs=epochs, batch_size=BATCH_SIZE, lr=1e-3, validation_fraction=0.0, patience=0
+        ),
+        data=DataConfig(categorical_covariates=(batch_key,) if batch_key else ()),
+    )
+
+
+# -- scVI environment and worker ---------------------------------------------------------------
+def scvi_python(env: Path) -> Path:
+    """The scvi-tools environment's python, created on first use (torch pinned first)."""
+    python = env / "bin" / "python"
+    if python.exists() and _run([str(python), "-c", "import scvi"], check=False) == 0:
+        return python
+    print(f"creating the scvi-tools environment in {env} (a few minutes)", file=sys.stderr)
+    _run([sys.executable, "-m", "venv", str(env)])
+    _run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"])
+    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools"])
+    return python
+
+
+def _run(cmd: list[str], check: bool = True) -> int:
+    rc = subprocess.run(cmd, capture_output=True).returncode
+    if check and rc:
+        raise RuntimeError(f"command failed ({rc}): {' '.join(cmd)}")
+    return rc
+
+
+def write_h5ad(ds: Dataset, path: Path, obs_keys: tuple[str, ...]) -> Path:
+    import anndata
+    import pandas as pd
+
+    obs = pd.DataFrame({k: ds.obs[k].astype(str) for k in obs_keys}, index=list(ds.ids))
+    x = sp.csr_matrix(ds.x, dtype=np.float32)
+    anndata.AnnData(x, obs=obs, var=pd.DataFrame(index=list(ds.features))).write_h5ad(path)
+    return path
+
+
+def run_scvi(python: Path, settings: dict, workdir: Path) -> dict:
+    """One scVI fit in the worker; returns its JSON (train_seconds measured inside)."""
+    spath = workdir / "settings.json"
+    spath.write_text(json.dumps(settings))
+    out = workdir / "scvi_out.json"
+    proc = subprocess.run(
+        [str(python), str(WORKER), str(spath), str(out)], capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise RuntimeError(f"scVI worker failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    print(
+        f"  scVI train {result['train_seconds']:.1f} s (load {load_average()})",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
+
+
+# -- biovae side -------------------------------------------------------------------------------
+def fit_biovae(train: Dataset, cfg: FitConfig) -> tuple[VAE, float]:
+    t0 = time.perf_counter()
+    est = VAE(config=cfg).fit(train)
+    secs = time.perf_counter() - t0
+    print(f"  biovae fit {secs:.1f} s (load {load_average()})", file=sys.stderr, flush=True)
+    return est, secs
+
+
+@torch.no_grad()
+def held_out(est: VAE, ds: Dataset, samples: int = ELBO_SAMPLES, seed: int = 0) -> dict:
+    """Mean per-cell ELBO, reconstruction NLL and KL over ``samples`` draws of z (eval mode)."""
+    rec = kl = 0.0
+    with seeded(seed):
+        for b in est.batches(ds):
+            for _ in range(samples):
+                out = elbo(est.model_, b, beta=1.0)
+                rec += float(out.recon_n.double().sum()) / samples
+                kl += float(out.kl_n.double().sum()) / samples
+    n = len(ds)
+    return {"recon_nll": rec / n, "kl": kl / n, "elbo": -(rec + kl) / n}
+
+
+def lognorm_pca(ds: Dataset, k: int = N_LATENT) -> np.ndarray:
+    """scanpy-style baseline: counts per median library, log1p, centred, top-k PCs."""
+    x = ds.x.toarray() if sp.issparse(ds.x) else np.asarray(ds.x)
+    lib = x.sum(1, keepdims=True)
+    y = np.log1p(x / np.maximum(lib, 1) * np.median(lib))
+    y -= y.mean(0)
+    u, s, _ = np.linalg.svd(y, full_matrices=False)
+    return u[:, :k] * s[:k]
+
+
+# -- the parts ---------------------------------------------------------------------------------
+def cellbench_part(args, python: Path | None, work: Path) -> dict:
+    ds, _ = cellbench(args.quick)
+    train, test = split(ds, 0.1, 0)
+    epochs = 20 if args.quick else args.epochs
+    batch, labels = ds.obs["batch"], ds.obs["cell_line"]
+    result: dict = {"cells": len(ds), "genes": ds.n_features, "train": len(train)}
+    result["epochs"] = epochs
+    emb = {"PCA (log-normalised)": lognorm_pca(ds)}
+    fits = {}
+    for name, key in (("biovae VAE", None), ("biovae conditional VAE", "batch")):
+        est, secs = fit_biovae(train, nb_config(epochs, key, epochs))
+        fits[name] = est
+        emb[name] = est.transform(ds)
+        result[f"{name} held-out"] = held_out(est, test)
+        result[f"{name} fit seconds"] = [secs]
+    if python is not None:
+        paths = {
+            p: write_h5ad(d, work / f"cellbench_{p}.h5ad", ("batch", "cell_line"))
+            for p, d in (("train", train), ("test", test), ("all", ds))
+        }
+        settings = _scvi_settings(args, paths, epochs, "batch")
+        rounds = []
+        for r in range(args.rounds):
+            order = ("scvi", "biovae") if r % 2 else ("biovae", "scvi")
+            for who in order:
+                if who == "scvi":
+                    rounds.append(("scvi", run_scvi(python, settings, work), load_average()))
+                elif r > 0:  # round 0's biovae fit is the one above
+                    _, secs = fit_biovae(train, nb_config(epochs, "batch", epochs))
+                    result["biovae conditional VAE fit seconds"].append(secs)
+        scvi_out = rounds[0][1]
+        emb["scVI"] = np.asarray(scvi_out["latent"])
+        result["scVI held-out"] = scvi_out["held_out"]
+        result["scVI get_elbo"] = scvi_out["held_out_get_elbo"]
+        result["scVI train seconds"] = [r[1]["train_seconds"] for r in rounds]
+        result["scVI setup seconds"] = [r[1]["setup_seconds"] for r in rounds]
+        result["scVI version"] = scvi_out["scvi_version"]
+    result["metrics"] = {k: integration_metrics(v, batch, labels) for k, v in emb.items()}
+    return result
+
+
+def _scvi_settings(args, paths: dict, epochs: int, batch_key: str | None) -> dict:
+    return {
+        "train": str(paths["train"]),
+        "test": str(paths["test"]) if "test" in paths else None,
+        "embed": str(paths["all"]) if "all" in paths else None,
+        "batch_key": batch_key,
+        "n_latent": N_LATENT,
+        "n_hidden": N_HIDDEN,
+        "epochs": epochs,
+        "batch_size": BATCH_SIZE,
+        "threads": torch.get_num_threads(),
+        "seed": 0,
+        "elbo_samples": ELBO_SAMPLES,
+    }
+
+
+def synthetic_nb(n: int, g: int, seed: int = 0) -> Dataset:
+    """NB counts from a 5-D latent, 2 batches with a gene-wise shift, θ = 5, library ~ 5,000."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 5))
+    batch = rng.integers(0, 2, n)
+    rho = (
+        z @ rng.normal(0, 0.7, (5, g))
+        + rng.normal(0, 1, g)
+        + 0.5 * batch[:, None] * rng.normal(0, 1, g)
+    )
+    p = np.exp(rho - rho.max(1, keepdims=True))
+    mu = rng.lognormal(np.log(5000), 0.3, (n, 1)) * p / p.sum(1, keepdims=True)
+    x = rng.poisson(rng.gamma(5.0, mu / 5.0)).astype(np.float32)
+    obs = {"batch": np.array(["b0", "b1"], dtype=object)[batch]}
+    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
+    feats = tuple(f"g{j}" for j in range(g))
+    return Dataset(sp.csr_matrix(x), ids, feats, obs, source="synthetic NB")
+
+
+def timing_part(args, python: Path | None, work: Path) -> dict:
+    n, g = (2000, 500) if args.quick else (20000, 2000)
+    epochs = 1 if args.quick else 3
+    ds = synthetic_nb(n, g)
+    result = {"cells": n, "genes": g, "epochs": epochs, "biovae": [], "scVI": [], "load": []}
+    paths = {"train": write_h5ad(ds, work / "synthetic.h5ad", ("batch",))} if python else {}
+    cfg = nb_config(epochs, "batch", epochs)
+    for r in range(args.rounds):
+        order = ("scvi", "biovae") if r % 2 else ("biovae", "scvi")
+        for who in order:
+            result["load"].append(load_average())
+            if who == "biovae":
+                result["biovae"].append(fit_biovae(ds, cfg)[1])
+            elif python is not None:
+                out = run_scvi(python, _scvi_settings(args, paths, epochs, "batch"), work)
+                result["scVI"].append(out["train_seconds"])
+    return result
+
+
+def embryo_part(args, out: Path) -> dict:
+    ds = read_dataset(data_dir() / EMBRYO)
+    stage = np.asarray(ds.obs["num_cells"], dtype=np.float64)
+    root_group = stage == stage.min()
+    cfg = FitConfig(
+        model=ModelConfig(
+            n_latent=N_LATENT,
+            likelihood=LikelihoodConfig("gaussian"),
+            network=NetworkConfig(hidden=(N_HIDDEN,)),
+        ),
+        train=TrainConfig(epochs=30 if args.quick else 300, batch_size=64),
+    )
+    embs = {
+        "biovae VAE": VAE(config=cfg).fit(ds).transform(ds),
+        "PCA": PCA(n_latent=N_LATENT, likelihood="gaussian").fit(ds).transform(ds),
+    }
+    result, parts = {}, []
+    for name, z in embs.items():
+        traj = pseudotime(z, root_group=root_group)
+        result[name] = stage_spearman(traj.pseudotime, stage)
+        parts.append(
+            trajectory_section(
+                z, traj, stage, "num_cells", f"Trajectory: {name}", f"traj-{len(parts)}"
+            )
+        )
+    write_trajectory_report(out / "embryo_trajectory.html", parts, "Guo 2010 embryo time course")
+    return result
+
+
+def pbmc_part(args, out: Path) -> dict:
+    ds = read_dataset(data_dir() / PBMC)
+    cfg = nb_config(30 if args.quick else 200, None, 20)
+    est = VAE(config=cfg).fit(ds)
+    write_report(est, out / "pbmc68k_report.html", ds, color_by=["bulk_labels"])
+    return {"cells": len(ds), "report": str(out / "pbmc68k_report.html")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few epochs, small data (smoke)")
+    parser.add_argument("--out", default="bench-output/singlecell")
+    parser.add_argument("--scvi-env", default="bench-output/scvi-env")
+    parser.add_argument("--no-scvi", action="store_true", help="skip scVI (no environment)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
+    parser.add_argument("--only", choices=("cellbench", "timing", "embryo", "pbmc"))
+    parser.add_argument("--threads", type=int, help="torch threads for both tools")
+    parser.add_argument("--epochs", type=int, default=400, help="CellBench epochs (both tools)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = machine_info()
+    python = None if args.no_scvi else scvi_python(REPO / args.scvi_env)
+    results: dict = {"machine": info, "command": " ".join(sys.argv)}
+    parts = {
+        "cellbench": lambda w: cellbench_part(args, python, w),
+        "timing": lambda w: timing_part(args, python, w),
+        "embryo": lambda w: embryo_part(args, out),
+        "pbmc": lambda w: pbmc_part(args, out),
+    }
+    needs = {"cellbench": CELLBENCH, "embryo": EMBRYO, "pbmc": PBMC}
+    for name, part in parts.items():
+        if args.only and args.only != name:
+            continue
+        if name in needs and not (data_dir() / needs[name]).exists():
+            print(f"skipping {name}: {data_dir() / needs[name]} not found (BIOVAE_DATA_DIR)")
+            continue
+        with tempfile.TemporaryDirectory(dir=out) as work:
+            t0 = time.perf_counter()
+            results[name] = part(Path(work))
+            results[name]["seconds"] = time.perf_counter() - t0
+        print(f"{name} done in {results[name]['seconds']:.0f} s", file=sys.stderr, flush=True)
+    results["machine"]["load_average_end"] = load_average()
+    write_json_atomic(out / "singlecell.json", results)
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Applications: questions answered with a fitted model (trajectories, ...)."""

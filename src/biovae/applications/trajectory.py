@@ -1,0 +1,186 @@
+"""Trajectories on a latent map: diffusion maps and diffusion pseudotime (DPT) from a root cell.
+
+Following Haghverdi et al. (2016, Nat. Methods 13:845) on a k-nearest-neighbour graph of the
+embedding (e.g. posterior means E_q[z|x]):
+
+1. Gaussian kernel with local widths, K_ij = sqrt(2 σ_i σ_j / (σ_i² + σ_j²)) ·
+   exp(−d_ij² / (σ_i² + σ_j²)) on the symmetrised kNN graph, σ_i² = median squared distance of
+   cell i to its k neighbours;
+2. density normalisation K̃ = Q⁻¹ K Q⁻¹ (Q = row sums of K), then the symmetric transition
+   matrix T_s = D^{-1/2} K̃ D^{-1/2} (D = row sums of K̃), whose eigenpairs (λ_l, φ_l) are those of
+   the Markov chain T = D⁻¹ K̃ (λ_0 = 1 is the stationary state);
+3. the DPT distance sums random walks of every length:
+   dpt(i, r)² = Σ_{l ≥ 1} (λ_l / (1 − λ_l))² (φ_l(i) − φ_l(r))²,
+   and the pseudotime of cell i is dpt(i, root) scaled to [0, 1].
+
+Cells not connected to the root in the kNN graph get NaN. The root is a given cell, the cell of
+a root group at its far end of the first diffusion component, or (no root given) the cell at the
+extreme of the first diffusion component farthest from the median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from biovae.errors import DataError, require
+
+#: Defaults of scanpy's DPT: 15 neighbours, 10 diffusion components.
+N_NEIGHBOURS = 15
+N_COMPONENTS = 10
+_DENSE_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class DiffusionMap:
+    """Eigenvalues ``(m,)`` (descending, λ_0 = 1 first) and eigenvectors ``(n, m)`` of T_s."""
+
+    eigenvalues: np.ndarray
+    components: np.ndarray
+    n_connected: int
+    component_of: np.ndarray
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Diffusion pseudotime of every record (NaN where disconnected from the root)."""
+
+    pseudotime: np.ndarray
+    root: int
+    diffusion: DiffusionMap
+
+
+def _knn_kernel(emb: np.ndarray, k: int) -> sp.csr_matrix:
+    """Symmetric Gaussian kernel with local widths on the kNN graph (see module doc)."""
+    nn = require("sklearn.neighbors", "report")
+    n = len(emb)
+    k = min(k, n - 1)
+    dist, idx = nn.NearestNeighbors(n_neighbors=k + 1).fit(emb).kneighbors(emb)
+    dist, idx = dist[:, 1:], idx[:, 1:]
+    sigma2 = np.maximum(np.median(dist**2, axis=1), 1e-12)
+    rows = np.repeat(np.arange(n), k)
+    cols = idx.ravel()
+    s_i, s_j = sigma2[rows], sigma2[cols]
+    width = s_i + s_j
+    value = np.sqrt(2 * np.sqrt(s_i * s_j) / width) * np.exp(-(dist.ravel() ** 2) / width)
+    kernel = sp.csr_matrix((value, (rows, cols)), shape=(n, n))
+    return kernel.maximum(kernel.T).tocsr()  # an edge kept by either end, same weight
+
+
+def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS):
+    """The diffusion map of ``emb`` (n, d): leading eigenpairs of the density-normalised T_s."""
+    x = np.asarray(emb, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 4 or not np.isfinite(x).all():
+        raise DataError(
+            f"trajectories need a finite (records, dims) embedding of >= 4 records, got {x.shape}"
+        )
+    kernel = _knn_kernel(x, n_neighbors)
+    q = np.asarray(kernel.sum(1)).ravel()
+    kernel = sp.diags(1 / q) @ kernel @ sp.diags(1 / q)
+    d = np.asarray(kernel.sum(1)).ravel()
+    t_sym = sp.diags(d**-0.5) @ kernel @ sp.diags(d**-0.5)
+    m = min(n_comps + 1, len(x) - 2)
+    if len(x) <= _DENSE_LIMIT:
+        values, vectors = np.linalg.eigh(t_sym.toarray())
+    else:  # pragma: no cover - exercised by large benchmarks only
+        from scipy.sparse.linalg import eigsh
+
+        values, vectors = eigsh(t_sym, k=m, which="LA", v0=np.sqrt(d))
+    order = np.argsort(-values)[:m]
+    n_conn, labels = connected_components(kernel, directed=False)
+    return DiffusionMap(values[order], vectors[:, order], int(n_conn), labels)
+
+
+def dpt_distances(dmap: DiffusionMap, root: int) -> np.ndarray:
+    """DPT distance of every record to ``root`` (NaN outside the root's connected component).
+
+    Eigenvalues ≈ 1 belong to stationary states of the graph's components and are left out.
+    """
+    lam = dmap.eigenvalues
+    use = lam < 1 - 1e-8
+    weight = lam[use] / (1 - lam[use])
+    diff = dmap.components[:, use] - dmap.components[root, use]
+    out = np.sqrt(((diff * weight) ** 2).sum(1))
+    out[dmap.component_of != dmap.component_of[root]] = np.nan
+    return out
+
+
+def root_from_group(dmap: DiffusionMap, in_group: np.ndarray) -> int:
+    """The record of the root group at its far end of the first diffusion component.
+
+    The group's side is where its mean lies relative to the other records' mean, so the root is
+    the group member farthest from the rest of the data along the main diffusion direction.
+    """
+    in_group = np.asarray(in_group, dtype=bool)
+    if not in_group.any():
+        raise DataError("the root group has no records; check --root-key/--root-value")
+    dc1 = dmap.components[:, 1]
+    rest = dc1[~in_group].mean() if (~in_group).any() else np.median(dc1)
+    members = np.flatnonzero(in_group)
+    side = 1.0 if dc1[in_group].mean() >= rest else -1.0
+    return int(members[np.argmax(side * dc1[members])])
+
+
+def default_root(dmap: DiffusionMap) -> int:
+    """The record at the extreme of the first diffusion component farthest from its median."""
+    dc1 = dmap.components[:, 1]
+    return int(np.argmax(np.abs(dc1 - np.median(dc1))))
+
+
+def pseudotime(
+    emb: Any,
+    *,
+    root: int | None = None,
+    root_group: np.ndarray | None = None,
+    n_neighbors: int = N_NEIGHBOURS,
+    n_comps: int = N_COMPONENTS,
+) -> Trajectory:
+    """Diffusion pseudotime in [0, 1] along ``emb`` from a root record.
+
+    Parameters
+    ----------
+    emb
+        Embedding (n, d), e.g. posterior means of a fitted VAE.
+    root
+        Index of the root record; or
+    root_group
+        Boolean mask of a root group (e.g. the earliest stage); its extreme member is the root.
+        Without either, :func:`default_root` is used.
+    n_neighbors, n_comps
+        kNN graph size and number of non-trivial diffusion components.
+    """
+    dmap = diffusion_map(emb, n_neighbors, n_comps)
+    n = len(dmap.components)
+    if root is None:
+        root = root_from_group(dmap, root_group) if root_group is not None else default_root(dmap)
+    if not 0 <= root < n:
+        raise DataError(f"root record {root} is out of range for {n} records")
+    dist = dpt_distances(dmap, root)
+    top = np.nanmax(dist)
+    return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
+
+
+def root_mask(obs: dict[str, np.ndarray], key: str, value: str) -> np.ndarray:
+    """Records whose ``obs[key]`` equals ``value`` (compared as text), or a one-line error."""
+    if key not in obs:
+        raise DataError(
+            f"root key {key!r} is not a metadata column (columns: {', '.join(sorted(obs))})"
+        )
+    col = np.asarray(obs[key])
+    text = np.asarray([_as_text(v) for v in col])
+    mask = text == str(value)
+    if not mask.any():
+        levels = ", ".join(sorted(set(text.tolist()))[:10])
+        raise DataError(f"no record has {key} = {value!r} (values: {levels}); fix --root-value")
+    return mask
+
+
+def _as_text(v: Any) -> str:
+    """Numbers as written by a user: 2.0 -> '2'."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)

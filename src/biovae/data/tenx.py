@@ -1,0 +1,99 @@
+"""10x Genomics Cell Ranger outputs: ``matrix.mtx`` directories and ``.h5`` feature matrices.
+
+Both store genes × cells counts; they are read as cells × genes CSR (float32, kept sparse).
+Record ids are the cell barcodes; feature names are the gene ids (Ensembl ids, unique), and
+only features of type "Gene Expression" are kept when a type column exists (antibody capture
+and CRISPR guides are other assays). The gene symbols go nowhere: they are not unique.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError, require
+
+GENE_EXPRESSION = "Gene Expression"
+
+
+def _find(directory: Path, names: tuple[str, ...]) -> Path:
+    for name in names:
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise DataError(
+        f"{directory}: no {' or '.join(names)} (optionally .gz) in this 10x directory; point "
+        "to Cell Ranger's filtered_feature_bc_matrix folder"
+    )
+
+
+def _lines(path: Path) -> list[list[str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
+
+
+def read_10x_mtx(directory: str | Path) -> Dataset:
+    """Read a Cell Ranger ``matrix.mtx`` folder (v3 ``features.tsv`` or v2 ``genes.tsv``)."""
+    from scipy.io import mmread
+
+    directory = Path(directory)
+    matrix_path = _find(directory, ("matrix.mtx",))
+    barcodes = [row[0] for row in _lines(_find(directory, ("barcodes.tsv",)))]
+    features = _lines(_find(directory, ("features.tsv", "genes.tsv")))
+    try:
+        genes_by_cells = sp.csr_matrix(mmread(str(matrix_path)))
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{matrix_path}: not a readable Matrix Market file ({exc})") from exc
+    types = [row[2] if len(row) > 2 else GENE_EXPRESSION for row in features]
+    return _dataset(genes_by_cells.T, barcodes, [r[0] for r in features], types, str(directory))
+
+
+def read_10x_h5(path: str | Path) -> Dataset:
+    """Read a Cell Ranger ``.h5`` feature-barcode matrix (v3 ``matrix`` group or v2 genome)."""
+    h5py = require("h5py", "singlecell")
+    try:
+        with h5py.File(path, "r") as fh:
+            group = fh["matrix"] if "matrix" in fh else fh[next(iter(fh.keys()))]
+            shape = tuple(int(v) for v in group["shape"][()])
+            # genes x cells in CSC = cells x genes in CSR with the same three arrays
+            x = sp.csr_matrix(
+                (group["data"][()], group["indices"][()], group["indptr"][()]),
+                shape=(shape[1], shape[0]),
+            )
+            barcodes = _text(group["barcodes"][()])
+            if "features" in group:
+                ids = _text(group["features"]["id"][()])
+                kinds = group["features"].get("feature_type")
+                types = _text(kinds[()]) if kinds is not None else [GENE_EXPRESSION] * len(ids)
+            else:
+                ids = _text(group["genes"][()])
+                types = [GENE_EXPRESSION] * len(ids)
+    except (OSError, KeyError, StopIteration, ValueError) as exc:
+        raise DataError(
+            f"{path}: not a 10x Cell Ranger .h5 matrix ({exc}); pass the "
+            "filtered_feature_bc_matrix.h5 file"
+        ) from exc
+    return _dataset(x, barcodes, ids, types, str(path))
+
+
+def _text(values: np.ndarray) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _dataset(x, barcodes: list[str], ids: list[str], types: list[str], source: str) -> Dataset:
+    x = sp.csr_matrix(x, dtype=np.float32)
+    if x.shape != (len(barcodes), len(ids)):
+        raise DataError(
+            f"{source}: the matrix is {x.shape[1]} features x {x.shape[0]} cells but there are "
+            f"{len(ids)} features and {len(barcodes)} barcodes; the files do not belong together"
+        )
+    keep = np.flatnonzero(np.asarray(types) == GENE_EXPRESSION)
+    if keep.size == 0 or x.shape[0] == 0:
+        raise DataError(f"{source}: no cells or no Gene Expression features in the matrix")
+    x = x[:, keep]
+    return Dataset(x, np.asarray(barcodes, dtype=object), [ids[i] for i in keep], {}, source=source)

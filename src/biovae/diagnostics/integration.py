@@ -1,0 +1,188 @@
+"""Integration metrics for any embedding: batch mixing and conservation of biology.
+
+All functions take an embedding ``emb`` (n, d) — posterior means, PCA scores, anything — and
+per-cell labels, and return one number; :func:`integration_metrics` returns them all. They follow
+the definitions of scIB (Luecken et al. 2022, Nat. Methods 19:41) so numbers are comparable:
+
+**Batch mixing** (higher = better mixed, all in [0, 1]):
+
+* *batch ASW*: silhouette width s_i of each cell computed with the batches as clusters, within
+  each cell-type group (all cells form one group without labels); per group the mean of
+  1 − |s_i|, then the mean over groups. Groups with a single batch are skipped.
+* *iLISI* (Korsunsky et al. 2019): the inverse Simpson index 1 / Σ_b p_b² of the batch
+  distribution among a cell's nearest neighbours (the cell itself excluded), weighted by a
+  Gaussian kernel whose width is set per cell to reach the given perplexity. It ranges from 1
+  (one batch) to B (even mix of B batches); reported as the median, and scaled
+  (median − 1) / (B − 1).
+* *kBET acceptance* (Büttgenbach et al. 2019): for each cell a χ² test of the batch counts of
+  its k nearest neighbours (itself excluded) against the global batch frequencies; the share of
+  cells whose test is *not* rejected at level α.
+
+**Biology conservation** (higher = better):
+
+* *label ASW*: (mean silhouette with the cell types as clusters + 1) / 2.
+* *ARI* and *NMI* of a k-means clustering (k = number of cell types, 10 restarts, fixed seed)
+  against the cell types.
+
+Neighbours are exact Euclidean neighbours; scikit-learn (extra ``report``) is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from biovae.errors import DataError, require
+
+#: Perplexity of the LISI kernel (as in Harmony and scIB); the neighbourhood is 3× larger.
+LISI_PERPLEXITY = 30.0
+#: Neighbourhood size of the kBET test and significance level.
+KBET_K = 50
+KBET_ALPHA = 0.05
+
+
+def _codes(values: Any, n: int, what: str) -> tuple[np.ndarray, int]:
+    """Integer codes 0..m-1 of a label vector, and the number of distinct labels m."""
+    arr = np.asarray(values)
+    if arr.shape != (n,):
+        raise DataError(f"{what} has shape {arr.shape} but the embedding has {n} records")
+    _, codes = np.unique(arr.astype(str), return_inverse=True)
+    return codes.ravel(), int(codes.max()) + 1 if n else 0
+
+
+def _embedding(emb: Any) -> np.ndarray:
+    x = np.asarray(emb, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 3:
+        raise DataError(f"the embedding must be (records, dims) with >= 3 records, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise DataError("the embedding has NaN or infinite values; drop those records first")
+    return x
+
+
+def neighbours(emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices (n, k) of each record's k nearest other records (self excluded)."""
+    nn = require("sklearn.neighbors", "report")
+    k = min(k, len(emb) - 1)
+    dist, idx = nn.NearestNeighbors(n_neighbors=k + 1).fit(emb).kneighbors(emb)
+    # drop the record itself; with duplicated points it need not come first, so remove by index
+    is_self = idx == np.arange(len(emb))[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k)
+    keep = np.ones_like(idx, dtype=bool)
+    keep[np.arange(len(emb)), drop] = False
+    return dist[keep].reshape(len(emb), k), idx[keep].reshape(len(emb), k)
+
+
+def batch_asw(emb: Any, batch: Any, labels: Any = None) -> float:
+    """Batch silhouette in [0, 1]: 1 = batches perfectly mixed within every cell type."""
+    metrics = require("sklearn.metrics", "report")
+    x = _embedding(emb)
+    b, _ = _codes(batch, len(x), "batch")
+    groups, _ = _codes(np.zeros(len(x)) if labels is None else labels, len(x), "labels")
+    scores = []
+    for g in np.unique(groups):
+        sel = groups == g
+        if len(np.unique(b[sel])) < 2 or sel.sum() < 3:
+            continue
+        s = metrics.silhouette_samples(x[sel], b[sel])
+        scores.append(float(np.mean(1.0 - np.abs(s))))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def label_asw(emb: Any, labels: Any) -> float:
+    """Cell-type silhouette scaled to [0, 1]: (ASW + 1) / 2; 1 = compact separated types."""
+    metrics = require("sklearn.metrics", "report")
+    x = _embedding(emb)
+    y, m = _codes(labels, len(x), "labels")
+    if m < 2:
+        raise DataError("label silhouette needs at least two distinct labels")
+    return float((metrics.silhouette_score(x, y) + 1.0) / 2.0)
+
+
+def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.ndarray:
+    """Row-normalised Gaussian weights exp(−β_i d²) with β_i set so each row's perplexity matches.
+
+    Bisection on log β per row (vectorised), as in the LISI reference implementation; rows whose
+    distances are all equal get uniform weights whatever β is.
+    """
+    d2 = dist**2 - (dist**2).min(1, keepdims=True)  # shift for stability; weights unchanged
+    target = np.log(min(perplexity, dist.shape[1]))
+    lo = np.full(len(d2), -30.0)
+    hi = np.full(len(d2), 30.0)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        w = np.exp(-np.exp(mid)[:, None] * d2)
+        p = w / w.sum(1, keepdims=True)
+        entropy = -(p * np.log(np.clip(p, 1e-300, None))).sum(1)
+        too_flat = entropy > target  # larger β concentrates the weights
+        lo = np.where(too_flat, mid, lo)
+        hi = np.where(too_flat, hi, mid)
+    w = np.exp(-np.exp((lo + hi) / 2)[:, None] * d2)
+    return w / w.sum(1, keepdims=True)
+
+
+def lisi(emb: Any, values: Any, perplexity: float = LISI_PERPLEXITY) -> np.ndarray:
+    """Per-record LISI (inverse Simpson index of ``values`` among kernel-weighted neighbours)."""
+    x = _embedding(emb)
+    codes, m = _codes(values, len(x), "labels")
+    dist, idx = neighbours(x, int(3 * perplexity))
+    w = simpson_weights(dist, min(perplexity, dist.shape[1] / 3))
+    p = np.zeros((len(x), m))
+    np.add.at(p, (np.repeat(np.arange(len(x)), idx.shape[1]), codes[idx].ravel()), w.ravel())
+    return 1.0 / (p**2).sum(1)
+
+
+def ilisi(emb: Any, batch: Any, perplexity: float = LISI_PERPLEXITY) -> tuple[float, float]:
+    """Median iLISI and its scaled form (median − 1) / (B − 1) in [0, 1] (1 = even mix)."""
+    _, n_batches = _codes(batch, len(np.asarray(emb)), "batch")
+    if n_batches < 2:
+        raise DataError("batch-mixing metrics need at least two batches")
+    med = float(np.median(lisi(emb, batch, perplexity)))
+    return med, (med - 1.0) / (n_batches - 1.0)
+
+
+def kbet_acceptance(emb: Any, batch: Any, k: int = KBET_K, alpha: float = KBET_ALPHA) -> float:
+    """Share of records whose neighbourhood batch counts pass a χ² test against global shares."""
+    from scipy.stats import chi2
+
+    x = _embedding(emb)
+    codes, m = _codes(batch, len(x), "batch")
+    if m < 2:
+        raise DataError("batch-mixing metrics need at least two batches")
+    _, idx = neighbours(x, k)
+    k = idx.shape[1]
+    observed = np.zeros((len(x), m))
+    np.add.at(observed, (np.repeat(np.arange(len(x)), k), codes[idx].ravel()), 1.0)
+    expected = k * np.bincount(codes, minlength=m) / len(x)
+    stat = ((observed - expected) ** 2 / expected).sum(1)
+    return float(np.mean(chi2.sf(stat, df=m - 1) >= alpha))
+
+
+def clustering_agreement(emb: Any, labels: Any, seed: int = 0) -> tuple[float, float]:
+    """ARI and NMI of k-means (k = number of labels, 10 restarts) against ``labels``."""
+    cluster = require("sklearn.cluster", "report")
+    metrics = require("sklearn.metrics", "report")
+    x = _embedding(emb)
+    y, m = _codes(labels, len(x), "labels")
+    if m < 2:
+        raise DataError("clustering agreement needs at least two distinct labels")
+    pred = cluster.KMeans(n_clusters=m, n_init=10, random_state=seed).fit_predict(x)
+    return (
+        float(metrics.adjusted_rand_score(y, pred)),
+        float(metrics.normalized_mutual_info_score(y, pred)),
+    )
+
+
+def integration_metrics(emb: Any, batch: Any, labels: Any, seed: int = 0) -> dict[str, float]:
+    """Every batch-mixing and conservation metric of ``emb`` as a flat dict (see module doc)."""
+    ilisi_median, ilisi_scaled = ilisi(emb, batch)
+    ari, nmi = clustering_agreement(emb, labels, seed)
+    return {
+        "batch_asw": batch_asw(emb, batch, labels),
+        "ilisi": ilisi_median,
+        "ilisi_scaled": ilisi_scaled,
+        "kbet_acceptance": kbet_acceptance(emb, batch),
+        "label_asw": label_asw(emb, labels),
+        "ari": ari,
+        "nmi": nmi,
+    }

@@ -1,0 +1,84 @@
+"""Report section and page for a trajectory: latent maps coloured by pseudotime and by stage."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from biovae.applications.trajectory import Trajectory
+from biovae.reports import plots
+from biovae.reports.analysis import is_categorical, project_2d
+from biovae.reports.content import Highlight, Plot, Section
+
+
+def stage_spearman(pseudotime: np.ndarray, stage: np.ndarray) -> float:
+    """Spearman correlation of pseudotime and a numeric stage over records with both."""
+    t = np.asarray(pseudotime, dtype=np.float64)
+    s = np.asarray(stage, dtype=np.float64)
+    ok = np.isfinite(t) & np.isfinite(s)
+    if ok.sum() < 3:
+        return float("nan")
+    return float(spearmanr(t[ok], s[ok]).statistic)
+
+
+def trajectory_section(
+    z_mean: np.ndarray,
+    traj: Trajectory,
+    stage: np.ndarray | None = None,
+    stage_name: str = "stage",
+    title: str = "Trajectory",
+    id_: str = "trajectory",
+) -> Section:
+    """Latent maps coloured by diffusion pseudotime and (when given) by the known stage."""
+    proj = project_2d(z_mean)
+    maps = [
+        Plot(
+            "trajectory-pseudotime",
+            plots.latent_map(proj, traj.pseudotime, "diffusion pseudotime"),
+            "Latent map coloured by diffusion pseudotime",
+            f"Pseudotime 0 at the root record (#{traj.root}), 1 at the farthest record; grey "
+            "records are not connected to the root in the neighbour graph.",
+            wide=False,
+        )
+    ]
+    highlights: tuple[Highlight, ...] = ()
+    if stage is not None:
+        maps.append(
+            Plot(
+                "trajectory-stage",
+                plots.latent_map(proj, stage, stage_name),
+                f"Latent map coloured by {stage_name}",
+                f"The known {stage_name} of each record, for comparison.",
+                wide=False,
+            )
+        )
+        if not is_categorical(stage):
+            rho = stage_spearman(traj.pseudotime, stage)
+            highlights = (Highlight(f"{rho:.3f}", f"Spearman ρ(pseudotime, {stage_name})"),)
+    lead = (
+        f"Diffusion pseudotime (Haghverdi et al. 2016) along a {proj.xy.shape[0]}-record "
+        "neighbour graph of the posterior means: the distance from the root summed over random "
+        "walks of every length. It orders records along the main paths of the latent map; a "
+        "known time course should increase along it."
+    )
+    return Section(id_, title, lead, plots=tuple(maps), highlights=highlights)
+
+
+def write_trajectory_report(path: str | Path, parts: list[Section], title: str) -> Path:
+    """A self-contained HTML page of ``parts`` (e.g. trajectory sections), written atomically."""
+    from biovae.data.writers import atomic_open
+    from biovae.reports.html import render_document
+
+    toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    overview = (
+        '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
+        f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
+    )
+    page = render_document(title, "Trajectories on the latent map", overview, parts)
+    path = Path(path)
+    with atomic_open(path, "w") as fh:
+        fh.write(page)
+    return path

@@ -1,0 +1,68 @@
+"""Denoised and batch-corrected expression: library scaling and decoding under a reference batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.conftest import FIXTURES
+
+import biovae
+from biovae.applications.expression import expression
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError, DataError
+
+anndata = pytest.importorskip("anndata")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    adata = anndata.read_h5ad(FIXTURES / "cellbench_100x200.h5ad")
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(16,))),
+        train=TrainConfig(epochs=2, batch_size=32),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    return adata, biovae.VAE(likelihood="nb", config=cfg).fit(adata)
+
+
+def test_denoised_expression_sums_to_the_common_library_size(fitted):
+    adata, est = fitted
+    out = expression(est, adata, library_size=1e4)
+    assert out.shape == adata.shape
+    np.testing.assert_allclose(out.sum(1), 1e4, rtol=1e-4)
+
+
+def test_reference_batch_changes_only_the_other_batch(fitted):
+    adata, est = fitted
+    denoised = expression(est, adata)
+    batch = adata.obs["batch"].astype(str).to_numpy()
+    ref = sorted(set(batch))[0]
+    corrected = expression(est, adata, batch_key="batch", reference=ref)
+    own = batch == ref
+    np.testing.assert_allclose(corrected[own], denoised[own], rtol=1e-5)
+    assert np.abs(corrected[~own] - denoised[~own]).max() > 1e-3
+    np.testing.assert_allclose(corrected.sum(1), 1e4, rtol=1e-4)
+
+
+def test_bad_requests_are_one_line_errors(fitted):
+    adata, est = fitted
+    with pytest.raises(DataError, match="no level 'nowhere'"):
+        expression(est, adata, batch_key="batch", reference="nowhere")
+    with pytest.raises(ConfigError, match="not a categorical covariate"):
+        expression(est, adata, batch_key="cell_line", reference="H1975")
+    with pytest.raises(ConfigError, match="both batch_key and reference"):
+        expression(est, adata, batch_key="batch")
+
+
+def test_tl_expression_and_pseudotime_write_layers_and_obs(fitted):
+    adata, est = fitted
+    adata = adata.copy()
+    ref = str(adata.obs["batch"].iloc[0])
+    biovae.tl.expression(adata, est, key_added="corrected", reference_batch=ref)
+    assert adata.layers["corrected"].shape == adata.shape
+    adata.obsm["X_biovae"] = est.transform(adata)
+    biovae.tl.pseudotime(adata, root_key="batch", root_value=ref)
+    t = adata.obs["biovae_pseudotime"].to_numpy()
+    assert np.nanmin(t) == 0.0 and np.nanmax(t) == pytest.approx(1.0)
+    root = adata.uns["biovae_pseudotime"]["root"]
+    assert str(adata.obs.loc[root, "batch"]) == ref

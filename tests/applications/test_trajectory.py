@@ -1,0 +1,87 @@
+"""Diffusion pseudotime on curves whose true time is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from biovae.applications import trajectory as tj
+from biovae.errors import DataError
+
+pytest.importorskip("sklearn")
+
+
+def spiral(n: int = 300, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Records along a 3-D spiral, shuffled; returns the embedding and the true time in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    t = rng.permutation(np.linspace(0.0, 1.0, n))
+    angle = 3 * np.pi * t
+    emb = np.column_stack([np.cos(angle), np.sin(angle), 2 * t])
+    return emb + rng.normal(0, noise, emb.shape), t
+
+
+def test_pseudotime_is_monotone_in_the_true_time_on_a_curve():
+    emb, t = spiral()
+    traj = tj.pseudotime(emb, root=int(np.argmin(t)))
+    step = np.diff(traj.pseudotime[np.argsort(t)])
+    assert traj.pseudotime[traj.root] == 0.0
+    assert np.nanmax(traj.pseudotime) == pytest.approx(1.0)
+    assert spearmanr(traj.pseudotime, t).statistic > 0.999
+    # monotone up to boundary effects of the neighbour graph: a few steps at the two ends of
+    # the curve go back by less than 1 % of the range
+    assert np.all(step[10:-25] > 0)
+    assert step.min() > -0.01
+
+
+def test_pseudotime_follows_time_on_a_noisy_curve_with_a_root_group():
+    emb, t = spiral(400, noise=0.03, seed=1)
+    early = t < 0.1  # the first stage; its extreme member becomes the root
+    traj = tj.pseudotime(emb, root_group=early)
+    assert early[traj.root]
+    assert t[traj.root] < 0.03
+    assert spearmanr(traj.pseudotime, t).statistic > 0.98
+
+
+def test_default_root_lies_at_an_end_of_the_curve():
+    emb, t = spiral(200)
+    traj = tj.pseudotime(emb)
+    assert min(t[traj.root], 1 - t[traj.root]) < 0.03
+    assert abs(spearmanr(traj.pseudotime, t).statistic) > 0.98
+
+
+def test_diffusion_map_eigenvalues_start_at_one_and_decrease():
+    emb, _ = spiral(150)
+    dmap = tj.diffusion_map(emb, n_comps=5)
+    assert dmap.eigenvalues[0] == pytest.approx(1.0)
+    assert np.all(np.diff(dmap.eigenvalues) <= 1e-12)
+    assert dmap.components.shape == (150, 6)
+    assert dmap.n_connected == 1
+
+
+def test_records_disconnected_from_the_root_get_nan():
+    emb, t = spiral(100)
+    far = emb + 1000.0  # a second copy far away: its own graph component
+    traj = tj.pseudotime(np.concatenate([emb, far]), root=int(np.argmin(t)))
+    assert traj.diffusion.n_connected == 2
+    assert np.isnan(traj.pseudotime[100:]).all()
+    assert np.isfinite(traj.pseudotime[:100]).all()
+
+
+def test_root_mask_matches_numbers_as_text_and_reports_bad_values():
+    obs = {"num_cells": np.array([2.0, 4.0, 2.0]), "line": np.array(["a", "b", "c"], object)}
+    assert tj.root_mask(obs, "num_cells", "2").tolist() == [True, False, True]
+    with pytest.raises(DataError, match="no record has num_cells = '3'"):
+        tj.root_mask(obs, "num_cells", "3")
+    with pytest.raises(DataError, match="not a metadata column"):
+        tj.root_mask(obs, "stage", "2")
+
+
+def test_bad_embeddings_and_roots_are_errors():
+    with pytest.raises(DataError, match="finite"):
+        tj.pseudotime(np.full((10, 2), np.nan))
+    emb, _ = spiral(50)
+    with pytest.raises(DataError, match="out of range"):
+        tj.pseudotime(emb, root=50)
+    with pytest.raises(DataError, match="no records"):
+        tj.pseudotime(emb, root_group=np.zeros(50, bool))

@@ -1,0 +1,99 @@
+"""10x Cell Ranger readers on tiny matrices written in the test from a known count table."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from biovae.data import read_dataset
+from biovae.data.tenx import read_10x_h5, read_10x_mtx
+from biovae.errors import DataError
+
+# cells x genes; the last feature is an antibody-capture feature that must be dropped
+COUNTS = np.array([[0, 3, 1, 7], [2, 0, 0, 9], [0, 0, 5, 4]], dtype=np.int64)
+BARCODES = ["AAAC-1", "AAAG-1", "AACT-1"]
+IDS = ["ENSG01", "ENSG02", "ENSG03", "CD3"]
+NAMES = ["A", "B", "B", "CD3_TotalSeqB"]  # symbols are not unique, ids are
+TYPES = ["Gene Expression"] * 3 + ["Antibody Capture"]
+
+
+def write_gz(path, lines):
+    with gzip.open(path, "wt") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+
+
+def mtx_dir(tmp_path, version=3):
+    d = tmp_path / f"filtered_v{version}"
+    d.mkdir()
+    if version == 3:
+        scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(COUNTS.T))
+        write_gz(d / "barcodes.tsv.gz", BARCODES)
+        write_gz(d / "features.tsv.gz", [f"{i}\t{n}\t{t}" for i, n, t in zip(IDS, NAMES, TYPES)])
+    else:
+        scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(COUNTS[:, :3].T))
+        (d / "barcodes.tsv").write_text("\n".join(BARCODES) + "\n")
+        (d / "genes.tsv").write_text("".join(f"{i}\t{n}\n" for i, n in zip(IDS[:3], NAMES)))
+    return d
+
+
+def h5_file(tmp_path, version=3):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / f"v{version}.h5"
+    csc = sp.csc_matrix(COUNTS.T)  # genes x cells, compressed by cell
+    with h5py.File(path, "w") as fh:
+        g = fh.create_group("matrix" if version == 3 else "GRCh38")
+        g["data"], g["indices"], g["indptr"] = csc.data, csc.indices, csc.indptr
+        g["shape"] = np.array(csc.shape)
+        g["barcodes"] = np.array(BARCODES, dtype="S")
+        if version == 3:
+            f = g.create_group("features")
+            f["id"], f["name"] = np.array(IDS, dtype="S"), np.array(NAMES, dtype="S")
+            f["feature_type"] = np.array(TYPES, dtype="S")
+        else:
+            g["genes"] = np.array(IDS, dtype="S")
+    return path
+
+
+def check(ds, n_genes=3):
+    assert ds.x.shape == (3, n_genes) and sp.issparse(ds.x)
+    np.testing.assert_array_equal(ds.x.toarray(), COUNTS[:, :n_genes])
+    assert list(ds.ids) == BARCODES
+    assert ds.features == tuple(IDS[:n_genes])
+
+
+def test_mtx_folder_v3_keeps_gene_expression_only(tmp_path):
+    check(read_10x_mtx(mtx_dir(tmp_path)))
+
+
+def test_mtx_folder_v2_and_read_dataset_infers_the_format_from_a_folder(tmp_path):
+    check(read_dataset(mtx_dir(tmp_path, version=2)))
+
+
+def test_h5_v3_and_v2(tmp_path):
+    check(read_10x_h5(h5_file(tmp_path)))
+    check(read_dataset(h5_file(tmp_path, version=2)), n_genes=4)
+
+
+def test_missing_files_and_foreign_h5_are_one_line_errors(tmp_path):
+    d = mtx_dir(tmp_path)
+    (d / "barcodes.tsv.gz").unlink()
+    with pytest.raises(DataError, match=r"no barcodes\.tsv"):
+        read_10x_mtx(d)
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "other.h5", "w") as fh:
+        fh["x"] = np.arange(3)
+    with pytest.raises(DataError, match="not a 10x Cell Ranger"):
+        read_dataset(tmp_path / "other.h5")
+    with pytest.raises(DataError, match="not a directory"):
+        read_dataset(tmp_path / "other.h5", fmt="10x-mtx")
+
+
+def test_mismatched_barcodes_are_an_error(tmp_path):
+    d = mtx_dir(tmp_path)
+    write_gz(d / "barcodes.tsv.gz", BARCODES[:2])
+    with pytest.raises(DataError, match="do not belong together"):
+        read_10x_mtx(d)

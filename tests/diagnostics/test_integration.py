@@ -1,0 +1,126 @@
+"""Integration metrics against hand-computed cases (perfectly mixed vs separated batches)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from biovae.diagnostics import integration as im
+from biovae.errors import DataError
+
+pytest.importorskip("sklearn")
+
+# four points at the corners of a regular simplex: every pairwise distance is √2, so any kernel
+# weighs the three neighbours of a point equally
+SIMPLEX = np.eye(4)
+SIMPLEX_BATCH = np.array(["a", "a", "b", "b"])
+
+
+def separated(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two tight clusters far apart, one per batch."""
+    rng = np.random.default_rng(seed)
+    emb = np.concatenate([rng.normal(0, 0.1, (n, 3)), rng.normal(50, 0.1, (n, 3))])
+    return emb, np.repeat(["a", "b"], n)
+
+
+def mixed(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Both batches drawn from the same distribution."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), np.tile(["a", "b"], n // 2)
+
+
+def test_lisi_on_the_simplex_is_the_inverse_simpson_index_by_hand():
+    # each point: 1 neighbour of its own batch, 2 of the other -> 1 / (1/9 + 4/9) = 1.8
+    np.testing.assert_allclose(im.lisi(SIMPLEX, SIMPLEX_BATCH), 1.8, rtol=1e-9)
+    median, scaled = im.ilisi(SIMPLEX, SIMPLEX_BATCH)
+    assert median == pytest.approx(1.8)
+    assert scaled == pytest.approx(0.8)
+
+
+def test_ilisi_is_one_for_separated_batches_and_near_two_when_mixed():
+    assert im.ilisi(*separated()) == (pytest.approx(1.0), pytest.approx(0.0))
+    median, scaled = im.ilisi(*mixed())
+    assert 1.8 < median <= 2.0
+    assert scaled > 0.8
+
+
+def test_kernel_weights_reach_the_target_perplexity():
+    dist = np.sort(np.random.default_rng(1).gamma(2.0, size=(50, 90)), axis=1)
+    w = im.simpson_weights(dist, 30.0)
+    np.testing.assert_allclose(w.sum(1), 1.0)
+    perplexity = np.exp(-(w * np.log(w)).sum(1))
+    np.testing.assert_allclose(perplexity, 30.0, rtol=1e-3)
+
+
+def test_kbet_on_the_simplex_matches_the_chi_square_by_hand():
+    # k = 3 neighbours, expected 1.5 per batch, observed (1, 2): χ² = 2 · 0.25 / 1.5 = 1/3
+    assert chi2.sf(1 / 3, df=1) == pytest.approx(0.5637, abs=1e-4)
+    assert im.kbet_acceptance(SIMPLEX, SIMPLEX_BATCH, k=3) == 1.0
+    # the 0.05 test rejects when the level is above the p-value
+    assert im.kbet_acceptance(SIMPLEX, SIMPLEX_BATCH, k=3, alpha=0.6) == 0.0
+
+
+def test_kbet_rejects_separated_and_accepts_mixed_batches():
+    # separated, k = 10: observed (10, 0), expected (5, 5), χ² = 10, p = 0.0016
+    assert im.kbet_acceptance(*separated(), k=10) == 0.0
+    assert im.kbet_acceptance(*mixed(), k=10) > 0.8
+
+
+def test_batch_asw_by_hand_in_one_dimension():
+    # a = {0, 1}, b = {10, 11}: s = 1 − 1/10.5 and 1 − 1/9.5 (twice each)
+    emb = np.array([[0.0], [1.0], [10.0], [11.0]])
+    expected = np.mean([1 / 10.5, 1 / 9.5])
+    assert im.batch_asw(emb, ["a", "a", "b", "b"]) == pytest.approx(expected)
+    # interleaved a = {0, 2}, b = {1, 3}: s = 0, −0.5, −0.5, 0 -> mean(1 − |s|) = 0.75
+    assert im.batch_asw(emb * 0 + [[0], [2], [1], [3]], ["a", "a", "b", "b"]) == pytest.approx(0.75)
+
+
+def test_batch_asw_is_computed_within_cell_types_and_skips_single_batch_types():
+    emb = np.array([[0.0], [2.0], [1.0], [3.0], [100.0], [101.0]])
+    batch = ["a", "a", "b", "b", "a", "a"]
+    labels = ["t", "t", "t", "t", "u", "u"]  # type u has one batch: skipped
+    assert im.batch_asw(emb, batch, labels) == pytest.approx(0.75)
+
+
+def test_label_asw_by_hand():
+    emb = np.array([[0.0], [1.0], [10.0], [11.0]])
+    s = np.mean([1 - 1 / 10.5, 1 - 1 / 9.5])
+    assert im.label_asw(emb, ["x", "x", "y", "y"]) == pytest.approx((s + 1) / 2)
+
+
+def test_clustering_agreement_is_one_for_separated_types_and_near_zero_for_random_labels():
+    emb, labels = separated()
+    assert im.clustering_agreement(emb, labels) == (pytest.approx(1.0), pytest.approx(1.0))
+    emb, _ = mixed()
+    random_labels = np.random.default_rng(3).choice(["x", "y", "z"], len(emb))
+    ari, nmi = im.clustering_agreement(emb, random_labels)
+    assert abs(ari) < 0.05
+    assert nmi < 0.05
+
+
+def test_integration_metrics_order_mixed_above_separated():
+    emb_sep, batch_sep = separated()
+    emb_mix, batch_mix = mixed(80)
+    types = np.repeat(["t1", "t2"], 40)
+    sep = im.integration_metrics(emb_sep, batch_sep, np.tile(["t1", "t2"], 40))
+    mix = im.integration_metrics(emb_mix, batch_mix, types)
+    for key in ("batch_asw", "ilisi_scaled", "kbet_acceptance"):
+        assert mix[key] > sep[key] + 0.5, key
+    assert set(sep) == {"batch_asw", "ilisi", "ilisi_scaled", "kbet_acceptance"} | {
+        "label_asw",
+        "ari",
+        "nmi",
+    }
+
+
+def test_bad_inputs_are_one_line_errors():
+    emb, batch = separated(5)
+    with pytest.raises(DataError, match="two batches"):
+        im.ilisi(emb, np.full(len(emb), "a"))
+    with pytest.raises(DataError, match="shape"):
+        im.kbet_acceptance(emb, batch[:-1])
+    with pytest.raises(DataError, match="NaN"):
+        im.label_asw(np.full_like(emb, np.nan), batch)
+    with pytest.raises(DataError, match="two distinct labels"):
+        im.clustering_agreement(emb, np.full(len(emb), "t"))
