@@ -11,6 +11,7 @@ from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood
 from biovae.likelihoods.bernoulli import Bernoulli
+from biovae.likelihoods.ca_chain import CaChain
 from biovae.likelihoods.categorical import Categorical
 from biovae.likelihoods.gaussian import Gaussian
 from biovae.likelihoods.negative_binomial import NegativeBinomial
@@ -26,6 +27,7 @@ _REGISTRY: dict[str, type[Likelihood]] = {
         Poisson,
         NegativeBinomial,
         ZeroInflatedNegativeBinomial,
+        CaChain,
     )
 }
 
