@@ -58,7 +58,7 @@ def ref_zinb(x, p, ctx):
     return np.log(np.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
 
 
-def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6):
+def _ca_chain_mean(loc, bond_raw, sweeps=10, r=3.6):
     """The documented projection, written as plain loops over bonds and pairs."""
     y = loc.reshape(-1, 3).copy()
     length = 2.75 + 1.25 * sps.expit(bond_raw)

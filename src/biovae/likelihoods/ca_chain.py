@@ -12,10 +12,11 @@ with virtual-bond lengths ℓ_i = 2.75 Å + 1.25 Å · sigmoid(b_i) ∈ (2.75, 4
 closest non-bonded Cα pair of real structures (≥ 3.65 Å in the AdK trajectory). Every
 correction is local, so unlike rebuilding the chain bond by bond (an internal-coordinate
 decoder, where an error in one direction moves every later atom) the map is well conditioned
-and trains like the plain Gaussian. The projection converges geometrically: with K = 20 sweeps
-bond lengths match ℓ to ~0.02 Å when the raw bonds are within ~1 Å of ℓ. That residual error is
-measured by the validity checks, not assumed away. The density is a proper normalised Gaussian;
-only its mean is constrained. Records are ``3·L`` features ordered atom by atom (x, y, z).
+and trains like the plain Gaussian. The projection converges geometrically: with K = 10
+sweeps bond lengths match ℓ to ~0.05 Å or better when the raw bonds are within ~1 Å of ℓ. That
+residual error is measured by the validity checks, not assumed away. The density is a proper
+normalised Gaussian; only its mean is constrained. Records are ``3·L`` features ordered atom by
+atom (x, y, z).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ BOND, BOND_MIN, BOND_SPAN = 3.8, 2.75, 1.25
 #: Non-bonded Cα pairs (|i − j| ≥ 2) are pushed apart to at least this distance (Å).
 EXCLUDED = 3.6
 #: Projection sweeps of the constraint transform.
-SWEEPS = 20
+SWEEPS = 10
 
 
 def bond_lengths(bond_raw: Tensor) -> Tensor:

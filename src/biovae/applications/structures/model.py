@@ -38,7 +38,7 @@ STRUCTURE_DEFAULTS = FitConfig(
         likelihood=LikelihoodConfig(variance="shared"),
         network=NetworkConfig(hidden=(256, 128), dropout=0.0),
     ),
-    train=TrainConfig(epochs=1500, batch_size=16, lr=2e-3, patience=0, validation_fraction=0.0),
+    train=TrainConfig(epochs=300, batch_size=16, lr=2e-3, patience=0, validation_fraction=0.0),
 )
 
 
