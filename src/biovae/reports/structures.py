@@ -92,9 +92,9 @@ def _latent(fig, result) -> None:
     for i, (model, lat) in enumerate(result["latent"].items()):
         ax = fig.add_subplot(1, len(result["latent"]), i + 1)
         z, frame, held = (np.asarray(lat[k]) for k in ("z", "frame", "held_out"))
-        kw = {"c": frame, "cmap": "viridis", "vmin": frame.min(), "vmax": frame.max()}
-        ax.scatter(z[~held, 0], z[~held, -1], s=14, **kw)
-        ax.scatter(z[held, 0], z[held, -1], s=30, marker="x", **kw)
+        kw = {"cmap": "viridis", "vmin": frame.min(), "vmax": frame.max()}
+        ax.scatter(z[~held, 0], z[~held, -1], c=frame[~held], s=14, **kw)
+        ax.scatter(z[held, 0], z[held, -1], c=frame[held], s=30, marker="x", **kw)
         ax.set_title(model)
         ax.set_xlabel("z₁")
         ax.set_ylabel(f"z{z.shape[1]}")
