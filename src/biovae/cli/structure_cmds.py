@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from biovae.cli.io import check_output
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 
 _MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in ("--model", "--likelihood"))
 EXAMPLES = """examples:
@@ -118,6 +119,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.data.structure import read_structures
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
+    out = Path(args.out)
+    if out.exists() and not (out / "config.json").is_file():
+        raise DataError(f"{out} exists and is not a biovae model folder; choose another --out")
     structures = read_structures(args.data, args.topology, args.select)
     reference = None
     if args.reference:
@@ -164,8 +168,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     training = read_structures(args.training, args.topology, args.select)
     data = read_structures(args.data, None, args.select)
     if data.n_atoms != training.n_atoms:
-        from biovae.errors import DataError
-
         raise DataError(
             f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
             f"{training.n_atoms}; compare structures of the same protein and selection"

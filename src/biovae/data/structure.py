@@ -106,7 +106,8 @@ def read_structures(
     Parameters
     ----------
     path
-        Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``.
+        Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``
+        (MDAnalysis reads mmCIF through the optional package ``gemmi``).
     topology
         Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
     select

@@ -82,6 +82,11 @@ class ConformationVAE:
                 "--loss geometry models Cα traces; use --select ca (or --loss mse for backbone)"
             )
         ref = structures.coords[0] if reference is None else np.asarray(reference, np.float32)
+        if ref.shape != structures.coords.shape[1:]:
+            raise DataError(
+                f"the reference has {len(ref)} atoms but {structures.source} has "
+                f"{structures.n_atoms}; pass a reference of the same protein and selection"
+            )
         self.reference_ = (ref - ref.mean(0)).astype(np.float32)
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))
         aligned = self.align(structures)
