@@ -87,6 +87,11 @@ def test_validity_metrics_on_a_hand_built_chain():
     bonds = virtual_bonds(cis[None])[0]
     assert bonds[5] == pytest.approx(2.9)
     assert passes(cis[None]).tolist() == [True]
+    stretched = chain.copy()
+    stretched[6:] += (stretched[6] - stretched[5]) * (4.3 / 3.8 - 1)  # bond 5-6 becomes 4.3 Å
+    assert virtual_bonds(stretched[None])[0, 5] == pytest.approx(4.3)
+    assert passes(stretched[None]).tolist() == [False]  # 10 of 11 bonds valid < 99 %
+    assert passes(stretched[None], min_bonds=0.9).tolist() == [True]
 
 
 def test_radius_of_gyration_of_a_square():

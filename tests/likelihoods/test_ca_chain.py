@@ -45,6 +45,6 @@ def test_noisy_coordinates_become_valid_chains(ubiquitin):
 
 def test_learned_bond_lengths_are_honoured(ubiquitin):
     raw = initial_bond_raw(75).double()
-    raw[10] = torch.logit(torch.tensor((2.9 - 2.75) / 1.25)).double()  # a cis peptide
+    raw[10] = torch.atanh(torch.tensor(-0.1 / 0.15)).double()  # ℓ = 3.7 Å
     bonds = virtual_bonds(project(ubiquitin, raw))
-    assert bonds[:, 10] == pytest.approx(np.full(len(bonds), 2.9), abs=0.05)
+    assert bonds[:, 10] == pytest.approx(np.full(len(bonds), 3.7), abs=0.02)

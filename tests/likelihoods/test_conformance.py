@@ -58,12 +58,12 @@ def ref_zinb(x, p, ctx):
     return np.log(np.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
 
 
-def _ca_chain_mean(loc, bond_raw, sweeps=10, r=3.6):
+def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push_sweeps=3):
     """The documented projection, written as plain loops over bonds and pairs."""
     y = loc.reshape(-1, 3).copy()
-    length = 2.75 + 1.25 * sps.expit(bond_raw)
+    length = 3.8 + 0.15 * np.tanh(bond_raw)
     n = len(y)
-    for _ in range(sweeps):
+    for sweep in range(sweeps):
         step = np.zeros_like(y)
         for i in range(n - 1):
             v = y[i + 1] - y[i]
@@ -71,13 +71,16 @@ def _ca_chain_mean(loc, bond_raw, sweeps=10, r=3.6):
             step[i] += 0.5 * (d - length[i]) / d * v
             step[i + 1] -= 0.5 * (d - length[i]) / d * v
         y = y + step
-        step = np.zeros_like(y)
+        if sweep < sweeps - push_sweeps:
+            continue
+        step, count = np.zeros_like(y), np.zeros((n, 1))
         for i in range(n):
             for j in range(n):
                 d = np.linalg.norm(y[i] - y[j])
                 if abs(i - j) >= 2 and d < r:
                     step[i] += 0.5 * (r - d) / max(d, 1e-6) * (y[i] - y[j])
-        y = y + step
+                    count[i] += 1
+        y = y + step / np.maximum(count, 1)
     return y.reshape(loc.shape)
 
 

@@ -9,7 +9,9 @@ consecutive residues of one chain.
 * Clash: a non-consecutive pair (|i − j| ≥ 2) closer than 3.0 Å.
 * Radius of gyration and RMSD to the nearest training frame (after superposition).
 
-A structure *passes* when every virtual bond is trans- or cis-valid and it has no clash.
+A structure *passes* when at least 99 % of its virtual bonds are trans- or cis-valid (the
+ensemble acceptance level applied per structure: real frames are not perfect either, e.g. the
+cis Phe86–Pro87 bond of AdK spans 2.87–3.24 Å in the DIMS trajectory) and it has no clash.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from scipy.stats import wasserstein_distance
 from biovae.applications.structures.geometry import nearest_rmsd
 
 TRANS, CIS, TOLERANCE, CLASH = 3.8, 2.9, 0.2, 3.0
+#: Fraction of valid virtual bonds a single structure needs to pass (the ensemble target).
+MIN_BONDS = 0.99
 
 
 def virtual_bonds(ca: np.ndarray) -> np.ndarray:
@@ -60,9 +64,9 @@ def bond_ok(d: np.ndarray) -> np.ndarray:
     return (np.abs(d - TRANS) <= TOLERANCE) | (np.abs(d - CIS) <= TOLERANCE)
 
 
-def passes(ca: np.ndarray) -> np.ndarray:
-    """Per structure: every virtual bond trans- or cis-valid and no clash."""
-    return bond_ok(virtual_bonds(ca)).all(-1) & (clash_counts(ca) == 0)
+def passes(ca: np.ndarray, min_bonds: float = MIN_BONDS) -> np.ndarray:
+    """Per structure: ≥ ``min_bonds`` of virtual bonds trans- or cis-valid, and no clash."""
+    return (bond_ok(virtual_bonds(ca)).mean(-1) >= min_bonds) & (clash_counts(ca) == 0)
 
 
 @dataclass(frozen=True)
