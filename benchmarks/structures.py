@@ -130,87 +130,71 @@ def run_dataset(name: str, spec, cfg, n_samples: int, out: Path) -> dict:
     }
 
 
-def tables(name: str, res: dict, n_samples: int) -> str:
-    v, runs = res["validity"], res["runs"]
-    rows = [
-        ["fit time (s)", "", *(f"{runs[k]['fit_seconds']:.0f}" for k in LOSSES)],
+#: Validity rows: label, key of the Validity numbers, format (training frames and both models).
+VALIDITY_ROWS = (
+    ("virtual bonds valid, trans or cis (%)", "bonds_valid", "{:.2%}"),
+    ("virtual bonds 3.8 ± 0.2 Å (%)", "bonds_trans_valid", "{:.2%}"),
+    ("virtual bonds 2.9 ± 0.2 Å, cis (%)", "bonds_cis_valid", "{:.3%}"),
+    ("bond length mean (Å)", "bond_mean", "{:.3f}"),
+    ("bond length sd (Å)", "bond_std", "{:.3f}"),
+    ("clash-free structures (%)", "clash_free", "{:.1%}"),
+    ("clashes per structure", "clashes_per_structure", "{:.3f}"),
+    ("Cα angle W1 to training (°)", "angle_w1_deg", "{:.2f}"),
+    ("angles within training range (%)", "angles_in_training_range", "{:.2%}"),
+    ("radius of gyration mean (Å)", "rg_mean", "{:.2f}"),
+    ("radius of gyration sd (Å)", "rg_std", "{:.2f}"),
+    ("RMSD to nearest training frame, mean (Å)", "nearest_rmsd_mean", "{:.2f}"),
+    ("structures passing (≥ 99 % bonds valid, no clash) (%)", "passing", "{:.1%}"),
+)
+
+
+def model_rows(runs: dict) -> list[list[str]]:
+    """Rows that exist only for the models: fit time, reconstruction, interpolation."""
+
+    def per(fn):
+        return [fn(runs[k]) for k in LOSSES]
+
+    return [
+        ["fit time (s)", "", *per(lambda r: f"{r['fit_seconds']:.0f}")],
         [
             "held-out recon RMSD mean / max (Å)",
             "",
-            *(
-                f"{runs[k]['recon_rmsd_mean']:.2f} / {runs[k]['recon_rmsd_max']:.2f}"
-                for k in LOSSES
-            ),
-        ],
-        [
-            "virtual bonds valid, trans or cis (%)",
-            *(f"{100 * v[k]['bonds_valid']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "virtual bonds 3.8 ± 0.2 Å (%)",
-            *(f"{100 * v[k]['bonds_trans_valid']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "virtual bonds 2.9 ± 0.2 Å, cis (%)",
-            *(f"{100 * v[k]['bonds_cis_valid']:.3f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "bond length mean ± sd (Å)",
-            *(f"{v[k]['bond_mean']:.3f} ± {v[k]['bond_std']:.3f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "clash-free structures (%)",
-            *(f"{100 * v[k]['clash_free']:.1f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "clashes per structure",
-            *(f"{v[k]['clashes_per_structure']:.3f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "Cα angle W1 to training (°)",
-            *(f"{v[k]['angle_w1_deg']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "angles within training range (%)",
-            *(f"{100 * v[k]['angles_in_training_range']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "radius of gyration mean ± sd (Å)",
-            *(f"{v[k]['rg_mean']:.2f} ± {v[k]['rg_std']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "RMSD to nearest training frame mean (Å)",
-            *(f"{v[k]['nearest_rmsd_mean']:.2f}" for k in ("training", *LOSSES)),
-        ],
-        [
-            "structures passing every check (%)",
-            *(f"{100 * v[k]['passing']:.1f}" for k in ("training", *LOSSES)),
+            *per(lambda r: f"{r['recon_rmsd_mean']:.2f} / {r['recon_rmsd_max']:.2f}"),
         ],
         [
             "interpolation: RMSD to end falls at every step",
             "",
-            *(str(runs[k]["path"]["monotone"]) for k in LOSSES),
+            *per(lambda r: str(r["path"]["monotone"])),
         ],
         [
             "interpolation: RMSD to end, first → last (Å)",
             "",
-            *(
-                "{:.2f} → {:.2f}".format(*np.asarray(runs[k]["path"]["rmsd_to_end"])[[0, -1]])
-                for k in LOSSES
+            *per(
+                lambda r: "{:.2f} → {:.2f}".format(*np.asarray(r["path"]["rmsd_to_end"])[[0, -1]])
             ),
         ],
         [
             "interpolation: structures passing (of 12)",
             "",
-            *(str(sum(runs[k]["path"]["passing"])) for k in LOSSES),
+            *per(lambda r: str(sum(r["path"]["passing"]))),
         ],
+    ]
+
+
+def tables(name: str, res: dict, n_samples: int) -> str:
+    v = res["validity"]
+    rows = [
+        [label, *(fmt.format(v[k][key]) for k in ("training", *LOSSES))]
+        for label, key, fmt in VALIDITY_ROWS
     ]
     head = (
         f"### {name}: {res['frames']} frames × {res['residues']} Cα; train {res['train']}, "
         f"held out {res['held_out']} (every 5th); {n_samples} prior samples; path "
         f"{res['path']}\n\n"
     )
-    return head + markdown_table(["", "training frames", "MSE baseline", "geometry"], rows)
+    return head + markdown_table(
+        ["", "training frames", "MSE baseline", "geometry"], model_rows(res["runs"]) + rows
+    )
 
 
 def write_report(results: dict, out: Path) -> Path:

@@ -114,30 +114,10 @@ def read_structures(
         ``"ca"`` (Cα atoms, default) or ``"backbone"`` (N, CA, C, O).
     """
     path = Path(path)
-    if select not in SELECTIONS:
-        raise DataError(
-            f"unknown atom selection {select!r}; choose one of: {', '.join(SELECTIONS)}"
-        )
-    for p in (path, topology):
-        if p is not None and not Path(p).is_file():
-            raise DataError(f"structure file {p} does not exist; check the path")
-    if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
-        raise DataError(
-            f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "
-            "--topology FILE (PSF, PDB, GRO, ...)"
-        )
+    _check_paths(path, topology, select)
     universe = _universe(path, topology)
     atoms = universe.select_atoms(SELECTIONS[select])
-    if len(atoms) == 0:
-        raise DataError(
-            f"{path}: no atoms match the selection '{select}' ({SELECTIONS[select]}); check that "
-            "the file holds a protein with standard residue and atom names"
-        )
-    if select == "backbone" and set(atoms.names) != {"N", "CA", "C", "O"}:
-        raise DataError(
-            f"{path}: the backbone selection needs N, CA, C and O atoms but the file has only "
-            f"{', '.join(sorted(set(atoms.names)))}; use --select ca"
-        )
+    _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
     except (ValueError, OSError, EOFError) as exc:
@@ -155,6 +135,34 @@ def read_structures(
         chains,
         str(path),
     )
+
+
+def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
+    if select not in SELECTIONS:
+        raise DataError(
+            f"unknown atom selection {select!r}; choose one of: {', '.join(SELECTIONS)}"
+        )
+    for p in (path, topology):
+        if p is not None and not Path(p).is_file():
+            raise DataError(f"structure file {p} does not exist; check the path")
+    if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
+        raise DataError(
+            f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "
+            "--topology FILE (PSF, PDB, GRO, ...)"
+        )
+
+
+def _check_atoms(path: Path, atoms, select: str) -> None:
+    if len(atoms) == 0:
+        raise DataError(
+            f"{path}: no atoms match the selection '{select}' ({SELECTIONS[select]}); check that "
+            "the file holds a protein with standard residue and atom names"
+        )
+    if select == "backbone" and set(atoms.names) != {"N", "CA", "C", "O"}:
+        raise DataError(
+            f"{path}: the backbone selection needs N, CA, C and O atoms but the file has only "
+            f"{', '.join(sorted(set(atoms.names)))}; use --select ca"
+        )
 
 
 def _universe(path: Path, topology: str | Path | None):
