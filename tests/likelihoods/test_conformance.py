@@ -58,7 +58,7 @@ def ref_zinb(x, p, ctx):
     return np.log(np.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
 
 
-def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push_sweeps=3):
+def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push=(15, 16, 17)):
     """The documented projection, written as plain loops over bonds and pairs."""
     y = loc.reshape(-1, 3).copy()
     length = 3.8 + 0.15 * np.tanh(bond_raw)
@@ -71,7 +71,7 @@ def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push_sweeps=3):
             step[i] += 0.5 * (d - length[i]) / d * v
             step[i + 1] -= 0.5 * (d - length[i]) / d * v
         y = y + step
-        if sweep < sweeps - push_sweeps:
+        if sweep not in push:
             continue
         step, count = np.zeros_like(y), np.zeros((n, 1))
         for i in range(n):

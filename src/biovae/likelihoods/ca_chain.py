@@ -5,7 +5,7 @@ observation or fixed) and g a constraint transform of the raw decoder output μ 
 sweeps of a SHAKE-style projection (starting from y = μ, all constraints updated together)
 
     bonds:  v_i = y_{i+1} − y_i,  c_i = ½ (‖v_i‖ − ℓ_i) v_i/‖v_i‖,  y_i += c_i,  y_{i+1} −= c_i
-    excluded volume (last sweeps only), |i − j| ≥ 2 and ‖y_i − y_j‖ < r:
+    excluded volume (sweeps 16–18 of 20), |i − j| ≥ 2 and ‖y_i − y_j‖ < r:
             y_i += mean over such j of ½ (r − ‖y_i − y_j‖) (y_i − y_j)/‖y_i − y_j‖
 
 with trans virtual-bond lengths ℓ_i = 3.8 Å + 0.15 Å · tanh(b_i) ∈ (3.65, 3.95) Å learned per
@@ -14,7 +14,7 @@ AdK trajectory). Every correction is local, so unlike rebuilding the chain bond 
 internal-coordinate decoder, where an error in one direction moves every later atom) the map is
 well conditioned and trains like the plain Gaussian. The bond projection converges
 geometrically (20 sweeps: ~1e-3 Å when raw bonds are within ~1 Å of ℓ); the excluded-volume
-sweeps come last, once the chain is extended, and can leave small bond errors. Residual
+sweeps come late, once the chain is extended, and two bond-only sweeps follow them. Residual
 violations are measured by the validity checks, not assumed away. The density is a proper
 normalised Gaussian; only its mean is constrained. Records are ``3·L`` features ordered atom by
 atom (x, y, z). Limitation: cis peptides (Cα–Cα ≈ 2.9 Å, e.g. Phe86–Pro87 of AdK) are held at
@@ -36,8 +36,9 @@ from biovae.likelihoods.gaussian import Gaussian
 BOND, BOND_RANGE = 3.8, 0.15
 #: Non-bonded Cα pairs (|i − j| ≥ 2) are pushed apart to at least this distance (Å).
 EXCLUDED = 3.6
-#: Projection sweeps of the constraint transform; the last PUSH_SWEEPS also push pairs apart.
-SWEEPS, PUSH_SWEEPS = 20, 3
+#: Projection sweeps of the constraint transform: PUSH_SWEEPS of them also push pairs apart,
+#: followed by FINAL_BOND_SWEEPS bond-only sweeps that restore the bond lengths.
+SWEEPS, PUSH_SWEEPS, FINAL_BOND_SWEEPS = 20, 3, 2
 
 
 def bond_lengths(bond_raw: Tensor) -> Tensor:
@@ -63,7 +64,7 @@ def chain_mean(loc: Tensor, bond_raw: Tensor, sweeps: int = SWEEPS) -> Tensor:
         d = v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         c = 0.5 * (d - length) / d * v
         y = y + torch.cat([c, pad], dim=-2) - torch.cat([pad, c], dim=-2)
-        if sweep >= sweeps - PUSH_SWEEPS:
+        if sweeps - PUSH_SWEEPS - FINAL_BOND_SWEEPS <= sweep < sweeps - FINAL_BOND_SWEEPS:
             y = _push_apart(y, nonbonded)
     return y.reshape(loc.shape)
 
