@@ -41,3 +41,21 @@ def test_feature_names_carry_the_atoms():
     s = Structures(np.zeros((1, 2, 3)), ("CA", "CA"), ("ALA", "GLY"), [7, 8], ("B", "B"))
     assert s.features()[:3] == ("B:ALA:7:CA:x", "B:ALA:7:CA:y", "B:ALA:7:CA:z")
     assert pdb_text(s).count("ATOM") == 2
+
+
+def test_adk_trajectory_matches_its_documented_end_states(shared_data):
+    """The data README: frame 0 is 0.46 Å Cα RMSD from adk_closed.pdb, the last frame 0.50 Å
+    from adk_open.pdb (after superposition)."""
+    from biovae.applications.structures.geometry import rmsd
+
+    d = shared_data / "structure"
+    if not (d / "adk_dims.dcd").is_file():
+        pytest.skip(f"{d / 'adk_dims.dcd'} not found (set BIOVAE_DATA_DIR)")
+    traj = read_structures(d / "adk_dims.dcd", d / "adk.psf")
+    assert traj.coords.shape == (98, 214, 3)
+    closed = read_structures(d / "adk_closed.pdb").coords[0]
+    opened = read_structures(d / "adk_open.pdb").coords[0]
+    assert rmsd(traj.coords[0], closed) == pytest.approx(0.46, abs=0.01)
+    assert rmsd(traj.coords[-1], opened) == pytest.approx(0.50, abs=0.01)
+    with pytest.raises(DataError, match="--topology"):
+        read_structures(d / "adk_dims.dcd")

@@ -13,6 +13,7 @@ from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, 
 from biovae.errors import ConfigError, DataError
 
 _MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in ("--model", "--likelihood"))
+_TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every")
 EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
@@ -75,7 +76,7 @@ def _fit(actions) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
     add_options(p, _MODEL_OPTIONS, "model")
     add_options(p, OBJECTIVE_OPTIONS, "objective")
-    add_options(p, TRAIN_OPTIONS, "training")
+    add_options(p, _TRAIN_OPTIONS, "training")
     p.set_defaults(func=cmd_fit)
 
 
