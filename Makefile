@@ -21,6 +21,7 @@ test: $(STAMP)  ## run the whole test suite
 
 bench: $(STAMP)  ## run the benchmarks and print their results
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/structures.py
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1

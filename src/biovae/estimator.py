@@ -253,8 +253,11 @@ class _LatentEstimator:
         return torch.cat(out).double().numpy()
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json)."""
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json).
+
+        ``metadata`` adds JSON-ready entries to ``metadata.json`` (e.g. an application's state).
+        """
         model = self._check_fitted()
         meta = {
             "model_class": type(self).__name__,
@@ -262,6 +265,7 @@ class _LatentEstimator:
             "n_train": self.n_train_,
             "n_validation": self.n_validation_,
             "history": self.history_,
+            **(metadata or {}),
         }
         return persistence.save(
             path, persistence.SavedModel(self.config_, self.schema_, model.state_dict(), meta)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conftest import FIXTURES
 
 import biovae
 from biovae.applications.expression import expression
 from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.errors import ConfigError, DataError
+from tests.conftest import FIXTURES
 
 anndata = pytest.importorskip("anndata")
 

@@ -77,7 +77,39 @@ def ref_hurdle_dirichlet(x, p, ctx):
     return np.array(out)
 
 
+def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push=(15, 16, 17)):
+    """The documented projection, written as plain loops over bonds and pairs."""
+    y = loc.reshape(-1, 3).copy()
+    length = 3.8 + 0.15 * np.tanh(bond_raw)
+    n = len(y)
+    for sweep in range(sweeps):
+        step = np.zeros_like(y)
+        for i in range(n - 1):
+            v = y[i + 1] - y[i]
+            d = max(np.linalg.norm(v), 1e-6)
+            step[i] += 0.5 * (d - length[i]) / d * v
+            step[i + 1] -= 0.5 * (d - length[i]) / d * v
+        y = y + step
+        if sweep not in push:
+            continue
+        step, count = np.zeros_like(y), np.zeros((n, 1))
+        for i in range(n):
+            for j in range(n):
+                d = np.linalg.norm(y[i] - y[j])
+                if abs(i - j) >= 2 and d < r:
+                    step[i] += 0.5 * (r - d) / max(d, 1e-6) * (y[i] - y[j])
+                    count[i] += 1
+        y = y + step / np.maximum(count, 1)
+    return y.reshape(loc.shape)
+
+
+def ref_ca_chain(x, p, ctx):
+    loc = np.stack([_ca_chain_mean(row, p["bond"]) for row in p["loc"]])
+    return st.norm.logpdf(x, loc, _softplus(p["scale"])).sum(-1)
+
+
 REFERENCES = {
+    "ca_chain": ref_ca_chain,
     "gaussian": ref_gaussian,
     "bernoulli": ref_bernoulli,
     "categorical": ref_categorical,
@@ -90,7 +122,7 @@ REFERENCES = {
 
 
 def make(name: str) -> likelihoods.Likelihood:
-    shape = (L,) if name == "categorical" else (F,)
+    shape = {"categorical": (L,), "ca_chain": (12,)}.get(name, (F,))
     return likelihoods.build(LikelihoodConfig(name=name), shape, n_letters=A)
 
 

@@ -24,7 +24,7 @@ def dataset_for(name: str, n: int = 40) -> Dataset:
         return Dataset(codes, ids, tuple(str(i) for i in range(9)), {}, alphabet="ACGT-")
     if name == "bernoulli":
         x = (rng.random((n, 6)) < 0.4).astype(np.float32)
-    elif name == "gaussian":
+    elif name in ("gaussian", "ca_chain"):
         x = rng.normal(size=(n, 6)).astype(np.float32)
     elif name == "hurdle_dirichlet":
         x = rng.dirichlet(np.ones(6), size=n) * (rng.random((n, 6)) < 0.6)

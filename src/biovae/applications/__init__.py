@@ -1,1 +1,1 @@
-"""Applications: questions answered with a fitted model (trajectories, ...)."""
+"""Applications: questions asked of a fitted model (trajectories, expression, structures, ...)."""

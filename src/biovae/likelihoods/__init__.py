@@ -11,6 +11,7 @@ from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood
 from biovae.likelihoods.bernoulli import Bernoulli
+from biovae.likelihoods.ca_chain import CaChain
 from biovae.likelihoods.categorical import Categorical
 from biovae.likelihoods.dirichlet_multinomial import DirichletMultinomial
 from biovae.likelihoods.gaussian import Gaussian
@@ -30,6 +31,7 @@ _REGISTRY: dict[str, type[Likelihood]] = {
         ZeroInflatedNegativeBinomial,
         DirichletMultinomial,
         HurdleDirichlet,
+        CaChain,
     )
 }
 

@@ -1,0 +1,80 @@
+"""Rigid-body geometry of point sets: Kabsch superposition and RMSD (numpy and batched torch).
+
+Shapes: ``(..., n_atoms, 3)``. RMSD is always after optimal superposition (rotation without
+reflection, Kabsch 1976) unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rotation ``R`` and centroids such that ``(mobile − c_m) @ R.T + c_t`` best fits target.
+
+    Parameters
+    ----------
+    mobile, target
+        ``(n_atoms, 3)`` coordinates of the same atoms.
+
+    Returns
+    -------
+    rotation, mobile_centroid, target_centroid
+        ``R`` is a proper rotation (det +1) minimising Σ ‖R(m_i − c_m) − (t_i − c_t)‖².
+    """
+    m = np.asarray(mobile, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    cm, ct = m.mean(0), t.mean(0)
+    h = (m - cm).T @ (t - ct)
+    u, _, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
+    rotation = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    return rotation, cm, ct
+
+
+def superpose(mobile: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``mobile`` ``(n_atoms, 3)`` rotated and translated onto ``target``."""
+    rotation, cm, ct = kabsch(mobile, target)
+    return (np.asarray(mobile, dtype=np.float64) - cm) @ rotation.T + ct
+
+
+def align_frames(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Every frame of ``coords`` ``(n, atoms, 3)`` superposed onto ``reference`` (float32)."""
+    return np.stack([superpose(frame, reference) for frame in coords]).astype(np.float32)
+
+
+def rmsd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMSD after optimal superposition between matching frames of ``a`` and ``b``.
+
+    ``a`` and ``b`` are ``(..., atoms, 3)`` and broadcast against each other.
+    """
+    return pairwise_rmsd(torch.as_tensor(np.asarray(a)), torch.as_tensor(np.asarray(b))).numpy()
+
+
+def pairwise_rmsd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Superposition RMSD of broadcast frames ``a``, ``b`` ``(..., atoms, 3)``, shape ``(...)``.
+
+    Uses RMSD² = (E₀ − 2(σ₁ + σ₂ + d σ₃)) / N with σ the singular values of the covariance
+    of the centred sets and d = sign det(covariance) (no reflections), so no rotation is built.
+    """
+    a = a.double() - a.double().mean(-2, keepdim=True)
+    b = b.double() - b.double().mean(-2, keepdim=True)
+    a, b = torch.broadcast_tensors(a, b)
+    e0 = a.pow(2).sum((-1, -2)) + b.pow(2).sum((-1, -2))
+    h = a.transpose(-1, -2) @ b
+    s = torch.linalg.svdvals(h)
+    d = torch.sign(torch.linalg.det(h))
+    d = torch.where(d == 0, torch.ones_like(d), d)
+    msd = (e0 - 2 * (s[..., 0] + s[..., 1] + d * s[..., 2])) / a.shape[-2]
+    return msd.clamp_min(0).sqrt()
+
+
+def nearest_rmsd(queries: np.ndarray, frames: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """For each query ``(q, atoms, 3)`` the RMSD to the closest of ``frames`` ``(f, atoms, 3)``."""
+    f = torch.as_tensor(np.asarray(frames))[None]
+    out = [
+        pairwise_rmsd(torch.as_tensor(np.asarray(queries[i : i + chunk]))[:, None], f).min(1).values
+        for i in range(0, len(queries), chunk)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros(0)

@@ -1,0 +1,185 @@
+"""``biovae structure``: conformational VAEs of structure ensembles (fit, sample, interpolate,
+validate). Registered in :mod:`biovae.cli.main` by :func:`add_parser`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from biovae.cli.io import check_output
+from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
+from biovae.errors import ConfigError, DataError
+
+_MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in ("--model", "--likelihood"))
+_TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every")
+EXAMPLES = """examples:
+  biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
+  biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
+  biovae structure fit ensemble.pdb --select ca --latent 4 --out ubq_model
+  biovae structure sample adk_model -n 100 --out samples.pdb
+  biovae structure interpolate adk_model adk_closed.pdb adk_open.pdb --steps 10 --out path.pdb
+  biovae structure validate samples.pdb --training adk_dims.dcd --topology adk.psf
+"""
+
+
+def add_parser(sub) -> None:
+    """Add the ``structure`` command group to the top-level subparsers."""
+    p = sub.add_parser(
+        "structure",
+        help="Conformational VAEs of protein structure ensembles.",
+        description="Conformational VAEs of protein structure ensembles (needs biovae[structure]).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _fit(actions)
+    _sample(actions)
+    _interpolate(actions)
+    _validate(actions)
+
+
+def _action(actions, name: str, help_: str) -> argparse.ArgumentParser:
+    p = actions.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p
+
+
+def _input_flags(p: argparse.ArgumentParser, select: bool = True) -> None:
+    p.add_argument("--topology", metavar="FILE", help="topology (PSF/PDB/GRO) of a trajectory")
+    if select:
+        p.add_argument(
+            "--select", default="ca", choices=("ca", "backbone"), help="atoms to model (ca)"
+        )
+
+
+def _fit(actions) -> None:
+    p = _action(actions, "fit", "Fit a conformational VAE to a trajectory or multi-model file.")
+    p.add_argument("data", metavar="STRUCTURES", help="multi-model PDB/mmCIF or DCD/XTC/TRR")
+    _input_flags(p)
+    p.add_argument(
+        "--loss",
+        default="geometry",
+        choices=("mse", "geometry"),
+        help="mse: Gaussian on aligned coordinates (naive baseline); geometry: Cα-chain "
+        "Gaussian whose mean keeps 3.8 Å virtual bonds (default)",
+    )
+    p.add_argument("--reference", metavar="PDB", help="superpose onto this (default: frame 1)")
+    p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
+    add_options(p, _MODEL_OPTIONS, "model")
+    add_options(p, OBJECTIVE_OPTIONS, "objective")
+    add_options(p, _TRAIN_OPTIONS, "training")
+    p.set_defaults(func=cmd_fit)
+
+
+def _sample(actions) -> None:
+    p = _action(actions, "sample", "Decode N prior draws and write them as a multi-model PDB.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-n", type=int, required=True, help="number of structures")
+    p.add_argument("--out", required=True, metavar="PDB")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+
+def _interpolate(actions) -> None:
+    p = _action(actions, "interpolate", "Decode a straight latent path from START to END.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("start", metavar="START", help="structure file (first frame is used)")
+    p.add_argument("end", metavar="END", help="structure file (first frame is used)")
+    p.add_argument("--steps", type=int, default=10, help="structures on the path (10)")
+    p.add_argument("--out", required=True, metavar="PDB")
+    _input_flags(p, select=False)
+    p.set_defaults(func=cmd_interpolate)
+
+
+def _validate(actions) -> None:
+    p = _action(actions, "validate", "Validity of structures (bonds, angles, clashes, Rg, RMSD).")
+    p.add_argument("data", metavar="STRUCTURES", help="structures to check (e.g. samples.pdb)")
+    p.add_argument("--training", required=True, metavar="FILE", help="training structures")
+    _input_flags(p)
+    p.add_argument("--out", metavar="JSON", help="also write the numbers as JSON")
+    p.set_defaults(func=cmd_validate)
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from biovae.applications.structures.model import STRUCTURE_DEFAULTS, ConformationVAE
+    from biovae.cli.options import build_config
+    from biovae.data.structure import read_structures
+
+    cfg = build_config(args, base=STRUCTURE_DEFAULTS)
+    out = Path(args.out)
+    if out.exists() and not (out / "config.json").is_file():
+        raise DataError(f"{out} exists and is not a biovae model folder; choose another --out")
+    structures = read_structures(args.data, args.topology, args.select)
+    reference = None
+    if args.reference:
+        reference = read_structures(args.reference, None, args.select).coords[0]
+    _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
+    model = ConformationVAE(args.loss, cfg, progress=not args.quiet).fit(structures, reference)
+    print(model.save(args.out))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from biovae.applications.structures.model import ConformationVAE
+    from biovae.data.structure import write_pdb
+
+    out = check_output(args.out, (".pdb",))
+    if args.n < 1:
+        raise ConfigError("-n must be >= 1")
+    model = ConformationVAE.load(args.model)
+    write_pdb(out, model.structures(model.sample(args.n, args.seed)))
+    print(out)
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from biovae.applications.structures.model import ConformationVAE
+    from biovae.data.structure import read_structures, write_pdb
+
+    out = check_output(args.out, (".pdb",))
+    model = ConformationVAE.load(args.model)
+    select = model.selection()
+    start = read_structures(args.start, args.topology, select)
+    end = read_structures(args.end, args.topology, select)
+    write_pdb(out, model.structures(model.interpolate(start, end, args.steps)))
+    print(out)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from biovae.applications.structures.model import ca_only
+    from biovae.applications.structures.validity import assess
+    from biovae.data.structure import read_structures
+
+    out = check_output(args.out, (".json",)) if args.out else None
+    training = read_structures(args.training, args.topology, args.select)
+    data = read_structures(args.data, None, args.select)
+    if data.n_atoms != training.n_atoms:
+        raise DataError(
+            f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
+            f"{training.n_atoms}; compare structures of the same protein and selection"
+        )
+    result = assess(ca_only(data), ca_only(training)).to_dict()
+    print("| metric | value |\n|---|---|")
+    for key, value in result.items():
+        print(f"| {key} | {value:.4g} |")
+    if out:
+        from biovae.data.writers import atomic_open
+
+        with atomic_open(out, "w") as fh:
+            json.dump(result, fh, indent=2)
+    return 0

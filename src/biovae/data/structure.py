@@ -1,0 +1,209 @@
+"""Protein structure ensembles: multi-model PDB/mmCIF files and MD trajectories ↔ coordinates.
+
+Reading goes through MDAnalysis (the ``structure`` extra), imported only here and only when a
+file is read. Writing multi-model PDB needs nothing beyond numpy. Imports nothing from the
+model stack.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.data.writers import atomic_write
+from biovae.errors import DataError, require
+
+#: Atom selections by name (MDAnalysis selection language).
+SELECTIONS = {"ca": "protein and name CA", "backbone": "protein and backbone"}
+#: Trajectory formats that carry coordinates but no atom names: they need a topology file.
+TRAJECTORY_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc", ".ncdf", ".xyz")
+AXES = ("x", "y", "z")
+
+
+@dataclass(frozen=True, eq=False)
+class Structures:
+    """An ensemble of conformations of one molecule.
+
+    Parameters
+    ----------
+    coords
+        ``(n_frames, n_atoms, 3)`` float32 coordinates in Å.
+    atom_names, res_names, chain_ids
+        ``n_atoms`` strings each (e.g. ``"CA"``, ``"ALA"``, ``"A"``).
+    res_ids
+        ``(n_atoms,)`` residue numbers.
+    source
+        File name, used in messages.
+    """
+
+    coords: np.ndarray
+    atom_names: tuple[str, ...]
+    res_names: tuple[str, ...]
+    res_ids: np.ndarray
+    chain_ids: tuple[str, ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        c = np.asarray(self.coords, dtype=np.float32)
+        object.__setattr__(self, "coords", c)
+        object.__setattr__(self, "res_ids", np.asarray(self.res_ids, dtype=np.int64))
+        n_atoms = c.shape[1] if c.ndim == 3 else -1
+        if c.ndim != 3 or c.shape[2] != 3 or len(self.atom_names) != n_atoms:
+            raise DataError(f"{self.source}: coordinates must be (frames, atoms, 3)")
+        if not np.isfinite(c).all():
+            raise DataError(f"{self.source}: coordinates contain NaN or infinite values")
+
+    def __len__(self) -> int:
+        return int(self.coords.shape[0])
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.coords.shape[1])
+
+    def with_coords(self, coords: np.ndarray) -> Structures:
+        """Same atoms, new ``(m, n_atoms, 3)`` coordinates."""
+        return Structures(
+            coords, self.atom_names, self.res_names, self.res_ids, self.chain_ids, self.source
+        )
+
+    def features(self) -> tuple[str, ...]:
+        """Feature names ``chain:resname:resid:atom:axis``, three per atom."""
+        return tuple(
+            f"{c}:{r}:{i}:{a}:{ax}"
+            for c, r, i, a in zip(self.chain_ids, self.res_names, self.res_ids, self.atom_names)
+            for ax in AXES
+        )
+
+    def to_dataset(self, coords: np.ndarray | None = None) -> Dataset:
+        """Flattened ``(n, 3·atoms)`` records with a ``frame`` metadata column."""
+        c = self.coords if coords is None else coords
+        ids = [f"frame_{i}" for i in range(len(c))]
+        frame = np.arange(len(c), dtype=np.float64)
+        return Dataset(
+            c.reshape(len(c), -1), ids, self.features(), {"frame": frame}, None, self.source
+        )
+
+
+def atoms_from_features(features: tuple[str, ...], source: str = "model") -> Structures:
+    """Atom names of a model from its feature names (no coordinates: zero frames)."""
+    parts = [f.split(":") for f in features[::3]]
+    if not parts or any(len(p) != 5 for p in parts):
+        raise DataError(f"{source}: is not a structure model (features are not chain:res:id:atom)")
+    chains, res, ids, atoms, _ = zip(*parts)
+    coords = np.zeros((0, len(parts), 3), dtype=np.float32)
+    return Structures(coords, atoms, res, np.asarray(ids, dtype=np.int64), chains, source)
+
+
+def read_structures(
+    path: str | Path, topology: str | Path | None = None, select: str = "ca"
+) -> Structures:
+    """Read every frame of a structure file or trajectory and keep the selected atoms.
+
+    Parameters
+    ----------
+    path
+        Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``
+        (MDAnalysis reads mmCIF through the optional package ``gemmi``).
+    topology
+        Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
+    select
+        ``"ca"`` (Cα atoms, default) or ``"backbone"`` (N, CA, C, O).
+    """
+    path = Path(path)
+    _check_paths(path, topology, select)
+    universe = _universe(path, topology)
+    atoms = universe.select_atoms(SELECTIONS[select])
+    _check_atoms(path, atoms, select)
+    try:
+        coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(
+            f"{path}: cannot read every frame ({_first_line(exc)}); every frame must hold the "
+            "same atoms, so split or clean the file"
+        ) from None
+    chains = getattr(atoms, "chainIDs", None)
+    chains = tuple(str(c) or "A" for c in chains) if chains is not None else ("A",) * len(atoms)
+    return Structures(
+        coords,
+        tuple(str(a) for a in atoms.names),
+        tuple(str(r) for r in atoms.resnames),
+        np.asarray(atoms.resids),
+        chains,
+        str(path),
+    )
+
+
+def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
+    if select not in SELECTIONS:
+        raise DataError(
+            f"unknown atom selection {select!r}; choose one of: {', '.join(SELECTIONS)}"
+        )
+    for p in (path, topology):
+        if p is not None and not Path(p).is_file():
+            raise DataError(f"structure file {p} does not exist; check the path")
+    if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
+        raise DataError(
+            f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "
+            "--topology FILE (PSF, PDB, GRO, ...)"
+        )
+
+
+def _check_atoms(path: Path, atoms, select: str) -> None:
+    if len(atoms) == 0:
+        raise DataError(
+            f"{path}: no atoms match the selection '{select}' ({SELECTIONS[select]}); check that "
+            "the file holds a protein with standard residue and atom names"
+        )
+    if select == "backbone" and set(atoms.names) != {"N", "CA", "C", "O"}:
+        raise DataError(
+            f"{path}: the backbone selection needs N, CA, C and O atoms but the file has only "
+            f"{', '.join(sorted(set(atoms.names)))}; use --select ca"
+        )
+
+
+def _universe(path: Path, topology: str | Path | None):
+    mda = require("MDAnalysis", "structure")
+    args = (str(topology), str(path)) if topology is not None else (str(path),)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return mda.Universe(*args)
+    except (ValueError, OSError, EOFError, TypeError, KeyError, IndexError) as exc:
+        where = f"{path} with topology {topology}" if topology else str(path)
+        raise DataError(
+            f"{where}: cannot read structures ({_first_line(exc)}); frames must all have the "
+            "same atoms as the topology"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def write_pdb(path: str | Path, structures: Structures) -> Path:
+    """Write every frame as one MODEL of a PDB file (atomically); opens in PyMOL/ChimeraX."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(pdb_text(structures)))
+
+
+def pdb_text(structures: Structures) -> str:
+    """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END)."""
+    s = structures
+    lines = []
+    for m, xyz in enumerate(s.coords, start=1):
+        lines.append(f"MODEL     {m:4d}")
+        for i, (x, y, z) in enumerate(xyz):
+            name = s.atom_names[i]
+            name = f" {name:<3s}" if len(name) < 4 else name[:4]
+            lines.append(
+                f"ATOM  {(i + 1) % 100000:5d} {name:4s} {s.res_names[i][:3]:>3s} "
+                f"{(s.chain_ids[i] or 'A')[:1]}{int(s.res_ids[i]) % 10000:4d}    "
+                f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
+            )
+        lines.append("ENDMDL")
+    lines.append("END")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""``biovae structure``: end to end on the ubiquitin fixture, and bad input → exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from biovae.cli.main import main
+
+pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+
+FAST = ["--epochs", "3", "--hidden", "16", "--batch-size", "8", "--quiet"]
+
+
+def ragged_copy(src, dest):
+    """The fixture with one atom missing from model 2."""
+    out, model, atom = [], 0, 0
+    for line in src.read_text().splitlines(keepends=True):
+        model += line.startswith("MODEL")
+        atom = 0 if line.startswith("MODEL") else atom + line.startswith("ATOM")
+        if not (model == 2 and atom == 3 and line.startswith("ATOM")):
+            out.append(line)
+    dest.write_text("".join(out))
+    return dest
+
+
+def test_fit_sample_interpolate_validate(fixtures, tmp_path, capsys):
+    from biovae.data.structure import read_structures
+
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    for loss in ("mse", "geometry"):
+        model = tmp_path / loss
+        assert main(["structure", "fit", str(pdb), "--loss", loss, "--out", str(model), *FAST]) == 0
+        meta = json.loads((model / "metadata.json").read_text())
+        assert meta["structure"]["loss"] == loss and len(meta["structure"]["reference"]) == 76
+        samples = tmp_path / f"{loss}_samples.pdb"
+        assert main(["structure", "sample", str(model), "-n", "4", "--out", str(samples)]) == 0
+        assert read_structures(samples).coords.shape == (4, 76, 3)
+        path = tmp_path / f"{loss}_path.pdb"
+        args = ["structure", "interpolate", str(model), str(pdb), str(pdb), "--steps", "3"]
+        assert main([*args, "--out", str(path)]) == 0
+        assert read_structures(path).coords.shape == (3, 76, 3)
+    report = tmp_path / "validity.json"
+    args = ["structure", "validate", str(samples), "--training", str(pdb), "--out", str(report)]
+    assert main(args) == 0
+    numbers = json.loads(report.read_text())
+    assert numbers["n_structures"] == 4 and 0 <= numbers["bonds_valid"] <= 1
+    assert "| bonds_valid |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_topology", "--topology"),
+        ("no_atoms", "no atoms match the selection"),
+        ("ragged", "every frame must hold the same atoms"),
+        ("backbone_geometry", "backbone selection needs"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(fixtures, tmp_path, capsys, case, message):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    data, extra = str(pdb), []
+    if case == "missing_topology":
+        (tmp_path / "traj.dcd").write_bytes(b"\0" * 64)
+        data = str(tmp_path / "traj.dcd")
+    elif case == "no_atoms":
+        water = "HETATM    1  O   HOH A   1       1.000   2.000   3.000  1.00  0.00           O\n"
+        (tmp_path / "water.pdb").write_text(water + "END\n")
+        data = str(tmp_path / "water.pdb")
+    elif case == "ragged":
+        data = str(ragged_copy(pdb, tmp_path / "ragged.pdb"))
+    else:
+        extra = ["--select", "backbone"]
+    out = tmp_path / "model"
+    assert main(["structure", "fit", data, "--out", str(out), *extra, *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
