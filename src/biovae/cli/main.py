@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from biovae._version import __version__
-from biovae.cli import commands
+from biovae.cli import commands, variants_cmds
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -30,6 +30,7 @@ EPILOG = """examples:
   biovae report pbmc_model counts.h5ad --color-by bulk_labels --out report.html
   biovae diagnose pbmc_model held_out.h5ad --out diagnostics/
   biovae sweep counts.h5ad --likelihood nb --beta 0.1,0.3,1,3,10 --out rd/
+  biovae variants fit family.a2m --out family_model
 """
 
 
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _diagnose_parser(sub)
     _sweep_parser(sub)
+    variants_cmds.add_parser(sub)
     return p
 
 

@@ -1,0 +1,1 @@
+"""Applications: questions asked of a fitted model (variant effects, ...)."""
