@@ -123,6 +123,7 @@ def rho(scores: np.ndarray, fitness: np.ndarray) -> float:
 
 def single_model_section(aln, w, mapped, fitness, args) -> dict:
     cfg = VariantsConfig()
+    cfg = replace(cfg, model=replace(cfg.model, bayesian=args.bayesian))
     train = replace(cfg.train, steps=10**9, max_minutes=args.minutes)
     codes = mapped.codes[mapped.ok]
     curve = []
@@ -358,6 +359,7 @@ def main() -> None:
     p.add_argument("--curve-samples", type=int, default=20)
     p.add_argument("--ensemble", type=int, default=3)
     p.add_argument("--ensemble-minutes", type=float, default=4.0)
+    p.add_argument("--bayesian", action="store_true", help="variational decoder weights")
     p.add_argument("--skip", default="", help="comma-separated sections to skip")
     p.add_argument("--out", default="bench-output/variants")
     p.add_argument("--probe", help=argparse.SUPPRESS)

@@ -94,6 +94,7 @@ def test_scan_and_heatmap(model_dir, tmp_path, capsys):
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--focus", "zz"], "not found"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "not dna"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--theta", "1.5"], "theta"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--bayesian", "--latent", "0"], "n_latent"),
     ],
 )
 def test_fit_bad_input(tmp_path, capsys, content, extra, message):

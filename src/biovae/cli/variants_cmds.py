@@ -28,6 +28,7 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
     "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
     "--ensemble": ("ensemble", int, "number of models averaged (1)"),
+    "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),
 }
 
 
@@ -50,7 +51,10 @@ def add_parser(sub) -> None:
     fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
     for flag, (_, type_, help_) in _FIT_FLAGS.items():
-        fit.add_argument(flag, type=type_, help=help_)
+        if type_ is bool:
+            fit.add_argument(flag, action="store_const", const=True, help=help_)
+        else:
+            fit.add_argument(flag, type=type_, help=help_)
     fit.set_defaults(func=cmd_fit)
     score = actions.add_parser("score", help="score mutants (A42G, A42G:K45R) of a CSV")
     score.add_argument("model", metavar="MODEL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from biovae.applications.variants import family, mutations, scoring
 from biovae.applications.variants.alignment import read_alignment
@@ -62,8 +63,6 @@ def test_save_load_round_trip(fitted, tmp_path):
 
 def test_delta_elbo_matches_elbo_difference(fitted):
     """Δ with common random numbers = mean over draws of ELBO(mut) − ELBO(wt) computed apart."""
-    import torch
-
     aln, fam = fitted
     model = fam.members[0]
     mutant = aln.focus.copy()
@@ -86,3 +85,26 @@ def test_independent_site_model():
     mut = np.array([[1, 1], [0, 1]])
     delta = scoring.independent_delta(log_f, np.array([0, 1]), mut)
     assert delta[1] == 0.0 and delta[0] == pytest.approx(np.log(1.5 / 4))
+
+
+def test_bayesian_decoder_weights(tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import FIXTURES
+
+    aln = read_alignment(FIXTURES / "blat_ecolx_first40.a2m")
+    cfg = replace(SMALL, model=replace(SMALL.model, bayesian=True))
+    fam = family.fit(aln, replace(cfg, train=replace(cfg.train, steps=10)))
+    model = fam.members[0]
+    assert model.weight_kl(1.0).item() > 0
+    # training mode draws decoder weights; eval mode (scoring) uses their means
+    model.train()
+    z = torch.zeros(1, 3)
+    assert not torch.equal(model.decode(z).base_dist.logits, model.decode(z).base_dist.logits)
+    model.eval()
+    assert torch.equal(model.decode(z).base_dist.logits, model.decode(z).base_dist.logits)
+    family.save(tmp_path / "b", fam)
+    names = ["V29A", "V29V"]
+    assert np.array_equal(
+        family.load(tmp_path / "b").score(names, 4)["score"], fam.score(names, 4)["score"]
+    )

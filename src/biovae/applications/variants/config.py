@@ -29,13 +29,18 @@ class AlignmentConfig:
 @dataclass(frozen=True)
 class FamilyModelConfig:
     """DeepSequence's published architecture by default (encoder 1500-1500, decoder 100-500,
-    30 latent dimensions, a 40-pattern output dictionary, sparsity gates in groups of 4)."""
+    30 latent dimensions, a 40-pattern output dictionary, sparsity gates in groups of 4).
+
+    ``bayesian`` learns a Gaussian q(θ) over the decoder weights (variational Bayes, as
+    DeepSequence) instead of a MAP point estimate; scoring uses the posterior means.
+    """
 
     n_latent: int = 30
     encoder_hidden: tuple[int, ...] = (1500, 1500)
     decoder_hidden: tuple[int, int] = (100, 500)
     rank: int = 40
     group: int = 4
+    bayesian: bool = False
 
     def __post_init__(self) -> None:
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")

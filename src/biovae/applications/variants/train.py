@@ -55,6 +55,8 @@ def fit_family(
             idx = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
             out = elbo(model, Batch(x[idx]), beta=1.0)
             loss = out.loss
+            if model.bayesian:
+                loss = loss + model.weight_kl(train_cfg.prior_scale) / neff
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at step {step}; lower --lr")
             opt.zero_grad(set_to_none=True)
@@ -80,13 +82,14 @@ def fit_family(
 
 
 def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.optim.Optimizer:
-    """Adam; the N(0, σ²) prior on decoder weights enters as its exact gradient θ / (σ² Neff)
-    (Adam's coupled weight decay), which equals adding Σθ²/(2σ²) / Neff to the loss."""
+    """Adam. For MAP the N(0, σ²) prior on decoder weights enters as its exact gradient
+    θ / (σ² Neff) (Adam's coupled weight decay), i.e. Σθ²/(2σ²) / Neff added to the loss; for
+    variational weights the loss carries KL(q(θ) || p(θ)) / Neff instead."""
     penalized = {id(p) for p in model.decoder.penalized()}
     groups = [
         {
             "params": [p for p in model.parameters() if id(p) in penalized],
-            "weight_decay": 1.0 / (cfg.prior_scale**2 * neff),
+            "weight_decay": 0.0 if model.bayesian else 1.0 / (cfg.prior_scale**2 * neff),
         },
         {"params": [p for p in model.parameters() if id(p) not in penalized]},
     ]
