@@ -21,6 +21,7 @@ test: $(STAMP)  ## run the whole test suite
 
 bench: $(STAMP)  ## run the benchmarks and print their results
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/variants.py --out bench-output/variants
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
