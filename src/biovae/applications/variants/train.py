@@ -93,7 +93,10 @@ def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.o
         },
         {"params": [p for p in model.parameters() if id(p) not in penalized]},
     ]
-    return torch.optim.Adam(groups, lr=cfg.lr)
+    try:
+        return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError):  # torch builds without fused CPU Adam
+        return torch.optim.Adam(groups, lr=cfg.lr)
 
 
 def _snapshot(fn: SnapshotFn | None, seconds: float, model: FamilyVAE) -> None:
