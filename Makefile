@@ -19,9 +19,13 @@ demo: $(STAMP)  ## train on the shipped PBMC data set and write an HTML report
 test: $(STAMP)  ## run the whole test suite
 	$(PY) -m pytest
 
-bench: $(STAMP)  ## run the benchmarks and print their results
+bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks/RESULTS.md)
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/diagnostics.py
+	$(PY) benchmarks/microbiome.py
 	$(PY) benchmarks/structures.py
+	$(PY) benchmarks/variants.py --out bench-output/variants
+	$(PY) benchmarks/singlecell.py --threads 1
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1

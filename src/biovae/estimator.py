@@ -112,12 +112,15 @@ class _LatentEstimator:
         X: Any,
         obs: Any = None,
         *,
+        sample_weight: Any = None,
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
     ) -> _LatentEstimator:
         """Fit on ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
 
         Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder.
+        ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch),
+        e.g. sequence weights of an alignment.
         ``checkpoint_dir`` with ``config.train.checkpoint_every`` > 0 writes resumable
         checkpoints; ``resume=True`` continues from the last one.
         """
@@ -134,7 +137,8 @@ class _LatentEstimator:
         )
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
         c = cov.encode(ds.obs, len(ds), ds.source)
-        source = InMemorySource(ds.x, c, None, lik.data_dtype, y=y)
+        w = _weights(sample_weight, len(ds), ds.source)
+        source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y)
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         with seeded(cfg.train.seed):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
@@ -330,6 +334,19 @@ def load_model(path: str | Path):
 
 def _n_letters(ds: Dataset) -> int:
     return len(ds.alphabet) if ds.alphabet else 0
+
+
+def _weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
+    """Validated per-record weights as a float32 tensor (None when not given)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise DataError(
+            f"{source}: sample_weight must hold {n} finite values >= 0 with a positive sum "
+            f"(got shape {w.shape}); give one weight per record"
+        )
+    return torch.from_numpy(w).float()
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,1 +1,2 @@
-"""Applications: questions asked of a fitted model (trajectories, expression, structures, ...)."""
+"""Applications: questions asked of a fitted model (variant effects, trajectories, expression,
+structures, ...)."""

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from biovae._version import __version__
-from biovae.cli import commands, singlecell_cmds, structure_cmds
+from biovae.cli import commands, singlecell_cmds, structure_cmds, variants_cmds
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -34,6 +34,7 @@ EPILOG = """examples:
   biovae trajectory model embryo.h5ad --root-key num_cells --root-value 2 --out pt.csv
   biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
+  biovae variants fit family.a2m --out family_model
 """
 
 
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_parser(sub, _sub)
     singlecell_cmds.add_parsers(sub, _sub)
     structure_cmds.add_parser(sub)
+    variants_cmds.add_parser(sub)
     return p
 
 

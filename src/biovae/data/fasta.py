@@ -35,7 +35,9 @@ class FastaRecords:
     seqs: list[str]
 
 
-def read_fasta(path: str | Path, *, drop_invalid: bool = False) -> Dataset:
+def read_fasta(
+    path: str | Path, *, drop_invalid: bool = False, focus: str | None = None
+) -> Dataset:
     """Read a FASTA, aligned FASTA or A2M file (optionally gzip-compressed).
 
     Parameters
@@ -47,6 +49,8 @@ def read_fasta(path: str | Path, *, drop_invalid: bool = False) -> Dataset:
     drop_invalid
         Skip records with letters outside the detected alphabet (e.g. X, B, Z, N) instead of
         raising.
+    focus
+        Id of the record that defines the match columns (moved first); default the first.
 
     Returns
     -------
@@ -56,6 +60,8 @@ def read_fasta(path: str | Path, *, drop_invalid: bool = False) -> Dataset:
     """
     source = str(path)
     records = parse_fasta(_read_text(Path(path)), source)
+    if focus is not None:
+        records = focus_first(records, focus, source)
     raw, labels = _match_matrix(records, source, insert_mode=_is_a2m(Path(path), records))
     alphabet = sequences.detect_alphabet(raw)
     codes, keep = sequences.encode(
@@ -116,6 +122,23 @@ def parse_fasta(text: str, source: str) -> FastaRecords:
                 "add its sequence or remove the header"
             )
     return FastaRecords(ids=ids, descriptions=descriptions, seqs=seqs)
+
+
+def focus_first(records: FastaRecords, focus: str, source: str) -> FastaRecords:
+    """The records with ``focus`` (an id, or an id without its ``/START-END``) moved first."""
+    names = [rid if rid == focus else _RANGE.sub("", rid) for rid in records.ids]
+    if focus not in names:
+        raise DataError(
+            f"{source}: focus sequence '{focus}' not found among the {len(names)} record ids; "
+            f"give an id as written after '>' (the first is '{records.ids[0]}')"
+        )
+    i = names.index(focus)
+    order = [i, *(j for j in range(len(names)) if j != i)]
+    return FastaRecords(
+        ids=[records.ids[j] for j in order],
+        descriptions=[records.descriptions[j] for j in order],
+        seqs=[records.seqs[j] for j in order],
+    )
 
 
 def _parse_header(line: str, lineno: int, source: str) -> tuple[str, str]:

@@ -1,0 +1,411 @@
+"""Sequence families and variant effects (issue #3): weights, BLAT_ECOLX Spearman ρ vs the
+Stiffler 2015 DMS, time-vs-ρ curve, ensemble, independent-site baseline, DNA splice junctions.
+
+    python benchmarks/variants.py [--quick] [--threads 1] [--out bench-output/variants]
+
+Reads ``$BIOVAE_DATA_DIR`` (default ``../shared/data``). Hyper-parameters are fixed a priori
+(DeepSequence's published architecture, Adam 1e-3, batch 100); the DMS labels are only used to
+report ρ, never to choose anything. Prints Markdown tables for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, machine_info, markdown_table
+from biovae.applications.variants import family as fam
+from biovae.applications.variants import mutations, scoring
+from biovae.applications.variants.alignment import read_alignment
+from biovae.applications.variants.config import FamilyTrainConfig, VariantsConfig
+from biovae.applications.variants.train import fit_family
+from biovae.applications.variants.weights import (
+    _block_matches,
+    naive_sequence_weights,
+    sequence_weights,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BIOVAE_DATA_DIR", REPO.parent / "shared" / "data"))
+A2M = DATA / "protein" / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
+DMS = DATA / "protein" / "BLAT_ECOLX_Ranganathan2015.csv"
+SPLICE = DATA / "dna" / "splice_junctions.tsv"
+
+
+def _load() -> str:
+    la = load_average()
+    return "n/a" if la is None else f"{la[0]:.1f}"
+
+
+def weights_section(aln, quick: bool) -> dict:
+    t = []
+    for _ in range(1 if quick else 3):
+        t0 = time.perf_counter()
+        w = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2)
+        t.append(time.perf_counter() - t0)
+    sub = aln.codes[:300]
+    diff = np.abs(
+        sequence_weights(sub, aln.gap, 21, 0.2, block=64) - naive_sequence_weights(sub, aln.gap)
+    ).max()
+    out = {"blat_seconds": t, "neff": float(w.sum()), "naive_max_abs_diff_300": float(diff)}
+    for n, rows in ((2000, 2000), (10000, 10000)) if quick else ((10000, 10000), (100000, 512)):
+        out[f"synthetic_{n}x500"] = _probe(n, 500, rows)
+    print(f"weights: {out}", file=sys.stderr)
+    return out
+
+
+def _probe(n: int, length: int, rows: int) -> dict:
+    """Run the synthetic weights probe in a child process, for an honest peak RSS."""
+    cmd = [sys.executable, __file__, "--probe", f"{n},{length},{rows}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def probe(n: int, length: int, rows: int) -> None:
+    """Neighbour counts of the first ``rows`` sequences of a synthetic n × length alignment.
+
+    Sequences are mutated copies of 1,000 random ancestors (20 % substitutions), so clusters
+    exist. Memory is bounded by the block size whatever n is.
+    """
+    rng = np.random.default_rng(0)
+    anc = rng.integers(0, 20, (1000, length), dtype=np.uint8)
+    codes = anc[rng.integers(0, 1000, n)]
+    mask = rng.random(codes.shape) < 0.2
+    codes[mask] = rng.integers(0, 21, int(mask.sum()), dtype=np.uint8)
+    t0 = time.perf_counter()
+    if rows >= n:
+        sequence_weights(codes, 20, 21, 0.2)
+    else:
+        thr = 0.8 * (codes[:rows] != 20).sum(1)
+        counts = np.zeros(rows)
+        for j in range(0, n, 2048):
+            m = _block_matches(codes[:rows], codes[j : j + 2048], 20, 21).numpy()
+            counts += (m >= thr[:, None]).sum(1)
+    secs = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    full = secs * n / rows / 2 if rows < n else secs
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "L": length,
+                "rows": rows,
+                "seconds": secs,
+                "seconds_all_rows_extrapolated": full,
+                "peak_rss_mib": rss,
+            }
+        )
+    )
+
+
+def dms_mutants(aln) -> tuple[pd.DataFrame, mutations.MappedMutants]:
+    table = pd.read_csv(DMS)
+    mapped = mutations.map_mutants(list(table["mutant"]), aln.focus, aln.alphabet, aln.positions)
+    return table, mapped
+
+
+def rho(scores: np.ndarray, fitness: np.ndarray) -> float:
+    return float(spearmanr(scores, fitness).statistic)
+
+
+def single_model_section(aln, w, mapped, fitness, args) -> dict:
+    cfg = VariantsConfig()
+    cfg = replace(cfg, model=replace(cfg.model, bayesian=args.bayesian))
+    train = replace(cfg.train, steps=10**9, max_minutes=args.minutes)
+    codes = mapped.codes[mapped.ok]
+    curve = []
+
+    def on_snapshot(seconds, model):
+        t0 = time.perf_counter()
+        mean, se = scoring.delta_elbo(model, aln.focus, codes, args.curve_samples, seed=0)
+        score_s = time.perf_counter() - t0
+        curve.append(
+            {
+                "train_min": seconds / 60,
+                "rho": rho(mean, fitness),
+                "score_s": score_s,
+                "mean_se": float(se.mean()),
+                "load": _load(),
+            }
+        )
+        print(f"curve: {curve[-1]}", file=sys.stderr)
+
+    marks = tuple(m * 60 for m in args.curve if m <= args.minutes)
+    model, history = fit_family(
+        aln.codes,
+        w,
+        len(aln.alphabet),
+        cfg.model,
+        train,
+        snapshot_seconds=marks,
+        on_snapshot=on_snapshot,
+    )
+    steps = history[-1]["step"]
+    t0 = time.perf_counter()
+    mean, se = scoring.delta_elbo(model, aln.focus, codes, args.samples, seed=0)
+    final = {
+        "train_min": history[-1]["seconds"] / 60,
+        "steps": steps,
+        "rho": rho(mean, fitness),
+        "score_s": time.perf_counter() - t0,
+        "mean_se": float(se.mean()),
+        "load": _load(),
+    }
+    again, _ = scoring.delta_elbo(model, aln.focus, codes[:64], args.samples, seed=0)
+    final["deterministic"] = bool(np.array_equal(again, mean[:64]))
+    print(f"single: {final}", file=sys.stderr)
+    return {"curve": curve, "final": final}
+
+
+def ensemble_section(aln, mapped, fitness, args) -> dict:
+    cfg = VariantsConfig(
+        train=FamilyTrainConfig(steps=10**9, max_minutes=args.ensemble_minutes, seed=100),
+        ensemble=args.ensemble,
+    )
+    t0 = time.perf_counter()
+    family = fam.fit(aln, cfg)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    codes = mapped.codes[mapped.ok]
+    runs = [scoring.delta_elbo(m, aln.focus, codes, args.samples, 0) for m in family.members]
+    score_s = time.perf_counter() - t0
+    members = [rho(r[0], fitness) for r in runs]
+    mean = np.mean([r[0] for r in runs], axis=0)
+    out = {
+        "members": args.ensemble,
+        "member_minutes": args.ensemble_minutes,
+        "member_rho": members,
+        "rho": rho(mean, fitness),
+        "train_s": train_s,
+        "score_s": score_s,
+        "load": _load(),
+    }
+    print(f"ensemble: {out}", file=sys.stderr)
+    return out
+
+
+def splice_section(args, out_dir: Path) -> dict:
+    from sklearn.decomposition import PCA as SkPCA
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from biovae import VAE
+    from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, TrainConfig
+    from biovae.data.readers import read_dataset
+
+    ds = read_dataset(SPLICE, sequence_column="sequence")
+    y = np.asarray(ds.obs["class"])
+    onehot = np.eye(len(ds.alphabet))[ds.x].reshape(len(ds), -1)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=10, likelihood=LikelihoodConfig(name="categorical")),
+        train=TrainConfig(epochs=10 if args.quick else 100, patience=10, seed=0),
+    )
+    acc = {"vae": [], "pca": []}
+    folds = StratifiedKFold(5, shuffle=True, random_state=0).split(onehot, y)
+    for k, (tr, te) in enumerate(folds):
+        vae = VAE(config=cfg).fit(ds.subset(tr))
+        z_tr, z_te = vae.transform(ds.subset(tr)), vae.transform(ds.subset(te))
+        knn = KNeighborsClassifier(15).fit(z_tr, y[tr])
+        acc["vae"].append(float((knn.predict(z_te) == y[te]).mean()))
+        pca = SkPCA(10, random_state=0).fit(onehot[tr])
+        knn = KNeighborsClassifier(15).fit(pca.transform(onehot[tr]), y[tr])
+        acc["pca"].append(float((knn.predict(pca.transform(onehot[te])) == y[te]).mean()))
+        if k == 0:
+            _latent_map(vae.transform(ds), y, out_dir / "splice_latent_map.png")
+    out = {
+        "n": len(ds),
+        "L": int(ds.x.shape[1]),
+        "vae_acc": acc["vae"],
+        "pca_acc": acc["pca"],
+        "vae_mean": float(np.mean(acc["vae"])),
+        "pca_mean": float(np.mean(acc["pca"])),
+    }
+    print(f"splice: {out}", file=sys.stderr)
+    return out
+
+
+def _latent_map(z: np.ndarray, y: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA as SkPCA
+
+    xy = SkPCA(2).fit_transform(z)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for label in np.unique(y):
+        sel = y == label
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=4, label=label, alpha=0.6)
+    ax.set_xlabel("PC1 of posterior means")
+    ax.set_ylabel("PC2 of posterior means")
+    ax.legend(title="class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def tables(res: dict) -> str:
+    w = res["weights"] or {"naive_max_abs_diff_300": float("nan")}
+    lines = ["### Sequence weights (θ = 0.2)", ""]
+    rows = [
+        [
+            "BLAT_ECOLX 8,355 × 253",
+            ", ".join(f"{s:.2f}" for s in w["blat_seconds"]),
+            f"Neff {w['neff']:.1f}",
+            "",
+        ]
+    ]
+    for key, p in w.items():
+        if key.startswith("synthetic"):
+            rows.append(
+                [
+                    f"synthetic {p['n']:,} × {p['L']} ({p['rows']:,} query rows)",
+                    f"{p['seconds']:.1f}",
+                    f"all rows ≈ {p['seconds_all_rows_extrapolated']:.0f} s",
+                    f"{p['peak_rss_mib']:.0f}",
+                ]
+            )
+    lines.append(markdown_table(["alignment", "seconds", "note", "peak RSS MiB"], rows))
+    lines.append(
+        f"\nvectorised vs naive loop on 300 sequences: max |Δw| = {w['naive_max_abs_diff_300']:g}\n"
+    )
+    d = res["dms"]
+    lines += [
+        "### BLAT_ECOLX vs DMS (fitness column 2500)",
+        "",
+        f"{d['mapped']} of {d['total']} DMS mutants mapped; unmapped reasons: {d['reasons']}",
+        "",
+    ]
+    rows = [
+        ["independent-site (same weights, pseudocount 1)", f"{d['independent_rho']:.3f}", "", ""]
+    ]
+    for c in res["single"]["curve"]:
+        rows.append(
+            [
+                f"VAE after {c['train_min']:.1f} min training",
+                f"{c['rho']:.3f}",
+                f"{c['score_s']:.0f}",
+                c["load"],
+            ]
+        )
+    f = res["single"]["final"]
+    rows.append(
+        [
+            f"VAE single, final ({f['train_min']:.1f} min, {f['steps']} steps)",
+            f"{f['rho']:.3f}",
+            f"{f['score_s']:.0f}",
+            f["load"],
+        ]
+    )
+    if "ensemble" in res:
+        e = res["ensemble"]
+        rows.append(
+            [
+                f"ensemble of {e['members']} × {e['member_minutes']} min "
+                f"(members {', '.join(f'{r:.3f}' for r in e['member_rho'])})",
+                f"{e['rho']:.3f}",
+                f"{e['score_s']:.0f}",
+                e["load"],
+            ]
+        )
+    lines.append(markdown_table(["model", "Spearman ρ", "scoring s", "load"], rows))
+    if "splice" in res:
+        s = res["splice"]
+        lines += [
+            "",
+            "### Splice junctions, 5-fold CV 15-NN accuracy",
+            "",
+            markdown_table(
+                ["representation", "accuracy per fold", "mean"],
+                [
+                    [
+                        "VAE posterior means (10-d)",
+                        ", ".join(f"{a:.3f}" for a in s["vae_acc"]),
+                        f"{s['vae_mean']:.3f}",
+                    ],
+                    [
+                        "PCA of one-hot (10-d)",
+                        ", ".join(f"{a:.3f}" for a in s["pca_acc"]),
+                        f"{s['pca_mean']:.3f}",
+                    ],
+                ],
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--minutes", type=float, default=12.0)
+    p.add_argument(
+        "--curve", type=lambda s: [float(v) for v in s.split(",")], default=[1, 2, 5, 10]
+    )
+    p.add_argument("--samples", type=int, default=50)
+    p.add_argument("--curve-samples", type=int, default=20)
+    p.add_argument("--ensemble", type=int, default=3)
+    p.add_argument("--ensemble-minutes", type=float, default=4.0)
+    p.add_argument("--bayesian", action="store_true", help="variational decoder weights")
+    p.add_argument("--skip", default="", help="comma-separated sections to skip")
+    p.add_argument("--out", default="bench-output/variants")
+    p.add_argument("--probe", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.probe:
+        probe(*(int(v) for v in args.probe.split(",")))
+        return
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    skip = set(args.skip.split(","))
+    res: dict = {"machine": machine_info(), "args": vars(args)}
+    aln = read_alignment(A2M)
+    res["alignment"] = {
+        "n": len(aln),
+        "L": aln.codes.shape[1],
+        "dropped_invalid": aln.n_invalid,
+        "dropped_gappy": aln.n_gappy,
+    }
+    res["weights"] = weights_section(aln, args.quick) if "weights" not in skip else {}
+    w = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2)
+    table, mapped = dms_mutants(aln)
+    fitness = table["2500"].to_numpy()[mapped.ok]
+    site = scoring.site_log_frequencies(aln.codes, w, len(aln.alphabet))
+    reasons = pd.Series([r.split(" (")[0].split(":")[0] for r in mapped.reasons if r])
+    res["dms"] = {
+        "total": len(table),
+        "mapped": int(mapped.ok.sum()),
+        "reasons": reasons.value_counts().to_dict(),
+        "independent_rho": rho(
+            scoring.independent_delta(site, aln.focus, mapped.codes[mapped.ok]), fitness
+        ),
+    }
+    print(f"dms: {res['dms']}", file=sys.stderr)
+    if "single" not in skip:
+        res["single"] = single_model_section(aln, w, mapped, fitness, args)
+    if "ensemble" not in skip:
+        res["ensemble"] = ensemble_section(aln, mapped, fitness, args)
+    if "splice" not in skip:
+        res["splice"] = splice_section(args, out_dir)
+    res["load_average_end"] = load_average()
+    (out_dir / "variants.json").write_text(json.dumps(res, indent=2, default=str))
+    print(json.dumps(res["machine"]))
+    print(tables(res))
+
+
+if __name__ == "__main__":
+    main()

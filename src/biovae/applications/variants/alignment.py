@@ -1,0 +1,162 @@
+"""A family alignment ready for a variant-effect model: focus, match columns, residue numbers.
+
+Policy (documented in the README):
+
+* **Formats**: A2M and aligned FASTA (read by :func:`biovae.data.fasta.read_fasta`), A3M (lower
+  case insert letters are removed from each row, so rows may differ in length before that) and
+  Stockholm (``#=GC``/``#=GS`` lines ignored, wrapped blocks joined).
+* **Focus**: the first record or ``focus=NAME``; match columns are its upper-case (or '-')
+  positions, lower case and '.' are inserts. Residue numbers come from ``/START-END`` in its id,
+  otherwise match columns are numbered 1..L.
+* **Letters**: '-' and '.' in match columns are the gap letter. A record with any other letter
+  outside the alphabet (``X``, ``B``, ``Z``, ``J``, ``U``, ``O``, digits ...) in a match column is
+  dropped, as DeepSequence does; the number dropped is reported. The focus itself must be clean.
+* **Gappy records**: records whose fraction of gaps over the match columns exceeds
+  ``max_gap_fraction`` are dropped (default 0.5; 1.0 keeps all).
+* **Alphabet**: detected (DNA, RNA or protein) or forced with ``alphabet=``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data import sequences
+from biovae.data.fasta import _RANGE, FastaRecords, _read_text, parse_fasta, read_fasta
+from biovae.errors import DataError
+
+ALPHABETS = {"protein": sequences.PROTEIN, "dna": sequences.DNA, "rna": sequences.RNA}
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Match-column letter codes of a family, the focus first.
+
+    ``codes`` (n, L) uint8 over ``alphabet`` (gap = last letter '-'); ``positions`` the residue
+    number of each match column; ``n_read`` records in the file, ``n_invalid`` and ``n_gappy``
+    records dropped by the letter and gap policies.
+    """
+
+    codes: np.ndarray
+    ids: tuple[str, ...]
+    alphabet: str
+    positions: tuple[int, ...]
+    source: str
+    n_read: int
+    n_invalid: int
+    n_gappy: int
+
+    @property
+    def focus(self) -> np.ndarray:
+        return self.codes[0]
+
+    @property
+    def focus_sequence(self) -> str:
+        return sequences.decode(self.focus, self.alphabet)[0]
+
+    @property
+    def gap(self) -> int:
+        return self.alphabet.index("-")
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def read_alignment(
+    path: str | Path,
+    *,
+    focus: str | None = None,
+    max_gap_fraction: float = 0.5,
+    alphabet: str | None = None,
+) -> Alignment:
+    """Read an A2M / A3M / aligned FASTA / Stockholm alignment (see the module policy)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: alignment file not found; check the path")
+    if not 0.0 < max_gap_fraction <= 1.0:
+        raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
+    name = p.name.lower().removesuffix(".gz")
+    if name.endswith((".sto", ".stk", ".stockholm")):
+        return _from_records(
+            _stockholm(_read_text(p), str(p)), p, focus, max_gap_fraction, alphabet
+        )
+    records = parse_fasta(_read_text(p), str(p))
+    if name.endswith(".a3m"):
+        return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet)
+    return _finish(
+        read_fasta(p, drop_invalid=True, focus=focus), records, focus, max_gap_fraction, alphabet
+    )
+
+
+def _from_records(records: FastaRecords, path: Path, focus, max_gap_fraction, alphabet):
+    """Write converted records as A2M to a temporary file and read that (one reader)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a2m = Path(tmp) / (path.name.split(".")[0] + ".a2m")
+        a2m.write_text("".join(f">{i}\n{s}\n" for i, s in zip(records.ids, records.seqs)))
+        ds = read_fasta(a2m, drop_invalid=True, focus=focus)
+    ds = dataclasses.replace(ds, source=str(path))
+    return _finish(ds, records, focus, max_gap_fraction, alphabet)
+
+
+def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Alignment:
+    wanted_focus = records.ids[0] if focus is None else focus
+    if str(ds.ids[0]) != wanted_focus and _RANGE.sub("", str(ds.ids[0])) != wanted_focus:
+        raise DataError(
+            f"{ds.source}: the focus sequence '{wanted_focus}' has letters outside the alphabet "
+            f"'{ds.alphabet}' in its match columns; fix it or choose another --focus"
+        )
+    if alphabet is not None:
+        _check_alphabet(ds, alphabet)
+    codes = np.asarray(ds.x, dtype=np.uint8)
+    gappy = (codes == ds.alphabet.index("-")).mean(1) > max_gap_fraction
+    gappy[0] = False  # the focus always stays
+    return Alignment(
+        codes=codes[~gappy],
+        ids=tuple(str(i) for i in np.asarray(ds.ids)[~gappy]),
+        alphabet=ds.alphabet,
+        positions=tuple(int(p) for p in ds.features),
+        source=ds.source,
+        n_read=len(records.ids),
+        n_invalid=len(records.ids) - len(ds),
+        n_gappy=int(gappy.sum()),
+    )
+
+
+def _check_alphabet(ds, name: str) -> None:
+    wanted = ALPHABETS.get(name.lower())
+    if wanted is None:
+        raise DataError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}")
+    if ds.alphabet != wanted:
+        raise DataError(
+            f"{ds.source}: the alignment reads as alphabet '{ds.alphabet}', not {name} "
+            f"('{wanted}'); check the file or drop --alphabet"
+        )
+
+
+def _a3m(records: FastaRecords) -> FastaRecords:
+    """A3M → match columns only: drop lower-case insert letters and '.' from every row."""
+    table = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz.")
+    return FastaRecords(
+        records.ids, records.descriptions, [s.translate(table) for s in records.seqs]
+    )
+
+
+def _stockholm(text: str, source: str) -> FastaRecords:
+    """Stockholm → records (wrapped blocks joined; markup lines ignored)."""
+    seqs: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line == "//":
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise DataError(f"{source}: Stockholm line {line[:40]!r} is not 'name sequence'")
+        seqs.setdefault(parts[0], []).append(parts[1])
+    if not seqs:
+        raise DataError(f"{source}: no sequences found in the Stockholm file")
+    ids = list(seqs)
+    return FastaRecords(ids, [""] * len(ids), ["".join(seqs[i]) for i in ids])

@@ -1,0 +1,89 @@
+"""Settings of a family model for variant effects (frozen, validated, saved as JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from biovae.errors import ConfigError
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    """How an alignment is read: focus record, gap threshold, alphabet, weighting cut-off θ."""
+
+    focus: str | None = None
+    max_gap_fraction: float = 0.5
+    alphabet: str | None = None
+    theta: float = 0.2
+
+    def __post_init__(self) -> None:
+        _check(0 < self.max_gap_fraction <= 1, "alignment.max_gap_fraction must be in (0, 1]")
+        _check(0 <= self.theta < 1, "alignment.theta must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class FamilyModelConfig:
+    """DeepSequence's published architecture by default (encoder 1500-1500, decoder 100-500,
+    30 latent dimensions, a 40-pattern output dictionary, sparsity gates in groups of 4).
+
+    ``bayesian`` learns a Gaussian q(θ) over the decoder weights (variational Bayes, as
+    DeepSequence) instead of a MAP point estimate; scoring uses the posterior means.
+    """
+
+    n_latent: int = 30
+    encoder_hidden: tuple[int, ...] = (1500, 1500)
+    decoder_hidden: tuple[int, int] = (100, 500)
+    rank: int = 40
+    group: int = 4
+    bayesian: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.n_latent >= 1, "model.n_latent must be >= 1")
+        _check(all(h > 0 for h in self.encoder_hidden), "model.encoder_hidden widths must be > 0")
+        _check(
+            len(self.decoder_hidden) == 2 and min(self.decoder_hidden) > 0,
+            "model.decoder_hidden must be two widths > 0",
+        )
+        _check(self.rank >= 1 and self.group >= 1, "model.rank and model.group must be >= 1")
+
+
+@dataclass(frozen=True)
+class FamilyTrainConfig:
+    """Adam on the weighted ELBO with minibatches drawn ∝ sequence weight (as DeepSequence).
+
+    Training stops after ``steps`` updates or ``max_minutes`` of wall time, whichever comes
+    first (0 = no time limit). ``prior_scale`` is σ of the N(0, σ²) prior on decoder weights,
+    whose negative log density / Neff is added to the per-record loss (MAP estimate).
+    """
+
+    steps: int = 6000
+    max_minutes: float = 0.0
+    batch_size: int = 100
+    lr: float = 1e-3
+    prior_scale: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 1, "train.steps must be >= 1")
+        _check(self.max_minutes >= 0, "train.max_minutes must be >= 0")
+        _check(self.batch_size >= 1, "train.batch_size must be >= 1")
+        _check(self.lr > 0, "train.lr must be > 0")
+        _check(self.prior_scale > 0, "train.prior_scale must be > 0")
+
+
+@dataclass(frozen=True)
+class VariantsConfig:
+    """Everything ``biovae variants fit`` needs; ``ensemble`` members differ only in seed."""
+
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    model: FamilyModelConfig = field(default_factory=FamilyModelConfig)
+    train: FamilyTrainConfig = field(default_factory=FamilyTrainConfig)
+    ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.ensemble >= 1, "ensemble must be >= 1")

@@ -1,0 +1,173 @@
+"""A fitted family model (one or an ensemble of VAEs) with its alignment facts; save / load / score.
+
+Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetensors`` (member
+``i`` under ``member{i}.``, plus the independent-site log frequencies under ``site_log_f``) and
+``metadata.json`` (alphabet, focus, residue numbers, Neff, training history). No pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from biovae._version import __version__
+from biovae.applications.variants import mutations, scoring
+from biovae.applications.variants.alignment import Alignment
+from biovae.applications.variants.config import VariantsConfig
+from biovae.applications.variants.model import FamilyVAE
+from biovae.applications.variants.train import fit_family
+from biovae.applications.variants.weights import sequence_weights
+from biovae.config import from_dict, to_dict
+from biovae.errors import ConfigError, ModelFileError
+
+FORMAT = "biovae-variants"
+
+
+@dataclass(frozen=True)
+class Family:
+    """Members (eval mode), the focus and numbering they score in, and fit facts."""
+
+    config: VariantsConfig
+    members: tuple[FamilyVAE, ...]
+    alphabet: str
+    focus: np.ndarray
+    positions: tuple[int, ...]
+    site_log_f: np.ndarray
+    facts: dict[str, Any]
+
+    def score(self, mutants: list[str], n_samples: int = 100, seed: int = 0) -> dict[str, Any]:
+        """Columns of a score table: mutant, score, se, independent_site, status, reason."""
+        mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions)
+        mean, se = scoring.ensemble_delta(
+            self.members, self.focus, mapped.codes[mapped.ok], n_samples, seed
+        )
+        site = scoring.independent_delta(self.site_log_f, self.focus, mapped.codes[mapped.ok])
+        cols = {name: np.full(len(mutants), np.nan) for name in ("score", "se", "independent")}
+        for name, values in (("score", mean), ("se", se), ("independent", site)):
+            cols[name][mapped.ok] = values
+        return {
+            "mutant": np.asarray(mapped.mutants, dtype=object),
+            "score": cols["score"],
+            "se": cols["se"],
+            "independent_site": cols["independent"],
+            "status": np.where(mapped.ok, "ok", "unmapped").astype(object),
+            "reason": np.asarray(mapped.reasons, dtype=object),
+        }
+
+
+def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
+    """Weight the alignment, train ``config.ensemble`` members (seeds seed, seed+1, ...)."""
+    t0 = time.perf_counter()
+    weights = sequence_weights(
+        alignment.codes, alignment.gap, len(alignment.alphabet), config.alignment.theta
+    )
+    weight_seconds = time.perf_counter() - t0
+    members, histories = [], []
+    for i in range(config.ensemble):
+        train_cfg = replace(config.train, seed=config.train.seed + i)
+        model, history = fit_family(
+            alignment.codes,
+            weights,
+            len(alignment.alphabet),
+            config.model,
+            train_cfg,
+            **snapshot_kw,
+        )
+        members.append(model)
+        histories.append(history)
+    facts = {
+        "source": alignment.source,
+        "focus_id": alignment.ids[0],
+        "n_sequences": len(alignment),
+        "n_read": alignment.n_read,
+        "n_invalid_dropped": alignment.n_invalid,
+        "n_gappy_dropped": alignment.n_gappy,
+        "neff": float(weights.sum()),
+        "weight_seconds": weight_seconds,
+        "history": histories,
+    }
+    log_f = scoring.site_log_frequencies(alignment.codes, weights, len(alignment.alphabet))
+    return Family(
+        config,
+        tuple(members),
+        alignment.alphabet,
+        alignment.focus.copy(),
+        alignment.positions,
+        log_f,
+        facts,
+    )
+
+
+def save(path: str | Path, family: Family) -> Path:
+    """Write the model folder atomically (temporary folder, then rename)."""
+    out = Path(path)
+    if out.exists() and not (out / "config.json").is_file():
+        raise ModelFileError(f"{out} exists and is not a model folder; choose another --out")
+    if not out.parent.exists():
+        raise ModelFileError(f"cannot write {out}: folder {out.parent} does not exist")
+    tensors = {
+        f"member{i}.{k}": v.detach().contiguous()
+        for i, m in enumerate(family.members)
+        for k, v in m.state_dict().items()
+    }
+    tensors["site_log_f"] = torch.from_numpy(family.site_log_f).contiguous()
+    meta = {
+        "format": FORMAT,
+        "biovae_version": __version__,
+        "alphabet": family.alphabet,
+        "focus": family.focus.tolist(),
+        "positions": list(family.positions),
+        **family.facts,
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (tmp / "config.json").write_text(json.dumps(to_dict(family.config), indent=2))
+        save_file(tensors, str(tmp / "weights.safetensors"))
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load(path: str | Path) -> Family:
+    """Read a folder written by :func:`save` (JSON and raw tensors only)."""
+    folder = Path(path)
+    names = ("config.json", "weights.safetensors", "metadata.json")
+    if not all((folder / n).is_file() for n in names):
+        raise ModelFileError(
+            f"{folder} is not a variants model folder; pass the folder written by "
+            "'biovae variants fit --out'"
+        )
+    try:
+        meta = json.loads((folder / "metadata.json").read_text())
+        config = from_dict(VariantsConfig, json.loads((folder / "config.json").read_text()))
+    except (json.JSONDecodeError, ConfigError) as exc:
+        raise ModelFileError(f"{folder}: unreadable model files ({exc}); refit the model") from exc
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{folder} holds no variants model; use 'biovae variants fit'")
+    tensors = load_file(str(folder / "weights.safetensors"))
+    alphabet, positions = meta.pop("alphabet"), tuple(meta.pop("positions"))
+    focus = np.asarray(meta.pop("focus"), dtype=np.uint8)
+    members = []
+    for i in range(config.ensemble):
+        model = FamilyVAE(len(focus), len(alphabet), config.model)
+        prefix = f"member{i}."
+        model.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        )
+        members.append(model.eval())
+    log_f = tensors["site_log_f"].numpy()
+    return Family(config, tuple(members), alphabet, focus, positions, log_f, meta)

@@ -1,0 +1,44 @@
+"""Heatmap of a single-mutant scan: letters × match positions, coloured by Δ ELBO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from biovae.errors import require
+
+
+def scan_matrix(cols: dict, alphabet: str) -> tuple[np.ndarray, list[int], list[str]]:
+    """Scores as a (letters, positions) matrix; NaN where a cell was not scored."""
+    letters = [a for a in alphabet if a != "-"]
+    positions = sorted(set(int(p) for p in cols["position"]))
+    col_of = {p: i for i, p in enumerate(positions)}
+    grid = np.full((len(letters), len(positions)), np.nan)
+    for p, a, s in zip(cols["position"], cols["letter"], cols["score"]):
+        grid[letters.index(a), col_of[int(p)]] = s
+    return grid, positions, letters
+
+
+def write_heatmap(path: Path, cols: dict, alphabet: str) -> Path:
+    """Draw the scan (blue = damaging, wild type = 0 = white) and write it atomically as PNG."""
+    matplotlib = require("matplotlib", "report")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from biovae.data.writers import atomic_open
+
+    grid, positions, letters = scan_matrix(cols, alphabet)
+    limit = float(np.nanmax(np.abs(grid))) or 1.0
+    fig, ax = plt.subplots(figsize=(max(6.0, len(positions) / 12), 4))
+    im = ax.imshow(grid, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit, interpolation="none")
+    ax.set_yticks(range(len(letters)), letters, fontsize=6)
+    step = max(1, len(positions) // 25)
+    ax.set_xticks(range(0, len(positions), step), positions[::step], fontsize=6, rotation=90)
+    ax.set_xlabel("residue")
+    fig.colorbar(im, ax=ax, label="Δ ELBO (mutant − wild type)")
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,110 @@
+"""Mutation strings in the focus numbering: parsing and mapping onto match columns.
+
+``A42G`` replaces the focus residue A at residue number 42 by G; multi-mutants join single
+mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` (or an empty string) is the focus itself.
+A mutant that cannot be mapped is kept with the reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+_SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z])$")
+_WILD_TYPE = ("", "wt", "_wt", "wildtype", "wild_type")
+
+
+@dataclass(frozen=True)
+class MappedMutants:
+    """Mutants as code matrices over the match columns.
+
+    ``codes`` (m, L) uint8 = the focus with each mappable mutant applied (the focus itself for
+    unmappable rows); ``ok`` (m,) whether the mutant was mapped; ``reasons`` the problem of each
+    unmapped mutant ("" when mapped).
+    """
+
+    mutants: tuple[str, ...]
+    codes: np.ndarray
+    ok: np.ndarray
+    reasons: tuple[str, ...]
+
+
+def parse(mutant: str) -> list[tuple[str, int, str]]:
+    """``"A42G:K45R"`` → ``[("A", 42, "G"), ("K", 45, "R")]`` (letters upper-cased).
+
+    Raises
+    ------
+    ValueError
+        For a malformed string, with the reason as message.
+    """
+    text = mutant.strip()
+    if text.lower() in _WILD_TYPE:
+        return []
+    out = []
+    for part in text.split(":"):
+        found = _SINGLE.match(part.strip())
+        if found is None:
+            raise ValueError(
+                f"malformed mutation '{part}' (expected wild-type letter, residue number, "
+                "new letter, e.g. A42G; multi-mutants joined by ':')"
+            )
+        out.append((found.group(1).upper(), int(found.group(2)), found.group(3).upper()))
+    return out
+
+
+def apply(
+    mutant: str, focus: np.ndarray, alphabet: str, positions: dict[int, int]
+) -> tuple[np.ndarray, str]:
+    """The focus codes with ``mutant`` applied, and "" or the reason it cannot be mapped."""
+    try:
+        changes = parse(mutant)
+    except ValueError as exc:
+        return focus, str(exc)
+    codes = focus.copy()
+    seen: set[int] = set()
+    for wt, number, new in changes:
+        col = positions.get(number)
+        if col is None:
+            return focus, f"residue {number} is not a match column of the focus (outside the model)"
+        have = alphabet[focus[col]]
+        if wt != have:
+            return focus, f"wild-type letter mismatch at {number}: focus has {have}, not {wt}"
+        if new not in alphabet or new == "-":
+            return (
+                focus,
+                f"letter {new} in {wt}{number}{new} is not in the alphabet {alphabet[:-1]}",
+            )
+        if number in seen:
+            return focus, f"residue {number} is mutated twice"
+        seen.add(number)
+        codes[col] = alphabet.index(new)
+    return codes, ""
+
+
+def map_mutants(
+    mutants: list[str], focus: np.ndarray, alphabet: str, positions: tuple[int, ...]
+) -> MappedMutants:
+    """Map every mutant string (see :func:`apply`)."""
+    index = {p: i for i, p in enumerate(positions)}
+    rows, reasons = [], []
+    for m in mutants:
+        codes, reason = apply(str(m), focus, alphabet, index)
+        rows.append(codes)
+        reasons.append(reason)
+    codes = np.stack(rows) if rows else np.zeros((0, len(focus)), dtype=np.uint8)
+    ok = np.array([r == "" for r in reasons], dtype=bool)
+    return MappedMutants(tuple(str(m) for m in mutants), codes.astype(np.uint8), ok, tuple(reasons))
+
+
+def single_mutant_scan(focus: np.ndarray, alphabet: str, positions: tuple[int, ...]) -> list[str]:
+    """Every letter (the wild type too) at every match column, in column then letter order."""
+    letters = [a for a in alphabet if a != "-"]
+    out = []
+    for col, number in enumerate(positions):
+        wt = alphabet[focus[col]]
+        if wt == "-":
+            continue
+        out.extend(f"{wt}{number}{new}" for new in letters)
+    return out

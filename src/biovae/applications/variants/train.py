@@ -1,0 +1,107 @@
+"""Training a family model: weighted minibatches, MAP decoder prior, wall-time budget.
+
+The step loop differs from :func:`biovae.training.fit_model` (epochs, validation split, early
+stopping) because family models are trained as DeepSequence does: a fixed number of updates on
+minibatches drawn with probability ∝ sequence weight, i.e. an unbiased estimate of the weighted
+ELBO Σ_i w_i ELBO(x_i) / Neff. The objective itself is :func:`biovae.objectives.elbo`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from biovae.applications.variants.config import FamilyModelConfig, FamilyTrainConfig
+from biovae.applications.variants.model import FamilyVAE
+from biovae.errors import TrainingError
+from biovae.objectives import Batch, elbo
+from biovae.training import seeded
+
+#: Called with (training seconds so far, model) at each requested snapshot time.
+SnapshotFn = Callable[[float, FamilyVAE], None]
+
+
+def fit_family(
+    codes: np.ndarray,
+    weights: np.ndarray,
+    n_letters: int,
+    model_cfg: FamilyModelConfig,
+    train_cfg: FamilyTrainConfig,
+    *,
+    snapshot_seconds: tuple[float, ...] = (),
+    on_snapshot: SnapshotFn | None = None,
+) -> tuple[FamilyVAE, list[dict[str, float]]]:
+    """Train one family VAE; returns the model (eval mode) and a coarse history.
+
+    ``on_snapshot`` receives a copy of the model after each of ``snapshot_seconds`` of training
+    time (time spent in the callback is not counted).
+    """
+    x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    neff = float(w.sum())
+    gen = torch.Generator().manual_seed(train_cfg.seed)
+    pending = sorted(snapshot_seconds)
+    history: list[dict[str, float]] = []
+    limit = train_cfg.max_minutes * 60 or float("inf")
+    with seeded(train_cfg.seed):
+        model = FamilyVAE(x.shape[1], n_letters, model_cfg)
+        opt = _optimizer(model, train_cfg, neff)
+        elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
+        for step in range(1, train_cfg.steps + 1):
+            idx = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
+            out = elbo(model, Batch(x[idx]), beta=1.0)
+            loss = out.loss
+            if model.bayesian:
+                loss = loss + model.weight_kl(train_cfg.prior_scale) / neff
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
+            now = time.perf_counter()
+            elapsed, t0 = elapsed + now - t0, now
+            if step % 100 == 0:
+                history.append(
+                    {"step": step, "seconds": elapsed, "elbo": sums[0] / 100, "kl": sums[1] / 100}
+                )
+                sums[:] = 0
+            while pending and elapsed >= pending[0]:
+                pending.pop(0)
+                _snapshot(on_snapshot, elapsed, model)
+                t0 = time.perf_counter()
+            if elapsed >= limit:
+                break
+    model.eval()
+    history.append({"step": step, "seconds": elapsed, "final": 1.0})
+    return model, history
+
+
+def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.optim.Optimizer:
+    """Adam. For MAP the N(0, σ²) prior on decoder weights enters as its exact gradient
+    θ / (σ² Neff) (Adam's coupled weight decay), i.e. Σθ²/(2σ²) / Neff added to the loss; for
+    variational weights the loss carries KL(q(θ) || p(θ)) / Neff instead."""
+    penalized = {id(p) for p in model.decoder.penalized()}
+    groups = [
+        {
+            "params": [p for p in model.parameters() if id(p) in penalized],
+            "weight_decay": 0.0 if model.bayesian else 1.0 / (cfg.prior_scale**2 * neff),
+        },
+        {"params": [p for p in model.parameters() if id(p) not in penalized]},
+    ]
+    try:
+        return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError):  # torch builds without fused CPU Adam
+        return torch.optim.Adam(groups, lr=cfg.lr)
+
+
+def _snapshot(fn: SnapshotFn | None, seconds: float, model: FamilyVAE) -> None:
+    if fn is None:
+        return
+    copy_ = copy.deepcopy(model).eval()
+    with torch.random.fork_rng(devices=[]):
+        fn(seconds, copy_)

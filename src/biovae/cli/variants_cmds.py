@@ -1,0 +1,228 @@
+"""``biovae variants fit | score | scan``: variant effects from a sequence family."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biovae.cli.io import check_output
+from biovae.config import from_dict, load_toml, merge, to_dict
+from biovae.errors import DataError, ModelFileError
+
+TABLES = (".csv", ".tsv")
+
+# flag → (dotted VariantsConfig field, type, help)
+_FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--focus": ("alignment.focus", str, "id of the focus record (default: the first)"),
+    "--theta": ("alignment.theta", float, "identity cut-off of sequence weights (0.2)"),
+    "--max-gap-fraction": ("alignment.max_gap_fraction", float, "drop rows with more gaps (0.5)"),
+    "--alphabet": ("alignment.alphabet", str, "protein, dna or rna (default: detected)"),
+    "--latent": ("model.n_latent", int, "latent dimensions (30)"),
+    "--steps": ("train.steps", int, "training updates per member (6000)"),
+    "--minutes": ("train.max_minutes", float, "wall-time limit per member (0 = none)"),
+    "--batch-size": ("train.batch_size", int, "records per update (100)"),
+    "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
+    "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
+    "--ensemble": ("ensemble", int, "number of models averaged (1)"),
+    "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),
+}
+
+
+def add_parser(sub) -> None:
+    """Register ``biovae variants`` and its three actions."""
+    p = sub.add_parser(
+        "variants",
+        help="Variant effects from a sequence family: fit, score, scan.",
+        description="Variant effects from a sequence family: fit, score, scan.",
+        epilog="examples:\n"
+        "  biovae variants fit family.a2m --out family_model --ensemble 3\n"
+        "  biovae variants score family_model --mutations dms.csv --out scores.csv "
+        "--fitness-column 2500\n"
+        "  biovae variants scan family_model --out scan.csv --heatmap scan.png\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fit = actions.add_parser("fit", help="weight an alignment and train the model")
+    fit.add_argument("alignment", metavar="ALIGNMENT", help="A2M, A3M, aligned FASTA, Stockholm")
+    fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
+    for flag, (_, type_, help_) in _FIT_FLAGS.items():
+        if type_ is bool:
+            fit.add_argument(flag, action="store_const", const=True, help=help_)
+        else:
+            fit.add_argument(flag, type=type_, help=help_)
+    fit.set_defaults(func=cmd_fit)
+    score = actions.add_parser("score", help="score mutants (A42G, A42G:K45R) of a CSV")
+    score.add_argument("model", metavar="MODEL")
+    score.add_argument("--mutations", required=True, metavar="FILE", help="CSV with 'mutant'")
+    score.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    score.add_argument("--fitness-column", metavar="COL", help="print Spearman ρ against COL")
+    score.set_defaults(func=cmd_score)
+    scan = actions.add_parser("scan", help="score every letter at every match position")
+    scan.add_argument("model", metavar="MODEL")
+    scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
+    scan.set_defaults(func=cmd_scan)
+    for action in (score, scan):
+        action.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
+        action.add_argument("--seed", type=int, default=0)
+
+
+def _config(args: argparse.Namespace):
+    from biovae.applications.variants.config import VariantsConfig
+
+    data = to_dict(VariantsConfig())
+    if args.config:
+        data = merge(data, load_toml(args.config))
+    for flag, (field, _, _) in _FIT_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            *parents, leaf = field.split(".")
+            node = data
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+    return from_dict(VariantsConfig, data)
+
+
+def _model_out(path: str) -> Path:
+    out = Path(path)
+    if not out.parent.exists():
+        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    if out.exists() and not (out / "config.json").is_file():
+        raise ModelFileError(f"{out} exists and is not a model folder; choose another --out")
+    return out
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from biovae.applications.variants import family
+    from biovae.applications.variants.alignment import read_alignment
+
+    cfg = _config(args)
+    out = _model_out(args.out)
+    a = cfg.alignment
+    aln = read_alignment(
+        args.alignment, focus=a.focus, max_gap_fraction=a.max_gap_fraction, alphabet=a.alphabet
+    )
+    if len(aln) < 2:
+        raise DataError(f"{args.alignment}: only {len(aln)} usable sequence; a family needs more")
+    fitted = family.fit(aln, cfg)
+    family.save(out, fitted)
+    f = fitted.facts
+    print(
+        f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
+        f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
+        f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
+        file=sys.stderr,
+    )
+    print(out)
+    return 0
+
+
+def _read_mutants(path: str):
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: mutations file not found; check the path")
+    try:
+        sep = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        table = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: cannot read the mutations table ({exc})") from exc
+    if "mutant" not in table.columns:
+        raise DataError(f"{p}: no 'mutant' column (columns: {', '.join(table.columns)})")
+    return table
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from biovae.applications.variants import family
+    from biovae.data.writers import write_table
+
+    out = check_output(args.out, TABLES)
+    _check_samples(args.samples)
+    table = _read_mutants(args.mutations)
+    if args.fitness_column and args.fitness_column not in table.columns:
+        raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
+    fitted = family.load(args.model)
+    cols = fitted.score(list(table["mutant"]), args.samples, args.seed)
+    mutant = cols.pop("mutant")
+    if args.fitness_column:
+        fitness = _numbers(table[args.fitness_column])
+        cols[args.fitness_column] = fitness
+        _print_rho(cols["score"], cols["independent_site"], fitness)
+    write_table(out, mutant, cols, id_name="mutant")
+    _print_unmapped(mutant, cols["status"], cols["reason"])
+    print(out)
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from biovae.applications.variants import family, mutations
+    from biovae.data.writers import write_table
+
+    out = check_output(args.out, TABLES)
+    _check_samples(args.samples)
+    if args.heatmap and not args.heatmap.lower().endswith(".png"):
+        raise DataError(f"--heatmap {args.heatmap}: give a .png file name")
+    fitted = family.load(args.model)
+    names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
+    cols = fitted.score(names, args.samples, args.seed)
+    mutant = cols.pop("mutant")
+    cols = {
+        "position": np.array([int(m[1:-1]) for m in mutant]),
+        "wild_type": np.array([m[0] for m in mutant], dtype=object),
+        "letter": np.array([m[-1] for m in mutant], dtype=object),
+        "score": cols["score"],
+        "se": cols["se"],
+        "independent_site": cols["independent_site"],
+    }
+    write_table(out, mutant, cols, id_name="mutant")
+    if args.heatmap:
+        from biovae.applications.variants.heatmap import write_heatmap
+
+        write_heatmap(Path(args.heatmap), cols, fitted.alphabet)
+        print(args.heatmap)
+    print(out)
+    return 0
+
+
+def _check_samples(samples: int) -> None:
+    if samples < 1:
+        raise DataError("--samples must be >= 1")
+
+
+def _numbers(column) -> np.ndarray:
+    import pandas as pd
+
+    return pd.to_numeric(column.replace("", np.nan), errors="coerce").to_numpy(dtype=float)
+
+
+def _print_rho(score: np.ndarray, site: np.ndarray, fitness: np.ndarray) -> None:
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(score) & np.isfinite(fitness)
+    if ok.sum() < 3:
+        print("Spearman ρ: fewer than 3 scored mutants with fitness values", file=sys.stderr)
+        return
+    rho = spearmanr(score[ok], fitness[ok]).statistic
+    rho_site = spearmanr(site[ok], fitness[ok]).statistic
+    print(
+        f"Spearman ρ = {rho:.4f} (independent-site model {rho_site:.4f}), n = {int(ok.sum())}",
+        file=sys.stderr,
+    )
+
+
+def _print_unmapped(mutant: np.ndarray, status: np.ndarray, reason: np.ndarray) -> None:
+    bad = np.flatnonzero(status != "ok")
+    if len(bad):
+        first = bad[0]
+        print(
+            f"{len(bad)} of {len(mutant)} mutants could not be scored (see the 'reason' "
+            f"column), e.g. {mutant[first]}: {reason[first]}",
+            file=sys.stderr,
+        )

@@ -1,0 +1,83 @@
+"""Reading family alignments: focus, match columns, numbering, letter and gap policies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biovae.applications.variants.alignment import read_alignment
+from biovae.errors import DataError
+
+A2M = """>focus/10-16
+MKaAG.LV
+>s1
+MK.AGaLC
+>s2
+MX.AG.LC
+>s3
+--.--.-C
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_fixture_matches_published_shape(fixtures):
+    aln = read_alignment(fixtures / "blat_ecolx_first40.a2m")
+    assert aln.codes.shape == (40, 253) and aln.ids[0] == "BLAT_ECOLX/24-286"
+    assert aln.positions[0] == 29 and aln.positions[-1] == 283
+    assert aln.n_invalid == 0 and aln.n_read == 40
+
+
+def test_a2m_policies(tmp_path):
+    aln = read_alignment(write(tmp_path, "f.a2m", A2M), max_gap_fraction=0.5)
+    # match columns: M K A G L V (lower case and '.' dropped); residues 10, 11, 13, 14, 15, 16
+    assert aln.focus_sequence == "MKAGLV"
+    assert aln.positions == (10, 11, 13, 14, 15, 16)
+    assert aln.ids == ("focus/10-16", "s1")  # s2 has X (dropped), s3 is > 50 % gaps
+    assert (aln.n_invalid, aln.n_gappy) == (1, 1)
+    keep_all = read_alignment(write(tmp_path, "g.a2m", A2M), max_gap_fraction=1.0)
+    assert len(keep_all) == 3
+
+
+def test_focus_by_name_and_not_found(tmp_path):
+    path = write(tmp_path, "f.a2m", A2M)
+    aln = read_alignment(path, focus="s1")
+    assert aln.ids[0] == "s1" and aln.positions == (1, 2, 3, 4, 5, 6)
+    assert aln.focus_sequence == "MKAGLC"
+    with pytest.raises(DataError, match="focus sequence 'nope' not found"):
+        read_alignment(path, focus="nope")
+    with pytest.raises(DataError, match="letters outside the alphabet"):
+        read_alignment(path, focus="s2")
+
+
+def test_a3m_and_stockholm_give_the_same_matrix(tmp_path):
+    a3m = ">q/1-4\nMWEL\n>s1\nMWkkEL\n>s2\nM-EaL\n"
+    sto = "# STOCKHOLM 1.0\nq/1-4 MW..EL\ns1    MWkkEL\n#=GC RF xx..xx\ns2    M-.aEL\n//\n"
+    x = read_alignment(write(tmp_path, "f.a3m", a3m))
+    y = read_alignment(write(tmp_path, "f.sto", sto))
+    assert np.array_equal(x.codes, y.codes) and x.positions == y.positions == (1, 2, 3, 4)
+    assert x.ids == y.ids == ("q/1-4", "s1", "s2")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (">a\nMKAG\n>b\nMKA\n", "ragged"),
+        ("", "no FASTA records"),
+        ("MKAG\n", "before the first"),
+    ],
+)
+def test_bad_alignments(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        read_alignment(write(tmp_path, "bad.fasta", text))
+
+
+def test_alphabet_mismatch(tmp_path):
+    with pytest.raises(DataError, match="not dna"):
+        read_alignment(write(tmp_path, "f.a2m", A2M), alphabet="dna")
+    dna = read_alignment(write(tmp_path, "d.fasta", ">a\nACGT\n>b\nACGA\n"), alphabet="dna")
+    assert dna.alphabet == "ACGT-"

@@ -1,0 +1,110 @@
+"""Scoring with a small trained family model: synonymous = 0, determinism, save/load, baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from biovae.applications.variants import family, mutations, scoring
+from biovae.applications.variants.alignment import read_alignment
+from biovae.applications.variants.config import (
+    FamilyModelConfig,
+    FamilyTrainConfig,
+    VariantsConfig,
+)
+
+SMALL = VariantsConfig(
+    model=FamilyModelConfig(
+        n_latent=3, encoder_hidden=(32, 16), decoder_hidden=(8, 16), rank=4, group=4
+    ),
+    train=FamilyTrainConfig(steps=40, batch_size=16),
+)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from tests.conftest import FIXTURES
+
+    aln = read_alignment(FIXTURES / "blat_ecolx_first40.a2m")
+    return aln, family.fit(aln, SMALL)
+
+
+def test_synonymous_is_exactly_zero_and_deterministic(fitted):
+    aln, fam = fitted
+    wt = aln.focus_sequence
+    names = [f"{wt[0]}29{wt[0]}", f"{wt[0]}29A", f"{wt[1]}30W:{wt[3]}32P", "WT", "Q29A"]
+    cols = fam.score(names, n_samples=8, seed=3)
+    assert cols["score"][0] == 0.0 and cols["se"][0] == 0.0 and cols["score"][3] == 0.0
+    assert np.isfinite(cols["score"][1:3]).all() and (cols["se"][1:3] > 0).all()
+    assert cols["status"].tolist() == ["ok"] * 4 + ["unmapped"]
+    assert np.isnan(cols["score"][4]) and "mismatch" in cols["reason"][4]
+    again = fam.score(names, n_samples=8, seed=3)
+    assert np.array_equal(again["score"], cols["score"], equal_nan=True)
+    other = fam.score(names, n_samples=8, seed=4)
+    assert not np.array_equal(other["score"][1:3], cols["score"][1:3])
+
+
+def test_training_is_deterministic_for_a_seed(fitted):
+    aln, fam = fitted
+    again = family.fit(aln, SMALL)
+    for a, b in zip(fam.members[0].state_dict().values(), again.members[0].state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    aln, fam = fitted
+    family.save(tmp_path / "m", fam)
+    back = family.load(tmp_path / "m")
+    names = mutations.single_mutant_scan(aln.focus, aln.alphabet, aln.positions)[:40]
+    a, b = fam.score(names, 4, 0), back.score(names, 4, 0)
+    assert np.array_equal(a["score"], b["score"]) and back.positions == aln.positions
+
+
+def test_delta_elbo_matches_elbo_difference(fitted):
+    """Δ with common random numbers = mean over draws of ELBO(mut) − ELBO(wt) computed apart."""
+    aln, fam = fitted
+    model = fam.members[0]
+    mutant = aln.focus.copy()
+    mutant[5] = (mutant[5] + 1) % 20
+    mean, se = scoring.delta_elbo(model, aln.focus, mutant[None], n_samples=6, seed=1)
+    eps = torch.randn(6, 3, generator=torch.Generator().manual_seed(1))
+    d = scoring.elbo_draws(model, torch.from_numpy(mutant[None].astype(np.int64)), eps)
+    w = scoring.elbo_draws(model, torch.from_numpy(aln.focus[None].astype(np.int64)), eps)
+    diff = (d - w)[:, 0].double()
+    assert mean[0] == pytest.approx(float(diff.mean()), abs=1e-5)
+    assert se[0] == pytest.approx(float(diff.std() / 6**0.5), abs=1e-5)
+
+
+def test_independent_site_model():
+    codes = np.array([[0, 1], [0, 1], [0, 2], [1, 1]])
+    w = np.array([1.0, 1.0, 1.0, 0.5])
+    log_f = scoring.site_log_frequencies(codes, w, 3, pseudocount=1.0)
+    expected0 = np.log(np.array([3 + 1, 0.5 + 1, 0 + 1]) / (3.5 + 3))
+    assert np.allclose(log_f[0], expected0)
+    mut = np.array([[1, 1], [0, 1]])
+    delta = scoring.independent_delta(log_f, np.array([0, 1]), mut)
+    assert delta[1] == 0.0 and delta[0] == pytest.approx(np.log(1.5 / 4))
+
+
+def test_bayesian_decoder_weights(tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import FIXTURES
+
+    aln = read_alignment(FIXTURES / "blat_ecolx_first40.a2m")
+    cfg = replace(SMALL, model=replace(SMALL.model, bayesian=True))
+    fam = family.fit(aln, replace(cfg, train=replace(cfg.train, steps=10)))
+    model = fam.members[0]
+    assert model.weight_kl(1.0).item() > 0
+    # training mode draws decoder weights; eval mode (scoring) uses their means
+    model.train()
+    z = torch.zeros(1, 3)
+    assert not torch.equal(model.decode(z).base_dist.logits, model.decode(z).base_dist.logits)
+    model.eval()
+    assert torch.equal(model.decode(z).base_dist.logits, model.decode(z).base_dist.logits)
+    family.save(tmp_path / "b", fam)
+    names = ["V29A", "V29V"]
+    assert np.array_equal(
+        family.load(tmp_path / "b").score(names, 4)["score"], fam.score(names, 4)["score"]
+    )

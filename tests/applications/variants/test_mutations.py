@@ -1,0 +1,44 @@
+"""Mutation strings: parsing, mapping onto match columns, and the reasons for failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biovae.applications.variants import mutations
+
+ALPHABET = "ACDEFGHIKLMNPQRSTVWY-"
+FOCUS = np.array([ALPHABET.index(c) for c in "MKAGL"], dtype=np.uint8)
+POSITIONS = (10, 11, 12, 14, 15)  # residue 13 is an insert column (not modelled)
+
+
+def test_parse_single_multi_and_wild_type():
+    assert mutations.parse("A42G") == [("A", 42, "G")]
+    assert mutations.parse("a42g:K45R") == [("A", 42, "G"), ("K", 45, "R")]
+    assert mutations.parse("WT") == [] and mutations.parse("_wt") == []
+
+
+@pytest.mark.parametrize("bad", ["A42", "42G", "AA42G", "A4.2G", "A42G:", "A42G;K45R"])
+def test_parse_malformed(bad):
+    with pytest.raises(ValueError, match="malformed"):
+        mutations.parse(bad)
+
+
+def test_map_reasons_and_codes():
+    names = ["K11R", "K11R:G14A", "A11R", "A13G", "K11B", "M10A:M10C", "K11", "K11K"]
+    m = mutations.map_mutants(names, FOCUS, ALPHABET, POSITIONS)
+    assert m.ok.tolist() == [True, True, False, False, False, False, False, True]
+    assert "".join(ALPHABET[c] for c in m.codes[1]) == "MRAAL"
+    assert "".join(ALPHABET[c] for c in m.codes[7]) == "MKAGL"
+    assert "mismatch" in m.reasons[2] and "focus has K" in m.reasons[2]
+    assert "not a match column" in m.reasons[3]
+    assert "not in the alphabet" in m.reasons[4]
+    assert "twice" in m.reasons[5]
+    assert "malformed" in m.reasons[6]
+    assert np.array_equal(m.codes[2], FOCUS)  # unmapped rows carry the focus unchanged
+
+
+def test_single_mutant_scan_covers_every_letter():
+    names = mutations.single_mutant_scan(FOCUS, ALPHABET, POSITIONS)
+    assert len(names) == 5 * 20 and names[0] == "M10A" and "M10M" in names
+    assert mutations.map_mutants(names, FOCUS, ALPHABET, POSITIONS).ok.all()

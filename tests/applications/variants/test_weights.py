@@ -1,0 +1,60 @@
+"""Sequence weights: the blocked bfloat16 matrix-product version equals a naive double loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biovae.applications.variants.alignment import read_alignment
+from biovae.applications.variants.weights import (
+    naive_sequence_weights,
+    neighbour_counts,
+    sequence_weights,
+)
+
+
+def clustered(n: int, length: int, seed: int = 0, gap: int = 20) -> np.ndarray:
+    """Mutated copies of a few ancestors (with gaps), so identities straddle the cut-off."""
+    rng = np.random.default_rng(seed)
+    anc = rng.integers(0, 20, (5, length))
+    codes = anc[rng.integers(0, 5, n)]
+    rate = rng.uniform(0.0, 0.4, (n, 1))
+    hit = rng.random(codes.shape) < rate
+    codes[hit] = rng.integers(0, 21, int(hit.sum()))
+    codes[:3, : length // 2] = gap  # a few half-gapped rows
+    return codes.astype(np.uint8)
+
+
+@pytest.mark.parametrize("theta", [0.2, 0.35])
+@pytest.mark.parametrize("block", [7, 64])
+def test_blocked_equals_naive(theta, block):
+    codes = clustered(60, 40)
+    fast = sequence_weights(codes, 20, 21, theta, block=block)
+    assert np.array_equal(fast, naive_sequence_weights(codes, 20, theta))
+
+
+def test_longer_than_256_positions_is_exact():
+    """Partial products are split every 256 positions so bfloat16 counts stay exact."""
+    codes = clustered(30, 600, seed=1)
+    fast = sequence_weights(codes, 20, 21, 0.2, block=8)
+    assert np.array_equal(fast, naive_sequence_weights(codes, 20, 0.2))
+    assert fast.min() > 0 and fast.max() <= 1
+
+
+def test_known_small_case():
+    codes = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [20, 20, 20, 20, 20]])
+    # rows 0 and 1 are identical; row 3 has no residues and only counts itself
+    assert neighbour_counts(codes, 20, 21, 0.2).tolist() == [2, 2, 1, 1]
+    assert sequence_weights(codes, 20, 21, 0.2).tolist() == [0.5, 0.5, 1.0, 1.0]
+
+
+def test_identity_ignores_gap_matches():
+    # 4 of 5 positions are shared gaps: identity counts residues only (1 of 1 vs 1 of 1)
+    a = np.array([[0, 20, 20, 20, 20], [1, 20, 20, 20, 20]])
+    assert sequence_weights(a, 20, 21, 0.2).tolist() == [1.0, 1.0]
+
+
+def test_fixture_alignment(fixtures):
+    aln = read_alignment(fixtures / "blat_ecolx_first40.a2m")
+    fast = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2, block=16)
+    assert np.array_equal(fast, naive_sequence_weights(aln.codes, aln.gap, 0.2))

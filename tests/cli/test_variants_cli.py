@@ -1,0 +1,121 @@
+"""``biovae variants fit / score / scan`` end to end on the BLAT_ECOLX fixture, and bad input:
+one line on stderr, exit status 2, nothing written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.cli.main import main
+
+SMALL_TOML = """
+[model]
+n_latent = 3
+encoder_hidden = [32]
+decoder_hidden = [8, 16]
+rank = 4
+[train]
+batch_size = 16
+"""
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from tests.conftest import FIXTURES
+
+    tmp = tmp_path_factory.mktemp("variants")
+    (tmp / "small.toml").write_text(SMALL_TOML)
+    out = tmp / "model"
+    argv = ["variants", "fit", FIXTURES / "blat_ecolx_first40.a2m", "--out", out]
+    rc = main([str(a) for a in [*argv, "--config", tmp / "small.toml", "--steps", "20"]])
+    assert rc == 0
+    return out
+
+
+def test_score_with_fitness_and_reasons(model_dir, tmp_path, capsys):
+    table = pd.DataFrame(
+        {
+            "mutant": ["V29A", "V29V", "K30A:K32R", "A29G", "H24A", "nonsense"],
+            "fit": [0.1, 0.0, -1.0, 0.2, 0.3, 0.4],
+        }
+    )
+    table.to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "scores.csv"
+    rc, stdout, err = run(
+        capsys,
+        "variants",
+        "score",
+        model_dir,
+        "--mutations",
+        tmp_path / "m.csv",
+        "--out",
+        out,
+        "--fitness-column",
+        "fit",
+        "--samples",
+        "4",
+    )
+    assert rc == 0 and stdout.strip() == str(out)
+    assert "Spearman ρ" in err and "3 of 6 mutants could not be scored" in err
+    s = pd.read_csv(out, keep_default_na=False)
+    assert s["mutant"].tolist() == table["mutant"].tolist()
+    assert s["status"].tolist() == ["ok", "ok", "ok", "unmapped", "unmapped", "unmapped"]
+    assert float(s.loc[1, "score"]) == 0.0  # synonymous
+    assert "mismatch" in s.loc[3, "reason"] and "not a match column" in s.loc[4, "reason"]
+    assert "malformed" in s.loc[5, "reason"]
+
+
+def test_scan_and_heatmap(model_dir, tmp_path, capsys):
+    out, png = tmp_path / "scan.csv", tmp_path / "scan.png"
+    rc, _, _ = run(
+        capsys, "variants", "scan", model_dir, "--out", out, "--heatmap", png, "--samples", "2"
+    )
+    assert rc == 0 and png.stat().st_size > 1000
+    s = pd.read_csv(out)
+    assert len(s) == 253 * 20 and np.isfinite(s["score"]).all()
+    assert (s.loc[s["wild_type"] == s["letter"], "score"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (">a\nMWEL\n>b\nMWE\n", [], "ragged"),
+        ("", [], "no FASTA records"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--focus", "zz"], "not found"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "not dna"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--theta", "1.5"], "theta"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--bayesian", "--latent", "0"], "n_latent"),
+    ],
+)
+def test_fit_bad_input(tmp_path, capsys, content, extra, message):
+    path = tmp_path / "aln.fasta"
+    path.write_text(content)
+    out = tmp_path / "model"
+    rc, stdout, err = run(capsys, "variants", "fit", path, "--out", out, "--steps", "2", *extra)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and stdout == ""
+
+
+def test_score_bad_input(model_dir, tmp_path, capsys):
+    pd.DataFrame({"variant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2 and "no 'mutant' column" in err and not out.exists()
+    pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
+    rc, _, err = run(capsys, *argv, "--fitness-column", "fit")
+    assert rc == 2 and "no column 'fit'" in err and not out.exists()
+    rc, _, err = run(
+        capsys, "variants", "score", tmp_path, "--mutations", tmp_path / "m.csv", "--out", out
+    )
+    assert rc == 2 and "not a variants model folder" in err and not out.exists()
