@@ -5,8 +5,9 @@ modelled by :class:`biovae.VAE` with one of two likelihoods chosen by ``loss``:
 
 * ``mse``: the naive baseline, an isotropic Gaussian on the aligned Cartesian coordinates
   (maximum likelihood = minimum mean squared error);
-* ``geometry``: the ``ca_chain`` Gaussian, whose mean is rebuilt bond by bond so every
-  Cα–Cα virtual bond lies in [3.65, 3.95] Å (see :mod:`biovae.likelihoods.ca_chain`).
+* ``geometry``: the ``ca_chain`` Gaussian, whose mean goes through a local projection that
+  sets every Cα–Cα virtual bond to a learned length in [3.65, 3.95] Å and pushes non-bonded
+  Cα pairs apart (see :mod:`biovae.likelihoods.ca_chain`).
 
 Generated and reconstructed structures are decoder means E[x|z] (the Gaussian observation noise
 models coordinate error, it is not part of a structure).
