@@ -32,9 +32,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, markdown_table
 from biovae.applications.structures.geometry import nearest_rmsd, pairwise_rmsd, rmsd
-from biovae.applications.structures.model import STRUCTURE_DEFAULTS, ConformationVAE
 from biovae.applications.structures.validity import assess, passes, virtual_bonds
 from biovae.data.structure import Structures, read_structures, write_pdb
+from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
 REPO = Path(__file__).resolve().parents[1]
 LOSSES = ("mse", "geometry")

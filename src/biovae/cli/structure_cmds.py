@@ -115,9 +115,9 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from biovae.applications.structures.model import STRUCTURE_DEFAULTS, ConformationVAE
     from biovae.cli.options import build_config
     from biovae.data.structure import read_structures
+    from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
     out = Path(args.out)
@@ -134,8 +134,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from biovae.applications.structures.model import ConformationVAE
     from biovae.data.structure import write_pdb
+    from biovae.structure_estimator import ConformationVAE
 
     out = check_output(args.out, (".pdb",))
     if args.n < 1:
@@ -147,8 +147,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from biovae.applications.structures.model import ConformationVAE
     from biovae.data.structure import read_structures, write_pdb
+    from biovae.structure_estimator import ConformationVAE
 
     out = check_output(args.out, (".pdb",))
     model = ConformationVAE.load(args.model)
@@ -161,7 +161,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from biovae.applications.structures.model import ca_only
+    from biovae.applications.structures.geometry import ca_only
     from biovae.applications.structures.validity import assess
     from biovae.data.structure import read_structures
 

@@ -6,8 +6,13 @@ reflection, Kabsch 1976) unless stated otherwise.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from biovae.data.structure import Structures
 
 
 def kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,3 +83,9 @@ def nearest_rmsd(queries: np.ndarray, frames: np.ndarray, chunk: int = 64) -> np
         for i in range(0, len(queries), chunk)
     ]
     return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def ca_only(structures: Structures, coords: np.ndarray | None = None) -> np.ndarray:
+    """The Cα coordinates ``(n, residues, 3)`` of ``structures`` (or of ``coords`` on its atoms)."""
+    keep = np.asarray(structures.atom_names) == "CA"
+    return (structures.coords if coords is None else coords)[:, keep]

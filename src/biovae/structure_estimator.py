@@ -1,4 +1,4 @@
-"""A conformational VAE: structure ensembles in, valid structures out.
+"""A conformational VAE: structure ensembles in, valid structures out (an estimator).
 
 Frames are superposed (Kabsch) onto a reference frame, flattened to ``3·atoms`` coordinates and
 modelled by :class:`biovae.VAE` with one of two likelihoods chosen by ``loss``:
@@ -178,9 +178,3 @@ class ConformationVAE:
         est.reference_ = np.asarray(info["reference"], dtype=np.float32)
         est.atoms_ = atoms_from_features(saved.schema.features, str(path))
         return est
-
-
-def ca_only(structures: Structures, coords: np.ndarray | None = None) -> np.ndarray:
-    """The Cα coordinates ``(n, residues, 3)`` of ``structures`` (or of ``coords`` on its atoms)."""
-    keep = np.asarray(structures.atom_names) == "CA"
-    return (structures.coords if coords is None else coords)[:, keep]
