@@ -12,17 +12,9 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from tests.cli._run import run
 
 FAST = ["--epochs", "3", "--hidden", "16", "--latent", "3", "--quiet"]
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from tests.cli._run import run
 
 SMALL_TOML = """
 [model]
@@ -18,15 +19,6 @@ rank = 4
 [train]
 batch_size = 16
 """
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")
