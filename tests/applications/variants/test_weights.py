@@ -1,9 +1,10 @@
-"""Sequence weights: the blocked bfloat16 matrix-product version equals a naive double loop."""
+"""Sequence weights: the blocked dense-int8 + sparse product version equals a naive double loop."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from biovae.applications.variants.alignment import read_alignment
 from biovae.applications.variants.weights import (
@@ -33,12 +34,22 @@ def test_blocked_equals_naive(theta, block):
     assert np.array_equal(fast, naive_sequence_weights(codes, 20, theta))
 
 
-def test_longer_than_256_positions_is_exact():
-    """Partial products are split every 256 positions so bfloat16 counts stay exact."""
-    codes = clustered(30, 600, seed=1)
-    fast = sequence_weights(codes, 20, 21, 0.2, block=8)
+@pytest.mark.parametrize("divisor", [1, 4, 10**9])
+def test_any_dense_sparse_split_is_exact(divisor):
+    """All-rare (1), mixed (4) and all-dense (10⁹) feature splits give the same counts."""
+    codes = clustered(50, 300, seed=1)
+    fast = neighbour_counts(codes, 20, 21, 0.2, block=8, dense_divisor=divisor)
+    assert np.array_equal(1.0 / fast, naive_sequence_weights(codes, 20, 0.2))
+
+
+def test_float_fallback_without_int8_kernel(monkeypatch):
+    def missing(*_):
+        raise RuntimeError("no int8 kernel")
+
+    monkeypatch.setattr(torch, "_int_mm", missing)
+    codes = clustered(40, 80, seed=2)
+    fast = sequence_weights(codes, 20, 21, 0.2, block=16)
     assert np.array_equal(fast, naive_sequence_weights(codes, 20, 0.2))
-    assert fast.min() > 0 and fast.max() <= 1
 
 
 def test_known_small_case():

@@ -5,19 +5,27 @@ non-gap letter) / (non-gap positions of i), as in DeepSequence and EVE (they use
 ``≥`` as the issue asks, which differs only on exact ties). Every sequence is its own neighbour,
 so 0 < w_i ≤ 1. The effective number of sequences is Neff = Σ_i w_i.
 
-The identity counts are one-hot matrix products computed block by block (memory bounded by the
-block size, not by n²), each block only once thanks to symmetry. One-hot entries are 0/1 and
-every partial product covers at most 256 positions, so bfloat16 inputs give exact integer
-counts (bfloat16 holds integers up to 256 exactly); partial counts are summed in float32.
+The identity count of two sequences is the dot product of their one-hot encodings, one
+feature per (column, letter). The features are split by how many sequences carry them:
+
+* *common* features (carried by ≥ ``n / dense_divisor`` sequences) go into an int8 one-hot
+  matrix whose products are exact int32 counts (``torch._int_mm``, VNNI on x86);
+* *rare* features go into a sparse matrix; their products cost Σ_f count_f² in all, which is
+  small precisely because they are rare.
+
+In a protein family most (column, letter) features are rare and most of the mass sits on a few
+common ones, so the dense product shrinks to about half the features at no loss of exactness.
+Blocks of rows are compared pairwise, each pair of blocks once (symmetry), so memory is bounded
+by the block size, not by n².
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from dataclasses import dataclass
 
-#: Positions per bfloat16 partial product: counts ≤ 256 are exact in bfloat16.
-_EXACT_SPAN = 256
+import numpy as np
+import scipy.sparse as sp
+import torch
 
 
 def identity_threshold(n_residues: np.ndarray, theta: float) -> np.ndarray:
@@ -25,28 +33,73 @@ def identity_threshold(n_residues: np.ndarray, theta: float) -> np.ndarray:
     return (1.0 - theta) * n_residues.astype(np.float64)
 
 
-def _one_hot(codes: np.ndarray, gap: int | None, n_letters: int) -> torch.Tensor:
-    """``(n, l·a)`` bfloat16 one-hot of letter codes; the gap letter gets no channel."""
-    t = torch.from_numpy(codes.astype(np.int64))
-    oh = torch.nn.functional.one_hot(t, n_letters)
+@dataclass(frozen=True)
+class _FeatureMap:
+    """(column, letter) → feature index, ``-1`` where the pair is not in that part."""
+
+    dense: np.ndarray  # (L, a) int64
+    rare: np.ndarray  # (L, a) int64
+    n_dense: int
+    n_rare: int
+
+
+def _feature_map(codes: np.ndarray, gap: int | None, n_letters: int, divisor: int) -> _FeatureMap:
+    counts = np.zeros((codes.shape[1], n_letters), dtype=np.int64)
+    for start in range(0, len(codes), 65536):  # bounded memory for very deep alignments
+        chunk = codes[start : start + 65536]
+        cols = np.broadcast_to(np.arange(codes.shape[1]), chunk.shape)
+        np.add.at(counts, (cols.ravel(), chunk.ravel()), 1)
     if gap is not None:
-        oh = oh[..., [a for a in range(n_letters) if a != gap]]
-    return oh.reshape(len(codes), -1).to(torch.bfloat16)
+        counts[:, gap] = 0
+    common = counts >= max(1, len(codes) // divisor)
+    rare = (counts > 0) & ~common
+    dense_idx = np.full(counts.shape, -1, dtype=np.int64)
+    rare_idx = np.full(counts.shape, -1, dtype=np.int64)
+    dense_idx[common] = np.arange(int(common.sum()))
+    rare_idx[rare] = np.arange(int(rare.sum()))
+    return _FeatureMap(dense_idx, rare_idx, int(common.sum()), int(rare.sum()))
 
 
-def _block_matches(a: np.ndarray, b: np.ndarray, gap: int | None, n_letters: int) -> torch.Tensor:
-    """Exact identical-residue counts between the rows of ``a`` and ``b``, float32 ``(na, nb)``."""
-    out = torch.zeros(len(a), len(b), dtype=torch.float32)
-    for start in range(0, a.shape[1], _EXACT_SPAN):
-        cols = slice(start, start + _EXACT_SPAN)
-        oa = _one_hot(a[:, cols], gap, n_letters)
-        ob = oa if b is a else _one_hot(b[:, cols], gap, n_letters)
-        out += (oa @ ob.T).float()
-    return out
+def _encode(block: np.ndarray, fmap: _FeatureMap) -> tuple[torch.Tensor, sp.csr_matrix]:
+    """int8 one-hot of the common features and CSR one-hot of the rare ones for a row block."""
+    cols = np.arange(block.shape[1])[None, :]
+    out = []
+    for idx, n_feat in ((fmap.dense, fmap.n_dense), (fmap.rare, fmap.n_rare)):
+        fid = idx[cols, block]
+        rows, pos = np.nonzero(fid >= 0)
+        out.append((rows, fid[rows, pos], n_feat))
+    (dr, dc, nd), (rr, rc, nr) = out
+    dense = torch.zeros(len(block), nd, dtype=torch.int8)
+    dense[torch.from_numpy(dr), torch.from_numpy(dc)] = 1
+    rare = sp.csr_matrix((np.ones(len(rr), np.int32), (rr, rc)), shape=(len(block), nr))
+    return dense, rare
+
+
+def _int_products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact ``a @ b.T`` for 0/1 int8 matrices, as int32."""
+    if a.shape[1] == 0:
+        return torch.zeros(len(a), len(b), dtype=torch.int32)
+    try:
+        return torch._int_mm(a, b.T.contiguous())
+    except (RuntimeError, AttributeError):  # builds without an int8 CPU kernel
+        return (a.float() @ b.float().T).to(torch.int32)  # exact below 2^24 positions
+
+
+def _block_matches(ea, eb) -> torch.Tensor:
+    """Identical-residue counts between two encoded row blocks, int32 ``(na, nb)``."""
+    m = _int_products(ea[0], eb[0])
+    rare = (ea[1] @ eb[1].T).tocoo()  # canonical: no duplicate (row, col) entries
+    m.numpy()[rare.row, rare.col] += rare.data
+    return m
 
 
 def neighbour_counts(
-    codes: np.ndarray, gap: int | None, n_letters: int, theta: float = 0.2, block: int = 2048
+    codes: np.ndarray,
+    gap: int | None,
+    n_letters: int,
+    theta: float = 0.2,
+    block: int = 2048,
+    dense_divisor: int = 64,
 ) -> np.ndarray:
     """Number of sequences within identity ≥ 1 − θ of each sequence (itself included).
 
@@ -62,23 +115,28 @@ def neighbour_counts(
         Identity cut-off 1 − θ; θ = 0.2 counts sequences ≥ 80 % identical.
     block
         Rows per block; peak memory is O(block · (L·a + block)).
+    dense_divisor
+        A (column, letter) feature carried by at least n / dense_divisor sequences goes into the
+        dense int8 product, the others into the sparse one. Only speed depends on it.
     """
     codes = np.ascontiguousarray(codes)
     n = len(codes)
     residues = (codes != gap).sum(1) if gap is not None else np.full(n, codes.shape[1])
-    thr = torch.from_numpy(identity_threshold(residues, theta))
-    counts = torch.zeros(n, dtype=torch.float64)
+    # m ≥ t ⇔ m ≥ ⌈t⌉ for integer m: the same decisions as comparing with the float threshold
+    thr = np.ceil(identity_threshold(residues, theta)).astype(np.int32)
+    fmap = _feature_map(codes, gap, n_letters, dense_divisor)
+    counts = np.zeros(n, dtype=np.int64)
     for i in range(0, n, block):
-        a = codes[i : i + block]
+        ea = _encode(codes[i : i + block], fmap)
         for j in range(i, n, block):
-            b = a if j == i else codes[j : j + block]
-            m = _block_matches(a, b, gap, n_letters).double()
-            counts[i : i + len(a)] += (m >= thr[i : i + len(a), None]).sum(1)
+            eb = ea if j == i else _encode(codes[j : j + block], fmap)
+            m = _block_matches(ea, eb).numpy()
+            counts[i : i + block] += np.count_nonzero(m >= thr[i : i + block, None], axis=1)
             if j > i:
-                counts[j : j + len(b)] += (m >= thr[None, j : j + len(b)]).sum(0)
+                counts[j : j + block] += np.count_nonzero(m >= thr[None, j : j + block], axis=0)
     # a sequence with no residues has identity 0/0 to everything; count only itself
-    counts[torch.from_numpy(residues == 0)] = 1.0
-    return counts.numpy()
+    counts[residues == 0] = 1
+    return counts.astype(np.float64)
 
 
 def sequence_weights(
