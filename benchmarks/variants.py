@@ -27,6 +27,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table
+from _variants_splice import splice_section, splice_table
 from biovae.applications.variants import family as fam
 from biovae.applications.variants import mutations, scoring
 from biovae.applications.variants.alignment import read_alignment
@@ -197,77 +198,9 @@ def ensemble_section(aln, mapped, fitness, args) -> dict:
     return out
 
 
-def splice_section(args, out_dir: Path) -> dict:
-    from sklearn.decomposition import PCA as SkPCA
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.neighbors import KNeighborsClassifier
-
-    from biovae import VAE
-    from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, TrainConfig
-    from biovae.data.readers import read_dataset
-
-    ds = read_dataset(SPLICE, sequence_column="sequence")
-    y = np.asarray(ds.obs["class"])
-    onehot = np.eye(len(ds.alphabet))[ds.x].reshape(len(ds), -1)
-    cfg = FitConfig(
-        model=ModelConfig(n_latent=10, likelihood=LikelihoodConfig(name="categorical")),
-        train=TrainConfig(epochs=10 if args.quick else 100, patience=10, seed=0),
-    )
-    acc = {"vae": [], "pca": []}
-    folds = StratifiedKFold(5, shuffle=True, random_state=0).split(onehot, y)
-    for k, (tr, te) in enumerate(folds):
-        vae = VAE(config=cfg).fit(ds.subset(tr))
-        z_tr, z_te = vae.transform(ds.subset(tr)), vae.transform(ds.subset(te))
-        knn = KNeighborsClassifier(15).fit(z_tr, y[tr])
-        acc["vae"].append(float((knn.predict(z_te) == y[te]).mean()))
-        pca = SkPCA(10, random_state=0).fit(onehot[tr])
-        knn = KNeighborsClassifier(15).fit(pca.transform(onehot[tr]), y[tr])
-        acc["pca"].append(float((knn.predict(pca.transform(onehot[te])) == y[te]).mean()))
-        if k == 0:
-            _latent_map(vae.transform(ds), y, out_dir / "splice_latent_map.png")
-    out = {
-        "n": len(ds),
-        "L": int(ds.x.shape[1]),
-        "vae_acc": acc["vae"],
-        "pca_acc": acc["pca"],
-        "vae_mean": float(np.mean(acc["vae"])),
-        "pca_mean": float(np.mean(acc["pca"])),
-    }
-    print(f"splice: {out}", file=sys.stderr)
-    return out
-
-
-def _latent_map(z: np.ndarray, y: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA as SkPCA
-
-    xy = SkPCA(2).fit_transform(z)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for label in np.unique(y):
-        sel = y == label
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=4, label=label, alpha=0.6)
-    ax.set_xlabel("PC1 of posterior means")
-    ax.set_ylabel("PC2 of posterior means")
-    ax.legend(title="class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def tables(res: dict) -> str:
-    w = res["weights"] or {"naive_max_abs_diff_300": float("nan")}
-    lines = ["### Sequence weights (θ = 0.2)", ""]
-    rows = [
-        [
-            "BLAT_ECOLX 8,355 × 253",
-            ", ".join(f"{s:.2f}" for s in w["blat_seconds"]),
-            f"Neff {w['neff']:.1f}",
-            "",
-        ]
-    ]
+def weights_table(w: dict) -> list[str]:
+    rows = [["BLAT_ECOLX 8,355 × 253", ", ".join(f"{s:.2f}" for s in w["blat_seconds"])]]
+    rows[0] += [f"Neff {w['neff']:.1f}", ""]
     for key, p in w.items():
         if key.startswith("synthetic"):
             rows.append(
@@ -278,72 +211,50 @@ def tables(res: dict) -> str:
                     f"{p['peak_rss_mib']:.0f}",
                 ]
             )
-    lines.append(markdown_table(["alignment", "seconds", "note", "peak RSS MiB"], rows))
-    lines.append(
-        f"\nvectorised vs naive loop on 300 sequences: max |Δw| = {w['naive_max_abs_diff_300']:g}\n"
-    )
+    return [
+        "### Sequence weights (θ = 0.2)",
+        "",
+        markdown_table(["alignment", "seconds", "note", "peak RSS MiB"], rows),
+        f"\nvectorised vs naive loop on 300 sequences: max |Δw| = {w['naive_max_abs_diff_300']:g}"
+        "\n",
+    ]
+
+
+def _rho_row(label: str, r: dict) -> list:
+    return [label, f"{r['rho']:.3f}", f"{r['score_s']:.0f}", r["load"]]
+
+
+def dms_table(res: dict) -> list[str]:
     d = res["dms"]
-    lines += [
+    rows = [
+        ["independent-site (same weights, pseudocount 1)", f"{d['independent_rho']:.3f}", "", ""]
+    ]
+    if res.get("single"):
+        for c in res["single"]["curve"]:
+            rows.append(_rho_row(f"VAE after {c['train_min']:.1f} min training", c))
+        f = res["single"]["final"]
+        rows.append(
+            _rho_row(f"VAE single, final ({f['train_min']:.1f} min, {f['steps']} steps)", f)
+        )
+    if res.get("ensemble"):
+        e = res["ensemble"]
+        members = ", ".join(f"{r:.3f}" for r in e["member_rho"])
+        label = f"ensemble of {e['members']} × {e['member_minutes']} min (members {members})"
+        rows.append(_rho_row(label, e))
+    return [
         "### BLAT_ECOLX vs DMS (fitness column 2500)",
         "",
         f"{d['mapped']} of {d['total']} DMS mutants mapped; unmapped reasons: {d['reasons']}",
         "",
+        markdown_table(["model", "Spearman ρ", "scoring s", "load"], rows),
     ]
-    rows = [
-        ["independent-site (same weights, pseudocount 1)", f"{d['independent_rho']:.3f}", "", ""]
-    ]
-    for c in res["single"]["curve"]:
-        rows.append(
-            [
-                f"VAE after {c['train_min']:.1f} min training",
-                f"{c['rho']:.3f}",
-                f"{c['score_s']:.0f}",
-                c["load"],
-            ]
-        )
-    f = res["single"]["final"]
-    rows.append(
-        [
-            f"VAE single, final ({f['train_min']:.1f} min, {f['steps']} steps)",
-            f"{f['rho']:.3f}",
-            f"{f['score_s']:.0f}",
-            f["load"],
-        ]
-    )
-    if "ensemble" in res:
-        e = res["ensemble"]
-        rows.append(
-            [
-                f"ensemble of {e['members']} × {e['member_minutes']} min "
-                f"(members {', '.join(f'{r:.3f}' for r in e['member_rho'])})",
-                f"{e['rho']:.3f}",
-                f"{e['score_s']:.0f}",
-                e["load"],
-            ]
-        )
-    lines.append(markdown_table(["model", "Spearman ρ", "scoring s", "load"], rows))
-    if "splice" in res:
-        s = res["splice"]
-        lines += [
-            "",
-            "### Splice junctions, 5-fold CV 15-NN accuracy",
-            "",
-            markdown_table(
-                ["representation", "accuracy per fold", "mean"],
-                [
-                    [
-                        "VAE posterior means (10-d)",
-                        ", ".join(f"{a:.3f}" for a in s["vae_acc"]),
-                        f"{s['vae_mean']:.3f}",
-                    ],
-                    [
-                        "PCA of one-hot (10-d)",
-                        ", ".join(f"{a:.3f}" for a in s["pca_acc"]),
-                        f"{s['pca_mean']:.3f}",
-                    ],
-                ],
-            ),
-        ]
+
+
+def tables(res: dict) -> str:
+    lines = weights_table(res["weights"]) if res.get("weights") else []
+    lines += dms_table(res)
+    if res.get("splice"):
+        lines += splice_table(res["splice"])
     return "\n".join(lines)
 
 
@@ -400,7 +311,7 @@ def main() -> None:
     if "ensemble" not in skip:
         res["ensemble"] = ensemble_section(aln, mapped, fitness, args)
     if "splice" not in skip:
-        res["splice"] = splice_section(args, out_dir)
+        res["splice"] = splice_section(SPLICE, args.quick, out_dir)
     res["load_average_end"] = load_average()
     (out_dir / "variants.json").write_text(json.dumps(res, indent=2, default=str))
     print(json.dumps(res["machine"]))
