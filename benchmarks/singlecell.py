@@ -256,33 +256,44 @@ def timing_part(args, python: Path | None, work: Path) -> dict:
     return result
 
 
+#: Seeds of the embryo VAE: its pseudotime correlation varies by ±0.05 between seeds.
+EMBRYO_SEEDS = (0, 1, 2, 3, 4)
+
+
 def embryo_part(args, out: Path) -> dict:
+    """Pseudotime vs stage for VAEs of five seeds (reported each, mean and min) and PCA."""
     ds = read_dataset(data_dir() / EMBRYO)
     stage = np.asarray(ds.obs["num_cells"], dtype=np.float64)
     root_group = stage == stage.min()
-    cfg = FitConfig(
+    embs = {
+        f"biovae VAE seed {s}": VAE(config=embryo_config(args.quick, s)).fit(ds).transform(ds)
+        for s in EMBRYO_SEEDS
+    }
+    embs["PCA"] = PCA(n_latent=N_LATENT, likelihood="gaussian").fit(ds).transform(ds)
+    result, parts = {}, []
+    for name, z in embs.items():
+        traj = pseudotime(z, root_group=root_group)
+        result[name] = stage_spearman(traj.pseudotime, stage)
+        if name in ("biovae VAE seed 0", "PCA"):
+            title = f"Trajectory: {name}"
+            parts.append(
+                trajectory_section(z, traj, stage, "num_cells", title, f"traj-{len(parts)}")
+            )
+    vae = [result[f"biovae VAE seed {s}"] for s in EMBRYO_SEEDS]
+    result["biovae VAE mean"], result["biovae VAE min"] = float(np.mean(vae)), float(min(vae))
+    write_trajectory_report(out / "embryo_trajectory.html", parts, "Guo 2010 embryo time course")
+    return result
+
+
+def embryo_config(quick: bool, seed: int) -> FitConfig:
+    return FitConfig(
         model=ModelConfig(
             n_latent=N_LATENT,
             likelihood=LikelihoodConfig("gaussian"),
             network=NetworkConfig(hidden=(N_HIDDEN,)),
         ),
-        train=TrainConfig(epochs=30 if args.quick else 300, batch_size=64),
+        train=TrainConfig(epochs=30 if quick else 300, batch_size=64, seed=seed),
     )
-    embs = {
-        "biovae VAE": VAE(config=cfg).fit(ds).transform(ds),
-        "PCA": PCA(n_latent=N_LATENT, likelihood="gaussian").fit(ds).transform(ds),
-    }
-    result, parts = {}, []
-    for name, z in embs.items():
-        traj = pseudotime(z, root_group=root_group)
-        result[name] = stage_spearman(traj.pseudotime, stage)
-        parts.append(
-            trajectory_section(
-                z, traj, stage, "num_cells", f"Trajectory: {name}", f"traj-{len(parts)}"
-            )
-        )
-    write_trajectory_report(out / "embryo_trajectory.html", parts, "Guo 2010 embryo time course")
-    return result
 
 
 def pbmc_part(args, out: Path) -> dict:
