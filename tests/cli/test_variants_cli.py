@@ -78,6 +78,30 @@ def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     assert (s.loc[s["wild_type"] == s["letter"], "score"] == 0).all()
 
 
+def test_scan_report(model_dir, tmp_path, capsys):
+    out, html = tmp_path / "scan.csv", tmp_path / "scan.html"
+    rc, stdout, _ = run(
+        capsys, "variants", "scan", model_dir, "--out", out, "--report", html, "--samples", "2"
+    )
+    assert rc == 0 and str(html) in stdout
+    page = html.read_text()
+    assert 'data-plot="scan-heatmap"' in page and 'data-plot="scan-profile"' in page
+    assert "Model card" in page and "Neff" in page
+    s = pd.read_csv(out)
+    worst = s.loc[s["wild_type"] != s["letter"]].sort_values("score", kind="stable").iloc[0]
+    first_row = page.split("most damaging")[1].split("<td>")[1].split("</td>")[0]
+    assert first_row == f"{worst['wild_type']}{worst['position']}{worst['letter']}"
+
+
+def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):
+    out = tmp_path / "scan.csv"
+    rc, _, err = run(
+        capsys, "variants", "scan", model_dir, "--out", out, "--report", tmp_path / "r.pdf"
+    )
+    assert rc == 2 and "--report" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "r.pdf").exists()
+
+
 @pytest.mark.parametrize(
     ("content", "extra", "message"),
     [

@@ -42,7 +42,8 @@ def add_parser(sub) -> None:
         "  biovae variants fit family.a2m --out family_model --ensemble 3\n"
         "  biovae variants score family_model --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
-        "  biovae variants scan family_model --out scan.csv --heatmap scan.png\n",
+        "  biovae variants scan family_model --out scan.csv --heatmap scan.png "
+        "--report scan.html\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -66,6 +67,9 @@ def add_parser(sub) -> None:
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
+    scan.add_argument(
+        "--report", metavar="HTML", help="also write a report: model card, heatmap, extremes"
+    )
     scan.set_defaults(func=cmd_scan)
     for action in (score, scan):
         action.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
@@ -169,6 +173,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     _check_samples(args.samples)
     if args.heatmap and not args.heatmap.lower().endswith(".png"):
         raise DataError(f"--heatmap {args.heatmap}: give a .png file name")
+    if args.report and not args.report.lower().endswith((".html", ".htm")):
+        raise DataError(f"--report {args.report}: give an .html file name")
     fitted = family.load(args.model)
     names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
     cols = fitted.score(names, args.samples, args.seed)
@@ -187,6 +193,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         write_heatmap(Path(args.heatmap), cols, fitted.alphabet)
         print(args.heatmap)
+    if args.report:
+        from biovae.reports.variants_page import write_variants_report
+
+        write_variants_report(args.report, {"mutant": mutant, **cols}, fitted)
+        print(args.report)
     print(out)
     return 0
 
