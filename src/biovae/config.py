@@ -95,6 +95,9 @@ class ObjectiveConfig:
     (λ = ``free_bits`` nats per latent dimension, averaged over the batch); with
     ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead.
     ``classification_weight`` α weighs −log q(y|x) of labelled records (semi-supervised VAE).
+    ``mmd_batch`` λ adds λ · MMD² between the posterior means of each level of the categorical
+    covariates and those of the other levels (de-confounding of a conditional model; 0 = off;
+    see :func:`biovae.objectives.batch_mmd`).
     """
 
     beta: float = 1.0
@@ -102,6 +105,7 @@ class ObjectiveConfig:
     free_bits: float = 0.0
     iwae_samples: int = 1
     classification_weight: float = 50.0
+    mmd_batch: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.beta >= 0, "objective.beta must be >= 0")
@@ -109,6 +113,11 @@ class ObjectiveConfig:
         _check(self.free_bits >= 0, "objective.free_bits must be >= 0")
         _check(self.iwae_samples >= 1, "objective.iwae_samples must be >= 1")
         _check(self.classification_weight >= 0, "objective.classification_weight must be >= 0")
+        _check(self.mmd_batch >= 0, "objective.mmd_batch must be >= 0")
+        _check(
+            self.mmd_batch == 0 or self.iwae_samples == 1,
+            "objective.mmd_batch needs the ELBO objective; set objective.iwae_samples to 1",
+        )
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,14 @@ OBJECTIVE_OPTIONS = (
         "weight α of −log q(y|x) on labelled records (--model ssvae; default 50)",
         "A",
     ),
+    Option(
+        "--mmd-batch",
+        "objective.mmd_batch",
+        float,
+        "weight λ of an MMD penalty that removes the --categorical-covariates from the latent "
+        "map (posterior means of each level vs the rest; trVAE/scVI style; default 0 = off)",
+        "W",
+    ),
 )
 TRAIN_OPTIONS = (
     Option("--epochs", "train.epochs", int, "maximum epochs (default 200)", "N"),

@@ -13,7 +13,8 @@ With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
     unlabelled (x):     ELBO = E_q log p(x|z) − Σ_y q(y|z) [KL_y + log q(y|z) + log C]
 
 and the loss is −mean ELBO (KL terms weighted by β) + α · mean over labelled records of
-−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``).
+−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``), plus the
+optional MMD de-confounding penalty of :func:`biovae.objectives.batch_mmd`.
 Records with label −1 (missing or "unknown") are unlabelled. The marginal prior
 p(z) = Σ_y N(z; μ_y, I) / C is what :meth:`prior` returns.
 """
@@ -36,7 +37,14 @@ from torch.distributions import (
 from biovae.config import ModelConfig, ObjectiveConfig
 from biovae.likelihoods import Likelihood
 from biovae.nn import MLP, Decoder, GaussianEncoder
-from biovae.objectives import Batch, LossOutput, _base_normal, _weighted_mean, beta_at
+from biovae.objectives import (
+    Batch,
+    LossOutput,
+    _base_normal,
+    _weighted_mean,
+    batch_mmd,
+    beta_at,
+)
 
 
 class SemiSupervisedVAE(nn.Module):
@@ -121,6 +129,10 @@ class SemiSupervisedVAE(nn.Module):
         beta = beta_at(config, epoch)
         loss = _weighted_mean(recon_n + beta * kl_n, batch.w) + config.classification_weight * ce
         extras = {"classification": ce.detach(), "labelled": labelled.sum().detach()}
+        penalty = batch_mmd(qz, batch, config.mmd_batch)
+        if penalty is not None:
+            loss = loss + penalty
+            extras["mmd"] = penalty.detach()
         return LossOutput(
             loss,
             recon_n.detach(),
