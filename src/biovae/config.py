@@ -72,8 +72,10 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``, ``ssvae`` semi-supervised
-    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (as
-    scANVI) or q(y|x) on the encoder's input features (as M2)."""
+    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (``z``,
+    as scANVI), q(y|x) on the encoder's input features (``x``, as M2) or on the centred
+    log-ratios of the record's composition (``clr``; for abundances and counts, see
+    :func:`biovae.models.semisupervised.clr`)."""
 
     kind: str = "vae"
     n_latent: int = 10
@@ -83,7 +85,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
-        _check(self.classifier_input in ("z", "x"), "model.classifier_input must be z or x")
+        _check(
+            self.classifier_input in ("z", "x", "clr"),
+            "model.classifier_input must be z, x or clr",
+        )
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
 
 
@@ -122,7 +127,12 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``patience=0`` turns early stopping off."""
+    """Optimisation settings. ``patience=0`` turns early stopping off.
+
+    ``early_stopping`` is the validation quantity that picks the best epoch and counts patience:
+    ``elbo`` (the loss at the target β) or ``classification`` (−log q(y|x) of the labelled
+    validation records; semi-supervised VAE only).
+    """
 
     epochs: int = 200
     batch_size: int = 128
@@ -133,6 +143,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0
     grad_clip: float = 0.0
+    early_stopping: str = "elbo"
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
@@ -143,6 +154,10 @@ class TrainConfig:
         _check(self.patience >= 0, "train.patience must be >= 0")
         _check(self.checkpoint_every >= 0, "train.checkpoint_every must be >= 0")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+        _check(
+            self.early_stopping in ("elbo", "classification"),
+            "train.early_stopping must be elbo or classification",
+        )
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,13 @@ MODEL_OPTIONS = (
     Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
     Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
     Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
+    Option(
+        "--classifier-input",
+        "model.classifier_input",
+        str,
+        "--model ssvae: q(y|·) reads z (default), x (encoder features) or clr (log-ratios)",
+        "IN",
+    ),
 )
 OBJECTIVE_OPTIONS = (
     Option("--beta", "objective.beta", float, "weight of the KL term (β-VAE; default 1)", "B"),
@@ -102,6 +109,13 @@ TRAIN_OPTIONS = (
         "F",
     ),
     Option("--seed", "train.seed", int, "random seed (default 0)", "S"),
+    Option(
+        "--early-stopping",
+        "train.early_stopping",
+        str,
+        "validation quantity for early stopping: elbo (default) or classification (ssvae)",
+        "ON",
+    ),
     Option(
         "--checkpoint-every",
         "train.checkpoint_every",

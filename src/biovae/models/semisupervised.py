@@ -5,8 +5,8 @@ The generative model (Kingma et al. 2014, M2, with the label acting on z as in s
     y ~ Cat(1/C),   z | y ~ N(μ_y, I),   x | z, c ~ p(x|z, c)  (any registered likelihood),
 
 inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
-reads z (``classifier_input="z"``, scANVI) or the featurised x (``"x"``, M2's q(y|x)); below
-q(y|z) stands for either.
+reads z (``classifier_input="z"``, scANVI), the featurised x (``"x"``, M2's q(y|x)) or the
+centred log-ratios of x (``"clr"``, :func:`clr`); below q(y|z) stands for any of them.
 With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
 
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
@@ -45,6 +45,20 @@ from biovae.objectives import (
     batch_mmd,
     beta_at,
 )
+
+#: Pseudocount δ added to proportions before the log in :func:`clr` (below the 1e-5 detection
+#: floor of profilers such as MetaPhlAn, so every detected taxon stays above every absent one).
+CLR_PSEUDOCOUNT = 1e-6
+
+
+def clr(x: Tensor) -> Tensor:
+    """Centred log-ratio of each record's composition, shape (n, f):
+    clr(x)_j = log(p_j + δ) − mean_i log(p_i + δ), p = x / Σ x (Aitchison 1986),
+    δ = :data:`CLR_PSEUDOCOUNT`. Invariant to the record's total (read depth or scaling)."""
+    x_nf = x.reshape(x.shape[0], -1).float()
+    p_nf = x_nf / x_nf.sum(-1, keepdim=True).clamp_min(1e-30)
+    log_nf = torch.log(p_nf + CLR_PSEUDOCOUNT)
+    return log_nf - log_nf.mean(-1, keepdim=True)
 
 
 class SemiSupervisedVAE(nn.Module):
@@ -86,7 +100,9 @@ class SemiSupervisedVAE(nn.Module):
         return Categorical(logits=self.classifier[1](self.classifier[0](h, None)))
 
     def _classifier_features(self, x: Tensor, z: Tensor) -> Tensor:
-        return z if self.classifier_input == "z" else self.likelihood.featurize(x)
+        if self.classifier_input == "z":
+            return z
+        return clr(x) if self.classifier_input == "clr" else self.likelihood.featurize(x)
 
     def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
         """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
