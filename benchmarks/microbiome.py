@@ -8,14 +8,22 @@ held-out studies):
 1. unsupervised VAE (hurdle-Dirichlet likelihood) → confounding audit of studyID and
    study_condition (5-fold CV balanced accuracy / AUROC of a logistic regression on E[z|x]);
 2. conditional VAE on studyID → the same audit;
-3. leave-one-study-out (LOSO): for each study, a semi-supervised VAE (conditional on studyID)
+3. conditional VAE on studyID with the MMD de-confounding penalty (``objective.mmd_batch``) →
+   the same audit. Its weight λ is chosen among :data:`MMD_GRID` on an inner 80/20 split
+   (stratified by study, seed 0): fit on the 80 %, logistic regression on the 80 %'s latent
+   means, scored on the 20 %; the rule (:func:`choose_mmd_weight`) takes the λ with the lowest
+   inner study balanced accuracy among those whose inner CRC AUROC is at most
+   :data:`CRC_TOLERANCE` below λ = 0's. The full-data audit is run once, with that λ;
+4. leave-one-study-out (LOSO): for each study, a semi-supervised VAE (conditional on studyID)
    is fitted on all 551 records with that study's labels hidden and predicts them; a random
    forest (500 trees) on the relative abundances is trained on the other four studies and
    predicts the same records. AUROC per held-out study and the mean. The SSVAE's classifier
-   input (z or x) and classification weight α are chosen per held-out study by an inner
+   input (z, x or clr), classification weight α, MMD weight λ on study and early-stopping
+   quantity are chosen per held-out study among :data:`CANDIDATES` by an inner
    leave-one-study-out over the four training studies (their labels only); the reported
-   SSVAE averages q(y|x) over 5 seeds of the chosen setting; seed 0 alone and the a-priori
-   default (q(y|z), α = 50) are reported beside it.
+   SSVAE averages q(y|x) over 5 seeds of the chosen
+   setting; seed 0 alone and the a-priori default (q(y|z), α = 50, λ = 0, stop on the ELBO)
+   are reported beside it.
 
 Writes results.json and report.html (latent maps by study and condition, before and after
 conditioning) under --out and prints Markdown tables for benchmarks/RESULTS.md.
@@ -85,15 +93,74 @@ def short(study: str) -> str:
     return study.split(".")[0]
 
 
+def with_mmd(cfg: FitConfig, weight: float) -> FitConfig:
+    return dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, mmd_batch=weight))
+
+
+def heldout_predictability(z_tr, labels_tr, z_va, labels_va) -> tuple[float, float]:
+    """Balanced accuracy and (macro one-vs-rest) AUROC on the validation records of a
+    standardised logistic regression fitted on the training records' latent means."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(z_tr, labels_tr)
+    proba = clf.predict_proba(z_va)
+    bal = balanced_accuracy_score(labels_va, clf.classes_[proba.argmax(1)])
+    if proba.shape[1] == 2:
+        auc = roc_auc_score(labels_va == clf.classes_[1], proba[:, 1])
+    else:
+        auc = roc_auc_score(labels_va, proba, multi_class="ovr", average="macro")
+    return float(bal), float(auc)
+
+
+def choose_mmd_weight(ds: Dataset, conditional: FitConfig) -> tuple[float, dict]:
+    """λ from :data:`MMD_GRID` by the rule of the module docstring, on an inner 80/20 split."""
+    from sklearn.model_selection import train_test_split
+
+    study = np.asarray(ds.obs[STUDY]).astype(str)
+    crc = np.asarray(ds.obs[CONDITION]).astype(str)
+    tr, va = train_test_split(np.arange(len(ds)), test_size=0.2, stratify=study, random_state=0)
+    scores = {}
+    for weight in MMD_GRID:
+        est = VAE(config=with_mmd(conditional, weight)).fit(ds.subset(tr))
+        z_tr, z_va = est.transform(ds.subset(tr)), est.transform(ds.subset(va))
+        s_bal, _ = heldout_predictability(z_tr, study[tr], z_va, study[va])
+        c_bal, c_auc = heldout_predictability(z_tr, crc[tr], z_va, crc[va])
+        scores[weight] = {"study_balanced_accuracy": s_bal, "crc_auroc": c_auc,
+                          "crc_balanced_accuracy": c_bal}  # fmt: skip
+        print(f"MMD λ={weight:g}: inner {scores[weight]}", file=sys.stderr)
+    floor = scores[0.0]["crc_auroc"] - CRC_TOLERANCE
+    ok = [w for w in MMD_GRID if scores[w]["crc_auroc"] >= floor]
+    return min(ok, key=lambda w: scores[w]["study_balanced_accuracy"]), scores
+
+
 def audit_model(est, ds: Dataset) -> dict:
     z = est.transform(ds)
     cols = {STUDY: ds.obs[STUDY], CONDITION: ds.obs[CONDITION]}
     return {"z": z, "audit": audit(z, cols, [STUDY], [CONDITION])}
 
 
-#: Semi-supervised settings compared by inner cross-validation: (classifier input, α).
-#: The first is the a-priori default (scANVI-style q(y|z), scANVI's classification ratio 50).
-CANDIDATES = (("z", 50.0), ("x", 50.0))
+#: MMD weights compared for the conditional VAE (0 = conditioning alone; log-spaced, a priori).
+MMD_GRID = (0.0, 10.0, 100.0, 1000.0)
+#: How far (AUROC) the inner CRC prediction may fall below λ = 0's for a weight to qualify.
+CRC_TOLERANCE = 0.02
+
+#: Semi-supervised settings compared by inner cross-validation: (classifier input, α, MMD λ on
+#: study, early-stopping quantity). The first is the a-priori default (scANVI-style q(y|z),
+#: scANVI's classification ratio 50, no MMD, early stopping on the ELBO); the MMD candidates use
+#: the classifier on z, the map the penalty acts on; "clr" feeds the classifier centred
+#: log-ratios; "classification" stops on the labelled validation records' −log q(y|x).
+CANDIDATES = (
+    ("z", 50.0, 0.0, "elbo"),
+    ("x", 50.0, 0.0, "elbo"),
+    ("z", 50.0, 100.0, "elbo"),
+    ("z", 50.0, 1000.0, "elbo"),
+    ("x", 50.0, 0.0, "classification"),
+    ("clr", 50.0, 0.0, "elbo"),
+    ("clr", 50.0, 0.0, "classification"),
+)
 #: The reported SSVAE averages q(y|x) over fits with these seeds (variance reduction, fixed a
 #: priori; a random forest is itself an average of 500 trees).
 ENSEMBLE_SEEDS = (0, 1, 2, 3, 4)
@@ -103,12 +170,14 @@ def fit_ssvae(
     ds: Dataset, cfg: FitConfig, hidden: np.ndarray, candidate, seed: int = 0
 ) -> SemiSupervisedVAE:
     """Semi-supervised VAE on all records, conditional on study, labels of ``hidden`` masked."""
-    source, alpha = candidate
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
+    source, alpha, mmd, stop = candidate
+    cfg = dataclasses.replace(
+        cfg, train=dataclasses.replace(cfg.train, seed=seed, early_stopping=stop)
+    )
     cfg = dataclasses.replace(
         with_data(cfg, categorical_covariates=(STUDY,), labels_key="masked_condition"),
         model=dataclasses.replace(cfg.model, classifier_input=source),
-        objective=dataclasses.replace(cfg.objective, classification_weight=alpha),
+        objective=dataclasses.replace(cfg.objective, classification_weight=alpha, mmd_batch=mmd),
     )
     masked = np.where(hidden, "unknown", ds.obs[CONDITION]).astype(object)
     train = Dataset(ds.x, ds.ids, ds.features, {**ds.obs, "masked_condition": masked})
@@ -180,7 +249,7 @@ def loso(ds: Dataset, cfg: FitConfig) -> tuple[list[dict], dict]:
                 "held_out": held,
                 "n": int(test.sum()),
                 "chosen": list(chosen),
-                "inner_auroc": {f"{c[0]}, α={c[1]:g}": v for c, v in means.items()},
+                "inner_auroc": {cand_name(c): v for c, v in means.items()},
                 "ssvae_auroc": aucs["ensemble"],
                 "ssvae_single_seed_auroc": aucs["seed0"],
                 "ssvae_default_auroc": aucs["default"],
@@ -188,7 +257,11 @@ def loso(ds: Dataset, cfg: FitConfig) -> tuple[list[dict], dict]:
             }
         )
         print(f"{short(held)}: SSVAE {aucs} {chosen}  RF {rf_auc:.3f}", file=sys.stderr)
-    return rows, {f"{c[0]}, α={c[1]:g}|{a}|{b}": v for (c, a, b), v in inner.items()}
+    return rows, {f"{cand_name(c)}|{a}|{b}": v for (c, a, b), v in inner.items()}
+
+
+def cand_name(c) -> str:
+    return f"classifier on {c[0]}, α={c[1]:g}, λ={c[2]:g}, stop on {c[3]}"
 
 
 def audit_rows(results: dict) -> list[list[str]]:
@@ -223,7 +296,7 @@ def loso_means(rows: list[dict]) -> dict[str, float]:
 
 def loso_table(rows: list[dict], means: dict[str, float]) -> str:
     table = [
-        [short(r["held_out"]), r["n"], f"classifier on {r['chosen'][0]}, α={r['chosen'][1]:g}"]
+        [short(r["held_out"]), r["n"], cand_name(r["chosen"])]
         + [f"{r[key]:.3f}" for key, _ in LOSO_COLUMNS.values()]
         for r in rows
     ]
@@ -256,9 +329,13 @@ def main() -> int:
     t_start, info, ds = time.perf_counter(), machine_info(), load()
     cfg = base_config(args.epochs)
     conditional = with_data(cfg, categorical_covariates=(STUDY,))
+    mmd_weight, mmd_inner = choose_mmd_weight(ds, conditional)
     fits = {
         "unsupervised VAE": VAE(config=cfg).fit(ds),
         "conditional VAE (studyID)": VAE(config=conditional).fit(ds),
+        f"conditional VAE + MMD (studyID, λ={mmd_weight:g})": VAE(
+            config=with_mmd(conditional, mmd_weight)
+        ).fit(ds),
     }
     results = {name: audit_model(est, ds) for name, est in fits.items()}
     rows, inner = loso(ds, cfg)
@@ -270,6 +347,8 @@ def main() -> int:
         "config": dataclasses.asdict(cfg),
         "epochs_trained": {n: len(e.history_) for n, e in fits.items()},
         "audits": {n: r["audit"] for n, r in results.items()},
+        "mmd_weight": mmd_weight,
+        "mmd_inner_split": {f"{w:g}": v for w, v in mmd_inner.items()},
         "loso": rows,
         "loso_inner_cv": inner,
         "loso_mean": means,
@@ -281,6 +360,11 @@ def main() -> int:
                "study dominates"]  # fmt: skip
     print(markdown_table(headers, audit_rows(results)))
     print()
+    mmd_rows = [[f"{w:g}", f"{v['study_balanced_accuracy']:.3f}", f"{v['crc_auroc']:.3f}",
+                 f"{v['crc_balanced_accuracy']:.3f}"] for w, v in mmd_inner.items()]  # fmt: skip
+    print(markdown_table(["MMD λ", "inner study bal. acc.", "inner CRC AUROC",
+                          "inner CRC bal. acc."], mmd_rows))  # fmt: skip
+    print(f"chosen λ = {mmd_weight:g}\n")
     print(loso_table(rows, means))
     print(f"\nreport: {out / 'report.html'}")
     return 0

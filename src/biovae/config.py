@@ -72,8 +72,10 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``, ``ssvae`` semi-supervised
-    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (as
-    scANVI) or q(y|x) on the encoder's input features (as M2)."""
+    VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (``z``,
+    as scANVI), q(y|x) on the encoder's input features (``x``, as M2) or on the centred
+    log-ratios of the record's composition (``clr``; for abundances and counts, see
+    :func:`biovae.models.semisupervised.clr`)."""
 
     kind: str = "vae"
     n_latent: int = 10
@@ -83,7 +85,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
-        _check(self.classifier_input in ("z", "x"), "model.classifier_input must be z or x")
+        _check(
+            self.classifier_input in ("z", "x", "clr"),
+            "model.classifier_input must be z, x or clr",
+        )
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
 
 
@@ -95,6 +100,9 @@ class ObjectiveConfig:
     (λ = ``free_bits`` nats per latent dimension, averaged over the batch); with
     ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead.
     ``classification_weight`` α weighs −log q(y|x) of labelled records (semi-supervised VAE).
+    ``mmd_batch`` λ adds λ · MMD² between the posterior means of each level of the categorical
+    covariates and those of the other levels (de-confounding of a conditional model; 0 = off;
+    see :func:`biovae.objectives.batch_mmd`).
     """
 
     beta: float = 1.0
@@ -102,6 +110,7 @@ class ObjectiveConfig:
     free_bits: float = 0.0
     iwae_samples: int = 1
     classification_weight: float = 50.0
+    mmd_batch: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.beta >= 0, "objective.beta must be >= 0")
@@ -109,11 +118,21 @@ class ObjectiveConfig:
         _check(self.free_bits >= 0, "objective.free_bits must be >= 0")
         _check(self.iwae_samples >= 1, "objective.iwae_samples must be >= 1")
         _check(self.classification_weight >= 0, "objective.classification_weight must be >= 0")
+        _check(self.mmd_batch >= 0, "objective.mmd_batch must be >= 0")
+        _check(
+            self.mmd_batch == 0 or self.iwae_samples == 1,
+            "objective.mmd_batch needs the ELBO objective; set objective.iwae_samples to 1",
+        )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``patience=0`` turns early stopping off."""
+    """Optimisation settings. ``patience=0`` turns early stopping off.
+
+    ``early_stopping`` is the validation quantity that picks the best epoch and counts patience:
+    ``elbo`` (the loss at the target β) or ``classification`` (−log q(y|x) of the labelled
+    validation records; semi-supervised VAE only).
+    """
 
     epochs: int = 200
     batch_size: int = 128
@@ -124,6 +143,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0
     grad_clip: float = 0.0
+    early_stopping: str = "elbo"
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
@@ -134,6 +154,10 @@ class TrainConfig:
         _check(self.patience >= 0, "train.patience must be >= 0")
         _check(self.checkpoint_every >= 0, "train.checkpoint_every must be >= 0")
         _check(self.grad_clip >= 0, "train.grad_clip must be >= 0")
+        _check(
+            self.early_stopping in ("elbo", "classification"),
+            "train.early_stopping must be elbo or classification",
+        )
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def require(module: str, extra: str):
 
     try:
         return importlib.import_module(module)
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise MissingDependencyError(
             f"this feature needs the optional package '{module}'; install it with "
             f"pip install 'biovae[{extra}]'"

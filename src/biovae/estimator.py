@@ -138,7 +138,7 @@ class _LatentEstimator:
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
         c = cov.encode(ds.obs, len(ds), ds.source)
         w = _weights(sample_weight, len(ds), ds.source)
-        source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y)
+        source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         with seeded(cfg.train.seed):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
@@ -347,6 +347,20 @@ def _weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
             f"(got shape {w.shape}); give one weight per record"
         )
     return torch.from_numpy(w).float()
+
+
+def _mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
+    """Level indicators for the MMD penalty (None when it is off); it needs a categorical
+    covariate to make the latent map independent of."""
+    if cfg.objective.mmd_batch <= 0:
+        return None
+    g = cov.level_indicators(c)
+    if g is None:
+        raise ConfigError(
+            "the MMD penalty (objective.mmd_batch, --mmd-batch) removes a categorical covariate "
+            "from the latent map; name it with --categorical-covariates (e.g. batch)"
+        )
+    return g
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,6 +7,10 @@ Notation: q = q(z|x), p(z) = N(0, I), p(x|z) the likelihood, n records, k latent
   β_t = β · min(1, (epoch + 1) / warm-up) (KL warm-up, Bowman et al. 2016).
 * IWAE-k(x) = log (1/K) Σ_i p(x, z_i) / q(z_i|x), z_i ~ q  (Burda et al. 2016); IWAE-1 = ELBO
   and the bound rises with K toward log p(x).
+* De-confounding (optional, ``mmd_batch`` λ > 0): the loss gains λ · mean_l MMD²_u(m | level l,
+  m | other levels), m = E_q[z|x], over the levels l of the categorical covariates present in
+  the batch (:func:`mmd_levels`; the MMD penalty of trVAE, Lotfollahi et al. 2020, and of
+  scVI's ``use_mmd``). It is not part of the ELBO, so ``elbo_n`` does not contain it.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from biovae.config import ObjectiveConfig
 
 @dataclass(frozen=True)
 class Batch:
-    """Records ``x`` with covariates ``c`` (n, d), weights ``w`` (n,) and label codes ``y`` (n,)
-    (int64, −1 = unlabelled), all optional."""
+    """Records ``x`` with covariates ``c`` (n, d), weights ``w`` (n,), label codes ``y`` (n,)
+    (int64, −1 = unlabelled) and level indicators ``g`` (n, L) (1 where record i has level l of
+    a categorical covariate; used by the MMD de-confounding penalty), all optional."""
 
     x: Tensor
     c: Tensor | None = None
     w: Tensor | None = None
     y: Tensor | None = None
+    g: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -92,8 +98,51 @@ def _weighted_mean(v_n: Tensor, w: Tensor | None) -> Tensor:
     return (v_n * w_n).sum(0) / w.sum()
 
 
-def elbo(model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0) -> LossOutput:
-    """Negative ELBO with β and free bits, one reparameterised sample of z per record."""
+#: Squared bandwidths of the RBF kernels, in latent units (the prior N(0, I) fixes the scale).
+MMD_BANDWIDTHS = (0.25, 1.0, 4.0, 16.0)
+
+
+def mmd_levels(z_nk: Tensor, g_nl: Tensor) -> Tensor:
+    """Mean over levels l of the unbiased MMD² (U-statistic, Gretton et al. 2012) between
+    A = {z_i : g_il = 1} and B = the other records.
+
+    k(a, b) = (1/S) Σ_s exp(−‖a − b‖² / (2 s)), s ∈ :data:`MMD_BANDWIDTHS` (a multi-scale RBF
+    kernel as in trVAE; fixed bandwidths, because the KL term to N(0, I) already fixes the scale of
+    z). MMD²_u = Σ_{i≠j∈A} k / (n_A(n_A−1)) + Σ_{i≠j∈B} k / (n_B(n_B−1)) − 2 Σ_{A×B} k / (n_A n_B).
+    The unbiased form matters: the biased V-statistic contains (1/n_A + 1/n_B)(1 − mean k), which
+    an encoder lowers by collapsing the whole map. Levels with fewer than two records on either
+    side are left out; returns 0 when none is left. E[MMD²_u] = 0 iff the two laws are equal.
+    """
+    n = z_nk.shape[0]
+    d2_nn = torch.cdist(z_nk, z_nk).pow(2)
+    k_nn = sum(torch.exp(-d2_nn / (2 * s)) for s in MMD_BANDWIDTHS) / len(MMD_BANDWIDTHS)
+    k_nn = k_nn * (1 - torch.eye(n, dtype=k_nn.dtype, device=k_nn.device))
+    g_nl = g_nl.to(z_nk.dtype)
+    n_a = g_nl.sum(0)
+    keep = (n_a >= 2) & (n - n_a >= 2)
+    if not keep.any():
+        return z_nk.new_zeros(())
+    a_nl, n_a = g_nl[:, keep], n_a[keep]
+    b_nl, n_b = 1 - a_nl, n - n_a
+    ka_nl, kb_nl = k_nn @ a_nl, k_nn @ b_nl
+    within_a = (a_nl * ka_nl).sum(0) / (n_a * (n_a - 1))
+    within_b = (b_nl * kb_nl).sum(0) / (n_b * (n_b - 1))
+    across = (b_nl * ka_nl).sum(0) / (n_a * n_b)
+    return (within_a + within_b - 2 * across).mean()
+
+
+def batch_mmd(qz: Distribution, batch: Batch, weight: float) -> Tensor | None:
+    """λ · :func:`mmd_levels` of the posterior means, or None when off (λ = 0 or no levels)."""
+    if weight <= 0 or batch.g is None:
+        return None
+    return weight * mmd_levels(qz.mean, batch.g)
+
+
+def elbo(
+    model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0, mmd_batch: float = 0.0
+) -> LossOutput:
+    """Negative ELBO with β and free bits, one reparameterised sample of z per record, plus the
+    optional MMD de-confounding penalty (weight ``mmd_batch``)."""
     qz = model.encode(batch.x, batch.c)
     z = qz.rsample()
     px = model.decode(z, batch.c, model.context(batch.x))
@@ -105,8 +154,13 @@ def elbo(model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0) 
     else:
         rate = _weighted_mean(kl_n, batch.w)
     loss = _weighted_mean(recon_n, batch.w) + beta * rate
+    extras = {}
+    penalty = batch_mmd(qz, batch, mmd_batch)
+    if penalty is not None:
+        loss = loss + penalty
+        extras["mmd"] = penalty.detach()
     return LossOutput(
-        loss, recon_n.detach(), kl_n.detach(), kl_nk.detach(), -(recon_n + kl_n).detach()
+        loss, recon_n.detach(), kl_n.detach(), kl_nk.detach(), -(recon_n + kl_n).detach(), extras
     )
 
 
@@ -147,4 +201,4 @@ def objective(model: LatentModel, batch: Batch, config: ObjectiveConfig, epoch: 
     """The training loss chosen by ``config`` at ``epoch`` (for stochastic-encoder models)."""
     if config.iwae_samples > 1:
         return iwae(model, batch, config.iwae_samples)
-    return elbo(model, batch, beta_at(config, epoch), config.free_bits)
+    return elbo(model, batch, beta_at(config, epoch), config.free_bits, config.mmd_batch)

@@ -107,15 +107,15 @@ def _edit_percentages(abund, meta):
     abund.iloc[2, 1:] = abund.iloc[2, 1:] * 100
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (_edit_negative, "is negative"),
-        (_edit_nan, "missing value"),
-        (_edit_missing_id, "has no row in the metadata table"),
-        (_edit_percentages, "instead of 1"),
-    ],
-)
+BAD_EDITS = [
+    (_edit_negative, "is negative"),
+    (_edit_nan, "missing value"),
+    (_edit_missing_id, "has no row in the metadata table"),
+    (_edit_percentages, "instead of 1"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), BAD_EDITS)
 def test_bad_compositions_exit_2_and_write_nothing(tables, tmp_path, capsys, edit, message):
     abund, meta = tables
     edited = edit(abund, meta)
@@ -127,6 +127,67 @@ def test_bad_compositions_exit_2_and_write_nothing(tables, tmp_path, capsys, edi
         capsys, "fit", a, "--obs", m, "--likelihood", "hurdle_dirichlet", "--out", out, *FAST
     )
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and stdout == ""
+
+
+@pytest.fixture(scope="module")
+def clean_model(tmp_path_factory):
+    """A model fitted on the clean fixtures, to feed bad tables to audit / embed / score."""
+    from tests.conftest import FIXTURES
+
+    out = tmp_path_factory.mktemp("clean") / "m"
+    rc = main_rc(
+        "fit", FIXTURES / ABUND, "--obs", FIXTURES / META, "--likelihood", "hurdle_dirichlet",
+        "--out", out, *FAST,
+    )  # fmt: skip
+    assert rc == 0
+    return out
+
+
+def main_rc(*argv) -> int:
+    from biovae.cli.main import main
+
+    return main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize(("edit", "message"), BAD_EDITS)
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("audit", ["--covariates", "studyID", "--html"]),
+        ("embed", []),
+        ("score", []),
+    ],
+)
+def test_bad_compositions_given_to_a_fitted_model_exit_2_and_write_nothing(
+    clean_model, tables, tmp_path, capsys, edit, message, command, extra
+):
+    abund, meta = tables
+    edited = edit(abund, meta)
+    if edited is not None:
+        abund, meta = edited
+    a, m = _write(tmp_path, abund, meta)
+    out = tmp_path / ("audit" if command == "audit" else "out.csv")
+    rc, stdout, err = run(capsys, command, clean_model, a, "--obs", m, "--out", out, *extra)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and stdout == ""
+
+
+def test_bad_values_in_a_biom_table_exit_2_and_write_nothing(tables, tmp_path, capsys):
+    biom = pytest.importorskip("biom")
+    abund, _ = tables
+    abund.iloc[3, 5] = -0.01
+    values = abund.set_index("sample_id")
+    table = biom.Table(
+        values.to_numpy().T, observation_ids=list(values.columns), sample_ids=list(values.index)
+    )
+    path = tmp_path / "bad.biom"
+    path.write_text(table.to_json("biovae tests"))
+    out = tmp_path / "model"
+    rc, stdout, err = run(
+        capsys, "fit", path, "--likelihood", "hurdle_dirichlet", "--out", out, *FAST
+    )
+    assert rc == 2 and "is negative" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and stdout == ""
 
 
@@ -172,3 +233,29 @@ def test_taxa_by_samples_table_reads_like_samples_by_taxa(fixtures, tmp_path):
     np.testing.assert_array_equal(cols.x, rows.x)
     assert list(cols.ids) == list(rows.ids) and cols.features == rows.features
     np.testing.assert_array_equal(cols.obs["study_condition"], rows.obs["study_condition"])
+
+
+def test_mmd_batch_flag_from_the_command_line(fixtures, tmp_path, capsys):
+    rc, out, _ = run(capsys, "fit", "--help")
+    assert rc == 0 and "--mmd-batch" in out
+    model = tmp_path / "m"
+    rc, _, err = run(
+        capsys, "fit", fixtures / ABUND, "--obs", fixtures / META, "--likelihood",
+        "hurdle_dirichlet", "--categorical-covariates", "studyID", "--mmd-batch", "100",
+        "--out", model, *FAST,
+    )  # fmt: skip
+    assert rc == 0, err
+    assert json.loads((model / "config.json").read_text())["objective"]["mmd_batch"] == 100.0
+    for bad, message in (([], "--categorical-covariates"), (["--mmd-batch", "-1"], ">= 0")):
+        out = tmp_path / "refused"
+        args = (
+            ["--mmd-batch", "10", *bad]
+            if not bad
+            else ["--categorical-covariates", "studyID", *bad]
+        )
+        rc, _, err = run(
+            capsys, "fit", fixtures / ABUND, "--obs", fixtures / META, "--likelihood",
+            "hurdle_dirichlet", *args, "--out", out, *FAST,
+        )  # fmt: skip
+        assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()

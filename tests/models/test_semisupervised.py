@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -77,3 +78,51 @@ def test_learns_a_separable_label_from_few_labels():
     predicted = est.predict(ds)
     accuracy = float((predicted[hidden] == names[hidden]).mean())
     assert accuracy > 0.95
+
+
+def test_clr_classifier_features_against_the_definition():
+    from biovae.models.semisupervised import CLR_PSEUDOCOUNT, clr
+
+    x = torch.tensor([[0.5, 0.3, 0.2, 0.0], [10.0, 0.0, 5.0, 5.0]])
+    p = x / x.sum(1, keepdim=True)
+    log_p = torch.log(p + CLR_PSEUDOCOUNT)
+    torch.testing.assert_close(clr(x), log_p - log_p.mean(1, keepdim=True))
+    torch.testing.assert_close(clr(7 * x), clr(x))  # invariant to the record's total
+    torch.testing.assert_close(clr(x).sum(1), torch.zeros(2), atol=1e-5, rtol=0)
+
+
+def test_early_stopping_on_the_classification_loss_restores_its_best_epoch():
+    from biovae.training import InMemorySource, fit_model
+    from biovae.training.loop import evaluate
+
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (120,), generator=gen)
+    x = torch.randn(120, 4, generator=gen) + 1.0 * y[:, None]
+    y_shown = torch.where(torch.rand(120, generator=gen) < 0.5, y, -1)
+    cfg = ModelConfig(
+        n_latent=2, network=NetworkConfig(hidden=(8,), dropout=0.0), classifier_input="x"
+    )
+    model = Model(likelihoods.build(LikelihoodConfig("gaussian"), (4,)), 0, 2, cfg)
+    train, val = InMemorySource(x[:90], y=y_shown[:90]), InMemorySource(x[90:], y=y[90:])
+    obj = ObjectiveConfig()
+    history = fit_model(
+        model, train, val, obj,
+        TrainConfig(epochs=25, batch_size=30, lr=3e-2, patience=0, early_stopping="classification"),
+        progress=False,
+    )  # fmt: skip
+    curve = [h["val_classification"] for h in history]
+    assert np.argmin(curve) < len(curve) - 1  # lr 3e-2 overfits: the best epoch is not the last
+    # q(y|x) reads x, so the validation classification loss is deterministic
+    assert evaluate(model, val, obj, 0)["classification"] == pytest.approx(min(curve), rel=1e-6)
+
+
+def test_early_stopping_on_classification_needs_labels():
+    from biovae.errors import TrainingError
+    from biovae.training import InMemorySource, fit_model
+
+    model = small_model()
+    src = InMemorySource(torch.randn(20, 4), y=torch.full((20,), -1))
+    train = TrainConfig(epochs=2, early_stopping="classification")
+    with pytest.raises(TrainingError, match="early_stopping"):
+        fit_model(model, src, src, ObjectiveConfig(), train, progress=False)

@@ -83,9 +83,13 @@ def _fit_parser(sub) -> None:
         "Train a model on DATA and save it to a folder.",
         "  biovae fit counts.h5ad --likelihood nb --latent 10 --out model\n"
         "  biovae fit data.tsv --config settings.toml --out model --report report.html\n"
-        "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n",
+        "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n"
+        "  biovae fit abund.biom --obs meta.tsv --likelihood hurdle_dirichlet \\\n"
+        "      --categorical-covariates studyID --mmd-batch 100 --out model  # study out of z\n",
     )
-    p.add_argument("data", metavar="DATA", help="CSV/TSV, .npy, .h5ad or FASTA/A2M file")
+    p.add_argument(
+        "data", metavar="DATA", help="CSV/TSV, .npy, .h5ad, FASTA/A2M or .biom (BIOM) file"
+    )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
     p.add_argument("--report", metavar="HTML", help="also write an HTML report")

@@ -65,6 +65,13 @@ MODEL_OPTIONS = (
     Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
     Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
     Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
+    Option(
+        "--classifier-input",
+        "model.classifier_input",
+        str,
+        "--model ssvae: q(y|·) reads z (default), x (encoder features) or clr (log-ratios)",
+        "IN",
+    ),
 )
 OBJECTIVE_OPTIONS = (
     Option("--beta", "objective.beta", float, "weight of the KL term (β-VAE; default 1)", "B"),
@@ -77,6 +84,14 @@ OBJECTIVE_OPTIONS = (
         float,
         "weight α of −log q(y|x) on labelled records (--model ssvae; default 50)",
         "A",
+    ),
+    Option(
+        "--mmd-batch",
+        "objective.mmd_batch",
+        float,
+        "weight λ of an MMD penalty that removes the --categorical-covariates from the latent "
+        "map (posterior means of each level vs the rest; trVAE/scVI style; default 0 = off)",
+        "W",
     ),
 )
 TRAIN_OPTIONS = (
@@ -95,6 +110,13 @@ TRAIN_OPTIONS = (
     ),
     Option("--seed", "train.seed", int, "random seed (default 0)", "S"),
     Option(
+        "--early-stopping",
+        "train.early_stopping",
+        str,
+        "validation quantity for early stopping: elbo (default) or classification (ssvae)",
+        "ON",
+    ),
+    Option(
         "--checkpoint-every",
         "train.checkpoint_every",
         int,
@@ -107,7 +129,7 @@ DATA_OPTIONS = (
         "--format",
         "data.format",
         str,
-        "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5",
+        "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5, biom",
         "FMT",
     ),
     Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import preview
+from biovae.data.biom import read_biom
 from biovae.data.dataset import Dataset
 from biovae.data.fasta import read_fasta
 from biovae.data.h5ad import read_h5ad
@@ -19,7 +20,7 @@ from biovae.data.tables import read_obs_table, read_table
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.errors import DataError
 
-FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5")
+FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
@@ -31,6 +32,7 @@ _EXTENSIONS: dict[str, str] = {
     ".npy": "npy",
     ".h5ad": "h5ad",
     ".h5": "10x-h5",
+    ".biom": "biom",
     **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
     **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
 }
@@ -55,9 +57,10 @@ def read_dataset(
     ----------
     path
         The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad``, FASTA/A2M (optionally
-        ``.gz``), a 10x Cell Ranger ``.h5`` matrix, or a 10x ``matrix.mtx`` folder.
+        ``.gz``), a 10x Cell Ranger ``.h5`` matrix, a 10x ``matrix.mtx`` folder, or a BIOM
+        table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra).
     fmt
-        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5"``; inferred from
+        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom"``; inferred from
         the extension (a folder is ``10x-mtx``) if omitted.
     id_column
         Column (tables) or obs column (h5ad) holding record ids.
@@ -140,6 +143,8 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         return read_10x_mtx(path)
     if fmt == "10x-h5":
         return read_10x_h5(path)
+    if fmt == "biom":
+        return read_biom(path)
     if fmt == "h5ad":
         return read_h5ad(
             path,

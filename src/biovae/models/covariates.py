@@ -28,6 +28,12 @@ class CovariateSpec:
     def width(self) -> int:
         return sum(len(c) for c in self.categories) + len(self.continuous)
 
+    def level_indicators(self, c: torch.Tensor | None) -> torch.Tensor | None:
+        """The one-hot columns of the categorical covariates in an encoded matrix ``c`` (they
+        come first), or None without categorical covariates."""
+        n_onehot = sum(len(levels) for levels in self.categories)
+        return c[:, :n_onehot] if c is not None and n_onehot else None
+
     @classmethod
     def fit(cls, obs: dict[str, np.ndarray], categorical=(), continuous=(), source="data"):
         """Learn levels and standardisation from training metadata ``obs``."""

@@ -5,15 +5,16 @@ The generative model (Kingma et al. 2014, M2, with the label acting on z as in s
     y ~ Cat(1/C),   z | y ~ N(μ_y, I),   x | z, c ~ p(x|z, c)  (any registered likelihood),
 
 inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
-reads z (``classifier_input="z"``, scANVI) or the featurised x (``"x"``, M2's q(y|x)); below
-q(y|z) stands for either.
+reads z (``classifier_input="z"``, scANVI), the featurised x (``"x"``, M2's q(y|x)) or the
+centred log-ratios of x (``"clr"``, :func:`clr`); below q(y|z) stands for any of them.
 With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
 
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
     unlabelled (x):     ELBO = E_q log p(x|z) − Σ_y q(y|z) [KL_y + log q(y|z) + log C]
 
 and the loss is −mean ELBO (KL terms weighted by β) + α · mean over labelled records of
-−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``).
+−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``), plus the
+optional MMD de-confounding penalty of :func:`biovae.objectives.batch_mmd`.
 Records with label −1 (missing or "unknown") are unlabelled. The marginal prior
 p(z) = Σ_y N(z; μ_y, I) / C is what :meth:`prior` returns.
 """
@@ -36,7 +37,28 @@ from torch.distributions import (
 from biovae.config import ModelConfig, ObjectiveConfig
 from biovae.likelihoods import Likelihood
 from biovae.nn import MLP, Decoder, GaussianEncoder
-from biovae.objectives import Batch, LossOutput, _base_normal, _weighted_mean, beta_at
+from biovae.objectives import (
+    Batch,
+    LossOutput,
+    _base_normal,
+    _weighted_mean,
+    batch_mmd,
+    beta_at,
+)
+
+#: Pseudocount δ added to proportions before the log in :func:`clr` (below the 1e-5 detection
+#: floor of profilers such as MetaPhlAn, so every detected taxon stays above every absent one).
+CLR_PSEUDOCOUNT = 1e-6
+
+
+def clr(x: Tensor) -> Tensor:
+    """Centred log-ratio of each record's composition, shape (n, f):
+    clr(x)_j = log(p_j + δ) − mean_i log(p_i + δ), p = x / Σ x (Aitchison 1986),
+    δ = :data:`CLR_PSEUDOCOUNT`. Invariant to the record's total (read depth or scaling)."""
+    x_nf = x.reshape(x.shape[0], -1).float()
+    p_nf = x_nf / x_nf.sum(-1, keepdim=True).clamp_min(1e-30)
+    log_nf = torch.log(p_nf + CLR_PSEUDOCOUNT)
+    return log_nf - log_nf.mean(-1, keepdim=True)
 
 
 class SemiSupervisedVAE(nn.Module):
@@ -78,7 +100,9 @@ class SemiSupervisedVAE(nn.Module):
         return Categorical(logits=self.classifier[1](self.classifier[0](h, None)))
 
     def _classifier_features(self, x: Tensor, z: Tensor) -> Tensor:
-        return z if self.classifier_input == "z" else self.likelihood.featurize(x)
+        if self.classifier_input == "z":
+            return z
+        return clr(x) if self.classifier_input == "clr" else self.likelihood.featurize(x)
 
     def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
         """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
@@ -121,6 +145,10 @@ class SemiSupervisedVAE(nn.Module):
         beta = beta_at(config, epoch)
         loss = _weighted_mean(recon_n + beta * kl_n, batch.w) + config.classification_weight * ce
         extras = {"classification": ce.detach(), "labelled": labelled.sum().detach()}
+        penalty = batch_mmd(qz, batch, config.mmd_batch)
+        if penalty is not None:
+            loss = loss + penalty
+            extras["mmd"] = penalty.detach()
         return LossOutput(
             loss,
             recon_n.detach(),

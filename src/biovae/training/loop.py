@@ -56,7 +56,9 @@ def fit_model(
 ) -> list[dict[str, float]]:
     """Train ``model`` in place and return the per-epoch history.
 
-    The best model by validation loss (at the target β) is restored at the end. With
+    The best model by validation loss (at the target β; or by the labelled records' validation
+    classification loss with ``config.early_stopping = "classification"``) is restored at the
+    end. With
     ``checkpoint_dir`` a checkpoint is written every ``config.checkpoint_every`` epochs and
     ``resume`` continues from it exactly.
     """
@@ -79,7 +81,7 @@ def fit_model(
         )
         state.history.append(row)
         state.epoch = epoch + 1
-        if _improved(state, row, objective, epoch):
+        if _improved(state, row, objective, epoch, config.early_stopping):
             best_weights = copy.deepcopy(model.state_dict())
         bar.update(row)
         if _should_checkpoint(config, checkpoint_dir, epoch, dist):
@@ -143,26 +145,47 @@ def evaluate(
     epoch: int,
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode)."""
+    """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode),
+    and ``classification``, the mean −log q(y|x) over labelled records, when the model reports
+    one and there are labelled records."""
     was_training = model.training
     model.eval()
     sums = torch.zeros(len(_STATS), dtype=torch.float64)
+    ce_sum, n_labelled = 0.0, 0.0
     for idx in epoch_batches(len(source), batch_size, None):
         batch: Batch = source.batch(idx)
-        sums += _batch_sums(model.loss(batch, objective, epoch), len(batch))
+        out = model.loss(batch, objective, epoch)
+        sums += _batch_sums(out, len(batch))
+        if "classification" in out.extras:
+            n = float(out.extras["labelled"])
+            ce_sum, n_labelled = ce_sum + float(out.extras["classification"]) * n, n_labelled + n
     model.train(was_training)
-    return _means(torch.cat([sums, torch.tensor([len(source)], dtype=torch.float64)]))
+    row = _means(torch.cat([sums, torch.tensor([len(source)], dtype=torch.float64)]))
+    if n_labelled:
+        row["classification"] = ce_sum / n_labelled
+    return row
 
 
 def _prefixed(prefix: str, d: dict[str, float]) -> dict[str, float]:
     return {prefix + k: v for k, v in d.items()}
 
 
-def _improved(state: LoopState, row: dict, objective: ObjectiveConfig, epoch: int) -> bool:
-    """Track the best validation loss at the *target* β; patience counts after warm-up."""
+def _improved(
+    state: LoopState, row: dict, objective: ObjectiveConfig, epoch: int, metric: str = "elbo"
+) -> bool:
+    """Track the best validation loss at the *target* β (or the labelled validation records'
+    classification loss); patience counts after warm-up."""
     if "val_recon" not in row:
         return False
-    score = row["val_recon"] + objective.beta * row["val_kl"]
+    if metric == "classification":
+        if "val_classification" not in row:
+            raise TrainingError(
+                "early stopping on the classification loss needs a semi-supervised model and "
+                "labelled records in the validation split; use train.early_stopping = 'elbo'"
+            )
+        score = row["val_classification"]
+    else:
+        score = row["val_recon"] + objective.beta * row["val_kl"]
     if score < state.best:
         state.best, state.best_epoch, state.bad_epochs = score, epoch, 0
         return True

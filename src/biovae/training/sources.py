@@ -30,7 +30,7 @@ class InMemorySource:
 
     ``x`` is a dense array/tensor or a scipy CSR matrix (kept sparse; only the sliced batch is
     densified). ``c`` are encoded covariates (n, d), ``w`` per-record weights (n,), ``y`` label
-    codes (n,) of a semi-supervised model.
+    codes (n,) of a semi-supervised model, ``g`` level indicators (n, L) for the MMD penalty.
     """
 
     def __init__(
@@ -40,6 +40,7 @@ class InMemorySource:
         w: Tensor | None = None,
         dtype: torch.dtype = torch.float32,
         y: Tensor | None = None,
+        g: Tensor | None = None,
     ) -> None:
         self.dtype = dtype
         if sp.issparse(x):
@@ -51,6 +52,7 @@ class InMemorySource:
         self.c = c
         self.w = w
         self.y = y
+        self.g = g
 
     def __len__(self) -> int:
         return self.x.shape[0] if self.x is not None else self.x_sparse.shape[0]
@@ -62,7 +64,7 @@ class InMemorySource:
             x = torch.from_numpy(self.x_sparse[idx.numpy()].toarray()).to(self.dtype)
         c = self.c[idx] if self.c is not None else None
         w = self.w[idx] if self.w is not None else None
-        return Batch(x, c, w, self.y[idx] if self.y is not None else None)
+        return Batch(x, c, w, _take(self.y, idx), _take(self.g, idx))
 
     def subset(self, idx: Tensor) -> InMemorySource:
         """A source over the records ``idx`` (for train/validation splits)."""
@@ -72,8 +74,13 @@ class InMemorySource:
             self.c[idx] if self.c is not None else None,
             self.w[idx] if self.w is not None else None,
             self.dtype,
-            self.y[idx] if self.y is not None else None,
+            _take(self.y, idx),
+            _take(self.g, idx),
         )
+
+
+def _take(t: Tensor | None, idx: Tensor) -> Tensor | None:
+    return t[idx] if t is not None else None
 
 
 def epoch_batches(

@@ -1,0 +1,59 @@
+"""BIOM reader (Biological Observation Matrix, the QIIME / Qiita table format; needs the
+optional ``biom-format`` package, extra ``microbiome``).
+
+A BIOM table is observations (taxa, OTUs) × samples, in JSON (BIOM 1.0) or HDF5 (BIOM 2.x);
+``biom.load_table`` reads both. Records are the samples: x = table transposed (samples × taxa,
+float32, dense), ids = sample ids, features = observation ids, obs = the sample metadata
+stored in the table (if any). Counts and relative abundances are read as stored; the
+likelihood's own checks (negative values, row sums) apply afterwards as for any table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from biovae.data._columns import check_finite, to_obs
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError, require
+
+
+def read_biom(path: str | Path) -> Dataset:
+    """Read a ``.biom`` file (JSON or HDF5) into a samples × observations :class:`Dataset`."""
+    source = str(path)
+    table = _load(path)
+    samples = np.array([str(s) for s in table.ids(axis="sample")], dtype=object)
+    features = tuple(str(f) for f in table.ids(axis="observation"))
+    if len(samples) == 0 or len(features) == 0:
+        raise DataError(
+            f"{source}: no BIOM table found ({len(features)} observations × {len(samples)} "
+            "samples); check that it is a non-empty BIOM 1.0 (JSON) or 2.x (HDF5) table"
+        )
+    with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by check_finite
+        x = np.ascontiguousarray(table.matrix_data.T.toarray(), dtype=np.float32)
+    check_finite(x, samples, features, source)
+    return Dataset(x=x, ids=samples, features=features, obs=_sample_metadata(table), source=source)
+
+
+def _load(path: str | Path):
+    """``biom.load_table`` with any failure turned into one ``DataError`` line."""
+    biom = require("biom", "microbiome")
+    try:
+        return biom.load_table(str(path))
+    except Exception as exc:  # biom/h5py/json raise many types for corrupt or foreign files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: not a readable BIOM file ({reason}); check that it is a BIOM 1.0 (JSON) "
+            "or 2.x (HDF5) table, e.g. written by `biom convert`"
+        ) from exc
+
+
+def _sample_metadata(table) -> dict[str, np.ndarray]:
+    """The per-sample metadata as obs columns (empty when the table carries none)."""
+    meta = table.metadata(axis="sample")
+    if meta is None or all(m is None for m in meta):
+        return {}
+    frame = pd.DataFrame([dict(m or {}) for m in meta])
+    return {str(c): to_obs(frame[c]) for c in frame.columns}

@@ -1,0 +1,64 @@
+"""BIOM input: the fixture made from the CRC abundance excerpt reads exactly like the TSV it was
+made from, fits from the command line, and a missing ``biom-format`` gives the install line."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.data import read_dataset
+from biovae.errors import DataError, MissingDependencyError
+from tests.cli._run import run
+
+BIOM, TSV, META = "crc_abundance_60x50.biom", "crc_abundance_60x50.tsv", "crc_metadata_60.tsv"
+
+
+def test_biom_fixture_matches_the_table_it_was_made_from(fixtures):
+    pytest.importorskip("biom")
+    from_biom = read_dataset(fixtures / BIOM, obs_path=str(fixtures / META))
+    from_tsv = read_dataset(fixtures / TSV, obs_path=str(fixtures / META))
+    np.testing.assert_array_equal(from_biom.x, from_tsv.x)
+    assert list(from_biom.ids) == list(from_tsv.ids) and from_biom.features == from_tsv.features
+    # the sample metadata stored in the BIOM file agree with the metadata table
+    raw = read_dataset(fixtures / BIOM)
+    meta = pd.read_csv(fixtures / META, sep="\t").set_index("sample_id").loc[list(raw.ids)]
+    assert list(raw.obs["study_condition"]) == list(meta["study_condition"])
+    assert list(raw.obs["studyID"]) == list(meta["studyID"])
+
+
+def test_biom_fits_from_the_command_line(fixtures, tmp_path, capsys):
+    pytest.importorskip("biom")
+    out = tmp_path / "m"
+    rc, _, err = run(
+        capsys, "fit", fixtures / BIOM, "--obs", fixtures / META, "--likelihood",
+        "hurdle_dirichlet", "--categorical-covariates", "studyID", "--epochs", "2",
+        "--hidden", "8", "--latent", "2", "--quiet", "--out", out,
+    )  # fmt: skip
+    assert rc == 0, err
+    assert (out / "config.json").is_file()
+
+
+def test_not_a_biom_file_is_one_line(tmp_path):
+    pytest.importorskip("biom")
+    bad = tmp_path / "bad.biom"
+    bad.write_text("this is not a BIOM table\n")
+    with pytest.raises(DataError, match="BIOM") as info:
+        read_dataset(bad)
+    assert "\n" not in str(info.value)
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    with pytest.raises(DataError, match="not a readable BIOM file") as info:
+        read_dataset(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_biom_format_names_the_extra(fixtures, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "biom", None)  # import biom now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"biovae\[microbiome\]"):
+        read_dataset(fixtures / BIOM)
+    out = tmp_path / "m"
+    rc, stdout, err = run(capsys, "fit", fixtures / BIOM, "--out", out, "--quiet")
+    assert rc == 2 and "biovae[microbiome]" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and stdout == ""
