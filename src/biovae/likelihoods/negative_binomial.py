@@ -1,7 +1,8 @@
 """Negative binomial likelihood for over-dispersed counts with an observed library size.
 
 p(x|z) = Π_g NB(x_g; μ_g, θ_g) with mean μ_g = ℓ · softmax(ρ(z))_g (ℓ = observed library size
-or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ):
+or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ), or, with
+``dispersion = "gene-batch"``, θ_{b(n) g} for the batch b(n) of record n (scVI's "gene-batch"):
 
     NB(x; μ, θ) = Γ(x+θ) / (Γ(θ) x!) · (θ/(θ+μ))^θ · (μ/(θ+μ))^x
 """
@@ -65,19 +66,29 @@ class NBDistribution(Distribution):
 
 class NegativeBinomial(ObservedLibrary, Likelihood):
     name = "nb"
+    per_batch = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"rho": self.data_shape}
 
     def global_params(self) -> dict[str, Tensor]:
-        return {"theta": torch.full(self.data_shape, inverse_positive(1.0))}
+        """Raw θ: (genes,), or (batches, genes) with per-batch dispersion."""
+        shape = (self.n_batches, *self.data_shape) if self.n_batches else self.data_shape
+        return {"theta": torch.full(shape, inverse_positive(1.0))}
+
+    def dispersion(self, raw_theta: Tensor, context: dict[str, Tensor]) -> Tensor:
+        """θ = softplus(raw θ) + eps, gene-wise, or each record's batch row ``(..., n, genes)``."""
+        theta = positive(raw_theta)
+        if not self.n_batches:
+            return theta
+        return context["batch"] @ theta
 
     def mean_and_dispersion(
         self, params: dict[str, Tensor], context: dict[str, Tensor]
     ) -> tuple[Tensor, Tensor]:
-        """μ = ℓ · softmax(ρ) and θ = softplus(raw θ) + eps."""
+        """μ = ℓ · softmax(ρ) and θ (see :meth:`dispersion`)."""
         mu = (context["library"] * torch.softmax(params["rho"], dim=-1)).clamp_min(1e-8)
-        return mu, positive(params["theta"])
+        return mu, self.dispersion(params["theta"], context)
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         mu, theta = self.mean_and_dispersion(params, context)
