@@ -7,7 +7,7 @@ the Guo 2010 embryo time course, pbmc68k latent map.
 
 scVI runs in a separate virtual environment (``--scvi-env``, default bench-output/scvi-env),
 created on first use: ``python -m venv``, ``pip install torch==2.13.0`` (the CPU build, first,
-so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools``. It is driven by
+so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools==1.4.2``. It is driven by
 ``scvi_worker.py`` through files (.h5ad in, JSON out). Both tools get the same settings, scVI's
 defaults for this data size: 10 latent dimensions, one hidden layer of 128, batch norm, dropout
 0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI:
@@ -92,7 +92,7 @@ def scvi_python(env: Path) -> Path:
     print(f"creating the scvi-tools environment in {env} (a few minutes)", file=sys.stderr)
     _run([sys.executable, "-m", "venv", str(env)])
     _run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"])
-    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools"])
+    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools==1.4.2"])
     return python
 
 
