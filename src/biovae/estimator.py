@@ -302,7 +302,14 @@ class _LatentEstimator:
         model = build_model(
             lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
         )
-        model.load_state_dict(saved.weights)
+        try:
+            model.load_state_dict(saved.weights)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+            raise ConfigError(
+                f"the weights of this saved model do not match this biovae version's model "
+                f"({first}); refit the model"
+            ) from None
         model.eval()
         est.config_, est.schema_, est.model_ = saved.config, schema, model
         est.history_ = saved.metadata.get("history", [])

@@ -18,24 +18,23 @@ from biovae.config import (
     TrainConfig,
 )
 from biovae.errors import ConfigError
-from biovae.likelihoods.base import positive
 
 
 @pytest.mark.parametrize("name", ["nb", "zinb"])
 def test_each_record_uses_its_batch_row_of_theta(name):
     lik = likelihoods.build(LikelihoodConfig(name, dispersion="gene-batch"), (4,), n_batches=3)
-    assert lik.global_params()["theta"].shape == (3, 4)
+    assert lik.global_params()["log_theta"].shape == (3, 4)
     g = torch.Generator().manual_seed(0)
-    raw_theta = torch.randn(3, 4, generator=g)
+    log_theta = torch.randn(3, 4, generator=g)
     batch = torch.tensor([2, 0, 1, 2, 0])
-    params = {"rho": torch.randn(5, 4, generator=g), "theta": raw_theta}
+    params = {"rho": torch.randn(5, 4, generator=g), "log_theta": log_theta}
     if name == "zinb":
         params["pi_logits"] = torch.full((5, 4), -30.0)  # π ≈ 0: NB
     ctx = {"library": torch.full((5, 1), 50.0), "batch": torch.eye(3)[batch]}
     x = torch.poisson(torch.full((5, 4), 10.0), generator=g)
     got = lik.distribution(params, ctx).log_prob(x).double().numpy()
     mu = 50.0 * torch.softmax(params["rho"], -1).double().numpy()
-    theta = positive(raw_theta).double().numpy()[batch.numpy()]
+    theta = log_theta.double().exp().numpy()[batch.numpy()]
     ref = st.nbinom.logpmf(x.numpy(), theta, theta / (theta + mu)).sum(-1)
     np.testing.assert_allclose(got, ref, rtol=1e-4)
 
@@ -81,7 +80,7 @@ def test_recovers_known_per_batch_theta():
         data=DataConfig(batch_key="batch"),
     )
     est = VAE(config=cfg).fit(x, obs)
-    theta = positive(est.model_.decoder.shared["theta"]).detach().double().numpy()
+    theta = est.model_.decoder.shared["log_theta"].detach().double().exp().numpy()
     assert theta.shape == (2, 100)
     assert est.schema_.covariates.categories[0] == ("b0", "b1")
     # geometric mean over genes within 10 % of the truth, every gene within a factor 1.4
@@ -106,5 +105,5 @@ def test_gene_batch_model_survives_save_and_load(tmp_path):
     est = VAE(config=cfg).fit(x, obs)
     est.save(tmp_path / "m")
     back = load_model(tmp_path / "m")
-    assert back.model_.decoder.shared["theta"].shape == (2, 8)
+    assert back.model_.decoder.shared["log_theta"].shape == (2, 8)
     np.testing.assert_allclose(back.score(x, obs), est.score(x, obs), rtol=1e-6)
