@@ -107,3 +107,22 @@ def test_gene_batch_model_survives_save_and_load(tmp_path):
     back = load_model(tmp_path / "m")
     assert back.model_.decoder.shared["log_theta"].shape == (2, 8)
     np.testing.assert_allclose(back.score(x, obs), est.score(x, obs), rtol=1e-6)
+
+
+def test_weights_of_an_older_parametrisation_give_a_clear_error(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from biovae.estimator import load_model
+
+    x, obs = _synthetic(np.array([1.0, 4.0]), n=40, genes=6)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, likelihood=LikelihoodConfig("nb")),
+        train=TrainConfig(epochs=1, validation_fraction=0.0, patience=0),
+    )
+    VAE(config=cfg).fit(x).save(tmp_path / "m")
+    path = tmp_path / "m" / "weights.safetensors"
+    weights = load_file(str(path))
+    weights["decoder.shared.theta"] = weights.pop("decoder.shared.log_theta")  # softplus era
+    save_file(weights, str(path), metadata={"format": "biovae"})
+    with pytest.raises(ConfigError, match="refit the model"):
+        load_model(tmp_path / "m")
