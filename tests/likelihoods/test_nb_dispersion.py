@@ -114,7 +114,7 @@ def test_weights_of_an_older_parametrisation_give_a_clear_error(tmp_path):
 
     from biovae.estimator import load_model
 
-    x, obs = _synthetic(np.array([1.0, 4.0]), n=40, genes=6)
+    x, _ = _synthetic(np.array([1.0, 4.0]), n=40, genes=6)
     cfg = FitConfig(
         model=ModelConfig(n_latent=2, likelihood=LikelihoodConfig("nb")),
         train=TrainConfig(epochs=1, validation_fraction=0.0, patience=0),

@@ -21,7 +21,6 @@ from torch.distributions import Distribution, Independent, constraints
 
 from biovae.likelihoods.base import Likelihood, ObservedLibrary
 
-
 #: |log θ| is clamped here: θ in [e^-15, e^15] covers every over-dispersion seen in counts
 MAX_LOG_THETA = 15.0
 
