@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 
 from _common import markdown_table
+from _singlecell_ssl import ssl_markdown
 
 METRICS = (
     ("batch_asw", "batch ASW"),
@@ -82,6 +83,8 @@ def markdown(results: dict) -> str:
     ]
     if "cellbench" in results:
         lines += cellbench_md(results["cellbench"])
+    if "ssl" in results:
+        lines += ssl_markdown(results["ssl"])
     if "timing" in results:
         lines += timing_md(results["timing"])
     if "embryo" in results:

@@ -52,7 +52,9 @@ def blat(quick: bool) -> tuple[Dataset, FitConfig]:
         model=ModelConfig(
             n_latent=30,
             likelihood=LikelihoodConfig("categorical"),
-            network=NetworkConfig(hidden=(512, 256), dropout=0.1, norm="layer"),
+            network=NetworkConfig(
+                hidden=(512, 256), dropout=0.1, decoder_dropout=0.1, norm="layer"
+            ),
         ),
         objective=ObjectiveConfig(kl_warmup_epochs=5),
         train=TrainConfig(epochs=8 if quick else 40, batch_size=128, lr=1e-3, patience=10),
@@ -76,7 +78,7 @@ def cellbench(quick: bool) -> tuple[Dataset, FitConfig]:
         model=ModelConfig(
             n_latent=10,
             likelihood=LikelihoodConfig("nb"),
-            network=NetworkConfig(hidden=(128,), dropout=0.1, norm="layer"),
+            network=NetworkConfig(hidden=(128,), dropout=0.1, decoder_dropout=0.1, norm="layer"),
         ),
         objective=ObjectiveConfig(kl_warmup_epochs=20),
         train=TrainConfig(epochs=30 if quick else 200, batch_size=64, lr=1e-3, patience=20),

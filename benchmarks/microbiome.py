@@ -78,7 +78,7 @@ def base_config(epochs: int) -> FitConfig:
         model=ModelConfig(
             n_latent=10,
             likelihood=LikelihoodConfig("hurdle_dirichlet"),
-            network=NetworkConfig(hidden=(128,), dropout=0.1, norm="layer"),
+            network=NetworkConfig(hidden=(128,), dropout=0.1, decoder_dropout=0.1, norm="layer"),
         ),
         objective=ObjectiveConfig(kl_warmup_epochs=20),
         train=TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, patience=20, seed=0),

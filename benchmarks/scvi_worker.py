@@ -7,7 +7,11 @@ creates (``bench-output/scvi-env``); it imports nothing from biovae.
 
 SETTINGS.json: ``train`` (h5ad path), ``test`` (h5ad path or null), ``embed`` (h5ad whose
 latent means to return, or null), ``batch_key`` (or null), ``n_latent``, ``n_hidden``,
-``epochs``, ``batch_size``, ``threads``, ``seed``, ``elbo_samples``.
+``epochs``, ``batch_size``, ``threads``, ``seed``, ``elbo_samples``; optionally ``scanvi``:
+``{"labels_key", "unlabeled_category", "epochs": [E or null, ...]}`` to train scANVI from the
+trained scVI (``SCANVI.from_scvi_model``, as scvi-tools recommends) once per entry of
+``epochs`` (null = scvi-tools' default for a pretrained model) and return its predictions on
+the training cells.
 """
 
 from __future__ import annotations
@@ -51,6 +55,42 @@ def _total(terms):
     if isinstance(terms, dict):
         return sum(terms.values())
     return terms
+
+
+def scanvi_runs(model, adata, settings: dict) -> list[dict]:
+    """scANVI from the trained scVI, once per requested epoch count; predictions on ``adata``."""
+    import scvi
+
+    spec, runs = settings["scanvi"], []
+    for epochs in spec["epochs"]:
+        scvi.settings.seed = int(settings["seed"])
+        scanvi = scvi.model.SCANVI.from_scvi_model(
+            model, unlabeled_category=spec["unlabeled_category"], labels_key=spec["labels_key"]
+        )
+        t0 = time.perf_counter()
+        scanvi.train(
+            max_epochs=epochs,
+            batch_size=settings["batch_size"],
+            train_size=1.0,
+            accelerator="cpu",
+            enable_progress_bar=False,
+        )
+        seconds = time.perf_counter() - t0
+        runs.append(
+            {
+                "epochs": epochs,
+                "epochs_run": _epochs_run(scanvi),
+                "train_seconds": seconds,
+                "predicted": [str(v) for v in scanvi.predict(adata)],
+            }
+        )
+    return runs
+
+
+def _epochs_run(model) -> int | None:
+    history = model.history or {}
+    key = next((k for k in ("train_loss_epoch", "elbo_train") if k in history), None)
+    return int(history[key].shape[0]) if key else None
 
 
 def main(settings_path: str, out_path: str) -> None:
@@ -97,6 +137,8 @@ def main(settings_path: str, out_path: str) -> None:
         torch.manual_seed(int(settings["seed"]))
         out["held_out"] = held_out(model, test, int(settings["elbo_samples"]))
         out["held_out_get_elbo"] = float(model.get_elbo(test))
+    if settings.get("scanvi"):
+        out["scanvi"] = scanvi_runs(model, train, settings)
     if settings.get("embed"):
         emb = anndata.read_h5ad(settings["embed"])
         out["latent"] = np.asarray(model.get_latent_representation(emb)).tolist()

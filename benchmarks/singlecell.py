@@ -1,16 +1,20 @@
-"""Single-cell benchmark (issue #4): biovae vs PCA vs scVI on CellBench, timing on synthetic NB
-counts, diffusion pseudotime on the Guo 2010 embryo time course, pbmc68k latent map.
+"""Single-cell benchmark (issue #4): biovae vs PCA vs scVI on CellBench, semi-supervised biovae
+vs scANVI with 5 % of CellBench labelled, timing on synthetic NB counts, diffusion pseudotime on
+the Guo 2010 embryo time course, pbmc68k latent map.
 
     python benchmarks/singlecell.py [--quick] [--out bench-output/singlecell] [--no-scvi]
+    python benchmarks/singlecell.py --only ssl --threads 1      # only the semi-supervised part
 
 scVI runs in a separate virtual environment (``--scvi-env``, default bench-output/scvi-env),
 created on first use: ``python -m venv``, ``pip install torch==2.13.0`` (the CPU build, first,
-so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools``. It is driven by
+so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools==1.4.2``. It is driven by
 ``scvi_worker.py`` through files (.h5ad in, JSON out). Both tools get the same settings, scVI's
 defaults for this data size: 10 latent dimensions, one hidden layer of 128, batch norm, dropout
 0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI:
 ``n_epochs_kl_warmup`` = epochs), 400 epochs on CellBench (scVI's default below 20,000 cells).
-Reads ``$BIOVAE_DATA_DIR`` (default ../shared/data). Prints Markdown for RESULTS.md.
+biovae's decoder has no dropout (its default since issue #4, as scVI's); its encoder also sees
+the batch (scVI's does not). Reads ``$BIOVAE_DATA_DIR`` (default ../shared/data). Prints
+Markdown for RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _singlecell_ssl as ssl
 from _common import load_average, machine_info, write_json_atomic
 from _singlecell_report import markdown
 from biovae.applications.trajectory import pseudotime
@@ -74,7 +79,7 @@ def nb_config(epochs: int, batch_key: str | None, warmup: int) -> FitConfig:
         train=TrainConfig(
             epochs=epochs, batch_size=BATCH_SIZE, lr=1e-3, validation_fraction=0.0, patience=0
         ),
-        data=DataConfig(categorical_covariates=(batch_key,) if batch_key else ()),
+        data=DataConfig(batch_key=batch_key),
     )
 
 
@@ -87,7 +92,7 @@ def scvi_python(env: Path) -> Path:
     print(f"creating the scvi-tools environment in {env} (a few minutes)", file=sys.stderr)
     _run([sys.executable, "-m", "venv", str(env)])
     _run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"])
-    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools"])
+    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools==1.4.2"])
     return python
 
 
@@ -202,6 +207,44 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
     return result
 
 
+def ssl_part(args, python: Path | None, work: Path) -> dict:
+    """Semi-supervised biovae vs scANVI with 5 % of the cells labelled (see _singlecell_ssl)."""
+    ds, _ = cellbench(args.quick)
+    epochs = 20 if args.quick else args.epochs
+    truth = np.asarray(ds.obs["cell_line"]).astype(str)
+    mask = ssl.labelled_mask(truth, ssl.LABEL_FRACTION, seed=0)
+    ds = ssl.with_partial_labels(ds, "cell_line", mask)
+    result: dict = {"cells": len(ds), "labelled": int(mask.sum()), "epochs": epochs}
+    result.update({"fraction": ssl.LABEL_FRACTION, "seed": 0, "models": {}})
+    est, secs = ssl.fit_ssvae(ds, ssl.ssvae_config(nb_config(epochs, "batch", epochs)))
+    print(f"  biovae SSVAE fit {secs:.1f} s (load {load_average()})", file=sys.stderr, flush=True)
+    result["models"]["biovae semi-supervised VAE"] = _ssl_scores(est.predict(ds), truth, mask, secs)
+    if python is None:
+        return result
+    path = write_h5ad(ds, work / "cellbench_ssl.h5ad", ("batch", ssl.PARTIAL_KEY))
+    settings = _scvi_settings(args, {"train": path}, epochs, "batch")
+    settings["scanvi"] = {
+        "labels_key": ssl.PARTIAL_KEY,
+        "unlabeled_category": ssl.UNLABELLED,
+        "epochs": [None, epochs],
+    }
+    out = run_scvi(python, settings, work)
+    for run in out["scanvi"]:
+        name = f"scANVI ({run['epochs_run']} epochs after scVI's {epochs})"
+        secs = out["train_seconds"] + run["train_seconds"]
+        result["models"][name] = _ssl_scores(run["predicted"], truth, mask, secs)
+    return result
+
+
+def _ssl_scores(predicted, truth, mask, seconds: float) -> dict:
+    return {
+        "accuracy": ssl.accuracy(predicted, truth, mask),
+        "per_class": ssl.per_class_accuracy(predicted, truth, mask),
+        "seconds": seconds,
+        "load": load_average(),
+    }
+
+
 def _scvi_settings(args, paths: dict, epochs: int, batch_key: str | None) -> dict:
     return {
         "train": str(paths["train"]),
@@ -311,7 +354,7 @@ def main() -> int:
     parser.add_argument("--scvi-env", default="bench-output/scvi-env")
     parser.add_argument("--no-scvi", action="store_true", help="skip scVI (no environment)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
-    parser.add_argument("--only", choices=("cellbench", "timing", "embryo", "pbmc"))
+    parser.add_argument("--only", choices=("cellbench", "ssl", "timing", "embryo", "pbmc"))
     parser.add_argument("--threads", type=int, help="torch threads for both tools")
     parser.add_argument("--epochs", type=int, default=400, help="CellBench epochs (both tools)")
     args = parser.parse_args()
@@ -324,11 +367,12 @@ def main() -> int:
     results: dict = {"machine": info, "command": " ".join(sys.argv)}
     parts = {
         "cellbench": lambda w: cellbench_part(args, python, w),
+        "ssl": lambda w: ssl_part(args, python, w),
         "timing": lambda w: timing_part(args, python, w),
         "embryo": lambda w: embryo_part(args, out),
         "pbmc": lambda w: pbmc_part(args, out),
     }
-    needs = {"cellbench": CELLBENCH, "embryo": EMBRYO, "pbmc": PBMC}
+    needs = {"cellbench": CELLBENCH, "ssl": CELLBENCH, "embryo": EMBRYO, "pbmc": PBMC}
     for name, part in parts.items():
         if args.only and args.only != name:
             continue

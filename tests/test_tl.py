@@ -29,3 +29,25 @@ def test_tl_vae_writes_obsm_and_uns(fixtures):
     assert adata.uns["X_biovae"]["batch_key"] == batch_key
     assert est.schema_.covariates.categorical == (batch_key,)
     assert np.ptp(adata.obsm["X_biovae"], axis=0).min() > 0
+
+
+def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    truth = adata.obs["cell_line"].astype(str).to_numpy()
+    adata.obs["partial"] = np.where(np.arange(adata.n_obs) % 4 == 0, truth, "Unknown")
+    est = biovae.tl.vae(
+        adata,
+        batch_key="batch",
+        labels_key="partial",
+        unlabeled_category="Unknown",
+        n_latent=4,
+        config=_cfg(),
+    )
+    assert isinstance(est, biovae.SemiSupervisedVAE)
+    levels = ["H1975", "H2228", "HCC827"]
+    assert list(est.classes_) == levels and adata.uns["X_biovae"]["label_levels"] == levels
+    assert set(adata.obs["X_biovae_label"]) <= set(levels)
+    p = adata.obs[[f"X_biovae_p_{lv}" for lv in levels]].to_numpy()
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(adata.obs["X_biovae_label_probability"], p.max(1))
+    assert adata.obsm["X_biovae"].shape == (adata.n_obs, 4)

@@ -20,6 +20,7 @@ T = TypeVar("T")
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
 NORMS = ("none", "batch", "layer")
 MODEL_KINDS = ("vae", "ae", "pca", "ssvae")
+DISPERSIONS = ("gene", "gene-batch")
 
 
 def _check(cond: bool, message: str) -> None:
@@ -34,11 +35,14 @@ class LikelihoodConfig:
     ``name`` is a key of the likelihood registry (``biovae.likelihoods.available()``).
     ``variance`` applies to the Gaussian: ``"feature"`` (learned per feature), ``"shared"``
     (one learned value), ``"observation"`` (decoder output) or ``"fixed"`` (``fixed_scale``).
+    ``dispersion`` applies to NB and ZINB: ``"gene"`` (one θ per gene) or ``"gene-batch"`` (one θ
+    per gene and level of ``data.batch_key``, as scVI's ``dispersion="gene-batch"``).
     """
 
     name: str = "gaussian"
     variance: str = "feature"
     fixed_scale: float = 1.0
+    dispersion: str = "gene"
 
     def __post_init__(self) -> None:
         _check(
@@ -47,6 +51,10 @@ class LikelihoodConfig:
             f"not {self.variance!r}",
         )
         _check(self.fixed_scale > 0, "likelihood.fixed_scale must be > 0")
+        _check(
+            self.dispersion in DISPERSIONS,
+            f"likelihood.dispersion must be one of {DISPERSIONS}, not {self.dispersion!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -54,11 +62,15 @@ class NetworkConfig:
     """MLP shape shared by encoder and decoder (the decoder uses ``hidden`` reversed).
 
     ``hidden=()`` gives linear maps (the linear-Gaussian VAE of probabilistic PCA).
+    ``dropout`` applies to the encoder (and classifier) layers, ``decoder_dropout`` to the
+    decoder's. The decoder defines p(x|z); dropout there trains a randomly thinned generative
+    network that is never the one evaluated, so it is off by default (as in scVI).
     """
 
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "relu"
     dropout: float = 0.1
+    decoder_dropout: float = 0.0
     norm: str = "layer"
     inject_covariates: bool = True
 
@@ -66,6 +78,7 @@ class NetworkConfig:
         _check(all(int(h) > 0 for h in self.hidden), "network.hidden widths must be > 0")
         _check(self.activation in ACTIVATIONS, f"network.activation must be one of {ACTIVATIONS}")
         _check(0.0 <= self.dropout < 1.0, "network.dropout must be in [0, 1)")
+        _check(0.0 <= self.decoder_dropout < 1.0, "network.decoder_dropout must be in [0, 1)")
         _check(self.norm in NORMS, f"network.norm must be one of {NORMS}")
 
 
@@ -164,8 +177,10 @@ class TrainConfig:
 class DataConfig:
     """How records become a data set: columns, format, and covariates to condition on.
 
-    ``labels_key`` names the label column of a semi-supervised model (missing or "unknown"
-    entries are unlabelled).
+    ``batch_key`` names the batch column: conditioned on like a categorical covariate (it is
+    the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
+    ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
+    and ``unlabeled_category`` (when given) are unlabelled.
     """
 
     format: str | None = None
@@ -179,8 +194,20 @@ class DataConfig:
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
     labels_key: str | None = None
+    batch_key: str | None = None
+    unlabeled_category: str | None = None
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        """Categorical covariates to condition on: ``batch_key`` first, then the others."""
+        first = (self.batch_key,) if self.batch_key else ()
+        return first + tuple(c for c in self.categorical_covariates if c != self.batch_key)
 
     def __post_init__(self) -> None:
+        if self.batch_key and self.batch_key in self.continuous_covariates:
+            raise ConfigError(
+                f"batch key {self.batch_key!r} is also a continuous covariate; drop it there"
+            )
         both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))
         if both:
             raise ConfigError(

@@ -126,11 +126,13 @@ class _LatentEstimator:
         """
         cfg = self.get_config()
         ds = as_dataset(X, obs, layer=cfg.data.layer)
-        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], _n_letters(ds))
-        check_data(lik, ds)
         cov = CovariateSpec.fit(
-            ds.obs, cfg.data.categorical_covariates, cfg.data.continuous_covariates, ds.source
+            ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source
         )
+        lik = likelihoods.build(
+            cfg.model.likelihood, ds.x.shape[1:], _n_letters(ds), _n_batches(cfg, cov)
+        )
+        check_data(lik, ds)
         labels = self._fit_labels(ds, cfg)
         schema = DataSchema(
             tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x), labels
@@ -291,11 +293,23 @@ class _LatentEstimator:
         """Rebuild a fitted estimator from the contents of a model folder."""
         est = cls(config=saved.config)
         schema = saved.schema
-        lik = likelihoods.build(saved.config.model.likelihood, schema.data_shape, schema.n_letters)
+        lik = likelihoods.build(
+            saved.config.model.likelihood,
+            schema.data_shape,
+            schema.n_letters,
+            _n_batches(saved.config, schema.covariates),
+        )
         model = build_model(
             lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
         )
-        model.load_state_dict(saved.weights)
+        try:
+            model.load_state_dict(saved.weights)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+            raise ConfigError(
+                f"the weights of this saved model do not match this biovae version's model "
+                f"({first}); refit the model"
+            ) from None
         model.eval()
         est.config_, est.schema_, est.model_ = saved.config, schema, model
         est.history_ = saved.metadata.get("history", [])
@@ -330,6 +344,18 @@ def load_model(path: str | Path):
     saved = persistence.load(path)
     kinds = {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}
     return kinds[saved.config.model.kind].from_saved(saved)
+
+
+def _n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:
+    """Levels of ``data.batch_key`` when the likelihood's dispersion is per batch, else 0."""
+    if cfg.model.likelihood.dispersion != "gene-batch":
+        return 0
+    if not cfg.data.batch_key:
+        raise ConfigError(
+            "likelihood.dispersion 'gene-batch' needs the batch column: pass --batch-key COL "
+            "(batch_key=...)"
+        )
+    return len(cov.categories[0])
 
 
 def _n_letters(ds: Dataset) -> int:

@@ -1,6 +1,7 @@
 """scikit-learn style estimator of the semi-supervised VAE (:mod:`biovae.models.semisupervised`).
 
-Fits on all records; those whose ``labels_key`` entry is missing or "unknown" are unlabelled.
+Fits on all records; those whose ``labels_key`` entry is missing, "unknown" or
+``data.unlabeled_category`` are unlabelled.
 ``predict_proba`` gives q(y|x) for any records (labelled or not), ``predict`` the most likely
 level, ``transform`` the label-guided latent map.
 """
@@ -58,7 +59,7 @@ class SemiSupervisedVAE(_LatentEstimator):
                 "a semi-supervised VAE needs the label column: pass --labels-key COL "
                 "(labels_key=...); missing or 'unknown' entries are unlabelled"
             )
-        return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source)
+        return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source, cfg.data.unlabeled_category)
 
     @property
     def classes_(self) -> tuple[str, ...]:

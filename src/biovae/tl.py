@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from biovae.config import FitConfig
 from biovae.estimator import VAE
+from biovae.ssvae_estimator import SemiSupervisedVAE
 
 
 def vae(
@@ -16,23 +19,33 @@ def vae(
     n_latent: int = 10,
     layer: str | None = None,
     batch_key: str | None = None,
+    labels_key: str | None = None,
+    unlabeled_category: str | None = None,
     key_added: str = "X_biovae",
     seed: int = 0,
     config: FitConfig | None = None,
-) -> VAE:
+) -> VAE | SemiSupervisedVAE:
     """Fit a VAE on ``adata`` and write posterior means to ``adata.obsm[key_added]``.
 
     Counts are read from ``adata.layers[layer]`` (or ``X``); ``batch_key`` names an ``obs``
-    column to condition on. Settings go to ``adata.uns[key_added]``. Returns the estimator.
+    column to condition on (and the batch of per-batch dispersion). With ``labels_key`` the
+    model is the semi-supervised VAE: cells whose label is missing, "unknown" or
+    ``unlabeled_category`` are unlabelled, and every cell's predicted label goes to
+    ``obs[key_added + "_label"]``, its probability to ``obs[key_added + "_label_probability"]``
+    and q(y|x) of each level L to ``obs[key_added + "_p_" + L]``. Settings go to
+    ``adata.uns[key_added]``. Returns the estimator.
     """
     cfg = config or FitConfig()
     data = dataclasses.replace(
         cfg.data,
         layer=layer,
-        categorical_covariates=(batch_key,) if batch_key else cfg.data.categorical_covariates,
+        batch_key=batch_key,
+        labels_key=labels_key,
+        unlabeled_category=unlabeled_category,
     )
     cfg = dataclasses.replace(cfg, data=data)
-    est = VAE(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
+    est_cls = SemiSupervisedVAE if labels_key else VAE
+    est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
     adata.obsm[key_added] = est.transform(adata)
     last = est.history_[-1] if est.history_ else {}
     adata.uns[key_added] = {
@@ -40,11 +53,30 @@ def vae(
         "n_latent": n_latent,
         "layer": layer or "X",
         "batch_key": batch_key or "",
+        "labels_key": labels_key or "",
         "epochs": int(last.get("epoch", 0)),
         "elbo": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
+    if labels_key:
+        _write_predictions(adata, est, key_added)
     return est
+
+
+def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> None:
+    """Predicted label, its probability and q(y|x) per level into ``adata.obs``."""
+    import pandas as pd
+
+    proba = est.predict_proba(adata)
+    levels = list(est.classes_)
+    best = proba.argmax(1)
+    adata.obs[f"{key_added}_label"] = pd.Categorical(
+        np.asarray(levels, dtype=object)[best], categories=levels
+    )
+    adata.obs[f"{key_added}_label_probability"] = proba[np.arange(len(best)), best]
+    for j, level in enumerate(levels):
+        adata.obs[f"{key_added}_p_{level}"] = proba[:, j]
+    adata.uns[key_added]["label_levels"] = levels
 
 
 def expression(

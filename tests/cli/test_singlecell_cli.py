@@ -61,3 +61,83 @@ def test_bad_keys_exit_2_and_write_nothing(model, tmp_path, capsys, extra, messa
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not target.exists()
+
+
+FAST = ["--epochs", "2", "--hidden", "8", "--latent", "2", "--quiet"]
+
+
+def _h5ad(tmp_path, edit=None, name="c.h5ad"):
+    """A copy of the CellBench fixture, optionally edited (``edit(adata) -> adata``)."""
+    import anndata
+
+    from tests.conftest import FIXTURES
+
+    adata = anndata.read_h5ad(FIXTURES / "cellbench_100x200.h5ad")
+    adata = edit(adata) if edit else adata
+    path = tmp_path / name
+    adata.write_h5ad(path)
+    return path
+
+
+def _hide_labels(adata):
+    adata.obs["cell_line"] = adata.obs["cell_line"].astype(str)
+    adata.obs.loc[adata.obs_names[5:], "cell_line"] = "unassigned"
+    adata.layers["counts"] = adata.X.copy()
+    adata.X = adata.X * 0  # the layer, not X, must be read
+    return adata
+
+
+def test_semisupervised_fit_with_batch_key_labels_key_layer(tmp_path, capsys):
+    from tests.cli._run import run
+
+    data, model, table = _h5ad(tmp_path, _hide_labels), tmp_path / "m", tmp_path / "z.csv"
+    rc, _, err = run(
+        capsys, "fit", data, "--likelihood", "nb", "--model", "ssvae", "--labels-key",
+        "cell_line", "--unlabeled-category", "unassigned", "--batch-key", "batch",
+        "--layer", "counts", "--dispersion", "gene-batch", "--out", model, *FAST,
+    )  # fmt: skip
+    assert rc == 0, err
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["schema"]["covariates"]["categorical"] == ["batch"]
+    assert meta["schema"]["labels"]["levels"] == ["H1975", "H2228", "HCC827"]  # not unassigned
+    assert run(capsys, "embed", model, data, "--out", table)[0] == 0
+    z = pd.read_csv(table)
+    assert set(z["predicted_label"]) <= {"H1975", "H2228", "HCC827"}
+    probs = z[["p_H1975", "p_H2228", "p_HCC827"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+
+
+def _as_float(adata, value):
+    x = adata.X.toarray().astype(np.float32)
+    x[3, 7] = value
+    adata.X = x
+    return adata
+
+
+BAD_SINGLE_CELL = {
+    "labels key with one class": (
+        None,
+        ["--model", "ssvae", "--labels-key", "outliers"],
+        "needs at least two",
+    ),
+    "missing batch key": (None, ["--batch-key", "platform"], "'platform' not found"),
+    "missing labels key": (None, ["--model", "ssvae", "--labels-key", "celltype"], "not found"),
+    "non-integer counts": (lambda a: _as_float(a, 2.5), [], "not a whole number"),
+    "negative counts": (lambda a: _as_float(a, -1.0), [], "is negative"),
+    "zero genes": (lambda a: a[:, :0].copy(), [], "matrix is empty"),
+    "gene-batch without batch key": (None, ["--dispersion", "gene-batch"], "--batch-key"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SINGLE_CELL))
+def test_bad_single_cell_input_exit_2_one_line_nothing_written(case, tmp_path, capsys):
+    from tests.cli._run import run
+
+    edit, extra, message = BAD_SINGLE_CELL[case]
+    data, out = _h5ad(tmp_path, edit), tmp_path / "model"
+    rc, stdout, err = run(capsys, "fit", data, "--likelihood", "nb", "--out", out, *extra, *FAST)
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("biovae fit: error:"), err
+    assert message in lines[0] and stdout == ""
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name != "c.h5ad"]

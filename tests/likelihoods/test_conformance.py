@@ -47,12 +47,12 @@ def ref_poisson(x, p, ctx):
 
 
 def ref_nb(x, p, ctx):
-    mu, theta = _mu(p, ctx), _softplus(p["theta"])
+    mu, theta = _mu(p, ctx), np.exp(p["log_theta"])
     return st.nbinom.logpmf(x, theta, theta / (theta + mu)).sum(-1)
 
 
 def ref_zinb(x, p, ctx):
-    mu, theta = _mu(p, ctx), _softplus(p["theta"])
+    mu, theta = _mu(p, ctx), np.exp(p["log_theta"])
     pi = sps.expit(p["pi_logits"])
     nb = st.nbinom.pmf(x, theta, theta / (theta + mu))
     return np.log(np.where(x == 0, pi + (1 - pi) * nb, (1 - pi) * nb)).sum(-1)
@@ -225,7 +225,7 @@ def test_nb_moments_match_sampling():
     lik = make("nb")
     params = {
         "rho": torch.zeros(1, F, dtype=torch.float64),
-        "theta": torch.full((F,), 0.5, dtype=torch.float64),
+        "log_theta": torch.full((F,), np.log(0.5), dtype=torch.float64),
     }
     ctx = {"library": torch.full((1, 1), 50.0, dtype=torch.float64)}
     base = lik.distribution(params, ctx).base_dist

@@ -64,6 +64,13 @@ MODEL_OPTIONS = (
     Option("--latent", "model.n_latent", int, "latent dimensions (default 10)", "K"),
     Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
     Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
+    Option(
+        "--decoder-dropout",
+        "model.network.decoder_dropout",
+        float,
+        "dropout rate of the decoder (default 0: p(x|z) is not thinned, as in scVI)",
+        "P",
+    ),
     Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
     Option(
         "--classifier-input",
@@ -71,6 +78,13 @@ MODEL_OPTIONS = (
         str,
         "--model ssvae: q(y|·) reads z (default), x (encoder features) or clr (log-ratios)",
         "IN",
+    ),
+    Option(
+        "--dispersion",
+        "model.likelihood.dispersion",
+        str,
+        "NB/ZINB inverse dispersion θ: gene (default) or gene-batch (per --batch-key level)",
+        "MODE",
     ),
 )
 OBJECTIVE_OPTIONS = (
@@ -150,6 +164,14 @@ DATA_OPTIONS = (
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
     Option(
+        "--batch-key",
+        "data.batch_key",
+        str,
+        "batch column (e.g. platform, donor): conditioned on, and the batch of "
+        "--dispersion gene-batch",
+        "COL",
+    ),
+    Option(
         "--categorical-covariates",
         "data.categorical_covariates",
         _names,
@@ -169,6 +191,13 @@ DATA_OPTIONS = (
         str,
         "label column (cell type, condition): --model ssvae treats missing/unknown as unlabelled",
         "COL",
+    ),
+    Option(
+        "--unlabeled-category",
+        "data.unlabeled_category",
+        str,
+        "label value meaning 'no label' besides missing/unknown (--model ssvae)",
+        "VALUE",
     ),
 )
 FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS

@@ -44,8 +44,7 @@ def add_parsers(sub, make) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="JSON")
-    p.add_argument("--batch-key", required=True, metavar="COL")
-    # --labels-key (required here) is the shared data option of the same name
+    # --batch-key and --labels-key (both required here) are the shared data options
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_integration)
@@ -92,10 +91,14 @@ def cmd_integration(args: argparse.Namespace) -> int:
     from biovae.diagnostics.integration import integration_metrics
 
     labels_key = getattr(args, "cfg__data__labels_key", None)
-    if not labels_key:
-        raise DataError("biovae integration needs --labels-key COL (the biological label column)")
+    batch_key = getattr(args, "cfg__data__batch_key", None)
+    if not labels_key or not batch_key:
+        raise DataError(
+            "biovae integration needs --batch-key COL and --labels-key COL "
+            "(the technical and the biological column)"
+        )
     ds, z = _embed(args)
-    batch, labels = _column(ds, args.batch_key), _column(ds, labels_key)
+    batch, labels = _column(ds, batch_key), _column(ds, labels_key)
     if len(set(map(str, labels))) < 2:
         raise DataError(f"{ds.source}: labels key {labels_key!r} has only one class")
     metrics = integration_metrics(z, batch, labels)

@@ -84,7 +84,10 @@ def _matrix(adata, layer: str | None, source: str) -> np.ndarray | sp.csr_matrix
     if x is None:
         raise DataError(f"{source}: the file has no X matrix; pass layer=<name> to read a layer")
     if adata.n_obs == 0 or adata.n_vars == 0:
-        raise DataError(f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars})")
+        raise DataError(
+            f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes); "
+            "check the gene/cell filtering that produced it"
+        )
     with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by check_finite
         if sp.issparse(x):
             return sp.csr_matrix(x, dtype=np.float32)

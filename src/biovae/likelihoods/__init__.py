@@ -51,9 +51,17 @@ def get(name: str) -> type[Likelihood]:
         ) from None
 
 
-def build(config: LikelihoodConfig, data_shape: tuple[int, ...], n_letters: int = 0) -> Likelihood:
-    """Bind a likelihood to a data shape (and an alphabet size for sequences)."""
-    return get(config.name)(data_shape, config, n_letters=n_letters)
+def build(
+    config: LikelihoodConfig, data_shape: tuple[int, ...], n_letters: int = 0, n_batches: int = 0
+) -> Likelihood:
+    """Bind a likelihood to a data shape (and an alphabet size for sequences).
+
+    ``n_batches`` > 0 gives per-batch shared parameters (``config.dispersion = "gene-batch"``).
+    """
+    lik = get(config.name)(data_shape, config, n_letters=n_letters)
+    if n_batches:
+        lik.bind_batches(n_batches)
+    return lik
 
 
 __all__ = ["BadEntry", "Likelihood", "available", "build", "get"]

@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from biovae.config import LikelihoodConfig
+from biovae.errors import ConfigError
 
 #: Lower bound added to every positive parameter so scales never reach zero.
 EPS = 1e-4
@@ -59,6 +60,10 @@ class Likelihood(ABC):
     name: ClassVar[str]
     #: dtype of the data tensors this likelihood scores (float32 or int64 codes)
     data_dtype: ClassVar[torch.dtype] = torch.float32
+    #: whether :meth:`bind_batches` is supported (shared parameters per batch)
+    per_batch: ClassVar[bool] = False
+    #: number of batches of per-batch shared parameters (0 = shared by all records)
+    n_batches: int = 0
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0
@@ -66,6 +71,15 @@ class Likelihood(ABC):
         self.data_shape = tuple(int(s) for s in data_shape)
         self.config = config
         self.n_letters = int(n_letters)
+
+    def bind_batches(self, n_batches: int) -> None:
+        """Learn the shared parameters once per batch; ``context["batch"]`` is the one-hot."""
+        if not self.per_batch:
+            raise ConfigError(
+                f"the {self.name} likelihood has no per-batch parameters; "
+                "use likelihood.dispersion = 'gene' (per-batch dispersion is for nb and zinb)"
+            )
+        self.n_batches = int(n_batches)
 
     @property
     def n_features(self) -> int:

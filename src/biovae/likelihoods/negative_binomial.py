@@ -1,7 +1,12 @@
 """Negative binomial likelihood for over-dispersed counts with an observed library size.
 
 p(x|z) = Π_g NB(x_g; μ_g, θ_g) with mean μ_g = ℓ · softmax(ρ(z))_g (ℓ = observed library size
-or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ):
+or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ), or, with
+``dispersion = "gene-batch"``, θ_{b(n) g} for the batch b(n) of record n (scVI's "gene-batch").
+θ is learned as log θ (as in scVI): it spans orders of magnitude (≈0.1 to ≫100), and Adam's
+steps of about ``lr`` per update are then relative changes of θ. Learned through softplus
+instead, θ moved by at most about ``lr`` per step and stayed near its start (θ ≈ 2 after 1,600
+steps on CellBench, against moment estimates of 4 and more).
 
     NB(x; μ, θ) = Γ(x+θ) / (Γ(θ) x!) · (θ/(θ+μ))^θ · (μ/(θ+μ))^x
 """
@@ -14,12 +19,10 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, constraints
 
-from biovae.likelihoods.base import (
-    Likelihood,
-    ObservedLibrary,
-    inverse_positive,
-    positive,
-)
+from biovae.likelihoods.base import Likelihood, ObservedLibrary
+
+#: |log θ| is clamped here: θ in [e^-15, e^15] covers every over-dispersion seen in counts
+MAX_LOG_THETA = 15.0
 
 
 class NBDistribution(Distribution):
@@ -65,19 +68,29 @@ class NBDistribution(Distribution):
 
 class NegativeBinomial(ObservedLibrary, Likelihood):
     name = "nb"
+    per_batch = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"rho": self.data_shape}
 
     def global_params(self) -> dict[str, Tensor]:
-        return {"theta": torch.full(self.data_shape, inverse_positive(1.0))}
+        """log θ, initially 0 (θ = 1): (genes,), or (batches, genes) with per-batch dispersion."""
+        shape = (self.n_batches, *self.data_shape) if self.n_batches else self.data_shape
+        return {"log_theta": torch.zeros(shape)}
+
+    def dispersion(self, log_theta: Tensor, context: dict[str, Tensor]) -> Tensor:
+        """θ = exp(log θ), gene-wise, or each record's batch row ``(..., n, genes)``."""
+        theta = torch.exp(log_theta.clamp(-MAX_LOG_THETA, MAX_LOG_THETA))
+        if not self.n_batches:
+            return theta
+        return context["batch"] @ theta
 
     def mean_and_dispersion(
         self, params: dict[str, Tensor], context: dict[str, Tensor]
     ) -> tuple[Tensor, Tensor]:
-        """μ = ℓ · softmax(ρ) and θ = softplus(raw θ) + eps."""
+        """μ = ℓ · softmax(ρ) and θ (see :meth:`dispersion`)."""
         mu = (context["library"] * torch.softmax(params["rho"], dim=-1)).clamp_min(1e-8)
-        return mu, positive(params["theta"])
+        return mu, self.dispersion(params["log_theta"], context)
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         mu, theta = self.mean_and_dispersion(params, context)

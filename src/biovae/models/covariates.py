@@ -73,7 +73,7 @@ def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
         avail = ", ".join(sorted(obs)[:20]) or "none"
         raise DataError(
             f"{source}: covariate column {name!r} not found (metadata columns: {avail}); "
-            "check --categorical-covariates/--continuous-covariates"
+            "check --batch-key/--categorical-covariates/--continuous-covariates"
         )
     return np.asarray(obs[name])
 

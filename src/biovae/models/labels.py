@@ -1,7 +1,8 @@
 """Labels of a semi-supervised model: the known levels and their integer codes.
 
-Records whose label is missing (empty, NaN) or spelled ``unknown`` are unlabelled (code −1).
-The levels are saved with the model so new data are coded identically.
+Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the spec's
+``unlabeled`` category (e.g. scanpy's "Unknown" or a user's "unassigned") are unlabelled
+(code −1). The levels are saved with the model so new data are coded identically.
 """
 
 from __future__ import annotations
@@ -17,39 +18,48 @@ from biovae.errors import DataError
 UNLABELLED = frozenset({"", "nan", "na", "none", "unknown", "unlabelled", "unlabeled"})
 
 
-def unlabelled_mask(values: np.ndarray) -> np.ndarray:
-    """True where a label is missing or spelled like "unknown"."""
-    return np.asarray([str(v).strip().lower() in UNLABELLED for v in values], dtype=bool)
+def unlabelled_mask(values: np.ndarray, unlabeled: str | None = None) -> np.ndarray:
+    """True where a label is missing, spelled like "unknown", or equals ``unlabeled``."""
+    extra = {unlabeled.strip().lower()} if unlabeled is not None else set()
+    spellings = UNLABELLED | extra
+    return np.asarray([str(v).strip().lower() in spellings for v in values], dtype=bool)
 
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """Metadata column ``key`` and its known ``levels`` (sorted)."""
+    """Metadata column ``key``, its known ``levels`` (sorted) and the ``unlabeled`` category."""
 
     key: str | None = None
     levels: tuple[str, ...] = ()
+    unlabeled: str | None = None
 
     @property
     def n_classes(self) -> int:
         return len(self.levels)
 
     @classmethod
-    def fit(cls, obs: dict[str, np.ndarray], key: str, source: str = "data") -> LabelSpec:
+    def fit(
+        cls,
+        obs: dict[str, np.ndarray],
+        key: str,
+        source: str = "data",
+        unlabeled: str | None = None,
+    ) -> LabelSpec:
         """Levels of column ``key``; at least two labelled levels are needed."""
         values = _column(obs, key, source)
-        known = values[~unlabelled_mask(values)]
+        known = values[~unlabelled_mask(values, unlabeled)]
         levels = tuple(sorted({_text(v) for v in known}))
         if len(levels) < 2:
             raise DataError(
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
                 f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
             )
-        return cls(key, levels)
+        return cls(key, levels, unlabeled)
 
     def encode(self, obs: dict[str, np.ndarray], source: str = "data") -> torch.Tensor:
         """(n,) int64 codes into ``levels``, −1 for unlabelled records."""
         values = _column(obs, self.key, source)
-        missing = unlabelled_mask(values)
+        missing = unlabelled_mask(values, self.unlabeled)
         index = {lv: i for i, lv in enumerate(self.levels)}
         codes = np.full(len(values), -1, dtype=np.int64)
         for i in np.flatnonzero(~missing):

@@ -45,5 +45,6 @@ class DataSchema:
             labels=LabelSpec(
                 (d.get("labels") or {}).get("key"),
                 tuple((d.get("labels") or {}).get("levels", ())),
+                (d.get("labels") or {}).get("unlabeled"),
             ),
         )

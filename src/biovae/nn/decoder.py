@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
@@ -15,12 +17,16 @@ class Decoder(nn.Module):
 
     Shared parameters of the likelihood (``global_params``, e.g. gene-wise dispersion) are
     learned here as ``nn.Parameter``s; the likelihood turns raw values into a distribution.
+    The trunk's dropout is ``cfg.decoder_dropout``. A likelihood with per-batch parameters
+    (``n_batches`` > 0) gets the batch one-hot, the first ``n_batches`` columns of ``c``
+    (``data.batch_key`` is encoded first), as ``context["batch"]``.
     """
 
     def __init__(self, likelihood: Likelihood, n_cov: int, n_latent: int, cfg: NetworkConfig):
         super().__init__()
         self.likelihood = likelihood
-        self.trunk = MLP(n_latent, n_cov, tuple(reversed(cfg.hidden)), cfg)
+        trunk_cfg = dataclasses.replace(cfg, dropout=cfg.decoder_dropout)
+        self.trunk = MLP(n_latent, n_cov, tuple(reversed(cfg.hidden)), trunk_cfg)
         self.shapes = likelihood.outputs()
         self.heads = nn.ModuleDict(
             {
@@ -31,6 +37,9 @@ class Decoder(nn.Module):
         self.shared = nn.ParameterDict(
             {name: nn.Parameter(v.clone()) for name, v in likelihood.global_params().items()}
         )
+        self.n_batches = likelihood.n_batches
+        if self.n_batches > n_cov:
+            raise ValueError(f"{self.n_batches} batch levels but only {n_cov} covariate columns")
 
     def params(self, z: Tensor, c: Tensor | None) -> dict[str, Tensor]:
         """Raw parameters, each shaped ``(..., n, *shape)`` for latent ``z`` of ``(..., n, k)``."""
@@ -43,6 +52,9 @@ class Decoder(nn.Module):
         return out
 
     def forward(self, z: Tensor, c: Tensor | None, context: dict[str, Tensor]) -> Distribution:
+        if self.n_batches:
+            batch = c[..., : self.n_batches]
+            context = {**context, "batch": batch.expand(*z.shape[:-1], self.n_batches)}
         return self.likelihood.distribution(self.params(z, c), context)
 
 
