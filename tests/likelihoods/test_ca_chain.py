@@ -48,3 +48,35 @@ def test_learned_bond_lengths_are_honoured(ubiquitin):
     raw[10] = torch.atanh(torch.tensor(-0.1 / 0.15)).double()  # ℓ = 3.7 Å
     bonds = virtual_bonds(project(ubiquitin, raw))
     assert bonds[:, 10] == pytest.approx(np.full(len(bonds), 3.7), abs=0.02)
+
+
+def hairpin(n_strand: int = 20, gap: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Two antiparallel straight strands ``gap`` Å apart joined by one bond, with noise.
+
+    Every atom of one strand is within ~2 Å of an atom of the other (dozens of clashes), and
+    the noise (sd 0.4 Å) breaks the bond lengths: both constraints are violated at once.
+    """
+    x = np.arange(n_strand) * 3.8
+    a = np.stack([x, np.zeros(n_strand), np.zeros(n_strand)], 1)
+    b = np.stack([x[::-1], np.full(n_strand, gap), np.zeros(n_strand)], 1)
+    chain = np.concatenate([a, b])
+    return chain + np.random.default_rng(seed).normal(scale=0.4, size=chain.shape)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_projection_satisfies_bonds_and_excluded_volume_together(seed):
+    raw = hairpin(seed=seed)[None]
+    assert clash_counts(raw)[0] > 10 and np.abs(virtual_bonds(raw) - 3.8).max() > 0.5
+    out = project(raw)
+    pairs = np.linalg.norm(out[0, :, None] - out[0, None], axis=-1)
+    nonbonded = np.abs(np.subtract.outer(np.arange(40), np.arange(40))) >= 2
+    # the stopping test of the projection: bonds within 0.05 Å of 3.8, pairs ≥ 3.5 Å
+    assert np.abs(virtual_bonds(out) - 3.8).max() <= 0.05
+    assert pairs[nonbonded].min() >= 3.5
+    assert clash_counts(out)[0] == 0
+
+
+def test_a_satisfied_record_does_not_depend_on_its_batch(ubiquitin):
+    alone = project(ubiquitin[:1])
+    with_hard = project(np.concatenate([ubiquitin[:1], ubiquitin[1:2] * 0.6]))
+    np.testing.assert_allclose(with_hard[0], alone[0], atol=1e-9)
