@@ -96,7 +96,7 @@ def _pairs_loops(y, r):
     return dist, far
 
 
-def _ca_chain_mean(loc, bond_raw, sweeps=10, rounds=50, r=3.6, tol=(0.05, 0.1)):
+def _ca_chain_mean(loc, bond_raw, sweeps=10, rounds=10, r=3.6, tol=(0.05, 0.1)):
     """The documented projection, written as plain loops over bonds and pairs."""
     y = loc.reshape(-1, 3).copy()
     length = 3.8 + 0.15 * np.tanh(bond_raw)

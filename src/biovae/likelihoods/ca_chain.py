@@ -44,7 +44,7 @@ BOND, BOND_RANGE = 3.8, 0.15
 #: Non-bonded Cα pairs (|i − j| ≥ 2) are pushed apart to at least this distance (Å).
 EXCLUDED = 3.6
 #: Bond-only sweeps first, then at most MAX_ROUNDS rounds of (excluded volume, bonds).
-BOND_SWEEPS, MAX_ROUNDS = 10, 50
+BOND_SWEEPS, MAX_ROUNDS = 10, 10
 #: Converged: every |bond − ℓ| ≤ BOND_TOL and every non-bonded pair ≥ EXCLUDED − EXCLUDED_TOL (Å).
 BOND_TOL, EXCLUDED_TOL = 0.05, 0.1
 
@@ -59,8 +59,11 @@ def initial_bond_raw(n_bonds: int) -> Tensor:
     return torch.zeros(n_bonds)
 
 
-def chain_mean(loc: Tensor, bond_raw: Tensor) -> Tensor:
-    """The constraint transform g: raw ``(..., 3L)`` coordinates → chain with bonds ℓ(b)."""
+def chain_mean(loc: Tensor, bond_raw: Tensor, rounds: int = MAX_ROUNDS) -> Tensor:
+    """The constraint transform g: raw ``(..., 3L)`` coordinates → chain with bonds ℓ(b).
+
+    ``rounds`` caps the (excluded volume, bonds) rounds; the likelihood uses MAX_ROUNDS.
+    """
     y = loc.reshape(-1, loc.shape[-1] // 3, 3)
     length = bond_lengths(bond_raw)[..., None]
     idx = torch.arange(y.shape[-2], device=y.device)
@@ -68,7 +71,7 @@ def chain_mean(loc: Tensor, bond_raw: Tensor) -> Tensor:
     for _ in range(BOND_SWEEPS):
         y = _bond_sweep(y, length)
     todo = torch.arange(len(y), device=y.device)
-    for _ in range(MAX_ROUNDS):
+    for _ in range(rounds):
         part = y[todo]
         dist = torch.cdist(part, part)
         # only records that do not yet satisfy both constraints move on: a record's result
