@@ -67,7 +67,8 @@ class ConformationVAE:
     Parameters
     ----------
     loss
-        ``"mse"`` (naive baseline) or ``"geometry"`` (valid Cα bonds by construction).
+        ``"mse"`` (naive baseline) or ``"geometry"`` (Cα bonds and excluded volume enforced by a
+        projection of the decoder mean; residual violations are measured, not assumed away).
     config
         Network/objective/training settings (default :data:`STRUCTURE_DEFAULTS`).
     """
