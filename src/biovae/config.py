@@ -34,11 +34,14 @@ class LikelihoodConfig:
     ``name`` is a key of the likelihood registry (``biovae.likelihoods.available()``).
     ``variance`` applies to the Gaussian: ``"feature"`` (learned per feature), ``"shared"``
     (one learned value), ``"observation"`` (decoder output) or ``"fixed"`` (``fixed_scale``).
+    ``cis_bonds`` applies to ``ca_chain``: indices i of the virtual bonds i → i+1 that are cis
+    peptides in the training frames (their length is learned near 2.9 Å instead of 3.8 Å).
     """
 
     name: str = "gaussian"
     variance: str = "feature"
     fixed_scale: float = 1.0
+    cis_bonds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check(
@@ -47,6 +50,7 @@ class LikelihoodConfig:
             f"not {self.variance!r}",
         )
         _check(self.fixed_scale > 0, "likelihood.fixed_scale must be > 0")
+        _check(all(int(i) >= 0 for i in self.cis_bonds), "likelihood.cis_bonds must be >= 0")
 
 
 @dataclass(frozen=True)

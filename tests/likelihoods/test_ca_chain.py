@@ -91,3 +91,23 @@ def test_a_satisfied_record_does_not_depend_on_its_batch(ubiquitin):
     alone = project(ubiquitin[:1])
     with_hard = project(np.concatenate([ubiquitin[:1], ubiquitin[1:2] * 0.6]))
     np.testing.assert_allclose(with_hard[0], alone[0], atol=1e-9)
+
+
+def test_cis_bonds_are_held_near_cis_length(ubiquitin):
+    loc = torch.as_tensor(ubiquitin).reshape(len(ubiquitin), -1)
+    cis = torch.zeros(75, dtype=torch.bool)
+    cis[20] = True
+    out = chain_mean(loc, initial_bond_raw(75).double(), cis=cis).reshape(ubiquitin.shape)
+    bonds = virtual_bonds(out.numpy())
+    assert bonds[:, 20] == pytest.approx(np.full(len(bonds), 2.9), abs=0.05)
+    assert np.abs(np.delete(bonds, 20, axis=1) - 3.8).max() < 0.05
+    assert clash_counts(out.numpy()).sum() == 0
+
+
+def test_cis_bonds_beyond_the_chain_are_a_config_error():
+    from biovae.config import LikelihoodConfig
+    from biovae.errors import ConfigError
+    from biovae.likelihoods.ca_chain import CaChain
+
+    with pytest.raises(ConfigError, match="cis_bonds"):
+        CaChain((12,), LikelihoodConfig(name="ca_chain", cis_bonds=(3,)))

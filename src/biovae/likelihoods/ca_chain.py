@@ -24,8 +24,9 @@ internal-coordinate decoder, where an error in one direction moves every later a
 well conditioned and trains like the plain Gaussian. A record that has not converged after
 MAX_ROUNDS keeps its residual violations; the validity checks measure them. The density is a
 proper normalised Gaussian; only its mean is constrained. Records are ``3·L`` features ordered
-atom by atom (x, y, z). Limitation: cis peptides (Cα–Cα ≈ 2.9 Å, e.g. Phe86–Pro87 of AdK) are
-held at ≥ 3.65 Å.
+atom by atom (x, y, z). Cis peptides (Cα–Cα ≈ 2.9 Å, e.g. Phe86–Pro87 of AdK): bonds listed in
+``LikelihoodConfig.cis_bonds`` (found in the training frames by the structure estimator) have
+ℓ_i = 2.9 Å + 0.15 Å · tanh(b_i) ∈ (2.75, 3.05) Å instead.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood
 from biovae.likelihoods.gaussian import Gaussian
 
-#: Virtual-bond lengths are learned in (BOND − BOND_RANGE, BOND + BOND_RANGE) Å.
-BOND, BOND_RANGE = 3.8, 0.15
+#: Virtual-bond lengths are learned in (BOND − BOND_RANGE, BOND + BOND_RANGE) Å; bonds marked
+#: cis (``LikelihoodConfig.cis_bonds``) in (CIS_BOND − BOND_RANGE, CIS_BOND + BOND_RANGE) Å.
+BOND, CIS_BOND, BOND_RANGE = 3.8, 2.9, 0.15
 #: Non-bonded Cα pairs (|i − j| ≥ 2) are pushed apart to at least this distance (Å).
 EXCLUDED = 3.6
 #: Bond-only sweeps first, then at most MAX_ROUNDS rounds of (excluded volume, bonds).
@@ -49,9 +51,14 @@ BOND_SWEEPS, MAX_ROUNDS = 10, 10
 BOND_TOL, EXCLUDED_TOL = 0.05, 0.1
 
 
-def bond_lengths(bond_raw: Tensor) -> Tensor:
-    """Virtual-bond lengths ℓ = 3.8 + 0.15 tanh(b) Å."""
-    return BOND + BOND_RANGE * torch.tanh(bond_raw)
+def bond_lengths(bond_raw: Tensor, cis: Tensor | None = None) -> Tensor:
+    """Virtual-bond lengths ℓ = 3.8 + 0.15 tanh(b) Å, or 2.9 + 0.15 tanh(b) Å where ``cis``."""
+    centre = (
+        torch.full_like(bond_raw, BOND)
+        if cis is None
+        else torch.where(cis, CIS_BOND, BOND).to(bond_raw)
+    )
+    return centre + BOND_RANGE * torch.tanh(bond_raw)
 
 
 def initial_bond_raw(n_bonds: int) -> Tensor:
@@ -59,13 +66,16 @@ def initial_bond_raw(n_bonds: int) -> Tensor:
     return torch.zeros(n_bonds)
 
 
-def chain_mean(loc: Tensor, bond_raw: Tensor, rounds: int = MAX_ROUNDS) -> Tensor:
+def chain_mean(
+    loc: Tensor, bond_raw: Tensor, rounds: int = MAX_ROUNDS, cis: Tensor | None = None
+) -> Tensor:
     """The constraint transform g: raw ``(..., 3L)`` coordinates → chain with bonds ℓ(b).
 
     ``rounds`` caps the (excluded volume, bonds) rounds; the likelihood uses MAX_ROUNDS.
+    ``cis`` ``(L − 1,)`` marks cis bonds (length near 2.9 Å).
     """
     y = loc.reshape(-1, loc.shape[-1] // 3, 3)
-    length = bond_lengths(bond_raw)[..., None]
+    length = bond_lengths(bond_raw, cis)[..., None]
     idx = torch.arange(y.shape[-2], device=y.device)
     nonbonded = (idx[:, None] - idx[None, :]).abs() >= 2
     for _ in range(BOND_SWEEPS):
@@ -133,6 +143,13 @@ class CaChain(Likelihood):
             )
         self._gaussian = Gaussian(data_shape, config)
         self.n_atoms = self.n_features // 3
+        if any(int(i) >= self.n_atoms - 1 for i in config.cis_bonds):
+            raise ConfigError(
+                f"likelihood.cis_bonds {list(config.cis_bonds)} name bonds beyond the last of "
+                f"{self.n_atoms - 1}; bond i joins atoms i and i+1 (0-based)"
+            )
+        self._cis = torch.zeros(self.n_atoms - 1, dtype=torch.bool)
+        self._cis[list(config.cis_bonds)] = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return self._gaussian.outputs()
@@ -141,7 +158,7 @@ class CaChain(Likelihood):
         return {**self._gaussian.global_params(), "bond": initial_bond_raw(self.n_atoms - 1)}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        loc = chain_mean(params["loc"], params["bond"])
+        loc = chain_mean(params["loc"], params["bond"], cis=self._cis.to(params["loc"].device))
         return self._gaussian.distribution({**params, "loc": loc}, context)
 
     def validate(self, x: np.ndarray) -> BadEntry | None:
