@@ -109,3 +109,15 @@ def test_assess_separates_valid_and_broken_ensembles():
     w = assess(shrunk, good)
     assert w.bonds_valid == 0.0 and w.clash_free == 0.0 and w.passing == 0.0
     assert w.angle_w1_deg < 1e-6  # angles are scale invariant
+
+
+def test_cis_bonds_are_those_with_median_length_below_3_35():
+    from biovae.applications.structures.validity import cis_bonds
+
+    chain = helix_like_chain(n=8)
+    frames = np.stack([chain, chain, chain])
+    # shorten bond 3 → 4 to 3.0 Å in two of three frames (median cis), bond 5 → 6 in one only
+    for f, bond, length in ((0, 3, 3.0), (1, 3, 3.0), (2, 5, 3.0)):
+        v = frames[f, bond + 1] - frames[f, bond]
+        frames[f, bond + 1 :] -= v * (1 - length / np.linalg.norm(v))
+    assert cis_bonds(frames) == (3,)

@@ -78,3 +78,14 @@ def test_bad_input_is_one_line_and_exit_2(fixtures, tmp_path, capsys, case, mess
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_negative_refine_steps_is_one_line_and_exit_2(fixtures, tmp_path, capsys):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, path = tmp_path / "model", tmp_path / "path.pdb"
+    assert main(["structure", "fit", str(pdb), "--out", str(model), *FAST]) == 0
+    capsys.readouterr()
+    args = ["structure", "interpolate", str(model), str(pdb), str(pdb), "--out", str(path)]
+    assert main([*args, "--refine-steps", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--refine-steps" in err and not path.exists()

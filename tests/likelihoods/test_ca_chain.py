@@ -48,3 +48,66 @@ def test_learned_bond_lengths_are_honoured(ubiquitin):
     raw[10] = torch.atanh(torch.tensor(-0.1 / 0.15)).double()  # ℓ = 3.7 Å
     bonds = virtual_bonds(project(ubiquitin, raw))
     assert bonds[:, 10] == pytest.approx(np.full(len(bonds), 3.7), abs=0.02)
+
+
+def hairpin(n_strand: int = 20, gap: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Two antiparallel straight strands ``gap`` Å apart joined by one bond, with noise.
+
+    Every atom of one strand is within ~2 Å of an atom of the other (dozens of clashes), and
+    the noise (sd 0.4 Å) breaks the bond lengths: both constraints are violated at once.
+    """
+    x = np.arange(n_strand) * 3.8
+    a = np.stack([x, np.zeros(n_strand), np.zeros(n_strand)], 1)
+    b = np.stack([x[::-1], np.full(n_strand, gap), np.zeros(n_strand)], 1)
+    chain = np.concatenate([a, b])
+    return chain + np.random.default_rng(seed).normal(scale=0.4, size=chain.shape)
+
+
+def project_rounds(coords, rounds):
+    loc = torch.as_tensor(coords).reshape(len(coords), -1)
+    raw = initial_bond_raw(coords.shape[1] - 1).double()
+    return chain_mean(loc, raw, rounds).reshape(coords.shape).numpy()
+
+
+def closest_nonbonded(ca):
+    pairs = np.linalg.norm(ca[:, :, None] - ca[:, None], axis=-1)
+    n = ca.shape[1]
+    return pairs[:, np.abs(np.subtract.outer(np.arange(n), np.arange(n))) >= 2].min()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_projection_satisfies_bonds_and_excluded_volume_together(seed):
+    raw = hairpin(seed=seed)[None]
+    assert clash_counts(raw)[0] > 10 and np.abs(virtual_bonds(raw) - 3.8).max() > 0.5
+    # the likelihood's transform (MAX_ROUNDS rounds): the validity criteria of the issue
+    out = project(raw)
+    assert np.abs(virtual_bonds(out) - 3.8).max() < 0.2 and closest_nonbonded(out) >= 3.0
+    # run to convergence: the stopping test holds, bonds within 0.05 Å of 3.8, pairs ≥ 3.5 Å
+    out = project_rounds(raw, 50)
+    assert np.abs(virtual_bonds(out) - 3.8).max() <= 0.05 and closest_nonbonded(out) >= 3.5
+
+
+def test_a_satisfied_record_does_not_depend_on_its_batch(ubiquitin):
+    alone = project(ubiquitin[:1])
+    with_hard = project(np.concatenate([ubiquitin[:1], ubiquitin[1:2] * 0.6]))
+    np.testing.assert_allclose(with_hard[0], alone[0], atol=1e-9)
+
+
+def test_cis_bonds_are_held_near_cis_length(ubiquitin):
+    loc = torch.as_tensor(ubiquitin).reshape(len(ubiquitin), -1)
+    cis = torch.zeros(75, dtype=torch.bool)
+    cis[20] = True
+    out = chain_mean(loc, initial_bond_raw(75).double(), cis=cis).reshape(ubiquitin.shape)
+    bonds = virtual_bonds(out.numpy())
+    assert bonds[:, 20] == pytest.approx(np.full(len(bonds), 2.9), abs=0.05)
+    assert np.abs(np.delete(bonds, 20, axis=1) - 3.8).max() < 0.05
+    assert clash_counts(out.numpy()).sum() == 0
+
+
+def test_cis_bonds_beyond_the_chain_are_a_config_error():
+    from biovae.config import LikelihoodConfig
+    from biovae.errors import ConfigError
+    from biovae.likelihoods.ca_chain import CaChain
+
+    with pytest.raises(ConfigError, match="cis_bonds"):
+        CaChain((12,), LikelihoodConfig(name="ca_chain", cis_bonds=(3,)))

@@ -77,29 +77,44 @@ def ref_hurdle_dirichlet(x, p, ctx):
     return np.array(out)
 
 
-def _ca_chain_mean(loc, bond_raw, sweeps=20, r=3.6, push=(15, 16, 17)):
-    """The documented projection, written as plain loops over bonds and pairs."""
-    y = loc.reshape(-1, 3).copy()
-    length = 3.8 + 0.15 * np.tanh(bond_raw)
-    n = len(y)
-    for sweep in range(sweeps):
+def _bond_sweep_loops(y, length):
+    for parity in (0, 1):
         step = np.zeros_like(y)
-        for i in range(n - 1):
+        for i in range(parity, len(y) - 1, 2):
             v = y[i + 1] - y[i]
             d = max(np.linalg.norm(v), 1e-6)
             step[i] += 0.5 * (d - length[i]) / d * v
             step[i + 1] -= 0.5 * (d - length[i]) / d * v
         y = y + step
-        if sweep not in push:
-            continue
+    return y
+
+
+def _pairs_loops(y, r):
+    n = len(y)
+    dist = np.array([[np.linalg.norm(y[i] - y[j]) for j in range(n)] for i in range(n)])
+    far = np.abs(np.subtract.outer(np.arange(n), np.arange(n))) >= 2
+    return dist, far
+
+
+def _ca_chain_mean(loc, bond_raw, sweeps=10, rounds=10, r=3.6, tol=(0.05, 0.1)):
+    """The documented projection, written as plain loops over bonds and pairs."""
+    y = loc.reshape(-1, 3).copy()
+    length = 3.8 + 0.15 * np.tanh(bond_raw)
+    n = len(y)
+    for _ in range(sweeps):
+        y = _bond_sweep_loops(y, length)
+    for _ in range(rounds):
+        dist, far = _pairs_loops(y, r)
+        bond_err = max(abs(np.linalg.norm(y[i + 1] - y[i]) - length[i]) for i in range(n - 1))
+        if bond_err <= tol[0] and dist[far].min() >= r - tol[1]:
+            break
         step, count = np.zeros_like(y), np.zeros((n, 1))
         for i in range(n):
             for j in range(n):
-                d = np.linalg.norm(y[i] - y[j])
-                if abs(i - j) >= 2 and d < r:
-                    step[i] += 0.5 * (r - d) / max(d, 1e-6) * (y[i] - y[j])
+                if far[i, j] and dist[i, j] < r:
+                    step[i] += 0.5 * (r - dist[i, j]) / max(dist[i, j], 1e-6) * (y[i] - y[j])
                     count[i] += 1
-        y = y + step / np.maximum(count, 1)
+        y = _bond_sweep_loops(y + step / np.maximum(count, 1), length)
     return y.reshape(loc.shape)
 
 

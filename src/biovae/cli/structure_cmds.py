@@ -95,6 +95,14 @@ def _interpolate(actions) -> None:
     p.add_argument("start", metavar="START", help="structure file (first frame is used)")
     p.add_argument("end", metavar="END", help="structure file (first frame is used)")
     p.add_argument("--steps", type=int, default=10, help="structures on the path (10)")
+    p.add_argument(
+        "--refine-steps",
+        type=int,
+        metavar="N",
+        help="Adam steps on log p(x|z) that move each end from the encoder's posterior mean to "
+        "the z that best reconstructs it (default: REFINE_STEPS of biovae.structure_estimator, "
+        "100; 0 = posterior means)",
+    )
     p.add_argument("--out", required=True, metavar="PDB")
     _input_flags(p, select=False)
     p.set_defaults(func=cmd_interpolate)
@@ -155,7 +163,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     select = model.selection()
     start = read_structures(args.start, args.topology, select)
     end = read_structures(args.end, args.topology, select)
-    write_pdb(out, model.structures(model.interpolate(start, end, args.steps)))
+    refine = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
+    write_pdb(out, model.structures(model.interpolate(start, end, args.steps, **refine)))
     print(out)
     return 0
 

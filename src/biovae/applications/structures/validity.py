@@ -59,6 +59,13 @@ def radius_of_gyration(ca: np.ndarray) -> np.ndarray:
     return np.sqrt(((ca - ca.mean(-2, keepdims=True)) ** 2).sum(-1).mean(-1))
 
 
+def cis_bonds(ca: np.ndarray) -> tuple[int, ...]:
+    """Virtual bonds i → i+1 that are cis in ``ca`` ``(n, atoms, 3)``: median length below the
+    midpoint of the cis and trans lengths (2.9 and 3.8 Å)."""
+    median = np.median(virtual_bonds(ca), axis=0)
+    return tuple(int(i) for i in np.flatnonzero(median < (CIS + TRANS) / 2))
+
+
 def bond_ok(d: np.ndarray) -> np.ndarray:
     """Whether virtual-bond lengths ``d`` are trans- (3.8 ± 0.2 Å) or cis-valid (2.9 ± 0.2 Å)."""
     return (np.abs(d - TRANS) <= TOLERANCE) | (np.abs(d - CIS) <= TOLERANCE)

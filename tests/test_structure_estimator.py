@@ -1,0 +1,77 @@
+"""ConformationVAE: latent refinement of path end points (the amortisation gap of a frame)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from biovae.applications.structures.geometry import rmsd
+from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+    from biovae.data.structure import read_structures
+    from tests.conftest import FIXTURES
+
+    structures = read_structures(FIXTURES / "ubiquitin_2k39_ca_12.pdb")
+    cfg = dataclasses.replace(
+        STRUCTURE_DEFAULTS,
+        model=dataclasses.replace(
+            STRUCTURE_DEFAULTS.model,
+            network=dataclasses.replace(STRUCTURE_DEFAULTS.model.network, hidden=(32,)),
+        ),
+        train=dataclasses.replace(STRUCTURE_DEFAULTS.train, epochs=20, seed=0),
+    )
+    return ConformationVAE("mse", cfg).fit(structures), structures
+
+
+def test_refinement_finds_the_latent_point_that_generated_a_frame(fitted):
+    model, structures = fitted
+    # ground truth: a frame that the decoder produces exactly at a known z*, away from where
+    # the encoder puts the training frames; the best reconstruction has RMSD 0
+    z_true = np.array([[1.5, -1.0]], np.float32)
+    target = structures.with_coords(model.decode(z_true))
+    before = rmsd(model.decode(model.encode(target)), target.coords)[0]
+    after = rmsd(model.decode(model.refine_latent(target, steps=200)), target.coords)[0]
+    assert before > 0.1  # the amortised guess misses
+    assert after < 0.1 * before
+
+
+def test_zero_steps_are_the_posterior_means_and_parameters_stay_trainable(fitted):
+    model, structures = fitted
+    np.testing.assert_array_equal(
+        model.refine_latent(structures, steps=0), model.encode(structures)
+    )
+    model.refine_latent(structures, steps=3)
+    assert all(p.requires_grad for p in model.vae_.model_.parameters())
+
+
+def test_refined_ends_reconstruct_at_least_as_well(fitted):
+    model, structures = fitted
+    z0, z1 = model.encode(structures), model.refine_latent(structures, steps=20)
+    coords = model.align(structures)
+    err0 = ((model.decode(z0) - coords) ** 2).sum((1, 2))
+    err1 = ((model.decode(z1) - coords) ** 2).sum((1, 2))
+    assert np.all(err1 <= err0 + 1e-4)
+
+
+def test_geometry_fit_marks_bonds_that_are_cis_in_the_training_frames(fitted, tmp_path):
+    _, structures = fitted
+    coords = structures.coords.copy()
+    # shorten virtual bond 30 → 31 to 3.0 Å in every frame by moving the rest of the chain
+    v = coords[:, 31] - coords[:, 30]
+    shift = v * (1 - 3.0 / np.linalg.norm(v, axis=-1, keepdims=True))
+    coords[:, 31:] -= shift[:, None]
+    model = ConformationVAE("geometry", fitted[0].config).fit(structures.with_coords(coords))
+    assert model.vae_.config_.model.likelihood.cis_bonds == (30,)
+    loaded = ConformationVAE.load(model.save(tmp_path / "m"))
+    assert loaded.vae_.config_.model.likelihood.cis_bonds == (30,)
+    bonds = np.linalg.norm(np.diff(loaded.sample(5), axis=1), axis=-1)
+    # a 20-epoch toy model leaves residual violations (10 rounds), so only check that bond 30
+    # is generated at cis rather than trans length; the projection itself is tested in
+    # tests/likelihoods/test_ca_chain.py
+    assert np.all(bonds[:, 30] < 3.2) and np.median(np.delete(bonds, 30, axis=1)) > 3.6
