@@ -127,6 +127,7 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
     """
     cfg = VariantsConfig()
     cfg = replace(cfg, model=replace(cfg.model, bayesian=args.bayesian))
+    cfg = replace(cfg, train=replace(cfg.train, precision=args.precision))
     marks = sorted({*args.curve, args.minutes})
     train = replace(cfg.train, steps=10**9, max_minutes=marks[-1])
     codes = mapped.codes[mapped.ok]
@@ -159,7 +160,9 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
 
 def ensemble_section(aln, mapped, fitness, args) -> dict:
     cfg = VariantsConfig(
-        train=FamilyTrainConfig(steps=10**9, max_minutes=args.ensemble_minutes, seed=100),
+        train=FamilyTrainConfig(
+            steps=10**9, max_minutes=args.ensemble_minutes, seed=100, precision=args.precision
+        ),
         ensemble=args.ensemble,
     )
     t0 = time.perf_counter()
@@ -260,6 +263,12 @@ def main() -> None:
     p.add_argument("--ensemble", type=int, default=3)
     p.add_argument("--ensemble-minutes", type=float, default=4.0)
     p.add_argument("--bayesian", action="store_true", help="variational decoder weights")
+    p.add_argument(
+        "--precision",
+        default="bfloat16",
+        choices=("float32", "bfloat16"),
+        help="training matmuls (scoring is float32)",
+    )
     p.add_argument("--skip", default="", help="comma-separated sections to skip")
     p.add_argument("--out", default="bench-output/variants")
     p.add_argument("--probe", help=argparse.SUPPRESS)

@@ -26,6 +26,7 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--minutes": ("train.max_minutes", float, "wall-time limit per member (0 = none)"),
     "--batch-size": ("train.batch_size", int, "records per update (100)"),
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
+    "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
     "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
     "--ensemble": ("ensemble", int, "number of models averaged (1)"),
     "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),

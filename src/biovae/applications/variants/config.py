@@ -59,6 +59,9 @@ class FamilyTrainConfig:
     Training stops after ``steps`` updates or ``max_minutes`` of wall time, whichever comes
     first (0 = no time limit). ``prior_scale`` is σ of the N(0, σ²) prior on decoder weights,
     whose negative log density / Neff is added to the per-record loss (MAP estimate).
+    ``precision = "bfloat16"`` runs the training forward pass under CPU autocast (matrix products
+    in bfloat16, parameters, optimiser state and scoring stay float32): about 1.7× more updates
+    per second on CPUs with native bfloat16 (AVX512-BF16, AMX), slower on CPUs without.
     """
 
     steps: int = 6000
@@ -67,6 +70,7 @@ class FamilyTrainConfig:
     lr: float = 1e-3
     prior_scale: float = 1.0
     seed: int = 0
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps must be >= 1")
@@ -74,6 +78,10 @@ class FamilyTrainConfig:
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(self.prior_scale > 0, "train.prior_scale must be > 0")
+        _check(
+            self.precision in ("float32", "bfloat16"),
+            f"train.precision must be float32 or bfloat16, not {self.precision!r}",
+        )
 
 
 @dataclass(frozen=True)

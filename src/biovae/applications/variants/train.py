@@ -53,7 +53,8 @@ def fit_family(
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
         for step in range(1, train_cfg.steps + 1):
             idx = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
-            out = elbo(model, Batch(x[idx]), beta=1.0)
+            with torch.autocast("cpu", torch.bfloat16, enabled=train_cfg.precision == "bfloat16"):
+                out = elbo(model, Batch(x[idx]), beta=1.0)
             loss = out.loss
             if model.bayesian:
                 loss = loss + model.weight_kl(train_cfg.prior_scale) / neff
