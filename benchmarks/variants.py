@@ -127,7 +127,8 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
     """
     cfg = VariantsConfig()
     cfg = replace(cfg, model=replace(cfg.model, bayesian=args.bayesian))
-    cfg = replace(cfg, train=replace(cfg.train, precision=args.precision))
+    # patience 0: train the whole time budget (the model kept is still the best held-out one)
+    cfg = replace(cfg, train=replace(cfg.train, precision=args.precision, patience=0))
     marks = sorted({*args.curve, args.minutes})
     train = replace(cfg.train, steps=10**9, max_minutes=marks[-1])
     codes = mapped.codes[mapped.ok]

@@ -27,6 +27,12 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--batch-size": ("train.batch_size", int, "records per update (100)"),
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
     "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
+    "--validation-fraction": (
+        "train.validation_fraction",
+        float,
+        "share of sequences held out to keep the best model (0.05; 0 = keep the last)",
+    ),
+    "--patience": ("train.patience", int, "evaluations without improvement before stopping (10)"),
     "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
     "--ensemble": ("ensemble", int, "number of models averaged (1)"),
     "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),

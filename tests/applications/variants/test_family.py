@@ -131,3 +131,21 @@ def test_precision_is_validated():
 
     with pytest.raises(ConfigError, match="precision"):
         FamilyTrainConfig(precision="float16")
+
+
+def test_returned_model_is_the_best_on_held_out_sequences(fitted):
+    """The keeper returns the parameters whose held-out weighted ELBO was the highest seen."""
+    from dataclasses import replace
+
+    from biovae.applications.variants import train as train_mod
+    from biovae.applications.variants.weights import sequence_weights
+
+    aln, _ = fitted
+    w = sequence_weights(aln.codes, aln.gap, len(aln.alphabet))
+    cfg = replace(SMALL.train, steps=120, eval_every=10, validation_fraction=0.2, patience=0)
+    model, history = train_mod.fit_family(aln.codes, w, len(aln.alphabet), SMALL.model, cfg)
+    seen = [h["val_elbo"] for h in history if "val_elbo" in h]
+    assert len(seen) == 12
+    x = torch.from_numpy(aln.codes.astype(np.int64))
+    _, keeper = train_mod._split(x, w, cfg)
+    assert keeper.see(model) == pytest.approx(max(seen), abs=1e-6)

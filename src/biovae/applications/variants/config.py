@@ -62,6 +62,11 @@ class FamilyTrainConfig:
     ``precision = "bfloat16"`` runs the training forward pass under CPU autocast (matrix products
     in bfloat16, parameters, optimiser state and scoring stay float32): about 1.7× more updates
     per second on CPUs with native bfloat16 (AVX512-BF16, AMX), slower on CPUs without.
+    ``validation_fraction`` of the sequences (random, by seed) is held out; every
+    ``eval_every`` updates the held-out weighted ELBO is computed and the best model is the one
+    returned; ``patience`` evaluations without improvement stop training (0 = never). Long
+    runs overfit the family (the held-out ELBO and the mutation ranking both get worse), so
+    this is the label-free guard against it.
     """
 
     steps: int = 6000
@@ -71,6 +76,9 @@ class FamilyTrainConfig:
     prior_scale: float = 1.0
     seed: int = 0
     precision: str = "float32"
+    validation_fraction: float = 0.05
+    eval_every: int = 200
+    patience: int = 10
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps must be >= 1")
@@ -78,6 +86,9 @@ class FamilyTrainConfig:
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(self.prior_scale > 0, "train.prior_scale must be > 0")
+        _check(0 <= self.validation_fraction < 0.5, "train.validation_fraction must be in [0, 0.5)")
+        _check(self.eval_every >= 1, "train.eval_every must be >= 1")
+        _check(self.patience >= 0, "train.patience must be >= 0")
         _check(
             self.precision in ("float32", "bfloat16"),
             f"train.precision must be float32 or bfloat16, not {self.precision!r}",

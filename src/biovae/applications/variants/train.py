@@ -37,11 +37,15 @@ def fit_family(
 ) -> tuple[FamilyVAE, list[dict[str, float]]]:
     """Train one family VAE; returns the model (eval mode) and a coarse history.
 
-    ``on_snapshot`` receives a copy of the model after each of ``snapshot_seconds`` of training
-    time (time spent in the callback is not counted).
+    With ``train_cfg.validation_fraction`` > 0 a random share of the sequences is held out and
+    the returned model is the one with the best held-out weighted ELBO (evaluated every
+    ``eval_every`` updates; training stops after ``patience`` evaluations without improvement).
+    ``on_snapshot`` receives a copy of the model that would be returned if training stopped
+    after each of ``snapshot_seconds`` of training time (callback time is not counted).
     """
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
-    w = torch.as_tensor(weights, dtype=torch.float64)
+    train_idx, keeper = _split(x, weights, train_cfg)
+    w = torch.as_tensor(weights, dtype=torch.float64)[train_idx]
     neff = float(w.sum())
     gen = torch.Generator().manual_seed(train_cfg.seed)
     pending = sorted(snapshot_seconds)
@@ -52,17 +56,8 @@ def fit_family(
         opt = _optimizer(model, train_cfg, neff)
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
         for step in range(1, train_cfg.steps + 1):
-            idx = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
-            with torch.autocast("cpu", torch.bfloat16, enabled=train_cfg.precision == "bfloat16"):
-                out = elbo(model, Batch(x[idx]), beta=1.0)
-            loss = out.loss
-            if model.bayesian:
-                loss = loss + model.weight_kl(train_cfg.prior_scale) / neff
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {loss.item()} at step {step}; lower --lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
+            out = _update(model, opt, x[train_idx[pick]], train_cfg, neff, step)
             sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
             now = time.perf_counter()
             elapsed, t0 = elapsed + now - t0, now
@@ -71,15 +66,75 @@ def fit_family(
                     {"step": step, "seconds": elapsed, "elbo": sums[0] / 100, "kl": sums[1] / 100}
                 )
                 sums[:] = 0
+            if keeper and step % train_cfg.eval_every == 0:
+                history.append({"step": step, "seconds": elapsed, "val_elbo": keeper.see(model)})
             while pending and elapsed >= pending[0]:
                 pending.pop(0)
-                _snapshot(on_snapshot, elapsed, model)
-                t0 = time.perf_counter()
-            if elapsed >= limit:
+                _snapshot(on_snapshot, elapsed, keeper.best(model) if keeper else model)
+            t0 = time.perf_counter()  # evaluation and snapshot time is not training time
+            if elapsed >= limit or (keeper and keeper.stale >= train_cfg.patience > 0):
                 break
-    model.eval()
+    final = keeper.best(model) if keeper else model
     history.append({"step": step, "seconds": elapsed, "final": 1.0})
-    return model, history
+    return final.eval(), history
+
+
+def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float, step: int):
+    """One Adam step on the minibatch's negative ELBO (+ weight KL / Neff when Bayesian)."""
+    with torch.autocast("cpu", torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+        out = elbo(model, Batch(batch), beta=1.0)
+    loss = out.loss
+    if model.bayesian:
+        loss = loss + model.weight_kl(cfg.prior_scale) / neff
+    if not torch.isfinite(loss):
+        raise TrainingError(f"the loss became {loss.item()} at step {step}; lower --lr")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return out
+
+
+def _split(x: torch.Tensor, weights: np.ndarray, cfg: FamilyTrainConfig):
+    """Training row indices and the held-out keeper (None without a validation share)."""
+    n_val = int(len(x) * cfg.validation_fraction)
+    order = np.random.default_rng(cfg.seed).permutation(len(x))
+    if n_val < 1:
+        return torch.from_numpy(np.arange(len(x))), None
+    val, train = order[:n_val], np.sort(order[n_val:])
+    keeper = _BestKeeper(x[torch.from_numpy(val)], torch.as_tensor(weights[val]), cfg.seed)
+    return torch.from_numpy(train), keeper
+
+
+class _BestKeeper:
+    """Held-out weighted ELBO of the model over training; remembers the best parameters."""
+
+    def __init__(self, x_val: torch.Tensor, w_val: torch.Tensor, seed: int) -> None:
+        self.x, self.w, self.seed = x_val, w_val.double() / w_val.sum(), seed
+        self.best_value, self.state, self.stale = -float("inf"), None, 0
+
+    def see(self, model: FamilyVAE) -> float:
+        model.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # the same z draws at every evaluation
+            value = sum(
+                float(elbo(model, Batch(self.x), 1.0).elbo_n.double() @ self.w) for _ in "ab"
+            )
+        model.train()
+        value /= 2
+        if value > self.best_value:
+            self.best_value, self.stale = value, 0
+            self.state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+        return value
+
+    def best(self, model: FamilyVAE) -> FamilyVAE:
+        """A copy of ``model`` holding the best parameters seen (``model`` if none yet)."""
+        if self.state is None:
+            return model
+        out = copy.deepcopy(model)
+        out.load_state_dict(self.state)
+        return out
 
 
 def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.optim.Optimizer:
@@ -103,6 +158,6 @@ def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.o
 def _snapshot(fn: SnapshotFn | None, seconds: float, model: FamilyVAE) -> None:
     if fn is None:
         return
-    copy_ = copy.deepcopy(model).eval()
+    copy_ = copy.deepcopy(model).eval()  # (a copy even when it already is one: cheap enough)
     with torch.random.fork_rng(devices=[]):
         fn(seconds, copy_)
