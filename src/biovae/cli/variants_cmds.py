@@ -196,7 +196,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     }
     write_table(out, mutant, cols, id_name="mutant")
     if args.heatmap:
-        from biovae.applications.variants.heatmap import write_heatmap
+        from biovae.reports.plots_variants import write_heatmap
 
         write_heatmap(Path(args.heatmap), cols, fitted.alphabet)
         print(args.heatmap)

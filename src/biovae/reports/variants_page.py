@@ -15,6 +15,7 @@ import numpy as np
 
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
+from biovae.reports.plots_variants import scan_heatmap
 
 #: How many substitutions the most-damaging / most-tolerated tables list.
 TOP = 12
@@ -87,11 +88,9 @@ def model_section(fitted: Any) -> Section:
 
 
 def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
-    from biovae.applications.variants.heatmap import draw_scan, scan_matrix
-
-    grid, positions, letters = scan_matrix(cols, alphabet)
+    positions = np.unique(np.asarray(cols["position"], dtype=int))
     width = max(7.0, min(24.0, len(positions) / 10))
-    heat = figures.render(lambda fig: draw_scan(fig, grid, positions, letters), (width, 4.2))
+    heat = scan_heatmap(cols, alphabet, (width, 4.2))
     profile = figures.render(lambda fig: _profile(fig, cols), (width, 2.6))
     ok = np.isfinite(np.asarray(cols["score"], dtype=float))
     lead = (

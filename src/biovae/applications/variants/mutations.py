@@ -108,3 +108,15 @@ def single_mutant_scan(focus: np.ndarray, alphabet: str, positions: tuple[int, .
             continue
         out.extend(f"{wt}{number}{new}" for new in letters)
     return out
+
+
+def scan_matrix(cols: dict, alphabet: str) -> tuple[np.ndarray, list[int], list[str]]:
+    """Scan scores (``position``, ``letter``, ``score`` columns) as a (letters, positions)
+    matrix; NaN where a cell was not scored."""
+    letters = [a for a in alphabet if a != "-"]
+    positions = sorted(set(int(p) for p in cols["position"]))
+    col_of = {p: i for i, p in enumerate(positions)}
+    grid = np.full((len(letters), len(positions)), np.nan)
+    for p, a, s in zip(cols["position"], cols["letter"], cols["score"]):
+        grid[letters.index(a), col_of[int(p)]] = s
+    return grid, positions, letters
