@@ -116,11 +116,11 @@ class _BestKeeper:
         model.eval()
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the same z draws at every evaluation
-            value = sum(
-                float(elbo(model, Batch(self.x), 1.0).elbo_n.double() @ self.w) for _ in "ab"
-            )
+            draws = [
+                float(elbo(model, Batch(self.x), 1.0).elbo_n.double() @ self.w) for _ in (0, 1)
+            ]
         model.train()
-        value /= 2
+        value = sum(draws) / len(draws)
         if value > self.best_value:
             self.best_value, self.stale = value, 0
             self.state = copy.deepcopy(model.state_dict())
