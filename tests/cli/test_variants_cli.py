@@ -100,6 +100,10 @@ def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):
     )
     assert rc == 2 and "--report" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "r.pdf").exists()
+    report = tmp_path / "missing" / "r.html"
+    rc, _, err = run(capsys, "variants", "scan", model_dir, "--out", out, "--report", report)
+    assert rc == 2 and "--report" in err and "does not exist" in err
+    assert not out.exists() and not report.parent.exists()
 
 
 @pytest.mark.parametrize(

@@ -178,10 +178,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, TABLES)
     _check_samples(args.samples)
-    if args.heatmap and not args.heatmap.lower().endswith(".png"):
-        raise DataError(f"--heatmap {args.heatmap}: give a .png file name")
-    if args.report and not args.report.lower().endswith((".html", ".htm")):
-        raise DataError(f"--report {args.report}: give an .html file name")
+    heatmap = _extra_output("--heatmap", args.heatmap, (".png",))
+    report = _extra_output("--report", args.report, (".html", ".htm"))
     fitted = family.load(args.model)
     names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
     cols = fitted.score(names, args.samples, args.seed)
@@ -195,18 +193,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
         "independent_site": cols["independent_site"],
     }
     write_table(out, mutant, cols, id_name="mutant")
-    if args.heatmap:
+    if heatmap:
         from biovae.reports.plots_variants import write_heatmap
 
-        write_heatmap(Path(args.heatmap), cols, fitted.alphabet)
-        print(args.heatmap)
-    if args.report:
+        print(write_heatmap(heatmap, cols, fitted.alphabet))
+    if report:
         from biovae.reports.variants_page import write_variants_report
 
-        write_variants_report(args.report, {"mutant": mutant, **cols}, fitted)
-        print(args.report)
+        print(write_variants_report(report, {"mutant": mutant, **cols}, fitted))
     print(out)
     return 0
+
+
+def _extra_output(flag: str, path: str | None, suffixes: tuple[str, ...]) -> Path | None:
+    """Validate an optional output path (suffix, existing folder) before any work is done."""
+    if path is None:
+        return None
+    try:
+        return check_output(path, suffixes)
+    except DataError as exc:
+        raise DataError(f"{flag}: {exc}") from exc
 
 
 def _check_samples(samples: int) -> None:
