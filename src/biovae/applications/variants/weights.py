@@ -44,11 +44,13 @@ class _FeatureMap:
 
 
 def _feature_map(codes: np.ndarray, gap: int | None, n_letters: int, divisor: int) -> _FeatureMap:
-    counts = np.zeros((codes.shape[1], n_letters), dtype=np.int64)
+    length = codes.shape[1]
+    flat = np.arange(length) * n_letters  # feature index of (column, letter) = column·a + letter
+    counts = np.zeros(length * n_letters, dtype=np.int64)
     for start in range(0, len(codes), 65536):  # bounded memory for very deep alignments
-        chunk = codes[start : start + 65536]
-        cols = np.broadcast_to(np.arange(codes.shape[1]), chunk.shape)
-        np.add.at(counts, (cols.ravel(), chunk.ravel()), 1)
+        chunk = codes[start : start + 65536].astype(np.int64) + flat
+        counts += np.bincount(chunk.ravel(), minlength=length * n_letters)
+    counts = counts.reshape(length, n_letters)
     if gap is not None:
         counts[:, gap] = 0
     common = counts >= max(1, len(codes) // divisor)
