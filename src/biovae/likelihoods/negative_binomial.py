@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, constraints
 
+from biovae.likelihoods import special
 from biovae.likelihoods.base import Likelihood, ObservedLibrary
 
 #: |log θ| is clamped here: θ in [e^-15, e^15] covers every over-dispersion seen in counts
@@ -45,18 +46,9 @@ class NBDistribution(Distribution):
         return self.mu + self.mu**2 / self.theta
 
     def log_prob(self, value: Tensor) -> Tensor:
-        mu, theta = self.mu, self.theta
-        # log θ and lgamma(θ) on θ as given: for gene-wise θ that is one value per gene instead
-        # of one per (cell, gene), which saves a full-size lgamma and its digamma gradient
-        theta_given = self._theta
-        log_theta_mu = torch.log(theta + mu)
-        return (
-            theta * (torch.log(theta_given) - log_theta_mu)
-            + value * (torch.log(mu) - log_theta_mu)
-            + torch.lgamma(value + theta)
-            - torch.lgamma(theta_given)
-            - torch.lgamma(value + 1.0)
-        )
+        # terms in θ alone (log θ, log Γ(θ)) are evaluated on θ as given: for gene-wise θ one
+        # value per gene instead of one per (cell, gene); the backward is hand-written
+        return special.nb_log_prob(value, self.mu, self._theta)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         # Gamma–Poisson mixture: λ ~ Gamma(θ, θ/μ), x ~ Poisson(λ)
