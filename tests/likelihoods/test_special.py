@@ -1,4 +1,4 @@
-"""The fast ψ and the fused NB log-density against torch's exact functions (float64 ground truth)."""
+"""Fast ψ and the fused NB log-density against torch's exact functions (float64 reference)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _nb_inputs(theta_shape):
     g = torch.Generator().manual_seed(1)
     x = torch.poisson(torch.rand(6, 9, generator=g, dtype=torch.float64) * 20)
     mu = (torch.rand(6, 9, generator=g, dtype=torch.float64) * 15 + 0.05).requires_grad_()
-    theta = (torch.rand(theta_shape, generator=g, dtype=torch.float64) * 8 + 0.05)
+    theta = torch.rand(theta_shape, generator=g, dtype=torch.float64) * 8 + 0.05
     return x, mu, theta.requires_grad_()
 
 

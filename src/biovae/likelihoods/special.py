@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+
 def _fast(z: Tensor) -> bool:
     return z.dtype == torch.float32 and z.device.type == "cpu"
 
