@@ -48,6 +48,7 @@ def cellbench_md(r: dict) -> list[str]:
         markdown_table(["model", "ELBO", "reconstruction NLL", "KL"], rows),
         "",
     ]
+    lines += seeds_md(r)
     if "scVI train seconds" in r:
         b = r["biovae conditional VAE fit seconds"]
         s = r["scVI train seconds"]
@@ -59,6 +60,33 @@ def cellbench_md(r: dict) -> list[str]:
             "",
         ]
     return lines
+
+
+def seeds_md(r: dict) -> list[str]:
+    """Per-seed metrics and held-out ELBO of the conditional VAE and scVI (seed 0: above)."""
+    seeds = r.get("seeds", {})
+    rows = []
+    for name in ("biovae conditional VAE", "scVI"):
+        if f"{name} held-out" not in r:
+            continue
+        per_seed = {0: {**r["metrics"][name], "elbo": r[f"{name} held-out"]["elbo"]}}
+        per_seed.update({int(k): v for k, v in seeds.get(name, {}).items()})
+        if len(per_seed) < 2:
+            continue
+        for seed, m in sorted(per_seed.items()):
+            rows.append([f"{name}, seed {seed}", *(_f(m[k]) for k, _ in METRICS), _f(m["elbo"], 2)])
+        keys = [k for k, _ in METRICS] + ["elbo"]
+        means = [statistics.mean(m[k] for m in per_seed.values()) for k in keys]
+        rows.append([f"{name}, mean", *(_f(v) for v in means[:-1]), _f(means[-1], 2)])
+    if not rows:
+        return []
+    head = ["model, seed", *(label for _, label in METRICS), "held-out ELBO"]
+    return [
+        "Seeds (model initialisation and training order; same split):",
+        "",
+        markdown_table(head, rows),
+        "",
+    ]
 
 
 def timing_md(r: dict) -> list[str]:

@@ -12,14 +12,17 @@ so scvi-tools does not pull a CUDA torch) and ``pip install scvi-tools==1.4.2``.
 defaults for this data size: 10 latent dimensions, one hidden layer of 128, batch norm, dropout
 0.1, batch size 128, Adam lr 1e-3, linear KL warm-up over all epochs (scVI:
 ``n_epochs_kl_warmup`` = epochs), 400 epochs on CellBench (scVI's default below 20,000 cells).
-biovae's decoder has no dropout (its default since issue #4, as scVI's); its encoder also sees
-the batch (scVI's does not). Reads ``$BIOVAE_DATA_DIR`` (default ../shared/data). Prints
-Markdown for RESULTS.md.
+biovae's decoder has no dropout (its default since issue #4, as scVI's). The conditional VAE's
+encoder does not read the batch (as scVI's) and an MMD penalty (λ = 1000) between platforms acts
+on its posterior means, both chosen on the training cells alone by ``singlecell_select.py``;
+``--seeds 0,1,2`` adds seeds of the conditional VAE and scVI. Reads ``$BIOVAE_DATA_DIR``
+(default ../shared/data). Prints Markdown for RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -80,6 +83,25 @@ def nb_config(epochs: int, batch_key: str | None, warmup: int) -> FitConfig:
             epochs=epochs, batch_size=BATCH_SIZE, lr=1e-3, validation_fraction=0.0, patience=0
         ),
         data=DataConfig(batch_key=batch_key),
+    )
+
+
+#: The conditional VAE's de-confounding settings, chosen on the training cells alone by the
+#: label-free rule of ``singlecell_select.py`` (RESULTS.md, issue #4, run 8): whether the
+#: encoder reads the batch (scVI's encoder does not) and the MMD penalty λ between platforms.
+ENCODE_COVARIATES, MMD_BATCH = False, 1000.0
+
+
+def conditional_config(epochs: int, seed: int = 0) -> FitConfig:
+    """The benchmark's conditional VAE: :func:`nb_config` conditioned on the platform, with
+    :data:`ENCODE_COVARIATES` and :data:`MMD_BATCH`."""
+    cfg = nb_config(epochs, "batch", epochs)
+    net = dataclasses.replace(cfg.model.network, encode_covariates=ENCODE_COVARIATES)
+    return dataclasses.replace(
+        cfg,
+        model=dataclasses.replace(cfg.model, network=net),
+        objective=dataclasses.replace(cfg.objective, mmd_batch=MMD_BATCH),
+        train=dataclasses.replace(cfg.train, seed=seed),
     )
 
 
@@ -175,8 +197,9 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
     result["epochs"] = epochs
     emb = {"PCA (log-normalised)": lognorm_pca(ds)}
     fits = {}
-    for name, key in (("biovae VAE", None), ("biovae conditional VAE", "batch")):
-        est, secs = fit_biovae(train, nb_config(epochs, key, epochs))
+    configs = (nb_config(epochs, None, epochs), conditional_config(epochs))
+    for name, cfg in zip(("biovae VAE", "biovae conditional VAE"), configs):
+        est, secs = fit_biovae(train, cfg)
         fits[name] = est
         emb[name] = est.transform(ds)
         result[f"{name} held-out"] = held_out(est, test)
@@ -194,7 +217,7 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
                 if who == "scvi":
                     rounds.append(("scvi", run_scvi(python, settings, work), load_average()))
                 elif r > 0:  # round 0's biovae fit is the one above
-                    _, secs = fit_biovae(train, nb_config(epochs, "batch", epochs))
+                    _, secs = fit_biovae(train, conditional_config(epochs))
                     result["biovae conditional VAE fit seconds"].append(secs)
         scvi_out = rounds[0][1]
         emb["scVI"] = np.asarray(scvi_out["latent"])
@@ -204,7 +227,27 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
         result["scVI setup seconds"] = [r[1]["setup_seconds"] for r in rounds]
         result["scVI version"] = scvi_out["scvi_version"]
     result["metrics"] = {k: integration_metrics(v, batch, labels) for k, v in emb.items()}
+    result["seeds"] = other_seeds(args, python, work, (train, test, ds), paths)
     return result
+
+
+def other_seeds(args, python: Path | None, work: Path, data: tuple, paths: dict) -> dict:
+    """Metrics and held-out ELBO of the conditional VAE (and scVI) for ``--seeds`` other than 0
+    (fitted after the timing rounds; their fit times are not reported)."""
+    train, test, ds = data
+    batch, labels = ds.obs["batch"], ds.obs["cell_line"]
+    epochs = 20 if args.quick else args.epochs
+    out: dict = {"biovae conditional VAE": {}, "scVI": {}}
+    for seed in (s for s in args.seeds if s != 0):
+        est, _ = fit_biovae(train, conditional_config(epochs, seed))
+        m = integration_metrics(est.transform(ds), batch, labels)
+        out["biovae conditional VAE"][seed] = {**m, "elbo": held_out(est, test)["elbo"]}
+        if python is not None:
+            settings = {**_scvi_settings(args, paths, epochs, "batch"), "seed": seed}
+            res = run_scvi(python, settings, work)
+            m = integration_metrics(np.asarray(res["latent"]), batch, labels)
+            out["scVI"][seed] = {**m, "elbo": res["held_out"]["elbo"]}
+    return out
 
 
 def ssl_part(args, python: Path | None, work: Path) -> dict:
@@ -286,7 +329,7 @@ def timing_part(args, python: Path | None, work: Path) -> dict:
     ds = synthetic_nb(n, g)
     result = {"cells": n, "genes": g, "epochs": epochs, "biovae": [], "scVI": [], "load": []}
     paths = {"train": write_h5ad(ds, work / "synthetic.h5ad", ("batch",))} if python else {}
-    cfg = nb_config(epochs, "batch", epochs)
+    cfg = conditional_config(epochs)
     for r in range(args.rounds):
         order = ("scvi", "biovae") if r % 2 else ("biovae", "scvi")
         for who in order:
@@ -357,6 +400,12 @@ def main() -> int:
     parser.add_argument("--only", choices=("cellbench", "ssl", "timing", "embryo", "pbmc"))
     parser.add_argument("--threads", type=int, help="torch threads for both tools")
     parser.add_argument("--epochs", type=int, default=400, help="CellBench epochs (both tools)")
+    parser.add_argument(
+        "--seeds",
+        type=lambda t: [int(v) for v in t.split(",")],
+        default=[0],
+        help="CellBench: also fit the conditional VAE and scVI with these seeds (e.g. 0,1,2)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

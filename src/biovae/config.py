@@ -69,6 +69,10 @@ class NetworkConfig:
     ``dropout`` applies to the encoder (and classifier) layers, ``decoder_dropout`` to the
     decoder's. The decoder defines p(x|z); dropout there trains a randomly thinned generative
     network that is never the one evaluated, so it is off by default (as in scVI).
+    ``encode_covariates=False`` keeps the covariates out of the encoder: q(z|x) reads the record
+    alone while the decoder p(x|z, c) still sees them (scVI's default ``encode_covariates=False``).
+    An encoder that reads the batch can put one cell type at batch-specific places of z and let
+    the decoder undo it; one that cannot must place alike cells alike whatever their batch.
     """
 
     hidden: tuple[int, ...] = (128, 128)
@@ -77,6 +81,7 @@ class NetworkConfig:
     decoder_dropout: float = 0.0
     norm: str = "layer"
     inject_covariates: bool = True
+    encode_covariates: bool = True
 
     def __post_init__(self) -> None:
         _check(all(int(h) > 0 for h in self.hidden), "network.hidden widths must be > 0")

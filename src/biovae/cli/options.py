@@ -28,6 +28,13 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return value == "yes"
+
+
 @dataclass(frozen=True)
 class Option:
     """A flag and the dotted config field it sets."""
@@ -72,6 +79,14 @@ MODEL_OPTIONS = (
         "P",
     ),
     Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
+    Option(
+        "--encode-covariates",
+        "model.network.encode_covariates",
+        _yes_no,
+        "yes (default): the encoder reads the covariates too; no: q(z|x) reads the record "
+        "alone and only the decoder is conditioned (scVI's default)",
+        "yes|no",
+    ),
     Option(
         "--classifier-input",
         "model.classifier_input",

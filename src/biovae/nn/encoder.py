@@ -13,17 +13,26 @@ from biovae.nn.mlp import MLP
 MIN_SCALE = 1e-4
 
 
+def _seen(n_cov: int, cfg: NetworkConfig) -> int:
+    """Covariate columns the encoder reads: none with ``cfg.encode_covariates`` off."""
+    return n_cov if cfg.encode_covariates else 0
+
+
 class GaussianEncoder(nn.Module):
-    """MLP trunk with a location head and a scale head (softplus + floor, never exp)."""
+    """MLP trunk with a location head and a scale head (softplus + floor, never exp).
+
+    With ``cfg.encode_covariates`` off the covariates ``c`` are ignored: q(z|x) (scVI's default).
+    """
 
     def __init__(self, n_in: int, n_cov: int, n_latent: int, cfg: NetworkConfig) -> None:
         super().__init__()
-        self.trunk = MLP(n_in, n_cov, cfg.hidden, cfg)
+        self.sees_covariates = _seen(n_cov, cfg) > 0
+        self.trunk = MLP(n_in, _seen(n_cov, cfg), cfg.hidden, cfg)
         self.loc = nn.Linear(self.trunk.out_features, n_latent)
         self.scale = nn.Linear(self.trunk.out_features, n_latent)
 
     def forward(self, x_nf: Tensor, c: Tensor | None) -> Distribution:
-        h = self.trunk(x_nf, c)
+        h = self.trunk(x_nf, c if self.sees_covariates else None)
         scale = F.softplus(self.scale(h)) + MIN_SCALE
         return Independent(Normal(self.loc(h), scale, validate_args=False), 1, validate_args=False)
 
@@ -33,10 +42,11 @@ class PointEncoder(nn.Module):
 
     def __init__(self, n_in: int, n_cov: int, n_latent: int, cfg: NetworkConfig) -> None:
         super().__init__()
-        self.trunk = MLP(n_in, n_cov, cfg.hidden, cfg)
+        self.sees_covariates = _seen(n_cov, cfg) > 0
+        self.trunk = MLP(n_in, _seen(n_cov, cfg), cfg.hidden, cfg)
         self.loc = nn.Linear(self.trunk.out_features, n_latent)
 
     def forward(self, x_nf: Tensor, c: Tensor | None) -> Distribution:
         from biovae.priors import PointMass
 
-        return PointMass(self.loc(self.trunk(x_nf, c)))
+        return PointMass(self.loc(self.trunk(x_nf, c if self.sees_covariates else None)))
