@@ -22,6 +22,7 @@ from biovae.errors import TrainingError
 from biovae.objectives import Batch, beta_at
 from biovae.training.checkpoint import load_checkpoint, save_checkpoint
 from biovae.training.distributed import DistContext
+from biovae.training.optim import adam
 from biovae.training.progress import Progress
 from biovae.training.sources import BatchSource, epoch_batches
 
@@ -64,7 +65,7 @@ def fit_model(
     """
     dist = DistContext.current()
     net = dist.wrap(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
     if resume and checkpoint_dir is not None:

@@ -20,6 +20,7 @@ from biovae.applications.variants.model import FamilyVAE
 from biovae.errors import TrainingError
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
+from biovae.training.optim import adam
 
 #: Called with (training seconds so far, model) at each requested snapshot time.
 SnapshotFn = Callable[[float, FamilyVAE], None]
@@ -149,10 +150,7 @@ def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.o
         },
         {"params": [p for p in model.parameters() if id(p) not in penalized]},
     ]
-    try:
-        return torch.optim.Adam(groups, lr=cfg.lr, fused=True)
-    except (RuntimeError, TypeError):  # torch builds without fused CPU Adam
-        return torch.optim.Adam(groups, lr=cfg.lr)
+    return adam(groups, cfg.lr)
 
 
 def _snapshot(fn: SnapshotFn | None, seconds: float, model: FamilyVAE) -> None:
