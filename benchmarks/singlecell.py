@@ -92,15 +92,17 @@ def nb_config(epochs: int, batch_key: str | None, warmup: int) -> FitConfig:
 ENCODE_COVARIATES, MMD_BATCH = False, 1000.0
 
 
-def conditional_config(epochs: int, seed: int = 0) -> FitConfig:
+def conditional_config(
+    epochs: int, seed: int = 0, encode: bool = ENCODE_COVARIATES, mmd: float = MMD_BATCH
+) -> FitConfig:
     """The benchmark's conditional VAE: :func:`nb_config` conditioned on the platform, with
-    :data:`ENCODE_COVARIATES` and :data:`MMD_BATCH`."""
+    :data:`ENCODE_COVARIATES` and :data:`MMD_BATCH` (or the given candidate settings)."""
     cfg = nb_config(epochs, "batch", epochs)
-    net = dataclasses.replace(cfg.model.network, encode_covariates=ENCODE_COVARIATES)
+    net = dataclasses.replace(cfg.model.network, encode_covariates=encode)
     return dataclasses.replace(
         cfg,
         model=dataclasses.replace(cfg.model, network=net),
-        objective=dataclasses.replace(cfg.objective, mmd_batch=MMD_BATCH),
+        objective=dataclasses.replace(cfg.objective, mmd_batch=mmd),
         train=dataclasses.replace(cfg.train, seed=seed),
     )
 
@@ -204,6 +206,7 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
         emb[name] = est.transform(ds)
         result[f"{name} held-out"] = held_out(est, test)
         result[f"{name} fit seconds"] = [secs]
+    paths: dict = {}
     if python is not None:
         paths = {
             p: write_h5ad(d, work / f"cellbench_{p}.h5ad", ("batch", "cell_line"))

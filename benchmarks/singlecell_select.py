@@ -22,7 +22,6 @@ by the encoder that does not read the batch (scVI's default). Prints a Markdown 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -35,21 +34,11 @@ from _common import load_average
 from biovae.cli.diagnostics_cmds import split
 from biovae.diagnostics.integration import ilisi, kbet_acceptance
 from diagnostics import cellbench
-from singlecell import fit_biovae, held_out, nb_config
+from singlecell import conditional_config, fit_biovae, held_out
 
 ENCODER_SEES_BATCH = (True, False)
 MMD_WEIGHTS = (0.0, 10.0, 100.0, 1000.0)
 ELBO_TOLERANCE, TIE = 0.005, 0.01
-
-
-def candidate_config(epochs: int, encode: bool, mmd: float):
-    cfg = nb_config(epochs, "batch", epochs)
-    net = dataclasses.replace(cfg.model.network, encode_covariates=encode)
-    return dataclasses.replace(
-        cfg,
-        model=dataclasses.replace(cfg.model, network=net),
-        objective=dataclasses.replace(cfg.objective, mmd_batch=mmd),
-    )
 
 
 def choose(rows: list[dict]) -> dict:
@@ -79,7 +68,7 @@ def main() -> int:
     for encode in ENCODER_SEES_BATCH:
         for mmd in MMD_WEIGHTS:
             t0 = time.perf_counter()
-            est, _ = fit_biovae(inner_fit, candidate_config(args.epochs, encode, mmd))
+            est, _ = fit_biovae(inner_fit, conditional_config(args.epochs, 0, encode, mmd))
             z = est.transform(train)
             il = ilisi(z, batch)[1]
             kb = kbet_acceptance(z, batch)
