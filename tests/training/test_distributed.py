@@ -36,6 +36,9 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         state["last_loss"] = torch.tensor([history[-1]["loss"]])
         save_file(state, f"{out}/rank{rank}.safetensors")
+        # both ranks finish their collectives before either tears the group down: without this
+        # barrier a rank aborted now and then ("terminate called without an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
