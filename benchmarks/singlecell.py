@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _singlecell_ssl as ssl
 from _common import load_average, machine_info, write_json_atomic
+from _scvi import run_scvi, scvi_python, write_h5ad
 from _singlecell_report import markdown
 from biovae.applications.trajectory import pseudotime
 from biovae.cli.diagnostics_cmds import split
@@ -64,7 +63,6 @@ from biovae.training import seeded
 from diagnostics import CELLBENCH, cellbench, data_dir
 
 REPO = Path(__file__).resolve().parents[1]
-WORKER = Path(__file__).resolve().parent / "scvi_worker.py"
 EMBRYO = "singlecell/guo2010_embryo.h5ad"
 PBMC = "singlecell/pbmc68k_reduced_counts.h5ad"
 N_LATENT, N_HIDDEN, BATCH_SIZE, ELBO_SAMPLES = 10, 128, 128, 10
@@ -105,55 +103,6 @@ def conditional_config(
         objective=dataclasses.replace(cfg.objective, mmd_batch=mmd),
         train=dataclasses.replace(cfg.train, seed=seed),
     )
-
-
-# -- scVI environment and worker ---------------------------------------------------------------
-def scvi_python(env: Path) -> Path:
-    """The scvi-tools environment's python, created on first use (torch pinned first)."""
-    python = env / "bin" / "python"
-    if python.exists() and _run([str(python), "-c", "import scvi"], check=False) == 0:
-        return python
-    print(f"creating the scvi-tools environment in {env} (a few minutes)", file=sys.stderr)
-    _run([sys.executable, "-m", "venv", str(env)])
-    _run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"])
-    _run([str(python), "-m", "pip", "install", "-q", "scvi-tools==1.4.2"])
-    return python
-
-
-def _run(cmd: list[str], check: bool = True) -> int:
-    rc = subprocess.run(cmd, capture_output=True).returncode
-    if check and rc:
-        raise RuntimeError(f"command failed ({rc}): {' '.join(cmd)}")
-    return rc
-
-
-def write_h5ad(ds: Dataset, path: Path, obs_keys: tuple[str, ...]) -> Path:
-    import anndata
-    import pandas as pd
-
-    obs = pd.DataFrame({k: ds.obs[k].astype(str) for k in obs_keys}, index=list(ds.ids))
-    x = sp.csr_matrix(ds.x, dtype=np.float32)
-    anndata.AnnData(x, obs=obs, var=pd.DataFrame(index=list(ds.features))).write_h5ad(path)
-    return path
-
-
-def run_scvi(python: Path, settings: dict, workdir: Path) -> dict:
-    """One scVI fit in the worker; returns its JSON (train_seconds measured inside)."""
-    spath = workdir / "settings.json"
-    spath.write_text(json.dumps(settings))
-    out = workdir / "scvi_out.json"
-    proc = subprocess.run(
-        [str(python), str(WORKER), str(spath), str(out)], capture_output=True, text=True
-    )
-    if proc.returncode:
-        raise RuntimeError(f"scVI worker failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(out.read_text())
-    print(
-        f"  scVI train {result['train_seconds']:.1f} s (load {load_average()})",
-        file=sys.stderr,
-        flush=True,
-    )
-    return result
 
 
 # -- biovae side -------------------------------------------------------------------------------

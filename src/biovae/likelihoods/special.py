@@ -1,4 +1,4 @@
-"""log Γ with a fast gradient: ψ (digamma) in vectorised element-wise torch operations.
+"""The NB log-density with a hand-written gradient, and ψ (digamma) in vectorised torch ops.
 
 ``torch.digamma`` runs element by element through scalar library code on CPU: on a 128 × 2,000
 batch of NB counts it took 4.7 ms on one core, four times ``torch.lgamma`` and a quarter of a
@@ -14,10 +14,9 @@ function plus one logarithm; float32 results agree with float64 ``torch.digamma`
 relative. There are no masks or branches (comparisons and ``torch.where`` are slow on CPU
 here).
 
-:func:`lgamma` is ``torch.lgamma`` (exact) forward with this ψ in its backward. Only float32 on
-CPU takes the fast path; every other dtype or device goes to torch's own functions, so float64
-ground-truth tests see no approximation. Arguments must be positive, as they are in the NB,
-ZINB and Dirichlet-multinomial densities.
+:func:`nb_log_prob` (NB and ZINB) uses it in its backward. Only float32 on CPU takes the fast
+path; every other dtype or device goes to ``torch.digamma``, so float64 ground-truth tests see
+no approximation. Arguments must be positive.
 """
 
 from __future__ import annotations
@@ -45,25 +44,6 @@ def digamma(z: Tensor) -> Tensor:
     r2 = r * r
     tail = r2.mul(-1.0 / 252.0).add_(1.0 / 120.0).mul_(r2).neg_().add_(1.0 / 12.0).mul_(r2)
     return torch.log(w).sub_(r, alpha=0.5).sub_(tail).sub_(shift)
-
-
-class _LogGamma(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z: Tensor) -> Tensor:
-        ctx.save_for_backward(z)
-        return torch.lgamma(z)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (z,) = ctx.saved_tensors
-        return grad * digamma(z)
-
-
-def lgamma(z: Tensor) -> Tensor:
-    """log Γ(z) for z > 0; its gradient ψ(z) comes from :func:`digamma`."""
-    if not (_fast(z) and z.requires_grad):
-        return torch.lgamma(z)
-    return _LogGamma.apply(z)
 
 
 class _NBLogProb(torch.autograd.Function):
