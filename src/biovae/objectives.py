@@ -114,21 +114,52 @@ def mmd_levels(z_nk: Tensor, g_nl: Tensor) -> Tensor:
     side are left out; returns 0 when none is left. E[MMD²_u] = 0 iff the two laws are equal.
     """
     n = z_nk.shape[0]
-    d2_nn = torch.cdist(z_nk, z_nk).pow(2)
-    k_nn = sum(torch.exp(-d2_nn / (2 * s)) for s in MMD_BANDWIDTHS) / len(MMD_BANDWIDTHS)
-    k_nn = k_nn * (1 - torch.eye(n, dtype=k_nn.dtype, device=k_nn.device))
     g_nl = g_nl.to(z_nk.dtype)
     n_a = g_nl.sum(0)
     keep = (n_a >= 2) & (n - n_a >= 2)
     if not keep.any():
         return z_nk.new_zeros(())
-    a_nl, n_a = g_nl[:, keep], n_a[keep]
-    b_nl, n_b = 1 - a_nl, n - n_a
-    ka_nl, kb_nl = k_nn @ a_nl, k_nn @ b_nl
-    within_a = (a_nl * ka_nl).sum(0) / (n_a * (n_a - 1))
-    within_b = (b_nl * kb_nl).sum(0) / (n_b * (n_b - 1))
-    across = (b_nl * ka_nl).sum(0) / (n_a * n_b)
+    a_nl, n_a = (g_nl, n_a) if keep.all() else (g_nl[:, keep], n_a[keep])
+    n_b = n - n_a
+    # sums of the kernel over A×A, A×all and all×all; B = the rest follows from them, and the
+    # diagonal (k(z, z) = 1) is taken out by count: few, large operations (this runs every step)
+    k_nn = _rbf(z_nk)
+    r_n = k_nn.sum(1)
+    aa = (a_nl * (k_nn @ a_nl)).sum(0)
+    ar = r_n @ a_nl
+    bb = r_n.sum() - 2 * ar + aa
+    within_a = (aa - n_a) / (n_a * (n_a - 1))
+    within_b = (bb - n_b) / (n_b * (n_b - 1))
+    across = (ar - aa) / (n_a * n_b)
     return (within_a + within_b - 2 * across).mean()
+
+
+def _rbf(z_nk: Tensor) -> Tensor:
+    """The multi-scale kernel matrix of :func:`mmd_levels`, squared distances from one product."""
+    sq_n = (z_nk * z_nk).sum(1)
+    d2_nn = torch.addmm(sq_n[:, None] + sq_n[None, :], z_nk, z_nk.t(), alpha=-2.0).clamp_min(0.0)
+    return _KernelOfSquaredDistance.apply(d2_nn.fill_diagonal_(0.0))  # exact: k(z, z) = 1
+
+
+class _KernelOfSquaredDistance(torch.autograd.Function):
+    """k(d²) = mean_s exp(−d²/(2s)) over :data:`MMD_BANDWIDTHS`, with its derivative
+    k'(d²) = mean_s −exp(−d²/(2s))/(2s) formed in the forward pass (one product backward)."""
+
+    @staticmethod
+    def forward(ctx, d2: Tensor) -> Tensor:
+        k, dk = torch.zeros_like(d2), torch.zeros_like(d2)
+        for s in MMD_BANDWIDTHS:
+            e = torch.exp(d2 * (-0.5 / s))
+            k.add_(e)
+            dk.add_(e, alpha=-0.5 / s)
+        scale = 1.0 / len(MMD_BANDWIDTHS)
+        ctx.save_for_backward(dk.mul_(scale))
+        return k.mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (dk,) = ctx.saved_tensors
+        return grad * dk
 
 
 def batch_mmd(qz: Distribution, batch: Batch, weight: float) -> Tensor | None:

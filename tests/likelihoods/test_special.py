@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import NegativeBinomial
 
-from biovae.likelihoods.special import digamma, nb_log_prob
+from biovae.likelihoods.special import digamma, log_factorial, nb_log_prob, nb_logits_log_prob
 
 
 def _arguments() -> torch.Tensor:
@@ -74,3 +74,61 @@ def test_nb_log_prob_float32_gradients_close_to_float64():
     nb_log_prob(x.float(), mu32, theta32).sum().backward()
     assert torch.allclose(mu32.grad.double(), mu.grad, rtol=1e-4, atol=1e-4)
     assert torch.allclose(theta32.grad.double(), theta.grad, rtol=1e-4, atol=1e-3)
+
+
+def _logits_inputs(theta_shape):
+    g = torch.Generator().manual_seed(2)
+    x = torch.poisson(torch.rand(6, 9, generator=g, dtype=torch.float64) * 20)
+    rho = (torch.randn(6, 9, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    log_lib = (torch.rand(6, 1, generator=g, dtype=torch.float64) * 3 + 2).requires_grad_()
+    theta = torch.rand(theta_shape, generator=g, dtype=torch.float64) * 8 + 0.05
+    return x, rho, log_lib, theta.requires_grad_()
+
+
+@pytest.mark.parametrize("theta_shape", [(9,), (6, 9)])
+def test_nb_logits_log_prob_matches_torch_negative_binomial(theta_shape):
+    x, rho, log_lib, theta = _logits_inputs(theta_shape)
+    mu = torch.exp(log_lib) * torch.softmax(rho, -1)
+    reference = NegativeBinomial(total_count=theta, logits=torch.log(mu) - torch.log(theta))
+    out = nb_logits_log_prob(x, rho, log_lib, theta)
+    assert torch.allclose(out, reference.log_prob(x), atol=1e-10)
+
+
+@pytest.mark.parametrize("theta_shape", [(9,), (6, 9)])
+def test_nb_logits_log_prob_gradients_pass_gradcheck(theta_shape):
+    x, rho, log_lib, theta = _logits_inputs(theta_shape)
+    weights = torch.rand(6, 9, dtype=torch.float64)  # a non-uniform incoming gradient
+    assert torch.autograd.gradcheck(
+        lambda r, ll, t: nb_logits_log_prob(x, r, ll, t) * weights, (rho, log_lib, theta)
+    )
+
+
+def test_nb_logits_log_prob_broadcasts_over_latent_samples():
+    x, rho, log_lib, theta = _logits_inputs((9,))
+    rho3 = (rho.detach() + torch.randn(4, 6, 9, dtype=torch.float64)).requires_grad_()
+    out = nb_logits_log_prob(x, rho3, log_lib.detach(), theta)
+    assert out.shape == (4, 6, 9)
+    mu3 = (torch.exp(log_lib) * torch.softmax(rho3, -1)).detach()
+    assert torch.allclose(out, nb_log_prob(x, mu3, theta.detach()), atol=1e-10)
+    out.sum().backward()
+    assert theta.grad.shape == (9,) and rho3.grad.shape == (4, 6, 9)
+
+
+def test_nb_logits_log_prob_stays_finite_where_mu_underflows():
+    # a logit 200 below the others gives μ = 0 in float32; the old μ-based path needed a clamp
+    x = torch.tensor([[3.0, 0.0, 2.0]])
+    rho = torch.tensor([[0.0, -200.0, 0.0]], requires_grad=True)
+    out = nb_logits_log_prob(x, rho, torch.tensor([[1.5]]), torch.ones(3))
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(rho.grad).all()
+
+
+def test_log_factorial_table_and_fallbacks():
+    k = torch.tensor([0.0, 1.0, 2.0, 10.0, 170.0, 65535.0])
+    exact = torch.lgamma(k.double() + 1)
+    assert torch.allclose(log_factorial(k).double(), exact, rtol=1e-7)
+    # non-integers, negatives and values past the table take lgamma(x + 1)
+    for x in (torch.tensor([0.5, 3.0]), torch.tensor([-0.5, 3.0]), torch.tensor([3.0, 7e4])):
+        assert torch.equal(log_factorial(x), torch.lgamma(x + 1))
+    assert log_factorial(torch.zeros(0, 3)).shape == (0, 3)
+    assert torch.equal(log_factorial(k.double()), torch.lgamma(k.double() + 1))

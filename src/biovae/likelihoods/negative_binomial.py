@@ -27,15 +27,41 @@ MAX_LOG_THETA = 15.0
 
 
 class NBDistribution(Distribution):
-    """Negative binomial in the (mean μ, inverse dispersion θ) parametrisation."""
+    """Negative binomial in the (mean μ, inverse dispersion θ) parametrisation.
+
+    Built by a decoder through :meth:`from_logits` (μ = ℓ · softmax(ρ)): μ is then formed only
+    when asked for, and :meth:`log_prob` runs from the logits (no softmax, clamp or ``log`` of μ;
+    see :func:`~biovae.likelihoods.special.nb_logits_log_prob`).
+    """
 
     arg_constraints: ClassVar[dict] = {"mu": constraints.positive, "theta": constraints.positive}
     support = constraints.nonnegative_integer
 
     def __init__(self, mu: Tensor, theta: Tensor, validate_args: bool | None = None) -> None:
         self._theta = theta  # as given (e.g. gene-wise), for terms that depend on θ alone
-        self.mu, self.theta = torch.broadcast_tensors(mu, theta)
-        super().__init__(self.mu.shape, validate_args=validate_args)
+        self._mu: Tensor | None = mu
+        self._logits: tuple[Tensor, Tensor] | None = None
+        super().__init__(torch.broadcast_shapes(mu.shape, theta.shape), validate_args=validate_args)
+
+    @classmethod
+    def from_logits(cls, logits: Tensor, log_library: Tensor, theta: Tensor) -> NBDistribution:
+        """μ = exp(log_library) · softmax(logits, -1); ``log_library`` is ``(..., n, 1)``."""
+        self = cls.__new__(cls)
+        self._theta, self._mu, self._logits = theta, None, (logits, log_library)
+        shape = torch.broadcast_shapes(logits.shape, log_library.shape, theta.shape)
+        Distribution.__init__(self, shape, validate_args=False)
+        return self
+
+    @property
+    def mu(self) -> Tensor:
+        if self._mu is None:  # formed once, on first use (mean, variance, sampling)
+            logits, log_library = self._logits
+            self._mu = torch.exp(torch.log_softmax(logits, -1) + log_library).clamp_min(1e-8)
+        return self._mu.expand(self.batch_shape)
+
+    @property
+    def theta(self) -> Tensor:
+        return self._theta.expand(self.batch_shape)
 
     @property
     def mean(self) -> Tensor:
@@ -48,7 +74,9 @@ class NBDistribution(Distribution):
     def log_prob(self, value: Tensor) -> Tensor:
         # terms in θ alone (log θ, log Γ(θ)) are evaluated on θ as given: for gene-wise θ one
         # value per gene instead of one per (cell, gene); the backward is hand-written
-        return special.nb_log_prob(value, self.mu, self._theta)
+        if self._logits is not None:
+            return special.nb_logits_log_prob(value, *self._logits, self._theta)
+        return special.nb_log_prob(value, self._mu, self._theta)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         # Gamma–Poisson mixture: λ ~ Gamma(θ, θ/μ), x ~ Poisson(λ)
@@ -77,13 +105,10 @@ class NegativeBinomial(ObservedLibrary, Likelihood):
             return theta
         return context["batch"] @ theta
 
-    def mean_and_dispersion(
-        self, params: dict[str, Tensor], context: dict[str, Tensor]
-    ) -> tuple[Tensor, Tensor]:
-        """μ = ℓ · softmax(ρ) and θ (see :meth:`dispersion`)."""
-        mu = (context["library"] * torch.softmax(params["rho"], dim=-1)).clamp_min(1e-8)
-        return mu, self.dispersion(params["log_theta"], context)
+    def nb(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> NBDistribution:
+        """NB(μ = ℓ · softmax(ρ), θ) from the decoder's logits ρ (see :meth:`dispersion`)."""
+        theta = self.dispersion(params["log_theta"], context)
+        return NBDistribution.from_logits(params["rho"], torch.log(context["library"]), theta)
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        mu, theta = self.mean_and_dispersion(params, context)
-        return Independent(NBDistribution(mu, theta, validate_args=False), 1, validate_args=False)
+        return Independent(self.nb(params, context), 1, validate_args=False)

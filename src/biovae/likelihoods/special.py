@@ -14,9 +14,14 @@ function plus one logarithm; float32 results agree with float64 ``torch.digamma`
 relative. There are no masks or branches (comparisons and ``torch.where`` are slow on CPU
 here).
 
-:func:`nb_log_prob` (NB and ZINB) uses it in its backward. Only float32 on CPU takes the fast
-path; every other dtype or device goes to ``torch.digamma``, so float64 ground-truth tests see
-no approximation. Arguments must be positive.
+:func:`nb_logits_log_prob` (NB and ZINB, μ from the decoder's logits) and :func:`nb_log_prob`
+(μ given) use it in their backward. Only float32 on CPU takes the fast path; every other dtype
+or device goes to ``torch.digamma``, so float64 ground-truth tests see no approximation.
+Arguments must be positive.
+
+:func:`log_factorial` reads log x! of integer counts from a table (a gather instead of
+``torch.lgamma``, which is scalar code on CPU too); non-integer or large values fall back to
+``lgamma(x + 1)``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,22 @@ from torch import Tensor
 
 def _fast(z: Tensor) -> bool:
     return z.dtype == torch.float32 and z.device.type == "cpu"
+
+
+#: log k! for k < 2¹⁶, computed in float64 once (a constant, 256 KiB in float32)
+_LOG_FACTORIAL = torch.lgamma(torch.arange(1 << 16, dtype=torch.float64) + 1.0).float()
+
+
+def log_factorial(x: Tensor) -> Tensor:
+    """log Γ(x + 1); for float32 counts on CPU that are all integers in [0, 2¹⁶) a table
+    lookup (exact to float32 rounding), else ``torch.lgamma(x + 1)``."""
+    if not _fast(x) or x.numel() == 0:
+        return torch.lgamma(x + 1.0)
+    k = x.to(torch.int32)
+    lo, hi = torch.aminmax(k)
+    if lo < 0 or hi >= _LOG_FACTORIAL.numel() or not torch.equal(k.to(x.dtype), x):
+        return torch.lgamma(x + 1.0)
+    return _LOG_FACTORIAL.index_select(0, k.reshape(-1)).reshape(x.shape)
 
 
 def digamma(z: Tensor) -> Tensor:
@@ -61,7 +82,7 @@ class _NBLogProb(torch.autograd.Function):
         out = (x_theta * log_t).neg_()  # the full broadcast shape of x, μ and θ
         out.add_(torch.lgamma(x_theta))
         out.addcmul_(x, torch.log(mu))
-        out.sub_(torch.lgamma(x + 1.0))
+        out.sub_(log_factorial(x))
         out.add_(theta * torch.log(theta) - torch.lgamma(theta))
         ctx.save_for_backward(x, mu, theta, log_t, x_theta)
         return out
@@ -78,6 +99,59 @@ class _NBLogProb(torch.autograd.Function):
             own = (torch.log(theta) + 1.0 - digamma(theta)) * grad.sum_to_size(theta.shape)
             grad_theta = per.add_(own)
         return None, grad_mu, grad_theta
+
+
+class _NBLogitsLogProb(torch.autograd.Function):
+    """The NB log pmf with μ = ℓ · softmax(ρ) taken from the logits ρ and log ℓ: log μ =
+    ρ − logsumexp(ρ) + log ℓ needs no ``log`` pass and no clamp of μ, and the gradient goes to ρ
+    directly instead of through μ, the clamp and the softmax. With a = g · θ(x − μ)/(θ + μ)
+    (g the incoming gradient; a = g · μ ∂log p/∂μ):
+
+    ∂/∂ρ_j = a_j − s_j Σ_i a_i  (s = softmax(ρ) = μ/ℓ, i, j over the last axis)
+    ∂/∂log ℓ = Σ_i a_i
+    ∂/∂θ as in :class:`_NBLogProb`
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, rho: Tensor, log_lib: Tensor, theta: Tensor) -> Tensor:
+        log_mu = rho - torch.logsumexp(rho, -1, keepdim=True).sub_(log_lib)
+        mu = torch.exp(log_mu)
+        t = mu + theta
+        log_t = torch.log(t)
+        x_theta = x + theta
+        out = (x_theta * log_t).neg_()
+        out.add_(torch.lgamma(x_theta))
+        out.addcmul_(x, log_mu)
+        out.sub_(log_factorial(x))
+        out.add_(theta * torch.log(theta) - torch.lgamma(theta))
+        ctx.save_for_backward(x, mu, theta, t, log_t, x_theta, log_lib)
+        ctx.rho_shape = rho.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, mu, theta, t, log_t, x_theta, log_lib = ctx.saved_tensors
+        _, need_rho, need_lib, need_theta = ctx.needs_input_grad
+        grad_rho = grad_lib = grad_theta = None
+        if need_rho or need_lib:
+            a = (x - mu).mul_(theta).div_(t).mul_(grad)
+            total = a.sum(-1, keepdim=True)
+            if need_lib:
+                grad_lib = total.sum_to_size(log_lib.shape)
+            if need_rho:  # s · Σa = μ · (Σa / ℓ)
+                grad_rho = a.sub_(mu * (total * torch.exp(-log_lib))).sum_to_size(ctx.rho_shape)
+        if need_theta:
+            per = (digamma(x_theta) - log_t).sub_(x_theta / t).mul_(grad)
+            own = (torch.log(theta) + 1.0 - digamma(theta)) * grad.sum_to_size(theta.shape)
+            grad_theta = per.sum_to_size(theta.shape).add_(own)
+        return None, grad_rho, grad_lib, grad_theta
+
+
+def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Tensor) -> Tensor:
+    """Element-wise log NB(x; μ, θ) with μ = exp(log_library) · softmax(logits, -1), without
+    forming μ through a softmax and a log; ``log_library`` broadcasts as ``(..., n, 1)``, θ as in
+    :func:`nb_log_prob`. No gradient to x."""
+    return _NBLogitsLogProb.apply(x, logits, log_library, theta)
 
 
 def nb_log_prob(x: Tensor, mu: Tensor, theta: Tensor) -> Tensor:

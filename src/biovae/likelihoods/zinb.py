@@ -17,7 +17,8 @@ from biovae.likelihoods.negative_binomial import NBDistribution, NegativeBinomia
 
 
 class ZINBDistribution(Distribution):
-    """Zero-inflated NB with zero-inflation logits ``pi_logits`` (π = sigmoid(logits))."""
+    """Zero-inflated NB: the NB part ``nb`` and zero-inflation logits ``pi_logits`` (π =
+    sigmoid(logits))."""
 
     arg_constraints: ClassVar[dict] = {
         "mu": constraints.positive,
@@ -26,11 +27,18 @@ class ZINBDistribution(Distribution):
     }
     support = constraints.nonnegative_integer
 
-    def __init__(self, mu: Tensor, theta: Tensor, pi_logits: Tensor, validate_args=None) -> None:
-        self.nb = NBDistribution(mu, theta, validate_args=False)
-        self.mu, self.theta = self.nb.mu, self.nb.theta
-        self.pi_logits = pi_logits.expand_as(self.nb.mu)
-        super().__init__(self.nb.mu.shape, validate_args=validate_args)
+    def __init__(self, nb: NBDistribution, pi_logits: Tensor, validate_args=None) -> None:
+        self.nb = nb
+        self.pi_logits = pi_logits.expand(nb.batch_shape)
+        super().__init__(nb.batch_shape, validate_args=validate_args)
+
+    @property
+    def mu(self) -> Tensor:
+        return self.nb.mu
+
+    @property
+    def theta(self) -> Tensor:
+        return self.nb.theta
 
     @property
     def mean(self) -> Tensor:
@@ -63,9 +71,8 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
         return {"rho": self.data_shape, "pi_logits": self.data_shape}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        mu, theta = self.mean_and_dispersion(params, context)
         return Independent(
-            ZINBDistribution(mu, theta, params["pi_logits"], validate_args=False),
+            ZINBDistribution(self.nb(params, context), params["pi_logits"], validate_args=False),
             1,
             validate_args=False,
         )
