@@ -67,49 +67,16 @@ def digamma(z: Tensor) -> Tensor:
     return torch.log(w).sub_(r, alpha=0.5).sub_(tail).sub_(shift)
 
 
-class _NBLogProb(torch.autograd.Function):
-    """Element-wise NB log pmf with a hand-written backward (few full-size temporaries).
+class _NBLogitsLogProb(torch.autograd.Function):
+    """The NB log pmf with μ = ℓ · softmax(ρ) taken from the logits ρ and log ℓ (few full-size
+    temporaries, hand-written backward). log μ = ρ − logsumexp(ρ) + log ℓ needs no ``log`` pass
+    and no clamp of μ, and the gradient goes to ρ directly instead of through μ, a clamp and the
+    softmax. With a = g · θ(x − μ)/(θ + μ) (g the incoming gradient; a = g · μ ∂log p/∂μ):
 
     log p = θ log θ − log Γ(θ) − (x+θ) log(θ+μ) + x log μ + log Γ(x+θ) − log Γ(x+1)
-    ∂/∂μ = x/μ − (x+θ)/(θ+μ)
-    ∂/∂θ = log θ + 1 − ψ(θ) − log(θ+μ) − (x+θ)/(θ+μ) + ψ(x+θ)
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, mu: Tensor, theta: Tensor) -> Tensor:
-        log_t = torch.log(mu + theta)
-        x_theta = x + theta
-        out = (x_theta * log_t).neg_()  # the full broadcast shape of x, μ and θ
-        out.add_(torch.lgamma(x_theta))
-        out.addcmul_(x, torch.log(mu))
-        out.sub_(log_factorial(x))
-        out.add_(theta * torch.log(theta) - torch.lgamma(theta))
-        ctx.save_for_backward(x, mu, theta, log_t, x_theta)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, mu, theta, log_t, x_theta = ctx.saved_tensors
-        ratio = x_theta / (mu + theta)  # (x+θ)/(θ+μ)
-        grad_mu = grad_theta = None
-        if ctx.needs_input_grad[1]:
-            grad_mu = (x / mu - ratio).mul_(grad).sum_to_size(mu.shape)
-        if ctx.needs_input_grad[2]:
-            per = (digamma(x_theta) - log_t).sub_(ratio).mul_(grad).sum_to_size(theta.shape)
-            own = (torch.log(theta) + 1.0 - digamma(theta)) * grad.sum_to_size(theta.shape)
-            grad_theta = per.add_(own)
-        return None, grad_mu, grad_theta
-
-
-class _NBLogitsLogProb(torch.autograd.Function):
-    """The NB log pmf with μ = ℓ · softmax(ρ) taken from the logits ρ and log ℓ: log μ =
-    ρ − logsumexp(ρ) + log ℓ needs no ``log`` pass and no clamp of μ, and the gradient goes to ρ
-    directly instead of through μ, the clamp and the softmax. With a = g · θ(x − μ)/(θ + μ)
-    (g the incoming gradient; a = g · μ ∂log p/∂μ):
-
     ∂/∂ρ_j = a_j − s_j Σ_i a_i  (s = softmax(ρ) = μ/ℓ, i, j over the last axis)
     ∂/∂log ℓ = Σ_i a_i
-    ∂/∂θ as in :class:`_NBLogProb`
+    ∂/∂θ = log θ + 1 − ψ(θ) − log(θ+μ) − (x+θ)/(θ+μ) + ψ(x+θ)
     """
 
     @staticmethod
@@ -156,5 +123,7 @@ def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Te
 
 def nb_log_prob(x: Tensor, mu: Tensor, theta: Tensor) -> Tensor:
     """Element-wise log NB(x; mean μ, inverse dispersion θ); θ broadcasts against μ (e.g. one
-    value per gene), and terms in θ alone are evaluated at θ's own shape. No gradient to x."""
-    return _NBLogProb.apply(x, mu, theta)
+    value per gene), and terms in θ alone are evaluated at θ's own shape. No gradient to x.
+    The same computation as :func:`nb_logits_log_prob` with ρ = log μ and ℓ = Σ μ."""
+    log_mu = torch.log(mu)
+    return _NBLogitsLogProb.apply(x, log_mu, torch.logsumexp(log_mu, -1, keepdim=True), theta)
