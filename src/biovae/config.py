@@ -166,6 +166,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     grad_clip: float = 0.0
     early_stopping: str = "elbo"
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
@@ -180,6 +181,7 @@ class TrainConfig:
             self.early_stopping in ("elbo", "classification"),
             "train.early_stopping must be elbo or classification",
         )
+        _check(self.compile in ("auto", "on", "off"), "train.compile must be auto, on or off")
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,14 @@ TRAIN_OPTIONS = (
         "ON",
     ),
     Option(
+        "--compile",
+        "train.compile",
+        str,
+        "fuse the NB/ZINB kernels with torch.compile: auto (default: fits of >= 5,000 steps), "
+        "on, off",
+        "MODE",
+    ),
+    Option(
         "--checkpoint-every",
         "train.checkpoint_every",
         int,

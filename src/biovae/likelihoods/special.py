@@ -26,13 +26,19 @@ Arguments must be positive.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+from biovae.likelihoods import fused
 
 
 def _fast(z: Tensor) -> bool:
     return z.dtype == torch.float32 and z.device.type == "cpu"
 
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 #: log k! for k < 2¹⁶, computed in float64 once (a constant, 256 KiB in float32)
 _LOG_FACTORIAL = torch.lgamma(torch.arange(1 << 16, dtype=torch.float64) + 1.0).float()
@@ -51,9 +57,14 @@ def log_factorial(x: Tensor) -> Tensor:
 
 
 def digamma(z: Tensor) -> Tensor:
-    """ψ(z) for z > 0 (float32 on CPU: recurrence + asymptotic series; else torch.digamma)."""
-    if not _fast(z):
-        return torch.digamma(z)
+    """ψ(z) for z > 0 (float32 on CPU: :func:`digamma_series`; else ``torch.digamma``)."""
+    return digamma_series(z) if _fast(z) else torch.digamma(z)
+
+
+def digamma_series(z: Tensor) -> Tensor:
+    """ψ(z) for 0 < z < 4e9 in element-wise arithmetic and one ``log`` (recurrence + series;
+    in-place on its own temporaries, which eager PyTorch needs to be fast and a compiler
+    ignores)."""
     u = (z + 5.0).mul_(z)  # u = z(z+5)
     # Σ_{k<6} 1/(z+k) = p'/p = (2z+5)/u · (3u² + 20u + 24)/(u² + 10u + 24): finite for every
     # z < 4e9 (u² < float32 max) and z > 0, so the recurrence needs no mask
@@ -67,51 +78,97 @@ def digamma(z: Tensor) -> Tensor:
     return torch.log(w).sub_(r, alpha=0.5).sub_(tail).sub_(shift)
 
 
+def lgamma_series(z: Tensor) -> Tensor:
+    """log Γ(z) for 0 < z < 1.8e9 in element-wise arithmetic and three ``log``s, for a fusing
+    compiler (eager, ``torch.lgamma`` is faster): log Γ(z) = log Γ(z + 6) − log[z(z+1)⋯(z+5)]
+    with the product as u·(u+4)(u+6), u = z(z+5), and Stirling's series at w = z + 6 to
+    1/(1260 w⁵) (first omitted term 1/(1680 w⁷) < 2e-9)."""
+    u = (z + 5.0).mul_(z)
+    w = z + 6.0
+    r = w.reciprocal()
+    r2 = r * r
+    series = r2.mul(-1.0 / 1260.0).add_(1.0 / 360.0).mul_(r2).neg_().add_(1.0 / 12.0).mul_(r)
+    out = torch.log(w).mul_(w - 0.5).sub_(w).add_(_HALF_LOG_2PI).add_(series)
+    return out.sub_(torch.log(u)).sub_(torch.log((u + 4.0).mul_(u + 6.0)))
+
+
+def _nb_forward(x, rho, log_lib, theta, lgamma=torch.lgamma, log_fact=log_factorial):
+    """NB log pmf (see :class:`_NBLogitsLogProb`) and logsumexp(ρ), which the backward reuses.
+    In-place on its own temporaries (fewer allocations eager; a compiler fuses either way)."""
+    lse = torch.logsumexp(rho, -1, keepdim=True)
+    log_mu = rho - (lse - log_lib)
+    t = torch.exp(log_mu).add_(theta)
+    xt = x + theta
+    out = (xt * torch.log(t)).neg_()
+    out.add_(lgamma(xt)).addcmul_(x, log_mu).sub_(log_fact(x))
+    return out.add_(theta * torch.log(theta) - lgamma(theta)), lse
+
+
+def _nb_backward(grad, x, rho, lse, log_lib, theta, need_rho, need_lib, need_theta, psi=digamma):
+    """Gradients of Σ grad · log p to ρ, log ℓ and θ (None where not needed)."""
+    mu = torch.exp(rho - (lse - log_lib))
+    t = mu + theta
+    grad_rho = grad_lib = grad_theta = None
+    if need_rho or need_lib:
+        a = (x - mu).mul_(theta).div_(t).mul_(grad)
+        total = a.sum(-1, keepdim=True)
+        if need_lib:
+            grad_lib = total.sum_to_size(log_lib.shape)
+        if need_rho:  # s · Σa = μ · (Σa / ℓ)
+            grad_rho = a.sub_(mu.mul_(total * torch.exp(-log_lib))).sum_to_size(rho.shape)
+    if need_theta:
+        xt = x + theta
+        per = (psi(xt) - torch.log(t)).sub_(xt / t).mul_(grad)
+        own = (torch.log(theta) + 1.0 - psi(theta)) * grad.sum_to_size(theta.shape)
+        grad_theta = per.sum_to_size(theta.shape).add_(own)
+    return grad_rho, grad_lib, grad_theta
+
+
+def _nb_forward_series(x, rho, log_lib, theta):
+    return _nb_forward(x, rho, log_lib, theta, lgamma_series, lambda k: lgamma_series(k + 1.0))
+
+
+def _nb_backward_series(grad, x, rho, lse, log_lib, theta, need_rho, need_lib, need_theta):
+    return _nb_backward(
+        grad, x, rho, lse, log_lib, theta, need_rho, need_lib, need_theta, digamma_series
+    )
+
+
+#: Compiled with the series forms inside a long training (see :mod:`.fused`), else eager with
+#: torch's ``lgamma``, the log x! table and :func:`digamma`.
+_NB_FORWARD = fused.FusedKernel(_nb_forward_series, _nb_forward)
+_NB_BACKWARD = fused.FusedKernel(_nb_backward_series, _nb_backward)
+
+
 class _NBLogitsLogProb(torch.autograd.Function):
-    """The NB log pmf with μ = ℓ · softmax(ρ) taken from the logits ρ and log ℓ (few full-size
-    temporaries, hand-written backward). log μ = ρ − logsumexp(ρ) + log ℓ needs no ``log`` pass
-    and no clamp of μ, and the gradient goes to ρ directly instead of through μ, a clamp and the
-    softmax. With a = g · θ(x − μ)/(θ + μ) (g the incoming gradient; a = g · μ ∂log p/∂μ):
+    """The NB log pmf with μ = ℓ · softmax(ρ) taken from the logits ρ and log ℓ, with a
+    hand-written backward. log μ = ρ − logsumexp(ρ) + log ℓ needs no ``log`` pass and no clamp
+    of μ, and the gradient goes to ρ directly instead of through μ, a clamp and the softmax.
+    With a = g · θ(x − μ)/(θ + μ) (g the incoming gradient; a = g · μ ∂log p/∂μ):
 
     log p = θ log θ − log Γ(θ) − (x+θ) log(θ+μ) + x log μ + log Γ(x+θ) − log Γ(x+1)
     ∂/∂ρ_j = a_j − s_j Σ_i a_i  (s = softmax(ρ) = μ/ℓ, i, j over the last axis)
     ∂/∂log ℓ = Σ_i a_i
     ∂/∂θ = log θ + 1 − ψ(θ) − log(θ+μ) − (x+θ)/(θ+μ) + ψ(x+θ)
+
+    Forward and backward are :func:`_nb_forward` and :func:`_nb_backward`, compiled inside a
+    long training (:mod:`biovae.likelihoods.fused`); the backward takes the forward's form.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, rho: Tensor, log_lib: Tensor, theta: Tensor) -> Tensor:
-        log_mu = rho - torch.logsumexp(rho, -1, keepdim=True).sub_(log_lib)
-        mu = torch.exp(log_mu)
-        t = mu + theta
-        log_t = torch.log(t)
-        x_theta = x + theta
-        out = (x_theta * log_t).neg_()
-        out.add_(torch.lgamma(x_theta))
-        out.addcmul_(x, log_mu)
-        out.sub_(log_factorial(x))
-        out.add_(theta * torch.log(theta) - torch.lgamma(theta))
-        ctx.save_for_backward(x, mu, theta, t, log_t, x_theta, log_lib)
-        ctx.rho_shape = rho.shape
+        ctx.compiled = fused.active(rho)
+        out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
+        ctx.save_for_backward(x, rho, lse, log_lib, theta)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        x, mu, theta, t, log_t, x_theta, log_lib = ctx.saved_tensors
+        x, rho, lse, log_lib, theta = ctx.saved_tensors
         _, need_rho, need_lib, need_theta = ctx.needs_input_grad
-        grad_rho = grad_lib = grad_theta = None
-        if need_rho or need_lib:
-            a = (x - mu).mul_(theta).div_(t).mul_(grad)
-            total = a.sum(-1, keepdim=True)
-            if need_lib:
-                grad_lib = total.sum_to_size(log_lib.shape)
-            if need_rho:  # s · Σa = μ · (Σa / ℓ)
-                grad_rho = a.sub_(mu * (total * torch.exp(-log_lib))).sum_to_size(ctx.rho_shape)
-        if need_theta:
-            per = (digamma(x_theta) - log_t).sub_(x_theta / t).mul_(grad)
-            own = (torch.log(theta) + 1.0 - digamma(theta)) * grad.sum_to_size(theta.shape)
-            grad_theta = per.sum_to_size(theta.shape).add_(own)
-        return None, grad_rho, grad_lib, grad_theta
+        needs = (need_rho, need_lib, need_theta)
+        grads = _NB_BACKWARD(ctx.compiled, grad, x, rho, lse, log_lib, theta, *needs)
+        return (None, *grads)
 
 
 def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ from torch import nn
 
 from biovae.config import ObjectiveConfig, TrainConfig
 from biovae.errors import TrainingError
+from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
 from biovae.training.checkpoint import load_checkpoint, save_checkpoint
 from biovae.training.distributed import DistContext
@@ -72,27 +73,39 @@ def fit_model(
         state = LoopState(**load_checkpoint(checkpoint_dir, model, optimizer, generator))
     best_weights = copy.deepcopy(model.state_dict())
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
-    for epoch in range(state.epoch, config.epochs):
-        t0 = time.perf_counter()
-        row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
-        if val is not None and len(val):
-            row.update(_prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size)))
-        row.update(
-            epoch=epoch + 1, beta=beta_at(objective, epoch), seconds=time.perf_counter() - t0
-        )
-        state.history.append(row)
-        state.epoch = epoch + 1
-        if _improved(state, row, objective, epoch, config.early_stopping):
-            best_weights = copy.deepcopy(model.state_dict())
-        bar.update(row)
-        if _should_checkpoint(config, checkpoint_dir, epoch, dist):
-            save_checkpoint(checkpoint_dir, model, optimizer, generator, state.to_json())
-        if config.patience and state.bad_epochs >= config.patience:
-            break
+    kernels = fused.enabled(_compile_threshold(train, config, state.epoch, dist))
+    with kernels:
+        for epoch in range(state.epoch, config.epochs):
+            t0 = time.perf_counter()
+            row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
+            if val is not None and len(val):
+                row.update(
+                    _prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size))
+                )
+            row.update(
+                epoch=epoch + 1, beta=beta_at(objective, epoch), seconds=time.perf_counter() - t0
+            )
+            state.history.append(row)
+            state.epoch = epoch + 1
+            if _improved(state, row, objective, epoch, config.early_stopping):
+                best_weights = copy.deepcopy(model.state_dict())
+            bar.update(row)
+            if _should_checkpoint(config, checkpoint_dir, epoch, dist):
+                save_checkpoint(checkpoint_dir, model, optimizer, generator, state.to_json())
+            if config.patience and state.bad_epochs >= config.patience:
+                break
     bar.close()
     if val is not None and len(val) and state.best_epoch >= 0:
         model.load_state_dict(best_weights)
     return state.history
+
+
+def _compile_threshold(source: BatchSource, config: TrainConfig, start: int, dist) -> int | None:
+    """Whether (and from which input size) this fit runs the compiled likelihood kernels."""
+    per_epoch = math.ceil(len(source) / dist.world_size / config.batch_size)
+    probe = source.batch(torch.arange(min(len(source), config.batch_size)))
+    steps = (config.epochs - start) * per_epoch
+    return fused.decide(config.compile, steps, probe.x.numel())
 
 
 def _train_epoch(net, source, optimizer, generator, objective, config, epoch, dist) -> dict:

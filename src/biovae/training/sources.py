@@ -28,9 +28,12 @@ class BatchSource(Protocol):
 class InMemorySource:
     """Data held in memory, sliced by index (no per-record Python).
 
-    ``x`` is a dense array/tensor or a scipy CSR matrix (kept sparse; only the sliced batch is
-    densified). ``c`` are encoded covariates (n, d), ``w`` per-record weights (n,), ``y`` label
-    codes (n,) of a semi-supervised model, ``g`` level indicators (n, L) for the MMD penalty.
+    ``x`` is a dense array/tensor or a scipy sparse matrix. A sparse matrix stays CSR, and only
+    each sliced batch is densified, unless more than half its entries are stored: CSR then takes
+    more memory than the dense array (8 bytes per stored value against 4 per entry), and
+    slicing it is slower, so it is held dense. ``c`` are encoded covariates (n, d), ``w``
+    per-record weights (n,), ``y`` label codes (n,) of a semi-supervised model, ``g`` level
+    indicators (n, L) for the MMD penalty.
     """
 
     def __init__(
@@ -43,10 +46,11 @@ class InMemorySource:
         g: Tensor | None = None,
     ) -> None:
         self.dtype = dtype
-        if sp.issparse(x):
+        if sp.issparse(x) and x.nnz * 2 <= np.prod(x.shape):
             self.x_sparse: sp.csr_matrix | None = sp.csr_matrix(x)
             self.x: Tensor | None = None
         else:
+            x = x.toarray() if sp.issparse(x) else x
             self.x_sparse = None
             self.x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(dtype)
         self.c = c

@@ -1,0 +1,98 @@
+"""Element-wise kernels fused by ``torch.compile`` on CPU during long trainings.
+
+Eager PyTorch makes one pass over memory per operation, and its ``lgamma``/``digamma`` are
+scalar code on CPU: the NB log-density of a 128 × 2,000 batch and its gradient take about 40
+passes. Compiled, the same formulas (written with :func:`~.special.lgamma_series` and
+:func:`~.special.digamma_series`, which the compiler vectorises) run as a few fused loops:
+about 1.5 ms instead of 4–6 ms for forward + backward on two cores.
+
+Compiling costs seconds once per process (about 9 s on two cores the first time on a machine,
+3–4 s when torch's on-disk cache has the kernels), so it pays only over thousands of steps.
+The training loop decides (:func:`decide`, ``train.compile``) and switches the kernels on for
+the fit with :func:`enabled`; everything else (scoring, small fits, other dtypes and devices)
+runs the eager form. A compiler failure (no C++ compiler, an unsupported platform) warns once
+and leaves the kernel eager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+
+import torch
+
+#: Smallest input (elements of the first argument) that ``compile = "auto"`` compiles for.
+MIN_NUMEL = 1 << 15
+#: Planned optimisation steps from which ``compile = "auto"`` compiles (≈ 9 s of kernels saved
+#: at 1.8 ms per 128 × 2,000 step, against 3–9 s of compiling).
+MIN_STEPS = 5000
+
+#: Minimum input size for the compiled form inside :func:`enabled`; None = eager only.
+_ACTIVE: ContextVar[int | None] = ContextVar("biovae_fused_kernels", default=None)
+
+
+def decide(mode: str, steps: int, batch_numel: int) -> int | None:
+    """The minimum input size to compile for under ``train.compile = mode`` (None = never):
+    ``on`` always, ``off`` never, ``auto`` when ``steps`` ≥ :data:`MIN_STEPS` and a batch has
+    ≥ :data:`MIN_NUMEL` elements."""
+    if mode == "on":
+        return 0
+    if mode == "auto" and steps >= MIN_STEPS and batch_numel >= MIN_NUMEL:
+        return MIN_NUMEL
+    return None
+
+
+@contextlib.contextmanager
+def enabled(min_numel: int | None) -> Iterator[None]:
+    """Within the block, kernels take their compiled form for float32 CPU inputs of at least
+    ``min_numel`` elements (None: eager only). Scoped like ``torch.no_grad``."""
+    token = _ACTIVE.set(min_numel)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active(first: torch.Tensor) -> bool:
+    """Whether a kernel called now with ``first`` as its first argument runs compiled."""
+    min_numel = _ACTIVE.get()
+    return (
+        min_numel is not None
+        and first.dtype == torch.float32
+        and first.device.type == "cpu"
+        and first.numel() >= min_numel
+    )
+
+
+class FusedKernel:
+    """``fused`` compiled on first use, or ``eager``: the same function of the same arguments.
+
+    The compiled form is a cache of this process (no data, no randomness); which form runs is
+    the caller's choice (:func:`active`), so a saved decision keeps forward and backward on the
+    same form.
+    """
+
+    def __init__(self, fused: Callable, eager: Callable) -> None:
+        self.fused, self.eager = fused, eager
+        self._compiled: Callable | None = None
+        self.failure: str | None = None  # why compiling failed, once it has
+
+    def __call__(self, compiled: bool, *args):
+        if not compiled or self.failure is not None:
+            return self.eager(*args)
+        if self._compiled is None:
+            self._compiled = torch.compile(self.fused, dynamic=True)
+        try:
+            return self._compiled(*args)
+        except Exception as err:  # a compiler failure of any kind: go eager
+            out = self.eager(*args)  # re-raises here if the inputs, not the compiler, were wrong
+            self.failure = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+            warnings.warn(
+                f"biovae: torch.compile failed ({self.failure}); using the eager kernel "
+                "(train.compile = 'off' skips compiling)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return out
