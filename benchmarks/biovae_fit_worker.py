@@ -1,5 +1,6 @@
 """Time one biovae fit in a fresh process, as ``scvi_worker.py`` does for scVI: the training
-wall time a command-line user sees, including any one-time kernel compiling of the process.
+wall time a command-line user sees, including any one-time kernel compiling of the process, with
+the allocator settings the ``biovae`` command applies at start (``tune_allocator``).
 
     python benchmarks/biovae_fit_worker.py CONFIG.json DATA.h5ad OUT.json THREADS
 
@@ -20,7 +21,9 @@ def main(cfg_path: str, data_path: str, out_path: str, threads: str) -> None:
     from biovae.config import FitConfig, from_dict
     from biovae.data.readers import read_dataset
     from biovae.estimator import VAE
+    from biovae.training import tune_allocator
 
+    tune_allocator()  # as the biovae command does at start
     torch.set_num_threads(int(threads))
     with open(cfg_path) as fh:
         cfg = from_dict(FitConfig, json.load(fh))

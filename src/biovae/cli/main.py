@@ -18,6 +18,7 @@ from biovae.cli.options import (
     add_options,
 )
 from biovae.errors import BiovaeError
+from biovae.training.allocator import tune_allocator
 
 EPILOG = """examples:
   biovae demo
@@ -258,6 +259,7 @@ def _sweep_parser(sub) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit with status 2."""
     args = _parser().parse_args(argv)
+    tune_allocator()  # this process is ours: keep training buffers in the heap (glibc)
     try:
         return args.func(args)
     except BiovaeError as exc:

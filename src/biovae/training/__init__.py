@@ -7,20 +7,31 @@ from collections.abc import Iterator
 
 import torch
 
+from biovae.training.allocator import tune_allocator
 from biovae.training.loop import evaluate, fit_model
 from biovae.training.sources import BatchSource, InMemorySource, epoch_batches
 
 
 @contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Run a block with torch's RNG seeded, restoring the caller's RNG state afterwards.
 
     Weight initialisation, dropout and reparameterisation noise all draw from it, so one seed
-    fixes a whole fit without leaking global state.
+    fixes a whole fit without leaking global state. With a CUDA ``device`` its generator is
+    seeded and restored too.
     """
-    with torch.random.fork_rng(devices=[]):
+    cuda = [device] if device is not None and torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         yield
 
 
-__all__ = ["BatchSource", "InMemorySource", "epoch_batches", "evaluate", "fit_model", "seeded"]
+__all__ = [
+    "BatchSource",
+    "InMemorySource",
+    "epoch_batches",
+    "evaluate",
+    "fit_model",
+    "seeded",
+    "tune_allocator",
+]
