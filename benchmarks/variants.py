@@ -128,7 +128,9 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
     cfg = VariantsConfig()
     cfg = replace(cfg, model=replace(cfg.model, bayesian=args.bayesian))
     # patience 0: train the whole time budget (the model kept is still the best held-out one)
-    cfg = replace(cfg, train=replace(cfg.train, precision=args.precision, patience=0))
+    cfg = replace(
+        cfg, train=replace(cfg.train, precision=args.precision, patience=0, device=args.device)
+    )
     marks = sorted({*args.curve, args.minutes})
     train = replace(cfg.train, steps=10**9, max_minutes=marks[-1])
     codes = mapped.codes[mapped.ok]
@@ -264,6 +266,7 @@ def main() -> None:
     p.add_argument("--ensemble", type=int, default=3)
     p.add_argument("--ensemble-minutes", type=float, default=4.0)
     p.add_argument("--bayesian", action="store_true", help="variational decoder weights")
+    p.add_argument("--device", default="cpu", help="training device of the single model")
     p.add_argument(
         "--precision",
         default="bfloat16",

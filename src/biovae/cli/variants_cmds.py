@@ -27,6 +27,7 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--batch-size": ("train.batch_size", int, "records per update (100)"),
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
     "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
+    "--device": ("train.device", str, "where to train: cpu (default), cuda, cuda:1, ..."),
     "--validation-fraction": (
         "train.validation_fraction",
         float,

@@ -131,6 +131,9 @@ def test_precision_is_validated():
 
     with pytest.raises(ConfigError, match="precision"):
         FamilyTrainConfig(precision="float16")
+    with pytest.raises(ConfigError, match="train.device 'gpu0' is not a torch device"):
+        FamilyTrainConfig(device="gpu0")
+    assert FamilyTrainConfig(device="cuda:1").device == "cuda:1"  # checked by name, not found
 
 
 def test_returned_model_is_the_best_on_held_out_sequences(fitted):

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from biovae.errors import ConfigError
 
 
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
+
+
+def _is_device(name: str) -> bool:
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,10 @@ class FamilyTrainConfig:
     ``eval_every`` updates the held-out weighted ELBO is computed and the best model is the one
     returned; ``patience`` evaluations without improvement stop training (0 = never). Long
     runs overfit the family (the held-out ELBO and the mutation ranking both get worse), so
-    this is the label-free guard against it.
+    this is the label-free guard against it. ``device`` is where training runs (``cpu``,
+    ``cuda``, ``cuda:1``, ...); the returned model is on it. Weights are initialised on the CPU
+    from the seed, so a seed fixes them on every device, but training noise on a GPU comes from
+    that device's generator and is not bit-reproducible there.
     """
 
     steps: int = 6000
@@ -79,9 +92,11 @@ class FamilyTrainConfig:
     validation_fraction: float = 0.05
     eval_every: int = 200
     patience: int = 10
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps must be >= 1")
+        _check(_is_device(self.device), f"train.device {self.device!r} is not a torch device")
         _check(self.max_minutes >= 0, "train.max_minutes must be >= 0")
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")

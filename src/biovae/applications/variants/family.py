@@ -116,7 +116,7 @@ def save(path: str | Path, family: Family) -> Path:
     if not out.parent.exists():
         raise ModelFileError(f"cannot write {out}: folder {out.parent} does not exist")
     tensors = {
-        f"member{i}.{k}": v.detach().contiguous()
+        f"member{i}.{k}": v.detach().cpu().contiguous()
         for i, m in enumerate(family.members)
         for k, v in m.state_dict().items()
     }

@@ -60,7 +60,7 @@ class FamilyVAE(nn.Module):
 
     def weight_kl(self, prior_scale: float) -> Tensor:
         """KL(q(θ) || N(0, s²)) summed over the variational decoder weights."""
-        total = torch.zeros(())
+        total = self._prior_loc.new_zeros(())
         for n, mu in self._weights():
             log_sigma = self.log_sigma[_key(n)]
             var_ratio = torch.exp(2 * log_sigma) / prior_scale**2

@@ -37,18 +37,19 @@ def delta_elbo(
     chunk: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error of ELBO(mutant) − ELBO(focus) for each row of ``codes``."""
+    device = next(model.parameters()).device  # ε from a CPU generator: the same everywhere
     gen = torch.Generator().manual_seed(seed)
-    eps = torch.randn(n_samples, model.config.n_latent, generator=gen)
-    wt = torch.from_numpy(np.asarray(focus, dtype=np.int64))[None]
+    eps = torch.randn(n_samples, model.config.n_latent, generator=gen).to(device)
+    wt = torch.from_numpy(np.asarray(focus, dtype=np.int64))[None].to(device)
     wt_s = elbo_draws(model, wt, eps)[:, 0].double()
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     mean = np.zeros(len(x))
     se = np.zeros(len(x))
     for start in range(0, len(x), chunk):
-        d = elbo_draws(model, x[start : start + chunk], eps).double() - wt_s[:, None]
-        mean[start : start + chunk] = d.mean(0).numpy()
+        d = elbo_draws(model, x[start : start + chunk].to(device), eps).double() - wt_s[:, None]
+        mean[start : start + chunk] = d.mean(0).cpu().numpy()
         if n_samples > 1:
-            se[start : start + chunk] = (d.std(0) / n_samples**0.5).numpy()
+            se[start : start + chunk] = (d.std(0) / n_samples**0.5).cpu().numpy()
     same = (np.asarray(codes) == np.asarray(focus)[None]).all(1)
     mean[same], se[same] = 0.0, 0.0
     return mean, se

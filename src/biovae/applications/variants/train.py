@@ -44,21 +44,23 @@ def fit_family(
     ``on_snapshot`` receives a copy of the model that would be returned if training stopped
     after each of ``snapshot_seconds`` of training time (callback time is not counted).
     """
+    device = torch.device(train_cfg.device)
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     train_idx, keeper = _split(x, weights, train_cfg)
     w = torch.as_tensor(weights, dtype=torch.float64)[train_idx]
+    x_train = x[train_idx].to(device)
     neff = float(w.sum())
     gen = torch.Generator().manual_seed(train_cfg.seed)
     pending = sorted(snapshot_seconds)
     history: list[dict[str, float]] = []
     limit = train_cfg.max_minutes * 60 or float("inf")
-    with seeded(train_cfg.seed):
-        model = FamilyVAE(x.shape[1], n_letters, model_cfg)
+    with seeded(train_cfg.seed, device):
+        model = FamilyVAE(x.shape[1], n_letters, model_cfg).to(device)
         opt = _optimizer(model, train_cfg, neff)
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
         for step in range(1, train_cfg.steps + 1):
             pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
-            out = _update(model, opt, x[train_idx[pick]], train_cfg, neff, step)
+            out = _update(model, opt, x_train[pick.to(device)], train_cfg, neff, step)
             sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
             now = time.perf_counter()
             elapsed, t0 = elapsed + now - t0, now
@@ -82,7 +84,7 @@ def fit_family(
 
 def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float, step: int):
     """One Adam step on the minibatch's negative ELBO (+ weight KL / Neff when Bayesian)."""
-    with torch.autocast("cpu", torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+    with torch.autocast(batch.device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
         out = elbo(model, Batch(batch), beta=1.0)
     loss = out.loss
     if model.bayesian:
@@ -102,7 +104,8 @@ def _split(x: torch.Tensor, weights: np.ndarray, cfg: FamilyTrainConfig):
     if n_val < 1:
         return torch.from_numpy(np.arange(len(x))), None
     val, train = order[:n_val], np.sort(order[n_val:])
-    keeper = _BestKeeper(x[torch.from_numpy(val)], torch.as_tensor(weights[val]), cfg.seed)
+    x_val = x[torch.from_numpy(val)].to(cfg.device)
+    keeper = _BestKeeper(x_val, torch.as_tensor(weights[val], device=cfg.device), cfg.seed)
     return torch.from_numpy(train), keeper
 
 
@@ -115,7 +118,8 @@ class _BestKeeper:
 
     def see(self, model: FamilyVAE) -> float:
         model.eval()
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        devices = [self.x.device] if self.x.device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)  # the same z draws at every evaluation
             draws = [
                 float(elbo(model, Batch(self.x), 1.0).elbo_n.double() @ self.w) for _ in (0, 1)
