@@ -132,7 +132,9 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
         cfg, train=replace(cfg.train, precision=args.precision, patience=0, device=args.device)
     )
     marks = sorted({*args.curve, args.minutes})
-    train = replace(cfg.train, steps=10**9, max_minutes=marks[-1])
+    train = replace(
+        cfg.train, steps=10**9, max_minutes=marks[-1], validation_fraction=args.validation_fraction
+    )
     codes = mapped.codes[mapped.ok]
     curve, final = [], {}
 
@@ -158,7 +160,8 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
     final["steps"] = max(done, default=0)  # to the nearest 100 below
     final["total_min"] = final["train_min"] + final["score_s"] / 60
     print(f"single: {final}", file=sys.stderr)
-    return {"curve": curve, "final": final, "steps_total": history[-1]["step"]}
+    val = [(h["step"], h["val_elbo"]) for h in history if "val_elbo" in h]
+    return {"curve": curve, "final": final, "steps_total": history[-1]["step"], "val_elbo": val}
 
 
 def ensemble_section(aln, mapped, fitness, args) -> dict:
@@ -267,6 +270,12 @@ def main() -> None:
     p.add_argument("--ensemble-minutes", type=float, default=4.0)
     p.add_argument("--bayesian", action="store_true", help="variational decoder weights")
     p.add_argument("--device", default="cpu", help="training device of the single model")
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.05,
+        help="held-out share of the single model (0 = keep the last model, no guard)",
+    )
     p.add_argument(
         "--precision",
         default="bfloat16",
