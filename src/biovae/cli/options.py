@@ -149,8 +149,8 @@ TRAIN_OPTIONS = (
         "--compile",
         "train.compile",
         str,
-        "fuse the NB/ZINB kernels with torch.compile: auto (default: fits of >= 5,000 steps), "
-        "on, off",
+        "fuse the NB/ZINB kernels with torch.compile: auto (default: where compiling pays, "
+        "e.g. >= 1,000 steps of 128 x 2,000 counts), on, off",
         "MODE",
     ),
     Option(

@@ -6,12 +6,15 @@ passes. Compiled, the same formulas (written with :func:`~.special.lgamma_series
 :func:`~.special.digamma_series`, which the compiler vectorises) run as a few fused loops:
 about 1.5 ms instead of 4–6 ms for forward + backward on two cores.
 
-Compiling costs seconds once per process (about 9 s on two cores the first time on a machine,
-3–4 s when torch's on-disk cache has the kernels), so it pays only over thousands of steps.
-The training loop decides (:func:`decide`, ``train.compile``) and switches the kernels on for
-the fit with :func:`enabled`; everything else (scoring, small fits, other dtypes and devices)
-runs the eager form. A compiler failure (no C++ compiler, an unsupported platform) warns once
-and leaves the kernel eager.
+Compiling costs seconds once per process: about 2 s on two cores when torch's on-disk cache
+has the kernels, about 7 s the first time on a machine (torch's optimisers import the compiler
+front end in every process anyway, another 1.7 s that a fit pays with or without compiling).
+The fused kernels save 2–3 ms per step of a 128 × 2,000 batch, about 10 ns per value, so
+compiling pays after about 2·10⁸ values have gone through them. The training loop decides
+(:func:`decide`, ``train.compile``) and switches the kernels on for the fit with
+:func:`enabled`; everything else (scoring, short fits, other dtypes and devices) runs the eager
+form. A compiler failure (no C++ compiler, an unsupported platform) warns once and leaves the
+kernel eager.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import torch
 
 #: Smallest input (elements of the first argument) that ``compile = "auto"`` compiles for.
 MIN_NUMEL = 1 << 15
-#: Planned optimisation steps from which ``compile = "auto"`` compiles (≈ 9 s of kernels saved
-#: at 1.8 ms per 128 × 2,000 step, against 3–9 s of compiling).
-MIN_STEPS = 5000
+#: Values a fit must push through the kernels (planned steps × batch elements) for
+#: ``compile = "auto"`` to compile: about 1,000 steps of 128 × 2,000, i.e. ≈ 2.5 s saved at
+#: 10 ns per value against ≈ 2 s of compiling with a warm cache.
+MIN_WORK = 250_000_000
 
 #: Minimum input size for the compiled form inside :func:`enabled`; None = eager only.
 _ACTIVE: ContextVar[int | None] = ContextVar("biovae_fused_kernels", default=None)
@@ -35,11 +39,11 @@ _ACTIVE: ContextVar[int | None] = ContextVar("biovae_fused_kernels", default=Non
 
 def decide(mode: str, steps: int, batch_numel: int) -> int | None:
     """The minimum input size to compile for under ``train.compile = mode`` (None = never):
-    ``on`` always, ``off`` never, ``auto`` when ``steps`` ≥ :data:`MIN_STEPS` and a batch has
-    ≥ :data:`MIN_NUMEL` elements."""
+    ``on`` always, ``off`` never, ``auto`` when a batch has ≥ :data:`MIN_NUMEL` elements and
+    ``steps`` × ``batch_numel`` ≥ :data:`MIN_WORK`."""
     if mode == "on":
         return 0
-    if mode == "auto" and steps >= MIN_STEPS and batch_numel >= MIN_NUMEL:
+    if mode == "auto" and batch_numel >= MIN_NUMEL and steps * batch_numel >= MIN_WORK:
         return MIN_NUMEL
     return None
 

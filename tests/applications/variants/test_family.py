@@ -131,7 +131,7 @@ def test_precision_is_validated():
 
     with pytest.raises(ConfigError, match="precision"):
         FamilyTrainConfig(precision="float16")
-    with pytest.raises(ConfigError, match="train.device 'gpu0' is not a torch device"):
+    with pytest.raises(ConfigError, match=r"train\.device 'gpu0' is not a torch device"):
         FamilyTrainConfig(device="gpu0")
     assert FamilyTrainConfig(device="cuda:1").device == "cuda:1"  # checked by name, not found
 
