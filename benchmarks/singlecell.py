@@ -37,6 +37,7 @@ import _singlecell_ssl as ssl
 from _common import load_average, machine_info, write_json_atomic
 from _scvi import run_biovae_fresh, run_scvi, scvi_python, write_h5ad
 from _singlecell_report import markdown
+from _synthetic_nb import synthetic_nb
 from biovae.applications.trajectory import pseudotime
 from biovae.cli.diagnostics_cmds import split
 from biovae.config import (
@@ -111,10 +112,6 @@ def compiled(cfg: FitConfig, mode: str) -> FitConfig:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, compile=mode))
 
 
-def _threads() -> int:
-    return torch.get_num_threads()
-
-
 # -- biovae side -------------------------------------------------------------------------------
 def fit_biovae(train: Dataset, cfg: FitConfig) -> tuple[VAE, float]:
     t0 = time.perf_counter()
@@ -181,7 +178,9 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
                 if who == "scvi":
                     rounds.append(("scvi", run_scvi(python, settings, work), load_average()))
                 else:
-                    fresh.append(run_biovae_fresh(cfg_dict, paths["train"], work, _threads()))
+                    fresh.append(
+                        run_biovae_fresh(cfg_dict, paths["train"], work, torch.get_num_threads())
+                    )
         scvi_out = rounds[0][1]
         emb["scVI"] = np.asarray(scvi_out["latent"])
         result["scVI held-out"] = scvi_out["held_out"]
@@ -261,29 +260,10 @@ def _scvi_settings(args, paths: dict, epochs: int, batch_key: str | None) -> dic
         "n_hidden": N_HIDDEN,
         "epochs": epochs,
         "batch_size": BATCH_SIZE,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_numtorch.get_num_threads(),
         "seed": 0,
         "elbo_samples": ELBO_SAMPLES,
     }
-
-
-def synthetic_nb(n: int, g: int, seed: int = 0) -> Dataset:
-    """NB counts from a 5-D latent, 2 batches with a gene-wise shift, θ = 5, library ~ 5,000."""
-    rng = np.random.default_rng(seed)
-    z = rng.normal(size=(n, 5))
-    batch = rng.integers(0, 2, n)
-    rho = (
-        z @ rng.normal(0, 0.7, (5, g))
-        + rng.normal(0, 1, g)
-        + 0.5 * batch[:, None] * rng.normal(0, 1, g)
-    )
-    p = np.exp(rho - rho.max(1, keepdims=True))
-    mu = rng.lognormal(np.log(5000), 0.3, (n, 1)) * p / p.sum(1, keepdims=True)
-    x = rng.poisson(rng.gamma(5.0, mu / 5.0)).astype(np.float32)
-    obs = {"batch": np.array(["b0", "b1"], dtype=object)[batch]}
-    ids = np.array([f"c{i}" for i in range(n)], dtype=object)
-    feats = tuple(f"g{j}" for j in range(g))
-    return Dataset(sp.csr_matrix(x), ids, feats, obs, source="synthetic NB")
 
 
 def timing_part(args, python: Path | None, work: Path) -> dict:
@@ -300,7 +280,7 @@ def timing_part(args, python: Path | None, work: Path) -> dict:
             result["load"].append(load_average())
             if who == "biovae" and python is not None:  # timed in a fresh process, as scVI
                 result["biovae"].append(
-                    run_biovae_fresh(to_dict(cfg), paths["train"], work, _threads())
+                    run_biovae_fresh(to_dict(cfg), paths["train"], work, torch.get_num_threads())
                 )
             elif who == "biovae":
                 result["biovae"].append(fit_biovae(ds, cfg)[1])
