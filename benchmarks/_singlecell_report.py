@@ -94,7 +94,8 @@ def seeds_md(r: dict) -> list[str]:
 def timing_md(r: dict) -> list[str]:
     line = (
         f"Synthetic NB ({r['cells']} cells × {r['genes']} genes, 2 batches, {r['epochs']} epochs, "
-        f"batch 128): biovae fit {_times(r['biovae'])} s (fresh processes, train.compile = "
+        f"batch 128): biovae fit {_times(r['biovae'])} s "
+        f"({'fresh processes' if r.get('fresh') else 'in-process'}, train.compile = "
         f"{r.get('compile', 'auto')})"
     )
     if r["scVI"]:

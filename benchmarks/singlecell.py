@@ -271,6 +271,7 @@ def timing_part(args, python: Path | None, work: Path) -> dict:
     epochs = 1 if args.quick else 3
     ds = synthetic_nb(n, g)
     result = {"cells": n, "genes": g, "epochs": epochs, "compile": args.compile}
+    result["fresh"] = python is not None  # biovae timed in fresh processes (beside scVI)
     result.update({"biovae": [], "scVI": [], "load": []})
     paths = {"train": write_h5ad(ds, work / "synthetic.h5ad", ("batch",))} if python else {}
     cfg = compiled(conditional_config(epochs), args.compile)
