@@ -3,6 +3,8 @@ when they switch on, and the eager fallback when compiling fails."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -70,9 +72,12 @@ def test_compiled_nb_kernel_matches_float64(theta_shape):
     args64 = _inputs(theta_shape)
     weights = torch.rand(64, 300, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     reference = _value_and_grads(*args64, weights)
-    with fused.enabled(0):
+    with fused.enabled(0), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # reported below if compiling failed
         got = _value_and_grads(*(a.float() for a in args64), weights.float())
-    assert special._NB_FORWARD.failure is None and special._NB_BACKWARD.failure is None
+    failure = special._NB_FORWARD.failure or special._NB_BACKWARD.failure
+    if failure is not None:  # e.g. a machine without a C++ compiler: the eager path ran
+        pytest.skip(f"torch.compile is unavailable here ({failure})")
     value, grad_rho, grad_lib, grad_theta = (g.double() for g in got)
     ref_value, ref_rho, ref_lib, ref_theta = reference
     # float32 can do no better than the rounding of the terms that cancel in log p
