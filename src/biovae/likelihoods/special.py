@@ -22,6 +22,10 @@ Arguments must be positive.
 :func:`log_factorial` reads log x! of integer counts from a table (a gather instead of
 ``torch.lgamma``, which is scalar code on CPU too); non-integer or large values fall back to
 ``lgamma(x + 1)``.
+
+In long fits the NB kernels run compiled (:mod:`biovae.likelihoods.fused`) with
+:func:`lgamma_series` and :func:`digamma_series` in place of ``torch.lgamma``, the table and
+:func:`digamma`: the same formulas, written so the compiler can vectorise them.
 """
 
 from __future__ import annotations
