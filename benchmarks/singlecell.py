@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _singlecell_ssl as ssl
 from _common import load_average, machine_info, write_json_atomic
-from _scvi import run_biovae_fresh, run_scvi, scvi_python, write_h5ad
+from _scvi import run_scvi, scvi_python, write_h5ad
 from _singlecell_report import markdown
 from _synthetic_nb import synthetic_nb
 from biovae.applications.trajectory import pseudotime
@@ -62,6 +62,7 @@ from biovae.reports.sections_trajectory import (
     write_trajectory_report,
 )
 from biovae.training import seeded
+from biovae_fit_worker import run_biovae_fresh
 from diagnostics import CELLBENCH, cellbench, data_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,7 +261,7 @@ def _scvi_settings(args, paths: dict, epochs: int, batch_key: str | None) -> dic
         "n_hidden": N_HIDDEN,
         "epochs": epochs,
         "batch_size": BATCH_SIZE,
-        "threads": torch.get_numtorch.get_num_threads(),
+        "threads": torch.get_num_threads(),
         "seed": 0,
         "elbo_samples": ELBO_SAMPLES,
     }
