@@ -15,7 +15,6 @@ from _common import load_average
 from biovae.data.dataset import Dataset
 
 WORKER = Path(__file__).resolve().parent / "scvi_worker.py"
-BIOVAE_WORKER = Path(__file__).resolve().parent / "biovae_fit_worker.py"
 
 
 def scvi_python(env: Path) -> Path:
@@ -64,17 +63,3 @@ def run_scvi(python: Path, settings: dict, workdir: Path) -> dict:
         flush=True,
     )
     return result
-
-
-def run_biovae_fresh(cfg_dict: dict, data: Path, workdir: Path, threads: int) -> float:
-    """One biovae fit in a fresh process (``biovae_fit_worker.py``), the way scVI is timed:
-    seconds of ``VAE.fit``, including the process's one-time kernel compiling if any."""
-    cpath, out = workdir / "biovae_config.json", workdir / "biovae_out.json"
-    cpath.write_text(json.dumps(cfg_dict))
-    cmd = [sys.executable, str(BIOVAE_WORKER), str(cpath), str(data), str(out), str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode:
-        raise RuntimeError(f"biovae worker failed:\n{proc.stderr[-3000:]}")
-    seconds = json.loads(out.read_text())["fit_seconds"]
-    print(f"  biovae fit (fresh process) {seconds:.1f} s (load {load_average()})", file=sys.stderr)
-    return seconds

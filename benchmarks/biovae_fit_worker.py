@@ -6,13 +6,32 @@ the allocator settings the ``biovae`` command applies at start (``tune_allocator
 
 CONFIG.json is a :class:`biovae.config.FitConfig` as a dict; OUT.json gets ``fit_seconds``
 (``VAE.fit`` only: reading the file is not timed, as scVI's ``setup_anndata`` is not).
+:func:`run_biovae_fresh` is the benchmarks' side: it runs this file and reads the result.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
+from pathlib import Path
+
+
+def run_biovae_fresh(cfg_dict: dict, data: Path, workdir: Path, threads: int) -> float:
+    """One biovae fit in a fresh process (``biovae_fit_worker.py``), the way scVI is timed:
+    seconds of ``VAE.fit``, including the process's one-time kernel compiling if any."""
+    cpath, out = workdir / "biovae_config.json", workdir / "biovae_out.json"
+    cpath.write_text(json.dumps(cfg_dict))
+    cmd = [sys.executable, __file__, str(cpath), str(data), str(out), str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"biovae worker failed:\n{proc.stderr[-3000:]}")
+    seconds = json.loads(out.read_text())["fit_seconds"]
+    from _common import load_average  # the benchmarks' helpers (this folder is on sys.path)
+
+    print(f"  biovae fit (fresh process) {seconds:.1f} s (load {load_average()})", file=sys.stderr)
+    return seconds
 
 
 def main(cfg_path: str, data_path: str, out_path: str, threads: str) -> None:

@@ -118,9 +118,7 @@ class _BestKeeper:
 
     def see(self, model: FamilyVAE) -> float:
         model.eval()
-        devices = [self.x.device] if self.x.device.type == "cuda" else []
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)  # the same z draws at every evaluation
+        with torch.no_grad(), seeded(self.seed, self.x.device):  # the same z draws each time
             draws = [
                 float(elbo(model, Batch(self.x), 1.0).elbo_n.double() @ self.w) for _ in (0, 1)
             ]
