@@ -91,13 +91,19 @@ class NetworkConfig:
         _check(self.norm in NORMS, f"network.norm must be one of {NORMS}")
 
 
+#: What the semi-supervised classifier q(y|·) reads (see :class:`ModelConfig`).
+CLASSIFIER_INPUTS = ("z", "x", "clr", "clr_residual")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The model: kind (``vae``, ``ae`` plain autoencoder, ``pca``, ``ssvae`` semi-supervised
     VAE), latent size, likelihood. ``classifier_input`` (ssvae): q(y|z) on the latent (``z``,
     as scANVI), q(y|x) on the encoder's input features (``x``, as M2) or on the centred
     log-ratios of the record's composition (``clr``; for abundances and counts, see
-    :func:`biovae.models.semisupervised.clr`)."""
+    :func:`biovae.models.semisupervised.clr`) or those log-ratios with the covariates' linear
+    effects removed (``clr_residual``: centred within each batch level; see
+    :meth:`biovae.models.semisupervised.SemiSupervisedVAE.fit_input_offset`)."""
 
     kind: str = "vae"
     n_latent: int = 10
@@ -108,8 +114,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
         _check(
-            self.classifier_input in ("z", "x", "clr"),
-            "model.classifier_input must be z, x or clr",
+            self.classifier_input in CLASSIFIER_INPUTS,
+            f"model.classifier_input must be one of {CLASSIFIER_INPUTS}",
         )
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
 

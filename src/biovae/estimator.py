@@ -144,6 +144,7 @@ class _LatentEstimator:
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         with seeded(cfg.train.seed):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
+            self._prepare_model(model, source.subset(train_idx))
             history = fit_model(
                 model,
                 source.subset(train_idx),
@@ -159,6 +160,10 @@ class _LatentEstimator:
         self.fingerprint_ = fingerprint(ds)
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
+
+    def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
+        """Statistics a model takes from its training records before the first update
+        (none here; see the semi-supervised estimator)."""
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
         """Label levels learned from the training data (none for unsupervised models)."""

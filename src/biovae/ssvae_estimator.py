@@ -20,7 +20,7 @@ from biovae.errors import ConfigError
 from biovae.estimator import _LatentEstimator
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
-from biovae.training import seeded
+from biovae.training import InMemorySource, seeded
 
 
 class SemiSupervisedVAE(_LatentEstimator):
@@ -52,6 +52,11 @@ class SemiSupervisedVAE(_LatentEstimator):
                 "the semi-supervised VAE trains on its ELBO; set objective.iwae_samples to 1"
             )
         return cfg
+
+    def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
+        """The covariate offsets of a ``clr_residual`` classifier input, from the training
+        records (labelled or not)."""
+        model.fit_input_offset(self._batches(train))
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
         if not cfg.data.labels_key:

@@ -91,7 +91,8 @@ MODEL_OPTIONS = (
         "--classifier-input",
         "model.classifier_input",
         str,
-        "--model ssvae: q(y|·) reads z (default), x (encoder features) or clr (log-ratios)",
+        "--model ssvae: q(y|·) reads z (default), x (encoder features), clr (log-ratios) or "
+        "clr_residual (log-ratios centred within each covariate level)",
         "IN",
     ),
     Option(

@@ -5,8 +5,10 @@ The generative model (Kingma et al. 2014, M2, with the label acting on z as in s
     y ~ Cat(1/C),   z | y ~ N(μ_y, I),   x | z, c ~ p(x|z, c)  (any registered likelihood),
 
 inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
-reads z (``classifier_input="z"``, scANVI), the featurised x (``"x"``, M2's q(y|x)) or the
-centred log-ratios of x (``"clr"``, :func:`clr`); below q(y|z) stands for any of them.
+reads z (``classifier_input="z"``, scANVI), the featurised x (``"x"``, M2's q(y|x)), the
+centred log-ratios of x (``"clr"``, :func:`clr`) or those log-ratios with the covariates' linear
+effects removed (``"clr_residual"``, :meth:`SemiSupervisedVAE.fit_input_offset`); below q(y|z)
+stands for any of them.
 With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
 
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
@@ -22,6 +24,7 @@ p(z) = Σ_y N(z; μ_y, I) / C is what :meth:`prior` returns.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +64,12 @@ def clr(x: Tensor) -> Tensor:
     return log_nf - log_nf.mean(-1, keepdim=True)
 
 
+def covariate_design(c: Tensor | None, n: int, device: torch.device | None = None) -> Tensor:
+    """The design matrix [1, c] (n, 1 + d) of an intercept and the encoded covariates."""
+    ones = torch.ones(n, 1, device=device)
+    return ones if c is None or c.shape[-1] == 0 else torch.cat([ones, c.float()], -1)
+
+
 class SemiSupervisedVAE(nn.Module):
     """Encoder q(z|x,c), classifier q(y|z), class-conditional prior p(z|y), decoder p(x|z,c)."""
 
@@ -81,6 +90,8 @@ class SemiSupervisedVAE(nn.Module):
         self.decoder = Decoder(likelihood, n_cov, config.n_latent, net)
         self.classifier_input = config.classifier_input
         n_in = config.n_latent if config.classifier_input == "z" else likelihood.n_inputs
+        if config.classifier_input == "clr_residual":
+            self.register_buffer("clr_offset", torch.zeros(1 + n_cov, likelihood.n_inputs))
         trunk = MLP(n_in, 0, net.hidden[-1:], net)
         self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
         self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))
@@ -99,14 +110,39 @@ class SemiSupervisedVAE(nn.Module):
         """q(y|h) over the C label levels; ``h`` is z or the featurised x (classifier_input)."""
         return Categorical(logits=self.classifier[1](self.classifier[0](h, None)))
 
-    def _classifier_features(self, x: Tensor, z: Tensor) -> Tensor:
+    def _classifier_features(self, x: Tensor, z: Tensor, c: Tensor | None) -> Tensor:
         if self.classifier_input == "z":
             return z
+        if self.classifier_input == "clr_residual":
+            return clr(x) - covariate_design(c, x.shape[0], x.device) @ self.clr_offset
         return clr(x) if self.classifier_input == "clr" else self.likelihood.featurize(x)
+
+    @torch.no_grad()
+    def fit_input_offset(self, batches: Iterable[Batch]) -> None:
+        """For ``classifier_input="clr_residual"``: B = argmin Σ ‖clr(x) − [1, c] B‖² over the
+        given records (labels unused), accumulated batch by batch (memory (1 + d) × f).
+
+        With one categorical covariate this is the per-level mean of every log-ratio, so the
+        classifier reads each record's log-ratios centred within its batch: a taxon-specific
+        multiplicative bias of a batch (e.g. a sequencing protocol's) becomes an additive offset
+        in log-ratio space and is removed. Collinear designs (several one-hot blocks) take the
+        minimum-norm solution; the residual is the same for every solution. A no-op for other
+        classifier inputs."""
+        if self.classifier_input != "clr_residual":
+            return
+        gram = cross = None
+        for b in batches:
+            d, r = covariate_design(b.c, len(b), b.x.device).double(), clr(b.x).double()
+            gram = d.T @ d if gram is None else gram + d.T @ d
+            cross = d.T @ r if cross is None else cross + d.T @ r
+        if gram is None:
+            raise ValueError("fit_input_offset needs at least one record")
+        solution = torch.linalg.pinv(gram, rtol=1e-10, hermitian=True) @ cross
+        self.clr_offset.copy_(solution.to(self.clr_offset.dtype))
 
     def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
         """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
-        return self.classify(self._classifier_features(x, self.encode(x, c).mean))
+        return self.classify(self._classifier_features(x, self.encode(x, c).mean, c))
 
     def prior(self) -> Distribution:
         """Marginal p(z) = Σ_y N(z; μ_y, I) / C."""
@@ -131,7 +167,7 @@ class SemiSupervisedVAE(nn.Module):
         qz = self.encode(batch.x, batch.c)
         z = qz.rsample()
         recon_n = -self.decode(z, batch.c, self.context(batch.x)).log_prob(batch.x)
-        log_q_nc = self.classify(self._classifier_features(batch.x, z)).logits
+        log_q_nc = self.classify(self._classifier_features(batch.x, z, batch.c)).logits
         y = batch.y if batch.y is not None else torch.full_like(recon_n, -1, dtype=torch.long)
         labelled = y >= 0
         onehot = F.one_hot(y.clamp_min(0), self.n_classes).to(log_q_nc.dtype)
