@@ -40,8 +40,8 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
     rc, _, err = run(
         capsys, "fit", fixtures / ABUND, "--obs", m, "--likelihood", "hurdle_dirichlet",
         "--model", "ssvae", "--labels-key", "study_condition",
-        "--categorical-covariates", "sex_batch", "--out", model, "--report", tmp_path / "r.html",
-        *FAST,
+        "--categorical-covariates", "sex_batch", "--classifier-input", "clr_residual",
+        "--out", model, "--report", tmp_path / "r.html", *FAST,
     )  # fmt: skip
     assert rc == 0, err
     report = (tmp_path / "r.html").read_text()
