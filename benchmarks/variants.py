@@ -165,12 +165,18 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
 
 
 def ensemble_section(aln, mapped, fitness, args) -> dict:
-    cfg = VariantsConfig(
-        train=FamilyTrainConfig(
-            steps=10**9, max_minutes=args.ensemble_minutes, seed=100, precision=args.precision
-        ),
-        ensemble=args.ensemble,
+    """Members differ only in seed (100, 101, ...); model, held-out share and precision as the
+    single model's (``--bayesian``, ``--validation-fraction``, ``--precision``)."""
+    base = VariantsConfig()
+    train = FamilyTrainConfig(
+        steps=10**9,
+        max_minutes=args.ensemble_minutes,
+        seed=100,
+        precision=args.precision,
+        validation_fraction=args.validation_fraction,
     )
+    model = replace(base.model, bayesian=args.bayesian)
+    cfg = replace(base, model=model, train=train, ensemble=args.ensemble)
     t0 = time.perf_counter()
     family = fam.fit(aln, cfg)
     train_s = time.perf_counter() - t0

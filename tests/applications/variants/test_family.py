@@ -152,3 +152,28 @@ def test_returned_model_is_the_best_on_held_out_sequences(fitted):
     x = torch.from_numpy(aln.codes.astype(np.int64))
     _, keeper = train_mod._split(x, w, cfg)
     assert keeper.see(model) == pytest.approx(max(seen), abs=1e-6)
+
+
+def test_variational_draw_and_weight_kl_against_autograd_of_the_definitions():
+    from torch.distributions import Normal, kl_divergence
+
+    from biovae.applications.variants.model import _VariationalDraw
+
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(6, 5, dtype=torch.double, generator=gen).requires_grad_()
+    log_sigma = (0.3 * torch.randn(6, 5, dtype=torch.double, generator=gen) - 1).requires_grad_()
+    eps = torch.randn(6, 5, dtype=torch.double, generator=gen)
+    probe = torch.randn(6, 5, dtype=torch.double, generator=gen)  # a downstream use of θ
+    prior = Normal(torch.zeros(6, 5, dtype=torch.double), 1.7)
+    ref_theta = mu + log_sigma.exp() * eps
+    ref_kl = kl_divergence(Normal(mu, log_sigma.exp()), prior).sum()
+    theta, kl = _VariationalDraw.apply(mu, log_sigma, eps, 1.7)
+    torch.testing.assert_close(theta, ref_theta)
+    torch.testing.assert_close(kl, ref_kl)
+    got = torch.autograd.grad((theta * probe).sum() + 0.3 * kl, (mu, log_sigma))
+    want = torch.autograd.grad((ref_theta * probe).sum() + 0.3 * ref_kl, (mu, log_sigma))
+    for g, e in zip(got, want, strict=True):
+        torch.testing.assert_close(g, e)
+    assert torch.autograd.gradcheck(
+        lambda a, b: _VariationalDraw.apply(a, b, eps, 1.7), (mu, log_sigma)
+    )

@@ -84,11 +84,11 @@ def fit_family(
 
 def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float, step: int):
     """One Adam step on the minibatch's negative ELBO (+ weight KL / Neff when Bayesian)."""
-    with torch.autocast(batch.device.type, torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+    draws, weight_kl = model.draw_decoder(cfg.prior_scale) if model.bayesian else (None, None)
+    bf16 = cfg.precision == "bfloat16"
+    with torch.autocast(batch.device.type, torch.bfloat16, enabled=bf16), model.drawn(draws):
         out = elbo(model, Batch(batch), beta=1.0)
-    loss = out.loss
-    if model.bayesian:
-        loss = loss + model.weight_kl(cfg.prior_scale) / neff
+    loss = out.loss if weight_kl is None else out.loss + weight_kl / neff
     if not torch.isfinite(loss):
         raise TrainingError(f"the loss became {loss.item()} at step {step}; lower --lr")
     opt.zero_grad(set_to_none=True)
