@@ -139,3 +139,29 @@ def test_score_bad_input(model_dir, tmp_path, capsys):
         capsys, "variants", "score", tmp_path, "--mutations", tmp_path / "m.csv", "--out", out
     )
     assert rc == 2 and "not a variants model folder" in err and not out.exists()
+
+
+def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
+    """The README's variational protocol (no held-out set, bfloat16 training) end to end."""
+    import json
+
+    from tests.conftest import FIXTURES
+
+    (tmp_path / "small.toml").write_text(SMALL_TOML)
+    out = tmp_path / "bayes"
+    rc, _, err = run(
+        capsys, "variants", "fit", FIXTURES / "blat_ecolx_first40.a2m", "--out", out,
+        "--config", tmp_path / "small.toml", "--bayesian", "--validation-fraction", "0",
+        "--steps", "20", "--minutes", "1", "--precision", "bfloat16",
+    )  # fmt: skip
+    assert rc == 0, err
+    saved = json.loads(next(out.rglob("config.json")).read_text())
+    assert saved["model"]["bayesian"] is True and saved["train"]["validation_fraction"] == 0
+    pd.DataFrame({"mutant": ["V29A", "V29V"]}).to_csv(tmp_path / "m.csv", index=False)
+    rc, _, err = run(
+        capsys, "variants", "score", out, "--mutations", tmp_path / "m.csv",
+        "--out", tmp_path / "s.csv", "--samples", "4",
+    )  # fmt: skip
+    assert rc == 0, err
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert np.isfinite(scores.loc[0, "score"]) and scores.loc[1, "score"] == 0.0
