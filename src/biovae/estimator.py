@@ -129,9 +129,8 @@ class _LatentEstimator:
         cov = CovariateSpec.fit(
             ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source
         )
-        lik = likelihoods.build(
-            cfg.model.likelihood, ds.x.shape[1:], _n_letters(ds), _n_batches(cfg, cov)
-        )
+        letters = len(ds.alphabet) if ds.alphabet else 0
+        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, _n_batches(cfg, cov))
         check_data(lik, ds)
         labels = self._fit_labels(ds, cfg)
         schema = DataSchema(
@@ -162,8 +161,7 @@ class _LatentEstimator:
         return self
 
     def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
-        """Statistics a model takes from its training records before the first update
-        (none here; see the semi-supervised estimator)."""
+        """Statistics the model takes from its training records before training (none here)."""
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
         """Label levels learned from the training data (none for unsupervised models)."""
@@ -236,7 +234,7 @@ class _LatentEstimator:
                 "this model is conditional; pass obs with columns "
                 f"{', '.join(cov.categorical + cov.continuous)} for the samples"
             )
-        c = cov.encode(_obs_dict(obs), n, "obs") if cov.width else None
+        c = cov.encode(obs_columns(obs, 0), n, "obs") if cov.width else None
         with seeded(seed):
             z = model.prior().sample((n,))
             ctx = model.likelihood.prior_context(n, self.schema_.context_stats)
@@ -363,10 +361,6 @@ def _n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:
     return len(cov.categories[0])
 
 
-def _n_letters(ds: Dataset) -> int:
-    return len(ds.alphabet) if ds.alphabet else 0
-
-
 def _weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
     """Validated per-record weights as a float32 tensor (None when not given)."""
     if sample_weight is None:
@@ -398,10 +392,6 @@ def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tens
     n_val = round(n * fraction) if n >= 10 else 0
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
     return order[n_val:].sort().values, order[:n_val].sort().values
-
-
-def _obs_dict(obs: Any) -> dict[str, np.ndarray]:
-    return obs_columns(obs, 0)
 
 
 __all__ = ["PCA", "VAE", "Autoencoder", "LikelihoodConfig", "load_model"]
