@@ -87,6 +87,7 @@ def test_scan_report(model_dir, tmp_path, capsys):
     page = html.read_text()
     assert 'data-plot="scan-heatmap"' in page and 'data-plot="scan-profile"' in page
     assert "Model card" in page and "Neff" in page
+    assert "best held-out weighted ELBO (5% of sequences held out)" in page
     s = pd.read_csv(out)
     worst = s.loc[s["wild_type"] != s["letter"]].sort_values("score", kind="stable").iloc[0]
     first_row = page.split("most damaging")[1].split("<td>")[1].split("</td>")[0]
@@ -165,3 +166,11 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     assert rc == 0, err
     scores = pd.read_csv(tmp_path / "s.csv")
     assert np.isfinite(scores.loc[0, "score"]) and scores.loc[1, "score"] == 0.0
+    html = tmp_path / "scan.html"
+    rc, _, err = run(
+        capsys, "variants", "scan", out, "--out", tmp_path / "scan.csv", "--report", html,
+        "--samples", "2",
+    )  # fmt: skip
+    assert rc == 0, err
+    page = html.read_text()
+    assert "variational weights" in page and "the last update (no held-out sequences)" in page

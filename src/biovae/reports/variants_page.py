@@ -39,6 +39,12 @@ def write_variants_report(path: str | Path, cols: Mapping[str, np.ndarray], fitt
     return Path(path)
 
 
+def _kept(fraction: float) -> str:
+    if fraction <= 0:
+        return "the last update (no held-out sequences)"
+    return f"best held-out weighted ELBO ({fraction:.0%} of sequences held out)"
+
+
 def model_section(fitted: Any) -> Section:
     """Model card: what the model was fitted on, how, and what its scores mean."""
     f, cfg = fitted.facts, fitted.config
@@ -64,6 +70,7 @@ def model_section(fitted: Any) -> Section:
             "latent dimensions, decoder",
             f"{cfg.model.n_latent}, {'variational' if cfg.model.bayesian else 'MAP'} weights",
         ),
+        ("model kept", _kept(cfg.train.validation_fraction)),
     )
     notes = (
         "Scores are differences of the model's log-likelihood estimate (ELBO averaged over shared "
