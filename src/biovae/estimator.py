@@ -141,12 +141,13 @@ class _LatentEstimator:
         w = _weights(sample_weight, len(ds), ds.source)
         source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
+        train = source.subset(train_idx)
         with seeded(cfg.train.seed):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
-            self._prepare_model(model, source.subset(train_idx))
+            self._prepare_model(model, train)
             history = fit_model(
                 model,
-                source.subset(train_idx),
+                train,
                 source.subset(val_idx) if len(val_idx) else None,
                 cfg.objective,
                 cfg.train,

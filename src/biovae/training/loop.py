@@ -73,8 +73,7 @@ def fit_model(
         state = LoopState(**load_checkpoint(checkpoint_dir, model, optimizer, generator))
     best_weights = copy.deepcopy(model.state_dict())
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
-    kernels = fused.enabled(_compile_threshold(train, config, state.epoch, dist))
-    with kernels:
+    with fused.enabled(_compile_threshold(train, config, state.epoch, dist)):
         for epoch in range(state.epoch, config.epochs):
             t0 = time.perf_counter()
             row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
