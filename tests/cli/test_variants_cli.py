@@ -166,6 +166,13 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     assert rc == 0, err
     scores = pd.read_csv(tmp_path / "s.csv")
     assert np.isfinite(scores.loc[0, "score"]) and scores.loc[1, "score"] == 0.0
+    rc, _, err = run(
+        capsys, "variants", "score", out, "--mutations", tmp_path / "m.csv",
+        "--out", tmp_path / "mean.csv", "--samples", "4", "--mean-weights",
+    )  # fmt: skip
+    assert rc == 0, err  # the posterior means instead of weight draws: other (finite) scores
+    means = pd.read_csv(tmp_path / "mean.csv")
+    assert np.isfinite(means.loc[0, "score"]) and means.loc[0, "score"] != scores.loc[0, "score"]
     html = tmp_path / "scan.html"
     rc, _, err = run(
         capsys, "variants", "scan", out, "--out", tmp_path / "scan.csv", "--report", html,
@@ -174,3 +181,4 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     assert rc == 0, err
     page = html.read_text()
     assert "variational weights" in page and "the last update (no held-out sequences)" in page
+    assert "decoder weights drawn from q(θ)" in page

@@ -82,6 +82,12 @@ def add_parser(sub) -> None:
     for action in (score, scan):
         action.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
         action.add_argument("--seed", type=int, default=0)
+        action.add_argument(
+            "--mean-weights",
+            action="store_true",
+            help="variational decoders (fit --bayesian): score with the posterior-mean weights "
+            "instead of averaging the ELBO over weight draws (the default, as DeepSequence)",
+        )
 
 
 def _config(args: argparse.Namespace):
@@ -161,7 +167,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.fitness_column and args.fitness_column not in table.columns:
         raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
     fitted = family.load(args.model)
-    cols = fitted.score(list(table["mutant"]), args.samples, args.seed)
+    cols = fitted.score(list(table["mutant"]), args.samples, args.seed, not args.mean_weights)
     mutant = cols.pop("mutant")
     if args.fitness_column:
         fitness = _numbers(table[args.fitness_column])
@@ -183,7 +189,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     report = _extra_output("--report", args.report, (".html", ".htm"))
     fitted = family.load(args.model)
     names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
-    cols = fitted.score(names, args.samples, args.seed)
+    cols = fitted.score(names, args.samples, args.seed, not args.mean_weights)
     mutant = cols.pop("mutant")
     cols = {
         "position": np.array([int(m[1:-1]) for m in mutant]),
@@ -201,7 +207,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if report:
         from biovae.reports.variants_page import write_variants_report
 
-        print(write_variants_report(report, {"mutant": mutant, **cols}, fitted))
+        print(write_variants_report(report, {"mutant": mutant, **cols}, fitted, args.mean_weights))
     print(out)
     return 0
 

@@ -21,12 +21,19 @@ from biovae.reports.plots_variants import scan_heatmap
 TOP = 12
 
 
-def write_variants_report(path: str | Path, cols: Mapping[str, np.ndarray], fitted: Any) -> Path:
-    """Write the scan report of ``fitted`` (a fitted ``family.Family``)."""
+def write_variants_report(
+    path: str | Path, cols: Mapping[str, np.ndarray], fitted: Any, mean_weights: bool = False
+) -> Path:
+    """Write the scan report of ``fitted`` (a fitted ``family.Family``); ``mean_weights``:
+    the scan used a variational decoder's posterior means rather than weight draws."""
     from biovae.data.writers import atomic_open
     from biovae.reports.html import render_document
 
-    parts = [model_section(fitted), scan_section(cols, fitted.alphabet), ranking_section(cols)]
+    parts = [
+        model_section(fitted, mean_weights),
+        scan_section(cols, fitted.alphabet),
+        ranking_section(cols),
+    ]
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
     overview = (
         '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
@@ -45,7 +52,15 @@ def _kept(fraction: float) -> str:
     return f"best held-out weighted ELBO ({fraction:.0%} of sequences held out)"
 
 
-def model_section(fitted: Any) -> Section:
+def _scored(bayesian: bool, mean_weights: bool) -> str:
+    if not bayesian:
+        return "the fitted decoder weights"
+    if mean_weights:
+        return "the posterior-mean decoder weights"
+    return "decoder weights drawn from q(θ), shared by mutant and wild type"
+
+
+def model_section(fitted: Any, mean_weights: bool = False) -> Section:
     """Model card: what the model was fitted on, how, and what its scores mean."""
     f, cfg = fitted.facts, fitted.config
     steps = [h["step"] for run in f.get("history", []) for h in run if "final" in h]
@@ -71,6 +86,7 @@ def model_section(fitted: Any) -> Section:
             f"{cfg.model.n_latent}, {'variational' if cfg.model.bayesian else 'MAP'} weights",
         ),
         ("model kept", _kept(cfg.train.validation_fraction)),
+        ("scored with", _scored(cfg.model.bayesian, mean_weights)),
     )
     notes = (
         "Scores are differences of the model's log-likelihood estimate (ELBO averaged over shared "

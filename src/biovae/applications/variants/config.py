@@ -39,10 +39,13 @@ class AlignmentConfig:
 @dataclass(frozen=True)
 class FamilyModelConfig:
     """DeepSequence's published architecture by default (encoder 1500-1500, decoder 100-500,
-    30 latent dimensions, a 40-pattern output dictionary, sparsity gates in groups of 4).
+    30 latent dimensions, a 40-pattern output dictionary, sparsity gates in groups of 4), with
+    a narrower last layer: DeepSequence tiles its 500 gate rows over 4 × 500 = 2,000 units (and
+    puts a logit-normal sparsity prior on the gates); here 500 units share 125 gate rows.
 
     ``bayesian`` learns a Gaussian q(θ) over the decoder weights (variational Bayes, as
-    DeepSequence) instead of a MAP point estimate; scoring uses the posterior means.
+    DeepSequence) instead of a MAP point estimate; scoring averages the ELBO over draws of θ
+    (or uses the posterior means on request).
     """
 
     n_latent: int = 30

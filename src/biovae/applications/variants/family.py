@@ -45,11 +45,15 @@ class Family:
     site_log_f: np.ndarray
     facts: dict[str, Any]
 
-    def score(self, mutants: list[str], n_samples: int = 100, seed: int = 0) -> dict[str, Any]:
-        """Columns of a score table: mutant, score, se, independent_site, status, reason."""
+    def score(
+        self, mutants: list[str], n_samples: int = 100, seed: int = 0, sampled_weights: bool = True
+    ) -> dict[str, Any]:
+        """Columns of a score table: mutant, score, se, independent_site, status, reason.
+        ``sampled_weights``: see :func:`scoring.delta_elbo` (variational decoders only)."""
         mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions)
+        codes = mapped.codes[mapped.ok]
         mean, se = scoring.ensemble_delta(
-            self.members, self.focus, mapped.codes[mapped.ok], n_samples, seed
+            self.members, self.focus, codes, n_samples, seed, sampled_weights
         )
         site = scoring.independent_delta(self.site_log_f, self.focus, mapped.codes[mapped.ok])
         cols = {name: np.full(len(mutants), np.nan) for name in ("score", "se", "independent")}
