@@ -37,6 +37,11 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
     "--ensemble": ("ensemble", int, "number of models averaged (1)"),
     "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),
+    "--weight-noise": (
+        "model.weight_noise",
+        str,
+        "with --bayesian: shared (one weight draw per minibatch, default) or local (per record)",
+    ),
 }
 
 

@@ -81,20 +81,48 @@ class FamilyDecoder(nn.Module):
         self.raw_temperature = nn.Parameter(torch.full((length,), math.log(math.e - 1.0)))
         self.bias = nn.Parameter(torch.zeros(length, letters))
 
+    def _gate(self) -> Tensor:
+        """Gates s (H, L): sigmoid of the group parameters, each row shared by ``group`` units."""
+        return torch.sigmoid(self.gate).repeat_interleave(self.group, 0)[: self.w_hld.shape[0]]
+
     def output_weight(self) -> Tensor:
         """Effective output weights ``(H, L·A)``."""
-        gate = torch.sigmoid(self.gate).repeat_interleave(self.group, 0)[: self.w_hld.shape[0]]
-        w = (self.w_hld * gate[..., None]) @ self.dictionary
+        w = (self.w_hld * self._gate()[..., None]) @ self.dictionary
         return w.reshape(w.shape[0], -1)
 
-    def logits(self, z: Tensor) -> Tensor:
-        """Logits ``(..., n, L, A)`` for latent ``z`` of shape ``(..., n, k)``."""
+    def logits(self, z: Tensor, w_sd: Tensor | None = None) -> Tensor:
+        """Logits ``(..., n, L, A)`` for latent ``z`` of shape ``(..., n, k)``; with ``w_sd``
+        the output weights are N(w_hld, w_sd²), drawn anew for every record (see
+        :meth:`_local_output`)."""
         h = torch.sigmoid(self.trunk(z))
-        out = (h @ self.output_weight()).reshape(*h.shape[:-1], *self.shape)
+        if w_sd is None:
+            out = (h @ self.output_weight()).reshape(*h.shape[:-1], *self.shape)
+        else:
+            out = self._local_output(h, w_sd)
         return out * F.softplus(self.raw_temperature)[:, None] + self.bias
 
-    def forward(self, z: Tensor, c: Tensor | None, context: dict[str, Tensor]) -> Distribution:
-        return self.likelihood.distribution({"logits": self.logits(z)}, context)
+    def _local_output(self, h: Tensor, w_sd: Tensor) -> Tensor:
+        """Σ_h h_h s_{hl} Σ_d w_{hld} D_{da} with w ~ N(w_hld, w_sd²) independent for every record,
+        drawn through its exact distribution (local reparameterisation, Kingma, Salimans and
+        Welling 2015): u_{ld} = Σ_h h_h s_{hl} w_{hld} ~ N(Σ_h h s w_hld, Σ_h h² s² w_sd²). That
+        is L·d normal values per record instead of H·L·d per shared draw, and the gradient noise
+        of the weights then falls with the batch size."""
+        n_hidden, length, rank = self.w_hld.shape
+        gate = self._gate()[..., None]
+        loc = h @ (self.w_hld * gate).reshape(n_hidden, length * rank)
+        var = h.square() @ (w_sd * gate).square().reshape(n_hidden, length * rank)
+        eps = torch.randn(loc.shape, dtype=torch.float32, device=loc.device)
+        u = loc + var.float().clamp_min(1e-20).sqrt() * eps
+        return u.reshape(*h.shape[:-1], length, rank) @ self.dictionary
+
+    def forward(
+        self,
+        z: Tensor,
+        c: Tensor | None,
+        context: dict[str, Tensor],
+        w_sd: Tensor | None = None,
+    ) -> Distribution:
+        return self.likelihood.distribution({"logits": self.logits(z, w_sd)}, context)
 
     def penalized(self) -> list[Tensor]:
         """Weights under the N(0, 1) prior of the MAP objective (gates and biases excluded)."""

@@ -45,7 +45,11 @@ class FamilyModelConfig:
 
     ``bayesian`` learns a Gaussian q(θ) over the decoder weights (variational Bayes, as
     DeepSequence) instead of a MAP point estimate; scoring averages the ELBO over draws of θ
-    (or uses the posterior means on request).
+    (or uses the posterior means on request). ``weight_noise`` is how a training step draws
+    them: ``shared`` = one draw for the minibatch (DeepSequence); ``local`` = the output weights
+    (the bulk of them) drawn independently for every record through the exact distribution of
+    their product with the hidden layer (local reparameterisation, Kingma et al. 2015), which
+    estimates the same ELBO with less gradient noise.
     """
 
     n_latent: int = 30
@@ -54,8 +58,13 @@ class FamilyModelConfig:
     rank: int = 40
     group: int = 4
     bayesian: bool = False
+    weight_noise: str = "shared"
 
     def __post_init__(self) -> None:
+        _check(
+            self.weight_noise in ("shared", "local"),
+            f"model.weight_noise must be shared or local, not {self.weight_noise!r}",
+        )
         _check(self.n_latent >= 1, "model.n_latent must be >= 1")
         _check(all(h > 0 for h in self.encoder_hidden), "model.encoder_hidden widths must be > 0")
         _check(

@@ -58,16 +58,28 @@ class FamilyVAE(nn.Module):
             sampled = self.draw_decoder(1.0)[0]
         if sampled is None:
             return self.decoder(z, None, context or {})
-        return torch.func.functional_call(self.decoder, sampled, (z, None, context or {}))
+        args, kwargs = (z, None, context or {}), {}
+        if self._local() and _LOCAL not in sampled:  # drawn per record inside the decoder
+            kwargs["w_sd"] = self.log_sigma[_key(_LOCAL)].exp()
+        return torch.func.functional_call(self.decoder, sampled, args, kwargs)
+
+    def _local(self) -> bool:
+        """Training with per-record output-weight noise (``weight_noise = "local"``)."""
+        return self.bayesian and self.training and self.config.weight_noise == "local"
 
     def draw_decoder(
         self, prior_scale: float, noise: bool = True, generator: torch.Generator | None = None
     ) -> tuple[dict[str, Tensor], Tensor]:
         """One draw θ = μ + σ ε of the variational decoder weights (their means if not
         ``noise``) and KL(q(θ) || N(0, s²)) summed over them. ``generator`` (on the CPU) makes
-        the draw the same on every device."""
+        the draw the same on every device. With ``weight_noise = "local"`` in training the
+        output weights are not drawn here (the decoder draws them per record) but their KL is
+        included."""
         draws, kl = {}, self._prior_loc.new_zeros(())
         for n, mu in self._weights():
+            if n == _LOCAL and noise and self._local():
+                kl = kl + _gaussian_kl(mu, self.log_sigma[_key(n)], prior_scale)
+                continue
             eps = normal_noise(mu, generator) if noise else torch.zeros_like(mu)
             draws[n], term = _VariationalDraw.apply(mu, self.log_sigma[_key(n)], eps, prior_scale)
             kl = kl + term
@@ -128,6 +140,16 @@ def normal_noise(like: Tensor, generator: torch.Generator | None = None) -> Tens
 
 _CHUNKS = 4
 _PARALLEL_FROM = 1 << 20
+
+
+#: The decoder's output weights, drawn per record when ``weight_noise = "local"``.
+_LOCAL = "w_hld"
+
+
+def _gaussian_kl(mu: Tensor, log_sigma: Tensor, scale: float) -> Tensor:
+    """Σ KL(N(μ, e^{2ℓ}) || N(0, s²)), by autograd (the term of :class:`_VariationalDraw`)."""
+    quad = torch.exp(2 * log_sigma).sum() + mu.square().sum()
+    return 0.5 * quad / scale**2 - log_sigma.sum() + mu.numel() * (math.log(scale) - 0.5)
 
 
 def _key(name: str) -> str:
