@@ -55,7 +55,7 @@ class Family:
         mean, se = scoring.ensemble_delta(
             self.members, self.focus, codes, n_samples, seed, sampled_weights
         )
-        site = scoring.independent_delta(self.site_log_f, self.focus, mapped.codes[mapped.ok])
+        site = scoring.independent_delta(self.site_log_f, self.focus, codes)
         cols = {name: np.full(len(mutants), np.nan) for name in ("score", "se", "independent")}
         for name, values in (("score", mean), ("se", se), ("independent", site)):
             cols[name][mapped.ok] = values

@@ -78,7 +78,8 @@ class FamilyVAE(nn.Module):
         draws, kl = {}, self._prior_loc.new_zeros(())
         for n, mu in self._weights():
             if n == _LOCAL and noise and self._local():
-                kl = kl + _gaussian_kl(mu, self.log_sigma[_key(n)], prior_scale)
+                log_sigma = self.log_sigma[_key(n)]
+                kl = kl + _gaussian_kl(mu, log_sigma, log_sigma.exp(), prior_scale)
                 continue
             eps = normal_noise(mu, generator) if noise else torch.zeros_like(mu)
             draws[n], term = _VariationalDraw.apply(mu, self.log_sigma[_key(n)], eps, prior_scale)
@@ -146,9 +147,11 @@ _PARALLEL_FROM = 1 << 20
 _LOCAL = "w_hld"
 
 
-def _gaussian_kl(mu: Tensor, log_sigma: Tensor, scale: float) -> Tensor:
-    """Σ KL(N(μ, e^{2ℓ}) || N(0, s²)), by autograd (the term of :class:`_VariationalDraw`)."""
-    quad = torch.exp(2 * log_sigma).sum() + mu.square().sum()
+def _gaussian_kl(mu: Tensor, log_sigma: Tensor, sigma: Tensor, scale: float) -> Tensor:
+    """Σ KL(N(μ, σ²) || N(0, s²)) = Σ [½ (σ² + μ²) / s² − ½ − ℓ + log s], σ = e^ℓ (passed in,
+    so a caller that has it computes no second exponential)."""
+    s_flat, m_flat = sigma.reshape(-1), mu.reshape(-1)
+    quad = torch.dot(s_flat, s_flat) + torch.dot(m_flat, m_flat)
     return 0.5 * quad / scale**2 - log_sigma.sum() + mu.numel() * (math.log(scale) - 0.5)
 
 
@@ -167,10 +170,7 @@ class _VariationalDraw(torch.autograd.Function):
         sigma = torch.exp(log_sigma)
         ctx.save_for_backward(mu, sigma, eps)
         ctx.scale = scale
-        s_flat, m_flat = sigma.reshape(-1), mu.reshape(-1)
-        quad = torch.dot(s_flat, s_flat) + torch.dot(m_flat, m_flat)
-        kl = 0.5 * quad / scale**2 - log_sigma.sum() + mu.numel() * (math.log(scale) - 0.5)
-        return torch.addcmul(mu, sigma, eps), kl
+        return torch.addcmul(mu, sigma, eps), _gaussian_kl(mu, log_sigma, sigma, scale)
 
     @staticmethod
     def backward(ctx, d_theta: Tensor, d_kl: Tensor):

@@ -25,10 +25,8 @@ from biovae.objectives import kl_per_dimension
 def elbo_draws(model: FamilyVAE, x: torch.Tensor, eps_sk: torch.Tensor) -> torch.Tensor:
     """ELBO estimates (S, m) of records ``x`` (m, L) for the standard-normal draws ``eps_sk``
     (with the decoder weights in use: :meth:`FamilyVAE.drawn` sets a draw)."""
-    qz = model.encode(x)
-    z = qz.mean + qz.stddev * eps_sk[:, None, :]
-    log_px = model.decode(z).log_prob(x)
-    return log_px - kl_per_dimension(qz, model.prior()).sum(-1)
+    loc, scale, kl = _encoded(model, x)
+    return model.decode(loc + scale * eps_sk[:, None, :]).log_prob(x) - kl
 
 
 @torch.no_grad()
@@ -93,6 +91,7 @@ def _sampled_differences(model, wt, x, eps, gen, chunk: int = 1024) -> torch.Ten
 
 
 def _encoded(model: FamilyVAE, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Mean, standard deviation and KL(q(z|x) || p(z)) of every record of ``x``."""
     qz = model.encode(x)
     return qz.mean, qz.stddev, kl_per_dimension(qz, model.prior()).sum(-1)
 
