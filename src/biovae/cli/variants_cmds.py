@@ -28,6 +28,11 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
     "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
     "--device": ("train.device", str, "where to train: cpu (default), cuda, cuda:1, ..."),
+    "--compile": (
+        "train.compile",
+        str,
+        "with --bayesian: fuse the weight draw with torch.compile: auto (default), on, off",
+    ),
     "--validation-fraction": (
         "train.validation_fraction",
         float,

@@ -1,4 +1,6 @@
-"""Element-wise kernels fused by ``torch.compile`` on CPU during long trainings.
+"""Element-wise kernels fused by ``torch.compile`` on CPU during long trainings (the NB/ZINB
+log-density here; the draw of variational decoder weights in
+:mod:`biovae.applications.variants.model`).
 
 Eager PyTorch makes one pass over memory per operation, and its ``lgamma``/``digamma`` are
 scalar code on CPU: the NB log-density of a 128 × 2,000 batch and its gradient take about 40
@@ -37,13 +39,14 @@ MIN_WORK = 250_000_000
 _ACTIVE: ContextVar[int | None] = ContextVar("biovae_fused_kernels", default=None)
 
 
-def decide(mode: str, steps: int, batch_numel: int) -> int | None:
+def decide(mode: str, steps: int, batch_numel: int, min_work: int = MIN_WORK) -> int | None:
     """The minimum input size to compile for under ``train.compile = mode`` (None = never):
     ``on`` always, ``off`` never, ``auto`` when a batch has ≥ :data:`MIN_NUMEL` elements and
-    ``steps`` × ``batch_numel`` ≥ :data:`MIN_WORK`."""
+    ``steps`` × ``batch_numel`` ≥ ``min_work`` (the kernel's break-even, :data:`MIN_WORK` for
+    the NB kernels)."""
     if mode == "on":
         return 0
-    if mode == "auto" and batch_numel >= MIN_NUMEL and steps * batch_numel >= MIN_WORK:
+    if mode == "auto" and batch_numel >= MIN_NUMEL and steps * batch_numel >= min_work:
         return MIN_NUMEL
     return None
 

@@ -8,6 +8,7 @@ ELBO Σ_i w_i ELBO(x_i) / Neff. The objective itself is :func:`biovae.objectives
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import torch
 from biovae.applications.variants.config import FamilyModelConfig, FamilyTrainConfig
 from biovae.applications.variants.model import FamilyVAE
 from biovae.errors import TrainingError
+from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
 from biovae.training.optim import adam
@@ -54,9 +56,10 @@ def fit_family(
     pending = sorted(snapshot_seconds)
     history: list[dict[str, float]] = []
     limit = train_cfg.max_minutes * 60 or float("inf")
-    with seeded(train_cfg.seed, device):
+    with seeded(train_cfg.seed, device), contextlib.ExitStack() as stack:
         model = FamilyVAE(x.shape[1], n_letters, model_cfg).to(device)
         opt = _optimizer(model, train_cfg, neff)
+        stack.enter_context(fused.enabled(_compile_threshold(model, train_cfg)))
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
         for step in range(1, train_cfg.steps + 1):
             pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
@@ -95,6 +98,20 @@ def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float
     loss.backward()
     opt.step()
     return out
+
+
+def _compile_threshold(model: FamilyVAE, cfg: FamilyTrainConfig) -> int | None:
+    """Whether this fit draws its variational weights with the compiled kernels: they save
+    ≈ 2.4 ns per value drawn (≈ 12 ms per update of the 5 M output weights on two cores)
+    against ≈ 5 s of compiling, so ``auto`` compiles from ≈ 2·10⁹ values over the planned
+    updates."""
+    if not model.bayesian:
+        return None
+    largest = max(p.numel() for _, p in model.decoder_weights())
+    return fused.decide(cfg.compile, cfg.steps, largest, min_work=_DRAW_MIN_WORK)
+
+
+_DRAW_MIN_WORK = 2_000_000_000
 
 
 def _split(x: torch.Tensor, weights: np.ndarray, cfg: FamilyTrainConfig):
