@@ -138,7 +138,14 @@ def single_model_section(aln, w, mapped, fitness, args) -> dict:
     )
     # patience 0: train the whole time budget (the model kept is still the best held-out one)
     cfg = replace(
-        cfg, train=replace(cfg.train, precision=args.precision, patience=0, device=args.device)
+        cfg,
+        train=replace(
+            cfg.train,
+            precision=args.precision,
+            patience=0,
+            device=args.device,
+            lr_schedule=args.lr_schedule,
+        ),
     )
     marks = sorted({*args.curve, args.minutes})
     train = replace(
@@ -183,6 +190,7 @@ def ensemble_section(aln, mapped, fitness, args) -> dict:
         seed=100,
         precision=args.precision,
         validation_fraction=args.validation_fraction,
+        lr_schedule=args.lr_schedule,
     )
     model = replace(base.model, bayesian=args.bayesian, weight_noise=args.weight_noise)
     cfg = replace(base, model=model, train=train, ensemble=args.ensemble)
@@ -319,6 +327,12 @@ def main() -> None:
         default="bfloat16",
         choices=("float32", "bfloat16"),
         help="training matmuls (scoring is float32)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=("constant", "linear"),
+        help="learning rate over each model's budget (linear: to 0 at the last curve mark)",
     )
     p.add_argument("--skip", default="", help="comma-separated sections to skip")
     p.add_argument("--out", default="bench-output/variants")

@@ -1,11 +1,15 @@
-"""Shared vs per-record (local) weight noise for the variational family model, label-free.
+"""Label-free A/B of training settings for the variational family model (issue #3).
 
     python benchmarks/variants_noise.py [--minutes 4] [--marks 2,4] [--seeds 0,1]
+        [--vary model.weight_noise=shared,local]
 
-Both estimators target the same objective, the variational free energy per effective sequence
+``--vary FIELD=A,B`` names one field of the variants config (dotted, as in a config file) and
+the values to compare: run 7b compared shared and per-record weight noise
+(``model.weight_noise``), run 8a the learning-rate schedule (``train.lr_schedule``). Every
+setting targets the same objective, the variational free energy per effective sequence
 F = Σ_i w_i E_q(θ)[ELBO(x_i; θ)] / Neff − KL(q(θ) || p(θ)) / Neff (and its data term, the
-first sum, reported beside: the weight KL dominates F early on). Each mode is trained for the
-same wall time (bfloat16, no held-out set, 2 threads: the protocol of issue #3's runs 6–7), and
+first sum, reported beside: the weight KL dominates F early on). Each value is trained for the
+same wall time (bfloat16, no held-out set, 2 threads: the protocol of issue #3's runs 6–8), and
 F of the model at each mark is estimated on every sequence of the alignment with S draws of
 (θ, z). No DMS label is read: this chooses an optimiser, not a model by its ranking.
 """
@@ -27,6 +31,7 @@ from _common import load_average
 from biovae.applications.variants.config import VariantsConfig
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
+from biovae.config import from_dict, merge, to_dict
 from biovae.objectives import Batch, elbo
 from variants import A2M, read_alignment
 
@@ -58,18 +63,23 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=4.0)
     p.add_argument("--marks", default="2,4")
     p.add_argument("--seeds", default="0,1")
+    p.add_argument("--vary", default="model.weight_noise=shared,local", metavar="FIELD=A,B")
     p.add_argument("--out", default="bench-output/variants-noise")
     args = p.parse_args()
     aln = read_alignment(A2M)
     w = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2)
-    base = VariantsConfig()
+    field, values = args.vary.split("=")
+    section, key = field.split(".")
     marks = [float(m) * 60 for m in args.marks.split(",")]
     rows = []
     seeds = [int(s) for s in args.seeds.split(",")]
     for i, seed in enumerate(seeds):  # alternate the order between seeds (host drift)
-        modes = ("shared", "local") if i % 2 == 0 else ("local", "shared")
+        modes = values.split(",")[:: 1 if i % 2 == 0 else -1]
         for mode in modes:
-            model_cfg = replace(base.model, bayesian=True, weight_noise=mode)
+            base = from_dict(
+                VariantsConfig, merge(to_dict(VariantsConfig()), {section: {key: mode}})
+            )
+            model_cfg = replace(base.model, bayesian=True)
             train = replace(base.train, steps=10**9, max_minutes=args.minutes, seed=seed,
                             precision="bfloat16", validation_fraction=0.0)  # fmt: skip
             found = []
@@ -95,7 +105,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "noise.json").write_text(json.dumps(rows, indent=2))
-    print("| mode | seed | training min | F | data term | updates in run | ms / update |")
+    print(f"| {field} | seed | training min | F | data term | updates in run | ms / update |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['mode']} | {r['seed']} | {r['train_s'] / 60:.1f} | {r['F']:.2f} | "

@@ -26,6 +26,11 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--minutes": ("train.max_minutes", float, "wall-time limit per member (0 = none)"),
     "--batch-size": ("train.batch_size", int, "records per update (100)"),
     "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
+    "--lr-schedule": (
+        "train.lr_schedule",
+        str,
+        "constant (default) or linear (decays to 0 over --steps / --minutes)",
+    ),
     "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
     "--device": ("train.device", str, "where to train: cpu (default), cuda, cuda:1, ..."),
     "--compile": (

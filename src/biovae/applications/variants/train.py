@@ -63,6 +63,7 @@ def fit_family(
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
         for step in range(1, train_cfg.steps + 1):
             pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
+            _set_lr(opt, train_cfg, lr_factor(train_cfg, step, elapsed))
             out = _update(model, opt, x_train[pick.to(device)], train_cfg, neff, step)
             sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
             now = time.perf_counter()
@@ -98,6 +99,23 @@ def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float
     loss.backward()
     opt.step()
     return out
+
+
+def lr_factor(cfg: FamilyTrainConfig, step: int, elapsed: float) -> float:
+    """The share of ``cfg.lr`` used by update ``step`` (from 1) after ``elapsed`` seconds of
+    training: 1 for a constant rate; for ``linear``, 1 − the share of the budget already used
+    (of ``steps``, or of ``max_minutes`` when that is further along)."""
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    used = (step - 1) / cfg.steps
+    if cfg.max_minutes > 0:
+        used = max(used, elapsed / (cfg.max_minutes * 60))
+    return max(0.0, 1.0 - used)
+
+
+def _set_lr(opt: torch.optim.Optimizer, cfg: FamilyTrainConfig, factor: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = cfg.lr * factor
 
 
 def _compile_threshold(model: FamilyVAE, cfg: FamilyTrainConfig) -> int | None:
