@@ -92,7 +92,7 @@ class NetworkConfig:
 
 
 #: What the semi-supervised classifier q(y|·) reads (see :class:`ModelConfig`).
-CLASSIFIER_INPUTS = ("z", "x", "clr", "clr_residual")
+CLASSIFIER_INPUTS = ("z", "x", "clr", "clr_residual", "clr_std")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ class ModelConfig:
     as scANVI), q(y|x) on the encoder's input features (``x``, as M2) or on the centred
     log-ratios of the record's composition (``clr``; for abundances and counts, see
     :func:`biovae.models.semisupervised.clr`) or those log-ratios with the covariates' linear
-    effects removed (``clr_residual``: centred within each batch level; see
+    effects removed (``clr_residual``: centred within each batch level) or standardised per
+    feature over the training records (``clr_std``, SIAMCAT's ``log.std``; both fitted by
     :meth:`biovae.models.semisupervised.SemiSupervisedVAE.fit_input_offset`)."""
 
     kind: str = "vae"

@@ -91,8 +91,9 @@ MODEL_OPTIONS = (
         "--classifier-input",
         "model.classifier_input",
         str,
-        "--model ssvae: q(y|·) reads z (default), x (encoder features), clr (log-ratios) or "
-        "clr_residual (log-ratios centred within each covariate level)",
+        "--model ssvae: q(y|·) reads z (default), x (encoder features), clr (log-ratios), "
+        "clr_residual (log-ratios centred within each covariate level) or clr_std "
+        "(log-ratios standardised per feature)",
         "IN",
     ),
     Option(

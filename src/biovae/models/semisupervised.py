@@ -6,9 +6,9 @@ The generative model (Kingma et al. 2014, M2, with the label acting on z as in s
 
 inference q(z|x, c) = N(m(x, c), diag s²(x, c)) and a classifier q(y|·) = softmax(g(·)) that
 reads z (``classifier_input="z"``, scANVI), the featurised x (``"x"``, M2's q(y|x)), the
-centred log-ratios of x (``"clr"``, :func:`clr`) or those log-ratios with the covariates' linear
-effects removed (``"clr_residual"``, :meth:`SemiSupervisedVAE.fit_input_offset`); below q(y|z)
-stands for any of them.
+centred log-ratios of x (``"clr"``, :func:`clr`), those log-ratios with the covariates' linear
+effects removed (``"clr_residual"``, :meth:`SemiSupervisedVAE.fit_input_offset`) or
+standardised per feature (``"clr_std"``); below q(y|z) stands for any of them.
 With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
 
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
@@ -92,6 +92,9 @@ class SemiSupervisedVAE(nn.Module):
         n_in = config.n_latent if config.classifier_input == "z" else likelihood.n_inputs
         if config.classifier_input == "clr_residual":
             self.register_buffer("clr_offset", torch.zeros(1 + n_cov, likelihood.n_inputs))
+        if config.classifier_input == "clr_std":  # rows: centre, scale of every log-ratio
+            self.register_buffer("clr_scale", torch.ones(2, likelihood.n_inputs))
+            self.clr_scale[0] = 0.0
         trunk = MLP(n_in, 0, net.hidden[-1:], net)
         self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
         self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))
@@ -115,6 +118,8 @@ class SemiSupervisedVAE(nn.Module):
             return z
         if self.classifier_input == "clr_residual":
             return clr(x) - covariate_design(c, x.shape[0], x.device) @ self.clr_offset
+        if self.classifier_input == "clr_std":
+            return (clr(x) - self.clr_scale[0]) / self.clr_scale[1]
         return clr(x) if self.classifier_input == "clr" else self.likelihood.featurize(x)
 
     @torch.no_grad()
@@ -128,6 +133,9 @@ class SemiSupervisedVAE(nn.Module):
         in log-ratio space and is removed. Collinear designs (several one-hot blocks) take the
         minimum-norm solution; the residual is the same for every solution. A no-op for other
         classifier inputs."""
+        if self.classifier_input == "clr_std":
+            self._fit_input_scale(batches)
+            return
         if self.classifier_input != "clr_residual":
             return
         gram = cross = None
@@ -139,6 +147,23 @@ class SemiSupervisedVAE(nn.Module):
             raise ValueError("fit_input_offset needs at least one record")
         solution = torch.linalg.pinv(gram, rtol=1e-10, hermitian=True) @ cross
         self.clr_offset.copy_(solution.to(self.clr_offset.dtype))
+
+    @torch.no_grad()
+    def _fit_input_scale(self, batches: Iterable[Batch]) -> None:
+        """For ``classifier_input="clr_std"``: every log-ratio's mean m and standard deviation
+        s over the given records (labels unused); the classifier reads (clr(x) − m) / (s + q),
+        q the 10 % quantile of s over features — SIAMCAT's ``log.std`` normalisation (Wirbel
+        et al. 2021), which keeps rare, nearly constant taxa from being blown up."""
+        n, total, squares = 0, 0.0, 0.0
+        for b in batches:
+            r = clr(b.x).double()
+            n, total, squares = n + len(r), total + r.sum(0), squares + r.square().sum(0)
+        if n < 2:
+            raise ValueError("fit_input_offset needs at least two records for clr_std")
+        mean = total / n
+        sd = ((squares - n * mean.square()) / (n - 1)).clamp_min(0.0).sqrt()
+        scale = sd + torch.quantile(sd, 0.1)
+        self.clr_scale.copy_(torch.stack([mean, scale.clamp_min(1e-12)]).to(self.clr_scale.dtype))
 
     def label_distribution(self, x: Tensor, c: Tensor | None = None) -> Categorical:
         """q(y|x) for prediction (at the posterior mean of z when the classifier reads z)."""
