@@ -20,10 +20,10 @@ held-out studies):
    study-centred log-ratios) is trained on the other four studies and predicts the same
    records. AUROC per held-out study and the mean. The SSVAE's classifier input (z, x, clr,
    clr_residual or clr_std), classification weight α, MMD weight λ on study and
-   early-stopping quantity are chosen per held-out study among :data:`CANDIDATES` by an inner leave-one-study-out over
-   the four training studies (their labels only); the reported SSVAE averages q(y|x) over 5
-   seeds of the chosen setting; seed 0 alone and the a-priori default (q(y|z), α = 50, λ = 0,
-   stop on the ELBO) are reported beside it.
+   early-stopping quantity are chosen per held-out study among :data:`CANDIDATES` by an
+   inner leave-one-study-out over the four training studies (their labels only); the
+   reported SSVAE averages q(y|x) over 5 seeds of the chosen setting; seed 0 alone and the
+   a-priori default (q(y|z), α = 50, λ = 0, stop on the ELBO) are reported beside it.
 
 Writes results.json and report.html (latent maps by study and condition, before and after
 conditioning) under --out and prints Markdown tables for benchmarks/RESULTS.md.
