@@ -151,20 +151,17 @@ CRC_TOLERANCE = 0.02
 #: study, early-stopping quantity). The first is the a-priori default (scANVI-style q(y|z),
 #: scANVI's classification ratio 50, no MMD, early stopping on the ELBO); the MMD candidates use
 #: the classifier on z, the map the penalty acts on; "clr" feeds the classifier centred
-#: log-ratios, "clr_residual" those log-ratios centred within each study (run 7's plan in
-#: RESULTS.md); "classification" stops on the labelled validation records' −log q(y|x).
+#: log-ratios, "clr_residual" those log-ratios centred within each study, "clr_std" standardised
+#: per taxon (runs 7 and 8 in RESULTS.md); "classification" stops on the labelled validation
+#: records' −log q(y|x).
+STOPS = ("elbo", "classification")
 CANDIDATES = (
     ("z", 50.0, 0.0, "elbo"),
     ("x", 50.0, 0.0, "elbo"),
     ("z", 50.0, 100.0, "elbo"),
     ("z", 50.0, 1000.0, "elbo"),
     ("x", 50.0, 0.0, "classification"),
-    ("clr", 50.0, 0.0, "elbo"),
-    ("clr", 50.0, 0.0, "classification"),
-    ("clr_residual", 50.0, 0.0, "elbo"),
-    ("clr_residual", 50.0, 0.0, "classification"),
-    ("clr_std", 50.0, 0.0, "elbo"),
-    ("clr_std", 50.0, 0.0, "classification"),
+    *((src, 50.0, 0.0, stop) for src in ("clr", "clr_residual", "clr_std") for stop in STOPS),
 )
 #: The reported SSVAE averages q(y|x) over fits with these seeds (variance reduction, fixed a
 #: priori; a random forest is itself an average of 500 trees).
