@@ -93,8 +93,8 @@ class SemiSupervisedVAE(nn.Module):
         if config.classifier_input == "clr_residual":
             self.register_buffer("clr_offset", torch.zeros(1 + n_cov, likelihood.n_inputs))
         if config.classifier_input == "clr_std":  # rows: centre, scale of every log-ratio
-            self.register_buffer("clr_scale", torch.ones(2, likelihood.n_inputs))
-            self.clr_scale[0] = 0.0
+            centre_scale = torch.tensor([[0.0], [1.0]]).expand(2, likelihood.n_inputs)
+            self.register_buffer("clr_scale", centre_scale.clone())
         trunk = MLP(n_in, 0, net.hidden[-1:], net)
         self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
         self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))

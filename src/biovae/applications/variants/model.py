@@ -153,8 +153,12 @@ def _gaussian_kl(mu: Tensor, log_sigma: Tensor, sigma: Tensor, scale: float) -> 
     """Σ KL(N(μ, σ²) || N(0, s²)) = Σ [½ (σ² + μ²) / s² − ½ − ℓ + log s], σ = e^ℓ (passed in,
     so a caller that has it computes no second exponential)."""
     s_flat, m_flat = sigma.reshape(-1), mu.reshape(-1)
-    quad = torch.dot(s_flat, s_flat) + torch.dot(m_flat, m_flat)
-    return 0.5 * quad / scale**2 - log_sigma.sum() + mu.numel() * (math.log(scale) - 0.5)
+    return _kl_from_sums(torch.dot(s_flat, s_flat) + torch.dot(m_flat, m_flat), log_sigma, scale)
+
+
+def _kl_from_sums(quad: Tensor, log_sigma: Tensor, scale: float) -> Tensor:
+    """The Gaussian KL above from quad = Σ (σ² + μ²)."""
+    return 0.5 * quad / scale**2 - log_sigma.sum() + log_sigma.numel() * (math.log(scale) - 0.5)
 
 
 def _key(name: str) -> str:
@@ -178,9 +182,7 @@ def _draw_backward(mu: Tensor, log_sigma: Tensor, eps: Tensor, d_theta, d_kl, sc
 def _draw_forward_fused(mu: Tensor, log_sigma: Tensor, eps: Tensor, scale: float):
     """:func:`_draw_forward` as plain arithmetic, one loop once compiled."""
     sigma = torch.exp(log_sigma)
-    quad = (sigma * sigma + mu * mu).sum()
-    kl = 0.5 * quad / scale**2 - log_sigma.sum() + mu.numel() * (math.log(scale) - 0.5)
-    return mu + sigma * eps, kl
+    return mu + sigma * eps, _kl_from_sums((sigma * sigma + mu * mu).sum(), log_sigma, scale)
 
 
 def _draw_backward_fused(mu: Tensor, log_sigma: Tensor, eps: Tensor, d_theta, d_kl, scale: float):
