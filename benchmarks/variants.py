@@ -27,6 +27,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table
+from _variants_classes import class_agreement, classes_table
 from _variants_splice import splice_section, splice_table
 from biovae.applications.variants import family as fam
 from biovae.applications.variants import mutations, scoring
@@ -123,6 +124,7 @@ def _score(model, aln, codes, fitness, samples: int, seconds: float) -> dict:
     if model.bayesian:  # reported beside, never chosen on: the posterior-mean weights
         means, _ = scoring.delta_elbo(model, aln.focus, codes, samples, 0, sampled_weights=False)
         out["rho_mean_weights"] = rho(means, fitness)
+    out["classes"] = class_agreement(mean, fitness)
     return out
 
 
@@ -213,6 +215,7 @@ def ensemble_section(aln, mapped, fitness, args) -> dict:
         "member_minutes": args.ensemble_minutes,
         "member_rho": members,
         "rho": rho(mean, fitness),
+        "classes": class_agreement(mean, fitness),
         "train_s": train_s,
         "score_s": score_s,
         "load": _load(),
@@ -290,7 +293,7 @@ def dms_table(res: dict) -> list[str]:
 
 def tables(res: dict) -> str:
     lines = weights_table(res["weights"]) if res.get("weights") else []
-    lines += dms_table(res)
+    lines += dms_table(res) + classes_table(res)
     if res.get("splice"):
         lines += splice_table(res["splice"])
     return "\n".join(lines)
@@ -364,10 +367,10 @@ def main() -> None:
         "total": len(table),
         "mapped": int(mapped.ok.sum()),
         "reasons": reasons.value_counts().to_dict(),
-        "independent_rho": rho(
-            scoring.independent_delta(site, aln.focus, mapped.codes[mapped.ok]), fitness
-        ),
     }
+    independent = scoring.independent_delta(site, aln.focus, mapped.codes[mapped.ok])
+    res["dms"]["independent_rho"] = rho(independent, fitness)
+    res["dms"]["classes"] = class_agreement(independent, fitness)
     print(f"dms: {res['dms']}", file=sys.stderr)
     if "single" not in skip:
         res["single"] = single_model_section(aln, w, mapped, fitness, args)

@@ -76,6 +76,15 @@ def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     s = pd.read_csv(out)
     assert len(s) == 253 * 20 and np.isfinite(s["score"]).all()
     assert (s.loc[s["wild_type"] == s["letter"], "score"] == 0).all()
+    # EVE-style classes: every substitution classed, 25 % uncertain, synonymous rows apart
+    same = s["wild_type"] == s["letter"]
+    assert (s.loc[same, "class"] == "synonymous").all() and s.loc[same, "p_damaging"].isna().all()
+    sub = s.loc[~same]
+    assert set(sub["class"]) == {"damaging", "tolerated", "uncertain"}
+    assert (sub["class"] == "uncertain").sum() == round(0.25 * len(sub))
+    np.testing.assert_allclose(s["evolutionary_index"], -s["score"])
+    sure = sub.loc[sub["class"] != "uncertain"]
+    assert ((sure["p_damaging"] > 0.5) == (sure["class"] == "damaging")).all()
 
 
 def test_scan_report(model_dir, tmp_path, capsys):
@@ -86,12 +95,22 @@ def test_scan_report(model_dir, tmp_path, capsys):
     assert rc == 0 and str(html) in stdout
     page = html.read_text()
     assert 'data-plot="scan-heatmap"' in page and 'data-plot="scan-profile"' in page
+    assert 'data-plot="scan-classes"' in page and "Damaging, tolerated, uncertain" in page
     assert "Model card" in page and "Neff" in page
     assert "best held-out weighted ELBO (5% of sequences held out)" in page
     s = pd.read_csv(out)
     worst = s.loc[s["wild_type"] != s["letter"]].sort_values("score", kind="stable").iloc[0]
     first_row = page.split("most damaging")[1].split("<td>")[1].split("</td>")[0]
     assert first_row == f"{worst['wild_type']}{worst['position']}{worst['letter']}"
+
+
+def test_scan_uncertain_fraction_is_checked_first(model_dir, tmp_path, capsys):
+    out = tmp_path / "scan.csv"
+    rc, _, err = run(
+        capsys, "variants", "scan", model_dir, "--out", out, "--uncertain-fraction", "1.5"
+    )
+    assert rc == 2 and "uncertain fraction" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
 
 
 def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):

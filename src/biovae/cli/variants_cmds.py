@@ -91,7 +91,17 @@ def add_parser(sub) -> None:
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
     scan.add_argument(
-        "--report", metavar="HTML", help="also write a report: model card, heatmap, extremes"
+        "--report",
+        metavar="HTML",
+        help="also write a report: model card, heatmap, extremes, classes",
+    )
+    scan.add_argument(
+        "--uncertain-fraction",
+        type=float,
+        default=0.25,
+        metavar="F",
+        help="share of substitutions whose damaging/tolerated class is least certain, "
+        "classed 'uncertain' (EVE's 0.25)",
     )
     scan.set_defaults(func=cmd_scan)
     for action in (score, scan):
@@ -195,24 +205,31 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from biovae.applications.variants import family, mutations
+    from biovae.applications.variants import classes, family, mutations
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)
     _check_samples(args.samples)
+    classes.label(np.zeros(0), args.uncertain_fraction)  # a bad fraction fails before any work
     heatmap = _extra_output("--heatmap", args.heatmap, (".png",))
     report = _extra_output("--report", args.report, (".html", ".htm"))
     fitted = family.load(args.model)
     names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
     cols = fitted.score(names, args.samples, args.seed, not args.mean_weights)
     mutant = cols.pop("mutant")
+    wild_type = np.array([m[0] for m in mutant], dtype=object)
+    letter = np.array([m[-1] for m in mutant], dtype=object)
+    found = classes.classify_scan(cols["score"], wild_type != letter, args.uncertain_fraction)
     cols = {
         "position": np.array([int(m[1:-1]) for m in mutant]),
-        "wild_type": np.array([m[0] for m in mutant], dtype=object),
-        "letter": np.array([m[-1] for m in mutant], dtype=object),
+        "wild_type": wild_type,
+        "letter": letter,
         "score": cols["score"],
         "se": cols["se"],
         "independent_site": cols["independent_site"],
+        "evolutionary_index": found.evolutionary_index,
+        "p_damaging": found.p_damaging,
+        "class": found.label,
     }
     write_table(out, mutant, cols, id_name="mutant")
     if heatmap:
@@ -222,7 +239,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if report:
         from biovae.reports.variants_page import write_variants_report
 
-        print(write_variants_report(report, {"mutant": mutant, **cols}, fitted, args.mean_weights))
+        table = {"mutant": mutant, **cols}
+        print(write_variants_report(report, table, fitted, args.mean_weights, found))
     print(out)
     return 0
 

@@ -1,4 +1,5 @@
-"""Report of a family model's single-mutant scan: model card, heatmap, sensitivity profile.
+"""Report of a family model's single-mutant scan: model card, heatmap, sensitivity profile,
+and (when given) the EVE-style damaging / tolerated / uncertain classes.
 
 Input is the scan table (columns of :func:`biovae.cli.variants_cmds.cmd_scan`) and the fitted
 family's facts; output a self-contained HTML page written atomically.
@@ -22,10 +23,15 @@ TOP = 12
 
 
 def write_variants_report(
-    path: str | Path, cols: Mapping[str, np.ndarray], fitted: Any, mean_weights: bool = False
+    path: str | Path,
+    cols: Mapping[str, np.ndarray],
+    fitted: Any,
+    mean_weights: bool = False,
+    classes: Any = None,
 ) -> Path:
     """Write the scan report of ``fitted`` (a fitted ``family.Family``); ``mean_weights``:
-    the scan used a variational decoder's posterior means rather than weight draws."""
+    the scan used a variational decoder's posterior means rather than weight draws;
+    ``classes``: the scan's :class:`~biovae.applications.variants.classes.ScanClasses`."""
     from biovae.data.writers import atomic_open
     from biovae.reports.html import render_document
 
@@ -34,6 +40,10 @@ def write_variants_report(
         scan_section(cols, fitted.alphabet),
         ranking_section(cols),
     ]
+    if classes is not None:
+        from biovae.reports.variants_classes import classes_section
+
+        parts.append(classes_section(classes))
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
     overview = (
         '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
