@@ -205,7 +205,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from biovae.applications.variants import classes, family, mutations
+    from biovae.applications.variants import classes, family
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)
@@ -214,32 +214,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
     heatmap = _extra_output("--heatmap", args.heatmap, (".png",))
     report = _extra_output("--report", args.report, (".html", ".htm"))
     fitted = family.load(args.model)
-    names = mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
-    cols = fitted.score(names, args.samples, args.seed, not args.mean_weights)
-    mutant = cols.pop("mutant")
-    wild_type = np.array([m[0] for m in mutant], dtype=object)
-    letter = np.array([m[-1] for m in mutant], dtype=object)
-    found = classes.classify_scan(cols["score"], wild_type != letter, args.uncertain_fraction)
-    cols = {
-        "position": np.array([int(m[1:-1]) for m in mutant]),
-        "wild_type": wild_type,
-        "letter": letter,
-        "score": cols["score"],
-        "se": cols["se"],
-        "independent_site": cols["independent_site"],
-        "evolutionary_index": found.evolutionary_index,
-        "p_damaging": found.p_damaging,
-        "class": found.label,
-    }
-    write_table(out, mutant, cols, id_name="mutant")
+    table, found = fitted.scan(
+        args.samples, args.seed, not args.mean_weights, args.uncertain_fraction
+    )
+    mutant = table.pop("mutant")
+    write_table(out, mutant, table, id_name="mutant")
     if heatmap:
         from biovae.reports.plots_variants import write_heatmap
 
-        print(write_heatmap(heatmap, cols, fitted.alphabet))
+        print(write_heatmap(heatmap, table, fitted.alphabet))
     if report:
         from biovae.reports.variants_page import write_variants_report
 
-        table = {"mutant": mutant, **cols}
+        table = {"mutant": mutant, **table}
         print(write_variants_report(report, table, fitted, args.mean_weights, found))
     print(out)
     return 0

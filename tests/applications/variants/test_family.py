@@ -61,6 +61,18 @@ def test_save_load_round_trip(fitted, tmp_path):
     assert np.array_equal(a["score"], b["score"]) and back.positions == aln.positions
 
 
+def test_scan_table_matches_scores_and_carries_classes(fitted):
+    aln, fam = fitted
+    table, found = fam.scan(n_samples=2, seed=1, uncertain_fraction=0.1)
+    names = mutations.single_mutant_scan(aln.focus, aln.alphabet, aln.positions)
+    assert table["mutant"].tolist() == names
+    np.testing.assert_array_equal(table["score"], fam.score(names, 2, 1)["score"])
+    same = table["wild_type"] == table["letter"]
+    assert (table["class"][same] == "synonymous").all()
+    assert (table["class"] == "uncertain").sum() == round(0.1 * (~same).sum())
+    assert found.mixture.n == (~same).sum() and found.uncertain_fraction == 0.1
+
+
 def test_delta_elbo_matches_elbo_difference(fitted):
     """Δ with common random numbers = mean over draws of ELBO(mut) − ELBO(wt) computed apart."""
     aln, fam = fitted

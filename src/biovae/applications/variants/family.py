@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from biovae._version import __version__
-from biovae.applications.variants import mutations, scoring
+from biovae.applications.variants import classes, mutations, scoring
 from biovae.applications.variants.alignment import Alignment
 from biovae.applications.variants.config import VariantsConfig
 from biovae.applications.variants.model import FamilyVAE
@@ -67,6 +67,37 @@ class Family:
             "status": np.where(mapped.ok, "ok", "unmapped").astype(object),
             "reason": np.asarray(mapped.reasons, dtype=object),
         }
+
+    def scan(
+        self,
+        n_samples: int = 100,
+        seed: int = 0,
+        sampled_weights: bool = True,
+        uncertain_fraction: float = classes.UNCERTAIN_FRACTION,
+    ) -> tuple[dict[str, np.ndarray], classes.ScanClasses]:
+        """Every letter at every match position (the wild type too): the columns of the scan
+        table (mutant, position, wild_type, letter, score, se, independent_site,
+        evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three."""
+        classes.label(np.zeros(0), uncertain_fraction)  # a bad fraction fails before scoring
+        names = mutations.single_mutant_scan(self.focus, self.alphabet, self.positions)
+        cols = self.score(names, n_samples, seed, sampled_weights)
+        mutant = cols["mutant"]
+        wild_type = np.array([m[0] for m in mutant], dtype=object)
+        letter = np.array([m[-1] for m in mutant], dtype=object)
+        found = classes.classify_scan(cols["score"], wild_type != letter, uncertain_fraction)
+        table = {
+            "mutant": mutant,
+            "position": np.array([int(m[1:-1]) for m in mutant]),
+            "wild_type": wild_type,
+            "letter": letter,
+            "score": cols["score"],
+            "se": cols["se"],
+            "independent_site": cols["independent_site"],
+            "evolutionary_index": found.evolutionary_index,
+            "p_damaging": found.p_damaging,
+            "class": found.label,
+        }
+        return table, found
 
 
 def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
