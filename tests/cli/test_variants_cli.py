@@ -67,6 +67,21 @@ def test_score_with_fitness_and_reasons(model_dir, tmp_path, capsys):
     assert "malformed" in s.loc[5, "reason"]
 
 
+def test_score_with_classes(model_dir, tmp_path, capsys):
+    pd.DataFrame({"mutant": ["V29A", "V29V", "K30A:K32R", "A29G"]}).to_csv(
+        tmp_path / "m.csv", index=False
+    )
+    out = tmp_path / "calls.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, _, _ = run(capsys, *argv, "--classes", "--samples", "2")
+    assert rc == 0
+    s = pd.read_csv(out, keep_default_na=False)
+    assert s.loc[0, "class"] in {"damaging", "tolerated", "uncertain"}
+    assert s["class"].tolist()[1:] == ["", "", ""]
+    rc, _, err = run(capsys, *argv, "--classes", "--uncertain-fraction", "-0.1")
+    assert rc == 2 and "uncertain fraction" in err
+
+
 def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     out, png = tmp_path / "scan.csv", tmp_path / "scan.png"
     rc, _, _ = run(

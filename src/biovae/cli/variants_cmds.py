@@ -65,6 +65,7 @@ def add_parser(sub) -> None:
         "  biovae variants fit family.a2m --out family_model --ensemble 3\n"
         "  biovae variants score family_model --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
+        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n"
         "  biovae variants scan family_model --out scan.csv --heatmap scan.png "
         "--report scan.html\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -95,16 +96,22 @@ def add_parser(sub) -> None:
         metavar="HTML",
         help="also write a report: model card, heatmap, extremes, classes",
     )
-    scan.add_argument(
-        "--uncertain-fraction",
-        type=float,
-        default=0.25,
-        metavar="F",
-        help="share of substitutions whose damaging/tolerated class is least certain, "
-        "classed 'uncertain' (EVE's 0.25)",
-    )
     scan.set_defaults(func=cmd_scan)
+    score.add_argument(
+        "--classes",
+        action="store_true",
+        help="also class single substitutions damaging / tolerated / uncertain by the mixture of "
+        "the full single-mutant scan (scored first; it takes as long as 'scan')",
+    )
     for action in (score, scan):
+        action.add_argument(
+            "--uncertain-fraction",
+            type=float,
+            default=0.25,
+            metavar="F",
+            help="share of the scan's substitutions whose damaging/tolerated class is least "
+            "certain, classed 'uncertain' (EVE's 0.25)",
+        )
         action.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
         action.add_argument("--seed", type=int, default=0)
         action.add_argument(
@@ -183,7 +190,7 @@ def _read_mutants(path: str):
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from biovae.applications.variants import family
+    from biovae.applications.variants import classes, family
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)
@@ -191,8 +198,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     table = _read_mutants(args.mutations)
     if args.fitness_column and args.fitness_column not in table.columns:
         raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
+    classes.label(np.zeros(0), args.uncertain_fraction)  # a bad fraction fails before any work
     fitted = family.load(args.model)
-    cols = fitted.score(list(table["mutant"]), args.samples, args.seed, not args.mean_weights)
+    sampled = not args.mean_weights
+    cols = fitted.score(list(table["mutant"]), args.samples, args.seed, sampled)
+    if args.classes:
+        _, found = fitted.scan(args.samples, args.seed, sampled, args.uncertain_fraction)
+        cols = fitted.classify(cols, found)
     mutant = cols.pop("mutant")
     if args.fitness_column:
         fitness = _numbers(table[args.fitness_column])

@@ -132,3 +132,19 @@ def test_report_verdict_names_one_sided_and_unimodal_fits():
     counts = {"damaging": 10, "uncertain": 10, "tolerated": 30}
     assert "not clearly bimodal" in classes_verdict(counts, 3.0)
     assert "fall into two groups (ΔBIC 130" in classes_verdict(counts, 130.0)
+
+
+def test_classify_more_reproduces_the_scan_and_skips_other_rows():
+    score = -_sample(800, seed=9)
+    sub = np.ones(800, dtype=bool)
+    found = classes.classify_scan(score, sub)
+    index, p, got = classes.classify_more(found, score, sub)
+    np.testing.assert_array_equal(index, -score)
+    np.testing.assert_array_equal(got, found.label)
+    np.testing.assert_array_equal(p, found.p_damaging)
+    single = np.array([True, False, True])
+    _, p2, got2 = classes.classify_more(found, np.array([-30.0, -30.0, np.nan]), single)
+    assert list(got2) == ["damaging", "", ""] and np.isnan(p2[1:]).all()
+    none = classes.classify_scan(score, sub, uncertain_fraction=0.0)
+    assert none.entropy_threshold == math.inf
+    assert "uncertain" not in set(classes.classify_more(none, score, sub)[2])

@@ -73,6 +73,21 @@ def test_scan_table_matches_scores_and_carries_classes(fitted):
     assert found.mixture.n == (~same).sum() and found.uncertain_fraction == 0.1
 
 
+def test_classify_queried_mutants_by_the_scan_mixture(fitted):
+    aln, fam = fitted
+    table, found = fam.scan(n_samples=2, seed=1)
+    wt = aln.focus_sequence
+    sub = [m for m, c in zip(table["mutant"], table["class"]) if c != "synonymous"][:5]
+    names = [*sub, f"{wt[0]}29{wt[0]}", f"{wt[1]}30W:{wt[3]}32P", "WT", "Q29A", "nonsense"]
+    cols = fam.classify(fam.score(names, 2, 1), found)
+    row = {m: i for i, m in enumerate(table["mutant"])}
+    expect = [table["p_damaging"][row[m]] for m in sub]
+    np.testing.assert_allclose(cols["p_damaging"][:5], expect, atol=1e-4)
+    assert list(cols["class"][5:]) == ["", "", "", "", ""]
+    assert np.isnan(cols["p_damaging"][5:]).all()
+    assert set(cols["class"][:5]) <= {"damaging", "tolerated", "uncertain"}
+
+
 def test_delta_elbo_matches_elbo_difference(fitted):
     """Δ with common random numbers = mean over draws of ELBO(mut) − ELBO(wt) computed apart."""
     aln, fam = fitted

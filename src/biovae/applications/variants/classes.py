@@ -172,6 +172,9 @@ class ScanClasses:
     mixture: Mixture
     delta_bic: float
     uncertain_fraction: float
+    #: entropy from which a probability counts as uncertain (the lowest of the scan's uncertain
+    #: substitutions; inf when none is): how :func:`classify_more` labels other mutants.
+    entropy_threshold: float = math.inf
 
 
 def classify_scan(
@@ -191,6 +194,7 @@ def classify_scan(
     p = mixture.posterior(fit_on)
     labels = label(p, uncertain_fraction)
     labels[~sub] = "synonymous"
+    unsure = labels == "uncertain"
     return ScanClasses(
         evolutionary_index=index,
         p_damaging=p,
@@ -198,4 +202,20 @@ def classify_scan(
         mixture=mixture,
         delta_bic=bimodality(fit_on, mixture),
         uncertain_fraction=uncertain_fraction,
+        entropy_threshold=float(entropy(p[unsure]).min()) if unsure.any() else math.inf,
     )
+
+
+def classify_more(
+    found: ScanClasses, score: np.ndarray, single: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index, p_damaging and label of other mutants by a scan's mixture and uncertainty
+    threshold (EVE classifies a queried variant by its protein's fit). Only single
+    substitutions (``single``) get a class; every other row gets NaN and ``""``."""
+    index = -np.asarray(score, dtype=float)
+    keep = np.asarray(single, dtype=bool) & np.isfinite(index)
+    p = np.where(keep, found.mixture.posterior(np.where(keep, index, np.nan)), np.nan)
+    labels = np.where(p > 0.5, "damaging", "tolerated").astype(object)
+    labels[keep & (entropy(p) >= found.entropy_threshold)] = "uncertain"
+    labels[~keep] = ""
+    return index, p, labels

@@ -99,6 +99,21 @@ class Family:
         }
         return table, found
 
+    def classify(self, cols: dict[str, Any], found: classes.ScanClasses) -> dict[str, Any]:
+        """``cols`` (from :meth:`score`) with ``evolutionary_index``, ``p_damaging`` and
+        ``class`` from the mixture of a scan (:meth:`scan`); single substitutions only."""
+        single = np.array([_is_substitution(m) for m in cols["mutant"]]) & (cols["status"] == "ok")
+        index, p, labels = classes.classify_more(found, cols["score"], single)
+        return {**cols, "evolutionary_index": index, "p_damaging": p, "class": labels}
+
+
+def _is_substitution(mutant: str) -> bool:
+    try:
+        parsed = mutations.parse(mutant)
+    except ValueError:
+        return False
+    return len(parsed) == 1 and parsed[0][0] != parsed[0][2]
+
 
 def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
     """Weight the alignment, train ``config.ensemble`` members (seeds seed, seed+1, ...)."""
