@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from biovae.errors import ModelFileError
+from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
 SCALARS = "state.json"
@@ -22,7 +23,7 @@ SCALARS = "state.json"
 def save_checkpoint(
     path: Path,
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     generator: torch.Generator,
     state: dict[str, Any],
 ) -> None:
@@ -53,7 +54,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
 ) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():

@@ -22,7 +22,7 @@ from biovae.errors import TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
-from biovae.training.optim import adam
+from biovae.training.optim import Adam, adam
 
 #: Called with (training seconds so far, model) at each requested snapshot time.
 SnapshotFn = Callable[[float, FamilyVAE], None]
@@ -113,7 +113,7 @@ def lr_factor(cfg: FamilyTrainConfig, step: int, elapsed: float) -> float:
     return max(0.0, 1.0 - used)
 
 
-def _set_lr(opt: torch.optim.Optimizer, cfg: FamilyTrainConfig, factor: float) -> None:
+def _set_lr(opt: Adam, cfg: FamilyTrainConfig, factor: float) -> None:
     for group in opt.param_groups:
         group["lr"] = cfg.lr * factor
 
@@ -175,7 +175,7 @@ class _BestKeeper:
         return out
 
 
-def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> torch.optim.Optimizer:
+def _optimizer(model: FamilyVAE, cfg: FamilyTrainConfig, neff: float) -> Adam:
     """Adam. For MAP the N(0, σ²) prior on decoder weights enters as its exact gradient
     θ / (σ² Neff) (Adam's coupled weight decay), i.e. Σθ²/(2σ²) / Neff added to the loss; for
     variational weights the loss carries KL(q(θ) || p(θ)) / Neff instead."""
