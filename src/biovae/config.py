@@ -163,8 +163,8 @@ class TrainConfig:
     validation records; semi-supervised VAE only).
 
     ``compile`` fuses the NB/ZINB log-density kernels with ``torch.compile`` (float32 on CPU):
-    ``auto`` where the seconds of compiling pay back (batches of ≥ 32,768 values and ≥ 2.5·10⁸
-    values over the planned steps, e.g. 1,000 steps of 128 cells × 2,000 genes); ``on``;
+    ``auto`` where the seconds of compiling pay back (batches of ≥ 32,768 values and ≥ 5·10⁸
+    values over the planned steps, e.g. 2,000 steps of 128 cells × 2,000 genes); ``on``;
     ``off``. See :mod:`biovae.likelihoods.fused`.
     """
 

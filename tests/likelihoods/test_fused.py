@@ -33,7 +33,7 @@ def test_lgamma_series_matches_float64_reference():
 def test_decide():
     assert fused.decide("off", 10**6, 10**6) is None
     assert fused.decide("on", 1, 1) == 0
-    steps = -(-fused.MIN_WORK // 256_000)  # 128 × 2,000 batches: about 1,000 steps
+    steps = -(-fused.MIN_WORK // 256_000)  # 128 × 2,000 batches: about 2,000 steps
     assert fused.decide("auto", steps, 256_000) == fused.MIN_NUMEL
     assert fused.decide("auto", steps - 1, 256_000) is None
     assert fused.decide("auto", 10**9, fused.MIN_NUMEL - 1) is None  # tiny batches: never

@@ -152,7 +152,7 @@ TRAIN_OPTIONS = (
         "train.compile",
         str,
         "fuse the NB/ZINB kernels with torch.compile: auto (default: where compiling pays, "
-        "e.g. >= 1,000 steps of 128 x 2,000 counts), on, off",
+        "e.g. >= 2,000 steps of 128 x 2,000 counts), on, off",
         "MODE",
     ),
     Option(

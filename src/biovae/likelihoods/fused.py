@@ -8,11 +8,13 @@ passes. Compiled, the same formulas (written with :func:`~.special.lgamma_series
 :func:`~.special.digamma_series`, which the compiler vectorises) run as a few fused loops:
 about 1.5 ms instead of 4–6 ms for forward + backward on two cores.
 
-Compiling costs seconds once per process: about 2 s on two cores when torch's on-disk cache
-has the kernels, about 7 s the first time on a machine (torch's optimisers import the compiler
-front end in every process anyway, another 1.7 s that a fit pays with or without compiling).
-The fused kernels save 2–3 ms per step of a 128 × 2,000 batch, about 10 ns per value, so
-compiling pays after about 2·10⁸ values have gone through them. The training loop decides
+Compiling costs seconds once per process: importing torch's compiler front end
+(``torch._dynamo``, 1.3–1.7 s on two cores, which an eager fit no longer pays: see
+:mod:`biovae.training.optim`) and compiling, about 2 s when torch's on-disk cache has the kernels
+and 5–7 s the first time on a machine; measured together in fresh processes, 4.4 s (warm cache)
+to 7.7 s. The fused kernels save 1.7–2.6 ms per step of a 128 × 2,000 batch (forward and
+backward 1.9–2.8 ms instead of 4.5–4.8), about 8 ns per value, so compiling pays after about
+5·10⁸ values have gone through them. The training loop decides
 (:func:`decide`, ``train.compile``) and switches the kernels on for the fit with
 :func:`enabled`; everything else (scoring, short fits, other dtypes and devices) runs the eager
 form. A compiler failure (no C++ compiler, an unsupported platform) warns once and leaves the
@@ -31,9 +33,9 @@ import torch
 #: Smallest input (elements of the first argument) that ``compile = "auto"`` compiles for.
 MIN_NUMEL = 1 << 15
 #: Values a fit must push through the kernels (planned steps × batch elements) for
-#: ``compile = "auto"`` to compile: about 1,000 steps of 128 × 2,000, i.e. ≈ 2.5 s saved at
-#: 10 ns per value against ≈ 2 s of compiling with a warm cache.
-MIN_WORK = 250_000_000
+#: ``compile = "auto"`` to compile: about 2,000 steps of 128 × 2,000, i.e. ≈ 4 s saved at
+#: 8 ns per value against ≈ 4.4 s of importing the compiler and compiling (warm cache).
+MIN_WORK = 500_000_000
 
 #: Minimum input size for the compiled form inside :func:`enabled`; None = eager only.
 _ACTIVE: ContextVar[int | None] = ContextVar("biovae_fused_kernels", default=None)

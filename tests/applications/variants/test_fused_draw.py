@@ -62,7 +62,7 @@ def _model(bayesian=True, rank=40, length=253, hidden=(100, 500)):
 
 
 def test_when_a_family_fit_compiles_the_draw():
-    steps_to_pay = math.ceil(train_mod._DRAW_MIN_WORK / (500 * 253 * 40))  # ≈ 400 updates
+    steps_to_pay = math.ceil(train_mod._DRAW_MIN_WORK / (500 * 253 * 40))  # ≈ 600 updates
     big = _model()
     auto = FamilyTrainConfig(steps=steps_to_pay)
     assert train_mod._compile_threshold(big, auto) == fused.MIN_NUMEL
