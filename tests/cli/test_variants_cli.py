@@ -82,6 +82,29 @@ def test_score_with_classes(model_dir, tmp_path, capsys):
     assert rc == 2 and "uncertain fraction" in err
 
 
+def test_no_mixture_scan_still_writes_and_score_classes_refuses(
+    model_dir, tmp_path, capsys, monkeypatch
+):
+    from biovae.applications.variants import classes
+    from biovae.errors import DataError
+
+    def flat(*args, **kwargs):
+        raise DataError("every substitution has the same score; there is nothing to classify")
+
+    monkeypatch.setattr(classes, "classify_scan", flat)
+    out, html = tmp_path / "scan.csv", tmp_path / "scan.html"
+    argv = ["variants", "scan", model_dir, "--out", out, "--report", html, "--samples", "2"]
+    rc, _, err = run(capsys, *argv)
+    assert rc == 0 and "class columns are empty" in err
+    assert "scan-classes" not in html.read_text() and "scan-heatmap" in html.read_text()
+    pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
+    calls = tmp_path / "calls.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", calls]
+    rc, _, err = run(capsys, *argv, "--classes", "--samples", "2")
+    assert rc == 2 and "score without --classes" in err and len(err.strip().splitlines()) == 1
+    assert not calls.exists()
+
+
 def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     out, png = tmp_path / "scan.csv", tmp_path / "scan.png"
     rc, _, _ = run(

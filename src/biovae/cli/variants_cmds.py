@@ -204,6 +204,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     cols = fitted.score(list(table["mutant"]), args.samples, args.seed, sampled)
     if args.classes:
         _, found = fitted.scan(args.samples, args.seed, sampled, args.uncertain_fraction)
+        if found is None:
+            raise DataError(
+                f"{args.model}: the model's scan is too small or too flat for damaging/tolerated "
+                "classes; score without --classes"
+            )
         cols = fitted.classify(cols, found)
     mutant = cols.pop("mutant")
     if args.fitness_column:
@@ -231,6 +236,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     )
     mutant = table.pop("mutant")
     write_table(out, mutant, table, id_name="mutant")
+    if found is None:
+        print(
+            "note: too few or too uniform substitution scores for damaging/tolerated classes; "
+            "the class columns are empty",
+            file=sys.stderr,
+        )
     if heatmap:
         from biovae.reports.plots_variants import write_heatmap
 

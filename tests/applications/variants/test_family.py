@@ -73,6 +73,19 @@ def test_scan_table_matches_scores_and_carries_classes(fitted):
     assert found.mixture.n == (~same).sum() and found.uncertain_fraction == 0.1
 
 
+def test_scan_without_a_mixture_keeps_its_scores(fitted, monkeypatch):
+    from biovae.applications.variants import classes
+    from biovae.errors import DataError
+
+    def too_few(*args, **kwargs):
+        raise DataError("a damaging/tolerated mixture needs at least 20 scored substitutions")
+
+    monkeypatch.setattr(classes, "classify_scan", too_few)
+    table, found = fitted[1].scan(n_samples=2, seed=1)
+    assert found is None and np.isfinite(table["score"]).all()
+    assert (table["class"] == "").all() and np.isnan(table["p_damaging"]).all()
+
+
 def test_classify_queried_mutants_by_the_scan_mixture(fitted):
     aln, fam = fitted
     table, found = fam.scan(n_samples=2, seed=1)

@@ -28,7 +28,7 @@ from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
-from biovae.errors import ConfigError, ModelFileError
+from biovae.errors import ConfigError, DataError, ModelFileError
 
 FORMAT = "biovae-variants"
 
@@ -74,17 +74,24 @@ class Family:
         seed: int = 0,
         sampled_weights: bool = True,
         uncertain_fraction: float = classes.UNCERTAIN_FRACTION,
-    ) -> tuple[dict[str, np.ndarray], classes.ScanClasses]:
+    ) -> tuple[dict[str, np.ndarray], classes.ScanClasses | None]:
         """Every letter at every match position (the wild type too): the columns of the scan
         table (mutant, position, wild_type, letter, score, se, independent_site,
-        evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three."""
+        evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three
+        — None, with empty class columns, when the scan is too small or too flat for a mixture
+        (fewer than :data:`classes.MIN_VALUES` substitutions, or all scored alike)."""
         classes.label(np.zeros(0), uncertain_fraction)  # a bad fraction fails before scoring
         names = mutations.single_mutant_scan(self.focus, self.alphabet, self.positions)
         cols = self.score(names, n_samples, seed, sampled_weights)
         mutant = cols["mutant"]
         wild_type = np.array([m[0] for m in mutant], dtype=object)
         letter = np.array([m[-1] for m in mutant], dtype=object)
-        found = classes.classify_scan(cols["score"], wild_type != letter, uncertain_fraction)
+        try:
+            found = classes.classify_scan(cols["score"], wild_type != letter, uncertain_fraction)
+            extra = (found.evolutionary_index, found.p_damaging, found.label)
+        except DataError:
+            found = None
+            extra = (-cols["score"], np.full(len(mutant), np.nan), np.full(len(mutant), ""))
         table = {
             "mutant": mutant,
             "position": np.array([int(m[1:-1]) for m in mutant]),
@@ -93,9 +100,9 @@ class Family:
             "score": cols["score"],
             "se": cols["se"],
             "independent_site": cols["independent_site"],
-            "evolutionary_index": found.evolutionary_index,
-            "p_damaging": found.p_damaging,
-            "class": found.label,
+            "evolutionary_index": extra[0],
+            "p_damaging": extra[1],
+            "class": extra[2].astype(object),
         }
         return table, found
 
