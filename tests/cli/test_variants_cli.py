@@ -121,6 +121,7 @@ def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     assert set(sub["class"]) == {"damaging", "tolerated", "uncertain"}
     assert (sub["class"] == "uncertain").sum() == round(0.25 * len(sub))
     np.testing.assert_allclose(s["evolutionary_index"], -s["score"])
+    assert not np.signbit(s.loc[same, "evolutionary_index"]).any()  # 0, never -0
     sure = sub.loc[sub["class"] != "uncertain"]
     assert ((sure["p_damaging"] > 0.5) == (sure["class"] == "damaging")).all()
 

@@ -188,7 +188,7 @@ def classify_scan(
     synonymous rows get no probability and the label ``synonymous``."""
     score = np.asarray(score, dtype=float)
     sub = np.asarray(substitution, dtype=bool)
-    index = -score
+    index = 0.0 - score  # (not -score: a synonymous row reads 0, not -0)
     fit_on = np.where(sub, index, np.nan)
     mixture = fit_mixture(fit_on, seed=seed)
     p = mixture.posterior(fit_on)
@@ -212,7 +212,7 @@ def classify_more(
     """Index, p_damaging and label of other mutants by a scan's mixture and uncertainty
     threshold (EVE classifies a queried variant by its protein's fit). Only single
     substitutions (``single``) get a class; every other row gets NaN and ``""``."""
-    index = -np.asarray(score, dtype=float)
+    index = 0.0 - np.asarray(score, dtype=float)
     keep = np.asarray(single, dtype=bool) & np.isfinite(index)
     p = np.where(keep, found.mixture.posterior(np.where(keep, index, np.nan)), np.nan)
     labels = np.where(p > 0.5, "damaging", "tolerated").astype(object)

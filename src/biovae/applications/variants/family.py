@@ -91,7 +91,7 @@ class Family:
             extra = (found.evolutionary_index, found.p_damaging, found.label)
         except DataError:
             found = None
-            extra = (-cols["score"], np.full(len(mutant), np.nan), np.full(len(mutant), ""))
+            extra = (0.0 - cols["score"], np.full(len(mutant), np.nan), np.full(len(mutant), ""))
         table = {
             "mutant": mutant,
             "position": np.array([int(m[1:-1]) for m in mutant]),
