@@ -87,7 +87,11 @@ def add_parser(sub) -> None:
     score.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     score.add_argument("--fitness-column", metavar="COL", help="print Spearman ρ against COL")
     score.set_defaults(func=cmd_score)
-    scan = actions.add_parser("scan", help="score every letter at every match position")
+    scan = actions.add_parser(
+        "scan",
+        help="score every letter at every match position; class substitutions damaging, "
+        "tolerated or uncertain (EVE)",
+    )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
