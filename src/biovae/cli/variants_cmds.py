@@ -202,7 +202,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     table = _read_mutants(args.mutations)
     if args.fitness_column and args.fitness_column not in table.columns:
         raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
-    classes.label(np.zeros(0), args.uncertain_fraction)  # a bad fraction fails before any work
+    classes.check_fraction(args.uncertain_fraction)  # before any work
     fitted = family.load(args.model)
     sampled = not args.mean_weights
     cols = fitted.score(list(table["mutant"]), args.samples, args.seed, sampled)
@@ -231,7 +231,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, TABLES)
     _check_samples(args.samples)
-    classes.label(np.zeros(0), args.uncertain_fraction)  # a bad fraction fails before any work
+    classes.check_fraction(args.uncertain_fraction)  # before any work
     heatmap = _extra_output("--heatmap", args.heatmap, (".png",))
     report = _extra_output("--report", args.report, (".html", ".htm"))
     fitted = family.load(args.model)

@@ -145,12 +145,17 @@ def entropy(p: np.ndarray) -> np.ndarray:
     return -(q * np.log(q) + (1 - q) * np.log1p(-q))
 
 
+def check_fraction(uncertain_fraction: float) -> None:
+    """Raise :class:`ConfigError` unless the uncertain fraction is in [0, 1)."""
+    if not 0.0 <= uncertain_fraction < 1.0:
+        raise ConfigError(f"the uncertain fraction must be in [0, 1), not {uncertain_fraction}")
+
+
 def label(p: np.ndarray, uncertain_fraction: float = UNCERTAIN_FRACTION) -> np.ndarray:
     """``damaging`` (p > 0.5) / ``tolerated``, with the ``uncertain_fraction`` of the finite
     probabilities of highest entropy (ties broken by position) set to ``uncertain``; ``""``
     where p is NaN."""
-    if not 0.0 <= uncertain_fraction < 1.0:
-        raise ConfigError(f"the uncertain fraction must be in [0, 1), not {uncertain_fraction}")
+    check_fraction(uncertain_fraction)
     p = np.asarray(p, dtype=float)
     out = np.where(p > 0.5, "damaging", "tolerated").astype(object)
     finite = np.flatnonzero(np.isfinite(p))

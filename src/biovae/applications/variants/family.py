@@ -80,7 +80,7 @@ class Family:
         evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three
         — None, with empty class columns, when the scan is too small or too flat for a mixture
         (fewer than :data:`classes.MIN_VALUES` substitutions, or all scored alike)."""
-        classes.label(np.zeros(0), uncertain_fraction)  # a bad fraction fails before scoring
+        classes.check_fraction(uncertain_fraction)  # before scoring
         names = mutations.single_mutant_scan(self.focus, self.alphabet, self.positions)
         cols = self.score(names, n_samples, seed, sampled_weights)
         mutant = cols["mutant"]
