@@ -11,6 +11,8 @@ import torch
 
 from biovae.training import optim
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
 
 def _net(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
@@ -24,10 +26,11 @@ def _groups(net: torch.nn.Module) -> list[dict]:
     return [{"params": weights, "weight_decay": 0.3}, {"params": biases}]
 
 
-def _train(net, opt, steps: int, start: int = 0) -> None:
+def _train(net, opt, steps: int, start: int = 0, device: str = "cpu") -> None:
     for i in range(start, start + steps):
         g = torch.Generator().manual_seed(i)
         x, y = torch.randn(16, 6, generator=g), torch.randn(16, 3, generator=g)
+        x, y = x.to(device), y.to(device)
         opt.zero_grad(set_to_none=True)
         ((net(x) - y) ** 2).mean().backward()
         opt.step()
@@ -44,6 +47,31 @@ def test_fused_path_is_torch_fused_adam_bit_for_bit():
     _train(ours, optim.adam(_groups(ours), lr=0.01), 30)
     _train(ref, torch.optim.Adam(_groups(ref), lr=0.01, fused=True), 30)
     assert _same(ours, ref)
+
+
+@CUDA
+def test_on_cuda_the_fused_path_is_torch_fused_adam_bit_for_bit():
+    ours, ref = _net().cuda(), _net().cuda()
+    opt = optim.adam(_groups(ours), lr=0.01)
+    _train(ours, opt, 30, device="cuda")
+    _train(ref, torch.optim.Adam(_groups(ref), lr=0.01, fused=True), 30, device="cuda")
+    assert opt.fused and _same(ours, ref)
+    assert {s["step"].device.type for s in opt.state.values()} == {"cuda"}
+
+
+@CUDA
+def test_a_cuda_state_dict_resumes_on_the_cpu():
+    straight = _net()
+    _train(straight, optim.adam(_groups(straight), lr=0.01), 20)
+    first = _net().cuda()
+    opt = optim.adam(_groups(first), lr=0.01)
+    _train(first, opt, 10, device="cuda")
+    resumed = _net(seed=1)
+    resumed.load_state_dict({k: v.cpu() for k, v in first.state_dict().items()})
+    again = optim.adam(_groups(resumed), lr=0.5)
+    again.load_state_dict(opt.state_dict())
+    _train(resumed, again, 10, start=10)
+    assert _same(resumed, straight, tol=1e-5)  # CUDA and CPU kernels round differently
 
 
 def test_foreach_formulas_match_torch_adam():

@@ -217,3 +217,22 @@ def test_variational_draw_and_weight_kl_against_autograd_of_the_definitions():
     assert torch.autograd.gradcheck(
         lambda a, b: _VariationalDraw.apply(a, b, eps, 1.7), (mu, log_sigma)
     )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_family_trained_on_cuda_scores_and_reloads_on_the_cpu(fitted, tmp_path):
+    """``train.device = cuda``: the variational model trains there; scores from the model in
+    hand and from its saved copy (loaded on the CPU) agree, and a synonymous mutant is 0."""
+    from dataclasses import replace
+
+    aln, _ = fitted
+    cfg = replace(SMALL, model=replace(SMALL.model, bayesian=True))
+    fam = family.fit(aln, replace(cfg, train=replace(cfg.train, steps=60, device="cuda")))
+    family.save(tmp_path / "g", fam)
+    back = family.load(tmp_path / "g")
+    assert {p.device.type for p in back.members[0].parameters()} == {"cpu"}
+    wt = aln.focus_sequence
+    names = [f"{wt[0]}29{wt[0]}", f"{wt[0]}29A", f"{wt[1]}30W"]
+    a, b = fam.score(names, 8, 0)["score"], back.score(names, 8, 0)["score"]
+    assert a[0] == 0.0 == b[0] and np.isfinite(a).all()
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
