@@ -30,6 +30,17 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def single_thread_session():
+    """One thread for module- and session-scoped fixtures too: a fit in such a fixture and the
+    same fit inside a test must see the same thread count, since torch's CPU kernels may split
+    sums differently over more than two threads (seen on a 16-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def single_thread():
     """Test models are tiny: one thread avoids OpenMP start-up and contention costs."""
