@@ -28,6 +28,18 @@ def _check(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def is_device(name: str) -> bool:
+    """Whether ``name`` parses as a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...);
+    whether that device exists here is found out when training starts."""
+    import torch
+
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class LikelihoodConfig:
     """Which p(x|z) family to use and its options.
@@ -166,6 +178,11 @@ class TrainConfig:
     ``auto`` where the seconds of compiling pay back (batches of ≥ 32,768 values and ≥ 5·10⁸
     values over the planned steps, e.g. 2,000 steps of 128 cells × 2,000 genes); ``on``;
     ``off``. See :mod:`biovae.likelihoods.fused`.
+
+    ``device`` is where training runs (``cpu``, ``cuda``, ``cuda:1``, ...); the fitted model
+    comes back on the CPU, where scoring, reports and saving run. Under ``torchrun`` with several
+    processes, ``cuda`` means each process's own GPU (``cuda:$LOCAL_RANK``). A seed fixes the
+    weights exactly on the CPU; GPU kernels may round differently from run to run.
     """
 
     epochs: int = 200
@@ -179,9 +196,14 @@ class TrainConfig:
     grad_clip: float = 0.0
     early_stopping: str = "elbo"
     compile: str = "auto"
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
+        _check(
+            is_device(self.device),
+            f"train.device {self.device!r} is not a torch device; use cpu, cuda or cuda:N",
+        )
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
         _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")

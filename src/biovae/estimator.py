@@ -142,7 +142,7 @@ class _LatentEstimator:
         source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         train = source.subset(train_idx)
-        with seeded(cfg.train.seed):
+        with seeded(cfg.train.seed, cfg.train.device):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
             self._prepare_model(model, train)
             history = fit_model(

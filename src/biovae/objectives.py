@@ -16,7 +16,7 @@ Notation: q = q(z|x), p(z) = N(0, I), p(x|z) the likelihood, n records, k latent
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
 import torch
@@ -40,6 +40,13 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def to(self, device: torch.device) -> Batch:
+        """The same records with every tensor on ``device`` (itself when already there)."""
+        if self.x.device == device:
+            return self
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{k: v.to(device) for k, v in moved.items() if v is not None})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ DistributedDataParallel; gradients are averaged, so both ranks end with identica
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -14,7 +15,7 @@ from biovae.models import build_model
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
 
 
-def _worker(rank: int, world: int, store: str, out: str) -> None:
+def _worker(rank: int, world: int, store: str, out: str, device: str = "cpu") -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     torch.set_num_threads(1)
     try:
@@ -30,7 +31,7 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
                 InMemorySource(x),
                 None,
                 ObjectiveConfig(),
-                TrainConfig(epochs=3, batch_size=32, patience=0),
+                TrainConfig(epochs=3, batch_size=32, patience=0, device=device),
                 progress=False,
             )
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -43,8 +44,18 @@ def _worker(rank: int, world: int, store: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-def test_two_process_ddp_keeps_ranks_in_sync(tmp_path):
-    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda:0",  # both ranks on one GPU (gloo; NCCL wants one GPU per rank)
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ),
+    ],
+)
+def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, device):
+    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path), device), nprocs=2, join=True)
     a = load_file(str(tmp_path / "rank0.safetensors"))
     b = load_file(str(tmp_path / "rank1.safetensors"))
     for key in a:

@@ -156,6 +156,13 @@ TRAIN_OPTIONS = (
         "MODE",
     ),
     Option(
+        "--device",
+        "train.device",
+        str,
+        "where to train: cpu (default), cuda, cuda:1, ...; saved for the CPU either way",
+        "DEV",
+    ),
+    Option(
         "--checkpoint-every",
         "train.checkpoint_every",
         int,

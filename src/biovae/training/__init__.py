@@ -20,7 +20,13 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     fixes a whole fit without leaking global state. With a CUDA ``device`` its generator is
     seeded and restored too.
     """
-    cuda = [device] if device is not None and torch.device(device).type == "cuda" else []
+    cuda = (
+        [device]
+        if device is not None
+        and torch.device(device).type == "cuda"
+        and torch.cuda.is_available()  # else training reports the missing GPU itself
+        else []
+    )
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         yield

@@ -6,11 +6,14 @@ runs on a laptop and on many GPUs.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from biovae.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,27 @@ class DistContext:
             return cls(dist.get_rank(), dist.get_world_size())
         return cls()
 
-    def wrap(self, model: nn.Module) -> nn.Module:
-        """DistributedDataParallel around ``model`` when running with several processes."""
+    def device(self, name: str) -> torch.device:
+        """The device this process trains on: ``name``, except that a bare ``cuda`` with
+        several processes means this process's own GPU (``LOCAL_RANK``, set by ``torchrun``)."""
+        device = torch.device(name)
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ConfigError(
+                    f"train.device {name!r}: this torch sees no CUDA GPU; train with --device cpu"
+                )
+            if device.index is None and self.world_size > 1:
+                local = os.environ.get("LOCAL_RANK", self.rank % torch.cuda.device_count())
+                device = torch.device("cuda", int(local))
+        return device
+
+    def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
+        """DistributedDataParallel around ``model`` (already on ``device``) when running with
+        several processes."""
         if self.world_size == 1:
             return model
+        if device is not None and device.type == "cuda":
+            return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
         return nn.parallel.DistributedDataParallel(model)
 
     def sum(self, values: torch.Tensor) -> torch.Tensor:

@@ -65,7 +65,8 @@ def fit_model(
     ``resume`` continues from it exactly.
     """
     dist = DistContext.current()
-    net = dist.wrap(model)
+    device = dist.device(config.device)
+    net = dist.wrap(model.to(device), device)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
@@ -76,7 +77,9 @@ def fit_model(
     with fused.enabled(_compile_threshold(train, config, state.epoch, dist)):
         for epoch in range(state.epoch, config.epochs):
             t0 = time.perf_counter()
-            row = _train_epoch(net, train, optimizer, generator, objective, config, epoch, dist)
+            row = _train_epoch(
+                net, train, optimizer, generator, objective, config, epoch, dist, device
+            )
             if val is not None and len(val):
                 row.update(
                     _prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size))
@@ -96,6 +99,7 @@ def fit_model(
     bar.close()
     if val is not None and len(val) and state.best_epoch >= 0:
         model.load_state_dict(best_weights)
+    model.to("cpu")  # where scoring, reports and saving run
     return state.history
 
 
@@ -107,16 +111,16 @@ def _compile_threshold(source: BatchSource, config: TrainConfig, start: int, dis
     return fused.decide(config.compile, steps, probe.x.numel())
 
 
-def _train_epoch(net, source, optimizer, generator, objective, config, epoch, dist) -> dict:
+def _train_epoch(net, source, optimizer, generator, objective, config, epoch, dist, device):
     net.train()
-    sums = torch.zeros(len(_STATS), dtype=torch.float64)
+    sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
     count = 0
     for step, idx in enumerate(
         epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
     ):
         if len(idx) < 2 and count:  # a single-record batch breaks batch norm; skip the remainder
             continue
-        batch = source.batch(idx)
+        batch = source.batch(idx).to(device)
         out = net(batch, objective, epoch)
         if not torch.isfinite(out.loss):
             raise TrainingError(
@@ -131,7 +135,7 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
         optimizer.step()
         sums += _batch_sums(out, len(batch))
         count += len(batch)
-    return _means(dist.sum(torch.cat([sums, torch.tensor([count], dtype=torch.float64)])))
+    return _means(dist.sum(torch.cat([sums, sums.new_tensor([count])])))
 
 
 def _batch_sums(out, n: int) -> torch.Tensor:
@@ -146,8 +150,8 @@ def _batch_sums(out, n: int) -> torch.Tensor:
 
 
 def _means(sums_and_count: torch.Tensor) -> dict[str, float]:
-    count = max(float(sums_and_count[-1]), 1.0)
-    return {k: float(v) / count for k, v in zip(_STATS, sums_and_count[:-1])}
+    *sums, count = sums_and_count.tolist()  # one device-to-host copy
+    return {k: v / max(count, 1.0) for k, v in zip(_STATS, sums)}
 
 
 @torch.no_grad()
@@ -163,17 +167,18 @@ def evaluate(
     one and there are labelled records."""
     was_training = model.training
     model.eval()
-    sums = torch.zeros(len(_STATS), dtype=torch.float64)
+    device = next(model.parameters(), torch.empty(0)).device
+    sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
     ce_sum, n_labelled = 0.0, 0.0
     for idx in epoch_batches(len(source), batch_size, None):
-        batch: Batch = source.batch(idx)
+        batch: Batch = source.batch(idx).to(device)
         out = model.loss(batch, objective, epoch)
         sums += _batch_sums(out, len(batch))
         if "classification" in out.extras:
             n = float(out.extras["labelled"])
             ce_sum, n_labelled = ce_sum + float(out.extras["classification"]) * n, n_labelled + n
     model.train(was_training)
-    row = _means(torch.cat([sums, torch.tensor([len(source)], dtype=torch.float64)]))
+    row = _means(torch.cat([sums, sums.new_tensor([len(source)])]))
     if n_labelled:
         row["classification"] = ce_sum / n_labelled
     return row

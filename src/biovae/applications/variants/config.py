@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
+from biovae.config import is_device
 from biovae.errors import ConfigError
 
 
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
-
-
-def _is_device(name: str) -> bool:
-    try:
-        torch.device(name)
-    except (RuntimeError, TypeError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -123,7 +114,7 @@ class FamilyTrainConfig:
             self.lr_schedule in ("constant", "linear"),
             f"train.lr_schedule must be constant or linear, not {self.lr_schedule!r}",
         )
-        _check(_is_device(self.device), f"train.device {self.device!r} is not a torch device")
+        _check(is_device(self.device), f"train.device {self.device!r} is not a torch device")
         _check(self.max_minutes >= 0, "train.max_minutes must be >= 0")
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
