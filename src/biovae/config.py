@@ -226,6 +226,8 @@ class DataConfig:
     the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
     and ``unlabeled_category`` (when given) are unlabelled.
+    ``stream`` leaves an ``.h5ad`` or ``.npy`` matrix on disk and reads it batch by batch
+    (data larger than memory; the same fit as reading it whole).
     """
 
     format: str | None = None
@@ -236,6 +238,7 @@ class DataConfig:
     transpose: bool = False
     obs_path: str | None = None
     drop_invalid: bool = False
+    stream: bool = False
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
     labels_key: str | None = None

@@ -19,28 +19,13 @@ from biovae.config import FitConfig, LikelihoodConfig
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, obs_columns
+from biovae.inputs import as_dataset, check_data, obs_columns
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
-from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
+from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
 
 _EVAL_BATCH = 1024
-
-
-def check_data(likelihood: likelihoods.Likelihood, ds: Dataset) -> None:
-    """Raise a one-line DataError if ``ds`` is outside the likelihood's support."""
-    if ds.alphabet is None and likelihood.n_letters:
-        raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
-    bad = likelihood.validate(ds.x)
-    if bad is None:
-        return
-    value = ds.x[bad.row, bad.column]
-    feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
-    raise DataError(
-        f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
-        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
-    )
 
 
 class _LatentEstimator:
@@ -139,7 +124,7 @@ class _LatentEstimator:
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
         c = cov.encode(ds.obs, len(ds), ds.source)
         w = _weights(sample_weight, len(ds), ds.source)
-        source = InMemorySource(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
+        source = make_source(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
         train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
         train = source.subset(train_idx)
         with seeded(cfg.train.seed, cfg.train.device):
@@ -161,7 +146,7 @@ class _LatentEstimator:
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
 
-    def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
+    def _prepare_model(self, model: torch.nn.Module, train: BatchSource) -> None:
         """Statistics the model takes from its training records before training (none here)."""
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
@@ -179,7 +164,7 @@ class _LatentEstimator:
             raise ConfigError(f"this {type(self).__name__} is not fitted yet; call fit() first")
         return self.model_
 
-    def _source(self, X: Any, obs: Any) -> tuple[Dataset, InMemorySource]:
+    def _source(self, X: Any, obs: Any) -> tuple[Dataset, BatchSource]:
         model = self._check_fitted()
         ds = as_dataset(X, obs, layer=self.config_.data.layer)
         if tuple(ds.x.shape[1:]) != self.schema_.data_shape:
@@ -194,11 +179,11 @@ class _LatentEstimator:
             )
         check_data(model.likelihood, ds)
         c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source)
-        return ds, InMemorySource(ds.x, c, None, model.likelihood.data_dtype)
+        return ds, make_source(ds.x, c, None, model.likelihood.data_dtype)
 
-    def _batches(self, source: InMemorySource):
-        for idx in epoch_batches(len(source), _EVAL_BATCH, None):
-            yield source.batch(idx)
+    def _batches(self, source: BatchSource):
+        for _, batch in prefetched(source, epoch_batches(len(source), _EVAL_BATCH, None)):
+            yield batch
 
     def batches(self, X: Any, obs: Any = None) -> list:
         """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""

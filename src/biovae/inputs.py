@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from biovae.data.dataset import Dataset
+from biovae.data.ondisk import open_h5ad_matrix
 from biovae.errors import DataError
+from biovae.likelihoods import Likelihood
+from biovae.likelihoods.base import BadEntry
 
 
 def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     """A :class:`~biovae.data.dataset.Dataset` from ``X`` and optional metadata ``obs``.
 
     ``X`` may be a Dataset, a numpy array or scipy sparse matrix (records × features), a pandas
-    DataFrame (index = record ids), or an AnnData object (``layer`` picks a layer instead of
+    DataFrame (index = record ids), or an AnnData object (backed AnnData: ``X`` is streamed
+    from its file; ``layer`` picks a layer instead of
     ``X``; ``obs`` defaults to ``adata.obs``). ``obs`` is a dict of columns or a DataFrame.
     """
     if isinstance(X, Dataset):
@@ -60,8 +65,15 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
             f"AnnData has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'}); "
             "pass an existing layer or None for X"
         )
-    mat = adata.layers[layer] if layer is not None else adata.X
-    mat = sp.csr_matrix(mat, dtype=np.float32) if sp.issparse(mat) else np.asarray(mat, np.float32)
+    if layer is None and getattr(adata, "isbacked", False):  # X stays on disk: streamed
+        mat = open_h5ad_matrix(adata.filename)
+    else:
+        mat = adata.layers[layer] if layer is not None else adata.X
+        mat = (
+            sp.csr_matrix(mat, dtype=np.float32)
+            if sp.issparse(mat)
+            else np.asarray(mat, np.float32)
+        )
     columns = obs_columns(adata.obs if obs is None else obs, adata.n_obs)
     return Dataset(
         mat, np.asarray(adata.obs_names), tuple(adata.var_names), columns, source="AnnData"
@@ -85,3 +97,29 @@ def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
+
+
+def check_data(likelihood: Likelihood, ds: Dataset) -> None:
+    """Raise a one-line DataError if ``ds`` is outside the likelihood's support (a matrix on
+    disk is checked block by block)."""
+    if ds.alphabet is None and likelihood.n_letters:
+        raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
+    if hasattr(ds.x, "blocks"):
+        for start, block in ds.x.blocks():
+            bad = likelihood.validate(block)
+            if bad is not None:
+                return _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
+        return None
+    bad = likelihood.validate(ds.x)
+    if bad is not None:
+        _refuse(likelihood, ds, bad, ds.x, 0)
+    return None
+
+
+def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int) -> None:
+    value = block[bad.row - start, bad.column]
+    feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
+    raise DataError(
+        f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
+        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
+    )

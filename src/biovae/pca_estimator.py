@@ -61,7 +61,7 @@ class PCA:
 
     def fit(self, X: Any, obs: Any = None) -> PCA:
         """Fit PPCA on ``X``; returns ``self``."""
-        from biovae.estimator import check_data
+        from biovae.inputs import check_data
 
         cfg = self.get_config()
         ds = as_dataset(X, obs, layer=cfg.data.layer)

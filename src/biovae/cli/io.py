@@ -25,6 +25,7 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         transpose=data.transpose,
         obs_path=data.obs_path,
         drop_invalid=data.drop_invalid,
+        stream=data.stream,
     )
 
 

@@ -270,6 +270,14 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="drop sequences with unknown letters instead of failing",
     )
+    parser.add_argument(
+        "--stream",
+        dest="cfg__data__stream",
+        action="store_const",
+        const=True,
+        default=None,
+        help="h5ad/npy: leave the matrix on disk and read it batch by batch (larger than memory)",
+    )
 
 
 def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def check_finite(
     line_offset
         If given, record ``i`` sits on line ``i + line_offset`` of the file (tables).
     """
-    pos = _first_nonfinite(x)
+    pos = x.first(_first_nonfinite) if hasattr(x, "first") else _first_nonfinite(x)
     if pos is None:
         return
     row, col, value = pos

@@ -9,9 +9,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biovae.data._messages import preview
+from biovae.data.ondisk import RowStore
 from biovae.errors import DataError
 
-Matrix = np.ndarray | sp.csr_matrix
+Matrix = np.ndarray | sp.csr_matrix | RowStore
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,7 +23,9 @@ class Dataset:
     ----------
     x
         ``(n, f)`` data. Tables and counts: float32, dense or ``scipy.sparse.csr_matrix``
-        (sparse input is kept sparse). Sequences: uint8 codes ``(n, L)`` indexing ``alphabet``.
+        (sparse input is kept sparse), or a :class:`~biovae.data.ondisk.RowStore` left on disk
+        and read in blocks (data larger than memory). Sequences: uint8 codes ``(n, L)``
+        indexing ``alphabet``.
     ids
         ``(n,)`` unique record ids (stored as an object array of ``str``).
     features
@@ -154,6 +157,10 @@ def check_unique_ids(ids: np.ndarray, source: str) -> None:
 def _normalise_x(x: object, alphabet: str | None, source: str) -> Matrix:
     """Coerce ``x`` to the storage the contract promises and check it is 2-D."""
     where = source or "dataset"
+    if isinstance(x, RowStore):  # streamed from disk: read block by block, never here
+        if alphabet is not None:
+            raise DataError(f"{where}: sequences cannot be streamed from disk; read them whole")
+        return x
     if sp.issparse(x):
         if alphabet is not None:
             raise DataError(f"{where}: sequence codes must be a dense array, got a sparse matrix")

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data.dataset import Dataset
+from biovae.data.ondisk import RowStore
 
 
 def fingerprint(ds: Dataset) -> str:
@@ -29,7 +30,9 @@ def fingerprint(ds: Dataset) -> str:
         ``"sha256:<64 hex digits>"``.
     """
     h = hashlib.sha256()
-    if sp.issparse(ds.x):
+    if isinstance(ds.x, RowStore):
+        _update_store(h, ds.x)
+    elif sp.issparse(ds.x):
         _update_sparse(h, ds.x)
     else:
         _update_array(h, "dense", np.asarray(ds.x))
@@ -57,6 +60,34 @@ def _update_sparse(h: hashlib._Hash, x: sp.spmatrix) -> None:
     _update_array(h, "data", csr.data)
     _update_array(h, "indices", csr.indices.astype(np.int64))
     _update_array(h, "indptr", csr.indptr.astype(np.int64))
+
+
+def _update_store(h: hashlib._Hash, store: RowStore) -> None:
+    """The bytes :func:`_update_array` / :func:`_update_sparse` would feed for the matrix in
+    memory, fed block by block (a sparse store takes three passes: sizes, values, columns)."""
+    if not store.sparse:
+        h.update(f"dense|{store.shape}|{store.dtype.str}|".encode())
+        for _, block in store.blocks():
+            h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+        return
+    counts = np.concatenate([np.diff(_canonical(b).indptr) for _, b in store.blocks()])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    nnz = int(indptr[-1])
+    h.update(f"csr|{store.shape}|".encode())
+    h.update(f"data|{(nnz,)}|{np.dtype(np.float32).str}|".encode())
+    for _, block in store.blocks():
+        h.update(_canonical(block).data.astype(np.float32, copy=False).tobytes())
+    h.update(f"indices|{(nnz,)}|{np.dtype(np.int64).str}|".encode())
+    for _, block in store.blocks():
+        h.update(_canonical(block).indices.astype(np.int64).tobytes())
+    _update_array(h, "indptr", indptr)
+
+
+def _canonical(block: sp.csr_matrix) -> sp.csr_matrix:
+    if not block.has_canonical_format:
+        block = block.copy()
+        block.sum_duplicates()
+    return block
 
 
 def _update_strings(h: hashlib._Hash, tag: str, items: list[str]) -> None:

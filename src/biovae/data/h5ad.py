@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from biovae.data._columns import as_text, check_finite, to_obs
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset
+from biovae.data.ondisk import open_h5ad_matrix
 from biovae.errors import DataError, require
 
 
@@ -20,6 +21,7 @@ def read_h5ad(
     layer: str | None = None,
     id_column: str | None = None,
     metadata_columns: Sequence[str] = (),
+    stream: bool = False,
 ) -> Dataset:
     """Read cells x genes from an ``.h5ad`` file.
 
@@ -33,6 +35,9 @@ def read_h5ad(
         An ``obs`` column to use as record ids instead of ``obs_names``.
     metadata_columns
         ``obs`` columns that must exist (all ``obs`` columns are kept).
+    stream
+        Leave the matrix on disk (:class:`~biovae.data.ondisk.RowStore`, read in blocks; CSR
+        or dense, not CSC); ``obs`` and ``var`` are read into memory.
 
     Returns
     -------
@@ -41,8 +46,14 @@ def read_h5ad(
         ``ids`` = ``obs_names``, ``features`` = ``var_names``, ``obs`` = the ``obs`` columns.
     """
     source = str(path)
-    adata = _load(path)
-    x = _matrix(adata, layer, source)
+    adata = _load(path, stream)
+    if stream:
+        if adata.n_obs == 0 or adata.n_vars == 0:
+            raise DataError(f"{source}: the matrix is empty ({adata.n_obs} x {adata.n_vars})")
+        adata.file.close()  # obs and var are in memory; the matrix is read through its own handle
+        x = open_h5ad_matrix(path, layer)
+    else:
+        x = _matrix(adata, layer, source)
     obs_frame = adata.obs
     for name in [*([id_column] if id_column else []), *metadata_columns]:
         if name not in obs_frame.columns:
@@ -57,11 +68,11 @@ def read_h5ad(
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
 
 
-def _load(path: str | Path):
+def _load(path: str | Path, backed: bool = False):
     """``anndata.read_h5ad`` with any failure turned into one ``DataError`` line."""
     anndata = require("anndata", "singlecell")
     try:
-        return anndata.read_h5ad(path)
+        return anndata.read_h5ad(path, backed="r" if backed else None)
     except Exception as exc:  # h5py/anndata raise many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(

@@ -8,17 +8,19 @@ import numpy as np
 
 from biovae.data._columns import check_finite
 from biovae.data.dataset import Dataset
+from biovae.data.ondisk import NpyReader, RowStore
 from biovae.errors import DataError
 
 
-def read_npy(path: str | Path) -> Dataset:
+def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
     """Read a 2-D numeric ``.npy`` array (records x features) as float32.
 
     Ids are ``"0".."n-1"`` and feature names ``"0".."f-1"``; pickled (object) arrays are refused.
+    With ``stream`` the array stays on disk (a read-only memory map read in blocks).
     """
     source = str(path)
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=False, mmap_mode="r" if stream else None)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(
             f"{source}: not a readable numeric .npy array ({exc}); save it with "
@@ -38,8 +40,11 @@ def read_npy(path: str | Path) -> Dataset:
     n, f = array.shape
     if n == 0 or f == 0:
         raise DataError(f"{source}: the array is empty (shape {array.shape})")
-    with np.errstate(over="ignore"):  # beyond float32 -> inf, reported below
-        x = np.ascontiguousarray(array, dtype=np.float32)
+    if stream:
+        x = RowStore(NpyReader(array), source)
+    else:
+        with np.errstate(over="ignore"):  # beyond float32 -> inf, reported below
+            x = np.ascontiguousarray(array, dtype=np.float32)
     ids = np.array([str(i) for i in range(n)], dtype=object)
     features = tuple(str(j) for j in range(f))
     check_finite(x, ids, features, source)

@@ -50,6 +50,7 @@ def read_dataset(
     obs_path: str | None = None,
     obs_id_column: str | None = None,
     drop_invalid: bool = False,
+    stream: bool = False,
 ) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
@@ -79,6 +80,9 @@ def read_dataset(
         Id column of ``obs_path`` (default: its first column).
     drop_invalid
         Sequences only: skip records with letters outside the alphabet instead of raising.
+    stream
+        h5ad and npy only: leave the matrix on disk (a :class:`~biovae.data.ondisk.RowStore`,
+        read in blocks) for data larger than memory.
 
     Returns
     -------
@@ -102,6 +106,7 @@ def read_dataset(
         layer=layer,
         transpose=transpose,
         drop_invalid=drop_invalid,
+        stream=stream,
     )
     _check_options(path, fmt, opts)
     ds = _read(path, fmt, opts)
@@ -120,6 +125,7 @@ class ReadOptions:
     layer: str | None = None
     transpose: bool = False
     drop_invalid: bool = False
+    stream: bool = False
 
 
 # Which formats each option applies to; a misplaced option is refused, never ignored.
@@ -130,6 +136,7 @@ _APPLIES = {
     "metadata_columns": ("csv", "tsv", "h5ad"),
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
+    "stream": ("h5ad", "npy"),
 }
 
 
@@ -138,7 +145,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
     if fmt == "fasta":
         return read_fasta(path, drop_invalid=opts.drop_invalid)
     if fmt == "npy":
-        return read_npy(path)
+        return read_npy(path, stream=opts.stream)
     if fmt == "10x-mtx":
         return read_10x_mtx(path)
     if fmt == "10x-h5":
@@ -151,6 +158,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
             layer=opts.layer,
             id_column=opts.id_column,
             metadata_columns=opts.metadata_columns,
+            stream=opts.stream,
         )
     sep = "," if fmt == "csv" else "\t"
     if opts.sequence_column is not None:

@@ -116,7 +116,7 @@ def _stochastic_model(est: Any):
 @torch.no_grad()
 def _posteriors(est: Any, data: Dataset | Any) -> Iterator[Distribution]:
     """q(z|x, c) for consecutive batches of the records of ``data``."""
-    from biovae.training import InMemorySource, epoch_batches
+    from biovae.training import epoch_batches, make_source
 
     model = est.model_
     ds = as_dataset(data)
@@ -127,7 +127,7 @@ def _posteriors(est: Any, data: Dataset | Any) -> Iterator[Distribution]:
             "the model's features"
         )
     c = est.schema_.covariates.encode(ds.obs, len(ds), ds.source)
-    source = InMemorySource(ds.x, c, None, model.likelihood.data_dtype)
+    source = make_source(ds.x, c, None, model.likelihood.data_dtype)
     for idx in epoch_batches(len(source), _BATCH, None):
         batch = source.batch(idx)
         yield model.encode(batch.x, batch.c)

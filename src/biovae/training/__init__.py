@@ -9,7 +9,14 @@ import torch
 
 from biovae.training.allocator import tune_allocator
 from biovae.training.loop import evaluate, fit_model
-from biovae.training.sources import BatchSource, InMemorySource, epoch_batches
+from biovae.training.sources import (
+    BatchSource,
+    InMemorySource,
+    StreamSource,
+    epoch_batches,
+    make_source,
+    prefetched,
+)
 
 
 @contextlib.contextmanager
@@ -35,9 +42,12 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
 __all__ = [
     "BatchSource",
     "InMemorySource",
+    "StreamSource",
     "epoch_batches",
     "evaluate",
     "fit_model",
+    "make_source",
+    "prefetched",
     "seeded",
     "tune_allocator",
 ]

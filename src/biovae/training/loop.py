@@ -25,7 +25,7 @@ from biovae.training.checkpoint import load_checkpoint, save_checkpoint
 from biovae.training.distributed import DistContext
 from biovae.training.optim import adam
 from biovae.training.progress import Progress
-from biovae.training.sources import BatchSource, epoch_batches
+from biovae.training.sources import BatchSource, epoch_batches, prefetched
 
 #: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records.
 _STATS = ("loss", "recon", "kl", "elbo")
@@ -115,12 +115,11 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
     net.train()
     sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
     count = 0
-    for step, idx in enumerate(
-        epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
-    ):
+    order = epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
+    for step, (idx, batch) in enumerate(prefetched(source, order)):
         if len(idx) < 2 and count:  # a single-record batch breaks batch norm; skip the remainder
             continue
-        batch = source.batch(idx).to(device)
+        batch = batch.to(device)
         out = net(batch, objective, epoch)
         if not torch.isfinite(out.loss):
             raise TrainingError(
@@ -170,8 +169,8 @@ def evaluate(
     device = next(model.parameters(), torch.empty(0)).device
     sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
     ce_sum, n_labelled = 0.0, 0.0
-    for idx in epoch_batches(len(source), batch_size, None):
-        batch: Batch = source.batch(idx).to(device)
+    for _, batch in prefetched(source, epoch_batches(len(source), batch_size, None)):
+        batch: Batch = batch.to(device)
         out = model.loss(batch, objective, epoch)
         sums += _batch_sums(out, len(batch))
         if "classification" in out.extras:

@@ -9,6 +9,7 @@ source only needs to implement ``batch`` efficiently for sorted index blocks.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -81,6 +82,84 @@ class InMemorySource:
             _take(self.y, idx),
             _take(self.g, idx),
         )
+
+
+class StreamSource:
+    """Records read from a row store on disk (``rows(idx)`` → dense array or CSR block, e.g. a
+    :class:`~biovae.data.ondisk.RowStore`), one batch at a time.
+
+    ``records`` maps this source's positions to store rows (a train/validation split is a
+    subset, never a copy); ``c``, ``w``, ``y``, ``g`` are per-position, as in
+    :class:`InMemorySource`. A batch holds the same values as the in-memory source would give,
+    so training on either is the same computation. The loop reads streaming batches ahead on a
+    background thread (:func:`prefetched`).
+    """
+
+    streaming = True
+
+    def __init__(
+        self,
+        store,
+        c: Tensor | None = None,
+        w: Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
+        y: Tensor | None = None,
+        g: Tensor | None = None,
+        records: np.ndarray | None = None,
+    ) -> None:
+        self.store, self.dtype = store, dtype
+        self.c, self.w, self.y, self.g = c, w, y, g
+        self.records = np.arange(len(store)) if records is None else records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def batch(self, idx: Tensor) -> Batch:
+        block = self.store.rows(self.records[idx.numpy()])
+        dense = block.toarray() if sp.issparse(block) else np.asarray(block)
+        x = torch.from_numpy(dense).to(self.dtype)
+        return Batch(
+            x, _take(self.c, idx), _take(self.w, idx), _take(self.y, idx), _take(self.g, idx)
+        )
+
+    def subset(self, idx: Tensor) -> StreamSource:
+        """A source over the positions ``idx`` (for train/validation splits)."""
+        take = [_take(t, idx) for t in (self.c, self.w)]
+        return StreamSource(
+            self.store,
+            *take,
+            self.dtype,
+            _take(self.y, idx),
+            _take(self.g, idx),
+            records=self.records[idx.numpy()],
+        )
+
+
+def make_source(x, c=None, w=None, dtype=torch.float32, y=None, g=None) -> BatchSource:
+    """:class:`StreamSource` for a matrix left on disk (anything with ``rows`` and ``blocks``),
+    :class:`InMemorySource` for arrays and sparse matrices."""
+    if hasattr(x, "rows") and hasattr(x, "blocks"):
+        return StreamSource(x, c, w, dtype, y, g)
+    return InMemorySource(x, c, w, dtype, y, g)
+
+
+def prefetched(source: BatchSource, index_batches: Iterator[Tensor]) -> Iterator[tuple]:
+    """``(idx, source.batch(idx))`` for each index batch; a streaming source's next batch is
+    read on a background thread while the caller works on the current one (file reads release
+    the GIL), in the same order, so results do not change."""
+    if not getattr(source, "streaming", False):
+        for idx in index_batches:
+            yield idx, source.batch(idx)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="biovae-read") as pool:
+        pending = None
+        for idx in index_batches:
+            ahead = (idx, pool.submit(source.batch, idx))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = ahead
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def _take(t: Tensor | None, idx: Tensor) -> Tensor | None:

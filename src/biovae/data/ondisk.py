@@ -1,0 +1,187 @@
+"""Matrices that stay on disk and are read a block of rows at a time: data larger than memory.
+
+A :class:`RowStore` is what :class:`~biovae.data.dataset.Dataset` holds as ``x`` when a file is
+opened for streaming (``read_h5ad(..., stream=True)``, ``read_npy(..., stream=True)``, a backed
+AnnData, or the command line's ``--stream``). It reads
+
+* ``.h5ad`` matrices (``X`` or a layer) through h5py: CSR groups row by row — runs of
+  consecutive rows in one read — and dense datasets by row; CSC matrices are refused (their
+  rows are scattered over the whole file);
+* ``.npy`` arrays through a read-only memory map.
+
+Whole-matrix work (validation, library sizes, the fingerprint) goes through :meth:`blocks`, in
+row order, so memory stays bounded by ``block_rows`` rows whatever the number of records.
+``np.asarray(store)`` loads everything, for code that needs the matrix in memory (PCA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from biovae.errors import DataError, require
+
+Block = np.ndarray | sp.csr_matrix
+
+#: rows per block of whole-matrix passes (a few MB for thousands of genes)
+BLOCK_ROWS = 4096
+
+
+class RowStore:
+    """Rows of an on-disk ``(n, f)`` matrix as float32 (CSR blocks when stored sparse)."""
+
+    def __init__(self, reader: _Reader, source: str, block_rows: int | None = None) -> None:
+        self._reader = reader
+        self.shape: tuple[int, int] = reader.shape
+        self.sparse = reader.sparse
+        self.source = source
+        self.block_rows = block_rows or BLOCK_ROWS
+        self.ndim = 2
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, idx: np.ndarray) -> Block:
+        """Records ``idx`` (any order, repeats allowed), in that order."""
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        unique, inverse = np.unique(idx, return_inverse=True)
+        block = self._reader.read(unique)
+        return block[inverse] if len(unique) != len(idx) or not _increasing(idx) else block
+
+    def blocks(self) -> Iterator[tuple[int, Block]]:
+        """``(first row, block)`` over the whole matrix, in row order."""
+        for start in range(0, self.shape[0], self.block_rows):
+            stop = min(start + self.block_rows, self.shape[0])
+            yield start, self._reader.read(np.arange(start, stop))
+
+    def first(self, find: Callable[[Block], tuple | None]) -> tuple | None:
+        """The first hit of ``find`` (``(row, column, ...)`` within a block) over all blocks,
+        with the row counted from the top of the matrix."""
+        for start, block in self.blocks():
+            hit = find(block)
+            if hit is not None:
+                return (hit[0] + start, *hit[1:])
+        return None
+
+    def sum(self, axis: int) -> np.ndarray:
+        """Row sums (``axis=1``), float64, ``(n, 1)`` like a scipy matrix's."""
+        if axis != 1:
+            raise ValueError("a RowStore sums rows only (axis=1)")
+        parts = [np.asarray(b.sum(axis=1), dtype=np.float64).reshape(-1) for _, b in self.blocks()]
+        return np.concatenate(parts)[:, None]
+
+    def __getitem__(self, key: Any) -> Any:
+        """``store[i, j]`` one value; ``store[idx]`` rows in memory (as :meth:`rows`)."""
+        if isinstance(key, tuple):
+            row, col = key
+            return self.rows(np.array([row]))[0, col]
+        return self.rows(np.arange(self.shape[0])[key])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        dense = [b.toarray() if sp.issparse(b) else b for _, b in self.blocks()]
+        out = np.concatenate(dense) if dense else np.zeros(self.shape, np.float32)
+        return out.astype(dtype, copy=False) if dtype is not None else out
+
+    def in_memory(self) -> Block:
+        """The whole matrix in memory (CSR when stored sparse)."""
+        parts = [b for _, b in self.blocks()]
+        return sp.vstack(parts, format="csr") if self.sparse else np.concatenate(parts)
+
+
+def _increasing(idx: np.ndarray) -> bool:
+    return bool(np.all(idx[1:] > idx[:-1]))
+
+
+class _Reader:
+    shape: tuple[int, int]
+    sparse: bool
+
+    def read(self, rows: np.ndarray) -> Block:  # strictly increasing rows
+        raise NotImplementedError
+
+
+class NpyReader(_Reader):
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.shape = tuple(int(s) for s in array.shape)
+        self.sparse = False
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # beyond float32 -> inf, which validation reports
+            return np.asarray(self.array[rows], dtype=np.float32)
+
+
+class _H5DenseReader(_Reader):
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.shape = tuple(int(s) for s in dataset.shape)
+        self.sparse = False
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        parts = [self.dataset[a:b] for a, b in _runs(rows)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+class _H5CsrReader(_Reader):
+    """A CSR group (``data``, ``indices``, ``indptr``, attribute ``shape``); ``indptr`` is
+    held in memory (8 bytes per record)."""
+
+    def __init__(self, group) -> None:
+        self.data, self.indices = group["data"], group["indices"]
+        self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
+        self.shape = tuple(int(s) for s in group.attrs["shape"])
+        self.sparse = True
+
+    def read(self, rows: np.ndarray) -> sp.csr_matrix:
+        data, indices, counts = [], [], []
+        for a, b in _runs(rows):
+            lo, hi = self.indptr[a], self.indptr[b]
+            data.append(self.data[lo:hi])
+            indices.append(self.indices[lo:hi])
+            counts.append(np.diff(self.indptr[a : b + 1]))
+        indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+        return sp.csr_matrix(
+            (np.concatenate(data).astype(np.float32, copy=False), np.concatenate(indices), indptr),
+            shape=(len(rows), self.shape[1]),
+        )
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open ranges of consecutive values in strictly increasing ``rows``."""
+    if len(rows) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [len(rows)]])
+    return [(int(rows[s]), int(rows[e - 1]) + 1) for s, e in zip(starts, stops)]
+
+
+def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
+    """``X`` (or ``layers/<layer>``) of an ``.h5ad`` file, left on disk."""
+    h5py = require("h5py", "singlecell")
+    where = f"layers/{layer}" if layer is not None else "X"
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable .h5ad (HDF5) file ({exc})") from exc
+    if where not in handle:
+        raise DataError(f"{path}: no matrix at '{where}'; pass an existing layer or none for X")
+    node = handle[where]
+    if isinstance(node, h5py.Dataset):
+        if node.ndim != 2:
+            raise DataError(f"{path}: '{where}' has shape {node.shape}, expected 2-D")
+        return RowStore(_H5DenseReader(node), str(path))
+    kind = node.attrs.get("encoding-type", node.attrs.get("h5sparse_format", ""))
+    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    if kind not in ("csr_matrix", "csr"):
+        raise DataError(
+            f"{path}: '{where}' is stored as {kind or 'an unknown encoding'}; streaming reads "
+            "rows, so store it CSR (adata.X = scipy.sparse.csr_matrix(adata.X); "
+            "adata.write_h5ad(path)) or read it without --stream"
+        )
+    return RowStore(_H5CsrReader(node), str(path))

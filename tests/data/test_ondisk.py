@@ -1,0 +1,101 @@
+"""Matrices left on disk (``stream=True``): every read equals the matrix read whole, in any
+order and block size, and whole-matrix checks name the same record as in memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from biovae.data import ondisk
+from biovae.data.fingerprint import fingerprint
+from biovae.data.readers import read_dataset
+from biovae.errors import DataError
+
+anndata = pytest.importorskip("anndata")
+CELLBENCH = "cellbench_100x200.h5ad"
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Blocks of 7 rows, so every whole-matrix pass crosses block borders."""
+    monkeypatch.setattr(ondisk, "BLOCK_ROWS", 7)
+
+
+def _dense(m) -> np.ndarray:
+    return m.toarray() if sp.issparse(m) else np.asarray(m)
+
+
+@pytest.fixture(params=["csr", "dense", "layer", "npy"])
+def pair(request, fixtures, tmp_path):
+    """(in memory, streamed) of the same 100 × 200 CellBench counts in several layouts."""
+    whole = read_dataset(fixtures / CELLBENCH)
+    if request.param == "csr":
+        return whole, read_dataset(fixtures / CELLBENCH, stream=True)
+    if request.param == "npy":
+        np.save(tmp_path / "x.npy", whole.x.toarray())
+        return read_dataset(tmp_path / "x.npy"), read_dataset(tmp_path / "x.npy", stream=True)
+    adata = anndata.read_h5ad(fixtures / CELLBENCH)
+    if request.param == "dense":
+        adata.X = adata.X.toarray()
+        path, layer = tmp_path / "dense.h5ad", None
+    else:
+        adata.layers["counts"] = adata.X.copy()
+        adata.X = adata.X.toarray() * 0.5
+        path, layer = tmp_path / "layer.h5ad", "counts"
+    adata.write_h5ad(path)
+    return read_dataset(path, layer=layer), read_dataset(path, layer=layer, stream=True)
+
+
+def test_rows_in_any_order_equal_the_matrix_in_memory(pair):
+    whole, streamed = pair
+    assert isinstance(streamed.x, ondisk.RowStore) and streamed.x.shape == whole.x.shape
+    for idx in ([5, 3, 3, 99, 0], [10, 11, 12, 40, 41], list(range(100)), [7]):
+        idx = np.array(idx)
+        np.testing.assert_array_equal(_dense(streamed.x.rows(idx)), _dense(whole.x[idx]))
+    assert streamed.ids.tolist() == whole.ids.tolist() and streamed.features == whole.features
+
+
+def test_whole_matrix_passes_match_memory(pair):
+    whole, streamed = pair
+    starts = [start for start, _ in streamed.x.blocks()]
+    assert starts == list(range(0, 100, 7))
+    np.testing.assert_array_equal(np.asarray(streamed.x), _dense(whole.x))
+    np.testing.assert_allclose(
+        streamed.x.sum(axis=1).ravel(), np.asarray(whole.x.sum(axis=1)).ravel()
+    )
+    assert fingerprint(streamed) == fingerprint(whole)
+
+
+def test_first_counts_rows_from_the_top(pair):
+    whole, streamed = pair
+    column = _dense(whole.x)[:, 3]
+    threshold = column[:7].max()  # no hit in the first block
+    expected = int(np.flatnonzero(column > threshold)[0])
+    assert expected >= 7
+
+    def find(block):
+        hits = np.flatnonzero(_dense(block)[:, 3] > threshold)
+        return (int(hits[0]), 3) if hits.size else None
+
+    assert streamed.x.first(find) == (expected, 3)
+
+
+def test_non_finite_value_on_disk_names_its_record(tmp_path):
+    x = np.ones((30, 4), np.float32)
+    x[17, 2] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(DataError, match=r"record '17'.*feature '2'|'17'.*'2'"):
+        read_dataset(tmp_path / "x.npy", stream=True)
+
+
+def test_csc_matrices_and_other_formats_are_refused(fixtures, tmp_path):
+    adata = anndata.read_h5ad(fixtures / CELLBENCH)
+    adata.X = sp.csc_matrix(adata.X)
+    adata.write_h5ad(tmp_path / "csc.h5ad")
+    with pytest.raises(DataError, match="stored as csc_matrix; streaming reads rows"):
+        read_dataset(tmp_path / "csc.h5ad", stream=True)
+    with pytest.raises(DataError, match="option stream does not apply to csv"):
+        read_dataset(fixtures / "crc_metadata_60.tsv", fmt="csv", stream=True)
+    with pytest.raises(DataError, match="layer"):
+        read_dataset(fixtures / CELLBENCH, layer="nope", stream=True)
