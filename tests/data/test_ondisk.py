@@ -26,7 +26,7 @@ def _dense(m) -> np.ndarray:
     return m.toarray() if sp.issparse(m) else np.asarray(m)
 
 
-@pytest.fixture(params=["csr", "dense", "layer", "npy"])
+@pytest.fixture(params=["csr", "gzip", "dense", "layer", "npy"])
 def pair(request, fixtures, tmp_path):
     """(in memory, streamed) of the same 100 × 200 CellBench counts in several layouts."""
     whole = read_dataset(fixtures / CELLBENCH)
@@ -36,6 +36,12 @@ def pair(request, fixtures, tmp_path):
         np.save(tmp_path / "x.npy", whole.x.toarray())
         return read_dataset(tmp_path / "x.npy"), read_dataset(tmp_path / "x.npy", stream=True)
     adata = anndata.read_h5ad(fixtures / CELLBENCH)
+    if request.param == "gzip":  # compressed: read through h5py, not the file's bytes
+        adata.write_h5ad(tmp_path / "gzip.h5ad", compression="gzip")
+        whole = read_dataset(tmp_path / "gzip.h5ad")
+        streamed = read_dataset(tmp_path / "gzip.h5ad", stream=True)
+        assert not isinstance(streamed.x._reader.data, ondisk._Direct)
+        return whole, streamed
     if request.param == "dense":
         adata.X = adata.X.toarray()
         path, layer = tmp_path / "dense.h5ad", None
@@ -65,6 +71,28 @@ def test_whole_matrix_passes_match_memory(pair):
         streamed.x.sum(axis=1).ravel(), np.asarray(whole.x.sum(axis=1)).ravel()
     )
     assert fingerprint(streamed) == fingerprint(whole)
+
+
+def test_uncompressed_csr_is_read_from_the_file_bytes_in_any_layout(fixtures, tmp_path):
+    """Chunked (anndata's default) and contiguous datasets, read straight from the file, give
+    h5py's values for every range, chunk borders included."""
+    h5py = pytest.importorskip("h5py")
+    csr = sp.csr_matrix(read_dataset(fixtures / CELLBENCH).x)
+    with h5py.File(tmp_path / "raw.h5", "w") as f:
+        for name, chunks in (("chunked", (97,)), ("contiguous", None)):
+            g = f.create_group(name)
+            g.attrs["shape"] = csr.shape
+            g.create_dataset("data", data=csr.data, chunks=chunks)
+            g.create_dataset("indices", data=csr.indices, chunks=chunks)
+            g.create_dataset("indptr", data=csr.indptr)
+    with h5py.File(tmp_path / "raw.h5", "r") as f:
+        for name in ("chunked", "contiguous"):
+            reader = ondisk._H5CsrReader(f[name])
+            assert isinstance(reader.data, ondisk._Direct)
+            for rows in (np.arange(100), np.array([0, 13, 14, 15, 77, 99])):
+                assert (reader.read(rows) != csr[rows]).nnz == 0
+            for lo, hi in ((0, 97), (96, 98), (5, 400), (len(csr.data) - 3, len(csr.data))):
+                np.testing.assert_array_equal(reader.data[lo:hi], csr.data[lo:hi])
 
 
 def test_first_counts_rows_from_the_top(pair):
