@@ -24,7 +24,15 @@ def test_format_and_stability():
     assert fp == fingerprint(make(X.copy()))
 
 
-def test_dense_matches_independent_computation():
+@pytest.fixture(params=[1 << 22, 2], ids=["whole", "in pieces"])
+def piece(request, monkeypatch):
+    """Hash updates of every size, down to two elements, feed the same bytes."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("biovae.data.fingerprint"), "_PIECE", request.param)
+
+
+def test_dense_matches_independent_computation(piece):
     h = hashlib.sha256()
     h.update(f"dense|{X.shape}|{X.dtype.str}|".encode())
     h.update(X.tobytes())
@@ -44,6 +52,22 @@ def test_dense_matches_independent_computation():
 def test_sensitive_to_values_ids_and_features(change):
     args = {"x": X, "ids": ("a", "b"), "features": ("f1", "f2", "f3"), **change}
     assert fingerprint(make(**args)) != fingerprint(make(X))
+
+
+def test_sparse_matches_independent_computation(piece):
+    a = sp.csr_matrix(X)
+    h = hashlib.sha256()
+    h.update(f"csr|{a.shape}|".encode())
+    for tag, arr in (
+        ("data", a.data),
+        ("indices", a.indices.astype(np.int64)),
+        ("indptr", a.indptr.astype(np.int64)),
+    ):
+        h.update(f"{tag}|{arr.shape}|{arr.dtype.str}|".encode())
+        h.update(arr.tobytes())
+    h.update(b"ids|2|a\x00b")
+    h.update(b"features|3|f1\x00f2\x00f3")
+    assert fingerprint(make(a)) == f"sha256:{h.hexdigest()}"
 
 
 def test_sparse_is_not_densified_and_index_dtype_does_not_matter(monkeypatch):

@@ -43,11 +43,19 @@ def fingerprint(ds: Dataset) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def _update_array(h: hashlib._Hash, tag: str, a: np.ndarray) -> None:
-    """Feed a tag, the shape, the dtype and the C-order bytes of ``a``."""
+#: elements per hash update: bounds the temporaries of a dtype conversion
+_PIECE = 1 << 22
+
+
+def _update_array(h: hashlib._Hash, tag: str, a: np.ndarray, dtype=None) -> None:
+    """Feed a tag, the shape, the dtype and the C-order bytes of ``a`` (converted to
+    ``dtype``), piece by piece: no copy of the whole array is made."""
     a = np.ascontiguousarray(a)
-    h.update(f"{tag}|{a.shape}|{a.dtype.str}|".encode())
-    h.update(a.tobytes())
+    dtype = np.dtype(dtype or a.dtype)
+    h.update(f"{tag}|{a.shape}|{dtype.str}|".encode())
+    flat = a.reshape(-1)
+    for start in range(0, flat.size, _PIECE):
+        h.update(np.ascontiguousarray(flat[start : start + _PIECE], dtype=dtype))
 
 
 def _update_sparse(h: hashlib._Hash, x: sp.spmatrix) -> None:
@@ -58,8 +66,8 @@ def _update_sparse(h: hashlib._Hash, x: sp.spmatrix) -> None:
         csr.sum_duplicates()
     h.update(f"csr|{csr.shape}|".encode())
     _update_array(h, "data", csr.data)
-    _update_array(h, "indices", csr.indices.astype(np.int64))
-    _update_array(h, "indptr", csr.indptr.astype(np.int64))
+    _update_array(h, "indices", csr.indices, np.int64)
+    _update_array(h, "indptr", csr.indptr, np.int64)
 
 
 def _update_store(h: hashlib._Hash, store: RowStore) -> None:

@@ -34,7 +34,8 @@ class InMemorySource:
     more memory than the dense array (8 bytes per stored value against 4 per entry), and
     slicing it is slower, so it is held dense. ``c`` are encoded covariates (n, d), ``w``
     per-record weights (n,), ``y`` label codes (n,) of a semi-supervised model, ``g`` level
-    indicators (n, L) for the MMD penalty.
+    indicators (n, L) for the MMD penalty. A :meth:`subset` shares ``x`` (its ``records`` map
+    its positions to rows of ``x``), so a train/validation split does not copy the data.
     """
 
     def __init__(
@@ -45,9 +46,13 @@ class InMemorySource:
         dtype: torch.dtype = torch.float32,
         y: Tensor | None = None,
         g: Tensor | None = None,
+        records: Tensor | None = None,
     ) -> None:
         self.dtype = dtype
-        if sp.issparse(x) and x.nnz * 2 <= np.prod(x.shape):
+        self.records = records
+        if isinstance(x, InMemorySource):  # a view of another source's rows
+            self.x, self.x_sparse = x.x, x.x_sparse
+        elif sp.issparse(x) and x.nnz * 2 <= np.prod(x.shape):
             self.x_sparse: sp.csr_matrix | None = sp.csr_matrix(x)
             self.x: Tensor | None = None
         else:
@@ -60,27 +65,30 @@ class InMemorySource:
         self.g = g
 
     def __len__(self) -> int:
+        if self.records is not None:
+            return len(self.records)
         return self.x.shape[0] if self.x is not None else self.x_sparse.shape[0]
 
     def batch(self, idx: Tensor) -> Batch:
+        rows = idx if self.records is None else self.records[idx]
         if self.x is not None:
-            x = self.x[idx]
+            x = self.x[rows]
         else:
-            x = torch.from_numpy(self.x_sparse[idx.numpy()].toarray()).to(self.dtype)
+            x = torch.from_numpy(self.x_sparse[rows.numpy()].toarray()).to(self.dtype)
         c = self.c[idx] if self.c is not None else None
         w = self.w[idx] if self.w is not None else None
         return Batch(x, c, w, _take(self.y, idx), _take(self.g, idx))
 
     def subset(self, idx: Tensor) -> InMemorySource:
-        """A source over the records ``idx`` (for train/validation splits)."""
-        x = self.x[idx] if self.x is not None else self.x_sparse[idx.numpy()]
+        """A source over the records ``idx`` (for train/validation splits), sharing ``x``."""
         return InMemorySource(
-            x,
-            self.c[idx] if self.c is not None else None,
-            self.w[idx] if self.w is not None else None,
+            self,
+            _take(self.c, idx),
+            _take(self.w, idx),
             self.dtype,
             _take(self.y, idx),
             _take(self.g, idx),
+            records=idx if self.records is None else self.records[idx],
         )
 
 
