@@ -33,9 +33,20 @@ def _estimator_for(kind: str):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from biovae import likelihoods
+    from biovae.training.distributed import launched
 
     cfg = build_config(args)
+    with launched(cfg.train.device) as ctx:  # several processes under torchrun: DDP
+        if not ctx.is_main:
+            args.quiet = True  # rank 0 reports and writes
+        elif ctx.world_size > 1:
+            _say(args, f"training on {ctx.world_size} processes (torch.distributed)")
+        return _fit(args, cfg, ctx.is_main)
+
+
+def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
+    from biovae import likelihoods
+
     likelihoods.get(cfg.model.likelihood.name)
     out = Path(args.out)
     if args.report:
@@ -54,6 +65,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         est = est_cls(config=cfg, progress=not args.quiet).fit(
             ds, checkpoint_dir=ckpt if cfg.train.checkpoint_every else None, resume=args.resume
         )
+    if not writes:
+        return 0
     est.save(out)
     if cfg.model.kind != "pca":
         shutil.rmtree(out.with_name(out.name + ".checkpoint"), ignore_errors=True)

@@ -86,7 +86,10 @@ def _fit_parser(sub) -> None:
         "  biovae fit data.tsv --config settings.toml --out model --report report.html\n"
         "  biovae fit data.tsv --out model --checkpoint-every 10   # later: --resume\n"
         "  biovae fit abund.biom --obs meta.tsv --likelihood hurdle_dirichlet \\\n"
-        "      --categorical-covariates studyID --mmd-batch 100 --out model  # study out of z\n",
+        "      --categorical-covariates studyID --mmd-batch 100 --out model  # study out of z\n"
+        "  biovae fit big.h5ad --stream --likelihood nb --out model   # larger than memory\n"
+        "  torchrun --nproc_per_node=4 -m biovae fit big.h5ad --stream --device cuda \\\n"
+        "      --likelihood nb --out model   # DDP over 4 GPUs; rank 0 writes\n",
     )
     p.add_argument(
         "data", metavar="DATA", help="CSV/TSV, .npy, .h5ad, FASTA/A2M or .biom (BIOM) file"

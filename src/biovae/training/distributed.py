@@ -6,7 +6,9 @@ runs on a laptop and on many GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -62,3 +64,23 @@ class DistContext:
             values = values.clone()
             dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return values
+
+
+@contextlib.contextmanager
+def launched(device: str = "cpu") -> Iterator[DistContext]:
+    """Join the process group that ``torchrun`` describes (``WORLD_SIZE`` > 1; NCCL for CUDA
+    training, else gloo) for the block, and leave it afterwards; outside ``torchrun``, or with a
+    group already set up by the caller, the block runs unchanged. Every rank waits for the
+    others before the group is torn down (without that barrier gloo ranks sometimes abort)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        yield DistContext.current()
+        return
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield DistContext.current()
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()

@@ -1,0 +1,24 @@
+"""``torchrun ... -m biovae fit``: the processes join one gloo group, train with DDP, and only
+rank 0 reports and writes the model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from biovae.data.readers import read_dataset
+from biovae.estimator import load_model
+
+
+def test_fit_under_torchrun_writes_one_model(fixtures, tmp_path):
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "biovae", "fit", str(fixtures / "splice_junctions_200.tsv")]
+    cmd += ["--sequence-column", "sequence", "--epochs", "2", "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == [str(out)]  # printed by rank 0 only
+    assert res.stderr.count("training on 2 processes") == 1
+    assert res.stderr.count("trained 2 epochs") == 1
+    data = read_dataset(fixtures / "splice_junctions_200.tsv", sequence_column="sequence")
+    assert load_model(out).transform(data).shape == (200, 10)
