@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from biovae.data.readers import read_dataset
 from biovae.estimator import load_model
 
@@ -22,3 +24,14 @@ def test_fit_under_torchrun_writes_one_model(fixtures, tmp_path):
     assert res.stderr.count("trained 2 epochs") == 1
     data = read_dataset(fixtures / "splice_junctions_200.tsv", sequence_column="sequence")
     assert load_model(out).transform(data).shape == (200, 10)
+
+
+def test_streamed_counts_under_torchrun(fixtures, tmp_path):
+    pytest.importorskip("anndata")
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "biovae", "fit", str(fixtures / "cellbench_100x200.h5ad"), "--stream"]
+    cmd += ["--likelihood", "nb", "--batch-key", "batch", "--epochs", "2", "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (out / "weights.safetensors").exists() and res.stdout.split() == [str(out)]
