@@ -51,6 +51,9 @@ class LikelihoodConfig:
     per gene and level of ``data.batch_key``, as scVI's ``dispersion="gene-batch"``).
     ``cis_bonds`` applies to ``ca_chain``: indices i of the virtual bonds i → i+1 that are cis
     peptides in the training frames (their length is learned near 2.9 Å instead of 3.8 Å).
+    ``loci`` and ``ploidy`` apply to ``genotype``: the number of allele columns of each locus in
+    column order (empty: every column is a dosage of one biallelic locus; read from
+    ``<locus>.<allele>`` feature names when not given) and the copies per locus.
     """
 
     name: str = "gaussian"
@@ -58,6 +61,8 @@ class LikelihoodConfig:
     fixed_scale: float = 1.0
     dispersion: str = "gene"
     cis_bonds: tuple[int, ...] = ()
+    loci: tuple[int, ...] = ()
+    ploidy: int = 2
 
     def __post_init__(self) -> None:
         _check(
@@ -71,6 +76,8 @@ class LikelihoodConfig:
             f"likelihood.dispersion must be one of {DISPERSIONS}, not {self.dispersion!r}",
         )
         _check(all(int(i) >= 0 for i in self.cis_bonds), "likelihood.cis_bonds must be >= 0")
+        _check(all(int(k) >= 1 for k in self.loci), "likelihood.loci sizes must be >= 1")
+        _check(self.ploidy >= 1, "likelihood.ploidy must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,8 @@ class DataConfig:
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
     and ``unlabeled_category`` (when given) are unlabelled.
     ``stream`` leaves an ``.h5ad`` or ``.npy`` matrix on disk and reads it batch by batch
-    (data larger than memory; the same fit as reading it whole).
+    (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
+    table fields as missing values (NaN) for the genotype likelihood.
     """
 
     format: str | None = None
@@ -239,6 +247,7 @@ class DataConfig:
     obs_path: str | None = None
     drop_invalid: bool = False
     stream: bool = False
+    allow_missing: bool = False
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
     labels_key: str | None = None

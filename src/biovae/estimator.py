@@ -111,6 +111,10 @@ class _LatentEstimator:
         """
         cfg = self.get_config()
         ds = as_dataset(X, obs, layer=cfg.data.layer)
+        lik_cfg = likelihoods.get(cfg.model.likelihood.name).configure(
+            cfg.model.likelihood, ds.features
+        )
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=lik_cfg))
         cov = CovariateSpec.fit(
             ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source
         )

@@ -104,6 +104,14 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
     disk is checked block by block)."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
+    if ds.alphabet is None and not likelihood.allows_missing:
+        hit = first_missing(ds.x)
+        if hit is not None:
+            raise DataError(
+                f"{ds.source}: record '{ds.ids[hit[0]]}', feature '{ds.features[hit[1]]}' is "
+                f"missing (NaN), which the '{likelihood.name}' likelihood cannot model; impute "
+                "or drop it (only the genotype likelihood models missing entries)"
+            )
     if hasattr(ds.x, "blocks"):
         for start, block in ds.x.blocks():
             bad = likelihood.validate(block)
@@ -123,3 +131,15 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
         f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
         f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
     )
+
+
+def first_missing(x) -> tuple[int, int] | None:
+    """Row and column of the first NaN of a dense, sparse or on-disk matrix, or None."""
+    if hasattr(x, "first"):
+        return x.first(first_missing)
+    values = x.data if sp.issparse(x) else np.asarray(x)
+    if not np.isnan(values).any():
+        return None
+    dense = x.toarray() if sp.issparse(x) else values
+    r, c = np.argwhere(np.isnan(dense))[0]
+    return int(r), int(c)

@@ -123,7 +123,21 @@ def ref_ca_chain(x, p, ctx):
     return st.norm.logpdf(x, loc, _softplus(p["scale"])).sum(-1)
 
 
+GENOTYPE_LOCI = (2, 3)  # allele columns per locus (F = 5)
+
+
+def ref_genotype(x, p, ctx):
+    out, start = 0.0, 0
+    for size in GENOTYPE_LOCI:
+        probs = _softmax(p["logits"][..., start : start + size])
+        counts = x[..., start : start + size]
+        out = out + np.array([st.multinomial.logpmf(c, 2, q) for c, q in zip(counts, probs)])
+        start += size
+    return out
+
+
 REFERENCES = {
+    "genotype": ref_genotype,
     "ca_chain": ref_ca_chain,
     "gaussian": ref_gaussian,
     "bernoulli": ref_bernoulli,
@@ -138,7 +152,8 @@ REFERENCES = {
 
 def make(name: str) -> likelihoods.Likelihood:
     shape = {"categorical": (L,), "ca_chain": (12,)}.get(name, (F,))
-    return likelihoods.build(LikelihoodConfig(name=name), shape, n_letters=A)
+    loci = GENOTYPE_LOCI if name == "genotype" else ()
+    return likelihoods.build(LikelihoodConfig(name=name, loci=loci), shape, n_letters=A)
 
 
 def random_params(lik, gen, lead=(N,)):

@@ -26,6 +26,9 @@ def dataset_for(name: str, n: int = 40) -> Dataset:
         x = (rng.random((n, 6)) < 0.4).astype(np.float32)
     elif name in ("gaussian", "ca_chain"):
         x = rng.normal(size=(n, 6)).astype(np.float32)
+    elif name == "genotype":  # dosages of 6 biallelic loci, some missing
+        x = rng.integers(0, 3, size=(n, 6)).astype(np.float32)
+        x[rng.random((n, 6)) < 0.1] = np.nan
     elif name == "hurdle_dirichlet":
         x = rng.dirichlet(np.ones(6), size=n) * (rng.random((n, 6)) < 0.6)
         x[:, 0] += 0.01  # every record has a taxon

@@ -26,6 +26,7 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         obs_path=data.obs_path,
         drop_invalid=data.drop_invalid,
         stream=data.stream,
+        allow_missing=data.allow_missing,
     )
 
 

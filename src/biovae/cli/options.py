@@ -278,6 +278,14 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="h5ad/npy: leave the matrix on disk and read it batch by batch (larger than memory)",
     )
+    parser.add_argument(
+        "--allow-missing",
+        dest="cfg__data__allow_missing",
+        action="store_const",
+        const=True,
+        default=None,
+        help="tables: empty fields are missing genotypes (with --likelihood genotype)",
+    )
 
 
 def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:

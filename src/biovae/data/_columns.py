@@ -57,8 +57,10 @@ def check_finite(
     source: str,
     *,
     line_offset: int | None = None,
+    allow_missing: bool = False,
 ) -> None:
-    """Raise a one-line ``DataError`` at the first NaN or infinite value (row-major order).
+    """Raise a one-line ``DataError`` at the first NaN or infinite value (row-major order;
+    with ``allow_missing`` NaN marks a missing value and only infinities are refused).
 
     Parameters
     ----------
@@ -71,7 +73,8 @@ def check_finite(
     line_offset
         If given, record ``i`` sits on line ``i + line_offset`` of the file (tables).
     """
-    pos = x.first(_first_nonfinite) if hasattr(x, "first") else _first_nonfinite(x)
+    find = _first_infinite if allow_missing else _first_nonfinite
+    pos = x.first(find) if hasattr(x, "first") else find(x)
     if pos is None:
         return
     row, col, value = pos
@@ -80,12 +83,23 @@ def check_finite(
     if np.isnan(value):
         raise DataError(
             f"{where}: missing value (empty or NaN) in a feature column; impute or drop the "
-            "missing values first, or list the column in metadata_columns if it is not a feature"
+            "missing values first, list the column in metadata_columns if it is not a feature, "
+            "or (genotypes) pass --allow-missing with --likelihood genotype"
         )
     raise DataError(
         f"{where}: non-finite value {value} (infinite, or too large for float32); "
         "replace or drop it before training"
     )
+
+
+def _first_infinite(x: np.ndarray | sp.csr_matrix) -> tuple[int, int, float] | None:
+    """Row, column and value of the first infinite entry (NaN allowed), or ``None``."""
+    values = x.data if sp.issparse(x) else np.asarray(x)
+    if not np.isinf(values).any():
+        return None
+    dense = x.toarray() if sp.issparse(x) else values
+    row, col = np.argwhere(np.isinf(dense))[0]
+    return int(row), int(col), float(dense[row, col])
 
 
 def _first_nonfinite(x: np.ndarray | sp.csr_matrix) -> tuple[int, int, float] | None:

@@ -51,6 +51,7 @@ def read_dataset(
     obs_id_column: str | None = None,
     drop_invalid: bool = False,
     stream: bool = False,
+    allow_missing: bool = False,
 ) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
@@ -83,6 +84,8 @@ def read_dataset(
     stream
         h5ad and npy only: leave the matrix on disk (a :class:`~biovae.data.ondisk.RowStore`,
         read in blocks) for data larger than memory.
+    allow_missing
+        Tables only: empty fields are missing values (NaN), for the genotype likelihood.
 
     Returns
     -------
@@ -107,6 +110,7 @@ def read_dataset(
         transpose=transpose,
         drop_invalid=drop_invalid,
         stream=stream,
+        allow_missing=allow_missing,
     )
     _check_options(path, fmt, opts)
     ds = _read(path, fmt, opts)
@@ -126,6 +130,7 @@ class ReadOptions:
     transpose: bool = False
     drop_invalid: bool = False
     stream: bool = False
+    allow_missing: bool = False
 
 
 # Which formats each option applies to; a misplaced option is refused, never ignored.
@@ -137,6 +142,7 @@ _APPLIES = {
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": ("h5ad", "npy"),
+    "allow_missing": ("csv", "tsv"),
 }
 
 
@@ -176,6 +182,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         id_column=opts.id_column,
         metadata_columns=opts.metadata_columns,
         transpose=opts.transpose,
+        allow_missing=opts.allow_missing,
     )
 
 

@@ -71,6 +71,7 @@ def read_table(
     metadata_columns: Sequence[str] = (),
     text_columns: Sequence[str] = (),
     transpose: bool = False,
+    allow_missing: bool = False,
 ) -> Dataset:
     """Read a numeric table into a :class:`Dataset` (float32 features).
 
@@ -88,6 +89,9 @@ def read_table(
         Metadata columns to keep as text even if they look numeric (e.g. cluster labels).
     transpose
         The table is features x samples (first column = feature names).
+    allow_missing
+        Empty fields are missing values (NaN) instead of an error, for likelihoods that model
+        them (``genotype``); every other likelihood refuses NaN when training.
     """
     if transpose:
         return _read_transposed(path, sep=sep, id_column=id_column, metadata=metadata_columns)
@@ -101,7 +105,9 @@ def read_table(
         )
     x = _feature_matrix(table.frame, features, parsed)
     ids = record_ids(table)
-    check_finite(x, ids, features, table.source, line_offset=LINE_OFFSET)
+    check_finite(
+        x, ids, features, table.source, line_offset=LINE_OFFSET, allow_missing=allow_missing
+    )
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=table.source)
 
 

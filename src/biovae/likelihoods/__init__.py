@@ -15,6 +15,7 @@ from biovae.likelihoods.ca_chain import CaChain
 from biovae.likelihoods.categorical import Categorical
 from biovae.likelihoods.dirichlet_multinomial import DirichletMultinomial
 from biovae.likelihoods.gaussian import Gaussian
+from biovae.likelihoods.genotype import Genotype
 from biovae.likelihoods.hurdle_dirichlet import HurdleDirichlet
 from biovae.likelihoods.negative_binomial import NegativeBinomial
 from biovae.likelihoods.poisson import Poisson
@@ -32,6 +33,7 @@ _REGISTRY: dict[str, type[Likelihood]] = {
         DirichletMultinomial,
         HurdleDirichlet,
         CaChain,
+        Genotype,
     )
 }
 

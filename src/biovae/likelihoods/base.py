@@ -17,6 +17,7 @@ Constraint transforms (softplus, softmax) live here and nowhere else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -64,6 +65,8 @@ class Likelihood(ABC):
     per_batch: ClassVar[bool] = False
     #: number of batches of per-batch shared parameters (0 = shared by all records)
     n_batches: int = 0
+    #: whether NaN entries are missing data this family models (else they are refused)
+    allows_missing: ClassVar[bool] = False
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0
@@ -71,6 +74,11 @@ class Likelihood(ABC):
         self.data_shape = tuple(int(s) for s in data_shape)
         self.config = config
         self.n_letters = int(n_letters)
+
+    @classmethod
+    def configure(cls, config: LikelihoodConfig, features: Sequence[str]) -> LikelihoodConfig:
+        """Settings this family reads from the training data's feature names (none here)."""
+        return config
 
     def bind_batches(self, n_batches: int) -> None:
         """Learn the shared parameters once per batch; ``context["batch"]`` is the one-hot."""

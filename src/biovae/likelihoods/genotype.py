@@ -1,0 +1,190 @@
+"""Genotypes: allele counts of a diploid (or any ``ploidy``) individual at each locus.
+
+Two layouts, set by ``LikelihoodConfig.loci``:
+
+* **allele-count table** (``loci`` = number of allele columns of each locus, in column order,
+  e.g. microsatellites with many alleles): at locus l the counts c_{l·} of its A_l alleles sum
+  to the ploidy P and follow a multinomial,
+  log p(c_l | z) = log P! − Σ_a log c_{la}! + Σ_a c_{la} log π_{la}(z), π_l = softmax over the
+  locus's columns;
+* **dosage table** (``loci = ()``, e.g. SNPs coded 0/1/2 copies of the alternative allele):
+  each column is a biallelic locus, x ~ Binomial(P, sigmoid(logit)).
+
+**Missing data**: a missing genotype is NaN (an empty field with ``--allow-missing``), for a
+whole locus at once; it contributes nothing to log p(x|z) (the likelihood of the observed part,
+missing at random), and the encoder sees it as zero counts, which no observed locus has (its
+counts sum to P). ``validate`` refuses values outside 0..P, non-integers, locus sums other than
+P and partly missing loci. :meth:`Genotype.configure` reads the loci from feature names
+``<locus>.<allele>`` (adegenet's ``genind`` tables, e.g. ``loc-1.125``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import Distribution, constraints
+
+from biovae.config import LikelihoodConfig
+from biovae.errors import ConfigError
+from biovae.likelihoods.base import BadEntry, Likelihood
+
+
+class Genotype(Likelihood):
+    name = "genotype"
+    allows_missing = True
+
+    def __init__(
+        self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0
+    ) -> None:
+        super().__init__(data_shape, config, n_letters)
+        if len(self.data_shape) != 1:
+            raise ConfigError("the genotype likelihood needs a table (individuals x columns)")
+        sizes = config.loci or (1,) * self.n_features
+        if sum(sizes) != self.n_features:
+            raise ConfigError(
+                f"likelihood.loci covers {sum(sizes)} columns but the data have "
+                f"{self.n_features}; give one allele count per column of each locus"
+            )
+        self.sizes = tuple(int(s) for s in sizes)
+        self.ploidy = int(config.ploidy)
+        self.dosage = not config.loci
+        counts = torch.tensor(self.sizes)
+        self.locus = torch.repeat_interleave(torch.arange(len(self.sizes)), counts)  # per column
+        self.first = torch.cumsum(counts, 0) - counts  # first column of each locus
+
+    @classmethod
+    def configure(cls, config: LikelihoodConfig, features: Sequence[str]) -> LikelihoodConfig:
+        """Loci from ``<locus>.<allele>`` feature names when ``config.loci`` is not given and
+        some locus has several allele columns (else every column is a dosage)."""
+        if config.loci:
+            return config
+        names = [f.rsplit(".", 1)[0] if "." in f else f for f in features]
+        sizes, seen = [], set()
+        for i, name in enumerate(names):
+            if i and name == names[i - 1]:
+                sizes[-1] += 1
+                continue
+            if name in seen:  # a locus split in two places: not an allele-count layout
+                return config
+            seen.add(name)
+            sizes.append(1)
+        return replace(config, loci=tuple(sizes)) if max(sizes, default=1) > 1 else config
+
+    def outputs(self) -> dict[str, tuple[int, ...]]:
+        return {"logits": self.data_shape}
+
+    def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
+        return GenotypeCounts(params["logits"], self)
+
+    def featurize(self, x: Tensor) -> Tensor:
+        return torch.nan_to_num(x.reshape(x.shape[0], -1).float(), nan=0.0)
+
+    def defeaturize(self, x_nf: Tensor) -> Tensor:
+        return x_nf.round().clamp(0, self.ploidy)
+
+    def expected(self, dist: Distribution) -> Tensor:
+        return dist.mean
+
+    def validate(self, x: np.ndarray) -> BadEntry | None:
+        x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+        known = ~np.isnan(x)
+        bad = known & ((x < 0) | (x > self.ploidy) | (x != np.round(x)))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            return BadEntry(
+                int(r),
+                int(c),
+                f"is not an allele count in 0..{self.ploidy}",
+                "give allele copies per individual (dosages 0..ploidy), empty for missing",
+            )
+        if self.dosage:
+            return None
+        starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        n_known = np.add.reduceat(known, starts, axis=1)
+        sums = np.add.reduceat(np.where(known, x, 0.0), starts, axis=1)
+        partial = (n_known > 0) & (n_known < np.asarray(self.sizes))
+        wrong = (n_known == np.asarray(self.sizes)) & (sums != self.ploidy)
+        for mask, problem in (
+            (partial, "is in a partly missing locus"),
+            (wrong, "is in a locus whose counts do not sum to the ploidy"),
+        ):
+            if mask.any():
+                r, locus = np.argwhere(mask)[0]
+                return BadEntry(
+                    int(r),
+                    int(starts[locus]),
+                    problem,
+                    f"each locus's allele counts must sum to {self.ploidy}, or all be missing",
+                )
+        return None
+
+
+class GenotypeCounts(Distribution):
+    """Independent loci: multinomials over each locus's allele columns (or binomial dosages),
+    batch shape ``(..., n)``, event shape ``(F,)``; NaN entries (missing loci) score 0."""
+
+    arg_constraints: ClassVar[dict] = {}
+    support = constraints.real
+
+    def __init__(self, logits: Tensor, lik: Genotype) -> None:
+        self.logits, self.lik = logits, lik
+        super().__init__(logits.shape[:-1], logits.shape[-1:], validate_args=False)
+
+    def _log_probs(self) -> Tensor:
+        """log π per column (within its locus)."""
+        if self.lik.dosage:
+            return F.logsigmoid(self.logits)
+        locus = self.lik.locus.to(self.logits.device)
+        peak = self.logits.new_full(
+            (*self.logits.shape[:-1], len(self.lik.sizes)), -math.inf
+        ).scatter_reduce(-1, locus.expand_as(self.logits), self.logits.detach(), "amax")
+        shifted = self.logits - peak.index_select(-1, locus)
+        total = torch.zeros_like(peak).index_add(-1, locus, shifted.exp())
+        return shifted - total.log().index_select(-1, locus)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        known = ~torch.isnan(x)
+        c = torch.nan_to_num(x, nan=0.0)
+        p = float(self.lik.ploidy)
+        if self.lik.dosage:
+            terms = c * F.logsigmoid(self.logits) + (p - c) * F.logsigmoid(-self.logits)
+            terms = terms + math.lgamma(p + 1) - torch.lgamma(c + 1) - torch.lgamma(p - c + 1)
+            return (terms * known).sum(-1)
+        terms = (c * self._log_probs() - torch.lgamma(c + 1)) * known
+        n_loci = known.index_select(-1, self.lik.first.to(x.device)).sum(-1).to(terms.dtype)
+        return terms.sum(-1) + n_loci * math.lgamma(p + 1)
+
+    @property
+    def mean(self) -> Tensor:
+        if self.lik.dosage:
+            return self.lik.ploidy * torch.sigmoid(self.logits)
+        return self.lik.ploidy * self._log_probs().exp()
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
+        with torch.no_grad():
+            shape = (*sample_shape, *self.logits.shape)
+            if self.lik.dosage:
+                probs = torch.sigmoid(self.logits).expand(shape)
+                return torch.binomial(torch.full(shape, float(self.lik.ploidy)), probs)
+            probs = self._log_probs().exp().expand(shape)
+            return _locus_draws(probs, self.lik)
+
+
+def _locus_draws(probs: Tensor, lik: Genotype) -> Tensor:
+    """``ploidy`` allele draws per locus from per-column probabilities, as counts."""
+    flat = probs.reshape(-1, probs.shape[-1])
+    out = torch.zeros_like(flat)
+    start = 0
+    for size in lik.sizes:
+        block = flat[:, start : start + size]
+        picks = torch.multinomial(block.clamp_min(0) + 1e-12, lik.ploidy, replacement=True)
+        out[:, start : start + size] = F.one_hot(picks, size).sum(1).to(out.dtype)
+        start += size
+    return out.reshape(probs.shape)

@@ -1,0 +1,35 @@
+"""Genotypes on the command line: an allele-count table with missing loci is fitted with the
+genotype likelihood, and the confounding audit runs on that model (issue #6: the audit must
+work on genotype models too)."""
+
+from __future__ import annotations
+
+import json
+
+from biovae.cli.main import main
+
+
+def test_fit_and_audit_a_genotype_model(fixtures, tmp_path, capsys):
+    data = str(fixtures / "ehgdp_70x30loci.tsv")
+    pops = str(fixtures / "ehgdp_70x30loci_populations.tsv")
+    common = ["--id-column", "individual", "--allow-missing", "--obs", pops]
+    model = tmp_path / "m"
+    fit = ["fit", data, *common, "--likelihood", "genotype", "--latent", "2", "--epochs", "5"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    config = json.loads((model / "config.json").read_text())
+    assert len(config["model"]["likelihood"]["loci"]) == 30
+    out = tmp_path / "audit"
+    assert (
+        main(["audit", str(model), data, *common, "--covariates", "region", "--out", str(out)]) == 0
+    )
+    report = json.loads((out / "audit.json").read_text())
+    region = report["covariates"]["region"]
+    assert region["chance"] == 1 / 7 and 0.0 <= region["balanced_accuracy"] <= 1.0
+
+
+def test_missing_genotypes_without_the_flag_exit_2(fixtures, tmp_path, capsys):
+    data = str(fixtures / "ehgdp_70x30loci.tsv")
+    args = ["fit", data, "--id-column", "individual", "--likelihood", "genotype"]
+    assert main([*args, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--allow-missing" in err[0] and not (tmp_path / "m").exists()
