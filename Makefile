@@ -26,6 +26,8 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/structures.py
 	$(PY) benchmarks/variants.py --out bench-output/variants
 	$(PY) benchmarks/singlecell.py --threads 1
+	$(PY) benchmarks/genotype.py
+	$(PY) benchmarks/streaming.py
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1
