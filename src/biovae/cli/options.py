@@ -252,40 +252,34 @@ def _dest(opt: Option) -> str:
     return "cfg__" + opt.field.replace(".", "__")
 
 
+#: on/off data options: flag, DataConfig field, help
+DATA_FLAGS = (
+    ("--transpose", "transpose", "tables are features × records (genes as rows)"),
+    ("--drop-invalid", "drop_invalid", "drop sequences with unknown letters instead of failing"),
+    (
+        "--stream",
+        "stream",
+        "h5ad/npy: leave the matrix on disk and read it batch by batch (larger than memory)",
+    ),
+    (
+        "--allow-missing",
+        "allow_missing",
+        "tables: empty fields are missing genotypes (with --likelihood genotype)",
+    ),
+)
+
+
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     """On/off data options (only set in the config when given)."""
-    parser.add_argument(
-        "--transpose",
-        dest="cfg__data__transpose",
-        action="store_const",
-        const=True,
-        default=None,
-        help="tables are features × records (genes as rows)",
-    )
-    parser.add_argument(
-        "--drop-invalid",
-        dest="cfg__data__drop_invalid",
-        action="store_const",
-        const=True,
-        default=None,
-        help="drop sequences with unknown letters instead of failing",
-    )
-    parser.add_argument(
-        "--stream",
-        dest="cfg__data__stream",
-        action="store_const",
-        const=True,
-        default=None,
-        help="h5ad/npy: leave the matrix on disk and read it batch by batch (larger than memory)",
-    )
-    parser.add_argument(
-        "--allow-missing",
-        dest="cfg__data__allow_missing",
-        action="store_const",
-        const=True,
-        default=None,
-        help="tables: empty fields are missing genotypes (with --likelihood genotype)",
-    )
+    for flag, field, help_ in DATA_FLAGS:
+        parser.add_argument(
+            flag,
+            dest=f"cfg__data__{field}",
+            action="store_const",
+            const=True,
+            default=None,
+            help=help_,
+        )
 
 
 def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:
