@@ -97,3 +97,19 @@ def test_mismatched_barcodes_are_an_error(tmp_path):
     write_gz(d / "barcodes.tsv.gz", BARCODES[:2])
     with pytest.raises(DataError, match="do not belong together"):
         read_10x_mtx(d)
+
+
+@pytest.mark.parametrize("version", [3, 2])
+def test_h5_streamed_equals_read_whole(tmp_path, version):
+    from biovae.data.fingerprint import fingerprint
+    from biovae.data.ondisk import RowStore
+
+    path = h5_file(tmp_path, version=version)
+    whole, streamed = read_dataset(path), read_dataset(path, stream=True)
+    assert isinstance(streamed.x, RowStore) and streamed.x.shape == whole.x.shape
+    for rows in ([2, 0, 0], [1], [0, 1, 2]):
+        np.testing.assert_array_equal(
+            streamed.x.rows(np.array(rows)).toarray(), whole.x[rows].toarray()
+        )
+    assert streamed.features == whole.features and list(streamed.ids) == list(whole.ids)
+    assert fingerprint(streamed) == fingerprint(whole)

@@ -259,7 +259,7 @@ DATA_FLAGS = (
     (
         "--stream",
         "stream",
-        "h5ad/npy: leave the matrix on disk and read it batch by batch (larger than memory)",
+        "h5ad/npy/10x h5: leave the matrix on disk, read it batch by batch (larger than memory)",
     ),
     (
         "--allow-missing",

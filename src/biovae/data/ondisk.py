@@ -131,10 +131,15 @@ class _H5CsrReader(_Reader):
     """A CSR group (``data``, ``indices``, ``indptr``, attribute ``shape``); ``indptr`` is
     held in memory (8 bytes per record)."""
 
-    def __init__(self, group) -> None:
+    def __init__(self, group, shape=None, columns: np.ndarray | None = None) -> None:
         self.data, self.indices = _direct_or_h5(group["data"]), _direct_or_h5(group["indices"])
         self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
-        self.shape = tuple(int(s) for s in group.attrs["shape"])
+        self.full_shape = tuple(
+            int(s) for s in (shape if shape is not None else group.attrs["shape"])
+        )
+        self.columns = columns  # the kept columns, or all
+        width = self.full_shape[1] if columns is None else len(columns)
+        self.shape = (self.full_shape[0], width)
         self.sparse = True
 
     def read(self, rows: np.ndarray) -> sp.csr_matrix:
@@ -144,10 +149,11 @@ class _H5CsrReader(_Reader):
         data = [self.data[a:b] for a, b in zip(lo, hi)]
         indices = [self.indices[a:b] for a, b in zip(lo, hi)]
         indptr = np.concatenate([[0], np.cumsum(self.indptr[rows + 1] - self.indptr[rows])])
-        return sp.csr_matrix(
+        block = sp.csr_matrix(
             (np.concatenate(data).astype(np.float32, copy=False), np.concatenate(indices), indptr),
-            shape=(len(rows), self.shape[1]),
+            shape=(len(rows), self.full_shape[1]),
         )
+        return block if self.columns is None else block[:, self.columns]
 
 
 class _Direct:
@@ -242,3 +248,12 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
             "adata.write_h5ad(path)) or read it without --stream"
         )
     return RowStore(_H5CsrReader(node), str(path))
+
+
+def open_csr_rows(path: str | Path, where: str, shape: tuple[int, int], columns=None) -> RowStore:
+    """Rows of the CSR arrays (``data``, ``indices``, ``indptr``) in group ``where`` of an HDF5
+    file, of shape ``shape``, keeping ``columns`` (e.g. a 10x matrix: genes x cells stored CSC
+    are cells x genes CSR)."""
+    h5py = require("h5py", "singlecell")
+    handle = h5py.File(path, "r")
+    return RowStore(_H5CsrReader(handle[where], shape, columns), str(path))

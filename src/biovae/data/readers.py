@@ -82,8 +82,8 @@ def read_dataset(
     drop_invalid
         Sequences only: skip records with letters outside the alphabet instead of raising.
     stream
-        h5ad and npy only: leave the matrix on disk (a :class:`~biovae.data.ondisk.RowStore`,
-        read in blocks) for data larger than memory.
+        h5ad, npy and 10x h5 only: leave the matrix on disk (a
+        :class:`~biovae.data.ondisk.RowStore`, read in blocks) for data larger than memory.
     allow_missing
         Tables only: empty fields are missing values (NaN), for the genotype likelihood.
 
@@ -141,7 +141,7 @@ _APPLIES = {
     "metadata_columns": ("csv", "tsv", "h5ad"),
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
-    "stream": ("h5ad", "npy"),
+    "stream": ("h5ad", "npy", "10x-h5"),
     "allow_missing": ("csv", "tsv"),
 }
 
@@ -155,7 +155,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
     if fmt == "10x-mtx":
         return read_10x_mtx(path)
     if fmt == "10x-h5":
-        return read_10x_h5(path)
+        return read_10x_h5(path, stream=opts.stream)
     if fmt == "biom":
         return read_biom(path)
     if fmt == "h5ad":

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data.dataset import Dataset
+from biovae.data.ondisk import open_csr_rows
 from biovae.errors import DataError, require
 
 GENE_EXPRESSION = "Gene Expression"
@@ -53,18 +54,22 @@ def read_10x_mtx(directory: str | Path) -> Dataset:
     return _dataset(genes_by_cells.T, barcodes, [r[0] for r in features], types, str(directory))
 
 
-def read_10x_h5(path: str | Path) -> Dataset:
-    """Read a Cell Ranger ``.h5`` feature-barcode matrix (v3 ``matrix`` group or v2 genome)."""
+def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
+    """Read a Cell Ranger ``.h5`` feature-barcode matrix (v3 ``matrix`` group or v2 genome);
+    with ``stream`` the counts stay on disk (a :class:`~biovae.data.ondisk.RowStore`)."""
     h5py = require("h5py", "singlecell")
     try:
         with h5py.File(path, "r") as fh:
             group = fh["matrix"] if "matrix" in fh else fh[next(iter(fh.keys()))]
             shape = tuple(int(v) for v in group["shape"][()])
+            where = group.name
             # genes x cells in CSC = cells x genes in CSR with the same three arrays
-            x = sp.csr_matrix(
-                (group["data"][()], group["indices"][()], group["indptr"][()]),
-                shape=(shape[1], shape[0]),
-            )
+            x = None
+            if not stream:
+                x = sp.csr_matrix(
+                    (group["data"][()], group["indices"][()], group["indptr"][()]),
+                    shape=(shape[1], shape[0]),
+                )
             barcodes = _text(group["barcodes"][()])
             if "features" in group:
                 ids = _text(group["features"]["id"][()])
@@ -78,6 +83,15 @@ def read_10x_h5(path: str | Path) -> Dataset:
             f"{path}: not a 10x Cell Ranger .h5 matrix ({exc}); pass the "
             "filtered_feature_bc_matrix.h5 file"
         ) from exc
+    if stream:
+        keep = np.flatnonzero(np.asarray(types) == GENE_EXPRESSION)
+        if keep.size == 0 or shape[1] == 0 or len(barcodes) != shape[1] or len(ids) != shape[0]:
+            raise DataError(f"{path}: no cells, no Gene Expression features, or mismatched names")
+        x = open_csr_rows(
+            path, where, (shape[1], shape[0]), None if keep.size == shape[0] else keep
+        )
+        features = [ids[i] for i in keep]
+        return Dataset(x, np.asarray(barcodes, dtype=object), features, {}, source=str(path))
     return _dataset(x, barcodes, ids, types, str(path))
 
 
