@@ -233,8 +233,8 @@ class DataConfig:
     the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
     and ``unlabeled_category`` (when given) are unlabelled.
-    ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by batch
-    (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
+    ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
+    batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
     table fields as missing values (NaN) for the genotype likelihood.
     """
 
