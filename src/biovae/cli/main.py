@@ -92,7 +92,9 @@ def _fit_parser(sub) -> None:
         "      --likelihood nb --out model   # DDP over 4 GPUs; rank 0 writes\n",
     )
     p.add_argument(
-        "data", metavar="DATA", help="CSV/TSV, .npy, .h5ad, FASTA/A2M or .biom (BIOM) file"
+        "data",
+        metavar="DATA",
+        help="CSV/TSV, .npy, .h5ad, 10x .h5, FASTA/A2M, .biom (BIOM) or PLINK .bed file",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")

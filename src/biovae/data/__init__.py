@@ -12,6 +12,7 @@ from biovae.data.fasta import read_fasta
 from biovae.data.fingerprint import fingerprint
 from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
+from biovae.data.plink import read_plink
 from biovae.data.readers import FORMATS, infer_format, join_obs, read_dataset
 from biovae.data.registry import builtin_names, load_builtin
 from biovae.data.sequence_table import read_sequence_table
@@ -38,6 +39,7 @@ __all__ = [
     "read_fasta",
     "read_h5ad",
     "read_npy",
+    "read_plink",
     "read_sequence_table",
     "read_table",
     "write_fasta",

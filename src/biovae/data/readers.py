@@ -15,12 +15,13 @@ from biovae.data.dataset import Dataset
 from biovae.data.fasta import read_fasta
 from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
+from biovae.data.plink import read_plink
 from biovae.data.sequence_table import read_sequence_table
 from biovae.data.tables import read_obs_table, read_table
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.errors import DataError
 
-FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom")
+FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
@@ -33,6 +34,7 @@ _EXTENSIONS: dict[str, str] = {
     ".h5ad": "h5ad",
     ".h5": "10x-h5",
     ".biom": "biom",
+    ".bed": "plink",
     **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
     **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
 }
@@ -60,10 +62,11 @@ def read_dataset(
     path
         The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad``, FASTA/A2M (optionally
         ``.gz``), a 10x Cell Ranger ``.h5`` matrix, a 10x ``matrix.mtx`` folder, or a BIOM
-        table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra).
+        table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra), or PLINK 1 genotypes
+        (``.bed`` with ``.bim`` and ``.fam`` beside it: A1 dosages, NaN = missing).
     fmt
-        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom"``; inferred from
-        the extension (a folder is ``10x-mtx``) if omitted.
+        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink"``;
+        inferred from the extension (a folder is ``10x-mtx``) if omitted.
     id_column
         Column (tables) or obs column (h5ad) holding record ids.
     metadata_columns
@@ -158,6 +161,8 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         return read_10x_h5(path, stream=opts.stream)
     if fmt == "biom":
         return read_biom(path)
+    if fmt == "plink":
+        return read_plink(path)
     if fmt == "h5ad":
         return read_h5ad(
             path,

@@ -1,0 +1,74 @@
+"""PLINK 1 binary genotypes (``.bed`` + ``.bim`` + ``.fam``) as allele dosages.
+
+The ``.bed`` file holds, after the magic bytes ``6c 1b 01`` (SNP-major), one block of
+⌈n/4⌉ bytes per variant; each byte holds four individuals, two bits each from the low bits up:
+``00`` = two copies of allele A1 (``.bim`` column 5), ``10`` = one, ``11`` = none, ``01`` =
+missing. The data set is individuals × variants, x = number of A1 copies (0, 1, 2; NaN when
+missing) — the ``--recode A`` convention of PLINK 1.9 — for the ``genotype`` likelihood's
+dosage layout. Ids are the ``.fam`` individual ids (IID), or ``FID_IID`` when IIDs repeat
+across families; ``FID``, ``sex`` and ``phenotype`` become metadata; feature names are the
+``.bim`` variant ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.errors import DataError
+
+MAGIC = bytes([0x6C, 0x1B, 0x01])
+#: A1 copies for the two-bit codes 00, 01, 10, 11
+_DOSAGE = np.array([2.0, np.nan, 1.0, 0.0], dtype=np.float32)
+
+
+def read_plink(path: str | Path) -> Dataset:
+    """Read ``prefix.bed`` (``path``) with ``prefix.bim`` and ``prefix.fam`` beside it."""
+    bed = Path(path)
+    bim, fam = bed.with_suffix(".bim"), bed.with_suffix(".fam")
+    for companion in (bim, fam):
+        if not companion.is_file():
+            raise DataError(
+                f"{bed}: {companion.name} not found beside it; PLINK input is .bed + .bim + .fam"
+            )
+    individuals = _fields(fam, 6)
+    variants = _fields(bim, 6)
+    n, m = len(individuals), len(variants)
+    if n == 0 or m == 0:
+        raise DataError(f"{bed}: no individuals ({fam.name}) or no variants ({bim.name})")
+    raw = bed.read_bytes()
+    if raw[:3] != MAGIC:
+        raise DataError(
+            f"{bed}: not a SNP-major PLINK 1 .bed file (magic bytes {raw[:3].hex()}, expected "
+            "6c1b01); convert it with plink --make-bed"
+        )
+    per_variant = -(-n // 4)
+    if len(raw) - 3 != per_variant * m:
+        raise DataError(
+            f"{bed}: {len(raw) - 3} genotype bytes, but {m} variants × {n} individuals need "
+            f"{per_variant * m}; the .bed, .bim and .fam files do not belong together"
+        )
+    packed = np.frombuffer(raw, dtype=np.uint8, offset=3).reshape(m, per_variant)
+    codes = (packed[:, :, None] >> np.array([0, 2, 4, 6], dtype=np.uint8)) & 3
+    x = _DOSAGE[codes.reshape(m, per_variant * 4)[:, :n]].T
+    obs = {
+        "FID": np.asarray([f[0] for f in individuals], dtype=object),
+        "sex": np.asarray(
+            [{"1": "male", "2": "female"}.get(f[4], "") for f in individuals], dtype=object
+        ),
+        "phenotype": np.asarray([f[5] for f in individuals], dtype=object),
+    }
+    ids = [f[1] for f in individuals]
+    if len(set(ids)) < len(ids):  # IIDs are unique within a family only
+        ids = [f"{f[0]}_{f[1]}" for f in individuals]
+    return Dataset(np.ascontiguousarray(x), ids, [v[1] for v in variants], obs, source=str(bed))
+
+
+def _fields(path: Path, count: int) -> list[list[str]]:
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    for i, row in enumerate(rows, start=1):
+        if len(row) < count:
+            raise DataError(f"{path}: line {i} has {len(row)} fields, expected {count}")
+    return rows
