@@ -121,7 +121,9 @@ class Genotype(Likelihood):
                     int(r),
                     int(starts[locus]),
                     problem,
-                    f"each locus's allele counts must sum to {self.ploidy}, or all be missing",
+                    f"each locus's allele counts must sum to {self.ploidy} or all be missing "
+                    "(columns form loci by their <locus>.<allele> names; for SNP dosages use "
+                    "names without a dot, e.g. rs ids)",
                 )
         return None
 
