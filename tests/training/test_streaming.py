@@ -114,3 +114,21 @@ def test_command_line_stream(fixtures, tmp_path, capsys):
     assert main(["fit", str(table), "--stream", "--out", str(tmp_path / "n")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "option stream does not apply to csv" in err[-1] and not (tmp_path / "n").exists()
+
+
+def test_a_streamed_model_embeds_other_formats(fixtures, tmp_path, capsys):
+    """``--stream`` saved with the model applies again where the format allows it, and is
+    dropped (not refused) for a table the user gives without the flag."""
+    model = tmp_path / "m"
+    data = fixtures / CELLBENCH
+    fit = ["fit", str(data), "--likelihood", "nb", "--epochs", "1", "--stream", "--quiet"]
+    assert main([*fit, "--out", str(model)]) == 0
+    whole = read_dataset(data)
+    table = tmp_path / "counts.csv"
+    frame = [",".join(["id", *whole.features])]
+    frame += [",".join([i, *map(str, row)]) for i, row in zip(whole.ids, whole.x.toarray())]
+    table.write_text("\n".join(frame) + "\n")
+    for source, out in ((data, "a.csv"), (table, "b.csv")):
+        assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
+    a, b = ((tmp_path / f).read_text().splitlines() for f in ("a.csv", "b.csv"))
+    assert a == b

@@ -92,8 +92,21 @@ def _load(args: argparse.Namespace):
 
 
 def _data_config(est, args: argparse.Namespace) -> DataConfig:
-    """The model's saved data options, overridden by explicit flags."""
-    return build_config(args, base=est.config_).data
+    """The model's saved data options, overridden by explicit flags. A model fitted with
+    ``--stream`` streams again where the new input's format allows it (a flag given now is
+    checked as usual)."""
+    data = build_config(args, base=est.config_).data
+    if data.stream and getattr(args, "cfg__data__stream", None) is None:
+        from dataclasses import replace
+
+        from biovae.data.readers import STREAMABLE, infer_format
+
+        try:
+            streamable = (data.format or infer_format(args.data)) in STREAMABLE
+        except DataError:
+            streamable = False
+        data = data if streamable else replace(data, stream=False)
+    return data
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -136,6 +136,9 @@ class ReadOptions:
     allow_missing: bool = False
 
 
+#: formats whose matrix can stay on disk (``stream``)
+STREAMABLE = ("h5ad", "npy", "10x-h5")
+
 # Which formats each option applies to; a misplaced option is refused, never ignored.
 _APPLIES = {
     "layer": ("h5ad",),
@@ -144,7 +147,7 @@ _APPLIES = {
     "metadata_columns": ("csv", "tsv", "h5ad"),
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
-    "stream": ("h5ad", "npy", "10x-h5"),
+    "stream": STREAMABLE,
     "allow_missing": ("csv", "tsv"),
 }
 
