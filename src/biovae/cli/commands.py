@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.io import check_output, read_input, write_samples
+from biovae.cli.io import check_output, model_data_config, read_input, write_samples
 from biovae.cli.options import build_config
-from biovae.config import DataConfig
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError
 
@@ -91,28 +90,10 @@ def _load(args: argparse.Namespace):
     return load_model(args.model)
 
 
-def _data_config(est, args: argparse.Namespace) -> DataConfig:
-    """The model's saved data options, overridden by explicit flags. A model fitted with
-    ``--stream`` streams again where the new input's format allows it (a flag given now is
-    checked as usual)."""
-    data = build_config(args, base=est.config_).data
-    if data.stream and getattr(args, "cfg__data__stream", None) is None:
-        from dataclasses import replace
-
-        from biovae.data.readers import STREAMABLE, infer_format
-
-        try:
-            streamable = (data.format or infer_format(args.data)) in STREAMABLE
-        except DataError:
-            streamable = False
-        data = data if streamable else replace(data, stream=False)
-    return data
-
-
 def cmd_embed(args: argparse.Namespace) -> int:
     out = check_output(args.out, TABLE_SUFFIXES)
     est = _load(args)
-    ds = read_input(args.data, _data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args))
     columns = {"z": est.transform(ds)}
     if hasattr(est, "predict_proba"):  # semi-supervised: label prediction and q(y|x)
         proba = est.predict_proba(ds)
@@ -149,7 +130,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.iwae < 1 or args.samples < 1:
         raise ConfigError("--iwae and --samples must be >= 1")
     est = _load(args)
-    ds = read_input(args.data, _data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args))
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
@@ -163,7 +144,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, (".html",))
     est = _load(args)
-    ds = read_input(args.data, _data_config(est, args)) if args.data else None
+    ds = read_input(args.data, model_data_config(est, args)) if args.data else None
     write_report(est, out, data=ds, color_by=tuple(args.color_by or ()))
     print(out)
     return 0

@@ -1,4 +1,5 @@
-"""``biovae diagnose`` and ``biovae sweep``: numbers in JSON, pictures in HTML."""
+"""``biovae diagnose``, ``biovae sweep`` and ``biovae novelty``: numbers in JSON, pictures in
+HTML."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.io import read_input
+from biovae.cli.io import model_data_config, read_input
 from biovae.cli.options import build_config
 from biovae.data.dataset import Dataset
 from biovae.data.writers import atomic_open
@@ -40,7 +41,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     out = _out_dir(args.out)
     est = load_model(args.model)
-    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    ds = read_input(args.data, model_data_config(est, args))
     options = DiagnoseOptions(
         iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
     )
@@ -84,3 +85,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         results["fidelity"] = fidelity_comparison(train, held_out, cfg)
     print(_write_results(out, "sweep", results, f"Rate–distortion sweep of {args.data}"))
     return 0
+
+
+def cmd_novelty(args: argparse.Namespace) -> int:
+    """Sample the model and audit the samples for copies of its training records."""
+    from biovae.diagnostics.memorisation import memorisation_audit
+    from biovae.estimator import load_model
+
+    if args.n < 1:
+        raise ConfigError("-n must be >= 1")
+    out = _out_dir(args.out)
+    est = load_model(args.model)
+    data = model_data_config(est, args)
+    train, holdout = read_input(args.train, data), read_input(args.holdout, data)
+    for ds in (train, holdout):
+        if ds.x.shape[1:] != tuple(est.schema_.data_shape):
+            raise DataError(
+                f"{ds.source}: records have shape {ds.x.shape[1:]}, the model's "
+                f"{est.schema_.data_shape}; give data with the model's features"
+            )
+    samples = est.sample(
+        args.n, obs=_training_covariates(est, train, args.n, args.seed), seed=args.seed
+    )
+    sequences = est.schema_.alphabet is not None
+    results = memorisation_audit(samples, train.x, holdout.x, sequences)
+    results.update(model=str(args.model), train=str(args.train), holdout_file=str(args.holdout))
+    out.mkdir(exist_ok=True)
+    with atomic_open(out / "novelty.json", "w") as fh:
+        json.dump(results, fh, indent=2, default=float)
+    print(results["verdict"], file=sys.stderr)
+    print(out / "novelty.json")
+    return 0
+
+
+def _training_covariates(est, train: Dataset, n: int, seed: int) -> dict | None:
+    """Covariates for the samples of a conditional model: those of ``n`` random training
+    records (the training data's mix); None for a model without covariates."""
+    cov = est.schema_.covariates
+    if not cov.width:
+        return None
+    pick = np.random.default_rng(seed).integers(0, len(train), n)
+    return {name: train.obs_column(name)[pick] for name in (*cov.categorical, *cov.continuous)}

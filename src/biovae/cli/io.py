@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.options import build_config
 from biovae.config import DataConfig
 from biovae.data.dataset import Dataset
-from biovae.data.readers import read_dataset
+from biovae.data.readers import STREAMABLE, infer_format, read_dataset
 from biovae.data.writers import write_fasta, write_table
 from biovae.errors import DataError
 
@@ -28,6 +30,20 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         stream=data.stream,
         allow_missing=data.allow_missing,
     )
+
+
+def model_data_config(est, args) -> DataConfig:
+    """A fitted model's saved data options, overridden by explicit flags. A model fitted with
+    ``--stream`` streams again where the new input's format allows it (a flag given now is
+    checked as usual)."""
+    data = build_config(args, base=est.config_).data
+    if data.stream and getattr(args, "cfg__data__stream", None) is None:
+        try:
+            streamable = (data.format or infer_format(args.data)) in STREAMABLE
+        except DataError:
+            streamable = False
+        data = data if streamable else replace(data, stream=False)
+    return data
 
 
 def check_output(path: str, suffixes: tuple[str, ...]) -> Path:

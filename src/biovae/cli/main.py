@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _diagnose_parser(sub)
     _sweep_parser(sub)
+    _novelty_parser(sub)
     from biovae.cli.audit_cmd import add_audit_parser
 
     add_audit_parser(sub, _sub)
@@ -259,6 +260,28 @@ def _sweep_parser(sub) -> None:
     add_options(p, DATA_OPTIONS, "data")
     add_data_flags(p)
     p.set_defaults(func=diagnostics_cmds.cmd_sweep)
+
+
+def _novelty_parser(sub) -> None:
+    from biovae.cli import diagnostics_cmds
+
+    p = _sub(
+        sub,
+        "novelty",
+        "Sample N records and check them for copies of the training data: each sample's "
+        "distance to the closest training record against that of held-out records.",
+        "  biovae novelty model train.tsv held_out.tsv -n 1000 --out novelty/\n"
+        "  biovae novelty family_model family.a2m held_out.a2m -n 500 --out novelty/\n",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("train", metavar="TRAIN", help="the data the model was trained on")
+    p.add_argument("holdout", metavar="HELD_OUT", help="records the model never saw (>= 20)")
+    p.add_argument("-n", type=int, default=1000, help="samples to draw (default 1000)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for novelty.json")
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, DATA_OPTIONS, "data")
+    add_data_flags(p)
+    p.set_defaults(func=diagnostics_cmds.cmd_novelty)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,86 @@
+"""The memorisation audit against cases whose answer is known: copies of the training data,
+near-copies, and fresh draws from the same distribution; distances against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from biovae.cli.main import main
+from biovae.diagnostics.memorisation import memorisation_audit, nearest_distances
+from biovae.errors import DataError
+
+
+def _table(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 6))
+
+
+def _codes(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 4, size=(n, 30))
+
+
+def test_distances_match_brute_force():
+    a, b = _table(37, 0), _table(53, 1)
+    np.testing.assert_allclose(
+        nearest_distances(a, b, False, block=8), cdist(a, b).min(1), rtol=1e-9
+    )
+    s, t = _codes(20, 2), _codes(31, 3)
+    np.testing.assert_allclose(
+        nearest_distances(s, t, True, block=7), cdist(s, t, "hamming").min(1)
+    )
+
+
+def test_missing_features_are_skipped_and_scaled():
+    a = np.array([[1.0, np.nan, 3.0, 0.0]])
+    b = np.array([[1.0, 5.0, 1.0, np.nan]])
+    # observed in both: features 0 and 2 (on log1p scale, all values >= 0), scaled by 4 / 2
+    expected = np.sqrt(2.0 * (np.log1p(3.0) - np.log1p(1.0)) ** 2)
+    assert nearest_distances(a, b, False)[0] == pytest.approx(expected)
+    b[0, 1] = -5.0  # a negative value anywhere: raw values on both sides
+    assert nearest_distances(a, b, False)[0] == pytest.approx(np.sqrt(8.0))
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+def test_copies_near_copies_and_fresh_draws(sequences):
+    draw = _codes if sequences else _table
+    train, holdout, fresh = draw(300, 10), draw(200, 11), draw(300, 12)
+    copies = train[np.random.default_rng(0).integers(0, 300, 100)]
+    audit = memorisation_audit(copies, train, holdout, sequences)
+    assert audit["exact_copies"] == 1.0 and "exact copies" in audit["verdict"]
+    if sequences:  # one letter changed per copy
+        near = copies.copy()
+        near[:, 0] = (near[:, 0] + 1) % 4
+    else:
+        near = copies + 1e-3
+    audit = memorisation_audit(near, train, holdout, sequences)
+    assert audit["exact_copies"] == 0.0 and audit["closer_than_holdout"] > 0.9
+    assert "memorisation" in audit["verdict"] and "no sign" not in audit["verdict"]
+    audit = memorisation_audit(fresh, train, holdout, sequences)
+    assert audit["exact_copies"] == 0.0 and audit["closer_than_holdout"] < 0.12
+    assert "no sign of memorisation" in audit["verdict"]
+
+
+def test_a_small_holdout_is_refused():
+    with pytest.raises(DataError, match="at least 20"):
+        memorisation_audit(_table(5, 0), _table(50, 1), _table(10, 2), False)
+
+
+def test_command_line_novelty(fixtures, tmp_path, capsys):
+    rows = (fixtures / "splice_junctions_200.tsv").read_text().splitlines()
+    (tmp_path / "train.tsv").write_text("\n".join(rows[:151]) + "\n")
+    (tmp_path / "held.tsv").write_text("\n".join([rows[0], *rows[151:]]) + "\n")
+    (tmp_path / "tiny.tsv").write_text("\n".join(rows[:6]) + "\n")
+    seq = ["--sequence-column", "sequence"]
+    model = tmp_path / "m"
+    fit = ["fit", str(tmp_path / "train.tsv"), *seq, "--epochs", "5", "--quiet"]
+    assert main([*fit, "--out", str(model)]) == 0
+    args = ["novelty", str(model), str(tmp_path / "train.tsv")]
+    out = tmp_path / "nov"
+    assert main([*args, str(tmp_path / "held.tsv"), "-n", "50", "--out", str(out)]) == 0
+    import json
+
+    result = json.loads((out / "novelty.json").read_text())
+    assert result["metric"] == "hamming" and result["samples"] == 50 and result["holdout"] == 50
+    assert main([*args, str(tmp_path / "tiny.tsv"), "--out", str(tmp_path / "x")]) == 2
+    assert "at least 20" in capsys.readouterr().err and not (tmp_path / "x").exists()
