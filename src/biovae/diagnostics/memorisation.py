@@ -13,7 +13,8 @@ memorised produces samples closer (copies, or near-copies) than fresh data ever 
 Distances: sequences (integer codes) use the Hamming distance (share of differing positions,
 gaps count as letters); tables use the Euclidean distance — on log1p when every value of
 both sides is ≥ 0 (counts, abundances, genotypes), on the raw values otherwise — over the
-features that both records have (NaN = missing, scaled up to all features). Computed in blocks, so memory stays bounded by ``block`` × training rows.
+features that both records have (NaN = missing, scaled up to all features). Computed in
+blocks, so memory stays bounded by ``block`` × training rows.
 """
 
 from __future__ import annotations
