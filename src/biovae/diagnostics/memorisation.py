@@ -44,6 +44,9 @@ def nearest_distances(
             f"records have {q.shape[1]} features but the reference has {r.shape[1]}; "
             "compare records of the same layout"
         )
+    if sequences:  # one-hot: matches per pair are one matrix product
+        letters = int(max(q.max(initial=0), r.max(initial=0))) + 1
+        q, r = (np.eye(letters, dtype=np.float32)[x].reshape(len(x), -1) for x in (q, r))
     out = np.empty(len(q))
     for start in range(0, len(q), block):
         part = q[start : start + block]
@@ -64,7 +67,10 @@ def _dense(x) -> np.ndarray:
 
 
 def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a[:, None, :] != b[None, :, :]).mean(-1)
+    """Share of differing positions between one-hot rows (L positions of A letters each);
+    exact, as the match counts are small integers in float32."""
+    length = a.sum(1, keepdims=True)
+    return 1.0 - (a @ b.T) / length
 
 
 def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
