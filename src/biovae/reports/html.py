@@ -21,6 +21,7 @@ from biovae.errors import ConfigError
 from biovae.reports import sections, sections_data
 from biovae.reports.analysis import project_2d
 from biovae.reports.content import Highlight, Plot, Section, Table
+from biovae.reports.model_card import model_card_section
 from biovae.reports.style import CSS, ON_LOAD_SCRIPT
 
 
@@ -79,6 +80,7 @@ def build_sections(est: Any, ds: Dataset | None, color_by: Sequence[str] = ()) -
         sections.map_section(est, ds, z_mean, tuple(color_by) or None),
         sections_data.reconstruction_section(est, ds, order),
         sections_data.samples_section(est, ds),
+        model_card_section(est),
     ]
 
 

@@ -1,0 +1,84 @@
+"""The model card of a report: what the model is for, what it was trained on, what it cannot
+tell you, and the checks to run before using its map, scores or samples elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from biovae.reports.content import Section, Table
+
+#: what each likelihood family's model is for (plain text)
+INTENDED_USE = {
+    "nb": "Count profiles such as single-cell RNA: a low-dimensional map of cells for "
+    "clustering and trajectories, batch integration (condition on the batch), denoised "
+    "expression, and log-likelihoods of counts given each cell's library size.",
+    "gaussian": "Continuous tables: a latent map of the records and a density model of records "
+    "like them.",
+    "bernoulli": "Binary tables: a latent map of the records and a density model of records "
+    "like them.",
+    "categorical": "Sequence families: a map of the family and log-likelihoods of sequences; "
+    "differences of log-likelihood between a mutant and its wild type rank variant effects "
+    "relative to this family only (biovae variants is the dedicated pipeline).",
+    "dirichlet_multinomial": "Microbial community compositions: a latent map of samples and "
+    "log-likelihoods of their taxon counts.",
+    "genotype": "Genotypes: the population structure of the individuals and anomaly scores "
+    "(−ELBO per observed locus) for individuals unlike the training populations.",
+    "ca_chain": "Conformational ensembles of one protein: a map of conformations, "
+    "interpolation between them and sampled Cα traces.",
+}
+INTENDED_USE["zinb"] = INTENDED_USE["poisson"] = INTENDED_USE["nb"]
+INTENDED_USE["hurdle_dirichlet"] = (
+    "Relative abundances with many zeros (profiler output): a latent map of samples and "
+    "log-likelihoods of which taxa were detected and how the detected community is split."
+)
+
+#: family-specific cautions
+CAUTIONS = {
+    "genotype": "Genotypes identify people and their relatives: do not share the model, its "
+    "scores or its samples beyond the consent the data were given under.",
+    "ca_chain": "Sampled traces are Cα coordinates that satisfy bond and clash constraints, "
+    "not validated structures; check them before any use as models.",
+    "dirichlet_multinomial": "Study and sequencing batch usually dominate microbiome data: "
+    "audit the map for them before reading biology off it.",
+}
+CAUTIONS["hurdle_dirichlet"] = CAUTIONS["dirichlet_multinomial"]
+
+GENERAL_LIMITS = (
+    "The latent axes are not identifiable: rotations of the latent space fit the data equally "
+    "well, so interpret neighbourhoods and the directions of known covariates, not single axes.",
+    "The map places records by whatever varies most in the training data — technical batch "
+    "included. Before reading biology off it, run biovae audit MODEL DATA --covariates ... "
+    "(how well each covariate is predicted from the map).",
+    "Distances on the map are meaningful locally; far-apart groups are different, but how far "
+    "is not a calibrated quantity.",
+    "Scores (ELBO, IWAE) rank records relative to the training distribution; records unlike "
+    "it get low scores, and the scores are not probabilities of any outcome.",
+    "Before generated records leave this analysis, check them for copies of training records: "
+    "biovae novelty MODEL TRAIN HELD_OUT.",
+)
+
+
+def model_card_section(est: Any) -> Section:
+    """Intended use, training data, limits and safeguards of a fitted estimator."""
+    cfg = est.config_
+    name = cfg.model.likelihood.name
+    n_train = getattr(est, "n_train_", 0)
+    records = f"{n_train:,} records" if n_train else "its training records"
+    trained_on = (
+        f"{records} × {len(est.schema_.features):,} features (data fingerprint in the model "
+        "summary)"
+    )
+    rows = [
+        ("Intended use", INTENDED_USE.get(name, "A latent map and density model of records.")),
+        ("Trained on", trained_on + ". The model describes that population only."),
+    ]
+    if name in CAUTIONS:
+        rows.append(("Caution", CAUTIONS[name]))
+    return Section(
+        "model-card",
+        "Model card",
+        lead="What this model is for, what it was trained on, what it cannot tell you, and "
+        "the checks to run before its map, scores or samples are used elsewhere.",
+        tables=(Table(("What", "Detail"), tuple(rows)),),
+        notes=GENERAL_LIMITS,
+    )

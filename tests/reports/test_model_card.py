@@ -1,0 +1,33 @@
+"""Every report ends with a model card: intended use by likelihood, the training records, the
+limits of a VAE map, the checks to run before reuse, and family-specific cautions."""
+
+from __future__ import annotations
+
+import re
+
+from biovae import VAE
+from biovae.data.readers import read_dataset
+from biovae.reports import write_report
+from biovae.reports.model_card import GENERAL_LIMITS, INTENDED_USE
+
+
+def _card(html: str) -> str:
+    start = html.index('id="model-card"')
+    return re.sub(r"\s+", " ", html[start : html.index("</section>", start)])
+
+
+def test_the_pbmc_report_has_a_model_card(pbmc_report, pbmc_vae):
+    card = _card(pbmc_report.read_text())
+    assert "Model card" in card and INTENDED_USE["nb"].split(":")[0] in card
+    assert f"{pbmc_vae.n_train_:,} records" in card
+    assert "biovae audit" in card and "biovae novelty" in card
+    assert card.count('class="note"') == len(GENERAL_LIMITS)
+    assert "Caution" not in card
+
+
+def test_a_genotype_report_carries_the_consent_caution(fixtures, tmp_path):
+    path = fixtures / "ehgdp_70x30loci.tsv"
+    ds = read_dataset(path, id_column="individual", allow_missing=True)
+    est = VAE(likelihood="genotype", n_latent=2, epochs=2).fit(ds)
+    card = _card(write_report(est, tmp_path / "g.html", data=ds).read_text())
+    assert "population structure" in card and "identify people" in card
