@@ -44,8 +44,9 @@ CAUTIONS = {
 CAUTIONS["hurdle_dirichlet"] = CAUTIONS["dirichlet_multinomial"]
 
 GENERAL_LIMITS = (
-    "The latent axes are not identifiable: rotations of the latent space fit the data equally "
-    "well, so interpret neighbourhoods and the directions of known covariates, not single axes.",
+    "The latent axes have no fixed meaning: the prior N(0, I) does not change under rotations "
+    "and reflections, so another seed can give a rotated or mirrored map; interpret "
+    "neighbourhoods and the directions of known covariates, not single axes.",
     "The map places records by whatever varies most in the training data — technical batch "
     "included. Before reading biology off it, run biovae audit MODEL DATA --covariates ... "
     "(how well each covariate is predicted from the map).",
