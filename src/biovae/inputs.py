@@ -12,7 +12,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.errors import DataError
 from biovae.likelihoods import Likelihood
-from biovae.likelihoods.base import BadEntry
+from biovae.likelihoods.base import BadEntry, first_bad
 
 
 def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
@@ -101,27 +101,23 @@ def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
 
 def check_data(likelihood: Likelihood, ds: Dataset) -> None:
     """Raise a one-line DataError if ``ds`` is outside the likelihood's support (a matrix on
-    disk is checked block by block)."""
+    disk is checked block by block, in one pass)."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
-    if ds.alphabet is None and not likelihood.allows_missing:
-        hit = first_missing(ds.x)
-        if hit is not None:
-            raise DataError(
-                f"{ds.source}: record '{ds.ids[hit[0]]}', feature '{ds.features[hit[1]]}' is "
-                f"missing (NaN), which the '{likelihood.name}' likelihood cannot model; impute "
-                "or drop it (only the genotype likelihood models missing entries)"
-            )
-    if hasattr(ds.x, "blocks"):
-        for start, block in ds.x.blocks():
-            bad = likelihood.validate(block)
-            if bad is not None:
-                return _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
-        return None
-    bad = likelihood.validate(ds.x)
-    if bad is not None:
-        _refuse(likelihood, ds, bad, ds.x, 0)
-    return None
+    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    for start, block in blocks:
+        if ds.alphabet is None and not likelihood.allows_missing:
+            hit = first_bad(block, np.isnan)
+            if hit is not None:
+                raise DataError(
+                    f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
+                    f"'{ds.features[hit[1]]}' is missing (NaN), which the '{likelihood.name}' "
+                    "likelihood cannot model; impute or drop it (only the genotype likelihood "
+                    "models missing entries)"
+                )
+        bad = likelihood.validate(block)
+        if bad is not None:
+            _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
 
 
 def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int) -> None:
@@ -131,15 +127,3 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
         f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
         f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
     )
-
-
-def first_missing(x) -> tuple[int, int] | None:
-    """Row and column of the first NaN of a dense, sparse or on-disk matrix, or None."""
-    if hasattr(x, "first"):
-        return x.first(first_missing)
-    values = x.data if sp.issparse(x) else np.asarray(x)
-    if not np.isnan(values).any():
-        return None
-    dense = x.toarray() if sp.issparse(x) else values
-    r, c = np.argwhere(np.isnan(dense))[0]
-    return int(r), int(c)

@@ -94,25 +94,25 @@ def check_finite(
 
 def _first_infinite(x: np.ndarray | sp.csr_matrix) -> tuple[int, int, float] | None:
     """Row, column and value of the first infinite entry (NaN allowed), or ``None``."""
-    values = x.data if sp.issparse(x) else np.asarray(x)
-    if not np.isinf(values).any():
-        return None
-    dense = x.toarray() if sp.issparse(x) else values
-    row, col = np.argwhere(np.isinf(dense))[0]
-    return int(row), int(col), float(dense[row, col])
+    return _first_where(x, np.isinf)
 
 
 def _first_nonfinite(x: np.ndarray | sp.csr_matrix) -> tuple[int, int, float] | None:
     """Row, column and value of the first non-finite entry, or ``None``."""
+    return _first_where(x, lambda v: ~np.isfinite(v))
+
+
+def _first_where(x: np.ndarray | sp.csr_matrix, bad_fn) -> tuple[int, int, float] | None:
+    """Row, column and value of the first entry (row-major order) where ``bad_fn`` holds."""
     if sp.issparse(x):
-        bad = np.flatnonzero(~np.isfinite(x.data))
+        bad = np.flatnonzero(bad_fn(x.data))
         if bad.size == 0:
             return None
         row = int(np.searchsorted(x.indptr, bad[0], side="right") - 1)
         in_row = bad[bad < x.indptr[row + 1]]
         k = int(in_row[np.argmin(x.indices[in_row])])
         return row, int(x.indices[k]), float(x.data[k])
-    bad = ~np.isfinite(x)
+    bad = bad_fn(x)
     if not bad.any():
         return None
     row = int(np.argmax(bad.any(axis=1)))

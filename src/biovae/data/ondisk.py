@@ -87,11 +87,6 @@ class RowStore:
         out = np.concatenate(dense) if dense else np.zeros(self.shape, np.float32)
         return out.astype(dtype, copy=False) if dtype is not None else out
 
-    def in_memory(self) -> Block:
-        """The whole matrix in memory (CSR when stored sparse)."""
-        parts = [b for _, b in self.blocks()]
-        return sp.vstack(parts, format="csr") if self.sparse else np.concatenate(parts)
-
 
 def _increasing(idx: np.ndarray) -> bool:
     return bool(np.all(idx[1:] > idx[:-1]))

@@ -45,8 +45,7 @@ class DistContext:
                     f"train.device {name!r}: this torch sees no CUDA GPU; train with --device cpu"
                 )
             if device.index is None and self.world_size > 1:
-                local = os.environ.get("LOCAL_RANK", self.rank % torch.cuda.device_count())
-                device = torch.device("cuda", int(local))
+                device = torch.device("cuda", _local_rank(self.rank))
         return device
 
     def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
@@ -77,10 +76,16 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
         return
     cuda = torch.device(device).type == "cuda"
     if cuda:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(_local_rank(int(os.environ.get("RANK", "0"))))
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield DistContext.current()
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _local_rank(rank: int) -> int:
+    """This process's GPU on its machine: ``LOCAL_RANK`` (set by ``torchrun``), else the global
+    rank modulo the GPUs visible here."""
+    return int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
