@@ -7,7 +7,8 @@ creates (``bench-output/scvi-env``); it imports nothing from biovae.
 
 SETTINGS.json: ``train`` (h5ad path), ``test`` (h5ad path or null), ``embed`` (h5ad whose
 latent means to return, or null), ``batch_key`` (or null), ``n_latent``, ``n_hidden``,
-``epochs``, ``batch_size``, ``threads``, ``seed``, ``elbo_samples``; optionally ``scanvi``:
+``epochs``, ``batch_size``, ``threads``, ``seed``, ``elbo_samples``; optionally ``accelerator``
+(lightning's, default ``cpu``; ``gpu`` on a lent accelerator) and ``scanvi``:
 ``{"labels_key", "unlabeled_category", "epochs": [E or null, ...]}`` to train scANVI from the
 trained scVI (``SCANVI.from_scvi_model``, as scvi-tools recommends) once per entry of
 ``epochs`` (null = scvi-tools' default for a pretrained model) and return its predictions on
@@ -72,7 +73,7 @@ def scanvi_runs(model, adata, settings: dict) -> list[dict]:
             max_epochs=epochs,
             batch_size=settings["batch_size"],
             train_size=1.0,
-            accelerator="cpu",
+            accelerator=settings.get("accelerator", "cpu"),
             enable_progress_bar=False,
         )
         seconds = time.perf_counter() - t0
@@ -119,7 +120,7 @@ def main(settings_path: str, out_path: str) -> None:
         batch_size=settings["batch_size"],
         train_size=1.0,
         early_stopping=False,
-        accelerator="cpu",
+        accelerator=settings.get("accelerator", "cpu"),
         enable_progress_bar=False,
         plan_kwargs={"n_epochs_kl_warmup": settings["epochs"]},
     )
