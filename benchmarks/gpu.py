@@ -1,6 +1,7 @@
 """biovae and scVI on a GPU beside the same machine's CPU cores (lent accelerator; diagnostic).
 
-    python benchmarks/gpu.py --out gpu.json [--cells 20000 --genes 2000 --epochs 3 --rounds 2]
+    python benchmarks/gpu.py --out gpu.json [--cells 20000 --genes 2000 --epochs 3 --rounds 2 \\
+        --batch-size 128]
 
 The single-cell timing run of ``singlecell.py`` moved to a machine with a GPU: the NB-VAE
 conditioned on the batch with scVI's architecture (10 latent, one hidden layer of 128, batch
@@ -48,7 +49,7 @@ def configured(epochs: int, batch_size: int, device: str):
     )
 
 
-def scvi_settings(paths: dict, epochs: int, accelerator: str) -> dict:
+def scvi_settings(paths: dict, epochs: int, batch_size: int, accelerator: str) -> dict:
     return {
         "train": str(paths["train"]),
         "test": str(paths["test"]),
@@ -57,7 +58,7 @@ def scvi_settings(paths: dict, epochs: int, accelerator: str) -> dict:
         "n_latent": N_LATENT,
         "n_hidden": N_HIDDEN,
         "epochs": epochs,
-        "batch_size": BATCH_SIZE,
+        "batch_size": batch_size,
         "threads": torch.get_num_threads(),
         "seed": 0,
         "elbo_samples": ELBO_SAMPLES,
@@ -86,13 +87,14 @@ def side_by_side(args, paths: dict, work: Path, scvi_ok: bool) -> list[dict]:
         for tool, device in jobs if r % 2 == 0 else jobs[::-1]:
             row = {"tool": tool, "device": device, "round": r}
             if tool == "biovae":
-                cfg = configured(args.epochs, BATCH_SIZE, device)
+                cfg = configured(args.epochs, args.batch_size, device)
                 row["seconds"] = run_biovae_fresh(
                     to_dict(cfg), paths["train"], work, torch.get_num_threads()
                 )
             else:
                 acc = "gpu" if device.startswith("cuda") else "cpu"
-                out = run_scvi(sys.executable, scvi_settings(paths, args.epochs, acc), work)
+                settings = scvi_settings(paths, args.epochs, args.batch_size, acc)
+                out = run_scvi(sys.executable, settings, work)
                 row["seconds"] = out["train_seconds"]
                 row["held_out"] = out["held_out"]
             runs.append(row)
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace, scvi_ok: bool) -> dict:
         "cells": args.cells,
         "genes": args.genes,
         "epochs": args.epochs,
+        "batch_size": args.batch_size,
         "scvi": scvi_ok,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,6 +141,7 @@ def main() -> int:
     p.add_argument("--genes", type=int, default=2000)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="of the side-by-side fits")
     p.add_argument("--out", required=True)
     p.add_argument("--gpu", default="cuda", help="accelerator (cpu: a smoke test of the script)")
     args = p.parse_args()
