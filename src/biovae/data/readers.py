@@ -19,9 +19,10 @@ from biovae.data.plink import read_plink
 from biovae.data.sequence_table import read_sequence_table
 from biovae.data.tables import read_obs_table, read_table
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
+from biovae.data.vcf import read_vcf
 from biovae.errors import DataError
 
-FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink")
+FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink", "vcf")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
@@ -35,6 +36,8 @@ _EXTENSIONS: dict[str, str] = {
     ".h5": "10x-h5",
     ".biom": "biom",
     ".bed": "plink",
+    ".vcf": "vcf",
+    ".vcf.gz": "vcf",
     **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
     **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
 }
@@ -62,11 +65,13 @@ def read_dataset(
     path
         The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad``, FASTA/A2M (optionally
         ``.gz``), a 10x Cell Ranger ``.h5`` matrix, a 10x ``matrix.mtx`` folder, or a BIOM
-        table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra), or PLINK 1 genotypes
-        (``.bed`` with ``.bim`` and ``.fam`` beside it: A1 dosages, NaN = missing).
+        table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra), PLINK 1 genotypes
+        (``.bed`` with ``.bim`` and ``.fam`` beside it: A1 dosages, NaN = missing), or VCF
+        genotypes (``.vcf``, ``.vcf.gz``: ALT dosages from GT, NaN = missing call; see
+        :mod:`biovae.data.vcf`).
     fmt
-        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink"``;
-        inferred from the extension (a folder is ``10x-mtx``) if omitted.
+        One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink",
+        "vcf"``; inferred from the extension (a folder is ``10x-mtx``) if omitted.
     id_column
         Column (tables) or obs column (h5ad) holding record ids.
     metadata_columns
@@ -88,7 +93,8 @@ def read_dataset(
         h5ad, npy and 10x h5 only: leave the matrix on disk (a
         :class:`~biovae.data.ondisk.RowStore`, read in blocks) for data larger than memory.
     allow_missing
-        Tables only: empty fields are missing values (NaN), for the genotype likelihood.
+        Tables: empty fields are missing values (NaN), for the genotype likelihood. VCF files
+        always read missing calls (``./.``) as NaN; the option is accepted there and implied.
 
     Returns
     -------
@@ -148,7 +154,7 @@ _APPLIES = {
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": STREAMABLE,
-    "allow_missing": ("csv", "tsv"),
+    "allow_missing": ("csv", "tsv", "vcf"),
 }
 
 
@@ -166,6 +172,8 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         return read_biom(path)
     if fmt == "plink":
         return read_plink(path)
+    if fmt == "vcf":
+        return read_vcf(path)
     if fmt == "h5ad":
         return read_h5ad(
             path,

@@ -1,0 +1,212 @@
+"""VCF genotypes as ALT dosages, against values read by hand from the raw text of the fixtures
+(tests/fixtures/README.md: a 64-sample cut of pyvcf3's 1000 Genomes ``1kg.vcf.gz`` and the
+VCF 4.0 specification's example), and small hand-written files for the edge cases."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from biovae.cli.main import main
+from biovae.config import LikelihoodConfig
+from biovae.data.readers import infer_format, read_dataset
+from biovae.errors import DataError
+from biovae.likelihoods.genotype import Genotype
+
+NAN = np.nan
+KG = "1kg_chr2_64x381.vcf.gz"
+FIRST_8 = ["HG00098", "HG00122", "HG00146", "HG00159", "HG00181", "HG00239", "HG00266", "HG00361"]
+HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT"
+
+
+def vcf(samples: str, *records: str) -> str:
+    """A VCF text: the header line with these samples, then the records (spaces become tabs)."""
+    body = "".join(r.replace(" ", "\t") + "\n" for r in records)
+    return f"{HEADER}\t{samples.replace(' ', chr(9))}\n{body}"
+
+
+def test_1000_genomes_records_decode_to_alt_copies(fixtures_dir):
+    ds = read_dataset(fixtures_dir / KG)
+    assert ds.x.shape == (64, 381) and ds.x.dtype == np.float32
+    assert list(ds.ids[:8]) == FIRST_8
+    col = {name: j for j, name in enumerate(ds.features)}
+    # GT (first FORMAT key) of the first 13 samples, read off the text; the GD and OG fields
+    # after it (Beagle's expected dosage, original genotype '1/1') must not leak in
+    np.testing.assert_array_equal(
+        ds.x[:13, col["2:10297:G:T"]], [0, 0, 0, 1, 0, 2, 0, 0, 1, 0, 0, NAN, 0]
+    )
+    np.testing.assert_array_equal(ds.x[:8, col["rs6548219"]], [1, 1, 0, 0, 2, 1, 1, 1])
+    np.testing.assert_array_equal(ds.x[:8, col["rs71337607"]], [0, 0, 0, 0, 1, 0, 0, 0])
+    assert ds.features[:2] == ("2:10038:C:A", "2:10075:C:A")  # ID '.' -> CHROM:POS:REF:ALT
+    assert np.isnan(ds.x).all(axis=0).sum() == 15  # records with ./. for all 64 (awk count)
+    assert (ds.obs["ploidy"] == 2).all()
+
+
+def test_the_specification_example_with_multiallelic_sites(fixtures_dir):
+    ds = read_dataset(fixtures_dir / "vcf_spec_example_4.0.vcf")
+    assert ds.features == (
+        "rs6054257",
+        "20:17330:T:A",
+        "rs6040355:G",  # A -> G,T: one column of copies per ALT allele
+        "rs6040355:T",
+        "20:1230237:T:_",  # no ALT ('.'): zero copies; the dot is not kept in the name
+        "20:1231234:AT:A",
+        "microsat1:G",
+        "microsat1:GTACT",
+    )
+    expected = [
+        [0, 0, 1, 1, 0, 2, NAN, NAN],  # 0|0 0|0 1|2 0|0 1|1 ./.
+        [1, 1, 1, 1, 0, 0, 0, 1],  # 1|0 0|1 2|1 0|0 0|0 0/2
+        [2, 0, 0, 2, 0, 0, 2, 0],  # 1/1 0/0 2/2 0/0 0|0 1/1
+    ]
+    np.testing.assert_array_equal(ds.x, np.array(expected, dtype=np.float32))
+    # every column stays a binomial dosage for the genotype likelihood (no <locus>.<allele>)
+    assert Genotype.configure(LikelihoodConfig("genotype"), ds.features).loci == ()
+
+
+def test_haploid_and_triploid_calls_count_their_own_alleles(fixtures_dir):
+    ds = read_dataset(fixtures_dir / "vcf_ploidy_example_4.1.vcf")
+    # rs186434315: 0, 1|0, 1/1/1; rs185512268: 0, 1, 0
+    np.testing.assert_array_equal(ds.x, np.array([[0, 0], [1, 1], [3, 0]], dtype=np.float32))
+    np.testing.assert_array_equal(ds.obs["ploidy"], [1, 2, 3])
+
+
+def test_phased_and_unphased_calls_read_alike(write):
+    records = [
+        "1 10 rs1 A G . . . GT 0{s}1 1{s}1 0{s}0 1{s}0",
+        "1 20 rs2 C T . . . GT 0{s}0 .{s}. 1{s}1 0{s}1",
+    ]
+    phased = read_dataset(write("p.vcf", vcf("a b c d", *(r.format(s="|") for r in records))))
+    unphased = read_dataset(write("u.vcf", vcf("a b c d", *(r.format(s="/") for r in records))))
+    expected = np.array([[1, 0], [2, NAN], [0, 2], [1, 1]], dtype=np.float32)
+    np.testing.assert_array_equal(phased.x, expected)
+    np.testing.assert_array_equal(unphased.x, expected)
+
+
+def test_missing_alleles_make_the_call_missing(write):
+    text = vcf("a b c d e", "1 10 rs1 A G . . . GT:DP ./1:3 1|.:4 .:2 1:7 0/1:.")
+    ds = read_dataset(write("m.vcf", text))
+    np.testing.assert_array_equal(ds.x[:, 0], [NAN, NAN, NAN, 1, 1])
+
+
+def test_haploid_file_and_alleles_with_two_digits(write):
+    ds = read_dataset(write("h.vcf", vcf("a b c", "M 1 . A G . . . GT 0 1 .")))
+    np.testing.assert_array_equal(ds.x[:, 0], [0, 1, NAN])
+    assert list(ds.obs["ploidy"]) == [1, 1, 1]
+    alts = ",".join("CGTN"[i % 4] * (i // 4 + 1) for i in range(11))  # 11 distinct ALTs
+    ds = read_dataset(write("d.vcf", vcf("a b", f"1 5 m A {alts} . . . GT 0/10 11|11")))
+    assert ds.x.shape == (2, 11) and ds.features[9] == "m:GGG"
+    assert ds.x[0].tolist() == [0] * 9 + [1, 0] and ds.x[1].tolist() == [0] * 10 + [2]
+
+
+def test_dots_in_names_become_underscores(write):
+    ds = read_dataset(
+        write("r.vcf", vcf("a", *(f"NC_000001.11 {p} . A G . . . GT 0/1" for p in (5, 9))))
+    )
+    assert ds.features == ("NC_000001_11:5:A:G", "NC_000001_11:9:A:G")
+    assert Genotype.configure(LikelihoodConfig("genotype"), ds.features).loci == ()
+
+
+def test_plain_gzip_and_bgzf_read_alike(tmp_path, fixtures_dir):
+    text = (fixtures_dir / "vcf_spec_example_4.0.vcf").read_bytes()
+    plain = read_dataset(fixtures_dir / "vcf_spec_example_4.0.vcf")
+    cut = len(text) // 2  # BGZF is a series of gzip members
+    (tmp_path / "b.vcf.gz").write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]))
+    (tmp_path / "g.vcf").write_bytes(gzip.compress(text))  # compressed despite the name
+    for name in ("b.vcf.gz", "g.vcf"):
+        ds = read_dataset(tmp_path / name)
+        np.testing.assert_array_equal(ds.x, plain.x)
+        assert ds.features == plain.features
+
+
+def test_the_format_comes_from_the_suffix(write):
+    assert infer_format("x.vcf") == "vcf" and infer_format("cohort.chr2.VCF.GZ") == "vcf"
+    path = write("calls.txt", vcf("a", "1 1 rs1 A G . . . GT 1/1"))
+    assert read_dataset(path, fmt="vcf").x.tolist() == [[2.0]]
+    assert read_dataset(write("c.vcf", path.read_text()), allow_missing=True).x.tolist() == [[2.0]]
+    with pytest.raises(DataError, match="id_column does not apply to vcf"):
+        read_dataset(write("d.vcf", path.read_text()), id_column="a")
+
+
+SITES_ONLY = HEADER.removesuffix("\tFORMAT") + "\n1\t1\t.\tA\tG\t.\t.\t.\n"
+REC = "1 1 . A G . . . GT"
+BAD = {
+    "no_header": ("##fileformat=VCFv4.2\n##source=x\n", "no '#CHROM' header line in 2 lines"),
+    "no_samples": (SITES_ONLY, "line 2: no samples"),
+    "no_variants": (vcf("a b"), "no variant records"),
+    "header_names": (
+        HEADER.replace("FILTER", "FILT") + "\ta\n",
+        "starts '#CHROM POS ID REF ALT QUAL FILT",
+    ),
+    "late_header": (vcf("a", f"{REC} 0/1", "##INFO=<ID=X>"), "line 4: a header line after"),
+    "record_first": ("1\t1\t.\tA\tG\t.\t.\t.\tGT\t0/1\n", "line 1: expected the '#CHROM"),
+    "columns": (
+        vcf("a b c", f"{REC} 0/1 1/1 0/0", f"{REC} 0/1 1/1"),
+        "line 4 has 11 tab-separated columns, expected 12",
+    ),
+    "no_gt": (
+        vcf("a", f"{REC} 0/1", "1 2 . A G . . . DP:GT 3:0/1"),
+        "line 4: FORMAT 'DP:GT' does not start with GT",
+    ),
+    "beyond_alt": (
+        vcf("a b", f"{REC} 0/1 0/2"),
+        "sample 'b' has allele index 2 but the record has 1 ALT",
+    ),
+    "not_integer": (vcf("a b", f"{REC} 0/1 0/A"), "sample 'b' has GT '0/A' with allele 'A'"),
+    "empty_call": (vcf("a b", f"{REC} 0/1 "), "sample 'b' has GT '' with allele ''"),
+    "same_sample": (
+        vcf("a b a", f"{REC} 0/1 0/1 0/1"),
+        "sample id 'a' appears in columns 10 and 12",
+    ),
+    "same_variant": (
+        vcf(
+            "a", "1 1 rs1 A G . . . GT 0/1", "1 2 rs2 A G . . . GT 0/1", "1 3 rs1 C T . . . GT 1/1"
+        ),
+        "line 5: variant name 'rs1' repeats line 3",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_a_one_line_error_naming_the_file(write, case):
+    text, match = BAD[case]
+    path = write(f"bad_{case}.vcf", text)
+    with pytest.raises(DataError, match=match) as info:
+        read_dataset(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message
+
+
+def test_empty_and_broken_files(tmp_path):
+    (tmp_path / "empty.vcf").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty\.vcf: the file is empty"):
+        read_dataset(tmp_path / "empty.vcf")
+    (tmp_path / "void.vcf.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(DataError, match=r"void\.vcf\.gz: no '#CHROM' header line"):
+        read_dataset(tmp_path / "void.vcf.gz")
+    whole = gzip.compress(vcf("a", f"{REC} 0/1").encode())
+    (tmp_path / "cut.vcf.gz").write_bytes(whole[:-12])  # the end of the stream is lost
+    with pytest.raises(DataError, match=r"cut\.vcf\.gz: could not read the file"):
+        read_dataset(tmp_path / "cut.vcf.gz")
+
+
+@pytest.mark.parametrize("flags", [["--allow-missing"], []])
+def test_the_cli_fits_a_genotype_model_on_a_vcf(fixtures_dir, tmp_path, capsys, flags):
+    model = tmp_path / "model"
+    args = ["fit", str(fixtures_dir / KG), "--likelihood", "genotype", *flags]
+    assert main([*args, "--latent", "2", "--epochs", "3", "--out", str(model), "--quiet"]) == 0
+    likelihood = json.loads((model / "config.json").read_text())["model"]["likelihood"]
+    assert likelihood["name"] == "genotype" and likelihood["loci"] == []  # dosage layout
+
+
+def test_triploid_calls_need_the_ploidy_set(fixtures_dir, tmp_path, capsys):
+    fit = ["fit", str(fixtures_dir / "vcf_ploidy_example_4.1.vcf"), "--quiet", "--epochs", "1"]
+    assert main([*fit, "--likelihood", "genotype", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an allele count in 0..2" in err[0]
+    config = tmp_path / "ploidy.toml"
+    config.write_text('[model.likelihood]\nname = "genotype"\nploidy = 3\n')
+    assert main([*fit, "--config", str(config), "--out", str(tmp_path / "m3")]) == 0
