@@ -55,6 +55,21 @@ def test_a_genotype_model_fits_plink_dosages(tmp_path):
     assert est.config_.model.likelihood.loci == () and np.isfinite(est.transform(ds)).all()
 
 
+def test_missing_and_dotted_variant_ids_stay_dosage_columns(tmp_path):
+    # '.' (no id) and ids with dots would otherwise read as <locus>.<allele> columns of one locus
+    bim = "1\t.\t0\t1\tG\tA\n1\tNC_1.11:2\t0\t2\t1\t2\nMT\t.\t0\t3\tA\tC\n"
+    ds = read_dataset(fileset(tmp_path, bim=bim))
+    assert ds.features == ("1:1:A:G", "NC_1_11:2", "MT:3:C:A")
+    est = VAE(likelihood="genotype", n_latent=2, epochs=1).fit(ds)
+    assert est.config_.model.likelihood.loci == ()
+
+
+def test_repeated_variant_names_are_an_error(tmp_path):
+    bim = "1\tsnp1\t0\t1\tG\tA\n1\tsnp2\t0\t2\t1\t2\n1\tsnp1\t0\t3\tA\tC\n"
+    with pytest.raises(DataError, match=r"test\.bim: lines 1 and 3 name the same variant 'snp1'"):
+        read_dataset(fileset(tmp_path, bim=bim))
+
+
 def test_bad_filesets_are_one_line_errors(tmp_path):
     with pytest.raises(DataError, match="magic bytes"):
         read_dataset(fileset(tmp_path, bed=bytes.fromhex("6c1b00dc0fe70f6b01")))

@@ -175,7 +175,7 @@ DATA_OPTIONS = (
         "--format",
         "data.format",
         str,
-        "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5, biom, plink (.bed)",
+        "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5, biom, plink (.bed), vcf",
         "FMT",
     ),
     Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),

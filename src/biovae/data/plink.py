@@ -7,7 +7,9 @@ missing. The data set is individuals × variants, x = number of A1 copies (0, 1,
 missing) — the ``--recode A`` convention of PLINK 1.9 — for the ``genotype`` likelihood's
 dosage layout. Ids are the ``.fam`` individual ids (IID), or ``FID_IID`` when IIDs repeat
 across families; ``FID``, ``sex`` and ``phenotype`` become metadata; feature names are the
-``.bim`` variant ids.
+``.bim`` variant ids, or ``CHROM:POS:A2:A1`` (counted allele last) where the id is ``.``, with
+dots made ``_`` as in :mod:`biovae.data.vcf` (a dotted name would read as a ``<locus>.<allele>``
+allele-count column to the ``genotype`` likelihood).
 """
 
 from __future__ import annotations
@@ -63,7 +65,23 @@ def read_plink(path: str | Path) -> Dataset:
     ids = [f[1] for f in individuals]
     if len(set(ids)) < len(ids):  # IIDs are unique within a family only
         ids = [f"{f[0]}_{f[1]}" for f in individuals]
-    return Dataset(np.ascontiguousarray(x), ids, [v[1] for v in variants], obs, source=str(bed))
+    names = _variant_names(variants, bim)
+    return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed))
+
+
+def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
+    """One dosage column name per ``.bim`` line; repeated names are an error."""
+    names, seen = [], {}
+    for line, (chrom, vid, _, pos, a1, a2, *_) in enumerate(variants, start=1):
+        name = (vid if vid != "." else f"{chrom}:{pos}:{a2}:{a1}").replace(".", "_")
+        if name in seen:
+            raise DataError(
+                f"{bim}: lines {seen[name]} and {line} name the same variant '{name}'; give "
+                "each variant its own id (plink --set-missing-var-ids @:#:$1:$2)"
+            )
+        seen[name] = line
+        names.append(name)
+    return names
 
 
 def _fields(path: Path, count: int) -> list[list[str]]:

@@ -154,7 +154,7 @@ _APPLIES = {
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": STREAMABLE,
-    "allow_missing": ("csv", "tsv", "vcf"),
+    "allow_missing": ("csv", "tsv"),
 }
 
 
