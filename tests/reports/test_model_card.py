@@ -31,3 +31,10 @@ def test_a_genotype_report_carries_the_consent_caution(fixtures, tmp_path):
     est = VAE(likelihood="genotype", n_latent=2, epochs=2).fit(ds)
     card = _card(write_report(est, tmp_path / "g.html", data=ds).read_text())
     assert "population structure" in card and "identify people" in card
+
+
+def test_a_sequence_model_card_asks_for_screening(fixtures, tmp_path):
+    ds = read_dataset(fixtures / "splice_junctions_200.tsv", sequence_column="sequence")
+    est = VAE(likelihood="categorical", n_latent=2, epochs=1).fit(ds)
+    card = _card(write_report(est, tmp_path / "s.html", data=ds).read_text())
+    assert "Caution" in card and "--screen-against" in card and "withheld" in card

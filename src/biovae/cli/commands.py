@@ -11,6 +11,7 @@ import numpy as np
 
 from biovae.cli.io import check_output, model_data_config, read_input, write_samples
 from biovae.cli.options import build_config
+from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError
 
@@ -109,6 +110,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     est = _load(args)
+    chosen = screens(args, est.schema_.alphabet)  # checked before any sampling
     obs = None
     if args.obs:
         from biovae.data.tables import read_obs_table
@@ -120,7 +122,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 "row of covariates per sample"
             )
     samples = est.sample(args.n, obs=obs, seed=args.seed)
-    write_samples(out, samples, est.schema_.features, est.schema_.alphabet)
+    keep = np.arange(len(samples))
+    if est.schema_.alphabet is not None:
+        keep = screened(args, out, samples, est.schema_.alphabet, chosen)
+    write_samples(out, samples[keep], est.schema_.features, est.schema_.alphabet, keep)
     print(out)
     return 0
 

@@ -58,10 +58,17 @@ def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
 
 
 def write_samples(
-    path: Path, samples: np.ndarray, features: tuple[str, ...], alphabet: str | None
+    path: Path,
+    samples: np.ndarray,
+    features: tuple[str, ...],
+    alphabet: str | None,
+    numbers: np.ndarray | None = None,
 ) -> None:
-    """Samples as FASTA (sequences) or a table with one column per feature."""
-    ids = [f"sample_{i + 1}" for i in range(len(samples))]
+    """Samples as FASTA (sequences) or a table with one column per feature; ids
+    ``sample_<k>`` with k = ``numbers`` + 1 (the draws' positions; gaps where screening
+    withheld a sample)."""
+    numbers = np.arange(len(samples)) if numbers is None else numbers
+    ids = [f"sample_{i + 1}" for i in numbers]
     if alphabet is not None:
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
         if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):

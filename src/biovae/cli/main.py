@@ -17,6 +17,7 @@ from biovae.cli.options import (
     add_data_flags,
     add_options,
 )
+from biovae.cli.screen_opts import add_screen_options
 from biovae.errors import BiovaeError
 from biovae.training.allocator import tune_allocator
 
@@ -130,7 +131,10 @@ def _sample_parser(sub) -> None:
         "sample",
         "Generate N records by decoding draws from the prior.",
         "  biovae sample model -n 100 --out samples.tsv\n"
-        "  biovae sample family_model -n 50 --out designs.fasta\n",
+        "  biovae sample family_model -n 50 --out designs.fasta\n"
+        "  biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta\n"
+        "  biovae sample family_model -n 50 --out designs.fasta \\\n"
+        "      --screen-command 'my_screen {fasta} {out}'\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-n", type=int, required=True, help="number of records")
@@ -139,6 +143,7 @@ def _sample_parser(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--obs", metavar="FILE", help="covariates of the samples (conditional models)")
+    add_screen_options(p)
     p.set_defaults(func=commands.cmd_sample)
 
 

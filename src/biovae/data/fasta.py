@@ -82,6 +82,12 @@ def read_fasta(
     )
 
 
+def read_fasta_records(path: str | Path) -> FastaRecords:
+    """The records of a FASTA file (optionally gzip-compressed) as text, unaligned and
+    un-encoded: ids, descriptions and sequences as written (lengths may differ)."""
+    return parse_fasta(_read_text(Path(path)), str(path))
+
+
 def parse_fasta(text: str, source: str) -> FastaRecords:
     """Split FASTA text into ids, descriptions and joined sequences.
 

@@ -42,6 +42,11 @@ CAUTIONS = {
     "audit the map for them before reading biology off it.",
 }
 CAUTIONS["hurdle_dirichlet"] = CAUTIONS["dirichlet_multinomial"]
+CAUTIONS["categorical"] = (
+    "Sampled sequences can resemble genes or proteins of concern: screen them before any "
+    "synthesis (biovae sample --screen-against FASTA or --screen-command CMD; flagged samples "
+    "are withheld)."
+)
 
 GENERAL_LIMITS = (
     "The latent axes have no fixed meaning: the prior N(0, I) does not change under rotations "

@@ -1,0 +1,1 @@
+"""Design of new sequences and its safeguards: screening samples before they leave biovae."""

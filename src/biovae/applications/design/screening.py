@@ -1,0 +1,299 @@
+"""Screening generated sequences before they leave biovae: a biosecurity safeguard.
+
+A generative model of a sequence family can emit sequences close to genes or proteins of
+concern (toxins, virulence factors, regulated agents' genes), whether or not its training data
+held them. Synthesis providers screen orders for this; biovae lets the same check run where the
+sequences are made. Two screens, usable together:
+
+* :class:`ReferenceScreen` — the samples against a FASTA of sequences of concern that *you*
+  supply (biovae ships none): a sample is flagged when some window of ``W`` letters matches a
+  reference at identity ≥ p without gaps (:mod:`~biovae.applications.design.similarity`;
+  defaults W = 50 nucleotides — the window of the 2024 US framework for nucleic-acid synthesis
+  screening — or 17 amino acids, the same stretch of protein, and p = 0.8). Nucleotide samples
+  are searched on both strands; nucleotide samples against protein references, and protein
+  samples against nucleotide references, are compared in all six reading frames (standard
+  code), since a protein of concern can be encoded by many DNA sequences.
+* :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
+  SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
+  samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
+  ``flagged`` (yes/no, true/false, 1/0, flag/pass) and optionally ``reason``.
+
+Policy, fail closed: a sample flagged by any screen is withheld; a screen that cannot give a
+verdict for every sample (the program fails, times out or leaves ids out) stops the run before
+anything is written. Screening is an aid, not a guarantee: an alignment-free window search
+misses distant homologs, and an empty list screens nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biovae.applications.design.similarity import (
+    UNKNOWN_QUERY,
+    UNKNOWN_REFERENCE,
+    Hit,
+    ReferenceIndex,
+    encode,
+)
+from biovae.data.fasta import read_fasta_records
+from biovae.data.sequences import PROTEIN, detect_alphabet
+from biovae.errors import ConfigError, DataError
+
+NUCLEOTIDES, AMINO_ACIDS = "ACGT", PROTEIN.rstrip("-")
+#: default windows (letters): 50 nt, and the 17 residues that 50 nt encode
+WINDOW = {"nucleotide": 50, "protein": 17}
+#: shortest window (and reference) screened: below it, chance matches flag everything
+MIN_WINDOW = 10
+_CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # TCAG order
+_COMPLEMENT = str.maketrans("ACGTUN", "TGCAAN")
+_FRAMES = ("+1", "+2", "+3", "−1", "−2", "−3")
+_YES = {"1", "true", "yes", "flag", "flagged"}
+_NO = {"0", "false", "no", "pass", "passed"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One sample's screening result: flagged or not, by which screens, and why."""
+
+    id: str
+    flagged: bool
+    screen: str = ""
+    reason: str = ""
+
+
+#: a screen takes sample ids and ungapped upper-case sequences, returns one verdict per sample
+Screen = Callable[[Sequence[str], Sequence[str]], list[Verdict]]
+
+
+def screen_sequences(
+    ids: Sequence[str], sequences: Sequence[str], screens: Sequence[Screen]
+) -> list[Verdict]:
+    """Every screen on every sample (gaps removed); flagged when any screen flags it."""
+    seqs = [ungapped(s) for s in sequences]
+    flags = [False] * len(ids)
+    names: list[list[str]] = [[] for _ in ids]
+    reasons: list[list[str]] = [[] for _ in ids]
+    for screen in screens:
+        for i, verdict in enumerate(screen(list(ids), seqs)):
+            if verdict.flagged:
+                flags[i] = True
+                names[i].append(verdict.screen)
+                reasons[i].append(verdict.reason)
+    return [
+        Verdict(rid, flag, ",".join(n), "; ".join(r))
+        for rid, flag, n, r in zip(ids, flags, names, reasons)
+    ]
+
+
+def ungapped(seq: str) -> str:
+    """Upper case without alignment gaps ('-', '.'): what would be synthesised."""
+    return seq.upper().replace("-", "").replace(".", "")
+
+
+def kind(seqs: Sequence[str]) -> str:
+    """``nucleotide`` or ``protein``, by the letters of all sequences together."""
+    raw = np.frombuffer("".join(seqs).encode("ascii", errors="replace"), dtype=np.uint8)
+    return "protein" if detect_alphabet(raw[None, :]) == PROTEIN else "nucleotide"
+
+
+def six_frames(seq: str) -> list[str]:
+    """Translations of the three forward and three reverse-complement frames."""
+    dna = seq.replace("U", "T")
+    out = []
+    for strand in (dna, dna.translate(_COMPLEMENT)[::-1]):
+        for frame in range(3):
+            codons = [strand[i : i + 3] for i in range(frame, len(strand) - 2, 3)]
+            out.append("".join(_codon(c) for c in codons))
+    return out
+
+
+def _codon(codon: str) -> str:
+    index = 0
+    for base in codon:
+        if base not in "TCAG":
+            return "X"
+        index = 4 * index + "TCAG".index(base)
+    return _CODE[index]
+
+
+@dataclass(frozen=True)
+class ReferenceScreen:
+    """Flag samples with a window of ``window`` letters at ≥ ``identity`` to a reference of
+    the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind)."""
+
+    path: Path
+    window: int | None = None
+    identity: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.window is not None and self.window < MIN_WINDOW:
+            raise ConfigError(f"the screening window must be >= {MIN_WINDOW} letters")
+        if not 0.5 <= self.identity <= 1.0:
+            raise ConfigError("the screening identity must be between 0.5 and 1")
+
+    def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
+        names, refs = self._references()
+        queries, owner, labels, unit = self._queries(sequences, kind(refs))
+        if unit == "protein" and kind(refs) == "nucleotide":  # protein samples, DNA references
+            names = [f"{n} (frame {f})" for n in names for f in _FRAMES]
+            refs = [t for r in refs for t in six_frames(r)]
+        elif unit == "nucleotide":  # both strands
+            names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
+            refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
+        letters = AMINO_ACIDS if unit == "protein" else NUCLEOTIDES
+        window = self._window(queries, refs, unit)
+        coded = [encode(r, letters, UNKNOWN_REFERENCE) for r in refs]
+        index = ReferenceIndex(coded, window, self.identity, len(letters))
+        best: list[tuple[Hit, str] | None] = [None] * len(ids)
+        for query, i, label in zip(queries, owner, labels):
+            hit = index.best(encode(query, letters, UNKNOWN_QUERY))
+            if (
+                hit
+                and hit.matches >= index.need
+                and (best[i] is None or hit.matches > best[i][0].matches)
+            ):
+                best[i] = (hit, label)
+        return [_verdict(rid, found, names, unit) for rid, found in zip(ids, best)]
+
+    def _references(self) -> tuple[list[str], list[str]]:
+        records = read_fasta_records(self.path)
+        refs = [ungapped(s).replace("U", "T") for s in records.seqs]
+        for rid, ref in zip(records.ids, refs):
+            if len(ref) < MIN_WINDOW:
+                raise DataError(
+                    f"{self.path}: record '{rid}' has {len(ref)} letters; references shorter "
+                    f"than {MIN_WINDOW} cannot be screened for (chance matches); remove it"
+                )
+        return list(records.ids), refs
+
+    def _queries(
+        self, seqs: Sequence[str], ref_kind: str
+    ) -> tuple[list[str], list[int], list[str], str]:
+        """What is compared (the samples, or their six frames), whose each is, its label, and
+        the unit of comparison."""
+        sample_kind = kind(seqs)
+        if sample_kind == "nucleotide" and ref_kind == "protein":
+            queries = [frame for s in seqs for frame in six_frames(s)]
+            owner = [i for i in range(len(seqs)) for _ in _FRAMES]
+            return queries, owner, [f"frame {f} " for _ in seqs for f in _FRAMES], "protein"
+        if sample_kind == "nucleotide":
+            seqs = [s.replace("U", "T") for s in seqs]
+        return list(seqs), list(range(len(seqs))), [""] * len(seqs), sample_kind
+
+    def _window(self, queries: Sequence[str], refs: Sequence[str], unit: str) -> int:
+        """The window: the set (or default) one, shortened to the shortest sequence compared."""
+        shortest = min(min(map(len, queries)), min(map(len, refs)))
+        window = min(self.window or WINDOW[unit], shortest)
+        if window < MIN_WINDOW:
+            raise DataError(
+                f"a sample has {min(map(len, queries))} letters to compare; samples shorter "
+                f"than {MIN_WINDOW} cannot be screened"
+            )
+        return window
+
+
+def _verdict(rid: str, found: tuple[Hit, str] | None, names: list[str], unit: str) -> Verdict:
+    if found is None:
+        return Verdict(rid, False)
+    hit, label = found
+    letters = "nt" if unit == "nucleotide" else "aa"
+    q0, r0 = hit.query_start + 1, hit.reference_start + 1
+    return Verdict(
+        rid,
+        True,
+        "reference",
+        f"{hit.identity:.0%} identity over {hit.window} {letters} to '{names[hit.reference]}' "
+        f"(sample {label}{q0}–{q0 + hit.window - 1}, reference {r0}–{r0 + hit.window - 1})",
+    )
+
+
+@dataclass(frozen=True)
+class CommandScreen:
+    """An external screening program: ``command`` names ``{fasta}`` (the samples, written by
+    biovae) and ``{out}`` (the verdict TSV the program writes: ``id``, ``flagged``, optionally
+    ``reason``). Run without a shell; exit status 0 is required."""
+
+    command: str
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if "{fasta}" not in self.command or "{out}" not in self.command:
+            raise ConfigError(
+                f"screening command {self.command!r} must name {{fasta}} (the samples) and "
+                "{out} (its verdict table), e.g. 'screen.sh {fasta} {out}'"
+            )
+
+    def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
+        from biovae.data.writers import write_fasta
+
+        with tempfile.TemporaryDirectory(prefix="biovae-screen-") as tmp:
+            fasta, out = Path(tmp) / "samples.fasta", Path(tmp) / "verdicts.tsv"
+            write_fasta(fasta, list(ids), list(sequences), line_width=None)
+            argv = [
+                t.replace("{fasta}", str(fasta)).replace("{out}", str(out))
+                for t in shlex.split(self.command)
+            ]
+            self._run(argv)
+            if not out.is_file():
+                raise DataError(
+                    f"screening command {argv[0]!r} exited 0 but wrote no verdict table at "
+                    "{out}; it must write id/flagged columns there"
+                )
+            return _read_verdicts(out, ids, argv[0])
+
+    def _run(self, argv: list[str]) -> None:
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"screening command {argv[0]!r} not found; give its full path"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DataError(
+                f"screening command {argv[0]!r} ran past {self.timeout} s; nothing was written"
+            ) from exc
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise DataError(
+                f"screening command {argv[0]!r} failed (exit status {proc.returncode}: {last}); "
+                "nothing was written"
+            )
+
+
+def _read_verdicts(path: Path, ids: Sequence[str], program: str) -> list[Verdict]:
+    """The program's verdicts in sample order; every sample needs exactly one."""
+    lines = [ln.split("\t") for ln in path.read_text(encoding="utf-8").splitlines() if ln]
+    header = [h.strip().lower() for h in lines[0]] if lines else []
+    if "id" not in header or "flagged" not in header:
+        raise DataError(
+            f"verdict table of {program!r}: the header must have columns 'id' and 'flagged' "
+            f"(tab-separated), found {header}"
+        )
+    col = {name: header.index(name) for name in ("id", "flagged", "reason") if name in header}
+    known, found = set(ids), {}
+    for lineno, row in enumerate(lines[1:], start=2):
+        row = row + [""] * (len(header) - len(row))
+        rid, value = row[col["id"]].strip(), row[col["flagged"]].strip().lower()
+        if value not in _YES | _NO or rid not in known or rid in found:
+            problem = (
+                f"flagged value {value!r} is not yes/no"
+                if value not in _YES | _NO
+                else f"id {rid!r} is {'repeated' if rid in found else 'not a sample'}"
+            )
+            raise DataError(f"verdict table of {program!r}, line {lineno}: {problem}")
+        reason = row[col["reason"]].strip() if "reason" in col else ""
+        found[rid] = Verdict(rid, value in _YES, "command" if value in _YES else "", reason)
+    missing = [rid for rid in ids if rid not in found]
+    if missing:
+        raise DataError(
+            f"verdict table of {program!r} has no verdict for sample {missing[0]!r} "
+            f"({len(missing)} missing); every sample needs one, nothing was written"
+        )
+    return [found[rid] for rid in ids]

@@ -1,0 +1,145 @@
+"""Ungapped windowed identity search: does a window of ``W`` letters of a query match some
+reference, letter for letter on one diagonal, at identity ≥ p?
+
+A window of W letters at identity ≥ p has at most m = W − ⌈p·W⌉ mismatches, so cutting it into
+m + 1 pieces leaves one piece of at least ⌊W / (m + 1)⌋ letters without a mismatch (pigeonhole).
+Every qualifying window therefore shares an exact k-mer (k = that length, at most
+:data:`MAX_K`) with its reference on its own diagonal — in fact at least t = W − k + 1 − k·m of
+them, since each mismatch spoils at most k of the window's W − k + 1 k-mers (the q-gram lemma).
+The search looks the query's k-mers up in a sorted index of the references' k-mers, keeps the
+diagonals with at least max(1, t) seeds inside one window's stretch, and slides a W-letter
+window along each of them: **no qualifying window is missed** (tested against brute force).
+The count filter is what keeps DNA fast: 4-letter seeds of a 4-letter alphabet hit
+everywhere, but rarely t times within W letters of one diagonal by chance. Gaps are not
+aligned: an insertion or deletion moves the diagonal, and a window on either side is found when
+it qualifies alone. Letters outside the alphabet (N, X, stop codons) never match anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: codes outside the alphabet: an unknown query letter, an unknown reference letter, and the
+#: filler between references (never equal to each other or to a letter)
+UNKNOWN_QUERY, UNKNOWN_REFERENCE, FILLER = 254, 255, 253
+#: longest seed (alphabet size ** k must fit in int64 for alphabets of up to 25 letters)
+MAX_K = 12
+#: diagonals × query letters scored at once (bounds memory)
+CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Hit:
+    """The best window of a query: reference index, identical letters in the window, window
+    length, and the window's 0-based starts in the query and in the reference."""
+
+    reference: int
+    matches: int
+    window: int
+    query_start: int
+    reference_start: int
+
+    @property
+    def identity(self) -> float:
+        return self.matches / self.window
+
+
+def seed_length(window: int, identity: float) -> int:
+    """Seed length k that no window of ``window`` letters at ``identity`` can lack."""
+    mismatches = window - math.ceil(identity * window - 1e-9)
+    return max(1, min(MAX_K, window // (mismatches + 1)))
+
+
+def encode(seq: str, letters: str, unknown: int) -> np.ndarray:
+    """Codes 0..len(letters)-1 of an upper-case sequence; other letters get ``unknown``."""
+    table = np.full(256, unknown, dtype=np.uint8)
+    table[np.frombuffer(letters.encode("ascii"), dtype=np.uint8)] = np.arange(len(letters))
+    return table[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
+
+
+class ReferenceIndex:
+    """The k-mers of a set of references (code arrays), for :meth:`best` queries."""
+
+    def __init__(self, references: list[np.ndarray], window: int, identity: float, size: int):
+        self.window, self.size = window, size
+        self.need = math.ceil(identity * window - 1e-9)
+        self.k = seed_length(window, identity)
+        self.min_seeds = max(1, window - self.k + 1 - self.k * (window - self.need))
+        filler = np.full(window, FILLER, dtype=np.uint8)  # no window spans two references
+        parts, starts, at = [], [], 0
+        for ref in references:
+            starts.append(at)
+            parts += [ref, filler]
+            at += len(ref) + window
+        self.concat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        keys, ok = self._keys(self.concat)
+        positions = np.flatnonzero(ok)
+        order = np.argsort(keys[positions], kind="stable")
+        self.sorted_keys, self.positions = keys[positions][order], positions[order]
+
+    def _keys(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Integer key of every k-mer, and whether all its letters are in the alphabet."""
+        if len(codes) < self.k:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        grams = np.lib.stride_tricks.sliding_window_view(codes, self.k).astype(np.int64)
+        powers = self.size ** np.arange(self.k - 1, -1, -1, dtype=np.int64)
+        return grams @ powers, (grams < self.size).all(1)
+
+    def best(self, query: np.ndarray) -> Hit | None:
+        """The query's best window over all references, or None when no seed is shared."""
+        diagonals = self._diagonals(query)
+        if len(diagonals) == 0:
+            return None
+        best = (-1, 0, 0)  # matches, diagonal, query start
+        rows = max(1, CHUNK // max(len(query), 1))
+        for lo in range(0, len(diagonals), rows):
+            best = max(best, self._score(query, diagonals[lo : lo + rows]))
+        matches, diagonal, start = best
+        ref_pos = diagonal + start
+        ref = int(np.searchsorted(self.starts, ref_pos, side="right") - 1)
+        return Hit(ref, matches, self.window, start, int(ref_pos - self.starts[ref]))
+
+    def _diagonals(self, query: np.ndarray) -> np.ndarray:
+        keys, ok = self._keys(query)
+        qpos = np.flatnonzero(ok)
+        left = np.searchsorted(self.sorted_keys, keys[qpos], side="left")
+        counts = np.searchsorted(self.sorted_keys, keys[qpos], side="right") - left
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        first = np.repeat(left - (np.cumsum(counts) - counts), counts)
+        qrep = np.repeat(qpos, counts)
+        diagonal = self.positions[first + np.arange(total)] - qrep
+        if self.min_seeds == 1:
+            return np.unique(diagonal)
+        return self._dense(diagonal, qrep, len(query))
+
+    def _dense(self, diagonal: np.ndarray, qpos: np.ndarray, length: int) -> np.ndarray:
+        """Diagonals with ``min_seeds`` seeds inside one window: t consecutive seeds (by
+        query position) spanning at most W − k letters. Counting whole diagonals first
+        leaves few seeds to sort."""
+        t = self.min_seeds
+        many = np.bincount(diagonal + length)[diagonal + length] >= t
+        d, q = diagonal[many], qpos[many]
+        order = np.lexsort((q, d))
+        d, q = d[order], q[order]
+        close = (d[t - 1 :] == d[: len(d) - t + 1]) & (
+            q[t - 1 :] - q[: len(q) - t + 1] <= self.window - self.k
+        )
+        return np.unique(d[: len(d) - t + 1][close])
+
+    def _score(self, query: np.ndarray, diagonals: np.ndarray) -> tuple[int, int, int]:
+        """(matches, diagonal, query start) of the best window on these diagonals."""
+        idx = diagonals[:, None] + np.arange(len(query))[None, :]
+        inside = (idx >= 0) & (idx < len(self.concat))
+        ref = self.concat[np.clip(idx, 0, max(len(self.concat) - 1, 0))]
+        match = (ref == query[None, :]) & inside
+        cs = np.zeros((len(diagonals), len(query) + 1), dtype=np.int32)
+        np.cumsum(match, axis=1, out=cs[:, 1:])
+        sums = cs[:, self.window :] - cs[:, : -self.window]
+        row, start = np.unravel_index(int(np.argmax(sums)), sums.shape)
+        return int(sums[row, start]), int(diagonals[row]), int(start)

@@ -1,0 +1,104 @@
+"""``biovae sample``'s screening of generated sequences (see
+:mod:`biovae.applications.design.screening`): the options, and the withheld/kept split."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from biovae.errors import ConfigError
+
+UNSCREENED = (
+    "note: these sequences were not screened for sequences of concern; before any synthesis "
+    "screen them (--screen-against FASTA or --screen-command CMD)"
+)
+
+
+def add_screen_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group(
+        "screening (sequence models)",
+        "Samples flagged by a screen are withheld from --out; every sample's verdict goes to "
+        "OUT's name + .screening.tsv. A screen that fails stops the run, nothing written.",
+    )
+    g.add_argument(
+        "--screen-against",
+        metavar="FASTA",
+        help="sequences of concern (yours): flag samples with a window at >= --screen-identity",
+    )
+    g.add_argument(
+        "--screen-window",
+        type=int,
+        metavar="W",
+        help="window in letters (default 50 nt, or 17 aa for proteins and translated DNA)",
+    )
+    g.add_argument("--screen-identity", type=float, default=0.8, metavar="P", help="(default 0.8)")
+    g.add_argument(
+        "--screen-command",
+        metavar="CMD",
+        help="external screen: 'prog {fasta} {out}' writes a TSV with id and flagged columns",
+    )
+
+
+def screens(args: argparse.Namespace, alphabet: str | None) -> list:
+    """The screens the options ask for (checked before any sampling)."""
+    from biovae.applications.design.screening import CommandScreen, ReferenceScreen
+
+    out = []
+    if args.screen_against:
+        path = Path(args.screen_against)
+        if not path.is_file():
+            raise ConfigError(f"--screen-against {path}: no such file")
+        out.append(ReferenceScreen(path, args.screen_window, args.screen_identity))
+    elif args.screen_window is not None:
+        raise ConfigError("--screen-window applies to --screen-against; give that too")
+    if args.screen_command:
+        out.append(CommandScreen(args.screen_command))
+    if out and alphabet is None:
+        raise ConfigError(
+            "screening applies to sequence models; this model's samples are table rows"
+        )
+    return out
+
+
+def verdict_path(out: Path) -> Path:
+    """``designs.fasta`` → ``designs.screening.tsv`` (beside it)."""
+    name = out.name.removesuffix(".gz")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return out.with_name(stem + ".screening.tsv")
+
+
+def screened(
+    args: argparse.Namespace, out: Path, samples: np.ndarray, alphabet: str, chosen: list
+) -> np.ndarray:
+    """Indices of the samples that pass every screen; writes the verdict table. Without
+    screens every sample passes and a note says so."""
+    if not chosen:
+        if not args.quiet:
+            print(UNSCREENED, file=sys.stderr)
+        return np.arange(len(samples))
+    from biovae.applications.design.screening import screen_sequences
+    from biovae.data.writers import write_table
+
+    ids = [f"sample_{i + 1}" for i in range(len(samples))]
+    seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
+    verdicts = screen_sequences(ids, seqs, chosen)
+    flagged = np.array([v.flagged for v in verdicts], dtype=bool)
+    table = verdict_path(out)
+    write_table(
+        table,
+        ids,
+        {
+            "flagged": np.where(flagged, "yes", "no").astype(object),
+            "screen": np.array([v.screen for v in verdicts], dtype=object),
+            "reason": np.array([v.reason for v in verdicts], dtype=object),
+        },
+    )
+    print(
+        f"screening: {int(flagged.sum())} of {len(ids)} samples flagged and withheld; "
+        f"verdicts in {table}",
+        file=sys.stderr,
+    )
+    return np.flatnonzero(~flagged)

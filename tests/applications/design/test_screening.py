@@ -1,0 +1,187 @@
+"""Screens of generated sequences: reference windows on both strands and in six frames, the
+external-command contract, and their failures (fail closed)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from biovae.applications.design.screening import (
+    CommandScreen,
+    ReferenceScreen,
+    Verdict,
+    screen_sequences,
+    six_frames,
+)
+from biovae.data.fasta import read_fasta_records
+from biovae.errors import ConfigError, DataError
+from tests.conftest import FIXTURES
+
+# one codon per amino acid, written out here (independent of the module's code table)
+CODON = dict(
+    A="GCT", C="TGT", D="GAT", E="GAA", F="TTT", G="GGT", H="CAT", I="ATT", K="AAA", L="CTG",
+    M="ATG", N="AAT", P="CCG", Q="CAG", R="CGT", S="TCT", T="ACC", V="GTT", W="TGG", Y="TAT",
+)  # fmt: skip
+REVCOMP = str.maketrans("ACGT", "TGCA")
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+@pytest.fixture(scope="module")
+def blat() -> str:
+    """TEM-1 beta-lactamase (BLAT_ECOLX/24-286), the focus of the fixture alignment."""
+    rec = read_fasta_records(FIXTURES / "blat_ecolx_first40.a2m")
+    return "".join(c for c in rec.seqs[0] if c.isupper())
+
+
+def fasta(tmp_path, name: str, records: dict[str, str]):
+    path = tmp_path / name
+    path.write_text("".join(f">{k}\n{v}\n" for k, v in records.items()))
+    return path
+
+
+def random_protein(rng, n: int) -> str:
+    return "".join(rng.choice(list(AA), n))
+
+
+def back_translate(protein: str) -> str:
+    return "".join(CODON[a] for a in protein)
+
+
+def test_six_frames_by_hand():
+    assert six_frames("ATGTTTTAA") == ["MF*", "CF", "VL", "LKH", "*N", "KT"]
+
+
+def test_protein_samples_near_a_reference_are_flagged_and_others_pass(tmp_path, blat):
+    rng = np.random.default_rng(0)
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    near = list(random_protein(rng, 120))
+    near[50:70] = blat[100:120]
+    near[55], near[63] = "W", "W"  # 18 of 20 still identical
+    samples = ["".join(near)] + [random_protein(rng, 120) for _ in range(30)]
+    verdicts = ReferenceScreen(refs)([f"s{i}" for i in range(31)], samples)
+    assert [v.flagged for v in verdicts] == [True] + [False] * 30
+    assert "to 'BLAT_ECOLX'" in verdicts[0].reason and "reference 1" in verdicts[0].reason
+
+
+def test_dna_samples_are_screened_in_six_frames_against_proteins(tmp_path, blat):
+    rng = np.random.default_rng(1)
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    coding = back_translate(blat[30:60])  # 90 nt encoding 30 residues of the reference
+    flank = "".join(rng.choice(list("ACGT"), 40))
+    minus = (flank + coding + flank).translate(REVCOMP)[::-1]  # on the reverse strand
+    decoy = "".join(rng.choice(list("ACGT"), 170))
+    verdicts = ReferenceScreen(refs)(["minus", "decoy"], [minus, decoy])
+    assert [v.flagged for v in verdicts] == [True, False]
+    assert "frame −" in verdicts[0].reason and "100% identity over 17 aa" in verdicts[0].reason
+
+
+def test_protein_samples_are_screened_against_translated_dna(tmp_path, blat):
+    refs = fasta(tmp_path, "genes.fasta", {"bla": "AA" + back_translate(blat)})  # frame +3
+    rng = np.random.default_rng(2)
+    sample = random_protein(rng, 30) + blat[200:230] + random_protein(rng, 30)
+    (v,) = ReferenceScreen(refs)(["s"], [sample])
+    assert v.flagged and "bla (frame +3)" in v.reason
+
+
+def test_dna_against_dna_searches_both_strands(tmp_path):
+    rng = np.random.default_rng(3)
+    gene = "".join(rng.choice(list("ACGT"), 300))
+    refs = fasta(tmp_path, "genes.fasta", {"gene": gene})
+    piece = list(gene[100:160].translate(REVCOMP)[::-1])
+    for j in range(0, 60, 6):  # 10 substitutions in 60 nt: 50/60 per window at worst
+        piece[j] = {"A": "C", "C": "G", "G": "T", "T": "A"}[piece[j]]
+    sample = "".join(rng.choice(list("ACGT"), 30)) + "".join(piece)
+    unrelated = "".join(rng.choice(list("ACGT"), 90))
+    verdicts = ReferenceScreen(refs)(["rc", "other"], [sample, unrelated])
+    assert [v.flagged for v in verdicts] == [True, False]
+    assert "gene (− strand)" in verdicts[0].reason and "over 50 nt" in verdicts[0].reason
+
+
+def test_gaps_are_removed_before_screening(tmp_path, blat):
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    gapped = "-".join(blat[10:40])  # an alignment row: gap between every letter
+    (v,) = screen_sequences(["s"], [gapped], [ReferenceScreen(refs)])
+    assert v.flagged and v.screen == "reference"
+
+
+def test_bad_references_and_settings(tmp_path, blat):
+    short = fasta(tmp_path, "short.fasta", {"ok": blat, "peptide": "MKTAYIAK"})
+    with pytest.raises(DataError, match="record 'peptide' has 8 letters"):
+        ReferenceScreen(short)(["s"], [blat])
+    with pytest.raises(ConfigError, match="window must be >= 10"):
+        ReferenceScreen(short, window=5)
+    with pytest.raises(ConfigError, match="identity must be between"):
+        ReferenceScreen(short, identity=1.5)
+
+
+@pytest.fixture
+def program(tmp_path):
+    """A stand-in screening program: flags sequences holding 'WW'; 'fail' exits 3, 'drop'
+    leaves the last sample out, 'badvalue' writes 'maybe', 'silent' writes nothing."""
+    script = tmp_path / "screen.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            mode, fasta, out = sys.argv[1:4]
+            if mode == "fail":
+                print("screen: database not found", file=sys.stderr)
+                sys.exit(3)
+            recs = [r.splitlines() for r in open(fasta).read().split(">")[1:]]
+            rows = [(r[0], "yes" if "WW" in "".join(r[1:]) else "no") for r in recs]
+            if mode == "drop":
+                rows = rows[:-1]
+            if mode == "badvalue":
+                rows[0] = (rows[0][0], "maybe")
+            if mode != "silent":
+                with open(out, "w") as fh:
+                    fh.write("id\\tflagged\\treason\\n")
+                    fh.writelines(f"{i}\\t{f}\\tmotif WW\\n" for i, f in rows)
+            """
+        )
+    )
+    return lambda mode: CommandScreen(f"{sys.executable} {script} {mode} {{fasta}} {{out}}")
+
+
+def test_a_command_screen_gives_one_verdict_per_sample(program):
+    verdicts = program("ok")(["a", "b", "c"], ["MKWWA" * 3, "MKAAA" * 3, "WWMMM" * 3])
+    assert verdicts == [
+        Verdict("a", True, "command", "motif WW"),
+        Verdict("b", False, "", "motif WW"),
+        Verdict("c", True, "command", "motif WW"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode,message",
+    [
+        ("fail", "failed \\(exit status 3: screen: database not found\\); nothing was written"),
+        ("drop", "no verdict for sample 'b'"),
+        ("badvalue", "line 2: flagged value 'maybe' is not yes/no"),
+        ("silent", "wrote no verdict table"),
+    ],
+)
+def test_a_command_screen_fails_closed(program, mode, message):
+    with pytest.raises(DataError, match=message):
+        program(mode)(["a", "b"], ["MKWW", "MKAA"])
+
+
+def test_command_settings_are_checked():
+    with pytest.raises(ConfigError, match="must name \\{fasta\\}"):
+        CommandScreen("screen.sh samples.fasta")
+    with pytest.raises(ConfigError, match="not found"):
+        CommandScreen("/nonexistent/screen {fasta} {out}")(["a"], ["MKAA"])
+
+
+def test_any_flagging_screen_flags_the_sample(tmp_path, blat, program):
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    samples = [blat[:40], "MKWW" + "A" * 36, "MKAA" + "C" * 36]
+    verdicts = screen_sequences(["x", "y", "z"], samples, [ReferenceScreen(refs), program("ok")])
+    assert [(v.flagged, v.screen) for v in verdicts] == [
+        (True, "reference"),
+        (True, "command"),
+        (False, ""),
+    ]

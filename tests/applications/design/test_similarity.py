@@ -1,0 +1,86 @@
+"""The seeded window search against brute force: it must find every window that qualifies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from biovae.applications.design.similarity import (
+    UNKNOWN_QUERY,
+    UNKNOWN_REFERENCE,
+    ReferenceIndex,
+    encode,
+    seed_length,
+)
+
+
+def brute_best(query: np.ndarray, refs: list[np.ndarray], window: int) -> int:
+    """Most identical letters of any query window on any diagonal of any reference (letters
+    beyond a reference's ends count as mismatches)."""
+    best, n = 0, len(query)
+    for ref in refs:
+        padded = np.concatenate([np.full(n, 99), ref, np.full(n, 99)])
+        for shift in range(len(ref) + n):  # query position 0 against padded position shift
+            same = (padded[shift : shift + n] == query).astype(int)
+            best = max(best, int(np.convolve(same, np.ones(window, int), "valid").max()))
+    return best
+
+
+def mutate(seq: np.ndarray, positions, size: int) -> np.ndarray:
+    out = seq.copy()
+    out[positions] = (out[positions] + 1) % size
+    return out
+
+
+@pytest.mark.parametrize(
+    "window,identity,size",
+    [(12, 0.75, 4), (20, 0.8, 4), (10, 0.9, 4), (50, 0.8, 4), (30, 0.9, 4), (17, 0.8, 20)],
+)
+def test_every_qualifying_window_is_found(window, identity, size):
+    # DNA (4 letters): chance seed hits are frequent, a hard case for seeds and the count filter
+    rng = np.random.default_rng(window)
+    refs = [rng.integers(0, size, n).astype(np.uint8) for n in (window + 15, window, window + 40)]
+    need, length = math.ceil(identity * window - 1e-9), window + 25
+    index = ReferenceIndex(refs, window, identity, size)
+    for trial in range(40):
+        query = rng.integers(0, size, length).astype(np.uint8)
+        if trial % 2:  # plant a window with the most mismatches allowed, spread evenly
+            ref = refs[trial % 3]
+            r0 = rng.integers(0, len(ref) - window + 1)
+            q0 = rng.integers(0, length - window + 1)
+            spread = np.linspace(0, window - 1, window - need + 2)[1:-1].astype(int)
+            query[q0 : q0 + window] = mutate(ref[r0 : r0 + window], spread, size)
+        truth = brute_best(query, refs, window)
+        hit = index.best(query)
+        if truth >= need:
+            assert hit is not None and hit.matches == truth
+        else:
+            assert hit is None or hit.matches < need
+
+
+def test_the_hit_names_the_reference_and_both_positions():
+    rng = np.random.default_rng(1)
+    refs = [rng.integers(0, 20, n).astype(np.uint8) for n in (50, 80)]
+    query = rng.integers(0, 20, 40).astype(np.uint8)
+    query[7:24] = refs[1][30:47]
+    hit = ReferenceIndex(refs, 17, 0.8, 20).best(query)
+    assert (hit.reference, hit.matches, hit.query_start, hit.reference_start) == (1, 17, 7, 30)
+
+
+def test_unknown_letters_never_match():
+    q = encode("NNNNNNNNNNNN", "ACGT", UNKNOWN_QUERY)
+    r = encode("NNNNNNNNNNNN", "ACGT", UNKNOWN_REFERENCE)
+    assert ReferenceIndex([r], 10, 0.8, 4).best(q) is None
+
+
+def test_the_seed_count_filter_follows_the_q_gram_lemma():
+    index = ReferenceIndex([np.zeros(60, dtype=np.uint8)], 50, 0.8, 4)
+    assert (index.k, index.min_seeds) == (4, 50 - 4 + 1 - 4 * 10)  # 7 seeds on the diagonal
+
+
+def test_seed_length_is_the_pigeonhole_bound():
+    assert seed_length(50, 0.8) == 4  # 10 mismatches: 11 pieces of >= 4
+    assert seed_length(17, 0.8) == 4  # 14 of 17 needed: 3 mismatches, 4 pieces of >= 4
+    assert seed_length(200, 0.99) == 12  # capped: keys must fit in int64

@@ -1,0 +1,86 @@
+"""``biovae sample`` with screening: flagged samples withheld, verdicts beside the output,
+and a failing screen writes nothing."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from biovae.cli.main import main
+from biovae.data.fasta import read_fasta_records
+from tests.cli._run import run
+from tests.conftest import FIXTURES
+
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    """A categorical VAE of the 40-sequence BLAT fixture, and the family ungapped as a FASTA
+    (standing in for a list of sequences of concern that the samples resemble)."""
+    tmp = tmp_path_factory.mktemp("screening")
+    aln = FIXTURES / "blat_ecolx_first40.a2m"
+    fit = ["fit", str(aln), "--likelihood", "categorical", "--latent", "4", "--epochs", "200"]
+    assert main([*fit, "--out", str(tmp / "model"), "--quiet"]) == 0
+    recs = read_fasta_records(aln)
+    seqs = ["".join(c for c in s if c not in "-.").upper() for s in recs.seqs]
+    (tmp / "family.fasta").write_text("".join(f">{i}\n{s}\n" for i, s in zip(recs.ids, seqs)))
+    (tmp / "ubiquitin.fasta").write_text(f">ubiquitin\n{UBIQUITIN}\n")
+    return tmp
+
+
+def verdicts(path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    assert lines[0] == "id\tflagged\tscreen\treason"
+    return {ln.split("\t")[0]: ln.split("\t")[1] for ln in lines[1:]}
+
+
+def test_samples_like_the_concern_list_are_withheld(family, tmp_path, capsys):
+    out = tmp_path / "designs.fasta"
+    args = ["sample", family / "model", "-n", 20, "--out", out]
+    rc, _, err = run(capsys, *args, "--screen-against", family / "family.fasta")
+    assert rc == 0
+    table = verdicts(tmp_path / "designs.screening.tsv")
+    flagged = [k for k, v in table.items() if v == "yes"]
+    assert len(table) == 20 and len(flagged) >= 10  # the model samples the family
+    kept = read_fasta_records(out).ids if len(flagged) < 20 else []
+    assert kept == [k for k, v in table.items() if v == "no"]
+    assert f"{len(flagged)} of 20 samples flagged and withheld" in err
+
+
+def test_unrelated_references_flag_nothing(family, tmp_path, capsys):
+    out = tmp_path / "designs.fasta"
+    args = ["sample", family / "model", "-n", 20, "--out", out]
+    rc, _, err = run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")
+    assert rc == 0 and "0 of 20 samples flagged" in err
+    assert read_fasta_records(out).ids == [f"sample_{i}" for i in range(1, 21)]
+
+
+def test_unscreened_sequences_come_with_a_note(family, tmp_path, capsys):
+    rc, _, err = run(capsys, "sample", family / "model", "-n", 3, "--out", tmp_path / "d.fa")
+    assert rc == 0 and "not screened for sequences of concern" in err
+
+
+def test_a_failing_screen_writes_nothing(family, tmp_path, capsys):
+    out = tmp_path / "designs.fasta"
+    command = f"{sys.executable} -c 'import sys; sys.exit(4)' {{fasta}} {{out}}"
+    args = ["sample", family / "model", "-n", 5, "--out", out, "--screen-command", command]
+    rc, _, err = run(capsys, *args)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "exit status 4" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_screening_options_are_checked_first(family, tmp_path, capsys):
+    table_model = tmp_path / "table_model"
+    data = FIXTURES / "crc_abundance_60x50.tsv"
+    assert main(["fit", str(data), "--epochs", "1", "--out", str(table_model), "--quiet"]) == 0
+    out = tmp_path / "s.tsv"
+    args = ["sample", table_model, "-n", 5, "--out", out]
+    rc, _, err = run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")
+    assert rc == 2 and "screening applies to sequence models" in err and not out.exists()
+    args = ["sample", family / "model", "-n", 5, "--out", tmp_path / "d.fa"]
+    rc, _, err = run(capsys, *args, "--screen-window", 30)
+    assert rc == 2 and "--screen-window applies to --screen-against" in err
+    rc, _, err = run(capsys, *args, "--screen-against", tmp_path / "missing.fasta")
+    assert rc == 2 and "no such file" in err and not (tmp_path / "d.fa").exists()
