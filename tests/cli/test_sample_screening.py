@@ -46,14 +46,14 @@ def test_samples_like_the_concern_list_are_withheld(family, tmp_path, capsys):
     assert len(table) == 20 and len(flagged) >= 10  # the model samples the family
     kept = read_fasta_records(out).ids if len(flagged) < 20 else []
     assert kept == [k for k, v in table.items() if v == "no"]
-    assert f"{len(flagged)} of 20 samples flagged and withheld" in err
+    assert f"{len(flagged)} of 20 sequences flagged and withheld" in err
 
 
 def test_unrelated_references_flag_nothing(family, tmp_path, capsys):
     out = tmp_path / "designs.fasta"
     args = ["sample", family / "model", "-n", 20, "--out", out]
     rc, _, err = run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")
-    assert rc == 0 and "0 of 20 samples flagged" in err
+    assert rc == 0 and "0 of 20 sequences flagged" in err
     assert read_fasta_records(out).ids == [f"sample_{i}" for i in range(1, 21)]
 
 

@@ -123,8 +123,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
             )
     samples = est.sample(args.n, obs=obs, seed=args.seed)
     keep = np.arange(len(samples))
-    if est.schema_.alphabet is not None:
-        keep = screened(args, out, samples, est.schema_.alphabet, chosen)
+    alphabet = est.schema_.alphabet
+    if alphabet is not None:
+        ids = [f"sample_{i + 1}" for i in range(len(samples))]
+        seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
+        keep = screened(args, out, ids, seqs, chosen)
     write_samples(out, samples[keep], est.schema_.features, est.schema_.alphabet, keep)
     print(out)
     return 0

@@ -20,7 +20,7 @@ UNSCREENED = (
 def add_screen_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "screening (sequence models)",
-        "Samples flagged by a screen are withheld from --out; every sample's verdict goes to "
+        "Sequences flagged by a screen are withheld from --out; every verdict goes to "
         "OUT's name + .screening.tsv. A screen that fails stops the run, nothing written.",
     )
     g.add_argument(
@@ -71,19 +71,17 @@ def verdict_path(out: Path) -> Path:
 
 
 def screened(
-    args: argparse.Namespace, out: Path, samples: np.ndarray, alphabet: str, chosen: list
+    args: argparse.Namespace, out: Path, ids: list[str], seqs: list[str], chosen: list
 ) -> np.ndarray:
-    """Indices of the samples that pass every screen; writes the verdict table. Without
-    screens every sample passes and a note says so."""
+    """Indices of the records that pass every screen; writes the verdict table. Without
+    screens every record passes and a note says so."""
     if not chosen:
         if not args.quiet:
             print(UNSCREENED, file=sys.stderr)
-        return np.arange(len(samples))
+        return np.arange(len(ids))
     from biovae.applications.design.screening import screen_sequences
     from biovae.data.writers import write_table
 
-    ids = [f"sample_{i + 1}" for i in range(len(samples))]
-    seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
     verdicts = screen_sequences(ids, seqs, chosen)
     flagged = np.array([v.flagged for v in verdicts], dtype=bool)
     table = verdict_path(out)
@@ -97,7 +95,7 @@ def screened(
         },
     )
     print(
-        f"screening: {int(flagged.sum())} of {len(ids)} samples flagged and withheld; "
+        f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
         f"verdicts in {table}",
         file=sys.stderr,
     )

@@ -1,4 +1,4 @@
-"""``biovae variants fit | score | scan``: variant effects from a sequence family."""
+"""``biovae variants fit | score | scan | design``: variant effects from a sequence family."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from biovae.cli.io import check_output
+from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
 from biovae.errors import DataError, ModelFileError
 
@@ -59,15 +60,17 @@ def add_parser(sub) -> None:
     """Register ``biovae variants`` and its three actions."""
     p = sub.add_parser(
         "variants",
-        help="Variant effects from a sequence family: fit, score, scan.",
-        description="Variant effects from a sequence family: fit, score, scan.",
+        help="Variant effects from a sequence family: fit, score, scan, design.",
+        description="Variant effects from a sequence family: fit, score, scan, design.",
         epilog="examples:\n"
         "  biovae variants fit family.a2m --out family_model --ensemble 3\n"
         "  biovae variants score family_model --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
         "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n"
         "  biovae variants scan family_model --out scan.csv --heatmap scan.png "
-        "--report scan.html\n",
+        "--report scan.html\n"
+        "  biovae variants design family_model -k 3 --out designs.csv --screen-against "
+        "concern.fasta\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -101,6 +104,7 @@ def add_parser(sub) -> None:
         help="also write a report: model card, heatmap, extremes, classes",
     )
     scan.set_defaults(func=cmd_scan)
+    add_design_parser(actions)
     score.add_argument(
         "--classes",
         action="store_true",

@@ -1,0 +1,92 @@
+"""Beam-search design of multi-mutants: exhaustive when the beam holds every combination,
+sequences that carry exactly the designed mutations, determinism, bad settings."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from biovae.applications.variants import family
+from biovae.applications.variants.alignment import read_alignment
+from biovae.applications.variants.design import DesignSettings, design
+from biovae.errors import ConfigError
+from tests.applications.variants.test_family import SMALL
+from tests.cli._run import run
+from tests.conftest import FIXTURES
+
+POSITIONS = (30, 31, 32)  # three residues of BLAT_ECOLX/24-286
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return family.fit(read_alignment(FIXTURES / "blat_ecolx_first40.a2m"), SMALL)
+
+
+def test_a_beam_holding_every_combination_is_exhaustive(fitted):
+    settings = DesignSettings(2, beam=10_000, pool=10_000, positions=POSITIONS, n_samples=8)
+    table = design(fitted, settings)
+    scan = family.mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
+    singles = [m for m in scan if m[0] != m[-1] and int(m[1:-1]) in POSITIONS]
+    pairs = [":".join(p) for p in itertools.combinations(singles, 2) if p[0][1:-1] != p[1][1:-1]]
+    truth = fitted.score(pairs, 8, 0)["score"]
+    assert len(table["mutant"]) == len(pairs) == 3 * 19 * 19
+    expected = sorted(zip(truth, pairs), key=lambda t: -t[0])[:20]
+    np.testing.assert_allclose(table["score"][:20], [s for s, _ in expected], rtol=1e-9)
+    assert list(table["mutant"][:3]) == [m for _, m in expected[:3]]
+
+
+def test_designs_carry_exactly_their_mutations_and_repeat_for_a_seed(fitted):
+    settings = DesignSettings(3, beam=5, pool=12, positions=tuple(range(40, 55)), n_samples=4)
+    table = design(fitted, settings)
+    focus = "".join(fitted.alphabet[c] for c in fitted.focus)
+    column = {p: i for i, p in enumerate(fitted.positions)}
+    for mutant, seq, n in zip(table["mutant"], table["sequence"], table["n_mutations"]):
+        changes = family.mutations.parse(mutant)
+        assert n == len(changes) == 3 and len({c[1] for c in changes}) == 3
+        differ = [i for i, (a, b) in enumerate(zip(focus, seq)) if a != b]
+        assert differ == sorted(column[number] for _, number, _ in changes)
+        assert all(seq[column[number]] == new for _, number, new in changes)
+    assert list(table["score"]) == sorted(table["score"], reverse=True)
+    again = design(fitted, settings)
+    assert list(again["mutant"]) == list(table["mutant"])
+    np.testing.assert_array_equal(again["score"], table["score"])
+
+
+def test_bad_design_settings(fitted):
+    with pytest.raises(ConfigError, match="residue 5 is not a match column"):
+        design(fitted, DesignSettings(positions=(5, 30)))
+    with pytest.raises(ConfigError, match="n mutations must be >= 1"):
+        DesignSettings(n_mutations=0)
+
+
+def test_the_design_command_screens_and_writes(fitted, tmp_path, capsys):
+    model = family.save(tmp_path / "fam", fitted)
+    out, fasta = tmp_path / "designs.csv", tmp_path / "designs.fasta"
+    base = ["variants", "design", model, "-k", 2, "--positions", "40-45,50-60", "--beam", 4]
+    rc, _, err = run(capsys, *base, "--samples", 4, "--out", out, "--fasta", fasta)
+    assert rc == 0 and "not screened" in err and "best design" in err
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("design,mutant,n_mutations,score,se") and len(rows) == 5
+    assert fasta.read_text().count(">design_") == 4
+    # the focus itself as the list of concern: every design is a near copy of it
+    focus = "".join(fitted.alphabet[c] for c in fitted.focus)
+    concern = tmp_path / "concern.fasta"
+    concern.write_text(f">focus\n{focus}\n")
+    out2 = tmp_path / "screened.csv"
+    rc, _, err = run(capsys, *base, "--samples", 4, "--out", out2, "--screen-against", concern)
+    assert rc == 0 and "4 of 4 sequences flagged and withheld" in err
+    assert out2.read_text().splitlines() == [rows[0]]
+    assert (tmp_path / "screened.screening.tsv").read_text().count("\tyes\treference\t") == 4
+
+
+def test_bad_positions_write_nothing(fitted, tmp_path, capsys):
+    model = family.save(tmp_path / "fam", fitted)
+    out = tmp_path / "d.csv"
+    bad = (("4O-45", "expected residue numbers"), ("1-3", "no match column"), ("56", "56 is not"))
+    for positions, message in bad:
+        args = ["variants", "design", model, "--positions", positions, "--out", out]
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
