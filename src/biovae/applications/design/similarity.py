@@ -123,9 +123,10 @@ class ReferenceIndex:
         query position) spanning at most W − k letters. Counting whole diagonals first
         leaves few seeds to sort."""
         t = self.min_seeds
-        many = np.bincount(diagonal + length)[diagonal + length] >= t
+        shifted = diagonal + length
+        many = (np.bincount(shifted) >= t)[shifted]
         d, q = diagonal[many], qpos[many]
-        order = np.lexsort((q, d))
+        order = np.argsort(d, kind="stable")  # q is ascending already: (d, q) order
         d, q = d[order], q[order]
         close = (d[t - 1 :] == d[: len(d) - t + 1]) & (
             q[t - 1 :] - q[: len(q) - t + 1] <= self.window - self.k
