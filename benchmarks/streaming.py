@@ -37,12 +37,17 @@ def make_data(path: Path, cells: int, genes: int, density: float) -> None:
     gene_mean = rng.gamma(0.6, 1.0, genes) * -np.log(1 - density) / 0.6
     for start in range(0, cells, 20_000):
         n = min(20_000, cells - start)
-        size = rng.lognormal(0.0, 0.3, (n, 1))
-        lam = rng.gamma(2.0, gene_mean * size / 2.0)
-        rows.append(sp.csr_matrix(rng.poisson(lam).astype(np.float32)))
+        rows.append(sp.csr_matrix(nb_chunk(rng, n, gene_mean)))
     adata = anndata.AnnData(sp.vstack(rows, format="csr"))
     adata.obs_names = [f"c{i}" for i in range(cells)]
     adata.write_h5ad(path)
+
+
+def nb_chunk(rng: np.random.Generator, n: int, gene_mean: np.ndarray) -> np.ndarray:
+    """``n`` cells of float32 NB counts: per-cell size factors, dispersion 2."""
+    size = rng.lognormal(0.0, 0.3, (n, 1))
+    lam = rng.gamma(2.0, gene_mean * size / 2.0)
+    return rng.poisson(lam).astype(np.float32)
 
 
 class MemoryProbe:
