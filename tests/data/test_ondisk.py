@@ -127,3 +127,35 @@ def test_csc_matrices_and_other_formats_are_refused(fixtures, tmp_path):
         read_dataset(fixtures / "crc_metadata_60.tsv", fmt="csv", stream=True)
     with pytest.raises(DataError, match="layer"):
         read_dataset(fixtures / CELLBENCH, layer="nope", stream=True)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def madvise(self, option: int) -> None:
+        self.calls.append(option)
+
+
+def test_memory_maps_are_advised_of_scattered_and_row_order_reads(pair):
+    """Minibatch rows switch read-ahead off (MADV_RANDOM), row-order passes back on, with one
+    call per change; readers without a memory map (h5py) are left alone."""
+    import mmap
+
+    class Mapped(np.ndarray):
+        pass
+
+    advice = ondisk._Advice()
+    fake = np.zeros(3).view(Mapped)
+    fake._mmap = _Recorder()
+    for scattered in (True, True, False, False, True):
+        advice.apply(fake, scattered)
+    assert fake._mmap.calls == [mmap.MADV_RANDOM, mmap.MADV_NORMAL, mmap.MADV_RANDOM]
+    _, streamed = pair
+    reader = streamed.x._reader
+    maps = [reader] if isinstance(reader, ondisk.NpyReader) else []
+    maps += [p for p in (getattr(reader, "data", None),) if isinstance(p, ondisk._Direct)]
+    streamed.x.rows(np.array([3, 1]))
+    assert all(m._advice.scattered is True for m in maps)
+    list(streamed.x.blocks())
+    assert all(m._advice.scattered is False for m in maps)

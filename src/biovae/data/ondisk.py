@@ -11,11 +11,15 @@ AnnData, or the command line's ``--stream``). It reads
 
 Whole-matrix work (validation, library sizes, the fingerprint) goes through :meth:`blocks`, in
 row order, so memory stays bounded by ``block_rows`` rows whatever the number of records.
+Memory maps are advised of the access pattern: random (no read-ahead) for the scattered rows of
+minibatches — otherwise each page fault on a cold file reads ahead megabytes that a memory
+limit evicts before they are used — and normal read-ahead for the row-order passes.
 ``np.asarray(store)`` loads everything, for code that needs the matrix in memory (PCA).
 """
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,11 +54,13 @@ class RowStore:
         """Records ``idx`` (any order, repeats allowed), in that order."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
         unique, inverse = np.unique(idx, return_inverse=True)
+        self._reader.advise(scattered=True)
         block = self._reader.read(unique)
         return block[inverse] if len(unique) != len(idx) or not _increasing(idx) else block
 
     def blocks(self) -> Iterator[tuple[int, Block]]:
         """``(first row, block)`` over the whole matrix, in row order."""
+        self._reader.advise(scattered=False)
         for start in range(0, self.shape[0], self.block_rows):
             stop = min(start + self.block_rows, self.shape[0])
             yield start, self._reader.read(np.arange(start, stop))
@@ -99,12 +105,33 @@ class _Reader:
     def read(self, rows: np.ndarray) -> Block:  # strictly increasing rows
         raise NotImplementedError
 
+    def advise(self, scattered: bool) -> None:
+        """Tell memory maps how the next reads go (nothing to do for h5py reads)."""
+
+
+class _Advice:
+    """The access pattern last advised for one memory map (one syscall per change)."""
+
+    def __init__(self) -> None:
+        self.scattered: bool | None = None
+
+    def apply(self, array: np.ndarray | None, scattered: bool) -> None:
+        raw = getattr(array, "_mmap", None)  # np.memmap's mmap object
+        if raw is None or not hasattr(raw, "madvise") or scattered == self.scattered:
+            return
+        raw.madvise(mmap.MADV_RANDOM if scattered else mmap.MADV_NORMAL)
+        self.scattered = scattered
+
 
 class NpyReader(_Reader):
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
         self.shape = tuple(int(s) for s in array.shape)
         self.sparse = False
+        self._advice = _Advice()
+
+    def advise(self, scattered: bool) -> None:
+        self._advice.apply(self.array, scattered)
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32 -> inf, which validation reports
@@ -136,6 +163,11 @@ class _H5CsrReader(_Reader):
         width = self.full_shape[1] if columns is None else len(columns)
         self.shape = (self.full_shape[0], width)
         self.sparse = True
+
+    def advise(self, scattered: bool) -> None:
+        for part in (self.data, self.indices):
+            if isinstance(part, _Direct):
+                part.advise(scattered)
 
     def read(self, rows: np.ndarray) -> sp.csr_matrix:
         runs = _runs(rows)
@@ -171,6 +203,11 @@ class _Direct:
                 raise ValueError("chunks are not stored in index order")  # use h5py instead
             self.offsets = np.array([t.byte_offset for t in table], dtype=np.int64)
         self._bytes: np.memmap | None = None
+        self._advice, self._scattered = _Advice(), False
+
+    def advise(self, scattered: bool) -> None:
+        self._scattered = scattered
+        self._advice.apply(self._bytes, scattered)
 
     def __getitem__(self, key: slice) -> np.ndarray:
         lo, hi = key.start, key.stop
@@ -178,6 +215,7 @@ class _Direct:
             return np.empty(0, self.dtype)
         if self._bytes is None:
             self._bytes = np.memmap(self.path, dtype=np.uint8, mode="r")
+            self._advice.apply(self._bytes, self._scattered)
         size, parts = self.dtype.itemsize, []
         for k in range(lo // self.chunk, (hi - 1) // self.chunk + 1):
             a, b = max(lo, k * self.chunk) - k * self.chunk, min(hi, (k + 1) * self.chunk)
