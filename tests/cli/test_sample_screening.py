@@ -84,3 +84,29 @@ def test_screening_options_are_checked_first(family, tmp_path, capsys):
     assert rc == 2 and "--screen-window applies to --screen-against" in err
     rc, _, err = run(capsys, *args, "--screen-against", tmp_path / "missing.fasta")
     assert rc == 2 and "no such file" in err and not (tmp_path / "d.fa").exists()
+
+
+def test_biovae_screen_writes_every_verdict_and_the_passed_records(family, tmp_path, capsys):
+    mixed = tmp_path / "mixed.fasta"
+    fam = read_fasta_records(family / "family.fasta")
+    mixed.write_text(f">ubq\n{UBIQUITIN}\n>blat\n{fam.seqs[0]}\n>blat_gapped\n-{fam.seqs[1]}-\n")
+    out, passed = tmp_path / "verdicts.tsv", tmp_path / "ok.fasta"
+    args = ["screen", mixed, "--screen-against", family / "family.fasta", "--out", out]
+    rc, _, err = run(capsys, *args, "--passed", passed)
+    assert rc == 0 and "2 of 3 sequences flagged" in err
+    assert verdicts(out) == {"ubq": "no", "blat": "yes", "blat_gapped": "yes"}
+    assert read_fasta_records(passed).ids == ["ubq"]
+
+
+def test_biovae_screen_refuses_without_a_screen_or_input(family, tmp_path, capsys):
+    out = tmp_path / "verdicts.tsv"
+    rc, _, err = run(capsys, "screen", family / "ubiquitin.fasta", "--out", out)
+    assert rc == 2 and "give a screen" in err
+    bad = tmp_path / "bad.fasta"
+    bad.write_text("MKV\n>x\nMKV\n")
+    rc, _, err = run(capsys, "screen", bad, "--out", out, "--screen-against", bad)
+    assert rc == 2 and "text before the first '>'" in err and len(err.strip().splitlines()) == 1
+    rc, _, err = run(capsys, "screen", tmp_path / "none.fa", "--out", out, "--screen-command",
+                     "x {fasta} {out}")  # fmt: skip
+    assert rc == 2 and "not found" in err
+    assert not out.exists()

@@ -37,6 +37,8 @@ EPILOG = """examples:
   biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae variants fit family.a2m --out family_model
+  biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta
+  biovae screen designs.fasta --screen-against concern.fasta --out verdicts.tsv
 """
 
 
@@ -61,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     from biovae.cli.audit_cmd import add_audit_parser
 
     add_audit_parser(sub, _sub)
+    from biovae.cli.screen_cmd import add_screen_parser
+
+    add_screen_parser(sub, _sub)
     singlecell_cmds.add_parsers(sub, _sub)
     structure_cmds.add_parser(sub)
     variants_cmds.add_parser(sub)

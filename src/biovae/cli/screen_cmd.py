@@ -1,0 +1,71 @@
+"""``biovae screen``: screen any FASTA of sequences (generated here or elsewhere) for
+sequences of concern, with the screens of ``biovae sample`` (see
+:mod:`biovae.applications.design.screening`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from biovae.cli.io import check_output
+from biovae.cli.screen_opts import add_screen_options, screens
+from biovae.errors import ConfigError, DataError
+
+FASTA = (".fasta", ".fa", ".faa", ".fna")
+
+
+def add_screen_parser(sub, make) -> None:
+    p = make(
+        sub,
+        "screen",
+        "Screen the sequences of a FASTA file for sequences of concern; write every verdict.",
+        "  biovae screen designs.fasta --screen-against concern.fasta --out verdicts.tsv\n"
+        "  biovae screen designs.fasta --screen-command 'my_screen {fasta} {out}' "
+        "--out verdicts.tsv --passed ok.fasta\n",
+    )
+    p.add_argument("fasta", metavar="FASTA", help="sequences (unaligned or aligned; gaps dropped)")
+    p.add_argument("--out", required=True, metavar="FILE", help="verdict table, .tsv or .csv")
+    p.add_argument("--passed", metavar="FILE", help="also write the unflagged records as FASTA")
+    add_screen_options(p)
+    p.set_defaults(func=cmd_screen)
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from biovae.applications.design.screening import screen_sequences
+    from biovae.data.fasta import read_fasta_records
+    from biovae.data.writers import write_fasta, write_table
+
+    out = check_output(args.out, (".tsv", ".csv"))
+    passed = check_output(args.passed, FASTA) if args.passed else None
+    chosen = screens(args, alphabet="")  # sequences by definition
+    if not chosen:
+        raise ConfigError("give a screen: --screen-against FASTA and/or --screen-command CMD")
+    path = Path(args.fasta)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path")
+    records = read_fasta_records(path)
+    verdicts = screen_sequences(records.ids, records.seqs, chosen)
+    flagged = [v.flagged for v in verdicts]
+    columns = {
+        "flagged": [("yes" if f else "no") for f in flagged],
+        "screen": [v.screen for v in verdicts],
+        "reason": [v.reason for v in verdicts],
+    }
+    write_table(out, records.ids, {k: _objects(v) for k, v in columns.items()})
+    if passed:
+        keep = [i for i, f in enumerate(flagged) if not f]
+        write_fasta(passed, [records.ids[i] for i in keep], [records.seqs[i] for i in keep])
+        print(passed)
+    print(
+        f"screening: {sum(flagged)} of {len(flagged)} sequences flagged; verdicts in {out}",
+        file=sys.stderr,
+    )
+    print(out)
+    return 0
+
+
+def _objects(values: list[str]):
+    import numpy as np
+
+    return np.asarray(values, dtype=object)
