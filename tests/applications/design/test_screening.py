@@ -185,3 +185,11 @@ def test_any_flagging_screen_flags_the_sample(tmp_path, blat, program):
         (True, "command"),
         (False, ""),
     ]
+
+
+def test_short_sequences_and_repeated_ids_are_refused(tmp_path, blat):
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    with pytest.raises(DataError, match="sequence 'tiny' has 6 letters"):
+        screen_sequences(["ok", "tiny"], [blat[:40], "MKVLAA"], [ReferenceScreen(refs)])
+    with pytest.raises(DataError, match="record id 'a' occurs twice"):
+        screen_sequences(["a", "a"], [blat[:40], blat[:40]], [ReferenceScreen(refs)])

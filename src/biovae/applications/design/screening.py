@@ -76,6 +76,11 @@ def screen_sequences(
     ids: Sequence[str], sequences: Sequence[str], screens: Sequence[Screen]
 ) -> list[Verdict]:
     """Every screen on every sample (gaps removed); flagged when any screen flags it."""
+    seen: set[str] = set()
+    for rid in ids:
+        if rid in seen:
+            raise DataError(f"record id '{rid}' occurs twice; give every sequence its own id")
+        seen.add(rid)
     seqs = [ungapped(s) for s in sequences]
     flags = [False] * len(ids)
     names: list[list[str]] = [[] for _ in ids]
@@ -148,7 +153,8 @@ class ReferenceScreen:
             names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
             refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
         letters = AMINO_ACIDS if unit == "protein" else NUCLEOTIDES
-        window = self._window(queries, refs, unit)
+        short = int(np.argmin([len(q) for q in queries]))
+        window = self._window(len(queries[short]), ids[owner[short]], refs, unit)
         coded = [encode(r, letters, UNKNOWN_REFERENCE) for r in refs]
         index = ReferenceIndex(coded, window, self.identity, len(letters))
         best: list[tuple[Hit, str] | None] = [None] * len(ids)
@@ -187,14 +193,14 @@ class ReferenceScreen:
             seqs = [s.replace("U", "T") for s in seqs]
         return list(seqs), list(range(len(seqs))), [""] * len(seqs), sample_kind
 
-    def _window(self, queries: Sequence[str], refs: Sequence[str], unit: str) -> int:
-        """The window: the set (or default) one, shortened to the shortest sequence compared."""
-        shortest = min(min(map(len, queries)), min(map(len, refs)))
-        window = min(self.window or WINDOW[unit], shortest)
+    def _window(self, shortest: int, whose: str, refs: Sequence[str], unit: str) -> int:
+        """The window: the set (or default) one, shortened to the shortest sequence compared
+        (``shortest`` letters, of sequence ``whose``)."""
+        window = min(self.window or WINDOW[unit], shortest, min(map(len, refs)))
         if window < MIN_WINDOW:
             raise DataError(
-                f"a sample has {min(map(len, queries))} letters to compare; samples shorter "
-                f"than {MIN_WINDOW} cannot be screened"
+                f"sequence '{whose}' has {shortest} letters to compare; sequences shorter than "
+                f"{MIN_WINDOW} cannot be screened (remove it)"
             )
         return window
 
