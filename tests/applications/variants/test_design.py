@@ -90,3 +90,13 @@ def test_bad_positions_write_nothing(fitted, tmp_path, capsys):
         rc, _, err = run(capsys, *args)
         assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_one_mutation_designs_are_the_best_singles_whatever_the_pool(fitted):
+    settings = DesignSettings(1, beam=8, pool=3, positions=POSITIONS, n_samples=4)
+    table = design(fitted, settings)
+    scan = family.mutations.single_mutant_scan(fitted.focus, fitted.alphabet, fitted.positions)
+    singles = [m for m in scan if m[0] != m[-1] and int(m[1:-1]) in POSITIONS]
+    truth = fitted.score(singles, 4, 0)["score"]
+    assert len(table["mutant"]) == len(table["score"]) == len(table["sequence"]) == 8
+    assert list(table["mutant"]) == [singles[i] for i in np.argsort(-truth, kind="stable")[:8]]

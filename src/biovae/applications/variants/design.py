@@ -53,7 +53,7 @@ def design(family: Family, settings: DesignSettings, sampled_weights: bool = Tru
     scored = _score(family, singles, settings, sampled_weights)
     order = np.argsort(-scored["score"], kind="stable")
     pool = [singles[i] for i in order[: settings.pool]]
-    beam = [(m,) for m in pool[: settings.beam]]
+    beam = [(singles[i],) for i in order[: settings.beam]]
     best = {k: v[order[: settings.beam]] for k, v in scored.items()}
     for _ in range(settings.n_mutations - 1):
         grown = _grow(beam, pool)
