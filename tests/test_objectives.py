@@ -115,3 +115,21 @@ def test_ppca_closed_form_matches_dense_gaussian():
     post = torch.linalg.solve(m, w.T @ (x.double() - fit.mean).T).T
     torch.testing.assert_close(ppca.posterior(fit, x)[0], post)
     assert math.isfinite(fit.noise_variance) and fit.noise_variance > 0
+
+
+def test_iwae_weights_drawn_in_chunks_estimate_the_same_bound(ppca_problem, monkeypatch):
+    """K samples decoded a few at a time (bounded memory) or all at once: the same bound."""
+    from biovae import objectives
+
+    _, test, vae = ppca_problem
+    batch = Batch(torch.as_tensor(test))
+    bounds = {}
+    for rows in (10**9, 1):  # one decoder call; one sample per call
+        monkeypatch.setattr(objectives, "DECODE_ROWS", rows)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            log_w = iwae_log_weights(vae.model_, batch, 200)
+        assert log_w.shape == (200, len(test))
+        bounds[rows] = float(iwae_bound(log_w).mean())
+    exact = float(exact_model_log_likelihood(vae, test).mean())
+    assert abs(bounds[1] - bounds[10**9]) < 0.002 * abs(exact), (bounds, exact)

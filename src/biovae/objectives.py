@@ -202,12 +202,23 @@ def elbo(
     )
 
 
+#: decoded records per decoder call when K samples are drawn: K × n at once can take gigabytes
+#: (100 draws of 1,024 protein sequences of 253 positions are 2.2 GB of logits)
+DECODE_ROWS = 2048
+
+
 def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
-    """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n)."""
+    """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n); the samples are
+    decoded a few at a time (at most :data:`DECODE_ROWS` records per call)."""
     qz = model.encode(batch.x, batch.c)
-    z = qz.rsample((k,))
-    px = model.decode(z, batch.c, model.context(batch.x))
-    return px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z)
+    context = model.context(batch.x)
+    step = max(1, DECODE_ROWS // max(len(batch.x), 1))
+    parts = []
+    for start in range(0, k, step):
+        z = qz.rsample((min(step, k - start),))
+        px = model.decode(z, batch.c, context)
+        parts.append(px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z))
+    return torch.cat(parts)
 
 
 def iwae_bound(log_w_kn: Tensor) -> Tensor:
