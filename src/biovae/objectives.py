@@ -16,6 +16,7 @@ Notation: q = q(z|x), p(z) = N(0, I), p(x|z) the likelihood, n records, k latent
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
@@ -208,17 +209,37 @@ DECODE_ROWS = 2048
 
 
 def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
-    """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n); the samples are
-    decoded a few at a time (at most :data:`DECODE_ROWS` records per call)."""
-    qz = model.encode(batch.x, batch.c)
-    context = model.context(batch.x)
-    step = max(1, DECODE_ROWS // max(len(batch.x), 1))
-    parts = []
-    for start in range(0, k, step):
-        z = qz.rsample((min(step, k - start),))
+    """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n)."""
+    return log_weights(model, batch, model.encode(batch.x, batch.c), k)
+
+
+def log_weights(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> Tensor:
+    """log p(x, z_i) − log q(z_i|x) for K draws z_i ~ ``qz`` (any q, e.g. a refined one),
+    shape (K, n); decoded a few draws at a time (at most :data:`DECODE_ROWS` records per
+    call)."""
+    context, parts = model.context(batch.x), []
+    for z in _draws(qz, k, len(batch)):
         px = model.decode(z, batch.c, context)
         parts.append(px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z))
     return torch.cat(parts)
+
+
+def mean_log_px(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> Tensor:
+    """(1/K) Σ_i log p(x | z_i), z_i ~ ``qz`` reparameterised, per record (n,); decoded a few
+    draws at a time like :func:`log_weights`."""
+    context = model.context(batch.x)
+    total = sum(
+        model.decode(z, batch.c, context).log_prob(batch.x).sum(0)
+        for z in _draws(qz, k, len(batch))
+    )
+    return total / k
+
+
+def _draws(qz: Distribution, k: int, n: int) -> Iterator[Tensor]:
+    """K reparameterised draws of ``qz`` in chunks of at most DECODE_ROWS // n draws."""
+    step = max(1, DECODE_ROWS // max(n, 1))
+    for start in range(0, k, step):
+        yield qz.rsample((min(step, k - start),))
 
 
 def iwae_bound(log_w_kn: Tensor) -> Tensor:

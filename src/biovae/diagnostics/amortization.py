@@ -20,7 +20,14 @@ from torch.distributions import Independent, Normal
 
 from biovae.diagnostics._stats import mean_se
 from biovae.diagnostics.likelihood import iwae_monte_carlo_se
-from biovae.objectives import Batch, LatentModel, iwae_bound, kl_per_dimension
+from biovae.objectives import (
+    Batch,
+    LatentModel,
+    iwae_bound,
+    kl_per_dimension,
+    log_weights,
+    mean_log_px,
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,7 @@ class GapReport:
 
 def elbo_of(model: LatentModel, batch: Batch, qz: Independent, n_samples: int) -> torch.Tensor:
     """Monte-Carlo ELBO per record for a given q(z|x): mean_s log p(x|z_s) − KL(q||p)."""
-    z = qz.rsample((n_samples,))
-    px = model.decode(z, batch.c, model.context(batch.x))
-    return px.log_prob(batch.x).mean(0) - kl_per_dimension(qz, model.prior()).sum(-1)
+    return mean_log_px(model, batch, qz, n_samples) - kl_per_dimension(qz, model.prior()).sum(-1)
 
 
 def _q(loc: torch.Tensor, log_scale: torch.Tensor) -> Independent:
@@ -108,18 +113,10 @@ def _gap_batch(model, batch, steps, lr, eval_samples, k):
     with torch.no_grad():
         amortized = elbo_of(model, batch, qa, eval_samples)
         refined = elbo_of(model, batch, qr, eval_samples)
-        log_w = torch.cat(
-            [_log_weights(model, batch, qr, min(100, k - s)) for s in range(0, k, 100)]
-        )
+        log_w = log_weights(model, batch, qr, k)
     return (
         amortized.double().numpy(),
         refined.double().numpy(),
         iwae_bound(log_w).double().numpy(),
         iwae_monte_carlo_se(log_w.double()).numpy(),
     )
-
-
-def _log_weights(model, batch, qz, k):
-    z = qz.sample((k,))
-    px = model.decode(z, batch.c, model.context(batch.x))
-    return px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from biovae.diagnostics._stats import mean_se
-from biovae.objectives import Batch, LatentModel, kl_per_dimension
+from biovae.objectives import Batch, LatentModel, kl_per_dimension, mean_log_px
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,10 @@ def rate_distortion(
     rates, dists, kls = [], [], []
     for batch in batches:
         qz = model.encode(batch.x, batch.c)
-        z = qz.rsample((n_samples,))
-        px = model.decode(z, batch.c, model.context(batch.x))
         kl_nk = kl_per_dimension(qz, model.prior())
         kls.append(kl_nk.double())
         rates.append(kl_nk.sum(-1).double())
-        dists.append(-px.log_prob(batch.x).mean(0).double())
+        dists.append(-mean_log_px(model, batch, qz, n_samples).double())
     return RateDistortion(*(torch.cat(v).numpy() for v in (rates, dists, kls)))
 
 
