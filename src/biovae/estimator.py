@@ -21,7 +21,7 @@ from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, check_data, obs_columns
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
-from biovae.objectives import elbo, iwae_bound, iwae_log_weights
+from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
 from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
 
@@ -228,7 +228,12 @@ class _LatentEstimator:
         with seeded(seed):
             z = model.prior().sample((n,))
             ctx = model.likelihood.prior_context(n, self.schema_.context_stats)
-            return model.decode(z, c, ctx).sample().numpy()
+            parts = []  # decoded in pieces: 100,000 protein samples would be GBs of logits
+            for i in range(0, n, DECODE_ROWS):
+                part = {k: v[i : i + DECODE_ROWS] for k, v in ctx.items()}
+                ci = c[i : i + DECODE_ROWS] if c is not None else None
+                parts.append(model.decode(z[i : i + DECODE_ROWS], ci, part).sample())
+            return torch.cat(parts).numpy()
 
     @torch.no_grad()
     def score(

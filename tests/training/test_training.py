@@ -122,3 +122,29 @@ def test_conditional_vae_uses_covariates():
     assert est.sample(4, obs={"batch": np.array(["a"] * 4), "age": np.zeros(4)}).shape == (4, 12)
     with pytest.raises(Exception, match="level 'c' not seen"):
         est.transform(x[:2], {"batch": np.array(["a", "c"]), "age": np.zeros(2)})
+
+
+def test_samples_are_decoded_in_pieces_with_their_covariates(monkeypatch):
+    """Many samples are decoded a few rows at a time: the same z and covariates per row as one
+    piece (decoder means equal), and the same samples for a seed."""
+    from biovae import estimator
+
+    rng = np.random.default_rng(2)
+    x = _data()
+    batch = np.where(rng.random(len(x)) < 0.5, "a", "b")
+    x[batch == "b"] += 3.0
+    cfg = _cfg(epochs=40)
+    cfg = FitConfig(
+        model=cfg.model, train=cfg.train, data=type(cfg.data)(categorical_covariates=("batch",))
+    )
+    est = VAE(config=cfg).fit(x, {"batch": batch})
+    obs = {"batch": np.array(["a", "b"] * 50)}
+    whole = est.sample(100, obs=obs, seed=3)
+    monkeypatch.setattr(estimator, "DECODE_ROWS", 7)  # 14 pieces of 7 rows and one of 2
+    pieces = est.sample(100, obs=obs, seed=3)
+    assert pieces.shape == whole.shape == (100, 12)
+    np.testing.assert_array_equal(pieces, est.sample(100, obs=obs, seed=3))
+    # rows of covariate b are shifted as the training records of b are, in every piece (a
+    # piece given another piece's covariates would cancel the shift in half the pieces)
+    shift = [float(s[1::2].mean() - s[0::2].mean()) for s in (whole, pieces)]
+    assert shift[0] > 0.5 and abs(shift[1] - shift[0]) < 0.3, shift
