@@ -104,19 +104,22 @@ def test_iwae_objective_trains():
     assert np.isfinite(est.history_[-1]["loss"])
 
 
-def test_conditional_vae_uses_covariates():
-    rng = np.random.default_rng(1)
+def _batch_shifted(seed: int, epochs: int, continuous: tuple[str, ...] = ()):
+    """Records of batch b shifted by 3, and a VAE conditioned on the batch (and ``continuous``
+    covariates, drawn at random): the data, their obs and the fitted estimator."""
+    rng = np.random.default_rng(seed)
     x = _data()
     batch = np.where(rng.random(len(x)) < 0.5, "a", "b")
     x[batch == "b"] += 3.0
-    cfg = _cfg(epochs=5)
-    cfg = FitConfig(
-        model=cfg.model,
-        train=cfg.train,
-        data=type(cfg.data)(categorical_covariates=("batch",), continuous_covariates=("age",)),
-    )
-    obs = {"batch": batch, "age": rng.normal(size=len(x))}
-    est = VAE(config=cfg).fit(x, obs)
+    cfg = _cfg(epochs=epochs)
+    data = type(cfg.data)(categorical_covariates=("batch",), continuous_covariates=continuous)
+    cfg = FitConfig(model=cfg.model, train=cfg.train, data=data)
+    obs = {"batch": batch, **{name: rng.normal(size=len(x)) for name in continuous}}
+    return x, obs, VAE(config=cfg).fit(x, obs)
+
+
+def test_conditional_vae_uses_covariates():
+    x, obs, est = _batch_shifted(1, epochs=5, continuous=("age",))
     assert est.schema_.covariates.categories == (("a", "b"),)
     assert est.transform(x, obs).shape == (len(x), 3)
     assert est.sample(4, obs={"batch": np.array(["a"] * 4), "age": np.zeros(4)}).shape == (4, 12)
@@ -129,15 +132,7 @@ def test_samples_are_decoded_in_pieces_with_their_covariates(monkeypatch):
     piece (decoder means equal), and the same samples for a seed."""
     from biovae import estimator
 
-    rng = np.random.default_rng(2)
-    x = _data()
-    batch = np.where(rng.random(len(x)) < 0.5, "a", "b")
-    x[batch == "b"] += 3.0
-    cfg = _cfg(epochs=40)
-    cfg = FitConfig(
-        model=cfg.model, train=cfg.train, data=type(cfg.data)(categorical_covariates=("batch",))
-    )
-    est = VAE(config=cfg).fit(x, {"batch": batch})
+    _, _, est = _batch_shifted(2, epochs=40)
     obs = {"batch": np.array(["a", "b"] * 50)}
     whole = est.sample(100, obs=obs, seed=3)
     monkeypatch.setattr(estimator, "DECODE_ROWS", 7)  # 14 pieces of 7 rows and one of 2
