@@ -110,7 +110,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     est = _load(args)
-    chosen = screens(args, est.schema_.alphabet)  # checked before any sampling
+    chosen = screens(args, est.schema_.alphabet is not None)  # checked before any sampling
     obs = None
     if args.obs:
         from biovae.data.tables import read_obs_table

@@ -8,8 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from biovae.cli.io import check_output
-from biovae.cli.screen_opts import add_screen_options, screens
+from biovae.cli.screen_opts import add_screen_options, screens, write_verdicts
 from biovae.errors import ConfigError, DataError
 
 FASTA = (".fasta", ".fa", ".faa", ".fna")
@@ -34,11 +36,11 @@ def add_screen_parser(sub, make) -> None:
 def cmd_screen(args: argparse.Namespace) -> int:
     from biovae.applications.design.screening import screen_sequences
     from biovae.data.fasta import read_fasta_records
-    from biovae.data.writers import write_fasta, write_table
+    from biovae.data.writers import write_fasta
 
     out = check_output(args.out, (".tsv", ".csv"))
     passed = check_output(args.passed, FASTA) if args.passed else None
-    chosen = screens(args, alphabet="")  # sequences by definition
+    chosen = screens(args, sequences=True)
     if not chosen:
         raise ConfigError("give a screen: --screen-against FASTA and/or --screen-command CMD")
     path = Path(args.fasta)
@@ -46,26 +48,14 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise DataError(f"{path}: file not found; check the path")
     records = read_fasta_records(path)
     verdicts = screen_sequences(records.ids, records.seqs, chosen)
-    flagged = [v.flagged for v in verdicts]
-    columns = {
-        "flagged": [("yes" if f else "no") for f in flagged],
-        "screen": [v.screen for v in verdicts],
-        "reason": [v.reason for v in verdicts],
-    }
-    write_table(out, records.ids, {k: _objects(v) for k, v in columns.items()})
+    flagged = write_verdicts(out, records.ids, verdicts)
     if passed:
-        keep = [i for i, f in enumerate(flagged) if not f]
+        keep = np.flatnonzero(~flagged)
         write_fasta(passed, [records.ids[i] for i in keep], [records.seqs[i] for i in keep])
         print(passed)
     print(
-        f"screening: {sum(flagged)} of {len(flagged)} sequences flagged; verdicts in {out}",
+        f"screening: {int(flagged.sum())} of {len(flagged)} sequences flagged; verdicts in {out}",
         file=sys.stderr,
     )
     print(out)
     return 0
-
-
-def _objects(values: list[str]):
-    import numpy as np
-
-    return np.asarray(values, dtype=object)

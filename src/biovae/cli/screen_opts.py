@@ -42,8 +42,9 @@ def add_screen_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def screens(args: argparse.Namespace, alphabet: str | None) -> list:
-    """The screens the options ask for (checked before any sampling)."""
+def screens(args: argparse.Namespace, sequences: bool) -> list:
+    """The screens the options ask for (checked before any sampling); ``sequences``: whether
+    the records to screen are sequences (screening options are refused otherwise)."""
     from biovae.applications.design.screening import CommandScreen, ReferenceScreen
 
     out = []
@@ -56,7 +57,7 @@ def screens(args: argparse.Namespace, alphabet: str | None) -> list:
         raise ConfigError("--screen-window applies to --screen-against; give that too")
     if args.screen_command:
         out.append(CommandScreen(args.screen_command))
-    if out and alphabet is None:
+    if out and not sequences:
         raise ConfigError(
             "screening applies to sequence models; this model's samples are table rows"
         )
@@ -80,13 +81,24 @@ def screened(
             print(UNSCREENED, file=sys.stderr)
         return np.arange(len(ids))
     from biovae.applications.design.screening import screen_sequences
+
+    table = verdict_path(out)
+    flagged = write_verdicts(table, ids, screen_sequences(ids, seqs, chosen))
+    print(
+        f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
+        f"verdicts in {table}",
+        file=sys.stderr,
+    )
+    return np.flatnonzero(~flagged)
+
+
+def write_verdicts(path: Path, ids: list[str], verdicts: list) -> np.ndarray:
+    """The verdict table (id, flagged yes/no, screen, reason); returns the flagged mask."""
     from biovae.data.writers import write_table
 
-    verdicts = screen_sequences(ids, seqs, chosen)
     flagged = np.array([v.flagged for v in verdicts], dtype=bool)
-    table = verdict_path(out)
     write_table(
-        table,
+        path,
         ids,
         {
             "flagged": np.where(flagged, "yes", "no").astype(object),
@@ -94,9 +106,4 @@ def screened(
             "reason": np.array([v.reason for v in verdicts], dtype=object),
         },
     )
-    print(
-        f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
-        f"verdicts in {table}",
-        file=sys.stderr,
-    )
-    return np.flatnonzero(~flagged)
+    return flagged

@@ -69,11 +69,17 @@ def read_plink(path: str | Path) -> Dataset:
     return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed))
 
 
+def dosage_column_name(name: str) -> str:
+    """A variant's name as a dosage column: dots become ``_``, since the ``genotype``
+    likelihood reads ``<locus>.<allele>`` names as allele-count columns of one locus."""
+    return name.replace(".", "_")
+
+
 def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
     """One dosage column name per ``.bim`` line; repeated names are an error."""
     names, seen = [], {}
     for line, (chrom, vid, _, pos, a1, a2, *_) in enumerate(variants, start=1):
-        name = (vid if vid != "." else f"{chrom}:{pos}:{a2}:{a1}").replace(".", "_")
+        name = dosage_column_name(vid if vid != "." else f"{chrom}:{pos}:{a2}:{a1}")
         if name in seen:
             raise DataError(
                 f"{bim}: lines {seen[name]} and {line} name the same variant '{name}'; give "

@@ -36,6 +36,7 @@ from typing import BinaryIO
 import numpy as np
 
 from biovae.data.dataset import Dataset
+from biovae.data.plink import dosage_column_name
 from biovae.errors import DataError
 
 _FIXED = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT")
@@ -218,7 +219,7 @@ def _names(fixed: list[bytes], alts: list[bytes], where: str) -> list[str]:
         names = [f"{vid}:{alt}" for alt in alleles]
     else:
         names = [f"{chrom}:{pos}:{ref}:{alt}" for alt in alleles]
-    return [name.replace(".", "_") for name in names]
+    return [dosage_column_name(name) for name in names]
 
 
 def _dosages(

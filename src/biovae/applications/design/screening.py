@@ -145,8 +145,9 @@ class ReferenceScreen:
 
     def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
         names, refs = self._references()
-        queries, owner, labels, unit = self._queries(sequences, kind(refs))
-        if unit == "protein" and kind(refs) == "nucleotide":  # protein samples, DNA references
+        ref_kind = kind(refs)
+        queries, owner, labels, unit = self._queries(sequences, ref_kind)
+        if unit == "protein" and ref_kind == "nucleotide":  # protein samples, DNA references
             names = [f"{n} (frame {f})" for n in names for f in _FRAMES]
             refs = [t for r in refs for t in six_frames(r)]
         elif unit == "nucleotide":  # both strands
