@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from biovae.config import FitConfig
+from biovae.errors import ConfigError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
 
@@ -128,3 +129,48 @@ def pseudotime(
     traj = trajectory.pseudotime(adata.obsm[use_rep], root_group=group)
     adata.obs[key_added] = traj.pseudotime
     adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}
+
+
+def differential_expression(
+    adata: Any,
+    est: VAE | SemiSupervisedVAE,
+    *,
+    groupby: str,
+    group1: str | None = None,
+    group2: str | None = None,
+    batch_correction: bool = False,
+    delta: float = 0.25,
+    fdr: float = 0.05,
+    n_samples: int = 5000,
+    seed: int = 0,
+) -> Any:
+    """Bayesian differential expression between groups of ``adata.obs[groupby]`` (a DataFrame).
+
+    ``group1`` against ``group2`` (or all other cells); without ``group1`` every level against
+    the rest, stacked with a ``comparison`` column. ``batch_correction`` compares the groups
+    within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
+    The method, its columns and defaults (scVI's "change" mode) are in
+    :mod:`biovae.applications.differential`.
+    """
+    from biovae.applications import differential as de
+
+    settings = de.DESettings(delta=delta, fdr=fdr, n_samples=n_samples, seed=seed)
+    batch_key = None
+    if batch_correction:
+        cats = est.schema_.covariates.categorical
+        if not cats:
+            raise ConfigError("batch_correction needs a model fitted with a batch_key")
+        batch_key = cats[0]
+    if group1 is None:
+        if group2 is not None:
+            raise ConfigError("group2 needs group1; leave both out for every group vs the rest")
+        return de.one_vs_rest(est, adata, groupby=groupby, batch_key=batch_key, settings=settings)
+    return de.differential_expression(
+        est,
+        adata,
+        groupby=groupby,
+        group1=group1,
+        group2=group2,
+        batch_key=batch_key,
+        settings=settings,
+    )

@@ -1,4 +1,4 @@
-"""``biovae trajectory`` and ``biovae integration`` end to end on the CellBench fixture."""
+"""``biovae trajectory``, ``integration`` and ``de`` end to end on the CellBench fixture."""
 
 from __future__ import annotations
 
@@ -58,6 +58,42 @@ def test_bad_keys_exit_2_and_write_nothing(model, tmp_path, capsys, extra, messa
     out, data = model
     target = tmp_path / "m.json"
     assert main(["integration", str(out), str(data), "--out", str(target), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
+    out, data = model
+    one, every = tmp_path / "de.csv", tmp_path / "all.tsv"
+    args = ["de", str(out), str(data), "--groupby", "cell_line", "--n-samples", "200"]
+    assert main([*args, "--group1", "H1975", "--group2", "H2228", "--out", str(one)]) == 0
+    table = pd.read_csv(one, index_col="gene")
+    assert len(table) == 200 and table["proba_de"].between(0, 1).all()
+    assert {"lfc_mean", "bayes_factor", "is_de_fdr_0.05", "raw_mean2"} <= set(table.columns)
+    assert main([*args, "--out", str(every)]) == 0
+    table = pd.read_csv(every, sep="\t")
+    lines = ("H1975", "H2228", "HCC827")
+    assert sorted(set(table["comparison"])) == [f"{c} vs rest" for c in lines]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--groupby", "cell_line", "--group1", "H19"], "no level 'H19'"),
+        (["--groupby", "nope"], "no metadata column 'nope'"),
+        (["--groupby", "cell_line", "--group2", "H1975"], "--group2 needs --group1"),
+        (
+            ["--groupby", "cell_line", "--group1", "H1975", "--batch-correct", "batch"],
+            "not a categorical covariate",
+        ),
+    ],
+)
+def test_de_bad_requests_exit_2_and_write_nothing(model, tmp_path, capsys, extra, message):
+    out, data = model
+    target = tmp_path / "de.csv"
+    assert main(["de", str(out), str(data), "--out", str(target), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not target.exists()

@@ -1,4 +1,4 @@
-"""``biovae trajectory`` and ``biovae integration``: questions asked of a model's latent map."""
+"""``biovae trajectory``, ``biovae integration`` and ``biovae de``: questions asked of a model."""
 
 from __future__ import annotations
 
@@ -48,6 +48,38 @@ def add_parsers(sub, make) -> None:
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_integration)
+    _add_de_parser(sub, make)
+
+
+def _add_de_parser(sub, make) -> None:
+    p = make(
+        sub,
+        "de",
+        "Bayesian differential expression between groups of cells (scVI's change mode).",
+        "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --group2 H2228 "
+        "--out de.csv\n"
+        "  biovae de model counts.h5ad --groupby bulk_labels --out de_all.csv   # each vs rest\n"
+        "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --batch-correct "
+        "batch --out de.csv\n",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv, one row per gene")
+    p.add_argument("--groupby", required=True, metavar="COL", help="metadata column of groups")
+    p.add_argument("--group1", metavar="LEVEL", help="group tested (default: each level in turn)")
+    p.add_argument("--group2", metavar="LEVEL", help="reference group (default: all other cells)")
+    p.add_argument(
+        "--batch-correct",
+        metavar="COL",
+        help="compare the groups within each level of this categorical covariate of the model",
+    )
+    p.add_argument("--delta", type=float, default=0.25, help="|log2 fold change| threshold")
+    p.add_argument("--fdr", type=float, default=0.05, help="target posterior expected FDR")
+    p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_de)
 
 
 def _embed(args: argparse.Namespace):
@@ -105,4 +137,30 @@ def cmd_integration(args: argparse.Namespace) -> int:
     with atomic_open(args.out, "w") as fh:
         json.dump(metrics, fh, indent=2)
     print(args.out)
+    return 0
+
+
+def cmd_de(args: argparse.Namespace) -> int:
+    from biovae.applications import differential as de
+    from biovae.estimator import load_model
+
+    out = check_output(args.out, TABLE_SUFFIXES)
+    if args.group2 is not None and args.group1 is None:
+        raise DataError("--group2 needs --group1 (leave both out for each group vs the rest)")
+    settings = de.DESettings(
+        delta=args.delta, fdr=args.fdr, n_samples=args.n_samples, seed=args.seed
+    )
+    est = load_model(args.model)
+    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    common = {"groupby": args.groupby, "batch_key": args.batch_correct, "settings": settings}
+    if args.group1 is None:
+        table = de.one_vs_rest(est, ds, **common)
+    else:
+        table = de.differential_expression(
+            est, ds, group1=args.group1, group2=args.group2, **common
+        )
+    sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    with atomic_open(out, "w") as fh:
+        table.to_csv(fh, sep=sep, float_format="%.6g")
+    print(out)
     return 0

@@ -208,6 +208,14 @@ class ObservedLibrary:
         log_lib = stats["log_library_mean"] + stats["log_library_std"] * z
         return {"library": torch.exp(log_lib)}
 
+    def frequencies(self, params: dict[str, Tensor]) -> Tensor:
+        """Each feature's expected share of a record's counts, softmax(ρ), ``(..., n, f)``.
+
+        The library size scales it into the mean; for ZINB it is the NB part's share, before
+        zero inflation (the expression level, not the detection rate).
+        """
+        return torch.softmax(params["rho"], dim=-1)
+
     def featurize(self, x: Tensor) -> Tensor:
         return torch.log1p(x.reshape(x.shape[0], -1).float())
 

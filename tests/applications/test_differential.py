@@ -1,0 +1,194 @@
+"""Differential expression: the change-mode summaries, the FDR rule and the pseudocount against
+hand computations, and recovery of planted fold changes (with and without a confounded batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import biovae
+from biovae import tl
+from biovae.applications import differential as de
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError, DataError
+
+N_DE = 16  # genes 0..15: pairs (2k, 2k + 1) swap expression between groups, log2 FC ∓ 2
+BATCH_GENES = range(16, 24)  # pairs swapped in batch b2 (log2 FC ∓ log2 3), not DE
+
+
+def simulate(seed: int = 0, n: int = 600, g: int = 60):
+    """NB counts whose group and batch effects swap pairs of genes, so every other gene's
+    share of the counts is unchanged (true log fold change exactly 0). Batch b2 holds 25 % of
+    group A and 75 % of group B: uncorrected, the batch genes look differential."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(["A", "B"], n // 2)
+    batch = np.where(rng.random(n) < np.where(group == "A", 0.25, 0.75), "b2", "b1")
+    base = rng.gamma(2.0, 1.0, g)
+    base[0:16:2] = 4 * base[1:16:2]
+    base[16:24:2] = 3 * base[17:24:2]
+
+    def swap(v, lo, hi):
+        return np.concatenate([v[:lo], v[lo:hi].reshape(-1, 2)[:, ::-1].ravel(), v[hi:]])
+
+    share = np.tile(base, (n, 1))
+    share[group == "B"] = swap(base, 0, 16)
+    share[batch == "b2"] = np.apply_along_axis(swap, 1, share[batch == "b2"], 16, 24)
+    share /= share.sum(1, keepdims=True)
+    library = np.exp(rng.normal(np.log(2000), 0.3, n))
+    x = rng.poisson(rng.gamma(10.0, share * library[:, None] / 10.0)).astype(np.float32)
+    return x, {"group": group, "batch": batch}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    x, obs = simulate()
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(32,))),
+        train=TrainConfig(epochs=150, batch_size=64, seed=0),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    return x, obs, biovae.VAE(likelihood="nb", config=cfg).fit(x, obs)
+
+
+def _gene(frame: pd.DataFrame) -> np.ndarray:
+    return frame.index.str[1:].astype(int).to_numpy()  # feature names f0, f1, ...
+
+
+def test_fdr_calls_follow_the_posterior_expected_fdr_by_hand():
+    p = np.array([0.5, 0.99, 0.2, 0.9, 0.97])
+    # sorted 0.99, 0.97, 0.9, 0.5: expected FDR 0.01, 0.02, 0.14 / 3 = 0.0467, 0.64 / 4 = 0.16
+    np.testing.assert_array_equal(de.fdr_calls(p, 0.05), [False, True, False, True, True])
+    np.testing.assert_array_equal(de.fdr_calls(p, 0.045), [False, True, False, False, True])
+    assert not de.fdr_calls(np.array([0.5, 0.4]), 0.05).any()
+
+
+def test_change_table_summaries_by_hand():
+    h2 = np.array([[0.1, 0.2, 0.7], [0.2, 0.2, 0.6]])
+    h1 = h2 * np.array([2.0, 1.0, 0.5])  # log2 FC exactly +1, 0, −1 in every pair
+    t = de.change_table(h1, h2, 0.0, de.DESettings(delta=0.25))
+    np.testing.assert_allclose(t["lfc_mean"], [1.0, 0.0, -1.0], atol=1e-12)
+    np.testing.assert_allclose(t["proba_de"], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(t["lfc_std"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(t["scale1"], h1.mean(0))
+    t = de.change_table(h1, h2, 0.0, de.DESettings(delta=1.5))
+    np.testing.assert_allclose(t["proba_de"], 0.0)
+    # half the pairs up by 1, half down by 1: each direction has probability 0.5
+    t = de.change_table(np.array([[0.2], [0.05]]), np.array([[0.1], [0.1]]), 0.0, de.DESettings())
+    np.testing.assert_allclose(t["proba_de"], 0.5)
+    np.testing.assert_allclose(t["lfc_median"], 0.0, atol=1e-12)
+
+
+def test_pseudocount_is_the_quantile_of_unexpressed_genes_largest_draws():
+    h1 = np.array([[0.1, 0.01, 0.02, 0.87], [0.3, 0.03, 0.01, 0.66]])
+    h2 = np.array([[0.5, 0.001, 0.002, 0.497], [0.4, 0.004, 0.001, 0.595]])
+    absent = np.array([False, True, True, False])
+    # group 1: maxima 0.03, 0.02 → 0.9 quantile 0.029; group 2: 0.004, 0.002 → 0.0038
+    assert de.estimate_pseudocount(h1, h2, absent, absent) == pytest.approx(0.029)
+    assert de.estimate_pseudocount(h1, h2, ~absent & False, absent) == pytest.approx(0.0038)
+
+
+def test_planted_fold_changes_are_found_and_the_batch_corrected_away(fitted):
+    x, obs, est = fitted
+    out = de.differential_expression(
+        est, x, obs, groupby="group", group1="B", group2="A", batch_key="batch"
+    )
+    gene, p = _gene(out), out["proba_de"].to_numpy()
+    called = set(gene[out["is_de_fdr_0.05"].to_numpy()])
+    assert len(called & set(range(N_DE))) >= 14 and called <= set(range(N_DE))
+    lfc = out["lfc_mean"].to_numpy()
+    even, odd = gene < N_DE, gene < N_DE  # pairs: even genes lose a factor 4 in B, odd gain
+    even &= gene % 2 == 0
+    odd &= gene % 2 == 1
+    assert np.all(lfc[even] < -1.2) and np.all(lfc[odd] > 1.2)
+    batch_genes = np.isin(gene, list(BATCH_GENES))
+    assert p[batch_genes].mean() < 0.15
+    uncorrected = de.differential_expression(est, x, obs, groupby="group", group1="B", group2="A")
+    pu = uncorrected["proba_de"].to_numpy()[np.isin(_gene(uncorrected), list(BATCH_GENES))]
+    assert pu.mean() > p[batch_genes].mean() + 0.25
+
+
+def test_two_halves_of_one_group_differ_in_nothing(fitted):
+    x, obs, est = fitted
+    rng = np.random.default_rng(1)
+    half = np.where(obs["group"] == "A", np.where(rng.random(len(x)) < 0.5, "A1", "A2"), "B")
+    out = de.differential_expression(
+        est, x, {**obs, "half": half}, groupby="half", group1="A1", group2="A2", batch_key="batch"
+    )
+    assert not out["is_de_fdr_0.05"].any()
+    assert out["proba_de"].max() < 0.5
+
+
+def test_same_seed_same_table_and_attrs(fitted):
+    x, obs, est = fitted
+    settings = de.DESettings(n_samples=500, seed=3)
+    a = de.differential_expression(est, x, obs, groupby="group", group1="A", settings=settings)
+    b = de.differential_expression(est, x, obs, groupby="group", group1="A", settings=settings)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["n1"] == 300 and a.attrs["n2"] == 300 and a.attrs["group2"] == "rest"
+
+
+def test_raw_summaries_match_numpy(fitted):
+    x, obs, _ = fitted
+    idx = np.flatnonzero(obs["group"] == "A")
+    raw = de.raw_summary(x, idx)
+    rows = x[idx].astype(np.float64)
+    np.testing.assert_allclose(raw["raw_mean"], rows.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(raw["non_zeros_proportion"], (rows > 0).mean(0))
+    cp10k = rows / rows.sum(1, keepdims=True) * 1e4
+    np.testing.assert_allclose(raw["raw_normalized_mean"], cp10k.mean(0), rtol=1e-5)
+    import scipy.sparse as sp
+
+    sparse = de.raw_summary(sp.csr_matrix(x), idx)
+    for key, value in raw.items():
+        np.testing.assert_allclose(sparse[key], value, rtol=1e-5)
+
+
+def test_one_vs_rest_and_tl_wrapper(fitted):
+    x, obs, est = fitted
+    anndata = pytest.importorskip("anndata")
+    adata = anndata.AnnData(x, obs=pd.DataFrame(obs, index=[f"c{i}" for i in range(len(x))]))
+    out = tl.differential_expression(adata, est, groupby="group", n_samples=300)
+    assert sorted(set(out["comparison"])) == ["A vs rest", "B vs rest"]
+    assert len(out) == 2 * x.shape[1]
+    one = tl.differential_expression(
+        adata, est, groupby="group", group1="B", group2="A", batch_correction=True, n_samples=300
+    )
+    assert one.attrs["group2"] == "A"
+    with pytest.raises(ConfigError, match="group2 needs group1"):
+        tl.differential_expression(adata, est, groupby="group", group2="A")
+
+
+def test_bad_requests_are_one_line_errors(fitted):
+    x, obs, est = fitted
+    with pytest.raises(DataError, match="no level 'C'"):
+        de.differential_expression(est, x, obs, groupby="group", group1="C")
+    with pytest.raises(DataError, match="no metadata column 'grp'"):
+        de.differential_expression(est, x, obs, groupby="grp", group1="A")
+    with pytest.raises(DataError, match="both 'A'"):
+        de.differential_expression(est, x, obs, groupby="group", group1="A", group2="A")
+    with pytest.raises(ConfigError, match="not a categorical covariate"):
+        de.differential_expression(est, x, obs, groupby="group", group1="A", batch_key="group")
+    with pytest.raises(DataError, match="at least two groups"):
+        de.one_vs_rest(est, x, {**obs, "one": np.full(len(x), "z")}, groupby="one")
+    with pytest.raises(DataError, match="no cells outside"):
+        de.differential_expression(
+            est, x, {**obs, "one": np.full(len(x), "z")}, groupby="one", group1="z"
+        )
+    with pytest.raises(ConfigError, match="fdr must be"):
+        de.DESettings(fdr=0)
+    gaussian = biovae.VAE(
+        likelihood="gaussian",
+        config=FitConfig(
+            model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+            train=TrainConfig(epochs=1),
+        ),
+    ).fit(np.log1p(x[:64]), {k: v[:64] for k, v in obs.items()})
+    with pytest.raises(ConfigError, match="count likelihood"):
+        de.differential_expression(
+            gaussian,
+            np.log1p(x[:64]),
+            {k: v[:64] for k, v in obs.items()},
+            groupby="group",
+            group1="A",
+        )
