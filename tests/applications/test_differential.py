@@ -77,15 +77,25 @@ def test_change_table_summaries_by_hand():
     t = de.change_table(np.array([[0.2], [0.05]]), np.array([[0.1], [0.1]]), 0.0, de.DESettings())
     np.testing.assert_allclose(t["proba_de"], 0.5)
     np.testing.assert_allclose(t["lfc_median"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(t["bayes_factor"], 0.0, atol=1e-6)  # no direction preferred
+    # the Bayes factor carries the direction; lfc_* use ε / 1000
+    t = de.change_table(h1, h2, 0.1, de.DESettings())
+    assert t["bayes_factor"][0] > 0 > t["bayes_factor"][2]
+    np.testing.assert_allclose(
+        t["lfc_mean"][0], np.mean(np.log2((h1[:, 0] + 1e-4) / (h2[:, 0] + 1e-4)))
+    )
 
 
 def test_pseudocount_is_the_quantile_of_unexpressed_genes_largest_draws():
     h1 = np.array([[0.1, 0.01, 0.02, 0.87], [0.3, 0.03, 0.01, 0.66]])
     h2 = np.array([[0.5, 0.001, 0.002, 0.497], [0.4, 0.004, 0.001, 0.595]])
     absent = np.array([False, True, True, False])
-    # group 1: maxima 0.03, 0.02 → 0.9 quantile 0.029; group 2: 0.004, 0.002 → 0.0038
-    assert de.estimate_pseudocount(h1, h2, absent, absent) == pytest.approx(0.029)
-    assert de.estimate_pseudocount(h1, h2, ~absent & False, absent) == pytest.approx(0.0038)
+    # group 1: maxima 0.03, 0.02 → 0.9 quantile 0.029; group 2: 0.004, 0.002 → 0.0038;
+    # the larger over 4 genes
+    assert de.estimate_pseudocount(h1, h2, absent, absent) == pytest.approx(0.029 / 4)
+    assert de.estimate_pseudocount(h1, h2, ~absent & False, absent) == pytest.approx(0.0038 / 4)
+    none = np.zeros(4, dtype=bool)
+    assert de.estimate_pseudocount(h1, h2, none, none) == pytest.approx(1e-10)
 
 
 def test_planted_fold_changes_are_found_and_the_batch_corrected_away(fitted):

@@ -10,11 +10,13 @@ Pairing draw j of A with draw j of B gives S samples of the log fold change
 
 and, for a threshold δ (log2 units), P(up) = P(r_g ≥ δ), P(down) = P(r_g ≤ −δ). A gene's
 probability of differential expression is p_g = max(P(up), P(down)) — the probability of its
-more probable direction of change beyond δ — and its Bayes factor is log p_g − log(1 − p_g).
-This is scVI's "change" mode (Boyeau et al. 2023, *Molecular Systems Biology* 19:e11517), with
-its pseudocount ε: the 0.9 quantile, over the genes a group does not express (mean count below
-``threshold_counts``), of their largest sampled h, the larger of the two groups' values — so
-that genes absent from both groups cannot reach large fold changes by ratios of tiny numbers.
+more probable direction of change beyond δ — and its Bayes factor is ± (log p_g − log(1 − p_g)),
+signed by that direction. This is scVI's "change" mode (Boyeau et al. 2023, *Molecular Systems
+Biology* 19:e11517) as scvi-tools 1.4 computes it, pseudocount included: for each group, the
+0.9 quantile over the genes it does not express (mean count below ``threshold_counts``) of their
+largest sampled h; ε is the larger of the two groups' values divided by the number of genes
+(at least 1e-10). The summaries of r (``lfc_*``) use ε / 1000, as scvi-tools does, so the
+reported fold changes are barely shrunk.
 
 Calls control the posterior expected false discovery rate: with genes sorted by p_g, the top k
 have expected FDR (1/k) Σ_{i≤k} (1 − p_i); the largest k with expected FDR ≤ α are called.
@@ -286,26 +288,30 @@ def estimate_pseudocount(
     h1: np.ndarray, h2: np.ndarray, absent1: np.ndarray, absent2: np.ndarray, q: float = 0.9
 ) -> float:
     """ε: for each group, the ``q`` quantile over the genes it does not express (``absent``)
-    of their largest sampled h; the larger of the two (1e-10 for a group expressing all)."""
+    of their largest sampled h (1e-10 for a group expressing all); the larger of the two,
+    divided by the number of genes, at least 1e-10 (scvi-tools 1.4's rule)."""
     values = [
         float(np.quantile(h.max(axis=0)[absent], q)) if absent.any() else 1e-10
         for h, absent in ((h1, absent1), (h2, absent2))
     ]
-    return max(values)
+    return max(1e-10, max(values) / h1.shape[1])
 
 
 def change_table(
     h1: np.ndarray, h2: np.ndarray, eps: float, settings: DESettings
 ) -> dict[str, np.ndarray]:
-    """Per-gene summaries of r = log2(h1 + ε) − log2(h2 + ε) over paired draws."""
-    r = np.log2(h1.astype(np.float64) + eps) - np.log2(h2.astype(np.float64) + eps)
+    """Per-gene summaries of r = log2(h1 + ε) − log2(h2 + ε) over paired draws: the
+    probabilities with ε, the ``lfc_*`` columns with ε / 1000 (module docstring)."""
+    h1, h2 = h1.astype(np.float64), h2.astype(np.float64)
+    r = np.log2(h1 + eps) - np.log2(h2 + eps)
     up = (r >= settings.delta).mean(axis=0)
     down = (r <= -settings.delta).mean(axis=0)
     p = np.maximum(up, down)
+    r = np.log2(h1 + 1e-3 * eps) - np.log2(h2 + 1e-3 * eps)
     return {
         "proba_de": p,
         "proba_not_de": 1.0 - p,
-        "bayes_factor": np.log(p + 1e-8) - np.log(1.0 - p + 1e-8),
+        "bayes_factor": np.sign(up - down) * (np.log(p + 1e-8) - np.log(1.0 - p + 1e-8)),
         "lfc_mean": r.mean(axis=0),
         "lfc_median": np.median(r, axis=0),
         "lfc_std": r.std(axis=0),
