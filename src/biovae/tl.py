@@ -164,7 +164,9 @@ def differential_expression(
     if group1 is None:
         if group2 is not None:
             raise ConfigError("group2 needs group1; leave both out for every group vs the rest")
-        return de.one_vs_rest(est, adata, groupby=groupby, batch_key=batch_key, settings=settings)
+        return de.stack(
+            de.one_vs_rest(est, adata, groupby=groupby, batch_key=batch_key, settings=settings)
+        )
     return de.differential_expression(
         est,
         adata,

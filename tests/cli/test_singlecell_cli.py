@@ -71,7 +71,11 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     table = pd.read_csv(one, index_col="gene")
     assert len(table) == 200 and table["proba_de"].between(0, 1).all()
     assert {"lfc_mean", "bayes_factor", "is_de_fdr_0.05", "raw_mean2"} <= set(table.columns)
-    assert main([*args, "--out", str(every)]) == 0
+    html = tmp_path / "de.html"
+    assert main([*args, "--out", str(every), "--report", str(html)]) == 0
+    page = html.read_text()
+    assert all(f'data-plot="de-volcano-{i}"' in page for i in range(3))
+    assert "H2228 vs rest" in page
     table = pd.read_csv(every, sep="\t")
     lines = ("H1975", "H2228", "HCC827")
     assert sorted(set(table["comparison"])) == [f"{c} vs rest" for c in lines]

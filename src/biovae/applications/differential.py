@@ -164,9 +164,9 @@ def one_vs_rest(
     groupby: str,
     batch_key: str | None = None,
     settings: DESettings | None = None,
-) -> pd.DataFrame:
+) -> list[pd.DataFrame]:
     """:func:`differential_expression` of every level of ``groupby`` against all other cells,
-    the tables stacked with a ``comparison`` column (``"<level> vs rest"``)."""
+    one table per level (in sorted order); :func:`stack` joins them."""
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     labels = {str(v) for v in ds.obs_column(groupby)} - {""}
     if len(labels) < 2:
@@ -174,13 +174,19 @@ def one_vs_rest(
             f"{ds.source or 'data'}: {groupby} has {len(labels)} level(s); differential "
             "expression needs at least two groups"
         )
-    tables = []
-    for level in sorted(labels):
-        t = differential_expression(
+    return [
+        differential_expression(
             est, ds, groupby=groupby, group1=level, batch_key=batch_key, settings=settings
         )
-        tables.append(t.assign(comparison=f"{level} vs rest"))
-    return pd.concat(tables)
+        for level in sorted(labels)
+    ]
+
+
+def stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables of several comparisons as one, with a ``comparison`` column ("g1 vs g2")."""
+    return pd.concat(
+        [t.assign(comparison=f"{t.attrs['group1']} vs {t.attrs['group2']}") for t in tables]
+    )
 
 
 def _magnitude(col: pd.Series) -> pd.Series:

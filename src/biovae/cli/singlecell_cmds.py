@@ -57,7 +57,7 @@ def _add_de_parser(sub, make) -> None:
         "de",
         "Bayesian differential expression between groups of cells (scVI's change mode).",
         "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --group2 H2228 "
-        "--out de.csv\n"
+        "--out de.csv --report de.html\n"
         "  biovae de model counts.h5ad --groupby bulk_labels --out de_all.csv   # each vs rest\n"
         "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --batch-correct "
         "batch --out de.csv\n",
@@ -77,6 +77,7 @@ def _add_de_parser(sub, make) -> None:
     p.add_argument("--fdr", type=float, default=0.05, help="target posterior expected FDR")
     p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_de)
@@ -154,11 +155,16 @@ def cmd_de(args: argparse.Namespace) -> int:
     ds = read_input(args.data, build_config(args, base=est.config_).data)
     common = {"groupby": args.groupby, "batch_key": args.batch_correct, "settings": settings}
     if args.group1 is None:
-        table = de.one_vs_rest(est, ds, **common)
+        tables = de.one_vs_rest(est, ds, **common)
     else:
-        table = de.differential_expression(
-            est, ds, group1=args.group1, group2=args.group2, **common
-        )
+        tables = [
+            de.differential_expression(est, ds, group1=args.group1, group2=args.group2, **common)
+        ]
+    if args.report:
+        from biovae.reports.de_page import write_de_report
+
+        write_de_report(args.report, tables, f"Differential expression: {args.data}")
+    table = de.stack(tables) if len(tables) > 1 else tables[0]
     sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     with atomic_open(out, "w") as fh:
         table.to_csv(fh, sep=sep, float_format="%.6g")

@@ -96,6 +96,20 @@ def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str |
     return render_document(title, tagline, overview, parts)
 
 
+def write_sections_page(path: str | Path, title: str, tagline: str, parts: list[Section]) -> Path:
+    """A self-contained page of ``parts`` under a table of contents, written atomically."""
+    from biovae.data.writers import atomic_open
+
+    toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    overview = (
+        '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
+        f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
+    )
+    with atomic_open(Path(path), "w") as fh:
+        fh.write(render_document(title, tagline, overview, parts))
+    return Path(path)
+
+
 def render_document(title: str, tagline: str, overview: str, parts: list[Section]) -> str:
     """A self-contained HTML page: header, headline tiles, ``overview`` HTML, numbered sections."""
     n_plots = sum(len(s.plots) for s in parts)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -69,16 +68,6 @@ def trajectory_section(
 
 def write_trajectory_report(path: str | Path, parts: list[Section], title: str) -> Path:
     """A self-contained HTML page of ``parts`` (e.g. trajectory sections), written atomically."""
-    from biovae.data.writers import atomic_open
-    from biovae.reports.html import render_document
+    from biovae.reports.html import write_sections_page
 
-    toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
-    overview = (
-        '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
-        f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
-    )
-    page = render_document(title, "Trajectories on the latent map", overview, parts)
-    path = Path(path)
-    with atomic_open(path, "w") as fh:
-        fh.write(page)
-    return path
+    return write_sections_page(path, title, "Trajectories on the latent map", parts)

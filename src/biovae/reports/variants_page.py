@@ -8,7 +8,6 @@ family's facts; output a self-contained HTML page written atomically.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,7 @@ def write_variants_report(
     """Write the scan report of ``fitted`` (a fitted ``family.Family``); ``mean_weights``:
     the scan used a variational decoder's posterior means rather than weight draws;
     ``classes``: the scan's :class:`~biovae.applications.variants.classes.ScanClasses`."""
-    from biovae.data.writers import atomic_open
-    from biovae.reports.html import render_document
+    from biovae.reports.html import write_sections_page
 
     parts = [
         model_section(fitted, mean_weights),
@@ -44,16 +42,9 @@ def write_variants_report(
         from biovae.reports.variants_classes import classes_section
 
         parts.append(classes_section(classes))
-    toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
-    overview = (
-        '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
-        f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
-    )
     title = f"biovae variant effects: {fitted.facts.get('focus_id', 'focus')}"
     tagline = "Label-free single-mutant scan of a sequence-family VAE (Δ ELBO, mutant − wild type)"
-    with atomic_open(Path(path), "w") as fh:
-        fh.write(render_document(title, tagline, overview, parts))
-    return Path(path)
+    return write_sections_page(path, title, tagline, parts)
 
 
 def _kept(fraction: float) -> str:

@@ -1,0 +1,107 @@
+"""Report of differential expression: a volcano plot and the top genes of each comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biovae.reports import figures as fg
+from biovae.reports.content import Highlight, Plot, Section, Table
+
+#: Genes named on the volcano plot and listed in each comparison's table.
+TOP = 20
+CALLED = "#dc2626"
+
+
+def _calls(table: Any) -> np.ndarray:
+    col = next(c for c in table.columns if c.startswith("is_de_fdr_"))
+    return table[col].to_numpy(dtype=bool)
+
+
+def volcano(table: Any, title: str) -> bytes:
+    """lfc_mean against proba_de; called genes in red, the ``TOP`` most probable labelled."""
+    lfc, p, called = table["lfc_mean"].to_numpy(), table["proba_de"].to_numpy(), _calls(table)
+
+    def draw(fig) -> None:
+        ax = fig.subplots()
+        ax.scatter(lfc[~called], p[~called], s=6, color=fg.MUTED, lw=0, label="not called")
+        ax.scatter(lfc[called], p[called], s=10, color=CALLED, lw=0, label="called")
+        for i in np.argsort(-p, kind="stable")[: min(TOP, 10)]:
+            ax.annotate(
+                str(table.index[i]),
+                (lfc[i], p[i]),
+                fontsize=8,
+                color=fg.INK,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
+        ax.axvline(0, color=fg.INK, lw=0.6)
+        ax.set(
+            title=title,
+            xlabel="mean log2 fold change (group 1 / group 2)",
+            ylabel="P(differentially expressed)",
+            ylim=(-0.02, 1.02),
+        )
+        ax.legend(loc="lower right")
+
+    return fg.render(draw, (7.5, 4.8))
+
+
+def de_section(table: Any, index: int = 0) -> Section:
+    """One comparison: its volcano plot, the number of calls and its ``TOP`` genes."""
+    attrs = table.attrs
+    name = f"{attrs.get('group1', '1')} vs {attrs.get('group2', '2')}"
+    called = _calls(table)
+    top = table.iloc[np.argsort(-table["proba_de"].to_numpy(), kind="stable")[:TOP]]
+    rows = tuple(
+        (
+            str(g),
+            f"{r.lfc_mean:+.2f}",
+            f"{r.proba_de:.3f}",
+            f"{r.bayes_factor:+.2f}",
+            f"{r.scale1:.2e}",
+            f"{r.scale2:.2e}",
+            "yes" if c else "",
+        )
+        for (g, r), c in zip(top.iterrows(), _calls(top))
+    )
+    lead = (
+        f"{attrs.get('n1', '?')} against {attrs.get('n2', '?')} cells; δ = "
+        f"{attrs.get('delta', 0.25)} (log2), pseudocount {attrs.get('pseudocount', 0):.2g}. "
+        "P(differentially expressed) is the posterior probability that the log2 fold change "
+        "between random cells of the two groups exceeds δ in its more probable direction; "
+        "called genes keep the posterior expected false discovery rate at the target."
+    )
+    return Section(
+        f"de-{index}",
+        name,
+        lead,
+        plots=(
+            Plot(
+                f"de-volcano-{index}",
+                volcano(table, name),
+                f"Volcano plot of {name}",
+                "Red: called.",
+            ),
+        ),
+        highlights=(Highlight(str(int(called.sum())), f"genes called, {name}"),),
+        tables=(
+            Table(
+                ("gene", "lfc mean", "P(DE)", "Bayes factor", "scale 1", "scale 2", "called"),
+                rows,
+                f"The {TOP} most probable genes",
+            ),
+        ),
+    )
+
+
+def write_de_report(path: str | Path, tables: list[Any], title: str) -> Path:
+    """A page with one section per comparison (``tables`` from
+    :func:`biovae.applications.differential.differential_expression`), written atomically."""
+    from biovae.reports.html import write_sections_page
+
+    parts = [de_section(t, i) for i, t in enumerate(tables)]
+    tagline = "Bayesian differential expression (change mode) from a count VAE"
+    return write_sections_page(path, title, tagline, parts)
