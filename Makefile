@@ -29,6 +29,7 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/genotype.py
 	$(PY) benchmarks/streaming.py
 	$(PY) benchmarks/screening.py
+	$(PY) benchmarks/differential.py
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1
