@@ -194,6 +194,11 @@ def test_bad_requests_are_one_line_errors(fitted):
             train=TrainConfig(epochs=1),
         ),
     ).fit(np.log1p(x[:64]), {k: v[:64] for k, v in obs.items()})
+    ae = biovae.Autoencoder("nb", n_latent=2, hidden=(8,), epochs=1).fit(x[:64])
+    with pytest.raises(ConfigError, match="fit a VAE"):
+        de.differential_expression(
+            ae, x[:64], {k: v[:64] for k, v in obs.items()}, groupby="group", group1="A"
+        )
     with pytest.raises(ConfigError, match="count likelihood"):
         de.differential_expression(
             gaussian,

@@ -59,7 +59,7 @@ def loaded_plots(report: Path, profile: Path) -> tuple[int, int]:
 
 def test_every_plot_decodes(pbmc_report: Path, tmp_path: Path) -> None:
     expected, loaded = loaded_plots(pbmc_report, tmp_path / "profile")
-    assert expected == 9 and loaded == expected
+    assert expected == 10 and loaded == expected  # with the marker-gene dot plot
     # the check can fail: a report with one corrupted image counts one plot fewer
     broken = tmp_path / "broken.html"
     source = pbmc_report.read_text(encoding="utf-8")

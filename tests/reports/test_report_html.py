@@ -94,11 +94,13 @@ def test_report_shows_every_part(pbmc_report: Path, pbmc) -> None:
         "training-curves": 1,
         "latent-usage": 1,
         "latent-map": 3,
+        "markers-dotplot": 1,
         "reconstruction-heatmap": 1,
         "reconstruction-scatter": 1,
         "reconstruction-means": 1,
         "samples-moments": 1,
     }
+    assert "Marker genes by bulk_labels" in text  # the first categorical colour column
     for name in ("bulk_labels", "louvain", "phase"):  # default colours: text columns ≤ 30 levels
         assert f"Latent map coloured by {name}" in [i["alt"] for i in page.imgs]
     assert re.search(r"(\d+ of 6|All 6|None of the 6) latent dimensions (are|is) active", text)
@@ -185,6 +187,7 @@ def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:
     text = " ".join(page.text)
     assert "fitted in closed form" in text and "training-curves" not in plots_by_key(page)
     assert "latent-map" in plots_by_key(page)
+    assert "markers-dotplot" not in plots_by_key(page)  # no posterior to sample
 
 
 def test_sequence_report(tmp_path: Path, fast_render) -> None:

@@ -119,7 +119,12 @@ def differential_expression(
         ``is_de_fdr_<fdr>``; ``attrs`` holds δ, ε and the group sizes.
     """
     settings = settings or DESettings()
-    model = est._check_fitted()
+    model = getattr(est, "model_", None)
+    if not getattr(model, "stochastic", False):
+        raise ConfigError(
+            f"differential expression samples q(z|x): fit a VAE (or semi-supervised VAE), not "
+            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
+        )
     if not isinstance(model.likelihood, ObservedLibrary):
         raise ConfigError(
             f"differential expression needs a count likelihood with a library size "

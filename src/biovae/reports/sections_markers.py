@@ -1,0 +1,113 @@
+"""Report section of a count model: marker genes of each group (differential expression of
+each level of a categorical column against the rest) and a dot plot of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.reports import figures as fg
+from biovae.reports.analysis import default_color_by, is_categorical, n_categories
+from biovae.reports.content import Plot, Section, Table
+
+#: Markers shown per group, and posterior draws per group (fewer than ``biovae de``'s 5,000:
+#: a report ranks genes, it does not call them).
+PER_GROUP, DRAWS = 5, 1000
+
+
+def marker_column(ds: Dataset, color_by: Sequence[str] | None) -> str | None:
+    """The first categorical column (2..30 levels) among ``color_by`` or the defaults."""
+    for name in tuple(color_by or ()) or default_color_by(ds):
+        col = ds.obs.get(name)
+        if col is not None and is_categorical(col) and 2 <= n_categories(col) <= 30:
+            return name
+    return None
+
+
+def markers(tables: list[Any]) -> dict[str, list[str]]:
+    """Per group, the ``PER_GROUP`` genes most probably up in it (lfc_mean > 0)."""
+    out = {}
+    for t in tables:
+        up = t[t["lfc_mean"] > 0]
+        order = np.lexsort((-up["lfc_mean"].to_numpy(), -up["proba_de"].to_numpy()))
+        out[t.attrs["group1"]] = [str(g) for g in up.index[order[:PER_GROUP]]]
+    return out
+
+
+def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None) -> Section | None:
+    """Marker genes of the groups of a categorical column, for count likelihoods; else None."""
+    from biovae.applications import differential as de
+    from biovae.likelihoods.base import ObservedLibrary
+
+    model = getattr(est, "model_", None)
+    if ds is None or not getattr(model, "stochastic", False):
+        return None  # no data, or no posterior to sample (PCA, autoencoder)
+    if not isinstance(model.likelihood, ObservedLibrary):
+        return None
+    name = marker_column(ds, color_by)
+    if name is None:
+        return None
+    tables = de.one_vs_rest(est, ds, groupby=name, settings=de.DESettings(n_samples=DRAWS))
+    chosen = markers(tables)
+    rows = tuple(
+        (g, str(t.attrs["n1"]), ", ".join(f"{m} ({t.loc[m, 'lfc_mean']:+.1f})" for m in genes))
+        for (g, genes), t in zip(chosen.items(), tables)
+    )
+    lead = (
+        f"For each {name}, the genes most probably higher in it than in all other records "
+        f"(differential expression in change mode, {DRAWS} posterior draws per group; log2 fold "
+        "change in brackets). A ranking, not a list of calls: run `biovae de` for the full "
+        "table, Bayes factors and FDR-controlled calls."
+    )
+    plot = Plot(
+        "markers-dotplot",
+        dot_plot(ds, name, chosen),
+        f"Dot plot of marker genes by {name}",
+        "Dot size: share of the group's records with a count of the gene; colour: the group's "
+        "mean counts per 10,000, scaled to the largest group of each gene.",
+    )
+    table = Table((name, "records", "markers (log2 FC)"), rows, f"{PER_GROUP} markers per group")
+    return Section("markers", f"Marker genes by {name}", lead, plots=(plot,), tables=(table,))
+
+
+def dot_plot(ds: Dataset, name: str, chosen: dict[str, list[str]]) -> bytes:
+    """Groups × marker genes: detection rate as size, scaled mean expression as colour."""
+    from biovae.applications.differential import raw_summary
+
+    genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
+    cols = [ds.features.index(g) for g in genes]
+    labels = np.asarray([str(v) for v in ds.obs[name]], dtype=object)
+    groups = list(chosen)
+    detect, level = [], []
+    for g in groups:
+        raw = raw_summary(ds.x, np.flatnonzero(labels == g))
+        detect.append(raw["non_zeros_proportion"][cols])
+        level.append(raw["raw_normalized_mean"][cols])
+    detect, level = np.array(detect), np.array(level)
+    level = level / np.maximum(level.max(axis=0, keepdims=True), 1e-12)
+
+    def draw(fig) -> None:
+        ax = fig.subplots()
+        yy, xx = np.meshgrid(np.arange(len(groups)), np.arange(len(genes)), indexing="ij")
+        dots = ax.scatter(
+            xx.ravel(),
+            yy.ravel(),
+            s=10 + 140 * detect.ravel(),
+            c=level.ravel(),
+            cmap="Reds",
+            vmin=0,
+            vmax=1,
+            edgecolors=fg.MUTED,
+            linewidths=0.4,
+        )
+        ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=8)
+        ax.set_yticks(range(len(groups)), groups)
+        ax.set(xlim=(-0.7, len(genes) - 0.3), ylim=(len(groups) - 0.5, -0.5))
+        ax.grid(False)
+        fig.colorbar(dots, ax=ax, shrink=0.6, label="scaled mean")
+
+    width = min(18.0, 2.5 + 0.28 * len(genes))
+    return fg.render(draw, (width, 1.2 + 0.35 * len(groups)))
