@@ -176,3 +176,23 @@ def differential_expression(
         batch_key=batch_key,
         settings=settings,
     )
+
+
+def map_query(
+    adata: Any,
+    est: VAE,
+    *,
+    epochs: int | None = None,
+    key_added: str = "X_biovae",
+    seed: int | None = None,
+) -> VAE:
+    """Map the query ``adata`` (new batches) onto the reference model ``est`` (scArches).
+
+    Returns the extended model (trained on ``adata`` alone; every reference weight frozen) and
+    writes the query's posterior means to ``adata.obsm[key_added]``; see :mod:`biovae.query`.
+    """
+    from biovae.query import map_query as _map_query
+
+    mapped = _map_query(est, adata, epochs=epochs, seed=seed)
+    adata.obsm[key_added] = mapped.transform(adata)
+    return mapped

@@ -1,9 +1,10 @@
-"""``biovae trajectory``, ``biovae integration`` and ``biovae de``: questions asked of a model."""
+"""``biovae trajectory``, ``integration``, ``de`` and ``map``: single-cell questions of a model."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +50,25 @@ def add_parsers(sub, make) -> None:
     add_data_flags(p)
     p.set_defaults(func=cmd_integration)
     _add_de_parser(sub, make)
+    _add_map_parser(sub, make)
+
+
+def _add_map_parser(sub, make) -> None:
+    p = make(
+        sub,
+        "map",
+        "Map QUERY (new batches) onto a conditional reference MODEL without refitting it.",
+        "  biovae map ref_model query.h5ad --out mapped_model --epochs 200\n"
+        "  biovae embed mapped_model query.h5ad --out query_latent.csv\n",
+    )
+    p.add_argument("model", metavar="MODEL", help="fitted conditional VAE (the reference)")
+    p.add_argument("data", metavar="QUERY")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the reference's)")
+    p.add_argument("--seed", type=int)
+    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_map)
 
 
 def _add_de_parser(sub, make) -> None:
@@ -168,5 +188,22 @@ def cmd_de(args: argparse.Namespace) -> int:
     sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     with atomic_open(out, "w") as fh:
         table.to_csv(fh, sep=sep, float_format="%.6g")
+    print(out)
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from biovae.estimator import load_model
+    from biovae.query import map_query
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    est = load_model(args.model)
+    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    mapped = map_query(
+        est, ds, epochs=args.epochs, seed=args.seed, progress=not getattr(args, "quiet", False)
+    )
+    mapped.save(out)
     print(out)
     return 0

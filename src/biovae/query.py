@@ -1,0 +1,140 @@
+"""Reference mapping: place new data (a query with batches the reference never saw) on a fitted
+conditional VAE's map without refitting it (scArches, as scvi-tools' ``load_query_data``).
+
+The reference model grows input columns for the query's new covariate levels
+(:mod:`biovae.models.surgery`) and is trained on the query alone, with every reference weight
+frozen: only the new columns (and new per-batch dispersion rows) learn. Reference records
+therefore keep exactly their reference embedding, and query records land on the same map.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from biovae import likelihoods
+from biovae.errors import ConfigError, DataError
+from biovae.inputs import as_dataset, check_data
+from biovae.models import build_model
+from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
+from biovae.training import fit_model, make_source, seeded
+
+
+def map_query(
+    est: Any,
+    X: Any,
+    obs: Any = None,
+    *,
+    epochs: int | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Any:
+    """A new fitted :class:`biovae.VAE`: ``est`` extended to the query's new covariate levels
+    and trained on the query ``X`` (with metadata ``obs``) alone.
+
+    Parameters
+    ----------
+    est
+        A fitted conditional :class:`biovae.VAE` (categorical covariates, e.g. the batch).
+    X, obs
+        The query records and their metadata; their covariate columns may hold new levels.
+    epochs, seed
+        Training of the new weights (default: the reference's epochs and seed) on every query
+        record, without early stopping; weight decay is off so the frozen weights cannot move.
+    progress
+        Show a progress bar.
+    """
+    from biovae.estimator import VAE, _mmd_levels, _split
+
+    if type(est) is not VAE or not hasattr(est, "model_"):
+        raise ConfigError(
+            "reference mapping needs a fitted biovae.VAE (semi-supervised VAEs, autoencoders "
+            "and PCA are not supported)"
+        )
+    cfg, schema = est.config_, est.schema_
+    cov = schema.covariates
+    if not cov.categorical:
+        raise ConfigError(
+            "reference mapping needs a model conditioned on a categorical covariate (e.g. "
+            "--batch-key batch); this model has none"
+        )
+    ds = as_dataset(X, obs, layer=cfg.data.layer)
+    _check_features(ds, schema)
+    new_cov = extend_levels(cov, {n: [str(v) for v in ds.obs_column(n)] for n in cov.categorical})
+    if new_cov == cov:
+        raise DataError(
+            f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "
+            "known to the reference model; embed these records with it directly"
+        )
+    cmap = column_map(cov, new_cov)
+    from biovae.estimator import _n_batches
+
+    lik = likelihoods.build(
+        cfg.model.likelihood, schema.data_shape, schema.n_letters, _n_batches(cfg, new_cov)
+    )
+    check_data(lik, ds)
+    train_cfg = dataclasses.replace(
+        cfg.train,
+        epochs=cfg.train.epochs if epochs is None else int(epochs),
+        seed=cfg.train.seed if seed is None else int(seed),
+        weight_decay=0.0,
+        validation_fraction=0.0,  # few weights learn: no held-out guard, as scvi-tools' query
+        patience=0,
+    )
+    cfg = dataclasses.replace(cfg, train=train_cfg)
+    c = new_cov.encode(ds.obs, len(ds), ds.source)
+    source = make_source(ds.x, c, None, lik.data_dtype, g=_mmd_levels(cfg, new_cov, c))
+    train_idx, val_idx = _split(len(ds), train_cfg.validation_fraction, train_cfg.seed)
+    with seeded(train_cfg.seed, train_cfg.device):
+        model = build_model(lik, new_cov.width, cfg.model)
+        masks = transplant(est.model_, model, cmap)
+        undo = freeze_except(model, masks)
+        try:
+            history = fit_model(
+                model,
+                source.subset(train_idx),
+                source.subset(val_idx) if len(val_idx) else None,
+                cfg.objective,
+                train_cfg,
+                progress=progress,
+            )
+        finally:
+            undo()
+    model.eval()
+    return _mapped(
+        cfg,
+        dataclasses.replace(schema, covariates=new_cov),
+        model,
+        history,
+        ds,
+        (len(train_idx), len(val_idx)),
+    )
+
+
+def _check_features(ds: Any, schema: Any) -> None:
+    """The query must have the reference's features, by name and in order."""
+    where = ds.source or "query"
+    if tuple(ds.x.shape[1:]) != schema.data_shape:
+        raise DataError(
+            f"{where}: {ds.x.shape[1]} features, the reference model has {schema.data_shape[0]}; "
+            "subset and order the query's features like the reference data"
+        )
+    diff = [i for i, (a, b) in enumerate(zip(ds.features, schema.features)) if a != b]
+    if schema.features and diff:
+        i = diff[0]
+        raise DataError(
+            f"{where}: feature {i + 1} is {ds.features[i]!r} where the reference has "
+            f"{schema.features[i]!r} ({len(diff)} differ); order the query's features like the "
+            "reference data"
+        )
+
+
+def _mapped(cfg, schema, model, history, ds, sizes) -> Any:
+    from biovae.data.fingerprint import fingerprint
+    from biovae.estimator import VAE
+
+    out = VAE(config=cfg)
+    out.config_, out.schema_, out.model_, out.history_ = cfg, schema, model, history
+    out.fingerprint_ = fingerprint(ds)
+    out.n_train_, out.n_validation_ = sizes
+    return out

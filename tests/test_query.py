@@ -1,0 +1,116 @@
+"""Reference mapping end to end: reference records keep their embedding and likelihood exactly,
+the query gains over decoding it as any known batch, and the mapped model saves and loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import biovae
+from biovae import tl
+from biovae.cli.main import main
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError, DataError
+from biovae.estimator import load_model
+from biovae.query import map_query
+
+G = 60
+
+
+def _batches(seed: int = 0):
+    """Three cell types (genes 0–9 up in B, 10–19 up in C) in batches b1, b2 (reference) and
+    b3 (query) with gene-wise batch factors, b3's twice as strong."""
+    rng = np.random.default_rng(seed)
+    base = rng.gamma(2.0, 1.0, G)
+    types = {"A": base, "B": base * np.r_[np.full(10, 6.0), np.ones(G - 10)]}
+    types["C"] = base * np.r_[np.ones(10), np.full(10, 6.0), np.ones(G - 20)]
+    factor = {b: np.exp(rng.normal(0, s, G)) for b, s in (("b1", 0.5), ("b2", 0.5), ("b3", 1.0))}
+
+    def make(n, batch):
+        t = rng.choice(list(types), n)
+        share = np.stack([types[v] * factor[batch] for v in t])
+        share /= share.sum(1, keepdims=True)
+        lib = np.exp(rng.normal(np.log(2000), 0.3, n))
+        x = rng.poisson(rng.gamma(10.0, share * lib[:, None] / 10)).astype(np.float32)
+        return x, {"type": t.astype(object), "batch": np.full(n, batch, dtype=object)}
+
+    (x1, o1), (x2, o2), query = make(300, "b1"), make(300, "b2"), make(200, "b3")
+    ref = np.vstack([x1, x2]), {k: np.concatenate([o1[k], o2[k]]) for k in o1}
+    return ref, query
+
+
+@pytest.fixture(scope="module")
+def mapped():
+    (xr, orf), (xq, oq) = _batches()
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(32,), norm="batch")),
+        train=TrainConfig(epochs=60, batch_size=64, seed=0),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    ref = biovae.VAE(likelihood="nb", config=cfg).fit(xr, orf)
+    return ref, map_query(ref, xq, oq, epochs=100), (xr, orf), (xq, oq)
+
+
+def test_reference_records_keep_embedding_and_likelihood_exactly(mapped):
+    ref, q, (xr, orf), _ = mapped
+    np.testing.assert_array_equal(q.transform(xr, orf), ref.transform(xr, orf))
+    np.testing.assert_array_equal(q.score(xr, orf, seed=3), ref.score(xr, orf, seed=3))
+    assert q.schema_.covariates.categories == (("b1", "b2", "b3"),)
+
+
+def test_query_fits_better_than_as_any_known_batch_and_lands_by_type(mapped):
+    ref, q, (xr, orf), (xq, oq) = mapped
+    mapped_elbo = q.score(xq, oq, n_samples=5).mean()
+    for known in ("b1", "b2"):
+        as_known = {**oq, "batch": np.full(len(xq), known, dtype=object)}
+        assert mapped_elbo > ref.score(xq, as_known, n_samples=5).mean() + 3.0
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(15).fit(q.transform(xr, orf), orf["type"])
+    assert (knn.predict(q.transform(xq, oq)) == oq["type"]).mean() > 0.95
+
+
+def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
+    ref, q, (xr, orf), (xq, oq) = mapped
+    q.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_model(tmp_path / "m").transform(xq, oq), q.transform(xq, oq))
+    with pytest.raises(DataError, match="already known"):
+        map_query(ref, xr, orf)
+    with pytest.raises(DataError, match="59 features, the reference model has 60"):
+        map_query(ref, xq[:, :-1], oq)
+    renamed = biovae.data.dataset.Dataset(
+        xq, [f"q{i}" for i in range(len(xq))], [f"g{j}" for j in range(G)], oq
+    )
+    with pytest.raises(DataError, match="feature 1 is 'g0' where the reference has 'f0'"):
+        map_query(ref, renamed)
+    plain = biovae.VAE("nb", n_latent=2, hidden=(8,), epochs=1).fit(xq)
+    with pytest.raises(ConfigError, match="categorical covariate"):
+        map_query(plain, xq, oq)
+    ae = biovae.Autoencoder("nb", n_latent=2, hidden=(8,), epochs=1).fit(xq)
+    with pytest.raises(ConfigError, match="fitted biovae.VAE"):
+        map_query(ae, xq, oq)
+
+
+def test_tl_and_command_line(mapped, tmp_path, capsys):
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    ref, _, _, (xq, oq) = mapped
+    ids = [f"q{i}" for i in range(len(xq))]
+    adata = anndata.AnnData(xq, obs=pd.DataFrame(oq, index=ids))
+    adata.var_names = [f"f{j}" for j in range(G)]  # the reference's (numpy input) names
+    out = tl.map_query(adata, ref, epochs=2)
+    assert adata.obsm["X_biovae"].shape == (len(xq), 4) and out is not ref
+    ref.save(tmp_path / "ref")
+    adata.write_h5ad(tmp_path / "q.h5ad")
+    args = ["map", str(tmp_path / "ref"), str(tmp_path / "q.h5ad"), "--out", str(tmp_path / "m")]
+    assert main([*args, "--epochs", "2", "--quiet"]) == 0
+    assert (tmp_path / "m" / "weights.safetensors").exists()
+    capsys.readouterr()
+    del adata.obs["batch"]  # the model's covariate is missing from the query
+    adata.write_h5ad(tmp_path / "nobatch.h5ad")
+    bad = ["map", str(tmp_path / "ref"), str(tmp_path / "nobatch.h5ad"), "--out"]
+    assert main([*bad, str(tmp_path / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "batch" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
