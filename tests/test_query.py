@@ -87,7 +87,7 @@ def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
     with pytest.raises(ConfigError, match="categorical covariate"):
         map_query(plain, xq, oq)
     ae = biovae.Autoencoder("nb", n_latent=2, hidden=(8,), epochs=1).fit(xq)
-    with pytest.raises(ConfigError, match="fitted biovae.VAE"):
+    with pytest.raises(ConfigError, match=r"fitted biovae\.VAE"):
         map_query(ae, xq, oq)
 
 
