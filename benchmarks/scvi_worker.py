@@ -13,7 +13,10 @@ latent means to return, or null), ``batch_key`` (or null), ``n_latent``, ``n_hid
 trained scVI (``SCANVI.from_scvi_model``, as scvi-tools recommends) once per entry of
 ``epochs`` (null = scvi-tools' default for a pretrained model) and return its predictions on
 the training cells; and ``de``: ``[{"groupby", "group1", "group2", "batch_correction"}, ...]``
-to run scVI's ``differential_expression`` (its defaults otherwise) on the training cells.
+to run scVI's ``differential_expression`` (its defaults otherwise) on the training cells;
+``arches`` (scArches' architecture: layer norm, no batch norm, covariates encoded, dropout
+0.2), ``n_layers``, and ``query``: ``{"path", "epochs"}`` to map a query onto the trained
+model (scArches) and return the latent of the reference and query cells.
 """
 
 from __future__ import annotations
@@ -89,6 +92,30 @@ def scanvi_runs(model, adata, settings: dict) -> list[dict]:
     return runs
 
 
+def query_run(model, reference, settings: dict) -> dict:
+    """scArches: the query mapped onto the trained reference (``load_query_data``, training of
+    the new weights with weight decay off, as scvi-tools' tutorial); latent of reference then
+    query cells from the mapped model."""
+    import anndata
+    import scvi
+
+    spec = settings["query"]
+    query = anndata.read_h5ad(spec["path"])
+    scvi.model.SCVI.prepare_query_anndata(query, model)
+    mapped = scvi.model.SCVI.load_query_data(query, model)
+    t0 = time.perf_counter()
+    mapped.train(
+        max_epochs=spec["epochs"],
+        train_size=1.0,
+        plan_kwargs={"weight_decay": 0.0},
+        accelerator=settings.get("accelerator", "cpu"),
+        enable_progress_bar=False,
+    )
+    seconds = time.perf_counter() - t0
+    both = anndata.concat([reference, query])
+    return {"seconds": seconds, "latent": mapped.get_latent_representation(both).tolist()}
+
+
 def de_run(model, adata, spec: dict) -> dict:
     """scVI's differential expression of ``spec``'s two groups: change mode, its defaults
     otherwise (δ = 0.25, FDR target 0.05)."""
@@ -132,12 +159,15 @@ def main(settings_path: str, out_path: str) -> None:
     train = anndata.read_h5ad(settings["train"])
     t0 = time.perf_counter()
     scvi.model.SCVI.setup_anndata(train, batch_key=settings["batch_key"])
+    # scArches' recommended architecture for reference mapping (scvi-tools' tutorial)
+    arches = {"use_layer_norm": "both", "use_batch_norm": "none", "encode_covariates": True}
     model = scvi.model.SCVI(
         train,
         n_latent=settings["n_latent"],
         n_hidden=settings["n_hidden"],
-        n_layers=1,
+        n_layers=settings.get("n_layers", 1),
         gene_likelihood="nb",
+        **({**arches, "dropout_rate": 0.2} if settings.get("arches") else {}),
     )
     t1 = time.perf_counter()
     model.train(
@@ -165,6 +195,8 @@ def main(settings_path: str, out_path: str) -> None:
         out["held_out_get_elbo"] = float(model.get_elbo(test))
     if settings.get("scanvi"):
         out["scanvi"] = scanvi_runs(model, train, settings)
+    if settings.get("query"):
+        out["query"] = query_run(model, train, settings)
     if settings.get("de"):
         out["de"] = [de_run(model, train, spec) for spec in settings["de"]]
     if settings.get("embed"):

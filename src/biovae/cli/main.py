@@ -36,6 +36,7 @@ EPILOG = """examples:
   biovae trajectory model embryo.h5ad --root-key num_cells --root-value 2 --out pt.csv
   biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
   biovae de model counts.h5ad --groupby cell_type --group1 B --group2 T --out de.csv
+  biovae map ref_model query.h5ad --out mapped_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae variants fit family.a2m --out family_model
   biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta

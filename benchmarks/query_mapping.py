@@ -1,0 +1,173 @@
+"""Reference mapping on CellBench: one platform is the reference, the other the query.
+
+    python benchmarks/query_mapping.py [--out bench-output/query-mapping]
+
+CellBench (three lung-cancer cell lines on two platforms; the 2,000 genes with most counts):
+each platform in turn is the reference, the other the query. Compared, every method with
+scArches' recommended architecture (scvi-tools' tutorial: 10 latent dimensions, two hidden
+layers of 128, layer norm, no batch norm, covariates encoded, dropout 0.2), conditioned on the
+platform, reference 400 epochs (KL warm-up over all of them), query 200 epochs:
+
+* biovae, mapped: ``biovae.query.map_query`` of the query onto the reference model;
+* biovae, unmapped: the reference model embedding the query as if it were the reference's
+  platform (what mapping is for);
+* scVI, scArches: ``SCVI.load_query_data`` and ``train`` (weight decay off), in scvi-tools'
+  environment (``_scvi.py``);
+* biovae, joint: one conditional VAE fitted on both platforms (what mapping approximates).
+
+Reported per direction: accuracy of the query's cell line predicted by 15-nearest-neighbour
+vote of the reference cells in the joint embedding (label transfer), and the integration
+metrics of the joint embedding (platform as batch, cell line as label); seconds of the query
+step (the joint row: its whole fit). Prints Markdown for RESULTS.md and writes ``results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_average, machine_info, write_json_atomic
+from _scvi import run_scvi, scvi_python, write_h5ad
+from biovae.config import FitConfig, NetworkConfig
+from biovae.data.dataset import Dataset
+from biovae.diagnostics.integration import integration_metrics
+from biovae.estimator import VAE
+from biovae.query import map_query
+from diagnostics import cellbench
+from singlecell import N_HIDDEN, N_LATENT, nb_config
+
+REF_EPOCHS, QUERY_EPOCHS, K = 400, 200, 15
+
+
+def arches_config(epochs: int) -> FitConfig:
+    cfg = nb_config(epochs, "batch", epochs)
+    net = NetworkConfig(hidden=(N_HIDDEN, N_HIDDEN), dropout=0.2, norm="layer")
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, network=net))
+
+
+def label_transfer(z_ref: np.ndarray, y_ref: np.ndarray, z_q: np.ndarray, y_q: np.ndarray):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(K).fit(z_ref, y_ref)
+    return float((knn.predict(z_q) == y_q).mean())
+
+
+def scores(z: np.ndarray, ds: Dataset, ref: np.ndarray, seconds: float) -> dict:
+    batch, labels = ds.obs["batch"], ds.obs["cell_line"]
+    out = {"label_transfer": label_transfer(z[ref], labels[ref], z[~ref], labels[~ref])}
+    out.update(integration_metrics(z, batch, labels))
+    return {**out, "seconds": seconds}
+
+
+def one_direction(
+    ds: Dataset, ref_level: str, python: Path | None, work: Path, epochs: tuple[int, int]
+) -> dict:
+    ref = ds.obs["batch"] == ref_level
+    reference, query = ds.subset(np.flatnonzero(ref)), ds.subset(np.flatnonzero(~ref))
+    order = np.r_[np.flatnonzero(ref), np.flatnonzero(~ref)]  # reference cells first
+    joint_ds = ds.subset(order)
+    is_ref = np.r_[np.ones(ref.sum(), bool), np.zeros((~ref).sum(), bool)]
+    out = {"reference": ref_level, "n_reference": int(ref.sum()), "n_query": int((~ref).sum())}
+    est = VAE(config=arches_config(epochs[0])).fit(reference)
+    t0 = time.perf_counter()
+    mapped = map_query(est, query, epochs=epochs[1])
+    secs = time.perf_counter() - t0
+    out["biovae, mapped"] = scores(mapped.transform(joint_ds), joint_ds, is_ref, secs)
+    as_ref = Dataset(
+        query.x,
+        query.ids,
+        query.features,
+        {**query.obs, "batch": np.full(len(query), ref_level, dtype=object)},
+    )
+    z = np.vstack([est.transform(reference), est.transform(as_ref)])
+    out["biovae, unmapped"] = scores(z, joint_ds, is_ref, 0.0)
+    if python is not None:
+        settings = {
+            "train": str(write_h5ad(reference, work / "ref.h5ad", ("batch", "cell_line"))),
+            "test": None,
+            "embed": None,
+            "batch_key": "batch",
+            "n_latent": N_LATENT,
+            "n_hidden": N_HIDDEN,
+            "n_layers": 2,
+            "arches": True,
+            "epochs": epochs[0],
+            "batch_size": 128,
+            "threads": torch.get_num_threads(),
+            "seed": 0,
+            "elbo_samples": 1,
+            "query": {
+                "path": str(write_h5ad(query, work / "q.h5ad", ("batch", "cell_line"))),
+                "epochs": epochs[1],
+            },
+        }
+        res = run_scvi(python, settings, work)["query"]
+        out["scVI, scArches"] = scores(np.asarray(res["latent"]), joint_ds, is_ref, res["seconds"])
+    t0 = time.perf_counter()
+    joint = VAE(config=arches_config(epochs[0])).fit(joint_ds)
+    out["biovae, joint"] = scores(
+        joint.transform(joint_ds), joint_ds, is_ref, time.perf_counter() - t0
+    )
+    return out
+
+
+METRICS = (
+    "label_transfer",
+    "batch_asw",
+    "ilisi_scaled",
+    "kbet_acceptance",
+    "label_asw",
+    "ari",
+    "nmi",
+    "seconds",
+)
+
+
+def markdown(results: list[dict]) -> str:
+    head = "| reference → query | method | " + " | ".join(METRICS) + " |"
+    lines = [head, "|" + "---|" * (len(METRICS) + 2)]
+    for r in results:
+        for name, m in r.items():
+            if isinstance(m, dict):
+                cells = " | ".join(f"{m.get(k, float('nan')):.3f}" for k in METRICS)
+                lines.append(
+                    f"| {r['reference']} ({r['n_reference']}) → query "
+                    f"({r['n_query']}) | {name} | {cells} |"
+                )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--no-scvi", action="store_true")
+    p.add_argument("--quick", action="store_true", help="5 + 3 epochs: a plumbing check only")
+    p.add_argument("--scvi-env", default="bench-output/scvi-env")
+    p.add_argument("--out", default="bench-output/query-mapping")
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
+    ds, _ = cellbench(quick=False)
+    epochs = (5, 3) if args.quick else (REF_EPOCHS, QUERY_EPOCHS)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in sorted(set(ds.obs["batch"])):
+            results.append(one_direction(ds, level, python, Path(tmp), epochs))
+            print(markdown(results[-1:]), file=sys.stderr, flush=True)
+    write_json_atomic(
+        out / "results.json",
+        {"machine": machine_info(), "results": results, "load_end": load_average()},
+    )
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
