@@ -15,8 +15,9 @@ trained scVI (``SCANVI.from_scvi_model``, as scvi-tools recommends) once per ent
 the training cells; and ``de``: ``[{"groupby", "group1", "group2", "batch_correction"}, ...]``
 to run scVI's ``differential_expression`` (its defaults otherwise) on the training cells;
 ``arches`` (scArches' architecture: layer norm, no batch norm, covariates encoded, dropout
-0.2), ``n_layers``, and ``query``: ``{"path", "epochs"}`` to map a query onto the trained
-model (scArches) and return the latent of the reference and query cells.
+0.2), ``n_layers``, and ``query``: ``{"path", "epochs"}`` (optionally ``"scanvi":
+{"labels_key", "unlabeled_category"}``) to map a query onto the trained model (scArches) and
+return the latent of the reference and query cells (and scANVI's predictions for the query).
 """
 
 from __future__ import annotations
@@ -113,7 +114,41 @@ def query_run(model, reference, settings: dict) -> dict:
     )
     seconds = time.perf_counter() - t0
     both = anndata.concat([reference, query])
-    return {"seconds": seconds, "latent": mapped.get_latent_representation(both).tolist()}
+    out = {"seconds": seconds, "latent": mapped.get_latent_representation(both).tolist()}
+    if spec.get("scanvi"):
+        out["scanvi"] = scanvi_query(model, reference, spec, settings)
+    return out
+
+
+def scanvi_query(model, reference, spec: dict, settings: dict) -> dict:
+    """scANVI from the reference scVI (every reference cell labelled, scvi-tools' default
+    epochs), then the unlabelled query mapped onto it (scArches) and its labels predicted."""
+    import anndata
+    import scvi
+
+    labels, unknown = spec["scanvi"]["labels_key"], spec["scanvi"]["unlabeled_category"]
+    ref_model = scvi.model.SCANVI.from_scvi_model(
+        model, unlabeled_category=unknown, labels_key=labels
+    )
+    ref_model.train(
+        train_size=1.0,
+        accelerator=settings.get("accelerator", "cpu"),
+        enable_progress_bar=False,
+    )
+    query = anndata.read_h5ad(spec["path"])
+    query.obs[labels] = unknown  # the query is unlabelled
+    scvi.model.SCANVI.prepare_query_anndata(query, ref_model)
+    mapped = scvi.model.SCANVI.load_query_data(query, ref_model)
+    t0 = time.perf_counter()
+    mapped.train(
+        max_epochs=spec["epochs"],
+        train_size=1.0,
+        plan_kwargs={"weight_decay": 0.0},
+        accelerator=settings.get("accelerator", "cpu"),
+        enable_progress_bar=False,
+    )
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "predicted": [str(v) for v in mapped.predict(query)]}
 
 
 def de_run(model, adata, spec: dict) -> dict:

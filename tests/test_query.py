@@ -87,8 +87,30 @@ def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
     with pytest.raises(ConfigError, match="categorical covariate"):
         map_query(plain, xq, oq)
     ae = biovae.Autoencoder("nb", n_latent=2, hidden=(8,), epochs=1).fit(xq)
-    with pytest.raises(ConfigError, match=r"fitted biovae\.VAE"):
+    with pytest.raises(ConfigError, match=r"fitted biovae\.VAE or SemiSupervisedVAE"):
         map_query(ae, xq, oq)
+
+
+def test_semi_supervised_reference_predicts_the_unlabelled_query(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    (xr, orf), (xq, oq) = _batches(seed=1)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(32,))),
+        train=TrainConfig(epochs=60, batch_size=64, seed=0),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    ref = biovae.SemiSupervisedVAE("nb", labels_key="type", config=cfg).fit(xr, orf)
+    query_obs = {"batch": oq["batch"]}  # no labels in the query
+    q = map_query(ref, xq, query_obs, epochs=60)
+    assert type(q) is biovae.SemiSupervisedVAE and q.classes_ == ref.classes_
+    np.testing.assert_array_equal(q.predict_proba(xr, orf), ref.predict_proba(xr, orf))
+    assert (q.predict(xq, query_obs) == oq["type"]).mean() > 0.95
+    adata = anndata.AnnData(xq, obs=pd.DataFrame(query_obs, index=[f"q{i}" for i in range(200)]))
+    adata.var_names = [f"f{j}" for j in range(G)]
+    tl.map_query(adata, ref, epochs=2)
+    assert {"X_biovae_label", "X_biovae_label_probability"} <= set(adata.obs.columns)
 
 
 def test_tl_and_command_line(mapped, tmp_path, capsys):

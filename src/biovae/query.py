@@ -29,13 +29,15 @@ def map_query(
     seed: int | None = None,
     progress: bool = False,
 ) -> Any:
-    """A new fitted :class:`biovae.VAE`: ``est`` extended to the query's new covariate levels
-    and trained on the query ``X`` (with metadata ``obs``) alone.
+    """A new fitted estimator of ``est``'s kind: ``est`` extended to the query's new covariate
+    levels and trained on the query ``X`` (with metadata ``obs``) alone.
 
     Parameters
     ----------
     est
-        A fitted conditional :class:`biovae.VAE` (categorical covariates, e.g. the batch).
+        A fitted conditional :class:`biovae.VAE` or :class:`biovae.SemiSupervisedVAE`
+        (categorical covariates, e.g. the batch). A semi-supervised model's classifier is
+        frozen with the rest and the query is unlabelled: its cells' labels are predicted.
     X, obs
         The query records and their metadata; their covariate columns may hold new levels.
     epochs, seed
@@ -45,13 +47,19 @@ def map_query(
         Show a progress bar.
     """
     from biovae.estimator import VAE, _mmd_levels, _split
+    from biovae.ssvae_estimator import SemiSupervisedVAE
 
-    if type(est) is not VAE or not hasattr(est, "model_"):
+    if type(est) not in (VAE, SemiSupervisedVAE) or not hasattr(est, "model_"):
         raise ConfigError(
-            "reference mapping needs a fitted biovae.VAE (semi-supervised VAEs, autoencoders "
-            "and PCA are not supported)"
+            "reference mapping needs a fitted biovae.VAE or SemiSupervisedVAE (autoencoders and "
+            "PCA are not supported)"
         )
     cfg, schema = est.config_, est.schema_
+    if cfg.model.classifier_input == "clr_residual" and type(est) is SemiSupervisedVAE:
+        raise ConfigError(
+            "a classifier reading clr_residual has per-batch offsets that a query cannot extend; "
+            "map a model fitted with another classifier_input"
+        )
     cov = schema.covariates
     if not cov.categorical:
         raise ConfigError(
@@ -86,7 +94,7 @@ def map_query(
     source = make_source(ds.x, c, None, lik.data_dtype, g=_mmd_levels(cfg, new_cov, c))
     train_idx, val_idx = _split(len(ds), train_cfg.validation_fraction, train_cfg.seed)
     with seeded(train_cfg.seed, train_cfg.device):
-        model = build_model(lik, new_cov.width, cfg.model)
+        model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)
         masks = transplant(est.model_, model, cmap)
         undo = freeze_except(model, masks)
         try:
@@ -102,6 +110,7 @@ def map_query(
             undo()
     model.eval()
     return _mapped(
+        type(est),
         cfg,
         dataclasses.replace(schema, covariates=new_cov),
         model,
@@ -129,11 +138,10 @@ def _check_features(ds: Any, schema: Any) -> None:
         )
 
 
-def _mapped(cfg, schema, model, history, ds, sizes) -> Any:
+def _mapped(kind, cfg, schema, model, history, ds, sizes) -> Any:
     from biovae.data.fingerprint import fingerprint
-    from biovae.estimator import VAE
 
-    out = VAE(config=cfg)
+    out = kind(config=cfg)
     out.config_, out.schema_, out.model_, out.history_ = cfg, schema, model, history
     out.fingerprint_ = fingerprint(ds)
     out.n_train_, out.n_validation_ = sizes

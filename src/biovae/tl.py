@@ -180,7 +180,7 @@ def differential_expression(
 
 def map_query(
     adata: Any,
-    est: VAE,
+    est: VAE | SemiSupervisedVAE,
     *,
     epochs: int | None = None,
     key_added: str = "X_biovae",
@@ -189,10 +189,14 @@ def map_query(
     """Map the query ``adata`` (new batches) onto the reference model ``est`` (scArches).
 
     Returns the extended model (trained on ``adata`` alone; every reference weight frozen) and
-    writes the query's posterior means to ``adata.obsm[key_added]``; see :mod:`biovae.query`.
+    writes the query's posterior means to ``adata.obsm[key_added]`` — and for a semi-supervised
+    reference its predicted labels to ``obs`` as :func:`vae` does; see :mod:`biovae.query`.
     """
     from biovae.query import map_query as _map_query
 
     mapped = _map_query(est, adata, epochs=epochs, seed=seed)
     adata.obsm[key_added] = mapped.transform(adata)
+    if isinstance(mapped, SemiSupervisedVAE):
+        adata.uns.setdefault(key_added, {})
+        _write_predictions(adata, mapped, key_added)
     return mapped
