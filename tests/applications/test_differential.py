@@ -86,6 +86,16 @@ def test_change_table_summaries_by_hand():
     )
 
 
+def test_change_table_in_gene_blocks_equals_one_block(monkeypatch):
+    rng = np.random.default_rng(0)
+    h1, h2 = rng.dirichlet(np.ones(7), 50), rng.dirichlet(np.ones(7), 50)
+    whole = de.change_table(h1, h2, 1e-3, de.DESettings())
+    monkeypatch.setattr(de, "GENE_BLOCK", 3)
+    blocks = de.change_table(h1, h2, 1e-3, de.DESettings())
+    for key, value in whole.items():
+        np.testing.assert_allclose(blocks[key], value, rtol=1e-12, atol=1e-15, err_msg=key)
+
+
 def test_pseudocount_is_the_quantile_of_unexpressed_genes_largest_draws():
     h1 = np.array([[0.1, 0.01, 0.02, 0.87], [0.3, 0.03, 0.01, 0.66]])
     h2 = np.array([[0.5, 0.001, 0.002, 0.497], [0.4, 0.004, 0.001, 0.595]])

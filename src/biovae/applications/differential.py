@@ -308,15 +308,29 @@ def estimate_pseudocount(
     return max(1e-10, max(values) / h1.shape[1])
 
 
+#: Genes summarised at a time: the float64 fold changes of 5,000 draws stay ≈ 80 MB.
+GENE_BLOCK = 2048
+
+
 def change_table(
     h1: np.ndarray, h2: np.ndarray, eps: float, settings: DESettings
 ) -> dict[str, np.ndarray]:
     """Per-gene summaries of r = log2(h1 + ε) − log2(h2 + ε) over paired draws: the
-    probabilities with ε, the ``lfc_*`` columns with ε / 1000 (module docstring)."""
+    probabilities with ε, the ``lfc_*`` columns with ε / 1000 (module docstring); genes are
+    taken :data:`GENE_BLOCK` at a time, so memory stays bounded for any number of genes."""
+    parts = [
+        _change_block(h1[:, j : j + GENE_BLOCK], h2[:, j : j + GENE_BLOCK], eps, settings.delta)
+        for j in range(0, h1.shape[1], GENE_BLOCK)
+    ]
+    table = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    table[f"is_de_fdr_{settings.fdr:g}"] = fdr_calls(table["proba_de"], settings.fdr)
+    return table
+
+
+def _change_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> dict:
     h1, h2 = h1.astype(np.float64), h2.astype(np.float64)
     r = np.log2(h1 + eps) - np.log2(h2 + eps)
-    up = (r >= settings.delta).mean(axis=0)
-    down = (r <= -settings.delta).mean(axis=0)
+    up, down = (r >= delta).mean(axis=0), (r <= -delta).mean(axis=0)
     p = np.maximum(up, down)
     r = np.log2(h1 + 1e-3 * eps) - np.log2(h2 + 1e-3 * eps)
     return {
@@ -328,9 +342,8 @@ def change_table(
         "lfc_std": r.std(axis=0),
         "lfc_min": r.min(axis=0),
         "lfc_max": r.max(axis=0),
-        "scale1": h1.mean(axis=0, dtype=np.float64),
-        "scale2": h2.mean(axis=0, dtype=np.float64),
-        f"is_de_fdr_{settings.fdr:g}": fdr_calls(p, settings.fdr),
+        "scale1": h1.mean(axis=0),
+        "scale2": h2.mean(axis=0),
     }
 
 
