@@ -102,22 +102,28 @@ def query_run(model, reference, settings: dict) -> dict:
 
     spec = settings["query"]
     query = anndata.read_h5ad(spec["path"])
-    scvi.model.SCVI.prepare_query_anndata(query, model)
-    mapped = scvi.model.SCVI.load_query_data(query, model)
-    t0 = time.perf_counter()
-    mapped.train(
-        max_epochs=spec["epochs"],
-        train_size=1.0,
-        plan_kwargs={"weight_decay": 0.0},
-        accelerator=settings.get("accelerator", "cpu"),
-        enable_progress_bar=False,
-    )
-    seconds = time.perf_counter() - t0
+    mapped, seconds = _map(scvi.model.SCVI, query, model, spec["epochs"], settings)
     both = anndata.concat([reference, query])
     out = {"seconds": seconds, "latent": mapped.get_latent_representation(both).tolist()}
     if spec.get("scanvi"):
         out["scanvi"] = scanvi_query(model, reference, spec, settings)
     return out
+
+
+def _map(kind, query, reference_model, epochs: int, settings: dict):
+    """``kind.load_query_data`` of ``query`` onto ``reference_model``, trained for ``epochs``
+    with weight decay off; returns the mapped model and the training seconds."""
+    kind.prepare_query_anndata(query, reference_model)
+    mapped = kind.load_query_data(query, reference_model)
+    t0 = time.perf_counter()
+    mapped.train(
+        max_epochs=epochs,
+        train_size=1.0,
+        plan_kwargs={"weight_decay": 0.0},
+        accelerator=settings.get("accelerator", "cpu"),
+        enable_progress_bar=False,
+    )
+    return mapped, time.perf_counter() - t0
 
 
 def scanvi_query(model, reference, spec: dict, settings: dict) -> dict:
@@ -137,17 +143,7 @@ def scanvi_query(model, reference, spec: dict, settings: dict) -> dict:
     )
     query = anndata.read_h5ad(spec["path"])
     query.obs[labels] = unknown  # the query is unlabelled
-    scvi.model.SCANVI.prepare_query_anndata(query, ref_model)
-    mapped = scvi.model.SCANVI.load_query_data(query, ref_model)
-    t0 = time.perf_counter()
-    mapped.train(
-        max_epochs=spec["epochs"],
-        train_size=1.0,
-        plan_kwargs={"weight_decay": 0.0},
-        accelerator=settings.get("accelerator", "cpu"),
-        enable_progress_bar=False,
-    )
-    seconds = time.perf_counter() - t0
+    mapped, seconds = _map(scvi.model.SCANVI, query, ref_model, spec["epochs"], settings)
     return {"seconds": seconds, "predicted": [str(v) for v in mapped.predict(query)]}
 
 
