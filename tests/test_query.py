@@ -73,7 +73,15 @@ def test_query_fits_better_than_as_any_known_batch_and_lands_by_type(mapped):
 def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
     ref, q, (xr, orf), (xq, oq) = mapped
     q.save(tmp_path / "m")
-    np.testing.assert_array_equal(load_model(tmp_path / "m").transform(xq, oq), q.transform(xq, oq))
+    loaded = load_model(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.transform(xq, oq), q.transform(xq, oq))
+    assert loaded.mapping_ == q.mapping_ and q.mapping_["levels_added"] == {"batch": ["b3"]}
+    assert q.mapping_["reference_n_train"] == ref.n_train_
+    from biovae.reports.model_card import model_card_section
+
+    rows = dict(model_card_section(loaded).tables[0].rows)
+    assert "new levels (batch: b3)" in rows["Mapped"]
+    assert "Mapped" not in dict(model_card_section(ref).tables[0].rows)
     with pytest.raises(DataError, match="already known"):
         map_query(ref, xr, orf)
     with pytest.raises(DataError, match="59 features, the reference model has 60"):

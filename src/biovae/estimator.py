@@ -269,6 +269,7 @@ class _LatentEstimator:
             "n_train": self.n_train_,
             "n_validation": self.n_validation_,
             "history": self.history_,
+            **({"mapping": self.mapping_} if getattr(self, "mapping_", None) else {}),
             **(metadata or {}),
         }
         return persistence.save(
@@ -314,6 +315,7 @@ class _LatentEstimator:
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.n_train_ = saved.metadata.get("n_train", 0)
         est.n_validation_ = saved.metadata.get("n_validation", 0)
+        est.mapping_ = saved.metadata.get("mapping")  # set by reference mapping (biovae.query)
         return est
 
 

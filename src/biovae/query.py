@@ -109,8 +109,19 @@ def map_query(
         finally:
             undo()
     model.eval()
+    added = {
+        name: list(new[len(old) :])
+        for name, old, new in zip(cov.categorical, cov.categories, new_cov.categories)
+        if len(new) > len(old)
+    }
+    mapping = {
+        "reference_fingerprint": est.fingerprint_,
+        "reference_n_train": est.n_train_,
+        "levels_added": added,
+    }
     return _mapped(
         type(est),
+        mapping,
         cfg,
         dataclasses.replace(schema, covariates=new_cov),
         model,
@@ -138,10 +149,11 @@ def _check_features(ds: Any, schema: Any) -> None:
         )
 
 
-def _mapped(kind, cfg, schema, model, history, ds, sizes) -> Any:
+def _mapped(kind, mapping, cfg, schema, model, history, ds, sizes) -> Any:
     from biovae.data.fingerprint import fingerprint
 
     out = kind(config=cfg)
+    out.mapping_ = mapping
     out.config_, out.schema_, out.model_, out.history_ = cfg, schema, model, history
     out.fingerprint_ = fingerprint(ds)
     out.n_train_, out.n_validation_ = sizes

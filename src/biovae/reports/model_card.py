@@ -78,6 +78,19 @@ def model_card_section(est: Any) -> Section:
         ("Intended use", INTENDED_USE.get(name, "A latent map and density model of records.")),
         ("Trained on", trained_on + ". The model describes that population only."),
     ]
+    mapping = getattr(est, "mapping_", None)
+    if mapping:
+        levels = "; ".join(f"{k}: {', '.join(v)}" for k, v in mapping["levels_added"].items())
+        rows.append(
+            (
+                "Mapped",
+                f"A reference model trained on {mapping['reference_n_train']:,} records "
+                f"(fingerprint {mapping['reference_fingerprint'][:12]}) was extended to new "
+                f"levels ({levels}) by reference mapping; only their weights were trained, on "
+                "the records above. The map is the reference's: structure the reference never "
+                "saw cannot appear in it.",
+            )
+        )
     if name in CAUTIONS:
         rows.append(("Caution", CAUTIONS[name]))
     return Section(
