@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import biovae
 from biovae import tl
@@ -144,3 +145,25 @@ def test_tl_and_command_line(mapped, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "batch" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mapping_and_differential_expression_of_a_cuda_fit():
+    from biovae.applications.differential import DESettings, differential_expression
+
+    (xr, orf), (xq, oq) = _batches()
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(32,), norm="batch")),
+        train=TrainConfig(epochs=30, batch_size=64, seed=0, device="cuda"),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    ref = biovae.VAE(likelihood="nb", config=cfg).fit(xr, orf)
+    q = map_query(ref, xq, oq, epochs=30)  # trained on the GPU, returned on the CPU
+    np.testing.assert_array_equal(q.transform(xr, orf), ref.transform(xr, orf))
+    as_b1 = {**oq, "batch": np.full(len(xq), "b1", dtype=object)}
+    assert q.score(xq, oq, n_samples=5).mean() > ref.score(xq, as_b1, n_samples=5).mean()
+    table = differential_expression(
+        q, xr, orf, groupby="type", group1="B", group2="A", settings=DESettings(n_samples=500)
+    )
+    top = set(table.index[:10])
+    assert len(top & {f"f{j}" for j in range(10)}) >= 8  # genes 0–9 are up in B

@@ -110,8 +110,7 @@ def freeze_except(model: nn.Module, masks: dict[str, torch.Tensor]) -> Callable[
     hooks, frozen = [], []
     for name, p in model.named_parameters():
         if name in masks:
-            mask = masks[name].to(p.dtype)
-            hooks.append(p.register_hook(lambda g, m=mask: g * m))
+            hooks.append(p.register_hook(_masking(masks[name].to(p.dtype))))
         elif p.requires_grad:
             p.requires_grad_(False)
             frozen.append(p)
@@ -129,6 +128,18 @@ def freeze_except(model: nn.Module, masks: dict[str, torch.Tensor]) -> Callable[
             del m.train
 
     return undo
+
+
+def _masking(mask: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A gradient hook multiplying by ``mask``, copied once to the gradient's device."""
+    on = {mask.device: mask}
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        if grad.device not in on:
+            on[grad.device] = mask.to(grad.device)
+        return grad * on[grad.device]
+
+    return hook
 
 
 def _inference_only(self: nn.Module, mode: bool = True) -> nn.Module:
