@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
@@ -19,6 +20,7 @@ from biovae.diagnostics.amortization import amortization_gap
 from biovae.diagnostics.collapse import collapse_report
 from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
+from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
 from biovae.errors import ConfigError
 from biovae.estimator import VAE, Autoencoder
@@ -34,11 +36,13 @@ class DiagnoseOptions:
     gap_records: int = 200
     gap_steps: int = 500
     rd_samples: int = 16
+    ppc_replicates: int = 30
     seed: int = 0
 
 
 def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
-    """Rate/distortion, collapse, IWAE log p(x) and amortization gap of ``est`` on ``data``."""
+    """Rate/distortion, collapse, IWAE log p(x), amortization gap and (for numeric data)
+    posterior predictive checks of ``est`` on ``data``."""
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
     if est.config_.model.kind == "ssvae":
@@ -55,13 +59,20 @@ def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions
         gap = amortization_gap(
             model, est.batches(subset), steps=options.gap_steps, k=min(options.iwae_k, 1000)
         )
-    return {
+    out = {
         "records": len(data),
         "rate_distortion": rd.to_dict(),
         "collapse": collapse.to_dict(),
         "log_likelihood": ll.to_dict(),
         "amortization": gap.to_dict(),
     }
+    lik = model.likelihood
+    if lik.data_dtype == torch.float32 and not lik.allows_missing and options.ppc_replicates:
+        with seeded(options.seed):  # numeric data without missing values: per-feature checks
+            out["predictive"] = posterior_predictive(
+                model, batches, options.ppc_replicates
+            ).to_dict()
+    return out
 
 
 def _first(n: int, m: int, seed: int) -> np.ndarray:

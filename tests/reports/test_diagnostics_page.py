@@ -36,8 +36,14 @@ def test_full_page_from_real_diagnostics(pbmc_vae, pbmc, tmp_path: Path) -> None
     path = write_diagnostics_report(tmp_path / "d.html", results, title="Diagnostics <test>")
     html = path.read_text()
     assert "Diagnostics &lt;test&gt;" in html  # escaped
-    assert _plots(html) == ["kl-per-dimension", "rate-distortion", "inference-gaps"]
-    assert 'data-plots-expected="3"' in html
+    assert _plots(html) == [
+        "kl-per-dimension",
+        "rate-distortion",
+        "inference-gaps",
+        "predictive-check",
+    ]
+    assert 'data-plots-expected="4"' in html
+    assert escape(results["predictive"]["verdict"]) in html
     assert escape(results["collapse"]["verdict"]) in html
     assert "β = 1 (best ELBO)" in html  # the sweep point with the highest ELBO is marked
     assert "closer to the data than the autoencoder&#x27;s on 2 of 2 metrics" in html

@@ -95,4 +95,4 @@ def test_diagnostics_page_plots_decode(pbmc_vae, pbmc, tmp_path: Path) -> None:
         pbmc_vae, pbmc.subset(range(40)), DiagnoseOptions(iwae_k=10, gap_records=5, gap_steps=5)
     )
     page = write_diagnostics_report(tmp_path / "diagnostics.html", results)
-    assert loaded_plots(page, tmp_path / "profile") == (2, 2)
+    assert loaded_plots(page, tmp_path / "profile") == (3, 3)  # with the predictive check

@@ -36,6 +36,7 @@ def write_diagnostics_report(path: str | Path, results: dict, title: str = "Diag
             collapse_section(results),
             rate_distortion_section(results),
             likelihood_section(results),
+            predictive_section(results),
             fidelity_section(results),
         )
         if s is not None
@@ -232,6 +233,42 @@ def _gap_table(gap: dict) -> Table:
         ("quantity", "mean", "s.e."),
         tuple((label, f"{gap[k]:.3f}", f"{gap[k + '_se']:.3f}") for label, k in names),
         caption=f"On the same {gap['n']} records",
+    )
+
+
+def predictive_section(results: dict) -> Section | None:
+    """Posterior predictive checks: observed per-feature statistics against replicates."""
+    ppc = results.get("predictive")
+    if not ppc:
+        return None
+    stats = ppc["statistics"]
+    rows = tuple(
+        (
+            name.replace("_", " "),
+            f"{v['share_outside']:.1%}",
+            f"{v['share_above_all']:.1%}",
+            f"{v['share_below_all']:.1%}",
+        )
+        for name, v in stats.items()
+    )
+    return Section(
+        "predictive",
+        "Posterior predictive checks",
+        lead=(
+            f"Each record redrawn {ppc['n_replicates']} times from its posterior predictive "
+            "distribution (z from q(z|x), data from p(x|z)); per feature, the observed "
+            "statistic against the replicated data sets. About 5 % of features fall outside the "
+            "replicates' central 95 % by chance; many more mean the likelihood cannot produce "
+            "the data. On training records the check is optimistic: use held-out records."
+        ),
+        verdict=ppc["verdict"],
+        plots=(Plot("predictive-check", pd.predictive_check(stats), "Observed vs replicated"),),
+        tables=(
+            Table(
+                ("statistic", "features outside 95 %", "above every replicate", "below every"),
+                rows,
+            ),
+        ),
     )
 
 

@@ -91,3 +91,26 @@ def inference_gaps(gap: dict) -> bytes:
         ax.grid(axis="y", visible=False)
 
     return fg.render(draw, (6.6, 2.8))
+
+
+def predictive_check(stats: dict) -> bytes:
+    """One panel per statistic: observed against replicated mean per feature, the features
+    outside the replicates' central 95 % in orange, the diagonal for reference."""
+    names = list(stats)
+
+    def draw(fig) -> None:
+        axes = fig.subplots(1, len(names), squeeze=False)[0]
+        for ax, name in zip(axes, names):
+            rep = np.asarray(stats[name]["replicated_mean"], dtype=float)
+            obs = np.asarray(stats[name]["observed"], dtype=float)
+            out = np.asarray(stats[name]["outside"], dtype=bool)
+            ax.scatter(rep[~out], obs[~out], s=6, color=fg.MUTED, lw=0, label="inside")
+            ax.scatter(rep[out], obs[out], s=8, color=fg.VALIDATION, lw=0, label="outside 95 %")
+            lo, hi = float(min(rep.min(), obs.min())), float(max(rep.max(), obs.max()))
+            ax.plot([lo, hi], [lo, hi], color=fg.INK, lw=0.8)
+            if name != "zero_fraction" and lo > 0:
+                ax.set(xscale="log", yscale="log")
+            ax.set(title=name.replace("_", " "), xlabel="replicated (mean)", ylabel="observed")
+        axes[0].legend(loc="upper left")
+
+    return fg.render(draw, (4.2 * len(names), 3.8))

@@ -1,0 +1,71 @@
+"""Posterior predictive checks against known truths: a well-specified model passes, a Poisson
+model of zero-inflated or overdispersed counts is flagged with the remedy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import biovae
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.diagnostics.predictive import StatisticCheck, posterior_predictive
+from biovae.training import seeded
+
+N, G = 600, 40
+
+
+@pytest.fixture(scope="module")
+def counts():
+    rng = np.random.default_rng(0)
+    mu = rng.gamma(2.0, 1.5, G) * rng.lognormal(0, 0.3, N)[:, None]
+    poisson = rng.poisson(mu).astype(np.float32)
+    return {
+        "poisson": poisson,
+        "zero_inflated": poisson * (rng.random((N, G)) > 0.4),
+        "overdispersed": rng.poisson(rng.gamma(0.5, mu / 0.5)).astype(np.float32),
+    }
+
+
+def _check(x: np.ndarray, likelihood: str, epochs: int):
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,))),
+        train=TrainConfig(epochs=epochs, batch_size=64, seed=0),
+    )
+    est = biovae.VAE(likelihood=likelihood, config=cfg).fit(x)
+    with seeded(0):
+        return posterior_predictive(est.model_, est.batches(x), 30)
+
+
+def test_statistic_check_counts_features_outside_by_hand():
+    replicated = np.tile(np.arange(1.0, 41.0)[:, None], (1, 3))  # 40 replicates 1..40
+    check = StatisticCheck(np.array([0.5, 20.0, 41.0]), replicated)
+    np.testing.assert_array_equal(check.outside, [True, False, True])
+    np.testing.assert_array_equal(check.above, [False, False, True])
+
+
+def test_well_specified_models_pass(counts):
+    for data, likelihood, epochs in (("poisson", "poisson", 40), ("overdispersed", "nb", 300)):
+        check = _check(counts[data], likelihood, epochs)
+        shares = {k: c.outside.mean() for k, c in check.checks.items()}
+        assert set(shares) == {"mean", "sd", "zero_fraction"}
+        assert max(shares.values()) <= 0.25, (data, shares)
+        assert check.verdict().startswith("The posterior predictive distribution reproduces")
+
+
+@pytest.mark.parametrize("data", ["zero_inflated", "overdispersed"])
+def test_poisson_model_of_extra_zeros_or_spread_is_flagged(counts, data):
+    check = _check(counts[data], "poisson", 40)
+    assert check.checks["zero_fraction"].above.mean() > 0.9
+    assert check.checks["sd"].above.mean() > 0.9
+    assert "overdispersed (nb) or zero-inflated (zinb)" in check.verdict()
+
+
+def test_continuous_data_without_zeros_have_no_zero_statistic():
+    x = np.random.default_rng(1).normal(5, 1, (200, 6)).astype(np.float32)
+    est = biovae.VAE("gaussian", n_latent=2, hidden=(8,), epochs=5).fit(x)
+    with seeded(0):
+        check = posterior_predictive(est.model_, est.batches(x), 5)
+    assert set(check.checks) == {"mean", "sd"} and check.n_replicates == 5
+    d = check.to_dict()
+    assert len(d["statistics"]["mean"]["observed"]) == 6
+    assert len(d["statistics"]["sd"]["outside"]) == 6
