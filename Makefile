@@ -31,6 +31,7 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/screening.py
 	$(PY) benchmarks/differential.py
 	$(PY) benchmarks/query_mapping.py
+	$(PY) benchmarks/predictive.py
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1
