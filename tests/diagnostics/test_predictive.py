@@ -41,6 +41,13 @@ def test_statistic_check_counts_features_outside_by_hand():
     check = StatisticCheck(np.array([0.5, 20.0, 41.0]), replicated)
     np.testing.assert_array_equal(check.outside, [True, False, True])
     np.testing.assert_array_equal(check.above, [False, False, True])
+    np.testing.assert_array_equal(check.below, [True, False, False])
+    # a statistic below every replicate on most features: the dispersion advice
+    from biovae.diagnostics.predictive import PredictiveCheck
+
+    low = StatisticCheck(np.zeros(3), replicated)
+    verdict = PredictiveCheck({"sd": low}, 40).verdict()
+    assert "vary less than the model predicts" in verdict
 
 
 def test_well_specified_models_pass(counts):

@@ -44,11 +44,16 @@ class StatisticCheck:
         """Features whose observed value exceeds every replicate's."""
         return self.observed > self.replicated.max(axis=0)
 
+    @property
+    def below(self) -> np.ndarray:
+        """Features whose observed value is below every replicate's."""
+        return self.observed < self.replicated.min(axis=0)
+
     def to_dict(self) -> dict:
         return {
             "share_outside": float(self.outside.mean()),
             "share_above_all": float(self.above.mean()),
-            "share_below_all": float((self.observed < self.replicated.min(axis=0)).mean()),
+            "share_below_all": float(self.below.mean()),
             "observed": self.observed.tolist(),
             "replicated_mean": self.replicated.mean(axis=0).tolist(),
             "outside": self.outside.tolist(),
@@ -75,6 +80,12 @@ class PredictiveCheck:
             advice = (
                 " The data have more zeros or spread than the model can produce: consider an "
                 "overdispersed (nb) or zero-inflated (zinb) likelihood."
+            )
+        elif "sd" in bad and bad["sd"].below.mean() > FLAG:
+            advice = (
+                " The data vary less than the model predicts: its dispersion is too large for "
+                "them (with several batches, per-batch dispersion may fit: --dispersion "
+                "gene-batch)."
             )
         elif "mean" in bad:
             advice = " The means are off: the model may be undertrained or misspecified."
