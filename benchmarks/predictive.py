@@ -33,11 +33,10 @@ from singlecell import nb_config
 LIKELIHOODS = ("poisson", "nb", "zinb")
 
 
-def one(name: str, train, held_out, epochs: int) -> dict:
+def one(name: str, train, held_out, epochs: int, dispersion: str = "gene") -> dict:
     cfg = nb_config(epochs, "batch", epochs)
-    cfg = dataclasses.replace(
-        cfg, model=dataclasses.replace(cfg.model, likelihood=LikelihoodConfig(name))
-    )
+    lik = LikelihoodConfig(name, dispersion=dispersion if name != "poisson" else "gene")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=lik))
     est = VAE(config=cfg).fit(train)
     with seeded(0):
         check = posterior_predictive(est.model_, est.batches(held_out), 30).to_dict()
@@ -72,12 +71,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=400)
     p.add_argument("--out", default="bench-output/predictive")
+    p.add_argument("--dispersion", default="gene", help="NB/ZINB θ: gene or gene-batch")
+    p.add_argument("--likelihoods", default=",".join(LIKELIHOODS))
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ds, _ = cellbench(quick=False)
     train, held_out = split(ds, 0.2, 0)
-    results = {name: one(name, train, held_out, args.epochs) for name in LIKELIHOODS}
+    names = args.likelihoods.split(",")
+    results = {name: one(name, train, held_out, args.epochs, args.dispersion) for name in names}
     write_json_atomic(out / "results.json", {"machine": machine_info(), "results": results})
     print(markdown(results))
 
