@@ -82,11 +82,7 @@ class PredictiveCheck:
                 "overdispersed (nb) or zero-inflated (zinb) likelihood."
             )
         elif "sd" in bad and bad["sd"].below.mean() > FLAG:
-            advice = (
-                " The data vary less than the model predicts: its dispersion is too large for "
-                "them (with several batches, per-batch dispersion may fit: --dispersion "
-                "gene-batch)."
-            )
+            advice = " The data vary less than the model predicts for them."
         elif "mean" in bad:
             advice = " The means are off: the model may be undertrained or misspecified."
         return "The model does not reproduce " + ", ".join(parts) + "." + advice
