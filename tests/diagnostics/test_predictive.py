@@ -42,6 +42,8 @@ def test_statistic_check_counts_features_outside_by_hand():
     np.testing.assert_array_equal(check.outside, [True, False, True])
     np.testing.assert_array_equal(check.above, [False, False, True])
     np.testing.assert_array_equal(check.below, [True, False, False])
+    # replicated mean 20.5 everywhere: observed 0.5, 20, 41 → −97.6 %, −2.4 %, +100 %
+    assert check.relative_difference == pytest.approx(20.0 / 20.5 - 1)
     # a statistic below every replicate on most features: the dispersion advice
     from biovae.diagnostics.predictive import PredictiveCheck
 

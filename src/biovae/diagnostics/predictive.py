@@ -49,9 +49,18 @@ class StatisticCheck:
         """Features whose observed value is below every replicate's."""
         return self.observed < self.replicated.min(axis=0)
 
+    @property
+    def relative_difference(self) -> float:
+        """Median over features of observed / replicated mean − 1 (features where both are
+        positive): how large the misfit is, beside how many features show it."""
+        rep = self.replicated.mean(axis=0)
+        ok = (rep > 0) & (self.observed > 0)
+        return float(np.median(self.observed[ok] / rep[ok] - 1)) if ok.any() else 0.0
+
     def to_dict(self) -> dict:
         return {
             "share_outside": float(self.outside.mean()),
+            "median_relative_difference": self.relative_difference,
             "share_above_all": float(self.above.mean()),
             "share_below_all": float(self.below.mean()),
             "observed": self.observed.tolist(),

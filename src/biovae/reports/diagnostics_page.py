@@ -248,6 +248,7 @@ def predictive_section(results: dict) -> Section | None:
             f"{v['share_outside']:.1%}",
             f"{v['share_above_all']:.1%}",
             f"{v['share_below_all']:.1%}",
+            f"{v['median_relative_difference']:+.1%}",
         )
         for name, v in stats.items()
     )
@@ -265,7 +266,13 @@ def predictive_section(results: dict) -> Section | None:
         plots=(Plot("predictive-check", pd.predictive_check(stats), "Observed vs replicated"),),
         tables=(
             Table(
-                ("statistic", "features outside 95 %", "above every replicate", "below every"),
+                (
+                    "statistic",
+                    "features outside 95 %",
+                    "above every replicate",
+                    "below every",
+                    "median observed / replicated − 1",
+                ),
                 rows,
             ),
         ),
