@@ -191,8 +191,12 @@ class _LatentEstimator:
 
     def batches(self, X: Any, obs: Any = None) -> list:
         """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""
+        return list(self.iter_batches(X, obs))
+
+    def iter_batches(self, X: Any, obs: Any = None):
+        """As :meth:`batches`, one at a time (data left on disk are read batch by batch)."""
         _, source = self._source(X, obs)
-        return list(self._batches(source))
+        yield from self._batches(source)
 
     @torch.no_grad()
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:

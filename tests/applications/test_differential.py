@@ -148,20 +148,23 @@ def test_same_seed_same_table_and_attrs(fitted):
     assert a.attrs["n1"] == 300 and a.attrs["n2"] == 300 and a.attrs["group2"] == "rest"
 
 
-def test_raw_summaries_match_numpy(fitted):
-    x, obs, _ = fitted
-    idx = np.flatnonzero(obs["group"] == "A")
-    raw = de.raw_summary(x, idx)
-    rows = x[idx].astype(np.float64)
-    np.testing.assert_allclose(raw["raw_mean"], rows.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(raw["non_zeros_proportion"], (rows > 0).mean(0))
-    cp10k = rows / rows.sum(1, keepdims=True) * 1e4
-    np.testing.assert_allclose(raw["raw_normalized_mean"], cp10k.mean(0), rtol=1e-5)
+def test_level_sums_match_numpy_for_dense_sparse_and_unions(fitted):
     import scipy.sparse as sp
 
-    sparse = de.raw_summary(sp.csr_matrix(x), idx)
-    for key, value in raw.items():
-        np.testing.assert_allclose(sparse[key], value, rtol=1e-5)
+    from biovae.applications.group_counts import level_sums
+
+    x, obs, _ = fitted
+    labels = np.where(np.arange(len(x)) % 7 == 0, "", obs["batch"])  # some unlabelled rows
+    for matrix in (x, sp.csr_matrix(x)):
+        sums = level_sums(matrix, labels)
+        assert sums.levels == ("b1", "b2")
+        for chosen in (["b1"], ["b1", "b2"]):
+            rows = x[np.isin(labels, chosen)].astype(np.float64)
+            raw = sums.summary(chosen)
+            np.testing.assert_allclose(raw["raw_mean"], rows.mean(0), rtol=1e-9)
+            np.testing.assert_allclose(raw["non_zeros_proportion"], (rows > 0).mean(0))
+            cp10k = rows / rows.sum(1, keepdims=True) * 1e4
+            np.testing.assert_allclose(raw["raw_normalized_mean"], cp10k.mean(0), rtol=1e-9)
 
 
 def test_one_vs_rest_and_tl_wrapper(fitted):
@@ -217,3 +220,24 @@ def test_bad_requests_are_one_line_errors(fitted):
             groupby="group",
             group1="A",
         )
+
+
+def test_data_left_on_disk_give_the_in_memory_table(tmp_path):
+    pytest.importorskip("anndata")
+    from biovae.data.readers import read_dataset
+    from tests.conftest import FIXTURES
+
+    path = FIXTURES / "cellbench_100x200.h5ad"
+    memory, disk = read_dataset(path), read_dataset(path, stream=True)
+    assert not isinstance(disk.x, np.ndarray) and not hasattr(disk.x, "tocsr")  # a RowStore
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=3, network=NetworkConfig(hidden=(16,))),
+        train=TrainConfig(epochs=3, batch_size=32),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(memory)
+    settings = de.DESettings(n_samples=300)
+    a = de.one_vs_rest(est, memory, groupby="cell_line", batch_key="batch", settings=settings)
+    b = de.one_vs_rest(est, disk, groupby="cell_line", batch_key="batch", settings=settings)
+    for ta, tb in zip(a, b):
+        pd.testing.assert_frame_equal(ta, tb, rtol=1e-6)

@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
-from biovae.applications.expression import LIBRARY_SIZE, _reference_covariates
+from biovae.applications.expression import _reference_covariates
+from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset
 from biovae.likelihoods.base import ObservedLibrary
@@ -119,23 +119,54 @@ def differential_expression(
         ``is_de_fdr_<fdr>``; ``attrs`` holds δ, ε and the group sizes.
     """
     settings = settings or DESettings()
-    model = getattr(est, "model_", None)
-    if not getattr(model, "stochastic", False):
-        raise ConfigError(
-            f"differential expression samples q(z|x): fit a VAE (or semi-supervised VAE), not "
-            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
-        )
-    if not isinstance(model.likelihood, ObservedLibrary):
-        raise ConfigError(
-            f"differential expression needs a count likelihood with a library size "
-            f"(nb, zinb, poisson), not '{model.likelihood.name}'"
-        )
+    _check_model(est)
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
+    group_indices(ds, groupby, group1, group2)  # bad requests fail before any work
+    cells = read_cells(est, ds)
+    sums = level_sums(ds.x, ds.obs_column(groupby))
+    return _compare(est, ds, cells, sums, (groupby, group1, group2), batch_key, settings)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """q(z|x, c) of every record — ``loc``, ``scale`` ``(n, k)`` — and covariates ``(n, w)``."""
+
+    loc: torch.Tensor
+    scale: torch.Tensor
+    c: torch.Tensor | None
+
+
+@torch.no_grad()
+def read_cells(est: Any, ds: Any) -> Cells:
+    """One pass over ``ds`` (validated against the model; data on disk stay there)."""
+    locs, scales, covs = [], [], []
+    for b in est.iter_batches(ds):
+        qz = est.model_.encode(b.x, b.c)
+        locs.append(qz.mean)
+        scales.append(qz.stddev)
+        covs.append(b.c)
+    c = None if covs[0] is None else torch.cat(covs)
+    return Cells(torch.cat(locs), torch.cat(scales), c)
+
+
+def _compare(
+    est: Any,
+    ds: Any,
+    cells: Cells,
+    sums: LevelSums,
+    groups: tuple[str, str, str | None],
+    batch_key: str | None,
+    settings: DESettings,
+) -> pd.DataFrame:
+    """The table of ``groups`` = (column, group1, group2 or None for the rest)."""
+    groupby, group1, group2 = groups
     idx1, idx2 = group_indices(ds, groupby, group1, group2)
     gen = torch.Generator().manual_seed(settings.seed)
-    h1 = sample_frequencies(est, ds.subset(idx1), settings.n_samples, gen, batch_key)
-    h2 = sample_frequencies(est, ds.subset(idx2), settings.n_samples, gen, batch_key)
-    raw1, raw2 = raw_summary(ds.x, idx1), raw_summary(ds.x, idx2)
+    h1 = sample_frequencies(est, ds.obs, cells, idx1, settings.n_samples, gen, batch_key)
+    h2 = sample_frequencies(est, ds.obs, cells, idx2, settings.n_samples, gen, batch_key)
+    rest = [lv for lv in sums.levels if lv != str(group1)]
+    raw1 = sums.summary([group1])
+    raw2 = sums.summary(rest if group2 is None else [group2])
     eps = settings.pseudocount
     if eps is None:
         eps = estimate_pseudocount(
@@ -161,6 +192,20 @@ def differential_expression(
     return frame
 
 
+def _check_model(est: Any) -> None:
+    model = getattr(est, "model_", None)
+    if not getattr(model, "stochastic", False):
+        raise ConfigError(
+            f"differential expression samples q(z|x): fit a VAE (or semi-supervised VAE), not "
+            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
+        )
+    if not isinstance(model.likelihood, ObservedLibrary):
+        raise ConfigError(
+            f"differential expression needs a count likelihood with a library size "
+            f"(nb, zinb, poisson), not '{model.likelihood.name}'"
+        )
+
+
 def one_vs_rest(
     est: Any,
     X: Any,
@@ -179,10 +224,11 @@ def one_vs_rest(
             f"{ds.source or 'data'}: {groupby} has {len(labels)} level(s); differential "
             "expression needs at least two groups"
         )
+    _check_model(est)
+    cells, sums = read_cells(est, ds), level_sums(ds.x, ds.obs_column(groupby))
+    settings = settings or DESettings()
     return [
-        differential_expression(
-            est, ds, groupby=groupby, group1=level, batch_key=batch_key, settings=settings
-        )
+        _compare(est, ds, cells, sums, (groupby, level, None), batch_key, settings)
         for level in sorted(labels)
     ]
 
@@ -225,43 +271,37 @@ def group_indices(
 
 @torch.no_grad()
 def sample_frequencies(
-    est: Any, group: Any, n_samples: int, gen: torch.Generator, batch_key: str | None = None
+    est: Any,
+    obs: dict,
+    cells: Cells,
+    idx: np.ndarray,
+    n_samples: int,
+    gen: torch.Generator,
+    batch_key: str | None = None,
 ) -> np.ndarray:
-    """``n_samples`` posterior draws of the normalised expression h of one group's cells,
-    ``(n_samples, genes)`` float32 (module docstring); the group's cells are validated."""
-    model, n = est.model_, len(group)
-    loc, scale, c = _posterior(est, group)
-    cells = torch.from_numpy(np.resize(torch.randperm(n, generator=gen).numpy(), n_samples))
-    eps = torch.randn(n_samples, loc.shape[1], generator=gen)
-    z = loc[cells] + scale[cells] * eps
-    c_draw = _draw_covariates(est, group, c, cells, batch_key)
-    out = np.empty((n_samples, group.n_features), dtype=np.float32)
+    """``n_samples`` posterior draws of the normalised expression h of the records ``idx``,
+    ``(n_samples, genes)`` float32 (module docstring)."""
+    model = est.model_
+    pick = idx[np.resize(torch.randperm(len(idx), generator=gen).numpy(), n_samples)]
+    eps = torch.randn(n_samples, cells.loc.shape[1], generator=gen)
+    z = cells.loc[pick] + cells.scale[pick] * eps
+    c_draw = _draw_covariates(est, obs, cells.c, pick, batch_key)
+    out = np.empty((n_samples, int(np.prod(est.schema_.data_shape))), dtype=np.float32)
     for i in range(0, n_samples, DECODE_ROWS):
         part = slice(i, i + DECODE_ROWS)
         params = model.decoder.params(z[part], None if c_draw is None else c_draw[part])
-        out[part] = model.likelihood.frequencies(params).numpy()
+        h = model.likelihood.frequencies(params)
+        out[part] = h.reshape(h.shape[0], -1).numpy()
     return out
 
 
-def _posterior(est: Any, group: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """q(z|x, c) of every cell of ``group``: loc, scale ``(n, k)`` and covariates ``(n, w)``."""
-    locs, scales, covs = [], [], []
-    for b in est.batches(group):
-        qz = est.model_.encode(b.x, b.c)
-        locs.append(qz.mean)
-        scales.append(qz.stddev)
-        covs.append(b.c)
-    c = None if covs[0] is None else torch.cat(covs)
-    return torch.cat(locs), torch.cat(scales), c
-
-
 def _draw_covariates(
-    est: Any, group: Any, c: torch.Tensor | None, cells: torch.Tensor, batch_key: str | None
+    est: Any, obs: dict, c: torch.Tensor | None, pick: np.ndarray, batch_key: str | None
 ) -> torch.Tensor | None:
-    """Covariates each draw is decoded with: the cell's own, or with ``batch_key`` set to
+    """Covariates each draw is decoded with: its record's own, or with ``batch_key`` set to
     level j mod L for draw j (the same level for draw j of either group)."""
     if batch_key is None:
-        return None if c is None else c[cells]
+        return None if c is None else c[pick]
     cov = est.schema_.covariates
     if batch_key not in cov.categorical:
         raise ConfigError(
@@ -269,30 +309,11 @@ def _draw_covariates(
             f"{', '.join(cov.categorical) or 'none'}); fit with it as a batch key first"
         )
     levels = cov.categories[cov.categorical.index(batch_key)]
+    drawn = {k: v[pick] for k, v in obs.items()}
     per_level = torch.stack(
-        [_reference_covariates(est, group.obs, len(group), batch_key, lv) for lv in levels]
+        [_reference_covariates(est, drawn, len(pick), batch_key, lv) for lv in levels]
     )
-    level = torch.arange(len(cells)) % len(levels)
-    return per_level[level, cells]
-
-
-def raw_summary(x: Any, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-gene mean count, share of cells with a count and mean counts per 10,000 of a group."""
-    rows = x[idx]
-    if not (sp.issparse(rows) or isinstance(rows, np.ndarray)):
-        rows = np.asarray(rows)
-    lib = np.maximum(np.asarray(rows.sum(axis=1), dtype=np.float64).ravel(), 1.0)
-    if sp.issparse(rows):
-        nonzero = np.asarray((rows != 0).mean(axis=0)).ravel()
-        normalised = (sp.diags(LIBRARY_SIZE / lib) @ rows).mean(axis=0)
-    else:
-        nonzero = (rows != 0).mean(axis=0)
-        normalised = (rows * (LIBRARY_SIZE / lib)[:, None]).mean(axis=0)
-    return {
-        "raw_mean": np.asarray(rows.mean(axis=0), dtype=np.float64).ravel(),
-        "non_zeros_proportion": np.asarray(nonzero, dtype=np.float64).ravel(),
-        "raw_normalized_mean": np.asarray(normalised, dtype=np.float64).ravel(),
-    }
+    return per_level[torch.arange(len(pick)) % len(levels), torch.arange(len(pick))]
 
 
 def estimate_pseudocount(

@@ -75,15 +75,15 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
 
 def dot_plot(ds: Dataset, name: str, chosen: dict[str, list[str]]) -> bytes:
     """Groups × marker genes: detection rate as size, scaled mean expression as colour."""
-    from biovae.applications.differential import raw_summary
+    from biovae.applications.group_counts import level_sums
 
     genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
     cols = [ds.features.index(g) for g in genes]
-    labels = np.asarray([str(v) for v in ds.obs[name]], dtype=object)
+    sums = level_sums(ds.x, ds.obs[name])
     groups = list(chosen)
     detect, level = [], []
     for g in groups:
-        raw = raw_summary(ds.x, np.flatnonzero(labels == g))
+        raw = sums.summary([g])
         detect.append(raw["non_zeros_proportion"][cols])
         level.append(raw["raw_normalized_mean"][cols])
     detect, level = np.array(detect), np.array(level)
