@@ -241,3 +241,20 @@ def test_data_left_on_disk_give_the_in_memory_table(tmp_path):
     b = de.one_vs_rest(est, disk, groupby="cell_line", batch_key="batch", settings=settings)
     for ta, tb in zip(a, b):
         pd.testing.assert_frame_equal(ta, tb, rtol=1e-6)
+
+
+def test_semi_supervised_models_have_differential_expression_too():
+    x, obs = simulate(seed=2)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=4, network=NetworkConfig(hidden=(32,))),
+        train=TrainConfig(epochs=100, batch_size=64, seed=0),
+        data=DataConfig(categorical_covariates=("batch",)),
+    )
+    est = biovae.SemiSupervisedVAE("nb", labels_key="group", config=cfg).fit(x, obs)
+    out = de.differential_expression(
+        est, x, obs, groupby="group", group1="B", group2="A", batch_key="batch"
+    )
+    assert len(set(_gene(out)[:N_DE]) & set(range(N_DE))) >= 14  # ranked first
+    called = set(_gene(out)[out["is_de_fdr_0.05"].to_numpy()])
+    # the rule bounds the *expected* share of false calls (5 %): one in 17 is within it
+    assert len(called & set(range(N_DE))) >= 14 and len(called - set(range(N_DE))) <= 1
