@@ -115,7 +115,7 @@ def test_planted_fold_changes_are_found_and_the_batch_corrected_away(fitted):
     )
     gene, p = _gene(out), out["proba_de"].to_numpy()
     called = set(gene[out["is_de_fdr_0.05"].to_numpy()])
-    assert len(called & set(range(N_DE))) >= 14 and called <= set(range(N_DE))
+    assert len(called & set(range(N_DE))) >= 14 and len(called - set(range(N_DE))) <= 1
     lfc = out["lfc_mean"].to_numpy()
     even, odd = gene < N_DE, gene < N_DE  # pairs: even genes lose a factor 4 in B, odd gain
     even &= gene % 2 == 0
