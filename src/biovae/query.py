@@ -46,7 +46,78 @@ def map_query(
     progress
         Show a progress bar.
     """
-    from biovae.estimator import VAE, _mmd_levels, _split
+    _check_reference(est)
+    schema = est.schema_
+    ds = as_dataset(X, obs, layer=est.config_.data.layer)
+    _check_features(ds, schema)
+    new_cov = _with_new_levels(schema.covariates, ds)
+    train = dataclasses.replace(
+        est.config_.train,
+        epochs=est.config_.train.epochs if epochs is None else int(epochs),
+        seed=est.config_.train.seed if seed is None else int(seed),
+        weight_decay=0.0,
+        validation_fraction=0.0,  # few weights learn: no held-out guard, as scvi-tools' query
+        patience=0,
+    )
+    cfg = dataclasses.replace(est.config_, train=train)
+    model, history = _train(est, ds, new_cov, cfg, progress)
+    new_schema = dataclasses.replace(schema, covariates=new_cov)
+    return _mapped(type(est), _mapping(est, new_cov), cfg, new_schema, model, history, ds)
+
+
+def _with_new_levels(cov: Any, ds: Any) -> Any:
+    """``cov`` extended by the query's new levels; an error when there are none."""
+    new_cov = extend_levels(cov, {n: [str(v) for v in ds.obs_column(n)] for n in cov.categorical})
+    if new_cov == cov:
+        raise DataError(
+            f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "
+            "known to the reference model; embed these records with it directly"
+        )
+    return new_cov
+
+
+def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[Any, list]:
+    """The extended model, trained on every query record with only its new entries free."""
+    from biovae.estimator import _mmd_levels, _n_batches
+
+    schema = est.schema_
+    lik = likelihoods.build(
+        cfg.model.likelihood, schema.data_shape, schema.n_letters, _n_batches(cfg, new_cov)
+    )
+    check_data(lik, ds)
+    c = new_cov.encode(ds.obs, len(ds), ds.source)
+    source = make_source(ds.x, c, None, lik.data_dtype, g=_mmd_levels(cfg, new_cov, c))
+    with seeded(cfg.train.seed, cfg.train.device):
+        model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)
+        undo = freeze_except(
+            model, transplant(est.model_, model, column_map(schema.covariates, new_cov))
+        )
+        try:
+            history = fit_model(model, source, None, cfg.objective, cfg.train, progress=progress)
+        finally:
+            undo()
+    model.eval()
+    return model, history
+
+
+def _mapping(est: Any, new_cov: Any) -> dict:
+    """What the mapped model records of its reference (metadata.json, model card)."""
+    cov = est.schema_.covariates
+    added = {
+        name: list(new[len(old) :])
+        for name, old, new in zip(cov.categorical, cov.categories, new_cov.categories)
+        if len(new) > len(old)
+    }
+    return {
+        "reference_fingerprint": est.fingerprint_,
+        "reference_n_train": est.n_train_,
+        "levels_added": added,
+    }
+
+
+def _check_reference(est: Any) -> None:
+    """One-line errors for references that cannot be mapped."""
+    from biovae.estimator import VAE
     from biovae.ssvae_estimator import SemiSupervisedVAE
 
     if type(est) not in (VAE, SemiSupervisedVAE) or not hasattr(est, "model_"):
@@ -54,81 +125,16 @@ def map_query(
             "reference mapping needs a fitted biovae.VAE or SemiSupervisedVAE (autoencoders and "
             "PCA are not supported)"
         )
-    cfg, schema = est.config_, est.schema_
-    if cfg.model.classifier_input == "clr_residual" and type(est) is SemiSupervisedVAE:
+    if est.config_.model.classifier_input == "clr_residual" and type(est) is SemiSupervisedVAE:
         raise ConfigError(
             "a classifier reading clr_residual has per-batch offsets that a query cannot extend; "
             "map a model fitted with another classifier_input"
         )
-    cov = schema.covariates
-    if not cov.categorical:
+    if not est.schema_.covariates.categorical:
         raise ConfigError(
             "reference mapping needs a model conditioned on a categorical covariate (e.g. "
             "--batch-key batch); this model has none"
         )
-    ds = as_dataset(X, obs, layer=cfg.data.layer)
-    _check_features(ds, schema)
-    new_cov = extend_levels(cov, {n: [str(v) for v in ds.obs_column(n)] for n in cov.categorical})
-    if new_cov == cov:
-        raise DataError(
-            f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "
-            "known to the reference model; embed these records with it directly"
-        )
-    cmap = column_map(cov, new_cov)
-    from biovae.estimator import _n_batches
-
-    lik = likelihoods.build(
-        cfg.model.likelihood, schema.data_shape, schema.n_letters, _n_batches(cfg, new_cov)
-    )
-    check_data(lik, ds)
-    train_cfg = dataclasses.replace(
-        cfg.train,
-        epochs=cfg.train.epochs if epochs is None else int(epochs),
-        seed=cfg.train.seed if seed is None else int(seed),
-        weight_decay=0.0,
-        validation_fraction=0.0,  # few weights learn: no held-out guard, as scvi-tools' query
-        patience=0,
-    )
-    cfg = dataclasses.replace(cfg, train=train_cfg)
-    c = new_cov.encode(ds.obs, len(ds), ds.source)
-    source = make_source(ds.x, c, None, lik.data_dtype, g=_mmd_levels(cfg, new_cov, c))
-    train_idx, val_idx = _split(len(ds), train_cfg.validation_fraction, train_cfg.seed)
-    with seeded(train_cfg.seed, train_cfg.device):
-        model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)
-        masks = transplant(est.model_, model, cmap)
-        undo = freeze_except(model, masks)
-        try:
-            history = fit_model(
-                model,
-                source.subset(train_idx),
-                source.subset(val_idx) if len(val_idx) else None,
-                cfg.objective,
-                train_cfg,
-                progress=progress,
-            )
-        finally:
-            undo()
-    model.eval()
-    added = {
-        name: list(new[len(old) :])
-        for name, old, new in zip(cov.categorical, cov.categories, new_cov.categories)
-        if len(new) > len(old)
-    }
-    mapping = {
-        "reference_fingerprint": est.fingerprint_,
-        "reference_n_train": est.n_train_,
-        "levels_added": added,
-    }
-    return _mapped(
-        type(est),
-        mapping,
-        cfg,
-        dataclasses.replace(schema, covariates=new_cov),
-        model,
-        history,
-        ds,
-        (len(train_idx), len(val_idx)),
-    )
 
 
 def _check_features(ds: Any, schema: Any) -> None:
@@ -149,12 +155,12 @@ def _check_features(ds: Any, schema: Any) -> None:
         )
 
 
-def _mapped(kind, mapping, cfg, schema, model, history, ds, sizes) -> Any:
+def _mapped(kind, mapping, cfg, schema, model, history, ds) -> Any:
     from biovae.data.fingerprint import fingerprint
 
     out = kind(config=cfg)
     out.mapping_ = mapping
     out.config_, out.schema_, out.model_, out.history_ = cfg, schema, model, history
     out.fingerprint_ = fingerprint(ds)
-    out.n_train_, out.n_validation_ = sizes
+    out.n_train_, out.n_validation_ = len(ds), 0
     return out
