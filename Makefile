@@ -30,6 +30,7 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/streaming.py
 	$(PY) benchmarks/screening.py
 	$(PY) benchmarks/differential.py
+	$(PY) benchmarks/differential_cellbench.py
 	$(PY) benchmarks/query_mapping.py
 	$(PY) benchmarks/predictive.py
 
