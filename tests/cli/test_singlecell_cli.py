@@ -67,7 +67,8 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     out, data = model
     one, every = tmp_path / "de.csv", tmp_path / "all.tsv"
     args = ["de", str(out), str(data), "--groupby", "cell_line", "--n-samples", "200"]
-    assert main([*args, "--group1", "H1975", "--group2", "H2228", "--out", str(one)]) == 0
+    pair = ["--group1", "H1975", "--group2", "H2228", "--mode", "mean", "--out", str(one)]
+    assert main([*args, *pair]) == 0
     table = pd.read_csv(one, index_col="gene")
     assert len(table) == 200 and table["proba_de"].between(0, 1).all()
     assert {"lfc_mean", "bayes_factor", "is_de_fdr_0.05", "raw_mean2"} <= set(table.columns)

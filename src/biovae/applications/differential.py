@@ -36,12 +36,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biovae.applications.expression import _reference_covariates
+from biovae.applications.de_sampling import (
+    Cells,
+    read_cells,
+    sample_frequencies,
+    sample_group_means,
+)
 from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset
 from biovae.likelihoods.base import ObservedLibrary
-from biovae.objectives import DECODE_ROWS
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,13 @@ class DESettings:
         ε added to h before the logarithm; None estimates it from the data (module docstring).
     threshold_counts
         Mean count below which a group is taken not to express a gene (for ε).
+    mode
+        ``"change"``: fold changes between random cells of the two groups (scVI's change mode,
+        the default); ``"mean"``: between the groups' average expression, bootstrapped over
+        their cells (:mod:`biovae.applications.de_sampling`; more power, but blind to
+        biological replicates).
+    n_bootstrap
+        Draws of each group's average in ``"mean"`` mode (each decodes the whole group).
     seed
         Seed of the draws: the same seed gives the same table.
     """
@@ -69,6 +80,8 @@ class DESettings:
     n_samples: int = 5000
     pseudocount: float | None = None
     threshold_counts: float = 0.01
+    mode: str = "change"
+    n_bootstrap: int = 200
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -80,6 +93,10 @@ class DESettings:
             raise ConfigError(f"n_samples must be at least 2, got {self.n_samples}")
         if self.pseudocount is not None and not self.pseudocount >= 0:
             raise ConfigError(f"pseudocount must be ≥ 0, got {self.pseudocount}")
+        if self.mode not in ("change", "mean"):
+            raise ConfigError(f"mode must be 'change' or 'mean', not {self.mode!r}")
+        if self.n_bootstrap < 2:
+            raise ConfigError(f"n_bootstrap must be at least 2, got {self.n_bootstrap}")
 
 
 def differential_expression(
@@ -127,28 +144,6 @@ def differential_expression(
     return _compare(est, ds, cells, sums, (groupby, group1, group2), batch_key, settings)
 
 
-@dataclass(frozen=True)
-class Cells:
-    """q(z|x, c) of every record — ``loc``, ``scale`` ``(n, k)`` — and covariates ``(n, w)``."""
-
-    loc: torch.Tensor
-    scale: torch.Tensor
-    c: torch.Tensor | None
-
-
-@torch.no_grad()
-def read_cells(est: Any, ds: Any) -> Cells:
-    """One pass over ``ds`` (validated against the model; data on disk stay there)."""
-    locs, scales, covs = [], [], []
-    for b in est.iter_batches(ds):
-        qz = est.model_.encode(b.x, b.c)
-        locs.append(qz.mean)
-        scales.append(qz.stddev)
-        covs.append(b.c)
-    c = None if covs[0] is None else torch.cat(covs)
-    return Cells(torch.cat(locs), torch.cat(scales), c)
-
-
 def _compare(
     est: Any,
     ds: Any,
@@ -162,8 +157,12 @@ def _compare(
     groupby, group1, group2 = groups
     idx1, idx2 = group_indices(ds, groupby, group1, group2)
     gen = torch.Generator().manual_seed(settings.seed)
-    h1 = sample_frequencies(est, ds.obs, cells, idx1, settings.n_samples, gen, batch_key)
-    h2 = sample_frequencies(est, ds.obs, cells, idx2, settings.n_samples, gen, batch_key)
+    if settings.mode == "mean":
+        draw, n = sample_group_means, settings.n_bootstrap
+    else:
+        draw, n = sample_frequencies, settings.n_samples
+    h1 = draw(est, ds.obs, cells, idx1, n, gen, batch_key)
+    h2 = draw(est, ds.obs, cells, idx2, n, gen, batch_key)
     rest = [lv for lv in sums.levels if lv != str(group1)]
     raw1 = sums.summary([group1])
     raw2 = sums.summary(rest if group2 is None else [group2])
@@ -182,6 +181,7 @@ def _compare(
     frame = pd.DataFrame(table, index=pd.Index(ds.features, name="gene"))
     frame = frame.sort_values(["proba_de", "lfc_mean"], ascending=False, key=_magnitude)
     frame.attrs.update(
+        mode=settings.mode,
         delta=settings.delta,
         pseudocount=float(eps),
         n1=len(idx1),
@@ -267,53 +267,6 @@ def group_indices(
             "with; give data with at least two groups"
         )
     return idx1, idx2
-
-
-@torch.no_grad()
-def sample_frequencies(
-    est: Any,
-    obs: dict,
-    cells: Cells,
-    idx: np.ndarray,
-    n_samples: int,
-    gen: torch.Generator,
-    batch_key: str | None = None,
-) -> np.ndarray:
-    """``n_samples`` posterior draws of the normalised expression h of the records ``idx``,
-    ``(n_samples, genes)`` float32 (module docstring)."""
-    model = est.model_
-    pick = idx[np.resize(torch.randperm(len(idx), generator=gen).numpy(), n_samples)]
-    eps = torch.randn(n_samples, cells.loc.shape[1], generator=gen)
-    z = cells.loc[pick] + cells.scale[pick] * eps
-    c_draw = _draw_covariates(est, obs, cells.c, pick, batch_key)
-    out = np.empty((n_samples, int(np.prod(est.schema_.data_shape))), dtype=np.float32)
-    for i in range(0, n_samples, DECODE_ROWS):
-        part = slice(i, i + DECODE_ROWS)
-        params = model.decoder.params(z[part], None if c_draw is None else c_draw[part])
-        h = model.likelihood.frequencies(params)
-        out[part] = h.reshape(h.shape[0], -1).numpy()
-    return out
-
-
-def _draw_covariates(
-    est: Any, obs: dict, c: torch.Tensor | None, pick: np.ndarray, batch_key: str | None
-) -> torch.Tensor | None:
-    """Covariates each draw is decoded with: its record's own, or with ``batch_key`` set to
-    level j mod L for draw j (the same level for draw j of either group)."""
-    if batch_key is None:
-        return None if c is None else c[pick]
-    cov = est.schema_.covariates
-    if batch_key not in cov.categorical:
-        raise ConfigError(
-            f"{batch_key!r} is not a categorical covariate of this model (covariates: "
-            f"{', '.join(cov.categorical) or 'none'}); fit with it as a batch key first"
-        )
-    levels = cov.categories[cov.categorical.index(batch_key)]
-    drawn = {k: v[pick] for k, v in obs.items()}
-    per_level = torch.stack(
-        [_reference_covariates(est, drawn, len(pick), batch_key, lv) for lv in levels]
-    )
-    return per_level[torch.arange(len(pick)) % len(levels), torch.arange(len(pick))]
 
 
 def estimate_pseudocount(

@@ -1,0 +1,135 @@
+"""Posterior draws of normalised expression for differential expression.
+
+Two ways to draw a group's expression h = softmax(ρ(z, c)) (the share of each gene in a
+cell's counts):
+
+* :func:`sample_frequencies` — one *cell* per draw (every cell of the group used ⌊S/n⌋ or
+  ⌈S/n⌉ times, in random order), z ~ q(z|x, c): draws of a random cell's expression, so the
+  fold changes they give carry the cells' own variation (scVI's change mode);
+* :func:`sample_group_means` — one *group average* per draw: the group's cells resampled with
+  replacement (a bootstrap of the cells), each with its own z ~ q(z|x, c), and h averaged over
+  them: draws of the group's mean expression, uncertain through the posterior and through
+  which cells were sampled — not through biological replicates (donors, samples), which a
+  bootstrap of cells cannot see.
+
+With a batch covariate to correct for, draw j of either group is decoded under the same level
+(j mod L) of that covariate; otherwise every cell keeps its own covariates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from biovae.applications.expression import _reference_covariates
+from biovae.errors import ConfigError
+from biovae.objectives import DECODE_ROWS
+
+
+@dataclass(frozen=True)
+class Cells:
+    """q(z|x, c) of every record — ``loc``, ``scale`` ``(n, k)`` — and covariates ``(n, w)``."""
+
+    loc: torch.Tensor
+    scale: torch.Tensor
+    c: torch.Tensor | None
+
+
+@torch.no_grad()
+def read_cells(est: Any, ds: Any) -> Cells:
+    """One pass over ``ds`` (validated against the model; data on disk stay there)."""
+    locs, scales, covs = [], [], []
+    for b in est.iter_batches(ds):
+        qz = est.model_.encode(b.x, b.c)
+        locs.append(qz.mean)
+        scales.append(qz.stddev)
+        covs.append(b.c)
+    c = None if covs[0] is None else torch.cat(covs)
+    return Cells(torch.cat(locs), torch.cat(scales), c)
+
+
+@torch.no_grad()
+def sample_frequencies(
+    est: Any,
+    obs: dict,
+    cells: Cells,
+    idx: np.ndarray,
+    n_samples: int,
+    gen: torch.Generator,
+    batch_key: str | None = None,
+) -> np.ndarray:
+    """``n_samples`` posterior draws of the normalised expression h of the records ``idx``,
+    ``(n_samples, genes)`` float32 (module docstring)."""
+    model = est.model_
+    pick = idx[np.resize(torch.randperm(len(idx), generator=gen).numpy(), n_samples)]
+    eps = torch.randn(n_samples, cells.loc.shape[1], generator=gen)
+    z = cells.loc[pick] + cells.scale[pick] * eps
+    c_draw = _draw_covariates(est, obs, cells.c, pick, batch_key)
+    out = np.empty((n_samples, int(np.prod(est.schema_.data_shape))), dtype=np.float32)
+    for i in range(0, n_samples, DECODE_ROWS):
+        part = slice(i, i + DECODE_ROWS)
+        params = model.decoder.params(z[part], None if c_draw is None else c_draw[part])
+        h = model.likelihood.frequencies(params)
+        out[part] = h.reshape(h.shape[0], -1).numpy()
+    return out
+
+
+def _draw_covariates(
+    est: Any,
+    obs: dict,
+    c: torch.Tensor | None,
+    pick: np.ndarray,
+    batch_key: str | None,
+    level: int | None = None,
+) -> torch.Tensor | None:
+    """Covariates the picked records are decoded with: their own, or with ``batch_key`` set to
+    level j mod L for row j — or, given ``level``, level ``level`` mod L for every row (one
+    group average per draw)."""
+    if batch_key is None:
+        return None if c is None else c[pick]
+    cov = est.schema_.covariates
+    if batch_key not in cov.categorical:
+        raise ConfigError(
+            f"{batch_key!r} is not a categorical covariate of this model (covariates: "
+            f"{', '.join(cov.categorical) or 'none'}); fit with it as a batch key first"
+        )
+    levels = cov.categories[cov.categorical.index(batch_key)]
+    drawn = {k: v[pick] for k, v in obs.items()}
+    if level is not None:
+        return _reference_covariates(est, drawn, len(pick), batch_key, levels[level % len(levels)])
+    per_level = torch.stack(
+        [_reference_covariates(est, drawn, len(pick), batch_key, lv) for lv in levels]
+    )
+    return per_level[torch.arange(len(pick)) % len(levels), torch.arange(len(pick))]
+
+
+@torch.no_grad()
+def sample_group_means(
+    est: Any,
+    obs: dict,
+    cells: Cells,
+    idx: np.ndarray,
+    n_draws: int,
+    gen: torch.Generator,
+    batch_key: str | None = None,
+) -> np.ndarray:
+    """``n_draws`` bootstrap draws of the mean normalised expression of the records ``idx``,
+    ``(n_draws, genes)`` float32 (module docstring)."""
+    model, n = est.model_, len(idx)
+    out = np.empty((n_draws, int(np.prod(est.schema_.data_shape))), dtype=np.float32)
+    for s in range(n_draws):
+        pick = idx[torch.randint(n, (n,), generator=gen).numpy()]
+        eps = torch.randn(n, cells.loc.shape[1], generator=gen)
+        z = cells.loc[pick] + cells.scale[pick] * eps
+        c = _draw_covariates(est, obs, cells.c, pick, batch_key, level=s)
+        total = 0.0
+        for i in range(0, n, DECODE_ROWS):
+            part = slice(i, i + DECODE_ROWS)
+            params = model.decoder.params(z[part], None if c is None else c[part])
+            h = model.likelihood.frequencies(params)
+            total = total + h.reshape(h.shape[0], -1).double().sum(0)
+        out[s] = (total / n).numpy()
+    return out
