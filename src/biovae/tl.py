@@ -142,7 +142,6 @@ def differential_expression(
     delta: float = 0.25,
     fdr: float = 0.05,
     n_samples: int = 5000,
-    mode: str = "change",
     seed: int = 0,
 ) -> Any:
     """Bayesian differential expression between groups of ``adata.obs[groupby]`` (a DataFrame).
@@ -150,13 +149,12 @@ def differential_expression(
     ``group1`` against ``group2`` (or all other cells); without ``group1`` every level against
     the rest, stacked with a ``comparison`` column. ``batch_correction`` compares the groups
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
-    ``mode="mean"`` compares the groups' average expression (bootstrapped over cells) instead
-    of random cells. The method, its columns and defaults (scVI's "change" mode) are in
+    The method, its columns and defaults (scVI's "change" mode) are in
     :mod:`biovae.applications.differential`.
     """
     from biovae.applications import differential as de
 
-    settings = de.DESettings(delta=delta, fdr=fdr, n_samples=n_samples, mode=mode, seed=seed)
+    settings = de.DESettings(delta=delta, fdr=fdr, n_samples=n_samples, seed=seed)
     batch_key = None
     if batch_correction:
         cats = est.schema_.covariates.categorical

@@ -258,33 +258,3 @@ def test_semi_supervised_models_have_differential_expression_too():
     called = set(_gene(out)[out["is_de_fdr_0.05"].to_numpy()])
     # the rule bounds the *expected* share of false calls (5 %): one in 17 is within it
     assert len(called & set(range(N_DE))) >= 14 and len(called - set(range(N_DE))) <= 1
-
-
-def test_mean_mode_finds_the_planted_genes_and_nothing_between_halves(fitted):
-    x, obs, est = fitted
-    settings = de.DESettings(mode="mean", n_bootstrap=100)
-    out = de.differential_expression(
-        est, x, obs, groupby="group", group1="B", group2="A", batch_key="batch", settings=settings
-    )
-    called = set(_gene(out)[out["is_de_fdr_0.05"].to_numpy()])
-    assert called == set(range(N_DE)) and out.attrs["mode"] == "mean"
-    uncorrected = de.differential_expression(
-        est, x, obs, groupby="group", group1="B", group2="A", settings=settings
-    )
-    batch_p = uncorrected["proba_de"].to_numpy()[np.isin(_gene(uncorrected), list(BATCH_GENES))]
-    assert batch_p.mean() > 0.9  # the confounded batch, uncorrected, looks differential
-    rng = np.random.default_rng(1)
-    half = np.where(obs["group"] == "A", np.where(rng.random(len(x)) < 0.5, "A1", "A2"), "B")
-    halves = de.differential_expression(
-        est,
-        x,
-        {**obs, "half": half},
-        groupby="half",
-        group1="A1",
-        group2="A2",
-        batch_key="batch",
-        settings=settings,
-    )
-    assert not halves["is_de_fdr_0.05"].any()
-    with pytest.raises(ConfigError, match="mode must be"):
-        de.DESettings(mode="vanilla")

@@ -67,7 +67,7 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     out, data = model
     one, every = tmp_path / "de.csv", tmp_path / "all.tsv"
     args = ["de", str(out), str(data), "--groupby", "cell_line", "--n-samples", "200"]
-    pair = ["--group1", "H1975", "--group2", "H2228", "--mode", "mean", "--out", str(one)]
+    pair = ["--group1", "H1975", "--group2", "H2228", "--out", str(one)]
     assert main([*args, *pair]) == 0
     table = pd.read_csv(one, index_col="gene")
     assert len(table) == 200 and table["proba_de"].between(0, 1).all()

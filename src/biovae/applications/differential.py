@@ -36,12 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biovae.applications.de_sampling import (
-    Cells,
-    read_cells,
-    sample_frequencies,
-    sample_group_means,
-)
+from biovae.applications.de_sampling import Cells, read_cells, sample_frequencies
 from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset
@@ -64,13 +59,6 @@ class DESettings:
         ε added to h before the logarithm; None estimates it from the data (module docstring).
     threshold_counts
         Mean count below which a group is taken not to express a gene (for ε).
-    mode
-        ``"change"``: fold changes between random cells of the two groups (scVI's change mode,
-        the default); ``"mean"``: between the groups' average expression, bootstrapped over
-        their cells (:mod:`biovae.applications.de_sampling`; more power, but blind to
-        biological replicates).
-    n_bootstrap
-        Draws of each group's average in ``"mean"`` mode (each decodes the whole group).
     seed
         Seed of the draws: the same seed gives the same table.
     """
@@ -80,8 +68,6 @@ class DESettings:
     n_samples: int = 5000
     pseudocount: float | None = None
     threshold_counts: float = 0.01
-    mode: str = "change"
-    n_bootstrap: int = 200
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -93,10 +79,6 @@ class DESettings:
             raise ConfigError(f"n_samples must be at least 2, got {self.n_samples}")
         if self.pseudocount is not None and not self.pseudocount >= 0:
             raise ConfigError(f"pseudocount must be ≥ 0, got {self.pseudocount}")
-        if self.mode not in ("change", "mean"):
-            raise ConfigError(f"mode must be 'change' or 'mean', not {self.mode!r}")
-        if self.n_bootstrap < 2:
-            raise ConfigError(f"n_bootstrap must be at least 2, got {self.n_bootstrap}")
 
 
 def differential_expression(
@@ -157,12 +139,8 @@ def _compare(
     groupby, group1, group2 = groups
     idx1, idx2 = group_indices(ds, groupby, group1, group2)
     gen = torch.Generator().manual_seed(settings.seed)
-    if settings.mode == "mean":
-        draw, n = sample_group_means, settings.n_bootstrap
-    else:
-        draw, n = sample_frequencies, settings.n_samples
-    h1 = draw(est, ds.obs, cells, idx1, n, gen, batch_key)
-    h2 = draw(est, ds.obs, cells, idx2, n, gen, batch_key)
+    h1 = sample_frequencies(est, ds.obs, cells, idx1, settings.n_samples, gen, batch_key)
+    h2 = sample_frequencies(est, ds.obs, cells, idx2, settings.n_samples, gen, batch_key)
     rest = [lv for lv in sums.levels if lv != str(group1)]
     raw1 = sums.summary([group1])
     raw2 = sums.summary(rest if group2 is None else [group2])
@@ -181,7 +159,6 @@ def _compare(
     frame = pd.DataFrame(table, index=pd.Index(ds.features, name="gene"))
     frame = frame.sort_values(["proba_de", "lfc_mean"], ascending=False, key=_magnitude)
     frame.attrs.update(
-        mode=settings.mode,
         delta=settings.delta,
         pseudocount=float(eps),
         n1=len(idx1),

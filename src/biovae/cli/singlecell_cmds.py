@@ -96,13 +96,6 @@ def _add_de_parser(sub, make) -> None:
     p.add_argument("--delta", type=float, default=0.25, help="|log2 fold change| threshold")
     p.add_argument("--fdr", type=float, default=0.05, help="target posterior expected FDR")
     p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
-    p.add_argument(
-        "--mode",
-        choices=("change", "mean"),
-        default="change",
-        help="change: random cells of the groups (scVI's change mode); mean: the groups' "
-        "average expression, bootstrapped over cells (more power; blind to replicates)",
-    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
     add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
@@ -176,7 +169,7 @@ def cmd_de(args: argparse.Namespace) -> int:
     if args.group2 is not None and args.group1 is None:
         raise DataError("--group2 needs --group1 (leave both out for each group vs the rest)")
     settings = de.DESettings(
-        delta=args.delta, fdr=args.fdr, n_samples=args.n_samples, mode=args.mode, seed=args.seed
+        delta=args.delta, fdr=args.fdr, n_samples=args.n_samples, seed=args.seed
     )
     est = load_model(args.model)
     ds = read_input(args.data, build_config(args, base=est.config_).data)
