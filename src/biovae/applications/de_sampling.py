@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from biovae.applications.expression import _reference_covariates
-from biovae.errors import ConfigError
+from biovae.applications.expression import _reference_covariates, covariate_levels
 from biovae.objectives import DECODE_ROWS
 
 
@@ -80,13 +79,7 @@ def _draw_covariates(
     level j mod L for row j (the same level for draw j of either group)."""
     if batch_key is None:
         return None if c is None else c[pick]
-    cov = est.schema_.covariates
-    if batch_key not in cov.categorical:
-        raise ConfigError(
-            f"{batch_key!r} is not a categorical covariate of this model (covariates: "
-            f"{', '.join(cov.categorical) or 'none'}); fit with it as a batch key first"
-        )
-    levels = cov.categories[cov.categorical.index(batch_key)]
+    levels = covariate_levels(est, batch_key)
     drawn = {k: v[pick] for k, v in obs.items()}
     per_level = torch.stack(
         [_reference_covariates(est, drawn, len(pick), batch_key, lv) for lv in levels]

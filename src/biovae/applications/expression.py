@@ -22,15 +22,22 @@ from biovae.likelihoods.base import ObservedLibrary
 LIBRARY_SIZE = 1e4
 
 
-def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> torch.Tensor:
-    """Encoded covariates of ``n`` records with column ``key`` set to ``level``."""
+def covariate_levels(est: Any, key: str) -> tuple[str, ...]:
+    """The levels of categorical covariate ``key`` of ``est``'s model (a one-line error if the
+    model has no such covariate)."""
     cov = est.schema_.covariates
     if key not in cov.categorical:
         raise ConfigError(
             f"{key!r} is not a categorical covariate of this model (covariates: "
             f"{', '.join(cov.categorical) or 'none'}); fit with it as a batch key first"
         )
-    levels = cov.categories[cov.categorical.index(key)]
+    return cov.categories[cov.categorical.index(key)]
+
+
+def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> torch.Tensor:
+    """Encoded covariates of ``n`` records with column ``key`` set to ``level``."""
+    cov = est.schema_.covariates
+    levels = covariate_levels(est, key)
     if str(level) not in levels:
         raise DataError(f"{key} has no level {level!r}; choose one of {', '.join(levels)}")
     return cov.encode({**obs, key: np.full(n, str(level), dtype=object)}, n, "reference")
