@@ -120,10 +120,47 @@ def differential_expression(
     settings = settings or DESettings()
     _check_model(est)
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
-    group_indices(ds, groupby, group1, group2)  # bad requests fail before any work
-    cells = read_cells(est, ds)
-    sums = level_sums(ds.x, ds.obs_column(groupby))
-    return _compare(est, ds, cells, sums, (groupby, group1, group2), batch_key, settings)
+    groups = Grouping.of(ds, groupby)
+    groups.indices(group1, group2)  # bad requests fail before any work
+    cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
+    return _compare(est, ds, cells, sums, groups, (group1, group2), batch_key, settings)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The groups of a metadata column: each record's level as text (``""`` = none)."""
+
+    column: str
+    labels: np.ndarray
+    levels: tuple[str, ...]
+    where: str
+
+    @classmethod
+    def of(cls, ds: Any, column: str) -> Grouping:
+        labels = np.asarray([str(v) for v in ds.obs_column(column)], dtype=object)
+        return cls(column, labels, tuple(sorted(set(labels) - {""})), ds.source or "data")
+
+    def indices(self, group1: str, group2: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``group1`` and of ``group2`` (None: every other labelled record); one-line
+        errors for an unknown level, the same level twice or an empty second group."""
+        for g in (group1, group2):
+            if g is not None and str(g) not in self.levels:
+                raise DataError(
+                    f"{self.where}: {self.column} has no level {str(g)!r} (levels: "
+                    f"{', '.join(self.levels[:20])}); choose one of them"
+                )
+        if group2 is not None and str(group2) == str(group1):
+            raise DataError(f"group1 and group2 are both {str(group1)!r}; compare two levels")
+        labels = self.labels
+        idx1 = np.flatnonzero(labels == str(group1))
+        rest = labels != str(group1) if group2 is None else labels == str(group2)
+        idx2 = np.flatnonzero(rest & (labels != ""))
+        if len(idx2) == 0:
+            raise DataError(
+                f"{self.where}: no cells outside {self.column} = {str(group1)!r} to compare "
+                "with; give data with at least two groups"
+            )
+        return idx1, idx2
 
 
 def _compare(
@@ -131,13 +168,14 @@ def _compare(
     ds: Any,
     cells: Cells,
     sums: LevelSums,
-    groups: tuple[str, str, str | None],
+    groups: Grouping,
+    compared: tuple[str, str | None],
     batch_key: str | None,
     settings: DESettings,
 ) -> pd.DataFrame:
-    """The table of ``groups`` = (column, group1, group2 or None for the rest)."""
-    groupby, group1, group2 = groups
-    idx1, idx2 = group_indices(ds, groupby, group1, group2)
+    """The table of ``compared`` = (group1, group2 or None for the rest)."""
+    group1, group2 = compared
+    idx1, idx2 = groups.indices(group1, group2)
     gen = torch.Generator().manual_seed(settings.seed)
     h1 = sample_frequencies(est, ds.obs, cells, idx1, settings.n_samples, gen, batch_key)
     h2 = sample_frequencies(est, ds.obs, cells, idx2, settings.n_samples, gen, batch_key)
@@ -195,18 +233,18 @@ def one_vs_rest(
     """:func:`differential_expression` of every level of ``groupby`` against all other cells,
     one table per level (in sorted order); :func:`stack` joins them."""
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
-    labels = {str(v) for v in ds.obs_column(groupby)} - {""}
-    if len(labels) < 2:
+    groups = Grouping.of(ds, groupby)
+    if len(groups.levels) < 2:
         raise DataError(
-            f"{ds.source or 'data'}: {groupby} has {len(labels)} level(s); differential "
+            f"{groups.where}: {groupby} has {len(groups.levels)} level(s); differential "
             "expression needs at least two groups"
         )
     _check_model(est)
-    cells, sums = read_cells(est, ds), level_sums(ds.x, ds.obs_column(groupby))
+    cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     settings = settings or DESettings()
     return [
-        _compare(est, ds, cells, sums, (groupby, level, None), batch_key, settings)
-        for level in sorted(labels)
+        _compare(est, ds, cells, sums, groups, (level, None), batch_key, settings)
+        for level in groups.levels
     ]
 
 
@@ -219,31 +257,6 @@ def stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _magnitude(col: pd.Series) -> pd.Series:
     return col.abs() if col.name == "lfc_mean" else col
-
-
-def group_indices(
-    ds: Any, groupby: str, group1: str, group2: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of the two groups; one-line errors for a missing column, level or group."""
-    labels = np.asarray([str(v) for v in ds.obs_column(groupby)], dtype=object)
-    levels = sorted(set(labels) - {""})
-    for g in (group1, group2):
-        if g is not None and str(g) not in levels:
-            raise DataError(
-                f"{ds.source or 'data'}: {groupby} has no level {str(g)!r} (levels: "
-                f"{', '.join(levels[:20])}); choose one of them"
-            )
-    if group2 is not None and str(group2) == str(group1):
-        raise DataError(f"group1 and group2 are both {str(group1)!r}; compare two levels")
-    idx1 = np.flatnonzero(labels == str(group1))
-    rest = labels != str(group1) if group2 is None else labels == str(group2)
-    idx2 = np.flatnonzero(rest & (labels != ""))
-    if len(idx2) == 0:
-        raise DataError(
-            f"{ds.source or 'data'}: no cells outside {groupby} = {str(group1)!r} to compare "
-            "with; give data with at least two groups"
-        )
-    return idx1, idx2
 
 
 def estimate_pseudocount(

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from biovae.cli.io import read_input
+from biovae.cli.io import check_parent, read_input
 from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options, build_config
 from biovae.data.writers import atomic_open
 from biovae.errors import ConfigError, DataError
@@ -41,8 +41,7 @@ def _check_args(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for audit.json")
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    check_parent(out)
     if args.folds < 2:
         raise ConfigError("--folds must be >= 2")
     unknown = sorted(set(args.technical + args.biological) - set(args.covariates))

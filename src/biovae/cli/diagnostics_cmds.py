@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.io import model_data_config, read_input
+from biovae.cli.io import check_parent, model_data_config, read_input
 from biovae.cli.options import build_config
 from biovae.data.dataset import Dataset
 from biovae.data.writers import atomic_open
@@ -21,8 +21,7 @@ def _out_dir(path: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the JSON and HTML results")
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    check_parent(out)
     return out
 
 

@@ -46,15 +46,21 @@ def model_data_config(est, args) -> DataConfig:
     return data
 
 
+def check_parent(out: Path) -> Path:
+    """``out``, once its folder is known to exist (an output is written there only at the
+    end, so a missing folder must fail before any work)."""
+    if not out.parent.exists():
+        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    return out
+
+
 def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     """Validate an output path before any work is done."""
     out = Path(path)
     name = out.name.lower().removesuffix(".gz")
     if not any(name.endswith(s) for s in suffixes):
         raise DataError(f"cannot write {out}: use a file name ending in {', '.join(suffixes)}")
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
-    return out
+    return check_parent(out)
 
 
 def write_samples(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
-from biovae.cli.io import read_input
+from biovae.cli.io import check_parent, read_input
 from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options, build_config
 from biovae.data.writers import atomic_open, write_table
 from biovae.errors import DataError
@@ -197,8 +197,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from biovae.query import map_query
 
     out = Path(args.out)
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    check_parent(out)
     est = load_model(args.model)
     ds = read_input(args.data, build_config(args, base=est.config_).data)
     mapped = map_query(

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from biovae.cli.io import check_output
+from biovae.cli.io import check_output, check_parent
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
 from biovae.errors import DataError, ModelFileError
@@ -149,8 +149,7 @@ def _config(args: argparse.Namespace):
 
 def _model_out(path: str) -> Path:
     out = Path(path)
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    check_parent(out)
     if out.exists() and not (out / "config.json").is_file():
         raise ModelFileError(f"{out} exists and is not a model folder; choose another --out")
     return out

@@ -64,7 +64,7 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
     )
     plot = Plot(
         "markers-dotplot",
-        dot_plot(ds, name, chosen),
+        dot_plot(tables, chosen),
         f"Dot plot of marker genes by {name}",
         "Dot size: share of the group's records with a count of the gene; colour: the group's "
         "mean counts per 10,000, scaled to the largest group of each gene.",
@@ -73,20 +73,13 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
     return Section("markers", f"Marker genes by {name}", lead, plots=(plot,), tables=(table,))
 
 
-def dot_plot(ds: Dataset, name: str, chosen: dict[str, list[str]]) -> bytes:
-    """Groups × marker genes: detection rate as size, scaled mean expression as colour."""
-    from biovae.applications.group_counts import level_sums
-
+def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
+    """Groups × marker genes: detection rate as size, scaled mean expression as colour, read
+    from each group's table against the rest (its ``*1`` columns describe the group)."""
     genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
-    cols = [ds.features.index(g) for g in genes]
-    sums = level_sums(ds.x, ds.obs[name])
     groups = list(chosen)
-    detect, level = [], []
-    for g in groups:
-        raw = sums.summary([g])
-        detect.append(raw["non_zeros_proportion"][cols])
-        level.append(raw["raw_normalized_mean"][cols])
-    detect, level = np.array(detect), np.array(level)
+    detect = np.array([t.loc[genes, "non_zeros_proportion1"].to_numpy() for t in tables])
+    level = np.array([t.loc[genes, "raw_normalized_mean1"].to_numpy() for t in tables])
     level = level / np.maximum(level.max(axis=0, keepdims=True), 1e-12)
 
     def draw(fig) -> None:
