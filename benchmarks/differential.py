@@ -1,7 +1,8 @@
 """Differential expression against a known truth: biovae and scVI (change mode, with and
 without batch correction) and a Wilcoxon rank-sum test, side by side on Splatter-style counts.
 
-    python benchmarks/differential.py [--seeds 0,1] [--out bench-output/differential]
+    python benchmarks/differential.py [--seeds 0,1] [--mode change|vanilla]
+                                      [--out bench-output/differential]
 
 Data (``_splat.py``): two groups of cells with Splatter's differential expression and a batch
 effect confounded with them (batch b2 holds 30 % of group g1 and 70 % of g2). Truth, per gene:
@@ -16,9 +17,12 @@ dimensions, one hidden layer of 128, batch norm, dropout 0.1, batch 128, Adam 1e
 over all epochs), both conditioned on the batch, biovae's encoder not reading it (as scVI's).
 Both tools' DE in change mode (scVI's `mode="change"`; its default "vanilla" has no FDR calls)
 with their defaults otherwise (δ = 0.25, posterior expected FDR 0.05); scVI
-runs in its own environment (``_scvi.py``). Wilcoxon: scanpy's default test, on log1p counts
-per 10,000, two-sided, Benjamini–Hochberg q < 0.05 and |log2 ratio of mean counts per 10,000|
-≥ 0.25 to call. Prints Markdown for RESULTS.md and writes ``results.json``.
+runs in its own environment (``_scvi.py``). ``--mode vanilla`` runs both tools in vanilla mode
+instead (P(h1 > h2); each gene scored by the probability of its more probable sign, called at
+|log Bayes factor| ≥ 3; the ``--out`` default then ends in ``-vanilla``). Wilcoxon: scanpy's
+default test, on log1p counts per 10,000, two-sided, Benjamini–Hochberg q < 0.05 and
+|log2 ratio of mean counts per 10,000| ≥ 0.25 to call. Prints Markdown for RESULTS.md and
+writes ``results.json``.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def wilcoxon(sim: Simulated, delta: float = 0.25) -> tuple[np.ndarray, np.ndarra
     return score, res["called"], time.perf_counter() - t0
 
 
-def biovae_runs(ds: Dataset, seed: int, epochs: int) -> tuple[dict, float]:
+def biovae_runs(ds: Dataset, seed: int, epochs: int, mode: str) -> tuple[dict, float]:
     cfg = nb_config(epochs, "batch", epochs)
     cfg = dataclasses.replace(
         cfg,
@@ -118,15 +122,16 @@ def biovae_runs(ds: Dataset, seed: int, epochs: int) -> tuple[dict, float]:
             group1="g1",
             group2="g2",
             batch_key="batch" if corrected else None,
-            settings=DESettings(seed=seed),
+            settings=DESettings(mode=mode, seed=seed),
         ).reindex(list(ds.features))
         name = f"biovae, batch-{'corrected' if corrected else 'uncorrected'}"
         runs[name] = (table, time.perf_counter() - t0)
     return runs, fit_s
 
 
-def scvi_runs(python: Path, path: Path, work: Path, seed: int, epochs: int) -> dict:
-    spec = {"groupby": "group", "group1": "g1", "group2": "g2"}
+def scvi_runs(python: Path, path: Path, work: Path, seed: int, args) -> dict:
+    spec = {"groupby": "group", "group1": "g1", "group2": "g2", "mode": args.mode}
+    epochs = args.epochs
     settings = {
         "train": str(path),
         "test": None,
@@ -148,10 +153,11 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
     sim = splat(args.cells, args.genes, seed)
     ds = dataset(sim)
     out = {"seed": seed, "load_start": load_average(), "methods": {}}
-    runs, fit_s = biovae_runs(ds, seed, args.epochs)
+    runs, fit_s = biovae_runs(ds, seed, args.epochs, args.mode)
     out["biovae_fit_seconds"] = fit_s
+    calls = "is_de_bf_3" if args.mode == "vanilla" else "is_de_fdr_0.05"
     for name, (table, secs) in runs.items():
-        m = scores(table["proba_de"].to_numpy(), table["is_de_fdr_0.05"].to_numpy(), sim)
+        m = scores(table["proba_de"].to_numpy(), table[calls].to_numpy(), sim)
         out["methods"][name] = {**m, "de_seconds": secs}
     if python is not None:
         res = scvi_runs(
@@ -159,7 +165,7 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
             write_h5ad(ds, work / f"splat{seed}.h5ad", ("group", "batch")),
             work,
             seed,
-            args.epochs,
+            args,
         )
         out["scvi_fit_seconds"] = res["train_seconds"]
         order = {g: i for i, g in enumerate(ds.features)}
@@ -201,9 +207,11 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--no-scvi", action="store_true")
     p.add_argument("--scvi-env", default="bench-output/scvi-env")
-    p.add_argument("--out", default="bench-output/differential")
+    p.add_argument("--mode", choices=("change", "vanilla"), default="change")
+    p.add_argument("--out", default=None)
     args = p.parse_args()
-    out = Path(args.out)
+    suffix = "-vanilla" if args.mode == "vanilla" else ""
+    out = Path(args.out or f"bench-output/differential{suffix}")
     out.mkdir(parents=True, exist_ok=True)
     python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
     results = []

@@ -13,7 +13,8 @@ latent means to return, or null), ``batch_key`` (or null), ``n_latent``, ``n_hid
 trained scVI (``SCANVI.from_scvi_model``, as scvi-tools recommends) once per entry of
 ``epochs`` (null = scvi-tools' default for a pretrained model) and return its predictions on
 the training cells; and ``de``: ``[{"groupby", "group1", "group2", "batch_correction"}, ...]``
-to run scVI's ``differential_expression`` (its defaults otherwise) on the training cells;
+(optionally ``"mode"``: "change", the default here, or "vanilla") to run scVI's
+``differential_expression`` (its defaults otherwise) on the training cells;
 ``arches`` (scArches' architecture: layer norm, no batch norm, covariates encoded, dropout
 0.2), ``n_layers``, and ``query``: ``{"path", "epochs"}`` (optionally ``"scanvi":
 {"labels_key", "unlabeled_category"}``) to map a query onto the trained model (scArches) and
@@ -148,8 +149,11 @@ def scanvi_query(model, reference, spec: dict, settings: dict) -> dict:
 
 
 def de_run(model, adata, spec: dict) -> dict:
-    """scVI's differential expression of ``spec``'s two groups: change mode, its defaults
-    otherwise (δ = 0.25, FDR target 0.05)."""
+    """scVI's differential expression of ``spec``'s two groups in ``spec["mode"]`` (change
+    by default), its defaults otherwise (δ = 0.25, FDR target 0.05). Vanilla mode has no
+    ``proba_de`` or calls: the probability of the more probable sign, max(proba_m1,
+    proba_m2), and |bayes_factor| ≥ 3 (the threshold of Lopez et al. 2018) stand for them."""
+    mode = spec.get("mode", "change")
     t0 = time.perf_counter()
     table = model.differential_expression(
         adata,
@@ -157,18 +161,25 @@ def de_run(model, adata, spec: dict) -> dict:
         group1=spec["group1"],
         group2=spec["group2"],
         batch_correction=spec["batch_correction"],
-        mode="change",  # the mode scvi-tools' DE tutorial uses (its default is "vanilla")
+        mode=mode,  # change: the mode scvi-tools' DE tutorial uses (its default is "vanilla")
     )
     seconds = time.perf_counter() - t0
-    fdr = next(c for c in table.columns if c.startswith("is_de_fdr"))
-    return {
+    if mode == "vanilla":
+        proba = table[["proba_m1", "proba_m2"]].max(axis=1).astype(float)
+        called = table["bayes_factor"].abs() >= 3.0
+    else:
+        proba = table["proba_de"].astype(float)
+        called = table[next(c for c in table.columns if c.startswith("is_de_fdr"))]
+    out = {
         **spec,
         "seconds": seconds,
         "genes": [str(g) for g in table.index],
-        "proba_de": table["proba_de"].astype(float).tolist(),
-        "lfc_mean": table["lfc_mean"].astype(float).tolist(),
-        "called": table[fdr].astype(bool).tolist(),
+        "proba_de": proba.tolist(),
+        "called": called.astype(bool).tolist(),
     }
+    if "lfc_mean" in table:
+        out["lfc_mean"] = table["lfc_mean"].astype(float).tolist()
+    return out
 
 
 def _epochs_run(model) -> int | None:

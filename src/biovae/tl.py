@@ -139,6 +139,7 @@ def differential_expression(
     group1: str | None = None,
     group2: str | None = None,
     batch_correction: bool = False,
+    mode: str = "change",
     delta: float = 0.25,
     fdr: float = 0.05,
     n_samples: int = 5000,
@@ -149,12 +150,13 @@ def differential_expression(
     ``group1`` against ``group2`` (or all other cells); without ``group1`` every level against
     the rest, stacked with a ``comparison`` column. ``batch_correction`` compares the groups
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
-    The method, its columns and defaults (scVI's "change" mode) are in
-    :mod:`biovae.applications.differential`.
+    ``mode`` is "change" (an effect of at least ``delta``, calls at posterior expected
+    ``fdr``) or "vanilla" (the sign of the change, calls at |log Bayes factor| ≥ 3). The
+    methods, their columns and defaults are in :mod:`biovae.applications.differential`.
     """
     from biovae.applications import differential as de
 
-    settings = de.DESettings(delta=delta, fdr=fdr, n_samples=n_samples, seed=seed)
+    settings = de.DESettings(mode=mode, delta=delta, fdr=fdr, n_samples=n_samples, seed=seed)
     batch_key = None
     if batch_correction:
         cats = est.schema_.covariates.categorical

@@ -86,6 +86,30 @@ def test_change_table_summaries_by_hand():
     )
 
 
+def test_vanilla_table_by_hand():
+    h2 = np.array([[0.1, 0.2, 0.7], [0.2, 0.2, 0.6], [0.3, 0.1, 0.6], [0.1, 0.3, 0.6]])
+    h1 = h2 * np.array([[2.0, 0.5, 1.0]]) + np.array(
+        [[0, 0, 0.1], [0, 0, -0.1], [0, 0, 0.1], [0, 0, 0.1]]
+    )
+    t = de.change_table(h1, h2, 0.0, de.DESettings(mode="vanilla"))
+    # gene 0 higher in group 1 in all 4 pairs, gene 1 in none, gene 2 in 3 of 4
+    np.testing.assert_allclose(t["proba_m1"], [1.0, 0.0, 0.75])
+    np.testing.assert_allclose(t["proba_m2"], [0.0, 1.0, 0.25])
+    np.testing.assert_allclose(t["proba_de"], [1.0, 1.0, 0.75])
+    np.testing.assert_allclose(
+        t["bayes_factor"],
+        [
+            np.log(1 + 1e-8) - np.log(1e-8),
+            np.log(1e-8) - np.log(1 + 1e-8),
+            np.log(0.75 + 1e-8) - np.log(0.25 + 1e-8),
+        ],
+    )
+    np.testing.assert_array_equal(t["is_de_bf_3"], [True, True, False])
+    np.testing.assert_allclose(t["lfc_mean"][:2], [1.0, -1.0], atol=1e-12)  # as in change mode
+    t = de.change_table(h1, h2, 0.0, de.DESettings(mode="vanilla", bayes_factor=1.0))
+    np.testing.assert_array_equal(t["is_de_bf_1"], [True, True, True])  # log 3 ≥ 1
+
+
 def test_change_table_in_gene_blocks_equals_one_block(monkeypatch):
     rng = np.random.default_rng(0)
     h1, h2 = rng.dirichlet(np.ones(7), 50), rng.dirichlet(np.ones(7), 50)
@@ -137,6 +161,35 @@ def test_two_halves_of_one_group_differ_in_nothing(fitted):
     )
     assert not out["is_de_fdr_0.05"].any()
     assert out["proba_de"].max() < 0.5
+
+
+def test_vanilla_mode_finds_the_planted_signs_and_not_the_batch(fitted):
+    x, obs, est = fitted
+    settings = de.DESettings(mode="vanilla")
+    out = de.differential_expression(
+        est, x, obs, groupby="group", group1="B", group2="A", batch_key="batch", settings=settings
+    )
+    assert out.attrs["mode"] == "vanilla" and "is_de_fdr_0.05" not in out
+    gene, bf = _gene(out), out["bayes_factor"].to_numpy()
+    planted = gene < N_DE
+    assert np.all(bf[planted & (gene % 2 == 1)] > 3) and np.all(bf[planted & (gene % 2 == 0)] < -3)
+    assert set(gene[:N_DE]) == set(range(N_DE))  # ranked first
+    # the sign of a batch gene's change is a coin toss within a batch: none is called (the
+    # batch pairing itself is checked in change mode, above)
+    assert not out["is_de_bf_3"].to_numpy()[np.isin(gene, list(BATCH_GENES))].any()
+    rng = np.random.default_rng(1)
+    half = np.where(obs["group"] == "A", np.where(rng.random(len(x)) < 0.5, "A1", "A2"), "B")
+    same = de.differential_expression(
+        est,
+        x,
+        {**obs, "half": half},
+        groupby="half",
+        group1="A1",
+        group2="A2",
+        batch_key="batch",
+        settings=settings,
+    )
+    assert not same["is_de_bf_3"].any()
 
 
 def test_same_seed_same_table_and_attrs(fitted):
@@ -200,6 +253,10 @@ def test_bad_requests_are_one_line_errors(fitted):
         )
     with pytest.raises(ConfigError, match="fdr must be"):
         de.DESettings(fdr=0)
+    with pytest.raises(ConfigError, match="mode must be"):
+        de.DESettings(mode="mean")
+    with pytest.raises(ConfigError, match="bayes_factor must be"):
+        de.DESettings(mode="vanilla", bayes_factor=0)
     gaussian = biovae.VAE(
         likelihood="gaussian",
         config=FitConfig(

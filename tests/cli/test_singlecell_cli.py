@@ -80,6 +80,11 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     table = pd.read_csv(every, sep="\t")
     lines = ("H1975", "H2228", "HCC827")
     assert sorted(set(table["comparison"])) == [f"{c} vs rest" for c in lines]
+    vanilla = tmp_path / "vanilla.csv"
+    assert main([*args, *pair[:4], "--mode", "vanilla", "--out", str(vanilla)]) == 0
+    table = pd.read_csv(vanilla, index_col="gene")
+    assert {"proba_m1", "proba_m2", "bayes_factor", "is_de_bf_3"} <= set(table.columns)
+    np.testing.assert_allclose(table["proba_m1"] + table["proba_m2"], 1.0)
     capsys.readouterr()
 
 
@@ -89,6 +94,7 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
         (["--groupby", "cell_line", "--group1", "H19"], "no level 'H19'"),
         (["--groupby", "nope"], "no metadata column 'nope'"),
         (["--groupby", "cell_line", "--group2", "H1975"], "--group2 needs --group1"),
+        (["--groupby", "cell_line", "--mode", "vanilla", "--bayes-factor", "-1"], "must be > 0"),
         (
             ["--groupby", "cell_line", "--group1", "H1975", "--batch-correct", "batch"],
             "not a categorical covariate",

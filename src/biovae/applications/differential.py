@@ -25,12 +25,22 @@ Batch correction (``batch_key``, a categorical covariate of a conditional model)
 decoded under one level of that covariate, draw j of both groups under the same level (levels
 taken in turn), so each fold change compares the two groups within one batch — the decoder's
 batch effect cancels in it. Without it each cell is decoded with its own covariates.
+
+Vanilla mode (``mode="vanilla"``, scvi-tools' default; Lopez et al. 2018) asks only for the
+sign of the change: from the same paired draws, ``proba_m1`` = P(h_A > h_B), ``proba_m2`` =
+1 − ``proba_m1`` and ``bayes_factor`` = log(``proba_m1`` + 1e-8) − log(``proba_m2`` + 1e-8),
+as scvi-tools computes them. ``proba_de`` is then the probability of the more probable sign,
+max(``proba_m1``, ``proba_m2``) — change mode's p_g with δ = 0 and no pseudocount — and genes
+with |``bayes_factor``| ≥ ``settings.bayes_factor`` (3 by default: posterior odds ≈ 20 : 1,
+the threshold of Lopez et al.) are called (``is_de_bf_<threshold>``). With no effect size in
+the hypothesis, a small but consistent change is called as readily as a large one; the
+``lfc_*`` columns (as in change mode) say how large it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,10 +59,15 @@ class DESettings:
 
     Attributes
     ----------
+    mode
+        ``"change"`` (an effect of at least δ, calls at a posterior expected FDR) or
+        ``"vanilla"`` (the sign of the change, calls by Bayes factor); module docstring.
     delta
-        Smallest |log2 fold change| that counts as differential expression.
+        Smallest |log2 fold change| that counts as differential expression (change mode).
     fdr
-        Target posterior expected false discovery rate of the calls.
+        Target posterior expected false discovery rate of the calls (change mode).
+    bayes_factor
+        Smallest |Bayes factor| (natural log) called in vanilla mode.
     n_samples
         Posterior draws per group (and fold-change samples per gene).
     pseudocount
@@ -63,14 +78,20 @@ class DESettings:
         Seed of the draws: the same seed gives the same table.
     """
 
+    mode: Literal["change", "vanilla"] = "change"
     delta: float = 0.25
     fdr: float = 0.05
+    bayes_factor: float = 3.0
     n_samples: int = 5000
     pseudocount: float | None = None
     threshold_counts: float = 0.01
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.mode not in ("change", "vanilla"):
+            raise ConfigError(f"mode must be 'change' or 'vanilla', got {self.mode!r}")
+        if not self.bayes_factor > 0:
+            raise ConfigError(f"bayes_factor must be > 0, got {self.bayes_factor}")
         if not self.delta >= 0:
             raise ConfigError(f"delta must be ≥ 0 (log2 fold change), got {self.delta}")
         if not 0 < self.fdr < 1:
@@ -115,7 +136,8 @@ def differential_expression(
         ``bayes_factor``, ``lfc_mean``/``median``/``std``/``min``/``max`` (group1 over group2,
         log2), ``scale1``/``scale2`` (mean sampled h), ``raw_mean1``/``2``,
         ``non_zeros_proportion1``/``2``, ``raw_normalized_mean1``/``2`` (counts per 10,000) and
-        ``is_de_fdr_<fdr>``; ``attrs`` holds δ, ε and the group sizes.
+        ``is_de_fdr_<fdr>``; in vanilla mode also ``proba_m1``/``proba_m2`` and the calls as
+        ``is_de_bf_<threshold>``. ``attrs`` holds the mode, δ, ε and the group sizes.
     """
     settings = settings or DESettings()
     _check_model(est)
@@ -197,6 +219,7 @@ def _compare(
     frame = pd.DataFrame(table, index=pd.Index(ds.features, name="gene"))
     frame = frame.sort_values(["proba_de", "lfc_mean"], ascending=False, key=_magnitude)
     frame.attrs.update(
+        mode=settings.mode,
         delta=settings.delta,
         pseudocount=float(eps),
         n1=len(idx1),
@@ -280,14 +303,20 @@ def change_table(
     h1: np.ndarray, h2: np.ndarray, eps: float, settings: DESettings
 ) -> dict[str, np.ndarray]:
     """Per-gene summaries of r = log2(h1 + ε) − log2(h2 + ε) over paired draws: the
-    probabilities with ε, the ``lfc_*`` columns with ε / 1000 (module docstring); genes are
-    taken :data:`GENE_BLOCK` at a time, so memory stays bounded for any number of genes."""
+    probabilities of ``settings.mode`` (with ε in change mode), the ``lfc_*`` columns with
+    ε / 1000 (module docstring), and the calls; genes are taken :data:`GENE_BLOCK` at a time,
+    so memory stays bounded for any number of genes."""
+    block = _vanilla_block if settings.mode == "vanilla" else _change_block
     parts = [
-        _change_block(h1[:, j : j + GENE_BLOCK], h2[:, j : j + GENE_BLOCK], eps, settings.delta)
+        block(h1[:, j : j + GENE_BLOCK], h2[:, j : j + GENE_BLOCK], eps, settings.delta)
         for j in range(0, h1.shape[1], GENE_BLOCK)
     ]
     table = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    table[f"is_de_fdr_{settings.fdr:g}"] = fdr_calls(table["proba_de"], settings.fdr)
+    if settings.mode == "vanilla":
+        called = np.abs(table["bayes_factor"]) >= settings.bayes_factor
+        table[f"is_de_bf_{settings.bayes_factor:g}"] = called
+    else:
+        table[f"is_de_fdr_{settings.fdr:g}"] = fdr_calls(table["proba_de"], settings.fdr)
     return table
 
 
@@ -296,11 +325,31 @@ def _change_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> d
     r = np.log2(h1 + eps) - np.log2(h2 + eps)
     up, down = (r >= delta).mean(axis=0), (r <= -delta).mean(axis=0)
     p = np.maximum(up, down)
-    r = np.log2(h1 + 1e-3 * eps) - np.log2(h2 + 1e-3 * eps)
     return {
         "proba_de": p,
         "proba_not_de": 1.0 - p,
         "bayes_factor": np.sign(up - down) * (np.log(p + 1e-8) - np.log(1.0 - p + 1e-8)),
+        **_lfc_summaries(h1, h2, eps),
+    }
+
+
+def _vanilla_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> dict:
+    h1, h2 = h1.astype(np.float64), h2.astype(np.float64)
+    m1 = (h1 > h2).mean(axis=0)
+    p = np.maximum(m1, 1.0 - m1)
+    return {
+        "proba_de": p,
+        "proba_not_de": 1.0 - p,
+        "proba_m1": m1,
+        "proba_m2": 1.0 - m1,
+        "bayes_factor": np.log(m1 + 1e-8) - np.log(1.0 - m1 + 1e-8),
+        **_lfc_summaries(h1, h2, eps),
+    }
+
+
+def _lfc_summaries(h1: np.ndarray, h2: np.ndarray, eps: float) -> dict:
+    r = np.log2(h1 + 1e-3 * eps) - np.log2(h2 + 1e-3 * eps)
+    return {
         "lfc_mean": r.mean(axis=0),
         "lfc_median": np.median(r, axis=0),
         "lfc_std": r.std(axis=0),

@@ -93,8 +93,21 @@ def _add_de_parser(sub, make) -> None:
         metavar="COL",
         help="compare the groups within each level of this categorical covariate of the model",
     )
+    p.add_argument(
+        "--mode",
+        choices=("change", "vanilla"),
+        default="change",
+        help="change: P(|log2 fold change| ≥ delta), calls at a posterior FDR (default); "
+        "vanilla: P(group 1 > group 2), calls by Bayes factor (scvi-tools' default)",
+    )
     p.add_argument("--delta", type=float, default=0.25, help="|log2 fold change| threshold")
     p.add_argument("--fdr", type=float, default=0.05, help="target posterior expected FDR")
+    p.add_argument(
+        "--bayes-factor",
+        type=float,
+        default=3.0,
+        help="vanilla mode: call genes with |log Bayes factor| ≥ this (default 3)",
+    )
     p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
@@ -169,7 +182,12 @@ def cmd_de(args: argparse.Namespace) -> int:
     if args.group2 is not None and args.group1 is None:
         raise DataError("--group2 needs --group1 (leave both out for each group vs the rest)")
     settings = de.DESettings(
-        delta=args.delta, fdr=args.fdr, n_samples=args.n_samples, seed=args.seed
+        mode=args.mode,
+        delta=args.delta,
+        fdr=args.fdr,
+        bayes_factor=args.bayes_factor,
+        n_samples=args.n_samples,
+        seed=args.seed,
     )
     est = load_model(args.model)
     ds = read_input(args.data, build_config(args, base=est.config_).data)

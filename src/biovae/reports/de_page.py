@@ -16,7 +16,7 @@ CALLED = "#dc2626"
 
 
 def _calls(table: Any) -> np.ndarray:
-    col = next(c for c in table.columns if c.startswith("is_de_fdr_"))
+    col = next(c for c in table.columns if c.startswith("is_de_"))
     return table[col].to_numpy(dtype=bool)
 
 
@@ -41,7 +41,9 @@ def volcano(table: Any, title: str) -> bytes:
         ax.set(
             title=title,
             xlabel="mean log2 fold change (group 1 / group 2)",
-            ylabel="P(differentially expressed)",
+            ylabel="P(DE)"
+            if table.attrs.get("mode") == "vanilla"
+            else "P(differentially expressed)",
             ylim=(-0.02, 1.02),
         )
         ax.legend(loc="lower right")
@@ -67,13 +69,7 @@ def de_section(table: Any, index: int = 0) -> Section:
         )
         for (g, r), c in zip(top.iterrows(), _calls(top))
     )
-    lead = (
-        f"{attrs.get('n1', '?')} against {attrs.get('n2', '?')} cells; δ = "
-        f"{attrs.get('delta', 0.25)} (log2), pseudocount {attrs.get('pseudocount', 0):.2g}. "
-        "P(differentially expressed) is the posterior probability that the log2 fold change "
-        "between random cells of the two groups exceeds δ in its more probable direction; "
-        "called genes keep the posterior expected false discovery rate at the target."
-    )
+    lead = f"{attrs.get('n1', '?')} against {attrs.get('n2', '?')} cells; " + _method(attrs)
     return Section(
         f"de-{index}",
         name,
@@ -97,11 +93,27 @@ def de_section(table: Any, index: int = 0) -> Section:
     )
 
 
+def _method(attrs: dict) -> str:
+    if attrs.get("mode") == "vanilla":
+        return (
+            "vanilla mode. P(DE) is the posterior probability of the more probable sign of the "
+            "change between random cells of the two groups (h1 > h2 or h1 < h2); called genes "
+            "have |log Bayes factor| at or above the threshold, whatever the size of the change."
+        )
+    return (
+        f"change mode, δ = {attrs.get('delta', 0.25)} (log2), pseudocount "
+        f"{attrs.get('pseudocount', 0):.2g}. P(DE) is the posterior probability that the log2 "
+        "fold change between random cells of the two groups exceeds δ in its more probable "
+        "direction; called genes keep the posterior expected false discovery rate at the target."
+    )
+
+
 def write_de_report(path: str | Path, tables: list[Any], title: str) -> Path:
     """A page with one section per comparison (``tables`` from
     :func:`biovae.applications.differential.differential_expression`), written atomically."""
     from biovae.reports.html import write_sections_page
 
     parts = [de_section(t, i) for i, t in enumerate(tables)]
-    tagline = "Bayesian differential expression (change mode) from a count VAE"
+    modes = sorted({str(t.attrs.get("mode", "change")) for t in tables})
+    tagline = f"Bayesian differential expression ({', '.join(modes)} mode) from a count VAE"
     return write_sections_page(path, title, tagline, parts)
