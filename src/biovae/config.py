@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
 NORMS = ("none", "batch", "layer")
+DECODERS = ("mlp", "linear")
 MODEL_KINDS = ("vae", "ae", "pca", "ssvae")
 DISPERSIONS = ("gene", "gene-batch")
 
@@ -92,6 +93,10 @@ class NetworkConfig:
     alone while the decoder p(x|z, c) still sees them (scVI's default ``encode_covariates=False``).
     An encoder that reads the batch can put one cell type at batch-specific places of z and let
     the decoder undo it; one that cannot must place alike cells alike whatever their batch.
+    ``decoder="linear"`` makes the decoder one affine map of (z, c) to the likelihood's raw
+    parameters, the encoder keeping ``hidden`` (scvi-tools' LDVAE, Svensson et al. 2020): each
+    latent dimension is then a factor with one loading per feature
+    (:func:`biovae.applications.loadings.loadings`).
     """
 
     hidden: tuple[int, ...] = (128, 128)
@@ -101,6 +106,7 @@ class NetworkConfig:
     norm: str = "layer"
     inject_covariates: bool = True
     encode_covariates: bool = True
+    decoder: str = "mlp"
 
     def __post_init__(self) -> None:
         _check(all(int(h) > 0 for h in self.hidden), "network.hidden widths must be > 0")
@@ -108,6 +114,7 @@ class NetworkConfig:
         _check(0.0 <= self.dropout < 1.0, "network.dropout must be in [0, 1)")
         _check(0.0 <= self.decoder_dropout < 1.0, "network.decoder_dropout must be in [0, 1)")
         _check(self.norm in NORMS, f"network.norm must be one of {NORMS}")
+        _check(self.decoder in DECODERS, f"network.decoder must be one of {DECODERS}")
 
 
 #: What the semi-supervised classifier q(y|·) reads (see :class:`ModelConfig`).

@@ -80,6 +80,14 @@ MODEL_OPTIONS = (
     ),
     Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
     Option(
+        "--decoder",
+        "model.network.decoder",
+        str,
+        "mlp (default) or linear: p(x|z) affine in z, one loading per feature and latent "
+        "factor (LDVAE; `biovae loadings`)",
+        "KIND",
+    ),
+    Option(
         "--encode-covariates",
         "model.network.encode_covariates",
         _yes_no,

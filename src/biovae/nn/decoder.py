@@ -17,7 +17,8 @@ class Decoder(nn.Module):
 
     Shared parameters of the likelihood (``global_params``, e.g. gene-wise dispersion) are
     learned here as ``nn.Parameter``s; the likelihood turns raw values into a distribution.
-    The trunk's dropout is ``cfg.decoder_dropout``. A likelihood with per-batch parameters
+    The trunk's dropout is ``cfg.decoder_dropout``; ``cfg.decoder == "linear"`` leaves the trunk
+    out, so each head is one affine map of (z, c) (LDVAE). A likelihood with per-batch parameters
     (``n_batches`` > 0) gets the batch one-hot, the first ``n_batches`` columns of ``c``
     (``data.batch_key`` is encoded first), as ``context["batch"]``.
     """
@@ -26,7 +27,8 @@ class Decoder(nn.Module):
         super().__init__()
         self.likelihood = likelihood
         trunk_cfg = dataclasses.replace(cfg, dropout=cfg.decoder_dropout)
-        self.trunk = MLP(n_latent, n_cov, tuple(reversed(cfg.hidden)), trunk_cfg)
+        hidden = () if cfg.decoder == "linear" else tuple(reversed(cfg.hidden))
+        self.trunk = MLP(n_latent, n_cov, hidden, trunk_cfg)
         self.shapes = likelihood.outputs()
         self.heads = nn.ModuleDict(
             {

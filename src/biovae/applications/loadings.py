@@ -1,0 +1,73 @@
+"""Feature loadings of a linearly decoded VAE (LDVAE; Svensson et al. 2020, *Bioinformatics*).
+
+With ``network.decoder = "linear"`` the decoder's raw parameter for feature j is
+θ_j = Σ_k W_jk z_k + Σ_m V_jm c_m + b_j: latent dimension k is a factor and W_jk its loading
+on feature j. For a count likelihood θ is the logit of the feature's share of the counts
+(h = softmax(θ)), so exp(W_jk) is the factor's multiplicative effect on feature j's expression
+per unit of z_k, relative to the other features. Adding a constant to all of column k changes
+no probability (the softmax is shift-invariant), so the loadings of such likelihoods are
+reported centred over the features (``centre=True``): the identifiable part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from biovae.errors import ConfigError
+from biovae.likelihoods.base import ObservedLibrary
+
+
+def loadings(est: Any, output: str | None = None, centre: bool | None = None) -> pd.DataFrame:
+    """Features × ``z_1..z_k`` loadings of a fitted model with a linear decoder.
+
+    Parameters
+    ----------
+    est
+        A fitted VAE, semi-supervised VAE or autoencoder whose config has
+        ``model.network.decoder = "linear"``.
+    output
+        The likelihood's raw parameter (default: its first, e.g. ``rho`` of NB/ZINB/Poisson,
+        ``loc`` of a Gaussian, ``logits`` of a Bernoulli).
+    centre
+        Subtract each factor's mean loading over the features; default: yes for count
+        likelihoods with a library size (module docstring), no otherwise.
+    """
+    model = getattr(est, "model_", None)
+    decoder = getattr(model, "decoder", None)
+    heads = getattr(decoder, "heads", None)
+    if heads is None:
+        raise ConfigError(
+            f"loadings need a fitted neural model, not "
+            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
+        )
+    if est.config_.model.network.decoder != "linear":
+        raise ConfigError(
+            "loadings are the weights of a linear decoder: fit with --decoder linear "
+            "(network.decoder = 'linear')"
+        )
+    name = output or next(iter(heads))
+    if name not in heads:
+        raise ConfigError(f"no decoder output {name!r}; outputs: {', '.join(heads)}")
+    shape = decoder.shapes[name]
+    if len(shape) != 1:
+        raise ConfigError(
+            f"loadings are one row per feature; output {name!r} has shape {tuple(shape)}"
+        )
+    w = heads[name].weight.detach().cpu().double().numpy()[:, : model.n_latent]
+    if centre if centre is not None else isinstance(model.likelihood, ObservedLibrary):
+        w = w - w.mean(axis=0, keepdims=True)
+    columns = [f"z_{k + 1}" for k in range(model.n_latent)]
+    return pd.DataFrame(w, index=pd.Index(est.schema_.features, name="feature"), columns=columns)
+
+
+def top_features(table: pd.DataFrame, n: int = 10) -> dict[str, tuple[list[str], list[str]]]:
+    """Per factor, the ``n`` features with the largest positive and negative loadings."""
+    out = {}
+    for col in table.columns:
+        order = np.argsort(table[col].to_numpy(), kind="stable")
+        names = table.index.to_numpy()
+        out[col] = ([str(g) for g in names[order[::-1][:n]]], [str(g) for g in names[order[:n]]])
+    return out
