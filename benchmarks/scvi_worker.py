@@ -19,6 +19,8 @@ the training cells; and ``de``: ``[{"groupby", "group1", "group2", "batch_correc
 0.2), ``n_layers``, and ``query``: ``{"path", "epochs"}`` (optionally ``"scanvi":
 {"labels_key", "unlabeled_category"}``) to map a query onto the trained model (scArches) and
 return the latent of the reference and query cells (and scANVI's predictions for the query).
+``linear``: true trains scvi-tools' LDVAE (``LinearSCVI``, its defaults otherwise) instead of
+scVI and returns its ``get_loadings()`` (genes × factors) as ``loadings``.
 """
 
 from __future__ import annotations
@@ -200,10 +202,11 @@ def main(settings_path: str, out_path: str) -> None:
     scvi.settings.seed = int(settings["seed"])
     train = anndata.read_h5ad(settings["train"])
     t0 = time.perf_counter()
-    scvi.model.SCVI.setup_anndata(train, batch_key=settings["batch_key"])
+    cls = scvi.model.LinearSCVI if settings.get("linear") else scvi.model.SCVI
+    cls.setup_anndata(train, batch_key=settings["batch_key"])
     # scArches' recommended architecture for reference mapping (scvi-tools' tutorial)
     arches = {"use_layer_norm": "both", "use_batch_norm": "none", "encode_covariates": True}
-    model = scvi.model.SCVI(
+    model = cls(
         train,
         n_latent=settings["n_latent"],
         n_hidden=settings["n_hidden"],
@@ -241,6 +244,8 @@ def main(settings_path: str, out_path: str) -> None:
         out["query"] = query_run(model, train, settings)
     if settings.get("de"):
         out["de"] = [de_run(model, train, spec) for spec in settings["de"]]
+    if settings.get("linear"):
+        out["loadings"] = np.asarray(model.get_loadings()).tolist()
     if settings.get("embed"):
         emb = anndata.read_h5ad(settings["embed"])
         out["latent"] = np.asarray(model.get_latent_representation(emb)).tolist()

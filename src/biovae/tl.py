@@ -34,7 +34,9 @@ def vae(
     ``unlabeled_category`` are unlabelled, and every cell's predicted label goes to
     ``obs[key_added + "_label"]``, its probability to ``obs[key_added + "_label_probability"]``
     and q(y|x) of each level L to ``obs[key_added + "_p_" + L]``. Settings go to
-    ``adata.uns[key_added]``. Returns the estimator.
+    ``adata.uns[key_added]``. With a linear decoder (``config.model.network.decoder =
+    "linear"``, LDVAE) the genes × factors loadings go to ``adata.varm[key_added +
+    "_loadings"]``. Returns the estimator.
     """
     cfg = config or FitConfig()
     data = dataclasses.replace(
@@ -61,6 +63,10 @@ def vae(
     }
     if labels_key:
         _write_predictions(adata, est, key_added)
+    if cfg.model.network.decoder == "linear":
+        from biovae.applications.loadings import loadings
+
+        adata.varm[f"{key_added}_loadings"] = loadings(est).to_numpy()
     return est
 
 

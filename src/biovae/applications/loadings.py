@@ -6,7 +6,9 @@ on feature j. For a count likelihood θ is the logit of the feature's share of t
 (h = softmax(θ)), so exp(W_jk) is the factor's multiplicative effect on feature j's expression
 per unit of z_k, relative to the other features. Adding a constant to all of column k changes
 no probability (the softmax is shift-invariant), so the loadings of such likelihoods are
-reported centred over the features (``centre=True``): the identifiable part.
+reported centred over the features (``centre=True``): the identifiable part. A PCA model's
+loadings are probabilistic PCA's W = U (Λ − σ² I)^{1/2} on the featurised data (log1p counts),
+for comparison.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
     ----------
     est
         A fitted VAE, semi-supervised VAE or autoencoder whose config has
-        ``model.network.decoder = "linear"``.
+        ``model.network.decoder = "linear"``, or a fitted PCA.
     output
         The likelihood's raw parameter (default: its first, e.g. ``rho`` of NB/ZINB/Poisson,
         ``loc`` of a Gaussian, ``logits`` of a Bernoulli).
@@ -35,6 +37,9 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
         Subtract each factor's mean loading over the features; default: yes for count
         likelihoods with a library size (module docstring), no otherwise.
     """
+    fit = getattr(est, "fit_", None)
+    if fit is not None and hasattr(fit, "loadings"):  # PCA
+        return _frame(est, fit.loadings.cpu().numpy(), centre=bool(centre))
     model = getattr(est, "model_", None)
     decoder = getattr(model, "decoder", None)
     heads = getattr(decoder, "heads", None)
@@ -57,10 +62,21 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
             f"loadings are one row per feature; output {name!r} has shape {tuple(shape)}"
         )
     w = heads[name].weight.detach().cpu().double().numpy()[:, : model.n_latent]
-    if centre if centre is not None else isinstance(model.likelihood, ObservedLibrary):
+    if centre is None:
+        centre = isinstance(model.likelihood, ObservedLibrary)
+    return _frame(est, w, centre)
+
+
+def _frame(est: Any, w: np.ndarray, centre: bool) -> pd.DataFrame:
+    features = tuple(est.schema_.features) or tuple(f"f{j}" for j in range(w.shape[0]))
+    if len(features) != w.shape[0]:
+        raise ConfigError(
+            f"loadings are one row per feature: {w.shape[0]} rows for {len(features)} features"
+        )
+    if centre:
         w = w - w.mean(axis=0, keepdims=True)
-    columns = [f"z_{k + 1}" for k in range(model.n_latent)]
-    return pd.DataFrame(w, index=pd.Index(est.schema_.features, name="feature"), columns=columns)
+    columns = [f"z_{k + 1}" for k in range(w.shape[1])]
+    return pd.DataFrame(w, index=pd.Index(features, name="feature"), columns=columns)
 
 
 def top_features(table: pd.DataFrame, n: int = 10) -> dict[str, tuple[list[str], list[str]]]:

@@ -37,6 +37,8 @@ EPILOG = """examples:
   biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
   biovae de model counts.h5ad --groupby cell_type --group1 B --group2 T --out de.csv
   biovae map ref_model query.h5ad --out mapped_model
+  biovae fit counts.h5ad --likelihood nb --decoder linear --out ld_model   # LDVAE
+  biovae loadings ld_model --out loadings.csv
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae variants fit family.a2m --out family_model
   biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta
@@ -68,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from biovae.cli.screen_cmd import add_screen_parser
 
     add_screen_parser(sub, _sub)
+    from biovae.cli.loadings_cmd import add_loadings_parser
+
+    add_loadings_parser(sub, _sub)
     singlecell_cmds.add_parsers(sub, _sub)
     structure_cmds.add_parser(sub)
     variants_cmds.add_parser(sub)

@@ -1,0 +1,54 @@
+"""``biovae loadings``: the feature loadings of a linearly decoded VAE (LDVAE) or a PCA."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from biovae.cli.commands import TABLE_SUFFIXES, check_output
+from biovae.data.writers import atomic_open
+
+HELP = "Write the feature × factor loadings of MODEL (fitted with --decoder linear, or PCA)."
+EXAMPLES = (
+    "  biovae fit counts.h5ad --likelihood nb --decoder linear --latent 10 --out ld_model\n"
+    "  biovae loadings ld_model --out loadings.csv     # one row per gene, columns z_1..z_10\n"
+)
+
+
+def add_loadings_parser(sub, make_parser) -> None:
+    """Register ``loadings`` on the subcommand set ``sub``."""
+    p = make_parser(sub, "loadings", HELP, EXAMPLES)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv, one row per feature")
+    p.add_argument(
+        "--output",
+        metavar="NAME",
+        help="the likelihood's raw parameter (default: its first, e.g. rho for counts)",
+    )
+    p.add_argument(
+        "--centre",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="subtract each factor's mean loading (auto: yes for count likelihoods, whose "
+        "softmax ignores it)",
+    )
+    p.add_argument("--top", type=int, default=5, metavar="N", help="features per factor to print")
+    p.set_defaults(func=cmd_loadings)
+
+
+def cmd_loadings(args: argparse.Namespace) -> int:
+    from biovae.applications.loadings import loadings, top_features
+    from biovae.estimator import load_model
+
+    out = check_output(args.out, TABLE_SUFFIXES)
+    est = load_model(args.model)
+    centre = {"auto": None, "yes": True, "no": False}[args.centre]
+    table = loadings(est, output=args.output, centre=centre)
+    sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    with atomic_open(out, "w") as fh:
+        table.to_csv(fh, sep=sep, float_format="%.6g")
+    if not args.quiet and args.top > 0:
+        for factor, (up, down) in top_features(table, args.top).items():
+            print(f"{factor}: + {', '.join(up)} | − {', '.join(down)}", file=sys.stderr)
+    print(out)
+    return 0

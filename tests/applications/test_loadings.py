@@ -1,0 +1,100 @@
+"""Linear decoder (LDVAE) loadings: recovery of a known factor model, and their contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+
+import biovae
+from biovae.applications.loadings import loadings, top_features
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError
+from biovae.estimator import load_model
+
+K = 3
+
+
+def simulate(seed: int = 0, n: int = 2000, g: int = 100):
+    """NB counts whose gene shares are softmax(W z + b), z ~ N(0, I): an LDVAE with known W."""
+    rng = np.random.default_rng(seed)
+    w, b = rng.normal(0, 0.8, (g, K)), rng.normal(0, 1, g)
+    t = rng.normal(size=(n, K)) @ w.T + b
+    h = np.exp(t - t.max(1, keepdims=True))
+    h /= h.sum(1, keepdims=True)
+    library = np.exp(rng.normal(np.log(3000), 0.3, n))
+    x = rng.poisson(rng.gamma(10.0, h * library[:, None] / 10.0)).astype(np.float32)
+    return x, w
+
+
+def _config(epochs: int, decoder: str = "linear", **data) -> FitConfig:
+    return FitConfig(
+        model=ModelConfig(n_latent=K, network=NetworkConfig(hidden=(64,), decoder=decoder)),
+        train=TrainConfig(epochs=epochs, batch_size=128, seed=0),
+        data=DataConfig(**data),
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    x, w = simulate()
+    return x, w, biovae.VAE(likelihood="nb", config=_config(400)).fit(x)
+
+
+def test_linear_decoder_recovers_the_true_factor_space(fitted):
+    x, w, est = fitted
+    table = loadings(est)
+    assert table.shape == (x.shape[1], K) and list(table.columns) == ["z_1", "z_2", "z_3"]
+    np.testing.assert_allclose(table.mean(axis=0), 0.0, atol=1e-9)  # centred: identifiable
+    # z is identified up to rotation: compare spans (true W centred over genes, as softmax is)
+    angles = np.degrees(sl.subspace_angles(w - w.mean(0), table.to_numpy()))
+    assert angles.max() < 4.0, angles
+    rng = np.random.default_rng(1)
+    assert np.degrees(sl.subspace_angles(w, rng.normal(size=w.shape))).max() > 45  # scale
+
+
+def test_loadings_survive_save_and_load(fitted, tmp_path):
+    _, _, est = fitted
+    est.save(tmp_path / "m")
+    np.testing.assert_allclose(loadings(load_model(tmp_path / "m")), loadings(est))
+    top = top_features(loadings(est), n=5)
+    assert set(top) == {"z_1", "z_2", "z_3"} and all(len(a) == len(b) == 5 for a, b in top.values())
+
+
+def test_covariate_columns_are_not_loadings():
+    x, _ = simulate(n=200, g=30)
+    batch = np.where(np.arange(len(x)) % 2 == 0, "a", "b")
+    cfg = _config(2, categorical_covariates=("batch",))
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(x, {"batch": batch})
+    assert loadings(est).shape == (30, K)
+    assert est.model_.decoder.heads["rho"].weight.shape == (30, K + 2)  # z, then the one-hot
+
+
+def test_pca_loadings_are_ppca_w():
+    x, _ = simulate(n=300, g=20)
+    pca = biovae.PCA(n_latent=2, likelihood="gaussian").fit(np.log1p(x))
+    w = loadings(pca).to_numpy()
+    np.testing.assert_allclose(w, pca.fit_.loadings.numpy())
+
+
+def test_no_loadings_without_a_linear_decoder():
+    x, _ = simulate(n=200, g=30)
+    est = biovae.VAE(likelihood="nb", config=_config(1, decoder="mlp")).fit(x)
+    with pytest.raises(ConfigError, match="--decoder linear"):
+        loadings(est)
+    linear = biovae.VAE(likelihood="nb", config=_config(1)).fit(x)
+    with pytest.raises(ConfigError, match="no decoder output 'loc'"):
+        loadings(linear, output="loc")
+    with pytest.raises(ConfigError, match="unfitted"):
+        loadings(biovae.VAE(likelihood="nb"))
+    with pytest.raises(ConfigError, match=r"network\.decoder must be one of"):
+        NetworkConfig(decoder="sparse")
+
+
+def test_tl_vae_writes_loadings_to_varm():
+    anndata = pytest.importorskip("anndata")
+    x, _ = simulate(n=200, g=30)
+    adata = anndata.AnnData(x)
+    est = biovae.tl.vae(adata, n_latent=K, config=_config(2))
+    assert adata.varm["X_biovae_loadings"].shape == (30, K)
+    np.testing.assert_allclose(adata.varm["X_biovae_loadings"], loadings(est).to_numpy())
