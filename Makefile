@@ -33,6 +33,8 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/differential_cellbench.py
 	$(PY) benchmarks/query_mapping.py
 	$(PY) benchmarks/predictive.py
+	$(PY) benchmarks/differential.py --mode vanilla
+	$(PY) benchmarks/loadings.py
 
 bench-singlecell: $(STAMP)  ## single-cell benchmark vs PCA and scVI (creates bench-output/scvi-env)
 	$(PY) benchmarks/singlecell.py --threads 1
