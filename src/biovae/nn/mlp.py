@@ -12,9 +12,20 @@ from biovae.config import NetworkConfig
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
 
+class FeatureBatchNorm(nn.BatchNorm1d):
+    """Batch norm over the last dimension of inputs of any shape ``(..., n, width)``: the
+    leading dimensions (e.g. the importance samples of z) are pooled with the records.
+    ``nn.BatchNorm1d`` itself reads a 3-D input as (n, channels, length) and fails on one."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            return super().forward(x)
+        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
 def _norm(kind: str, width: int) -> nn.Module:
     if kind == "batch":
-        return nn.BatchNorm1d(width)
+        return FeatureBatchNorm(width)
     if kind == "layer":
         return nn.LayerNorm(width, elementwise_affine=False)
     return nn.Identity()
