@@ -67,7 +67,26 @@ def test_covariate_columns_are_not_loadings():
     cfg = _config(2, categorical_covariates=("batch",))
     est = biovae.VAE(likelihood="nb", config=cfg).fit(x, {"batch": batch})
     assert loadings(est).shape == (30, K)
-    assert est.model_.decoder.heads["rho"].weight.shape == (30, K + 2)  # z, then the one-hot
+    assert est.model_.decoder.heads["rho"].linear.weight.shape == (30, K + 2)  # z, one-hot
+
+
+def test_effective_weight_is_the_head_in_evaluation():
+    import torch
+
+    from biovae.nn.decoder import LinearHead
+
+    head = LinearHead(4, 6)
+    head.train()
+    for _ in range(20):  # running statistics away from their start
+        head(torch.randn(64, 4) * 2 + 1)
+    with torch.no_grad():
+        head.norm.weight.uniform_(0.5, 2.0)
+        head.norm.bias.normal_()
+    head.eval()
+    h = torch.randn(9, 4)
+    with torch.no_grad():
+        offset = head(h) - h @ head.effective_weight().T
+    torch.testing.assert_close(offset, offset[:1].expand_as(offset))  # affine: W_eff, then b
 
 
 def test_pca_loadings_are_ppca_w():

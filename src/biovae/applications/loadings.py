@@ -1,12 +1,13 @@
 """Feature loadings of a linearly decoded VAE (LDVAE; Svensson et al. 2020, *Bioinformatics*).
 
-With ``network.decoder = "linear"`` the decoder's raw parameter for feature j is
-θ_j = Σ_k W_jk z_k + Σ_m V_jm c_m + b_j: latent dimension k is a factor and W_jk its loading
-on feature j. For a count likelihood θ is the logit of the feature's share of the counts
-(h = softmax(θ)), so exp(W_jk) is the factor's multiplicative effect on feature j's expression
-per unit of z_k, relative to the other features. Adding a constant to all of column k changes
-no probability (the softmax is shift-invariant), so the loadings of such likelihoods are
-reported centred over the features (``centre=True``): the identifiable part. A PCA model's
+With ``network.decoder = "linear"`` the decoder's raw parameter for feature j is θ_j = Σ_k W_jk
+z_k + Σ_m V_jm c_m + b_j (in evaluation; the batch norm of
+:class:`biovae.nn.decoder.LinearHead` folded into W and b): latent dimension k is a factor and
+W_jk its loading on feature j. For a count likelihood θ is the logit of the feature's share of
+the counts (h = softmax(θ)), so exp(W_jk) is the factor's multiplicative effect on feature j's
+expression per unit of z_k, relative to the other features. Adding a constant to all of column
+k changes no probability (the softmax is shift-invariant), so the loadings of such likelihoods
+are reported centred over the features (``centre=True``): the identifiable part. A PCA model's
 loadings are probabilistic PCA's W = U (Λ − σ² I)^{1/2} on the featurised data (log1p counts),
 for comparison.
 """
@@ -61,7 +62,7 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
         raise ConfigError(
             f"loadings are one row per feature; output {name!r} has shape {tuple(shape)}"
         )
-    w = heads[name].weight.detach().cpu().double().numpy()[:, : model.n_latent]
+    w = heads[name].effective_weight().detach().cpu().double().numpy()[:, : model.n_latent]
     if centre is None:
         centre = isinstance(model.likelihood, ObservedLibrary)
     return _frame(est, w, centre)
