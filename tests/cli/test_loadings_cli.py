@@ -59,5 +59,7 @@ def test_report_of_a_linear_decoder_shows_its_loadings(models, tmp_path, capsys)
     for decoder, present in (("linear", True), ("mlp", False)):
         html = tmp_path / f"{decoder}.html"
         assert main(["report", str(models / decoder), str(data), "--out", str(html)]) == 0
-        assert ('data-plot="loadings-heatmap"' in html.read_text()) is present
+        page = html.read_text()
+        assert ('data-plot="loadings-heatmap"' in page) is present
+        assert ("Linear decoder" in page) is present  # the model card says what it implies
     capsys.readouterr()

@@ -91,6 +91,16 @@ def model_card_section(est: Any) -> Section:
                 "saw cannot appear in it.",
             )
         )
+    if cfg.model.network.decoder == "linear":
+        rows.append(
+            (
+                "Linear decoder",
+                "p(x|z) is linear in z (LDVAE), so each axis has one loading per feature "
+                "(biovae loadings). Any rotation of the axes with the inverse rotation of the "
+                "loadings fits the data exactly as well: the loadings are one basis of the "
+                "factor space, not unique programmes.",
+            )
+        )
     if name in CAUTIONS:
         rows.append(("Caution", CAUTIONS[name]))
     return Section(
