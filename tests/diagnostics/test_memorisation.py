@@ -84,3 +84,13 @@ def test_command_line_novelty(fixtures, tmp_path, capsys):
     assert result["metric"] == "hamming" and result["samples"] == 50 and result["holdout"] == 50
     assert main([*args, str(tmp_path / "tiny.tsv"), "--out", str(tmp_path / "x")]) == 2
     assert "at least 20" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_sparse_count_matrices_give_the_dense_audit():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    train, holdout, samples = (rng.poisson(1.0, (n, 12)).astype(float) for n in (60, 30, 25))
+    dense = memorisation_audit(samples, train, holdout, sequences=False)
+    sparse = memorisation_audit(samples, sp.csr_matrix(train), sp.csr_matrix(holdout), False)
+    assert sparse == dense

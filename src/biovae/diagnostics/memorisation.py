@@ -91,9 +91,9 @@ def memorisation_audit(
     quantile: float = 0.05,
 ) -> dict[str, Any]:
     """DCR of samples and of held-out records to the training set, and the verdict."""
-    if len(holdout) < 20:
+    if holdout.shape[0] < 20:
         raise DataError(
-            f"the held-out set has {len(holdout)} records; give at least 20 records the model "
+            f"the held-out set has {holdout.shape[0]} records; give at least 20 records the model "
             "was not trained on, so that its distances to the training set have a quantile"
         )
     copies = exact_copies(samples, train)
