@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
-from biovae.data.writers import atomic_open
+from biovae.data.writers import write_frame
 
 HELP = "Write the feature × factor loadings of MODEL (fitted with --decoder linear, or PCA)."
 EXAMPLES = (
@@ -44,9 +44,7 @@ def cmd_loadings(args: argparse.Namespace) -> int:
     est = load_model(args.model)
     centre = {"auto": None, "yes": True, "no": False}[args.centre]
     table = loadings(est, output=args.output, centre=centre)
-    sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    with atomic_open(out, "w") as fh:
-        table.to_csv(fh, sep=sep, float_format="%.6g")
+    write_frame(out, table)
     if not args.quiet and args.top > 0:
         for factor, (up, down) in top_features(table, args.top).items():
             print(f"{factor}: + {', '.join(up)} | − {', '.join(down)}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.io import check_parent, read_input
 from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options, build_config
-from biovae.data.writers import atomic_open, write_table
+from biovae.data.writers import atomic_open, write_frame, write_table
 from biovae.errors import DataError
 
 
@@ -203,9 +203,7 @@ def cmd_de(args: argparse.Namespace) -> int:
 
         write_de_report(args.report, tables, f"Differential expression: {args.data}")
     table = de.stack(tables) if len(tables) > 1 else tables[0]
-    sep = "\t" if out.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    with atomic_open(out, "w") as fh:
-        table.to_csv(fh, sep=sep, float_format="%.6g")
+    write_frame(out, table)
     print(out)
     return 0
 

@@ -136,10 +136,21 @@ def write_table(
     table = pd.concat(pieces, axis=1)
     if len(set(table.columns)) != table.shape[1]:
         raise ValueError(f"duplicate output column names in {list(table.columns)}")
-    sep = "," if Path(path).name.lower().removesuffix(".gz").endswith(".csv") else "\t"
     with atomic_open(path, "w") as fh:
-        table.to_csv(fh, sep=sep, index=False, na_rep="", lineterminator="\n")
+        table.to_csv(fh, sep=_separator(path), index=False, na_rep="", lineterminator="\n")
     return Path(path)
+
+
+def write_frame(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame, its index as the first column (CSV for ``.csv``, else TSV), floats
+    with 6 significant digits, atomically."""
+    with atomic_open(path, "w") as fh:
+        frame.to_csv(fh, sep=_separator(path), float_format="%.6g", lineterminator="\n")
+    return Path(path)
+
+
+def _separator(path: str | os.PathLike) -> str:
+    return "," if Path(path).name.lower().removesuffix(".gz").endswith(".csv") else "\t"
 
 
 def _column_frame(name: str, values: np.ndarray, n: int) -> pd.DataFrame:
