@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -134,6 +135,19 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_seeds(
+    seeds: str, one_seed: Callable[[int, Path], dict], markdown: Callable[[list[dict]], str]
+) -> list[dict]:
+    """``one_seed(seed, workdir)`` for each seed of ``"0,1,..."``, sharing one temporary work
+    folder; each seed's table is printed to stderr as soon as it ends."""
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in (int(s) for s in seeds.split(",")):
+            results.append(one_seed(seed, Path(tmp)))
+            print(markdown(results[-1:]), file=sys.stderr, flush=True)
+    return results
 
 
 # -- matmul FLOP accounting and the matmul reference ----------------------------------------------

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ import torch
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_info, write_json_atomic
+from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
 from _scvi import run_scvi, scvi_python, write_h5ad
 from _splat import Simulated, splat
 from biovae.applications.differential import DESettings, differential_expression
@@ -185,18 +184,31 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = [
-        "| method | seed | AUROC | average precision | called | observed FDR | recall | DE s |",
-        "|---|---|---|---|---|---|---|---|",
+    headers = (
+        "method",
+        "seed",
+        "AUROC",
+        "average precision",
+        "called",
+        "observed FDR",
+        "recall",
+        "DE s",
+    )
+    rows = [
+        (
+            name,
+            r["seed"],
+            f"{m['auroc']:.3f}",
+            f"{m['average_precision']:.3f}",
+            m["called"],
+            f"{m['observed_fdr']:.3f}",
+            f"{m['recall']:.3f}",
+            f"{m['de_seconds']:.1f}",
+        )
+        for r in results
+        for name, m in r["methods"].items()
     ]
-    for r in results:
-        for name, m in r["methods"].items():
-            lines.append(
-                f"| {name} | {r['seed']} | {m['auroc']:.3f} | {m['average_precision']:.3f} "
-                f"| {m['called']} | {m['observed_fdr']:.3f} | {m['recall']:.3f} "
-                f"| {m['de_seconds']:.1f} |"
-            )
-    return "\n".join(lines)
+    return markdown_table(headers, rows)
 
 
 def main() -> None:
@@ -214,11 +226,7 @@ def main() -> None:
     out = Path(args.out or f"bench-output/differential{suffix}")
     out.mkdir(parents=True, exist_ok=True)
     python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in (int(s) for s in args.seeds.split(",")):
-            results.append(one_seed(args, seed, python, Path(tmp)))
-            print(markdown(results[-1:]), file=sys.stderr, flush=True)
+    results = run_seeds(args.seeds, lambda seed, work: one_seed(args, seed, python, work), markdown)
     write_json_atomic(
         out / "results.json", {"machine": machine_info(), "args": vars(args), "results": results}
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_info, write_json_atomic
+from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
 from _scvi import run_scvi, scvi_python, write_h5ad
 from biovae.applications.loadings import loadings
 from biovae.data.dataset import Dataset
@@ -112,17 +111,19 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = [
-        "| method | seed | largest angle (°) | mean angle (°) | train s |",
-        "|---|---|---|---|---|",
+    headers = ("method", "seed", "largest angle (°)", "mean angle (°)", "train s")
+    rows = [
+        (
+            name,
+            r["seed"],
+            f"{m['max_angle']:.2f}",
+            f"{m['mean_angle']:.2f}",
+            f"{m['train_seconds']:.1f}",
+        )
+        for r in results
+        for name, m in r["methods"].items()
     ]
-    for r in results:
-        for name, m in r["methods"].items():
-            lines.append(
-                f"| {name} | {r['seed']} | {m['max_angle']:.2f} | {m['mean_angle']:.2f} "
-                f"| {m['train_seconds']:.1f} |"
-            )
-    return "\n".join(lines)
+    return markdown_table(headers, rows)
 
 
 def main() -> None:
@@ -138,11 +139,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in (int(s) for s in args.seeds.split(",")):
-            results.append(one_seed(args, seed, python, Path(tmp)))
-            print(markdown(results[-1:]), file=sys.stderr, flush=True)
+    results = run_seeds(args.seeds, lambda seed, work: one_seed(args, seed, python, work), markdown)
     write_json_atomic(
         out / "results.json", {"machine": machine_info(), "args": vars(args), "results": results}
     )
