@@ -29,6 +29,17 @@ def scvi_python(env: Path) -> Path:
     return python
 
 
+def add_simulation_args(p, cells: int, genes: int, epochs: int) -> None:
+    """The options of a side-by-side run on simulated counts: size, epochs, seeds, and where
+    (or whether) scvi-tools runs."""
+    p.add_argument("--cells", type=int, default=cells)
+    p.add_argument("--genes", type=int, default=genes)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--no-scvi", action="store_true")
+    p.add_argument("--scvi-env", default="bench-output/scvi-env")
+
+
 def _run(cmd: list[str], check: bool = True) -> int:
     rc = subprocess.run(cmd, capture_output=True).returncode
     if check and rc:

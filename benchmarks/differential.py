@@ -40,7 +40,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
-from _scvi import run_scvi, scvi_python, write_h5ad
+from _scvi import add_simulation_args, run_scvi, scvi_python, write_h5ad
 from _splat import Simulated, splat
 from biovae.applications.differential import DESettings, differential_expression
 from biovae.data.dataset import Dataset
@@ -213,12 +213,7 @@ def markdown(results: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cells", type=int, default=3000)
-    p.add_argument("--genes", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--seeds", default="0,1")
-    p.add_argument("--no-scvi", action="store_true")
-    p.add_argument("--scvi-env", default="bench-output/scvi-env")
+    add_simulation_args(p, cells=3000, genes=2000, epochs=200)
     p.add_argument("--mode", choices=("change", "vanilla"), default="change")
     p.add_argument("--out", default=None)
     args = p.parse_args()

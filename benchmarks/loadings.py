@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
-from _scvi import run_scvi, scvi_python, write_h5ad
+from _scvi import add_simulation_args, run_scvi, scvi_python, write_h5ad
 from biovae.applications.loadings import loadings
 from biovae.data.dataset import Dataset
 from biovae.estimator import VAE
@@ -128,12 +128,7 @@ def markdown(results: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cells", type=int, default=5000)
-    p.add_argument("--genes", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--seeds", default="0,1")
-    p.add_argument("--no-scvi", action="store_true")
-    p.add_argument("--scvi-env", default="bench-output/scvi-env")
+    add_simulation_args(p, cells=5000, genes=1000, epochs=200)
     p.add_argument("--out", default="bench-output/loadings")
     args = p.parse_args()
     out = Path(args.out)
