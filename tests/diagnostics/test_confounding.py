@@ -73,5 +73,8 @@ def test_bad_inputs_are_data_errors():
     z, labels = two_groups(n=50)
     with pytest.raises(DataError, match="single level"):
         audit_covariate(z, np.array(["a"] * 50, dtype=object))
+    one = np.array(["a"] * 50, dtype=np.str_)
+    with pytest.raises(DataError, match=r"^covariate 'study': it has a single level \('a'\)"):
+        audit(z, {"g": labels, "study": one}, [], [])
     with pytest.raises(DataError, match="not among"):
         audit(z, {"g": labels}, ["batch"], ["g"])

@@ -79,6 +79,14 @@ def dimension_attribution(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def _audited(name: str, z: np.ndarray, values: Any, n_splits: int, seed: int) -> dict:
+    """:func:`audit_covariate`, its data errors naming the covariate and the way out."""
+    try:
+        return audit_covariate(z, values, n_splits, seed)
+    except DataError as exc:
+        raise DataError(f"covariate {name!r}: {exc}; leave it out of the audit") from exc
+
+
 def categorical_predictability(
     z: np.ndarray, labels: np.ndarray, n_splits: int = 5, seed: int = 0
 ) -> dict[str, Any]:
@@ -93,10 +101,10 @@ def categorical_predictability(
     labels = np.asarray([str(v) for v in labels])
     levels, counts = np.unique(labels, return_counts=True)
     if len(levels) < 2:
-        raise DataError(f"covariate has a single level ({levels[0]!r}); nothing to predict")
+        raise DataError(f"it has a single level ({str(levels[0])!r}); nothing to predict")
     folds = int(min(n_splits, counts.min()))
     if folds < 2:
-        rare = levels[np.argmin(counts)]
+        rare = str(levels[np.argmin(counts)])
         raise DataError(f"level {rare!r} has a single record; cross-validation needs at least two")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -190,7 +198,7 @@ def audit(
     for name in (*technical, *biological):
         if name not in covariates:
             raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
-    results = {name: audit_covariate(z, v, n_splits, seed) for name, v in covariates.items()}
+    results = {name: _audited(name, z, v, n_splits, seed) for name, v in covariates.items()}
     out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
     out["covariates"] = results
     if technical and biological:
