@@ -42,11 +42,11 @@ class DiagnoseOptions:
 
 def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
     """Rate/distortion, collapse, IWAE log p(x), amortization gap and (for numeric data)
-    posterior predictive checks of ``est`` on ``data``."""
+    posterior predictive checks of ``est`` on ``data``. A semi-supervised VAE is diagnosed as
+    the generative model of x alone: its labels are marginalised (the mixture prior p(z) in
+    log p(x); q(y|x) from its classifier in the bound, :func:`biovae.objectives.rate_terms`)."""
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
-    if est.config_.model.kind == "ssvae":
-        raise ConfigError("diagnose does not support the semi-supervised VAE yet; use biovae audit")
     model = est.model_
     batches = est.batches(data)
     with seeded(options.seed):

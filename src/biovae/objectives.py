@@ -91,6 +91,19 @@ def kl_per_dimension(qz: Distribution, pz: Distribution) -> Tensor:
     return kl_divergence(q, p)
 
 
+def rate_terms(
+    model: LatentModel, x: Tensor, c: Tensor | None, qz: Distribution
+) -> tuple[Tensor, Tensor]:
+    """The rate of ``model``'s bound for records ``x`` as KL per latent dimension (n, k) plus
+    a remainder (n,): a model's own ``rate_terms`` when it has one (the semi-supervised VAE:
+    the label's KL), else KL(q(z|x) || p(z)) per dimension and zeros."""
+    own = getattr(model, "rate_terms", None)
+    if own is not None:
+        return own(x, c, qz)
+    kl_nk = kl_per_dimension(qz, model.prior())
+    return kl_nk, kl_nk.new_zeros(kl_nk.shape[0])
+
+
 def _base_normal(d: Distribution) -> Normal:
     base = d.base_dist if isinstance(d, Independent) else d
     if not isinstance(base, Normal):

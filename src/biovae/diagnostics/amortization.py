@@ -24,9 +24,9 @@ from biovae.objectives import (
     Batch,
     LatentModel,
     iwae_bound,
-    kl_per_dimension,
     log_weights,
     mean_log_px,
+    rate_terms,
 )
 
 
@@ -54,8 +54,10 @@ class GapReport:
 
 
 def elbo_of(model: LatentModel, batch: Batch, qz: Independent, n_samples: int) -> torch.Tensor:
-    """Monte-Carlo ELBO per record for a given q(z|x): mean_s log p(x|z_s) − KL(q||p)."""
-    return mean_log_px(model, batch, qz, n_samples) - kl_per_dimension(qz, model.prior()).sum(-1)
+    """Monte-Carlo ELBO per record for a given q(z|x): mean_s log p(x|z_s) − the model's rate
+    (KL(q||p); :func:`biovae.objectives.rate_terms`)."""
+    kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
+    return mean_log_px(model, batch, qz, n_samples) - kl_nk.sum(-1) - rest_n
 
 
 def _q(loc: torch.Tensor, log_scale: torch.Tensor) -> Independent:

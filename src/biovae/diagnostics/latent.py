@@ -48,13 +48,14 @@ def kl_per_dimension(est: Any, ds: Dataset | Any) -> np.ndarray:
     numpy.ndarray
         ``(k,)`` float64, nats per record; the sum is the mean rate KL(q || p).
     """
-    from biovae.objectives import kl_per_dimension as kl_nk_of
+    from biovae.objectives import rate_terms
 
     model = _stochastic_model(est)
     total = torch.zeros(model.n_latent, dtype=torch.float64)
     n = 0
-    for qz in _posteriors(est, ds):
-        total += kl_nk_of(qz, model.prior()).double().sum(0)
+    for batch, qz in _posteriors(est, ds):
+        with torch.no_grad():
+            total += rate_terms(model, batch.x, batch.c, qz)[0].double().sum(0)
         n += qz.batch_shape[0]
     return (total / max(n, 1)).numpy()
 
@@ -114,8 +115,8 @@ def _stochastic_model(est: Any):
 
 
 @torch.no_grad()
-def _posteriors(est: Any, data: Dataset | Any) -> Iterator[Distribution]:
-    """q(z|x, c) for consecutive batches of the records of ``data``."""
+def _posteriors(est: Any, data: Dataset | Any) -> Iterator[tuple[Any, Distribution]]:
+    """Consecutive batches of the records of ``data`` and their q(z|x, c)."""
     from biovae.training import epoch_batches, make_source
 
     model = est.model_
@@ -130,4 +131,4 @@ def _posteriors(est: Any, data: Dataset | Any) -> Iterator[Distribution]:
     source = make_source(ds.x, c, None, model.likelihood.data_dtype)
     for idx in epoch_batches(len(source), _BATCH, None):
         batch = source.batch(idx)
-        yield model.encode(batch.x, batch.c)
+        yield batch, model.encode(batch.x, batch.c)

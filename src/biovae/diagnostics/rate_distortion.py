@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.distributions import Normal
 
 from biovae.diagnostics._stats import mean_se
-from biovae.objectives import Batch, LatentModel, kl_per_dimension, mean_log_px
+from biovae.objectives import Batch, LatentModel, mean_log_px, rate_terms
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,9 @@ def rate_distortion(
     rates, dists, kls = [], [], []
     for batch in batches:
         qz = model.encode(batch.x, batch.c)
-        kl_nk = kl_per_dimension(qz, model.prior())
+        kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
         kls.append(kl_nk.double())
-        rates.append(kl_nk.sum(-1).double())
+        rates.append((kl_nk.sum(-1) + rest_n).double())
         dists.append(-mean_log_px(model, batch, qz, n_samples).double())
     return RateDistortion(*(torch.cat(v).numpy() for v in (rates, dists, kls)))
 
@@ -84,8 +85,15 @@ def mutual_information(
     z = loc + scale * torch.randn(loc.shape, generator=gen, dtype=torch.float64)
     log_qz = torch.cat([_log_q_all(z[i : i + 256], loc, scale) for i in range(0, n, 256)])
     log_qz = torch.logsumexp(log_qz, dim=1) - math.log(n)
-    log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(-1)
-    rate = float((0.5 * (loc**2 + scale**2 - 1) - torch.log(scale)).sum(-1).mean())
+    prior = model.prior()
+    if isinstance(getattr(prior, "base_dist", None), Normal):  # N(0, I): analytic rate
+        log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(-1)
+        rate = float((0.5 * (loc**2 + scale**2 - 1) - torch.log(scale)).sum(-1).mean())
+    else:  # e.g. the semi-supervised VAE's mixture: the rate by Monte Carlo at the same z
+        log_pz = prior.log_prob(z.float().to(loc.device)).double()
+        own = (-0.5 * ((z - loc) / scale) ** 2 - torch.log(scale)).sum(-1)
+        own = own - 0.5 * loc.shape[1] * math.log(2 * math.pi)
+        rate = float((own - log_pz).mean())
     marginal_kl = float((log_qz - log_pz).mean())
     return {
         "mutual_information": rate - marginal_kl,

@@ -187,6 +187,15 @@ class SemiSupervisedVAE(nn.Module):
         loc, scale = q.loc.unsqueeze(-2), q.scale.unsqueeze(-2)
         return -torch.log(scale) + 0.5 * (scale**2 + (loc - self.class_means) ** 2) - 0.5
 
+    def rate_terms(self, x: Tensor, c: Tensor | None, qz: Distribution) -> tuple[Tensor, Tensor]:
+        """The rate of the unlabelled bound with q(y|x) from the classifier at the posterior
+        mean (as :meth:`label_distribution`): Σ_y q(y|x) KL(q(z_k|x) || N(μ_{y,k}, 1)) per
+        dimension (n, k), and the label's KL(q(y|x) || Uniform) (n,). Any q(y) gives a lower
+        bound on the marginal log p(x), so the diagnostics treat every record as unlabelled."""
+        probs = self.classify(self._classifier_features(x, qz.mean, c)).probs
+        kl_nk = (probs.unsqueeze(-1) * self.kl_per_class(qz)).sum(-2)
+        return kl_nk, torch.xlogy(probs, probs).sum(-1) + math.log(self.n_classes)
+
     def loss(self, batch: Batch, config: ObjectiveConfig, epoch: int = 0) -> LossOutput:
         """Negative semi-supervised ELBO plus the weighted classification term."""
         qz = self.encode(batch.x, batch.c)

@@ -104,7 +104,7 @@ def training_section(est: Any) -> Section:
             else "This model was saved without a training history."
         )
         return Section("training", title, notes=(why,))
-    stochastic = model_kind(est) == "vae"
+    stochastic = model_kind(est) in ("vae", "ssvae")
     warm = warmup_epochs(est.history_)
     kept = kept_epoch(est.history_, est.config_.objective.beta)
     keys = ("elbo", "recon", "kl") if stochastic else ("recon",)
@@ -152,7 +152,7 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
         return needs_data("latent-usage", title, "Measuring how much each latent dimension is used")
     activity = unit_variances(z_mean)
     active = activity > ACTIVE_THRESHOLD
-    stochastic = model_kind(est) == "vae"
+    stochastic = model_kind(est) in ("vae", "ssvae")
     kl = kl_per_dimension(est, ds) if stochastic else None
     png = plots.latent_usage(activity, ACTIVE_THRESHOLD, kl)
     plot = Plot(
