@@ -93,7 +93,7 @@ def sweep(
         cfg = dataclasses.replace(
             config, objective=dataclasses.replace(config.objective, beta=float(beta))
         )
-        est = VAE(config=cfg).fit(train)
+        est = _sweep_estimator(cfg.model.kind)(config=cfg).fit(train)
         with seeded(cfg.train.seed):
             rd = rate_distortion(est.model_, est.batches(held_out), rd_samples)
         points.append(
@@ -106,17 +106,35 @@ def sweep(
     return points
 
 
+def _sweep_estimator(kind: str) -> type:
+    if kind == "ssvae":
+        from biovae.ssvae_estimator import SemiSupervisedVAE
+
+        return SemiSupervisedVAE
+    if kind != "vae":
+        raise ConfigError(
+            f"a β sweep trains VAEs (--model vae or ssvae); {kind!r} has no rate to weigh"
+        )
+    return VAE
+
+
 def fidelity_comparison(
     train: Dataset, held_out: Dataset, config: FitConfig, n_samples: int | None = None
 ) -> dict[str, dict[str, float]]:
-    """Prior samples of a VAE, a plain autoencoder and PCA against held-out data."""
+    """Prior samples of a VAE, a plain autoencoder and PCA against held-out data. Models
+    conditional on covariates sample with the covariates of held-out records (each once while
+    they last), so the comparison is matched; a labels key is ignored (all three unsupervised)."""
     n = n_samples or len(held_out)
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))
+    names = (*config.data.categorical, *config.data.continuous_covariates)
+    rows = np.resize(np.random.default_rng(config.train.seed).permutation(len(held_out)), n)
+    obs = {c: np.asarray(held_out.obs_column(c))[rows] for c in names} if names else None
     out = {}
     for name, cls in (("VAE", VAE), ("autoencoder", Autoencoder), ("PCA", PCA)):
         est = cls(config=config).fit(train)
-        fake = est.sample(n, seed=config.train.seed)
+        fake = est.sample(n, obs=obs, seed=config.train.seed)
         real = held_out.x.toarray() if hasattr(held_out.x, "toarray") else held_out.x
         out[name] = (
             sequence_fidelity(real, fake, len(train.alphabet))

@@ -90,3 +90,26 @@ def test_sweep_rejects_bad_beta_list(fixtures, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert rc == 2 and "--beta" in err and not (tmp_path / "rd").exists()
+
+
+def test_sweep_of_conditional_and_semi_supervised_models(fixtures, tmp_path, capsys):
+    data = fixtures / "cellbench_100x200.h5ad"
+    common = ["--likelihood", "nb", "--beta", "1", "--epochs", "2", *FAST]
+    # conditional: the fidelity samples take held-out records' batches
+    out = tmp_path / "cond"
+    assert (
+        main(["sweep", str(data), *common, "--batch-key", "batch", "--fidelity", "--out", str(out)])
+        == 0
+    )
+    assert set(json.loads((out / "sweep.json").read_text())["fidelity"]) == {
+        "VAE",
+        "autoencoder",
+        "PCA",
+    }
+    out = tmp_path / "ss"
+    args = ["--model", "ssvae", "--labels-key", "cell_line", "--out", str(out)]
+    assert main(["sweep", str(data), *common, *args]) == 0
+    (point,) = json.loads((out / "sweep.json").read_text())["sweep"]
+    assert point["rate"] > 0 and point["distortion"] > 0
+    assert main(["sweep", str(data), *common, "--model", "ae", "--out", str(tmp_path / "ae")]) == 2
+    assert "trains VAEs" in capsys.readouterr().err and not (tmp_path / "ae").exists()

@@ -48,7 +48,7 @@ import torch
 
 from biovae.applications.de_sampling import Cells, read_cells, sample_frequencies
 from biovae.applications.group_counts import LevelSums, level_sums
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
 from biovae.likelihoods.base import ObservedLibrary
 
@@ -235,7 +235,7 @@ def _check_model(est: Any) -> None:
     if not getattr(model, "stochastic", False):
         raise ConfigError(
             f"differential expression samples q(z|x): fit a VAE (or semi-supervised VAE), not "
-            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
+            f"{model_phrase(est)}"
         )
     if not isinstance(model.likelihood, ObservedLibrary):
         raise ConfigError(

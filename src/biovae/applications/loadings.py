@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, model_phrase
 from biovae.likelihoods.base import ObservedLibrary
 
 
@@ -45,10 +45,7 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
     decoder = getattr(model, "decoder", None)
     heads = getattr(decoder, "heads", None)
     if heads is None:
-        raise ConfigError(
-            f"loadings need a fitted neural model, not "
-            f"{'an unfitted model' if model is None else 'a ' + type(est).__name__}"
-        )
+        raise ConfigError(f"loadings need a fitted neural model, not {model_phrase(est)}")
     if est.config_.model.network.decoder != "linear":
         raise ConfigError(
             "loadings are the weights of a linear decoder: fit with --decoder linear "
