@@ -148,6 +148,7 @@ def differential_expression(
     mode: str = "change",
     delta: float = 0.25,
     fdr: float = 0.05,
+    bayes_factor: float = 3.0,
     n_samples: int = 5000,
     seed: int = 0,
 ) -> Any:
@@ -157,12 +158,20 @@ def differential_expression(
     the rest, stacked with a ``comparison`` column. ``batch_correction`` compares the groups
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
     ``mode`` is "change" (an effect of at least ``delta``, calls at posterior expected
-    ``fdr``) or "vanilla" (the sign of the change, calls at |log Bayes factor| ≥ 3). The
+    ``fdr``) or "vanilla" (the sign of the change, calls at |log Bayes factor| ≥
+    ``bayes_factor``). The
     methods, their columns and defaults are in :mod:`biovae.applications.differential`.
     """
     from biovae.applications import differential as de
 
-    settings = de.DESettings(mode=mode, delta=delta, fdr=fdr, n_samples=n_samples, seed=seed)
+    settings = de.DESettings(
+        mode=mode,
+        delta=delta,
+        fdr=fdr,
+        bayes_factor=bayes_factor,
+        n_samples=n_samples,
+        seed=seed,
+    )
     batch_key = None
     if batch_correction:
         cats = est.schema_.covariates.categorical

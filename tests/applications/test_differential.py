@@ -231,6 +231,10 @@ def test_one_vs_rest_and_tl_wrapper(fitted):
         adata, est, groupby="group", group1="B", group2="A", batch_correction=True, n_samples=300
     )
     assert one.attrs["group2"] == "A"
+    vanilla = tl.differential_expression(
+        adata, est, groupby="group", group1="B", mode="vanilla", bayes_factor=2.0, n_samples=300
+    )
+    assert vanilla.attrs["mode"] == "vanilla" and "is_de_bf_2" in vanilla
     with pytest.raises(ConfigError, match="group2 needs group1"):
         tl.differential_expression(adata, est, groupby="group", group2="A")
 
