@@ -75,12 +75,14 @@ def _add_de_parser(sub, make) -> None:
     p = make(
         sub,
         "de",
-        "Bayesian differential expression between groups of cells (scVI's change mode).",
+        "Bayesian differential expression between groups of cells (scVI's change or vanilla mode).",
         "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --group2 H2228 "
         "--out de.csv --report de.html\n"
         "  biovae de model counts.h5ad --groupby bulk_labels --out de_all.csv   # each vs rest\n"
         "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --batch-correct "
-        "batch --out de.csv\n",
+        "batch --out de.csv\n"
+        "  biovae de model counts.h5ad --groupby cell_line --group1 H1975 --mode vanilla "
+        "--out de_sign.csv   # P(h1 > h2), calls at |log BF| >= 3\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
