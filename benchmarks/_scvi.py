@@ -40,6 +40,13 @@ def add_simulation_args(p, cells: int, genes: int, epochs: int) -> None:
     p.add_argument("--scvi-env", default="bench-output/scvi-env")
 
 
+def output_and_scvi(out: str | Path, args) -> tuple[Path, Path | None]:
+    """The output folder (created) and the scvi-tools python (None with ``--no-scvi``)."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, None if args.no_scvi else scvi_python(Path(args.scvi_env))
+
+
 def _run(cmd: list[str], check: bool = True) -> int:
     rc = subprocess.run(cmd, capture_output=True).returncode
     if check and rc:

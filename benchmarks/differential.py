@@ -40,7 +40,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
-from _scvi import add_simulation_args, run_scvi, scvi_python, write_h5ad
+from _scvi import add_simulation_args, output_and_scvi, run_scvi, write_h5ad
 from _splat import Simulated, splat
 from biovae.applications.differential import DESettings, differential_expression
 from biovae.data.dataset import Dataset
@@ -218,9 +218,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args()
     suffix = "-vanilla" if args.mode == "vanilla" else ""
-    out = Path(args.out or f"bench-output/differential{suffix}")
-    out.mkdir(parents=True, exist_ok=True)
-    python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
+    out, python = output_and_scvi(args.out or f"bench-output/differential{suffix}", args)
     results = run_seeds(args.seeds, lambda seed, work: one_seed(args, seed, python, work), markdown)
     write_json_atomic(
         out / "results.json", {"machine": machine_info(), "args": vars(args), "results": results}

@@ -31,7 +31,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, write_json_atomic
-from _scvi import run_scvi, scvi_python, write_h5ad
+from _scvi import output_and_scvi, run_scvi, write_h5ad
 from biovae.applications.differential import DESettings, differential_expression
 from biovae.data.dataset import Dataset
 from biovae.estimator import VAE
@@ -106,9 +106,7 @@ def main() -> None:
     p.add_argument("--scvi-env", default="bench-output/scvi-env")
     p.add_argument("--out", default="bench-output/differential-cellbench")
     args = p.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
+    out, python = output_and_scvi(args.out, args)
     ds, _ = cellbench(quick=False)
     answers: dict[str, list[dict]] = {"biovae": [], "scVI": [], "Wilcoxon": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
-from _scvi import add_simulation_args, run_scvi, scvi_python, write_h5ad
+from _scvi import add_simulation_args, output_and_scvi, run_scvi, write_h5ad
 from biovae.applications.loadings import loadings
 from biovae.data.dataset import Dataset
 from biovae.estimator import VAE
@@ -131,9 +131,7 @@ def main() -> None:
     add_simulation_args(p, cells=5000, genes=1000, epochs=200)
     p.add_argument("--out", default="bench-output/loadings")
     args = p.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
+    out, python = output_and_scvi(args.out, args)
     results = run_seeds(args.seeds, lambda seed, work: one_seed(args, seed, python, work), markdown)
     write_json_atomic(
         out / "results.json", {"machine": machine_info(), "args": vars(args), "results": results}

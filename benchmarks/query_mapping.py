@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, machine_info, write_json_atomic
-from _scvi import run_scvi, scvi_python, write_h5ad
+from _scvi import output_and_scvi, run_scvi, write_h5ad
 from biovae.config import FitConfig, NetworkConfig
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.integration import integration_metrics
@@ -190,9 +190,7 @@ def main() -> None:
     p.add_argument("--scvi-env", default="bench-output/scvi-env")
     p.add_argument("--out", default="bench-output/query-mapping")
     args = p.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    python = None if args.no_scvi else scvi_python(Path(args.scvi_env))
+    out, python = output_and_scvi(args.out, args)
     ds, _ = cellbench(quick=False)
     epochs = (5, 3) if args.quick else (REF_EPOCHS, QUERY_EPOCHS)
     results = []

@@ -159,8 +159,8 @@ def differential_expression(
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
     ``mode`` is "change" (an effect of at least ``delta``, calls at posterior expected
     ``fdr``) or "vanilla" (the sign of the change, calls at |log Bayes factor| ≥
-    ``bayes_factor``). The
-    methods, their columns and defaults are in :mod:`biovae.applications.differential`.
+    ``bayes_factor``). The methods, their columns and defaults are in
+    :mod:`biovae.applications.differential`.
     """
     from biovae.applications import differential as de
 

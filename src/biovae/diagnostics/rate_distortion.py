@@ -91,9 +91,7 @@ def mutual_information(
         rate = float((0.5 * (loc**2 + scale**2 - 1) - torch.log(scale)).sum(-1).mean())
     else:  # e.g. the semi-supervised VAE's mixture: the rate by Monte Carlo at the same z
         log_pz = prior.log_prob(z.float().to(loc.device)).double()
-        own = (-0.5 * ((z - loc) / scale) ** 2 - torch.log(scale)).sum(-1)
-        own = own - 0.5 * loc.shape[1] * math.log(2 * math.pi)
-        rate = float((own - log_pz).mean())
+        rate = float((_log_normal(z, loc, scale) - log_pz).mean())
     marginal_kl = float((log_qz - log_pz).mean())
     return {
         "mutual_information": rate - marginal_kl,
@@ -106,5 +104,10 @@ def mutual_information(
 
 def _log_q_all(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """log q(z_i | x_j) for every pair: (len(z), N)."""
-    d = (z[:, None, :] - loc[None]) / scale[None]
-    return (-0.5 * d**2 - torch.log(scale)[None] - 0.5 * math.log(2 * math.pi)).sum(-1)
+    return _log_normal(z[:, None, :], loc[None], scale[None])
+
+
+def _log_normal(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """log N(z; loc, diag scale²), summed over the last dimension (broadcasting)."""
+    d = (z - loc) / scale
+    return (-0.5 * d**2 - torch.log(scale) - 0.5 * math.log(2 * math.pi)).sum(-1)

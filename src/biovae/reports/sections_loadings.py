@@ -19,14 +19,15 @@ def loadings_section(est: Any) -> Section | None:
     """Top features of each factor and a heat map of their loadings; None unless the model has
     a linear decoder with one raw parameter per feature."""
     from biovae.applications.loadings import loadings, top_features
+    from biovae.errors import ConfigError
 
     cfg = getattr(est, "config_", None)
     if cfg is None or cfg.model.network.decoder != "linear" or not hasattr(est, "model_"):
         return None
-    if len(est.model_.decoder.shapes[next(iter(est.model_.decoder.heads))]) != 1:
+    try:  # refused for a decoder output that is not one value per feature (sequences)
+        table = loadings(est).iloc[:, :MAX_FACTORS]
+    except ConfigError:
         return None
-    table = loadings(est)
-    table = table.iloc[:, :MAX_FACTORS]
     top = top_features(table, PER_FACTOR)
     rows = tuple(
         (
