@@ -1,5 +1,6 @@
 """The training loop under torch.distributed: two CPU processes (gloo) train one model with
-DistributedDataParallel; gradients are averaged, so both ranks end with identical weights."""
+DistributedDataParallel; gradients are averaged, so both ranks end with identical weights, and
+(batch norm included) identical buffers and validation losses, so they agree on early stopping."""
 
 from __future__ import annotations
 
@@ -15,27 +16,30 @@ from biovae.models import build_model
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
 
 
-def _worker(rank: int, world: int, store: str, out: str, device: str = "cpu") -> None:
+def _worker(
+    rank: int, world: int, store: str, out: str, device: str = "cpu", norm: str = "layer"
+) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     torch.set_num_threads(1)
     try:
         gen = torch.Generator().manual_seed(0)
         x = torch.randn(256, 8, generator=gen) @ torch.randn(8, 8, generator=gen)
         lik = likelihoods.build(LikelihoodConfig("gaussian"), (8,))
-        cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.0))
+        cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.0, norm=norm))
         with seeded(0):  # same initial weights on every rank
             model = build_model(lik, 0, cfg)
         with seeded(100 + rank):  # different reparameterisation noise per rank
             history = fit_model(
                 model,
-                InMemorySource(x),
-                None,
+                InMemorySource(x[:224]),
+                InMemorySource(x[224:]),
                 ObjectiveConfig(),
                 TrainConfig(epochs=3, batch_size=32, patience=0, device=device),
                 progress=False,
             )
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         state["last_loss"] = torch.tensor([history[-1]["loss"]])
+        state["val_losses"] = torch.tensor([row["val_loss"] for row in history])
         save_file(state, f"{out}/rank{rank}.safetensors")
         # both ranks finish their collectives before either tears the group down: without this
         # barrier a rank aborted now and then ("terminate called without an active exception")
@@ -44,6 +48,7 @@ def _worker(rank: int, world: int, store: str, out: str, device: str = "cpu") ->
         dist.destroy_process_group()
 
 
+@pytest.mark.parametrize("norm", ["layer", "batch"])
 @pytest.mark.parametrize(
     "device",
     [
@@ -54,8 +59,9 @@ def _worker(rank: int, world: int, store: str, out: str, device: str = "cpu") ->
         ),
     ],
 )
-def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, device):
-    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path), device), nprocs=2, join=True)
+def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, device, norm):
+    store, out = str(tmp_path / "store"), str(tmp_path)
+    mp.spawn(_worker, args=(2, store, out, device, norm), nprocs=2, join=True)
     a = load_file(str(tmp_path / "rank0.safetensors"))
     b = load_file(str(tmp_path / "rank1.safetensors"))
     for key in a:

@@ -57,6 +57,16 @@ class DistContext:
             return nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
         return nn.parallel.DistributedDataParallel(model)
 
+    def sync_buffers(self, model: nn.Module) -> None:
+        """Give every rank rank 0's buffers (batch-norm running statistics). DDP broadcasts them
+        before each training forward, but each rank then updates its own copy from its own
+        minibatch, so after an epoch the ranks' copies differ: evaluated as they were, the ranks
+        would see different validation losses and could disagree on early stopping (and one
+        rank would wait forever for the others)."""
+        if self.world_size > 1:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
+
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum a tensor of epoch statistics over all ranks."""
         if self.world_size > 1:

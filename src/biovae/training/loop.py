@@ -80,9 +80,12 @@ def fit_model(
             row = _train_epoch(
                 net, train, optimizer, generator, objective, config, epoch, dist, device
             )
+            dist.sync_buffers(model)  # one model on every rank before validation decides
             if val is not None and len(val):
                 row.update(
-                    _prefixed("val_", evaluate(model, val, objective, epoch, config.batch_size))
+                    _prefixed(
+                        "val_", evaluate(model, val, objective, epoch, config.batch_size, dist)
+                    )
                 )
             row.update(
                 epoch=epoch + 1, beta=beta_at(objective, epoch), seconds=time.perf_counter() - t0
@@ -160,24 +163,30 @@ def evaluate(
     objective: ObjectiveConfig,
     epoch: int,
     batch_size: int = 1024,
+    dist: DistContext | None = None,
 ) -> dict[str, float]:
     """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode),
     and ``classification``, the mean −log q(y|x) over labelled records, when the model reports
-    one and there are labelled records."""
+    one and there are labelled records. With several ranks (``dist``) each evaluates every
+    ``world_size``-th record and the sums are pooled, so every rank gets the same numbers (its
+    own Monte-Carlo draws would otherwise give each rank its own early-stopping decision)."""
+    dist = dist or DistContext()
     was_training = model.training
     model.eval()
     device = next(model.parameters(), torch.empty(0)).device
-    sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
-    ce_sum, n_labelled = 0.0, 0.0
-    for _, batch in prefetched(source, epoch_batches(len(source), batch_size, None)):
+    sums = torch.zeros(len(_STATS) + 2, dtype=torch.float64, device=device)
+    mine = torch.arange(dist.rank, len(source), dist.world_size)
+    for _, batch in prefetched(source, iter(mine.split(batch_size))):
         batch: Batch = batch.to(device)
         out = model.loss(batch, objective, epoch)
-        sums += _batch_sums(out, len(batch))
+        sums[: len(_STATS)] += _batch_sums(out, len(batch))
         if "classification" in out.extras:
             n = float(out.extras["labelled"])
-            ce_sum, n_labelled = ce_sum + float(out.extras["classification"]) * n, n_labelled + n
+            sums[len(_STATS)] += float(out.extras["classification"]) * n
+            sums[len(_STATS) + 1] += n
     model.train(was_training)
-    row = _means(torch.cat([sums, sums.new_tensor([len(source)])]))
+    *stats, ce_sum, n_labelled = dist.sum(sums).tolist()
+    row = _means(torch.tensor([*stats, float(len(source))], dtype=torch.float64))
     if n_labelled:
         row["classification"] = ce_sum / n_labelled
     return row
