@@ -274,8 +274,11 @@ class _LatentEstimator:
             "n_validation": self.n_validation_,
             "history": self.history_,
             **({"mapping": self.mapping_} if getattr(self, "mapping_", None) else {}),
-            **(metadata or {}),
         }
+        clash = sorted({*meta, "mapping"} & set(metadata or {}))
+        if clash:
+            raise ConfigError(f"metadata key {clash[0]!r} is biovae's own; use another name")
+        meta.update(metadata or {})
         return persistence.save(
             path, persistence.SavedModel(self.config_, self.schema_, model.state_dict(), meta)
         )

@@ -26,6 +26,8 @@ from biovae.models.schema import DataSchema
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 METADATA = "metadata.json"
+MODEL_FILES = frozenset({CONFIG, WEIGHTS, METADATA})
+RESERVED = frozenset({"format_version", "biovae_version", "torch_version", "created", "schema"})
 FORMAT_VERSION = 1
 
 
@@ -43,9 +45,11 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
     """Write ``saved`` to folder ``path`` atomically (replacing an existing model folder)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not (out / CONFIG).is_file():
+    check_model_out(out)
+    clash = sorted(RESERVED & set(saved.metadata))
+    if clash:
         raise ModelFileError(
-            f"{out} exists and is not a biovae model folder; choose another --out path"
+            f"metadata key {clash[0]!r} is biovae's own; store it under another name"
         )
     meta = {
         "format_version": FORMAT_VERSION,
@@ -61,13 +65,29 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
         weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
         save_file(weights, str(tmp / WEIGHTS), metadata={"format": "biovae"})
         (tmp / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
+def check_model_out(out: Path) -> Path:
+    """``out`` may be written: it does not exist, is an empty folder, or holds a model's files
+    and nothing else (a folder with other files in it is never replaced wholesale)."""
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise ModelFileError(f"{out} is a file, not a model folder; choose another --out path")
+    others = sorted(p.name for p in out.iterdir() if p.name not in MODEL_FILES)
+    if others:
+        raise ModelFileError(
+            f"{out} holds {others[0]!r}, which is not part of a biovae model; saving would delete "
+            "it: choose another --out path (or an empty folder)"
+        )
+    return out
+
+
+def replace_dir(src: Path, dst: Path) -> None:
     old = dst.with_name(f".{dst.name}.old")
     if dst.exists():
         shutil.rmtree(old, ignore_errors=True)

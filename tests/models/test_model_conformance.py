@@ -124,6 +124,25 @@ def test_loading_rejects_non_model_folders_and_unknown_keys(tmp_path):
         load_model(tmp_path / "m")
 
 
+def test_saving_never_deletes_other_files_or_biovaes_own_metadata(tmp_path):
+    est = VAE(config=config("gaussian")).fit(dataset_for("gaussian"))
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # looks like a model folder, but is not only that
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ModelFileError, match="notes.txt"):
+        est.save(folder)
+    assert (folder / "notes.txt").read_text() == "mine"
+    (tmp_path / "empty").mkdir()
+    est.save(tmp_path / "empty")  # an empty folder (e.g. from mkdtemp) is fine, and so is
+    est.save(tmp_path / "empty")  # replacing a model
+    with pytest.raises(ConfigError, match="'history' is biovae's own"):
+        est.save(tmp_path / "x", metadata={"history": []})
+    with pytest.raises(ModelFileError, match="'format_version' is biovae's own"):
+        est.save(tmp_path / "x", metadata={"format_version": 99})
+    assert not (tmp_path / "x").exists()
+
+
 def test_weights_file_is_plain_safetensors(tmp_path):
     from safetensors import safe_open
 

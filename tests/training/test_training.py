@@ -8,7 +8,7 @@ import torch
 
 from biovae import VAE
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, ObjectiveConfig, TrainConfig
-from biovae.errors import TrainingError
+from biovae.errors import ModelFileError, TrainingError
 
 
 def _data(n=300, f=12, seed=0):
@@ -64,6 +64,24 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(wf[k], wr[k]) for k in wf)
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4, 5, 6]
     assert resumed.history_[-1]["loss"] == full.history_[-1]["loss"]
+
+
+def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "analysis.ipynb").write_text("{}")
+    with pytest.raises(ModelFileError, match="analysis.ipynb"):
+        VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(_data(), checkpoint_dir=folder)
+    assert [p.name for p in folder.iterdir()] == ["analysis.ipynb"]
+
+
+def test_resuming_another_models_checkpoint_is_refused(tmp_path):
+    x = _data()
+    VAE(config=_cfg(epochs=1, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
+    with pytest.raises(ModelFileError, match="another model.*size mismatch"):
+        VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(
+            x[:, :8], checkpoint_dir=tmp_path / "c", resume=True
+        )
 
 
 def test_early_stopping_stops_and_restores_best():

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.io import check_output, model_data_config, read_input, write_samples
+from biovae.cli.io import (
+    check_output,
+    check_parent,
+    model_data_config,
+    read_input,
+    write_samples,
+)
 from biovae.cli.options import build_config
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
@@ -46,9 +52,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
     from biovae import likelihoods
+    from biovae.persistence import check_model_out
 
     likelihoods.get(cfg.model.likelihood.name)
-    out = Path(args.out)
+    out = check_model_out(check_parent(Path(args.out)))
     if args.report:
         check_output(args.report, (".html",))
     ds = read_input(args.data, cfg.data)

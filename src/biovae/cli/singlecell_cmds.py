@@ -212,10 +212,10 @@ def cmd_de(args: argparse.Namespace) -> int:
 
 def cmd_map(args: argparse.Namespace) -> int:
     from biovae.estimator import load_model
+    from biovae.persistence import check_model_out
     from biovae.query import map_query
 
-    out = Path(args.out)
-    check_parent(out)
+    out = check_model_out(check_parent(Path(args.out)))
     est = load_model(args.model)
     ds = read_input(args.data, build_config(args, base=est.config_).data)
     mapped = map_query(

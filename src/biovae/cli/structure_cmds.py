@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from biovae.cli.io import check_output
+from biovae.cli.io import check_output, check_parent
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.errors import ConfigError, DataError
 
@@ -125,12 +125,11 @@ def _say(args: argparse.Namespace, message: str) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.cli.options import build_config
     from biovae.data.structure import read_structures
+    from biovae.persistence import check_model_out
     from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
-    out = Path(args.out)
-    if out.exists() and not (out / "config.json").is_file():
-        raise DataError(f"{out} exists and is not a biovae model folder; choose another --out")
+    check_model_out(check_parent(Path(args.out)))
     structures = read_structures(args.data, args.topology, args.select)
     reference = None
     if args.reference:

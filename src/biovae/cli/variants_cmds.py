@@ -12,7 +12,7 @@ import numpy as np
 from biovae.cli.io import check_output, check_parent
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
-from biovae.errors import DataError, ModelFileError
+from biovae.errors import DataError
 
 TABLES = (".csv", ".tsv")
 
@@ -149,10 +149,9 @@ def _config(args: argparse.Namespace):
 
 def _model_out(path: str) -> Path:
     out = Path(path)
-    check_parent(out)
-    if out.exists() and not (out / "config.json").is_file():
-        raise ModelFileError(f"{out} exists and is not a model folder; choose another --out")
-    return out
+    from biovae.persistence import check_model_out
+
+    return check_model_out(check_parent(out))
 
 
 def cmd_fit(args: argparse.Namespace) -> int:

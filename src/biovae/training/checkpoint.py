@@ -40,6 +40,7 @@ def save_checkpoint(
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.shuffle"] = generator.get_state()
     meta = {"loop": state, "optimizer": opt_meta}
+    check_checkpoint_dir(path)
     tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", dir=path.parent))
     try:
         save_file(tensors, str(tmp / TENSORS))
@@ -53,6 +54,21 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_checkpoint_dir(path: Path) -> None:
+    """``path`` may hold checkpoints: it does not exist, is empty, or holds an earlier
+    checkpoint and nothing else (saving replaces the folder)."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise ModelFileError(f"checkpoint folder {path} is a file; choose another folder")
+    others = sorted(p.name for p in path.iterdir() if p.name not in (TENSORS, SCALARS))
+    if others:
+        raise ModelFileError(
+            f"checkpoint folder {path} holds {others[0]!r}, which checkpointing would delete; "
+            "choose an empty or new folder for checkpoints"
+        )
+
+
 def load_checkpoint(
     path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
 ) -> dict[str, Any]:
@@ -63,7 +79,13 @@ def load_checkpoint(
         )
     tensors = load_file(str(path / TENSORS))
     meta = json.loads((path / SCALARS).read_text())
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    except RuntimeError as err:
+        raise ModelFileError(
+            f"the checkpoint in {path} is of another model ({str(err).splitlines()[-1].strip()}); "
+            "resume with the data and settings it was trained with, or run without --resume"
+        ) from None
     opt_meta = meta["optimizer"]
     state = {
         int(pid): {key: tensors[f"opt.{pid}.{key}"] for key in keys}

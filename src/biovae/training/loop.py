@@ -21,7 +21,7 @@ from biovae.config import ObjectiveConfig, TrainConfig
 from biovae.errors import TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
-from biovae.training.checkpoint import load_checkpoint, save_checkpoint
+from biovae.training.checkpoint import check_checkpoint_dir, load_checkpoint, save_checkpoint
 from biovae.training.distributed import DistContext
 from biovae.training.optim import adam
 from biovae.training.progress import Progress
@@ -70,6 +70,8 @@ def fit_model(
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
+    if checkpoint_dir is not None and config.checkpoint_every > 0 and dist.is_main:
+        check_checkpoint_dir(checkpoint_dir)  # before training, not at the first checkpoint
     if resume and checkpoint_dir is not None:
         state = LoopState(**load_checkpoint(checkpoint_dir, model, optimizer, generator))
     best_weights = copy.deepcopy(model.state_dict())

@@ -8,7 +8,6 @@ Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetens
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -29,6 +28,7 @@ from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.errors import ConfigError, DataError, ModelFileError
+from biovae.persistence import check_model_out, replace_dir
 
 FORMAT = "biovae-variants"
 
@@ -167,9 +167,7 @@ def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
 
 def save(path: str | Path, family: Family) -> Path:
     """Write the model folder atomically (temporary folder, then rename)."""
-    out = Path(path)
-    if out.exists() and not (out / "config.json").is_file():
-        raise ModelFileError(f"{out} exists and is not a model folder; choose another --out")
+    out = check_model_out(Path(path))
     if not out.parent.exists():
         raise ModelFileError(f"cannot write {out}: folder {out.parent} does not exist")
     tensors = {
@@ -191,9 +189,7 @@ def save(path: str | Path, family: Family) -> Path:
         (tmp / "config.json").write_text(json.dumps(to_dict(family.config), indent=2))
         save_file(tensors, str(tmp / "weights.safetensors"))
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
