@@ -130,7 +130,7 @@ def test_saving_never_deletes_other_files_or_biovaes_own_metadata(tmp_path):
     folder.mkdir()
     (folder / "config.json").write_text("{}")  # looks like a model folder, but is not only that
     (folder / "notes.txt").write_text("mine")
-    with pytest.raises(ModelFileError, match="notes.txt"):
+    with pytest.raises(ModelFileError, match=r"notes\.txt"):
         est.save(folder)
     assert (folder / "notes.txt").read_text() == "mine"
     (tmp_path / "empty").mkdir()

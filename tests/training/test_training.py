@@ -70,7 +70,7 @@ def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "analysis.ipynb").write_text("{}")
-    with pytest.raises(ModelFileError, match="analysis.ipynb"):
+    with pytest.raises(ModelFileError, match=r"analysis\.ipynb"):
         VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(_data(), checkpoint_dir=folder)
     assert [p.name for p in folder.iterdir()] == ["analysis.ipynb"]
 
@@ -78,7 +78,7 @@ def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
 def test_resuming_another_models_checkpoint_is_refused(tmp_path):
     x = _data()
     VAE(config=_cfg(epochs=1, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
-    with pytest.raises(ModelFileError, match="another model.*size mismatch"):
+    with pytest.raises(ModelFileError, match=r"another model.*size mismatch"):
         VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(
             x[:, :8], checkpoint_dir=tmp_path / "c", resume=True
         )
