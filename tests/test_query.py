@@ -48,7 +48,9 @@ def mapped():
         train=TrainConfig(epochs=60, batch_size=64, seed=0),
         data=DataConfig(categorical_covariates=("batch",)),
     )
-    ref = biovae.VAE(likelihood="nb", config=cfg).fit(xr, orf)
+    genes = [f"g{j}" for j in range(G)]  # named, so a query's gene names are checked
+    named = biovae.data.dataset.Dataset(xr, [f"r{i}" for i in range(len(xr))], genes, orf)
+    ref = biovae.VAE(likelihood="nb", config=cfg).fit(named)
     return ref, map_query(ref, xq, oq, epochs=100), (xr, orf), (xq, oq)
 
 
@@ -85,12 +87,12 @@ def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
     assert "Mapped" not in dict(model_card_section(ref).tables[0].rows)
     with pytest.raises(DataError, match="already known"):
         map_query(ref, xr, orf)
-    with pytest.raises(DataError, match="59 features, the reference model has 60"):
+    with pytest.raises(DataError, match=r"\(59,\) but the reference model was fitted on \(60,\)"):
         map_query(ref, xq[:, :-1], oq)
     renamed = biovae.data.dataset.Dataset(
-        xq, [f"q{i}" for i in range(len(xq))], [f"g{j}" for j in range(G)], oq
+        xq, [f"q{i}" for i in range(len(xq))], [f"g{j}" for j in reversed(range(G))], oq
     )
-    with pytest.raises(DataError, match="feature 1 is 'g0' where the reference has 'f0'"):
+    with pytest.raises(DataError, match="feature 1 is 'g59' where the reference model has 'g0'"):
         map_query(ref, renamed)
     plain = biovae.VAE("nb", n_latent=2, hidden=(8,), epochs=1).fit(xq)
     with pytest.raises(ConfigError, match="categorical covariate"):

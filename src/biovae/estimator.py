@@ -19,7 +19,7 @@ from biovae.config import FitConfig, LikelihoodConfig
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, obs_columns
+from biovae.inputs import as_dataset, check_data, check_features, obs_columns
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
@@ -171,11 +171,7 @@ class _LatentEstimator:
     def _source(self, X: Any, obs: Any) -> tuple[Dataset, BatchSource]:
         model = self._check_fitted()
         ds = as_dataset(X, obs, layer=self.config_.data.layer)
-        if tuple(ds.x.shape[1:]) != self.schema_.data_shape:
-            raise DataError(
-                f"{ds.source}: records have shape {tuple(ds.x.shape[1:])} but the model was "
-                f"fitted on {self.schema_.data_shape}; use data with the model's features"
-            )
+        check_features(ds, self.schema_)
         if ds.alphabet != self.schema_.alphabet:
             raise DataError(
                 f"{ds.source}: alphabet {ds.alphabet!r} differs from the model's "

@@ -20,8 +20,9 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
 
     ``X`` may be a Dataset, a numpy array or scipy sparse matrix (records × features), a pandas
     DataFrame (index = record ids), or an AnnData object (backed AnnData: ``X`` is streamed
-    from its file; ``layer`` picks a layer instead of
-    ``X``; ``obs`` defaults to ``adata.obs``). ``obs`` is a dict of columns or a DataFrame.
+    from its file — a view of one, ``adata[mask]``, is read into memory; ``layer`` picks a
+    layer instead of ``X``; ``obs`` defaults to ``adata.obs``). ``obs`` is a dict of columns
+    or a DataFrame.
     """
     if isinstance(X, Dataset):
         if obs is None:
@@ -65,6 +66,11 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
             f"AnnData has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'}); "
             "pass an existing layer or None for X"
         )
+    if getattr(adata, "isbacked", False) and adata.is_view:
+        # a subset of a backed file: its rows and columns are read into memory (the file's
+        # matrix would be the whole file, in the file's order); to stream a subset, write it
+        # to its own file (adata[mask].write_h5ad(path)) and open that backed
+        adata = adata.to_memory()
     if layer is None and getattr(adata, "isbacked", False):  # X stays on disk: streamed
         mat = open_h5ad_matrix(adata.filename)
     else:
@@ -97,6 +103,36 @@ def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
+
+
+def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
+    """``ds`` has the features ``schema`` (a fitted model's) was fitted on: the same shape and,
+    where both sides name their columns, the same names in the same order. Bare arrays (no
+    names) are matched by position, and so are sequences (their positions are checked by the
+    alignment's length and alphabet)."""
+    where = ds.source or "data"
+    if tuple(ds.x.shape[1:]) != tuple(schema.data_shape):
+        raise DataError(
+            f"{where}: records have shape {tuple(ds.x.shape[1:])} but {what} was fitted on "
+            f"{tuple(schema.data_shape)}; use data with {what}'s features"
+        )
+    ours, theirs = tuple(ds.features), tuple(schema.features)
+    if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
+        return
+    diff = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+    if diff:
+        i = diff[0]
+        raise DataError(
+            f"{where}: feature {i + 1} is {ours[i]!r} where {what} has {theirs[i]!r} "
+            f"({len(diff)} differ); select and order the features as in {what}'s training data "
+            "(e.g. adata[:, genes] with genes = model.schema_.features)"
+        )
+
+
+def _unnamed(features: tuple[str, ...]) -> bool:
+    """Column names made up for a bare array (``f0, f1, …``) or a ``.npy`` file (``0, 1, …``)."""
+    n = len(features)
+    return not n or features in (tuple(f"f{j}" for j in range(n)), tuple(map(str, range(n))))
 
 
 def check_data(likelihood: Likelihood, ds: Dataset) -> None:

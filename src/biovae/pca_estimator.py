@@ -19,7 +19,7 @@ from biovae import likelihoods, persistence
 from biovae.config import FitConfig
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset
+from biovae.inputs import as_dataset, check_data, check_features
 from biovae.likelihoods import Likelihood
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
@@ -52,17 +52,15 @@ class PCA:
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=dataclasses.replace(model, kind="pca"))
 
-    def _features(self, X: Any, obs: Any, lik: Likelihood) -> torch.Tensor:
-        ds = as_dataset(X, obs)
-        src = InMemorySource(ds.x, dtype=lik.data_dtype)
-        return torch.cat(
-            [lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)]
-        )
+    def _features(self, X: Any, obs: Any) -> torch.Tensor:
+        """Featurised records of ``X``, validated against the fitted model (as in fit)."""
+        ds = as_dataset(X, obs, layer=self.config_.data.layer)
+        check_features(ds, self.schema_)
+        check_data(self.likelihood_, ds)
+        return _featurised(ds, self.likelihood_)
 
     def fit(self, X: Any, obs: Any = None) -> PCA:
         """Fit PPCA on ``X``; returns ``self``."""
-        from biovae.inputs import check_data
-
         cfg = self.get_config()
         ds = as_dataset(X, obs, layer=cfg.data.layer)
         lik = likelihoods.build(
@@ -70,7 +68,7 @@ class PCA:
         )
         check_data(lik, ds)
         try:
-            self.fit_ = ppca.fit_ppca(self._features(ds, None, lik), cfg.model.n_latent)
+            self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
         except ValueError as exc:
             raise DataError(f"{ds.source}: {exc}; choose a smaller --latent") from exc
         self.config_, self.likelihood_ = cfg, lik
@@ -86,11 +84,11 @@ class PCA:
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
         """Posterior means E[z|x] (n, n_latent)."""
         fit = self._check()
-        return ppca.posterior(fit, self._features(X, obs, self.likelihood_))[0].float().numpy()
+        return ppca.posterior(fit, self._features(X, obs))[0].float().numpy()
 
     def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:
         fit = self._check()
-        z, _ = ppca.posterior(fit, self._features(X, obs, self.likelihood_))
+        z, _ = ppca.posterior(fit, self._features(X, obs))
         return self.likelihood_.defeaturize(ppca.reconstruct(fit, z).float()).numpy()
 
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
@@ -103,7 +101,7 @@ class PCA:
     ) -> np.ndarray:
         """Exact log-likelihood of each featurised record under the fitted PPCA."""
         fit = self._check()
-        return ppca.log_likelihood(fit, self._features(X, obs, self.likelihood_)).numpy()
+        return ppca.log_likelihood(fit, self._features(X, obs)).numpy()
 
     def save(self, path: str | Path) -> Path:
         fit = self._check()
@@ -124,6 +122,11 @@ class PCA:
 
     @classmethod
     def from_saved(cls, saved: persistence.SavedModel) -> PCA:
+        if saved.config.model.kind != "pca":
+            raise ConfigError(
+                f"this folder holds a '{saved.config.model.kind}' model, not a PCA; load it "
+                "with biovae.load_model"
+            )
         w = saved.weights
         est = cls(config=saved.config)
         est.fit_ = ppca.PPCAFit(
@@ -136,3 +139,8 @@ class PCA:
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.history_ = []
         return est
+
+
+def _featurised(ds: Any, lik: Likelihood) -> torch.Tensor:
+    src = InMemorySource(ds.x, dtype=lik.data_dtype)
+    return torch.cat([lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)])

@@ -14,7 +14,7 @@ from typing import Any
 
 from biovae import likelihoods
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data
+from biovae.inputs import as_dataset, check_data, check_features
 from biovae.models import build_model
 from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
 from biovae.training import fit_model, make_source, seeded
@@ -49,7 +49,7 @@ def map_query(
     _check_reference(est)
     schema = est.schema_
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
-    _check_features(ds, schema)
+    check_features(ds, schema, "the reference model")
     new_cov = _with_new_levels(schema.covariates, ds)
     train = dataclasses.replace(
         est.config_.train,
@@ -134,24 +134,6 @@ def _check_reference(est: Any) -> None:
         raise ConfigError(
             "reference mapping needs a model conditioned on a categorical covariate (e.g. "
             "--batch-key batch); this model has none"
-        )
-
-
-def _check_features(ds: Any, schema: Any) -> None:
-    """The query must have the reference's features, by name and in order."""
-    where = ds.source or "query"
-    if tuple(ds.x.shape[1:]) != schema.data_shape:
-        raise DataError(
-            f"{where}: {ds.x.shape[1]} features, the reference model has {schema.data_shape[0]}; "
-            "subset and order the query's features like the reference data"
-        )
-    diff = [i for i, (a, b) in enumerate(zip(ds.features, schema.features)) if a != b]
-    if schema.features and diff:
-        i = diff[0]
-        raise DataError(
-            f"{where}: feature {i + 1} is {ds.features[i]!r} where the reference has "
-            f"{schema.features[i]!r} ({len(diff)} differ); order the query's features like the "
-            "reference data"
         )
 
 

@@ -12,7 +12,7 @@ import torch
 from biovae import PCA, VAE, Autoencoder, SemiSupervisedVAE, likelihoods
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.data.dataset import Dataset
-from biovae.errors import ConfigError, ModelFileError
+from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.estimator import load_model
 
 
@@ -161,6 +161,21 @@ def test_unfitted_and_mismatched_inputs_raise():
     est.fit(dataset_for("gaussian"))
     with pytest.raises(Exception, match="shape"):
         est.transform(np.zeros((2, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize("kind", ["vae", "pca"])
+def test_features_are_matched_by_name_when_both_sides_have_names(kind):
+    import pandas as pd
+
+    ds = dataset_for("gaussian")
+    frame = pd.DataFrame(ds.x, columns=[f"gene{j}" for j in range(ds.x.shape[1])])
+    est = (VAE(config=config("gaussian")) if kind == "vae" else PCA(n_latent=2)).fit(frame)
+    with pytest.raises(DataError, match="feature 1 is 'gene5' where the model has 'gene0'"):
+        est.transform(frame[frame.columns[::-1]])
+    with pytest.raises(DataError, match=r"shape \(5,\) but the model was fitted on \(6,\)"):
+        est.score(frame.iloc[:, :5])
+    # a bare array has no names: matched by position
+    np.testing.assert_array_equal(est.transform(ds.x), est.transform(frame))
 
 
 def test_get_config_applies_explicit_arguments():

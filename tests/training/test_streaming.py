@@ -93,6 +93,18 @@ def test_backed_anndata_streams_through_tl(fixtures):
     np.testing.assert_array_equal(mem.obsm["X_biovae"], backed.obsm["X_biovae"])
 
 
+def test_a_view_of_a_backed_anndata_is_its_own_rows_and_genes(fixtures):
+    mem = anndata.read_h5ad(fixtures / CELLBENCH)
+    backed = anndata.read_h5ad(fixtures / CELLBENCH, backed="r")
+    est = VAE(config=_config()).fit(mem)
+    order = mem.obs.sort_values("cell_line").index  # rows reordered, not the file's order
+    np.testing.assert_array_equal(est.transform(backed[order]), est.transform(mem[order].copy()))
+    some = (mem.obs["batch"] == mem.obs["batch"].iloc[0]).to_numpy()
+    np.testing.assert_array_equal(est.transform(backed[some]), est.transform(mem[some].copy()))
+    with pytest.raises(DataError, match="feature 1 is"):  # genes reordered: refused, not misread
+        est.transform(backed[:, backed.var_names[::-1]])
+
+
 def test_a_bad_count_on_disk_names_its_cell(fixtures, tmp_path):
     adata = anndata.read_h5ad(fixtures / CELLBENCH)
     x = adata.X.toarray()
