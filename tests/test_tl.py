@@ -31,6 +31,29 @@ def test_tl_vae_writes_obsm_and_uns(fixtures):
     assert np.ptp(adata.obsm["X_biovae"], axis=0).min() > 0
 
 
+def test_tl_vae_takes_what_the_config_sets_and_arguments_win(fixtures):
+    from biovae.config import DataConfig, LikelihoodConfig
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    adata.layers["counts"] = adata.X.copy()
+    adata.X = adata.X * 0.5  # not counts: only the layer can be read
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=3, likelihood=LikelihoodConfig("zinb")),
+        train=TrainConfig(epochs=2, batch_size=32, seed=5),
+        data=DataConfig(batch_key="batch", layer="counts"),
+    )
+    est = biovae.tl.vae(adata, config=cfg)
+    used = est.config_
+    assert (used.model.likelihood.name, used.model.n_latent, used.train.seed) == ("zinb", 3, 5)
+    assert est.schema_.covariates.categorical == ("batch",)
+    assert adata.uns["X_biovae"]["likelihood"] == "zinb" and adata.uns["X_biovae"]["seed"] == 5
+    est = biovae.tl.vae(adata, config=cfg, likelihood="nb", n_latent=2, batch_key="cell_line")
+    assert (est.config_.model.likelihood.name, est.config_.model.n_latent) == ("nb", 2)
+    assert est.schema_.covariates.categorical == ("cell_line",)
+    default = FitConfig(train=TrainConfig(epochs=1), data=DataConfig(layer="counts"))
+    assert biovae.tl.vae(adata, config=default).config_.model.likelihood.name == "nb"
+
+
 def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
     adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
     truth = adata.obs["cell_line"].astype(str).to_numpy()
@@ -51,3 +74,8 @@ def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(adata.obs["X_biovae_label_probability"], p.max(1))
     assert adata.obsm["X_biovae"].shape == (adata.n_obs, 4)
+    adata.obs["partial"] = np.where(np.isin(truth, levels[:2]), truth, "Unknown")
+    biovae.tl.vae(adata, labels_key="partial", n_latent=2, config=_cfg())
+    assert [c for c in adata.obs if c.startswith("X_biovae_p_")] == [
+        f"X_biovae_p_{lv}" for lv in levels[:2]
+    ]  # the first fit's third level is gone

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from biovae.config import FitConfig
+from biovae.config import FitConfig, LikelihoodConfig
 from biovae.errors import ConfigError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
@@ -16,14 +16,14 @@ from biovae.ssvae_estimator import SemiSupervisedVAE
 def vae(
     adata: Any,
     *,
-    likelihood: str = "nb",
-    n_latent: int = 10,
+    likelihood: str | None = None,
+    n_latent: int | None = None,
     layer: str | None = None,
     batch_key: str | None = None,
     labels_key: str | None = None,
     unlabeled_category: str | None = None,
     key_added: str = "X_biovae",
-    seed: int = 0,
+    seed: int | None = None,
     config: FitConfig | None = None,
 ) -> VAE | SemiSupervisedVAE:
     """Fit a VAE on ``adata`` and write posterior means to ``adata.obsm[key_added]``.
@@ -37,31 +37,40 @@ def vae(
     ``adata.uns[key_added]``. With a linear decoder (``config.model.network.decoder =
     "linear"``, LDVAE) the genes × factors loadings go to ``adata.varm[key_added +
     "_loadings"]``. Returns the estimator.
+
+    Arguments left at ``None`` take their value from ``config`` (without one: 10 latent
+    dimensions, seed 0, counts in ``X``); arguments given win over it. The likelihood is NB
+    unless ``likelihood`` or ``config.model.likelihood`` names another (a config's likelihood
+    left at its default, Gaussian, counts as not naming one: pass ``likelihood="gaussian"``).
     """
-    cfg = config or FitConfig()
-    data = dataclasses.replace(
-        cfg.data,
+    config = config or FitConfig()
+    if likelihood is None and config.model.likelihood == LikelihoodConfig():
+        likelihood = "nb"
+    given = dict(
         layer=layer,
         batch_key=batch_key,
         labels_key=labels_key,
         unlabeled_category=unlabeled_category,
     )
-    cfg = dataclasses.replace(cfg, data=data)
-    est_cls = SemiSupervisedVAE if labels_key else VAE
+    data = dataclasses.replace(config.data, **{k: v for k, v in given.items() if v is not None})
+    cfg = dataclasses.replace(config, data=data)
+    est_cls = SemiSupervisedVAE if data.labels_key else VAE
     est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
     adata.obsm[key_added] = est.transform(adata)
     last = est.history_[-1] if est.history_ else {}
+    used = est.config_
     adata.uns[key_added] = {
-        "likelihood": likelihood,
-        "n_latent": n_latent,
-        "layer": layer or "X",
-        "batch_key": batch_key or "",
-        "labels_key": labels_key or "",
+        "likelihood": used.model.likelihood.name,
+        "n_latent": used.model.n_latent,
+        "seed": used.train.seed,
+        "layer": used.data.layer or "X",
+        "batch_key": used.data.batch_key or "",
+        "labels_key": used.data.labels_key or "",
         "epochs": int(last.get("epoch", 0)),
         "elbo": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
-    if labels_key:
+    if data.labels_key:
         _write_predictions(adata, est, key_added)
     if cfg.model.network.decoder == "linear":
         from biovae.applications.loadings import loadings
@@ -76,6 +85,8 @@ def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> No
 
     proba = est.predict_proba(adata)
     levels = list(est.classes_)
+    stale = [c for c in adata.obs.columns if str(c).startswith(f"{key_added}_p_")]
+    adata.obs.drop(columns=stale, inplace=True)  # an earlier fit's levels
     best = proba.argmax(1)
     adata.obs[f"{key_added}_label"] = pd.Categorical(
         np.asarray(levels, dtype=object)[best], categories=levels
