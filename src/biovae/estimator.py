@@ -19,7 +19,7 @@ from biovae.config import FitConfig, LikelihoodConfig
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features, obs_columns
+from biovae.inputs import as_dataset, check_data, check_features, obs_columns, sample_count
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
@@ -218,6 +218,7 @@ class _LatentEstimator:
         For a conditional model ``obs`` must give the covariates of the n records.
         """
         model = self._check_fitted()
+        n = sample_count(n)
         cov = self.schema_.covariates
         if cov.width and obs is None:
             raise DataError(

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from biovae.data._columns import to_obs
 from biovae.data.dataset import Dataset
 from biovae.data.ondisk import open_h5ad_matrix
-from biovae.errors import DataError
+from biovae.errors import ConfigError, DataError
 from biovae.likelihoods import Likelihood
 from biovae.likelihoods.base import BadEntry, first_bad
 
@@ -89,17 +90,8 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
 def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
     if obs is None:
         return {}
-    if hasattr(obs, "columns"):
-        out = {}
-        for name in obs.columns:
-            col = obs[name]
-            numeric = col.dtype.kind in "iufb"
-            out[str(name)] = (
-                col.to_numpy(dtype=np.float64)
-                if numeric
-                else col.astype(str).to_numpy(dtype=object)
-            )
-        return out
+    if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
+        return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
@@ -163,3 +155,10 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
         f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
         f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
     )
+
+
+def sample_count(n: Any) -> int:
+    """``n`` as a number of samples to draw (a positive whole number)."""
+    if isinstance(n, bool) or not float(n).is_integer() or int(n) < 1:
+        raise ConfigError(f"n = {n!r} samples: ask for a positive whole number of samples")
+    return int(n)

@@ -19,7 +19,7 @@ from biovae import likelihoods, persistence
 from biovae.config import FitConfig
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features
+from biovae.inputs import as_dataset, check_data, check_features, sample_count
 from biovae.likelihoods import Likelihood
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
@@ -94,7 +94,7 @@ class PCA:
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
         fit = self._check()
         gen = torch.Generator().manual_seed(seed)
-        return self.likelihood_.defeaturize(ppca.sample(fit, n, gen).float()).numpy()
+        return self.likelihood_.defeaturize(ppca.sample(fit, sample_count(n), gen).float()).numpy()
 
     def score(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0

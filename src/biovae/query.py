@@ -15,6 +15,7 @@ from typing import Any
 from biovae import likelihoods
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, check_data, check_features
+from biovae.levels import level_text
 from biovae.models import build_model
 from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
 from biovae.training import fit_model, make_source, seeded
@@ -67,7 +68,7 @@ def map_query(
 
 def _with_new_levels(cov: Any, ds: Any) -> Any:
     """``cov`` extended by the query's new levels; an error when there are none."""
-    new_cov = extend_levels(cov, {n: [str(v) for v in ds.obs_column(n)] for n in cov.categorical})
+    new_cov = extend_levels(cov, {n: list(level_text(ds.obs_column(n))) for n in cov.categorical})
     if new_cov == cov:
         raise DataError(
             f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "

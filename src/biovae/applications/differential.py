@@ -50,6 +50,7 @@ from biovae.applications.de_sampling import Cells, read_cells, sample_frequencie
 from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
+from biovae.levels import level_text
 from biovae.likelihoods.base import ObservedLibrary
 
 
@@ -143,6 +144,8 @@ def differential_expression(
     _check_model(est)
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     groups = Grouping.of(ds, groupby)
+    group1 = level_text([group1])[0]  # 0, 0.0 and "0" name one level
+    group2 = None if group2 is None else level_text([group2])[0]
     groups.indices(group1, group2)  # bad requests fail before any work
     cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     return _compare(est, ds, cells, sums, groups, (group1, group2), batch_key, settings)
@@ -159,7 +162,7 @@ class Grouping:
 
     @classmethod
     def of(cls, ds: Any, column: str) -> Grouping:
-        labels = np.asarray([str(v) for v in ds.obs_column(column)], dtype=object)
+        labels = level_text(ds.obs_column(column))
         return cls(column, labels, tuple(sorted(set(labels) - {""})), ds.source or "data")
 
     def indices(self, group1: str, group2: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ import torch
 
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset
+from biovae.levels import aliases, level_text
 from biovae.likelihoods.base import ObservedLibrary
 
 LIBRARY_SIZE = 1e4
@@ -38,9 +39,10 @@ def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> 
     """Encoded covariates of ``n`` records with column ``key`` set to ``level``."""
     cov = est.schema_.covariates
     levels = covariate_levels(est, key)
-    if str(level) not in levels:
-        raise DataError(f"{key} has no level {level!r}; choose one of {', '.join(levels)}")
-    return cov.encode({**obs, key: np.full(n, str(level), dtype=object)}, n, "reference")
+    text = level_text([level])[0]
+    if text not in aliases(levels):
+        raise DataError(f"{key} has no level {text!r}; choose one of {', '.join(levels)}")
+    return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, "reference")
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from biovae.errors import DataError
+from biovae.levels import MISSING, aliases, level_text
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class CovariateSpec:
     @classmethod
     def fit(cls, obs: dict[str, np.ndarray], categorical=(), continuous=(), source="data"):
         """Learn levels and standardisation from training metadata ``obs``."""
-        cats = tuple(tuple(sorted({str(v) for v in _column(obs, n, source)})) for n in categorical)
+        cats = tuple(tuple(sorted(set(_levels(obs, n, source)))) for n in categorical)
         cont = [_numeric(_column(obs, n, source), n, source) for n in continuous]
         means = tuple(float(v.mean()) for v in cont)
         stds = tuple(float(v.std()) or 1.0 for v in cont)
@@ -51,8 +52,9 @@ class CovariateSpec:
             return None
         parts = []
         for name, levels in zip(self.categorical, self.categories):
-            values = np.asarray([str(v) for v in _column(obs, name, source)])
-            index = {lv: i for i, lv in enumerate(levels)}
+            values = _levels(obs, name, source)
+            _check_length(values, n, name, source)
+            index = aliases(levels)
             unknown = [v for v in values if v not in index]
             if unknown:
                 raise DataError(
@@ -63,9 +65,31 @@ class CovariateSpec:
             onehot[np.arange(n), [index[v] for v in values]] = 1.0
             parts.append(onehot)
         for name, mean, std in zip(self.continuous, self.means, self.stds):
-            values = _numeric(_column(obs, name, source), name, source)
+            values = _numeric(_column(obs, name, source).ravel(), name, source)
+            _check_length(values, n, name, source)
             parts.append(((values - mean) / std).astype(np.float32)[:, None])
         return torch.from_numpy(np.concatenate(parts, axis=1))
+
+
+def _check_length(values: np.ndarray, n: int, name: str, source: str) -> None:
+    if len(values) != n:
+        raise DataError(
+            f"{source}: covariate {name!r} has {len(values)} value(s) for {n} records; give one "
+            "value per record (e.g. np.full(n, level) for one level)"
+        )
+
+
+def _levels(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
+    """The level spellings of categorical covariate ``name``; a missing value is an error
+    (a model cannot be conditioned on "no batch")."""
+    values = level_text(_column(obs, name, source))
+    missing = np.flatnonzero(values == MISSING)
+    if missing.size:
+        raise DataError(
+            f"{source}: covariate {name!r} is missing for record #{missing[0]} "
+            f"({missing.size} records in all); fill it in (e.g. 'unknown') or drop those records"
+        )
+    return values
 
 
 def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:

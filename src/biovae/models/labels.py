@@ -13,16 +13,17 @@ import numpy as np
 import torch
 
 from biovae.errors import DataError
+from biovae.levels import aliases, level_text
 
 #: Spellings of "no label" (compared case-insensitively after stripping spaces).
-UNLABELLED = frozenset({"", "nan", "na", "none", "unknown", "unlabelled", "unlabeled"})
+UNLABELLED = frozenset({"", "nan", "na", "<na>", "none", "unknown", "unlabelled", "unlabeled"})
 
 
 def unlabelled_mask(values: np.ndarray, unlabeled: str | None = None) -> np.ndarray:
     """True where a label is missing, spelled like "unknown", or equals ``unlabeled``."""
     extra = {unlabeled.strip().lower()} if unlabeled is not None else set()
     spellings = UNLABELLED | extra
-    return np.asarray([str(v).strip().lower() in spellings for v in values], dtype=bool)
+    return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class LabelSpec:
         """Levels of column ``key``; at least two labelled levels are needed."""
         values = _column(obs, key, source)
         known = values[~unlabelled_mask(values, unlabeled)]
-        levels = tuple(sorted({_text(v) for v in known}))
+        levels = tuple(sorted(set(level_text(known))))
         if len(levels) < 2:
             raise DataError(
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
@@ -60,10 +61,11 @@ class LabelSpec:
         """(n,) int64 codes into ``levels``, −1 for unlabelled records."""
         values = _column(obs, self.key, source)
         missing = unlabelled_mask(values, self.unlabeled)
-        index = {lv: i for i, lv in enumerate(self.levels)}
+        index = aliases(self.levels)
         codes = np.full(len(values), -1, dtype=np.int64)
+        texts = level_text(values)
         for i in np.flatnonzero(~missing):
-            text = _text(values[i])
+            text = texts[i]
             if text not in index:
                 raise DataError(
                     f"{source}: label {text!r} of record #{i} in column {self.key!r} was not seen "
@@ -72,12 +74,6 @@ class LabelSpec:
                 )
             codes[i] = index[text]
         return torch.from_numpy(codes)
-
-
-def _text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndarray:

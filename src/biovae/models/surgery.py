@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from biovae.errors import ConfigError
+from biovae.levels import aliases
 from biovae.models.covariates import CovariateSpec
 
 
@@ -35,7 +36,7 @@ class ColumnMap:
 def extend_levels(cov: CovariateSpec, levels: dict[str, list[str]]) -> CovariateSpec:
     """``cov`` with ``levels[name]`` (not yet known) appended to categorical ``name``."""
     cats = tuple(
-        (*old, *sorted(set(levels.get(name, ())) - set(old)))
+        (*old, *sorted(set(levels.get(name, ())) - set(aliases(old))))
         for name, old in zip(cov.categorical, cov.categories)
     )
     return CovariateSpec(cov.categorical, cats, cov.continuous, cov.means, cov.stds)

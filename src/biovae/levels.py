@@ -1,0 +1,49 @@
+"""One spelling per level of a categorical column, whatever type the column arrives in.
+
+A batch coded 0/1 reads as integers from an AnnData, as floats (``0.0``) from a table whose
+column has a missing value or from our own readers, and as text from a user's list; a flag
+reads as booleans or as text. Covariate levels, labels and the groups of differential
+expression all compare :func:`level_text`, so each of these spells a level one way: integral
+numbers without a decimal point (``1.0`` → ``"1"``), booleans as ``"True"``/``"False"``, and
+every missing value (None, NaN, pandas' NA, the empty string) as ``""``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+MISSING = ""
+
+
+def level_text(values: Any) -> np.ndarray:
+    """Object array of level spellings of ``values`` (``""`` = missing)."""
+    return np.array([_text(v) for v in np.asarray(values, dtype=object).ravel()], dtype=object)
+
+
+def _text(value: Any) -> str:
+    if value is None or type(value).__name__ == "NAType":
+        return MISSING
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return MISSING
+        if float(value).is_integer():
+            return str(int(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def aliases(levels: tuple[str, ...]) -> dict[str, int]:
+    """Index of ``levels`` by spelling, where a level saved as ``"1.0"`` (models saved by
+    earlier versions spelled integral numbers so) is also found as ``"1"``."""
+    index = {lv: i for i, lv in enumerate(levels)}
+    for i, lv in enumerate(levels):
+        head, dot, tail = lv.partition(".")
+        if dot and tail == "0" and head.lstrip("-").isdigit():
+            index.setdefault(head, i)
+    return index

@@ -1,0 +1,81 @@
+"""One spelling per categorical level, whatever type a column arrives in (biovae.levels), and
+what covariates, labels, groups and sample() make of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import biovae
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError, DataError
+from biovae.levels import aliases, level_text
+from biovae.models.covariates import CovariateSpec
+from biovae.models.labels import LabelSpec
+
+
+def test_level_text_spells_each_level_once():
+    got = level_text([0, 1.0, np.int64(2), np.float32(3.0), 2.5, True, np.bool_(False), "a"])
+    assert list(got) == ["0", "1", "2", "3", "2.5", "True", "False", "a"]
+    assert list(level_text([None, np.nan, pd.NA, ""])) == ["", "", "", ""]
+
+
+def test_levels_saved_with_a_decimal_point_are_still_found():
+    assert aliases(("0.0", "1.0", "x.0", "-2.0")) == {
+        "0.0": 0, "1.0": 1, "x.0": 2, "-2.0": 3, "0": 0, "1": 1, "-2": 3,
+    }  # fmt: skip
+    spec = CovariateSpec(("batch",), (("0.0", "1.0"),))
+    assert spec.encode({"batch": np.array([1, 0])}, 2).tolist() == [[0, 1], [1, 0]]
+
+
+def test_integer_and_float_codes_of_one_batch_encode_alike():
+    ints = {"batch": np.array([0, 1, 1])}
+    spec = CovariateSpec.fit(ints, categorical=("batch",))
+    assert spec.categories == (("0", "1"),)
+    floats = spec.encode({"batch": np.array([0.0, 1.0, 1.0])}, 3)
+    assert floats.tolist() == spec.encode(ints, 3).tolist()
+
+
+def test_a_missing_covariate_or_a_wrong_length_is_refused():
+    with pytest.raises(DataError, match=r"'batch' is missing for record #1 \(2 records"):
+        CovariateSpec.fit({"batch": np.array(["a", None, np.nan], dtype=object)}, ("batch",))
+    spec = CovariateSpec.fit({"batch": np.array(["a", "b"])}, ("batch",))
+    with pytest.raises(DataError, match=r"1 value\(s\) for 3 records"):
+        spec.encode({"batch": np.array(["a"])}, 3)
+
+
+def test_missing_labels_are_unlabelled_not_a_level():
+    values = pd.array(["x", pd.NA, "y", None, "x"], dtype="string")
+    spec = LabelSpec.fit({"y": np.asarray(values, dtype=object)}, "y")
+    assert spec.levels == ("x", "y")
+    codes = spec.encode({"y": np.asarray(values, dtype=object)})
+    assert codes.tolist() == [0, -1, 1, -1, 0]
+
+
+@pytest.fixture(scope="module")
+def counts():
+    rng = np.random.default_rng(0)
+    x = rng.poisson(3.0, size=(60, 8)).astype(np.float32)
+    obs = pd.DataFrame({"flag": np.arange(60) % 2 == 0, "code": np.arange(60) % 2})
+    return x, obs
+
+
+def _cfg(key):
+    return FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=32),
+        data=DataConfig(batch_key=key),
+    )
+
+
+@pytest.mark.parametrize(("key", "levels"), [("flag", [True, False]), ("code", [0, 1])])
+def test_boolean_and_integer_batches_sample_with_their_own_values(counts, key, levels):
+    x, obs = counts
+    est = biovae.VAE("poisson", config=_cfg(key)).fit(x, obs)
+    assert est.sample(2, obs={key: np.array(levels)}).shape == (2, 8)
+    np.testing.assert_array_equal(est.transform(x, obs), est.transform(x, obs.astype(str)))
+    with pytest.raises(DataError, match=r"1 value\(s\) for 3 records"):
+        est.sample(3, obs={key: levels[0]})
+    with pytest.raises(ConfigError, match="positive whole number"):
+        est.sample(0, obs={key: np.array(levels)})
