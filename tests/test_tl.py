@@ -79,3 +79,23 @@ def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
     assert [c for c in adata.obs if c.startswith("X_biovae_p_")] == [
         f"X_biovae_p_{lv}" for lv in levels[:2]
     ]  # the first fit's third level is gone
+
+
+def test_expression_and_diagnose_errors_and_inputs(fixtures):
+    from biovae.diagnose import DiagnoseOptions, diagnose
+    from biovae.errors import ConfigError, DataError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    vae = biovae.VAE("nb", n_latent=2, config=_cfg()).fit(adata)
+    with pytest.raises(ConfigError, match="conditioned on a batch"):
+        biovae.tl.expression(adata, vae, reference_batch="celseq2")
+    pca = biovae.PCA(n_latent=2, likelihood="nb").fit(adata)
+    with pytest.raises(ConfigError, match="not a PCA model"):
+        biovae.tl.expression(adata, pca)
+    options = DiagnoseOptions(iwae_k=5, gap_records=5, gap_steps=2, ppc_replicates=0)
+    assert diagnose(vae, adata, options)["records"] == adata.n_obs  # an AnnData, not a Dataset
+    bad = adata.copy()
+    bad.X = bad.X.toarray().astype(np.float32)
+    bad.X[3, 7] = np.inf
+    with pytest.raises(DataError, match=r"record '.*', feature '.*' is infinite"):
+        vae.transform(bad)

@@ -24,6 +24,7 @@ from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
 from biovae.errors import ConfigError
 from biovae.estimator import VAE, Autoencoder
+from biovae.inputs import as_dataset
 from biovae.pca_estimator import PCA
 from biovae.training import seeded
 
@@ -40,13 +41,15 @@ class DiagnoseOptions:
     seed: int = 0
 
 
-def diagnose(est: Any, data: Dataset, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
+def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
     """Rate/distortion, collapse, IWAE log p(x), amortization gap and (for numeric data)
     posterior predictive checks of ``est`` on ``data``. A semi-supervised VAE is diagnosed as
     the generative model of x alone: its labels are marginalised (the mixture prior p(z) in
-    log p(x); q(y|x) from its classifier in the bound, :func:`biovae.objectives.rate_terms`)."""
+    log p(x); q(y|x) from its classifier in the bound, :func:`biovae.objectives.rate_terms`).
+    ``data`` is anything an estimator takes (a Dataset, an AnnData, an array, a DataFrame)."""
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
+    data = as_dataset(data, layer=est.config_.data.layer)
     model = est.model_
     batches = est.batches(data)
     with seeded(options.seed):

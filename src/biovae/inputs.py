@@ -134,6 +134,14 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
     for start, block in blocks:
+        if ds.alphabet is None:
+            hit = first_bad(block, np.isinf)
+            if hit is not None:
+                raise DataError(
+                    f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
+                    f"'{ds.features[hit[1]]}' is infinite (or too large for float32); replace "
+                    "or drop it"
+                )
         if ds.alphabet is None and not likelihood.allows_missing:
             hit = first_bad(block, np.isnan)
             if hit is not None:

@@ -112,7 +112,13 @@ def expression(
     """
     from biovae.applications.expression import expression as decode_expression
 
-    batch_key = est.schema_.covariates.categorical[0] if reference_batch is not None else None
+    batch_key = None
+    if reference_batch is not None:
+        if not est.schema_.covariates.categorical:
+            raise ConfigError(
+                "reference_batch needs a model conditioned on a batch; fit it with batch_key"
+            )
+        batch_key = est.schema_.covariates.categorical[0]
     adata.layers[key_added] = decode_expression(
         est,
         adata,

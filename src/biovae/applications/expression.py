@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
 from biovae.levels import aliases, level_text
 from biovae.likelihoods.base import ObservedLibrary
@@ -71,7 +71,11 @@ def expression(
     layer
         AnnData layer holding the counts (as in fitting).
     """
-    model = est.model_
+    model = getattr(est, "model_", None)
+    if model is None or not hasattr(model, "decode"):
+        raise ConfigError(
+            f"denoised expression needs a fitted VAE or autoencoder, not {model_phrase(est)}"
+        )
     if not isinstance(model.likelihood, ObservedLibrary):
         raise ConfigError(
             f"denoised expression needs a count likelihood with a library size, not "
