@@ -34,6 +34,12 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
+        text = [str(c) for c in X.columns if X[c].dtype.kind not in "iufb"]
+        if text:
+            raise DataError(
+                f"DataFrame column {text[0]!r} is not numeric; pass features as X and metadata "
+                f"as obs (e.g. X=df.drop(columns=[{text[0]!r}]), obs=df[[{text[0]!r}]])"
+            )
         return Dataset(
             X.to_numpy(dtype=np.float32),
             X.index.astype(str),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from biovae.config import FitConfig, LikelihoodConfig
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
 
@@ -149,6 +149,11 @@ def pseudotime(
     if root_key is not None:
         obs = obs_columns(adata.obs, adata.n_obs)
         group = trajectory.root_mask(obs, root_key, str(root_value))
+    if use_rep not in adata.obsm:
+        raise DataError(
+            f"adata.obsm has no {use_rep!r} (keys: {', '.join(adata.obsm) or 'none'}); run "
+            "biovae.tl.vae first or pass use_rep"
+        )
     traj = trajectory.pseudotime(adata.obsm[use_rep], root_group=group)
     adata.obs[key_added] = traj.pseudotime
     adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}
