@@ -198,6 +198,21 @@ def test_score_bad_input(model_dir, tmp_path, capsys):
         capsys, "variants", "score", tmp_path, "--mutations", tmp_path / "m.csv", "--out", out
     )
     assert rc == 2 and "not a variants model folder" in err and not out.exists()
+    (tmp_path / "m.csv").write_text("mutant,fit\nV29A,0.1,9\nK30A,0.2\n")  # a surplus field
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2 and "cannot read the mutations table" in err and not out.exists()
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_fitness_column_named_like_an_output_column_keeps_both(model_dir, tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("\ufeffmutant,score\nV29A,0.5\nK30A,0.1\nV29G,0.3\n")  # BOM
+    out = tmp_path / "s.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, _, err = run(capsys, *argv, "--fitness-column", "score", "--samples", "2")
+    assert rc == 0 and "Spearman ρ = 1.0000" not in err
+    s = pd.read_csv(out)
+    assert s["score_measured"].tolist() == [0.5, 0.1, 0.3]
+    assert not np.allclose(s["score"], s["score_measured"])
 
 
 def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):

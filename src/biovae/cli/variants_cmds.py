@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,12 @@ def add_parser(sub) -> None:
     score.add_argument("model", metavar="MODEL")
     score.add_argument("--mutations", required=True, metavar="FILE", help="CSV with 'mutant'")
     score.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
-    score.add_argument("--fitness-column", metavar="COL", help="print Spearman ρ against COL")
+    score.add_argument(
+        "--fitness-column",
+        metavar="COL",
+        help="print Spearman ρ against COL and copy it to the output (as COL_measured when "
+        "an output column has that name)",
+    )
     score.set_defaults(func=cmd_score)
     scan = actions.add_parser(
         "scan",
@@ -185,11 +191,26 @@ def _read_mutants(path: str):
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: mutations file not found; check the path")
+    sep = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     try:
-        sep = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-        table = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read the mutations table ({exc})") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # surplus fields: no index
+            table = pd.read_csv(
+                p, sep=sep, dtype=str, keep_default_na=False, index_col=False, encoding="utf-8-sig"
+            )
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+    ) as exc:
+        reason = (str(exc).strip().splitlines() or ["unreadable"])[-1]
+        raise DataError(
+            f"{p}: cannot read the mutations table ({reason}); every row needs the header's "
+            "number of fields"
+        ) from exc
     if "mutant" not in table.columns:
         raise DataError(f"{p}: no 'mutant' column (columns: {', '.join(table.columns)})")
     return table
@@ -219,8 +240,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     mutant = cols.pop("mutant")
     if args.fitness_column:
         fitness = _numbers(table[args.fitness_column])
-        cols[args.fitness_column] = fitness
         _print_rho(cols["score"], cols["independent_site"], fitness)
+        name = args.fitness_column
+        cols[name if name not in cols and name != "mutant" else f"{name}_measured"] = fitness
     write_table(out, mutant, cols, id_name="mutant")
     _print_unmapped(mutant, cols["status"], cols["reason"])
     print(out)

@@ -194,6 +194,14 @@ def _match_matrix(
     focus = raw[0]
     if insert_mode:
         match = ((focus >= ord("A")) & (focus <= ord("Z"))) | (focus == ord("-"))
+        insert = ((focus >= ord("a")) & (focus <= ord("z"))) | (focus == ord("."))
+        odd = np.flatnonzero(~(match | insert))
+        if odd.size:
+            raise DataError(
+                f"{source}: the focus '{records.ids[0]}' has {chr(focus[odd[0]])!r} at column "
+                f"{odd[0] + 1}; its columns must be letters (upper case: match, lower case: "
+                "insert), '-' or '.' — fix the focus or put another sequence first"
+            )
         if not match.any():
             raise DataError(
                 f"{source}: the first record '{records.ids[0]}' has no match (upper-case or "

@@ -159,7 +159,7 @@ def read_header(path: str | Path, sep: str) -> list[str]:
     """Column names of the first line; rejects empty files and duplicate names."""
     opener = gzip.open if str(path).lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # -sig: drop a BOM
             header = next(csv.reader(fh, delimiter=sep), None)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
@@ -193,6 +193,7 @@ def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataF
                 na_values=[""],
                 low_memory=False,
                 index_col=False,
+                encoding="utf-8-sig",
             )
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty; check the path") from exc

@@ -81,3 +81,21 @@ def test_alphabet_mismatch(tmp_path):
         read_alignment(write(tmp_path, "f.a2m", A2M), alphabet="dna")
     dna = read_alignment(write(tmp_path, "d.fasta", ">a\nACGT\n>b\nACGA\n"), alphabet="dna")
     assert dna.alphabet == "ACGT-"
+
+
+def test_stockholm_must_be_one_whole_alignment(tmp_path):
+    body = "# STOCKHOLM 1.0\nq/1-4 MWEL\ns1    MWEL\n"
+    with pytest.raises(DataError, match="no '//' line ends the alignment"):
+        read_alignment(write(tmp_path, "cut.sto", body))
+    with pytest.raises(DataError, match="more than one alignment"):
+        read_alignment(write(tmp_path, "two.sto", body + "//\n" + body + "//\n"))
+    with pytest.raises(DataError, match=r"no '# STOCKHOLM 1\.0' header"):
+        read_alignment(write(tmp_path, "bare.sto", "q MWEL\n//\n"))
+
+
+def test_errors_name_the_users_file_and_an_odd_focus_letter(tmp_path):
+    path = write(tmp_path, "ragged.a3m", ">q\nMWEL\n>s1\nMWE\n")
+    with pytest.raises(DataError, match=f"^{path}"):
+        read_alignment(path)
+    with pytest.raises(DataError, match=r"has '\*' at column 3"):
+        read_alignment(write(tmp_path, "star.a2m", ">q\nMW*EL\n>s1\nMWAEL\n"))

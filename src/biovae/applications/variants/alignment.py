@@ -97,7 +97,10 @@ def _from_records(records: FastaRecords, path: Path, focus, max_gap_fraction, al
     with tempfile.TemporaryDirectory() as tmp:
         a2m = Path(tmp) / (path.name.split(".")[0] + ".a2m")
         a2m.write_text("".join(f">{i}\n{s}\n" for i, s in zip(records.ids, records.seqs)))
-        ds = read_fasta(a2m, drop_invalid=True, focus=focus)
+        try:
+            ds = read_fasta(a2m, drop_invalid=True, focus=focus)
+        except DataError as exc:  # name the user's file, not the converted copy
+            raise DataError(str(exc).replace(str(a2m), str(path))) from None
     ds = dataclasses.replace(ds, source=str(path))
     return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
@@ -146,11 +149,23 @@ def _a3m(records: FastaRecords) -> FastaRecords:
 
 
 def _stockholm(text: str, source: str) -> FastaRecords:
-    """Stockholm → records (wrapped blocks joined; markup lines ignored)."""
+    """Stockholm → records (wrapped blocks joined; markup lines ignored). The file must hold
+    one whole alignment: the ``# STOCKHOLM`` header first and ``//`` at its end."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("# STOCKHOLM"):
+        raise DataError(
+            f"{source}: no '# STOCKHOLM 1.0' header on the first line; is this a Stockholm file?"
+        )
+    if "//" not in lines:
+        raise DataError(f"{source}: no '//' line ends the alignment; the file looks truncated")
+    end = lines.index("//")
+    if any(not line.startswith("#") for line in lines[end + 1 :]):
+        raise DataError(
+            f"{source}: more than one alignment (text after the first '//'); give one per file"
+        )
     seqs: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or line == "//":
+    for line in lines[1:end]:
+        if line.startswith("#"):
             continue
         parts = line.split()
         if len(parts) != 2:
