@@ -368,7 +368,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     try:
         with p.open("rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
 
 

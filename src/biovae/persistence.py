@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from biovae._version import __version__
@@ -111,11 +112,11 @@ def load(path: str | os.PathLike) -> SavedModel:
                 f"{folder} is not a biovae model folder (missing {name}); pass the folder "
                 "written by 'biovae fit --out'"
             )
-    try:
-        config_data = json.loads((folder / CONFIG).read_text())
-        meta = json.loads((folder / METADATA).read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{folder}: corrupt JSON ({exc}); refit the model") from exc
+    config_data, meta = read_json(folder / CONFIG), read_json(folder / METADATA)
+    if meta.get("format") == "biovae-variants":
+        raise ModelFileError(
+            f"{folder} holds a variants model; use 'biovae variants score/scan/design' with it"
+        )
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(
             f"{folder} was written by a newer biovae ({meta.get('biovae_version')}); upgrade biovae"
@@ -124,6 +125,27 @@ def load(path: str | os.PathLike) -> SavedModel:
         config = from_dict(FitConfig, config_data, "config")
     except ConfigError as exc:
         raise ModelFileError(f"{folder / CONFIG}: {exc}") from exc
-    weights = load_file(str(folder / WEIGHTS))
+    weights = read_weights(folder / WEIGHTS)
+    if "schema" not in meta:
+        raise ModelFileError(f"{folder / METADATA}: no 'schema' entry; refit the model")
     schema = DataSchema.from_dict(meta.pop("schema"))
     return SavedModel(config, schema, weights, meta)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A model file's JSON object (a one-line error for anything else)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: corrupt JSON ({exc}); refit the model") from exc
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path}: not a JSON object; refit the model")
+    return data
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (a one-line error for a damaged one)."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise ModelFileError(f"{path}: damaged weights file ({exc}); refit the model") from exc

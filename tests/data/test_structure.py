@@ -37,6 +37,34 @@ def test_bad_inputs_are_one_line_errors(fixtures_dir, tmp_path):
         read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb", select="backbone")
 
 
+def test_mmcif_reads_every_model_like_the_pdb(fixtures_dir, tmp_path):
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    pdb = fixtures_dir / "ubiquitin_2k39_ca_12.pdb"
+    st = gemmi.read_structure(str(pdb))
+    st.setup_entities()
+    st.make_mmcif_document().write_file(str(tmp_path / "ubq.cif"))
+    a, b = read_structures(tmp_path / "ubq.cif"), read_structures(pdb)
+    assert a.coords.shape == (12, 76, 3)  # MDAnalysis alone would read the first model only
+    np.testing.assert_allclose(a.coords, b.coords, atol=1e-3)
+    assert (a.atom_names, a.res_names, a.chain_ids) == (b.atom_names, b.res_names, b.chain_ids)
+    np.testing.assert_array_equal(a.res_ids, b.res_ids)
+    with pytest.raises(DataError, match="backbone selection needs N, CA, C and O"):
+        read_structures(tmp_path / "ubq.cif", select="backbone")
+    del st[3][0][10]  # model 4 loses a residue
+    st.make_mmcif_document().write_file(str(tmp_path / "gap.cif"))
+    with pytest.raises(DataError, match="model 4 holds other atoms than model 1"):
+        read_structures(tmp_path / "gap.cif")
+
+
+def test_a_pdb_model_with_an_extra_atom_is_a_one_line_error(fixtures_dir, tmp_path):
+    lines = (fixtures_dir / "ubiquitin_2k39_ca_12.pdb").read_text().splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.startswith("ATOM"))
+    extra = lines[last][:6] + "99999" + lines[last][11:]
+    (tmp_path / "extra.pdb").write_text("".join([*lines[: last + 1], extra, *lines[last + 1 :]]))
+    with pytest.raises(DataError, match="cannot read"):
+        read_structures(tmp_path / "extra.pdb")
+
+
 def test_feature_names_carry_the_atoms():
     s = Structures(np.zeros((1, 2, 3)), ("CA", "CA"), ("ALA", "GLY"), [7, 8], ("B", "B"))
     assert s.features()[:3] == ("B:ALA:7:CA:x", "B:ALA:7:CA:y", "B:ALA:7:CA:z")

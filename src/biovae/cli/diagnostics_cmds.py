@@ -62,8 +62,11 @@ def split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from biovae.diagnose import fidelity_comparison, sweep
 
-    betas = [float(b) for b in args.betas.split(",") if b.strip()]
-    if not betas or min(betas) < 0:
+    try:
+        betas = [float(b) for b in args.betas.split(",") if b.strip()]
+    except ValueError:
+        betas = []
+    if not betas or min(betas) < 0 or not all(np.isfinite(betas)):
         raise ConfigError("--beta needs a comma-separated list of values >= 0, e.g. 0.1,1,10")
     cfg = build_config(args)
     out = _out_dir(args.out)

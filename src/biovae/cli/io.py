@@ -83,4 +83,5 @@ def write_samples(
             write_fasta(path, ids, seqs)
         return
     flat = samples.reshape(len(samples), -1)
-    write_table(path, ids, {f: flat[:, j] for j, f in enumerate(features)})
+    id_name = next(n for n in ("id", "sample_id", "sample", "record") if n not in features)
+    write_table(path, ids, {f: flat[:, j] for j, f in enumerate(features)}, id_name=id_name)

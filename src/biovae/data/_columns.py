@@ -44,10 +44,16 @@ def numeric_or_none(col: pd.Series) -> pd.Series | None:
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.astype(np.float64)
     text = col.astype(object).where(~col.isin(list(NA_TOKENS)), None)
-    parsed = pd.to_numeric(text, errors="coerce")
-    if parsed.notna().sum() == 0 or (parsed.isna() & text.notna()).any():
+    parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
+    unparsed = parsed.isna() & text.notna()
+    if unparsed.any():  # pandas gives NaN for numbers beyond float64 ("1e400"): inf, reported
+        try:
+            parsed[unparsed] = [float(v) for v in text[unparsed]]
+        except (TypeError, ValueError):
+            return None
+    if parsed.notna().sum() == 0:
         return None
-    return parsed.astype(np.float64)
+    return parsed
 
 
 def check_finite(

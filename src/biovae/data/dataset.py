@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +58,7 @@ class Dataset:
         set_ = object.__setattr__
         set_(self, "x", _normalise_x(self.x, self.alphabet, self.source))
         set_(self, "ids", np.asarray([str(i) for i in np.asarray(self.ids).ravel()], dtype=object))
-        set_(self, "features", tuple(str(f) for f in self.features))
+        set_(self, "features", unique_names(self.features, self.source or "dataset"))
         set_(self, "obs", {str(k): np.asarray(v) for k, v in dict(self.obs).items()})
         self._validate()
 
@@ -187,3 +189,30 @@ def _sequence_codes(x: np.ndarray, alphabet: str, where: str) -> np.ndarray:
             f"(alphabet '{alphabet}'), got {x.min()}..{x.max()}"
         )
     return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+def unique_names(names: Any, where: str) -> tuple[str, ...]:
+    """Feature names as text, each once: a repeated name's later copies become ``name-1``,
+    ``name-2``, … (anndata's ``var_names_make_unique``; gene symbols repeat in 10x files),
+    with a warning, so every column keeps a name of its own in outputs and name checks."""
+    out = [str(f) for f in names]
+    if len(set(out)) == len(out):
+        return tuple(out)
+    taken, seen, first = set(out), {}, None
+    for j, name in enumerate(out):
+        if name in seen:
+            first = first or name
+            k = seen[name]
+            while f"{name}-{k}" in taken:
+                k += 1
+            seen[name] = k + 1
+            out[j] = f"{name}-{k}"
+            taken.add(out[j])
+        else:
+            seen[name] = 1
+    warnings.warn(
+        f"{where}: feature names repeat (e.g. {first!r}); later copies renamed {first}-1, … "
+        "(as anndata's var_names_make_unique)",
+        stacklevel=3,
+    )
+    return tuple(out)

@@ -91,7 +91,11 @@ def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
 
 
 def _fields(path: Path, count: int) -> list[list[str]]:
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable PLINK text file ({exc}); check the file") from exc
+    rows = [line.split() for line in text.splitlines() if line.strip()]
     for i, row in enumerate(rows, start=1):
         if len(row) < count:
             raise DataError(f"{path}: line {i} has {len(row)} fields, expected {count}")

@@ -1,8 +1,8 @@
 """Protein structure ensembles: multi-model PDB/mmCIF files and MD trajectories ↔ coordinates.
 
 Reading goes through MDAnalysis (the ``structure`` extra), imported only here and only when a
-file is read. Writing multi-model PDB needs nothing beyond numpy. Imports nothing from the
-model stack.
+file is read; mmCIF goes through gemmi (same extra), which reads every model. Writing
+multi-model PDB needs nothing beyond numpy. Imports nothing from the model stack.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data.dataset import Dataset
+from biovae.data.mmcif import is_mmcif, read_mmcif
 from biovae.data.writers import atomic_write
 from biovae.errors import DataError, require
 
@@ -107,7 +108,7 @@ def read_structures(
     ----------
     path
         Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``
-        (MDAnalysis reads mmCIF through the optional package ``gemmi``).
+        (mmCIF is read with ``gemmi``, every model a frame: :mod:`biovae.data.mmcif`).
     topology
         Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
     select
@@ -115,12 +116,18 @@ def read_structures(
     """
     path = Path(path)
     _check_paths(path, topology, select)
+    if topology is None and is_mmcif(path):  # every model (MDAnalysis reads only the first)
+        coords, atoms = read_mmcif(path, select)
+        chain, resid, resname, name = zip(*atoms)
+        if select == "backbone" and set(name) != set(_BACKBONE):
+            _check_atoms(path, _Names(name), select)
+        return Structures(coords, name, resname, np.asarray(resid), chain, str(path))
     universe = _universe(path, topology)
     atoms = universe.select_atoms(SELECTIONS[select])
     _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, IndexError) as exc:
         raise DataError(
             f"{path}: cannot read every frame ({_first_line(exc)}); every frame must hold the "
             "same atoms, so split or clean the file"
@@ -135,6 +142,19 @@ def read_structures(
         chains,
         str(path),
     )
+
+
+_BACKBONE = ("N", "CA", "C", "O")
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What :func:`_check_atoms` reads of an atom group: its length and names."""
+
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
@@ -158,7 +178,7 @@ def _check_atoms(path: Path, atoms, select: str) -> None:
             f"{path}: no atoms match the selection '{select}' ({SELECTIONS[select]}); check that "
             "the file holds a protein with standard residue and atom names"
         )
-    if select == "backbone" and set(atoms.names) != {"N", "CA", "C", "O"}:
+    if select == "backbone" and set(atoms.names) != set(_BACKBONE):
         raise DataError(
             f"{path}: the backbone selection needs N, CA, C and O atoms but the file has only "
             f"{', '.join(sorted(set(atoms.names)))}; use --select ca"

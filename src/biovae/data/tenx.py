@@ -34,8 +34,13 @@ def _find(directory: Path, names: tuple[str, ...]) -> Path:
 
 def _lines(path: Path) -> list[list[str]]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:
-        return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{path}: not a readable 10x text file ({exc}); replace it with Cell Ranger's file"
+        ) from exc
 
 
 def read_10x_mtx(directory: str | Path) -> Dataset:
@@ -85,11 +90,22 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
         ) from exc
     if stream:
         keep = np.flatnonzero(np.asarray(types) == GENE_EXPRESSION)
-        if keep.size == 0 or shape[1] == 0 or len(barcodes) != shape[1] or len(ids) != shape[0]:
-            raise DataError(f"{path}: no cells, no Gene Expression features, or mismatched names")
-        x = open_csr_rows(
-            path, where, (shape[1], shape[0]), None if keep.size == shape[0] else keep
-        )
+        if keep.size == 0 or shape[1] == 0:
+            raise DataError(f"{path}: no cells or no Gene Expression features in the matrix")
+        if len(barcodes) != shape[1] or len(ids) != shape[0]:
+            raise DataError(
+                f"{path}: the matrix is {shape[0]} features x {shape[1]} cells but there are "
+                f"{len(ids)} features and {len(barcodes)} barcodes; the file is damaged"
+            )
+        try:
+            x = open_csr_rows(
+                path, where, (shape[1], shape[0]), None if keep.size == shape[0] else keep
+            )
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataError(
+                f"{path}: not a 10x Cell Ranger .h5 matrix ({exc}); pass the "
+                "filtered_feature_bc_matrix.h5 file"
+            ) from exc
         features = [ids[i] for i in keep]
         return Dataset(x, np.asarray(barcodes, dtype=object), features, {}, source=str(path))
     return _dataset(x, barcodes, ids, types, str(path))

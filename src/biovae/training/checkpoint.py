@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -77,8 +78,13 @@ def load_checkpoint(
         raise ModelFileError(
             f"no checkpoint in {path}; run without --resume to start training from scratch"
         )
-    tensors = load_file(str(path / TENSORS))
-    meta = json.loads((path / SCALARS).read_text())
+    try:
+        tensors = load_file(str(path / TENSORS))
+        meta = json.loads((path / SCALARS).read_text())
+    except (SafetensorError, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(
+            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
+        ) from None
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:

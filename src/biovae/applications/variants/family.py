@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from biovae._version import __version__
 from biovae.applications.variants import classes, mutations, scoring
@@ -28,7 +28,7 @@ from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.errors import ConfigError, DataError, ModelFileError
-from biovae.persistence import check_model_out, replace_dir
+from biovae.persistence import check_model_out, read_json, read_weights, replace_dir
 
 FORMAT = "biovae-variants"
 
@@ -204,14 +204,17 @@ def load(path: str | Path) -> Family:
             f"{folder} is not a variants model folder; pass the folder written by "
             "'biovae variants fit --out'"
         )
-    try:
-        meta = json.loads((folder / "metadata.json").read_text())
-        config = from_dict(VariantsConfig, json.loads((folder / "config.json").read_text()))
-    except (json.JSONDecodeError, ConfigError) as exc:
-        raise ModelFileError(f"{folder}: unreadable model files ({exc}); refit the model") from exc
+    meta = read_json(folder / "metadata.json")
     if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{folder} holds no variants model; use 'biovae variants fit'")
-    tensors = load_file(str(folder / "weights.safetensors"))
+        raise ModelFileError(
+            f"{folder} holds no variants model (a model of 'biovae fit'? use 'biovae embed/score/"
+            "sample' with it); fit one with 'biovae variants fit'"
+        )
+    try:
+        config = from_dict(VariantsConfig, read_json(folder / "config.json"))
+    except ConfigError as exc:
+        raise ModelFileError(f"{folder}: unreadable model files ({exc}); refit the model") from exc
+    tensors = read_weights(folder / "weights.safetensors")
     alphabet, positions = meta.pop("alphabet"), tuple(meta.pop("positions"))
     focus = np.asarray(meta.pop("focus"), dtype=np.uint8)
     members = []

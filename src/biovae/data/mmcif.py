@@ -1,0 +1,66 @@
+"""Multi-model mmCIF (PDBx) files read with gemmi: every model is a frame.
+
+MDAnalysis reads only the first model of an mmCIF file, so ensembles in mmCIF — the PDB's
+format for every entry, and its only one for large ones — are read here. The selection is that
+of :data:`~biovae.data.structure.SELECTIONS`: Cα atoms, or the N, CA, C, O backbone, of amino
+acid residues; an alternate location keeps its first conformer. Every model must hold the same
+atoms (chain, residue number, residue and atom name), in the same order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from biovae.errors import DataError, require
+
+MMCIF_SUFFIXES = (".cif", ".mmcif", ".cif.gz", ".mmcif.gz")
+_NAMES = {"ca": ("CA",), "backbone": ("N", "CA", "C", "O")}
+
+Atom = tuple[str, int, str, str]  # chain, residue number, residue name, atom name
+
+
+def is_mmcif(path: Path) -> bool:
+    return path.name.lower().endswith(MMCIF_SUFFIXES)
+
+
+def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
+    """``(frames, atoms, 3)`` coordinates and the atoms of the selection in every model."""
+    gemmi = require("gemmi", "structure")
+    try:
+        structure = gemmi.read_structure(str(path))
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a readable mmCIF file ({exc}); check the file") from None
+    frames, atoms = [], None
+    for k, model in enumerate(structure):
+        these, xyz = _selected(gemmi, model, _NAMES[select])
+        if atoms is None:
+            atoms = these
+        elif these != atoms:
+            raise DataError(
+                f"{path}: model {k + 1} holds other atoms than model 1 ({len(these)} against "
+                f"{len(atoms)} selected); every model must hold the same atoms"
+            )
+        frames.append(xyz)
+    if not atoms:
+        raise DataError(
+            f"{path}: no amino-acid atoms named {'/'.join(_NAMES[select])} in the first model; "
+            "check that the file holds a protein"
+        )
+    return np.stack(frames).astype(np.float32), atoms
+
+
+def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndarray]:
+    atoms, xyz = [], []
+    for chain in model:
+        for residue in chain:
+            info = gemmi.find_tabulated_residue(residue.name)
+            if info is None or not info.is_amino_acid():
+                continue
+            for name in names:
+                atom = residue.find_atom(name, "*")  # first alternate location
+                if atom is not None:
+                    atoms.append((chain.name, residue.seqid.num, residue.name, name))
+                    xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
+    return atoms, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
