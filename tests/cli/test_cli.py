@@ -142,6 +142,16 @@ BAD_INPUTS = {
         ["--config", "CFG"],
         "unknown key config.train.epocs",
     ),
+    "TOML not UTF-8": (
+        lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
+        ["--config", "BINCFG"],
+        "not valid TOML",
+    ),
+    "number beyond float64": (
+        lambda d: _write(d / "t.tsv", "id\ta\tb\nr1\t1\t2\nr2\t1e400\t4\n"),
+        [],
+        "non-finite value inf",
+    ),
     "bad report path": (
         lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
         ["--report", "/nonexistent-dir/r.html"],
@@ -155,7 +165,9 @@ def test_bad_input_gives_one_line_exit_2_and_no_output(case, tmp_path, capsys):
     make, extra, expected = BAD_INPUTS[case]
     data = make(tmp_path)
     cfg = _write(tmp_path / "typo.toml", "[train]\nepocs = 3\n")
-    extra = [str(cfg) if e == "CFG" else e for e in extra]
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe[model]\n")
+    named = {"CFG": str(cfg), "BINCFG": str(tmp_path / "bin.toml")}
+    extra = [named.get(e, e) for e in extra]
     out = tmp_path / "model"
     rc, stdout, err = run(capsys, "fit", data, "--out", out, "--quiet", *extra)
     assert rc == 2
@@ -211,3 +223,41 @@ def test_installed_entry_point_exit_status(tmp_path):
         [sys.executable, "-m", "biovae", "fit", "--help"], capture_output=True, text=True
     )
     assert help_.returncode == 0 and "examples:" in help_.stdout
+
+
+def test_repeated_and_id_named_features_keep_every_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    values = rng.poisson(3.0, size=(4, 30))  # genes x samples, read with --transpose
+    header = "\ufeffgene\t" + "\t".join(f"r{i}" for i in range(30)) + "\n"  # with a BOM
+    table = header + "".join(  # a feature named id, g twice
+        f"{name}\t" + "\t".join(map(str, row)) + "\n"
+        for name, row in zip(["id", "g", "g", "h"], values)
+    )
+    data = _write(tmp_path / "t.tsv", table)
+    fit = ["fit", data, "--transpose", "--likelihood", "poisson", "--out", tmp_path / "m"]
+    with pytest.warns(UserWarning, match="later copies renamed g-1"):
+        rc, _, _ = run(capsys, *fit, *FAST)
+    assert rc == 0
+    rc, _, _ = run(capsys, "sample", tmp_path / "m", "-n", 3, "--out", tmp_path / "s.tsv")
+    s = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert rc == 0 and list(s.columns) == ["sample_id", "id", "g", "g-1", "h"]
+    rc, _, err = run(capsys, "sweep", data, "--beta", "1,abc", "--out", tmp_path / "sw")
+    assert rc == 2 and "--beta needs" in err and not (tmp_path / "sw").exists()
+
+
+def test_damaged_or_foreign_model_folders_are_one_line_errors(
+    cellbench_model, fixtures, tmp_path, capsys
+):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(cellbench_model, broken)
+    (broken / "weights.safetensors").write_bytes(b"\x00" * 100)
+    data = fixtures / "cellbench_100x200.h5ad"
+    rc, _, err = run(capsys, "embed", broken, data, "--out", tmp_path / "z.csv")
+    assert rc == 2 and "damaged weights file" in err and len(err.strip().splitlines()) == 1
+    (broken / "metadata.json").write_text("[]")
+    rc, _, err = run(capsys, "embed", broken, data, "--out", tmp_path / "z.csv")
+    assert rc == 2 and "not a JSON object" in err and not (tmp_path / "z.csv").exists()
+    rc, _, err = run(capsys, "variants", "scan", cellbench_model, "--out", tmp_path / "s.csv")
+    assert rc == 2 and "holds no variants model" in err
