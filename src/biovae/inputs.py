@@ -122,8 +122,8 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
         i = diff[0]
         raise DataError(
             f"{where}: feature {i + 1} is {ours[i]!r} where {what} has {theirs[i]!r} "
-            f"({len(diff)} differ); select and order the features as in {what}'s training data "
-            "(e.g. adata[:, genes] with genes = model.schema_.features)"
+            f"({len(diff)} differ); select and order the features as in {what}'s training data"
+            + (" (adata[:, model.schema_.features])" if ds.source == "AnnData" else "")
         )
 
 

@@ -44,6 +44,17 @@ def test_unknown_extension_lists_supported_and_format_option(write):
     assert "--format" in message and ", ".join(FORMATS) in message
 
 
+def test_a_folder_without_a_matrix_and_an_unsuffixed_gzip_fasta(write, tmp_path):
+    import gzip
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"a folder without matrix\.mtx"):
+        read_dataset(tmp_path / "empty")
+    path = tmp_path / "seqs.fasta"  # gzip-compressed without '.gz'
+    path.write_bytes(gzip.compress(b">a\nACGT\n>b\nACGA\n"))
+    assert read_dataset(path).x.shape == (2, 4)
+
+
 def test_fmt_overrides_extension(write):
     ds = read_dataset(write("data.dat", "id,g\na,1\n"), fmt="csv")
     assert ds.features == ("g",)

@@ -160,7 +160,9 @@ def _parse_header(line: str, lineno: int, source: str) -> tuple[str, str]:
 def _read_text(path: Path) -> str:
     """Read a text file, transparently decompressing ``.gz``."""
     try:
-        if path.suffix.lower() == ".gz":
+        with open(path, "rb") as fh:
+            gzipped = fh.read(2) == b"\x1f\x8b"  # by content: '.gz' is sometimes left off
+        if gzipped:
             with gzip.open(path, "rt", encoding="utf-8") as fh:
                 return fh.read()
         return path.read_text(encoding="utf-8")

@@ -93,8 +93,8 @@ def read_dataset(
         h5ad, npy and 10x h5 only: leave the matrix on disk (a
         :class:`~biovae.data.ondisk.RowStore`, read in blocks) for data larger than memory.
     allow_missing
-        Tables: empty fields are missing values (NaN), for the genotype likelihood. VCF files
-        always read missing calls (``./.``) as NaN; the option is accepted there and implied.
+        Tables: empty fields are missing values (NaN), for the genotype likelihood. VCF and
+        PLINK files always read missing calls as NaN; the option is accepted there and implied.
 
     Returns
     -------
@@ -154,7 +154,7 @@ _APPLIES = {
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": STREAMABLE,
-    "allow_missing": ("csv", "tsv"),
+    "allow_missing": ("csv", "tsv", "vcf", "plink"),
 }
 
 
@@ -214,6 +214,11 @@ def infer_format(path: str | os.PathLike) -> str:
     for ext in sorted(_EXTENSIONS, key=len, reverse=True):
         if name.endswith(ext):
             return _EXTENSIONS[ext]
+    if Path(path).is_dir():
+        raise DataError(
+            f"{path}: a folder without matrix.mtx(.gz); pass a data file, or a 10x folder with "
+            "matrix.mtx, barcodes.tsv and features.tsv"
+        )
     raise DataError(
         f"{path}: cannot tell the file format from the extension; supported extensions: "
         f"{', '.join(_EXTENSIONS)}; or name the format with fmt= (CLI --format) as one of "
