@@ -47,7 +47,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path")
     records = read_fasta_records(path)
-    verdicts = screen_sequences(records.ids, records.seqs, chosen)
+    try:
+        verdicts = screen_sequences(records.ids, records.seqs, chosen)
+    except DataError as exc:  # the records' problems, named by their file
+        raise DataError(f"{path}: {exc}") from None
     flagged = write_verdicts(out, records.ids, verdicts)
     if passed:
         keep = np.flatnonzero(~flagged)

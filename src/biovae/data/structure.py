@@ -194,10 +194,10 @@ def _universe(path: Path, topology: str | Path | None):
             return mda.Universe(*args)
     except (ValueError, OSError, EOFError, TypeError, KeyError, IndexError) as exc:
         where = f"{path} with topology {topology}" if topology else str(path)
-        raise DataError(
-            f"{where}: cannot read structures ({_first_line(exc)}); frames must all have the "
-            "same atoms as the topology"
-        ) from None
+        hint = "frames must all have the same atoms as the topology"
+        if isinstance(exc, (EOFError, IndexError)) or "Compressed file ended" in str(exc):
+            hint = "the file holds no atoms or is cut short; check that it is a whole structure"
+        raise DataError(f"{where}: cannot read structures ({_first_line(exc)}); {hint}") from None
 
 
 def _first_line(exc: BaseException) -> str:
