@@ -133,29 +133,29 @@ def _unnamed(features: tuple[str, ...]) -> bool:
     return not n or features in (tuple(f"f{j}" for j in range(n)), tuple(map(str, range(n))))
 
 
+INFINITE = "is infinite (or too large for float32); replace or drop it"
+MISSING = (
+    "is missing (NaN), which the '{name}' likelihood cannot model; impute or drop it (only the "
+    "genotype likelihood models missing entries)"
+)
+
+
 def check_data(likelihood: Likelihood, ds: Dataset) -> None:
     """Raise a one-line DataError if ``ds`` is outside the likelihood's support (a matrix on
     disk is checked block by block, in one pass)."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
+    checks = [] if ds.alphabet is not None else [(np.isinf, INFINITE)]
+    if ds.alphabet is None and not likelihood.allows_missing:
+        checks.append((np.isnan, MISSING.format(name=likelihood.name)))
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
     for start, block in blocks:
-        if ds.alphabet is None:
-            hit = first_bad(block, np.isinf)
+        for test, problem in checks:
+            hit = first_bad(block, test)
             if hit is not None:
                 raise DataError(
                     f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
-                    f"'{ds.features[hit[1]]}' is infinite (or too large for float32); replace "
-                    "or drop it"
-                )
-        if ds.alphabet is None and not likelihood.allows_missing:
-            hit = first_bad(block, np.isnan)
-            if hit is not None:
-                raise DataError(
-                    f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
-                    f"'{ds.features[hit[1]]}' is missing (NaN), which the '{likelihood.name}' "
-                    "likelihood cannot model; impute or drop it (only the genotype likelihood "
-                    "models missing entries)"
+                    f"'{ds.features[hit[1]]}' {problem}"
                 )
         bad = likelihood.validate(block)
         if bad is not None:
