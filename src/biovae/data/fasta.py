@@ -36,7 +36,11 @@ class FastaRecords:
 
 
 def read_fasta(
-    path: str | Path, *, drop_invalid: bool = False, focus: str | None = None
+    path: str | Path,
+    *,
+    drop_invalid: bool = False,
+    focus: str | None = None,
+    inserts: bool | None = None,
 ) -> Dataset:
     """Read a FASTA, aligned FASTA or A2M file (optionally gzip-compressed).
 
@@ -51,6 +55,9 @@ def read_fasta(
         raising.
     focus
         Id of the record that defines the match columns (moved first); default the first.
+    inserts
+        Read as A2M (True) or not (False) whatever the name and content; default decided as
+        above.
 
     Returns
     -------
@@ -62,7 +69,8 @@ def read_fasta(
     records = parse_fasta(_read_text(Path(path)), source)
     if focus is not None:
         records = focus_first(records, focus, source)
-    raw, labels = _match_matrix(records, source, insert_mode=_is_a2m(Path(path), records))
+    insert_mode = _is_a2m(Path(path), records) if inserts is None else inserts
+    raw, labels = _match_matrix(records, source, insert_mode=insert_mode)
     alphabet = sequences.detect_alphabet(raw)
     codes, keep = sequences.encode(
         raw, alphabet, records.ids, labels, source, drop_invalid=drop_invalid
@@ -183,9 +191,7 @@ def _is_a2m(path: Path, records: FastaRecords) -> bool:
     name = path.name.lower().removesuffix(".gz")
     if name.endswith(".a2m") or any("." in s for s in records.seqs):
         return True
-    first = records.seqs[0]
-    mixed_case = any(c.islower() for c in first) and any(c.isupper() for c in first)
-    return mixed_case and name.endswith(_ALIGNED_EXTENSIONS)
+    return mixed_case(records.seqs[0]) and name.endswith(_ALIGNED_EXTENSIONS)
 
 
 def _match_matrix(
@@ -214,6 +220,19 @@ def _match_matrix(
     else:
         match = np.ones(raw.shape[1], dtype=bool)
     return sequences.upper(raw), _labels(records.ids[0], focus, match)
+
+
+def focus_labels(records: FastaRecords) -> tuple[str, ...]:
+    """Position labels of the first record's match columns (upper case or '-'), counting its
+    lower-case residues too: those of an A3M focus before its inserts are stripped."""
+    focus = np.frombuffer(records.seqs[0].encode("ascii", "replace"), dtype=np.uint8)
+    match = ((focus >= ord("A")) & (focus <= ord("Z"))) | (focus == ord("-"))
+    return _labels(records.ids[0], focus, match)
+
+
+def mixed_case(seq: str) -> bool:
+    """Whether ``seq`` holds both upper- and lower-case letters (the A2M convention)."""
+    return any(c.islower() for c in seq) and any(c.isupper() for c in seq)
 
 
 def _labels(first_id: str, focus: np.ndarray, match: np.ndarray) -> tuple[str, ...]:

@@ -99,3 +99,21 @@ def test_errors_name_the_users_file_and_an_odd_focus_letter(tmp_path):
         read_alignment(path)
     with pytest.raises(DataError, match=r"has '\*' at column 3"):
         read_alignment(write(tmp_path, "star.a2m", ">q\nMW*EL\n>s1\nMWAEL\n"))
+
+
+def test_a3m_numbers_count_the_focus_inserts_like_a2m(fixtures, tmp_path):
+    from biovae.data.fasta import parse_fasta
+
+    a2m = fixtures / "blat_ecolx_first40.a2m"
+    records = parse_fasta(a2m.read_text(), str(a2m))
+    a3m = "".join(f">{i}\n{s.replace('.', '')}\n" for i, s in zip(records.ids, records.seqs))
+    x, y = read_alignment(a2m), read_alignment(write(tmp_path, "f.a3m", a3m))
+    np.testing.assert_array_equal(x.codes, y.codes)
+    assert y.positions == x.positions and y.positions[0] == 29  # H24..K28 are focus inserts
+
+
+def test_a_mixed_case_focus_marks_inserts_whatever_the_extension(tmp_path):
+    text = ">f/1-6\nacDEFg\n>s\nmnDEFk\n>t\nmnDEYk\n"
+    for name in ("t.a2m", "t.fasta"):
+        aln = read_alignment(write(tmp_path, name, text))
+        assert aln.positions == (3, 4, 5) and aln.focus_sequence == "DEF"

@@ -26,7 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data import sequences
-from biovae.data.fasta import _RANGE, FastaRecords, _read_text, parse_fasta, read_fasta
+from biovae.data.fasta import (
+    _RANGE,
+    FastaRecords,
+    _read_text,
+    focus_first,
+    focus_labels,
+    mixed_case,
+    parse_fasta,
+    read_fasta,
+)
 from biovae.errors import DataError
 
 ALPHABETS = {"protein": sequences.PROTEIN, "dna": sequences.DNA, "rna": sequences.RNA}
@@ -86,14 +95,19 @@ def read_alignment(
         )
     records = parse_fasta(_read_text(p), str(p))
     if name.endswith(".a3m"):
-        return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet)
-    return _finish(
-        read_fasta(p, drop_invalid=True, focus=focus), records, focus, max_gap_fraction, alphabet
-    )
+        numbered = focus_labels(records if focus is None else focus_first(records, focus, str(p)))
+        return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
+    chosen = records if focus is None else focus_first(records, focus, str(p))
+    inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
+    ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts)
+    return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
 
-def _from_records(records: FastaRecords, path: Path, focus, max_gap_fraction, alphabet):
-    """Write converted records as A2M to a temporary file and read that (one reader)."""
+def _from_records(
+    records: FastaRecords, path: Path, focus, max_gap_fraction, alphabet, numbered=None
+):
+    """Write converted records as A2M to a temporary file and read that (one reader);
+    ``numbered``: the match columns' residue numbers, when the conversion lost them."""
     with tempfile.TemporaryDirectory() as tmp:
         a2m = Path(tmp) / (path.name.split(".")[0] + ".a2m")
         a2m.write_text("".join(f">{i}\n{s}\n" for i, s in zip(records.ids, records.seqs)))
@@ -102,6 +116,8 @@ def _from_records(records: FastaRecords, path: Path, focus, max_gap_fraction, al
         except DataError as exc:  # name the user's file, not the converted copy
             raise DataError(str(exc).replace(str(a2m), str(path))) from None
     ds = dataclasses.replace(ds, source=str(path))
+    if numbered is not None and len(numbered) == ds.x.shape[1]:
+        ds = dataclasses.replace(ds, features=numbered)
     return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
 
