@@ -51,7 +51,9 @@ class LikelihoodConfig:
     ``dispersion`` applies to NB and ZINB: ``"gene"`` (one θ per gene) or ``"gene-batch"`` (one θ
     per gene and level of ``data.batch_key``, as scVI's ``dispersion="gene-batch"``).
     ``cis_bonds`` applies to ``ca_chain``: indices i of the virtual bonds i → i+1 that are cis
-    peptides in the training frames (their length is learned near 2.9 Å instead of 3.8 Å).
+    peptides in the training frames (their length is learned near 2.9 Å instead of 3.8 Å);
+    ``chain_breaks`` the indices i where atoms i and i+1 are not bonded (another chain, or
+    residues missing in between): no bond is enforced there.
     ``loci`` and ``ploidy`` apply to ``genotype``: the number of allele columns of each locus in
     column order (empty: every column is a dosage of one biallelic locus; read from
     ``<locus>.<allele>`` feature names when not given) and the copies per locus.
@@ -62,6 +64,7 @@ class LikelihoodConfig:
     fixed_scale: float = 1.0
     dispersion: str = "gene"
     cis_bonds: tuple[int, ...] = ()
+    chain_breaks: tuple[int, ...] = ()
     loci: tuple[int, ...] = ()
     ploidy: int = 2
 
@@ -77,6 +80,7 @@ class LikelihoodConfig:
             f"likelihood.dispersion must be one of {DISPERSIONS}, not {self.dispersion!r}",
         )
         _check(all(int(i) >= 0 for i in self.cis_bonds), "likelihood.cis_bonds must be >= 0")
+        _check(all(int(i) >= 0 for i in self.chain_breaks), "likelihood.chain_breaks must be >= 0")
         _check(all(int(k) >= 1 for k in self.loci), "likelihood.loci sizes must be >= 1")
         _check(self.ploidy >= 1, "likelihood.ploidy must be >= 1")
 

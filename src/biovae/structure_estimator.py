@@ -7,8 +7,9 @@ modelled by :class:`biovae.VAE` with one of two likelihoods chosen by ``loss``:
   (maximum likelihood = minimum mean squared error);
 * ``geometry``: the ``ca_chain`` Gaussian, whose mean goes through a local projection that
   sets every Cα–Cα virtual bond to a learned length in (3.65, 3.95) Å — (2.75, 3.05) Å for
-  bonds that are cis in the training frames (median length < 3.35 Å) — and pushes non-bonded
-  Cα pairs apart (see :mod:`biovae.likelihoods.ca_chain`).
+  bonds that are cis in the training frames (median length < 3.35 Å), and no bond between
+  chains or across missing residues (median distance > 4.2 Å) — and pushes non-bonded Cα pairs
+  apart (see :mod:`biovae.likelihoods.ca_chain`).
 
 Generated and reconstructed structures are decoder means E[x|z] (the Gaussian observation noise
 models coordinate error, it is not part of a structure).
@@ -24,7 +25,7 @@ import torch
 
 from biovae import persistence
 from biovae.applications.structures.geometry import align_frames
-from biovae.applications.structures.validity import cis_bonds
+from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.data.structure import Structures, atoms_from_features
 from biovae.errors import ConfigError, DataError, ModelFileError
@@ -63,9 +64,14 @@ def with_loss(config: FitConfig, loss: str) -> FitConfig:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=lik))
 
 
-def with_cis_bonds(config: FitConfig, bonds: tuple[int, ...]) -> FitConfig:
-    """``config`` whose ca_chain likelihood holds the virtual bonds ``bonds`` near cis length."""
-    lik = dataclasses.replace(config.model.likelihood, cis_bonds=tuple(bonds))
+def with_cis_bonds(
+    config: FitConfig, bonds: tuple[int, ...], breaks: tuple[int, ...] = ()
+) -> FitConfig:
+    """``config`` whose ca_chain likelihood holds the virtual bonds ``bonds`` near cis length
+    and no bond at the chain ``breaks``."""
+    lik = dataclasses.replace(
+        config.model.likelihood, cis_bonds=tuple(bonds), chain_breaks=tuple(breaks)
+    )
     return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=lik))
 
 
@@ -104,8 +110,10 @@ class ConformationVAE:
         self.reference_ = (ref - ref.mean(0)).astype(np.float32)
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))
         aligned = self.align(structures)
-        if self.loss == "geometry" and not cfg.model.likelihood.cis_bonds:
-            cfg = with_cis_bonds(cfg, cis_bonds(aligned))
+        lik = cfg.model.likelihood
+        if self.loss == "geometry" and not (lik.cis_bonds or lik.chain_breaks):
+            breaks = chain_breaks(aligned, structures.chain_ids)  # other chains, missing residues
+            cfg = with_cis_bonds(cfg, cis_bonds(aligned, breaks), breaks)
         self.vae_ = VAE(config=cfg, progress=self.progress).fit(structures.to_dataset(aligned))
         return self
 

@@ -8,7 +8,7 @@ import torch
 
 from biovae.applications.structures.geometry import rmsd
 from biovae.applications.structures.validity import clash_counts, virtual_bonds
-from biovae.likelihoods.ca_chain import bond_lengths, chain_mean, initial_bond_raw
+from biovae.likelihoods.ca_chain import BOND_TOL, bond_lengths, chain_mean, initial_bond_raw
 
 
 @pytest.fixture
@@ -111,3 +111,24 @@ def test_cis_bonds_beyond_the_chain_are_a_config_error():
 
     with pytest.raises(ConfigError, match="cis_bonds"):
         CaChain((12,), LikelihoodConfig(name="ca_chain", cis_bonds=(3,)))
+
+
+def test_no_bond_is_enforced_across_a_chain_break(ubiquitin):
+    from biovae.applications.structures.validity import assess, chain_breaks
+
+    two = ubiquitin.copy()
+    two[:, 40:] += np.array([20.0, 0.0, 0.0])  # atoms 40.. moved 20 Å away: another chain
+    assert chain_breaks(two) == (39,)
+    loc = torch.as_tensor(two).reshape(len(two), -1)
+    raw = initial_bond_raw(two.shape[1] - 1).double()
+    bonded = torch.ones(two.shape[1] - 1, dtype=torch.bool)
+    bonded[39] = False
+    out = chain_mean(loc, raw, bonded=bonded).reshape(two.shape).numpy()
+    gap = np.linalg.norm(out[:, 40] - out[:, 39], axis=-1)
+    assert gap.min() > 15.0  # left apart, where a bond would pull it to 3.8 Å
+    assert np.abs(np.delete(virtual_bonds(out), 39, axis=1) - 3.8).max() <= BOND_TOL
+    closed = chain_mean(loc, raw).reshape(two.shape).numpy()
+    assert np.abs(np.linalg.norm(closed[:, 40] - closed[:, 39], axis=-1) - 3.8).max() < 0.2
+    assert virtual_bonds(two, (39,)).shape == (12, 74)
+    assert assess(two, ubiquitin, (39,)).bonds_valid == 1.0  # the gap is not an invalid bond
+    assert assess(two, ubiquitin).bonds_valid < 1.0

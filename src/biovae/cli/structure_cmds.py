@@ -170,7 +170,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.applications.structures.geometry import ca_only
-    from biovae.applications.structures.validity import assess
+    from biovae.applications.structures.validity import assess, chain_breaks
     from biovae.data.structure import read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
@@ -181,7 +181,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
             f"{training.n_atoms}; compare structures of the same protein and selection"
         )
-    result = assess(ca_only(data), ca_only(training)).to_dict()
+    chains = tuple(c for c, a in zip(training.chain_ids, training.atom_names) if a == "CA")
+    breaks = chain_breaks(ca_only(training), chains)  # no bond between chains or over gaps
+    result = assess(ca_only(data), ca_only(training), breaks).to_dict()
     print("| metric | value |\n|---|---|")
     for key, value in result.items():
         print(f"| {key} | {value:.4g} |")

@@ -67,34 +67,44 @@ def initial_bond_raw(n_bonds: int) -> Tensor:
 
 
 def chain_mean(
-    loc: Tensor, bond_raw: Tensor, rounds: int = MAX_ROUNDS, cis: Tensor | None = None
+    loc: Tensor,
+    bond_raw: Tensor,
+    rounds: int = MAX_ROUNDS,
+    cis: Tensor | None = None,
+    bonded: Tensor | None = None,
 ) -> Tensor:
     """The constraint transform g: raw ``(..., 3L)`` coordinates → chain with bonds ℓ(b).
 
     ``rounds`` caps the (excluded volume, bonds) rounds; the likelihood uses MAX_ROUNDS.
-    ``cis`` ``(L − 1,)`` marks cis bonds (length near 2.9 Å).
+    ``cis`` ``(L − 1,)`` marks cis bonds (length near 2.9 Å); ``bonded`` ``(L − 1,)`` is False
+    at chain breaks, where no bond is enforced and the two atoms are a non-bonded pair.
     """
     y = loc.reshape(-1, loc.shape[-1] // 3, 3)
     length = bond_lengths(bond_raw, cis)[..., None]
+    joined = torch.ones_like(length, dtype=torch.bool) if bonded is None else bonded[:, None]
     idx = torch.arange(y.shape[-2], device=y.device)
     nonbonded = (idx[:, None] - idx[None, :]).abs() >= 2
+    if bonded is not None:
+        i = torch.nonzero(~bonded).flatten()
+        nonbonded = nonbonded.clone()
+        nonbonded[i, i + 1] = nonbonded[i + 1, i] = True
     for _ in range(BOND_SWEEPS):
-        y = _bond_sweep(y, length)
+        y = _bond_sweep(y, length, joined)
     todo = torch.arange(len(y), device=y.device)
     for _ in range(rounds):
         part = y[todo]
         dist = torch.cdist(part, part)
         # only records that do not yet satisfy both constraints move on: a record's result
         # does not depend on the rest of its batch, and converged records cost nothing
-        keep = ~_satisfied(part, dist, length, nonbonded)
+        keep = ~_satisfied(part, dist, length, joined, nonbonded)
         if not bool(keep.any()):
             break
         todo, part, dist = todo[keep], part[keep], dist[keep]
-        y = y.index_copy(0, todo, _bond_sweep(_push_apart(part, dist, nonbonded), length))
+        y = y.index_copy(0, todo, _bond_sweep(_push_apart(part, dist, nonbonded), length, joined))
     return y.reshape(loc.shape)
 
 
-def _bond_sweep(y: Tensor, length: Tensor) -> Tensor:
+def _bond_sweep(y: Tensor, length: Tensor, joined: Tensor) -> Tensor:
     """One sweep setting every virtual bond i → i+1 to its length ℓ_i: even bonds, then odd.
 
     Bonds of one parity share no atom, so each half-sweep is the exact (least-squares)
@@ -106,15 +116,18 @@ def _bond_sweep(y: Tensor, length: Tensor) -> Tensor:
     for half in (0, 1):
         v = y[..., 1:, :] - y[..., :-1, :]
         d = v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-        c = torch.where((parity == half)[:, None], 0.5 * (d - length) / d * v, 0.0)
+        c = torch.where((parity == half)[:, None] & joined, 0.5 * (d - length) / d * v, 0.0)
         y = y + torch.cat([c, pad], dim=-2) - torch.cat([pad, c], dim=-2)
     return y
 
 
 @torch.no_grad()
-def _satisfied(y: Tensor, dist: Tensor, length: Tensor, nonbonded: Tensor) -> Tensor:
+def _satisfied(
+    y: Tensor, dist: Tensor, length: Tensor, joined: Tensor, nonbonded: Tensor
+) -> Tensor:
     """Per record ``(...,)``: do both constraints hold within tolerance?"""
     bond_err = ((y[..., 1:, :] - y[..., :-1, :]).norm(dim=-1) - length[..., 0]).abs()
+    bond_err = bond_err * joined[..., 0]  # no bond across a chain break
     closest = dist.masked_fill(~nonbonded, float("inf")).amin(dim=(-1, -2))
     return (bond_err.amax(-1) <= BOND_TOL) & (closest >= EXCLUDED - EXCLUDED_TOL)
 
@@ -143,13 +156,16 @@ class CaChain(Likelihood):
             )
         self._gaussian = Gaussian(data_shape, config)
         self.n_atoms = self.n_features // 3
-        if any(int(i) >= self.n_atoms - 1 for i in config.cis_bonds):
-            raise ConfigError(
-                f"likelihood.cis_bonds {list(config.cis_bonds)} name bonds beyond the last of "
-                f"{self.n_atoms - 1}; bond i joins atoms i and i+1 (0-based)"
-            )
+        for key in ("cis_bonds", "chain_breaks"):
+            if any(int(i) >= self.n_atoms - 1 for i in getattr(config, key)):
+                raise ConfigError(
+                    f"likelihood.{key} {list(getattr(config, key))} name bonds beyond the last "
+                    f"of {self.n_atoms - 1}; bond i joins atoms i and i+1 (0-based)"
+                )
         self._cis = torch.zeros(self.n_atoms - 1, dtype=torch.bool)
         self._cis[list(config.cis_bonds)] = True
+        self._bonded = torch.ones(self.n_atoms - 1, dtype=torch.bool)
+        self._bonded[list(config.chain_breaks)] = False
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return self._gaussian.outputs()
@@ -158,7 +174,9 @@ class CaChain(Likelihood):
         return {**self._gaussian.global_params(), "bond": initial_bond_raw(self.n_atoms - 1)}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        loc = chain_mean(params["loc"], params["bond"], cis=self._cis.to(params["loc"].device))
+        device = params["loc"].device
+        bonded = None if self._bonded.all() else self._bonded.to(device)
+        loc = chain_mean(params["loc"], params["bond"], cis=self._cis.to(device), bonded=bonded)
         return self._gaussian.distribution({**params, "loc": loc}, context)
 
     def validate(self, x: np.ndarray) -> BadEntry | None:
