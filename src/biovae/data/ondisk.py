@@ -146,7 +146,8 @@ class _H5DenseReader(_Reader):
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         parts = [self.dataset[a:b] for a, b in _runs(rows)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # beyond float32 -> inf, which validation reports
+            return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 class _H5CsrReader(_Reader):
@@ -176,8 +177,10 @@ class _H5CsrReader(_Reader):
         data = [self.data[a:b] for a, b in zip(lo, hi)]
         indices = [self.indices[a:b] for a, b in zip(lo, hi)]
         indptr = np.concatenate([[0], np.cumsum(self.indptr[rows + 1] - self.indptr[rows])])
+        with np.errstate(over="ignore"):  # beyond float32 -> inf, which validation reports
+            values = np.concatenate(data).astype(np.float32, copy=False)
         block = sp.csr_matrix(
-            (np.concatenate(data).astype(np.float32, copy=False), np.concatenate(indices), indptr),
+            (values, np.concatenate(indices), indptr),
             shape=(len(rows), self.full_shape[1]),
         )
         return block if self.columns is None else block[:, self.columns]
