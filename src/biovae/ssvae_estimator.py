@@ -16,7 +16,7 @@ import torch
 
 from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.estimator import _LatentEstimator
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
@@ -64,6 +64,8 @@ class SemiSupervisedVAE(_LatentEstimator):
                 "a semi-supervised VAE needs the label column: pass --labels-key COL "
                 "(labels_key=...); missing or 'unknown' entries are unlabelled"
             )
+        if cfg.model.classifier_input.startswith("clr"):
+            _check_composition(ds, cfg.model.classifier_input)
         return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source, cfg.data.unlabeled_category)
 
     @property
@@ -102,3 +104,18 @@ class SemiSupervisedVAE(_LatentEstimator):
                 ]
                 out.append(torch.stack(runs).mean(0))
         return torch.cat(out).double().numpy()
+
+
+def _check_composition(ds: Dataset, classifier_input: str) -> None:
+    """clr inputs take logs of shares: every value must be >= 0 (and present)."""
+    from biovae.likelihoods.base import first_bad
+
+    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    for start, block in blocks:
+        hit = first_bad(block, lambda v: ~(v >= 0))
+        if hit is not None:
+            raise DataError(
+                f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
+                f"'{ds.features[hit[1]]}' is negative or missing, but classifier_input "
+                f"{classifier_input!r} takes log-ratios of compositions; use 'z' or 'x'"
+            )

@@ -94,3 +94,13 @@ def test_sparse_count_matrices_give_the_dense_audit():
     dense = memorisation_audit(samples, train, holdout, sequences=False)
     sparse = memorisation_audit(samples, sp.csr_matrix(train), sp.csr_matrix(holdout), False)
     assert sparse == dense
+
+
+def test_samples_below_zero_put_both_comparisons_on_one_scale():
+    rng = np.random.default_rng(0)
+    train, hold = rng.poisson(3, (200, 20)), rng.poisson(3, (50, 20))
+    near = train[rng.integers(0, 200, 300)] + rng.normal(0, 0.5, (300, 20))  # some < 0
+    assert near.min() < 0
+    flagged = memorisation_audit(np.clip(near, 0, None), train, hold, False)
+    audit = memorisation_audit(near, train, hold, False)  # raw scale for both sides
+    assert flagged["closer_than_holdout"] > 0.9 and audit["closer_than_holdout"] > 0.9

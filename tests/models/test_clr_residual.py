@@ -9,7 +9,7 @@ import torch
 from biovae import SemiSupervisedVAE, likelihoods
 from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.data.dataset import Dataset
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.models.semisupervised import SemiSupervisedVAE as Model
 from biovae.models.semisupervised import clr
 from biovae.objectives import Batch
@@ -124,3 +124,17 @@ def test_fitted_estimator_learns_the_offsets_and_saves_them(tmp_path):
     assert accuracy > 0.9
     loaded = load_model(est.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.predict_proba(ds), est.predict_proba(ds))
+
+
+def test_clr_inputs_refuse_data_that_are_no_composition():
+    cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,)), classifier_input="clr")
+    lik = likelihoods.build(LikelihoodConfig("genotype"), (6,))
+    with pytest.raises(ConfigError, match=r"log-ratios of compositions.*'genotype'"):
+        Model(lik, 0, 2, cfg)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype(np.float32)  # negative values: no shares to take logs of
+    obs = {"lab": np.where(np.arange(40) % 2, "a", "b").astype(object)}
+    ds = Dataset(x, [f"r{i}" for i in range(40)], [f"t{j}" for j in range(5)], obs)
+    fit = FitConfig(model=cfg, train=TrainConfig(epochs=1))
+    with pytest.raises(DataError, match=r"negative or missing.*log-ratios"):
+        SemiSupervisedVAE(labels_key="lab", config=fit).fit(ds)

@@ -29,15 +29,20 @@ BLOCK = 512
 
 
 def nearest_distances(
-    queries: np.ndarray, reference: np.ndarray, sequences: bool, block: int = BLOCK
+    queries: np.ndarray,
+    reference: np.ndarray,
+    sequences: bool,
+    block: int = BLOCK,
+    log_scale: bool | None = None,
 ) -> np.ndarray:
-    """Distance of every query record to its closest ``reference`` record."""
+    """Distance of every query record to its closest ``reference`` record; tables on the log1p
+    scale when ``log_scale`` (default: when every value of both is >= 0)."""
     q, r = _dense(queries), _dense(reference)
     if sequences:
         q, r = q.astype(np.int16), r.astype(np.int16)
-    else:  # one scale for both sides: log1p when every value is >= 0
+    else:  # one scale for both sides
         q, r = q.astype(np.float64), r.astype(np.float64)
-        if min(np.nanmin(q, initial=0.0), np.nanmin(r, initial=0.0)) >= 0:
+        if non_negative(q, r) if log_scale is None else log_scale:
             q, r = np.log1p(q), np.log1p(r)
     if q.shape[1] != r.shape[1]:
         raise DataError(
@@ -53,6 +58,11 @@ def nearest_distances(
         d = _hamming(part, r) if sequences else _euclidean(part, r)
         out[start : start + block] = d.min(1)
     return out
+
+
+def non_negative(*arrays: np.ndarray) -> bool:
+    """Whether every value of every array is >= 0 (missing values aside)."""
+    return all(np.nanmin(_dense(a).astype(np.float64), initial=0.0) >= 0 for a in arrays)
 
 
 def exact_copies(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -97,8 +107,9 @@ def memorisation_audit(
             "was not trained on, so that its distances to the training set have a quantile"
         )
     copies = exact_copies(samples, train)
-    d_s = np.where(copies, 0.0, nearest_distances(samples, train, sequences))
-    d_h = nearest_distances(holdout, train, sequences)
+    log = not sequences and non_negative(samples, train, holdout)  # one scale for both sides
+    d_s = np.where(copies, 0.0, nearest_distances(samples, train, sequences, log_scale=log))
+    d_h = nearest_distances(holdout, train, sequences, log_scale=log)
     cut = float(np.quantile(d_h, quantile))
     exact = float(np.mean(copies))
     closer = float(np.mean(d_s < cut)) if cut > 0 else exact

@@ -38,6 +38,7 @@ from torch.distributions import (
 )
 
 from biovae.config import ModelConfig, ObjectiveConfig
+from biovae.errors import ConfigError
 from biovae.likelihoods import Likelihood
 from biovae.nn import MLP, Decoder, GaussianEncoder
 from biovae.objectives import (
@@ -81,6 +82,13 @@ class SemiSupervisedVAE(nn.Module):
         super().__init__()
         if n_classes < 2:
             raise ValueError("a semi-supervised VAE needs at least two label levels")
+        if config.classifier_input.startswith("clr") and (
+            likelihood.allows_missing or likelihood.n_letters
+        ):
+            raise ConfigError(
+                f"classifier_input {config.classifier_input!r} reads log-ratios of compositions, "
+                f"which '{likelihood.name}' data are not; use classifier_input 'z' or 'x'"
+            )
         self.likelihood = likelihood
         self.config = config
         self.n_latent = config.n_latent
