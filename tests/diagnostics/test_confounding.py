@@ -78,3 +78,40 @@ def test_bad_inputs_are_data_errors():
         audit(z, {"g": labels, "study": one}, [], [])
     with pytest.raises(DataError, match="not among"):
         audit(z, {"g": labels}, ["batch"], ["g"])
+
+
+def test_an_integer_coded_batch_is_audited_as_batches():
+    rng = np.random.default_rng(0)
+    batch = np.repeat(np.arange(12), 8)  # 12 batches coded 0..11: too many levels to guess
+    label = np.tile(["CRC", "control"], 48)
+    centres = rng.normal(0, 5, (12, 4))
+    z = np.c_[
+        centres[batch] + rng.normal(0, 0.3, (96, 4)), (label == "CRC") + rng.normal(0, 0.8, 96)
+    ]
+    as_codes = audit(z, {"batch": batch.astype(float), "label": label}, ["batch"], ["label"])
+    assert as_codes["covariates"]["batch"]["kind"] == "categorical"
+    assert as_codes["verdict"]["technical_dominates"]
+    guessed = audit(z, {"batch": batch.astype(float)})["covariates"]["batch"]
+    assert guessed["kind"] == "continuous"  # without --technical/--categorical: a number
+    forced = audit(z, {"batch": batch.astype(float)}, categorical=["batch"])
+    assert forced["covariates"]["batch"]["kind"] == "categorical"
+
+
+def test_a_level_spelled_none_is_a_level_not_missing():
+    rng = np.random.default_rng(1)
+    level = np.repeat(["none", "low", "high"], 30).astype(object)
+    z = rng.normal(size=(90, 3))
+    z[:, 0] += 3 * (level == "none")
+    result = audit_covariate(z, level)
+    assert result["missing"] == 0 and result["records"] == 90
+    assert audit_covariate(z, np.array([None, *level[1:]], dtype=object))["missing"] == 1
+
+
+def test_numbers_with_r_style_missing_values_are_numbers():
+    import pandas as pd
+
+    from biovae.data._columns import to_obs
+
+    age = to_obs(pd.Series(["43", "NA", "61", "57"], dtype=object))
+    assert age.dtype == np.float64 and np.isnan(age[1]) and age[0] == 43.0
+    assert to_obs(pd.Series(["a", "NA", "b"], dtype=object)).tolist() == ["a", "NA", "b"]

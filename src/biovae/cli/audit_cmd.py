@@ -28,6 +28,13 @@ def add_audit_parser(sub, make_parser) -> None:
     p.add_argument("--covariates", type=_names, required=True, metavar="A,B,C")
     p.add_argument("--technical", type=_names, default=[], metavar="A", help="e.g. the batch")
     p.add_argument("--biological", type=_names, default=[], metavar="B", help="e.g. disease")
+    p.add_argument(
+        "--categorical",
+        type=_names,
+        default=[],
+        metavar="A,B",
+        help="audit these as categorical even when numbers (technical covariates always are)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for audit.json (+ html)")
     p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")
     p.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
@@ -44,9 +51,12 @@ def _check_args(args: argparse.Namespace) -> Path:
     check_parent(out)
     if args.folds < 2:
         raise ConfigError("--folds must be >= 2")
-    unknown = sorted(set(args.technical + args.biological) - set(args.covariates))
+    named = args.technical + args.biological + args.categorical
+    unknown = sorted(set(named) - set(args.covariates))
     if unknown:
-        raise ConfigError(f"--technical/--biological name {unknown[0]!r}, not in --covariates")
+        raise ConfigError(
+            f"--technical/--biological/--categorical name {unknown[0]!r}, not in --covariates"
+        )
     return out
 
 
@@ -59,7 +69,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     ds = read_input(args.data, build_config(args, base=est.config_).data)
     columns = {name: ds.obs_column(name) for name in args.covariates}
     z = est.transform(ds)
-    result = audit(z, columns, args.technical, args.biological, n_splits=args.folds, seed=args.seed)
+    result = audit(
+        z,
+        columns,
+        args.technical,
+        args.biological,
+        n_splits=args.folds,
+        seed=args.seed,
+        categorical=args.categorical,
+    )
     result.update(model=str(args.model), data=str(args.data))
     html = None
     if args.html:

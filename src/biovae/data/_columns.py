@@ -18,14 +18,16 @@ NA_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "
 def to_obs(col: pd.Series) -> np.ndarray:
     """Convert a metadata column to the obs convention.
 
-    Numbers become float64 (NaN = missing); everything else (text, categories, booleans)
-    becomes an object array of ``str`` with ``""`` for missing values.
+    Numbers become float64 (NaN = missing) — text columns of numbers with spellings of missing
+    values (``NA``, ``NaN``, ``?``, … as R and others write them) too; everything else (text,
+    categories, booleans) becomes an object array of ``str`` with ``""`` for missing values.
     """
     if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == bool:
         return as_text(col)
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    return as_text(col)
+    parsed = numeric_or_none(col) if col.dtype == object else None
+    return as_text(col) if parsed is None else parsed.to_numpy(dtype=np.float64)
 
 
 def as_text(col: pd.Series) -> np.ndarray:

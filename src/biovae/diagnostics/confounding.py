@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from biovae.errors import ConfigError, DataError
+from biovae.levels import level_text
 
 #: A dimension "carries" a covariate when its univariate symmetric AUROC reaches this.
 CARRY_AUROC = 0.65
@@ -43,12 +44,13 @@ def _sklearn():
 
 
 def is_missing(values: np.ndarray) -> np.ndarray:
-    """Mask of missing entries: NaN for numbers, "" / "nan" / "NA" / "unknown" for text."""
+    """Mask of missing entries: NaN or None, and the text "", "nan", "NA" or "unknown" (a
+    level spelled "none" is a level: e.g. no antibiotics)."""
     v = np.asarray(values)
     if v.dtype.kind in "iufb":
         return ~np.isfinite(v.astype(np.float64))
-    text = np.char.lower(np.asarray([str(s).strip() for s in v], dtype=str))
-    return np.isin(text, ["", "nan", "na", "none", "unknown"])
+    text = np.char.lower(np.asarray([s.strip() for s in level_text(v)], dtype=str))
+    return np.isin(text, ["", "nan", "na", "unknown"])
 
 
 def is_categorical_column(values: np.ndarray) -> bool:
@@ -79,10 +81,12 @@ def dimension_attribution(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _audited(name: str, z: np.ndarray, values: Any, n_splits: int, seed: int) -> dict:
+def _audited(
+    name: str, z: np.ndarray, values: Any, n_splits: int, seed: int, categorical: bool
+) -> dict:
     """:func:`audit_covariate`, its data errors naming the covariate and the way out."""
     try:
-        return audit_covariate(z, values, n_splits, seed)
+        return audit_covariate(z, values, n_splits, seed, categorical)
     except DataError as exc:
         raise DataError(f"covariate {name!r}: {exc}; leave it out of the audit") from exc
 
@@ -144,15 +148,20 @@ def continuous_predictability(
 
 
 def audit_covariate(
-    z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
+    z: np.ndarray,
+    values: np.ndarray,
+    n_splits: int = 5,
+    seed: int = 0,
+    categorical: bool | None = None,
 ) -> dict[str, Any]:
-    """Skill and per-dimension attribution of one covariate (records with it missing dropped)."""
+    """Skill and per-dimension attribution of one covariate (records with it missing dropped);
+    ``categorical`` None: decided by :func:`is_categorical_column`."""
     from scipy.stats import spearmanr
 
     keep = ~is_missing(values)
     zk, vk = np.asarray(z, dtype=np.float64)[keep], np.asarray(values)[keep]
-    if is_categorical_column(vk):
-        labels = np.asarray([str(v) for v in vk])
+    if is_categorical_column(vk) if categorical is None else categorical:
+        labels = np.asarray(list(level_text(vk)), dtype=str)
         result = categorical_predictability(zk, labels, n_splits, seed)
         attribution, threshold = dimension_attribution(zk, labels), CARRY_AUROC
     else:
@@ -178,6 +187,7 @@ def audit(
     margin: float = 0.1,
     n_splits: int = 5,
     seed: int = 0,
+    categorical: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Audit every covariate and, given technical and biological ones, a verdict.
 
@@ -191,6 +201,10 @@ def audit(
         Names among ``covariates`` (e.g. ``studyID`` and ``study_condition``).
     margin
         How much larger the technical κ must be for the verdict "technical dominates".
+    categorical
+        Names audited as categorical whatever their values (technical covariates always are: a
+        batch coded 0..11 is 12 batches, not a number); others are categorical when text or
+        numbers with few distinct values (:func:`is_categorical_column`).
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
@@ -198,7 +212,11 @@ def audit(
     for name in (*technical, *biological):
         if name not in covariates:
             raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
-    results = {name: _audited(name, z, v, n_splits, seed) for name, v in covariates.items()}
+    forced = {*categorical, *technical}
+    results = {
+        name: _audited(name, z, v, n_splits, seed, True if name in forced else None)
+        for name, v in covariates.items()
+    }
     out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
     out["covariates"] = results
     if technical and biological:
