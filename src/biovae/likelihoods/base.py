@@ -179,7 +179,8 @@ def check_non_negative_integers(x) -> BadEntry | None:
             *hit,
             "is not a whole number",
             "count likelihoods need raw integer "
-            "counts; use the raw count layer (--layer) or --likelihood gaussian",
+            "counts; use the raw count layer (--layer), --likelihood hurdle_dirichlet for "
+            "relative abundances, or --likelihood gaussian",
         )
     return None
 
