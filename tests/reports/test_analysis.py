@@ -58,3 +58,9 @@ def test_warmup_and_kept_epoch_from_history() -> None:
     assert kept_epoch(history, beta=1.0) == 4
     assert warmup_epochs([{"epoch": 1, "beta": 1.0}]) == 0
     assert kept_epoch([{"epoch": 1, "recon": 1.0}], beta=1.0) is None
+    ranked = [
+        {"epoch": 1, "val_recon": 5.0, "val_kl": 1.0, "val_classification": 0.2},
+        {"epoch": 2, "val_recon": 4.0, "val_kl": 1.0, "val_classification": 0.5},
+    ]
+    assert kept_epoch(ranked, beta=1.0) == 2  # early stopping on the ELBO
+    assert kept_epoch(ranked, beta=1.0, metric="classification") == 1

@@ -126,13 +126,18 @@ def letter_probabilities(reconstruction: np.ndarray, n_letters: int) -> np.ndarr
     return np.eye(n_letters)[rec.astype(np.int64)]
 
 
-def kept_epoch(history: Sequence[dict], beta: float) -> int | None:
-    """Epoch (1-based) whose weights training kept: lowest validation loss at the target β."""
-    rows = [r for r in history if "val_recon" in r and "val_kl" in r]
-    if not rows:
-        return None
-    best = min(rows, key=lambda r: r["val_recon"] + beta * r["val_kl"])
-    return int(best["epoch"])
+def kept_epoch(history: Sequence[dict], beta: float, metric: str = "elbo") -> int | None:
+    """Epoch (1-based) whose weights training kept: lowest validation loss at the target β, or
+    lowest validation classification loss (``metric`` = the config's ``early_stopping``)."""
+    if metric == "classification":
+        scored = [(r["val_classification"], r) for r in history if "val_classification" in r]
+    else:
+        scored = [
+            (r["val_recon"] + beta * r["val_kl"], r)
+            for r in history
+            if "val_recon" in r and "val_kl" in r
+        ]
+    return int(min(scored, key=lambda pair: pair[0])[1]["epoch"]) if scored else None
 
 
 def warmup_epochs(history: Sequence[dict]) -> int:

@@ -19,7 +19,12 @@ from biovae.reports.analysis import (
 )
 from biovae.reports.content import Highlight, Plot, Section, needs_data
 
-KIND_NAMES = {"vae": "VAE", "ae": "Autoencoder", "pca": "PCA (linear baseline)"}
+KIND_NAMES = {
+    "vae": "VAE",
+    "ssvae": "Semi-supervised VAE",
+    "ae": "Autoencoder",
+    "pca": "PCA (linear baseline)",
+}
 
 
 def model_kind(est: Any) -> str:
@@ -106,7 +111,8 @@ def training_section(est: Any) -> Section:
         return Section("training", title, notes=(why,))
     stochastic = model_kind(est) in ("vae", "ssvae")
     warm = warmup_epochs(est.history_)
-    kept = kept_epoch(est.history_, est.config_.objective.beta)
+    cfg = est.config_
+    kept = kept_epoch(est.history_, cfg.objective.beta, cfg.train.early_stopping)
     keys = ("elbo", "recon", "kl") if stochastic else ("recon",)
     png = plots.training_curves(est.history_, keys, warm, kept)
     lead = (
@@ -127,16 +133,19 @@ def training_section(est: Any) -> Section:
         title,
         lead,
         plots=(Plot("training-curves", png, alt, caption),),
-        highlights=(_final_value(est.history_[-1], stochastic),),
+        highlights=(_final_value(est.history_, kept, stochastic),),
     )
 
 
-def _final_value(last: dict, stochastic: bool) -> Highlight:
-    """The last epoch's ELBO (VAE) or reconstruction error (autoencoder), validation first."""
+def _final_value(history: list[dict], kept: int | None, stochastic: bool) -> Highlight:
+    """The kept epoch's ELBO (VAE) or reconstruction error (autoencoder), validation first:
+    the weights the model has, not the last epoch trained."""
+    row = next((r for r in history if r.get("epoch") == kept), history[-1])
     key, what = ("elbo", "ELBO") if stochastic else ("recon", "reconstruction error")
-    split = "validation" if f"val_{key}" in last else "training"
-    value = last[f"val_{key}"] if split == "validation" else last[key]
-    return Highlight(f"{value:,.1f}", f"final {what}, {split} (nats/record)")
+    split = "validation" if f"val_{key}" in row else "training"
+    value = row[f"val_{key}"] if split == "validation" else row[key]
+    when = f"epoch {kept}, kept" if kept is not None else "final"
+    return Highlight(f"{value:,.1f}", f"{what} ({when}), {split} (nats/record)")
 
 
 _USAGE_CAPTION = (
