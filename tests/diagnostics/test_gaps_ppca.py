@@ -141,3 +141,14 @@ def test_refinement_reaches_best_mean_field_elbo(setup):
     for e in gaps:  # whatever the encoder, refinement lands on the closed-form optimum
         assert math.isclose(gaps[e]["refined_elbo"], optimum, abs_tol=0.03), (e, gaps[e])
         assert math.isclose(gaps[e]["approximation_gap"], truth.mean_field_gap(), abs_tol=0.03)
+
+
+def test_the_monte_carlo_error_matches_the_delta_method_and_is_undefined_for_one_draw():
+    from biovae.diagnostics.likelihood import LogLikelihoodEstimate, iwae_monte_carlo_se
+
+    log_w = torch.log(torch.tensor([[1.0], [3.0]], dtype=torch.float64))  # w = 1, 3: mean 2
+    # normalised weights 0.5, 1.5: sample variance 0.5 over K − 1 = 1, s.e. sqrt(0.5 / 2)
+    assert float(iwae_monte_carlo_se(log_w)[0]) == pytest.approx(0.5)
+    assert torch.isnan(iwae_monte_carlo_se(log_w[:1])).all()
+    one = LogLikelihoodEstimate(1, np.array([-3.0, -4.0]), np.array([np.nan, np.nan]))
+    assert one.to_dict()["se_monte_carlo"] is None

@@ -192,7 +192,9 @@ def likelihood_section(results: dict) -> Section | None:
                         f"IWAE-{ll['k']} log p(x)",
                         f"{ll['mean']:.3f}",
                         f"{ll['se_records']:.3f}",
-                        f"{ll['se_monte_carlo']:.4f}",
+                        "— (K = 1)"
+                        if ll["se_monte_carlo"] is None
+                        else f"{ll['se_monte_carlo']:.4f} (at least)",
                         str(ll["n"]),
                     ),
                 ),
