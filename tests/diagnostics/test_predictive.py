@@ -78,3 +78,13 @@ def test_continuous_data_without_zeros_have_no_zero_statistic():
     d = check.to_dict()
     assert len(d["statistics"]["mean"]["observed"]) == 6
     assert len(d["statistics"]["sd"]["outside"]) == 6
+
+
+def test_relative_abundances_are_checked_on_the_scale_the_model_samples():
+    rng = np.random.default_rng(3)
+    shares = rng.dirichlet(np.full(12, 0.5), size=80) * (rng.random((80, 12)) > 0.3)
+    shares = shares / shares.sum(1, keepdims=True)
+    x = (shares * rng.uniform(0.2, 1.0, (80, 1))).astype(np.float32)  # rows sum below 1
+    check = _check(x, "hurdle_dirichlet", 2)
+    # the observed means are of the closed rows, which the density scores (as the samples)
+    np.testing.assert_allclose(check.checks["mean"].observed, shares.mean(0), rtol=1e-4)

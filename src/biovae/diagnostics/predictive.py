@@ -126,7 +126,7 @@ def posterior_predictive(
     """Posterior predictive check of ``model`` on ``batches`` (module docstring); the caller
     seeds torch's generator (``biovae.training.seeded``)."""
     n = sum(len(b) for b in batches)
-    observed = sum(_moments(b.x) for b in batches)
+    observed = sum(_moments(model.likelihood.as_modelled(b.x)) for b in batches)
     zeros = bool(observed[2].sum() > 0)
     replicated = []
     for _ in range(n_replicates):

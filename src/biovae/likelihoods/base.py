@@ -123,6 +123,11 @@ class Likelihood(ABC):
         """Observed per-record quantities needed by :meth:`distribution`."""
         return {}
 
+    def as_modelled(self, x: Tensor) -> Tensor:
+        """A data batch as the likelihood models it, the scale its samples are on (posterior
+        predictive checks compare the two): ``x`` itself, unless a family normalises it."""
+        return x
+
     def expected(self, dist: Distribution) -> Tensor:
         """E[x|z] in data space (probabilities per letter for categorical data)."""
         return dist.mean

@@ -100,6 +100,10 @@ class HurdleDirichlet(Likelihood):
         x = x / x.sum(-1, keepdim=True).clamp_min(1e-30)
         return x.reshape(x_nf.shape[0], *self.data_shape)
 
+    def as_modelled(self, x: Tensor) -> Tensor:
+        """Closed rows: the density scores, and samples are, shares summing to 1."""
+        return x / x.sum(-1, keepdim=True).clamp_min(1e-30)
+
     def validate(self, x) -> BadEntry | None:
         hit = first_bad(x, lambda v: v < 0)
         if hit:
