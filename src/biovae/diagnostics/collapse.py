@@ -51,7 +51,11 @@ def collapse_report(
     k, n_active = len(active), int(active.sum())
     verdict = f"{n_active} of {k} latent dimensions are active (variance of E_q[z_k] > 0.01)"
     mi = mutual_information.get("mutual_information", float("nan"))
-    verdict += f"; the code carries about {mi:.2f} nats about the data"
+    verdict += (
+        f"; the code carries about {mi:.2f} nats about the data"
+        if not mi < 0.005  # a Monte-Carlo estimate: it can come out just below 0
+        else "; the code carries next to no information about the data (≈ 0 nats)"
+    )
     if n_active == k:
         return CollapseReport(
             kl_per_dim,
