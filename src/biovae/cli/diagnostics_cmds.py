@@ -44,7 +44,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     options = DiagnoseOptions(
         iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
     )
-    results = diagnose(est, ds, options)
+    cfg = est.config_.model
+    model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
+    results = {"model": model, **diagnose(est, ds, options)}
     html = _write_results(out, "diagnostics", results, f"Diagnostics of {args.model}")
     print(html)
     return 0

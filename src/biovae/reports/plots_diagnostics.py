@@ -85,7 +85,7 @@ def inference_gaps(gap: dict) -> bytes:
         lo = float(np.min(np.minimum(values - errors, 0)))
         ax.set_xlim(lo - 0.05 * (hi - lo or 1), hi + 0.45 * (hi - lo or 1))
         ax.set(
-            title=f"Inference gaps on {gap['n']} held-out records",
+            title=f"Inference gaps on {gap['n']} records",
             xlabel="nats per record",
         )
         ax.grid(axis="y", visible=False)
