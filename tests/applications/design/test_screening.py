@@ -100,6 +100,23 @@ def test_dna_against_dna_searches_both_strands(tmp_path):
     assert "gene (− strand)" in verdicts[0].reason and "over 50 nt" in verdicts[0].reason
 
 
+def test_a_short_sample_or_reference_shortens_only_its_own_windows(tmp_path):
+    rng = np.random.default_rng(5)
+    genome = "".join(rng.choice(list("ACGT"), 20_000))
+    samples = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(30)]
+    ids = [f"s{i}" for i in range(30)]
+    alone = ReferenceScreen(fasta(tmp_path, "g.fasta", {"genome": genome}))(ids, samples)
+    assert not any(v.flagged for v in alone)  # 50-nt windows: random DNA does not match
+    short = genome[500:506] + "-" * 40 + genome[506:512]  # 12 nt of the genome, once ungapped
+    screen = ReferenceScreen(tmp_path / "g.fasta")
+    with_short = screen_sequences([*ids, "short"], [*samples, short], [screen])
+    assert not any(v.flagged for v in with_short[:30])  # the others keep their 50-nt windows
+    assert with_short[30].flagged and "over 12 nt" in with_short[30].reason
+    refs = fasta(tmp_path, "g2.fasta", {"genome": genome, "site": "GAATTCGGATCC"})
+    verdicts = ReferenceScreen(refs)(ids, samples)
+    assert not any("genome" in v.reason for v in verdicts)  # still 50 nt against the genome
+
+
 def test_gaps_are_removed_before_screening(tmp_path, blat):
     refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
     gapped = "-".join(blat[10:40])  # an alignment row: gap between every letter

@@ -30,7 +30,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -154,19 +154,18 @@ class ReferenceScreen:
             names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
             refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
         letters = AMINO_ACIDS if unit == "protein" else NUCLEOTIDES
-        short = int(np.argmin([len(q) for q in queries]))
-        window = self._window(len(queries[short]), ids[owner[short]], refs, unit)
         coded = [encode(r, letters, UNKNOWN_REFERENCE) for r in refs]
-        index = ReferenceIndex(coded, window, self.identity, len(letters))
+        pairs = _PairWindows(coded, self.window or WINDOW[unit], self.identity, len(letters))
         best: list[tuple[Hit, str] | None] = [None] * len(ids)
         for query, i, label in zip(queries, owner, labels):
-            hit = index.best(encode(query, letters, UNKNOWN_QUERY))
-            if (
-                hit
-                and hit.matches >= index.need
-                and (best[i] is None or hit.matches > best[i][0].matches)
-            ):
-                best[i] = (hit, label)
+            if len(query) < MIN_WINDOW:
+                raise DataError(
+                    f"sequence '{ids[i]}' has {len(query)} letters to compare; sequences shorter "
+                    f"than {MIN_WINDOW} cannot be screened (remove it)"
+                )
+            for hit in pairs.hits(encode(query, letters, UNKNOWN_QUERY)):
+                if best[i] is None or hit.identity > best[i][0].identity:
+                    best[i] = (hit, label)
         return [_verdict(rid, found, names, unit) for rid, found in zip(ids, best)]
 
     def _references(self) -> tuple[list[str], list[str]]:
@@ -194,16 +193,41 @@ class ReferenceScreen:
             seqs = [s.replace("U", "T") for s in seqs]
         return list(seqs), list(range(len(seqs))), [""] * len(seqs), sample_kind
 
-    def _window(self, shortest: int, whose: str, refs: Sequence[str], unit: str) -> int:
-        """The window: the set (or default) one, shortened to the shortest sequence compared
-        (``shortest`` letters, of sequence ``whose``)."""
-        window = min(self.window or WINDOW[unit], shortest, min(map(len, refs)))
-        if window < MIN_WINDOW:
-            raise DataError(
-                f"sequence '{whose}' has {shortest} letters to compare; sequences shorter than "
-                f"{MIN_WINDOW} cannot be screened (remove it)"
-            )
-        return window
+
+class _PairWindows:
+    """Window of each (sample, reference) pair: the set one, or the shorter of the two
+    sequences when one is shorter than that — so one short sample or reference shortens the
+    window of its own comparisons only. One :class:`ReferenceIndex` per window and group of
+    references, built when first needed."""
+
+    def __init__(self, coded: list[np.ndarray], window: int, identity: float, size: int):
+        self.coded, self.window, self.identity, self.size = coded, window, identity, size
+        self.lengths = np.array([len(r) for r in coded])
+        self.short = sorted({int(n) for n in self.lengths if n < window})
+        self._indices: dict[tuple[int, bool], tuple[ReferenceIndex, np.ndarray]] = {}
+
+    def hits(self, query: np.ndarray) -> list[Hit]:
+        """The qualifying best hit of ``query`` in every window group (reference indices of
+        the whole list)."""
+        w = min(self.window, len(query))
+        groups = [(w, False)] + [(n, True) for n in self.short if n < w]
+        out = []
+        for group in groups:
+            index, members = self._index(*group)
+            hit = index.best(query) if len(members) else None
+            if hit is not None and hit.matches >= index.need:
+                out.append(replace(hit, reference=int(members[hit.reference])))
+        return out
+
+    def _index(self, w: int, exact: bool) -> tuple[ReferenceIndex, np.ndarray]:
+        """References at least ``w`` long (or exactly ``w`` long) and their index at ``w``."""
+        if (w, exact) not in self._indices:
+            keep = self.lengths == w if exact else self.lengths >= w
+            members = np.flatnonzero(keep)
+            refs = [self.coded[j] for j in members]
+            index = ReferenceIndex(refs, w, self.identity, self.size) if refs else None
+            self._indices[w, exact] = (index, members)
+        return self._indices[w, exact]
 
 
 def _verdict(rid: str, found: tuple[Hit, str] | None, names: list[str], unit: str) -> Verdict:
