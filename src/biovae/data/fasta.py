@@ -41,6 +41,7 @@ def read_fasta(
     drop_invalid: bool = False,
     focus: str | None = None,
     inserts: bool | None = None,
+    alphabet: str | None = None,
 ) -> Dataset:
     """Read a FASTA, aligned FASTA or A2M file (optionally gzip-compressed).
 
@@ -58,6 +59,9 @@ def read_fasta(
     inserts
         Read as A2M (True) or not (False) whatever the name and content; default decided as
         above.
+    alphabet
+        The letters to encode with (``sequences.DNA``, ``RNA`` or ``PROTEIN``) instead of the
+        detected ones: e.g. a protein family whose letters are all IUPAC nucleotide codes.
 
     Returns
     -------
@@ -71,14 +75,15 @@ def read_fasta(
         records = focus_first(records, focus, source)
     insert_mode = _is_a2m(Path(path), records) if inserts is None else inserts
     raw, labels = _match_matrix(records, source, insert_mode=insert_mode)
-    alphabet = sequences.detect_alphabet(raw)
+    alphabet = alphabet or sequences.detect_alphabet(raw)
     codes, keep = sequences.encode(
         raw, alphabet, records.ids, labels, source, drop_invalid=drop_invalid
     )
     if not keep.any():
         raise DataError(
             f"{source}: every record contains letters outside the alphabet '{alphabet}'; "
-            "nothing is left to read"
+            "nothing is left to read (if the alphabet was detected wrongly, e.g. a protein "
+            "family of nucleotide letters, set it: 'biovae variants fit --alphabet protein')"
         )
     return Dataset(
         x=codes,

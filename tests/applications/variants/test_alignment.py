@@ -117,3 +117,12 @@ def test_a_mixed_case_focus_marks_inserts_whatever_the_extension(tmp_path):
     for name in ("t.a2m", "t.fasta"):
         aln = read_alignment(write(tmp_path, name, text))
         assert aln.positions == (3, 4, 5) and aln.focus_sequence == "DEF"
+
+
+def test_alphabet_sets_the_letters_of_a_protein_of_nucleotide_codes(tmp_path):
+    silk = ">f\nGAGAGSGAGAGYGAGAGS\n>s1\nGAGAGSGAGAGYGAGAGV\n>s2\nGAGAGDGAGAGYGAGAGS\n"
+    path = write(tmp_path, "silk.a2m", silk)  # G, A, S, Y, V, D: IUPAC codes, mostly A/C/G/T
+    with pytest.raises(DataError, match="--alphabet protein"):
+        read_alignment(path)  # detected as DNA: every record has a letter outside ACGT
+    aln = read_alignment(path, alphabet="protein")
+    assert aln.alphabet.startswith("ACDEF") and len(aln.ids) == 3

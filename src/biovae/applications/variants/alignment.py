@@ -88,6 +88,7 @@ def read_alignment(
         raise DataError(f"{p}: alignment file not found; check the path")
     if not 0.0 < max_gap_fraction <= 1.0:
         raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
+    letters = _letters(alphabet)
     name = p.name.lower().removesuffix(".gz")
     if name.endswith((".sto", ".stk", ".stockholm")):
         return _from_records(
@@ -99,7 +100,7 @@ def read_alignment(
         return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
     chosen = records if focus is None else focus_first(records, focus, str(p))
     inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
-    ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts)
+    ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
     return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
 
@@ -112,7 +113,7 @@ def _from_records(
         a2m = Path(tmp) / (path.name.split(".")[0] + ".a2m")
         a2m.write_text("".join(f">{i}\n{s}\n" for i, s in zip(records.ids, records.seqs)))
         try:
-            ds = read_fasta(a2m, drop_invalid=True, focus=focus)
+            ds = read_fasta(a2m, drop_invalid=True, focus=focus, alphabet=_letters(alphabet))
         except DataError as exc:  # name the user's file, not the converted copy
             raise DataError(str(exc).replace(str(a2m), str(path))) from None
     ds = dataclasses.replace(ds, source=str(path))
@@ -145,10 +146,21 @@ def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Ali
     )
 
 
-def _check_alphabet(ds, name: str) -> None:
+def _letters(name: str | None) -> str | None:
+    """The letters to read with: the protein alphabet when asked for (nucleotide letters are
+    amino-acid letters too, so a protein family is never misread as DNA), else None — detect,
+    and :func:`_check_alphabet` compares."""
+    if name is None:
+        return None
     wanted = ALPHABETS.get(name.lower())
     if wanted is None:
         raise DataError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}")
+    return wanted if wanted == sequences.PROTEIN else None
+
+
+def _check_alphabet(ds, name: str) -> None:
+    _letters(name)
+    wanted = ALPHABETS[name.lower()]
     if ds.alphabet != wanted:
         raise DataError(
             f"{ds.source}: the alignment reads as alphabet '{ds.alphabet}', not {name} "
