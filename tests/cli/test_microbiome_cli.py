@@ -45,7 +45,8 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
     )  # fmt: skip
     assert rc == 0, err
     report = (tmp_path / "r.html").read_text()
-    assert report.lstrip().lower().startswith("<!doctype html>") and "ssvae" in report
+    assert report.lstrip().lower().startswith("<!doctype html>")
+    assert "Semi-supervised VAE" in report
     rc, _, err = run(
         capsys, "diagnose", model, fixtures / ABUND, "--obs", m, "--out", tmp_path / "d",
         "--iwae", "20", "--gap-records", "10", "--gap-steps", "5",

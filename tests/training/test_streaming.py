@@ -144,3 +144,19 @@ def test_a_streamed_model_embeds_other_formats(fixtures, tmp_path, capsys):
         assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
     a, b = ((tmp_path / f).read_text().splitlines() for f in ("a.csv", "b.csv"))
     assert a == b
+
+
+def test_a_sequence_table_model_embeds_the_same_records_from_fasta(fixtures, tmp_path):
+    """A saved ``sequence_column`` (a table option) is dropped for a FASTA file, not refused."""
+    import pandas as pd
+
+    table = fixtures / "splice_junctions_200.tsv"
+    frame = pd.read_csv(table, sep="\t")
+    fasta = tmp_path / "s.fasta"
+    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(frame["id"], frame["sequence"])))
+    model = tmp_path / "m"
+    fit = ["fit", str(table), "--sequence-column", "sequence", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--out", str(model)]) == 0
+    for source, out in ((table, "a.csv"), (fasta, "b.csv")):
+        assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from biovae.cli.options import build_config
 from biovae.config import DataConfig
 from biovae.data.dataset import Dataset
-from biovae.data.readers import STREAMABLE, infer_format, read_dataset
+from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset
 from biovae.data.writers import write_fasta, write_table
 from biovae.errors import DataError
 
@@ -33,17 +33,25 @@ def read_input(path: str, data: DataConfig) -> Dataset:
 
 
 def model_data_config(est, args) -> DataConfig:
-    """A fitted model's saved data options, overridden by explicit flags. A model fitted with
-    ``--stream`` streams again where the new input's format allows it (a flag given now is
-    checked as usual)."""
+    """A fitted model's saved data options, overridden by explicit flags. Saved options that
+    do not apply to the new input's format (a TSV's ``sequence_column`` for a FASTA file,
+    ``--stream`` for a table, the saved ``--format`` for a file whose name tells its own) are
+    dropped; a flag given now is checked as usual."""
     data = build_config(args, base=est.config_).data
-    if data.stream and getattr(args, "cfg__data__stream", None) is None:
-        try:
-            streamable = (data.format or infer_format(args.data)) in STREAMABLE
-        except DataError:
-            streamable = False
-        data = data if streamable else replace(data, stream=False)
-    return data
+
+    def given(name: str) -> bool:
+        return getattr(args, f"cfg__data__{name}", None) is not None
+
+    try:
+        fmt = data.format if given("format") else infer_format(args.data)
+    except DataError:
+        return data  # no format from the name: the saved options stand (or fail clearly)
+    changes = {} if given("format") or data.format in (None, fmt) else {"format": None}
+    defaults = {f.name: f.default for f in fields(DataConfig)}
+    for name, formats in OPTION_FORMATS.items():
+        if getattr(data, name) and not given(name) and fmt not in formats:
+            changes[name] = defaults[name]
+    return replace(data, **changes)
 
 
 def check_parent(out: Path) -> Path:

@@ -145,8 +145,8 @@ class ReadOptions:
 #: formats whose matrix can stay on disk (``stream``)
 STREAMABLE = ("h5ad", "npy", "10x-h5")
 
-# Which formats each option applies to; a misplaced option is refused, never ignored.
-_APPLIES = {
+#: Which formats each option applies to; a misplaced option is refused, never ignored.
+OPTION_FORMATS = {
     "layer": ("h5ad",),
     "transpose": ("csv", "tsv"),
     "sequence_column": ("csv", "tsv"),
@@ -265,7 +265,7 @@ def _check_directory(path: Path) -> None:
 
 def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:
     """Refuse options that do not apply to ``fmt``."""
-    for name, formats in _APPLIES.items():
+    for name, formats in OPTION_FORMATS.items():
         if getattr(opts, name) and fmt not in formats:
             raise DataError(
                 f"{path}: option {name} does not apply to {fmt} files (only to "
