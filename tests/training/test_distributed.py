@@ -4,6 +4,8 @@ DistributedDataParallel; gradients are averaged, so both ranks end with identica
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -79,3 +81,57 @@ def test_epoch_batches_shard_records_across_ranks():
     shards = [torch.cat(list(epoch_batches(10, 2, gen[r], rank=r, world_size=3))) for r in range(3)]
     assert all(len(s) == 4 for s in shards)  # 10 records padded to 12, 4 per rank
     assert set(torch.cat(shards).tolist()) == set(range(10))
+
+
+def _fit_worker(rank: int, world: int, store: str, out: str, mode: str) -> None:
+    """Modes: ``full`` (6 epochs), ``cut`` (3 epochs, checkpoints), ``resume`` (on to 6),
+    ``inf`` (a record whose loss is infinite in rank 1's shard of the first epoch)."""
+    from biovae.errors import TrainingError
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(256, 8, generator=gen) @ torch.randn(8, 8, generator=gen)
+        if mode == "inf":
+            x[1] = 1e30  # record 1 sits in rank 1's shard
+        lik = likelihoods.build(LikelihoodConfig("gaussian"), (8,))
+        cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.1))
+        with seeded(0):
+            model = build_model(lik, 0, cfg)
+        epochs = 3 if mode == "cut" else 6
+        train = TrainConfig(epochs=epochs, batch_size=32, patience=0, checkpoint_every=3)
+        result = "ok"
+        with seeded(100 + rank):  # different noise per rank: each rank's RNG state matters
+            try:
+                fit_model(
+                    model, InMemorySource(x[:245]), InMemorySource(x[245:]),  # 11 val records
+                    ObjectiveConfig(), train, progress=False,
+                    checkpoint_dir=None if mode == "full" else Path(out) / "ckpt",
+                    resume=mode == "resume",
+                )  # fmt: skip
+            except TrainingError as exc:
+                result = str(exc)
+        Path(out, f"{mode}{rank}.txt").write_text(result)
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, f"{out}/{mode}{rank}.safetensors")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_resumed_ddp_fit_is_the_uninterrupted_one_and_errors_stop_every_rank(tmp_path):
+    def spawn(mode):
+        store = str(tmp_path / f"store-{mode}")
+        mp.spawn(_fit_worker, args=(2, store, str(tmp_path), mode), nprocs=2, join=True)
+
+    for mode in ("full", "cut", "resume"):
+        spawn(mode)
+    full = load_file(str(tmp_path / "full0.safetensors"))
+    resumed = load_file(str(tmp_path / "resume0.safetensors"))
+    for key in full:  # each rank's own RNG state came back from the checkpoint
+        assert torch.equal(full[key], resumed[key]), key
+    spawn("inf")  # rank 1 meets the bad record; both ranks stop with the same error
+    messages = [(tmp_path / f"inf{r}.txt").read_text() for r in range(2)]
+    assert all("epoch 1, batch 1" in m for m in messages)
+    assert "became nan at" in messages[1] and "another process's batch" in messages[0]

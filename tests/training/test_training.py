@@ -66,6 +66,30 @@ def test_resume_continues_exactly(tmp_path):
     assert resumed.history_[-1]["loss"] == full.history_[-1]["loss"]
 
 
+def test_resume_keeps_the_best_weights_and_a_finished_fit_stays_finished(tmp_path):
+    """Early stopping with checkpoints: the best epoch (23 here) comes before the checkpoint
+    a fit is resumed from, or the checkpoint is that of the stopping epoch (26)."""
+    x = _data()
+
+    def cfg(epochs):
+        return FitConfig(
+            model=ModelConfig(n_latent=3, network=NetworkConfig(hidden=(16,), dropout=0.1)),
+            objective=ObjectiveConfig(kl_warmup_epochs=0),
+            train=TrainConfig(
+                epochs=epochs, batch_size=32, seed=0, patience=3, lr=0.05, checkpoint_every=1
+            ),
+        )
+
+    full = VAE(config=cfg(50)).fit(x, checkpoint_dir=tmp_path / "full")
+    assert len(full.history_) == 26  # stopped 3 epochs after the best, epoch 23
+    for cut in (25, 26):
+        VAE(config=cfg(cut)).fit(x, checkpoint_dir=tmp_path / f"cut{cut}")
+        resumed = VAE(config=cfg(50)).fit(x, checkpoint_dir=tmp_path / f"cut{cut}", resume=True)
+        assert [h["epoch"] for h in resumed.history_] == list(range(1, 27))
+        wf, wr = _weights(full), _weights(resumed)
+        assert all(torch.equal(wf[k], wr[k]) for k in wf), cut
+
+
 def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()

@@ -70,7 +70,9 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
                 f"--resume: no checkpoint at {ckpt}; run once with --checkpoint-every N first"
             )
         est = est_cls(config=cfg, progress=not args.quiet).fit(
-            ds, checkpoint_dir=ckpt if cfg.train.checkpoint_every else None, resume=args.resume
+            ds,
+            checkpoint_dir=ckpt if cfg.train.checkpoint_every or args.resume else None,
+            resume=args.resume,
         )
     if not writes:
         return 0

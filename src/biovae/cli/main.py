@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -308,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except BiovaeError as exc:
-        print(f"biovae {args.command}: error: {exc}", file=sys.stderr)
+        # under torchrun every rank meets the same input error: rank 0 says it once
+        if os.environ.get("RANK", "0") == "0":
+            print(f"biovae {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

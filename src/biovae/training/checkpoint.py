@@ -27,9 +27,15 @@ def save_checkpoint(
     optimizer: Adam,
     generator: torch.Generator,
     state: dict[str, Any],
+    best: dict[str, torch.Tensor] | None = None,
+    rng_states: list[torch.Tensor] | None = None,
 ) -> None:
-    """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``."""
+    """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``;
+    ``best``: the weights of the best epoch so far (restored at the end of a resumed fit);
+    ``rng_states``: torch's RNG state of every rank (default: this process's)."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for k, v in (best or {}).items():
+        tensors[f"best.{k}"] = v.detach().contiguous()
     opt = optimizer.state_dict()
     opt_meta: dict[str, Any] = {"param_groups": opt["param_groups"], "state": {}}
     for pid, pstate in opt["state"].items():
@@ -38,7 +44,8 @@ def save_checkpoint(
             if torch.is_tensor(value):
                 tensors[f"opt.{pid}.{key}"] = value.detach().contiguous()
                 opt_meta["state"][str(pid)].append(key)
-    tensors["rng.torch"] = torch.get_rng_state()
+    for rank, rng in enumerate(rng_states or [torch.get_rng_state()]):
+        tensors[f"rng.torch.{rank}"] = rng.contiguous()
     tensors["rng.shuffle"] = generator.get_state()
     meta = {"loop": state, "optimizer": opt_meta}
     check_checkpoint_dir(path)
@@ -71,9 +78,10 @@ def check_checkpoint_dir(path: Path) -> None:
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator
-) -> dict[str, Any]:
-    """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
+    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator, rank: int = 0
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state); returns the
+    loop state and the best weights so far (the model's, if the checkpoint holds none)."""
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(
             f"no checkpoint in {path}; run without --resume to start training from scratch"
@@ -98,6 +106,8 @@ def load_checkpoint(
         for pid, keys in opt_meta["state"].items()
     }
     optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
+    own = f"rng.torch.{rank}"
+    torch.set_rng_state(tensors[own] if own in tensors else tensors["rng.torch.0"])
     generator.set_state(tensors["rng.shuffle"])
-    return meta["loop"]
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    return meta["loop"], best or {k: v.clone() for k, v in model.state_dict().items()}

@@ -67,6 +67,22 @@ class DistContext:
             for buffer in model.buffers():
                 dist.broadcast(buffer, src=0)
 
+    def gather(self, value: torch.Tensor) -> list[torch.Tensor]:
+        """``value`` (same shape on every rank, e.g. an RNG state) from every rank, in rank
+        order; every rank must call it."""
+        if self.world_size == 1:
+            return [value]
+        out = [torch.empty_like(value) for _ in range(self.world_size)]
+        dist.all_gather(out, value.contiguous())
+        return out
+
+    def all_finite(self, value: torch.Tensor) -> bool:
+        """Whether ``value`` is finite on every rank (all raise together, none waits)."""
+        ok = torch.isfinite(value.detach()).all().to(torch.int32).reshape(1)
+        if self.world_size > 1:
+            dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+        return bool(ok.item())
+
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum a tensor of epoch statistics over all ranks."""
         if self.world_size > 1:
@@ -86,6 +102,10 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
         return
     cuda = torch.device(device).type == "cuda"
     if cuda:
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"train.device {device!r}: this torch sees no CUDA GPU; train with --device cpu"
+            )
         torch.cuda.set_device(_local_rank(int(os.environ.get("RANK", "0"))))
     dist.init_process_group("nccl" if cuda else "gloo")
     try:

@@ -70,14 +70,16 @@ def fit_model(
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
-    if checkpoint_dir is not None and config.checkpoint_every > 0 and dist.is_main:
-        check_checkpoint_dir(checkpoint_dir)  # before training, not at the first checkpoint
-    if resume and checkpoint_dir is not None:
-        state = LoopState(**load_checkpoint(checkpoint_dir, model, optimizer, generator))
+    if checkpoint_dir is not None and config.checkpoint_every > 0:
+        check_checkpoint_dir(checkpoint_dir)  # on every rank, before training
     best_weights = copy.deepcopy(model.state_dict())
+    if resume and checkpoint_dir is not None:
+        loop, best_weights = load_checkpoint(checkpoint_dir, model, optimizer, generator, dist.rank)
+        state = LoopState(**loop)
+    stopped = bool(config.patience) and state.bad_epochs >= config.patience  # resumed at the end
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
-    with fused.enabled(_compile_threshold(train, config, state.epoch, dist)):
-        for epoch in range(state.epoch, config.epochs):
+    with fused.enabled(_compile_threshold(train, config, dist)):
+        for epoch in range(config.epochs if stopped else state.epoch, config.epochs):
             t0 = time.perf_counter()
             row = _train_epoch(
                 net, train, optimizer, generator, objective, config, epoch, dist, device
@@ -97,8 +99,13 @@ def fit_model(
             if _improved(state, row, objective, epoch, config.early_stopping):
                 best_weights = copy.deepcopy(model.state_dict())
             bar.update(row)
-            if _should_checkpoint(config, checkpoint_dir, epoch, dist):
-                save_checkpoint(checkpoint_dir, model, optimizer, generator, state.to_json())
+            if _checkpoint_due(config, checkpoint_dir, epoch):
+                rng = dist.gather(torch.get_rng_state())  # every rank's, collected by all
+                if dist.is_main:
+                    save_checkpoint(
+                        checkpoint_dir, model, optimizer, generator, state.to_json(),
+                        best_weights, rng,
+                    )  # fmt: skip
             if config.patience and state.bad_epochs >= config.patience:
                 break
     bar.close()
@@ -108,11 +115,12 @@ def fit_model(
     return state.history
 
 
-def _compile_threshold(source: BatchSource, config: TrainConfig, start: int, dist) -> int | None:
-    """Whether (and from which input size) this fit runs the compiled likelihood kernels."""
+def _compile_threshold(source: BatchSource, config: TrainConfig, dist) -> int | None:
+    """Whether (and from which input size) this fit runs the compiled likelihood kernels:
+    decided on the whole planned fit, so a resumed fit runs the same kernels."""
     per_epoch = math.ceil(len(source) / dist.world_size / config.batch_size)
     probe = source.batch(torch.arange(min(len(source), config.batch_size)))
-    steps = (config.epochs - start) * per_epoch
+    steps = config.epochs * per_epoch
     return fused.decide(config.compile, steps, probe.x.numel())
 
 
@@ -126,11 +134,13 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
             continue
         batch = batch.to(device)
         out = net(batch, objective, epoch)
-        if not torch.isfinite(out.loss):
+        if not dist.all_finite(out.loss):
+            value = out.loss.item()
+            where = "" if not math.isfinite(value) else " in another process's batch"
             raise TrainingError(
-                f"the loss became {out.loss.item()} at epoch {epoch + 1}, batch {step + 1}; lower "
-                "the learning rate (--lr), standardise extreme inputs, or pick a likelihood that "
-                "fits the data (--likelihood)"
+                f"the loss became {value if where == '' else 'non-finite'}{where} at epoch "
+                f"{epoch + 1}, batch {step + 1}; lower the learning rate (--lr), standardise "
+                "extreme inputs, or pick a likelihood that fits the data (--likelihood)"
             )
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -222,10 +232,9 @@ def _improved(
     return False
 
 
-def _should_checkpoint(config: TrainConfig, path: Path | None, epoch: int, dist) -> bool:
+def _checkpoint_due(config: TrainConfig, path: Path | None, epoch: int) -> bool:
     return (
         path is not None
         and config.checkpoint_every > 0
-        and dist.is_main
         and (epoch + 1) % config.checkpoint_every == 0
     )
