@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from biovae._version import __version__
@@ -302,12 +303,20 @@ def _novelty_parser(sub) -> None:
     p.set_defaults(func=diagnostics_cmds.cmd_novelty)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, ``biovae: warning: ...`` (rank 0 only under torchrun)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"biovae: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit with status 2."""
     args = _parser().parse_args(argv)
     tune_allocator()  # this process is ours: keep training buffers in the heap (glibc)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # restored on return
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except BiovaeError as exc:
         # under torchrun every rank meets the same input error: rank 0 says it once
         if os.environ.get("RANK", "0") == "0":
