@@ -100,8 +100,9 @@ def cmd_novelty(args: argparse.Namespace) -> int:
         raise ConfigError("-n must be >= 1")
     out = _out_dir(args.out)
     est = load_model(args.model)
-    data = model_data_config(est, args)
-    train, holdout = read_input(args.train, data), read_input(args.holdout, data)
+    train, holdout = (
+        read_input(path, model_data_config(est, args, path)) for path in (args.train, args.holdout)
+    )
     for ds in (train, holdout):
         if ds.x.shape[1:] != tuple(est.schema_.data_shape):
             raise DataError(

@@ -32,18 +32,18 @@ def read_input(path: str, data: DataConfig) -> Dataset:
     )
 
 
-def model_data_config(est, args) -> DataConfig:
+def model_data_config(est, args, path: str | None = None) -> DataConfig:
     """A fitted model's saved data options, overridden by explicit flags. Saved options that
     do not apply to the new input's format (a TSV's ``sequence_column`` for a FASTA file,
     ``--stream`` for a table, the saved ``--format`` for a file whose name tells its own) are
-    dropped; a flag given now is checked as usual."""
+    dropped; a flag given now is checked as usual. ``path``: the input (default ``args.data``)."""
     data = build_config(args, base=est.config_).data
 
     def given(name: str) -> bool:
         return getattr(args, f"cfg__data__{name}", None) is not None
 
     try:
-        fmt = data.format if given("format") else infer_format(args.data)
+        fmt = data.format if given("format") else infer_format(path or args.data)
     except DataError:
         return data  # no format from the name: the saved options stand (or fail clearly)
     changes = {} if given("format") or data.format in (None, fmt) else {"format": None}
