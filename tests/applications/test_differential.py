@@ -77,10 +77,14 @@ def test_change_table_summaries_by_hand():
     t = de.change_table(np.array([[0.2], [0.05]]), np.array([[0.1], [0.1]]), 0.0, de.DESettings())
     np.testing.assert_allclose(t["proba_de"], 0.5)
     np.testing.assert_allclose(t["lfc_median"], 0.0, atol=1e-12)
-    np.testing.assert_allclose(t["bayes_factor"], 0.0, atol=1e-6)  # no direction preferred
-    # the Bayes factor carries the direction; lfc_* use ε / 1000
+    np.testing.assert_allclose(t["bayes_factor"], 0.0, atol=1e-6)  # even odds
+    # the Bayes factor is the log-odds of proba_de (no sign: the lfc columns give the
+    # direction); lfc_* use ε / 1000
     t = de.change_table(h1, h2, 0.1, de.DESettings())
-    assert t["bayes_factor"][0] > 0 > t["bayes_factor"][2]
+    assert t["bayes_factor"][0] > 0 and t["bayes_factor"][2] > 0 > t["bayes_factor"][1]
+    assert t["lfc_median"][0] > 0 > t["lfc_median"][2]
+    barely = de.change_table(h1[:, 1:2] * 1.02, h2[:, 1:2], 0.0, de.DESettings())
+    assert barely["proba_de"][0] < 0.5 and barely["bayes_factor"][0] < 0  # not "strongly down"
     np.testing.assert_allclose(
         t["lfc_mean"][0], np.mean(np.log2((h1[:, 0] + 1e-4) / (h2[:, 0] + 1e-4)))
     )

@@ -10,8 +10,8 @@ Pairing draw j of A with draw j of B gives S samples of the log fold change
 
 and, for a threshold δ (log2 units), P(up) = P(r_g ≥ δ), P(down) = P(r_g ≤ −δ). A gene's
 probability of differential expression is p_g = max(P(up), P(down)) — the probability of its
-more probable direction of change beyond δ — and its Bayes factor is ± (log p_g − log(1 − p_g)),
-signed by that direction. This is scVI's "change" mode (Boyeau et al. 2023, *Molecular Systems
+more probable direction of change beyond δ — and its Bayes factor is log p_g − log(1 − p_g),
+unsigned (the direction is that of the ``lfc_*`` columns). This is scVI's "change" mode (Boyeau et al. 2023, *Molecular Systems
 Biology* 19:e11517) as scvi-tools 1.4 computes it, pseudocount included: for each group, the
 0.9 quantile over the genes it does not express (mean count below ``threshold_counts``) of their
 largest sampled h; ε is the larger of the two groups' values divided by the number of genes
@@ -331,7 +331,10 @@ def _change_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> d
     return {
         "proba_de": p,
         "proba_not_de": 1.0 - p,
-        "bayes_factor": np.sign(up - down) * (np.log(p + 1e-8) - np.log(1.0 - p + 1e-8)),
+        # log-odds of proba_de, unsigned as scvi-tools reports it (a sign would turn a gene
+        # that is probably not changed, p < 0.5, into strong evidence the other way); the
+        # direction is in the lfc_* columns
+        "bayes_factor": np.log(p + 1e-8) - np.log(1.0 - p + 1e-8),
         **_lfc_summaries(h1, h2, eps),
     }
 
