@@ -11,12 +11,12 @@ Pairing draw j of A with draw j of B gives S samples of the log fold change
 and, for a threshold δ (log2 units), P(up) = P(r_g ≥ δ), P(down) = P(r_g ≤ −δ). A gene's
 probability of differential expression is p_g = max(P(up), P(down)) — the probability of its
 more probable direction of change beyond δ — and its Bayes factor is log p_g − log(1 − p_g),
-unsigned (the direction is that of the ``lfc_*`` columns). This is scVI's "change" mode (Boyeau et al. 2023, *Molecular Systems
-Biology* 19:e11517) as scvi-tools 1.4 computes it, pseudocount included: for each group, the
-0.9 quantile over the genes it does not express (mean count below ``threshold_counts``) of their
-largest sampled h; ε is the larger of the two groups' values divided by the number of genes
-(at least 1e-10). The summaries of r (``lfc_*``) use ε / 1000, as scvi-tools does, so the
-reported fold changes are barely shrunk.
+unsigned (the direction is that of the ``lfc_*`` columns). This is scVI's "change" mode (Boyeau
+et al. 2023, *Molecular Systems Biology* 19:e11517) as scvi-tools 1.4 computes it, pseudocount
+included: for each group, the 0.9 quantile over the genes it does not express (mean count below
+``threshold_counts``) of their largest sampled h; ε is the larger of the two groups' values
+divided by the number of genes (at least 1e-10). The summaries of r (``lfc_*``) use ε / 1000, as
+scvi-tools does, so the reported fold changes are barely shrunk.
 
 Calls control the posterior expected false discovery rate: with genes sorted by p_g, the top k
 have expected FDR (1/k) Σ_{i≤k} (1 − p_i); the largest k with expected FDR ≤ α are called.
