@@ -124,3 +124,21 @@ def test_bad_inputs_are_one_line_errors():
         im.label_asw(np.full_like(emb, np.nan), batch)
     with pytest.raises(DataError, match="two distinct labels"):
         im.clustering_agreement(emb, np.full(len(emb), "t"))
+
+
+def test_missing_labels_are_left_out_not_a_cell_type():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, 4))
+    emb[:100] += 5
+    labels = np.array(["a"] * 100 + ["b"] * 100, dtype=object)
+    batch = np.tile(["x", "y"], 100).astype(object)
+    with_missing = labels.copy()
+    with_missing[::20] = np.nan
+    keep = np.arange(200) % 20 != 0
+    got = im.integration_metrics(emb, batch, with_missing)
+    want = im.integration_metrics(emb[keep], batch[keep], labels[keep])
+    assert got == pytest.approx(want)
+    tiny = im.integration_metrics(  # a cell type of 3 cells in 3 batches: no silhouette, no error
+        np.r_[emb[:3], emb[100:110]], np.r_[["x", "y", "z"], batch[100:110]], ["c"] * 3 + ["b"] * 10
+    )
+    assert np.isfinite(tiny["batch_asw"])

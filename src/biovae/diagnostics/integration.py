@@ -34,12 +34,24 @@ from typing import Any
 import numpy as np
 
 from biovae.errors import DataError, require
+from biovae.levels import MISSING, level_text
 
 #: Perplexity of the LISI kernel (as in Harmony and scIB); the neighbourhood is 3× larger.
 LISI_PERPLEXITY = 30.0
 #: Neighbourhood size of the kBET test and significance level.
 KBET_K = 50
 KBET_ALPHA = 0.05
+
+
+def _known(emb: Any, batch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records with both a batch and a label (a missing label is no cell type)."""
+    x = _embedding(emb)
+    b, y = (np.asarray(v, dtype=object) for v in (batch, labels))
+    for what, v in (("batch", b), ("labels", y)):
+        if v.shape != (len(x),):
+            raise DataError(f"{what} has shape {v.shape} but the embedding has {len(x)} records")
+    keep = (level_text(b) != MISSING) & (level_text(y) != MISSING)
+    return x[keep], b[keep], y[keep]
 
 
 def _codes(values: Any, n: int, what: str) -> tuple[np.ndarray, int]:
@@ -82,7 +94,7 @@ def batch_asw(emb: Any, batch: Any, labels: Any = None) -> float:
     scores = []
     for g in np.unique(groups):
         sel = groups == g
-        if len(np.unique(b[sel])) < 2 or sel.sum() < 3:
+        if not 2 <= len(np.unique(b[sel])) <= sel.sum() - 1:  # what a silhouette needs
             continue
         s = metrics.silhouette_samples(x[sel], b[sel])
         scores.append(float(np.mean(1.0 - np.abs(s))))
@@ -174,7 +186,9 @@ def clustering_agreement(emb: Any, labels: Any, seed: int = 0) -> tuple[float, f
 
 
 def integration_metrics(emb: Any, batch: Any, labels: Any, seed: int = 0) -> dict[str, float]:
-    """Every batch-mixing and conservation metric of ``emb`` as a flat dict (see module doc)."""
+    """Every batch-mixing and conservation metric of ``emb`` as a flat dict (see module doc);
+    records whose batch or label is missing (None, NaN, empty) are left out of all of them."""
+    emb, batch, labels = _known(emb, batch, labels)
     ilisi_median, ilisi_scaled = ilisi(emb, batch)
     ari, nmi = clustering_agreement(emb, labels, seed)
     return {
