@@ -85,3 +85,17 @@ def test_bad_embeddings_and_roots_are_errors():
         tj.pseudotime(emb, root=50)
     with pytest.raises(DataError, match="no records"):
         tj.pseudotime(emb, root_group=np.zeros(50, bool))
+
+
+def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
+    from biovae.applications.trajectory import pseudotime
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 10, 200))
+    curve = np.c_[t, np.sin(t), 0.05 * rng.normal(size=200)]
+    blob = rng.normal(size=(30, 3)) * 0.1 + 100.0  # far away: its own piece of the kNN graph
+    traj = pseudotime(np.r_[curve, blob])
+    assert traj.root < 200 and np.isfinite(traj.pseudotime[:200]).all()
+    assert np.isnan(traj.pseudotime[200:]).all()
+    rho = abs(np.corrcoef(traj.pseudotime[:200], t)[0, 1])
+    assert rho > 0.95

@@ -118,17 +118,31 @@ def root_from_group(dmap: DiffusionMap, in_group: np.ndarray) -> int:
     in_group = np.asarray(in_group, dtype=bool)
     if not in_group.any():
         raise DataError("the root group has no records; check --root-key/--root-value")
-    dc1 = dmap.components[:, 1]
+    dc1 = main_axis(dmap, np.flatnonzero(dmap.component_of == dmap.component_of[in_group][0]))
     rest = dc1[~in_group].mean() if (~in_group).any() else np.median(dc1)
     members = np.flatnonzero(in_group)
     side = 1.0 if dc1[in_group].mean() >= rest else -1.0
     return int(members[np.argmax(side * dc1[members])])
 
 
+def main_axis(dmap: DiffusionMap, members: np.ndarray) -> np.ndarray:
+    """The leading diffusion component that varies over ``members`` (one connected piece of
+    the graph): components of eigenvalue 1 are flat on each piece, and those of another piece
+    are ≈ 0 on this one."""
+    moving = np.flatnonzero(dmap.eigenvalues < 1 - 1e-8)
+    for j in moving:
+        values = dmap.components[:, j]
+        if np.ptp(values[members]) > 1e-6 * np.abs(values).max():
+            return values
+    return dmap.components[:, 1]
+
+
 def default_root(dmap: DiffusionMap) -> int:
-    """The record at the extreme of the first diffusion component farthest from its median."""
-    dc1 = dmap.components[:, 1]
-    return int(np.argmax(np.abs(dc1 - np.median(dc1))))
+    """In the largest connected piece of the graph, the record at the extreme of its main
+    diffusion component farthest from the median."""
+    members = np.flatnonzero(dmap.component_of == np.bincount(dmap.component_of).argmax())
+    dc1 = main_axis(dmap, members)[members]
+    return int(members[np.argmax(np.abs(dc1 - np.median(dc1)))])
 
 
 def pseudotime(
