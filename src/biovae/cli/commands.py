@@ -80,9 +80,10 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
     if cfg.model.kind != "pca":
         shutil.rmtree(out.with_name(out.name + ".checkpoint"), ignore_errors=True)
         last = est.history_[-1]
+        what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL
         _say(
             args,
-            f"trained {last['epoch']} epochs; ELBO/record {last['elbo']:.4g}"
+            f"trained {last['epoch']} epochs; {what}/record {last['elbo']:.4g}"
             + (f", validation {last['val_elbo']:.4g}" if "val_elbo" in last else ""),
         )
     if args.report:

@@ -21,7 +21,8 @@ def add_screen_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "screening (sequence models)",
         "Sequences flagged by a screen are withheld from --out; every verdict goes to "
-        "OUT's name + .screening.tsv. A screen that fails stops the run, nothing written.",
+        "OUT with its suffix replaced by .screening.tsv (designs.fasta -> designs.screening.tsv). "
+        "A screen that fails stops the run, nothing written.",
     )
     g.add_argument(
         "--screen-against",
