@@ -64,3 +64,17 @@ def test_warmup_and_kept_epoch_from_history() -> None:
     ]
     assert kept_epoch(ranked, beta=1.0) == 2  # early stopping on the ELBO
     assert kept_epoch(ranked, beta=1.0, metric="classification") == 1
+
+
+def test_an_unfinished_warm_up_counts_against_the_target_beta() -> None:
+    history = [{"epoch": e, "beta": 0.05 * e} for e in range(1, 9)]  # 20 planned, stopped at 8
+    assert warmup_epochs(history, target=1.0) == 8  # all 8 run epochs are warm-up
+    assert warmup_epochs(history, target=0.2) == 4  # β reached 0.2 at epoch 4
+
+
+def test_the_usage_verdict_tells_shrunk_posteriors_from_collapse() -> None:
+    from biovae.reports.sections import _verdict
+
+    assert "collapsed to the prior" in _verdict(0, 2, True, kl_total=0.01)
+    shrunk = _verdict(0, 2, True, kl_total=2.25)
+    assert "collapsed" not in shrunk and "2.25 nats" in shrunk

@@ -140,10 +140,11 @@ def kept_epoch(history: Sequence[dict], beta: float, metric: str = "elbo") -> in
     return int(min(scored, key=lambda pair: pair[0])[1]["epoch"]) if scored else None
 
 
-def warmup_epochs(history: Sequence[dict]) -> int:
-    """Epochs of KL warm-up: those with β below its final value, plus the one reaching it."""
+def warmup_epochs(history: Sequence[dict], target: float | None = None) -> int:
+    """Epochs of KL warm-up run: those with β below the ``target`` β (default: the last
+    epoch's), plus the one reaching it."""
     if not history:
         return 0
-    target = history[-1].get("beta", 0.0)
+    target = history[-1].get("beta", 0.0) if target is None else target
     below = sum(1 for r in history if r.get("beta", target) < target - 1e-12)
     return min(below + 1, len(history)) if below else 0

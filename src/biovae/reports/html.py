@@ -142,7 +142,7 @@ def render_document(title: str, tagline: str, overview: str, parts: list[Section
 def _default_title(est: Any, ds: Dataset | None) -> str:
     kind = sections.KIND_NAMES.get(sections.model_kind(est), "model")
     where = f" of {ds.source}" if ds is not None and ds.source else ""
-    return f"biovae report: {kind.split(' ')[0]}{where}"
+    return f"biovae report: {kind.split(' (')[0]}{where}"
 
 
 def _highlights(items: list[Highlight]) -> str:

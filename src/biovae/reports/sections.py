@@ -45,8 +45,12 @@ def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
     if kind != "pca":
         hidden = cfg.model.network.hidden
         facts.append(("Hidden widths", " → ".join(map(str, hidden)) if hidden else "linear"))
-        facts.append(("β (KL weight)", _beta_text(cfg.objective)))
+        if kind != "ae":  # an autoencoder has no KL term
+            facts.append(("β (KL weight)", _beta_text(cfg.objective)))
         facts.append(("Epochs run", _epochs_text(est)))
+    if kind == "ssvae":
+        levels = ", ".join(est.schema_.labels.levels)
+        facts.append(("Labels", f"{cfg.data.labels_key} ({levels})"))
     cov = est.schema_.covariates
     if cov.width:
         facts.append(("Conditioned on", ", ".join((*cov.categorical, *cov.continuous))))
@@ -110,7 +114,7 @@ def training_section(est: Any) -> Section:
         )
         return Section("training", title, notes=(why,))
     stochastic = model_kind(est) in ("vae", "ssvae")
-    warm = warmup_epochs(est.history_)
+    warm = warmup_epochs(est.history_, est.config_.objective.beta) if stochastic else 0
     cfg = est.config_
     kept = kept_epoch(est.history_, cfg.objective.beta, cfg.train.early_stopping)
     keys = ("elbo", "recon", "kl") if stochastic else ("recon",)
@@ -119,10 +123,15 @@ def training_section(est: Any) -> Section:
         "How the objective evolved. The curves should flatten out; a validation curve that "
         "turns upward while training keeps improving means over-fitting."
     )
-    caption = "Per-record values in nats; solid: training records, dashed: validation records."
+    validated = any("val_recon" in r for r in est.history_)
+    caption = "Per-record values in nats; solid: training records" + (
+        ", dashed: validation records." if validated else " (no validation split)."
+    )
     if warm:
+        planned = cfg.objective.kl_warmup_epochs
+        span = f"{warm} epochs" if warm >= planned else f"{warm} of {planned} planned epochs"
         caption += (
-            f" The shaded band marks the KL warm-up (β rising over {warm} epochs), "
+            f" The shaded band marks the KL warm-up (β rising over {span}), "
             "during which the KL may grow before it settles."
         )
     if kept is not None:
@@ -186,20 +195,24 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
         "latent-usage",
         title,
         lead,
-        _verdict(n_active, k, stochastic),
+        _verdict(n_active, k, stochastic, None if kl is None else float(kl.sum())),
         plots=(plot,),
         highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
     )
 
 
-def _verdict(n_active: int, k: int, stochastic: bool) -> str:
+def _verdict(n_active: int, k: int, stochastic: bool, kl_total: float | None = None) -> str:
     """One plain-language sentence on how many latent dimensions are used."""
     if n_active == 0:
-        why = (
-            "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
-            if stochastic
-            else "its codes barely vary across records."
-        )
+        if not stochastic:
+            why = "its codes barely vary across records."
+        elif kl_total is not None and kl_total > 0.1 * k:  # posteriors moved, means did not
+            why = (
+                f"its posteriors differ from the prior ({kl_total:.2f} nats) but hardly between "
+                "records — often a short training; train longer before reading the map."
+            )
+        else:
+            why = "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
         return (
             f"None of the {k} latent dimensions is active: the model ignores its latent space; "
             + why
