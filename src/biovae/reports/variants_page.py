@@ -47,9 +47,12 @@ def write_variants_report(
     return write_sections_page(path, title, tagline, parts)
 
 
-def _kept(fraction: float) -> str:
+def _kept(fraction: float, history: list) -> str:
     if fraction <= 0:
         return "the last update (no held-out sequences)"
+    evaluated = any("val_elbo" in h for run in history for h in run)
+    if not evaluated:
+        return "the last update (training ended before the first held-out evaluation)"
     return f"best held-out weighted ELBO ({fraction:.0%} of sequences held out)"
 
 
@@ -86,7 +89,7 @@ def model_section(fitted: Any, mean_weights: bool = False) -> Section:
             "latent dimensions, decoder",
             f"{cfg.model.n_latent}, {'variational' if cfg.model.bayesian else 'MAP'} weights",
         ),
-        ("model kept", _kept(cfg.train.validation_fraction)),
+        ("model kept", _kept(cfg.train.validation_fraction, f.get("history", []))),
         ("scored with", _scored(cfg.model.bayesian, mean_weights)),
     )
     notes = (
@@ -117,6 +120,8 @@ def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
     heat = scan_heatmap(cols, alphabet, (width, 4.2))
     profile = figures.render(lambda fig: _profile(fig, cols), (width, 2.6))
     ok = np.isfinite(np.asarray(cols["score"], dtype=float))
+    if "wild_type" in cols and "letter" in cols:  # the wild-type letters are no substitution
+        ok &= np.asarray(cols["wild_type"]) != np.asarray(cols["letter"])
     lead = (
         f"Every letter at each of {len(positions)} match positions "
         f"({int(ok.sum())} substitutions). Red cells are predicted damaging (less likely "
