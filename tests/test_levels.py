@@ -79,3 +79,24 @@ def test_boolean_and_integer_batches_sample_with_their_own_values(counts, key, l
         est.sample(3, obs={key: levels[0]})
     with pytest.raises(ConfigError, match="positive whole number"):
         est.sample(0, obs={key: np.array(levels)})
+
+
+def test_levels_of_earlier_models_and_users_spellings_are_found():
+    from biovae.levels import find_level
+
+    assert aliases(("0.0", "1.0"))["True"] == 1 and aliases(("0.0", "1.0"))["False"] == 0
+    assert find_level("1.0", ("0", "1", "2")) == "1" and find_level(1, ("0.0", "1.0")) == "1.0"
+    assert find_level("x", ("a", "b")) is None and find_level("01", ("01", "02")) == "01"
+
+
+def test_repeated_dataframe_columns_and_an_earlier_models_repeated_names(counts):
+    from biovae.inputs import as_dataset, check_features
+    from biovae.models.schema import DataSchema
+
+    x, _ = counts
+    frame = pd.DataFrame(x[:, :4], columns=["g1", "g2", "g3", "g3"])
+    with pytest.warns(UserWarning, match="renamed g3-1"):
+        ds = as_dataset(frame)
+    assert ds.features == ("g1", "g2", "g3", "g3-1")
+    old = DataSchema((4,), ("g1", "g2", "g3", "g3"), None)  # saved before names were made unique
+    check_features(ds, old)  # no error: the same renaming on both sides

@@ -101,3 +101,9 @@ def test_geometry_fit_puts_no_bond_across_missing_residues_or_chains(fitted, tmp
         loaded.reconstruct(gap)[:, 30] - loaded.reconstruct(gap)[:, 29], axis=-1
     )
     assert np.abs(gap_lengths - 3.8).min() > 0.1
+
+
+def test_the_same_protein_with_another_chain_id_embeds_alike(fitted):
+    model, s = fitted
+    renamed = dataclasses.replace(s, chain_ids=("B",) * s.n_atoms)
+    np.testing.assert_array_equal(model.encode(renamed), model.encode(s))

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data._columns import to_obs
-from biovae.data.dataset import Dataset
+from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.errors import ConfigError, DataError
 from biovae.likelihoods import Likelihood
@@ -34,7 +34,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
-        text = [str(c) for c in X.columns if X[c].dtype.kind not in "iufb"]
+        text = [str(c) for c, kind in zip(X.columns, X.dtypes) if kind.kind not in "iufb"]
         if text:
             raise DataError(
                 f"DataFrame column {text[0]!r} is not numeric; pass features as X and metadata "
@@ -114,7 +114,8 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"{where}: records have shape {tuple(ds.x.shape[1:])} but {what} was fitted on "
             f"{tuple(schema.data_shape)}; use data with {what}'s features"
         )
-    ours, theirs = tuple(ds.features), tuple(schema.features)
+    # a model saved before repeated names were made unique holds them as they were
+    ours, theirs = tuple(ds.features), unique_names(schema.features, what, warn=False)
     if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
         return
     diff = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]

@@ -46,4 +46,19 @@ def aliases(levels: tuple[str, ...]) -> dict[str, int]:
         head, dot, tail = lv.partition(".")
         if dot and tail == "0" and head.lstrip("-").isdigit():
             index.setdefault(head, i)
+    if set(levels) <= {"0.0", "1.0"}:  # earlier versions read booleans as 0.0 / 1.0
+        index.update({"False": index["0.0"]} if "0.0" in index else {})
+        index.update({"True": index["1.0"]} if "1.0" in index else {})
     return index
+
+
+def find_level(value: Any, levels: tuple[str, ...]) -> str | None:
+    """The level of ``levels`` a user's ``value`` names (``1``, ``1.0`` and ``"1.0"`` name level
+    ``"1"``), or None."""
+    text = _text(value)
+    index = aliases(levels)
+    if text not in index:
+        head, dot, tail = text.partition(".")
+        if dot and tail.strip("0") == "" and head.lstrip("-").isdigit():
+            text = head
+    return levels[index[text]] if text in index else None

@@ -134,8 +134,13 @@ class ConformationVAE:
     def encode(self, structures: Structures) -> np.ndarray:
         """Posterior means E_q[z|x] of each frame, shape ``(n, k)``."""
         self._check()
-        aligned = self.align(structures)
-        return self.vae_.transform(structures.to_dataset(aligned))
+        aligned = self.align(structures)  # checks the number of atoms
+        # the model's atom names: the same protein renumbered or with another chain id is the
+        # same selection of atoms (align refused another count)
+        records = dataclasses.replace(
+            structures.to_dataset(aligned), features=self.vae_.schema_.features
+        )
+        return self.vae_.transform(records)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> np.ndarray:

@@ -110,8 +110,20 @@ def test_a_level_spelled_none_is_a_level_not_missing():
 def test_numbers_with_r_style_missing_values_are_numbers():
     import pandas as pd
 
-    from biovae.data._columns import to_obs
+    from biovae.data._columns import text_table_obs, to_obs
 
-    age = to_obs(pd.Series(["43", "NA", "61", "57"], dtype=object))
+    age = text_table_obs(pd.Series(["43", "NA", "61", "57"], dtype=object))
     assert age.dtype == np.float64 and np.isnan(age[1]) and age[0] == 43.0
-    assert to_obs(pd.Series(["a", "NA", "b"], dtype=object)).tolist() == ["a", "NA", "b"]
+    assert text_table_obs(pd.Series(["a", "NA", "b"], dtype=object)).tolist() == ["a", "NA", "b"]
+    assert text_table_obs(pd.Series(["1_0", "10"], dtype=object)).tolist() == ["1_0", "10"]
+    # in memory (AnnData, DataFrames) text stays text: plate "01" is not the number 1
+    assert to_obs(pd.Series(["01", "02"], dtype=object)).tolist() == ["01", "02"]
+
+
+def test_a_measured_technical_covariate_stays_a_number():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(120, 3))
+    depth = np.exp(rng.normal(10, 0.5, 120))  # a read depth: every value its own
+    label = np.tile(["a", "b"], 60)
+    result = audit(z, {"depth": depth, "label": label}, ["depth"], ["label"])
+    assert result["covariates"]["depth"]["kind"] == "continuous"

@@ -90,6 +90,24 @@ def test_resume_keeps_the_best_weights_and_a_finished_fit_stays_finished(tmp_pat
         assert all(torch.equal(wf[k], wr[k]) for k in wf), cut
 
 
+def test_a_checkpoint_of_an_earlier_version_resumes(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    x = _data()
+    full = VAE(config=_cfg(epochs=6, checkpoint_every=3)).fit(x, checkpoint_dir=tmp_path / "a")
+    VAE(config=_cfg(epochs=3, checkpoint_every=3)).fit(x, checkpoint_dir=tmp_path / "b")
+    path = tmp_path / "b" / "state.safetensors"
+    tensors = load_file(str(path))
+    tensors["rng.torch"] = tensors.pop("rng.torch.0")  # as written before per-rank states
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("best.")}
+    save_file(tensors, str(path))
+    resumed = VAE(config=_cfg(epochs=6, checkpoint_every=3)).fit(
+        x, checkpoint_dir=tmp_path / "b", resume=True
+    )
+    wf, wr = _weights(full), _weights(resumed)
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+
+
 def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()

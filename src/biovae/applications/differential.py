@@ -50,7 +50,7 @@ from biovae.applications.de_sampling import Cells, read_cells, sample_frequencie
 from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
-from biovae.levels import level_text
+from biovae.levels import find_level, level_text
 from biovae.likelihoods.base import ObservedLibrary
 
 
@@ -144,8 +144,8 @@ def differential_expression(
     _check_model(est)
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     groups = Grouping.of(ds, groupby)
-    group1 = level_text([group1])[0]  # 0, 0.0 and "0" name one level
-    group2 = None if group2 is None else level_text([group2])[0]
+    group1 = _named(group1, groups.levels)  # 0, 0.0, "0" and "0.0" name one level
+    group2 = None if group2 is None else _named(group2, groups.levels)
     groups.indices(group1, group2)  # bad requests fail before any work
     cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     return _compare(est, ds, cells, sums, groups, (group1, group2), batch_key, settings)
@@ -231,6 +231,11 @@ def _compare(
         group2="rest" if group2 is None else str(group2),
     )
     return frame
+
+
+def _named(value: Any, levels: tuple[str, ...]) -> str:
+    """The level ``value`` names (its own spelling when none, for the error that follows)."""
+    return find_level(value, levels) or level_text([value])[0]
 
 
 def _check_model(est: Any) -> None:

@@ -17,7 +17,7 @@ import torch
 
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
-from biovae.levels import aliases, level_text
+from biovae.levels import find_level
 from biovae.likelihoods.base import ObservedLibrary
 
 LIBRARY_SIZE = 1e4
@@ -39,9 +39,9 @@ def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> 
     """Encoded covariates of ``n`` records with column ``key`` set to ``level``."""
     cov = est.schema_.covariates
     levels = covariate_levels(est, key)
-    text = level_text([level])[0]
-    if text not in aliases(levels):
-        raise DataError(f"{key} has no level {text!r}; choose one of {', '.join(levels)}")
+    text = find_level(level, levels)
+    if text is None:
+        raise DataError(f"{key} has no level {level!r}; choose one of {', '.join(levels)}")
     return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, "reference")
 
 

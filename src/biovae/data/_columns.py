@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,16 +19,23 @@ NA_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "
 def to_obs(col: pd.Series) -> np.ndarray:
     """Convert a metadata column to the obs convention.
 
-    Numbers become float64 (NaN = missing) — text columns of numbers with spellings of missing
-    values (``NA``, ``NaN``, ``?``, … as R and others write them) too; everything else (text,
-    categories, booleans) becomes an object array of ``str`` with ``""`` for missing values.
+    Numbers become float64 (NaN = missing); everything else (text, categories, booleans)
+    becomes an object array of ``str`` with ``""`` for missing values.
     """
     if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == bool:
         return as_text(col)
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return as_text(col)
+
+
+def text_table_obs(col: pd.Series) -> np.ndarray:
+    """:func:`to_obs` for a column of a delimited text file, read with every field as written:
+    a column of numbers with spellings of missing values (``NA``, ``NaN``, ``?``, … as R and
+    others write them) is numbers with missing values, as pandas would have read it without
+    them."""
     parsed = numeric_or_none(col) if col.dtype == object else None
-    return as_text(col) if parsed is None else parsed.to_numpy(dtype=np.float64)
+    return to_obs(col) if parsed is None else parsed.to_numpy(dtype=np.float64)
 
 
 def as_text(col: pd.Series) -> np.ndarray:
@@ -37,6 +45,9 @@ def as_text(col: pd.Series) -> np.ndarray:
     out = np.array([str(v) for v in values], dtype=object)
     out[missing] = ""
     return out
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def numeric_or_none(col: pd.Series) -> pd.Series | None:
@@ -49,10 +60,10 @@ def numeric_or_none(col: pd.Series) -> pd.Series | None:
     parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
     unparsed = parsed.isna() & text.notna()
     if unparsed.any():  # pandas gives NaN for numbers beyond float64 ("1e400"): inf, reported
-        try:
-            parsed[unparsed] = [float(v) for v in text[unparsed]]
-        except (TypeError, ValueError):
+        rest = [str(v).strip() for v in text[unparsed]]
+        if not all(_NUMBER.fullmatch(v) for v in rest):
             return None
+        parsed[unparsed] = [float(v) for v in rest]
     if parsed.notna().sum() == 0:
         return None
     return parsed

@@ -191,7 +191,7 @@ def _sequence_codes(x: np.ndarray, alphabet: str, where: str) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
-def unique_names(names: Any, where: str) -> tuple[str, ...]:
+def unique_names(names: Any, where: str, warn: bool = True) -> tuple[str, ...]:
     """Feature names as text, each once: a repeated name's later copies become ``name-1``,
     ``name-2``, … (anndata's ``var_names_make_unique``; gene symbols repeat in 10x files),
     with a warning, so every column keeps a name of its own in outputs and name checks."""
@@ -210,6 +210,8 @@ def unique_names(names: Any, where: str) -> tuple[str, ...]:
             taken.add(out[j])
         else:
             seen[name] = 1
+    if not warn:
+        return tuple(out)
     warnings.warn(
         f"{where}: feature names repeat (e.g. {first!r}); later copies renamed {first}-1, … "
         "(as anndata's var_names_make_unique)",

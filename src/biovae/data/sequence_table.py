@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data import sequences
-from biovae.data._columns import to_obs
+from biovae.data._columns import text_table_obs
 from biovae.data.dataset import Dataset
 from biovae.data.tables import LINE_OFFSET, load_table, record_ids, require_columns
 from biovae.errors import DataError
@@ -66,7 +66,7 @@ def read_sequence_table(
         raw, alphabet, list(ids), labels, table.source, drop_invalid=drop_invalid
     )
     skip = {sequence_column, table.id_column}
-    obs = {c: to_obs(table.frame[c])[keep] for c in table.frame.columns if c not in skip}
+    obs = {c: text_table_obs(table.frame[c])[keep] for c in table.frame.columns if c not in skip}
     return Dataset(
         x=codes, ids=ids[keep], features=labels, obs=obs, alphabet=alphabet, source=table.source
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biovae.data._columns import as_text, check_finite, numeric_or_none, to_obs
+from biovae.data._columns import as_text, check_finite, numeric_or_none, text_table_obs
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset, check_unique_ids
 from biovae.errors import DataError
@@ -125,7 +125,7 @@ def read_obs_table(
     table = load_table(path, sep=sep, id_column=id_column or first)
     ids = record_ids(table)
     check_unique_ids(ids, table.source)
-    obs = {c: to_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
+    obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
     return ids, obs
 
 
@@ -253,14 +253,14 @@ def _split_columns(
         if name in text_columns:
             obs[name] = as_text(frame[name])
         elif name in metadata:
-            obs[name] = to_obs(frame[name])
+            obs[name] = text_table_obs(frame[name])
         elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             features.append(name)
         elif (numeric := numeric_or_none(frame[name])) is not None:
             features.append(name)
             parsed[name] = numeric
         else:
-            obs[name] = to_obs(frame[name])
+            obs[name] = text_table_obs(frame[name])
     return obs, features, parsed
 
 

@@ -62,6 +62,18 @@ def is_categorical_column(values: np.ndarray) -> bool:
     return len(np.unique(finite)) <= min(MAX_LEVELS, max(2, len(finite) // 10))
 
 
+def looks_like_codes(values: np.ndarray) -> bool:
+    """Whole numbers with at most half as many distinct values as records: codes of levels
+    (batch 0..11), as a technical covariate given as numbers usually is — not a measurement
+    such as a read depth or a mitochondrial share."""
+    v = np.asarray(values)
+    if v.dtype.kind not in "iufb":
+        return False
+    finite = v[np.isfinite(v.astype(np.float64))].astype(np.float64)
+    whole = bool(finite.size) and bool(np.all(finite == np.round(finite)))
+    return whole and len(np.unique(finite)) <= len(finite) / 2
+
+
 def symmetric_auroc(score: np.ndarray, positive: np.ndarray) -> float:
     """max(A, 1 − A) of the ROC AUC of ``score`` for the boolean labels ``positive``."""
     from sklearn.metrics import roc_auc_score
@@ -202,9 +214,10 @@ def audit(
     margin
         How much larger the technical κ must be for the verdict "technical dominates".
     categorical
-        Names audited as categorical whatever their values (technical covariates always are: a
-        batch coded 0..11 is 12 batches, not a number); others are categorical when text or
-        numbers with few distinct values (:func:`is_categorical_column`).
+        Names audited as categorical whatever their values (and technical covariates coded by
+        whole numbers, :func:`looks_like_codes`: a batch coded 0..11 is 12 batches, not a
+        number); others are categorical when text or numbers with few distinct values
+        (:func:`is_categorical_column`).
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
@@ -212,7 +225,7 @@ def audit(
     for name in (*technical, *biological):
         if name not in covariates:
             raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
-    forced = {*categorical, *technical}
+    forced = {*categorical, *(t for t in technical if looks_like_codes(covariates[t]))}
     results = {
         name: _audited(name, z, v, n_splits, seed, True if name in forced else None)
         for name, v in covariates.items()

@@ -107,7 +107,10 @@ def load_checkpoint(
     }
     optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
     own = f"rng.torch.{rank}"
-    torch.set_rng_state(tensors[own] if own in tensors else tensors["rng.torch.0"])
+    for key in (own, "rng.torch.0", "rng.torch"):  # "rng.torch": written by earlier versions
+        if key in tensors:
+            torch.set_rng_state(tensors[key])
+            break
     generator.set_state(tensors["rng.shuffle"])
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
     return meta["loop"], best or {k: v.clone() for k, v in model.state_dict().items()}
