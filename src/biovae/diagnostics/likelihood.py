@@ -58,7 +58,7 @@ def iwae_monte_carlo_se(log_w_kn: torch.Tensor) -> torch.Tensor:
     It is a lower bound in practice: heavy-tailed weights seldom show their tail in K draws,
     and the estimate cannot exceed about 1 nat per record. On CellBench (K = 1,000) the
     standard error of the mean came out at about half the spread of 12 reseeded estimates
-    (0.031 against 0.056 nats; a check run on 2026-11-26)."""
+    (0.031 against 0.056 nats; ``benchmarks/RESULTS.md``, diagnostics)."""
     k = log_w_kn.shape[0]
     if k < 2:
         return torch.full(log_w_kn.shape[1:], float("nan"), dtype=log_w_kn.dtype)
