@@ -73,7 +73,7 @@ class PCA:
             raise DataError(f"{ds.source}: {exc}; choose a smaller --latent") from exc
         self.config_, self.likelihood_ = cfg, lik
         self.schema_ = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet)
-        self.fingerprint_, self.history_ = fingerprint(ds), []
+        self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
         return self
 
     def _check(self) -> ppca.PPCAFit:
@@ -111,7 +111,12 @@ class PCA:
             "eigenvalues": fit.eigenvalues,
             "noise_variance": torch.tensor([fit.noise_variance], dtype=torch.float64),
         }
-        meta = {"model_class": "PCA", "data_fingerprint": self.fingerprint_, "history": []}
+        meta = {
+            "model_class": "PCA",
+            "data_fingerprint": self.fingerprint_,
+            "n_train": getattr(self, "n_train_", 0),
+            "history": [],
+        }
         return persistence.save(
             path, persistence.SavedModel(self.config_, self.schema_, weights, meta)
         )
@@ -137,7 +142,7 @@ class PCA:
             saved.config.model.likelihood, saved.schema.data_shape, saved.schema.n_letters
         )
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
-        est.history_ = []
+        est.history_, est.n_train_ = [], int(saved.metadata.get("n_train", 0))
         return est
 
 

@@ -188,6 +188,8 @@ def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:
     assert "fitted in closed form" in text and "training-curves" not in plots_by_key(page)
     assert "latent-map" in plots_by_key(page)
     assert "markers-dotplot" not in plots_by_key(page)  # no posterior to sample
+    assert "probabilistic PCA" in text and "200 records" in text  # not "nb likelihood"
+    assert "β (KL weight)" not in " ".join(parse(write_report(ae, tmp_path / "a2.html")).text)
 
 
 def test_sequence_report(tmp_path: Path, fast_render) -> None:

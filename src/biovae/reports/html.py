@@ -96,7 +96,8 @@ def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str |
     cfg = est.config_
     tagline = (
         f"{sections.KIND_NAMES.get(cfg.model.kind, cfg.model.kind)} · "
-        f"{cfg.model.likelihood.name} likelihood · {cfg.model.n_latent}-D latent space"
+        f"{sections.likelihood_text(est)}"
+        f"{'' if cfg.model.kind == 'pca' else ' likelihood'} · {cfg.model.n_latent}-D latent space"
     )
     overview = _overview(sections.summary_facts(est, ds), parts, ds)
     return render_document(title, tagline, overview, parts)

@@ -64,6 +64,15 @@ GENERAL_LIMITS = (
 )
 
 
+def _intended_use(kind: str, name: str) -> str:
+    if kind == "pca":
+        return (
+            "A linear baseline: a latent map of the records and the exact probabilistic-PCA "
+            f"log-likelihood of their {name} encoder features (not of the raw {name} data)."
+        )
+    return INTENDED_USE.get(name, "A latent map and density model of records.")
+
+
 def model_card_section(est: Any) -> Section:
     """Intended use, training data, limits and safeguards of a fitted estimator."""
     cfg = est.config_
@@ -75,7 +84,7 @@ def model_card_section(est: Any) -> Section:
         "summary)"
     )
     rows = [
-        ("Intended use", INTENDED_USE.get(name, "A latent map and density model of records.")),
+        ("Intended use", _intended_use(cfg.model.kind, name)),
         ("Trained on", trained_on + ". The model describes that population only."),
     ]
     mapping = getattr(est, "mapping_", None)

@@ -27,6 +27,15 @@ KIND_NAMES = {
 }
 
 
+def likelihood_text(est: Any) -> str:
+    """The likelihood as the model uses it: PCA fits a Gaussian (probabilistic PCA) to the
+    likelihood family's encoder features (e.g. log1p counts), not that family."""
+    name = est.config_.model.likelihood.name
+    if model_kind(est) == "pca":
+        return f"Gaussian (probabilistic PCA) on {name} features (e.g. log1p of counts)"
+    return name
+
+
 def model_kind(est: Any) -> str:
     """``vae``, ``ae`` or ``pca``, from the fitted configuration."""
     return est.config_.model.kind
@@ -39,7 +48,7 @@ def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
     cfg, kind = est.config_, model_kind(est)
     facts = [
         ("Model", KIND_NAMES.get(kind, kind)),
-        ("Likelihood", cfg.model.likelihood.name),
+        ("Likelihood", likelihood_text(est)),
         ("Latent dimensions", str(cfg.model.n_latent)),
     ]
     if kind != "pca":
@@ -54,6 +63,8 @@ def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
     cov = est.schema_.covariates
     if cov.width:
         facts.append(("Conditioned on", ", ".join((*cov.categorical, *cov.continuous))))
+    if cfg.objective.mmd_batch > 0 and kind != "pca":
+        facts.append(("MMD penalty (λ)", f"{cfg.objective.mmd_batch:g}: covariates removed from z"))
     n_train = getattr(est, "n_train_", 0)
     if n_train:
         n_val = getattr(est, "n_validation_", 0)
