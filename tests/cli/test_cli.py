@@ -260,3 +260,9 @@ def test_damaged_or_foreign_model_folders_are_one_line_errors(
     assert rc == 2 and "not a JSON object" in err and not (tmp_path / "z.csv").exists()
     rc, _, err = run(capsys, "variants", "scan", cellbench_model, "--out", tmp_path / "s.csv")
     assert rc == 2 and "holds no variants model" in err
+
+
+def test_drop_invalid_says_how_many_records_it_dropped(tmp_path, capsys):
+    data = _write(tmp_path / "s.fa", ">a\nACGTACGT\n>b\nACGNACGT\n>c\nACGTTCGT\n>d\nACGTACGA\n")
+    rc, _, err = run(capsys, "fit", data, "--drop-invalid", "--out", tmp_path / "m", *FAST)
+    assert rc == 0 and "1 of 4 records dropped for letters outside the alphabet 'ACGT-'" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -104,6 +105,12 @@ def encode(
     if not bad_rows.any():
         return codes, np.ones(len(raw), dtype=bool)
     if drop_invalid:
+        if (~bad_rows).any():  # all dropped: the caller's error says so
+            warnings.warn(
+                f"{source}: {int(bad_rows.sum())} of {len(raw)} records dropped for letters "
+                f"outside the alphabet '{alphabet}' (drop_invalid)",
+                stacklevel=3,
+            )
         return codes[~bad_rows], ~bad_rows
     row = int(np.argmax(bad_rows))
     col = int(np.argmax(bad[row]))

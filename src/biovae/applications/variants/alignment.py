@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def read_alignment(
         return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
     chosen = records if focus is None else focus_first(records, focus, str(p))
     inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
-    ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
+    with warnings.catch_warnings():  # the dropped records are counted in the Alignment
+        warnings.simplefilter("ignore")
+        ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
     return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
 
@@ -113,7 +116,9 @@ def _from_records(
         a2m = Path(tmp) / (path.name.split(".")[0] + ".a2m")
         a2m.write_text("".join(f">{i}\n{s}\n" for i, s in zip(records.ids, records.seqs)))
         try:
-            ds = read_fasta(a2m, drop_invalid=True, focus=focus, alphabet=_letters(alphabet))
+            with warnings.catch_warnings():  # counted in the Alignment
+                warnings.simplefilter("ignore")
+                ds = read_fasta(a2m, drop_invalid=True, focus=focus, alphabet=_letters(alphabet))
         except DataError as exc:  # name the user's file, not the converted copy
             raise DataError(str(exc).replace(str(a2m), str(path))) from None
     ds = dataclasses.replace(ds, source=str(path))
