@@ -160,3 +160,14 @@ def test_a_sequence_table_model_embeds_the_same_records_from_fasta(fixtures, tmp
     for source, out in ((table, "a.csv"), (fasta, "b.csv")):
         assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_a_model_fitted_with_format_reads_its_own_file_again(fixtures, tmp_path):
+    """A comma-separated .txt (the name says tsv) keeps the saved --format csv."""
+    text = (fixtures / "crc_abundance_60x50.tsv").read_text().replace("\t", ",")
+    data = tmp_path / "comma.txt"
+    data.write_text(text)
+    model = tmp_path / "m"
+    fit = ["fit", str(data), "--format", "csv", "--id-column", "sample_id", "--epochs", "1"]
+    assert main([*fit, "--quiet", "--out", str(model)]) == 0
+    assert main(["embed", str(model), str(data), "--out", str(tmp_path / "z.csv")]) == 0

@@ -33,7 +33,8 @@ def add_audit_parser(sub, make_parser) -> None:
         type=_names,
         default=[],
         metavar="A,B",
-        help="audit these as categorical even when numbers (technical covariates always are)",
+        help="audit these as categorical even when numbers (technical covariates coded by "
+        "whole numbers already are)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for audit.json (+ html)")
     p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")

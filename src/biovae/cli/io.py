@@ -32,6 +32,11 @@ def read_input(path: str, data: DataConfig) -> Dataset:
     )
 
 
+def _family(fmt: str) -> str:
+    """Formats a file name cannot tell apart (a ``.txt`` table is csv or tsv)."""
+    return "table" if fmt.lower() in ("csv", "tsv") else fmt.lower()
+
+
 def model_data_config(est, args, path: str | None = None) -> DataConfig:
     """A fitted model's saved data options, overridden by explicit flags. Saved options that
     do not apply to the new input's format (a TSV's ``sequence_column`` for a FASTA file,
@@ -43,10 +48,15 @@ def model_data_config(est, args, path: str | None = None) -> DataConfig:
         return getattr(args, f"cfg__data__{name}", None) is not None
 
     try:
-        fmt = data.format if given("format") else infer_format(path or args.data)
+        fmt = (data.format or "").lower() if given("format") else infer_format(path or args.data)
     except DataError:
         return data  # no format from the name: the saved options stand (or fail clearly)
-    changes = {} if given("format") or data.format in (None, fmt) else {"format": None}
+    changes = {}
+    if not given("format") and data.format:
+        if _family(data.format) == _family(fmt):  # e.g. a comma-separated .txt: keep csv
+            fmt = data.format.lower()
+        else:
+            changes["format"] = None
     defaults = {f.name: f.default for f in fields(DataConfig)}
     for name, formats in OPTION_FORMATS.items():
         if getattr(data, name) and not given(name) and fmt not in formats:

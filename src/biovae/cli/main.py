@@ -305,8 +305,15 @@ def _novelty_parser(sub) -> None:
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one line, ``biovae: warning: ...`` (rank 0 only under torchrun)."""
-    if os.environ.get("RANK", "0") == "0":
+    if _speaks():
         print(f"biovae: warning: {message}", file=file or sys.stderr)
+
+
+def _speaks() -> bool:
+    """Whether this process prints messages: not the other ranks of a torchrun launch, whose
+    messages would repeat rank 0's."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return not launched or os.environ.get("RANK", "0") == "0"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
     except BiovaeError as exc:
         # under torchrun every rank meets the same input error: rank 0 says it once
-        if os.environ.get("RANK", "0") == "0":
+        if _speaks():
             print(f"biovae {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

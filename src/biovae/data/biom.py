@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biovae.data._columns import check_finite, to_obs
+from biovae.data._columns import check_finite, text_table_obs
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError, require
 
@@ -56,4 +56,4 @@ def _sample_metadata(table) -> dict[str, np.ndarray]:
     if meta is None or all(m is None for m in meta):
         return {}
     frame = pd.DataFrame([dict(m or {}) for m in meta])
-    return {str(c): to_obs(frame[c]) for c in frame.columns}
+    return {str(c): text_table_obs(frame[c]) for c in frame.columns}
