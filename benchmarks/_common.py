@@ -137,6 +137,18 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+def method_table(results: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str:
+    """One row per seed and method of ``results`` (each ``{"seed", "methods": {name: m}}``):
+    method, seed, then ``format(m[key], spec)`` under ``header`` for each column."""
+    headers = ("method", "seed", *(header for header, _, _ in columns))
+    rows = [
+        (name, r["seed"], *(format(m[key], spec) for _, key, spec in columns))
+        for r in results
+        for name, m in r["methods"].items()
+    ]
+    return markdown_table(headers, rows)
+
+
 def run_seeds(
     seeds: str, one_seed: Callable[[int, Path], dict], markdown: Callable[[list[dict]], str]
 ) -> list[dict]:

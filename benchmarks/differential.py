@@ -39,7 +39,7 @@ import torch
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
+from _common import load_average, machine_info, method_table, run_seeds, write_json_atomic
 from _scvi import add_simulation_args, output_and_scvi, run_scvi, write_h5ad
 from _splat import Simulated, splat
 from biovae.applications.differential import DESettings, differential_expression
@@ -184,31 +184,17 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    headers = (
-        "method",
-        "seed",
-        "AUROC",
-        "average precision",
-        "called",
-        "observed FDR",
-        "recall",
-        "DE s",
-    )
-    rows = [
+    return method_table(
+        results,
         (
-            name,
-            r["seed"],
-            f"{m['auroc']:.3f}",
-            f"{m['average_precision']:.3f}",
-            m["called"],
-            f"{m['observed_fdr']:.3f}",
-            f"{m['recall']:.3f}",
-            f"{m['de_seconds']:.1f}",
-        )
-        for r in results
-        for name, m in r["methods"].items()
-    ]
-    return markdown_table(headers, rows)
+            ("AUROC", "auroc", ".3f"),
+            ("average precision", "average_precision", ".3f"),
+            ("called", "called", ""),
+            ("observed FDR", "observed_fdr", ".3f"),
+            ("recall", "recall", ".3f"),
+            ("DE s", "de_seconds", ".1f"),
+        ),
+    )
 
 
 def main() -> None:

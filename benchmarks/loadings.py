@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, machine_info, markdown_table, run_seeds, write_json_atomic
+from _common import load_average, machine_info, method_table, run_seeds, write_json_atomic
 from _scvi import add_simulation_args, output_and_scvi, run_scvi, write_h5ad
 from biovae.applications.loadings import loadings
 from biovae.data.dataset import Dataset
@@ -111,19 +111,14 @@ def one_seed(args, seed: int, python: Path | None, work: Path) -> dict:
 
 
 def markdown(results: list[dict]) -> str:
-    headers = ("method", "seed", "largest angle (°)", "mean angle (°)", "train s")
-    rows = [
+    return method_table(
+        results,
         (
-            name,
-            r["seed"],
-            f"{m['max_angle']:.2f}",
-            f"{m['mean_angle']:.2f}",
-            f"{m['train_seconds']:.1f}",
-        )
-        for r in results
-        for name, m in r["methods"].items()
-    ]
-    return markdown_table(headers, rows)
+            ("largest angle (°)", "max_angle", ".2f"),
+            ("mean angle (°)", "mean_angle", ".2f"),
+            ("train s", "train_seconds", ".1f"),
+        ),
+    )
 
 
 def main() -> None:

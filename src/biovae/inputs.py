@@ -146,18 +146,18 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
     disk is checked block by block, in one pass)."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
-    checks = [] if ds.alphabet is not None else [(np.isinf, INFINITE)]
-    if ds.alphabet is None and not likelihood.allows_missing:
-        checks.append((np.isnan, MISSING.format(name=likelihood.name)))
+    # one pass over the values: infinities always, NaN unless the family models missing entries
+    test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
     for start, block in blocks:
-        for test, problem in checks:
-            hit = first_bad(block, test)
-            if hit is not None:
-                raise DataError(
-                    f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
-                    f"'{ds.features[hit[1]]}' {problem}"
-                )
+        hit = None if ds.alphabet is not None else first_bad(block, test)
+        if hit is not None:
+            missing = np.isnan(float(block[hit[0], hit[1]]))
+            problem = MISSING.format(name=likelihood.name) if missing else INFINITE
+            raise DataError(
+                f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
+                f"'{ds.features[hit[1]]}' {problem}"
+            )
         bad = likelihood.validate(block)
         if bad is not None:
             _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
