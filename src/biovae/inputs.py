@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -161,6 +162,9 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
         bad = likelihood.validate(block)
         if bad is not None:
             _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
+    caveat = likelihood.caveat(ds.obs)  # data in the support, but not what the family assumes
+    if caveat:
+        warnings.warn(f"{ds.source}: {caveat}", stacklevel=3)
 
 
 def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int) -> None:

@@ -210,3 +210,28 @@ def test_triploid_calls_need_the_ploidy_set(fixtures_dir, tmp_path, capsys):
     config = tmp_path / "ploidy.toml"
     config.write_text('[model.likelihood]\nname = "genotype"\nploidy = 3\n')
     assert main([*fit, "--config", str(config), "--out", str(tmp_path / "m3")]) == 0
+    assert "2 of 3 individuals have at most 1 allele" in capsys.readouterr().err
+
+
+def test_haploid_individuals_under_a_diploid_model_are_warned_of(write, tmp_path, capsys):
+    haploid = write(
+        "h.vcf", vcf("a b c d", "M 1 . A G . . . GT 0 1 1 0", "M 9 . C T . . . GT 1 0 . 1")
+    )
+    fit = ["fit", str(haploid), "--likelihood", "genotype", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--latent", "2", "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "4 of 4 individuals have at most 1 allele" in err[0]
+    assert "set likelihood.ploidy = 1" in err[0]
+    config = tmp_path / "haploid.toml"
+    config.write_text('[model.likelihood]\nname = "genotype"\nploidy = 1\n')
+    assert main([*fit, "--config", str(config), "--out", str(tmp_path / "m1")]) == 0
+    assert capsys.readouterr().err == ""  # the ploidy fits: nothing to say
+
+
+def test_a_mixed_ploidy_file_names_the_haploid_individuals_share(fixtures_dir):
+    ds = read_dataset(fixtures_dir / "vcf_ploidy_example_4.1.vcf")  # ploidy 1, 2, 3
+    lik = Genotype(ds.x.shape[1:], LikelihoodConfig("genotype", ploidy=3))
+    assert "2 of 3 individuals have at most 1 allele" in lik.caveat(ds.obs)
+    assert "read as 3-ploid dosages" in lik.caveat(ds.obs)
+    diploid = read_dataset(fixtures_dir / KG)
+    assert Genotype(diploid.x.shape[1:], LikelihoodConfig("genotype")).caveat(diploid.obs) is None

@@ -17,7 +17,7 @@ Constraint transforms (softplus, softmax) live here and nowhere else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -134,6 +134,11 @@ class Likelihood(ABC):
 
     def validate(self, x: np.ndarray) -> BadEntry | None:
         """First entry outside the support, or None. ``x`` is dense or scipy sparse."""
+        return None
+
+    def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
+        """A warning when the records' metadata say the data are not what this family assumes
+        (the data themselves are inside its support, else :meth:`validate` refuses them)."""
         return None
 
     def context_stats(self, x) -> dict[str, float]:

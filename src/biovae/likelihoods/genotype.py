@@ -21,7 +21,7 @@ P and partly missing loci. :meth:`Genotype.configure` reads the loci from featur
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -126,6 +126,31 @@ class Genotype(Likelihood):
                     "names without a dot, e.g. rs ids)",
                 )
         return None
+
+    def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
+        """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a
+        VCF): their 0/1 dosages would be read as a P-ploid's, a haploid ALT as a heterozygote."""
+        if "ploidy" not in obs:
+            return None
+        try:
+            called = np.asarray(obs["ploidy"], dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        fewer = (called > 0) & (called < self.ploidy)
+        if not fewer.any():
+            return None
+        k, n = int(fewer.sum()), int((called > 0).sum())
+        lowest = int(called[fewer].min())
+        return (
+            f"{k} of {n} individuals have at most {lowest} allele(s) in every call (obs "
+            f"'ploidy'), but the genotype likelihood counts {self.ploidy} per individual; "
+            + (
+                f"for a {lowest}-ploid data set set likelihood.ploidy = {lowest}"
+                if k == n
+                else f"their calls are read as {self.ploidy}-ploid dosages (an ALT call as a "
+                "heterozygote; e.g. chrX of males): fit them apart if that matters"
+            )
+        )
 
 
 class GenotypeCounts(Distribution):
