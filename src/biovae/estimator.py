@@ -343,9 +343,13 @@ class Autoencoder(_LatentEstimator):
 
 def load_model(path: str | Path):
     """Load any saved biovae model (VAE, Autoencoder, PCA, SemiSupervisedVAE) from its folder."""
+    return model_from_saved(persistence.load(path))
+
+
+def model_from_saved(saved: persistence.SavedModel):
+    """The estimator of the kind a read model folder holds."""
     from biovae.ssvae_estimator import SemiSupervisedVAE
 
-    saved = persistence.load(path)
     kinds = {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}
     return kinds[saved.config.model.kind].from_saved(saved)
 

@@ -27,6 +27,7 @@ from biovae import persistence
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.estimator import VAE
@@ -123,24 +124,32 @@ class ConformationVAE:
 
     def align(self, structures: Structures) -> np.ndarray:
         """Frames ``(n, atoms, 3)`` superposed onto the model's reference frame."""
+        self.check_atoms(structures)
+        return align_frames(structures.coords, self.reference_)
+
+    def check_atoms(self, structures: Structures) -> None:
+        """A one-line error unless ``structures`` have as many atoms as the model."""
         if structures.n_atoms != len(self.reference_):
             raise DataError(
                 f"{structures.source}: {structures.n_atoms} atoms selected but the model has "
                 f"{len(self.reference_)}; use the same protein and --select as for fitting"
             )
-        return align_frames(structures.coords, self.reference_)
 
     @torch.no_grad()
     def encode(self, structures: Structures) -> np.ndarray:
         """Posterior means E_q[z|x] of each frame, shape ``(n, k)``."""
+        return self.vae_.transform(self.records(structures))
+
+    def records(self, structures: Structures) -> Dataset:
+        """``structures`` as the model's records: frames superposed onto its reference and
+        flattened, under the model's feature names, with a ``frame`` metadata column."""
         self._check()
         aligned = self.align(structures)  # checks the number of atoms
         # the model's atom names: the same protein renumbered or with another chain id is the
         # same selection of atoms (align refused another count)
-        records = dataclasses.replace(
+        return dataclasses.replace(
             structures.to_dataset(aligned), features=self.vae_.schema_.features
         )
-        return self.vae_.transform(records)
 
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> np.ndarray:

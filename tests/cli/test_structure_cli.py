@@ -89,3 +89,65 @@ def test_negative_refine_steps_is_one_line_and_exit_2(fixtures, tmp_path, capsys
     assert main([*args, "--refine-steps", "-1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--refine-steps" in err and not path.exists()
+
+
+def test_fit_report_embed_against_the_model(fixtures, tmp_path, capsys):
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from biovae.applications.structures.geometry import rmsd
+    from biovae.data.structure import read_structures
+    from biovae.structure_estimator import ConformationVAE
+
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, html = tmp_path / "model", tmp_path / "fit.html"
+    assert (
+        main(["structure", "fit", str(pdb), "--out", str(model), "--report", str(html), *FAST]) == 0
+    )
+    page = html.read_text()
+    for key in ("training-curves", "latent-usage", "latent-map", "structure-reconstruction"):
+        assert f'data-plot="{key}"' in page
+    assert "Model card" in page and "12 frames" in page
+    # the NMR models themselves are valid Cα traces: the frames column passes every check
+    assert re.search(r"structures passing every check</td><td>100\.0%", page)
+    est, frames = ConformationVAE.load(model), read_structures(pdb)
+    median = np.median(rmsd(est.reconstruct(frames), est.align(frames)))
+    assert f"Median RMSD {median:.2f} Å" in page
+    table = tmp_path / "z.csv"
+    assert main(["structure", "embed", str(model), str(pdb), "--out", str(table)]) == 0
+    z = pd.read_csv(table)
+    assert list(z.columns) == ["id", "frame", "z_1", "z_2"] and z["frame"].tolist() == list(
+        range(12)
+    )
+    np.testing.assert_allclose(z[["z_1", "z_2"]].to_numpy(), est.encode(frames), rtol=1e-6)
+    again = tmp_path / "again.html"
+    assert main(["structure", "report", str(model), str(pdb), "-n", "50", "--out", str(again)]) == 0
+    assert (
+        f"Median RMSD {median:.2f} Å" in again.read_text()
+        and "of 50 prior samples" in again.read_text()
+    )
+
+
+def test_report_bad_input_and_generic_commands_are_one_line(fixtures, tmp_path, capsys):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, html = tmp_path / "model", tmp_path / "r.html"
+    bad_out = ["structure", "fit", str(pdb), "--out", str(model), "--report", "r.txt", *FAST]
+    assert main(bad_out) == 2 and not model.exists()  # refused before training
+    assert main(["structure", "fit", str(pdb), "--out", str(model), *FAST]) == 0
+    capsys.readouterr()
+    other = tmp_path / "short.pdb"  # the same frames with one residue less
+    other.write_text("".join(r for r in pdb.read_text().splitlines(True) if " 76 " not in r[20:27]))
+    cases = [
+        (["structure", "report", str(model), str(pdb), "-n", "0"], "-n must be >= 1"),
+        (["structure", "report", str(model), str(other)], "atoms selected but the model has 76"),
+        (["report", str(model), str(pdb)], "is a structure model: use 'biovae structure report"),
+        (["embed", str(model), str(pdb)], "is a structure model"),
+    ]
+    for args, message in cases:
+        out = html.with_suffix(".csv" if args[0] == "embed" else ".html")
+        assert main([*args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+        assert not out.exists()

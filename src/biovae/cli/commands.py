@@ -96,9 +96,16 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from biovae.estimator import load_model
+    from biovae import persistence
+    from biovae.estimator import model_from_saved
 
-    return load_model(args.model)
+    saved = persistence.load(args.model)
+    if "structure" in saved.metadata:  # its records are structure files, not tables
+        raise ConfigError(
+            f"{args.model} is a structure model: use 'biovae structure "
+            "report|embed|sample|interpolate' with its structure files"
+        )
+    return model_from_saved(saved)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ _TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every
 EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
-  biovae structure fit ensemble.pdb --select ca --latent 4 --out ubq_model
+  biovae structure fit ensemble.pdb --select ca --latent 4 --out ubq_model --report ubq.html
+  biovae structure report adk_model adk_dims.dcd --topology adk.psf --out adk.html
+  biovae structure embed adk_model adk_dims.dcd --topology adk.psf --out latent.csv
   biovae structure sample adk_model -n 100 --out samples.pdb
   biovae structure interpolate adk_model adk_closed.pdb adk_open.pdb --steps 10 --out path.pdb
   biovae structure validate samples.pdb --training adk_dims.dcd --topology adk.psf
@@ -35,6 +37,8 @@ def add_parser(sub) -> None:
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     _fit(actions)
+    _report(actions)
+    _embed(actions)
     _sample(actions)
     _interpolate(actions)
     _validate(actions)
@@ -73,11 +77,38 @@ def _fit(actions) -> None:
     )
     p.add_argument("--reference", metavar="PDB", help="superpose onto this (default: frame 1)")
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
     add_options(p, _MODEL_OPTIONS, "model")
     add_options(p, OBJECTIVE_OPTIONS, "objective")
     add_options(p, _TRAIN_OPTIONS, "training")
     p.set_defaults(func=cmd_fit)
+
+
+def _report(actions) -> None:
+    p = _action(
+        actions,
+        "report",
+        "HTML report: training, latent map of the frames, reconstructions, validity of samples.",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="STRUCTURES", help="frames to map (e.g. the training frames)")
+    _input_flags(p, select=False)
+    p.add_argument("--out", required=True, metavar="HTML")
+    p.add_argument(
+        "-n", type=int, default=1000, help="prior samples whose validity is measured (1000)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the prior samples (0)")
+    p.set_defaults(func=cmd_report)
+
+
+def _embed(actions) -> None:
+    p = _action(actions, "embed", "Posterior means of each frame as a table (id, frame, z_1..z_k).")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="STRUCTURES", help="frames to place on the map")
+    _input_flags(p, select=False)
+    p.add_argument("--out", required=True, metavar="TABLE", help=".csv or .tsv")
+    p.set_defaults(func=cmd_embed)
 
 
 def _sample(actions) -> None:
@@ -130,6 +161,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
     check_model_out(check_parent(Path(args.out)))
+    report = check_output(args.report, (".html",)) if args.report else None
     structures = read_structures(args.data, args.topology, args.select)
     reference = None
     if args.reference:
@@ -137,7 +169,48 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     model = ConformationVAE(args.loss, cfg, progress=not args.quiet).fit(structures, reference)
     print(model.save(args.out))
+    if report:
+        from biovae.reports.structure_page import write_structure_report
+
+        _say(args, "measuring the report's samples and reconstructions")
+        print(write_structure_report(model, structures, report))
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from biovae.reports.structure_page import write_structure_report
+
+    out = check_output(args.out, (".html",))
+    if args.n < 1:
+        raise ConfigError("-n must be >= 1")
+    model, structures = _model_and_frames(args)
+    print(write_structure_report(model, structures, out, n_samples=args.n, seed=args.seed))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from biovae.cli.commands import TABLE_SUFFIXES
+    from biovae.data.writers import write_table
+
+    out = check_output(args.out, TABLE_SUFFIXES)
+    model, structures = _model_and_frames(args)
+    records = model.records(structures)
+    columns = {"frame": records.obs["frame"].astype(int), "z": model.vae_.transform(records)}
+    write_table(out, records.ids, columns)
+    print(out)
+    return 0
+
+
+def _model_and_frames(args: argparse.Namespace):
+    """The saved model and the frames of ``args.data``, read with the model's atom selection."""
+    from biovae.data.structure import read_structures
+    from biovae.structure_estimator import ConformationVAE
+
+    model = ConformationVAE.load(args.model)
+    structures = read_structures(args.data, args.topology, model.selection())
+    model.check_atoms(structures)
+    _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
+    return model, structures
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -170,7 +243,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.applications.structures.geometry import ca_only
-    from biovae.applications.structures.validity import assess, chain_breaks
+    from biovae.applications.structures.validity import assess, ca_breaks
     from biovae.data.structure import read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
@@ -181,8 +254,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
             f"{training.n_atoms}; compare structures of the same protein and selection"
         )
-    chains = tuple(c for c, a in zip(training.chain_ids, training.atom_names) if a == "CA")
-    breaks = chain_breaks(ca_only(training), chains)  # no bond between chains or over gaps
+    breaks = ca_breaks(training)  # no bond between chains or over gaps
     result = assess(ca_only(data), ca_only(training), breaks).to_dict()
     print("| metric | value |\n|---|---|")
     for key, value in result.items():

@@ -73,18 +73,21 @@ def _intended_use(kind: str, name: str) -> str:
     return INTENDED_USE.get(name, "A latent map and density model of records.")
 
 
-def model_card_section(est: Any) -> Section:
-    """Intended use, training data, limits and safeguards of a fitted estimator."""
+def model_card_section(
+    est: Any, use: str | None = None, caution: str | None = None, records: str = "records"
+) -> Section:
+    """Intended use, training data, limits and safeguards of a fitted estimator (``use`` and
+    ``caution`` replace those its likelihood family implies; ``records`` names the records)."""
     cfg = est.config_
     name = cfg.model.likelihood.name
     n_train = getattr(est, "n_train_", 0)
-    records = f"{n_train:,} records" if n_train else "its training records"
+    records = f"{n_train:,} {records}" if n_train else f"its training {records}"
     trained_on = (
         f"{records} × {len(est.schema_.features):,} features (data fingerprint in the model "
         "summary)"
     )
     rows = [
-        ("Intended use", _intended_use(cfg.model.kind, name)),
+        ("Intended use", use or _intended_use(cfg.model.kind, name)),
         ("Trained on", trained_on + ". The model describes that population only."),
     ]
     mapping = getattr(est, "mapping_", None)
@@ -110,8 +113,9 @@ def model_card_section(est: Any) -> Section:
                 "factor space, not unique programmes.",
             )
         )
-    if name in CAUTIONS:
-        rows.append(("Caution", CAUTIONS[name]))
+    caution = caution or CAUTIONS.get(name)
+    if caution:
+        rows.append(("Caution", caution))
     return Section(
         "model-card",
         "Model card",

@@ -14,7 +14,14 @@ import numpy as np
 from biovae.reports import figures
 from biovae.reports.content import Plot, Section
 
-COLOURS = {"training": figures.MUTED, "mse": figures.VALIDATION, "geometry": figures.TRAIN}
+COLOURS = {
+    "training": figures.MUTED,
+    "frames": figures.MUTED,
+    "mse": figures.VALIDATION,
+    "reconstructions": figures.VALIDATION,
+    "geometry": figures.TRAIN,
+    "samples": figures.TRAIN,
+}
 ROWS = (
     ("bonds_valid", "Cα–Cα bonds valid (trans or cis)", "{:.2%}"),
     ("bonds_trans_valid", "bonds within 3.8 ± 0.2 Å", "{:.2%}"),
@@ -41,7 +48,7 @@ def structure_section(name: str, result: Mapping[str, Any]) -> Section:
     plots = (
         Plot(
             f"{name}-bonds",
-            figures.render(lambda f: _bonds(f, result), (7.5, 3.2)),
+            figures.render(lambda f: bond_histogram(f, result["bond_lengths"]), (7.5, 3.2)),
             "Histogram of Cα–Cα virtual-bond lengths",
             "Virtual bonds of 1,000 prior samples "
             "per model and of the training frames; the band is 3.8 ± 0.2 Å.",
@@ -69,11 +76,12 @@ def structure_section(name: str, result: Mapping[str, Any]) -> Section:
     )
 
 
-def _bonds(fig, result) -> None:
+def bond_histogram(fig, bond_lengths: Mapping[str, np.ndarray]) -> None:
+    """Step histograms of virtual-bond lengths (Å) per named set, over the 3.8 ± 0.2 Å band."""
     ax = fig.add_subplot(1, 1, 1)
     ax.axvspan(3.6, 4.0, color=figures.SHADE, alpha=0.5, lw=0)
     bins = np.linspace(2.0, 5.0, 121)
-    for key, values in result["bond_lengths"].items():
+    for key, values in bond_lengths.items():
         ax.hist(
             values,
             bins=bins,

@@ -19,11 +19,15 @@ cis Phe86–Pro87 bond of AdK spans 2.87–3.24 Å in the DIMS trajectory) and i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from biovae.applications.structures.geometry import nearest_rmsd
+from biovae.applications.structures.geometry import ca_only, nearest_rmsd
+
+if TYPE_CHECKING:
+    from biovae.data.structure import Structures
 
 TRANS, CIS, TOLERANCE, CLASH = 3.8, 2.9, 0.2, 3.0
 #: Fraction of valid virtual bonds a single structure needs to pass (the ensemble target).
@@ -45,6 +49,13 @@ def chain_breaks(ca: np.ndarray, chains: tuple[str, ...] | None = None) -> tuple
     if chains is not None:
         gap |= np.asarray(chains[1:]) != np.asarray(chains[:-1])
     return tuple(int(i) for i in np.flatnonzero(gap))
+
+
+def ca_breaks(structures: Structures, coords: np.ndarray | None = None) -> tuple[int, ...]:
+    """:func:`chain_breaks` of the Cα atoms of ``structures`` (or of ``coords`` on its atoms),
+    with chain changes read from the chain ids of those atoms."""
+    chains = tuple(c for c, a in zip(structures.chain_ids, structures.atom_names) if a == "CA")
+    return chain_breaks(ca_only(structures, coords), chains)
 
 
 def virtual_bonds(ca: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
