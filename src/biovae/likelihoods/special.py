@@ -161,8 +161,13 @@ class _NBLogitsLogProb(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, rho: Tensor, log_lib: Tensor, theta: Tensor) -> Tensor:
-        ctx.compiled = fused.active(rho)
-        out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
+        ctx.precise = _needs_float64(theta)
+        if ctx.precise:  # float64 inside, float32 out (see PRECISE_THETA)
+            out, lse = _nb_forward(*(t.double() for t in (x, rho, log_lib, theta)))
+            out = out.to(rho.dtype)
+        else:
+            ctx.compiled = fused.active(rho)
+            out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
         ctx.save_for_backward(x, rho, lse, log_lib, theta)
         return out
 
@@ -171,8 +176,25 @@ class _NBLogitsLogProb(torch.autograd.Function):
         x, rho, lse, log_lib, theta = ctx.saved_tensors
         _, need_rho, need_lib, need_theta = ctx.needs_input_grad
         needs = (need_rho, need_lib, need_theta)
+        if ctx.precise:
+            wide = (t.double() for t in (grad, x, rho, lse, log_lib, theta))
+            grads = _nb_backward(*wide, *needs)
+            return (None, *(None if g is None else g.to(rho.dtype) for g in grads))
         grads = _NB_BACKWARD(ctx.compiled, grad, x, rho, lse, log_lib, theta, *needs)
         return (None, *grads)
+
+
+#: θ beyond which float32 cannot hold the NB log-density: its terms θ log θ, (x+θ) log(θ+μ),
+#: log Γ(x+θ) and log Γ(θ) are each ≈ θ log θ and cancel to a few nats, so one float32 rounding
+#: of them (≈ 6e-8 · θ log θ) is 1e-4 nats at θ = e⁶ but ≈ 4 nats at the clamp e¹⁵, and the
+#: gradient of log θ (ψ(x+θ) − ψ(θ) − log(θ+μ) + log θ + …, true size ≈ 1/θ) drowns in rounding
+#: from θ ≈ e⁸. A float32 call with any θ above this runs the kernel in float64 (eager): such
+#: Poisson-like genes appear only after thousands of updates, as log θ climbs slowly.
+PRECISE_THETA = math.exp(6.0)
+
+
+def _needs_float64(theta: Tensor) -> bool:
+    return theta.dtype == torch.float32 and theta.numel() > 0 and bool(theta.max() > PRECISE_THETA)
 
 
 def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Tensor) -> Tensor:
