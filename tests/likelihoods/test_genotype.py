@@ -122,3 +122,13 @@ def test_ehgdp_excerpt_reads_fits_and_refuses_missing_values_elsewhere(fixtures)
     assert np.isfinite(est.transform(ds)).all() and np.isfinite(est.score(ds)).all()
     with pytest.raises(DataError, match=r"missing \(NaN\).*only the genotype likelihood"):
         VAE(likelihood="gaussian", n_latent=2, epochs=1).fit(ds)
+
+
+def test_support_check_names_the_first_bad_record_whatever_its_problem():
+    rows = np.array(
+        [[1, 1, 0, 2, 0, 2], [1, 0, 0, 2, 0, 2], [1, NAN, 1, 2, 0, 2]], dtype=np.float64
+    )  # record 1: a locus summing to 1; record 2: a partly missing locus
+    bad = _multinomial().validate(rows)
+    assert (bad.row, bad.column) == (1, 0) and "do not sum to the ploidy" in bad.problem
+    bad = _multinomial().validate(rows[[0, 2, 1]])
+    assert (bad.row, bad.column) == (1, 0) and "partly missing" in bad.problem

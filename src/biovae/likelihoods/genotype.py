@@ -111,21 +111,19 @@ class Genotype(Likelihood):
         sums = np.add.reduceat(np.where(known, x, 0.0), starts, axis=1)
         partial = (n_known > 0) & (n_known < np.asarray(self.sizes))
         wrong = (n_known == np.asarray(self.sizes)) & (sums != self.ploidy)
-        for mask, problem in (
-            (partial, "is in a partly missing locus"),
-            (wrong, "is in a locus whose counts do not sum to the ploidy"),
-        ):
-            if mask.any():
-                r, locus = np.argwhere(mask)[0]
-                return BadEntry(
-                    int(r),
-                    int(starts[locus]),
-                    problem,
-                    f"each locus's allele counts must sum to {self.ploidy} or all be missing "
-                    "(columns form loci by their <locus>.<allele> names; for SNP dosages use "
-                    "names without a dot, e.g. rs ids)",
-                )
-        return None
+        if not (partial.any() or wrong.any()):
+            return None
+        r, locus = np.argwhere(partial | wrong)[0]  # the first bad locus, row by row
+        return BadEntry(
+            int(r),
+            int(starts[locus]),
+            "is in a partly missing locus"
+            if partial[r, locus]
+            else "is in a locus whose counts do not sum to the ploidy",
+            f"each locus's allele counts must sum to {self.ploidy} or all be missing "
+            "(columns form loci by their <locus>.<allele> names; for SNP dosages use "
+            "names without a dot, e.g. rs ids)",
+        )
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a
