@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from biovae.data._columns import to_obs
@@ -29,9 +30,8 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if isinstance(X, Dataset):
         if obs is None:
             return X
-        return Dataset(
-            X.x, X.ids, X.features, {**X.obs, **obs_columns(obs, len(X))}, X.alphabet, X.source
-        )
+        columns = obs_columns(obs, len(X), X.ids)
+        return Dataset(X.x, X.ids, X.features, {**X.obs, **columns}, X.alphabet, X.source)
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
@@ -41,11 +41,13 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
                 f"DataFrame column {text[0]!r} is not numeric; pass features as X and metadata "
                 f"as obs (e.g. X=df.drop(columns=[{text[0]!r}]), obs=df[[{text[0]!r}]])"
             )
+        ids = X.index.astype(str)
+        named = not isinstance(X.index, pd.RangeIndex)
         return Dataset(
             X.to_numpy(dtype=np.float32),
-            X.index.astype(str),
+            ids,
             tuple(X.columns),
-            obs_columns(obs, len(X)),
+            obs_columns(obs, len(X), ids if named else None),
             source="DataFrame",
         )
     if sp.issparse(X):
@@ -88,20 +90,47 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
             if sp.issparse(mat)
             else np.asarray(mat, np.float32)
         )
-    columns = obs_columns(adata.obs if obs is None else obs, adata.n_obs)
-    return Dataset(
-        mat, np.asarray(adata.obs_names), tuple(adata.var_names), columns, source="AnnData"
+    ids = np.asarray(adata.obs_names)
+    columns = (
+        obs_columns(adata.obs, adata.n_obs) if obs is None else obs_columns(obs, len(ids), ids)
     )
+    return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData")
 
 
-def obs_columns(obs: Any, n: int) -> dict[str, np.ndarray]:
+def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
+    """Metadata columns of ``n`` records. A DataFrame ``obs`` with an index of its own (not
+    0..n−1) is joined on the records' ``ids`` when they have them: its rows may be in any
+    order, and a record it lacks is an error; a dict, or a default index, is taken in order."""
     if obs is None:
         return {}
     if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
+        if ids is not None and not isinstance(obs.index, pd.RangeIndex):
+            obs = _joined(obs, [str(i) for i in ids])
         return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
+
+
+def _joined(obs: Any, ids: list[str]) -> Any:
+    """The rows of ``obs`` for ``ids``, in their order (matched on the index as text)."""
+    index = obs.index.astype(str)
+    if list(index) == ids:
+        return obs
+    if not index.is_unique:
+        raise DataError(
+            f"obs index repeats record id {index[index.duplicated()][0]!r}; give each record "
+            "one metadata row"
+        )
+    known = set(index)
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise DataError(
+            f"obs has no row for record {missing[0]!r} ({len(missing)} of {len(ids)} records "
+            "missing); index obs by the records' ids, or pass it in their order with a default "
+            "index (obs.reset_index(drop=True))"
+        )
+    return obs.set_axis(index).loc[ids]
 
 
 def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:

@@ -1,0 +1,50 @@
+"""What Python users pass in: metadata joined to records by id, whatever its row order."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.errors import DataError
+from biovae.inputs import as_dataset
+
+IDS = [f"r{i}" for i in range(6)]
+
+
+def _frames():
+    x = pd.DataFrame(np.arange(12.0).reshape(6, 2), index=IDS, columns=["g1", "g2"])
+    obs = pd.DataFrame({"batch": list("aabbcc"), "depth": np.arange(6.0)}, index=IDS)
+    return x, obs
+
+
+@pytest.mark.parametrize("kind", ["DataFrame", "AnnData", "Dataset"])
+def test_obs_rows_in_another_order_are_joined_on_record_ids(kind):
+    x, obs = _frames()
+    records = {
+        "DataFrame": lambda: x,
+        "AnnData": lambda: ad.AnnData(x.to_numpy(np.float32), obs=pd.DataFrame(index=IDS)),
+        "Dataset": lambda: as_dataset(x),
+    }[kind]()
+    shuffled = obs.iloc[[3, 0, 5, 1, 4, 2]]
+    ds = as_dataset(records, shuffled)
+    assert list(ds.obs["batch"]) == list("aabbcc") and list(ds.obs["depth"]) == list(range(6))
+    more = pd.concat([obs, pd.DataFrame({"batch": ["z"], "depth": [9.0]}, index=["extra"])])
+    assert list(as_dataset(records, more.iloc[::-1]).obs["batch"]) == list("aabbcc")
+
+
+def test_obs_without_a_record_or_with_repeated_ids_is_refused():
+    x, obs = _frames()
+    with pytest.raises(DataError, match=r"no row for record 'r5' \(1 of 6"):
+        as_dataset(x, obs.iloc[:5])
+    with pytest.raises(DataError, match="repeats record id 'r1'"):
+        as_dataset(x, obs.iloc[[0, 1, 1, 2, 3, 4, 5]])
+
+
+def test_a_default_index_or_unnamed_records_are_taken_in_order():
+    x, obs = _frames()
+    ds = as_dataset(x, obs.iloc[::-1].reset_index(drop=True))  # 0..n−1: by position
+    assert list(ds.obs["batch"]) == list("ccbbaa")
+    ds = as_dataset(x.to_numpy(), obs.iloc[::-1])  # an array has no ids to join on
+    assert list(ds.obs["batch"]) == list("ccbbaa")
