@@ -194,7 +194,9 @@ PRECISE_THETA = math.exp(6.0)
 
 
 def _needs_float64(theta: Tensor) -> bool:
-    return theta.dtype == torch.float32 and theta.numel() > 0 and bool(theta.max() > PRECISE_THETA)
+    if theta.dtype != torch.float32 or theta.numel() == 0 or theta.device.type == "meta":
+        return False
+    return bool(theta.max() > PRECISE_THETA)
 
 
 def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Tensor) -> Tensor:
