@@ -57,3 +57,29 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
     args = _parser().parse_args(["fit", "d.tsv", "--out", "m", "--config", str(toml)])
     with pytest.raises(ConfigError, match=r"unknown key config.train.epocs.*c.toml"):
         build_config(args)
+
+
+def test_python_values_take_the_declared_types():
+    import numpy as np
+
+    cfg = TrainConfig(epochs=np.int64(3), lr=np.float32(0.5), seed=np.uint8(7))
+    assert (type(cfg.epochs), type(cfg.lr), type(cfg.seed)) == (int, float, int)
+    net = NetworkConfig(hidden=[np.int64(8), 4])
+    assert net.hidden == (8, 4) and type(net.hidden[0]) is int
+    assert hash(FitConfig(model=__import__("biovae").config.ModelConfig(network=net)))
+    to_dict(FitConfig(train=cfg))  # JSON-ready: no numpy scalars left
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 2.5}, "train.epochs must be an integer"),
+        ({"epochs": "3"}, "train.epochs must be an integer"),
+        ({"lr": float("inf")}, "train.lr must be a finite number"),
+        ({"seed": 2**64}, r"train.seed must be in 0 .. 2\*\*63 - 1"),
+        ({"seed": -1}, "train.seed must be in"),
+    ],
+)
+def test_python_values_of_the_wrong_type_are_config_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**kwargs)

@@ -7,11 +7,15 @@ plain data (JSON or TOML) and rejects unknown keys, so a typo is an error, never
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 from biovae.errors import ConfigError
 
@@ -27,6 +31,34 @@ DISPERSIONS = ("gene", "gene-batch")
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
+
+
+#: the section name of each config class in messages (``train.lr``) and config files
+SECTIONS = {
+    "LikelihoodConfig": "likelihood",
+    "NetworkConfig": "network",
+    "ModelConfig": "model",
+    "ObjectiveConfig": "objective",
+    "TrainConfig": "train",
+    "DataConfig": "data",
+}
+
+
+def _typed(cfg: Any) -> None:
+    """Give every field of a config its declared type, as :func:`from_dict` does for plain
+    data: numpy numbers become ``int``/``float``, lists tuples; a value of another type (a
+    fractional number for a whole one, text for a number) or a non-finite float is a
+    ConfigError. Nested configs are checked by their own construction."""
+    section = SECTIONS.get(type(cfg).__name__, type(cfg).__name__)
+    for name, hint in _hints(type(cfg)).items():
+        if not dataclasses.is_dataclass(hint):
+            value = _coerce(hint, getattr(cfg, name), f"{section}.{name}")
+            object.__setattr__(cfg, name, value)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def is_device(name: str) -> bool:
@@ -69,6 +101,7 @@ class LikelihoodConfig:
     ploidy: int = 2
 
     def __post_init__(self) -> None:
+        _typed(self)
         _check(
             self.variance in ("feature", "shared", "observation", "fixed"),
             f"likelihood.variance must be feature, shared, observation or fixed, "
@@ -113,6 +146,7 @@ class NetworkConfig:
     decoder: str = "mlp"
 
     def __post_init__(self) -> None:
+        _typed(self)
         _check(all(int(h) > 0 for h in self.hidden), "network.hidden widths must be > 0")
         _check(self.activation in ACTIVATIONS, f"network.activation must be one of {ACTIVATIONS}")
         _check(0.0 <= self.dropout < 1.0, "network.dropout must be in [0, 1)")
@@ -143,6 +177,7 @@ class ModelConfig:
     classifier_input: str = "z"
 
     def __post_init__(self) -> None:
+        _typed(self)
         _check(self.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}")
         _check(
             self.classifier_input in CLASSIFIER_INPUTS,
@@ -172,6 +207,7 @@ class ObjectiveConfig:
     mmd_batch: float = 0.0
 
     def __post_init__(self) -> None:
+        _typed(self)
         _check(self.beta >= 0, "objective.beta must be >= 0")
         _check(self.kl_warmup_epochs >= 0, "objective.kl_warmup_epochs must be >= 0")
         _check(self.free_bits >= 0, "objective.free_bits must be >= 0")
@@ -217,6 +253,7 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        _typed(self)
         _check(self.epochs >= 1, "train.epochs must be >= 1")
         _check(
             is_device(self.device),
@@ -224,6 +261,7 @@ class TrainConfig:
         )
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.lr > 0, "train.lr must be > 0")
+        _check(0 <= self.seed < 2**63, "train.seed must be in 0 .. 2**63 - 1")
         _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
         _check(0.0 <= self.validation_fraction < 1.0, "train.validation_fraction must be in [0, 1)")
         _check(self.patience >= 0, "train.patience must be >= 0")
@@ -272,6 +310,7 @@ class DataConfig:
         return first + tuple(c for c in self.categorical_covariates if c != self.batch_key)
 
     def __post_init__(self) -> None:
+        _typed(self)
         if self.batch_key and self.batch_key in self.continuous_covariates:
             raise ConfigError(
                 f"batch key {self.batch_key!r} is also a continuous covariate; drop it there"
@@ -342,21 +381,24 @@ def _union_type() -> Any:
 
 def _scalar(hint: Any, value: Any, where: str) -> Any:
     if hint is bool:
-        if not isinstance(value, bool):
+        if not isinstance(value, (bool, np.bool_)):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
+        return bool(value)
+    number = not isinstance(value, (bool, np.bool_))
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not (number and isinstance(value, (int, np.integer))):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
+        return int(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not (number and isinstance(value, (int, float, np.integer, np.floating))):
             raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(float(value)):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
+        return str(value)
     return value
 
 

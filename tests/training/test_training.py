@@ -203,3 +203,13 @@ def test_samples_are_decoded_in_pieces_with_their_covariates(monkeypatch):
     # piece given another piece's covariates would cancel the shift in half the pieces)
     shift = [float(s[1::2].mean() - s[0::2].mean()) for s in (whole, pieces)]
     assert shift[0] > 0.5 and abs(shift[1] - shift[0]) < 0.3, shift
+
+
+def test_weights_made_non_finite_by_the_last_update_are_never_kept():
+    # one batch per epoch: the loss is checked before the update, so only a final-weights check
+    # can see that the one update of lr 1e30 left NaN or infinite weights
+    x = _data(n=32)
+    cfg = _cfg(epochs=1, lr=1e30, validation_fraction=0.0)
+    with pytest.raises(TrainingError, match=r"weights became non-finite by epoch 1.*--lr"):
+        VAE(config=cfg).fit(x)
+    assert VAE(config=_cfg(epochs=1, validation_fraction=0.0)).fit(x).model_ is not None

@@ -111,8 +111,23 @@ def fit_model(
     bar.close()
     if val is not None and len(val) and state.best_epoch >= 0:
         model.load_state_dict(best_weights)
+    _check_finite(model, state.epoch)
     model.to("cpu")  # where scoring, reports and saving run
     return state.history
+
+
+def _check_finite(model: nn.Module, epoch: int) -> None:
+    """The weights kept are finite: the loss is checked before each update, so only the last
+    update can leave NaN or infinite weights unseen (and no finite validation loss kept an
+    earlier epoch's)."""
+    if all(
+        bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()
+    ):
+        return
+    raise TrainingError(
+        f"training diverged: the weights became non-finite by epoch {epoch} (the last update); "
+        "lower the learning rate (--lr) or standardise extreme inputs"
+    )
 
 
 def _compile_threshold(source: BatchSource, config: TrainConfig, dist) -> int | None:
