@@ -207,9 +207,9 @@ def test_samples_are_decoded_in_pieces_with_their_covariates(monkeypatch):
 
 def test_weights_made_non_finite_by_the_last_update_are_never_kept():
     # one batch per epoch: the loss is checked before the update, so only a final-weights check
-    # can see that the one update of lr 1e30 left NaN or infinite weights
+    # can see that the one update of lr 1e39 (beyond float32) left NaN or infinite weights
     x = _data(n=32)
-    cfg = _cfg(epochs=1, lr=1e30, validation_fraction=0.0)
+    cfg = _cfg(epochs=1, lr=1e39, validation_fraction=0.0)
     with pytest.raises(TrainingError, match=r"weights became non-finite by epoch 1.*--lr"):
         VAE(config=cfg).fit(x)
     assert VAE(config=_cfg(epochs=1, validation_fraction=0.0)).fit(x).model_ is not None
