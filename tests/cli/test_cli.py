@@ -48,6 +48,9 @@ def test_fit_embed_sample_score_on_counts(cellbench_model, fixtures, tmp_path, c
     assert rc == 0 and s.shape == (5, 201)
     values = s.iloc[:, 1:].to_numpy()
     assert (values >= 0).all() and np.array_equal(values, np.round(values))
+    rc, _, err = run(capsys, "sample", cellbench_model, "-n", 2, "--out", tmp_path / "g.fasta")
+    assert rc == 2 and "samples are a table, not sequences" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g.fasta").exists()
     rc, _, _ = run(
         capsys, "score", cellbench_model, data, "--iwae", 20, "--out", tmp_path / "sc.csv"
     )
