@@ -123,6 +123,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from biovae import likelihoods
+
     out = check_output(args.out, SAMPLE_SUFFIXES)
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
@@ -150,7 +152,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         ids = [f"sample_{i + 1}" for i in range(len(samples))]
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
         keep = screened(args, out, ids, seqs, chosen)
-    write_samples(out, samples[keep], est.schema_.features, alphabet, keep)
+    integer = likelihoods.get(est.config_.model.likelihood.name).integer_data
+    write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer)
     print(out)
     return 0
 
