@@ -207,6 +207,12 @@ def test_output_with_unsupported_extension(cellbench_model, fixtures, tmp_path, 
         tmp_path / "z.xlsx",
     )
     assert rc == 2 and ".csv" in err and not (tmp_path / "z.xlsx").exists()
+    (tmp_path / "dd.tsv").mkdir()  # a folder where the output file should go
+    rc, _, err = run(capsys, "sample", cellbench_model, "-n", 2, "--out", tmp_path / "dd.tsv")
+    assert rc == 2 and "dd.tsv: it is an existing folder" in err
+    assert len(err.strip().splitlines()) == 1 and sorted(tmp_path.iterdir()) == [
+        tmp_path / "dd.tsv"
+    ]
 
 
 def test_installed_entry_point_exit_status(tmp_path):

@@ -78,6 +78,8 @@ def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     name = out.name.lower().removesuffix(".gz")
     if not any(name.endswith(s) for s in suffixes):
         raise DataError(f"cannot write {out}: use a file name ending in {', '.join(suffixes)}")
+    if out.is_dir():
+        raise DataError(f"cannot write {out}: it is an existing folder; give a file name")
     return check_parent(out)
 
 
