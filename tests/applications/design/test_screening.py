@@ -178,7 +178,7 @@ def test_a_command_screen_gives_one_verdict_per_sample(program):
         ("fail", "failed \\(exit status 3: screen: database not found\\); nothing was written"),
         ("drop", "no verdict for sample 'b'"),
         ("badvalue", "line 2: flagged value 'maybe' is not yes/no"),
-        ("silent", "wrote no verdict table"),
+        ("silent", "wrote no verdict table at /.*/verdicts\\.tsv; it must"),
     ],
 )
 def test_a_command_screen_fails_closed(program, mode, message):

@@ -313,7 +313,7 @@ class CommandScreen:
             if not out.is_file():
                 raise DataError(
                     f"screening command {argv[0]!r} exited 0 but wrote no verdict table at "
-                    "{out}; it must write id/flagged columns there"
+                    f"{out}; it must write id/flagged columns there"
                 )
             return _read_verdicts(out, ids, argv[0])
 
