@@ -31,7 +31,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,20 +133,26 @@ def _codon(codon: str) -> str:
 @dataclass(frozen=True)
 class ReferenceScreen:
     """Flag samples with a window of ``window`` letters at ≥ ``identity`` to a reference of
-    the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind)."""
+    the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind). The
+    references are read and checked here, so a bad reference file fails before any samples
+    are made or read."""
 
     path: Path
     window: int | None = None
     identity: float = 0.8
+    references: tuple[tuple[str, ...], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.window is not None and self.window < MIN_WINDOW:
             raise ConfigError(f"the screening window must be >= {MIN_WINDOW} letters")
         if not 0.5 <= self.identity <= 1.0:
             raise ConfigError("the screening identity must be between 0.5 and 1")
+        object.__setattr__(self, "references", self._references())  # frozen: set once here
 
     def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
-        names, refs = self._references()
+        names, refs = self.references
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
         ref_kinds, sample_kinds = [kind(r) for r in refs], [kind(s) for s in sequences]
@@ -168,7 +174,8 @@ class ReferenceScreen:
                             best[i] = found
         return [_verdict(rid, found) for rid, found in zip(ids, best)]
 
-    def _references(self) -> tuple[list[str], list[str]]:
+    def _references(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Ids and ungapped upper-case sequences (U read as T) of the reference FASTA."""
         records = read_fasta_records(self.path)
         refs = [ungapped(s).replace("U", "T") for s in records.seqs]
         for rid, ref in zip(records.ids, refs):
@@ -177,7 +184,7 @@ class ReferenceScreen:
                     f"{self.path}: record '{rid}' has {len(ref)} letters; references shorter "
                     f"than {MIN_WINDOW} cannot be screened for (chance matches); remove it"
                 )
-        return list(records.ids), refs
+        return tuple(records.ids), tuple(refs)
 
 
 class _Comparison:
