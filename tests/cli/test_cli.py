@@ -48,6 +48,11 @@ def test_fit_embed_sample_score_on_counts(cellbench_model, fixtures, tmp_path, c
     assert rc == 0 and s.shape == (5, 201)
     values = s.iloc[:, 1:].to_numpy()
     assert (values >= 0).all() and np.array_equal(values, np.round(values))
+    body = (tmp_path / "s.tsv").read_text().split("\n", 1)[1]
+    assert body.count("\t") == 5 * 200 and "." not in body  # counts as integers: 10, not 10.0
+    rc, _, err = run(capsys, "sample", cellbench_model, "-n", 2, "--out", tmp_path / "g.fasta")
+    assert rc == 2 and "samples are a table, not sequences" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g.fasta").exists()
     rc, _, _ = run(
         capsys, "score", cellbench_model, data, "--iwae", 20, "--out", tmp_path / "sc.csv"
     )
@@ -202,6 +207,12 @@ def test_output_with_unsupported_extension(cellbench_model, fixtures, tmp_path, 
         tmp_path / "z.xlsx",
     )
     assert rc == 2 and ".csv" in err and not (tmp_path / "z.xlsx").exists()
+    (tmp_path / "dd.tsv").mkdir()  # a folder where the output file should go
+    rc, _, err = run(capsys, "sample", cellbench_model, "-n", 2, "--out", tmp_path / "dd.tsv")
+    assert rc == 2 and "dd.tsv: it is an existing folder" in err
+    assert len(err.strip().splitlines()) == 1 and sorted(tmp_path.iterdir()) == [
+        tmp_path / "dd.tsv"
+    ]
 
 
 def test_installed_entry_point_exit_status(tmp_path):

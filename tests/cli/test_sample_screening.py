@@ -82,6 +82,8 @@ def test_screening_options_are_checked_first(family, tmp_path, capsys):
     args = ["sample", family / "model", "-n", 5, "--out", tmp_path / "d.fa"]
     rc, _, err = run(capsys, *args, "--screen-window", 30)
     assert rc == 2 and "--screen-window applies to --screen-against" in err
+    rc, _, err = run(capsys, *args, "--screen-identity", 0.9)
+    assert rc == 2 and "--screen-identity applies to --screen-against" in err
     rc, _, err = run(capsys, *args, "--screen-against", tmp_path / "missing.fasta")
     assert rc == 2 and "no such file" in err and not (tmp_path / "d.fa").exists()
 
@@ -106,6 +108,11 @@ def test_biovae_screen_refuses_without_a_screen_or_input(family, tmp_path, capsy
     bad.write_text("MKV\n>x\nMKV\n")
     rc, _, err = run(capsys, "screen", bad, "--out", out, "--screen-against", bad)
     assert rc == 2 and "text before the first '>'" in err and len(err.strip().splitlines()) == 1
+    empty = tmp_path / "empty.fasta"
+    empty.write_text("")
+    query = family / "ubiquitin.fasta"
+    rc, _, err = run(capsys, "screen", query, "--out", out, "--screen-against", empty)
+    assert rc == 2 and "empty.fasta" in err and "ubiquitin" not in err  # only the file at fault
     rc, _, err = run(capsys, "screen", tmp_path / "none.fa", "--out", out, "--screen-command",
                      "x {fasta} {out}")  # fmt: skip
     assert rc == 2 and "not found" in err

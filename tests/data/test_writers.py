@@ -114,3 +114,20 @@ def test_write_fasta_strings_and_descriptions(tmp_path):
     with pytest.raises(ValueError, match="alphabet"):
         write_fasta(path, ["a"], np.zeros((1, 3), dtype=np.uint8))
     assert path.read_text() == ">s1 designed\nACGT\n>s2\nTTAA\n"
+
+
+def test_a_folder_in_the_way_is_refused_and_a_failed_rename_leaves_no_temp(tmp_path, monkeypatch):
+    (tmp_path / "dd.fasta").mkdir()
+    with pytest.raises(DataError, match=r"dd\.fasta: it is an existing folder"):
+        write_fasta(tmp_path / "dd.fasta", ["a"], ["ACGT"])
+    with pytest.raises(DataError, match="it is an existing folder"):
+        atomic_write(tmp_path / "dd.fasta", lambda tmp: tmp.write_text("x"))
+    assert leftovers(tmp_path) == []
+
+    def failing_replace(src, dst):
+        raise OSError("rename refused")
+
+    monkeypatch.setattr("biovae.data.writers.os.replace", failing_replace)
+    with pytest.raises(OSError, match="rename refused"), atomic_open(tmp_path / "a.txt") as fh:
+        fh.write("complete")
+    assert leftovers(tmp_path) == [] and not (tmp_path / "a.txt").exists()

@@ -199,6 +199,8 @@ def test_shapes_and_support(name):
     x = data_for(lik, dist, gen)
     assert tuple(x.shape) == (N, *lik.data_shape)
     assert lik.validate(x.numpy()) is None  # samples lie in the support
+    # whole-number families say so (their samples are written as integers), and only they
+    assert torch.equal(x, x.round()) == lik.integer_data
     assert dist.log_prob(x).shape == (N,)
     assert lik.featurize(x).shape == (N, lik.n_inputs)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from biovae import VAE
+from biovae import PCA, VAE, Autoencoder
 from biovae.data.readers import read_dataset
 from biovae.reports import write_report
-from biovae.reports.model_card import GENERAL_LIMITS, INTENDED_USE
+from biovae.reports.model_card import GENERAL_LIMITS, INTENDED_USE, model_card_section
 
 
 def _card(html: str) -> str:
@@ -38,3 +38,27 @@ def test_a_sequence_model_card_asks_for_screening(fixtures, tmp_path):
     est = VAE(likelihood="categorical", n_latent=2, epochs=1).fit(ds)
     card = _card(write_report(est, tmp_path / "s.html", data=ds).read_text())
     assert "Caution" in card and "--screen-against" in card and "withheld" in card
+
+
+def _section_text(section) -> str:
+    rows = [" ".join(row) for table in section.tables for row in table.rows]
+    return " ".join([section.lead, *rows, *section.notes])
+
+
+def test_autoencoder_and_pca_cards_claim_only_what_they_have(fixtures):
+    """An autoencoder has no prior, density or ELBO; PCA is probabilistic PCA: a prior
+    N(0, I) and an exact likelihood (of the encoder features), but no ELBO."""
+    ds = read_dataset(fixtures / "crc_abundance_60x50.tsv")
+    ae = Autoencoder("gaussian", n_latent=2, hidden=(8,), epochs=1).fit(ds)
+    section = model_card_section(ae)
+    card = _section_text(section)
+    for claim in ("density model of records", "prior N(0, I)", "ELBO, IWAE"):
+        assert claim not in card
+    assert "no prior, no density and no ELBO" in card and "log p(x | z = f(x))" in card
+    assert len(section.notes) == len(GENERAL_LIMITS) and "biovae audit" in card
+    pca = PCA(n_latent=2, likelihood="gaussian").fit(ds)
+    card = _section_text(model_card_section(pca))
+    assert "ELBO" not in card and "density model of records" not in card
+    assert card.count("exact probabilistic-PCA log-likelihood of") == 2
+    vae = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=1).fit(ds)
+    assert model_card_section(vae).notes == GENERAL_LIMITS

@@ -123,11 +123,19 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from biovae import likelihoods
+
     out = check_output(args.out, SAMPLE_SUFFIXES)
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     est = _load(args)
-    chosen = screens(args, est.schema_.alphabet is not None)  # checked before any sampling
+    alphabet = est.schema_.alphabet
+    if alphabet is None and not out.name.lower().removesuffix(".gz").endswith(TABLE_SUFFIXES):
+        raise DataError(
+            f"cannot write {out}: this model's samples are a table, not sequences; use a "
+            "file name ending in .csv or .tsv"
+        )
+    chosen = screens(args, alphabet is not None)  # checked before any sampling
     obs = None
     if args.obs:
         from biovae.data.tables import read_obs_table
@@ -140,12 +148,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
             )
     samples = est.sample(args.n, obs=obs, seed=args.seed)
     keep = np.arange(len(samples))
-    alphabet = est.schema_.alphabet
     if alphabet is not None:
         ids = [f"sample_{i + 1}" for i in range(len(samples))]
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
         keep = screened(args, out, ids, seqs, chosen)
-    write_samples(out, samples[keep], est.schema_.features, est.schema_.alphabet, keep)
+    integer = likelihoods.get(est.config_.model.likelihood.name).integer_data
+    write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer)
     print(out)
     return 0
 

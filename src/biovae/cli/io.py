@@ -78,6 +78,8 @@ def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     name = out.name.lower().removesuffix(".gz")
     if not any(name.endswith(s) for s in suffixes):
         raise DataError(f"cannot write {out}: use a file name ending in {', '.join(suffixes)}")
+    if out.is_dir():
+        raise DataError(f"cannot write {out}: it is an existing folder; give a file name")
     return check_parent(out)
 
 
@@ -87,10 +89,12 @@ def write_samples(
     features: tuple[str, ...],
     alphabet: str | None,
     numbers: np.ndarray | None = None,
+    integer: bool = False,
 ) -> None:
     """Samples as FASTA (sequences) or a table with one column per feature; ids
     ``sample_<k>`` with k = ``numbers`` + 1 (the draws' positions; gaps where screening
-    withheld a sample)."""
+    withheld a sample). ``integer``: the likelihood's data are whole numbers (counts,
+    genotypes), written as such (``10``, not ``10.0``) unless a value is missing."""
     numbers = np.arange(len(samples)) if numbers is None else numbers
     ids = [f"sample_{i + 1}" for i in numbers]
     if alphabet is not None:
@@ -101,5 +105,7 @@ def write_samples(
             write_fasta(path, ids, seqs)
         return
     flat = samples.reshape(len(samples), -1)
+    if integer and np.isfinite(flat).all():
+        flat = np.rint(flat).astype(np.int64)
     id_name = next(n for n in ("id", "sample_id", "sample", "record") if n not in features)
     write_table(path, ids, {f: flat[:, j] for j, f in enumerate(features)}, id_name=id_name)

@@ -35,7 +35,9 @@ def add_screen_options(parser: argparse.ArgumentParser) -> None:
         metavar="W",
         help="window in letters (default 50 nt, or 17 aa for proteins and translated DNA)",
     )
-    g.add_argument("--screen-identity", type=float, default=0.8, metavar="P", help="(default 0.8)")
+    g.add_argument(
+        "--screen-identity", type=float, metavar="P", help="identity of a match (default 0.8)"
+    )
     g.add_argument(
         "--screen-command",
         metavar="CMD",
@@ -53,9 +55,12 @@ def screens(args: argparse.Namespace, sequences: bool) -> list:
         path = Path(args.screen_against)
         if not path.is_file():
             raise ConfigError(f"--screen-against {path}: no such file")
-        out.append(ReferenceScreen(path, args.screen_window, args.screen_identity))
-    elif args.screen_window is not None:
-        raise ConfigError("--screen-window applies to --screen-against; give that too")
+        identity = {} if args.screen_identity is None else {"identity": args.screen_identity}
+        out.append(ReferenceScreen(path, args.screen_window, **identity))
+    else:
+        for flag in ("window", "identity"):
+            if getattr(args, f"screen_{flag}") is not None:
+                raise ConfigError(f"--screen-{flag} applies to --screen-against; give that too")
     if args.screen_command:
         out.append(CommandScreen(args.screen_command))
     if out and not sequences:

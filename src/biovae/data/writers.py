@@ -45,7 +45,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     Path
         ``path``.
     """
-    path = Path(path)
+    path = _file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
@@ -88,11 +88,20 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             os.fsync(raw.fileno())
 
 
+def _file_target(path: str | os.PathLike) -> Path:
+    """``path``, refused when it is an existing folder (a file cannot replace it)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is an existing folder; give a file name")
+    return path
+
+
 class _TempTarget:
-    """Yields a temp path; on clean exit renames it onto the target, else removes it."""
+    """Yields a temp path; on clean exit renames it onto the target; the temp file is removed
+    whenever it is left over (the block failed, or the rename did)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.path = _file_target(path)
         self.tmp = temp_path(path)
 
     def __enter__(self) -> Path:
@@ -100,9 +109,10 @@ class _TempTarget:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+        finally:
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()
 

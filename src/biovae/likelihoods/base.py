@@ -67,6 +67,9 @@ class Likelihood(ABC):
     n_batches: int = 0
     #: whether NaN entries are missing data this family models (else they are refused)
     allows_missing: ClassVar[bool] = False
+    #: whether the data are whole numbers (counts, allele counts, 0/1, letter codes): samples
+    #: are written as integers
+    integer_data: ClassVar[bool] = False
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0

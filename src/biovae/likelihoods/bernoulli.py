@@ -12,6 +12,7 @@ from biovae.likelihoods.base import BadEntry, Likelihood, first_bad
 
 class Bernoulli(Likelihood):
     name = "bernoulli"
+    integer_data = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"logits": self.data_shape}

@@ -75,6 +75,7 @@ class DirichletMultinomialDistribution(Distribution):
 
 class DirichletMultinomial(ObservedLibrary, Likelihood):
     name = "dirichlet_multinomial"
+    integer_data = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"rho": self.data_shape}

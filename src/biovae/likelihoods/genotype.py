@@ -39,6 +39,7 @@ from biovae.likelihoods.base import BadEntry, Likelihood
 class Genotype(Likelihood):
     name = "genotype"
     allows_missing = True
+    integer_data = True
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0

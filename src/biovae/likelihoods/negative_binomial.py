@@ -89,6 +89,7 @@ class NBDistribution(Distribution):
 
 class NegativeBinomial(ObservedLibrary, Likelihood):
     name = "nb"
+    integer_data = True
     per_batch = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:

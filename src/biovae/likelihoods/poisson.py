@@ -16,6 +16,7 @@ from biovae.likelihoods.base import Likelihood, ObservedLibrary
 
 class Poisson(ObservedLibrary, Likelihood):
     name = "poisson"
+    integer_data = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"rho": self.data_shape}

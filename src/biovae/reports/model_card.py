@@ -63,13 +63,50 @@ GENERAL_LIMITS = (
     "biovae novelty MODEL TRAIN HELD_OUT.",
 )
 
+#: the notes on the axes and the scores (the first and fourth above) for models that are not
+#: VAEs: probabilistic PCA has the same prior but fixed principal axes and an exact
+#: likelihood; the autoencoder has no prior, no density and no ELBO
+KIND_LIMITS = {
+    "pca": (
+        "The axes are the principal directions, ordered by the variance they explain; each "
+        "axis's sign is arbitrary, and axes of nearly equal variance can swap or mix from one "
+        "data set to another; interpret neighbourhoods and the directions of known covariates.",
+        "Scores are the exact probabilistic-PCA log-likelihood of the encoder features (not of "
+        "the raw data): they rank records relative to the training distribution, and are not "
+        "probabilities of any outcome.",
+    ),
+    "ae": (
+        "The latent axes have no fixed meaning: an autoencoder's code has no prior, so any "
+        "invertible reshaping of it that the decoder undoes fits as well, and another seed can "
+        "give a rotated, stretched or bent map; interpret neighbourhoods, not single axes.",
+        "Scores are reconstruction log-likelihoods log p(x | z = f(x)): they rank records by "
+        "how well the autoencoder reconstructs them. It has no density, so they are not "
+        "log-likelihoods of the records, and not probabilities of any outcome.",
+    ),
+}
+
+#: intended use of the models that are not VAEs, by model kind ({name}: likelihood family)
+KIND_USE = {
+    "pca": "A linear baseline: a latent map of the records and the exact probabilistic-PCA "
+    "log-likelihood of their {name} encoder features (not of the raw {name} data).",
+    "ae": "A non-probabilistic baseline: a latent map of the records (one point code each) and "
+    "their reconstructions through a {name} decoder, to compare a VAE against. It has no prior, "
+    "no density and no ELBO; records decoded from random codes are not samples of a model of "
+    "the data.",
+}
+
+
+def general_limits(kind: str) -> tuple[str, ...]:
+    """The notes of the card of a model of ``kind`` (``vae``, ``ssvae``, ``ae``, ``pca``)."""
+    if kind not in KIND_LIMITS:
+        return GENERAL_LIMITS
+    axes, scores = KIND_LIMITS[kind]
+    return (axes, *GENERAL_LIMITS[1:3], scores, *GENERAL_LIMITS[4:])
+
 
 def _intended_use(kind: str, name: str) -> str:
-    if kind == "pca":
-        return (
-            "A linear baseline: a latent map of the records and the exact probabilistic-PCA "
-            f"log-likelihood of their {name} encoder features (not of the raw {name} data)."
-        )
+    if kind in KIND_USE:
+        return KIND_USE[kind].format(name=name)
     return INTENDED_USE.get(name, "A latent map and density model of records.")
 
 
@@ -122,5 +159,5 @@ def model_card_section(
         lead="What this model is for, what it was trained on, what it cannot tell you, and "
         "the checks to run before its map, scores or samples are used elsewhere.",
         tables=(Table(("What", "Detail"), tuple(rows)),),
-        notes=GENERAL_LIMITS,
+        notes=general_limits(cfg.model.kind),
     )

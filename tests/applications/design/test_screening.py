@@ -178,7 +178,7 @@ def test_a_command_screen_gives_one_verdict_per_sample(program):
         ("fail", "failed \\(exit status 3: screen: database not found\\); nothing was written"),
         ("drop", "no verdict for sample 'b'"),
         ("badvalue", "line 2: flagged value 'maybe' is not yes/no"),
-        ("silent", "wrote no verdict table"),
+        ("silent", "wrote no verdict table at /.*/verdicts\\.tsv; it must"),
     ],
 )
 def test_a_command_screen_fails_closed(program, mode, message):
@@ -210,3 +210,35 @@ def test_short_sequences_and_repeated_ids_are_refused(tmp_path, blat):
         screen_sequences(["ok", "tiny"], [blat[:40], "MKVLAA"], [ReferenceScreen(refs)])
     with pytest.raises(DataError, match="record id 'a' occurs twice"):
         screen_sequences(["a", "a"], [blat[:40], blat[:40]], [ReferenceScreen(refs)])
+
+
+def test_files_mixing_dna_and_protein_are_screened_record_by_record(tmp_path, blat):
+    """Each sample and each reference has its own kind: an exact copy is flagged however many
+    records of the other kind share its file (pooled letters would call the file one kind)."""
+    rng = np.random.default_rng(7)
+    gene = "".join(rng.choice(list("ACGT"), 150))
+    dna = ["".join(rng.choice(list("ACGT"), 600)) for _ in range(5)]
+    proteins = [random_protein(rng, 200) for _ in range(5)]
+    ids = [f"s{i}" for i in range(6)]
+    prot_refs = fasta(tmp_path, "prot.fasta", {"BLAT_ECOLX": blat})
+    verdicts = ReferenceScreen(prot_refs)(ids, [*dna, blat[:60]])  # DNA plus one protein
+    assert [v.flagged for v in verdicts] == [False] * 5 + [True]
+    assert "100% identity over 17 aa to 'BLAT_ECOLX'" in verdicts[5].reason
+    dna_refs = fasta(tmp_path, "dna.fasta", {"gene": gene})
+    verdicts = ReferenceScreen(dna_refs)(ids, [*proteins, gene])  # proteins plus one gene
+    assert [v.flagged for v in verdicts] == [False] * 5 + [True]
+    assert "100% identity over 50 nt to 'gene (+ strand)'" in verdicts[5].reason
+    refs = {f"p{i}": p for i, p in enumerate(proteins)} | {"gene": gene}
+    mixed_refs = fasta(tmp_path, "mixed.fasta", refs)  # mostly proteins, one gene
+    samples = [*dna, gene.translate(REVCOMP)[::-1]]
+    verdicts = ReferenceScreen(mixed_refs)(ids, samples)
+    assert [v.flagged for v in verdicts] == [False] * 5 + [True]
+    assert "to 'gene (− strand)'" in verdicts[5].reason
+    samples = [random_protein(rng, 200) for _ in range(5)] + [proteins[2]]
+    verdicts = ReferenceScreen(mixed_refs)(ids, samples)  # a protein against the mixed list
+    assert [v.flagged for v in verdicts] == [False] * 5 + [True]
+    assert "to 'p2'" in verdicts[5].reason
+    samples = [*proteins[:3], back_translate(proteins[4]), *dna[:2]]  # and a coding DNA
+    verdicts = ReferenceScreen(mixed_refs)(ids, samples)
+    assert [v.flagged for v in verdicts] == [True, True, True, True, False, False]
+    assert "frame +1" in verdicts[3].reason and "to 'p4'" in verdicts[3].reason

@@ -100,3 +100,18 @@ def test_one_mutation_designs_are_the_best_singles_whatever_the_pool(fitted):
     truth = fitted.score(singles, 4, 0)["score"]
     assert len(table["mutant"]) == len(table["score"]) == len(table["sequence"]) == 8
     assert list(table["mutant"]) == [singles[i] for i in np.argsort(-truth, kind="stable")[:8]]
+
+
+def test_designs_short_of_k_mutations_are_an_error_not_a_shorter_table(fitted, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="need 3 positions but only 1 allowed position"):
+        design(fitted, DesignSettings(3, beam=5, pool=10, positions=(70,), n_samples=4))
+    # one pool substitution: every 2-mutant already holds its position, none gets a third
+    with pytest.raises(ConfigError, match=r"add mutation 3 of 3 .*--pool"):
+        design(fitted, DesignSettings(3, beam=5, pool=1, positions=POSITIONS, n_samples=4))
+    model = family.save(tmp_path / "fam", fitted)
+    out = tmp_path / "d.csv"
+    for extra in (["--positions", "70"], ["--positions", "30-32", "--pool", "1", "--beam", "5"]):
+        args = ["variants", "design", model, "-k", 3, "--samples", 4, *extra, "--out", out]
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "--p" in err
+    assert not out.exists()

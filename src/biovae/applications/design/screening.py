@@ -12,7 +12,8 @@ sequences are made. Two screens, usable together:
   screening — or 17 amino acids, the same stretch of protein, and p = 0.8). Nucleotide samples
   are searched on both strands; nucleotide samples against protein references, and protein
   samples against nucleotide references, are compared in all six reading frames (standard
-  code), since a protein of concern can be encoded by many DNA sequences.
+  code), since a protein of concern can be encoded by many DNA sequences. Each sample and
+  each reference is classed as nucleotide or protein on its own, so files may mix the two.
 * :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
   SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
   samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
@@ -30,7 +31,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,9 +103,10 @@ def ungapped(seq: str) -> str:
     return seq.upper().replace("-", "").replace(".", "")
 
 
-def kind(seqs: Sequence[str]) -> str:
-    """``nucleotide`` or ``protein``, by the letters of all sequences together."""
-    raw = np.frombuffer("".join(seqs).encode("ascii", errors="replace"), dtype=np.uint8)
+def kind(seq: str) -> str:
+    """``nucleotide`` or ``protein``, by the letters of one sequence (each sequence of a file
+    is classified on its own: files may mix the two)."""
+    raw = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)
     return "protein" if detect_alphabet(raw[None, :]) == PROTEIN else "nucleotide"
 
 
@@ -131,44 +133,49 @@ def _codon(codon: str) -> str:
 @dataclass(frozen=True)
 class ReferenceScreen:
     """Flag samples with a window of ``window`` letters at ≥ ``identity`` to a reference of
-    the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind)."""
+    the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind). The
+    references are read and checked here, so a bad reference file fails before any samples
+    are made or read."""
 
     path: Path
     window: int | None = None
     identity: float = 0.8
+    references: tuple[tuple[str, ...], tuple[str, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.window is not None and self.window < MIN_WINDOW:
             raise ConfigError(f"the screening window must be >= {MIN_WINDOW} letters")
         if not 0.5 <= self.identity <= 1.0:
             raise ConfigError("the screening identity must be between 0.5 and 1")
+        object.__setattr__(self, "references", self._references())  # frozen: set once here
 
     def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
-        names, refs = self._references()
-        ref_kind = kind(refs)
-        queries, owner, labels, unit = self._queries(sequences, ref_kind)
-        if unit == "protein" and ref_kind == "nucleotide":  # protein samples, DNA references
-            names = [f"{n} (frame {f})" for n in names for f in _FRAMES]
-            refs = [t for r in refs for t in six_frames(r)]
-        elif unit == "nucleotide":  # both strands
-            names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
-            refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
-        letters = AMINO_ACIDS if unit == "protein" else NUCLEOTIDES
-        coded = [encode(r, letters, UNKNOWN_REFERENCE) for r in refs]
-        pairs = _PairWindows(coded, self.window or WINDOW[unit], self.identity, len(letters))
-        best: list[tuple[Hit, str] | None] = [None] * len(ids)
-        for query, i, label in zip(queries, owner, labels):
-            if len(query) < MIN_WINDOW:
-                raise DataError(
-                    f"sequence '{ids[i]}' has {len(query)} letters to compare; sequences shorter "
-                    f"than {MIN_WINDOW} cannot be screened (remove it)"
+        names, refs = self.references
+        # each sequence has its own kind: a file may mix DNA and protein, and pooling the
+        # letters would let the majority kind hide the others (screening failing open)
+        ref_kinds, sample_kinds = [kind(r) for r in refs], [kind(s) for s in sequences]
+        best: list[_Found | None] = [None] * len(ids)
+        for ref_kind in sorted(set(ref_kinds)):
+            group = [j for j, k in enumerate(ref_kinds) if k == ref_kind]
+            for sample_kind in sorted(set(sample_kinds)):
+                comparison = _Comparison(
+                    [names[j] for j in group],
+                    [refs[j] for j in group],
+                    ref_kind,
+                    sample_kind,
+                    self.window,
+                    self.identity,
                 )
-            for hit in pairs.hits(encode(query, letters, UNKNOWN_QUERY)):
-                if best[i] is None or hit.identity > best[i][0].identity:
-                    best[i] = (hit, label)
-        return [_verdict(rid, found, names, unit) for rid, found in zip(ids, best)]
+                for i in (i for i, k in enumerate(sample_kinds) if k == sample_kind):
+                    for found in comparison.hits(ids[i], sequences[i]):
+                        if best[i] is None or found[0].identity > best[i][0].identity:
+                            best[i] = found
+        return [_verdict(rid, found) for rid, found in zip(ids, best)]
 
-    def _references(self) -> tuple[list[str], list[str]]:
+    def _references(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Ids and ungapped upper-case sequences (U read as T) of the reference FASTA."""
         records = read_fasta_records(self.path)
         refs = [ungapped(s).replace("U", "T") for s in records.seqs]
         for rid, ref in zip(records.ids, refs):
@@ -177,21 +184,58 @@ class ReferenceScreen:
                     f"{self.path}: record '{rid}' has {len(ref)} letters; references shorter "
                     f"than {MIN_WINDOW} cannot be screened for (chance matches); remove it"
                 )
-        return list(records.ids), refs
+        return tuple(records.ids), tuple(refs)
 
-    def _queries(
-        self, seqs: Sequence[str], ref_kind: str
-    ) -> tuple[list[str], list[int], list[str], str]:
-        """What is compared (the samples, or their six frames), whose each is, its label, and
-        the unit of comparison."""
-        sample_kind = kind(seqs)
-        if sample_kind == "nucleotide" and ref_kind == "protein":
-            queries = [frame for s in seqs for frame in six_frames(s)]
-            owner = [i for i in range(len(seqs)) for _ in _FRAMES]
-            return queries, owner, [f"frame {f} " for _ in seqs for f in _FRAMES], "protein"
-        if sample_kind == "nucleotide":
-            seqs = [s.replace("U", "T") for s in seqs]
-        return list(seqs), list(range(len(seqs))), [""] * len(seqs), sample_kind
+
+class _Comparison:
+    """Samples of one kind against references of one kind: the references as compared (both
+    strands of DNA against DNA; the six frames of DNA references against protein samples),
+    their names, and the unit of comparison (DNA samples against protein references are
+    translated in six frames as queries)."""
+
+    def __init__(
+        self,
+        names: list[str],
+        refs: list[str],
+        ref_kind: str,
+        sample_kind: str,
+        window: int | None,
+        identity: float,
+    ):
+        self.unit = "protein" if "protein" in (ref_kind, sample_kind) else "nucleotide"
+        self.frames = sample_kind == "nucleotide" and ref_kind == "protein"
+        if sample_kind == "protein" and ref_kind == "nucleotide":
+            names = [f"{n} (frame {f})" for n in names for f in _FRAMES]
+            refs = [t for r in refs for t in six_frames(r)]
+        elif self.unit == "nucleotide":  # both strands
+            names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
+            refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
+        self.names = names
+        self.letters = AMINO_ACIDS if self.unit == "protein" else NUCLEOTIDES
+        coded = [encode(r, self.letters, UNKNOWN_REFERENCE) for r in refs]
+        size = len(self.letters)
+        self.pairs = _PairWindows(coded, window or WINDOW[self.unit], identity, size)
+
+    def hits(self, rid: str, seq: str) -> list[_Found]:
+        """Every qualifying hit of the sample ``seq`` (or of its six frames)."""
+        if self.frames:
+            queries = list(zip(six_frames(seq), [f"frame {f} " for f in _FRAMES]))
+        else:
+            queries = [(seq.replace("U", "T") if self.unit == "nucleotide" else seq, "")]
+        out = []
+        for query, label in queries:
+            if len(query) < MIN_WINDOW:
+                raise DataError(
+                    f"sequence '{rid}' has {len(query)} letters to compare; sequences shorter "
+                    f"than {MIN_WINDOW} cannot be screened (remove it)"
+                )
+            for hit in self.pairs.hits(encode(query, self.letters, UNKNOWN_QUERY)):
+                out.append((hit, label, self))
+        return out
+
+
+#: a hit, the label of the query it came from (a frame, or empty), and its comparison
+_Found = tuple[Hit, str, _Comparison]
 
 
 class _PairWindows:
@@ -230,17 +274,18 @@ class _PairWindows:
         return self._indices[w, exact]
 
 
-def _verdict(rid: str, found: tuple[Hit, str] | None, names: list[str], unit: str) -> Verdict:
+def _verdict(rid: str, found: _Found | None) -> Verdict:
     if found is None:
         return Verdict(rid, False)
-    hit, label = found
-    letters = "nt" if unit == "nucleotide" else "aa"
+    hit, label, comparison = found
+    letters = "nt" if comparison.unit == "nucleotide" else "aa"
     q0, r0 = hit.query_start + 1, hit.reference_start + 1
+    name = comparison.names[hit.reference]
     return Verdict(
         rid,
         True,
         "reference",
-        f"{hit.identity:.0%} identity over {hit.window} {letters} to '{names[hit.reference]}' "
+        f"{hit.identity:.0%} identity over {hit.window} {letters} to '{name}' "
         f"(sample {label}{q0}–{q0 + hit.window - 1}, reference {r0}–{r0 + hit.window - 1})",
     )
 
@@ -275,7 +320,7 @@ class CommandScreen:
             if not out.is_file():
                 raise DataError(
                     f"screening command {argv[0]!r} exited 0 but wrote no verdict table at "
-                    "{out}; it must write id/flagged columns there"
+                    f"{out}; it must write id/flagged columns there"
                 )
             return _read_verdicts(out, ids, argv[0])
 

@@ -8,7 +8,8 @@ learned by the model counts) and keeps the ``beam`` best. Scores use the same dr
 every candidate, as :func:`~biovae.applications.variants.scoring.delta_elbo` does, so the
 ranking is deterministic for a seed. With ``beam`` and ``pool`` large enough to hold every
 combination the search is exhaustive (tested); otherwise it is the usual greedy beam
-approximation.
+approximation. Every design has exactly K mutations: fewer than K allowed positions, or a pool
+whose substitutions cannot extend any design of the beam, is an error (never shorter designs).
 
 What the scores mean: higher Δ ELBO = more like the family, i.e. more likely to fold and work
 as its members do. They say nothing of a new function, and the model has not seen the designs:
@@ -49,16 +50,20 @@ def design(family: Family, settings: DesignSettings, sampled_weights: bool = Tru
     """The final beam, best first: columns ``mutant`` (``A42G:K45R``), ``n_mutations``,
     ``score``, ``se``, ``independent_site`` and ``sequence`` (the focus's match columns with
     the mutations)."""
-    singles = _singles(family, settings.positions)
+    singles = _singles(family, settings.positions, settings.n_mutations)
     scored = _score(family, singles, settings, sampled_weights)
     order = np.argsort(-scored["score"], kind="stable")
     pool = [singles[i] for i in order[: settings.pool]]
     beam = [(singles[i],) for i in order[: settings.beam]]
     best = {k: v[order[: settings.beam]] for k, v in scored.items()}
-    for _ in range(settings.n_mutations - 1):
+    for n in range(2, settings.n_mutations + 1):
         grown = _grow(beam, pool)
-        if not grown:
-            break
+        if not grown:  # every pool substitution sits at a position the designs already hold
+            raise ConfigError(
+                f"the pool of the {len(pool)} best single substitutions has too few positions "
+                f"to add mutation {n} of {settings.n_mutations} to any design; raise the pool "
+                "(--pool) or allow more positions (--positions)"
+            )
         scored = _score(family, [":".join(d) for d in grown], settings, sampled_weights)
         order = np.argsort(-scored["score"], kind="stable")[: settings.beam]
         beam = [grown[i] for i in order]
@@ -66,8 +71,9 @@ def design(family: Family, settings: DesignSettings, sampled_weights: bool = Tru
     return _table(family, beam, best)
 
 
-def _singles(family: Family, positions: tuple[int, ...] | None) -> list[str]:
-    """Every substitution (not the wild type, not a gap) at the allowed residue numbers."""
+def _singles(family: Family, positions: tuple[int, ...] | None, n_mutations: int) -> list[str]:
+    """Every substitution (not the wild type, not a gap) at the allowed residue numbers, which
+    must number at least ``n_mutations``."""
     allowed = set(family.positions) if positions is None else set(positions)
     unknown = sorted(allowed - set(family.positions))
     if unknown:
@@ -79,6 +85,13 @@ def _singles(family: Family, positions: tuple[int, ...] | None) -> list[str]:
     out = [m for m in names if m[0] != m[-1] and int(m[1:-1]) in allowed]
     if not out:
         raise ConfigError("no substitution to design with at the allowed positions")
+    n_positions = len({int(m[1:-1]) for m in out})
+    if n_positions < n_mutations:
+        raise ConfigError(
+            f"designs of {n_mutations} mutations need {n_mutations} positions but only "
+            f"{n_positions} allowed position{'s' * (n_positions != 1)} can be mutated; allow "
+            "more positions (--positions) or ask for fewer mutations (-k)"
+        )
     return out
 
 
