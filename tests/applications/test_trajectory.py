@@ -99,3 +99,18 @@ def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
     assert np.isnan(traj.pseudotime[200:]).all()
     rho = abs(np.corrcoef(traj.pseudotime[:200], t)[0, 1])
     assert rho > 0.95
+
+
+def test_identical_records_get_identical_pseudotimes_and_no_self_loops():
+    emb, _ = spiral(60)
+    copies = np.r_[emb, emb[20:25], emb[40:41], emb[40:41]]  # doubles and a triple
+    kernel = tj._knn_kernel(copies, tj.N_NEIGHBOURS)
+    assert kernel.diagonal().max() == 0.0
+    pt = tj.pseudotime(copies, root=0).pseudotime
+    np.testing.assert_allclose(pt[60:65], pt[20:25], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(pt[65:], pt[[40, 40]], rtol=0, atol=1e-9)
+    # a record's neighbours are the k nearest others, all copies tied with the k-th included
+    d = np.linalg.norm(copies[:, None] - copies[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    kth = np.sort(d, axis=1)[:, tj.N_NEIGHBOURS - 1 : tj.N_NEIGHBOURS]
+    np.testing.assert_array_equal(kernel.toarray() > 0, (d <= kth) | (d <= kth).T)
