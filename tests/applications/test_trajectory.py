@@ -85,6 +85,9 @@ def test_bad_embeddings_and_roots_are_errors():
         tj.pseudotime(emb, root=50)
     with pytest.raises(DataError, match="no records"):
         tj.pseudotime(emb, root_group=np.zeros(50, bool))
+    for flat in (np.ones((10, 3)), np.zeros((10, 3)), 1e3 + 1e-11 * np.eye(10, 3)):
+        with pytest.raises(DataError, match="does not vary"):
+            tj.pseudotime(flat, root=0)
 
 
 def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():

@@ -34,6 +34,9 @@ from biovae.errors import DataError, require
 N_NEIGHBOURS = 15
 N_COMPONENTS = 10
 _DENSE_LIMIT = 4000
+#: Spread (largest range of a coordinate) relative to the largest |coordinate| at or below
+#: which an embedding counts as one point: float64 rounding, not a trajectory.
+_NO_SPREAD = 1e-12
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
     if x.ndim != 2 or len(x) < 4 or not np.isfinite(x).all():
         raise DataError(
             f"trajectories need a finite (records, dims) embedding of >= 4 records, got {x.shape}"
+        )
+    if np.ptp(x, axis=0).max() <= _NO_SPREAD * np.abs(x).max():
+        raise DataError(
+            f"the embedding does not vary: all {len(x)} records lie at one point (to rounding), "
+            "so there is no path to order them along; check the model or the embedding"
         )
     kernel = _knn_kernel(x, n_neighbors)
     q = np.asarray(kernel.sum(1)).ravel()
