@@ -75,6 +75,28 @@ def test_root_mask_matches_numbers_as_text_and_reports_bad_values():
         tj.root_mask(obs, "num_cells", "3")
     with pytest.raises(DataError, match="not a metadata column"):
         tj.root_mask(obs, "stage", "2")
+    # a level is named as biovae.levels spells it: 2, 2.0, "2.0" and np.int64(2) all name 2
+    ints = {"num_cells": np.array([2, 4, 2, 16], dtype=np.int64)}
+    for value in (2, 2.0, "2", "2.0", np.int64(2), np.float32(2)):
+        assert tj.root_mask(ints, "num_cells", value).tolist() == [True, False, True, False]
+        assert tj.root_mask(obs, "num_cells", value).tolist() == [True, False, True]
+    with pytest.raises(DataError, match=r"no record has num_cells = 2\.5"):
+        tj.root_mask(ints, "num_cells", 2.5)
+
+
+def test_tl_pseudotime_roots_at_a_numeric_level_given_as_a_float():
+    anndata = pytest.importorskip("anndata")
+    import biovae
+
+    emb, t = spiral(80)
+    stage = np.where(t < 0.1, 2, 16).astype(np.int64)
+    adata = anndata.AnnData(np.zeros((80, 1), np.float32), obsm={"X_biovae": emb})
+    adata.obs["num_cells"] = stage
+    for value in (2.0, "2.0"):
+        biovae.tl.pseudotime(adata, root_key="num_cells", root_value=value)
+        root = adata.obs_names.get_loc(adata.uns["biovae_pseudotime"]["root"])
+        assert stage[root] == 2
+        assert spearmanr(adata.obs["biovae_pseudotime"], t).correlation > 0.99
 
 
 def test_bad_embeddings_and_roots_are_errors():

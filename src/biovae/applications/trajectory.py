@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from biovae.errors import DataError, require
+from biovae.levels import MISSING, find_level, level_text
 
 #: Defaults of scanpy's DPT: 15 neighbours, 10 diffusion components.
 N_NEIGHBOURS = 15
@@ -209,23 +210,19 @@ def pseudotime(
     return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
 
 
-def root_mask(obs: dict[str, np.ndarray], key: str, value: str) -> np.ndarray:
-    """Records whose ``obs[key]`` equals ``value`` (compared as text), or a one-line error."""
+def root_mask(obs: dict[str, np.ndarray], key: str, value: Any) -> np.ndarray:
+    """Records whose ``obs[key]`` is the level ``value`` names, or a one-line error.
+
+    Levels are compared as :mod:`biovae.levels` spells them, so ``2``, ``2.0`` and ``"2.0"``
+    all name the level ``2`` of an integer or float column."""
     if key not in obs:
         raise DataError(
             f"root key {key!r} is not a metadata column (columns: {', '.join(sorted(obs))})"
         )
-    col = np.asarray(obs[key])
-    text = np.asarray([_as_text(v) for v in col])
-    mask = text == str(value)
-    if not mask.any():
-        levels = ", ".join(sorted(set(text.tolist()))[:10])
+    text = level_text(obs[key])
+    present = tuple(sorted(set(text.tolist()) - {MISSING}))
+    level = find_level(value, present)
+    if level is None:
+        levels = ", ".join(present[:10])
         raise DataError(f"no record has {key} = {value!r} (values: {levels}); fix --root-value")
-    return mask
-
-
-def _as_text(v: Any) -> str:
-    """Numbers as written by a user: 2.0 -> '2'."""
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
+    return text == level
