@@ -21,7 +21,7 @@ def vae(
     layer: str | None = None,
     batch_key: str | None = None,
     labels_key: str | None = None,
-    unlabeled_category: str | None = None,
+    unlabeled_category: str | float | None = None,
     key_added: str = "X_biovae",
     seed: int | None = None,
     config: FitConfig | None = None,
