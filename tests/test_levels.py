@@ -53,6 +53,31 @@ def test_missing_labels_are_unlabelled_not_a_level():
     assert codes.tolist() == [0, -1, 1, -1, 0]
 
 
+def test_an_unlabelled_category_is_any_scalar_naming_a_level():
+    values = np.array([0, -1, 1, -1, 0])
+    for unlabeled in (-1, -1.0, np.int64(-1), "-1"):
+        spec = LabelSpec.fit({"y": values}, "y", unlabeled=unlabeled)
+        assert spec.levels == ("0", "1") and spec.unlabeled == "-1"
+        assert spec.encode({"y": values}).tolist() == [0, -1, 1, -1, 0]
+    assert DataConfig(unlabeled_category=-1).unlabeled_category == "-1"  # JSON-safe as text
+    assert DataConfig(unlabeled_category=" Unknown ").unlabeled_category == " Unknown "
+
+
+def test_tl_vae_takes_a_numeric_unlabelled_category(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    rng = np.random.default_rng(0)
+    adata = anndata.AnnData(rng.poisson(3.0, size=(40, 6)).astype(np.float32))
+    adata.obs["lab"] = np.where(np.arange(40) % 4 == 0, np.arange(40) % 3, -1)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=32),
+    )
+    est = biovae.tl.vae(adata, labels_key="lab", unlabeled_category=-1, config=cfg)
+    assert est.classes_ == ("0", "1", "2")
+    est.save(tmp_path / "m")
+    assert biovae.load_model(tmp_path / "m").config_.data.unlabeled_category == "-1"
+
+
 @pytest.fixture(scope="module")
 def counts():
     rng = np.random.default_rng(0)

@@ -1,17 +1,26 @@
 """biovae: variational autoencoders for biological data.
 
 The estimators (:class:`VAE`, :class:`Autoencoder`, :class:`PCA`) follow scikit-learn's
-conventions; :mod:`biovae.tl` writes results into AnnData objects.
+conventions; :func:`load_model` loads any saved one; :mod:`biovae.tl` writes results into
+AnnData objects.
 """
 
 from biovae._version import __version__
 
-__all__ = ["PCA", "VAE", "Autoencoder", "SemiSupervisedVAE", "__version__", "tl"]
+__all__ = [
+    "PCA",
+    "VAE",
+    "Autoencoder",
+    "SemiSupervisedVAE",
+    "__version__",
+    "load_model",
+    "tl",
+]
 
 
 def __getattr__(name: str):
     # Lazy imports keep `import biovae` fast and the CLI's --help instant.
-    if name in ("VAE", "Autoencoder", "PCA"):
+    if name in ("VAE", "Autoencoder", "PCA", "load_model"):
         from biovae import estimator
 
         return getattr(estimator, name)

@@ -281,7 +281,8 @@ class DataConfig:
     ``batch_key`` names the batch column: conditioned on like a categorical covariate (it is
     the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
-    and ``unlabeled_category`` (when given) are unlabelled.
+    and ``unlabeled_category`` (when given; a number such as -1 is kept as its level's text,
+    "-1") are unlabelled.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
     table fields as missing values (NaN) for the genotype likelihood.
@@ -310,6 +311,11 @@ class DataConfig:
         return first + tuple(c for c in self.categorical_covariates if c != self.batch_key)
 
     def __post_init__(self) -> None:
+        unlabeled = self.unlabeled_category
+        if unlabeled is not None and not isinstance(unlabeled, str):
+            from biovae.levels import level_text  # a number names a level: -1 and -1.0 -> "-1"
+
+            object.__setattr__(self, "unlabeled_category", str(level_text([unlabeled])[0]))
         _typed(self)
         if self.batch_key and self.batch_key in self.continuous_covariates:
             raise ConfigError(

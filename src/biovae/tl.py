@@ -21,7 +21,7 @@ def vae(
     layer: str | None = None,
     batch_key: str | None = None,
     labels_key: str | None = None,
-    unlabeled_category: str | None = None,
+    unlabeled_category: str | float | None = None,
     key_added: str = "X_biovae",
     seed: int | None = None,
     config: FitConfig | None = None,
@@ -134,13 +134,15 @@ def pseudotime(
     *,
     use_rep: str = "X_biovae",
     root_key: str | None = None,
-    root_value: str | None = None,
+    root_value: str | float | None = None,
     key_added: str = "biovae_pseudotime",
 ) -> None:
     """Diffusion pseudotime along ``adata.obsm[use_rep]`` into ``adata.obs[key_added]``.
 
-    The root is the extreme cell of the group ``obs[root_key] == root_value`` (or, without a
-    root, of the first diffusion component); see :mod:`biovae.applications.trajectory`.
+    The root is the extreme cell of the group ``obs[root_key] == root_value`` (levels as
+    :mod:`biovae.levels` spells them: ``2``, ``2.0`` and ``"2"`` name the same level) or,
+    without a root, of the first diffusion component; see
+    :mod:`biovae.applications.trajectory`.
     """
     from biovae.applications import trajectory
     from biovae.inputs import obs_columns
@@ -148,7 +150,7 @@ def pseudotime(
     group = None
     if root_key is not None:
         obs = obs_columns(adata.obs, adata.n_obs)
-        group = trajectory.root_mask(obs, root_key, str(root_value))
+        group = trajectory.root_mask(obs, root_key, root_value)
     if use_rep not in adata.obsm:
         raise DataError(
             f"adata.obsm has no {use_rep!r} (keys: {', '.join(adata.obsm) or 'none'}); run "

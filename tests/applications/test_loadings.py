@@ -117,3 +117,24 @@ def test_tl_vae_writes_loadings_to_varm():
     est = biovae.tl.vae(adata, n_latent=K, config=_config(2))
     assert adata.varm["X_biovae_loadings"].shape == (30, K)
     np.testing.assert_allclose(adata.varm["X_biovae_loadings"], loadings(est).to_numpy())
+
+
+def test_only_the_softmax_output_is_centred_by_default():
+    import torch
+
+    x, _ = simulate(n=200, g=30)
+    est = biovae.VAE(likelihood="zinb", config=_config(2)).fit(x)
+    decoder = est.model_.decoder.eval()
+    z = torch.randn(5, K)
+    with torch.no_grad():
+        base = decoder.params(z, None)
+        steps = [decoder.params(z + torch.eye(K)[k], None) for k in range(K)]
+    # a unit step along z_k moves each gene's zero-inflation logit by its loading
+    pi = np.stack([(s["pi_logits"] - base["pi_logits"])[0].double().numpy() for s in steps], 1)
+    np.testing.assert_allclose(loadings(est, output="pi_logits"), pi, atol=1e-4)
+    # ... and rho by its loading plus a constant per factor, which the softmax ignores
+    rho = np.stack([(s["rho"] - base["rho"])[0].double().numpy() for s in steps], 1)
+    np.testing.assert_allclose(loadings(est), rho - rho.mean(0), atol=1e-4)
+    np.testing.assert_allclose(loadings(est, "rho", centre=False), rho, atol=1e-4)
+    centred = loadings(est, output="pi_logits", centre=True)
+    np.testing.assert_allclose(centred, pi - pi.mean(0), atol=1e-4)  # on request

@@ -75,6 +75,28 @@ def test_root_mask_matches_numbers_as_text_and_reports_bad_values():
         tj.root_mask(obs, "num_cells", "3")
     with pytest.raises(DataError, match="not a metadata column"):
         tj.root_mask(obs, "stage", "2")
+    # a level is named as biovae.levels spells it: 2, 2.0, "2.0" and np.int64(2) all name 2
+    ints = {"num_cells": np.array([2, 4, 2, 16], dtype=np.int64)}
+    for value in (2, 2.0, "2", "2.0", np.int64(2), np.float32(2)):
+        assert tj.root_mask(ints, "num_cells", value).tolist() == [True, False, True, False]
+        assert tj.root_mask(obs, "num_cells", value).tolist() == [True, False, True]
+    with pytest.raises(DataError, match=r"no record has num_cells = 2\.5"):
+        tj.root_mask(ints, "num_cells", 2.5)
+
+
+def test_tl_pseudotime_roots_at_a_numeric_level_given_as_a_float():
+    anndata = pytest.importorskip("anndata")
+    import biovae
+
+    emb, t = spiral(80)
+    stage = np.where(t < 0.1, 2, 16).astype(np.int64)
+    adata = anndata.AnnData(np.zeros((80, 1), np.float32), obsm={"X_biovae": emb})
+    adata.obs["num_cells"] = stage
+    for value in (2.0, "2.0"):
+        biovae.tl.pseudotime(adata, root_key="num_cells", root_value=value)
+        root = adata.obs_names.get_loc(adata.uns["biovae_pseudotime"]["root"])
+        assert stage[root] == 2
+        assert spearmanr(adata.obs["biovae_pseudotime"], t).correlation > 0.99
 
 
 def test_bad_embeddings_and_roots_are_errors():
@@ -85,6 +107,9 @@ def test_bad_embeddings_and_roots_are_errors():
         tj.pseudotime(emb, root=50)
     with pytest.raises(DataError, match="no records"):
         tj.pseudotime(emb, root_group=np.zeros(50, bool))
+    for flat in (np.ones((10, 3)), np.zeros((10, 3)), 1e3 + 1e-11 * np.eye(10, 3)):
+        with pytest.raises(DataError, match="does not vary"):
+            tj.pseudotime(flat, root=0)
 
 
 def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
@@ -99,3 +124,18 @@ def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
     assert np.isnan(traj.pseudotime[200:]).all()
     rho = abs(np.corrcoef(traj.pseudotime[:200], t)[0, 1])
     assert rho > 0.95
+
+
+def test_identical_records_get_identical_pseudotimes_and_no_self_loops():
+    emb, _ = spiral(60)
+    copies = np.r_[emb, emb[20:25], emb[40:41], emb[40:41]]  # doubles and a triple
+    kernel = tj._knn_kernel(copies, tj.N_NEIGHBOURS)
+    assert kernel.diagonal().max() == 0.0
+    pt = tj.pseudotime(copies, root=0).pseudotime
+    np.testing.assert_allclose(pt[60:65], pt[20:25], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(pt[65:], pt[[40, 40]], rtol=0, atol=1e-9)
+    # a record's neighbours are the k nearest others, all copies tied with the k-th included
+    d = np.linalg.norm(copies[:, None] - copies[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    kth = np.sort(d, axis=1)[:, tj.N_NEIGHBOURS - 1 : tj.N_NEIGHBOURS]
+    np.testing.assert_array_equal(kernel.toarray() > 0, (d <= kth) | (d <= kth).T)

@@ -103,6 +103,19 @@ def test_pca_round_trip(tmp_path, name):
     assert loaded.sample(4).shape == (4, *ds.x.shape[1:])
 
 
+def test_a_kind_specific_load_names_biovae_load_model_which_exists(tmp_path):
+    import biovae
+
+    ds = dataset_for("gaussian")
+    labels = np.array(["a", "b", "unknown"] * 20, dtype=object)[: len(ds)]
+    ds = Dataset(ds.x, ds.ids, ds.features, {"y": labels}, ds.alphabet)
+    SemiSupervisedVAE(labels_key="y", config=config("gaussian")).fit(ds).save(tmp_path / "m")
+    with pytest.raises(ConfigError, match=r"load it with biovae\.load_model"):
+        VAE.load(tmp_path / "m")
+    assert "load_model" in biovae.__all__
+    assert type(biovae.load_model(tmp_path / "m")) is SemiSupervisedVAE
+
+
 def test_metadata_records_version_fingerprint_and_history(tmp_path):
     ds = dataset_for("gaussian")
     est = VAE(config=config("gaussian")).fit(ds)

@@ -126,3 +126,86 @@ def test_early_stopping_on_classification_needs_labels():
     train = TrainConfig(epochs=2, early_stopping="classification")
     with pytest.raises(TrainingError, match="early_stopping"):
         fit_model(model, src, src, ObjectiveConfig(), train, progress=False)
+
+
+def _hand_terms(model: Model, x: torch.Tensor, seed: int):
+    """−E_q log p(x|z), the per-class KL per dimension (n, C, k) and log q(y|z) from the same
+    draw of z as model.loss with ``seed``, computed from torch's own distributions."""
+    torch.manual_seed(seed)
+    qz = model.encode(x)
+    z = qz.rsample()
+    recon = -model.decode(z).log_prob(x)
+    kl_nck = torch.stack(
+        [kl_divergence(qz.base_dist, Normal(model.class_means[c], 1.0)) for c in range(3)], 1
+    )
+    log_q = torch.log_softmax(model.classifier[1](model.classifier[0](z, None)), -1)
+    return recon, kl_nck, log_q
+
+
+def test_free_bits_clamp_the_batch_mean_kl_of_z_per_dimension():
+    model = small_model()
+    x = torch.randn(6, 4)
+    y = torch.tensor([0, 2, -1, 1, -1, -1])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0, 1.5])
+    lab = y >= 0
+    recon, kl_nck, log_q = _hand_terms(model, x, seed=3)
+    resp = torch.where(lab[:, None], torch.nn.functional.one_hot(y.clamp_min(0), 3), log_q.exp())
+    kl_nk = (resp[:, :, None] * kl_nck).sum(1)
+    kl_y = (resp * torch.log(3 * resp.clamp_min(1e-30))).sum(-1)
+    wmean = lambda v: (v * w.reshape(-1, *[1] * (v.dim() - 1))).sum(0) / w.sum()  # noqa: E731
+    # λ between the two dimensions' batch means: one is clamped, the other is not
+    lam = float(wmean(kl_nk).detach().mean())
+    assert wmean(kl_nk).min() < lam < wmean(kl_nk).max()
+    obj = ObjectiveConfig(free_bits=lam, beta=0.7, classification_weight=0.0)
+    torch.manual_seed(3)
+    out = model.loss(Batch(x, y=y, w=w), obj)
+    rate = wmean(kl_nk).clamp_min(lam).sum() + wmean(kl_y)
+    torch.testing.assert_close(out.loss, wmean(recon) + 0.7 * rate)
+    # the reported ELBO keeps no free bits
+    torch.testing.assert_close(out.elbo_n, -(recon + kl_nk.sum(-1) + kl_y).detach())
+    torch.manual_seed(3)
+    plain = model.loss(Batch(x, y=y, w=w), ObjectiveConfig(beta=0.7, classification_weight=0.0))
+    torch.testing.assert_close(plain.loss, wmean(recon) + 0.7 * wmean(kl_nk.sum(-1) + kl_y))
+    assert out.loss > plain.loss
+
+
+def test_classification_term_weighs_labelled_records_by_their_weight():
+    model = small_model()
+    x = torch.randn(6, 4)
+    y = torch.tensor([0, 2, -1, 1, -1, 2])
+    w = torch.tensor([1.0, 2.0, 0.5, 0.0, 3.0, 1.5])
+    _, _, log_q = _hand_terms(model, x, seed=4)
+    lab = torch.tensor([0, 1, 5])  # the labelled records of positive weight
+    expected = -(w[lab] * log_q[lab, y[lab]]).sum() / w[lab].sum()
+    torch.manual_seed(4)
+    out = model.loss(Batch(x, y=y, w=w), ObjectiveConfig())
+    torch.testing.assert_close(out.extras["classification"], expected.detach())
+    torch.testing.assert_close(out.extras["labelled"], w[lab].sum())
+    # labelled records of weight 0 only: no classification term (and no division by zero)
+    torch.manual_seed(4)
+    none = model.loss(Batch(x, y=y, w=torch.tensor([0.0, 0, 1, 0, 1, 0])), ObjectiveConfig())
+    assert float(none.extras["classification"]) == 0.0 and float(none.extras["labelled"]) == 0.0
+
+
+def test_labelled_records_of_weight_zero_have_no_influence_on_the_fit():
+    rng = np.random.default_rng(1)
+    n = 80
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    x[:, :3] += 2.0 * (2 * y[:, None] - 1)
+    names = np.array(["a", "b"], dtype=object)[y]
+    shown = np.where(np.arange(n) < 30, names, "unknown").astype(object)
+    hidden = shown.copy()
+    hidden[:10] = "unknown"  # the same records as unlabelled
+    w = np.ones(n)
+    w[:10] = 0.0
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,), dropout=0.0)),
+        train=TrainConfig(epochs=3, batch_size=16, seed=0, patience=0),
+    )
+    probs = []
+    for lab in (shown, hidden):
+        ds = Dataset(x, [f"r{i}" for i in range(n)], [f"f{j}" for j in range(6)], {"lab": lab})
+        est = SemiSupervisedVAE(labels_key="lab", config=cfg).fit(ds, sample_weight=w)
+        probs.append(est.predict_proba(ds))
+    np.testing.assert_array_equal(probs[0], probs[1])

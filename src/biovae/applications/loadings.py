@@ -6,8 +6,11 @@ z_k + Σ_m V_jm c_m + b_j (in evaluation; the batch norm of
 W_jk its loading on feature j. For a count likelihood θ is the logit of the feature's share of
 the counts (h = softmax(θ)), so exp(W_jk) is the factor's multiplicative effect on feature j's
 expression per unit of z_k, relative to the other features. Adding a constant to all of column
-k changes no probability (the softmax is shift-invariant), so the loadings of such likelihoods
-are reported centred over the features (``centre=True``): the identifiable part. A PCA model's
+k changes no probability (the softmax is shift-invariant), so the loadings of that output are
+reported centred over the features (``centre=True``): the identifiable part. Other outputs
+(e.g. ZINB's ``pi_logits``, a per-feature sigmoid) have no such freedom and are reported as
+they are; centring them on request gives their deviation from the mean loading, not a
+loading of the model. A PCA model's
 loadings are probabilistic PCA's W = U (Λ − σ² I)^{1/2} on the featurised data (log1p counts),
 for comparison.
 """
@@ -20,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from biovae.errors import ConfigError, model_phrase
-from biovae.likelihoods.base import ObservedLibrary
 
 
 def loadings(est: Any, output: str | None = None, centre: bool | None = None) -> pd.DataFrame:
@@ -35,8 +37,9 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
         The likelihood's raw parameter (default: its first, e.g. ``rho`` of NB/ZINB/Poisson,
         ``loc`` of a Gaussian, ``logits`` of a Bernoulli).
     centre
-        Subtract each factor's mean loading over the features; default: yes for count
-        likelihoods with a library size (module docstring), no otherwise.
+        Subtract each factor's mean loading over the features; default: yes for the softmax
+        output of count likelihoods with a library size (``rho``; module docstring), no for
+        any other output.
     """
     fit = getattr(est, "fit_", None)
     if fit is not None and hasattr(fit, "loadings"):  # PCA
@@ -61,7 +64,7 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
         )
     w = heads[name].effective_weight().detach().cpu().double().numpy()[:, : model.n_latent]
     if centre is None:
-        centre = isinstance(model.likelihood, ObservedLibrary)
+        centre = name == getattr(model.likelihood, "composition_output", None)
     return _frame(est, w, centre)
 
 

@@ -4,8 +4,9 @@ Following Haghverdi et al. (2016, Nat. Methods 13:845) on a k-nearest-neighbour 
 embedding (e.g. posterior means E_q[z|x]):
 
 1. Gaussian kernel with local widths, K_ij = sqrt(2 σ_i σ_j / (σ_i² + σ_j²)) ·
-   exp(−d_ij² / (σ_i² + σ_j²)) on the symmetrised kNN graph, σ_i² = median squared distance of
-   cell i to its k neighbours;
+   exp(−d_ij² / (σ_i² + σ_j²)) on the symmetrised kNN graph (records tied with a cell's k-th
+   neighbour, such as exact duplicates, are all its neighbours), σ_i² = median squared
+   distance of cell i to its k nearest neighbours;
 2. density normalisation K̃ = Q⁻¹ K Q⁻¹ (Q = row sums of K), then the symmetric transition
    matrix T_s = D^{-1/2} K̃ D^{-1/2} (D = row sums of K̃), whose eigenpairs (λ_l, φ_l) are those of
    the Markov chain T = D⁻¹ K̃ (λ_0 = 1 is the stationary state);
@@ -28,11 +29,15 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from biovae.errors import DataError, require
+from biovae.levels import MISSING, find_level, level_text
 
 #: Defaults of scanpy's DPT: 15 neighbours, 10 diffusion components.
 N_NEIGHBOURS = 15
 N_COMPONENTS = 10
 _DENSE_LIMIT = 4000
+#: Spread (largest range of a coordinate) relative to the largest |coordinate| at or below
+#: which an embedding counts as one point: float64 rounding, not a trajectory.
+_NO_SPREAD = 1e-12
 
 
 @dataclass(frozen=True)
@@ -55,20 +60,42 @@ class Trajectory:
 
 
 def _knn_kernel(emb: np.ndarray, k: int) -> sp.csr_matrix:
-    """Symmetric Gaussian kernel with local widths on the kNN graph (see module doc)."""
+    """Symmetric Gaussian kernel with local widths on the kNN graph (see module doc).
+
+    Each record's neighbours are the other records within its k-th neighbour's distance, so
+    records tied with the k-th (exact duplicates) are all in or all out; otherwise which copy
+    of a duplicate a record links to would be arbitrary, and identical records would get
+    different pseudotimes."""
     nn = require("sklearn.neighbors", "report")
     n = len(emb)
     k = min(k, n - 1)
-    dist, idx = nn.NearestNeighbors(n_neighbors=k + 1).fit(emb).kneighbors(emb)
-    dist, idx = dist[:, 1:], idx[:, 1:]
-    sigma2 = np.maximum(np.median(dist**2, axis=1), 1e-12)
-    rows = np.repeat(np.arange(n), k)
-    cols = idx.ravel()
+    dist, idx = _neighbours_with_ties(nn.NearestNeighbors().fit(emb), k, n)
+    sigma2 = np.maximum(np.median(dist[:, :k] ** 2, axis=1), 1e-12)
+    rows, slot = np.nonzero(dist <= dist[:, k - 1 : k])
+    cols, d2 = idx[rows, slot], dist[rows, slot] ** 2
     s_i, s_j = sigma2[rows], sigma2[cols]
     width = s_i + s_j
-    value = np.sqrt(2 * np.sqrt(s_i * s_j) / width) * np.exp(-(dist.ravel() ** 2) / width)
+    value = np.sqrt(2 * np.sqrt(s_i * s_j) / width) * np.exp(-d2 / width)
     kernel = sp.csr_matrix((value, (rows, cols)), shape=(n, n))
     return kernel.maximum(kernel.T).tocsr()  # an edge kept by either end, same weight
+
+
+#: At most this many times k neighbours per record are searched for ties with the k-th.
+_TIE_FACTOR = 8
+
+
+def _neighbours_with_ties(index: Any, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices (n, m), m ≥ k, of every record's nearest other records, enough
+    of them that none is left out at the k-th neighbour's distance (up to
+    :data:`_TIE_FACTOR` · k). ``kneighbors()`` without X leaves each record itself out (with
+    X an exact duplicate may come before it, and dropping the first column then drops the
+    duplicate and keeps a self-loop)."""
+    m = k
+    while True:
+        dist, idx = index.kneighbors(n_neighbors=m)
+        if m >= min(n - 1, _TIE_FACTOR * k) or not (dist[:, -1] <= dist[:, k - 1]).any():
+            return dist, idx
+        m = min(2 * m, n - 1, _TIE_FACTOR * k)
 
 
 def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS):
@@ -77,6 +104,11 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
     if x.ndim != 2 or len(x) < 4 or not np.isfinite(x).all():
         raise DataError(
             f"trajectories need a finite (records, dims) embedding of >= 4 records, got {x.shape}"
+        )
+    if np.ptp(x, axis=0).max() <= _NO_SPREAD * np.abs(x).max():
+        raise DataError(
+            f"the embedding does not vary: all {len(x)} records lie at one point (to rounding), "
+            "so there is no path to order them along; check the model or the embedding"
         )
     kernel = _knn_kernel(x, n_neighbors)
     q = np.asarray(kernel.sum(1)).ravel()
@@ -178,23 +210,19 @@ def pseudotime(
     return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
 
 
-def root_mask(obs: dict[str, np.ndarray], key: str, value: str) -> np.ndarray:
-    """Records whose ``obs[key]`` equals ``value`` (compared as text), or a one-line error."""
+def root_mask(obs: dict[str, np.ndarray], key: str, value: Any) -> np.ndarray:
+    """Records whose ``obs[key]`` is the level ``value`` names, or a one-line error.
+
+    Levels are compared as :mod:`biovae.levels` spells them, so ``2``, ``2.0`` and ``"2.0"``
+    all name the level ``2`` of an integer or float column."""
     if key not in obs:
         raise DataError(
             f"root key {key!r} is not a metadata column (columns: {', '.join(sorted(obs))})"
         )
-    col = np.asarray(obs[key])
-    text = np.asarray([_as_text(v) for v in col])
-    mask = text == str(value)
-    if not mask.any():
-        levels = ", ".join(sorted(set(text.tolist()))[:10])
+    text = level_text(obs[key])
+    present = tuple(sorted(set(text.tolist()) - {MISSING}))
+    level = find_level(value, present)
+    if level is None:
+        levels = ", ".join(present[:10])
         raise DataError(f"no record has {key} = {value!r} (values: {levels}); fix --root-value")
-    return mask
-
-
-def _as_text(v: Any) -> str:
-    """Numbers as written by a user: 2.0 -> '2'."""
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
+    return text == level

@@ -29,8 +29,8 @@ def add_loadings_parser(sub, make_parser) -> None:
         "--centre",
         choices=("auto", "yes", "no"),
         default="auto",
-        help="subtract each factor's mean loading (auto: yes for count likelihoods, whose "
-        "softmax ignores it)",
+        help="subtract each factor's mean loading (auto: yes for the softmax output rho of "
+        "count likelihoods, which ignores it; no for other outputs such as ZINB's pi_logits)",
     )
     p.add_argument("--top", type=int, default=5, metavar="N", help="features per factor to print")
     p.set_defaults(func=cmd_loadings)

@@ -209,6 +209,11 @@ class ObservedLibrary:
     Sampling from the prior draws library sizes from a log-normal fitted to the training data.
     """
 
+    #: The decoder output whose softmax over the features is the composition: adding one
+    #: constant to it across the features changes no probability (its other outputs, such as
+    #: ZINB's per-feature ``pi_logits``, have no such freedom).
+    composition_output = "rho"
+
     def context(self, x: Tensor) -> dict[str, Tensor]:
         return {"library": library_size(x)}
 
@@ -228,7 +233,7 @@ class ObservedLibrary:
         The library size scales it into the mean; for ZINB it is the NB part's share, before
         zero inflation (the expression level, not the detection rate).
         """
-        return torch.softmax(params["rho"], dim=-1)
+        return torch.softmax(params[self.composition_output], dim=-1)
 
     def featurize(self, x: Tensor) -> Tensor:
         return torch.log1p(x.reshape(x.shape[0], -1).float())

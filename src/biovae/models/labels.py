@@ -8,6 +8,7 @@ Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,9 +20,11 @@ from biovae.levels import aliases, level_text
 UNLABELLED = frozenset({"", "nan", "na", "<na>", "none", "unknown", "unlabelled", "unlabeled"})
 
 
-def unlabelled_mask(values: np.ndarray, unlabeled: str | None = None) -> np.ndarray:
-    """True where a label is missing, spelled like "unknown", or equals ``unlabeled``."""
-    extra = {unlabeled.strip().lower()} if unlabeled is not None else set()
+def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
+    """True where a label is missing, spelled like "unknown", or is the level ``unlabeled``
+    names (any scalar, spelled as :func:`biovae.levels.level_text` does: -1, -1.0 and "-1"
+    are one level)."""
+    extra = {level_text([unlabeled])[0].strip().lower()} if unlabeled is not None else set()
     spellings = UNLABELLED | extra
     return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
 
@@ -44,7 +47,7 @@ class LabelSpec:
         obs: dict[str, np.ndarray],
         key: str,
         source: str = "data",
-        unlabeled: str | None = None,
+        unlabeled: Any = None,
     ) -> LabelSpec:
         """Levels of column ``key``; at least two labelled levels are needed."""
         values = _column(obs, key, source)
@@ -55,7 +58,7 @@ class LabelSpec:
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
                 f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
             )
-        return cls(key, levels, unlabeled)
+        return cls(key, levels, None if unlabeled is None else str(level_text([unlabeled])[0]))
 
     def encode(self, obs: dict[str, np.ndarray], source: str = "data") -> torch.Tensor:
         """(n,) int64 codes into ``levels``, −1 for unlabelled records."""

@@ -14,9 +14,11 @@ With KL_y = KL(q(z|x) || N(μ_y, I)) (analytic) the per-record bounds are
     labelled   (x, y):  ELBO = E_q log p(x|z) − KL_y − log C
     unlabelled (x):     ELBO = E_q log p(x|z) − Σ_y q(y|z) [KL_y + log q(y|z) + log C]
 
-and the loss is −mean ELBO (KL terms weighted by β) + α · mean over labelled records of
-−log q(y|z) (the classification term of M2; α = ``objective.classification_weight``), plus the
-optional MMD de-confounding penalty of :func:`biovae.objectives.batch_mmd`.
+and the loss is −mean ELBO (KL terms weighted by β; with free bits λ the rate of z counts as
+Σ_k max(λ, batch mean of its KL_k), as in :func:`biovae.objectives.elbo`) + α · mean over
+labelled records (weighted by the record weights) of −log q(y|z) (the classification term of
+M2; α = ``objective.classification_weight``), plus the optional MMD de-confounding penalty of
+:func:`biovae.objectives.batch_mmd`.
 Records with label −1 (missing or "unknown") are unlabelled. The marginal prior
 p(z) = Σ_y N(z; μ_y, I) / C is what :meth:`prior` returns.
 """
@@ -205,7 +207,12 @@ class SemiSupervisedVAE(nn.Module):
         return kl_nk, torch.xlogy(probs, probs).sum(-1) + math.log(self.n_classes)
 
     def loss(self, batch: Batch, config: ObjectiveConfig, epoch: int = 0) -> LossOutput:
-        """Negative semi-supervised ELBO plus the weighted classification term."""
+        """Negative semi-supervised ELBO plus the weighted classification term.
+
+        With free bits λ > 0 the rate of z enters the loss as Σ_k max(λ, batch mean of
+        Σ_y r_y KL(q(z_k|x) || N(μ_{y,k}, 1))), r the one-hot label or q(y|z), as
+        :func:`biovae.objectives.elbo` does for the VAE; the label's KL and the reported
+        per-record ELBO keep no free bits."""
         qz = self.encode(batch.x, batch.c)
         z = qz.rsample()
         recon_n = -self.decode(z, batch.c, self.context(batch.x)).log_prob(batch.x)
@@ -217,12 +224,15 @@ class SemiSupervisedVAE(nn.Module):
         kl_nk = (resp_nc.unsqueeze(-1) * self.kl_per_class(qz)).sum(-2)
         kl_y_n = torch.xlogy(resp_nc, resp_nc).sum(-1) + math.log(self.n_classes)
         kl_n = kl_nk.sum(-1) + kl_y_n
-        ce_n = -(onehot * log_q_nc).sum(-1)
-        n_lab = labelled.sum().clamp_min(1)
-        ce = (ce_n * labelled).sum() / n_lab
-        beta = beta_at(config, epoch)
-        loss = _weighted_mean(recon_n + beta * kl_n, batch.w) + config.classification_weight * ce
-        extras = {"classification": ce.detach(), "labelled": labelled.sum().detach()}
+        if config.free_bits > 0:
+            rate_z = _weighted_mean(kl_nk, batch.w).clamp_min(config.free_bits).sum()
+            rate = rate_z + _weighted_mean(kl_y_n, batch.w)
+        else:
+            rate = _weighted_mean(kl_n, batch.w)
+        ce, lab_weight = self._classification(log_q_nc, onehot, labelled, batch.w)
+        loss = _weighted_mean(recon_n, batch.w) + beta_at(config, epoch) * rate
+        loss = loss + config.classification_weight * ce
+        extras = {"classification": ce.detach(), "labelled": lab_weight.detach()}
         penalty = batch_mmd(qz, batch, config.mmd_batch)
         if penalty is not None:
             loss = loss + penalty
@@ -235,3 +245,15 @@ class SemiSupervisedVAE(nn.Module):
             -(recon_n + kl_n).detach(),
             extras,
         )
+
+    @staticmethod
+    def _classification(
+        log_q_nc: Tensor, onehot: Tensor, labelled: Tensor, w: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """The classification term Σ_i v_i (−log q(y_i|·)) / Σ_i v_i, v_i = w_i 1[i labelled]
+        (w_i = 1 without weights; 0 when Σ v_i = 0), and Σ v_i (the labelled records' weight,
+        which pools the term over batches)."""
+        ce_n = -(onehot * log_q_nc).sum(-1)
+        v_n = labelled.to(ce_n.dtype) if w is None else labelled * w.to(ce_n.dtype)
+        total = v_n.sum()
+        return (ce_n * v_n).sum() / torch.where(total > 0, total, 1.0), total

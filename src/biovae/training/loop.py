@@ -193,8 +193,9 @@ def evaluate(
     dist: DistContext | None = None,
 ) -> dict[str, float]:
     """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode),
-    and ``classification``, the mean −log q(y|x) over labelled records, when the model reports
-    one and there are labelled records. With several ranks (``dist``) each evaluates every
+    and ``classification``, the mean −log q(y|x) over labelled records (batches pooled by the
+    labelled weight the model reports), when the model reports one and there are labelled
+    records of positive weight. With several ranks (``dist``) each evaluates every
     ``world_size``-th record and the sums are pooled, so every rank gets the same numbers (its
     own Monte-Carlo draws would otherwise give each rank its own early-stopping decision)."""
     dist = dist or DistContext()
