@@ -48,3 +48,19 @@ def test_a_default_index_or_unnamed_records_are_taken_in_order():
     assert list(ds.obs["batch"]) == list("ccbbaa")
     ds = as_dataset(x.to_numpy(), obs.iloc[::-1])  # an array has no ids to join on
     assert list(ds.obs["batch"]) == list("ccbbaa")
+
+
+def test_no_records_fit_is_an_error_and_scoring_none_gives_empty_outputs():
+    import biovae
+
+    x = np.random.default_rng(0).poisson(2.0, (40, 6)).astype(float)
+    for est in (biovae.VAE(epochs=1, n_latent=2), biovae.PCA(n_latent=2)):
+        with pytest.raises(DataError, match="0 records; fitting needs at least 2"):
+            est.fit(x[:0])
+    with pytest.raises(DataError, match="1 record; fitting needs at least 2"):
+        biovae.VAE(epochs=1).fit(x[:1])
+    vae = biovae.VAE(likelihood="poisson", epochs=1, n_latent=2).fit(x)
+    pca = biovae.PCA(n_latent=2).fit(x)
+    assert vae.transform(x[:0]).shape == (0, 2) and pca.transform(x[:0]).shape == (0, 2)
+    assert vae.score(x[:0]).shape == (0,) and vae.score(x[:0], iwae=4).shape == (0,)
+    assert vae.reconstruct(x[:0]).shape == (0, 6) and pca.score(x[:0]).shape == (0,)

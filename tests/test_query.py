@@ -169,3 +169,15 @@ def test_mapping_and_differential_expression_of_a_cuda_fit():
     )
     top = set(table.index[:10])
     assert len(top & {f"f{j}" for j in range(10)}) >= 8  # genes 0–9 are up in B
+
+
+def test_a_mapped_model_refitted_is_no_longer_a_mapping(mapped, tmp_path):
+    import copy
+    import json
+
+    _, query, (xr, orf), _ = mapped
+    refit = copy.deepcopy(query)
+    assert refit.mapping_
+    refit.set_params(config=biovae.config.FitConfig(train=TrainConfig(epochs=1))).fit(xr, orf)
+    assert refit.mapping_ is None
+    assert "mapping" not in json.loads((refit.save(tmp_path / "m") / "metadata.json").read_text())

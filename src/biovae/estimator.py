@@ -19,7 +19,14 @@ from biovae.config import FitConfig, LikelihoodConfig
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features, obs_columns, sample_count
+from biovae.inputs import (
+    as_dataset,
+    check_data,
+    check_features,
+    check_records,
+    obs_columns,
+    sample_count,
+)
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
@@ -110,7 +117,7 @@ class _LatentEstimator:
         checkpoints; ``resume=True`` continues from the last one.
         """
         cfg = self.get_config()
-        ds = as_dataset(X, obs, layer=cfg.data.layer)
+        ds = check_records(as_dataset(X, obs, layer=cfg.data.layer))
         lik_cfg = likelihoods.get(cfg.model.likelihood.name).configure(
             cfg.model.likelihood, ds.features
         )
@@ -146,6 +153,7 @@ class _LatentEstimator:
             )
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
+        self.mapping_ = None  # a fresh fit is nobody's reference mapping
         self.fingerprint_ = fingerprint(ds)
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
@@ -199,6 +207,8 @@ class _LatentEstimator:
         """Posterior means E_q[z|x], shape (n, n_latent)."""
         _, source = self._source(X, obs)
         model = self.model_
+        if not len(source):
+            return np.zeros((0, self.config_.model.n_latent), np.float32)
         return torch.cat([model.encode(b.x, b.c).mean for b in self._batches(source)]).numpy()
 
     @torch.no_grad()
@@ -206,10 +216,19 @@ class _LatentEstimator:
         """E[x | z = posterior mean] in data space (letter probabilities for sequences)."""
         _, source = self._source(X, obs)
         model, out = self.model_, []
+        if not len(source):  # the shape of one decoded record, none of them
+            return self._decoded_shape_of_none()
         for b in self._batches(source):
             px = model.decode(model.encode(b.x, b.c).mean, b.c, model.context(b.x))
             out.append(model.likelihood.expected(px))
         return torch.cat(out).numpy()
+
+    def _decoded_shape_of_none(self) -> np.ndarray:
+        model, cov = self.model_, self.schema_.covariates
+        ctx = model.likelihood.prior_context(1, self.schema_.context_stats)
+        c = torch.zeros(1, cov.width) if cov.width else None
+        px = model.decode(torch.zeros(1, self.config_.model.n_latent), c, ctx)
+        return model.likelihood.expected(px)[:0].numpy()
 
     @torch.no_grad()
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
@@ -246,6 +265,8 @@ class _LatentEstimator:
         """
         _, source = self._source(X, obs)
         model, out = self.model_, []
+        if not len(source):
+            return np.zeros(0)
         with seeded(seed):
             for b in self._batches(source):
                 if not model.stochastic:

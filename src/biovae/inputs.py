@@ -205,6 +205,16 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
     )
 
 
+def check_records(ds: Dataset, need: int = 2) -> Dataset:
+    """``ds`` if it has at least ``need`` records to fit on, else a one-line DataError."""
+    if len(ds) < need:
+        raise DataError(
+            f"{ds.source or 'data'}: {len(ds)} record{'s' * (len(ds) != 1)}; fitting needs at "
+            f"least {need}"
+        )
+    return ds
+
+
 def sample_count(n: Any) -> int:
     """``n`` as a number of samples to draw (a positive whole number)."""
     if isinstance(n, bool) or not float(n).is_integer() or int(n) < 1:

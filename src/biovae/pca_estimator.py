@@ -19,7 +19,7 @@ from biovae import likelihoods, persistence
 from biovae.config import FitConfig
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features, sample_count
+from biovae.inputs import as_dataset, check_data, check_features, check_records, sample_count
 from biovae.likelihoods import Likelihood
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
@@ -62,7 +62,7 @@ class PCA:
     def fit(self, X: Any, obs: Any = None) -> PCA:
         """Fit PPCA on ``X``; returns ``self``."""
         cfg = self.get_config()
-        ds = as_dataset(X, obs, layer=cfg.data.layer)
+        ds = check_records(as_dataset(X, obs, layer=cfg.data.layer))
         lik = likelihoods.build(
             cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0
         )
@@ -148,4 +148,5 @@ class PCA:
 
 def _featurised(ds: Any, lik: Likelihood) -> torch.Tensor:
     src = InMemorySource(ds.x, dtype=lik.data_dtype)
-    return torch.cat([lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)])
+    parts = [lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)]
+    return torch.cat(parts or [lik.featurize(src.batch(torch.arange(0)).x)])  # none: (0, f)

@@ -117,7 +117,13 @@ def load(path: str | os.PathLike) -> SavedModel:
         raise ModelFileError(
             f"{folder} holds a variants model; use 'biovae variants score/scan/design' with it"
         )
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(
+            f"{folder / METADATA}: format_version {version!r} is not a whole number; the file "
+            "is damaged: refit the model or restore its folder"
+        )
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{folder} was written by a newer biovae ({meta.get('biovae_version')}); upgrade biovae"
         )
@@ -128,7 +134,13 @@ def load(path: str | os.PathLike) -> SavedModel:
     weights = read_weights(folder / WEIGHTS)
     if "schema" not in meta:
         raise ModelFileError(f"{folder / METADATA}: no 'schema' entry; refit the model")
-    schema = DataSchema.from_dict(meta.pop("schema"))
+    try:
+        schema = DataSchema.from_dict(meta.pop("schema"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(
+            f"{folder / METADATA}: the 'schema' entry is damaged ({type(exc).__name__}: {exc}); "
+            "refit the model or restore its folder"
+        ) from exc
     return SavedModel(config, schema, weights, meta)
 
 

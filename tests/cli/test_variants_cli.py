@@ -256,3 +256,21 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     page = html.read_text()
     assert "variational weights" in page and "the last update (no held-out sequences)" in page
     assert "decoder weights drawn from q(θ)" in page
+
+
+@pytest.mark.parametrize(
+    ("toml", "flag", "message"),
+    [
+        ("alignment = 3\n", ["--theta", "0.2"], "config.alignment must be a table of keys"),
+        ('model = "x"\n', ["--latent", "4"], "config.model must be a table of keys"),
+    ],
+)
+def test_a_config_value_where_a_table_belongs_is_one_line(tmp_path, capsys, toml, flag, message):
+    from tests.conftest import FIXTURES
+
+    (tmp_path / "bad.toml").write_text(toml)
+    out = tmp_path / "model"
+    argv = ["variants", "fit", FIXTURES / "blat_ecolx_first40.a2m", "--out", out]
+    assert main([str(a) for a in [*argv, "--config", tmp_path / "bad.toml", *flag]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and not out.exists()

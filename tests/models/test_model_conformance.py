@@ -205,3 +205,23 @@ def test_autoencoder_is_deterministic_encoder():
     est = Autoencoder(config=config("gaussian")).fit(ds)
     q = est.model_.encode(torch.as_tensor(ds.x))
     assert torch.equal(q.rsample(), q.mean)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(format_version="2"), "format_version '2' is not a whole number"),
+        (lambda m: m["schema"].pop("data_shape"), "the 'schema' entry is damaged"),
+    ],
+)
+def test_damaged_metadata_is_a_model_file_error(tmp_path, edit, message):
+    import json
+
+    from biovae.estimator import load_model
+
+    folder = VAE(config=config("gaussian")).fit(dataset_for("gaussian")).save(tmp_path / "m")
+    meta = json.loads((folder / "metadata.json").read_text())
+    edit(meta)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(folder)

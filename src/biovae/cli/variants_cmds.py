@@ -142,15 +142,17 @@ def _config(args: argparse.Namespace):
     data = to_dict(VariantsConfig())
     if args.config:
         data = merge(data, load_toml(args.config))
+        from_dict(VariantsConfig, data)  # the file's own errors, before flags cover them
+    flags: dict = {}  # explicit flags as nested tables, merged last: they win
     for flag, (field, _, _) in _FIT_FLAGS.items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
             *parents, leaf = field.split(".")
-            node = data
+            node = flags
             for key in parents:
-                node = node[key]
+                node = node.setdefault(key, {})
             node[leaf] = value
-    return from_dict(VariantsConfig, data)
+    return from_dict(VariantsConfig, merge(data, flags))
 
 
 def _model_out(path: str) -> Path:

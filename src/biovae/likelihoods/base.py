@@ -116,7 +116,7 @@ class Likelihood(ABC):
 
     def featurize(self, x: Tensor) -> Tensor:
         """Encoder input ``(n, n_inputs)`` float tensor from a data batch."""
-        return x.reshape(x.shape[0], -1).float()
+        return x.flatten(1).float()
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         """Nearest data-space point to a featurized vector (used by linear baselines)."""
@@ -170,6 +170,8 @@ def first_bad(x, bad_mask_fn) -> tuple[int, int] | None:
         row = int(np.searchsorted(csr.indptr, pos, side="right") - 1)
         return row, int(csr.indices[pos])
     arr = np.asarray(x)
+    if arr.size == 0:
+        return None
     rows, cols = np.nonzero(bad_mask_fn(arr).reshape(arr.shape[0], -1))
     if rows.size == 0:
         return None
@@ -236,7 +238,7 @@ class ObservedLibrary:
         return torch.softmax(params[self.composition_output], dim=-1)
 
     def featurize(self, x: Tensor) -> Tensor:
-        return torch.log1p(x.reshape(x.shape[0], -1).float())
+        return torch.log1p(x.flatten(1).float())
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         return torch.expm1(x_nf).clamp_min(0).round().reshape(x_nf.shape[0], *self.data_shape)

@@ -49,7 +49,7 @@ class Categorical(Likelihood):
         )
 
     def featurize(self, x: Tensor) -> Tensor:
-        return F.one_hot(x.long(), self.n_letters).reshape(x.shape[0], -1).float()
+        return F.one_hot(x.long(), self.n_letters).flatten(1).float()
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         return x_nf.reshape(x_nf.shape[0], *self.data_shape, self.n_letters).argmax(-1)

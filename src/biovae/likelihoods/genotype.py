@@ -85,7 +85,7 @@ class Genotype(Likelihood):
         return GenotypeCounts(params["logits"], self)
 
     def featurize(self, x: Tensor) -> Tensor:
-        return torch.nan_to_num(x.reshape(x.shape[0], -1).float(), nan=0.0)
+        return torch.nan_to_num(x.flatten(1).float(), nan=0.0)
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         return x_nf.round().clamp(0, self.ploidy)

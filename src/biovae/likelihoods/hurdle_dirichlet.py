@@ -93,7 +93,7 @@ class HurdleDirichlet(Likelihood):
         )
 
     def featurize(self, x: Tensor) -> Tensor:
-        return torch.log1p(SCALE * x.reshape(x.shape[0], -1).float())
+        return torch.log1p(SCALE * x.flatten(1).float())
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         x = (torch.expm1(x_nf) / SCALE).clamp_min(0)

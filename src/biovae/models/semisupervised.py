@@ -61,7 +61,7 @@ def clr(x: Tensor) -> Tensor:
     """Centred log-ratio of each record's composition, shape (n, f):
     clr(x)_j = log(p_j + δ) − mean_i log(p_i + δ), p = x / Σ x (Aitchison 1986),
     δ = :data:`CLR_PSEUDOCOUNT`. Invariant to the record's total (read depth or scaling)."""
-    x_nf = x.reshape(x.shape[0], -1).float()
+    x_nf = x.flatten(1).float()
     p_nf = x_nf / x_nf.sum(-1, keepdim=True).clamp_min(1e-30)
     log_nf = torch.log(p_nf + CLR_PSEUDOCOUNT)
     return log_nf - log_nf.mean(-1, keepdim=True)
