@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from biovae import likelihoods, persistence
+from biovae._conventions import EstimatorConventions
 from biovae.config import FitConfig, LikelihoodConfig
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
@@ -35,10 +36,13 @@ from biovae.training import BatchSource, epoch_batches, fit_model, make_source, 
 _EVAL_BATCH = 1024
 
 
-class _LatentEstimator:
+class _LatentEstimator(EstimatorConventions):
     """Shared implementation of the neural estimators; ``_kind`` picks VAE or autoencoder."""
 
     _kind: ClassVar[str]
+    _params: ClassVar[tuple[str, ...]] = (
+        "likelihood", "n_latent", "hidden", "beta", "epochs", "seed", "config", "progress",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -86,17 +90,6 @@ class _LatentEstimator:
             train = dataclasses.replace(train, seed=int(self.seed))
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=model, objective=obj, train=train)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        names = ("likelihood", "n_latent", "hidden", "beta", "epochs", "seed", "config", "progress")
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> _LatentEstimator:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ConfigError(f"unknown parameter {key!r} for {type(self).__name__}")
-            setattr(self, key, value)
-        return self
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(
@@ -154,6 +147,7 @@ class _LatentEstimator:
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.mapping_ = None  # a fresh fit is nobody's reference mapping
+        self.n_features_in_ = int(ds.x.shape[1])
         self.fingerprint_ = fingerprint(ds)
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
@@ -341,6 +335,7 @@ class _LatentEstimator:
         est.n_train_ = saved.metadata.get("n_train", 0)
         est.n_validation_ = saved.metadata.get("n_validation", 0)
         est.mapping_ = saved.metadata.get("mapping")  # set by reference mapping (biovae.query)
+        est.n_features_in_ = int(schema.data_shape[0])
         return est
 
 

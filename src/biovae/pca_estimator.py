@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from biovae import likelihoods, persistence
+from biovae._conventions import EstimatorConventions
 from biovae.config import FitConfig
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
@@ -26,8 +27,10 @@ from biovae.models import pca as ppca
 from biovae.training import InMemorySource, epoch_batches
 
 
-class PCA:
+class PCA(EstimatorConventions):
     """Probabilistic PCA with ``n_latent`` components on featurised data."""
+
+    _params = ("n_latent", "likelihood", "config")
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class PCA:
         self.config_, self.likelihood_ = cfg, lik
         self.schema_ = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet)
         self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
+        self.n_features_in_ = int(ds.x.shape[1])
         return self
 
     def _check(self) -> ppca.PPCAFit:
@@ -143,6 +147,7 @@ class PCA:
         )
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.history_, est.n_train_ = [], int(saved.metadata.get("n_train", 0))
+        est.n_features_in_ = int(saved.schema.data_shape[0])
         return est
 
 

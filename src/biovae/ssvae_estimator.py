@@ -33,13 +33,11 @@ class SemiSupervisedVAE(_LatentEstimator):
     """
 
     _kind = "ssvae"
+    _params = (*_LatentEstimator._params, "labels_key")
 
     def __init__(self, *args: Any, labels_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.labels_key = labels_key
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {**super().get_params(deep), "labels_key": self.labels_key}
 
     def get_config(self) -> FitConfig:
         cfg = super().get_config()

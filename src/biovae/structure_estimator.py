@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from biovae import persistence
+from biovae._conventions import EstimatorConventions
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
@@ -76,7 +77,7 @@ def with_cis_bonds(
     return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=lik))
 
 
-class ConformationVAE:
+class ConformationVAE(EstimatorConventions):
     """VAE of a conformational ensemble (MD trajectory, NMR models).
 
     Parameters
@@ -87,6 +88,8 @@ class ConformationVAE:
     config
         Network/objective/training settings (default :data:`STRUCTURE_DEFAULTS`).
     """
+
+    _params = ("loss", "config", "progress")
 
     def __init__(
         self, loss: str = "geometry", config: FitConfig | None = None, progress: bool = False
