@@ -7,6 +7,7 @@ runs on a laptop and on many GPUs.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield DistContext.current()
+        gc.collect()  # free the DDP wrapper's cycles (they hold the group) while it is alive
         dist.barrier()
     finally:
         dist.destroy_process_group()
