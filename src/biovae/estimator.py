@@ -16,7 +16,7 @@ import torch
 
 from biovae import likelihoods, persistence
 from biovae._conventions import EstimatorConventions
-from biovae.config import FitConfig, LikelihoodConfig
+from biovae.config import FitConfig, LikelihoodConfig, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
@@ -285,6 +285,9 @@ class _LatentEstimator(EstimatorConventions):
             "n_train": self.n_train_,
             "n_validation": self.n_validation_,
             "history": self.history_,
+            # the settings asked for, before fit learned anything from the data (genotype loci,
+            # a structure's cis bonds): a loaded model refitted starts from these
+            "given_config": to_dict(self.get_config()),
             **({"mapping": self.mapping_} if getattr(self, "mapping_", None) else {}),
         }
         clash = sorted({*meta, "mapping"} & set(metadata or {}))
@@ -309,7 +312,7 @@ class _LatentEstimator(EstimatorConventions):
     @classmethod
     def from_saved(cls, saved: persistence.SavedModel) -> _LatentEstimator:
         """Rebuild a fitted estimator from the contents of a model folder."""
-        est = cls(config=saved.config)
+        est = cls(config=persistence.given_config(saved))
         schema = saved.schema
         lik = likelihoods.build(
             saved.config.model.likelihood,

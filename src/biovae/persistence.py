@@ -144,6 +144,18 @@ def load(path: str | os.PathLike) -> SavedModel:
     return SavedModel(config, schema, weights, meta)
 
 
+def given_config(saved: SavedModel) -> FitConfig:
+    """The settings a saved model was asked for, before fitting learned anything from its data
+    (``given_config`` in its metadata; models saved before it was kept: the fitted config)."""
+    given = saved.metadata.get("given_config")
+    if given is None:
+        return saved.config
+    try:
+        return from_dict(FitConfig, given, "given_config")
+    except ConfigError as exc:
+        raise ModelFileError(f"metadata.json: {exc}; refit the model") from exc
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """A model file's JSON object (a one-line error for anything else)."""
     try:

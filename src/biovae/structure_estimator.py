@@ -27,7 +27,15 @@ from biovae import persistence
 from biovae._conventions import EstimatorConventions
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
-from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.config import (
+    FitConfig,
+    LikelihoodConfig,
+    ModelConfig,
+    NetworkConfig,
+    TrainConfig,
+    from_dict,
+    to_dict,
+)
 from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features
 from biovae.errors import ConfigError, DataError, ModelFileError
@@ -244,8 +252,9 @@ class ConformationVAE(EstimatorConventions):
     def save(self, path: str | Path) -> Path:
         """Write the model folder (biovae format, with the reference frame in metadata)."""
         self._check()
-        extra = {"structure": {"loss": self.loss, "reference": self.reference_.tolist()}}
-        return self.vae_.save(path, metadata=extra)
+        given = to_dict(self.config) if self.config is not None else None  # before fit's bonds
+        info = {"loss": self.loss, "reference": self.reference_.tolist(), "config": given}
+        return self.vae_.save(path, metadata={"structure": info})
 
     @classmethod
     def load(cls, path: str | Path) -> ConformationVAE:
@@ -256,7 +265,9 @@ class ConformationVAE(EstimatorConventions):
             raise ModelFileError(
                 f"{path} is not a structure model; fit one with 'biovae structure fit'"
             )
-        est = cls(loss=info["loss"], config=saved.config)
+        given = info.get("config")  # absent from models saved before it was kept
+        config = saved.config if given is None else from_dict(FitConfig, given, "structure.config")
+        est = cls(loss=info["loss"], config=config)
         est.vae_ = VAE.from_saved(saved)
         est.reference_ = np.asarray(info["reference"], dtype=np.float32)
         est.atoms_ = atoms_from_features(saved.schema.features, str(path))

@@ -225,3 +225,27 @@ def test_damaged_metadata_is_a_model_file_error(tmp_path, edit, message):
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match=message):
         load_model(folder)
+
+
+def test_a_loaded_model_refitted_learns_its_settings_from_the_new_data(tmp_path):
+    import pandas as pd
+
+    from biovae.estimator import load_model
+
+    rng = np.random.default_rng(0)
+
+    def genotypes(loci):  # <locus>.<allele> columns of allele counts summing to 2
+        cols = {}
+        for name, k in loci:
+            counts = rng.multinomial(2, [1 / k] * k, size=30)
+            cols.update({f"{name}.{j}": counts[:, j] for j in range(k)})
+        return pd.DataFrame(cols, index=[f"i{i}" for i in range(30)]).astype(float)
+
+    first = VAE(likelihood="genotype", n_latent=2, epochs=1).fit(
+        genotypes([("a", 2), ("b", 2), ("c", 2)])
+    )
+    loaded = load_model(first.save(tmp_path / "m"))
+    assert loaded.config_.model.likelihood.loci == (2, 2, 2)  # what the fit learned
+    assert loaded.config is not None and loaded.config.model.likelihood.loci == ()  # asked
+    refit = loaded.fit(genotypes([("d", 3), ("e", 1), ("f", 2)]))
+    assert refit.config_.model.likelihood.loci == (3, 1, 2)  # was (2, 2, 2): a wrong error
