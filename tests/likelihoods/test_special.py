@@ -151,3 +151,27 @@ def test_nb_float32_at_large_dispersion_matches_float64(log_theta):
     out32.sum().backward()
     assert (out32.double() - out64).abs().max() < 1e-4
     assert torch.allclose(log_t32.grad.double(), log_t.grad, rtol=1e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize("theta_shape", [(50,), (64, 50), ()])
+def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
+    # only the columns with θ > e⁶ are recomputed in float64; the others keep the fast kernel
+    g = torch.Generator().manual_seed(4)
+    x = torch.poisson(torch.rand(64, 50, generator=g, dtype=torch.float64) * 6)
+    rho = torch.randn(64, 50, generator=g, dtype=torch.float64)
+    log_lib = torch.full((64, 1), 5.0, dtype=torch.float64)
+    log_t = torch.rand(theta_shape, generator=g, dtype=torch.float64) * 2
+    if theta_shape:
+        log_t[..., ::7] = 12.0  # every 7th gene Poisson-like
+    else:
+        log_t = log_t + 12.0
+    log_t.requires_grad_()
+    out64 = nb_logits_log_prob(x, rho, log_lib, torch.exp(log_t))
+    out64.sum().backward()
+    log_t32 = log_t.detach().float().requires_grad_()
+    out32 = nb_logits_log_prob(x.float(), rho.float(), log_lib.float(), torch.exp(log_t32))
+    out32.sum().backward()
+    assert (out32.double() - out64).abs().max() < 1e-4
+    big = torch.exp(log_t.detach()) > 403  # the recomputed columns: gradients ≈ 1/θ, exact
+    assert torch.allclose(log_t32.grad.double()[big], log_t.grad[big], rtol=1e-3, atol=1e-9)
+    assert torch.allclose(log_t32.grad.double(), log_t.grad, rtol=1e-3, atol=1e-5)

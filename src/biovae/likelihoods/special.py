@@ -161,13 +161,13 @@ class _NBLogitsLogProb(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, rho: Tensor, log_lib: Tensor, theta: Tensor) -> Tensor:
-        ctx.precise = _needs_float64(theta)
-        if ctx.precise:  # float64 inside, float32 out (see PRECISE_THETA)
-            out, lse = _nb_forward(*(t.double() for t in (x, rho, log_lib, theta)))
-            out = out.to(rho.dtype)
-        else:
-            ctx.compiled = fused.active(rho)
-            out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
+        ctx.compiled = fused.active(rho)
+        out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
+        ctx.cols = _large_theta_columns(theta, rho.shape[-1])
+        if ctx.cols is not None:  # those genes again, in float64 (see PRECISE_THETA)
+            exact = _nb_columns_float64(x, rho, lse, log_lib, theta, ctx.cols)
+            exact = exact.to(out.dtype).expand_as(out.index_select(-1, ctx.cols))
+            out = out.index_copy(-1, ctx.cols, exact)
         ctx.save_for_backward(x, rho, lse, log_lib, theta)
         return out
 
@@ -176,27 +176,73 @@ class _NBLogitsLogProb(torch.autograd.Function):
         x, rho, lse, log_lib, theta = ctx.saved_tensors
         _, need_rho, need_lib, need_theta = ctx.needs_input_grad
         needs = (need_rho, need_lib, need_theta)
-        if ctx.precise:
-            wide = (t.double() for t in (grad, x, rho, lse, log_lib, theta))
-            grads = _nb_backward(*wide, *needs)
-            return (None, *(None if g is None else g.to(rho.dtype) for g in grads))
-        grads = _NB_BACKWARD(ctx.compiled, grad, x, rho, lse, log_lib, theta, *needs)
-        return (None, *grads)
+        grad_rho, grad_lib, grad_theta = _NB_BACKWARD(
+            ctx.compiled, grad, x, rho, lse, log_lib, theta, *needs
+        )
+        if need_theta and ctx.cols is not None:  # ρ and ℓ gradients do not cancel; θ's does
+            exact = _theta_grad_columns_float64(grad, x, rho, lse, log_lib, theta, ctx.cols)
+            if theta.dim() and theta.shape[-1] == rho.shape[-1]:
+                grad_theta = grad_theta.index_copy(-1, ctx.cols, exact.to(grad_theta.dtype))
+            else:  # one θ shared by the columns: all of them were recomputed
+                grad_theta = exact.sum_to_size(theta.shape).to(grad_theta.dtype)
+        return None, grad_rho, grad_lib, grad_theta
 
 
 #: θ beyond which float32 cannot hold the NB log-density: its terms θ log θ, (x+θ) log(θ+μ),
 #: log Γ(x+θ) and log Γ(θ) are each ≈ θ log θ and cancel to a few nats, so one float32 rounding
 #: of them (≈ 6e-8 · θ log θ) is 1e-4 nats at θ = e⁶ but ≈ 4 nats at the clamp e¹⁵, and the
 #: gradient of log θ (ψ(x+θ) − ψ(θ) − log(θ+μ) + log θ + …, true size ≈ 1/θ) drowns in rounding
-#: from θ ≈ e⁸. A float32 call with any θ above this runs the kernel in float64 (eager): such
-#: Poisson-like genes appear only after thousands of updates, as log θ climbs slowly.
+#: from θ ≈ e⁸. In a float32 call the genes (last-axis columns) with any θ above this are
+#: computed again in float64: Poisson-like genes, which appear only after thousands of updates
+#: as log θ climbs slowly; the other genes keep the fast (or compiled) kernel.
 PRECISE_THETA = math.exp(6.0)
 
 
-def _needs_float64(theta: Tensor) -> bool:
+def _large_theta_columns(theta: Tensor, n_columns: int) -> Tensor | None:
+    """Indices of the last-axis columns with some θ > :data:`PRECISE_THETA` (float32 only;
+    every column when θ is not one value per column, e.g. a scalar)."""
     if theta.dtype != torch.float32 or theta.numel() == 0 or theta.device.type == "meta":
-        return False
-    return bool(theta.max() > PRECISE_THETA)
+        return None
+    large = theta > PRECISE_THETA
+    if not bool(large.any()):
+        return None
+    if theta.dim() == 0 or theta.shape[-1] != n_columns:
+        return torch.arange(n_columns, device=theta.device)
+    return large.reshape(-1, n_columns).any(0).nonzero().flatten()
+
+
+def _per_column(theta: Tensor, n_columns: int) -> Tensor:
+    """θ with a last axis of ``n_columns`` (a view)."""
+    if theta.dim() and theta.shape[-1] == n_columns:
+        return theta
+    return (
+        theta.unsqueeze(-1).expand(*theta.shape, n_columns)
+        if theta.dim() == 0
+        else (theta.expand(*theta.shape[:-1], n_columns))
+    )
+
+
+def _columns64(cols: Tensor, n_columns: int, *tensors: Tensor) -> list[Tensor]:
+    return [_per_column(t, n_columns).index_select(-1, cols).double() for t in tensors]
+
+
+def _nb_columns_float64(x, rho, lse, log_lib, theta, cols) -> Tensor:
+    """log NB of the columns ``cols`` in float64 (μ's normaliser ``lse`` from all columns)."""
+    xs, rs, th = _columns64(cols, rho.shape[-1], x, rho, theta)
+    log_mu = rs - (lse.double() - log_lib.double())
+    xt = xs + th
+    out = -xt * torch.log(torch.exp(log_mu) + th) + torch.lgamma(xt) + xs * log_mu
+    return out - torch.lgamma(xs + 1.0) + (th * torch.log(th) - torch.lgamma(th))
+
+
+def _theta_grad_columns_float64(grad, x, rho, lse, log_lib, theta, cols) -> Tensor:
+    """∂/∂θ of Σ grad · log NB for the columns ``cols``, in float64, at θ's own shape."""
+    g, xs, rs, th = _columns64(cols, rho.shape[-1], grad, x, rho, theta)
+    t = torch.exp(rs - (lse.double() - log_lib.double())) + th
+    xt = xs + th
+    per = (torch.digamma(xt) - torch.log(t) - xt / t) * g
+    own = (torch.log(th) + 1.0 - torch.digamma(th)) * g.sum_to_size(th.shape)
+    return per.sum_to_size(th.shape) + own
 
 
 def nb_logits_log_prob(x: Tensor, logits: Tensor, log_library: Tensor, theta: Tensor) -> Tensor:
