@@ -83,3 +83,14 @@ def test_python_values_take_the_declared_types():
 def test_python_values_of_the_wrong_type_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_paths_and_torch_devices_are_taken_as_their_text():
+    from pathlib import Path
+
+    import torch
+
+    from biovae.config import DataConfig
+
+    assert TrainConfig(device=torch.device("cpu")).device == "cpu"
+    assert DataConfig(obs_path=Path("meta") / "obs.tsv").obs_path == str(Path("meta/obs.tsv"))

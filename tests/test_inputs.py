@@ -64,3 +64,23 @@ def test_no_records_fit_is_an_error_and_scoring_none_gives_empty_outputs():
     assert vae.transform(x[:0]).shape == (0, 2) and pca.transform(x[:0]).shape == (0, 2)
     assert vae.score(x[:0]).shape == (0,) and vae.score(x[:0], iwae=4).shape == (0,)
     assert vae.reconstruct(x[:0]).shape == (0, 6) and pca.score(x[:0]).shape == (0,)
+
+
+def test_placeholder_record_names_are_matched_by_position():
+    # AnnData(X) names its records '0'..'n-1'; a sorted obs keeps its old integer index, which
+    # must not reorder the records (review probe: A A B B became A B A B)
+    df = pd.DataFrame({"g": [5.0, 0, 6, 1], "batch": list("ABAB")}).sort_values("batch")
+    x, obs = df[["g"]].to_numpy(np.float32), df[["batch"]]
+    for records in (x, pd.DataFrame(x), ad.AnnData(x), as_dataset(x)):
+        assert list(as_dataset(records, obs).obs["batch"]) == list("AABB")
+
+
+def test_a_semi_supervised_model_predicts_and_scores_no_records():
+    import biovae
+
+    x = np.random.default_rng(1).poisson(2.0, (40, 6)).astype(float)
+    obs = {"y": np.array(["a", "b", "unknown", "a"] * 10, dtype=object)}
+    ss = biovae.SemiSupervisedVAE(labels_key="y", epochs=1, n_latent=2).fit(x, obs)
+    none = {"y": np.array([], dtype=object)}
+    assert ss.predict_proba(x[:0], none).shape == (0, 2) and ss.predict(x[:0], none).shape == (0,)
+    assert ss.score(x[:0], none).shape == (0,) and ss.score(x[:0], none, iwae=3).shape == (0,)

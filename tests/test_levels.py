@@ -55,7 +55,7 @@ def test_missing_labels_are_unlabelled_not_a_level():
 
 def test_an_unlabelled_category_is_any_scalar_naming_a_level():
     values = np.array([0, -1, 1, -1, 0])
-    for unlabeled in (-1, -1.0, np.int64(-1), "-1"):
+    for unlabeled in (-1, -1.0, np.int64(-1), "-1", "-1.0"):
         spec = LabelSpec.fit({"y": values}, "y", unlabeled=unlabeled)
         assert spec.levels == ("0", "1") and spec.unlabeled == "-1"
         assert spec.encode({"y": values}).tolist() == [0, -1, 1, -1, 0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -402,6 +403,8 @@ def _scalar(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
+        if isinstance(value, os.PathLike) or type(value).__name__ == "device":  # a torch.device
+            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return str(value)

@@ -104,12 +104,21 @@ def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
     if obs is None:
         return {}
     if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
-        if ids is not None and not isinstance(obs.index, pd.RangeIndex):
+        if _named(ids) and not isinstance(obs.index, pd.RangeIndex):
             obs = _joined(obs, [str(i) for i in ids])
         return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
+
+
+def _named(ids: Any) -> bool:
+    """Whether records have ids of their own: not none, and not the placeholders 0..n−1 that
+    AnnData(X) and arrays get (records so named are matched by position, like a RangeIndex)."""
+    if ids is None:
+        return False
+    ids = np.asarray(ids).astype(str)
+    return not np.array_equal(ids, np.arange(len(ids)).astype(str))
 
 
 def _joined(obs: Any, ids: list[str]) -> Any:

@@ -58,7 +58,14 @@ def find_level(value: Any, levels: tuple[str, ...]) -> str | None:
     text = _text(value)
     index = aliases(levels)
     if text not in index:
-        head, dot, tail = text.partition(".")
-        if dot and tail.strip("0") == "" and head.lstrip("-").isdigit():
-            text = head
+        text = whole_number_text(text)
     return levels[index[text]] if text in index else None
+
+
+def whole_number_text(text: str) -> str:
+    """``"-1.0"`` → ``"-1"``: a whole number written with a decimal point, as a level spells
+    it; any other text unchanged."""
+    head, dot, tail = text.partition(".")
+    if dot and tail.strip("0") == "" and head.lstrip("-").isdigit():
+        return head
+    return text

@@ -77,6 +77,8 @@ class SemiSupervisedVAE(_LatentEstimator):
         """q(y|x) of every record, shape (n, levels), columns ordered as ``classes_``."""
         _, source = self._source(X, obs)
         model = self.model_
+        if not len(source):
+            return np.zeros((0, len(self.classes_)))
         probs = [model.label_distribution(b.x, b.c).probs for b in self._batches(source)]
         return torch.cat(probs).double().numpy()
 
@@ -92,6 +94,8 @@ class SemiSupervisedVAE(_LatentEstimator):
         """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior."""
         _, source = self._source(X, obs)
         model, out = self.model_, []
+        if not len(source):
+            return np.zeros(0)
         with seeded(seed):
             for b in self._batches(source):
                 if iwae > 1:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from biovae.errors import DataError
-from biovae.levels import aliases, level_text
+from biovae.levels import aliases, level_text, whole_number_text
 
 #: Spellings of "no label" (compared case-insensitively after stripping spaces).
 UNLABELLED = frozenset({"", "nan", "na", "<na>", "none", "unknown", "unlabelled", "unlabeled"})
@@ -24,7 +24,10 @@ def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
     """True where a label is missing, spelled like "unknown", or is the level ``unlabeled``
     names (any scalar, spelled as :func:`biovae.levels.level_text` does: -1, -1.0 and "-1"
     are one level)."""
-    extra = {level_text([unlabeled])[0].strip().lower()} if unlabeled is not None else set()
+    extra = set()
+    if unlabeled is not None:  # "-1.0" names level -1 too (as biovae.levels.find_level reads)
+        text = level_text([unlabeled])[0].strip().lower()
+        extra = {text, whole_number_text(text)}
     spellings = UNLABELLED | extra
     return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
 
@@ -58,7 +61,8 @@ class LabelSpec:
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
                 f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
             )
-        return cls(key, levels, None if unlabeled is None else str(level_text([unlabeled])[0]))
+        name = None if unlabeled is None else whole_number_text(str(level_text([unlabeled])[0]))
+        return cls(key, levels, name)
 
     def encode(self, obs: dict[str, np.ndarray], source: str = "data") -> torch.Tensor:
         """(n,) int64 codes into ``levels``, −1 for unlabelled records."""
