@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from biovae.data import read_dataset, read_table
@@ -58,6 +59,34 @@ def test_obs_path_joins_by_id_not_by_order(write):
     ds = read_dataset(data, obs_path=str(meta))
     assert ds.obs["label"].tolist() == ["y", "x"]
     assert ds.obs["extra"].tolist() == [2.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ",g1,g2\ns1,1,2\ns2,3,4\n",  # pandas DataFrame.to_csv with its index
+        '"","g1","g2"\n"s1",1,2\n"s2",3,4\n',  # R write.csv
+    ],
+)
+def test_unnamed_index_column_holds_the_ids(write, text):
+    path = write("t.csv", text)
+    truth = pd.read_csv(path, index_col=0)
+    ds = read_dataset(path)
+    assert list(ds.ids) == list(truth.index) == ["s1", "s2"]
+    assert ds.features == tuple(truth.columns)
+    np.testing.assert_array_equal(ds.x, truth.to_numpy(dtype=np.float32))
+    meta = write("m.csv", text.replace("g1", "label").replace("1,2", "x,2").replace("3,4", "y,4"))
+    joined = read_dataset(path, obs_path=str(meta))
+    assert joined.obs["label"].tolist() == ["x", "y"]
+
+
+def test_unnamed_index_column_transposed(tmp_path):
+    frame = pd.DataFrame({"s1": [1, 2], "s2": [3, 4]}, index=["g1", "g2"])
+    path = tmp_path / "t.tsv"
+    frame.to_csv(path, sep="\t")  # features x samples, index written under an empty name
+    ds = read_dataset(path, transpose=True)
+    assert list(ds.ids) == ["s1", "s2"] and ds.features == ("g1", "g2")
+    np.testing.assert_array_equal(ds.x, frame.T.to_numpy(dtype=np.float32))
 
 
 def test_obs_path_missing_id(write):

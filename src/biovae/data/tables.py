@@ -146,7 +146,7 @@ def load_table(
         )
     named_id = id_column or (header[0] if header[0].strip().lower() in ID_NAMES else None)
     as_str = {c: str for c in [named_id, *text_columns] if c is not None and c in header}
-    frame = _read_frame(path, sep, as_str)
+    frame = _read_frame(path, sep, header, as_str)
     if frame.empty:
         raise DataError(f"{source}: no data rows (only a header); the table is empty")
     first = frame.columns[0]
@@ -175,9 +175,13 @@ def read_header(path: str | Path, sep: str) -> list[str]:
     return header
 
 
-def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataFrame:
+def _read_frame(
+    path: str | Path, sep: str, header: list[str], as_str: dict[str, type]
+) -> pd.DataFrame:
     """``pandas.read_csv`` with literal strings kept (only empty fields are missing).
 
+    The columns get exactly the names of ``header`` (pandas would rename an empty name, as
+    written for the index by ``DataFrame.to_csv`` and R's ``write.csv``, to ``Unnamed: 0``).
     ``index_col=False`` stops pandas from silently turning surplus leading fields into an
     index; the warning it gives instead is raised as a malformed-table error.
     """
@@ -188,6 +192,8 @@ def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataF
             return pd.read_csv(
                 path,
                 sep=sep,
+                names=header,
+                header=0,
                 dtype=as_str or None,
                 keep_default_na=False,
                 na_values=[""],
