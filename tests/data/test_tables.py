@@ -143,6 +143,15 @@ def test_csv_gz_and_transpose(tmp_path):
     np.testing.assert_array_equal(ds.x, [[1, 4], [2, 5], [3, 6]])
 
 
+def test_transpose_allow_missing(write):
+    path = write("gt.tsv", "variant\ts1\ts2\ts3\nrs1\t0\t\t2\nrs2\t1\t1\tNA\n")
+    ds = read_dataset(path, transpose=True, allow_missing=True)
+    assert list(ds.ids) == ["s1", "s2", "s3"] and ds.features == ("rs1", "rs2")
+    np.testing.assert_array_equal(ds.x, [[0, 1], [np.nan, 1], [2, np.nan]])
+    with pytest.raises(DataError, match=r"record 's2', column 'rs1': missing value"):
+        read_dataset(path, transpose=True)
+
+
 def test_transpose_refuses_text_and_metadata(write):
     path = write("m.tsv", "gene\ts1\ts2\nG1\t1\tx\n")
     with pytest.raises(DataError, match=r"m\.tsv: sample column 's2' is not numeric"):

@@ -94,7 +94,13 @@ def read_table(
         them (``genotype``); every other likelihood refuses NaN when training.
     """
     if transpose:
-        return _read_transposed(path, sep=sep, id_column=id_column, metadata=metadata_columns)
+        return _read_transposed(
+            path,
+            sep=sep,
+            id_column=id_column,
+            metadata=metadata_columns,
+            allow_missing=allow_missing,
+        )
     table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns)
     require_columns(table, [*metadata_columns, *text_columns], "metadata column")
     obs, features, parsed = _split_columns(table, set(metadata_columns), text_columns)
@@ -280,7 +286,12 @@ def _feature_matrix(
 
 
 def _read_transposed(
-    path: str | Path, *, sep: str | None, id_column: str | None, metadata: Sequence[str]
+    path: str | Path,
+    *,
+    sep: str | None,
+    id_column: str | None,
+    metadata: Sequence[str],
+    allow_missing: bool,
 ) -> Dataset:
     """Features x samples table: first column (or ``id_column``) = feature names."""
     if metadata:
@@ -307,5 +318,5 @@ def _read_transposed(
             columns.append(numeric.to_numpy(dtype=np.float32, na_value=np.nan))
     x = np.ascontiguousarray(np.vstack(columns))
     ids = np.asarray(samples, dtype=object)
-    check_finite(x, ids, list(feature_names), table.source)
+    check_finite(x, ids, list(feature_names), table.source, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=tuple(feature_names), obs={}, source=table.source)
