@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from biovae.data import read_dataset, read_table
+from biovae.data.tables import load_table
 from biovae.errors import DataError
 
 
@@ -173,6 +174,37 @@ def test_nonfinite_features(write, text, pattern):
     path = write("bad.tsv", text)
     with pytest.raises(DataError, match=r"bad\.tsv: " + pattern):
         read_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("id,g1,g2\n\ns1,1,2\ns2,,4\n", r"record 's2', line 4, column 'g1': missing"),
+        ("id,g1\r\n\r\ns1,1\r\n  \r\ns2,inf\r\n", r"record 's2', line 5, column 'g1': non-finite"),
+        ('id,note,g1\ns1,"two\nlines",1\ns2,x,\n', r"record 's2', line 4, column 'g1': missing"),
+        ("id,g1\n\ns1,1\n\n,2\n", r"line 5, column 'id': empty record id"),
+        ("id,g1\n\ns1,1,2\ns2,3\n", r"malformed table \(line 3 has more fields"),
+    ],
+)
+def test_error_lines_count_blank_lines(write, text, pattern):
+    path = write("bad.csv", text)
+    with pytest.raises(DataError, match=r"bad\.csv: " + pattern):
+        read_dataset(path)
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_record_line_matches_the_file(tmp_path, sep):
+    # each record's id is the line it is written on; blank and whitespace-only lines between
+    lines = ["id" + sep + "g"]
+    for filler in ["", "   ", "", "\t" if sep == "," else " ", ""]:
+        lines.append(f"L{len(lines) + 1}{sep}1")
+        lines.append(filler)
+    path = tmp_path / "t.txt"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    table = load_table(path, sep=sep)
+    ids = table.frame["id"].tolist()
+    assert len(ids) == 5
+    assert [table.line(row) for row in range(len(ids))] == [int(i[1:]) for i in ids]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ def check_finite(
     features: Sequence[str],
     source: str,
     *,
-    line_offset: int | None = None,
+    line_of: Callable[[int], int] | None = None,
     allow_missing: bool = False,
 ) -> None:
     """Raise a one-line ``DataError`` at the first NaN or infinite value (row-major order;
@@ -89,15 +89,15 @@ def check_finite(
         Row and column names used in the message.
     source
         File name used in the message.
-    line_offset
-        If given, record ``i`` sits on line ``i + line_offset`` of the file (tables).
+    line_of
+        If given, gives the line of the file on which record ``i`` sits (tables).
     """
     find = _first_infinite if allow_missing else _first_nonfinite
     pos = x.first(find) if hasattr(x, "first") else find(x)
     if pos is None:
         return
     row, col, value = pos
-    line = f", line {row + line_offset}" if line_offset is not None else ""
+    line = f", line {line_of(row)}" if line_of is not None else ""
     where = f"{source}: record '{ids[row]}'{line}, column '{features[col]}'"
     if np.isnan(value):
         raise DataError(

@@ -44,17 +44,20 @@ ID_NAMES = frozenset(
         "",
     }
 )
-# Record i (0-based) of a table with one header row sits on line i + 2.
-LINE_OFFSET = 2
 
 
 @dataclass(frozen=True)
 class Table:
-    """A loaded table, its id column (or ``None``) and its origin."""
+    """A loaded table, its id column (or ``None``), its origin and its field separator."""
 
     frame: pd.DataFrame
     id_column: str | None
     source: str
+    sep: str
+
+    def line(self, row: int) -> int:
+        """The line of the file on which record ``row`` (0-based) starts, for messages."""
+        return record_line(self.source, self.sep, row)
 
 
 def separator(path: str | Path) -> str:
@@ -111,9 +114,7 @@ def read_table(
         )
     x = _feature_matrix(table.frame, features, parsed)
     ids = record_ids(table)
-    check_finite(
-        x, ids, features, table.source, line_offset=LINE_OFFSET, allow_missing=allow_missing
-    )
+    check_finite(x, ids, features, table.source, line_of=table.line, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=table.source)
 
 
@@ -158,14 +159,13 @@ def load_table(
     first = frame.columns[0]
     if named_id is None and numeric_or_none(frame[first]) is None:
         named_id = first
-    return Table(frame=frame, id_column=named_id, source=source)
+    return Table(frame=frame, id_column=named_id, source=source, sep=sep)
 
 
 def read_header(path: str | Path, sep: str) -> list[str]:
     """Column names of the first line; rejects empty files and duplicate names."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # -sig: drop a BOM
+        with _open_text(path) as fh:
             header = next(csv.reader(fh, delimiter=sep), None)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
@@ -179,6 +179,41 @@ def read_header(path: str | Path, sep: str) -> list[str]:
             )
         seen.add(name)
     return header
+
+
+def record_line(path: str | Path, sep: str, row: int) -> int:
+    """The line of the file on which data record ``row`` (0-based) starts.
+
+    Counted as pandas reads the table: blank (empty or whitespace-only) lines hold no record,
+    and a quoted field may span lines. The file is read again, so this is for error messages;
+    should the csv module fail where pandas did not (a field beyond its size limit), the line
+    is counted as if the file had no blank lines.
+    """
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            next(reader, None)  # the header
+            start, seen = reader.line_num + 1, -1
+            for fields in reader:
+                seen += not _blank(fields)
+                if seen == row:
+                    return start
+                start = reader.line_num + 1
+    except (csv.Error, OSError, EOFError, UnicodeDecodeError):
+        pass
+    return row + 2
+
+
+def _blank(fields: list[str]) -> bool:
+    """Whether a csv-module row is a line pandas skips: empty, or whitespace only (unquoted:
+    a lone quoted ``""`` is a row of one empty field)."""
+    return not fields or (len(fields) == 1 and fields[0] != "" and not fields[0].strip())
+
+
+def _open_text(path: str | Path):
+    """Open a table (``.gz`` decompressed) as text for the csv module; ``-sig`` drops a BOM."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
 
 
 def _read_frame(
@@ -211,8 +246,8 @@ def _read_frame(
         raise DataError(f"{path}: the file is empty; check the path") from exc
     except pd.errors.ParserWarning as exc:
         raise DataError(
-            f"{path}: malformed table (line 2 has more fields than the header); every row "
-            f"needs the same number of {fields} as the header"
+            f"{path}: malformed table (line {record_line(path, sep, 0)} has more fields than "
+            f"the header); every row needs the same number of {fields} as the header"
         ) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[-1]
@@ -241,7 +276,7 @@ def record_ids(table: Table) -> np.ndarray:
     if missing.any():
         row = int(np.argmax(missing))
         raise DataError(
-            f"{table.source}: line {row + LINE_OFFSET}, column '{table.id_column}': empty "
+            f"{table.source}: line {table.line(row)}, column '{table.id_column}': empty "
             "record id; every record needs an id"
         )
     return as_text(col)
