@@ -12,8 +12,9 @@ import scipy.sparse as sp
 from biovae.errors import DataError
 
 # Spellings of "missing" that turn an otherwise numeric column into a feature column with NaN
-# (which is then reported), rather than silently into a text metadata column.
-NA_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
+# (which is then reported), rather than silently into a text metadata column. "" is how
+# biom-format stores a missing metadata value in HDF5 BIOM files (JSON ones hold null).
+NA_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
 
 
 def to_obs(col: pd.Series) -> np.ndarray:
