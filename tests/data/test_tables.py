@@ -90,6 +90,15 @@ def test_unnamed_index_column_transposed(tmp_path):
     np.testing.assert_array_equal(ds.x, frame.T.to_numpy(dtype=np.float32))
 
 
+def test_obs_path_ids_repeated_only_in_extra_rows(write):
+    data = write("d.tsv", "id\tg1\nb\t1\na\t2\n")
+    meta = write("m.tsv", "id\tlabel\nzz\tq\na\tx\nzz\tr\nb\ty\n")
+    assert read_dataset(data, obs_path=str(meta)).obs["label"].tolist() == ["y", "x"]
+    meta = write("m2.tsv", "id\tlabel\nzz\tq\na\tx\nzz\tr\nb\ty\na\tw\n")
+    with pytest.raises(DataError, match=r"m2\.tsv: duplicate record id 'a'"):
+        read_dataset(data, obs_path=str(meta))
+
+
 def test_obs_path_missing_id(write):
     data = write("d.tsv", "id\tg1\na\t1\nzz\t2\n")
     meta = write("m.tsv", "id\tlabel\na\tx\n")

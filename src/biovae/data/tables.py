@@ -119,9 +119,16 @@ def read_table(
 
 
 def read_obs_table(
-    path: str | Path, *, id_column: str | None = None, sep: str | None = None
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    sep: str | None = None,
+    records: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Read a metadata table: its id column (``id_column`` or the first) and the other columns.
+
+    Ids must be unique: all of them, or with ``records`` (the ids of the records the table
+    will be joined to) only those; rows of other ids are extra and may repeat.
 
     Returns
     -------
@@ -131,7 +138,7 @@ def read_obs_table(
     first = read_header(path, separator(path) if sep is None else sep)[0]
     table = load_table(path, sep=sep, id_column=id_column or first)
     ids = record_ids(table)
-    check_unique_ids(ids, table.source)
+    check_unique_ids(ids if records is None else ids[pd.Index(ids).isin(records)], table.source)
     obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
     return ids, obs
 
