@@ -41,6 +41,44 @@ def test_biom_fits_from_the_command_line(fixtures, tmp_path, capsys):
     assert (out / "config.json").is_file()
 
 
+@pytest.mark.parametrize("container", ["json", "hdf5"])
+def test_sample_metadata_with_missing_values(tmp_path, container):
+    biom = pytest.importorskip("biom")
+    h5py = pytest.importorskip("h5py")
+    meta = [
+        {"w": 1.5, "site": "gut", "note": "a"},
+        {"w": 2.5, "site": None, "note": None},
+        {"w": None, "site": "skin", "note": None},
+    ]
+    table = biom.Table(np.array([[1, 0, 5], [2, 3, 0]]), ["o1", "o2"], ["s1", "s2", "s3"],
+                       sample_metadata=meta)  # fmt: skip
+    path = tmp_path / f"t.{container}.biom"
+    if container == "json":
+        path.write_text(table.to_json("test"))
+    else:
+        with h5py.File(path, "w") as fh:
+            table.to_hdf5(fh, "test")
+    obs = read_dataset(path).obs
+    assert obs["w"].dtype == np.float64
+    np.testing.assert_array_equal(obs["w"], [1.5, 2.5, np.nan])
+    assert obs["site"].tolist() == ["gut", "", "skin"]
+    assert obs["note"].tolist() == ["a", "", ""]
+
+
+def test_empty_text_is_missing_in_metadata_columns():
+    from biovae.data._columns import text_table_obs
+
+    np.testing.assert_array_equal(
+        text_table_obs(pd.Series(["1.5", "", "2"], dtype=object)), [1.5, np.nan, 2.0]
+    )
+    assert text_table_obs(pd.Series(["gut", "", "skin"], dtype=object)).tolist() == [
+        "gut",
+        "",
+        "skin",
+    ]
+    assert text_table_obs(pd.Series(["", ""], dtype=object)).tolist() == ["", ""]
+
+
 def test_not_a_biom_file_is_one_line(tmp_path):
     pytest.importorskip("biom")
     bad = tmp_path / "bad.biom"

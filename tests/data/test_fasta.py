@@ -79,6 +79,16 @@ def test_rna_and_gzip(tmp_path):
     assert ds.alphabet == RNA and decode(ds.x, RNA) == ["ACGU", "UUCA"]
 
 
+@pytest.mark.parametrize("name", ["bom.fa", "bom.fa.gz"])
+def test_byte_order_mark_is_dropped(tmp_path, name):
+    path = tmp_path / name
+    data = "\ufeff>a desc\nACGT\n>b\nACGA\n".encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    ds = read_dataset(path)
+    assert list(ds.ids) == ["a", "b"] and decode(ds.x, ds.alphabet) == ["ACGT", "ACGA"]
+    assert ds.obs["description"].tolist() == ["desc", ""]
+
+
 def test_aligned_fasta_with_gaps_is_protein(write):
     ds = read_dataset(write("p.afa", ">p1\nMK-LW\n>p2\nMRQ-W\n"))
     assert ds.alphabet == PROTEIN and ds.x.shape == (2, 5)

@@ -69,6 +69,21 @@ def test_layer_and_dense_and_id_column(tmp_path):
         read_dataset(path, metadata_columns=["batch"])
 
 
+@pytest.mark.parametrize("missing", [None, np.nan, ""])
+def test_missing_id_in_id_column(tmp_path, missing):
+    adata = anndata.AnnData(
+        X=np.ones((3, 2), dtype=np.float32), obs={"cell": ["c1", missing, "c3"]}
+    )
+    adata.obs_names = ["o1", "o2", "o3"]
+    path = tmp_path / "t.h5ad"
+    adata.write_h5ad(path)
+    pattern = r"t\.h5ad: record 2 \(obs name 'o2'\), obs column 'cell': empty record id"
+    with pytest.raises(DataError, match=pattern) as info:
+        read_dataset(path, id_column="cell")
+    assert "\n" not in str(info.value)
+    assert list(read_dataset(path).ids) == ["o1", "o2", "o3"]
+
+
 def test_nan_in_h5ad_counts(tmp_path):
     x = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan]], dtype=np.float32))
     adata = anndata.AnnData(X=x)

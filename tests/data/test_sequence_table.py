@@ -59,6 +59,11 @@ def test_protein_column(write):
             r"record 'b' \(line 3\), column 'seq': empty sequence",
         ),
         (
+            "id\tseq\n\na\tACGT\n\nb\t\n",  # blank lines count
+            {"sequence_column": "seq"},
+            r"record 'b' \(line 5\), column 'seq': empty sequence",
+        ),
+        (
             "id\tseq\na\tACGT\nb\tACRT\n",
             {"sequence_column": "seq"},
             r"record 'b' position 3 .*letter 'R'",

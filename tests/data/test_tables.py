@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from biovae.data import read_dataset, read_table
+from biovae.data.tables import load_table
 from biovae.errors import DataError
 
 
@@ -58,6 +60,43 @@ def test_obs_path_joins_by_id_not_by_order(write):
     ds = read_dataset(data, obs_path=str(meta))
     assert ds.obs["label"].tolist() == ["y", "x"]
     assert ds.obs["extra"].tolist() == [2.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ",g1,g2\ns1,1,2\ns2,3,4\n",  # pandas DataFrame.to_csv with its index
+        '"","g1","g2"\n"s1",1,2\n"s2",3,4\n',  # R write.csv
+    ],
+)
+def test_unnamed_index_column_holds_the_ids(write, text):
+    path = write("t.csv", text)
+    truth = pd.read_csv(path, index_col=0)
+    ds = read_dataset(path)
+    assert list(ds.ids) == list(truth.index) == ["s1", "s2"]
+    assert ds.features == tuple(truth.columns)
+    np.testing.assert_array_equal(ds.x, truth.to_numpy(dtype=np.float32))
+    meta = write("m.csv", text.replace("g1", "label").replace("1,2", "x,2").replace("3,4", "y,4"))
+    joined = read_dataset(path, obs_path=str(meta))
+    assert joined.obs["label"].tolist() == ["x", "y"]
+
+
+def test_unnamed_index_column_transposed(tmp_path):
+    frame = pd.DataFrame({"s1": [1, 2], "s2": [3, 4]}, index=["g1", "g2"])
+    path = tmp_path / "t.tsv"
+    frame.to_csv(path, sep="\t")  # features x samples, index written under an empty name
+    ds = read_dataset(path, transpose=True)
+    assert list(ds.ids) == ["s1", "s2"] and ds.features == ("g1", "g2")
+    np.testing.assert_array_equal(ds.x, frame.T.to_numpy(dtype=np.float32))
+
+
+def test_obs_path_ids_repeated_only_in_extra_rows(write):
+    data = write("d.tsv", "id\tg1\nb\t1\na\t2\n")
+    meta = write("m.tsv", "id\tlabel\nzz\tq\na\tx\nzz\tr\nb\ty\n")
+    assert read_dataset(data, obs_path=str(meta)).obs["label"].tolist() == ["y", "x"]
+    meta = write("m2.tsv", "id\tlabel\nzz\tq\na\tx\nzz\tr\nb\ty\na\tw\n")
+    with pytest.raises(DataError, match=r"m2\.tsv: duplicate record id 'a'"):
+        read_dataset(data, obs_path=str(meta))
 
 
 def test_obs_path_missing_id(write):
@@ -114,6 +153,15 @@ def test_csv_gz_and_transpose(tmp_path):
     np.testing.assert_array_equal(ds.x, [[1, 4], [2, 5], [3, 6]])
 
 
+def test_transpose_allow_missing(write):
+    path = write("gt.tsv", "variant\ts1\ts2\ts3\nrs1\t0\t\t2\nrs2\t1\t1\tNA\n")
+    ds = read_dataset(path, transpose=True, allow_missing=True)
+    assert list(ds.ids) == ["s1", "s2", "s3"] and ds.features == ("rs1", "rs2")
+    np.testing.assert_array_equal(ds.x, [[0, 1], [np.nan, 1], [2, np.nan]])
+    with pytest.raises(DataError, match=r"record 's2', column 'rs1': missing value"):
+        read_dataset(path, transpose=True)
+
+
 def test_transpose_refuses_text_and_metadata(write):
     path = write("m.tsv", "gene\ts1\ts2\nG1\t1\tx\n")
     with pytest.raises(DataError, match=r"m\.tsv: sample column 's2' is not numeric"):
@@ -135,6 +183,37 @@ def test_nonfinite_features(write, text, pattern):
     path = write("bad.tsv", text)
     with pytest.raises(DataError, match=r"bad\.tsv: " + pattern):
         read_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("id,g1,g2\n\ns1,1,2\ns2,,4\n", r"record 's2', line 4, column 'g1': missing"),
+        ("id,g1\r\n\r\ns1,1\r\n  \r\ns2,inf\r\n", r"record 's2', line 5, column 'g1': non-finite"),
+        ('id,note,g1\ns1,"two\nlines",1\ns2,x,\n', r"record 's2', line 4, column 'g1': missing"),
+        ("id,g1\n\ns1,1\n\n,2\n", r"line 5, column 'id': empty record id"),
+        ("id,g1\n\ns1,1,2\ns2,3\n", r"malformed table \(line 3 has more fields"),
+    ],
+)
+def test_error_lines_count_blank_lines(write, text, pattern):
+    path = write("bad.csv", text)
+    with pytest.raises(DataError, match=r"bad\.csv: " + pattern):
+        read_dataset(path)
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_record_line_matches_the_file(tmp_path, sep):
+    # each record's id is the line it is written on; blank and whitespace-only lines between
+    lines = ["id" + sep + "g"]
+    for filler in ["", "   ", "", "\t" if sep == "," else " ", ""]:
+        lines.append(f"L{len(lines) + 1}{sep}1")
+        lines.append(filler)
+    path = tmp_path / "t.txt"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    table = load_table(path, sep=sep)
+    ids = table.frame["id"].tolist()
+    assert len(ids) == 5
+    assert [table.line(row) for row in range(len(ids))] == [int(i[1:]) for i in ids]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,9 @@ import scipy.sparse as sp
 from biovae.errors import DataError
 
 # Spellings of "missing" that turn an otherwise numeric column into a feature column with NaN
-# (which is then reported), rather than silently into a text metadata column.
-NA_TOKENS = frozenset({"NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
+# (which is then reported), rather than silently into a text metadata column. "" is how
+# biom-format stores a missing metadata value in HDF5 BIOM files (JSON ones hold null).
+NA_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
 
 
 def to_obs(col: pd.Series) -> np.ndarray:
@@ -75,7 +76,7 @@ def check_finite(
     features: Sequence[str],
     source: str,
     *,
-    line_offset: int | None = None,
+    line_of: Callable[[int], int] | None = None,
     allow_missing: bool = False,
 ) -> None:
     """Raise a one-line ``DataError`` at the first NaN or infinite value (row-major order;
@@ -89,15 +90,15 @@ def check_finite(
         Row and column names used in the message.
     source
         File name used in the message.
-    line_offset
-        If given, record ``i`` sits on line ``i + line_offset`` of the file (tables).
+    line_of
+        If given, gives the line of the file on which record ``i`` sits (tables).
     """
     find = _first_infinite if allow_missing else _first_nonfinite
     pos = x.first(find) if hasattr(x, "first") else find(x)
     if pos is None:
         return
     row, col, value = pos
-    line = f", line {row + line_offset}" if line_offset is not None else ""
+    line = f", line {line_of(row)}" if line_of is not None else ""
     where = f"{source}: record '{ids[row]}'{line}, column '{features[col]}'"
     if np.isnan(value):
         raise DataError(

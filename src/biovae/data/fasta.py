@@ -171,14 +171,15 @@ def _parse_header(line: str, lineno: int, source: str) -> tuple[str, str]:
 
 
 def _read_text(path: Path) -> str:
-    """Read a text file, transparently decompressing ``.gz``."""
+    """Read a text file, transparently decompressing ``.gz``; a UTF-8 byte order mark (as
+    some Windows editors write) is dropped, as for tables."""
     try:
         with open(path, "rb") as fh:
             gzipped = fh.read(2) == b"\x1f\x8b"  # by content: '.gz' is sometimes left off
         if gzipped:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
+            with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
                 return fh.read()
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}: could not read the file as UTF-8 FASTA text ({exc}); "

@@ -61,11 +61,28 @@ def read_h5ad(
                 f"{source}: obs column '{name}' not found; available obs columns: "
                 f"{preview(obs_frame.columns)}"
             )
-    ids = as_text(obs_frame[id_column]) if id_column else np.asarray(adata.obs_names, dtype=object)
+    ids = _ids(adata, id_column, source)
     features = tuple(str(v) for v in adata.var_names)
     check_finite(x, ids, features, source)
     obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
+
+
+def _ids(adata, id_column: str | None, source: str) -> np.ndarray:
+    """Record ids: ``obs_names``, or the text of the obs column ``id_column``, which must
+    give every record an id (a missing value is an error, as in tables)."""
+    if not id_column:
+        return np.asarray(adata.obs_names, dtype=object)
+    ids = as_text(adata.obs[id_column])
+    empty = ids == ""
+    if empty.any():
+        row = int(np.argmax(empty))
+        raise DataError(
+            f"{source}: record {row + 1} (obs name '{adata.obs_names[row]}'), obs column "
+            f"'{id_column}': empty record id; every record needs an id (fill the column in, "
+            "or leave out the id column to use the obs names)"
+        )
+    return ids
 
 
 def _load(path: str | Path, backed: bool = False):

@@ -280,12 +280,13 @@ def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:
 def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None = None) -> Dataset:
     """Add the columns of a metadata table, matched on record id.
 
-    Every record of ``ds`` must appear in the table (the first missing id is named); extra
-    rows are ignored; the table's columns replace same-named ``obs`` columns.
+    Every record of ``ds`` must appear in the table once (the first missing or repeated id is
+    named); extra rows are ignored, repeated or not; the table's columns replace same-named
+    ``obs`` columns.
     """
     obs_path = Path(obs_path)
     _check_file(obs_path)
-    ids, columns = read_obs_table(obs_path, id_column=id_column)
+    ids, columns = read_obs_table(obs_path, id_column=id_column, records=ds.ids)
     position = {rid: i for i, rid in enumerate(ids)}
     missing = [rid for rid in ds.ids if rid not in position]
     if missing:

@@ -10,7 +10,7 @@ import numpy as np
 from biovae.data import sequences
 from biovae.data._columns import text_table_obs
 from biovae.data.dataset import Dataset
-from biovae.data.tables import LINE_OFFSET, load_table, record_ids, require_columns
+from biovae.data.tables import Table, load_table, record_ids, require_columns
 from biovae.errors import DataError
 
 
@@ -58,7 +58,7 @@ def read_sequence_table(
             "pass id_column to name the column that holds record ids"
         )
     ids = record_ids(table)
-    seqs = _sequences(table.frame[sequence_column].to_numpy(), ids, sequence_column, table.source)
+    seqs = _sequences(table, sequence_column, ids)
     raw = sequences.upper(sequences.byte_matrix(seqs, list(ids), table.source))
     labels = sequences.position_labels(raw.shape[1])
     alphabet = sequences.detect_alphabet(raw)
@@ -72,15 +72,15 @@ def read_sequence_table(
     )
 
 
-def _sequences(values: np.ndarray, ids: np.ndarray, column: str, source: str) -> list[str]:
-    """Stripped sequence strings; an empty cell is an error naming its record."""
+def _sequences(table: Table, column: str, ids: np.ndarray) -> list[str]:
+    """Stripped sequence strings of ``column``; an empty cell is an error naming its record."""
     seqs = []
-    for row, value in enumerate(values):
+    for row, value in enumerate(table.frame[column].to_numpy()):
         text = value.strip() if isinstance(value, str) else ""
         if not text:
             raise DataError(
-                f"{source}: record '{ids[row]}' (line {row + LINE_OFFSET}), column '{column}': "
-                "empty sequence; fill it in or drop the record"
+                f"{table.source}: record '{ids[row]}' (line {table.line(row)}), column "
+                f"'{column}': empty sequence; fill it in or drop the record"
             )
         seqs.append(text)
     return seqs

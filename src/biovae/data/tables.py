@@ -44,17 +44,20 @@ ID_NAMES = frozenset(
         "",
     }
 )
-# Record i (0-based) of a table with one header row sits on line i + 2.
-LINE_OFFSET = 2
 
 
 @dataclass(frozen=True)
 class Table:
-    """A loaded table, its id column (or ``None``) and its origin."""
+    """A loaded table, its id column (or ``None``), its origin and its field separator."""
 
     frame: pd.DataFrame
     id_column: str | None
     source: str
+    sep: str
+
+    def line(self, row: int) -> int:
+        """The line of the file on which record ``row`` (0-based) starts, for messages."""
+        return record_line(self.source, self.sep, row)
 
 
 def separator(path: str | Path) -> str:
@@ -94,7 +97,13 @@ def read_table(
         them (``genotype``); every other likelihood refuses NaN when training.
     """
     if transpose:
-        return _read_transposed(path, sep=sep, id_column=id_column, metadata=metadata_columns)
+        return _read_transposed(
+            path,
+            sep=sep,
+            id_column=id_column,
+            metadata=metadata_columns,
+            allow_missing=allow_missing,
+        )
     table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns)
     require_columns(table, [*metadata_columns, *text_columns], "metadata column")
     obs, features, parsed = _split_columns(table, set(metadata_columns), text_columns)
@@ -105,16 +114,21 @@ def read_table(
         )
     x = _feature_matrix(table.frame, features, parsed)
     ids = record_ids(table)
-    check_finite(
-        x, ids, features, table.source, line_offset=LINE_OFFSET, allow_missing=allow_missing
-    )
+    check_finite(x, ids, features, table.source, line_of=table.line, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=table.source)
 
 
 def read_obs_table(
-    path: str | Path, *, id_column: str | None = None, sep: str | None = None
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    sep: str | None = None,
+    records: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Read a metadata table: its id column (``id_column`` or the first) and the other columns.
+
+    Ids must be unique: all of them, or with ``records`` (the ids of the records the table
+    will be joined to) only those; rows of other ids are extra and may repeat.
 
     Returns
     -------
@@ -124,7 +138,7 @@ def read_obs_table(
     first = read_header(path, separator(path) if sep is None else sep)[0]
     table = load_table(path, sep=sep, id_column=id_column or first)
     ids = record_ids(table)
-    check_unique_ids(ids, table.source)
+    check_unique_ids(ids if records is None else ids[pd.Index(ids).isin(records)], table.source)
     obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
     return ids, obs
 
@@ -146,20 +160,19 @@ def load_table(
         )
     named_id = id_column or (header[0] if header[0].strip().lower() in ID_NAMES else None)
     as_str = {c: str for c in [named_id, *text_columns] if c is not None and c in header}
-    frame = _read_frame(path, sep, as_str)
+    frame = _read_frame(path, sep, header, as_str)
     if frame.empty:
         raise DataError(f"{source}: no data rows (only a header); the table is empty")
     first = frame.columns[0]
     if named_id is None and numeric_or_none(frame[first]) is None:
         named_id = first
-    return Table(frame=frame, id_column=named_id, source=source)
+    return Table(frame=frame, id_column=named_id, source=source, sep=sep)
 
 
 def read_header(path: str | Path, sep: str) -> list[str]:
     """Column names of the first line; rejects empty files and duplicate names."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # -sig: drop a BOM
+        with _open_text(path) as fh:
             header = next(csv.reader(fh, delimiter=sep), None)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
@@ -175,9 +188,48 @@ def read_header(path: str | Path, sep: str) -> list[str]:
     return header
 
 
-def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataFrame:
+def record_line(path: str | Path, sep: str, row: int) -> int:
+    """The line of the file on which data record ``row`` (0-based) starts.
+
+    Counted as pandas reads the table: blank (empty or whitespace-only) lines hold no record,
+    and a quoted field may span lines. The file is read again, so this is for error messages;
+    should the csv module fail where pandas did not (a field beyond its size limit), the line
+    is counted as if the file had no blank lines.
+    """
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            next(reader, None)  # the header
+            start, seen = reader.line_num + 1, -1
+            for fields in reader:
+                seen += not _blank(fields)
+                if seen == row:
+                    return start
+                start = reader.line_num + 1
+    except (csv.Error, OSError, EOFError, UnicodeDecodeError):
+        pass
+    return row + 2
+
+
+def _blank(fields: list[str]) -> bool:
+    """Whether a csv-module row is a line pandas skips: empty, or whitespace only (unquoted:
+    a lone quoted ``""`` is a row of one empty field)."""
+    return not fields or (len(fields) == 1 and fields[0] != "" and not fields[0].strip())
+
+
+def _open_text(path: str | Path):
+    """Open a table (``.gz`` decompressed) as text for the csv module; ``-sig`` drops a BOM."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
+def _read_frame(
+    path: str | Path, sep: str, header: list[str], as_str: dict[str, type]
+) -> pd.DataFrame:
     """``pandas.read_csv`` with literal strings kept (only empty fields are missing).
 
+    The columns get exactly the names of ``header`` (pandas would rename an empty name, as
+    written for the index by ``DataFrame.to_csv`` and R's ``write.csv``, to ``Unnamed: 0``).
     ``index_col=False`` stops pandas from silently turning surplus leading fields into an
     index; the warning it gives instead is raised as a malformed-table error.
     """
@@ -188,6 +240,8 @@ def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataF
             return pd.read_csv(
                 path,
                 sep=sep,
+                names=header,
+                header=0,
                 dtype=as_str or None,
                 keep_default_na=False,
                 na_values=[""],
@@ -199,8 +253,8 @@ def _read_frame(path: str | Path, sep: str, as_str: dict[str, type]) -> pd.DataF
         raise DataError(f"{path}: the file is empty; check the path") from exc
     except pd.errors.ParserWarning as exc:
         raise DataError(
-            f"{path}: malformed table (line 2 has more fields than the header); every row "
-            f"needs the same number of {fields} as the header"
+            f"{path}: malformed table (line {record_line(path, sep, 0)} has more fields than "
+            f"the header); every row needs the same number of {fields} as the header"
         ) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[-1]
@@ -229,7 +283,7 @@ def record_ids(table: Table) -> np.ndarray:
     if missing.any():
         row = int(np.argmax(missing))
         raise DataError(
-            f"{table.source}: line {row + LINE_OFFSET}, column '{table.id_column}': empty "
+            f"{table.source}: line {table.line(row)}, column '{table.id_column}': empty "
             "record id; every record needs an id"
         )
     return as_text(col)
@@ -274,7 +328,12 @@ def _feature_matrix(
 
 
 def _read_transposed(
-    path: str | Path, *, sep: str | None, id_column: str | None, metadata: Sequence[str]
+    path: str | Path,
+    *,
+    sep: str | None,
+    id_column: str | None,
+    metadata: Sequence[str],
+    allow_missing: bool,
 ) -> Dataset:
     """Features x samples table: first column (or ``id_column``) = feature names."""
     if metadata:
@@ -301,5 +360,5 @@ def _read_transposed(
             columns.append(numeric.to_numpy(dtype=np.float32, na_value=np.nan))
     x = np.ascontiguousarray(np.vstack(columns))
     ids = np.asarray(samples, dtype=object)
-    check_finite(x, ids, list(feature_names), table.source)
+    check_finite(x, ids, list(feature_names), table.source, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=tuple(feature_names), obs={}, source=table.source)
