@@ -135,7 +135,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             f"cannot write {out}: this model's samples are a table, not sequences; use a "
             "file name ending in .csv or .tsv"
         )
-    chosen = screens(args, alphabet is not None)  # checked before any sampling
+    chosen = screens(args, alphabet is not None, alphabet)  # checked before any sampling
     obs = None
     if args.obs:
         from biovae.data.tables import read_obs_table

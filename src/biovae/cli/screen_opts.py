@@ -45,9 +45,10 @@ def add_screen_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def screens(args: argparse.Namespace, sequences: bool) -> list:
+def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = None) -> list:
     """The screens the options ask for (checked before any sampling); ``sequences``: whether
-    the records to screen are sequences (screening options are refused otherwise)."""
+    the records to screen are sequences (screening options are refused otherwise);
+    ``alphabet``: the generating model's, which tells the samples' kind."""
     from biovae.applications.design.screening import CommandScreen, ReferenceScreen
 
     out = []
@@ -56,7 +57,8 @@ def screens(args: argparse.Namespace, sequences: bool) -> list:
         if not path.is_file():
             raise ConfigError(f"--screen-against {path}: no such file")
         identity = {} if args.screen_identity is None else {"identity": args.screen_identity}
-        out.append(ReferenceScreen(path, args.screen_window, **identity))
+        sample_kind = None if alphabet is None else _kind_of(alphabet)
+        out.append(ReferenceScreen(path, args.screen_window, **identity, sample_kind=sample_kind))
     else:
         for flag in ("window", "identity"):
             if getattr(args, f"screen_{flag}") is not None:
@@ -68,6 +70,10 @@ def screens(args: argparse.Namespace, sequences: bool) -> list:
             "screening applies to sequence models; this model's samples are table rows"
         )
     return out
+
+
+def _kind_of(alphabet: str) -> str:
+    return "protein" if set(alphabet.upper()) - set("ACGTUN-.") else "nucleotide"
 
 
 def verdict_path(out: Path) -> Path:

@@ -89,7 +89,7 @@ def cmd_design(args: argparse.Namespace) -> int:
     fitted = family.load(args.model)
     positions = parse_positions(args.positions, fitted.positions)
     settings = DesignSettings(args.k, args.beam, args.pool, positions, args.samples, args.seed)
-    chosen = screens(args, sequences=True)  # checked before any scoring
+    chosen = screens(args, True, fitted.alphabet)  # checked before any scoring
     table = design(fitted, settings, sampled_weights=not args.mean_weights)
     ids = [f"design_{i + 1}" for i in range(len(table["mutant"]))]
     keep = screened(args, out, ids, list(table["sequence"]), chosen)

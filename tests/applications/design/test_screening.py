@@ -242,3 +242,21 @@ def test_files_mixing_dna_and_protein_are_screened_record_by_record(tmp_path, bl
     verdicts = ReferenceScreen(mixed_refs)(ids, samples)
     assert [v.flagged for v in verdicts] == [True, True, True, True, False, False]
     assert "frame +1" in verdicts[3].reason and "to 'p4'" in verdicts[3].reason
+
+
+def test_low_complexity_proteins_read_as_iupac_dna_are_screened_as_protein_too(tmp_path):
+    """GAGAGS silk, GGGGS linkers and His tags are all nucleotide codes: a copy of such a
+    protein of concern must still be flagged (the screen failed open when it called each
+    sample by its letters alone), and a model's known alphabet settles the kind."""
+    rng = np.random.default_rng(11)
+    silk = "GAGAGSGAGAGSGAGAGYGAGAGSGAGAGS" * 2
+    toxin = random_protein(rng, 21) + silk + random_protein(rng, 21)
+    refs = fasta(tmp_path, "ref.fasta", {"toxin": toxin})
+    samples = [random_protein(rng, 60), silk, "GGGGS" * 4 + "HHHHHH" * 3]
+    verdicts = ReferenceScreen(refs)(["s0", "s1", "s2"], samples)
+    assert [v.flagged for v in verdicts] == [False, True, False]
+    assert "100% identity over 17 aa to 'toxin'" in verdicts[1].reason
+    assert ReferenceScreen(refs, sample_kind="protein")(["s1"], [silk])[0].flagged
+    assert not ReferenceScreen(refs, sample_kind="nucleotide")(["s1"], [silk])[0].flagged
+    with pytest.raises(ConfigError, match="sample_kind 'dna'"):
+        ReferenceScreen(refs, sample_kind="dna")

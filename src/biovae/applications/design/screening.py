@@ -110,6 +110,19 @@ def kind(seq: str) -> str:
     return "protein" if detect_alphabet(raw[None, :]) == PROTEIN else "nucleotide"
 
 
+def kinds(seq: str) -> tuple[str, ...]:
+    """The kinds a sample may be: :func:`kind`, and protein too when its letters are all
+    nucleotide codes, some of them ambiguity codes, and all amino acids — low-complexity
+    proteins (GAGAGS silk, GGGGS linkers, His tags) read as IUPAC DNA. Such a sample is
+    screened both ways: a screen must fail closed."""
+    if kind(seq) == "protein":
+        return ("protein",)
+    letters = set(seq.upper())
+    if letters - set("ACGTUN") and letters <= set(AMINO_ACIDS):
+        return ("nucleotide", "protein")
+    return ("nucleotide",)
+
+
 def six_frames(seq: str) -> list[str]:
     """Translations of the three forward and three reverse-complement frames."""
     dna = seq.replace("U", "T")
@@ -135,16 +148,20 @@ class ReferenceScreen:
     """Flag samples with a window of ``window`` letters at ≥ ``identity`` to a reference of
     the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind). The
     references are read and checked here, so a bad reference file fails before any samples
-    are made or read."""
+    are made or read. ``sample_kind`` (``nucleotide`` or ``protein``) is the samples' kind
+    when it is known (a model's alphabet); else each sample's letters tell (:func:`kinds`)."""
 
     path: Path
     window: int | None = None
     identity: float = 0.8
+    sample_kind: str | None = None
     references: tuple[tuple[str, ...], tuple[str, ...]] = field(
         init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
+        if self.sample_kind not in (None, "nucleotide", "protein"):
+            raise ConfigError(f"sample_kind {self.sample_kind!r}: use nucleotide or protein")
         if self.window is not None and self.window < MIN_WINDOW:
             raise ConfigError(f"the screening window must be >= {MIN_WINDOW} letters")
         if not 0.5 <= self.identity <= 1.0:
@@ -155,11 +172,13 @@ class ReferenceScreen:
         names, refs = self.references
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
-        ref_kinds, sample_kinds = [kind(r) for r in refs], [kind(s) for s in sequences]
+        ref_kinds = [kind(r) for r in refs]
+        known = (self.sample_kind,) if self.sample_kind else None
+        sample_kinds = [known or kinds(s) for s in sequences]
         best: list[_Found | None] = [None] * len(ids)
         for ref_kind in sorted(set(ref_kinds)):
             group = [j for j, k in enumerate(ref_kinds) if k == ref_kind]
-            for sample_kind in sorted(set(sample_kinds)):
+            for sample_kind in sorted({k for ks in sample_kinds for k in ks}):
                 comparison = _Comparison(
                     [names[j] for j in group],
                     [refs[j] for j in group],
@@ -168,7 +187,7 @@ class ReferenceScreen:
                     self.window,
                     self.identity,
                 )
-                for i in (i for i, k in enumerate(sample_kinds) if k == sample_kind):
+                for i in (i for i, ks in enumerate(sample_kinds) if sample_kind in ks):
                     for found in comparison.hits(ids[i], sequences[i]):
                         if best[i] is None or found[0].identity > best[i][0].identity:
                             best[i] = found
