@@ -260,3 +260,6 @@ def test_low_complexity_proteins_read_as_iupac_dna_are_screened_as_protein_too(t
     assert not ReferenceScreen(refs, sample_kind="nucleotide")(["s1"], [silk])[0].flagged
     with pytest.raises(ConfigError, match="sample_kind 'dna'"):
         ReferenceScreen(refs, sample_kind="dna")
+    only_silk = fasta(tmp_path, "silk.fasta", {"silk": silk})  # the reference reads as DNA too
+    verdicts = ReferenceScreen(only_silk, sample_kind="protein")(["s0", "s1"], [toxin, samples[0]])
+    assert [v.flagged for v in verdicts] == [True, False]

@@ -172,12 +172,12 @@ class ReferenceScreen:
         names, refs = self.references
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
-        ref_kinds = [kind(r) for r in refs]
+        ref_kinds = [kinds(r) for r in refs]
         known = (self.sample_kind,) if self.sample_kind else None
         sample_kinds = [known or kinds(s) for s in sequences]
         best: list[_Found | None] = [None] * len(ids)
-        for ref_kind in sorted(set(ref_kinds)):
-            group = [j for j, k in enumerate(ref_kinds) if k == ref_kind]
+        for ref_kind in sorted({k for ks in ref_kinds for k in ks}):
+            group = [j for j, ks in enumerate(ref_kinds) if ref_kind in ks]
             for sample_kind in sorted({k for ks in sample_kinds for k in ks}):
                 comparison = _Comparison(
                     [names[j] for j in group],
