@@ -22,7 +22,7 @@ from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
 from biovae.pca_estimator import PCA
@@ -31,7 +31,9 @@ from biovae.training import seeded
 
 @dataclasses.dataclass(frozen=True)
 class DiagnoseOptions:
-    """How much work the diagnostics do (defaults suit a few thousand records on a CPU)."""
+    """How much work the diagnostics do (defaults suit a few thousand records on a CPU).
+
+    With a single gap record its standard errors are undefined (NaN; null in the JSON)."""
 
     iwae_k: int = 1000
     gap_records: int = 200
@@ -50,6 +52,11 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
     data = as_dataset(data, layer=est.config_.data.layer)
+    if len(data) < 2:
+        raise DataError(
+            f"{data.source or 'data'}: diagnostics need at least 2 records, got {len(data)} "
+            "(activity and mutual information measure how the codes vary between records)"
+        )
     model = est.model_
     batches = est.batches(data)
     with seeded(options.seed):

@@ -4,7 +4,6 @@ HTML."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from biovae.cli.io import check_parent, model_data_config, read_input
 from biovae.cli.options import build_config
 from biovae.data.dataset import Dataset
-from biovae.data.writers import atomic_open
+from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError
 
 
@@ -29,8 +28,7 @@ def _write_results(out: Path, stem: str, results: dict, title: str) -> Path:
     from biovae.reports.diagnostics_page import write_diagnostics_report
 
     out.mkdir(exist_ok=True)
-    with atomic_open(out / f"{stem}.json", "w") as fh:
-        json.dump(results, fh, indent=2, default=float)
+    write_json(out / f"{stem}.json", results)
     return write_diagnostics_report(out / f"{stem}.html", results, title=title)
 
 
@@ -116,8 +114,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
     results = memorisation_audit(samples, train.x, holdout.x, sequences)
     results.update(model=str(args.model), train=str(args.train), holdout_file=str(args.holdout))
     out.mkdir(exist_ok=True)
-    with atomic_open(out / "novelty.json", "w") as fh:
-        json.dump(results, fh, indent=2, default=float)
+    write_json(out / "novelty.json", results)
     print(results["verdict"], file=sys.stderr)
     print(out / "novelty.json")
     return 0
