@@ -33,7 +33,10 @@ from biovae.training import seeded
 class DiagnoseOptions:
     """How much work the diagnostics do (defaults suit a few thousand records on a CPU).
 
-    With a single gap record its standard errors are undefined (NaN; null in the JSON)."""
+    Counts are checked on construction: at least one IWAE sample, gap record and R–D sample;
+    ``gap_steps`` = 0 measures the gap without refinement and ``ppc_replicates`` = 0 skips the
+    posterior predictive checks. With a single gap record its standard errors are undefined
+    (NaN; null in the JSON)."""
 
     iwae_k: int = 1000
     gap_records: int = 200
@@ -41,6 +44,21 @@ class DiagnoseOptions:
     rd_samples: int = 16
     ppc_replicates: int = 30
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, flag, low in (
+            ("iwae_k", "--iwae", 1),
+            ("gap_records", "--gap-records", 1),
+            ("gap_steps", "--gap-steps", 0),
+            ("rd_samples", None, 1),
+            ("ppc_replicates", None, 0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                where = f"{name} ({flag})" if flag else name
+                raise ConfigError(
+                    f"diagnostics option {where} must be a whole number >= {low}, not {value!r}"
+                )
 
 
 def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) -> dict:

@@ -11,7 +11,7 @@ import pytest
 import biovae
 from biovae.cli.main import main
 from biovae.diagnose import DiagnoseOptions, diagnose
-from biovae.errors import DataError
+from biovae.errors import ConfigError, DataError
 from biovae.estimator import load_model
 from tests.cli._run import run
 
@@ -172,3 +172,28 @@ def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
     for n in (0, 1):
         with pytest.raises(DataError, match=f"got {n}"):
             diagnose(est, x[:n], DiagnoseOptions(iwae_k=5, gap_steps=2))
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--iwae", 0), ("--iwae", -5), ("--gap-records", 0), ("--gap-records", -2),
+     ("--gap-steps", -3)],
+)  # fmt: skip
+def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag, value):
+    rc, _, err = run(
+        capsys, "diagnose", small_model / "m", small_model / "d.tsv", "--out", tmp_path / "d",
+        flag, value,
+    )  # fmt: skip
+    assert rc == 2 and flag in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("iwae_k", 0), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
+     ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5)],
+)  # fmt: skip
+def test_diagnose_options_are_checked_on_construction(field, value):
+    with pytest.raises(ConfigError, match=field):
+        DiagnoseOptions(**{field: value})
+    assert DiagnoseOptions(gap_steps=0, ppc_replicates=0, gap_records=1).gap_steps == 0

@@ -36,12 +36,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from biovae.diagnose import DiagnoseOptions, diagnose
     from biovae.estimator import load_model
 
-    out = _out_dir(args.out)
-    est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
     options = DiagnoseOptions(
         iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
     )
+    out = _out_dir(args.out)
+    est = load_model(args.model)
+    ds = read_input(args.data, model_data_config(est, args))
     cfg = est.config_.model
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
     results = {"model": model, **diagnose(est, ds, options)}
