@@ -18,7 +18,7 @@ from biovae.data.dataset import Dataset
 from biovae.diagnostics import active_units
 from biovae.diagnostics.amortization import amortization_gap
 from biovae.diagnostics.collapse import collapse_report
-from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
+from biovae.diagnostics.fidelity import check_sizes, sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
@@ -153,6 +153,7 @@ def fidelity_comparison(
     conditional on covariates sample with the covariates of held-out records (each once while
     they last), so the comparison is matched; a labels key is ignored (all three unsupervised)."""
     n = n_samples or len(held_out)
+    check_sizes(len(held_out), n)  # before any training
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))

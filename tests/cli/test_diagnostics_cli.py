@@ -197,3 +197,15 @@ def test_diagnose_options_are_checked_on_construction(field, value):
     with pytest.raises(ConfigError, match=field):
         DiagnoseOptions(**{field: value})
     assert DiagnoseOptions(gap_steps=0, ppc_replicates=0, gap_records=1).gap_steps == 0
+
+
+def test_sweep_fidelity_on_a_few_held_out_records(fixtures, tmp_path, capsys):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    args = ["sweep", data, "--beta", "1", "--epochs", "2", "--fidelity", *FAST]
+    rc, _, err = run(capsys, *args, "--held-out", 0.05, "--out", tmp_path / "few")
+    assert rc == 0, err  # 3 held-out records: 3 folds, not a crash after all the training
+    res = _strict_json(tmp_path / "few" / "sweep.json")
+    assert res["held_out"] == 3 and set(res["fidelity"]) == {"VAE", "autoencoder", "PCA"}
+    rc, _, err = run(capsys, *args, "--held-out", 0.01, "--out", tmp_path / "one")
+    assert rc == 2 and "at least 2 held-out records, got 1 of 60" in err
+    assert "β=" not in err and not (tmp_path / "one").exists()  # refused before training

@@ -11,8 +11,9 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 from biovae.config import FitConfig, ObjectiveConfig
 from biovae.diagnostics.collapse import collapse_report
-from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
+from biovae.diagnostics.fidelity import classifier_auc, mmd2, sequence_fidelity, table_fidelity
 from biovae.diagnostics.rate_distortion import mutual_information
+from biovae.errors import DataError
 from biovae.objectives import Batch
 
 
@@ -116,3 +117,27 @@ def test_table_fidelity_accepts_counts(counts):
     real = rng.poisson(3, size=(200, 5)).astype(float)
     out = table_fidelity(real, rng.poisson(3, size=(200, 5)).astype(float), counts=counts)
     assert 0.3 < out["classifier_auc"] < 0.7
+
+
+def test_fidelity_of_a_few_records_uses_fewer_folds():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)) + 3.0
+    x, y = np.vstack([real, fake[:3]]), np.r_[np.zeros(3), np.ones(3)]
+    clf = HistGradientBoostingClassifier(max_iter=100, min_samples_leaf=5, random_state=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)  # 3 folds: 3 records per side
+    expected = cross_val_score(clf, x, y, cv=cv, scoring="roc_auc").mean()
+    assert classifier_auc(real, fake) == pytest.approx(expected)
+    two = table_fidelity(real[:2], fake[:2], counts=False)
+    assert np.isfinite(two["mmd2"]) and 0 <= two["classifier_auc"] <= 1
+
+
+@pytest.mark.parametrize("n_real, n_fake", [(1, 1), (1, 5), (5, 1), (0, 3)])
+def test_fidelity_needs_two_records_a_side(n_real, n_fake):
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(n_real, 3)), rng.normal(size=(n_fake, 3))
+    for fn in (classifier_auc, mmd2):
+        with pytest.raises(DataError, match="at least 2 records on each side"):
+            fn(real, fake)

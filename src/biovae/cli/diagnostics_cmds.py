@@ -61,6 +61,7 @@ def split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from biovae.diagnose import fidelity_comparison, sweep
+    from biovae.diagnostics.fidelity import MIN_RECORDS
 
     try:
         betas = [float(b) for b in args.betas.split(",") if b.strip()]
@@ -72,6 +73,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     ds = read_input(args.data, cfg.data)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
+    if args.fidelity and len(held_out) < MIN_RECORDS:
+        raise DataError(
+            f"{args.data}: --fidelity compares held-out records with as many samples and needs "
+            f"at least {MIN_RECORDS} held-out records, got {len(held_out)} of {len(ds)} with "
+            f"--held-out {args.held_out:g}; raise --held-out or give more records"
+        )
     results: dict = {
         "records": len(ds),
         "held_out": len(held_out),
