@@ -58,6 +58,34 @@ def test_separated_narrow_posteriors_reach_log_n():
     assert mi["mutual_information"] <= mi["rate"]
 
 
+def test_mutual_information_never_exceeds_log_n():
+    gen = torch.Generator().manual_seed(2)
+    for n in (1, 2, 5, 30):
+        loc, scale = torch.randn(n, 3, generator=gen), torch.rand(n, 3, generator=gen) + 0.3
+        for prior in (False, True):
+            model = FixedPosteriors(loc, scale, mixture_prior=prior)
+            values = [mutual_information(model, _batches(n), seed=s) for s in range(40)]
+            assert all(v["mutual_information"] <= math.log(n) + 1e-12 for v in values)
+            if n == 1:  # one record: the code says nothing about which record it was
+                assert all(v["mutual_information"] == 0.0 for v in values)
+
+
+def test_mutual_information_of_linear_gaussian_posteriors_is_the_closed_form():
+    # x = W z + ε, ε ~ N(0, σ² I), with the exact posteriors: I(x; z) = ½ log det(I + WᵀW/σ²)
+    n, sigma = 3000, 0.5
+    rng = np.random.default_rng(0)
+    w = np.linalg.qr(rng.normal(size=(8, 2)))[0] * np.array([2.0, 1.0])
+    x = rng.normal(size=(n, 2)) @ w.T + sigma * rng.normal(size=(n, 8))
+    m = w.T @ w + sigma**2 * np.eye(2)
+    loc = x @ np.linalg.solve(m, w.T).T
+    scale = np.tile(np.sqrt(np.diag(sigma**2 * np.linalg.inv(m))), (n, 1))  # diagonal: W ⟂
+    model = FixedPosteriors(torch.as_tensor(loc), torch.as_tensor(scale))
+    exact = 0.5 * np.linalg.slogdet(np.eye(2) + w.T @ w / sigma**2)[1]  # 2.22 nats
+    assert mutual_information(model, _batches(n))["mutual_information"] == pytest.approx(
+        exact, abs=0.08
+    )  # about three Monte-Carlo standard errors
+
+
 def test_a_mixture_prior_gives_the_analytic_rate_by_monte_carlo():
     n = 2000
     gen = torch.Generator().manual_seed(1)
