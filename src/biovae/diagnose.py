@@ -18,11 +18,11 @@ from biovae.data.dataset import Dataset
 from biovae.diagnostics import active_units
 from biovae.diagnostics.amortization import amortization_gap
 from biovae.diagnostics.collapse import collapse_report
-from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
+from biovae.diagnostics.fidelity import check_sizes, sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
 from biovae.pca_estimator import PCA
@@ -31,7 +31,12 @@ from biovae.training import seeded
 
 @dataclasses.dataclass(frozen=True)
 class DiagnoseOptions:
-    """How much work the diagnostics do (defaults suit a few thousand records on a CPU)."""
+    """How much work the diagnostics do (defaults suit a few thousand records on a CPU).
+
+    Counts are checked on construction: at least one IWAE sample, gap record and R–D sample;
+    ``gap_steps`` = 0 measures the gap without refinement and ``ppc_replicates`` = 0 skips the
+    posterior predictive checks. With a single gap record its standard errors are undefined
+    (NaN; null in the JSON)."""
 
     iwae_k: int = 1000
     gap_records: int = 200
@@ -39,6 +44,21 @@ class DiagnoseOptions:
     rd_samples: int = 16
     ppc_replicates: int = 30
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, flag, low in (
+            ("iwae_k", "--iwae", 1),
+            ("gap_records", "--gap-records", 1),
+            ("gap_steps", "--gap-steps", 0),
+            ("rd_samples", None, 1),
+            ("ppc_replicates", None, 0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                where = f"{name} ({flag})" if flag else name
+                raise ConfigError(
+                    f"diagnostics option {where} must be a whole number >= {low}, not {value!r}"
+                )
 
 
 def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
@@ -50,6 +70,11 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
     data = as_dataset(data, layer=est.config_.data.layer)
+    if len(data) < 2:
+        raise DataError(
+            f"{data.source or 'data'}: diagnostics need at least 2 records, got {len(data)} "
+            "(activity and mutual information measure how the codes vary between records)"
+        )
     model = est.model_
     batches = est.batches(data)
     with seeded(options.seed):
@@ -128,6 +153,7 @@ def fidelity_comparison(
     conditional on covariates sample with the covariates of held-out records (each once while
     they last), so the comparison is matched; a labels key is ignored (all three unsupervised)."""
     n = n_samples or len(held_out)
+    check_sizes(len(held_out), n)  # before any training
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
+import pytest
+
+import biovae
 from biovae.cli.main import main
+from biovae.diagnose import DiagnoseOptions, diagnose
+from biovae.errors import ConfigError, DataError
+from biovae.estimator import load_model
+from tests.cli._run import run
 
 FAST = ["--hidden", "16", "--latent", "3", "--quiet"]
 
@@ -113,3 +122,90 @@ def test_sweep_of_conditional_and_semi_supervised_models(fixtures, tmp_path, cap
     assert point["rate"] > 0 and point["distortion"] > 0
     assert main(["sweep", str(data), *common, "--model", "ae", "--out", str(tmp_path / "ae")]) == 2
     assert "trains VAEs" in capsys.readouterr().err and not (tmp_path / "ae").exists()
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A small Gaussian VAE saved to a folder, and a 30-record table of its kind of data."""
+    folder = tmp_path_factory.mktemp("diag")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2)) @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(size=(30, 6))
+    table = pd.DataFrame(x, index=[f"r{i}" for i in range(30)], columns=[f"g{j}" for j in range(6)])
+    table.index.name = "id"
+    table.to_csv(folder / "d.tsv", sep="\t")
+    table.iloc[:1].to_csv(folder / "one.tsv", sep="\t")
+    est = biovae.VAE("gaussian", n_latent=2, hidden=(8,), epochs=3, seed=0).fit(table.to_numpy())
+    est.save(folder / "m")
+    return folder
+
+
+def _strict_json(path):
+    """Parse ``path`` as standard JSON: NaN and Infinity tokens are an error."""
+
+    def refuse(token):
+        raise ValueError(f"{path} holds {token}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_diagnose_one_gap_record_reports_no_standard_error(small_model, tmp_path, capsys):
+    rc, _, err = run(
+        capsys, "diagnose", small_model / "m", small_model / "d.tsv", "--out", tmp_path / "d",
+        "--iwae", 10, "--gap-records", 1, "--gap-steps", 5,
+    )  # fmt: skip
+    assert rc == 0, err
+    gap = _strict_json(tmp_path / "d" / "diagnostics.json")["amortization"]
+    assert gap["n"] == 1 and gap["amortization_gap_se"] is None
+    assert np.isfinite(gap["amortization_gap"])
+    assert (tmp_path / "d" / "diagnostics.html").is_file()
+
+
+def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
+    rc, _, err = run(
+        capsys, "diagnose", small_model / "m", small_model / "one.tsv", "--out", tmp_path / "d",
+        "--iwae", 10, "--gap-steps", 5,
+    )  # fmt: skip
+    assert rc == 2 and "at least 2 records, got 1" in err and "one.tsv" in err
+    assert "Traceback" not in err and not (tmp_path / "d").exists()
+    est = load_model(small_model / "m")
+    x = pd.read_csv(small_model / "d.tsv", sep="\t", index_col=0).to_numpy()
+    for n in (0, 1):
+        with pytest.raises(DataError, match=f"got {n}"):
+            diagnose(est, x[:n], DiagnoseOptions(iwae_k=5, gap_steps=2))
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--iwae", 0), ("--iwae", -5), ("--gap-records", 0), ("--gap-records", -2),
+     ("--gap-steps", -3)],
+)  # fmt: skip
+def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag, value):
+    rc, _, err = run(
+        capsys, "diagnose", small_model / "m", small_model / "d.tsv", "--out", tmp_path / "d",
+        flag, value,
+    )  # fmt: skip
+    assert rc == 2 and flag in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("iwae_k", 0), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
+     ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5)],
+)  # fmt: skip
+def test_diagnose_options_are_checked_on_construction(field, value):
+    with pytest.raises(ConfigError, match=field):
+        DiagnoseOptions(**{field: value})
+    assert DiagnoseOptions(gap_steps=0, ppc_replicates=0, gap_records=1).gap_steps == 0
+
+
+def test_sweep_fidelity_on_a_few_held_out_records(fixtures, tmp_path, capsys):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    args = ["sweep", data, "--beta", "1", "--epochs", "2", "--fidelity", *FAST]
+    rc, _, err = run(capsys, *args, "--held-out", 0.05, "--out", tmp_path / "few")
+    assert rc == 0, err  # 3 held-out records: 3 folds, not a crash after all the training
+    res = _strict_json(tmp_path / "few" / "sweep.json")
+    assert res["held_out"] == 3 and set(res["fidelity"]) == {"VAE", "autoencoder", "PCA"}
+    rc, _, err = run(capsys, *args, "--held-out", 0.01, "--out", tmp_path / "one")
+    assert rc == 2 and "at least 2 held-out records, got 1 of 60" in err
+    assert "β=" not in err and not (tmp_path / "one").exists()  # refused before training

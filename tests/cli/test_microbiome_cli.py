@@ -224,6 +224,15 @@ def test_audit_bad_covariate_exits_2_and_writes_nothing(fixtures, tmp_path, caps
         "--covariates", "studyID,nonexistent", "--out", tmp_path / "a",
     )  # fmt: skip
     assert rc == 2 and "nonexistent" in err and not (tmp_path / "a").exists()
+    meta = pd.read_csv(fixtures / META, sep="\t")
+    meta["empty"] = ""  # a column with no values at all (read back as all missing)
+    meta.to_csv(tmp_path / "meta.tsv", sep="\t", index=False)
+    rc, _, err = run(
+        capsys, "audit", model, fixtures / ABUND, "--obs", tmp_path / "meta.tsv",
+        "--covariates", "study_condition,empty", "--out", tmp_path / "a",
+    )  # fmt: skip
+    assert rc == 2 and "'empty': it has no values (all 60 missing)" in err
+    assert "Traceback" not in err and not (tmp_path / "a").exists()
 
 
 def test_taxa_by_samples_table_reads_like_samples_by_taxa(fixtures, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from biovae.data import (
     write_fasta,
     write_table,
 )
+from biovae.data.writers import write_json
 from biovae.errors import DataError
 
 
@@ -131,3 +133,21 @@ def test_a_folder_in_the_way_is_refused_and_a_failed_rename_leaves_no_temp(tmp_p
     with pytest.raises(OSError, match="rename refused"), atomic_open(tmp_path / "a.txt") as fh:
         fh.write("complete")
     assert leftovers(tmp_path) == [] and not (tmp_path / "a.txt").exists()
+
+
+def test_write_json_writes_undefined_numbers_as_null(tmp_path):
+    obj = {
+        "se": float("nan"),
+        "hi": np.float32(np.inf),
+        "v": np.array([1.5, np.nan]),
+        "n": np.int64(3),
+        "ok": np.bool_(True),
+        "nested": [{"x": -np.inf}],
+    }
+    path = write_json(tmp_path / "r.json", obj)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {
+        "se": None, "hi": None, "v": [1.5, None], "n": 3, "ok": True, "nested": [{"x": None}]
+    }  # fmt: skip
+    assert leftovers(tmp_path) == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from biovae.diagnostics.confounding import audit, audit_covariate
+from biovae.diagnostics.confounding import audit, audit_covariate, categorical_predictability
 from biovae.errors import DataError
 
 
@@ -78,6 +78,11 @@ def test_bad_inputs_are_data_errors():
         audit(z, {"g": labels, "study": one}, [], [])
     with pytest.raises(DataError, match="not among"):
         audit(z, {"g": labels}, ["batch"], ["g"])
+    for empty in (np.full(50, np.nan), np.array([None] * 50, dtype=object), np.full(50, "NA")):
+        with pytest.raises(DataError, match=r"^covariate 'e': it has no values \(all 50 missing"):
+            audit(z, {"g": labels, "e": empty})
+    with pytest.raises(DataError, match="no values"):
+        categorical_predictability(z[:0], np.array([], dtype=str))
 
 
 def test_an_integer_coded_batch_is_audited_as_batches():

@@ -11,8 +11,9 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 from biovae.config import FitConfig, ObjectiveConfig
 from biovae.diagnostics.collapse import collapse_report
-from biovae.diagnostics.fidelity import sequence_fidelity, table_fidelity
+from biovae.diagnostics.fidelity import classifier_auc, mmd2, sequence_fidelity, table_fidelity
 from biovae.diagnostics.rate_distortion import mutual_information
+from biovae.errors import DataError
 from biovae.objectives import Batch
 
 
@@ -55,6 +56,34 @@ def test_separated_narrow_posteriors_reach_log_n():
     mi = mutual_information(model, _batches(n))
     assert math.isclose(mi["mutual_information"], math.log(n), rel_tol=0.01)
     assert mi["mutual_information"] <= mi["rate"]
+
+
+def test_mutual_information_never_exceeds_log_n():
+    gen = torch.Generator().manual_seed(2)
+    for n in (1, 2, 5, 30):
+        loc, scale = torch.randn(n, 3, generator=gen), torch.rand(n, 3, generator=gen) + 0.3
+        for prior in (False, True):
+            model = FixedPosteriors(loc, scale, mixture_prior=prior)
+            values = [mutual_information(model, _batches(n), seed=s) for s in range(40)]
+            assert all(v["mutual_information"] <= math.log(n) + 1e-12 for v in values)
+            if n == 1:  # one record: the code says nothing about which record it was
+                assert all(v["mutual_information"] == 0.0 for v in values)
+
+
+def test_mutual_information_of_linear_gaussian_posteriors_is_the_closed_form():
+    # x = W z + ε, ε ~ N(0, σ² I), with the exact posteriors: I(x; z) = ½ log det(I + WᵀW/σ²)
+    n, sigma = 3000, 0.5
+    rng = np.random.default_rng(0)
+    w = np.linalg.qr(rng.normal(size=(8, 2)))[0] * np.array([2.0, 1.0])
+    x = rng.normal(size=(n, 2)) @ w.T + sigma * rng.normal(size=(n, 8))
+    m = w.T @ w + sigma**2 * np.eye(2)
+    loc = x @ np.linalg.solve(m, w.T).T
+    scale = np.tile(np.sqrt(np.diag(sigma**2 * np.linalg.inv(m))), (n, 1))  # diagonal: W ⟂
+    model = FixedPosteriors(torch.as_tensor(loc), torch.as_tensor(scale))
+    exact = 0.5 * np.linalg.slogdet(np.eye(2) + w.T @ w / sigma**2)[1]  # 2.22 nats
+    assert mutual_information(model, _batches(n))["mutual_information"] == pytest.approx(
+        exact, abs=0.08
+    )  # about three Monte-Carlo standard errors
 
 
 def test_a_mixture_prior_gives_the_analytic_rate_by_monte_carlo():
@@ -116,3 +145,27 @@ def test_table_fidelity_accepts_counts(counts):
     real = rng.poisson(3, size=(200, 5)).astype(float)
     out = table_fidelity(real, rng.poisson(3, size=(200, 5)).astype(float), counts=counts)
     assert 0.3 < out["classifier_auc"] < 0.7
+
+
+def test_fidelity_of_a_few_records_uses_fewer_folds():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)) + 3.0
+    x, y = np.vstack([real, fake[:3]]), np.r_[np.zeros(3), np.ones(3)]
+    clf = HistGradientBoostingClassifier(max_iter=100, min_samples_leaf=5, random_state=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)  # 3 folds: 3 records per side
+    expected = cross_val_score(clf, x, y, cv=cv, scoring="roc_auc").mean()
+    assert classifier_auc(real, fake) == pytest.approx(expected)
+    two = table_fidelity(real[:2], fake[:2], counts=False)
+    assert np.isfinite(two["mmd2"]) and 0 <= two["classifier_auc"] <= 1
+
+
+@pytest.mark.parametrize("n_real, n_fake", [(1, 1), (1, 5), (5, 1), (0, 3)])
+def test_fidelity_needs_two_records_a_side(n_real, n_fake):
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(n_real, 3)), rng.normal(size=(n_fake, 3))
+    for fn in (classifier_auc, mmd2):
+        with pytest.raises(DataError, match="at least 2 records on each side"):
+            fn(real, fake)

@@ -45,6 +45,43 @@ def test_ilisi_is_one_for_separated_batches_and_near_two_when_mixed():
     assert scaled > 0.8
 
 
+def harmony_lisi(emb, batch, perplexity=30):
+    """LISI as Korsunsky et al. (2019) describe it and Harmony computes it, written out per cell:
+    the 3·perplexity nearest records (the cell itself first, then left out), Gaussian weights
+    exp(−β d) of their Euclidean distances with β found by halving/doubling then bisection
+    until the entropy is log(perplexity), Simpson's index of the weighted batch shares, 1 / it."""
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, idx = NearestNeighbors(n_neighbors=3 * perplexity).fit(emb).kneighbors(emb)
+    dist, idx = dist[:, 1:], idx[:, 1:]
+    out = []
+    for d, j in zip(dist, idx):
+        beta, low, high = 1.0, 0.0, np.inf
+        for _ in range(200):
+            p = np.exp(-beta * d)
+            p /= p.sum()
+            entropy = -(p * np.log(p)).sum()
+            if abs(entropy - np.log(perplexity)) < 1e-10:
+                break
+            if entropy > np.log(perplexity):  # too flat: sharpen
+                low, beta = beta, beta * 2 if np.isinf(high) else (beta + high) / 2
+            else:
+                high, beta = beta, (beta + low) / 2
+        shares = [p[batch[j] == b].sum() for b in np.unique(batch)]
+        out.append(1.0 / np.sum(np.square(shares)))
+    return np.array(out)
+
+
+def test_lisi_matches_harmonys_algorithm():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(300, 4))
+    batch = rng.choice(["b1", "b2", "b3"], 300)
+    emb[batch == "b1", 0] += 0.8  # partly mixed: the kernel's shape matters
+    expected = harmony_lisi(emb, batch)
+    np.testing.assert_allclose(im.lisi(emb, batch), expected, rtol=1e-6)
+    assert im.ilisi(emb, batch)[0] == pytest.approx(np.median(expected), rel=1e-6)
+
+
 def test_kernel_weights_reach_the_target_perplexity():
     dist = np.sort(np.random.default_rng(1).gamma(2.0, size=(50, 90)), axis=1)
     w = im.simpson_weights(dist, 30.0)

@@ -147,3 +147,10 @@ def test_kl_needs_a_fitted_vae(two_factor_data: np.ndarray) -> None:
 def test_kl_rejects_data_of_another_shape(trained_vae) -> None:
     with pytest.raises(DataError, match="model was fitted on"):
         kl_per_dimension(trained_vae, np.zeros((5, 3), dtype=np.float32))
+
+
+def test_no_records_are_a_data_error_not_a_collapse(trained_vae, two_factor_data) -> None:
+    with pytest.raises(DataError, match="at least one record"):
+        kl_per_dimension(trained_vae, two_factor_data[:0])
+    with pytest.raises(DataError, match="non-empty"):
+        active_units(trained_vae, two_factor_data[:0])

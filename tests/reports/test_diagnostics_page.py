@@ -65,3 +65,12 @@ def test_fidelity_verdict_reads_each_metric_the_right_way() -> None:
     verdict = fidelity_verdict(fid, list(fid["VAE"]))
     # r: higher wins (site yes, pair no); AUC: distance from 0.5 (0.05 < 0.2, yes)
     assert "on 2 of 3 metrics (site-frequency r, classifier AUC)" in verdict
+
+
+def test_inference_gaps_of_one_record_draw_without_error_bars() -> None:
+    from biovae.reports.plots_diagnostics import inference_gaps
+
+    gap = {"n": 1, "amortization_gap": 0.8, "approximation_gap": 1.2}
+    for se in (float("nan"), None):  # NaN in memory, null once read back from JSON
+        png = inference_gaps({**gap, "amortization_gap_se": se, "approximation_gap_se": se})
+        assert png.startswith(b"\x89PNG")

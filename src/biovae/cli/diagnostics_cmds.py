@@ -4,7 +4,6 @@ HTML."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 from biovae.cli.io import check_parent, model_data_config, read_input
 from biovae.cli.options import build_config
 from biovae.data.dataset import Dataset
-from biovae.data.writers import atomic_open
+from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError
 
 
@@ -29,8 +28,7 @@ def _write_results(out: Path, stem: str, results: dict, title: str) -> Path:
     from biovae.reports.diagnostics_page import write_diagnostics_report
 
     out.mkdir(exist_ok=True)
-    with atomic_open(out / f"{stem}.json", "w") as fh:
-        json.dump(results, fh, indent=2, default=float)
+    write_json(out / f"{stem}.json", results)
     return write_diagnostics_report(out / f"{stem}.html", results, title=title)
 
 
@@ -38,12 +36,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from biovae.diagnose import DiagnoseOptions, diagnose
     from biovae.estimator import load_model
 
-    out = _out_dir(args.out)
-    est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
     options = DiagnoseOptions(
         iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
     )
+    out = _out_dir(args.out)
+    est = load_model(args.model)
+    ds = read_input(args.data, model_data_config(est, args))
     cfg = est.config_.model
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
     results = {"model": model, **diagnose(est, ds, options)}
@@ -63,6 +61,7 @@ def split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from biovae.diagnose import fidelity_comparison, sweep
+    from biovae.diagnostics.fidelity import MIN_RECORDS
 
     try:
         betas = [float(b) for b in args.betas.split(",") if b.strip()]
@@ -74,6 +73,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = _out_dir(args.out)
     ds = read_input(args.data, cfg.data)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
+    if args.fidelity and len(held_out) < MIN_RECORDS:
+        raise DataError(
+            f"{args.data}: --fidelity compares held-out records with as many samples and needs "
+            f"at least {MIN_RECORDS} held-out records, got {len(held_out)} of {len(ds)} with "
+            f"--held-out {args.held_out:g}; raise --held-out or give more records"
+        )
     results: dict = {
         "records": len(ds),
         "held_out": len(held_out),
@@ -116,8 +121,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
     results = memorisation_audit(samples, train.x, holdout.x, sequences)
     results.update(model=str(args.model), train=str(args.train), holdout_file=str(args.holdout))
     out.mkdir(exist_ok=True)
-    with atomic_open(out / "novelty.json", "w") as fh:
-        json.dump(results, fh, indent=2, default=float)
+    write_json(out / "novelty.json", results)
     print(results["verdict"], file=sys.stderr)
     print(out / "novelty.json")
     return 0

@@ -271,7 +271,7 @@ def _sweep_parser(sub) -> None:
     p.add_argument(
         "--fidelity",
         action="store_true",
-        help="also compare prior samples of VAE, autoencoder and PCA",
+        help="also compare prior samples of VAE, autoencoder and PCA (needs >= 2 held-out)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML config file")
     add_options(p, MODEL_OPTIONS, "model")

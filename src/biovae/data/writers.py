@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,6 +87,28 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
                 binary.close()
             raw.flush()
             os.fsync(raw.fileno())
+
+
+def write_json(path: str | os.PathLike, obj: object) -> Path:
+    """Write ``obj`` as indented JSON, atomically; see :func:`json_safe` for the conversion."""
+    with atomic_open(path, "w") as fh:
+        json.dump(json_safe(obj), fh, indent=2, allow_nan=False)
+    return Path(path)
+
+
+def json_safe(obj: object) -> object:
+    """``obj`` with numpy (or torch) scalars and arrays turned into Python numbers and lists,
+    and NaN or infinite numbers (an undefined standard error, say) into ``None``: strict JSON
+    has no NaN."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic) or hasattr(obj, "tolist"):  # numpy or torch values
+        return json_safe(obj.tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def _file_target(path: str | os.PathLike) -> Path:

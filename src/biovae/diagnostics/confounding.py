@@ -116,6 +116,8 @@ def categorical_predictability(
 
     labels = np.asarray([str(v) for v in labels])
     levels, counts = np.unique(labels, return_counts=True)
+    if len(levels) == 0:
+        raise DataError("it has no values (all missing)")
     if len(levels) < 2:
         raise DataError(f"it has a single level ({str(levels[0])!r}); nothing to predict")
     folds = int(min(n_splits, counts.min()))
@@ -171,6 +173,8 @@ def audit_covariate(
     from scipy.stats import spearmanr
 
     keep = ~is_missing(values)
+    if not keep.any():
+        raise DataError(f"it has no values (all {keep.size} missing)")
     zk, vk = np.asarray(z, dtype=np.float64)[keep], np.asarray(values)[keep]
     if is_categorical_column(vk) if categorical is None else categorical:
         labels = np.asarray(list(level_text(vk)), dtype=str)

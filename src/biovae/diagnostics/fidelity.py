@@ -7,14 +7,27 @@
   classifier telling samples from data; 0.5 = indistinguishable, 1 = trivially separable) and
   the unbiased squared maximum mean discrepancy with a Gaussian kernel (median heuristic).
 
-Count data are compared on log1p scale so a few large counts do not dominate.
+Count data are compared on log1p scale so a few large counts do not dominate. Each side needs
+at least :data:`MIN_RECORDS` records (the classifier test uses min(5, records per side) folds).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from biovae.errors import require
+from biovae.errors import DataError, require
+
+#: Records each side (data and samples) needs for the classifier test and the unbiased MMD².
+MIN_RECORDS = 2
+
+
+def check_sizes(n_real: int, n_fake: int) -> None:
+    """A one-line DataError unless both sides have at least :data:`MIN_RECORDS` records."""
+    if min(n_real, n_fake) < MIN_RECORDS:
+        raise DataError(
+            f"fidelity needs at least {MIN_RECORDS} records on each side, got {n_real} data "
+            f"records and {n_fake} samples; compare more records"
+        )
 
 
 def site_frequencies(codes: np.ndarray, n_letters: int) -> np.ndarray:
@@ -44,7 +57,9 @@ def sequence_fidelity(real: np.ndarray, fake: np.ndarray, n_letters: int) -> dic
 
 
 def classifier_auc(real: np.ndarray, fake: np.ndarray, seed: int = 0, folds: int = 5) -> float:
-    """Cross-validated ROC AUC of a gradient-boosted classifier separating fake from real."""
+    """Cross-validated ROC AUC of a gradient-boosted classifier separating fake from real
+    (the first min(len(real), len(fake)) = n of each; min(``folds``, n) stratified folds)."""
+    check_sizes(len(real), len(fake))
     ensemble = require("sklearn.ensemble", "report")
     model_selection = require("sklearn.model_selection", "report")
     n = min(len(real), len(fake))
@@ -55,12 +70,13 @@ def classifier_auc(real: np.ndarray, fake: np.ndarray, seed: int = 0, folds: int
     clf = ensemble.HistGradientBoostingClassifier(
         max_iter=100, min_samples_leaf=max(5, min(20, n // 10)), random_state=seed
     )
-    cv = model_selection.StratifiedKFold(folds, shuffle=True, random_state=seed)
+    cv = model_selection.StratifiedKFold(min(folds, n), shuffle=True, random_state=seed)
     return float(model_selection.cross_val_score(clf, x, y, cv=cv, scoring="roc_auc").mean())
 
 
 def mmd2(real: np.ndarray, fake: np.ndarray, max_records: int = 2000, seed: int = 0) -> float:
     """Unbiased MMD² with a Gaussian kernel whose bandwidth is the median pairwise distance."""
+    check_sizes(len(real), len(fake))
     rng = np.random.default_rng(seed)
     a = _subsample(real, max_records, rng)
     b = _subsample(fake, max_records, rng)

@@ -10,8 +10,9 @@ the definitions of scIB (Luecken et al. 2022, Nat. Methods 19:41) so numbers are
   each cell-type group (all cells form one group without labels); per group the mean of
   1 − |s_i|, then the mean over groups. Groups with a single batch are skipped.
 * *iLISI* (Korsunsky et al. 2019): the inverse Simpson index 1 / Σ_b p_b² of the batch
-  distribution among a cell's nearest neighbours (the cell itself excluded), weighted by a
-  Gaussian kernel whose width is set per cell to reach the given perplexity. It ranges from 1
+  distribution among a cell's 3·perplexity − 1 nearest neighbours (the cell itself excluded),
+  weighted by the kernel exp(−β_i d) of their Euclidean distances d, β_i set per cell to reach
+  the given perplexity (as in Harmony's LISI code). It ranges from 1
   (one batch) to B (even mix of B batches); reported as the median, and scaled
   (median − 1) / (B − 1).
 * *kBET acceptance* (Büttgenbach et al. 2019): for each cell a χ² test of the batch counts of
@@ -112,33 +113,42 @@ def label_asw(emb: Any, labels: Any) -> float:
 
 
 def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.ndarray:
-    """Row-normalised Gaussian weights exp(−β_i d²) with β_i set so each row's perplexity matches.
+    """Row-normalised Gaussian-kernel weights exp(−β_i d) of the Euclidean neighbour distances
+    ``dist`` (not squared: the kernel of Harmony's LISI and scIB), with β_i set so each row's
+    perplexity exp(entropy) matches ``perplexity``.
 
-    Bisection on log β per row (vectorised), as in the LISI reference implementation; rows whose
-    distances are all equal get uniform weights whatever β is.
+    Bisection on log β per row (vectorised); the reference implementations search β by halving
+    and doubling to the same root. Rows whose distances are all equal get uniform weights
+    whatever β is.
     """
-    d2 = dist**2 - (dist**2).min(1, keepdims=True)  # shift for stability; weights unchanged
+    d = dist - dist.min(1, keepdims=True)  # shift for stability; weights unchanged
     target = np.log(min(perplexity, dist.shape[1]))
-    lo = np.full(len(d2), -30.0)
-    hi = np.full(len(d2), 30.0)
+    lo = np.full(len(d), -30.0)
+    hi = np.full(len(d), 30.0)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        w = np.exp(-np.exp(mid)[:, None] * d2)
+        w = np.exp(-np.exp(mid)[:, None] * d)
         p = w / w.sum(1, keepdims=True)
         entropy = -(p * np.log(np.clip(p, 1e-300, None))).sum(1)
         too_flat = entropy > target  # larger β concentrates the weights
         lo = np.where(too_flat, mid, lo)
         hi = np.where(too_flat, hi, mid)
-    w = np.exp(-np.exp((lo + hi) / 2)[:, None] * d2)
+    w = np.exp(-np.exp((lo + hi) / 2)[:, None] * d)
     return w / w.sum(1, keepdims=True)
 
 
 def lisi(emb: Any, values: Any, perplexity: float = LISI_PERPLEXITY) -> np.ndarray:
-    """Per-record LISI (inverse Simpson index of ``values`` among kernel-weighted neighbours)."""
+    """Per-record LISI (inverse Simpson index of ``values`` among kernel-weighted neighbours).
+
+    As in Harmony's reference code: the 3·perplexity nearest records counting the record
+    itself, which is then left out (3·perplexity − 1 neighbours); with fewer records, all the
+    others and the perplexity lowered to a third of the records.
+    """
     x = _embedding(emb)
     codes, m = _codes(values, len(x), "labels")
-    dist, idx = neighbours(x, int(3 * perplexity))
-    w = simpson_weights(dist, min(perplexity, dist.shape[1] / 3))
+    n_query = min(int(3 * perplexity), len(x))  # the record itself included
+    dist, idx = neighbours(x, n_query - 1)
+    w = simpson_weights(dist, min(perplexity, n_query / 3))
     p = np.zeros((len(x), m))
     np.add.at(p, (np.repeat(np.arange(len(x)), idx.shape[1]), codes[idx].ravel()), w.ravel())
     return 1.0 / (p**2).sum(1)

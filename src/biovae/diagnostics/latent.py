@@ -57,7 +57,9 @@ def kl_per_dimension(est: Any, ds: Dataset | Any) -> np.ndarray:
         with torch.no_grad():
             total += rate_terms(model, batch.x, batch.c, qz)[0].double().sum(0)
         n += qz.batch_shape[0]
-    return (total / max(n, 1)).numpy()
+    if n == 0:  # an all-zero KL would read as full collapse
+        raise DataError("KL per latent dimension needs at least one record, got none")
+    return (total / n).numpy()
 
 
 def active_units(

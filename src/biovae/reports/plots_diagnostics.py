@@ -58,31 +58,34 @@ def _iso_elbo(ax, level: float) -> None:
 
 
 def inference_gaps(gap: dict) -> bytes:
-    """The amortization and approximation gaps with their (paired) standard errors."""
+    """The amortization and approximation gaps with their (paired) standard errors; an
+    undefined error (NaN or None: one record) is drawn as no error bar."""
     rows = [
         ("amortization gap\n(refined − amortized ELBO)", "amortization_gap"),
         ("approximation gap\n(log p(x) − refined ELBO)", "approximation_gap"),
     ]
-    values = np.array([gap[k] for _, k in rows])
-    errors = np.array([gap[k + "_se"] for _, k in rows])
+    values = np.array([gap[k] for _, k in rows], dtype=float)
+    errors = np.array([np.nan if gap[k + "_se"] is None else gap[k + "_se"] for _, k in rows])
+    known = np.isfinite(errors)
+    bars = np.where(known, errors, 0.0)
 
     def draw(fig) -> None:
         ax = fig.subplots()
         y = np.arange(len(rows))[::-1]
-        ax.barh(y, values, xerr=errors, color=[fg.TRAIN, fg.VALIDATION], capsize=4, height=0.55)
+        ax.barh(y, values, xerr=bars, color=[fg.TRAIN, fg.VALIDATION], capsize=4, height=0.55)
         ax.axvline(0, color=fg.INK, lw=1)
         ax.set_yticks(y, [label for label, _ in rows])
-        for yi, v, e in zip(y, values, errors):
+        for yi, v, e, k in zip(y, values, bars, known):
             ax.annotate(
-                f"{v:.3g} ± {e:.2g}",
+                f"{v:.3g} ± {e:.2g}" if k else f"{v:.3g} (no s.e.)",
                 (max(v + e, 0), yi),
                 textcoords="offset points",
                 xytext=(6, 0),
                 va="center",
                 fontsize=9.5,
             )
-        hi = float(np.max(np.maximum(values + errors, 0)))
-        lo = float(np.min(np.minimum(values - errors, 0)))
+        hi = float(np.max(np.maximum(values + bars, 0)))
+        lo = float(np.min(np.minimum(values - bars, 0)))
         ax.set_xlim(lo - 0.05 * (hi - lo or 1), hi + 0.45 * (hi - lo or 1))
         ax.set(
             title=f"Inference gaps on {gap['n']} records",
