@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from biovae.cli.io import check_parent, read_input
 from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options, build_config
-from biovae.data.writers import atomic_open
+from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError
 
 HELP = "Audit which covariates the latent map of MODEL predicts (batch vs biology)."
@@ -86,8 +85,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
         html = render_audit_page([AuditPanel(str(args.model), result, z, columns)], "Audit")
     out.mkdir(exist_ok=True)
-    with atomic_open(out / "audit.json", "w") as fh:
-        json.dump(result, fh, indent=2)
+    write_json(out / "audit.json", result)
     if html is not None:
         with atomic_open(out / "audit.html", "w") as fh:
             fh.write(html)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.io import check_parent, read_input
 from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options, build_config
-from biovae.data.writers import atomic_open, write_frame, write_table
+from biovae.data.writers import write_frame, write_json, write_table
 from biovae.errors import DataError
 
 
@@ -170,8 +169,7 @@ def cmd_integration(args: argparse.Namespace) -> int:
     if len(set(map(str, labels))) < 2:
         raise DataError(f"{ds.source}: labels key {labels_key!r} has only one class")
     metrics = integration_metrics(z, batch, labels)
-    with atomic_open(args.out, "w") as fh:
-        json.dump(metrics, fh, indent=2)
+    write_json(args.out, metrics)
     print(args.out)
     return 0
 

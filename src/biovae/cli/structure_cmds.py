@@ -4,7 +4,6 @@ validate). Registered in :mod:`biovae.cli.main` by :func:`add_parser`."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -260,8 +259,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for key, value in result.items():
         print(f"| {key} | {value:.4g} |")
     if out:
-        from biovae.data.writers import atomic_open
+        from biovae.data.writers import write_json
 
-        with atomic_open(out, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(out, result)
     return 0

@@ -9,6 +9,7 @@ report it is self-contained and written atomically.
 
 from __future__ import annotations
 
+import math
 from html import escape
 from pathlib import Path
 
@@ -233,7 +234,7 @@ def _gap_table(gap: dict) -> Table:
     )
     return Table(
         ("quantity", "mean", "s.e."),
-        tuple((label, f"{gap[k]:.3f}", f"{gap[k + '_se']:.3f}") for label, k in names),
+        tuple((label, f"{gap[k]:.3f}", _se_text(gap[k + "_se"])) for label, k in names),
         caption=f"On the same {gap['n']} records",
     )
 
@@ -316,3 +317,8 @@ def fidelity_verdict(fid: dict[str, dict[str, float]], metrics: list[str]) -> st
         f"The VAE's samples are closer to the data than the autoencoder's on "
         f"{len(wins)} of {len(metrics)} metrics ({labels})."
     )
+
+
+def _se_text(se: float | None) -> str:
+    """A standard error, or a dash where it is undefined (one record: no spread to measure)."""
+    return "—" if se is None or not math.isfinite(se) else f"{se:.3f}"
