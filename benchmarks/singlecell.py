@@ -163,6 +163,8 @@ def cellbench_part(args, python: Path | None, work: Path) -> dict:
         emb[name] = est.transform(ds)
         result[f"{name} held-out"] = held_out(est, test)
         result[f"{name} fit seconds"] = [secs]
+        thetas = [v for k, v in est.model_.state_dict().items() if k.endswith("log_theta")]
+        result[f"{name} largest log theta"] = max(float(t.max()) for t in thetas)
     paths: dict = {}
     if python is not None:
         paths = {
