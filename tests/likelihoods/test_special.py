@@ -143,14 +143,21 @@ def test_nb_float32_at_large_dispersion_matches_float64(log_theta):
     x = torch.poisson(torch.rand(64, 50, generator=g, dtype=torch.float64) * 6)
     rho = torch.randn(64, 50, generator=g, dtype=torch.float64)
     log_lib = torch.full((64, 1), float(torch.log(torch.tensor(150.0))), dtype=torch.float64)
-    log_t = torch.full((50,), log_theta, dtype=torch.float64).requires_grad_()
-    out64 = nb_logits_log_prob(x, rho, log_lib, torch.exp(log_t))
-    out64.sum().backward()
-    log_t32 = log_t.detach().float().requires_grad_()
-    out32 = nb_logits_log_prob(x.float(), rho.float(), log_lib.float(), torch.exp(log_t32))
-    out32.sum().backward()
-    assert (out32.double() - out64).abs().max() < 1e-4
-    assert torch.allclose(log_t32.grad.double(), log_t.grad, rtol=1e-3, atol=1e-7)
+    log_t = torch.full((50,), log_theta, dtype=torch.float64)
+    (out32, grad32), (out64, grad64) = _in_both_precisions(x, rho, log_lib, log_t)
+    assert (out32 - out64).abs().max() < 1e-4
+    assert torch.allclose(grad32, grad64, rtol=1e-3, atol=1e-7)
+
+
+def _in_both_precisions(x, rho, log_lib, log_t):
+    """log NB and its gradient to log θ, computed in float32 and in float64 (as float64)."""
+    out = []
+    for dtype in (torch.float32, torch.float64):
+        lt = log_t.detach().to(dtype).requires_grad_()
+        value = nb_logits_log_prob(*(t.to(dtype) for t in (x, rho, log_lib)), torch.exp(lt))
+        value.sum().backward()
+        out.append((value.detach().double(), lt.grad.double()))
+    return out
 
 
 @pytest.mark.parametrize("theta_shape", [(50,), (64, 50), ()])
@@ -165,13 +172,8 @@ def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
         log_t[..., ::7] = 12.0  # every 7th gene Poisson-like
     else:
         log_t = log_t + 12.0
-    log_t.requires_grad_()
-    out64 = nb_logits_log_prob(x, rho, log_lib, torch.exp(log_t))
-    out64.sum().backward()
-    log_t32 = log_t.detach().float().requires_grad_()
-    out32 = nb_logits_log_prob(x.float(), rho.float(), log_lib.float(), torch.exp(log_t32))
-    out32.sum().backward()
-    assert (out32.double() - out64).abs().max() < 1e-4
-    big = torch.exp(log_t.detach()) > 403  # the recomputed columns: gradients ≈ 1/θ, exact
-    assert torch.allclose(log_t32.grad.double()[big], log_t.grad[big], rtol=1e-3, atol=1e-9)
-    assert torch.allclose(log_t32.grad.double(), log_t.grad, rtol=1e-3, atol=1e-5)
+    (out32, grad32), (out64, grad64) = _in_both_precisions(x, rho, log_lib, log_t)
+    assert (out32 - out64).abs().max() < 1e-4
+    big = torch.exp(log_t) > 403  # the recomputed columns: gradients ≈ 1/θ, exact
+    assert torch.allclose(grad32[big], grad64[big], rtol=1e-3, atol=1e-9)
+    assert torch.allclose(grad32, grad64, rtol=1e-3, atol=1e-5)
