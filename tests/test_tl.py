@@ -79,6 +79,20 @@ def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
     assert [c for c in adata.obs if c.startswith("X_biovae_p_")] == [
         f"X_biovae_p_{lv}" for lv in levels[:2]
     ]  # the first fit's third level is gone
+    biovae.tl.vae(adata, n_latent=2, config=_cfg())  # unsupervised under the same key
+    assert not [c for c in adata.obs if str(c).startswith("X_biovae_")]  # no stale labels
+    assert "label_levels" not in adata.uns["X_biovae"]
+
+
+def test_tl_refuses_a_view_of_a_backed_file_before_fitting(fixtures, tmp_path):
+    import shutil
+
+    from biovae.errors import DataError
+
+    path = shutil.copy(fixtures / "cellbench_100x200.h5ad", tmp_path / "c.h5ad")
+    view = anndata.read_h5ad(path, backed="r")[:50]
+    with pytest.raises(DataError, match=r"view of a backed file.*to_memory\(\)"):
+        biovae.tl.vae(view, config=_cfg())
 
 
 def test_expression_and_diagnose_errors_and_inputs(fixtures):

@@ -43,6 +43,7 @@ def vae(
     unless ``likelihood`` or ``config.model.likelihood`` names another (a config's likelihood
     left at its default, Gaussian, counts as not naming one: pass ``likelihood="gaussian"``).
     """
+    _check_writable(adata)
     config = config or FitConfig()
     if likelihood is None and config.model.likelihood == LikelihoodConfig():
         likelihood = "nb"
@@ -56,6 +57,7 @@ def vae(
     cfg = dataclasses.replace(config, data=data)
     est_cls = SemiSupervisedVAE if data.labels_key else VAE
     est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
+    _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
     adata.obsm[key_added] = est.transform(adata)
     last = est.history_[-1] if est.history_ else {}
     used = est.config_
@@ -79,14 +81,31 @@ def vae(
     return est
 
 
+def _check_writable(adata: Any) -> None:
+    """A view of a backed AnnData cannot take new entries (anndata refuses): say so before
+    fitting rather than after."""
+    if getattr(adata, "isbacked", False) and getattr(adata, "is_view", False):
+        raise DataError(
+            "this AnnData is a view of a backed file, which cannot take results; call "
+            ".to_memory() on the subset first (adata[mask].to_memory())"
+        )
+
+
+def _clear(adata: Any, key_added: str) -> None:
+    """Drop what an earlier :func:`vae` wrote under ``key_added`` besides obsm/uns: label
+    predictions in ``obs`` and a linear decoder's loadings in ``varm``."""
+    ours = {f"{key_added}_label", f"{key_added}_label_probability"}
+    stale = [c for c in adata.obs.columns if str(c) in ours or str(c).startswith(f"{key_added}_p_")]
+    adata.obs.drop(columns=stale, inplace=True)
+    adata.varm.pop(f"{key_added}_loadings", None)
+
+
 def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> None:
     """Predicted label, its probability and q(y|x) per level into ``adata.obs``."""
     import pandas as pd
 
     proba = est.predict_proba(adata)
     levels = list(est.classes_)
-    stale = [c for c in adata.obs.columns if str(c).startswith(f"{key_added}_p_")]
-    adata.obs.drop(columns=stale, inplace=True)  # an earlier fit's levels
     best = proba.argmax(1)
     adata.obs[f"{key_added}_label"] = pd.Categorical(
         np.asarray(levels, dtype=object)[best], categories=levels
@@ -112,6 +131,7 @@ def expression(
     """
     from biovae.applications.expression import expression as decode_expression
 
+    _check_writable(adata)
     batch_key = None
     if reference_batch is not None:
         if not est.schema_.covariates.categorical:
