@@ -33,3 +33,30 @@ def test_missing_genotypes_without_the_flag_exit_2(fixtures, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--allow-missing" in err[0] and not (tmp_path / "m").exists()
+
+
+def test_scores_per_observed_locus_and_split_loci_refused(fixtures, tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    data = fixtures / "ehgdp_70x30loci.tsv"
+    common = ["--id-column", "individual", "--allow-missing"]
+    model, scores = tmp_path / "m", tmp_path / "s.csv"
+    fit = ["fit", str(data), *common, "--likelihood", "genotype", "--latent", "2", "--epochs", "2"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    assert main(["score", str(model), str(data), *common, "--out", str(scores)]) == 0
+    table = pd.read_csv(scores)
+    raw = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False).set_index("individual")
+    loci = raw.columns.str.rsplit(".", n=1).str[0]
+    observed = (raw != "").T.groupby(loci.to_numpy()).all().sum()  # loci with every allele
+    expected = table["elbo"].to_numpy() / observed.loc[table["id"].astype(str)].to_numpy()
+    np.testing.assert_allclose(table["elbo_per_locus"], expected, rtol=1e-6)
+    assert observed.min() < 30  # some individuals have missing loci: the division matters
+    shuffled = tmp_path / "shuffled.tsv"  # allele columns of each locus no longer side by side
+    order = [raw.columns[0], *raw.columns[1:][::-1]]
+    raw[order].reset_index().to_csv(shuffled, sep="\t", index=False)
+    capsys.readouterr()
+    fit[1] = str(shuffled)
+    assert main([*fit, "--out", str(tmp_path / "m2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "are apart" in err and "side by side" in err and not (tmp_path / "m2").exists()

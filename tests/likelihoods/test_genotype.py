@@ -11,7 +11,7 @@ from scipy.stats import binom, multinomial
 from biovae import VAE, likelihoods
 from biovae.config import LikelihoodConfig
 from biovae.data.readers import read_dataset
-from biovae.errors import DataError
+from biovae.errors import ConfigError, DataError
 from biovae.likelihoods.genotype import Genotype
 
 NAN = float("nan")
@@ -105,8 +105,11 @@ def test_loci_are_read_from_allele_names():
     assert Genotype.configure(LikelihoodConfig("genotype"), names).loci == (2, 1, 3)
     snps = ["rs1", "rs2", "rs3"]  # one column per locus: dosages
     assert Genotype.configure(LikelihoodConfig("genotype"), snps).loci == ()
-    split = ["a.1", "b.1", "a.2"]  # a locus in two places is not an allele table
-    assert Genotype.configure(LikelihoodConfig("genotype"), split).loci == ()
+    split = ["a.1", "b.1", "a.2"]  # a locus in two places: refused, not read as dosages
+    with pytest.raises(ConfigError, match=r"locus 'a' are apart \(columns 1 and 3\)"):
+        Genotype.configure(LikelihoodConfig("genotype"), split)
+    repeated = ["rs1", "rs2", "rs1"]  # dosage names without a dot stay dosages
+    assert Genotype.configure(LikelihoodConfig("genotype"), repeated).loci == ()
     given = LikelihoodConfig("genotype", loci=(6,))
     assert Genotype.configure(given, names) is given
 

@@ -167,9 +167,26 @@ def cmd_score(args: argparse.Namespace) -> int:
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
+    units = _score_units(est, ds)
+    if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness
+        name, count = units
+        per = np.where(count > 0, count, np.nan)
+        columns.update({f"{k}_per_{name}": v / per for k, v in list(columns.items())})
     write_table(out, ds.ids, columns)
     print(out)
     return 0
+
+
+def _score_units(est, ds):
+    """The likelihood's unit of comparison for scores and each record's count of it, or None."""
+    model = getattr(est, "model_", None)  # PCA scores features, not a likelihood's terms
+    if model is None:
+        return None
+    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    parts = [model.likelihood.score_units(np.asarray(b)) for _, b in blocks]
+    if any(p is None for p in parts):
+        return None
+    return parts[0][0], np.concatenate([count for _, count in parts])
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -139,6 +139,11 @@ class Likelihood(ABC):
         """First entry outside the support, or None. ``x`` is dense or scipy sparse."""
         return None
 
+    def score_units(self, x: np.ndarray) -> tuple[str, np.ndarray] | None:
+        """What a record's score is best compared per (e.g. ``("locus", observed loci)`` for
+        genotypes with missing loci), or None: scores are compared per record."""
+        return None
+
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """A warning when the records' metadata say the data are not what this family assumes
         (the data themselves are inside its support, else :meth:`validate` refuses them)."""

@@ -67,14 +67,20 @@ class Genotype(Likelihood):
         if config.loci:
             return config
         names = [f.rsplit(".", 1)[0] if "." in f else f for f in features]
-        sizes, seen = [], set()
+        sizes, seen = [], {}
         for i, name in enumerate(names):
             if i and name == names[i - 1]:
                 sizes[-1] += 1
                 continue
-            if name in seen:  # a locus split in two places: not an allele-count layout
-                return config
-            seen.add(name)
+            if name in seen:  # a locus split in two places
+                if max(sizes, default=1) == 1 and "." not in features[i]:
+                    return config  # repeated dosage names: no allele-count layout
+                raise ConfigError(
+                    f"the allele columns of locus {name!r} are apart (columns {seen[name] + 1} "
+                    f"and {i + 1}); put each locus's <locus>.<allele> columns side by side, "
+                    "or name SNP dosage columns without a dot"
+                )
+            seen[name] = i
             sizes.append(1)
         return replace(config, loci=tuple(sizes)) if max(sizes, default=1) > 1 else config
 
@@ -125,6 +131,12 @@ class Genotype(Likelihood):
             "(columns form loci by their <locus>.<allele> names; for SNP dosages use "
             "names without a dot, e.g. rs ids)",
         )
+
+    def score_units(self, x: np.ndarray) -> tuple[str, np.ndarray]:
+        """Observed loci per record: an individual with missing loci has fewer terms in its
+        log-likelihood, so −ELBO per observed locus is the anomaly score that compares."""
+        known = ~np.isnan(np.asarray(x, dtype=np.float64))
+        return "locus", np.add.reduceat(known, self.first.numpy(), axis=1).astype(bool).sum(1)
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a
