@@ -274,3 +274,16 @@ def test_a_config_value_where_a_table_belongs_is_one_line(tmp_path, capsys, toml
     assert main([str(a) for a in [*argv, "--config", tmp_path / "bad.toml", *flag]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and not out.exists()
+
+
+def test_a_fitness_column_with_text_is_copied_as_given(model_dir, tmp_path, capsys):
+    table = pd.DataFrame(
+        {"mutant": ["V29A", "K30A", "K32R", "V29V"], "fit": ["0.1", "x", "-1.0", ""]}
+    )
+    table.to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "scores.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, _, err = run(capsys, *argv, "--fitness-column", "fit", "--samples", "2")
+    assert rc == 0 and "1 value(s) of 'fit' are not numbers" in err
+    copied = pd.read_csv(out, keep_default_na=False, dtype=str)["fit"].tolist()
+    assert copied == ["0.1", "x", "-1.0", ""]  # 'x' was blanked

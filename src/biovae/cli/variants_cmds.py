@@ -241,10 +241,20 @@ def cmd_score(args: argparse.Namespace) -> int:
         cols = fitted.classify(cols, found)
     mutant = cols.pop("mutant")
     if args.fitness_column:
-        fitness = _numbers(table[args.fitness_column])
+        given = table[args.fitness_column]
+        fitness = _numbers(given)
+        text = given.astype(str).str.strip()
+        odd = int((given.notna() & (text != "") & ~np.isfinite(fitness)).sum())
+        if odd:  # copied as given; left out of ρ
+            print(
+                f"biovae variants: warning: {odd} value(s) of '{args.fitness_column}' are not "
+                "numbers; they are left out of ρ and copied as given",
+                file=sys.stderr,
+            )
         _print_rho(cols["score"], cols["independent_site"], fitness)
         name = args.fitness_column
-        cols[name if name not in cols and name != "mutant" else f"{name}_measured"] = fitness
+        copied = given.to_numpy(dtype=object) if odd else fitness
+        cols[name if name not in cols and name != "mutant" else f"{name}_measured"] = copied
     write_table(out, mutant, cols, id_name="mutant")
     _print_unmapped(mutant, cols["status"], cols["reason"])
     print(out)

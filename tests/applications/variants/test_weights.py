@@ -69,3 +69,14 @@ def test_fixture_alignment(fixtures):
     aln = read_alignment(fixtures / "blat_ecolx_first40.a2m")
     fast = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2, block=16)
     assert np.array_equal(fast, naive_sequence_weights(aln.codes, aln.gap, 0.2))
+
+
+@pytest.mark.parametrize("n_records", [4, 200])
+def test_a_family_with_one_common_feature_gets_exact_weights(n_records):
+    # one (column, letter) feature shared by every record: an inner dimension of 1, where
+    # torch's CPU int8 product returned uninitialised memory (inf weights, a new answer per run)
+    codes = np.zeros((n_records, 1), np.uint8)
+    for _ in range(3):
+        weights = sequence_weights(codes, gap=20, n_letters=21)
+        np.testing.assert_array_equal(weights, naive_sequence_weights(codes, 20, 0.2))
+        np.testing.assert_allclose(weights, 1.0 / n_records)

@@ -81,6 +81,8 @@ def _int_products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Exact ``a @ b.T`` for 0/1 int8 matrices, as int32."""
     if a.shape[1] == 0:
         return torch.zeros(len(a), len(b), dtype=torch.int32)
+    if a.shape[1] < 8:  # torch 2.13's CPU _int_mm returns uninitialised memory for K = 1
+        return (a.float() @ b.float().T).to(torch.int32)
     try:
         return torch._int_mm(a, b.T.contiguous())
     except (RuntimeError, AttributeError):  # builds without an int8 CPU kernel
