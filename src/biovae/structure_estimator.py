@@ -27,19 +27,12 @@ from biovae import persistence
 from biovae._conventions import EstimatorConventions
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
-from biovae.config import (
-    FitConfig,
-    LikelihoodConfig,
-    ModelConfig,
-    NetworkConfig,
-    TrainConfig,
-    from_dict,
-    to_dict,
-)
+from biovae.config import FitConfig, from_dict, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.estimator import VAE
+from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
 
 #: ``loss`` → likelihood registered in :mod:`biovae.likelihoods`.
@@ -48,17 +41,6 @@ LOSSES = {"mse": "gaussian", "geometry": "ca_chain"}
 #: Latent refinement of path end points: Adam steps on −log p(x|z) and learning rate (set a
 #: priori: the latent space is 2-D with N(0, I) prior, so 0.05 × 100 steps can travel ~5 sd).
 REFINE_STEPS, REFINE_LR = 100, 0.05
-
-#: Defaults for structure ensembles (tens to hundreds of frames, hundreds of coordinates).
-STRUCTURE_DEFAULTS = FitConfig(
-    model=ModelConfig(
-        n_latent=2,
-        likelihood=LikelihoodConfig(variance="shared"),
-        network=NetworkConfig(hidden=(256, 128), dropout=0.0),
-    ),
-    train=TrainConfig(epochs=300, batch_size=16, lr=2e-3, patience=0, validation_fraction=0.0),
-)
-
 
 def loss_of(config: FitConfig) -> str:
     """The ``loss`` name (mse or geometry) of a structure model's config."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -151,3 +152,34 @@ def test_report_bad_input_and_generic_commands_are_one_line(fixtures, tmp_path, 
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
         assert not out.exists()
+
+
+def _subparser(*names):
+    """The argparse parser of ``biovae NAMES...``."""
+    from biovae.cli.main import _parser
+
+    parser = _parser()
+    for name in names:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser
+
+
+def test_fit_help_states_the_structure_defaults():
+    import re
+
+    from biovae.structure_estimator import STRUCTURE_DEFAULTS
+
+    checked = set()
+    for action in _subparser("structure", "fit")._actions:
+        match = re.search(r"default (\S+?)[;)]", action.help or "")
+        if match is None or not action.dest.startswith("cfg__"):
+            continue
+        value = STRUCTURE_DEFAULTS
+        for part in action.dest[5:].split("__"):
+            value = getattr(value, part)
+        shown = action.type(match.group(1))
+        assert (tuple(shown) if isinstance(shown, list) else shown) == value, action.dest
+        checked.add(action.option_strings[0])
+    differ = {"--latent", "--variance", "--dropout", "--epochs", "--batch-size", "--lr"}
+    assert differ | {"--patience", "--validation-fraction", "--hidden"} <= checked

@@ -51,7 +51,7 @@ MODEL_OPTIONS = (
         "--model",
         "model.kind",
         str,
-        "vae (default), ae (plain autoencoder), pca or ssvae (semi-supervised)",
+        "vae, ae (plain autoencoder), pca or ssvae (semi-supervised) (default {default})",
         "KIND",
     ),
     Option(
@@ -65,20 +65,20 @@ MODEL_OPTIONS = (
         "--variance",
         "model.likelihood.variance",
         str,
-        "Gaussian variance: feature (default), shared, observation, fixed",
+        "Gaussian variance: feature, shared, observation, fixed (default {default})",
         "MODE",
     ),
-    Option("--latent", "model.n_latent", int, "latent dimensions (default 10)", "K"),
-    Option("--hidden", "model.network.hidden", _ints, "hidden widths, e.g. 256,128", "W,W"),
-    Option("--dropout", "model.network.dropout", float, "dropout rate (default 0.1)", "P"),
+    Option("--latent", "model.n_latent", int, "latent dimensions (default {default})", "K"),
+    Option("--hidden", "model.network.hidden", _ints, "hidden widths (default {default})", "W,W"),
+    Option("--dropout", "model.network.dropout", float, "dropout rate (default {default})", "P"),
     Option(
         "--decoder-dropout",
         "model.network.decoder_dropout",
         float,
-        "dropout rate of the decoder (default 0: p(x|z) is not thinned, as in scVI)",
+        "dropout rate of the decoder (default {default}; 0: p(x|z) is not thinned, as in scVI)",
         "P",
     ),
-    Option("--norm", "model.network.norm", str, "layer (default), batch or none", "KIND"),
+    Option("--norm", "model.network.norm", str, "layer, batch or none (default {default})", "KIND"),
     Option(
         "--decoder",
         "model.network.decoder",
@@ -113,15 +113,35 @@ MODEL_OPTIONS = (
     ),
 )
 OBJECTIVE_OPTIONS = (
-    Option("--beta", "objective.beta", float, "weight of the KL term (β-VAE; default 1)", "B"),
-    Option("--kl-warmup", "objective.kl_warmup_epochs", int, "epochs of linear KL warm-up", "N"),
-    Option("--free-bits", "objective.free_bits", float, "free bits per latent dim (nats)", "λ"),
-    Option("--iwae-samples", "objective.iwae_samples", int, "train on the IWAE-K bound", "K"),
+    Option(
+        "--beta", "objective.beta", float, "weight of the KL term (β-VAE; default {default})", "B"
+    ),
+    Option(
+        "--kl-warmup",
+        "objective.kl_warmup_epochs",
+        int,
+        "epochs of linear KL warm-up (default {default})",
+        "N",
+    ),
+    Option(
+        "--free-bits",
+        "objective.free_bits",
+        float,
+        "free bits per latent dim (nats; default {default})",
+        "λ",
+    ),
+    Option(
+        "--iwae-samples",
+        "objective.iwae_samples",
+        int,
+        "train on the IWAE-K bound (default {default})",
+        "K",
+    ),
     Option(
         "--classification-weight",
         "objective.classification_weight",
         float,
-        "weight α of −log q(y|x) on labelled records (--model ssvae; default 50)",
+        "weight α of −log q(y|x) on labelled records (--model ssvae; default {default})",
         "A",
     ),
     Option(
@@ -134,20 +154,24 @@ OBJECTIVE_OPTIONS = (
     ),
 )
 TRAIN_OPTIONS = (
-    Option("--epochs", "train.epochs", int, "maximum epochs (default 200)", "N"),
-    Option("--batch-size", "train.batch_size", int, "minibatch size (default 128)", "N"),
-    Option("--lr", "train.lr", float, "Adam learning rate (default 1e-3)", "LR"),
+    Option("--epochs", "train.epochs", int, "maximum epochs (default {default})", "N"),
+    Option("--batch-size", "train.batch_size", int, "minibatch size (default {default})", "N"),
+    Option("--lr", "train.lr", float, "Adam learning rate (default {default})", "LR"),
     Option(
-        "--patience", "train.patience", int, "early-stopping patience, 0 = off (default 20)", "N"
+        "--patience",
+        "train.patience",
+        int,
+        "early-stopping patience, 0 = off (default {default})",
+        "N",
     ),
     Option(
         "--validation-fraction",
         "train.validation_fraction",
         float,
-        "held-out fraction for early stopping (default 0.1)",
+        "held-out fraction for early stopping (default {default})",
         "F",
     ),
-    Option("--seed", "train.seed", int, "random seed (default 0)", "S"),
+    Option("--seed", "train.seed", int, "random seed (default {default})", "S"),
     Option(
         "--early-stopping",
         "train.early_stopping",
@@ -243,8 +267,16 @@ DATA_OPTIONS = (
 FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS
 
 
-def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], title: str) -> None:
+def add_options(
+    parser: argparse.ArgumentParser,
+    options: tuple[Option, ...],
+    title: str,
+    defaults: FitConfig | None = None,
+) -> None:
+    """Add ``options`` as a group; ``{default}`` in a help text is the field's value in
+    ``defaults`` (the command's own defaults, e.g. a structure model's; default FitConfig())."""
     group = parser.add_argument_group(title)
+    values = to_dict(defaults or FitConfig())
     for opt in options:
         group.add_argument(
             opt.flag,
@@ -252,8 +284,17 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
             type=opt.type,
             default=None,
             metavar=opt.metavar,
-            help=opt.help,
+            help=opt.help.replace("{default}", _default_text(values, opt.field)),
         )
+
+
+def _default_text(values: dict[str, Any], field: str) -> str:
+    """The value of a dotted config ``field`` as a user would type it (``256,128``, ``0.002``)."""
+    for part in field.split("."):
+        values = values[part]
+    if isinstance(values, (list, tuple)):
+        return ",".join(str(v) for v in values)
+    return "none" if values is None else str(values)
 
 
 def _dest(opt: Option) -> str:

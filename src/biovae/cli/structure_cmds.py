@@ -10,6 +10,7 @@ from pathlib import Path
 from biovae.cli.io import check_output, check_parent
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.errors import ConfigError, DataError
+from biovae.structure_config import STRUCTURE_DEFAULTS
 
 _MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in ("--model", "--likelihood"))
 _TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every")
@@ -78,9 +79,9 @@ def _fit(actions) -> None:
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
-    add_options(p, _MODEL_OPTIONS, "model")
-    add_options(p, OBJECTIVE_OPTIONS, "objective")
-    add_options(p, _TRAIN_OPTIONS, "training")
+    add_options(p, _MODEL_OPTIONS, "model", STRUCTURE_DEFAULTS)
+    add_options(p, OBJECTIVE_OPTIONS, "objective", STRUCTURE_DEFAULTS)
+    add_options(p, _TRAIN_OPTIONS, "training", STRUCTURE_DEFAULTS)
     p.set_defaults(func=cmd_fit)
 
 

@@ -1,0 +1,18 @@
+"""Default settings of a conformational VAE (:mod:`biovae.structure_estimator`), kept apart
+from the estimator so that the command line can show them without importing the model stack."""
+
+from __future__ import annotations
+
+from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
+
+__all__ = ["STRUCTURE_DEFAULTS"]
+
+#: Defaults for structure ensembles (tens to hundreds of frames, hundreds of coordinates).
+STRUCTURE_DEFAULTS = FitConfig(
+    model=ModelConfig(
+        n_latent=2,
+        likelihood=LikelihoodConfig(variance="shared"),
+        network=NetworkConfig(hidden=(256, 128), dropout=0.0),
+    ),
+    train=TrainConfig(epochs=300, batch_size=16, lr=2e-3, patience=0, validation_fraction=0.0),
+)
