@@ -42,6 +42,7 @@ LOSSES = {"mse": "gaussian", "geometry": "ca_chain"}
 #: priori: the latent space is 2-D with N(0, I) prior, so 0.05 × 100 steps can travel ~5 sd).
 REFINE_STEPS, REFINE_LR = 100, 0.05
 
+
 def loss_of(config: FitConfig) -> str:
     """The ``loss`` name (mse or geometry) of a structure model's config."""
     names = {v: k for k, v in LOSSES.items()}
