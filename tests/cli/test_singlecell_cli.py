@@ -188,3 +188,56 @@ def test_bad_single_cell_input_exit_2_one_line_nothing_written(case, tmp_path, c
     assert len(lines) == 1 and lines[0].startswith("biovae fit: error:"), err
     assert message in lines[0] and stdout == ""
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name != "c.h5ad"]
+
+
+@pytest.fixture(scope="module")
+def tsv_model(tmp_path_factory):
+    """A conditional model fitted on the fixture's counts as a genes × cells TSV (--transpose)
+    with --obs metadata, and the fixture's h5ad (the same cells, its own metadata)."""
+    import anndata as ad
+
+    from tests.conftest import FIXTURES
+
+    h5ad = FIXTURES / "cellbench_100x200.h5ad"
+    adata = ad.read_h5ad(h5ad)
+    tmp = tmp_path_factory.mktemp("tsv")
+    counts = pd.DataFrame(adata.X.toarray().T, index=adata.var_names, columns=adata.obs_names)
+    counts.rename_axis("gene").to_csv(tmp / "counts.tsv", sep="\t")
+    meta = pd.DataFrame({"batch": "ref_" + adata.obs["batch"].astype(str)})  # new to the h5ad
+    meta.rename_axis("id").to_csv(tmp / "meta.tsv", sep="\t")
+    adata.obs[["batch"]].rename_axis("id").to_csv(tmp / "query.tsv", sep="\t")
+    args = ["fit", tmp / "counts.tsv", "--transpose", "--obs", tmp / "meta.tsv"]
+    args += ["--categorical-covariates", "batch", "--likelihood", "nb", "--epochs", "2"]
+    args += ["--hidden", "16", "--latent", "3", "--quiet", "--out", tmp / "m"]
+    assert main([str(a) for a in args]) == 0
+    return tmp / "m", h5ad
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["trajectory", "--out", "pt.csv"],
+        [
+            "de",
+            "--groupby",
+            "cell_line",
+            "--group1",
+            "H1975",
+            "--n-samples",
+            "50",
+            "--out",
+            "d.csv",
+        ],
+        ["integration", "--batch-key", "batch", "--labels-key", "cell_line", "--out", "m.json"],
+        ["audit", "--covariates", "cell_line", "--out", "audit"],
+        ["map", "--epochs", "1", "--obs", "QUERY", "--out", "mapped"],
+    ],
+)
+def test_table_options_of_the_fit_do_not_follow_the_model_to_h5ad(
+    tsv_model, tmp_path, capsys, command
+):
+    model, h5ad = tsv_model
+    name, *rest, out = command  # every command ends in --out NAME
+    rest = [str(model.parent / "query.tsv") if a == "QUERY" else a for a in rest]
+    args = [name, str(model), str(h5ad), "--quiet", *rest, str(tmp_path / out)]
+    assert main(args) == 0, capsys.readouterr().err

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from biovae.cli.io import check_parent, read_input
-from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options, build_config
+from biovae.cli.io import check_parent, model_data_config, read_input
+from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError
 
@@ -66,7 +66,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     out = _check_args(args)
     est = load_model(args.model)
-    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    ds = read_input(args.data, model_data_config(est, args))
     columns = {name: ds.obs_column(name) for name in args.covariates}
     z = est.transform(ds)
     result = audit(

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
-from biovae.cli.io import check_parent, read_input
-from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options, build_config
+from biovae.cli.io import check_parent, model_data_config, read_input
+from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options
 from biovae.data.writers import write_frame, write_json, write_table
 from biovae.errors import DataError
 
@@ -121,7 +121,7 @@ def _embed(args: argparse.Namespace):
     from biovae.estimator import load_model
 
     est = load_model(args.model)
-    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    ds = read_input(args.data, model_data_config(est, args))
     return ds, np.asarray(est.transform(ds))
 
 
@@ -190,7 +190,7 @@ def cmd_de(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     est = load_model(args.model)
-    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    ds = read_input(args.data, model_data_config(est, args))
     common = {"groupby": args.groupby, "batch_key": args.batch_correct, "settings": settings}
     if args.group1 is None:
         tables = de.one_vs_rest(est, ds, **common)
@@ -215,7 +215,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     out = check_model_out(check_parent(Path(args.out)))
     est = load_model(args.model)
-    ds = read_input(args.data, build_config(args, base=est.config_).data)
+    ds = read_input(args.data, model_data_config(est, args))
     mapped = map_query(
         est, ds, epochs=args.epochs, seed=args.seed, progress=not getattr(args, "quiet", False)
     )
