@@ -277,3 +277,30 @@ def test_drop_invalid_says_how_many_records_it_dropped(tmp_path, capsys):
     data = _write(tmp_path / "s.fa", ">a\nACGTACGT\n>b\nACGNACGT\n>c\nACGTTCGT\n>d\nACGTACGA\n")
     rc, _, err = run(capsys, "fit", data, "--drop-invalid", "--out", tmp_path / "m", *FAST)
     assert rc == 0 and "1 of 4 records dropped for letters outside the alphabet 'ACGT-'" in err
+
+
+@pytest.mark.parametrize(
+    "command", ["embed", "score", "report", "diagnose", "de", "trajectory", "map", "audit"]
+)
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--batch-key",
+        "--categorical-covariates",
+        "--continuous-covariates",
+        "--labels-key",
+        "--unlabeled-category",
+    ],
+)
+def test_commands_on_a_fitted_model_take_no_covariate_options(command, flag, capsys):
+    # the model's covariates were fixed when it was fitted: such a flag had no effect at all
+    required = {"de": ["--groupby", "g"], "audit": ["--covariates", "c"]}.get(command, [])
+    with pytest.raises(SystemExit) as exc:
+        main([command, "m", "data.tsv", *required, "--out", "x", flag, "batch"])
+    assert exc.value.code == 2 and f"unrecognized arguments: {flag}" in capsys.readouterr().err
+
+
+def test_novelty_takes_no_covariate_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["novelty", "m", "t.tsv", "h.tsv", "--out", "x", "--batch-key", "batch"])
+    assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from biovae.cli.io import check_parent, model_data_config, read_input
-from biovae.cli.options import DATA_OPTIONS, _names, add_data_flags, add_options
+from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError
 
@@ -39,7 +39,7 @@ def add_audit_parser(sub, make_parser) -> None:
     p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")
     p.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
     p.add_argument("--seed", type=int, default=0)
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_audit)
 

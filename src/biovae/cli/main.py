@@ -14,6 +14,7 @@ from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
     OBJECTIVE_OPTIONS,
+    READ_OPTIONS,
     TRAIN_OPTIONS,
     _names,
     add_data_flags,
@@ -134,7 +135,7 @@ def _embed_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_embed)
 
@@ -180,7 +181,7 @@ def _score_parser(sub) -> None:
         help="average the ELBO over S posterior samples",
     )
     p.add_argument("--seed", type=int, default=0)
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_score)
 
@@ -196,7 +197,7 @@ def _report_parser(sub) -> None:
     p.add_argument("data", metavar="DATA", nargs="?")
     p.add_argument("--out", required=True, metavar="HTML")
     p.add_argument("--color-by", type=_names, metavar="A,B", help="metadata columns to colour by")
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_report)
 
@@ -241,7 +242,7 @@ def _diagnose_parser(sub) -> None:
         help="gradient steps of per-record refinement (500)",
     )
     p.add_argument("--seed", type=int, default=0)
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=diagnostics_cmds.cmd_diagnose)
 
@@ -298,7 +299,7 @@ def _novelty_parser(sub) -> None:
     p.add_argument("-n", type=int, default=1000, help="samples to draw (default 1000)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for novelty.json")
     p.add_argument("--seed", type=int, default=0)
-    add_options(p, DATA_OPTIONS, "data")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=diagnostics_cmds.cmd_novelty)
 

@@ -202,7 +202,8 @@ TRAIN_OPTIONS = (
         "N",
     ),
 )
-DATA_OPTIONS = (
+#: how DATA is read (every command that reads data)
+READ_OPTIONS = (
     Option(
         "--format",
         "data.format",
@@ -227,6 +228,9 @@ DATA_OPTIONS = (
     ),
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
+)
+#: which metadata columns a model is conditioned on or learns (set when a model is fitted)
+COVARIATE_OPTIONS = (
     Option(
         "--batch-key",
         "data.batch_key",
@@ -264,6 +268,7 @@ DATA_OPTIONS = (
         "VALUE",
     ),
 )
+DATA_OPTIONS = READ_OPTIONS + COVARIATE_OPTIONS
 FIT_OPTIONS = MODEL_OPTIONS + OBJECTIVE_OPTIONS + TRAIN_OPTIONS + DATA_OPTIONS
 
 

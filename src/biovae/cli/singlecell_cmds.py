@@ -9,7 +9,7 @@ import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.io import check_parent, model_data_config, read_input
-from biovae.cli.options import DATA_OPTIONS, add_data_flags, add_options
+from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.writers import write_frame, write_json, write_table
 from biovae.errors import DataError
 
@@ -30,7 +30,7 @@ def add_parsers(sub, make) -> None:
     p.add_argument("--root-value", metavar="VALUE", help="its value (e.g. the first stage)")
     p.add_argument("--report", metavar="HTML", help="also write latent maps as HTML")
     p.add_argument("--color-by", metavar="COL", help="known stage column to compare with")
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_trajectory)
 
@@ -43,9 +43,12 @@ def add_parsers(sub, make) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--out", required=True, metavar="JSON")
-    # --batch-key and --labels-key (both required here) are the shared data options
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    p.add_argument("--out", required=True, metavar="JSON", help=".json")
+    p.add_argument("--batch-key", required=True, metavar="COL", help="technical batch column")
+    p.add_argument(
+        "--labels-key", required=True, metavar="COL", help="biological label column (cell type)"
+    )
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_integration)
     _add_de_parser(sub, make)
@@ -65,7 +68,7 @@ def _add_map_parser(sub, make) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
     p.add_argument("--epochs", type=int, help="training epochs (default: the reference's)")
     p.add_argument("--seed", type=int)
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_map)
 
@@ -112,7 +115,7 @@ def _add_de_parser(sub, make) -> None:
     p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
-    add_options(p, DATA_OPTIONS, "data (default: as when the model was fitted)")
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_de)
 
@@ -157,13 +160,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
 def cmd_integration(args: argparse.Namespace) -> int:
     from biovae.diagnostics.integration import integration_metrics
 
-    labels_key = getattr(args, "cfg__data__labels_key", None)
-    batch_key = getattr(args, "cfg__data__batch_key", None)
-    if not labels_key or not batch_key:
-        raise DataError(
-            "biovae integration needs --batch-key COL and --labels-key COL "
-            "(the technical and the biological column)"
-        )
+    batch_key, labels_key = args.batch_key, args.labels_key
     ds, z = _embed(args)
     batch, labels = _column(ds, batch_key), _column(ds, labels_key)
     if len(set(map(str, labels))) < 2:
