@@ -27,7 +27,7 @@ from biovae import persistence
 from biovae._conventions import EstimatorConventions
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
-from biovae.config import FitConfig, from_dict, to_dict
+from biovae.config import FitConfig, LikelihoodConfig, from_dict, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features
 from biovae.errors import ConfigError, DataError, ModelFileError
@@ -55,6 +55,21 @@ def with_loss(config: FitConfig, loss: str) -> FitConfig:
         raise ConfigError(f"unknown --loss {loss!r}; choose one of: {', '.join(LOSSES)}")
     lik = dataclasses.replace(config.model.likelihood, name=LOSSES[loss])
     return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=lik))
+
+
+def _check_config(config: FitConfig, loss: str) -> None:
+    """Refuse settings a structure model would silently replace: it is always a VAE, and
+    ``loss`` chooses its likelihood."""
+    if config.model.kind != "vae":
+        raise ConfigError(
+            f"a structure model is a VAE; remove model.kind = {config.model.kind!r} from the config"
+        )
+    name = config.model.likelihood.name
+    if loss in LOSSES and name not in (LikelihoodConfig().name, LOSSES[loss]):
+        raise ConfigError(
+            f"--loss {loss} sets the likelihood ({LOSSES[loss]}); remove likelihood name = "
+            f"{name!r} from the config"
+        )
 
 
 def with_cis_bonds(
@@ -91,6 +106,7 @@ class ConformationVAE(EstimatorConventions):
 
     def fit(self, structures: Structures, reference: np.ndarray | None = None) -> ConformationVAE:
         """Superpose every frame onto ``reference`` (default: the first frame) and fit."""
+        _check_config(self.config or STRUCTURE_DEFAULTS, self.loss)
         cfg = with_loss(self.config or STRUCTURE_DEFAULTS, self.loss)
         if self.loss == "geometry" and set(structures.atom_names) != {"CA"}:
             raise ConfigError(

@@ -183,3 +183,38 @@ def test_fit_help_states_the_structure_defaults():
         checked.add(action.option_strings[0])
     differ = {"--latent", "--variance", "--dropout", "--epochs", "--batch-size", "--lr"}
     assert differ | {"--patience", "--validation-fraction", "--hidden"} <= checked
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--classifier-input", "x"),
+        ("--classification-weight", "2"),
+        ("--encode-covariates", "no"),
+        ("--compile", "on"),
+        ("--dispersion", "gene-batch"),
+        ("--mmd-batch", "1"),
+        ("--early-stopping", "classification"),
+    ],
+)
+def test_fit_offers_no_options_that_cannot_act_on_structures(fixtures, tmp_path, flag, value):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    with pytest.raises(SystemExit) as exc:
+        main(["structure", "fit", str(pdb), "--out", str(tmp_path / "m"), flag, value, *FAST])
+    assert exc.value.code == 2 and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[model]\nkind = "pca"\n', "remove model.kind = 'pca'"),
+        ('[model.likelihood]\nname = "nb"\n', "remove likelihood name = 'nb'"),
+    ],
+)
+def test_fit_refuses_a_config_it_would_replace(fixtures, tmp_path, capsys, toml, message):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    (tmp_path / "c.toml").write_text(toml)
+    args = ["structure", "fit", str(pdb), "--config", str(tmp_path / "c.toml")]
+    assert main([*args, "--out", str(tmp_path / "m"), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and not (tmp_path / "m").exists()

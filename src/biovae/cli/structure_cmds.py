@@ -12,8 +12,23 @@ from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, 
 from biovae.errors import ConfigError, DataError
 from biovae.structure_config import STRUCTURE_DEFAULTS
 
-_MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in ("--model", "--likelihood"))
-_TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every")
+#: options that cannot act on a structure model (no covariates, labels or counts; the loss
+#: sets the likelihood): not offered
+_NOT_FOR_STRUCTURES = {
+    "--model",
+    "--likelihood",
+    "--encode-covariates",
+    "--classifier-input",
+    "--dispersion",
+    "--classification-weight",
+    "--mmd-batch",
+    "--early-stopping",
+    "--compile",
+    "--checkpoint-every",
+}
+_MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
+_OBJECTIVE_OPTIONS = tuple(o for o in OBJECTIVE_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
+_TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
 EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
@@ -80,7 +95,7 @@ def _fit(actions) -> None:
     p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
     add_options(p, _MODEL_OPTIONS, "model", STRUCTURE_DEFAULTS)
-    add_options(p, OBJECTIVE_OPTIONS, "objective", STRUCTURE_DEFAULTS)
+    add_options(p, _OBJECTIVE_OPTIONS, "objective", STRUCTURE_DEFAULTS)
     add_options(p, _TRAIN_OPTIONS, "training", STRUCTURE_DEFAULTS)
     p.set_defaults(func=cmd_fit)
 
