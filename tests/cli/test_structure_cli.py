@@ -218,3 +218,16 @@ def test_fit_refuses_a_config_it_would_replace(fixtures, tmp_path, capsys, toml,
     assert main([*args, "--out", str(tmp_path / "m"), *FAST]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and not (tmp_path / "m").exists()
+
+
+def test_validate_reads_a_trajectory_with_its_topology(shared_data, tmp_path, capsys):
+    from biovae.data.structure import read_structures
+
+    folder = shared_data / "structure"
+    dcd, psf, pdb = folder / "adk_dims.dcd", folder / "adk.psf", folder / "adk_closed.pdb"
+    n_frames = len(read_structures(dcd, psf))
+    for data, n in ((dcd, n_frames), (pdb, 1)):  # a PDB names its own atoms
+        out = tmp_path / f"{data.stem}.json"
+        args = ["structure", "validate", str(data), "--training", str(dcd), "--topology", str(psf)]
+        assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads(out.read_text())["n_structures"] == n

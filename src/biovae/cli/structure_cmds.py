@@ -72,7 +72,9 @@ def _action(actions, name: str, help_: str) -> argparse.ArgumentParser:
 
 
 def _input_flags(p: argparse.ArgumentParser, select: bool = True) -> None:
-    p.add_argument("--topology", metavar="FILE", help="topology (PSF/PDB/GRO) of a trajectory")
+    p.add_argument(
+        "--topology", metavar="FILE", help="topology (PSF/PDB/GRO) of the trajectories given"
+    )
     if select:
         p.add_argument(
             "--select", default="ca", choices=("ca", "backbone"), help="atoms to model (ca)"
@@ -256,14 +258,22 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _topology(path: str, args: argparse.Namespace) -> str | None:
+    """``--topology`` for a trajectory (which needs one); a structure file names its own atoms
+    (sampled Cα PDBs would not match an all-atom topology)."""
+    from biovae.data.structure import TRAJECTORY_SUFFIXES
+
+    return args.topology if Path(path).suffix.lower() in TRAJECTORY_SUFFIXES else None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.applications.structures.geometry import ca_only
     from biovae.applications.structures.validity import assess, ca_breaks
     from biovae.data.structure import read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
-    training = read_structures(args.training, args.topology, args.select)
-    data = read_structures(args.data, None, args.select)
+    training = read_structures(args.training, _topology(args.training, args), args.select)
+    data = read_structures(args.data, _topology(args.data, args), args.select)
     if data.n_atoms != training.n_atoms:
         raise DataError(
             f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
