@@ -117,3 +117,14 @@ def test_biovae_screen_refuses_without_a_screen_or_input(family, tmp_path, capsy
                      "x {fasta} {out}")  # fmt: skip
     assert rc == 2 and "not found" in err
     assert not out.exists()
+
+
+def test_screen_help_says_out_is_the_verdict_table(capsys):
+    with pytest.raises(SystemExit):
+        main(["screen", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ".screening.tsv" not in text and "withheld" not in text
+    assert "Every record's verdict goes to --out" in text
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])  # sample withholds flagged samples from its --out
+    assert ".screening.tsv" in " ".join(capsys.readouterr().out.split())

@@ -29,7 +29,12 @@ def add_screen_parser(sub, make) -> None:
     p.add_argument("fasta", metavar="FASTA", help="sequences (unaligned or aligned; gaps dropped)")
     p.add_argument("--out", required=True, metavar="FILE", help="verdict table, .tsv or .csv")
     p.add_argument("--passed", metavar="FILE", help="also write the unflagged records as FASTA")
-    add_screen_options(p)
+    add_screen_options(
+        p,
+        "screening",
+        "Every record's verdict goes to --out; --passed holds the records no screen flagged. "
+        "A screen that fails stops the run, nothing written.",
+    )
     p.set_defaults(func=cmd_screen)
 
 

@@ -17,13 +17,21 @@ UNSCREENED = (
 )
 
 
-def add_screen_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group(
-        "screening (sequence models)",
-        "Sequences flagged by a screen are withheld from --out; every verdict goes to "
-        "OUT with its suffix replaced by .screening.tsv (designs.fasta -> designs.screening.tsv). "
-        "A screen that fails stops the run, nothing written.",
-    )
+#: what the screening options do for a command that generates sequences
+GENERATED = (
+    "Sequences flagged by a screen are withheld from --out; every verdict goes to "
+    "OUT with its suffix replaced by .screening.tsv (designs.fasta -> designs.screening.tsv). "
+    "A screen that fails stops the run, nothing written."
+)
+
+
+def add_screen_options(
+    parser: argparse.ArgumentParser,
+    title: str = "screening (sequence models)",
+    description: str = GENERATED,
+) -> None:
+    """The screening options as a group (``title``, ``description``: what they do here)."""
+    g = parser.add_argument_group(title, description)
     g.add_argument(
         "--screen-against",
         metavar="FASTA",
