@@ -231,3 +231,20 @@ def test_validate_reads_a_trajectory_with_its_topology(shared_data, tmp_path, ca
         args = ["structure", "validate", str(data), "--training", str(dcd), "--topology", str(psf)]
         assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
         assert json.loads(out.read_text())["n_structures"] == n
+
+
+def test_ca_only_frames_for_a_backbone_model_name_no_missing_flag(shared_data, tmp_path, capsys):
+    from biovae.data.structure import read_structures, write_pdb
+
+    folder = shared_data / "structure"
+    model = tmp_path / "bb"
+    args = ["structure", "fit", str(folder / "adk_dims.dcd"), "--topology", str(folder / "adk.psf")]
+    args += ["--select", "backbone", "--loss", "mse", "--out", str(model), *FAST]
+    assert main(args) == 0
+    ca = tmp_path / "ca.pdb"
+    write_pdb(ca, read_structures(folder / "adk_closed.pdb"))
+    capsys.readouterr()
+    for command, out in (("embed", "x.csv"), ("report", "x.html")):
+        assert main(["structure", command, str(model), str(ca), "--out", str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "whole backbone" in err and "use --select" not in err

@@ -181,7 +181,8 @@ def _check_atoms(path: Path, atoms, select: str) -> None:
     if select == "backbone" and set(atoms.names) != set(_BACKBONE):
         raise DataError(
             f"{path}: the backbone selection needs N, CA, C and O atoms but the file has only "
-            f"{', '.join(sorted(set(atoms.names)))}; use --select ca"
+            f"{', '.join(sorted(set(atoms.names)))}; give structures with the whole backbone, "
+            "or model the Cα atoms (structure fit --select ca)"
         )
 
 
