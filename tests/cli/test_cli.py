@@ -304,3 +304,14 @@ def test_novelty_takes_no_covariate_options(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["novelty", "m", "t.tsv", "h.tsv", "--out", "x", "--batch-key", "batch"])
     assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["fit", "sweep"])
+def test_likelihood_help_lists_every_registered_likelihood(command, capsys):
+    from biovae.likelihoods import available
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    listed = text.split("p(x|z) family: ")[1].split(" (default")[0]
+    assert listed.split(", ") == list(available())

@@ -13,6 +13,7 @@ from typing import Any
 
 from biovae.config import FitConfig, from_dict, load_toml, merge, to_dict
 from biovae.errors import ConfigError
+from biovae.likelihoods import available
 
 
 def _ints(text: str) -> list[int]:
@@ -58,7 +59,7 @@ MODEL_OPTIONS = (
         "--likelihood",
         "model.likelihood.name",
         str,
-        "p(x|z) family: gaussian, bernoulli, categorical, poisson, nb, zinb",
+        "p(x|z) family: " + ", ".join(available()) + " (default {default})",
         "NAME",
     ),
     Option(
