@@ -315,3 +315,15 @@ def test_likelihood_help_lists_every_registered_likelihood(command, capsys):
     text = " ".join(capsys.readouterr().out.split())
     listed = text.split("p(x|z) family: ")[1].split(" (default")[0]
     assert listed.split(", ") == list(available())
+
+
+def test_top_level_examples_chain_models_of_the_right_kind():
+    from biovae.cli.main import EPILOG
+
+    lines = [line.split("#")[0].split() for line in EPILOG.splitlines()[1:] if line.strip()]
+    made = {line[line.index("--out") + 1]: line for line in lines if "--out" in line}
+    for line in lines:
+        if line[1] == "sample":  # sample refuses variants models: its model comes from fit
+            assert made[line[2]][1] == "fit", line
+        if line[1] == "fit" and line[2].endswith(".a2m"):  # real families hold odd letters
+            assert "--drop-invalid" in line

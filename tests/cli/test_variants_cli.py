@@ -287,3 +287,14 @@ def test_a_fitness_column_with_text_is_copied_as_given(model_dir, tmp_path, caps
     assert rc == 0 and "1 value(s) of 'fit' are not numbers" in err
     copied = pd.read_csv(out, keep_default_na=False, dtype=str)["fit"].tolist()
     assert copied == ["0.1", "x", "-1.0", ""]  # 'x' was blanked
+
+
+def test_design_help_positions_are_match_columns_of_blat(model_dir, tmp_path, capsys):
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["variants", "design", "--help"])
+    positions = re.search(r"--positions (\d\S+)", capsys.readouterr().out).group(1)
+    args = ["variants", "design", model_dir, "-k", "1", "--positions", positions, "--samples", "2"]
+    rc, _, err = run(capsys, *args, "--out", tmp_path / "d.csv", "--quiet")
+    assert rc == 0, err

@@ -28,7 +28,7 @@ EPILOG = """examples:
   biovae demo
   biovae fit counts.h5ad --likelihood nb --latent 10 --out pbmc_model --report pbmc.html
   biovae fit table.tsv --categorical-covariates batch --epochs 100 --out model
-  biovae fit family.a2m --likelihood categorical --latent 30 --out family_model
+  biovae fit family.a2m --likelihood categorical --latent 30 --drop-invalid --out family_model
   biovae embed pbmc_model counts.h5ad --out latent.csv
   biovae sample pbmc_model -n 100 --out samples.tsv
   biovae score pbmc_model counts.h5ad --iwae 100 --out scores.csv
@@ -43,7 +43,8 @@ EPILOG = """examples:
   biovae fit counts.h5ad --likelihood nb --decoder linear --out ld_model   # LDVAE
   biovae loadings ld_model --out loadings.csv
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
-  biovae variants fit family.a2m --out family_model
+  biovae variants fit family.a2m --out variants_model
+  biovae variants scan variants_model --out scan.csv --heatmap scan.png
   biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta
   biovae screen designs.fasta --screen-against concern.fasta --out verdicts.tsv
 """
