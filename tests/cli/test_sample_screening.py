@@ -128,3 +128,9 @@ def test_screen_help_says_out_is_the_verdict_table(capsys):
     with pytest.raises(SystemExit):
         main(["sample", "--help"])  # sample withholds flagged samples from its --out
     assert ".screening.tsv" in " ".join(capsys.readouterr().out.split())
+
+
+def test_quiet_silences_the_screening_summary(family, tmp_path, capsys):
+    args = ["sample", family / "model", "-n", 5, "--out", tmp_path / "d.fasta", "--quiet"]
+    rc, _, err = run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")
+    assert rc == 0 and err == "" and (tmp_path / "d.screening.tsv").exists()

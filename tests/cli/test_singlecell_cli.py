@@ -241,3 +241,11 @@ def test_table_options_of_the_fit_do_not_follow_the_model_to_h5ad(
     rest = [str(model.parent / "query.tsv") if a == "QUERY" else a for a in rest]
     args = [name, str(model), str(h5ad), "--quiet", *rest, str(tmp_path / out)]
     assert main(args) == 0, capsys.readouterr().err
+
+
+def test_integration_writes_json_only_to_a_json_name(model, tmp_path, capsys):
+    out, data = model
+    args = ["integration", str(out), str(data), "--batch-key", "batch", "--labels-key"]
+    assert main([*args, "cell_line", "--out", str(tmp_path / "m.csv")]) == 2
+    assert "use a file name ending in .json" in capsys.readouterr().err
+    assert not (tmp_path / "m.csv").exists()

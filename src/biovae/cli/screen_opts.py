@@ -104,11 +104,12 @@ def screened(
 
     table = verdict_path(out)
     flagged = write_verdicts(table, ids, screen_sequences(ids, seqs, chosen))
-    print(
-        f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
-        f"verdicts in {table}",
-        file=sys.stderr,
-    )
+    if not args.quiet:
+        print(
+            f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
+            f"verdicts in {table}",
+            file=sys.stderr,
+        )
     return np.flatnonzero(~flagged)
 
 

@@ -161,13 +161,14 @@ def cmd_integration(args: argparse.Namespace) -> int:
     from biovae.diagnostics.integration import integration_metrics
 
     batch_key, labels_key = args.batch_key, args.labels_key
+    out = check_output(args.out, (".json",))
     ds, z = _embed(args)
     batch, labels = _column(ds, batch_key), _column(ds, labels_key)
     if len(set(map(str, labels))) < 2:
         raise DataError(f"{ds.source}: labels key {labels_key!r} has only one class")
     metrics = integration_metrics(z, batch, labels)
-    write_json(args.out, metrics)
-    print(args.out)
+    write_json(out, metrics)
+    print(out)
     return 0
 
 
