@@ -298,3 +298,13 @@ def test_design_help_positions_are_match_columns_of_blat(model_dir, tmp_path, ca
     args = ["variants", "design", model_dir, "-k", "1", "--positions", positions, "--samples", "2"]
     rc, _, err = run(capsys, *args, "--out", tmp_path / "d.csv", "--quiet")
     assert rc == 0, err
+
+
+@pytest.mark.parametrize("action", ["fit", "score", "scan", "design"])
+def test_every_action_help_has_a_description_and_examples(action, capsys):
+    with pytest.raises(SystemExit):
+        main(["variants", action, "--help"])
+    text = capsys.readouterr().out
+    usage_end = text.index("\n\n")
+    assert text[usage_end:].split("\n\n")[1][0].isupper()  # a description before the options
+    assert f"examples:\n  biovae variants {action} " in text

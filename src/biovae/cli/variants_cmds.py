@@ -57,6 +57,17 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
 }
 
 
+def _action(actions, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
+    """A ``biovae variants`` action whose --help describes it and shows examples."""
+    return actions.add_parser(
+        name,
+        help=help_,
+        description=help_[0].upper() + help_[1:] + ".",
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def add_parser(sub) -> None:
     """Register ``biovae variants`` and its three actions."""
     p = sub.add_parser(
@@ -75,7 +86,13 @@ def add_parser(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    fit = actions.add_parser("fit", help="weight an alignment and train the model")
+    fit = _action(
+        actions,
+        "fit",
+        "weight an alignment and train the model",
+        "  biovae variants fit family.a2m --out family_model\n"
+        "  biovae variants fit family.a2m --out family_model --ensemble 3 --focus BLAT_ECOLX\n",
+    )
     fit.add_argument("alignment", metavar="ALIGNMENT", help="A2M, A3M, aligned FASTA, Stockholm")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
@@ -85,7 +102,14 @@ def add_parser(sub) -> None:
         else:
             fit.add_argument(flag, type=type_, help=help_)
     fit.set_defaults(func=cmd_fit)
-    score = actions.add_parser("score", help="score mutants (A42G, A42G:K45R) of a CSV")
+    score = _action(
+        actions,
+        "score",
+        "score mutants (A42G, A42G:K45R) of a CSV",
+        "  biovae variants score family_model --mutations dms.csv --out scores.csv "
+        "--fitness-column 2500\n"
+        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n",
+    )
     score.add_argument("model", metavar="MODEL")
     score.add_argument("--mutations", required=True, metavar="FILE", help="CSV with 'mutant'")
     score.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
@@ -96,10 +120,13 @@ def add_parser(sub) -> None:
         "an output column has that name)",
     )
     score.set_defaults(func=cmd_score)
-    scan = actions.add_parser(
+    scan = _action(
+        actions,
         "scan",
-        help="score every letter at every match position; class substitutions damaging, "
+        "score every letter at every match position; class substitutions damaging, "
         "tolerated or uncertain (EVE)",
+        "  biovae variants scan family_model --out scan.csv --heatmap scan.png\n"
+        "  biovae variants scan family_model --out scan.csv --report scan.html\n",
     )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
