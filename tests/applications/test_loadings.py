@@ -138,3 +138,16 @@ def test_only_the_softmax_output_is_centred_by_default():
     np.testing.assert_allclose(loadings(est, "rho", centre=False), rho, atol=1e-4)
     centred = loadings(est, output="pi_logits", centre=True)
     np.testing.assert_allclose(centred, pi - pi.mean(0), atol=1e-4)  # on request
+
+
+def test_a_pca_has_no_decoder_output_to_choose():
+    import numpy as np
+
+    import biovae
+    from biovae.applications.loadings import loadings
+    from biovae.errors import ConfigError
+
+    pca = biovae.PCA(n_latent=2).fit(np.random.default_rng(0).normal(size=(30, 4)))
+    assert loadings(pca).shape == (4, 2)
+    with pytest.raises(ConfigError, match="no decoder output 'foo'"):
+        loadings(pca, output="foo")

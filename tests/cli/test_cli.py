@@ -102,7 +102,8 @@ def test_fit_from_toml_config_and_resume(fixtures, tmp_path, capsys):
 def test_pca_and_autoencoder_models(fixtures, tmp_path, capsys):
     data = fixtures / "crc_abundance_60x50.tsv"
     for kind in ("pca", "ae"):
-        rc, _, _ = run(capsys, "fit", data, "--model", kind, "--out", tmp_path / kind, *FAST)
+        flags = ["--latent", "3", "--quiet"] if kind == "pca" else FAST  # PCA trains nothing
+        rc, _, _ = run(capsys, "fit", data, "--model", kind, "--out", tmp_path / kind, *flags)
         assert rc == 0
         rc, _, _ = run(capsys, "embed", tmp_path / kind, data, "--out", tmp_path / f"{kind}.tsv")
         assert rc == 0 and len(pd.read_csv(tmp_path / f"{kind}.tsv", sep="\t")) == 60
@@ -327,3 +328,33 @@ def test_top_level_examples_chain_models_of_the_right_kind():
             assert made[line[2]][1] == "fit", line
         if line[1] == "fit" and line[2].endswith(".a2m"):  # real families hold odd letters
             assert "--drop-invalid" in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "flag", "why"),
+    [
+        ("pca", ["--epochs", "5"], "fitted in closed form"),
+        ("pca", ["--decoder", "linear"], "fitted in closed form"),
+        ("pca", ["--categorical-covariates", "x"], "without covariates"),
+        ("ae", ["--beta", "4"], "no KL term"),
+        ("ae", ["--free-bits", "1"], "no KL term"),
+    ],
+)
+def test_flags_a_model_kind_would_ignore_are_refused(fixtures, tmp_path, capsys, kind, flag, why):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    out = tmp_path / "m"
+    rc, _, err = run(capsys, "fit", data, "--model", kind, *flag, "--out", out, "--quiet")
+    assert rc == 2 and f"{flag[0]} has no effect on --model {kind}" in err and why in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_report_colouring_and_sample_covariates_need_what_they_act_on(
+    cellbench_model, fixtures, tmp_path, capsys
+):
+    html, samples = tmp_path / "r.html", tmp_path / "s.tsv"
+    rc, _, err = run(capsys, "report", cellbench_model, "--color-by", "batch", "--out", html)
+    assert rc == 2 and "--color-by colours the map of DATA" in err and not html.exists()
+    obs = _write(tmp_path / "obs.tsv", "id\tbatch\na\tx\nb\ty\n")
+    rc, _, err = run(capsys, "sample", cellbench_model, "-n", "2", "--obs", obs, "--out", samples)
+    assert rc == 2 and "is not conditional on any; leave --obs out" in err
+    assert not samples.exists()

@@ -43,6 +43,10 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
     """
     fit = getattr(est, "fit_", None)
     if fit is not None and hasattr(fit, "loadings"):  # PCA
+        if output is not None:
+            raise ConfigError(
+                f"a PCA has one set of loadings, no decoder output {output!r}; leave it out"
+            )
         return _frame(est, fit.loadings.cpu().numpy(), centre=bool(centre))
     model = getattr(est, "model_", None)
     decoder = getattr(model, "decoder", None)

@@ -16,7 +16,7 @@ from biovae.cli.io import (
     read_input,
     write_samples,
 )
-from biovae.cli.options import build_config
+from biovae.cli.options import build_config, refuse_idle_flags
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError
@@ -55,6 +55,7 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
     from biovae.persistence import check_model_out
 
     likelihoods.get(cfg.model.likelihood.name)
+    refuse_idle_flags(args, cfg.model.kind)
     out = check_model_out(check_parent(Path(args.out)))
     if args.report:
         check_output(args.report, (".html",))
@@ -137,6 +138,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         )
     chosen = screens(args, alphabet is not None, alphabet)  # checked before any sampling
     obs = None
+    if args.obs and not est.schema_.covariates.width:
+        raise ConfigError(
+            f"--obs gives covariates for the samples, but {args.model} is not conditional on "
+            "any; leave --obs out"
+        )
     if args.obs:
         from biovae.data.tables import read_obs_table
 
@@ -193,6 +199,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from biovae.reports.html import write_report
 
     out = check_output(args.out, (".html",))
+    if args.color_by and not args.data:
+        raise ConfigError("--color-by colours the map of DATA; give the data to report on")
     est = _load(args)
     ds = read_input(args.data, model_data_config(est, args)) if args.data else None
     write_report(est, out, data=ds, color_by=tuple(args.color_by or ()))

@@ -277,7 +277,8 @@ def _sweep_parser(sub) -> None:
     )
     p.add_argument("--config", metavar="FILE", help="TOML config file")
     add_options(p, MODEL_OPTIONS, "model")
-    add_options(p, TRAIN_OPTIONS, "training")
+    # a sweep keeps no checkpoints: its fits are short and rerun from the start
+    add_options(p, tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every"), "training")
     add_options(p, DATA_OPTIONS, "data")
     add_data_flags(p)
     p.set_defaults(func=diagnostics_cmds.cmd_sweep)
