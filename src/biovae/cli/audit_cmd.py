@@ -49,6 +49,9 @@ def _check_args(args: argparse.Namespace) -> Path:
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for audit.json")
     check_parent(out)
+    for name in ("audit.json", "audit.html"):
+        if (out / name).is_dir():
+            raise DataError(f"cannot write {out / name}: it is an existing folder; remove it")
     if args.folds < 2:
         raise ConfigError("--folds must be >= 2")
     named = args.technical + args.biological + args.categorical

@@ -79,7 +79,9 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
         return 0
     est.save(out)
     if cfg.model.kind != "pca":
-        shutil.rmtree(out.with_name(out.name + ".checkpoint"), ignore_errors=True)
+        ckpt = out.with_name(out.name + ".checkpoint")
+        if ckpt.is_dir() and _only_checkpoint_files(ckpt):  # someone else's files stay
+            shutil.rmtree(ckpt, ignore_errors=True)
         last = est.history_[-1]
         what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL
         _say(
@@ -181,6 +183,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     write_table(out, ds.ids, columns)
     print(out)
     return 0
+
+
+def _only_checkpoint_files(folder: Path) -> bool:
+    from biovae.errors import ModelFileError
+    from biovae.training.checkpoint import check_checkpoint_dir
+
+    try:
+        check_checkpoint_dir(folder)
+    except ModelFileError:
+        return False
+    return True
 
 
 def _score_units(est, ds):

@@ -16,11 +16,15 @@ from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError
 
 
-def _out_dir(path: str) -> Path:
+def _out_dir(path: str, *names: str) -> Path:
+    """The results folder, checked before any work, with the files ``names`` it will hold."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the JSON and HTML results")
     check_parent(out)
+    for name in names:
+        if (out / name).is_dir():
+            raise DataError(f"cannot write {out / name}: it is an existing folder; remove it")
     return out
 
 
@@ -39,7 +43,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     options = DiagnoseOptions(
         iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
     )
-    out = _out_dir(args.out)
+    out = _out_dir(args.out, "diagnostics.json", "diagnostics.html")
     est = load_model(args.model)
     ds = read_input(args.data, model_data_config(est, args))
     cfg = est.config_.model
@@ -70,7 +74,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not betas or min(betas) < 0 or not all(np.isfinite(betas)):
         raise ConfigError("--beta needs a comma-separated list of values >= 0, e.g. 0.1,1,10")
     cfg = build_config(args)
-    out = _out_dir(args.out)
+    out = _out_dir(args.out, "sweep.json", "sweep.html")
     ds = read_input(args.data, cfg.data)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
     if args.fidelity and len(held_out) < MIN_RECORDS:
@@ -103,7 +107,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
-    out = _out_dir(args.out)
+    out = _out_dir(args.out, "novelty.json")
     est = load_model(args.model)
     train, holdout = (
         read_input(path, model_data_config(est, args, path)) for path in (args.train, args.holdout)

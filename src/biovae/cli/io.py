@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from biovae.config import DataConfig
 from biovae.data.dataset import Dataset
 from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset
 from biovae.data.writers import write_fasta, write_table
-from biovae.errors import DataError
+from biovae.errors import ConfigError, DataError
 
 
 def read_input(path: str, data: DataConfig) -> Dataset:
@@ -65,11 +66,64 @@ def model_data_config(est, args, path: str | None = None) -> DataConfig:
 
 
 def check_parent(out: Path) -> Path:
-    """``out``, once its folder is known to exist (an output is written there only at the
-    end, so a missing folder must fail before any work)."""
-    if not out.parent.exists():
-        raise DataError(f"cannot write {out}: folder {out.parent} does not exist; create it first")
+    """``out``, once its folder is known to exist and take files (an output is written there
+    only at the end, so an unusable folder must fail before any work)."""
+    parent = out.parent
+    if not parent.exists():
+        raise DataError(f"cannot write {out}: folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write {out}: folder {parent} is not writable")
+    try:
+        longest = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):  # not every system says
+        longest = 255
+    if len(out.name.encode()) + TEMP_NAME_EXTRA > longest:  # it is first written as a temp
+        raise DataError(
+            f"cannot write {out.name[:40]}…: the name is too long for its folder "
+            f"(at most {longest - TEMP_NAME_EXTRA} bytes); choose a shorter name"
+        )
     return out
+
+
+#: bytes a temporary name adds to an output's name while it is written (".NAME.xxxxxxxx.tmp")
+TEMP_NAME_EXTRA = 16
+
+
+#: arguments naming files a command reads, and files it writes (``fasta`` is read by
+#: ``screen`` and written by ``variants design``)
+_INPUTS = (
+    "data", "model", "train", "holdout", "start", "end", "alignment", "training", "reference",
+    "mutations", "obs", "cfg__data__obs_path", "screen_against", "topology", "config",
+)  # fmt: skip
+_OUTPUTS = ("out", "report", "passed", "heatmap")
+
+
+def refuse_clobbering(args) -> None:
+    """A one-line error, before any work, when an output would replace one of the command's
+    inputs or another of its outputs (``--out`` = DATA destroyed the data)."""
+    inputs = [getattr(args, a, None) for a in _INPUTS]
+    outputs = [(a, getattr(args, a, None)) for a in _OUTPUTS]
+    fasta = getattr(args, "fasta", None)
+    if getattr(args, "command", None) == "screen":
+        inputs.append(fasta)
+    else:
+        outputs.append(("fasta", fasta))
+    taken: dict[str, str] = {}
+    for value in inputs:
+        for path in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(path, (str, os.PathLike)):
+                taken.setdefault(os.path.realpath(path), "an input")
+    for name, path in outputs:
+        if not isinstance(path, (str, os.PathLike)):
+            continue
+        real = os.path.realpath(path)
+        if real in taken:
+            raise ConfigError(
+                f"--{name} {path} is also {taken[real]} of this command; write to another file"
+            )
+        taken[real] = f"--{name}"
 
 
 def check_output(path: str, suffixes: tuple[str, ...]) -> Path:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from biovae._version import __version__
 from biovae.cli import commands, singlecell_cmds, structure_cmds, variants_cmds
+from biovae.cli.io import refuse_clobbering
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -324,17 +325,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     tune_allocator()  # this process is ours: keep training buffers in the heap (glibc)
     try:
+        refuse_clobbering(args)
         with warnings.catch_warnings():  # restored on return
             warnings.showwarning = _one_line_warning
             return args.func(args)
-    except BiovaeError as exc:
+    except (BiovaeError, OSError) as exc:  # OSError: a file the system would not let us use
         # under torchrun every rank meets the same input error: rank 0 says it once
         if _speaks():
-            print(f"biovae {args.command}: error: {exc}", file=sys.stderr)
+            print(f"biovae {args.command}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, BiovaeError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror.lower()}; check the path and its permissions"
+    return str(exc)
 
 
 if __name__ == "__main__":

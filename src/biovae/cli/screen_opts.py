@@ -86,7 +86,7 @@ def _kind_of(alphabet: str) -> str:
 
 def verdict_path(out: Path) -> Path:
     """``designs.fasta`` → ``designs.screening.tsv`` (beside it)."""
-    name = out.name.removesuffix(".gz")
+    name = out.name[:-3] if out.name.lower().endswith(".gz") else out.name
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return out.with_name(stem + ".screening.tsv")
 

@@ -141,6 +141,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
     from biovae.applications import trajectory
 
     out = check_output(args.out, TABLE_SUFFIXES)
+    report = check_output(args.report, (".html",)) if args.report else None
     if (args.root_key is None) != (args.root_value is None):
         raise DataError("give --root-key and --root-value together (or neither)")
     ds, z = _embed(args)
@@ -151,7 +152,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         from biovae.reports.sections_trajectory import trajectory_section, write_trajectory_report
 
         section = trajectory_section(z, traj, stage, args.color_by or "stage")
-        write_trajectory_report(args.report, [section], f"Trajectory of {args.data}")
+        write_trajectory_report(report, [section], f"Trajectory of {args.data}")
     write_table(out, ds.ids, {"pseudotime": traj.pseudotime})
     print(out)
     return 0
@@ -177,6 +178,7 @@ def cmd_de(args: argparse.Namespace) -> int:
     from biovae.estimator import load_model
 
     out = check_output(args.out, TABLE_SUFFIXES)
+    report = check_output(args.report, (".html",)) if args.report else None
     if args.group2 is not None and args.group1 is None:
         raise DataError("--group2 needs --group1 (leave both out for each group vs the rest)")
     settings = de.DESettings(
@@ -199,7 +201,7 @@ def cmd_de(args: argparse.Namespace) -> int:
     if args.report:
         from biovae.reports.de_page import write_de_report
 
-        write_de_report(args.report, tables, f"Differential expression: {args.data}")
+        write_de_report(report, tables, f"Differential expression: {args.data}")
     table = de.stack(tables) if len(tables) > 1 else tables[0]
     write_frame(out, table)
     print(out)

@@ -15,7 +15,7 @@ import numpy as np
 
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
-from biovae.data.writers import atomic_write
+from biovae.data.writers import atomic_open
 from biovae.errors import DataError, require
 
 #: Atom selections by name (MDAnalysis selection language).
@@ -208,7 +208,9 @@ def _first_line(exc: BaseException) -> str:
 
 def write_pdb(path: str | Path, structures: Structures) -> Path:
     """Write every frame as one MODEL of a PDB file (atomically); opens in PyMOL/ChimeraX."""
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(pdb_text(structures)))
+    with atomic_open(path, "w") as fh:  # compressed for a .gz name, like every output
+        fh.write(pdb_text(structures))
+    return Path(path)
 
 
 def pdb_text(structures: Structures) -> str:

@@ -1,0 +1,88 @@
+"""The output contract: an output never replaces an input or another output, unusable paths
+are one-line errors before any work, and .gz names are compressed."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+
+from biovae.cli.main import main
+from tests.cli._run import run
+
+FAST = ["--epochs", "1", "--hidden", "8", "--latent", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def table_model(tmp_path_factory):
+    from tests.conftest import FIXTURES
+
+    folder = tmp_path_factory.mktemp("outputs")
+    data = shutil.copy(FIXTURES / "crc_abundance_60x50.tsv", folder / "in.tsv")
+    assert main(["fit", str(data), "--out", str(folder / "m"), *FAST]) == 0
+    return folder / "m", folder / "in.tsv"
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(table_model, capsys):
+    model, data = table_model
+    before = data.read_bytes()
+    for args in (
+        ["embed", model, data, "--out", data],
+        ["embed", model, data, "--out", data.parent / "." / data.name],
+        ["score", model, data, "--out", model.parent / "s.tsv", "--obs", model.parent / "s.tsv"],
+    ):
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and "is also" in err and len(err.strip().splitlines()) == 1
+    assert data.read_bytes() == before  # the data survive
+    table = model.parent / "pt.csv"
+    rc, _, err = run(capsys, "trajectory", model, data, "--out", table, "--report", table)
+    assert rc == 2 and "--report" in err and "is also --out" in err and not table.exists()
+
+
+def test_unusable_output_paths_fail_before_any_work(table_model, tmp_path, capsys):
+    model, data = table_model
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    rc, _, err = run(capsys, "fit", data, "--out", a_file / "m", *FAST)
+    assert rc == 2 and "is a file, not a folder" in err
+    long_name = tmp_path / ("a" * 246 + ".csv")  # fine itself, too long as its temp name
+    rc, _, err = run(capsys, "embed", model, data, "--out", long_name)
+    assert rc == 2 and "name is too long" in err and not list(tmp_path.glob(".a*"))
+    (tmp_path / "d" / "diagnostics.html").mkdir(parents=True)
+    rc, _, err = run(capsys, "diagnose", model, data, "--out", tmp_path / "d")
+    assert rc == 2 and "diagnostics.html: it is an existing folder" in err
+    assert not (tmp_path / "d" / "diagnostics.json").exists()  # nothing half-written
+
+
+def test_a_fit_keeps_a_checkpoint_named_folder_of_other_files(table_model, tmp_path, capsys):
+    _, data = table_model
+    mine = tmp_path / "m.checkpoint"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert main(["fit", str(data), "--out", str(tmp_path / "m"), *FAST]) == 0
+    assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_structures_and_verdicts_follow_their_gz_names(fixtures, tmp_path):
+    from biovae.cli.screen_opts import verdict_path
+
+    assert verdict_path(tmp_path / "d.FA.GZ").name == "d.screening.tsv"
+    assert verdict_path(tmp_path / "q.fasta.gz").name == "q.screening.tsv"
+    pytest.importorskip("MDAnalysis")
+    model = tmp_path / "s"
+    args = ["structure", "fit", str(fixtures / "ubiquitin_2k39_ca_12.pdb"), "--epochs", "2"]
+    assert main([*args, "--out", str(model), "--quiet"]) == 0
+    out = tmp_path / "samples.pdb.gz"
+    assert main(["structure", "sample", str(model), "-n", "2", "--out", str(out)]) == 0
+    assert gzip.decompress(out.read_bytes()).decode().count("MODEL") == 2
+
+
+def test_screening_never_writes_over_its_sequences(fixtures, tmp_path, capsys):
+    seqs = shutil.copy(fixtures / "blat_ecolx_first40.a2m", tmp_path / "x.fasta")
+    before = seqs.read_bytes()
+    verdicts = tmp_path / "v.tsv"
+    args = ["screen", seqs, "--screen-against", seqs, "--out", verdicts, "--passed", seqs]
+    rc, _, err = run(capsys, *args)
+    assert rc == 2 and "--passed" in err and "is also an input" in err
+    assert seqs.read_bytes() == before and not verdicts.exists()
