@@ -86,3 +86,23 @@ def test_screening_never_writes_over_its_sequences(fixtures, tmp_path, capsys):
     rc, _, err = run(capsys, *args)
     assert rc == 2 and "--passed" in err and "is also an input" in err
     assert seqs.read_bytes() == before and not verdicts.exists()
+
+
+def test_sigterm_unwinds_like_ctrl_c(table_model, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, data = table_model
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "biovae", "fit", str(data), "--out", str(out), "--quiet"]
+    cmd += ["--epochs", "100000", "--patience", "0", "--checkpoint-every", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "m.checkpoint").is_dir() and time.time() < deadline:
+        time.sleep(0.2)  # training has started once the first checkpoint exists
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated"
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -324,6 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit with status 2."""
     args = _parser().parse_args(argv)
     tune_allocator()  # this process is ours: keep training buffers in the heap (glibc)
+    with _terminate_cleanly():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         refuse_clobbering(args)
         with warnings.catch_warnings():  # restored on return
@@ -334,9 +341,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _speaks():
             print(f"biovae {args.command}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("terminated" if isinstance(exc, _Terminated) else "interrupted", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that temporary outputs are cleaned up on the way out."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """Within the block SIGTERM (a scheduler's kill, torchrun stopping its workers) unwinds
+    like Ctrl-C, running every cleanup; the previous handler is restored afterwards."""
+
+    def _raise(signum, frame):
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _error_text(exc: Exception) -> str:
