@@ -1,7 +1,8 @@
 """Saved models: a folder with ``config.json``, ``weights.safetensors`` and ``metadata.json``.
 
 Loading reads JSON and raw tensors only; nothing is ever unpickled. Writing is atomic: the
-folder is assembled under a temporary name and renamed into place.
+folder is assembled under a temporary name and renamed into place (:func:`write_dir`, also used
+for variants models and training checkpoints).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,16 +63,15 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
         **saved.metadata,
         "schema": saved.schema.to_dict(),
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        (tmp / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
-        weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
-        save_file(weights, str(tmp / WEIGHTS), metadata={"format": "biovae"})
-        (tmp / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
-        replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_dir(out, lambda tmp: _write_files(tmp, saved, meta), MODEL_FILES)
     return out
+
+
+def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
+    (folder / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
+    weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
+    save_file(weights, str(folder / WEIGHTS), metadata={"format": "biovae"})
+    (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
 
 
 def check_model_out(out: Path) -> Path:
@@ -88,13 +90,75 @@ def check_model_out(out: Path) -> Path:
     return out
 
 
+def write_dir(out: Path, write: Callable[[Path], None], names: Collection[str]) -> None:
+    """Write folder ``out`` atomically: ``write`` fills a new temporary sibling folder, whose
+    files get the modes ``open`` gives (the umask's), and that folder then takes ``out``'s place.
+
+    ``names``: the files ``write`` may create; leftovers of an earlier save of ``out`` that was
+    killed (temporary or old folders holding nothing but such files) are removed first.
+    """
+    remove_leftovers(out, names)
+    # Named before it exists, so that an interrupt at any instant after the mkdir finds it to
+    # delete (a colliding folder of a user's is deleted only if it looks like such a leftover).
+    tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
+    made = False
+    try:
+        tmp.mkdir()  # mode 0o777 less the umask, as for any folder
+        made = True
+        write(tmp)
+        share_like(tmp)
+        replace_dir(tmp, out)
+    finally:
+        if made or only_files(tmp, names):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def replace_dir(src: Path, dst: Path) -> None:
-    old = dst.with_name(f".{dst.name}.old")
-    if dst.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
+    """Put folder ``src`` in the place of ``dst`` (which may not exist). Whatever happens, an
+    error or an interrupt between the two renames included, ``dst`` then holds either the old
+    folder or the new one; the old one is deleted only once the new one is in place."""
+    old = dst.with_name(f".{dst.name}.old-{secrets.token_hex(4)}")  # never a user's folder
+    try:
+        if dst.exists():
+            os.replace(dst, old)
+        os.replace(src, dst)
+    except BaseException:
+        if old.exists() and not dst.exists():
+            os.replace(old, dst)
+        raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_leftovers(out: Path, names: Collection[str]) -> None:
+    """Delete the temporary and old folders that a killed :func:`write_dir` of ``out`` left
+    beside it, but only those holding nothing except files named in ``names``: a folder with
+    anything else in it is a user's and is kept."""
+    pattern = re.compile(re.escape(f".{out.name}.") + r"(tmp|old)-[0-9a-f]{8}")
+    if not out.parent.is_dir():
+        return
+    for folder in out.parent.iterdir():
+        if pattern.fullmatch(folder.name) and only_files(folder, names):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def only_files(folder: Path, names: Collection[str]) -> bool:
+    """``folder`` is a real folder (not a link) whose entries are all files named in ``names``."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        return all(p.name in names and p.is_file() and not p.is_symlink() for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def share_like(folder: Path) -> None:
+    """Give the files in ``folder`` the modes ``open`` would (0o666 less the umask, read off
+    the folder's own mode, which ``mkdir`` set from it): safetensors writes its files 0o600,
+    and a refit would otherwise turn a shared model private."""
+    mode = folder.stat().st_mode & 0o666
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, mode)
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
@@ -213,3 +216,41 @@ def test_weights_made_non_finite_by_the_last_update_are_never_kept():
     with pytest.raises(TrainingError, match=r"weights became non-finite by epoch 1.*--lr"):
         VAE(config=cfg).fit(x)
     assert VAE(config=_cfg(epochs=1, validation_fraction=0.0)).fit(x).model_ is not None
+
+
+def test_an_interrupted_checkpoint_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    real = os.mkdir
+
+    def mkdir(path, *args, **kwargs):  # Ctrl-C as soon as the temporary folder exists
+        real(path, *args, **kwargs)
+        if os.path.basename(path).startswith(".ck"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    with pytest.raises(KeyboardInterrupt):
+        VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(_data(), checkpoint_dir=tmp_path / "ck")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_checkpoints_remove_leftovers_of_killed_runs_but_not_users_files(tmp_path):
+    leftover = tmp_path / ".ckpt-ab_d1234"  # a temporary folder of a run killed mid-checkpoint
+    leftover.mkdir()
+    (leftover / "state.json").write_text("{}")
+    mine = tmp_path / ".ckpt-notes123"  # the same kind of name, holding a user's file
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(_data(), checkpoint_dir=tmp_path / "ck")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt-notes123", "ck"]
+    assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_checkpoint_folders_get_the_umasks_modes(tmp_path):
+    old = os.umask(0o022)
+    try:
+        VAE(config=_cfg(epochs=1, checkpoint_every=1)).fit(_data(), checkpoint_dir=tmp_path / "c")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "c").iterdir()}
+    assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o755
+    assert modes == {"state.json": 0o644, "state.safetensors": 0o644}

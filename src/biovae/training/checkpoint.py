@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from biovae.errors import ModelFileError
+from biovae.persistence import only_files, write_dir
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
@@ -49,17 +49,24 @@ def save_checkpoint(
     tensors["rng.shuffle"] = generator.get_state()
     meta = {"loop": state, "optimizer": opt_meta}
     check_checkpoint_dir(path)
-    tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", dir=path.parent))
-    try:
-        save_file(tensors, str(tmp / TENSORS))
-        (tmp / SCALARS).write_text(json.dumps(meta))
-        old = path.with_name(path.name + ".old")
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    remove_legacy_leftovers(path.parent)
+    write_dir(path, lambda tmp: _write_files(tmp, tensors, meta), (TENSORS, SCALARS))
+
+
+def _write_files(folder: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    save_file(tensors, str(folder / TENSORS))
+    (folder / SCALARS).write_text(json.dumps(meta))
+
+
+def remove_legacy_leftovers(parent: Path) -> None:
+    """Delete the ``.ckpt-*`` temporary folders that earlier versions of biovae left in
+    ``parent`` when killed while checkpointing, but only those holding nothing except checkpoint
+    files (a user's folder of that name is kept)."""
+    for folder in parent.glob(".ckpt-*"):
+        if re.fullmatch(r"\.ckpt-[a-z0-9_]{8}", folder.name) and only_files(
+            folder, (TENSORS, SCALARS)
+        ):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_checkpoint_dir(path: Path) -> None:

@@ -8,8 +8,6 @@ Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetens
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +26,7 @@ from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.errors import ConfigError, DataError, ModelFileError
-from biovae.persistence import check_model_out, read_json, read_weights, replace_dir
+from biovae.persistence import MODEL_FILES, check_model_out, read_json, read_weights, write_dir
 
 FORMAT = "biovae-variants"
 
@@ -184,15 +182,16 @@ def save(path: str | Path, family: Family) -> Path:
         "positions": list(family.positions),
         **family.facts,
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        (tmp / "config.json").write_text(json.dumps(to_dict(family.config), indent=2))
-        save_file(tensors, str(tmp / "weights.safetensors"))
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=2))
-        replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    write_dir(out, lambda tmp: _write_files(tmp, family.config, tensors, meta), MODEL_FILES)
     return out
+
+
+def _write_files(
+    folder: Path, config: VariantsConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    (folder / "config.json").write_text(json.dumps(to_dict(config), indent=2))
+    save_file(tensors, str(folder / "weights.safetensors"))
+    (folder / "metadata.json").write_text(json.dumps(meta, indent=2))
 
 
 def load(path: str | Path) -> Family:

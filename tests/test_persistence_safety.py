@@ -1,0 +1,132 @@
+"""Saving a model folder is safe: an error or Ctrl-C at any point leaves the old model in place
+and no temporary folders behind, other folders beside it are never deleted, and the saved files
+get the modes the umask asks for (like any file the user creates)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biovae import VAE
+from biovae.applications.variants import family
+from biovae.applications.variants.alignment import read_alignment
+from biovae.applications.variants.config import (
+    FamilyModelConfig,
+    FamilyTrainConfig,
+    VariantsConfig,
+)
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+
+FILES = ("config.json", "metadata.json", "weights.safetensors")
+
+
+@pytest.fixture(scope="module", params=["model", "variants"])
+def saver(request):
+    """A function saving a small fitted model (of 'biovae fit' or 'biovae variants fit')."""
+    if request.param == "model":
+        x = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+        cfg = FitConfig(
+            model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+            train=TrainConfig(epochs=1, batch_size=16, seed=0),
+        )
+        est = VAE(config=cfg).fit(x)
+        return est.save
+    from tests.conftest import FIXTURES
+
+    aln = read_alignment(FIXTURES / "blat_ecolx_first40.a2m")
+    small = VariantsConfig(
+        model=FamilyModelConfig(
+            n_latent=2, encoder_hidden=(8, 8), decoder_hidden=(4, 8), rank=2, group=4
+        ),
+        train=FamilyTrainConfig(steps=2, batch_size=8),
+    )
+    fam = family.fit(aln, small)
+    return lambda path: family.save(path, fam)
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
+def test_a_failure_between_the_renames_keeps_the_old_model(saver, tmp_path, monkeypatch, error):
+    saver(tmp_path / "m")
+    (tmp_path / "m" / "metadata.json").write_text('{"marker": 1}')  # to tell old from new
+    before = contents(tmp_path / "m")
+    real, calls = os.replace, []
+
+    def replace(src, dst):  # the second rename (new folder into place) fails
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise error("interrupted")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(error):
+        saver(tmp_path / "m")
+    monkeypatch.undo()
+    assert len(calls) >= 2
+    assert contents(tmp_path / "m") == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_an_interrupt_right_after_the_temporary_folder_is_made_leaves_nothing(
+    saver, tmp_path, monkeypatch
+):
+    real = os.mkdir
+
+    def mkdir(path, *args, **kwargs):  # Ctrl-C as soon as the temporary folder exists
+        real(path, *args, **kwargs)
+        if os.path.basename(path).startswith(".m"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    with pytest.raises(KeyboardInterrupt):
+        saver(tmp_path / "m")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leftovers_of_a_killed_save_are_removed_but_never_a_users_folders(saver, tmp_path):
+    mine = tmp_path / ".m.old"  # the fixed name earlier versions used, deleted on every save
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    lookalike = tmp_path / ".m.tmp-0123abcd"  # a leftover's name, but holding a user's file
+    lookalike.mkdir()
+    (lookalike / "notes.txt").write_text("mine")
+    leftover = tmp_path / ".m.old-89abcdef"  # what a save killed before cleaning up leaves
+    leftover.mkdir()
+    (leftover / "config.json").write_text("{}")
+    saver(tmp_path / "m")
+    saver(tmp_path / "m")
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert (lookalike / "notes.txt").read_text() == "mine"
+    assert not leftover.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.old", ".m.tmp-0123abcd", "m"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_saved_folders_and_files_get_the_umasks_modes(saver, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        os.mkdir(tmp_path / "probe")  # what any program would create under this umask
+        (tmp_path / "probe" / "f").write_text("")
+        saver(tmp_path / "new")
+        shared = tmp_path / "shared"
+        shared.mkdir(mode=0o755)
+        os.chmod(shared, 0o755)
+        saver(shared)  # refitting into an existing folder
+    finally:
+        os.umask(old)
+    want_dir = stat.S_IMODE((tmp_path / "probe").stat().st_mode)
+    want_file = stat.S_IMODE((tmp_path / "probe" / "f").stat().st_mode)
+    assert (want_dir, want_file) == (0o777 & ~umask, 0o666 & ~umask)
+    for folder in (tmp_path / "new", shared):
+        assert stat.S_IMODE(folder.stat().st_mode) == want_dir
+        assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
+            name: want_file for name in FILES
+        }
