@@ -27,7 +27,7 @@ def demo_config(epochs: int) -> FitConfig:
             likelihood=LikelihoodConfig(name="nb"),
             network=NetworkConfig(hidden=(128,), dropout=0.1, norm="layer"),
         ),
-        objective=ObjectiveConfig(beta=1.0, kl_warmup_epochs=min(20, epochs)),
+        objective=ObjectiveConfig(beta=1.0, kl_warmup_epochs=max(0, min(20, epochs))),
         train=TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, patience=20, seed=0),
     )
 

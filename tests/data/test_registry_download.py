@@ -84,3 +84,62 @@ def test_fetch_uses_env_cache_and_reports_missing_source(tmp_path, monkeypatch):
     src.write_bytes(b"x")
     out = fetch(src.as_uri(), hashlib.sha256(b"x").hexdigest())
     assert out == tmp_path / "envcache" / "ok.txt"
+
+
+def test_fetch_checks_its_arguments_and_cache_and_expands_home(tmp_path, monkeypatch):
+    src = tmp_path / "ok.txt"
+    src.write_bytes(b"x")
+    digest = hashlib.sha256(b"x").hexdigest()
+    with pytest.raises(DataError, match="is not a SHA-256"):
+        fetch(src.as_uri(), "d41d8cd98f00b204e9800998ecf8427e", tmp_path / "c")  # an MD5
+    assert fetch(src.as_uri(), digest + "\n", tmp_path / "c").read_bytes() == b"x"  # stripped
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    with pytest.raises(DataError, match=r"cache folder .* cannot take ok\.txt"):
+        fetch(src.as_uri(), digest, a_file / "sub")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BIOVAE_CACHE", "~/bvcache")
+    assert fetch(src.as_uri(), digest) == tmp_path / "home" / "bvcache" / "ok.txt"
+
+
+def test_an_interrupted_http_body_is_a_one_line_error(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():  # a chunked body cut short: http.client.IncompleteRead
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/f.bin"
+    with pytest.raises(DataError, match=r"f\.bin: download failed"):
+        fetch(url, "0" * 64, tmp_path / "cache")
+    server.close()
+
+
+def test_a_damaged_shipped_data_set_is_refused(tmp_path, monkeypatch):
+    import gzip
+
+    from biovae.data import registry
+
+    whole = gzip.decompress(builtin_path("pbmc68k_reduced").read_bytes()).splitlines(True)
+    cut = tmp_path / "pbmc68k_reduced" / "counts.tsv.gz"
+    cut.parent.mkdir()
+    cut.write_bytes(gzip.compress(b"".join(whole[:301])))  # header + 300 whole rows: readable
+    monkeypatch.setattr(registry, "DATASETS_DIR", tmp_path)
+    with pytest.raises(DataError, match=r"is damaged .* reinstall biovae"):
+        load_builtin("pbmc68k_reduced")
+
+
+def test_demo_names_the_epochs_when_they_are_wrong(tmp_path, capsys):
+    from biovae.cli.main import main
+
+    assert main(["demo", "--epochs", "-1", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("train.epochs must be >= 1") and not (tmp_path / "d").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import urllib.error
@@ -19,9 +20,9 @@ _CHUNK = 1 << 20
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """``cache_dir``, else ``$BIOVAE_CACHE``, else ``~/.cache/biovae``."""
     if cache_dir is not None:
-        return Path(cache_dir)
+        return Path(cache_dir).expanduser()
     env = os.environ.get("BIOVAE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "biovae"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "biovae"
 
 
 def fetch(
@@ -50,14 +51,25 @@ def fetch(
     DataError
         If the download fails or the checksum differs (nothing is left in the cache then).
     """
-    expected = sha256.lower().removeprefix("sha256:")
+    expected = sha256.strip().lower().removeprefix("sha256:")
+    if len(expected) != 64 or set(expected) - set("0123456789abcdef"):
+        raise DataError(
+            f"{url}: checksum {sha256.strip()[:80]!r} is not a SHA-256 (64 hex digits); give the "
+            "file's sha256"
+        )
     name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
     if not name:
         raise DataError(f"{url}: the address does not end in a file name; cannot cache it")
     target = cache_root(cache_dir) / name
     if target.is_file() and file_sha256(target) == expected:
         return target
-    atomic_write(target, lambda tmp: _download(url, tmp, expected, timeout))
+    try:
+        atomic_write(target, lambda tmp: _download(url, tmp, expected, timeout))
+    except OSError as exc:  # the cache folder itself: a file, unwritable, ...
+        raise DataError(
+            f"cache folder {target.parent} cannot take {name} ({exc.strerror or exc}); set "
+            "$BIOVAE_CACHE or cache_dir to a writable folder"
+        ) from exc
     return target
 
 
@@ -75,7 +87,7 @@ def _download(url: str, dest: Path, expected: str, timeout: float) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "xb") as out:
             shutil.copyfileobj(response, out, _CHUNK)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise DataError(
             f"{url}: download failed ({exc}); check the address and the network, or download "
             f"the file yourself into {dest.parent}"

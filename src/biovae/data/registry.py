@@ -7,6 +7,7 @@ from pathlib import Path
 
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset
+from biovae.data.download import file_sha256
 from biovae.data.tables import read_table
 from biovae.errors import DataError
 
@@ -31,6 +32,7 @@ class BuiltinSpec:
     metadata_columns: tuple[str, ...] = ()
     text_columns: tuple[str, ...] = ()
     description: str = ""
+    sha256: str = ""  #: of the shipped file (its README gives it too); checked on loading
 
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
@@ -41,6 +43,7 @@ BUILTINS: dict[str, BuiltinSpec] = {
         metadata_columns=("bulk_labels", "phase", "n_counts"),
         text_columns=("louvain",),
         description="700 PBMCs x 765 genes, integer UMI counts (10x Genomics, Zheng et al. 2017)",
+        sha256="1f9a81d993bd28f6ca7774fb055bd565f8743b5501306f8b089f5e2282880872",
     ),
 }
 
@@ -58,6 +61,11 @@ def builtin_path(name: str) -> Path:
         raise DataError(
             f"built-in data set '{name}': file {path} is missing; reinstall biovae "
             "(the package data was not installed)"
+        )
+    if spec.sha256 and file_sha256(path) != spec.sha256:
+        raise DataError(
+            f"built-in data set '{name}': file {path} is damaged (its SHA-256 differs from the "
+            "shipped one); reinstall biovae"
         )
     return path
 
