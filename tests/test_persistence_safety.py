@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +102,19 @@ def test_leftovers_of_a_killed_save_are_removed_but_never_a_users_folders(saver,
     leftover = tmp_path / ".m.old-89abcdef"  # what a save killed before cleaning up leaves
     leftover.mkdir()
     (leftover / "config.json").write_text("{}")
+    running = tmp_path / ".m.tmp-fedcba98"  # a save still writing, in another process
+    running.mkdir()
+    (running / "config.json").write_text("{}")
+    an_hour_ago = time.time() - 3600  # leftovers are old; a running save's folder is not
+    for path in (leftover / "config.json", leftover):
+        os.utime(path, (an_hour_ago, an_hour_ago))
     saver(tmp_path / "m")
     saver(tmp_path / "m")
     assert (mine / "notes.txt").read_text() == "mine"
     assert (lookalike / "notes.txt").read_text() == "mine"
-    assert not leftover.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.old", ".m.tmp-0123abcd", "m"]
+    assert not leftover.exists() and (running / "config.json").exists()
+    names = [".m.old", ".m.tmp-0123abcd", ".m.tmp-fedcba98", "m"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,9 +137,20 @@ def remove_leftovers(out: Path, names: Collection[str]) -> None:
     pattern = re.compile(re.escape(f".{out.name}.") + r"(tmp|old)-[0-9a-f]{8}")
     if not out.parent.is_dir():
         return
+    now = time.time()
     for folder in out.parent.iterdir():
-        if pattern.fullmatch(folder.name) and only_files(folder, names):
+        if not pattern.fullmatch(folder.name) or not only_files(folder, names):
+            continue
+        try:  # untouched for a while: not the folder of a save still running in parallel
+            stale = now - max(p.stat().st_mtime for p in (folder, *folder.iterdir())) > LEFTOVER_AGE
+        except OSError:
+            continue
+        if stale:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+#: seconds without a change after which a temporary or old folder counts as left over
+LEFTOVER_AGE = 600.0
 
 
 def only_files(folder: Path, names: Collection[str]) -> bool:
