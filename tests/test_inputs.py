@@ -84,3 +84,17 @@ def test_a_semi_supervised_model_predicts_and_scores_no_records():
     none = {"y": np.array([], dtype=object)}
     assert ss.predict_proba(x[:0], none).shape == (0, 2) and ss.predict(x[:0], none).shape == (0,)
     assert ss.score(x[:0], none).shape == (0,) and ss.score(x[:0], none, iwae=3).shape == (0,)
+
+
+def test_ids_read_from_a_file_are_joined_even_when_they_are_0_to_n(tmp_path):
+    # a table whose own ids are 0..n−1 (pandas to_csv of a default index): the file named
+    # them, so a sorted obs is joined on them, not paired by position (review probe)
+    from biovae.data.readers import read_dataset
+
+    path = tmp_path / "x0.csv"
+    pd.DataFrame(np.arange(36.0).reshape(12, 3), columns=["g1", "g2", "g3"]).to_csv(path)
+    meta = pd.DataFrame({"b": [f"rec{i}" for i in range(12)]}).sort_values("b")
+    ds = as_dataset(read_dataset(path), meta)
+    assert list(ds.obs["b"]) == [f"rec{i}" for i in range(12)]
+    indexed = pd.read_csv(path, index_col=0)  # an Int64 index of its own, not a RangeIndex
+    assert list(as_dataset(indexed, meta).obs["b"]) == [f"rec{i}" for i in range(12)]

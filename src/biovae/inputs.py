@@ -30,7 +30,8 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if isinstance(X, Dataset):
         if obs is None:
             return X
-        columns = obs_columns(obs, len(X), X.ids)
+        ids = X.ids if X.source not in _PLACEHOLDER_SOURCES else _placeholder_free(X.ids)
+        columns = obs_columns(obs, len(X), ids)
         return Dataset(X.x, X.ids, X.features, {**X.obs, **columns}, X.alphabet, X.source)
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
@@ -91,8 +92,9 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
             else np.asarray(mat, np.float32)
         )
     ids = np.asarray(adata.obs_names)
+    own = _placeholder_free(ids)  # AnnData(X) names its records 0..n−1
     columns = (
-        obs_columns(adata.obs, adata.n_obs) if obs is None else obs_columns(obs, len(ids), ids)
+        obs_columns(adata.obs, adata.n_obs) if obs is None else obs_columns(obs, len(ids), own)
     )
     return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData")
 
@@ -104,7 +106,7 @@ def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
     if obs is None:
         return {}
     if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
-        if _named(ids) and not isinstance(obs.index, pd.RangeIndex):
+        if ids is not None and not isinstance(obs.index, pd.RangeIndex):
             obs = _joined(obs, [str(i) for i in ids])
         return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
@@ -112,13 +114,16 @@ def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
 
 
-def _named(ids: Any) -> bool:
-    """Whether records have ids of their own: not none, and not the placeholders 0..n−1 that
-    AnnData(X) and arrays get (records so named are matched by position, like a RangeIndex)."""
-    if ids is None:
-        return False
-    ids = np.asarray(ids).astype(str)
-    return not np.array_equal(ids, np.arange(len(ids)).astype(str))
+#: Dataset sources whose ids may be placeholders (0..n−1) rather than the records' own
+_PLACEHOLDER_SOURCES = ("array", "DataFrame", "AnnData")
+
+
+def _placeholder_free(ids: Any) -> Any:
+    """``ids``, or None when they are the placeholders 0..n−1 that AnnData(X), arrays and
+    data frames with a default index get: records so named are matched by position, as a
+    RangeIndex is. Ids read from a file are the records' own and are always used."""
+    text = np.asarray(ids).astype(str)
+    return None if np.array_equal(text, np.arange(len(text)).astype(str)) else ids
 
 
 def _joined(obs: Any, ids: list[str]) -> Any:

@@ -335,6 +335,7 @@ def test_top_level_examples_chain_models_of_the_right_kind():
     [
         ("pca", ["--epochs", "5"], "fitted in closed form"),
         ("pca", ["--decoder", "linear"], "fitted in closed form"),
+        ("pca", ["--variance", "fixed"], "fitted in closed form"),
         ("pca", ["--categorical-covariates", "x"], "without covariates"),
         ("ae", ["--beta", "4"], "no KL term"),
         ("ae", ["--free-bits", "1"], "no KL term"),
@@ -358,3 +359,22 @@ def test_report_colouring_and_sample_covariates_need_what_they_act_on(
     rc, _, err = run(capsys, "sample", cellbench_model, "-n", "2", "--obs", obs, "--out", samples)
     assert rc == 2 and "is not conditional on any; leave --obs out" in err
     assert not samples.exists()
+
+
+def test_a_file_error_is_named_by_every_rank(
+    cellbench_model, fixtures, tmp_path, capsys, monkeypatch
+):
+    # an input error is the same on every rank (rank 0 says it); a file error may be one
+    # node's own, so a non-zero rank says it too, naming its rank
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    data = fixtures / "cellbench_100x200.h5ad"
+
+    def no_writing(*_, **__):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "z.csv"))
+
+    monkeypatch.setattr("biovae.cli.commands.write_table", no_writing)
+    rc, _, err = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.csv")
+    assert rc == 2 and "(rank 1): error:" in err and "permission denied" in err
+    rc, _, err = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.txt")
+    assert rc == 2 and err == ""  # an input error: rank 0 says it

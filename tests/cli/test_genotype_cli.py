@@ -60,3 +60,22 @@ def test_scores_per_observed_locus_and_split_loci_refused(fixtures, tmp_path, ca
     assert main([*fit, "--out", str(tmp_path / "m2")]) == 2
     err = capsys.readouterr().err.strip()
     assert "are apart" in err and "side by side" in err and not (tmp_path / "m2").exists()
+
+
+def test_scores_per_locus_of_a_sparse_h5ad(tmp_path, capsys):
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix(rng.binomial(2, 0.2, (80, 30)).astype(np.float32))
+    path = tmp_path / "g.h5ad"
+    ad.AnnData(x, var=pd.DataFrame(index=[f"rs{i}" for i in range(30)])).write_h5ad(path)
+    model, scores = tmp_path / "m", tmp_path / "s.csv"
+    fit = ["fit", str(path), "--likelihood", "genotype", "--latent", "2", "--epochs", "1"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    for stream in ([], ["--stream"]):
+        assert main(["score", str(model), str(path), *stream, "--out", str(scores)]) == 0
+        table = pd.read_csv(scores)
+        np.testing.assert_allclose(table["elbo_per_locus"], table["elbo"] / 30, rtol=1e-6)

@@ -198,11 +198,14 @@ def _only_checkpoint_files(folder: Path) -> bool:
 
 def _score_units(est, ds):
     """The likelihood's unit of comparison for scores and each record's count of it, or None."""
+    from biovae.likelihoods import Likelihood
+
     model = getattr(est, "model_", None)  # PCA scores features, not a likelihood's terms
-    if model is None:
-        return None
+    if model is None or type(model.likelihood).score_units is Likelihood.score_units:
+        return None  # no unit of its own: nothing to read again
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
-    parts = [model.likelihood.score_units(np.asarray(b)) for _, b in blocks]
+    dense = (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
+    parts = [model.likelihood.score_units(b) for b in dense]
     if any(p is None for p in parts):
         return None
     return parts[0][0], np.concatenate([count for _, count in parts])

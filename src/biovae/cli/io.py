@@ -87,8 +87,10 @@ def check_parent(out: Path) -> Path:
     return out
 
 
-#: bytes a temporary name adds to an output's name while it is written (".NAME.xxxxxxxx.tmp")
-TEMP_NAME_EXTRA = 16
+#: bytes an output's name may grow by in the names derived from it: its temporary copy
+#: (".NAME.xxxxxxxx.tmp"), a checkpoint folder's (".NAME.checkpoint.tmp-xxxxxxxx") and a
+#: screening verdict table's (".NAME.screening.xxxxxxxx.tmp.tsv")
+TEMP_NAME_EXTRA = 32
 
 
 #: arguments naming files a command reads, and files it writes (``fasta`` is read by

@@ -337,9 +337,13 @@ def _run(args: argparse.Namespace) -> int:
             warnings.showwarning = _one_line_warning
             return args.func(args)
     except (BiovaeError, OSError) as exc:  # OSError: a file the system would not let us use
-        # under torchrun every rank meets the same input error: rank 0 says it once
-        if _speaks():
-            print(f"biovae {args.command}: error: {_error_text(exc)}", file=sys.stderr)
+        # under torchrun every rank meets the same input error: rank 0 says it once; a file
+        # error may be one node's own, so every rank says it, with its rank
+        if isinstance(exc, BiovaeError) and not _speaks():
+            return 2
+        rank = None if isinstance(exc, BiovaeError) else os.environ.get("RANK")
+        where = f" (rank {rank})" if rank and int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+        print(f"biovae {args.command}{where}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print("terminated" if isinstance(exc, _Terminated) else "interrupted", file=sys.stderr)

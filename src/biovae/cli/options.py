@@ -345,6 +345,7 @@ IDLE_FIELDS = {
         "model.network.",
         "model.classifier_input",
         "model.likelihood.dispersion",
+        "model.likelihood.variance",
         "objective.",
         "train.",
         "data.categorical_covariates",

@@ -263,3 +263,12 @@ def test_low_complexity_proteins_read_as_iupac_dna_are_screened_as_protein_too(t
     only_silk = fasta(tmp_path, "silk.fasta", {"silk": silk})  # the reference reads as DNA too
     verdicts = ReferenceScreen(only_silk, sample_kind="protein")(["s0", "s1"], [toxin, samples[0]])
     assert [v.flagged for v in verdicts] == [True, False]
+
+
+def test_a_protein_model_is_screened_against_acgt_only_proteins_of_concern(tmp_path):
+    """A protein of concern made only of Ala, Cys, Gly and Thr (poly-GA-like) reads as DNA by
+    its letters; samples known to be proteins are compared with it as a protein too."""
+    concern = "GAGAGAGAGAGTGAGAGAGAGTGAGAGAGAGTGAGAGCGAGT"
+    refs = fasta(tmp_path, "conc.fasta", {"concern": concern})
+    assert ReferenceScreen(refs, sample_kind="protein")(["x"], [concern])[0].flagged
+    assert ReferenceScreen(refs)(["x"], [concern])[0].flagged  # DNA against DNA, as before

@@ -111,16 +111,27 @@ def kind(seq: str) -> str:
 
 
 def kinds(seq: str) -> tuple[str, ...]:
-    """The kinds a sample may be: :func:`kind`, and protein too when its letters are all
+    """The kinds a sequence may be: :func:`kind`, and protein too when its letters are all
     nucleotide codes, some of them ambiguity codes, and all amino acids — low-complexity
-    proteins (GAGAGS silk, GGGGS linkers, His tags) read as IUPAC DNA. Such a sample is
-    screened both ways: a screen must fail closed."""
+    proteins (GAGAGS silk, GGGGS linkers, His tags) read as IUPAC DNA. Such a sequence is
+    compared both ways: a screen must fail closed. (Plain A/C/G/T is DNA here: compared as
+    protein, random DNA would match at 17-letter windows by chance.)"""
     if kind(seq) == "protein":
         return ("protein",)
     letters = set(seq.upper())
     if letters - set("ACGTUN") and letters <= set(AMINO_ACIDS):
         return ("nucleotide", "protein")
     return ("nucleotide",)
+
+
+def _ref_kinds(ref: str, sample_kind: str | None) -> tuple[str, ...]:
+    """:func:`kinds` of a reference; when the samples are known to be proteins, every
+    reference whose letters are all amino acids is also a protein (a poly-GA or other
+    A/C/G/T-only protein of concern, which its letters alone would call DNA)."""
+    found = kinds(ref)
+    if sample_kind == "protein" and "protein" not in found and set(ref) <= set(AMINO_ACIDS):
+        return (*found, "protein")
+    return found
 
 
 def six_frames(seq: str) -> list[str]:
@@ -172,7 +183,7 @@ class ReferenceScreen:
         names, refs = self.references
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
-        ref_kinds = [kinds(r) for r in refs]
+        ref_kinds = [_ref_kinds(r, self.sample_kind) for r in refs]
         known = (self.sample_kind,) if self.sample_kind else None
         sample_kinds = [known or kinds(s) for s in sequences]
         best: list[_Found | None] = [None] * len(ids)
