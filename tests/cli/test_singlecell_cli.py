@@ -249,3 +249,11 @@ def test_integration_writes_json_only_to_a_json_name(model, tmp_path, capsys):
     assert main([*args, "cell_line", "--out", str(tmp_path / "m.csv")]) == 2
     assert "use a file name ending in .json" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_de_takes_samples_as_score_does_and_keeps_n_samples():
+    from biovae.cli.main import _parser
+
+    base = ["de", "model", "data.h5ad", "--groupby", "g", "--out", "de.csv"]
+    for flag in ("--samples", "--n-samples"):
+        assert _parser().parse_args([*base, flag, "7"]).n_samples == 7

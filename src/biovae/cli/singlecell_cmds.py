@@ -112,7 +112,14 @@ def _add_de_parser(sub, make) -> None:
         default=3.0,
         help="vanilla mode: call genes with |log Bayes factor| ≥ this (default 3)",
     )
-    p.add_argument("--n-samples", type=int, default=5000, help="posterior draws per group")
+    p.add_argument(
+        "--samples",
+        "--n-samples",
+        dest="n_samples",
+        type=int,
+        default=5000,
+        help="posterior draws per group (5000; --samples as in score)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
