@@ -248,3 +248,20 @@ def test_ca_only_frames_for_a_backbone_model_name_no_missing_flag(shared_data, t
         assert main(["structure", command, str(model), str(ca), "--out", str(tmp_path / out)]) == 2
         err = capsys.readouterr().err.strip()
         assert "whole backbone" in err and "use --select" not in err
+
+
+def test_the_report_caution_follows_the_loss_and_needs_two_frames(fixtures, tmp_path, capsys):
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, html = tmp_path / "mse", tmp_path / "r.html"
+    assert main(["structure", "fit", str(pdb), "--loss", "mse", "--out", str(model), *FAST]) == 0
+    assert main(["structure", "report", str(model), str(pdb), "-n", "20", "--out", str(html)]) == 0
+    page = html.read_text()
+    assert "plain Gaussian: nothing keeps their bonds" in page and "satisfy bond" not in page
+    one = tmp_path / "one.pdb"  # the first model only
+    text = pdb.read_text()
+    one.write_text(text[: text.index("ENDMDL") + len("ENDMDL")] + "\nEND\n")
+    capsys.readouterr()
+    again = tmp_path / "one.html"
+    assert main(["structure", "report", str(model), str(one), "--out", str(again)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "give at least 2" in err and len(err.splitlines()) == 1 and not again.exists()

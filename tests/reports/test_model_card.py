@@ -62,3 +62,23 @@ def test_autoencoder_and_pca_cards_claim_only_what_they_have(fixtures):
     assert card.count("exact probabilistic-PCA log-likelihood of") == 2
     vae = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=1).fit(ds)
     assert model_card_section(vae).notes == GENERAL_LIMITS
+
+
+def test_a_pca_of_gaussian_data_scores_the_data_itself(tmp_path):
+    import numpy as np
+
+    from biovae.reports.sections import likelihood_text
+
+    x = np.random.default_rng(0).normal(size=(40, 5))
+    gaussian = PCA(n_latent=2, likelihood="gaussian").fit(x)
+    counts = PCA(n_latent=2, likelihood="nb").fit(np.round(np.abs(x) * 10))
+    text = _card_text(gaussian)
+    assert "not of the raw" not in text and likelihood_text(gaussian).endswith("on the data")
+    assert "not of the raw nb data" in _card_text(counts)
+    page = write_report(Autoencoder(n_latent=2, epochs=2).fit(x), tmp_path / "ae.html", data=x)
+    assert "a higher log p(x|z)" in page.read_text() and "a higher ELBO" not in page.read_text()
+
+
+def _card_text(est) -> str:
+    section = model_card_section(est)
+    return " ".join([*(c for row in section.tables[0].rows for c in row), *section.notes])

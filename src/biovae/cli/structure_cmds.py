@@ -200,7 +200,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = check_output(args.out, (".html",))
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
-    model, structures = _model_and_frames(args)
+    model, structures = _model_and_frames(args, least=2)
     print(write_structure_report(model, structures, out, n_samples=args.n, seed=args.seed))
     return 0
 
@@ -218,14 +218,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_and_frames(args: argparse.Namespace):
-    """The saved model and the frames of ``args.data``, read with the model's atom selection."""
+def _model_and_frames(args: argparse.Namespace, least: int = 1):
+    """The saved model and the frames (at least ``least``) of ``args.data``, read with the
+    model's atom selection."""
     from biovae.data.structure import read_structures
     from biovae.structure_estimator import ConformationVAE
 
     model = ConformationVAE.load(args.model)
     structures = read_structures(args.data, args.topology, model.selection())
     model.check_atoms(structures)
+    if len(structures) < least:
+        raise DataError(
+            f"{args.data}: {len(structures)} frame; the report maps and compares frames: give "
+            f"at least {least} (e.g. the training trajectory)"
+        )
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     return model, structures
 

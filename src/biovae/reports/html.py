@@ -99,7 +99,7 @@ def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str |
         f"{sections.likelihood_text(est)}"
         f"{'' if cfg.model.kind == 'pca' else ' likelihood'} · {cfg.model.n_latent}-D latent space"
     )
-    overview = _overview(sections.summary_facts(est, ds), parts, ds)
+    overview = _overview(sections.summary_facts(est, ds), parts, ds, cfg.model.kind)
     return render_document(title, tagline, overview, parts)
 
 
@@ -158,12 +158,19 @@ def _highlights(items: list[Highlight]) -> str:
     return f'<section class="tiles" aria-label="Key numbers">{tiles}</section>'
 
 
-def _overview(facts: list[tuple[str, str]], parts: list[Section], ds: Dataset | None) -> str:
+def _overview(
+    facts: list[tuple[str, str]], parts: list[Section], ds: Dataset | None, kind: str = "vae"
+) -> str:
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    better = {
+        "ae": "a higher log p(x|z) (a smaller reconstruction error)",
+        "pca": "a higher log-likelihood",
+    }
     hint = (
-        '<p class="guide">Values are per record in nats (natural-log units); a higher ELBO '
-        "is better. The caption under each plot says what to look for.</p>"
+        '<p class="guide">Values are per record in nats (natural-log units); '
+        f"{better.get(kind, 'a higher ELBO')} is better. The caption under each plot says what "
+        "to look for.</p>"
     )
     if ds is None:
         hint += (

@@ -71,9 +71,9 @@ KIND_LIMITS = {
         "The axes are the principal directions, ordered by the variance they explain; each "
         "axis's sign is arbitrary, and axes of nearly equal variance can swap or mix from one "
         "data set to another; interpret neighbourhoods and the directions of known covariates.",
-        "Scores are the exact probabilistic-PCA log-likelihood of the encoder features (not of "
-        "the raw data): they rank records relative to the training distribution, and are not "
-        "probabilities of any outcome.",
+        "Scores are the exact probabilistic-PCA log-likelihood of the encoder features{raw}: "
+        "they rank records relative to the training distribution, and are not probabilities "
+        "of any outcome.",
     ),
     "ae": (
         "The latent axes have no fixed meaning: an autoencoder's code has no prior, so any "
@@ -88,7 +88,7 @@ KIND_LIMITS = {
 #: intended use of the models that are not VAEs, by model kind ({name}: likelihood family)
 KIND_USE = {
     "pca": "A linear baseline: a latent map of the records and the exact probabilistic-PCA "
-    "log-likelihood of their {name} encoder features (not of the raw {name} data).",
+    "log-likelihood of their {name} encoder features{raw}.",
     "ae": "A non-probabilistic baseline: a latent map of the records (one point code each) and "
     "their reconstructions through a {name} decoder, to compare a VAE against. It has no prior, "
     "no density and no ELBO; records decoded from random codes are not samples of a model of "
@@ -96,32 +96,52 @@ KIND_USE = {
 }
 
 
-def general_limits(kind: str) -> tuple[str, ...]:
-    """The notes of the card of a model of ``kind`` (``vae``, ``ssvae``, ``ae``, ``pca``)."""
+def general_limits(kind: str, name: str = "gaussian") -> tuple[str, ...]:
+    """The notes of the card of a model of ``kind`` (``vae``, ``ssvae``, ``ae``, ``pca``) and
+    likelihood family ``name``."""
     if kind not in KIND_LIMITS:
         return GENERAL_LIMITS
     axes, scores = KIND_LIMITS[kind]
+    scores = scores.format(raw=_not_raw(name, ""))
     return (axes, *GENERAL_LIMITS[1:3], scores, *GENERAL_LIMITS[4:])
+
+
+def _not_raw(name: str, family: str) -> str:
+    """ " (not of the raw data)" unless the family's encoder features are the raw values."""
+    return "" if raw_features(name) else f" (not of the raw {family + ' ' if family else ''}data)"
+
+
+def raw_features(name: str) -> bool:
+    """Whether likelihood ``name``'s encoder features are the raw values (Gaussian data),
+    not a transform of them (log1p of counts, one-hot letters, ...)."""
+    from biovae import likelihoods
+    from biovae.likelihoods.base import Likelihood
+
+    return likelihoods.get(name).featurize is Likelihood.featurize
 
 
 def _intended_use(kind: str, name: str) -> str:
     if kind in KIND_USE:
-        return KIND_USE[kind].format(name=name)
+        return KIND_USE[kind].format(name=name, raw=_not_raw(name, name))
     return INTENDED_USE.get(name, "A latent map and density model of records.")
 
 
 def model_card_section(
-    est: Any, use: str | None = None, caution: str | None = None, records: str = "records"
+    est: Any,
+    use: str | None = None,
+    caution: str | None = None,
+    records: str = "records",
+    summary: bool = True,
 ) -> Section:
     """Intended use, training data, limits and safeguards of a fitted estimator (``use`` and
-    ``caution`` replace those its likelihood family implies; ``records`` names the records)."""
+    ``caution`` replace those its likelihood family implies; ``records`` names the records;
+    ``summary``: the page has a model summary holding the data fingerprint)."""
     cfg = est.config_
     name = cfg.model.likelihood.name
     n_train = getattr(est, "n_train_", 0)
     records = f"{n_train:,} {records}" if n_train else f"its training {records}"
-    trained_on = (
-        f"{records} × {len(est.schema_.features):,} features (data fingerprint in the model "
-        "summary)"
+    trained_on = f"{records} × {len(est.schema_.features):,} features" + (
+        " (data fingerprint in the model summary)" if summary else ""
     )
     rows = [
         ("Intended use", use or _intended_use(cfg.model.kind, name)),
@@ -159,5 +179,5 @@ def model_card_section(
         lead="What this model is for, what it was trained on, what it cannot tell you, and "
         "the checks to run before its map, scores or samples are used elsewhere.",
         tables=(Table(("What", "Detail"), tuple(rows)),),
-        notes=general_limits(cfg.model.kind),
+        notes=general_limits(cfg.model.kind, name),
     )

@@ -17,10 +17,11 @@ import numpy as np
 
 from biovae.applications.structures.geometry import ca_only, rmsd
 from biovae.applications.structures.validity import assess, ca_breaks, virtual_bonds
+from biovae.errors import DataError
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.html import write_sections_page
-from biovae.reports.model_card import CAUTIONS, model_card_section
+from biovae.reports.model_card import model_card_section
 from biovae.reports.sections import map_section, training_section, usage_section
 from biovae.reports.structures import ROWS, bond_histogram
 
@@ -58,6 +59,11 @@ def write_structure_report(
     """Write the HTML report of a fitted ``ConformationVAE`` on ``structures`` to ``path``
     (atomically); ``n_samples`` prior draws (fixed by ``seed``) are assessed."""
     est, records = model.vae_, model.records(structures)
+    if len(records) < 2:  # activity, the map and the validity table compare frames
+        raise DataError(
+            f"{structures.source}: {len(records)} frame; the report maps and compares frames: "
+            "give at least 2 (e.g. the training trajectory)"
+        )
     z = est.transform(records)
     frames = np.asarray(records.x, dtype=np.float32).reshape(len(records), -1, 3)
     recon, samples = model.decode(z), model.sample(n_samples, seed)
@@ -69,7 +75,7 @@ def write_structure_report(
         map_section(est, records, z, ("frame",)),
         _reconstruction_section(frames, recon),
         _validity_section(views, Path(structures.source).name),
-        model_card_section(est, use=USE, caution=CAUTIONS["ca_chain"], records="frames"),
+        model_card_section(est, use=USE, caution=_caution(model), records="frames", summary=False),
     ]
     tagline = (
         f"Conformational VAE · {LOSS_TEXT.get(model.loss, model.loss)} · "
@@ -77,6 +83,23 @@ def write_structure_report(
     )
     title = title or f"biovae structure report: {Path(structures.source).name}"
     return write_sections_page(path, title, tagline, parts)
+
+
+def _caution(model: Any) -> str:
+    """What the samples of this model are, by its loss and atoms (the validity table measures
+    how far they hold)."""
+    atoms = "Cα traces" if model.selection() == "ca" else "backbone coordinates"
+    if model.loss == "geometry":
+        held = (
+            "whose bonds and spacing the geometry likelihood's projection pushes toward "
+            "valid values, without guaranteeing them"
+        )
+    else:
+        held = "of a plain Gaussian: nothing keeps their bonds or keeps atoms apart"
+    return (
+        f"Samples are {atoms} {held} (the validity table measures both); they are not "
+        "validated structures — check them before any use as models."
+    )
 
 
 def _reconstruction_section(frames: np.ndarray, recon: np.ndarray) -> Section:
