@@ -1,26 +1,24 @@
 """Frozen, typed configuration objects shared by the Python API and the command line.
 
-Every config is a frozen dataclass validated on construction. :func:`from_dict` builds one from
-plain data (JSON or TOML) and rejects unknown keys, so a typo is an error, never ignored.
+Every config is a frozen dataclass validated on construction. :func:`from_dict` (in
+:mod:`biovae.config_io`, re-exported here) builds one from plain data (JSON or TOML) and
+rejects unknown keys, so a typo is an error, never ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import os
-import sys
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
-
+from biovae.config_io import _coerce
+from biovae.config_io import from_dict as from_dict
+from biovae.config_io import load_toml as load_toml
+from biovae.config_io import merge as merge
+from biovae.config_io import to_dict as to_dict
 from biovae.errors import ConfigError
-
-T = TypeVar("T")
 
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
 NORMS = ("none", "batch", "layer")
@@ -338,101 +336,3 @@ class FitConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain JSON-ready dict of a config (tuples become lists)."""
-    return dataclasses.asdict(cfg)
-
-
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
-    """Build config ``cls`` from a plain dict, rejecting unknown keys and wrong types."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a table of keys, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(
-            f"unknown key {where}.{unknown[0]}; valid keys are: {', '.join(sorted(names))}"
-        )
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - guarded by the checks above
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
-    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is _union_type()):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(_coerce(args[0], v, where) for v in value)
-    return _scalar(hint, value, where)
-
-
-def _union_type() -> Any:
-    import types
-
-    return types.UnionType
-
-
-def _scalar(hint: Any, value: Any, where: str) -> Any:
-    if hint is bool:
-        if not isinstance(value, (bool, np.bool_)):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return bool(value)
-    number = not isinstance(value, (bool, np.bool_))
-    if hint is int:
-        if not (number and isinstance(value, (int, np.integer))):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return int(value)
-    if hint is float:
-        if not (number and isinstance(value, (int, float, np.integer, np.floating))):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        if not math.isfinite(float(value)):
-            raise ConfigError(f"{where} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if isinstance(value, os.PathLike) or type(value).__name__ == "device":  # a torch.device
-            return os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file into a dict (validated later by :func:`from_dict`)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; check the path given to --config")
-    try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
-
-
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``override`` into a copy of ``base`` (override wins)."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
