@@ -58,6 +58,7 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
     the records to screen are sequences (screening options are refused otherwise);
     ``alphabet``: the generating model's, which tells the samples' kind."""
     from biovae.applications.design.screening import CommandScreen, ReferenceScreen
+    from biovae.applications.design.sequence_kinds import kind
 
     out = []
     if args.screen_against:
@@ -65,7 +66,7 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
         if not path.is_file():
             raise ConfigError(f"--screen-against {path}: no such file")
         identity = {} if args.screen_identity is None else {"identity": args.screen_identity}
-        sample_kind = None if alphabet is None else _kind_of(alphabet)
+        sample_kind = None if alphabet is None else kind(alphabet)  # the model's letters
         out.append(ReferenceScreen(path, args.screen_window, **identity, sample_kind=sample_kind))
     else:
         for flag in ("window", "identity"):
@@ -78,10 +79,6 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
             "screening applies to sequence models; this model's samples are table rows"
         )
     return out
-
-
-def _kind_of(alphabet: str) -> str:
-    return "protein" if set(alphabet.upper()) - set("ACGTUN-.") else "nucleotide"
 
 
 def verdict_path(out: Path) -> Path:

@@ -36,6 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.applications.design.sequence_kinds import (
+    AMINO_ACIDS,
+    COMPLEMENT,
+    FRAMES,
+    NUCLEOTIDES,
+    kinds,
+    ref_kinds,
+    six_frames,
+)
 from biovae.applications.design.similarity import (
     UNKNOWN_QUERY,
     UNKNOWN_REFERENCE,
@@ -44,17 +53,12 @@ from biovae.applications.design.similarity import (
     encode,
 )
 from biovae.data.fasta import read_fasta_records
-from biovae.data.sequences import PROTEIN, detect_alphabet
 from biovae.errors import ConfigError, DataError
 
-NUCLEOTIDES, AMINO_ACIDS = "ACGT", PROTEIN.rstrip("-")
 #: default windows (letters): 50 nt, and the 17 residues that 50 nt encode
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
-_CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # TCAG order
-_COMPLEMENT = str.maketrans("ACGTUN", "TGCAAN")
-_FRAMES = ("+1", "+2", "+3", "−1", "−2", "−3")
 _YES = {"1", "true", "yes", "flag", "flagged"}
 _NO = {"0", "false", "no", "pass", "passed"}
 
@@ -103,57 +107,6 @@ def ungapped(seq: str) -> str:
     return seq.upper().replace("-", "").replace(".", "")
 
 
-def kind(seq: str) -> str:
-    """``nucleotide`` or ``protein``, by the letters of one sequence (each sequence of a file
-    is classified on its own: files may mix the two)."""
-    raw = np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)
-    return "protein" if detect_alphabet(raw[None, :]) == PROTEIN else "nucleotide"
-
-
-def kinds(seq: str) -> tuple[str, ...]:
-    """The kinds a sequence may be: :func:`kind`, and protein too when its letters are all
-    nucleotide codes, some of them ambiguity codes, and all amino acids — low-complexity
-    proteins (GAGAGS silk, GGGGS linkers, His tags) read as IUPAC DNA. Such a sequence is
-    compared both ways: a screen must fail closed. (Plain A/C/G/T is DNA here: compared as
-    protein, random DNA would match at 17-letter windows by chance.)"""
-    if kind(seq) == "protein":
-        return ("protein",)
-    letters = set(seq.upper())
-    if letters - set("ACGTUN") and letters <= set(AMINO_ACIDS):
-        return ("nucleotide", "protein")
-    return ("nucleotide",)
-
-
-def _ref_kinds(ref: str, sample_kind: str | None) -> tuple[str, ...]:
-    """:func:`kinds` of a reference; when the samples are known to be proteins, every
-    reference whose letters are all amino acids is also a protein (a poly-GA or other
-    A/C/G/T-only protein of concern, which its letters alone would call DNA)."""
-    found = kinds(ref)
-    if sample_kind == "protein" and "protein" not in found and set(ref) <= set(AMINO_ACIDS):
-        return (*found, "protein")
-    return found
-
-
-def six_frames(seq: str) -> list[str]:
-    """Translations of the three forward and three reverse-complement frames."""
-    dna = seq.replace("U", "T")
-    out = []
-    for strand in (dna, dna.translate(_COMPLEMENT)[::-1]):
-        for frame in range(3):
-            codons = [strand[i : i + 3] for i in range(frame, len(strand) - 2, 3)]
-            out.append("".join(_codon(c) for c in codons))
-    return out
-
-
-def _codon(codon: str) -> str:
-    index = 0
-    for base in codon:
-        if base not in "TCAG":
-            return "X"
-        index = 4 * index + "TCAG".index(base)
-    return _CODE[index]
-
-
 @dataclass(frozen=True)
 class ReferenceScreen:
     """Flag samples with a window of ``window`` letters at ≥ ``identity`` to a reference of
@@ -183,12 +136,12 @@ class ReferenceScreen:
         names, refs = self.references
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
-        ref_kinds = [_ref_kinds(r, self.sample_kind) for r in refs]
+        of_refs = [ref_kinds(r, self.sample_kind) for r in refs]
         known = (self.sample_kind,) if self.sample_kind else None
         sample_kinds = [known or kinds(s) for s in sequences]
         best: list[_Found | None] = [None] * len(ids)
-        for ref_kind in sorted({k for ks in ref_kinds for k in ks}):
-            group = [j for j, ks in enumerate(ref_kinds) if ref_kind in ks]
+        for ref_kind in sorted({k for ks in of_refs for k in ks}):
+            group = [j for j, ks in enumerate(of_refs) if ref_kind in ks]
             for sample_kind in sorted({k for ks in sample_kinds for k in ks}):
                 comparison = _Comparison(
                     [names[j] for j in group],
@@ -235,11 +188,11 @@ class _Comparison:
         self.unit = "protein" if "protein" in (ref_kind, sample_kind) else "nucleotide"
         self.frames = sample_kind == "nucleotide" and ref_kind == "protein"
         if sample_kind == "protein" and ref_kind == "nucleotide":
-            names = [f"{n} (frame {f})" for n in names for f in _FRAMES]
+            names = [f"{n} (frame {f})" for n in names for f in FRAMES]
             refs = [t for r in refs for t in six_frames(r)]
         elif self.unit == "nucleotide":  # both strands
             names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
-            refs = refs + [r.translate(_COMPLEMENT)[::-1] for r in refs]
+            refs = refs + [r.translate(COMPLEMENT)[::-1] for r in refs]
         self.names = names
         self.letters = AMINO_ACIDS if self.unit == "protein" else NUCLEOTIDES
         coded = [encode(r, self.letters, UNKNOWN_REFERENCE) for r in refs]
@@ -249,7 +202,7 @@ class _Comparison:
     def hits(self, rid: str, seq: str) -> list[_Found]:
         """Every qualifying hit of the sample ``seq`` (or of its six frames)."""
         if self.frames:
-            queries = list(zip(six_frames(seq), [f"frame {f} " for f in _FRAMES]))
+            queries = list(zip(six_frames(seq), [f"frame {f} " for f in FRAMES]))
         else:
             queries = [(seq.replace("U", "T") if self.unit == "nucleotide" else seq, "")]
         out = []
