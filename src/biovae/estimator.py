@@ -20,6 +20,7 @@ from biovae.config import FitConfig, LikelihoodConfig, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
+from biovae.fit_inputs import mmd_levels, n_batches, record_weights, validation_split
 from biovae.inputs import (
     as_dataset,
     check_data,
@@ -119,7 +120,7 @@ class _LatentEstimator(EstimatorConventions):
             ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source
         )
         letters = len(ds.alphabet) if ds.alphabet else 0
-        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, _n_batches(cfg, cov))
+        lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, n_batches(cfg, cov))
         check_data(lik, ds)
         labels = self._fit_labels(ds, cfg)
         schema = DataSchema(
@@ -127,9 +128,11 @@ class _LatentEstimator(EstimatorConventions):
         )
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
         c = cov.encode(ds.obs, len(ds), ds.source)
-        w = _weights(sample_weight, len(ds), ds.source)
-        source = make_source(ds.x, c, w, lik.data_dtype, y=y, g=_mmd_levels(cfg, cov, c))
-        train_idx, val_idx = _split(len(ds), cfg.train.validation_fraction, cfg.train.seed)
+        w = record_weights(sample_weight, len(ds), ds.source)
+        source = make_source(ds.x, c, w, lik.data_dtype, y=y, g=mmd_levels(cfg, cov, c))
+        train_idx, val_idx = validation_split(
+            len(ds), cfg.train.validation_fraction, cfg.train.seed
+        )
         train = source.subset(train_idx)
         with seeded(cfg.train.seed, cfg.train.device):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
@@ -318,7 +321,7 @@ class _LatentEstimator(EstimatorConventions):
             saved.config.model.likelihood,
             schema.data_shape,
             schema.n_letters,
-            _n_batches(saved.config, schema.covariates),
+            n_batches(saved.config, schema.covariates),
         )
         model = build_model(
             lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
@@ -371,51 +374,6 @@ def model_from_saved(saved: persistence.SavedModel):
 
     kinds = {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}
     return kinds[saved.config.model.kind].from_saved(saved)
-
-
-def _n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:
-    """Levels of ``data.batch_key`` when the likelihood's dispersion is per batch, else 0."""
-    if cfg.model.likelihood.dispersion != "gene-batch":
-        return 0
-    if not cfg.data.batch_key:
-        raise ConfigError(
-            "likelihood.dispersion 'gene-batch' needs the batch column: pass --batch-key COL "
-            "(batch_key=...)"
-        )
-    return len(cov.categories[0])
-
-
-def _weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
-    """Validated per-record weights as a float32 tensor (None when not given)."""
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight, dtype=np.float64).ravel()
-    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise DataError(
-            f"{source}: sample_weight must hold {n} finite values >= 0 with a positive sum "
-            f"(got shape {w.shape}); give one weight per record"
-        )
-    return torch.from_numpy(w).float()
-
-
-def _mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
-    """Level indicators for the MMD penalty (None when it is off); it needs a categorical
-    covariate to make the latent map independent of."""
-    if cfg.objective.mmd_batch <= 0:
-        return None
-    g = cov.level_indicators(c)
-    if g is None:
-        raise ConfigError(
-            "the MMD penalty (objective.mmd_batch, --mmd-batch) removes a categorical covariate "
-            "from the latent map; name it with --categorical-covariates (e.g. batch)"
-        )
-    return g
-
-
-def _split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    n_val = round(n * fraction) if n >= 10 else 0
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
-    return order[n_val:].sort().values, order[:n_val].sort().values
 
 
 __all__ = ["PCA", "VAE", "Autoencoder", "LikelihoodConfig", "load_model"]

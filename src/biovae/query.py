@@ -79,15 +79,15 @@ def _with_new_levels(cov: Any, ds: Any) -> Any:
 
 def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[Any, list]:
     """The extended model, trained on every query record with only its new entries free."""
-    from biovae.estimator import _mmd_levels, _n_batches
+    from biovae.fit_inputs import mmd_levels, n_batches
 
     schema = est.schema_
     lik = likelihoods.build(
-        cfg.model.likelihood, schema.data_shape, schema.n_letters, _n_batches(cfg, new_cov)
+        cfg.model.likelihood, schema.data_shape, schema.n_letters, n_batches(cfg, new_cov)
     )
     check_data(lik, ds)
     c = new_cov.encode(ds.obs, len(ds), ds.source)
-    source = make_source(ds.x, c, None, lik.data_dtype, g=_mmd_levels(cfg, new_cov, c))
+    source = make_source(ds.x, c, None, lik.data_dtype, g=mmd_levels(cfg, new_cov, c))
     with seeded(cfg.train.seed, cfg.train.device):
         model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)
         undo = freeze_except(

@@ -1,0 +1,59 @@
+"""What a fit derives from its config and data before training: the number of batches of a
+per-batch dispersion, validated record weights, the MMD penalty's level indicators and the
+validation split (shared by the estimators and reference mapping)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from biovae.config import FitConfig
+from biovae.errors import ConfigError, DataError
+from biovae.models import CovariateSpec
+
+
+def n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:
+    """Levels of ``data.batch_key`` when the likelihood's dispersion is per batch, else 0."""
+    if cfg.model.likelihood.dispersion != "gene-batch":
+        return 0
+    if not cfg.data.batch_key:
+        raise ConfigError(
+            "likelihood.dispersion 'gene-batch' needs the batch column: pass --batch-key COL "
+            "(batch_key=...)"
+        )
+    return len(cov.categories[0])
+
+
+def record_weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
+    """Validated per-record weights as a float32 tensor (None when not given)."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise DataError(
+            f"{source}: sample_weight must hold {n} finite values >= 0 with a positive sum "
+            f"(got shape {w.shape}); give one weight per record"
+        )
+    return torch.from_numpy(w).float()
+
+
+def mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
+    """Level indicators for the MMD penalty (None when it is off); it needs a categorical
+    covariate to make the latent map independent of."""
+    if cfg.objective.mmd_batch <= 0:
+        return None
+    g = cov.level_indicators(c)
+    if g is None:
+        raise ConfigError(
+            "the MMD penalty (objective.mmd_batch, --mmd-batch) removes a categorical covariate "
+            "from the latent map; name it with --categorical-covariates (e.g. batch)"
+        )
+    return g
+
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    n_val = round(n * fraction) if n >= 10 else 0
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
+    return order[n_val:].sort().values, order[:n_val].sort().values
