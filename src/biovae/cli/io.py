@@ -93,13 +93,13 @@ def check_parent(out: Path) -> Path:
 TEMP_NAME_EXTRA = 32
 
 
-#: arguments naming files a command reads, and files it writes (``fasta`` is read by
-#: ``screen`` and written by ``variants design``)
+#: arguments naming files a command reads, and files it writes
 _INPUTS = (
     "data", "model", "train", "holdout", "start", "end", "alignment", "training", "reference",
     "mutations", "obs", "cfg__data__obs_path", "screen_against", "topology", "config",
+    "sequences",
 )  # fmt: skip
-_OUTPUTS = ("out", "report", "passed", "heatmap")
+_OUTPUTS = ("out", "report", "passed", "heatmap", "fasta")
 
 
 def refuse_clobbering(args) -> None:
@@ -107,11 +107,6 @@ def refuse_clobbering(args) -> None:
     inputs or another of its outputs (``--out`` = DATA destroyed the data)."""
     inputs = [getattr(args, a, None) for a in _INPUTS]
     outputs = [(a, getattr(args, a, None)) for a in _OUTPUTS]
-    fasta = getattr(args, "fasta", None)
-    if getattr(args, "command", None) == "screen":
-        inputs.append(fasta)
-    else:
-        outputs.append(("fasta", fasta))
     taken: dict[str, str] = {}
     for value in inputs:
         for path in value if isinstance(value, (list, tuple)) else [value]:

@@ -26,7 +26,9 @@ def add_screen_parser(sub, make) -> None:
         "  biovae screen designs.fasta --screen-command 'my_screen {fasta} {out}' "
         "--out verdicts.tsv --passed ok.fasta\n",
     )
-    p.add_argument("fasta", metavar="FASTA", help="sequences (unaligned or aligned; gaps dropped)")
+    p.add_argument(
+        "sequences", metavar="FASTA", help="sequences (unaligned or aligned; gaps dropped)"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="verdict table, .tsv or .csv")
     p.add_argument("--passed", metavar="FILE", help="also write the unflagged records as FASTA")
     add_screen_options(
@@ -48,7 +50,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     chosen = screens(args, sequences=True)
     if not chosen:
         raise ConfigError("give a screen: --screen-against FASTA and/or --screen-command CMD")
-    path = Path(args.fasta)
+    path = Path(args.sequences)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path")
     records = read_fasta_records(path)
