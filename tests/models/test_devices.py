@@ -114,7 +114,7 @@ def test_cuda_without_a_gpu_is_a_one_line_config_error():
 @CUDA
 @pytest.mark.parametrize(
     ("cls", "name", "ds", "cfg"),
-    [c for c in _cases() if c[1] in ("gaussian", "nb", "zinb", "categorical")],
+    [*_cases(), (VAE, "ca_chain", dataset_for("ca_chain"), config("ca_chain"))],
     ids=lambda v: getattr(v, "__name__", v) if not isinstance(v, (Dataset, FitConfig)) else "",
 )
 def test_a_fit_on_cuda_comes_back_on_the_cpu(tmp_path, cls, name, ds, cfg):

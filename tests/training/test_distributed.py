@@ -150,3 +150,57 @@ def test_a_resumed_ddp_fit_is_the_uninterrupted_one_and_errors_stop_every_rank(t
     messages = [(tmp_path / f"inf{r}.txt").read_text() for r in range(2)]
     assert all("epoch 1, batch 1" in m for m in messages)
     assert "became nan at" in messages[1] and "another process's batch" in messages[0]
+
+
+@pytest.fixture
+def one_gpu(monkeypatch):
+    """A machine with one CUDA GPU, as far as the checks before NCCL can tell."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: None)
+    monkeypatch.setattr(dist, "init_process_group", _no_group)
+    for key in ("LOCAL_RANK", "LOCAL_WORLD_SIZE", "RANK"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    return monkeypatch
+
+
+def _no_group(*args, **kwargs):
+    raise AssertionError("joined the process group")
+
+
+@pytest.mark.parametrize(
+    ("env", "device", "msg"),
+    [
+        ({"LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": "1", "RANK": "1"}, "cuda", "--nproc_per_node=1"),
+        ({"LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": "0", "RANK": "0"}, "cuda", "--nproc_per_node=1"),
+        ({"LOCAL_WORLD_SIZE": "2", "LOCAL_RANK": "0", "RANK": "0"}, "cuda:0", "share one GPU"),
+        ({"LOCAL_WORLD_SIZE": "1", "LOCAL_RANK": "0", "RANK": "1"}, "cuda:1", "cuda:0 to cuda:0"),
+    ],
+)
+def test_nccl_processes_without_a_gpu_each_are_refused_before_joining(one_gpu, env, device, msg):
+    from biovae.errors import ConfigError
+    from biovae.training.distributed import launched
+
+    for key, value in env.items():
+        one_gpu.setenv(key, value)
+    with pytest.raises(ConfigError, match=msg), launched(device):
+        pass
+
+
+def test_one_process_per_gpu_goes_on_to_join_the_group(one_gpu):
+    from biovae.training.distributed import launched
+
+    one_gpu.setenv("LOCAL_WORLD_SIZE", "1")
+    one_gpu.setenv("LOCAL_RANK", "0")
+    with pytest.raises(AssertionError, match="joined the process group"), launched("cuda"):
+        pass
+
+
+def test_a_gpu_this_machine_lacks_is_a_config_error(one_gpu):
+    from biovae.errors import ConfigError
+    from biovae.training.distributed import DistContext
+
+    assert DistContext().device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(ConfigError, match="has 1 CUDA GPU"):
+        DistContext().device("cuda:3")

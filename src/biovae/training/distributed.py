@@ -47,6 +47,11 @@ class DistContext:
                 )
             if device.index is None and self.world_size > 1:
                 device = torch.device("cuda", _local_rank(self.rank))
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ConfigError(
+                    f"train.device {name!r}: this machine has {torch.cuda.device_count()} "
+                    f"CUDA GPU(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+                )
         return device
 
     def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
@@ -103,11 +108,7 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
         return
     cuda = torch.device(device).type == "cuda"
     if cuda:
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"train.device {device!r}: this torch sees no CUDA GPU; train with --device cpu"
-            )
-        torch.cuda.set_device(_local_rank(int(os.environ.get("RANK", "0"))))
+        torch.cuda.set_device(_own_gpu(device))
     dist.init_process_group("nccl" if cuda else "gloo")
     try:
         yield DistContext.current()
@@ -115,6 +116,39 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _own_gpu(device: str) -> int:
+    """This process's GPU under NCCL, which wants one GPU per process: the one named, else
+    ``LOCAL_RANK``'s. Processes that would share a GPU, or a GPU this machine lacks, are a
+    one-line error before any process group is joined (NCCL would fail later, less clearly)."""
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"train.device {device!r}: this torch sees no CUDA GPU; train with --device cpu"
+        )
+    here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpus = torch.cuda.device_count()
+    named = torch.device(device).index
+    if named is not None:
+        if here > 1:
+            raise ConfigError(
+                f"train.device {device!r} under torchrun with {here} processes on this machine: "
+                "they would share one GPU; use --device cuda (each takes cuda:$LOCAL_RANK)"
+            )
+        if named >= gpus:
+            raise ConfigError(
+                f"train.device {device!r}: this machine has {gpus} CUDA GPU(s), "
+                f"cuda:0 to cuda:{gpus - 1}"
+            )
+        return named
+    local = _local_rank(int(os.environ.get("RANK", "0")))
+    if here > gpus or local >= gpus:
+        raise ConfigError(
+            f"torchrun started {max(here, local + 1)} processes on this machine but it has "
+            f"{gpus} CUDA GPU(s), and NCCL needs one per process: use --nproc_per_node={gpus}, "
+            "or --device cpu"
+        )
+    return local
 
 
 def _local_rank(rank: int) -> int:
