@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -72,7 +74,8 @@ def test_placeholder_record_names_are_matched_by_position():
     df = pd.DataFrame({"g": [5.0, 0, 6, 1], "batch": list("ABAB")}).sort_values("batch")
     x, obs = df[["g"]].to_numpy(np.float32), df[["batch"]]
     for records in (x, pd.DataFrame(x), ad.AnnData(x), as_dataset(x)):
-        assert list(as_dataset(records, obs).obs["batch"]) == list("AABB")
+        with pytest.warns(UserWarning, match="by position although its index is 0..n−1"):
+            assert list(as_dataset(records, obs).obs["batch"]) == list("AABB")
 
 
 def test_a_semi_supervised_model_predicts_and_scores_no_records():
@@ -96,5 +99,22 @@ def test_ids_read_from_a_file_are_joined_even_when_they_are_0_to_n(tmp_path):
     meta = pd.DataFrame({"b": [f"rec{i}" for i in range(12)]}).sort_values("b")
     ds = as_dataset(read_dataset(path), meta)
     assert list(ds.obs["b"]) == [f"rec{i}" for i in range(12)]
-    indexed = pd.read_csv(path, index_col=0)  # an Int64 index of its own, not a RangeIndex
+    # an Int64 index of its own, as pandas 2's read_csv(index_col=0) gives (pandas 3 gives a
+    # RangeIndex, a default index: see the next test)
+    indexed = pd.read_csv(path, index_col=0).set_axis(pd.Index(np.arange(12)))
     assert list(as_dataset(indexed, meta).obs["b"]) == [f"rec{i}" for i in range(12)]
+
+
+def test_pairing_by_position_warns_of_an_obs_index_in_another_order():
+    # pandas 3 reads an index column of 0..n−1 (and set_index of one) as a RangeIndex, which
+    # cannot be told from a default index: records so named are paired with obs by position,
+    # and a warning says so when obs's own 0..n−1 labels are in another order
+    x = pd.DataFrame(np.arange(36.0).reshape(12, 3), index=pd.RangeIndex(12))
+    meta = pd.DataFrame({"b": [f"rec{i}" for i in range(12)]}).sort_values("b")
+    with pytest.warns(UserWarning, match="by position although its index is 0..n−1 in another"):
+        assert list(as_dataset(x, meta).obs["b"]) == list(meta["b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(as_dataset(x, meta.sort_index()).obs["b"]) == [f"rec{i}" for i in range(12)]
+        named = meta.set_axis([f"s{i}" for i in range(12)])
+        assert list(as_dataset(x, named).obs["b"]) == list(meta["b"])

@@ -108,10 +108,30 @@ def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
     if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
         if ids is not None and not isinstance(obs.index, pd.RangeIndex):
             obs = _joined(obs, [str(i) for i in ids])
+        else:
+            _warn_if_reordered(obs.index)
         return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
         return {str(k): np.asarray(v) for k, v in obs.items()}
     raise DataError(f"obs must be a dict of columns or a DataFrame, got {type(obs).__name__}")
+
+
+def _warn_if_reordered(index: pd.Index) -> None:
+    """Warn when ``obs`` is paired by position but its index is 0..n−1 in another order: a
+    frame sorted after the records were taken from it (pairing by position is right), or ids
+    0..n−1 of the records' own (wrong), which pandas 3 gives a RangeIndex from a file's index
+    column or set_index — indistinguishable from a default index, so nothing is joined."""
+    text = np.asarray(index.astype(str))
+    order = np.arange(len(text)).astype(str)
+    if len(text) > 1 and not np.array_equal(text, order) and set(text) == set(order):
+        warnings.warn(
+            "obs is paired with the records by position although its index is 0..n−1 in "
+            "another order: such an index cannot be told from a default one. If it names the "
+            "records (not rows of a frame sorted after X was taken from it), give the records "
+            "ids of their own (e.g. strings) or reorder obs to match",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 #: Dataset sources whose ids may be placeholders (0..n−1) rather than the records' own

@@ -35,7 +35,7 @@ def text_table_obs(col: pd.Series) -> np.ndarray:
     a column of numbers with spellings of missing values (``NA``, ``NaN``, ``?``, … as R and
     others write them) is numbers with missing values, as pandas would have read it without
     them."""
-    parsed = numeric_or_none(col) if col.dtype == object else None
+    parsed = numeric_or_none(col)  # text is object dtype in pandas 2, ``str`` in pandas 3
     return to_obs(col) if parsed is None else parsed.to_numpy(dtype=np.float64)
 
 
