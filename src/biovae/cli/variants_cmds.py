@@ -57,6 +57,29 @@ _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
 }
 
 
+#: how --help names each flag's value (argparse would print the field in capitals)
+_METAVARS = {
+    "--focus": "ID",
+    "--theta": "T",
+    "--max-gap-fraction": "F",
+    "--alphabet": "NAME",
+    "--latent": "K",
+    "--steps": "N",
+    "--minutes": "M",
+    "--batch-size": "N",
+    "--lr": "LR",
+    "--lr-schedule": "KIND",
+    "--precision": "KIND",
+    "--device": "DEV",
+    "--compile": "MODE",
+    "--validation-fraction": "F",
+    "--patience": "N",
+    "--seed": "S",
+    "--ensemble": "N",
+    "--weight-noise": "MODE",
+}
+
+
 def _action(actions, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
     """A ``biovae variants`` action whose --help describes it and shows examples."""
     return actions.add_parser(
@@ -96,11 +119,12 @@ def add_parser(sub) -> None:
     fit.add_argument("alignment", metavar="ALIGNMENT", help="A2M, A3M, aligned FASTA, Stockholm")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
+    fit.add_argument("--quiet", action="store_true", help="no progress output")
     for flag, (_, type_, help_) in _FIT_FLAGS.items():
         if type_ is bool:
             fit.add_argument(flag, action="store_const", const=True, help=help_)
         else:
-            fit.add_argument(flag, type=type_, help=help_)
+            fit.add_argument(flag, type=type_, metavar=_METAVARS[flag], help=help_)
     fit.set_defaults(func=cmd_fit)
     score = _action(
         actions,
@@ -201,7 +225,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     if len(aln) < 2:
         raise DataError(f"{args.alignment}: only {len(aln)} usable sequence; a family needs more")
-    fitted = family.fit(aln, cfg)
+    fitted = family.fit(aln, cfg, progress=not args.quiet)
     family.save(out, fitted)
     f = fitted.facts
     print(

@@ -1,4 +1,4 @@
-"""Progress bar over epochs (tqdm on a terminal, silent otherwise)."""
+"""Progress bar over epochs or updates (tqdm on a terminal, silent otherwise)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ import sys
 
 
 class Progress:
-    """Epoch progress with the latest losses; disabled bars cost nothing."""
+    """Progress with the latest losses; disabled bars cost nothing."""
 
-    def __init__(self, total: int, initial: int = 0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        total: int,
+        initial: int = 0,
+        enabled: bool = True,
+        *,
+        unit: str = "epoch",
+        desc: str = "training",
+    ) -> None:
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
@@ -16,8 +24,8 @@ class Progress:
             self.bar = tqdm(
                 total=total,
                 initial=initial,
-                unit="epoch",
-                desc="training",
+                unit=unit,
+                desc=desc,
                 file=sys.stderr,
                 dynamic_ncols=True,
                 leave=False,
@@ -25,14 +33,17 @@ class Progress:
                 mininterval=0.5,
             )
 
-    def update(self, row: dict[str, float]) -> None:
+    def update(self, row: dict[str, float] | None = None, n: int = 1) -> None:
+        """Advance by ``n``, showing the ELBO (and held-out ELBO) of ``row`` when given."""
         if self.bar is None:
             return
-        shown = {"elbo": row.get("elbo")}
-        if "val_elbo" in row:
-            shown["val_elbo"] = row["val_elbo"]
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items() if v is not None})
-        self.bar.update(1)
+        if row is not None:
+            shown = {"elbo": row.get("elbo")}
+            if "val_elbo" in row:
+                shown["val_elbo"] = row["val_elbo"]
+            shown = {k: f"{v:.4g}" for k, v in shown.items() if v is not None}
+            self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(n)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -120,8 +120,11 @@ def _is_substitution(mutant: str) -> bool:
     return len(parsed) == 1 and parsed[0][0] != parsed[0][2]
 
 
-def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
-    """Weight the alignment, train ``config.ensemble`` members (seeds seed, seed+1, ...)."""
+def fit(
+    alignment: Alignment, config: VariantsConfig, progress: bool = False, **snapshot_kw
+) -> Family:
+    """Weight the alignment, train ``config.ensemble`` members (seeds seed, seed+1, ...),
+    with a progress bar per member when ``progress``."""
     t0 = time.perf_counter()
     weights = sequence_weights(
         alignment.codes, alignment.gap, len(alignment.alphabet), config.alignment.theta
@@ -136,6 +139,8 @@ def fit(alignment: Alignment, config: VariantsConfig, **snapshot_kw) -> Family:
             len(alignment.alphabet),
             config.model,
             train_cfg,
+            progress=progress,
+            label=f"member {i + 1}/{config.ensemble}" if config.ensemble > 1 else "training",
             **snapshot_kw,
         )
         members.append(model)

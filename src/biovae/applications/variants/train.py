@@ -23,6 +23,7 @@ from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
 from biovae.training.optim import Adam, adam
+from biovae.training.progress import Progress
 
 #: Called with (training seconds so far, model) at each requested snapshot time.
 SnapshotFn = Callable[[float, FamilyVAE], None]
@@ -37,6 +38,8 @@ def fit_family(
     *,
     snapshot_seconds: tuple[float, ...] = (),
     on_snapshot: SnapshotFn | None = None,
+    progress: bool = False,
+    label: str = "training",
 ) -> tuple[FamilyVAE, list[dict[str, float]]]:
     """Train one family VAE; returns the model (eval mode) and a coarse history.
 
@@ -45,6 +48,7 @@ def fit_family(
     ``eval_every`` updates; training stops after ``patience`` evaluations without improvement).
     ``on_snapshot`` receives a copy of the model that would be returned if training stopped
     after each of ``snapshot_seconds`` of training time (callback time is not counted).
+    ``progress`` shows a bar over the updates (on a terminal), titled ``label``.
     """
     device = torch.device(train_cfg.device)
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
@@ -57,6 +61,8 @@ def fit_family(
     history: list[dict[str, float]] = []
     limit = train_cfg.max_minutes * 60 or float("inf")
     with seeded(train_cfg.seed, device), contextlib.ExitStack() as stack:
+        bar = Progress(train_cfg.steps, enabled=progress, unit="update", desc=label)
+        stack.callback(bar.close)
         model = FamilyVAE(x.shape[1], n_letters, model_cfg).to(device)
         opt = _optimizer(model, train_cfg, neff)
         stack.enter_context(fused.enabled(_compile_threshold(model, train_cfg)))
@@ -68,13 +74,17 @@ def fit_family(
             sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
             now = time.perf_counter()
             elapsed, t0 = elapsed + now - t0, now
+            shown = None
             if step % 100 == 0:
                 history.append(
                     {"step": step, "seconds": elapsed, "elbo": sums[0] / 100, "kl": sums[1] / 100}
                 )
                 sums[:] = 0
+                shown = {"elbo": history[-1]["elbo"]}
             if keeper and step % train_cfg.eval_every == 0:
                 history.append({"step": step, "seconds": elapsed, "val_elbo": keeper.see(model)})
+                shown = {**(shown or {}), "val_elbo": history[-1]["val_elbo"]}
+            bar.update(shown)
             while pending and elapsed >= pending[0]:
                 pending.pop(0)
                 _snapshot(on_snapshot, elapsed, keeper.best(model) if keeper else model)
