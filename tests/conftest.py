@@ -48,3 +48,12 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def needs_anndata() -> None:
+    """Skip the calling test (or fixture) where the optional package anndata is missing: it
+    reads or writes .h5ad files (a core install, or pandas 3, which anndata 0.12 refuses)."""
+    pytest.importorskip(
+        "anndata",
+        reason="reads .h5ad files: needs the optional package anndata (biovae[singlecell])",
+    )

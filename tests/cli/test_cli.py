@@ -13,12 +13,14 @@ import pytest
 
 from biovae.cli.main import main
 from tests.cli._run import run
+from tests.conftest import needs_anndata
 
 FAST = ["--epochs", "3", "--hidden", "16", "--latent", "3", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def cellbench_model(tmp_path_factory):
+    needs_anndata()
     from tests.conftest import FIXTURES
 
     out = tmp_path_factory.mktemp("cb") / "model"

@@ -14,11 +14,13 @@ from biovae.diagnose import DiagnoseOptions, diagnose
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import load_model
 from tests.cli._run import run
+from tests.conftest import needs_anndata
 
 FAST = ["--hidden", "16", "--latent", "3", "--quiet"]
 
 
 def test_diagnose_writes_json_and_html(fixtures, tmp_path, capsys):
+    needs_anndata()
     data = fixtures / "cellbench_100x200.h5ad"
     assert (
         main(
@@ -102,6 +104,7 @@ def test_sweep_rejects_bad_beta_list(fixtures, tmp_path, capsys):
 
 
 def test_sweep_of_conditional_and_semi_supervised_models(fixtures, tmp_path, capsys):
+    needs_anndata()
     data = fixtures / "cellbench_100x200.h5ad"
     common = ["--likelihood", "nb", "--beta", "1", "--epochs", "2", *FAST]
     # conditional: the fidelity samples take held-out records' batches

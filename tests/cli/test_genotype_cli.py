@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from biovae.cli.main import main
+from tests.conftest import needs_anndata
 
 
 def test_fit_and_audit_a_genotype_model(fixtures, tmp_path, capsys):
@@ -63,6 +64,7 @@ def test_scores_per_observed_locus_and_split_loci_refused(fixtures, tmp_path, ca
 
 
 def test_scores_per_locus_of_a_sparse_h5ad(tmp_path, capsys):
+    needs_anndata()
     import anndata as ad
     import numpy as np
     import pandas as pd

@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from tests.conftest import needs_anndata
 
 FIT = ["--likelihood", "nb", "--epochs", "2", "--hidden", "16", "--latent", "3", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    needs_anndata()
     from tests.conftest import FIXTURES
 
     data = FIXTURES / "cellbench_100x200.h5ad"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.cli.test_cli import run
+from tests.conftest import needs_anndata
 
 FAST = ["--epochs", "2", "--hidden", "8", "--latent", "2", "--quiet"]
 ABUND, META = "crc_abundance_60x50.tsv", "crc_metadata_60.tsv"
@@ -86,6 +87,8 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
 def test_audit_works_on_sequence_and_single_cell_models(
     fixtures, tmp_path, capsys, data, covariates, extra
 ):
+    if data.endswith(".h5ad"):
+        needs_anndata()
     model = tmp_path / "m"
     rc, _, err = run(capsys, "fit", fixtures / data, *extra, "--out", model, *FAST)
     assert rc == 0, err

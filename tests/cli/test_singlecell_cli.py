@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from tests.conftest import needs_anndata
 
 pytest.importorskip("sklearn")
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
+    needs_anndata()
     from tests.conftest import FIXTURES
 
     data = FIXTURES / "cellbench_100x200.h5ad"
@@ -135,6 +137,7 @@ def _hide_labels(adata):
 
 
 def test_semisupervised_fit_with_batch_key_labels_key_layer(tmp_path, capsys):
+    needs_anndata()
     from tests.cli._run import run
 
     data, model, table = _h5ad(tmp_path, _hide_labels), tmp_path / "m", tmp_path / "z.csv"
@@ -178,6 +181,7 @@ BAD_SINGLE_CELL = {
 
 @pytest.mark.parametrize("case", sorted(BAD_SINGLE_CELL))
 def test_bad_single_cell_input_exit_2_one_line_nothing_written(case, tmp_path, capsys):
+    needs_anndata()
     from tests.cli._run import run
 
     edit, extra, message = BAD_SINGLE_CELL[case]
@@ -194,6 +198,7 @@ def test_bad_single_cell_input_exit_2_one_line_nothing_written(case, tmp_path, c
 def tsv_model(tmp_path_factory):
     """A conditional model fitted on the fixture's counts as a genes × cells TSV (--transpose)
     with --obs metadata, and the fixture's h5ad (the same cells, its own metadata)."""
+    needs_anndata()
     import anndata as ad
 
     from tests.conftest import FIXTURES
@@ -236,6 +241,7 @@ def tsv_model(tmp_path_factory):
 def test_table_options_of_the_fit_do_not_follow_the_model_to_h5ad(
     tsv_model, tmp_path, capsys, command
 ):
+    needs_anndata()
     model, h5ad = tsv_model
     name, *rest, out = command  # every command ends in --out NAME
     rest = [str(model.parent / "query.tsv") if a == "QUERY" else a for a in rest]
