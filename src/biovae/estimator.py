@@ -32,6 +32,7 @@ from biovae.inputs import (
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
+from biovae.record_noise import RecordNoise, record_keys
 from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
 
 _EVAL_BATCH = 1024
@@ -190,6 +191,14 @@ class _LatentEstimator(EstimatorConventions):
         for _, batch in prefetched(source, epoch_batches(len(source), _EVAL_BATCH, None)):
             yield batch
 
+    def _scoring_batches(self, ds: Dataset, source: BatchSource, seed: int):
+        """As :meth:`_batches`, each carrying noise keyed to its records' ids (see
+        :mod:`biovae.record_noise`): a record's Monte-Carlo score does not depend on the file
+        it is in, its place there or the batch size."""
+        keys = record_keys(ds.ids, seed)
+        for idx, batch in prefetched(source, epoch_batches(len(source), _EVAL_BATCH, None)):
+            yield dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
+
     def batches(self, X: Any, obs: Any = None) -> list:
         """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""
         return list(self.iter_batches(X, obs))
@@ -258,14 +267,16 @@ class _LatentEstimator(EstimatorConventions):
     ) -> np.ndarray:
         """Per-record ELBO (mean of ``n_samples`` estimates) or, with ``iwae`` K > 1, IWAE-K.
 
-        For the plain autoencoder this is log p(x | z = f(x)) (it has no ELBO).
+        The draws of z are keyed to ``seed`` and each record's id, so a record scores the same
+        in any file, order or company. For the plain autoencoder this is log p(x | z = f(x))
+        (it has no ELBO).
         """
-        _, source = self._source(X, obs)
+        ds, source = self._source(X, obs)
         model, out = self.model_, []
         if not len(source):
             return np.zeros(0)
         with seeded(seed):
-            for b in self._batches(source):
+            for b in self._scoring_batches(ds, source, seed):
                 if not model.stochastic:
                     out.append(model.loss(b, self.config_.objective).elbo_n)
                 elif iwae > 1:

@@ -25,19 +25,22 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from biovae.config import ObjectiveConfig
+from biovae.record_noise import RecordNoise
 
 
 @dataclass(frozen=True)
 class Batch:
     """Records ``x`` with covariates ``c`` (n, d), weights ``w`` (n,), label codes ``y`` (n,)
     (int64, −1 = unlabelled) and level indicators ``g`` (n, L) (1 where record i has level l of
-    a categorical covariate; used by the MMD de-confounding penalty), all optional."""
+    a categorical covariate; used by the MMD de-confounding penalty), all optional. ``noise``
+    keys the reparameterisation noise to the records (scoring; see :func:`draw`)."""
 
     x: Tensor
     c: Tensor | None = None
     w: Tensor | None = None
     y: Tensor | None = None
     g: Tensor | None = None
+    noise: RecordNoise | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -190,13 +193,25 @@ def batch_mmd(qz: Distribution, batch: Batch, weight: float) -> Tensor | None:
     return weight * mmd_levels(qz.mean, batch.g)
 
 
+def draw(qz: Distribution, batch: Batch, n_draws: int | None = None) -> Tensor:
+    """Reparameterised draws of z ~ ``qz`` for ``batch``'s records: shape (n, k), or
+    (n_draws, n, k). From torch's random stream, or, when the batch carries :class:`RecordNoise`,
+    z = μ + σ ε with ε keyed to each record (a diagonal Gaussian q, as every encoder gives)."""
+    if batch.noise is None:
+        return qz.rsample(() if n_draws is None else (n_draws,))
+    loc, scale = qz.mean, qz.stddev
+    eps = batch.noise.standard_normal(n_draws or 1, loc.shape[-1], loc.dtype, loc.device)
+    z = loc + scale * eps
+    return z[0] if n_draws is None else z
+
+
 def elbo(
     model: LatentModel, batch: Batch, beta: float, free_bits: float = 0.0, mmd_batch: float = 0.0
 ) -> LossOutput:
     """Negative ELBO with β and free bits, one reparameterised sample of z per record, plus the
     optional MMD de-confounding penalty (weight ``mmd_batch``)."""
     qz = model.encode(batch.x, batch.c)
-    z = qz.rsample()
+    z = draw(qz, batch)
     px = model.decode(z, batch.c, model.context(batch.x))
     recon_n = -px.log_prob(batch.x)
     kl_nk = kl_per_dimension(qz, model.prior())
@@ -231,7 +246,7 @@ def log_weights(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> T
     shape (K, n); decoded a few draws at a time (at most :data:`DECODE_ROWS` records per
     call)."""
     context, parts = model.context(batch.x), []
-    for z in _draws(qz, k, len(batch)):
+    for z in _draws(qz, k, batch):
         px = model.decode(z, batch.c, context)
         parts.append(px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z))
     return torch.cat(parts)
@@ -242,17 +257,16 @@ def mean_log_px(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> T
     draws at a time like :func:`log_weights`."""
     context = model.context(batch.x)
     total = sum(
-        model.decode(z, batch.c, context).log_prob(batch.x).sum(0)
-        for z in _draws(qz, k, len(batch))
+        model.decode(z, batch.c, context).log_prob(batch.x).sum(0) for z in _draws(qz, k, batch)
     )
     return total / k
 
 
-def _draws(qz: Distribution, k: int, n: int) -> Iterator[Tensor]:
+def _draws(qz: Distribution, k: int, batch: Batch) -> Iterator[Tensor]:
     """K reparameterised draws of ``qz`` in chunks of at most DECODE_ROWS // n draws."""
-    step = max(1, DECODE_ROWS // max(n, 1))
+    step = max(1, DECODE_ROWS // max(len(batch), 1))
     for start in range(0, k, step):
-        yield qz.rsample((min(step, k - start),))
+        yield draw(qz, batch, min(step, k - start))
 
 
 def iwae_bound(log_w_kn: Tensor) -> Tensor:

@@ -91,13 +91,14 @@ class SemiSupervisedVAE(_LatentEstimator):
     def score(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
-        """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior."""
-        _, source = self._source(X, obs)
+        """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior
+        (draws keyed to ``seed`` and each record's id, as :meth:`VAE.score`)."""
+        ds, source = self._source(X, obs)
         model, out = self.model_, []
         if not len(source):
             return np.zeros(0)
         with seeded(seed):
-            for b in self._batches(source):
+            for b in self._scoring_batches(ds, source, seed):
                 if iwae > 1:
                     out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
                     continue

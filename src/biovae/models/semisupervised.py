@@ -50,6 +50,7 @@ from biovae.objectives import (
     _weighted_mean,
     batch_mmd,
     beta_at,
+    draw,
 )
 
 #: Pseudocount δ added to proportions before the log in :func:`clr` (below the 1e-5 detection
@@ -214,7 +215,7 @@ class SemiSupervisedVAE(nn.Module):
         :func:`biovae.objectives.elbo` does for the VAE; the label's KL and the reported
         per-record ELBO keep no free bits."""
         qz = self.encode(batch.x, batch.c)
-        z = qz.rsample()
+        z = draw(qz, batch)
         recon_n = -self.decode(z, batch.c, self.context(batch.x)).log_prob(batch.x)
         log_q_nc = self.classify(self._classifier_features(batch.x, z, batch.c)).logits
         y = batch.y if batch.y is not None else torch.full_like(recon_n, -1, dtype=torch.long)

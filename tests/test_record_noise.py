@@ -1,0 +1,70 @@
+"""Noise keyed by record: standard normal, independent across draws, dimensions and records,
+and a record's draws and Monte-Carlo scores do not depend on its file, order or batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats as st
+import torch
+
+import biovae
+from biovae import estimator
+from biovae.record_noise import RecordNoise, record_keys
+
+
+def _normals(n_records=2000, n_draws=25, k=4, seed=0):
+    keys = record_keys([f"r{i}" for i in range(n_records)], seed)
+    return RecordNoise(keys).standard_normal(n_draws, k, torch.float64, "cpu").numpy()
+
+
+def test_draws_are_independent_standard_normals():
+    eps = _normals()  # 200,000 values
+    assert st.kstest(eps.ravel(), "norm").pvalue > 1e-3
+    flat = eps.reshape(-1)
+    # neighbours in a record's stream, and the same draw of neighbouring records
+    for a, b in ((eps[:-1], eps[1:]), (eps[:, :-1], eps[:, 1:]), (eps[..., :-1], eps[..., 1:])):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.01
+    assert abs(flat.mean()) < 0.01 and abs(flat.var() - 1) < 0.01
+
+
+def test_a_records_stream_continues_across_calls_and_depends_on_seed_and_id():
+    keys = record_keys(["a", "b", "c"], 7)
+    noise = RecordNoise(keys)
+    first, second = (noise.standard_normal(2, 3, torch.float64, "cpu") for _ in range(2))
+    both = RecordNoise(keys).standard_normal(4, 3, torch.float64, "cpu")
+    assert torch.equal(torch.cat([first, second]), both)
+    alone = RecordNoise(record_keys(["c"], 7)).standard_normal(4, 3, torch.float64, "cpu")
+    assert torch.equal(alone[:, 0], both[:, 2])  # record c, whatever its company
+    assert not np.array_equal(record_keys(["a"], 7), record_keys(["a"], 8))
+    assert len(set(record_keys([str(i) for i in range(10_000)], 0))) == 10_000
+
+
+@pytest.fixture(scope="module")
+def counts():
+    x = np.random.default_rng(0).poisson(3.0, (90, 8)).astype(float)
+    labels = np.array(["a", "b", "unknown"] * 30, dtype=object)
+    frame = pd.DataFrame(x, index=[f"c{i}" for i in range(90)])
+    return frame, pd.DataFrame({"y": labels}, index=frame.index)
+
+
+@pytest.mark.parametrize("kind", ["vae", "ssvae"])
+@pytest.mark.parametrize("how", [{"n_samples": 3}, {"iwae": 6}])
+def test_a_record_scores_the_same_in_any_file_order_or_batch(counts, monkeypatch, kind, how):
+    x, obs = counts
+    if kind == "vae":
+        est = biovae.VAE(likelihood="poisson", epochs=2, n_latent=2).fit(x)
+    else:
+        est = biovae.SemiSupervisedVAE(likelihood="poisson", labels_key="y", epochs=2, n_latent=2)
+        est = est.fit(x, obs)
+    full = est.score(x, obs, seed=5, **how)
+    order = np.random.default_rng(1).permutation(90)
+    some = order[:7]
+    monkeypatch.setattr(estimator, "_EVAL_BATCH", 16)  # other batches, other company
+    shuffled = est.score(x.iloc[order], obs.iloc[order], seed=5, **how)
+    subset = est.score(x.iloc[some], obs.iloc[some], seed=5, **how)
+    np.testing.assert_allclose(shuffled, full[order], rtol=1e-5)
+    np.testing.assert_allclose(subset, full[some], rtol=1e-5)
+    other_seed = est.score(x, obs, seed=6, **how)
+    assert np.abs(other_seed - full).max() > 1e-3
