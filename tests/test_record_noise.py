@@ -68,3 +68,12 @@ def test_a_record_scores_the_same_in_any_file_order_or_batch(counts, monkeypatch
     np.testing.assert_allclose(subset, full[some], rtol=1e-5)
     other_seed = est.score(x, obs, seed=6, **how)
     assert np.abs(other_seed - full).max() > 1e-3
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, "3"])
+def test_a_seed_outside_the_config_range_is_a_config_error(seed):
+    from biovae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"seed must be an integer in 0 \.\. 2\*\*63 - 1"):
+        record_keys(["a"], seed)
+    assert record_keys(["a"], np.int64(3)) == record_keys(["a"], 3)

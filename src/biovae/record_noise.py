@@ -12,11 +12,14 @@ through Box–Muller; the key is a BLAKE2b hash of (seed, id).
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from biovae.errors import ConfigError
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -25,7 +28,13 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 def record_keys(ids: Sequence[object], seed: int) -> np.ndarray:
     """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id."""
-    salt = int(seed).to_bytes(8, "little", signed=False)
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise ConfigError(f"seed must be an integer in 0 .. 2**63 - 1, got {seed!r}")
+    salt = value.to_bytes(8, "little")
     return np.array(
         [
             int.from_bytes(
