@@ -6,8 +6,14 @@ STAMP := $(VENV)/.biovae-installed
 
 CORE_VENV ?= .venv-core
 CORE_STAMP := $(CORE_VENV)/.biovae-installed
+OLDEST_VENV ?= .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.biovae-installed
+# pyproject's lower bounds (torch aside: the local CPU wheel is 2.13; older torch is CUDA-sized)
+OLDEST := numpy==1.24.4 scipy==1.10.1 pandas==2.0.3 safetensors==0.4.0 tqdm==4.60.0 \
+	anndata==0.10.0 h5py==3.8.0 matplotlib==3.7.0 scikit-learn==1.3.0 MDAnalysis==2.6.0 \
+	gemmi==0.6.0 biom-format==2.1.15
 
-.PHONY: demo test test-core bench bench-singlecell lint format clean
+.PHONY: demo test test-core test-oldest bench bench-singlecell lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +39,18 @@ $(CORE_STAMP): pyproject.toml
 
 test-core: $(CORE_STAMP)  ## the suite without anndata, on pandas 3
 	$(CORE_VENV)/bin/python -m pytest
+
+# The oldest versions pyproject allows, so its lower bounds are tested claims.
+$(OLDEST_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(OLDEST_VENV)/bin/python -m pip install -q --only-binary=:all: $(OLDEST) pytest
+	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)  ## the suite on the oldest dependency versions pyproject allows
+	$(OLDEST_VENV)/bin/python -m pytest
 
 bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks/RESULTS.md)
 	$(PY) benchmarks/throughput.py
@@ -61,4 +79,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) demo-output bench-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) $(OLDEST_VENV) demo-output bench-output .pytest_cache .ruff_cache

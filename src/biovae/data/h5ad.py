@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,7 +90,11 @@ def _load(path: str | Path, backed: bool = False):
     """``anndata.read_h5ad`` with any failure turned into one ``DataError`` line."""
     anndata = require("anndata", "singlecell")
     try:
-        return anndata.read_h5ad(path, backed="r" if backed else None)
+        with warnings.catch_warnings():
+            # older anndata (0.10) says so of an empty var/obs index it reads back; nothing
+            # for the user to act on (an empty matrix is refused with its own message)
+            warnings.filterwarnings("ignore", message="Transforming to str index")
+            return anndata.read_h5ad(path, backed="r" if backed else None)
     except Exception as exc:  # h5py/anndata raise many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
