@@ -144,12 +144,12 @@ def test_nb_float32_at_large_dispersion_matches_float64(log_theta):
     rho = torch.randn(64, 50, generator=g, dtype=torch.float64)
     log_lib = torch.full((64, 1), float(torch.log(torch.tensor(150.0))), dtype=torch.float64)
     log_t = torch.full((50,), log_theta, dtype=torch.float64)
-    (out32, grad32), (out64, grad64), allowed = _in_both_precisions(x, rho, log_lib, log_t)
+    (out32, grad32), (out64, grad64), allowed = in_both_precisions(x, rho, log_lib, log_t)
     assert (out32 - out64).abs().max() < 1e-4
     assert ((grad32 - grad64).abs() <= 1e-3 * grad64.abs() + allowed).all()
 
 
-def _in_both_precisions(x, rho, log_lib, log_t):
+def in_both_precisions(x, rho, log_lib, log_t, device="cpu"):
     """log NB and its gradient to log θ in float32 and in float64 (as float64), from the same
     inputs (rounded to float32 first), and the error the comparison must allow the gradient.
 
@@ -158,14 +158,16 @@ def _in_both_precisions(x, rho, log_lib, log_t):
     only to ≈ 12 ε₆₄ (log θ + 1): the reference itself is that uncertain (10⁻⁷ of a 10⁻⁴
     gradient at the clamp θ = e¹⁵). And the sum over records cancels (E[(x−μ)² − x] = 0), so
     float32's rounding of each record's lse (4 ulps, a sign of its own) moves it too, by an
-    amount that differs between CPUs and torch builds: the allowance adds both."""
+    amount that differs between CPUs and torch builds: the allowance adds both. The float32
+    evaluation runs on ``device``."""
     x, rho, log_lib, log_t = (t.float().double() for t in (x, rho, log_lib, log_t))
 
-    def run(dtype, lib=log_lib):
-        lt = log_t.detach().to(dtype).requires_grad_()
-        value = nb_logits_log_prob(*(t.to(dtype) for t in (x, rho, lib)), torch.exp(lt))
+    def run(dtype, lib=log_lib, device="cpu"):
+        lt = log_t.detach().to(device, dtype).requires_grad_()
+        args = (t.to(device, dtype) for t in (x, rho, lib))
+        value = nb_logits_log_prob(*args, torch.exp(lt))
         value.sum().backward()
-        return value.detach().double(), lt.grad.double()
+        return value.detach().double().cpu(), lt.grad.double().cpu()
 
     exact = run(torch.float64)
     ulps = 4 * torch.finfo(torch.float32).eps * torch.logsumexp(rho, -1).abs().max()
@@ -176,12 +178,11 @@ def _in_both_precisions(x, rho, log_lib, log_t):
         spread += (run(torch.float64, lib)[1] - exact[1]).abs()
     records = x.numel() // max(log_t.numel(), 1)  # terms summed into each gradient entry
     own = 12 * torch.finfo(torch.float64).eps * records * (log_t + 1) * torch.exp(log_t)
-    return run(torch.float32), exact, spread + own
+    return run(torch.float32, device=device), exact, spread + own
 
 
-@pytest.mark.parametrize("theta_shape", [(50,), (64, 50), ()])
-def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
-    # only the columns with θ > e⁶ are recomputed in float64; the others keep the fast kernel
+def poisson_like_case(theta_shape):
+    """Counts, ρ, log ℓ and log θ with every 7th gene's θ = e¹² (all of them for a scalar θ)."""
     g = torch.Generator().manual_seed(4)
     x = torch.poisson(torch.rand(64, 50, generator=g, dtype=torch.float64) * 6)
     rho = torch.randn(64, 50, generator=g, dtype=torch.float64)
@@ -191,7 +192,14 @@ def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
         log_t[..., ::7] = 12.0  # every 7th gene Poisson-like
     else:
         log_t = log_t + 12.0
-    (out32, grad32), (out64, grad64), allowed = _in_both_precisions(x, rho, log_lib, log_t)
+    return x, rho, log_lib, log_t
+
+
+@pytest.mark.parametrize("theta_shape", [(50,), (64, 50), ()])
+def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
+    # only the columns with θ > e⁶ are recomputed in float64; the others keep the fast kernel
+    x, rho, log_lib, log_t = poisson_like_case(theta_shape)
+    (out32, grad32), (out64, grad64), allowed = in_both_precisions(x, rho, log_lib, log_t)
     assert (out32 - out64).abs().max() < 1e-4
     big = torch.exp(log_t) > 403  # the recomputed columns: gradients ≈ 1/θ, exact
     assert ((grad32 - grad64).abs() <= 1e-3 * grad64.abs() + allowed)[big].all()
