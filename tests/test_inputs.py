@@ -129,3 +129,20 @@ def test_pairing_by_position_warns_of_an_obs_index_in_another_order():
         assert list(as_dataset(x, meta.sort_index()).obs["b"]) == [f"rec{i}" for i in range(12)]
         named = meta.set_axis([f"s{i}" for i in range(12)])
         assert list(as_dataset(x, named).obs["b"]) == list(meta["b"])
+
+
+def test_an_anndatas_own_obs_never_warns_and_a_multiindex_obs_pairs_by_position():
+    needs_anndata()
+    import anndata
+
+    x = np.arange(12.0, dtype=np.float32).reshape(4, 3)
+    names = [str(i) for i in range(4)]  # what AnnData(x) names its cells
+    adata = anndata.AnnData(x, obs=pd.DataFrame({"b": list("abab")}, index=names))
+    shuffled = adata[["2", "0", "3", "1"]].copy()  # as scanpy users reorder cells
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(as_dataset(shuffled).obs["b"]) == list("aabb")
+        multi = pd.DataFrame(
+            {"b": list("abab")}, index=pd.MultiIndex.from_product([[0, 1], [0, 1]])
+        )
+        assert list(as_dataset(x, multi).obs["b"]) == list("abab")

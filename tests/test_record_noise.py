@@ -10,7 +10,7 @@ import scipy.stats as st
 import torch
 
 import biovae
-from biovae import estimator
+from biovae import estimator, objectives
 from biovae.record_noise import RecordNoise, record_keys
 
 
@@ -62,6 +62,7 @@ def test_a_record_scores_the_same_in_any_file_order_or_batch(counts, monkeypatch
     order = np.random.default_rng(1).permutation(90)
     some = order[:7]
     monkeypatch.setattr(estimator, "_EVAL_BATCH", 16)  # other batches, other company
+    monkeypatch.setattr(objectives, "DECODE_ROWS", 40)  # IWAE draws in chunks of 2 or 5
     shuffled = est.score(x.iloc[order], obs.iloc[order], seed=5, **how)
     subset = est.score(x.iloc[some], obs.iloc[some], seed=5, **how)
     np.testing.assert_allclose(shuffled, full[order], rtol=1e-5)
@@ -77,3 +78,24 @@ def test_a_seed_outside_the_config_range_is_a_config_error(seed):
     with pytest.raises(ConfigError, match=r"seed must be an integer in 0 \.\. 2\*\*63 - 1"):
         record_keys(["a"], seed)
     assert record_keys(["a"], np.int64(3)) == record_keys(["a"], 3)
+
+
+def test_score_refuses_a_seed_torch_would_choke_on(counts):
+    from biovae.errors import ConfigError
+
+    x, _ = counts
+    est = biovae.VAE(likelihood="poisson", epochs=1, n_latent=2).fit(x)
+    for seed in (2**64, -(2**63) - 1):
+        with pytest.raises(ConfigError, match="seed must be an integer"):
+            est.score(x, seed=seed)
+
+
+def test_keyed_draws_need_a_diagonal_gaussian():
+    from torch.distributions import Independent, Laplace
+
+    from biovae.objectives import Batch, draw
+
+    batch = Batch(torch.zeros(3, 2), noise=RecordNoise(record_keys(["a", "b", "c"], 0)))
+    q = Independent(Laplace(torch.zeros(3, 2), torch.ones(3, 2)), 1)
+    with pytest.raises(TypeError, match="diagonal Gaussian"):
+        draw(q, batch)

@@ -194,10 +194,13 @@ class _LatentEstimator(EstimatorConventions):
     def _scoring_batches(self, ds: Dataset, source: BatchSource, seed: int):
         """As :meth:`_batches`, each carrying noise keyed to its records' ids (see
         :mod:`biovae.record_noise`): a record's Monte-Carlo score does not depend on the file
-        it is in, its place there or the batch size."""
+        it is in, its place there or the batch size. The seed is checked here, at the call."""
         keys = record_keys(ds.ids, seed)
-        for idx, batch in prefetched(source, epoch_batches(len(source), _EVAL_BATCH, None)):
-            yield dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
+        index_batches = epoch_batches(len(source), _EVAL_BATCH, None)
+        return (
+            dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
+            for idx, batch in prefetched(source, index_batches)
+        )
 
     def batches(self, X: Any, obs: Any = None) -> list:
         """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""
@@ -267,16 +270,17 @@ class _LatentEstimator(EstimatorConventions):
     ) -> np.ndarray:
         """Per-record ELBO (mean of ``n_samples`` estimates) or, with ``iwae`` K > 1, IWAE-K.
 
-        The draws of z are keyed to ``seed`` and each record's id, so a record scores the same
-        in any file, order or company. For the plain autoencoder this is log p(x | z = f(x))
-        (it has no ELBO).
+        The draws of z are keyed to ``seed`` and each record's id, so a record with an id of
+        its own scores the same in any file, order or company (an array's records are keyed by
+        position). For the plain autoencoder this is log p(x | z = f(x)) (it has no ELBO).
         """
         ds, source = self._source(X, obs)
         model, out = self.model_, []
         if not len(source):
             return np.zeros(0)
+        batches = self._scoring_batches(ds, source, seed)
         with seeded(seed):
-            for b in self._scoring_batches(ds, source, seed):
+            for b in batches:
                 if not model.stochastic:
                     out.append(model.loss(b, self.config_.objective).elbo_n)
                 elif iwae > 1:

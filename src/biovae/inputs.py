@@ -94,21 +94,27 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
     ids = np.asarray(adata.obs_names)
     own = _placeholder_free(ids)  # AnnData(X) names its records 0..n−1
     columns = (
-        obs_columns(adata.obs, adata.n_obs) if obs is None else obs_columns(obs, len(ids), own)
+        obs_columns(adata.obs, adata.n_obs, own_rows=True)
+        if obs is None
+        else obs_columns(obs, len(ids), own)
     )
     return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData")
 
 
-def obs_columns(obs: Any, n: int, ids: Any = None) -> dict[str, np.ndarray]:
+def obs_columns(
+    obs: Any, n: int, ids: Any = None, *, own_rows: bool = False
+) -> dict[str, np.ndarray]:
     """Metadata columns of ``n`` records. A DataFrame ``obs`` with an index of its own (not
     0..n−1) is joined on the records' ``ids`` when they have them: its rows may be in any
-    order, and a record it lacks is an error; a dict, or a default index, is taken in order."""
+    order, and a record it lacks is an error; a dict, or a default index, is taken in order
+    (with a warning for an index 0..n−1 out of order, unless ``own_rows``: ``obs`` is the
+    records' own table, an AnnData's obs, whose rows are theirs whatever its index)."""
     if obs is None:
         return {}
     if hasattr(obs, "columns"):  # as the file readers have it (missing text = "")
         if ids is not None and not isinstance(obs.index, pd.RangeIndex):
             obs = _joined(obs, [str(i) for i in ids])
-        else:
+        elif not own_rows:  # an AnnData's own obs is its records' rows whatever its index
             _warn_if_reordered(obs.index)
         return {str(name): to_obs(obs[name]) for name in obs.columns}
     if isinstance(obs, dict):
@@ -121,9 +127,11 @@ def _warn_if_reordered(index: pd.Index) -> None:
     frame sorted after the records were taken from it (pairing by position is right), or ids
     0..n−1 of the records' own (wrong), which pandas 3 gives a RangeIndex from a file's index
     column or set_index — indistinguishable from a default index, so nothing is joined."""
+    if len(index) < 2 or isinstance(index, pd.MultiIndex) or not str(index[0]).isdigit():
+        return  # (cheap: a million barcodes are not converted to text and compared)
     text = np.asarray(index.astype(str))
     order = np.arange(len(text)).astype(str)
-    if len(text) > 1 and not np.array_equal(text, order) and set(text) == set(order):
+    if not np.array_equal(text, order) and set(text) == set(order):
         warnings.warn(
             "obs is paired with the records by position although its index is 0..n−1 in "
             "another order: such an index cannot be told from a default one. If it names the "

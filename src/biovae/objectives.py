@@ -199,6 +199,8 @@ def draw(qz: Distribution, batch: Batch, n_draws: int | None = None) -> Tensor:
     z = μ + σ ε with ε keyed to each record (a diagonal Gaussian q, as every encoder gives)."""
     if batch.noise is None:
         return qz.rsample(() if n_draws is None else (n_draws,))
+    if not isinstance(qz.base_dist if isinstance(qz, Independent) else qz, Normal):
+        raise TypeError(f"record-keyed draws need a diagonal Gaussian q, got {qz}")
     loc, scale = qz.mean, qz.stddev
     eps = batch.noise.standard_normal(n_draws or 1, loc.shape[-1], loc.dtype, loc.device)
     z = loc + scale * eps

@@ -97,8 +97,9 @@ class SemiSupervisedVAE(_LatentEstimator):
         model, out = self.model_, []
         if not len(source):
             return np.zeros(0)
+        batches = self._scoring_batches(ds, source, seed)
         with seeded(seed):
-            for b in self._scoring_batches(ds, source, seed):
+            for b in batches:
                 if iwae > 1:
                     out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
                     continue

@@ -169,7 +169,7 @@ def pseudotime(
 
     group = None
     if root_key is not None:
-        obs = obs_columns(adata.obs, adata.n_obs)
+        obs = obs_columns(adata.obs, adata.n_obs, own_rows=True)
         group = trajectory.root_mask(obs, root_key, root_value)
     if use_rep not in adata.obsm:
         raise DataError(

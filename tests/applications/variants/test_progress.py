@@ -45,6 +45,16 @@ def test_each_member_shows_its_updates_and_losses(monkeypatch):
         assert [set(r) for r in bar.shown] == [{"elbo", "val_elbo"}] * 2
 
 
+def test_the_bar_keeps_the_elbo_between_its_updates(monkeypatch):
+    _Recorder.bars = []
+    monkeypatch.setattr(train_mod, "Progress", _Recorder)
+    cfg = replace(SMALL, train=replace(SMALL.train, steps=200, eval_every=50))
+    family.fit(read_alignment(ALIGNMENT), cfg, progress=True)
+    (bar,) = _Recorder.bars
+    both = {"elbo", "val_elbo"}
+    assert [set(r) for r in bar.shown] == [{"val_elbo"}, both, both, both]
+
+
 def test_quiet_turns_the_bar_off(monkeypatch, tmp_path):
     _Recorder.bars = []
     monkeypatch.setattr(train_mod, "Progress", _Recorder)

@@ -67,6 +67,7 @@ def fit_family(
         opt = _optimizer(model, train_cfg, neff)
         stack.enter_context(fused.enabled(_compile_threshold(model, train_cfg)))
         elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
+        shown: dict[str, float] = {}
         for step in range(1, train_cfg.steps + 1):
             pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
             _set_lr(opt, train_cfg, lr_factor(train_cfg, step, elapsed))
@@ -74,17 +75,17 @@ def fit_family(
             sums += (float(out.elbo_n.mean()), float(out.kl_n.mean()))
             now = time.perf_counter()
             elapsed, t0 = elapsed + now - t0, now
-            shown = None
+            fresh = False  # the bar keeps the latest ELBO and held-out ELBO side by side
             if step % 100 == 0:
                 history.append(
                     {"step": step, "seconds": elapsed, "elbo": sums[0] / 100, "kl": sums[1] / 100}
                 )
                 sums[:] = 0
-                shown = {"elbo": history[-1]["elbo"]}
+                shown["elbo"], fresh = history[-1]["elbo"], True
             if keeper and step % train_cfg.eval_every == 0:
                 history.append({"step": step, "seconds": elapsed, "val_elbo": keeper.see(model)})
-                shown = {**(shown or {}), "val_elbo": history[-1]["val_elbo"]}
-            bar.update(shown)
+                shown["val_elbo"], fresh = history[-1]["val_elbo"], True
+            bar.update(dict(shown) if fresh else None)
             while pending and elapsed >= pending[0]:
                 pending.pop(0)
                 _snapshot(on_snapshot, elapsed, keeper.best(model) if keeper else model)
