@@ -242,3 +242,22 @@ def test_available_columns_are_truncated(write):
     path = write("wide.tsv", header + "\na\t" + "\t".join("1" * 30) + "\n")
     with pytest.raises(DataError, match=r"'g8' \(\+21 more\)"):
         read_dataset(path, metadata_columns=["nope"])
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_true_false_columns_are_levels_true_and_false_with_or_without_gaps(write, gap):
+    # pandas reads True/False with an empty field as objects, which became 1.0 / 0.0 (and in
+    # a data table a feature with a missing value); without one as bool, which became text
+    flag = ["True", "", "False"] if gap else ["True", "False", "False"]
+    rows = "".join(f"s{i}\t{i}\t{f}\n" for i, f in enumerate(flag))
+    ds = read_dataset(write("d.tsv", "id\tg1\tflag\n" + rows))
+    assert ds.features == ("g1",)
+    assert ds.obs["flag"].tolist() == flag
+
+
+def test_nullable_and_numpy_booleans_give_the_same_levels():
+    from biovae.data._columns import to_obs
+
+    nullable = pd.Series([True, pd.NA, False], dtype="boolean")
+    assert to_obs(nullable).tolist() == ["True", "", "False"]
+    assert to_obs(pd.Series([True, False])).tolist() == ["True", "False"]

@@ -23,8 +23,8 @@ def to_obs(col: pd.Series) -> np.ndarray:
     Numbers become float64 (NaN = missing); everything else (text, categories, booleans)
     becomes an object array of ``str`` with ``""`` for missing values.
     """
-    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == bool:
-        return as_text(col)
+    if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return as_text(col)  # numpy bool and pandas' nullable boolean alike: "True" / "False"
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     return as_text(col)
@@ -57,6 +57,9 @@ def numeric_or_none(col: pd.Series) -> pd.Series | None:
         return None
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.astype(np.float64)
+    present = col.dropna()
+    if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return None  # True/False with gaps (object dtype): levels "True"/"False", not 1/0
     text = col.astype(object).where(~col.isin(list(NA_TOKENS)), None)
     parsed = pd.to_numeric(text, errors="coerce").astype(np.float64)
     unparsed = parsed.isna() & text.notna()
