@@ -97,7 +97,8 @@ def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
         avail = ", ".join(sorted(obs)[:20]) or "none"
         raise DataError(
             f"{source}: covariate column {name!r} not found (metadata columns: {avail}); "
-            "check --batch-key/--categorical-covariates/--continuous-covariates"
+            "check --batch-key/--categorical-covariates/--continuous-covariates (in a table, a "
+            "numeric column is a feature unless --metadata-columns lists it)"
         )
     return np.asarray(obs[name])
 

@@ -88,6 +88,7 @@ def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndar
         avail = ", ".join(sorted(obs)[:20]) or "none"
         raise DataError(
             f"{source}: label column {key!r} not found (metadata columns: {avail}); "
-            "check --labels-key"
+            "check --labels-key (in a table, a numeric column is a feature unless "
+            "--metadata-columns lists it)"
         )
     return np.asarray(obs[key])
