@@ -112,3 +112,17 @@ def test_the_same_protein_with_another_chain_id_embeds_alike(fitted):
     model, s = fitted
     renamed = dataclasses.replace(s, chain_ids=("B",) * s.n_atoms)
     np.testing.assert_array_equal(model.encode(renamed), model.encode(s))
+
+
+def test_fewer_than_three_atoms_or_no_bond_angle_is_a_one_line_error():
+    from biovae.applications.structures.validity import assess
+    from biovae.data.structure import Structures
+    from biovae.errors import DataError
+    from biovae.structure_estimator import ConformationVAE
+
+    rng = np.random.default_rng(0)
+    two = Structures(rng.normal(size=(6, 2, 3)) * 3.8, ("CA",) * 2, ("GLY",) * 2, [1, 2], "AA")
+    with pytest.raises(DataError, match="2 atoms selected; a conformation model needs at least 3"):
+        ConformationVAE("geometry").fit(two)
+    with pytest.raises(DataError, match="three consecutive bonded"):
+        assess(two.coords, two.coords)

@@ -112,6 +112,11 @@ class ConformationVAE(EstimatorConventions):
             raise ConfigError(
                 "--loss geometry models Cα traces; use --select ca (or --loss mse for backbone)"
             )
+        if structures.n_atoms < 3:
+            raise DataError(
+                f"{structures.source}: {structures.n_atoms} atoms selected; a conformation "
+                "model needs at least 3 (a chain with bond angles)"
+            )
         ref = structures.coords[0] if reference is None else np.asarray(reference, np.float32)
         if ref.shape != structures.coords.shape[1:]:
             raise DataError(

@@ -87,3 +87,50 @@ def test_adk_trajectory_matches_its_documented_end_states(shared_data):
     assert rmsd(traj.coords[-1], opened) == pytest.approx(0.50, abs=0.01)
     with pytest.raises(DataError, match="--topology"):
         read_structures(d / "adk_dims.dcd")
+
+
+def test_an_alternate_location_keeps_its_first_conformer(fixtures_dir, tmp_path):
+    # a Cα with conformers A and B was read as two atoms: a 1.5 Å "bond" and a chain break
+    lines = (fixtures_dir / "ubiquitin_2k39_ca_12.pdb").read_text().splitlines()
+    out = []
+    for line in lines:
+        if line.startswith("ATOM") and line[22:26].strip() == "10":
+            a = line[:16] + "A" + line[17:]
+            b = line[:16] + "B" + line[17:30] + f"{float(line[30:38]) + 1.5:8.3f}" + line[38:]
+            out += [a, b]
+        else:
+            out.append(line)
+    (tmp_path / "alt.pdb").write_text("\n".join(out) + "\n")
+    plain = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    alt = read_structures(tmp_path / "alt.pdb")
+    assert alt.coords.shape == plain.coords.shape == (12, 76, 3)
+    np.testing.assert_array_equal(alt.coords, plain.coords)
+
+
+def test_an_empty_or_topology_paired_mmcif(fixtures_dir, tmp_path):
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    (tmp_path / "empty.cif").write_text("")
+    with pytest.raises(DataError, match="not a readable mmCIF file"):
+        read_structures(tmp_path / "empty.cif")
+    pdb = fixtures_dir / "ubiquitin_2k39_ca_12.pdb"
+    st = gemmi.read_structure(str(pdb))
+    st.setup_entities()
+    st.make_mmcif_document().write_file(str(tmp_path / "ubq.cif"))
+    # with a topology (interpolate/validate pass one for trajectories) it was MDAnalysis's
+    # first model only; an mmCIF names its own atoms and every model is read
+    assert read_structures(tmp_path / "ubq.cif", topology=pdb).coords.shape == (12, 76, 3)
+
+
+def test_pdb_text_writes_negative_residue_numbers_and_refuses_what_it_cannot_hold():
+    coords = np.zeros((1, 2, 3), np.float32)
+    s = Structures(coords, ("CA", "CA"), ("GLY", "ALA"), np.array([-2, 9999]), ("A", "A"))
+    rows = [line for line in pdb_text(s).splitlines() if line.startswith("ATOM")]
+    assert [int(r[22:26]) for r in rows] == [-2, 9999]
+    bad = [
+        (s.with_coords(np.full((1, 2, 3), -1000.5, np.float32)), "coordinate lies outside"),
+        (Structures(coords, ("CA", "CA"), ("G", "A"), np.array([1, 10_000]), ("A", "A")), "9999"),
+        (Structures(coords, ("CA", "CA"), ("G", "A"), np.array([1, 2]), ("AB", "A")), "'AB'"),
+    ]
+    for structures, message in bad:
+        with pytest.raises(DataError, match=message):
+            pdb_text(structures)

@@ -256,8 +256,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     out = check_output(args.out, (".pdb",))
     model = ConformationVAE.load(args.model)
     select = model.selection()
-    start = read_structures(args.start, args.topology, select)
-    end = read_structures(args.end, args.topology, select)
+    start = read_structures(args.start, _topology(args.start, args), select)
+    end = read_structures(args.end, _topology(args.end, args), select)
     refine = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
     write_pdb(out, model.structures(model.interpolate(start, end, args.steps, **refine)))
     print(out)

@@ -30,7 +30,7 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
     gemmi = require("gemmi", "structure")
     try:
         structure = gemmi.read_structure(str(path))
-    except (RuntimeError, ValueError, OSError) as exc:
+    except (RuntimeError, ValueError, OSError, IndexError) as exc:  # IndexError: empty file
         raise DataError(f"{path}: not a readable mmCIF file ({exc}); check the file") from None
     frames, atoms = [], None
     for k, model in enumerate(structure):

@@ -116,14 +116,14 @@ def read_structures(
     """
     path = Path(path)
     _check_paths(path, topology, select)
-    if topology is None and is_mmcif(path):  # every model (MDAnalysis reads only the first)
+    if is_mmcif(path):  # every model (MDAnalysis reads only the first); it names its atoms
         coords, atoms = read_mmcif(path, select)
         chain, resid, resname, name = zip(*atoms)
         if select == "backbone" and set(name) != set(_BACKBONE):
             _check_atoms(path, _Names(name), select)
         return Structures(coords, name, resname, np.asarray(resid), chain, str(path))
     universe = _universe(path, topology)
-    atoms = universe.select_atoms(SELECTIONS[select])
+    atoms = _first_conformers(universe.select_atoms(SELECTIONS[select]))
     _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
@@ -145,6 +145,25 @@ def read_structures(
 
 
 _BACKBONE = ("N", "CA", "C", "O")
+
+
+def _first_conformers(atoms):
+    """``atoms`` with one conformer of each atom: an alternate location (altLoc A, B, ...)
+    keeps its first, as the mmCIF reader does (two Cα of one residue would read as a 0–2 Å
+    "bond" and a chain break)."""
+    altlocs = getattr(atoms, "altLocs", None)
+    if altlocs is None or not any(altlocs):
+        return atoms
+    chains = getattr(atoms, "chainIDs", None)
+    chains = chains if chains is not None else [""] * len(atoms)
+    icodes = getattr(atoms, "icodes", None)
+    icodes = icodes if icodes is not None else [""] * len(atoms)
+    seen, keep = set(), np.zeros(len(atoms), dtype=bool)
+    for i, key in enumerate(zip(chains, atoms.resids, icodes, atoms.names)):
+        if key not in seen:
+            seen.add(key)
+            keep[i] = True
+    return atoms[keep]
 
 
 @dataclass(frozen=True)
@@ -214,8 +233,12 @@ def write_pdb(path: str | Path, structures: Structures) -> Path:
 
 
 def pdb_text(structures: Structures) -> str:
-    """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END)."""
+    """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
+    fixed-width format cannot hold (coordinates beyond −999.999 … 9999.999 Å, residue numbers
+    beyond −999 … 9999, chain ids of several letters) is a one-line error, not a file that
+    reads back wrong."""
     s = structures
+    _check_pdb_fields(s)
     lines = []
     for m, xyz in enumerate(s.coords, start=1):
         lines.append(f"MODEL     {m:4d}")
@@ -224,9 +247,20 @@ def pdb_text(structures: Structures) -> str:
             name = f" {name:<3s}" if len(name) < 4 else name[:4]
             lines.append(
                 f"ATOM  {(i + 1) % 100000:5d} {name:4s} {s.res_names[i][:3]:>3s} "
-                f"{(s.chain_ids[i] or 'A')[:1]}{int(s.res_ids[i]) % 10000:4d}    "
+                f"{(s.chain_ids[i] or 'A')}{int(s.res_ids[i]):4d}    "
                 f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
             )
         lines.append("ENDMDL")
     lines.append("END")
     return "\n".join(lines) + "\n"
+
+
+def _check_pdb_fields(s: Structures) -> None:
+    where = f"{s.source or 'structures'}: cannot write PDB"
+    if len(s) and not ((s.coords > -999.9995).all() and (s.coords < 9999.9995).all()):
+        raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
+    if len(s.res_ids) and not ((s.res_ids >= -999).all() and (s.res_ids <= 9999).all()):
+        raise DataError(f"{where}: a residue number lies outside −999 … 9999; renumber them")
+    long = [c for c in s.chain_ids if len(c) > 1]
+    if long:
+        raise DataError(f"{where}: chain id {long[0]!r} has more than one letter; rename it")

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 
 from biovae.applications.structures.geometry import ca_only, nearest_rmsd
+from biovae.errors import DataError
 
 if TYPE_CHECKING:
     from biovae.data.structure import Structures
@@ -149,6 +150,11 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
     clashes = clash_counts(ca, breaks=breaks)
     rg = radius_of_gyration(ca)
     near = nearest_rmsd(ca, training)
+    if train_angles.size == 0:
+        raise DataError(
+            f"validity needs three consecutive bonded Cα atoms; these chains of {ca.shape[-2]} "
+            "atoms have none"
+        )
     lo, hi = train_angles.min(), train_angles.max()
     return Validity(
         n_structures=len(ca),
