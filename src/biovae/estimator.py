@@ -8,6 +8,7 @@ as the command line.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,14 @@ from biovae.record_noise import RecordNoise, record_keys
 from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
 
 _EVAL_BATCH = 1024
+
+
+def _digest(*tensors: Any) -> str:
+    """SHA-256 of the tensors' values (None for an absent one): what a resume must see again."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(b"-" if t is None else torch.as_tensor(t).cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 class _LatentEstimator(EstimatorConventions):
@@ -138,6 +147,7 @@ class _LatentEstimator(EstimatorConventions):
         with seeded(cfg.train.seed, cfg.train.device):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
             self._prepare_model(model, train)
+            data_fingerprint = fingerprint(ds)
             history = fit_model(
                 model,
                 train,
@@ -147,12 +157,18 @@ class _LatentEstimator(EstimatorConventions):
                 progress=self.progress,
                 checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
                 resume=resume,
+                identity={
+                    "data": data_fingerprint,
+                    "model": to_dict(cfg.model),
+                    "covariates": to_dict(cfg.data),
+                    "covariates, labels, weights": _digest(c, y, w),
+                },
             )
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.mapping_ = None  # a fresh fit is nobody's reference mapping
         self.n_features_in_ = int(ds.x.shape[1])
-        self.fingerprint_ = fingerprint(ds)
+        self.fingerprint_ = data_fingerprint
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
 

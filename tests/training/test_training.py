@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 
@@ -123,9 +124,82 @@ def test_checkpoints_never_replace_a_folder_of_other_files(tmp_path):
 def test_resuming_another_models_checkpoint_is_refused(tmp_path):
     x = _data()
     VAE(config=_cfg(epochs=1, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
-    with pytest.raises(ModelFileError, match=r"another model.*size mismatch"):
+    with pytest.raises(ModelFileError, match=r"other data or settings: data \("):
         VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(
             x[:, :8], checkpoint_dir=tmp_path / "c", resume=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"x": 2.0}, r"data \("),  # the same shape, other values
+        ({"seed": 7}, r"train\.seed \(0 there, 7 now\)"),  # another validation split
+        ({"lr": 0.01}, r"train\.lr"),  # was silently the checkpoint's
+        ({"beta": 5.0}, r"objective\.beta"),
+        ({"epochs": 1}, r"at epoch 2, past --epochs 1"),
+    ],
+)
+def test_a_resume_with_other_data_or_settings_is_refused(tmp_path, change, message):
+    x = _data()
+    VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
+    cfg = _cfg(epochs=change.get("epochs", 4), seed=change.get("seed", 0), checkpoint_every=1)
+    cfg = dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(cfg.train, lr=change.get("lr", cfg.train.lr)),
+        objective=dataclasses.replace(cfg.objective, beta=change.get("beta", 1.0)),
+    )
+    with pytest.raises(ModelFileError, match=message):
+        VAE(config=cfg).fit(x * change.get("x", 1.0), checkpoint_dir=tmp_path / "c", resume=True)
+    VAE(config=_cfg(epochs=4, checkpoint_every=2)).fit(  # more epochs, another interval: fine
+        x, checkpoint_dir=tmp_path / "c", resume=True
+    )
+
+
+@pytest.mark.parametrize(
+    "damage", ["empty state", "list state", "extra loop key", "text epoch", "no shuffle rng"]
+)
+def test_a_checkpoint_that_parses_but_is_incomplete_is_a_one_line_error(tmp_path, damage):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    x = _data()
+    VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
+    state, tensors = tmp_path / "c" / "state.json", tmp_path / "c" / "state.safetensors"
+    meta = json.loads(state.read_text())
+    if damage == "empty state":
+        meta = {}
+    elif damage == "list state":
+        meta = [meta]
+    elif damage == "extra loop key":
+        meta["loop"]["surprise"] = 1
+    elif damage == "text epoch":
+        meta["loop"]["epoch"] = "two"
+    else:
+        t = load_file(str(tensors))
+        del t["rng.shuffle"]
+        save_file(t, str(tensors))
+    state.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="damaged"):
+        VAE(config=_cfg(epochs=4, checkpoint_every=1)).fit(
+            x, checkpoint_dir=tmp_path / "c", resume=True
+        )
+
+
+def test_optimizer_state_of_another_shape_is_refused_not_run(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    x = _data()
+    VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(x, checkpoint_dir=tmp_path / "c")
+    path = tmp_path / "c" / "state.safetensors"
+    t = load_file(str(path))
+    key = next(k for k in t if k.startswith("opt.") and k.endswith("exp_avg"))
+    t[key] = t[key].flatten()[:1].clone()
+    save_file(t, str(path))
+    with pytest.raises(ModelFileError, match=r"damaged.*another shape"):
+        VAE(config=_cfg(epochs=4, checkpoint_every=1)).fit(
+            x, checkpoint_dir=tmp_path / "c", resume=True
         )
 
 

@@ -29,10 +29,12 @@ def save_checkpoint(
     state: dict[str, Any],
     best: dict[str, torch.Tensor] | None = None,
     rng_states: list[torch.Tensor] | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> None:
     """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``;
     ``best``: the weights of the best epoch so far (restored at the end of a resumed fit);
-    ``rng_states``: torch's RNG state of every rank (default: this process's)."""
+    ``rng_states``: torch's RNG state of every rank (default: this process's); ``identity``:
+    what a resume must match (JSON-ready; see :func:`load_checkpoint`)."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     for k, v in (best or {}).items():
         tensors[f"best.{k}"] = v.detach().contiguous()
@@ -47,7 +49,7 @@ def save_checkpoint(
     for rank, rng in enumerate(rng_states or [torch.get_rng_state()]):
         tensors[f"rng.torch.{rank}"] = rng.contiguous()
     tensors["rng.shuffle"] = generator.get_state()
-    meta = {"loop": state, "optimizer": opt_meta}
+    meta = {"loop": state, "optimizer": opt_meta, "identity": identity or {}}
     check_checkpoint_dir(path)
     remove_legacy_leftovers(path.parent)
     write_dir(path, lambda tmp: _write_files(tmp, tensors, meta), (TENSORS, SCALARS))
@@ -85,10 +87,17 @@ def check_checkpoint_dir(path: Path) -> None:
 
 
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: Adam, generator: torch.Generator, rank: int = 0
+    path: Path,
+    model: nn.Module,
+    optimizer: Adam,
+    generator: torch.Generator,
+    rank: int = 0,
+    identity: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state); returns the
-    loop state and the best weights so far (the model's, if the checkpoint holds none)."""
+    loop state and the best weights so far (the model's, if the checkpoint holds none). A
+    checkpoint whose recorded ``identity`` differs from this one (other data or settings) is
+    refused, naming the first difference; so is one that parses but is incomplete."""
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(
             f"no checkpoint in {path}; run without --resume to start training from scratch"
@@ -100,6 +109,11 @@ def load_checkpoint(
         raise ModelFileError(
             f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
         ) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("optimizer"), dict):
+        raise ModelFileError(
+            f"the checkpoint in {path} is damaged (no optimizer state); run without --resume"
+        )
+    _check_identity(path, meta.get("identity") or {}, json.loads(json.dumps(identity or {})))
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:
@@ -107,17 +121,56 @@ def load_checkpoint(
             f"the checkpoint in {path} is of another model ({str(err).splitlines()[-1].strip()}); "
             "resume with the data and settings it was trained with, or run without --resume"
         ) from None
-    opt_meta = meta["optimizer"]
-    state = {
-        int(pid): {key: tensors[f"opt.{pid}.{key}"] for key in keys}
-        for pid, keys in opt_meta["state"].items()
-    }
-    optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
-    own = f"rng.torch.{rank}"
-    for key in (own, "rng.torch.0", "rng.torch"):  # "rng.torch": written by earlier versions
-        if key in tensors:
-            torch.set_rng_state(tensors[key])
-            break
-    generator.set_state(tensors["rng.shuffle"])
+    try:
+        _restore_optimizer(optimizer, meta["optimizer"], tensors)
+        own = f"rng.torch.{rank}"
+        for key in (own, "rng.torch.0", "rng.torch"):  # "rng.torch": written by earlier versions
+            if key in tensors:
+                torch.set_rng_state(tensors[key])
+                break
+        generator.set_state(tensors["rng.shuffle"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise ModelFileError(
+            f"the checkpoint in {path} is damaged ({type(exc).__name__}: {exc}); run without "
+            "--resume to start over"
+        ) from None
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
     return meta["loop"], best or {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _restore_optimizer(optimizer: Adam, opt_meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Adam's state from the checkpoint, each moment the shape of its parameter (a damaged
+    file of other shapes would otherwise reach the fused kernel, which does not check)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state = {}
+    for pid, keys in opt_meta["state"].items():
+        entry = {key: tensors[f"opt.{pid}.{key}"] for key in keys}
+        for key, value in entry.items():
+            if key != "step" and value.shape != params[int(pid)].shape:
+                raise ValueError(f"optimizer state {key} of parameter {pid} has another shape")
+        state[int(pid)] = entry
+    optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
+
+
+def _check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse a resume whose data or settings differ from the checkpoint's (a checkpoint of an
+    earlier version records none)."""
+    if not saved:
+        return
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            what = (
+                f"{key}.{diff[0]} ({a.get(diff[0])!r} there, {b.get(diff[0])!r} now)"
+                if diff
+                else ""
+            )
+        else:
+            what = f"{key} ({a!r} there, {b!r} now)" if a != b else ""
+        if what:
+            raise ModelFileError(
+                f"the checkpoint in {path} was made with other data or settings: {what}; resume "
+                "with the same data and settings (only --epochs, --device and --checkpoint-every "
+                "may change), or run without --resume"
+            )

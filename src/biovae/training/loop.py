@@ -8,6 +8,7 @@ explicit shuffle generator, so a seed fixes the weights exactly on CPU.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from biovae.config import ObjectiveConfig, TrainConfig
-from biovae.errors import TrainingError
+from biovae.errors import ModelFileError, TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
 from biovae.training.checkpoint import check_checkpoint_dir, load_checkpoint, save_checkpoint
@@ -55,6 +56,7 @@ def fit_model(
     progress: bool = True,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
+    identity: dict[str, Any] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place and return the per-epoch history.
 
@@ -62,7 +64,10 @@ def fit_model(
     classification loss with ``config.early_stopping = "classification"``) is restored at the
     end. With
     ``checkpoint_dir`` a checkpoint is written every ``config.checkpoint_every`` epochs and
-    ``resume`` continues from it exactly.
+    ``resume`` continues from it exactly. A checkpoint records what a resume must match
+    (``identity``, e.g. the data's fingerprint and the model's settings, plus the objective, the
+    training settings but the epoch count, device and checkpoint interval, and the number of
+    processes); a resume that differs is refused.
     """
     dist = DistContext.current()
     device = dist.device(config.device)
@@ -73,9 +78,12 @@ def fit_model(
     if checkpoint_dir is not None and config.checkpoint_every > 0:
         check_checkpoint_dir(checkpoint_dir)  # on every rank, before training
     best_weights = copy.deepcopy(model.state_dict())
+    identity = _identity(identity, objective, config, dist)
     if resume and checkpoint_dir is not None:
-        loop, best_weights = load_checkpoint(checkpoint_dir, model, optimizer, generator, dist.rank)
-        state = LoopState(**loop)
+        loop, best_weights = load_checkpoint(
+            checkpoint_dir, model, optimizer, generator, dist.rank, identity
+        )
+        state = _loop_state(loop, checkpoint_dir, config)
     stopped = bool(config.patience) and state.bad_epochs >= config.patience  # resumed at the end
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
     with fused.enabled(_compile_threshold(train, config, dist)):
@@ -104,7 +112,7 @@ def fit_model(
                 if dist.is_main:
                     save_checkpoint(
                         checkpoint_dir, model, optimizer, generator, state.to_json(),
-                        best_weights, rng,
+                        best_weights, rng, identity,
                     )  # fmt: skip
             if config.patience and state.bad_epochs >= config.patience:
                 break
@@ -246,6 +254,35 @@ def _improved(
     if epoch + 1 >= objective.kl_warmup_epochs:
         state.bad_epochs += 1
     return False
+
+
+#: training settings a resume may change: more epochs, another device, another interval
+_RESUMABLE = ("epochs", "device", "checkpoint_every")
+
+
+def _identity(
+    given: dict[str, Any] | None, objective: ObjectiveConfig, config: TrainConfig, dist
+) -> dict[str, Any]:
+    train = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RESUMABLE}
+    objective_ = dataclasses.asdict(objective)
+    return {**(given or {}), "objective": objective_, "train": train, "processes": dist.world_size}
+
+
+def _loop_state(loop: Any, path: Path, config: TrainConfig) -> LoopState:
+    """The checkpoint's loop state, checked: a resume goes on to ``config.epochs``."""
+    try:
+        state = LoopState(**loop)
+        epoch = int(state.epoch)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
+        ) from None
+    if epoch > config.epochs:
+        raise ModelFileError(
+            f"the checkpoint in {path} is at epoch {epoch}, past --epochs {config.epochs}; "
+            f"resume with --epochs {epoch} or more"
+        )
+    return state
 
 
 def _checkpoint_due(config: TrainConfig, path: Path | None, epoch: int) -> bool:
