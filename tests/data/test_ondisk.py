@@ -159,3 +159,31 @@ def test_memory_maps_are_advised_of_scattered_and_row_order_reads(pair):
     assert all(m._advice.scattered is True for m in maps)
     list(streamed.x.blocks())
     assert all(m._advice.scattered is False for m in maps)
+
+
+@pytest.mark.parametrize("damage", ["column past the last gene", "indptr past the values"])
+def test_a_malformed_csr_h5ad_is_a_one_line_error_in_memory_and_streamed(
+    fixtures, tmp_path, damage
+):
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "bad.h5ad"
+    shutil.copy(fixtures / "cellbench_100x200.h5ad", path)
+    with h5py.File(path, "r+") as fh:
+        if damage == "column past the last gene":
+            indices = fh["X/indices"][:]
+            indices[3] = 200 + 5
+            del fh["X/indices"]
+            fh["X/indices"] = indices
+        else:
+            indptr = fh["X/indptr"][:]
+            indptr[-1] += 7
+            del fh["X/indptr"]
+            fh["X/indptr"] = indptr
+    for stream in (False, True):
+        with pytest.raises(DataError, match="malformed"):
+            ds = read_dataset(path, stream=stream)
+            if stream:  # the column check runs as rows are read
+                ds.x.rows(np.arange(len(ds)))

@@ -123,5 +123,18 @@ def _matrix(adata, layer: str | None, source: str) -> np.ndarray | sp.csr_matrix
         )
     with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by check_finite
         if sp.issparse(x):
-            return sp.csr_matrix(x, dtype=np.float32)
+            return _checked_csr(x, source)
         return np.ascontiguousarray(np.asarray(x), dtype=np.float32)
+
+
+def _checked_csr(x, source: str) -> sp.csr_matrix:
+    """``x`` as float32 CSR if its index arrays are consistent (scipy does not check column
+    indices on construction: one past the last gene trained silently), else a one-line error."""
+    try:
+        m = sp.csr_matrix(x, dtype=np.float32)
+        m.check_format(full_check=True)
+    except ValueError as exc:
+        raise DataError(
+            f"{source}: the sparse matrix is malformed ({exc}); write it again with anndata"
+        ) from None
+    return m

@@ -164,6 +164,19 @@ class _H5CsrReader(_Reader):
         width = self.full_shape[1] if columns is None else len(columns)
         self.shape = (self.full_shape[0], width)
         self.sparse = True
+        n_values = len(group["data"])
+        ip = self.indptr
+        if (
+            len(ip) != self.full_shape[0] + 1
+            or ip[0] != 0
+            or ip[-1] != n_values
+            or len(group["indices"]) != n_values
+            or (np.diff(ip) < 0).any()
+        ):
+            raise DataError(
+                f"{getattr(group.file, 'filename', 'file')}: the sparse matrix {group.name} is "
+                "malformed (indptr does not match its rows or values); write it again with anndata"
+            )
 
     def advise(self, scattered: bool) -> None:
         for part in (self.data, self.indices):
@@ -179,10 +192,13 @@ class _H5CsrReader(_Reader):
         indptr = np.concatenate([[0], np.cumsum(self.indptr[rows + 1] - self.indptr[rows])])
         with np.errstate(over="ignore"):  # beyond float32 -> inf, which validation reports
             values = np.concatenate(data).astype(np.float32, copy=False)
-        block = sp.csr_matrix(
-            (values, np.concatenate(indices), indptr),
-            shape=(len(rows), self.full_shape[1]),
-        )
+        columns = np.concatenate(indices)
+        if len(columns) and (columns.min() < 0 or columns.max() >= self.full_shape[1]):
+            raise DataError(
+                f"the sparse matrix on disk is malformed: a column index outside 0 .. "
+                f"{self.full_shape[1] - 1}; write it again with anndata"
+            )
+        block = sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.full_shape[1]))
         return block if self.columns is None else block[:, self.columns]
 
 
