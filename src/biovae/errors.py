@@ -16,6 +16,11 @@ class DataError(BiovaeError, ValueError):
     """Input data are missing, malformed or do not fit the chosen likelihood."""
 
 
+class MissingFileError(DataError):
+    """An input file, or an output's folder, is not there. It may be one node's alone, so
+    under ``torchrun`` every process reports it (other input errors: rank 0 only)."""
+
+
 class ConfigError(BiovaeError, ValueError):
     """A configuration value or key is invalid."""
 

@@ -380,3 +380,6 @@ def test_a_file_error_is_named_by_every_rank(
     assert rc == 2 and "(rank 1): error:" in err and "permission denied" in err
     rc, _, err = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.txt")
     assert rc == 2 and err == ""  # an input error: rank 0 says it
+    # a missing input file may be missing on this node only: this rank says so
+    rc, _, err = run(capsys, "embed", cellbench_model, tmp_path / "absent.h5ad", "--out", "z.csv")
+    assert rc == 2 and "(rank 1): error:" in err and "file not found" in err

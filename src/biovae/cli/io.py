@@ -13,7 +13,7 @@ from biovae.config import DataConfig
 from biovae.data.dataset import Dataset
 from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset
 from biovae.data.writers import write_fasta, write_table
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, MissingFileError
 
 
 def read_input(path: str, data: DataConfig) -> Dataset:
@@ -70,7 +70,9 @@ def check_parent(out: Path) -> Path:
     only at the end, so an unusable folder must fail before any work)."""
     parent = out.parent
     if not parent.exists():
-        raise DataError(f"cannot write {out}: folder {parent} does not exist; create it first")
+        raise MissingFileError(
+            f"cannot write {out}: folder {parent} does not exist; create it first"
+        )
     if not parent.is_dir():
         raise DataError(f"cannot write {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

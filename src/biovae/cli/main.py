@@ -24,7 +24,7 @@ from biovae.cli.options import (
     add_options,
 )
 from biovae.cli.screen_opts import add_screen_options
-from biovae.errors import BiovaeError
+from biovae.errors import BiovaeError, MissingFileError
 from biovae.training.allocator import tune_allocator
 
 EPILOG = """examples:
@@ -338,10 +338,11 @@ def _run(args: argparse.Namespace) -> int:
             return args.func(args)
     except (BiovaeError, OSError) as exc:  # OSError: a file the system would not let us use
         # under torchrun every rank meets the same input error: rank 0 says it once; a file
-        # error may be one node's own, so every rank says it, with its rank
-        if isinstance(exc, BiovaeError) and not _speaks():
+        # error (or a missing file) may be one node's own, so every rank says it, with its rank
+        own = not isinstance(exc, BiovaeError) or isinstance(exc, MissingFileError)
+        if not own and not _speaks():
             return 2
-        rank = None if isinstance(exc, BiovaeError) else os.environ.get("RANK")
+        rank = os.environ.get("RANK") if own else None
         where = f" (rank {rank})" if rank and int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
         print(f"biovae {args.command}{where}: error: {_error_text(exc)}", file=sys.stderr)
         return 2

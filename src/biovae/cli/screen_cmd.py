@@ -12,7 +12,7 @@ import numpy as np
 
 from biovae.cli.io import check_output
 from biovae.cli.screen_opts import add_screen_options, screens, write_verdicts
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, MissingFileError
 
 FASTA = (".fasta", ".fa", ".faa", ".fna")
 
@@ -52,7 +52,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise ConfigError("give a screen: --screen-against FASTA and/or --screen-command CMD")
     path = Path(args.sequences)
     if not path.is_file():
-        raise DataError(f"{path}: file not found; check the path")
+        raise MissingFileError(f"{path}: file not found; check the path")
     records = read_fasta_records(path)
     try:
         verdicts = screen_sequences(records.ids, records.seqs, chosen)

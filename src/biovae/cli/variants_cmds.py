@@ -13,7 +13,7 @@ import numpy as np
 from biovae.cli.io import check_output, check_parent
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
-from biovae.errors import DataError
+from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
 
@@ -243,7 +243,7 @@ def _read_mutants(path: str):
 
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"{p}: mutations file not found; check the path")
+        raise MissingFileError(f"{p}: mutations file not found; check the path")
     sep = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     try:
         with warnings.catch_warnings():

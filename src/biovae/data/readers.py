@@ -20,7 +20,7 @@ from biovae.data.sequence_table import read_sequence_table
 from biovae.data.tables import read_obs_table, read_table
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.data.vcf import read_vcf
-from biovae.errors import DataError
+from biovae.errors import DataError, MissingFileError
 
 FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink", "vcf")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
@@ -244,7 +244,9 @@ def _resolve_format(path: Path, fmt: str | None) -> str:
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise DataError(f"{path}: file not found; check the path (working directory: {Path.cwd()})")
+        raise MissingFileError(
+            f"{path}: file not found; check the path (working directory: {Path.cwd()})"
+        )
     if not path.is_file():
         raise DataError(f"{path}: not a regular file (is it a directory?); pass a data file")
     if path.stat().st_size == 0:

@@ -16,7 +16,7 @@ import numpy as np
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
 from biovae.data.writers import atomic_open
-from biovae.errors import DataError, require
+from biovae.errors import DataError, MissingFileError, require
 
 #: Atom selections by name (MDAnalysis selection language).
 SELECTIONS = {"ca": "protein and name CA", "backbone": "protein and backbone"}
@@ -183,7 +183,7 @@ def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
         )
     for p in (path, topology):
         if p is not None and not Path(p).is_file():
-            raise DataError(f"structure file {p} does not exist; check the path")
+            raise MissingFileError(f"structure file {p} does not exist; check the path")
     if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
         raise DataError(
             f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "

@@ -37,7 +37,7 @@ from biovae.data.fasta import (
     parse_fasta,
     read_fasta,
 )
-from biovae.errors import DataError
+from biovae.errors import DataError, MissingFileError
 
 ALPHABETS = {"protein": sequences.PROTEIN, "dna": sequences.DNA, "rna": sequences.RNA}
 
@@ -86,7 +86,7 @@ def read_alignment(
     """Read an A2M / A3M / aligned FASTA / Stockholm alignment (see the module policy)."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"{p}: alignment file not found; check the path")
+        raise MissingFileError(f"{p}: alignment file not found; check the path")
     if not 0.0 < max_gap_fraction <= 1.0:
         raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
     letters = _letters(alphabet)
