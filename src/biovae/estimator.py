@@ -8,7 +8,6 @@ as the command line.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +20,13 @@ from biovae.config import FitConfig, LikelihoodConfig, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError
-from biovae.fit_inputs import mmd_levels, n_batches, record_weights, validation_split
+from biovae.fit_inputs import (
+    mmd_levels,
+    n_batches,
+    record_weights,
+    resume_identity,
+    validation_split,
+)
 from biovae.inputs import (
     as_dataset,
     check_data,
@@ -37,14 +42,6 @@ from biovae.record_noise import RecordNoise, record_keys
 from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
 
 _EVAL_BATCH = 1024
-
-
-def _digest(*tensors: Any) -> str:
-    """SHA-256 of the tensors' values (None for an absent one): what a resume must see again."""
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(b"-" if t is None else torch.as_tensor(t).cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 class _LatentEstimator(EstimatorConventions):
@@ -157,12 +154,7 @@ class _LatentEstimator(EstimatorConventions):
                 progress=self.progress,
                 checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
                 resume=resume,
-                identity={
-                    "data": data_fingerprint,
-                    "model": to_dict(cfg.model),
-                    "covariates": to_dict(cfg.data),
-                    "covariates, labels, weights": _digest(c, y, w),
-                },
+                identity=resume_identity(data_fingerprint, cfg, c, y, w),
             )
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history

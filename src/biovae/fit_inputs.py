@@ -1,15 +1,17 @@
 """What a fit derives from its config and data before training: the number of batches of a
-per-batch dispersion, validated record weights, the MMD penalty's level indicators and the
-validation split (shared by the estimators and reference mapping)."""
+per-batch dispersion, validated record weights, the MMD penalty's level indicators, the
+validation split (shared by the estimators and reference mapping) and what a checkpoint
+records for a resume to match."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
 import torch
 
-from biovae.config import FitConfig
+from biovae.config import FitConfig, to_dict
 from biovae.errors import ConfigError, DataError
 from biovae.models import CovariateSpec
 
@@ -57,3 +59,18 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, 
     n_val = round(n * fraction) if n >= 10 else 0
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
     return order[n_val:].sort().values, order[:n_val].sort().values
+
+
+def resume_identity(data_fingerprint: str, cfg: FitConfig, *tensors: Any) -> dict[str, Any]:
+    """What a resumed fit must share with its checkpoint (besides the training settings the
+    loop adds): the data, the model and data settings, and the covariate / label / weight
+    values given (``tensors``; None for an absent one), as a SHA-256."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(b"-" if t is None else torch.as_tensor(t).cpu().contiguous().numpy().tobytes())
+    return {
+        "data": data_fingerprint,
+        "model": to_dict(cfg.model),
+        "covariates": to_dict(cfg.data),
+        "covariates, labels, weights": h.hexdigest(),
+    }
