@@ -126,3 +126,23 @@ def test_fewer_than_three_atoms_or_no_bond_angle_is_a_one_line_error():
         ConformationVAE("geometry").fit(two)
     with pytest.raises(DataError, match="three consecutive bonded"):
         assess(two.coords, two.coords)
+
+
+def test_given_cis_bonds_still_let_chain_breaks_be_found(fixtures):
+    # setting one of cis_bonds / chain_breaks used to switch off finding the other
+    from biovae.config import LikelihoodConfig
+    from biovae.data.structure import read_structures
+
+    one = read_structures(fixtures / "ubiquitin_2k39_ca_12.pdb")
+    coords = one.coords.copy()
+    coords[:, 38:] += 20.0  # a second chain, 20 Å away
+    two = dataclasses.replace(one, chain_ids=("A",) * 38 + ("B",) * 38).with_coords(coords)
+    cfg = dataclasses.replace(
+        STRUCTURE_DEFAULTS,
+        model=dataclasses.replace(
+            STRUCTURE_DEFAULTS.model, likelihood=LikelihoodConfig("ca_chain", cis_bonds=(5,))
+        ),
+        train=dataclasses.replace(STRUCTURE_DEFAULTS.train, epochs=1),
+    )
+    lik = ConformationVAE("geometry", cfg).fit(two).vae_.config_.model.likelihood
+    assert lik.cis_bonds == (5,) and lik.chain_breaks == (37,)  # the bond 37–38

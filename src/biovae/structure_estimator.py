@@ -127,9 +127,9 @@ class ConformationVAE(EstimatorConventions):
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))
         aligned = self.align(structures)
         lik = cfg.model.likelihood
-        if self.loss == "geometry" and not (lik.cis_bonds or lik.chain_breaks):
-            breaks = chain_breaks(aligned, structures.chain_ids)  # other chains, missing residues
-            cfg = with_cis_bonds(cfg, cis_bonds(aligned, breaks), breaks)
+        if self.loss == "geometry":  # what the config does not give is found in the frames
+            breaks = lik.chain_breaks or chain_breaks(aligned, structures.chain_ids)
+            cfg = with_cis_bonds(cfg, lik.cis_bonds or cis_bonds(aligned, breaks), breaks)
         self.vae_ = VAE(config=cfg, progress=self.progress).fit(structures.to_dataset(aligned))
         return self
 
