@@ -138,3 +138,39 @@ def test_saved_folders_and_files_get_the_umasks_modes(saver, tmp_path, umask):
         assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
             name: want_file for name in FILES
         }
+
+
+@pytest.mark.parametrize("where", ["after both renames", "while deleting the old folder"])
+def test_an_interrupt_after_the_new_folder_is_in_place_leaves_no_old_folder(
+    tmp_path, monkeypatch, where
+):
+    import os
+    import shutil
+
+    from biovae import persistence
+
+    dst, src = tmp_path / "m", tmp_path / "new"
+    for folder, text in ((dst, "old"), (src, "new")):
+        folder.mkdir()
+        (folder / "f").write_text(text)
+    real_replace, real_rmtree, calls = os.replace, shutil.rmtree, []
+
+    def replace(a, b):
+        real_replace(a, b)
+        calls.append(b)
+        if where == "after both renames" and len(calls) == 2:
+            raise KeyboardInterrupt
+
+    def rmtree(path, **kw):
+        calls.append(path)
+        if where == "while deleting the old folder" and len(calls) == 3:
+            real_rmtree(next(Path(path).iterdir()), **kw)  # partly deleted, then the signal
+            raise KeyboardInterrupt
+        real_rmtree(path, **kw)
+
+    monkeypatch.setattr(persistence.os, "replace", replace)
+    monkeypatch.setattr(persistence.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        persistence.replace_dir(src, dst)
+    assert (dst / "f").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

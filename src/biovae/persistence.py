@@ -123,11 +123,20 @@ def replace_dir(src: Path, dst: Path) -> None:
         if dst.exists():
             os.replace(dst, old)
         os.replace(src, dst)
-    except BaseException:
+    finally:  # an interrupt may land anywhere here, even after both renames
         if old.exists() and not dst.exists():
-            os.replace(old, dst)
+            os.replace(old, dst)  # the new folder never arrived: the old one goes back
+        elif old.exists():
+            _remove_dir(old)
+
+
+def _remove_dir(path: Path) -> None:
+    """``shutil.rmtree`` that a Ctrl-C or SIGTERM in the middle does not leave half done."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def remove_leftovers(out: Path, names: Collection[str]) -> None:
