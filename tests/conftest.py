@@ -57,3 +57,15 @@ def needs_anndata() -> None:
         "anndata",
         reason="reads .h5ad files: needs the optional package anndata (biovae[singlecell])",
     )
+
+
+def interrupt_when_made(monkeypatch, prefix: str) -> None:
+    """Ctrl-C as soon as a folder whose name starts with ``prefix`` exists (``os.mkdir``)."""
+    real = os.mkdir
+
+    def mkdir(path, *args, **kwargs):
+        real(path, *args, **kwargs)
+        if os.path.basename(path).startswith(prefix):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "mkdir", mkdir)

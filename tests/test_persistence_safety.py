@@ -21,6 +21,7 @@ from biovae.applications.variants.config import (
     VariantsConfig,
 )
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from tests.conftest import interrupt_when_made
 
 FILES = ("config.json", "metadata.json", "weights.safetensors")
 
@@ -78,14 +79,7 @@ def test_a_failure_between_the_renames_keeps_the_old_model(saver, tmp_path, monk
 def test_an_interrupt_right_after_the_temporary_folder_is_made_leaves_nothing(
     saver, tmp_path, monkeypatch
 ):
-    real = os.mkdir
-
-    def mkdir(path, *args, **kwargs):  # Ctrl-C as soon as the temporary folder exists
-        real(path, *args, **kwargs)
-        if os.path.basename(path).startswith(".m"):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "mkdir", mkdir)
+    interrupt_when_made(monkeypatch, ".m")  # as soon as the temporary folder exists
     with pytest.raises(KeyboardInterrupt):
         saver(tmp_path / "m")
     monkeypatch.undo()

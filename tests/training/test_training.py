@@ -13,6 +13,7 @@ import torch
 from biovae import VAE
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, ObjectiveConfig, TrainConfig
 from biovae.errors import ModelFileError, TrainingError
+from tests.conftest import interrupt_when_made
 
 
 def _data(n=300, f=12, seed=0):
@@ -293,14 +294,7 @@ def test_weights_made_non_finite_by_the_last_update_are_never_kept():
 
 
 def test_an_interrupted_checkpoint_leaves_no_temporary_folder(tmp_path, monkeypatch):
-    real = os.mkdir
-
-    def mkdir(path, *args, **kwargs):  # Ctrl-C as soon as the temporary folder exists
-        real(path, *args, **kwargs)
-        if os.path.basename(path).startswith(".ck"):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "mkdir", mkdir)
+    interrupt_when_made(monkeypatch, ".ck")  # as soon as the temporary folder exists
     with pytest.raises(KeyboardInterrupt):
         VAE(config=_cfg(epochs=2, checkpoint_every=1)).fit(_data(), checkpoint_dir=tmp_path / "ck")
     monkeypatch.undo()
