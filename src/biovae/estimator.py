@@ -200,9 +200,8 @@ class _LatentEstimator(EstimatorConventions):
             yield batch
 
     def _scoring_batches(self, ds: Dataset, source: BatchSource, seed: int):
-        """As :meth:`_batches`, each carrying noise keyed to its records' ids (see
-        :mod:`biovae.record_noise`): a record's Monte-Carlo score does not depend on the file
-        it is in, its place there or the batch size. The seed is checked here, at the call."""
+        """As :meth:`_batches`, with noise keyed to the records' ids (:mod:`biovae.record_noise`;
+        the seed is checked here, at the call, before any batch is read)."""
         keys = record_keys(ds.ids, seed)
         index_batches = epoch_batches(len(source), _EVAL_BATCH, None)
         return (
