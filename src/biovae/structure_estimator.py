@@ -29,7 +29,7 @@ from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, from_dict, to_dict
 from biovae.data.dataset import Dataset
-from biovae.data.structure import Structures, atoms_from_features
+from biovae.data.structure import Structures, atoms_from_features, check_same_atoms
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.estimator import VAE
 from biovae.structure_config import STRUCTURE_DEFAULTS
@@ -143,12 +143,11 @@ class ConformationVAE(EstimatorConventions):
         return align_frames(structures.coords, self.reference_)
 
     def check_atoms(self, structures: Structures) -> None:
-        """A one-line error unless ``structures`` have as many atoms as the model."""
-        if structures.n_atoms != len(self.reference_):
-            raise DataError(
-                f"{structures.source}: {structures.n_atoms} atoms selected but the model has "
-                f"{len(self.reference_)}; use the same protein and --select as for fitting"
-            )
+        """A one-line error unless ``structures`` select the model's atoms: as many, named
+        alike, in residues of the same protein (:func:`~biovae.data.structure.check_same_atoms`)."""
+        check_same_atoms(
+            structures, self.atoms_, "use the same protein and --select as for fitting", "the model"
+        )
 
     @torch.no_grad()
     def encode(self, structures: Structures) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_fit_sample_interpolate_validate(fixtures, tmp_path, capsys):
     "case, message",
     [
         ("missing_topology", "--topology"),
-        ("no_atoms", "no atoms match the selection"),
+        ("no_atoms", "no amino-acid atoms named CA"),
         ("ragged", "every frame must hold the same atoms"),
         ("backbone_geometry", "backbone selection needs"),
     ],

@@ -134,3 +134,35 @@ def test_pdb_text_writes_negative_residue_numbers_and_refuses_what_it_cannot_hol
     for structures, message in bad:
         with pytest.raises(DataError, match=message):
             pdb_text(structures)
+
+
+def test_check_same_atoms_tells_another_protein_from_a_renamed_or_mutated_one(fixtures_dir):
+    import warnings
+
+    from biovae.data.structure import check_same_atoms
+
+    s = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+
+    def renamed(res_names=None, atom_names=None, res_ids=None, chains=None, n=None):
+        n = n or s.n_atoms
+        return Structures(
+            s.coords[:, :n], atom_names or s.atom_names[:n], res_names or s.res_names[:n],
+            s.res_ids[:n] if res_ids is None else res_ids, chains or s.chain_ids[:n], "other.pdb",
+        )  # fmt: skip
+
+    simulation = ["HSD" if r == "HIS" else r for r in s.res_names]  # CHARMM's name of HIS
+    assert "HSD" in simulation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # renumbered, another chain, force-field names: silent
+        check_same_atoms(renamed(tuple(simulation), None, s.res_ids + 100, ("B",) * 76), s, "fix")
+    mutant = list(s.res_names)
+    mutant[41] = "GLY" if mutant[41] != "GLY" else "ALA"
+    with pytest.warns(UserWarning, match=r"1 of 76 residues differ .*first: \w+ 42 against"):
+        check_same_atoms(renamed(tuple(mutant)), s, "fix")
+    with pytest.raises(DataError, match=r"68 of 76 residues differ .*; fix$"):
+        check_same_atoms(renamed(tuple(reversed(s.res_names))), s, "fix")  # another sequence
+    with pytest.raises(DataError, match=r"atom 3 is N .* but the model's is CA"):
+        names = ("CA", "CA", "N", *s.atom_names[3:])
+        check_same_atoms(renamed(atom_names=names), s, "fix", "the model")
+    with pytest.raises(DataError, match="75 atoms selected but the model has 76; fix"):
+        check_same_atoms(renamed(n=75), s, "fix", "the model")

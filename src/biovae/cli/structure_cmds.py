@@ -275,16 +275,12 @@ def _topology(path: str, args: argparse.Namespace) -> str | None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.applications.structures.geometry import ca_only
     from biovae.applications.structures.validity import assess, ca_breaks
-    from biovae.data.structure import read_structures
+    from biovae.data.structure import check_same_atoms, read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
     training = read_structures(args.training, _topology(args.training, args), args.select)
     data = read_structures(args.data, _topology(args.data, args), args.select)
-    if data.n_atoms != training.n_atoms:
-        raise DataError(
-            f"{args.data}: {data.n_atoms} atoms selected but {args.training} has "
-            f"{training.n_atoms}; compare structures of the same protein and selection"
-        )
+    check_same_atoms(data, training, "compare structures of the same protein and selection")
     breaks = ca_breaks(training)  # no bond between chains or over gaps
     result = assess(ca_only(data), ca_only(training), breaks).to_dict()
     print("| metric | value |\n|---|---|")

@@ -2,9 +2,10 @@
 
 MDAnalysis reads only the first model of an mmCIF file, so ensembles in mmCIF — the PDB's
 format for every entry, and its only one for large ones — are read here. The selection is that
-of :data:`~biovae.data.structure.SELECTIONS`: Cα atoms, or the N, CA, C, O backbone, of amino
-acid residues; an alternate location keeps its first conformer. Every model must hold the same
-atoms (chain, residue number, residue and atom name), in the same order.
+of :data:`~biovae.data.residues.SELECTIONS`: Cα atoms, or the N, CA, C, O backbone, of amino
+acid residues (:mod:`biovae.data.residues`); an alternate location keeps its first conformer.
+Every model must hold the same atoms (chain, residue number, residue and atom name), in the
+same order.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data.residues import SELECTIONS, amino_acids
 from biovae.errors import DataError, require
 
 MMCIF_SUFFIXES = (".cif", ".mmcif", ".cif.gz", ".mmcif.gz")
-_NAMES = {"ca": ("CA",), "backbone": ("N", "CA", "C", "O")}
 
 Atom = tuple[str, int, str, str]  # chain, residue number, residue name, atom name
 
@@ -34,7 +35,7 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
         raise DataError(f"{path}: not a readable mmCIF file ({exc}); check the file") from None
     frames, atoms = [], None
     for k, model in enumerate(structure):
-        these, xyz = _selected(gemmi, model, _NAMES[select])
+        these, xyz = _selected(gemmi, model, SELECTIONS[select])
         if atoms is None:
             atoms = these
         elif these != atoms:
@@ -45,7 +46,7 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
         frames.append(xyz)
     if not atoms:
         raise DataError(
-            f"{path}: no amino-acid atoms named {'/'.join(_NAMES[select])} in the first model; "
+            f"{path}: no amino-acid atoms named {'/'.join(SELECTIONS[select])} in the first model; "
             "check that the file holds a protein"
         )
     return np.stack(frames).astype(np.float32), atoms
@@ -53,10 +54,10 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
 
 def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndarray]:
     atoms, xyz = [], []
+    amino = amino_acids(residue.name for chain in model for residue in chain)
     for chain in model:
         for residue in chain:
-            info = gemmi.find_tabulated_residue(residue.name)
-            if info is None or not info.is_amino_acid():
+            if residue.name not in amino:
                 continue
             for name in names:
                 atom = residue.find_atom(name, "*")  # first alternate location

@@ -15,11 +15,10 @@ import numpy as np
 
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
+from biovae.data.residues import SELECTIONS, amino_acids, sequence
 from biovae.data.writers import atomic_open
 from biovae.errors import DataError, MissingFileError, require
 
-#: Atom selections by name (MDAnalysis selection language).
-SELECTIONS = {"ca": "protein and name CA", "backbone": "protein and backbone"}
 #: Trajectory formats that carry coordinates but no atom names: they need a topology file.
 TRAJECTORY_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc", ".ncdf", ".xyz")
 AXES = ("x", "y", "z")
@@ -123,7 +122,7 @@ def read_structures(
             _check_atoms(path, _Names(name), select)
         return Structures(coords, name, resname, np.asarray(resid), chain, str(path))
     universe = _universe(path, topology)
-    atoms = _first_conformers(universe.select_atoms(SELECTIONS[select]))
+    atoms = _first_conformers(_amino_acid_atoms(universe, select))
     _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
@@ -144,7 +143,16 @@ def read_structures(
     )
 
 
-_BACKBONE = ("N", "CA", "C", "O")
+_BACKBONE = SELECTIONS["backbone"]
+
+
+def _amino_acid_atoms(universe, select: str):
+    """The selected atoms of amino-acid residues, in file order, by the rule every reader
+    shares (:mod:`biovae.data.residues`: modified residues such as MSE and SEP, and force-field
+    names such as HSD, count; a calcium ion named CA does not)."""
+    atoms = universe.select_atoms("name " + " ".join(SELECTIONS[select]))
+    keep = amino_acids(atoms.resnames)
+    return atoms[np.isin(atoms.resnames, list(keep))] if len(atoms) else atoms
 
 
 def _first_conformers(atoms):
@@ -194,8 +202,8 @@ def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
 def _check_atoms(path: Path, atoms, select: str) -> None:
     if len(atoms) == 0:
         raise DataError(
-            f"{path}: no atoms match the selection '{select}' ({SELECTIONS[select]}); check that "
-            "the file holds a protein with standard residue and atom names"
+            f"{path}: no amino-acid atoms named {'/'.join(SELECTIONS[select])} (selection "
+            f"'{select}'); check that the file holds a protein"
         )
     if select == "backbone" and set(atoms.names) != set(_BACKBONE):
         raise DataError(
@@ -223,6 +231,55 @@ def _universe(path: Path, topology: str | Path | None):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def check_same_atoms(
+    data: Structures, reference: Structures, fix: str, what: str | None = None
+) -> None:
+    """A one-line error unless ``data`` selects the atoms of ``reference`` (e.g. a model's):
+    as many, named alike in the same order, and in residues of the same protein. Renumbered
+    residues, other chain ids, and force-field or modified names of the same amino acid (HSD
+    for HIS, MSE for MET: :func:`~biovae.data.residues.sequence`) are the same atoms. When
+    fewer than half of the residues agree it is another protein (an error); a few that differ,
+    as in a mutant, give a warning naming the first. ``fix`` ends the error message; ``what``
+    names the reference (default: its source)."""
+    ref = what or reference.source or "the reference"
+    if data.n_atoms != reference.n_atoms:
+        raise DataError(
+            f"{data.source}: {data.n_atoms} atoms selected but {ref} has {reference.n_atoms}; "
+            + fix
+        )
+    names = np.asarray(data.atom_names) != np.asarray(reference.atom_names)
+    if names.any():
+        i = int(np.argmax(names))
+        raise DataError(
+            f"{data.source}: atom {i + 1} is {data.atom_names[i]} ({_residue(data, i)}) but "
+            f"{ref}'s is {reference.atom_names[i]} ({_residue(reference, i)}); {fix}"
+        )
+    ca = np.flatnonzero(np.asarray(data.atom_names) == "CA")
+    mine, theirs = (_parents(s, ca) for s in (data, reference))
+    differ = np.flatnonzero(mine != theirs)
+    if not len(differ):
+        return
+    i, where = int(ca[differ[0]]), f"{len(differ)} of {len(ca)} residues"
+    first = f"first: {_residue(data, i)} against {_residue(reference, i)}"
+    if 2 * len(differ) > len(ca):
+        raise DataError(f"{data.source}: {where} differ from {ref}'s ({first}); {fix}")
+    warnings.warn(
+        f"{data.source}: {where} differ from {ref}'s ({first}); their atoms are compared "
+        "position by position",
+        stacklevel=3,
+    )
+
+
+def _parents(s: Structures, rows: np.ndarray) -> np.ndarray:
+    """One-letter parents of the residues at ``rows`` (the name itself where none is known)."""
+    letters = sequence(s.res_names[i] for i in rows)
+    return np.asarray([c if c != "?" else s.res_names[i] for c, i in zip(letters, rows)])
+
+
+def _residue(s: Structures, i: int) -> str:
+    return f"{s.res_names[i]} {s.res_ids[i]}"
 
 
 def write_pdb(path: str | Path, structures: Structures) -> Path:
