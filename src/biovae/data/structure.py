@@ -16,6 +16,7 @@ import numpy as np
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
+from biovae.data.trajectory_ends import check_whole_frames
 from biovae.data.writers import atomic_open
 from biovae.errors import DataError, MissingFileError, require
 
@@ -131,6 +132,8 @@ def read_structures(
             f"{path}: cannot read every frame ({_first_line(exc)}); every frame must hold the "
             "same atoms, so split or clean the file"
         ) from None
+    if path.suffix.lower() in TRAJECTORY_SUFFIXES:
+        check_whole_frames(path, universe.trajectory)
     chains = getattr(atoms, "chainIDs", None)
     chains = tuple(str(c) or "A" for c in chains) if chains is not None else ("A",) * len(atoms)
     return Structures(
