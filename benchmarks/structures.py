@@ -5,7 +5,8 @@ ensemble (2K39, 116 models × 76 Cα): every 5th frame (0, 5, 10, ...) is held o
 are fitted on the rest with the same network, seed and epochs; then
 
 * held-out reconstruction RMSD (decoded posterior mean vs the frame, after superposition),
-* validity of N prior samples (decoder means): virtual bonds, clashes, angles, Rg, novelty,
+* validity of N prior samples (decoder means): virtual bonds, clashes, angles, torsions,
+  mirror images, Rg, novelty,
 * a straight latent interpolation: AdK closed (adk_closed.pdb) → open (adk_open.pdb); ubiquitin
   between the two most different training models. The ends are the latent points that best
   reconstruct the two structures (posterior means refined by ``ConformationVAE.refine_latent``;
@@ -94,14 +95,14 @@ def run_model(loss, cfg, train, test, start, end, n_samples, out: Path) -> dict:
         "path": {
             "rmsd_to_end": to_end.tolist(),
             "monotone": bool(np.all(np.diff(to_end) < 0)),
-            "passing": passes(path).tolist(),
+            "passing": passes(path, training=train_al).tolist(),
             "path_nearest_rmsd": nearest_rmsd(path, train_al).tolist(),
             "seconds": path_seconds,
         },
         "path_posterior_means": {
             "rmsd_to_end": plain_to_end.tolist(),
             "monotone": bool(np.all(np.diff(plain_to_end) < 0)),
-            "passing": passes(plain).tolist(),
+            "passing": passes(plain, training=train_al).tolist(),
         },
         "model": model,
         "train_aligned": train_al,
@@ -154,10 +155,12 @@ VALIDITY_ROWS = (
     ("clashes per structure", "clashes_per_structure", "{:.3f}"),
     ("Cα angle W1 to training (°)", "angle_w1_deg", "{:.2f}"),
     ("angles within training range (%)", "angles_in_training_range", "{:.2%}"),
+    ("Cα torsion W1 to training, circular (°)", "torsion_w1_deg", "{:.2f}"),
     ("radius of gyration mean (Å)", "rg_mean", "{:.2f}"),
     ("radius of gyration sd (Å)", "rg_std", "{:.2f}"),
     ("RMSD to nearest training frame, mean (Å)", "nearest_rmsd_mean", "{:.2f}"),
-    ("structures passing (≥ 99 % bonds valid, no clash) (%)", "passing", "{:.1%}"),
+    ("mirror images (%)", "mirror_images", "{:.1%}"),
+    ("structures passing (≥ 99 % bonds valid, no clash, not mirrored) (%)", "passing", "{:.1%}"),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,6 +29,15 @@ def shared_data() -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def ubiquitin(fixtures):
+    """Cα coordinates ``(12, 76, 3)`` (float64) of 12 models of the 2K39 ubiquitin ensemble."""
+    pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+    from biovae.data.structure import read_structures
+
+    return read_structures(fixtures / "ubiquitin_2k39_ca_12.pdb").coords.astype(np.float64)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -65,6 +65,46 @@ def test_batched_rmsd_matches_explicit_superposition():
     assert rmsd(aligned[3], frames[3]) == pytest.approx(0.0, abs=1e-4)
 
 
+def brute_force_nearest(queries, frames):
+    """Min over frames of the RMSD after explicit Kabsch superposition, one pair at a time."""
+    return np.array(
+        [min(np.sqrt(((superpose(q, f) - f) ** 2).sum(-1).mean()) for f in frames) for q in queries]
+    )
+
+
+def test_nearest_rmsd_equals_brute_force_in_any_blocking(monkeypatch):
+    from biovae.applications.structures import geometry
+
+    rng = np.random.default_rng(4)
+    queries, frames = rng.normal(size=(7, 10, 3)), rng.normal(size=(5, 10, 3))
+    reference = brute_force_nearest(queries, frames)
+    np.testing.assert_allclose(nearest_rmsd(queries, frames), reference, rtol=1e-9)
+    for pairs in (1, 2, 3, 6, 35, 1000):  # blocks of 1 × 1 ... all 7 × 5 pairs
+        monkeypatch.setattr(geometry, "RMSD_BUDGET", pairs * 10 * 3)
+        np.testing.assert_allclose(nearest_rmsd(queries, frames), reference, rtol=1e-9)
+
+
+def test_nearest_rmsd_of_many_frames_runs_in_bounded_blocks(monkeypatch):
+    from biovae.applications.structures import geometry
+
+    rng = np.random.default_rng(5)
+    queries, frames = rng.normal(size=(3, 6, 3)), rng.normal(size=(1200, 6, 3))
+    rot = Rotation.from_euler("xyz", [10, 20, 30], degrees=True).as_matrix()
+    frames[1111] = queries[2] @ rot.T + 4.0  # a copy of query 2 in the last frame block
+    monkeypatch.setattr(geometry, "RMSD_BUDGET", 100 * 6 * 3)  # 100 pairs per block
+    blocks, real = [], geometry.pairwise_rmsd
+
+    def spy(a, b):
+        blocks.append(a.shape[0] * b.shape[1])
+        return real(a, b)
+
+    monkeypatch.setattr(geometry, "pairwise_rmsd", spy)
+    near = nearest_rmsd(queries, frames)
+    assert len(blocks) == 36 and max(blocks) <= 100  # 3 query rows × 12 blocks of 100 frames
+    np.testing.assert_allclose(near, brute_force_nearest(queries, frames), rtol=1e-9, atol=1e-6)
+    assert near[2] == pytest.approx(0.0, abs=1e-6)
+
+
 def helix_like_chain(n=12, bond=3.8, angle_deg=100.0):
     """A planar zig-zag with exact bond lengths and angles (hand-built)."""
     half = np.radians(angle_deg) / 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import pytest
 
 from biovae.cli.main import main
@@ -48,6 +49,22 @@ def test_fit_sample_interpolate_validate(fixtures, tmp_path, capsys):
     numbers = json.loads(report.read_text())
     assert numbers["n_structures"] == 4 and 0 <= numbers["bonds_valid"] <= 1
     assert "| bonds_valid |" in capsys.readouterr().out
+
+
+def test_validate_fails_the_mirror_image_of_the_training_frames(fixtures, tmp_path, capsys):
+    from biovae.data.structure import read_structures, write_pdb
+
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    s = read_structures(pdb)
+    mirror = tmp_path / "mirror.pdb"
+    write_pdb(mirror, s.with_coords(s.coords * np.array([-1.0, 1.0, 1.0], dtype=np.float32)))
+    for data, mirrored, passing in ((pdb, 0.0, 1.0), (mirror, 1.0, 0.0)):
+        out = tmp_path / f"{data.stem}.json"
+        args = ["structure", "validate", str(data), "--training", str(pdb), "--out", str(out)]
+        assert main(args) == 0, capsys.readouterr().err
+        numbers = json.loads(out.read_text())
+        assert numbers["bonds_valid"] == 1.0 and numbers["clash_free"] == 1.0
+        assert numbers["mirror_images"] == mirrored and numbers["passing"] == passing
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,6 @@ from biovae.applications.structures.validity import clash_counts, virtual_bonds
 from biovae.likelihoods.ca_chain import BOND_TOL, bond_lengths, chain_mean, initial_bond_raw
 
 
-@pytest.fixture
-def ubiquitin(fixtures):
-    pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
-    from biovae.data.structure import read_structures
-
-    return read_structures(fixtures / "ubiquitin_2k39_ca_12.pdb").coords.astype(np.float64)
-
-
 def project(coords, raw=None):
     loc = torch.as_tensor(coords).reshape(len(coords), -1)
     raw = initial_bond_raw(coords.shape[1] - 1).double() if raw is None else raw

@@ -17,6 +17,8 @@ def test_structure_section_has_table_and_plots():
         "bonds_cis_valid",
         "clash_free",
         "angle_w1_deg",
+        "torsion_w1_deg",
+        "mirror_images",
         "rg_mean",
         "nearest_rmsd_mean",
         "passing",

@@ -157,7 +157,11 @@ def _interpolate(actions) -> None:
 
 
 def _validate(actions) -> None:
-    p = _action(actions, "validate", "Validity of structures (bonds, angles, clashes, Rg, RMSD).")
+    p = _action(
+        actions,
+        "validate",
+        "Validity of structures (bonds, angles, torsions, mirror images, clashes, Rg, RMSD).",
+    )
     p.add_argument("data", metavar="STRUCTURES", help="structures to check (e.g. samples.pdb)")
     p.add_argument("--training", required=True, metavar="FILE", help="training structures")
     _input_flags(p)

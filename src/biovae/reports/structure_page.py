@@ -145,8 +145,9 @@ def _validity_section(views: _Views, source: str) -> Section:
     table = Table(
         ("metric", *sets),
         tuple((label, *(fmt.format(validity[k][key]) for k in sets)) for key, label, fmt in ROWS),
-        "Angles, radius of gyration and nearest-frame RMSD are measured against the frames "
-        "(for the frames themselves the nearest frame is the frame: 0 Å).",
+        "Angles, torsions, handedness (mirror images), radius of gyration and nearest-frame "
+        "RMSD are measured against the frames (for the frames themselves the nearest frame is "
+        "the frame: 0 Å).",
     )
     plot = Plot(
         "structure-bonds",
@@ -158,7 +159,7 @@ def _validity_section(views: _Views, source: str) -> Section:
     n, passing = len(views.samples), validity["samples"]["passing"]
     verdict = (
         f"{passing:.0%} of {n:,} prior samples pass every check (≥ 99 % of virtual bonds "
-        f"trans- or cis-valid, no clash); the frames of {source}: "
+        f"trans- or cis-valid, no clash, not a mirror image); the frames of {source}: "
         f"{validity['frames']['passing']:.0%}."
     )
     return Section(

@@ -28,6 +28,8 @@ ROWS = (
     ("bonds_cis_valid", "bonds within 2.9 ± 0.2 Å (cis)", "{:.2%}"),
     ("clash_free", "clash-free structures", "{:.1%}"),
     ("angle_w1_deg", "Cα angle W1 to training (°)", "{:.2f}"),
+    ("torsion_w1_deg", "Cα torsion W1 to training, circular (°)", "{:.2f}"),
+    ("mirror_images", "mirror images (closer to the training's mirror)", "{:.1%}"),
     ("rg_mean", "radius of gyration (Å)", "{:.2f}"),
     ("nearest_rmsd_mean", "RMSD to nearest training frame (Å)", "{:.2f}"),
     ("passing", "structures passing every check", "{:.1%}"),

@@ -12,7 +12,13 @@ from biovae.applications.structures.geometry import (
     nearest_rmsd,
     rmsd,
 )
-from biovae.applications.structures.validity import Validity, assess, passes
+from biovae.applications.structures.validity import (
+    Validity,
+    assess,
+    mirrored,
+    passes,
+    virtual_torsions,
+)
 
 __all__ = [
     "Validity",
@@ -20,7 +26,9 @@ __all__ = [
     "assess",
     "ca_only",
     "kabsch",
+    "mirrored",
     "nearest_rmsd",
     "passes",
     "rmsd",
+    "virtual_torsions",
 ]

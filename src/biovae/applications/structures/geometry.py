@@ -75,14 +75,30 @@ def pairwise_rmsd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return msd.clamp_min(0).sqrt()
 
 
-def nearest_rmsd(queries: np.ndarray, frames: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """For each query ``(q, atoms, 3)`` the RMSD to the closest of ``frames`` ``(f, atoms, 3)``."""
-    f = torch.as_tensor(np.asarray(frames))[None]
-    out = [
-        pairwise_rmsd(torch.as_tensor(np.asarray(queries[i : i + chunk]))[:, None], f).min(1).values
-        for i in range(0, len(queries), chunk)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros(0)
+#: Largest temporary of :func:`nearest_rmsd`, in float64 elements (2^24: 128 MiB).
+RMSD_BUDGET = 2**24
+
+
+def nearest_rmsd(queries: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """For each query ``(q, atoms, 3)`` the RMSD to the closest of ``frames`` ``(f, atoms, 3)``.
+
+    Blocks of queries × frames go through :func:`pairwise_rmsd`, whose broadcast temporaries
+    hold block pairs × atoms × 3 floats; blocks are sized so that is at most
+    :data:`RMSD_BUDGET`, whatever the number of queries and frames (a running minimum over the
+    frame blocks). Infinite where there are no frames.
+    """
+    per_pair = 3 * max(np.shape(queries)[-2], 1)
+    pairs = max(RMSD_BUDGET // per_pair, 1)
+    frame_step = min(max(len(frames), 1), pairs)
+    query_step = max(pairs // frame_step, 1)
+    best = np.full(len(queries), np.inf)
+    for i in range(0, len(queries), query_step):
+        q = torch.as_tensor(np.asarray(queries[i : i + query_step]))[:, None]
+        for j in range(0, len(frames), frame_step):
+            f = torch.as_tensor(np.asarray(frames[j : j + frame_step]))[None]
+            near = pairwise_rmsd(q, f).min(1).values.numpy()
+            best[i : i + query_step] = np.minimum(best[i : i + query_step], near)
+    return best
 
 
 def ca_only(structures: Structures, coords: np.ndarray | None = None) -> np.ndarray:

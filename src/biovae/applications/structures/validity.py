@@ -1,19 +1,33 @@
-"""Chemical validity of Cα traces: virtual bonds, angles, clashes, size, novelty.
+"""Chemical validity of Cα traces: virtual bonds, angles, torsions, handedness, clashes, size,
+novelty.
 
 All functions take Cα coordinates ``(n_structures, n_residues, 3)`` in Å, consecutive rows being
 consecutive residues of one chain — except across ``breaks``: indices i where atoms i and i+1
 are not bonded (another chain, or residues missing in between; :func:`chain_breaks` finds them).
-There is no virtual bond (nor an angle through it), and the pair counts as non-consecutive.
+There is no virtual bond (nor an angle or torsion through it), and the pair counts as
+non-consecutive.
 
 * Virtual bond Cα(i)–Cα(i+1): trans peptides give 3.80 Å, accepted within ±0.2 Å; cis peptides
   give ≈ 2.9 Å and are counted separately (2.9 ± 0.2 Å).
 * Virtual angle Cα(i−1)–Cα(i)–Cα(i+1), compared with the training set's distribution.
+* Virtual torsion Cα(i−1)–Cα(i)–Cα(i+1)–Cα(i+2) (IUPAC sign, (−180°, 180°]; ≈ +50° in a
+  right-handed α-helix), compared with the training set's by the circular Wasserstein-1
+  distance (pooled over positions, like the angles).
+* Handedness: a mirror image has the same bonds, angles, clashes and size as the structure
+  but all torsions negated — the other enantiomer (D-amino acids, left-handed helices). With
+  r_i = mean of e^{iτ} over the training frames at torsion i (circular mean τ̄_i, resultant
+  length R_i = |r_i|), a structure is *mirrored* when it agrees better with the training's
+  mirror image than with the training: Σ_i R_i [cos(τ_i + τ̄_i) − cos(τ_i − τ̄_i)] > 0, i.e.
+  Σ_i Im(r_i) sin τ_i < 0. Weighting by R_i lets positions where the training torsions are
+  spread (flexible loops, R_i ≈ 0) count for little; achiral positions (τ̄_i ≈ 0° or 180°)
+  count for nothing, as they are their own mirror image.
 * Clash: a non-consecutive pair (|i − j| ≥ 2) closer than 3.0 Å.
 * Radius of gyration and RMSD to the nearest training frame (after superposition).
 
 A structure *passes* when at least 99 % of its virtual bonds are trans- or cis-valid (the
 ensemble acceptance level applied per structure: real frames are not perfect either, e.g. the
-cis Phe86–Pro87 bond of AdK spans 2.87–3.24 Å in the DIMS trajectory) and it has no clash.
+cis Phe86–Pro87 bond of AdK spans 2.87–3.24 Å in the DIMS trajectory), it has no clash and —
+when training frames are given — it is not mirrored.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.stats import wasserstein_distance
 
+from biovae.applications.structures.circular import circular_w1, mean_resultant
 from biovae.applications.structures.geometry import ca_only, nearest_rmsd
 from biovae.errors import DataError
 
@@ -31,6 +46,8 @@ if TYPE_CHECKING:
     from biovae.data.structure import Structures
 
 TRANS, CIS, TOLERANCE, CLASH = 3.8, 2.9, 0.2, 3.0
+#: Handedness scores within this (per torsion) of 0 are rounding, not a mirror image.
+MIRROR_TOLERANCE = 1e-9
 #: Fraction of valid virtual bonds a single structure needs to pass (the ensemble target).
 MIN_BONDS = 0.99
 
@@ -78,6 +95,45 @@ def virtual_angles(ca: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
     return angles[..., joined[:-1] & joined[1:]]
 
 
+def virtual_torsions(ca: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
+    """Cα(i−1)–Cα(i)–Cα(i+1)–Cα(i+2) dihedrals in degrees, (−180, 180], of bonded quadruples,
+    ``(n, ≤ L − 3)``.
+
+    IUPAC sign: looking along Cα(i) → Cα(i+1), positive when the near bond must turn clockwise
+    to eclipse the far one (a right-handed α-helix gives ≈ +50°).
+    """
+    ca = np.asarray(ca, dtype=np.float64)
+    b0 = ca[..., :-3, :] - ca[..., 1:-2, :]
+    b1 = ca[..., 2:-1, :] - ca[..., 1:-2, :]
+    b2 = ca[..., 3:, :] - ca[..., 2:-1, :]
+    b1 = b1 / (np.linalg.norm(b1, axis=-1, keepdims=True) + 1e-12)
+    v = b0 - (b0 * b1).sum(-1, keepdims=True) * b1  # the two outer bonds, projected on the
+    w = b2 - (b2 * b1).sum(-1, keepdims=True) * b1  # plane perpendicular to the middle one
+    x, y = (v * w).sum(-1), (np.cross(b1, v) * w).sum(-1)
+    torsions = np.degrees(np.arctan2(y, x))
+    torsions = np.where(torsions <= -180.0, torsions + 360.0, torsions)
+    if not breaks:
+        return torsions
+    joined = bonded(ca.shape[-2], breaks)
+    return torsions[..., joined[:-2] & joined[1:-1] & joined[2:]]
+
+
+def handedness(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
+    """Per structure of ``ca``: Σ_i Im(r_i) sin τ_i, r_i the mean of e^{iτ} of ``training``'s
+    torsion i — half of Σ_i R_i [cos(τ_i − τ̄_i) − cos(τ_i + τ̄_i)]: positive when the
+    structure agrees better with the training frames than with their mirror image."""
+    reference = mean_resultant(virtual_torsions(training, breaks), axis=0)
+    return (np.sin(np.radians(virtual_torsions(ca, breaks))) * reference.imag).sum(-1)
+
+
+def mirrored(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
+    """Per structure: closer to the mirror image of ``training`` than to ``training`` itself
+    (:func:`handedness` below 0 beyond rounding). Never true without chiral torsions."""
+    score = handedness(ca, training, breaks)
+    n_torsions = max(ca.shape[-2] - 3, 1)
+    return score < -MIRROR_TOLERANCE * n_torsions
+
+
 def clash_counts(ca: np.ndarray, cutoff: float = CLASH, breaks: tuple[int, ...] = ()) -> np.ndarray:
     """Number of non-bonded pairs (|i − j| ≥ 2, or across a break) closer than ``cutoff`` Å,
     per structure."""
@@ -112,11 +168,19 @@ def bond_ok(d: np.ndarray) -> np.ndarray:
 
 
 def passes(
-    ca: np.ndarray, min_bonds: float = MIN_BONDS, breaks: tuple[int, ...] = ()
+    ca: np.ndarray,
+    min_bonds: float = MIN_BONDS,
+    breaks: tuple[int, ...] = (),
+    training: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per structure: ≥ ``min_bonds`` of virtual bonds trans- or cis-valid, and no clash."""
+    """Per structure: ≥ ``min_bonds`` of virtual bonds trans- or cis-valid, no clash, and —
+    if ``training`` Cα frames ``(m, L, 3)`` are given — not :func:`mirrored` against them.
+
+    Without ``training`` handedness is not checked: a mirror image passes.
+    """
     ok = bond_ok(virtual_bonds(ca, breaks)).mean(-1) >= min_bonds
-    return ok & (clash_counts(ca, breaks=breaks) == 0)
+    ok &= clash_counts(ca, breaks=breaks) == 0
+    return ok if training is None else ok & ~mirrored(ca, training, breaks)
 
 
 @dataclass(frozen=True)
@@ -133,11 +197,14 @@ class Validity:
     clashes_per_structure: float
     angle_w1_deg: float  #: Wasserstein-1 distance to the training angle distribution (°)
     angles_in_training_range: float  #: fraction of angles within the training [min, max]
+    #: circular Wasserstein-1 distance to the training torsions (°); NaN if there are none
+    torsion_w1_deg: float
+    mirror_images: float  #: fraction of structures closer to the training's mirror image
     rg_mean: float
     rg_std: float
     nearest_rmsd_mean: float  #: mean RMSD (Å) to the closest training frame
     nearest_rmsd_min: float
-    passing: float  #: fraction of structures passing every check
+    passing: float  #: fraction passing every check: bonds, clashes, not mirrored
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -147,6 +214,7 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
     """Validity of ``ca`` ``(n, L, 3)`` against ``training`` Cα frames ``(m, L, 3)``."""
     d = virtual_bonds(ca, breaks)
     angles, train_angles = virtual_angles(ca, breaks), virtual_angles(training, breaks)
+    torsions, train_torsions = virtual_torsions(ca, breaks), virtual_torsions(training, breaks)
     clashes = clash_counts(ca, breaks=breaks)
     rg = radius_of_gyration(ca)
     near = nearest_rmsd(ca, training)
@@ -167,9 +235,11 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
         clashes_per_structure=float(clashes.mean()),
         angle_w1_deg=float(wasserstein_distance(angles.ravel(), train_angles.ravel())),
         angles_in_training_range=float(((angles >= lo) & (angles <= hi)).mean()),
+        torsion_w1_deg=circular_w1(torsions, train_torsions) if torsions.size else np.nan,
+        mirror_images=float(mirrored(ca, training, breaks).mean()),
         rg_mean=float(rg.mean()),
         rg_std=float(rg.std()),
         nearest_rmsd_mean=float(near.mean()),
         nearest_rmsd_min=float(near.min()),
-        passing=float(passes(ca, breaks=breaks).mean()),
+        passing=float(passes(ca, breaks=breaks, training=training).mean()),
     )
