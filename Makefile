@@ -6,9 +6,12 @@ STAMP := $(VENV)/.biovae-installed
 
 CORE_VENV ?= .venv-core
 CORE_STAMP := $(CORE_VENV)/.biovae-installed
-OLDEST_VENV ?= .venv-oldest
+OLDEST_TORCH ?= 2.13.0
+OLDEST_VENV ?= .venv-oldest$(if $(filter 2.13.0,$(OLDEST_TORCH)),,-torch$(OLDEST_TORCH))
 OLDEST_STAMP := $(OLDEST_VENV)/.biovae-installed
-# pyproject's lower bounds (torch aside: the local CPU wheel is 2.13; older torch is CUDA-sized)
+# pyproject's lower bounds. Torch stays at the local CPU wheel in CI: PyPI's torch 2.2 wheels
+# bring ~2.5 GB of CUDA libraries. `make test-oldest OLDEST_TORCH=2.2.2` checks torch's floor
+# (in .venv-oldest-torch2.2.2).
 OLDEST := numpy==1.24.4 scipy==1.10.1 pandas==2.0.3 safetensors==0.4.0 tqdm==4.60.0 \
 	anndata==0.10.0 h5py==3.8.0 matplotlib==3.7.0 scikit-learn==1.3.0 MDAnalysis==2.6.0 \
 	gemmi==0.6.0 biom-format==2.1.15
@@ -44,7 +47,7 @@ test-core: $(CORE_STAMP)  ## the suite without anndata, on pandas 3
 $(OLDEST_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install -q --upgrade pip
-	$(OLDEST_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(OLDEST_VENV)/bin/python -m pip install -q torch==$(OLDEST_TORCH)
 	$(OLDEST_VENV)/bin/python -m pip install -q --only-binary=:all: $(OLDEST) pytest
 	$(OLDEST_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $(OLDEST_STAMP)
@@ -79,4 +82,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) $(OLDEST_VENV) demo-output bench-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CORE_VENV) .venv-oldest .venv-oldest-torch* demo-output bench-output .pytest_cache .ruff_cache

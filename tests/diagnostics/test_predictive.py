@@ -26,9 +26,9 @@ def counts():
     }
 
 
-def _check(x: np.ndarray, likelihood: str, epochs: int):
+def _check(x: np.ndarray, likelihood: str, epochs: int, n_latent: int = 2):
     cfg = FitConfig(
-        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,))),
+        model=ModelConfig(n_latent=n_latent, network=NetworkConfig(hidden=(16,))),
         train=TrainConfig(epochs=epochs, batch_size=64, seed=0),
     )
     est = biovae.VAE(likelihood=likelihood, config=cfg).fit(x)
@@ -53,8 +53,12 @@ def test_statistic_check_counts_features_outside_by_hand():
 
 
 def test_well_specified_models_pass(counts):
+    # well specified includes the latent: the data vary by one cell factor. A second latent
+    # dimension soaks up part of the NB noise, the fitted θ comes out too large (0.61 against
+    # 0.5) and 25–30 % of the genes then show more zeros than the replicates' central 95 %
+    # (torch 2.13 / 2.2), against 5–7.5 % with one dimension
     for data, likelihood, epochs in (("poisson", "poisson", 40), ("overdispersed", "nb", 300)):
-        check = _check(counts[data], likelihood, epochs)
+        check = _check(counts[data], likelihood, epochs, n_latent=1)
         shares = {k: c.outside.mean() for k, c in check.checks.items()}
         assert set(shares) == {"mean", "sd", "zero_fraction"}
         assert max(shares.values()) <= 0.25, (data, shares)

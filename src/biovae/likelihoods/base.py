@@ -39,6 +39,13 @@ def positive(raw: Tensor) -> Tensor:
     return F.softplus(raw) + EPS
 
 
+def one_hot(index: Tensor, n: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Indicators ``(..., n)`` of ``index`` ``(...)`` in 0..n−1 (checked by the caller's data
+    validation). Unlike ``F.one_hot`` it does not read the indices to check their range: no
+    host sync on a GPU, and it runs on torch 2.2's ``meta`` device."""
+    return (index.unsqueeze(-1) == torch.arange(n, device=index.device)).to(dtype)
+
+
 def inverse_positive(value: float) -> float:
     """Raw value whose :func:`positive` is ``value`` (for initialising parameters)."""
     v = max(value - EPS, 1e-8)

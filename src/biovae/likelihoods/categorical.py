@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Categorical as TorchCategorical
 from torch.distributions import Distribution, Independent
 
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
-from biovae.likelihoods.base import BadEntry, Likelihood, first_bad
+from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, one_hot
 
 
 class Categorical(Likelihood):
@@ -49,7 +48,7 @@ class Categorical(Likelihood):
         )
 
     def featurize(self, x: Tensor) -> Tensor:
-        return F.one_hot(x.long(), self.n_letters).flatten(1).float()
+        return one_hot(x.long(), self.n_letters).flatten(1)
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
         return x_nf.reshape(x_nf.shape[0], *self.data_shape, self.n_letters).argmax(-1)

@@ -33,7 +33,7 @@ from torch.distributions import Distribution, constraints
 
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
-from biovae.likelihoods.base import BadEntry, Likelihood
+from biovae.likelihoods.base import BadEntry, Likelihood, one_hot
 
 
 class Genotype(Likelihood):
@@ -223,6 +223,6 @@ def _locus_draws(probs: Tensor, lik: Genotype) -> Tensor:
     for size in lik.sizes:
         block = flat[:, start : start + size]
         picks = torch.multinomial(block.clamp_min(0) + 1e-12, lik.ploidy, replacement=True)
-        out[:, start : start + size] = F.one_hot(picks, size).sum(1).to(out.dtype)
+        out[:, start : start + size] = one_hot(picks, size, out.dtype).sum(1)
         start += size
     return out.reshape(probs.shape)

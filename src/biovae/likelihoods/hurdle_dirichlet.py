@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, positive
+from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, one_hot, positive
 
 #: Encoder input log1p(SCALE · x): zeros stay 0, abundances down to 1e-5 stay distinguishable.
 SCALE = 1e4
@@ -74,7 +74,7 @@ class HurdleDirichletDistribution(Distribution):
             logits = self.logits.expand(shape)
             present = torch.bernoulli(torch.sigmoid(logits)).bool()
             empty = ~present.any(-1, keepdim=True)
-            top = F.one_hot(logits.argmax(-1), shape[-1]).bool()
+            top = one_hot(logits.argmax(-1), shape[-1], torch.bool)
             present = present | (empty & top)
             gamma = torch.distributions.Gamma(self.concentration.expand(shape), 1.0).sample()
             gamma = torch.where(present, gamma.clamp_min(1e-30), torch.zeros_like(gamma))

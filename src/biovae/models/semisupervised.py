@@ -29,7 +29,6 @@ import math
 from collections.abc import Iterable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import (
     Categorical,
@@ -42,6 +41,7 @@ from torch.distributions import (
 from biovae.config import ModelConfig, ObjectiveConfig
 from biovae.errors import ConfigError
 from biovae.likelihoods import Likelihood
+from biovae.likelihoods.base import one_hot
 from biovae.nn import MLP, Decoder, GaussianEncoder
 from biovae.objectives import (
     Batch,
@@ -220,7 +220,7 @@ class SemiSupervisedVAE(nn.Module):
         log_q_nc = self.classify(self._classifier_features(batch.x, z, batch.c)).logits
         y = batch.y if batch.y is not None else torch.full_like(recon_n, -1, dtype=torch.long)
         labelled = y >= 0
-        onehot = F.one_hot(y.clamp_min(0), self.n_classes).to(log_q_nc.dtype)
+        onehot = one_hot(y.clamp_min(0), self.n_classes, log_q_nc.dtype)
         resp_nc = torch.where(labelled[:, None], onehot, log_q_nc.exp())
         kl_nk = (resp_nc.unsqueeze(-1) * self.kl_per_class(qz)).sum(-2)
         kl_y_n = torch.xlogy(resp_nc, resp_nc).sum(-1) + math.log(self.n_classes)

@@ -138,7 +138,11 @@ def _adam_foreach(ps, grads, m, v, steps, b1, b2, lr, eps, weight_decay) -> None
     for p, m_i, v_i, t in zip(ps, m, v, steps):
         n = float(t)
         denom = (v_i.sqrt() / (1 - b2**n) ** 0.5).add_(eps)
-        p.addcdiv_(m_i, denom, value=-lr / (1 - b1**n))
+        value = -lr / (1 - b1**n)
+        if abs(value) <= torch.finfo(p.dtype).max:
+            p.addcdiv_(m_i, denom, value=value)
+        else:  # a rate beyond the dtype (addcdiv_ refuses it): the weights become non-finite,
+            p.add_(m_i.div(denom).mul_(value))  # which the trainer reports with its remedy
 
 
 def adam(params: Iterable, lr: float, weight_decay: float = 0.0) -> Adam:
