@@ -29,6 +29,11 @@ class TrainingError(BiovaeError, RuntimeError):
     """Training could not continue (for example the loss became NaN)."""
 
 
+class PeerStoppedError(BiovaeError, RuntimeError):
+    """Under ``torchrun``, another process stopped (its own message says why), so this one
+    stopped with it instead of waiting for it. Every process reports it, with its rank."""
+
+
 class ModelFileError(BiovaeError, ValueError):
     """A saved model folder is missing, incomplete or from an incompatible version."""
 

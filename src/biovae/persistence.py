@@ -71,7 +71,7 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
 def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
     (folder / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
     weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
-    save_file(weights, str(folder / WEIGHTS), metadata={"format": "biovae"})
+    write_weights(folder / WEIGHTS, weights, {"format": "biovae"})
     (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
 
 
@@ -258,3 +258,19 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{path}: damaged weights file ({exc}); refit the model") from exc
+
+
+def write_weights(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    """safetensors' ``save_file``, whose failures to write (a full disk, a file size limit)
+    surface as the ``OSError`` they are, which the command line reports in one line; safetensors
+    raises its own error type for them, naming the error only in its text."""
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as exc:
+        code = re.search(r"\(os error (\d+)\)", str(exc))
+        if code is None:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number), str(path)) from exc

@@ -4,6 +4,7 @@ are one-line errors before any work, and .gz names are compressed."""
 from __future__ import annotations
 
 import gzip
+import resource
 import shutil
 
 import pytest
@@ -62,6 +63,21 @@ def test_a_fit_keeps_a_checkpoint_named_folder_of_other_files(table_model, tmp_p
     (mine / "notes.txt").write_text("mine")
     assert main(["fit", str(data), "--out", str(tmp_path / "m"), *FAST]) == 0
     assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_no_room_for_the_model_is_one_line_and_leaves_nothing(table_model, tmp_path, capsys):
+    """A full disk, a quota or (here) a 2 KiB file size limit met while writing the weights
+    (safetensors names the I/O error only in its own error's text) is one line, not a
+    traceback, and no temporary folder is left."""
+    _, data = table_model
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, hard))  # config.json fits, weights not
+    try:
+        rc, _, err = run(capsys, "fit", data, "--out", tmp_path / "m", *FAST)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert rc == 2 and "weights.safetensors: file too large; free some space" in err, err
+    assert len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_structures_and_verdicts_follow_their_gz_names(fixtures, tmp_path):

@@ -3,6 +3,7 @@ rank 0 reports and writes the model."""
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 
@@ -46,3 +47,32 @@ def test_streamed_counts_under_torchrun(fixtures, tmp_path):
     res = _launch(cmd, out)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (out / "weights.safetensors").exists() and res.stdout.split() == [str(out)]
+
+
+def _small_files() -> None:
+    """Files of at most 64 KiB in this process and its children (``ulimit -f 64``): past that
+    a write fails with 'File too large', as it would on a full disk or over a quota."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+
+
+@pytest.mark.parametrize("flags", [[], ["--checkpoint-every", "1"]], ids=["model", "checkpoint"])
+def test_a_write_that_fails_on_rank_0_stops_every_rank_in_one_line(fixtures, tmp_path, flags):
+    """Rank 0 alone writes the model (or a checkpoint); when it cannot, it says why, and the
+    other rank, which would wait for it in its next collective (gloo's traceback: 'Connection
+    closed by peer'), says in one line that rank 0 stopped; nothing half-written is left."""
+    work, logs = tmp_path / "work", tmp_path / "logs"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["--log-dir", str(logs), "--redirects", "2"]  # each rank's stderr in its own file
+    cmd += ["-m", "biovae", "fit", str(fixtures / "splice_junctions_200.tsv")]
+    cmd += ["--sequence-column", "sequence", "--epochs", "2", "--out", str(work / "m"), *flags]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=_small_files)
+    assert res.returncode != 0
+    rank0, rank1 = (next(logs.glob(f"*/attempt_0/{r}/stderr.log")).read_text() for r in (0, 1))
+    assert "biovae fit (rank 0): error: " in rank0 and "file too large" in rank0, rank0
+    assert "Traceback" not in rank0 + rank1
+    assert rank1.strip().splitlines() == [
+        "biovae fit (rank 1): error: rank 0 failed (its message, above or in its log, says "
+        "why); rank 1 stopped with it"
+    ]
+    assert list(work.iterdir()) == []  # no model, checkpoint or temporary folder

@@ -4,6 +4,9 @@ DistributedDataParallel; gradients are averaged, so both ranks end with identica
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,8 +17,10 @@ from safetensors.torch import load_file, save_file
 
 from biovae import likelihoods
 from biovae.config import LikelihoodConfig, ModelConfig, NetworkConfig, ObjectiveConfig, TrainConfig
+from biovae.errors import PeerStoppedError
 from biovae.models import build_model
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
+from biovae.training.distributed import launched
 
 
 def _spawn(worker, args: tuple, outputs: list[Path]) -> None:
@@ -150,6 +155,46 @@ def test_a_resumed_ddp_fit_is_the_uninterrupted_one_and_errors_stop_every_rank(t
     messages = [(tmp_path / f"inf{r}.txt").read_text() for r in range(2)]
     assert all("epoch 1, batch 1" in m for m in messages)
     assert "became nan at" in messages[1] and "another process's batch" in messages[0]
+
+
+def _disk_full() -> None:
+    raise OSError(errno.ENOSPC, "No space left on device", "model/weights.safetensors")
+
+
+def _launched_worker(rank: int, world: int, port: int, out: str, mode: str) -> None:
+    """A ``torchrun`` worker's life under ``launched``, where one rank fails alone: ``write``:
+    rank 0's write (``on_main``) fails; ``alone``: rank 1 fails outside any collective while
+    rank 0 waits in one."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world))
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    try:
+        with launched("cpu") as ctx:
+            if mode == "write":
+                ctx.on_main(_disk_full)
+            elif rank == 1:
+                raise OSError(errno.EIO, "Input/output error", "its shard")
+            else:
+                dist.all_reduce(torch.ones(1))  # the collective rank 1 never reaches
+        result = "finished"
+    except (PeerStoppedError, OSError) as exc:
+        result = f"{type(exc).__name__}: {exc}"
+    Path(out, f"{mode}{rank}.txt").write_text(result)
+
+
+@pytest.mark.parametrize("mode", ["write", "alone"])
+def test_a_rank_that_fails_alone_stops_the_others_with_one_line(tmp_path, mode):
+    with socket.socket() as s:  # a free port for the group's store
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = [tmp_path / f"{mode}{r}.txt" for r in (0, 1)]
+    _spawn(_launched_worker, (2, port, str(tmp_path), mode), done)
+    failed, stopped = (p.read_text() for p in (done if mode == "write" else done[::-1]))
+    assert failed.startswith("OSError: [Errno")  # its own error, untouched
+    waited = 1 if mode == "write" else 0
+    assert stopped.startswith("PeerStoppedError: "), stopped
+    assert f"rank {waited} stopped with it" in stopped
+    assert ("rank 0 failed" if mode == "write" else "another process stopped") in stopped
 
 
 @pytest.fixture

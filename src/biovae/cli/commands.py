@@ -48,10 +48,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             args.quiet = True  # rank 0 reports and writes
         elif ctx.world_size > 1:
             _say(args, f"training on {ctx.world_size} processes (torch.distributed)")
-        return _fit(args, cfg, ctx.is_main)
+        return _fit(args, cfg, ctx)
 
 
-def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
+def _fit(args: argparse.Namespace, cfg, ctx) -> int:
+    """Train on every rank; rank 0 alone writes (``ctx``: a ``DistContext``)."""
     from biovae import likelihoods
     from biovae.persistence import check_model_out
 
@@ -76,8 +77,12 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
             checkpoint_dir=ckpt if cfg.train.checkpoint_every or args.resume else None,
             resume=args.resume,
         )
-    if not writes:
-        return 0
+    ctx.on_main(lambda: _write_fit(args, cfg, est, out, ds))  # every rank stops if it fails
+    return 0
+
+
+def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
+    """Save the fitted model (and its report), drop its checkpoint and say so."""
     est.save(out)
     if cfg.model.kind != "pca":
         ckpt = out.with_name(out.name + ".checkpoint")
@@ -96,7 +101,6 @@ def _fit(args: argparse.Namespace, cfg, writes: bool) -> int:
         write_report(est, args.report, data=ds)
         _say(args, f"report: {args.report}")
     print(out)
-    return 0
 
 
 def _load(args: argparse.Namespace):

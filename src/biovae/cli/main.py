@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -24,7 +25,7 @@ from biovae.cli.options import (
     add_options,
 )
 from biovae.cli.screen_opts import add_screen_options
-from biovae.errors import BiovaeError, MissingFileError
+from biovae.errors import BiovaeError, MissingFileError, PeerStoppedError
 from biovae.training.allocator import tune_allocator
 
 EPILOG = """examples:
@@ -330,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
 
 
+#: user errors that may be one rank's alone under torchrun, so every rank reports its own
+_EVERY_RANK = (MissingFileError, PeerStoppedError)
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         refuse_clobbering(args)
@@ -338,8 +343,9 @@ def _run(args: argparse.Namespace) -> int:
             return args.func(args)
     except (BiovaeError, OSError) as exc:  # OSError: a file the system would not let us use
         # under torchrun every rank meets the same input error: rank 0 says it once; a file
-        # error (or a missing file) may be one node's own, so every rank says it, with its rank
-        own = not isinstance(exc, BiovaeError) or isinstance(exc, MissingFileError)
+        # error (or a missing file) may be one node's own, so every rank says it, with its rank,
+        # as does every rank that stopped because another one did
+        own = not isinstance(exc, BiovaeError) or isinstance(exc, _EVERY_RANK)
         if not own and not _speaks():
             return 2
         rank = os.environ.get("RANK") if own else None
@@ -377,8 +383,14 @@ def _terminate_cleanly():
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, BiovaeError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
+        if exc.errno in _NO_ROOM:
+            return f"{where}{exc.strerror.lower()}; free some space, or write elsewhere"
         return f"{where}{exc.strerror.lower()}; check the path and its permissions"
     return str(exc)
+
+
+#: file errors that mean there is no room (a full disk, a quota, a file size limit)
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from biovae.errors import ModelFileError
-from biovae.persistence import only_files, write_dir
+from biovae.persistence import only_files, write_dir, write_weights
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
@@ -56,7 +56,7 @@ def save_checkpoint(
 
 
 def _write_files(folder: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    save_file(tensors, str(folder / TENSORS))
+    write_weights(folder / TENSORS, tensors)
     (folder / SCALARS).write_text(json.dumps(meta))
 
 

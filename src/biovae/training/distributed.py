@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from biovae.errors import ConfigError
+from biovae.errors import BiovaeError, ConfigError, PeerStoppedError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,10 @@ class DistContext:
         order; every rank must call it."""
         if self.world_size == 1:
             return [value]
+        home, value = value.device, value.contiguous().to(_wire())  # NCCL: GPU tensors only
         out = [torch.empty_like(value) for _ in range(self.world_size)]
-        dist.all_gather(out, value.contiguous())
-        return out
+        dist.all_gather(out, value)
+        return [t.to(home) for t in out]
 
     def all_finite(self, value: torch.Tensor) -> bool:
         """Whether ``value`` is finite on every rank (all raise together, none waits)."""
@@ -96,13 +101,47 @@ class DistContext:
             dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return values
 
+    def on_main(self, work: Callable[[], T]) -> T | None:
+        """``work()`` (writing an output) on rank 0 alone, after which every rank learns whether
+        it succeeded: if it raised, rank 0 raises that error and every other rank a one-line
+        :class:`PeerStoppedError`, rather than waiting in its next collective for a process
+        that has gone. Every rank must call it; it costs one one-number broadcast, so it belongs
+        beside writes (checkpoints, the final outputs), never in the per-batch path."""
+        if self.world_size == 1:
+            return work()
+        try:
+            result = work() if self.is_main else None
+        except Exception:
+            self._main_succeeded(False)
+            raise
+        if not self._main_succeeded(True):
+            raise PeerStoppedError(
+                f"rank 0 failed (its message, above or in its log, says why); rank {self.rank} "
+                "stopped with it"
+            )
+        return result
+
+    def _main_succeeded(self, ok: bool) -> bool:
+        """Rank 0's ``ok``, on every rank."""
+        flag = torch.tensor([int(ok)], dtype=torch.int32, device=_wire())
+        dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
+
+def _wire() -> torch.device:
+    """Where a collective's tensors must be: this rank's GPU under NCCL (which cannot send
+    host tensors, e.g. the CPU random state gathered for checkpoints), else the CPU."""
+    return torch.device("cuda" if dist.get_backend() == "nccl" else "cpu")
+
 
 @contextlib.contextmanager
 def launched(device: str = "cpu") -> Iterator[DistContext]:
     """Join the process group that ``torchrun`` describes (``WORLD_SIZE`` > 1; NCCL for CUDA
     training, else gloo) for the block, and leave it afterwards; outside ``torchrun``, or with a
     group already set up by the caller, the block runs unchanged. Every rank waits for the
-    others before the group is torn down (without that barrier gloo ranks sometimes abort)."""
+    others before the group is torn down (without that barrier gloo ranks sometimes abort).
+    A collective that fails because another process has gone (it exited on an error of its
+    own, or was killed) becomes a one-line :class:`PeerStoppedError` naming this rank."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         yield DistContext.current()
         return
@@ -110,12 +149,43 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
     if cuda:
         torch.cuda.set_device(_own_gpu(device))
     dist.init_process_group("nccl" if cuda else "gloo")
+    ctx = DistContext.current()
     try:
-        yield DistContext.current()
+        yield ctx
         gc.collect()  # free the DDP wrapper's cycles (they hold the group) while it is alive
         dist.barrier()
+    except BaseException as exc:
+        _drop_frames(exc)
+        if not isinstance(exc, RuntimeError) or not _peer_gone(exc):
+            raise
+        raise PeerStoppedError(
+            f"another process stopped (its message, above or in its log, says why); rank "
+            f"{ctx.rank} stopped with it"
+        ) from None
     finally:
         dist.destroy_process_group()
+
+
+def _drop_frames(exc: BaseException) -> None:
+    """Free what the frames ``exc`` passed through hold (their locals: its traceback still
+    prints) before the group is torn down: the DDP wrapper among them holds the group, and
+    freed only at exit, after the teardown, it made gloo abort the process now and then
+    ("terminate called without an active exception") after its one-line error."""
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()
+
+
+#: how gloo words a collective's failure when the process at the other end has gone: it
+#: closed the connection (exited), reset it, or stopped reading (pair.cc's read/write errors)
+_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+
+
+def _peer_gone(exc: RuntimeError) -> bool:
+    """Whether ``exc`` is gloo's report of another process gone, not an error of this one's:
+    torch raises these as plain ``RuntimeError`` (or its ``DistError`` subclasses) whose text,
+    from gloo's TCP transport, is all that tells them apart."""
+    text = str(exc)
+    return not isinstance(exc, BiovaeError) and "gloo" in text and any(s in text for s in _GONE)
 
 
 def _own_gpu(device: str) -> int:

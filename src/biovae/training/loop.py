@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -109,11 +110,12 @@ def fit_model(
             bar.update(row)
             if _checkpoint_due(config, checkpoint_dir, epoch):
                 rng = dist.gather(torch.get_rng_state())  # every rank's, collected by all
-                if dist.is_main:
-                    save_checkpoint(
-                        checkpoint_dir, model, optimizer, generator, state.to_json(),
-                        best_weights, rng, identity,
-                    )  # fmt: skip
+                dist.on_main(  # rank 0 writes; if it cannot, every rank stops here
+                    functools.partial(
+                        save_checkpoint, checkpoint_dir, model, optimizer, generator,
+                        state.to_json(), best_weights, rng, identity,
+                    )
+                )  # fmt: skip
             if config.patience and state.bad_epochs >= config.patience:
                 break
     bar.close()

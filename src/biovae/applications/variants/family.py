@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from biovae._version import __version__
 from biovae.applications.variants import classes, mutations, scoring
@@ -26,7 +25,14 @@ from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.errors import ConfigError, DataError, ModelFileError
-from biovae.persistence import MODEL_FILES, check_model_out, read_json, read_weights, write_dir
+from biovae.persistence import (
+    MODEL_FILES,
+    check_model_out,
+    read_json,
+    read_weights,
+    write_dir,
+    write_weights,
+)
 
 FORMAT = "biovae-variants"
 
@@ -195,7 +201,7 @@ def _write_files(
     folder: Path, config: VariantsConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> None:
     (folder / "config.json").write_text(json.dumps(to_dict(config), indent=2))
-    save_file(tensors, str(folder / "weights.safetensors"))
+    write_weights(folder / "weights.safetensors", tensors)
     (folder / "metadata.json").write_text(json.dumps(meta, indent=2))
 
 
