@@ -49,5 +49,6 @@ head -c 400 "$W/scan.csv"; echo
 TR="python3 -m torch.distributed.run --standalone --nproc_per_node=2 -m biovae"
 run $TR fit $H5 --likelihood nb --epochs 5 --device cuda --out "$W/ddp_cuda" --quiet
 run $TR fit $H5 --likelihood nb --epochs 5 --device cpu --out "$W/ddp_cpu" --quiet
+run python3 benchmarks/device_nccl_check.py
 ls "$W" >>"$OUT/cli.log"
 tail -n 40 "$OUT/cli.log"
