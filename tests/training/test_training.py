@@ -71,6 +71,22 @@ def test_resume_continues_exactly(tmp_path):
     assert resumed.history_[-1]["loss"] == full.history_[-1]["loss"]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_fit_resumes_exactly(tmp_path):
+    # the GPU's own random state (reparameterisation draws, dropout) travels in the checkpoint
+    x = _data()
+
+    def cfg(epochs):
+        return _cfg(epochs=epochs, checkpoint_every=3, device="cuda")
+
+    full = VAE(config=cfg(6)).fit(x, checkpoint_dir=tmp_path / "a")
+    VAE(config=cfg(3)).fit(x, checkpoint_dir=tmp_path / "b")
+    resumed = VAE(config=cfg(6)).fit(x, checkpoint_dir=tmp_path / "b", resume=True)
+    assert resumed.history_[-1]["loss"] == full.history_[-1]["loss"]
+    wf, wr = _weights(full), _weights(resumed)
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+
+
 def test_resume_keeps_the_best_weights_and_a_finished_fit_stays_finished(tmp_path):
     """Early stopping with checkpoints: the best epoch comes before the checkpoint a fit is
     resumed from, or the checkpoint is that of the stopping epoch."""

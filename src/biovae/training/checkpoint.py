@@ -28,12 +28,13 @@ def save_checkpoint(
     generator: torch.Generator,
     state: dict[str, Any],
     best: dict[str, torch.Tensor] | None = None,
-    rng_states: list[torch.Tensor] | None = None,
+    rng_states: dict[str, list[torch.Tensor]] | None = None,
     identity: dict[str, Any] | None = None,
 ) -> None:
     """Atomically write model, optimizer, RNG states and loop ``state`` to folder ``path``;
     ``best``: the weights of the best epoch so far (restored at the end of a resumed fit);
-    ``rng_states``: torch's RNG state of every rank (default: this process's); ``identity``:
+    ``rng_states``: torch's RNG states of every rank by generator (``"torch"``: the CPU's,
+    default this process's; ``"cuda"``: the GPU's, when training on one); ``identity``:
     what a resume must match (JSON-ready; see :func:`load_checkpoint`)."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     for k, v in (best or {}).items():
@@ -46,8 +47,9 @@ def save_checkpoint(
             if torch.is_tensor(value):
                 tensors[f"opt.{pid}.{key}"] = value.detach().contiguous()
                 opt_meta["state"][str(pid)].append(key)
-    for rank, rng in enumerate(rng_states or [torch.get_rng_state()]):
-        tensors[f"rng.torch.{rank}"] = rng.contiguous()
+    for name, states in (rng_states or {"torch": [torch.get_rng_state()]}).items():
+        for rank, rng in enumerate(states):
+            tensors[f"rng.{name}.{rank}"] = rng.contiguous()
     tensors["rng.shuffle"] = generator.get_state()
     meta = {"loop": state, "optimizer": opt_meta, "identity": identity or {}}
     check_checkpoint_dir(path)
@@ -93,8 +95,10 @@ def load_checkpoint(
     generator: torch.Generator,
     rank: int = 0,
     identity: dict[str, Any] | None = None,
+    device: torch.device | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state); returns the
+    """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state, and its GPU's
+    when training continues on a ``device`` of type cuda and the checkpoint has one); returns the
     loop state and the best weights so far (the model's, if the checkpoint holds none). A
     checkpoint whose recorded ``identity`` differs from this one (other data or settings) is
     refused, naming the first difference; so is one that parses but is incomplete."""
@@ -128,6 +132,8 @@ def load_checkpoint(
             if key in tensors:
                 torch.set_rng_state(tensors[key])
                 break
+        if device is not None and device.type == "cuda" and f"rng.cuda.{rank}" in tensors:
+            torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"], device)
         generator.set_state(tensors["rng.shuffle"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise ModelFileError(

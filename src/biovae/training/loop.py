@@ -82,7 +82,7 @@ def fit_model(
     identity = _identity(identity, objective, config, dist)
     if resume and checkpoint_dir is not None:
         loop, best_weights = load_checkpoint(
-            checkpoint_dir, model, optimizer, generator, dist.rank, identity
+            checkpoint_dir, model, optimizer, generator, dist.rank, identity, device
         )
         state = _loop_state(loop, checkpoint_dir, config)
     stopped = bool(config.patience) and state.bad_epochs >= config.patience  # resumed at the end
@@ -109,7 +109,7 @@ def fit_model(
                 best_weights = copy.deepcopy(model.state_dict())
             bar.update(row)
             if _checkpoint_due(config, checkpoint_dir, epoch):
-                rng = dist.gather(torch.get_rng_state())  # every rank's, collected by all
+                rng = _rng_states(dist, device)  # every rank's, collected by all
                 dist.on_main(  # rank 0 writes; if it cannot, every rank stops here
                     functools.partial(
                         save_checkpoint, checkpoint_dir, model, optimizer, generator,
@@ -124,6 +124,15 @@ def fit_model(
     _check_finite(model, state.epoch)
     model.to("cpu")  # where scoring, reports and saving run
     return state.history
+
+
+def _rng_states(dist: DistContext, device: torch.device) -> dict[str, list[torch.Tensor]]:
+    """Every rank's random states for a checkpoint: the CPU's (shuffling aside, draws on the
+    CPU) and, training on a GPU, the GPU's (the reparameterisation draws and dropout there)."""
+    states = {"torch": dist.gather(torch.get_rng_state())}
+    if device.type == "cuda":
+        states["cuda"] = dist.gather(torch.cuda.get_rng_state(device))
+    return states
 
 
 def _check_finite(model: nn.Module, epoch: int) -> None:
