@@ -61,6 +61,22 @@ def test_copies_near_copies_and_fresh_draws(sequences):
     assert "no sign of memorisation" in audit["verdict"]
 
 
+@pytest.mark.parametrize("sequences", [False, True])
+def test_a_holdout_inside_the_training_set_gives_no_verdict(sequences):
+    draw = _codes if sequences else _table
+    train = draw(300, 10)
+    rng = np.random.default_rng(1)
+    near = train[rng.integers(0, 300, 100)].copy()  # near-copies, none exact
+    if sequences:
+        near[:, 0] = (near[:, 0] + 1) % 4
+    else:
+        near += 1e-3
+    audit = memorisation_audit(near, train, train[:40], sequences)  # held out = trained on
+    assert audit["holdout_cut"] == 0.0 and audit["holdout_copies"] == 1.0
+    assert "no sign" not in audit["verdict"] and "no verdict" in audit["verdict"]
+    assert memorisation_audit(near, train, draw(40, 11), sequences)["holdout_copies"] == 0.0
+
+
 def test_a_small_holdout_is_refused():
     with pytest.raises(DataError, match="at least 20"):
         memorisation_audit(_table(5, 0), _table(50, 1), _table(10, 2), False)

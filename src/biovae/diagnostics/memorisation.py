@@ -8,7 +8,10 @@ memorised produces samples closer (copies, or near-copies) than fresh data ever 
 * ``exact_copies``: share of samples identical to a training record;
 * ``closer_than_holdout``: share of samples whose DCR is below the ``q``-quantile (default
   5 %) of the held-out records' DCRs — about ``q`` when samples are as novel as fresh data;
-* a one-line verdict when that share exceeds ``2 q`` or any exact copy exists.
+* a one-line verdict when that share exceeds ``2 q`` or any exact copy exists; when a share
+  ``q`` or more of the held-out records are themselves training records (``holdout_copies``:
+  the held-out file overlaps the training data), the ``q``-quantile is 0, near-copies cannot
+  be told from fresh data, and the verdict says so instead of passing the samples.
 
 Distances: sequences (integer codes) use the Hamming distance (share of differing positions,
 gaps count as letters); tables use the Euclidean distance — on log1p when every value of
@@ -113,6 +116,7 @@ def memorisation_audit(
     cut = float(np.quantile(d_h, quantile))
     exact = float(np.mean(copies))
     closer = float(np.mean(d_s < cut)) if cut > 0 else exact
+    held_copies = float(np.mean(exact_copies(holdout, train)))
     out = {
         "metric": "hamming" if sequences else "euclidean",
         "samples": len(d_s),
@@ -121,6 +125,7 @@ def memorisation_audit(
         "holdout_cut": cut,
         "exact_copies": exact,
         "closer_than_holdout": closer,
+        "holdout_copies": held_copies,
         "dcr_samples": _quantiles(d_s),
         "dcr_holdout": _quantiles(d_h),
     }
@@ -144,6 +149,13 @@ def _verdict(a: dict[str, Any]) -> str:
             f"{a['closer_than_holdout']:.1%} of the samples lie closer to a training record "
             f"than {q:.0%} of fresh held-out records do: signs of memorisation; check the "
             "closest pairs before releasing samples"
+        )
+    if a["holdout_cut"] <= 0:
+        return (
+            f"{a['holdout_copies']:.1%} of the held-out records are training records (or their "
+            f"exact copies), so the held-out {q:.0%} quantile is 0 and near-copies cannot be "
+            "told from fresh data: no verdict; give held-out records the model was not "
+            "trained on"
         )
     share = a["closer_than_holdout"]
     return (

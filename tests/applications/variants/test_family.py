@@ -61,6 +61,35 @@ def test_save_load_round_trip(fitted, tmp_path):
     assert np.array_equal(a["score"], b["score"]) and back.positions == aln.positions
 
 
+def test_mismatched_model_files_are_one_line_errors(fitted, tmp_path):
+    import json
+
+    from biovae.errors import ModelFileError
+
+    _, fam = fitted
+    family.save(tmp_path / "m", fam)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["model"]["n_latent"] += 1  # weights of another fit
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=r"do not match config\.json.*refit"):
+        family.load(tmp_path / "m")
+    config["model"]["n_latent"] -= 1
+    config["ensemble"] = 2  # a member the weights do not hold
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match="member 2"):
+        family.load(tmp_path / "m")
+
+
+def test_a_substitution_written_with_synonymous_parts_is_classed_as_it(fitted):
+    aln, fam = fitted
+    _, found = fam.scan(n_samples=2, seed=1)
+    wt = aln.focus_sequence
+    names = [f"{wt[1]}30W", f"{wt[0]}29{wt[0]}:{wt[1]}30W", f"{wt[1]}30W:{wt[3]}32P"]
+    cols = fam.classify(fam.score(names, 2, 1), found)
+    assert cols["score"][0] == cols["score"][1]
+    assert cols["class"][1] == cols["class"][0] != "" and cols["class"][2] == ""
+
+
 def test_scan_table_matches_scores_and_carries_classes(fitted):
     aln, fam = fitted
     table, found = fam.scan(n_samples=2, seed=1, uncertain_fraction=0.1)

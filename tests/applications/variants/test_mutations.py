@@ -18,10 +18,15 @@ def test_parse_single_multi_and_wild_type():
     assert mutations.parse("WT") == [] and mutations.parse("_wt") == []
 
 
-@pytest.mark.parametrize("bad", ["A42", "42G", "AA42G", "A4.2G", "A42G:", "A42G;K45R"])
+@pytest.mark.parametrize("bad", ["A42", "42G", "AA42G", "A4.2G", "A42G:", "A42G;K45R", "", "  "])
 def test_parse_malformed(bad):
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(ValueError, match=r"malformed|empty"):
         mutations.parse(bad)
+
+
+def test_an_empty_mutant_is_unmapped_not_the_wild_type():
+    m = mutations.map_mutants(["", "WT"], FOCUS, ALPHABET, POSITIONS)
+    assert m.ok.tolist() == [False, True] and "empty" in m.reasons[0] and "WT" in m.reasons[0]
 
 
 def test_map_reasons_and_codes():

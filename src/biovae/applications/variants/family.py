@@ -119,11 +119,13 @@ class Family:
 
 
 def _is_substitution(mutant: str) -> bool:
+    """One change of letter: ``A42G``, also when written with synonymous parts
+    (``A40A:A42G`` is the sequence of ``A42G`` and scores the same)."""
     try:
         parsed = mutations.parse(mutant)
     except ValueError:
         return False
-    return len(parsed) == 1 and parsed[0][0] != parsed[0][2]
+    return sum(wt != new for wt, _, new in parsed) == 1
 
 
 def fit(
@@ -227,13 +229,38 @@ def load(path: str | Path) -> Family:
     tensors = read_weights(folder / "weights.safetensors")
     alphabet, positions = meta.pop("alphabet"), tuple(meta.pop("positions"))
     focus = np.asarray(meta.pop("focus"), dtype=np.uint8)
-    members = []
-    for i in range(config.ensemble):
-        model = FamilyVAE(len(focus), len(alphabet), config.model)
-        prefix = f"member{i}."
+    if len(positions) != len(focus):
+        raise ModelFileError(
+            f"{folder}/metadata.json: residue numbers for {len(positions)} of the focus's "
+            f"{len(focus)} match columns; the file was edited or is damaged — refit the model"
+        )
+    if tensors.get("site_log_f", torch.empty(0)).shape != (len(focus), len(alphabet)):
+        raise ModelFileError(
+            f"{folder}: weights.safetensors holds no site frequencies for {len(focus)} columns of "
+            f"{len(alphabet)} letters; the files come from different fits — refit the model"
+        )
+    members = tuple(
+        _member(folder, config, len(focus), len(alphabet), tensors, i)
+        for i in range(config.ensemble)
+    )
+    log_f = tensors["site_log_f"].numpy()
+    return Family(config, members, alphabet, focus, positions, log_f, meta)
+
+
+def _member(folder: Path, config: VariantsConfig, length: int, letters: int, tensors, i: int):
+    """Ensemble member ``i`` from the saved tensors (eval mode); weights that do not fit the
+    config (a file of another fit, or edited) are a one-line error, not a traceback."""
+    model = FamilyVAE(length, letters, config.model)
+    prefix = f"member{i}."
+    try:
         model.load_state_dict(
             {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         )
-        members.append(model.eval())
-    log_f = tensors["site_log_f"].numpy()
-    return Family(config, tuple(members), alphabet, focus, positions, log_f, meta)
+    except RuntimeError as exc:
+        lines = str(exc).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else lines[0] if lines else "mismatch"
+        raise ModelFileError(
+            f"{folder}: the weights of member {i + 1} do not match config.json ({first[:160]}); "
+            "the files come from different fits — refit the model"
+        ) from None
+    return model.eval()

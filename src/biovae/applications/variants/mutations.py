@@ -1,8 +1,9 @@
 """Mutation strings in the focus numbering: parsing and mapping onto match columns.
 
 ``A42G`` replaces the focus residue A at residue number 42 by G; multi-mutants join single
-mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` (or an empty string) is the focus itself.
-A mutant that cannot be mapped is kept with the reason, never dropped silently.
+mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` is the focus itself; an empty string is
+malformed (an empty cell is a missing value, not the wild type). A mutant that cannot be mapped
+is kept with the reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z])$")
-_WILD_TYPE = ("", "wt", "_wt", "wildtype", "wild_type")
+_WILD_TYPE = ("wt", "_wt", "wildtype", "wild_type")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def parse(mutant: str) -> list[tuple[str, int, str]]:
         For a malformed string, with the reason as message.
     """
     text = mutant.strip()
+    if not text:
+        raise ValueError("empty mutant (write WT for the wild type)")
     if text.lower() in _WILD_TYPE:
         return []
     out = []
