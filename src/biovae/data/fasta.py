@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,7 +249,15 @@ def _labels(first_id: str, focus: np.ndarray, match: np.ndarray) -> tuple[str, .
     if found is None:
         return default
     is_residue = np.isin(focus, [ord("-"), ord(".")], invert=True)
-    numbers = int(found.group(1)) + np.cumsum(is_residue) - 1
+    start, end = int(found.group(1)), int(found.group(2))
+    if end - start + 1 != int(is_residue.sum()):
+        warnings.warn(
+            f"{first_id}: the range {start}-{end} spans {end - start + 1} residues but the "
+            f"sequence has {int(is_residue.sum())}; residues are numbered upward from {start} — "
+            "check the header if mutant positions do not map",
+            stacklevel=4,
+        )
+    numbers = start + np.cumsum(is_residue) - 1
     if not is_residue[match].all():
         return default  # a gap in the focus row has no residue number
     return tuple(str(n) for n in numbers[match])

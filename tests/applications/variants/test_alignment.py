@@ -126,3 +126,17 @@ def test_alphabet_sets_the_letters_of_a_protein_of_nucleotide_codes(tmp_path):
         read_alignment(path)  # detected as DNA: every record has a letter outside ACGT
     aln = read_alignment(path, alphabet="protein")
     assert aln.alphabet.startswith("ACDEF") and len(aln.ids) == 3
+
+
+def test_a_header_range_that_does_not_fit_the_focus_warns(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 10-16: the focus's 7 residues (inserts included)
+        read_alignment(write(tmp_path, "ok.a2m", A2M))
+    for header, span in (("focus/10-99", "spans 90"), ("focus/20-10", "spans -9")):
+        path = write(tmp_path, "w.a2m", A2M.replace("focus/10-16", header))
+        with pytest.warns(UserWarning, match=rf"{span} residues but the sequence has 7"):
+            aln = read_alignment(path)
+        start = int(header.split("/")[1].split("-")[0])
+        assert aln.positions[0] == start  # numbered upward from START all the same

@@ -102,7 +102,7 @@ def read_alignment(
     chosen = records if focus is None else focus_first(records, focus, str(p))
     inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
     with warnings.catch_warnings():  # the dropped records are counted in the Alignment
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message=r".* records dropped for letters outside")
         ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
     return _finish(ds, records, focus, max_gap_fraction, alphabet)
 
