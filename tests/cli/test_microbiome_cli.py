@@ -236,6 +236,12 @@ def test_audit_bad_covariate_exits_2_and_writes_nothing(fixtures, tmp_path, caps
     )  # fmt: skip
     assert rc == 2 and "'empty': it has no values (all 60 missing)" in err
     assert "Traceback" not in err and not (tmp_path / "a").exists()
+    for nothing in ("", ","):  # no covariate at all: not an empty audit.json and status 0
+        rc, _, err = run(
+            capsys, "audit", model, fixtures / ABUND, "--covariates", nothing,
+            "--out", tmp_path / "a",
+        )  # fmt: skip
+        assert rc == 2 and "--covariates names no column" in err and not (tmp_path / "a").exists()
 
 
 def test_taxa_by_samples_table_reads_like_samples_by_taxa(fixtures, tmp_path):

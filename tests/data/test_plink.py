@@ -32,7 +32,18 @@ def test_the_documented_example_decodes_to_a1_copies(tmp_path):
     np.testing.assert_array_equal(ds.x, A1_COPIES)
     assert ds.features == ("snp1", "snp2", "snp3")
     assert list(ds.ids) == ["1_1", "1_2", "1_3", "2_1", "2_2", "2_3"]  # IIDs repeat
-    assert list(ds.obs["sex"]) == ["male"] * 6 and list(ds.obs["phenotype"])[2] == "2"
+    assert list(ds.obs["sex"]) == ["male"] * 6
+    # case/control with PLINK's missing codes: 0 (case/control only) and -9 are no level
+    assert list(ds.obs["phenotype"]) == ["", "", "case", "", "case", "case"]
+
+
+def test_missing_phenotypes_are_missing_and_quantitative_ones_numbers(tmp_path):
+    fam = "1 1 0 0 1 1\n1 2 0 0 2 -9\n1 3 0 0 1 2\n2 1 0 0 1 NA\n2 2 0 0 2 1\n2 3 0 0 1 2\n"
+    ds = read_dataset(fileset(tmp_path, fam=fam))
+    assert list(ds.obs["phenotype"]) == ["control", "", "case", "", "control", "case"]
+    fam = "".join(f"1 {i} 0 0 1 {v}\n" for i, v in enumerate(["0.5", "-9", "0", "1.25", "2", "3"]))
+    phenotype = read_dataset(fileset(tmp_path, fam=fam)).obs["phenotype"]
+    np.testing.assert_array_equal(phenotype, [0.5, NAN, 0.0, 1.25, 2.0, 3.0])
 
 
 def test_a_genotype_model_fits_plink_dosages(tmp_path):
@@ -75,7 +86,7 @@ def test_bad_filesets_are_one_line_errors(tmp_path):
         read_dataset(fileset(tmp_path, bed=bytes.fromhex("6c1b00dc0fe70f6b01")))
     with pytest.raises(DataError, match="do not belong together"):
         read_dataset(fileset(tmp_path, bed=BED[:-1]))
-    with pytest.raises(DataError, match="line 2 has 3 fields"):
+    with pytest.raises(DataError, match=r"line 2 has 3 fields, expected 6 \(FID IID .*--make-bed"):
         read_dataset(fileset(tmp_path, fam="1 1 0 0 1 0\n1 2 0\n"))
     (tmp_path / "test.fam").unlink()
     with pytest.raises(DataError, match=r"test\.fam not found"):

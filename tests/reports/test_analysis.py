@@ -78,3 +78,18 @@ def test_the_usage_verdict_tells_shrunk_posteriors_from_collapse() -> None:
     assert "collapsed to the prior" in _verdict(0, 2, True, kl_total=0.01)
     shrunk = _verdict(0, 2, True, kl_total=2.25)
     assert "collapsed" not in shrunk and "2.25 nats" in shrunk
+
+
+def test_missing_genotypes_leave_out_entries_not_whole_features() -> None:
+    from biovae.reports.analysis import most_variable
+    from biovae.reports.sections_data import _table_samples
+
+    rng = np.random.default_rng(0)
+    x = rng.binomial(2, rng.uniform(0.05, 0.95, 30), (40, 30)).astype(np.float64)
+    x[0, 0] = 50.0  # the most variable column, however it is also missing below
+    samples = x.copy()  # the model's draws are complete genotypes
+    x[np.arange(30) + 1, np.arange(30)] = np.nan  # every feature has one missing call
+    ds = Dataset(x, [f"i{i}" for i in range(40)], [f"rs{j}" for j in range(30)], {})
+    _, r = _table_samples(ds, np.arange(40), samples)
+    assert r > 0.99  # was NaN: every feature with a missing call was dropped
+    assert most_variable(x, 1)[0] == 0

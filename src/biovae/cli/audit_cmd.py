@@ -52,6 +52,11 @@ def _check_args(args: argparse.Namespace) -> Path:
     for name in ("audit.json", "audit.html"):
         if (out / name).is_dir():
             raise DataError(f"cannot write {out / name}: it is an existing folder; remove it")
+    if not args.covariates:
+        raise ConfigError(
+            "--covariates names no column; give the metadata columns to audit, e.g. "
+            "--covariates batch,disease"
+        )
     if args.folds < 2:
         raise ConfigError("--folds must be >= 2")
     named = args.technical + args.biological + args.categorical

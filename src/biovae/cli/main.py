@@ -116,7 +116,8 @@ def _fit_parser(sub) -> None:
     p.add_argument(
         "data",
         metavar="DATA",
-        help="CSV/TSV, .npy, .h5ad, 10x .h5, FASTA/A2M, .biom (BIOM) or PLINK .bed file",
+        help="CSV/TSV, .npy, .h5ad, 10x .h5, FASTA/A2M, .biom (BIOM), PLINK .bed or VCF "
+        "(.vcf, .vcf.gz) file",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")

@@ -6,7 +6,9 @@ The ``.bed`` file holds, after the magic bytes ``6c 1b 01`` (SNP-major), one blo
 missing. The data set is individuals × variants, x = number of A1 copies (0, 1, 2; NaN when
 missing) — the ``--recode A`` convention of PLINK 1.9 — for the ``genotype`` likelihood's
 dosage layout. Ids are the ``.fam`` individual ids (IID), or ``FID_IID`` when IIDs repeat
-across families; ``FID``, ``sex`` and ``phenotype`` become metadata; feature names are the
+across families; ``FID``, ``sex`` and ``phenotype`` become metadata (a case/control phenotype
+as ``control``/``case``, a quantitative one as numbers; ``-9``, and ``0`` of case/control, are
+missing, as in PLINK); feature names are the
 ``.bim`` variant ids, or ``CHROM:POS:A2:A1`` (counted allele last) where the id is ``.``, with
 dots made ``_`` as in :mod:`biovae.data.vcf` (a dotted name would read as a ``<locus>.<allele>``
 allele-count column to the ``genotype`` likelihood).
@@ -24,6 +26,10 @@ from biovae.errors import DataError
 MAGIC = bytes([0x6C, 0x1B, 0x01])
 #: A1 copies for the two-bit codes 00, 01, 10, 11
 _DOSAGE = np.array([2.0, np.nan, 1.0, 0.0], dtype=np.float32)
+_LAYOUT = {
+    ".fam": "FID IID father mother sex phenotype",
+    ".bim": "chromosome id cM position A1 A2",
+}
 
 
 def read_plink(path: str | Path) -> Dataset:
@@ -60,13 +66,34 @@ def read_plink(path: str | Path) -> Dataset:
         "sex": np.asarray(
             [{"1": "male", "2": "female"}.get(f[4], "") for f in individuals], dtype=object
         ),
-        "phenotype": np.asarray([f[5] for f in individuals], dtype=object),
+        "phenotype": _phenotype([f[5] for f in individuals]),
     }
     ids = [f[1] for f in individuals]
     if len(set(ids)) < len(ids):  # IIDs are unique within a family only
         ids = [f"{f[0]}_{f[1]}" for f in individuals]
     names = _variant_names(variants, bim)
     return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed))
+
+
+def _phenotype(values: list[str]) -> np.ndarray:
+    """The ``.fam`` phenotype as PLINK reads it: ``-9`` and non-numbers are missing; when every
+    other value is 0, 1 or 2 it is case/control (``1`` control, ``2`` case, ``0`` missing) and
+    becomes the text ``control``/``case`` (``""`` missing), else a quantitative trait (float,
+    NaN missing)."""
+    numbers = np.array([_number(v) for v in values], dtype=np.float64)
+    numbers[numbers == -9] = np.nan
+    known = numbers[~np.isnan(numbers)]
+    if np.isin(known, (0.0, 1.0, 2.0)).all():
+        labels = {1.0: "control", 2.0: "case"}
+        return np.asarray([labels.get(v, "") for v in numbers], dtype=object)
+    return numbers
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
 def dosage_column_name(name: str) -> str:
@@ -98,5 +125,9 @@ def _fields(path: Path, count: int) -> list[list[str]]:
     rows = [line.split() for line in text.splitlines() if line.strip()]
     for i, row in enumerate(rows, start=1):
         if len(row) < count:
-            raise DataError(f"{path}: line {i} has {len(row)} fields, expected {count}")
+            raise DataError(
+                f"{path}: line {i} has {len(row)} fields, expected {count} "
+                f"({_LAYOUT[path.suffix.lower()]}, separated by spaces or tabs); fix the line "
+                "or rewrite the fileset with plink --make-bed"
+            )
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,8 +88,18 @@ def subsample(n: int, size: int, seed: int = 0) -> np.ndarray:
 
 
 def wants_log(x: np.ndarray) -> bool:
-    """Whether values are non-negative and span a wide range (counts): show log(1 + x)."""
+    """Whether values are non-negative and span a wide range (counts): show log(1 + x).
+    Missing entries (NaN, e.g. genotypes) are left out."""
+    x = x[~np.isnan(x)]
     return bool(x.size and x.min() >= 0 and np.percentile(x, 99.9) > 20)
+
+
+def feature_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and variance of ``x`` (n, f) over its observed entries: NaN marks a
+    missing value (genotypes), and only a column with no observed entry gets NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        return np.nanmean(x, axis=0), np.nanvar(x, axis=0)
 
 
 def display(x: np.ndarray, log: bool) -> np.ndarray:
@@ -98,7 +109,7 @@ def display(x: np.ndarray, log: bool) -> np.ndarray:
 
 def most_variable(x: np.ndarray, count: int) -> np.ndarray:
     """Indices of the ``count`` columns of ``x`` with the largest variance, largest first."""
-    order = np.argsort(-x.var(axis=0), kind="stable")
+    order = np.argsort(-feature_moments(x)[1], kind="stable")  # all-missing columns last
     return order[: min(count, x.shape[1])]
 
 

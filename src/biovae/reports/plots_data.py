@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from biovae.reports import figures as fg
-from biovae.reports.analysis import pearson
+from biovae.reports.analysis import feature_moments, pearson
 
 #: Sequence positions per row of the per-position probability plot.
 POSITIONS_PER_ROW = 90
@@ -55,8 +55,10 @@ def reconstruction_heatmap(
 def observed_vs_reconstructed(
     observed: np.ndarray, reconstructed: np.ndarray, scale_label: str
 ) -> bytes:
-    """Density of (observed, reconstructed) pairs over every entry, with Pearson r."""
+    """Density of (observed, reconstructed) pairs over every observed entry, with Pearson r."""
     obs, rec = observed.ravel(), reconstructed.ravel()
+    known = ~np.isnan(obs)  # missing genotypes have nothing to compare with
+    obs, rec = obs[known], rec[known]
 
     def draw(fig) -> None:
         ax = fig.subplots()
@@ -76,8 +78,10 @@ def observed_vs_reconstructed(
 
 
 def feature_means(observed: np.ndarray, reconstructed: np.ndarray, log: bool) -> bytes:
-    """Per-feature mean of the data against the mean of the reconstructions (data scale)."""
-    obs_mean, rec_mean = observed.mean(0), reconstructed.mean(0)
+    """Per-feature mean of the data against the mean of the reconstructions (data scale), both
+    over the observed entries (missing genotypes, NaN, left out of both)."""
+    obs_mean = feature_moments(observed)[0]
+    rec_mean = feature_moments(np.where(np.isnan(observed), np.nan, reconstructed))[0]
 
     def draw(fig) -> None:
         ax = fig.subplots()
@@ -117,6 +121,8 @@ def _corr(a: np.ndarray, b: np.ndarray, log: bool) -> float:
 
 
 def _identity_scatter(ax, x: np.ndarray, y: np.ndarray, log: bool) -> None:
+    known = np.isfinite(x) & np.isfinite(y)  # a feature with no observed entry has no point
+    x, y = x[known], y[known]
     if log:
         x, y = np.clip(x, 1e-4, None), np.clip(y, 1e-4, None)
         ax.set_xscale("log")

@@ -13,6 +13,7 @@ from biovae.reports.analysis import (
     dense_rows,
     display,
     entropy,
+    feature_moments,
     letter_probabilities,
     most_variable,
     pearson,
@@ -181,8 +182,8 @@ def samples_section(est: Any, ds: Dataset | None) -> Section:
 def _table_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[Plot, float]:
     data = dense_rows(ds.x, idx)
     samples = samples.reshape(len(samples), -1).astype(np.float64)
-    log = bool(data.min() >= 0 and wants_log(data))
-    d_stats = (data.mean(0), data.var(0))
+    log = wants_log(data)
+    d_stats = feature_moments(data)  # missing genotypes (NaN) left out, not the whole feature
     s_stats = (samples.mean(0), samples.var(0))
     png = plots_data.moments_scatter(d_stats, s_stats, log)
     if log:
