@@ -12,8 +12,10 @@ Two layouts, set by ``LikelihoodConfig.loci``:
 
 **Missing data**: a missing genotype is NaN (an empty field with ``--allow-missing``), for a
 whole locus at once; it contributes nothing to log p(x|z) (the likelihood of the observed part,
-missing at random), and the encoder sees it as zero counts, which no observed locus has (its
-counts sum to P). ``validate`` refuses values outside 0..P, non-integers, locus sums other than
+missing at random), and the encoder sees it as zero counts. In an allele-count table no observed
+locus has those (its counts sum to P); in a dosage table 0 is a real genotype (homozygous
+reference), so there the encoder cannot tell a missing call from it (a known limitation, see
+the README). ``validate`` refuses values outside 0..P, non-integers, locus sums other than
 P and partly missing loci. :meth:`Genotype.configure` reads the loci from feature names
 ``<locus>.<allele>`` (adegenet's ``genind`` tables, e.g. ``loc-1.125``).
 """
