@@ -88,6 +88,11 @@ class LikelihoodConfig:
     ``loci`` and ``ploidy`` apply to ``genotype``: the number of allele columns of each locus in
     column order (empty: every column is a dosage of one biallelic locus; read from
     ``<locus>.<allele>`` feature names when not given) and the copies per locus.
+    ``missing_indicators`` (``genotype``): the encoder also sees, per column, whether the call
+    is observed — needed in a dosage table, where a missing call read as 0 would be a
+    reference homozygote. Unset, a fit decides: on for dosage tables, off for allele-count
+    tables (whose zero counts already mark a missing locus); models saved before it existed
+    read as off.
     """
 
     name: str = "gaussian"
@@ -98,6 +103,7 @@ class LikelihoodConfig:
     chain_breaks: tuple[int, ...] = ()
     loci: tuple[int, ...] = ()
     ploidy: int = 2
+    missing_indicators: bool | None = None
 
     def __post_init__(self) -> None:
         _typed(self)

@@ -235,3 +235,17 @@ def test_a_mixed_ploidy_file_names_the_haploid_individuals_share(fixtures_dir):
     assert "read as 3-ploid dosages" in lik.caveat(ds.obs)
     diploid = read_dataset(fixtures_dir / KG)
     assert Genotype(diploid.x.shape[1:], LikelihoodConfig("genotype")).caveat(diploid.obs) is None
+
+
+def test_a_missing_call_is_not_encoded_as_a_reference_homozygote(fixtures_dir):
+    # one individual with every call missing, another homozygous reference everywhere: before
+    # the encoder saw missing calls, both were the same input and got the same latent position
+    from biovae import VAE
+
+    ds = read_dataset(fixtures_dir / KG)
+    x = ds.x.copy()
+    x[0], x[1] = np.nan, 0.0
+    est = VAE(likelihood="genotype", n_latent=2, epochs=5, seed=0).fit(x)
+    assert est.config_.model.likelihood.missing_indicators is True
+    z = est.transform(x)
+    assert np.abs(z[0] - z[1]).max() > 1e-3

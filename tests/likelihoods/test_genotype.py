@@ -110,8 +110,24 @@ def test_loci_are_read_from_allele_names():
         Genotype.configure(LikelihoodConfig("genotype"), split)
     repeated = ["rs1", "rs2", "rs1"]  # dosage names without a dot stay dosages
     assert Genotype.configure(LikelihoodConfig("genotype"), repeated).loci == ()
-    given = LikelihoodConfig("genotype", loci=(6,))
+    given = LikelihoodConfig("genotype", loci=(6,), missing_indicators=False)
     assert Genotype.configure(given, names) is given
+
+
+def test_missing_calls_of_a_dosage_table_are_told_from_reference_homozygotes():
+    # a dosage of 0 is a real genotype: a fit gives dosage tables missing-call indicators
+    snps, alleles = ["rs1", "rs2", "rs3"], ["a.1", "a.2", "b.1", "b.2"]
+    assert Genotype.configure(LikelihoodConfig("genotype"), snps).missing_indicators is True
+    assert Genotype.configure(LikelihoodConfig("genotype"), alleles).missing_indicators is False
+    off = LikelihoodConfig("genotype", missing_indicators=False)  # asked for: kept
+    assert Genotype.configure(off, snps).missing_indicators is False
+    x = torch.tensor([[0.0, 2.0, float("nan")], [0.0, 2.0, 0.0]])
+    lik = Genotype((3,), Genotype.configure(LikelihoodConfig("genotype"), snps))
+    assert lik.n_inputs == 6
+    assert lik.featurize(x).tolist() == [[0, 2, 0, 1, 1, 0], [0, 2, 0, 1, 1, 1]]
+    assert lik.defeaturize(lik.featurize(x)).tolist() == [[0, 2, 0], [0, 2, 0]]
+    legacy = Genotype((3,), LikelihoodConfig("genotype"))  # a model saved before: unset, off
+    assert legacy.n_inputs == 3 and legacy.featurize(x).tolist() == [[0, 2, 0], [0, 2, 0]]
 
 
 def test_ehgdp_excerpt_reads_fits_and_refuses_missing_values_elsewhere(fixtures):

@@ -14,8 +14,9 @@ Two layouts, set by ``LikelihoodConfig.loci``:
 whole locus at once; it contributes nothing to log p(x|z) (the likelihood of the observed part,
 missing at random), and the encoder sees it as zero counts. In an allele-count table no observed
 locus has those (its counts sum to P); in a dosage table 0 is a real genotype (homozygous
-reference), so there the encoder cannot tell a missing call from it (a known limitation, see
-the README). ``validate`` refuses values outside 0..P, non-integers, locus sums other than
+reference), so there the encoder also sees one indicator per column, 1 where the call is
+observed (``LikelihoodConfig.missing_indicators``, set by a fit for dosage tables).
+``validate`` refuses values outside 0..P, non-integers, locus sums other than
 P and partly missing loci. :meth:`Genotype.configure` reads the loci from feature names
 ``<locus>.<allele>`` (adegenet's ``genind`` tables, e.g. ``loc-1.125``).
 """
@@ -58,6 +59,7 @@ class Genotype(Likelihood):
         self.sizes = tuple(int(s) for s in sizes)
         self.ploidy = int(config.ploidy)
         self.dosage = not config.loci
+        self.indicators = bool(config.missing_indicators)  # unset (an older model): off
         counts = torch.tensor(self.sizes)
         self.locus = torch.repeat_interleave(torch.arange(len(self.sizes)), counts)  # per column
         self.first = torch.cumsum(counts, 0) - counts  # first column of each locus
@@ -65,7 +67,15 @@ class Genotype(Likelihood):
     @classmethod
     def configure(cls, config: LikelihoodConfig, features: Sequence[str]) -> LikelihoodConfig:
         """Loci from ``<locus>.<allele>`` feature names when ``config.loci`` is not given and
-        some locus has several allele columns (else every column is a dosage)."""
+        some locus has several allele columns (else every column is a dosage); missing-call
+        indicators for the encoder, unless set, on for dosage tables only."""
+        config = cls._loci(config, features)
+        if config.missing_indicators is None:
+            config = replace(config, missing_indicators=not config.loci)
+        return config
+
+    @classmethod
+    def _loci(cls, config: LikelihoodConfig, features: Sequence[str]) -> LikelihoodConfig:
         if config.loci:
             return config
         names = [f.rsplit(".", 1)[0] if "." in f else f for f in features]
@@ -92,11 +102,18 @@ class Genotype(Likelihood):
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
         return GenotypeCounts(params["logits"], self)
 
+    @property
+    def n_inputs(self) -> int:
+        return self.n_features * (2 if self.indicators else 1)
+
     def featurize(self, x: Tensor) -> Tensor:
-        return torch.nan_to_num(x.flatten(1).float(), nan=0.0)
+        """Allele counts, missing as 0; with indicators, then 1 per observed call."""
+        x = x.flatten(1).float()
+        counts = torch.nan_to_num(x, nan=0.0)
+        return torch.cat([counts, (~torch.isnan(x)).float()], 1) if self.indicators else counts
 
     def defeaturize(self, x_nf: Tensor) -> Tensor:
-        return x_nf.round().clamp(0, self.ploidy)
+        return x_nf[:, : self.n_features].round().clamp(0, self.ploidy)
 
     def expected(self, dist: Distribution) -> Tensor:
         return dist.mean
