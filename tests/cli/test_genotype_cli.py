@@ -81,3 +81,23 @@ def test_scores_per_locus_of_a_sparse_h5ad(tmp_path, capsys):
         assert main(["score", str(model), str(path), *stream, "--out", str(scores)]) == 0
         table = pd.read_csv(scores)
         np.testing.assert_allclose(table["elbo_per_locus"], table["elbo"] / 30, rtol=1e-6)
+
+
+def test_an_individual_with_no_observed_locus_gets_no_per_locus_score(fixtures, tmp_path, capsys):
+    import pandas as pd
+
+    data = fixtures / "ehgdp_70x30loci.tsv"
+    raw = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False)
+    raw.iloc[3, 1:] = ""  # every call of the fourth individual missing
+    empty = tmp_path / "empty.tsv"
+    raw.to_csv(empty, sep="\t", index=False)
+    common = ["--id-column", "individual", "--allow-missing"]
+    model, scores = tmp_path / "m", tmp_path / "s.csv"
+    fit = ["fit", str(data), *common, "--likelihood", "genotype", "--latent", "2", "--epochs", "2"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(model), str(empty), *common, "--out", str(scores)]) == 0
+    err = capsys.readouterr().err
+    assert f"1 record(s) with no observed locus, e.g. '{raw.iloc[3, 0]}'" in err
+    table = pd.read_csv(scores)
+    assert table["elbo_per_locus"].isna().tolist() == [i == 3 for i in range(len(table))]

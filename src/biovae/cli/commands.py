@@ -184,6 +184,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness
         name, count = units
         per = np.where(count > 0, count, np.nan)
+        if not count.all():
+            _say(
+                args,
+                f"{int((count == 0).sum())} record(s) with no observed {name}, e.g. "
+                f"'{ds.ids[int(np.argmin(count))]}': nothing to score, so their per-{name} "
+                "scores are empty (their elbo is the KL term alone)",
+            )
         columns.update({f"{k}_per_{name}": v / per for k, v in list(columns.items())})
     write_table(out, ds.ids, columns)
     print(out)
