@@ -265,3 +265,24 @@ def test_a_family_trained_on_cuda_scores_and_reloads_on_the_cpu(fitted, tmp_path
     a, b = fam.score(names, 8, 0)["score"], back.score(names, 8, 0)["score"]
     assert a[0] == 0.0 == b[0] and np.isfinite(a).all()
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_an_ensembles_member_spread_is_the_sd_of_its_members_scores(fitted):
+    import dataclasses
+
+    aln, fam = fitted
+    wt = aln.focus_sequence
+    names = [f"{wt[0]}29A", f"{wt[1]}30W:{wt[3]}32P", f"{wt[0]}29{wt[0]}"]
+    single = fam.score(names, n_samples=8, seed=3)
+    assert np.isnan(single["member_sd"]).all()  # one model: no spread to report
+    two = dataclasses.replace(fam, members=(fam.members[0], fam.members[0]))
+    assert (two.score(names, n_samples=8, seed=3)["member_sd"] == 0).all()  # identical members
+    other = family.fit(
+        aln, dataclasses.replace(SMALL, train=dataclasses.replace(SMALL.train, seed=1))
+    )
+    ens = dataclasses.replace(fam, members=(fam.members[0], other.members[0]))
+    cols = ens.score(names, n_samples=8, seed=3)
+    each = [dataclasses.replace(fam, members=(m,)).score(names, 8, 3)["score"] for m in ens.members]
+    np.testing.assert_allclose(cols["member_sd"], np.std(each, axis=0, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(cols["score"], np.mean(each, axis=0), rtol=1e-6)
+    assert cols["member_sd"][2] == 0.0 and cols["member_sd"][0] > 0  # synonymous: exactly 0

@@ -52,21 +52,24 @@ class Family:
     def score(
         self, mutants: list[str], n_samples: int = 100, seed: int = 0, sampled_weights: bool = True
     ) -> dict[str, Any]:
-        """Columns of a score table: mutant, score, se, independent_site, status, reason.
+        """Columns of a score table: mutant, score, se (Monte-Carlo), member_sd (the ensemble
+        members' spread; empty for one model), independent_site, status, reason.
         ``sampled_weights``: see :func:`scoring.delta_elbo` (variational decoders only)."""
         mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions)
         codes = mapped.codes[mapped.ok]
-        mean, se = scoring.ensemble_delta(
+        found = scoring.ensemble_delta(
             self.members, self.focus, codes, n_samples, seed, sampled_weights
         )
         site = scoring.independent_delta(self.site_log_f, self.focus, codes)
-        cols = {name: np.full(len(mutants), np.nan) for name in ("score", "se", "independent")}
-        for name, values in (("score", mean), ("se", se), ("independent", site)):
+        names = ("score", "se", "member_sd", "independent")
+        cols = {name: np.full(len(mutants), np.nan) for name in names}
+        for name, values in zip(names, (*found, site)):
             cols[name][mapped.ok] = values
         return {
             "mutant": np.asarray(mapped.mutants, dtype=object),
             "score": cols["score"],
             "se": cols["se"],
+            "member_sd": cols["member_sd"],
             "independent_site": cols["independent"],
             "status": np.where(mapped.ok, "ok", "unmapped").astype(object),
             "reason": np.asarray(mapped.reasons, dtype=object),
@@ -80,7 +83,7 @@ class Family:
         uncertain_fraction: float = classes.UNCERTAIN_FRACTION,
     ) -> tuple[dict[str, np.ndarray], classes.ScanClasses | None]:
         """Every letter at every match position (the wild type too): the columns of the scan
-        table (mutant, position, wild_type, letter, score, se, independent_site,
+        table (mutant, position, wild_type, letter, score, se, member_sd, independent_site,
         evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three
         — None, with empty class columns, when the scan is too small or too flat for a mixture
         (fewer than :data:`classes.MIN_VALUES` substitutions, or all scored alike)."""
@@ -103,6 +106,7 @@ class Family:
             "letter": letter,
             "score": cols["score"],
             "se": cols["se"],
+            "member_sd": cols["member_sd"],
             "independent_site": cols["independent_site"],
             "evolutionary_index": extra[0],
             "p_damaging": extra[1],

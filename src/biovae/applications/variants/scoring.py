@@ -111,15 +111,20 @@ def ensemble_delta(
     n_samples: int,
     seed: int,
     sampled_weights: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Average of member scores and the combined standard error."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average of member scores, its Monte-Carlo standard error, and the members' spread.
+
+    The standard error covers the Monte-Carlo noise of the members' estimates only; how much
+    the members disagree (model uncertainty, not shrunk by more samples) is the standard
+    deviation of their scores (NaN for a single model)."""
     runs = [
         delta_elbo(m, focus, codes, n_samples, seed, sampled_weights=sampled_weights)
         for m in models
     ]
-    mean = np.mean([r[0] for r in runs], axis=0)
+    means = np.asarray([r[0] for r in runs])
     se = np.sqrt(np.sum([r[1] ** 2 for r in runs], axis=0)) / len(models)
-    return mean, se
+    spread = means.std(axis=0, ddof=1) if len(models) > 1 else np.full(means.shape[1:], np.nan)
+    return means.mean(axis=0), se, spread
 
 
 def site_log_frequencies(
