@@ -192,6 +192,9 @@ def test_score_bad_input(model_dir, tmp_path, capsys):
     argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
     rc, _, err = run(capsys, *argv)
     assert rc == 2 and "no 'mutant' column" in err and not out.exists()
+    (tmp_path / "m.csv").write_text("mutant,fit\n")  # a header, no mutant
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2 and "header but no rows" in err and not out.exists()
     pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
     rc, _, err = run(capsys, *argv, "--fitness-column", "fit")
     assert rc == 2 and "no column 'fit'" in err and not out.exists()

@@ -266,6 +266,8 @@ def _read_mutants(path: str):
         ) from exc
     if "mutant" not in table.columns:
         raise DataError(f"{p}: no 'mutant' column (columns: {', '.join(table.columns)})")
+    if not len(table):
+        raise DataError(f"{p}: the table has a header but no rows; list one mutant per row")
     return table
 
 
