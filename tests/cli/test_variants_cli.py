@@ -257,7 +257,7 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     )  # fmt: skip
     assert rc == 0, err
     page = html.read_text()
-    assert "variational weights" in page and "the last update (no held-out sequences)" in page
+    assert "variational (posterior q(θ))" in page and "the last update (no held-out sequences)" in page
     assert "decoder weights drawn from q(θ)" in page
 
 
@@ -311,3 +311,15 @@ def test_every_action_help_has_a_description_and_examples(action, capsys):
     usage_end = text.index("\n\n")
     assert text[usage_end:].split("\n\n")[1][0].isupper()  # a description before the options
     assert f"examples:\n  biovae variants {action} " in text
+
+
+def test_model_card_names_the_update_each_member_was_kept_at():
+    from biovae.reports.variants_page import _kept
+
+    evaluated = [{"step": 200, "val_elbo": -10.0}, {"step": 400, "val_elbo": -9.0},
+                 {"step": 600, "val_elbo": -9.5}, {"step": 650, "final": 1.0}]  # fmt: skip
+    short = [{"step": 20, "final": 1.0}]
+    text = _kept(0.05, [evaluated, short])
+    assert text.endswith("at update 400, last") and "5% of the sequences used" in text
+    assert _kept(0.05, [short]).startswith("the last update (training ended before")
+    assert _kept(0.0, [evaluated]) == "the last update (no held-out sequences)"

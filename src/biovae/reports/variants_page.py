@@ -50,10 +50,15 @@ def write_variants_report(
 def _kept(fraction: float, history: list) -> str:
     if fraction <= 0:
         return "the last update (no held-out sequences)"
-    evaluated = any("val_elbo" in h for run in history for h in run)
-    if not evaluated:
+    best = [max((h for h in run if "val_elbo" in h), key=lambda h: h["val_elbo"], default=None)
+            for run in history]  # fmt: skip
+    if not any(best):
         return "the last update (training ended before the first held-out evaluation)"
-    return f"best held-out weighted ELBO ({fraction:.0%} of sequences held out)"
+    at = ", ".join(str(b["step"]) if b else "last" for b in best)
+    return (
+        f"best held-out weighted ELBO ({fraction:.0%} of the sequences used, held out from "
+        f"training), at update {at}"
+    )
 
 
 def _scored(bayesian: bool, mean_weights: bool) -> str:
@@ -85,10 +90,8 @@ def model_section(fitted: Any, mean_weights: bool = False) -> Section:
             f"{f.get('neff', float('nan')):.1f} ({cfg.alignment.theta})",
         ),
         ("ensemble members × updates", f"{cfg.ensemble} × {', '.join(map(str, steps)) or '?'}"),
-        (
-            "latent dimensions, decoder",
-            f"{cfg.model.n_latent}, {'variational' if cfg.model.bayesian else 'MAP'} weights",
-        ),
+        ("latent dimensions", str(cfg.model.n_latent)),
+        ("decoder weights", "variational (posterior q(θ))" if cfg.model.bayesian else "MAP"),
         ("model kept", _kept(cfg.train.validation_fraction, f.get("history", []))),
         ("scored with", _scored(cfg.model.bayesian, mean_weights)),
     )
