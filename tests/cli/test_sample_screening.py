@@ -86,6 +86,20 @@ def test_screening_options_are_checked_first(family, tmp_path, capsys):
     assert rc == 2 and "--screen-identity applies to --screen-against" in err
     rc, _, err = run(capsys, *args, "--screen-against", tmp_path / "missing.fasta")
     assert rc == 2 and "no such file" in err and not (tmp_path / "d.fa").exists()
+    rc, _, err = run(capsys, *args, "--screen-timeout", 5)
+    assert rc == 2 and "--screen-timeout applies to --screen-command" in err
+    rc, _, err = run(capsys, *args, "--screen-command", "s {fasta} {out}", "--screen-timeout", 0)
+    assert rc == 2 and "give a number of seconds > 0" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "d.fa").exists()
+
+
+def test_biovae_screen_stops_a_hanging_screen(family, tmp_path, capsys):
+    out, passed = tmp_path / "verdicts.tsv", tmp_path / "ok.fasta"
+    hang = f"{sys.executable} -c 'import time; time.sleep(60)' {{fasta}} {{out}}"
+    args = ["screen", family / "ubiquitin.fasta", "--out", out, "--passed", passed]
+    rc, _, err = run(capsys, *args, "--screen-command", hang, "--screen-timeout", 0.5)
+    assert rc == 2 and "ran past its time limit of 0.5 s" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists() and not passed.exists()
 
 
 def test_biovae_screen_writes_every_verdict_and_the_passed_records(family, tmp_path, capsys):

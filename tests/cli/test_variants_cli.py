@@ -257,7 +257,8 @@ def test_deepsequence_protocol_flags_fit_and_score(tmp_path, capsys):
     )  # fmt: skip
     assert rc == 0, err
     page = html.read_text()
-    assert "variational (posterior q(θ))" in page and "the last update (no held-out sequences)" in page
+    assert "variational (posterior q(θ))" in page
+    assert "the last update (no held-out sequences)" in page
     assert "decoder weights drawn from q(θ)" in page
 
 

@@ -51,13 +51,19 @@ def add_screen_options(
         metavar="CMD",
         help="external screen: 'prog {fasta} {out}' writes a TSV with id and flagged columns",
     )
+    g.add_argument(
+        "--screen-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop --screen-command (and the run, nothing written) after SECONDS (default 600)",
+    )
 
 
 def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = None) -> list:
     """The screens the options ask for (checked before any sampling); ``sequences``: whether
     the records to screen are sequences (screening options are refused otherwise);
     ``alphabet``: the generating model's, which tells the samples' kind."""
-    from biovae.applications.design.screening import CommandScreen, ReferenceScreen
+    from biovae.applications.design.screening import TIMEOUT, CommandScreen, ReferenceScreen
     from biovae.applications.design.sequence_kinds import kind
 
     out = []
@@ -73,7 +79,10 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
             if getattr(args, f"screen_{flag}") is not None:
                 raise ConfigError(f"--screen-{flag} applies to --screen-against; give that too")
     if args.screen_command:
-        out.append(CommandScreen(args.screen_command))
+        timeout = TIMEOUT if args.screen_timeout is None else args.screen_timeout
+        out.append(CommandScreen(args.screen_command, timeout))
+    elif args.screen_timeout is not None:
+        raise ConfigError("--screen-timeout applies to --screen-command; give that too")
     if out and not sequences:
         raise ConfigError(
             "screening applies to sequence models; this model's samples are table rows"

@@ -36,7 +36,12 @@ def add_design_parser(actions) -> None:
         metavar="LIST",
         help="residue numbers to mutate, e.g. 40-60,72 (ranges: their match columns)",
     )
-    p.add_argument("--fasta", metavar="FILE", help="also write the designs' sequences as FASTA")
+    p.add_argument(
+        "--fasta",
+        metavar="FILE",
+        help="also write the designs as FASTA: the whole focus (inserts included) with the "
+        "substitutions",
+    )
     p.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

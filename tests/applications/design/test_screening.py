@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from biovae.applications.design.screening import (
+    TIMEOUT,
     CommandScreen,
     ReferenceScreen,
     Verdict,
@@ -272,3 +275,46 @@ def test_a_protein_model_is_screened_against_acgt_only_proteins_of_concern(tmp_p
     refs = fasta(tmp_path, "conc.fasta", {"concern": concern})
     assert ReferenceScreen(refs, sample_kind="protein")(["x"], [concern])[0].flagged
     assert ReferenceScreen(refs)(["x"], [concern])[0].flagged  # DNA against DNA, as before
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_command_past_its_time_limit_is_stopped_with_its_children(tmp_path):
+    """A program that hangs (here: it starts a child and both sleep) fails the screen within
+    the limit, and neither it nor its child is left running."""
+    script = tmp_path / "hang.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import subprocess, sys, time
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            open({str(tmp_path / "pids")!r}, "w").write(f"{{child.pid}}\\n")
+            time.sleep(60)
+            """
+        )
+    )
+    screen = CommandScreen(f"{sys.executable} {script} {{fasta}} {{out}}", timeout=1)
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"ran past its time limit of 1 s .*--screen-timeout"):
+        screen(["a"], ["MKWWA" * 4])
+    assert time.monotonic() - t0 < 10
+    child = int((tmp_path / "pids").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_the_time_limit_is_checked():
+    assert CommandScreen("s {fasta} {out}").timeout == TIMEOUT == 600
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="--screen-timeout"):
+            CommandScreen("s {fasta} {out}", timeout=bad)

@@ -4,6 +4,8 @@ sequences that carry exactly the designed mutations, determinism, bad settings."
 from __future__ import annotations
 
 import itertools
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -42,12 +44,19 @@ def test_designs_carry_exactly_their_mutations_and_repeat_for_a_seed(fitted):
     table = design(fitted, settings)
     focus = "".join(fitted.alphabet[c] for c in fitted.focus)
     column = {p: i for i, p in enumerate(fitted.positions)}
-    for mutant, seq, n in zip(table["mutant"], table["sequence"], table["n_mutations"]):
+    whole = fitted.focus_residues.sequence  # BLAT_ECOLX/24-286: residue r at index r - 24
+    assert len(whole) == 286 - 24 + 1
+    for mutant, seq, n, full in zip(
+        table["mutant"], table["match_columns"], table["n_mutations"], table["sequence"]
+    ):
         changes = family.mutations.parse(mutant)
         assert n == len(changes) == 3 and len({c[1] for c in changes}) == 3
         differ = [i for i, (a, b) in enumerate(zip(focus, seq)) if a != b]
         assert differ == sorted(column[number] for _, number, _ in changes)
         assert all(seq[column[number]] == new for _, number, new in changes)
+        differ = [i for i, (a, b) in enumerate(zip(whole, full)) if a != b]
+        assert len(full) == len(whole) and differ == sorted(r - 24 for _, r, _ in changes)
+        assert all(full[number - 24] == new for _, number, new in changes)
     assert list(table["score"]) == sorted(table["score"], reverse=True)
     again = design(fitted, settings)
     assert list(again["mutant"]) == list(table["mutant"])
@@ -115,3 +124,20 @@ def test_designs_short_of_k_mutations_are_an_error_not_a_shorter_table(fitted, t
         rc, _, err = run(capsys, *args)
         assert rc == 2 and len(err.strip().splitlines()) == 1 and "--p" in err
     assert not out.exists()
+
+
+def test_a_screen_past_its_time_limit_stops_the_run_and_writes_nothing(fitted, tmp_path, capsys):
+    model = family.save(tmp_path / "fam", fitted)
+    work = tmp_path / "work"
+    work.mkdir()
+    hang = f"{sys.executable} -c 'import time; time.sleep(60)' {{fasta}} {{out}}"
+    args = ["variants", "design", model, "-k", 1, "--positions", "40-42", "--samples", 2]
+    out, fasta = work / "d.csv", work / "d.fasta"
+    t0 = time.monotonic()
+    rc, _, err = run(capsys, *args, "--out", out, "--fasta", fasta, "--screen-command", hang,
+                     "--screen-timeout", 1)  # fmt: skip
+    assert rc == 2 and time.monotonic() - t0 < 30
+    assert len(err.strip().splitlines()) == 1
+    assert f"screening command {sys.executable!r} ran past its time limit of 1 s" in err
+    assert "--screen-timeout" in err
+    assert list(work.iterdir()) == []  # no designs, no FASTA, no verdict table

@@ -17,17 +17,22 @@ sequences are made. Two screens, usable together:
 * :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
   SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
   samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
-  ``flagged`` (yes/no, true/false, 1/0, flag/pass) and optionally ``reason``.
+  ``flagged`` (yes/no, true/false, 1/0, flag/pass) and optionally ``reason``. It runs in a
+  process group of its own with no input, and is stopped (the whole group) when it runs past
+  its time limit (``timeout``, :data:`TIMEOUT` seconds unless set).
 
 Policy, fail closed: a sample flagged by any screen is withheld; a screen that cannot give a
-verdict for every sample (the program fails, times out or leaves ids out) stops the run before
-anything is written. Screening is an aid, not a guarantee: an alignment-free window search
-misses distant homologs, and an empty list screens nothing.
+verdict for every sample (the program fails, runs past its time limit or leaves ids out) stops
+the run before anything is written. Screening is an aid, not a guarantee: an alignment-free
+window search misses distant homologs, and an empty list screens nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -59,6 +64,8 @@ from biovae.errors import ConfigError, DataError
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
+TIMEOUT = 600.0  #: seconds an external screening program may run before it is stopped
+_GRACE = 2.0  #: seconds a stopped program has to exit after SIGTERM before SIGKILL
 _YES = {"1", "true", "yes", "flag", "flagged"}
 _NO = {"0", "false", "no", "pass", "passed"}
 
@@ -277,12 +284,19 @@ def _verdict(rid: str, found: _Found | None) -> Verdict:
 class CommandScreen:
     """An external screening program: ``command`` names ``{fasta}`` (the samples, written by
     biovae) and ``{out}`` (the verdict TSV the program writes: ``id``, ``flagged``, optionally
-    ``reason``). Run without a shell; exit status 0 is required."""
+    ``reason``). Run without a shell and without input; exit status 0 is required, within
+    ``timeout`` seconds (None: no limit) — past it the program's process group is stopped
+    and the screen fails."""
 
     command: str
-    timeout: float | None = None
+    timeout: float | None = TIMEOUT
 
     def __post_init__(self) -> None:
+        if self.timeout is not None and not 0 < self.timeout < float("inf"):
+            raise ConfigError(
+                f"screening time limit {self.timeout:g} s (--screen-timeout): give a number of "
+                "seconds > 0"
+            )
         if "{fasta}" not in self.command or "{out}" not in self.command:
             raise ConfigError(
                 f"screening command {self.command!r} must name {{fasta}} (the samples) and "
@@ -308,22 +322,49 @@ class CommandScreen:
             return _read_verdicts(out, ids, argv[0])
 
     def _run(self, argv: list[str]) -> None:
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        try:  # a group of its own, so that stopping it stops the programs it started too
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"screening command {argv[0]!r} not found; give its full path"
             ) from exc
-        except subprocess.TimeoutExpired as exc:
+        try:
+            _, stderr = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _stop_group(proc)
             raise DataError(
-                f"screening command {argv[0]!r} ran past {self.timeout} s; nothing was written"
-            ) from exc
+                f"screening command {argv[0]!r} ran past its time limit of {self.timeout:g} s "
+                "and was stopped; nothing was written (raise the limit with --screen-timeout, "
+                "or check that the program finishes)"
+            ) from None
+        except BaseException:  # e.g. Ctrl-C: never leave the program running
+            _stop_group(proc)
+            raise
         if proc.returncode:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            last = (stderr.strip().splitlines() or ["no message"])[-1]
             raise DataError(
                 f"screening command {argv[0]!r} failed (exit status {proc.returncode}: {last}); "
                 "nothing was written"
             )
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop ``proc``'s process group: SIGTERM, and SIGKILL for what is left of it after
+    :data:`_GRACE` seconds."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(proc.pid, sig) if hasattr(os, "killpg") else proc.kill()  # Windows
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=_GRACE)
+    for pipe in (proc.stdout, proc.stderr):
+        pipe.close()
 
 
 def _read_verdicts(path: Path, ids: Sequence[str], program: str) -> list[Verdict]:

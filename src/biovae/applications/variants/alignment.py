@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.applications.variants.focus import FocusResidues, from_row
 from biovae.data import sequences
 from biovae.data.fasta import (
     _RANGE,
@@ -48,7 +49,8 @@ class Alignment:
 
     ``codes`` (n, L) uint8 over ``alphabet`` (gap = last letter '-'); ``positions`` the residue
     number of each match column; ``n_read`` records in the file, ``n_invalid`` and ``n_gappy``
-    records dropped by the letter and gap policies.
+    records dropped by the letter and gap policies; ``focus_residues`` the focus's whole
+    sequence, inserts included (:mod:`~biovae.applications.variants.focus`).
     """
 
     codes: np.ndarray
@@ -59,6 +61,7 @@ class Alignment:
     n_read: int
     n_invalid: int
     n_gappy: int
+    focus_residues: FocusResidues | None = None
 
     @property
     def focus(self) -> np.ndarray:
@@ -91,20 +94,24 @@ def read_alignment(
         raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
     letters = _letters(alphabet)
     name = p.name.lower().removesuffix(".gz")
-    if name.endswith((".sto", ".stk", ".stockholm")):
-        return _from_records(
-            _stockholm(_read_text(p), str(p)), p, focus, max_gap_fraction, alphabet
-        )
-    records = parse_fasta(_read_text(p), str(p))
-    if name.endswith(".a3m"):
-        numbered = focus_labels(records if focus is None else focus_first(records, focus, str(p)))
-        return _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
+    stockholm = name.endswith((".sto", ".stk", ".stockholm"))
+    text = _read_text(p)
+    records = _stockholm(text, str(p)) if stockholm else parse_fasta(text, str(p))
     chosen = records if focus is None else focus_first(records, focus, str(p))
-    inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
-    with warnings.catch_warnings():  # the dropped records are counted in the Alignment
-        warnings.filterwarnings("ignore", message=r".* records dropped for letters outside")
-        ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
-    return _finish(ds, records, focus, max_gap_fraction, alphabet)
+    if stockholm:
+        aln = _from_records(records, p, focus, max_gap_fraction, alphabet)
+    elif name.endswith(".a3m"):
+        numbered = focus_labels(chosen)
+        aln = _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
+    else:
+        inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
+        with warnings.catch_warnings():  # the dropped records are counted in the Alignment
+            warnings.filterwarnings("ignore", message=r".* records dropped for letters outside")
+            ds = read_fasta(p, drop_invalid=True, focus=focus, inserts=inserts, alphabet=letters)
+        aln = _finish(ds, records, focus, max_gap_fraction, alphabet)
+    # the focus's whole sequence, inserts included: designs are written as whole proteins
+    whole = from_row(chosen.seqs[0], aln.codes.shape[1])
+    return dataclasses.replace(aln, focus_residues=whole)
 
 
 def _from_records(

@@ -11,6 +11,12 @@ combination the search is exhaustive (tested); otherwise it is the usual greedy 
 approximation. Every design has exactly K mutations: fewer than K allowed positions, or a pool
 whose substitutions cannot extend any design of the beam, is an error (never shorter designs).
 
+Sequences: each design is written as the whole focus (its insert residues included) with the
+designed letters at their residues (:mod:`~biovae.applications.variants.focus`), so a design
+of K mutations is the focus protein with K substitutions; its letters over the model's match
+columns are kept too, for comparisons with the training alignment. Models saved before the
+focus's whole sequence was kept give the match columns only, with a warning.
+
 What the scores mean: higher Δ ELBO = more like the family, i.e. more likely to fold and work
 as its members do. They say nothing of a new function, and the model has not seen the designs:
 test them, screen them (:mod:`biovae.applications.design.screening`) and keep their distance
@@ -19,6 +25,7 @@ to the family in mind.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +33,13 @@ import numpy as np
 from biovae.applications.variants.family import Family
 from biovae.applications.variants.mutations import parse, single_mutant_scan
 from biovae.errors import ConfigError
+
+#: the warning for models saved without the focus's whole sequence
+OLD_MODEL = (
+    "this model was saved without the focus's whole sequence, so its designs hold the match "
+    "columns only (the focus's insert residues are missing); refit it with 'biovae variants "
+    "fit' to design whole sequences"
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +62,10 @@ class DesignSettings:
 
 def design(family: Family, settings: DesignSettings, sampled_weights: bool = True) -> dict:
     """The final beam, best first: columns ``mutant`` (``A42G:K45R``), ``n_mutations``,
-    ``score``, ``se``, ``independent_site`` and ``sequence`` (the focus's match columns with
-    the mutations)."""
+    ``score``, ``se``, ``independent_site``, ``sequence`` (the whole focus, inserts included,
+    with the mutations: the protein to make) and ``match_columns`` (the mutated focus over the
+    model's match columns, as the training alignment has it). For a model saved without the
+    focus's whole sequence, ``sequence`` is the match columns too and a warning says so."""
     singles = _singles(family, settings.positions, settings.n_mutations)
     scored = _score(family, singles, settings, sampled_weights)
     order = np.argsort(-scored["score"], kind="stable")
@@ -118,15 +134,26 @@ def _score(family: Family, mutants: list[str], settings: DesignSettings, sampled
 
 def _table(family: Family, beam: list[tuple[str, ...]], best: dict) -> dict:
     index = {p: i for i, p in enumerate(family.positions)}
-    sequences = []
+    focus = "".join(family.alphabet[c] for c in family.focus)
+    columns = []
     for design_ in beam:
-        letters = [family.alphabet[c] for c in family.focus]
+        letters = list(focus)
         for _, number, new in parse(":".join(design_)):
             letters[index[number]] = new
-        sequences.append("".join(letters))
+        columns.append("".join(letters))
     return {
         "mutant": np.array([":".join(d) for d in beam], dtype=object),
         "n_mutations": np.array([len(d) for d in beam]),
         **best,
-        "sequence": np.array(sequences, dtype=object),
+        "sequence": np.array(_whole(family, focus, columns), dtype=object),
+        "match_columns": np.array(columns, dtype=object),
     }
+
+
+def _whole(family: Family, focus: str, columns: list[str]) -> list[str]:
+    """The designs as whole sequences of the focus (inserts included); the match columns, with
+    a warning, for a model saved without the focus's whole sequence."""
+    if family.focus_residues is None:
+        warnings.warn(OLD_MODEL, stacklevel=4)
+        return columns
+    return [family.focus_residues.whole(focus, c) for c in columns]

@@ -2,7 +2,8 @@
 
 Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetensors`` (member
 ``i`` under ``member{i}.``, plus the independent-site log frequencies under ``site_log_f``) and
-``metadata.json`` (alphabet, focus, residue numbers, Neff, training history). No pickle.
+``metadata.json`` (alphabet, focus, residue numbers, the focus's whole sequence with the index
+of each match column's residue in it, Neff, training history). No pickle.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from biovae._version import __version__
 from biovae.applications.variants import classes, mutations, scoring
 from biovae.applications.variants.alignment import Alignment
 from biovae.applications.variants.config import VariantsConfig
+from biovae.applications.variants.focus import FocusResidues
 from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
@@ -39,7 +41,8 @@ FORMAT = "biovae-variants"
 
 @dataclass(frozen=True)
 class Family:
-    """Members (eval mode), the focus and numbering they score in, and fit facts."""
+    """Members (eval mode), the focus and numbering they score in, fit facts, and the focus's
+    whole sequence (None for models saved before it was kept)."""
 
     config: VariantsConfig
     members: tuple[FamilyVAE, ...]
@@ -48,6 +51,7 @@ class Family:
     positions: tuple[int, ...]
     site_log_f: np.ndarray
     facts: dict[str, Any]
+    focus_residues: FocusResidues | None = None
 
     def score(
         self, mutants: list[str], n_samples: int = 100, seed: int = 0, sampled_weights: bool = True
@@ -177,6 +181,7 @@ def fit(
         alignment.positions,
         log_f,
         facts,
+        alignment.focus_residues,
     )
 
 
@@ -199,6 +204,9 @@ def save(path: str | Path, family: Family) -> Path:
         "positions": list(family.positions),
         **family.facts,
     }
+    if family.focus_residues is not None:
+        meta["focus_residues"] = family.focus_residues.sequence
+        meta["focus_residue_index"] = list(family.focus_residues.index)
     write_dir(out, lambda tmp: _write_files(tmp, family.config, tensors, meta), MODEL_FILES)
     return out
 
@@ -248,7 +256,28 @@ def load(path: str | Path) -> Family:
         for i in range(config.ensemble)
     )
     log_f = tensors["site_log_f"].numpy()
-    return Family(config, members, alphabet, focus, positions, log_f, meta)
+    whole = _focus_residues(folder, meta, "".join(alphabet[c] for c in focus))
+    return Family(config, members, alphabet, focus, positions, log_f, meta, whole)
+
+
+def _focus_residues(folder: Path, meta: dict[str, Any], focus: str) -> FocusResidues | None:
+    """The focus's whole sequence from (and out of) ``meta``; None for a model saved before
+    it was kept."""
+    sequence, index = meta.pop("focus_residues", None), meta.pop("focus_residue_index", None)
+    if sequence is None and index is None:
+        return None
+    problem = "only one of focus_residues and focus_residue_index"
+    if isinstance(sequence, str) and isinstance(index, list):
+        problem = "residue indices that are not whole numbers"
+        if all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+            whole = FocusResidues(sequence.upper(), tuple(index))
+            problem = whole.problem(focus)
+            if problem is None:
+                return whole
+    raise ModelFileError(
+        f"{folder}/metadata.json: the focus's whole sequence does not fit the model ({problem}); "
+        "the file was edited or is damaged — refit the model"
+    )
 
 
 def _member(folder: Path, config: VariantsConfig, length: int, letters: int, tensors, i: int):
