@@ -172,7 +172,7 @@ def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):
         (">a\nMWEL\n>b\nMWE\n", [], "ragged"),
         ("", [], "no FASTA records"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--focus", "zz"], "not found"),
-        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "not dna"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "check the alphabet set (--alphabet)"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--theta", "1.5"], "theta"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--bayesian", "--latent", "0"], "n_latent"),
     ],

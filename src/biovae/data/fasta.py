@@ -76,6 +76,7 @@ def read_fasta(
         records = focus_first(records, focus, source)
     insert_mode = _is_a2m(Path(path), records) if inserts is None else inserts
     raw, labels = _match_matrix(records, source, insert_mode=insert_mode)
+    detected = alphabet is None
     alphabet = alphabet or sequences.detect_alphabet(raw)
     codes, keep = sequences.encode(
         raw, alphabet, records.ids, labels, source, drop_invalid=drop_invalid
@@ -83,8 +84,12 @@ def read_fasta(
     if not keep.any():
         raise DataError(
             f"{source}: every record contains letters outside the alphabet '{alphabet}'; "
-            "nothing is left to read (if the alphabet was detected wrongly, e.g. a protein "
-            "family of nucleotide letters, set it: 'biovae variants fit --alphabet protein')"
+            + (
+                "nothing is left to read (if the alphabet was detected wrongly, e.g. a protein "
+                "family of nucleotide letters, set it: 'biovae variants fit --alphabet protein')"
+                if detected
+                else "nothing is left to read; check the alphabet set (--alphabet)"
+            )
         )
     return Dataset(
         x=codes,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from biovae.applications.variants.alignment import read_alignment
+from biovae.data.sequences import decode
 from biovae.errors import DataError
 
 A2M = """>focus/10-16
@@ -77,8 +78,8 @@ def test_bad_alignments(tmp_path, text, message):
 
 
 def test_alphabet_mismatch(tmp_path):
-    with pytest.raises(DataError, match="not dna"):
-        read_alignment(write(tmp_path, "f.a2m", A2M), alphabet="dna")
+    with pytest.raises(DataError, match=r"outside the alphabet 'ACGT-'.*--alphabet dna"):
+        read_alignment(write(tmp_path, "f.a2m", A2M), alphabet="dna")  # read as DNA: no focus
     dna = read_alignment(write(tmp_path, "d.fasta", ">a\nACGT\n>b\nACGA\n"), alphabet="dna")
     assert dna.alphabet == "ACGT-"
 
@@ -140,3 +141,80 @@ def test_a_header_range_that_does_not_fit_the_focus_warns(tmp_path):
             aln = read_alignment(path)
         start = int(header.split("/")[1].split("-")[0])
         assert aln.positions[0] == start  # numbered upward from START all the same
+
+
+# HMMER/Pfam style: all upper case, the '#=GC RF' line marks match columns ('x') and inserts
+# ('.'), the alignment interleaved in two blocks. Match columns 1 2 4 5 | 6 9; the focus's L at
+# column 3 is absent (a gap) and its L E at columns 7-8 are insert residues: still counted
+# by /5-12 (M5 K6 A7 G8 W9 L10 E11 V12).
+INTERLEAVED_STO = """# STOCKHOLM 1.0
+#=GF ID   toy
+#=GS q/5-12 DE the focus
+q/5-12   MK-AG
+s1       MKLAG
+s2       MRLA-
+#=GR s2  SS ....-
+#=GC RF  xx.xx
+
+q/5-12   WLEV
+s1       W..V
+s2       WLEI
+#=GC SS_cons ....
+#=GC RF  x..x
+//
+"""
+
+
+def test_stockholm_rf_line_marks_the_match_columns_across_blocks(tmp_path):
+    aln = read_alignment(write(tmp_path, "pfam.sto", INTERLEAVED_STO), max_gap_fraction=1.0)
+    assert aln.positions == (5, 6, 7, 8, 9, 12)
+    assert aln.ids == ("q/5-12", "s1", "s2")
+    assert decode(aln.codes, aln.alphabet) == ["MKAGWV", "MKAGWV", "MRA-WI"]
+    by_name = read_alignment(write(tmp_path, "f.sto", INTERLEAVED_STO), focus="s2")
+    assert by_name.focus_sequence == "MRA-WI" and by_name.positions == (1, 2, 3, 4, 5, 6)
+
+
+def test_stockholm_rf_wins_over_the_focus_case(tmp_path):
+    # the focus's lower-case 'w' sits in an RF match column, its upper-case 'L' in an insert
+    sto = "# STOCKHOLM 1.0\nq/1-4 MwLE\ns1    MWKE\n#=GC RF xx.x\n//\n"
+    aln = read_alignment(write(tmp_path, "f.sto", sto))
+    assert aln.focus_sequence == "MWE" and aln.positions == (1, 2, 4)
+
+
+def test_stockholm_rf_must_cover_every_column(tmp_path):
+    cut = INTERLEAVED_STO.replace("#=GC RF  x..x\n", "")
+    with pytest.raises(DataError, match="'#=GC RF' line covers 5 columns but the sequences 9"):
+        read_alignment(write(tmp_path, "cut.sto", cut))
+    with pytest.raises(DataError, match="marks no match column"):
+        read_alignment(write(tmp_path, "ins.sto", "# STOCKHOLM 1.0\nq MW\n#=GC RF ..\n//\n"))
+
+
+def test_colabfold_a3m_header_line_and_trailing_nul_are_skipped(tmp_path):
+    text = "#4\t1\n>101\nMWEL\n>UniRef100_A0A\t87\t0.9\nMWkkEL\n>s2\nM-EaL\n\x00"
+    aln = read_alignment(write(tmp_path, "colab.a3m", text))
+    assert aln.ids == ("101", "UniRef100_A0A", "s2") and aln.positions == (1, 2, 3, 4)
+    assert aln.focus_sequence == "MWEL"
+    two = text + ">102\nMWEL\n>t\nMWEL\n\x00"  # an MMseqs2 database: one alignment per query
+    with pytest.raises(DataError, match="NUL byte at line 8 separates alignments"):
+        read_alignment(write(tmp_path, "db.a3m", two))
+    with pytest.raises(DataError, match="before the first"):  # '#' lines only in A3M
+        read_alignment(write(tmp_path, "colab.a2m", text.replace("\x00", "")))
+
+
+RNA_WITH_T = ">f/1-6\nACGUAC\n>s1\nACGUAU\n>s2\nACGTAC\n>s3\nACGUUC\n>s4\nAUGTAC\n"
+
+
+def test_an_explicit_nucleotide_alphabet_reads_the_other_letter_as_invalid(tmp_path):
+    path = write(tmp_path, "rna.a2m", RNA_WITH_T)
+    with pytest.raises(DataError, match="--alphabet rna"):
+        read_alignment(path)  # detected as DNA (T occurs): the U focus does not fit
+    aln = read_alignment(path, alphabet="rna")
+    assert aln.alphabet == "ACGU-" and aln.ids == ("f/1-6", "s1", "s3")
+    assert (aln.n_read, aln.n_invalid) == (5, 2) and aln.focus_sequence == "ACGUAC"
+    dna = RNA_WITH_T.replace("U", "T").replace(">s3\nACGTTC", ">s3\nACGUTC")
+    aln = read_alignment(write(tmp_path, "dna.a2m", dna), alphabet="dna")
+    assert aln.alphabet == "ACGT-" and "s3" not in aln.ids and aln.n_invalid == 1
+    with pytest.raises(DataError, match=r"outside the alphabet 'ACGU-'.*--alphabet rna"):
+        read_alignment(write(tmp_path, "dna2.a2m", dna + ">s5\nACGAAC\n"), alphabet="rna")
+    with pytest.raises(DataError, match=r"every record .* 'ACGU-'.*check the alphabet set"):
+        read_alignment(write(tmp_path, "dna3.a2m", dna), alphabet="rna")

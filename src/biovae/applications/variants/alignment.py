@@ -3,17 +3,21 @@
 Policy (documented in the README):
 
 * **Formats**: A2M and aligned FASTA (read by :func:`biovae.data.fasta.read_fasta`), A3M (lower
-  case insert letters are removed from each row, so rows may differ in length before that) and
-  Stockholm (``#=GC``/``#=GS`` lines ignored, wrapped blocks joined).
+  case insert letters are removed from each row, so rows may differ in length before that;
+  leading ``#`` lines and NUL bytes at the ends, as ColabFold/MMseqs2 write, are skipped) and
+  Stockholm (interleaved blocks joined; markup lines ignored except ``#=GC RF``).
 * **Focus**: the first record or ``focus=NAME``; match columns are its upper-case (or '-')
-  positions, lower case and '.' are inserts. Residue numbers come from ``/START-END`` in its id,
-  otherwise match columns are numbered 1..L.
+  positions, lower case and '.' are inserts — except in a Stockholm file with a ``#=GC RF``
+  line, whose non-gap characters (not '.', '-' or '~') mark the match columns whatever the case
+  (as HMMER and EVcouplings read it). Residue numbers come from ``/START-END`` in its id,
+  counting every focus residue (insert residues too), otherwise match columns are numbered 1..L.
 * **Letters**: '-' and '.' in match columns are the gap letter. A record with any other letter
   outside the alphabet (``X``, ``B``, ``Z``, ``J``, ``U``, ``O``, digits ...) in a match column is
   dropped, as DeepSequence does; the number dropped is reported. The focus itself must be clean.
 * **Gappy records**: records whose fraction of gaps over the match columns exceeds
   ``max_gap_fraction`` are dropped (default 0.5; 1.0 keeps all).
-* **Alphabet**: detected (DNA, RNA or protein) or forced with ``alphabet=``.
+* **Alphabet**: detected (DNA, RNA or protein) or set with ``alphabet=``: the file is then read
+  with those letters (an RNA family's records with T are dropped as invalid, and so on).
 """
 
 from __future__ import annotations
@@ -96,6 +100,8 @@ def read_alignment(
     name = p.name.lower().removesuffix(".gz")
     stockholm = name.endswith((".sto", ".stk", ".stockholm"))
     text = _read_text(p)
+    if name.endswith(".a3m"):  # ColabFold's '#' header lines and NUL bytes go first
+        text = _a3m_text(text, str(p))
     records = _stockholm(text, str(p)) if stockholm else parse_fasta(text, str(p))
     chosen = records if focus is None else focus_first(records, focus, str(p))
     if stockholm:
@@ -137,12 +143,12 @@ def _from_records(
 def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Alignment:
     wanted_focus = records.ids[0] if focus is None else focus
     if str(ds.ids[0]) != wanted_focus and _RANGE.sub("", str(ds.ids[0])) != wanted_focus:
+        chosen = records if focus is None else focus_first(records, focus, ds.source)
         raise DataError(
             f"{ds.source}: the focus sequence '{wanted_focus}' has letters outside the alphabet "
-            f"'{ds.alphabet}' in its match columns; fix it or choose another --focus"
+            f"'{ds.alphabet}' in its match columns; "
+            + _focus_fix(ds.alphabet, chosen.seqs[0], alphabet)
         )
-    if alphabet is not None:
-        _check_alphabet(ds, alphabet)
     codes = np.asarray(ds.x, dtype=np.uint8)
     gappy = (codes == ds.alphabet.index("-")).mean(1) > max_gap_fraction
     gappy[0] = False  # the focus always stays
@@ -159,25 +165,26 @@ def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Ali
 
 
 def _letters(name: str | None) -> str | None:
-    """The letters to read with: the protein alphabet when asked for (nucleotide letters are
-    amino-acid letters too, so a protein family is never misread as DNA), else None — detect,
-    and :func:`_check_alphabet` compares."""
+    """The letters to read with: the named alphabet, else None (detect). Set, it is the whole
+    truth: a protein family of nucleotide codes reads as protein, an RNA family with a few T
+    as RNA (those records dropped as invalid)."""
     if name is None:
         return None
     wanted = ALPHABETS.get(name.lower())
     if wanted is None:
         raise DataError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}")
-    return wanted if wanted == sequences.PROTEIN else None
+    return wanted
 
 
-def _check_alphabet(ds, name: str) -> None:
-    _letters(name)
-    wanted = ALPHABETS[name.lower()]
-    if ds.alphabet != wanted:
-        raise DataError(
-            f"{ds.source}: the alignment reads as alphabet '{ds.alphabet}', not {name} "
-            f"('{wanted}'); check the file or drop --alphabet"
-        )
+def _focus_fix(letters: str, focus_seq: str, alphabet: str | None) -> str:
+    """How to fix a focus with letters outside ``letters``: name ``--alphabet`` when it is
+    the likely cause (set, or a focus with U in a family detected as DNA: an RNA family in
+    which a few records hold T; detection never picks RNA where T occurs)."""
+    if alphabet is not None:
+        return f"check --alphabet {alphabet}, fix the focus or choose another --focus"
+    if letters == sequences.DNA and "U" in focus_seq.upper():
+        return "is the family RNA? read it with --alphabet rna (records with T are dropped)"
+    return "fix it or choose another --focus"
 
 
 def _a3m(records: FastaRecords) -> FastaRecords:
@@ -188,9 +195,49 @@ def _a3m(records: FastaRecords) -> FastaRecords:
     )
 
 
+def _a3m_text(text: str, source: str) -> str:
+    """A3M text without what ColabFold/MMseqs2 add: leading ``#`` lines (``#59<tab>1``: lengths
+    and cardinalities) and NUL bytes at the ends (entry terminators of an MMseqs2 database).
+    Skipped lines become blank, so line numbers in errors stay right."""
+    body = text.lstrip("\x00").rstrip("\x00\r\n\t ")
+    if "\x00" in body:
+        line = body[: body.index("\x00")].count("\n") + 1
+        raise DataError(
+            f"{source}: a NUL byte at line {line} separates alignments (an MMseqs2 database "
+            "of several queries?); give one alignment per file"
+        )
+    lines = body.splitlines(keepends=True)
+    skip = 0
+    while skip < len(lines) and (lines[skip].startswith("#") or not lines[skip].strip()):
+        skip += 1
+    return "\n" * skip + "".join(lines[skip:])
+
+
 def _stockholm(text: str, source: str) -> FastaRecords:
-    """Stockholm → records (wrapped blocks joined; markup lines ignored). The file must hold
-    one whole alignment: the ``# STOCKHOLM`` header first and ``//`` at its end."""
+    """Stockholm → records (interleaved blocks joined; markup lines ignored but ``#=GC RF``,
+    whose match columns then become the rows' case, see :func:`_rf_cased`)."""
+    seqs: dict[str, list[str]] = {}
+    rf: list[str] = []
+    for line in _stockholm_body(text, source):
+        parts = line.split()
+        if parts[:2] == ["#=GC", "RF"] and len(parts) == 3:
+            rf.append(parts[2])
+        elif line.startswith("#"):
+            continue
+        elif len(parts) != 2:
+            raise DataError(f"{source}: Stockholm line {line[:40]!r} is not 'name sequence'")
+        else:
+            seqs.setdefault(parts[0], []).append(parts[1])
+    if not seqs:
+        raise DataError(f"{source}: no sequences found in the Stockholm file")
+    ids = list(seqs)
+    records = FastaRecords(ids, [""] * len(ids), ["".join(seqs[i]) for i in ids])
+    return _rf_cased(records, "".join(rf), source) if rf else records
+
+
+def _stockholm_body(text: str, source: str) -> list[str]:
+    """The non-blank lines between the ``# STOCKHOLM`` header and ``//``: the file must hold
+    one whole alignment."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].startswith("# STOCKHOLM"):
         raise DataError(
@@ -203,15 +250,25 @@ def _stockholm(text: str, source: str) -> FastaRecords:
         raise DataError(
             f"{source}: more than one alignment (text after the first '//'); give one per file"
         )
-    seqs: dict[str, list[str]] = {}
-    for line in lines[1:end]:
-        if line.startswith("#"):
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise DataError(f"{source}: Stockholm line {line[:40]!r} is not 'name sequence'")
-        seqs.setdefault(parts[0], []).append(parts[1])
-    if not seqs:
-        raise DataError(f"{source}: no sequences found in the Stockholm file")
-    ids = list(seqs)
-    return FastaRecords(ids, [""] * len(ids), ["".join(seqs[i]) for i in ids])
+    return lines[1:end]
+
+
+def _rf_cased(records: FastaRecords, rf: str, source: str) -> FastaRecords:
+    """Rows re-cased to the A2M convention from the reference line: letters upper case and
+    gaps '-' in match columns (RF not '.', '-' or '~'), lower case and '.' in insert columns,
+    so the match columns are RF's whichever record is the focus."""
+    raw = sequences.byte_matrix(records.seqs, records.ids, source)
+    if len(rf) != raw.shape[1]:
+        raise DataError(
+            f"{source}: the '#=GC RF' line covers {len(rf)} columns but the sequences "
+            f"{raw.shape[1]}; give each block its RF part"
+        )
+    insert = np.isin(np.frombuffer(rf.encode("ascii", "replace"), dtype=np.uint8), list(b".-~"))
+    if insert.all():
+        raise DataError(f"{source}: the '#=GC RF' line marks no match column (all '.', '-')")
+    gap = np.isin(raw, list(b".-"))
+    upper = sequences.upper(raw)
+    cased = np.where(insert & (upper >= ord("A")) & (upper <= ord("Z")), upper + 32, upper)
+    cased = np.where(gap, np.where(insert, ord("."), ord("-")), cased).astype(np.uint8)
+    seqs = [row.tobytes().decode("ascii") for row in cased]
+    return FastaRecords(records.ids, records.descriptions, seqs)
