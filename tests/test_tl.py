@@ -95,6 +95,40 @@ def test_tl_refuses_a_view_of_a_backed_file_before_fitting(fixtures, tmp_path):
         biovae.tl.vae(view, config=_cfg())
 
 
+def test_tl_map_query_replaces_what_an_earlier_fit_wrote_and_can_be_saved(fixtures, tmp_path):
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    ref = adata[adata.obs["batch"] == "celseq2"].copy()
+    query = adata[adata.obs["batch"] == "dropseq"].copy()
+    query.obs["lower"] = query.obs["cell_line"].astype(str).str.lower()
+    biovae.tl.vae(query, labels_key="lower", n_latent=2, config=_cfg())  # an earlier fit
+    est = biovae.tl.vae(ref, batch_key="batch", labels_key="cell_line", n_latent=2, config=_cfg())
+    mapped = biovae.tl.map_query(query, est, epochs=1)
+    assert [c for c in query.obs if str(c).startswith("X_biovae_p_")] == [
+        f"X_biovae_p_{lv}" for lv in est.classes_
+    ]  # no stale levels of the earlier fit
+    uns = query.uns["X_biovae"]
+    assert uns["labels_key"] == "cell_line" and uns["fingerprint"] == mapped.fingerprint_
+    assert uns["reference_fingerprint"] == est.fingerprint_
+    query.write_h5ad(tmp_path / "q.h5ad")
+
+
+def test_tl_refuses_a_view_of_a_backed_file_before_mapping_or_pseudotime(fixtures, tmp_path):
+    from biovae.errors import DataError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    est = biovae.tl.vae(
+        adata[adata.obs["batch"] == "celseq2"].copy(), batch_key="batch", n_latent=2, config=_cfg()
+    )
+    biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    adata.write_h5ad(tmp_path / "c.h5ad")
+    backed = anndata.read_h5ad(tmp_path / "c.h5ad", backed="r")
+    view = backed[(backed.obs["batch"] == "dropseq").to_numpy()]
+    with pytest.raises(DataError, match=r"view of a backed file.*to_memory\(\)"):
+        biovae.tl.map_query(view, est, epochs=1)
+    with pytest.raises(DataError, match=r"view of a backed file.*to_memory\(\)"):
+        biovae.tl.pseudotime(view)
+
+
 def test_expression_and_diagnose_errors_and_inputs(fixtures):
     from biovae.diagnose import DiagnoseOptions, diagnose
     from biovae.errors import ConfigError, DataError

@@ -57,11 +57,30 @@ def vae(
     cfg = dataclasses.replace(config, data=data)
     est_cls = SemiSupervisedVAE if data.labels_key else VAE
     est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
+    _write_results(adata, est, key_added)
+    if cfg.model.network.decoder == "linear":
+        from biovae.applications.loadings import loadings
+
+        adata.varm[f"{key_added}_loadings"] = loadings(est).to_numpy()
+    return est
+
+
+def _write_results(adata: Any, est: VAE | SemiSupervisedVAE, key_added: str) -> None:
+    """Posterior means, settings and (semi-supervised) label predictions under ``key_added``,
+    replacing whatever an earlier fit or mapping wrote there."""
     _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
     adata.obsm[key_added] = est.transform(adata)
+    adata.uns[key_added] = _settings(est)
+    if isinstance(est, SemiSupervisedVAE):
+        _write_predictions(adata, est, key_added)
+
+
+def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
+    """What ``adata.uns[key_added]`` records of the fit (plain values: ``write_h5ad`` takes
+    them); a mapped model adds its reference's fingerprint."""
     last = est.history_[-1] if est.history_ else {}
     used = est.config_
-    adata.uns[key_added] = {
+    settings = {
         "likelihood": used.model.likelihood.name,
         "n_latent": used.model.n_latent,
         "seed": used.train.seed,
@@ -72,13 +91,10 @@ def vae(
         "elbo": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
-    if data.labels_key:
-        _write_predictions(adata, est, key_added)
-    if cfg.model.network.decoder == "linear":
-        from biovae.applications.loadings import loadings
-
-        adata.varm[f"{key_added}_loadings"] = loadings(est).to_numpy()
-    return est
+    mapping = getattr(est, "mapping_", None)
+    if mapping and mapping.get("reference_fingerprint"):
+        settings["reference_fingerprint"] = mapping["reference_fingerprint"]
+    return settings
 
 
 def _check_writable(adata: Any) -> None:
@@ -167,6 +183,7 @@ def pseudotime(
     from biovae.applications import trajectory
     from biovae.inputs import obs_columns
 
+    _check_writable(adata)
     group = None
     if root_key is not None:
         obs = obs_columns(adata.obs, adata.n_obs, own_rows=True)
@@ -250,14 +267,13 @@ def map_query(
     """Map the query ``adata`` (new batches) onto the reference model ``est`` (scArches).
 
     Returns the extended model (trained on ``adata`` alone; every reference weight frozen) and
-    writes the query's posterior means to ``adata.obsm[key_added]`` — and for a semi-supervised
-    reference its predicted labels to ``obs`` as :func:`vae` does; see :mod:`biovae.query`.
+    writes the query's posterior means to ``adata.obsm[key_added]``, the settings to
+    ``adata.uns[key_added]`` — and for a semi-supervised reference its predicted labels to
+    ``obs`` — as :func:`vae` does (replacing an earlier fit's); see :mod:`biovae.query`.
     """
     from biovae.query import map_query as _map_query
 
+    _check_writable(adata)
     mapped = _map_query(est, adata, epochs=epochs, seed=seed)
-    adata.obsm[key_added] = mapped.transform(adata)
-    if isinstance(mapped, SemiSupervisedVAE):
-        adata.uns.setdefault(key_added, {})
-        _write_predictions(adata, mapped, key_added)
+    _write_results(adata, mapped, key_added)
     return mapped

@@ -123,6 +123,11 @@ def test_csc_matrices_and_other_formats_are_refused(fixtures, tmp_path):
     adata.write_h5ad(tmp_path / "csc.h5ad")
     with pytest.raises(DataError, match="stored as csc_matrix; streaming reads rows"):
         read_dataset(tmp_path / "csc.h5ad", stream=True)
+    adata.layers["counts"] = adata.X  # the fix names the layer, not X
+    adata.X = sp.csr_matrix(adata.X)
+    adata.write_h5ad(tmp_path / "csc_layer.h5ad")
+    with pytest.raises(DataError, match=r"adata\.layers\['counts'\] = scipy"):
+        read_dataset(tmp_path / "csc_layer.h5ad", layer="counts", stream=True)
     with pytest.raises(DataError, match="option stream does not apply to csv"):
         read_dataset(fixtures / "crc_metadata_60.tsv", fmt="csv", stream=True)
     with pytest.raises(DataError, match="layer"):

@@ -294,10 +294,12 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
     kind = node.attrs.get("encoding-type", node.attrs.get("h5sparse_format", ""))
     kind = kind.decode() if isinstance(kind, bytes) else str(kind)
     if kind not in ("csr_matrix", "csr"):
+        slot = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
         raise DataError(
             f"{path}: '{where}' is stored as {kind or 'an unknown encoding'}; streaming reads "
-            "rows, so store it CSR (adata.X = scipy.sparse.csr_matrix(adata.X); "
-            "adata.write_h5ad(path)) or read it without --stream"
+            f"rows, so store it CSR ({slot} = scipy.sparse.csr_matrix({slot}); "
+            "adata.write_h5ad(path)) or read it into memory (without --stream; a backed "
+            "AnnData: adata.to_memory())"
         )
     return RowStore(_H5CsrReader(node), str(path))
 
