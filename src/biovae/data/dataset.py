@@ -152,7 +152,7 @@ def check_unique_ids(ids: np.ndarray, source: str) -> None:
         first = ids[int(np.argmax(dup))]
         raise DataError(
             f"{source}: duplicate record id '{first}'; record ids must be unique "
-            "(rename or drop the repeated records)"
+            "(rename or drop the repeated records; an AnnData: adata.obs_names_make_unique())"
         )
 
 
