@@ -168,3 +168,26 @@ def test_an_interrupt_after_the_new_folder_is_in_place_leaves_no_old_folder(
         persistence.replace_dir(src, dst)
     assert (dst / "f").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error while serializing: I/O error: File too large (os error 27)",  # safetensors 0.4.5+
+        'Error while serializing: IoError(Os { code: 27, kind: FileTooLarge, message: "File '
+        'too large" })',  # safetensors 0.4.0, the oldest pyproject allows
+    ],
+)
+def test_a_write_error_of_safetensors_is_the_oserror_it_is(tmp_path, monkeypatch, text):
+    import torch
+    from safetensors import SafetensorError
+
+    from biovae import persistence
+
+    def full(*args, **kwargs):
+        raise SafetensorError(text)
+
+    monkeypatch.setattr(persistence, "save_file", full)
+    with pytest.raises(OSError) as info:
+        persistence.write_weights(tmp_path / "w.safetensors", {"a": torch.zeros(2)})
+    assert info.value.errno == 27 and not isinstance(info.value, SafetensorError)

@@ -269,8 +269,9 @@ def write_weights(
     try:
         save_file(tensors, str(path), metadata=metadata)
     except SafetensorError as exc:
-        code = re.search(r"\(os error (\d+)\)", str(exc))
+        # "… (os error 27)"; older safetensors (0.4.0): "IoError(Os { code: 27, … })"
+        code = re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(exc))
         if code is None:
             raise
-        number = int(code.group(1))
+        number = int(code.group(1) or code.group(2))
         raise OSError(number, os.strerror(number), str(path)) from exc
