@@ -173,7 +173,7 @@ def test_an_interrupt_after_the_new_folder_is_in_place_leaves_no_old_folder(
 @pytest.mark.parametrize(
     "text",
     [
-        "Error while serializing: I/O error: File too large (os error 27)",  # safetensors 0.4.5+
+        "Error while serializing: I/O error: File too large (os error 27)",  # safetensors 0.8
         'Error while serializing: IoError(Os { code: 27, kind: FileTooLarge, message: "File '
         'too large" })',  # safetensors 0.4.0, the oldest pyproject allows
     ],
