@@ -35,8 +35,8 @@ class DiagnoseOptions:
 
     Counts are checked on construction: at least one IWAE sample, gap record and R–D sample;
     ``gap_steps`` = 0 measures the gap without refinement and ``ppc_replicates`` = 0 skips the
-    posterior predictive checks. With a single gap record its standard errors are undefined
-    (NaN; null in the JSON)."""
+    posterior predictive checks; ``seed`` is in 0 .. 2**63 − 1, as a fit's. With a single gap
+    record its standard errors are undefined (NaN; null in the JSON)."""
 
     iwae_k: int = 1000
     gap_records: int = 200
@@ -52,6 +52,7 @@ class DiagnoseOptions:
             ("gap_steps", "--gap-steps", 0),
             ("rd_samples", None, 1),
             ("ppc_replicates", None, 0),
+            ("seed", "--seed", 0),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -59,6 +60,8 @@ class DiagnoseOptions:
                 raise ConfigError(
                     f"diagnostics option {where} must be a whole number >= {low}, not {value!r}"
                 )
+        if self.seed >= 2**63:  # numpy's and torch's generators take no larger seed
+            raise ConfigError(f"diagnostics option seed (--seed) must be < 2**63, not {self.seed}")
 
 
 def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) -> dict:

@@ -38,8 +38,9 @@ from biovae.inputs import (
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
-from biovae.record_noise import RecordNoise, record_keys
-from biovae.training import BatchSource, epoch_batches, fit_model, make_source, prefetched, seeded
+from biovae.record_noise import record_keys
+from biovae.training import BatchPasses, BatchSource, fit_model, make_source, seeded
+from biovae.training.sources import keyed_batches
 
 _EVAL_BATCH = 1024
 
@@ -196,27 +197,21 @@ class _LatentEstimator(EstimatorConventions):
         return ds, make_source(ds.x, c, None, model.likelihood.data_dtype)
 
     def _batches(self, source: BatchSource):
-        for _, batch in prefetched(source, epoch_batches(len(source), _EVAL_BATCH, None)):
-            yield batch
+        return iter(BatchPasses(source, _EVAL_BATCH))
 
     def _scoring_batches(self, ds: Dataset, source: BatchSource, seed: int):
-        """As :meth:`_batches`, with noise keyed to the records' ids (:mod:`biovae.record_noise`;
-        the seed is checked here, at the call, before any batch is read)."""
-        keys = record_keys(ds.ids, seed)
-        index_batches = epoch_batches(len(source), _EVAL_BATCH, None)
-        return (
-            dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
-            for idx, batch in prefetched(source, index_batches)
-        )
+        """As :meth:`_batches`, with noise keyed to the records' ids (the seed is checked here,
+        before any batch is read)."""
+        return keyed_batches(source, record_keys(ds.ids, seed), _EVAL_BATCH)
 
-    def batches(self, X: Any, obs: Any = None) -> list:
-        """``X`` validated against the model and cut into :class:`~biovae.objectives.Batch`es."""
-        return list(self.iter_batches(X, obs))
+    def batches(self, X: Any, obs: Any = None) -> BatchPasses:
+        """``X`` validated against the model (once) as :class:`~biovae.objectives.Batch`es,
+        read anew on each pass: only one batch at a time is in memory."""
+        return BatchPasses(self._source(X, obs)[1], _EVAL_BATCH)
 
     def iter_batches(self, X: Any, obs: Any = None):
-        """As :meth:`batches`, one at a time (data left on disk are read batch by batch)."""
-        _, source = self._source(X, obs)
-        yield from self._batches(source)
+        """One pass over :meth:`batches`."""
+        return iter(self.batches(X, obs))
 
     @torch.no_grad()
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:

@@ -109,6 +109,10 @@ def test_pca_and_autoencoder_models(fixtures, tmp_path, capsys):
         assert rc == 0
         rc, _, _ = run(capsys, "embed", tmp_path / kind, data, "--out", tmp_path / f"{kind}.tsv")
         assert rc == 0 and len(pd.read_csv(tmp_path / f"{kind}.tsv", sep="\t")) == 60
+        # no posterior to draw from: an IWAE column would repeat the score under a false name
+        scores = tmp_path / f"{kind}_scores.csv"
+        rc, _, err = run(capsys, "score", tmp_path / kind, data, "--iwae", 5, "--out", scores)
+        assert rc == 2 and "--iwae needs a VAE" in err and not scores.exists()
 
 
 def _write(path: Path, text: str) -> Path:

@@ -180,7 +180,7 @@ def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
 @pytest.mark.parametrize(
     "flag, value",
     [("--iwae", 0), ("--iwae", -5), ("--gap-records", 0), ("--gap-records", -2),
-     ("--gap-steps", -3)],
+     ("--gap-steps", -3), ("--seed", -1), ("--seed", 2**64)],
 )  # fmt: skip
 def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag, value):
     rc, _, err = run(
@@ -194,7 +194,8 @@ def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag
 @pytest.mark.parametrize(
     "field, value",
     [("iwae_k", 0), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
-     ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5)],
+     ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5), ("seed", -1),
+     ("seed", 2**63), ("seed", 1.5)],
 )  # fmt: skip
 def test_diagnose_options_are_checked_on_construction(field, value):
     with pytest.raises(ConfigError, match=field):

@@ -1,4 +1,5 @@
-"""InMemorySource: sparse input stays CSR unless the dense array is smaller; batches agree."""
+"""InMemorySource: sparse input stays CSR unless the dense array is smaller; batches agree.
+BatchPasses: every pass reads the batches anew, in record order."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from biovae.training import InMemorySource
+from biovae import VAE
+from biovae.training import BatchPasses, InMemorySource
 
 
 def _counts(density: float) -> sp.csr_matrix:
@@ -39,3 +41,18 @@ def test_subsets_share_the_data_and_compose_their_records():
     got = second.batch(torch.tensor([0, 2]))
     want = src.batch(torch.tensor([29, 3]))
     assert torch.equal(got.x, want.x) and torch.equal(got.c, want.c)
+
+
+def test_batch_passes_read_every_pass_anew_and_hold_no_batch():
+    x = _counts(0.2)
+    passes = BatchPasses(InMemorySource(x), 16)
+    first, second = list(passes), list(passes)
+    assert [len(b) for b in first] == [16, 16, 8]
+    assert np.array_equal(torch.cat([b.x for b in first]).numpy(), x.toarray())
+    assert all(torch.equal(a.x, b.x) and a.x is not b.x for a, b in zip(first, second))
+    # the estimator's batches (the diagnostics go over them many times) are such passes, not a
+    # list holding the whole data set densified (or a streamed file read whole)
+    est = VAE("poisson", n_latent=2, hidden=(8,), epochs=1, seed=0).fit(x)
+    batches = est.batches(x)
+    a, b = next(iter(batches)), next(iter(batches))
+    assert torch.equal(a.x, b.x) and a.x is not b.x

@@ -176,6 +176,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.iwae < 1 or args.samples < 1:
         raise ConfigError("--iwae and --samples must be >= 1")
     est = _load(args)
+    if args.iwae > 1 and not getattr(getattr(est, "model_", None), "stochastic", False):
+        raise ConfigError(
+            f"--iwae needs a VAE; a '{est.config_.model.kind}' model has no posterior to draw z "
+            "from (its score is PCA's exact log-likelihood or an autoencoder's "
+            "log p(x | z = f(x))); drop --iwae"
+        )
     ds = read_input(args.data, model_data_config(est, args))
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:

@@ -16,7 +16,7 @@ on held-out records (``biovae diagnose MODEL HELD_OUT``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +121,7 @@ def _statistics(sums: torch.Tensor, n: int, zeros: bool) -> dict[str, np.ndarray
 
 @torch.no_grad()
 def posterior_predictive(
-    model: torch.nn.Module, batches: Sequence, n_replicates: int = 30
+    model: torch.nn.Module, batches: Iterable, n_replicates: int = 30
 ) -> PredictiveCheck:
     """Posterior predictive check of ``model`` on ``batches`` (module docstring); the caller
     seeds torch's generator (``biovae.training.seeded``)."""

@@ -10,6 +10,7 @@ import torch
 from biovae.training.allocator import tune_allocator
 from biovae.training.loop import evaluate, fit_model
 from biovae.training.sources import (
+    BatchPasses,
     BatchSource,
     InMemorySource,
     StreamSource,
@@ -40,6 +41,7 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
 
 
 __all__ = [
+    "BatchPasses",
     "BatchSource",
     "InMemorySource",
     "StreamSource",

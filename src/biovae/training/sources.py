@@ -8,6 +8,7 @@ source only needs to implement ``batch`` efficiently for sorted index blocks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -168,6 +169,30 @@ def prefetched(source: BatchSource, index_batches: Iterator[Tensor]) -> Iterator
             pending = ahead
         if pending is not None:
             yield pending[0], pending[1].result()
+
+
+class BatchPasses:
+    """The batches of ``source`` in record order, read anew on every pass: a consumer that
+    goes over the data several times (the diagnostics) holds one batch at a time, never the
+    whole data set densified as a list of batches would (nor a streamed file read whole)."""
+
+    def __init__(self, source: BatchSource, batch_size: int) -> None:
+        self.source, self.batch_size = source, batch_size
+
+    def __iter__(self) -> Iterator[Batch]:
+        index_batches = epoch_batches(len(self.source), self.batch_size, None)
+        for _, batch in prefetched(self.source, index_batches):
+            yield batch
+
+
+def keyed_batches(source: BatchSource, keys: np.ndarray, batch_size: int) -> Iterator[Batch]:
+    """One pass over ``source`` in record order, each batch with the Monte-Carlo noise keyed
+    to its records (``keys``: :func:`biovae.record_noise.record_keys` of their ids)."""
+    from biovae.record_noise import RecordNoise
+
+    index_batches = epoch_batches(len(source), batch_size, None)
+    for idx, batch in prefetched(source, index_batches):
+        yield dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
 
 
 def _take(t: Tensor | None, idx: Tensor) -> Tensor | None:
