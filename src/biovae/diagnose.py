@@ -97,13 +97,27 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
         "log_likelihood": ll.to_dict(),
         "amortization": gap.to_dict(),
     }
-    lik = model.likelihood
-    if lik.data_dtype == torch.float32 and not lik.allows_missing and options.ppc_replicates:
-        with seeded(options.seed):  # numeric data without missing values: per-feature checks
-            out["predictive"] = posterior_predictive(
-                model, batches, options.ppc_replicates
-            ).to_dict()
+    skipped = _no_predictive_check(model.likelihood, options.ppc_replicates)
+    if skipped:
+        out["predictive_skipped"] = skipped
+        return out
+    with seeded(options.seed):  # numeric data without missing values: per-feature checks
+        out["predictive"] = posterior_predictive(model, batches, options.ppc_replicates).to_dict()
     return out
+
+
+def _no_predictive_check(lik: Any, replicates: int) -> str | None:
+    """Why the posterior predictive check does not run for ``lik``, or None when it does."""
+    if not replicates:
+        return "not run: 0 replicates were asked for"
+    if lik.data_dtype != torch.float32:
+        return "not run: it compares per-feature statistics of numeric data, not letters"
+    if lik.allows_missing:
+        return (
+            f"not run: the {lik.name} likelihood allows missing values, which the per-feature "
+            "statistics do not handle yet"
+        )
+    return None
 
 
 def _first(n: int, m: int, seed: int) -> np.ndarray:

@@ -213,3 +213,22 @@ def test_sweep_fidelity_on_a_few_held_out_records(fixtures, tmp_path, capsys):
     rc, _, err = run(capsys, *args, "--held-out", 0.01, "--out", tmp_path / "one")
     assert rc == 2 and "at least 2 held-out records, got 1 of 60" in err
     assert "β=" not in err and not (tmp_path / "one").exists()  # refused before training
+
+
+def test_a_predictive_check_that_cannot_run_says_why():
+    from biovae import likelihoods
+    from biovae.config import LikelihoodConfig
+    from biovae.diagnose import _no_predictive_check
+    from biovae.reports.diagnostics_page import predictive_section
+
+    def lik(name, shape=(4,), letters=0):
+        return likelihoods.build(LikelihoodConfig(name), shape, letters)
+
+    assert _no_predictive_check(lik("nb"), 30) is None
+    assert "0 replicates" in _no_predictive_check(lik("nb"), 0)
+    assert "not letters" in _no_predictive_check(lik("categorical", (3,), 4), 30)
+    why = _no_predictive_check(lik("genotype"), 30)
+    assert "genotype likelihood allows missing values" in why
+    section = predictive_section({"predictive_skipped": why})
+    assert section is not None and section.lead == why
+    assert predictive_section({}) is None

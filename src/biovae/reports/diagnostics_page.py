@@ -243,7 +243,8 @@ def predictive_section(results: dict) -> Section | None:
     """Posterior predictive checks: observed per-feature statistics against replicates."""
     ppc = results.get("predictive")
     if not ppc:
-        return None
+        skipped = results.get("predictive_skipped")  # say why, rather than leave it out
+        return Section("predictive", "Posterior predictive checks", skipped) if skipped else None
     stats = ppc["statistics"]
     rows = tuple(
         (
