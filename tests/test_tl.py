@@ -147,3 +147,17 @@ def test_expression_and_diagnose_errors_and_inputs(fixtures):
     bad.X[3, 7] = np.inf
     with pytest.raises(DataError, match=r"record '.*', feature '.*' is infinite"):
         vae.transform(bad)
+
+
+def test_a_label_with_a_slash_gets_a_column_h5ad_can_hold(fixtures, tmp_path):
+    import warnings
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    truth = adata.obs["cell_line"].astype(str).str.replace("H2228", "CD4+/CD25 T Reg")
+    adata.obs["partial"] = np.where(np.arange(adata.n_obs) % 4 == 0, truth, "Unknown")
+    biovae.tl.vae(adata, labels_key="partial", unlabeled_category="Unknown", config=_cfg())
+    assert "X_biovae_p_CD4+_CD25 T Reg" in adata.obs  # pbmc68k has such a level
+    assert not [c for c in adata.obs if "/" in str(c)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # anndata warns of '/' in names
+        adata.write_h5ad(tmp_path / "a.h5ad")

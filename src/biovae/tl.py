@@ -33,8 +33,8 @@ def vae(
     model is the semi-supervised VAE: cells whose label is missing, "unknown" or
     ``unlabeled_category`` are unlabelled, and every cell's predicted label goes to
     ``obs[key_added + "_label"]``, its probability to ``obs[key_added + "_label_probability"]``
-    and q(y|x) of each level L to ``obs[key_added + "_p_" + L]``. Settings go to
-    ``adata.uns[key_added]``. With a linear decoder (``config.model.network.decoder =
+    and q(y|x) of each level L to ``obs[key_added + "_p_" + L]`` (``/`` in L as ``_``).
+    Settings go to ``adata.uns[key_added]``. With a linear decoder (``config.model.network.decoder =
     "linear"``, LDVAE) the genes × factors loadings go to ``adata.varm[key_added +
     "_loadings"]``. Returns the estimator.
 
@@ -128,8 +128,14 @@ def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> No
     )
     adata.obs[f"{key_added}_label_probability"] = proba[np.arange(len(best)), best]
     for j, level in enumerate(levels):
-        adata.obs[f"{key_added}_p_{level}"] = proba[:, j]
+        adata.obs[probability_column(key_added, level)] = proba[:, j]
     adata.uns[key_added]["label_levels"] = levels
+
+
+def probability_column(key_added: str, level: object) -> str:
+    """The obs column of q(y = level | x): ``<key_added>_p_<level>``, a ``/`` in the level made
+    ``_`` (h5ad files are to refuse ``/`` in names; e.g. pbmc68k's ``CD4+/CD25 T Reg``)."""
+    return f"{key_added}_p_{str(level).replace('/', '_')}"
 
 
 def expression(
