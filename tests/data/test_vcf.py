@@ -249,3 +249,22 @@ def test_a_missing_call_is_not_encoded_as_a_reference_homozygote(fixtures_dir):
     assert est.config_.model.likelihood.missing_indicators is True
     z = est.transform(x)
     assert np.abs(z[0] - z[1]).max() > 1e-3
+
+
+def test_a_record_split_by_bcftools_norm_reads_like_the_multiallelic_one(write):
+    multi = vcf("a b", "1 7 rs9 A G,T . . . GT 0/1 1/2", "1 8 rs10 C T . . . GT 0/0 0/1")
+    split = vcf(  # bcftools norm -m-: one line per ALT, the ID repeated, GT recoded per line
+        "a b",
+        "1 7 rs9 A G . . . GT 0/1 1/0",
+        "1 7 rs9 A T . . . GT 0/0 0/1",
+        "1 8 rs10 C T . . . GT 0/0 0/1",
+    )
+    one, two = read_dataset(write("multi.vcf", multi)), read_dataset(write("split.vcf", split))
+    assert list(one.features) == list(two.features) == ["rs9:G", "rs9:T", "rs10"]
+    np.testing.assert_array_equal(one.x, two.x)
+    again = split + "1\t7\trs9\tA\tT\t.\t.\t.\tGT\t0/0\t0/1\n"  # an allele twice: refused
+    with pytest.raises(DataError, match="variant name 'rs9:T' repeats line 4"):
+        read_dataset(write("again.vcf", again))
+    elsewhere = split + "1\t9\trs9\tG\tC\t.\t.\t.\tGT\t0/0\t0/1\n"  # the ID at another site
+    with pytest.raises(DataError, match="variant name 'rs9' repeats line 3"):
+        read_dataset(write("elsewhere.vcf", elsewhere))

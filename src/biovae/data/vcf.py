@@ -13,12 +13,13 @@ file), since the likelihood takes one P for all columns.
 **Multiallelic records** (ALT ``G,T``) are split into one dosage column per ALT allele, each
 counting the copies of that allele — what ``bcftools norm -m-`` followed by reading gives, and
 PLINK 2's split — so that every column stays a binomial dosage. They are named
-``<ID>:<ALT>`` (``CHROM:POS:REF:ALT`` without an ID). They are *not* written as
-``<locus>.<allele>`` allele-count columns: those are the likelihood's multinomial layout, whose
-columns must include REF and sum to the ploidy, and one such locus would turn every other
-column of the file into a one-allele locus. For the same reason no feature name contains a
-dot: dots (RefSeq contigs such as ``NC_000001.11``, a ``.`` ALT) become ``_``. A record without
-ALT (``.``) is one column of zeros.
+``<ID>:<ALT>`` (``CHROM:POS:REF:ALT`` without an ID); a record already split over lines
+(biallelic lines repeating one ID at one CHROM and POS) is named the same way. They are
+*not* written as ``<locus>.<allele>`` allele-count columns: those are the likelihood's
+multinomial layout, whose columns must include REF and sum to the ploidy, and one such locus
+would turn every other column of the file into a one-allele locus. For the same reason no
+feature name contains a dot: dots (RefSeq contigs such as ``NC_000001.11``, a ``.`` ALT) become
+``_``. A record without ALT (``.``) is one column of zeros.
 
 Feature names are the ID column, or ``CHROM:POS:REF:ALT`` when it is ``.``. The header lines
 (``##``) are skipped; FORMAT must start with GT (the VCF specification puts GT first when it
@@ -132,6 +133,7 @@ def _records(
     rows: list[np.ndarray] = []
     names: list[str] = []
     first_seen: dict[str, int] = {}
+    split = _SplitRecords()
     ploidy = np.zeros(n, dtype=np.float64)
     for lineno, raw in lines:
         line = raw.rstrip(b"\r\n")
@@ -149,6 +151,7 @@ def _records(
         rows.append(dosage)
         np.maximum(ploidy, call_ploidy, out=ploidy)
         for name in _names(fixed, alts, where):
+            name = split.name(name, fixed, alts, names, first_seen)
             if name in first_seen:
                 raise DataError(
                     f"{where}: variant name '{name}' repeats line {first_seen[name]}; give the "
@@ -203,6 +206,38 @@ def _split(line: bytes, n: int, where: str) -> tuple[list[bytes], bytes]:
             "records without GT, or export the genotypes with GT)"
         )
     return fields[:9], fields[9]
+
+
+class _SplitRecords:
+    """Biallelic records that repeat an ID at the same CHROM and POS are one multiallelic
+    record split over lines (``bcftools norm -m-``): their columns are named ``<ID>:<ALT>``, as
+    this reader names the columns of a record it splits itself (the first line's column is
+    renamed when the second comes)."""
+
+    def __init__(self) -> None:
+        self.site: dict[str, tuple[bytes, bytes, bytes]] = {}  # name → CHROM, POS, ALT
+        self.split: set[str] = set()
+
+    def name(self, name: str, fixed, alts, names: list[str], lines: dict[str, int]) -> str:
+        """``name`` for this record's column, renaming an earlier column of the same site."""
+        if len(alts) != 1 or fixed[2] == b".":
+            return name
+        site = self.site.setdefault(name, (fixed[0], fixed[1], alts[0]))
+        if site[:2] != (fixed[0], fixed[1]):
+            return name  # another variant with the ID: refused as a repeat
+        if name in self.split:
+            return _alt_name(fixed[2], alts[0])  # a repeated allele collides: refused
+        if site[2] == alts[0]:
+            return name  # the same line again: refused as a repeat
+        first = _alt_name(fixed[2], site[2])  # the site's first line, named by its ID alone
+        names[names.index(name)] = first
+        lines[first] = lines[name]  # the bare ID stays taken
+        self.split.add(name)
+        return _alt_name(fixed[2], alts[0])
+
+
+def _alt_name(vid: bytes, alt: bytes) -> str:
+    return dosage_column_name(f"{vid.decode('utf-8', 'replace')}:{alt.decode('utf-8', 'replace')}")
 
 
 def _names(fixed: list[bytes], alts: list[bytes], where: str) -> list[str]:
