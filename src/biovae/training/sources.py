@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from biovae.objectives import Batch
+from biovae.record_noise import RecordNoise
 
 
 class BatchSource(Protocol):
@@ -188,8 +189,6 @@ class BatchPasses:
 def keyed_batches(source: BatchSource, keys: np.ndarray, batch_size: int) -> Iterator[Batch]:
     """One pass over ``source`` in record order, each batch with the Monte-Carlo noise keyed
     to its records (``keys``: :func:`biovae.record_noise.record_keys` of their ids)."""
-    from biovae.record_noise import RecordNoise
-
     index_batches = epoch_batches(len(source), batch_size, None)
     for idx, batch in prefetched(source, index_batches):
         yield dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))

@@ -178,9 +178,16 @@ def passes(
 
     Without ``training`` handedness is not checked: a mirror image passes.
     """
-    ok = bond_ok(virtual_bonds(ca, breaks)).mean(-1) >= min_bonds
-    ok &= clash_counts(ca, breaks=breaks) == 0
-    return ok if training is None else ok & ~mirrored(ca, training, breaks)
+    mirror = None if training is None else mirrored(ca, training, breaks)
+    return _passing(virtual_bonds(ca, breaks), clash_counts(ca, breaks=breaks), mirror, min_bonds)
+
+
+def _passing(
+    d: np.ndarray, clashes: np.ndarray, mirror: np.ndarray | None, min_bonds: float = MIN_BONDS
+) -> np.ndarray:
+    """:func:`passes` from the bonds ``d``, clash counts and mirror verdicts already found."""
+    ok = (bond_ok(d).mean(-1) >= min_bonds) & (clashes == 0)
+    return ok if mirror is None else ok & ~mirror
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,7 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
     angles, train_angles = virtual_angles(ca, breaks), virtual_angles(training, breaks)
     torsions, train_torsions = virtual_torsions(ca, breaks), virtual_torsions(training, breaks)
     clashes = clash_counts(ca, breaks=breaks)
+    mirror = mirrored(ca, training, breaks)
     rg = radius_of_gyration(ca)
     near = nearest_rmsd(ca, training)
     if train_angles.size == 0:
@@ -236,10 +244,10 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
         angle_w1_deg=float(wasserstein_distance(angles.ravel(), train_angles.ravel())),
         angles_in_training_range=float(((angles >= lo) & (angles <= hi)).mean()),
         torsion_w1_deg=circular_w1(torsions, train_torsions) if torsions.size else np.nan,
-        mirror_images=float(mirrored(ca, training, breaks).mean()),
+        mirror_images=float(mirror.mean()),
         rg_mean=float(rg.mean()),
         rg_std=float(rg.std()),
         nearest_rmsd_mean=float(near.mean()),
         nearest_rmsd_min=float(near.min()),
-        passing=float(passes(ca, breaks=breaks, training=training).mean()),
+        passing=float(_passing(d, clashes, mirror).mean()),
     )

@@ -134,7 +134,7 @@ def _score(family: Family, mutants: list[str], settings: DesignSettings, sampled
 
 def _table(family: Family, beam: list[tuple[str, ...]], best: dict) -> dict:
     index = {p: i for i, p in enumerate(family.positions)}
-    focus = "".join(family.alphabet[c] for c in family.focus)
+    focus = family.focus_sequence
     columns = []
     for design_ in beam:
         letters = list(focus)

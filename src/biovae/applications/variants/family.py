@@ -26,6 +26,7 @@ from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
+from biovae.data import sequences
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
     MODEL_FILES,
@@ -52,6 +53,11 @@ class Family:
     site_log_f: np.ndarray
     facts: dict[str, Any]
     focus_residues: FocusResidues | None = None
+
+    @property
+    def focus_sequence(self) -> str:
+        """The focus's letters over the match columns (as :class:`Alignment` gives them)."""
+        return sequences.decode(self.focus, self.alphabet)[0]
 
     def score(
         self, mutants: list[str], n_samples: int = 100, seed: int = 0, sampled_weights: bool = True
@@ -256,7 +262,7 @@ def load(path: str | Path) -> Family:
         for i in range(config.ensemble)
     )
     log_f = tensors["site_log_f"].numpy()
-    whole = _focus_residues(folder, meta, "".join(alphabet[c] for c in focus))
+    whole = _focus_residues(folder, meta, sequences.decode(focus, alphabet)[0])
     return Family(config, members, alphabet, focus, positions, log_f, meta, whole)
 
 
@@ -266,14 +272,15 @@ def _focus_residues(folder: Path, meta: dict[str, Any], focus: str) -> FocusResi
     sequence, index = meta.pop("focus_residues", None), meta.pop("focus_residue_index", None)
     if sequence is None and index is None:
         return None
-    problem = "only one of focus_residues and focus_residue_index"
-    if isinstance(sequence, str) and isinstance(index, list):
+    if not (isinstance(sequence, str) and isinstance(index, list)):
+        problem = "only one of focus_residues and focus_residue_index"
+    elif not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
         problem = "residue indices that are not whole numbers"
-        if all(isinstance(i, int) and not isinstance(i, bool) for i in index):
-            whole = FocusResidues(sequence.upper(), tuple(index))
-            problem = whole.problem(focus)
-            if problem is None:
-                return whole
+    else:
+        whole = FocusResidues(sequence.upper(), tuple(index))
+        problem = whole.problem(focus)
+        if problem is None:
+            return whole
     raise ModelFileError(
         f"{folder}/metadata.json: the focus's whole sequence does not fit the model ({problem}); "
         "the file was edited or is damaged — refit the model"
