@@ -70,12 +70,19 @@ def needs_anndata() -> None:
 
 
 def interrupt_when_made(monkeypatch, prefix: str) -> None:
-    """Ctrl-C as soon as a folder whose name starts with ``prefix`` exists (``os.mkdir``)."""
-    real = os.mkdir
+    """Ctrl-C as soon as a folder whose name starts with ``prefix`` exists (``os.mkdir``, and
+    ``Path.mkdir``, which Python 3.10 binds to the real ``os.mkdir`` at import)."""
+    real, real_path = os.mkdir, Path.mkdir
 
     def mkdir(path, *args, **kwargs):
         real(path, *args, **kwargs)
         if os.path.basename(path).startswith(prefix):
             raise KeyboardInterrupt
 
+    def path_mkdir(self, *args, **kwargs):
+        real_path(self, *args, **kwargs)
+        if self.name.startswith(prefix):
+            raise KeyboardInterrupt
+
     monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(Path, "mkdir", path_mkdir)
