@@ -101,7 +101,7 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
     if skipped:
         out["predictive_skipped"] = skipped
         return out
-    with seeded(options.seed):  # numeric data without missing values: per-feature checks
+    with seeded(options.seed):  # numeric data: per-feature checks over the observed entries
         out["predictive"] = posterior_predictive(model, batches, options.ppc_replicates).to_dict()
     return out
 
@@ -112,11 +112,6 @@ def _no_predictive_check(lik: Any, replicates: int) -> str | None:
         return "not run: 0 replicates were asked for"
     if lik.data_dtype != torch.float32:
         return "not run: it compares per-feature statistics of numeric data, not letters"
-    if lik.allows_missing:
-        return (
-            f"not run: the {lik.name} likelihood allows missing values, which the per-feature "
-            "statistics do not handle yet"
-        )
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import biovae
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
@@ -92,3 +93,53 @@ def test_relative_abundances_are_checked_on_the_scale_the_model_samples():
     check = _check(x, "hurdle_dirichlet", 2)
     # the observed means are of the closed rows, which the density scores (as the samples)
     np.testing.assert_allclose(check.checks["mean"].observed, shares.mean(0), rtol=1e-4)
+
+
+def test_missing_entries_are_left_out_of_data_and_replicates_alike():
+    from biovae.diagnostics.predictive import _moments, _statistics
+
+    x = torch.tensor([[0.0, 2.0, np.nan], [1.0, np.nan, np.nan], [2.0, 2.0, 1.0], [0.0, 0, np.nan]])
+    stats = _statistics(_moments(x, ~torch.isnan(x)), zeros=True)
+    np.testing.assert_allclose(stats["mean"], np.nanmean(x.numpy(), 0))  # 0.75, 4/3, 1
+    np.testing.assert_allclose(stats["sd"][:2], np.nanstd(x.numpy()[:, :2], 0, ddof=1))
+    assert np.isnan(stats["sd"][2])  # one record: no spread
+    np.testing.assert_allclose(stats["zero_fraction"], [0.5, 1 / 3, 0.0])
+    # a replicate drawn everywhere is masked where the data are missing
+    rep = torch.full((4, 3), 2.0)
+    np.testing.assert_allclose(_statistics(_moments(rep, ~torch.isnan(x)), True)["mean"], 2.0)
+    # a feature observed nowhere has no statistic and is left out of the shares
+    check = StatisticCheck(np.array([0.5, np.nan, 41.0]), np.tile(np.arange(1.0, 41)[:, None], 3))
+    assert check.share(check.outside) == 1.0 and check.to_dict()["features"] == 2
+
+
+def test_genotypes_with_missing_calls_are_checked_over_the_observed_calls():
+    rng = np.random.default_rng(4)
+    n, loci = 500, 30
+    group = rng.integers(0, 2, n)  # two populations
+    freq = rng.uniform(0.1, 0.9, (2, loci))
+    x = rng.binomial(2, freq[group]).astype(np.float32)
+    x[rng.random(x.shape) < 0.25] = np.nan  # a quarter of the calls missing at random
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=1, network=NetworkConfig(hidden=(16,))),
+        train=TrainConfig(epochs=200, batch_size=64, seed=0),
+    )
+    est = biovae.VAE(likelihood="genotype", config=cfg).fit(x)
+    with seeded(0):
+        check = posterior_predictive(est.model_, est.batches(x), 30)
+    np.testing.assert_allclose(check.checks["mean"].observed, np.nanmean(x, 0), rtol=1e-6)
+    shares = {k: c.share(c.outside) for k, c in check.checks.items()}
+    assert max(shares.values()) <= 0.25, shares
+    # imputing the missing calls as 0 copies, as an unmasked check would, is seen as a misfit
+    with seeded(0):
+        filled = posterior_predictive(est.model_, est.batches(np.nan_to_num(x)), 30)
+    assert filled.checks["zero_fraction"].share(filled.checks["zero_fraction"].above) > 0.9
+
+
+def test_the_remedy_follows_the_likelihood():
+    from biovae.diagnostics.predictive import PredictiveCheck
+
+    high = {"sd": StatisticCheck(np.full(3, 99.0), np.tile(np.arange(1.0, 41)[:, None], 3))}
+    assert "(nb) or zero-inflated (zinb)" in PredictiveCheck(high, 40, "poisson").verdict()
+    assert "zinb" in PredictiveCheck(high, 40, "nb").verdict()
+    other = PredictiveCheck(high, 40, "genotype").verdict()
+    assert "nb" not in other and "too narrow for them" in other  # no count remedy for genotypes

@@ -10,6 +10,12 @@ A well-specified model leaves few features outside; many features with more zero
 spread) than any replicate say the likelihood cannot produce them — e.g. zero-inflated or
 overdispersed counts fitted with a Poisson.
 
+**Missing values** (NaN, e.g. uncalled genotypes): every statistic of a feature is taken over
+the records where it is observed, in the data and in each replicate alike (a replicate is drawn
+for every entry and masked where the data are missing). A feature observed in fewer than two
+records has no standard deviation and one observed nowhere no statistic: they are left out of
+the shares of features (NaN in the per-feature lists, null in the JSON).
+
 The check reuses the records for the posterior, so it is optimistic on training data: run it
 on held-out records (``biovae diagnose MODEL HELD_OUT``).
 """
@@ -35,6 +41,11 @@ class StatisticCheck:
     replicated: np.ndarray  # (R, f)
 
     @property
+    def defined(self) -> np.ndarray:
+        """Features where the statistic exists (observed in enough records; module docstring)."""
+        return np.isfinite(self.observed)
+
+    @property
     def outside(self) -> np.ndarray:
         lo, hi = np.quantile(self.replicated, [0.025, 0.975], axis=0)
         return (self.observed < lo) | (self.observed > hi)
@@ -49,6 +60,12 @@ class StatisticCheck:
         """Features whose observed value is below every replicate's."""
         return self.observed < self.replicated.min(axis=0)
 
+    def share(self, features: np.ndarray) -> float:
+        """Share of the features where the statistic exists that ``features`` marks (NaN when
+        it exists nowhere)."""
+        defined = self.defined
+        return float(features[defined].mean()) if defined.any() else float("nan")
+
     @property
     def relative_difference(self) -> float:
         """Median over features of observed / replicated mean − 1 (features where both are
@@ -59,38 +76,48 @@ class StatisticCheck:
 
     def to_dict(self) -> dict:
         return {
-            "share_outside": float(self.outside.mean()),
+            "share_outside": self.share(self.outside),
             "median_relative_difference": self.relative_difference,
-            "share_above_all": float(self.above.mean()),
-            "share_below_all": float(self.below.mean()),
+            "share_above_all": self.share(self.above),
+            "share_below_all": self.share(self.below),
+            "features": int(self.defined.sum()),
             "observed": self.observed.tolist(),
             "replicated_mean": self.replicated.mean(axis=0).tolist(),
             "outside": self.outside.tolist(),
         }
 
 
+_REMEDY = {  # likelihoods with a more dispersed registered alternative
+    "poisson": ": consider an overdispersed (nb) or zero-inflated (zinb) likelihood.",
+    "nb": ": consider a zero-inflated (zinb) likelihood, or --dispersion gene-batch.",
+}
+
+
 @dataclass(frozen=True)
 class PredictiveCheck:
     checks: dict[str, StatisticCheck]
     n_replicates: int
+    likelihood: str = ""  # the family checked: which remedy the verdict offers
 
     def verdict(self) -> str:
         """One sentence naming the statistics the model fails to reproduce, if any."""
-        bad = {k: c for k, c in self.checks.items() if c.outside.mean() > FLAG}
+        bad = {k: c for k, c in self.checks.items() if c.share(c.outside) > FLAG}
         if not bad:
             return (
                 "The posterior predictive distribution reproduces each feature's "
                 + ", ".join(s.replace("_", " ") for s in self.checks)
                 + f" (at most {FLAG:.0%} of features outside the replicates' central 95 %)."
             )
-        parts = [f"{k.replace('_', ' ')} ({c.outside.mean():.0%} outside)" for k, c in bad.items()]
+        parts = [
+            f"{k.replace('_', ' ')} ({c.share(c.outside):.0%} outside)" for k, c in bad.items()
+        ]
         advice = ""
-        if any(k in bad and bad[k].above.mean() > FLAG for k in ("zero_fraction", "sd")):
-            advice = (
-                " The data have more zeros or spread than the model can produce: consider an "
-                "overdispersed (nb) or zero-inflated (zinb) likelihood."
+        if any(k in bad and bad[k].share(bad[k].above) > FLAG for k in ("zero_fraction", "sd")):
+            advice = " The data have more zeros or spread than the model can produce" + _REMEDY.get(
+                self.likelihood,
+                ": the likelihood may be too narrow for them, or the model undertrained.",
             )
-        elif "sd" in bad and bad["sd"].below.mean() > FLAG:
+        elif "sd" in bad and bad["sd"].share(bad["sd"].below) > FLAG:
             advice = " The data vary less than the model predicts for them."
         elif "mean" in bad:
             advice = " The means are off: the model may be undertrained or misspecified."
@@ -104,15 +131,20 @@ class PredictiveCheck:
         }
 
 
-def _moments(x: torch.Tensor) -> torch.Tensor:
-    """Per-feature Σx, Σx² and number of zeros of a batch, shape (3, f), float64."""
-    x = x.reshape(x.shape[0], -1).double()
-    return torch.stack([x.sum(0), x.square().sum(0), (x == 0).sum(0).double()])
+def _moments(x: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """Per-feature Σx, Σx², number of zeros and number of records over the entries ``seen``
+    (bool, x's shape) of a batch, shape (4, f), float64."""
+    seen = seen.reshape(seen.shape[0], -1)
+    x = torch.where(seen, x.reshape(x.shape[0], -1).double(), 0.0)
+    zeros = (x == 0) & seen
+    return torch.stack([x.sum(0), x.square().sum(0), zeros.sum(0).double(), seen.sum(0).double()])
 
 
-def _statistics(sums: torch.Tensor, n: int, zeros: bool) -> dict[str, np.ndarray]:
-    mean = sums[0] / n
-    var = (sums[1] - n * mean.square()).clamp_min(0.0) / max(n - 1, 1)
+def _statistics(sums: torch.Tensor, zeros: bool) -> dict[str, np.ndarray]:
+    n = sums[3]  # records per feature
+    mean = sums[0] / n  # 0 / 0: NaN where nothing is observed
+    var = (sums[1] - n * mean.square()).clamp_min(0.0) / (n - 1).clamp_min(1.0)
+    var[n < 2] = float("nan")
     out = {"mean": mean.numpy(), "sd": var.sqrt().numpy()}
     if zeros:
         out["zero_fraction"] = (sums[2] / n).numpy()
@@ -125,20 +157,23 @@ def posterior_predictive(
 ) -> PredictiveCheck:
     """Posterior predictive check of ``model`` on ``batches`` (module docstring); the caller
     seeds torch's generator (``biovae.training.seeded``)."""
-    n = sum(len(b) for b in batches)
-    observed = sum(_moments(model.likelihood.as_modelled(b.x)) for b in batches)
+    observed = 0
+    for b in batches:
+        x = model.likelihood.as_modelled(b.x)
+        observed = observed + _moments(x, ~torch.isnan(x))
     zeros = bool(observed[2].sum() > 0)
     replicated = []
     for _ in range(n_replicates):
         sums = 0
         for b in batches:
             z = model.encode(b.x, b.c).sample()
-            sums = sums + _moments(model.decode(z, b.c, model.context(b.x)).sample())
-        replicated.append(_statistics(sums, n, zeros))
-    obs = _statistics(observed, n, zeros)
+            x_rep = model.decode(z, b.c, model.context(b.x)).sample()
+            sums = sums + _moments(x_rep, ~torch.isnan(model.likelihood.as_modelled(b.x)))
+        replicated.append(_statistics(sums, zeros))
+    obs = _statistics(observed, zeros)
     checks = {
         k: StatisticCheck(obs[k], np.stack([r[k] for r in replicated]))
         for k in STATISTICS
         if k in obs
     }
-    return PredictiveCheck(checks, n_replicates)
+    return PredictiveCheck(checks, n_replicates, model.likelihood.name)

@@ -107,6 +107,11 @@ def predictive_check(stats: dict) -> bytes:
             rep = np.asarray(stats[name]["replicated_mean"], dtype=float)
             obs = np.asarray(stats[name]["observed"], dtype=float)
             out = np.asarray(stats[name]["outside"], dtype=bool)
+            kept = np.isfinite(rep) & np.isfinite(obs)  # features too rarely observed: none
+            rep, obs, out = rep[kept], obs[kept], out[kept]
+            if not len(rep):
+                ax.set_axis_off()
+                continue
             ax.scatter(rep[~out], obs[~out], s=6, color=fg.MUTED, lw=0, label="inside")
             ax.scatter(rep[out], obs[out], s=8, color=fg.VALIDATION, lw=0, label="outside 95 %")
             lo, hi = float(min(rep.min(), obs.min())), float(max(rep.max(), obs.max()))
@@ -114,6 +119,7 @@ def predictive_check(stats: dict) -> bytes:
             if name != "zero_fraction" and lo > 0:
                 ax.set(xscale="log", yscale="log")
             ax.set(title=name.replace("_", " "), xlabel="replicated (mean)", ylabel="observed")
-        axes[0].legend(loc="upper left")
+        if axes[0].get_legend_handles_labels()[0]:
+            axes[0].legend(loc="upper left")
 
     return fg.render(draw, (4.2 * len(names), 3.8))
