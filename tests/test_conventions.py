@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import biovae
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 from biovae.structure_estimator import ConformationVAE
 
 sklearn = pytest.importorskip("sklearn")
@@ -44,3 +44,46 @@ def test_an_estimator_ends_a_pipeline_and_counts_its_features(est, tmp_path):
     np.testing.assert_allclose(z, pipe[-1].transform(scaled), rtol=1e-6)
     assert z.shape == (60, 2) and pipe[-1].n_features_in_ == 5
     assert biovae.load_model(pipe[-1].save(tmp_path / "m")).n_features_in_ == 5
+
+
+@pytest.mark.parametrize("est", ESTIMATORS[:3], ids=lambda e: type(e).__name__)
+def test_a_pipeline_fitted_with_y_ignores_it_and_fit_transform_is_fit_then_transform(est):
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    y = (X[:, 0] > 0).astype(int)
+    pipe = make_pipeline(clone(est), LogisticRegression()).fit(X, y)  # fit(Xt, y) on each step
+    z = clone(est).fit(X).transform(X)
+    np.testing.assert_array_equal(pipe[0].transform(X), z)
+    np.testing.assert_array_equal(clone(est).fit_transform(X, y), z)
+    assert pipe.predict(X).shape == (60,) and pipe[0].score(X, y).shape == (60,)
+
+
+def test_a_semi_supervised_vae_refuses_an_array_for_its_labels():
+    from sklearn.base import clone
+
+    with pytest.raises(DataError, match=r"obs column 'y' \(labels_key\); pass obs=\{'y'"):
+        clone(ESTIMATORS[3]).fit(X, np.zeros(60))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_an_unfitted_estimator_says_so_and_has_no_fitted_attributes(est):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    copy = clone(est)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(copy)
+    method = copy.encode if isinstance(copy, ConformationVAE) else copy.transform
+    with pytest.raises(ConfigError, match="is not fitted yet; call fit"):
+        method(X)
+    assert not hasattr(copy, "classes_")  # an AttributeError, as scikit-learn's is
+
+
+def test_repr_names_the_parameters_given():
+    assert repr(biovae.VAE(likelihood="nb", n_latent=2)) == "VAE(likelihood='nb', n_latent=2)"
+    assert repr(biovae.PCA()) == "PCA()"
+    ss = biovae.SemiSupervisedVAE(epochs=1, labels_key="y", progress=True)
+    assert repr(ss) == "SemiSupervisedVAE(epochs=1, progress=True, labels_key='y')"

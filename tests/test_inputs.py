@@ -146,3 +146,19 @@ def test_an_anndatas_own_obs_never_warns_and_a_multiindex_obs_pairs_by_position(
             {"b": list("abab")}, index=pd.MultiIndex.from_product([[0, 1], [0, 1]])
         )
         assert list(as_dataset(x, multi).obs["b"]) == list("abab")
+
+
+@pytest.mark.parametrize(
+    ("x", "problem"),
+    [
+        ([["a", "b"], ["c", "d"]], "not a table of numbers .could not convert string"),
+        ([[1.0, 2.0], [3.0]], "not a table of numbers .setting an array element"),
+        (np.ones((3, 2)) + 1j, "holds complex numbers; pass real values"),
+    ],
+    ids=["text", "ragged", "complex"],
+)
+def test_text_ragged_or_complex_records_are_a_one_line_error(x, problem):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's ComplexWarning included: never turned real
+        with pytest.raises(DataError, match=problem):
+            as_dataset(x)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 import pytest
 
 from biovae.applications.structures.geometry import rmsd
+from biovae.errors import DataError
 from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
 
@@ -146,3 +148,13 @@ def test_given_cis_bonds_still_let_chain_breaks_be_found(fixtures):
     )
     lik = ConformationVAE("geometry", cfg).fit(two).vae_.config_.model.likelihood
     assert lik.cis_bonds == (5,) and lik.chain_breaks == (37,)  # the bond 37–38
+
+
+def test_a_failed_refit_keeps_the_fitted_model_whole(fitted):
+    model, structures = fitted
+    model = copy.copy(model)  # the module's fixture stays as it was
+    z = model.encode(structures)
+    one_frame = structures.with_coords(structures.coords[5:6])
+    with pytest.raises(DataError, match="1 record; fitting needs at least 2"):
+        model.fit(one_frame, reference=structures.coords[5])
+    np.testing.assert_array_equal(model.encode(structures), z)  # same reference frame

@@ -2,8 +2,8 @@
 
 The estimators' parameters are the keyword arguments of ``__init__`` (listed in ``_params``):
 ``get_params`` / ``set_params`` read and write them, so ``sklearn.base.clone`` and grid searches
-work; ``__sklearn_tags__`` describes a transformer when scikit-learn (≥ 1.6, e.g. a
-``Pipeline``) asks, importing scikit-learn only then.
+work; ``fit_transform`` is ``fit`` then ``transform``; ``__sklearn_tags__`` describes a
+transformer when scikit-learn (≥ 1.6, e.g. a ``Pipeline``) asks, importing scikit-learn only then.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from biovae.errors import ConfigError
 
 
 class EstimatorConventions:
-    """Mixin: parameters named by ``_params``; scikit-learn tags of a transformer."""
+    """Mixin: parameters named by ``_params``, shown by ``repr``; scikit-learn tags of a
+    transformer."""
 
     _params: ClassVar[tuple[str, ...]] = ()
 
@@ -31,6 +32,13 @@ class EstimatorConventions:
             setattr(self, key, value)
         return self
 
+    def __repr__(self) -> str:
+        """``VAE(likelihood='nb', n_latent=10)``: the parameters given (those not None or False)."""
+        given = (
+            f"{k}={v!r}" for k, v in self.get_params().items() if v is not None and v is not False
+        )
+        return f"{type(self).__name__}({', '.join(given)})"
+
     def __sklearn_tags__(self):
         from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -38,3 +46,11 @@ class EstimatorConventions:
             pass
 
         return _Transformer().__sklearn_tags__()
+
+
+class TransformerConventions(EstimatorConventions):
+    """Mixin for estimators with ``fit(X, obs)`` and ``transform(X, obs)``: ``fit_transform``."""
+
+    def fit_transform(self, X: Any, obs: Any = None, **fit_params: Any) -> Any:
+        """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)``."""
+        return self.fit(X, obs, **fit_params).transform(X, obs)

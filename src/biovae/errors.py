@@ -25,6 +25,12 @@ class ConfigError(BiovaeError, ValueError):
     """A configuration value or key is invalid."""
 
 
+class NotFittedError(ConfigError, AttributeError):
+    """A fitted model's method or attribute was asked of an unfitted estimator. An
+    ``AttributeError`` as well, as scikit-learn's ``NotFittedError`` is: ``hasattr(est,
+    "classes_")`` is False before ``fit``."""
+
+
 class TrainingError(BiovaeError, RuntimeError):
     """Training could not continue (for example the loss became NaN)."""
 

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from biovae import likelihoods, persistence
-from biovae._conventions import EstimatorConventions
+from biovae._conventions import TransformerConventions
 from biovae.config import FitConfig, LikelihoodConfig, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.fit_inputs import (
     mmd_levels,
     n_batches,
@@ -34,6 +34,7 @@ from biovae.inputs import (
     check_records,
     obs_columns,
     sample_count,
+    without_target,
 )
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
@@ -45,13 +46,15 @@ from biovae.training.sources import keyed_batches
 _EVAL_BATCH = 1024
 
 
-class _LatentEstimator(EstimatorConventions):
+class _LatentEstimator(TransformerConventions):
     """Shared implementation of the neural estimators; ``_kind`` picks VAE or autoencoder."""
 
     _kind: ClassVar[str]
     _params: ClassVar[tuple[str, ...]] = (
         "likelihood", "n_latent", "hidden", "beta", "epochs", "seed", "config", "progress",
     )  # fmt: skip
+    #: the metadata ``fit`` reads from its ``obs`` argument (scikit-learn's ``y`` is ignored)
+    _obs = staticmethod(without_target)
 
     def __init__(
         self,
@@ -112,14 +115,15 @@ class _LatentEstimator(EstimatorConventions):
     ) -> _LatentEstimator:
         """Fit on ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
 
-        Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder.
+        Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder;
+        an array or list in its place is scikit-learn's ``y`` (``Pipeline.fit(X, y)``), ignored.
         ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch),
         e.g. sequence weights of an alignment.
         ``checkpoint_dir`` with ``config.train.checkpoint_every`` > 0 writes resumable
         checkpoints; ``resume=True`` continues from the last one.
         """
         cfg = self.get_config()
-        ds = check_records(as_dataset(X, obs, layer=cfg.data.layer))
+        ds = check_records(as_dataset(X, self._obs(obs), layer=cfg.data.layer))
         lik_cfg = likelihoods.get(cfg.model.likelihood.name).configure(
             cfg.model.likelihood, ds.features
         )
@@ -180,12 +184,12 @@ class _LatentEstimator(EstimatorConventions):
     # -- inference -------------------------------------------------------------------------
     def _check_fitted(self) -> LatentVariableModel:
         if not hasattr(self, "model_"):
-            raise ConfigError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
         return self.model_
 
     def _source(self, X: Any, obs: Any) -> tuple[Dataset, BatchSource]:
         model = self._check_fitted()
-        ds = as_dataset(X, obs, layer=self.config_.data.layer)
+        ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
         check_features(ds, self.schema_)
         if ds.alphabet != self.schema_.alphabet:
             raise DataError(

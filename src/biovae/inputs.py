@@ -54,7 +54,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     if sp.issparse(X):
         mat = sp.csr_matrix(X, dtype=np.float32)
     else:
-        mat = np.asarray(X, dtype=np.float32)
+        mat = _numbers(X)
         if mat.ndim != 2:
             raise DataError(f"X must be 2-D (records × features), got shape {mat.shape}")
     n, f = mat.shape
@@ -65,6 +65,32 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
         obs_columns(obs, n),
         source="array",
     )
+
+
+def _numbers(X: Any) -> np.ndarray:
+    """``X`` as a float32 array, or a one-line DataError for text or complex numbers (which
+    numpy would refuse with its own message, or turn real silently)."""
+    try:
+        complex_ = np.iscomplexobj(X)
+        mat = None if complex_ else np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"X is not a table of numbers ({exc}); pass the features as numbers (records × "
+            "features) and metadata as obs"
+        ) from None
+    if mat is None:
+        raise DataError("X holds complex numbers; pass real values (e.g. X.real or abs(X))")
+    return mat
+
+
+def without_target(obs: Any) -> Any:
+    """``obs``, or None when it is scikit-learn's target ``y`` (an array, Series or list, not a
+    table of columns): ``Pipeline.fit(X, y)``, ``cross_val_score`` and ``GridSearchCV`` pass it
+    where biovae takes ``obs``, and the unsupervised estimators ignore it, as scikit-learn's
+    transformers do."""
+    if isinstance(obs, (list, tuple)) or (hasattr(obs, "ndim") and not hasattr(obs, "columns")):
+        return None
+    return obs
 
 
 def _is_anndata(X: Any) -> bool:

@@ -16,18 +16,25 @@ import numpy as np
 import torch
 
 from biovae import likelihoods, persistence
-from biovae._conventions import EstimatorConventions
+from biovae._conventions import TransformerConventions
 from biovae.config import FitConfig
 from biovae.data.fingerprint import fingerprint
-from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features, check_records, sample_count
+from biovae.errors import ConfigError, DataError, NotFittedError
+from biovae.inputs import (
+    as_dataset,
+    check_data,
+    check_features,
+    check_records,
+    sample_count,
+    without_target,
+)
 from biovae.likelihoods import Likelihood
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
 from biovae.training import InMemorySource, epoch_batches
 
 
-class PCA(EstimatorConventions):
+class PCA(TransformerConventions):
     """Probabilistic PCA with ``n_latent`` components on featurised data."""
 
     _params = ("n_latent", "likelihood", "config")
@@ -57,15 +64,15 @@ class PCA(EstimatorConventions):
 
     def _features(self, X: Any, obs: Any) -> torch.Tensor:
         """Featurised records of ``X``, validated against the fitted model (as in fit)."""
-        ds = as_dataset(X, obs, layer=self.config_.data.layer)
+        ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
         check_features(ds, self.schema_)
         check_data(self.likelihood_, ds)
         return _featurised(ds, self.likelihood_)
 
     def fit(self, X: Any, obs: Any = None) -> PCA:
-        """Fit PPCA on ``X``; returns ``self``."""
+        """Fit PPCA on ``X``; returns ``self`` (an array ``obs`` is scikit-learn's y, ignored)."""
         cfg = self.get_config()
-        ds = check_records(as_dataset(X, obs, layer=cfg.data.layer))
+        ds = check_records(as_dataset(X, without_target(obs), layer=cfg.data.layer))
         lik = likelihoods.build(
             cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0
         )
@@ -82,7 +89,7 @@ class PCA(EstimatorConventions):
 
     def _check(self) -> ppca.PPCAFit:
         if not hasattr(self, "fit_"):
-            raise ConfigError("this PCA is not fitted yet; call fit() first")
+            raise NotFittedError("this PCA is not fitted yet; call fit() first")
         return self.fit_
 
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:

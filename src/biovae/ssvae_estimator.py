@@ -18,6 +18,7 @@ from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import _LatentEstimator
+from biovae.inputs import without_target
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
 from biovae.training import InMemorySource, seeded
@@ -50,6 +51,17 @@ class SemiSupervisedVAE(_LatentEstimator):
                 "the semi-supervised VAE trains on its ELBO; set objective.iwae_samples to 1"
             )
         return cfg
+
+    def _obs(self, obs: Any) -> Any:
+        """``obs`` as given: an array in its place (scikit-learn's ``y``) is refused, not ignored,
+        since the labels are read from its ``labels_key`` column."""
+        if obs is not None and without_target(obs) is None:
+            key = self.get_config().data.labels_key
+            raise DataError(
+                f"obs is a {type(obs).__name__}, but a semi-supervised VAE reads its labels from "
+                f"obs column {key!r} (labels_key); pass obs={{{key!r}: labels}} or a DataFrame"
+            )
+        return obs
 
     def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
         """The covariate offsets of a ``clr_residual`` classifier input, from the training

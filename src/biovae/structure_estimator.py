@@ -30,7 +30,7 @@ from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, from_dict, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features, check_same_atoms
-from biovae.errors import ConfigError, DataError, ModelFileError
+from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from biovae.estimator import VAE
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
@@ -123,19 +123,21 @@ class ConformationVAE(EstimatorConventions):
                 f"the reference has {len(ref)} atoms but {structures.source} has "
                 f"{structures.n_atoms}; pass a reference of the same protein and selection"
             )
-        self.reference_ = (ref - ref.mean(0)).astype(np.float32)
-        self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))
-        aligned = self.align(structures)
+        reference = (ref - ref.mean(0)).astype(np.float32)
+        aligned = align_frames(structures.coords, reference)
         lik = cfg.model.likelihood
         if self.loss == "geometry":  # what the config does not give is found in the frames
             breaks = lik.chain_breaks or chain_breaks(aligned, structures.chain_ids)
             cfg = with_cis_bonds(cfg, lik.cis_bonds or cis_bonds(aligned, breaks), breaks)
-        self.vae_ = VAE(config=cfg, progress=self.progress).fit(structures.to_dataset(aligned))
+        vae = VAE(config=cfg, progress=self.progress).fit(structures.to_dataset(aligned))
+        # set together, once the fit succeeded: a failed refit keeps the model it had whole
+        self.reference_, self.vae_ = reference, vae
+        self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))
         return self
 
     def _check(self) -> None:
         if not hasattr(self, "vae_"):
-            raise ConfigError("this ConformationVAE is not fitted yet; call fit() first")
+            raise NotFittedError("this ConformationVAE is not fitted yet; call fit() first")
 
     def align(self, structures: Structures) -> np.ndarray:
         """Frames ``(n, atoms, 3)`` superposed onto the model's reference frame."""
@@ -145,6 +147,7 @@ class ConformationVAE(EstimatorConventions):
     def check_atoms(self, structures: Structures) -> None:
         """A one-line error unless ``structures`` select the model's atoms: as many, named
         alike, in residues of the same protein (:func:`~biovae.data.structure.check_same_atoms`)."""
+        self._check()
         check_same_atoms(
             structures, self.atoms_, "use the same protein and --select as for fitting", "the model"
         )
@@ -152,7 +155,8 @@ class ConformationVAE(EstimatorConventions):
     @torch.no_grad()
     def encode(self, structures: Structures) -> np.ndarray:
         """Posterior means E_q[z|x] of each frame, shape ``(n, k)``."""
-        return self.vae_.transform(self.records(structures))
+        records = self.records(structures)  # (checks the model is fitted)
+        return self.vae_.transform(records)
 
     def records(self, structures: Structures) -> Dataset:
         """``structures`` as the model's records: frames superposed onto its reference and
