@@ -26,7 +26,9 @@ from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
 from biovae.pca_estimator import PCA
+from biovae.record_noise import record_keys
 from biovae.training import seeded
+from biovae.training.sources import BatchPasses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,17 +80,24 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
             f"{data.source or 'data'}: diagnostics need at least 2 records, got {len(data)} "
             "(activity and mutual information measure how the codes vary between records)"
         )
-    model = est.model_
+    model, seed = est.model_, options.seed
     batches = est.batches(data)
-    with seeded(options.seed):
-        rd = rate_distortion(model, batches, options.rd_samples)
-        mi = mutual_information(model, batches, seed=options.seed)
+    # Monte-Carlo draws keyed to (seed, record id, diagnostic): a record's numbers do not depend
+    # on the other records nor their order, and the IWAE draws are those of `score --iwae K`
+    with seeded(seed):  # (nothing else here should draw, but a stray draw stays reproducible)
+        rd = rate_distortion(
+            model, _keyed(batches, data.ids, seed, "rate-distortion"), options.rd_samples
+        )
+        mi = mutual_information(model, _keyed(batches, data.ids, seed, "mutual-info"))
         active, variances = active_units(est, data)
         collapse = collapse_report(rd.kl_nk.mean(0), variances, active, mi, est.config_)
-        ll = log_likelihood(model, batches, k=options.iwae_k)
-        subset = data.subset(_first(len(data), options.gap_records, options.seed))
+        ll = log_likelihood(model, _keyed(batches, data.ids, seed, ""), k=options.iwae_k)
+        subset = data.subset(_gap_records(data.ids, options.gap_records, seed))
         gap = amortization_gap(
-            model, est.batches(subset), steps=options.gap_steps, k=min(options.iwae_k, 1000)
+            model,
+            _keyed(est.batches(subset), subset.ids, seed, "gap"),
+            steps=options.gap_steps,
+            k=min(options.iwae_k, 1000),
         )
     out = {
         "records": len(data),
@@ -115,9 +124,14 @@ def _no_predictive_check(lik: Any, replicates: int) -> str | None:
     return None
 
 
-def _first(n: int, m: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.permutation(n)[: min(n, m)])
+def _keyed(passes: BatchPasses, ids: Sequence[object], seed: int, stream: str) -> BatchPasses:
+    return passes.keyed(record_keys(ids, seed, stream))
+
+
+def _gap_records(ids: Sequence[object], m: int, seed: int) -> np.ndarray:
+    """Positions of the ``m`` records whose keys of stream "gap-records" are the smallest: a
+    choice made by the records' ids and the seed, whatever their order."""
+    return np.sort(np.argsort(record_keys(ids, seed, "gap-records"), kind="stable")[:m])
 
 
 def sweep(

@@ -26,19 +26,22 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def record_keys(ids: Sequence[object], seed: int) -> np.ndarray:
-    """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id."""
+def record_keys(ids: Sequence[object], seed: int, stream: str = "") -> np.ndarray:
+    """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id;
+    ``stream`` (≤ 16 bytes) names an independent set of keys for another use of the same
+    seed (``biovae diagnose``: one per diagnostic; "" is ``score``'s)."""
     try:
         value = operator.index(seed)
     except TypeError:
         value = -1
     if not 0 <= value < 2**63:
         raise ConfigError(f"seed must be an integer in 0 .. 2**63 - 1, got {seed!r}")
-    salt = value.to_bytes(8, "little")
+    salt, person = value.to_bytes(8, "little"), stream.encode()
     return np.array(
         [
             int.from_bytes(
-                hashlib.blake2b(str(i).encode(), digest_size=8, salt=salt).digest(), "little"
+                hashlib.blake2b(str(i).encode(), digest_size=8, salt=salt, person=person).digest(),
+                "little",
             )
             for i in ids
         ],

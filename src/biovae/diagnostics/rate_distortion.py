@@ -23,6 +23,7 @@ from torch.distributions import Normal
 
 from biovae.diagnostics._stats import mean_se
 from biovae.objectives import Batch, LatentModel, mean_log_px, rate_terms
+from biovae.record_noise import RecordNoise
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,22 @@ def mutual_information(
 
     i.e. the rate and the marginal KL(q(z) || p(z)) estimated at the same draws, so log p(z)
     cancels. Each term is ≤ log N (the j = i term is in the sum), and Î = 0 for one record.
-    Uses up to ``max_records`` records (O(N²) work); returns the estimate, the average rate
-    (analytic for an N(0, I) prior, else by Monte Carlo at the same z), the marginal KL and the
-    ceiling log N. Î = rate − marginal KL only in expectation for the analytic rate.
+    Uses up to ``max_records`` records (O(N²) work): with record-keyed batches (see
+    :class:`~biovae.training.sources.BatchPasses`) those with the smallest keys, each with its
+    own draw, so the estimate depends on the set of records, not on their order. Returns the
+    estimate, the average rate (analytic for an N(0, I) prior, else by Monte Carlo at the same
+    z), the marginal KL and the ceiling log N. Î = rate − marginal KL only in expectation for
+    the analytic rate.
     """
-    locs, scales = [], []
+    locs, scales, keys = [], [], []
     for batch in batches:
         q = model.encode(batch.x, batch.c).base_dist
         locs.append(q.loc.double())
         scales.append(q.scale.double())
+        keys.append(None if batch.noise is None else batch.noise.keys)
     loc, scale = torch.cat(locs), torch.cat(scales)
-    gen = torch.Generator().manual_seed(seed)
-    if len(loc) > max_records:
-        keep = torch.randperm(len(loc), generator=gen)[:max_records]
-        loc, scale = loc[keep], scale[keep]
+    loc, scale, z = _draw_subset(loc, scale, keys, max_records, seed)
     n = len(loc)
-    z = loc + scale * torch.randn(loc.shape, generator=gen, dtype=torch.float64)
     log_q_self, log_qz = [], []
     for i in range(0, n, 256):
         log_q = _log_q_all(z[i : i + 256], loc, scale)  # (rows, n): log q(z_r | x_j)
@@ -112,6 +113,29 @@ def mutual_information(
         "max": math.log(n),
         "n": n,
     }
+
+
+def _draw_subset(
+    loc: torch.Tensor, scale: torch.Tensor, keys: list, max_records: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """At most ``max_records`` of the records and one draw z ~ q(z|x) of each: keyed (the
+    smallest keys, each record's own noise) when every batch carried keys, else a random
+    subset and draws from a generator seeded with ``seed``."""
+    if all(k is not None for k in keys):
+        keys = np.concatenate(keys)
+        keep = torch.from_numpy(np.sort(np.argsort(keys, kind="stable")[:max_records]))
+        loc, scale = loc[keep], scale[keep]
+        noise = RecordNoise(keys[keep.numpy()])
+        return (
+            loc,
+            scale,
+            loc + scale * noise.standard_normal(1, loc.shape[-1], loc.dtype, loc.device)[0],
+        )
+    gen = torch.Generator().manual_seed(seed)
+    if len(loc) > max_records:
+        keep = torch.randperm(len(loc), generator=gen)[:max_records]
+        loc, scale = loc[keep], scale[keep]
+    return loc, scale, loc + scale * torch.randn(loc.shape, generator=gen, dtype=torch.float64)
 
 
 def _log_q_all(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

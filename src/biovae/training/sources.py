@@ -175,23 +175,29 @@ def prefetched(source: BatchSource, index_batches: Iterator[Tensor]) -> Iterator
 class BatchPasses:
     """The batches of ``source`` in record order, read anew on every pass: a consumer that
     goes over the data several times (the diagnostics) holds one batch at a time, never the
-    whole data set densified as a list of batches would (nor a streamed file read whole)."""
+    whole data set densified as a list of batches would (nor a streamed file read whole).
+    With ``keys`` (:func:`biovae.record_noise.record_keys` of the records' ids) each batch
+    carries Monte-Carlo noise keyed to its records, each pass from the start of their streams."""
 
-    def __init__(self, source: BatchSource, batch_size: int) -> None:
-        self.source, self.batch_size = source, batch_size
+    def __init__(self, source: BatchSource, batch_size: int, keys: np.ndarray | None = None):
+        self.source, self.batch_size, self.keys = source, batch_size, keys
+
+    def keyed(self, keys: np.ndarray) -> BatchPasses:
+        """The same passes with noise keyed by ``keys`` (one per record)."""
+        return BatchPasses(self.source, self.batch_size, keys)
 
     def __iter__(self) -> Iterator[Batch]:
         index_batches = epoch_batches(len(self.source), self.batch_size, None)
-        for _, batch in prefetched(self.source, index_batches):
+        for idx, batch in prefetched(self.source, index_batches):
+            if self.keys is not None:
+                batch = dataclasses.replace(batch, noise=RecordNoise(self.keys[idx.numpy()]))
             yield batch
 
 
 def keyed_batches(source: BatchSource, keys: np.ndarray, batch_size: int) -> Iterator[Batch]:
     """One pass over ``source`` in record order, each batch with the Monte-Carlo noise keyed
     to its records (``keys``: :func:`biovae.record_noise.record_keys` of their ids)."""
-    index_batches = epoch_batches(len(source), batch_size, None)
-    for idx, batch in prefetched(source, index_batches):
-        yield dataclasses.replace(batch, noise=RecordNoise(keys[idx.numpy()]))
+    return iter(BatchPasses(source, batch_size, keys))
 
 
 def _take(t: Tensor | None, idx: Tensor) -> Tensor | None:
