@@ -79,7 +79,7 @@ def ref_hurdle_dirichlet(x, p, ctx):
     out = []
     for i in range(len(x)):
         present = x[i] > 0
-        lp = st.bernoulli.logpmf(present, pi[i]).sum()
+        lp = st.bernoulli.logpmf(present, pi[i]).sum() - np.log1p(-np.prod(1 - pi[i]))
         if present.sum() > 1:
             y = x[i][present] / x[i][present].sum()
             lp += st.dirichlet.logpdf(y, alpha[i][present])

@@ -1,14 +1,17 @@
 """Hurdle Dirichlet likelihood for relative abundances with many exact zeros.
 
-Each taxon j is present with probability π_j(z); the present taxa S = {j : x_j > 0} share the
-closed composition y = x_S / Σ_{i∈S} x_i, which follows a Dirichlet on the simplex of S:
+Each taxon j is present with probability π_j(z), given that at least one is (a record has
+some abundance); the present taxa S = {j : x_j > 0} share the closed composition
+y = x_S / Σ_{i∈S} x_i, which follows a Dirichlet on the simplex of S:
 
-    p(x|z) = Π_j π_j^[x_j>0] (1 − π_j)^[x_j=0] · Dir(y; α_S),
+    p(x|z) = Π_j π_j^[x_j>0] (1 − π_j)^[x_j=0] / (1 − Π_j (1 − π_j)) · Dir(y; α_S),
     Dir(y; α_S) = Γ(Σ_S α_j) / Π_S Γ(α_j) · Π_S y_j^(α_j − 1),
     α = softplus(a(z)) + ε,   π = sigmoid(l(z))
 
 (a density with respect to counting measure on presence patterns times Lebesgue measure on the
-(|S| − 1)-simplex; a single present taxon contributes only its presence term).
+(|S| − 1)-simplex; a single present taxon contributes only its presence term). The divisor
+1 − Π_j (1 − π_j) is the probability of a non-empty S: rows of zeros are outside the support,
+so without it the density would sum to less than one.
 
 Why this family: profiler output such as MetaPhlAn is a composition, not counts (there is no
 read count per taxon to give a multinomial), and 75–80 % of entries are exact zeros, which a
@@ -65,20 +68,34 @@ class HurdleDirichletDistribution(Distribution):
             - torch.where(present, torch.lgamma(self.concentration), 0.0).sum(-1)
             + ((alpha - 1.0) * log_y).sum(-1)
         )
-        return presence.sum(-1) + dirichlet
+        return presence.sum(-1) - _log_any_present(self.logits) + dirichlet
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
-        """Presence ~ Bernoulli(π) (the most likely taxon when none is drawn), then Dirichlet."""
+        """Presence ~ Bernoulli(π) given at least one present (the first present taxon k drawn
+        with probability ∝ π_k Π_{i<k} (1 − π_i), those after it independently), then Dirichlet."""
         with torch.no_grad():
             shape = self._extended_shape(sample_shape)
             logits = self.logits.expand(shape)
-            present = torch.bernoulli(torch.sigmoid(logits)).bool()
-            empty = ~present.any(-1, keepdim=True)
-            top = one_hot(logits.argmax(-1), shape[-1], torch.bool)
-            present = present | (empty & top)
+            log_absent = F.logsigmoid(-logits)
+            before = torch.cumsum(log_absent, -1) - log_absent
+            first = torch.distributions.Categorical(logits=F.logsigmoid(logits) + before).sample()
+            position = torch.arange(shape[-1], device=logits.device)
+            after = position > first.unsqueeze(-1)
+            drawn = torch.bernoulli(torch.sigmoid(logits)).bool()
+            present = one_hot(first, shape[-1], torch.bool) | (after & drawn)
             gamma = torch.distributions.Gamma(self.concentration.expand(shape), 1.0).sample()
             gamma = torch.where(present, gamma.clamp_min(1e-30), torch.zeros_like(gamma))
             return gamma / gamma.sum(-1, keepdim=True)
+
+
+def _log_any_present(logits: Tensor) -> Tensor:
+    """log(1 − Π_j (1 − π_j)), the log-probability that some taxon is present (log1mexp of
+    Σ_j log(1 − π_j), stable on both sides of −log 2; kept finite when every π_j underflows).
+    The branch not taken gets a harmless input, so its gradient is not 0 · ∞ = NaN."""
+    log_none = F.logsigmoid(-logits).sum(-1).clamp_max(-1e-30)
+    near_zero = log_none > -0.6931471805599453
+    far = torch.where(near_zero, torch.full_like(log_none, -1.0), log_none)
+    return torch.where(near_zero, torch.log(-torch.expm1(log_none)), torch.log1p(-torch.exp(far)))
 
 
 class HurdleDirichlet(Likelihood):
