@@ -132,3 +132,18 @@ def test_a_measured_technical_covariate_stays_a_number():
     label = np.tile(["a", "b"], 60)
     result = audit(z, {"depth": depth, "label": label}, ["depth"], ["label"])
     assert result["covariates"]["depth"]["kind"] == "continuous"
+
+
+def test_a_level_with_a_single_record_is_left_out_not_the_whole_audit():
+    # an alignment's focus sequence is its own source; one batch may hold a single sample
+    z, labels = two_groups(n=120, shift=3.0)
+    labels = labels.copy()
+    labels[0] = "focus"
+    out = audit(z, {"group": labels, "batch": np.tile(["p", "q"], 60)}, ["batch"], ["group"])
+    group = out["covariates"]["group"]
+    assert group["levels"] == ["a", "b"] and group["rare_levels"] == ["focus"]
+    assert group["records"] == 119 and group["missing"] == 0
+    assert group["balanced_accuracy"] > 0.8 and not out["verdict"]["technical_dominates"]
+    assert out["covariates"]["batch"]["rare_levels"] == []
+    with pytest.raises(DataError, match=r"fewer than two of its levels .*\('a'; 1 with one"):
+        audit_covariate(z[:3], np.array(["a", "a", "b"], dtype=object))

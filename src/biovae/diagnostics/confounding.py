@@ -161,6 +161,20 @@ def continuous_predictability(
     return {"kind": "continuous", "r2": float(r2_score(y, pred)), "folds": cv.n_splits}
 
 
+def _single_record_levels(labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Mask of the records whose level is seen once (no fold could both train and test on
+    them) and those levels; an error when fewer than two levels would remain."""
+    levels, counts = np.unique(labels, return_counts=True)
+    rare = levels[counts == 1]
+    if rare.size and (counts > 1).sum() < 2:
+        kept = ", ".join(repr(str(v)) for v in levels[counts > 1]) or "none"
+        raise DataError(
+            f"fewer than two of its levels have more than one record ({kept}; {rare.size} "
+            "with one record each); nothing to cross-validate"
+        )
+    return np.isin(labels, rare), [str(v) for v in rare]
+
+
 def audit_covariate(
     z: np.ndarray,
     values: np.ndarray,
@@ -168,16 +182,21 @@ def audit_covariate(
     seed: int = 0,
     categorical: bool | None = None,
 ) -> dict[str, Any]:
-    """Skill and per-dimension attribution of one covariate (records with it missing dropped);
-    ``categorical`` None: decided by :func:`is_categorical_column`."""
+    """Skill and per-dimension attribution of one covariate (records with it missing dropped,
+    and those of a level seen once, listed in ``rare_levels``); ``categorical`` None: decided
+    by :func:`is_categorical_column`."""
     from scipy.stats import spearmanr
 
     keep = ~is_missing(values)
     if not keep.any():
         raise DataError(f"it has no values (all {keep.size} missing)")
     zk, vk = np.asarray(z, dtype=np.float64)[keep], np.asarray(values)[keep]
+    rare: list[str] = []
     if is_categorical_column(vk) if categorical is None else categorical:
         labels = np.asarray(list(level_text(vk)), dtype=str)
+        once, rare = _single_record_levels(labels)
+        keep[np.flatnonzero(keep)[once]] = False
+        zk, labels = zk[~once], labels[~once]
         result = categorical_predictability(zk, labels, n_splits, seed)
         attribution, threshold = dimension_attribution(zk, labels), CARRY_AUROC
     else:
@@ -187,7 +206,8 @@ def audit_covariate(
     order = np.argsort(-attribution)
     result.update(
         records=int(keep.sum()),
-        missing=int((~keep).sum()),
+        missing=int((~keep).sum()) - len(rare),
+        rare_levels=rare,
         attribution=[float(a) for a in attribution],
         carrying_dimensions=[int(k) for k in order if attribution[k] >= threshold],
     )
