@@ -147,3 +147,26 @@ def test_a_level_with_a_single_record_is_left_out_not_the_whole_audit():
     assert out["covariates"]["batch"]["rare_levels"] == []
     with pytest.raises(DataError, match=r"fewer than two of its levels .*\('a'; 1 with one"):
         audit_covariate(z[:3], np.array(["a", "a", "b"], dtype=object))
+
+
+def test_a_dimension_carries_a_rare_level_only_beyond_chance():
+    labels = np.array(["rare"] * 5 + ["common"] * 145)
+    spurious = detected = 0
+    for seed in range(40):
+        z = np.random.default_rng(seed).normal(size=(150, 10))
+        # noise: a symmetric AUROC of 0.65 with 5 records is chance for a quarter of dimensions
+        spurious += len(audit_covariate(z, labels, 5, 0, True)["carrying_dimensions"])
+        z[:5, 0] += 2.5  # the rare level shifted on dimension 0
+        result = audit_covariate(z, labels, 5, 0, True)
+        detected += result["carrying_dimensions"] == [0]
+        assert len(result["attribution_p"]) == 10
+    assert spurious <= 4 and detected >= 36, (spurious, detected)
+    # a continuous covariate: |ρ| ≥ 0.3 alone is chance for a third of dimensions at 12 records
+    spurious = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(size=12)
+        spurious += len(
+            audit_covariate(rng.normal(size=(12, 10)), noise, 3, 0, False)["carrying_dimensions"]
+        )
+    assert spurious <= 2, spurious
