@@ -181,3 +181,11 @@ def test_a_mapped_model_refitted_is_no_longer_a_mapping(mapped, tmp_path):
     refit.set_params(config=biovae.config.FitConfig(train=TrainConfig(epochs=1))).fit(xr, orf)
     assert refit.mapping_ is None
     assert "mapping" not in json.loads((refit.save(tmp_path / "m") / "metadata.json").read_text())
+
+
+def test_a_query_of_one_cell_maps_onto_a_batch_norm_reference(mapped):
+    """The reference's batch norm stays in inference mode while the query trains, so a batch
+    of one query cell is fine (a fit whose batch norm trains refuses batches of one)."""
+    ref, _, _, (xq, oq) = mapped
+    one = map_query(ref, xq[:1], {k: v[:1] for k, v in oq.items()}, epochs=1)
+    assert one.transform(xq[:1], {k: v[:1] for k, v in oq.items()}).shape == (1, 4)

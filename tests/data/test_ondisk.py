@@ -192,3 +192,21 @@ def test_a_malformed_csr_h5ad_is_a_one_line_error_in_memory_and_streamed(
             ds = read_dataset(path, stream=stream)
             if stream:  # the column check runs as rows are read
                 ds.x.rows(np.arange(len(ds)))
+
+
+def test_a_column_past_the_last_gene_on_disk_names_its_file_and_row(fixtures, tmp_path):
+    """Streamed, the column check runs as rows are read (the reader's checks read every row,
+    on every rank under torchrun): its one line names the file and the row."""
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "bad.h5ad"
+    shutil.copy(fixtures / CELLBENCH, path)
+    with h5py.File(path, "r+") as fh:
+        at = int(fh["X/indptr"][57])  # the first value of row 58
+        fh["X/indices"][at] = 205
+    with pytest.raises(DataError) as err:
+        read_dataset(path, stream=True)  # its finiteness check reads every row
+    assert str(err.value).startswith(f"{path}: the sparse matrix /X is malformed: row 58 ")
+    assert "column index 205, outside 0 .. 199" in str(err.value)

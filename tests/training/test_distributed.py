@@ -20,7 +20,8 @@ from biovae.config import LikelihoodConfig, ModelConfig, NetworkConfig, Objectiv
 from biovae.errors import PeerStoppedError
 from biovae.models import build_model
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
-from biovae.training.distributed import launched
+from biovae.training.distributed import DistContext, launched
+from biovae.training.loop import evaluate
 
 
 def _spawn(worker, args: tuple, outputs: list[Path]) -> None:
@@ -100,6 +101,30 @@ def test_epoch_batches_shard_records_across_ranks():
     shards = [torch.cat(list(epoch_batches(10, 2, gen[r], rank=r, world_size=3))) for r in range(3)]
     assert all(len(s) == 4 for s in shards)  # 10 records padded to 12, 4 per rank
     assert set(torch.cat(shards).tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize(("n", "world"), [(2, 5), (3, 8), (1, 3)])
+def test_fewer_records_than_ranks_still_give_every_rank_its_batches(n, world):
+    """Padding wraps around as often as it takes: a rank left without a batch would wait for
+    ever in the others' per-batch collectives (torchrun --nproc_per_node=5 on 2 records hung)."""
+    shards = [list(epoch_batches(n, 4, None, rank=r, world_size=world)) for r in range(world)]
+    assert [len(s) for s in shards] == [1] * world
+    assert [len(s[0]) for s in shards] == [1] * world
+    assert set(torch.cat([s[0] for s in shards]).tolist()) == set(range(n))
+
+
+def test_a_rank_without_held_out_records_scores_none_and_still_pools(monkeypatch):
+    """One held-out record and two ranks (11 records under torchrun): rank 1 has none to score;
+    it crashed on an empty batch ("cannot reshape tensor of 0 elements"), and rank 0 with it."""
+    pooled = []
+    monkeypatch.setattr(DistContext, "sum", lambda self, v: pooled.append(v) or v)
+    lik = likelihoods.build(LikelihoodConfig("gaussian"), (8,))
+    with seeded(0):
+        model = build_model(lik, 0, ModelConfig(n_latent=2))
+    val = InMemorySource(torch.randn(1, 8))
+    row = evaluate(model, val, ObjectiveConfig(), 0, 32, DistContext(rank=1, world_size=2))
+    assert len(pooled) == 1 and not pooled[0].any()  # rank 1 adds nothing to the pooled sums
+    assert row["loss"] == 0.0 and "classification" not in row
 
 
 def _fit_worker(rank: int, world: int, store: str, out: str, mode: str) -> None:

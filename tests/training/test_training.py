@@ -12,7 +12,7 @@ import torch
 
 from biovae import VAE
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, ObjectiveConfig, TrainConfig
-from biovae.errors import ModelFileError, TrainingError
+from biovae.errors import ConfigError, ModelFileError, TrainingError
 from tests.conftest import interrupt_when_made
 
 
@@ -240,6 +240,19 @@ def test_nan_loss_raises_with_epoch_and_hint():
     x = _data() * 1e30
     with pytest.raises(TrainingError, match=r"epoch 1, batch 1.*learning rate"):
         VAE(config=_cfg(epochs=2)).fit(x)
+
+
+@pytest.mark.parametrize("network", [{"norm": "batch"}, {"decoder": "linear"}])
+def test_batch_norm_with_one_record_per_batch_is_a_one_line_error(network):
+    """torch's batch norm cannot train on one record ("Expected more than 1 value per channel
+    when training"): a model that has it refuses batches of one before training starts."""
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), **network)),
+        train=TrainConfig(epochs=1, batch_size=1, patience=0),
+    )
+    with pytest.raises(ConfigError, match=r"batch norm .* batches hold 1; raise train.batch_size"):
+        VAE(config=cfg).fit(_data(n=20))
+    VAE(config=dataclasses.replace(cfg, train=TrainConfig(epochs=1, batch_size=2))).fit(_data(20))
 
 
 def test_huge_beta_collapses_and_free_bits_keep_rate():

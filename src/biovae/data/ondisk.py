@@ -161,6 +161,7 @@ class _H5CsrReader(_Reader):
             int(s) for s in (shape if shape is not None else group.attrs["shape"])
         )
         self.columns = columns  # the kept columns, or all
+        self.where = f"{getattr(group.file, 'filename', 'file')}: the sparse matrix {group.name}"
         width = self.full_shape[1] if columns is None else len(columns)
         self.shape = (self.full_shape[0], width)
         self.sparse = True
@@ -174,8 +175,8 @@ class _H5CsrReader(_Reader):
             or (np.diff(ip) < 0).any()
         ):
             raise DataError(
-                f"{getattr(group.file, 'filename', 'file')}: the sparse matrix {group.name} is "
-                "malformed (indptr does not match its rows or values); write it again with anndata"
+                f"{self.where} is malformed (indptr does not match its rows or values); write it "
+                "again with anndata"
             )
 
     def advise(self, scattered: bool) -> None:
@@ -194,12 +195,18 @@ class _H5CsrReader(_Reader):
             values = np.concatenate(data).astype(np.float32, copy=False)
         columns = np.concatenate(indices)
         if len(columns) and (columns.min() < 0 or columns.max() >= self.full_shape[1]):
-            raise DataError(
-                f"the sparse matrix on disk is malformed: a column index outside 0 .. "
-                f"{self.full_shape[1] - 1}; write it again with anndata"
-            )
+            self._bad_column(rows, indptr, columns)
         block = sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.full_shape[1]))
         return block if self.columns is None else block[:, self.columns]
+
+    def _bad_column(self, rows: np.ndarray, indptr: np.ndarray, columns: np.ndarray) -> None:
+        """The one-line error for a column index outside the matrix, naming its row."""
+        at = int(np.flatnonzero((columns < 0) | (columns >= self.full_shape[1]))[0])
+        row = int(rows[np.searchsorted(indptr, at, side="right") - 1])
+        raise DataError(
+            f"{self.where} is malformed: row {row + 1} has column index {int(columns[at])}, "
+            f"outside 0 .. {self.full_shape[1] - 1}; write it again with anndata"
+        )
 
 
 class _Direct:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from biovae.config import ObjectiveConfig, TrainConfig
-from biovae.errors import ModelFileError, TrainingError
+from biovae.errors import ConfigError, ModelFileError, TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
 from biovae.training.checkpoint import check_checkpoint_dir, load_checkpoint, save_checkpoint
@@ -71,6 +71,7 @@ def fit_model(
     processes); a resume that differs is refused.
     """
     dist = DistContext.current()
+    _check_batch_norm(model, train, config, dist)
     device = dist.device(config.device)
     net = dist.wrap(model.to(device), device)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
@@ -124,6 +125,29 @@ def fit_model(
     _check_finite(model, state.epoch)
     model.to("cpu")  # where scoring, reports and saving run
     return state.history
+
+
+def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig, dist) -> None:
+    """Batch norm in training needs two records per batch (one has no variance): refuse
+    batches of one record (--batch-size 1, or a process's share of the training records) in a
+    model whose batch norm trains, in one line, not torch's traceback from the first step
+    (a reference mapping's batch norm stays in inference mode, see ``models.surgery``)."""
+    per_step = min(config.batch_size, math.ceil(len(train) / dist.world_size))
+    if per_step >= 2:
+        return
+    was_training = model.training
+    model.train()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d) and m.training]
+    model.train(was_training)
+    if not norms:
+        return
+    share = "" if dist.world_size == 1 else f" on each of {dist.world_size} processes"
+    raise ConfigError(
+        f"this model has batch norm (--norm batch, or --decoder linear), which needs at least 2 "
+        f"records per batch, but its batches hold {per_step}{share}; raise train.batch_size "
+        "(--batch-size), train on more records or fewer processes, or leave batch norm out "
+        "(--norm layer, --decoder mlp)"
+    )
 
 
 def _rng_states(dist: DistContext, device: torch.device) -> dict[str, list[torch.Tensor]]:
@@ -223,7 +247,9 @@ def evaluate(
     device = next(model.parameters(), torch.empty(0)).device
     sums = torch.zeros(len(_STATS) + 2, dtype=torch.float64, device=device)
     mine = torch.arange(dist.rank, len(source), dist.world_size)
-    for _, batch in prefetched(source, iter(mine.split(batch_size))):
+    # fewer held-out records than ranks leave this rank none (and an empty tensor splits into
+    # one empty batch, which the model cannot score); it still joins the pooling below
+    for _, batch in prefetched(source, iter(mine.split(batch_size) if len(mine) else ())):
         batch: Batch = batch.to(device)
         out = model.loss(batch, objective, epoch)
         sums[: len(_STATS)] += _batch_sums(out, len(batch))

@@ -215,11 +215,13 @@ def epoch_batches(
 
     Every rank draws the same permutation from an identically seeded generator and keeps every
     ``world_size``-th record starting at ``rank`` (padding by wrap-around so ranks see equal
-    numbers of batches, as DistributedSampler does).
+    numbers of batches, as DistributedSampler does; with fewer records than ranks the order
+    wraps around more than once, or a rank left without a batch would wait for ever in the
+    others' collectives).
     """
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     if world_size > 1:
-        per_rank = -(-n // world_size)
-        order = torch.cat([order, order[: per_rank * world_size - n]])[rank::world_size]
+        pad = -(-n // world_size) * world_size - n
+        order = torch.cat([order, order.repeat(-(-pad // max(n, 1)))[:pad]])[rank::world_size]
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
