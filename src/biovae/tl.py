@@ -177,29 +177,35 @@ def pseudotime(
     use_rep: str = "X_biovae",
     root_key: str | None = None,
     root_value: str | float | None = None,
+    root: str | None = None,
     key_added: str = "biovae_pseudotime",
 ) -> None:
     """Diffusion pseudotime along ``adata.obsm[use_rep]`` into ``adata.obs[key_added]``.
 
-    The root is the extreme cell of the group ``obs[root_key] == root_value`` (levels as
-    :mod:`biovae.levels` spells them: ``2``, ``2.0`` and ``"2"`` name the same level) or,
-    without a root, of the first diffusion component; see
-    :mod:`biovae.applications.trajectory`.
+    The root is the cell named ``root`` (an obs name), the extreme cell of the group
+    ``obs[root_key] == root_value`` (levels as :mod:`biovae.levels` spells them: ``2``,
+    ``2.0`` and ``"2"`` name the same level) or, without either, the extreme cell of the
+    first diffusion component; see :mod:`biovae.applications.trajectory`.
     """
     from biovae.applications import trajectory
     from biovae.inputs import obs_columns
 
     _check_writable(adata)
+    if (root_key is None) != (root_value is None) or (root is not None and root_key is not None):
+        raise ConfigError(
+            "give root_key and root_value together, or root (an obs name) alone, or none of them"
+        )
     group = None
     if root_key is not None:
         obs = obs_columns(adata.obs, adata.n_obs, own_rows=True)
         group = trajectory.root_mask(obs, root_key, root_value)
+    cell = None if root is None else trajectory.root_index(adata.obs_names, root)
     if use_rep not in adata.obsm:
         raise DataError(
             f"adata.obsm has no {use_rep!r} (keys: {', '.join(adata.obsm) or 'none'}); run "
             "biovae.tl.vae first or pass use_rep"
         )
-    traj = trajectory.pseudotime(adata.obsm[use_rep], root_group=group)
+    traj = trajectory.pseudotime(adata.obsm[use_rep], root=cell, root_group=group)
     adata.obs[key_added] = traj.pseudotime
     adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}
 

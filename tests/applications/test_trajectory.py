@@ -139,3 +139,26 @@ def test_identical_records_get_identical_pseudotimes_and_no_self_loops():
     np.fill_diagonal(d, np.inf)
     kth = np.sort(d, axis=1)[:, tj.N_NEIGHBOURS - 1 : tj.N_NEIGHBOURS]
     np.testing.assert_array_equal(kernel.toarray() > 0, (d <= kth) | (d <= kth).T)
+
+
+def test_tl_pseudotime_refuses_half_a_root_and_roots_at_a_named_cell():
+    anndata = pytest.importorskip("anndata")
+    import biovae
+    from biovae.errors import ConfigError
+
+    emb, t = spiral(80)
+    adata = anndata.AnnData(np.zeros((80, 1), np.float32), obsm={"X_biovae": emb})
+    adata.obs["stage"] = np.where(t < 0.1, "early", "late")
+    # a root value without its key was ignored: the default root was used without a word
+    for half in ({"root_value": "early"}, {"root_key": "stage"}):
+        with pytest.raises(ConfigError, match="root_key and root_value together"):
+            biovae.tl.pseudotime(adata, **half)
+    with pytest.raises(ConfigError, match="root_key and root_value together"):
+        biovae.tl.pseudotime(adata, root="3", root_key="stage", root_value="early")
+    name = adata.obs_names[int(np.argmax(t))]  # the far end of the curve
+    biovae.tl.pseudotime(adata, root=name)
+    assert adata.uns["biovae_pseudotime"]["root"] == name
+    assert adata.obs["biovae_pseudotime"][name] == 0.0
+    assert spearmanr(adata.obs["biovae_pseudotime"], t).correlation < -0.99
+    with pytest.raises(DataError, match="no record with id 'nope'"):
+        biovae.tl.pseudotime(adata, root="nope")

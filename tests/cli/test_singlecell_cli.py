@@ -49,6 +49,25 @@ def test_trajectory_writes_pseudotime_and_report(model, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_trajectory_roots_at_a_cell_given_by_id(model, tmp_path, capsys):
+    out, data = model
+    table = tmp_path / "pt.csv"
+    base = ["trajectory", str(out), str(data), "--out", str(table)]
+    assert main([*base, "--root-id", "B14"]) == 0
+    pt = pd.read_csv(table, index_col="id")
+    assert pt.loc["B14", "pseudotime"] == 0.0
+    table.unlink()
+    for extra, message in (
+        (["--root-id", "nope"], "no record with id 'nope'"),
+        (["--root-id", "B14", "--root-key", "batch", "--root-value", "celseq2"], "not both"),
+    ):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert not table.exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

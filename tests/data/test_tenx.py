@@ -113,3 +113,43 @@ def test_h5_streamed_equals_read_whole(tmp_path, version):
         )
     assert streamed.features == whole.features and list(streamed.ids) == list(whole.ids)
     assert fingerprint(streamed) == fingerprint(whole)
+
+
+@pytest.mark.parametrize("index", [4, 500])
+@pytest.mark.parametrize("stream", [False, True])
+def test_h5_gene_index_out_of_range_is_a_one_line_error(tmp_path, index, stream):
+    # scipy does not check indices when building the matrix: one past the last feature
+    # trained silently, one far beyond it crashed the interpreter (segmentation fault)
+    h5py = pytest.importorskip("h5py")
+    path = h5_file(tmp_path, version=2)
+    with h5py.File(path, "r+") as fh:
+        indices = fh["GRCh38/indices"][()]
+        indices[1] = index
+        del fh["GRCh38/indices"]
+        fh["GRCh38/indices"] = indices
+    with pytest.raises(DataError, match=rf"^{path}: .*(must be <|outside 0 \.\.)"):
+        ds = read_dataset(path, stream=stream)
+        ds.x.rows(np.arange(3)) if stream else None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_h5_v2_of_several_genomes_is_refused_not_read_in_part(tmp_path, stream):
+    # a mixed-species Cell Ranger 2 file keeps each genome's genes in its own group: the
+    # first group alone was read, dropping the other genome's genes without a word
+    h5py = pytest.importorskip("h5py")
+    path = h5_file(tmp_path, version=2)
+    with h5py.File(path, "r+") as fh:
+        fh.copy("GRCh38", "mm10")
+    with pytest.raises(DataError, match=r"2 genomes \(GRCh38, mm10\); only a one-genome") as err:
+        read_dataset(path, stream=stream)
+    assert "not a 10x Cell Ranger" not in str(err.value)
+
+
+def test_h5_streamed_with_a_bad_indptr_is_reported_once(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = h5_file(tmp_path)
+    with h5py.File(path, "r+") as fh:
+        fh["matrix/indptr"][-1] += 2
+    with pytest.raises(DataError, match=r"^\S+: the sparse matrix /matrix is malformed") as err:
+        read_dataset(path, stream=True)
+    assert "not a 10x Cell Ranger" not in str(err.value)

@@ -171,3 +171,27 @@ def test_a_model_fitted_with_format_reads_its_own_file_again(fixtures, tmp_path)
     fit = ["fit", str(data), "--format", "csv", "--id-column", "sample_id", "--epochs", "1"]
     assert main([*fit, "--quiet", "--out", str(model)]) == 0
     assert main(["embed", str(model), str(data), "--out", str(tmp_path / "z.csv")]) == 0
+
+
+def test_a_streamed_model_embeds_a_10x_folder(fixtures, tmp_path):
+    """A 10x ``matrix.mtx`` folder is known by its contents, not a name: the saved
+    ``--stream`` was not dropped for it, and the folder was refused for an option never given."""
+    import gzip
+
+    import scipy.io
+
+    model = tmp_path / "m"
+    data = fixtures / CELLBENCH
+    fit = ["fit", str(data), "--likelihood", "nb", "--epochs", "1", "--stream", "--quiet"]
+    assert main([*fit, "--out", str(model)]) == 0
+    whole = read_dataset(data)
+    folder = tmp_path / "filtered_feature_bc_matrix"
+    folder.mkdir()
+    scipy.io.mmwrite(str(folder / "matrix.mtx"), sp.coo_matrix(whole.x.T), field="integer")
+    with gzip.open(folder / "features.tsv.gz", "wt") as fh:
+        fh.writelines(f"{f}\t{f}\tGene Expression\n" for f in whole.features)
+    (folder / "barcodes.tsv").write_text("".join(f"{i}\n" for i in whole.ids))
+    for source, out in ((data, "a.csv"), (folder, "b.csv")):
+        assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
+    a, b = ((tmp_path / f).read_text().splitlines() for f in ("a.csv", "b.csv"))
+    assert a == b

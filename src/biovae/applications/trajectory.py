@@ -210,6 +210,20 @@ def pseudotime(
     return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
 
 
+def root_index(ids: Any, root_id: Any) -> int:
+    """The position of the record named ``root_id`` among ``ids`` (record ids, obs names),
+    or a one-line error; a repeated id is refused, since it names no single cell."""
+    text = np.asarray([str(v) for v in ids], dtype=object)
+    hits = np.flatnonzero(text == str(root_id))
+    if hits.size != 1:
+        what = "no record" if hits.size == 0 else f"{hits.size} records"
+        raise DataError(
+            f"{what} with id {str(root_id)!r} (ids: {', '.join(text[:5])}, ...); give the id of "
+            "one record as the root, or a group with --root-key/--root-value"
+        )
+    return int(hits[0])
+
+
 def root_mask(obs: dict[str, np.ndarray], key: str, value: Any) -> np.ndarray:
     """Records whose ``obs[key]`` is the level ``value`` names, or a one-line error.
 

@@ -106,7 +106,7 @@ def read_dataset(
         With a one-line message for any missing, empty or malformed input.
     """
     path = Path(path)
-    fmt = _resolve_format(path, "10x-mtx" if fmt is None and _is_10x_folder(path) else fmt)
+    fmt = _resolve_format(path, fmt)
     if fmt == "10x-mtx":
         _check_directory(path)
     else:
@@ -203,13 +203,16 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
 
 
 def infer_format(path: str | os.PathLike) -> str:
-    """Format name from the file extension (case-insensitive).
+    """Format name from the file extension (case-insensitive); a folder holding
+    ``matrix.mtx(.gz)`` is ``10x-mtx``.
 
     Raises
     ------
     DataError
         For an unknown extension, listing the supported ones.
     """
+    if _is_10x_folder(Path(path)):
+        return "10x-mtx"
     name = Path(path).name.lower()
     for ext in sorted(_EXTENSIONS, key=len, reverse=True):
         if name.endswith(ext):

@@ -60,12 +60,13 @@ def read_10x_mtx(directory: str | Path) -> Dataset:
 
 
 def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
-    """Read a Cell Ranger ``.h5`` feature-barcode matrix (v3 ``matrix`` group or v2 genome);
-    with ``stream`` the counts stay on disk (a :class:`~biovae.data.ondisk.RowStore`)."""
+    """Read a Cell Ranger ``.h5`` feature-barcode matrix (v3 ``matrix`` group or the genome
+    group of a one-genome v2 file); with ``stream`` the counts stay on disk (a
+    :class:`~biovae.data.ondisk.RowStore`)."""
     h5py = require("h5py", "singlecell")
     try:
         with h5py.File(path, "r") as fh:
-            group = fh["matrix"] if "matrix" in fh else fh[next(iter(fh.keys()))]
+            group = fh["matrix"] if "matrix" in fh else _genome_group(fh, path)
             shape = tuple(int(v) for v in group["shape"][()])
             where = group.name
             # genes x cells in CSC = cells x genes in CSR with the same three arrays
@@ -75,6 +76,7 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
                     (group["data"][()], group["indices"][()], group["indptr"][()]),
                     shape=(shape[1], shape[0]),
                 )
+                _check_indices(x, path)
             barcodes = _text(group["barcodes"][()])
             if "features" in group:
                 ids = _text(group["features"]["id"][()])
@@ -83,6 +85,8 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
             else:
                 ids = _text(group["genes"][()])
                 types = [GENE_EXPRESSION] * len(ids)
+    except DataError:
+        raise
     except (OSError, KeyError, StopIteration, ValueError) as exc:
         raise DataError(
             f"{path}: not a 10x Cell Ranger .h5 matrix ({exc}); pass the "
@@ -101,6 +105,8 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
             x = open_csr_rows(
                 path, where, (shape[1], shape[0]), None if keep.size == shape[0] else keep
             )
+        except DataError:
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise DataError(
                 f"{path}: not a 10x Cell Ranger .h5 matrix ({exc}); pass the "
@@ -109,6 +115,31 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
         features = [ids[i] for i in keep]
         return Dataset(x, np.asarray(barcodes, dtype=object), features, {}, source=str(path))
     return _dataset(x, barcodes, ids, types, str(path))
+
+
+def _check_indices(x: sp.csr_matrix, path: str | Path) -> None:
+    """scipy checks no gene index when the matrix is built: one past the last gene was
+    trained on silently, one far beyond it crashed the gene selection (segmentation fault)."""
+    try:
+        x.check_format(full_check=True)
+    except ValueError as exc:
+        raise DataError(
+            f"{path}: the sparse matrix is damaged ({exc}, a gene index out of range or an "
+            "inconsistent indptr); export the filtered_feature_bc_matrix.h5 again"
+        ) from None
+
+
+def _genome_group(fh, path: str | Path):
+    """The one genome group of a Cell Ranger 2 file; a file of several genomes (a mixed-species
+    run keeps each genome's genes in its own group) is refused rather than read in part."""
+    genomes = list(fh.keys())
+    if len(genomes) > 1:
+        raise DataError(
+            f"{path}: a Cell Ranger 2 .h5 of {len(genomes)} genomes ({', '.join(genomes)}); "
+            "only a one-genome file is read: write one genome to .h5ad first (e.g. "
+            "scanpy.read_10x_h5(path, genome=...).write_h5ad(...))"
+        )
+    return fh[genomes[0]]
 
 
 def _text(values: np.ndarray) -> list[str]:
