@@ -36,6 +36,17 @@ def test_missing_genotypes_without_the_flag_exit_2(fixtures, tmp_path, capsys):
     assert len(err) == 1 and "--allow-missing" in err[0] and not (tmp_path / "m").exists()
 
 
+def test_calls_beyond_the_ploidy_name_the_setting_that_fits_them(fixtures, tmp_path, capsys):
+    data = str(fixtures / "vcf_ploidy_example_4.1.vcf")  # NA00003 is triploid (1/1/1)
+    fit = ["fit", data, "--likelihood", "genotype", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ploidy = 3 under [model.likelihood]" in err[0]
+    assert not (tmp_path / "m").exists()
+    (tmp_path / "p.toml").write_text('[model.likelihood]\nname = "genotype"\nploidy = 3\n')
+    assert main([*fit, "--config", str(tmp_path / "p.toml"), "--out", str(tmp_path / "m")]) == 0
+
+
 def test_scores_per_observed_locus_and_split_loci_refused(fixtures, tmp_path, capsys):
     import numpy as np
     import pandas as pd

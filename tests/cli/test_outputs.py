@@ -122,3 +122,12 @@ def test_sigterm_unwinds_like_ctrl_c(table_model, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated"
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_iwae_of_a_model_without_posterior_names_the_model_in_words(table_model, capsys):
+    _, data = table_model
+    ae = data.parent / "ae"
+    assert main(["fit", str(data), "--model", "ae", "--out", str(ae), *FAST]) == 0
+    rc, _, err = run(capsys, "score", ae, data, "--iwae", "5", "--out", data.parent / "s.csv")
+    assert rc == 2 and "--iwae needs a VAE; a plain autoencoder has no posterior" in err
+    assert not (data.parent / "s.csv").exists()

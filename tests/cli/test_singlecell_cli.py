@@ -109,6 +109,17 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_trajectory_report_names_the_root_by_its_id(model, tmp_path, capsys):
+    out, data = model
+    table, html = tmp_path / "pt.csv", tmp_path / "t.html"
+    args = ["trajectory", str(out), str(data), "--root-key", "batch", "--root-value", "dropseq"]
+    assert main([*args, "--out", str(table), "--report", str(html)]) == 0
+    pt = pd.read_csv(table, dtype={"id": str})
+    root = pt["id"][pt["pseudotime"] == 0.0].item()
+    assert f"root (record {root})" in html.read_text()  # the id, not the row number
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -266,6 +277,15 @@ def test_table_options_of_the_fit_do_not_follow_the_model_to_h5ad(
     rest = [str(model.parent / "query.tsv") if a == "QUERY" else a for a in rest]
     args = [name, str(model), str(h5ad), "--quiet", *rest, str(tmp_path / out)]
     assert main(args) == 0, capsys.readouterr().err
+
+
+def test_sampling_a_conditional_model_without_obs_names_the_flag(tsv_model, tmp_path, capsys):
+    model, _ = tsv_model
+    out = tmp_path / "s.tsv"
+    assert main(["sample", str(model), "-n", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "conditional on batch" in err and "--obs FILE" in err and "3 rows" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_integration_writes_json_only_to_a_json_name(model, tmp_path, capsys):

@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 import biovae
+from biovae.config import DataConfig, FitConfig, TrainConfig
 from biovae.data.dataset import Dataset
 from biovae.data.readers import read_dataset
 from biovae.errors import ConfigError
@@ -127,6 +128,13 @@ def test_report_without_data_says_what_needs_data(pbmc_vae, tmp_path: Path, fast
     assert text.count("needs data") == 4
 
 
+def test_report_without_data_tells_a_command_line_user_how_to_give_it(
+    pbmc_vae, tmp_path: Path, fast_render
+) -> None:
+    text = " ".join(parse(write_report(pbmc_vae, tmp_path / "nodata.html")).text)
+    assert text.count("biovae report MODEL DATA") == 5  # the summary and each section
+
+
 def test_color_by_numeric_column_and_unknown_column(pbmc_vae, pbmc, tmp_path, fast_render):
     part = pbmc.subset(np.arange(150))
     path = write_report(pbmc_vae, tmp_path / "r.html", data=part, color_by=["n_counts"])
@@ -212,3 +220,19 @@ def test_sequence_report(tmp_path: Path, fast_render) -> None:
     assert "Latent map coloured by class" in [i["alt"] for i in page.imgs]
     assert re.search(r"the most probable letter is the observed one at \d+\.\d% of positions", text)
     assert "60 positions" in text
+
+
+def test_marker_genes_are_not_of_the_batch_the_model_is_conditioned_on(
+    pbmc, tmp_path, fast_render
+) -> None:
+    # the first text column is the covariate here; markers of batches are not cell types
+    cfg = FitConfig(
+        data=DataConfig(categorical_covariates=("bulk_labels",)),
+        train=TrainConfig(epochs=1, batch_size=256),
+    )
+    part = pbmc.subset(np.arange(300))
+    est = biovae.VAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    text = " ".join(parse(write_report(est, tmp_path / "c.html", data=part)).text)
+    assert "Marker genes by louvain" in text and "Marker genes by bulk_labels" not in text
+    page = parse(write_report(est, tmp_path / "b.html", data=part, color_by=("bulk_labels",)))
+    assert "Marker genes by bulk_labels" in " ".join(page.text)  # asked for: as asked

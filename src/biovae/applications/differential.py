@@ -224,6 +224,9 @@ def _compare(
     frame.attrs.update(
         mode=settings.mode,
         delta=settings.delta,
+        fdr=settings.fdr,
+        bayes_factor=settings.bayes_factor,
+        batch_correction=batch_key or "",
         pseudocount=float(eps),
         n1=len(idx1),
         n2=len(idx2),

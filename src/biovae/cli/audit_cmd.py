@@ -37,7 +37,14 @@ def add_audit_parser(sub, make_parser) -> None:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for audit.json (+ html)")
     p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")
-    p.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=5,
+        metavar="K",
+        help="stratified cross-validation folds (default 5; fewer when a category has fewer "
+        "records)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)

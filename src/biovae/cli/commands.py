@@ -20,7 +20,7 @@ from biovae.cli.io import (
 from biovae.cli.options import build_config
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, model_phrase
 
 TABLE_SUFFIXES = (".csv", ".tsv")
 SAMPLE_SUFFIXES = (".csv", ".tsv", ".fa", ".fasta", ".faa", ".fna")
@@ -88,19 +88,32 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
         ckpt = out.with_name(out.name + ".checkpoint")
         if ckpt.is_dir() and _only_checkpoint_files(ckpt):  # someone else's files stay
             shutil.rmtree(ckpt, ignore_errors=True)
-        last = est.history_[-1]
-        what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL
-        _say(
-            args,
-            f"trained {last['epoch']} epochs; {what}/record {last['elbo']:.4g}"
-            + (f", validation {last['val_elbo']:.4g}" if "val_elbo" in last else ""),
-        )
+        _say(args, _fit_summary(cfg, est.history_))
     if args.report:
         from biovae.reports.html import write_report
 
         write_report(est, args.report, data=ds)
         _say(args, f"report: {args.report}")
     print(out)
+
+
+def _fit_summary(cfg, history: list[dict]) -> str:
+    """The last epoch's numbers and, when early stopping kept an earlier epoch's weights (the
+    ones saved), that epoch and its validation value."""
+    from biovae.reports.analysis import kept_epoch
+
+    last = history[-1]
+    what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL
+    epochs = f"{last['epoch']} epoch{'' if last['epoch'] == 1 else 's'}"
+    text = f"trained {epochs}; {what}/record {last['elbo']:.4g}"
+    if "val_elbo" not in last:
+        return text
+    text += f", validation {last['val_elbo']:.4g}"
+    kept = kept_epoch(history, cfg.objective.beta, cfg.train.early_stopping)
+    if kept is None or kept == last["epoch"]:
+        return text
+    row = next(r for r in history if r["epoch"] == kept)
+    return text + f"; kept (saved) epoch {kept}, validation {row['val_elbo']:.4g}"
 
 
 def _load(args: argparse.Namespace):
@@ -144,8 +157,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
             "file name ending in .csv or .tsv"
         )
     chosen = screens(args, alphabet is not None, alphabet)  # checked before any sampling
-    obs = None
-    if args.obs and not est.schema_.covariates.width:
+    obs, cov = None, est.schema_.covariates
+    if cov.width and not args.obs:
+        raise ConfigError(
+            f"{args.model} is conditional on {', '.join(cov.categorical + cov.continuous)}: "
+            f"give the samples' covariates with --obs FILE (a table with an id column, those "
+            f"columns and {args.n} rows, one per sample)"
+        )
+    if args.obs and not cov.width:
         raise ConfigError(
             f"--obs gives covariates for the samples, but {args.model} is not conditional on "
             "any; leave --obs out"
@@ -178,7 +197,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     est = _load(args)
     if args.iwae > 1 and not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError(
-            f"--iwae needs a VAE; a '{est.config_.model.kind}' model has no posterior to draw z "
+            f"--iwae needs a VAE; {model_phrase(est)} has no posterior to draw z "
             "from (its score is PCA's exact log-likelihood or an autoencoder's "
             "log p(x | z = f(x))); drop --iwae"
         )

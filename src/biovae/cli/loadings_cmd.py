@@ -32,7 +32,9 @@ def add_loadings_parser(sub, make_parser) -> None:
         help="subtract each factor's mean loading (auto: yes for the softmax output rho of "
         "count likelihoods, which ignores it; no for other outputs such as ZINB's pi_logits)",
     )
-    p.add_argument("--top", type=int, default=5, metavar="N", help="features per factor to print")
+    p.add_argument(
+        "--top", type=int, default=5, metavar="N", help="features per factor to print (default 5)"
+    )
     p.set_defaults(func=cmd_loadings)
 
 

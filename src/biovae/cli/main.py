@@ -178,13 +178,15 @@ def _score_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
-    p.add_argument("--iwae", type=int, default=1, metavar="K", help="also the IWAE-K bound")
+    p.add_argument(
+        "--iwae", type=int, default=1, metavar="K", help="IWAE-K bound too (default 1: no)"
+    )
     p.add_argument(
         "--samples",
         type=int,
         default=1,
         metavar="S",
-        help="average the ELBO over S posterior samples",
+        help="average the ELBO over S posterior samples (default 1)",
     )
     p.add_argument("--seed", type=int, default=0)
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
@@ -215,8 +217,8 @@ def _demo_parser(sub) -> None:
         "Train on the shipped PBMC data set and write a report.",
         "  biovae demo --out demo-output\n",
     )
-    p.add_argument("--out", default="demo-output", metavar="DIR")
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--out", default="demo-output", metavar="DIR", help="(default demo-output)")
+    p.add_argument("--epochs", type=int, default=150, help="maximum epochs (default 150)")
     p.set_defaults(func=commands.cmd_demo)
 
 

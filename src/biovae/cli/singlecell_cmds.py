@@ -105,8 +105,12 @@ def _add_de_parser(sub, make) -> None:
         help="change: P(|log2 fold change| ≥ delta), calls at a posterior FDR (default); "
         "vanilla: P(group 1 > group 2), calls by Bayes factor (scvi-tools' default)",
     )
-    p.add_argument("--delta", type=float, default=0.25, help="|log2 fold change| threshold")
-    p.add_argument("--fdr", type=float, default=0.05, help="target posterior expected FDR")
+    p.add_argument(
+        "--delta", type=float, default=0.25, help="|log2 fold change| threshold (default 0.25)"
+    )
+    p.add_argument(
+        "--fdr", type=float, default=0.05, help="target posterior expected FDR (default 0.05)"
+    )
     p.add_argument(
         "--bayes-factor",
         type=float,
@@ -162,7 +166,9 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
     if args.report:
         from biovae.reports.sections_trajectory import trajectory_section, write_trajectory_report
 
-        section = trajectory_section(z, traj, stage, args.color_by or "stage")
+        section = trajectory_section(
+            z, traj, stage, args.color_by or "stage", ids=[str(i) for i in ds.ids]
+        )
         write_trajectory_report(report, [section], f"Trajectory of {args.data}")
     write_table(out, ds.ids, {"pseudotime": traj.pseudotime})
     print(out)

@@ -124,11 +124,19 @@ class Genotype(Likelihood):
         bad = known & ((x < 0) | (x > self.ploidy) | (x != np.round(x)))
         if bad.any():
             r, c = np.argwhere(bad)[0]
+            most = np.nanmax(np.where(bad, x, np.nan))
+            polyploid = (
+                f"; for up to {most:.0f} copies set ploidy = {most:.0f} under "
+                "[model.likelihood] in a --config file (likelihood.ploidy)"
+                if most > self.ploidy and most == np.round(most)
+                else ""
+            )
             return BadEntry(
                 int(r),
                 int(c),
                 f"is not an allele count in 0..{self.ploidy}",
-                "give allele copies per individual (dosages 0..ploidy), empty for missing",
+                "give allele copies per individual (dosages 0..ploidy), empty for missing"
+                + polyploid,
             )
         if self.dosage:
             return None

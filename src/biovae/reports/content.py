@@ -57,7 +57,7 @@ def needs_data(id_: str, title: str, what: str) -> Section:
         id_,
         title,
         notes=(
-            f"{what} needs data: pass the records to write_report(..., data=dataset) "
-            "(for example the training data) to see this section.",
+            f"{what} needs data: give the records (for example the training data) to see "
+            "this section: biovae report MODEL DATA, or write_report(..., data=dataset).",
         ),
     )

@@ -94,17 +94,26 @@ def de_section(table: Any, index: int = 0) -> Section:
 
 
 def _method(attrs: dict) -> str:
+    batch = attrs.get("batch_correction")
+    within = (
+        f" Both groups are decoded under the same level of {batch}, level by level, so each "
+        "fold change is taken within one batch (batch correction)."
+        if batch
+        else " Every cell is decoded with its own covariates (no batch correction)."
+    )
     if attrs.get("mode") == "vanilla":
         return (
             "vanilla mode. P(DE) is the posterior probability of the more probable sign of the "
             "change between random cells of the two groups (h1 > h2 or h1 < h2); called genes "
-            "have |log Bayes factor| at or above the threshold, whatever the size of the change."
+            f"have |log Bayes factor| ≥ {attrs.get('bayes_factor', 3.0):g}, whatever the size "
+            "of the change." + within
         )
     return (
         f"change mode, δ = {attrs.get('delta', 0.25)} (log2), pseudocount "
         f"{attrs.get('pseudocount', 0):.2g}. P(DE) is the posterior probability that the log2 "
         "fold change between random cells of the two groups exceeds δ in its more probable "
-        "direction; called genes keep the posterior expected false discovery rate at the target."
+        "direction; called genes keep the posterior expected false discovery rate at "
+        f"{attrs.get('fdr', 0.05):g}." + within
     )
 
 

@@ -174,8 +174,9 @@ def _overview(
     )
     if ds is None:
         hint += (
-            '<p class="note">Written without data: pass <code>data=</code> to see latent '
-            "maps, reconstructions and samples.</p>"
+            '<p class="note">Written without data: give the records (<code>biovae report '
+            "MODEL DATA</code>, or <code>data=</code> in Python) to see latent maps, "
+            "reconstructions and samples.</p>"
         )
     return (
         '<section class="overview" id="summary">'

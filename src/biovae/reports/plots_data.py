@@ -16,6 +16,8 @@ from biovae.reports.analysis import feature_moments, pearson
 
 #: Sequence positions per row of the per-position probability plot.
 POSITIONS_PER_ROW = 90
+#: Heatmap colour of a missing entry (NaN: a missing genotype).
+MISSING_GREY = "#c8ced6"
 
 
 def reconstruction_heatmap(
@@ -25,9 +27,13 @@ def reconstruction_heatmap(
     ids: Sequence[str],
     scale_label: str,
 ) -> bytes:
-    """Records × features heatmaps of the data and of its reconstruction on one colour scale."""
-    vmax = float(np.percentile(np.concatenate([observed.ravel(), reconstructed.ravel()]), 99.5))
-    vmin = float(min(observed.min(), reconstructed.min()))
+    """Records × features heatmaps of the data and of its reconstruction on one colour scale;
+    missing entries (NaN, genotypes) are grey and left out of the scale."""
+    both = np.concatenate([observed.ravel(), reconstructed.ravel()])
+    both = both[~np.isnan(both)]
+    vmax = float(np.percentile(both, 99.5)) if both.size else 1.0
+    vmin = float(both.min()) if both.size else 0.0
+    cmap = fg.colormap("magma").with_extremes(bad=MISSING_GREY)
     n_rec, n_feat = observed.shape
 
     def draw(fig) -> None:
@@ -40,7 +46,7 @@ def reconstruction_heatmap(
                 aspect="auto",
                 vmin=vmin,
                 vmax=vmax or None,
-                cmap="magma",
+                cmap=cmap,
                 interpolation="nearest",
             )
             ax.set_title(title)

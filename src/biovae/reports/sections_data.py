@@ -88,8 +88,10 @@ def _heatmap(
     """A few records × the most variable features, observed next to reconstructed."""
     rows = _heatmap_rows(idx, order)
     cols = np.sort(most_variable(obs_d, HEATMAP_FEATURES))
+    shown = obs_d[rows][:, cols]
+    missing = " Grey: missing values." if np.isnan(shown).any() else ""
     png = plots_data.reconstruction_heatmap(
-        obs_d[rows][:, cols],
+        shown,
         rec_d[rows][:, cols],
         [ds.features[c] for c in cols],
         [ds.ids[idx[r]] for r in rows],
@@ -100,7 +102,7 @@ def _heatmap(
         png,
         "Observed and reconstructed records",
         f"{len(rows)} records (ordered along the latent map) × the {len(cols)} most variable "
-        f"features, on the {scale} scale. Rows should look alike on both sides.",
+        f"features, on the {scale} scale. Rows should look alike on both sides.{missing}",
     )
 
 

@@ -18,9 +18,14 @@ from biovae.reports.content import Plot, Section, Table
 PER_GROUP, DRAWS = 5, 1000
 
 
-def marker_column(ds: Dataset, color_by: Sequence[str] | None) -> str | None:
-    """The first categorical column (2..30 levels) among ``color_by`` or the defaults."""
-    for name in tuple(color_by or ()) or default_color_by(ds):
+def marker_column(ds: Dataset, color_by: Sequence[str] | None, est: Any = None) -> str | None:
+    """The first categorical column (2..30 levels) among ``color_by`` or, without it, the
+    defaults less the covariates ``est`` is conditioned on (its batch: groups that are not
+    cell types, and whose differences the model was told to explain away)."""
+    schema = getattr(est, "schema_", None)
+    covariates = set(schema.covariates.categorical) if schema is not None else set()
+    names = tuple(color_by or ()) or [n for n in default_color_by(ds) if n not in covariates]
+    for name in names:
         col = ds.obs.get(name)
         if col is not None and is_categorical(col) and 2 <= n_categories(col) <= 30:
             return name
@@ -47,7 +52,7 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
         return None  # no data, or no posterior to sample (PCA, autoencoder)
     if not isinstance(model.likelihood, ObservedLibrary):
         return None
-    name = marker_column(ds, color_by)
+    name = marker_column(ds, color_by, est)
     if name is None:
         return None
     tables = de.one_vs_rest(est, ds, groupby=name, settings=de.DESettings(n_samples=DRAWS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +31,20 @@ def trajectory_section(
     stage_name: str = "stage",
     title: str = "Trajectory",
     id_: str = "trajectory",
+    ids: Sequence[str] | None = None,
 ) -> Section:
-    """Latent maps coloured by diffusion pseudotime and (when given) by the known stage."""
+    """Latent maps coloured by diffusion pseudotime and (when given) by the known stage.
+
+    ``ids`` name the records, so that the caption names the root by its id, not its row.
+    """
     proj = project_2d(z_mean)
+    root = f"record {ids[traj.root]}" if ids is not None else f"record in row {traj.root + 1}"
     maps = [
         Plot(
             "trajectory-pseudotime",
             plots.latent_map(proj, traj.pseudotime, "diffusion pseudotime"),
             "Latent map coloured by diffusion pseudotime",
-            f"Pseudotime 0 at the root record (#{traj.root}), 1 at the farthest record; grey "
+            f"Pseudotime 0 at the root ({root}), 1 at the farthest record; grey "
             "records are not connected to the root in the neighbour graph.",
             wide=False,
         )

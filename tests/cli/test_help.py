@@ -1,0 +1,28 @@
+"""``--help`` of every command states the defaults its options really have."""
+
+from __future__ import annotations
+
+import argparse
+
+from biovae.cli.main import _parser
+
+
+def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif action.option_strings and action.dest != "help":
+            yield " ".join(path), action
+
+
+def test_every_option_with_a_default_states_it() -> None:
+    silent = []
+    for command, action in _options(_parser()):
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS) or default == [] or default == 0:
+            continue  # nothing to state: off, empty, or the seed 0
+        text = action.help or ""
+        if str(default) not in text and "default" not in text:
+            silent.append(f"{command} {action.option_strings[0]} (default {default!r})")
+    assert not silent, silent
