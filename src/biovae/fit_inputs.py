@@ -64,13 +64,15 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, 
 def resume_identity(data_fingerprint: str, cfg: FitConfig, *tensors: Any) -> dict[str, Any]:
     """What a resumed fit must share with its checkpoint (besides the training settings the
     loop adds): the data, the model and data settings, and the covariate / label / weight
-    values given (``tensors``; None for an absent one), as a SHA-256."""
+    values given (``tensors``; None for an absent one), as a SHA-256. Whether the data are
+    streamed from disk is left out: a streamed fit is the in-memory fit (tested), so a fit
+    stopped for want of memory resumes with ``--stream``."""
     h = hashlib.sha256()
     for t in tensors:
         h.update(b"-" if t is None else torch.as_tensor(t).cpu().contiguous().numpy().tobytes())
     return {
         "data": data_fingerprint,
         "model": to_dict(cfg.model),
-        "covariates": to_dict(cfg.data),
+        "covariates": {k: v for k, v in to_dict(cfg.data).items() if k != "stream"},
         "covariates, labels, weights": h.hexdigest(),
     }

@@ -4,6 +4,8 @@ reported by record, and the command line's ``--stream`` works end to end."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -195,3 +197,22 @@ def test_a_streamed_model_embeds_a_10x_folder(fixtures, tmp_path):
         assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0
     a, b = ((tmp_path / f).read_text().splitlines() for f in ("a.csv", "b.csv"))
     assert a == b
+
+
+def test_a_fit_in_memory_resumes_streamed_to_the_same_weights(fixtures, tmp_path):
+    whole = read_dataset(fixtures / CELLBENCH)
+    streamed = read_dataset(fixtures / CELLBENCH, stream=True)
+
+    def cfg(epochs: int, stream: bool) -> FitConfig:
+        base = _config(batch_key="batch", stream=stream)
+        return dataclasses.replace(
+            base, train=dataclasses.replace(base.train, epochs=epochs, checkpoint_every=1)
+        )
+
+    full = VAE(likelihood="nb", config=cfg(4, False)).fit(whole)
+    VAE(likelihood="nb", config=cfg(2, False)).fit(whole, checkpoint_dir=tmp_path / "c")
+    resumed = VAE(likelihood="nb", config=cfg(4, True)).fit(
+        streamed, checkpoint_dir=tmp_path / "c", resume=True
+    )
+    for key, value in full.model_.state_dict().items():
+        assert torch.equal(value, resumed.model_.state_dict()[key]), key

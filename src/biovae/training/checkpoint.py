@@ -177,6 +177,6 @@ def _check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) 
         if what:
             raise ModelFileError(
                 f"the checkpoint in {path} was made with other data or settings: {what}; resume "
-                "with the same data and settings (only --epochs, --device and --checkpoint-every "
-                "may change), or run without --resume"
+                "with the same data and settings (only --epochs, --device, --checkpoint-every and "
+                "--stream may change), or run without --resume"
             )
