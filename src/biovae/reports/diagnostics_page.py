@@ -235,7 +235,7 @@ def _gap_table(gap: dict) -> Table:
     return Table(
         ("quantity", "mean", "s.e."),
         tuple((label, f"{gap[k]:.3f}", _se_text(gap[k + "_se"])) for label, k in names),
-        caption=f"On the same {gap['n']} records",
+        caption=f"On the same {gap['n']} record{'' if gap['n'] == 1 else 's'}",
     )
 
 

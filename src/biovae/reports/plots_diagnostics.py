@@ -88,7 +88,7 @@ def inference_gaps(gap: dict) -> bytes:
         lo = float(np.min(np.minimum(values - bars, 0)))
         ax.set_xlim(lo - 0.05 * (hi - lo or 1), hi + 0.45 * (hi - lo or 1))
         ax.set(
-            title=f"Inference gaps on {gap['n']} records",
+            title=f"Inference gaps on {gap['n']} record{'' if gap['n'] == 1 else 's'}",
             xlabel="nats per record",
         )
         ax.grid(axis="y", visible=False)
