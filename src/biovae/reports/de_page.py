@@ -26,8 +26,9 @@ def volcano(table: Any, title: str) -> bytes:
 
     def draw(fig) -> None:
         ax = fig.subplots()
+        n = int(called.sum())
         ax.scatter(lfc[~called], p[~called], s=6, color=fg.MUTED, lw=0, label="not called")
-        ax.scatter(lfc[called], p[called], s=10, color=CALLED, lw=0, label="called")
+        ax.scatter(lfc[called], p[called], s=10, color=CALLED, lw=0, label=f"called ({n})")
         for i in np.argsort(-p, kind="stable")[: min(TOP, 10)]:
             ax.annotate(
                 str(table.index[i]),
