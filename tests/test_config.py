@@ -59,6 +59,28 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
         build_config(args)
 
 
+@pytest.mark.parametrize(
+    ("toml", "flags", "source"),
+    [
+        ("[train]\nepochs = 7\n", ["--epochs", "0"], "options"),
+        ("[train]\nepochs = 0\n", [], "config file .*c.toml"),
+        ("[train]\nepochs = 0\n", ["--latent", "0"], "options"),
+        (
+            "[objective]\niwae_samples = 5\nmmd_batch = 1.0\n",
+            ["--epochs", "0"],
+            "config file .*c.toml",
+        ),
+    ],
+)
+def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):
+    (tmp_path / "c.toml").write_text(toml)
+    args = _parser().parse_args(
+        ["fit", "d.tsv", "--out", "m", "--config", str(tmp_path / "c.toml"), *flags]
+    )
+    with pytest.raises(ConfigError, match=rf"\(from {source}\)$"):
+        build_config(args)
+
+
 def test_python_values_take_the_declared_types():
     import numpy as np
 
@@ -94,3 +116,25 @@ def test_paths_and_torch_devices_are_taken_as_their_text():
 
     assert TrainConfig(device=torch.device("cpu")).device == "cpu"
     assert DataConfig(obs_path=Path("meta") / "obs.tsv").obs_path == str(Path("meta/obs.tsv"))
+
+
+def test_a_saved_models_config_json_refits_it_exactly(tmp_path, capsys):
+    import numpy as np
+    from safetensors.torch import load_file
+
+    from tests.cli._run import run
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32))
+    flags = ["--latent", "2", "--hidden", "8", "--epochs", "2", "--seed", "3", "--quiet"]
+    rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *flags, "--out", tmp_path / "a")
+    assert rc == 0, err
+    again = ["--config", tmp_path / "a" / "config.json", "--quiet", "--out", tmp_path / "b"]
+    rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *again)
+    assert rc == 0, err
+    a, b = (load_file(str(tmp_path / m / "weights.safetensors")) for m in "ab")
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    (tmp_path / "bad.json").write_text('{"train": {"epochs": 1,}}')
+    bad = ["--config", tmp_path / "bad.json", "--out", tmp_path / "c"]
+    rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *bad)
+    assert rc == 2 and "bad.json is not valid JSON" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "c").exists()

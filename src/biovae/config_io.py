@@ -90,7 +90,8 @@ def _scalar(hint: Any, value: Any, where: str) -> Any:
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file into a dict (validated later by :func:`from_dict`)."""
+    """Read a TOML config file into a dict (validated later by :func:`from_dict`); a ``.json``
+    file is read as JSON, so a model folder's ``config.json`` can be given to refit it."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -98,11 +99,25 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; check the path given to --config")
+    if p.suffix.lower() == ".json":
+        return _load_json(p)
     try:
         with p.open("rb") as fh:
             return tomllib.load(fh)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object of config tables")
+    return data
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -118,9 +118,8 @@ class _LatentEstimator(TransformerConventions):
         Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder;
         an array or list in its place is scikit-learn's ``y`` (``Pipeline.fit(X, y)``), ignored.
         ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch),
-        e.g. sequence weights of an alignment.
-        ``checkpoint_dir`` with ``config.train.checkpoint_every`` > 0 writes resumable
-        checkpoints; ``resume=True`` continues from the last one.
+        e.g. sequence weights of an alignment. With ``config.train.checkpoint_every`` > 0,
+        ``checkpoint_dir`` gets resumable checkpoints; ``resume=True`` continues from them.
         """
         cfg = self.get_config()
         ds = check_records(as_dataset(X, self._obs(obs), layer=cfg.data.layer))
@@ -351,8 +350,9 @@ class _LatentEstimator(TransformerConventions):
             model.load_state_dict(saved.weights)
         except RuntimeError as exc:
             first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+            where = f"{saved.folder / persistence.WEIGHTS}: " if saved.folder else ""
             raise ConfigError(
-                f"the weights of this saved model do not match this biovae version's model "
+                f"{where}the weights of this saved model do not match this biovae version's model "
                 f"({first}); refit the model"
             ) from None
         model.eval()

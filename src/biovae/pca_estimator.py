@@ -140,22 +140,47 @@ class PCA(TransformerConventions):
     def from_saved(cls, saved: persistence.SavedModel) -> PCA:
         if saved.config.model.kind != "pca":
             raise ConfigError(
-                f"this folder holds a '{saved.config.model.kind}' model, not a PCA; load it "
-                "with biovae.load_model"
+                f"{saved.folder or 'this folder'} holds a '{saved.config.model.kind}' model, "
+                "not a PCA; load it with biovae.load_model"
             )
-        w = saved.weights
         est = cls(config=saved.config)
-        est.fit_ = ppca.PPCAFit(
-            w["mean"], w["components"], w["eigenvalues"], float(w["noise_variance"][0])
-        )
         est.config_, est.schema_ = saved.config, saved.schema
         est.likelihood_ = likelihoods.build(
             saved.config.model.likelihood, saved.schema.data_shape, saved.schema.n_letters
         )
+        est.fit_ = _saved_fit(saved, est.likelihood_.n_inputs)
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.history_, est.n_train_ = [], int(saved.metadata.get("n_train", 0))
         est.n_features_in_ = int(saved.schema.data_shape[0])
         return est
+
+
+def _saved_fit(saved: persistence.SavedModel, n_inputs: int) -> ppca.PPCAFit:
+    """The PPCA parameters of a read model folder, once each tensor is there with the shape
+    the saved config and schema give it (f featurised inputs, k components)."""
+    k = saved.config.model.n_latent
+    shapes = {
+        "mean": (n_inputs,),
+        "components": (n_inputs, k),
+        "eigenvalues": (k,),
+        "noise_variance": (1,),
+    }
+    w = saved.weights
+    where = saved.folder / persistence.WEIGHTS if saved.folder else persistence.WEIGHTS
+    for name, shape in shapes.items():
+        if name not in w or tuple(w[name].shape) != shape or not w[name].is_floating_point():
+            found = "missing" if name not in w else f"{w[name].dtype} {tuple(w[name].shape)}"
+            raise ConfigError(
+                f"{where}: PCA tensor {name!r} is {found} where the saved config needs float "
+                f"{shape}; the file is damaged or from another model: refit the model"
+            )
+    extra = sorted(set(w) - set(shapes))
+    if extra:
+        raise ConfigError(
+            f"{where}: tensor {extra[0]!r} is not part of a PCA model; refit the model"
+        )
+    mean, comps, eig, noise = (w[name].double() for name in shapes)
+    return ppca.PPCAFit(mean, comps, eig, float(noise[0]))
 
 
 def _featurised(ds: Any, lik: Likelihood) -> torch.Tensor:

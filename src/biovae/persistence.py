@@ -8,6 +8,7 @@ for variants models and training checkpoints).
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -32,7 +33,12 @@ CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 METADATA = "metadata.json"
 MODEL_FILES = frozenset({CONFIG, WEIGHTS, METADATA})
-RESERVED = frozenset({"format_version", "biovae_version", "torch_version", "created", "schema"})
+#: metadata.json's SHA-256 of the weights file: safetensors has no checksum of its own, and
+#: a flipped byte in a tensor would otherwise load as a silently different model
+WEIGHTS_DIGEST = "weights_sha256"
+RESERVED = frozenset(
+    {"format_version", "biovae_version", "torch_version", "created", "schema", WEIGHTS_DIGEST}
+)
 FORMAT_VERSION = 1
 
 
@@ -44,6 +50,8 @@ class SavedModel:
     schema: DataSchema
     weights: dict[str, torch.Tensor]
     metadata: dict[str, Any]
+    #: the folder it was read from (None: not read from disk), for error messages
+    folder: Path | None = None
 
 
 def save(path: str | os.PathLike, saved: SavedModel) -> Path:
@@ -72,7 +80,17 @@ def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
     (folder / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
     weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
     write_weights(folder / WEIGHTS, weights, {"format": "biovae"})
+    meta = {**meta, WEIGHTS_DIGEST: file_digest(folder / WEIGHTS)}
     (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
+
+
+def file_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:  # (hashlib.file_digest is Python 3.11's)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
 
 
 def check_model_out(out: Path) -> Path:
@@ -216,7 +234,8 @@ def load(path: str | os.PathLike) -> SavedModel:
         config = from_dict(FitConfig, config_data, "config")
     except ConfigError as exc:
         raise ModelFileError(f"{folder / CONFIG}: {exc}") from exc
-    weights = read_weights(folder / WEIGHTS)
+    _check_metadata(folder / METADATA, meta)
+    weights = _checked_weights(folder / WEIGHTS, meta.get(WEIGHTS_DIGEST))
     if "schema" not in meta:
         raise ModelFileError(f"{folder / METADATA}: no 'schema' entry; refit the model")
     try:
@@ -226,7 +245,47 @@ def load(path: str | os.PathLike) -> SavedModel:
             f"{folder / METADATA}: the 'schema' entry is damaged ({type(exc).__name__}: {exc}); "
             "refit the model or restore its folder"
         ) from exc
-    return SavedModel(config, schema, weights, meta)
+    return SavedModel(config, schema, weights, meta, folder)
+
+
+#: metadata entries a loaded model takes as its own, and the JSON types they must have
+_META_TYPES = {
+    "data_fingerprint": (str,),
+    "n_train": (int,),
+    "n_validation": (int,),
+    "history": (list,),
+    WEIGHTS_DIGEST: (str,),
+}
+
+
+def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """The entries of ``metadata.json`` a loaded model uses have the types ``save`` wrote."""
+    for key, types in _META_TYPES.items():
+        value = meta.get(key)
+        bad = value is not None and (isinstance(value, bool) or not isinstance(value, types))
+        if bad or (key == "history" and not all(isinstance(r, dict) for r in value or [])):
+            raise ModelFileError(
+                f"{path}: the {key!r} entry is damaged ({value!r:.40}); refit the model or "
+                "restore its folder"
+            )
+
+
+def _checked_weights(path: Path, digest: str | None) -> dict[str, torch.Tensor]:
+    """The tensors of a model's weights file, once its bytes are those that were saved
+    (``digest``; models saved before it was kept have none) and every float is finite."""
+    weights = read_weights(path)  # first: a file that is no safetensors at all says so
+    if digest is not None and file_digest(path) != digest:
+        raise ModelFileError(
+            f"{path}: the weights file was changed or damaged after it was saved (its SHA-256 "
+            "differs from metadata.json's); refit the model or restore its folder"
+        )
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(
+                f"{path}: tensor {name!r} holds NaN or infinite values; the file is damaged: "
+                "refit the model or restore its folder"
+            )
+    return weights
 
 
 def given_config(saved: SavedModel) -> FitConfig:

@@ -3,6 +3,8 @@ record's batch row of θ, and recovery of known per-batch θ from synthetic NB c
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -124,5 +126,9 @@ def test_weights_of_an_older_parametrisation_give_a_clear_error(tmp_path):
     weights = load_file(str(path))
     weights["decoder.shared.theta"] = weights.pop("decoder.shared.log_theta")  # softplus era
     save_file(weights, str(path), metadata={"format": "biovae"})
+    meta_path = tmp_path / "m" / "metadata.json"  # saved before the weights' SHA-256 was kept
+    meta = json.loads(meta_path.read_text())
+    del meta["weights_sha256"]
+    meta_path.write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="refit the model"):
         load_model(tmp_path / "m")

@@ -120,7 +120,7 @@ def _fit_parser(sub) -> None:
         "(.vcf, .vcf.gz) file, or a 10x matrix.mtx folder",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
-    p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
+    p.add_argument("--config", metavar="FILE", help="TOML ([model], [train], ...) or config.json")
     p.add_argument("--report", metavar="HTML", help="also write an HTML report")
     p.add_argument("--resume", action="store_true", help="continue from MODEL.checkpoint")
     add_options(p, MODEL_OPTIONS, "model")

@@ -357,9 +357,19 @@ def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> Fit
     config_path = getattr(args, "config", None)
     if config_path:
         data = merge(data, load_toml(config_path))
-    data = merge(data, flags_to_dict(args))
-    where = f"config file {config_path}" if config_path else "options"
     try:
-        return from_dict(FitConfig, data, "config")
+        return from_dict(FitConfig, merge(data, flags_to_dict(args)), "config")
     except ConfigError as exc:
-        raise ConfigError(f"{exc} (from {where})") from None
+        raise ConfigError(f"{exc} (from {_culprit(exc, data, config_path)})") from None
+
+
+def _culprit(exc: ConfigError, data: dict[str, Any], config_path: str | None) -> str:
+    """Where the bad value of ``exc`` came from: the config file when the file alone (over the
+    defaults) gives that same error, otherwise the command-line options."""
+    if config_path:
+        try:
+            from_dict(FitConfig, data, "config")
+        except ConfigError as own:
+            if str(own) == str(exc):
+                return f"config file {config_path}"
+    return "options"

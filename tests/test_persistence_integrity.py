@@ -1,0 +1,141 @@
+"""Loading a model folder never gives a silently different model: a weights file changed after
+saving, non-finite or missing tensors and damaged metadata entries are one-line errors naming
+the file (and a command's exit status 2), never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from biovae import PCA, VAE, load_model
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ConfigError, ModelFileError
+from tests.cli._run import run
+
+X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=16, seed=0),
+    )
+    return {
+        "vae": VAE(config=cfg).fit(X).save(root / "vae"),
+        "pca": PCA(n_latent=2).fit(X).save(root / "pca"),
+    }
+
+
+def copy(folder: Path, tmp_path: Path, digest: bool = True) -> Path:
+    """A copy of a model folder; ``digest=False``: as saved before the weights' SHA-256 was kept."""
+    out = tmp_path / folder.name
+    out.mkdir()
+    for p in folder.iterdir():
+        (out / p.name).write_bytes(p.read_bytes())
+    if not digest:
+        edit_metadata(out, lambda m: m.pop("weights_sha256", None))
+    return out
+
+
+def edit_metadata(folder: Path, edit) -> None:
+    meta = json.loads((folder / "metadata.json").read_text())
+    edit(meta)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+
+
+def edit_weights(folder: Path, edit) -> None:
+    path = folder / "weights.safetensors"
+    weights = load_file(str(path))
+    edit(weights)
+    save_file(weights, str(path), metadata={"format": "biovae"})
+
+
+@pytest.mark.parametrize("kind", ["vae", "pca"])
+def test_a_weights_file_changed_after_saving_is_refused(folders, tmp_path, kind, capsys):
+    folder = copy(folders[kind], tmp_path)
+    raw = bytearray((folder / "weights.safetensors").read_bytes())
+    raw[-9] ^= 0x40  # one flipped bit in a tensor: still a valid safetensors file
+    (folder / "weights.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"weights.safetensors: the weights file was changed"):
+        load_model(folder)
+    data = tmp_path / "x.npy"
+    np.save(data, X)
+    rc, _, err = run(capsys, "embed", folder, data, "--out", tmp_path / "z.csv")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "SHA-256" in err
+    assert not (tmp_path / "z.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["vae", "pca"])
+def test_non_finite_weights_are_refused(folders, tmp_path, kind):
+    folder = copy(folders[kind], tmp_path, digest=False)
+
+    def poison(w):
+        name = sorted(k for k in w if w[k].is_floating_point())[0]
+        w[name] = torch.full_like(w[name], float("nan"))
+
+    edit_weights(folder, poison)
+    with pytest.raises(ModelFileError, match=r"weights.safetensors: tensor .* holds NaN"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("history", "x"), ("history", [1]), ("n_train", "x"), ("n_train", 2.5)]
+)
+@pytest.mark.parametrize("kind", ["vae", "pca"])
+def test_damaged_metadata_entries_are_model_file_errors(folders, tmp_path, kind, key, value):
+    folder = copy(folders[kind], tmp_path)
+    edit_metadata(folder, lambda m: m.update({key: value}))
+    with pytest.raises(ModelFileError, match=rf"metadata.json: the '{key}' entry is damaged"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda w: w.pop("components"), r"'components' is missing"),
+        (
+            lambda w: w.update(mean=torch.zeros(6, dtype=torch.float64)),
+            r"'mean' is torch.float64 \(6,\) where the saved config needs float \(5,\)",
+        ),
+        (lambda w: w.update(mean=w["mean"].long()), r"'mean' is torch.int64 \(5,\)"),
+        (lambda w: w.update(extra=torch.zeros(1)), r"tensor 'extra' is not part of a PCA"),
+    ],
+)
+def test_pca_weights_must_fit_the_saved_config(folders, tmp_path, edit, message):
+    folder = copy(folders["pca"], tmp_path, digest=False)
+    edit_weights(folder, edit)
+    with pytest.raises(ConfigError, match=message) as exc:
+        load_model(folder)
+    assert str(exc.value).startswith(f"{folder / 'weights.safetensors'}: ")
+    with pytest.raises(ConfigError, match=message):
+        PCA.load(folder)
+
+
+def test_pca_components_must_match_the_saved_latent_size(folders, tmp_path):
+    folder = copy(folders["pca"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["n_latent"] = 3
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"'components' is .* needs float \(5, 3\)"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_fit_the_model_name_the_file(folders, tmp_path):
+    folder = copy(folders["vae"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["n_latent"] = 3
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=rf"^{folder}/weights.safetensors: the weights of"):
+        load_model(folder)
+
+
+def test_loading_another_kind_as_pca_names_the_folder(folders):
+    with pytest.raises(ConfigError, match=rf"^{folders['vae']} holds a 'vae' model, not a PCA"):
+        PCA.load(folders["vae"])
