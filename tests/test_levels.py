@@ -38,8 +38,13 @@ def test_integer_and_float_codes_of_one_batch_encode_alike():
 
 
 def test_a_missing_covariate_or_a_wrong_length_is_refused():
-    with pytest.raises(DataError, match=r"'batch' is missing for record #1 \(2 records"):
+    with pytest.raises(DataError, match=r"'batch' is missing for record 2 \(2 records"):
         CovariateSpec.fit({"batch": np.array(["a", None, np.nan], dtype=object)}, ("batch",))
+    ids = np.array(["c1", "c2", "c3"])
+    with pytest.raises(DataError, match=r"'batch' is missing for record 2 \('c2'\) \(2 records"):
+        CovariateSpec.fit({"batch": np.array(["a", None, None])}, ("batch",), ids=ids)
+    with pytest.raises(DataError, match=r"'depth' is missing or not finite in record 3 \('c3'\)"):
+        CovariateSpec.fit({"depth": np.array([1.0, 2.0, np.nan])}, (), ("depth",), ids=ids)
     spec = CovariateSpec.fit({"batch": np.array(["a", "b"])}, ("batch",))
     with pytest.raises(DataError, match=r"1 value\(s\) for 3 records"):
         spec.encode({"batch": np.array(["a"])}, 3)

@@ -128,7 +128,7 @@ class _LatentEstimator(TransformerConventions):
         )
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=lik_cfg))
         cov = CovariateSpec.fit(
-            ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source
+            ds.obs, cfg.data.categorical, cfg.data.continuous_covariates, ds.source, ds.ids
         )
         letters = len(ds.alphabet) if ds.alphabet else 0
         lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, n_batches(cfg, cov))
@@ -138,7 +138,7 @@ class _LatentEstimator(TransformerConventions):
             tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x), labels
         )
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
-        c = cov.encode(ds.obs, len(ds), ds.source)
+        c = cov.encode(ds.obs, len(ds), ds.source, ds.ids)
         w = record_weights(sample_weight, len(ds), ds.source)
         source = make_source(ds.x, c, w, lik.data_dtype, y=y, g=mmd_levels(cfg, cov, c))
         train_idx, val_idx = validation_split(
@@ -196,7 +196,7 @@ class _LatentEstimator(TransformerConventions):
                 f"{self.schema_.alphabet!r}; encode sequences with the same alphabet"
             )
         check_data(model.likelihood, ds)
-        c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source)
+        c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source, ds.ids)
         return ds, make_source(ds.x, c, None, model.likelihood.data_dtype)
 
     def _batches(self, source: BatchSource):

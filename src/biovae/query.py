@@ -86,7 +86,7 @@ def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[A
         cfg.model.likelihood, schema.data_shape, schema.n_letters, n_batches(cfg, new_cov)
     )
     check_data(lik, ds)
-    c = new_cov.encode(ds.obs, len(ds), ds.source)
+    c = new_cov.encode(ds.obs, len(ds), ds.source, ds.ids)
     source = make_source(ds.x, c, None, lik.data_dtype, g=mmd_levels(cfg, new_cov, c))
     with seeded(cfg.train.seed, cfg.train.device):
         model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)

@@ -129,7 +129,7 @@ def _posteriors(est: Any, data: Dataset | Any) -> Iterator[tuple[Any, Distributi
             f"the model was fitted on {tuple(est.schema_.data_shape)}; use data with "
             "the model's features"
         )
-    c = est.schema_.covariates.encode(ds.obs, len(ds), ds.source)
+    c = est.schema_.covariates.encode(ds.obs, len(ds), ds.source, ds.ids)
     source = make_source(ds.x, c, None, model.likelihood.data_dtype)
     for idx in epoch_batches(len(source), _BATCH, None):
         batch = source.batch(idx)

@@ -36,23 +36,27 @@ class CovariateSpec:
         return c[:, :n_onehot] if c is not None and n_onehot else None
 
     @classmethod
-    def fit(cls, obs: dict[str, np.ndarray], categorical=(), continuous=(), source="data"):
-        """Learn levels and standardisation from training metadata ``obs``."""
-        cats = tuple(tuple(sorted(set(_levels(obs, n, source)))) for n in categorical)
-        cont = [_numeric(_column(obs, n, source), n, source) for n in continuous]
+    def fit(
+        cls, obs: dict[str, np.ndarray], categorical=(), continuous=(), source="data", ids=None
+    ):
+        """Learn levels and standardisation from training metadata ``obs`` (``ids``: the
+        records' ids, named in errors)."""
+        cats = tuple(tuple(sorted(set(_levels(obs, n, source, ids)))) for n in categorical)
+        cont = [_numeric(_column(obs, n, source), n, source, ids) for n in continuous]
         means = tuple(float(v.mean()) for v in cont)
         stds = tuple(float(v.std()) or 1.0 for v in cont)
         return cls(tuple(categorical), cats, tuple(continuous), means, stds)
 
     def encode(
-        self, obs: dict[str, np.ndarray], n: int, source: str = "data"
+        self, obs: dict[str, np.ndarray], n: int, source: str = "data", ids=None
     ) -> torch.Tensor | None:
-        """Covariate matrix (n, width) float32, or None when there are no covariates."""
+        """Covariate matrix (n, width) float32, or None when there are no covariates
+        (``ids``: the records' ids, named in errors)."""
         if self.width == 0:
             return None
         parts = []
         for name, levels in zip(self.categorical, self.categories):
-            values = _levels(obs, name, source)
+            values = _levels(obs, name, source, ids)
             _check_length(values, n, name, source)
             index = aliases(levels)
             unknown = [v for v in values if v not in index]
@@ -65,7 +69,7 @@ class CovariateSpec:
             onehot[np.arange(n), [index[v] for v in values]] = 1.0
             parts.append(onehot)
         for name, mean, std in zip(self.continuous, self.means, self.stds):
-            values = _numeric(_column(obs, name, source).ravel(), name, source)
+            values = _numeric(_column(obs, name, source).ravel(), name, source, ids)
             _check_length(values, n, name, source)
             parts.append(((values - mean) / std).astype(np.float32)[:, None])
         return torch.from_numpy(np.concatenate(parts, axis=1))
@@ -79,14 +83,19 @@ def _check_length(values: np.ndarray, n: int, name: str, source: str) -> None:
         )
 
 
-def _levels(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
+def _record(i: int, ids) -> str:
+    """Record ``i`` as the readers name it: counted from 1, with its id when known."""
+    return f"record {i + 1}" + (f" ({str(ids[i])!r})" if ids is not None and i < len(ids) else "")
+
+
+def _levels(obs: dict[str, np.ndarray], name: str, source: str, ids=None) -> np.ndarray:
     """The level spellings of categorical covariate ``name``; a missing value is an error
     (a model cannot be conditioned on "no batch")."""
     values = level_text(_column(obs, name, source))
     missing = np.flatnonzero(values == MISSING)
     if missing.size:
         raise DataError(
-            f"{source}: covariate {name!r} is missing for record #{missing[0]} "
+            f"{source}: covariate {name!r} is missing for {_record(missing[0], ids)} "
             f"({missing.size} records in all); fill it in (e.g. 'unknown') or drop those records"
         )
     return values
@@ -103,7 +112,7 @@ def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
     return np.asarray(obs[name])
 
 
-def _numeric(values: np.ndarray, name: str, source: str) -> np.ndarray:
+def _numeric(values: np.ndarray, name: str, source: str, ids=None) -> np.ndarray:
     try:
         out = values.astype(np.float64)
     except (TypeError, ValueError):
@@ -114,7 +123,7 @@ def _numeric(values: np.ndarray, name: str, source: str) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
         raise DataError(
-            f"{source}: continuous covariate {name!r} is missing or not finite in record "
-            f"#{bad[0]}; impute it or drop those records"
+            f"{source}: continuous covariate {name!r} is missing or not finite in "
+            f"{_record(bad[0], ids)}; impute it or drop those records"
         )
     return out

@@ -75,7 +75,7 @@ class LabelSpec:
             text = texts[i]
             if text not in index:
                 raise DataError(
-                    f"{source}: label {text!r} of record #{i} in column {self.key!r} was not seen "
+                    f"{source}: label {text!r} of record {i + 1} in column {self.key!r} was not seen "
                     f"in training (known: {', '.join(self.levels)}); map it to a known level or "
                     "mark it unknown"
                 )
