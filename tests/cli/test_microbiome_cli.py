@@ -74,7 +74,9 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
     result = json.loads((tmp_path / "audit" / "audit.json").read_text())
     assert set(result["covariates"]) == {"study_condition", "age"}
     assert result["covariates"]["study_condition"]["records"] == 40  # "unknown" skipped
-    assert (tmp_path / "audit" / "audit.html").read_text().startswith("<!DOCTYPE html>")
+    page = (tmp_path / "audit" / "audit.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<strong>Carried by</strong>" in page
+    assert "<th>left out</th><th>folds</th>" in page  # "unknown" and the folds used, shown
 
 
 @pytest.mark.parametrize(

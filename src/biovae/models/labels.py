@@ -75,9 +75,9 @@ class LabelSpec:
             text = texts[i]
             if text not in index:
                 raise DataError(
-                    f"{source}: label {text!r} of record {i + 1} in column {self.key!r} was not seen "
-                    f"in training (known: {', '.join(self.levels)}); map it to a known level or "
-                    "mark it unknown"
+                    f"{source}: label {text!r} of record {i + 1} in column {self.key!r} was not "
+                    f"seen in training (known: {', '.join(self.levels)}); map it to a known "
+                    "level or mark it unknown"
                 )
             codes[i] = index[text]
         return torch.from_numpy(codes)

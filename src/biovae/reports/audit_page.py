@@ -38,12 +38,30 @@ def _table(result: Mapping[str, Any]) -> str:
         else:
             skill = f"cross-validated R² {r['r2']:.3f}"
         dims = ", ".join(f"z{k + 1}" for k in r["carrying_dimensions"][:6]) or "none"
+        left = r["missing"] + len(r.get("rare_levels", ()))
         rows.append(
             f"<tr><th>{escape(name)}</th><td>{skill}</td><td>{dims}</td>"
-            f"<td>{r['records']}</td></tr>"
+            f"<td>{r['records']}</td><td>{left}</td><td>{r['folds']}</td></tr>"
         )
-    head = "<tr><th>covariate</th><th>predicted from z</th><th>carried by</th><th>n</th></tr>"
+    head = (
+        "<tr><th>covariate</th><th>predicted from z</th><th>carried by</th><th>n</th>"
+        "<th>left out</th><th>folds</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+#: How to read the table, under every page's title.
+GUIDE = (
+    "<p class='guide'><strong>Predicted from z</strong>: how well each covariate is predicted "
+    "from the posterior means by a standardised logistic regression (categories: balanced "
+    "accuracy against chance = 1 / levels, and AUROC) or ridge regression (numbers: R²), "
+    "cross-validated over the stated number of stratified folds (fewer than asked when a "
+    "level has fewer records). <strong>Carried by</strong>: latent dimensions that alone "
+    "separate the covariate (univariate AUROC ≥ 0.65, or |Spearman ρ| ≥ 0.3) beyond chance "
+    "(p &lt; 0.05 / dimensions). <strong>n</strong>: records audited; <strong>left out</strong>: "
+    "records with the covariate missing, or of a level seen once. The verdict compares the "
+    "chance-corrected skill of the technical and the biological covariate.</p>"
+)
 
 
 def _maps(panel: AuditPanel) -> str:
@@ -60,7 +78,7 @@ def _maps(panel: AuditPanel) -> str:
 
 def render_audit_page(panels: Sequence[AuditPanel], title: str, notes: str = "") -> str:
     """The full HTML text."""
-    parts = [f"<h1>{escape(title)}</h1>"]
+    parts = [f"<h1>{escape(title)}</h1>", GUIDE]
     if notes:
         parts.append(f"<div class='card'>{notes}</div>")
     for p in panels:
