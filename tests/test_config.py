@@ -63,13 +63,15 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
     ("toml", "flags", "source"),
     [
         ("[train]\nepochs = 7\n", ["--epochs", "0"], "options"),
-        ("[train]\nepochs = 0\n", [], "config file .*c.toml"),
+        ("[train]\nepochs = 0\n", [], "config file .*c.toml, line 2"),
         ("[train]\nepochs = 0\n", ["--latent", "0"], "options"),
         (
             "[objective]\niwae_samples = 5\nmmd_batch = 1.0\n",
             ["--epochs", "0"],
-            "config file .*c.toml",
+            "config file .*c.toml, line 3",  # the line of mmd_batch, which the message names
         ),
+        ("# c\n[model]\n\nnetwork.hidden = [8, 'a']\n", [], "config file .*c.toml, line 4"),
+        ("[train]\nepochs = 3\n[trian]\nlr = 1\n", [], "config file .*c.toml, line 3"),
     ],
 )
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):

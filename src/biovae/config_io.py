@@ -108,6 +108,35 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
 
 
+def toml_line(path: str | Path, dotted: str) -> int | None:
+    """The line (from 1) of a TOML file that sets ``dotted`` (e.g. ``model.network.hidden``)
+    or opens it as a table (``[model.network]``), or None: tomllib gives no positions of keys,
+    so an error about a key can point at its line only by finding it in the text."""
+    import re
+
+    table = ""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, 1):
+        head = re.match(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+        if head:
+            table = _unquoted(head.group(1))
+            if table == dotted:
+                return number
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_.\-\"' ]+?)\s*=", line)
+        if key and ".".join(filter(None, (table, _unquoted(key.group(1))))) == dotted:
+            return number
+    return None
+
+
+def _unquoted(key: str) -> str:
+    """A dotted TOML key with its parts' quotes and spaces removed."""
+    return ".".join(part.strip().strip("\"'") for part in key.split("."))
+
+
 def _load_json(path: Path) -> dict[str, Any]:
     import json
 

@@ -7,11 +7,13 @@ build the same config objects: defaults < ``--config FILE`` < explicit flags.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from biovae.config import FitConfig, from_dict, load_toml, merge, to_dict
+from biovae.config_io import toml_line
 from biovae.errors import ConfigError
 from biovae.likelihoods import available
 
@@ -364,12 +366,17 @@ def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> Fit
 
 
 def _culprit(exc: ConfigError, data: dict[str, Any], config_path: str | None) -> str:
-    """Where the bad value of ``exc`` came from: the config file when the file alone (over the
-    defaults) gives that same error, otherwise the command-line options."""
+    """Where the bad value of ``exc`` came from: the config file (and the line that sets the
+    key the message names, when found) when the file alone (over the defaults) gives that same
+    error, otherwise the command-line options."""
     if config_path:
         try:
             from_dict(FitConfig, data, "config")
         except ConfigError as own:
             if str(own) == str(exc):
-                return f"config file {config_path}"
+                key = re.search(
+                    r"\bconfig\.([\w.]*\w)|\b((?:data|model|objective|train)(?:\.\w+)*)", str(exc)
+                )
+                line = toml_line(config_path, key.group(1) or key.group(2)) if key else None
+                return f"config file {config_path}" + (f", line {line}" if line else "")
     return "options"
