@@ -115,11 +115,13 @@ def _base_normal(d: Distribution) -> Normal:
 
 
 def _weighted_mean(v_n: Tensor, w: Tensor | None) -> Tensor:
-    """(Weighted) mean over records, the first dimension."""
+    """(Weighted) mean over records, the first dimension; 0 for a batch whose weights are all 0
+    (records of weight 0 carry no information, and 0/0 would make the loss NaN)."""
     if w is None:
         return v_n.mean(0)
     w_n = w.reshape(-1, *([1] * (v_n.dim() - 1)))
-    return (v_n * w_n).sum(0) / w.sum()
+    total = w.sum()
+    return (v_n * w_n).sum(0) / torch.where(total > 0, total, 1.0)
 
 
 #: Squared bandwidths of the RBF kernels, in latent units (the prior N(0, I) fixes the scale).

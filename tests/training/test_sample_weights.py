@@ -40,3 +40,19 @@ def test_estimator_sample_weight():
     assert not np.allclose(a.transform(x), b.transform(x))
     with pytest.raises(DataError, match="sample_weight"):
         VAE(config=cfg).fit(x, sample_weight=-np.ones(40))
+
+
+def test_a_batch_of_weight_zero_adds_nothing_instead_of_nan():
+    """Σ w_i loss_i / Σ w_i is 0/0 for a batch whose records all have weight 0 (likely when
+    most weights are 0): the loss was NaN and the fit stopped with 'the loss became nan'."""
+    model = build_model(build(LikelihoodConfig(), (5,)), 0, ModelConfig(n_latent=2))
+    out = elbo(model, Batch(torch.randn(4, 5), w=torch.zeros(4)), beta=1.0)
+    assert out.loss.item() == 0.0
+    x = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    w = np.r_[np.ones(3), np.zeros(61)]
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=2, batch_size=8, patience=0),
+    )
+    est = VAE(config=cfg).fit(x, sample_weight=w)
+    assert all(np.isfinite(row["loss"]) for row in est.history_)

@@ -44,7 +44,7 @@ class CovariateSpec:
         cats = tuple(tuple(sorted(set(_levels(obs, n, source, ids)))) for n in categorical)
         cont = [_numeric(_column(obs, n, source), n, source, ids) for n in continuous]
         means = tuple(float(v.mean()) for v in cont)
-        stds = tuple(float(v.std()) or 1.0 for v in cont)
+        stds = tuple(_scale(v) for v in cont)
         return cls(tuple(categorical), cats, tuple(continuous), means, stds)
 
     def encode(
@@ -73,6 +73,14 @@ class CovariateSpec:
             _check_length(values, n, name, source)
             parts.append(((values - mean) / std).astype(np.float32)[:, None])
         return torch.from_numpy(np.concatenate(parts, axis=1))
+
+
+def _scale(values: np.ndarray) -> float:
+    """Standard deviation of a continuous covariate, or 1 for a constant one. The standard
+    deviation of equal values comes out as rounding noise (1.4e-17 for 0.1): dividing by it
+    would put any other value ~1e16 standard deviations away."""
+    sd = float(values.std())
+    return sd if sd > 1e-9 * float(np.abs(values).max(initial=0.0)) else 1.0
 
 
 def _check_length(values: np.ndarray, n: int, name: str, source: str) -> None:

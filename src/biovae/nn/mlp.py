@@ -59,8 +59,8 @@ class MLP(nn.Module):
         self.out_features = widths[-1] + (n_cov if not hidden else 0)
 
     def forward(self, x: Tensor, c: Tensor | None) -> Tensor:
-        if not len(self.linears):
-            return x if c is None or self.n_cov == 0 else torch.cat([x, c], dim=-1)
+        if not len(self.linears):  # c (n, d) broadcast over the draws of z (..., n, k)
+            return x if c is None or self.n_cov == 0 else torch.cat([x, _expand_like(c, x)], -1)
         h = x
         for i, (linear, post) in enumerate(zip(self.linears, self.posts)):
             if self.n_cov and (i == 0 or self.inject):
