@@ -162,3 +162,43 @@ def test_text_ragged_or_complex_records_are_a_one_line_error(x, problem):
         warnings.simplefilter("error")  # numpy's ComplexWarning included: never turned real
         with pytest.raises(DataError, match=problem):
             as_dataset(x)
+
+
+def _sequences(letters: str, n: int = 30, length: int = 8, seed: int = 0):
+    from biovae.data.dataset import Dataset
+    from biovae.data.sequences import ALPHABETS
+
+    alphabet = next(a for a in ALPHABETS if set(letters) <= set(a))
+    codes = np.random.default_rng(seed).integers(0, len(letters), (n, length)).astype(np.uint8)
+    ids = [f"s{i}" for i in range(n)]
+    return Dataset(codes, ids, tuple(map(str, range(1, length + 1))), {}, alphabet=alphabet)
+
+
+@pytest.mark.parametrize("model", ["VAE", "PCA"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "poisson"])
+def test_sequences_are_refused_by_a_likelihood_that_reads_letter_codes_as_numbers(
+    model, likelihood
+):
+    import biovae
+
+    est = getattr(biovae, model)(likelihood=likelihood, n_latent=2)
+    if model == "VAE":
+        est.set_params(epochs=1)
+    with pytest.raises(DataError, match=r"sequences .*--likelihood categorical"):
+        est.fit(_sequences("ACGT"))
+
+
+@pytest.mark.parametrize("model", ["VAE", "PCA"])
+def test_records_in_another_alphabet_are_refused_by_a_sequence_model(model):
+    """RNA, or protein whose codes fall in the DNA range, would be read as other letters."""
+    import biovae
+
+    est = getattr(biovae, model)(likelihood="categorical", n_latent=2)
+    if model == "VAE":
+        est.set_params(epochs=1)
+    est.fit(_sequences("ACGT"))
+    for other in (_sequences("ACGU", seed=1), _sequences("ACDEF", seed=2)):
+        with pytest.raises(DataError, match=r"fitted on sequences over 'ACGT-'"):
+            est.transform(other)
+    with pytest.raises(DataError, match=r"records are values \(no alphabet\)"):
+        est.transform(np.zeros((3, 8)))

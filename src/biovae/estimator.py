@@ -190,11 +190,6 @@ class _LatentEstimator(TransformerConventions):
         model = self._check_fitted()
         ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
         check_features(ds, self.schema_)
-        if ds.alphabet != self.schema_.alphabet:
-            raise DataError(
-                f"{ds.source}: alphabet {ds.alphabet!r} differs from the model's "
-                f"{self.schema_.alphabet!r}; encode sequences with the same alphabet"
-            )
         check_data(model.likelihood, ds)
         c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source, ds.ids)
         return ds, make_source(ds.x, c, None, model.likelihood.data_dtype)

@@ -205,12 +205,17 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
     """``ds`` has the features ``schema`` (a fitted model's) was fitted on: the same shape and,
     where both sides name their columns, the same names in the same order. Bare arrays (no
     names) are matched by position, and so are sequences (their positions are checked by the
-    alignment's length and alphabet)."""
+    alignment's length and alphabet, which must be the model's)."""
     where = ds.source or "data"
     if tuple(ds.x.shape[1:]) != tuple(schema.data_shape):
         raise DataError(
             f"{where}: records have shape {tuple(ds.x.shape[1:])} but {what} was fitted on "
             f"{tuple(schema.data_shape)}; use data with {what}'s features"
+        )
+    if ds.alphabet != schema.alphabet:  # DNA codes read as protein ones would be other letters
+        raise DataError(
+            f"{where}: the records are {_letters(ds.alphabet)} but {what} was fitted on "
+            f"{_letters(schema.alphabet)}; give records of the same kind, in the same alphabet"
         )
     # a model saved before repeated names were made unique holds them as they were
     ours, theirs = tuple(ds.features), unique_names(schema.features, what, warn=False)
@@ -224,6 +229,10 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"({len(diff)} differ); select and order the features as in {what}'s training data"
             + (" (adata[:, model.schema_.features])" if ds.source == "AnnData" else "")
         )
+
+
+def _letters(alphabet: str | None) -> str:
+    return "values (no alphabet)" if alphabet is None else f"sequences over {alphabet!r}"
 
 
 def _unnamed(features: tuple[str, ...]) -> bool:
@@ -244,6 +253,12 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
     disk is checked block by block, in one pass)."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
+    if ds.alphabet is not None and not likelihood.sequences:
+        raise DataError(
+            f"{ds.source}: the records are sequences (alphabet {ds.alphabet!r}), whose letter "
+            f"codes the '{likelihood.name}' likelihood would read as numbers; use the "
+            "categorical likelihood (--likelihood categorical)"
+        )
     # one pass over the values: infinities always, NaN unless the family models missing entries
     test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]

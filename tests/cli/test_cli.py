@@ -84,6 +84,18 @@ def test_sequences_fit_and_sample_fasta(fixtures, tmp_path, capsys):
     assert set("".join(lines[1::2])) <= set("ACGT-")
 
 
+def test_sequences_default_to_the_categorical_likelihood(fixtures, tmp_path, capsys):
+    a2m = fixtures / "blat_ecolx_first40.a2m"
+    rc, _, err = run(capsys, "fit", a2m, "--out", tmp_path / "m", *FAST)
+    assert rc == 0, err
+    config = (tmp_path / "m" / "config.json").read_text()
+    assert '"name": "categorical"' in config
+    toml = tmp_path / "c.toml"
+    toml.write_text('[model.likelihood]\nname = "gaussian"\n')  # chosen, so refused
+    rc, _, err = run(capsys, "fit", a2m, "--config", toml, "--out", tmp_path / "g", *FAST)
+    assert rc == 2 and "--likelihood categorical" in err and not (tmp_path / "g").exists()
+
+
 def test_fit_from_toml_config_and_resume(fixtures, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
@@ -143,6 +155,11 @@ BAD_INPUTS = {
         lambda d: _write(d / "u.fa", ">a\nACGT\n>b\nACJT\n"),
         ["--likelihood", "categorical"],
         "J",
+    ),
+    "sequences under a numeric likelihood": (
+        lambda d: _write(d / "g.fa", ">a\nACGT\n>b\nACGA\n"),
+        ["--likelihood", "gaussian"],  # it would read the letter codes A=0 .. T=3 as numbers
+        "--likelihood categorical",
     ),
     "unknown likelihood": (
         lambda d: _write(d / "t.tsv", "id\ta\nr1\t1\n"),
@@ -282,7 +299,8 @@ def test_damaged_or_foreign_model_folders_are_one_line_errors(
 
 def test_drop_invalid_says_how_many_records_it_dropped(tmp_path, capsys):
     data = _write(tmp_path / "s.fa", ">a\nACGTACGT\n>b\nACGNACGT\n>c\nACGTTCGT\n>d\nACGTACGA\n")
-    rc, _, err = run(capsys, "fit", data, "--drop-invalid", "--out", tmp_path / "m", *FAST)
+    args = ["--likelihood", "categorical", "--drop-invalid", "--out", tmp_path / "m", *FAST]
+    rc, _, err = run(capsys, "fit", data, *args)
     assert rc == 0 and "1 of 4 records dropped for letters outside the alphabet 'ACGT-'" in err
 
 

@@ -82,7 +82,11 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("data", "covariates", "extra"),
     [
-        ("splice_junctions_200.tsv", "class", ["--sequence-column", "sequence"]),
+        (
+            "splice_junctions_200.tsv",
+            "class",
+            ["--sequence-column", "sequence", "--likelihood", "categorical"],
+        ),
         ("cellbench_100x200.h5ad", "batch", ["--likelihood", "nb"]),
     ],
 )

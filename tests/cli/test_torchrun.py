@@ -28,7 +28,8 @@ def test_fit_under_torchrun_writes_one_model(fixtures, tmp_path):
     out = tmp_path / "m"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += ["-m", "biovae", "fit", str(fixtures / "splice_junctions_200.tsv")]
-    cmd += ["--sequence-column", "sequence", "--epochs", "2", "--out", str(out)]
+    cmd += ["--sequence-column", "sequence", "--likelihood", "categorical"]
+    cmd += ["--epochs", "2", "--out", str(out)]
     res = _launch(cmd, out)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == [str(out)]  # printed by rank 0 only
@@ -65,7 +66,8 @@ def test_a_write_that_fails_on_rank_0_stops_every_rank_in_one_line(fixtures, tmp
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += ["--log-dir", str(logs), "--redirects", "2"]  # each rank's stderr in its own file
     cmd += ["-m", "biovae", "fit", str(fixtures / "splice_junctions_200.tsv")]
-    cmd += ["--sequence-column", "sequence", "--epochs", "2", "--out", str(work / "m"), *flags]
+    cmd += ["--sequence-column", "sequence", "--likelihood", "categorical"]
+    cmd += ["--epochs", "2", "--out", str(work / "m"), *flags]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=_small_files)
     assert res.returncode != 0
     rank0, rank1 = (next(logs.glob(f"*/attempt_0/{r}/stderr.log")).read_text() for r in (0, 1))

@@ -60,6 +60,13 @@ def test_plain_dna_and_description(write):
     assert ds.features == ("1", "2", "3", "4", "5", "6")
 
 
+def test_sequence_lines_in_blocks_of_ten_join_without_spaces(write):
+    # 'ACGTACGTAC GTAC' (blocks, as some exporters write) was a ragged record or letter ' '
+    path = write("b.fa", ">r1\nACGTACGTAC GTAC\r\n>r2\nACGTACGTAC\tGTAA\n>r3\nACGTACGTACGTAG\n")
+    ds = read_dataset(path)
+    assert decode(ds.x, DNA) == ["ACGTACGTACGTAC", "ACGTACGTACGTAA", "ACGTACGTACGTAG"]
+
+
 def test_mixed_case_aligned_fasta_drops_inserts(write):
     text = ">focus/5-9\nmKLvW\n>o\n-KLaW\n"
     ds = read_dataset(write("m.afa", text))
@@ -126,7 +133,7 @@ def test_unknown_letter_names_record_position_and_letter(write):
         (">a\nACGT\n>b\n>c\nACGT\n", r"record 'b' \(line 3\) has no sequence"),
         (">\nACGT\n", r"line 1: header '>' has no record id"),
         ("\n\n", r"no FASTA records"),
-        (">a\nAC GT\n", r"record 'a' position 3 .*letter ' '"),
+        (">a\nAC#GT\n", r"record 'a' position 3 .*letter '#'"),
         (">f\nacgt\n>g\nACgt\n", None),
     ],
 )

@@ -89,7 +89,8 @@ def test_command_line_novelty(fixtures, tmp_path, capsys):
     (tmp_path / "tiny.tsv").write_text("\n".join(rows[:6]) + "\n")
     seq = ["--sequence-column", "sequence"]
     model = tmp_path / "m"
-    fit = ["fit", str(tmp_path / "train.tsv"), *seq, "--epochs", "5", "--quiet"]
+    fit = ["fit", str(tmp_path / "train.tsv"), *seq, "--likelihood", "categorical"]
+    fit += ["--epochs", "5", "--quiet"]
     assert main([*fit, "--out", str(model)]) == 0
     args = ["novelty", str(model), str(tmp_path / "train.tsv")]
     out = tmp_path / "nov"
@@ -120,3 +121,23 @@ def test_samples_below_zero_put_both_comparisons_on_one_scale():
     flagged = memorisation_audit(np.clip(near, 0, None), train, hold, False)
     audit = memorisation_audit(near, train, hold, False)  # raw scale for both sides
     assert flagged["closer_than_holdout"] > 0.9 and audit["closer_than_holdout"] > 0.9
+
+
+def test_command_line_novelty_refuses_records_in_another_alphabet(fixtures, tmp_path, capsys):
+    """Protein held-out records of the model's length were compared by their codes with DNA
+    (a verdict of memorisation from mismatched letters); now one line, exit 2, nothing written."""
+    rows = (fixtures / "splice_junctions_200.tsv").read_text().splitlines()
+    (tmp_path / "train.tsv").write_text("\n".join(rows[:61]) + "\n")
+    rng = np.random.default_rng(0)
+    protein = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 60)) for _ in range(30)]
+    (tmp_path / "held.fa").write_text("".join(f">p{i}\n{s}\n" for i, s in enumerate(protein)))
+    model = tmp_path / "m"
+    fit = ["fit", str(tmp_path / "train.tsv"), "--sequence-column", "sequence"]
+    fit += ["--likelihood", "categorical", "--epochs", "1", "--quiet", "--out", str(model)]
+    assert main(fit) == 0
+    capsys.readouterr()
+    args = ["novelty", str(model), str(tmp_path / "train.tsv"), str(tmp_path / "held.fa")]
+    assert main([*args, "-n", "20", "--out", str(tmp_path / "nov")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "held.fa" in err[0] and "fitted on sequences over 'ACGT-'" in err[0]
+    assert not (tmp_path / "nov").exists()

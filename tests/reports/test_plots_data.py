@@ -32,3 +32,20 @@ def test_heatmap_colour_scale_ignores_missing_genotypes(monkeypatch) -> None:
         assert kwargs["vmin"] == 0.0 and 1.8 < kwargs["vmax"] <= 2.0
         bad, lowest = kwargs["cmap"].get_bad(), kwargs["cmap"](0.0)
         assert bad[3] == 1.0 and not np.allclose(bad[:3], lowest[:3])  # missing stands out
+
+
+def test_per_position_plot_of_a_long_sequence_keeps_a_readable_height() -> None:
+    # a 40 kb record drew 445 rows of 90 positions: a PNG 85,000 pixels tall, minutes to render
+    import struct
+
+    from biovae.reports import plots_data
+
+    def height(length: int) -> int:
+        rng = np.random.default_rng(0)
+        probs = rng.dirichlet(np.ones(5), length)
+        observed = rng.integers(0, 5, length)
+        labels = [str(i) for i in range(1, length + 1)]
+        png = plots_data.sequence_probabilities(probs, observed, "ACGT-", labels, "r1")
+        return struct.unpack(">II", png[16:24])[1]
+
+    assert height(5_000) == height(plots_data.MAX_POSITIONS) < 2_000

@@ -157,7 +157,8 @@ def test_a_sequence_table_model_embeds_the_same_records_from_fasta(fixtures, tmp
     fasta = tmp_path / "s.fasta"
     fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(frame["id"], frame["sequence"])))
     model = tmp_path / "m"
-    fit = ["fit", str(table), "--sequence-column", "sequence", "--epochs", "1", "--quiet"]
+    fit = ["fit", str(table), "--sequence-column", "sequence", "--likelihood", "categorical"]
+    fit += ["--epochs", "1", "--quiet"]
     assert main([*fit, "--out", str(model)]) == 0
     for source, out in ((table, "a.csv"), (fasta, "b.csv")):
         assert main(["embed", str(model), str(source), "--out", str(tmp_path / out)]) == 0

@@ -17,7 +17,7 @@ from biovae.cli.io import (
     read_input,
     write_samples,
 )
-from biovae.cli.options import build_config
+from biovae.cli.options import build_config, for_sequences
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError, model_phrase
@@ -63,6 +63,9 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
         check_output(args.report, (".html",))
     ds = read_input(args.data, cfg.data)
     _say(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
+    if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
+        cfg = seq_cfg
+        _say(args, "sequences: categorical likelihood (one distribution over letters per position)")
     est_cls = _estimator_for(cfg.model.kind)
     if cfg.model.kind == "pca":
         est = est_cls(config=cfg).fit(ds)

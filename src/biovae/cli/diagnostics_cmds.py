@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.io import check_parent, model_data_config, read_input
-from biovae.cli.options import build_config
+from biovae.cli.options import build_config, for_sequences
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError
+from biovae.inputs import check_features
 
 
 def _out_dir(path: str, *names: str) -> Path:
@@ -76,6 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     out = _out_dir(args.out, "sweep.json", "sweep.html")
     ds = read_input(args.data, cfg.data)
+    cfg = for_sequences(cfg, args, ds.alphabet)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
     if args.fidelity and len(held_out) < MIN_RECORDS:
         raise DataError(
@@ -113,11 +115,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
         read_input(path, model_data_config(est, args, path)) for path in (args.train, args.holdout)
     )
     for ds in (train, holdout):
-        if ds.x.shape[1:] != tuple(est.schema_.data_shape):
-            raise DataError(
-                f"{ds.source}: records have shape {ds.x.shape[1:]}, the model's "
-                f"{est.schema_.data_shape}; give data with the model's features"
-            )
+        check_features(ds, est.schema_)
     samples = est.sample(
         args.n, obs=_training_covariates(est, train, args.n, args.seed), seed=args.seed
     )

@@ -108,7 +108,8 @@ def read_fasta_records(path: str | Path) -> FastaRecords:
 
 
 def parse_fasta(text: str, source: str) -> FastaRecords:
-    """Split FASTA text into ids, descriptions and joined sequences.
+    """Split FASTA text into ids, descriptions and joined sequences (white space inside a
+    sequence line is dropped, as Biopython does).
 
     Raises
     ------
@@ -135,8 +136,8 @@ def parse_fasta(text: str, source: str) -> FastaRecords:
                 f"{source}: line {lineno}: text before the first '>' header "
                 f"({line[:20]!r}); a FASTA file must start with a '>id' line"
             )
-        else:
-            chunks[-1].append(line)
+        else:  # sequence lines written in blocks ('ACGTACGTAC GTACG...') join without spaces
+            chunks[-1].append("".join(line.split()))
     if not ids:
         raise DataError(f"{source}: no FASTA records (no line starts with '>'); check the file")
     seqs = ["".join(c) for c in chunks]

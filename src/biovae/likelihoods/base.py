@@ -77,6 +77,9 @@ class Likelihood(ABC):
     #: whether the data are whole numbers (counts, allele counts, 0/1, letter codes): samples
     #: are written as integers
     integer_data: ClassVar[bool] = False
+    #: whether the family models sequences (letter codes over an alphabet); the others would
+    #: read letter codes as numbers, so sequence data are refused for them
+    sequences: ClassVar[bool] = False
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0

@@ -22,6 +22,7 @@ class Categorical(Likelihood):
     name = "categorical"
     data_dtype = torch.int64
     integer_data = True
+    sequences = True
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0

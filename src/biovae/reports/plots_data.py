@@ -16,6 +16,8 @@ from biovae.reports.analysis import feature_moments, pearson
 
 #: Sequence positions per row of the per-position probability plot.
 POSITIONS_PER_ROW = 90
+#: Positions drawn at most (8 rows): a 40 kb genome drew 445 rows, a PNG 85,000 pixels tall.
+MAX_POSITIONS = 8 * POSITIONS_PER_ROW
 #: Heatmap colour of a missing entry (NaN: a missing genotype).
 MISSING_GREY = "#c8ced6"
 
@@ -148,9 +150,13 @@ def sequence_probabilities(
     positions: Sequence[str],
     record: str,
 ) -> bytes:
-    """Letter probabilities per position of one record; the record's own letters are ringed."""
+    """Letter probabilities per position of one record; the record's own letters are ringed.
+    Only the first :data:`MAX_POSITIONS` positions of a longer record are drawn."""
     length, n_letters = probs_la.shape
-    starts = list(range(0, length, POSITIONS_PER_ROW))
+    shown = min(length, MAX_POSITIONS)
+    probs_la, observed_l = probs_la[:shown], observed_l[:shown]
+    starts = list(range(0, shown, POSITIONS_PER_ROW))
+    part = f", positions {positions[0]}–{positions[shown - 1]} of {length:,}" * (shown < length)
 
     def draw(fig) -> None:
         axes = fig.subplots(len(starts), 1, squeeze=False)[:, 0]
@@ -158,7 +164,7 @@ def sequence_probabilities(
             image = _probability_row(ax, probs_la, observed_l, start, alphabet, positions)
         axes[0].set_title(
             f"Record {_short(record, 40)}: reconstructed letter probabilities "
-            "(rings: the record's letters)"
+            f"(rings: the record's letters){part}"
         )
         axes[-1].set_xlabel("position")
         fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.01, label="probability")

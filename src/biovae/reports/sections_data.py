@@ -137,6 +137,11 @@ def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
         f"Record {record.ids[0]}; rings mark its actual letters. Over {len(idx):,} records "
         f"the most probable letter is the observed one at {100 * hits:.1f}% of positions."
     )
+    if len(observed) > plots_data.MAX_POSITIONS:
+        caption += (
+            f" Only the first {plots_data.MAX_POSITIONS:,} of its {len(observed):,} positions "
+            "are drawn."
+        )
     return Section(
         "reconstruction",
         title="Reconstructions",
