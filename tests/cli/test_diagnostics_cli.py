@@ -163,6 +163,20 @@ def test_diagnose_one_gap_record_reports_no_standard_error(small_model, tmp_path
     assert (tmp_path / "d" / "diagnostics.html").is_file()
 
 
+def test_diagnose_max_records_names_the_subsample(small_model, tmp_path, capsys):
+    rc, _, err = run(
+        capsys, "diagnose", small_model / "m", small_model / "d.tsv", "--out", tmp_path / "d",
+        "--iwae", 5, "--gap-records", 2, "--gap-steps", 2, "--max-records", 7,
+    )  # fmt: skip
+    assert rc == 0, err
+    result = _strict_json(tmp_path / "d" / "diagnostics.json")
+    given = len(pd.read_csv(small_model / "d.tsv", sep="\t", index_col=0))
+    assert result["records"] == 7 and result["records_given"] == given > 7
+    assert result["log_likelihood"]["n"] == 7
+    assert f"7 of the {given} records" in result["subsample"]
+    assert f"7 of the {given} records" in (tmp_path / "d" / "diagnostics.html").read_text()
+
+
 def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
     rc, _, err = run(
         capsys, "diagnose", small_model / "m", small_model / "one.tsv", "--out", tmp_path / "d",
@@ -180,7 +194,7 @@ def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
 @pytest.mark.parametrize(
     "flag, value",
     [("--iwae", 0), ("--iwae", -5), ("--gap-records", 0), ("--gap-records", -2),
-     ("--gap-steps", -3), ("--seed", -1), ("--seed", 2**64)],
+     ("--gap-steps", -3), ("--seed", -1), ("--seed", 2**64), ("--max-records", 1)],
 )  # fmt: skip
 def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag, value):
     rc, _, err = run(
@@ -195,7 +209,7 @@ def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag
     "field, value",
     [("iwae_k", 0), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
      ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5), ("seed", -1),
-     ("seed", 2**63), ("seed", 1.5)],
+     ("seed", 2**63), ("seed", 1.5), ("max_records", 1), ("max_records", 2.5)],
 )  # fmt: skip
 def test_diagnose_options_are_checked_on_construction(field, value):
     with pytest.raises(ConfigError, match=field):

@@ -46,3 +46,26 @@ def test_the_iwae_estimate_is_score_s(fitted):
     result = diagnose(est, table, OPTIONS)
     scores = est.score(table, iwae=OPTIONS.iwae_k, seed=OPTIONS.seed)
     assert result["log_likelihood"]["mean"] == pytest.approx(float(np.mean(scores)), rel=1e-6)
+
+
+def test_max_records_diagnoses_a_keyed_subset_and_says_so(fitted):
+    """200,000 cells take hours with the default draws; ``max_records`` diagnoses that many,
+    chosen by seed and record id, and the result names the subsample."""
+    from biovae.diagnose import _smallest_keys
+
+    est, table = fitted
+    capped = DiagnoseOptions(**{**vars(OPTIONS), "max_records": 25})
+    result = diagnose(est, table, capped)
+    assert result["records"] == 25 and result["records_given"] == 60
+    assert "25 of the 60 records" in result["subsample"]
+    rows = _smallest_keys(np.asarray(table.index, dtype=object), 25, OPTIONS.seed, "records")
+    alone = _numbers(diagnose(est, table.iloc[rows], OPTIONS))  # the same records, given alone
+    got = _numbers(result)
+    for key in alone:
+        assert got[key] == pytest.approx(alone[key], rel=1e-5, abs=1e-6), key
+    shuffled = table.iloc[np.random.default_rng(1).permutation(len(table))]
+    assert _numbers(diagnose(est, shuffled, capped))["mi"] == pytest.approx(got["mi"], rel=1e-5)
+    whole = diagnose(est, table, DiagnoseOptions(**{**vars(OPTIONS), "max_records": 60}))
+    assert "subsample" not in whole and "records_given" not in whole
+    with pytest.raises(biovae.errors.ConfigError, match="max_records"):
+        DiagnoseOptions(max_records=1)

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.io import check_parent, model_data_config, read_input
-from biovae.cli.options import build_config, for_sequences
+from biovae.cli.options import (
+    READ_OPTIONS,
+    add_data_flags,
+    add_options,
+    build_config,
+    for_sequences,
+)
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError
@@ -42,7 +48,11 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from biovae.estimator import load_model
 
     options = DiagnoseOptions(
-        iwae_k=args.iwae, gap_records=args.gap_records, gap_steps=args.gap_steps, seed=args.seed
+        iwae_k=args.iwae,
+        gap_records=args.gap_records,
+        gap_steps=args.gap_steps,
+        seed=args.seed,
+        max_records=args.max_records,
     )
     out = _out_dir(args.out, "diagnostics.json", "diagnostics.html")
     est = load_model(args.model)
@@ -137,3 +147,41 @@ def _training_covariates(est, train: Dataset, n: int, seed: int) -> dict | None:
         return None
     pick = np.random.default_rng(seed).integers(0, len(train), n)
     return {name: train.obs_column(name)[pick] for name in (*cov.categorical, *cov.continuous)}
+
+
+def add_diagnose_parser(sub, make) -> None:
+    """The ``biovae diagnose`` subcommand (``make``: the command line's subparser factory)."""
+    p = make(
+        sub,
+        "diagnose",
+        "Rate, distortion, collapse, log p(x) and amortization gap.",
+        "  biovae diagnose model held_out.h5ad --out diagnostics/\n",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA", help="records to diagnose (ideally held out)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for JSON + HTML")
+    p.add_argument("--iwae", type=int, default=1000, metavar="K", help="IWAE samples (1000)")
+    p.add_argument(
+        "--gap-records",
+        type=int,
+        default=200,
+        metavar="N",
+        help="records refined for the amortization gap (200)",
+    )
+    p.add_argument(
+        "--gap-steps",
+        type=int,
+        default=500,
+        metavar="N",
+        help="gradient steps of per-record refinement (500)",
+    )
+    p.add_argument(
+        "--max-records",
+        type=int,
+        metavar="N",
+        help="diagnose N of the records, chosen by --seed and record id (default: all)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
+    add_data_flags(p)
+    p.set_defaults(func=cmd_diagnose)

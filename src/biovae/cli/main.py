@@ -12,7 +12,13 @@ import warnings
 from collections.abc import Sequence
 
 from biovae._version import __version__
-from biovae.cli import commands, singlecell_cmds, structure_cmds, variants_cmds
+from biovae.cli import (
+    commands,
+    diagnostics_cmds,
+    singlecell_cmds,
+    structure_cmds,
+    variants_cmds,
+)
 from biovae.cli.io import refuse_clobbering
 from biovae.cli.options import (
     DATA_OPTIONS,
@@ -69,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _score_parser(sub)
     _report_parser(sub)
     _demo_parser(sub)
-    _diagnose_parser(sub)
+    diagnostics_cmds.add_diagnose_parser(sub, _sub)
     _sweep_parser(sub)
     _novelty_parser(sub)
     from biovae.cli.audit_cmd import add_audit_parser
@@ -220,39 +226,6 @@ def _demo_parser(sub) -> None:
     p.add_argument("--out", default="demo-output", metavar="DIR", help="(default demo-output)")
     p.add_argument("--epochs", type=int, default=150, help="maximum epochs (default 150)")
     p.set_defaults(func=commands.cmd_demo)
-
-
-def _diagnose_parser(sub) -> None:
-    from biovae.cli import diagnostics_cmds
-
-    p = _sub(
-        sub,
-        "diagnose",
-        "Rate, distortion, collapse, log p(x) and amortization gap.",
-        "  biovae diagnose model held_out.h5ad --out diagnostics/\n",
-    )
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("data", metavar="DATA", help="records to diagnose (ideally held out)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for JSON + HTML")
-    p.add_argument("--iwae", type=int, default=1000, metavar="K", help="IWAE samples (1000)")
-    p.add_argument(
-        "--gap-records",
-        type=int,
-        default=200,
-        metavar="N",
-        help="records refined for the amortization gap (200)",
-    )
-    p.add_argument(
-        "--gap-steps",
-        type=int,
-        default=500,
-        metavar="N",
-        help="gradient steps of per-record refinement (500)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
-    add_data_flags(p)
-    p.set_defaults(func=diagnostics_cmds.cmd_diagnose)
 
 
 def _sweep_parser(sub) -> None:

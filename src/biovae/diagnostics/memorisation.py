@@ -17,7 +17,9 @@ Distances: sequences (integer codes) use the Hamming distance (share of differin
 gaps count as letters); tables use the Euclidean distance — on log1p when every value of
 both sides is ≥ 0 (counts, abundances, genotypes), on the raw values otherwise — over the
 features that both records have (NaN = missing, scaled up to all features). Computed in
-blocks, so memory stays bounded by ``block`` × training rows.
+blocks of query records against a reference prepared once; sparse matrices stay sparse (only
+a block of query rows is made dense), so memory stays bounded by the data plus ``block`` ×
+training rows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from biovae.errors import DataError
 
@@ -39,61 +42,149 @@ def nearest_distances(
     log_scale: bool | None = None,
 ) -> np.ndarray:
     """Distance of every query record to its closest ``reference`` record; tables on the log1p
-    scale when ``log_scale`` (default: when every value of both is >= 0)."""
-    q, r = _dense(queries), _dense(reference)
-    if sequences:
-        q, r = q.astype(np.int16), r.astype(np.int16)
-    else:  # one scale for both sides
-        q, r = q.astype(np.float64), r.astype(np.float64)
-        if non_negative(q, r) if log_scale is None else log_scale:
-            q, r = np.log1p(q), np.log1p(r)
-    if q.shape[1] != r.shape[1]:
+    scale when ``log_scale`` (default: when every value of both is >= 0).
+
+    Sparse matrices stay sparse: the reference is prepared once (log1p of its stored values,
+    squared row norms; sequences one-hot as a sparse matrix) and only ``block`` query rows at a
+    time are made dense, so memory is the inputs plus ``block`` × reference rows."""
+    if queries.shape[1:] != reference.shape[1:]:
         raise DataError(
-            f"records have {q.shape[1]} features but the reference has {r.shape[1]}; "
+            f"records have {_width(queries)} features but the reference has {_width(reference)}; "
             "compare records of the same layout"
         )
-    if sequences:  # one-hot: matches per pair are one matrix product
-        letters = int(max(q.max(initial=0), r.max(initial=0))) + 1
-        q, r = (np.eye(letters, dtype=np.float32)[x].reshape(len(x), -1) for x in (q, r))
-    out = np.empty(len(q))
-    for start in range(0, len(q), block):
-        part = q[start : start + block]
-        d = _hamming(part, r) if sequences else _euclidean(part, r)
-        out[start : start + block] = d.min(1)
+    if sequences:
+        distance = _Hamming(reference, 1 + int(max(_max(queries), _max(reference))))
+    else:
+        log = non_negative(queries, reference) if log_scale is None else log_scale
+        distance = _Euclidean(reference, log)
+    out = np.empty(queries.shape[0])
+    for start in range(0, len(out), block):
+        out[start : start + block] = distance(queries[start : start + block]).min(1)
     return out
 
 
 def non_negative(*arrays: np.ndarray) -> bool:
     """Whether every value of every array is >= 0 (missing values aside)."""
-    return all(np.nanmin(_dense(a).astype(np.float64), initial=0.0) >= 0 for a in arrays)
+    return all(np.nanmin(_values(a), initial=0.0) >= 0 for a in arrays)
 
 
 def exact_copies(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Whether each sample equals some training record value for value (NaN equal to NaN)."""
-    s, t = (np.ascontiguousarray(_dense(x)) for x in (samples, train))
-    seen = {row.tobytes() for row in t.astype(s.dtype)}
-    return np.array([row.tobytes() in seen for row in s], dtype=bool)
+    """Whether each sample equals some training record value for value (NaN equal to NaN).
+    When either side is sparse both are compared as canonical sparse rows (stored columns
+    and values), so a sparse training matrix is never made dense."""
+    dtype = samples.dtype
+    if not (sp.issparse(samples) or sp.issparse(train)):
+        s, t = (np.ascontiguousarray(x) for x in (samples, np.asarray(train).astype(dtype)))
+        seen = {row.tobytes() for row in t}
+        return np.array([row.tobytes() in seen for row in s], dtype=bool)
+    seen = set(_sparse_rows(train, dtype))
+    return np.array([row in seen for row in _sparse_rows(samples, dtype)], dtype=bool)
+
+
+def _sparse_rows(x, dtype: np.dtype):
+    """Each row of ``x`` as hashable bytes of its stored columns and values (zeros dropped)."""
+    m = sp.csr_matrix(x.reshape(x.shape[0], -1) if not sp.issparse(x) else x, dtype=dtype)
+    m.eliminate_zeros()
+    m.sort_indices()
+    for i in range(m.shape[0]):
+        lo, hi = m.indptr[i], m.indptr[i + 1]
+        yield m.indices[lo:hi].tobytes() + b"|" + m.data[lo:hi].tobytes()
+
+
+def _width(x) -> int:
+    return int(np.prod(x.shape[1:]))
+
+
+def _values(x) -> np.ndarray:
+    """The values to check of a dense or sparse array (a sparse one's stored values; its
+    implicit zeros are >= 0 and finite)."""
+    return np.asarray(x.data if sp.issparse(x) else x)
+
+
+def _max(x) -> float:
+    return float(np.max(_values(x), initial=0.0))
 
 
 def _dense(x) -> np.ndarray:
-    return np.asarray(x.toarray() if hasattr(x, "toarray") else x)
+    return np.asarray(x.toarray() if sp.issparse(x) else x)
 
 
-def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Share of differing positions between one-hot rows (L positions of A letters each);
-    exact, as the match counts are small integers in float32."""
-    length = a.sum(1, keepdims=True)
-    return 1.0 - (a @ b.T) / length
+def _one_hot(x, letters: int) -> sp.csr_matrix:
+    """Integer codes (n, L) as a sparse one-hot matrix (n, L · letters), float32 (match counts
+    are small integers, exact in float32)."""
+    codes = _dense(x).reshape(x.shape[0], -1)
+    n, length = codes.shape
+    index = np.int32 if max(n, letters) * length < 2**31 else np.int64
+    cols = (np.arange(length, dtype=index) * letters + codes.astype(index)).ravel()
+    indptr = np.arange(0, n * length + 1, length, dtype=index)
+    ones = np.ones(n * length, dtype=np.float32)
+    return sp.csr_matrix((ones, cols, indptr), shape=(n, length * letters))
 
 
-def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Over features observed in both, scaled by all / observed (NaN-aware)."""
-    ka, kb = ~np.isnan(a), ~np.isnan(b)
-    a0, b0 = np.where(ka, a, 0.0), np.where(kb, b, 0.0)
-    both = ka.astype(np.float64) @ kb.T.astype(np.float64)
-    sq = (a0**2) @ kb.T + ka @ (b0**2).T - 2.0 * a0 @ b0.T
-    scaled = np.clip(sq, 0.0, None) * a.shape[1] / np.maximum(both, 1.0)
-    return np.sqrt(scaled)
+class _Hamming:
+    """Share of differing positions (gaps count as letters) of query blocks to a reference
+    held as a sparse one-hot matrix: the matches of every pair are one product."""
+
+    def __init__(self, reference, letters: int) -> None:
+        self.ref = _one_hot(reference, letters)
+        self.letters = letters
+        self.length = max(_width(reference), 1)
+
+    def __call__(self, queries) -> np.ndarray:
+        part = _one_hot(queries, self.letters).toarray()
+        return 1.0 - np.asarray(self.ref @ part.T).T / self.length
+
+
+class _Euclidean:
+    """Euclidean distances of query blocks to a reference prepared once: over the features
+    observed in both, scaled by all / observed (NaN-aware); on log1p values when ``log``."""
+
+    def __init__(self, reference, log: bool) -> None:
+        r = _scaled(reference, log)
+        self.missing = bool(np.isnan(r.data if sp.issparse(r) else r).any())
+        if self.missing:  # NaN-aware terms need dense masks
+            r = _dense(r)
+            self.kb = (~np.isnan(r)).astype(np.float64)
+            self.b0 = np.where(self.kb > 0, r, 0.0)
+        else:
+            self.b0 = r
+        self.b_sq = _row_sq(self.b0)
+        self.log = log
+        self.width = r.shape[1]
+
+    def __call__(self, queries) -> np.ndarray:
+        a = _dense(_scaled(queries, self.log))
+        ka = ~np.isnan(a)
+        a0 = np.where(ka, a, 0.0)
+        cross = np.asarray(self.b0 @ a0.T).T  # sparse @ dense stays a dense (block, n) array
+        if self.missing:
+            both, a_sq = ka.astype(np.float64) @ self.kb.T, (a0**2) @ self.kb.T
+        else:  # every reference feature observed
+            both, a_sq = ka.sum(1, keepdims=True), (a0**2).sum(1, keepdims=True)
+        b_sq = self.b_sq[None] if ka.all() else np.asarray(_squared(self.b0) @ ka.T).T
+        sq = a_sq + b_sq - 2.0 * cross
+        return np.sqrt(np.clip(sq, 0.0, None) * self.width / np.maximum(both, 1.0))
+
+
+def _scaled(x, log: bool):
+    """``x`` as float64 (n, features), dense or CSR, on the log1p scale when ``log``."""
+    if sp.issparse(x):
+        m = sp.csr_matrix(x, dtype=np.float64, copy=True)
+        if log:
+            m.data = np.log1p(m.data)
+        return m
+    a = np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1)
+    return np.log1p(a) if log else a
+
+
+def _squared(x):
+    """Element-wise square of a dense or sparse matrix."""
+    return x.multiply(x).tocsr() if sp.issparse(x) else x**2
+
+
+def _row_sq(x) -> np.ndarray:
+    """Sum of squares of each row of a dense or sparse matrix."""
+    return np.asarray(_squared(x).sum(1)).ravel()
 
 
 def memorisation_audit(
@@ -112,11 +203,12 @@ def memorisation_audit(
     copies = exact_copies(samples, train)
     log = not sequences and non_negative(samples, train, holdout)  # one scale for both sides
     d_s = np.where(copies, 0.0, nearest_distances(samples, train, sequences, log_scale=log))
-    d_h = nearest_distances(holdout, train, sequences, log_scale=log)
+    held = exact_copies(holdout, train)  # distance 0 exactly, whatever the rounding
+    d_h = np.where(held, 0.0, nearest_distances(holdout, train, sequences, log_scale=log))
     cut = float(np.quantile(d_h, quantile))
     exact = float(np.mean(copies))
     closer = float(np.mean(d_s < cut)) if cut > 0 else exact
-    held_copies = float(np.mean(exact_copies(holdout, train)))
+    held_copies = float(np.mean(held))
     out = {
         "metric": "hamming" if sequences else "euclidean",
         "samples": len(d_s),

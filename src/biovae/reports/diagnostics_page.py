@@ -60,7 +60,9 @@ def _tagline(results: dict) -> str:
 def _overview(results: dict, parts: list[Section]) -> str:
     facts = [(k.replace("_", " "), str(v)) for k, v in results.get("model", {}).items()]
     facts += [
-        (k.replace("_", " "), str(results[k])) for k in ("records", "held_out") if k in results
+        (k.replace("_", " "), str(results[k]))
+        for k in ("records", "records_given", "subsample", "held_out")
+        if k in results
     ]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
