@@ -138,5 +138,5 @@ def test_a_saved_models_config_json_refits_it_exactly(tmp_path, capsys):
     (tmp_path / "bad.json").write_text('{"train": {"epochs": 1,}}')
     bad = ["--config", tmp_path / "bad.json", "--out", tmp_path / "c"]
     rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *bad)
-    assert rc == 2 and "bad.json is not valid JSON" in err and len(err.splitlines()) == 1
+    assert rc == 2 and "bad.json: not valid JSON" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c").exists()

@@ -118,21 +118,21 @@ def test_pca_weights_must_fit_the_saved_config(folders, tmp_path, edit, message)
         PCA.load(folder)
 
 
-def test_pca_components_must_match_the_saved_latent_size(folders, tmp_path):
-    folder = copy(folders["pca"], tmp_path)
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("pca", r"'components' is .* needs float \(5, 3\)"),  # PCA's tensors against its config
+        ("vae", r"^{folder}/weights.safetensors: the weights of"),  # the file is named
+    ],
+)
+def test_weights_that_do_not_fit_the_saved_latent_size_are_refused(
+    folders, tmp_path, kind, message
+):
+    folder = copy(folders[kind], tmp_path)
     config = json.loads((folder / "config.json").read_text())
     config["model"]["n_latent"] = 3
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match=r"'components' is .* needs float \(5, 3\)"):
-        load_model(folder)
-
-
-def test_weights_that_do_not_fit_the_model_name_the_file(folders, tmp_path):
-    folder = copy(folders["vae"], tmp_path)
-    config = json.loads((folder / "config.json").read_text())
-    config["model"]["n_latent"] = 3
-    (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ConfigError, match=rf"^{folder}/weights.safetensors: the weights of"):
+    with pytest.raises(ConfigError, match=message.format(folder=folder)):
         load_model(folder)
 
 

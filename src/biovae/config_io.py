@@ -100,7 +100,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; check the path given to --config")
     if p.suffix.lower() == ".json":
-        return _load_json(p)
+        return json_object(p, fix="; give a model's config.json or a TOML file")
     try:
         with p.open("rb") as fh:
             return tomllib.load(fh)
@@ -137,15 +137,17 @@ def _unquoted(key: str) -> str:
     return ".".join(part.strip().strip("\"'") for part in key.split("."))
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def json_object(path: Path, error: type[Exception] = ConfigError, fix: str = "") -> dict[str, Any]:
+    """The JSON object in ``path``, or one line (an ``error``, ending in ``fix``) saying the
+    file is not valid JSON or not an object."""
     import json
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+        raise error(f"{path}: not valid JSON ({exc}){fix}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object of config tables")
+        raise error(f"{path}: not a JSON object{fix}")
     return data
 
 

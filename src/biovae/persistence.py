@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from biovae._version import __version__
 from biovae.config import FitConfig, from_dict, to_dict
+from biovae.config_io import json_object
 from biovae.errors import ConfigError, ModelFileError
 from biovae.models.schema import DataSchema
 
@@ -302,13 +303,7 @@ def given_config(saved: SavedModel) -> FitConfig:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A model file's JSON object (a one-line error for anything else)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: corrupt JSON ({exc}); refit the model") from exc
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path}: not a JSON object; refit the model")
-    return data
+    return json_object(path, ModelFileError, "; refit the model")
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
