@@ -202,13 +202,19 @@ def _sweep_estimator(kind: str) -> type:
     return VAE
 
 
+#: Held-out records (and samples) a fidelity comparison uses at most, unless told otherwise.
+FIDELITY_RECORDS = 5000
+
+
 def fidelity_comparison(
     train: Dataset, held_out: Dataset, config: FitConfig, n_samples: int | None = None
 ) -> dict[str, dict[str, float]]:
     """Prior samples of a VAE, a plain autoencoder and PCA against held-out data. Models
     conditional on covariates sample with the covariates of held-out records (each once while
-    they last), so the comparison is matched; a labels key is ignored (all three unsupervised)."""
-    n = n_samples or len(held_out)
+    they last), so the comparison is matched; a labels key is ignored (all three unsupervised).
+    Without ``n_samples``, as many samples as held-out records, at most :data:`FIDELITY_RECORDS`
+    of them (a seeded random choice): only the records compared are made dense."""
+    n = n_samples or min(len(held_out), FIDELITY_RECORDS)
     check_sizes(len(held_out), n)  # before any training
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
@@ -216,11 +222,12 @@ def fidelity_comparison(
     names = (*config.data.categorical, *config.data.continuous_covariates)
     rows = np.resize(np.random.default_rng(config.train.seed).permutation(len(held_out)), n)
     obs = {c: np.asarray(held_out.obs_column(c))[rows] for c in names} if names else None
+    compared = held_out.subset(np.sort(rows)) if n <= len(held_out) else held_out
+    real = compared.x.toarray() if hasattr(compared.x, "toarray") else compared.x
     out = {}
     for name, cls in (("VAE", VAE), ("autoencoder", Autoencoder), ("PCA", PCA)):
         est = cls(config=config).fit(train)
         fake = est.sample(n, obs=obs, seed=config.train.seed)
-        real = held_out.x.toarray() if hasattr(held_out.x, "toarray") else held_out.x
         out[name] = (
             sequence_fidelity(real, fake, len(train.alphabet))
             if seq

@@ -69,3 +69,29 @@ def test_max_records_diagnoses_a_keyed_subset_and_says_so(fitted):
     assert "subsample" not in whole and "records_given" not in whole
     with pytest.raises(biovae.errors.ConfigError, match="max_records"):
         DiagnoseOptions(max_records=1)
+
+
+def test_fidelity_compares_at_most_fidelity_records_held_out_records(monkeypatch):
+    import scipy.sparse as sp
+
+    from biovae import diagnose as diag
+    from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+    from biovae.inputs import as_dataset
+
+    rng = np.random.default_rng(3)
+    x = sp.csr_matrix(rng.poisson(1.0, (70, 8)).astype(np.float32))
+    train, held_out = as_dataset(x[:40]), as_dataset(x[40:])
+    seen = []
+
+    def table_fidelity(real, fake, counts, seed=0):
+        seen.append((real.shape, fake.shape))
+        return {"mmd2": 0.0}
+
+    monkeypatch.setattr(diag, "FIDELITY_RECORDS", 10)
+    monkeypatch.setattr(diag, "table_fidelity", table_fidelity)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=16),
+    )
+    diag.fidelity_comparison(train, held_out, cfg)
+    assert seen == [((10, 8), (10, 8))] * 3  # 10 of the 30 held-out records, 10 samples

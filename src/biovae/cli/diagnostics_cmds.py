@@ -75,7 +75,7 @@ def split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from biovae.diagnose import fidelity_comparison, sweep
+    from biovae.diagnose import FIDELITY_RECORDS, fidelity_comparison, sweep
     from biovae.diagnostics.fidelity import MIN_RECORDS
 
     try:
@@ -108,6 +108,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     if args.fidelity:
         results["fidelity"] = fidelity_comparison(train, held_out, cfg)
+        results["fidelity_records"] = min(len(held_out), FIDELITY_RECORDS)
     print(_write_results(out, "sweep", results, f"Rate–distortion sweep of {args.data}"))
     return 0
 

@@ -299,8 +299,9 @@ def fidelity_section(results: dict) -> Section | None:
         "fidelity",
         "Generative fidelity: VAE vs autoencoder vs PCA",
         lead=(
-            "Each model decodes draws from N(0, I) in its latent space, compared with held-out "
-            "records. A plain autoencoder has no reason to place its codes near N(0, I), so its "
+            "Each model decodes draws from N(0, I) in its latent space, compared with "
+            f"{results.get('fidelity_records', 'the')} held-out records (as many samples). "
+            "A plain autoencoder has no reason to place its codes near N(0, I), so its "
             "'samples' are usually far from real data; a VAE's prior is part of its training."
         ),
         verdict=fidelity_verdict(fid, metrics),
