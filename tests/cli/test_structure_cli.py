@@ -282,3 +282,18 @@ def test_the_report_caution_follows_the_loss_and_needs_two_frames(fixtures, tmp_
     assert main(["structure", "report", str(model), str(one), "--out", str(again)]) == 2
     err = capsys.readouterr().err.strip()
     assert "give at least 2" in err and len(err.splitlines()) == 1 and not again.exists()
+
+
+def test_the_structure_model_card_names_checks_that_read_structures(fixtures, tmp_path):
+    # biovae audit and biovae novelty read tables and sequences, not PDB/DCD files: a structure
+    # model's card points at the structure checks instead
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, html = tmp_path / "model", tmp_path / "fit.html"
+    assert (
+        main(["structure", "fit", str(pdb), "--out", str(model), "--report", str(html), *FAST]) == 0
+    )
+    page = html.read_text()
+    card = page[page.index('id="model-card"') :]
+    assert "biovae audit" not in card and "biovae novelty" not in card
+    assert "biovae structure validate" in card and "nearest training frame" in card
+    assert card.count('class="note"') == 5

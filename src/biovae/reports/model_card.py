@@ -132,10 +132,12 @@ def model_card_section(
     caution: str | None = None,
     records: str = "records",
     summary: bool = True,
+    limits: tuple[str, ...] | None = None,
 ) -> Section:
     """Intended use, training data, limits and safeguards of a fitted estimator (``use`` and
     ``caution`` replace those its likelihood family implies; ``records`` names the records;
-    ``summary``: the page has a model summary holding the data fingerprint)."""
+    ``summary``: the page has a model summary holding the data fingerprint; ``limits``
+    replace the notes of :func:`general_limits`, for models whose checks are other commands)."""
     cfg = est.config_
     name = cfg.model.likelihood.name
     n_train = getattr(est, "n_train_", 0)
@@ -179,5 +181,5 @@ def model_card_section(
         lead="What this model is for, what it was trained on, what it cannot tell you, and "
         "the checks to run before its map, scores or samples are used elsewhere.",
         tables=(Table(("What", "Detail"), tuple(rows)),),
-        notes=general_limits(cfg.model.kind, name),
+        notes=limits or general_limits(cfg.model.kind, name),
     )

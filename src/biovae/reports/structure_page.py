@@ -21,7 +21,7 @@ from biovae.errors import DataError
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.html import write_sections_page
-from biovae.reports.model_card import model_card_section
+from biovae.reports.model_card import GENERAL_LIMITS, model_card_section
 from biovae.reports.sections import map_section, training_section, usage_section
 from biovae.reports.structures import ROWS, bond_histogram
 
@@ -35,6 +35,22 @@ LOSS_TEXT = {
 USE = (
     "A conformational ensemble of one protein (MD trajectory, NMR models): a map of its "
     "conformations, interpolation between them and sampled traces like its frames."
+)
+
+#: the card's notes: biovae audit and biovae novelty read tables, not structures, so the checks
+#: before reuse are the ones this page and ``biovae structure validate`` make
+LIMITS = (
+    GENERAL_LIMITS[0],
+    "The map places frames by whatever differs most between them — how the ensemble was made "
+    "included (force field, replica, NMR model, length of the run). Before reading mechanism "
+    "off it, compare the map with what is known of each frame (its time, replica or state).",
+    GENERAL_LIMITS[2],
+    "ELBOs rank frames relative to the training ensemble; conformations unlike it get low "
+    "values, and they are not probabilities or free energies of any conformation.",
+    "Before sampled structures leave this analysis, check them for copies of frames and for "
+    "validity: the RMSD to the nearest training frame and the checks in the validity table, "
+    "or biovae structure validate SAMPLES --training FRAMES on what biovae structure sample "
+    "wrote.",
 )
 
 
@@ -75,7 +91,9 @@ def write_structure_report(
         map_section(est, records, z, ("frame",)),
         _reconstruction_section(frames, recon),
         _validity_section(views, Path(structures.source).name),
-        model_card_section(est, use=USE, caution=_caution(model), records="frames", summary=False),
+        model_card_section(
+            est, use=USE, caution=_caution(model), records="frames", summary=False, limits=LIMITS
+        ),
     ]
     tagline = (
         f"Conformational VAE · {LOSS_TEXT.get(model.loss, model.loss)} · "

@@ -32,7 +32,8 @@ def classes_section(result: ScanClasses) -> Section:
         lead=(
             "EVE's label-free classes: a two-component Gaussian mixture fitted to the "
             "evolutionary index (wild-type minus mutant ELBO, = −Δ ELBO) of every substitution; "
-            "p_damaging is the posterior probability of the higher-mean component. The "
+            "p_damaging is the posterior probability of the higher-mean component, held at "
+            "its peak beyond it so that a higher index is never less damaging. The "
             f"{result.uncertain_fraction:.0%} of substitutions with the most uncertain "
             "probability are classed uncertain."
         ),

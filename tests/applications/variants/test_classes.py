@@ -148,3 +148,29 @@ def test_classify_more_reproduces_the_scan_and_skips_other_rows():
     none = classes.classify_scan(score, sub, uncertain_fraction=0.0)
     assert none.entropy_threshold == math.inf
     assert "uncertain" not in set(classes.classify_more(none, score, sub)[2])
+
+
+def test_posterior_never_falls_as_the_index_rises_so_the_worst_substitution_is_damaging():
+    # a narrow damaging group beside a wide tolerated one (as a 40-sequence BLAT_ECOLX scan
+    # fits): Bayes' rule alone gives the far tail back to the wide component
+    rng = np.random.default_rng(0)
+    index = np.concatenate([rng.normal(6.0, 3.3, 1_000), rng.normal(8.6, 1.6, 4_000)])
+    index = np.append(index, 16.0)
+    fit = classes.fit_mixture(index)
+    assert fit.sds[1] < fit.sds[0]
+    grid = np.linspace(index.min(), index.max(), 400)
+    assert np.all(np.diff(fit.posterior(grid)) >= 0)
+    found = classes.classify_scan(-index, np.ones(len(index), dtype=bool))
+    assert found.label[-1] == "damaging" and found.p_damaging[-1] == found.p_damaging.max()
+    # between the means it is Bayes' rule unchanged
+    mid = np.linspace(fit.means[0], fit.means[1], 9)
+    np.testing.assert_allclose(
+        fit.posterior(mid), _posterior(mid, fit.weights, fit.means, fit.sds), rtol=1e-12
+    )
+
+
+def test_posterior_is_held_below_the_means_when_the_damaging_group_is_wider():
+    fit = classes.Mixture((0.5, 0.5), (0.0, 4.0), (0.5, 2.0), 0.0, 100)
+    grid = np.linspace(-10.0, 12.0, 500)
+    assert np.all(np.diff(fit.posterior(grid)) >= -1e-15)
+    assert fit.posterior(np.array([-10.0]))[0] < 0.5

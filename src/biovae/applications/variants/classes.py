@@ -14,7 +14,11 @@ across 3,000 proteins, which a single family cannot have), and the classes are n
 *damaging* / *tolerated*: the model predicts loss of the family's constraints, which for a
 human disease gene EVE calls *pathogenic* / *benign*. :func:`bimodality` says how clearly the
 indices fall into two groups at all; when they do not, the classes split one population at a
-threshold and should be read as a ranking, not as two kinds of mutation.
+threshold and should be read as a ranking, not as two kinds of mutation. And the probability
+never falls as the index rises: with a narrow damaging component beside a wide tolerated one,
+Bayes' rule alone gives the most extreme substitutions back to the wide component (a scan's
+worst substitution classed *tolerated*), so the posterior is held at its peak past the turning
+point of the log-odds (:meth:`Mixture.posterior`).
 """
 
 from __future__ import annotations
@@ -49,11 +53,26 @@ class Mixture:
         return np.log(w) - np.log(s) - 0.5 * (_LOG_2PI + z * z)
 
     def posterior(self, x: np.ndarray) -> np.ndarray:
-        """P(damaging component | index) for every value (NaN stays NaN)."""
+        """P(damaging component | index) for every value (NaN stays NaN), held constant past
+        the turning point of its log-odds so that it never falls as the index rises.
+
+        With unequal variances the log-odds of the two components is quadratic in the index:
+        beyond the narrower component's mean it turns, and Bayes' rule would hand the far tail
+        (the most extreme substitutions) back to the wider component. The index is clamped
+        at the vertex ``(μ₁σ₀² − μ₀σ₁²) / (σ₀² − σ₁²)`` (which lies outside the two means) on
+        the side where the log-odds turns; between the means this is Bayes' rule unchanged."""
         x = np.asarray(x, dtype=float)
-        lj = self._log_joint(np.nan_to_num(x))
+        lj = self._log_joint(self._monotone(np.nan_to_num(x)))
         p = np.exp(lj[:, 1] - np.logaddexp(lj[:, 0], lj[:, 1]))
         return np.where(np.isfinite(x), p, np.nan)
+
+    def _monotone(self, x: np.ndarray) -> np.ndarray:
+        (m0, m1), (v0, v1) = self.means, (self.sds[0] ** 2, self.sds[1] ** 2)
+        if v0 == v1:  # linear log-odds: monotone already
+            return x
+        vertex = (m1 * v0 - m0 * v1) / (v0 - v1)
+        # narrower damaging component: the log-odds peaks above μ₁; wider: it dips below μ₀
+        return np.minimum(x, vertex) if v1 < v0 else np.maximum(x, vertex)
 
     def density(self, x: np.ndarray) -> np.ndarray:
         """(n, 2) weighted component densities w_k N(x; μ_k, σ_k²), for plots."""
