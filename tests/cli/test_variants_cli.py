@@ -97,6 +97,8 @@ def test_no_mixture_scan_still_writes_and_score_classes_refuses(
     rc, _, err = run(capsys, *argv)
     assert rc == 0 and "class columns are empty" in err
     assert "scan-classes" not in html.read_text() and "scan-heatmap" in html.read_text()
+    rc, _, err = run(capsys, *argv, "--quiet")  # as fit and design take it: no notes
+    assert rc == 0 and "class columns are empty" not in err
     pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
     calls = tmp_path / "calls.csv"
     argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", calls]

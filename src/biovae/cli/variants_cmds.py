@@ -154,6 +154,7 @@ def add_parser(sub) -> None:
     )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    scan.add_argument("--quiet", action="store_true", help="no notes on stderr")
     scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
     scan.add_argument(
         "--report",
@@ -329,7 +330,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     )
     mutant = table.pop("mutant")
     write_table(out, mutant, table, id_name="mutant")
-    if found is None:
+    if found is None and not args.quiet:
         print(
             "note: too few or too uniform substitution scores for damaging/tolerated classes; "
             "the class columns are empty",
