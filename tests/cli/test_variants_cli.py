@@ -137,7 +137,7 @@ def test_scan_report(model_dir, tmp_path, capsys):
     page = html.read_text()
     assert 'data-plot="scan-heatmap"' in page and 'data-plot="scan-profile"' in page
     assert 'data-plot="scan-classes"' in page and "Damaging, tolerated, uncertain" in page
-    assert "Model card" in page and "Neff" in page
+    assert "Model card" in page and "Neff" in page and "Checks before reuse" in page
     # 20 steps end before the first held-out evaluation (every 200): the last update is kept
     assert "the last update (training ended before the first held-out evaluation)" in page
     s = pd.read_csv(out)

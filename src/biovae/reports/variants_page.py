@@ -102,6 +102,11 @@ def model_section(fitted: Any, mean_weights: bool = False) -> Section:
         "nothing about insert positions, which are not modelled.",
         "Intended use: prioritising variants for experiments, alongside other evidence. "
         "Not for clinical decisions on its own.",
+        "Checks before reuse: the same family and numbering (the focus record and match "
+        "positions above); on a deep mutational scan of the family, if one exists, the rank "
+        "correlation with measured fitness (biovae variants score --fitness-column); the "
+        "ensemble members' spread (member_sd) beside each score; and designed sequences "
+        "screened (biovae variants design --screen-against) before any synthesis.",
     )
     neff = f.get("neff")
     highlights = (
