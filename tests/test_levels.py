@@ -68,6 +68,14 @@ def test_an_unlabelled_category_is_any_scalar_naming_a_level():
     assert DataConfig(unlabeled_category=" Unknown ").unlabeled_category == " Unknown "
 
 
+@pytest.mark.parametrize("twin", ["t cell", "T cell ", " T CELL"])
+def test_labels_differing_only_in_case_or_spaces_are_refused_not_two_classes(twin):
+    values = np.array(["T cell", "B cell", twin, "unknown"], dtype=object)
+    with pytest.raises(DataError, match=r"labels .* in column 'y' differ only in letter case"):
+        LabelSpec.fit({"y": values}, "y")
+    assert LabelSpec.fit({"y": values[:2]}, "y").levels == ("B cell", "T cell")
+
+
 def test_tl_vae_takes_a_numeric_unlabelled_category(tmp_path):
     anndata = pytest.importorskip("anndata")
     rng = np.random.default_rng(0)

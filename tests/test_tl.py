@@ -7,6 +7,7 @@ import pytest
 
 import biovae
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import DataError
 
 anndata = pytest.importorskip("anndata")
 
@@ -161,3 +162,23 @@ def test_a_label_with_a_slash_gets_a_column_h5ad_can_hold(fixtures, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # anndata warns of '/' in names
         adata.write_h5ad(tmp_path / "a.h5ad")
+
+
+def test_levels_that_would_share_a_probability_column_are_refused_with_nothing_written(fixtures):
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    truth = adata.obs["cell_line"].astype(str).str.replace("H1975", "A/B")
+    adata.obs["partial"] = truth.str.replace("H2228", "A_B").to_numpy()
+    adata.obs["X_biovae_label"] = "from an earlier fit"
+    with pytest.raises(DataError, match=r"'A/B' and 'A_B' would both be written to obs column"):
+        biovae.tl.vae(adata, labels_key="partial", config=_cfg())
+    assert "X_biovae" not in adata.obsm and "X_biovae" not in adata.uns
+    assert (adata.obs["X_biovae_label"] == "from an earlier fit").all()
+
+
+def test_an_unlabelled_category_without_labels_is_refused_not_ignored(fixtures):
+    from biovae.errors import ConfigError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    with pytest.raises(ConfigError, match="unlabeled_category 'Unknown' is only used by the semi"):
+        biovae.tl.vae(adata, unlabeled_category="Unknown", config=_cfg())
+    assert "X_biovae" not in adata.obsm

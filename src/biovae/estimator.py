@@ -178,6 +178,11 @@ class _LatentEstimator(TransformerConventions):
                 f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
                 "add --model ssvae or drop --labels-key"
             )
+        if cfg.data.unlabeled_category is not None:
+            raise ConfigError(
+                f"unlabeled_category {cfg.data.unlabeled_category!r} is only used by the "
+                "semi-supervised VAE (with labels_key); add --model ssvae or drop it"
+            )
         return LabelSpec()
 
     # -- inference -------------------------------------------------------------------------

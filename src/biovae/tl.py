@@ -68,11 +68,13 @@ def vae(
 def _write_results(adata: Any, est: VAE | SemiSupervisedVAE, key_added: str) -> None:
     """Posterior means, settings and (semi-supervised) label predictions under ``key_added``,
     replacing whatever an earlier fit or mapping wrote there."""
+    labelled = isinstance(est, SemiSupervisedVAE)
+    columns = probability_columns(key_added, est.classes_) if labelled else []
     _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
     adata.obsm[key_added] = est.transform(adata)
     adata.uns[key_added] = _settings(est)
-    if isinstance(est, SemiSupervisedVAE):
-        _write_predictions(adata, est, key_added)
+    if labelled:
+        _write_predictions(adata, est, key_added, columns)
 
 
 def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
@@ -116,8 +118,11 @@ def _clear(adata: Any, key_added: str) -> None:
     adata.varm.pop(f"{key_added}_loadings", None)
 
 
-def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> None:
-    """Predicted label, its probability and q(y|x) per level into ``adata.obs``."""
+def _write_predictions(
+    adata: Any, est: SemiSupervisedVAE, key_added: str, columns: list[str]
+) -> None:
+    """Predicted label, its probability and q(y|x) per level (into ``columns``, one per level of
+    ``classes_``) into ``adata.obs``."""
     import pandas as pd
 
     proba = est.predict_proba(adata)
@@ -127,8 +132,8 @@ def _write_predictions(adata: Any, est: SemiSupervisedVAE, key_added: str) -> No
         np.asarray(levels, dtype=object)[best], categories=levels
     )
     adata.obs[f"{key_added}_label_probability"] = proba[np.arange(len(best)), best]
-    for j, level in enumerate(levels):
-        adata.obs[probability_column(key_added, level)] = proba[:, j]
+    for j, column in enumerate(columns):
+        adata.obs[column] = proba[:, j]
     adata.uns[key_added]["label_levels"] = levels
 
 
@@ -136,6 +141,20 @@ def probability_column(key_added: str, level: object) -> str:
     """The obs column of q(y = level | x): ``<key_added>_p_<level>``, a ``/`` in the level made
     ``_`` (h5ad files are to refuse ``/`` in names; e.g. pbmc68k's ``CD4+/CD25 T Reg``)."""
     return f"{key_added}_p_{str(level).replace('/', '_')}"
+
+
+def probability_columns(key_added: str, levels: tuple[str, ...]) -> list[str]:
+    """:func:`probability_column` of every level; levels that would share a column ("A/B" and
+    "A_B") are refused before anything is written, since one would overwrite the other."""
+    columns = [probability_column(key_added, level) for level in levels]
+    for j, column in enumerate(columns):
+        if columns.index(column) != j:
+            raise DataError(
+                f"label levels {levels[columns.index(column)]!r} and {levels[j]!r} would both "
+                f"be written to obs column {column!r} ('/' becomes '_'); rename one of them "
+                "in the label column and fit again"
+            )
+    return columns
 
 
 def expression(

@@ -363,6 +363,9 @@ def test_top_level_examples_chain_models_of_the_right_kind():
         ("pca", ["--categorical-covariates", "x"], "without covariates"),
         ("ae", ["--beta", "4"], "no KL term"),
         ("ae", ["--free-bits", "1"], "no KL term"),
+        ("vae", ["--unlabeled-category", "unknown"], "it has no labels"),
+        ("vae", ["--classification-weight", "5"], "it has no labels"),
+        ("ae", ["--classifier-input", "x"], "it has no labels"),
     ],
 )
 def test_flags_a_model_kind_would_ignore_are_refused(fixtures, tmp_path, capsys, kind, flag, why):

@@ -1,4 +1,5 @@
-"""Fit flags a model kind never reads (PCA, the autoencoder): refused, not silently ignored."""
+"""Fit flags a model kind never reads (PCA, the autoencoder, label settings of a VAE): refused,
+not silently ignored."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ IDLE_FIELDS = {
     ),
 }
 _WHY = {"pca": "fitted in closed form, without covariates", "ae": "it has no KL term"}
+#: Fields only the semi-supervised VAE reads: the VAE and the autoencoder have no labels.
+LABEL_FIELDS = (
+    "model.classifier_input",
+    "objective.classification_weight",
+    "data.unlabeled_category",
+)
 
 
 def refuse_idle_flags(args: argparse.Namespace, kind: str) -> None:
@@ -40,6 +47,11 @@ def refuse_idle_flags(args: argparse.Namespace, kind: str) -> None:
     for opt in FIT_OPTIONS:
         if getattr(args, "cfg__" + opt.field.replace(".", "__"), None) is None:
             continue
+        if kind in ("vae", "ae") and opt.field in LABEL_FIELDS:
+            raise ConfigError(
+                f"{opt.flag} has no effect on --model {kind} (it has no labels); use "
+                "--model ssvae with --labels-key, or leave it out"
+            )
         if any(opt.field == f or (f.endswith(".") and opt.field.startswith(f)) for f in idle):
             raise ConfigError(
                 f"{opt.flag} has no effect on --model {kind} ({_WHY[kind]}); leave it out"

@@ -2,7 +2,8 @@
 
 Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the spec's
 ``unlabeled`` category (e.g. scanpy's "Unknown" or a user's "unassigned") are unlabelled
-(code −1). The levels are saved with the model so new data are coded identically.
+(code −1). Labelled levels that differ only in letter case or surrounding spaces are refused.
+The levels are saved with the model so new data are coded identically.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class LabelSpec:
         values = _column(obs, key, source)
         known = values[~unlabelled_mask(values, unlabeled)]
         levels = tuple(sorted(set(level_text(known))))
+        _check_distinct(levels, key, source)
         if len(levels) < 2:
             raise DataError(
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
@@ -81,6 +83,20 @@ class LabelSpec:
                 )
             codes[i] = index[text]
         return torch.from_numpy(codes)
+
+
+def _check_distinct(levels: tuple[str, ...], key: str, source: str) -> None:
+    """Levels that differ only in letter case or surrounding spaces ("T cell", "T cell ") are
+    almost always one label typed twice; training them as two classes splits that label's cells
+    (and their probability) silently, so they are refused."""
+    seen: dict[str, str] = {}
+    for level in levels:
+        other = seen.setdefault(level.strip().casefold(), level)
+        if other != level:
+            raise DataError(
+                f"{source}: labels {other!r} and {level!r} in column {key!r} differ only in "
+                "letter case or surrounding spaces; spell each label one way"
+            )
 
 
 def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndarray:
