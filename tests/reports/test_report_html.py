@@ -236,3 +236,23 @@ def test_marker_genes_are_not_of_the_batch_the_model_is_conditioned_on(
     assert "Marker genes by louvain" in text and "Marker genes by bulk_labels" not in text
     page = parse(write_report(est, tmp_path / "b.html", data=part, color_by=("bulk_labels",)))
     assert "Marker genes by bulk_labels" in " ".join(page.text)  # asked for: as asked
+
+
+def test_a_semi_supervised_report_shows_its_label_predictions(pbmc, tmp_path, fast_render):
+    part = pbmc.subset(np.arange(300))
+    labels = np.asarray(part.obs["bulk_labels"], dtype=object).copy()
+    labels[::2] = "unknown"  # half the records without a label
+    part = Dataset(part.x, part.ids, part.features, {**part.obs, "bulk_labels": labels})
+    cfg = FitConfig(data=DataConfig(labels_key="bulk_labels"), train=TrainConfig(epochs=2))
+    est = biovae.SemiSupervisedVAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    text = " ".join(parse(write_report(est, tmp_path / "s.html", data=part)).text)
+    predicted = np.asarray(est.predict(part), dtype=object)
+    given = labels != "unknown"
+    agree = (predicted[given] == labels[given]).mean()
+    assert "Label predictions" in text and f"{agree:.1%} of the 150 labelled records" in text
+    assert "150 of 300 records labelled" in text
+    assert "Marker genes by bulk_labels" in text  # the labels, not the first text column
+    plain = biovae.VAE("nb", n_latent=2, hidden=(16,), epochs=1).fit(part)
+    assert "Label predictions" not in " ".join(
+        parse(write_report(plain, tmp_path / "p.html", data=part)).text
+    )

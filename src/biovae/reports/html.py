@@ -22,6 +22,7 @@ from biovae.reports import sections, sections_data
 from biovae.reports.analysis import project_2d
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.model_card import model_card_section
+from biovae.reports.sections_labels import labels_section
 from biovae.reports.sections_loadings import loadings_section
 from biovae.reports.sections_markers import marker_section
 from biovae.reports.style import CSS, ON_LOAD_SCRIPT
@@ -78,10 +79,12 @@ def build_sections(est: Any, ds: Dataset | None, color_by: Sequence[str] = ()) -
     order = np.argsort(project_2d(z_mean).xy[:, 0]) if z_mean is not None else None
     markers = marker_section(est, ds, tuple(color_by) or None)
     factors = loadings_section(est)
+    labels = labels_section(est, ds)
     return [
         sections.training_section(est),
         sections.usage_section(est, ds, z_mean),
         sections.map_section(est, ds, z_mean, tuple(color_by) or None),
+        *([labels] if labels is not None else []),
         *([markers] if markers is not None else []),
         *([factors] if factors is not None else []),
         sections_data.reconstruction_section(est, ds, order),

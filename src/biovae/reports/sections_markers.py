@@ -20,11 +20,14 @@ PER_GROUP, DRAWS = 5, 1000
 
 def marker_column(ds: Dataset, color_by: Sequence[str] | None, est: Any = None) -> str | None:
     """The first categorical column (2..30 levels) among ``color_by`` or, without it, the
-    defaults less the covariates ``est`` is conditioned on (its batch: groups that are not
-    cell types, and whose differences the model was told to explain away)."""
+    labels of a semi-supervised model, then the defaults less the covariates ``est`` is
+    conditioned on (its batch: groups that are not cell types, and whose differences the model
+    was told to explain away)."""
     schema = getattr(est, "schema_", None)
     covariates = set(schema.covariates.categorical) if schema is not None else set()
-    names = tuple(color_by or ()) or [n for n in default_color_by(ds) if n not in covariates]
+    label = getattr(getattr(schema, "labels", None), "key", None)
+    defaults = [*([label] if label else []), *default_color_by(ds)]
+    names = tuple(color_by or ()) or [n for n in defaults if n not in covariates]
     for name in names:
         col = ds.obs.get(name)
         if col is not None and is_categorical(col) and 2 <= n_categories(col) <= 30:
