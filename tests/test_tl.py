@@ -76,7 +76,10 @@ def test_tl_vae_with_labels_writes_predictions_to_obs(fixtures):
     np.testing.assert_allclose(adata.obs["X_biovae_label_probability"], p.max(1))
     assert adata.obsm["X_biovae"].shape == (adata.n_obs, 4)
     adata.obs["partial"] = np.where(np.isin(truth, levels[:2]), truth, "Unknown")
+    adata.obs["X_biovae_p_value"] = 0.5  # the user's own column, which no fit wrote
     biovae.tl.vae(adata, labels_key="partial", n_latent=2, config=_cfg())
+    assert "X_biovae_p_value" in adata.obs  # not taken for an earlier fit's probability
+    adata.obs.drop(columns="X_biovae_p_value", inplace=True)
     assert [c for c in adata.obs if c.startswith("X_biovae_p_")] == [
         f"X_biovae_p_{lv}" for lv in levels[:2]
     ]  # the first fit's third level is gone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -111,9 +112,15 @@ def _check_writable(adata: Any) -> None:
 
 def _clear(adata: Any, key_added: str) -> None:
     """Drop what an earlier :func:`vae` wrote under ``key_added`` besides obsm/uns: label
-    predictions in ``obs`` and a linear decoder's loadings in ``varm``."""
+    predictions in ``obs`` (the probability columns of the levels its ``uns`` records, not
+    every column that starts like one: a user's ``X_p_value`` stays) and a linear decoder's
+    loadings in ``varm``."""
+    earlier = adata.uns.get(key_added)
+    levels = earlier.get("label_levels") if isinstance(earlier, Mapping) else None
     ours = {f"{key_added}_label", f"{key_added}_label_probability"}
-    stale = [c for c in adata.obs.columns if str(c) in ours or str(c).startswith(f"{key_added}_p_")]
+    if levels is not None:
+        ours |= {probability_column(key_added, str(level)) for level in levels}
+    stale = [c for c in adata.obs.columns if str(c) in ours]
     adata.obs.drop(columns=stale, inplace=True)
     adata.varm.pop(f"{key_added}_loadings", None)
 
