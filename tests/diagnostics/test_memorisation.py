@@ -151,7 +151,7 @@ def test_a_sparse_training_matrix_is_never_made_dense(monkeypatch):
     import scipy.sparse as sp
 
     rng = np.random.default_rng(4)
-    train, holdout = (sp.random(n, 40, 0.1, "csr", rng=rng) * 9 for n in (300, 50))
+    train, holdout = (sp.random(n, 40, 0.1, "csr", random_state=rng) * 9 for n in (300, 50))
     samples = rng.poisson(0.5, (30, 40)).astype(np.float32)
     expected = memorisation_audit(samples, train.toarray(), holdout.toarray(), False)
     to_dense = sp.csr_matrix.toarray
