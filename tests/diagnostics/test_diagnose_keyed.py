@@ -35,8 +35,8 @@ def test_diagnostics_of_shuffled_records_are_the_same(fitted):
     shuffled = table.iloc[np.random.default_rng(5).permutation(len(table))]
     a, b = _numbers(diagnose(est, table, OPTIONS)), _numbers(diagnose(est, shuffled, OPTIONS))
     assert a.keys() == b.keys()
-    for key in a:
-        assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    for key in a:  # float32 rounding of other batch compositions (torch 2.2: 1.4e-5 of a gap s.e.)
+        assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
     other_seed = _numbers(diagnose(est, table, DiagnoseOptions(**{**vars(OPTIONS), "seed": 1})))
     assert other_seed["log_likelihood.mean"] != a["log_likelihood.mean"]
 
@@ -62,7 +62,7 @@ def test_max_records_diagnoses_a_keyed_subset_and_says_so(fitted):
     alone = _numbers(diagnose(est, table.iloc[rows], OPTIONS))  # the same records, given alone
     got = _numbers(result)
     for key in alone:
-        assert got[key] == pytest.approx(alone[key], rel=1e-5, abs=1e-6), key
+        assert got[key] == pytest.approx(alone[key], rel=1e-4, abs=1e-5), key
     shuffled = table.iloc[np.random.default_rng(1).permutation(len(table))]
     assert _numbers(diagnose(est, shuffled, capped))["mi"] == pytest.approx(got["mi"], rel=1e-5)
     whole = diagnose(est, table, DiagnoseOptions(**{**vars(OPTIONS), "max_records": 60}))
