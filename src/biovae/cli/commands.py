@@ -13,11 +13,12 @@ from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import (
     check_output,
     check_parent,
+    for_sequences,
     model_data_config,
     read_input,
     write_samples,
 )
-from biovae.cli.options import build_config, for_sequences
+from biovae.cli.options import build_config
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError, model_phrase

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.io import check_parent, model_data_config, read_input
+from biovae.cli.io import check_parent, for_sequences, model_data_config, read_input
 from biovae.cli.options import (
     READ_OPTIONS,
     add_data_flags,
     add_options,
     build_config,
-    for_sequences,
 )
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json

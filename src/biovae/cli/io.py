@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import fields, replace
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.options import build_config
-from biovae.config import DataConfig
+from biovae.config import DataConfig, FitConfig, load_toml
 from biovae.data.dataset import Dataset
 from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset
 from biovae.data.writers import write_fasta, write_table
@@ -162,3 +163,22 @@ def write_samples(
         flat = np.rint(flat).astype(np.int64)
     id_name = next(n for n in ("id", "sample_id", "sample", "record") if n not in features)
     write_table(path, ids, {f: flat[:, j] for j, f in enumerate(features)}, id_name=id_name)
+
+
+def likelihood_given(args: argparse.Namespace) -> bool:
+    """Whether the likelihood was chosen (``--likelihood``, or ``[model.likelihood] name`` in
+    the ``--config`` file) rather than left at its default."""
+    if getattr(args, "cfg__model__likelihood__name", None) is not None:
+        return True
+    path = getattr(args, "config", None)
+    lik = load_toml(path).get("model", {}).get("likelihood", {}) if path else {}
+    return isinstance(lik, dict) and "name" in lik
+
+
+def for_sequences(cfg: FitConfig, args: argparse.Namespace, alphabet: str | None) -> FitConfig:
+    """``cfg`` with the categorical likelihood when the records are sequences (``alphabet``)
+    and no likelihood was chosen: the default (gaussian) would read letter codes as numbers."""
+    if alphabet is None or likelihood_given(args):
+        return cfg
+    lik = replace(cfg.model.likelihood, name="categorical")
+    return replace(cfg, model=replace(cfg.model, likelihood=lik))

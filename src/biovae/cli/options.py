@@ -7,7 +7,6 @@ build the same config objects: defaults < ``--config FILE`` < explicit flags.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -352,25 +351,6 @@ def flags_to_dict(args: argparse.Namespace) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[leaf] = value
     return out
-
-
-def likelihood_given(args: argparse.Namespace) -> bool:
-    """Whether the likelihood was chosen (``--likelihood``, or ``[model.likelihood] name`` in
-    the ``--config`` file) rather than left at its default."""
-    if getattr(args, "cfg__model__likelihood__name", None) is not None:
-        return True
-    path = getattr(args, "config", None)
-    lik = load_toml(path).get("model", {}).get("likelihood", {}) if path else {}
-    return isinstance(lik, dict) and "name" in lik
-
-
-def for_sequences(cfg: FitConfig, args: argparse.Namespace, alphabet: str | None) -> FitConfig:
-    """``cfg`` with the categorical likelihood when the records are sequences (``alphabet``)
-    and no likelihood was chosen: the default (gaussian) would read letter codes as numbers."""
-    if alphabet is None or likelihood_given(args):
-        return cfg
-    lik = dataclasses.replace(cfg.model.likelihood, name="categorical")
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=lik))
 
 
 def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> FitConfig:
