@@ -130,14 +130,20 @@ def test_command_line_stream(fixtures, tmp_path, capsys):
     assert "option stream does not apply to csv" in err[-1] and not (tmp_path / "n").exists()
 
 
-def test_a_streamed_model_embeds_other_formats(fixtures, tmp_path, capsys):
-    """``--stream`` saved with the model applies again where the format allows it, and is
-    dropped (not refused) for a table the user gives without the flag."""
-    model = tmp_path / "m"
-    data = fixtures / CELLBENCH
+@pytest.fixture
+def streamed_model(fixtures, tmp_path):
+    """A model fitted with ``--stream`` on CellBench (the flag saved with it), the data read
+    whole, and the file."""
+    model, data = tmp_path / "m", fixtures / CELLBENCH
     fit = ["fit", str(data), "--likelihood", "nb", "--epochs", "1", "--stream", "--quiet"]
     assert main([*fit, "--out", str(model)]) == 0
-    whole = read_dataset(data)
+    return model, read_dataset(data), data
+
+
+def test_a_streamed_model_embeds_other_formats(streamed_model, tmp_path, capsys):
+    """``--stream`` saved with the model applies again where the format allows it, and is
+    dropped (not refused) for a table the user gives without the flag."""
+    model, whole, data = streamed_model
     table = tmp_path / "counts.csv"
     frame = [",".join(["id", *whole.features])]
     frame += [",".join([i, *map(str, row)]) for i, row in zip(whole.ids, whole.x.toarray())]
@@ -176,18 +182,14 @@ def test_a_model_fitted_with_format_reads_its_own_file_again(fixtures, tmp_path)
     assert main(["embed", str(model), str(data), "--out", str(tmp_path / "z.csv")]) == 0
 
 
-def test_a_streamed_model_embeds_a_10x_folder(fixtures, tmp_path):
+def test_a_streamed_model_embeds_a_10x_folder(streamed_model, tmp_path):
     """A 10x ``matrix.mtx`` folder is known by its contents, not a name: the saved
     ``--stream`` was not dropped for it, and the folder was refused for an option never given."""
     import gzip
 
     import scipy.io
 
-    model = tmp_path / "m"
-    data = fixtures / CELLBENCH
-    fit = ["fit", str(data), "--likelihood", "nb", "--epochs", "1", "--stream", "--quiet"]
-    assert main([*fit, "--out", str(model)]) == 0
-    whole = read_dataset(data)
+    model, whole, data = streamed_model
     folder = tmp_path / "filtered_feature_bc_matrix"
     folder.mkdir()
     scipy.io.mmwrite(str(folder / "matrix.mtx"), sp.coo_matrix(whole.x.T), field="integer")
