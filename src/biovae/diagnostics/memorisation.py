@@ -47,16 +47,28 @@ def nearest_distances(
     Sparse matrices stay sparse: the reference is prepared once (log1p of its stored values,
     squared row norms; sequences one-hot as a sparse matrix) and only ``block`` query rows at a
     time are made dense, so memory is the inputs plus ``block`` × reference rows."""
+    _check_layout(queries, reference)
+    log = non_negative(queries, reference) if log_scale is None else log_scale
+    return _nearest(queries, _prepared(reference, sequences, log, (queries, reference)), block)
+
+
+def _check_layout(queries, reference) -> None:
     if queries.shape[1:] != reference.shape[1:]:
         raise DataError(
             f"records have {_width(queries)} features but the reference has {_width(reference)}; "
             "compare records of the same layout"
         )
+
+
+def _prepared(reference, sequences: bool, log: bool, coded: tuple) -> _Hamming | _Euclidean:
+    """The distance to ``reference``, prepared once for any number of query sets (``coded``:
+    every array whose letter codes the one-hot must cover)."""
     if sequences:
-        distance = _Hamming(reference, 1 + int(max(_max(queries), _max(reference))))
-    else:
-        log = non_negative(queries, reference) if log_scale is None else log_scale
-        distance = _Euclidean(reference, log)
+        return _Hamming(reference, 1 + int(max(_max(x) for x in coded)))
+    return _Euclidean(reference, log)
+
+
+def _nearest(queries, distance: _Hamming | _Euclidean, block: int = BLOCK) -> np.ndarray:
     out = np.empty(queries.shape[0])
     for start in range(0, len(out), block):
         out[start : start + block] = distance(queries[start : start + block]).min(1)
@@ -200,11 +212,14 @@ def memorisation_audit(
             f"the held-out set has {holdout.shape[0]} records; give at least 20 records the model "
             "was not trained on, so that its distances to the training set have a quantile"
         )
-    copies = exact_copies(samples, train)
+    for queries in (samples, holdout):
+        _check_layout(queries, train)
     log = not sequences and non_negative(samples, train, holdout)  # one scale for both sides
-    d_s = np.where(copies, 0.0, nearest_distances(samples, train, sequences, log_scale=log))
+    distance = _prepared(train, sequences, log, (samples, train, holdout))  # once for both
+    copies = exact_copies(samples, train)
+    d_s = np.where(copies, 0.0, _nearest(samples, distance))
     held = exact_copies(holdout, train)  # distance 0 exactly, whatever the rounding
-    d_h = np.where(held, 0.0, nearest_distances(holdout, train, sequences, log_scale=log))
+    d_h = np.where(held, 0.0, _nearest(holdout, distance))
     cut = float(np.quantile(d_h, quantile))
     exact = float(np.mean(copies))
     closer = float(np.mean(d_s < cut)) if cut > 0 else exact
