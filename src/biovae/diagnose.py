@@ -102,7 +102,7 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
         active, variances = active_units(est, data)
         collapse = collapse_report(rd.kl_nk.mean(0), variances, active, mi, est.config_)
         ll = log_likelihood(model, _keyed(batches, data.ids, seed, ""), k=options.iwae_k)
-        subset = data.subset(_gap_records(data.ids, options.gap_records, seed))
+        subset = data.subset(_smallest_keys(data.ids, options.gap_records, seed, "gap-records"))
         gap = amortization_gap(
             model,
             _keyed(est.batches(subset), subset.ids, seed, "gap"),
@@ -137,11 +137,6 @@ def _no_predictive_check(lik: Any, replicates: int) -> str | None:
 
 def _keyed(passes: BatchPasses, ids: Sequence[object], seed: int, stream: str) -> BatchPasses:
     return passes.keyed(record_keys(ids, seed, stream))
-
-
-def _gap_records(ids: Sequence[object], m: int, seed: int) -> np.ndarray:
-    """Positions of the ``m`` records whose keys of stream "gap-records" are the smallest."""
-    return _smallest_keys(ids, m, seed, "gap-records")
 
 
 def _smallest_keys(ids: Sequence[object], m: int, seed: int, stream: str) -> np.ndarray:

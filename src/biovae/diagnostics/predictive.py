@@ -131,13 +131,23 @@ class PredictiveCheck:
         }
 
 
-def _moments(x: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+def _moments(x: torch.Tensor, seen: torch.Tensor | None = None) -> torch.Tensor:
     """Per-feature Σx, Σx², number of zeros and number of records over the entries ``seen``
-    (bool, x's shape) of a batch, shape (4, f), float64."""
-    seen = seen.reshape(seen.shape[0], -1)
-    x = torch.where(seen, x.reshape(x.shape[0], -1).double(), 0.0)
-    zeros = (x == 0) & seen
-    return torch.stack([x.sum(0), x.square().sum(0), zeros.sum(0).double(), seen.sum(0).double()])
+    (bool, x's shape; None: all) of a batch, shape (4, f), float64."""
+    x = x.reshape(x.shape[0], -1).double()
+    if seen is None:
+        zeros, count = x == 0, torch.full(x.shape[1:], float(x.shape[0]), dtype=torch.float64)
+    else:
+        seen = seen.reshape(seen.shape[0], -1)
+        x = torch.where(seen, x, 0.0)
+        zeros, count = (x == 0) & seen, seen.sum(0).double()
+    return torch.stack([x.sum(0), x.square().sum(0), zeros.sum(0).double(), count])
+
+
+def _observed(likelihood, x: torch.Tensor) -> torch.Tensor | None:
+    """The entries of a batch (as modelled) that are observed, or None for a likelihood without
+    missing values (every entry)."""
+    return ~torch.isnan(x) if likelihood.allows_missing else None
 
 
 def _statistics(sums: torch.Tensor, zeros: bool) -> dict[str, np.ndarray]:
@@ -157,10 +167,10 @@ def posterior_predictive(
 ) -> PredictiveCheck:
     """Posterior predictive check of ``model`` on ``batches`` (module docstring); the caller
     seeds torch's generator (``biovae.training.seeded``)."""
-    observed = 0
+    lik, observed = model.likelihood, 0
     for b in batches:
-        x = model.likelihood.as_modelled(b.x)
-        observed = observed + _moments(x, ~torch.isnan(x))
+        x = lik.as_modelled(b.x)
+        observed = observed + _moments(x, _observed(lik, x))
     zeros = bool(observed[2].sum() > 0)
     replicated = []
     for _ in range(n_replicates):
@@ -168,7 +178,8 @@ def posterior_predictive(
         for b in batches:
             z = model.encode(b.x, b.c).sample()
             x_rep = model.decode(z, b.c, model.context(b.x)).sample()
-            sums = sums + _moments(x_rep, ~torch.isnan(model.likelihood.as_modelled(b.x)))
+            seen = _observed(lik, lik.as_modelled(b.x)) if lik.allows_missing else None
+            sums = sums + _moments(x_rep, seen)
         replicated.append(_statistics(sums, zeros))
     obs = _statistics(observed, zeros)
     checks = {
