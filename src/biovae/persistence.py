@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
 from safetensors.torch import load_file, save_file
 
 from biovae._version import __version__
@@ -81,17 +82,13 @@ def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
     (folder / CONFIG).write_text(json.dumps(to_dict(saved.config), indent=2))
     weights = {k: v.detach().cpu().contiguous() for k, v in saved.weights.items()}
     write_weights(folder / WEIGHTS, weights, {"format": "biovae"})
-    meta = {**meta, WEIGHTS_DIGEST: file_digest(folder / WEIGHTS)}
+    meta = {**meta, WEIGHTS_DIGEST: digest((folder / WEIGHTS).read_bytes())}
     (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
 
 
-def file_digest(path: Path) -> str:
-    """``sha256:<hex>`` of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:  # (hashlib.file_digest is Python 3.11's)
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()
+def digest(data: bytes) -> str:
+    """``sha256:<hex>`` of a weights file's bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def check_model_out(out: Path) -> Path:
@@ -271,11 +268,13 @@ def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
             )
 
 
-def _checked_weights(path: Path, digest: str | None) -> dict[str, torch.Tensor]:
+def _checked_weights(path: Path, expected: str | None) -> dict[str, torch.Tensor]:
     """The tensors of a model's weights file, once its bytes are those that were saved
-    (``digest``; models saved before it was kept have none) and every float is finite."""
-    weights = read_weights(path)  # first: a file that is no safetensors at all says so
-    if digest is not None and file_digest(path) != digest:
+    (``expected`` digest; models saved before it was kept have none) and every float is
+    finite."""
+    data = path.read_bytes() if path.is_file() else b""  # read once: tensors and digest
+    weights = read_weights(path, data)  # first: a file that is no safetensors at all says so
+    if expected is not None and digest(data) != expected:
         raise ModelFileError(
             f"{path}: the weights file was changed or damaged after it was saved (its SHA-256 "
             "differs from metadata.json's); refit the model or restore its folder"
@@ -306,10 +305,11 @@ def read_json(path: Path) -> dict[str, Any]:
     return json_object(path, ModelFileError, "; refit the model")
 
 
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file (a one-line error for a damaged one)."""
+def read_weights(path: Path, data: bytes | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or of its bytes ``data`` already read (a one-line
+    error for a damaged one)."""
     try:
-        return load_file(str(path))
+        return load_file(str(path)) if data is None else load_bytes(data)
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{path}: damaged weights file ({exc}); refit the model") from exc
 
