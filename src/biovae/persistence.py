@@ -272,7 +272,10 @@ def _checked_weights(path: Path, expected: str | None) -> dict[str, torch.Tensor
     """The tensors of a model's weights file, once its bytes are those that were saved
     (``expected`` digest; models saved before it was kept have none) and every float is
     finite."""
-    data = path.read_bytes() if path.is_file() else b""  # read once: tensors and digest
+    try:  # read once: the tensors and the digest
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"{path}: damaged weights file ({exc}); refit the model") from exc
     weights = read_weights(path, data)  # first: a file that is no safetensors at all says so
     if expected is not None and digest(data) != expected:
         raise ModelFileError(
