@@ -106,6 +106,15 @@ def test_obs_path_missing_id(write):
         read_dataset(data, obs_path=str(meta))
 
 
+@pytest.mark.parametrize("written", ["a", " A", "A "])
+def test_obs_path_ids_that_differ_in_case_or_spaces_are_named(write, written):
+    data = write("d.tsv", "id\tg1\nA\t1\nB\t2\n")
+    meta = write("m.tsv", f"id\tlabel\n{written}\tx\nB\ty\n")
+    pattern = f"record 'A' and the table's '{written}' differ only in case or surrounding spaces"
+    with pytest.raises(DataError, match=r"m\.tsv: record 'A' of .*; " + pattern):
+        read_dataset(data, obs_path=str(meta))
+
+
 def test_obs_path_id_column(write):
     data = write("d.tsv", "id\tg1\na\t1\n")
     meta = write("m.tsv", "label\tkey\nx\ta\n")
@@ -261,3 +270,21 @@ def test_nullable_and_numpy_booleans_give_the_same_levels():
     nullable = pd.Series([True, pd.NA, False], dtype="boolean")
     assert to_obs(nullable).tolist() == ["True", "", "False"]
     assert to_obs(pd.Series([True, False])).tolist() == ["True", "False"]
+
+
+@pytest.mark.parametrize("missing", ["", "NA", "nan"])
+def test_a_feature_column_missing_throughout_is_a_feature_however_missing_is_spelled(
+    write, missing
+):
+    # R writes a column with no values as NA throughout: it became metadata and the feature
+    # dropped out unnoticed, where the same column written by pandas (empty) is reported
+    text = f"id\tsnp1\tsnp2\ns1\t0\t{missing}\ns2\t2\t{missing}\n"
+    path = write("gt.tsv", text)
+    ds = read_dataset(path, allow_missing=True)
+    assert ds.features == ("snp1", "snp2") and ds.obs == {}
+    np.testing.assert_array_equal(ds.x, [[0, np.nan], [2, np.nan]])
+    with pytest.raises(DataError, match=r"record 's1', line 2, column 'snp2': missing value"):
+        read_dataset(path)
+    transposed = write("gt_t.tsv", f"variant\ts1\ts2\nrs1\t0\t{missing}\nrs2\t1\t{missing}\n")
+    ds = read_dataset(transposed, transpose=True, allow_missing=True)
+    np.testing.assert_array_equal(ds.x, [[0, 1], [np.nan, np.nan]])

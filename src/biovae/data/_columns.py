@@ -73,6 +73,17 @@ def numeric_or_none(col: pd.Series) -> pd.Series | None:
     return parsed
 
 
+def feature_or_none(col: pd.Series) -> pd.Series | None:
+    """:func:`numeric_or_none` for a feature column: one holding only spellings of missing
+    values is all NaN, as pandas reads it and as an all-empty column reads (R writes a column
+    with no values as ``NA`` throughout), so that it is reported as missing rather than
+    becoming metadata and dropping out of the features unnoticed."""
+    parsed = numeric_or_none(col)
+    if parsed is None and (col.isna() | col.isin(list(NA_TOKENS))).all():
+        return pd.Series(np.nan, index=col.index, dtype=np.float64)
+    return parsed
+
+
 def check_finite(
     x: np.ndarray | sp.csr_matrix,
     ids: Sequence[str],

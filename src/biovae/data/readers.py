@@ -297,11 +297,25 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
     if missing:
         raise DataError(
             f"{obs_path}: record '{missing[0]}' of {ds.source} has no row in the metadata table "
-            f"({len(missing)} of {len(ds)} records missing, e.g. {preview(missing, 3)}); add "
-            "rows for them or check the id column"
+            f"({len(missing)} of {len(ds)} records missing, e.g. {preview(missing, 3)}); "
+            + _id_mismatch_fix(missing, ids)
         )
     order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))
     obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
     return Dataset(
         x=ds.x, ids=ds.ids, features=ds.features, obs=obs, alphabet=ds.alphabet, source=ds.source
     )
+
+
+def _id_mismatch_fix(missing: list[str], ids: np.ndarray) -> str:
+    """How to fix ids missing from a metadata table: ids that differ from a row's only in
+    case or surrounding spaces (``S1`` / ``s1 ``) are named, since the join is exact."""
+    rows = {str(rid).strip().casefold(): rid for rid in ids}
+    for rid in missing:
+        near = rows.get(rid.strip().casefold())
+        if near is not None:
+            return (
+                f"record '{rid}' and the table's '{near}' differ only in case or surrounding "
+                "spaces, and ids must match exactly; write them the same way in both files"
+            )
+    return "add rows for them or check the id column"

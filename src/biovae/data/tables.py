@@ -4,8 +4,9 @@ Rules for a samples x features table: the id column is ``id_column`` if given, e
 column when it is named like an id (``id``, ``sample_id``, ``cell``, ...) or is not numeric;
 without one, ids are ``"0".."n-1"``. Columns named in ``metadata_columns`` and every other
 non-numeric column become ``obs``; the remaining numeric columns are the features (float32).
-A column that is numeric apart from spellings of "missing" (``NA``, ``nan``, ...) counts as a
-feature, so the missing values are reported instead of the column silently becoming metadata.
+A column that is numeric apart from spellings of "missing" (``NA``, ``nan``, ...), or holds
+nothing else, counts as a feature, so the missing values are reported instead of the column
+silently becoming metadata.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biovae.data._columns import as_text, check_finite, numeric_or_none, text_table_obs
+from biovae.data._columns import (
+    as_text,
+    check_finite,
+    feature_or_none,
+    numeric_or_none,
+    text_table_obs,
+)
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset, check_unique_ids
 from biovae.errors import DataError
@@ -310,7 +317,7 @@ def _split_columns(
             obs[name] = text_table_obs(frame[name])
         elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             features.append(name)
-        elif (numeric := numeric_or_none(frame[name])) is not None:
+        elif (numeric := feature_or_none(frame[name])) is not None:
             features.append(name)
             parsed[name] = numeric
         else:
@@ -350,7 +357,7 @@ def _read_transposed(
         raise DataError(f"{table.source}: no sample columns besides '{name_col}'; check the file")
     columns = []
     for name in samples:
-        numeric = numeric_or_none(table.frame[name])
+        numeric = feature_or_none(table.frame[name])
         if numeric is None:
             raise DataError(
                 f"{table.source}: sample column '{name}' is not numeric; a features x samples "
