@@ -31,6 +31,28 @@ def test_distances_match_brute_force():
     )
 
 
+def test_sequence_distances_are_exact_shares_of_positions():
+    """One mismatch in 253 positions is 1/253 (match counts were divided in float32:
+    0.0039525628 was reported, and every distance was off in its seventh digit)."""
+    train = _codes(40, 7)[:, :23].repeat(11, axis=1)  # 253 positions
+    query = train[:3].copy()
+    query[:, 5] = (query[:, 5] + 1) % 4  # one mismatch each
+    query[2, 9] = (query[2, 9] + 1) % 4  # two for the last
+    got = nearest_distances(query, train, True)
+    assert got.tolist() == [1 / 253, 1 / 253, 2 / 253]
+
+
+def test_raw_distances_between_values_far_from_zero_keep_their_digits():
+    """|a|² + |b|² − 2 a·b of values near 10⁶ cancelled to a distance off by 10⁻³ (and a
+    near-copy's 10⁻³ to noise); centring on the reference first keeps them."""
+    a, b = _table(20, 0) + 1e6, _table(30, 1) + 1e6
+    a[:, 0] -= 1e6  # a feature about 0, negative values: raw values on both sides
+    b[:, 0] -= 1e6
+    near = b[1:6] + 1e-3
+    np.testing.assert_allclose(nearest_distances(a, b, False), cdist(a, b).min(1), rtol=1e-9)
+    np.testing.assert_allclose(nearest_distances(near, b, False), cdist(near, b).min(1), rtol=1e-6)
+
+
 def test_missing_features_are_skipped_and_scaled():
     a = np.array([[1.0, np.nan, 3.0, 0.0]])
     b = np.array([[1.0, 5.0, 1.0, np.nan]])
@@ -112,7 +134,8 @@ def test_sparse_count_matrices_give_the_dense_audit():
     sparse = memorisation_audit(samples, sp.csr_matrix(train), sp.csr_matrix(holdout), False)
     assert sparse.keys() == dense.keys()
     for key, value in dense.items():  # the same numbers, up to the order of float64 sums
-        assert sparse[key] == (value if isinstance(value, str) else pytest.approx(value, 1e-12))
+        exact = value is None or isinstance(value, str)
+        assert sparse[key] == (value if exact else pytest.approx(value, 1e-12))
 
 
 def test_samples_below_zero_put_both_comparisons_on_one_scale():
@@ -180,3 +203,41 @@ def test_sequence_distances_do_not_hold_a_dense_one_hot_reference():
     tracemalloc.stop()
     np.testing.assert_allclose(got, cdist(queries, train, "hamming").min(1))
     assert peak < 0.5 * 4000 * 1920 * 4, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_command_line_novelty_gives_no_verdict_against_another_training_set(
+    fixtures, tmp_path, capsys
+):
+    """TRAIN and HELD_OUT swapped (or any file the model was not fitted on) compared the
+    samples with records the model never saw and still said 'no sign of memorisation'; the
+    model's data fingerprint now tells, and the verdict is none."""
+    import json
+
+    rows = (fixtures / "splice_junctions_200.tsv").read_text().splitlines()
+    (tmp_path / "train.tsv").write_text("\n".join(rows[:101]) + "\n")
+    (tmp_path / "held.tsv").write_text("\n".join([rows[0], *rows[101:]]) + "\n")
+    model = tmp_path / "m"
+    fit = ["fit", str(tmp_path / "train.tsv"), "--sequence-column", "sequence"]
+    fit += ["--likelihood", "categorical", "--epochs", "1", "--quiet", "--out", str(model)]
+    assert main(fit) == 0
+    files = {"right": ("train.tsv", "held.tsv"), "swapped": ("held.tsv", "train.tsv")}
+    results, said = {}, {}
+    for name, (train, held) in files.items():
+        capsys.readouterr()
+        args = ["novelty", str(model), str(tmp_path / train), str(tmp_path / held)]
+        assert main([*args, "-n", "20", "--out", str(tmp_path / name)]) == 0
+        results[name] = json.loads((tmp_path / name / "novelty.json").read_text())
+        said[name] = capsys.readouterr().err
+    assert results["right"]["train_is_fitted_data"] is True
+    assert "no verdict" not in results["right"]["verdict"]
+    assert results["swapped"]["train_is_fitted_data"] is False
+    assert "not the data the model was fitted on" in results["swapped"]["verdict"]
+    assert "no sign of memorisation" not in results["swapped"]["verdict"]
+    assert "not the data the model was fitted on" in said["swapped"]
+
+
+def test_the_audit_of_a_training_set_known_to_be_another_gives_no_verdict():
+    train, holdout, samples = _table(60, 0), _table(30, 1), _table(25, 2)
+    assert "no sign" in memorisation_audit(samples, train, holdout, False)["verdict"]
+    audit = memorisation_audit(samples, train, holdout, False, train_is_fitted_data=False)
+    assert "no verdict" in audit["verdict"] and audit["train_is_fitted_data"] is False

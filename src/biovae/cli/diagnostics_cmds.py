@@ -130,13 +130,26 @@ def cmd_novelty(args: argparse.Namespace) -> int:
         args.n, obs=_training_covariates(est, train, args.n, args.seed), seed=args.seed
     )
     sequences = est.schema_.alphabet is not None
-    results = memorisation_audit(samples, train.x, holdout.x, sequences)
+    fitted = _is_fitted_data(est, train)
+    results = memorisation_audit(
+        samples, train.x, holdout.x, sequences, train_is_fitted_data=fitted
+    )
     results.update(model=str(args.model), train=str(args.train), holdout_file=str(args.holdout))
     out.mkdir(exist_ok=True)
     write_json(out / "novelty.json", results)
     print(results["verdict"], file=sys.stderr)
     print(out / "novelty.json")
     return 0
+
+
+def _is_fitted_data(est, train: Dataset) -> bool | None:
+    """Whether TRAIN is the data the model was fitted on, by its data fingerprint (None: the
+    model has none); a swapped or wrong file would make the audit compare samples with
+    records the model never saw."""
+    from biovae.data.fingerprint import fingerprint
+
+    expected = getattr(est, "fingerprint_", "")
+    return fingerprint(train) == expected if expected else None
 
 
 def _training_covariates(est, train: Dataset, n: int, seed: int) -> dict | None:

@@ -11,7 +11,10 @@ memorised produces samples closer (copies, or near-copies) than fresh data ever 
 * a one-line verdict when that share exceeds ``2 q`` or any exact copy exists; when a share
   ``q`` or more of the held-out records are themselves training records (``holdout_copies``:
   the held-out file overlaps the training data), the ``q``-quantile is 0, near-copies cannot
-  be told from fresh data, and the verdict says so instead of passing the samples.
+  be told from fresh data, and the verdict says so instead of passing the samples; when the
+  training set given is known not to be the data the model was fitted on
+  (``train_is_fitted_data`` False: a wrong or swapped file), distances to it audit nothing,
+  and the verdict says so too.
 
 Distances: sequences (integer codes) use the Hamming distance (share of differing positions,
 gaps count as letters); tables use the Euclidean distance — on log1p when every value of
@@ -144,7 +147,8 @@ class _Hamming:
 
     def __call__(self, queries) -> np.ndarray:
         part = _one_hot(queries, self.letters).toarray()
-        return 1.0 - np.asarray(self.ref @ part.T).T / self.length
+        matches = np.asarray(self.ref @ part.T, dtype=np.float64).T  # exact whole numbers
+        return (self.length - matches) / self.length  # k mismatches: exactly k / L
 
 
 class _Euclidean:
@@ -153,6 +157,11 @@ class _Euclidean:
 
     def __init__(self, reference, log: bool) -> None:
         r = _scaled(reference, log)
+        # dense values are centred on the reference's means: |a|² + |b|² − 2 a·b loses every
+        # digit of a small distance between records far from 0 (values near 10⁶ gave 4 for 0.5)
+        self.centre = None if sp.issparse(r) else _column_means(r)
+        if self.centre is not None:
+            r = r - self.centre
         self.missing = bool(np.isnan(r.data if sp.issparse(r) else r).any())
         if self.missing:  # NaN-aware terms need dense masks
             r = _dense(r)
@@ -166,6 +175,8 @@ class _Euclidean:
 
     def __call__(self, queries) -> np.ndarray:
         a = _dense(_scaled(queries, self.log))
+        if self.centre is not None:
+            a = a - self.centre
         ka = ~np.isnan(a)
         a0 = np.where(ka, a, 0.0)
         cross = np.asarray(self.b0 @ a0.T).T  # sparse @ dense stays a dense (block, n) array
@@ -189,6 +200,12 @@ def _scaled(x, log: bool):
     return np.log1p(a) if log else a
 
 
+def _column_means(r: np.ndarray) -> np.ndarray:
+    """Mean of each column over its observed values (0 for a column with none)."""
+    seen = ~np.isnan(r)
+    return np.where(seen, r, 0.0).sum(0) / np.maximum(seen.sum(0), 1)
+
+
 def _squared(x):
     """Element-wise square of a dense or sparse matrix."""
     return x.multiply(x).tocsr() if sp.issparse(x) else x**2
@@ -205,8 +222,11 @@ def memorisation_audit(
     holdout: np.ndarray,
     sequences: bool,
     quantile: float = 0.05,
+    train_is_fitted_data: bool | None = None,
 ) -> dict[str, Any]:
-    """DCR of samples and of held-out records to the training set, and the verdict."""
+    """DCR of samples and of held-out records to the training set, and the verdict
+    (``train_is_fitted_data``: whether ``train`` is known to be the model's training data,
+    e.g. by its data fingerprint; None: not known)."""
     if holdout.shape[0] < 20:
         raise DataError(
             f"the held-out set has {holdout.shape[0]} records; give at least 20 records the model "
@@ -233,6 +253,7 @@ def memorisation_audit(
         "exact_copies": exact,
         "closer_than_holdout": closer,
         "holdout_copies": held_copies,
+        "train_is_fitted_data": train_is_fitted_data,
         "dcr_samples": _quantiles(d_s),
         "dcr_holdout": _quantiles(d_h),
     }
@@ -246,6 +267,12 @@ def _quantiles(d: np.ndarray) -> dict[str, float]:
 
 def _verdict(a: dict[str, Any]) -> str:
     q = a["quantile"]
+    if a.get("train_is_fitted_data") is False:
+        return (
+            "the training set given is not the data the model was fitted on (its data "
+            "fingerprint differs from the model's), so closeness to it says nothing of "
+            "memorisation: no verdict; give the model's training file, read as when fitting"
+        )
     if a["exact_copies"] > 0:
         return (
             f"{a['exact_copies']:.1%} of the samples are exact copies of training records: "
