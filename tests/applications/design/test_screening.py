@@ -140,7 +140,8 @@ def test_bad_references_and_settings(tmp_path, blat):
 @pytest.fixture
 def program(tmp_path):
     """A stand-in screening program: flags sequences holding 'WW'; 'fail' exits 3, 'drop'
-    leaves the last sample out, 'badvalue' writes 'maybe', 'silent' writes nothing."""
+    leaves the last sample out, 'badvalue' writes 'maybe', 'silent' writes nothing, 'bom'
+    starts the table with a byte-order mark (as Windows tools such as PowerShell write)."""
     script = tmp_path / "screen.py"
     script.write_text(
         textwrap.dedent(
@@ -157,8 +158,8 @@ def program(tmp_path):
             if mode == "badvalue":
                 rows[0] = (rows[0][0], "maybe")
             if mode != "silent":
-                with open(out, "w") as fh:
-                    fh.write("id\\tflagged\\treason\\n")
+                with open(out, "w", encoding="utf-8") as fh:
+                    fh.write(("\\ufeff" if mode == "bom" else "") + "id\\tflagged\\treason\\n")
                     fh.writelines(f"{i}\\t{f}\\tmotif WW\\n" for i, f in rows)
             """
         )
@@ -166,8 +167,9 @@ def program(tmp_path):
     return lambda mode: CommandScreen(f"{sys.executable} {script} {mode} {{fasta}} {{out}}")
 
 
-def test_a_command_screen_gives_one_verdict_per_sample(program):
-    verdicts = program("ok")(["a", "b", "c"], ["MKWWA" * 3, "MKAAA" * 3, "WWMMM" * 3])
+@pytest.mark.parametrize("mode", ["ok", "bom"])
+def test_a_command_screen_gives_one_verdict_per_sample(program, mode):
+    verdicts = program(mode)(["a", "b", "c"], ["MKWWA" * 3, "MKAAA" * 3, "WWMMM" * 3])
     assert verdicts == [
         Verdict("a", True, "command", "motif WW"),
         Verdict("b", False, "", "motif WW"),
@@ -318,3 +320,18 @@ def test_the_time_limit_is_checked():
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(ConfigError, match="--screen-timeout"):
             CommandScreen("s {fasta} {out}", timeout=bad)
+
+
+def test_a_match_at_a_references_start_names_it_and_its_letters(tmp_path):
+    """45 nt of a reference's start at a sample's end: a 50-nt window at 90 % hangs off the
+    reference; its verdict named the other strand's record and 'reference -254–-205'."""
+    rng = np.random.default_rng(8)
+    ref = "".join(rng.choice(list("ACGT"), 200))
+    path = fasta(tmp_path, "concern.fasta", {"toxin": ref})
+    sample = "".join(rng.choice(list("ACGT"), 100)) + ref[:45]
+    (verdict,) = screen_sequences(["s1"], [sample], [ReferenceScreen(path)])
+    assert verdict.flagged and "90% identity over 50 nt to 'toxin (+ strand)'" in verdict.reason
+    assert (
+        "(sample 101–145, reference 1–45; 5 nt of the window lie outside the reference)"
+        in verdict.reason
+    )

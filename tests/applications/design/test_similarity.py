@@ -84,3 +84,16 @@ def test_seed_length_is_the_pigeonhole_bound():
     assert seed_length(50, 0.8) == 4  # 10 mismatches: 11 pieces of >= 4
     assert seed_length(17, 0.8) == 4  # 14 of 17 needed: 3 mismatches, 4 pieces of >= 4
     assert seed_length(200, 0.99) == 12  # capped: keys must fit in int64
+
+
+def test_a_window_hanging_off_a_references_start_names_that_reference():
+    """A window that begins before its reference (letters there count as mismatches) named
+    the reference before it — before the first one, the last — and a start inside that one."""
+    rng = np.random.default_rng(2)
+    refs = [rng.integers(0, 4, n).astype(np.uint8) for n in (60, 70, 80)]
+    index = ReferenceIndex(refs, 50, 0.8, 4)
+    for j, ref in enumerate(refs):
+        query = np.concatenate([rng.integers(0, 4, 30), ref[:45]]).astype(np.uint8)
+        hit = index.best(query)
+        assert (hit.reference, hit.matches, hit.query_start, hit.reference_start) == (j, 45, 25, -5)
+        assert hit.on_reference(len(ref)) == (5, 50)

@@ -269,15 +269,13 @@ def _verdict(rid: str, found: _Found | None) -> Verdict:
         return Verdict(rid, False)
     hit, label, comparison = found
     letters = "nt" if comparison.unit == "nucleotide" else "aa"
-    q0, r0 = hit.query_start + 1, hit.reference_start + 1
+    lo, hi = hit.on_reference(int(comparison.pairs.lengths[hit.reference]))
+    q0, r0, past = hit.query_start + 1, hit.reference_start + 1, hit.window - (hi - lo)
+    beyond = f"; {past} {letters} of the window lie outside the reference" if past else ""
+    where = f"sample {label}{q0 + lo}–{q0 + hi - 1}, reference {r0 + lo}–{r0 + hi - 1}{beyond}"
     name = comparison.names[hit.reference]
-    return Verdict(
-        rid,
-        True,
-        "reference",
-        f"{hit.identity:.0%} identity over {hit.window} {letters} to '{name}' "
-        f"(sample {label}{q0}–{q0 + hit.window - 1}, reference {r0}–{r0 + hit.window - 1})",
-    )
+    about = f"{hit.identity:.0%} identity over {hit.window} {letters} to '{name}' ({where})"
+    return Verdict(rid, True, "reference", about)
 
 
 @dataclass(frozen=True)
@@ -369,7 +367,8 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 def _read_verdicts(path: Path, ids: Sequence[str], program: str) -> list[Verdict]:
     """The program's verdicts in sample order; every sample needs exactly one."""
-    lines = [ln.split("\t") for ln in path.read_text(encoding="utf-8").splitlines() if ln]
+    text = path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark: not 'id'
+    lines = [ln.split("\t") for ln in text if ln]
     header = [h.strip().lower() for h in lines[0]] if lines else []
     if "id" not in header or "flagged" not in header:
         raise DataError(

@@ -36,7 +36,9 @@ CHUNK = 1 << 22
 @dataclass(frozen=True)
 class Hit:
     """The best window of a query: reference index, identical letters in the window, window
-    length, and the window's 0-based starts in the query and in the reference."""
+    length, and the window's 0-based starts in the query and in the reference (the window
+    may hang off an end of the reference, its letters there mismatches: the reference start
+    is then below 0, or the window runs past the reference's last letter)."""
 
     reference: int
     matches: int
@@ -47,6 +49,11 @@ class Hit:
     @property
     def identity(self) -> float:
         return self.matches / self.window
+
+    def on_reference(self, length: int) -> tuple[int, int]:
+        """Offsets [lo, hi) of the window's letters that lie on its reference, ``length``
+        letters long (the others hang off its ends)."""
+        return max(0, -self.reference_start), min(self.window, length - self.reference_start)
 
 
 def seed_length(window: int, identity: float) -> int:
@@ -108,7 +115,9 @@ class ReferenceIndex:
             best = max(best, self._score(query, diagonals[lo : lo + rows]))
         matches, diagonal, start = best
         ref_pos = diagonal + start
-        ref = int(np.searchsorted(self.starts, ref_pos, side="right") - 1)
+        # a window hanging off the start of its reference begins in the filler before it (or
+        # before the first): its last letter, in the reference or the filler after it, names it
+        ref = int(np.searchsorted(self.starts, ref_pos + self.window - 1, side="right") - 1)
         return Hit(ref, matches, self.window, start, int(ref_pos - self.starts[ref]))
 
     def _diagonals(self, query: np.ndarray) -> np.ndarray:
