@@ -182,7 +182,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "
                 "row of covariates per sample"
             )
-    samples = est.sample(args.n, obs=obs, seed=args.seed)
+    try:
+        samples = est.sample(args.n, obs=obs, seed=args.seed)
+    except DataError as exc:  # with --obs, its covariates' problems: named by its file
+        if not args.obs:
+            raise
+        raise DataError(f"{args.obs}: {str(exc).removeprefix('obs: ')}") from None
     keep = np.arange(len(samples))
     if alphabet is not None:
         ids = [f"sample_{i + 1}" for i in range(len(samples))]

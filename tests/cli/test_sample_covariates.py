@@ -1,0 +1,28 @@
+"""``biovae sample`` of a conditional model: the covariates of --obs, and their errors named
+by that file."""
+
+from __future__ import annotations
+
+from biovae.cli.main import main
+from tests.cli._run import run
+from tests.conftest import FIXTURES
+
+
+def test_bad_sample_covariates_are_named_by_their_file(tmp_path, capsys):
+    """A level the model never saw, or a missing one, was reported as 'obs: ...' without the
+    file; the error names the --obs file now, exit 2, nothing written."""
+    model, out = tmp_path / "m", tmp_path / "s.fasta"
+    fit = ["fit", str(FIXTURES / "splice_junctions_200.tsv"), "--sequence-column", "sequence"]
+    fit += ["--categorical-covariates", "class", "--epochs", "1", "--hidden", "8", "--quiet"]
+    assert main([*fit, "--latent", "2", "--out", str(model)]) == 0
+    good, unknown, missing = (tmp_path / f"{n}.tsv" for n in ("good", "unknown", "missing"))
+    good.write_text("id\tclass\na\tei\nb\tn\n")
+    unknown.write_text("id\tclass\na\tei\nb\tXX\n")
+    missing.write_text("id\tclass\na\tei\nb\t\n")
+    sample = ["sample", model, "-n", "2", "--out", out, "--quiet", "--obs"]
+    assert run(capsys, *sample, good)[0] == 0 and out.read_text().count(">") == 2
+    out.unlink()
+    for obs, why in ((unknown, "level 'XX' not seen in training"), (missing, "is missing")):
+        rc, _, err = run(capsys, *sample, obs)
+        assert rc == 2 and err.startswith(f"biovae sample: error: {obs}: covariate 'class'")
+        assert why in err and len(err.strip().splitlines()) == 1 and not out.exists()
