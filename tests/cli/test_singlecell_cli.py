@@ -73,6 +73,8 @@ def test_trajectory_roots_at_a_cell_given_by_id(model, tmp_path, capsys):
     [
         (["--batch-key", "nope", "--labels-key", "cell_line"], "'nope' not found"),
         (["--batch-key", "batch", "--labels-key", "outliers"], "only one class"),
+        # one label per cell: sklearn's silhouette raised a traceback (exit 1)
+        (["--batch-key", "batch", "--labels-key", "unaligned"], "one per record"),
     ],
 )
 def test_bad_keys_exit_2_and_write_nothing(model, tmp_path, capsys, extra, message):

@@ -179,3 +179,20 @@ def test_missing_labels_are_left_out_not_a_cell_type():
         np.r_[emb[:3], emb[100:110]], np.r_[["x", "y", "z"], batch[100:110]], ["c"] * 3 + ["b"] * 10
     )
     assert np.isfinite(tiny["batch_asw"])
+
+
+def test_too_few_usable_records_or_labels_are_one_line_errors_naming_the_columns():
+    emb, batch = separated(5)
+    ids = [f"cell{i}" for i in range(len(emb))]  # an id column given as the labels
+    with pytest.raises(DataError, match="fewer labels than records"):
+        im.label_asw(emb, ids)
+    with pytest.raises(DataError, match="one per record"):
+        im.integration_metrics(emb, batch, ids)
+    labels = np.array(["t", "u"] * 5, dtype=object)
+    with pytest.raises(DataError, match="'lab' has only one class among the 5 records"):
+        # the cells of type "u" have no batch, so only type "t" is left to compare
+        im.check_groups(np.where(labels == "t", batch, None), labels, ("b", "'lab'"), "x.h5ad")
+    with pytest.raises(DataError, match=r"^x\.h5ad: only 0 records have both"):
+        im.check_groups(batch, [None] * len(batch), where="x.h5ad")
+    with pytest.raises(DataError, match="batch has only one level"):
+        im.integration_metrics(emb[:5], batch[:5], labels[:5])

@@ -176,14 +176,14 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
 
 
 def cmd_integration(args: argparse.Namespace) -> int:
-    from biovae.diagnostics.integration import integration_metrics
+    from biovae.diagnostics.integration import check_groups, integration_metrics
 
     batch_key, labels_key = args.batch_key, args.labels_key
     out = check_output(args.out, (".json",))
     ds, z = _embed(args)
     batch, labels = _column(ds, batch_key), _column(ds, labels_key)
-    if len(set(map(str, labels))) < 2:
-        raise DataError(f"{ds.source}: labels key {labels_key!r} has only one class")
+    names = (f"batch key {batch_key!r}", f"labels key {labels_key!r}")
+    check_groups(batch, labels, names, ds.source or "data")
     metrics = integration_metrics(z, batch, labels)
     write_json(out, metrics)
     print(out)

@@ -51,8 +51,13 @@ def _known(emb: Any, batch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, n
     for what, v in (("batch", b), ("labels", y)):
         if v.shape != (len(x),):
             raise DataError(f"{what} has shape {v.shape} but the embedding has {len(x)} records")
-    keep = (level_text(b) != MISSING) & (level_text(y) != MISSING)
+    keep = _both_known(b, y)
     return x[keep], b[keep], y[keep]
+
+
+def _both_known(b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Which records have both a batch and a label (None, NaN and empty are missing)."""
+    return (level_text(b) != MISSING) & (level_text(y) != MISSING)
 
 
 def _codes(values: Any, n: int, what: str) -> tuple[np.ndarray, int]:
@@ -109,6 +114,11 @@ def label_asw(emb: Any, labels: Any) -> float:
     y, m = _codes(labels, len(x), "labels")
     if m < 2:
         raise DataError("label silhouette needs at least two distinct labels")
+    if m > len(x) - 1:  # a silhouette needs a label shared by two records
+        raise DataError(
+            f"label silhouette needs fewer labels than records: {m} labels for {len(x)} "
+            "records; give cell types shared by several records"
+        )
     return float((metrics.silhouette_score(x, y) + 1.0) / 2.0)
 
 
@@ -199,6 +209,7 @@ def integration_metrics(emb: Any, batch: Any, labels: Any, seed: int = 0) -> dic
     """Every batch-mixing and conservation metric of ``emb`` as a flat dict (see module doc);
     records whose batch or label is missing (None, NaN, empty) are left out of all of them."""
     emb, batch, labels = _known(emb, batch, labels)
+    check_groups(batch, labels)
     ilisi_median, ilisi_scaled = ilisi(emb, batch)
     ari, nmi = clustering_agreement(emb, labels, seed)
     return {
@@ -210,3 +221,37 @@ def integration_metrics(emb: Any, batch: Any, labels: Any, seed: int = 0) -> dic
         "ari": ari,
         "nmi": nmi,
     }
+
+
+def check_groups(
+    batch: Any, labels: Any, names: tuple[str, str] = ("batch", "labels"), where: str = ""
+) -> None:
+    """One-line errors (``where``: the data, naming columns ``names``) when the records with
+    both a batch and a label — the ones :func:`integration_metrics` uses — cannot give every
+    metric: fewer than three, one batch, one label, or a label per record (an id column)."""
+    b, y = (np.asarray(v, dtype=object) for v in (batch, labels))
+    keep = _both_known(b, y)
+    n = int(keep.sum())
+    n_batches, n_labels = (len(set(level_text(v[keep]))) for v in (b, y))
+    at = f"{where}: " if where else ""
+    among = f"among the {n} records with both a {names[0]} and a {names[1]}"
+    if n < 3:
+        raise DataError(
+            f"{at}only {n} records have both a {names[0]} and a {names[1]}; the metrics need "
+            "at least 3: fill in the missing values or choose other columns"
+        )
+    if n_batches < 2:
+        raise DataError(
+            f"{at}{names[0]} has only one level {among}; batch-mixing metrics need at least "
+            "two batches"
+        )
+    if n_labels < 2:
+        raise DataError(
+            f"{at}{names[1]} has only one class {among}; label conservation needs at least "
+            "two cell types"
+        )
+    if n_labels > n - 1:
+        raise DataError(
+            f"{at}{names[1]} has {n_labels} classes {among} (one per record: an id column?); "
+            "label conservation needs cell types shared by several records"
+        )
