@@ -23,7 +23,7 @@ from biovae.applications.variants.config import (
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from tests.conftest import interrupt_when_made
 
-FILES = ("config.json", "metadata.json", "weights.safetensors")
+FILES = ("MODEL_CARD.md", "config.json", "metadata.json", "weights.safetensors")
 
 
 @pytest.fixture(scope="module", params=["model", "variants"])

@@ -17,6 +17,7 @@ import torch
 from biovae import likelihoods, persistence
 from biovae._conventions import TransformerConventions
 from biovae.config import FitConfig, LikelihoodConfig, to_dict
+from biovae.data.card import Card
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError, NotFittedError
@@ -36,6 +37,7 @@ from biovae.inputs import (
     sample_count,
     without_target,
 )
+from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
@@ -296,10 +298,14 @@ class _LatentEstimator(TransformerConventions):
         return torch.cat(out).double().numpy()
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-        """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json).
+    def save(
+        self, path: str | Path, metadata: dict[str, Any] | None = None, card: Card | None = None
+    ) -> Path:
+        """Write the fitted model to folder ``path`` (config.json, safetensors, metadata.json
+        and the model card MODEL_CARD.md).
 
-        ``metadata`` adds JSON-ready entries to ``metadata.json`` (e.g. an application's state).
+        ``metadata`` adds JSON-ready entries to ``metadata.json`` (e.g. an application's state);
+        ``card`` replaces the card of :func:`biovae.model_card.latent_card`.
         """
         model = self._check_fitted()
         meta = {
@@ -317,9 +323,11 @@ class _LatentEstimator(TransformerConventions):
         if clash:
             raise ConfigError(f"metadata key {clash[0]!r} is biovae's own; use another name")
         meta.update(metadata or {})
-        return persistence.save(
-            path, persistence.SavedModel(self.config_, self.schema_, model.state_dict(), meta)
+        card = card or latent_card(self, summary=False, training=True)
+        saved = persistence.SavedModel(
+            self.config_, self.schema_, model.state_dict(), meta, card=card
         )
+        return persistence.save(path, saved)
 
     @classmethod
     def load(cls, path: str | Path) -> _LatentEstimator:
@@ -346,16 +354,7 @@ class _LatentEstimator(TransformerConventions):
         model = build_model(
             lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
         )
-        try:
-            model.load_state_dict(saved.weights)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-            where = f"{saved.folder / persistence.WEIGHTS}: " if saved.folder else ""
-            raise ConfigError(
-                f"{where}the weights of this saved model do not match this biovae version's model "
-                f"({first}); refit the model"
-            ) from None
-        model.eval()
+        persistence.load_weights(model, saved)
         est.config_, est.schema_, est.model_ = saved.config, schema, model
         est.history_ = saved.metadata.get("history", [])
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")

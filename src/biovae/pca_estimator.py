@@ -29,6 +29,7 @@ from biovae.inputs import (
     without_target,
 )
 from biovae.likelihoods import Likelihood
+from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
 from biovae.training import InMemorySource, epoch_batches
@@ -128,9 +129,9 @@ class PCA(TransformerConventions):
             "n_train": getattr(self, "n_train_", 0),
             "history": [],
         }
-        return persistence.save(
-            path, persistence.SavedModel(self.config_, self.schema_, weights, meta)
-        )
+        card = latent_card(self, summary=False, training=True)
+        saved = persistence.SavedModel(self.config_, self.schema_, weights, meta, card=card)
+        return persistence.save(path, saved)
 
     @classmethod
     def load(cls, path: str | Path) -> PCA:

@@ -1,4 +1,6 @@
-"""Saved models: a folder with ``config.json``, ``weights.safetensors`` and ``metadata.json``.
+"""Saved models: a folder with ``config.json``, ``weights.safetensors``, ``metadata.json`` and
+the model card ``MODEL_CARD.md`` (what the model is for and its limits, for people: loading
+never reads it).
 
 Loading reads JSON and raw tensors only; nothing is ever unpickled. Writing is atomic: the
 folder is assembled under a temporary name and renamed into place (:func:`write_dir`, also used
@@ -28,13 +30,14 @@ from safetensors.torch import load_file, save_file
 from biovae._version import __version__
 from biovae.config import FitConfig, from_dict, to_dict
 from biovae.config_io import json_object
+from biovae.data.card import MODEL_CARD, Card, markdown
 from biovae.errors import ConfigError, ModelFileError
 from biovae.models.schema import DataSchema
 
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 METADATA = "metadata.json"
-MODEL_FILES = frozenset({CONFIG, WEIGHTS, METADATA})
+MODEL_FILES = frozenset({CONFIG, WEIGHTS, METADATA, MODEL_CARD})
 #: metadata.json's SHA-256 of the weights file: safetensors has no checksum of its own, and
 #: a flipped byte in a tensor would otherwise load as a silently different model
 WEIGHTS_DIGEST = "weights_sha256"
@@ -54,6 +57,8 @@ class SavedModel:
     metadata: dict[str, Any]
     #: the folder it was read from (None: not read from disk), for error messages
     folder: Path | None = None
+    #: the model card to write beside it (None: none; a loaded model has none)
+    card: Card | None = None
 
 
 def save(path: str | os.PathLike, saved: SavedModel) -> Path:
@@ -84,6 +89,32 @@ def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
     write_weights(folder / WEIGHTS, weights, {"format": "biovae"})
     meta = {**meta, WEIGHTS_DIGEST: digest((folder / WEIGHTS).read_bytes())}
     (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
+    if saved.card is not None:
+        (folder / MODEL_CARD).write_text(markdown(saved.card, card_footer(meta)), encoding="utf-8")
+
+
+def card_footer(meta: dict[str, Any]) -> list[str]:
+    """The card's last lines: who wrote the model folder, when, and its weights' digest."""
+    return [
+        f"Written by biovae {meta['biovae_version']} (torch {meta['torch_version']}) on "
+        f"{meta['created']}.",
+        f"Weights: {WEIGHTS} ({meta[WEIGHTS_DIGEST]}); settings: {CONFIG}; facts: {METADATA}.",
+    ]
+
+
+def load_weights(model: torch.nn.Module, saved: SavedModel) -> None:
+    """Put ``saved``'s weights into ``model`` (built from its config) and set it to eval
+    mode; weights of another shape or name are a one-line error naming the file."""
+    try:
+        model.load_state_dict(saved.weights)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        where = f"{saved.folder / WEIGHTS}: " if saved.folder else ""
+        raise ConfigError(
+            f"{where}the weights of this saved model do not match this biovae version's model "
+            f"({first}); refit the model"
+        ) from None
+    model.eval()
 
 
 def digest(data: bytes) -> str:

@@ -32,6 +32,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features, check_same_atoms
 from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from biovae.estimator import VAE
+from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, latent_card, structure_caution
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
 
@@ -261,7 +262,16 @@ class ConformationVAE(EstimatorConventions):
         self._check()
         given = to_dict(self.config) if self.config is not None else None  # before fit's bonds
         info = {"loss": self.loss, "reference": self.reference_.tolist(), "config": given}
-        return self.vae_.save(path, metadata={"structure": info})
+        card = latent_card(
+            self.vae_,
+            use=STRUCTURE_USE,
+            caution=structure_caution(self.loss, self.selection() == "ca"),
+            records="frames",
+            summary=False,
+            limits=STRUCTURE_LIMITS,
+            training=True,
+        )
+        return self.vae_.save(path, metadata={"structure": info}, card=card)
 
     @classmethod
     def load(cls, path: str | Path) -> ConformationVAE:

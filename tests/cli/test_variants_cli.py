@@ -317,7 +317,7 @@ def test_every_action_help_has_a_description_and_examples(action, capsys):
 
 
 def test_model_card_names_the_update_each_member_was_kept_at():
-    from biovae.reports.variants_page import _kept
+    from biovae.applications.variants.card import kept_update as _kept
 
     evaluated = [{"step": 200, "val_elbo": -10.0}, {"step": 400, "val_elbo": -9.0},
                  {"step": 600, "val_elbo": -9.5}, {"step": 650, "final": 1.0}]  # fmt: skip

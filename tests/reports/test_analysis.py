@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from biovae.data.dataset import Dataset
-from biovae.reports.analysis import (
-    default_color_by,
-    entropy,
-    kept_epoch,
-    letter_probabilities,
-    project_2d,
-    warmup_epochs,
-)
+from biovae.reports.analysis import default_color_by, entropy, letter_probabilities, project_2d
+from biovae.training.history import kept_epoch, warmup_epochs
 
 
 def test_projection_keeps_small_latents_and_uses_pca_otherwise() -> None:

@@ -7,8 +7,9 @@ import re
 
 from biovae import PCA, VAE, Autoencoder
 from biovae.data.readers import read_dataset
+from biovae.model_card import GENERAL_LIMITS, INTENDED_USE
 from biovae.reports import write_report
-from biovae.reports.model_card import GENERAL_LIMITS, INTENDED_USE, model_card_section
+from biovae.reports.model_card import model_card_section
 
 
 def _card(html: str) -> str:

@@ -104,7 +104,7 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
 def _fit_summary(cfg, history: list[dict]) -> str:
     """The last epoch's numbers and, when early stopping kept an earlier epoch's weights (the
     ones saved), that epoch and its validation value."""
-    from biovae.reports.analysis import kept_epoch
+    from biovae.training.history import kept_epoch
 
     last = history[-1]
     what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL

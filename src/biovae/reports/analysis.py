@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,27 +134,3 @@ def letter_probabilities(reconstruction: np.ndarray, n_letters: int) -> np.ndarr
     if rec.ndim == 3:
         return rec.astype(np.float64)
     return np.eye(n_letters)[rec.astype(np.int64)]
-
-
-def kept_epoch(history: Sequence[dict], beta: float, metric: str = "elbo") -> int | None:
-    """Epoch (1-based) whose weights training kept: lowest validation loss at the target β, or
-    lowest validation classification loss (``metric`` = the config's ``early_stopping``)."""
-    if metric == "classification":
-        scored = [(r["val_classification"], r) for r in history if "val_classification" in r]
-    else:
-        scored = [
-            (r["val_recon"] + beta * r["val_kl"], r)
-            for r in history
-            if "val_recon" in r and "val_kl" in r
-        ]
-    return int(min(scored, key=lambda pair: pair[0])[1]["epoch"]) if scored else None
-
-
-def warmup_epochs(history: Sequence[dict], target: float | None = None) -> int:
-    """Epochs of KL warm-up run: those with β below the ``target`` β (default: the last
-    epoch's), plus the one reaching it."""
-    if not history:
-        return 0
-    target = history[-1].get("beta", 0.0) if target is None else target
-    below = sum(1 for r in history if r.get("beta", target) < target - 1e-12)
-    return min(below + 1, len(history)) if below else 0

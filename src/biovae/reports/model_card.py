@@ -1,129 +1,21 @@
-"""The model card of a report: what the model is for, what it was trained on, what it cannot
-tell you, and the checks to run before using its map, scores or samples elsewhere."""
+"""The model card section of a report: the card of :mod:`biovae.model_card` (what the model is
+for, what it was trained on, what it cannot tell you, and the checks to run before using its
+map, scores or samples elsewhere) as a report section."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from biovae.data.card import Card
+from biovae.model_card import latent_card
 from biovae.reports.content import Section, Table
 
-#: what each likelihood family's model is for (plain text)
-INTENDED_USE = {
-    "nb": "Count profiles such as single-cell RNA: a low-dimensional map of cells for "
-    "clustering and trajectories, batch integration (condition on the batch), denoised "
-    "expression, and log-likelihoods of counts given each cell's library size.",
-    "gaussian": "Continuous tables: a latent map of the records and a density model of records "
-    "like them.",
-    "bernoulli": "Binary tables: a latent map of the records and a density model of records "
-    "like them.",
-    "categorical": "Sequence families: a map of the family and log-likelihoods of sequences; "
-    "differences of log-likelihood between a mutant and its wild type rank variant effects "
-    "relative to this family only (biovae variants is the dedicated pipeline).",
-    "dirichlet_multinomial": "Microbial community compositions: a latent map of samples and "
-    "log-likelihoods of their taxon counts.",
-    "genotype": "Genotypes: the population structure of the individuals and anomaly scores "
-    "(−ELBO per observed locus) for individuals unlike the training populations.",
-    "ca_chain": "Conformational ensembles of one protein: a map of conformations, "
-    "interpolation between them and sampled Cα traces.",
-}
-INTENDED_USE["zinb"] = INTENDED_USE["poisson"] = INTENDED_USE["nb"]
-INTENDED_USE["hurdle_dirichlet"] = (
-    "Relative abundances with many zeros (profiler output): a latent map of samples and "
-    "log-likelihoods of which taxa were detected and how the detected community is split."
-)
 
-#: family-specific cautions
-CAUTIONS = {
-    "genotype": "Genotypes identify people and their relatives: do not share the model, its "
-    "scores or its samples beyond the consent the data were given under.",
-    "ca_chain": "Sampled traces are Cα coordinates that satisfy bond and clash constraints, "
-    "not validated structures; check them before any use as models.",
-    "dirichlet_multinomial": "Study and sequencing batch usually dominate microbiome data: "
-    "audit the map for them before reading biology off it.",
-}
-CAUTIONS["hurdle_dirichlet"] = CAUTIONS["dirichlet_multinomial"]
-CAUTIONS["categorical"] = (
-    "Sampled sequences can resemble genes or proteins of concern: screen them before any "
-    "synthesis (biovae sample --screen-against FASTA or --screen-command CMD; flagged samples "
-    "are withheld)."
-)
-
-GENERAL_LIMITS = (
-    "The latent axes have no fixed meaning: the prior N(0, I) does not change under rotations "
-    "and reflections, so another seed can give a rotated or mirrored map; interpret "
-    "neighbourhoods and the directions of known covariates, not single axes.",
-    "The map places records by whatever varies most in the training data — technical batch "
-    "included. Before reading biology off it, run biovae audit MODEL DATA --covariates ... "
-    "(how well each covariate is predicted from the map).",
-    "Distances on the map are meaningful locally; far-apart groups are different, but how far "
-    "is not a calibrated quantity.",
-    "Scores (ELBO, IWAE) rank records relative to the training distribution; records unlike "
-    "it get low scores, and the scores are not probabilities of any outcome.",
-    "Before generated records leave this analysis, check them for copies of training records: "
-    "biovae novelty MODEL TRAIN HELD_OUT.",
-)
-
-#: the notes on the axes and the scores (the first and fourth above) for models that are not
-#: VAEs: probabilistic PCA has the same prior but fixed principal axes and an exact
-#: likelihood; the autoencoder has no prior, no density and no ELBO
-KIND_LIMITS = {
-    "pca": (
-        "The axes are the principal directions, ordered by the variance they explain; each "
-        "axis's sign is arbitrary, and axes of nearly equal variance can swap or mix from one "
-        "data set to another; interpret neighbourhoods and the directions of known covariates.",
-        "Scores are the exact probabilistic-PCA log-likelihood of the encoder features{raw}: "
-        "they rank records relative to the training distribution, and are not probabilities "
-        "of any outcome.",
-    ),
-    "ae": (
-        "The latent axes have no fixed meaning: an autoencoder's code has no prior, so any "
-        "invertible reshaping of it that the decoder undoes fits as well, and another seed can "
-        "give a rotated, stretched or bent map; interpret neighbourhoods, not single axes.",
-        "Scores are reconstruction log-likelihoods log p(x | z = f(x)): they rank records by "
-        "how well the autoencoder reconstructs them. It has no density, so they are not "
-        "log-likelihoods of the records, and not probabilities of any outcome.",
-    ),
-}
-
-#: intended use of the models that are not VAEs, by model kind ({name}: likelihood family)
-KIND_USE = {
-    "pca": "A linear baseline: a latent map of the records and the exact probabilistic-PCA "
-    "log-likelihood of their {name} encoder features{raw}.",
-    "ae": "A non-probabilistic baseline: a latent map of the records (one point code each) and "
-    "their reconstructions through a {name} decoder, to compare a VAE against. It has no prior, "
-    "no density and no ELBO; records decoded from random codes are not samples of a model of "
-    "the data.",
-}
-
-
-def general_limits(kind: str, name: str = "gaussian") -> tuple[str, ...]:
-    """The notes of the card of a model of ``kind`` (``vae``, ``ssvae``, ``ae``, ``pca``) and
-    likelihood family ``name``."""
-    if kind not in KIND_LIMITS:
-        return GENERAL_LIMITS
-    axes, scores = KIND_LIMITS[kind]
-    scores = scores.format(raw=_not_raw(name, ""))
-    return (axes, *GENERAL_LIMITS[1:3], scores, *GENERAL_LIMITS[4:])
-
-
-def _not_raw(name: str, family: str) -> str:
-    """ " (not of the raw data)" unless the family's encoder features are the raw values."""
-    return "" if raw_features(name) else f" (not of the raw {family + ' ' if family else ''}data)"
-
-
-def raw_features(name: str) -> bool:
-    """Whether likelihood ``name``'s encoder features are the raw values (Gaussian data),
-    not a transform of them (log1p of counts, one-hot letters, ...)."""
-    from biovae import likelihoods
-    from biovae.likelihoods.base import Likelihood
-
-    return likelihoods.get(name).featurize is Likelihood.featurize
-
-
-def _intended_use(kind: str, name: str) -> str:
-    if kind in KIND_USE:
-        return KIND_USE[kind].format(name=name, raw=_not_raw(name, name))
-    return INTENDED_USE.get(name, "A latent map and density model of records.")
+def card_section(card: Card, id_: str = "model-card", columns=("What", "Detail"), **kw) -> Section:
+    """A report section showing ``card`` (``kw``: further :class:`Section` fields)."""
+    return Section(
+        id_, card.title, lead=card.lead, tables=(Table(columns, card.rows),), notes=card.notes, **kw
+    )
 
 
 def model_card_section(
@@ -134,52 +26,6 @@ def model_card_section(
     summary: bool = True,
     limits: tuple[str, ...] | None = None,
 ) -> Section:
-    """Intended use, training data, limits and safeguards of a fitted estimator (``use`` and
-    ``caution`` replace those its likelihood family implies; ``records`` names the records;
-    ``summary``: the page has a model summary holding the data fingerprint; ``limits``
-    replace the notes of :func:`general_limits`, for models whose checks are other commands)."""
-    cfg = est.config_
-    name = cfg.model.likelihood.name
-    n_train = getattr(est, "n_train_", 0)
-    records = f"{n_train:,} {records}" if n_train else f"its training {records}"
-    trained_on = f"{records} × {len(est.schema_.features):,} features" + (
-        " (data fingerprint in the model summary)" if summary else ""
-    )
-    rows = [
-        ("Intended use", use or _intended_use(cfg.model.kind, name)),
-        ("Trained on", trained_on + ". The model describes that population only."),
-    ]
-    mapping = getattr(est, "mapping_", None)
-    if mapping:
-        levels = "; ".join(f"{k}: {', '.join(v)}" for k, v in mapping["levels_added"].items())
-        rows.append(
-            (
-                "Mapped",
-                f"A reference model trained on {mapping['reference_n_train']:,} records "
-                f"(fingerprint {mapping['reference_fingerprint'][:12]}) was extended to new "
-                f"levels ({levels}) by reference mapping; only their weights were trained, on "
-                "the records above. The map is the reference's: structure the reference never "
-                "saw cannot appear in it.",
-            )
-        )
-    if cfg.model.network.decoder == "linear":
-        rows.append(
-            (
-                "Linear decoder",
-                "p(x|z) is linear in z (LDVAE), so each axis has one loading per feature "
-                "(biovae loadings). Any rotation of the axes with the inverse rotation of the "
-                "loadings fits the data exactly as well: the loadings are one basis of the "
-                "factor space, not unique programmes.",
-            )
-        )
-    caution = caution or CAUTIONS.get(name)
-    if caution:
-        rows.append(("Caution", caution))
-    return Section(
-        "model-card",
-        "Model card",
-        lead="What this model is for, what it was trained on, what it cannot tell you, and "
-        "the checks to run before its map, scores or samples are used elsewhere.",
-        tables=(Table(("What", "Detail"), tuple(rows)),),
-        notes=limits or general_limits(cfg.model.kind, name),
-    )
+    """Intended use, training data, limits and safeguards of a fitted estimator (see
+    :func:`biovae.model_card.latent_card` for the arguments)."""
+    return card_section(latent_card(est, use, caution, records, summary, limits))

@@ -10,14 +10,9 @@ import numpy as np
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
 from biovae.reports import plots
-from biovae.reports.analysis import (
-    default_color_by,
-    is_categorical,
-    kept_epoch,
-    project_2d,
-    warmup_epochs,
-)
+from biovae.reports.analysis import default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
+from biovae.training.history import kept_epoch, warmup_epochs
 
 KIND_NAMES = {
     "vae": "VAE",
@@ -32,7 +27,7 @@ def likelihood_text(est: Any) -> str:
     likelihood family's encoder features (e.g. log1p counts), not that family."""
     name = est.config_.model.likelihood.name
     if model_kind(est) == "pca":
-        from biovae.reports.model_card import raw_features
+        from biovae.model_card import raw_features
 
         if raw_features(name):
             return "Gaussian (probabilistic PCA) on the data"

@@ -18,10 +18,11 @@ import numpy as np
 from biovae.applications.structures.geometry import ca_only, rmsd
 from biovae.applications.structures.validity import assess, ca_breaks, virtual_bonds
 from biovae.errors import DataError
+from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, structure_caution
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.html import write_sections_page
-from biovae.reports.model_card import GENERAL_LIMITS, model_card_section
+from biovae.reports.model_card import model_card_section
 from biovae.reports.sections import map_section, training_section, usage_section
 from biovae.reports.structures import ROWS, bond_histogram
 
@@ -32,26 +33,6 @@ LOSS_TEXT = {
     "geometry": "Cα-chain (geometry-aware) likelihood",
     "mse": "Gaussian on aligned coordinates (MSE baseline)",
 }
-USE = (
-    "A conformational ensemble of one protein (MD trajectory, NMR models): a map of its "
-    "conformations, interpolation between them and sampled traces like its frames."
-)
-
-#: the card's notes: biovae audit and biovae novelty read tables, not structures, so the checks
-#: before reuse are the ones this page and ``biovae structure validate`` make
-LIMITS = (
-    GENERAL_LIMITS[0],
-    "The map places frames by whatever differs most between them — how the ensemble was made "
-    "included (force field, replica, NMR model, length of the run). Before reading mechanism "
-    "off it, compare the map with what is known of each frame (its time, replica or state).",
-    GENERAL_LIMITS[2],
-    "ELBOs rank frames relative to the training ensemble; conformations unlike it get low "
-    "values, and they are not probabilities or free energies of any conformation.",
-    "Before sampled structures leave this analysis, check them for copies of frames and for "
-    "validity: the RMSD to the nearest training frame and the checks in the validity table, "
-    "or biovae structure validate SAMPLES --training FRAMES on what biovae structure sample "
-    "wrote.",
-)
 
 
 @dataclass(frozen=True)
@@ -92,7 +73,12 @@ def write_structure_report(
         _reconstruction_section(frames, recon),
         _validity_section(views, Path(structures.source).name),
         model_card_section(
-            est, use=USE, caution=_caution(model), records="frames", summary=False, limits=LIMITS
+            est,
+            use=STRUCTURE_USE,
+            caution=structure_caution(model.loss, model.selection() == "ca"),
+            records="frames",
+            summary=False,
+            limits=STRUCTURE_LIMITS,
         ),
     ]
     tagline = (
@@ -101,23 +87,6 @@ def write_structure_report(
     )
     title = title or f"biovae structure report: {Path(structures.source).name}"
     return write_sections_page(path, title, tagline, parts)
-
-
-def _caution(model: Any) -> str:
-    """What the samples of this model are, by its loss and atoms (the validity table measures
-    how far they hold)."""
-    atoms = "Cα traces" if model.selection() == "ca" else "backbone coordinates"
-    if model.loss == "geometry":
-        held = (
-            "whose bonds and spacing the geometry likelihood's projection pushes toward "
-            "valid values, without guaranteeing them"
-        )
-    else:
-        held = "of a plain Gaussian: nothing keeps their bonds or keeps atoms apart"
-    return (
-        f"Samples are {atoms} {held} (the validity table measures both); they are not "
-        "validated structures — check them before any use as models."
-    )
 
 
 def _reconstruction_section(frames: np.ndarray, recon: np.ndarray) -> Section:

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from biovae.applications.variants.card import family_card
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
+from biovae.reports.model_card import card_section
 from biovae.reports.plots_variants import scan_heatmap
 
 #: How many substitutions the most-damaging / most-tolerated tables list.
@@ -47,79 +49,14 @@ def write_variants_report(
     return write_sections_page(path, title, tagline, parts)
 
 
-def _kept(fraction: float, history: list) -> str:
-    if fraction <= 0:
-        return "the last update (no held-out sequences)"
-    best = [max((h for h in run if "val_elbo" in h), key=lambda h: h["val_elbo"], default=None)
-            for run in history]  # fmt: skip
-    if not any(best):
-        return "the last update (training ended before the first held-out evaluation)"
-    at = ", ".join(str(b["step"]) if b else "last" for b in best)
-    return (
-        f"best held-out weighted ELBO ({fraction:.0%} of the sequences used, held out from "
-        f"training), at update {at}"
-    )
-
-
-def _scored(bayesian: bool, mean_weights: bool) -> str:
-    if not bayesian:
-        return "the fitted decoder weights"
-    if mean_weights:
-        return "the posterior-mean decoder weights"
-    return "decoder weights drawn from q(θ), shared by mutant and wild type"
-
-
 def model_section(fitted: Any, mean_weights: bool = False) -> Section:
     """Model card: what the model was fitted on, how, and what its scores mean."""
-    f, cfg = fitted.facts, fitted.config
-    steps = [h["step"] for run in f.get("history", []) for h in run if "final" in h]
-    rows = (
-        ("alignment", str(f.get("source", "?"))),
-        ("focus record", str(f.get("focus_id", "?"))),
-        (
-            "match positions",
-            f"{len(fitted.positions)} ({fitted.positions[0]}–{fitted.positions[-1]})",
-        ),
-        ("sequences used / read", f"{f.get('n_sequences', '?')} / {f.get('n_read', '?')}"),
-        (
-            "dropped: invalid letters / too gappy",
-            f"{f.get('n_invalid_dropped')} / {f.get('n_gappy_dropped')}",
-        ),
-        (
-            "effective sequences Neff (θ)",
-            f"{f.get('neff', float('nan')):.1f} ({cfg.alignment.theta})",
-        ),
-        ("ensemble members × updates", f"{cfg.ensemble} × {', '.join(map(str, steps)) or '?'}"),
-        ("latent dimensions", str(cfg.model.n_latent)),
-        ("decoder weights", "variational (posterior q(θ))" if cfg.model.bayesian else "MAP"),
-        ("model kept", _kept(cfg.train.validation_fraction, f.get("history", []))),
-        ("scored with", _scored(cfg.model.bayesian, mean_weights)),
-    )
-    notes = (
-        "Scores are differences of the model's log-likelihood estimate (ELBO averaged over shared "
-        "latent draws), not measured fitness: they rank substitutions by how unusual they are for "
-        "the family. They are only as good as the alignment's depth and diversity (Neff) and say "
-        "nothing about insert positions, which are not modelled.",
-        "Intended use: prioritising variants for experiments, alongside other evidence. "
-        "Not for clinical decisions on its own.",
-        "Checks before reuse: the same family and numbering (the focus record and match "
-        "positions above); on a deep mutational scan of the family, if one exists, the rank "
-        "correlation with measured fitness (biovae variants score --fitness-column); the "
-        "ensemble members' spread (member_sd) beside each score; and designed sequences "
-        "screened (biovae variants design --screen-against) before any synthesis.",
-    )
-    neff = f.get("neff")
+    neff = fitted.facts.get("neff")
     highlights = (
         (Highlight(f"{neff:.0f}", "effective sequences (Neff)", neff >= 100),) if neff else ()
     )
-    return Section(
-        "model",
-        "Model card",
-        lead="What the family model was trained on and how to read its scores.",
-        tables=(Table(("fact", "value"), rows),),
-        notes=notes,
-        highlights=highlights,
-    )
+    card = family_card(fitted, mean_weights)
+    return card_section(card, "model", ("fact", "value"), highlights=highlights)
 
 
 def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:

@@ -20,6 +20,7 @@ import torch
 from biovae._version import __version__
 from biovae.applications.variants import classes, mutations, scoring
 from biovae.applications.variants.alignment import Alignment
+from biovae.applications.variants.card import family_card
 from biovae.applications.variants.config import VariantsConfig
 from biovae.applications.variants.focus import FocusResidues
 from biovae.applications.variants.model import FamilyVAE
@@ -27,6 +28,7 @@ from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.data import sequences
+from biovae.data.card import MODEL_CARD, markdown
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
     MODEL_FILES,
@@ -213,16 +215,22 @@ def save(path: str | Path, family: Family) -> Path:
     if family.focus_residues is not None:
         meta["focus_residues"] = family.focus_residues.sequence
         meta["focus_residue_index"] = list(family.focus_residues.index)
-    write_dir(out, lambda tmp: _write_files(tmp, family.config, tensors, meta), MODEL_FILES)
+    card = markdown(family_card(family), [f"Written by biovae {__version__}."])
+    write_dir(out, lambda tmp: _write_files(tmp, family.config, tensors, meta, card), MODEL_FILES)
     return out
 
 
 def _write_files(
-    folder: Path, config: VariantsConfig, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+    folder: Path,
+    config: VariantsConfig,
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    card: str,
 ) -> None:
     (folder / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     write_weights(folder / "weights.safetensors", tensors)
     (folder / "metadata.json").write_text(json.dumps(meta, indent=2))
+    (folder / MODEL_CARD).write_text(card, encoding="utf-8")
 
 
 def load(path: str | Path) -> Family:
