@@ -198,7 +198,8 @@ class ObjectiveConfig:
     loss = −E_q[log p(x|z)] + β_t · Σ_k max(λ, KL_k), with β_t = β · min(1, (epoch + 1) / warmup)
     for the epoch counted from 0, so the first epoch trains at β / warmup and the ``warmup``-th at
     β (λ = ``free_bits`` nats per latent dimension, KL_k averaged over the batch); with
-    ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead.
+    ``iwae_samples`` k > 1 the loss is the negative IWAE-k bound instead (it has no KL term:
+    training refuses β ≠ 1, warm-up or free bits with it).
     ``classification_weight`` α weighs −log q(y|x) of labelled records (semi-supervised VAE).
     ``mmd_batch`` λ adds λ · MMD² between the posterior means of each level of the categorical
     covariates and those of the other levels (de-confounding of a conditional model; 0 = off;

@@ -120,7 +120,8 @@ class _LatentEstimator(TransformerConventions):
         Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder;
         an array or list in its place is scikit-learn's ``y`` (``Pipeline.fit(X, y)``), ignored.
         ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch,
-        0 when Σ w_i = 0), e.g. sequence weights. ``checkpoint_dir``: resumable checkpoints
+        0 when Σ w_i = 0), e.g. sequence weights; ``history_`` and the validation loss that
+        picks the kept epoch are weighted means too. ``checkpoint_dir``: resumable checkpoints
         (with ``config.train.checkpoint_every`` > 0); ``resume=True`` continues from them.
         """
         cfg = self.get_config()

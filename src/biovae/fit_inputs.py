@@ -56,7 +56,15 @@ def mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
 
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and validation record indices (each sorted): ``round(n * fraction)`` records
+    held out at random by ``seed`` (none of fewer than 10 records). A fraction that would hold
+    out every record is refused (nothing would train, and the untrained model was saved)."""
     n_val = round(n * fraction) if n >= 10 else 0
+    if n_val >= n:
+        raise ConfigError(
+            f"train.validation_fraction {fraction:g} holds out all {n} records, leaving none to "
+            f"train on; lower it (--validation-fraction) below {(n - 0.5) / n:.3g}, e.g. to 0.1"
+        )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
     return order[n_val:].sort().values, order[:n_val].sort().values
 

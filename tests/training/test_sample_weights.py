@@ -56,3 +56,46 @@ def test_a_batch_of_weight_zero_adds_nothing_instead_of_nan():
     )
     est = VAE(config=cfg).fit(x, sample_weight=w)
     assert all(np.isfinite(row["loss"]) for row in est.history_)
+
+
+def test_validation_statistics_are_weighted_means_as_the_loss_is():
+    """The validation loss that picks the kept epoch is Σ w_i v_i / Σ w_i, as the training
+    loss is; it was the unweighted mean, so records of weight 0 chose the epoch."""
+    from biovae.config import ObjectiveConfig
+    from biovae.training import InMemorySource, evaluate
+
+    cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,), dropout=0.0))
+    model = build_model(build(LikelihoodConfig(), (5,)), 0, cfg).eval()
+    x, w = torch.randn(6, 5), torch.tensor([1.0, 3.0, 0.0, 0.0, 2.0, 0.0])
+    x[w == 0] *= 100.0  # records the fit is told to ignore, far off
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        row = evaluate(model, InMemorySource(x, w=w), ObjectiveConfig(), 0, batch_size=8)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        out = elbo(model, Batch(x), beta=1.0)
+    for key, v_n in (("elbo", out.elbo_n), ("recon", out.recon_n), ("kl", out.kl_n)):
+        expected = float((v_n.double() * w.double()).sum() / w.sum())
+        assert row[key] == pytest.approx(expected, rel=1e-6), key
+
+
+def test_history_of_a_weighted_fit_is_weighted_and_a_weightless_split_is_left_out():
+    from biovae.fit_inputs import validation_split
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)).astype(np.float32)
+    junk = rng.random(200) < 0.5
+    x[junk] *= 30.0
+    w = np.where(junk, 0.0, 1.0)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=2, batch_size=32, patience=0),
+    )
+    est = VAE(config=cfg).fit(x, sample_weight=w)
+    _, val = validation_split(200, 0.1, 0)
+    scores = est.score(x[val.numpy()])
+    expected = np.average(scores, weights=w[val.numpy()])  # other draws of z: within 20 %
+    assert abs(est.history_[-1]["val_elbo"] - expected) < 0.2 * abs(expected)
+    w[val.numpy()] = 0.0  # held-out records of weight 0 cannot tell one epoch from another
+    est = VAE(config=cfg).fit(x, sample_weight=w)
+    assert est.n_validation_ == len(val) and not any("val_elbo" in h for h in est.history_)

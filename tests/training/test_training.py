@@ -354,3 +354,20 @@ def test_checkpoint_folders_get_the_umasks_modes(tmp_path):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "c").iterdir()}
     assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o755
     assert modes == {"state.json": 0o644, "state.safetensors": 0o644}
+
+
+@pytest.mark.parametrize(("n", "fraction"), [(10, 0.96), (50, 0.99), (10, 0.95)])
+def test_a_validation_fraction_that_holds_out_every_record_is_refused(n, fraction):
+    # it trained on no record and kept the untrained model ("ELBO/record 0")
+    with pytest.raises(ConfigError, match=rf"holds out all {n} records.*--validation-fraction"):
+        VAE(config=_cfg(epochs=1, validation_fraction=fraction)).fit(_data(n=n))
+    assert VAE(config=_cfg(epochs=1, validation_fraction=0.9)).fit(_data(n=11)).n_train_ == 1
+
+
+@pytest.mark.parametrize("setting", [{"beta": 10.0}, {"kl_warmup_epochs": 5}, {"free_bits": 2.0}])
+def test_kl_settings_with_the_iwae_objective_are_refused_not_ignored(setting):
+    # the IWAE bound has no KL term: β 10 gave the very weights of β 1 (a β sweep, one model)
+    cfg = dataclasses.replace(_cfg(epochs=1), objective=ObjectiveConfig(iwae_samples=5, **setting))
+    name = next(iter(setting))
+    with pytest.raises(ConfigError, match=rf"objective\.{name} .* IWAE-5 bound"):
+        VAE(config=cfg).fit(_data(n=40))

@@ -29,7 +29,8 @@ from biovae.training.optim import adam
 from biovae.training.progress import Progress
 from biovae.training.sources import BatchSource, epoch_batches, prefetched
 
-#: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records.
+#: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records (each
+#: times its weight, when the records have weights) and reported as means per record.
 _STATS = ("loss", "recon", "kl", "elbo")
 
 
@@ -63,7 +64,9 @@ def fit_model(
 
     The best model by validation loss (at the target β; or by the labelled records' validation
     classification loss with ``config.early_stopping = "classification"``) is restored at the
-    end. With
+    end. With record weights the statistics, and so the early-stopping choice, are weighted
+    means, as the loss is (a validation split whose records all have weight 0 tells epochs
+    nothing and is left out). With
     ``checkpoint_dir`` a checkpoint is written every ``config.checkpoint_every`` epochs and
     ``resume`` continues from it exactly. A checkpoint records what a resume must match
     (``identity``, e.g. the data's fingerprint and the model's settings, plus the objective, the
@@ -72,6 +75,8 @@ def fit_model(
     """
     dist = DistContext.current()
     _check_batch_norm(model, train, config, dist)
+    _check_iwae(objective)
+    val = val if val is not None and len(val) and _total_weight(val) > 0 else None
     device = dist.device(config.device)
     net = dist.wrap(model.to(device), device)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
@@ -95,7 +100,7 @@ def fit_model(
                 net, train, optimizer, generator, objective, config, epoch, dist, device
             )
             dist.sync_buffers(model)  # one model on every rank before validation decides
-            if val is not None and len(val):
+            if val is not None:
                 row.update(
                     _prefixed(
                         "val_", evaluate(model, val, objective, epoch, config.batch_size, dist)
@@ -120,7 +125,7 @@ def fit_model(
             if config.patience and state.bad_epochs >= config.patience:
                 break
     bar.close()
-    if val is not None and len(val) and state.best_epoch >= 0:
+    if val is not None and state.best_epoch >= 0:
         model.load_state_dict(best_weights)
     _check_finite(model, state.epoch)
     model.to("cpu")  # where scoring, reports and saving run
@@ -148,6 +153,23 @@ def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig,
         "(--batch-size), train on more records or fewer processes, or leave batch norm out "
         "(--norm layer, --decoder mlp)"
     )
+
+
+def _check_iwae(objective: ObjectiveConfig) -> None:
+    """The IWAE-k bound has no KL term for β, warm-up or free bits to weigh: refuse them with
+    it in one line (they were silently ignored, so a β sweep gave the same model every time).
+    Checked at training, not in the config, so that models saved with them still load."""
+    if objective.iwae_samples == 1:
+        return
+    plain = ObjectiveConfig()
+    for name in ("beta", "kl_warmup_epochs", "free_bits"):
+        if getattr(objective, name) != getattr(plain, name):
+            raise ConfigError(
+                f"objective.{name} weighs the ELBO's KL term, which the IWAE-"
+                f"{objective.iwae_samples} bound (objective.iwae_samples) does not have; "
+                f"leave {name} at its default {getattr(plain, name)!r} or set "
+                "objective.iwae_samples to 1"
+            )
 
 
 def _rng_states(dist: DistContext, device: torch.device) -> dict[str, list[torch.Tensor]]:
@@ -184,11 +206,10 @@ def _compile_threshold(source: BatchSource, config: TrainConfig, dist) -> int | 
 
 def _train_epoch(net, source, optimizer, generator, objective, config, epoch, dist, device):
     net.train()
-    sums = torch.zeros(len(_STATS), dtype=torch.float64, device=device)
-    count = 0
+    sums = torch.zeros(len(_STATS) + 1, dtype=torch.float64, device=device)
     order = epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
     for step, (idx, batch) in enumerate(prefetched(source, order)):
-        if len(idx) < 2 and count:  # a single-record batch breaks batch norm; skip the remainder
+        if len(idx) < 2 and step:  # a single-record batch breaks batch norm; skip the remainder
             continue
         batch = batch.to(device)
         out = net(batch, objective, epoch)
@@ -205,25 +226,35 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         optimizer.step()
-        sums += _batch_sums(out, len(batch))
-        count += len(batch)
-    return _means(dist.sum(torch.cat([sums, sums.new_tensor([count])])))
+        sums += _batch_sums(out, batch)
+    return _means(dist.sum(sums))
 
 
-def _batch_sums(out, n: int) -> torch.Tensor:
-    return torch.stack(
-        [
-            out.loss.detach().double() * n,
-            out.recon_n.double().sum(),
-            out.kl_n.double().sum(),
-            out.elbo_n.double().sum(),
-        ]
-    )
+def _batch_sums(out, batch: Batch) -> torch.Tensor:
+    """The batch's :data:`_STATS` summed over its records, each times its weight (the loss,
+    already the batch's weighted mean, times the batch's weight), then that weight: the
+    record count when the records have no weights."""
+    per_record = (out.recon_n.double(), out.kl_n.double(), out.elbo_n.double())
+    if batch.w is None:
+        total = per_record[0].new_tensor(float(len(batch)))
+        sums = [v.sum() for v in per_record]
+    else:
+        w = batch.w.double()
+        total, sums = w.sum(), [v @ w for v in per_record]
+    return torch.stack([out.loss.detach().double() * total, *sums, total])
 
 
-def _means(sums_and_count: torch.Tensor) -> dict[str, float]:
-    *sums, count = sums_and_count.tolist()  # one device-to-host copy
-    return {k: v / max(count, 1.0) for k, v in zip(_STATS, sums)}
+def _total_weight(source: BatchSource) -> float:
+    """The records' total weight (their number when they have no weights)."""
+    w = getattr(source, "w", None)
+    return float(len(source)) if w is None else float(w.double().sum())
+
+
+def _means(sums_and_weight: torch.Tensor) -> dict[str, float]:
+    """Means per record (weighted) from :func:`_batch_sums` summed; 0 for a weight of 0 (no
+    record, or records all of weight 0)."""
+    *sums, weight = sums_and_weight.tolist()  # one device-to-host copy
+    return {k: v / (weight or 1.0) for k, v in zip(_STATS, sums)}
 
 
 @torch.no_grad()
@@ -235,8 +266,9 @@ def evaluate(
     batch_size: int = 1024,
     dist: DistContext | None = None,
 ) -> dict[str, float]:
-    """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode),
-    and ``classification``, the mean −log q(y|x) over labelled records (batches pooled by the
+    """Mean loss, distortion, rate and ELBO per record over ``source`` (model in eval mode;
+    weighted means Σ w_i v_i / Σ w_i when the records have weights, as in the loss), and
+    ``classification``, the mean −log q(y|x) over labelled records (batches pooled by the
     labelled weight the model reports), when the model reports one and there are labelled
     records of positive weight. With several ranks (``dist``) each evaluates every
     ``world_size``-th record and the sums are pooled, so every rank gets the same numbers (its
@@ -245,21 +277,21 @@ def evaluate(
     was_training = model.training
     model.eval()
     device = next(model.parameters(), torch.empty(0)).device
-    sums = torch.zeros(len(_STATS) + 2, dtype=torch.float64, device=device)
+    sums = torch.zeros(len(_STATS) + 3, dtype=torch.float64, device=device)
     mine = torch.arange(dist.rank, len(source), dist.world_size)
     # fewer held-out records than ranks leave this rank none (and an empty tensor splits into
     # one empty batch, which the model cannot score); it still joins the pooling below
     for _, batch in prefetched(source, iter(mine.split(batch_size) if len(mine) else ())):
         batch: Batch = batch.to(device)
         out = model.loss(batch, objective, epoch)
-        sums[: len(_STATS)] += _batch_sums(out, len(batch))
+        sums[: len(_STATS) + 1] += _batch_sums(out, batch)
         if "classification" in out.extras:
             n = float(out.extras["labelled"])
-            sums[len(_STATS)] += float(out.extras["classification"]) * n
-            sums[len(_STATS) + 1] += n
+            sums[len(_STATS) + 1] += float(out.extras["classification"]) * n
+            sums[len(_STATS) + 2] += n
     model.train(was_training)
     *stats, ce_sum, n_labelled = dist.sum(sums).tolist()
-    row = _means(torch.tensor([*stats, float(len(source))], dtype=torch.float64))
+    row = _means(torch.tensor(stats, dtype=torch.float64))
     if n_labelled:
         row["classification"] = ce_sum / n_labelled
     return row
