@@ -65,6 +65,7 @@ def test_train_step_and_round_trip(tmp_path, cls, name, norm):
     np.testing.assert_array_equal(loaded.score(ds, seed=1), est.score(ds, seed=1))
     np.testing.assert_array_equal(loaded.sample(3, seed=2), est.sample(3, seed=2))
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "MODEL_CARD.md",
         "config.json",
         "metadata.json",
         "weights.safetensors",
