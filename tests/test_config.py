@@ -72,6 +72,10 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
         ),
         ("# c\n[model]\n\nnetwork.hidden = [8, 'a']\n", [], "config file .*c.toml, line 4"),
         ("[train]\nepochs = 3\n[trian]\nlr = 1\n", [], "config file .*c.toml, line 3"),
+        # a value where a table is meant is the file's error even under a flag setting one
+        # key of that table (the merged flags replaced it: a gaussian model, not an NB one)
+        ('[model]\nlikelihood = "nb"\n', ["--dispersion", "gene"], "config file .*c.toml, line 2"),
+        ("[model]\nnetwork = 3\n", ["--hidden", "8"], "config file .*c.toml, line 2"),
     ],
 )
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):

@@ -127,6 +127,15 @@ def test_sweep_of_conditional_and_semi_supervised_models(fixtures, tmp_path, cap
     assert "trains VAEs" in capsys.readouterr().err and not (tmp_path / "ae").exists()
 
 
+@pytest.mark.parametrize("flag", [["--classifier-input", "x"], ["--unlabeled-category", "unknown"]])
+def test_sweep_refuses_label_flags_a_vae_would_ignore(fixtures, tmp_path, capsys, flag):
+    data = fixtures / "crc_abundance_60x50.tsv"
+    out = tmp_path / "rd"
+    rc, _, err = run(capsys, "sweep", data, "--beta", "1", "--epochs", "1", *flag, "--out", out)
+    assert rc == 2 and f"{flag[0]} has no effect on --model vae" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     """A small Gaussian VAE saved to a folder, and a 30-record table of its kind of data."""

@@ -288,3 +288,22 @@ def test_a_feature_column_missing_throughout_is_a_feature_however_missing_is_spe
     transposed = write("gt_t.tsv", f"variant\ts1\ts2\nrs1\t0\t{missing}\nrs2\t1\t{missing}\n")
     ds = read_dataset(transposed, transpose=True, allow_missing=True)
     np.testing.assert_array_equal(ds.x, [[0, 1], [np.nan, np.nan]])
+
+
+@pytest.mark.parametrize(("rows", "line"), [(1, 3), (3000, 3002)])
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_a_table_not_in_utf8_names_its_line_not_the_field_counts(tmp_path, rows, line, suffix):
+    # a Latin-1 id after the first block pandas reads was blamed on the field counts
+    lines = ["id\tg1\tg2", *(f"r{i}\t{i}\t{i % 7}" for i in range(rows)), "r\xe9\t1\t2"]
+    data = ("\n".join(lines) + "\n").encode("latin-1")
+    path = tmp_path / f"t{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    with pytest.raises(DataError, match=rf"t{suffix}: not UTF-8 text \(line {line}\); save"):
+        read_dataset(path)
+
+
+def test_a_binary_file_read_as_a_table_is_not_utf8_text(tmp_path):
+    path = tmp_path / "counts.h5ad"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00\xff\xfe" * 10)
+    with pytest.raises(DataError, match=r"not UTF-8 text \(line 1\).*CLI --format"):
+        read_dataset(path, fmt="csv")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import check_parent, for_sequences, model_data_config, read_input
 from biovae.cli.options import (
     READ_OPTIONS,
@@ -84,6 +85,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not betas or min(betas) < 0 or not all(np.isfinite(betas)):
         raise ConfigError("--beta needs a comma-separated list of values >= 0, e.g. 0.1,1,10")
     cfg = build_config(args)
+    if cfg.model.kind == "vae":  # label flags would be ignored; ae and pca are refused below
+        refuse_idle_flags(args, cfg.model.kind)
     out = _out_dir(args.out, "sweep.json", "sweep.html")
     ds = read_input(args.data, cfg.data)
     cfg = for_sequences(cfg, args, ds.alphabet)

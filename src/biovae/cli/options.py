@@ -359,10 +359,24 @@ def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> Fit
     config_path = getattr(args, "config", None)
     if config_path:
         data = merge(data, load_toml(config_path))
+    flags = flags_to_dict(args)
     try:
-        return from_dict(FitConfig, merge(data, flags_to_dict(args)), "config")
+        if _replaces_a_value(data, flags):  # the file's own error, not hidden by the flags
+            from_dict(FitConfig, data, "config")
+        return from_dict(FitConfig, merge(data, flags), "config")
     except ConfigError as exc:
         raise ConfigError(f"{exc} (from {_culprit(exc, data, config_path)})") from None
+
+
+def _replaces_a_value(data: dict[str, Any], flags: dict[str, Any]) -> bool:
+    """Whether merging ``flags`` would put a table of keys where ``data`` holds a value that
+    is not one (a config file's ``likelihood = "nb"`` for ``[model.likelihood] name = "nb"``):
+    a flag setting one key of that table would replace the file's value unseen."""
+    return any(
+        isinstance(value, dict)
+        and (not isinstance(data.get(key), dict) or _replaces_a_value(data[key], value))
+        for key, value in flags.items()
+    )
 
 
 def _culprit(exc: ConfigError, data: dict[str, Any], config_path: str | None) -> str:

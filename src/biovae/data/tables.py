@@ -181,7 +181,9 @@ def read_header(path: str | Path, sep: str) -> list[str]:
     try:
         with _open_text(path) as fh:
             header = next(csv.reader(fh, delimiter=sep), None)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
+    except (OSError, EOFError) as exc:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path}: the file is empty (no header line); check the path")
@@ -263,12 +265,36 @@ def _read_frame(
             f"{path}: malformed table (line {record_line(path, sep, 0)} has more fields than "
             f"the header); every row needs the same number of {fields} as the header"
         ) from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+    except UnicodeDecodeError as exc:  # not a matter of fields: say so, and where
+        raise _not_utf8(path) from exc
+    except (pd.errors.ParserError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[-1]
         raise DataError(
             f"{path}: malformed table ({reason}); every row needs the same number of "
             f"{fields} as the header"
         ) from exc
+
+
+def _not_utf8(path: str | Path) -> DataError:
+    """The error for a table that is not UTF-8 text (a Latin-1 export, or a binary file read
+    as a table), naming the first line that is not."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    line = None
+    try:
+        with opener(path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):  # no UTF-8 character holds a newline byte
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    line = number
+                    break
+    except (OSError, EOFError):
+        pass
+    where = f" (line {line})" if line else ""
+    return DataError(
+        f"{path}: not UTF-8 text{where}; save the table as UTF-8, or, if the file is not a "
+        "table, name its format with fmt= (CLI --format)"
+    )
 
 
 def require_columns(table: Table, names: Sequence[str], kind: str) -> None:
