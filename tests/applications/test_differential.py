@@ -323,3 +323,15 @@ def test_semi_supervised_models_have_differential_expression_too():
     called = set(_gene(out)[out["is_de_fdr_0.05"].to_numpy()])
     # the rule bounds the *expected* share of false calls (5 %): one in 17 is within it
     assert len(called & set(range(N_DE))) >= 14 and len(called - set(range(N_DE))) <= 1
+
+
+def test_one_vs_rest_of_a_continuous_or_crowded_column_is_refused(fitted):
+    """A column of nearly one level per cell (n_counts) ran one comparison per value."""
+    x, obs, est = fitted
+    counts = np.asarray(x).sum(1).round(1)
+    assert len(set(counts)) > len(x) / 2
+    with pytest.raises(DataError, match=r"levels among 600 cells \(a continuous or id column"):
+        de.one_vs_rest(est, x, {**obs, "n_counts": counts}, groupby="n_counts")
+    crowded = np.arange(len(x)) % 101  # 101 clusters of 5-6 cells
+    with pytest.raises(DataError, match="101 levels among 600 cells"):
+        de.one_vs_rest(est, x, {**obs, "cluster": crowded}, groupby="cluster")

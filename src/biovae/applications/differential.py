@@ -273,6 +273,7 @@ def one_vs_rest(
             f"{groups.where}: {groupby} has {len(groups.levels)} level(s); differential "
             "expression needs at least two groups"
         )
+    _check_groups_of_cells(groups)
     _check_model(est)
     cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     settings = settings or DESettings()
@@ -280,6 +281,19 @@ def one_vs_rest(
         _compare(est, ds, cells, sums, groups, (level, None), batch_key, settings)
         for level in groups.levels
     ]
+
+
+def _check_groups_of_cells(groups: Grouping, most: int = 100) -> None:
+    """One-vs-rest runs one comparison per level: more than ``most`` levels, or nearly one per
+    cell (a continuous or id column, e.g. n_counts), would run hundreds silently."""
+    n_levels, n_cells = len(groups.levels), int((groups.labels != "").sum())
+    if n_levels > most or (n_levels > 20 and n_levels > n_cells / 2):
+        raise DataError(
+            f"{groups.where}: {groups.column} has {n_levels} levels among {n_cells} cells (a "
+            "continuous or id column?); one-vs-rest would run a comparison per level: group "
+            "the cells by a categorical column (cell type, cluster), or compare two levels "
+            "with group1/group2 (CLI --group1/--group2)"
+        )
 
 
 def stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
