@@ -202,3 +202,22 @@ def test_records_in_another_alphabet_are_refused_by_a_sequence_model(model):
             est.transform(other)
     with pytest.raises(DataError, match=r"records are values \(no alphabet\)"):
         est.transform(np.zeros((3, 8)))
+
+
+def test_samples_that_would_not_fit_in_memory_are_refused_before_drawing(monkeypatch):
+    """-n 100000000 ended in torch's allocation traceback; it is a one-line error now."""
+    import biovae
+    from biovae import inputs
+    from biovae.errors import ConfigError
+
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    vae = biovae.VAE(n_latent=2, hidden=(4,), epochs=1).fit(x)
+    pca = biovae.PCA(n_latent=2).fit(x)
+    monkeypatch.setattr(inputs, "available_memory", lambda: 10 * 2 * 6 * 4)  # 10 samples
+    for est in (vae, pca):
+        assert est.sample(10).shape == (10, 6)
+        with pytest.raises(ConfigError, match=r"n = 11 samples need about .* GiB of memory"):
+            est.sample(11)
+    monkeypatch.setattr(inputs, "available_memory", lambda: None)  # unknown: no check
+    assert vae.sample(11).shape == (11, 6)
+    assert inputs.sample_count(5, 1 << 60) == 5

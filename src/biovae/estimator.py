@@ -254,7 +254,7 @@ class _LatentEstimator(TransformerConventions):
         For a conditional model ``obs`` must give the covariates of the n records.
         """
         model = self._check_fitted()
-        n = sample_count(n)
+        n = sample_count(n, self.schema_.sample_bytes)
         cov = self.schema_.covariates
         if cov.width and obs is None:
             raise DataError(

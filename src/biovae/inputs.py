@@ -298,8 +298,26 @@ def check_records(ds: Dataset, need: int = 2) -> Dataset:
     return ds
 
 
-def sample_count(n: Any) -> int:
-    """``n`` as a number of samples to draw (a positive whole number)."""
+def sample_count(n: Any, record_bytes: int = 0) -> int:
+    """``n`` as a number of samples to draw (a positive whole number) of ``record_bytes``
+    each: a draw that could not fit in the memory available (twice the samples: they are
+    decoded in pieces, then joined) is a one-line error, not an allocation failure."""
     if isinstance(n, bool) or not float(n).is_integer() or int(n) < 1:
         raise ConfigError(f"n = {n!r} samples: ask for a positive whole number of samples")
+    need, free = 2 * int(n) * record_bytes, available_memory()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"n = {int(n):,} samples need about {need / 2**30:.1f} GiB of memory, more than the "
+            f"{free / 2**30:.1f} GiB available; draw fewer at a time (another seed for each)"
+        )
     return int(n)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable; None elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None

@@ -106,7 +106,9 @@ class PCA(TransformerConventions):
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
         fit = self._check()
         gen = torch.Generator().manual_seed(seed)
-        return self.likelihood_.defeaturize(ppca.sample(fit, sample_count(n), gen).float()).numpy()
+        return self.likelihood_.defeaturize(
+            ppca.sample(fit, sample_count(n, self.schema_.sample_bytes), gen).float()
+        ).numpy()
 
     def score(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ class DataSchema:
     @property
     def n_letters(self) -> int:
         return len(self.alphabet) if self.alphabet else 0
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes of one sampled record: float32 values, or int64 letter codes."""
+        return (8 if self.alphabet else 4) * math.prod(self.data_shape)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
