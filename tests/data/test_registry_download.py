@@ -143,3 +143,17 @@ def test_demo_names_the_epochs_when_they_are_wrong(tmp_path, capsys):
     assert main(["demo", "--epochs", "-1", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("train.epochs must be >= 1") and not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_an_unusable_out_before_training(tmp_path, capsys):
+    from biovae.cli.main import main
+
+    taken = tmp_path / "d"
+    taken.write_text("mine")
+    assert main(["demo", "--epochs", "1", "--out", str(taken)]) == 2
+    assert "is a file; the demo writes a folder" in capsys.readouterr().err
+    (tmp_path / "e" / "model").mkdir(parents=True)
+    (tmp_path / "e" / "model" / "notes.txt").write_text("mine")
+    assert main(["demo", "--epochs", "1", "--out", str(tmp_path / "e")]) == 2
+    assert "not part of a biovae model" in capsys.readouterr().err
+    assert taken.read_text() == "mine" and not (tmp_path / "e" / "report.html").exists()

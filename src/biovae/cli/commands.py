@@ -272,7 +272,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from biovae.demo import run_demo
+    from biovae.persistence import check_model_out
 
-    report = run_demo(Path(args.out), epochs=args.epochs, progress=not args.quiet)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # refused before training, not after
+        raise ConfigError(
+            f"--out {out} is a file; the demo writes a folder (model/ and report.html): "
+            "choose another path"
+        )
+    check_model_out(out / "model")
+    report = run_demo(out, epochs=args.epochs, progress=not args.quiet)
     print(f"report written to {report.resolve()}")
     return 0
