@@ -126,7 +126,12 @@ def _fit_parser(sub) -> None:
         "(.vcf, .vcf.gz) file, or a 10x matrix.mtx folder",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
-    p.add_argument("--config", metavar="FILE", help="TOML ([model], [train], ...) or config.json")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML ([model], [train], ...) or a model's config.json; flags given override it, "
+        "and it overrides the defaults",
+    )
     p.add_argument("--report", metavar="HTML", help="also write an HTML report")
     p.add_argument("--resume", action="store_true", help="continue from MODEL.checkpoint")
     add_options(p, MODEL_OPTIONS, "model")
@@ -255,7 +260,7 @@ def _sweep_parser(sub) -> None:
         action="store_true",
         help="also compare prior samples of VAE, autoencoder and PCA (needs >= 2 held-out)",
     )
-    p.add_argument("--config", metavar="FILE", help="TOML config file")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (flags given override it)")
     add_options(p, MODEL_OPTIONS, "model")
     # a sweep keeps no checkpoints: its fits are short and rerun from the start
     add_options(p, tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every"), "training")

@@ -95,7 +95,11 @@ def _fit(actions) -> None:
     p.add_argument("--reference", metavar="PDB", help="superpose onto this (default: frame 1)")
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
-    p.add_argument("--config", metavar="FILE", help="TOML file with [model], [train], ... tables")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file with [model], [train], ... tables (flags given override it)",
+    )
     add_options(p, _MODEL_OPTIONS, "model", STRUCTURE_DEFAULTS)
     add_options(p, _OBJECTIVE_OPTIONS, "objective", STRUCTURE_DEFAULTS)
     add_options(p, _TRAIN_OPTIONS, "training", STRUCTURE_DEFAULTS)

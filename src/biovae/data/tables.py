@@ -117,7 +117,8 @@ def read_table(
     if not features:
         raise DataError(
             f"{table.source}: no numeric feature columns (found {preview(table.frame.columns)}); "
-            "check the separator, or pass transpose=True if the table is features x samples"
+            "check the separator, or pass transpose=True (CLI --transpose) if the table is "
+            "features x samples"
         )
     x = _feature_matrix(table.frame, features, parsed)
     ids = record_ids(table)
