@@ -18,14 +18,7 @@ def card_section(card: Card, id_: str = "model-card", columns=("What", "Detail")
     )
 
 
-def model_card_section(
-    est: Any,
-    use: str | None = None,
-    caution: str | None = None,
-    records: str = "records",
-    summary: bool = True,
-    limits: tuple[str, ...] | None = None,
-) -> Section:
-    """Intended use, training data, limits and safeguards of a fitted estimator (see
-    :func:`biovae.model_card.latent_card` for the arguments)."""
-    return card_section(latent_card(est, use, caution, records, summary, limits))
+def model_card_section(est: Any, **card: Any) -> Section:
+    """Intended use, training data, limits and safeguards of a fitted estimator (``card``:
+    the keyword arguments of :func:`biovae.model_card.latent_card`, e.g. ``use``)."""
+    return card_section(latent_card(est, **card))
