@@ -15,6 +15,7 @@ from biovae._version import __version__
 from biovae.cli import (
     commands,
     diagnostics_cmds,
+    expression_cmd,
     singlecell_cmds,
     structure_cmds,
     variants_cmds,
@@ -49,6 +50,7 @@ EPILOG = """examples:
   biovae trajectory model embryo.h5ad --root-key num_cells --root-value 2 --out pt.csv
   biovae integration model counts.h5ad --batch-key batch --labels-key cell_line --out m.json
   biovae de model counts.h5ad --groupby cell_type --group1 B --group2 T --out de.csv
+  biovae expression model counts.h5ad --reference-batch celseq2 --out corrected.h5ad
   biovae map ref_model query.h5ad --out mapped_model
   biovae fit counts.h5ad --likelihood nb --decoder linear --out ld_model   # LDVAE
   biovae loadings ld_model --out loadings.csv
@@ -88,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_loadings_parser(sub, _sub)
     singlecell_cmds.add_parsers(sub, _sub)
+    expression_cmd.add_parser(sub, _sub)
     structure_cmds.add_parser(sub)
     variants_cmds.add_parser(sub)
     return p

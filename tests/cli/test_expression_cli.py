@@ -1,0 +1,89 @@
+"""``biovae expression``: the command-line form of ``biovae.tl.expression`` (denoised and
+batch-corrected expression), end to end on the CellBench fixture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.applications.expression import expression
+from biovae.data.readers import read_dataset
+from biovae.estimator import load_model
+from tests.cli._run import run
+from tests.conftest import needs_anndata
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    needs_anndata()
+    from biovae.cli.main import main
+    from tests.conftest import FIXTURES
+
+    data = FIXTURES / "cellbench_100x200.h5ad"
+    folder = tmp_path_factory.mktemp("expr")
+    base = ["fit", str(data), "--epochs", "2", "--hidden", "16", "--latent", "3", "--quiet"]
+    assert (
+        main([*base, "--likelihood", "nb", "--batch-key", "batch", "--out", str(folder / "nb")])
+        == 0
+    )
+    assert main([*base, "--likelihood", "gaussian", "--out", str(folder / "g")]) == 0
+    return folder, data
+
+
+def test_denoised_expression_as_h5ad_is_the_python_apis(fitted, tmp_path, capsys):
+    import anndata as ad
+
+    folder, data = fitted
+    out = tmp_path / "den.h5ad"
+    rc, stdout, _ = run(capsys, "expression", folder / "nb", data, "--out", out)
+    assert rc == 0 and stdout.split() == [str(out)]
+    got = ad.read_h5ad(out)
+    ds = read_dataset(data)
+    want = expression(load_model(folder / "nb"), ds)
+    np.testing.assert_allclose(got.X, want, rtol=1e-6)
+    np.testing.assert_allclose(got.X.sum(1), 1e4, rtol=1e-4)  # NB: counts per 10k
+    assert list(got.obs_names) == list(ds.ids) and list(got.var_names) == list(ds.features)
+    assert list(got.obs["batch"]) == list(ds.obs["batch"])
+    assert got.uns["biovae_expression"]["library_size"] == 1e4
+
+
+def test_batch_corrected_expression_as_a_table(fitted, tmp_path, capsys):
+    folder, data = fitted
+    out = tmp_path / "cor.csv.gz"
+    args = ["--reference-batch", "celseq2", "--library-size", "100", "--out", out]
+    assert run(capsys, "expression", folder / "nb", data, *args)[0] == 0
+    got = pd.read_csv(out, index_col=0)
+    est, ds = load_model(folder / "nb"), read_dataset(data)
+    want = expression(est, ds, library_size=100, batch_key="batch", reference="celseq2")
+    assert got.index.name == "id" and list(got.columns) == list(ds.features)
+    np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-5)
+    plain = expression(est, ds, library_size=100)
+    assert not np.allclose(want, plain)  # the reference level changed the decoding
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "message"),
+    [
+        ("g", [], "needs a count likelihood with a library size, not 'gaussian'"),
+        ("g", ["--reference-batch", "x"], "needs a model conditioned on a batch"),
+        ("nb", ["--reference-batch", "nope"], "batch has no level 'nope'"),
+        ("nb", ["--batch-key", "batch"], "give that too"),
+        ("nb", ["--library-size", "0"], "--library-size must be a positive number"),
+    ],
+)
+def test_bad_requests_exit_2_and_write_nothing(fitted, tmp_path, capsys, model, extra, message):
+    folder, data = fitted
+    out = tmp_path / "e.csv"
+    rc, _, err = run(capsys, "expression", folder / model, data, *extra, "--out", out)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_output_names_are_checked_before_any_work(fitted, tmp_path, capsys):
+    folder, data = fitted
+    for name, message in (("e.h5ad.gz", "is not gzipped"), ("e.json", "ending in .csv")):
+        rc, _, err = run(capsys, "expression", folder / "nb", data, "--out", tmp_path / name)
+        assert rc == 2 and message in err
+    rc, _, err = run(capsys, "expression", folder / "nb", data, "--out", data)
+    assert rc == 2 and "is also an input" in err
