@@ -70,12 +70,28 @@ def _write_results(adata: Any, est: VAE | SemiSupervisedVAE, key_added: str) -> 
     """Posterior means, settings and (semi-supervised) label predictions under ``key_added``,
     replacing whatever an earlier fit or mapping wrote there."""
     labelled = isinstance(est, SemiSupervisedVAE)
-    columns = probability_columns(key_added, est.classes_) if labelled else []
+    proba = est.predict_proba(adata) if labelled else None
+    write_latent(adata, est, est.transform(adata), proba, key_added)
+
+
+def write_latent(
+    adata: Any,
+    est: Any,
+    z: np.ndarray,
+    proba: np.ndarray | None = None,
+    key_added: str = "X_biovae",
+) -> None:
+    """Write ``est``'s posterior means ``z`` of ``adata``'s cells (and, for a semi-supervised
+    VAE, its label probabilities ``proba``) as :func:`vae` does: ``obsm[key_added]``, the
+    settings in ``uns[key_added]``, the predictions in ``obs``; what an earlier fit wrote under
+    ``key_added`` is replaced (``biovae embed --out *.h5ad`` writes through this)."""
+    _check_writable(adata)
+    columns = probability_columns(key_added, est.classes_) if proba is not None else []
     _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
-    adata.obsm[key_added] = est.transform(adata)
+    adata.obsm[key_added] = np.asarray(z)
     adata.uns[key_added] = _settings(est)
-    if labelled:
-        _write_predictions(adata, est, key_added, columns)
+    if proba is not None:
+        _write_predictions(adata, est, key_added, columns, proba)
 
 
 def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
@@ -126,13 +142,12 @@ def _clear(adata: Any, key_added: str) -> None:
 
 
 def _write_predictions(
-    adata: Any, est: SemiSupervisedVAE, key_added: str, columns: list[str]
+    adata: Any, est: SemiSupervisedVAE, key_added: str, columns: list[str], proba: np.ndarray
 ) -> None:
-    """Predicted label, its probability and q(y|x) per level (into ``columns``, one per level of
-    ``classes_``) into ``adata.obs``."""
+    """Predicted label, its probability and q(y|x) per level (``proba``, into ``columns``, one
+    per level of ``classes_``) into ``adata.obs``."""
     import pandas as pd
 
-    proba = est.predict_proba(adata)
     levels = list(est.classes_)
     best = proba.argmax(1)
     adata.obs[f"{key_added}_label"] = pd.Categorical(

@@ -20,8 +20,9 @@ from biovae.cli.io import (
 )
 from biovae.cli.options import build_config
 from biovae.cli.screen_opts import screened, screens
+from biovae.data.readers import infer_format
 from biovae.data.writers import write_table
-from biovae.errors import ConfigError, DataError, model_phrase
+from biovae.errors import ConfigError, DataError, model_phrase, require
 
 TABLE_SUFFIXES = (".csv", ".tsv")
 SAMPLE_SUFFIXES = (".csv", ".tsv", ".fa", ".fasta", ".faa", ".fna")
@@ -134,17 +135,40 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    out = check_output(args.out, TABLE_SUFFIXES)
+    out = check_output(args.out, (*TABLE_SUFFIXES, ".h5ad"))
+    annotate = out.name.lower().removesuffix(".gz").endswith(".h5ad")
+    if annotate and (out.name.lower().endswith(".gz") or infer_format(args.data) != "h5ad"):
+        raise ConfigError(
+            f"cannot write {out}: an .h5ad output is DATA annotated, so DATA must be an .h5ad "
+            "file (and the output not gzipped); write .csv or .tsv otherwise"
+        )
     est = _load(args)
     ds = read_input(args.data, model_data_config(est, args))
-    columns = {"z": est.transform(ds)}
-    if hasattr(est, "predict_proba"):  # semi-supervised: label prediction and q(y|x)
-        proba = est.predict_proba(ds)
+    z = est.transform(ds)
+    proba = est.predict_proba(ds) if hasattr(est, "predict_proba") else None
+    if annotate:
+        _write_annotated(args.data, out, ds, est, z, proba)
+        print(out)
+        return 0
+    columns = {"z": z}
+    if proba is not None:  # semi-supervised: label prediction and q(y|x)
         columns["predicted_label"] = np.asarray(est.classes_, dtype=object)[proba.argmax(1)]
         columns.update({f"p_{level}": proba[:, j] for j, level in enumerate(est.classes_)})
     write_table(out, ds.ids, columns)
     print(out)
     return 0
+
+
+def _write_annotated(data: str, out: Path, ds, est, z, proba) -> None:
+    """``data`` (an .h5ad file) with the model's results as ``biovae.tl.vae`` writes them."""
+    from biovae import tl
+    from biovae.data.writers import atomic_write
+
+    adata = require("anndata", "singlecell").read_h5ad(data)
+    if list(map(str, adata.obs_names)) != list(map(str, ds.ids)):
+        raise DataError(f"{data}: its cells were read in another order; write .csv instead")
+    tl.write_latent(adata, est, z, proba)
+    atomic_write(out, adata.write_h5ad)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

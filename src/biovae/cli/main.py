@@ -150,11 +150,18 @@ def _embed_parser(sub) -> None:
         sub,
         "embed",
         "Write posterior means E[z|x] of DATA (one row per record).",
-        "  biovae embed model counts.h5ad --out latent.csv\n",
+        "  biovae embed model counts.h5ad --out latent.csv\n"
+        "  biovae embed model counts.h5ad --out annotated.h5ad   # obsm['X_biovae'], as tl.vae\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help=".csv or .tsv (id, z_1..z_k); or, for an .h5ad DATA, .h5ad: a copy of DATA with "
+        "obsm['X_biovae'], uns['X_biovae'] and label predictions in obs, as biovae.tl.vae writes",
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_embed)

@@ -1,0 +1,57 @@
+"""``biovae embed --out *.h5ad``: DATA annotated as ``biovae.tl.vae`` annotates an AnnData
+(obsm['X_biovae'], uns['X_biovae'], label predictions in obs) — AnnData in, AnnData out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.cli._run import run
+from tests.conftest import FIXTURES, needs_anndata
+
+DATA = FIXTURES / "cellbench_100x200.h5ad"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    needs_anndata()
+    from biovae.cli.main import main
+
+    folder = tmp_path_factory.mktemp("emb")
+    base = ["fit", str(DATA), "--likelihood", "nb", "--epochs", "2", "--hidden", "16", "--quiet"]
+    assert main([*base, "--latent", "3", "--batch-key", "batch", "--out", str(folder / "v")]) == 0
+    ss = ["--model", "ssvae", "--labels-key", "cell_line", "--latent", "2"]
+    assert main([*base, *ss, "--out", str(folder / "s")]) == 0
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["v", "s"])
+def test_the_annotated_copy_holds_what_the_table_holds(models, tmp_path, capsys, kind):
+    import anndata as ad
+
+    table, annotated = tmp_path / "z.csv", tmp_path / "a.h5ad"
+    assert run(capsys, "embed", models / kind, DATA, "--out", table)[0] == 0
+    rc, out, _ = run(capsys, "embed", models / kind, DATA, "--out", annotated)
+    assert rc == 0 and out.split() == [str(annotated)]
+    got, given, rows = ad.read_h5ad(annotated), ad.read_h5ad(DATA), pd.read_csv(table)
+    z = rows[[c for c in rows.columns if c.startswith("z_")]].to_numpy()
+    np.testing.assert_allclose(got.obsm["X_biovae"], z, rtol=1e-5, atol=1e-6)
+    assert got.uns["X_biovae"]["likelihood"] == "nb"
+    dense = [m.toarray() if hasattr(m, "toarray") else m for m in (got.X, given.X)]
+    np.testing.assert_array_equal(*dense)  # DATA itself is unchanged
+    assert set(given.obs.columns) <= set(got.obs.columns)
+    if kind == "s":
+        assert list(got.obs["X_biovae_label"].astype(str)) == list(rows["predicted_label"])
+        p = got.obs[[c for c in got.obs.columns if c.startswith("X_biovae_p_")]].to_numpy()
+        np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+    else:
+        assert "X_biovae_label" not in got.obs
+
+
+def test_an_h5ad_output_needs_an_h5ad_input(models, tmp_path, capsys):
+    table = FIXTURES / "crc_abundance_60x50.tsv"
+    for data, name in ((table, "a.h5ad"), (DATA, "a.h5ad.gz")):
+        rc, _, err = run(capsys, "embed", models / "v", data, "--out", tmp_path / name)
+        assert rc == 2 and "DATA must be an .h5ad file" in err
+    assert not list(tmp_path.iterdir())
