@@ -72,3 +72,13 @@ def test_gradients_stay_finite_when_presence_is_near_certain_or_rare():
         alpha = torch.full((2, 4), 0.5, requires_grad=True)
         HurdleDirichletDistribution(logits, alpha).log_prob(x).sum().backward()
         assert torch.isfinite(logits.grad).all() and torch.isfinite(alpha.grad).all(), level
+
+
+def test_present_taxa_at_the_smallest_concentration_share_like_a_dirichlet():
+    # Dirichlet(1e-4, …) puts nearly all of a record on one present taxon; torch's Gamma draws
+    # underflowed to the same floor and every record came out as equal shares of 0.25
+    torch.manual_seed(1)
+    dist = HurdleDirichletDistribution(torch.full((1, 4), 30.0), torch.full((1, 4), 1e-4))
+    draws = dist.sample((2000,))[:, 0]
+    assert torch.allclose(draws.sum(-1), torch.ones(2000))
+    assert (draws.amax(-1) > 0.99).float().mean() > 0.99

@@ -204,3 +204,23 @@ def test_nb_float32_with_some_poisson_like_genes_matches_float64(theta_shape):
     big = torch.exp(log_t) > 403  # the recomputed columns: gradients ≈ 1/θ, exact
     assert ((grad32 - grad64).abs() <= 1e-3 * grad64.abs() + allowed)[big].all()
     assert torch.allclose(grad32, grad64, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("theta_shape", [(20,), ()])
+def test_nb_float32_at_bulk_counts_matches_float64(theta_shape):
+    # 10⁴–10⁷ counts (bulk RNA-seq): log Γ(x+θ), log x! and (x+θ) log(θ+μ) are ≈ x log x and
+    # cancel to a few nats; float32 sums of them were off by 1–10 nats per entry at 10⁶–10⁷
+    # (a positive log-pmf), so genes with such counts are recomputed in float64
+    g = torch.Generator().manual_seed(7)
+    rho = torch.randn(8, 20, generator=g, dtype=torch.float64) + torch.linspace(0, 9, 20)
+    log_lib = torch.log(torch.tensor([[3e7], [5e7], [1e8], [2e7], [6e7], [8e7], [4e7], [9e7]]))
+    mu = torch.exp(torch.log_softmax(rho, -1) + log_lib.double())
+    x = torch.round(mu * torch.exp(0.3 * torch.randn(8, 20, generator=g, dtype=torch.float64)))
+    log_t = torch.rand(theta_shape, generator=g, dtype=torch.float64) * 4 - 1
+    assert x.max() > 1e7 and (x < 1e3).any()  # large and ordinary counts side by side
+    (out32, _), (out64, _), _ = in_both_precisions(x, rho, log_lib.double(), log_t)
+    assert (out32 <= 0).all()
+    assert ((out32 - out64).abs() <= 2e-3 + 1e-6 * out64.abs()).all()
+    mu32 = torch.exp(torch.log_softmax(rho.float(), -1) + log_lib.float())
+    via_mu = nb_log_prob(x.float(), mu32, torch.exp(log_t.float())).double()
+    assert ((via_mu - out64).abs() <= 1e-2 + 1e-6 * out64.abs()).all()

@@ -46,6 +46,21 @@ def one_hot(index: Tensor, n: int, dtype: torch.dtype = torch.float32) -> Tensor
     return (index.unsqueeze(-1) == torch.arange(n, device=index.device)).to(dtype)
 
 
+def log_gamma_sample(concentration: Tensor) -> Tensor:
+    """log G for draws G ~ Gamma(α, 1), one per entry of ``concentration`` α > 0 (torch's RNG).
+
+    Normalised over an axis, exp(log G) is a Dirichlet(α) draw. Drawn in log space, as
+    log G = log G' + log(U)/α with G' ~ Gamma(α + 1, 1) and U ~ Uniform(0, 1] (the boost of
+    Marsaglia and Tsang): torch's Gamma sampler floors G at the smallest normal float (1.2e-38
+    in float32), which a draw with α ≲ 1e-3 falls below most of the time, and a record whose
+    draws all hit the floor came out as equal shares where the Dirichlet puts nearly everything
+    on one component.
+    """
+    boosted = torch.distributions.Gamma(concentration + 1.0, 1.0).sample()
+    u = 1.0 - torch.rand_like(concentration)  # in (0, 1]: log U is finite
+    return torch.log(boosted) + torch.log(u) / concentration
+
+
 def inverse_positive(value: float) -> float:
     """Raw value whose :func:`positive` is ``value`` (for initialising parameters)."""
     v = max(value - EPS, 1e-8)

@@ -19,7 +19,13 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from biovae.likelihoods.base import Likelihood, ObservedLibrary, inverse_positive, positive
+from biovae.likelihoods.base import (
+    Likelihood,
+    ObservedLibrary,
+    inverse_positive,
+    log_gamma_sample,
+    positive,
+)
 
 
 class DirichletMultinomialDistribution(Distribution):
@@ -60,7 +66,8 @@ class DirichletMultinomialDistribution(Distribution):
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """p ~ Dirichlet(α), then x ~ Multinomial(n, p) by sequential conditional binomials."""
         with torch.no_grad():
-            p = torch.distributions.Dirichlet(self.concentration).sample(sample_shape)
+            alpha = self.concentration.expand(self._extended_shape(sample_shape))
+            p = torch.softmax(log_gamma_sample(alpha), -1)
             left = self.total.expand(*p.shape[:-1], 1)[..., 0].round()
             rest = torch.ones_like(left)
             out = torch.zeros_like(p)

@@ -23,6 +23,7 @@ rows then sum to slightly less than 1.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -31,7 +32,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, one_hot, positive
+from biovae.likelihoods.base import (
+    BadEntry,
+    Likelihood,
+    first_bad,
+    log_gamma_sample,
+    one_hot,
+    positive,
+)
 
 #: Encoder input log1p(SCALE · x): zeros stay 0, abundances down to 1e-5 stay distinguishable.
 SCALE = 1e4
@@ -83,9 +91,8 @@ class HurdleDirichletDistribution(Distribution):
             after = position > first.unsqueeze(-1)
             drawn = torch.bernoulli(torch.sigmoid(logits)).bool()
             present = one_hot(first, shape[-1], torch.bool) | (after & drawn)
-            gamma = torch.distributions.Gamma(self.concentration.expand(shape), 1.0).sample()
-            gamma = torch.where(present, gamma.clamp_min(1e-30), torch.zeros_like(gamma))
-            return gamma / gamma.sum(-1, keepdim=True)
+            log_gamma = log_gamma_sample(self.concentration.expand(shape))
+            return torch.softmax(log_gamma.masked_fill(~present, -math.inf), -1)
 
 
 def _log_any_present(logits: Tensor) -> Tensor:

@@ -164,10 +164,11 @@ class _NBLogitsLogProb(torch.autograd.Function):
         ctx.compiled = fused.active(rho)
         out, lse = _NB_FORWARD(ctx.compiled, x, rho, log_lib, theta)
         ctx.cols = _large_theta_columns(theta, rho.shape[-1])
-        if ctx.cols is not None:  # those genes again, in float64 (see PRECISE_THETA)
-            exact = _nb_columns_float64(x, rho, lse, log_lib, theta, ctx.cols)
-            exact = exact.to(out.dtype).expand_as(out.index_select(-1, ctx.cols))
-            out = out.index_copy(-1, ctx.cols, exact)
+        cols = _with_large_count_columns(ctx.cols, x, rho.shape[-1])
+        if cols is not None:  # those genes again, in float64 (PRECISE_THETA, PRECISE_COUNT)
+            exact = _nb_columns_float64(x, rho, lse, log_lib, theta, cols)
+            exact = exact.to(out.dtype).expand_as(out.index_select(-1, cols))
+            out = out.index_copy(-1, cols, exact)
         ctx.save_for_backward(x, rho, lse, log_lib, theta)
         return out
 
@@ -209,6 +210,29 @@ def _large_theta_columns(theta: Tensor, n_columns: int) -> Tensor | None:
     if theta.dim() == 0 or theta.shape[-1] != n_columns:
         return torch.arange(n_columns, device=theta.device)
     return large.reshape(-1, n_columns).any(0).nonzero().flatten()
+
+
+#: Count beyond which float32 cannot hold the NB log-density either: log Γ(x+θ), log x! and
+#: (x+θ) log(θ+μ) are each ≈ x log x and cancel to a few nats, so their float32 roundings cost
+#: ≈ 5e-3 nats at x = 4096, 0.1 at 10⁵ and 1–2 at 10⁶, and at 10⁷ the log-pmf came out
+#: positive. Genes with such a count in the batch (bulk RNA-seq, the most expressed genes) are
+#: computed again in float64, the forward only: the gradients are differences of terms of
+#: size log x (ψ(x+θ) − log(θ+μ)), which float32 holds.
+PRECISE_COUNT = 4096.0
+
+
+def _with_large_count_columns(cols: Tensor | None, x: Tensor, n_columns: int) -> Tensor | None:
+    """``cols`` joined with the last-axis columns that have some count > :data:`PRECISE_COUNT`
+    (float32 only; every column when ``x`` has no axis of ``n_columns``)."""
+    if x.dtype != torch.float32 or x.numel() == 0 or x.device.type == "meta":
+        return cols
+    large = x > PRECISE_COUNT
+    if not bool(large.any()):
+        return cols
+    if x.dim() == 0 or x.shape[-1] != n_columns:
+        return torch.arange(n_columns, device=x.device)
+    counted = large.reshape(-1, n_columns).any(0).nonzero().flatten()
+    return counted if cols is None else torch.unique(torch.cat([cols, counted]))
 
 
 def _per_column(theta: Tensor, n_columns: int) -> Tensor:
