@@ -246,7 +246,8 @@ def pseudotime(
             f"adata.obsm has no {use_rep!r} (keys: {', '.join(adata.obsm) or 'none'}); run "
             "biovae.tl.vae first or pass use_rep"
         )
-    traj = trajectory.pseudotime(adata.obsm[use_rep], root=cell, root_group=group)
+    emb = adata.obsm[use_rep]
+    traj = trajectory.pseudotime(emb, root=cell, root_group=group, ids=adata.obs_names)
     adata.obs[key_added] = traj.pseudotime
     adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}
 

@@ -62,7 +62,9 @@ def test_diffusion_map_eigenvalues_start_at_one_and_decrease():
 def test_records_disconnected_from_the_root_get_nan():
     emb, t = spiral(100)
     far = emb + 1000.0  # a second copy far away: its own graph component
-    traj = tj.pseudotime(np.concatenate([emb, far]), root=int(np.argmin(t)))
+    # the CLI wrote their pseudotimes as empty fields without a word
+    with pytest.warns(UserWarning, match="100 of 200 records are not connected to the root"):
+        traj = tj.pseudotime(np.concatenate([emb, far]), root=int(np.argmin(t)))
     assert traj.diffusion.n_connected == 2
     assert np.isnan(traj.pseudotime[100:]).all()
     assert np.isfinite(traj.pseudotime[:100]).all()
@@ -119,7 +121,8 @@ def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
     t = np.sort(rng.uniform(0, 10, 200))
     curve = np.c_[t, np.sin(t), 0.05 * rng.normal(size=200)]
     blob = rng.normal(size=(30, 3)) * 0.1 + 100.0  # far away: its own piece of the kNN graph
-    traj = pseudotime(np.r_[curve, blob])
+    with pytest.warns(UserWarning, match="30 of 230 records are not connected"):
+        traj = pseudotime(np.r_[curve, blob])
     assert traj.root < 200 and np.isfinite(traj.pseudotime[:200]).all()
     assert np.isnan(traj.pseudotime[200:]).all()
     rho = abs(np.corrcoef(traj.pseudotime[:200], t)[0, 1])
@@ -162,3 +165,35 @@ def test_tl_pseudotime_refuses_half_a_root_and_roots_at_a_named_cell():
     assert spearmanr(adata.obs["biovae_pseudotime"], t).correlation < -0.99
     with pytest.raises(DataError, match="no record with id 'nope'"):
         biovae.tl.pseudotime(adata, root="nope")
+    adata.obsm["X_biovae"][3, 0] = np.nan  # named by its obs name, not a shape
+    with pytest.raises(DataError, match=f"record {adata.obs_names[3]!r} has a NaN"):
+        biovae.tl.pseudotime(adata)
+
+
+def test_a_root_group_member_in_a_far_piece_does_not_move_the_root():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 10, 200)  # shuffled, so the first group member is no end of the curve
+    curve = np.c_[t, np.sin(t), 0.05 * rng.normal(size=200)]
+    blob = rng.normal(size=(30, 3)) * 0.1 + 100.0  # its own piece of the kNN graph
+    early = t < 3
+    alone = tj.pseudotime(curve, root_group=early).root
+    # one member of the group in the far piece (listed first) took that piece's axis, on which
+    # the curve is flat, and the root was an arbitrary early cell (t = 2.7)
+    with pytest.warns(UserWarning, match="30 of 230 records are not connected"):
+        traj = tj.pseudotime(np.r_[blob, curve], root_group=np.r_[np.arange(30) == 0, early])
+    assert traj.root == alone + 30
+    assert t[alone] < 0.3
+    assert np.isnan(traj.pseudotime[:30]).all()
+
+
+def test_a_nan_coordinate_or_no_dimension_is_a_one_line_error_naming_the_record():
+    emb, _ = spiral(50)
+    emb[[7, 9], 1] = [np.nan, np.inf]
+    with pytest.raises(DataError, match=r"the record in row 8 has a NaN .* \(2 of 50 records"):
+        tj.pseudotime(emb)
+    ids = [f"cell{i}" for i in range(50)]
+    with pytest.raises(DataError, match="record 'cell7' has a NaN or infinite"):
+        tj.pseudotime(emb, ids=ids)
+    # no dimension: numpy's "zero-size array to reduction operation" traceback
+    with pytest.raises(DataError, match=r">= 1 dimension, got shape \(50, 0\)"):
+        tj.pseudotime(np.zeros((50, 0)))

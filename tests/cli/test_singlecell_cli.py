@@ -68,6 +68,17 @@ def test_trajectory_roots_at_a_cell_given_by_id(model, tmp_path, capsys):
         assert not table.exists()
 
 
+def test_trajectory_color_by_without_a_report_exits_2_and_writes_nothing(model, tmp_path, capsys):
+    out, data = model
+    table = tmp_path / "pt.csv"
+    # the column was read and then ignored: the table has no place for it
+    args = ["trajectory", str(out), str(data), "--out", str(table), "--color-by", "cell_line"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "give --report too" in err and len(err.strip().splitlines()) == 1
+    assert not table.exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

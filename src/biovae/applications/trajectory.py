@@ -21,6 +21,7 @@ extreme of the first diffusion component farthest from the median.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,13 +99,30 @@ def _neighbours_with_ties(index: Any, k: int, n: int) -> tuple[np.ndarray, np.nd
         m = min(2 * m, n - 1, _TIE_FACTOR * k)
 
 
+def as_embedding(emb: Any, ids: Any = None) -> np.ndarray:
+    """``emb`` as a float64 ``(records, dims)`` array, or a one-line error that names the first
+    record (by its id in ``ids``, else its row) with a NaN or infinite coordinate."""
+    x = np.asarray(emb, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 4 or x.shape[1] < 1:
+        raise DataError(
+            "trajectories need a (records, dims) embedding of >= 4 records and >= 1 dimension, "
+            f"got shape {x.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if bad.size:
+        where = (
+            f"record {str(ids[bad[0]])!r}" if ids is not None else f"the record in row {bad[0] + 1}"
+        )
+        raise DataError(
+            f"{where} has a NaN or infinite embedding coordinate ({bad.size} of {len(x)} "
+            "records have one); drop those records or fix the embedding"
+        )
+    return x
+
+
 def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS):
     """The diffusion map of ``emb`` (n, d): leading eigenpairs of the density-normalised T_s."""
-    x = np.asarray(emb, dtype=np.float64)
-    if x.ndim != 2 or len(x) < 4 or not np.isfinite(x).all():
-        raise DataError(
-            f"trajectories need a finite (records, dims) embedding of >= 4 records, got {x.shape}"
-        )
+    x = as_embedding(emb)
     if np.ptp(x, axis=0).max() <= _NO_SPREAD * np.abs(x).max():
         raise DataError(
             f"the embedding does not vary: all {len(x)} records lie at one point (to rounding), "
@@ -146,14 +164,22 @@ def root_from_group(dmap: DiffusionMap, in_group: np.ndarray) -> int:
 
     The group's side is where its mean lies relative to the other records' mean, so the root is
     the group member farthest from the rest of the data along the main diffusion direction.
+    Both are taken within the connected piece of the graph holding most of the group (the
+    larger piece on a tie): a member in another piece, such as a far outlier, has no place on
+    this piece's axis, and taking its piece would leave the rest of the group unreached.
     """
     in_group = np.asarray(in_group, dtype=bool)
     if not in_group.any():
         raise DataError("the root group has no records; check --root-key/--root-value")
-    dc1 = main_axis(dmap, np.flatnonzero(dmap.component_of == dmap.component_of[in_group][0]))
-    rest = dc1[~in_group].mean() if (~in_group).any() else np.median(dc1)
-    members = np.flatnonzero(in_group)
-    side = 1.0 if dc1[in_group].mean() >= rest else -1.0
+    size = np.bincount(dmap.component_of)
+    held = np.bincount(dmap.component_of[in_group], minlength=len(size))
+    piece = np.lexsort((size, held))[-1]  # most members, then the larger piece
+    inside = dmap.component_of == piece
+    dc1 = main_axis(dmap, np.flatnonzero(inside))
+    rest = inside & ~in_group
+    rest_mean = dc1[rest].mean() if rest.any() else np.median(dc1[inside])
+    members = np.flatnonzero(inside & in_group)
+    side = 1.0 if dc1[members].mean() >= rest_mean else -1.0
     return int(members[np.argmax(side * dc1[members])])
 
 
@@ -184,6 +210,7 @@ def pseudotime(
     root_group: np.ndarray | None = None,
     n_neighbors: int = N_NEIGHBOURS,
     n_comps: int = N_COMPONENTS,
+    ids: Any = None,
 ) -> Trajectory:
     """Diffusion pseudotime in [0, 1] along ``emb`` from a root record.
 
@@ -198,14 +225,24 @@ def pseudotime(
         Without either, :func:`default_root` is used.
     n_neighbors, n_comps
         kNN graph size and number of non-trivial diffusion components.
+    ids
+        Record ids (e.g. obs names), to name a record with a NaN coordinate in the error.
     """
-    dmap = diffusion_map(emb, n_neighbors, n_comps)
+    dmap = diffusion_map(as_embedding(emb, ids), n_neighbors, n_comps)
     n = len(dmap.components)
     if root is None:
         root = root_from_group(dmap, root_group) if root_group is not None else default_root(dmap)
     if not 0 <= root < n:
         raise DataError(f"root record {root} is out of range for {n} records")
     dist = dpt_distances(dmap, root)
+    unreached = int(np.isnan(dist).sum())
+    if unreached:
+        warnings.warn(
+            f"{unreached} of {n} records are not connected to the root in the neighbour graph "
+            "(another piece of the latent map): their pseudotime is NaN (empty in tables)",
+            UserWarning,
+            stacklevel=2,
+        )
     top = np.nanmax(dist)
     return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
 

@@ -30,7 +30,9 @@ def add_parsers(sub, make) -> None:
     p.add_argument("--root-value", metavar="VALUE", help="its value (e.g. the first stage)")
     p.add_argument("--root-id", metavar="ID", help="or the id of the root cell itself")
     p.add_argument("--report", metavar="HTML", help="also write latent maps as HTML")
-    p.add_argument("--color-by", metavar="COL", help="known stage column to compare with")
+    p.add_argument(
+        "--color-by", metavar="COL", help="known stage column to compare with (in the --report)"
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_trajectory)
@@ -158,11 +160,13 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         raise DataError("give --root-key and --root-value together (or neither)")
     if args.root_id is not None and args.root_key is not None:
         raise DataError("give --root-id or --root-key/--root-value, not both")
+    if args.color_by and not args.report:
+        raise DataError("--color-by colours a map of the --report; give --report too")
     ds, z = _embed(args)
     stage = _column(ds, args.color_by) if args.color_by else None
     group = trajectory.root_mask(ds.obs, args.root_key, args.root_value) if args.root_key else None
     cell = None if args.root_id is None else trajectory.root_index(ds.ids, args.root_id)
-    traj = trajectory.pseudotime(z, root=cell, root_group=group)
+    traj = trajectory.pseudotime(z, root=cell, root_group=group, ids=ds.ids)
     if args.report:
         from biovae.reports.sections_trajectory import trajectory_section, write_trajectory_report
 
