@@ -69,7 +69,13 @@ def trajectory_section(
         "walks of every length. It orders records along the main paths of the latent map; a "
         "known time course should increase along it."
     )
-    return Section(id_, title, lead, plots=tuple(maps), highlights=highlights)
+    notes = (
+        "One pseudotime orders records within a path; where the map branches, the branches' "
+        "values are not on one scale (a branch's tip can end well below another's), so compare "
+        "records across branches only by their order from the branch point, and look at the "
+        "map for branches before reading one number as progress.",
+    )
+    return Section(id_, title, lead, plots=tuple(maps), notes=notes, highlights=highlights)
 
 
 def write_trajectory_report(path: str | Path, parts: list[Section], title: str) -> Path:
