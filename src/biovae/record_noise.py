@@ -74,6 +74,13 @@ class RecordNoise:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def fork(self) -> RecordNoise:
+        """A copy whose draws are this one's next draws (common random numbers: two estimates
+        from the same values of each record's stream); neither advances the other."""
+        twin = RecordNoise(self.keys)
+        twin.drawn = self.drawn
+        return twin
+
     def to(self, device: torch.device) -> RecordNoise:
         """Itself: draws are made on the device asked for at each call."""
         return self

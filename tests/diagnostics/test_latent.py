@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -154,3 +156,26 @@ def test_no_records_are_a_data_error_not_a_collapse(trained_vae, two_factor_data
         kl_per_dimension(trained_vae, two_factor_data[:0])
     with pytest.raises(DataError, match="non-empty"):
         active_units(trained_vae, two_factor_data[:0])
+
+
+def test_kl_reads_the_records_as_transform_does(two_factor_data: np.ndarray) -> None:
+    # the model's AnnData layer, its features by name and order, and values it can model:
+    # the KL was of adata.X, of columns in any order and NaN where transform refuses
+    import anndata as ad
+    import pandas as pd
+
+    from biovae.config import DataConfig
+
+    x = two_factor_data[:200]
+    adata = ad.AnnData(np.zeros_like(x), layers={"raw": x})
+    cfg = replace(_config((), epochs=1), data=DataConfig(layer="raw"))
+    est = biovae.VAE("gaussian", config=cfg).fit(adata)
+    np.testing.assert_allclose(kl_per_dimension(est, adata), kl_per_dimension(est, x))
+    df = pd.DataFrame(x, columns=[f"g{j}" for j in range(x.shape[1])])
+    est = biovae.VAE("gaussian", config=_config((), epochs=1)).fit(df)
+    with pytest.raises(DataError, match="feature 1 is 'g19' where the model has 'g0'"):
+        kl_per_dimension(est, df[df.columns[::-1]])
+    x_nan = x.copy()
+    x_nan[3, 2] = np.nan
+    with pytest.raises(DataError, match="missing"):
+        kl_per_dimension(est, x_nan)

@@ -6,13 +6,15 @@ record's own ELBO (the decoder fixed). Then
     amortization gap   = ELBO(refined q) − ELBO(amortized q)   (≥ 0 up to Monte-Carlo noise)
     approximation gap  = log p(x) − ELBO(refined q)            (the price of a diagonal Gaussian)
 
-with log p(x) estimated by IWAE-K using the refined q as proposal.
+with log p(x) estimated by IWAE-K using the refined q as proposal. All three estimates take the
+same standard normals ε (z = μ + σ ε; common random numbers), so the noise they share cancels
+in the gaps: with no refinement steps the amortization gap is 0 (to rounding).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,6 +30,8 @@ from biovae.objectives import (
     mean_log_px,
     rate_terms,
 )
+from biovae.record_noise import RecordNoise
+from biovae.training import evaluating
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,14 @@ def amortization_gap(
     eval_samples: int = 200,
     k: int = 1000,
 ) -> GapReport:
-    """Amortized vs refined ELBO and IWAE-K log p(x) for every record of ``batches``."""
-    model.eval()
+    """Amortized vs refined ELBO and IWAE-K log p(x) for every record of ``batches`` (the
+    model in eval mode and its parameters frozen meanwhile; both restored afterwards)."""
     flags = [(p, p.requires_grad) for p in model.parameters()]
     for p, _ in flags:
         p.requires_grad_(False)
     try:
-        parts = [_gap_batch(model, b, steps, lr, eval_samples, k) for b in batches]
+        with evaluating(model):
+            parts = [_gap_batch(model, b, steps, lr, eval_samples, k) for b in batches]
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
@@ -112,13 +117,26 @@ def amortization_gap(
 def _gap_batch(model, batch, steps, lr, eval_samples, k):
     qa = model.encode(batch.x, batch.c)
     qr = refine(model, batch, steps, lr)
+    # every estimate from the same standard normals ε (z = μ + σ ε, drawn after refinement's):
+    # the gaps are then free of the Monte-Carlo noise their two sides share, and the
+    # amortization gap is exactly 0 where refinement leaves q as it was
+    common = _common_noise(batch)
     with torch.no_grad():
-        amortized = elbo_of(model, batch, qa, eval_samples)
-        refined = elbo_of(model, batch, qr, eval_samples)
-        log_w = log_weights(model, batch, qr, k)
+        amortized = elbo_of(model, replace(batch, noise=common.fork()), qa, eval_samples)
+        refined = elbo_of(model, replace(batch, noise=common.fork()), qr, eval_samples)
+        log_w = log_weights(model, replace(batch, noise=common.fork()), qr, k)
     return (
         amortized.double().numpy(),
         refined.double().numpy(),
         iwae_bound(log_w).double().numpy(),
         iwae_monte_carlo_se(log_w.double()).numpy(),
     )
+
+
+def _common_noise(batch: Batch) -> RecordNoise:
+    """The batch's record-keyed noise where it stands, or, for a batch without keys, keys drawn
+    from torch's generator (so the caller's seed still fixes the draws)."""
+    if batch.noise is not None:
+        return batch.noise
+    keys = torch.randint(-(2**63), 2**63 - 1, (len(batch),), dtype=torch.int64)
+    return RecordNoise(keys.numpy().view(np.uint64))

@@ -25,11 +25,9 @@ from torch.distributions import Distribution
 
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset
 
 #: Burda et al. (2016): a dimension is active when Var_x E_q[z_k] exceeds this.
 ACTIVE_THRESHOLD = 0.01
-_BATCH = 1024
 
 
 def kl_per_dimension(est: Any, ds: Dataset | Any) -> np.ndarray:
@@ -41,7 +39,7 @@ def kl_per_dimension(est: Any, ds: Dataset | Any) -> np.ndarray:
         A fitted :class:`biovae.VAE` (the autoencoder and PCA have no posterior to compare).
     ds
         The records: a :class:`~biovae.data.dataset.Dataset` or anything
-        :func:`biovae.inputs.as_dataset` accepts, with the model's features and covariates.
+        the estimator's ``transform`` accepts, with the model's features and covariates.
 
     Returns
     -------
@@ -118,19 +116,10 @@ def _stochastic_model(est: Any):
 
 @torch.no_grad()
 def _posteriors(est: Any, data: Dataset | Any) -> Iterator[tuple[Any, Distribution]]:
-    """Consecutive batches of the records of ``data`` and their q(z|x, c)."""
-    from biovae.training import epoch_batches, make_source
-
+    """Consecutive batches of the records of ``data`` and their q(z|x, c). The records are read
+    and checked as :meth:`~biovae.VAE.transform` reads them (the model's AnnData layer, its
+    features by name and order, values its likelihood can model), so the KL is of the data
+    whose posterior means :func:`active_units` measures."""
     model = est.model_
-    ds = as_dataset(data)
-    if tuple(ds.x.shape[1:]) != tuple(est.schema_.data_shape):
-        raise DataError(
-            f"{ds.source or 'data'}: records have shape {tuple(ds.x.shape[1:])} but "
-            f"the model was fitted on {tuple(est.schema_.data_shape)}; use data with "
-            "the model's features"
-        )
-    c = est.schema_.covariates.encode(ds.obs, len(ds), ds.source, ds.ids)
-    source = make_source(ds.x, c, None, model.likelihood.data_dtype)
-    for idx in epoch_batches(len(source), _BATCH, None):
-        batch = source.batch(idx)
+    for batch in est.batches(data):
         yield batch, model.encode(batch.x, batch.c)

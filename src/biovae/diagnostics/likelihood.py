@@ -17,6 +17,7 @@ import torch
 
 from biovae.diagnostics._stats import mean_se
 from biovae.objectives import Batch, LatentModel, iwae_bound, iwae_log_weights
+from biovae.training import evaluating
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,14 @@ def iwae_monte_carlo_se(log_w_kn: torch.Tensor) -> torch.Tensor:
 def log_likelihood(
     model: LatentModel, batches: Iterable[Batch], k: int = 1000, chunk: int = 100
 ) -> LogLikelihoodEstimate:
-    """IWAE-K estimate of log p(x) for every record, drawing the K samples in chunks."""
+    """IWAE-K estimate of log p(x) for every record, drawing the K samples in chunks (the
+    model in eval mode: :func:`biovae.training.evaluating`)."""
     values, ses = [], []
-    for batch in batches:
-        log_w = torch.cat(
-            [iwae_log_weights(model, batch, min(chunk, k - s)) for s in range(0, k, chunk)]
-        )
-        values.append(iwae_bound(log_w).double())
-        ses.append(iwae_monte_carlo_se(log_w.double()))
+    with evaluating(model):
+        for batch in batches:
+            log_w = torch.cat(
+                [iwae_log_weights(model, batch, min(chunk, k - s)) for s in range(0, k, chunk)]
+            )
+            values.append(iwae_bound(log_w).double())
+            ses.append(iwae_monte_carlo_se(log_w.double()))
     return LogLikelihoodEstimate(k, torch.cat(values).numpy(), torch.cat(ses).numpy())

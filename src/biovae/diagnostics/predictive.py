@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from biovae.training import evaluating
+
 STATISTICS = ("mean", "sd", "zero_fraction")
 #: Share of features outside the replicates' central 95 % above which a statistic is flagged.
 FLAG = 0.25
@@ -166,7 +168,15 @@ def posterior_predictive(
     model: torch.nn.Module, batches: Iterable, n_replicates: int = 30
 ) -> PredictiveCheck:
     """Posterior predictive check of ``model`` on ``batches`` (module docstring); the caller
-    seeds torch's generator (``biovae.training.seeded``)."""
+    seeds torch's generator (``biovae.training.seeded``); the model runs in eval mode
+    (``biovae.training.evaluating``)."""
+    with evaluating(model):
+        return _posterior_predictive(model, batches, n_replicates)
+
+
+def _posterior_predictive(
+    model: torch.nn.Module, batches: Iterable, n_replicates: int
+) -> PredictiveCheck:
     lik, observed = model.likelihood, 0
     for b in batches:
         x = lik.as_modelled(b.x)

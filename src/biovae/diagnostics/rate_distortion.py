@@ -24,6 +24,7 @@ from torch.distributions import Normal
 from biovae.diagnostics._stats import mean_se
 from biovae.objectives import Batch, LatentModel, mean_log_px, rate_terms
 from biovae.record_noise import RecordNoise
+from biovae.training import evaluating
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,16 @@ class RateDistortion:
 def rate_distortion(
     model: LatentModel, batches: Iterable[Batch], n_samples: int = 16
 ) -> RateDistortion:
-    """Rate (analytic KL) and distortion (``n_samples`` Monte-Carlo draws) for every record."""
+    """Rate (analytic KL) and distortion (``n_samples`` Monte-Carlo draws) for every record
+    (the model in eval mode: :func:`biovae.training.evaluating`)."""
     rates, dists, kls = [], [], []
-    for batch in batches:
-        qz = model.encode(batch.x, batch.c)
-        kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
-        kls.append(kl_nk.double())
-        rates.append((kl_nk.sum(-1) + rest_n).double())
-        dists.append(-mean_log_px(model, batch, qz, n_samples).double())
+    with evaluating(model):
+        for batch in batches:
+            qz = model.encode(batch.x, batch.c)
+            kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
+            kls.append(kl_nk.double())
+            rates.append((kl_nk.sum(-1) + rest_n).double())
+            dists.append(-mean_log_px(model, batch, qz, n_samples).double())
     return RateDistortion(*(torch.cat(v).numpy() for v in (rates, dists, kls)))
 
 
@@ -81,14 +84,15 @@ def mutual_information(
     own draw, so the estimate depends on the set of records, not on their order. Returns the
     estimate, the average rate (analytic for an N(0, I) prior, else by Monte Carlo at the same
     z), the marginal KL and the ceiling log N. Î = rate − marginal KL only in expectation for
-    the analytic rate.
+    the analytic rate. The encoder runs in eval mode (:func:`biovae.training.evaluating`).
     """
     locs, scales, keys = [], [], []
-    for batch in batches:
-        q = model.encode(batch.x, batch.c).base_dist
-        locs.append(q.loc.double())
-        scales.append(q.scale.double())
-        keys.append(None if batch.noise is None else batch.noise.keys)
+    with evaluating(model):
+        for batch in batches:
+            q = model.encode(batch.x, batch.c).base_dist
+            locs.append(q.loc.double())
+            scales.append(q.scale.double())
+            keys.append(None if batch.noise is None else batch.noise.keys)
     loc, scale = torch.cat(locs), torch.cat(scales)
     loc, scale, z = _draw_subset(loc, scale, keys, max_records, seed)
     n = len(loc)

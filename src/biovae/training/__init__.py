@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+from torch import nn
 
 from biovae.training.allocator import tune_allocator
 from biovae.training.loop import evaluate, fit_model
@@ -40,6 +41,25 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def evaluating(model: object) -> Iterator[None]:
+    """Run a block with ``model`` in eval mode, restoring each module's mode afterwards.
+
+    Diagnostics measure the model as it predicts: dropout off and batch norm on its running
+    statistics, which a batch seen in training mode would otherwise overwrite (even without
+    gradients). A model straight out of :func:`fit_model` is still in training mode. Anything
+    that is not a ``torch.nn.Module`` (a stand-in with ``encode``/``decode``) has no mode.
+    """
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
+    if modes:
+        model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 __all__ = [
     "BatchPasses",
     "BatchSource",
@@ -47,6 +67,7 @@ __all__ = [
     "StreamSource",
     "epoch_batches",
     "evaluate",
+    "evaluating",
     "fit_model",
     "make_source",
     "prefetched",
