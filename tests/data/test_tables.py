@@ -307,3 +307,13 @@ def test_a_binary_file_read_as_a_table_is_not_utf8_text(tmp_path):
     path.write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00\xff\xfe" * 10)
     with pytest.raises(DataError, match=r"not UTF-8 text \(line 1\).*CLI --format"):
         read_dataset(path, fmt="csv")
+
+
+def test_a_table_without_a_header_is_refused_not_read_short_of_a_record(write):
+    """A headerless table of values lost its first record (read as column names) silently."""
+    path = write("x.csv", "0.53,-1.2,3.0\n0.1,0.2,0.3\n1.5,2.5,3.5\n")
+    with pytest.raises(DataError, match=r"x\.csv: the first line holds numbers \(-1\.2, 3\.0"):
+        read_dataset(path)
+    # whole numbers may be names (pandas writes 0,1,2,... for unnamed columns); so may text
+    assert read_dataset(write("y.csv", "id,0,1\na,0.5,1.5\nb,2,3\n")).features == ("0", "1")
+    assert read_dataset(write("z.csv", "id,g1,2.5e3\na,0.5,1\n")).features == ("g1", "2.5e3")

@@ -152,3 +152,21 @@ def _first_where(x: np.ndarray | sp.csr_matrix, bad_fn) -> tuple[int, int, float
     row = int(np.argmax(bad.any(axis=1)))
     col = int(np.argmax(bad[row]))
     return row, col, float(x[row, col])
+
+
+def check_header_names(header: Sequence[str], path: object) -> None:
+    """A one-line error when a table's first line holds values, not names: every field after
+    the first is a number and some are fractions (``0.53``), which no one names columns
+    (whole numbers may be names: pandas writes ``0,1,2,...`` for unnamed columns). Read as
+    a header, such a line silently lost the first record."""
+    fields = [h.strip() for h in header[1:]]
+    numbers = [float(h) for h in fields if _NUMBER.fullmatch(h)]
+    if fields and len(numbers) == len(fields) and any(not v.is_integer() for v in numbers):
+        raise DataError(
+            f"{path}: the first line holds numbers ({', '.join(fields[:3])}, ...), not column "
+            "names; add a header line naming the columns (an id column first) so that the "
+            "first record is not read as one"
+        )
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

@@ -24,6 +24,7 @@ import pandas as pd
 from biovae.data._columns import (
     as_text,
     check_finite,
+    check_header_names,
     feature_or_none,
     numeric_or_none,
     text_table_obs,
@@ -188,6 +189,7 @@ def read_header(path: str | Path, sep: str) -> list[str]:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path}: the file is empty (no header line); check the path")
+    check_header_names(header, path)
     seen: set[str] = set()
     for name in header:
         if name in seen:
