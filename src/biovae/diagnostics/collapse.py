@@ -8,9 +8,6 @@ import numpy as np
 
 from biovae.config import FitConfig
 
-#: A dimension with less average KL than this (nats) carries essentially no information.
-COLLAPSED_KL = 0.01
-
 
 @dataclass(frozen=True)
 class CollapseReport:
