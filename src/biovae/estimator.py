@@ -145,7 +145,7 @@ class _LatentEstimator(TransformerConventions):
         w = record_weights(sample_weight, len(ds), ds.source)
         source = make_source(ds.x, c, w, lik.data_dtype, y=y, g=mmd_levels(cfg, cov, c))
         train_idx, val_idx = validation_split(
-            len(ds), cfg.train.validation_fraction, cfg.train.seed
+            len(ds), cfg.train.validation_fraction, cfg.train.seed, y
         )
         train = source.subset(train_idx)
         with seeded(cfg.train.seed, cfg.train.device):

@@ -55,10 +55,16 @@ def mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
     return g
 
 
-def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def validation_split(
+    n: int, fraction: float, seed: int, y: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Training and validation record indices (each sorted): ``round(n * fraction)`` records
     held out at random by ``seed`` (none of fewer than 10 records). A fraction that would hold
-    out every record is refused (nothing would train, and the untrained model was saved)."""
+    out every record is refused (nothing would train, and the untrained model was saved).
+
+    With label codes ``y`` (−1: unlabelled) a level whose labelled records were all drawn for
+    validation keeps the first of them in training: its classifier would otherwise never see
+    the level (a class with two labels, both held out, was never predicted)."""
     n_val = round(n * fraction) if n >= 10 else 0
     if n_val >= n:
         raise ConfigError(
@@ -66,7 +72,14 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, 
             f"train on; lower it (--validation-fraction) below {(n - 0.5) / n:.3g}, e.g. to 0.1"
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
-    return order[n_val:].sort().values, order[:n_val].sort().values
+    train, val = order[n_val:], order[:n_val]
+    if y is not None and n_val:
+        y_val = y[val]
+        lost = (y_val >= 0) & ~torch.isin(y_val, y[train])
+        first = {int(y_val[j]): int(val[j]) for j in reversed(lost.nonzero().ravel().tolist())}
+        train = torch.cat([train, torch.tensor(list(first.values()), dtype=order.dtype)])
+        val = val[~torch.isin(val, train)]
+    return train.sort().values, val.sort().values
 
 
 def resume_identity(data_fingerprint: str, cfg: FitConfig, *tensors: Any) -> dict[str, Any]:

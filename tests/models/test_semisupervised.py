@@ -81,6 +81,30 @@ def test_learns_a_separable_label_from_few_labels():
     assert accuracy > 0.95
 
 
+def test_a_class_whose_few_labels_fall_in_the_validation_split_is_still_learned():
+    from biovae.fit_inputs import validation_split
+
+    rng = np.random.default_rng(0)
+    n = 240
+    y = np.arange(n) % 3
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    x[np.arange(n), y] += 4.0
+    names = np.array(["a", "b", "c"], dtype=object)[y]
+    shown = np.where(rng.random(n) < 0.2, names, "unknown").astype(object)
+    shown[names == "c"] = "unknown"
+    _, val = validation_split(n, 0.1, 0)  # both labels of class c drawn for validation
+    shown[[i for i in val.tolist() if names[i] == "c"][:2]] = "c"
+    ds = Dataset(x, [f"r{i}" for i in range(n)], [f"f{j}" for j in range(6)], {"lab": shown})
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.0)),
+        train=TrainConfig(epochs=60, batch_size=32, lr=0.01, seed=0, patience=0),
+    )
+    est = SemiSupervisedVAE(labels_key="lab", config=cfg).fit(ds)
+    hidden_c = (shown == "unknown") & (names == "c")
+    assert float((est.predict(ds)[hidden_c] == "c").mean()) > 0.5  # was 0: never trained on
+    assert est.n_validation_ == len(val) - 1
+
+
 def test_clr_classifier_features_against_the_definition():
     from biovae.models.semisupervised import CLR_PSEUDOCOUNT, clr
 

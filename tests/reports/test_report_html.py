@@ -256,3 +256,19 @@ def test_a_semi_supervised_report_shows_its_label_predictions(pbmc, tmp_path, fa
     assert "Label predictions" not in " ".join(
         parse(write_report(plain, tmp_path / "p.html", data=part)).text
     )
+
+
+def test_markers_by_a_semi_supervised_models_labels_leave_unlabelled_records_out(pbmc):
+    from biovae.reports.sections_markers import marker_section
+
+    part = pbmc.subset(np.arange(300))
+    labels = np.asarray(part.obs["bulk_labels"], dtype=object).copy()
+    labels[::2] = "Unknown"  # half the records without a label: not a group of cells
+    part = Dataset(part.x, part.ids, part.features, {**part.obs, "bulk_labels": labels})
+    cfg = FitConfig(data=DataConfig(labels_key="bulk_labels"), train=TrainConfig(epochs=1))
+    est = biovae.SemiSupervisedVAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    section = marker_section(est, part, None)
+    rows = {row[0]: int(row[1]) for row in section.tables[0].rows}
+    given = labels[labels != "Unknown"]
+    assert rows == {level: int((given == level).sum()) for level in set(given)}
+    assert "Records without a label are left out." in section.lead

@@ -58,7 +58,9 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
     name = marker_column(ds, color_by, est)
     if name is None:
         return None
-    tables = de.one_vs_rest(est, ds, groupby=name, settings=de.DESettings(n_samples=DRAWS))
+    unlabelled = _without_unlabelled(est, ds, name)
+    settings = de.DESettings(n_samples=DRAWS)
+    tables = de.one_vs_rest(est, ds, unlabelled, groupby=name, settings=settings)
     chosen = markers(tables)
     rows = tuple(
         (g, str(t.attrs["n1"]), ", ".join(f"{m} ({t.loc[m, 'lfc_mean']:+.1f})" for m in genes))
@@ -69,6 +71,7 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
         f"(differential expression in change mode, {DRAWS} posterior draws per group; log2 fold "
         "change in brackets). A ranking, not a list of calls: run `biovae de` for the full "
         "table, Bayes factors and FDR-controlled calls."
+        + (" Records without a label are left out." if unlabelled else "")
     )
     plot = Plot(
         "markers-dotplot",
@@ -79,6 +82,19 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
     )
     table = Table((name, "records", "markers (log2 FC)"), rows, f"{PER_GROUP} markers per group")
     return Section("markers", f"Marker genes by {name}", lead, plots=(plot,), tables=(table,))
+
+
+def _without_unlabelled(est: Any, ds: Dataset, name: str) -> dict[str, np.ndarray] | None:
+    """For the label column of a semi-supervised model, the column with its unlabelled records
+    (missing, "unknown", the unlabelled category) made missing, so that they are neither a group
+    of their own nor part of every group's rest; None for any other column."""
+    from biovae.models.labels import unlabelled_mask
+
+    spec = getattr(getattr(est, "schema_", None), "labels", None)
+    if spec is None or not spec.n_classes or spec.key != name:
+        return None
+    values = np.asarray(ds.obs[name], dtype=object)
+    return {name: np.where(unlabelled_mask(values, spec.unlabeled), "", values)}
 
 
 def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
