@@ -252,6 +252,19 @@ def test_a_semi_supervised_report_shows_its_label_predictions(pbmc, tmp_path, fa
     assert "Label predictions" in text and f"{agree:.1%} of the 150 labelled records" in text
     assert "150 of 300 records labelled" in text
     assert "Marker genes by bulk_labels" in text  # the labels, not the first text column
+    # the probabilities are checked on the labelled records the fit held out (validation)
+    from biovae.fit_inputs import validation_split
+
+    codes = est.schema_.labels.encode(part.obs, "data")
+    _, val = validation_split(300, 0.1, 0, codes)
+    held = val.numpy()[codes.numpy()[val.numpy()] >= 0]
+    hits = (predicted[held] == labels[held]).mean()
+    top = est.predict_proba(part)[held].max(1).mean()
+    assert f"On the {len(held)} labelled records held out of training (validation), " in text
+    assert f"{hits:.1%} are predicted as given, with a mean top probability of {top:.1%}" in text
+    other = part.subset(np.arange(299))  # not the data it was fitted on: no held-out check
+    text = " ".join(parse(write_report(est, tmp_path / "o.html", data=other)).text)
+    assert "held out of training" not in text
     plain = biovae.VAE("nb", n_latent=2, hidden=(16,), epochs=1).fit(part)
     assert "Label predictions" not in " ".join(
         parse(write_report(plain, tmp_path / "p.html", data=part)).text
@@ -272,3 +285,13 @@ def test_markers_by_a_semi_supervised_models_labels_leave_unlabelled_records_out
     given = labels[labels != "Unknown"]
     assert rows == {level: int((given == level).sum()) for level in set(given)}
     assert "Records without a label are left out." in section.lead
+
+
+def test_the_held_out_check_flags_probabilities_above_the_agreements_upper_bound():
+    from biovae.reports.sections_labels import _held_out_check
+
+    flat = _held_out_check(np.array([True] * 7 + [False] * 3), np.full(10, 0.75))
+    assert "70.0% are predicted as given" in flat and "overconfident" not in flat
+    sure = _held_out_check(np.array([True] * 14 + [False] * 6), np.full(20, 0.99))
+    assert "overconfident" in sure  # 0.99 beyond the Wilson bound of 14/20 (0.85)
+    assert "No labelled record was held out" in _held_out_check(np.array([], bool), np.array([]))

@@ -37,6 +37,12 @@ def labels_section(est: Any, ds: Dataset | None) -> Section | None:
     )
     agree = float((predicted[labelled] == given[labelled]).mean()) if labelled.any() else None
     confidence = float(proba[labelled].max(1).mean()) if labelled.any() else None
+    held = _held_out(est, ds, given)
+    check = (
+        _held_out_check(predicted[held] == given[held], proba[held].max(1))
+        if held is not None
+        else ""
+    )
     return Section(
         "labels",
         "Label predictions",
@@ -46,7 +52,7 @@ def labels_section(est: Any, ds: Dataset | None) -> Section | None:
             "prediction from the map alone. On labelled records used in training the agreement "
             "is optimistic; to estimate accuracy, hide some labels before fitting and compare."
         ),
-        verdict=_verdict(agree, confidence, int(labelled.sum()), len(ds)),
+        verdict=_verdict(agree, confidence, int(labelled.sum()), len(ds)) + check,
         highlights=(Highlight(_share_value(agree), "labelled records predicted as given"),)
         if agree is not None
         else (),
@@ -63,6 +69,38 @@ def labels_section(est: Any, ds: Dataset | None) -> Section | None:
             ),
         ),
     )
+
+
+def _held_out(est: Any, ds: Dataset, given: np.ndarray) -> np.ndarray | None:
+    """The labelled records of the model's validation split (held out of its training), when
+    ``ds`` is the data it was fitted on (the same fingerprint); None otherwise."""
+    import torch
+
+    from biovae.data.fingerprint import fingerprint
+    from biovae.fit_inputs import validation_split
+
+    if not getattr(est, "fingerprint_", "") or fingerprint(ds) != est.fingerprint_:
+        return None
+    train = est.config_.train
+    _, val = validation_split(len(ds), train.validation_fraction, train.seed, torch.tensor(given))
+    val = val.numpy()
+    return val[given[val] >= 0]
+
+
+def _held_out_check(hits: np.ndarray, top: np.ndarray) -> str:
+    """Agreement and confidence on labelled records held out of training, and whether the
+    confidence runs above what the agreement allows (its 95 % Wilson upper bound)."""
+    n, k = len(hits), int(hits.sum())
+    if not n:
+        return " No labelled record was held out of training to check the probabilities on."
+    centre, half = (k + 1.92) / (n + 3.84), 1.96 * np.sqrt(k * (n - k) / n + 0.96) / (n + 3.84)
+    text = (
+        f" On the {n:,} labelled records held out of training (validation), {k / n:.1%} are "
+        f"predicted as given, with a mean top probability of {top.mean():.1%}"
+    )
+    if top.mean() > centre + half:
+        return text + ": above what that agreement allows — the probabilities are overconfident."
+    return text + "."
 
 
 def _share(hits: np.ndarray) -> str:
