@@ -48,13 +48,17 @@ class MissingDependencyError(BiovaeError, ImportError):
     """An optional dependency needed for this feature is not installed."""
 
 
+#: Optional packages whose name on PyPI is not the name they are imported by.
+_DISTRIBUTIONS = {"sklearn": "scikit-learn", "biom": "biom-format"}
+
+
 def require(module: str, extra: str):
     """Import an optional dependency or raise a one-line install hint.
 
     Parameters
     ----------
     module
-        Importable module name, e.g. ``"anndata"``.
+        Importable module name, e.g. ``"anndata"`` or ``"sklearn.neighbors"``.
     extra
         The biovae extra that installs it, e.g. ``"singlecell"``.
     """
@@ -63,9 +67,11 @@ def require(module: str, extra: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        # the package a user installs, not the submodule: 'scikit-learn', not 'sklearn.neighbors'
+        top = module.partition(".")[0]
         raise MissingDependencyError(
-            f"this feature needs the optional package '{module}'; install it with "
-            f"pip install 'biovae[{extra}]'"
+            f"this feature needs the optional package '{_DISTRIBUTIONS.get(top, top)}'; "
+            f"install it with pip install 'biovae[{extra}]'"
         ) from exc
 
 

@@ -3,6 +3,8 @@ one line on stderr, exit status 2, nothing written."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +128,15 @@ def test_scan_and_heatmap(model_dir, tmp_path, capsys):
     assert not np.signbit(s.loc[same, "evolutionary_index"]).any()  # 0, never -0
     sure = sub.loc[sub["class"] != "uncertain"]
     assert ((sure["p_damaging"] > 0.5) == (sure["class"] == "damaging")).all()
+
+
+@pytest.mark.parametrize("flag", ["--heatmap", "--report"])
+def test_scan_without_matplotlib_writes_no_table(model_dir, tmp_path, capsys, monkeypatch, flag):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # a core install: no biovae[report]
+    out, extra = tmp_path / "scan.csv", tmp_path / ("s.png" if flag == "--heatmap" else "s.html")
+    rc, stdout, err = run(capsys, "variants", "scan", model_dir, "--out", out, flag, extra)
+    assert rc == 2 and stdout == "" and "pip install 'biovae[report]'" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists() and not extra.exists()
 
 
 def test_scan_report(model_dir, tmp_path, capsys):

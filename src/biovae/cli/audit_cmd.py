@@ -9,7 +9,7 @@ from pathlib import Path
 from biovae.cli.io import check_parent, model_data_config, read_input
 from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, require
 
 HELP = "Audit which covariates the latent map of MODEL predicts (batch vs biology)."
 EXAMPLES = (
@@ -66,6 +66,11 @@ def _check_args(args: argparse.Namespace) -> Path:
         )
     if args.folds < 2:
         raise ConfigError("--folds must be >= 2")
+    require("sklearn", "report")  # the audit's classifiers: before reading and embedding
+    if args.html:
+        from biovae.reports.figures import require_matplotlib
+
+        require_matplotlib()
     named = args.technical + args.biological + args.categorical
     unknown = sorted(set(named) - set(args.covariates))
     if unknown:

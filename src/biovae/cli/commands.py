@@ -13,6 +13,7 @@ from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import (
     check_output,
     check_parent,
+    check_plot_output,
     for_sequences,
     model_data_config,
     read_input,
@@ -62,7 +63,7 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     refuse_idle_flags(args, cfg.model.kind)
     out = check_model_out(check_parent(Path(args.out)))
     if args.report:
-        check_output(args.report, (".html",))
+        check_plot_output(args.report, (".html",))
     ds = read_input(args.data, cfg.data)
     _say(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
     if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
@@ -284,7 +285,7 @@ def _score_units(est, ds):
 def cmd_report(args: argparse.Namespace) -> int:
     from biovae.reports.html import write_report
 
-    out = check_output(args.out, (".html",))
+    out = check_plot_output(args.out, (".html",))
     if args.color_by and not args.data:
         raise ConfigError("--color-by colours the map of DATA; give the data to report on")
     est = _load(args)
@@ -297,6 +298,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from biovae.demo import run_demo
     from biovae.persistence import check_model_out
+    from biovae.reports.figures import require_matplotlib
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # refused before training, not after
@@ -305,6 +307,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "choose another path"
         )
     check_model_out(out / "model")
+    require_matplotlib()  # the demo ends in a report: say so before training, not after
     report = run_demo(out, epochs=args.epochs, progress=not args.quiet)
     print(f"report written to {report.resolve()}")
     return 0

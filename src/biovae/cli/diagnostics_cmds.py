@@ -19,12 +19,13 @@ from biovae.cli.options import (
 )
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, require
 from biovae.inputs import check_features
 
 
 def _out_dir(path: str, *names: str) -> Path:
-    """The results folder, checked before any work, with the files ``names`` it will hold."""
+    """The results folder, checked before any work, with the files ``names`` it will hold
+    (matplotlib too when one is a report)."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file; give a folder for the JSON and HTML results")
@@ -32,6 +33,10 @@ def _out_dir(path: str, *names: str) -> Path:
     for name in names:
         if (out / name).is_dir():
             raise DataError(f"cannot write {out / name}: it is an existing folder; remove it")
+    if any(name.endswith(".html") for name in names):
+        from biovae.reports.figures import require_matplotlib
+
+        require_matplotlib()
     return out
 
 
@@ -88,6 +93,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if cfg.model.kind == "vae":  # label flags would be ignored; ae and pca are refused below
         refuse_idle_flags(args, cfg.model.kind)
     out = _out_dir(args.out, "sweep.json", "sweep.html")
+    if args.fidelity:
+        require("sklearn", "report")  # the fidelity classifier: before the sweep, not after
     ds = read_input(args.data, cfg.data)
     cfg = for_sequences(cfg, args, ds.alphabet)
     train, held_out = split(ds, args.held_out, cfg.train.seed)

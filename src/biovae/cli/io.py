@@ -137,6 +137,16 @@ def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
     return check_parent(out)
 
 
+def check_plot_output(path: str, suffixes: tuple[str, ...]) -> Path:
+    """:func:`check_output` for a report or picture, which matplotlib draws: a missing
+    ``report`` extra is said before any work, not after training with other outputs written."""
+    from biovae.reports.figures import require_matplotlib
+
+    out = check_output(path, suffixes)
+    require_matplotlib()
+    return out
+
+
 def write_samples(
     path: Path,
     samples: np.ndarray,

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
-from biovae.cli.io import check_parent, model_data_config, read_input
+from biovae.cli.io import check_parent, check_plot_output, model_data_config, read_input
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.writers import write_frame, write_json, write_table
-from biovae.errors import DataError
+from biovae.errors import DataError, require
 
 
 def add_parsers(sub, make) -> None:
@@ -155,7 +155,8 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
     from biovae.applications import trajectory
 
     out = check_output(args.out, TABLE_SUFFIXES)
-    report = check_output(args.report, (".html",)) if args.report else None
+    report = check_plot_output(args.report, (".html",)) if args.report else None
+    require("sklearn", "report")  # the neighbour graph: before reading and embedding DATA
     if (args.root_key is None) != (args.root_value is None):
         raise DataError("give --root-key and --root-value together (or neither)")
     if args.root_id is not None and args.root_key is not None:
@@ -184,6 +185,7 @@ def cmd_integration(args: argparse.Namespace) -> int:
 
     batch_key, labels_key = args.batch_key, args.labels_key
     out = check_output(args.out, (".json",))
+    require("sklearn", "report")  # neighbours, silhouettes, clusters: before embedding DATA
     ds, z = _embed(args)
     batch, labels = _column(ds, batch_key), _column(ds, labels_key)
     names = (f"batch key {batch_key!r}", f"labels key {labels_key!r}")
@@ -199,7 +201,7 @@ def cmd_de(args: argparse.Namespace) -> int:
     from biovae.estimator import load_model
 
     out = check_output(args.out, TABLE_SUFFIXES)
-    report = check_output(args.report, (".html",)) if args.report else None
+    report = check_plot_output(args.report, (".html",)) if args.report else None
     if args.group2 is not None and args.group1 is None:
         raise DataError("--group2 needs --group1 (leave both out for each group vs the rest)")
     settings = de.DESettings(

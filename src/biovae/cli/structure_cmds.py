@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biovae.cli.io import check_output, check_parent
+from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.errors import ConfigError, DataError
 from biovae.structure_config import STRUCTURE_DEFAULTS
@@ -186,7 +186,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
     check_model_out(check_parent(Path(args.out)))
-    report = check_output(args.report, (".html",)) if args.report else None
+    report = check_plot_output(args.report, (".html",)) if args.report else None
     structures = read_structures(args.data, args.topology, args.select)
     reference = None
     if args.reference:
@@ -205,7 +205,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from biovae.reports.structure_page import write_structure_report
 
-    out = check_output(args.out, (".html",))
+    out = check_plot_output(args.out, (".html",))
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     model, structures = _model_and_frames(args, least=2)

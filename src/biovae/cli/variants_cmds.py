@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from biovae.cli.io import check_output, check_parent
+from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
 from biovae.errors import DataError, MissingFileError
@@ -350,11 +350,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _extra_output(flag: str, path: str | None, suffixes: tuple[str, ...]) -> Path | None:
-    """Validate an optional output path (suffix, existing folder) before any work is done."""
+    """Validate an optional picture or report path (suffix, existing folder, matplotlib)
+    before any work is done."""
     if path is None:
         return None
     try:
-        return check_output(path, suffixes)
+        return check_plot_output(path, suffixes)
     except DataError as exc:
         raise DataError(f"{flag}: {exc}") from exc
 

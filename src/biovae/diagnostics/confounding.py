@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from biovae.errors import ConfigError, DataError
+from biovae.errors import DataError, require
 from biovae.levels import level_text
 
 #: A dimension "carries" a covariate when its univariate symmetric AUROC reaches this ...
@@ -41,12 +41,7 @@ MAX_LEVELS = 50
 
 
 def _sklearn():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "the confounding audit needs scikit-learn; install it with pip install 'biovae[report]'"
-        ) from None
+    require("sklearn", "report")
 
 
 def is_missing(values: np.ndarray) -> np.ndarray:

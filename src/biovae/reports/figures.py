@@ -46,7 +46,9 @@ _STYLE: dict[str, Any] = {
 DPI = 110
 
 
-def _matplotlib():
+def require_matplotlib():
+    """matplotlib with its Agg canvas, or a one-line :class:`~biovae.errors.MissingDependencyError`
+    naming the ``report`` extra. Commands call it before any work when they will draw."""
     from biovae.errors import require
 
     mpl = require("matplotlib", "report")
@@ -56,7 +58,7 @@ def _matplotlib():
 
 def render(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
     """Create a figure of ``size`` inches, let ``draw(fig)`` fill it, return it as PNG bytes."""
-    mpl = _matplotlib()
+    mpl = require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -71,7 +73,7 @@ def render(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
 
 def palette(n: int) -> list[str]:
     """``n`` distinguishable colours (tab10, then tab20, then tab20 + tab20b + tab20c)."""
-    mpl = _matplotlib()
+    mpl = require_matplotlib()
     names = ("tab10",) if n <= 10 else ("tab20",) if n <= 20 else ("tab20", "tab20b", "tab20c")
     colours = [mpl.colors.to_hex(c) for name in names for c in mpl.colormaps[name].colors]
     return colours[:n]
@@ -79,12 +81,12 @@ def palette(n: int) -> list[str]:
 
 def colormap(name: str):
     """A registered matplotlib colormap by name."""
-    return _matplotlib().colormaps[name]
+    return require_matplotlib().colormaps[name]
 
 
 def null_locator():
     """A tick locator that places no ticks."""
-    _matplotlib()
+    require_matplotlib()
     from matplotlib.ticker import NullLocator
 
     return NullLocator()

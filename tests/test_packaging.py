@@ -1,0 +1,65 @@
+"""The distributions that ``pip install`` gets: the wheel holds the package, its version and
+command and the shipped data set, and nothing else; the sdist holds the whole test suite; the
+build backend has nothing to warn about (a deprecation today is a failed build later)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+import biovae
+from tests.conftest import REPO
+
+BUILD = (
+    "from setuptools import build_meta as b; "
+    "w, s = b.build_wheel('dist'), b.build_sdist('dist'); print('built:', w, s)"
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(wheel, sdist, build output) of a copy of the project (a build writes beside it)."""
+    pytest.importorskip("setuptools", minversion="77", reason="pyproject's build requirement")
+    root = tmp_path_factory.mktemp("pkg") / "biovae"
+    junk = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.egg-info")
+    for name in ("src", "tests"):
+        shutil.copytree(REPO / name, root / name, ignore=junk)
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+        shutil.copy2(REPO / name, root / name)
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = [line for line in done.stdout.splitlines() if line.startswith("built: ")][-1]
+    wheel, sdist = last.split()[1:]
+    return root / "dist" / wheel, root / "dist" / sdist, done.stdout + done.stderr
+
+
+def test_the_build_backend_warns_of_nothing(built):
+    assert "deprecated" not in built[2].lower(), built[2][-2000:]
+
+
+def test_the_wheel_holds_the_package_its_command_and_data_and_nothing_else(built):
+    names = zipfile.ZipFile(built[0]).namelist()
+    info = f"biovae-{biovae.__version__}.dist-info"
+    assert {n.split("/")[0] for n in names} == {"biovae", info}
+    assert "biovae/datasets/pbmc68k_reduced/counts.tsv.gz" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    with zipfile.ZipFile(built[0]) as whl:
+        metadata = whl.read(f"{info}/METADATA").decode()
+        scripts = whl.read(f"{info}/entry_points.txt").decode()
+    assert f"\nVersion: {biovae.__version__}\n" in metadata  # what `biovae --version` says
+    assert "biovae = biovae.cli.main:main" in scripts
+
+
+def test_the_sdist_holds_the_whole_test_suite(built):
+    with tarfile.open(built[1]) as tar:
+        names = {n.split("/", 1)[-1] for n in tar.getnames()}
+    for path in REPO.joinpath("tests").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert str(path.relative_to(REPO)) in names
