@@ -20,6 +20,7 @@ from biovae.config import (
 from biovae.data.card import Card, markdown
 from biovae.data.readers import read_dataset
 from biovae.model_card import GENERAL_LIMITS, INTENDED_USE
+from tests.conftest import needs_anndata
 
 
 def _card(folder) -> str:
@@ -27,6 +28,7 @@ def _card(folder) -> str:
 
 
 def test_a_saved_vae_carries_its_card_with_training_and_data(fixtures, tmp_path):
+    needs_anndata()
     ds = read_dataset(fixtures / "cellbench_100x200.h5ad")
     cfg = FitConfig(
         model=ModelConfig(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
+from tests.conftest import needs_anndata
 
 import biovae
 from biovae.config import (
@@ -161,6 +162,7 @@ def test_no_records_are_a_data_error_not_a_collapse(trained_vae, two_factor_data
 def test_kl_reads_the_records_as_transform_does(two_factor_data: np.ndarray) -> None:
     # the model's AnnData layer, its features by name and order, and values it can model:
     # the KL was of adata.X, of columns in any order and NaN where transform refuses
+    needs_anndata()
     import anndata as ad
     import pandas as pd
 
