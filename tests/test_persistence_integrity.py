@@ -96,6 +96,18 @@ def test_damaged_metadata_entries_are_model_file_errors(folders, tmp_path, kind,
         load_model(folder)
 
 
+@pytest.mark.parametrize("kind", ["vae", "pca"])
+def test_feature_names_that_do_not_fit_the_data_shape_are_refused(folders, tmp_path, kind, capsys):
+    # 2 names for 5 columns: `sample` wrote 2 of the 5 values per row, `expression` crashed
+    folder = copy(folders[kind], tmp_path)
+    edit_metadata(folder, lambda m: m["schema"].update(features=["a", "b"]))
+    with pytest.raises(ModelFileError, match=r"'schema' entry is damaged .*2 feature names for 5"):
+        load_model(folder)
+    rc, _, err = run(capsys, "sample", folder, "-n", "3", "--out", tmp_path / "s.tsv")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "metadata.json" in err
+    assert not (tmp_path / "s.tsv").exists()
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

@@ -158,3 +158,25 @@ def test_a_failed_refit_keeps_the_fitted_model_whole(fitted):
     with pytest.raises(DataError, match="1 record; fitting needs at least 2"):
         model.fit(one_frame, reference=structures.coords[5])
     np.testing.assert_array_equal(model.encode(structures), z)  # same reference frame
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("reference", lambda r: r[:70], r"'reference' entry is damaged .*76 atoms"),
+        ("reference", lambda r: [[0.0, 0.0, None]] * len(r), r"'reference' entry is damaged"),
+        ("loss", lambda _: "bogus", r"'loss' entry is damaged \('bogus'\)"),
+    ],
+)
+def test_a_damaged_structure_entry_is_a_model_file_error(fitted, tmp_path, key, value, message):
+    import json
+
+    from biovae.errors import ModelFileError
+
+    model, structures = fitted
+    folder = model.save(tmp_path / "m")
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["structure"][key] = value(meta["structure"][key])
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=message):  # not a traceback from Kabsch
+        ConformationVAE.load(folder).encode(structures)

@@ -284,8 +284,25 @@ class ConformationVAE(EstimatorConventions):
             )
         given = info.get("config")  # absent from models saved before it was kept
         config = saved.config if given is None else from_dict(FitConfig, given, "structure.config")
-        est = cls(loss=info["loss"], config=config)
+        damaged = f"{path}/metadata.json: the structure's {{}}; refit the model or restore it"
+        loss = info.get("loss")
+        if not isinstance(loss, str) or loss not in LOSSES:
+            raise ModelFileError(damaged.format(f"'loss' entry is damaged ({loss!r})"))
+        est = cls(loss=loss, config=config)
         est.vae_ = VAE.from_saved(saved)
-        est.reference_ = np.asarray(info["reference"], dtype=np.float32)
         est.atoms_ = atoms_from_features(saved.schema.features, str(path))
+        est.reference_ = _reference(info["reference"], est.atoms_.n_atoms, damaged)
         return est
+
+
+def _reference(saved: object, n_atoms: int, damaged: str) -> np.ndarray:
+    """The saved reference frame: finite coordinates ``(n_atoms, 3)``, else a one-line error
+    (``damaged``, a message to format) rather than a traceback of the first superposition."""
+    try:
+        ref = np.asarray(saved, dtype=np.float32)
+    except (TypeError, ValueError):
+        ref = np.empty(0, dtype=np.float32)
+    if ref.shape != (n_atoms, 3) or not np.isfinite(ref).all():
+        problem = f"not finite x, y, z coordinates of the model's {n_atoms} atoms"
+        raise ModelFileError(damaged.format(f"'reference' entry is damaged ({problem})"))
+    return ref

@@ -35,10 +35,15 @@ class DataSchema:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSchema:
+        """The schema saved by :meth:`to_dict`; ``ValueError`` when its feature names (if any)
+        are not one per column of ``data_shape`` (outputs are labelled by them)."""
         cov = d.get("covariates") or {}
+        data_shape, features = tuple(d["data_shape"]), tuple(d.get("features") or ())
+        if features and len(features) != math.prod(data_shape):
+            raise ValueError(f"{len(features)} feature names for {math.prod(data_shape)} columns")
         return cls(
-            data_shape=tuple(d["data_shape"]),
-            features=tuple(d.get("features") or ()),
+            data_shape=data_shape,
+            features=features,
             alphabet=d.get("alphabet"),
             covariates=CovariateSpec(
                 categorical=tuple(cov.get("categorical", ())),

@@ -174,6 +174,18 @@ def test_stockholm_rf_line_marks_the_match_columns_across_blocks(tmp_path):
     assert by_name.focus_sequence == "MRA-WI" and by_name.positions == (1, 2, 3, 4, 5, 6)
 
 
+def test_a_stockholm_header_range_that_does_not_fit_the_focus_warns(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 5-12: the focus's 8 residues, its RF inserts included
+        read_alignment(write(tmp_path, "ok.sto", INTERLEAVED_STO), max_gap_fraction=1.0)
+    path = write(tmp_path, "w.sto", INTERLEAVED_STO.replace("q/5-12", "q/5-9"))
+    with pytest.warns(UserWarning, match="spans 5 residues but the sequence has 8"):
+        aln = read_alignment(path, max_gap_fraction=1.0)
+    assert aln.positions == (5, 6, 7, 8, 9, 12)  # numbered upward from START all the same
+
+
 def test_stockholm_rf_wins_over_the_focus_case(tmp_path):
     # the focus's lower-case 'w' sits in an RF match column, its upper-case 'L' in an insert
     sto = "# STOCKHOLM 1.0\nq/1-4 MwLE\ns1    MWKE\n#=GC RF xx.x\n//\n"

@@ -104,11 +104,12 @@ def read_alignment(
         text = _a3m_text(text, str(p))
     records = _stockholm(text, str(p)) if stockholm else parse_fasta(text, str(p))
     chosen = records if focus is None else focus_first(records, focus, str(p))
-    if stockholm:
-        aln = _from_records(records, p, focus, max_gap_fraction, alphabet)
-    elif name.endswith(".a3m"):
+    if stockholm or name.endswith(".a3m"):
+        # numbered (and a header range that misfits warned of) here, from the focus as given:
+        # the converted copy's reading hushes its warnings and A3M's loses the inserts
         numbered = focus_labels(chosen)
-        aln = _from_records(_a3m(records), p, focus, max_gap_fraction, alphabet, numbered)
+        converted = records if stockholm else _a3m(records)
+        aln = _from_records(converted, p, focus, max_gap_fraction, alphabet, numbered)
     else:
         inserts = True if mixed_case(chosen.seqs[0]) else None  # A2M by convention, any name
         with warnings.catch_warnings():  # the dropped records are counted in the Alignment
