@@ -13,7 +13,7 @@ from biovae.cli.main import main
 from biovae.diagnose import DiagnoseOptions, diagnose
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import load_model
-from tests.cli._run import run
+from tests.cli._run import run, small_table
 from tests.conftest import needs_anndata
 
 FAST = ["--hidden", "16", "--latent", "3", "--quiet"]
@@ -140,11 +140,7 @@ def test_sweep_refuses_label_flags_a_vae_would_ignore(fixtures, tmp_path, capsys
 def small_model(tmp_path_factory):
     """A small Gaussian VAE saved to a folder, and a 30-record table of its kind of data."""
     folder = tmp_path_factory.mktemp("diag")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(30, 2)) @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(size=(30, 6))
-    table = pd.DataFrame(x, index=[f"r{i}" for i in range(30)], columns=[f"g{j}" for j in range(6)])
-    table.index.name = "id"
-    table.to_csv(folder / "d.tsv", sep="\t")
+    table = small_table(folder)
     table.iloc[:1].to_csv(folder / "one.tsv", sep="\t")
     est = biovae.VAE("gaussian", n_latent=2, hidden=(8,), epochs=3, seed=0).fit(table.to_numpy())
     est.save(folder / "m")

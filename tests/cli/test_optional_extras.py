@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import biovae
 from biovae.errors import MissingDependencyError, require
-from tests.cli._run import run
+from tests.cli._run import run, small_table
 
 FAST = ["--hidden", "8", "--latent", "2", "--epochs", "1", "--quiet"]
 
@@ -33,11 +31,7 @@ def _one_line(rc: int, out: str, err: str, extra: str) -> None:
 def small(tmp_path_factory):
     """A 30 × 6 table and a small Gaussian VAE of it saved to a folder."""
     folder = tmp_path_factory.mktemp("extras")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(30, 2)) @ rng.normal(size=(2, 6)) + 0.3 * rng.normal(size=(30, 6))
-    table = pd.DataFrame(x, index=[f"r{i}" for i in range(30)], columns=[f"g{j}" for j in range(6)])
-    table.index.name = "id"
-    table.to_csv(folder / "d.tsv", sep="\t")
+    x = small_table(folder).to_numpy()
     biovae.VAE("gaussian", n_latent=2, hidden=(8,), epochs=2, seed=0).fit(x).save(folder / "m")
     return folder
 

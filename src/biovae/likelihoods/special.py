@@ -200,15 +200,21 @@ PRECISE_THETA = math.exp(6.0)
 
 
 def _large_theta_columns(theta: Tensor, n_columns: int) -> Tensor | None:
-    """Indices of the last-axis columns with some θ > :data:`PRECISE_THETA` (float32 only;
-    every column when θ is not one value per column, e.g. a scalar)."""
-    if theta.dtype != torch.float32 or theta.numel() == 0 or theta.device.type == "meta":
+    """Indices of the last-axis columns with some θ > :data:`PRECISE_THETA` (see
+    :func:`_columns_above`)."""
+    return _columns_above(theta, PRECISE_THETA, n_columns)
+
+
+def _columns_above(values: Tensor, limit: float, n_columns: int) -> Tensor | None:
+    """Indices of the last-axis columns with some value above ``limit`` (float32 only; every
+    column when ``values`` has no axis of ``n_columns``, e.g. a scalar); None when none."""
+    if values.dtype != torch.float32 or values.numel() == 0 or values.device.type == "meta":
         return None
-    large = theta > PRECISE_THETA
+    large = values > limit
     if not bool(large.any()):
         return None
-    if theta.dim() == 0 or theta.shape[-1] != n_columns:
-        return torch.arange(n_columns, device=theta.device)
+    if values.dim() == 0 or values.shape[-1] != n_columns:
+        return torch.arange(n_columns, device=values.device)
     return large.reshape(-1, n_columns).any(0).nonzero().flatten()
 
 
@@ -223,16 +229,11 @@ PRECISE_COUNT = 4096.0
 
 def _with_large_count_columns(cols: Tensor | None, x: Tensor, n_columns: int) -> Tensor | None:
     """``cols`` joined with the last-axis columns that have some count > :data:`PRECISE_COUNT`
-    (float32 only; every column when ``x`` has no axis of ``n_columns``)."""
-    if x.dtype != torch.float32 or x.numel() == 0 or x.device.type == "meta":
-        return cols
-    large = x > PRECISE_COUNT
-    if not bool(large.any()):
-        return cols
-    if x.dim() == 0 or x.shape[-1] != n_columns:
-        return torch.arange(n_columns, device=x.device)
-    counted = large.reshape(-1, n_columns).any(0).nonzero().flatten()
-    return counted if cols is None else torch.unique(torch.cat([cols, counted]))
+    (see :func:`_columns_above`)."""
+    counted = _columns_above(x, PRECISE_COUNT, n_columns)
+    if counted is None or cols is None:
+        return cols if counted is None else counted
+    return torch.unique(torch.cat([cols, counted]))
 
 
 def _per_column(theta: Tensor, n_columns: int) -> Tensor:
