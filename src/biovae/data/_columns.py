@@ -167,6 +167,3 @@ def check_header_names(header: Sequence[str], path: object) -> None:
             "names; add a header line naming the columns (an id column first) so that the "
             "first record is not read as one"
         )
-
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
