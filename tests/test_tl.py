@@ -142,7 +142,7 @@ def test_expression_and_diagnose_errors_and_inputs(fixtures):
     with pytest.raises(ConfigError, match="conditioned on a batch"):
         biovae.tl.expression(adata, vae, reference_batch="celseq2")
     pca = biovae.PCA(n_latent=2, likelihood="nb").fit(adata)
-    with pytest.raises(ConfigError, match="not a PCA model"):
+    with pytest.raises(ConfigError, match="not a probabilistic PCA"):
         biovae.tl.expression(adata, pca)
     options = DiagnoseOptions(iwae_k=5, gap_records=5, gap_steps=2, ppc_replicates=0)
     assert diagnose(vae, adata, options)["records"] == adata.n_obs  # an AnnData, not a Dataset

@@ -24,7 +24,20 @@ ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
 NORMS = ("none", "batch", "layer")
 DECODERS = ("mlp", "linear")
 MODEL_KINDS = ("vae", "ae", "pca", "ssvae")
+#: How messages, reports and model cards name each ``model.kind`` (the one place they are worded).
+MODEL_KIND_NAMES = {
+    "vae": "VAE",
+    "ssvae": "semi-supervised VAE",
+    "ae": "plain autoencoder",
+    "pca": "probabilistic PCA",
+}
 DISPERSIONS = ("gene", "gene-batch")
+
+
+def kind_name(kind: str, *, capital: bool = False) -> str:
+    """``"semi-supervised VAE"`` for ``"ssvae"`` (``capital``: ``"Semi-supervised VAE"``)."""
+    name = MODEL_KIND_NAMES.get(kind, f"{kind} model")
+    return name[:1].upper() + name[1:] if capital else name
 
 
 def _check(cond: bool, message: str) -> None:

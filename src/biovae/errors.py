@@ -75,19 +75,12 @@ def require(module: str, extra: str):
         ) from exc
 
 
-#: How error messages name a fitted model of each ``model.kind``.
-_KIND_PHRASES = {
-    "vae": "a VAE",
-    "ssvae": "a semi-supervised VAE",
-    "ae": "a plain autoencoder",
-    "pca": "a PCA model",
-}
-
-
 def model_phrase(est: object) -> str:
-    """``"a plain autoencoder"``, ``"a PCA model"``, ... for messages; ``"an unfitted
+    """``"a plain autoencoder"``, ``"a probabilistic PCA"``, ... for messages; ``"an unfitted
     model"`` before ``fit``."""
     cfg = getattr(est, "config_", None)
     if cfg is None:
         return "an unfitted model"
-    return _KIND_PHRASES.get(cfg.model.kind, f"a {cfg.model.kind} model")
+    from biovae.config import kind_name
+
+    return f"a {kind_name(cfg.model.kind)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from biovae.config import kind_name
 from biovae.data.card import Card
 from biovae.training.history import kept_epoch
 
@@ -223,19 +224,11 @@ def latent_card(
     )
 
 
-_KIND_NAMES = {
-    "vae": "VAE",
-    "ssvae": "semi-supervised VAE",
-    "ae": "plain autoencoder",
-    "pca": "probabilistic PCA",
-}
-
-
 def _training_rows(est: Any) -> list[tuple[str, str]]:
     """What the model is, how it was trained and on which data (by fingerprint)."""
     cfg, schema = est.config_, est.schema_
     net, train = cfg.model.network, cfg.train
-    kind = _KIND_NAMES.get(cfg.model.kind, cfg.model.kind)
+    kind = kind_name(cfg.model.kind)
     model = f"{kind}, {cfg.model.likelihood.name} likelihood, {cfg.model.n_latent}-d latent space"
     if cfg.model.kind != "pca":
         model += f", hidden layers {tuple(net.hidden)}, {net.decoder} decoder"

@@ -188,7 +188,7 @@ def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:
     ae = biovae.Autoencoder("poisson", n_latent=2, hidden=(16,), epochs=2).fit(small)
     page = parse(write_report(ae, tmp_path / "ae.html", data=small))
     text = " ".join(page.text)
-    assert "Autoencoder" in text and "has no fitted prior" in text
+    assert "Plain autoencoder" in text and "has no fitted prior" in text
     assert "the 2-D latent itself" in text and "KL per" not in text
     pca = biovae.PCA(n_latent=3, likelihood="nb").fit(small)
     page = parse(write_report(pca, tmp_path / "pca.html", data=small))

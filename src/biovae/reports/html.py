@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError
 from biovae.reports import sections, sections_data
@@ -98,7 +99,7 @@ def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str |
     title = title or _default_title(est, ds)
     cfg = est.config_
     tagline = (
-        f"{sections.KIND_NAMES.get(cfg.model.kind, cfg.model.kind)} · "
+        f"{kind_name(cfg.model.kind, capital=True)} · "
         f"{sections.likelihood_text(est)}"
         f"{'' if cfg.model.kind == 'pca' else ' likelihood'} · {cfg.model.n_latent}-D latent space"
     )
@@ -144,9 +145,9 @@ def render_document(title: str, tagline: str, overview: str, parts: list[Section
 
 
 def _default_title(est: Any, ds: Dataset | None) -> str:
-    kind = sections.KIND_NAMES.get(sections.model_kind(est), "model")
+    kind = kind_name(sections.model_kind(est), capital=True)
     where = f" of {ds.source}" if ds is not None and ds.source else ""
-    return f"biovae report: {kind.split(' (')[0]}{where}"
+    return f"biovae report: {kind}{where}"
 
 
 def _highlights(items: list[Highlight]) -> str:

@@ -7,19 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
 from biovae.reports import plots
 from biovae.reports.analysis import default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
 from biovae.training.history import kept_epoch, warmup_epochs
-
-KIND_NAMES = {
-    "vae": "VAE",
-    "ssvae": "Semi-supervised VAE",
-    "ae": "Autoencoder",
-    "pca": "PCA (linear baseline)",
-}
 
 
 def likelihood_text(est: Any) -> str:
@@ -46,7 +40,7 @@ def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
 
     cfg, kind = est.config_, model_kind(est)
     facts = [
-        ("Model", KIND_NAMES.get(kind, kind)),
+        ("Model", kind_name(kind, capital=True)),
         ("Likelihood", likelihood_text(est)),
         ("Latent dimensions", str(cfg.model.n_latent)),
     ]
