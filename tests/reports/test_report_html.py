@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -238,13 +239,18 @@ def test_marker_genes_are_not_of_the_batch_the_model_is_conditioned_on(
     assert "Marker genes by bulk_labels" in " ".join(page.text)  # asked for: as asked
 
 
-def test_a_semi_supervised_report_shows_its_label_predictions(pbmc, tmp_path, fast_render):
+def test_a_semi_supervised_report_shows_its_label_predictions(
+    pbmc, tmp_path, fast_render, monkeypatch
+):
     part = pbmc.subset(np.arange(300))
     labels = np.asarray(part.obs["bulk_labels"], dtype=object).copy()
     labels[::2] = "unknown"  # half the records without a label
     part = Dataset(part.x, part.ids, part.features, {**part.obs, "bulk_labels": labels})
     cfg = FitConfig(data=DataConfig(labels_key="bulk_labels"), train=TrainConfig(epochs=2))
     est = biovae.SemiSupervisedVAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    fp = importlib.import_module("biovae.data.fingerprint")
+    reads, hash_of = [], fp.fingerprint
+    monkeypatch.setattr(fp, "fingerprint", lambda ds: reads.append(ds) or hash_of(ds))
     text = " ".join(parse(write_report(est, tmp_path / "s.html", data=part)).text)
     predicted = np.asarray(est.predict(part), dtype=object)
     given = labels != "unknown"
@@ -260,6 +266,7 @@ def test_a_semi_supervised_report_shows_its_label_predictions(pbmc, tmp_path, fa
     held = val.numpy()[codes.numpy()[val.numpy()] >= 0]
     hits = (predicted[held] == labels[held]).mean()
     top = est.predict_proba(part)[held].max(1).mean()
+    assert reads == [part]  # the report reads the data's fingerprint once, not per section
     assert f"On the {len(held)} labelled records held out of training (validation), " in text
     assert f"{hits:.1%} are predicted as given, with a mean top probability of {top:.1%}" in text
     other = part.subset(np.arange(299))  # not the data it was fitted on: no held-out check

@@ -28,6 +28,18 @@ class Projection:
     how: str
 
 
+def fitted_on(est: object, ds: Dataset | None) -> bool | None:
+    """Whether ``ds`` is the data ``est`` was fitted on (the same fingerprint); None without
+    data or when the model was saved without a fingerprint. Reads ``ds`` once: a report asks
+    this once and hands the answer to every section that needs it."""
+    expected = getattr(est, "fingerprint_", "")
+    if ds is None or not expected:
+        return None
+    from biovae.data.fingerprint import fingerprint
+
+    return fingerprint(ds) == expected
+
+
 def project_2d(z_mean: np.ndarray) -> Projection:
     """The latent itself when it has ≤ 2 dimensions, else its first two principal components."""
     z = np.asarray(z_mean, dtype=np.float64)

@@ -20,7 +20,7 @@ from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError
 from biovae.reports import sections, sections_data
-from biovae.reports.analysis import project_2d
+from biovae.reports.analysis import fitted_on, project_2d
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.model_card import model_card_section
 from biovae.reports.sections_labels import labels_section
@@ -67,20 +67,24 @@ def write_report(
             f"this {type(est).__name__} is not fitted yet; call fit() before writing a report"
         )
     ds = as_dataset(data) if data is not None else None
-    page = render_page(est, build_sections(est, ds, color_by), ds, title)
+    same = fitted_on(est, ds)
+    page = render_page(est, build_sections(est, ds, color_by, same), ds, title, same)
     path = Path(path)
     with atomic_open(path, "w") as fh:
         fh.write(page)
     return path
 
 
-def build_sections(est: Any, ds: Dataset | None, color_by: Sequence[str] = ()) -> list[Section]:
-    """The report's sections in reading order."""
+def build_sections(
+    est: Any, ds: Dataset | None, color_by: Sequence[str] = (), same: bool | None = None
+) -> list[Section]:
+    """The report's sections in reading order; ``same``: whether ``ds`` is the fitted data
+    (:func:`~biovae.reports.analysis.fitted_on`)."""
     z_mean = np.asarray(est.transform(ds)) if ds is not None else None
     order = np.argsort(project_2d(z_mean).xy[:, 0]) if z_mean is not None else None
     markers = marker_section(est, ds, tuple(color_by) or None)
     factors = loadings_section(est)
-    labels = labels_section(est, ds)
+    labels = labels_section(est, ds, same)
     return [
         sections.training_section(est),
         sections.usage_section(est, ds, z_mean),
@@ -94,8 +98,10 @@ def build_sections(est: Any, ds: Dataset | None, color_by: Sequence[str] = ()) -
     ]
 
 
-def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str | None) -> str:
-    """The complete HTML document."""
+def render_page(
+    est: Any, parts: list[Section], ds: Dataset | None, title: str | None, same: bool | None = None
+) -> str:
+    """The complete HTML document; ``same`` as in :func:`build_sections`."""
     title = title or _default_title(est, ds)
     cfg = est.config_
     tagline = (
@@ -103,7 +109,7 @@ def render_page(est: Any, parts: list[Section], ds: Dataset | None, title: str |
         f"{sections.likelihood_text(est)}"
         f"{'' if cfg.model.kind == 'pca' else ' likelihood'} · {cfg.model.n_latent}-D latent space"
     )
-    overview = _overview(sections.summary_facts(est, ds), parts, ds, cfg.model.kind)
+    overview = _overview(sections.summary_facts(est, ds, same), parts, ds, cfg.model.kind)
     return render_document(title, tagline, overview, parts)
 
 

@@ -34,8 +34,9 @@ def model_kind(est: Any) -> str:
     return est.config_.model.kind
 
 
-def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
-    """(label, value) rows of the model summary table."""
+def summary_facts(est: Any, ds: Dataset | None, same: bool | None) -> list[tuple[str, str]]:
+    """(label, value) rows of the model summary table; ``same``: whether ``ds`` is the fitted
+    data (None: unknown)."""
     from biovae import __version__
 
     cfg, kind = est.config_, model_kind(est)
@@ -73,7 +74,7 @@ def summary_facts(est: Any, ds: Dataset | None) -> list[tuple[str, str]]:
                 + (f" ({ds.source})" if ds.source else ""),
             )
         )
-    facts.append(("Data fingerprint", _fingerprint_text(est, ds)))
+    facts.append(("Data fingerprint", _fingerprint_text(est, same)))
     facts.append(("biovae version", __version__))
     return facts
 
@@ -96,14 +97,11 @@ def _epochs_text(est: Any) -> str:
     return f"{run} of {planned}" + (" (stopped early)" if run < planned else "")
 
 
-def _fingerprint_text(est: Any, ds: Dataset | None) -> str:
-    from biovae.data.fingerprint import fingerprint
-
+def _fingerprint_text(est: Any, same: bool | None) -> str:
     fp = getattr(est, "fingerprint_", "") or "unknown"
     short = fp.split(":")[-1][:16]
-    if ds is None or fp == "unknown":
+    if same is None:
         return short
-    same = fingerprint(ds) == fp
     return short + (" (same data as the report)" if same else " (report data differ)")
 
 

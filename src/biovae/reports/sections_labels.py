@@ -12,10 +12,11 @@ from biovae.errors import DataError
 from biovae.reports.content import Highlight, Section, Table
 
 
-def labels_section(est: Any, ds: Dataset | None) -> Section | None:
+def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Section | None:
     """Per class: records labelled with it, records without a label predicted as it, and the
     share of its labelled records the classifier gives back; None for a model without labels
-    or a report without data."""
+    or a report without data. ``same``: whether ``ds`` is the fitted data (then the fit's
+    validation labels check the probabilities)."""
     if ds is None or not len(ds) or not getattr(est.schema_.labels, "n_classes", 0):
         return None
     classes = tuple(est.classes_)
@@ -37,7 +38,7 @@ def labels_section(est: Any, ds: Dataset | None) -> Section | None:
     )
     agree = float((predicted[labelled] == given[labelled]).mean()) if labelled.any() else None
     confidence = float(proba[labelled].max(1).mean()) if labelled.any() else None
-    held = _held_out(est, ds, given)
+    held = _held_out(est, ds, given) if same else None
     check = (
         _held_out_check(predicted[held] == given[held], proba[held].max(1))
         if held is not None
@@ -71,16 +72,13 @@ def labels_section(est: Any, ds: Dataset | None) -> Section | None:
     )
 
 
-def _held_out(est: Any, ds: Dataset, given: np.ndarray) -> np.ndarray | None:
-    """The labelled records of the model's validation split (held out of its training), when
-    ``ds`` is the data it was fitted on (the same fingerprint); None otherwise."""
+def _held_out(est: Any, ds: Dataset, given: np.ndarray) -> np.ndarray:
+    """The labelled records of the model's validation split (held out of its training); ``ds``
+    must be the data it was fitted on."""
     import torch
 
-    from biovae.data.fingerprint import fingerprint
     from biovae.fit_inputs import validation_split
 
-    if not getattr(est, "fingerprint_", "") or fingerprint(ds) != est.fingerprint_:
-        return None
     train = est.config_.train
     _, val = validation_split(len(ds), train.validation_fraction, train.seed, torch.tensor(given))
     val = val.numpy()
