@@ -62,9 +62,10 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
 @pytest.mark.parametrize(
     ("toml", "flags", "source"),
     [
-        ("[train]\nepochs = 7\n", ["--epochs", "0"], "options"),
+        ("[train]\nepochs = 7\n", ["--epochs", "0"], "option --epochs"),  # the flag, by name
+        ("[train]\nepochs = 7\n", ["--lr", "-1"], "option --lr"),
         ("[train]\nepochs = 0\n", [], "config file .*c.toml, line 2"),
-        ("[train]\nepochs = 0\n", ["--latent", "0"], "options"),
+        ("[train]\nepochs = 0\n", ["--latent", "0"], "option --latent"),
         (
             "[objective]\niwae_samples = 5\nmmd_batch = 1.0\n",
             ["--epochs", "0"],

@@ -408,3 +408,10 @@ def test_a_file_error_is_named_by_every_rank(
     # a missing input file may be missing on this node only: this rank says so
     rc, _, err = run(capsys, "embed", cellbench_model, tmp_path / "absent.h5ad", "--out", "z.csv")
     assert rc == 2 and "(rank 1): error:" in err and "file not found" in err
+
+
+@pytest.mark.parametrize("command", [["demo"], ["map", "ref", "query.h5ad"]])
+def test_epochs_below_one_are_refused_by_the_flag_name(command, tmp_path, capsys):
+    rc, _, err = run(capsys, *command, "--epochs", "0", "--out", tmp_path / "o")
+    assert rc == 2 and "argument --epochs: must be >= 1, got 0" in err
+    assert not (tmp_path / "o").exists()

@@ -30,6 +30,7 @@ from biovae.cli.options import (
     _names,
     add_data_flags,
     add_options,
+    positive_int,
 )
 from biovae.cli.screen_opts import add_screen_options
 from biovae.errors import BiovaeError, MissingFileError, PeerStoppedError
@@ -239,7 +240,7 @@ def _demo_parser(sub) -> None:
         "  biovae demo --out demo-output\n",
     )
     p.add_argument("--out", default="demo-output", metavar="DIR", help="(default demo-output)")
-    p.add_argument("--epochs", type=int, default=150, help="maximum epochs (default 150)")
+    p.add_argument("--epochs", type=positive_int, default=150, help="maximum epochs (default 150)")
     p.set_defaults(func=commands.cmd_demo)
 
 

@@ -27,6 +27,17 @@ def _ints(text: str) -> list[int]:
         ) from None
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1 (epochs, sizes), refused while parsing otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -365,7 +376,7 @@ def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> Fit
             from_dict(FitConfig, data, "config")
         return from_dict(FitConfig, merge(data, flags), "config")
     except ConfigError as exc:
-        raise ConfigError(f"{exc} (from {_culprit(exc, data, config_path)})") from None
+        raise ConfigError(f"{exc} (from {_culprit(exc, data, config_path, flags)})") from None
 
 
 def _replaces_a_value(data: dict[str, Any], flags: dict[str, Any]) -> bool:
@@ -379,10 +390,13 @@ def _replaces_a_value(data: dict[str, Any], flags: dict[str, Any]) -> bool:
     )
 
 
-def _culprit(exc: ConfigError, data: dict[str, Any], config_path: str | None) -> str:
+def _culprit(
+    exc: ConfigError, data: dict[str, Any], config_path: str | None, flags: dict[str, Any]
+) -> str:
     """Where the bad value of ``exc`` came from: the config file (and the line that sets the
     key the message names, when found) when the file alone (over the defaults) gives that same
-    error, otherwise the command-line options."""
+    error, otherwise the command-line options (the flag that set the field the message names,
+    when one did)."""
     if config_path:
         try:
             from_dict(FitConfig, data, "config")
@@ -393,4 +407,16 @@ def _culprit(exc: ConfigError, data: dict[str, Any], config_path: str | None) ->
                 )
                 line = toml_line(config_path, key.group(1) or key.group(2)) if key else None
                 return f"config file {config_path}" + (f", line {line}" if line else "")
-    return "options"
+    return _flag_of(str(exc), flags) or "options"
+
+
+def _flag_of(message: str, flags: dict[str, Any]) -> str | None:
+    """``"option --epochs"`` when ``message`` names a field (``train.epochs``) set by a flag."""
+    for opt in FIT_OPTIONS:
+        *parents, leaf = opt.field.split(".")
+        node: Any = flags
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if leaf in node and re.search(rf"\b{re.escape(opt.field)}\b", message):
+            return f"option {opt.flag}"
+    return None

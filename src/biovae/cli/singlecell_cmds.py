@@ -9,7 +9,7 @@ import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.io import check_parent, check_plot_output, model_data_config, read_input
-from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
+from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options, positive_int
 from biovae.data.writers import write_frame, write_json, write_table
 from biovae.errors import DataError, require
 
@@ -69,7 +69,7 @@ def _add_map_parser(sub, make) -> None:
     p.add_argument("model", metavar="MODEL", help="fitted conditional VAE (the reference)")
     p.add_argument("data", metavar="QUERY")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the reference's)")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the reference's)")
     p.add_argument("--seed", type=int)
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
