@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -91,3 +93,49 @@ def test_bad_filesets_are_one_line_errors(tmp_path):
     (tmp_path / "test.fam").unlink()
     with pytest.raises(DataError, match=r"test\.fam not found"):
         read_dataset(tmp_path / "test.bed")
+
+
+def packed_bed(dosage: np.ndarray) -> bytes:
+    """A SNP-major .bed of ``(individuals, variants)`` A1 copies, padded with zeros as PLINK."""
+    n, m = dosage.shape
+    padded = np.zeros((m, -(-n // 4) * 4), dtype=np.uint8)
+    padded[:, :n] = np.array([3, 2, 0])[dosage].T  # A1 copies 0, 1, 2 -> codes 11, 10, 00
+    packed = (padded.reshape(m, -1, 4) << np.array([0, 2, 4, 6], dtype=np.uint8)).sum(-1)
+    return bytes.fromhex("6c1b01") + packed.astype(np.uint8).tobytes()
+
+
+def test_a_fam_short_of_the_bed_within_its_last_byte_is_an_error(tmp_path):
+    # 6 individuals in the .bed, 5 in the .fam: both need 2 bytes per variant, so the size
+    # check passes; the 6th individual's genotypes sit where PLINK writes zero padding
+    with pytest.raises(DataError) as err:
+        read_dataset(fileset(tmp_path, fam="".join(FAM.splitlines(True)[:5])))
+    assert "2 of 3 variants (the first 'snp1') hold genotypes after the 5 individuals of " in str(
+        err.value
+    )
+    assert "test.fam" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(DataError, match=r"2 genotype bytes \(1 per variant: 1 to 4 individ"):
+        read_dataset(
+            fileset(
+                tmp_path, bed=BED[:3] + bytes([0xDC, 0xE7]), bim="".join(BIM.splitlines(True)[:2])
+            )
+        )
+
+
+def test_a_fam_longer_than_the_bed_within_its_last_byte_is_warned_of(tmp_path):
+    rng = np.random.default_rng(0)
+    dosage = rng.integers(0, 3, (5, 12))  # 5 individuals, 12 variants
+    bim = "".join(f"1 rs{j} 0 {j + 1} A G\n" for j in range(12))
+    fam = "".join(f"F{i} I{i} 0 0 0 -9\n" for i in range(5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right .fam: nothing to say
+        ds = read_dataset(fileset(tmp_path, packed_bed(dosage), bim, fam))
+    np.testing.assert_array_equal(ds.x, dosage)
+    longer = fam + "F5 I5 0 0 0 -9\nF6 I6 0 0 0 -9\n"  # the padding read as two individuals
+    with pytest.warns(UserWarning, match=r"the last 2 individual\(s\) of test\.fam have two cop"):
+        ds = read_dataset(fileset(tmp_path, packed_bed(dosage), bim, longer))
+    assert (ds.x[5:] == 2).all()
+
+
+def test_fam_errors_count_blank_lines(tmp_path):
+    with pytest.raises(DataError, match=r"test\.fam: line 3 has 3 fields"):
+        read_dataset(fileset(tmp_path, fam="1 1 0 0 1 0\n\n1 2 0\n"))

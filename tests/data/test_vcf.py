@@ -95,7 +95,7 @@ def test_missing_alleles_make_the_call_missing(write):
 def test_haploid_file_and_alleles_with_two_digits(write):
     ds = read_dataset(write("h.vcf", vcf("a b c", "M 1 . A G . . . GT 0 1 .")))
     np.testing.assert_array_equal(ds.x[:, 0], [0, 1, NAN])
-    assert list(ds.obs["ploidy"]) == [1, 1, 1]
+    assert list(ds.obs["ploidy"]) == [1, 1, 0]  # c has no allele called: no ploidy seen
     alts = ",".join("CGTN"[i % 4] * (i // 4 + 1) for i in range(11))  # 11 distinct ALTs
     ds = read_dataset(write("d.vcf", vcf("a b", f"1 5 m A {alts} . . . GT 0/10 11|11")))
     assert ds.x.shape == (2, 11) and ds.features[9] == "m:GGG"
@@ -124,6 +124,7 @@ def test_plain_gzip_and_bgzf_read_alike(tmp_path, fixtures_dir):
 
 def test_the_format_comes_from_the_suffix(write):
     assert infer_format("x.vcf") == "vcf" and infer_format("cohort.chr2.VCF.GZ") == "vcf"
+    assert infer_format("gnomad.genomes.chr21.vcf.bgz") == "vcf"  # gnomAD's BGZF suffix
     path = write("calls.txt", vcf("a", "1 1 rs1 A G . . . GT 1/1"))
     assert read_dataset(path, fmt="vcf").x.tolist() == [[2.0]]
     implied = read_dataset(write("c.vcf", path.read_text()), allow_missing=True)  # always NaN
@@ -226,6 +227,18 @@ def test_haploid_individuals_under_a_diploid_model_are_warned_of(write, tmp_path
     config.write_text('[model.likelihood]\nname = "genotype"\nploidy = 1\n')
     assert main([*fit, "--config", str(config), "--out", str(tmp_path / "m1")]) == 0
     assert capsys.readouterr().err == ""  # the ploidy fits: nothing to say
+
+
+def test_an_individual_with_every_call_missing_is_not_taken_for_a_haploid(write, tmp_path, capsys):
+    # '.' is a missing call, not a haploid one: a diploid fit had warned "1 of 3 individuals
+    # have at most 1 allele(s) in every call" of an individual with no call at all
+    text = vcf("a b c", "1 5 rs1 A G . . . GT 0/1 . 1|1", "1 9 rs2 C T . . . GT 0/0 . ./1")
+    ds = read_dataset(write("dots.vcf", text))
+    assert list(ds.obs["ploidy"]) == [2, 0, 2]
+    assert Genotype(ds.x.shape[1:], LikelihoodConfig("genotype")).caveat(ds.obs) is None
+    fit = ["fit", str(tmp_path / "dots.vcf"), "--likelihood", "genotype", "--epochs", "1"]
+    assert main([*fit, "--latent", "2", "--quiet", "--out", str(tmp_path / "m")]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_a_mixed_ploidy_file_names_the_haploid_individuals_share(fixtures_dir):

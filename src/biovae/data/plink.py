@@ -12,10 +12,17 @@ missing, as in PLINK); feature names are the
 ``.bim`` variant ids, or ``CHROM:POS:A2:A1`` (counted allele last) where the id is ``.``, with
 dots made ``_`` as in :mod:`biovae.data.vcf` (a dotted name would read as a ``<locus>.<allele>``
 allele-count column to the ``genotype`` likelihood).
+
+The ``.fam`` and ``.bim`` line counts must fit the ``.bed`` size (3 + m·⌈n/4⌉ bytes); a
+``.fam`` short by one to three lines fits that size, but then its missing individuals'
+genotypes sit in the last byte's unused slots, which PLINK writes as zeros: an error too. A
+``.fam`` longer by as many reads the zero padding as individuals with two A1 copies at every
+variant; the reader warns of such trailing individuals (from 10 variants on).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +33,8 @@ from biovae.errors import DataError
 MAGIC = bytes([0x6C, 0x1B, 0x01])
 #: A1 copies for the two-bit codes 00, 01, 10, 11
 _DOSAGE = np.array([2.0, np.nan, 1.0, 0.0], dtype=np.float32)
+#: fewest variants at which an individual homozygous for A1 at all of them is suspect
+_PADDING_WARN_VARIANTS = 10
 _LAYOUT = {
     ".fam": "FID IID father mother sex phenotype",
     ".bim": "chromosome id cM position A1 A2",
@@ -46,21 +55,11 @@ def read_plink(path: str | Path) -> Dataset:
     n, m = len(individuals), len(variants)
     if n == 0 or m == 0:
         raise DataError(f"{bed}: no individuals ({fam.name}) or no variants ({bim.name})")
-    raw = bed.read_bytes()
-    if raw[:3] != MAGIC:
-        raise DataError(
-            f"{bed}: not a SNP-major PLINK 1 .bed file (magic bytes {raw[:3].hex()}, expected "
-            "6c1b01); convert it with plink --make-bed"
-        )
-    per_variant = -(-n // 4)
-    if len(raw) - 3 != per_variant * m:
-        raise DataError(
-            f"{bed}: {len(raw) - 3} genotype bytes, but {m} variants × {n} individuals need "
-            f"{per_variant * m}; the .bed, .bim and .fam files do not belong together"
-        )
-    packed = np.frombuffer(raw, dtype=np.uint8, offset=3).reshape(m, per_variant)
+    names = _variant_names(variants, bim)
+    packed = _packed(bed, n, names)
     codes = (packed[:, :, None] >> np.array([0, 2, 4, 6], dtype=np.uint8)) & 3
-    x = _DOSAGE[codes.reshape(m, per_variant * 4)[:, :n]].T
+    x = _DOSAGE[codes.reshape(m, packed.shape[1] * 4)[:, :n]].T
+    _warn_padding_read_as_individuals(bed, x)
     obs = {
         "FID": np.asarray([f[0] for f in individuals], dtype=object),
         "sex": np.asarray(
@@ -71,8 +70,63 @@ def read_plink(path: str | Path) -> Dataset:
     ids = [f[1] for f in individuals]
     if len(set(ids)) < len(ids):  # IIDs are unique within a family only
         ids = [f"{f[0]}_{f[1]}" for f in individuals]
-    names = _variant_names(variants, bim)
     return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed))
+
+
+def _packed(bed: Path, n: int, names: list[str]) -> np.ndarray:
+    """The ``(m, ⌈n/4⌉)`` genotype bytes of the ``.bed``, checked against the n individuals
+    of the ``.fam`` and the m variants (``names``) of the ``.bim``: by the file size, and, as
+    a ``.fam`` short by one to three lines still fits the size, by the unused two-bit slots
+    after the n-th individual of each variant, which PLINK writes as zeros."""
+    raw, m = bed.read_bytes(), len(names)
+    if raw[:3] != MAGIC:
+        raise DataError(
+            f"{bed}: not a SNP-major PLINK 1 .bed file (magic bytes {raw[:3].hex()}, expected "
+            "6c1b01); convert it with plink --make-bed"
+        )
+    per_variant, found = -(-n // 4), len(raw) - 3
+    if found != per_variant * m:
+        fits = (
+            f" ({found // m} per variant: {4 * (found // m) - 3} to {4 * (found // m)} individuals)"
+            if found % m == 0 and found
+            else ""
+        )
+        raise DataError(
+            f"{bed}: {found} genotype bytes{fits}, but the {m} variants of "
+            f"{bed.with_suffix('.bim').name} × {n} individuals of {bed.with_suffix('.fam').name} "
+            f"need {per_variant * m}; the .bed, .bim and .fam files do not belong together"
+        )
+    packed = np.frombuffer(raw, dtype=np.uint8, offset=3).reshape(m, per_variant)
+    used = n % 4  # individuals in the last byte of each variant; 0: the byte is full
+    stray = packed[:, -1] & np.uint8((0xFF << 2 * used) & 0xFF)
+    if used and stray.any():
+        first = names[int(np.argmax(stray != 0))]
+        raise DataError(
+            f"{bed}: {np.count_nonzero(stray)} of {m} variants (the first '{first}') hold "
+            f"genotypes after the {n} individuals of {bed.with_suffix('.fam').name}, so the .fam "
+            "lists fewer individuals than the .bed holds and its ids may be shifted; use the "
+            ".fam written with this .bed"
+        )
+    return packed
+
+
+def _warn_padding_read_as_individuals(bed: Path, x: np.ndarray) -> None:
+    """Warn when the last individuals of the ``.fam`` could be the zero padding of a ``.bed``
+    that holds fewer (the size check cannot tell within one byte): padding reads as two A1
+    copies at every variant, which a real individual of many variants hardly is."""
+    n, m = x.shape
+    first_possible = 4 * ((n - 1) // 4) + 1  # the .bed holds at least this many individuals
+    tail = (x[first_possible:] == 2).all(axis=1)  # read as padding would be
+    real = np.flatnonzero(~tail)
+    k = len(tail) - (int(real[-1]) + 1 if real.size else 0)  # trailing padding-like ones
+    if m < _PADDING_WARN_VARIANTS or not k:
+        return
+    warnings.warn(
+        f"{bed}: the last {k} individual(s) of {bed.with_suffix('.fam').name} have two copies "
+        f"of A1 at all {m} variants, as the zero padding of a .bed holding {n - k} individuals "
+        "reads; check that the .fam belongs to this .bed",
+        stacklevel=3,
+    )
 
 
 def _phenotype(values: list[str]) -> np.ndarray:
@@ -122,8 +176,12 @@ def _fields(path: Path, count: int) -> list[list[str]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable PLINK text file ({exc}); check the file") from exc
-    rows = [line.split() for line in text.splitlines() if line.strip()]
-    for i, row in enumerate(rows, start=1):
+    rows, lines = [], []  # the line numbers of the rows, blank lines skipped
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            rows.append(line.split())
+            lines.append(i)
+    for i, row in zip(lines, rows, strict=True):
         if len(row) < count:
             raise DataError(
                 f"{path}: line {i} has {len(row)} fields, expected {count} "

@@ -38,6 +38,7 @@ _EXTENSIONS: dict[str, str] = {
     ".bed": "plink",
     ".vcf": "vcf",
     ".vcf.gz": "vcf",
+    ".vcf.bgz": "vcf",  # gnomAD's name for BGZF VCF files
     **{ext: "fasta" for ext in _FASTA_EXTENSIONS},
     **{f"{ext}.gz": "fasta" for ext in _FASTA_EXTENSIONS},
 }

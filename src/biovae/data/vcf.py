@@ -1,4 +1,4 @@
-"""VCF 4.x genotypes (``.vcf``, ``.vcf.gz``) as ALT-allele dosages.
+"""VCF 4.x genotypes (``.vcf``, ``.vcf.gz``, ``.vcf.bgz``) as ALT-allele dosages.
 
 The data set is individuals Ã— variants in the layout of :func:`~biovae.data.plink.read_plink`
 (the ``genotype`` likelihood's dosage layout): ids are the sample columns of the ``#CHROM``
@@ -6,7 +6,8 @@ line, and x = the number of copies of the ALT allele in the call's GT (``0/1`` â
 2), NaN when any allele of the call is missing (``./.``, ``./1``, ``.``). Phased (``|``) and
 unphased (``/``) calls read alike, and every call counts its own alleles, so haploid calls
 (``0``, ``1``; chrX of males, mitochondria) give 0/1 beside diploid 0/1/2 in the same file. The
-obs column ``ploidy`` is the most alleles any call of the individual has: set
+obs column ``ploidy`` is the most alleles any call of the individual has, among calls with at
+least one allele called (0 for an individual without any; a missing ``.`` is no haploid): set
 ``likelihood.ploidy`` to it when it is not 2 (``[model.likelihood] ploidy = 1`` for a haploid
 file), since the likelihood takes one P for all columns.
 
@@ -349,4 +350,7 @@ def _count(
         dosage = np.zeros((n, 1), dtype=np.float32)
     missing = np.bincount(owner[alleles < 0], minlength=n) > 0
     dosage[missing] = np.nan
-    return dosage.T, np.bincount(owner, minlength=n).astype(np.float64)
+    # a call with no allele called ('.', './.') says nothing of the ploidy: a '.' is no haploid
+    called = np.bincount(owner[alleles >= 0], minlength=n) > 0
+    ploidy = np.where(called, np.bincount(owner, minlength=n), 0)
+    return dosage.T, ploidy.astype(np.float64)
