@@ -102,6 +102,19 @@ def test_haploid_file_and_alleles_with_two_digits(write):
     assert ds.x[0].tolist() == [0] * 9 + [1, 0] and ds.x[1].tolist() == [0] * 10 + [2]
 
 
+def test_haploid_calls_beside_diploid_ones_are_warned_of(write, tmp_path, capsys):
+    male_x = write("x.vcf", vcf("f m", "1 5 . A G . . . GT 0/1 0/1", "X 9 . A G . . . GT 0/1 1"))
+    ds = read_dataset(male_x)
+    assert ds.x[1].tolist() == [1, 1]  # the haploid ALT is one copy, as the docs say
+    assert list(ds.obs["ploidy"]) == [2, 2] and list(ds.obs["ploidy_min"]) == [2, 1]
+    fit = ["fit", str(male_x), "--likelihood", "genotype", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--out", str(tmp_path / "m")]) == 0
+    assert "1 of 2 individuals mix calls of 1 and 2 alleles" in capsys.readouterr().err
+    same = write("a.vcf", vcf("f m", "1 5 . A G . . . GT 0/1 ./.", "2 9 . A G . . . GT 1/1 1/1"))
+    assert main([*fit[:1], str(same), *fit[2:], "--out", str(tmp_path / "a")]) == 0
+    assert "mix calls" not in capsys.readouterr().err  # a missing call is no haploid one
+
+
 def test_dots_in_names_become_underscores(write):
     ds = read_dataset(
         write("r.vcf", vcf("a", *(f"NC_000001.11 {p} . A G . . . GT 0/1" for p in (5, 9))))

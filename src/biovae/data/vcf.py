@@ -7,9 +7,11 @@ line, and x = the number of copies of the ALT allele in the call's GT (``0/1`` â
 unphased (``/``) calls read alike, and every call counts its own alleles, so haploid calls
 (``0``, ``1``; chrX of males, mitochondria) give 0/1 beside diploid 0/1/2 in the same file. The
 obs column ``ploidy`` is the most alleles any call of the individual has, among calls with at
-least one allele called (0 for an individual without any; a missing ``.`` is no haploid): set
-``likelihood.ploidy`` to it when it is not 2 (``[model.likelihood] ploidy = 1`` for a haploid
-file), since the likelihood takes one P for all columns.
+least one allele called (0 for an individual without any; a missing ``.`` is no haploid), and
+``ploidy_min`` the fewest: set ``likelihood.ploidy`` to it when it is not 2 (``[model.likelihood]
+ploidy = 1`` for a haploid file), since the likelihood takes one P for all columns; a fit warns
+of individuals that mix calls of fewer alleles with their others (a male's haploid chrX calls
+among diploid autosomes), whose shorter calls it reads as fewer copies.
 
 **Multiallelic records** (ALT ``G,T``) are split into one dosage column per ALT allele, each
 counting the copies of that allele â€” what ``bcftools norm -m-`` followed by reading gives, and
@@ -59,7 +61,7 @@ def read_vcf(path: str | Path) -> Dataset:
     Dataset
         ``(n_samples, n_columns)`` float32 dosages, NaN = missing call; one column per
         biallelic record and one per ALT allele of a multiallelic record (see the module
-        docstring); obs ``ploidy`` per individual.
+        docstring); obs ``ploidy`` and ``ploidy_min`` per individual.
 
     Raises
     ------
@@ -73,9 +75,9 @@ def read_vcf(path: str | Path) -> Dataset:
     with _open(path) as fh:
         lines = _numbered_lines(fh, path)
         samples = _samples(lines, path)
-        rows, names, ploidy = _records(lines, path, samples)
+        rows, names, ploidy, fewest = _records(lines, path, samples)
     x = np.concatenate(rows).T if rows else np.empty((len(samples), 0), np.float32)
-    obs = {"ploidy": ploidy}
+    obs = {"ploidy": ploidy, "ploidy_min": fewest}
     return Dataset(np.ascontiguousarray(x), samples, names, obs, source=str(path))
 
 
@@ -128,14 +130,16 @@ def _samples(lines: Iterator[tuple[int, bytes]], path: Path) -> list[str]:
 
 def _records(
     lines: Iterator[tuple[int, bytes]], path: Path, samples: list[str]
-) -> tuple[list[np.ndarray], list[str], np.ndarray]:
-    """Dosage rows ``(columns, n)`` of every record, their names, and the ploidy per sample."""
+) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
+    """Dosage rows ``(columns, n)`` of every record, their names, and per sample the most and
+    the fewest alleles of a called call (0 without one)."""
     n = len(samples)
     rows: list[np.ndarray] = []
     names: list[str] = []
     first_seen: dict[str, int] = {}
     split = _SplitRecords()
     ploidy = np.zeros(n, dtype=np.float64)
+    fewest = np.full(n, np.inf)  # the fewest alleles of a called call, per sample
     for lineno, raw in lines:
         line = raw.rstrip(b"\r\n")
         if not line:
@@ -151,6 +155,7 @@ def _records(
         dosage, call_ploidy = _dosages(calls, len(alts), fixed[8] == b"GT", samples, where)
         rows.append(dosage)
         np.maximum(ploidy, call_ploidy, out=ploidy)
+        np.fmin(fewest, np.where(call_ploidy > 0, call_ploidy, np.inf), out=fewest)
         for name in _names(fixed, alts, where):
             name = split.name(name, fixed, alts, names, first_seen)
             if name in first_seen:
@@ -166,7 +171,7 @@ def _records(
             f"{path}: no variant records after the #CHROM line; the VCF holds no genotypes "
             "(was it filtered to nothing?)"
         )
-    return rows, names, ploidy
+    return rows, names, ploidy, np.where(np.isinf(fewest), 0, fewest)
 
 
 def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:

@@ -167,16 +167,14 @@ class Genotype(Likelihood):
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a
-        VCF): their 0/1 dosages would be read as a P-ploid's, a haploid ALT as a heterozygote."""
-        if "ploidy" not in obs:
-            return None
-        try:
-            called = np.asarray(obs["ploidy"], dtype=np.float64)
-        except (TypeError, ValueError):
+        VCF): their 0/1 dosages would be read as a P-ploid's, a haploid ALT as a heterozygote;
+        or, with obs ``ploidy_min``, some of whose calls have (a male's chrX)."""
+        called, fewest = _numbers(obs, "ploidy"), _numbers(obs, "ploidy_min")
+        if called is None:
             return None
         fewer = (called > 0) & (called < self.ploidy)
         if not fewer.any():
-            return None
+            return None if fewest is None else self._mixed(called, fewest)
         k, n = int(fewer.sum()), int((called > 0).sum())
         lowest = int(called[fewer].min())
         return (
@@ -189,6 +187,30 @@ class Genotype(Likelihood):
                 "heterozygote; e.g. chrX of males): fit them apart if that matters"
             )
         )
+
+    def _mixed(self, most: np.ndarray, fewest: np.ndarray) -> str | None:
+        """Individuals with the full ploidy in some calls and fewer alleles in others."""
+        mixed = (fewest > 0) & (fewest < most)
+        if not mixed.any():
+            return None
+        return (
+            f"{int(mixed.sum())} of {int((most > 0).sum())} individuals mix calls of "
+            f"{int(fewest[mixed].min())} and {self.ploidy} alleles (obs 'ploidy_min' and "
+            "'ploidy'; e.g. a male's haploid chrX among diploid autosomes): a shorter call is "
+            f"read as fewer of {self.ploidy} copies (a haploid ALT as a heterozygote), not as a "
+            "hemizygous genotype; fit the sex chromosomes apart (bcftools view -t ^X,Y,MT for "
+            "the autosomes)"
+        )
+
+
+def _numbers(obs: Mapping[str, np.ndarray], key: str) -> np.ndarray | None:
+    """``obs[key]`` as float64, or None when absent or not numeric."""
+    if key not in obs:
+        return None
+    try:
+        return np.asarray(obs[key], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 class GenotypeCounts(Distribution):
