@@ -221,3 +221,15 @@ def test_samples_that_would_not_fit_in_memory_are_refused_before_drawing(monkeyp
     monkeypatch.setattr(inputs, "available_memory", lambda: None)  # unknown: no check
     assert vae.sample(11).shape == (11, 6)
     assert inputs.sample_count(5, 1 << 60) == 5
+
+
+def test_an_anndata_without_x_names_its_layers():
+    # AnnData(obs=..., var=...) with the counts in a layer: "data must be 2-D ..., got shape ()"
+    needs_anndata()
+    import anndata
+
+    adata = anndata.AnnData(obs=pd.DataFrame(index=["a", "b"]), var=pd.DataFrame(index=["g"]))
+    adata.layers["counts"] = np.ones((2, 1), np.float32)
+    with pytest.raises(DataError, match=r"^AnnData has no X \(layers: counts\); pass the layer"):
+        as_dataset(adata)
+    assert as_dataset(adata, layer="counts").x.shape == (2, 1)

@@ -112,6 +112,11 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
         mat = open_h5ad_matrix(adata.filename)
     else:
         mat = adata.layers[layer] if layer is not None else adata.X
+        if mat is None:  # AnnData(obs=..., var=...) with its counts in a layer
+            raise DataError(
+                f"AnnData has no X (layers: {', '.join(adata.layers) or 'none'}); pass the "
+                "layer holding the data (layer=...) or set adata.X"
+            )
         mat = (
             sp.csr_matrix(mat, dtype=np.float32)
             if sp.issparse(mat)

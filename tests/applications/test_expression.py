@@ -66,3 +66,11 @@ def test_tl_expression_and_pseudotime_write_layers_and_obs(fitted):
     assert np.nanmin(t) == 0.0 and np.nanmax(t) == pytest.approx(1.0)
     root = adata.uns["biovae_pseudotime"]["root"]
     assert str(adata.obs.loc[root, "batch"]) == ref
+
+
+@pytest.mark.parametrize("size", [0, -5.0, float("nan"), float("inf"), "1e4", True])
+def test_a_library_size_that_is_not_a_positive_number_is_refused(fitted, size):
+    # a negative or NaN size gave a layer of NaN, an infinite one of inf, and text a TypeError
+    adata, est = fitted
+    with pytest.raises(ConfigError, match=r"^library_size must be a positive number"):
+        biovae.tl.expression(adata.copy(), est, library_size=size)

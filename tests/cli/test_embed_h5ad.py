@@ -55,3 +55,22 @@ def test_an_h5ad_output_needs_an_h5ad_input(models, tmp_path, capsys):
         rc, _, err = run(capsys, "embed", models / "v", data, "--out", tmp_path / name)
         assert rc == 2 and "DATA must be an .h5ad file" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_cells_named_by_an_id_column_or_an_h5ad_named_h5_are_annotated(models, tmp_path, capsys):
+    # with --id-column the cells were refused as "read in another order" (they were not), and
+    # an .h5ad file named .h5 was refused as not an .h5ad although --format h5ad said it was
+    import anndata as ad
+
+    given = ad.read_h5ad(DATA)
+    given.obs["cell"] = [f"c{i}" for i in range(given.n_obs)]
+    given.write_h5ad(tmp_path / "named.h5ad")
+    out = tmp_path / "a.h5ad"
+    args = ["--id-column", "cell", "--out", out]
+    assert run(capsys, "embed", models / "v", tmp_path / "named.h5ad", *args)[0] == 0
+    assert ad.read_h5ad(out).obsm["X_biovae"].shape == (given.n_obs, 3)
+    given.write_h5ad(tmp_path / "named.h5")
+    args = ["--format", "h5ad", "--out", tmp_path / "b.h5ad"]
+    assert run(capsys, "embed", models / "v", tmp_path / "named.h5", *args)[0] == 0
+    got = ad.read_h5ad(tmp_path / "b.h5ad")
+    np.testing.assert_allclose(got.obsm["X_biovae"], ad.read_h5ad(out).obsm["X_biovae"])

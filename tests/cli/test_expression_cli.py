@@ -87,3 +87,25 @@ def test_output_names_are_checked_before_any_work(fitted, tmp_path, capsys):
         assert rc == 2 and message in err
     rc, _, err = run(capsys, "expression", folder / "nb", data, "--out", data)
     assert rc == 2 and "is also an input" in err
+
+
+def test_an_h5ad_output_keeps_the_obs_and_var_of_an_h5ad_input(fitted, tmp_path, capsys):
+    # obs and var were rebuilt from the records' metadata: integer columns became float,
+    # unused categories went, and every var column (gene symbols, ...) was dropped
+    import anndata as ad
+
+    folder, data = fitted
+    adata = ad.read_h5ad(data)
+    adata.obs["n"] = np.arange(adata.n_obs, dtype=np.int64)
+    adata.obs["batch"] = adata.obs["batch"].astype("category").cat.add_categories(["unused"])
+    adata.var["symbol"] = [f"s{j}" for j in range(adata.n_vars)]
+    adata.write_h5ad(tmp_path / "annotated.h5ad")
+    extra = pd.DataFrame({"id": adata.obs_names, "donor": "d1"})
+    extra.to_csv(tmp_path / "extra.csv", index=False)
+    out = tmp_path / "den.h5ad"
+    args = ["--obs", tmp_path / "extra.csv", "--out", out]
+    assert run(capsys, "expression", folder / "nb", tmp_path / "annotated.h5ad", *args)[0] == 0
+    got = ad.read_h5ad(out)
+    pd.testing.assert_frame_equal(got.var, adata.var)
+    pd.testing.assert_frame_equal(got.obs[list(adata.obs.columns)], adata.obs)
+    assert list(got.obs["donor"]) == ["d1"] * adata.n_obs  # added by --obs

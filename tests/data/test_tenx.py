@@ -153,3 +153,34 @@ def test_h5_streamed_with_a_bad_indptr_is_reported_once(tmp_path):
     with pytest.raises(DataError, match=r"^\S+: the sparse matrix /matrix is malformed") as err:
         read_dataset(path, stream=True)
     assert "not a 10x Cell Ranger" not in str(err.value)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_h5ad_named_h5_and_an_empty_h5_are_named_for_what_they_are(tmp_path, stream):
+    # an AnnData file saved as .h5 was refused as "a Cell Ranger 2 .h5 of 9 genomes (X,
+    # layers, obs, …)", and an HDF5 file without groups crashed with an IndexError
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "adata.h5", "w") as fh:
+        fh.attrs["encoding-type"] = "anndata"
+        for name in ("X", "obs", "var", "uns"):
+            fh.create_group(name)
+    with pytest.raises(DataError, match=r"an AnnData \(\.h5ad\) file, .*--format h5ad") as err:
+        read_dataset(tmp_path / "adata.h5", stream=stream)
+    assert "genomes" not in str(err.value)
+    with h5py.File(tmp_path / "empty.h5", "w"):
+        pass
+    with pytest.raises(DataError, match=r"an empty HDF5 file \(no matrix group\)"):
+        read_dataset(tmp_path / "empty.h5", stream=stream)
+
+
+@pytest.mark.parametrize("name", ["matrix.mtx", "matrix.mtx.gz"])
+def test_the_matrix_file_itself_points_to_its_folder(tmp_path, name):
+    # the file was refused as an unknown extension, with a list of 27 others and no word of
+    # the folder a 10x matrix is read from
+    d = mtx_dir(tmp_path)
+    if name.endswith(".gz"):
+        write_gz(d / name, (d / "matrix.mtx").read_text().splitlines())
+    with pytest.raises(DataError, match=rf"pass the folder holding them \({d}\) as a 10x") as err:
+        read_dataset(d / name)
+    assert "supported extensions" not in str(err.value)
+    check(read_dataset(d))

@@ -23,6 +23,19 @@ from biovae.likelihoods.base import ObservedLibrary
 LIBRARY_SIZE = 1e4
 
 
+def check_library_size(library_size: Any, name: str = "library_size") -> float:
+    """``library_size`` as a positive finite number, or a one-line ConfigError naming the
+    option ``name``: a negative, NaN or infinite size decoded to NaN or inf without a word."""
+    number = isinstance(library_size, (int, float, np.number)) and not isinstance(
+        library_size, bool
+    )
+    if not (number and np.isfinite(library_size) and library_size > 0):
+        raise ConfigError(
+            f"{name} must be a positive number (e.g. 1e4, counts per 10k), got {library_size!r}"
+        )
+    return float(library_size)
+
+
 def covariate_levels(est: Any, key: str) -> tuple[str, ...]:
     """The levels of categorical covariate ``key`` of ``est``'s model (a one-line error if the
     model has no such covariate)."""
@@ -83,6 +96,7 @@ def expression(
         )
     if (batch_key is None) != (reference is None):
         raise ConfigError("give both batch_key and reference for batch-corrected expression")
+    library_size = check_library_size(library_size)
     ds = as_dataset(X, obs, layer=layer)
     c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference) if batch_key else None
     out, start = [], 0

@@ -138,17 +138,19 @@ def _load(args: argparse.Namespace):
 def cmd_embed(args: argparse.Namespace) -> int:
     out = check_output(args.out, (*TABLE_SUFFIXES, ".h5ad"))
     annotate = out.name.lower().removesuffix(".gz").endswith(".h5ad")
-    if annotate and (out.name.lower().endswith(".gz") or infer_format(args.data) != "h5ad"):
+    fmt = (getattr(args, "cfg__data__format", None) or infer_format(args.data)).lower()
+    if annotate and (out.name.lower().endswith(".gz") or fmt != "h5ad"):
         raise ConfigError(
             f"cannot write {out}: an .h5ad output is DATA annotated, so DATA must be an .h5ad "
             "file (and the output not gzipped); write .csv or .tsv otherwise"
         )
     est = _load(args)
-    ds = read_input(args.data, model_data_config(est, args))
+    data = model_data_config(est, args)
+    ds = read_input(args.data, data)
     z = est.transform(ds)
     proba = est.predict_proba(ds) if hasattr(est, "predict_proba") else None
     if annotate:
-        _write_annotated(args.data, out, ds, est, z, proba)
+        _write_annotated(args.data, out, ds, est, (z, proba), data.id_column)
         print(out)
         return 0
     columns = {"z": z}
@@ -160,15 +162,19 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_annotated(data: str, out: Path, ds, est, z, proba) -> None:
-    """``data`` (an .h5ad file) with the model's results as ``biovae.tl.vae`` writes them."""
+def _write_annotated(data: str, out: Path, ds, est, results, id_column: str | None) -> None:
+    """``data`` (an .h5ad file) with the model's ``results`` (posterior means and, for a
+    semi-supervised model, label probabilities) as ``biovae.tl.vae`` writes them; the records
+    are named by the obs names or, read with ``--id-column``, by that column."""
     from biovae import tl
+    from biovae.data._columns import as_text
     from biovae.data.writers import atomic_write
 
     adata = require("anndata", "singlecell").read_h5ad(data)
-    if list(map(str, adata.obs_names)) != list(map(str, ds.ids)):
+    names = as_text(adata.obs[id_column]) if id_column else adata.obs_names
+    if list(map(str, names)) != list(map(str, ds.ids)):
         raise DataError(f"{data}: its cells were read in another order; write .csv instead")
-    tl.write_latent(adata, est, z, proba)
+    tl.write_latent(adata, est, *results)
     atomic_write(out, adata.write_h5ad)
 
 

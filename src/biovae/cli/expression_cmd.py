@@ -4,7 +4,6 @@ the command-line form of :func:`biovae.tl.expression` (scvi-tools' normalised ex
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 
 from biovae.cli.io import check_output, model_data_config, read_input
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
+from biovae.data.readers import infer_format
 from biovae.errors import ConfigError
 
 #: what ``--out`` may end in: a table (one column per gene) or an AnnData file
@@ -61,17 +61,17 @@ def add_parser(sub, make) -> None:
 
 
 def cmd_expression(args: argparse.Namespace) -> int:
-    from biovae.applications.expression import expression
+    from biovae.applications.expression import check_library_size, expression
     from biovae.estimator import load_model
 
     out = check_output(args.out, SUFFIXES)
     if out.name.lower().endswith(".h5ad.gz"):
         raise ConfigError(f"cannot write {out}: an .h5ad file is not gzipped; drop the .gz")
-    if not (math.isfinite(args.library_size) and args.library_size > 0):
-        raise ConfigError(f"--library-size must be a positive number, got {args.library_size}")
+    check_library_size(args.library_size, "--library-size")  # before reading MODEL and DATA
     est = load_model(args.model)
     key = _batch_key(est, args)
-    ds = read_input(args.data, model_data_config(est, args))
+    data = model_data_config(est, args)
+    ds = read_input(args.data, data)
     values = expression(
         est,
         ds,
@@ -86,7 +86,9 @@ def cmd_expression(args: argparse.Namespace) -> int:
         "batch_key": key or "",
         "reference_batch": args.reference_batch or "",
     }
-    _write(out, ds, est.schema_.features, values.astype(np.float32), settings)
+    fmt = (data.format or infer_format(args.data)).lower()
+    source = args.data if fmt == "h5ad" else None
+    _write(out, ds, est.schema_.features, values.astype(np.float32), settings, source)
     print(out)
     return 0
 
@@ -106,7 +108,7 @@ def _batch_key(est, args: argparse.Namespace) -> str | None:
     return args.batch_key or categorical[0]
 
 
-def _write(out: Path, ds, features, values: np.ndarray, settings: dict) -> None:
+def _write(out: Path, ds, features, values: np.ndarray, settings: dict, h5ad: str | None) -> None:
     from biovae.data.writers import atomic_write, write_frame
 
     if out.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
@@ -117,6 +119,26 @@ def _write(out: Path, ds, features, values: np.ndarray, settings: dict) -> None:
 
     ad = require("anndata", "singlecell")
     obs = pd.DataFrame({k: np.asarray(v) for k, v in ds.obs.items()}, index=list(ds.ids))
-    adata = ad.AnnData(values, obs=obs, var=pd.DataFrame(index=list(features)))
+    var = pd.DataFrame(index=list(features))
+    if h5ad is not None:
+        obs, var = _own_annotations(h5ad, ds, obs, var)
+    adata = ad.AnnData(values, obs=obs, var=var)
     adata.uns["biovae_expression"] = settings
     atomic_write(out, adata.write_h5ad)
+
+
+def _own_annotations(h5ad: str, ds, obs: pd.DataFrame, var: pd.DataFrame):
+    """DATA's own ``obs`` and ``var`` (an .h5ad file's: dtypes, unused categories and gene
+    annotations kept, which the records' metadata lose), rows in the records' order and named
+    as they are; a column that ``--obs`` added or replaced is taken from the records."""
+    from biovae.data._columns import to_obs
+    from biovae.data.h5ad import read_annotations
+
+    own_obs, own_var = read_annotations(h5ad)
+    own_obs = own_obs[[c for c in own_obs.columns if str(c) in ds.obs]]  # not --id-column
+    own_obs.columns = [str(c) for c in own_obs.columns]
+    own_obs.index, own_var.index = obs.index, var.index
+    for name, column in ds.obs.items():
+        if name not in own_obs or not pd.Series(to_obs(own_obs[name])).equals(pd.Series(column)):
+            own_obs[name] = obs[name]
+    return own_obs, own_var

@@ -69,6 +69,16 @@ def read_h5ad(
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
 
 
+def read_annotations(path: str | Path):
+    """The ``obs`` and ``var`` data frames of an ``.h5ad`` file as anndata reads them (their
+    dtypes, categories and columns kept), without reading the matrix."""
+    adata = _load(path, backed=True)
+    try:
+        return adata.obs.copy(), adata.var.copy()
+    finally:
+        adata.file.close()
+
+
 def _ids(adata, id_column: str | None, source: str) -> np.ndarray:
     """Record ids: ``obs_names``, or the text of the obs column ``id_column``, which must
     give every record an id (a missing value is an error, as in tables)."""

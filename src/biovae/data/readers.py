@@ -223,6 +223,12 @@ def infer_format(path: str | os.PathLike) -> str:
             f"{path}: a folder without matrix.mtx(.gz); pass a data file, or a 10x folder with "
             "matrix.mtx, barcodes.tsv and features.tsv"
         )
+    if name.endswith((".mtx", ".mtx.gz")):  # its cell and gene names are in the files beside it
+        raise DataError(
+            f"{path}: a Matrix Market file is read with the barcodes.tsv and features.tsv (or "
+            f"genes.tsv) beside it; pass the folder holding them ({Path(path).parent}) as a 10x "
+            "matrix.mtx input"
+        )
     raise DataError(
         f"{path}: cannot tell the file format from the extension; supported extensions: "
         f"{', '.join(_EXTENSIONS)}; or name the format with fmt= (CLI --format) as one of "

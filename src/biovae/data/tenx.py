@@ -131,8 +131,20 @@ def _check_indices(x: sp.csr_matrix, path: str | Path) -> None:
 
 def _genome_group(fh, path: str | Path):
     """The one genome group of a Cell Ranger 2 file; a file of several genomes (a mixed-species
-    run keeps each genome's genes in its own group) is refused rather than read in part."""
+    run keeps each genome's genes in its own group) is refused rather than read in part. An
+    AnnData file saved as ``.h5`` (its X, obs, var… read as "genomes") and an empty file are
+    named for what they are."""
     genomes = list(fh.keys())
+    if fh.attrs.get("encoding-type") == "anndata" or {"X", "obs", "var"} <= set(genomes):
+        raise DataError(
+            f"{path}: an AnnData (.h5ad) file, not a 10x Cell Ranger .h5 matrix; read it as "
+            "h5ad (--format h5ad, fmt='h5ad') or rename it to .h5ad"
+        )
+    if not genomes:
+        raise DataError(
+            f"{path}: an empty HDF5 file (no matrix group), not a 10x Cell Ranger .h5 matrix; "
+            "pass the filtered_feature_bc_matrix.h5 file"
+        )
     if len(genomes) > 1:
         raise DataError(
             f"{path}: a Cell Ranger 2 .h5 of {len(genomes)} genomes ({', '.join(genomes)}); "
