@@ -21,7 +21,7 @@ from biovae.errors import PeerStoppedError
 from biovae.models import build_model
 from biovae.training import InMemorySource, epoch_batches, fit_model, seeded
 from biovae.training.distributed import DistContext, launched
-from biovae.training.loop import evaluate
+from biovae.training.loop import _train_epoch, evaluate
 
 
 def _spawn(worker, args: tuple, outputs: list[Path]) -> None:
@@ -125,6 +125,33 @@ def test_a_rank_without_held_out_records_scores_none_and_still_pools(monkeypatch
     row = evaluate(model, val, ObjectiveConfig(), 0, 32, DistContext(rank=1, world_size=2))
     assert len(pooled) == 1 and not pooled[0].any()  # rank 1 adds nothing to the pooled sums
     assert row["loss"] == 0.0 and "classification" not in row
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_an_epochs_statistics_count_each_training_record_once_however_the_ranks_pad(
+    monkeypatch, weighted
+):
+    """5 records on 2 ranks: rank 1's share repeats one record (padding, as DistributedSampler
+    does), which the epoch's pooled means (the history) counted twice: over 6 records, not 5."""
+    pooled = []
+    monkeypatch.setattr(DistContext, "sum", lambda self, v: pooled.append(v) or v)
+    monkeypatch.setattr(DistContext, "all_finite", lambda self, v: True)
+    x = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    w = torch.tensor([0.5, 1.0, 2.0, 4.0, 8.0]) if weighted else None
+    lik = likelihoods.build(LikelihoodConfig("gaussian"), (8,))
+    with seeded(0):
+        model = build_model(lik, 0, ModelConfig(n_latent=2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    config = TrainConfig(epochs=1, batch_size=4)
+    for rank in (0, 1):
+        gen = torch.Generator().manual_seed(0)
+        with seeded(rank):
+            _train_epoch(
+                model, InMemorySource(x, w=w), optimizer, gen, ObjectiveConfig(), config, 0,
+                DistContext(rank=rank, world_size=2), torch.device("cpu"),
+            )  # fmt: skip
+    total = float(pooled[0][-1] + pooled[1][-1])
+    assert total == (float(w.sum()) if weighted else 5.0)
 
 
 def _fit_worker(rank: int, world: int, store: str, out: str, mode: str) -> None:

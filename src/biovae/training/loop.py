@@ -27,7 +27,7 @@ from biovae.training.checkpoint import check_checkpoint_dir, load_checkpoint, sa
 from biovae.training.distributed import DistContext
 from biovae.training.optim import adam
 from biovae.training.progress import Progress
-from biovae.training.sources import BatchSource, epoch_batches, prefetched
+from biovae.training.sources import BatchSource, epoch_batches, prefetched, unpadded
 
 #: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records (each
 #: times its weight, when the records have weights) and reported as means per record.
@@ -208,7 +208,9 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
     net.train()
     sums = torch.zeros(len(_STATS) + 1, dtype=torch.float64, device=device)
     order = epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
+    seen = 0
     for step, (idx, batch) in enumerate(prefetched(source, order)):
+        first, seen = seen, seen + len(idx)
         if len(idx) < 2 and step:  # a single-record batch breaks batch norm; skip the remainder
             continue
         batch = batch.to(device)
@@ -226,20 +228,27 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         optimizer.step()
-        sums += _batch_sums(out, batch)
+        own = unpadded(len(source), first, len(idx), dist.rank, dist.world_size)
+        sums += _batch_sums(out, batch, own)
     return _means(dist.sum(sums))
 
 
-def _batch_sums(out, batch: Batch) -> torch.Tensor:
+def _batch_sums(out, batch: Batch, own: torch.Tensor | None = None) -> torch.Tensor:
     """The batch's :data:`_STATS` summed over its records, each times its weight (the loss,
     already the batch's weighted mean, times the batch's weight), then that weight: the
-    record count when the records have no weights."""
+    record count when the records have no weights. ``own`` (bool, one per record) leaves out
+    the records that several ranks' epoch padding repeats, so the epoch's means are over the
+    training records, each once."""
     per_record = (out.recon_n.double(), out.kl_n.double(), out.elbo_n.double())
-    if batch.w is None:
+    w = batch.w
+    if own is not None and not bool(own.all()):
+        own = own.to(per_record[0].device, torch.float64)
+        w = own if w is None else w.double() * own
+    if w is None:
         total = per_record[0].new_tensor(float(len(batch)))
         sums = [v.sum() for v in per_record]
     else:
-        w = batch.w.double()
+        w = w.double()
         total, sums = w.sum(), [v @ w for v in per_record]
     return torch.stack([out.loss.detach().double() * total, *sums, total])
 

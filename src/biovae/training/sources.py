@@ -225,3 +225,11 @@ def epoch_batches(
         order = torch.cat([order, order.repeat(-(-pad // max(n, 1)))[:pad]])[rank::world_size]
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]
+
+
+def unpadded(n: int, first: int, count: int, rank: int = 0, world_size: int = 1) -> Tensor:
+    """Which of the ``count`` entries from position ``first`` of this rank's share of an epoch
+    (:func:`epoch_batches` of ``n`` records) are records of their own, not the padding that
+    repeats records so that every rank gets as many: position j of rank r's share is entry
+    r + j·world_size of the padded order, and the padding is its entries from n on."""
+    return torch.arange(first, first + count) * world_size + rank < n
