@@ -37,7 +37,13 @@ def _spawn(worker, args: tuple, outputs: list[Path]) -> None:
 
 
 def _worker(
-    rank: int, world: int, store: str, out: str, device: str = "cpu", norm: str = "layer"
+    rank: int,
+    world: int,
+    store: str,
+    out: str,
+    device: str = "cpu",
+    norm: str = "layer",
+    noise_seed: int | None = None,
 ) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     torch.set_num_threads(1)
@@ -48,7 +54,9 @@ def _worker(
         cfg = ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.0, norm=norm))
         with seeded(0):  # same initial weights on every rank
             model = build_model(lik, 0, cfg)
-        with seeded(100 + rank):  # different reparameterisation noise per rank
+        # different reparameterisation noise per rank, or one seed for all (as torchrun runs
+        # one command): fit_model then gives each rank its own noise
+        with seeded(100 + rank if noise_seed is None else noise_seed):
             history = fit_model(
                 model,
                 InMemorySource(x[:224]),
@@ -57,8 +65,10 @@ def _worker(
                 TrainConfig(epochs=3, batch_size=32, patience=0, device=device),
                 progress=False,
             )
+            state_noise = torch.randn(4)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         state["last_loss"] = torch.tensor([history[-1]["loss"]])
+        state["next_noise"] = state_noise
         state["val_losses"] = torch.tensor([row["val_loss"] for row in history])
         save_file(state, f"{out}/rank{rank}.safetensors")
         # both ranks finish their collectives before either tears the group down: without this
@@ -86,7 +96,7 @@ def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, device, norm):
     )
     a = load_file(str(tmp_path / "rank0.safetensors"))
     b = load_file(str(tmp_path / "rank1.safetensors"))
-    for key in a:
+    for key in set(a) - {"next_noise"}:  # the ranks' own noise streams differ
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
     with seeded(0):
         lik = likelihoods.build(LikelihoodConfig("gaussian"), (8,))
@@ -94,6 +104,17 @@ def test_two_process_ddp_keeps_ranks_in_sync(tmp_path, device, norm):
             lik, 0, ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), dropout=0.0))
         ).state_dict()
     assert not torch.equal(init["encoder.loc.weight"], a["encoder.loc.weight"])
+
+
+def test_ranks_seeded_alike_draw_their_own_noise(tmp_path):
+    """torchrun starts every rank with the same --seed: fit_model gives each its own noise
+    stream (the ranks' draws at one batch position were identical), the weights stay in sync."""
+    store, out = str(tmp_path / "store"), str(tmp_path)
+    paths = [Path(out, f"rank{r}.safetensors") for r in (0, 1)]
+    _spawn(_worker, (2, store, out, "cpu", "layer", 7), paths)
+    a, b = (load_file(str(p)) for p in paths)
+    torch.testing.assert_close(a["encoder.loc.weight"], b["encoder.loc.weight"], rtol=0, atol=1e-6)
+    assert not torch.equal(a["next_noise"], b["next_noise"])
 
 
 def test_epoch_batches_shard_records_across_ranks():

@@ -79,6 +79,7 @@ def fit_model(
     val = val if val is not None and len(val) and _total_weight(val) > 0 else None
     device = dist.device(config.device)
     net = dist.wrap(model.to(device), device)
+    _own_noise(config.seed, dist)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     state = LoopState()
@@ -130,6 +131,16 @@ def fit_model(
     _check_finite(model, state.epoch)
     model.to("cpu")  # where scoring, reports and saving run
     return state.history
+
+
+def _own_noise(seed: int, dist: DistContext) -> None:
+    """Give every rank but rank 0 its own stream of reparameterisation noise and dropout masks
+    (each process seeded alike would draw the same noise at the same batch position on every
+    rank, so the ranks' gradients would not average independent draws). The weights are rank
+    0's (DistributedDataParallel broadcasts them) and the shuffle generator stays shared; a
+    resume restores each rank's own state from the checkpoint."""
+    if dist.rank:
+        torch.manual_seed((seed * 1_000_003 + dist.rank) % 2**63)
 
 
 def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig, dist) -> None:
