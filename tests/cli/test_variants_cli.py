@@ -188,6 +188,9 @@ def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "check the alphabet set (--alphabet)"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--theta", "1.5"], "theta"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--bayesian", "--latent", "0"], "n_latent"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--seed", "-5"], "train.seed must be in 0"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--seed", str(2**63)], "train.seed must be in 0"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--seed", str(2**63 - 1), "--ensemble", "2"], "seed + i"),
     ],
 )
 def test_fit_bad_input(tmp_path, capsys, content, extra, message):
@@ -219,6 +222,20 @@ def test_score_bad_input(model_dir, tmp_path, capsys):
     rc, _, err = run(capsys, *argv)
     assert rc == 2 and "cannot read the mutations table" in err and not out.exists()
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63), str(10**23)])
+def test_a_seed_torch_cannot_take_is_one_line(model_dir, tmp_path, capsys, seed):
+    pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    for argv in (
+        ["score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out],
+        ["scan", model_dir, "--out", out],
+        ["design", model_dir, "-k", "1", "--out", out],
+    ):
+        rc, _, err = run(capsys, "variants", *argv, "--seed", seed, "--samples", "2")
+        assert rc == 2 and "seed" in err and "2**63 - 1" in err, err
+        assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_a_fitness_column_named_like_an_output_column_keeps_both(model_dir, tmp_path, capsys):
@@ -304,6 +321,11 @@ def test_a_fitness_column_with_text_is_copied_as_given(model_dir, tmp_path, caps
     assert rc == 0 and "1 value(s) of 'fit' are not numbers" in err
     copied = pd.read_csv(out, keep_default_na=False, dtype=str)["fit"].tolist()
     assert copied == ["0.1", "x", "-1.0", ""]  # 'x' was blanked
+    table["fit"] = ["0.1", "NaN", "-1.0", "NA"]  # missing values, as pandas writes them
+    table.to_csv(tmp_path / "m.csv", index=False)
+    rc, _, err = run(capsys, *argv, "--fitness-column", "fit", "--samples", "2")
+    assert rc == 0 and "not numbers" not in err
+    assert pd.read_csv(out)["fit"].tolist()[::2] == [0.1, -1.0]
 
 
 def test_design_help_positions_are_match_columns_of_blat(model_dir, tmp_path, capsys):

@@ -13,10 +13,10 @@ import numpy as np
 from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import from_dict, load_toml, merge, to_dict
+from biovae.data._columns import NA_TOKENS
 from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
-
 # flag → (dotted VariantsConfig field, type, help)
 _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--focus": ("alignment.focus", str, "id of the focus record (default: the first)"),
@@ -277,7 +277,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)
-    _check_samples(args.samples)
+    _check_draws(args.samples, args.seed)
     table = _read_mutants(args.mutations)
     if args.fitness_column and args.fitness_column not in table.columns:
         raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
@@ -298,7 +298,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         given = table[args.fitness_column]
         fitness = _numbers(given)
         text = given.astype(str).str.strip()
-        odd = int((given.notna() & (text != "") & ~np.isfinite(fitness)).sum())
+        missing = text.isin(NA_TOKENS)  # missing values, not text to warn of
+        odd = int((given.notna() & ~missing & ~np.isfinite(fitness)).sum())
         if odd:  # copied as given; left out of ρ
             print(
                 f"biovae variants: warning: {odd} value(s) of '{args.fitness_column}' are not "
@@ -320,7 +321,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)
-    _check_samples(args.samples)
+    _check_draws(args.samples, args.seed)
     classes.check_fraction(args.uncertain_fraction)  # before any work
     heatmap = _extra_output("--heatmap", args.heatmap, (".png",))
     report = _extra_output("--report", args.report, (".html", ".htm"))
@@ -360,9 +361,11 @@ def _extra_output(flag: str, path: str | None, suffixes: tuple[str, ...]) -> Pat
         raise DataError(f"{flag}: {exc}") from exc
 
 
-def _check_samples(samples: int) -> None:
+def _check_draws(samples: int, seed: int) -> None:
     if samples < 1:
         raise DataError("--samples must be >= 1")
+    if not 0 <= seed < 2**63:  # torch's generator takes no larger seed: a traceback
+        raise DataError(f"--seed must be in 0 .. 2**63 - 1, not {seed}")
 
 
 def _numbers(column) -> np.ndarray:

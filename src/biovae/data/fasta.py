@@ -84,12 +84,7 @@ def read_fasta(
     if not keep.any():
         raise DataError(
             f"{source}: every record contains letters outside the alphabet '{alphabet}'; "
-            + (
-                "nothing is left to read (if the alphabet was detected wrongly, e.g. a protein "
-                "family of nucleotide letters, set it: 'biovae variants fit --alphabet protein')"
-                if detected
-                else "nothing is left to read; check the alphabet set (--alphabet)"
-            )
+            "nothing is left to read" + _all_dropped_fix(raw, alphabet, detected)
         )
     return Dataset(
         x=codes,
@@ -98,6 +93,23 @@ def read_fasta(
         obs={"description": np.asarray(records.descriptions, dtype=object)[keep]},
         alphabet=alphabet,
         source=source,
+    )
+
+
+def _all_dropped_fix(raw: np.ndarray, alphabet: str, detected: bool) -> str:
+    """How to read a file whose every record has a letter outside ``alphabet``: a detected
+    DNA alphabet with U in the file is an RNA family in which some record holds T (detection
+    never picks RNA where T occurs); otherwise perhaps a protein family of nucleotide codes."""
+    if not detected:
+        return "; check the alphabet set (--alphabet)"
+    if alphabet == sequences.DNA and (raw == ord("U")).any():
+        return (
+            " (an RNA family in which some records hold T? set it: "
+            "'biovae variants fit --alphabet rna', which drops the records with T)"
+        )
+    return (
+        " (if the alphabet was detected wrongly, e.g. a protein family of nucleotide letters, "
+        "set it: 'biovae variants fit --alphabet protein')"
     )
 
 
@@ -151,15 +163,26 @@ def parse_fasta(text: str, source: str) -> FastaRecords:
 
 
 def focus_first(records: FastaRecords, focus: str, source: str) -> FastaRecords:
-    """The records with ``focus`` (an id, or an id without its ``/START-END``) moved first."""
-    names = [rid if rid == focus else _RANGE.sub("", rid) for rid in records.ids]
-    if focus not in names:
-        raise DataError(
-            f"{source}: focus sequence '{focus}' not found among the {len(names)} record ids; "
-            f"give an id as written after '>' (the first is '{records.ids[0]}')"
-        )
-    i = names.index(focus)
-    order = [i, *(j for j in range(len(names)) if j != i)]
+    """The records with ``focus`` (an id, or an id without its ``/START-END``) moved first.
+    An id as written wins; a name without a range that several records carry (hits of two
+    domains of one protein, ``P1/1-50`` and ``P1/60-120``) is an error, not the first of them."""
+    if focus in records.ids:
+        i = records.ids.index(focus)
+    else:
+        hits = [j for j, rid in enumerate(records.ids) if _RANGE.sub("", rid) == focus]
+        if not hits:
+            raise DataError(
+                f"{source}: focus sequence '{focus}' not found among the {len(records.ids)} "
+                f"record ids; give an id as written after '>' (the first is '{records.ids[0]}')"
+            )
+        if len(hits) > 1:
+            raise DataError(
+                f"{source}: focus sequence '{focus}' names {len(hits)} records "
+                f"('{records.ids[hits[0]]}', '{records.ids[hits[1]]}'{', ...' * (len(hits) > 2)}); "
+                "give the id with its range, as written after '>'"
+            )
+        i = hits[0]
+    order = [i, *(j for j in range(len(records.ids)) if j != i)]
     return FastaRecords(
         ids=[records.ids[j] for j in order],
         descriptions=[records.descriptions[j] for j in order],
@@ -264,6 +287,13 @@ def _labels(first_id: str, focus: np.ndarray, match: np.ndarray) -> tuple[str, .
             stacklevel=4,
         )
     numbers = start + np.cumsum(is_residue) - 1
-    if not is_residue[match].all():
-        return default  # a gap in the focus row has no residue number
+    gaps = int((~is_residue[match]).sum())
+    if gaps:  # a gap in the focus row has no residue number
+        warnings.warn(
+            f"{first_id}: the focus has a gap in {gaps} of its {int(match.sum())} match columns, "
+            f"which have no residue number, so the range {start}-{end} is not used: match "
+            "columns are numbered 1..L — number mutants so, or choose a focus without gaps",
+            stacklevel=4,
+        )
+        return default
     return tuple(str(n) for n in numbers[match])

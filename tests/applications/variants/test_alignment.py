@@ -55,6 +55,18 @@ def test_focus_by_name_and_not_found(tmp_path):
         read_alignment(path, focus="s2")
 
 
+def test_a_focus_name_two_records_carry_is_refused(tmp_path):
+    # two domain hits of one protein: '--focus P1' must not silently take the first
+    text = ">q/1-4\nMWEL\n>P1/1-4\nMWEK\n>P1/20-23\nMREL\n>P2\nMWEL\n>P2/5-8\nMREL\n"
+    for name in ("f.a2m", "f.a3m"):
+        path = write(tmp_path, name, text)
+        with pytest.raises(DataError, match=r"'P1' names 2 records \('P1/1-4', 'P1/20-23'\)"):
+            read_alignment(path, focus="P1")
+        aln = read_alignment(path, focus="P1/20-23")
+        assert aln.focus_sequence == "MREL" and aln.positions == (20, 21, 22, 23)
+        assert read_alignment(path, focus="P2").ids[0] == "P2"  # the id as written wins
+
+
 def test_a3m_and_stockholm_give_the_same_matrix(tmp_path):
     a3m = ">q/1-4\nMWEL\n>s1\nMWkkEL\n>s2\nM-EaL\n"
     sto = "# STOCKHOLM 1.0\nq/1-4 MW..EL\ns1    MWkkEL\n#=GC RF xx..xx\ns2    M-.aEL\n//\n"
@@ -230,3 +242,24 @@ def test_an_explicit_nucleotide_alphabet_reads_the_other_letter_as_invalid(tmp_p
         read_alignment(write(tmp_path, "dna2.a2m", dna + ">s5\nACGAAC\n"), alphabet="rna")
     with pytest.raises(DataError, match=r"every record .* 'ACGU-'.*check the alphabet set"):
         read_alignment(write(tmp_path, "dna3.a2m", dna), alphabet="rna")
+
+
+def test_an_rna_family_whose_every_record_has_u_names_alphabet_rna(tmp_path):
+    # one record holds T (and U): detected as DNA, every record dropped for its U
+    path = write(tmp_path, "rna.a2m", ">f/1-6\nACGUAC\n>s1\nACGUAU\n>s2\nACGTAU\n")
+    with pytest.raises(DataError, match=r"every record .* 'ACGT-'.*--alphabet rna"):
+        read_alignment(path)
+    assert read_alignment(path, alphabet="rna").ids == ("f/1-6", "s1")
+
+
+@pytest.mark.parametrize("name", ["g.a2m", "g.a3m", "g.sto"])
+def test_a_focus_range_dropped_for_a_gap_in_a_match_column_warns(tmp_path, name):
+    # the focus has no residue at its 7th match column: the range 10-20 cannot number it
+    rows = (("q/10-20", "MKaaLV-NGEST"), ("s1", "MK..LVANGEST"))
+    if name.endswith(".sto"):
+        text = "# STOCKHOLM 1.0\n" + "".join(f"{i} {s}\n" for i, s in rows) + "//\n"
+    else:
+        text = "".join(f">{i}\n{s}\n" for i, s in rows)
+    with pytest.warns(UserWarning, match=r"gap in 1 of its 10 match columns.*range 10-20"):
+        aln = read_alignment(write(tmp_path, name, text), max_gap_fraction=1.0)
+    assert aln.positions == tuple(range(1, 11))

@@ -47,3 +47,16 @@ def test_a_fit_uses_the_scheduled_rate(monkeypatch):
     want = [0.01 * (1 - k / 8) for k in range(8)]
     assert [lrs[0] for lrs in seen] == pytest.approx(want)
     assert all(lrs[0] == lrs[1] for lrs in seen)  # every parameter group
+
+
+def test_a_gpu_this_torch_does_not_see_is_a_config_error(monkeypatch):
+    import numpy as np
+    import torch
+
+    from tests.applications.variants.test_family import SMALL
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    codes = np.zeros((4, 3), dtype=np.uint8)
+    cfg = replace(SMALL.train, steps=1, device="cuda", validation_fraction=0.0)
+    with pytest.raises(ConfigError, match=r"train\.device 'cuda'.*--device cpu"):
+        train_mod.fit_family(codes, np.ones(4), 21, SMALL.model, cfg)

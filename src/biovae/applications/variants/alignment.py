@@ -10,7 +10,9 @@ Policy (documented in the README):
   positions, lower case and '.' are inserts — except in a Stockholm file with a ``#=GC RF``
   line, whose non-gap characters (not '.', '-' or '~') mark the match columns whatever the case
   (as HMMER and EVcouplings read it). Residue numbers come from ``/START-END`` in its id,
-  counting every focus residue (insert residues too), otherwise match columns are numbered 1..L.
+  counting every focus residue (insert residues too), otherwise match columns are numbered 1..L
+  (also, with a warning, when the focus has a gap in a match column). A NAME without its
+  ``/START-END`` that several records carry (two domain hits of one protein) is an error.
 * **Letters**: '-' and '.' in match columns are the gap letter. A record with any other letter
   outside the alphabet (``X``, ``B``, ``Z``, ``J``, ``U``, ``O``, digits ...) in a match column is
   dropped, as DeepSequence does; the number dropped is reported. The focus itself must be clean.

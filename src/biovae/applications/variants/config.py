@@ -109,6 +109,7 @@ class FamilyTrainConfig:
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps must be >= 1")
+        _check(0 <= self.seed < 2**63, "train.seed must be in 0 .. 2**63 - 1")
         _check(self.compile in ("auto", "on", "off"), "train.compile must be auto, on or off")
         _check(
             self.lr_schedule in ("constant", "linear"),
@@ -139,3 +140,7 @@ class VariantsConfig:
 
     def __post_init__(self) -> None:
         _check(self.ensemble >= 1, "ensemble must be >= 1")
+        _check(  # member i trains with seed + i
+            self.train.seed + self.ensemble <= 2**63,
+            "train.seed + ensemble - 1 must be < 2**63 (member i uses seed + i)",
+        )

@@ -58,6 +58,8 @@ class DesignSettings:
         for name in ("n_mutations", "beam", "pool", "n_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"design {name.replace('_', ' ')} must be >= 1")
+        if not 0 <= self.seed < 2**63:  # numpy's and torch's generators take no other
+            raise ConfigError(f"design seed (--seed) must be in 0 .. 2**63 - 1, not {self.seed}")
 
 
 def design(family: Family, settings: DesignSettings, sampled_weights: bool = True) -> dict:

@@ -22,6 +22,7 @@ from biovae.errors import TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
+from biovae.training.distributed import DistContext
 from biovae.training.optim import Adam, adam
 from biovae.training.progress import Progress
 
@@ -50,7 +51,7 @@ def fit_family(
     after each of ``snapshot_seconds`` of training time (callback time is not counted).
     ``progress`` shows a bar over the updates (on a terminal), titled ``label``.
     """
-    device = torch.device(train_cfg.device)
+    device = DistContext().device(train_cfg.device)  # a missing GPU: one line, not a traceback
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
     train_idx, keeper = _split(x, weights, train_cfg)
     w = torch.as_tensor(weights, dtype=torch.float64)[train_idx]
