@@ -3,6 +3,7 @@ one line on stderr naming the problem, exit status 2, and nothing written."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from biovae.errors import DataError, MissingFileError
 from tests.cli._run import run
 from tests.conftest import needs_anndata
 
@@ -388,26 +390,42 @@ def test_report_colouring_and_sample_covariates_need_what_they_act_on(
     assert not samples.exists()
 
 
-def test_a_file_error_is_named_by_every_rank(
-    cellbench_model, fixtures, tmp_path, capsys, monkeypatch
-):
+@pytest.mark.parametrize(
+    ("exc", "said"),
+    [
+        (PermissionError(13, "Permission denied", "z.csv"), "(rank 1): error: z.csv: permission"),
+        (DataError("z.txt: not a table"), ""),  # an input error: rank 0 says it
+        # a missing input file may be missing on this node only: this rank says so
+        (MissingFileError("absent.h5ad: file not found"), "(rank 1): error: absent.h5ad: file"),
+    ],
+)
+def test_a_file_error_is_named_by_every_rank(exc, said, tmp_path, capsys, monkeypatch):
     # an input error is the same on every rank (rank 0 says it); a file error may be one
     # node's own, so a non-zero rank says it too, naming its rank
+    from biovae.cli.main import _run
+
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
+
+    def fails(_):
+        raise exc
+
+    args = argparse.Namespace(command="fit", func=fails, out=str(tmp_path / "m"))
+    assert _run(args) == 2
+    err = capsys.readouterr().err
+    assert said in err if said else err == ""
+
+
+def test_commands_that_do_not_run_distributed_are_refused_under_torchrun(
+    cellbench_model, fixtures, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
     data = fixtures / "cellbench_100x200.h5ad"
-
-    def no_writing(*_, **__):
-        raise PermissionError(13, "Permission denied", str(tmp_path / "z.csv"))
-
-    monkeypatch.setattr("biovae.cli.commands.write_table", no_writing)
     rc, _, err = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.csv")
-    assert rc == 2 and "(rank 1): error:" in err and "permission denied" in err
-    rc, _, err = run(capsys, "embed", cellbench_model, data, "--out", tmp_path / "z.txt")
-    assert rc == 2 and err == ""  # an input error: rank 0 says it
-    # a missing input file may be missing on this node only: this rank says so
-    rc, _, err = run(capsys, "embed", cellbench_model, tmp_path / "absent.h5ad", "--out", "z.csv")
-    assert rc == 2 and "(rank 1): error:" in err and "file not found" in err
+    assert rc == 2 and "'biovae embed' runs in one process" in err
+    assert "only 'biovae fit' trains on several processes" in err
+    assert not (tmp_path / "z.csv").exists()
 
 
 @pytest.mark.parametrize("command", [["demo"], ["map", "ref", "query.h5ad"]])

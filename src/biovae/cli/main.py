@@ -33,7 +33,7 @@ from biovae.cli.options import (
     positive_int,
 )
 from biovae.cli.screen_opts import add_screen_options
-from biovae.errors import BiovaeError, MissingFileError, PeerStoppedError
+from biovae.errors import BiovaeError, ConfigError, MissingFileError, PeerStoppedError
 from biovae.training.allocator import tune_allocator
 
 EPILOG = """examples:
@@ -325,10 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: user errors that may be one rank's alone under torchrun, so every rank reports its own
 _EVERY_RANK = (MissingFileError, PeerStoppedError)
+#: the commands that run on several processes under torchrun (the others would repeat their
+#: whole work in every process)
+_DISTRIBUTED = frozenset({"fit"})
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
+        _refuse_torchrun(args.command)
         refuse_clobbering(args)
         with warnings.catch_warnings():  # restored on return
             warnings.showwarning = _one_line_warning
@@ -347,6 +351,16 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         print("terminated" if isinstance(exc, _Terminated) else "interrupted", file=sys.stderr)
         return 143 if isinstance(exc, _Terminated) else 130
+
+
+def _refuse_torchrun(command: str) -> None:
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1 and command not in _DISTRIBUTED:
+        raise ConfigError(
+            f"'biovae {command}' runs in one process; under torchrun each of the {world} "
+            "processes would repeat it: run it without torchrun (only 'biovae fit' trains on "
+            "several processes)"
+        )
 
 
 class _Terminated(KeyboardInterrupt):
