@@ -61,6 +61,12 @@ def test_refined_ends_reconstruct_at_least_as_well(fitted):
     assert np.all(err1 <= err0 + 1e-4)
 
 
+def test_decode_takes_a_reversed_latent_path(fitted):
+    model, _ = fitted
+    z = np.linspace([-1.0, 0.0], [1.0, 0.5], 4)
+    np.testing.assert_allclose(model.decode(z[::-1]), model.decode(z)[::-1], atol=1e-6)
+
+
 def test_geometry_fit_marks_bonds_that_are_cis_in_the_training_frames(fitted, tmp_path):
     _, structures = fitted
     coords = structures.coords.copy()

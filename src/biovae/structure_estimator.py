@@ -175,7 +175,8 @@ class ConformationVAE(EstimatorConventions):
         """Decoder means E[x|z] as coordinates ``(n, atoms, 3)``."""
         self._check()
         model = self.vae_.model_
-        px = model.decode(torch.as_tensor(np.asarray(z), dtype=torch.float32), None, {})
+        z_nk = torch.as_tensor(np.ascontiguousarray(z), dtype=torch.float32)  # z[::-1] too
+        px = model.decode(z_nk, None, {})
         return model.likelihood.expected(px).numpy().reshape(len(z), -1, 3)
 
     def reconstruct(self, structures: Structures) -> np.ndarray:

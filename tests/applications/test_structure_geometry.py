@@ -65,6 +65,24 @@ def test_batched_rmsd_matches_explicit_superposition():
     assert rmsd(aligned[3], frames[3]) == pytest.approx(0.0, abs=1e-4)
 
 
+def test_rmsd_takes_reversed_views_of_frames():
+    """``frames[::-1]`` (a trajectory read backwards) is a numpy view with negative strides,
+    which torch refuses without a copy."""
+    frames = np.stack([points(seed=s) for s in range(4)])
+    expected = [rmsd(frames[3 - i].copy(), frames[i]) for i in range(4)]
+    np.testing.assert_allclose(rmsd(frames[::-1], frames), expected)
+    np.testing.assert_allclose(nearest_rmsd(frames[::-1], frames), 0.0, atol=1e-6)
+
+
+def test_a_planar_mirror_image_is_superposable():
+    """Mirroring points of a plane is a 180° rotation within space (hand computation): RMSD
+    0 although Kabsch forbids reflections; a non-planar set's mirror image is not."""
+    flat = np.c_[points(8)[:, :2], np.zeros(8)]
+    assert rmsd(flat * [-1.0, 1.0, 1.0], flat) == pytest.approx(0.0, abs=1e-6)
+    r, _, _ = kabsch(flat * [-1.0, 1.0, 1.0], flat)
+    np.testing.assert_allclose(r, np.diag([-1.0, 1.0, -1.0]), atol=1e-9)
+
+
 def brute_force_nearest(queries, frames):
     """Min over frames of the RMSD after explicit Kabsch superposition, one pair at a time."""
     return np.array(

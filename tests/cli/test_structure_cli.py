@@ -72,8 +72,9 @@ def test_validate_fails_the_mirror_image_of_the_training_frames(fixtures, tmp_pa
     [
         ("missing_topology", "--topology"),
         ("no_atoms", "no amino-acid atoms named CA"),
-        ("ragged", "every frame must hold the same atoms"),
+        ("ragged", "model 2 (line 86) holds other atoms than model 1: atom 3 is CA of PHE 4"),
         ("backbone_geometry", "backbone selection needs"),
+        ("other_reference", "76 of 76 residues differ from"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(fixtures, tmp_path, capsys, case, message):
@@ -88,6 +89,13 @@ def test_bad_input_is_one_line_and_exit_2(fixtures, tmp_path, capsys, case, mess
         data = str(tmp_path / "water.pdb")
     elif case == "ragged":
         data = str(ragged_copy(pdb, tmp_path / "ragged.pdb"))
+    elif case == "other_reference":  # as many Cα, but of another protein
+        model_1 = pdb.read_text().split("ENDMDL")[0].splitlines(keepends=True)
+        trp = [
+            line[:17] + "TRP" + line[20:] if line.startswith("ATOM") else line for line in model_1
+        ]
+        (tmp_path / "trp.pdb").write_text("".join(trp) + "ENDMDL\nEND\n")
+        extra = ["--reference", str(tmp_path / "trp.pdb")]
     else:
         extra = ["--select", "backbone"]
     out = tmp_path / "model"

@@ -52,7 +52,7 @@ def test_mmcif_reads_every_model_like_the_pdb(fixtures_dir, tmp_path):
         read_structures(tmp_path / "ubq.cif", select="backbone")
     del st[3][0][10]  # model 4 loses a residue
     st.make_mmcif_document().write_file(str(tmp_path / "gap.cif"))
-    with pytest.raises(DataError, match="model 4 holds other atoms than model 1"):
+    with pytest.raises(DataError, match=r"model 4 holds other atoms than model 1 .*atom 11 is CA"):
         read_structures(tmp_path / "gap.cif")
 
 
@@ -61,7 +61,7 @@ def test_a_pdb_model_with_an_extra_atom_is_a_one_line_error(fixtures_dir, tmp_pa
     last = max(i for i, line in enumerate(lines) if line.startswith("ATOM"))
     extra = lines[last][:6] + "99999" + lines[last][11:]
     (tmp_path / "extra.pdb").write_text("".join([*lines[: last + 1], extra, *lines[last + 1 :]]))
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match=r"model 12 .*77 atoms against 76 \(it adds CA of GLY"):
         read_structures(tmp_path / "extra.pdb")
 
 
@@ -166,3 +166,23 @@ def test_check_same_atoms_tells_another_protein_from_a_renamed_or_mutated_one(fi
         check_same_atoms(renamed(atom_names=names), s, "fix", "the model")
     with pytest.raises(DataError, match="75 atoms selected but the model has 76; fix"):
         check_same_atoms(renamed(n=75), s, "fix", "the model")
+
+
+def test_a_pdb_model_with_other_atoms_of_the_same_count_is_a_one_line_error(fixtures_dir, tmp_path):
+    """MDAnalysis reads later models by position: a model that lacks residue 10 but has an
+    extra one at its end, or lists two atoms in another order, would be read silently with
+    every coordinate after them given to the wrong residue."""
+    text = (fixtures_dir / "ubiquitin_2k39_ca_12.pdb").read_text()
+    models = text.split("MODEL")
+    atoms = models[3].splitlines(keepends=True)  # "  3", then the atoms of model 3
+    gly10 = next(i for i, line in enumerate(atoms) if line[22:26] == "  10")
+    last = max(i for i, line in enumerate(atoms) if line.startswith("ATOM"))
+    extra = atoms[last][:17] + "GLY A  77" + atoms[last][26:]
+    missing = [*atoms[:gly10], *atoms[gly10 + 1 : last + 1], extra, *atoms[last + 1 :]]
+    (tmp_path / "gap.pdb").write_text("MODEL".join([*models[:3], "".join(missing), *models[4:]]))
+    with pytest.raises(DataError, match=r"model 3 \(line \d+\) .*atom 10 is CA of LYS 11"):
+        read_structures(tmp_path / "gap.pdb")
+    swapped = [*atoms[:gly10], atoms[gly10 + 1], atoms[gly10], *atoms[gly10 + 2 :]]
+    (tmp_path / "order.pdb").write_text("MODEL".join([*models[:3], "".join(swapped), *models[4:]]))
+    with pytest.raises(DataError, match=r"model 3 .* where model 1 has CA of GLY 10, chain A"):
+        read_structures(tmp_path / "order.pdb")

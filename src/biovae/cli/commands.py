@@ -138,8 +138,10 @@ def _load(args: argparse.Namespace):
 def cmd_embed(args: argparse.Namespace) -> int:
     out = check_output(args.out, (*TABLE_SUFFIXES, ".h5ad"))
     annotate = out.name.lower().removesuffix(".gz").endswith(".h5ad")
-    fmt = (getattr(args, "cfg__data__format", None) or infer_format(args.data)).lower()
-    if annotate and (out.name.lower().endswith(".gz") or fmt != "h5ad"):
+    # DATA's format only matters for an .h5ad output: a structure file given with a structure
+    # model must reach _load, which names the command to use
+    fmt = (getattr(args, "cfg__data__format", None) or infer_format(args.data)) if annotate else ""
+    if annotate and (out.name.lower().endswith(".gz") or fmt.lower() != "h5ad"):
         raise ConfigError(
             f"cannot write {out}: an .h5ad output is DATA annotated, so DATA must be an .h5ad "
             "file (and the output not gzipped); write .csv or .tsv otherwise"

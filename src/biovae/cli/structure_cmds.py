@@ -180,7 +180,7 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.cli.options import build_config
-    from biovae.data.structure import read_structures
+    from biovae.data.structure import check_same_atoms, read_structures
     from biovae.persistence import check_model_out
     from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
@@ -189,8 +189,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     report = check_plot_output(args.report, (".html",)) if args.report else None
     structures = read_structures(args.data, args.topology, args.select)
     reference = None
-    if args.reference:
-        reference = read_structures(args.reference, None, args.select).coords[0]
+    if args.reference:  # superposed atom by atom: the same atoms as the frames, as validate's
+        ref = read_structures(args.reference, None, args.select)
+        fix = "pass a reference of the same protein (--select as for the frames)"
+        check_same_atoms(ref, structures, fix, args.data)
+        reference = ref.coords[0]
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     model = ConformationVAE(args.loss, cfg, progress=not args.quiet).fit(structures, reference)
     print(model.save(args.out))

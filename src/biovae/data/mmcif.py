@@ -39,9 +39,10 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
         if atoms is None:
             atoms = these
         elif these != atoms:
+            found = _difference(these, atoms)
             raise DataError(
-                f"{path}: model {k + 1} holds other atoms than model 1 ({len(these)} against "
-                f"{len(atoms)} selected); every model must hold the same atoms"
+                f"{path}: model {k + 1} holds other atoms than model 1 ({found}); every model "
+                "must hold the same atoms"
             )
         frames.append(xyz)
     if not atoms:
@@ -65,3 +66,19 @@ def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndar
                     atoms.append((chain.name, residue.seqid.num, residue.name, name))
                     xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
     return atoms, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+
+
+def _difference(these: list[Atom], first: list[Atom]) -> str:
+    """Where the selected atoms of a model first differ from those of model 1."""
+    counts = f"{len(these)} against {len(first)} selected"
+    i = next((k for k, (a, b) in enumerate(zip(these, first)) if a != b), None)
+    if i is not None:
+        return f"{counts}; atom {i + 1} is {_name(these[i])} where model 1 has {_name(first[i])}"
+    if len(these) < len(first):
+        return f"{counts}; it lacks {_name(first[len(these)])}"
+    return f"{counts}; it adds {_name(these[len(first)])}"
+
+
+def _name(atom: Atom) -> str:
+    chain, number, residue, name = atom
+    return f"{name} of {residue} {number}, chain {chain}"

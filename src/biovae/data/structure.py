@@ -15,6 +15,7 @@ import numpy as np
 
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
+from biovae.data.pdb_models import check_same_models, is_pdb
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
 from biovae.data.trajectory_ends import check_whole_frames
 from biovae.data.writers import atomic_open
@@ -122,6 +123,8 @@ def read_structures(
         if select == "backbone" and set(name) != set(_BACKBONE):
             _check_atoms(path, _Names(name), select)
         return Structures(coords, name, resname, np.asarray(resid), chain, str(path))
+    if is_pdb(path):  # MDAnalysis pairs the atoms of later models with model 1's by position
+        check_same_models(path)
     universe = _universe(path, topology)
     atoms = _first_conformers(_amino_acid_atoms(universe, select))
     _check_atoms(path, atoms, select)

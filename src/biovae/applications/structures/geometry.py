@@ -54,7 +54,13 @@ def rmsd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     ``a`` and ``b`` are ``(..., atoms, 3)`` and broadcast against each other.
     """
-    return pairwise_rmsd(torch.as_tensor(np.asarray(a)), torch.as_tensor(np.asarray(b))).numpy()
+    return pairwise_rmsd(_tensor(a), _tensor(b)).numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """``a`` as a tensor; a view with negative strides (``frames[::-1]``) is copied, which
+    :func:`torch.as_tensor` refuses."""
+    return torch.as_tensor(np.ascontiguousarray(a))
 
 
 def pairwise_rmsd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -93,9 +99,9 @@ def nearest_rmsd(queries: np.ndarray, frames: np.ndarray) -> np.ndarray:
     query_step = max(pairs // frame_step, 1)
     best = np.full(len(queries), np.inf)
     for i in range(0, len(queries), query_step):
-        q = torch.as_tensor(np.asarray(queries[i : i + query_step]))[:, None]
+        q = _tensor(queries[i : i + query_step])[:, None]
         for j in range(0, len(frames), frame_step):
-            f = torch.as_tensor(np.asarray(frames[j : j + frame_step]))[None]
+            f = _tensor(frames[j : j + frame_step])[None]
             near = pairwise_rmsd(q, f).min(1).values.numpy()
             best[i : i + query_step] = np.minimum(best[i : i + query_step], near)
     return best
