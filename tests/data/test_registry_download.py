@@ -140,9 +140,11 @@ def test_a_damaged_shipped_data_set_is_refused(tmp_path, monkeypatch):
 def test_demo_names_the_epochs_when_they_are_wrong(tmp_path, capsys):
     from biovae.cli.main import main
 
-    assert main(["demo", "--epochs", "-1", "--out", str(tmp_path / "d")]) == 2
+    with pytest.raises(SystemExit) as exit_:  # refused while parsing, by the flag's name
+        main(["demo", "--epochs", "-1", "--out", str(tmp_path / "d")])
     err = capsys.readouterr().err.strip()
-    assert err.endswith("train.epochs must be >= 1") and not (tmp_path / "d").exists()
+    assert exit_.value.code == 2 and err.endswith("argument --epochs: must be >= 1, got -1")
+    assert not (tmp_path / "d").exists()
 
 
 def test_demo_refuses_an_unusable_out_before_training(tmp_path, capsys):
