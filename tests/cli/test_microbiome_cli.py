@@ -289,3 +289,13 @@ def test_mmd_batch_flag_from_the_command_line(fixtures, tmp_path, capsys):
         )  # fmt: skip
         assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists()
+
+
+def test_audit_refuses_one_covariate_as_both_technical_and_biological(fixtures, tmp_path, capsys):
+    rc, _, err = run(
+        capsys, "audit", tmp_path / "no_model", fixtures / ABUND, "--obs", fixtures / META,
+        "--covariates", "studyID,study_condition", "--technical", "studyID",
+        "--biological", "studyID", "--out", tmp_path / "a",
+    )  # fmt: skip
+    assert rc == 2 and "--technical and --biological both name 'studyID'" in err
+    assert "Traceback" not in err and not (tmp_path / "a").exists()

@@ -170,3 +170,37 @@ def test_a_dimension_carries_a_rare_level_only_beyond_chance():
             audit_covariate(rng.normal(size=(12, 10)), noise, 3, 0, False)["carrying_dimensions"]
         )
     assert spurious <= 2, spurious
+
+
+def test_numbers_beside_unknown_are_audited_as_numbers(tmp_path):
+    import pandas as pd
+
+    from biovae.data.tables import read_obs_table
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(200, 3))
+    age = np.round(50 + 10 * z[:, 1])
+    meta = pd.DataFrame({"id": [f"s{i}" for i in range(200)], "age": age.astype(int)})
+    meta["age"] = meta["age"].astype(object)
+    meta.loc[:19, "age"] = "unknown"  # a metadata table as exported: read back as text
+    meta.to_csv(tmp_path / "meta.tsv", sep="\t", index=False)
+    _, obs = read_obs_table(tmp_path / "meta.tsv")
+    result = audit(z, obs)["covariates"]["age"]
+    assert result["kind"] == "continuous" and result["records"] == 180
+    assert result["missing"] == 20 and result["r2"] > 0.9 and result["carrying_dimensions"] == [1]
+    nullable = pd.Series(age, dtype="Int64").where(np.arange(200) >= 20)  # pd.NA: object array
+    assert audit_covariate(z, nullable.to_numpy())["kind"] == "continuous"
+    plates = np.array([f"{i:02d}" for i in range(40)] * 5, dtype=object)  # text stays text
+    assert audit_covariate(z, plates)["levels"][:2] == ["00", "01"]
+
+
+def test_a_covariate_of_another_length_is_a_data_error():
+    z, labels = two_groups(n=50)
+    with pytest.raises(DataError, match=r"^covariate 'g' has shape \(49,\), but .* 50 records"):
+        audit(z, {"g": labels[:49]})
+
+
+def test_one_covariate_cannot_be_both_technical_and_biological():
+    z, labels = two_groups(n=50)
+    with pytest.raises(DataError, match="'g' is named both technical and biological"):
+        audit(z, {"g": labels}, ["g"], ["g"])

@@ -77,6 +77,12 @@ def _check_args(args: argparse.Namespace) -> Path:
         raise ConfigError(
             f"--technical/--biological/--categorical name {unknown[0]!r}, not in --covariates"
         )
+    both = sorted(set(args.technical) & set(args.biological))
+    if both:
+        raise ConfigError(
+            f"--technical and --biological both name {both[0]!r}; a covariate is one or the "
+            "other (the verdict compares a technical with a biological covariate)"
+        )
     return out
 
 

@@ -54,6 +54,30 @@ def is_missing(values: np.ndarray) -> np.ndarray:
     return np.isin(text, ["", "nan", "na", "unknown"])
 
 
+def as_numbers(values: Any) -> np.ndarray:
+    """``values`` as float64 (NaN = missing) when it holds numbers apart from its missing
+    entries: numbers beside ``"unknown"`` (a table reader keeps such a column as text) or in
+    an object array (pandas' nullable ``Int64`` with ``pd.NA``); otherwise unchanged. Text
+    with nothing missing stays text (plate ``"01"`` is a level, not the number 1)."""
+    v = np.asarray(values)
+    if v.dtype.kind in "iufb":
+        return v
+    missing = is_missing(v)
+    items = v[~missing]
+    texts = any(isinstance(item, str) for item in items)
+    if not items.size or (texts and not missing.any()):
+        return v
+    if any(isinstance(item, (bool, np.bool_)) for item in items):
+        return v
+    try:
+        numbers = np.asarray([float(item) for item in items], dtype=np.float64)
+    except (TypeError, ValueError):
+        return v
+    out = np.full(v.shape, np.nan)
+    out[~missing] = numbers
+    return out
+
+
 def is_categorical_column(values: np.ndarray) -> bool:
     """Text columns, and numeric columns with few distinct values, are categorical."""
     v = np.asarray(values)
@@ -188,6 +212,7 @@ def audit_covariate(
     by :func:`is_categorical_column`."""
     from scipy.stats import kruskal, spearmanr
 
+    values = as_numbers(values)
     keep = ~is_missing(values)
     if not keep.any():
         raise DataError(f"it has no values (all {keep.size} missing)")
@@ -266,6 +291,16 @@ def audit(
     for name in (*technical, *biological):
         if name not in covariates:
             raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
+    both = sorted(set(technical) & set(biological))
+    if both:
+        raise DataError(f"covariate {both[0]!r} is named both technical and biological; pick one")
+    covariates = {name: as_numbers(v) for name, v in covariates.items()}
+    for name, v in covariates.items():
+        if v.shape != (z.shape[0],):
+            raise DataError(
+                f"covariate {name!r} has shape {v.shape}, but the latent means hold "
+                f"{z.shape[0]} records; give one value per record, in the order of z"
+            )
     forced = {*categorical, *(t for t in technical if looks_like_codes(covariates[t]))}
     results = {
         name: _audited(name, z, v, n_splits, seed, True if name in forced else None)

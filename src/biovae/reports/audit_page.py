@@ -65,13 +65,15 @@ GUIDE = (
 
 
 def _maps(panel: AuditPanel) -> str:
+    from biovae.diagnostics.confounding import as_numbers
     from biovae.reports.analysis import project_2d
     from biovae.reports.plots import latent_map
 
     proj = project_2d(panel.z)
     imgs = []
     for name, values in panel.colour_by.items():
-        png = base64.b64encode(latent_map(proj, np.asarray(values), name)).decode()
+        # numbers beside "unknown" get a colour scale, as the audit treats them as numbers
+        png = base64.b64encode(latent_map(proj, as_numbers(values), name)).decode()
         imgs.append(f'<img alt="latent map by {escape(name)}" src="data:image/png;base64,{png}">')
     return "".join(imgs)
 
