@@ -166,7 +166,18 @@ def sweep(
     config: FitConfig,
     rd_samples: int = 16,
 ) -> list[dict[str, float]]:
-    """Fit one VAE per β and measure held-out rate and distortion of each (the R–D curve)."""
+    """Fit one VAE per β and measure held-out rate and distortion of each (the R–D curve).
+    The held-out records must be at least 2: active units measure how codes vary between them."""
+    if len(held_out) < 2:  # before any training
+        raise DataError(
+            f"{held_out.source or 'held-out data'}: a sweep measures rate, distortion and "
+            f"active units on at least 2 held-out records, got {len(held_out)}"
+        )
+    if config.objective.iwae_samples > 1:  # refused at training, after the first β's model
+        raise ConfigError(
+            f"a β sweep weighs the ELBO's KL term, which the IWAE-{config.objective.iwae_samples}"
+            " bound (objective.iwae_samples) does not have; set objective.iwae_samples to 1"
+        )
     points = []
     for beta in betas:
         cfg = dataclasses.replace(

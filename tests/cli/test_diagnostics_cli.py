@@ -10,7 +10,7 @@ import pytest
 
 import biovae
 from biovae.cli.main import main
-from biovae.diagnose import DiagnoseOptions, diagnose
+from biovae.diagnose import DiagnoseOptions, diagnose, sweep
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import load_model
 from tests.cli._run import run, small_table
@@ -232,6 +232,37 @@ def test_sweep_fidelity_on_a_few_held_out_records(fixtures, tmp_path, capsys):
     rc, _, err = run(capsys, *args, "--held-out", 0.01, "--out", tmp_path / "one")
     assert rc == 2 and "at least 2 held-out records, got 1 of 60" in err
     assert "β=" not in err and not (tmp_path / "one").exists()  # refused before training
+
+
+def test_sweep_refuses_a_single_held_out_or_training_record(small_model, tmp_path, capsys):
+    # one held-out record has no spread of codes: it read "0 active units" at every β
+    data = small_model / "d.tsv"
+    n = len(pd.read_csv(data, sep="\t", index_col=0))
+    args = ["sweep", data, "--beta", "1", "--epochs", "1", *FAST]
+    for frac, what in ((0.5 / n, "held-out"), (1 - 1 / n, "training")):
+        rc, _, err = run(capsys, *args, "--held-out", frac, "--out", tmp_path / "rd")
+        assert rc == 2 and f"at least 2 {what} records, got 1 of {n}" in err, err
+        assert len(err.strip().splitlines()) == 1 and "β=" not in err
+        assert not (tmp_path / "rd").exists()
+    table = pd.read_csv(data, sep="\t", index_col=0).to_numpy()
+    train, one = (biovae.inputs.as_dataset(x) for x in (table[:10], table[10:11]))
+    with pytest.raises(DataError, match="at least 2 held-out records, got 1"):
+        sweep(train, one, [1.0], load_model(small_model / "m").config_)
+
+
+def test_sweep_refuses_an_iwae_objective_before_training(small_model, monkeypatch):
+    import dataclasses
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a model was trained before the refusal")
+
+    monkeypatch.setattr(biovae.VAE, "fit", no_training)
+    cfg = load_model(small_model / "m").config_
+    cfg = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, iwae_samples=3))
+    x = pd.read_csv(small_model / "d.tsv", sep="\t", index_col=0).to_numpy()
+    train, held_out = biovae.inputs.as_dataset(x[:20]), biovae.inputs.as_dataset(x[20:])
+    with pytest.raises(ConfigError, match="IWAE-3"):  # no KL term for β to weigh
+        sweep(train, held_out, [1.0, 10.0], cfg)
 
 
 def test_a_predictive_check_that_cannot_run_says_why():

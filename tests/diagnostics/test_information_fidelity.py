@@ -110,6 +110,12 @@ def test_collapse_verdict_and_remedies():
     assert "no sign of posterior collapse" in ok.verdict and ok.remedies == []
 
 
+def test_collapse_verdict_counts_one_collapsed_dimension_in_the_singular():
+    active = np.array([True, False, True])
+    rep = collapse_report(np.ones(3), np.ones(3), active, {"mutual_information": 1.0}, FitConfig())
+    assert "2 of 3" in rep.verdict and "; 1 dimension collapsed to the prior" in rep.verdict
+
+
 def test_table_fidelity_separates_wrong_samples():
     rng = np.random.default_rng(0)
     real = rng.normal(size=(600, 10))

@@ -53,6 +53,20 @@ def test_statistic_check_counts_features_outside_by_hand():
     assert "vary less than the model predicts" in verdict
 
 
+def test_signed_means_have_no_relative_difference_rather_than_a_perfect_one():
+    # centred data: no feature has a positive observed and replicated mean, so observed /
+    # replicated − 1 is undefined; it used to read 0 (+0.0 % in the page) beside a misfit
+    from biovae.diagnostics.predictive import PredictiveCheck
+    from biovae.reports.diagnostics_page import predictive_section
+
+    replicated = np.tile(np.linspace(-1.0, -0.5, 40)[:, None], (1, 3))
+    check = PredictiveCheck({"mean": StatisticCheck(np.full(3, -3.0), replicated)}, 40)
+    d = check.to_dict()["statistics"]["mean"]
+    assert np.isnan(d["median_relative_difference"]) and d["share_outside"] == 1.0
+    (row,) = predictive_section({"predictive": check.to_dict()}).tables[0].rows
+    assert row[1] == "100.0%" and row[-1] == "—"
+
+
 def test_well_specified_models_pass(counts):
     # well specified includes the latent: the data vary by one cell factor. A second latent
     # dimension soaks up part of the NB noise, the fitted θ comes out too large (0.61 against

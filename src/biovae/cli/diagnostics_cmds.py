@@ -98,6 +98,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ds = read_input(args.data, cfg.data)
     cfg = for_sequences(cfg, args, ds.alphabet)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
+    for n, records, fix in (  # active units compare held-out records; fitting needs two
+        (len(held_out), "held-out records", "raise --held-out"),
+        (len(train), "training records", "lower --held-out"),
+    ):
+        if n < 2:
+            raise DataError(
+                f"{args.data}: a sweep needs at least 2 {records}, got {n} of {len(ds)} with "
+                f"--held-out {args.held_out:g}; {fix} or give more records"
+            )
     if args.fidelity and len(held_out) < MIN_RECORDS:
         raise DataError(
             f"{args.data}: --fidelity compares held-out records with as many samples and needs "

@@ -66,7 +66,7 @@ def collapse_report(
     verdict += (
         "; the model has collapsed to the prior"
         if n_active == 0
-        else f"; {k - n_active} dimensions collapsed to the prior"
+        else f"; {k - n_active} dimension{'s' if k - n_active > 1 else ''} collapsed to the prior"
     )
     verdict += f" — likely because {causes}." if causes else "."
     return CollapseReport(

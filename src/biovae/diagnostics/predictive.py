@@ -71,10 +71,12 @@ class StatisticCheck:
     @property
     def relative_difference(self) -> float:
         """Median over features of observed / replicated mean − 1 (features where both are
-        positive): how large the misfit is, beside how many features show it."""
+        positive): how large the misfit is, beside how many features show it. NaN (null in the
+        JSON) where no feature has both positive, e.g. the means of centred data: a ratio of
+        signed values says nothing, and 0 would read as a perfect fit."""
         rep = self.replicated.mean(axis=0)
         ok = (rep > 0) & (self.observed > 0)
-        return float(np.median(self.observed[ok] / rep[ok] - 1)) if ok.any() else 0.0
+        return float(np.median(self.observed[ok] / rep[ok] - 1)) if ok.any() else float("nan")
 
     def to_dict(self) -> dict:
         return {

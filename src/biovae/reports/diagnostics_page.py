@@ -251,10 +251,10 @@ def predictive_section(results: dict) -> Section | None:
     rows = tuple(
         (
             name.replace("_", " "),
-            f"{v['share_outside']:.1%}",
-            f"{v['share_above_all']:.1%}",
-            f"{v['share_below_all']:.1%}",
-            f"{v['median_relative_difference']:+.1%}",
+            _share_text(v["share_outside"]),
+            _share_text(v["share_above_all"]),
+            _share_text(v["share_below_all"]),
+            _share_text(v["median_relative_difference"], "+"),
         )
         for name, v in stats.items()
     )
@@ -326,3 +326,8 @@ def fidelity_verdict(fid: dict[str, dict[str, float]], metrics: list[str]) -> st
 def _se_text(se: float | None) -> str:
     """A standard error, or a dash where it is undefined (one record: no spread to measure)."""
     return "—" if se is None or not math.isfinite(se) else f"{se:.3f}"
+
+
+def _share_text(share: float | None, sign: str = "") -> str:
+    """A share as a percentage, or a dash where it is undefined (null in the JSON)."""
+    return "—" if share is None or not math.isfinite(share) else f"{share:{sign}.1%}"
