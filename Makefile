@@ -59,6 +59,7 @@ bench: $(STAMP)  ## run every benchmark (hours on 2 cores; results in benchmarks
 	$(PY) benchmarks/throughput.py
 	$(PY) benchmarks/diagnostics.py
 	$(PY) benchmarks/microbiome.py
+	$(PY) benchmarks/calibration.py
 	$(PY) benchmarks/structures.py
 	$(PY) benchmarks/variants.py --out bench-output/variants
 	$(PY) benchmarks/singlecell.py --threads 1

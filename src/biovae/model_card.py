@@ -243,10 +243,26 @@ def _training_rows(est: Any) -> list[tuple[str, str]]:
         rows.append(("Training", _training_text(cfg, history, getattr(est, "n_validation_", 0))))
     elif cfg.model.kind != "pca":
         rows.append(("Training", f"seed {train.seed}"))
+    if cfg.model.kind == "ssvae":
+        rows.append(("Label probabilities", _temperature_text(est)))
     fingerprint = getattr(est, "fingerprint_", "")
     if fingerprint:
         rows.append(("Data fingerprint", f"{fingerprint} (biovae's digest of the data read)"))
     return rows
+
+
+def _temperature_text(est: Any) -> str:
+    t, n = getattr(est, "temperature_", 1.0), getattr(est, "n_calibration_", 0)
+    if not n:
+        return (
+            "q(y|x) as the classifier gives it (no temperature: too few labelled validation "
+            "records to fit one on)"
+        )
+    return (
+        f"q(y|x) with its logits divided by a temperature of {t:.3g}, fitted on the {n:,} "
+        "labelled validation records (held out of training) by their negative log-likelihood "
+        "(Guo et al. 2017); the most likely label is unchanged"
+    )
 
 
 def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:

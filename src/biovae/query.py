@@ -63,7 +63,10 @@ def map_query(
     cfg = dataclasses.replace(est.config_, train=train)
     model, history = _train(est, ds, new_cov, cfg, progress)
     new_schema = dataclasses.replace(schema, covariates=new_cov)
-    return _mapped(type(est), _mapping(est, new_cov), cfg, new_schema, model, history, ds)
+    out = _mapped(type(est), _mapping(est, new_cov), cfg, new_schema, model, history, ds)
+    if hasattr(est, "temperature_"):  # the reference's classifier, and its temperature
+        out.temperature_, out.n_calibration_ = est.temperature_, est.n_calibration_
+    return out
 
 
 def _with_new_levels(cov: Any, ds: Any) -> Any:

@@ -2,8 +2,9 @@
 
 Fits on all records; those whose ``labels_key`` entry is missing, "unknown" or
 ``data.unlabeled_category`` are unlabelled.
-``predict_proba`` gives q(y|x) for any records (labelled or not), ``predict`` the most likely
-level, ``transform`` the label-guided latent map.
+``predict_proba`` gives q(y|x) for any records (labelled or not), temperature-scaled on the
+labelled records of the fit's validation split (:mod:`biovae.calibration`), ``predict`` the
+most likely level, ``transform`` the label-guided latent map.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from biovae import calibration, persistence
 from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import _LatentEstimator
-from biovae.inputs import without_target
+from biovae.fit_inputs import validation_split
+from biovae.inputs import as_dataset, without_target
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
 from biovae.training import InMemorySource, seeded
@@ -63,6 +66,32 @@ class SemiSupervisedVAE(_LatentEstimator):
             )
         return obs
 
+    def fit(self, X: Any, obs: Any = None, **kwargs: Any) -> SemiSupervisedVAE:
+        """Fit as :meth:`VAE.fit`, then the temperature of :meth:`predict_proba`: the T that
+        minimises the negative log-likelihood of q(y|x) / T on the labelled records of the
+        validation split (held out of training; T = 1 with fewer than
+        :data:`biovae.calibration.MIN_RECORDS` of them). ``temperature_`` holds T and
+        ``n_calibration_`` the number of records it was fitted on."""
+        super().fit(X, obs, **kwargs)
+        ds = as_dataset(X, without_target(self._obs(obs)), layer=self.config_.data.layer)
+        held = self.held_out_labelled(ds)
+        logits = (
+            self._logits(ds.subset(held), None) if len(held) >= calibration.MIN_RECORDS else None
+        )
+        given = self.schema_.labels.encode(ds.obs, ds.source).numpy()[held]
+        self.temperature_ = 1.0 if logits is None else calibration.fit_temperature(logits, given)
+        self.n_calibration_ = 0 if logits is None else len(held)
+        return self
+
+    def held_out_labelled(self, ds: Dataset) -> np.ndarray:
+        """Indices of the labelled records of the fit's validation split, ``ds`` being the
+        data the model was fitted on (the split is recomputed from its seed and labels)."""
+        train = self.config_.train
+        given = self.schema_.labels.encode(ds.obs, ds.source)
+        _, val = validation_split(len(ds), train.validation_fraction, train.seed, given)
+        val = val.numpy()
+        return val[given.numpy()[val] >= 0]
+
     def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
         """The covariate offsets of a ``clr_residual`` classifier input, from the training
         records (labelled or not)."""
@@ -84,15 +113,23 @@ class SemiSupervisedVAE(_LatentEstimator):
         self._check_fitted()
         return self.schema_.labels.levels
 
+    def predict_proba(self, X: Any, obs: Any = None, *, calibrated: bool = True) -> np.ndarray:
+        """Label probabilities of every record, shape (n, levels), columns ordered as
+        ``classes_``: q(y|x) with its logits divided by ``temperature_`` (see :meth:`fit`);
+        ``calibrated=False``: q(y|x) as the classifier gives it."""
+        logits = self._logits(X, obs)
+        t = getattr(self, "temperature_", 1.0) if calibrated else 1.0
+        return calibration.probabilities(logits, t)
+
     @torch.no_grad()
-    def predict_proba(self, X: Any, obs: Any = None) -> np.ndarray:
-        """q(y|x) of every record, shape (n, levels), columns ordered as ``classes_``."""
+    def _logits(self, X: Any, obs: Any) -> np.ndarray:
+        """The classifier's logits of q(y|x), shape (n, levels), float64."""
         _, source = self._source(X, obs)
         model = self.model_
         if not len(source):
             return np.zeros((0, len(self.classes_)))
-        probs = [model.label_distribution(b.x, b.c).probs for b in self._batches(source)]
-        return torch.cat(probs).double().numpy()
+        logits = [model.label_distribution(b.x, b.c).logits for b in self._batches(source)]
+        return torch.cat(logits).double().numpy()
 
     def predict(self, X: Any, obs: Any = None) -> np.ndarray:
         """Most likely label level of every record."""
@@ -120,6 +157,26 @@ class SemiSupervisedVAE(_LatentEstimator):
                 ]
                 out.append(torch.stack(runs).mean(0))
         return torch.cat(out).double().numpy()
+
+    def save(self, path: Any, metadata: dict | None = None, card: Any = None) -> Any:
+        """As :meth:`VAE.save`, with the temperature of :meth:`predict_proba`."""
+        own = {
+            "label_temperature": getattr(self, "temperature_", 1.0),
+            "n_calibration": getattr(self, "n_calibration_", 0),
+        }
+        return super().save(path, {**(metadata or {}), **own}, card)
+
+    @classmethod
+    def from_saved(cls, saved: persistence.SavedModel) -> SemiSupervisedVAE:
+        est = super().from_saved(saved)
+        t = saved.metadata.get("label_temperature", 1.0)  # models saved before: q(y|x) as is
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t < float("inf"):
+            raise DataError(
+                f"metadata.json: label_temperature {t!r} is not a positive number; the model "
+                "folder is damaged: refit or restore it"
+            )
+        est.temperature_, est.n_calibration_ = float(t), int(saved.metadata.get("n_calibration", 0))
+        return est
 
 
 def _check_composition(ds: Dataset, classifier_input: str) -> None:

@@ -110,6 +110,8 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
         "elbo": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
+    if hasattr(est, "temperature_"):  # the scale of the label probabilities in obs
+        settings["label_temperature"] = float(est.temperature_)
     mapping = getattr(est, "mapping_", None)
     if mapping and mapping.get("reference_fingerprint"):
         settings["reference_fingerprint"] = mapping["reference_fingerprint"]

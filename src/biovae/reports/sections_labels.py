@@ -38,9 +38,11 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     )
     agree = float((predicted[labelled] == given[labelled]).mean()) if labelled.any() else None
     confidence = float(proba[labelled].max(1).mean()) if labelled.any() else None
-    held = _held_out(est, ds, given) if same else None
+    held = est.held_out_labelled(ds) if same and labelled.any() else None
     check = (
-        _held_out_check(predicted[held] == given[held], proba[held].max(1))
+        _held_out_check(
+            predicted[held] == given[held], proba[held].max(1), getattr(est, "n_calibration_", 0)
+        )
         if held is not None
         else ""
     )
@@ -72,22 +74,10 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     )
 
 
-def _held_out(est: Any, ds: Dataset, given: np.ndarray) -> np.ndarray:
-    """The labelled records of the model's validation split (held out of its training); ``ds``
-    must be the data it was fitted on."""
-    import torch
-
-    from biovae.fit_inputs import validation_split
-
-    train = est.config_.train
-    _, val = validation_split(len(ds), train.validation_fraction, train.seed, torch.tensor(given))
-    val = val.numpy()
-    return val[given[val] >= 0]
-
-
-def _held_out_check(hits: np.ndarray, top: np.ndarray) -> str:
+def _held_out_check(hits: np.ndarray, top: np.ndarray, calibrated_on: int = 0) -> str:
     """Agreement and confidence on labelled records held out of training, and whether the
-    confidence runs above what the agreement allows (its 95 % Wilson upper bound)."""
+    confidence runs above what the agreement allows (its 95 % Wilson upper bound);
+    ``calibrated_on``: the records the probabilities' temperature was fitted on (these)."""
     n, k = len(hits), int(hits.sum())
     if not n:
         return " No labelled record was held out of training to check the probabilities on."
@@ -96,6 +86,11 @@ def _held_out_check(hits: np.ndarray, top: np.ndarray) -> str:
         f" On the {n:,} labelled records held out of training (validation), {k / n:.1%} are "
         f"predicted as given, with a mean top probability of {top.mean():.1%}"
     )
+    if calibrated_on:
+        text += (
+            " (the probabilities' temperature was fitted on these records, which makes the "
+            "check favourable)"
+        )
     if top.mean() > centre + half:
         return text + ": above what that agreement allows — the probabilities are overconfident."
     return text + "."
