@@ -65,6 +65,11 @@ def parse_positions(text: str | None, match: tuple[int, ...]) -> tuple[int, ...]
         if last is None:
             out.append(first)  # checked against the match columns by design()
             continue
+        if last < first:
+            raise ConfigError(
+                f"--positions {part.strip()}: a range runs from the lower residue number to the "
+                f"higher; write {last}-{first}"
+            )
         inside = [p for p in match if first <= p <= last]
         if not inside:
             raise ConfigError(

@@ -93,7 +93,12 @@ def test_the_design_command_screens_and_writes(fitted, tmp_path, capsys):
 def test_bad_positions_write_nothing(fitted, tmp_path, capsys):
     model = family.save(tmp_path / "fam", fitted)
     out = tmp_path / "d.csv"
-    bad = (("4O-45", "expected residue numbers"), ("1-3", "no match column"), ("56", "56 is not"))
+    bad = (
+        ("4O-45", "expected residue numbers"),
+        ("1-3", "no match column"),
+        ("56", "56 is not"),
+        ("45-40", "write 40-45"),  # a reversed range, not "no match column there"
+    )
     for positions, message in bad:
         args = ["variants", "design", model, "--positions", positions, "--out", out]
         rc, _, err = run(capsys, *args)
