@@ -59,10 +59,6 @@ def vae(
     est_cls = SemiSupervisedVAE if data.labels_key else VAE
     est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
     _write_results(adata, est, key_added)
-    if cfg.model.network.decoder == "linear":
-        from biovae.applications.loadings import loadings
-
-        adata.varm[f"{key_added}_loadings"] = loadings(est).to_numpy()
     return est
 
 
@@ -83,15 +79,23 @@ def write_latent(
 ) -> None:
     """Write ``est``'s posterior means ``z`` of ``adata``'s cells (and, for a semi-supervised
     VAE, its label probabilities ``proba``) as :func:`vae` does: ``obsm[key_added]``, the
-    settings in ``uns[key_added]``, the predictions in ``obs``; what an earlier fit wrote under
-    ``key_added`` is replaced (``biovae embed --out *.h5ad`` writes through this)."""
+    settings in ``uns[key_added]``, the predictions in ``obs`` and a linear decoder's loadings
+    in ``varm[key_added + "_loadings"]``; what an earlier fit wrote under ``key_added`` is
+    replaced (``biovae embed --out *.h5ad`` and :func:`map_query` write through this)."""
     _check_writable(adata)
     columns = probability_columns(key_added, est.classes_) if proba is not None else []
+    weights = None
+    if est.config_.model.network.decoder == "linear":  # LDVAE: genes × factors, before writing
+        from biovae.applications.loadings import loadings
+
+        weights = loadings(est).to_numpy()
     _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
     adata.obsm[key_added] = np.asarray(z)
     adata.uns[key_added] = _settings(est)
     if proba is not None:
         _write_predictions(adata, est, key_added, columns, proba)
+    if weights is not None:
+        adata.varm[f"{key_added}_loadings"] = weights
 
 
 def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:

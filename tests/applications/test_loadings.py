@@ -119,6 +119,18 @@ def test_tl_vae_writes_loadings_to_varm():
     np.testing.assert_allclose(adata.varm["X_biovae_loadings"], loadings(est).to_numpy())
 
 
+def test_tl_map_query_keeps_the_reference_loadings_in_varm():
+    anndata = pytest.importorskip("anndata")
+    x, _ = simulate(n=200, g=30)
+    batch = np.repeat(["a", "b", "c"], [80, 80, 40])
+    ref = anndata.AnnData(x[:160], obs={"batch": batch[:160]})
+    est = biovae.tl.vae(ref, batch_key="batch", config=_config(2))
+    query = anndata.AnnData(x[160:], obs={"batch": batch[160:]})
+    mapped = biovae.tl.map_query(query, est, epochs=1)
+    np.testing.assert_allclose(query.varm["X_biovae_loadings"], loadings(mapped).to_numpy())
+    np.testing.assert_allclose(query.varm["X_biovae_loadings"], ref.varm["X_biovae_loadings"])
+
+
 def test_only_the_softmax_output_is_centred_by_default():
     import torch
 

@@ -103,6 +103,18 @@ def test_sweep_rejects_bad_beta_list(fixtures, tmp_path, capsys):
     assert rc == 2 and "--beta" in err and not (tmp_path / "rd").exists()
 
 
+def test_sweep_help_offers_only_the_model_kinds_it_trains(fixtures, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    kinds = text.split("--model KIND ")[1].split(":")[0]
+    assert kinds == "vae or ssvae"
+    data = str(fixtures / "crc_abundance_60x50.tsv")
+    for kind in ("ae", "pca"):  # refused, so not offered
+        rc = main(["sweep", data, "--beta", "1", "--model", kind, "--out", str(tmp_path / "rd")])
+        assert rc == 2 and "--model vae or ssvae" in capsys.readouterr().err
+
+
 def test_sweep_of_conditional_and_semi_supervised_models(fixtures, tmp_path, capsys):
     needs_anndata()
     data = fixtures / "cellbench_100x200.h5ad"

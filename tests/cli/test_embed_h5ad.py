@@ -1,5 +1,6 @@
 """``biovae embed --out *.h5ad``: DATA annotated as ``biovae.tl.vae`` annotates an AnnData
-(obsm['X_biovae'], uns['X_biovae'], label predictions in obs) — AnnData in, AnnData out."""
+(obsm['X_biovae'], uns['X_biovae'], label predictions in obs, a linear decoder's loadings in
+varm) — AnnData in, AnnData out."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def models(tmp_path_factory):
     assert main([*base, "--latent", "3", "--batch-key", "batch", "--out", str(folder / "v")]) == 0
     ss = ["--model", "ssvae", "--labels-key", "cell_line", "--latent", "2"]
     assert main([*base, *ss, "--out", str(folder / "s")]) == 0
+    linear = ["--decoder", "linear", "--latent", "2", "--batch-key", "batch"]
+    assert main([*base, *linear, "--out", str(folder / "l")]) == 0
     return folder
 
 
@@ -74,3 +77,17 @@ def test_cells_named_by_an_id_column_or_an_h5ad_named_h5_are_annotated(models, t
     assert run(capsys, "embed", models / "v", tmp_path / "named.h5", *args)[0] == 0
     got = ad.read_h5ad(tmp_path / "b.h5ad")
     np.testing.assert_allclose(got.obsm["X_biovae"], ad.read_h5ad(out).obsm["X_biovae"])
+
+
+def test_a_linear_decoder_annotates_its_loadings_as_tl_vae_does(models, tmp_path, capsys):
+    import anndata as ad
+
+    table, annotated = tmp_path / "loadings.csv", tmp_path / "a.h5ad"
+    assert run(capsys, "loadings", models / "l", "--out", table)[0] == 0
+    assert run(capsys, "embed", models / "l", DATA, "--out", annotated)[0] == 0
+    want = pd.read_csv(table, index_col=0)
+    got = ad.read_h5ad(annotated)
+    assert list(want.index) == list(got.var_names)
+    np.testing.assert_allclose(got.varm["X_biovae_loadings"], want.to_numpy(), rtol=1e-5, atol=1e-6)
+    rc, _, _ = run(capsys, "embed", models / "v", annotated, "--out", tmp_path / "b.h5ad")
+    assert rc == 0 and "X_biovae_loadings" not in ad.read_h5ad(tmp_path / "b.h5ad").varm

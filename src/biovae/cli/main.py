@@ -27,6 +27,7 @@ from biovae.cli.options import (
     OBJECTIVE_OPTIONS,
     READ_OPTIONS,
     TRAIN_OPTIONS,
+    Option,
     _names,
     add_data_flags,
     add_options,
@@ -161,7 +162,8 @@ def _embed_parser(sub) -> None:
         required=True,
         metavar="FILE",
         help=".csv or .tsv (id, z_1..z_k); or, for an .h5ad DATA, .h5ad: a copy of DATA with "
-        "obsm['X_biovae'], uns['X_biovae'] and label predictions in obs, as biovae.tl.vae writes",
+        "obsm['X_biovae'], uns['X_biovae'], label predictions in obs and a linear decoder's "
+        "loadings in varm['X_biovae_loadings'], as biovae.tl.vae writes",
     )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
@@ -272,7 +274,10 @@ def _sweep_parser(sub) -> None:
         help="also compare prior samples of VAE, autoencoder and PCA (needs >= 2 held-out)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML config file (flags given override it)")
-    add_options(p, MODEL_OPTIONS, "model")
+    kinds = Option(
+        "--model", "model.kind", str, "vae or ssvae: models with a rate to weigh", "KIND"
+    )
+    add_options(p, tuple(kinds if o.flag == "--model" else o for o in MODEL_OPTIONS), "model")
     # a sweep keeps no checkpoints: its fits are short and rerun from the start
     add_options(p, tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every"), "training")
     add_options(p, DATA_OPTIONS, "data")

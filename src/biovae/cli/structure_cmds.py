@@ -92,7 +92,9 @@ def _fit(actions) -> None:
         help="mse: Gaussian on aligned coordinates (naive baseline); geometry: Cα-chain "
         "Gaussian whose mean keeps 3.8 Å virtual bonds (default)",
     )
-    p.add_argument("--reference", metavar="PDB", help="superpose onto this (default: frame 1)")
+    p.add_argument(
+        "--reference", metavar="PDB", help="superpose onto this (default: the first frame)"
+    )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
     p.add_argument(
