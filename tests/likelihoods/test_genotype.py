@@ -75,6 +75,19 @@ def test_dosages_are_binomial():
     np.testing.assert_allclose(got.numpy(), want, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dosage_samples_take_the_logits_dtype_and_have_the_binomial_mean(dtype):
+    # the count tensor was float32 on the CPU whatever the logits: float64 (or CUDA) raised
+    lik = likelihoods.build(LikelihoodConfig("genotype", ploidy=3), (4,))
+    logits = torch.tensor([[-1.0, 0.0, 0.5, 2.0]], dtype=dtype)
+    dist = lik.distribution({"logits": logits}, {})
+    torch.manual_seed(0)
+    s = dist.sample((20_000,))
+    assert s.dtype == dtype and s.shape == (20_000, 1, 4)
+    assert torch.all((s >= 0) & (s <= 3) & (s == s.round()))
+    torch.testing.assert_close(s.mean(0), dist.mean, rtol=0.03, atol=0.01)
+
+
 def test_samples_and_means_respect_the_loci():
     logits = torch.randn(5, 6)
     dist = _multinomial().distribution({"logits": logits}, {})

@@ -259,7 +259,8 @@ class GenotypeCounts(Distribution):
             shape = (*sample_shape, *self.logits.shape)
             if self.lik.dosage:
                 probs = torch.sigmoid(self.logits).expand(shape)
-                return torch.binomial(torch.full(shape, float(self.lik.ploidy)), probs)
+                # the count on the probabilities' dtype and device (torch.binomial needs both)
+                return torch.binomial(torch.full_like(probs, float(self.lik.ploidy)), probs)
             probs = self._log_probs().exp().expand(shape)
             return _locus_draws(probs, self.lik)
 

@@ -1,7 +1,7 @@
 """Negative binomial likelihood for over-dispersed counts with an observed library size.
 
-p(x|z) = Π_g NB(x_g; μ_g, θ_g) with mean μ_g = ℓ · softmax(ρ(z))_g (ℓ = observed library size
-or size factor) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ), or, with
+p(x|z) = Π_g NB(x_g; μ_g, θ_g) with mean μ_g = ℓ · softmax(ρ(z))_g (ℓ = the record's observed
+total count, at least 1) and gene-wise inverse dispersion θ_g (variance μ + μ²/θ), or, with
 ``dispersion = "gene-batch"``, θ_{b(n) g} for the batch b(n) of record n (scVI's "gene-batch").
 θ is learned as log θ (as in scVI): it spans orders of magnitude (≈0.1 to ≫100), and Adam's
 steps of about ``lr`` per update are then relative changes of θ. Learned through softplus
