@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -94,9 +96,75 @@ def test_the_temperature_is_saved_and_checked_on_loading(ssvae, tmp_path):
     for bad in (-1.0, "2", None):
         meta["label_temperature"] = bad
         (folder / "metadata.json").write_text(json.dumps(meta))
-        with pytest.raises(biovae.errors.DataError, match="label_temperature"):
+        where = re.escape(f"{folder / 'metadata.json'}: label_temperature")
+        with pytest.raises(biovae.errors.DataError, match=where):
             biovae.load_model(folder)
-    del meta["label_temperature"]  # a folder saved before temperatures: q(y|x) as it was
+    meta["label_temperature"] = 0.5
+    for bad in ("many", 2.5, True):
+        meta["n_calibration"] = bad
+        (folder / "metadata.json").write_text(json.dumps(meta))
+        with pytest.raises(biovae.errors.ModelFileError, match="'n_calibration' entry is damaged"):
+            biovae.load_model(folder)
+    meta["n_calibration"] = None  # as absent, as the other entries
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert biovae.load_model(folder).n_calibration_ == 0
+    del meta["label_temperature"], meta["n_calibration"]  # saved before temperatures
     (folder / "metadata.json").write_text(json.dumps(meta))
     old = biovae.load_model(folder)
     np.testing.assert_allclose(old.predict_proba(ds), est.predict_proba(ds, calibrated=False))
+
+
+def test_records_of_one_label_leave_the_temperature_at_one():
+    # all of class 0, predicted as class 1: the NLL falls as T grows, to the search's bound
+    logits = np.array([[0.0, 1.0, -1.0]] * 30) + np.linspace(0, 1, 30)[:, None]
+    y = np.zeros(30, int)
+    assert calibration.fit_temperature(logits, y) == 1.0 and not calibration.can_fit(y)
+    y[:2] = 1
+    assert calibration.fit_temperature(logits, y) > 5
+
+
+def test_records_of_weight_zero_do_not_move_the_temperature():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(scale=2.0, size=(200, 3))
+    y = rng.integers(0, 3, 200)
+    w = np.where(np.arange(200) % 2, 0.0, 2.5)
+    assert calibration.fit_temperature(logits, y, w) == pytest.approx(
+        calibration.fit_temperature(logits[w > 0], y[w > 0]), rel=1e-5
+    )
+    assert calibration.nll(logits, y, 1.3, w) == pytest.approx(
+        calibration.nll(logits[w > 0], y[w > 0], 1.3)
+    )
+    assert not calibration.can_fit(y[:40], np.r_[np.ones(9), np.zeros(31)])
+
+
+def test_a_weighted_fit_scales_its_probabilities_on_the_weighted_held_out_labels(ssvae):
+    import biovae
+
+    est, ds = ssvae
+    held = est.held_out_labelled(ds)
+    w = np.ones(len(ds))
+    w[held[::2]] = 0.0  # half the held-out labels are not to count
+    cfg = est.get_config()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=3))
+    fitted = biovae.SemiSupervisedVAE(n_latent=2, hidden=(16,), config=cfg).fit(ds, sample_weight=w)
+    kept = held[w[held] > 0]
+    given = fitted.schema_.labels.encode(ds.obs, "").numpy()
+    raw = fitted.predict_proba(ds, calibrated=False)
+    assert fitted.n_calibration_ == len(kept)
+    assert fitted.temperature_ == pytest.approx(
+        calibration.fit_temperature(np.log(raw[kept]), given[kept]), rel=1e-4
+    )
+
+
+def test_a_temperature_at_the_edge_of_its_range_is_named_in_the_card():
+    from types import SimpleNamespace
+
+    from biovae.model_card import _temperature_text
+
+    assert calibration.at_bound(np.exp(-3.0)) and calibration.at_bound(np.exp(3.0))
+    assert not calibration.at_bound(2.26)
+    edge = SimpleNamespace(temperature_=float(np.exp(-3.0)), n_calibration_=12)
+    assert "reached the edge of its search range" in _temperature_text(edge)
+    mapped = SimpleNamespace(temperature_=2.0, n_calibration_=40, mapping_={"x": 1})
+    text = _temperature_text(mapped)
+    assert "validation records of the reference fit" in text and "edge" not in text

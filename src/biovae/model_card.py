@@ -252,17 +252,27 @@ def _training_rows(est: Any) -> list[tuple[str, str]]:
 
 
 def _temperature_text(est: Any) -> str:
+    from biovae.calibration import MIN_RECORDS, at_bound
+
     t, n = getattr(est, "temperature_", 1.0), getattr(est, "n_calibration_", 0)
     if not n:
         return (
-            "q(y|x) as the classifier gives it (no temperature: too few labelled validation "
-            "records to fit one on)"
+            "q(y|x) as the classifier gives it (no temperature: fewer than "
+            f"{MIN_RECORDS} labelled validation records, or all of one label, to fit one on)"
         )
-    return (
+    whose = " of the reference fit" if getattr(est, "mapping_", None) else ""
+    text = (
         f"q(y|x) with its logits divided by a temperature of {t:.3g}, fitted on the {n:,} "
-        "labelled validation records (held out of training) by their negative log-likelihood "
-        "(Guo et al. 2017); the most likely label is unchanged"
+        f"labelled validation records{whose} (held out of training) by their negative "
+        "log-likelihood (Guo et al. 2017); the most likely label is unchanged"
     )
+    if at_bound(t):
+        text += (
+            "; T reached the edge of its search range, so those records say little about how "
+            "sharp the probabilities should be (e.g. every one of them predicted right): treat "
+            "probabilities near 0 or 1 with care"
+        )
+    return text
 
 
 def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:

@@ -284,6 +284,7 @@ _META_TYPES = {
     "n_validation": (int,),
     "history": (list,),
     WEIGHTS_DIGEST: (str,),
+    "n_calibration": (int,),  # a semi-supervised VAE's (biovae.ssvae_estimator)
 }
 
 

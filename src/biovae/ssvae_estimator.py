@@ -20,7 +20,7 @@ from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import _LatentEstimator
-from biovae.fit_inputs import validation_split
+from biovae.fit_inputs import record_weights, validation_split
 from biovae.inputs import as_dataset, without_target
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
@@ -69,18 +69,22 @@ class SemiSupervisedVAE(_LatentEstimator):
     def fit(self, X: Any, obs: Any = None, **kwargs: Any) -> SemiSupervisedVAE:
         """Fit as :meth:`VAE.fit`, then the temperature of :meth:`predict_proba`: the T that
         minimises the negative log-likelihood of q(y|x) / T on the labelled records of the
-        validation split (held out of training; T = 1 with fewer than
-        :data:`biovae.calibration.MIN_RECORDS` of them). ``temperature_`` holds T and
-        ``n_calibration_`` the number of records it was fitted on."""
+        validation split (held out of training), weighted by ``sample_weight`` as the
+        validation loss is; T = 1 with fewer than :data:`biovae.calibration.MIN_RECORDS` of
+        them of positive weight, or all of one label. ``temperature_`` holds T and
+        ``n_calibration_`` the number of records it was fitted on (0: none)."""
         super().fit(X, obs, **kwargs)
         ds = as_dataset(X, without_target(self._obs(obs)), layer=self.config_.data.layer)
         held = self.held_out_labelled(ds)
-        logits = (
-            self._logits(ds.subset(held), None) if len(held) >= calibration.MIN_RECORDS else None
-        )
         given = self.schema_.labels.encode(ds.obs, ds.source).numpy()[held]
-        self.temperature_ = 1.0 if logits is None else calibration.fit_temperature(logits, given)
-        self.n_calibration_ = 0 if logits is None else len(held)
+        w = kwargs.get("sample_weight")
+        weights = None if w is None else record_weights(w, len(ds), ds.source).numpy()[held]
+        if not calibration.can_fit(given, weights):
+            self.temperature_, self.n_calibration_ = 1.0, 0
+            return self
+        logits = self._logits(ds.subset(held), None)
+        self.temperature_ = calibration.fit_temperature(logits, given, weights)
+        self.n_calibration_ = len(held) if weights is None else int((weights > 0).sum())
         return self
 
     def held_out_labelled(self, ds: Dataset) -> np.ndarray:
@@ -171,11 +175,14 @@ class SemiSupervisedVAE(_LatentEstimator):
         est = super().from_saved(saved)
         t = saved.metadata.get("label_temperature", 1.0)  # models saved before: q(y|x) as is
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t < float("inf"):
+            where = saved.folder / persistence.METADATA if saved.folder else persistence.METADATA
             raise DataError(
-                f"metadata.json: label_temperature {t!r} is not a positive number; the model "
+                f"{where}: label_temperature {t!r} is not a positive number; the model "
                 "folder is damaged: refit or restore it"
             )
-        est.temperature_, est.n_calibration_ = float(t), int(saved.metadata.get("n_calibration", 0))
+        # n_calibration's type is checked on reading (persistence); None counts as absent
+        est.temperature_ = float(t)
+        est.n_calibration_ = int(saved.metadata.get("n_calibration") or 0)
         return est
 
 

@@ -269,6 +269,8 @@ def test_a_semi_supervised_report_shows_its_label_predictions(
     assert reads == [part]  # the report reads the data's fingerprint once, not per section
     assert f"On the {len(held)} labelled records held out of training (validation), " in text
     assert f"{hits:.1%} are predicted as given, with a mean top probability of {top:.1%}" in text
+    named = f"the probabilities' temperature, T = {est.temperature_:.3g}, was fitted on these"
+    assert (named in text) == bool(est.n_calibration_)
     other = part.subset(np.arange(299))  # not the data it was fitted on: no held-out check
     text = " ".join(parse(write_report(est, tmp_path / "o.html", data=other)).text)
     assert "held out of training" not in text

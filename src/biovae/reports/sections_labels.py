@@ -41,7 +41,9 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     held = est.held_out_labelled(ds) if same and labelled.any() else None
     check = (
         _held_out_check(
-            predicted[held] == given[held], proba[held].max(1), getattr(est, "n_calibration_", 0)
+            predicted[held] == given[held],
+            proba[held].max(1),
+            getattr(est, "temperature_", 1.0) if getattr(est, "n_calibration_", 0) else None,
         )
         if held is not None
         else ""
@@ -74,10 +76,10 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     )
 
 
-def _held_out_check(hits: np.ndarray, top: np.ndarray, calibrated_on: int = 0) -> str:
+def _held_out_check(hits: np.ndarray, top: np.ndarray, temperature: float | None = None) -> str:
     """Agreement and confidence on labelled records held out of training, and whether the
     confidence runs above what the agreement allows (its 95 % Wilson upper bound);
-    ``calibrated_on``: the records the probabilities' temperature was fitted on (these)."""
+    ``temperature``: the probabilities' temperature, when it was fitted on these records."""
     n, k = len(hits), int(hits.sum())
     if not n:
         return " No labelled record was held out of training to check the probabilities on."
@@ -86,10 +88,10 @@ def _held_out_check(hits: np.ndarray, top: np.ndarray, calibrated_on: int = 0) -
         f" On the {n:,} labelled records held out of training (validation), {k / n:.1%} are "
         f"predicted as given, with a mean top probability of {top.mean():.1%}"
     )
-    if calibrated_on:
+    if temperature is not None:
         text += (
-            " (the probabilities' temperature was fitted on these records, which makes the "
-            "check favourable)"
+            f" (the probabilities' temperature, T = {temperature:.3g}, was fitted on these "
+            "records, which makes the check favourable)"
         )
     if top.mean() > centre + half:
         return text + ": above what that agreement allows — the probabilities are overconfident."
