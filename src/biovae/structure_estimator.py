@@ -150,7 +150,10 @@ class ConformationVAE(EstimatorConventions):
         alike, in residues of the same protein (:func:`~biovae.data.structure.check_same_atoms`)."""
         self._check()
         check_same_atoms(
-            structures, self.atoms_, "use the same protein and --select as for fitting", "the model"
+            structures,
+            self.atoms_,
+            "use the same protein, --select and --chain as for fitting",
+            "the model",
         )
 
     @torch.no_grad()
@@ -257,12 +260,24 @@ class ConformationVAE(EstimatorConventions):
         """The atom selection the model was fitted on: ``"ca"`` or ``"backbone"``."""
         return "ca" if set(self.atoms_.atom_names) == {"CA"} else "backbone"
 
+    def chains(self) -> tuple[str, ...] | None:
+        """The chains its training frames were read with (``read_structures(chains=...)``;
+        ``None``: every chain), with which new files are read by default."""
+        self._check()
+        return self.atoms_.selected_chains
+
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model folder (biovae format, with the reference frame in metadata)."""
         self._check()
         given = to_dict(self.config) if self.config is not None else None  # before fit's bonds
-        info = {"loss": self.loss, "reference": self.reference_.tolist(), "config": given}
+        chains = self.chains()
+        info = {
+            "loss": self.loss,
+            "reference": self.reference_.tolist(),
+            "config": given,
+            "chains": list(chains) if chains is not None else None,
+        }
         card = latent_card(
             self.vae_,
             use=STRUCTURE_USE,
@@ -291,9 +306,20 @@ class ConformationVAE(EstimatorConventions):
             raise ModelFileError(damaged.format(f"'loss' entry is damaged ({loss!r})"))
         est = cls(loss=loss, config=config)
         est.vae_ = VAE.from_saved(saved)
-        est.atoms_ = atoms_from_features(saved.schema.features, str(path))
+        chains = _chains(info.get("chains"), damaged)  # absent from models saved before
+        est.atoms_ = atoms_from_features(saved.schema.features, str(path), chains)
         est.reference_ = _reference(info["reference"], est.atoms_.n_atoms, damaged)
         return est
+
+
+def _chains(saved: object, damaged: str) -> tuple[str, ...] | None:
+    """The saved chain selection: ``None`` (every chain) or a list of chain ids."""
+    ok = saved is None or (
+        isinstance(saved, list) and saved and all(isinstance(c, str) and c for c in saved)
+    )
+    if not ok:
+        raise ModelFileError(damaged.format(f"'chains' entry is damaged ({saved!r})"))
+    return None if saved is None else tuple(saved)
 
 
 def _reference(saved: object, n_atoms: int, damaged: str) -> np.ndarray:

@@ -33,6 +33,7 @@ EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
   biovae structure fit ensemble.pdb --select ca --latent 4 --out ubq_model --report ubq.html
+  biovae structure fit dimer.cif --chain A --out chain_a_model   # later commands: chain A too
   biovae structure report adk_model adk_dims.dcd --topology adk.psf --out adk.html
   biovae structure embed adk_model adk_dims.dcd --topology adk.psf --out latent.csv
   biovae structure sample adk_model -n 100 --out samples.pdb
@@ -72,13 +73,31 @@ def _action(actions, name: str, help_: str) -> argparse.ArgumentParser:
 
 
 def _input_flags(p: argparse.ArgumentParser, select: bool = True) -> None:
+    """``--topology``, ``--chain`` and (``select``: commands that read no model) ``--select``."""
     p.add_argument(
         "--topology", metavar="FILE", help="topology (PSF/PDB/GRO) of the trajectories given"
+    )
+    default = "every chain" if select else "the chains the model was fitted on"
+    p.add_argument(
+        "--chain",
+        metavar="IDS",
+        help="chains to keep, as the file names them (case-sensitive PDB chainID or mmCIF "
+        f"auth_asym_id; segid where a file has no chain ids): A or A,B (default: {default})",
     )
     if select:
         p.add_argument(
             "--select", default="ca", choices=("ca", "backbone"), help="atoms to model (ca)"
         )
+
+
+def _chains(args: argparse.Namespace, model=None) -> tuple[str, ...] | None:
+    """``--chain A,B`` as chain ids; without it the model's chains (``None``: every chain)."""
+    if args.chain is None:
+        return model.chains() if model is not None else None
+    ids = tuple(c.strip() for c in args.chain.split(","))
+    if not all(ids):
+        raise ConfigError(f"--chain {args.chain!r} has an empty chain id; give A or A,B")
+    return ids
 
 
 def _fit(actions) -> None:
@@ -189,10 +208,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
     check_model_out(check_parent(Path(args.out)))
     report = check_plot_output(args.report, (".html",)) if args.report else None
-    structures = read_structures(args.data, args.topology, args.select)
+    chains = _chains(args)
+    structures = read_structures(args.data, args.topology, args.select, chains)
     reference = None
     if args.reference:  # superposed atom by atom: the same atoms as the frames, as validate's
-        ref = read_structures(args.reference, None, args.select)
+        ref = read_structures(args.reference, None, args.select, chains)
         fix = "pass a reference of the same protein (--select as for the frames)"
         check_same_atoms(ref, structures, fix, args.data)
         reference = ref.coords[0]
@@ -238,7 +258,7 @@ def _model_and_frames(args: argparse.Namespace, least: int = 1):
     from biovae.structure_estimator import ConformationVAE
 
     model = ConformationVAE.load(args.model)
-    structures = read_structures(args.data, args.topology, model.selection())
+    structures = read_structures(args.data, args.topology, model.selection(), _chains(args, model))
     model.check_atoms(structures)
     if len(structures) < least:
         raise DataError(
@@ -268,9 +288,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, (".pdb",))
     model = ConformationVAE.load(args.model)
-    select = model.selection()
-    start = read_structures(args.start, _topology(args.start, args), select)
-    end = read_structures(args.end, _topology(args.end, args), select)
+    select, chains = model.selection(), _chains(args, model)
+    start = read_structures(args.start, _topology(args.start, args), select, chains)
+    end = read_structures(args.end, _topology(args.end, args), select, chains)
     refine = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
     write_pdb(out, model.structures(model.interpolate(start, end, args.steps, **refine)))
     print(out)
@@ -291,8 +311,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.data.structure import check_same_atoms, read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
-    training = read_structures(args.training, _topology(args.training, args), args.select)
-    data = read_structures(args.data, _topology(args.data, args), args.select)
+    chains = _chains(args)
+    training = read_structures(args.training, _topology(args.training, args), args.select, chains)
+    data = read_structures(args.data, _topology(args.data, args), args.select, chains)
     check_same_atoms(data, training, "compare structures of the same protein and selection")
     breaks = ca_breaks(training)  # no bond between chains or over gaps
     result = assess(ca_only(data), ca_only(training), breaks).to_dict()

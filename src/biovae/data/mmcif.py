@@ -4,8 +4,10 @@ MDAnalysis reads only the first model of an mmCIF file, so ensembles in mmCIF �
 format for every entry, and its only one for large ones — are read here. The selection is that
 of :data:`~biovae.data.residues.SELECTIONS`: Cα atoms, or the N, CA, C, O backbone, of amino
 acid residues (:mod:`biovae.data.residues`); an alternate location keeps its first conformer.
-Every model must hold the same atoms (chain, residue number, residue and atom name), in the
-same order.
+Chains are named by ``auth_asym_id`` (:mod:`biovae.data.chains`) and residues by
+``auth_seq_id`` and ``pdbx_PDB_ins_code``, as in the PDB format. Every model must hold the same
+atoms of the selected chains (chain, residue number and insertion code, residue and atom name),
+in the same order.
 """
 
 from __future__ import annotations
@@ -14,20 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data.chains import check_chains
 from biovae.data.residues import SELECTIONS, amino_acids
 from biovae.errors import DataError, require
 
 MMCIF_SUFFIXES = (".cif", ".mmcif", ".cif.gz", ".mmcif.gz")
 
-Atom = tuple[str, int, str, str]  # chain, residue number, residue name, atom name
+Atom = tuple[str, int, str, str, str]  # chain, residue number, insertion code, residue, atom
 
 
 def is_mmcif(path: Path) -> bool:
     return path.name.lower().endswith(MMCIF_SUFFIXES)
 
 
-def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
-    """``(frames, atoms, 3)`` coordinates and the atoms of the selection in every model."""
+def read_mmcif(
+    path: Path, select: str, chains: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, list[Atom]]:
+    """``(frames, atoms, 3)`` coordinates and the atoms of the selection in every model, of the
+    chains ``chains`` (``None``: every chain)."""
     gemmi = require("gemmi", "structure")
     try:
         structure = gemmi.read_structure(str(path))
@@ -36,6 +42,11 @@ def read_mmcif(path: Path, select: str) -> tuple[np.ndarray, list[Atom]]:
     frames, atoms = [], None
     for k, model in enumerate(structure):
         these, xyz = _selected(gemmi, model, SELECTIONS[select])
+        if atoms is None and these:
+            check_chains(path, chains, (a[0] for a in these))
+        if chains is not None:
+            keep = [a[0] in chains for a in these]
+            these, xyz = [a for a, k in zip(these, keep) if k], xyz[keep]
         if atoms is None:
             atoms = these
         elif these != atoms:
@@ -63,7 +74,8 @@ def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndar
             for name in names:
                 atom = residue.find_atom(name, "*")  # first alternate location
                 if atom is not None:
-                    atoms.append((chain.name, residue.seqid.num, residue.name, name))
+                    icode = residue.seqid.icode.strip()
+                    atoms.append((chain.name, residue.seqid.num, icode, residue.name, name))
                     xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
     return atoms, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
 
@@ -80,5 +92,5 @@ def _difference(these: list[Atom], first: list[Atom]) -> str:
 
 
 def _name(atom: Atom) -> str:
-    chain, number, residue, name = atom
-    return f"{name} of {residue} {number}, chain {chain}"
+    chain, number, icode, residue, name = atom
+    return f"{name} of {residue} {number}{icode}, chain {chain}"

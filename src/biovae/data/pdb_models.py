@@ -9,14 +9,20 @@ Only a model with another number of atoms is refused (and MDAnalysis numbers its
 model (columns 13–27: atom name, alternate location, residue name, chain, residue number and
 insertion code) are compared with the first model's, and the first difference is a one-line
 error naming the model and line, as the mmCIF reader does for mmCIF.
+
+With a chain selection only the atoms of the selected chains are compared: a model whose other
+chains differ is read, as long as it holds as many atoms and the selected ones at the same
+places (MDAnalysis reads by position; a model of another size is refused by MDAnalysis).
 """
 
 from __future__ import annotations
 
 import bz2
 import gzip
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from biovae.data.chains import NO_CHAIN
 from biovae.errors import DataError
 
 #: Names MDAnalysis reads as PDB (optionally compressed).
@@ -31,59 +37,93 @@ def is_pdb(path: Path) -> bool:
     return name.endswith(PDB_SUFFIXES)
 
 
-def check_same_models(path: Path) -> None:
+def check_same_models(path: Path, chains: tuple[str, ...] | None = None) -> None:
     """A one-line error unless every MODEL of the PDB file ``path`` holds the atoms of the
-    first, in the same order; a file it cannot read is left to MDAnalysis."""
+    first, in the same order (only those of ``chains``, when given, at the same places); a file
+    it cannot read is left to MDAnalysis."""
     opener = _COMPRESSED.get(path.suffix.lower(), open)
     try:
         with opener(path, "rt", encoding="latin-1", newline=None) as fh:
-            _compare(path, fh)
+            _compare(path, fh, chains)
     except (OSError, EOFError):  # e.g. a gzip file cut short
         return
 
 
-def _compare(path: Path, lines) -> None:
-    first: list[str] | None = None
-    atoms: list[str] | None = None  # of the model being read
+def chain_of(record: str) -> str:
+    """The chain of an atom record as MDAnalysis names it (:mod:`biovae.data.chains`): its
+    chainID, else its segid, else ``A``."""
+    return record[21:22].strip() or record[72:76].strip() or NO_CHAIN
+
+
+def _compare(path: Path, lines, chains: tuple[str, ...] | None) -> None:
+    first: _Model | None = None
+    atoms: _Model | None = None  # of the model being read
     model = start = 0
     for number, line in enumerate(lines, start=1):
         if line.startswith("MODEL"):
             first = _check(path, model, first, atoms, start)
-            atoms, model, start = [], model + 1, number
+            atoms, model, start = _Model(), model + 1, number
         elif line.startswith("ENDMDL"):
             first, atoms = _check(path, model, first, atoms, start), None
         elif line.startswith(("ATOM", "HETATM")):
             if atoms is None:  # atoms outside MODEL records make a model of their own
-                atoms, model, start = [], model + 1, number
-            atoms.append(line[12:27].rstrip("\r\n").ljust(15))
+                atoms, model, start = _Model(), model + 1, number
+            if chains is None or chain_of(line) in chains:
+                atoms.keys.append(line[12:27].rstrip("\r\n").ljust(15))
+                atoms.places.append(atoms.size)
+            atoms.size += 1
     _check(path, model, first, atoms, start)
 
 
+@dataclass
+class _Model:
+    """The selected atom records of one model (columns 13–27), their places among its atom
+    records, and how many it holds."""
+
+    keys: list[str] = field(default_factory=list)
+    places: list[int] = field(default_factory=list)
+    size: int = 0
+
+
 def _check(
-    path: Path, model: int, first: list[str] | None, atoms: list[str] | None, start: int
-) -> list[str] | None:
+    path: Path, model: int, first: _Model | None, atoms: _Model | None, start: int
+) -> _Model | None:
     """The first model's atoms; an error when ``atoms`` (of model ``model``, which starts on
     line ``start``; ``None`` outside a model) differ from them."""
     if atoms is None or first is None:
         return first if atoms is None else atoms
-    if atoms == first:
+    found = _difference(atoms.keys, first.keys)
+    if not found and atoms.places != first.places:  # another chain differs before them
+        i = next(k for k, (a, b) in enumerate(zip(atoms.places, first.places)) if a != b)
+        found = (
+            f"{_atom(atoms.keys[i])} is its atom {atoms.places[i] + 1} but model 1's atom "
+            f"{first.places[i] + 1} (another chain differs before it)"
+        )
+    if not found and atoms.size != first.size:
+        found = f"{atoms.size} atoms against {first.size} in all chains"
+    if not found:
         return first
-    i = next((k for k, (a, b) in enumerate(zip(atoms, first)) if a != b), None)
-    if i is not None:
-        found = f"atom {i + 1} is {_atom(atoms[i])} where model 1 has {_atom(first[i])}"
-    elif len(atoms) < len(first):
-        found = f"{len(atoms)} atoms against {len(first)} (it lacks {_atom(first[len(atoms)])})"
-    else:
-        found = f"{len(atoms)} atoms against {len(first)} (it adds {_atom(atoms[len(first)])})"
     raise DataError(
         f"{path}: model {model} (line {start}) holds other atoms than model 1: {found}; every "
         "model must hold the same atoms in the same order, so remove or complete that model"
     )
 
 
+def _difference(atoms: list[str], first: list[str]) -> str:
+    """Where ``atoms`` first differ from ``first`` (empty when they do not)."""
+    if atoms == first:
+        return ""
+    i = next((k for k, (a, b) in enumerate(zip(atoms, first)) if a != b), None)
+    if i is not None:
+        return f"atom {i + 1} is {_atom(atoms[i])} where model 1 has {_atom(first[i])}"
+    if len(atoms) < len(first):
+        return f"{len(atoms)} atoms against {len(first)} (it lacks {_atom(first[len(atoms)])})"
+    return f"{len(atoms)} atoms against {len(first)} (it adds {_atom(atoms[len(first)])})"
+
+
 def _atom(key: str) -> str:
     """``CA of GLY 52A, chain B`` (altloc ``B``) from columns 13–27 of an atom record."""
     name, alt, res, chain, number = key[:4], key[4], key[5:9], key[9], key[10:15]
-    where = f"{name.strip()} of {res.strip()} {number.strip()}"
+    where = f"{name.strip()} of {res.strip()} {number.strip()}"  # number: with insertion code
     where += f", chain {chain}" if chain.strip() else ""
     return where + (f" (altloc {alt})" if alt.strip() else "")

@@ -7,18 +7,23 @@ multi-model PDB needs nothing beyond numpy. Imports nothing from the model stack
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
 from biovae.data.pdb_models import check_same_models, is_pdb
+from biovae.data.pdb_write import pdb_text as pdb_text
+from biovae.data.pdb_write import write_pdb as write_pdb
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
 from biovae.data.trajectory_ends import check_whole_frames
-from biovae.data.writers import atomic_open
 from biovae.errors import DataError, MissingFileError, require
 
 #: Trajectory formats that carry coordinates but no atom names: they need a topology file.
@@ -40,6 +45,12 @@ class Structures:
         ``(n_atoms,)`` residue numbers.
     source
         File name, used in messages.
+    icodes
+        ``n_atoms`` insertion codes (``""`` for none, e.g. ``"A"`` of residue 52A; default:
+        none).
+    selected_chains
+        The chains the file was read with (``read_structures(chains=...)``; ``None``: every
+        chain): a model fitted on these frames reads new files with the same chains.
     """
 
     coords: np.ndarray
@@ -48,6 +59,8 @@ class Structures:
     res_ids: np.ndarray
     chain_ids: tuple[str, ...]
     source: str = ""
+    icodes: tuple[str, ...] = ()
+    selected_chains: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         c = np.asarray(self.coords, dtype=np.float32)
@@ -56,6 +69,11 @@ class Structures:
         n_atoms = c.shape[1] if c.ndim == 3 else -1
         if c.ndim != 3 or c.shape[2] != 3 or len(self.atom_names) != n_atoms:
             raise DataError(f"{self.source}: coordinates must be (frames, atoms, 3)")
+        icodes = tuple(str(i).strip() for i in self.icodes) or ("",) * n_atoms
+        if len(icodes) != n_atoms:
+            raise DataError(f"{self.source}: {len(icodes)} insertion codes for {n_atoms} atoms")
+        object.__setattr__(self, "icodes", icodes)
+        object.__setattr__(self, "selected_chains", chain_selection(self.selected_chains))
         if not np.isfinite(c).all():
             raise DataError(f"{self.source}: coordinates contain NaN or infinite values")
 
@@ -68,15 +86,20 @@ class Structures:
 
     def with_coords(self, coords: np.ndarray) -> Structures:
         """Same atoms, new ``(m, n_atoms, 3)`` coordinates."""
-        return Structures(
-            coords, self.atom_names, self.res_names, self.res_ids, self.chain_ids, self.source
-        )
+        return dataclasses.replace(self, coords=coords)
+
+    def residue_labels(self) -> tuple[str, ...]:
+        """Residue number and insertion code of each atom: ``"52"``, ``"52A"``."""
+        return tuple(f"{i}{c}" for i, c in zip(self.res_ids, self.icodes))
 
     def features(self) -> tuple[str, ...]:
-        """Feature names ``chain:resname:resid:atom:axis``, three per atom."""
+        """Feature names ``chain:resname:resid:atom:axis``, three per atom; ``resid`` carries
+        the insertion code (``A:ALA:52A:CA:x``), a residue without one is named as before."""
         return tuple(
             f"{c}:{r}:{i}:{a}:{ax}"
-            for c, r, i, a in zip(self.chain_ids, self.res_names, self.res_ids, self.atom_names)
+            for c, r, i, a in zip(
+                self.chain_ids, self.res_names, self.residue_labels(), self.atom_names
+            )
             for ax in AXES
         )
 
@@ -90,18 +113,31 @@ class Structures:
         )
 
 
-def atoms_from_features(features: tuple[str, ...], source: str = "model") -> Structures:
-    """Atom names of a model from its feature names (no coordinates: zero frames)."""
+def atoms_from_features(
+    features: tuple[str, ...], source: str = "model", chains: tuple[str, ...] | None = None
+) -> Structures:
+    """Atom names of a model from its feature names (no coordinates: zero frames), read with
+    the chains ``chains``."""
     parts = [f.split(":") for f in features[::3]]
-    if not parts or any(len(p) != 5 for p in parts):
+    labels = [_RESIDUE.fullmatch(p[2]) if len(p) == 5 else None for p in parts]
+    if not parts or not all(labels):
         raise DataError(f"{source}: is not a structure model (features are not chain:res:id:atom)")
-    chains, res, ids, atoms, _ = zip(*parts)
+    chain_ids, res, _, atoms, _ = zip(*parts)
+    ids, icodes = zip(*(m.groups() for m in labels))
     coords = np.zeros((0, len(parts), 3), dtype=np.float32)
-    return Structures(coords, atoms, res, np.asarray(ids, dtype=np.int64), chains, source)
+    ids = np.asarray(ids, dtype=np.int64)
+    return Structures(coords, atoms, res, ids, chain_ids, source, icodes, chains)
+
+
+#: A residue label of a feature name: its number and insertion code (``52``, ``52A``, ``-3``).
+_RESIDUE = re.compile(r"(-?\d+)(\D?)")
 
 
 def read_structures(
-    path: str | Path, topology: str | Path | None = None, select: str = "ca"
+    path: str | Path,
+    topology: str | Path | None = None,
+    select: str = "ca",
+    chains: str | Sequence[str] | None = None,
 ) -> Structures:
     """Read every frame of a structure file or trajectory and keep the selected atoms.
 
@@ -114,19 +150,30 @@ def read_structures(
         Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
     select
         ``"ca"`` (Cα atoms, default) or ``"backbone"`` (N, CA, C, O).
+    chains
+        Chain ids to keep, e.g. ``("A",)`` (a string is one id; default ``None``: every chain),
+        as the file writes them, case-sensitive: PDB chainID, mmCIF ``auth_asym_id``; atoms
+        without one by their segid (:mod:`biovae.data.chains`). Atoms stay in file order; a
+        chain the file lacks is a one-line error naming the chains it has.
     """
     path = Path(path)
     _check_paths(path, topology, select)
+    chains = chain_selection(chains)
     if is_mmcif(path):  # every model (MDAnalysis reads only the first); it names its atoms
-        coords, atoms = read_mmcif(path, select)
-        chain, resid, resname, name = zip(*atoms)
+        coords, atoms = read_mmcif(path, select, chains)
+        chain, resid, icode, resname, name = zip(*atoms)
         if select == "backbone" and set(name) != set(_BACKBONE):
             _check_atoms(path, _Names(name), select)
-        return Structures(coords, name, resname, np.asarray(resid), chain, str(path))
+        ids = np.asarray(resid)
+        return Structures(coords, name, resname, ids, chain, str(path), icode, chains)
     if is_pdb(path):  # MDAnalysis pairs the atoms of later models with model 1's by position
-        check_same_models(path)
+        check_same_models(path, chains)
     universe = _universe(path, topology)
     atoms = _first_conformers(_amino_acid_atoms(universe, select))
+    if chains is not None and len(atoms):
+        labels = chain_labels(atoms)
+        check_chains(path, chains, labels)
+        atoms = atoms[np.isin(labels, chains)]
     _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
@@ -137,16 +184,32 @@ def read_structures(
         ) from None
     if path.suffix.lower() in TRAJECTORY_SUFFIXES:
         check_whole_frames(path, universe.trajectory)
-    chains = getattr(atoms, "chainIDs", None)
-    chains = tuple(str(c) or "A" for c in chains) if chains is not None else ("A",) * len(atoms)
+    ids = getattr(atoms, "chainIDs", None)  # none from a PSF or GRO topology
+    ids = tuple(str(c) or NO_CHAIN for c in ids) if ids is not None else (NO_CHAIN,) * len(atoms)
+    icodes = getattr(atoms, "icodes", None)
     return Structures(
         coords,
         tuple(str(a) for a in atoms.names),
         tuple(str(r) for r in atoms.resnames),
         np.asarray(atoms.resids),
-        chains,
+        ids,
         str(path),
+        tuple(str(i) for i in icodes) if icodes is not None else (),
+        chains,
     )
+
+
+def chain_labels(atoms) -> np.ndarray:
+    """The chain of each MDAnalysis atom as :mod:`biovae.data.chains` names it: its chainID,
+    else its segid (MDAnalysis's ``SYSTEM``, given where a PDB has neither, counts as none),
+    else ``A``; as :func:`~biovae.data.pdb_models.chain_of` reads a PDB record."""
+    n = len(atoms)
+    ids = getattr(atoms, "chainIDs", None)
+    segids = getattr(atoms, "segids", None)
+    ids = np.asarray(ids if ids is not None else [""] * n, dtype=object)
+    segids = np.asarray(segids if segids is not None else [""] * n, dtype=object)
+    segids = np.where(segids == "SYSTEM", "", segids)
+    return np.asarray([c or s or NO_CHAIN for c, s in zip(ids, segids)], dtype=object)
 
 
 _BACKBONE = SELECTIONS["backbone"]
@@ -285,45 +348,4 @@ def _parents(s: Structures, rows: np.ndarray) -> np.ndarray:
 
 
 def _residue(s: Structures, i: int) -> str:
-    return f"{s.res_names[i]} {s.res_ids[i]}"
-
-
-def write_pdb(path: str | Path, structures: Structures) -> Path:
-    """Write every frame as one MODEL of a PDB file (atomically); opens in PyMOL/ChimeraX."""
-    with atomic_open(path, "w") as fh:  # compressed for a .gz name, like every output
-        fh.write(pdb_text(structures))
-    return Path(path)
-
-
-def pdb_text(structures: Structures) -> str:
-    """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
-    fixed-width format cannot hold (coordinates beyond −999.999 … 9999.999 Å, residue numbers
-    beyond −999 … 9999, chain ids of several letters) is a one-line error, not a file that
-    reads back wrong."""
-    s = structures
-    _check_pdb_fields(s)
-    lines = []
-    for m, xyz in enumerate(s.coords, start=1):
-        lines.append(f"MODEL     {m:4d}")
-        for i, (x, y, z) in enumerate(xyz):
-            name = s.atom_names[i]
-            name = f" {name:<3s}" if len(name) < 4 else name[:4]
-            lines.append(
-                f"ATOM  {(i + 1) % 100000:5d} {name:4s} {s.res_names[i][:3]:>3s} "
-                f"{(s.chain_ids[i] or 'A')}{int(s.res_ids[i]):4d}    "
-                f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
-            )
-        lines.append("ENDMDL")
-    lines.append("END")
-    return "\n".join(lines) + "\n"
-
-
-def _check_pdb_fields(s: Structures) -> None:
-    where = f"{s.source or 'structures'}: cannot write PDB"
-    if len(s) and not ((s.coords > -999.9995).all() and (s.coords < 9999.9995).all()):
-        raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
-    if len(s.res_ids) and not ((s.res_ids >= -999).all() and (s.res_ids <= 9999).all()):
-        raise DataError(f"{where}: a residue number lies outside −999 … 9999; renumber them")
-    long = [c for c in s.chain_ids if len(c) > 1]
-    if long:
-        raise DataError(f"{where}: chain id {long[0]!r} has more than one letter; rename it")
+    return f"{s.res_names[i]} {s.res_ids[i]}{s.icodes[i]}"

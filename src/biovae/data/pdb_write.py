@@ -1,0 +1,58 @@
+"""Multi-model PDB text of structure ensembles (:class:`~biovae.data.structure.Structures`);
+needs nothing beyond numpy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from biovae.data.chains import NO_CHAIN
+from biovae.data.writers import atomic_open
+from biovae.errors import DataError
+
+if TYPE_CHECKING:
+    from biovae.data.structure import Structures
+
+
+def write_pdb(path: str | Path, structures: Structures) -> Path:
+    """Write every frame as one MODEL of a PDB file (atomically); opens in PyMOL/ChimeraX."""
+    with atomic_open(path, "w") as fh:  # compressed for a .gz name, like every output
+        fh.write(pdb_text(structures))
+    return Path(path)
+
+
+def pdb_text(structures: Structures) -> str:
+    """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
+    fixed-width format cannot hold (coordinates beyond −999.999 … 9999.999 Å, residue numbers
+    beyond −999 … 9999, chain ids or insertion codes of several letters) is a one-line error,
+    not a file that reads back wrong. The insertion code is column 27 of each ATOM record."""
+    s = structures
+    _check_pdb_fields(s)
+    lines = []
+    for m, xyz in enumerate(s.coords, start=1):
+        lines.append(f"MODEL     {m:4d}")
+        for i, (x, y, z) in enumerate(xyz):
+            name = s.atom_names[i]
+            name = f" {name:<3s}" if len(name) < 4 else name[:4]
+            lines.append(
+                f"ATOM  {(i + 1) % 100000:5d} {name:4s} {s.res_names[i][:3]:>3s} "
+                f"{s.chain_ids[i] or NO_CHAIN}{int(s.res_ids[i]):4d}{s.icodes[i] or ' '}   "
+                f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
+            )
+        lines.append("ENDMDL")
+    lines.append("END")
+    return "\n".join(lines) + "\n"
+
+
+def _check_pdb_fields(s: Structures) -> None:
+    where = f"{s.source or 'structures'}: cannot write PDB"
+    if len(s) and not ((s.coords > -999.9995).all() and (s.coords < 9999.9995).all()):
+        raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
+    if len(s.res_ids) and not ((s.res_ids >= -999).all() and (s.res_ids <= 9999).all()):
+        raise DataError(f"{where}: a residue number lies outside −999 … 9999; renumber them")
+    long = [c for c in s.chain_ids if len(c) > 1]
+    if long:
+        raise DataError(f"{where}: chain id {long[0]!r} has more than one letter; rename it")
+    long = [c for c in s.icodes if len(c) > 1]
+    if long:
+        raise DataError(f"{where}: insertion code {long[0]!r} has more than one letter; use one")

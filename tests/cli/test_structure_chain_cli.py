@@ -1,0 +1,114 @@
+"""``biovae structure --chain``: the chains of a fit are saved with the model and read again
+by the commands that read new structure files; insertion codes reach the written PDBs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biovae.cli.main import main
+
+pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+
+FAST = ["--epochs", "2", "--hidden", "16", "--batch-size", "8", "--quiet", "--loss", "mse"]
+
+
+def two_chains(src, dest, chains=("A", "B")):
+    """The ubiquitin fixture (12 models) as chain A, residue 10 numbered 9A, and a chain B of
+    its residues 1–30 moved 40 Å along x, after it in every model (``chains``: those kept)."""
+    out, model = [], []
+    for line in src.read_text().splitlines():
+        if line.startswith("ATOM"):
+            number = "   9A" if line[22:27] == "  10 " else line[22:27]
+            model.append(line[:22] + number + line[27:])
+        elif line.startswith("ENDMDL"):
+            b = [r[:21] + "B" + r[22:30] + f"{float(r[30:38]) + 40:8.3f}" + r[38:] for r in model]
+            b = [r[:22] + "  10 " + r[27:] if r[22:27] == "   9A" else r for r in b[:30]]
+            out += [*(model if "A" in chains else []), *(b if "B" in chains else []), line]
+            model = []
+        else:
+            out.append(line)
+    dest.write_text("\n".join(out) + "\n")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def dimer(tmp_path_factory):
+    from tests.conftest import FIXTURES
+
+    folder = tmp_path_factory.mktemp("dimer")
+    src = FIXTURES / "ubiquitin_2k39_ca_12.pdb"
+    return two_chains(src, folder / "dimer.pdb"), two_chains(src, folder / "b.pdb", ("B",))
+
+
+def test_the_chains_of_a_fit_are_the_default_of_every_later_command(dimer, tmp_path, capsys):
+    from biovae.data.structure import read_structures
+    from biovae.structure_estimator import ConformationVAE
+
+    pdb, only_b = dimer
+    model = tmp_path / "model"
+    assert main(["structure", "fit", str(pdb), "--chain", "A", "--out", str(model), *FAST]) == 0
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["structure"]["chains"] == ["A"] and len(meta["structure"]["reference"]) == 76
+    assert "A:GLY:9A:CA:x" in meta["schema"]["features"]
+    est = ConformationVAE.load(model)
+    assert est.chains() == ("A",)
+    table = tmp_path / "z.csv"  # the dimer again, chain A by default
+    assert main(["structure", "embed", str(model), str(pdb), "--out", str(table)]) == 0
+    z = pd.read_csv(table)[["z_1", "z_2"]].to_numpy()
+    np.testing.assert_allclose(z, est.encode(read_structures(pdb, chains="A")), rtol=1e-6)
+    path = tmp_path / "path.pdb"
+    args = ["structure", "interpolate", str(model), str(pdb), str(pdb), "--steps", "2"]
+    assert main([*args, "--refine-steps", "0", "--out", str(path)]) == 0
+    rows = [r for r in path.read_text().splitlines() if r.startswith("ATOM")]
+    assert rows[9][21:27] == "A   9A"  # chain and insertion code of the model's atoms
+    capsys.readouterr()
+    cases = [  # chain B of the dimer, or a file without chain A, are not the model's atoms
+        (["embed", str(model), str(pdb), "--chain", "B"], "30 atoms selected but the model"),
+        (["embed", str(model), str(only_b)], "no chain 'A' among its protein chains (B)"),
+        (["embed", str(model), str(pdb), "--chain", "A,"], "has an empty chain id"),
+        (["report", str(model), str(pdb), "--chain", "a"], "no chain 'a' among"),
+    ]
+    for args, message in cases:
+        out = tmp_path / ("r.html" if args[0] == "report" else "r.csv")
+        assert main(["structure", *args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+        assert not out.exists()
+
+
+def test_without_chain_every_chain_is_read_and_old_models_load(dimer, tmp_path, capsys):
+    from biovae.structure_estimator import ConformationVAE
+
+    pdb, only_b = dimer
+    model = tmp_path / "model"
+    assert main(["structure", "fit", str(only_b), "--out", str(model), *FAST]) == 0
+    meta_file = model / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["structure"]["chains"] is None and ConformationVAE.load(model).chains() is None
+    table = tmp_path / "z.csv"
+    assert (
+        main(["structure", "embed", str(model), str(pdb), "--chain", "B", "--out", str(table)]) == 0
+    )
+    del meta["structure"]["chains"]  # a model saved before chains were kept: every chain
+    meta_file.write_text(json.dumps(meta))
+    assert ConformationVAE.load(model).chains() is None
+    assert main(["structure", "embed", str(model), str(only_b), "--out", str(table)]) == 0
+    meta["structure"]["chains"] = ["B", 3]
+    meta_file.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["structure", "embed", str(model), str(only_b), "--out", str(table)]) == 2
+    assert "'chains' entry is damaged" in capsys.readouterr().err
+
+
+def test_validate_and_fit_reference_read_the_chain_given(dimer, tmp_path, capsys):
+    pdb, only_b = dimer
+    args = ["structure", "validate", str(only_b), "--training", str(pdb), "--chain", "B"]
+    assert main(args) == 0 and "| bonds_valid |" in capsys.readouterr().out
+    model = tmp_path / "model"
+    fit = ["structure", "fit", str(pdb), "--chain", "B", "--reference", str(only_b)]
+    assert main([*fit, "--out", str(model), *FAST]) == 0
+    assert json.loads((model / "metadata.json").read_text())["structure"]["chains"] == ["B"]
