@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
 from biovae.applications.structures.geometry import rmsd
-from biovae.errors import DataError
+from biovae.errors import DataError, ModelFileError
 from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
 
@@ -186,3 +187,14 @@ def test_a_damaged_structure_entry_is_a_model_file_error(fitted, tmp_path, key, 
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match=message):  # not a traceback from Kabsch
         ConformationVAE.load(folder).encode(structures)
+
+
+def test_a_damaged_saved_config_names_the_metadata_file(fitted, tmp_path):
+    # it was a ConfigError naming only "structure.config", not the file to restore
+    model, _ = fitted
+    folder = model.save(tmp_path / "m")
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["structure"]["config"]["model"]["foo"] = 1
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=r"/m/metadata.json: the structure's 'config' entry"):
+        ConformationVAE.load(folder)

@@ -146,6 +146,8 @@ def json_object(path: Path, error: type[Exception] = ConfigError, fix: str = "")
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{path}: not valid JSON ({exc}){fix}") from exc
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise error(f"{path}: not valid JSON (nested too deeply){fix}") from None
     if not isinstance(data, dict):
         raise error(f"{path}: not a JSON object{fix}")
     return data

@@ -352,11 +352,10 @@ class _LatentEstimator(TransformerConventions):
             schema.n_letters,
             n_batches(saved.config, schema.covariates),
         )
-        model = build_model(
-            lik, schema.covariates.width, saved.config.model, schema.labels.n_classes
-        )
-        persistence.load_weights(model, saved)
-        est.config_, est.schema_, est.model_ = saved.config, schema, model
+        width, n_classes = schema.covariates.width, schema.labels.n_classes
+        build = lambda: build_model(lik, width, saved.config.model, n_classes)  # noqa: E731
+        est.config_, est.schema_ = saved.config, schema
+        est.model_ = persistence.load_weights(build, saved)
         est.history_ = saved.metadata.get("history", [])
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.n_train_ = saved.metadata.get("n_train", 0)

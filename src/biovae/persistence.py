@@ -27,12 +27,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import load_file, save_file
 
+from biovae import likelihoods
 from biovae._version import __version__
 from biovae.config import FitConfig, from_dict, to_dict
 from biovae.config_io import json_object
 from biovae.data.card import MODEL_CARD, Card, markdown
 from biovae.errors import ConfigError, ModelFileError
 from biovae.models.schema import DataSchema
+from biovae.rebuild import rebuilt
 
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
@@ -102,19 +104,19 @@ def card_footer(meta: dict[str, Any]) -> list[str]:
     ]
 
 
-def load_weights(model: torch.nn.Module, saved: SavedModel) -> None:
-    """Put ``saved``'s weights into ``model`` (built from its config) and set it to eval
-    mode; weights of another shape or name are a one-line error naming the file."""
-    try:
-        model.load_state_dict(saved.weights)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        where = f"{saved.folder / WEIGHTS}: " if saved.folder else ""
-        raise ConfigError(
+def load_weights(build: Callable[[], torch.nn.Module], saved: SavedModel) -> torch.nn.Module:
+    """The model ``build`` makes from ``saved``'s config, holding its weights, in eval mode;
+    weights of another name, shape or dtype (or a config that builds no model) are a one-line
+    error naming the file (:func:`biovae.rebuild.rebuilt`)."""
+    where = f"{saved.folder / WEIGHTS}: " if saved.folder else ""
+
+    def error(problem: str) -> ConfigError:
+        return ConfigError(
             f"{where}the weights of this saved model do not match this biovae version's model "
-            f"({first}); refit the model"
-        ) from None
-    model.eval()
+            f"({problem}); refit the model"
+        )
+
+    return rebuilt(build, saved.weights, error)
 
 
 def digest(data: bytes) -> str:
@@ -142,9 +144,12 @@ def write_dir(out: Path, write: Callable[[Path], None], names: Collection[str]) 
     """Write folder ``out`` atomically: ``write`` fills a new temporary sibling folder, whose
     files get the modes ``open`` gives (the umask's), and that folder then takes ``out``'s place.
 
+    ``out`` may be a symbolic link to a folder: the folder it points to is replaced.
     ``names``: the files ``write`` may create; leftovers of an earlier save of ``out`` that was
     killed (temporary or old folders holding nothing but such files) are removed first.
     """
+    if out.is_symlink() and out.is_dir():  # a link to a model folder: write that folder (and
+        out = out.resolve()  # keep the link), rather than put a folder in the link's place
     remove_leftovers(out, names)
     # Named before it exists, so that an interrupt at any instant after the mkdir finds it to
     # delete (a colliding folder of a user's is deleted only if it looks like such a leftover).
@@ -261,10 +266,11 @@ def load(path: str | os.PathLike) -> SavedModel:
         )
     try:
         config = from_dict(FitConfig, config_data, "config")
+        likelihoods.get(config.model.likelihood.name)  # a name not in the registry
     except ConfigError as exc:
         raise ModelFileError(f"{folder / CONFIG}: {exc}") from exc
     _check_metadata(folder / METADATA, meta)
-    weights = _checked_weights(folder / WEIGHTS, meta.get(WEIGHTS_DIGEST))
+    weights = checked_weights(folder / WEIGHTS, meta.get(WEIGHTS_DIGEST))
     if "schema" not in meta:
         raise ModelFileError(f"{folder / METADATA}: no 'schema' entry; refit the model")
     try:
@@ -285,7 +291,10 @@ _META_TYPES = {
     "history": (list,),
     WEIGHTS_DIGEST: (str,),
     "n_calibration": (int,),  # a semi-supervised VAE's (biovae.ssvae_estimator)
+    "mapping": (dict,),  # a mapped model's reference (biovae.query), read by its card
 }
+#: the entries of ``mapping`` and their JSON types
+_MAPPING_TYPES = {"levels_added": dict, "reference_n_train": int, "reference_fingerprint": str}
 
 
 def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
@@ -293,14 +302,24 @@ def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
     for key, types in _META_TYPES.items():
         value = meta.get(key)
         bad = value is not None and (isinstance(value, bool) or not isinstance(value, types))
-        if bad or (key == "history" and not all(isinstance(r, dict) for r in value or [])):
+        bad = bad or (key == "history" and not all(isinstance(r, dict) for r in value or []))
+        if bad or (key == "mapping" and value and not _is_mapping(value)):
             raise ModelFileError(
                 f"{path}: the {key!r} entry is damaged ({value!r:.40}); refit the model or "
                 "restore its folder"
             )
 
 
-def _checked_weights(path: Path, expected: str | None) -> dict[str, torch.Tensor]:
+def _is_mapping(value: dict[str, Any]) -> bool:
+    """``value`` has the entries (and types) of :mod:`biovae.query`'s ``mapping_``."""
+    typed = all(type(value.get(k)) is t for k, t in _MAPPING_TYPES.items())
+    levels = value.get("levels_added")
+    return typed and all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in levels.values()
+    )
+
+
+def checked_weights(path: Path, expected: str | None) -> dict[str, torch.Tensor]:
     """The tensors of a model's weights file, once its bytes are those that were saved
     (``expected`` digest; models saved before it was kept have none) and every float is
     finite."""

@@ -299,8 +299,11 @@ class ConformationVAE(EstimatorConventions):
                 f"{path} is not a structure model; fit one with 'biovae structure fit'"
             )
         given = info.get("config")  # absent from models saved before it was kept
-        config = saved.config if given is None else from_dict(FitConfig, given, "structure.config")
         damaged = f"{path}/metadata.json: the structure's {{}}; refit the model or restore it"
+        try:
+            config = saved.config if given is None else from_dict(FitConfig, given, "config")
+        except ConfigError as exc:
+            raise ModelFileError(damaged.format(f"'config' entry is damaged ({exc})")) from None
         loss = info.get("loss")
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ModelFileError(damaged.format(f"'loss' entry is damaged ({loss!r})"))

@@ -31,13 +31,17 @@ from biovae.data import sequences
 from biovae.data.card import MODEL_CARD, markdown
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
+    FORMAT_VERSION,
     MODEL_FILES,
+    WEIGHTS_DIGEST,
     check_model_out,
+    checked_weights,
+    digest,
     read_json,
-    read_weights,
     write_dir,
     write_weights,
 )
+from biovae.rebuild import rebuilt
 
 FORMAT = "biovae-variants"
 
@@ -205,12 +209,13 @@ def save(path: str | Path, family: Family) -> Path:
     }
     tensors["site_log_f"] = torch.from_numpy(family.site_log_f).contiguous()
     meta = {
+        **family.facts,
         "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         "biovae_version": __version__,
         "alphabet": family.alphabet,
         "focus": family.focus.tolist(),
         "positions": list(family.positions),
-        **family.facts,
     }
     if family.focus_residues is not None:
         meta["focus_residues"] = family.focus_residues.sequence
@@ -229,6 +234,7 @@ def _write_files(
 ) -> None:
     (folder / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     write_weights(folder / "weights.safetensors", tensors)
+    meta = {**meta, WEIGHTS_DIGEST: digest((folder / "weights.safetensors").read_bytes())}
     (folder / "metadata.json").write_text(json.dumps(meta, indent=2))
     (folder / MODEL_CARD).write_text(card, encoding="utf-8")
 
@@ -248,22 +254,30 @@ def load(path: str | Path) -> Family:
             f"{folder} holds no variants model (a model of 'biovae fit'? use 'biovae embed/score/"
             "sample' with it); fit one with 'biovae variants fit'"
         )
+    version = meta.get("format_version", 0)  # models saved before it was kept: none
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder}/metadata.json: format_version {version!r} is not one this biovae reads "
+            f"(it reads up to {FORMAT_VERSION}); upgrade biovae, or refit the model"
+        )
     try:
         config = from_dict(VariantsConfig, read_json(folder / "config.json"))
     except ConfigError as exc:
         raise ModelFileError(f"{folder}: unreadable model files ({exc}); refit the model") from exc
-    tensors = read_weights(folder / "weights.safetensors")
-    alphabet, positions = meta.pop("alphabet"), tuple(meta.pop("positions"))
-    focus = np.asarray(meta.pop("focus"), dtype=np.uint8)
-    if len(positions) != len(focus):
-        raise ModelFileError(
-            f"{folder}/metadata.json: residue numbers for {len(positions)} of the focus's "
-            f"{len(focus)} match columns; the file was edited or is damaged — refit the model"
-        )
-    if tensors.get("site_log_f", torch.empty(0)).shape != (len(focus), len(alphabet)):
+    tensors = checked_weights(folder / "weights.safetensors", meta.pop(WEIGHTS_DIGEST, None))
+    alphabet, focus, positions = _alignment_facts(folder / "metadata.json", meta)
+    site = tensors.get("site_log_f", torch.empty(0))
+    if site.shape != (len(focus), len(alphabet)) or site.dtype != torch.float64:
         raise ModelFileError(
             f"{folder}: weights.safetensors holds no site frequencies for {len(focus)} columns of "
             f"{len(alphabet)} letters; the files come from different fits — refit the model"
+        )
+    extra = sorted(set(tensors) - {"site_log_f"} - _member_names(tensors, config.ensemble))
+    if extra:
+        raise ModelFileError(
+            f"{folder}/weights.safetensors: tensor {extra[0]!r} is not part of a model of "
+            f"{config.ensemble} member(s) (config.json); the files come from different fits — "
+            "refit the model"
         )
     members = tuple(
         _member(folder, config, len(focus), len(alphabet), tensors, i)
@@ -298,17 +312,54 @@ def _focus_residues(folder: Path, meta: dict[str, Any], focus: str) -> FocusResi
 def _member(folder: Path, config: VariantsConfig, length: int, letters: int, tensors, i: int):
     """Ensemble member ``i`` from the saved tensors (eval mode); weights that do not fit the
     config (a file of another fit, or edited) are a one-line error, not a traceback."""
-    model = FamilyVAE(length, letters, config.model)
     prefix = f"member{i}."
-    try:
-        model.load_state_dict(
-            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        )
-    except RuntimeError as exc:
-        lines = str(exc).splitlines()
-        first = lines[1].strip() if len(lines) > 1 else lines[0] if lines else "mismatch"
-        raise ModelFileError(
-            f"{folder}: the weights of member {i + 1} do not match config.json ({first[:160]}); "
+
+    def error(problem: str) -> ModelFileError:
+        return ModelFileError(
+            f"{folder}: the weights of member {i + 1} do not match config.json ({problem}); "
             "the files come from different fits — refit the model"
-        ) from None
-    return model.eval()
+        )
+
+    own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    return rebuilt(lambda: FamilyVAE(length, letters, config.model), own, error)
+
+
+def _member_names(tensors: dict[str, torch.Tensor], n: int) -> set[str]:
+    """The names in ``tensors`` of the first ``n`` members' weights."""
+    return {k for k in tensors if k.split(".", 1)[0] in {f"member{i}" for i in range(n)}}
+
+
+#: the metadata entries a loaded family model uses (scoring and its card), and their JSON types
+_FACT_TYPES = {"neff": (int, float), "history": (list,), "n_sequences": (int,), "n_read": (int,)}
+
+
+def _alignment_facts(path: Path, meta: dict[str, Any]) -> tuple[str, np.ndarray, tuple[int, ...]]:
+    """The alphabet, focus letter codes and residue numbers taken out of ``meta`` (read from
+    ``path``); an entry that is missing, or not of the types :func:`save` wrote, is a one-line
+    error rather than a traceback of the first score."""
+    alphabet, focus, positions = (meta.pop(k, None) for k in ("alphabet", "focus", "positions"))
+    whole = isinstance(focus, list) and isinstance(positions, list)
+    whole = whole and all(type(v) is int for v in (*focus, *positions))
+    problem = None
+    if not isinstance(alphabet, str) or not 0 < len(set(alphabet)) == len(alphabet) <= 256:
+        problem = f"the 'alphabet' entry is damaged ({alphabet!r:.40})"
+    elif not whole:
+        problem = "the 'focus' and 'positions' entries are not lists of whole numbers"
+    elif len(positions) != len(focus):
+        problem = f"residue numbers for {len(positions)} of the focus's {len(focus)} match columns"
+    elif not all(0 <= c < len(alphabet) for c in focus):
+        problem = f"the 'focus' entry holds letter codes outside 0–{len(alphabet) - 1}"
+    for key, types in _FACT_TYPES.items():
+        value = meta.get(key)
+        if problem is None and value is not None and (type(value) not in types):
+            problem = f"the {key!r} entry is damaged ({value!r:.40})"
+    history = meta.get("history") or []
+    if problem is None and not all(isinstance(r, list) and _records(r) for r in history):
+        problem = "the 'history' entry is damaged (not lists of records)"
+    if problem is not None:
+        raise ModelFileError(f"{path}: {problem}; refit the model or restore its folder")
+    return alphabet, np.asarray(focus, dtype=np.uint8), tuple(positions)
+
+
+def _records(rows: list) -> bool:
+    return all(isinstance(r, dict) for r in rows)
