@@ -5,6 +5,7 @@ All text here is plain text; the HTML writer escapes it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -49,6 +50,14 @@ class Section:
     notes: tuple[str, ...] = ()
     highlights: tuple[Highlight, ...] = field(default=())
     tables: tuple[Table, ...] = ()
+
+
+def number(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec`` (e.g. ``".3f"``), or a dash where it is undefined
+    (None, NaN or infinite: a correlation of a constant, a statistic of no records)."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return format(value, spec)
 
 
 def needs_data(id_: str, title: str, what: str) -> Section:

@@ -79,6 +79,16 @@ def palette(n: int) -> list[str]:
     return colours[:n]
 
 
+def shorten(text: object, width: int) -> str:
+    """``text`` cut to at most ``width`` characters with an ellipsis in the middle, so that
+    names differing only at the end (``... type 1``, ``... type 2``) stay apart."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2 + (width - 1) % 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 def colormap(name: str):
     """A registered matplotlib colormap by name."""
     return require_matplotlib().colormaps[name]

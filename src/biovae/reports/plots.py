@@ -21,6 +21,8 @@ CURVES = (
 )
 #: Categories beyond this many (by frequency) are drawn as "other".
 MAX_LEGEND = 30
+#: Category names in a legend are cut to this many characters (two columns fit the map's width).
+LEGEND_WIDTH = 26
 
 
 def training_curves(
@@ -130,7 +132,8 @@ def _usage_legend(fig, ax) -> None:
 def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) -> bytes:
     """Scatter of the 2-D latent map coloured by ``values`` (text: legend; numbers: colourbar).
 
-    Short category names are listed beside the map, long ones below it.
+    Short category names are listed beside the map, long ones below it, cut in the middle to
+    ``LEGEND_WIDTH`` characters.
     """
     xy = proj.xy
     size = float(np.clip(5000.0 / max(len(xy), 1), 2.0, 30.0))
@@ -191,7 +194,7 @@ def _categorical_scatter(
             color=colour,
             lw=0,
             alpha=0.85,
-            label=f"{label} ({sel.sum()})",
+            label=f"{fg.shorten(label, LEGEND_WIDTH)} ({sel.sum()})",
         )
 
 

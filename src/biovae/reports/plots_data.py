@@ -13,6 +13,7 @@ import numpy as np
 
 from biovae.reports import figures as fg
 from biovae.reports.analysis import feature_moments, pearson
+from biovae.reports.content import number
 
 #: Sequence positions per row of the per-position probability plot.
 POSITIONS_PER_ROW = 90
@@ -37,6 +38,7 @@ def reconstruction_heatmap(
     vmin = float(both.min()) if both.size else 0.0
     cmap = fg.colormap("magma").with_extremes(bad=MISSING_GREY)
     n_rec, n_feat = observed.shape
+    names = [fg.shorten(f, 30) for f in features]
 
     def draw(fig) -> None:
         axes = fig.subplots(1, 2, sharey=True)
@@ -52,12 +54,12 @@ def reconstruction_heatmap(
                 interpolation="nearest",
             )
             ax.set_title(title)
-            ax.set_xticks(np.arange(n_feat), labels=list(features), rotation=90, fontsize=7)
+            ax.set_xticks(np.arange(n_feat), labels=names, rotation=90, fontsize=7)
             ax.grid(False)
-        axes[0].set_yticks(np.arange(n_rec), labels=[_short(i, 14) for i in ids], fontsize=8)
+        axes[0].set_yticks(np.arange(n_rec), labels=[fg.shorten(i, 14) for i in ids], fontsize=8)
         fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01, label=scale_label)
 
-    return fg.render(draw, (12.0, 1.9 + 0.26 * n_rec + 0.06 * max(len(f) for f in features)))
+    return fg.render(draw, (12.0, 1.9 + 0.26 * n_rec + 0.06 * max(len(f) for f in names)))
 
 
 def observed_vs_reconstructed(
@@ -78,7 +80,7 @@ def observed_vs_reconstructed(
             xlabel=f"observed, {scale_label}",
             ylabel=f"reconstructed, {scale_label}",
         )
-        fg.note(ax, f"Pearson r = {pearson(obs, rec):.3f}")
+        fg.note(ax, f"Pearson r = {number(pearson(obs, rec), '.3f')}")
         ax.legend(loc="lower right")
         fig.colorbar(hb, ax=ax, label="entries (log scale)", shrink=0.85)
 
@@ -100,7 +102,7 @@ def feature_means(observed: np.ndarray, reconstructed: np.ndarray, log: bool) ->
             ylabel="mean of reconstructions",
         )
         suffix = " (log scale)" if log else ""
-        fg.note(ax, f"Pearson r = {_corr(obs_mean, rec_mean, log):.3f}{suffix}")
+        fg.note(ax, f"Pearson r = {number(_corr(obs_mean, rec_mean, log), '.3f')}{suffix}")
 
     return fg.render(draw, (5.6, 4.6))
 
@@ -117,7 +119,7 @@ def moments_scatter(
         for ax, d, s, what in zip(axes, data_stats, sample_stats, ("mean", "variance")):
             _identity_scatter(ax, d, s, log)
             ax.set(title=f"Feature {what}", xlabel=f"data {what}", ylabel=f"sample {what}")
-            fg.note(ax, f"r = {_corr(d, s, log):.3f}" + (" (log scale)" if log else ""))
+            fg.note(ax, f"r = {number(_corr(d, s, log), '.3f')}" + (" (log scale)" if log else ""))
 
     return fg.render(draw, (10.4, 4.4))
 
@@ -163,7 +165,7 @@ def sequence_probabilities(
         for ax, start in zip(axes, starts):
             image = _probability_row(ax, probs_la, observed_l, start, alphabet, positions)
         axes[0].set_title(
-            f"Record {_short(record, 40)}: reconstructed letter probabilities "
+            f"Record {fg.shorten(record, 40)}: reconstructed letter probabilities "
             f"(rings: the record's letters){part}"
         )
         axes[-1].set_xlabel("position")
@@ -209,7 +211,7 @@ def site_frequencies(
         left, right = fig.subplots(1, 2, width_ratios=(1, 1.9))
         _identity_scatter(left, data_la.ravel(), sample_la.ravel(), log=False)
         left.set(title="Letter frequency at each site", xlabel="data", ylabel="samples")
-        fg.note(left, f"r = {pearson(data_la, sample_la):.3f}")
+        fg.note(left, f"r = {number(pearson(data_la, sample_la), '.3f')}")
         x = np.arange(len(positions))
         right.plot(x, data_entropy, color=fg.INK, lw=1.4, label="data")
         right.plot(x, sample_entropy, color=fg.TRAIN, lw=1.4, alpha=0.85, label="samples")
@@ -223,8 +225,3 @@ def site_frequencies(
         right.legend(loc="best")
 
     return fg.render(draw, (12.0, 4.2))
-
-
-def _short(text: str, width: int) -> str:
-    text = str(text)
-    return text if len(text) <= width else text[: width - 1] + "…"

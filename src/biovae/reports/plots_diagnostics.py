@@ -116,7 +116,9 @@ def predictive_check(stats: dict) -> bytes:
             ax.scatter(rep[out], obs[out], s=8, color=fg.VALIDATION, lw=0, label="outside 95 %")
             lo, hi = float(min(rep.min(), obs.min())), float(max(rep.max(), obs.max()))
             ax.plot([lo, hi], [lo, hi], color=fg.INK, lw=0.8)
-            if name != "zero_fraction" and lo > 0:
+            # log axes only over a decade or more: on a narrower range matplotlib labels the
+            # minor ticks (2×10⁰, 3×10⁰, ...) and the labels run into each other
+            if name != "zero_fraction" and lo > 0 and hi >= 10 * lo:
                 ax.set(xscale="log", yscale="log")
             ax.set(title=name.replace("_", " "), xlabel="replicated (mean)", ylabel="observed")
         if axes[0].get_legend_handles_labels()[0]:

@@ -20,7 +20,7 @@ from biovae.reports.analysis import (
     subsample,
     wants_log,
 )
-from biovae.reports.content import Highlight, Plot, Section, needs_data
+from biovae.reports.content import Highlight, Plot, Section, needs_data, number
 
 #: Records used for data-space comparisons (reconstruction scatter, sample moments).
 MAX_RECORDS = 2000
@@ -54,7 +54,7 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
             "reconstruction-scatter",
             plots_data.observed_vs_reconstructed(obs_d, rec_d, scale),
             "Observed vs reconstructed values",
-            f"All entries of {len(idx):,} records; points on the dashed line are reconstructed "
+            f"All entries of {_records(idx, ds)}; points on the dashed line are reconstructed "
             "exactly. For counts a cloud around the line is expected (sampling noise).",
             wide=False,
         ),
@@ -73,7 +73,7 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
         title,
         _RECON_LEAD,
         plots=plots,
-        highlights=(Highlight(f"{r:.2f}", "reconstruction correlation (r)"),),
+        highlights=(Highlight(number(r, ".2f"), "reconstruction correlation (r)"),),
     )
 
 
@@ -134,7 +134,7 @@ def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
         "positions spread their probability over the letters seen there."
     )
     caption = (
-        f"Record {record.ids[0]}; rings mark its actual letters. Over {len(idx):,} records "
+        f"Record {record.ids[0]}; rings mark its actual letters. Over {_records(idx, ds)} "
         f"the most probable letter is the observed one at {100 * hits:.1f}% of positions."
     )
     if len(observed) > plots_data.MAX_POSITIONS:
@@ -182,7 +182,7 @@ def samples_section(est: Any, ds: Dataset | None) -> Section:
         lead,
         plots=(plot,),
         notes=notes,
-        highlights=(Highlight(f"{r:.2f}", "sample vs data statistics (r)"),),
+        highlights=(Highlight(number(r, ".2f"), "sample vs data statistics (r)"),),
     )
 
 
@@ -200,9 +200,9 @@ def _table_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[P
     else:
         r = pearson(d_stats[0], s_stats[0])
     caption = (
-        f"One point per feature: mean and variance over {len(idx):,} data records and "
+        f"One point per feature: mean and variance over {_records(idx, ds)} and "
         f"{len(samples):,} samples{' (log axes)' if log else ''}. Points on the dashed "
-        f"line match; the correlation of the means is r = {r:.3f}."
+        f"line match; the correlation of the means is r = {number(r, '.3f')}."
     )
     return Plot("samples-moments", png, "Feature means and variances: samples vs data", caption), r
 
@@ -214,8 +214,15 @@ def _sequence_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tupl
     png = plots_data.site_frequencies(f_data, f_samp, entropy(f_data), entropy(f_samp), ds.features)
     r = pearson(f_data, f_samp)
     caption = (
-        f"Left: one point per (position, letter), frequency among {len(idx):,} data "
-        f"records vs {len(samples):,} samples (r = {r:.3f}). Right: entropy per position; "
-        "conserved sites have low entropy in both."
+        f"Left: one point per (position, letter), frequency among {_records(idx, ds)} "
+        f"vs {len(samples):,} samples (r = {number(r, '.3f')}). Right: entropy per "
+        "position; conserved sites have low entropy in both."
     )
     return Plot("samples-sites", png, "Per-site letter frequencies: samples vs data", caption), r
+
+
+def _records(idx: np.ndarray, ds: Dataset) -> str:
+    """The records of ``idx`` in words: all of them, or a random subset of how many."""
+    if len(idx) == len(ds):
+        return f"the {len(ds):,} records"
+    return f"a random {len(idx):,} of the {len(ds):,} records"

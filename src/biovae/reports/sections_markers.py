@@ -16,6 +16,8 @@ from biovae.reports.content import Plot, Section, Table
 #: Markers shown per group, and posterior draws per group (fewer than ``biovae de``'s 5,000:
 #: a report ranks genes, it does not call them).
 PER_GROUP, DRAWS = 5, 1000
+#: Group names on the dot plot are cut to this many characters (the table keeps them whole).
+LABEL_WIDTH = 30
 
 
 def marker_column(ds: Dataset, color_by: Sequence[str] | None, est: Any = None) -> str | None:
@@ -102,6 +104,7 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
     from each group's table against the rest (its ``*1`` columns describe the group)."""
     genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
     groups = list(chosen)
+    names = [fg.shorten(g, LABEL_WIDTH) for g in groups]
     detect = np.array([t.loc[genes, "non_zeros_proportion1"].to_numpy() for t in tables])
     level = np.array([t.loc[genes, "raw_normalized_mean1"].to_numpy() for t in tables])
     level = level / np.maximum(level.max(axis=0, keepdims=True), 1e-12)
@@ -120,11 +123,14 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
             edgecolors=fg.MUTED,
             linewidths=0.4,
         )
-        ax.set_xticks(range(len(genes)), genes, rotation=90, fontsize=8)
-        ax.set_yticks(range(len(groups)), groups)
+        ax.set_xticks(
+            range(len(genes)), [fg.shorten(g, 20) for g in genes], rotation=90, fontsize=8
+        )
+        ax.set_yticks(range(len(groups)), names)
         ax.set(xlim=(-0.7, len(genes) - 0.3), ylim=(len(groups) - 0.5, -0.5))
         ax.grid(False)
         fig.colorbar(dots, ax=ax, shrink=0.6, label="scaled mean")
 
-    width = min(18.0, 2.5 + 0.28 * len(genes))
+    # room for the group names beside the dots (about 0.09 inch per character)
+    width = min(18.0, 2.5 + 0.28 * len(genes) + 0.09 * max(len(n) for n in names))
     return fg.render(draw, (width, 1.2 + 0.35 * len(groups)))

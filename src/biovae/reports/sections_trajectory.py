@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from biovae.applications.trajectory import Trajectory
 from biovae.reports import plots
 from biovae.reports.analysis import is_categorical, project_2d
-from biovae.reports.content import Highlight, Plot, Section
+from biovae.reports.content import Highlight, Plot, Section, number
 
 
 def stage_spearman(pseudotime: np.ndarray, stage: np.ndarray) -> float:
@@ -62,7 +62,7 @@ def trajectory_section(
         )
         if not is_categorical(stage):
             rho = stage_spearman(traj.pseudotime, stage)
-            highlights = (Highlight(f"{rho:.3f}", f"Spearman ρ(pseudotime, {stage_name})"),)
+            highlights = (Highlight(number(rho, ".3f"), f"Spearman ρ(pseudotime, {stage_name})"),)
     lead = (
         f"Diffusion pseudotime (Haghverdi et al. 2016) along a {proj.xy.shape[0]}-record "
         "neighbour graph of the posterior means: the distance from the root summed over random "

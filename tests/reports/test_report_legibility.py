@@ -1,0 +1,158 @@
+"""What a reader sees on the report's pages: labels inside the figures, no overlapping tick
+labels, undefined numbers shown as a dash, subsampled plots that say so."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import biovae
+from biovae.config import FitConfig, TrainConfig
+from biovae.reports import sections_data, write_report
+from biovae.reports.analysis import project_2d
+from biovae.reports.plots import latent_map
+from biovae.reports.plots_diagnostics import predictive_check
+from biovae.reports.sections_markers import dot_plot
+
+pytest.importorskip("matplotlib")
+
+LONG = "T cell very long name of a cell type that goes on and on, level {}"
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """The figures the report renders, kept after they are saved (laid out as in the PNG)."""
+    from matplotlib.figure import Figure
+
+    figures: list = []
+    save = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        figures.append(self)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return figures
+
+
+def _texts(fig) -> list:
+    """Every visible tick label and legend of ``fig``."""
+    out = [t for ax in fig.axes for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
+    out += [leg for ax in fig.axes for leg in [ax.get_legend()] if leg is not None]
+    out += list(fig.legends)
+    return [t for t in out if t.get_visible() and (not hasattr(t, "get_text") or t.get_text())]
+
+
+def _outside(fig) -> list[str]:
+    """Texts that do not fit inside the figure (cut off in the PNG)."""
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    bad = []
+    for t in _texts(fig):
+        ext = t.get_window_extent(renderer)
+        if ext.x0 < box.x0 - 1 or ext.x1 > box.x1 + 1 or ext.y0 < box.y0 - 1:
+            bad.append(getattr(t, "get_text", lambda t=t: type(t).__name__)())
+    return bad
+
+
+def test_long_category_names_stay_inside_the_latent_map(drawn) -> None:
+    rng = np.random.default_rng(0)
+    proj = project_2d(rng.normal(size=(120, 3)))
+    latent_map(proj, np.array([LONG.format(i % 4) for i in range(120)], dtype=object), "type")
+    assert _outside(drawn[-1]) == []
+    legend = drawn[-1].legends[0]
+    names = [t.get_text() for t in legend.get_texts()]
+    assert len(set(names)) == 4 and all("…" in n for n in names)
+    assert {n[-12:] for n in names} == {f"level {i} (30)" for i in range(4)}  # kept apart
+
+
+def test_long_group_names_stay_inside_the_dot_plot(drawn) -> None:
+    genes = ["g1", "g2", "g3"]
+    tables, chosen = [], {}
+    for i in range(3):
+        t = pd.DataFrame(
+            {"non_zeros_proportion1": [0.5, 0.2, 0.9], "raw_normalized_mean1": [1.0, 2.0, 3.0]},
+            index=genes,
+        )
+        tables.append(t)
+        chosen[LONG.format(i)] = genes
+    dot_plot(tables, chosen)
+    assert _outside(drawn[-1]) == []
+
+
+def _overlapping(ax) -> list[tuple[str, str]]:
+    renderer = ax.figure.canvas.get_renderer()
+    labels = [t for t in ax.xaxis.get_ticklabels(which="both") if t.get_visible() and t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    return [
+        (labels[i].get_text(), labels[j].get_text())
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if boxes[i].overlaps(boxes[j])
+    ]
+
+
+def test_predictive_check_tick_labels_do_not_run_into_each_other(drawn) -> None:
+    """Means between 2.3 and 3.8 (less than a decade): log axes labelled every minor tick."""
+    rep = np.linspace(2.3, 3.8, 20)
+    stats = {
+        "mean": {
+            "replicated_mean": rep.tolist(),
+            "observed": (rep * 0.2 + 2.4).tolist(),
+            "outside": [i % 3 == 0 for i in range(20)],
+        }
+    }
+    predictive_check(stats)
+    assert _overlapping(drawn[-1].axes[0]) == []
+
+
+@pytest.fixture(scope="module")
+def one_feature_vae():
+    """A VAE of a single feature: correlations across features are undefined."""
+    x = np.random.default_rng(0).normal(size=(60, 1)).astype(np.float32)
+    cfg = FitConfig(train=TrainConfig(epochs=2, batch_size=32))
+    return biovae.VAE("gaussian", n_latent=1, hidden=(8,), config=cfg).fit(x), x
+
+
+def test_an_undefined_correlation_is_a_dash_not_nan(one_feature_vae, tmp_path) -> None:
+    est, x = one_feature_vae
+    page = write_report(est, tmp_path / "r.html", data=x).read_text(encoding="utf-8")
+    page = re.sub(r"data:image/png;base64,[^\"]*", "", page)
+    tiles = {
+        label: value
+        for value, label in re.findall(
+            r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', page
+        )
+    }
+    assert tiles["sample vs data statistics (r)"] == "—"
+    assert not re.search(r"\bnan\b", page, flags=re.IGNORECASE)
+    assert "the correlation of the means is r = —." in page
+
+
+def test_subsampled_plots_say_how_many_records_they_show(
+    one_feature_vae, tmp_path, monkeypatch
+) -> None:
+    est, x = one_feature_vae
+    monkeypatch.setattr(sections_data, "MAX_RECORDS", 25)
+    page = write_report(est, tmp_path / "r.html", data=x).read_text(encoding="utf-8")
+    assert "All entries of a random 25 of the 60 records" in page
+    assert "mean and variance over a random 25 of the 60 records" in page
+    monkeypatch.setattr(sections_data, "MAX_RECORDS", 2000)
+    page = write_report(est, tmp_path / "r.html", data=x).read_text(encoding="utf-8")
+    assert "All entries of the 60 records" in page
+
+
+def test_long_feature_names_do_not_stretch_the_reconstruction_heatmap(drawn) -> None:
+    from biovae.reports.plots_data import reconstruction_heatmap
+
+    names = [f"{'annotation ' * 20}gene {i}" for i in range(4)]  # 200+ characters each
+    x = np.arange(12.0).reshape(3, 4)
+    reconstruction_heatmap(x, x, names, ["r1", "r2", "r3"], "value")
+    fig = drawn[-1]
+    assert fig.get_size_inches()[1] < 5
+    assert _outside(fig) == []
+    shown = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert len(set(shown)) == 4 and all(s.endswith(f"gene {i}") for i, s in enumerate(shown))
