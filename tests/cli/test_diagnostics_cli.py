@@ -194,6 +194,25 @@ def test_diagnose_max_records_names_the_subsample(small_model, tmp_path, capsys)
     assert f"7 of the {given} records" in (tmp_path / "d" / "diagnostics.html").read_text()
 
 
+def test_a_page_that_cannot_be_drawn_leaves_the_earlier_results_as_they_were(
+    small_model, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "diagnostics.json").write_text('{"earlier": 1}')
+    (out / "diagnostics.html").write_text("earlier page")
+
+    def boom(*_, **__):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr("biovae.reports.diagnostics_page.render_document", boom)
+    args = ("--iwae", 2, "--gap-records", 1, "--gap-steps", 1)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        run(capsys, "diagnose", small_model / "m", small_model / "d.tsv", "--out", out, *args)
+    assert (out / "diagnostics.json").read_text() == '{"earlier": 1}'  # not a new JSON
+    assert (out / "diagnostics.html").read_text() == "earlier page"
+
+
 def test_diagnose_refuses_a_single_record(small_model, tmp_path, capsys):
     rc, _, err = run(
         capsys, "diagnose", small_model / "m", small_model / "one.tsv", "--out", tmp_path / "d",

@@ -41,11 +41,18 @@ def _out_dir(path: str, *names: str) -> Path:
 
 
 def _write_results(out: Path, stem: str, results: dict, title: str) -> Path:
-    from biovae.reports.diagnostics_page import write_diagnostics_report
+    """The JSON and the HTML page of ``results``; the page is drawn before either is written,
+    so a failure to draw it leaves an earlier pair as it was, not a new JSON beside an old
+    page."""
+    from biovae.data.writers import atomic_open
+    from biovae.reports.diagnostics_page import diagnostics_page
 
+    page = diagnostics_page(results, title)
     out.mkdir(exist_ok=True)
     write_json(out / f"{stem}.json", results)
-    return write_diagnostics_report(out / f"{stem}.html", results, title=title)
+    with atomic_open(out / f"{stem}.html", "w") as fh:
+        fh.write(page)
+    return out / f"{stem}.html"
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:

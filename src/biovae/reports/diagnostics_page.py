@@ -31,6 +31,15 @@ def write_diagnostics_report(path: str | Path, results: dict, title: str = "Diag
     """Write the diagnostics in ``results`` as a self-contained HTML page at ``path``."""
     from biovae.data.writers import atomic_open
 
+    page = diagnostics_page(results, title)
+    path = Path(path)
+    with atomic_open(path, "w") as fh:
+        fh.write(page)
+    return path
+
+
+def diagnostics_page(results: dict, title: str = "Diagnostics") -> str:
+    """The self-contained HTML page of the diagnostics in ``results``."""
     parts = [
         s
         for s in (
@@ -42,11 +51,7 @@ def write_diagnostics_report(path: str | Path, results: dict, title: str = "Diag
         )
         if s is not None
     ]
-    page = render_document(title, _tagline(results), _overview(results, parts), parts)
-    path = Path(path)
-    with atomic_open(path, "w") as fh:
-        fh.write(page)
-    return path
+    return render_document(title, _tagline(results), _overview(results, parts), parts)
 
 
 def _tagline(results: dict) -> str:
