@@ -87,3 +87,54 @@ def test_repr_names_the_parameters_given():
     assert repr(biovae.PCA()) == "PCA()"
     ss = biovae.SemiSupervisedVAE(epochs=1, labels_key="y", progress=True)
     assert repr(ss) == "SemiSupervisedVAE(epochs=1, progress=True, labels_key='y')"
+
+
+@pytest.mark.parametrize(
+    ("est", "problem"),
+    [
+        (biovae.VAE(epochs=1.5), "train.epochs must be an integer, got 1.5"),
+        (biovae.VAE(hidden=(8.7,)), "network.hidden must be an integer, got 8.7"),
+        (biovae.VAE(hidden=8), "network.hidden must be a list, got 8"),
+        (biovae.VAE(seed="a"), "train.seed must be an integer, got 'a'"),
+        (biovae.VAE(beta="a"), "objective.beta must be a number, got 'a'"),
+        (biovae.Autoencoder(epochs=True), "train.epochs must be an integer, got True"),
+        (biovae.PCA(n_latent=1.5), "model.n_latent must be an integer, got 1.5"),
+        (biovae.VAE(config={"train": {}}), "config must be a biovae.config.FitConfig, got dict"),
+        (biovae.PCA(config="cfg.toml"), "config must be a biovae.config.FitConfig, got str"),
+        (ConformationVAE(config={}), "config must be a biovae.config.FitConfig, got dict"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else type(v).__name__,
+)
+def test_parameters_are_checked_as_a_config_files_values_are(est, problem):
+    """1.5 epochs trained 1 and hidden=(8.7,) 8 units (int() before the config's check), a
+    text seed or a dict config failed with a bare ValueError or AttributeError."""
+    with pytest.raises(ConfigError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        est.fit(None) if isinstance(est, ConformationVAE) else est.get_config()
+
+
+@pytest.mark.parametrize("est", ESTIMATORS[:3], ids=lambda e: type(e).__name__)
+def test_sklearn_tags_say_what_the_estimators_take_and_give(est):
+    """The tags said sparse input is refused (it is taken) and float64 is kept (float32 out)."""
+    if not hasattr(sklearn.base.BaseEstimator, "__sklearn_tags__"):
+        pytest.skip("scikit-learn < 1.6 has no tags objects")
+    import scipy.sparse as sp
+
+    tags = est.__sklearn_tags__()
+    assert tags.input_tags.sparse and tags.transformer_tags.preserves_dtype == ["float32"]
+    z = sklearn.base.clone(est).fit_transform(sp.csr_matrix(X))
+    assert z.dtype == np.float32 and z.shape == (60, 2)
+
+
+@pytest.mark.parametrize(
+    ("w", "problem"),
+    [
+        (np.zeros(60), "is zero for every record"),
+        (np.r_[np.ones(59), -1.0], "is -1 at position 59"),
+        (np.r_[np.ones(59), np.nan], "is nan at position 59"),
+        (np.ones(59), "has 59 values for 60 records"),
+    ],
+)
+def test_a_bad_sample_weight_is_named(w, problem):
+    """All-zero weights were reported as 'must hold 60 ... values (got shape (60,))'."""
+    with pytest.raises(DataError, match=f"sample_weight {problem}; give each record a finite"):
+        biovae.VAE(epochs=1).fit(X, sample_weight=w)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from biovae.errors import DataError
 from biovae.inputs import as_dataset
@@ -154,14 +155,49 @@ def test_an_anndatas_own_obs_never_warns_and_a_multiindex_obs_pairs_by_position(
         ([["a", "b"], ["c", "d"]], "not a table of numbers .could not convert string"),
         ([[1.0, 2.0], [3.0]], "not a table of numbers .setting an array element"),
         (np.ones((3, 2)) + 1j, "holds complex numbers; pass real values"),
+        (sp.csr_matrix(np.ones((3, 2)) + 1j), "holds complex numbers; pass real values"),
+        (np.full((3, 2), np.datetime64("2020-01-01")), r"dates or durations \(datetime64"),
+        ("counts.tsv", r"file name \('counts.tsv'\), not data; read it first"),
     ],
-    ids=["text", "ragged", "complex"],
+    ids=["text", "ragged", "complex", "sparse-complex", "dates", "file-name"],
 )
 def test_text_ragged_or_complex_records_are_a_one_line_error(x, problem):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's ComplexWarning included: never turned real
         with pytest.raises(DataError, match=problem):
             as_dataset(x)
+
+
+class _ArrayLike:
+    """Only ``__array__``, as scikit-learn's checks pass X and y (numpy's other protocols
+    raise)."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __array_function__(self, *args, **kwargs):
+        raise TypeError("not an array")
+
+
+def test_an_array_like_is_read_as_x_and_as_sklearns_y_in_obs_place():
+    import biovae
+
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    vae = biovae.VAE(n_latent=2, epochs=1, hidden=(4,)).fit(_ArrayLike(x), _ArrayLike(x[:, 0]))
+    assert vae.transform(_ArrayLike(x)).shape == (20, 2)
+
+
+@pytest.mark.parametrize("x", [np.zeros((10, 0)), sp.csr_matrix((10, 0)), pd.DataFrame(index=IDS)])
+def test_records_without_features_are_refused_by_fit(x):
+    """They fitted a model of nothing that embedded and scored every record alike."""
+    import biovae
+
+    for est in (biovae.VAE(epochs=1, n_latent=2), biovae.PCA(n_latent=2)):
+        with pytest.raises(DataError, match=r"the records have no features \(shape \(\d+, 0\)\)"):
+            est.fit(x)
 
 
 def _sequences(letters: str, n: int = 30, length: int = 8, seed: int = 0):

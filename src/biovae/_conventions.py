@@ -3,7 +3,8 @@
 The estimators' parameters are the keyword arguments of ``__init__`` (listed in ``_params``):
 ``get_params`` / ``set_params`` read and write them, so ``sklearn.base.clone`` and grid searches
 work; ``fit_transform`` is ``fit`` then ``transform``; ``__sklearn_tags__`` describes a
-transformer when scikit-learn (≥ 1.6, e.g. a ``Pipeline``) asks, importing scikit-learn only then.
+transformer (of sparse input too; float32 output) when scikit-learn (≥ 1.6, e.g. a ``Pipeline``)
+asks, importing scikit-learn only then.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ class EstimatorConventions:
         class _Transformer(TransformerMixin, BaseEstimator):
             pass
 
-        return _Transformer().__sklearn_tags__()
+        tags = _Transformer().__sklearn_tags__()
+        # as the estimators are: sparse input is taken, and the output is float32 (torch's)
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
 
 class TransformerConventions(EstimatorConventions):

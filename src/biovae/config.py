@@ -357,3 +357,16 @@ class FitConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
+
+
+def given_config(config: Any, default: FitConfig | None = None) -> FitConfig:
+    """An estimator's ``config`` parameter, or ``default`` (``FitConfig()``) when it is None;
+    anything else (a dict, a path) is a one-line ConfigError, not an AttributeError in fit."""
+    if config is None:
+        return default or FitConfig()
+    if not isinstance(config, FitConfig):
+        raise ConfigError(
+            f"config must be a biovae.config.FitConfig, got {type(config).__name__}; build one "
+            "with FitConfig(...) or from_dict(FitConfig, d) (d e.g. from load_toml(path))"
+        )
+    return config

@@ -16,7 +16,7 @@ import torch
 
 from biovae import likelihoods, persistence
 from biovae._conventions import TransformerConventions
-from biovae.config import FitConfig, LikelihoodConfig, to_dict
+from biovae.config import FitConfig, LikelihoodConfig, given_config, to_dict
 from biovae.data.card import Card
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
@@ -81,15 +81,16 @@ class _LatentEstimator(TransformerConventions):
 
     # -- configuration ---------------------------------------------------------------------
     def get_config(self) -> FitConfig:
-        """The full :class:`FitConfig`: ``config`` (or defaults) with explicit arguments applied."""
-        cfg = self.config or FitConfig()
+        """The full :class:`FitConfig`: ``config`` (or defaults) with explicit arguments applied
+        (checked by the configs as a config file's values are: 1.5 epochs is an error)."""
+        cfg = given_config(self.config)
         model, net, obj, train = cfg.model, cfg.model.network, cfg.objective, cfg.train
         if self.likelihood is not None:
             model = dataclasses.replace(
                 model, likelihood=dataclasses.replace(model.likelihood, name=self.likelihood)
             )
         if self.hidden is not None:
-            net = dataclasses.replace(net, hidden=tuple(int(h) for h in self.hidden))
+            net = dataclasses.replace(net, hidden=self.hidden)
         model = dataclasses.replace(
             model,
             kind=self._kind,
@@ -97,11 +98,11 @@ class _LatentEstimator(TransformerConventions):
             n_latent=self.n_latent if self.n_latent is not None else model.n_latent,
         )
         if self.beta is not None:
-            obj = dataclasses.replace(obj, beta=float(self.beta))
+            obj = dataclasses.replace(obj, beta=self.beta)
         if self.epochs is not None:
-            train = dataclasses.replace(train, epochs=int(self.epochs))
+            train = dataclasses.replace(train, epochs=self.epochs)
         if self.seed is not None:
-            train = dataclasses.replace(train, seed=int(self.seed))
+            train = dataclasses.replace(train, seed=self.seed)
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=model, objective=obj, train=train)
 

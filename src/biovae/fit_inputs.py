@@ -33,10 +33,18 @@ def record_weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | No
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight, dtype=np.float64).ravel()
-    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+    bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))
+    if w.shape != (n,) or len(bad) or w.sum() <= 0:
+        problem = (
+            f"has {w.size} values for {n} records"
+            if w.shape != (n,)
+            else f"is {w[bad[0]]:g} at position {bad[0]}"
+            if len(bad)
+            else "is zero for every record"
+        )
         raise DataError(
-            f"{source}: sample_weight must hold {n} finite values >= 0 with a positive sum "
-            f"(got shape {w.shape}); give one weight per record"
+            f"{source}: sample_weight {problem}; give each record a finite weight >= 0, "
+            "some of them positive"
         )
     return torch.from_numpy(w).float()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -52,6 +53,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
             source="DataFrame",
         )
     if sp.issparse(X):
+        _check_kind(X.dtype)  # scipy would drop an imaginary part with only a warning
         mat = sp.csr_matrix(X, dtype=np.float32)
     else:
         mat = _numbers(X)
@@ -68,19 +70,35 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
 
 
 def _numbers(X: Any) -> np.ndarray:
-    """``X`` as a float32 array, or a one-line DataError for text or complex numbers (which
-    numpy would refuse with its own message, or turn real silently)."""
+    """``X`` as a float32 array, or a one-line DataError for text, complex numbers or dates
+    (which numpy would refuse with its own message, or turn into numbers silently)."""
+    if isinstance(X, (str, os.PathLike)):
+        raise DataError(
+            f"X is a file name ({str(X)!r}), not data; read it first, e.g. with "
+            "biovae.data.readers.read_dataset(path), and pass what it returns"
+        )
     try:
-        complex_ = np.iscomplexobj(X)
-        mat = None if complex_ else np.asarray(X, dtype=np.float32)
+        mat = np.asarray(X)
+        _check_kind(mat.dtype)
+        return mat.astype(np.float32)
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(
             f"X is not a table of numbers ({exc}); pass the features as numbers (records × "
             "features) and metadata as obs"
         ) from None
-    if mat is None:
+
+
+def _check_kind(dtype: np.dtype) -> None:
+    """A one-line DataError for values that are not real numbers but would cast to them."""
+    if dtype.kind == "c":
         raise DataError("X holds complex numbers; pass real values (e.g. X.real or abs(X))")
-    return mat
+    if dtype.kind in "mM":
+        raise DataError(
+            f"X holds dates or durations ({dtype}); pass the features as numbers (e.g. days "
+            "since a reference date) and dates as obs"
+        )
 
 
 def without_target(obs: Any) -> Any:
@@ -88,7 +106,8 @@ def without_target(obs: Any) -> Any:
     table of columns): ``Pipeline.fit(X, y)``, ``cross_val_score`` and ``GridSearchCV`` pass it
     where biovae takes ``obs``, and the unsupervised estimators ignore it, as scikit-learn's
     transformers do."""
-    if isinstance(obs, (list, tuple)) or (hasattr(obs, "ndim") and not hasattr(obs, "columns")):
+    array_like = hasattr(obs, "ndim") or hasattr(obs, "__array__")  # __array__ alone, too
+    if isinstance(obs, (list, tuple)) or (array_like and not hasattr(obs, "columns")):
         return None
     return obs
 
@@ -294,11 +313,17 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
 
 
 def check_records(ds: Dataset, need: int = 2) -> Dataset:
-    """``ds`` if it has at least ``need`` records to fit on, else a one-line DataError."""
+    """``ds`` if it has at least ``need`` records, and features, to fit on, else a one-line
+    DataError."""
     if len(ds) < need:
         raise DataError(
             f"{ds.source or 'data'}: {len(ds)} record{'s' * (len(ds) != 1)}; fitting needs at "
             f"least {need}"
+        )
+    if not ds.x.shape[1]:  # a model of nothing would fit, embed and score without complaint
+        raise DataError(
+            f"{ds.source or 'data'}: the records have no features (shape {tuple(ds.x.shape)}); "
+            "pass at least one feature column"
         )
     return ds
 

@@ -17,7 +17,7 @@ import torch
 
 from biovae import likelihoods, persistence
 from biovae._conventions import TransformerConventions
-from biovae.config import FitConfig
+from biovae.config import FitConfig, given_config
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.inputs import (
@@ -52,14 +52,14 @@ class PCA(TransformerConventions):
         self.config = config
 
     def get_config(self) -> FitConfig:
-        cfg = self.config or FitConfig()
+        cfg = given_config(self.config)
         model = cfg.model
         if self.likelihood is not None:
             model = dataclasses.replace(
                 model, likelihood=dataclasses.replace(model.likelihood, name=self.likelihood)
             )
         if self.n_latent is not None:
-            model = dataclasses.replace(model, n_latent=int(self.n_latent))
+            model = dataclasses.replace(model, n_latent=self.n_latent)
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=dataclasses.replace(model, kind="pca"))
 

@@ -27,7 +27,7 @@ from biovae import persistence
 from biovae._conventions import EstimatorConventions
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
-from biovae.config import FitConfig, LikelihoodConfig, from_dict, to_dict
+from biovae.config import FitConfig, LikelihoodConfig, from_dict, given_config, to_dict
 from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features, check_same_atoms
 from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
@@ -107,8 +107,9 @@ class ConformationVAE(EstimatorConventions):
 
     def fit(self, structures: Structures, reference: np.ndarray | None = None) -> ConformationVAE:
         """Superpose every frame onto ``reference`` (default: the first frame) and fit."""
-        _check_config(self.config or STRUCTURE_DEFAULTS, self.loss)
-        cfg = with_loss(self.config or STRUCTURE_DEFAULTS, self.loss)
+        given = given_config(self.config, STRUCTURE_DEFAULTS)
+        _check_config(given, self.loss)
+        cfg = with_loss(given, self.loss)
         if self.loss == "geometry" and set(structures.atom_names) != {"CA"}:
             raise ConfigError(
                 "--loss geometry models Cα traces; use --select ca (or --loss mse for backbone)"
