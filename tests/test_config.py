@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from biovae.cli.main import _parser
 from biovae.cli.options import build_config
+from biovae.cli.parser import build_parser
 from biovae.config import FitConfig, NetworkConfig, TrainConfig, from_dict, to_dict
 from biovae.errors import ConfigError
 
@@ -42,7 +42,7 @@ def test_precedence_defaults_then_toml_then_flags(tmp_path):
         "[train]\nepochs = 7\nlr = 0.01\n[model]\nn_latent = 4\n"
         "[model.network]\nhidden = [32, 16]\n"
     )
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["fit", "d.tsv", "--out", "m", "--config", str(toml), "--epochs", "9", "--beta", "0.5"]
     )
     cfg = build_config(args)
@@ -54,7 +54,7 @@ def test_precedence_defaults_then_toml_then_flags(tmp_path):
 def test_toml_typo_names_the_key_and_the_file(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text("[train]\nepocs = 7\n")
-    args = _parser().parse_args(["fit", "d.tsv", "--out", "m", "--config", str(toml)])
+    args = build_parser().parse_args(["fit", "d.tsv", "--out", "m", "--config", str(toml)])
     with pytest.raises(ConfigError, match=r"unknown key config.train.epocs.*c.toml"):
         build_config(args)
 
@@ -81,7 +81,7 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
 )
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):
     (tmp_path / "c.toml").write_text(toml)
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["fit", "d.tsv", "--out", "m", "--config", str(tmp_path / "c.toml"), *flags]
     )
     with pytest.raises(ConfigError, match=rf"\(from {source}\)$"):

@@ -345,7 +345,7 @@ def test_likelihood_help_lists_every_registered_likelihood(command, capsys):
 
 
 def test_top_level_examples_chain_models_of_the_right_kind():
-    from biovae.cli.main import EPILOG
+    from biovae.cli.parser import EPILOG
 
     lines = [line.split("#")[0].split() for line in EPILOG.splitlines()[1:] if line.strip()]
     made = {line[line.index("--out") + 1]: line for line in lines if "--out" in line}

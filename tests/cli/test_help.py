@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from biovae.cli.main import _parser
+from biovae.cli.parser import build_parser
 
 
 def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -18,7 +18,7 @@ def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 def test_every_option_with_a_default_states_it() -> None:
     silent = []
-    for command, action in _options(_parser()):
+    for command, action in _options(build_parser()):
         default = action.default
         if default in (None, False, argparse.SUPPRESS) or default == [] or default == 0:
             continue  # nothing to state: off, empty, or the seed 0

@@ -131,3 +131,49 @@ def test_iwae_of_a_model_without_posterior_names_the_model_in_words(table_model,
     rc, _, err = run(capsys, "score", ae, data, "--iwae", "5", "--out", data.parent / "s.csv")
     assert rc == 2 and "--iwae needs a VAE; a plain autoencoder has no posterior" in err
     assert not (data.parent / "s.csv").exists()
+
+
+def test_a_reader_that_quits_early_is_no_error(table_model, tmp_path):
+    import subprocess
+    import sys
+
+    model, data = table_model
+    out = tmp_path / "z.csv"
+    cmd = [sys.executable, "-m", "biovae", "embed", str(model), str(data), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # `biovae embed ... | head -0`: the path printed goes nowhere
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 141 and err == ""  # as a process ended by SIGPIPE, silently
+    assert out.is_file()  # the result itself was written
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(monkeypatch, capsys):
+    import subprocess
+    import sys
+    import types
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt  # as if Ctrl-C came while torch loads
+
+    monkeypatch.setitem(sys.modules, "biovae.cli.parser", Loading("biovae.cli.parser"))
+    rc, out, err = run(capsys, "fit", "x.tsv", "--out", "m")
+    assert (rc, out, err) == (130, "", "interrupted\n")
+    # the entry point's module itself loads no torch: a Ctrl-C during that is no traceback
+    probe = "import sys, biovae.cli.main; print('torch' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False", loaded.stderr
+
+
+@pytest.mark.parametrize("where", ["data", "out"])
+def test_a_dash_for_standard_input_or_output_is_refused(
+    where, table_model, tmp_path, capsys, monkeypatch
+):
+    _, data = table_model
+    monkeypatch.chdir(tmp_path)  # where a model named '-' would land
+    args = {"data": "-", "out": tmp_path / "m"} if where == "data" else {"data": data, "out": "-"}
+    rc, out, err = run(capsys, "fit", args["data"], "--out", args["out"], *FAST)
+    stream = "standard input" if where == "data" else "standard output"
+    assert rc == 2 and not out and err.count("\n") == 1 and f"'-' ({stream})" in err
+    assert not (tmp_path / "m").exists() and not list(tmp_path.glob("-"))  # nothing named '-'

@@ -310,8 +310,8 @@ def test_integration_writes_json_only_to_a_json_name(model, tmp_path, capsys):
 
 
 def test_de_takes_samples_as_score_does_and_keeps_n_samples():
-    from biovae.cli.main import _parser
+    from biovae.cli.parser import build_parser
 
     base = ["de", "model", "data.h5ad", "--groupby", "g", "--out", "de.csv"]
     for flag in ("--samples", "--n-samples"):
-        assert _parser().parse_args([*base, flag, "7"]).n_samples == 7
+        assert build_parser().parse_args([*base, flag, "7"]).n_samples == 7

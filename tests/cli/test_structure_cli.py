@@ -181,9 +181,9 @@ def test_report_bad_input_and_generic_commands_are_one_line(fixtures, tmp_path, 
 
 def _subparser(*names):
     """The argparse parser of ``biovae NAMES...``."""
-    from biovae.cli.main import _parser
+    from biovae.cli.parser import build_parser
 
-    parser = _parser()
+    parser = build_parser()
     for name in names:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = sub.choices[name]

@@ -114,16 +114,25 @@ def refuse_clobbering(args) -> None:
     for value in inputs:
         for path in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(path, (str, os.PathLike)):
+                _refuse_dash(path, "standard input", "the input's path")
                 taken.setdefault(os.path.realpath(path), "an input")
     for name, path in outputs:
         if not isinstance(path, (str, os.PathLike)):
             continue
+        _refuse_dash(path, "standard output", f"a path for --{name}")
         real = os.path.realpath(path)
         if real in taken:
             raise ConfigError(
                 f"--{name} {path} is also {taken[real]} of this command; write to another file"
             )
         taken[real] = f"--{name}"
+
+
+def _refuse_dash(path: str | os.PathLike, stream: str, instead: str) -> None:
+    """A one-line error for ``-``, which names standard input or output to many tools: here it
+    would be a file called ``-`` (outputs are renamed into place, binary inputs are seeked)."""
+    if os.fspath(path) == "-":
+        raise ConfigError(f"'-' ({stream}) is not supported; give {instead}")
 
 
 def check_output(path: str, suffixes: tuple[str, ...]) -> Path:

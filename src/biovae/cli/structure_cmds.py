@@ -1,5 +1,5 @@
 """``biovae structure``: conformational VAEs of structure ensembles (fit, sample, interpolate,
-validate). Registered in :mod:`biovae.cli.main` by :func:`add_parser`."""
+validate). Registered in :mod:`biovae.cli.parser` by :func:`add_parser`."""
 
 from __future__ import annotations
 
