@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data.chains import check_chains
+from biovae.data.pdb_models import first_difference
 from biovae.data.residues import SELECTIONS, amino_acids
 from biovae.errors import DataError, require
 
@@ -50,7 +51,7 @@ def read_mmcif(
         if atoms is None:
             atoms = these
         elif these != atoms:
-            found = _difference(these, atoms)
+            found = first_difference(these, atoms, _name)
             raise DataError(
                 f"{path}: model {k + 1} holds other atoms than model 1 ({found}); every model "
                 "must hold the same atoms"
@@ -78,17 +79,6 @@ def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndar
                     atoms.append((chain.name, residue.seqid.num, icode, residue.name, name))
                     xyz.append((atom.pos.x, atom.pos.y, atom.pos.z))
     return atoms, np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
-
-
-def _difference(these: list[Atom], first: list[Atom]) -> str:
-    """Where the selected atoms of a model first differ from those of model 1."""
-    counts = f"{len(these)} against {len(first)} selected"
-    i = next((k for k, (a, b) in enumerate(zip(these, first)) if a != b), None)
-    if i is not None:
-        return f"{counts}; atom {i + 1} is {_name(these[i])} where model 1 has {_name(first[i])}"
-    if len(these) < len(first):
-        return f"{counts}; it lacks {_name(first[len(these)])}"
-    return f"{counts}; it adds {_name(these[len(first)])}"
 
 
 def _name(atom: Atom) -> str:

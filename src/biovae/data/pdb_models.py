@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import bz2
 import gzip
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from biovae.data.chains import NO_CHAIN
 from biovae.errors import DataError
+
+T = TypeVar("T")
 
 #: Names MDAnalysis reads as PDB (optionally compressed).
 PDB_SUFFIXES = (".pdb", ".ent")
@@ -92,7 +96,7 @@ def _check(
     line ``start``; ``None`` outside a model) differ from them."""
     if atoms is None or first is None:
         return first if atoms is None else atoms
-    found = _difference(atoms.keys, first.keys)
+    found = first_difference(atoms.keys, first.keys, _atom)
     if not found and atoms.places != first.places:  # another chain differs before them
         i = next(k for k, (a, b) in enumerate(zip(atoms.places, first.places)) if a != b)
         found = (
@@ -109,16 +113,17 @@ def _check(
     )
 
 
-def _difference(atoms: list[str], first: list[str]) -> str:
-    """Where ``atoms`` first differ from ``first`` (empty when they do not)."""
-    if atoms == first:
+def first_difference(these: Sequence[T], first: Sequence[T], describe: Callable[[T], str]) -> str:
+    """Where a model's atoms ``these`` first differ from model 1's ``first``, each atom named
+    by ``describe`` (empty when they do not); the mmCIF reader says it the same way."""
+    if list(these) == list(first):
         return ""
-    i = next((k for k, (a, b) in enumerate(zip(atoms, first)) if a != b), None)
+    i = next((k for k, (a, b) in enumerate(zip(these, first)) if a != b), None)
     if i is not None:
-        return f"atom {i + 1} is {_atom(atoms[i])} where model 1 has {_atom(first[i])}"
-    if len(atoms) < len(first):
-        return f"{len(atoms)} atoms against {len(first)} (it lacks {_atom(first[len(atoms)])})"
-    return f"{len(atoms)} atoms against {len(first)} (it adds {_atom(atoms[len(first)])})"
+        return f"atom {i + 1} is {describe(these[i])} where model 1 has {describe(first[i])}"
+    n, m = len(these), len(first)
+    other = f"it lacks {describe(first[n])}" if n < m else f"it adds {describe(these[m])}"
+    return f"{n} atoms against {m} ({other})"
 
 
 def _atom(key: str) -> str:
