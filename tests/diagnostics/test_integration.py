@@ -196,3 +196,47 @@ def test_too_few_usable_records_or_labels_are_one_line_errors_naming_the_columns
         im.check_groups(batch, [None] * len(batch), where="x.h5ad")
     with pytest.raises(DataError, match="batch has only one level"):
         im.integration_metrics(emb[:5], batch[:5], labels[:5])
+
+
+def test_a_level_spelled_as_integer_and_as_float_is_one_batch():
+    # a column of 0/1 read partly as 0 and partly as 0.0: check_groups counts two batches, so
+    # the metrics must too (before: three, and an iLISI above its maximum of 2)
+    emb, batch = mixed(60)
+    codes = np.tile([0, 1], 30).astype(object)
+    respelled = codes.copy()
+    respelled[::4] = 0.0
+    assert im.ilisi(emb, respelled) == im.ilisi(emb, codes)
+    labels = np.repeat(["t1", "t2"], 30)
+    assert im.integration_metrics(emb, respelled, labels) == im.integration_metrics(
+        emb, batch, labels
+    )
+
+
+def test_single_metrics_reject_missing_values_instead_of_making_them_a_level():
+    emb, batch = mixed(60)
+    labels = np.repeat(["t1", "t2"], 30).astype(object)
+    labels[:5] = np.nan
+    with pytest.raises(DataError, match="labels has 5 missing values"):
+        im.batch_asw(emb, batch, labels)
+    with pytest.raises(DataError, match="missing values"):
+        im.label_asw(emb, labels)
+    with pytest.raises(DataError, match="batch has 1 missing values"):
+        im.kbet_acceptance(emb, np.r_[[None], batch[1:]])
+
+
+def test_records_left_out_for_a_missing_label_may_have_no_embedding():
+    emb, batch = mixed(60)
+    labels = np.repeat(["t1", "t2"], 30).astype(object)
+    labels[0] = None
+    holed = emb.copy()
+    holed[0] = np.nan
+    assert im.integration_metrics(holed, batch, labels) == im.integration_metrics(
+        emb, batch, labels
+    )
+
+
+def test_kernel_weights_are_the_same_solved_in_blocks(monkeypatch):
+    dist = np.sort(np.random.default_rng(2).gamma(2.0, size=(23, 20)), axis=1)
+    whole = im.simpson_weights(dist, 5.0)
+    monkeypatch.setattr(im, "KERNEL_BLOCK", 7)
+    np.testing.assert_array_equal(im.simpson_weights(dist, 5.0), whole)

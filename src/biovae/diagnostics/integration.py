@@ -1,8 +1,12 @@
 """Integration metrics for any embedding: batch mixing and conservation of biology.
 
 All functions take an embedding ``emb`` (n, d) — posterior means, PCA scores, anything — and
-per-cell labels, and return one number; :func:`integration_metrics` returns them all. They follow
-the definitions of scIB (Luecken et al. 2022, Nat. Methods 19:41) so numbers are comparable:
+per-cell labels, and return one number; :func:`integration_metrics` returns them all. The two
+silhouettes follow scIB's definitions (Luecken et al. 2022, Nat. Methods 19:41). The other three are
+close relatives, comparable between embeddings scored here but not number for number with
+scIB's: iLISI is Harmony's LISI on Euclidean neighbours, not scIB's graph iLISI (shortest paths
+on a kNN graph); kBET is one test per cell over all cells with a fixed k, not scIB's kBET per
+cell type with an adapted k; ARI/NMI use k-means, not scIB's Leiden over resolutions.
 
 **Batch mixing** (higher = better mixed, all in [0, 1]):
 
@@ -42,15 +46,18 @@ LISI_PERPLEXITY = 30.0
 #: Neighbourhood size of the kBET test and significance level.
 KBET_K = 50
 KBET_ALPHA = 0.05
+#: Rows of the LISI kernel solved at once (each step holds a few (rows, 3·perplexity) arrays).
+KERNEL_BLOCK = 8192
 
 
 def _known(emb: Any, batch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The records with both a batch and a label (a missing label is no cell type)."""
-    x = _embedding(emb)
+    """The records with both a batch and a label (a missing label is no cell type); each metric
+    checks the embedding of those records only, so the ones left out need not be finite."""
+    x = np.asarray(emb, dtype=np.float64)
     b, y = (np.asarray(v, dtype=object) for v in (batch, labels))
     for what, v in (("batch", b), ("labels", y)):
-        if v.shape != (len(x),):
-            raise DataError(f"{what} has shape {v.shape} but the embedding has {len(x)} records")
+        if x.ndim != 2 or v.shape != (len(x),):
+            raise DataError(f"{what} has shape {v.shape} but the embedding has shape {x.shape}")
     keep = _both_known(b, y)
     return x[keep], b[keep], y[keep]
 
@@ -61,11 +68,22 @@ def _both_known(b: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: Any, n: int, what: str) -> tuple[np.ndarray, int]:
-    """Integer codes 0..m-1 of a label vector, and the number of distinct labels m."""
-    arr = np.asarray(values)
+    """Integer codes 0..m-1 of a label vector, and the number of distinct labels m.
+
+    Levels are compared as :func:`level_text` spells them (``1`` and ``1.0`` are one level), as
+    :func:`check_groups` counts them; a missing value is an error, not a level of its own.
+    """
+    arr = np.asarray(values, dtype=object)
     if arr.shape != (n,):
         raise DataError(f"{what} has shape {arr.shape} but the embedding has {n} records")
-    _, codes = np.unique(arr.astype(str), return_inverse=True)
+    text = level_text(arr)
+    n_missing = int((text == MISSING).sum())
+    if n_missing:
+        raise DataError(
+            f"{what} has {n_missing} missing values (None, NaN or empty); drop those records "
+            "first (integration_metrics leaves them out)"
+        )
+    _, codes = np.unique(text.astype(str), return_inverse=True)
     return codes.ravel(), int(codes.max()) + 1 if n else 0
 
 
@@ -92,7 +110,8 @@ def neighbours(emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def batch_asw(emb: Any, batch: Any, labels: Any = None) -> float:
-    """Batch silhouette in [0, 1]: 1 = batches perfectly mixed within every cell type."""
+    """Batch silhouette in [0, 1]: 1 = batches perfectly mixed within every cell type; NaN
+    when no cell type has records of two batches (cell types confounded with batches)."""
     metrics = require("sklearn.metrics", "report")
     x = _embedding(emb)
     b, _ = _codes(batch, len(x), "batch")
@@ -129,8 +148,16 @@ def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.
 
     Bisection on log β per row (vectorised); the reference implementations search β by halving
     and doubling to the same root. Rows whose distances are all equal get uniform weights
-    whatever β is.
+    whatever β is. Solved in blocks of rows, so memory grows with the block, not with ``dist``.
     """
+    blocks = [
+        _kernel_rows(dist[i : i + KERNEL_BLOCK], perplexity, steps)
+        for i in range(0, len(dist), KERNEL_BLOCK)
+    ]
+    return np.concatenate(blocks) if blocks else np.zeros(dist.shape)
+
+
+def _kernel_rows(dist: np.ndarray, perplexity: float, steps: int) -> np.ndarray:
     d = dist - dist.min(1, keepdims=True)  # shift for stability; weights unchanged
     target = np.log(min(perplexity, dist.shape[1]))
     lo = np.full(len(d), -30.0)
