@@ -114,6 +114,19 @@ def test_bad_embeddings_and_roots_are_errors():
             tj.pseudotime(flat, root=0)
 
 
+def test_a_root_that_is_no_index_or_a_group_that_is_no_mask_is_a_one_line_error():
+    emb, t = spiral(50)
+    # IndexError tracebacks from numpy, and a group of row numbers or stages of the right length
+    # was read as the mask of its non-zero values without a word
+    for root in (True, 2.0, "3"):
+        with pytest.raises(DataError, match="root must be a record index"):
+            tj.pseudotime(emb, root=root)
+    assert tj.pseudotime(emb, root=np.int64(3)).root == 3
+    for group in (np.ones(10, bool), np.flatnonzero(t < 0.2), np.round(t * 4), (t < 0.2) * 1.0):
+        with pytest.raises(DataError, match="root_group must be a boolean mask of the 50"):
+            tj.pseudotime(emb, root_group=group)
+
+
 def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
     from biovae.applications.trajectory import pseudotime
 
@@ -127,6 +140,32 @@ def test_the_default_root_lies_in_the_largest_piece_of_a_disconnected_graph():
     assert np.isnan(traj.pseudotime[200:]).all()
     rho = abs(np.corrcoef(traj.pseudotime[:200], t)[0, 1])
     assert rho > 0.95
+
+
+def test_other_pieces_of_the_graph_leave_the_root_pieces_pseudotime_unchanged():
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 10, 200))
+    curve = np.c_[t, np.sin(t), 0.05 * rng.normal(size=200)]
+    alone = tj.pseudotime(curve, root=0).pseudotime
+    for n_blobs in (4, 11):  # outlier clusters far away, each its own piece of the kNN graph
+        blobs = [rng.normal(size=(20, 3)) * 0.1 + 100.0 * (i + 1) for i in range(n_blobs)]
+        with pytest.warns(UserWarning, match=f"{20 * n_blobs} of .* not connected"):
+            traj = tj.pseudotime(np.concatenate([curve, *blobs]), root=0)
+        # the pieces shared the 10 diffusion components: with 4 blobs the curve kept 6 (its
+        # pseudotime moved by 0.003), with 11 it kept none and was 0 for every record
+        np.testing.assert_allclose(traj.pseudotime[:200], alone, rtol=0, atol=1e-9)
+        assert np.isnan(traj.pseudotime[200:]).all()
+
+
+def test_on_a_loop_pseudotime_is_the_distance_the_shorter_way_round():
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 400)  # a cell cycle: as documented, no phase
+    emb = np.c_[np.cos(angle), np.sin(angle)] + rng.normal(0, 0.02, (400, 2))
+    root = int(np.argmin(angle))
+    pt = tj.pseudotime(emb, root=root).pseudotime
+    around = np.abs(angle - angle[root])
+    assert spearmanr(pt, np.minimum(around, 2 * np.pi - around)).statistic > 0.98
+    assert abs(spearmanr(pt, angle).statistic) < 0.2
 
 
 def test_identical_records_get_identical_pseudotimes_and_no_self_loops():

@@ -8,15 +8,19 @@ embedding (e.g. posterior means E_q[z|x]):
    neighbour, such as exact duplicates, are all its neighbours), σ_i² = median squared
    distance of cell i to its k nearest neighbours;
 2. density normalisation K̃ = Q⁻¹ K Q⁻¹ (Q = row sums of K), then the symmetric transition
-   matrix T_s = D^{-1/2} K̃ D^{-1/2} (D = row sums of K̃), whose eigenpairs (λ_l, φ_l) are those of
-   the Markov chain T = D⁻¹ K̃ (λ_0 = 1 is the stationary state);
+   matrix T_s = D^{-1/2} K̃ D^{-1/2} (D = row sums of K̃), whose eigenvalues λ_l are those of the
+   Markov chain T = D⁻¹ K̃ (λ_0 = 1 is the stationary state); φ_l are T_s's eigenvectors (as in
+   scanpy's ``tl.dpt``; T's right eigenvectors are D^{-1/2} φ_l);
 3. the DPT distance sums random walks of every length:
-   dpt(i, r)² = Σ_{l ≥ 1} (λ_l / (1 − λ_l))² (φ_l(i) − φ_l(r))²,
-   and the pseudotime of cell i is dpt(i, root) scaled to [0, 1].
+   dpt(i, r)² = Σ_{l ≥ 1} (λ_l / (1 − λ_l))² (φ_l(i) − φ_l(r))² over the ``n_comps`` leading
+   components, and the pseudotime of cell i is dpt(i, root) scaled to [0, 1].
 
-Cells not connected to the root in the kNN graph get NaN. The root is a given cell, the cell of
-a root group at its far end of the first diffusion component, or (no root given) the cell at the
-extreme of the first diffusion component farthest from the median.
+Cells not connected to the root in the kNN graph get NaN; each connected piece of the graph
+has its own diffusion components. On a loop (a cell cycle) the pseudotime is the distance from
+the root the shorter way round, rising to the opposite side and falling back: no phase. The
+root is a given cell, the cell of a root group at its far end of the first diffusion component,
+or (no root given) the cell at the extreme of the first diffusion component farthest from the
+median.
 """
 
 from __future__ import annotations
@@ -121,7 +125,11 @@ def as_embedding(emb: Any, ids: Any = None) -> np.ndarray:
 
 
 def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS):
-    """The diffusion map of ``emb`` (n, d): leading eigenpairs of the density-normalised T_s."""
+    """The diffusion map of ``emb`` (n, d): leading eigenpairs of the density-normalised T_s.
+
+    On a graph of several connected pieces, T_s is block-diagonal and each piece has its own
+    eigenpairs (zero outside it): the ``n_comps + 1`` leading ones of every piece are kept, so
+    that other pieces (outlier clusters) take no components from the root's piece."""
     x = as_embedding(emb)
     if np.ptp(x, axis=0).max() <= _NO_SPREAD * np.abs(x).max():
         raise DataError(
@@ -133,16 +141,41 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
     kernel = sp.diags(1 / q) @ kernel @ sp.diags(1 / q)
     d = np.asarray(kernel.sum(1)).ravel()
     t_sym = sp.diags(d**-0.5) @ kernel @ sp.diags(d**-0.5)
-    m = min(n_comps + 1, len(x) - 2)
-    if len(x) <= _DENSE_LIMIT:
+    n_conn, labels = connected_components(kernel, directed=False)
+    if n_conn == 1:
+        values, vectors = _leading_eigenpairs(t_sym, np.sqrt(d), n_comps)
+    else:
+        values, vectors = _piecewise_eigenpairs(t_sym.tocsr(), np.sqrt(d), labels, n_comps)
+    return DiffusionMap(values, vectors, int(n_conn), labels)
+
+
+def _leading_eigenpairs(t_sym: sp.spmatrix, v0: np.ndarray, n_comps: int):
+    """The ``n_comps + 1`` (at most records − 2) leading eigenpairs of ``t_sym``, descending."""
+    m = max(min(n_comps + 1, t_sym.shape[0] - 2), 1)
+    if t_sym.shape[0] <= _DENSE_LIMIT:
         values, vectors = np.linalg.eigh(t_sym.toarray())
     else:  # pragma: no cover - exercised by large benchmarks only
         from scipy.sparse.linalg import eigsh
 
-        values, vectors = eigsh(t_sym, k=m, which="LA", v0=np.sqrt(d))
+        values, vectors = eigsh(t_sym, k=m, which="LA", v0=v0)
     order = np.argsort(-values)[:m]
-    n_conn, labels = connected_components(kernel, directed=False)
-    return DiffusionMap(values[order], vectors[:, order], int(n_conn), labels)
+    return values[order], vectors[:, order]
+
+
+def _piecewise_eigenpairs(t_sym: sp.csr_matrix, v0: np.ndarray, labels: np.ndarray, n_comps):
+    """The leading eigenpairs of each connected piece's block of ``t_sym``, as vectors over
+    all records (zero outside the piece), sorted by eigenvalue, descending."""
+    values, vectors = [], []
+    for piece in range(labels.max() + 1):
+        members = np.flatnonzero(labels == piece)
+        lam, phi = _leading_eigenpairs(t_sym[members][:, members], v0[members], n_comps)
+        full = np.zeros((len(labels), len(lam)))
+        full[members] = phi
+        values.append(lam)
+        vectors.append(full)
+    values, vectors = np.concatenate(values), np.concatenate(vectors, axis=1)
+    order = np.argsort(-values, kind="stable")
+    return values[order], vectors[:, order]
 
 
 def dpt_distances(dmap: DiffusionMap, root: int) -> np.ndarray:
@@ -228,12 +261,12 @@ def pseudotime(
     ids
         Record ids (e.g. obs names), to name a record with a NaN coordinate in the error.
     """
-    dmap = diffusion_map(as_embedding(emb, ids), n_neighbors, n_comps)
-    n = len(dmap.components)
+    x = as_embedding(emb, ids)
+    n = len(x)
+    _check_root(root, root_group, n)
+    dmap = diffusion_map(x, n_neighbors, n_comps)
     if root is None:
         root = root_from_group(dmap, root_group) if root_group is not None else default_root(dmap)
-    if not 0 <= root < n:
-        raise DataError(f"root record {root} is out of range for {n} records")
     dist = dpt_distances(dmap, root)
     unreached = int(np.isnan(dist).sum())
     if unreached:
@@ -245,6 +278,23 @@ def pseudotime(
         )
     top = np.nanmax(dist)
     return Trajectory(dist / top if top > 0 else dist, int(root), dmap)
+
+
+def _check_root(root: Any, root_group: Any, n: int) -> None:
+    """A one-line error unless ``root`` is a record index and ``root_group`` a boolean mask of
+    the ``n`` records (row numbers or stage values would be read as a mask of the non-zero)."""
+    if root is not None:
+        if isinstance(root, bool | np.bool_) or not isinstance(root, int | np.integer):
+            raise DataError(f"root must be a record index (an int), got {root!r}")
+        if not 0 <= root < n:
+            raise DataError(f"root record {root} is out of range for {n} records")
+    if root_group is not None:
+        group = np.asarray(root_group)
+        if group.dtype != bool or group.shape != (n,):
+            raise DataError(
+                f"root_group must be a boolean mask of the {n} records, got {group.dtype} of "
+                f"shape {group.shape}; e.g. stage == stage.min()"
+            )
 
 
 def root_index(ids: Any, root_id: Any) -> int:

@@ -74,6 +74,9 @@ def trajectory_section(
         "values are not on one scale (a branch's tip can end well below another's), so compare "
         "records across branches only by their order from the branch point, and look at the "
         "map for branches before reading one number as progress.",
+        "On a loop (a cell cycle) pseudotime is the distance from the root the shorter way "
+        "round: it rises to the opposite side of the loop and falls back towards the root, so "
+        "it is no phase; records on either side at the same distance get the same value.",
     )
     return Section(id_, title, lead, plots=tuple(maps), notes=notes, highlights=highlights)
 
