@@ -287,6 +287,22 @@ def test_bad_requests_are_one_line_errors(fitted):
         )
 
 
+def test_settings_of_a_wrong_type_are_one_line_errors():
+    """n_samples=1e3 or seed=None (as tl.differential_expression passes them) failed deep in
+    numpy or torch with a traceback; an infinite δ or ε gave a table of NaN or no calls."""
+    for field, value, message in (
+        ("n_samples", 1e3, "n_samples must be an integer"),
+        ("n_samples", True, "n_samples must be an integer"),
+        ("seed", None, "seed must be an integer"),
+        ("delta", float("inf"), "delta must be a finite number"),
+        ("pseudocount", float("inf"), "pseudocount must be a finite number"),
+        ("threshold_counts", -1.0, "threshold_counts must be ≥ 0"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            de.DESettings(**{field: value})
+    assert de.DESettings(n_samples=np.int64(300), delta=1).n_samples == 300
+
+
 def test_data_left_on_disk_give_the_in_memory_table(tmp_path):
     pytest.importorskip("anndata")
     from biovae.data.readers import read_dataset

@@ -74,3 +74,19 @@ def test_a_library_size_that_is_not_a_positive_number_is_refused(fitted, size):
     adata, est = fitted
     with pytest.raises(ConfigError, match=r"^library_size must be a positive number"):
         biovae.tl.expression(adata.copy(), est, library_size=size)
+
+
+def test_the_layer_the_model_was_fitted_on_is_read_by_default(fitted):
+    """A model fitted on layers["counts"] decoded X (log-normalised here: refused, or any
+    other integer matrix there decoded without a word) unless layer= was given again."""
+    adata, _ = fitted
+    adata = adata.copy()
+    adata.layers["counts"] = adata.X.copy()
+    adata.X = np.log1p(adata.X.toarray())
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=32),
+        data=DataConfig(layer="counts"),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(adata)
+    np.testing.assert_array_equal(expression(est, adata), expression(est, adata, layer="counts"))

@@ -9,14 +9,15 @@ Pairing draw j of A with draw j of B gives S samples of the log fold change
     r_g = log2(h_Ag + ε) − log2(h_Bg + ε),
 
 and, for a threshold δ (log2 units), P(up) = P(r_g ≥ δ), P(down) = P(r_g ≤ −δ). A gene's
-probability of differential expression is p_g = max(P(up), P(down)) — the probability of its
-more probable direction of change beyond δ — and its Bayes factor is log p_g − log(1 − p_g),
-unsigned (the direction is that of the ``lfc_*`` columns). This is scVI's "change" mode (Boyeau
-et al. 2023, *Molecular Systems Biology* 19:e11517) as scvi-tools 1.4 computes it, pseudocount
-included: for each group, the 0.9 quantile over the genes it does not express (mean count below
-``threshold_counts``) of their largest sampled h; ε is the larger of the two groups' values
-divided by the number of genes (at least 1e-10). The summaries of r (``lfc_*``) use ε / 1000, as
-scvi-tools does, so the reported fold changes are barely shrunk.
+probability of differential expression is p_g = max(P(up), P(down)), its more probable
+direction of change beyond δ, and its Bayes factor log p_g − log(1 − p_g), unsigned (the
+direction is that of ``lfc_*``). This is scVI's "change" mode (Boyeau et al. 2023, *Mol. Syst.
+Biol.* 19:e11517) but for one deliberate difference: scvi-tools takes P(|r_g| ≥ δ) = P(up) +
+P(down), counting draws on both sides (the two agree when the draws fall on one side). The
+pseudocount is scvi-tools 1.4's: per group, the 0.9 quantile over the genes it does not express
+(mean count below ``threshold_counts``) of their largest sampled h; ε is the larger of the two
+groups' values over the number of genes (at least 1e-10). The ``lfc_*`` summaries use ε / 1000,
+as scvi-tools does, so the reported fold changes are barely shrunk.
 
 Calls control the posterior expected false discovery rate: with genes sorted by p_g, the top k
 have expected FDR (1/k) Σ_{i≤k} (1 − p_i); the largest k with expected FDR ≤ α are called.
@@ -48,6 +49,7 @@ import torch
 
 from biovae.applications.de_sampling import Cells, read_cells, sample_frequencies
 from biovae.applications.group_counts import LevelSums, level_sums
+from biovae.config import _check, _typed
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
 from biovae.levels import find_level, level_text
@@ -89,18 +91,16 @@ class DESettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.mode not in ("change", "vanilla"):
-            raise ConfigError(f"mode must be 'change' or 'vanilla', got {self.mode!r}")
-        if not self.bayes_factor > 0:
-            raise ConfigError(f"bayes_factor must be > 0, got {self.bayes_factor}")
-        if not self.delta >= 0:
-            raise ConfigError(f"delta must be ≥ 0 (log2 fold change), got {self.delta}")
-        if not 0 < self.fdr < 1:
-            raise ConfigError(f"fdr must be in (0, 1), got {self.fdr}")
-        if self.n_samples < 2:
-            raise ConfigError(f"n_samples must be at least 2, got {self.n_samples}")
-        if self.pseudocount is not None and not self.pseudocount >= 0:
-            raise ConfigError(f"pseudocount must be ≥ 0, got {self.pseudocount}")
+        _typed(self)  # n_samples=1e3 or seed=None failed deep in numpy/torch with a traceback
+        mode, given = self.mode, self.pseudocount
+        _check(mode in ("change", "vanilla"), f"mode must be 'change' or 'vanilla', got {mode!r}")
+        _check(self.bayes_factor > 0, f"bayes_factor must be > 0, got {self.bayes_factor}")
+        _check(self.delta >= 0, f"delta must be ≥ 0 (log2 fold change), got {self.delta}")
+        _check(0 < self.fdr < 1, f"fdr must be in (0, 1), got {self.fdr}")
+        _check(self.n_samples >= 2, f"n_samples must be at least 2, got {self.n_samples}")
+        _check(given is None or given >= 0, f"pseudocount must be ≥ 0, got {given}")
+        at_least = self.threshold_counts >= 0
+        _check(at_least, f"threshold_counts must be ≥ 0, got {self.threshold_counts}")
 
 
 def differential_expression(

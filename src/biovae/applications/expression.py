@@ -82,7 +82,8 @@ def expression(
     batch_key, reference
         Decode every record with covariate ``batch_key`` set to level ``reference``.
     layer
-        AnnData layer holding the counts (as in fitting).
+        AnnData layer holding the counts; None: the layer the model was fitted on (as
+        :func:`biovae.applications.differential.differential_expression` reads it).
     """
     model = getattr(est, "model_", None)
     if model is None or not hasattr(model, "decode"):
@@ -97,7 +98,7 @@ def expression(
     if (batch_key is None) != (reference is None):
         raise ConfigError("give both batch_key and reference for batch-corrected expression")
     library_size = check_library_size(library_size)
-    ds = as_dataset(X, obs, layer=layer)
+    ds = as_dataset(X, obs, layer=est.config_.data.layer if layer is None else layer)
     c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference) if batch_key else None
     out, start = [], 0
     for b in est.batches(ds):
