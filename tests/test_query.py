@@ -189,3 +189,43 @@ def test_a_query_of_one_cell_maps_onto_a_batch_norm_reference(mapped):
     ref, _, _, (xq, oq) = mapped
     one = map_query(ref, xq[:1], {k: v[:1] for k, v in oq.items()}, epochs=1)
     assert one.transform(xq[:1], {k: v[:1] for k, v in oq.items()}).shape == (1, 4)
+
+
+def test_a_gpu_trained_reference_maps_on_the_cpu(mapped, tmp_path, capsys):
+    """A reference fitted with train.device 'cuda' maps where there is no GPU with device cpu
+    (the error for the missing GPU says so; ``biovae map`` had no --device to follow it)."""
+    import dataclasses
+
+    ref, _, (xr, orf), (xq, oq) = mapped
+    gpu = dataclasses.replace(ref.config_.train, device="cuda")
+    ref_gpu = load_model(ref.save(tmp_path / "ref"))
+    ref_gpu.config_ = dataclasses.replace(ref.config_, train=gpu)
+    q = map_query(ref_gpu, xq[:20], {k: v[:20] for k, v in oq.items()}, epochs=1, device="cpu")
+    np.testing.assert_array_equal(q.transform(xr, orf), ref.transform(xr, orf))
+    assert q.config_.train.device == "cpu"
+    ref_gpu.save(tmp_path / "ref_gpu")
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    adata = anndata.AnnData(
+        xq[:20], obs=pd.DataFrame({"batch": oq["batch"][:20]}, index=[f"q{i}" for i in range(20)])
+    )
+    adata.var_names = [f"f{j}" for j in range(G)]
+    adata.write_h5ad(tmp_path / "q.h5ad")
+    args = ["map", str(tmp_path / "ref_gpu"), str(tmp_path / "q.h5ad"), "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "m"), "--device", "cpu", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "bad"), "--device", "gpu", "--quiet"]) == 2
+    assert "train.device 'gpu'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("typo", ["B1", "b1 ", " B2"])
+def test_a_known_batch_typed_otherwise_is_not_mapped_as_a_new_one(mapped, typo):
+    ref, _, _, (xq, _) = mapped
+    obs = {"batch": np.array([typo] * 5 + ["b9"] * 5, dtype=object)}
+    with pytest.raises(DataError, match="differ only in letter case or surrounding spaces"):
+        map_query(ref, xq[:10], obs, epochs=1)
+    twice = {"batch": np.array(["b9"] * 5 + ["B9"] * 5, dtype=object)}
+    with pytest.raises(DataError, match="'B9' and 'b9' of 'batch' differ only"):
+        map_query(ref, xq[:10], twice, epochs=1)

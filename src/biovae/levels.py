@@ -69,3 +69,17 @@ def whole_number_text(text: str) -> str:
     if dot and tail.strip("0") == "" and head.lstrip("-").isdigit():
         return head
     return text
+
+
+def one_spelling_clash(
+    levels: tuple[str, ...], new: tuple[str, ...] = ()
+) -> tuple[str, str] | None:
+    """Two of ``levels`` that differ only in letter case or surrounding spaces ("T cell",
+    "t cell "), almost always one level typed twice, or None. With ``new`` only pairs
+    involving a level of ``new`` count (levels an earlier fit already accepted stand)."""
+    seen: dict[str, str] = {}
+    for level in (*[lv for lv in levels if lv not in new], *new):
+        other = seen.setdefault(level.strip().casefold(), level)
+        if other != level and (not new or level in new):
+            return other, level
+    return None

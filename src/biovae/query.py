@@ -4,7 +4,10 @@ conditional VAE's map without refitting it (scArches, as scvi-tools' ``load_quer
 The reference model grows input columns for the query's new covariate levels
 (:mod:`biovae.models.surgery`) and is trained on the query alone, with every reference weight
 frozen: only the new columns (and new per-batch dispersion rows) learn. Reference records
-therefore keep exactly their reference embedding, and query records land on the same map.
+therefore keep their reference embedding, and query records land on the same map. (Every
+reference weight and batch-norm statistic is kept bit for bit; outputs agree up to float
+rounding, ~1e-7, because a covariate-reading layer's input grows by the new zero-weighted
+columns, which can change the order of its sums.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from biovae import likelihoods
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, check_data, check_features
-from biovae.levels import level_text
+from biovae.levels import level_text, one_spelling_clash
 from biovae.models import build_model
 from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
 from biovae.training import fit_model, make_source, seeded
@@ -28,6 +31,7 @@ def map_query(
     *,
     epochs: int | None = None,
     seed: int | None = None,
+    device: str | None = None,
     progress: bool = False,
 ) -> Any:
     """A new fitted estimator of ``est``'s kind: ``est`` extended to the query's new covariate
@@ -41,9 +45,11 @@ def map_query(
         frozen with the rest and the query is unlabelled: its cells' labels are predicted.
     X, obs
         The query records and their metadata; their covariate columns may hold new levels.
-    epochs, seed
-        Training of the new weights (default: the reference's epochs and seed) on every query
-        record, without early stopping; weight decay is off so the frozen weights cannot move.
+    epochs, seed, device
+        Training of the new weights (default: the reference's epochs, seed and device) on
+        every query record, without early stopping; weight decay is off so the frozen weights
+        cannot move. A reference trained on a GPU maps on a machine without one with
+        ``device="cpu"``.
     progress
         Show a progress bar.
     """
@@ -56,6 +62,7 @@ def map_query(
         est.config_.train,
         epochs=est.config_.train.epochs if epochs is None else int(epochs),
         seed=est.config_.train.seed if seed is None else int(seed),
+        device=est.config_.train.device if device is None else device,
         weight_decay=0.0,
         validation_fraction=0.0,  # few weights learn: no held-out guard, as scvi-tools' query
         patience=0,
@@ -70,13 +77,22 @@ def map_query(
 
 
 def _with_new_levels(cov: Any, ds: Any) -> Any:
-    """``cov`` extended by the query's new levels; an error when there are none."""
+    """``cov`` extended by the query's new levels; an error when there are none, or when a new
+    level differs from another only in letter case or surrounding spaces ("b1 " for "b1": a
+    known batch typed otherwise would be mapped as a new one)."""
     new_cov = extend_levels(cov, {n: list(level_text(ds.obs_column(n))) for n in cov.categorical})
     if new_cov == cov:
         raise DataError(
             f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "
             "known to the reference model; embed these records with it directly"
         )
+    for name, old, levels in zip(cov.categorical, cov.categories, new_cov.categories):
+        clash = one_spelling_clash(levels, levels[len(old) :])
+        if clash:
+            raise DataError(
+                f"{ds.source or 'query'}: levels {clash[0]!r} and {clash[1]!r} of {name!r} "
+                "differ only in letter case or surrounding spaces; spell each level one way"
+            )
     return new_cov
 
 

@@ -323,6 +323,7 @@ def map_query(
     epochs: int | None = None,
     key_added: str = "X_biovae",
     seed: int | None = None,
+    device: str | None = None,
 ) -> VAE:
     """Map the query ``adata`` (new batches) onto the reference model ``est`` (scArches).
 
@@ -330,10 +331,11 @@ def map_query(
     writes the query's posterior means to ``adata.obsm[key_added]``, the settings to
     ``adata.uns[key_added]`` — and for a semi-supervised reference its predicted labels to
     ``obs`` — as :func:`vae` does (replacing an earlier fit's); see :mod:`biovae.query`.
+    ``device`` is where the new weights train (default: where the reference trained).
     """
     from biovae.query import map_query as _map_query
 
     _check_writable(adata)
-    mapped = _map_query(est, adata, epochs=epochs, seed=seed)
+    mapped = _map_query(est, adata, epochs=epochs, seed=seed, device=device)
     _write_results(adata, mapped, key_added)
     return mapped

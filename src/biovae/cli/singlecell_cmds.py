@@ -71,6 +71,11 @@ def _add_map_parser(sub, make) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: the reference's)")
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--device",
+        metavar="DEV",
+        help="where to train the new weights: cpu, cuda, cuda:1, ... (default: the reference's)",
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_map)
@@ -240,7 +245,12 @@ def cmd_map(args: argparse.Namespace) -> int:
     est = load_model(args.model)
     ds = read_input(args.data, model_data_config(est, args))
     mapped = map_query(
-        est, ds, epochs=args.epochs, seed=args.seed, progress=not getattr(args, "quiet", False)
+        est,
+        ds,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+        progress=not getattr(args, "quiet", False),
     )
     mapped.save(out)
     print(out)

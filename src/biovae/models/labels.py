@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from biovae.errors import DataError
-from biovae.levels import aliases, level_text, whole_number_text
+from biovae.levels import aliases, level_text, one_spelling_clash, whole_number_text
 
 #: Spellings of "no label" (compared case-insensitively after stripping spaces).
 UNLABELLED = frozenset({"", "nan", "na", "<na>", "none", "unknown", "unlabelled", "unlabeled"})
@@ -86,17 +86,15 @@ class LabelSpec:
 
 
 def _check_distinct(levels: tuple[str, ...], key: str, source: str) -> None:
-    """Levels that differ only in letter case or surrounding spaces ("T cell", "T cell ") are
-    almost always one label typed twice; training them as two classes splits that label's cells
-    (and their probability) silently, so they are refused."""
-    seen: dict[str, str] = {}
-    for level in levels:
-        other = seen.setdefault(level.strip().casefold(), level)
-        if other != level:
-            raise DataError(
-                f"{source}: labels {other!r} and {level!r} in column {key!r} differ only in "
-                "letter case or surrounding spaces; spell each label one way"
-            )
+    """Levels that differ only in letter case or surrounding spaces are almost always one label
+    typed twice; training them as two classes splits that label's cells (and their
+    probability) silently, so they are refused."""
+    clash = one_spelling_clash(levels)
+    if clash:
+        raise DataError(
+            f"{source}: labels {clash[0]!r} and {clash[1]!r} in column {key!r} differ only in "
+            "letter case or surrounding spaces; spell each label one way"
+        )
 
 
 def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndarray:
