@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from biovae.cli.options import build_config
+from biovae.cli.config_args import build_config
 from biovae.cli.parser import build_parser
 from biovae.config import FitConfig, NetworkConfig, TrainConfig, from_dict, to_dict
 from biovae.errors import ConfigError

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from biovae import VAE, Autoencoder, SemiSupervisedVAE
-from biovae.cli.options import FIT_OPTIONS, add_options, build_config
+from biovae.cli.config_args import build_config
+from biovae.cli.options import FIT_OPTIONS, add_options
 from biovae.config import (
     DataConfig,
     FitConfig,

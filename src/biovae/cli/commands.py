@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.config_args import build_config
 from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import (
     check_output,
@@ -19,7 +20,6 @@ from biovae.cli.io import (
     read_input,
     write_samples,
 )
-from biovae.cli.options import build_config
 from biovae.cli.screen_opts import screened, screens
 from biovae.data.readers import infer_format
 from biovae.data.writers import write_table

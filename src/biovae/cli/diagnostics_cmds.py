@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.config_args import build_config
 from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import check_parent, for_sequences, model_data_config, read_input
-from biovae.cli.options import (
-    READ_OPTIONS,
-    add_data_flags,
-    add_options,
-    build_config,
-)
+from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError, require

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.cli.options import build_config
+from biovae.cli.config_args import build_config
 from biovae.config import DataConfig, FitConfig, load_toml
 from biovae.data.dataset import Dataset
 from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset

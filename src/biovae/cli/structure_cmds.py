@@ -200,7 +200,7 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from biovae.cli.options import build_config
+    from biovae.cli.config_args import build_config
     from biovae.data.structure import check_same_atoms, read_structures
     from biovae.persistence import check_model_out
     from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
