@@ -75,8 +75,8 @@ class SemiSupervisedVAE(_LatentEstimator):
         ``n_calibration_`` the number of records it was fitted on (0: none)."""
         super().fit(X, obs, **kwargs)
         ds = as_dataset(X, without_target(self._obs(obs)), layer=self.config_.data.layer)
-        held = self.held_out_labelled(ds)
-        given = self.schema_.labels.encode(ds.obs, ds.source).numpy()[held]
+        held, codes = self._held_out(ds)
+        given = codes[held]
         w = kwargs.get("sample_weight")
         weights = None if w is None else record_weights(w, len(ds), ds.source).numpy()[held]
         if not calibration.can_fit(given, weights):
@@ -90,11 +90,15 @@ class SemiSupervisedVAE(_LatentEstimator):
     def held_out_labelled(self, ds: Dataset) -> np.ndarray:
         """Indices of the labelled records of the fit's validation split, ``ds`` being the
         data the model was fitted on (the split is recomputed from its seed and labels)."""
+        return self._held_out(ds)[0]
+
+    def _held_out(self, ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`held_out_labelled` and the label codes of every record (−1: none)."""
         train = self.config_.train
         given = self.schema_.labels.encode(ds.obs, ds.source)
         _, val = validation_split(len(ds), train.validation_fraction, train.seed, given)
-        val = val.numpy()
-        return val[given.numpy()[val] >= 0]
+        val, codes = val.numpy(), given.numpy()
+        return val[codes[val] >= 0], codes
 
     def _prepare_model(self, model: torch.nn.Module, train: InMemorySource) -> None:
         """The covariate offsets of a ``clr_residual`` classifier input, from the training
