@@ -138,3 +138,43 @@ def test_a_bad_sample_weight_is_named(w, problem):
     """All-zero weights were reported as 'must hold 60 ... values (got shape (60,))'."""
     with pytest.raises(DataError, match=f"sample_weight {problem}; give each record a finite"):
         biovae.VAE(epochs=1).fit(X, sample_weight=w)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS[:4], ids=lambda e: type(e).__name__)
+def test_set_output_pandas_gives_named_columns_indexed_like_x_in_a_pipeline(est):
+    import pandas as pd
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cells = [f"cell{i}" for i in range(len(X))]
+    df = pd.DataFrame(X, columns=list("abcde"), index=cells).assign(y=["t", "u"] * 30)
+    pipe = make_pipeline(StandardScaler(), clone(est)).set_output(transform="pandas")
+    obs = df[["y"]] if isinstance(est, biovae.SemiSupervisedVAE) else None
+    pipe[:-1].fit(df[list("abcde")])
+    z = pipe[-1].fit_transform(pipe[:-1].transform(df[list("abcde")]), obs)
+    prefix = type(est).__name__.lower()
+    assert isinstance(z, pd.DataFrame) and list(z.index) == cells
+    assert list(z.columns) == [f"{prefix}{i}" for i in range(pipe[-1].config_.model.n_latent)]
+    assert list(pipe[-1].feature_names_in_) == list("abcde")
+    np.testing.assert_array_equal(
+        z.to_numpy(),
+        pipe[-1]
+        .set_output(transform="default")
+        .transform(df[list("abcde")].pipe(pipe[:-1].transform)),
+    )
+
+
+def test_feature_names_are_kept_only_for_named_columns_and_input_features_are_checked():
+    import pandas as pd
+
+    vae = biovae.PCA(n_latent=2).fit(pd.DataFrame(X, columns=list("abcde")))
+    assert list(vae.feature_names_in_) == list("abcde")
+    assert list(vae.get_feature_names_out(list("abcde"))) == ["pca0", "pca1"]
+    with pytest.raises(ConfigError, match="input_features"):
+        vae.get_feature_names_out(list("abcdf"))
+    assert not hasattr(vae.fit(X), "feature_names_in_")  # refitted on a bare array
+    with pytest.raises(ConfigError, match=r"transform='polars'\) is not supported"):
+        vae.set_output(transform="polars")
+    with pytest.raises(biovae.errors.NotFittedError):
+        biovae.VAE().get_feature_names_out()

@@ -2,7 +2,8 @@
 
 The estimators' parameters are the keyword arguments of ``__init__`` (listed in ``_params``):
 ``get_params`` / ``set_params`` read and write them, so ``sklearn.base.clone`` and grid searches
-work; ``fit_transform`` is ``fit`` then ``transform``; ``__sklearn_tags__`` describes a
+work; ``fit_transform`` is ``fit`` then ``transform``; ``set_output`` / ``get_feature_names_out``
+/ ``feature_names_in_`` follow scikit-learn's; ``__sklearn_tags__`` describes a
 transformer (of sparse input too; float32 output) when scikit-learn (≥ 1.6, e.g. a ``Pipeline``)
 asks, importing scikit-learn only then.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from biovae.errors import ConfigError
+import numpy as np
+
+from biovae.errors import ConfigError, NotFittedError
 
 
 class EstimatorConventions:
@@ -54,8 +57,78 @@ class EstimatorConventions:
 
 
 class TransformerConventions(EstimatorConventions):
-    """Mixin for estimators with ``fit(X, obs)`` and ``transform(X, obs)``: ``fit_transform``."""
+    """Mixin for estimators with ``fit(X, obs)`` and ``transform(X, obs)``: ``fit_transform``,
+    ``get_feature_names_out``, ``set_output(transform="pandas")`` and ``feature_names_in_``.
+
+    Subclasses return ``self._output(Z, X)`` from ``transform`` and give ``_n_features_out``.
+    """
 
     def fit_transform(self, X: Any, obs: Any = None, **fit_params: Any) -> Any:
         """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)``."""
         return self.fit(X, obs, **fit_params).transform(X, obs)
+
+    def set_output(self, *, transform: str | None = None):
+        """scikit-learn's output API: ``"pandas"`` makes ``transform`` (and ``fit_transform``)
+        return a DataFrame with columns :meth:`get_feature_names_out` and the index of ``X`` (a
+        DataFrame's index, an AnnData's ``obs_names``); ``"default"`` returns arrays; ``None``
+        keeps the current choice. A ``Pipeline``'s or ``ColumnTransformer``'s ``set_output``
+        calls this."""
+        if transform is None:
+            return self
+        if transform not in _OUTPUTS:
+            raise ConfigError(
+                f"set_output(transform={transform!r}) is not supported by "
+                f"{type(self).__name__}; use one of {', '.join(map(repr, _OUTPUTS))}"
+            )
+        config = dict(getattr(self, "_sklearn_output_config", {}))
+        self._sklearn_output_config = {**config, "transform": transform}
+        return self
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns: the lower-cased class name and the latent dimension
+        (``vae0``, ``vae1``, …), as scikit-learn names a decomposition's components."""
+        n_out = self._n_features_out  # raises NotFittedError before fit
+        if input_features is not None:
+            given = [str(name) for name in input_features]
+            known = getattr(self, "feature_names_in_", None)
+            if len(given) != self.n_features_in_ or (known is not None and given != list(known)):
+                raise ConfigError(
+                    f"input_features ({len(given)} names) are not the {self.n_features_in_} "
+                    f"features {type(self).__name__} was fitted on; pass None or those names"
+                )
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(n_out)], dtype=object)
+
+    @property
+    def _n_features_out(self) -> int:
+        """The latent dimensions of the fitted model (the columns ``transform`` returns)."""
+        if not hasattr(self, "config_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+        return int(self.config_.model.n_latent)
+
+    def _note_feature_names(self, X: Any, features: tuple[str, ...]) -> None:
+        """``feature_names_in_``: set when ``X`` names its columns (a DataFrame whose column
+        names are all strings, or an AnnData), as scikit-learn does; removed otherwise."""
+        columns = getattr(X, "columns", None)
+        if columns is None and hasattr(X, "var_names"):
+            columns = X.var_names
+        if columns is not None and len(columns) and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(features, dtype=object)
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+
+    def _output(self, Z: np.ndarray, X: Any) -> Any:
+        """``Z`` as chosen by :meth:`set_output`: the array, or a DataFrame indexed like ``X``."""
+        if getattr(self, "_sklearn_output_config", {}).get("transform", "default") != "pandas":
+            return Z
+        import pandas as pd
+
+        index = getattr(X, "obs_names", None) if hasattr(X, "var_names") else None
+        if isinstance(X, pd.DataFrame):
+            index = X.index
+        if index is not None and len(index) != len(Z):
+            index = None
+        return pd.DataFrame(Z, index=index, columns=self.get_feature_names_out())
+
+
+_OUTPUTS = ("default", "pandas")

@@ -168,6 +168,7 @@ class _LatentEstimator(TransformerConventions):
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.mapping_ = None  # a fresh fit is nobody's reference mapping
         self.n_features_in_ = int(ds.x.shape[1])
+        self._note_feature_names(X, ds.features)
         self.fingerprint_ = data_fingerprint
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self
@@ -222,12 +223,11 @@ class _LatentEstimator(TransformerConventions):
 
     @torch.no_grad()
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
-        """Posterior means E_q[z|x], shape (n, n_latent)."""
+        """Posterior means E_q[z|x], shape (n, n_latent) (a DataFrame after set_output)."""
         _, source = self._source(X, obs)
-        model = self.model_
-        if not len(source):
-            return np.zeros((0, self.config_.model.n_latent), np.float32)
-        return torch.cat([model.encode(b.x, b.c).mean for b in self._batches(source)]).numpy()
+        zs = [self.model_.encode(b.x, b.c).mean for b in self._batches(source)]
+        Z = torch.cat(zs).numpy() if zs else np.zeros((0, self.config_.model.n_latent), np.float32)
+        return self._output(Z, X)
 
     @torch.no_grad()
     def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:

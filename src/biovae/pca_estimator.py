@@ -86,6 +86,7 @@ class PCA(TransformerConventions):
         self.schema_ = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet)
         self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
         self.n_features_in_ = int(ds.x.shape[1])
+        self._note_feature_names(X, ds.features)
         return self
 
     def _check(self) -> ppca.PPCAFit:
@@ -96,7 +97,7 @@ class PCA(TransformerConventions):
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
         """Posterior means E[z|x] (n, n_latent)."""
         fit = self._check()
-        return ppca.posterior(fit, self._features(X, obs))[0].float().numpy()
+        return self._output(ppca.posterior(fit, self._features(X, obs))[0].float().numpy(), X)
 
     def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:
         fit = self._check()
