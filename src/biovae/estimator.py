@@ -39,7 +39,7 @@ from biovae.inputs import (
 )
 from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
-from biovae.objectives import DECODE_ROWS, elbo, iwae_bound, iwae_log_weights
+from biovae.objectives import decoded_samples, elbo, iwae_bound, iwae_log_weights
 from biovae.pca_estimator import PCA
 from biovae.record_noise import record_keys
 from biovae.training import BatchPasses, BatchSource, fit_model, make_source, seeded
@@ -171,6 +171,11 @@ class _LatentEstimator(TransformerConventions):
         self._note_feature_names(X, ds.features)
         self.fingerprint_ = data_fingerprint
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
+        return self._fitted(ds, w)
+
+    def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> _LatentEstimator:
+        """What a subclass learns after training, from the fitted data ``ds`` and the record
+        weights ``w`` (None: unweighted); returns ``self``."""
         return self
 
     def _prepare_model(self, model: torch.nn.Module, train: BatchSource) -> None:
@@ -266,12 +271,7 @@ class _LatentEstimator(TransformerConventions):
         with seeded(seed):
             z = model.prior().sample((n,))
             ctx = model.likelihood.prior_context(n, self.schema_.context_stats)
-            parts = []  # decoded in pieces: 100,000 protein samples would be GBs of logits
-            for i in range(0, n, DECODE_ROWS):
-                part = {k: v[i : i + DECODE_ROWS] for k, v in ctx.items()}
-                ci = c[i : i + DECODE_ROWS] if c is not None else None
-                parts.append(model.decode(z[i : i + DECODE_ROWS], ci, part).sample())
-            return torch.cat(parts).numpy()
+            return decoded_samples(model, z, c, ctx).numpy()
 
     @torch.no_grad()
     def score(

@@ -240,6 +240,20 @@ def elbo(
 DECODE_ROWS = 2048
 
 
+def decoded_samples(
+    model: LatentModel, z: Tensor, c: Tensor | None, ctx: dict[str, Tensor]
+) -> Tensor:
+    """x ~ p(x | z) for each row of ``z`` (covariates ``c``, likelihood context ``ctx``),
+    decoded at most :data:`DECODE_ROWS` rows at a time: 100,000 protein samples at once would
+    be GBs of logits."""
+    parts = []
+    for i in range(0, len(z), DECODE_ROWS):
+        rows = slice(i, i + DECODE_ROWS)
+        part = {k: v[rows] for k, v in ctx.items()}
+        parts.append(model.decode(z[rows], None if c is None else c[rows], part).sample())
+    return torch.cat(parts)
+
+
 def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
     """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n)."""
     return log_weights(model, batch, model.encode(batch.x, batch.c), k)

@@ -20,8 +20,8 @@ from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import _LatentEstimator
-from biovae.fit_inputs import record_weights, validation_split
-from biovae.inputs import as_dataset, without_target
+from biovae.fit_inputs import validation_split
+from biovae.inputs import without_target
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_bound, iwae_log_weights
 from biovae.training import InMemorySource, seeded
@@ -73,12 +73,13 @@ class SemiSupervisedVAE(_LatentEstimator):
         validation loss is; T = 1 with fewer than :data:`biovae.calibration.MIN_RECORDS` of
         them of positive weight, or all of one label. ``temperature_`` holds T and
         ``n_calibration_`` the number of records it was fitted on (0: none)."""
-        super().fit(X, obs, **kwargs)
-        ds = as_dataset(X, without_target(self._obs(obs)), layer=self.config_.data.layer)
+        return super().fit(X, obs, **kwargs)
+
+    def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> SemiSupervisedVAE:
+        """The temperature of :meth:`fit`, from the data and record weights just fitted."""
         held, codes = self._held_out(ds)
         given = codes[held]
-        w = kwargs.get("sample_weight")
-        weights = None if w is None else record_weights(w, len(ds), ds.source).numpy()[held]
+        weights = None if w is None else w.numpy()[held]
         if not calibration.can_fit(given, weights):
             self.temperature_, self.n_calibration_ = 1.0, 0
             return self

@@ -300,12 +300,12 @@ def test_conditional_vae_uses_covariates():
 def test_samples_are_decoded_in_pieces_with_their_covariates(monkeypatch):
     """Many samples are decoded a few rows at a time: the same z and covariates per row as one
     piece (decoder means equal), and the same samples for a seed."""
-    from biovae import estimator
+    from biovae import objectives
 
     _, _, est = _batch_shifted(2, epochs=40)
     obs = {"batch": np.array(["a", "b"] * 50)}
     whole = est.sample(100, obs=obs, seed=3)
-    monkeypatch.setattr(estimator, "DECODE_ROWS", 7)  # 14 pieces of 7 rows and one of 2
+    monkeypatch.setattr(objectives, "DECODE_ROWS", 7)  # 14 pieces of 7 rows and one of 2
     pieces = est.sample(100, obs=obs, seed=3)
     assert pieces.shape == whole.shape == (100, 12)
     np.testing.assert_array_equal(pieces, est.sample(100, obs=obs, seed=3))
