@@ -133,3 +133,42 @@ def test_iwae_weights_drawn_in_chunks_estimate_the_same_bound(ppca_problem, monk
         bounds[rows] = float(iwae_bound(log_w).mean())
     exact = float(exact_model_log_likelihood(vae, test).mean())
     assert abs(bounds[1] - bounds[10**9]) < 0.002 * abs(exact), (bounds, exact)
+
+
+def test_iwae_streamed_over_chunks_equals_the_bound_and_se_of_all_weights_at_once():
+    """Running log-sums over chunks of draws give IWAE-K and its Monte-Carlo standard error
+    as computed from the whole (K, n) matrix, without holding it; weights far from 0 in log
+    space (−1e4) and K = 1 included."""
+    from biovae.diagnostics.likelihood import iwae_monte_carlo_se
+    from biovae.objectives import iwae_streamed
+
+    log_w = torch.randn(500, 7, dtype=torch.float64) * 3 - 1e4
+    bound, se = iwae_streamed(log_w.split([1, 99, 250, 150]))
+    k = log_w.shape[0]
+    w_hat = torch.exp(log_w - torch.logsumexp(log_w, 0) + math.log(k))  # w / mean w, direct
+    direct_se = torch.sqrt(((w_hat**2).mean(0) - 1).clamp_min(0) / (k - 1))
+    torch.testing.assert_close(bound, torch.logsumexp(log_w, 0) - math.log(k))
+    torch.testing.assert_close(se, direct_se)
+    torch.testing.assert_close(iwae_monte_carlo_se(log_w), direct_se)
+    one, one_se = iwae_streamed([log_w[:1]])
+    torch.testing.assert_close(one, log_w[0]) and torch.isnan(one_se).all()
+    with pytest.raises(ValueError, match="at least one draw"):
+        iwae_streamed([])
+
+
+def test_score_streams_the_log_weights_and_equals_the_bound_of_all_of_them(ppca_problem):
+    """score(iwae=K) (log weights summed chunk by chunk, never held as a (K, n) matrix) equals
+    IWAE-K of the whole matrix for the same record-keyed draws, and is near log p(x)."""
+    from biovae.training import seeded
+
+    _, test, vae = ppca_problem
+    streamed = vae.score(test[:20], iwae=300, seed=4)
+    ds, source = vae._source(test[:20], None)
+    with seeded(4), torch.no_grad():
+        direct = [
+            iwae_bound(iwae_log_weights(vae.model_, b, 300)).double()
+            for b in vae._scoring_batches(ds, source, 4)
+        ]
+    np.testing.assert_allclose(streamed, torch.cat(direct).numpy(), rtol=1e-5)
+    exact = exact_model_log_likelihood(vae, test[:20]).numpy()
+    assert abs(streamed.mean() - exact.mean()) < 0.01 * abs(exact.mean())

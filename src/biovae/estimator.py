@@ -39,7 +39,7 @@ from biovae.inputs import (
 )
 from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
-from biovae.objectives import decoded_samples, elbo, iwae_bound, iwae_log_weights
+from biovae.objectives import decoded_samples, elbo, iwae_chunks, iwae_streamed
 from biovae.pca_estimator import PCA
 from biovae.record_noise import record_keys
 from biovae.training import BatchPasses, BatchSource, fit_model, make_source, seeded
@@ -293,7 +293,7 @@ class _LatentEstimator(TransformerConventions):
                 if not model.stochastic:
                     out.append(model.loss(b, self.config_.objective).elbo_n)
                 elif iwae > 1:
-                    out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
+                    out.append(iwae_streamed(iwae_chunks(model, b, iwae))[0])
                 else:
                     runs = [elbo(model, b, beta=1.0).elbo_n for _ in range(max(1, n_samples))]
                     out.append(torch.stack(runs).mean(0))

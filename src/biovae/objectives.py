@@ -16,7 +16,7 @@ Notation: q = q(z|x), p(z) = N(0, I), p(x|z) the likelihood, n records, k latent
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
@@ -256,18 +256,52 @@ def decoded_samples(
 
 def iwae_log_weights(model: LatentModel, batch: Batch, k: int) -> Tensor:
     """log p(x, z_i) − log q(z_i|x) for K samples per record, shape (K, n)."""
-    return log_weights(model, batch, model.encode(batch.x, batch.c), k)
+    return torch.cat(list(iwae_chunks(model, batch, k)))
+
+
+def iwae_chunks(model: LatentModel, batch: Batch, k: int) -> Iterator[Tensor]:
+    """The rows of :func:`iwae_log_weights`, a chunk of draws at a time (for
+    :func:`iwae_streamed`)."""
+    return log_weight_chunks(model, batch, model.encode(batch.x, batch.c), k)
 
 
 def log_weights(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> Tensor:
     """log p(x, z_i) − log q(z_i|x) for K draws z_i ~ ``qz`` (any q, e.g. a refined one),
     shape (K, n); decoded a few draws at a time (at most :data:`DECODE_ROWS` records per
     call)."""
-    context, parts = model.context(batch.x), []
+    return torch.cat(list(log_weight_chunks(model, batch, qz, k)))
+
+
+def log_weight_chunks(
+    model: LatentModel, batch: Batch, qz: Distribution, k: int
+) -> Iterator[Tensor]:
+    """The rows of :func:`log_weights`, a chunk of draws (k_i, n) at a time."""
+    context = model.context(batch.x)
     for z in _draws(qz, k, batch):
         px = model.decode(z, batch.c, context)
-        parts.append(px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z))
-    return torch.cat(parts)
+        yield px.log_prob(batch.x) + model.prior().log_prob(z) - qz.log_prob(z)
+
+
+def iwae_streamed(chunks: Iterable[Tensor]) -> tuple[Tensor, Tensor]:
+    """IWAE-K per record and its delta-method Monte-Carlo standard error (NaN for K = 1), in
+    float64, from log weights given as chunks of draws (k_i, n), K = Σ k_i.
+
+    Only running log Σ_i w_i and log Σ_i w_i² are kept, so memory does not grow with K (the
+    (K, n) log weights of 10⁶ draws of 1,024 records would be 4 GB). The standard error is
+    sqrt((mean_i ŵ_i² − 1) / (K − 1)) with ŵ = w / mean(w), the sample variance of the
+    normalised weights (see :func:`biovae.diagnostics.likelihood.iwae_monte_carlo_se`)."""
+    k, lse, lse2 = 0, None, None
+    for chunk in chunks:
+        lw = chunk.double()
+        a, b = torch.logsumexp(lw, 0), torch.logsumexp(2 * lw, 0)
+        lse, lse2 = (a, b) if lse is None else (torch.logaddexp(lse, a), torch.logaddexp(lse2, b))
+        k += lw.shape[0]
+    if lse is None:
+        raise ValueError("an IWAE bound needs at least one draw (K >= 1)")
+    if k < 2:
+        return lse, torch.full_like(lse, float("nan"))
+    mean_sq = torch.exp(math.log(k) + lse2 - 2 * lse)  # mean of (w / mean w)²
+    return lse - math.log(k), torch.sqrt((mean_sq - 1.0).clamp_min(0) / (k - 1))
 
 
 def mean_log_px(model: LatentModel, batch: Batch, qz: Distribution, k: int) -> Tensor:

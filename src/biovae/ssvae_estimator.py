@@ -23,7 +23,7 @@ from biovae.estimator import _LatentEstimator
 from biovae.fit_inputs import validation_split
 from biovae.inputs import without_target
 from biovae.models import LabelSpec
-from biovae.objectives import iwae_bound, iwae_log_weights
+from biovae.objectives import iwae_chunks, iwae_streamed
 from biovae.training import InMemorySource, seeded
 
 
@@ -159,7 +159,7 @@ class SemiSupervisedVAE(_LatentEstimator):
         with seeded(seed):
             for b in batches:
                 if iwae > 1:
-                    out.append(iwae_bound(iwae_log_weights(model, b, iwae)))
+                    out.append(iwae_streamed(iwae_chunks(model, b, iwae))[0])
                     continue
                 runs = [
                     model.loss(b, self.config_.objective).elbo_n for _ in range(max(1, n_samples))

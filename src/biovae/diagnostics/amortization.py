@@ -21,12 +21,11 @@ import torch
 from torch.distributions import Independent, Normal
 
 from biovae.diagnostics._stats import mean_se
-from biovae.diagnostics.likelihood import iwae_monte_carlo_se
 from biovae.objectives import (
     Batch,
     LatentModel,
-    iwae_bound,
-    log_weights,
+    iwae_streamed,
+    log_weight_chunks,
     mean_log_px,
     rate_terms,
 )
@@ -124,13 +123,10 @@ def _gap_batch(model, batch, steps, lr, eval_samples, k):
     with torch.no_grad():
         amortized = elbo_of(model, replace(batch, noise=common.fork()), qa, eval_samples)
         refined = elbo_of(model, replace(batch, noise=common.fork()), qr, eval_samples)
-        log_w = log_weights(model, replace(batch, noise=common.fork()), qr, k)
-    return (
-        amortized.double().numpy(),
-        refined.double().numpy(),
-        iwae_bound(log_w).double().numpy(),
-        iwae_monte_carlo_se(log_w.double()).numpy(),
-    )
+        bound, se = iwae_streamed(
+            log_weight_chunks(model, replace(batch, noise=common.fork()), qr, k)
+        )
+    return amortized.double().numpy(), refined.double().numpy(), bound.numpy(), se.numpy()
 
 
 def _common_noise(batch: Batch) -> RecordNoise:
