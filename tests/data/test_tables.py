@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from biovae.data import read_dataset, read_table
-from biovae.data.tables import load_table
+from biovae.data.tables import load_table, read_obs_table
 from biovae.errors import DataError
 
 
@@ -317,3 +317,54 @@ def test_a_table_without_a_header_is_refused_not_read_short_of_a_record(write):
     # whole numbers may be names (pandas writes 0,1,2,... for unnamed columns); so may text
     assert read_dataset(write("y.csv", "id,0,1\na,0.5,1.5\nb,2,3\n")).features == ("0", "1")
     assert read_dataset(write("z.csv", "id,g1,2.5e3\na,0.5,1\n")).features == ("g1", "2.5e3")
+
+
+@pytest.mark.parametrize("name", ["#SampleID", "SampleID", "sample-id", "sample_name", "Sample ID"])
+def test_an_id_column_named_as_qiime_names_it_keeps_numeric_ids(write, name):
+    """Numeric-looking ids under QIIME's/Qiita's id headers became a feature (ids 0..n-1)."""
+    ds = read_dataset(write("t.tsv", f"{name}\tO1\tO2\n001\t1\t2\n10317.000001\t3\t4\n"))
+    assert list(ds.ids) == ["001", "10317.000001"] and ds.features == ("O1", "O2")
+    np.testing.assert_array_equal(ds.x, [[1, 2], [3, 4]])
+
+
+def test_a_features_x_samples_table_with_numeric_sample_names(write):
+    """Qiita sample names (10317.000001) in the header were refused as 'not column names'."""
+    path = write("t.tsv", "#OTU ID\t10317.000001\t10317.000002\nO1\t1\t2\nO2\t3\t4\n")
+    ds = read_dataset(path, transpose=True)
+    assert list(ds.ids) == ["10317.000001", "10317.000002"] and ds.features == ("O1", "O2")
+    np.testing.assert_array_equal(ds.x, [[1, 3], [2, 4]])
+    headerless = write("h.tsv", "O1\t0.5\t2.5\nO2\t3\t4\n")
+    with pytest.raises(DataError, match=r"first line holds numbers.*name its first column 'id'"):
+        read_dataset(headerless, transpose=True)
+
+
+def test_a_comment_line_above_the_header_is_named(write):
+    """`biom convert --to-tsv` writes a comment first; the error blamed the field counts."""
+    text = "# Constructed from biom file\n#OTU ID\tS1\tS2\nO1\t1\t2\n"
+    with pytest.raises(DataError, match=r"t\.tsv: line 1 \('# Constructed from biom file'\) is a"):
+        read_dataset(write("t.tsv", text), transpose=True)
+    ids, obs = read_obs_table(write("m.tsv", "#SampleID\nS1\nS2\n"))  # one column: a header
+    assert list(ids) == ["S1", "S2"] and obs == {}
+
+
+@pytest.mark.parametrize(("data_id", "meta_id"), [("001", "1"), ("1", "1.0"), ("7", "07")])
+def test_obs_path_ids_that_are_one_number_written_otherwise_are_named(write, data_id, meta_id):
+    data = write("d.tsv", f"id\tg1\n{data_id}\t1\nB\t2\n")
+    meta = write("m.tsv", f"id\tlabel\n{meta_id}\tx\nB\ty\n")
+    pattern = f"record '{data_id}' and the table's '{meta_id}' are the same number written"
+    with pytest.raises(DataError, match=r"m\.tsv: record .*; " + pattern):
+        read_dataset(data, obs_path=str(meta))
+
+
+def test_a_feature_column_with_a_stray_value_is_refused_not_made_metadata(write):
+    """One decimal comma turned a species column into metadata: fitted on one feature less."""
+    text = "id\tO1\tO2\nS1\t0.5\t0.5\nS2\t0,25\t0.75\nS3\t0.1\t0.9\n"
+    with pytest.raises(DataError, match=r"d\.tsv: line 3, column 'O1': '0,25' is not a number"):
+        read_dataset(write("d.tsv", text))
+    ds = read_dataset(write("m.tsv", text), metadata_columns=["O1"])
+    assert ds.features == ("O2",) and ds.obs["O1"].tolist() == ["0.5", "0,25", "0.1"]
+    ds = read_dataset(write("t.tsv", "id\tsite\tO1\nS1\tgut\t1\nS2\t2\t2\nS3\tskin\t3\n"))
+    assert ds.features == ("O1",) and ds.obs["site"].tolist() == ["gut", "2", "skin"]
+    # numbers beside words (an age column's "unknown") are metadata, as before
+    ds = read_dataset(write("a.tsv", "id\tage\tO1\nS1\t45\t1\nS2\t52\t2\nS3\tunknown\t3\n"))
+    assert ds.features == ("O1",) and ds.obs["age"].tolist() == ["45", "52", "unknown"]

@@ -16,6 +16,31 @@ from biovae.errors import DataError
 # biom-format stores a missing metadata value in HDF5 BIOM files (JSON ones hold null).
 NA_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "na", "null", "NULL", "None", "?"})
 
+# Names of an id column, compared by :func:`is_id_name` (case, "#", spaces, "-" and "_" aside,
+# so QIIME's "#SampleID", "sample-id", "#OTU ID" and Qiita's "sample_name" count too).
+ID_NAMES = frozenset(
+    {
+        "id",
+        "ids",
+        "sampleid",
+        "sample",
+        "samplename",
+        "cellid",
+        "cell",
+        "barcode",
+        "obsnames",
+        "index",
+        "recordid",
+        "name",
+        "individual",
+        "subjectid",
+        "featureid",
+        "otuid",
+        "unnamed:0",
+        "",
+    }
+)
+
 
 def to_obs(col: pd.Series) -> np.ndarray:
     """Convert a metadata column to the obs convention.
@@ -48,7 +73,7 @@ def as_text(col: pd.Series) -> np.ndarray:
     return out
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def numeric_or_none(col: pd.Series) -> pd.Series | None:
@@ -65,7 +90,7 @@ def numeric_or_none(col: pd.Series) -> pd.Series | None:
     unparsed = parsed.isna() & text.notna()
     if unparsed.any():  # pandas gives NaN for numbers beyond float64 ("1e400"): inf, reported
         rest = [str(v).strip() for v in text[unparsed]]
-        if not all(_NUMBER.fullmatch(v) for v in rest):
+        if not all(NUMBER.fullmatch(v) for v in rest):
             return None
         parsed[unparsed] = [float(v) for v in rest]
     if parsed.notna().sum() == 0:
@@ -82,6 +107,23 @@ def feature_or_none(col: pd.Series) -> pd.Series | None:
     if parsed is None and (col.isna() | col.isin(list(NA_TOKENS))).all():
         return pd.Series(np.nan, index=col.index, dtype=np.float64)
     return parsed
+
+
+def stray_text(col: pd.Series) -> int | None:
+    """Position of the first value that is not a number but holds digits (``0,5``, ``1.2.3``)
+    in a text column most of whose values are numbers: a feature column with a typo, which
+    would otherwise drop out of the features silently, as metadata; else ``None``. Words
+    without digits (an age column's ``unknown``) mark metadata and are left alone."""
+    if pd.api.types.is_bool_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
+        return None
+    text = col.astype(object).where(~col.isin(list(NA_TOKENS)), None).astype("string")
+    present = text.notna().to_numpy()  # as text: True/False (objects with gaps) are no numbers
+    numeric = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    digits = text.str.contains(r"\d", regex=True).fillna(False).to_numpy(dtype=bool)
+    stray = present & ~numeric & digits
+    if 2 * numeric.sum() <= present.sum() or not stray.any():
+        return None
+    return int(np.argmax(stray))
 
 
 def check_finite(
@@ -154,16 +196,26 @@ def _first_where(x: np.ndarray | sp.csr_matrix, bad_fn) -> tuple[int, int, float
     return row, col, float(x[row, col])
 
 
+def is_id_name(name: str) -> bool:
+    """Whether a column name says the column holds record ids (see ``ID_NAMES``): such a
+    column is the ids even when they look like numbers (``001``, Qiita's ``10317.000001``)."""
+    return re.sub(r"[\s#_-]", "", name.lower()) in ID_NAMES
+
+
 def check_header_names(header: Sequence[str], path: object) -> None:
     """A one-line error when a table's first line holds values, not names: every field after
     the first is a number and some are fractions (``0.53``), which no one names columns
     (whole numbers may be names: pandas writes ``0,1,2,...`` for unnamed columns). Read as
-    a header, such a line silently lost the first record."""
+    a header, such a line silently lost the first record. A first field named like an id
+    column (``#OTU ID``) marks a header whose other names are numbers (Qiita sample ids)."""
+    if is_id_name(header[0]):
+        return
     fields = [h.strip() for h in header[1:]]
-    numbers = [float(h) for h in fields if _NUMBER.fullmatch(h)]
+    numbers = [float(h) for h in fields if NUMBER.fullmatch(h)]
     if fields and len(numbers) == len(fields) and any(not v.is_integer() for v in numbers):
         raise DataError(
             f"{path}: the first line holds numbers ({', '.join(fields[:3])}, ...), not column "
             "names; add a header line naming the columns (an id column first) so that the "
-            "first record is not read as one"
+            "first record is not read as one, or, if this line is the header (numbers as "
+            "sample names), name its first column 'id'"
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data._columns import NUMBER
 from biovae.data._messages import preview
 from biovae.data.biom import read_biom
 from biovae.data.dataset import Dataset
@@ -316,8 +317,11 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
 
 def _id_mismatch_fix(missing: list[str], ids: np.ndarray) -> str:
     """How to fix ids missing from a metadata table: ids that differ from a row's only in
-    case or surrounding spaces (``S1`` / ``s1 ``) are named, since the join is exact."""
+    case or surrounding spaces (``S1`` / ``s1 ``), or that are the same number written
+    otherwise (``001`` / ``1`` / ``1.0``, as a spreadsheet rewrites them), are named, since
+    the join is exact."""
     rows = {str(rid).strip().casefold(): rid for rid in ids}
+    numbers = {key: rid for rid in ids if (key := _as_number(rid)) is not None}
     for rid in missing:
         near = rows.get(rid.strip().casefold())
         if near is not None:
@@ -325,4 +329,20 @@ def _id_mismatch_fix(missing: list[str], ids: np.ndarray) -> str:
                 f"record '{rid}' and the table's '{near}' differ only in case or surrounding "
                 "spaces, and ids must match exactly; write them the same way in both files"
             )
+    for rid in missing:
+        near = numbers.get(_as_number(rid))
+        if near is not None:
+            return (
+                f"record '{rid}' and the table's '{near}' are the same number written "
+                "differently (leading zeros, decimals), and ids must match exactly; write them "
+                "the same way in both files (keep the table's id column as text)"
+            )
     return "add rows for them or check the id column"
+
+
+def _as_number(rid: object) -> float | None:
+    """The value of an id written as a finite decimal number, else ``None``."""
+    text = str(rid).strip()
+    if not NUMBER.fullmatch(text):
+        return None
+    return float(text)

@@ -1,16 +1,18 @@
 """CSV/TSV (optionally .gz) readers: numeric tables, features x samples tables and obs tables.
 
 Rules for a samples x features table: the id column is ``id_column`` if given, else the first
-column when it is named like an id (``id``, ``sample_id``, ``cell``, ...) or is not numeric;
-without one, ids are ``"0".."n-1"``. Columns named in ``metadata_columns`` and every other
-non-numeric column become ``obs``; the remaining numeric columns are the features (float32).
-A column that is numeric apart from spellings of "missing" (``NA``, ``nan``, ...), or holds
-nothing else, counts as a feature, so the missing values are reported instead of the column
-silently becoming metadata.
+column when it is named like an id (``id``, ``sample_id``, ``#SampleID``, ``cell``, ...: see
+:func:`~biovae.data._columns.is_id_name`) or is not numeric; without one, ids are ``"0".."n-1"``.
+Columns named in ``metadata_columns`` and every other non-numeric column become ``obs``; the
+remaining numeric columns are the features (float32); a column of numbers with a few other
+values holding digits (``0,5``) is an error, not metadata. A column that is numeric apart from
+spellings of "missing" (``NA``, ``nan``, ...), or holds nothing else, counts as a feature, so
+the missing values are reported instead of the column silently becoming metadata.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import warnings
@@ -26,32 +28,14 @@ from biovae.data._columns import (
     check_finite,
     check_header_names,
     feature_or_none,
+    is_id_name,
     numeric_or_none,
+    stray_text,
     text_table_obs,
 )
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset, check_unique_ids
 from biovae.errors import DataError
-
-ID_NAMES = frozenset(
-    {
-        "id",
-        "ids",
-        "sample_id",
-        "sample",
-        "cell_id",
-        "cell",
-        "barcode",
-        "obs_names",
-        "index",
-        "record_id",
-        "name",
-        "individual",
-        "subject_id",
-        "unnamed: 0",
-        "",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -167,7 +151,7 @@ def load_table(
         raise DataError(
             f"{source}: id column '{id_column}' not found; available columns: {preview(header)}"
         )
-    named_id = id_column or (header[0] if header[0].strip().lower() in ID_NAMES else None)
+    named_id = id_column or (header[0] if is_id_name(header[0]) else None)
     as_str = {c: str for c in [named_id, *text_columns] if c is not None and c in header}
     frame = _read_frame(path, sep, header, as_str)
     if frame.empty:
@@ -179,16 +163,25 @@ def load_table(
 
 
 def read_header(path: str | Path, sep: str) -> list[str]:
-    """Column names of the first line; rejects empty files and duplicate names."""
+    """Column names of the first line; rejects empty files, a comment line above the header
+    (as ``biom convert --to-tsv`` writes) and duplicate names."""
     try:
         with _open_text(path) as fh:
-            header = next(csv.reader(fh, delimiter=sep), None)
+            reader = csv.reader(fh, delimiter=sep)
+            header, second = next(reader, None), None
+            with contextlib.suppress(csv.Error):  # a field beyond the csv module's size limit
+                second = next(reader, None)
     except UnicodeDecodeError as exc:
         raise _not_utf8(path) from exc
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path}: the file is empty (no header line); check the path")
+    if len(header) == 1 and header[0].startswith("#") and second and len(second) > 1:
+        raise DataError(
+            f"{path}: line 1 ('{header[0]}') is a comment, not the header; delete it so that "
+            "the column names (e.g. '#OTU ID') come first, or read the .biom file itself"
+        )
     check_header_names(header, path)
     seen: set[str] = set()
     for name in header:
@@ -349,6 +342,13 @@ def _split_columns(
         elif (numeric := feature_or_none(frame[name])) is not None:
             features.append(name)
             parsed[name] = numeric
+        elif (row := stray_text(frame[name])) is not None:
+            raise DataError(
+                f"{table.source}: line {table.line(row)}, column '{name}': "
+                f"'{frame[name].iloc[row]}' is not a number, in a column of numbers; correct it "
+                "(e.g. a decimal point, not a comma), or list the column in metadata_columns "
+                "(CLI --metadata-columns) if it is metadata"
+            )
         else:
             obs[name] = text_table_obs(frame[name])
     return obs, features, parsed
