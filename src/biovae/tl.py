@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -198,9 +198,11 @@ def expression(
     With ``reference_batch`` every cell is decoded as if from that level of the model's batch
     covariate (the one given to :func:`vae` as ``batch_key``): batch-corrected expression.
     """
+    from biovae.applications.expression import check_model
     from biovae.applications.expression import expression as decode_expression
 
     _check_writable(adata)
+    check_model(est)  # before est.schema_: an unfitted model raised AttributeError
     batch_key = None
     if reference_batch is not None:
         if not est.schema_.covariates.categorical:
@@ -263,7 +265,7 @@ def differential_expression(
     est: VAE | SemiSupervisedVAE,
     *,
     groupby: str,
-    group1: str | None = None,
+    group1: str | Sequence[str] | None = None,
     group2: str | None = None,
     batch_correction: bool = False,
     mode: str = "change",
@@ -275,8 +277,9 @@ def differential_expression(
 ) -> Any:
     """Bayesian differential expression between groups of ``adata.obs[groupby]`` (a DataFrame).
 
-    ``group1`` against ``group2`` (or all other cells); without ``group1`` every level against
-    the rest, stacked with a ``comparison`` column. ``batch_correction`` compares the groups
+    ``group1`` against ``group2`` (or all other cells); with a list of levels as ``group1``
+    each of them in turn, and without ``group1`` every level against the rest, the tables
+    stacked with a ``comparison`` column (as scvi-tools). ``batch_correction`` compares the groups
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).
     ``mode`` is "change" (an effect of at least ``delta``, calls at posterior expected
     ``fdr``) or "vanilla" (the sign of the change, calls at |log Bayes factor| ≥
@@ -285,6 +288,7 @@ def differential_expression(
     """
     from biovae.applications import differential as de
 
+    de.check_model(est)  # before est.schema_: an unfitted model raised AttributeError
     settings = de.DESettings(
         mode=mode,
         delta=delta,
@@ -293,27 +297,30 @@ def differential_expression(
         n_samples=n_samples,
         seed=seed,
     )
+    if not isinstance(batch_correction, (bool, np.bool_)):  # "batch" silently meant True
+        raise ConfigError(
+            f"batch_correction is True or False (the model's batch covariate is corrected "
+            f"for), got {batch_correction!r}"
+        )
     batch_key = None
     if batch_correction:
         cats = est.schema_.covariates.categorical
         if not cats:
             raise ConfigError("batch_correction needs a model fitted with a batch_key")
         batch_key = cats[0]
+    common = {"groupby": groupby, "batch_key": batch_key, "settings": settings}
     if group1 is None:
         if group2 is not None:
             raise ConfigError("group2 needs group1; leave both out for every group vs the rest")
-        return de.stack(
-            de.one_vs_rest(est, adata, groupby=groupby, batch_key=batch_key, settings=settings)
-        )
-    return de.differential_expression(
-        est,
-        adata,
-        groupby=groupby,
-        group1=group1,
-        group2=group2,
-        batch_key=batch_key,
-        settings=settings,
-    )
+        return de.stack(de.one_vs_rest(est, adata, **common))
+    if isinstance(group1, str) or np.ndim(group1) == 0:
+        return de.differential_expression(est, adata, group1=group1, group2=group2, **common)
+    tables = [  # scvi-tools' group1=["B", "NK"]: each level against group2 (or the rest)
+        de.differential_expression(est, adata, group1=g, group2=group2, **common) for g in group1
+    ]
+    if not tables:
+        raise ConfigError("group1 is an empty list; name a level, or leave group1 out")
+    return de.stack(tables)
 
 
 def map_query(

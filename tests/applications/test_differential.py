@@ -243,6 +243,25 @@ def test_one_vs_rest_and_tl_wrapper(fitted):
         tl.differential_expression(adata, est, groupby="group", group2="A")
 
 
+def test_a_list_of_levels_is_compared_level_by_level_not_cut_to_its_first(fitted):
+    """scvi-tools users pass group1=["A", "B"]: it was read as "A" alone, silently, and
+    batch_correction="group" (a column name) silently corrected for the model's batch."""
+    x, obs, est = fitted
+    with pytest.raises(ConfigError, match="group1 names one level, got \\['A', 'B'\\]"):
+        de.differential_expression(est, x, obs, groupby="group", group1=["A", "B"])
+    with pytest.raises(ConfigError, match="group2 names one level"):
+        de.differential_expression(est, x, obs, groupby="group", group1="A", group2=("B",))
+    anndata = pytest.importorskip("anndata")
+    adata = anndata.AnnData(x, obs=pd.DataFrame(obs, index=[f"c{i}" for i in range(len(x))]))
+    out = tl.differential_expression(adata, est, groupby="group", group1=["B", "A"], n_samples=50)
+    assert list(dict.fromkeys(out["comparison"])) == ["B vs rest", "A vs rest"]
+    assert len(out) == 2 * x.shape[1]
+    with pytest.raises(ConfigError, match=r"batch_correction is True or False.*got 'group'"):
+        tl.differential_expression(
+            adata, est, groupby="group", group1="A", batch_correction="group"
+        )
+
+
 def test_bad_requests_are_one_line_errors(fitted):
     x, obs, est = fitted
     with pytest.raises(DataError, match="no level 'C'"):

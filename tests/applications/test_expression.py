@@ -90,3 +90,22 @@ def test_the_layer_the_model_was_fitted_on_is_read_by_default(fitted):
     )
     est = biovae.VAE(likelihood="nb", config=cfg).fit(adata)
     np.testing.assert_array_equal(expression(est, adata), expression(est, adata, layer="counts"))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, est: biovae.tl.expression(a, est),
+        lambda a, est: biovae.tl.expression(a, est, reference_batch="celseq2"),
+        lambda a, est: biovae.tl.differential_expression(a, est, groupby="batch"),
+        lambda a, est: biovae.tl.differential_expression(
+            a, est, groupby="batch", group1="celseq2", batch_correction=True
+        ),
+    ],
+    ids=["expression", "reference_batch", "one_vs_rest", "batch_correction"],
+)
+def test_an_unfitted_model_is_a_one_line_error_not_an_attribute_error(fitted, call):
+    """These read est.config_ or est.schema_ before checking the model was fitted."""
+    adata, _ = fitted
+    with pytest.raises(ConfigError, match="not an unfitted model"):
+        call(adata.copy(), biovae.VAE(likelihood="nb"))

@@ -141,11 +141,11 @@ def differential_expression(
         ``is_de_bf_<threshold>``. ``attrs`` holds the mode, δ, ε and the group sizes.
     """
     settings = settings or DESettings()
-    _check_model(est)
+    check_model(est)
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     groups = Grouping.of(ds, groupby)
-    group1 = _named(group1, groups.levels)  # 0, 0.0, "0" and "0.0" name one level
-    group2 = None if group2 is None else _named(group2, groups.levels)
+    group1 = _named(group1, groups.levels, "group1")  # 0, 0.0, "0" and "0.0": one level
+    group2 = None if group2 is None else _named(group2, groups.levels, "group2")
     groups.indices(group1, group2)  # bad requests fail before any work
     cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     return _compare(est, ds, cells, sums, groups, (group1, group2), batch_key, settings)
@@ -207,14 +207,9 @@ def _compare(
     rest = [lv for lv in sums.levels if lv != str(group1)]
     raw1 = sums.summary([group1])
     raw2 = sums.summary(rest if group2 is None else [group2])
-    eps = settings.pseudocount
+    eps, cut = settings.pseudocount, settings.threshold_counts
     if eps is None:
-        eps = estimate_pseudocount(
-            h1,
-            h2,
-            raw1["raw_mean"] < settings.threshold_counts,
-            raw2["raw_mean"] < settings.threshold_counts,
-        )
+        eps = estimate_pseudocount(h1, h2, raw1["raw_mean"] < cut, raw2["raw_mean"] < cut)
     table = change_table(h1, h2, eps, settings)
     for raw, k in ((raw1, "1"), (raw2, "2")):
         for name, values in raw.items():
@@ -236,12 +231,15 @@ def _compare(
     return frame
 
 
-def _named(value: Any, levels: tuple[str, ...]) -> str:
+def _named(value: Any, levels: tuple[str, ...], name: str) -> str:
     """The level ``value`` names (its own spelling when none, for the error that follows)."""
+    if np.ndim(value) or isinstance(value, (set, frozenset, dict)):  # ["A", "B"] ran A alone
+        raise ConfigError(f"{name} names one level, got {value!r}; compare one at a time")
     return find_level(value, levels) or level_text([value])[0]
 
 
-def _check_model(est: Any) -> None:
+def check_model(est: Any) -> None:
+    """A one-line ConfigError unless ``est`` is a fitted VAE with a count likelihood."""
     model = getattr(est, "model_", None)
     if not getattr(model, "stochastic", False):
         raise ConfigError(
@@ -266,6 +264,7 @@ def one_vs_rest(
 ) -> list[pd.DataFrame]:
     """:func:`differential_expression` of every level of ``groupby`` against all other cells,
     one table per level (in sorted order); :func:`stack` joins them."""
+    check_model(est)  # before est.config_: an unfitted model raised AttributeError
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     groups = Grouping.of(ds, groupby)
     if len(groups.levels) < 2:
@@ -274,7 +273,6 @@ def one_vs_rest(
             "expression needs at least two groups"
         )
     _check_groups_of_cells(groups)
-    _check_model(est)
     cells, sums = read_cells(est, ds), level_sums(ds.x, groups.labels)
     settings = settings or DESettings()
     return [

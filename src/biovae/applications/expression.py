@@ -58,6 +58,22 @@ def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> 
     return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, "reference")
 
 
+def check_model(est: Any) -> Any:
+    """``est``'s model, or a one-line ConfigError unless it is a fitted VAE or autoencoder with
+    a count likelihood that has a library size."""
+    model = getattr(est, "model_", None)
+    if model is None or not hasattr(model, "decode"):
+        raise ConfigError(
+            f"denoised expression needs a fitted VAE or autoencoder, not {model_phrase(est)}"
+        )
+    if not isinstance(model.likelihood, ObservedLibrary):
+        raise ConfigError(
+            f"denoised expression needs a count likelihood with a library size, not "
+            f"'{model.likelihood.name}'"
+        )
+    return model
+
+
 @torch.no_grad()
 def expression(
     est: Any,
@@ -85,16 +101,7 @@ def expression(
         AnnData layer holding the counts; None: the layer the model was fitted on (as
         :func:`biovae.applications.differential.differential_expression` reads it).
     """
-    model = getattr(est, "model_", None)
-    if model is None or not hasattr(model, "decode"):
-        raise ConfigError(
-            f"denoised expression needs a fitted VAE or autoencoder, not {model_phrase(est)}"
-        )
-    if not isinstance(model.likelihood, ObservedLibrary):
-        raise ConfigError(
-            f"denoised expression needs a count likelihood with a library size, not "
-            f"'{model.likelihood.name}'"
-        )
+    model = check_model(est)
     if (batch_key is None) != (reference is None):
         raise ConfigError("give both batch_key and reference for batch-corrected expression")
     library_size = check_library_size(library_size)
