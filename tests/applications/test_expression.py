@@ -32,6 +32,22 @@ def test_denoised_expression_sums_to_the_common_library_size(fitted):
     np.testing.assert_allclose(out.sum(1), 1e4, rtol=1e-4)
 
 
+def test_zinb_denoised_expression_is_the_nb_part_without_its_zero_inflation(fitted):
+    """As scvi-tools' get_normalized_expression: library_size · softmax(ρ), summing to it; the
+    ZINB mean (1 − π) · ℓ · softmax(ρ) is the detection-weighted count, not expression."""
+    adata = fitted[0]
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=3, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=2, batch_size=32),
+    )
+    est = biovae.VAE(likelihood="zinb", config=cfg).fit(adata)
+    out = expression(est, adata, library_size=1e4)
+    np.testing.assert_allclose(out.sum(1), 1e4, rtol=1e-4)
+    mean = est.reconstruct(adata)  # (1 − π) · ℓ_observed · softmax(ρ)
+    library = np.asarray(adata.X.sum(1)).ravel()
+    assert np.all(mean.sum(1) < library * (1 - 1e-3))  # the zero inflation takes a share
+
+
 def test_reference_batch_changes_only_the_other_batch(fitted):
     adata, est = fitted
     denoised = expression(est, adata)

@@ -2,10 +2,13 @@
 
 For a count likelihood with observed library size ℓ (Poisson, NB, ZINB), the decoder's mean at
 the posterior mean z̄ = E_q[z|x] is E[x | z̄, c] = ℓ · softmax(ρ(z̄, c)) (times 1 − π for ZINB).
-*Denoised* expression replaces the observed ℓ by a common ``library_size`` (10,000 by default,
-"counts per 10k"), so records become comparable; *batch-corrected* expression also decodes every
-record as if it came from one reference level of a categorical covariate (the encoder still
-sees the record's own covariates), which removes what the decoder attributes to that covariate.
+*Denoised* expression is ``library_size`` · softmax(ρ(z̄, c)) (10,000 by default, "counts per
+10k"): the observed ℓ replaced by a common one, so records become comparable, and for ZINB the
+NB part's expression without its zero inflation (a detection rate, not expression), so every
+record sums to ``library_size`` (as scvi-tools' ``get_normalized_expression``).
+*Batch-corrected* expression also decodes every record as if it came from one reference level
+of a categorical covariate (the encoder still sees the record's own covariates), which removes
+what the decoder attributes to that covariate.
 """
 
 from __future__ import annotations
@@ -111,7 +114,6 @@ def expression(
     for b in est.batches(ds):
         c_dec = b.c if c_ref is None else c_ref[start : start + len(b)]
         start += len(b)
-        ctx = {k: torch.full_like(v, library_size) for k, v in model.context(b.x).items()}
-        px = model.decode(model.encode(b.x, b.c).mean, c_dec, ctx)
-        out.append(model.likelihood.expected(px))
+        params = model.decoder.params(model.encode(b.x, b.c).mean, c_dec)
+        out.append(library_size * model.likelihood.frequencies(params))
     return torch.cat(out).numpy()
