@@ -210,3 +210,26 @@ def test_a_column_past_the_last_gene_on_disk_names_its_file_and_row(fixtures, tm
         read_dataset(path, stream=True)  # its finiteness check reads every row
     assert str(err.value).startswith(f"{path}: the sparse matrix /X is malformed: row 58 ")
     assert "column index 205, outside 0 .. 199" in str(err.value)
+
+
+def test_no_rows_is_an_empty_matrix_as_in_memory(pair):
+    """An empty selection (a mask that keeps nothing) reads nothing: the readers joined no
+    runs and raised numpy's "need at least one array to concatenate"."""
+    whole, streamed = pair
+    for key in (np.array([], dtype=np.int64), slice(3, 3)):
+        got = streamed.x[key]
+        assert got.shape == (0, 200) and sp.issparse(got) == streamed.x.sparse
+    none = np.zeros(100, dtype=bool)
+    assert streamed.subset(none).x.shape == whole.subset(none).x.shape == (0, 200)
+
+
+def test_a_fortran_ordered_npy_is_refused_for_streaming_and_read_whole(tmp_path):
+    """Each record of a column-major array is spread over the file (as a CSC matrix's is):
+    refused for streaming with the fix, read whole as before."""
+    x = np.arange(60, dtype=np.float32).reshape(12, 5)
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    with pytest.raises(DataError, match=r"Fortran order.*ascontiguousarray.*--no-stream"):
+        read_dataset(tmp_path / "f.npy", stream=True)
+    np.testing.assert_array_equal(read_dataset(tmp_path / "f.npy").x, x)
+    np.save(tmp_path / "column.npy", np.asfortranarray(x[:, :1]))  # C order as well: kept
+    assert isinstance(read_dataset(tmp_path / "column.npy", stream=True).x, ondisk.RowStore)

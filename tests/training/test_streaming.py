@@ -219,3 +219,21 @@ def test_a_fit_in_memory_resumes_streamed_to_the_same_weights(fixtures, tmp_path
     )
     for key, value in full.model_.state_dict().items():
         assert torch.equal(value, resumed.model_.state_dict()[key]), key
+
+
+def test_no_stream_reads_whole_what_a_streamed_model_would_stream(streamed_model, tmp_path):
+    """A model fitted with ``--stream`` applies it to the data of later commands; a CSC
+    .h5ad (refused for streaming) is embedded with ``--no-stream``, as its CSR copy is."""
+    model, _, data = streamed_model
+    adata = anndata.read_h5ad(data)
+    adata.X = sp.csc_matrix(adata.X)
+    adata.write_h5ad(tmp_path / "csc.h5ad")
+    embed = ["embed", str(model)]
+    assert main([*embed, str(tmp_path / "csc.h5ad"), "--out", str(tmp_path / "a.csv")]) == 2
+    assert not (tmp_path / "a.csv").exists()
+    assert (
+        main([*embed, str(tmp_path / "csc.h5ad"), "--no-stream", "--out", str(tmp_path / "b.csv")])
+        == 0
+    )
+    assert main([*embed, str(data), "--out", str(tmp_path / "c.csv")]) == 0
+    assert (tmp_path / "b.csv").read_text() == (tmp_path / "c.csv").read_text()

@@ -335,13 +335,13 @@ DATA_FLAGS = (
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
-    """On/off data options (only set in the config when given)."""
+    """On/off data options (only set in the config when given): ``--stream`` turns one on,
+    ``--no-stream`` off, e.g. where a model's saved options would apply it to new data."""
     for flag, field, help_ in DATA_FLAGS:
         parser.add_argument(
             flag,
             dest=f"cfg__data__{field}",
-            action="store_const",
-            const=True,
+            action=argparse.BooleanOptionalAction,
             default=None,
             help=help_,
         )

@@ -8,7 +8,7 @@ import numpy as np
 
 from biovae.data._columns import check_finite
 from biovae.data.dataset import Dataset
-from biovae.data.ondisk import NpyReader, RowStore
+from biovae.data.ondisk import WHOLE, NpyReader, RowStore
 from biovae.errors import DataError
 
 
@@ -16,7 +16,8 @@ def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
     """Read a 2-D numeric ``.npy`` array (records x features) as float32.
 
     Ids are ``"0".."n-1"`` and feature names ``"0".."f-1"``; pickled (object) arrays are refused.
-    With ``stream`` the array stays on disk (a read-only memory map read in blocks).
+    With ``stream`` the array stays on disk (a read-only memory map read in blocks); it must be
+    stored in row order (C order, numpy's default): a Fortran-ordered array is refused.
     """
     source = str(path)
     try:
@@ -40,6 +41,13 @@ def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
     n, f = array.shape
     if n == 0 or f == 0:
         raise DataError(f"{source}: the array is empty (shape {array.shape})")
+    if stream and not array.flags.c_contiguous:  # numpy.save of a transposed array
+        raise DataError(
+            f"{source}: the array is stored column by column (Fortran order), so each record "
+            "is spread over the whole file; streaming reads records, so save it row by row "
+            "(numpy.save(path, numpy.ascontiguousarray(array))) or read it into memory "
+            f"({WHOLE})"
+        )
     if stream:
         x = RowStore(NpyReader(array), source)
     else:

@@ -7,7 +7,8 @@ AnnData, or the command line's ``--stream``). It reads
 * ``.h5ad`` matrices (``X`` or a layer) through h5py: CSR groups row by row — runs of
   consecutive rows in one read — and dense datasets by row; CSC matrices are refused (their
   rows are scattered over the whole file);
-* ``.npy`` arrays through a read-only memory map.
+* ``.npy`` arrays through a read-only memory map, stored in row (C) order; Fortran-ordered
+  arrays are refused, for the same reason as CSC.
 
 Whole-matrix work (validation, library sizes, the fingerprint) goes through :meth:`blocks`, in
 row order, so memory stays bounded by ``block_rows`` rows whatever the number of records.
@@ -34,6 +35,10 @@ Block = np.ndarray | sp.csr_matrix
 #: rows per block of whole-matrix passes (a few MB for thousands of genes)
 BLOCK_ROWS = 4096
 
+#: how a matrix that cannot be streamed is read whole instead (``--stream`` may come saved
+#: with a model, which the commands that read data for it take unless told ``--no-stream``)
+WHOLE = "without --stream, or with --no-stream for a model fitted with it"
+
 
 class RowStore:
     """Rows of an on-disk ``(n, f)`` matrix as float32 (CSR blocks when stored sparse)."""
@@ -53,6 +58,9 @@ class RowStore:
     def rows(self, idx: np.ndarray) -> Block:
         """Records ``idx`` (any order, repeats allowed), in that order."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
+        if not len(idx):  # no rows (an empty selection): nothing to read, nor to join
+            empty = np.zeros((0, self.shape[1]), np.float32)
+            return sp.csr_matrix(empty) if self.sparse else empty
         unique, inverse = np.unique(idx, return_inverse=True)
         self._reader.advise(scattered=True)
         block = self._reader.read(unique)
@@ -305,8 +313,8 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
         raise DataError(
             f"{path}: '{where}' is stored as {kind or 'an unknown encoding'}; streaming reads "
             f"rows, so store it CSR ({slot} = scipy.sparse.csr_matrix({slot}); "
-            "adata.write_h5ad(path)) or read it into memory (without --stream; a backed "
-            "AnnData: adata.to_memory())"
+            f"adata.write_h5ad(path)) or read it into memory ({WHOLE}; a backed AnnData: "
+            "adata.to_memory())"
         )
     return RowStore(_H5CsrReader(node), str(path))
 
