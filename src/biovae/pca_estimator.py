@@ -32,6 +32,7 @@ from biovae.likelihoods import Likelihood
 from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
+from biovae.record_noise import checked_seed
 from biovae.training import InMemorySource, epoch_batches
 
 
@@ -106,7 +107,7 @@ class PCA(TransformerConventions):
 
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
         fit = self._check()
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(checked_seed(seed))
         return self.likelihood_.defeaturize(
             ppca.sample(fit, sample_count(n, self.schema_.sample_bytes), gen).float()
         ).numpy()

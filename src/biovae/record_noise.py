@@ -26,16 +26,23 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def record_keys(ids: Sequence[object], seed: int, stream: str = "") -> np.ndarray:
-    """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id;
-    ``stream`` (≤ 16 bytes) names an independent set of keys for another use of the same
-    seed (``biovae diagnose``: one per diagnostic; "" is ``score``'s)."""
+def checked_seed(seed: object) -> int:
+    """``seed`` as an int, once known to be one that numpy's and torch's generators take
+    (0 .. 2**63 − 1); anything else is a one-line error, not a traceback from the generator."""
     try:
         value = operator.index(seed)
     except TypeError:
         value = -1
     if not 0 <= value < 2**63:
         raise ConfigError(f"seed must be an integer in 0 .. 2**63 - 1, got {seed!r}")
+    return value
+
+
+def record_keys(ids: Sequence[object], seed: int, stream: str = "") -> np.ndarray:
+    """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id;
+    ``stream`` (≤ 16 bytes) names an independent set of keys for another use of the same
+    seed (``biovae diagnose``: one per diagnostic; "" is ``score``'s)."""
+    value = checked_seed(seed)
     salt, person = value.to_bytes(8, "little"), stream.encode()
     return np.array(
         [

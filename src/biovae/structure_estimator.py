@@ -32,7 +32,9 @@ from biovae.data.dataset import Dataset
 from biovae.data.structure import Structures, atoms_from_features, check_same_atoms
 from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from biovae.estimator import VAE
+from biovae.inputs import sample_count
 from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, latent_card, structure_caution
+from biovae.objectives import DECODE_ROWS
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
 
@@ -176,20 +178,27 @@ class ConformationVAE(EstimatorConventions):
 
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decoder means E[x|z] as coordinates ``(n, atoms, 3)``."""
+        """Decoder means E[x|z] as coordinates ``(n, atoms, 3)``, decoded in pieces of
+        :data:`~biovae.objectives.DECODE_ROWS` (a geometric decoder's pairwise terms of every
+        draw at once would not fit)."""
         self._check()
         model = self.vae_.model_
         z_nk = torch.as_tensor(np.ascontiguousarray(z), dtype=torch.float32)  # z[::-1] too
-        px = model.decode(z_nk, None, {})
-        return model.likelihood.expected(px).numpy().reshape(len(z), -1, 3)
+        parts = [
+            model.likelihood.expected(model.decode(z_nk[i : i + DECODE_ROWS], None, {}))
+            for i in range(0, max(len(z_nk), 1), DECODE_ROWS)  # no draws: one empty piece
+        ]
+        return torch.cat(parts).numpy().reshape(len(z), -1, 3)
 
     def reconstruct(self, structures: Structures) -> np.ndarray:
         """Decoded posterior means of ``structures``, in the reference frame."""
         return self.decode(self.encode(structures))
 
     def sample_latent(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n`` draws z ~ p(z) = N(0, I)."""
+        """``n`` draws z ~ p(z) = N(0, I); ``n`` whose structures would not fit in memory is a
+        one-line error."""
         self._check()
+        n = sample_count(n, self.vae_.schema_.sample_bytes)
         with seeded(seed):
             return self.vae_.model_.prior().sample((n,)).numpy()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     est = _load(args)
+    if est.config_.model.kind == "ae":  # its model card says so too
+        warnings.warn(
+            f"{args.model} is {model_phrase(est)}: it has no prior, so records decoded from "
+            "random codes are not samples of a model of the data; fit --model vae to generate",
+            stacklevel=1,
+        )
     alphabet = est.schema_.alphabet
     if alphabet is None and not out.name.lower().removesuffix(".gz").endswith(TABLE_SUFFIXES):
         raise DataError(

@@ -17,6 +17,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError, require
 from biovae.inputs import check_features
+from biovae.record_noise import checked_seed
 
 
 def _out_dir(path: str, *names: str) -> Path:
@@ -180,7 +181,7 @@ def _training_covariates(est, train: Dataset, n: int, seed: int) -> dict | None:
     cov = est.schema_.covariates
     if not cov.width:
         return None
-    pick = np.random.default_rng(seed).integers(0, len(train), n)
+    pick = np.random.default_rng(checked_seed(seed)).integers(0, len(train), n)
     return {name: train.obs_column(name)[pick] for name in (*cov.categorical, *cov.continuous)}
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from biovae.record_noise import checked_seed
 from biovae.training.allocator import tune_allocator
 from biovae.training.loop import evaluate, fit_model
 from biovae.training.sources import (
@@ -27,8 +28,9 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
 
     Weight initialisation, dropout and reparameterisation noise all draw from it, so one seed
     fixes a whole fit without leaking global state. With a CUDA ``device`` its generator is
-    seeded and restored too.
+    seeded and restored too. ``seed`` must be in 0 .. 2**63 − 1 (a one-line error otherwise).
     """
+    seed = checked_seed(seed)
     cuda = (
         [device]
         if device is not None
