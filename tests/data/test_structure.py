@@ -130,6 +130,7 @@ def test_pdb_text_writes_negative_residue_numbers_and_refuses_what_it_cannot_hol
         (s.with_coords(np.full((1, 2, 3), -1000.5, np.float32)), "coordinate lies outside"),
         (Structures(coords, ("CA", "CA"), ("G", "A"), np.array([1, 10_000]), ("A", "A")), "9999"),
         (Structures(coords, ("CA", "CA"), ("G", "A"), np.array([1, 2]), ("AB", "A")), "'AB'"),
+        (s.with_coords(np.zeros((10_000, 2, 3), np.float32)), "10000 models, at most 9999"),
     ]
     for structures, message in bad:
         with pytest.raises(DataError, match=message):

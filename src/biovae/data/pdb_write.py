@@ -23,9 +23,10 @@ def write_pdb(path: str | Path, structures: Structures) -> Path:
 
 def pdb_text(structures: Structures) -> str:
     """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
-    fixed-width format cannot hold (coordinates beyond −999.999 … 9999.999 Å, residue numbers
-    beyond −999 … 9999, chain ids or insertion codes of several letters) is a one-line error,
-    not a file that reads back wrong. The insertion code is column 27 of each ATOM record."""
+    fixed-width format cannot hold (more than 9999 models, coordinates beyond −999.999 …
+    9999.999 Å, residue numbers beyond −999 … 9999, chain ids or insertion codes of several
+    letters) is a one-line error, not a file that reads back wrong. The insertion code is
+    column 27 of each ATOM record."""
     s = structures
     _check_pdb_fields(s)
     lines = []
@@ -46,6 +47,8 @@ def pdb_text(structures: Structures) -> str:
 
 def _check_pdb_fields(s: Structures) -> None:
     where = f"{s.source or 'structures'}: cannot write PDB"
+    if len(s) > 9999:  # columns 11-14 of MODEL: model 10000 would run into the next field
+        raise DataError(f"{where}: {len(s)} models, at most 9999 fit; write them to several files")
     if len(s) and not ((s.coords > -999.9995).all() and (s.coords < 9999.9995).all()):
         raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
     if len(s.res_ids) and not ((s.res_ids >= -999).all() and (s.res_ids <= 9999).all()):
