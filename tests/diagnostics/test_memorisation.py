@@ -241,3 +241,25 @@ def test_the_audit_of_a_training_set_known_to_be_another_gives_no_verdict():
     assert "no sign" in memorisation_audit(samples, train, holdout, False)["verdict"]
     audit = memorisation_audit(samples, train, holdout, False, train_is_fitted_data=False)
     assert "no verdict" in audit["verdict"] and audit["train_is_fitted_data"] is False
+
+
+def test_the_chance_limit_holds_for_fresh_samples_and_a_small_held_out_set():
+    """Samples drawn as the held-out records are (fresh data): with 26 held-out records the
+    5 % cut is itself noisy, so the share of samples below it exceeds 2q = 10 % in many
+    repetitions; the beta-binomial chance limit is exceeded in about 1 % of them (ground
+    truth by simulation), and the verdict does not cry memorisation."""
+    rng = np.random.default_rng(0)
+    train = np.zeros((1, 6))
+    over_2q, over_limit, flagged = 0, 0, 0
+    reps = 300
+    for _ in range(reps):
+        audit = memorisation_audit(
+            rng.normal(size=(200, 6)), train, rng.normal(size=(26, 6)), sequences=False
+        )
+        over_2q += audit["closer_than_holdout"] > 0.10
+        over_limit += audit["closer_than_holdout"] > audit["chance_limit"]
+        flagged += "signs of memorisation" in audit["verdict"]
+    assert over_2q > 0.15 * reps  # the fixed 2q rule would flag fresh data this often
+    assert over_limit <= 0.03 * reps and flagged == over_limit
+    big = memorisation_audit(_table(300, 1), train, _table(2000, 2), sequences=False)
+    assert 0.05 < big["chance_limit"] < 0.10  # many held-out records: the 2q rule applies

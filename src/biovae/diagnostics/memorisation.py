@@ -8,7 +8,13 @@ memorised produces samples closer (copies, or near-copies) than fresh data ever 
 * ``exact_copies``: share of samples identical to a training record;
 * ``closer_than_holdout``: share of samples whose DCR is below the ``q``-quantile (default
   5 %) of the held-out records' DCRs — about ``q`` when samples are as novel as fresh data;
-* a one-line verdict when that share exceeds ``2 q`` or any exact copy exists; when a share
+* ``chance_limit``: the share that samples as novel as fresh data would exceed only 1 % of the
+  time — the cut is itself an estimate from m held-out records, so the share below it is
+  beta-binomial (the fresh-data mass below the order statistic at q (m − 1) + 1 is
+  Beta(q (m − 1) + 1, m − q (m − 1)), then N samples fall below it): about ``2 q`` or less for
+  hundreds of held-out records, far more for a few dozen;
+* a one-line verdict when that share exceeds both ``2 q`` and ``chance_limit``, or any exact
+  copy exists; when a share
   ``q`` or more of the held-out records are themselves training records (``holdout_copies``:
   the held-out file overlaps the training data), the ``q``-quantile is 0, near-copies cannot
   be told from fresh data, and the verdict says so instead of passing the samples; when the
@@ -31,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import betabinom
 
 from biovae.errors import DataError
 
@@ -244,6 +251,8 @@ def memorisation_audit(
     exact = float(np.mean(copies))
     closer = float(np.mean(d_s < cut)) if cut > 0 else exact
     held_copies = float(np.mean(held))
+    h, m = quantile * (len(d_h) - 1) + 1, len(d_h)  # the cut's (1-based) order statistic
+    limit = float(betabinom(len(d_s), h, m + 1 - h).ppf(0.99)) / len(d_s)
     out = {
         "metric": "hamming" if sequences else "euclidean",
         "samples": len(d_s),
@@ -252,6 +261,7 @@ def memorisation_audit(
         "holdout_cut": cut,
         "exact_copies": exact,
         "closer_than_holdout": closer,
+        "chance_limit": limit,
         "holdout_copies": held_copies,
         "train_is_fitted_data": train_is_fitted_data,
         "dcr_samples": _quantiles(d_s),
@@ -278,11 +288,13 @@ def _verdict(a: dict[str, Any]) -> str:
             f"{a['exact_copies']:.1%} of the samples are exact copies of training records: "
             "the model reproduces its training data; do not release these samples as new"
         )
-    if a["closer_than_holdout"] > 2 * q:
+    limit = max(2 * q, a["chance_limit"])
+    chance = f"at most {limit:.1%} would by chance with {a['holdout']} held-out records"
+    if a["closer_than_holdout"] > limit:
         return (
             f"{a['closer_than_holdout']:.1%} of the samples lie closer to a training record "
-            f"than {q:.0%} of fresh held-out records do: signs of memorisation; check the "
-            "closest pairs before releasing samples"
+            f"than {q:.0%} of fresh held-out records do ({chance}): signs of memorisation; "
+            "check the closest pairs before releasing samples"
         )
     if a["holdout_cut"] <= 0:
         return (
@@ -294,5 +306,5 @@ def _verdict(a: dict[str, Any]) -> str:
     share = a["closer_than_holdout"]
     return (
         f"samples are as far from the training records as fresh data ({share:.1%} closer "
-        f"than the held-out {q:.0%} quantile): no sign of memorisation"
+        f"than the held-out {q:.0%} quantile; {chance}): no sign of memorisation"
     )
