@@ -77,6 +77,15 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
         # key of that table (the merged flags replaced it: a gaussian model, not an NB one)
         ('[model]\nlikelihood = "nb"\n', ["--dispersion", "gene"], "config file .*c.toml, line 2"),
         ("[model]\nnetwork = 3\n", ["--hidden", "8"], "config file .*c.toml, line 2"),
+        # a nested table's own check names it by its table (network.dropout), not in full
+        (
+            "[train]\nepochs = 3\n[model.network]\ndropout = 1.0\n",
+            [],
+            "config file .*c.toml, line 4",
+        ),
+        ('[model.likelihood]\nvariance = "x"\n', [], "config file .*c.toml, line 2"),
+        ("[train]\nepochs = 3\n", ["--dropout", "1"], "option --dropout"),
+        ("[train]\nepochs = 3\n", ["--hidden", "8,0"], "option --hidden"),
     ],
 )
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):
@@ -145,3 +154,27 @@ def test_a_saved_models_config_json_refits_it_exactly(tmp_path, capsys):
     rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *bad)
     assert rc == 2 and "bad.json: not valid JSON" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c").exists()
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path):
+    from biovae.config import load_toml
+
+    (tmp_path / "c.toml").write_bytes(b"\xef\xbb\xbf[train]\nepochs = 3\n")
+    (tmp_path / "c.json").write_bytes(b'\xef\xbb\xbf{"train": {"epochs": 3}}')
+    for name in ("c.toml", "c.json"):
+        assert load_toml(tmp_path / name) == {"train": {"epochs": 3}}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: (p / "config.json").write_text("{}") and p, r"is a folder.*give .*config.json$"),
+        (lambda p: p, "is a folder, not a file; give a TOML file$"),
+        (lambda p: (p / "c.yaml").write_text("train:\n  epochs: 3\n") and p / "c.yaml", "YAML"),
+    ],
+)
+def test_a_config_path_that_is_a_folder_or_yaml_says_what_to_give(tmp_path, make, message):
+    from biovae.config import load_toml
+
+    with pytest.raises(ConfigError, match=message):
+        load_toml(make(tmp_path))

@@ -3,6 +3,7 @@ was trained on and how, its limits and the checks before reuse — readable with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -128,3 +129,19 @@ def test_a_structure_model_card_is_about_frames(tmp_path):
     assert "conformational ensemble of one protein" in card and " frames × " in card
     assert "Samples are Cα traces whose bonds and spacing" in card
     assert "biovae structure validate" in card and "biovae novelty" not in card
+
+
+def test_the_card_says_when_training_ended_before_the_kl_warm_up(tmp_path):
+    from biovae.config import ObjectiveConfig
+
+    x = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        objective=ObjectiveConfig(beta=2.0, kl_warmup_epochs=10),
+        train=TrainConfig(epochs=2),
+    )
+    card = _card(VAE(config=cfg).fit(x).save(tmp_path / "short"))
+    assert "β 2 (KL warm-up over 10 epochs, not reached: the last epoch trained at β 0.4)" in card
+    done = dataclasses.replace(cfg, train=TrainConfig(epochs=10, patience=0))
+    card = _card(VAE(config=done).fit(x).save(tmp_path / "done"))
+    assert "β 2 (KL warm-up over 10 epochs)," in card

@@ -141,6 +141,8 @@ class NetworkConfig:
     """MLP shape shared by encoder and decoder (the decoder uses ``hidden`` reversed).
 
     ``hidden=()`` gives linear maps (the linear-Gaussian VAE of probabilistic PCA).
+    ``activation`` follows each hidden layer; ``inject_covariates`` feeds the covariates to
+    every hidden layer (as in scVI), not only to the first.
     ``dropout`` applies to the encoder (and classifier) layers, ``decoder_dropout`` to the
     decoder's. The decoder defines p(x|z); dropout there trains a randomly thinned generative
     network that is never the one evaluated, so it is off by default (as in scVI).
@@ -242,7 +244,9 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``patience=0`` turns early stopping off.
+    """Optimisation settings. ``patience=0`` turns early stopping off. ``weight_decay`` is
+    Adam's (coupled) L2 penalty on the weights; ``grad_clip`` > 0 clips each update's gradient
+    to that total norm (0 = off).
 
     ``early_stopping`` is the validation quantity that picks the best epoch and counts patience:
     ``elbo`` (the loss at the target β) or ``classification`` (−log q(y|x) of the labelled

@@ -97,13 +97,20 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     else:  # pragma: no cover
         import tomli as tomllib
     p = Path(path)
+    if p.is_dir():
+        inside = p / "config.json"
+        fix = f"give its config file, {inside}" if inside.is_file() else "give a TOML file"
+        raise ConfigError(f"config file {p} is a folder, not a file; {fix}")
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; check the path given to --config")
+    if p.suffix.lower() in (".yaml", ".yml"):
+        raise ConfigError(
+            f"config file {p}: YAML is not read; write the same tables as TOML (.toml) or JSON"
+        )
     if p.suffix.lower() == ".json":
         return json_object(p, fix="; give a model's config.json or a TOML file")
-    try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
+    try:  # utf-8-sig: an editor's byte-order mark is not a TOML error
+        return tomllib.loads(p.read_bytes().decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
 
@@ -116,7 +123,7 @@ def toml_line(path: str | Path, dotted: str) -> int | None:
 
     table = ""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     for number, line in enumerate(lines, 1):
@@ -143,7 +150,7 @@ def json_object(path: Path, error: type[Exception] = ConfigError, fix: str = "")
     import json
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is no error
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{path}: not valid JSON ({exc}){fix}") from exc
     except RecursionError:  # json's parser recurses once per level of nesting

@@ -12,7 +12,7 @@ from typing import Any
 
 from biovae.config import kind_name
 from biovae.data.card import Card
-from biovae.training.history import kept_epoch
+from biovae.training.history import kept_epoch, unfinished_warmup
 
 #: what each likelihood family's model is for (plain text)
 INTENDED_USE = {
@@ -284,7 +284,8 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
         f"learning rate {train.lr:g}, β {obj.beta:g}"
     )
     if obj.kl_warmup_epochs:
-        text += f" (KL warm-up over {obj.kl_warmup_epochs} epochs)"
+        warmup = unfinished_warmup(history, obj.beta)
+        text += f" (KL warm-up over {obj.kl_warmup_epochs} epochs{warmup})"
     text += f", seed {train.seed}"
     kept = kept_epoch(history, obj.beta, train.early_stopping)
     if kept is not None:

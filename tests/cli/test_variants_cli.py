@@ -3,6 +3,7 @@ one line on stderr, exit status 2, nothing written."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -308,6 +309,29 @@ def test_a_config_value_where_a_table_belongs_is_one_line(tmp_path, capsys, toml
     assert main([str(a) for a in [*argv, "--config", tmp_path / "bad.toml", *flag]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "flag", "source"),
+    [
+        ("[train]\nlr = 0\n", [], r"config file .*bad.toml, line 2"),
+        ("[model]\nn_latent = 2\ndecoder_hidden = [8]\n", [], r"config file .*bad.toml, line 3"),
+        ("[train]\nsteps = 5\n", ["--lr", "0"], "option --lr"),
+        ("[train]\nsteps = 0\n", ["--steps", "5", "--seed", "-1"], "option --seed"),
+    ],
+)
+def test_a_bad_config_value_is_blamed_on_its_file_line_or_flag(
+    tmp_path, capsys, toml, flag, source
+):
+    from tests.conftest import FIXTURES
+
+    (tmp_path / "bad.toml").write_text(toml)
+    out = tmp_path / "model"
+    argv = ["variants", "fit", FIXTURES / "blat_ecolx_first40.a2m", "--out", out]
+    assert main([str(a) for a in [*argv, "--config", tmp_path / "bad.toml", *flag]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert re.search(rf"\(from {source}\)$", err), err
 
 
 def test_a_fitness_column_with_text_is_copied_as_given(model_dir, tmp_path, capsys):

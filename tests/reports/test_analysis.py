@@ -6,7 +6,7 @@ import numpy as np
 
 from biovae.data.dataset import Dataset
 from biovae.reports.analysis import default_color_by, entropy, letter_probabilities, project_2d
-from biovae.training.history import kept_epoch, warmup_epochs
+from biovae.training.history import kept_epoch, unfinished_warmup, warmup_epochs
 
 
 def test_projection_keeps_small_latents_and_uses_pca_otherwise() -> None:
@@ -64,6 +64,21 @@ def test_an_unfinished_warm_up_counts_against_the_target_beta() -> None:
     history = [{"epoch": e, "beta": 0.05 * e} for e in range(1, 9)]  # 20 planned, stopped at 8
     assert warmup_epochs(history, target=1.0) == 8  # all 8 run epochs are warm-up
     assert warmup_epochs(history, target=0.2) == 4  # β reached 0.2 at epoch 4
+
+
+def test_the_report_says_when_training_ended_before_the_warm_up() -> None:
+    from biovae.config import ObjectiveConfig
+    from biovae.reports.sections import _beta_text
+
+    history = [{"epoch": e, "beta": 2.0 * e / 100} for e in (1, 2, 3)]
+    objective = ObjectiveConfig(beta=2.0, kl_warmup_epochs=100)
+    assert unfinished_warmup(history, 2.0) == ", not reached: the last epoch trained at β 0.06"
+    assert _beta_text(objective, history).endswith(
+        "over 100 epochs, not reached: the last epoch trained at β 0.06"
+    )
+    done = [*history, {"epoch": 100, "beta": 2.0}]
+    assert unfinished_warmup(done, 2.0) == "" and unfinished_warmup([], 2.0) == ""
+    assert _beta_text(objective, done) == "2, warm-up over 100 epochs"
 
 
 def test_the_usage_verdict_tells_shrunk_posteriors_from_collapse() -> None:

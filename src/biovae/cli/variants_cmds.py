@@ -12,7 +12,7 @@ import numpy as np
 
 from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.variants_design import add_design_parser
-from biovae.config import from_dict, load_toml, merge, to_dict
+from biovae.config import to_dict
 from biovae.data._columns import NA_TOKENS
 from biovae.errors import DataError, MissingFileError
 
@@ -189,13 +189,12 @@ def add_parser(sub) -> None:
 
 
 def _config(args: argparse.Namespace):
+    """VariantsConfig from its defaults, then ``--config``, then the flags given (they win);
+    a bad value is blamed on the file line or the flag that set it."""
     from biovae.applications.variants.config import VariantsConfig
+    from biovae.cli.config_args import layered
 
-    data = to_dict(VariantsConfig())
-    if args.config:
-        data = merge(data, load_toml(args.config))
-        from_dict(VariantsConfig, data)  # the file's own errors, before flags cover them
-    flags: dict = {}  # explicit flags as nested tables, merged last: they win
+    flags: dict = {}  # explicit flags as nested tables
     for flag, (field, _, _) in _FIT_FLAGS.items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
@@ -204,7 +203,8 @@ def _config(args: argparse.Namespace):
             for key in parents:
                 node = node.setdefault(key, {})
             node[leaf] = value
-    return from_dict(VariantsConfig, merge(data, flags))
+    names = {field: flag for flag, (field, _, _) in _FIT_FLAGS.items()}
+    return layered(VariantsConfig, to_dict(VariantsConfig()), args.config, flags, names)
 
 
 def _model_out(path: str) -> Path:

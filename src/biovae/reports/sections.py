@@ -13,7 +13,7 @@ from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_v
 from biovae.reports import plots
 from biovae.reports.analysis import default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
-from biovae.training.history import kept_epoch, warmup_epochs
+from biovae.training.history import kept_epoch, unfinished_warmup, warmup_epochs
 
 
 def likelihood_text(est: Any) -> str:
@@ -49,7 +49,7 @@ def summary_facts(est: Any, ds: Dataset | None, same: bool | None) -> list[tuple
         hidden = cfg.model.network.hidden
         facts.append(("Hidden widths", " → ".join(map(str, hidden)) if hidden else "linear"))
         if kind != "ae":  # an autoencoder has no KL term
-            facts.append(("β (KL weight)", _beta_text(cfg.objective)))
+            facts.append(("β (KL weight)", _beta_text(cfg.objective, est.history_)))
         facts.append(("Epochs run", _epochs_text(est)))
     if kind == "ssvae":
         levels = ", ".join(est.schema_.labels.levels)
@@ -79,10 +79,11 @@ def summary_facts(est: Any, ds: Dataset | None, same: bool | None) -> list[tuple
     return facts
 
 
-def _beta_text(objective: Any) -> str:
+def _beta_text(objective: Any, history: list[dict]) -> str:
     text = f"{objective.beta:g}"
     if objective.kl_warmup_epochs:
-        text += f", warm-up over {objective.kl_warmup_epochs} epochs"
+        warmup = unfinished_warmup(history, objective.beta)
+        text += f", warm-up over {objective.kl_warmup_epochs} epochs{warmup}"
     if objective.free_bits:
         text += f", free bits {objective.free_bits:g} nats"
     if objective.iwae_samples > 1:

@@ -27,3 +27,10 @@ def warmup_epochs(history: Sequence[dict], target: float | None = None) -> int:
     target = history[-1].get("beta", 0.0) if target is None else target
     below = sum(1 for r in history if r.get("beta", target) < target - 1e-12)
     return min(below + 1, len(history)) if below else 0
+
+
+def unfinished_warmup(history: Sequence[dict], beta: float) -> str:
+    """``", not reached: the last epoch trained at β 0.03"`` when training ended (at its
+    ``epochs``) before the KL warm-up brought β to its target ``beta``; otherwise ``""``."""
+    last = history[-1].get("beta", beta) if history else beta
+    return f", not reached: the last epoch trained at β {last:.3g}" if last < beta else ""
