@@ -178,3 +178,9 @@ def test_feature_names_are_kept_only_for_named_columns_and_input_features_are_ch
         vae.set_output(transform="polars")
     with pytest.raises(biovae.errors.NotFittedError):
         biovae.VAE().get_feature_names_out()
+
+
+def test_an_autoencoder_refuses_beta_as_the_command_line_refuses_beta_for_model_ae():
+    with pytest.raises(ConfigError, match=r"beta=4.0 has no effect on an Autoencoder"):
+        biovae.Autoencoder(n_latent=2, beta=4.0, epochs=1).fit(X)
+    assert biovae.Autoencoder(n_latent=2, epochs=1).get_config().model.kind == "ae"

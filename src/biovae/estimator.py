@@ -37,6 +37,7 @@ from biovae.inputs import (
     sample_count,
     without_target,
 )
+from biovae.loading import load_model, model_from_saved
 from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import decoded_samples, elbo, iwae_chunks, iwae_streamed
@@ -383,18 +384,13 @@ class Autoencoder(_LatentEstimator):
 
     _kind = "ae"
 
-
-def load_model(path: str | Path):
-    """Load any saved biovae model (VAE, Autoencoder, PCA, SemiSupervisedVAE) from its folder."""
-    return model_from_saved(persistence.load(path))
-
-
-def model_from_saved(saved: persistence.SavedModel):
-    """The estimator of the kind a read model folder holds."""
-    from biovae.ssvae_estimator import SemiSupervisedVAE
-
-    kinds = {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}
-    return kinds[saved.config.model.kind].from_saved(saved)
+    def get_config(self) -> FitConfig:
+        if self.beta is not None:  # as the command line refuses --beta for --model ae
+            raise ConfigError(
+                f"beta={self.beta!r} has no effect on an Autoencoder (it has no KL term); "
+                "leave it out, or use biovae.VAE"
+            )
+        return super().get_config()
 
 
-__all__ = ["PCA", "VAE", "Autoencoder", "LikelihoodConfig", "load_model"]
+__all__ = ["PCA", "VAE", "Autoencoder", "LikelihoodConfig", "load_model", "model_from_saved"]

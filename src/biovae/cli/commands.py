@@ -35,14 +35,6 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _estimator_for(kind: str):
-    from biovae.estimator import VAE, Autoencoder
-    from biovae.pca_estimator import PCA
-    from biovae.ssvae_estimator import SemiSupervisedVAE
-
-    return {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}[kind]
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.training.distributed import launched
 
@@ -58,6 +50,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     """Train on every rank; rank 0 alone writes (``ctx``: a ``DistContext``)."""
     from biovae import likelihoods
+    from biovae.loading import estimator_class
     from biovae.persistence import check_model_out
 
     likelihoods.get(cfg.model.likelihood.name)
@@ -70,7 +63,7 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
         cfg = seq_cfg
         _say(args, "sequences: categorical likelihood (one distribution over letters per position)")
-    est_cls = _estimator_for(cfg.model.kind)
+    est_cls = estimator_class(cfg.model.kind)
     if cfg.model.kind == "pca":
         est = est_cls(config=cfg).fit(ds)
     else:
@@ -125,7 +118,7 @@ def _fit_summary(cfg, history: list[dict]) -> str:
 
 def _load(args: argparse.Namespace):
     from biovae import persistence
-    from biovae.estimator import model_from_saved
+    from biovae.loading import model_from_saved
 
     saved = persistence.load(args.model)
     if "structure" in saved.metadata:  # its records are structure files, not tables
