@@ -368,3 +368,13 @@ def test_a_feature_column_with_a_stray_value_is_refused_not_made_metadata(write)
     # numbers beside words (an age column's "unknown") are metadata, as before
     ds = read_dataset(write("a.tsv", "id\tage\tO1\nS1\t45\t1\nS2\t52\t2\nS3\tunknown\t3\n"))
     assert ds.features == ("O1",) and ds.obs["age"].tolist() == ["45", "52", "unknown"]
+
+
+@pytest.mark.parametrize("header", ["id,a,,c", "id,a,b,c,"])
+def test_a_column_without_a_name_is_refused_not_made_a_feature_named_nothing(write, header):
+    """A blank name in the header made a feature called ''; a trailing separator on every line
+    was blamed on missing values of column ''."""
+    rows = "\nS1,1,2,3" + ("," if header.endswith(",") else "") + "\n"
+    with pytest.raises(DataError, match=r"d\.csv: column (3|5) of the header has no name"):
+        read_dataset(write("d.csv", header + rows))
+    assert read_dataset(write("i.csv", ",a,b\nS1,1,2\n")).features == ("a", "b")  # R/pandas

@@ -208,6 +208,12 @@ def check_header_names(header: Sequence[str], path: object) -> None:
     (whole numbers may be names: pandas writes ``0,1,2,...`` for unnamed columns). Read as
     a header, such a line silently lost the first record. A first field named like an id
     column (``#OTU ID``) marks a header whose other names are numbers (Qiita sample ids)."""
+    blank = [i for i, h in enumerate(header) if i and not h.strip()]
+    if blank:  # a feature named '' (or the empty last column of trailing separators)
+        raise DataError(
+            f"{path}: column {blank[0] + 1} of the header has no name; name it, or delete the "
+            "column (or the separator that ends each line)"
+        )
     if is_id_name(header[0]):
         return
     fields = [h.strip() for h in header[1:]]
