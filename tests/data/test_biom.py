@@ -102,3 +102,16 @@ def test_missing_biom_format_names_the_extra(fixtures, tmp_path, capsys, monkeyp
     rc, stdout, err = run(capsys, "fit", fixtures / BIOM, "--out", out, "--quiet")
     assert rc == 2 and "biovae[microbiome]" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and stdout == ""
+
+
+def test_a_gzipped_json_biom_file_is_read_by_its_name(fixtures, tmp_path):
+    biom = pytest.importorskip("biom")
+    import gzip
+
+    text = biom.load_table(str(fixtures / BIOM)).to_json("biovae test")
+    with gzip.open(tmp_path / "t.biom.gz", "wt") as fh:
+        fh.write(text)
+    (tmp_path / "t.biom").write_text(text)
+    gz, plain = read_dataset(tmp_path / "t.biom.gz"), read_dataset(tmp_path / "t.biom")
+    np.testing.assert_array_equal(gz.x, plain.x)
+    assert list(gz.ids) == list(plain.ids) and gz.features == plain.features

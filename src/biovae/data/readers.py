@@ -36,6 +36,7 @@ _EXTENSIONS: dict[str, str] = {
     ".h5ad": "h5ad",
     ".h5": "10x-h5",
     ".biom": "biom",
+    ".biom.gz": "biom",  # gzipped JSON BIOM (biom-format reads it)
     ".bed": "plink",
     ".vcf": "vcf",
     ".vcf.gz": "vcf",
