@@ -83,3 +83,17 @@ def one_spelling_clash(
         if other != level and (not new or level in new):
             return other, level
     return None
+
+
+def natural_order(levels: Any) -> tuple[str, ...]:
+    """Level spellings in the order a person reads them: numbers by value (cluster "2" before
+    "10", as scanpy's categories are), then text alphabetically."""
+
+    def key(text: str) -> tuple[int, float, str]:
+        try:
+            number = float(text)
+        except ValueError:
+            return (1, 0.0, text)
+        return (0, number, text) if math.isfinite(number) else (1, 0.0, text)
+
+    return tuple(sorted(levels, key=key))

@@ -370,3 +370,17 @@ def test_one_vs_rest_of_a_continuous_or_crowded_column_is_refused(fitted):
     crowded = np.arange(len(x)) % 101  # 101 clusters of 5-6 cells
     with pytest.raises(DataError, match="101 levels among 600 cells"):
         de.one_vs_rest(est, x, {**obs, "cluster": crowded}, groupby="cluster")
+
+
+def test_one_vs_rest_runs_numbered_clusters_in_numeric_order(fitted):
+    """Clusters 0, 1, 2, 10 (as scanpy numbers them) ran as 0, 1, 10, 2."""
+    from biovae.levels import natural_order
+
+    assert natural_order({"10", "2", "b", "0", "a", "1.5", "nan"}) == (
+        "0", "1.5", "2", "10", "a", "b", "nan"
+    )  # fmt: skip
+    x, obs, est = fitted
+    cluster = np.array(["0", "1", "2", "10"] * (len(x) // 4 + 1))[: len(x)]
+    tables = de.one_vs_rest(est, x, {**obs, "cluster": cluster}, groupby="cluster",
+                            settings=de.DESettings(n_samples=20))  # fmt: skip
+    assert [t.attrs["group1"] for t in tables] == ["0", "1", "2", "10"]

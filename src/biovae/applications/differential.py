@@ -52,7 +52,7 @@ from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.config import _check, _typed
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.inputs import as_dataset
-from biovae.levels import find_level, level_text
+from biovae.levels import find_level, level_text, natural_order
 from biovae.likelihoods.base import ObservedLibrary
 
 
@@ -163,7 +163,7 @@ class Grouping:
     @classmethod
     def of(cls, ds: Any, column: str) -> Grouping:
         labels = level_text(ds.obs_column(column))
-        return cls(column, labels, tuple(sorted(set(labels) - {""})), ds.source or "data")
+        return cls(column, labels, natural_order(set(labels) - {""}), ds.source or "data")
 
     def indices(self, group1: str, group2: str | None) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``group1`` and of ``group2`` (None: every other labelled record); one-line
@@ -263,7 +263,8 @@ def one_vs_rest(
     settings: DESettings | None = None,
 ) -> list[pd.DataFrame]:
     """:func:`differential_expression` of every level of ``groupby`` against all other cells,
-    one table per level (in sorted order); :func:`stack` joins them."""
+    one table per level (numbers by value, then text: :func:`~biovae.levels.natural_order`);
+    :func:`stack` joins them."""
     check_model(est)  # before est.config_: an unfitted model raised AttributeError
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
     groups = Grouping.of(ds, groupby)
