@@ -21,6 +21,8 @@ def test_bad_sample_covariates_are_named_by_their_file(tmp_path, capsys):
     missing.write_text("id\tclass\na\tei\nb\t\n")
     sample = ["sample", model, "-n", "2", "--out", out, "--quiet", "--obs"]
     assert run(capsys, *sample, good)[0] == 0 and out.read_text().count(">") == 2
+    # each sample is named by the --obs row it was drawn for (they were sample_1, sample_2)
+    assert [line for line in out.read_text().splitlines() if line[:1] == ">"] == [">a", ">b"]
     out.unlink()
     for obs, why in ((unknown, "level 'XX' not seen in training"), (missing, "is missing")):
         rc, _, err = run(capsys, *sample, obs)

@@ -222,12 +222,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise
         raise DataError(f"{args.obs}: {str(exc).removeprefix('obs: ')}") from None
     keep = np.arange(len(samples))
+    # sample k was drawn for --obs row k: named by that row's id
+    names = [str(i) for i in ids] if args.obs else [f"sample_{i + 1}" for i in keep]
     if alphabet is not None:
-        ids = [f"sample_{i + 1}" for i in range(len(samples))]
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
-        keep = screened(args, out, ids, seqs, chosen)
+        keep = screened(args, out, names, seqs, chosen)
     integer = likelihoods.get(est.config_.model.likelihood.name).integer_data
-    write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer)
+    write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer, names)
     print(out)
     return 0
 

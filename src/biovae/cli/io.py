@@ -163,13 +163,15 @@ def write_samples(
     alphabet: str | None,
     numbers: np.ndarray | None = None,
     integer: bool = False,
+    names: list[str] | None = None,
 ) -> None:
     """Samples as FASTA (sequences) or a table with one column per feature; ids
     ``sample_<k>`` with k = ``numbers`` + 1 (the draws' positions; gaps where screening
-    withheld a sample). ``integer``: the likelihood's data are whole numbers (counts,
-    genotypes), written as such (``10``, not ``10.0``) unless a value is missing."""
+    withheld a sample), or ``names[k]`` (the ids of the ``--obs`` rows the draws were made
+    for). ``integer``: the likelihood's data are whole numbers (counts, genotypes), written as
+    such (``10``, not ``10.0``) unless a value is missing."""
     numbers = np.arange(len(samples)) if numbers is None else numbers
-    ids = [f"sample_{i + 1}" for i in numbers]
+    ids = [f"sample_{i + 1}" if names is None else names[i] for i in numbers]
     if alphabet is not None:
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
         if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):

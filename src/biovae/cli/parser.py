@@ -177,7 +177,12 @@ def _sample_parser(sub) -> None:
         "--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--obs", metavar="FILE", help="covariates of the samples (conditional models)")
+    p.add_argument(
+        "--obs",
+        metavar="FILE",
+        help="covariates of the samples (conditional models): one row per sample, which is "
+        "named by the row's id",
+    )
     add_screen_options(p)
     p.set_defaults(func=commands.cmd_sample)
 
