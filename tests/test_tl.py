@@ -185,3 +185,30 @@ def test_an_unlabelled_category_without_labels_is_refused_not_ignored(fixtures):
     with pytest.raises(ConfigError, match="unlabeled_category 'Unknown' is only used by the semi"):
         biovae.tl.vae(adata, unlabeled_category="Unknown", config=_cfg())
     assert "X_biovae" not in adata.obsm
+
+
+@pytest.mark.parametrize("key", [5, None, "", "X/biovae"])
+def test_a_key_h5ad_cannot_hold_is_refused_before_fitting_or_writing(fixtures, key):
+    from biovae.errors import ConfigError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    with pytest.raises(ConfigError, match="key_added must be a non-empty name without '/'"):
+        biovae.tl.vae(adata, key_added=key, config=_cfg())
+    est = biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    for call in (
+        lambda: biovae.tl.expression(adata, est, key_added=key),
+        lambda: biovae.tl.pseudotime(adata, key_added=key),
+        lambda: biovae.tl.map_query(adata, est, key_added=key),
+        lambda: biovae.tl.write_latent(adata, est, adata.obsm["X_biovae"], key_added=key),
+    ):
+        with pytest.raises(ConfigError, match="key_added must be"):
+            call()
+    assert list(adata.obsm) == ["X_biovae"] and list(adata.layers) == []
+
+
+def test_an_unsupervised_fit_keeps_a_label_column_no_labelled_fit_wrote(fixtures, tmp_path):
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    adata.obs["X_biovae_label"] = adata.obs["cell_line"]  # the user's own, e.g. from a paper
+    biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    assert (adata.obs["X_biovae_label"] == adata.obs["cell_line"]).all()
+    adata.write_h5ad(tmp_path / "a.h5ad")

@@ -45,6 +45,7 @@ def vae(
     left at its default, Gaussian, counts as not naming one: pass ``likelihood="gaussian"``).
     """
     _check_writable(adata)
+    _check_key(key_added)
     config = config or FitConfig()
     if likelihood is None and config.model.likelihood == LikelihoodConfig():
         likelihood = "nb"
@@ -83,6 +84,7 @@ def write_latent(
     in ``varm[key_added + "_loadings"]``; what an earlier fit wrote under ``key_added`` is
     replaced (``biovae embed --out *.h5ad`` and :func:`map_query` write through this)."""
     _check_writable(adata)
+    _check_key(key_added)
     columns = probability_columns(key_added, est.classes_) if proba is not None else []
     weights = None
     if est.config_.model.network.decoder == "linear":  # LDVAE: genes × factors, before writing
@@ -132,15 +134,28 @@ def _check_writable(adata: Any) -> None:
         )
 
 
+def _check_key(key_added: Any) -> None:
+    """A one-line ConfigError, before any work, for a ``key_added`` that h5ad cannot hold as
+    written: not text (``write_h5ad`` failed on it after the fit), empty, or with a ``/``
+    (stored as nested groups: read back, ``obsm["a/b"]`` was a dict)."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise ConfigError(
+            f"key_added must be a non-empty name without '/' (h5ad keys cannot hold one), got "
+            f"{key_added!r}; e.g. key_added='X_biovae'"
+        )
+
+
 def _clear(adata: Any, key_added: str) -> None:
     """Drop what an earlier :func:`vae` wrote under ``key_added`` besides obsm/uns: label
-    predictions in ``obs`` (the probability columns of the levels its ``uns`` records, not
-    every column that starts like one: a user's ``X_p_value`` stays) and a linear decoder's
+    predictions in ``obs`` when its ``uns`` records label levels (the label, its probability
+    and the probability columns of those levels, not every column that starts like one: a
+    user's ``X_p_value``, or ``X_label`` beside no labelled fit, stays) and a linear decoder's
     loadings in ``varm``."""
     earlier = adata.uns.get(key_added)
     levels = earlier.get("label_levels") if isinstance(earlier, Mapping) else None
-    ours = {f"{key_added}_label", f"{key_added}_label_probability"}
+    ours: set[str] = set()
     if levels is not None:
+        ours = {f"{key_added}_label", f"{key_added}_label_probability"}
         ours |= {probability_column(key_added, str(level)) for level in levels}
     stale = [c for c in adata.obs.columns if str(c) in ours]
     adata.obs.drop(columns=stale, inplace=True)
@@ -202,6 +217,7 @@ def expression(
     from biovae.applications.expression import expression as decode_expression
 
     _check_writable(adata)
+    _check_key(key_added)
     check_model(est)  # before est.schema_: an unfitted model raised AttributeError
     batch_key = None
     if reference_batch is not None:
@@ -240,6 +256,7 @@ def pseudotime(
     from biovae.inputs import obs_columns
 
     _check_writable(adata)
+    _check_key(key_added)
     if (root_key is None) != (root_value is None) or (root is not None and root_key is not None):
         raise ConfigError(
             "give root_key and root_value together, or root (an obs name) alone, or none of them"
@@ -343,6 +360,7 @@ def map_query(
     from biovae.query import map_query as _map_query
 
     _check_writable(adata)
+    _check_key(key_added)
     mapped = _map_query(est, adata, epochs=epochs, seed=seed, device=device)
     _write_results(adata, mapped, key_added)
     return mapped
