@@ -24,6 +24,9 @@ def test_round_trip_through_dict():
         ({"model": {"kind": "gan"}}, "model.kind must be one of"),
         ({"objective": {"beta": -1}}, "objective.beta must be >= 0"),
         ({"bogus": {}}, "unknown key config.bogus"),
+        # the encoder would read the label to predict (tl.vae(batch_key="lab", labels_key="lab"))
+        ({"data": {"labels_key": "lab", "batch_key": "lab"}}, "labels key 'lab' is also a cov"),
+        ({"data": {"labels_key": "y", "continuous_covariates": ["y"]}}, "labels key 'y' is also"),
     ],
 )
 def test_invalid_configs_are_rejected(data, message):

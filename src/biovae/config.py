@@ -345,6 +345,11 @@ class DataConfig:
             raise ConfigError(
                 f"batch key {self.batch_key!r} is also a continuous covariate; drop it there"
             )
+        if self.labels_key and self.labels_key in (*self.categorical, *self.continuous_covariates):
+            raise ConfigError(
+                f"labels key {self.labels_key!r} is also a covariate (or the batch key): the "
+                "encoder would read the label it is to predict; drop it from the covariates"
+            )
         both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))
         if both:
             raise ConfigError(
