@@ -234,7 +234,8 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
     if tuple(ds.x.shape[1:]) != tuple(schema.data_shape):
         raise DataError(
             f"{where}: records have shape {tuple(ds.x.shape[1:])} but {what} was fitted on "
-            f"{tuple(schema.data_shape)}; use data with {what}'s features"
+            f"{tuple(schema.data_shape)}{_name_changes(ds, schema, what)}; use data with "
+            f"{what}'s features"
         )
     if ds.alphabet != schema.alphabet:  # DNA codes read as protein ones would be other letters
         raise DataError(
@@ -253,6 +254,19 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"({len(diff)} differ); select and order the features as in {what}'s training data"
             + (" (adata[:, model.schema_.features])" if ds.source == "AnnData" else "")
         )
+
+
+def _name_changes(ds: Dataset, schema: Any, what: str) -> str:
+    """The first named feature ``ds`` has and the model lacks, and the other way round (e.g.
+    an allele unseen in training), or '' when the columns are unnamed or sequence positions."""
+    ours, theirs = tuple(ds.features), tuple(schema.features)
+    if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
+        return ""
+    new = [f for f in ours if f not in set(theirs)]
+    gone = [f for f in theirs if f not in set(ours)]
+    parts = [f"{len(new)} feature(s) not in {what}, e.g. {new[0]!r}"] if new else []
+    parts += [f"{len(gone)} of its feature(s) absent, e.g. {gone[0]!r}"] if gone else []
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _letters(alphabet: str | None) -> str:

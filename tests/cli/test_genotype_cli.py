@@ -112,3 +112,56 @@ def test_an_individual_with_no_observed_locus_gets_no_per_locus_score(fixtures, 
     assert f"1 record(s) with no observed locus, e.g. '{raw.iloc[3, 0]}'" in err
     table = pd.read_csv(scores)
     assert table["elbo_per_locus"].isna().tolist() == [i == 3 for i in range(len(table))]
+
+
+def test_new_individuals_are_scored_without_the_training_metadata(
+    fixtures, tmp_path, monkeypatch, capsys
+):
+    """Held-out anomaly scoring: the --obs table saved with an unconditional model is not
+    read again by score/embed, which use no metadata (new ids have no row in it, and its
+    relative path only held in the fit's working directory)."""
+    import shutil
+
+    import pandas as pd
+
+    for name in ("ehgdp_70x30loci.tsv", "ehgdp_70x30loci_populations.tsv"):
+        shutil.copy(fixtures / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    common = ["--id-column", "individual", "--allow-missing"]
+    fit = ["fit", "ehgdp_70x30loci.tsv", *common, "--obs", "ehgdp_70x30loci_populations.tsv"]
+    assert main([*fit, "--likelihood", "genotype", "--epochs", "1", "--out", "m", "--quiet"]) == 0
+    raw = pd.read_csv("ehgdp_70x30loci.tsv", sep="\t", dtype=str, keep_default_na=False)
+    raw["individual"] = "new_" + raw["individual"]  # individuals the metadata never named
+    raw.iloc[:5].to_csv("new.tsv", sep="\t", index=False)
+    assert main(["score", "m", "new.tsv", "--out", "s.csv"]) == 0
+    assert pd.read_csv("s.csv")["id"].tolist() == raw["individual"][:5].tolist()
+    assert main(["embed", "m", "new.tsv", "--out", "z.csv"]) == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the saved relative --obs path is not here
+    assert main(["score", "../m", "../ehgdp_70x30loci.tsv", "--out", "s.csv"]) == 0
+    assert len(pd.read_csv("s.csv")) == 70
+
+
+def test_an_allele_unseen_in_training_or_a_locus_left_out_is_named(fixtures, tmp_path, capsys):
+    import pandas as pd
+
+    data = fixtures / "ehgdp_70x30loci.tsv"
+    common = ["--id-column", "individual", "--allow-missing"]
+    fit = ["fit", str(data), *common, "--likelihood", "genotype", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--out", str(tmp_path / "m")]) == 0
+    raw = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False)
+    raw.insert(3, "loc-1.999", "0")  # an allele no training individual carried
+    cases = {
+        "new_allele.tsv": (raw, "1 feature(s) not in the model, e.g. 'loc-1.999'"),
+        "no_locus.tsv": (
+            raw.drop(columns=[c for c in raw.columns if c.startswith("loc-2.")] + ["loc-1.999"]),
+            "of its feature(s) absent, e.g. 'loc-2.",
+        ),
+    }
+    for name, (table, named) in cases.items():
+        table.to_csv(tmp_path / name, sep="\t", index=False)
+        capsys.readouterr()
+        out = tmp_path / f"{name}.csv"
+        assert main(["score", str(tmp_path / "m"), str(tmp_path / name), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and named in err[0] and not out.exists()

@@ -164,3 +164,12 @@ def test_support_check_names_the_first_bad_record_whatever_its_problem():
     assert (bad.row, bad.column) == (1, 0) and "do not sum to the ploidy" in bad.problem
     bad = _multinomial().validate(rows[[0, 2, 1]])
     assert (bad.row, bad.column) == (1, 0) and "partly missing" in bad.problem
+
+
+def test_a_haploid_table_is_told_to_set_the_ploidy():
+    haploid = np.array([[1, 0, 0, 1, 0, 1], [0, 0, 1, NAN, NAN, 1]], dtype=np.float64)
+    bad = _multinomial().validate(haploid)
+    assert "(they sum to 1)" in bad.problem and "set ploidy = 1 under [model.likelihood]" in bad.fix
+    assert _multinomial(ploidy=1).validate(haploid) is None
+    mixed = np.array([[1, 0, 0, 2, 0, 2]], dtype=np.float64)  # one locus wrong, not the ploidy
+    assert "set ploidy" not in _multinomial().validate(mixed).fix

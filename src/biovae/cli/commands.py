@@ -141,7 +141,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
             "file (and the output not gzipped); write .csv or .tsv otherwise"
         )
     est = _load(args)
-    data = model_data_config(est, args)
+    data = model_data_config(est, args, reads_obs=False)
     ds = read_input(args.data, data)
     z = est.transform(ds)
     proba = est.predict_proba(ds) if hasattr(est, "predict_proba") else None
@@ -244,7 +244,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             "from (its score is PCA's exact log-likelihood or an autoencoder's "
             "log p(x | z = f(x))); drop --iwae"
         )
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)

@@ -39,16 +39,21 @@ def _family(fmt: str) -> str:
     return "table" if fmt.lower() in ("csv", "tsv") else fmt.lower()
 
 
-def model_data_config(est, args, path: str | None = None) -> DataConfig:
+def model_data_config(est, args, path: str | None = None, *, reads_obs: bool = True) -> DataConfig:
     """A fitted model's saved data options, overridden by explicit flags. Saved options that
     do not apply to the new input's format (a TSV's ``sequence_column`` for a FASTA file,
     ``--stream`` for a table, the saved ``--format`` for a file whose name tells its own) are
-    dropped; a flag given now is checked as usual. ``path``: the input (default ``args.data``)."""
+    dropped; a flag given now is checked as usual. ``path``: the input (default ``args.data``).
+    ``reads_obs=False``: the command uses no metadata of its own (``score``, ``embed``), so the
+    saved ``--obs`` table is read only for a model that needs it (covariates, labels): new
+    records, absent from the training metadata, are scored without one."""
     data = build_config(args, base=est.config_).data
 
     def given(name: str) -> bool:
         return getattr(args, f"cfg__data__{name}", None) is not None
 
+    if data.obs_path and not (reads_obs or given("obs_path") or _needs_obs(est.schema_)):
+        data = replace(data, obs_path=None)
     try:
         fmt = (data.format or "").lower() if given("format") else infer_format(path or args.data)
     except DataError:
@@ -64,6 +69,11 @@ def model_data_config(est, args, path: str | None = None) -> DataConfig:
         if getattr(data, name) and not given(name) and fmt not in formats:
             changes[name] = defaults[name]
     return replace(data, **changes)
+
+
+def _needs_obs(schema) -> bool:
+    """Whether a model reads metadata columns of each record: covariates or labels."""
+    return bool(schema.covariates.width or schema.labels.key)
 
 
 def check_parent(out: Path) -> Path:

@@ -126,8 +126,7 @@ class Genotype(Likelihood):
             r, c = np.argwhere(bad)[0]
             most = np.nanmax(np.where(bad, x, np.nan))
             polyploid = (
-                f"; for up to {most:.0f} copies set ploidy = {most:.0f} under "
-                "[model.likelihood] in a --config file (likelihood.ploidy)"
+                _set_ploidy(f"up to {most:.0f} copies", most)
                 if most > self.ploidy and most == np.round(most)
                 else ""
             )
@@ -148,15 +147,20 @@ class Genotype(Likelihood):
         if not (partial.any() or wrong.any()):
             return None
         r, locus = np.argwhere(partial | wrong)[0]  # the first bad locus, row by row
+        full = sums[n_known == np.asarray(self.sizes)]
+        other = full[0] if len(full) and (full == full[0]).all() and full[0] >= 1 else 0
         return BadEntry(
             int(r),
             int(starts[locus]),
             "is in a partly missing locus"
             if partial[r, locus]
-            else "is in a locus whose counts do not sum to the ploidy",
+            else "is in a locus whose counts do not sum to the ploidy "
+            f"(they sum to {sums[r, locus]:g})",
             f"each locus's allele counts must sum to {self.ploidy} or all be missing "
             "(columns form loci by their <locus>.<allele> names; for SNP dosages use "
-            "names without a dot, e.g. rs ids)",
+            "names without a dot, e.g. rs ids)"
+            # every observed locus sums to one other number: the data's ploidy, e.g. haploid
+            + (_set_ploidy(f"{other:g}-ploid data", other) if other else ""),
         )
 
     def score_units(self, x: np.ndarray) -> tuple[str, np.ndarray]:
@@ -201,6 +205,14 @@ class Genotype(Likelihood):
             "hemizygous genotype; fit the sex chromosomes apart (bcftools view -t ^X,Y,MT for "
             "the autosomes)"
         )
+
+
+def _set_ploidy(what: str, ploidy: float) -> str:
+    """The setting that fits data of another ploidy, as a clause of a fix."""
+    return (
+        f"; for {what} set ploidy = {ploidy:.0f} under [model.likelihood] in a --config "
+        "file (likelihood.ploidy)"
+    )
 
 
 def _numbers(obs: Mapping[str, np.ndarray], key: str) -> np.ndarray | None:
