@@ -240,6 +240,22 @@ def test_records_in_another_alphabet_are_refused_by_a_sequence_model(model):
         est.transform(np.zeros((3, 8)))
 
 
+def test_an_rna_models_records_without_u_are_not_refused_as_dna(tmp_path):
+    """Records holding neither T nor U are detected as DNA, yet are RNA too: an RNA model
+    refused to embed or score them ('records are sequences over ACGT-')."""
+    import biovae
+    from biovae.data import read_dataset
+
+    est = biovae.VAE(likelihood="categorical", n_latent=2, epochs=1).fit(_sequences("ACGU"))
+    (tmp_path / "q.fa").write_text(">q1\nACGACGGC\n>q2\nGGGCCCAA\n")
+    (tmp_path / "t.fa").write_text(">t\nACGACGGT\n")
+    queries = read_dataset(tmp_path / "q.fa")
+    assert queries.alphabet == "ACGT-"
+    assert est.transform(queries).shape == (2, 2) and np.isfinite(est.score(queries)).all()
+    with pytest.raises(DataError, match=r"fitted on sequences over 'ACGU-'"):
+        est.transform(read_dataset(tmp_path / "t.fa"))
+
+
 def test_samples_that_would_not_fit_in_memory_are_refused_before_drawing(monkeypatch):
     """-n 100000000 ended in torch's allocation traceback; it is a one-line error now."""
     import biovae

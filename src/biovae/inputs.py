@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from biovae.data._columns import to_obs
 from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
+from biovae.data.sequences import DNA, RNA
 from biovae.errors import ConfigError, DataError
 from biovae.likelihoods import Likelihood
 from biovae.likelihoods.base import BadEntry, first_bad
@@ -237,7 +238,8 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"{tuple(schema.data_shape)}{_name_changes(ds, schema, what)}; use data with "
             f"{what}'s features"
         )
-    if ds.alphabet != schema.alphabet:  # DNA codes read as protein ones would be other letters
+    same = ds.alphabet == schema.alphabet or _dna_and_rna(ds, schema.alphabet)
+    if not same:  # DNA codes read as protein ones would be other letters
         raise DataError(
             f"{where}: the records are {_letters(ds.alphabet)} but {what} was fitted on "
             f"{_letters(schema.alphabet)}; give records of the same kind, in the same alphabet"
@@ -262,11 +264,22 @@ def _name_changes(ds: Dataset, schema: Any, what: str) -> str:
     ours, theirs = tuple(ds.features), tuple(schema.features)
     if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
         return ""
-    new = [f for f in ours if f not in set(theirs)]
-    gone = [f for f in theirs if f not in set(ours)]
+    known, given = set(theirs), set(ours)
+    new = [f for f in ours if f not in known]
+    gone = [f for f in theirs if f not in given]
     parts = [f"{len(new)} feature(s) not in {what}, e.g. {new[0]!r}"] if new else []
     parts += [f"{len(gone)} of its feature(s) absent, e.g. {gone[0]!r}"] if gone else []
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _dna_and_rna(ds: Dataset, alphabet: str | None) -> bool:
+    """Whether ``ds`` and ``alphabet`` are DNA and RNA (either way round) and no record holds
+    T or U: such records (an RNA model's queries without U, read as DNA since detection never
+    picks RNA without a U) are the same letters in both, as the two alphabets share every code
+    but T's and U's."""
+    if {ds.alphabet, alphabet} != {DNA, RNA}:
+        return False
+    return not np.any(np.asarray(ds.x) == DNA.index("T"))
 
 
 def _letters(alphabet: str | None) -> str:

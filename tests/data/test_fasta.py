@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from biovae.data import DNA, PROTEIN, RNA, decode, read_dataset, read_fasta
+from biovae.data.fasta import read_fasta_records
 from biovae.errors import DataError
 
 
@@ -126,10 +127,30 @@ def test_unknown_letter_names_record_position_and_letter(write):
     assert list(ds.ids) == ["a"] and ds.alphabet == DNA
 
 
+def test_semicolon_comment_lines_are_skipped(write):
+    # Pearson's ';' comments were joined into the sequence: a ragged record, or (unaligned,
+    # as screening references are read) residues shifted by the comment's length
+    text = "; family of interest\n>a\nACGT\n; curated by hand\nACGA\n>b x\nTTGG\nCCAA\n"
+    path = write("c.fa", text)
+    assert decode(read_dataset(path).x, DNA) == ["ACGTACGA", "TTGGCCAA"]
+    records = read_fasta_records(path)
+    assert records.ids == ["a", "b"] and records.seqs == ["ACGTACGA", "TTGGCCAA"]
+
+
+def test_stop_codons_in_every_record_are_named(write):
+    path = write("stop.fa", ">a\nMKLVA*\n>b\nMKLVW*\n")
+    with pytest.raises(DataError) as info:
+        read_dataset(path, drop_invalid=True)
+    message = str(info.value)
+    assert "most often '*', a stop codon" in message
+    assert "variants fit" not in message  # the protein alphabet was detected rightly
+
+
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
         ("hello\n>a\nACGT\n", r"line 1: text before the first '>'"),
+        (">a\nAC\u2013T\n>b\nACGT\n", r"record 'a' position 3: character '\u2013' \(U\+2013\)"),
         (">a\nACGT\n>b\n>c\nACGT\n", r"record 'b' \(line 3\) has no sequence"),
         (">\nACGT\n", r"line 1: header '>' has no record id"),
         ("\n\n", r"no FASTA records"),

@@ -44,6 +44,13 @@ def test_unknown_extension_lists_supported_and_format_option(write):
     assert "--format" in message and ", ".join(FORMATS) in message
 
 
+@pytest.mark.parametrize("name", ["f.a3m", "f.sto", "f.stockholm.gz"])
+def test_variants_only_alignments_point_to_variants_fit(write, name):
+    # they were 'cannot tell the file format', and '--format fasta' then misreads them
+    with pytest.raises(DataError, match=r"read by 'biovae variants fit'.*convert it to A2M"):
+        read_dataset(write(name, ">a\nACGT\n>b\nAcCGT\n"))
+
+
 def test_a_folder_without_a_matrix_and_an_unsuffixed_gzip_fasta(write, tmp_path):
     import gzip
 

@@ -69,6 +69,11 @@ def test_protein_column(write):
             r"record 'b' position 3 .*letter 'R'",
         ),
         (
+            "id\tseq\na\tACGT\nb\tAC\u00a0T\n",  # a non-breaking space was reported as '?'
+            {"sequence_column": "seq"},
+            r"record 'b' position 3: character '\\xa0' \(U\+00A0\) is not a sequence letter",
+        ),
+        (
             "id\tseq\na\tACGT\n",
             {"sequence_column": "id"},
             r"sequence column 'id' is also the id column",

@@ -99,7 +99,9 @@ def read_fasta(
 def _all_dropped_fix(raw: np.ndarray, alphabet: str, detected: bool) -> str:
     """How to read a file whose every record has a letter outside ``alphabet``: a detected
     DNA alphabet with U in the file is an RNA family in which some record holds T (detection
-    never picks RNA where T occurs); otherwise perhaps a protein family of nucleotide codes."""
+    never picks RNA where T occurs); '*' ends translated proteins (stop codons); a detected
+    protein alphabet is right, so the letters are to be fixed; otherwise perhaps a protein
+    family of nucleotide codes."""
     if not detected:
         return "; check the alphabet set (--alphabet)"
     if alphabet == sequences.DNA and (raw == ord("U")).any():
@@ -107,6 +109,15 @@ def _all_dropped_fix(raw: np.ndarray, alphabet: str, detected: bool) -> str:
             " (an RNA family in which some records hold T? set it: "
             "'biovae variants fit --alphabet rna', which drops the records with T)"
         )
+    outside = np.isin(raw, np.frombuffer(alphabet.encode("ascii"), dtype=np.uint8), invert=True)
+    letter = chr(int(np.bincount(raw[outside]).argmax()))
+    if letter == "*":
+        return (
+            " (most often '*', a stop codon: remove the stop codons, e.g. a final '*', "
+            "or replace them with '-')"
+        )
+    if alphabet == sequences.PROTEIN:
+        return f" (most often {letter!r}); replace it (e.g. with '-') in the records"
     return (
         " (if the alphabet was detected wrongly, e.g. a protein family of nucleotide letters, "
         "set it: 'biovae variants fit --alphabet protein')"
@@ -121,7 +132,8 @@ def read_fasta_records(path: str | Path) -> FastaRecords:
 
 def parse_fasta(text: str, source: str) -> FastaRecords:
     """Split FASTA text into ids, descriptions and joined sequences (white space inside a
-    sequence line is dropped, as Biopython does).
+    sequence line is dropped, as Biopython does; lines starting with ';' are comments, as in
+    Pearson's original FASTA format, and are skipped wherever they stand).
 
     Raises
     ------
@@ -135,7 +147,7 @@ def parse_fasta(text: str, source: str) -> FastaRecords:
     header_lines: list[int] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
-        if not line:
+        if not line or line.startswith(";"):  # a comment is no part of any sequence
             continue
         if line.startswith(">"):
             rid, desc = _parse_header(line, lineno, source)

@@ -25,6 +25,8 @@ from biovae.errors import DataError, MissingFileError
 
 FORMATS = ("csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink", "vcf")
 _FASTA_EXTENSIONS = (".fa", ".fasta", ".fna", ".faa", ".a2m", ".afa", ".aln")
+#: alignment formats only ``biovae variants fit`` reads (applications/variants/alignment.py)
+_VARIANTS_ONLY = (".a3m", ".sto", ".stk", ".stockholm")
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
     ".csv.gz": "csv",
@@ -224,6 +226,11 @@ def infer_format(path: str | os.PathLike) -> str:
         raise DataError(
             f"{path}: a folder without matrix.mtx(.gz); pass a data file, or a 10x folder with "
             "matrix.mtx, barcodes.tsv and features.tsv"
+        )
+    if name.removesuffix(".gz").endswith(_VARIANTS_ONLY):  # not FASTA: '--format fasta' misreads
+        raise DataError(
+            f"{path}: A3M and Stockholm alignments are read by 'biovae variants fit', not here; "
+            "convert it to A2M first (esl-reformat a2m FILE, or hhsuite's reformat.pl a3m a2m)"
         )
     if name.endswith((".mtx", ".mtx.gz")):  # its cell and gene names are in the files beside it
         raise DataError(

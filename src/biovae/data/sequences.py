@@ -26,7 +26,8 @@ def byte_matrix(seqs: Sequence[str], ids: Sequence[str], source: str) -> np.ndar
     Raises
     ------
     DataError
-        If the sequences differ in length ("ragged sequences"), naming the first offender.
+        If the sequences differ in length ("ragged sequences"), naming the first offender, or
+        hold a character outside ASCII (named as written, not as the '?' it would become).
     """
     if not seqs:
         raise DataError(f"{source}: no sequences found; the file has no records")
@@ -38,8 +39,22 @@ def byte_matrix(seqs: Sequence[str], ids: Sequence[str], source: str) -> np.ndar
                 f"{length} (record '{ids[0]}'); align them first (e.g. with MAFFT) "
                 "or pass an alignment"
             )
-    joined = "".join(seqs).encode("ascii", errors="replace")
-    return np.frombuffer(joined, dtype=np.uint8).reshape(len(seqs), length).copy()
+    joined = "".join(seqs)
+    if not joined.isascii():
+        _refuse_non_ascii(seqs, ids, source)
+    return np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(len(seqs), length).copy()
+
+
+def _refuse_non_ascii(seqs: Sequence[str], ids: Sequence[str], source: str) -> None:
+    """A one-line error naming the first character outside ASCII (an en dash '–' pasted for a
+    gap, a non-breaking space) by record, position and code point."""
+    row = next(i for i, seq in enumerate(seqs) if not seq.isascii())
+    col = next(j for j, c in enumerate(seqs[row]) if not c.isascii())
+    char = seqs[row][col]
+    raise DataError(
+        f"{source}: record '{ids[row]}' position {col + 1}: character {char!r} "
+        f"(U+{ord(char):04X}) is not a sequence letter; replace it (a gap is '-')"
+    )
 
 
 def upper(raw: np.ndarray) -> np.ndarray:
