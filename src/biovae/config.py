@@ -309,7 +309,8 @@ class DataConfig:
     "-1") are unlabelled.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
-    table fields as missing values (NaN) for the genotype likelihood.
+    table fields as missing values (NaN) for the genotype likelihood. ``alphabet`` (``dna``,
+    ``rna``, ``protein``) reads sequences in that alphabet instead of the detected one.
     """
 
     format: str | None = None
@@ -322,6 +323,7 @@ class DataConfig:
     drop_invalid: bool = False
     stream: bool = False
     allow_missing: bool = False
+    alphabet: str | None = None
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
     labels_key: str | None = None
@@ -341,6 +343,8 @@ class DataConfig:
 
             object.__setattr__(self, "unlabeled_category", str(level_text([unlabeled])[0]))
         _typed(self)
+        if self.alphabet is not None and self.alphabet.lower() not in ("dna", "rna", "protein"):
+            raise ConfigError(f"data.alphabet must be dna, rna or protein, got {self.alphabet!r}")
         if self.batch_key and self.batch_key in self.continuous_covariates:
             raise ConfigError(
                 f"batch key {self.batch_key!r} is also a continuous covariate; drop it there"

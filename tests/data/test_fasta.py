@@ -178,3 +178,27 @@ def test_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\xff\xfe\x00>a\n")
     with pytest.raises(DataError, match=r"b\.fa: could not read the file as UTF-8"):
         read_dataset(path)
+
+
+def test_a_protein_family_of_nucleotide_letters_reads_with_alphabet_protein(tmp_path, capsys):
+    """GAGAGS... is all IUPAC nucleotide codes, detected as DNA: the error names the way out,
+    --alphabet protein reads it, the model keeps it for embed, and a bad name is one line."""
+    from biovae.cli.main import main
+
+    fasta = tmp_path / "p.fa"
+    fasta.write_text(">a\nGAGAGS\n>b\nGAGSGA\n>c\nGSGAGA\n")
+    with pytest.raises(DataError, match="if these are proteins, set --alphabet protein"):
+        read_dataset(fasta)
+    assert read_dataset(fasta, alphabet="protein").alphabet == PROTEIN
+    with pytest.raises(DataError, match="unknown alphabet 'klingon'"):
+        read_dataset(fasta, alphabet="klingon")
+    model, query, out = tmp_path / "m", tmp_path / "q.fa", tmp_path / "z.csv"
+    fit = ["fit", str(fasta), "--alphabet", "protein", "--epochs", "1", "--latent", "2"]
+    assert main([*fit, "--validation-fraction", "0", "--quiet", "--out", str(model)]) == 0
+    query.write_text(">q\nGAGSGG\n")  # read as protein with the saved option
+    assert main(["embed", str(model), str(query), "--out", str(out), "--quiet"]) == 0
+    assert out.read_text().splitlines()[1].startswith("q,")
+    table = tmp_path / "t.tsv"
+    table.write_text("id\tx\nS1\t1\n")
+    with pytest.raises(DataError, match="alphabet applies to sequences"):
+        read_dataset(table, alphabet="protein")

@@ -31,6 +31,7 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         drop_invalid=data.drop_invalid,
         stream=data.stream,
         allow_missing=data.allow_missing,
+        alphabet=data.alphabet,
     )
 
 

@@ -237,6 +237,14 @@ READ_OPTIONS = (
         "table column holding sequences (DNA/protein)",
         "COL",
     ),
+    Option(
+        "--alphabet",
+        "data.alphabet",
+        str,
+        "sequences: dna, rna or protein instead of the detected alphabet (e.g. a protein "
+        "family of nucleotide letters)",
+        "NAME",
+    ),
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
 )

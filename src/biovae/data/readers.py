@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data import sequences
 from biovae.data._columns import NUMBER
 from biovae.data._messages import preview
 from biovae.data.biom import read_biom
@@ -62,6 +63,7 @@ def read_dataset(
     drop_invalid: bool = False,
     stream: bool = False,
     allow_missing: bool = False,
+    alphabet: str | None = None,
 ) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
@@ -94,6 +96,9 @@ def read_dataset(
         Id column of ``obs_path`` (default: its first column).
     drop_invalid
         Sequences only: skip records with letters outside the alphabet instead of raising.
+    alphabet
+        Sequences only: ``"dna"``, ``"rna"`` or ``"protein"`` instead of the detected one
+        (e.g. a protein family whose letters are all nucleotide codes).
     stream
         h5ad, npy and 10x h5 only: leave the matrix on disk (a
         :class:`~biovae.data.ondisk.RowStore`, read in blocks) for data larger than memory.
@@ -125,6 +130,7 @@ def read_dataset(
         drop_invalid=drop_invalid,
         stream=stream,
         allow_missing=allow_missing,
+        alphabet=alphabet,
     )
     _check_options(path, fmt, opts)
     ds = _read(path, fmt, opts)
@@ -145,6 +151,7 @@ class ReadOptions:
     drop_invalid: bool = False
     stream: bool = False
     allow_missing: bool = False
+    alphabet: str | None = None
 
 
 #: formats whose matrix can stay on disk (``stream``)
@@ -160,13 +167,15 @@ OPTION_FORMATS = {
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": STREAMABLE,
     "allow_missing": ("csv", "tsv", "vcf", "plink"),
+    "alphabet": ("fasta", "csv", "tsv"),
 }
 
 
 def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
     """Call the reader for ``fmt`` with the options it understands."""
     if fmt == "fasta":
-        return read_fasta(path, drop_invalid=opts.drop_invalid)
+        letters = sequences.named_alphabet(opts.alphabet)
+        return read_fasta(path, drop_invalid=opts.drop_invalid, alphabet=letters)
     if fmt == "npy":
         return read_npy(path, stream=opts.stream)
     if fmt == "10x-mtx":
@@ -196,6 +205,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
             id_column=opts.id_column,
             metadata_columns=opts.metadata_columns,
             drop_invalid=opts.drop_invalid,
+            alphabet=sequences.named_alphabet(opts.alphabet),
         )
     return read_table(
         path,
@@ -294,8 +304,9 @@ def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:
             )
     if opts.transpose and opts.sequence_column:
         raise DataError(f"{path}: transpose and sequence_column cannot be combined")
-    if opts.drop_invalid and fmt in ("csv", "tsv") and not opts.sequence_column:
-        raise DataError(f"{path}: drop_invalid applies to sequences; pass sequence_column too")
+    for name in ("drop_invalid", "alphabet"):
+        if getattr(opts, name) and fmt in ("csv", "tsv") and not opts.sequence_column:
+            raise DataError(f"{path}: {name} applies to sequences; pass sequence_column too")
 
 
 def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None = None) -> Dataset:

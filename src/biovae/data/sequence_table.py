@@ -22,6 +22,7 @@ def read_sequence_table(
     id_column: str | None = None,
     metadata_columns: Sequence[str] = (),
     drop_invalid: bool = False,
+    alphabet: str | None = None,
 ) -> Dataset:
     """Read a CSV/TSV whose ``sequence_column`` holds equal-length sequences.
 
@@ -43,6 +44,9 @@ def read_sequence_table(
         Columns expected in the table (checked to exist; all other columns are kept too).
     drop_invalid
         Skip records with letters outside the detected alphabet instead of raising.
+    alphabet
+        The letters to encode with (``sequences.DNA``, ``RNA`` or ``PROTEIN``) instead of the
+        detected ones.
 
     Returns
     -------
@@ -61,7 +65,7 @@ def read_sequence_table(
     seqs = _sequences(table, sequence_column, ids)
     raw = sequences.upper(sequences.byte_matrix(seqs, list(ids), table.source))
     labels = sequences.position_labels(raw.shape[1])
-    alphabet = sequences.detect_alphabet(raw)
+    alphabet = alphabet or sequences.detect_alphabet(raw)
     codes, keep = sequences.encode(
         raw, alphabet, list(ids), labels, table.source, drop_invalid=drop_invalid
     )

@@ -13,6 +13,8 @@ DNA = "ACGT-"
 RNA = "ACGU-"
 PROTEIN = "ACDEFGHIKLMNPQRSTVWY-"
 ALPHABETS = (DNA, RNA, PROTEIN)
+#: the alphabets by name, as ``--alphabet`` gives them
+NAMED = {"protein": PROTEIN, "dna": DNA, "rna": RNA}
 
 _INVALID = 255
 # A sequence is read as nucleotides when at least this share of its letters are A/C/G/T/U/N.
@@ -130,10 +132,12 @@ def encode(
     row = int(np.argmax(bad_rows))
     col = int(np.argmax(bad[row]))
     letter = chr(raw[row, col])
+    protein = alphabet in (DNA, RNA) and letter in PROTEIN  # nucleotide codes detected
     raise DataError(
         f"{source}: record '{ids[row]}' position {col + 1} (label '{labels[col]}'): "
         f"letter '{letter}' is not in the alphabet '{alphabet}'; replace it (e.g. with '-') "
         "or remove the records with ambiguous letters (drop_invalid=True, CLI --drop-invalid)"
+        + ("; or, if these are proteins, set --alphabet protein" if protein else "")
     )
 
 
@@ -147,3 +151,15 @@ def decode(codes: np.ndarray, alphabet: str) -> list[str]:
 def position_labels(length: int) -> tuple[str, ...]:
     """Default 1-based position labels ``"1"..."L"``."""
     return tuple(str(i) for i in range(1, length + 1))
+
+
+def named_alphabet(name: str | None) -> str | None:
+    """The letters of alphabet ``name`` (``dna``, ``rna``, ``protein``), else None (detect).
+    Set, it is the whole truth: a protein family of nucleotide codes reads as protein, an RNA
+    family with a few T as RNA (those records invalid)."""
+    if name is None:
+        return None
+    wanted = NAMED.get(name.lower())
+    if wanted is None:
+        raise DataError(f"unknown alphabet {name!r}; choose one of {', '.join(NAMED)}")
+    return wanted

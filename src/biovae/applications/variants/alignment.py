@@ -46,8 +46,6 @@ from biovae.data.fasta import (
 )
 from biovae.errors import DataError, MissingFileError
 
-ALPHABETS = {"protein": sequences.PROTEIN, "dna": sequences.DNA, "rna": sequences.RNA}
-
 
 @dataclass(frozen=True)
 class Alignment:
@@ -98,7 +96,7 @@ def read_alignment(
         raise MissingFileError(f"{p}: alignment file not found; check the path")
     if not 0.0 < max_gap_fraction <= 1.0:
         raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
-    letters = _letters(alphabet)
+    letters = sequences.named_alphabet(alphabet)
     name = p.name.lower().removesuffix(".gz")
     stockholm = name.endswith((".sto", ".stk", ".stockholm"))
     text = _read_text(p)
@@ -134,7 +132,8 @@ def _from_records(
         try:
             with warnings.catch_warnings():  # counted in the Alignment
                 warnings.simplefilter("ignore")
-                ds = read_fasta(a2m, drop_invalid=True, focus=focus, alphabet=_letters(alphabet))
+                letters = sequences.named_alphabet(alphabet)
+                ds = read_fasta(a2m, drop_invalid=True, focus=focus, alphabet=letters)
         except DataError as exc:  # name the user's file, not the converted copy
             raise DataError(str(exc).replace(str(a2m), str(path))) from None
     ds = dataclasses.replace(ds, source=str(path))
@@ -165,18 +164,6 @@ def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Ali
         n_invalid=len(records.ids) - len(ds),
         n_gappy=int(gappy.sum()),
     )
-
-
-def _letters(name: str | None) -> str | None:
-    """The letters to read with: the named alphabet, else None (detect). Set, it is the whole
-    truth: a protein family of nucleotide codes reads as protein, an RNA family with a few T
-    as RNA (those records dropped as invalid)."""
-    if name is None:
-        return None
-    wanted = ALPHABETS.get(name.lower())
-    if wanted is None:
-        raise DataError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}")
-    return wanted
 
 
 def _focus_fix(letters: str, focus_seq: str, alphabet: str | None) -> str:
