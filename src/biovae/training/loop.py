@@ -219,10 +219,13 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
     net.train()
     sums = torch.zeros(len(_STATS) + 1, dtype=torch.float64, device=device)
     order = epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
+    # a single-record batch breaks batch norm: then the last record of the epoch (a different
+    # one each epoch, shuffled) waits for the next; layer norm (the default) takes it
+    batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())
     seen = 0
     for step, (idx, batch) in enumerate(prefetched(source, order)):
         first, seen = seen, seen + len(idx)
-        if len(idx) < 2 and step:  # a single-record batch breaks batch norm; skip the remainder
+        if len(idx) < 2 and step and batch_norm:
             continue
         batch = batch.to(device)
         out = net(batch, objective, epoch)
