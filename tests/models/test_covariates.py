@@ -24,3 +24,15 @@ def test_continuous_covariates_are_standardised_with_the_training_moments():
     c = spec.encode({"age": np.array([35.0, 46.18]), "b": np.array(["z", "x"])}, 2).numpy()
     np.testing.assert_array_equal(c[:, :3], [[0, 0, 1], [1, 0, 0]])
     np.testing.assert_allclose(c[:, 3], (np.array([35.0, 46.18]) - 35.0) / age.std(), rtol=1e-6)
+
+
+def test_a_categorical_covariate_of_nearly_one_level_per_record_is_warned_of():
+    """pbmc's n_counts given as a batch key became 150 one-hot levels for 150 cells, silently."""
+    counts = np.arange(150.0) * 7 + 300
+    with pytest.warns(UserWarning, match=r"'n_counts' has 150 levels among 150 records"):
+        CovariateSpec.fit({"n_counts": counts}, ("n_counts",), source="pbmc.h5ad")
+    import warnings
+
+    with warnings.catch_warnings():  # 30 donors among 3,000 cells is a real batch
+        warnings.simplefilter("error")
+        CovariateSpec.fit({"donor": np.repeat(np.arange(30), 100)}, ("donor",))

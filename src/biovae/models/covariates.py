@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ class CovariateSpec:
         """Learn levels and standardisation from training metadata ``obs`` (``ids``: the
         records' ids, named in errors)."""
         cats = tuple(tuple(sorted(set(_levels(obs, n, source, ids)))) for n in categorical)
+        for name, levels in zip(categorical, cats):
+            _warn_if_crowded(name, levels, len(_column(obs, name, source)), source)
         cont = [_numeric(_column(obs, n, source), n, source, ids) for n in continuous]
         means = tuple(float(v.mean()) for v in cont)
         stds = tuple(_scale(v) for v in cont)
@@ -73,6 +76,17 @@ class CovariateSpec:
             _check_length(values, n, name, source)
             parts.append(((values - mean) / std).astype(np.float32)[:, None])
         return torch.from_numpy(np.concatenate(parts, axis=1))
+
+
+def _warn_if_crowded(name: str, levels: tuple[str, ...], n: int, source: str) -> None:
+    """A warning for a categorical covariate of nearly one level per record (a number such as
+    n_counts, or an id column, given as a batch): each level gets an input of its own."""
+    if len(levels) > 20 and len(levels) > n / 2:
+        warnings.warn(
+            f"{source}: categorical covariate {name!r} has {len(levels)} levels among {n} "
+            "records (a continuous or id column?); a number belongs in --continuous-covariates",
+            stacklevel=4,
+        )
 
 
 def _scale(values: np.ndarray) -> float:
