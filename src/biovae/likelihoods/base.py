@@ -223,9 +223,9 @@ def check_non_negative_integers(x) -> BadEntry | None:
         return BadEntry(
             *hit,
             "is not a whole number",
-            "count likelihoods need raw integer "
-            "counts; use the raw count layer (--layer), --likelihood hurdle_dirichlet for "
-            "relative abundances, or --likelihood gaussian",
+            "count likelihoods need raw integer counts; use the raw count layer (--layer; "
+            "layer= in Python), --likelihood hurdle_dirichlet for relative abundances, or "
+            "--likelihood gaussian",
         )
     return None
 
