@@ -212,3 +212,14 @@ def test_an_unsupervised_fit_keeps_a_label_column_no_labelled_fit_wrote(fixtures
     biovae.tl.vae(adata, n_latent=2, config=_cfg())
     assert (adata.obs["X_biovae_label"] == adata.obs["cell_line"]).all()
     adata.write_h5ad(tmp_path / "a.h5ad")
+
+
+def test_uns_names_the_model_kind_and_an_autoencoders_objective_as_what_it_is(fixtures):
+    """uns recorded an autoencoder's log p(x | z = f(x)) as "elbo" and no model kind."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    assert adata.uns["X_biovae"]["model"] == "vae" and "elbo" in adata.uns["X_biovae"]
+    ae = biovae.Autoencoder(likelihood="nb", n_latent=2, epochs=1).fit(adata)
+    biovae.tl.write_latent(adata, ae, ae.transform(adata))
+    uns = adata.uns["X_biovae"]
+    assert uns["model"] == "ae" and "elbo" not in uns and np.isfinite(uns["log_px_z"])

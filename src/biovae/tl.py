@@ -106,6 +106,7 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
     last = est.history_[-1] if est.history_ else {}
     used = est.config_
     settings = {
+        "model": used.model.kind,  # vae, ae, pca or ssvae
         "likelihood": used.model.likelihood.name,
         "n_latent": used.model.n_latent,
         "seed": used.train.seed,
@@ -113,7 +114,8 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
         "batch_key": used.data.batch_key or "",
         "labels_key": used.data.labels_key or "",
         "epochs": int(last.get("epoch", 0)),
-        "elbo": float(last.get("elbo", float("nan"))),
+        # an autoencoder has no ELBO: its history's "elbo" is log p(x | z = f(x))
+        "elbo" if used.model.kind != "ae" else "log_px_z": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
     if hasattr(est, "temperature_"):  # the scale of the label probabilities in obs
