@@ -334,3 +334,23 @@ def test_dirichlet_multinomial_record_without_reads_has_one_outcome():
     assert dist.log_prob(x)[0] == 0.0  # DM given depth 0: the empty record is certain
     assert dist.mean[0].abs().sum() == 0 and dist.sample()[0].abs().sum() == 0
     assert dist.mean[1].sum().item() == pytest.approx(5.0) and dist.sample()[1].sum() == 5.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", ["poisson", "dirichlet_multinomial"])
+def test_reads_of_a_feature_far_below_them_keep_their_log_prob_and_gradient(name, dtype):
+    # one read of a feature with share e⁻⁴⁰: log p ≈ −39 nats. μ (α) clamped at 1e-8 gave
+    # −18 nats (Poisson −21.6 for the record, not −38.6) and a zero gradient to its logit
+    lik = likelihoods.build(LikelihoodConfig(name=name), (2,))
+    params = random_params(lik, torch.Generator().manual_seed(9), lead=(1,))
+    params["rho"] = torch.tensor([[0.0, -40.0]], dtype=torch.float64)
+    x = torch.tensor([[99.0, 1.0]], dtype=torch.float64)
+    ctx = lik.context(x)
+    ref = REFERENCES[name](
+        x.numpy(), {k: v.numpy() for k, v in params.items()}, {k: v.numpy() for k, v in ctx.items()}
+    )
+    params = {k: v.to(dtype).requires_grad_() for k, v in params.items()}
+    out = lik.distribution(params, lik.context(x.to(dtype))).log_prob(x.to(dtype))
+    np.testing.assert_allclose(out.detach().double().numpy(), ref, rtol=1e-6)
+    out.sum().backward()
+    assert params["rho"].grad[0, 1] == pytest.approx(1.0, abs=1e-3)  # x_j − E[x_j] ≈ 1 − 0

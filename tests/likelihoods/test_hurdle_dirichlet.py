@@ -82,3 +82,16 @@ def test_present_taxa_at_the_smallest_concentration_share_like_a_dirichlet():
     draws = dist.sample((2000,))[:, 0]
     assert torch.allclose(draws.sum(-1), torch.ones(2000))
     assert (draws.amax(-1) > 0.99).float().mean() > 0.99
+
+
+def test_present_taxa_with_small_concentrations_stay_present_in_float32_samples():
+    # a share exp(log U / α) of a present taxon with α = 0.01 is below float32's range about
+    # a quarter of the time; it rounded to 0, and the taxon was sampled present 42 % of the
+    # time instead of π / (1 − Π(1 − π)) = 57 %
+    torch.manual_seed(2)
+    dist = HurdleDirichletDistribution(torch.zeros(1, 3), torch.tensor([[0.01, 1.0, 1.0]]))
+    draws = dist.sample((20_000,))[:, 0]
+    assert torch.allclose(draws.sum(-1), torch.ones(20_000))
+    expected = 0.5 / (1 - 0.5**3)
+    observed = float((draws[:, 0] > 0).double().mean())
+    assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 20_000)

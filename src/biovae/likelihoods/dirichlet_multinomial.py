@@ -29,7 +29,11 @@ from biovae.likelihoods.base import (
 
 
 class DirichletMultinomialDistribution(Distribution):
-    """DM over the last dimension: ``concentration`` (..., n, f), ``total`` (n, 1) read depths."""
+    """DM over the last dimension: ``concentration`` (..., n, f), ``total`` (n, 1) read depths.
+
+    Built by the likelihood through :meth:`from_log` (log α = log φ + log softmax(ρ)), so the
+    density is formed from log α and a rare taxon keeps its log-probability and gradient.
+    """
 
     arg_constraints: ClassVar[dict] = {"concentration": constraints.positive}
     support = constraints.nonnegative_integer
@@ -37,9 +41,19 @@ class DirichletMultinomialDistribution(Distribution):
     def __init__(self, concentration: Tensor, total: Tensor, validate_args: bool | None = None):
         self.concentration = concentration
         self.total = total
+        self._log_concentration: Tensor | None = None
         super().__init__(
             concentration.shape[:-1], concentration.shape[-1:], validate_args=validate_args
         )
+
+    @classmethod
+    def from_log(cls, log_concentration: Tensor, total: Tensor) -> DirichletMultinomialDistribution:
+        """DM with α = exp(``log_concentration``). α clamped at 1e-8 had capped the penalty of
+        reads of a taxon with α ≪ 1e-8 (−18 nats for one read where it was −39 at α = e⁻³⁸)
+        and cut its gradient to zero; float32 α underflows to 0 below e⁻¹⁰³, float64's not."""
+        self = cls(torch.exp(log_concentration), total, validate_args=False)
+        self._log_concentration = log_concentration
+        return self
 
     @property
     def mean(self) -> Tensor:
@@ -50,7 +64,8 @@ class DirichletMultinomialDistribution(Distribution):
         """In float64 whatever the inputs: log Γ(n + 1) − log Γ(n + A) and log Γ(x + α) −
         log Γ(x + 1) cancel from ≈ n log n (1.5e8 at 10⁷ reads, where a float32 rounding is 16
         nats) to a few nats."""
-        alpha = self.concentration.double()
+        log_alpha = self._log_concentration
+        alpha = self.concentration.double() if log_alpha is None else log_alpha.double().exp()
         value = value.double()
         a_sum = alpha.sum(-1)
         n = value.sum(-1)
@@ -66,7 +81,9 @@ class DirichletMultinomialDistribution(Distribution):
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """p ~ Dirichlet(α), then x ~ Multinomial(n, p) by sequential conditional binomials."""
         with torch.no_grad():
-            alpha = self.concentration.expand(self._extended_shape(sample_shape))
+            # a concentration that underflowed to 0 would make log G = log U / 0 undefined
+            tiny = torch.finfo(self.concentration.dtype).tiny
+            alpha = self.concentration.clamp_min(tiny).expand(self._extended_shape(sample_shape))
             p = torch.softmax(log_gamma_sample(alpha), -1)
             left = self.total.expand(*p.shape[:-1], 1)[..., 0].round()
             rest = torch.ones_like(left)
@@ -96,5 +113,5 @@ class DirichletMultinomial(ObservedLibrary, Likelihood):
         return {"library": x.sum(dim=-1, keepdim=True)}
 
     def distribution(self, params: dict[str, Tensor], context: dict[str, Tensor]) -> Distribution:
-        alpha = positive(params["precision"]) * torch.softmax(params["rho"], dim=-1)
-        return DirichletMultinomialDistribution(alpha.clamp_min(1e-8), context["library"])
+        log_alpha = torch.log(positive(params["precision"])) + torch.log_softmax(params["rho"], -1)
+        return DirichletMultinomialDistribution.from_log(log_alpha, context["library"])

@@ -80,7 +80,8 @@ class HurdleDirichletDistribution(Distribution):
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Presence ~ Bernoulli(π) given at least one present (the first present taxon k drawn
-        with probability ∝ π_k Π_{i<k} (1 − π_i), those after it independently), then Dirichlet."""
+        with probability ∝ π_k Π_{i<k} (1 − π_i), those after it independently), then Dirichlet
+        shares of the present taxa (each at least the dtype's smallest normal number)."""
         with torch.no_grad():
             shape = self._extended_shape(sample_shape)
             logits = self.logits.expand(shape)
@@ -92,7 +93,11 @@ class HurdleDirichletDistribution(Distribution):
             drawn = torch.bernoulli(torch.sigmoid(logits)).bool()
             present = one_hot(first, shape[-1], torch.bool) | (after & drawn)
             log_gamma = log_gamma_sample(self.concentration.expand(shape))
-            return torch.softmax(log_gamma.masked_fill(~present, -math.inf), -1)
+            share = torch.softmax(log_gamma.masked_fill(~present, -math.inf), -1)
+            # a present taxon's share can fall below the dtype's range (log G ≈ log U / α: in
+            # float32 often for α ≲ 0.02) and would read as absent, so the samples had fewer
+            # present taxa than π says; it keeps the smallest normal value instead
+            return torch.where(present, share.clamp_min(torch.finfo(share.dtype).tiny), 0.0)
 
 
 def _log_any_present(logits: Tensor) -> Tensor:
