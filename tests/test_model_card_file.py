@@ -57,7 +57,8 @@ def test_the_card_names_the_epoch_whose_weights_were_kept(fixtures, tmp_path):
     est = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=6).fit(ds)
     best = min(est.history_, key=lambda r: r["val_recon"] + r["val_kl"])
     card = _card(est.save(tmp_path / "m"))
-    assert f"weights of epoch {best['epoch']} kept (lowest validation ELBO" in card
+    assert f"weights of epoch {best['epoch']} kept (highest validation ELBO" in card
+    assert "lowest validation ELBO" not in card  # the kept epoch has the best ELBO, not the worst
     assert f"validation ELBO per record {best['val_elbo']:.6g}" in card
 
 

@@ -290,9 +290,14 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     kept = kept_epoch(history, obj.beta, train.early_stopping)
     if kept is not None:
         row = next(r for r in history if r["epoch"] == kept)
-        loss = "classification loss" if train.early_stopping == "classification" else what
+        # the kept epoch minimises the validation loss: the highest ELBO (or log p(x|z))
+        best = (
+            "lowest validation classification loss"
+            if train.early_stopping == "classification"
+            else f"highest validation {what}"
+        )
         text += (
-            f"; weights of epoch {kept} kept (lowest validation {loss}, {n_validation:,} "
+            f"; weights of epoch {kept} kept ({best}, {n_validation:,} "
             f"validation records), validation {what} per record {row['val_elbo']:.6g}"
         )
     else:

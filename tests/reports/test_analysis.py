@@ -87,6 +87,11 @@ def test_the_usage_verdict_tells_shrunk_posteriors_from_collapse() -> None:
     assert "collapsed to the prior" in _verdict(0, 2, True, kl_total=0.01)
     shrunk = _verdict(0, 2, True, kl_total=2.25)
     assert "collapsed" not in shrunk and "2.25 nats" in shrunk
+    # some active: an inactive dimension that moved away from the prior has not collapsed
+    partial = _verdict(2, 4, True, kl_total=2.95, kl_inactive=2.39)
+    assert partial.startswith("2 of 4 latent dimensions are active")
+    assert "collapsed" not in partial and "(2.39 nats)" in partial
+    assert "the others have collapsed to the prior" in _verdict(2, 4, True, 0.6, kl_inactive=0.01)
 
 
 def test_missing_genotypes_leave_out_entries_not_whole_features() -> None:

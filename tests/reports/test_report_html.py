@@ -239,6 +239,25 @@ def test_marker_genes_are_not_of_the_batch_the_model_is_conditioned_on(
     assert "Marker genes by bulk_labels" in " ".join(page.text)  # asked for: as asked
 
 
+def test_the_samples_caption_says_what_is_correlated_and_how_a_conditional_model_sampled(
+    pbmc, tmp_path, fast_render
+) -> None:
+    # counts are compared on log axes and r is that of the log10 means, as the plot says;
+    # a conditional model's samples take the covariates of the records they are set against
+    cfg = FitConfig(
+        data=DataConfig(categorical_covariates=("phase",)),
+        train=TrainConfig(epochs=1, batch_size=256),
+    )
+    part = pbmc.subset(np.arange(300))
+    est = biovae.VAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    text = " ".join(parse(write_report(est, tmp_path / "c.html", data=part)).text)
+    assert "(log axes)" in text and "the correlation of the log10 means is r = " in text
+    assert "The model is conditional: each sample is decoded with the covariates" in text
+    plain = biovae.VAE("nb", n_latent=2, hidden=(16,), epochs=1).fit(part)
+    text = " ".join(parse(write_report(plain, tmp_path / "p.html", data=part)).text)
+    assert "The model is conditional" not in text
+
+
 def test_a_semi_supervised_report_shows_its_label_predictions(
     pbmc, tmp_path, fast_render, monkeypatch
 ):

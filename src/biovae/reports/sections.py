@@ -198,14 +198,27 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
         "latent-usage",
         title,
         lead,
-        _verdict(n_active, k, stochastic, None if kl is None else float(kl.sum())),
+        _verdict(
+            n_active,
+            k,
+            stochastic,
+            None if kl is None else float(kl.sum()),
+            None if kl is None else float(kl[~active].sum()),
+        ),
         plots=(plot,),
         highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
     )
 
 
-def _verdict(n_active: int, k: int, stochastic: bool, kl_total: float | None = None) -> str:
-    """One plain-language sentence on how many latent dimensions are used."""
+def _verdict(
+    n_active: int,
+    k: int,
+    stochastic: bool,
+    kl_total: float | None = None,
+    kl_inactive: float | None = None,
+) -> str:
+    """One plain-language sentence on how many latent dimensions are used; ``kl_total`` and
+    ``kl_inactive``: KL per record of all dimensions and of the inactive ones (nats)."""
     if n_active == 0:
         if not stochastic:
             why = "its codes barely vary across records."
@@ -227,6 +240,12 @@ def _verdict(n_active: int, k: int, stochastic: bool, kl_total: float | None = N
             "latent space might capture more."
         )
     rest = "have collapsed to the prior" if stochastic else "barely vary across records"
+    if stochastic and kl_inactive is not None and kl_inactive > 0.1 * (k - n_active):
+        # an inactive dimension with a large KL has moved away from the prior, not collapsed
+        rest = (
+            f"hardly vary between records although their posteriors differ from the prior "
+            f"({kl_inactive:.2f} nats) — often a short training"
+        )
     return f"{n_active} of {k} latent dimensions are active (carry information); the others {rest}."
 
 

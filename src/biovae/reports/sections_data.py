@@ -172,6 +172,11 @@ def samples_section(est: Any, ds: Dataset | None) -> Section:
             "A plain autoencoder has no fitted prior; its codes need not follow N(0, I), "
             "so these samples are shown only for comparison.",
         )
+    if obs is not None:
+        notes += (
+            "The model is conditional: each sample is decoded with the covariates of one of "
+            "the records it is compared with, so both sides have the same mix of covariates.",
+        )
     if ds.alphabet:
         plot, r = _sequence_samples(ds, idx, samples)
     else:
@@ -202,7 +207,8 @@ def _table_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[P
     caption = (
         f"One point per feature: mean and variance over {_records(idx, ds)} and "
         f"{len(samples):,} samples{' (log axes)' if log else ''}. Points on the dashed "
-        f"line match; the correlation of the means is r = {number(r, '.3f')}."
+        f"line match; the correlation of the {'log10 ' if log else ''}means is "
+        f"r = {number(r, '.3f')}."
     )
     return Plot("samples-moments", png, "Feature means and variances: samples vs data", caption), r
 
