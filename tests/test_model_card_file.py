@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from biovae import PCA, VAE, load_model
+from biovae import PCA, VAE, Autoencoder, load_model
 from biovae.config import (
     DataConfig,
     FitConfig,
@@ -60,6 +60,12 @@ def test_the_card_names_the_epoch_whose_weights_were_kept(fixtures, tmp_path):
     assert f"weights of epoch {best['epoch']} kept (highest validation ELBO" in card
     assert "lowest validation ELBO" not in card  # the kept epoch has the best ELBO, not the worst
     assert f"validation ELBO per record {best['val_elbo']:.6g}" in card
+
+
+def test_an_autoencoders_card_names_no_kl_weight(fixtures, tmp_path):
+    ds = read_dataset(fixtures / "crc_abundance_60x50.tsv")
+    card = _card(Autoencoder(likelihood="gaussian", n_latent=2, epochs=2).fit(ds).save(tmp_path))
+    assert "learning rate" in card and "β" not in card  # it has no KL term to weight
 
 
 def test_pca_and_a_conditional_model_say_what_they_are(fixtures, tmp_path):

@@ -281,9 +281,9 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     what = "ELBO" if cfg.model.kind != "ae" else "log p(x|z)"  # an autoencoder has no KL
     text = (
         f"{last['epoch']} of at most {train.epochs} epochs, batch {train.batch_size}, "
-        f"learning rate {train.lr:g}, β {obj.beta:g}"
+        f"learning rate {train.lr:g}" + (f", β {obj.beta:g}" if what == "ELBO" else "")
     )
-    if obj.kl_warmup_epochs:
+    if obj.kl_warmup_epochs and what == "ELBO":
         warmup = unfinished_warmup(history, obj.beta)
         text += f" (KL warm-up over {obj.kl_warmup_epochs} epochs{warmup})"
     text += f", seed {train.seed}"

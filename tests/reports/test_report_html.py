@@ -191,6 +191,8 @@ def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:
     text = " ".join(page.text)
     assert "Plain autoencoder" in text and "has no fitted prior" in text
     assert "the 2-D latent itself" in text and "KL per" not in text
+    # an autoencoder has codes, not posteriors (its pages said "posterior mean")
+    assert "posterior mean" not in text and "placed at its code f(x)" in text
     pca = biovae.PCA(n_latent=3, likelihood="nb").fit(small)
     page = parse(write_report(pca, tmp_path / "pca.html", data=small))
     text = " ".join(page.text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +41,13 @@ def fitted_on(est: object, ds: Dataset | None) -> bool | None:
     return fingerprint(ds) == expected
 
 
-def project_2d(z_mean: np.ndarray) -> Projection:
+def code_name(est: Any) -> str:
+    """What a record's point in the latent space is: its posterior mean, or, for a plain
+    autoencoder (which has no posterior), its code."""
+    return "code f(x)" if est.config_.model.kind == "ae" else "posterior mean"
+
+
+def project_2d(z_mean: np.ndarray, what: str = "posterior means") -> Projection:
     """The latent itself when it has ≤ 2 dimensions, else its first two principal components."""
     z = np.asarray(z_mean, dtype=np.float64)
     n, k = z.shape
@@ -58,7 +65,7 @@ def project_2d(z_mean: np.ndarray) -> Projection:
     share = s**2 / max(float((s**2).sum()), 1e-300)
     labels = tuple(f"PC {i + 1} ({100 * share[i]:.0f}% of variance)" for i in range(2))
     how = (
-        f"a PCA projection of the {k}-D posterior means onto their first two principal "
+        f"a PCA projection of the {k}-D {what} onto their first two principal "
         f"components ({100 * share[:2].sum():.0f}% of their variance)"
     )
     return Projection(centred @ vt[:2].T, labels, how)  # type: ignore[arg-type]

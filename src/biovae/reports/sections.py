@@ -11,7 +11,7 @@ from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
 from biovae.reports import plots
-from biovae.reports.analysis import default_color_by, is_categorical, project_2d
+from biovae.reports.analysis import code_name, default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
 from biovae.training.history import kept_epoch, unfinished_warmup, warmup_epochs
 
@@ -186,7 +186,7 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
     )
     k, n_active = len(activity), int(active.sum())
     lead = (
-        "A latent dimension is active when its posterior mean E[z_k|x] moves with the data "
+        f"A latent dimension is active when its {_dimension_value(est)} moves with the data "
         f"(variance over records above {ACTIVE_THRESHOLD:g}, Burda et al. 2016)."
     )
     if kl is not None:
@@ -259,7 +259,7 @@ def map_section(
     title = "Latent map"
     if ds is None or z_mean is None:
         return needs_data("latent-map", title, "Drawing the latent map")
-    proj = project_2d(z_mean)
+    proj = project_2d(z_mean, code_name(est) + "s")
     columns = tuple(default_color_by(ds) if color_by is None else color_by)
     maps = [
         Plot(
@@ -282,7 +282,7 @@ def map_section(
             )
         ]
     lead = (
-        f"Each point is one record placed at its posterior mean; the map shows {proj.how}. "
+        f"Each point is one record placed at its {code_name(est)}; the map shows {proj.how}. "
         "Records the model finds similar sit close together: look for groups that match "
         "known labels and for labels that are smeared across the map."
     )
@@ -293,3 +293,7 @@ def _map_caption(name: str, values: np.ndarray) -> str:
     if is_categorical(values):
         return f"Coloured by {name}; the legend gives each category's record count."
     return f"Coloured by {name} (colour bar); grey points have no value."
+
+
+def _dimension_value(est: Any) -> str:
+    return "code f(x)_k" if model_kind(est) == "ae" else "posterior mean E[z_k|x]"

@@ -10,6 +10,7 @@ from biovae.data.dataset import Dataset
 from biovae.diagnostics.fidelity import site_frequencies
 from biovae.reports import plots_data
 from biovae.reports.analysis import (
+    code_name,
     dense_rows,
     display,
     entropy,
@@ -29,7 +30,7 @@ HEATMAP_FEATURES = 40
 
 
 _RECON_LEAD = (
-    "Each record is encoded to its posterior mean and decoded again; the reconstruction is the "
+    "Each record is encoded to its {code} and decoded again; the reconstruction is the "
     "decoder's expected value. Good models keep the structure of the data, not its noise: "
     "expect smoother values than observed, with the same patterns."
 )
@@ -71,7 +72,7 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
     return Section(
         "reconstruction",
         title,
-        _RECON_LEAD,
+        _RECON_LEAD.format(code=code_name(est)),
         plots=plots,
         highlights=(Highlight(number(r, ".2f"), "reconstruction correlation (r)"),),
     )
@@ -129,7 +130,7 @@ def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
     all_probs = letter_probabilities(est.reconstruct(ds.subset(idx)), n_letters)
     hits = float((all_probs.argmax(-1) == np.asarray(ds.x[idx], dtype=np.int64)).mean())
     lead = (
-        "Each record is encoded to its posterior mean and decoded into letter probabilities "
+        f"Each record is encoded to its {code_name(est)} and decoded into letter probabilities "
         "per position. Conserved positions should be confident (dark, one letter); variable "
         "positions spread their probability over the letters seen there."
     )
