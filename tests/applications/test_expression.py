@@ -125,3 +125,22 @@ def test_an_unfitted_model_is_a_one_line_error_not_an_attribute_error(fitted, ca
     adata, _ = fitted
     with pytest.raises(ConfigError, match="not an unfitted model"):
         call(adata.copy(), biovae.VAE(likelihood="nb"))
+
+
+def test_a_bad_covariate_under_a_reference_batch_names_the_data_and_record(fitted):
+    """The records' own covariates are encoded with the reference level: an error in them
+    named the source 'reference' and no record id, not the data the user gave."""
+    adata, _ = fitted
+    adata = adata.copy()
+    adata.obs["depth"] = np.log10(np.asarray(adata.X.sum(1)).ravel() + 1.0)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=32),
+        data=DataConfig(batch_key="batch", continuous_covariates=("depth",)),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(adata)
+    adata.obs.loc[adata.obs_names[2], "depth"] = np.nan
+    ref = adata.obs["batch"].astype(str).iloc[0]
+    named = rf"^AnnData: .*'depth'.* record 3 \('{adata.obs_names[2]}'\)"
+    with pytest.raises(DataError, match=named):
+        expression(est, adata, batch_key="batch", reference=ref)

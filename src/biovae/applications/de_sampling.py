@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from biovae.applications.expression import _reference_covariates, covariate_levels
+from biovae.applications.expression import covariate_levels
 from biovae.objectives import DECODE_ROWS
 
 
@@ -49,7 +49,6 @@ def read_cells(est: Any, ds: Any) -> Cells:
 @torch.no_grad()
 def sample_frequencies(
     est: Any,
-    obs: dict,
     cells: Cells,
     idx: np.ndarray,
     n_samples: int,
@@ -62,7 +61,7 @@ def sample_frequencies(
     pick = idx[np.resize(torch.randperm(len(idx), generator=gen).numpy(), n_samples)]
     eps = torch.randn(n_samples, cells.loc.shape[1], generator=gen)
     z = cells.loc[pick] + cells.scale[pick] * eps
-    c_draw = _draw_covariates(est, obs, cells.c, pick, batch_key)
+    c_draw = _draw_covariates(est, cells.c, pick, batch_key)
     out = np.empty((n_samples, int(np.prod(est.schema_.data_shape))), dtype=np.float32)
     for i in range(0, n_samples, DECODE_ROWS):
         part = slice(i, i + DECODE_ROWS)
@@ -73,15 +72,17 @@ def sample_frequencies(
 
 
 def _draw_covariates(
-    est: Any, obs: dict, c: torch.Tensor | None, pick: np.ndarray, batch_key: str | None
+    est: Any, c: torch.Tensor | None, pick: np.ndarray, batch_key: str | None
 ) -> torch.Tensor | None:
     """Covariates the picked records are decoded with: their own, or with ``batch_key`` set to
-    level j mod L for row j (the same level for draw j of either group)."""
+    level j mod L for row j (the same level for draw j of either group). The records' encoded
+    covariates are reused (encoding them again would repeat each warning about them)."""
     if batch_key is None:
         return None if c is None else c[pick]
-    levels = covariate_levels(est, batch_key)
-    drawn = {k: v[pick] for k, v in obs.items()}
-    per_level = torch.stack(
-        [_reference_covariates(est, drawn, len(pick), batch_key, lv) for lv in levels]
-    )
-    return per_level[torch.arange(len(pick)) % len(levels), torch.arange(len(pick))]
+    n_levels = len(covariate_levels(est, batch_key))
+    level_of_row = torch.arange(len(pick)) % n_levels
+    drawn = c[pick]
+    for level in range(n_levels):
+        rows = level_of_row == level
+        drawn[rows] = est.schema_.covariates.with_level(drawn[rows], batch_key, level)
+    return drawn

@@ -202,8 +202,8 @@ def _compare(
     group1, group2 = compared
     idx1, idx2 = groups.indices(group1, group2)
     gen = torch.Generator().manual_seed(settings.seed)
-    h1 = sample_frequencies(est, ds.obs, cells, idx1, settings.n_samples, gen, batch_key)
-    h2 = sample_frequencies(est, ds.obs, cells, idx2, settings.n_samples, gen, batch_key)
+    h1 = sample_frequencies(est, cells, idx1, settings.n_samples, gen, batch_key)
+    h2 = sample_frequencies(est, cells, idx2, settings.n_samples, gen, batch_key)
     rest = [lv for lv in sums.levels if lv != str(group1)]
     raw1 = sums.summary([group1])
     raw2 = sums.summary(rest if group2 is None else [group2])

@@ -51,14 +51,17 @@ def covariate_levels(est: Any, key: str) -> tuple[str, ...]:
     return cov.categories[cov.categorical.index(key)]
 
 
-def _reference_covariates(est: Any, obs: dict, n: int, key: str, level: str) -> torch.Tensor:
-    """Encoded covariates of ``n`` records with column ``key`` set to ``level``."""
+def _reference_covariates(
+    est: Any, obs: dict, n: int, key: str, level: str, source: str = "data", ids: Any = None
+) -> torch.Tensor:
+    """Encoded covariates of ``n`` records with column ``key`` set to ``level`` (``source``
+    and the records' ``ids`` name them in errors)."""
     cov = est.schema_.covariates
     levels = covariate_levels(est, key)
     text = find_level(level, levels)
     if text is None:
         raise DataError(f"{key} has no level {level!r}; choose one of {', '.join(levels)}")
-    return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, "reference")
+    return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, source, ids)
 
 
 def check_model(est: Any) -> Any:
@@ -109,7 +112,9 @@ def expression(
         raise ConfigError("give both batch_key and reference for batch-corrected expression")
     library_size = check_library_size(library_size)
     ds = as_dataset(X, obs, layer=est.config_.data.layer if layer is None else layer)
-    c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference) if batch_key else None
+    c_ref = None
+    if batch_key:
+        c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference, ds.source, ds.ids)
     out, start = [], 0
     for b in est.batches(ds):
         c_dec = b.c if c_ref is None else c_ref[start : start + len(b)]

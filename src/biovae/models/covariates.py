@@ -17,7 +17,10 @@ class CovariateSpec:
     """Learned encoding of covariates; saved with the model so new data encode identically.
 
     ``categories[i]`` lists the levels of ``categorical[i]``; ``means``/``stds`` standardise
-    ``continuous``. The encoded width is Σ levels + number of continuous covariates.
+    ``continuous`` and ``lows``/``highs`` are their training ranges (a value outside one is
+    encoded all the same, the network extrapolates, with a warning; models saved before the
+    ranges were kept have none and are not checked). The encoded width is Σ levels + number of
+    continuous covariates.
     """
 
     categorical: tuple[str, ...] = ()
@@ -25,6 +28,8 @@ class CovariateSpec:
     continuous: tuple[str, ...] = ()
     means: tuple[float, ...] = ()
     stds: tuple[float, ...] = ()
+    lows: tuple[float, ...] = ()
+    highs: tuple[float, ...] = ()
 
     @property
     def width(self) -> int:
@@ -35,6 +40,16 @@ class CovariateSpec:
         come first), or None without categorical covariates."""
         n_onehot = sum(len(levels) for levels in self.categories)
         return c[:, :n_onehot] if c is not None and n_onehot else None
+
+    def with_level(self, c: torch.Tensor, name: str, level: int) -> torch.Tensor:
+        """A copy of the encoded matrix ``c`` with categorical covariate ``name`` set to its
+        ``level``-th level in every row (the counterfactual "as if from that batch")."""
+        i = self.categorical.index(name)
+        start = sum(len(levels) for levels in self.categories[:i])
+        out = c.clone()
+        out[:, start : start + len(self.categories[i])] = 0.0
+        out[:, start + level] = 1.0
+        return out
 
     @classmethod
     def fit(
@@ -48,7 +63,9 @@ class CovariateSpec:
         cont = [_numeric(_column(obs, n, source), n, source, ids) for n in continuous]
         means = tuple(float(v.mean()) for v in cont)
         stds = tuple(_scale(v) for v in cont)
-        return cls(tuple(categorical), cats, tuple(continuous), means, stds)
+        lows = tuple(float(v.min(initial=np.inf)) for v in cont)
+        highs = tuple(float(v.max(initial=-np.inf)) for v in cont)
+        return cls(tuple(categorical), cats, tuple(continuous), means, stds, lows, highs)
 
     def encode(
         self, obs: dict[str, np.ndarray], n: int, source: str = "data", ids=None
@@ -71,9 +88,11 @@ class CovariateSpec:
             onehot = np.zeros((n, len(levels)), dtype=np.float32)
             onehot[np.arange(n), [index[v] for v in values]] = 1.0
             parts.append(onehot)
-        for name, mean, std in zip(self.continuous, self.means, self.stds):
+        for i, (name, mean, std) in enumerate(zip(self.continuous, self.means, self.stds)):
             values = _numeric(_column(obs, name, source).ravel(), name, source, ids)
             _check_length(values, n, name, source)
+            if i < len(self.lows):
+                _warn_outside(values, name, (self.lows[i], self.highs[i]), std, source, ids)
             parts.append(((values - mean) / std).astype(np.float32)[:, None])
         return torch.from_numpy(np.concatenate(parts, axis=1))
 
@@ -86,6 +105,24 @@ def _warn_if_crowded(name: str, levels: tuple[str, ...], n: int, source: str) ->
             f"{source}: categorical covariate {name!r} has {len(levels)} levels among {n} "
             "records (a continuous or id column?); a number belongs in --continuous-covariates",
             stacklevel=4,
+        )
+
+
+def _warn_outside(values, name: str, span: tuple[float, float], std: float, source, ids) -> None:
+    """Warn when values of continuous covariate ``name`` lie outside its training range
+    ``span``: the decoder was never fitted there, so outputs of those records extrapolate."""
+    low, high = span
+    gap = np.maximum(low - values, values - high)
+    outside = np.flatnonzero(gap > 0)
+    if outside.size:
+        far = outside[np.argmax(gap[outside])]
+        warnings.warn(
+            f"{source}: continuous covariate {name!r} is outside its training range "
+            f"[{low:g}, {high:g}] for {outside.size} record(s) (furthest: {values[far]:g} in "
+            f"{_record(far, ids)}, {gap[far] / std:.1f} training SDs beyond); the model "
+            "extrapolates there, so treat those records' outputs with caution",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -138,9 +175,11 @@ def _numeric(values: np.ndarray, name: str, source: str, ids=None) -> np.ndarray
     try:
         out = values.astype(np.float64)
     except (TypeError, ValueError):
+        i = next(i for i, v in enumerate(values.ravel()) if not _is_number(v))
         raise DataError(
-            f"{source}: continuous covariate {name!r} has non-numeric values; "
-            "declare it categorical instead"
+            f"{source}: continuous covariate {name!r} has the non-numeric value "
+            f"{str(values.ravel()[i])!r} in {_record(i, ids)}; fix that value (leave a missing "
+            "one empty and impute it) or declare the covariate categorical"
         ) from None
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
@@ -149,3 +188,11 @@ def _numeric(values: np.ndarray, name: str, source: str, ids=None) -> np.ndarray
             f"{_record(bad[0], ids)}; impute it or drop those records"
         )
     return out
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -51,6 +51,8 @@ class DataSchema:
                 continuous=tuple(cov.get("continuous", ())),
                 means=tuple(cov.get("means", ())),
                 stds=tuple(cov.get("stds", ())),
+                lows=tuple(cov.get("lows", ())),
+                highs=tuple(cov.get("highs", ())),
             ),
             context_stats=dict(d.get("context_stats") or {}),
             labels=LabelSpec(

@@ -11,6 +11,7 @@ record of a new level is treated as belonging to no known level.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ def extend_levels(cov: CovariateSpec, levels: dict[str, list[str]]) -> Covariate
         (*old, *sorted(set(levels.get(name, ())) - set(aliases(old))))
         for name, old in zip(cov.categorical, cov.categories)
     )
-    return CovariateSpec(cov.categorical, cats, cov.continuous, cov.means, cov.stds)
+    return dataclasses.replace(cov, categories=cats)
 
 
 def column_map(old: CovariateSpec, new: CovariateSpec) -> ColumnMap:
