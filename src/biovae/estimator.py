@@ -123,8 +123,9 @@ class _LatentEstimator(TransformerConventions):
         an array or list in its place is scikit-learn's ``y`` (``Pipeline.fit(X, y)``), ignored.
         ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch,
         0 when Σ w_i = 0), e.g. sequence weights; ``history_`` and the validation loss that
-        picks the kept epoch are weighted means too. ``checkpoint_dir``: resumable checkpoints
-        (with ``config.train.checkpoint_every`` > 0); ``resume=True`` continues from them.
+        picks the kept epoch are weighted means too. ``checkpoint_dir``: a folder for a resumable
+        checkpoint every ``config.train.checkpoint_every`` (> 0) epochs, kept after the fit
+        (``biovae fit`` removes its own); ``resume=True`` continues from it exactly.
         """
         cfg = self.get_config()
         ds = check_records(as_dataset(X, self._obs(obs), layer=cfg.data.layer))

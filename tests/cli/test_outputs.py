@@ -120,7 +120,8 @@ def test_sigterm_unwinds_like_ctrl_c(table_model, tmp_path):
         time.sleep(0.2)  # training has started once the first checkpoint exists
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated"
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 143 and last.startswith("terminated; the checkpoint of epoch")
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -72,11 +72,16 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
             raise ConfigError(
                 f"--resume: no checkpoint at {ckpt}; run once with --checkpoint-every N first"
             )
-        est = est_cls(config=cfg, progress=not args.quiet).fit(
-            ds,
-            checkpoint_dir=ckpt if cfg.train.checkpoint_every or args.resume else None,
-            resume=args.resume,
-        )
+        try:
+            est = est_cls(config=cfg, progress=not args.quiet).fit(
+                ds,
+                checkpoint_dir=ckpt if cfg.train.checkpoint_every or args.resume else None,
+                resume=args.resume,
+            )
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say what a rerun can resume
+            if ctx.is_main:
+                exc.args = (_resume_hint(ckpt, cfg.train.checkpoint_every),)
+            raise
     ctx.on_main(lambda: _write_fit(args, cfg, est, out, ds))  # every rank stops if it fails
     return 0
 
@@ -95,6 +100,27 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
         write_report(est, args.report, data=ds)
         _say(args, f"report: {args.report}")
     print(out)
+
+
+def _resume_hint(ckpt: Path, every: int) -> str:
+    """What an interrupted fit left to resume from: its checkpoint's epoch and the flag that
+    continues from it, or that there is none (``every``: the checkpoint interval, 0 for off)."""
+    import json
+
+    from biovae.training.checkpoint import SCALARS
+
+    try:
+        epoch = int(json.loads((ckpt / SCALARS).read_text())["loop"]["epoch"])
+    except (OSError, ValueError, TypeError, KeyError):
+        epoch = None
+    if epoch is not None:
+        return (
+            f"the checkpoint of epoch {epoch} is kept in {ckpt}: rerun the same command with "
+            "--resume to continue from it"
+        )
+    if every:
+        return f"no checkpoint was written yet (the first comes after epoch {every})"
+    return "nothing was saved; add --checkpoint-every N to make a long fit resumable"
 
 
 def _fit_summary(cfg, history: list[dict]) -> str:

@@ -44,6 +44,8 @@ LABEL_FIELDS = (
 def refuse_idle_flags(args: argparse.Namespace, kind: str) -> None:
     """A one-line ConfigError for an explicit flag that model ``kind`` would ignore."""
     idle = IDLE_FIELDS.get(kind, ())
+    if getattr(args, "resume", False) and "train." in idle:  # nothing trains, nothing resumes
+        raise ConfigError(f"--resume has no effect on --model {kind} ({_WHY[kind]}); leave it out")
     for opt in FIT_OPTIONS:
         if getattr(args, "cfg__" + opt.field.replace(".", "__"), None) is None:
             continue

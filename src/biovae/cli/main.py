@@ -83,8 +83,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _stopped(exc: KeyboardInterrupt) -> int:
-    """Ctrl-C (130) or SIGTERM (143), said in one word."""
-    print("terminated" if isinstance(exc, _Terminated) else "interrupted", file=sys.stderr)
+    """Ctrl-C (130) or SIGTERM (143), said in one word, then what the command left to go on
+    from when it says (``exc.args``: e.g. an interrupted fit's checkpoint)."""
+    word = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+    note = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    print(f"{word}; {note}" if note else word, file=sys.stderr)
     return 143 if isinstance(exc, _Terminated) else 130
 
 

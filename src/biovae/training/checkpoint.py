@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from biovae.errors import ModelFileError
+from biovae._version import __version__
+from biovae.errors import ConfigError, ModelFileError
 from biovae.persistence import only_files, write_dir, write_weights
 from biovae.training.optim import Adam
 
@@ -51,7 +53,12 @@ def save_checkpoint(
         for rank, rng in enumerate(states):
             tensors[f"rng.{name}.{rank}"] = rng.contiguous()
     tensors["rng.shuffle"] = generator.get_state()
-    meta = {"loop": state, "optimizer": opt_meta, "identity": identity or {}}
+    meta = {
+        "loop": state,
+        "optimizer": opt_meta,
+        "identity": identity or {},
+        "versions": _versions(),
+    }
     check_checkpoint_dir(path)
     remove_legacy_leftovers(path.parent)
     write_dir(path, lambda tmp: _write_files(tmp, tensors, meta), (TENSORS, SCALARS))
@@ -71,6 +78,22 @@ def remove_legacy_leftovers(parent: Path) -> None:
             folder, (TENSORS, SCALARS)
         ):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_checkpoint_args(path: Path | None, resume: bool, every: int) -> None:
+    """Checkpoint arguments that would do nothing are refused, not silently ignored: a resume
+    without the folder to resume from (it would train from scratch), a folder without an
+    interval ``every`` (it would get no checkpoint, and a fit killed later nothing to resume)."""
+    if resume and path is None:
+        raise ConfigError(
+            "resume=True needs checkpoint_dir, the folder the interrupted fit wrote its "
+            "checkpoints to; give it, or leave resume out to train from scratch"
+        )
+    if path is not None and not resume and every == 0:
+        raise ConfigError(
+            f"checkpoint_dir {path} would get no checkpoint with train.checkpoint_every 0; set "
+            "it to N > 0 to write one every N epochs, or leave checkpoint_dir out"
+        )
 
 
 def check_checkpoint_dir(path: Path) -> None:
@@ -118,6 +141,7 @@ def load_checkpoint(
             f"the checkpoint in {path} is damaged (no optimizer state); run without --resume"
         )
     _check_identity(path, meta.get("identity") or {}, json.loads(json.dumps(identity or {})))
+    _warn_of_versions(path, meta.get("versions"))
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:
@@ -156,6 +180,27 @@ def _restore_optimizer(optimizer: Adam, opt_meta: dict, tensors: dict[str, torch
                 raise ValueError(f"optimizer state {key} of parameter {pid} has another shape")
         state[int(pid)] = entry
     optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
+
+
+def _versions() -> dict[str, str]:
+    return {"biovae": __version__, "torch": torch.__version__}
+
+
+def _warn_of_versions(path: Path, saved: Any) -> None:
+    """A checkpoint written by another biovae or torch resumes (earlier checkpoints stay
+    usable), but its arithmetic may differ: the resumed fit is then not bit for bit the
+    uninterrupted one, which a one-line warning says (a checkpoint of an earlier version
+    records no versions)."""
+    if not isinstance(saved, dict):
+        return
+    now = _versions()
+    diff = [f"{k} {saved.get(k)} there, {v} now" for k, v in now.items() if saved.get(k) != v]
+    if diff:
+        warnings.warn(
+            f"the checkpoint in {path} was written by another version ({'; '.join(diff)}): "
+            "the fit resumes, but may not match an uninterrupted fit bit for bit",
+            stacklevel=2,
+        )
 
 
 def _check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:

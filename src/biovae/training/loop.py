@@ -23,7 +23,12 @@ from biovae.config import ObjectiveConfig, TrainConfig
 from biovae.errors import ConfigError, ModelFileError, TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
-from biovae.training.checkpoint import check_checkpoint_dir, load_checkpoint, save_checkpoint
+from biovae.training.checkpoint import (
+    check_checkpoint_args,
+    check_checkpoint_dir,
+    load_checkpoint,
+    save_checkpoint,
+)
 from biovae.training.distributed import DistContext
 from biovae.training.optim import adam
 from biovae.training.progress import Progress
@@ -74,6 +79,7 @@ def fit_model(
     processes); a resume that differs is refused.
     """
     dist = DistContext.current()
+    check_checkpoint_args(checkpoint_dir, resume, config.checkpoint_every)
     _check_batch_norm(model, train, config, dist)
     _check_iwae(objective)
     val = val if val is not None and len(val) and _total_weight(val) > 0 else None
