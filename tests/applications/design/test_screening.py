@@ -209,6 +209,15 @@ def test_any_flagging_screen_flags_the_sample(tmp_path, blat, program):
     ]
 
 
+@pytest.mark.parametrize("setting", [{"window": 50.0}, {"window": True}, {"identity": "0.8"}])
+def test_settings_of_the_wrong_type_are_refused_on_construction(tmp_path, blat, setting):
+    """A float window or a text identity (e.g. from a JSON file) passed the checks and failed
+    mid-screen with a TypeError traceback."""
+    path = fasta(tmp_path, "concern.fasta", {"blat": blat})
+    with pytest.raises(ConfigError, match=r"the screening (window|identity) must be .*, got"):
+        ReferenceScreen(path, **setting)
+
+
 def test_short_sequences_and_repeated_ids_are_refused(tmp_path, blat):
     refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
     with pytest.raises(DataError, match="sequence 'tiny' has 6 letters"):

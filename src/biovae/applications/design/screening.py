@@ -12,14 +12,17 @@ sequences are made. Two screens, usable together:
   screening — or 17 amino acids, the same stretch of protein, and p = 0.8). Nucleotide samples
   are searched on both strands; nucleotide samples against protein references, and protein
   samples against nucleotide references, are compared in all six reading frames (standard
-  code), since a protein of concern can be encoded by many DNA sequences. Each sample and
-  each reference is classed as nucleotide or protein on its own, so files may mix the two.
+  code), since a protein of concern can be encoded by many DNA sequences. DNA samples meet
+  DNA references as DNA only (not translated): a synonymously recoded gene passes unless its
+  protein is in the list too. Each sample and each reference is classed as nucleotide or
+  protein on its own, so files may mix the two.
 * :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
   SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
   samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
   ``flagged`` (yes/no, true/false, 1/0, flag/pass) and optionally ``reason``. It runs in a
-  process group of its own with no input, and is stopped (the whole group) when it runs past
-  its time limit (``timeout``, :data:`TIMEOUT` seconds unless set).
+  process group of its own with no input (its output discarded, its error output kept in a
+  file, never in memory), and is stopped (the whole group) when it runs past its time limit
+  (``timeout``, :data:`TIMEOUT` seconds unless set); what it leaves running is stopped too.
 
 Policy, fail closed: a sample flagged by any screen is withheld; a screen that cannot give a
 verdict for every sample (the program fails, runs past its time limit or leaves ids out) stops
@@ -29,18 +32,14 @@ window search misses distant homologs, and an empty list screens nothing.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shlex
-import signal
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 
+from biovae.applications.design.command_screen import TIMEOUT, CommandScreen
 from biovae.applications.design.sequence_kinds import (
     AMINO_ACIDS,
     COMPLEMENT,
@@ -60,14 +59,12 @@ from biovae.applications.design.similarity import (
 from biovae.data.fasta import read_fasta_records
 from biovae.errors import ConfigError, DataError
 
+__all__ = ["TIMEOUT", "CommandScreen", "ReferenceScreen", "Verdict", "screen_sequences", "ungapped"]
+
 #: default windows (letters): 50 nt, and the 17 residues that 50 nt encode
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
-TIMEOUT = 600.0  #: seconds an external screening program may run before it is stopped
-_GRACE = 2.0  #: seconds a stopped program has to exit after SIGTERM before SIGKILL
-_YES = {"1", "true", "yes", "flag", "flagged"}
-_NO = {"0", "false", "no", "pass", "passed"}
 
 
 @dataclass(frozen=True)
@@ -133,11 +130,17 @@ class ReferenceScreen:
     def __post_init__(self) -> None:
         if self.sample_kind not in (None, "nucleotide", "protein"):
             raise ConfigError(f"sample_kind {self.sample_kind!r}: use nucleotide or protein")
-        if self.window is not None and self.window < MIN_WINDOW:
-            raise ConfigError(f"the screening window must be >= {MIN_WINDOW} letters")
-        if not 0.5 <= self.identity <= 1.0:
-            raise ConfigError("the screening identity must be between 0.5 and 1")
+        window, identity = self.window, self.identity
+        if window is not None and (_wrong_type(window, Integral) or window < MIN_WINDOW):
+            raise ConfigError(
+                f"the screening window must be >= {MIN_WINDOW} letters (a whole number), got "
+                f"{window!r}"
+            )
+        if _wrong_type(identity, Real) or not 0.5 <= identity <= 1.0:
+            raise ConfigError(f"the screening identity must be between 0.5 and 1, got {identity!r}")
         object.__setattr__(self, "references", self._references())  # frozen: set once here
+        if self.sample_kind == "protein":  # known now: refuse before any samples are made
+            self._check_translatable()
 
     def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
         names, refs = self.references
@@ -146,6 +149,8 @@ class ReferenceScreen:
         of_refs = [ref_kinds(r, self.sample_kind) for r in refs]
         known = (self.sample_kind,) if self.sample_kind else None
         sample_kinds = [known or kinds(s) for s in sequences]
+        if any("protein" in ks for ks in sample_kinds):
+            self._check_translatable()
         best: list[_Found | None] = [None] * len(ids)
         for ref_kind in sorted({k for ks in of_refs for k in ks}):
             group = [j for j, ks in enumerate(of_refs) if ref_kind in ks]
@@ -176,6 +181,22 @@ class ReferenceScreen:
                 )
         return tuple(records.ids), tuple(refs)
 
+    def _check_translatable(self) -> None:
+        """Protein samples meet DNA references through their frames: each needs a frame of
+        :data:`MIN_WINDOW` codons, as a protein reference needs that many residues."""
+        for rid, ref in zip(*self.references):
+            if "nucleotide" in ref_kinds(ref, self.sample_kind) and len(ref) < 3 * MIN_WINDOW:
+                raise DataError(
+                    f"protein samples cannot be screened against record '{rid}' of {self.path}: "
+                    f"its {len(ref)} nt translate to under {MIN_WINDOW} residues (chance "
+                    "matches); remove it, or screen it with DNA samples only"
+                )
+
+
+def _wrong_type(value: object, kind: type) -> bool:
+    """Whether ``value`` is not a ``kind`` (a number type), or is a bool (True is 1)."""
+    return isinstance(value, bool) or not isinstance(value, kind)
+
 
 class _Comparison:
     """Samples of one kind against references of one kind: the references as compared (both
@@ -194,9 +215,14 @@ class _Comparison:
     ):
         self.unit = "protein" if "protein" in (ref_kind, sample_kind) else "nucleotide"
         self.frames = sample_kind == "nucleotide" and ref_kind == "protein"
-        if sample_kind == "protein" and ref_kind == "nucleotide":
-            names = [f"{n} (frame {f})" for n in names for f in FRAMES]
-            refs = [t for r in refs for t in six_frames(r)]
+        if sample_kind == "protein" and ref_kind == "nucleotide":  # frames of 10+ codons
+            framed = [
+                (f"{n} (frame {f})", t)
+                for n, r in zip(names, refs)
+                for f, t in zip(FRAMES, six_frames(r))
+                if len(t) >= MIN_WINDOW
+            ]
+            names, refs = [n for n, _ in framed], [t for _, t in framed]
         elif self.unit == "nucleotide":  # both strands
             names = [f"{n} ({strand} strand)" for strand in ("+", "−") for n in names]
             refs = refs + [r.translate(COMPLEMENT)[::-1] for r in refs]
@@ -276,123 +302,3 @@ def _verdict(rid: str, found: _Found | None) -> Verdict:
     name = comparison.names[hit.reference]
     about = f"{hit.identity:.0%} identity over {hit.window} {letters} to '{name}' ({where})"
     return Verdict(rid, True, "reference", about)
-
-
-@dataclass(frozen=True)
-class CommandScreen:
-    """An external screening program: ``command`` names ``{fasta}`` (the samples, written by
-    biovae) and ``{out}`` (the verdict TSV the program writes: ``id``, ``flagged``, optionally
-    ``reason``). Run without a shell and without input; exit status 0 is required, within
-    ``timeout`` seconds (None: no limit) — past it the program's process group is stopped
-    and the screen fails."""
-
-    command: str
-    timeout: float | None = TIMEOUT
-
-    def __post_init__(self) -> None:
-        if self.timeout is not None and not 0 < self.timeout < float("inf"):
-            raise ConfigError(
-                f"screening time limit {self.timeout:g} s (--screen-timeout): give a number of "
-                "seconds > 0"
-            )
-        if "{fasta}" not in self.command or "{out}" not in self.command:
-            raise ConfigError(
-                f"screening command {self.command!r} must name {{fasta}} (the samples) and "
-                "{out} (its verdict table), e.g. 'screen.sh {fasta} {out}'"
-            )
-
-    def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
-        from biovae.data.writers import write_fasta
-
-        with tempfile.TemporaryDirectory(prefix="biovae-screen-") as tmp:
-            fasta, out = Path(tmp) / "samples.fasta", Path(tmp) / "verdicts.tsv"
-            write_fasta(fasta, list(ids), list(sequences), line_width=None)
-            argv = [
-                t.replace("{fasta}", str(fasta)).replace("{out}", str(out))
-                for t in shlex.split(self.command)
-            ]
-            self._run(argv)
-            if not out.is_file():
-                raise DataError(
-                    f"screening command {argv[0]!r} exited 0 but wrote no verdict table at "
-                    f"{out}; it must write id/flagged columns there"
-                )
-            return _read_verdicts(out, ids, argv[0])
-
-    def _run(self, argv: list[str]) -> None:
-        try:  # a group of its own, so that stopping it stops the programs it started too
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            raise ConfigError(
-                f"screening command {argv[0]!r} not found; give its full path"
-            ) from exc
-        try:
-            _, stderr = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            _stop_group(proc)
-            raise DataError(
-                f"screening command {argv[0]!r} ran past its time limit of {self.timeout:g} s "
-                "and was stopped; nothing was written (raise the limit with --screen-timeout, "
-                "or check that the program finishes)"
-            ) from None
-        except BaseException:  # e.g. Ctrl-C: never leave the program running
-            _stop_group(proc)
-            raise
-        if proc.returncode:
-            last = (stderr.strip().splitlines() or ["no message"])[-1]
-            raise DataError(
-                f"screening command {argv[0]!r} failed (exit status {proc.returncode}: {last}); "
-                "nothing was written"
-            )
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """Stop ``proc``'s process group: SIGTERM, and SIGKILL for what is left of it after
-    :data:`_GRACE` seconds."""
-    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-            os.killpg(proc.pid, sig) if hasattr(os, "killpg") else proc.kill()  # Windows
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=_GRACE)
-    for pipe in (proc.stdout, proc.stderr):
-        pipe.close()
-
-
-def _read_verdicts(path: Path, ids: Sequence[str], program: str) -> list[Verdict]:
-    """The program's verdicts in sample order; every sample needs exactly one."""
-    text = path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark: not 'id'
-    lines = [ln.split("\t") for ln in text if ln]
-    header = [h.strip().lower() for h in lines[0]] if lines else []
-    if "id" not in header or "flagged" not in header:
-        raise DataError(
-            f"verdict table of {program!r}: the header must have columns 'id' and 'flagged' "
-            f"(tab-separated), found {header}"
-        )
-    col = {name: header.index(name) for name in ("id", "flagged", "reason") if name in header}
-    known, found = set(ids), {}
-    for lineno, row in enumerate(lines[1:], start=2):
-        row = row + [""] * (len(header) - len(row))
-        rid, value = row[col["id"]].strip(), row[col["flagged"]].strip().lower()
-        if value not in _YES | _NO or rid not in known or rid in found:
-            problem = (
-                f"flagged value {value!r} is not yes/no"
-                if value not in _YES | _NO
-                else f"id {rid!r} is {'repeated' if rid in found else 'not a sample'}"
-            )
-            raise DataError(f"verdict table of {program!r}, line {lineno}: {problem}")
-        reason = row[col["reason"]].strip() if "reason" in col else ""
-        found[rid] = Verdict(rid, value in _YES, "command" if value in _YES else "", reason)
-    missing = [rid for rid in ids if rid not in found]
-    if missing:
-        raise DataError(
-            f"verdict table of {program!r} has no verdict for sample {missing[0]!r} "
-            f"({len(missing)} missing); every sample needs one, nothing was written"
-        )
-    return [found[rid] for rid in ids]
