@@ -90,6 +90,18 @@ def test_unnamed_index_column_transposed(tmp_path):
     np.testing.assert_array_equal(ds.x, frame.T.to_numpy(dtype=np.float32))
 
 
+def test_a_covariate_error_names_the_metadata_table_it_came_from(write):
+    """A gap in an --obs column was blamed on the data file alone, which has no such column."""
+    from biovae.models.covariates import CovariateSpec
+
+    data = write("d.tsv", "id\tg1\na\t1\nb\t2\n")
+    ds = read_dataset(data, obs_path=str(write("m.tsv", "id\tage\na\t30\nb\tNA\n")))
+    with pytest.raises(
+        DataError, match=r"d\.tsv \(metadata .*m\.tsv\): continuous covariate 'age'"
+    ):
+        CovariateSpec.fit(ds.obs, continuous=("age",), source=ds.source, ids=ds.ids)
+
+
 def test_obs_path_ids_repeated_only_in_extra_rows(write):
     data = write("d.tsv", "id\tg1\nb\t1\na\t2\n")
     meta = write("m.tsv", "id\tlabel\nzz\tq\na\tx\nzz\tr\nb\ty\n")

@@ -329,8 +329,10 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
         )
     order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))
     obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
+    # both files named: a covariate's or label's problem lies in the metadata table
+    source = f"{ds.source} (metadata {obs_path})"
     return Dataset(
-        x=ds.x, ids=ds.ids, features=ds.features, obs=obs, alphabet=ds.alphabet, source=ds.source
+        x=ds.x, ids=ds.ids, features=ds.features, obs=obs, alphabet=ds.alphabet, source=source
     )
 
 
