@@ -63,3 +63,31 @@ def test_the_sdist_holds_the_whole_test_suite(built):
     for path in REPO.joinpath("tests").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             assert str(path.relative_to(REPO)) in names
+
+
+def _metadata(wheel) -> str:
+    with zipfile.ZipFile(wheel) as whl:
+        return whl.read(f"biovae-{biovae.__version__}.dist-info/METADATA").decode()
+
+
+def test_the_wheel_is_marked_typed(built):
+    # without the PEP 561 marker mypy refuses `import biovae` ("missing library stubs or
+    # py.typed marker") and a user's checks of the estimator API see nothing
+    assert "biovae/py.typed" in zipfile.ZipFile(built[0]).namelist()
+    assert "Classifier: Typing :: Typed" in _metadata(built[0]).splitlines()
+
+
+def test_the_classifiers_name_the_field_and_start_at_requires_python(built):
+    lines = _metadata(built[0]).splitlines()
+    classifiers = [line.removeprefix("Classifier: ") for line in lines if "Classifier: " in line]
+    assert "Topic :: Scientific/Engineering :: Bio-Informatics" in classifiers
+    # a License :: classifier beside License-Expression is refused by PyPI
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    floor = next(line for line in lines if line.startswith("Requires-Python: "))
+    versions = sorted(
+        tuple(int(part) for part in c.rsplit(" ", 1)[1].split("."))
+        for c in classifiers
+        if c.startswith("Programming Language :: Python :: 3.")
+    )
+    assert versions, classifiers
+    assert floor == "Requires-Python: >={}.{}".format(*versions[0])

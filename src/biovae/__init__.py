@@ -19,7 +19,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # Lazy imports keep `import biovae` fast and the CLI's --help instant.
+    # Lazy imports keep `import biovae` fast: torch loads with the first estimator (the CLI's
+    # parser loads it too, for the likelihood names its --help lists).
     if name in ("VAE", "Autoencoder", "PCA", "load_model"):
         from biovae import estimator
 
