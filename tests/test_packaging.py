@@ -29,7 +29,7 @@ def built(tmp_path_factory):
     junk = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.egg-info")
     for name in ("src", "tests"):
         shutil.copytree(REPO / name, root / name, ignore=junk)
-    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in", "LICENSE"):
         shutil.copy2(REPO / name, root / name)
     done = subprocess.run(
         [sys.executable, "-c", BUILD], cwd=root, capture_output=True, text=True, timeout=300
@@ -91,3 +91,12 @@ def test_the_classifiers_name_the_field_and_start_at_requires_python(built):
     )
     assert versions, classifiers
     assert floor == "Requires-Python: >={}.{}".format(*versions[0])
+
+
+def test_the_licences_travel_with_the_wheel(built):
+    """MIT asks that its notice go with every copy, and the shipped PBMC data's BSD-3 licence
+    that its text go with binary distributions: neither was in the wheel."""
+    names = zipfile.ZipFile(built[0]).namelist()
+    assert f"biovae-{biovae.__version__}.dist-info/licenses/LICENSE" in names
+    assert "License-File: LICENSE" in _metadata(built[0]).splitlines()
+    assert "biovae/datasets/pbmc68k_reduced/LICENSE" in names
