@@ -223,3 +223,10 @@ def test_uns_names_the_model_kind_and_an_autoencoders_objective_as_what_it_is(fi
     biovae.tl.write_latent(adata, ae, ae.transform(adata))
     uns = adata.uns["X_biovae"]
     assert uns["model"] == "ae" and "elbo" not in uns and np.isfinite(uns["log_px_z"])
+
+
+def test_an_array_is_refused_in_one_line_not_an_attribute_error():
+    from biovae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="writes results into an AnnData, not a ndarray"):
+        biovae.tl.vae(np.ones((10, 4)), config=_cfg())

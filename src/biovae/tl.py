@@ -127,8 +127,14 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
 
 
 def _check_writable(adata: Any) -> None:
-    """A view of a backed AnnData cannot take new entries (anndata refuses): say so before
-    fitting rather than after."""
+    """``adata`` is an AnnData that can take results: not an array (which has nowhere to put
+    them), nor a view of a backed AnnData (anndata refuses new entries): said before fitting
+    rather than after."""
+    if not all(hasattr(adata, slot) for slot in ("obs", "obsm", "uns")):
+        raise ConfigError(
+            f"biovae.tl writes results into an AnnData, not a {type(adata).__name__}; wrap the "
+            "data in anndata.AnnData(X, obs=...), or use biovae.VAE(...).fit(X) for arrays"
+        )
     if getattr(adata, "isbacked", False) and getattr(adata, "is_view", False):
         raise DataError(
             "this AnnData is a view of a backed file, which cannot take results; call "
