@@ -7,7 +7,7 @@ from the individual functions in :mod:`biovae.diagnostics`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,12 +73,20 @@ class DiagnoseOptions:
             raise ConfigError(f"diagnostics option seed (--seed) must be < 2**63, not {self.seed}")
 
 
-def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) -> dict:
+def diagnose(
+    est: Any,
+    data: Any,
+    options: DiagnoseOptions = DiagnoseOptions(),
+    say: Callable[[str], None] | None = None,
+) -> dict:
     """Rate/distortion, collapse, IWAE log p(x), amortization gap and (for numeric data)
     posterior predictive checks of ``est`` on ``data``. A semi-supervised VAE is diagnosed as
     the generative model of x alone: its labels are marginalised (the mixture prior p(z) in
     log p(x); q(y|x) from its classifier in the bound, :func:`biovae.objectives.rate_terms`).
-    ``data`` is anything an estimator takes (a Dataset, an AnnData, an array, a DataFrame)."""
+    ``data`` is anything an estimator takes (a Dataset, an AnnData, an array, a DataFrame).
+    ``say`` (e.g. ``print``) is told of the work ahead and of each diagnostic as it starts:
+    on many records they take minutes each."""
+    say = say or (lambda message: None)
     if not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
     data = as_dataset(data, layer=est.config_.data.layer)
@@ -92,17 +100,22 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
     if options.max_records is not None and given > options.max_records:
         data = data.subset(_smallest_keys(data.ids, options.max_records, seed, "records"))
     batches = est.batches(data)
+    say(_work_ahead(len(data), options, _no_predictive_check(est.model_.likelihood, 1) is None))
     # Monte-Carlo draws keyed to (seed, record id, diagnostic): a record's numbers do not depend
     # on the other records nor their order, and the IWAE draws are those of `score --iwae K`
     with seeded(seed):  # (nothing else here should draw, but a stray draw stays reproducible)
+        say(f"diagnose: rate and distortion ({options.rd_samples} draws per record)")
         rd = rate_distortion(
             model, _keyed(batches, data.ids, seed, "rate-distortion"), options.rd_samples
         )
+        say("diagnose: mutual information and active units")
         mi = mutual_information(model, _keyed(batches, data.ids, seed, "mutual-info"))
         active, variances = active_units(est, data)
         collapse = collapse_report(rd.kl_nk.mean(0), variances, active, mi, est.config_)
+        say(f"diagnose: log p(x) by IWAE ({options.iwae_k} draws per record)")
         ll = log_likelihood(model, _keyed(batches, data.ids, seed, ""), k=options.iwae_k)
         subset = data.subset(_smallest_keys(data.ids, options.gap_records, seed, "gap-records"))
+        say(f"diagnose: amortization gap ({len(subset)} records, {options.gap_steps} steps)")
         gap = amortization_gap(
             model,
             _keyed(est.batches(subset), subset.ids, seed, "gap"),
@@ -122,6 +135,7 @@ def diagnose(est: Any, data: Any, options: DiagnoseOptions = DiagnoseOptions()) 
         out["predictive_skipped"] = skipped
         return out
     with seeded(options.seed):  # numeric data: per-feature checks over the observed entries
+        say(f"diagnose: posterior predictive checks ({options.ppc_replicates} replicates)")
         out["predictive"] = posterior_predictive(model, batches, options.ppc_replicates).to_dict()
     return out
 
@@ -133,6 +147,21 @@ def _no_predictive_check(lik: Any, replicates: int) -> str | None:
     if lik.data_dtype != torch.float32:
         return "not run: it compares per-feature statistics of numeric data, not letters"
     return None
+
+
+#: Records beyond which the note of the work ahead points to ``max_records``.
+MANY_RECORDS = 10_000
+
+
+def _work_ahead(n: int, options: DiagnoseOptions, predictive: bool) -> str:
+    """The note of what ``diagnose`` is about to do: one decoder pass over the records per draw
+    (R–D draws, IWAE samples, predictive replicates), so the time grows with records × draws."""
+    ppc = options.ppc_replicates if predictive else 0
+    draws = options.rd_samples + options.iwae_k + ppc
+    note = f"diagnose: {n:,} records, {draws:,} decoded draws of each (time grows with both)"
+    if options.max_records is None and n > MANY_RECORDS:
+        note += f"; max_records (--max-records) diagnoses fewer, e.g. {MANY_RECORDS:,}"
+    return note
 
 
 def _keyed(passes: BatchPasses, ids: Sequence[object], seed: int, stream: str) -> BatchPasses:

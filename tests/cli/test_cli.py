@@ -57,11 +57,12 @@ def test_fit_embed_sample_score_on_counts(cellbench_model, fixtures, tmp_path, c
     rc, _, err = run(capsys, "sample", cellbench_model, "-n", 2, "--out", tmp_path / "g.fasta")
     assert rc == 2 and "samples are a table, not sequences" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g.fasta").exists()
-    rc, _, _ = run(
+    rc, _, err = run(
         capsys, "score", cellbench_model, data, "--iwae", 20, "--out", tmp_path / "sc.csv"
     )
     sc = pd.read_csv(tmp_path / "sc.csv")
     assert rc == 0 and list(sc.columns) == ["id", "elbo", "iwae_20"]
+    assert "IWAE-20 of 100 records (20 draws of each)" in err  # minutes on 10^5: not in silence
     assert (sc["elbo"] < 0).all()
     assert sc["iwae_20"].mean() >= sc["elbo"].mean() - 1.0
 

@@ -194,6 +194,33 @@ def test_diagnose_max_records_names_the_subsample(small_model, tmp_path, capsys)
     assert f"7 of the {given} records" in (tmp_path / "d" / "diagnostics.html").read_text()
 
 
+def test_diagnose_says_what_it_is_doing_unless_quiet(small_model, tmp_path, capsys):
+    # each diagnostic is a pass over the records per draw: minutes each on 10^5 cells, which
+    # ran in silence (16 minutes on 50,000 cells with --iwae 20 and not a line)
+    args = ("diagnose", small_model / "m", small_model / "d.tsv", "--iwae", 5,
+            "--gap-records", 2, "--gap-steps", 2)  # fmt: skip
+    rc, _, err = run(capsys, *args, "--out", tmp_path / "d")
+    assert rc == 0
+    lines = err.splitlines()
+    assert lines[0].startswith("diagnose: 30 records, 51 decoded draws of each")
+    assert "--max-records" not in lines[0]  # few records: no hint
+    assert any("log p(x) by IWAE (5 draws per record)" in line for line in lines)
+    assert any("amortization gap (2 records, 2 steps)" in line for line in lines)
+    rc, _, err = run(capsys, *args, "--out", tmp_path / "q", "--quiet")
+    assert rc == 0 and err == ""
+
+
+def test_diagnose_points_many_records_to_max_records(monkeypatch):
+    import biovae.diagnose as diag
+
+    monkeypatch.setattr(diag, "MANY_RECORDS", 10)
+    note = diag._work_ahead(11, DiagnoseOptions(iwae_k=4, rd_samples=2, ppc_replicates=3), True)
+    assert note.startswith("diagnose: 11 records, 9 decoded draws of each")
+    assert "--max-records" in note
+    chosen = DiagnoseOptions(max_records=11)
+    assert "--max-records" not in diag._work_ahead(11, chosen, True)
+
+
 def test_a_page_that_cannot_be_drawn_leaves_the_earlier_results_as_they_were(
     small_model, tmp_path, capsys, monkeypatch
 ):

@@ -272,7 +272,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         )
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
-    if args.iwae > 1:
+    if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
+        _say(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
     units = _score_units(est, ds)
     if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness

@@ -68,7 +68,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     ds = read_input(args.data, model_data_config(est, args))
     cfg = est.config_.model
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
-    results = {"model": model, **diagnose(est, ds, options)}
+    say = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    results = {"model": model, **diagnose(est, ds, options, say)}
     html = _write_results(out, "diagnostics", results, f"Diagnostics of {args.model}")
     print(html)
     return 0
