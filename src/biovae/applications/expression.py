@@ -115,10 +115,11 @@ def expression(
     c_ref = None
     if batch_key:
         c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference, ds.source, ds.ids)
-    out, start = [], 0
+    # written in place: one dense (records × genes) array at the peak, not pieces and their join
+    out, start = np.empty((len(ds), int(np.prod(est.schema_.data_shape))), np.float32), 0
     for b in est.batches(ds):
         c_dec = b.c if c_ref is None else c_ref[start : start + len(b)]
-        start += len(b)
         params = model.decoder.params(model.encode(b.x, b.c).mean, c_dec)
-        out.append(library_size * model.likelihood.frequencies(params))
-    return torch.cat(out).numpy()
+        out[start : start + len(b)] = library_size * model.likelihood.frequencies(params)
+        start += len(b)
+    return out

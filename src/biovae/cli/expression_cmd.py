@@ -88,7 +88,7 @@ def cmd_expression(args: argparse.Namespace) -> int:
     }
     fmt = (data.format or infer_format(args.data)).lower()
     source = args.data if fmt == "h5ad" else None
-    _write(out, ds, est.schema_.features, values.astype(np.float32), settings, source)
+    _write(out, ds, est.schema_.features, values.astype(np.float32, copy=False), settings, source)
     print(out)
     return 0
 
