@@ -148,7 +148,23 @@ def test_integration_metrics_order_mixed_above_separated():
         "label_asw",
         "ari",
         "nmi",
+        "n_records",
     }
+
+
+def test_max_records_scores_a_seeded_subsample_and_says_so():
+    """The silhouettes compare all pairs (minutes at 10^5 cells): max_records scores a random
+    subsample, the same one for each metric and seed, and the result names its size."""
+    emb, batch = mixed(400)
+    types = np.repeat(["t1", "t2"], 200)
+    whole = im.integration_metrics(emb, batch, types)
+    part = im.integration_metrics(emb, batch, types, max_records=100)
+    assert whole["n_records"] == 400 and "subsampled_from" not in whole
+    assert part["n_records"] == 100 and part["subsampled_from"] == 400
+    assert part == im.integration_metrics(emb, batch, types, max_records=100)  # seeded
+    pick = np.sort(np.random.default_rng(0).choice(400, 100, replace=False))
+    assert part["label_asw"] == pytest.approx(im.label_asw(emb[pick], types[pick]))
+    assert im.integration_metrics(emb, batch, types, max_records=400) == whole
 
 
 def test_bad_inputs_are_one_line_errors():
