@@ -245,6 +245,25 @@ def test_fit_refuses_a_config_it_would_replace(fixtures, tmp_path, capsys, toml,
     assert len(err.splitlines()) == 1 and message in err and not (tmp_path / "m").exists()
 
 
+def test_fit_reads_a_trajectory_reference_with_the_topology(fixtures, tmp_path, capsys):
+    import MDAnalysis as mda
+
+    from biovae.structure_estimator import ConformationVAE
+
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    dcd = tmp_path / "ubq.dcd"
+    universe = mda.Universe(str(pdb))
+    with mda.Writer(str(dcd), universe.atoms.n_atoms) as writer:
+        for _ in universe.trajectory[::-1]:  # the reference's first frame: the PDB's last
+            writer.write(universe.atoms)
+    model = tmp_path / "m"
+    args = ["structure", "fit", str(pdb), "--reference", str(dcd), "--topology", str(pdb)]
+    assert main([*args, "--out", str(model), *FAST]) == 0, capsys.readouterr().err
+    last = universe.trajectory[-1].positions
+    reference = ConformationVAE.load(model).reference_
+    np.testing.assert_allclose(reference, last - last.mean(0), atol=1e-3)
+
+
 def test_validate_reads_a_trajectory_with_its_topology(shared_data, tmp_path, capsys):
     from biovae.data.structure import read_structures
 

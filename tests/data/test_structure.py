@@ -27,6 +27,19 @@ def test_pdb_round_trip(fixtures_dir, tmp_path):
     assert back.res_names == s.res_names and back.atom_names == s.atom_names
 
 
+def test_four_letter_residue_names_read_back_whole(tmp_path):
+    # force-field terminal names (AMBER NALA, CALA) fill columns 18-21; cut to three letters
+    # (NAL, CAL) they read back as no amino acid and the written model loses those residues
+    coords = np.arange(15, dtype=np.float32).reshape(1, 5, 3) * 2.5
+    names = ("NALA", "GLY", "HIE", "ALA", "CALA")
+    s = Structures(coords, ("CA",) * 5, names, np.arange(1, 6), ("B",) * 5)
+    back = read_structures(write_pdb(tmp_path / "terminal.pdb", s))
+    assert back.res_names == names and back.chain_ids == s.chain_ids
+    np.testing.assert_allclose(back.coords, coords, atol=1e-3)
+    with pytest.raises(DataError, match="residue name 'ALANI' has more than four letters"):
+        pdb_text(Structures(coords[:, :1], ("CA",), ("ALANI",), np.array([1]), ("A",)))
+
+
 def test_bad_inputs_are_one_line_errors(fixtures_dir, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_structures(tmp_path / "traj.dcd")

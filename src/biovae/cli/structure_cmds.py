@@ -112,7 +112,10 @@ def _fit(actions) -> None:
         "Gaussian whose mean keeps 3.8 Å virtual bonds (default)",
     )
     p.add_argument(
-        "--reference", metavar="PDB", help="superpose onto this (default: the first frame)"
+        "--reference",
+        metavar="PDB",
+        help="superpose onto this structure's first frame (default: the first frame of the "
+        "data; a trajectory is read with --topology)",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument("--report", metavar="HTML", help="also write the report on the training frames")
@@ -212,7 +215,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     structures = read_structures(args.data, args.topology, args.select, chains)
     reference = None
     if args.reference:  # superposed atom by atom: the same atoms as the frames, as validate's
-        ref = read_structures(args.reference, None, args.select, chains)
+        ref = read_structures(args.reference, _topology(args.reference, args), args.select, chains)
         fix = "pass a reference of the same protein (--select as for the frames)"
         check_same_atoms(ref, structures, fix, args.data)
         reference = ref.coords[0]

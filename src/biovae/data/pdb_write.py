@@ -25,8 +25,11 @@ def pdb_text(structures: Structures) -> str:
     """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
     fixed-width format cannot hold (more than 9999 models, coordinates beyond −999.999 …
     9999.999 Å, residue numbers beyond −999 … 9999, chain ids or insertion codes of several
-    letters) is a one-line error, not a file that reads back wrong. The insertion code is
-    column 27 of each ATOM record."""
+    letters, residue names of more than four) is a one-line error, not a file that reads back
+    wrong. The insertion code is column 27 of each ATOM record; a four-letter residue name
+    (force-field names such as NALA, CALA) fills columns 18–21, as MDAnalysis, CHARMM and
+    GROMACS write and read it, rather than being cut to a name that reads back as another
+    residue or none."""
     s = structures
     _check_pdb_fields(s)
     lines = []
@@ -35,8 +38,10 @@ def pdb_text(structures: Structures) -> str:
         for i, (x, y, z) in enumerate(xyz):
             name = s.atom_names[i]
             name = f" {name:<3s}" if len(name) < 4 else name[:4]
+            res = s.res_names[i]
+            res = f"{res:>3s} " if len(res) < 4 else res  # columns 18-20 (21 blank) or 18-21
             lines.append(
-                f"ATOM  {(i + 1) % 100000:5d} {name:4s} {s.res_names[i][:3]:>3s} "
+                f"ATOM  {(i + 1) % 100000:5d} {name:4s} {res}"
                 f"{s.chain_ids[i] or NO_CHAIN}{int(s.res_ids[i]):4d}{s.icodes[i] or ' '}   "
                 f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
             )
@@ -53,6 +58,9 @@ def _check_pdb_fields(s: Structures) -> None:
         raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
     if len(s.res_ids) and not ((s.res_ids >= -999).all() and (s.res_ids <= 9999).all()):
         raise DataError(f"{where}: a residue number lies outside −999 … 9999; renumber them")
+    long = [r for r in s.res_names if len(r) > 4]
+    if long:
+        raise DataError(f"{where}: residue name {long[0]!r} has more than four letters; rename it")
     long = [c for c in s.chain_ids if len(c) > 1]
     if long:
         raise DataError(f"{where}: chain id {long[0]!r} has more than one letter; rename it")
