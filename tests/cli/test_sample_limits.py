@@ -79,10 +79,19 @@ def test_structure_sample_refuses_huge_draws_and_bad_seeds(tmp_path, capsys):
     pdb, model = FIXTURES / "ubiquitin_2k39_ca_12.pdb", tmp_path / "m"
     assert main(["structure", "fit", str(pdb), "--out", str(model), *FAST]) == 0
     out = tmp_path / "s.pdb"
-    for extra, why in ((["-n", 10**11], "memory"), (["-n", 2, "--seed", 2**64], "2**63")):
+    # -n beyond a PDB file's 9999 models is refused before any draw (it decoded them all first)
+    for extra, why in (
+        (["-n", 10**11], "at most 9999 models"),
+        (["-n", 2, "--seed", 2**64], "2**63"),
+    ):
         rc, _, err = run(capsys, "structure", "sample", model, *extra, "--out", out)
         assert rc == 2 and why in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists()
+    from biovae.errors import ConfigError
+    from biovae.structure_estimator import ConformationVAE
+
+    with pytest.raises(ConfigError, match="memory"):  # the Python API writes no PDB
+        ConformationVAE.load(model).sample_latent(10**11)
 
 
 def test_sampling_an_autoencoder_warns_that_it_has_no_prior(models, tmp_path, capsys):

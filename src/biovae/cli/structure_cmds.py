@@ -273,12 +273,14 @@ def _model_and_frames(args: argparse.Namespace, least: int = 1):
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from biovae.data.pdb_write import check_model_count
     from biovae.data.structure import write_pdb
     from biovae.structure_estimator import ConformationVAE
 
     out = check_output(args.out, (".pdb",))
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
+    check_model_count(args.n, "-n")  # before decoding them all
     model = ConformationVAE.load(args.model)
     write_pdb(out, model.structures(model.sample(args.n, args.seed)))
     print(out)
@@ -286,10 +288,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    from biovae.data.pdb_write import check_model_count
     from biovae.data.structure import read_structures, write_pdb
     from biovae.structure_estimator import ConformationVAE
 
     out = check_output(args.out, (".pdb",))
+    check_model_count(args.steps, "--steps")
     model = ConformationVAE.load(args.model)
     select, chains = model.selection(), _chains(args, model)
     start = read_structures(args.start, _topology(args.start, args), select, chains)

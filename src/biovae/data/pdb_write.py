@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from biovae.data.structure import Structures
 
 
+#: MODEL serial numbers have four columns (11-14)
+MAX_MODELS = 9999
+
+
+def check_model_count(n: int, what: str) -> None:
+    """A one-line error, before any work, for more frames than one PDB file can number."""
+    if n > MAX_MODELS:
+        raise DataError(f"{what} is {n}, but a PDB file holds at most {MAX_MODELS} models")
+
+
 def write_pdb(path: str | Path, structures: Structures) -> Path:
     """Write every frame as one MODEL of a PDB file (atomically); opens in PyMOL/ChimeraX."""
     with atomic_open(path, "w") as fh:  # compressed for a .gz name, like every output
@@ -52,7 +62,7 @@ def pdb_text(structures: Structures) -> str:
 
 def _check_pdb_fields(s: Structures) -> None:
     where = f"{s.source or 'structures'}: cannot write PDB"
-    if len(s) > 9999:  # columns 11-14 of MODEL: model 10000 would run into the next field
+    if len(s) > MAX_MODELS:  # columns 11-14 of MODEL: model 10000 would run into the next field
         raise DataError(f"{where}: {len(s)} models, at most 9999 fit; write them to several files")
     if len(s) and not ((s.coords > -999.9995).all() and (s.coords < 9999.9995).all()):
         raise DataError(f"{where}: a coordinate lies outside −999.999 … 9999.999 Å")
