@@ -204,3 +204,60 @@ def test_one_covariate_cannot_be_both_technical_and_biological():
     z, labels = two_groups(n=50)
     with pytest.raises(DataError, match="'g' is named both technical and biological"):
         audit(z, {"g": labels}, ["g"], ["g"])
+
+
+def noise_audit(n: int, seed: int) -> dict:
+    """Balanced batch b0/b1 and condition c0/c1 drawn independently of pure-noise latents."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 8))
+    batch = np.array([f"b{i}" for i in rng.permutation(np.arange(n) % 2)])
+    condition = np.array([f"c{i}" for i in rng.permutation(np.arange(n) % 2)])
+    return audit(z, {"batch": batch, "condition": condition}, ["batch"], ["condition"])
+
+
+def test_pure_noise_gives_no_dominance_verdict():
+    # before: κ 0.1 apart by chance alone made "batch dominates the map" in 13 of 40 seeds
+    verdicts = [noise_audit(60, seed)["verdict"] for seed in range(30)]
+    assert sum(v["technical_dominates"] for v in verdicts) <= 1
+    assert sum("beyond chance" in v["text"] for v in verdicts) >= 20, verdicts[0]["text"]
+
+
+def test_skill_standard_errors_match_the_spread_over_repeats():
+    kappas, ses = [], []
+    for seed in range(30):
+        batch = noise_audit(120, seed)["covariates"]["batch"]
+        kappas.append(batch["kappa"])
+        ses.append(batch["kappa_se"])
+    assert 0.6 < np.mean(ses) / np.std(kappas) < 1.6, (np.mean(ses), np.std(kappas))
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 3))
+    r2 = audit_covariate(z, z[:, 0] + rng.normal(size=200))
+    assert 0.01 < r2["r2_se"] < 0.15
+    # a majority-only prediction (recalls 1 and 0) is not certain: its error is not zero
+    rare = audit_covariate(z, np.array(["common"] * 190 + ["rare"] * 10))
+    assert rare["balanced_accuracy"] == 0.5 and rare["balanced_accuracy_se"] > 0.02
+
+
+def test_a_batch_holding_one_condition_is_confounded_not_dominant():
+    rng = np.random.default_rng(4)
+    batch = np.repeat(["b0", "b1", "b2"], 60)
+    condition = np.where(batch == "b0", "control", "CRC")  # every batch holds one condition
+    z = rng.normal(size=(180, 4))
+    z[:, 1] += 3.0 * (batch == "b1") - 3.0 * (batch == "b2")
+    cols = {"batch": batch, "condition": condition}
+    v = audit(z, cols, ["batch"], ["condition"])["verdict"]
+    assert v["confounded"] and not v["technical_dominates"]
+    assert "confounded" in v["text"] and "cannot tell" in v["text"]
+    condition = condition.copy()
+    condition[[60, 120]] = "control"  # one record breaks the nesting: a verdict again
+    v = audit(z, {"batch": batch, "condition": condition}, ["batch"], ["condition"])["verdict"]
+    assert not v["confounded"] and v["technical_dominates"]
+
+
+def test_fewer_than_two_folds_is_a_config_error_not_a_rare_level():
+    from biovae.errors import ConfigError
+
+    z, labels = two_groups(n=60)
+    for values in (labels, z[:, 0] + 1.0):  # before: "level 'a' has a single record"
+        with pytest.raises(ConfigError, match=r"n_splits must be >= 2 .*got 1"):
+            audit_covariate(z, values, n_splits=1)

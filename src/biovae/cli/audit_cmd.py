@@ -117,9 +117,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             fh.write(html)
     for name, r in result["covariates"].items():
         skill = r.get("balanced_accuracy", r.get("r2"))
+        se = r.get("balanced_accuracy_se", r.get("r2_se"))
         rare = r["rare_levels"]
         note = f"; left out levels with one record: {', '.join(rare)}" if rare else ""
-        print(f"{name}: {skill:.3f} ({r['kind']}{note})", file=sys.stderr)
+        print(f"{name}: {skill:.3f} ± {se:.3f} ({r['kind']}{note})", file=sys.stderr)
     if "verdict" in result:
         print(result["verdict"]["text"], file=sys.stderr)
     print(out / "audit.json")

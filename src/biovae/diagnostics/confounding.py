@@ -13,8 +13,12 @@ simple classifier predicts it from the posterior means E_q[z|x]:
   chance: Kruskal–Wallis (the Mann–Whitney test for two levels) or Spearman p-value below
   0.05 / k, Bonferroni over the k dimensions (with a rare level an AUROC of 0.65 alone is
   chance: for 5 of 150 records a quarter of pure-noise dimensions reach it);
-* verdict: the *technical* covariate dominates the *biological* one when its chance-corrected
-  balanced accuracy κ = (BA − 1/L)/(1 − 1/L) exceeds the biological κ by ``margin``.
+* uncertainty: the standard error of each skill (balanced accuracy: each level's recall a
+  binomial proportion; R²: the delta method on the squared errors);
+* verdict (:mod:`biovae.diagnostics.confounding_verdict`): the *technical* covariate dominates
+  the *biological* one when its chance-corrected balanced accuracy κ = (BA − 1/L)/(1 − 1/L)
+  exceeds the biological κ by ``margin`` and by twice the standard error of the difference,
+  and the two are not confounded (every level of one holding a single level of the other).
 
 Functions take plain arrays (latent means and covariate columns) so the audit works for any
 model of any modality. scikit-learn is imported lazily (``pip install biovae[report]``).
@@ -27,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from biovae.errors import DataError, require
+from biovae.diagnostics.confounding_verdict import verdict
+from biovae.errors import ConfigError, DataError, require
 from biovae.levels import level_text
 
 #: A dimension "carries" a covariate when its univariate symmetric AUROC reaches this ...
@@ -40,7 +45,10 @@ CARRY_RHO = 0.3
 MAX_LEVELS = 50
 
 
-def _sklearn():
+def _sklearn(n_splits: int) -> None:
+    """scikit-learn, and a fold count it can cross-validate with."""
+    if n_splits < 2:
+        raise ConfigError(f"n_splits must be >= 2 (cross-validation folds), got {n_splits}")
     require("sklearn", "report")
 
 
@@ -132,7 +140,7 @@ def categorical_predictability(
     z: np.ndarray, labels: np.ndarray, n_splits: int = 5, seed: int = 0
 ) -> dict[str, Any]:
     """Cross-validated balanced accuracy and AUROC of predicting ``labels`` from ``z``."""
-    _sklearn()
+    _sklearn(n_splits)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -158,6 +166,7 @@ def categorical_predictability(
     else:
         auroc = float(roc_auc_score(labels, proba, multi_class="ovr", average="macro"))
     bal = float(balanced_accuracy_score(labels, predicted))
+    bal_se = balanced_accuracy_se(labels, predicted)
     chance = 1.0 / len(levels)
     return {
         "kind": "categorical",
@@ -165,8 +174,10 @@ def categorical_predictability(
         "counts": [int(c) for c in counts],
         "folds": folds,
         "balanced_accuracy": bal,
+        "balanced_accuracy_se": bal_se,
         "chance": chance,
         "kappa": (bal - chance) / (1.0 - chance),
+        "kappa_se": bal_se / (1.0 - chance),
         "auroc": auroc,
     }
 
@@ -175,7 +186,7 @@ def continuous_predictability(
     z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
 ) -> dict[str, Any]:
     """Cross-validated R² of ridge regression of ``values`` on ``z``."""
-    _sklearn()
+    _sklearn(n_splits)
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold, cross_val_predict
@@ -183,7 +194,25 @@ def continuous_predictability(
     y = np.asarray(values, dtype=np.float64)
     cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
     pred = cross_val_predict(RidgeCV(alphas=np.logspace(-3, 3, 13)), z, y, cv=cv)
-    return {"kind": "continuous", "r2": float(r2_score(y, pred)), "folds": cv.n_splits}
+    # R² = 1 − mean(e²)/var(y): its standard error by the delta method on the squared errors
+    r2_se = float(np.std((y - pred) ** 2) / np.sqrt(len(y)) / max(np.var(y), 1e-300))
+    return {
+        "kind": "continuous",
+        "r2": float(r2_score(y, pred)),
+        "r2_se": r2_se,
+        "folds": cv.n_splits,
+    }
+
+
+def balanced_accuracy_se(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Standard error of the balanced accuracy: the mean over L levels of recalls, each a
+    binomial proportion, SE = √(Σ p(1 − p)/n) / L with a pseudo-count per outcome
+    (p = (hits + 1)/(n + 2)), so that a recall of 0 or 1 on few records is not certain."""
+    levels = np.unique(labels)
+    n = np.asarray([(labels == lv).sum() for lv in levels], dtype=np.float64)
+    hits = np.asarray([(predicted[labels == lv] == lv).sum() for lv in levels])
+    p = (hits + 1.0) / (n + 2.0)
+    return float(np.sqrt(np.sum(p * (1.0 - p) / (n + 2.0))) / len(levels))
 
 
 def _single_record_levels(labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -278,7 +307,8 @@ def audit(
     technical, biological
         Names among ``covariates`` (e.g. ``studyID`` and ``study_condition``).
     margin
-        How much larger the technical κ must be for the verdict "technical dominates".
+        How much larger the technical κ must be for the verdict "technical dominates" (and
+        larger than twice the standard error of the difference).
     categorical
         Names audited as categorical whatever their values (and technical covariates coded by
         whole numbers, :func:`looks_like_codes`: a batch coded 0..11 is 12 batches, not a
@@ -309,40 +339,27 @@ def audit(
     out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
     out["covariates"] = results
     if technical and biological:
-        out["verdict"] = verdict(results, technical, biological, margin)
+        confounded = {
+            (t, b): nested_levels(t, covariates[t], b, covariates[b])
+            for t in technical
+            for b in biological
+            if results[t]["kind"] == results[b]["kind"] == "categorical"
+        }
+        out["verdict"] = verdict(results, technical, biological, margin, confounded)
     return out
 
 
-def _skill(result: Mapping[str, Any]) -> float:
-    return float(result["kappa"] if result["kind"] == "categorical" else result["r2"])
-
-
-def verdict(
-    results: Mapping[str, Mapping[str, Any]],
-    technical: Sequence[str],
-    biological: Sequence[str],
-    margin: float = 0.1,
-) -> dict[str, Any]:
-    """Does the best-predicted technical covariate dominate the best biological one?"""
-    tech = max(technical, key=lambda n: _skill(results[n]))
-    bio = max(biological, key=lambda n: _skill(results[n]))
-    t, b = _skill(results[tech]), _skill(results[bio])
-    dominated = t > b + margin
-    shared = sorted(
-        set(results[tech]["carrying_dimensions"]) & set(results[bio]["carrying_dimensions"])
-    )
-    text = (
-        f"technical covariate {tech!r} dominates the map (chance-corrected skill {t:.2f} vs "
-        f"{b:.2f} for {bio!r}); condition on it or guide the map with labels"
-        if dominated
-        else f"{tech!r} does not dominate {bio!r} (chance-corrected skill {t:.2f} vs {b:.2f})"
-    )
-    return {
-        "technical": tech,
-        "biological": bio,
-        "technical_skill": t,
-        "biological_skill": b,
-        "technical_dominates": bool(dominated),
-        "shared_dimensions": shared,
-        "text": text,
-    }
+def nested_levels(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> str | None:
+    """``"every <a> level holds a single <b> level"`` (or the other way round) when the
+    levels of two categorical covariates nest over the records where both are given, else
+    None."""
+    keep = ~is_missing(a) & ~is_missing(b)
+    if not keep.any():
+        return None
+    ta, tb = level_text(np.asarray(a)[keep]), level_text(np.asarray(b)[keep])
+    pairs = len(set(zip(ta, tb)))
+    if pairs == len(set(ta)):
+        return f"every {a_name} level holds a single {b_name} level"
+    if pairs == len(set(tb)):
+        return f"every {b_name} level holds a single {a_name} level"
+    return None

@@ -27,16 +27,21 @@ class AuditPanel:
     colour_by: Mapping[str, np.ndarray]
 
 
+def _se(result: Mapping[str, Any], key: str) -> str:
+    """`` ± SE`` where the result holds one (audits saved before it had none)."""
+    return f" ± {result[key]:.3f}" if key in result else ""
+
+
 def _table(result: Mapping[str, Any]) -> str:
     rows = []
     for name, r in result["covariates"].items():
         if r["kind"] == "categorical":
             skill = (
-                f"balanced accuracy {r['balanced_accuracy']:.3f} (chance {r['chance']:.3f}), "
-                f"AUROC {r['auroc']:.3f}"
+                f"balanced accuracy {r['balanced_accuracy']:.3f}{_se(r, 'balanced_accuracy_se')} "
+                f"(chance {r['chance']:.3f}), AUROC {r['auroc']:.3f}"
             )
         else:
-            skill = f"cross-validated R² {r['r2']:.3f}"
+            skill = f"cross-validated R² {r['r2']:.3f}{_se(r, 'r2_se')}"
         dims = ", ".join(f"z{k + 1}" for k in r["carrying_dimensions"][:6]) or "none"
         left = r["missing"] + len(r.get("rare_levels", ()))
         rows.append(
@@ -56,11 +61,14 @@ GUIDE = (
     "from the posterior means by a standardised logistic regression (categories: balanced "
     "accuracy against chance = 1 / levels, and AUROC) or ridge regression (numbers: R²), "
     "cross-validated over the stated number of stratified folds (fewer than asked when a "
-    "level has fewer records). <strong>Carried by</strong>: latent dimensions that alone "
-    "separate the covariate (univariate AUROC ≥ 0.65, or |Spearman ρ| ≥ 0.3) beyond chance "
+    "level has fewer records), ± its binomial standard error. <strong>Carried by</strong>: "
+    "latent dimensions that alone separate the covariate (univariate AUROC ≥ 0.65, or "
+    "|Spearman ρ| ≥ 0.3) beyond chance "
     "(p &lt; 0.05 / dimensions). <strong>n</strong>: records audited; <strong>left out</strong>: "
     "records with the covariate missing, or of a level seen once. The verdict compares the "
-    "chance-corrected skill of the technical and the biological covariate.</p>"
+    "chance-corrected skill of the technical and the biological covariate: a gap within twice "
+    "its standard error, or covariates whose levels nest (each batch one condition), give no "
+    "verdict of dominance.</p>"
 )
 
 
