@@ -116,7 +116,8 @@ def _add_de_parser(sub, make) -> None:
         "--mode",
         choices=("change", "vanilla"),
         default="change",
-        help="change: P(|log2 fold change| ≥ delta), calls at a posterior FDR (default); "
+        help="change: P(log2 fold change ≥ delta) or P(≤ −delta), the larger, calls at a "
+        "posterior FDR (default); "
         "vanilla: P(group 1 > group 2), calls by Bayes factor (scvi-tools' default)",
     )
     p.add_argument(
