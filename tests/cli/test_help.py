@@ -26,3 +26,15 @@ def test_every_option_with_a_default_states_it() -> None:
         if str(default) not in text and "default" not in text:
             silent.append(f"{command} {action.option_strings[0]} (default {default!r})")
     assert not silent, silent
+
+
+def test_an_abbreviated_flag_is_refused_not_read_as_another() -> None:
+    """`biovae fit --iwae 5` silently set --iwae-samples (argparse takes unique prefixes)."""
+    import pytest
+
+    parser = build_parser()
+    for argv in (["fit", "d.csv", "--out", "m", "--iwae", "5"], ["score", "m", "d", "--ou", "x"]):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(argv)
+        assert stop.value.code == 2
+    assert parser.parse_args(["fit", "d.csv", "--out", "m", "--iwae-samples", "5"])

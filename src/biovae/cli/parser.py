@@ -85,7 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     expression_cmd.add_parser(sub, _sub)
     structure_cmds.add_parser(sub)
     variants_cmds.add_parser(sub)
+    _no_abbreviations(p)
     return p
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Flags must be spelled in full, in every command: argparse otherwise takes a prefix, so
+    ``biovae fit --iwae 5`` silently set ``--iwae-samples`` (score's ``--iwae`` is another
+    thing), and a flag added later could change what an old abbreviation means."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _no_abbreviations(child)
 
 
 def _sub(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
