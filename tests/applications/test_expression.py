@@ -9,6 +9,7 @@ import biovae
 from biovae.applications.expression import expression
 from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.errors import ConfigError, DataError
+from tests.applications._depth_model import fit_with_depth
 from tests.conftest import FIXTURES
 
 anndata = pytest.importorskip("anndata")
@@ -132,13 +133,7 @@ def test_a_bad_covariate_under_a_reference_batch_names_the_data_and_record(fitte
     named the source 'reference' and no record id, not the data the user gave."""
     adata, _ = fitted
     adata = adata.copy()
-    adata.obs["depth"] = np.log10(np.asarray(adata.X.sum(1)).ravel() + 1.0)
-    cfg = FitConfig(
-        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
-        train=TrainConfig(epochs=1, batch_size=32),
-        data=DataConfig(batch_key="batch", continuous_covariates=("depth",)),
-    )
-    est = biovae.VAE(likelihood="nb", config=cfg).fit(adata)
+    est = fit_with_depth(adata)
     adata.obs.loc[adata.obs_names[2], "depth"] = np.nan
     ref = adata.obs["batch"].astype(str).iloc[0]
     named = rf"^AnnData: .*'depth'.* record 3 \('{adata.obs_names[2]}'\)"
