@@ -207,7 +207,8 @@ def test_diagnose_says_what_it_is_doing_unless_quiet(small_model, tmp_path, caps
     assert any("log p(x) by IWAE (5 draws per record)" in line for line in lines)
     assert any("amortization gap (2 records, 2 steps)" in line for line in lines)
     rc, _, err = run(capsys, *args, "--out", tmp_path / "q", "--quiet")
-    assert rc == 0 and err == ""
+    # (other libraries' warnings may remain: matplotlib's pyparsing ones on the oldest versions)
+    assert rc == 0 and not [line for line in err.splitlines() if line.startswith("diagnose:")]
 
 
 def test_diagnose_points_many_records_to_max_records(monkeypatch):
