@@ -120,6 +120,6 @@ def expression(
     for b in est.batches(ds):
         c_dec = b.c if c_ref is None else c_ref[start : start + len(b)]
         params = model.decoder.params(model.encode(b.x, b.c).mean, c_dec)
-        out[start : start + len(b)] = library_size * model.likelihood.frequencies(params)
+        out[start : start + len(b)] = (library_size * model.likelihood.frequencies(params)).numpy()
         start += len(b)
     return out
