@@ -225,16 +225,21 @@ def test_sequence_report(tmp_path: Path, fast_render) -> None:
     assert "60 positions" in text
 
 
+def _conditioned_on(pbmc, column: str):
+    """300 PBMC cells and a one-epoch NB VAE conditioned on obs ``column``."""
+    cfg = FitConfig(
+        data=DataConfig(categorical_covariates=(column,)),
+        train=TrainConfig(epochs=1, batch_size=256),
+    )
+    part = pbmc.subset(np.arange(300))
+    return part, biovae.VAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+
+
 def test_marker_genes_are_not_of_the_batch_the_model_is_conditioned_on(
     pbmc, tmp_path, fast_render
 ) -> None:
     # the first text column is the covariate here; markers of batches are not cell types
-    cfg = FitConfig(
-        data=DataConfig(categorical_covariates=("bulk_labels",)),
-        train=TrainConfig(epochs=1, batch_size=256),
-    )
-    part = pbmc.subset(np.arange(300))
-    est = biovae.VAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    part, est = _conditioned_on(pbmc, "bulk_labels")
     text = " ".join(parse(write_report(est, tmp_path / "c.html", data=part)).text)
     assert "Marker genes by louvain" in text and "Marker genes by bulk_labels" not in text
     page = parse(write_report(est, tmp_path / "b.html", data=part, color_by=("bulk_labels",)))
@@ -246,12 +251,7 @@ def test_the_samples_caption_says_what_is_correlated_and_how_a_conditional_model
 ) -> None:
     # counts are compared on log axes and r is that of the log10 means, as the plot says;
     # a conditional model's samples take the covariates of the records they are set against
-    cfg = FitConfig(
-        data=DataConfig(categorical_covariates=("phase",)),
-        train=TrainConfig(epochs=1, batch_size=256),
-    )
-    part = pbmc.subset(np.arange(300))
-    est = biovae.VAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    part, est = _conditioned_on(pbmc, "phase")
     text = " ".join(parse(write_report(est, tmp_path / "c.html", data=part)).text)
     assert "(log axes)" in text and "the correlation of the log10 means is r = " in text
     assert "The model is conditional: each sample is decoded with the covariates" in text

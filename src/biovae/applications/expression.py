@@ -51,17 +51,14 @@ def covariate_levels(est: Any, key: str) -> tuple[str, ...]:
     return cov.categories[cov.categorical.index(key)]
 
 
-def _reference_covariates(
-    est: Any, obs: dict, n: int, key: str, level: str, source: str = "data", ids: Any = None
-) -> torch.Tensor:
-    """Encoded covariates of ``n`` records with column ``key`` set to ``level`` (``source``
-    and the records' ``ids`` name them in errors)."""
-    cov = est.schema_.covariates
+def _reference_level(est: Any, key: str, level: str) -> int:
+    """The index of ``level`` among the levels of categorical covariate ``key`` (a one-line
+    error when it is none of them)."""
     levels = covariate_levels(est, key)
     text = find_level(level, levels)
     if text is None:
         raise DataError(f"{key} has no level {level!r}; choose one of {', '.join(levels)}")
-    return cov.encode({**obs, key: np.full(n, text, dtype=object)}, n, source, ids)
+    return levels.index(text)
 
 
 def check_model(est: Any) -> Any:
@@ -112,13 +109,12 @@ def expression(
         raise ConfigError("give both batch_key and reference for batch-corrected expression")
     library_size = check_library_size(library_size)
     ds = as_dataset(X, obs, layer=est.config_.data.layer if layer is None else layer)
-    c_ref = None
-    if batch_key:
-        c_ref = _reference_covariates(est, ds.obs, len(ds), batch_key, reference, ds.source, ds.ids)
+    ref = _reference_level(est, batch_key, reference) if batch_key else None
+    cov = est.schema_.covariates
     # written in place: one dense (records × genes) array at the peak, not pieces and their join
     out, start = np.empty((len(ds), int(np.prod(est.schema_.data_shape))), np.float32), 0
     for b in est.batches(ds):
-        c_dec = b.c if c_ref is None else c_ref[start : start + len(b)]
+        c_dec = b.c if ref is None else cov.with_level(b.c, batch_key, ref)
         params = model.decoder.params(model.encode(b.x, b.c).mean, c_dec)
         out[start : start + len(b)] = (library_size * model.likelihood.frequencies(params)).numpy()
         start += len(b)

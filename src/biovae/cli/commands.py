@@ -105,14 +105,9 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
 def _resume_hint(ckpt: Path, every: int) -> str:
     """What an interrupted fit left to resume from: its checkpoint's epoch and the flag that
     continues from it, or that there is none (``every``: the checkpoint interval, 0 for off)."""
-    import json
+    from biovae.training.checkpoint import checkpoint_epoch
 
-    from biovae.training.checkpoint import SCALARS
-
-    try:
-        epoch = int(json.loads((ckpt / SCALARS).read_text())["loop"]["epoch"])
-    except (OSError, ValueError, TypeError, KeyError):
-        epoch = None
+    epoch = checkpoint_epoch(ckpt)
     if epoch is not None:
         return (
             f"the checkpoint of epoch {epoch} is kept in {ckpt}: rerun the same command with "

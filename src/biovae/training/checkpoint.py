@@ -80,6 +80,15 @@ def remove_legacy_leftovers(parent: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def checkpoint_epoch(path: Path) -> int | None:
+    """The epoch the checkpoint in folder ``path`` was written after, or None when there is
+    none (or it cannot be read)."""
+    try:
+        return int(json.loads((path / SCALARS).read_text())["loop"]["epoch"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def check_checkpoint_args(path: Path | None, resume: bool, every: int) -> None:
     """Checkpoint arguments that would do nothing are refused, not silently ignored: a resume
     without the folder to resume from (it would train from scratch), a folder without an

@@ -149,6 +149,11 @@ def _own_noise(seed: int, dist: DistContext) -> None:
         torch.manual_seed((seed * 1_000_003 + dist.rank) % 2**63)
 
 
+def _batch_norms(model: nn.Module) -> list[nn.BatchNorm1d]:
+    """The batch-norm layers of ``model`` (they need two records per training batch)."""
+    return [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+
+
 def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig, dist) -> None:
     """Batch norm in training needs two records per batch (one has no variance): refuse
     batches of one record (--batch-size 1, or a process's share of the training records) in a
@@ -159,7 +164,7 @@ def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig,
         return
     was_training = model.training
     model.train()
-    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d) and m.training]
+    norms = [m for m in _batch_norms(model) if m.training]
     model.train(was_training)
     if not norms:
         return
@@ -227,7 +232,7 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
     order = epoch_batches(len(source), config.batch_size, generator, dist.rank, dist.world_size)
     # a single-record batch breaks batch norm: then the last record of the epoch (a different
     # one each epoch, shuffled) waits for the next; layer norm (the default) takes it
-    batch_norm = any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())
+    batch_norm = bool(_batch_norms(net))
     seen = 0
     for step, (idx, batch) in enumerate(prefetched(source, order)):
         first, seen = seen, seen + len(idx)
