@@ -33,7 +33,8 @@ from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
 from biovae.record_noise import checked_seed
-from biovae.training import InMemorySource, epoch_batches
+from biovae.training import epoch_batches
+from biovae.training.sources import make_source, prefetched
 
 
 class PCA(TransformerConventions):
@@ -64,12 +65,21 @@ class PCA(TransformerConventions):
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=dataclasses.replace(model, kind="pca"))
 
-    def _features(self, X: Any, obs: Any) -> torch.Tensor:
-        """Featurised records of ``X``, validated against the fitted model (as in fit)."""
+    def _blocks(self, X: Any, obs: Any) -> list[torch.Tensor] | Any:
+        """Featurised blocks of the records of ``X``, validated against the fitted model (as in
+        fit), read one block at a time (a streamed data set is never read whole)."""
         ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
         check_features(ds, self.schema_)
         check_data(self.likelihood_, ds)
-        return _featurised(ds, self.likelihood_)
+        return _featurised_blocks(ds, self.likelihood_)
+
+    def _per_block(self, X: Any, obs: Any, fn) -> torch.Tensor:
+        """``fn`` of each featurised block of ``X``, joined (rows stay in order)."""
+        fit = self._check()
+        parts = [fn(fit, block) for block in self._blocks(X, obs)]
+        if parts:
+            return torch.cat(parts)
+        return fn(fit, torch.zeros(0, self.likelihood_.n_inputs))  # no records: (0, ...)
 
     def fit(self, X: Any, obs: Any = None) -> PCA:
         """Fit PPCA on ``X``; returns ``self`` (an array ``obs`` is scikit-learn's y, ignored)."""
@@ -80,7 +90,12 @@ class PCA(TransformerConventions):
         )
         check_data(lik, ds)
         try:
-            self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
+            if _streamed(ds):  # larger than memory: two or more passes over the file
+                self.fit_ = ppca.fit_ppca_passes(
+                    lambda: _featurised_blocks(ds, lik), cfg.model.n_latent
+                )
+            else:
+                self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
         except ValueError as exc:
             raise DataError(f"{ds.source}: {exc}; choose a smaller --latent") from exc
         self.config_, self.likelihood_ = cfg, lik
@@ -97,13 +112,18 @@ class PCA(TransformerConventions):
 
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
         """Posterior means E[z|x] (n, n_latent)."""
-        fit = self._check()
-        return self._output(ppca.posterior(fit, self._features(X, obs))[0].float().numpy(), X)
+        z = self._per_block(X, obs, lambda fit, b: ppca.posterior(fit, b)[0].float())
+        return self._output(z.numpy(), X)
 
     def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:
-        fit = self._check()
-        z, _ = ppca.posterior(fit, self._features(X, obs))
-        return self.likelihood_.defeaturize(ppca.reconstruct(fit, z).float()).numpy()
+        lik = self.likelihood_
+        return self._per_block(
+            X,
+            obs,
+            lambda fit, b: lik.defeaturize(
+                ppca.reconstruct(fit, ppca.posterior(fit, b)[0]).float()
+            ),
+        ).numpy()
 
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
         fit = self._check()
@@ -116,8 +136,7 @@ class PCA(TransformerConventions):
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
         """Exact log-likelihood of each featurised record under the fitted PPCA."""
-        fit = self._check()
-        return ppca.log_likelihood(fit, self._features(X, obs)).numpy()
+        return self._per_block(X, obs, ppca.log_likelihood).numpy()
 
     def save(self, path: str | Path) -> Path:
         fit = self._check()
@@ -188,7 +207,21 @@ def _saved_fit(saved: persistence.SavedModel, n_inputs: int) -> ppca.PPCAFit:
     return ppca.PPCAFit(mean, comps, eig, float(noise[0]))
 
 
+def _streamed(ds: Any) -> bool:
+    """Whether the records are left on disk (``--stream``): read block by block."""
+    return hasattr(ds.x, "rows") and hasattr(ds.x, "blocks")
+
+
+def _featurised_blocks(ds: Any, lik: Likelihood):
+    """The likelihood's featurisation of the records, 4,096 at a time, in record order."""
+    src = make_source(ds.x, dtype=lik.data_dtype)
+    for _, batch in prefetched(src, epoch_batches(len(src), 4096, None)):
+        yield lik.featurize(batch.x)
+
+
 def _featurised(ds: Any, lik: Likelihood) -> torch.Tensor:
-    src = InMemorySource(ds.x, dtype=lik.data_dtype)
-    parts = [lik.featurize(src.batch(i).x) for i in epoch_batches(len(src), 4096, None)]
-    return torch.cat(parts or [lik.featurize(src.batch(torch.arange(0)).x)])  # none: (0, f)
+    parts = list(_featurised_blocks(ds, lik))
+    if parts:
+        return torch.cat(parts)
+    src = make_source(ds.x, dtype=lik.data_dtype)
+    return lik.featurize(src.batch(torch.arange(0)).x)  # no records: (0, f)

@@ -14,6 +14,7 @@ PCA runs on the likelihood's featurised data (one-hot sequences, log1p counts).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -49,6 +50,80 @@ def fit_ppca(x_nf: Tensor, n_latent: int) -> PPCAFit:
     k = n_latent
     sigma2 = max((total - float(eig[:k].sum())) / (f - k), 1e-12)
     return PPCAFit(mean, vh[:k].T.contiguous(), eig[:k].clamp_min(sigma2), sigma2)
+
+
+# A streamed fit eigendecomposes the f × f covariance up to this many features (128 MiB in
+# float64); above it, subspace iteration finds the leading k directions in f × l numbers.
+GRAM_FEATURES = 4096
+_SUBSPACE_TOL = 1e-11  # relative change of the top-k Ritz values that ends subspace iteration
+_SUBSPACE_PASSES = 40
+
+
+def fit_ppca_passes(
+    passes: Callable[[], Iterable[Tensor]], n_latent: int, *, gram_features: int = GRAM_FEATURES
+) -> PPCAFit:
+    """Maximum-likelihood PPCA from passes over the rows (``passes()`` yields blocks of them),
+    holding one block and O(f²) numbers — or O(f·k) above ``gram_features`` — never the n × f
+    matrix: data larger than memory. One pass finds the mean; with f ≤ ``gram_features`` a
+    second accumulates the centred covariance, whose eigendecomposition is the in-memory SVD's
+    up to rounding. Above, randomized subspace iteration (Halko, Martinsson & Tropp 2011,
+    algorithm 4.4 on the covariance, 2k + 10 columns, seeded) runs one pass per step until the
+    top-k Ritz values change by less than 1e-11 of the largest (at most 40 passes); the total
+    variance, and so σ², is exact either way."""
+    n, total_sum = 0, None
+    for block in passes():
+        b = block.double()
+        n += len(b)
+        total_sum = b.sum(0) if total_sum is None else total_sum + b.sum(0)
+    f = 0 if total_sum is None else len(total_sum)
+    if n_latent >= min(n, f):
+        raise ValueError(f"PCA needs n_latent < min(records, features) = {min(n, f)}")
+    mean = total_sum / n
+
+    def centred() -> Iterable[Tensor]:
+        return (b.double() - mean for b in passes())
+
+    if f <= gram_features:
+        eig, vecs, total = _covariance_eigh(centred, n, f)
+    else:
+        eig, vecs, total = _subspace_iteration(centred, n, f, n_latent)
+    k = n_latent
+    sigma2 = max((total - float(eig[:k].sum())) / (f - k), 1e-12)
+    return PPCAFit(mean, vecs[:, :k].contiguous(), eig[:k].clamp_min(sigma2), sigma2)
+
+
+def _covariance_eigh(centred, n: int, f: int) -> tuple[Tensor, Tensor, float]:
+    """Eigenvalues (descending), eigenvectors and trace of the 1/n covariance, in one pass."""
+    gram = torch.zeros(f, f, dtype=torch.float64)
+    for d in centred():
+        gram.addmm_(d.T, d)
+    eig, vecs = torch.linalg.eigh(gram / n)
+    return eig.flip(0), vecs.flip(1), float(gram.diagonal().sum()) / n
+
+
+def _subspace_iteration(centred, n: int, f: int, k: int) -> tuple[Tensor, Tensor, float]:
+    """Leading Ritz pairs of the 1/n covariance C by subspace iteration, one pass per step
+    (C Q accumulated block by block as Dᵀ(D Q)), and C's trace from the first pass."""
+    width = min(f, 2 * k + 10)
+    gen = torch.Generator().manual_seed(0)
+    q = torch.linalg.qr(torch.randn(f, width, generator=gen, dtype=torch.float64)).Q
+    total, last = None, None
+    for _ in range(_SUBSPACE_PASSES):
+        cq, sq = torch.zeros(f, width, dtype=torch.float64), 0.0
+        for d in centred():
+            cq.addmm_(d.T, d @ q)
+            if total is None:
+                sq += float((d * d).sum())
+        total = sq / n if total is None else total
+        b = q.T @ cq / n  # Rayleigh–Ritz on span(Q): Qᵀ C Q, symmetric up to rounding
+        ritz, v = torch.linalg.eigh((b + b.T) / 2)
+        ritz, v = ritz.flip(0), v.flip(1)
+        vecs = q @ v
+        if last is not None and bool(((ritz[:k] - last).abs() <= _SUBSPACE_TOL * ritz[0]).all()):
+            break
+        last = ritz[:k].clone()
+        q = torch.linalg.qr(cq).Q
+    return ritz, vecs, total
 
 
 def log_likelihood(fit: PPCAFit, x_nf: Tensor) -> Tensor:
