@@ -54,9 +54,7 @@ def test_too_many_components_for_the_passes_is_a_value_error():
         ppca.fit_ppca_passes(_passes(np.ones((3, 5)), 2), 3)
 
 
-def test_a_streamed_pca_is_the_in_memory_one_without_reading_the_file_whole(
-    tmp_path, monkeypatch
-):
+def test_a_streamed_pca_is_the_in_memory_one_without_reading_the_file_whole(tmp_path, monkeypatch):
     x = np.random.default_rng(0).poisson(3.0, size=(500, 30)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     whole = read_dataset(tmp_path / "x.npy")
