@@ -29,7 +29,8 @@ INTENDED_USE = {
     "dirichlet_multinomial": "Microbial community compositions: a latent map of samples and "
     "log-likelihoods of their taxon counts.",
     "genotype": "Genotypes: the population structure of the individuals and anomaly scores "
-    "(−ELBO per observed locus) for individuals unlike the training populations.",
+    "(−ELBO per locus, biovae score's elbo_per_locus) for individuals unlike the training "
+    "populations.",
     "ca_chain": "Conformational ensembles of one protein: a map of conformations, "
     "interpolation between them and sampled Cα traces.",
 }

@@ -61,8 +61,13 @@ def test_scores_per_observed_locus_and_split_loci_refused(fixtures, tmp_path, ca
     raw = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False).set_index("individual")
     loci = raw.columns.str.rsplit(".", n=1).str[0]
     observed = (raw != "").T.groupby(loci.to_numpy()).all().sum()  # loci with every allele
-    expected = table["elbo"].to_numpy() / observed.loc[table["id"].astype(str)].to_numpy()
-    np.testing.assert_allclose(table["elbo_per_locus"], expected, rtol=1e-6)
+    ids = table["id"].astype(str)
+    n_obs = observed.loc[ids].to_numpy()
+    # the rate KL(q || p) is spread over all 30 loci, the log-likelihood over the observed ones
+    kl = pd.Series(_rates(model, raw.replace("", "nan").to_numpy(float)), raw.index)
+    kl = kl.loc[ids].to_numpy()
+    expected = (table["elbo"].to_numpy() + kl) / n_obs - kl / 30
+    np.testing.assert_allclose(table["elbo_per_locus"], expected, rtol=1e-5)
     assert observed.min() < 30  # some individuals have missing loci: the division matters
     shuffled = tmp_path / "shuffled.tsv"  # allele columns of each locus no longer side by side
     order = [raw.columns[0], *raw.columns[1:][::-1]]
@@ -165,3 +170,42 @@ def test_an_allele_unseen_in_training_or_a_locus_left_out_is_named(fixtures, tmp
         assert main(["score", str(tmp_path / "m"), str(tmp_path / name), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and named in err[0] and not out.exists()
+
+
+def _rates(model, x):
+    """KL(q(z|x) || p(z)) per record of the saved VAE ``model`` for the dense table ``x``."""
+    import torch
+
+    from biovae import VAE
+
+    vae = VAE.load(model).model_
+    with torch.no_grad():
+        qz = vae.encode(torch.as_tensor(x, dtype=torch.float32), None)
+        return torch.distributions.kl_divergence(qz, vae.prior()).numpy()
+
+
+def test_few_observed_calls_are_not_flagged_as_anomalous(tmp_path, capsys):
+    """A low-coverage individual of the training populations: its KL, one cost per record,
+    divided by its 2 observed calls instead of the 100 SNPs made it score below individuals
+    of random genotypes."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    freqs = rng.beta(2, 2, (2, 100))  # two populations' allele frequencies
+    train = rng.binomial(2, freqs[rng.integers(0, 2, 200)]).astype(float)
+    low = rng.binomial(2, freqs[0]).astype(float)
+    low[2:] = np.nan  # two calls observed
+    test = np.vstack([rng.integers(0, 3, (3, 100)), low])
+    for name, x in (("train", train), ("test", test)):
+        table = pd.DataFrame(x, columns=[f"rs{j}" for j in range(100)]).astype("Int64")
+        table.insert(0, "id", [f"{name}{i}" for i in range(len(x))])
+        table.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+    common = ["--id-column", "id", "--allow-missing"]
+    model, scores = tmp_path / "m", tmp_path / "s.csv"
+    fit = ["fit", str(tmp_path / "train.tsv"), *common, "--likelihood", "genotype"]
+    assert main([*fit, "--latent", "4", "--epochs", "30", "--out", str(model), "--quiet"]) == 0
+    args = ["score", str(model), str(tmp_path / "test.tsv"), *common, "--samples", "10"]
+    assert main([*args, "--out", str(scores)]) == 0
+    per_locus = pd.read_csv(scores)["elbo_per_locus"].to_numpy()
+    assert per_locus[3] > per_locus[:3].max()  # the random genotypes are the anomalies

@@ -176,6 +176,7 @@ BAD = {
         vcf("a b a", f"{REC} 0/1 0/1 0/1"),
         "sample id 'a' appears in columns 10 and 12",
     ),
+    "empty_sample": (vcf("a ", f"{REC} 0/1"), "line 2: column 11 of the #CHROM line has no sample"),
     "same_variant": (
         vcf(
             "a", "1 1 rs1 A G . . . GT 0/1", "1 2 rs2 A G . . . GT 0/1", "1 3 rs1 C T . . . GT 1/1"

@@ -272,7 +272,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
     units = _score_units(est, ds)
     if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness
-        name, count = units
+        name, count, total = units
         per = np.where(count > 0, count, np.nan)
         if not count.all():
             _say(
@@ -281,7 +281,12 @@ def cmd_score(args: argparse.Namespace) -> int:
                 f"'{ds.ids[int(np.argmin(count))]}': nothing to score, so their per-{name} "
                 "scores are empty (their elbo is the KL term alone)",
             )
-        columns.update({f"{k}_per_{name}": v / per for k, v in list(columns.items())})
+        # the rate (KL) is one cost per record, not a term per unit: spread over all the
+        # model's units, as for a complete record, not over the few observed of a sparse one
+        rate = _rates(est, ds)
+        columns.update(
+            {f"{k}_per_{name}": (v + rate) / per - rate / total for k, v in list(columns.items())}
+        )
     write_table(out, ds.ids, columns)
     print(out)
     return 0
@@ -299,7 +304,8 @@ def _only_checkpoint_files(folder: Path) -> bool:
 
 
 def _score_units(est, ds):
-    """The likelihood's unit of comparison for scores and each record's count of it, or None."""
+    """The likelihood's unit of comparison for scores, each record's count of it and the
+    count of a complete record, or None."""
     from biovae.likelihoods import Likelihood
 
     model = getattr(est, "model_", None)  # PCA scores features, not a likelihood's terms
@@ -310,7 +316,24 @@ def _score_units(est, ds):
     parts = [model.likelihood.score_units(b) for b in dense]
     if any(p is None for p in parts):
         return None
-    return parts[0][0], np.concatenate([count for _, count in parts])
+    _, complete = model.likelihood.score_units(np.zeros((1, ds.x.shape[1]), np.float32))
+    return parts[0][0], np.concatenate([count for _, count in parts]), int(complete[0])
+
+
+def _rates(est, ds) -> np.ndarray:
+    """Each record's rate, the KL(q(z|x) || p(z)) term of its ELBO (0 for an autoencoder)."""
+    import torch
+
+    from biovae.objectives import rate_terms
+
+    model, parts = est.model_, [np.zeros(0)]
+    if not model.stochastic:
+        return np.zeros(len(ds))
+    with torch.no_grad():
+        for b in est.batches(ds):
+            kl_nk, rest = rate_terms(model, b.x, b.c, model.encode(b.x, b.c))
+            parts.append((kl_nk.sum(-1) + rest).double().numpy())
+    return np.concatenate(parts)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

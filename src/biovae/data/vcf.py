@@ -114,6 +114,11 @@ def _samples(lines: Iterator[tuple[int, bytes]], path: Path) -> list[str]:
         samples = columns[9:]
         seen: dict[str, int] = {}
         for column, sample in enumerate(samples, start=10):
+            if not sample.strip():
+                raise DataError(
+                    f"{path}: line {lineno}: column {column} of the #CHROM line has no sample "
+                    "id (a trailing or doubled tab?); remove the empty column or name its sample"
+                )
             if sample in seen:
                 raise DataError(
                     f"{path}: line {lineno}: sample id '{sample}' appears in columns "

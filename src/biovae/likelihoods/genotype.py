@@ -165,7 +165,8 @@ class Genotype(Likelihood):
 
     def score_units(self, x: np.ndarray) -> tuple[str, np.ndarray]:
         """Observed loci per record: an individual with missing loci has fewer terms in its
-        log-likelihood, so −ELBO per observed locus is the anomaly score that compares."""
+        log-likelihood, so its log-likelihood per observed locus (less the KL per locus of a
+        complete record) is the anomaly score that compares."""
         known = ~np.isnan(np.asarray(x, dtype=np.float64))
         return "locus", np.add.reduceat(known, self.first.numpy(), axis=1).astype(bool).sum(1)
 
