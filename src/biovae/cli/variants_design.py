@@ -34,7 +34,8 @@ def add_design_parser(actions) -> None:
     p.add_argument(
         "--positions",
         metavar="LIST",
-        help="residue numbers to mutate, e.g. 40-60,72 (ranges: their match columns)",
+        help="residue numbers to mutate, e.g. 40-60,72 (ranges: their match columns); a list "
+        "starting with a negative number after '=': --positions=-5--1",
     )
     p.add_argument(
         "--fasta",
@@ -60,7 +61,9 @@ def parse_positions(text: str | None, match: tuple[int, ...]) -> tuple[int, ...]
         return None
     out: list[int] = []
     for part in text.split(","):
-        lo, dash, hi = part.strip().partition("-")
+        # a '-' after the first character joins a range: "-5--1" is -5 to -1
+        lo, dash, hi = part.strip()[1:].partition("-")
+        lo = part.strip()[:1] + lo
         first, last = _number(lo, text), _number(hi, text) if dash else None
         if last is None:
             out.append(first)  # checked against the match columns by design()

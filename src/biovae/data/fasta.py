@@ -23,7 +23,9 @@ from biovae.data import sequences
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
-_RANGE = re.compile(r"/(\d+)-(\d+)$")
+#: ``/START-END`` at the end of an id; START may be 0 or negative (numbering before a mature
+#: chain or a tag), as mutant strings (``M-2A``) allow
+_RANGE = re.compile(r"/(-?\d+)-(-?\d+)$")
 _ALIGNED_EXTENSIONS = (".afa", ".aln")
 
 

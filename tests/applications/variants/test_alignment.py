@@ -67,6 +67,16 @@ def test_a_focus_name_two_records_carry_is_refused(tmp_path):
         assert read_alignment(path, focus="P2").ids[0] == "P2"  # the id as written wins
 
 
+@pytest.mark.parametrize("name", ["f.a2m", "f.a3m"])
+def test_a_zero_or_negative_range_start_numbers_the_residues(tmp_path, name):
+    # '/-2-3' numbers the focus from -2 (it was read as no range: 1..L, silently)
+    text = ">P1/-2-3\nMKaAGL\n>s1\nMK.AGL\n>s2\nMR.AGV\n"
+    aln = read_alignment(write(tmp_path, name, text), focus="P1")
+    assert aln.ids[0] == "P1/-2-3" and aln.positions == (-2, -1, 1, 2, 3)
+    text = ">P1/-5--1\nMKAGL\n>s1\nMKAGV\n>s2\nMRAGV\n"
+    assert read_alignment(write(tmp_path, name, text)).positions == (-5, -4, -3, -2, -1)
+
+
 def test_a3m_and_stockholm_give_the_same_matrix(tmp_path):
     a3m = ">q/1-4\nMWEL\n>s1\nMWkkEL\n>s2\nM-EaL\n"
     sto = "# STOCKHOLM 1.0\nq/1-4 MW..EL\ns1    MWkkEL\n#=GC RF xx..xx\ns2    M-.aEL\n//\n"

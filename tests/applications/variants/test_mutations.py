@@ -47,3 +47,13 @@ def test_single_mutant_scan_covers_every_letter():
     names = mutations.single_mutant_scan(FOCUS, ALPHABET, POSITIONS)
     assert len(names) == 5 * 20 and names[0] == "M10A" and "M10M" in names
     assert mutations.map_mutants(names, FOCUS, ALPHABET, POSITIONS).ok.all()
+
+
+def test_a_stop_or_a_deletion_is_named_not_called_malformed():
+    m = mutations.map_mutants(
+        ["K11*", "K11-", "k11*:G14A", "K11R:M10-"], FOCUS, ALPHABET, POSITIONS
+    )
+    assert not m.ok.any()
+    assert "K11* is a stop" in m.reasons[0] and "K11- is a deletion" in m.reasons[1]
+    assert "K11* is a stop" in m.reasons[2] and "M10- is a deletion" in m.reasons[3]
+    assert not any("malformed" in r for r in m.reasons)

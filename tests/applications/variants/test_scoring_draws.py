@@ -85,6 +85,17 @@ def test_point_mass_posterior_gives_the_mean_weight_scores(bayes):
     assert np.allclose(drawn, means, atol=1e-4)
 
 
+@pytest.mark.parametrize("sampled", [True, False])
+def test_one_sample_has_no_standard_error(bayes, sampled):
+    """A single difference gives no spread: SE unknown (NaN), not 0 as if exact; a synonymous
+    mutant is exact all the same."""
+    aln, model = bayes
+    codes = _mutants(aln)
+    mean, se = scoring.delta_elbo(model, aln.focus, codes, 1, seed=0, sampled_weights=sampled)
+    assert np.isfinite(mean).all() and np.isnan(se[:-1]).all()
+    assert mean[-1] == 0.0 and se[-1] == 0.0
+
+
 def test_map_models_ignore_the_switch():
     from tests.conftest import FIXTURES
 

@@ -3,7 +3,8 @@
 ``A42G`` replaces the focus residue A at residue number 42 by G; multi-mutants join single
 mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` is the focus itself; an empty string is
 malformed (an empty cell is a missing value, not the wild type). A mutant that cannot be mapped
-is kept with the reason, never dropped silently.
+(a stop ``A42*`` or deletion ``A42-`` among them) is kept with the reason, never dropped
+silently.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z])$")
+#: a stop ``*`` or deletion ``-`` as the new letter parses, so its reason says what it is
+_SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*-])$")
 _WILD_TYPE = ("wt", "_wt", "wildtype", "wild_type")
 
 
@@ -75,15 +77,20 @@ def apply(
         if wt != have:
             return focus, f"wild-type letter mismatch at {number}: focus has {have}, not {wt}"
         if new not in alphabet or new == "-":
-            return (
-                focus,
-                f"letter {new} in {wt}{number}{new} is not in the alphabet {alphabet[:-1]}",
-            )
+            return focus, _not_a_letter(f"{wt}{number}{new}", new, alphabet)
         if number in seen:
             return focus, f"residue {number} is mutated twice"
         seen.add(number)
         codes[col] = alphabet.index(new)
     return codes, ""
+
+
+def _not_a_letter(change: str, new: str, alphabet: str) -> str:
+    """Why ``change`` cannot be scored: its new letter is none of the model's."""
+    kind = {"*": "a stop (nonsense) mutation", "-": "a deletion"}.get(new)
+    if kind is None:
+        return f"letter {new} in {change} is not in the alphabet {alphabet[:-1]}"
+    return f"{change} is {kind}; the model scores substitutions by letters of {alphabet[:-1]}"
 
 
 def map_mutants(

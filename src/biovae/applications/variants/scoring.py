@@ -5,9 +5,10 @@ KL(q(z|x) || p(z)) and z_s = μ(x) + σ(x) ε_s. For a model with variational de
 is a draw from q(θ) (``sampled_weights``, the default, as DeepSequence scores: the expected
 ELBO under the weight posterior), otherwise the point estimate or the posterior means. The same
 (ε_s, θ_s), s = 1..S, drawn from the seed, are used for every sequence (common random numbers),
-so the noise of the difference is small; SE = sd_s / √S. The weight KL is the same for every
-sequence and cancels. A mutant identical to the focus (synonymous, e.g. A42A) scores exactly 0
-with SE 0. Ensembles average member scores; SE = √(Σ SE²) / M.
+so the noise of the difference is small; SE = sd_s / √S (NaN for S = 1: no spread to estimate
+it from). The weight KL is the same for every sequence and cancels. A mutant identical to the
+focus (synonymous, e.g. A42A) scores exactly 0 with SE 0. Ensembles average member scores;
+SE = √(Σ SE²) / M.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def delta_elbo(
     else:
         mean, sd = _point_differences(model, wt.to(device), x, eps, chunk)
     se = (sd / n_samples**0.5).cpu().numpy()
+    if n_samples == 1:  # one difference has no spread to estimate its error from: unknown, not 0
+        se = np.full(len(se), np.nan)
     mean = mean.cpu().numpy()
     same = (np.asarray(codes) == np.asarray(focus)[None]).all(1)
     mean[same], se[same] = 0.0, 0.0
