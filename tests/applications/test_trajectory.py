@@ -236,3 +236,18 @@ def test_a_nan_coordinate_or_no_dimension_is_a_one_line_error_naming_the_record(
     # no dimension: numpy's "zero-size array to reduction operation" traceback
     with pytest.raises(DataError, match=r">= 1 dimension, got shape \(50, 0\)"):
         tj.pseudotime(np.zeros((50, 0)))
+
+
+def test_a_piece_joined_only_by_negligible_edges_counts_as_disconnected():
+    emb, t = spiral(200)
+    rng = np.random.default_rng(0)
+    end = emb[np.argmax(t)]
+    # nine records in a tight clump 3 past the curve's end: their neighbour edges to the
+    # curve weigh ~1e-27, so the walk never crosses; their eigenvalue 1 - 2e-16 was dropped
+    # as a stationary state and they got pseudotime 0.513 (mid-curve) without a warning
+    clump = end + np.array([0, 0, 3.0]) + rng.normal(0, 0.01, (9, 3))
+    with pytest.warns(UserWarning, match="9 of 209 records are not connected to the root"):
+        traj = tj.pseudotime(np.concatenate([emb, clump]), root=int(np.argmin(t)))
+    assert np.isnan(traj.pseudotime[200:]).all()
+    alone = tj.pseudotime(emb, root=int(np.argmin(t))).pseudotime
+    np.testing.assert_allclose(traj.pseudotime[:200], alone, atol=1e-9)

@@ -15,8 +15,9 @@ embedding (e.g. posterior means E_q[z|x]):
    dpt(i, r)² = Σ_{l ≥ 1} (λ_l / (1 − λ_l))² (φ_l(i) − φ_l(r))² over the ``n_comps`` leading
    components, and the pseudotime of cell i is dpt(i, root) scaled to [0, 1].
 
-Cells not connected to the root in the kNN graph get NaN; each connected piece of the graph
-has its own diffusion components. On a loop (a cell cycle) the pseudotime is the distance from
+Cells not connected to the root in the kNN graph get NaN (an edge a walk takes with
+probability < 1e-8 from either end counts as none); each connected piece of the graph has its
+own diffusion components. On a loop (a cell cycle) the pseudotime is the distance from
 the root the shorter way round, rising to the opposite side and falling back: no phase. The
 root is a given cell, the cell of a root group at its far end of the first diffusion component,
 or (no root given) the cell at the extreme of the first diffusion component farthest from the
@@ -43,6 +44,10 @@ _DENSE_LIMIT = 4000
 #: Spread (largest range of a coordinate) relative to the largest |coordinate| at or below
 #: which an embedding counts as one point: float64 rounding, not a trajectory.
 _NO_SPREAD = 1e-12
+#: Eigenvalues within this of 1 are stationary states (one per connected piece of the graph);
+#: edges a walk takes with a smaller probability from either end are no edges (see
+#: :func:`_drop_negligible`).
+_STATIONARY = 1e-8
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
         )
     kernel = _knn_kernel(x, n_neighbors)
     q = np.asarray(kernel.sum(1)).ravel()
-    kernel = sp.diags(1 / q) @ kernel @ sp.diags(1 / q)
+    kernel = _drop_negligible(sp.diags(1 / q) @ kernel @ sp.diags(1 / q))
     d = np.asarray(kernel.sum(1)).ravel()
     t_sym = sp.diags(d**-0.5) @ kernel @ sp.diags(d**-0.5)
     n_conn, labels = connected_components(kernel, directed=False)
@@ -147,6 +152,22 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
     else:
         values, vectors = _piecewise_eigenpairs(t_sym.tocsr(), np.sqrt(d), labels, n_comps)
     return DiffusionMap(values, vectors, int(n_conn), labels)
+
+
+def _drop_negligible(kernel: sp.spmatrix) -> sp.csr_matrix:
+    """``kernel`` without the edges a walk takes with probability below :data:`_STATIONARY`
+    from either end (K_ij < tol · min(D_i, D_j)).
+
+    A piece of the graph joined to the rest only by such edges (a clump of records a little
+    past the end of a path, where both ends' kernel widths are small) is left in fewer steps
+    than the eigenvalues' rounding can tell: its eigenvalue 1 − λ < tol was dropped as a
+    stationary state and its records got a mid-range pseudotime of no meaning, silently. As a
+    piece of its own they get NaN and a warning. A record's strongest edge is always kept."""
+    kernel = sp.coo_matrix(kernel)
+    d = np.asarray(kernel.sum(1)).ravel()
+    keep = kernel.data >= _STATIONARY * np.minimum(d[kernel.row], d[kernel.col])
+    rows, cols = kernel.row[keep], kernel.col[keep]
+    return sp.csr_matrix((kernel.data[keep], (rows, cols)), shape=kernel.shape)
 
 
 def _leading_eigenpairs(t_sym: sp.spmatrix, v0: np.ndarray, n_comps: int):
@@ -184,7 +205,7 @@ def dpt_distances(dmap: DiffusionMap, root: int) -> np.ndarray:
     Eigenvalues ≈ 1 belong to stationary states of the graph's components and are left out.
     """
     lam = dmap.eigenvalues
-    use = lam < 1 - 1e-8
+    use = lam < 1 - _STATIONARY
     weight = lam[use] / (1 - lam[use])
     diff = dmap.components[:, use] - dmap.components[root, use]
     out = np.sqrt(((diff * weight) ** 2).sum(1))
@@ -220,7 +241,7 @@ def main_axis(dmap: DiffusionMap, members: np.ndarray) -> np.ndarray:
     """The leading diffusion component that varies over ``members`` (one connected piece of
     the graph): components of eigenvalue 1 are flat on each piece, and those of another piece
     are ≈ 0 on this one."""
-    moving = np.flatnonzero(dmap.eigenvalues < 1 - 1e-8)
+    moving = np.flatnonzero(dmap.eigenvalues < 1 - _STATIONARY)
     for j in moving:
         values = dmap.components[:, j]
         if np.ptp(values[members]) > 1e-6 * np.abs(values).max():
