@@ -40,6 +40,11 @@ class PeerStoppedError(BiovaeError, RuntimeError):
     stopped with it instead of waiting for it. Every process reports it, with its rank."""
 
 
+class LaunchError(ConfigError):
+    """The environment describes a ``torchrun`` launch this process cannot join (``WORLD_SIZE``
+    without ``RANK``, ...). Every process meets its own, so every one says it."""
+
+
 class ModelFileError(BiovaeError, ValueError):
     """A saved model folder is missing, incomplete or from an incompatible version."""
 

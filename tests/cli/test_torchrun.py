@@ -78,3 +78,25 @@ def test_a_write_that_fails_on_rank_0_stops_every_rank_in_one_line(fixtures, tmp
         "why); rank 1 stopped with it"
     ]
     assert list(work.iterdir()) == []  # no model, checkpoint or temporary folder
+
+
+@pytest.mark.parametrize(("world", "rank"), [("2", None), ("2", "1"), ("x", None)])
+def test_a_stray_world_size_is_one_line_from_the_process_that_meets_it(
+    fixtures, tmp_path, capsys, monkeypatch, world, rank
+):
+    """WORLD_SIZE set outside torchrun (no MASTER_ADDR, ...): torch's rendezvous raised a
+    traceback (exit status 1); each process now says what is missing, with its rank, as it
+    may be the only one that meets it, and exits with status 2 having written nothing."""
+    from tests.cli._run import run
+
+    for key in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", world)
+    if rank is not None:
+        monkeypatch.setenv("RANK", rank)
+    out = tmp_path / "m"
+    rc, _, err = run(capsys, "fit", fixtures / "crc_abundance_60x50.tsv", "--out", out)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("is not a number of processes" if world == "x" else "is not set") in err
+    assert (f"(rank {rank}): error:" in err) if rank else err.startswith("biovae fit: error:")
+    assert list(tmp_path.iterdir()) == []

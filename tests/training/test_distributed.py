@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -277,10 +278,43 @@ def one_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_device", lambda i: None)
     monkeypatch.setattr(dist, "init_process_group", _no_group)
-    for key in ("LOCAL_RANK", "LOCAL_WORLD_SIZE", "RANK"):
+    for key in ("LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("WORLD_SIZE", "2")
+    _torchrun_env(monkeypatch)
     return monkeypatch
+
+
+def _torchrun_env(monkeypatch, **env: str) -> None:
+    """What torchrun tells rank 0 of two processes, with ``env`` changed (None: unset)."""
+    given = {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    for key, value in {**given, **env}.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+
+
+@pytest.mark.parametrize(
+    ("env", "msg"),
+    [
+        ({"RANK": None}, "WORLD_SIZE is 2 but RANK is not set"),
+        ({"MASTER_ADDR": None}, "WORLD_SIZE is 2 but MASTER_ADDR is not set"),
+        ({"MASTER_PORT": ""}, "WORLD_SIZE is 2 but MASTER_PORT is not set"),
+        ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' is not a number of processes"),
+        ({"RANK": "2"}, "RANK='2' is not a rank of WORLD_SIZE 2 (0 to 1)"),
+    ],
+)
+def test_a_torchrun_environment_that_cannot_be_joined_is_one_line(monkeypatch, env, msg):
+    """A WORLD_SIZE without the rest of torchrun's variables (one a job scheduler exported for
+    another program, say) was torch's rendezvous traceback ("environment variable RANK
+    expected, but not set"); it is a one-line error before any process group is joined."""
+    from biovae.errors import ConfigError
+
+    _torchrun_env(monkeypatch, **env)
+    monkeypatch.setattr(dist, "init_process_group", _no_group)
+    with pytest.raises(ConfigError, match=re.escape(msg)) as info, launched("cpu"):
+        pass
+    assert "unset WORLD_SIZE to train in one process" in str(info.value)
 
 
 def _no_group(*args, **kwargs):

@@ -14,7 +14,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from biovae.errors import BiovaeError, ConfigError, MissingFileError, PeerStoppedError
+from biovae.errors import (
+    BiovaeError,
+    ConfigError,
+    LaunchError,
+    MissingFileError,
+    PeerStoppedError,
+)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -26,8 +32,14 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def _speaks() -> bool:
     """Whether this process prints messages: not the other ranks of a torchrun launch, whose
     messages would repeat rank 0's."""
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    return not launched or os.environ.get("RANK", "0") == "0"
+    return _world() <= 1 or os.environ.get("RANK", "0") == "0"
+
+
+def _world() -> int:
+    """``WORLD_SIZE`` as ``torchrun`` sets it; 1 when unset or not a number (``biovae fit``
+    refuses such a value in one line, see :func:`biovae.training.distributed.launch_world`)."""
+    text = os.environ.get("WORLD_SIZE", "")
+    return int(text) if text.strip().isdigit() else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: user errors that may be one rank's alone under torchrun, so every rank reports its own
-_EVERY_RANK = (MissingFileError, PeerStoppedError)
+_EVERY_RANK = (MissingFileError, PeerStoppedError, LaunchError)
 #: the commands that run on several processes under torchrun (the others would repeat their
 #: whole work in every process)
 _DISTRIBUTED = frozenset({"fit"})
@@ -75,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         if not own and not _speaks():
             return 2
         rank = os.environ.get("RANK") if own else None
-        where = f" (rank {rank})" if rank and int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+        where = f" (rank {rank})" if rank and _world() > 1 else ""
         print(f"biovae {args.command}{where}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
@@ -101,7 +113,7 @@ def _reader_gone() -> int:
 
 
 def _refuse_torchrun(command: str) -> None:
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world = _world()
     if world > 1 and command not in _DISTRIBUTED:
         raise ConfigError(
             f"'biovae {command}' runs in one process; under torchrun each of the {world} "

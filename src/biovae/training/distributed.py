@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from biovae.errors import BiovaeError, ConfigError, PeerStoppedError
+from biovae.errors import BiovaeError, ConfigError, LaunchError, PeerStoppedError
 
 T = TypeVar("T")
 
@@ -142,7 +142,7 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
     others before the group is torn down (without that barrier gloo ranks sometimes abort).
     A collective that fails because another process has gone (it exited on an error of its
     own, or was killed) becomes a one-line :class:`PeerStoppedError` naming this rank."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    if dist.is_initialized() or launch_world() <= 1:
         yield DistContext.current()
         return
     cuda = torch.device(device).type == "cuda"
@@ -164,6 +164,36 @@ def launched(device: str = "cpu") -> Iterator[DistContext]:
         ) from None
     finally:
         dist.destroy_process_group()
+
+
+#: what ``torchrun`` tells each process besides ``WORLD_SIZE`` (torch's ``env://`` rendezvous)
+_LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def launch_world() -> int:
+    """The number of processes ``torchrun`` started: ``WORLD_SIZE`` (1 when unset or empty),
+    checked with the rest of what torchrun sets, so that a ``WORLD_SIZE`` left in the
+    environment by something else (a job scheduler, an earlier export) is a one-line error
+    rather than torch's rendezvous traceback."""
+    text = os.environ.get("WORLD_SIZE") or "1"
+    world = int(text) if text.strip().isdigit() else 0
+    fix = (
+        "start the processes with torchrun (it sets WORLD_SIZE, RANK, MASTER_ADDR and "
+        "MASTER_PORT), or unset WORLD_SIZE to train in one process"
+    )
+    if world < 1:
+        raise LaunchError(f"WORLD_SIZE={text!r} is not a number of processes; {fix}")
+    if world == 1:
+        return 1
+    missing = [name for name in _LAUNCH_VARS if not os.environ.get(name)]
+    if missing:
+        raise LaunchError(f"WORLD_SIZE is {world} but {missing[0]} is not set; {fix}")
+    rank = os.environ["RANK"]
+    if not (rank.strip().isdigit() and int(rank) < world):
+        raise LaunchError(
+            f"RANK={rank!r} is not a rank of WORLD_SIZE {world} (0 to {world - 1}); {fix}"
+        )
+    return world
 
 
 def _drop_frames(exc: BaseException) -> None:
