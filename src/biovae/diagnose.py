@@ -22,11 +22,13 @@ from biovae.diagnostics.fidelity import check_sizes, sequence_fidelity, table_fi
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
 from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
 from biovae.pca_estimator import PCA
+from biovae.pca_estimator import check_fits as check_pca_fits
 from biovae.record_noise import record_keys
+from biovae.ssvae_estimator import SemiSupervisedVAE
 from biovae.training import seeded
 from biovae.training.sources import BatchPasses
 
@@ -87,8 +89,7 @@ def diagnose(
     ``say`` (e.g. ``print``) is told of the work ahead and of each diagnostic as it starts:
     on many records they take minutes each."""
     say = say or (lambda message: None)
-    if not getattr(getattr(est, "model_", None), "stochastic", False):
-        raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
+    _check_diagnosable(est)
     data = as_dataset(data, layer=est.config_.data.layer)
     if len(data) < 2:
         raise DataError(
@@ -138,6 +139,14 @@ def diagnose(
         say(f"diagnose: posterior predictive checks ({options.ppc_replicates} replicates)")
         out["predictive"] = posterior_predictive(model, batches, options.ppc_replicates).to_dict()
     return out
+
+
+def _check_diagnosable(est: Any) -> None:
+    """A one-line error unless ``est`` is a fitted VAE (or semi-supervised VAE)."""
+    if isinstance(est, (VAE, SemiSupervisedVAE)) and not hasattr(est, "model_"):
+        raise NotFittedError(f"this {type(est).__name__} is not fitted yet; call fit() first")
+    if not getattr(getattr(est, "model_", None), "stochastic", False):
+        raise ConfigError("diagnostics need a VAE (the autoencoder and PCA have no posterior)")
 
 
 def _no_predictive_check(lik: Any, replicates: int) -> str | None:
@@ -227,8 +236,6 @@ def sweep(
 
 def _sweep_estimator(kind: str) -> type:
     if kind == "ssvae":
-        from biovae.ssvae_estimator import SemiSupervisedVAE
-
         return SemiSupervisedVAE
     if kind != "vae":
         raise ConfigError(
@@ -251,9 +258,10 @@ def fidelity_comparison(
     of them (a seeded random choice): only the records compared are made dense."""
     n = n_samples or min(len(held_out), FIDELITY_RECORDS)
     check_sizes(len(held_out), n)  # before any training
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))
+    check_pca_fits(train, config)  # PCA is fitted last: refused before the VAE and autoencoder
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))
     names = (*config.data.categorical, *config.data.continuous_covariates)
     rows = np.resize(np.random.default_rng(config.train.seed).permutation(len(held_out)), n)
     obs = {c: np.asarray(held_out.obs_column(c))[rows] for c in names} if names else None

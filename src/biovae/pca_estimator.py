@@ -89,15 +89,13 @@ class PCA(TransformerConventions):
             cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0
         )
         check_data(lik, ds)
-        try:
-            if _streamed(ds):  # larger than memory: two or more passes over the file
-                self.fit_ = ppca.fit_ppca_passes(
-                    lambda: _featurised_blocks(ds, lik), cfg.model.n_latent
-                )
-            else:
-                self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
-        except ValueError as exc:
-            raise DataError(f"{ds.source}: {exc}; choose a smaller --latent") from exc
+        check_components(ds, lik, cfg.model.n_latent)
+        if _streamed(ds):  # larger than memory: two or more passes over the file
+            self.fit_ = ppca.fit_ppca_passes(
+                lambda: _featurised_blocks(ds, lik), cfg.model.n_latent
+            )
+        else:
+            self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
         self.config_, self.likelihood_ = cfg, lik
         self.schema_ = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet)
         self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
@@ -205,6 +203,28 @@ def _saved_fit(saved: persistence.SavedModel, n_inputs: int) -> ppca.PPCAFit:
         )
     mean, comps, eig, noise = (w[name].double() for name in shapes)
     return ppca.PPCAFit(mean, comps, eig, float(noise[0]))
+
+
+def check_fits(data: Any, config: FitConfig) -> None:
+    """The one-line error :meth:`PCA.fit` would give for ``data`` when ``config``'s number of
+    components is too large, raised before other work (a sweep trains its VAEs first)."""
+    cfg = PCA(config=config).get_config()
+    ds = as_dataset(data, layer=cfg.data.layer)
+    lik = likelihoods.build(
+        cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0
+    )
+    check_components(ds, lik, cfg.model.n_latent)
+
+
+def check_components(ds: Any, lik: Likelihood, n_latent: int) -> None:
+    """A DataError unless ``n_latent`` < min(records, featurised inputs) of ``ds``: PPCA's
+    sample covariance has no more directions (:func:`biovae.models.pca.fit_ppca`)."""
+    width = lik.n_inputs
+    if n_latent >= min(len(ds), width):
+        raise DataError(
+            f"{ds.source or 'data'}: PCA needs n_latent < min(records, features) = "
+            f"{min(len(ds), width)}; choose a smaller --latent"
+        )
 
 
 def _streamed(ds: Any) -> bool:

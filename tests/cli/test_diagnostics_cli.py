@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import biovae
 from biovae.cli.main import main
-from biovae.diagnose import DiagnoseOptions, diagnose, sweep
+from biovae.diagnose import DiagnoseOptions, diagnose, fidelity_comparison, sweep
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import load_model
 from tests.cli._run import run, small_table
@@ -310,7 +311,6 @@ def test_sweep_refuses_a_single_held_out_or_training_record(small_model, tmp_pat
 
 
 def test_sweep_refuses_an_iwae_objective_before_training(small_model, monkeypatch):
-    import dataclasses
 
     def no_training(*args, **kwargs):
         raise AssertionError("a model was trained before the refusal")
@@ -341,3 +341,26 @@ def test_a_predictive_check_that_cannot_run_says_why():
     section = predictive_section({"predictive_skipped": why})
     assert section is not None and section.lead == why
     assert predictive_section({}) is None
+
+
+def test_sweep_fidelity_refuses_a_latent_pca_cannot_fit_before_training(
+    small_model, tmp_path, capsys, monkeypatch
+):
+    # 6 features: PCA takes at most 5 components; it is fitted after the sweep's VAEs, and the
+    # refusal came only then, after all the training, with nothing written
+    args = ["sweep", small_model / "d.tsv", "--beta", "1", "--epochs", "1", "--fidelity"]
+    rc, _, err = run(capsys, *args, "--latent", 6, "--quiet", "--out", tmp_path / "rd")
+    assert rc == 2 and "PCA needs n_latent < min(records, features) = 6" in err, err
+    assert len(err.strip().splitlines()) == 1 and "β=" not in err
+    assert not (tmp_path / "rd").exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a model was trained before the refusal")
+
+    monkeypatch.setattr(biovae.VAE, "fit", no_training)
+    x = pd.read_csv(small_model / "d.tsv", sep="\t", index_col=0).to_numpy()
+    cfg = load_model(small_model / "m").config_
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, n_latent=6))
+    train, held_out = biovae.inputs.as_dataset(x[:20]), biovae.inputs.as_dataset(x[20:])
+    with pytest.raises(DataError, match="PCA needs n_latent"):
+        fidelity_comparison(train, held_out, cfg)

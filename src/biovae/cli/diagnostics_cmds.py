@@ -118,6 +118,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"at least {MIN_RECORDS} held-out records, got {len(held_out)} of {len(ds)} with "
             f"--held-out {args.held_out:g}; raise --held-out or give more records"
         )
+    if args.fidelity:  # its PCA is fitted after the whole sweep: refuse a --latent it cannot fit
+        from biovae.pca_estimator import check_fits
+
+        check_fits(train, cfg)
     results: dict = {
         "records": len(ds),
         "held_out": len(held_out),
