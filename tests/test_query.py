@@ -229,3 +229,20 @@ def test_a_known_batch_typed_otherwise_is_not_mapped_as_a_new_one(mapped, typo):
     twice = {"batch": np.array(["b9"] * 5 + ["B9"] * 5, dtype=object)}
     with pytest.raises(DataError, match="'B9' and 'b9' of 'batch' differ only"):
         map_query(ref, xq[:10], twice, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "bad, field",
+    [({"epochs": 2.5}, "epochs"), ({"epochs": True}, "epochs"), ({"seed": "7"}, "seed")],
+)
+def test_epochs_or_seed_of_a_wrong_type_are_refused_not_rounded(mapped, bad, field):
+    """epochs=2.5 trained two epochs, True one, and seed="x" raised int()'s ValueError."""
+    ref, _, _, (xq, oq) = mapped
+    with pytest.raises(ConfigError, match=f"train.{field} must be an integer"):
+        map_query(ref, xq[:10], {k: v[:10] for k, v in oq.items()}, **bad)
+
+
+def test_a_query_of_no_records_is_refused_as_empty_not_as_all_known(mapped):
+    ref, _, _, (xq, oq) = mapped
+    with pytest.raises(DataError, match="0 records; give the query's records to map"):
+        map_query(ref, xq[:0], {k: v[:0] for k, v in oq.items()}, epochs=1)

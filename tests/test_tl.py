@@ -230,3 +230,17 @@ def test_an_array_is_refused_in_one_line_not_an_attribute_error():
 
     with pytest.raises(ConfigError, match="writes results into an AnnData, not a ndarray"):
         biovae.tl.vae(np.ones((10, 4)), config=_cfg())
+
+
+def test_a_missing_layer_a_model_reads_says_where_to_put_the_counts(fixtures):
+    """tl.expression, tl.differential_expression and tl.map_query take no layer: the error
+    for the model's missing layer told the user to pass one."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    adata.layers["counts"] = adata.X.copy()
+    est = biovae.tl.vae(adata, layer="counts", batch_key="batch", n_latent=2, config=_cfg())
+    del adata.layers["counts"]
+    where = r"put the counts in adata\.layers\['counts'\]"
+    with pytest.raises(DataError, match=where):
+        biovae.tl.expression(adata, est)
+    with pytest.raises(DataError, match=where):
+        biovae.tl.differential_expression(adata, est, groupby="cell_line", group1="H1975")

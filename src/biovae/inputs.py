@@ -121,7 +121,8 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
     if layer is not None and layer not in adata.layers:
         raise DataError(
             f"AnnData has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'}); "
-            "pass an existing layer or None for X"
+            "pass an existing layer or None for X (a fitted model reads the layer it was fitted "
+            f"on: put the counts in adata.layers[{layer!r}])"
         )
     if getattr(adata, "isbacked", False) and adata.is_view:
         # a subset of a backed file: its rows and columns are read into memory (the file's

@@ -56,12 +56,15 @@ def map_query(
     _check_reference(est)
     schema = est.schema_
     ds = as_dataset(X, obs, layer=est.config_.data.layer)
+    if not len(ds):  # was refused as a query whose levels are all known
+        raise DataError(f"{ds.source or 'query'}: 0 records; give the query's records to map")
     check_features(ds, schema, "the reference model")
     new_cov = _with_new_levels(schema.covariates, ds)
     train = dataclasses.replace(
         est.config_.train,
-        epochs=est.config_.train.epochs if epochs is None else int(epochs),
-        seed=est.config_.train.seed if seed is None else int(seed),
+        # TrainConfig checks the types: int() made epochs=2.5 two, True one, "x" a ValueError
+        epochs=est.config_.train.epochs if epochs is None else epochs,
+        seed=est.config_.train.seed if seed is None else seed,
         device=est.config_.train.device if device is None else device,
         weight_decay=0.0,
         validation_fraction=0.0,  # few weights learn: no held-out guard, as scvi-tools' query
