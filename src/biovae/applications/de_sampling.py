@@ -2,10 +2,10 @@
 
 :func:`sample_frequencies` draws a group's expression h = softmax(ρ(z, c)) (the share of each
 gene in a cell's counts) one *cell* per draw — every cell of the group used ⌊S/n⌋ or ⌈S/n⌉
-times, in random order, z ~ q(z|x, c) — so the fold changes between two groups' draws carry the
-cells' own variation (scVI's change mode). With a batch covariate to correct for, draw j of
-either group is decoded under the same level (j mod L) of that covariate; otherwise every cell
-keeps its own covariates.
+times, in a fresh random order each round through them, z ~ q(z|x, c) — so the fold changes
+between two groups' draws carry the cells' own variation (scVI's change mode). With a batch
+covariate to correct for, draw j of either group is decoded under the same level (j mod L) of
+that covariate; otherwise every cell keeps its own covariates.
 
 (A "mean" mode — fold changes between the groups' average expression, bootstrapped over cells
 — was built and measured, and removed: on simulated counts its calls had an observed FDR of
@@ -58,7 +58,7 @@ def sample_frequencies(
     """``n_samples`` posterior draws of the normalised expression h of the records ``idx``,
     ``(n_samples, genes)`` float32 (module docstring)."""
     model = est.model_
-    pick = idx[np.resize(torch.randperm(len(idx), generator=gen).numpy(), n_samples)]
+    pick = idx[_cell_order(len(idx), n_samples, gen)]
     eps = torch.randn(n_samples, cells.loc.shape[1], generator=gen)
     z = cells.loc[pick] + cells.scale[pick] * eps
     c_draw = _draw_covariates(est, cells.c, pick, batch_key)
@@ -69,6 +69,15 @@ def sample_frequencies(
         h = model.likelihood.frequencies(params)
         out[part] = h.reshape(h.shape[0], -1).numpy()
     return out
+
+
+def _cell_order(n: int, n_samples: int, gen: torch.Generator) -> np.ndarray:
+    """Which of ``n`` cells each of ``n_samples`` draws decodes: every cell once per round, in
+    a fresh random order each round. (One order repeated put a cell at draws m, m + n, m + 2n,
+    …: with n a multiple of the covariate's levels L it was decoded under one level j mod L in
+    every round, never under the others.)"""
+    rounds = -(-n_samples // n)
+    return torch.cat([torch.randperm(n, generator=gen) for _ in range(rounds)])[:n_samples].numpy()
 
 
 def _draw_covariates(
