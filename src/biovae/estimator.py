@@ -140,8 +140,9 @@ class _LatentEstimator(TransformerConventions):
         lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, n_batches(cfg, cov))
         check_data(lik, ds)
         labels = self._fit_labels(ds, cfg)
+        context = lik.context_stats(ds.x)
         schema = DataSchema(
-            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, lik.context_stats(ds.x), labels
+            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, context, labels, ds.alleles
         )
         y = labels.encode(ds.obs, ds.source) if labels.n_classes else None
         c = cov.encode(ds.obs, len(ds), ds.source, ds.ids)

@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biovae.data._columns import to_obs
+from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.data.sequences import DNA, RNA
@@ -34,7 +35,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
             return X
         ids = X.ids if X.source not in _PLACEHOLDER_SOURCES else _placeholder_free(X.ids)
         columns = obs_columns(obs, len(X), ids)
-        return Dataset(X.x, X.ids, X.features, {**X.obs, **columns}, X.alphabet, X.source)
+        return replace(X, obs={**X.obs, **columns})
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
@@ -229,9 +230,10 @@ def _joined(obs: Any, ids: list[str]) -> Any:
 
 def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
     """``ds`` has the features ``schema`` (a fitted model's) was fitted on: the same shape and,
-    where both sides name their columns, the same names in the same order. Bare arrays (no
-    names) are matched by position, and so are sequences (their positions are checked by the
-    alignment's length and alphabet, which must be the model's)."""
+    where both sides name their columns, the same names in the same order, and for genotype
+    dosages where both sides know the alleles, the same allele counted at each variant. Bare
+    arrays (no names) are matched by position, and so are sequences (their positions are
+    checked by the alignment's length and alphabet, which must be the model's)."""
     where = ds.source or "data"
     if tuple(ds.x.shape[1:]) != tuple(schema.data_shape):
         raise DataError(
@@ -247,9 +249,8 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
         )
     # a model saved before repeated names were made unique holds them as they were
     ours, theirs = tuple(ds.features), unique_names(schema.features, what, warn=False)
-    if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
-        return
-    diff = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+    named = schema.alphabet is None and not (_unnamed(ours) or _unnamed(theirs))
+    diff = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b] if named else []
     if diff:
         i = diff[0]
         raise DataError(
@@ -257,6 +258,7 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"({len(diff)} differ); select and order the features as in {what}'s training data"
             + (" (adata[:, model.schema_.features])" if ds.source == "AnnData" else "")
         )
+    check_alleles(ds, schema.alleles, what)  # genotype dosages: the same allele counted
 
 
 def _name_changes(ds: Dataset, schema: Any, what: str) -> str:

@@ -97,7 +97,9 @@ class PCA(TransformerConventions):
         else:
             self.fit_ = ppca.fit_ppca(_featurised(ds, lik), cfg.model.n_latent)
         self.config_, self.likelihood_ = cfg, lik
-        self.schema_ = DataSchema(tuple(ds.x.shape[1:]), ds.features, ds.alphabet)
+        self.schema_ = DataSchema(
+            tuple(ds.x.shape[1:]), ds.features, ds.alphabet, alleles=ds.alleles
+        )
         self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
         self.n_features_in_ = int(ds.x.shape[1])
         self._note_feature_names(X, ds.features)

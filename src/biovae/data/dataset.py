@@ -40,6 +40,10 @@ class Dataset:
         Set for sequences, e.g. ``"ACGT-"``; ``x[i, j]`` is the index of the letter in it.
     source
         File path or data set name, used in error messages.
+    alleles
+        Genotype dosages (PLINK, VCF): per feature the pair ``(counted, other)`` of alleles,
+        the counted one being the allele whose copies ``x`` holds (PLINK's A1, a VCF's ALT;
+        ``"0"``/``"."`` unknown); ``()`` when the data carry no alleles (tables, sequences).
 
     Notes
     -----
@@ -53,6 +57,7 @@ class Dataset:
     obs: dict[str, np.ndarray]
     alphabet: str | None = None
     source: str = ""
+    alleles: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -60,6 +65,7 @@ class Dataset:
         set_(self, "ids", np.asarray([str(i) for i in np.asarray(self.ids).ravel()], dtype=object))
         set_(self, "features", unique_names(self.features, self.source or "dataset"))
         set_(self, "obs", {str(k): np.asarray(v) for k, v in dict(self.obs).items()})
+        set_(self, "alleles", _allele_pairs(self.alleles, self.source or "dataset"))
         self._validate()
 
     def _validate(self) -> None:
@@ -71,6 +77,11 @@ class Dataset:
             raise DataError(
                 f"{where}: {len(self.features)} feature names for {f} columns; "
                 "pass one name per column"
+            )
+        if self.alleles and len(self.alleles) != f:
+            raise DataError(
+                f"{where}: {len(self.alleles)} allele pairs for {f} columns; "
+                "pass one (counted, other) pair per column, or none"
             )
         for name, col in self.obs.items():
             if col.ndim != 1 or len(col) != n:
@@ -127,6 +138,7 @@ class Dataset:
             obs={k: v[idx] for k, v in self.obs.items()},
             alphabet=self.alphabet,
             source=self.source,
+            alleles=self.alleles,
         )
 
     def obs_column(self, name: str) -> np.ndarray:
@@ -154,6 +166,17 @@ def check_unique_ids(ids: np.ndarray, source: str) -> None:
             f"{source}: duplicate record id '{first}'; record ids must be unique "
             "(rename or drop the repeated records; an AnnData: adata.obs_names_make_unique())"
         )
+
+
+def _allele_pairs(alleles: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """``alleles`` as (counted, other) pairs of text, or a one-line DataError."""
+    try:
+        return tuple((str(c), str(o)) for c, o in alleles)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{where}: alleles must be (counted, other) pairs, one per column, e.g. "
+            "(('A', 'G'), ...)"
+        ) from None
 
 
 def _normalise_x(x: object, alphabet: str | None, source: str) -> Matrix:

@@ -11,7 +11,10 @@ as ``control``/``case``, a quantitative one as numbers; ``-9``, and ``0`` of cas
 missing, as in PLINK); feature names are the
 ``.bim`` variant ids, or ``CHROM:POS:A2:A1`` (counted allele last) where the id is ``.``, with
 dots made ``_`` as in :mod:`biovae.data.vcf` (a dotted name would read as a ``<locus>.<allele>``
-allele-count column to the ``genotype`` likelihood).
+allele-count column to the ``genotype`` likelihood). Each variant's alleles are kept as
+``Dataset.alleles`` (counted A1, other A2; ``0`` unknown): a model saves them and refuses a
+fileset that counts the other allele (``plink --make-bed`` makes A1 the minor allele of each
+fileset anew).
 
 The ``.fam`` and ``.bim`` line counts must fit the ``.bed`` size (3 + m·⌈n/4⌉ bytes); a
 ``.fam`` short by one to three lines fits that size, but then its missing individuals'
@@ -70,7 +73,8 @@ def read_plink(path: str | Path) -> Dataset:
     ids = [f[1] for f in individuals]
     if len(set(ids)) < len(ids):  # IIDs are unique within a family only
         ids = [f"{f[0]}_{f[1]}" for f in individuals]
-    return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed))
+    alleles = tuple((f[4], f[5]) for f in variants)
+    return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed), alleles=alleles)
 
 
 def _packed(bed: Path, n: int, names: list[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -331,9 +331,7 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
     obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
     # both files named: a covariate's or label's problem lies in the metadata table
     source = f"{ds.source} (metadata {obs_path})"
-    return Dataset(
-        x=ds.x, ids=ds.ids, features=ds.features, obs=obs, alphabet=ds.alphabet, source=source
-    )
+    return replace(ds, obs=obs, source=source)
 
 
 def _id_mismatch_fix(missing: list[str], ids: np.ndarray) -> str:

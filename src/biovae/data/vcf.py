@@ -22,7 +22,8 @@ PLINK 2's split — so that every column stays a binomial dosage. They are named
 multinomial layout, whose columns must include REF and sum to the ploidy, and one such locus
 would turn every other column of the file into a one-allele locus. For the same reason no
 feature name contains a dot: dots (RefSeq contigs such as ``NC_000001.11``, a ``.`` ALT) become
-``_``. A record without ALT (``.``) is one column of zeros.
+``_``. A record without ALT (``.``) is one column of zeros. Each column's alleles are kept
+as ``Dataset.alleles``: (counted ALT, REF), ``.`` unknown.
 
 Feature names are the ID column, or ``CHROM:POS:REF:ALT`` when it is ``.``. The header lines
 (``##``) are skipped; FORMAT must start with GT (the VCF specification puts GT first when it
@@ -75,10 +76,10 @@ def read_vcf(path: str | Path) -> Dataset:
     with _open(path) as fh:
         lines = _numbered_lines(fh, path)
         samples = _samples(lines, path)
-        rows, names, ploidy, fewest = _records(lines, path, samples)
+        rows, names, alleles, ploidy, fewest = _records(lines, path, samples)
     x = np.concatenate(rows).T if rows else np.empty((len(samples), 0), np.float32)
     obs = {"ploidy": ploidy, "ploidy_min": fewest}
-    return Dataset(np.ascontiguousarray(x), samples, names, obs, source=str(path))
+    return Dataset(np.ascontiguousarray(x), samples, names, obs, source=str(path), alleles=alleles)
 
 
 def _open(path: Path) -> BinaryIO:
@@ -135,12 +136,14 @@ def _samples(lines: Iterator[tuple[int, bytes]], path: Path) -> list[str]:
 
 def _records(
     lines: Iterator[tuple[int, bytes]], path: Path, samples: list[str]
-) -> tuple[list[np.ndarray], list[str], np.ndarray, np.ndarray]:
-    """Dosage rows ``(columns, n)`` of every record, their names, and per sample the most and
-    the fewest alleles of a called call (0 without one)."""
+) -> tuple[list[np.ndarray], list[str], tuple[tuple[str, str], ...], np.ndarray, np.ndarray]:
+    """Dosage rows ``(columns, n)`` of every record, their names and (counted ALT, REF)
+    alleles, and per sample the most and the fewest alleles of a called call (0 without
+    one)."""
     n = len(samples)
     rows: list[np.ndarray] = []
     names: list[str] = []
+    alleles: list[tuple[str, str]] = []
     first_seen: dict[str, int] = {}
     split = _SplitRecords()
     ploidy = np.zeros(n, dtype=np.float64)
@@ -159,6 +162,8 @@ def _records(
         alts = [] if fixed[4] == b"." else fixed[4].split(b",")
         dosage, call_ploidy = _dosages(calls, len(alts), fixed[8] == b"GT", samples, where)
         rows.append(dosage)
+        ref = fixed[3].decode("utf-8", "replace")
+        alleles += [(a.decode("utf-8", "replace"), ref) for a in alts] or [(".", ref)]
         np.maximum(ploidy, call_ploidy, out=ploidy)
         np.fmin(fewest, np.where(call_ploidy > 0, call_ploidy, np.inf), out=fewest)
         for name in _names(fixed, alts, where):
@@ -176,7 +181,7 @@ def _records(
             f"{path}: no variant records after the #CHROM line; the VCF holds no genotypes "
             "(was it filtered to nothing?)"
         )
-    return rows, names, ploidy, np.where(np.isinf(fewest), 0, fewest)
+    return rows, names, tuple(alleles), ploidy, np.where(np.isinf(fewest), 0, fewest)
 
 
 def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:

@@ -12,7 +12,12 @@ from biovae.models.labels import LabelSpec
 
 @dataclass(frozen=True)
 class DataSchema:
-    """Shape and encoding of the data a model was fitted on; saved in ``metadata.json``."""
+    """Shape and encoding of the data a model was fitted on; saved in ``metadata.json``.
+
+    ``alleles``: for genotype dosages (PLINK, VCF) the (counted, other) alleles of each
+    feature, as :class:`~biovae.data.dataset.Dataset` has them; ``()`` when the data had none,
+    as for models saved before they were kept.
+    """
 
     data_shape: tuple[int, ...]
     features: tuple[str, ...] = ()
@@ -20,6 +25,7 @@ class DataSchema:
     covariates: CovariateSpec = field(default_factory=CovariateSpec)
     context_stats: dict[str, float] = field(default_factory=dict)
     labels: LabelSpec = field(default_factory=LabelSpec)
+    alleles: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_letters(self) -> int:
@@ -41,6 +47,9 @@ class DataSchema:
         data_shape, features = tuple(d["data_shape"]), tuple(d.get("features") or ())
         if features and len(features) != math.prod(data_shape):
             raise ValueError(f"{len(features)} feature names for {math.prod(data_shape)} columns")
+        alleles = tuple((str(c), str(o)) for c, o in d.get("alleles") or ())
+        if alleles and len(alleles) != math.prod(data_shape):
+            raise ValueError(f"{len(alleles)} allele pairs for {math.prod(data_shape)} columns")
         return cls(
             data_shape=data_shape,
             features=features,
@@ -60,4 +69,5 @@ class DataSchema:
                 tuple((d.get("labels") or {}).get("levels", ())),
                 (d.get("labels") or {}).get("unlabeled"),
             ),
+            alleles=alleles,
         )
