@@ -285,3 +285,26 @@ def test_an_anndata_without_x_names_its_layers():
     with pytest.raises(DataError, match=r"^AnnData has no X \(layers: counts\); pass the layer"):
         as_dataset(adata)
     assert as_dataset(adata, layer="counts").x.shape == (2, 1)
+
+
+def test_a_count_just_off_a_whole_number_is_shown_as_it_is():
+    """A float count stored as 1.0000001 was reported as 'value 1 ... is not a whole number'."""
+    from biovae import likelihoods
+    from biovae.config import LikelihoodConfig
+    from biovae.data import Dataset
+    from biovae.inputs import check_data
+
+    nb = likelihoods.build(LikelihoodConfig(name="nb"), (2,))
+    ds = Dataset(np.array([[1.0000001, 2.0], [0.0, 3.0]]), ["c1", "c2"], ["g1", "g2"], {})
+    with pytest.raises(DataError, match=r"value 1\.0000001 in record 'c1', feature 'g1' is not a"):
+        check_data(nb, ds)
+    ds = Dataset(np.array([[1.0, -2.0]]), ["c1"], ["g1", "g2"], {})
+    with pytest.raises(DataError, match=r"value -2 in record 'c1', feature 'g2' is negative"):
+        check_data(nb, ds)
+
+
+def test_a_missing_layer_of_an_anndata_with_raw_counts_names_raw_x():
+    ad = _anndata(np.log1p(np.arange(6.0, dtype=np.float32).reshape(2, 3)))
+    ad.raw = _anndata(np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    with pytest.raises(DataError, match=r"no layer 'raw' .*; raw\.X \(adata\.raw, 3 genes\) is"):
+        as_dataset(ad, layer="raw")

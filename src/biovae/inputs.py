@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biovae.data._columns import to_obs
+from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
@@ -120,10 +121,11 @@ def _is_anndata(X: Any) -> bool:
 
 def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
     if layer is not None and layer not in adata.layers:
+        raw = f"; {raw_counts_hint(adata.raw.n_vars)}" if adata.raw is not None else ""
         raise DataError(
             f"AnnData has no layer {layer!r} (layers: {', '.join(adata.layers) or 'none'}); "
             "pass an existing layer or None for X (a fitted model reads the layer it was fitted "
-            f"on: put the counts in adata.layers[{layer!r}])"
+            f"on: put the counts in adata.layers[{layer!r}]){raw}"
         )
     if getattr(adata, "isbacked", False) and adata.is_view:
         # a subset of a backed file: its rows and columns are read into memory (the file's
@@ -337,9 +339,18 @@ def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: in
     value = block[bad.row - start, bad.column]
     feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
     raise DataError(
-        f"{ds.source}: value {float(value):g} in record '{ds.ids[bad.row]}', feature "
+        f"{ds.source}: value {_shown(value)} in record '{ds.ids[bad.row]}', feature "
         f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
     )
+
+
+def _shown(value) -> str:
+    """``value`` short (``%g``) where that reads back as it is, else in full: 1.0000001 is
+    not a whole number, and printed as ``1`` the message would contradict itself."""
+    short = f"{float(value):g}"
+    if float(short) == float(value):
+        return short
+    return str(value) if isinstance(value, np.floating) else repr(float(value))  # its shortest
 
 
 def check_records(ds: Dataset, need: int = 2) -> Dataset:

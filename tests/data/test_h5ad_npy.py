@@ -126,3 +126,22 @@ def test_bad_npy(tmp_path, array, pattern):
     np.save(path, array, allow_pickle=True)
     with pytest.raises(DataError, match=r"bad\.npy: " + pattern):
         read_dataset(path)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_counts_in_raw_x_are_named_with_the_fix(tmp_path, stream):
+    """scanpy keeps counts in raw.X; asking for them (--layer raw) said only that no layer
+    exists, and a file without X did not list its layers."""
+    counts = sp.csr_matrix(np.array([[1, 0, 2], [0, 3, 0]], dtype=np.float32))
+    adata = anndata.AnnData(np.log1p(counts.toarray()))
+    adata.obs_names, adata.var_names = ["c1", "c2"], ["g1", "g2", "g3"]
+    adata.raw = anndata.AnnData(counts, var=adata.var.copy())
+    path = tmp_path / "raw.h5ad"
+    adata.write_h5ad(path)
+    fix = r"raw\.X \(adata\.raw, 3 genes\) is not read: .*adata\.layers\['counts'\] = "
+    with pytest.raises(DataError, match=rf"raw\.h5ad: .*raw'.*; the file's {fix}"):
+        read_dataset(path, layer="raw", stream=stream)
+    bare = anndata.AnnData(None, obs=adata.obs, var=adata.var, layers={"counts": counts})
+    bare.write_h5ad(tmp_path / "no_x.h5ad")
+    with pytest.raises(DataError, match=r"no_x\.h5ad: .*X.*available layers: 'counts'"):
+        read_dataset(tmp_path / "no_x.h5ad", stream=stream)

@@ -184,3 +184,15 @@ def test_the_matrix_file_itself_points_to_its_folder(tmp_path, name):
         read_dataset(d / name)
     assert "supported extensions" not in str(err.value)
     check(read_dataset(d))
+
+
+def test_files_named_with_a_geo_prefix_are_named_with_the_fix(tmp_path):
+    # GSM123_matrix.mtx.gz: the file pointed to its folder, and the folder was "a folder
+    # without matrix.mtx" with no word of the prefix; each error sent the user to the other
+    d = mtx_dir(tmp_path)
+    for name in ("matrix.mtx", "barcodes.tsv.gz", "features.tsv.gz"):
+        (d / name).rename(d / f"GSM123_{name}")
+    fix = r"10x files named with the prefix 'GSM123_' \(GSM123_matrix\.mtx\) are read under"
+    for path in (d, d / "GSM123_matrix.mtx"):
+        with pytest.raises(DataError, match=rf"{path}: .*{fix}.*named without 'GSM123_'"):
+            read_dataset(path)

@@ -26,3 +26,13 @@ def preview(names: Iterable[object], limit: int = 10) -> str:
     shown = ", ".join(repr(n) for n in items[:limit])
     extra = len(items) - limit
     return f"{shown} (+{extra} more)" if extra > 0 else shown
+
+
+def raw_counts_hint(n_genes: int) -> str:
+    """The fix for counts kept in an AnnData's ``raw.X``, which no reader option reads (scanpy
+    keeps the unfiltered, often only log-normalised, matrix there)."""
+    return (
+        f"raw.X (adata.raw, {n_genes} genes) is not read: if it holds the raw counts, "
+        "save them as a layer (adata.layers['counts'] = adata.raw[:, adata.var_names].X; "
+        "adata.write_h5ad(path)) and pass --layer counts (layer='counts' in Python)"
+    )

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data._columns import as_text, check_finite, to_obs
-from biovae.data._messages import preview
+from biovae.data._messages import preview, raw_counts_hint
 from biovae.data.dataset import Dataset
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.errors import DataError, require
@@ -115,17 +115,21 @@ def _load(path: str | Path, backed: bool = False):
 
 def _matrix(adata, layer: str | None, source: str) -> np.ndarray | sp.csr_matrix:
     """``X`` or a layer as float32 (CSR if sparse)."""
+    raw = f"; the file's {raw_counts_hint(adata.raw.n_vars)}" if adata.raw is not None else ""
     if layer is not None:
         if layer not in adata.layers:
             raise DataError(
                 f"{source}: layer '{layer}' not found; available layers: "
-                f"{preview(adata.layers.keys())} (omit the layer option to read X)"
+                f"{preview(adata.layers.keys())} (omit the layer option to read X){raw}"
             )
         x = adata.layers[layer]
     else:
         x = adata.X
     if x is None:
-        raise DataError(f"{source}: the file has no X matrix; pass layer=<name> to read a layer")
+        raise DataError(
+            f"{source}: the file has no X matrix; pass layer=<name> to read a layer (available "
+            f"layers: {preview(adata.layers.keys())}){raw}"
+        )
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise DataError(
             f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes); "

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from biovae.data._messages import preview, raw_counts_hint
 from biovae.errors import DataError, require
 
 Block = np.ndarray | sp.csr_matrix
@@ -300,7 +301,9 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
     except OSError as exc:
         raise DataError(f"{path}: not a readable .h5ad (HDF5) file ({exc})") from exc
     if where not in handle:
-        raise DataError(f"{path}: no matrix at '{where}'; pass an existing layer or none for X")
+        message = _no_matrix(handle, where)
+        handle.close()
+        raise DataError(f"{path}: {message}")
     node = handle[where]
     if isinstance(node, h5py.Dataset):
         if node.ndim != 2:
@@ -317,6 +320,19 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
             "adata.to_memory())"
         )
     return RowStore(_H5CsrReader(node), str(path))
+
+
+def _no_matrix(handle, where: str) -> str:
+    """Why ``where`` cannot be streamed from an open ``.h5ad``: the layers it does have, and
+    the fix for counts kept in ``raw/X``."""
+    layers = list(handle["layers"].keys()) if "layers" in handle else []
+    message = f"no matrix at '{where}'; available layers: {preview(layers)}"
+    message += " (omit the layer option to read X)" if where != "X" else ""
+    if "raw/X" in handle:
+        raw = handle["raw/X"]
+        shape = raw.shape if hasattr(raw, "shape") else raw.attrs["shape"]  # dense or CSR
+        message += f"; the file's {raw_counts_hint(int(shape[1]))}"
+    return message
 
 
 def open_csr_rows(path: str | Path, where: str, shape: tuple[int, int], columns=None) -> RowStore:

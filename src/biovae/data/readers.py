@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -233,6 +234,11 @@ def infer_format(path: str | os.PathLike) -> str:
         if name.endswith(ext):
             return _EXTENSIONS[ext]
     if Path(path).is_dir():
+        prefixed = sorted(
+            p.name for p in Path(path).iterdir() if (m := _MTX.fullmatch(p.name)) and m.group(1)
+        )
+        if prefixed:
+            raise DataError(f"{path}: a folder without matrix.mtx(.gz); {_prefixed(prefixed[0])}")
         raise DataError(
             f"{path}: a folder without matrix.mtx(.gz); pass a data file, or a 10x folder with "
             "matrix.mtx, barcodes.tsv and features.tsv"
@@ -242,6 +248,8 @@ def infer_format(path: str | os.PathLike) -> str:
             f"{path}: A3M and Stockholm alignments are read by 'biovae variants fit', not here; "
             "convert it to A2M first (esl-reformat a2m FILE, or hhsuite's reformat.pl a3m a2m)"
         )
+    if _MTX.fullmatch(Path(path).name) and not name.startswith("matrix.mtx"):
+        raise DataError(f"{path}: {_prefixed(Path(path).name)}")
     if name.endswith((".mtx", ".mtx.gz")):  # its cell and gene names are in the files beside it
         raise DataError(
             f"{path}: a Matrix Market file is read with the barcodes.tsv and features.tsv (or "
@@ -252,6 +260,22 @@ def infer_format(path: str | os.PathLike) -> str:
         f"{path}: cannot tell the file format from the extension; supported extensions: "
         f"{', '.join(_EXTENSIONS)}; or name the format with fmt= (CLI --format) as one of "
         f"{', '.join(FORMATS)}"
+    )
+
+
+#: a 10x matrix file, with a prefix as GEO names them (``GSM123_matrix.mtx.gz``) or without
+_MTX = re.compile(r"(.*?)matrix\.mtx(\.gz)?", re.IGNORECASE)
+
+
+def _prefixed(matrix: str) -> str:
+    """The fix for 10x files whose names carry a prefix (GEO's ``GSM123_matrix.mtx.gz``): the
+    reader finds them by Cell Ranger's names only."""
+    prefix = _MTX.fullmatch(matrix).group(1)
+    return (
+        f"10x files named with the prefix '{prefix}' ({matrix}) are read under Cell Ranger's "
+        "names only: put the sample's matrix, barcodes and features files in a folder of their "
+        f"own, named without '{prefix}' (matrix.mtx.gz, barcodes.tsv.gz, features.tsv.gz), and "
+        "pass that folder"
     )
 
 
