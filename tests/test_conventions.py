@@ -184,3 +184,47 @@ def test_an_autoencoder_refuses_beta_as_the_command_line_refuses_beta_for_model_
     with pytest.raises(ConfigError, match=r"beta=4.0 has no effect on an Autoencoder"):
         biovae.Autoencoder(n_latent=2, beta=4.0, epochs=1).fit(X)
     assert biovae.Autoencoder(n_latent=2, epochs=1).get_config().model.kind == "ae"
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "problem"),
+    [
+        (biovae.VAE, {"iwae": 0}, r"iwae=0: give a whole number >= 1 of draws"),
+        (biovae.VAE, {"iwae": 2.5}, r"iwae=2.5: give a whole number"),
+        (biovae.VAE, {"n_samples": 0}, r"n_samples=0: give a whole number"),
+        (biovae.VAE, {"n_samples": -3}, r"n_samples=-3: give a whole number"),
+        (biovae.VAE, {"n_samples": True}, r"n_samples=True: give a whole number"),
+        (biovae.Autoencoder, {"iwae": 5}, r"iwae=5 needs a VAE; a plain autoencoder has no"),
+        (biovae.PCA, {"iwae": 5}, r"iwae=5 needs a VAE; a probabilistic PCA has no"),
+        (biovae.PCA, {"n_samples": 0}, r"n_samples=0: give a whole number"),
+        (biovae.PCA, {"seed": -1}, r"seed must be an integer in 0 \.\. 2\*\*63 - 1, got -1"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_score_refuses_draw_counts_it_would_not_use_as_given(cls, kwargs, problem):
+    """iwae=0 or n_samples=0/-3 scored with one draw, iwae=2.5 was a TypeError from range, and
+    an autoencoder's or PCA's iwae=5 returned its deterministic score as if it were IWAE-5
+    (``biovae score --iwae`` refuses all of these)."""
+    est = cls(n_latent=2) if cls is biovae.PCA else cls(n_latent=2, epochs=1)
+    est.fit(X)
+    with pytest.raises(ConfigError, match=problem):
+        est.score(X, **kwargs)
+    assert est.score(X, n_samples=np.int64(2)).shape == (60,)  # numpy integers are whole
+
+
+@pytest.mark.parametrize("est", ESTIMATORS[:3], ids=lambda e: type(e).__name__)
+def test_a_loaded_model_knows_the_feature_names_it_was_fitted_on(est, tmp_path):
+    """A model fitted on a DataFrame lost ``feature_names_in_`` when saved and loaded, so
+    ``get_feature_names_out`` took any names, though ``transform`` checked them."""
+    import pandas as pd
+    from sklearn.base import clone
+
+    named = clone(est).fit(pd.DataFrame(X, columns=list("abcde")))
+    loaded = biovae.load_model(named.save(tmp_path / "named"))
+    assert list(loaded.feature_names_in_) == list("abcde") and loaded.n_features_in_ == 5
+    with pytest.raises(ConfigError, match="input_features"):
+        loaded.get_feature_names_out(list("abcdf"))
+    bare = biovae.load_model(clone(est).fit(X).save(tmp_path / "bare"))
+    assert not hasattr(bare, "feature_names_in_") and bare.n_features_in_ == 5
+    genes = biovae.data.dataset.Dataset(X, [f"r{i}" for i in range(60)], list("vwxyz"), {})
+    assert list(clone(est).fit(genes).feature_names_in_) == list("vwxyz")  # as loaded

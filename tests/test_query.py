@@ -73,6 +73,15 @@ def test_query_fits_better_than_as_any_known_batch_and_lands_by_type(mapped):
     assert (knn.predict(q.transform(xq, oq)) == oq["type"]).mean() > 0.95
 
 
+def test_a_mapped_model_knows_the_features_of_its_reference(mapped):
+    """map_query's model had no ``n_features_in_``: get_feature_names_out(names) failed with
+    an AttributeError."""
+    ref, q, _, _ = mapped
+    assert q.n_features_in_ == ref.n_features_in_ == G
+    assert list(q.feature_names_in_) == list(ref.feature_names_in_) == [f"g{j}" for j in range(G)]
+    assert list(q.get_feature_names_out(ref.feature_names_in_)) == ["vae0", "vae1", "vae2", "vae3"]
+
+
 def test_mapped_model_saves_loads_and_refuses_bad_queries(mapped, tmp_path):
     ref, q, (xr, orf), (xq, oq) = mapped
     q.save(tmp_path / "m")

@@ -106,13 +106,33 @@ class TransformerConventions(EstimatorConventions):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
         return int(self.config_.model.n_latent)
 
-    def _note_feature_names(self, X: Any, features: tuple[str, ...]) -> None:
+    def _note_feature_names(self, X: Any, features: tuple[str, ...], alphabet: Any) -> None:
         """``feature_names_in_``: set when ``X`` names its columns (a DataFrame whose column
-        names are all strings, or an AnnData), as scikit-learn does; removed otherwise."""
+        names are all strings, or an AnnData), as scikit-learn does, or for a Dataset when its
+        ``features`` are names (as :meth:`_note_saved_features` has them); removed otherwise."""
         columns = getattr(X, "columns", None)
         if columns is None and hasattr(X, "var_names"):
             columns = X.var_names
-        if columns is not None and len(columns) and all(isinstance(c, str) for c in columns):
+        if columns is None:  # a Dataset, or an array (whose names f0, f1, … are made up)
+            self._note_names(features, alphabet)
+        elif len(columns) and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(features, dtype=object)
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+
+    def _note_saved_features(self, schema: Any) -> None:
+        """``n_features_in_`` and ``feature_names_in_`` of a loaded or reference-mapped model
+        (``schema``: its :class:`~biovae.models.DataSchema`), which had neither name before."""
+        self.n_features_in_ = int(schema.data_shape[0])
+        self._note_names(tuple(schema.features), schema.alphabet)
+
+    def _note_names(self, features: tuple[Any, ...], alphabet: Any) -> None:
+        """``feature_names_in_`` = ``features`` unless they are sequence positions (a model
+        with an ``alphabet``), not all text, or made up for a bare array (``f0, f1, …``)."""
+        from biovae.inputs import _unnamed
+
+        named = all(isinstance(name, str) for name in features) and not _unnamed(features)
+        if alphabet is None and named:
             self.feature_names_in_ = np.asarray(features, dtype=object)
         else:
             self.__dict__.pop("feature_names_in_", None)

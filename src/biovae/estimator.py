@@ -20,7 +20,7 @@ from biovae.config import FitConfig, LikelihoodConfig, given_config, to_dict
 from biovae.data.card import Card
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
-from biovae.errors import ConfigError, DataError, NotFittedError
+from biovae.errors import ConfigError, DataError, NotFittedError, model_phrase
 from biovae.fit_inputs import (
     mmd_levels,
     n_batches,
@@ -42,7 +42,7 @@ from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import decoded_samples, elbo, iwae_chunks, iwae_streamed
 from biovae.pca_estimator import PCA
-from biovae.record_noise import record_keys
+from biovae.record_noise import checked_draws, record_keys
 from biovae.training import BatchPasses, BatchSource, fit_model, make_source, seeded
 from biovae.training.sources import keyed_batches
 
@@ -171,7 +171,7 @@ class _LatentEstimator(TransformerConventions):
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.mapping_ = None  # a fresh fit is nobody's reference mapping
         self.n_features_in_ = int(ds.x.shape[1])
-        self._note_feature_names(X, ds.features)
+        self._note_feature_names(X, ds.features, ds.alphabet)
         self.fingerprint_ = data_fingerprint
         self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
         return self._fitted(ds, w)
@@ -284,10 +284,12 @@ class _LatentEstimator(TransformerConventions):
 
         The draws of z are keyed to ``seed`` and each record's id, so a record with an id of
         its own scores the same in any file, order or company (an array's records are keyed by
-        position). For the plain autoencoder this is log p(x | z = f(x)) (it has no ELBO).
+        position). For the plain autoencoder this is log p(x | z = f(x)) (no ELBO, no IWAE).
         """
+        model = self._check_fitted()
+        iwae, n_samples = checked_draws(iwae, n_samples, model.stochastic, model_phrase(self))
         ds, source = self._source(X, obs)
-        model, out = self.model_, []
+        out = []
         if not len(source):
             return np.zeros(0)
         batches = self._scoring_batches(ds, source, seed)
@@ -298,7 +300,7 @@ class _LatentEstimator(TransformerConventions):
                 elif iwae > 1:
                     out.append(iwae_streamed(iwae_chunks(model, b, iwae))[0])
                 else:
-                    runs = [elbo(model, b, beta=1.0).elbo_n for _ in range(max(1, n_samples))]
+                    runs = [elbo(model, b, beta=1.0).elbo_n for _ in range(n_samples)]
                     out.append(torch.stack(runs).mean(0))
         return torch.cat(out).double().numpy()
 
@@ -365,7 +367,7 @@ class _LatentEstimator(TransformerConventions):
         est.n_train_ = saved.metadata.get("n_train", 0)
         est.n_validation_ = saved.metadata.get("n_validation", 0)
         est.mapping_ = saved.metadata.get("mapping")  # set by reference mapping (biovae.query)
-        est.n_features_in_ = int(schema.data_shape[0])
+        est._note_saved_features(schema)
         return est
 
 

@@ -19,7 +19,7 @@ from biovae import likelihoods, persistence
 from biovae._conventions import TransformerConventions
 from biovae.config import FitConfig, given_config
 from biovae.data.fingerprint import fingerprint
-from biovae.errors import ConfigError, DataError, NotFittedError
+from biovae.errors import ConfigError, DataError, NotFittedError, model_phrase
 from biovae.inputs import (
     as_dataset,
     check_data,
@@ -32,7 +32,7 @@ from biovae.likelihoods import Likelihood
 from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
-from biovae.record_noise import checked_seed
+from biovae.record_noise import checked_draws, checked_seed
 from biovae.training import epoch_batches
 from biovae.training.sources import make_source, prefetched
 
@@ -102,7 +102,7 @@ class PCA(TransformerConventions):
         )
         self.fingerprint_, self.history_, self.n_train_ = fingerprint(ds), [], len(ds)
         self.n_features_in_ = int(ds.x.shape[1])
-        self._note_feature_names(X, ds.features)
+        self._note_feature_names(X, ds.features, ds.alphabet)
         return self
 
     def _check(self) -> ppca.PPCAFit:
@@ -135,7 +135,12 @@ class PCA(TransformerConventions):
     def score(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
-        """Exact log-likelihood of each featurised record under the fitted PPCA."""
+        """Exact log-likelihood of each featurised record under the fitted PPCA (no draws:
+        ``iwae`` > 1 is refused, ``n_samples`` and ``seed`` are checked as :meth:`VAE.score`
+        checks them and change nothing)."""
+        self._check()
+        checked_draws(iwae, n_samples, False, model_phrase(self))
+        checked_seed(seed)
         return self._per_block(X, obs, ppca.log_likelihood).numpy()
 
     def save(self, path: str | Path) -> Path:
@@ -175,7 +180,7 @@ class PCA(TransformerConventions):
         est.fit_ = _saved_fit(saved, est.likelihood_.n_inputs)
         est.fingerprint_ = saved.metadata.get("data_fingerprint", "")
         est.history_, est.n_train_ = [], int(saved.metadata.get("n_train", 0))
-        est.n_features_in_ = int(saved.schema.data_shape[0])
+        est._note_saved_features(saved.schema)
         return est
 
 

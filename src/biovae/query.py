@@ -168,4 +168,5 @@ def _mapped(kind, mapping, cfg, schema, model, history, ds) -> Any:
     out.config_, out.schema_, out.model_, out.history_ = cfg, schema, model, history
     out.fingerprint_ = fingerprint(ds)
     out.n_train_, out.n_validation_ = len(ds), 0
+    out._note_saved_features(schema)  # the reference's features, which the query has
     return out

@@ -38,6 +38,29 @@ def checked_seed(seed: object) -> int:
     return value
 
 
+def checked_draws(iwae: object, n_samples: object, stochastic: bool, model: str) -> tuple[int, int]:
+    """``score``'s ``iwae`` (K) and ``n_samples`` as whole numbers >= 1, as ``biovae score``
+    takes ``--iwae`` and ``--samples``; IWAE-K > 1 only of a model with a posterior to draw z
+    from (``model`` names the model for the message). Anything else is a one-line error: 0 or
+    −3 draws were scored as 1, 2.5 failed inside ``range``, and an autoencoder's or PCA's
+    ``iwae=100`` returned its one deterministic score as if it were an IWAE bound."""
+    counts = []
+    for name, value in (("iwae", iwae), ("n_samples", n_samples)):
+        try:
+            count = -1 if isinstance(value, bool) else operator.index(value)
+        except TypeError:
+            count = -1
+        if count < 1:
+            raise ConfigError(f"{name}={value!r}: give a whole number >= 1 of draws per record")
+        counts.append(count)
+    if counts[0] > 1 and not stochastic:
+        raise ConfigError(
+            f"iwae={iwae!r} needs a VAE; {model} has no posterior to draw z from (its score is "
+            "PCA's exact log-likelihood or an autoencoder's log p(x | z = f(x))); leave iwae at 1"
+        )
+    return counts[0], counts[1]
+
+
 def record_keys(ids: Sequence[object], seed: int, stream: str = "") -> np.ndarray:
     """One 64-bit key per record (uint64, shape (n,)) from ``seed`` and the record's id;
     ``stream`` (≤ 16 bytes) names an independent set of keys for another use of the same

@@ -18,12 +18,13 @@ import torch
 from biovae import calibration, persistence
 from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.estimator import _LatentEstimator
 from biovae.fit_inputs import validation_split
 from biovae.inputs import without_target
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_chunks, iwae_streamed
+from biovae.record_noise import checked_draws
 from biovae.training import InMemorySource, seeded
 
 
@@ -151,8 +152,10 @@ class SemiSupervisedVAE(_LatentEstimator):
     ) -> np.ndarray:
         """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior
         (draws keyed to ``seed`` and each record's id, as :meth:`VAE.score`)."""
+        model = self._check_fitted()
+        iwae, n_samples = checked_draws(iwae, n_samples, model.stochastic, model_phrase(self))
         ds, source = self._source(X, obs)
-        model, out = self.model_, []
+        out = []
         if not len(source):
             return np.zeros(0)
         batches = self._scoring_batches(ds, source, seed)
@@ -161,9 +164,7 @@ class SemiSupervisedVAE(_LatentEstimator):
                 if iwae > 1:
                     out.append(iwae_streamed(iwae_chunks(model, b, iwae))[0])
                     continue
-                runs = [
-                    model.loss(b, self.config_.objective).elbo_n for _ in range(max(1, n_samples))
-                ]
+                runs = [model.loss(b, self.config_.objective).elbo_n for _ in range(n_samples)]
                 out.append(torch.stack(runs).mean(0))
         return torch.cat(out).double().numpy()
 
