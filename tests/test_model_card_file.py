@@ -152,3 +152,14 @@ def test_the_card_says_when_training_ended_before_the_kl_warm_up(tmp_path):
     done = dataclasses.replace(cfg, train=TrainConfig(epochs=10, patience=0))
     card = _card(VAE(config=done).fit(x).save(tmp_path / "done"))
     assert "β 2 (KL warm-up over 10 epochs)," in card
+
+
+def test_at_another_beta_the_card_says_the_kept_epoch_minimised_the_beta_loss(fixtures, tmp_path):
+    """Training keeps the epoch of the lowest validation reconstruction + β·KL; at β ≠ 1 that
+    need not be the highest validation ELBO, which the card claimed it was."""
+    ds = read_dataset(fixtures / "crc_abundance_60x50.tsv")
+    est = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=6, beta=0.2).fit(ds)
+    best = min(est.history_, key=lambda r: r["val_recon"] + 0.2 * r["val_kl"])
+    card = _card(est.save(tmp_path / "m"))
+    assert f"weights of epoch {best['epoch']} kept (lowest validation loss at β 0.2, " in card
+    assert "highest validation ELBO" not in card

@@ -291,12 +291,7 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     kept = kept_epoch(history, obj.beta, train.early_stopping)
     if kept is not None:
         row = next(r for r in history if r["epoch"] == kept)
-        # the kept epoch minimises the validation loss: the highest ELBO (or log p(x|z))
-        best = (
-            "lowest validation classification loss"
-            if train.early_stopping == "classification"
-            else f"highest validation {what}"
-        )
+        best = _kept_by(train.early_stopping, what, obj.beta)
         text += (
             f"; weights of epoch {kept} kept ({best}, {n_validation:,} "
             f"validation records), validation {what} per record {row['val_elbo']:.6g}"
@@ -304,6 +299,16 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     else:
         text += f"; training {what} per record at the end {last['elbo']:.6g} (no validation)"
     return text
+
+
+def _kept_by(early_stopping: str, what: str, beta: float) -> str:
+    """What the kept epoch is best at: the lowest validation loss, reconstruction + β·KL,
+    which is the highest ELBO (or log p(x|z)) only at β = 1 (or without a KL term)."""
+    if early_stopping == "classification":
+        return "lowest validation classification loss"
+    if what == "ELBO" and beta != 1:
+        return f"lowest validation loss at β {beta:g}, reconstruction + β·KL (not the ELBO)"
+    return f"highest validation {what}"
 
 
 def _mapping_rows(mapping: dict | None) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from biovae.cli.io import (
     read_input,
     write_samples,
 )
-from biovae.cli.screen_opts import screened, screens
+from biovae.cli.screen_opts import check_fasta_ids, screened, screens
 from biovae.data.readers import infer_format
 from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError, model_phrase, require
@@ -236,6 +236,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "
                 "row of covariates per sample"
             )
+        check_fasta_ids(args.obs, ids, out, chosen)
     try:
         samples = est.sample(args.n, obs=obs, seed=args.seed)
     except DataError as exc:  # with --obs, its covariates' problems: named by its file

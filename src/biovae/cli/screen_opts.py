@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biovae.errors import ConfigError
+from biovae.errors import ConfigError, DataError
 
 UNSCREENED = (
     "note: these sequences were not screened for sequences of concern; before any synthesis "
@@ -88,6 +88,23 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
             "screening applies to sequence models; this model's samples are table rows"
         )
     return out
+
+
+def check_fasta_ids(source: str, ids, out: Path, chosen: list) -> None:
+    """Refuse ids (the ``--obs`` rows' of ``source``) that a FASTA header cannot hold when they
+    name FASTA records: those of ``out``, or those a screening command reads (``chosen``) —
+    checked before any sampling, so that nothing is written."""
+    from biovae.applications.design.screening import CommandScreen
+
+    fasta = not out.name.lower().removesuffix(".gz").endswith((".csv", ".tsv"))
+    if not fasta and not any(isinstance(s, CommandScreen) for s in chosen):
+        return
+    for row, rid in enumerate(map(str, ids), start=1):
+        if not rid or any(c.isspace() for c in rid):
+            raise DataError(
+                f"{source}: row {row} has the id {rid!r}, which cannot name a FASTA record "
+                f"(empty or with whitespace); rename it, e.g. {'_'.join(rid.split()) or 'x'!r}"
+            )
 
 
 def verdict_path(out: Path) -> Path:

@@ -286,3 +286,26 @@ def test_an_ensembles_member_spread_is_the_sd_of_its_members_scores(fitted):
     np.testing.assert_allclose(cols["member_sd"], np.std(each, axis=0, ddof=1), rtol=1e-6)
     np.testing.assert_allclose(cols["score"], np.mean(each, axis=0), rtol=1e-6)
     assert cols["member_sd"][2] == 0.0 and cols["member_sd"][0] > 0  # synonymous: exactly 0
+
+
+def test_the_card_and_metadata_carry_the_fingerprint_of_the_sequences_used(fitted, tmp_path):
+    """Every other model's card names its training data by fingerprint; a family model's
+    named only the alignment's file name, which says nothing of its contents."""
+    import dataclasses
+    import json
+
+    from biovae.applications.variants.card import family_card
+    from biovae.data.card import markdown
+
+    aln, fam = fitted
+    family.save(tmp_path / "m", fam)
+    digest = json.loads((tmp_path / "m" / "metadata.json").read_text())["fingerprint"]
+    assert digest.startswith("sha256:") and len(digest) == 71
+    card = (tmp_path / "m" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"| data fingerprint | {digest} (biovae's digest of the sequences used) |" in card
+    assert family.load(tmp_path / "m").facts["fingerprint"] == digest
+    codes = aln.codes.copy()
+    codes[-1, 0] = (codes[-1, 0] + 1) % len(aln.alphabet)  # one letter of one sequence
+    assert family._fingerprint(dataclasses.replace(aln, codes=codes)) != digest
+    old = dataclasses.replace(fam, facts={k: v for k, v in fam.facts.items() if k != "fingerprint"})
+    assert "fingerprint" not in markdown(family_card(old), [])  # saved before it was kept

@@ -33,6 +33,13 @@ def _scored(bayesian: bool, mean_weights: bool) -> str:
     return "decoder weights drawn from q(θ), shared by mutant and wild type"
 
 
+def _fingerprint_row(digest: str | None) -> tuple[tuple[str, str], ...]:
+    """The data fingerprint's row (none for a model saved before it was kept)."""
+    if not digest:
+        return ()
+    return (("data fingerprint", f"{digest} (biovae's digest of the sequences used)"),)
+
+
 def family_card(fitted: Any, mean_weights: bool = False) -> Card:
     """The card of a fitted family model (``family.Family``): what it was fitted on, how, and
     what its scores mean; ``mean_weights``: scores from a variational decoder's posterior
@@ -47,6 +54,7 @@ def family_card(fitted: Any, mean_weights: bool = False) -> Card:
             f"{len(fitted.positions)} ({fitted.positions[0]}–{fitted.positions[-1]})",
         ),
         ("sequences used / read", f"{f.get('n_sequences', '?')} / {f.get('n_read', '?')}"),
+        *_fingerprint_row(f.get("fingerprint")),
         (
             "dropped: invalid letters / too gappy",
             f"{f.get('n_invalid_dropped')} / {f.get('n_gappy_dropped')}",

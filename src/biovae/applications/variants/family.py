@@ -29,6 +29,8 @@ from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.data import sequences
 from biovae.data.card import MODEL_CARD, markdown
+from biovae.data.dataset import Dataset
+from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
     FORMAT_VERSION,
@@ -181,6 +183,7 @@ def fit(
         "n_invalid_dropped": alignment.n_invalid,
         "n_gappy_dropped": alignment.n_gappy,
         "neff": float(weights.sum()),
+        "fingerprint": _fingerprint(alignment),
         "weight_seconds": weight_seconds,
         "history": histories,
     }
@@ -195,6 +198,14 @@ def fit(
         facts,
         alignment.focus_residues,
     )
+
+
+def _fingerprint(alignment: Alignment) -> str:
+    """biovae's digest of the sequences a family model is fitted on (ids, match-column letters,
+    residue numbers, alphabet), as a data set's fingerprint is of its records."""
+    features = tuple(map(str, alignment.positions))
+    ds = Dataset(alignment.codes, np.asarray(alignment.ids), features, {}, alignment.alphabet)
+    return fingerprint(ds)
 
 
 def save(path: str | Path, family: Family) -> Path:
@@ -330,7 +341,13 @@ def _member_names(tensors: dict[str, torch.Tensor], n: int) -> set[str]:
 
 
 #: the metadata entries a loaded family model uses (scoring and its card), and their JSON types
-_FACT_TYPES = {"neff": (int, float), "history": (list,), "n_sequences": (int,), "n_read": (int,)}
+_FACT_TYPES = {
+    "neff": (int, float),
+    "history": (list,),
+    "n_sequences": (int,),
+    "n_read": (int,),
+    "fingerprint": (str,),
+}
 
 
 def _alignment_facts(path: Path, meta: dict[str, Any]) -> tuple[str, np.ndarray, tuple[int, ...]]:
