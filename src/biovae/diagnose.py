@@ -37,7 +37,9 @@ from biovae.training.sources import BatchPasses
 class DiagnoseOptions:
     """How much work the diagnostics do (defaults suit a few thousand records on a CPU).
 
-    Counts are checked on construction: at least one IWAE sample, gap record and R–D sample;
+    Counts are checked on construction: at least two IWAE samples (one is the ELBO: its "log
+    p(x)" would add nothing to it and the approximation gap would be sampling noise), one gap
+    record and one R–D sample;
     ``gap_steps`` = 0 measures the gap without refinement and ``ppc_replicates`` = 0 skips the
     posterior predictive checks; ``seed`` is in 0 .. 2**63 − 1, as a fit's. With a single gap
     record its standard errors are undefined (NaN; null in the JSON). ``max_records`` (None:
@@ -55,7 +57,7 @@ class DiagnoseOptions:
 
     def __post_init__(self) -> None:
         for name, flag, low in (
-            ("iwae_k", "--iwae", 1),
+            ("iwae_k", "--iwae", 2),
             ("gap_records", "--gap-records", 1),
             ("gap_steps", "--gap-steps", 0),
             ("rd_samples", None, 1),

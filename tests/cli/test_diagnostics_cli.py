@@ -272,7 +272,7 @@ def test_diagnose_checks_its_numeric_options(small_model, tmp_path, capsys, flag
 
 @pytest.mark.parametrize(
     "field, value",
-    [("iwae_k", 0), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
+    [("iwae_k", 0), ("iwae_k", 1), ("gap_records", 0), ("gap_records", -2), ("gap_steps", -1),
      ("rd_samples", 0), ("ppc_replicates", -1), ("iwae_k", 2.5), ("seed", -1),
      ("seed", 2**63), ("seed", 1.5), ("max_records", 1), ("max_records", 2.5)],
 )  # fmt: skip

@@ -201,7 +201,9 @@ def add_diagnose_parser(sub, make) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA", help="records to diagnose (ideally held out)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for JSON + HTML")
-    p.add_argument("--iwae", type=int, default=1000, metavar="K", help="IWAE samples (1000)")
+    p.add_argument(
+        "--iwae", type=int, default=1000, metavar="K", help="IWAE samples per record, >= 2 (1000)"
+    )
     p.add_argument(
         "--gap-records",
         type=int,
