@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,30 @@ def test_decode_takes_a_reversed_latent_path(fitted):
     model, _ = fitted
     z = np.linspace([-1.0, 0.0], [1.0, 0.5], 4)
     np.testing.assert_allclose(model.decode(z[::-1]), model.decode(z)[::-1], atol=1e-6)
+
+
+def test_decode_refuses_latent_points_of_another_shape_or_not_finite(fitted):
+    # one 2-D point z of shape (2,) was decoded as two structures of 38 atoms (the model has
+    # 76); a (3, 5) array was a torch shape traceback
+    model, _ = fitted
+    for z in (np.zeros(2), np.zeros((3, 5)), np.zeros((2, 2, 2))):
+        with pytest.raises(
+            DataError,
+            match=re.escape(f"2) array for this model's 2 latent dimensions, got shape {z.shape}"),
+        ):
+            model.decode(z)
+    with pytest.raises(DataError, match="got NaN or infinite values"):
+        model.decode(np.array([[0.0, np.nan]]))
+    assert model.decode(np.zeros(2)[None]).shape == (1, 76, 3)
+
+
+def test_frames_of_none_are_a_one_line_error(fitted):
+    # zero frames were numpy's "need at least one array to stack" from the superposition
+    model, structures = fitted
+    empty = structures.with_coords(structures.coords[:0])
+    for call in (model.encode, lambda s: model.interpolate(s, structures, 3, refine_steps=0)):
+        with pytest.raises(DataError, match=r"ubiquitin_2k39_ca_12\.pdb: no frames; give at least"):
+            call(empty)
 
 
 def test_geometry_fit_marks_bonds_that_are_cis_in_the_training_frames(fitted, tmp_path):

@@ -146,6 +146,8 @@ class ConformationVAE(EstimatorConventions):
     def align(self, structures: Structures) -> np.ndarray:
         """Frames ``(n, atoms, 3)`` superposed onto the model's reference frame."""
         self.check_atoms(structures)
+        if not len(structures):  # (read_structures never gives none; a Python caller can)
+            raise DataError(f"{structures.source}: no frames; give at least one frame")
         return align_frames(structures.coords, self.reference_)
 
     def check_atoms(self, structures: Structures) -> None:
@@ -183,7 +185,17 @@ class ConformationVAE(EstimatorConventions):
         draw at once would not fit)."""
         self._check()
         model = self.vae_.model_
-        z_nk = torch.as_tensor(np.ascontiguousarray(z), dtype=torch.float32)  # z[::-1] too
+        k = self.vae_.config_.model.n_latent
+        z = np.asarray(z, dtype=np.float32)
+        shaped = z.ndim == 2 and z.shape[1] == k
+        if not shaped or not np.isfinite(z).all():
+            # a (k,) point decoded as k one-number draws, reshaped into k wrong structures
+            got = "NaN or infinite values" if shaped else f"shape {z.shape}"
+            raise DataError(
+                f"latent points must be a finite (points, {k}) array for this model's {k} latent "
+                f"dimensions, got {got}; one point z is z[None]"
+            )
+        z_nk = torch.as_tensor(np.ascontiguousarray(z))  # z[::-1] too
         parts = [
             model.likelihood.expected(model.decode(z_nk[i : i + DECODE_ROWS], None, {}))
             for i in range(0, max(len(z_nk), 1), DECODE_ROWS)  # no draws: one empty piece

@@ -40,6 +40,20 @@ def test_four_letter_residue_names_read_back_whole(tmp_path):
         pdb_text(Structures(coords[:, :1], ("CA",), ("ALANI",), np.array([1]), ("A",)))
 
 
+def test_every_per_atom_field_needs_one_entry_per_atom():
+    # 4 residue names for 5 atoms gave 12 feature names for 15 columns and an IndexError
+    # from pdb_text, rather than an error where the structures were made
+    coords = np.zeros((1, 5, 3), dtype=np.float32)
+    fields = (("CA",) * 5, ("ALA",) * 5, np.arange(1, 6), ("A",) * 5)
+    for k, what in ((1, "residue names"), (2, "residue numbers"), (3, "chain ids")):
+        bad = list(fields)
+        bad[k] = bad[k][:4]
+        with pytest.raises(DataError, match=f"x.pdb: 4 {what} for 5 atoms; give one per atom"):
+            Structures(coords, *bad, source="x.pdb")
+    with pytest.raises(DataError, match="residue numbers must be one number per atom"):
+        Structures(coords, fields[0], fields[1], np.ones((5, 1)), fields[3], source="x.pdb")
+
+
 def test_bad_inputs_are_one_line_errors(fixtures_dir, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_structures(tmp_path / "traj.dcd")
@@ -118,6 +132,28 @@ def test_an_alternate_location_keeps_its_first_conformer(fixtures_dir, tmp_path)
     alt = read_structures(tmp_path / "alt.pdb")
     assert alt.coords.shape == plain.coords.shape == (12, 76, 3)
     np.testing.assert_array_equal(alt.coords, plain.coords)
+
+
+def test_two_residues_at_one_number_keep_the_first_in_pdb_and_mmcif(fixtures_dir, tmp_path):
+    # microheterogeneity: MET 1 (altloc A) and SER 1 (altloc B) at one residue number; gemmi
+    # makes two residues of it, and the mmCIF reader read two Cα at residue 1 (77 atoms)
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    out = []
+    for line in (fixtures_dir / "ubiquitin_2k39_ca_12.pdb").read_text().splitlines():
+        if line.startswith("ATOM") and line[22:26].strip() == "1":
+            b = line[:16] + "BSER" + line[20:30] + f"{float(line[30:38]) + 1.5:8.3f}" + line[38:]
+            out += [line[:16] + "A" + line[17:], b]
+        else:
+            out.append(line)
+    (tmp_path / "micro.pdb").write_text("\n".join(out) + "\n")
+    st = gemmi.read_structure(str(tmp_path / "micro.pdb"))
+    st.setup_entities()
+    st.make_mmcif_document().write_file(str(tmp_path / "micro.cif"))
+    plain = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    for name in ("micro.pdb", "micro.cif"):
+        s = read_structures(tmp_path / name)
+        assert s.coords.shape == (12, 76, 3) and s.res_names == plain.res_names
+        np.testing.assert_allclose(s.coords, plain.coords, atol=1e-3)
 
 
 def test_an_empty_or_topology_paired_mmcif(fixtures_dir, tmp_path):

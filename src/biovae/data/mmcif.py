@@ -69,7 +69,9 @@ def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndar
     atoms, xyz = [], []
     amino = amino_acids(residue.name for chain in model for residue in chain)
     for chain in model:
-        for residue in chain:
+        # a point mutation in the crystal (microheterogeneity: THR and SER at one residue number,
+        # altlocs A and B) is two residues to gemmi; keep the first, as the PDB reader does
+        for residue in chain.first_conformer():
             if residue.name not in amino:
                 continue
             for name in names:

@@ -70,12 +70,23 @@ class Structures:
         if c.ndim != 3 or c.shape[2] != 3 or len(self.atom_names) != n_atoms:
             raise DataError(f"{self.source}: coordinates must be (frames, atoms, 3)")
         icodes = tuple(str(i).strip() for i in self.icodes) or ("",) * n_atoms
-        if len(icodes) != n_atoms:
-            raise DataError(f"{self.source}: {len(icodes)} insertion codes for {n_atoms} atoms")
         object.__setattr__(self, "icodes", icodes)
+        # one entry per atom, else feature names and PDB records pair atoms with other residues
+        for what, values in (
+            ("residue names", self.res_names),
+            ("residue numbers", self.res_ids.ravel()),
+            ("chain ids", self.chain_ids),
+            ("insertion codes", icodes),
+        ):
+            if len(values) != n_atoms:
+                raise DataError(
+                    f"{self.source}: {len(values)} {what} for {n_atoms} atoms; give one per atom"
+                )
         object.__setattr__(self, "selected_chains", chain_selection(self.selected_chains))
         if not np.isfinite(c).all():
             raise DataError(f"{self.source}: coordinates contain NaN or infinite values")
+        if self.res_ids.ndim != 1:
+            raise DataError(f"{self.source}: residue numbers must be one number per atom")
 
     def __len__(self) -> int:
         return int(self.coords.shape[0])
