@@ -16,6 +16,7 @@ from biovae.config import (
     LikelihoodConfig,
     ModelConfig,
     NetworkConfig,
+    ObjectiveConfig,
     TrainConfig,
 )
 from biovae.data.card import Card, markdown
@@ -163,3 +164,21 @@ def test_at_another_beta_the_card_says_the_kept_epoch_minimised_the_beta_loss(fi
     card = _card(est.save(tmp_path / "m"))
     assert f"weights of epoch {best['epoch']} kept (lowest validation loss at β 0.2, " in card
     assert "highest validation ELBO" not in card
+
+
+def test_the_card_names_free_bits_and_an_iwae_training_bound(fixtures, tmp_path):
+    """The training row said β, warm-up and seed but not free bits, an IWAE-k training bound
+    or an MMD penalty: a reader could not repeat (or judge) the fit from the card."""
+    ds = read_dataset(fixtures / "crc_abundance_60x50.tsv")
+    plain = _card(
+        VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=2)
+        .fit(ds)
+        .save(tmp_path / "plain")
+    )
+    assert "free bits" not in plain and "bound (no KL term)" not in plain and "MMD" not in plain
+    cfg = FitConfig(objective=ObjectiveConfig(free_bits=0.25))
+    est = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=2, config=cfg).fit(ds)
+    assert "free bits 0.25 nats per latent dimension" in _card(est.save(tmp_path / "fb"))
+    cfg = FitConfig(objective=ObjectiveConfig(iwae_samples=3))
+    est = VAE(likelihood="gaussian", n_latent=2, hidden=(8,), epochs=2, config=cfg).fit(ds)
+    assert "trained on the IWAE-3 bound" in _card(est.save(tmp_path / "iw"))

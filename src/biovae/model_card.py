@@ -287,7 +287,7 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     if obj.kl_warmup_epochs and what == "ELBO":
         warmup = unfinished_warmup(history, obj.beta)
         text += f" (KL warm-up over {obj.kl_warmup_epochs} epochs{warmup})"
-    text += f", seed {train.seed}"
+    text += _objective_extras(cfg) + f", seed {train.seed}"
     kept = kept_epoch(history, obj.beta, train.early_stopping)
     if kept is not None:
         row = next(r for r in history if r["epoch"] == kept)
@@ -299,6 +299,20 @@ def _training_text(cfg: Any, history: list[dict], n_validation: int) -> str:
     else:
         text += f"; training {what} per record at the end {last['elbo']:.6g} (no validation)"
     return text
+
+
+def _objective_extras(cfg: Any) -> str:
+    """The objective's other settings a reader of the card needs to repeat the fit: free bits,
+    an IWAE-k training bound and the MMD penalty (each said only when used)."""
+    obj, parts = cfg.objective, []
+    if obj.free_bits and cfg.model.kind != "ae":
+        parts.append(f"free bits {obj.free_bits:g} nats per latent dimension")
+    if obj.iwae_samples > 1:
+        parts.append(f"trained on the IWAE-{obj.iwae_samples} bound (no KL term)")
+    if obj.mmd_batch:
+        names = ", ".join(cfg.data.categorical) or "the categorical covariates"
+        parts.append(f"MMD penalty λ {obj.mmd_batch:g} on the latent means across {names}")
+    return "".join(f", {p}" for p in parts)
 
 
 def _kept_by(early_stopping: str, what: str, beta: float) -> str:
