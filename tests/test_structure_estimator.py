@@ -223,3 +223,24 @@ def test_a_damaged_saved_config_names_the_metadata_file(fitted, tmp_path):
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match=r"/m/metadata.json: the structure's 'config' entry"):
         ConformationVAE.load(folder)
+
+
+def test_load_model_refuses_a_structure_folder(fitted, tmp_path, capsys):
+    """``biovae.load_model`` (and every command built on it: diagnose, trajectory, de, ...)
+    gave a bare VAE of a structure model, which reads coordinates not superposed on its
+    reference frame; the CLI said 'cannot tell the file format' of the structure file."""
+    import biovae
+    from biovae.cli.main import main
+    from biovae.errors import ConfigError
+    from tests.conftest import FIXTURES
+
+    model, _ = fitted
+    folder = model.save(tmp_path / "m")
+    with pytest.raises(ConfigError, match=r"is a structure model.*ConformationVAE\.load"):
+        biovae.load_model(folder)
+    assert isinstance(ConformationVAE.load(folder), ConformationVAE)  # the way to load it
+    pdb = FIXTURES / "ubiquitin_2k39_ca_12.pdb"
+    assert main(["diagnose", str(folder), str(pdb), "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a structure model: use 'biovae structure" in err
+    assert not (tmp_path / "d").exists()

@@ -23,5 +23,14 @@ def load_model(path: str | Path) -> Any:
 
 
 def model_from_saved(saved: persistence.SavedModel) -> Any:
-    """The estimator of the kind a read model folder holds."""
+    """The estimator of the kind a read model folder holds; a structure model's folder is
+    refused (as a bare VAE it would take coordinates not superposed on its reference frame)."""
+    from biovae.errors import ConfigError
+
+    if "structure" in saved.metadata:
+        raise ConfigError(
+            f"{saved.folder or 'this folder'} is a structure model: use 'biovae structure "
+            "report|embed|sample|interpolate' with its structure files (in Python: "
+            "biovae.structure_estimator.ConformationVAE.load)"
+        )
     return estimator_class(saved.config.model.kind).from_saved(saved)

@@ -178,3 +178,47 @@ def test_a_dash_for_standard_input_or_output_is_refused(
     stream = "standard input" if where == "data" else "standard output"
     assert rc == 2 and not out and err.count("\n") == 1 and f"'-' ({stream})" in err
     assert not (tmp_path / "m").exists() and not list(tmp_path.glob("-"))  # nothing named '-'
+
+
+def test_an_output_inside_a_folder_the_command_reads_is_refused(table_model, tmp_path, capsys):
+    """``--out MODEL/metadata.json`` replaced the model's metadata (the model no longer
+    loaded), and any file written into a model folder stopped later saves over it."""
+    model, data = table_model
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    for args in (
+        ["embed", model, data, "--out", model / "metadata.json"],
+        ["embed", model, data, "--out", model / "latent.csv"],
+        ["sample", model, "-n", "2", "--out", model / "." / "s.tsv"],
+        ["diagnose", model, data, "--out", model / "diagnostics"],
+    ):
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and "inside" in err and "a folder this command reads" in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+
+def test_a_fit_whose_report_fails_writes_no_model(table_model, tmp_path, capsys, monkeypatch):
+    """The report was drawn after the model was saved: a failure to draw it ended the fit
+    with status 2 but left a new model (or replaced an existing one)."""
+    from biovae.errors import DataError
+    from biovae.reports import html
+
+    _, data = table_model
+
+    def fail(*args, **kwargs):
+        raise DataError("drawing failed")
+
+    monkeypatch.setattr(html, "build_sections", fail)
+    out, report = tmp_path / "m", tmp_path / "r.html"
+    rc, _, err = run(capsys, "fit", data, "--out", out, "--report", report, *FAST)
+    assert rc == 2 and "drawing failed" in err and list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert main(["fit", str(data), "--out", str(out), *FAST]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(html, "build_sections", fail)
+    rc, _, err = run(capsys, "fit", data, "--out", out, "--report", report, "--seed", "1", *FAST)
+    assert rc == 2 and {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    monkeypatch.undo()
+    rc, _, _ = run(capsys, "fit", data, "--out", out, "--report", report, *FAST)
+    assert rc == 0 and report.is_file() and "<html" in report.read_text()[:200].lower()

@@ -87,17 +87,24 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
 
 
 def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
-    """Save the fitted model (and its report), drop its checkpoint and say so."""
+    """Save the fitted model (and its report), drop its checkpoint and say so. The report is
+    drawn first: one that fails leaves no model (and the checkpoint) as they were."""
+    page = None
+    if args.report:
+        from biovae.reports.html import report_page
+
+        page = report_page(est, data=ds)
     est.save(out)
     if cfg.model.kind != "pca":
         ckpt = out.with_name(out.name + ".checkpoint")
         if ckpt.is_dir() and _only_checkpoint_files(ckpt):  # someone else's files stay
             shutil.rmtree(ckpt, ignore_errors=True)
         _say(args, _fit_summary(cfg, est.history_))
-    if args.report:
-        from biovae.reports.html import write_report
+    if page is not None:
+        from biovae.data.writers import atomic_open
 
-        write_report(est, args.report, data=ds)
+        with atomic_open(args.report, "w") as fh:
+            fh.write(page)
         _say(args, f"report: {args.report}")
     print(out)
 
@@ -141,13 +148,7 @@ def _load(args: argparse.Namespace):
     from biovae import persistence
     from biovae.loading import model_from_saved
 
-    saved = persistence.load(args.model)
-    if "structure" in saved.metadata:  # its records are structure files, not tables
-        raise ConfigError(
-            f"{args.model} is a structure model: use 'biovae structure "
-            "report|embed|sample|interpolate' with its structure files"
-        )
-    return model_from_saved(saved)
+    return model_from_saved(persistence.load(args.model))  # refuses a structure model
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -118,15 +118,20 @@ _OUTPUTS = ("out", "report", "passed", "heatmap", "fasta")
 
 def refuse_clobbering(args) -> None:
     """A one-line error, before any work, when an output would replace one of the command's
-    inputs or another of its outputs (``--out`` = DATA destroyed the data)."""
+    inputs or another of its outputs (``--out`` = DATA destroyed the data), or lie inside a
+    folder it reads (``--out MODEL/metadata.json`` destroyed the model; any file left in a
+    model folder stops a later save over it)."""
     inputs = [getattr(args, a, None) for a in _INPUTS]
     outputs = [(a, getattr(args, a, None)) for a in _OUTPUTS]
     taken: dict[str, str] = {}
+    folders: list[tuple[str, str]] = []  # (real path, as given) of the folders read
     for value in inputs:
         for path in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(path, (str, os.PathLike)):
                 _refuse_dash(path, "standard input", "the input's path")
                 taken.setdefault(os.path.realpath(path), "an input")
+                if os.path.isdir(path):
+                    folders.append((os.path.realpath(path), os.fspath(path)))
     for name, path in outputs:
         if not isinstance(path, (str, os.PathLike)):
             continue
@@ -136,6 +141,12 @@ def refuse_clobbering(args) -> None:
             raise ConfigError(
                 f"--{name} {path} is also {taken[real]} of this command; write to another file"
             )
+        for folder, given in folders:
+            if real.startswith(folder.rstrip(os.sep) + os.sep):
+                raise ConfigError(
+                    f"--{name} {path} lies inside {given}, a folder this command reads; "
+                    "write outside it"
+                )
         taken[real] = f"--{name}"
 
 

@@ -60,6 +60,22 @@ def write_report(
         ``path``.
     """
     from biovae.data.writers import atomic_open
+
+    page = report_page(est, data, color_by, title)
+    path = Path(path)
+    with atomic_open(path, "w") as fh:
+        fh.write(page)
+    return path
+
+
+def report_page(
+    est: Any,
+    data: Dataset | None = None,
+    color_by: Sequence[str] = (),
+    title: str | None = None,
+) -> str:
+    """The HTML text :func:`write_report` writes, drawn without writing anything (``biovae fit
+    --report`` draws it before saving the model, so that a report that fails leaves no model)."""
     from biovae.inputs import as_dataset
 
     if not hasattr(est, "config_"):
@@ -68,11 +84,7 @@ def write_report(
         )
     ds = as_dataset(data) if data is not None else None
     same = fitted_on(est, ds)
-    page = render_page(est, build_sections(est, ds, color_by, same), ds, title, same)
-    path = Path(path)
-    with atomic_open(path, "w") as fh:
-        fh.write(page)
-    return path
+    return render_page(est, build_sections(est, ds, color_by, same), ds, title, same)
 
 
 def build_sections(
