@@ -324,3 +324,19 @@ def test_the_structure_model_card_names_checks_that_read_structures(fixtures, tm
     assert "biovae audit" not in card and "biovae novelty" not in card
     assert "biovae structure validate" in card and "nearest training frame" in card
     assert card.count('class="note"') == 5
+
+
+def test_a_fit_whose_report_fails_writes_no_model(fixtures, tmp_path, capsys, monkeypatch):
+    """The model was saved before the report was drawn: a report that failed left a model."""
+    from biovae.errors import DataError
+    from biovae.reports import structure_page
+
+    def fail(*args, **kwargs):
+        raise DataError("drawing failed")
+
+    monkeypatch.setattr(structure_page, "_reconstruction_section", fail)
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    model, html = tmp_path / "model", tmp_path / "fit.html"
+    argv = ["structure", "fit", str(pdb), "--out", str(model), "--report", str(html), *FAST]
+    assert main(argv) == 2
+    assert "drawing failed" in capsys.readouterr().err and list(tmp_path.iterdir()) == []

@@ -215,8 +215,10 @@ def test_score_bad_input(model_dir, tmp_path, capsys):
     pd.DataFrame({"mutant": ["V29A"]}).to_csv(tmp_path / "m.csv", index=False)
     rc, _, err = run(capsys, *argv, "--fitness-column", "fit")
     assert rc == 2 and "no column 'fit'" in err and not out.exists()
+    not_a_model = tmp_path / "folder"
+    not_a_model.mkdir()
     rc, _, err = run(
-        capsys, "variants", "score", tmp_path, "--mutations", tmp_path / "m.csv", "--out", out
+        capsys, "variants", "score", not_a_model, "--mutations", tmp_path / "m.csv", "--out", out
     )
     assert rc == 2 and "not a variants model folder" in err and not out.exists()
     (tmp_path / "m.csv").write_text("mutant,fit\nV29A,0.1,9\nK30A,0.2\n")  # a surplus field
@@ -383,3 +385,25 @@ def test_model_card_names_the_update_each_member_was_kept_at():
     assert text.endswith("at update 400, last") and "5% of the sequences used" in text
     assert _kept(0.05, [short]).startswith("the last update (training ended before")
     assert _kept(0.0, [evaluated]) == "the last update (no held-out sequences)"
+
+
+@pytest.mark.parametrize("flag", ["--heatmap", "--report"])
+def test_a_scan_whose_picture_fails_to_draw_writes_nothing(
+    model_dir, tmp_path, capsys, monkeypatch, flag
+):
+    """The table was written before the heatmap and the report were drawn: a drawing that
+    failed ended the scan with status 2 and left the table (and a heatmap) behind."""
+    from biovae.errors import DataError
+    from biovae.reports import variants_page
+
+    def fail(*args, **kwargs):
+        raise DataError("drawing failed")
+
+    name = "scan_heatmap" if flag == "--heatmap" else "variants_report_page"
+    monkeypatch.setattr(variants_page, name, fail)
+    out, extra = tmp_path / "scan.csv", tmp_path / ("s.png" if flag == "--heatmap" else "s.html")
+    both = ["--heatmap", tmp_path / "h.png"] if flag == "--report" else []
+    rc, _, err = run(
+        capsys, "variants", "scan", model_dir, "--out", out, flag, extra, *both, "--samples", "1"
+    )
+    assert rc == 2 and "drawing failed" in err and list(tmp_path.iterdir()) == []

@@ -101,10 +101,9 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
             shutil.rmtree(ckpt, ignore_errors=True)
         _say(args, _fit_summary(cfg, est.history_))
     if page is not None:
-        from biovae.data.writers import atomic_open
+        from biovae.reports.html import write_page
 
-        with atomic_open(args.report, "w") as fh:
-            fh.write(page)
+        write_page(args.report, page)
         _say(args, f"report: {args.report}")
     print(out)
 

@@ -221,12 +221,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
         reference = ref.coords[0]
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     model = ConformationVAE(args.loss, cfg, progress=not args.quiet).fit(structures, reference)
-    print(model.save(args.out))
-    if report:
-        from biovae.reports.structure_page import write_structure_report
+    page = None
+    if report:  # drawn before the model is saved: a report that fails leaves no model
+        from biovae.reports.structure_page import structure_report_page
 
         _say(args, "measuring the report's samples and reconstructions")
-        print(write_structure_report(model, structures, report))
+        page = structure_report_page(model, structures)
+    print(model.save(args.out))
+    if page is not None:
+        from biovae.reports.html import write_page
+
+        print(write_page(report, page))
     return 0
 
 

@@ -330,22 +330,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         args.samples, args.seed, not args.mean_weights, args.uncertain_fraction
     )
     mutant = table.pop("mutant")
-    write_table(out, mutant, table, id_name="mutant")
     if found is None and not args.quiet:
         print(
             "note: too few or too uniform substitution scores for damaging/tolerated classes; "
             "the class columns are empty",
             file=sys.stderr,
         )
-    if heatmap:
-        from biovae.reports.plots_variants import write_heatmap
+    from biovae.reports.html import write_page
+    from biovae.reports.variants_page import scan_outputs
 
-        print(write_heatmap(heatmap, table, fitted.alphabet))
-    if report:
-        from biovae.reports.variants_page import write_variants_report
-
-        table = {"mutant": mutant, **table}
-        print(write_variants_report(report, table, fitted, args.mean_weights, found))
+    cols = {"mutant": mutant, **table}
+    drawn = scan_outputs(heatmap, report, cols, fitted, args.mean_weights, found)
+    write_table(out, mutant, table, id_name="mutant")
+    for path, content in drawn:  # drawn before the table was written: a failure left nothing
+        print(write_page(path, content))
     print(out)
     return 0
 

@@ -59,13 +59,7 @@ def write_report(
     pathlib.Path
         ``path``.
     """
-    from biovae.data.writers import atomic_open
-
-    page = report_page(est, data, color_by, title)
-    path = Path(path)
-    with atomic_open(path, "w") as fh:
-        fh.write(page)
-    return path
+    return write_page(path, report_page(est, data, color_by, title))
 
 
 def report_page(
@@ -127,15 +121,27 @@ def render_page(
 
 def write_sections_page(path: str | Path, title: str, tagline: str, parts: list[Section]) -> Path:
     """A self-contained page of ``parts`` under a table of contents, written atomically."""
-    from biovae.data.writers import atomic_open
+    return write_page(path, sections_page(title, tagline, parts))
 
+
+def sections_page(title: str, tagline: str, parts: list[Section]) -> str:
+    """The HTML text of :func:`write_sections_page`, drawn without writing anything."""
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
     overview = (
         '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
         f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
     )
-    with atomic_open(Path(path), "w") as fh:
-        fh.write(render_document(title, tagline, overview, parts))
+    return render_document(title, tagline, overview, parts)
+
+
+def write_page(path: str | Path, page: str | bytes) -> Path:
+    """Write a drawn page (HTML text) or picture (PNG bytes) to ``path`` atomically (a command
+    that writes several outputs draws them all first, then writes: a drawing that fails leaves
+    nothing behind)."""
+    from biovae.data.writers import atomic_open
+
+    with atomic_open(Path(path), "wb" if isinstance(page, bytes) else "w") as fh:
+        fh.write(page)
     return Path(path)
 
 

@@ -21,7 +21,7 @@ from biovae.errors import DataError
 from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, structure_caution
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
-from biovae.reports.html import write_sections_page
+from biovae.reports.html import sections_page, write_page
 from biovae.reports.model_card import model_card_section
 from biovae.reports.sections import map_section, training_section, usage_section
 from biovae.reports.structures import ROWS, bond_histogram
@@ -55,6 +55,17 @@ def write_structure_report(
 ) -> Path:
     """Write the HTML report of a fitted ``ConformationVAE`` on ``structures`` to ``path``
     (atomically); ``n_samples`` prior draws (fixed by ``seed``) are assessed."""
+    return write_page(path, structure_report_page(model, structures, n_samples, seed, title))
+
+
+def structure_report_page(
+    model: Any,
+    structures: Any,
+    n_samples: int = N_SAMPLES,
+    seed: int = 0,
+    title: str | None = None,
+) -> str:
+    """The HTML text of :func:`write_structure_report`, drawn without writing anything."""
     est, records = model.vae_, model.records(structures)
     if len(records) < 2:  # activity, the map and the validity table compare frames
         raise DataError(
@@ -86,7 +97,7 @@ def write_structure_report(
         f"{est.config_.model.n_latent}-D latent space · {frames.shape[1]} atoms"
     )
     title = title or f"biovae structure report: {Path(structures.source).name}"
-    return write_sections_page(path, title, tagline, parts)
+    return sections_page(title, tagline, parts)
 
 
 def _reconstruction_section(frames: np.ndarray, recon: np.ndarray) -> Section:

@@ -33,7 +33,34 @@ def write_variants_report(
     """Write the scan report of ``fitted`` (a fitted ``family.Family``); ``mean_weights``:
     the scan used a variational decoder's posterior means rather than weight draws;
     ``classes``: the scan's :class:`~biovae.applications.variants.classes.ScanClasses`."""
-    from biovae.reports.html import write_sections_page
+    from biovae.reports.html import write_page
+
+    return write_page(path, variants_report_page(cols, fitted, mean_weights, classes))
+
+
+def scan_outputs(
+    heatmap: Path | None,
+    report: Path | None,
+    cols: Mapping[str, np.ndarray],
+    fitted: Any,
+    mean_weights: bool = False,
+    classes: Any = None,
+) -> list[tuple[Path, str | bytes]]:
+    """``(path, content)`` of a scan's heatmap (PNG bytes) and report (HTML text) where asked
+    for, drawn before anything is written (``biovae variants scan``)."""
+    out: list[tuple[Path, str | bytes]] = []
+    if heatmap:
+        out.append((heatmap, scan_heatmap(cols, fitted.alphabet)))
+    if report:
+        out.append((report, variants_report_page(cols, fitted, mean_weights, classes)))
+    return out
+
+
+def variants_report_page(
+    cols: Mapping[str, np.ndarray], fitted: Any, mean_weights: bool = False, classes: Any = None
+) -> str:
+    """The HTML text of :func:`write_variants_report`, drawn without writing anything."""
+    from biovae.reports.html import sections_page
 
     parts = [
         model_section(fitted, mean_weights),
@@ -46,7 +73,7 @@ def write_variants_report(
         parts.append(classes_section(classes))
     title = f"biovae variant effects: {fitted.facts.get('focus_id', 'focus')}"
     tagline = "Label-free single-mutant scan of a sequence-family VAE (Δ ELBO, mutant − wild type)"
-    return write_sections_page(path, title, tagline, parts)
+    return sections_page(title, tagline, parts)
 
 
 def model_section(fitted: Any, mean_weights: bool = False) -> Section:
