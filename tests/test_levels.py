@@ -68,6 +68,17 @@ def test_an_unlabelled_category_is_any_scalar_naming_a_level():
     assert DataConfig(unlabeled_category=" Unknown ").unlabeled_category == " Unknown "
 
 
+def test_an_unlabelled_category_found_in_no_record_is_refused_not_ignored():
+    values = np.array(["B", "Unassigned", "T", "Unassigned", "B"], dtype=object)
+    with pytest.raises(DataError, match=r"unlabeled category 'Unasigned' matches no entry"):
+        LabelSpec.fit({"y": values}, "y", unlabeled="Unasigned")  # was: a class 'Unassigned'
+    assert LabelSpec.fit({"y": values}, "y", unlabeled="unassigned").levels == ("B", "T")
+    with pytest.raises(DataError, match=r"unlabeled category '-2' matches no entry"):
+        LabelSpec.fit({"y": np.array([0, -1, 1])}, "y", unlabeled=-2)
+    # the usual spellings of "no label" may name none (scANVI's "Unknown" beside NaN labels)
+    assert LabelSpec.fit({"y": values[[0, 2]]}, "y", unlabeled="Unknown").levels == ("B", "T")
+
+
 @pytest.mark.parametrize("twin", ["t cell", "T cell ", " T CELL"])
 def test_labels_differing_only_in_case_or_spaces_are_refused_not_two_classes(twin):
     values = np.array(["T cell", "B cell", twin, "unknown"], dtype=object)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from biovae import PCA, VAE, load_model
+from biovae import PCA, VAE, SemiSupervisedVAE, load_model
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.errors import ConfigError, ModelFileError
 from tests.cli._run import run
@@ -30,6 +30,9 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return {
         "vae": VAE(config=cfg).fit(X).save(root / "vae"),
         "pca": PCA(n_latent=2).fit(X).save(root / "pca"),
+        "ssvae": SemiSupervisedVAE(labels_key="lab", config=cfg)
+        .fit(X, {"lab": np.array(["a", "b", "c", "unknown"] * 10, dtype=object)})
+        .save(root / "ssvae"),
     }
 
 
@@ -106,6 +109,19 @@ def test_feature_names_that_do_not_fit_the_data_shape_are_refused(folders, tmp_p
     rc, _, err = run(capsys, "sample", folder, "-n", "3", "--out", tmp_path / "s.tsv")
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "metadata.json" in err
     assert not (tmp_path / "s.tsv").exists()
+
+
+def test_repeated_label_levels_are_refused(folders, tmp_path, capsys):
+    # levels a, a, c: embed wrote one p_a column (the second level's) and no p_b, silently
+    folder = copy(folders["ssvae"], tmp_path)
+    edit_metadata(folder, lambda m: m["schema"]["labels"].update(levels=["a", "a", "c"]))
+    with pytest.raises(ModelFileError, match=r"'schema' entry is damaged .*label levels repeat"):
+        load_model(folder)
+    data, out = tmp_path / "x.npy", tmp_path / "z.csv"
+    np.save(data, X)
+    rc, _, err = run(capsys, "embed", folder, data, "--out", out)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "metadata.json" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -325,3 +325,22 @@ def test_the_held_out_check_flags_probabilities_above_the_agreements_upper_bound
     sure = _held_out_check(np.array([True] * 14 + [False] * 6), np.full(20, 0.99))
     assert "overconfident" in sure  # 0.99 beyond the Wilson bound of 14/20 (0.85)
     assert "No labelled record was held out" in _held_out_check(np.array([], bool), np.array([]))
+
+
+def test_a_label_the_model_never_saw_leaves_the_other_labels_counted(pbmc):
+    from biovae.reports.sections_labels import labels_section
+
+    part = pbmc.subset(np.arange(300))
+    labels = np.asarray(part.obs["bulk_labels"], dtype=object).copy()
+    labels[::2] = "unknown"
+    part = Dataset(part.x, part.ids, part.features, {**part.obs, "bulk_labels": labels})
+    cfg = FitConfig(data=DataConfig(labels_key="bulk_labels"), train=TrainConfig(epochs=1))
+    est = biovae.SemiSupervisedVAE("nb", n_latent=2, hidden=(16,), config=cfg).fit(part)
+    labels = labels.copy()
+    labels[1] = "B cell (new)"  # one labelled record relabelled with a level never trained on
+    new = Dataset(part.x, part.ids, part.features, {**part.obs, "bulk_labels": labels})
+    section = labels_section(est, new, same=True)  # was: "None of the 300 records carries a label"
+    assert "of the 149 labelled records are predicted as given" in section.verdict
+    assert "1 record carries a label the model was not trained on" in section.verdict
+    assert section.tables[0].caption == "149 of 300 records labelled"
+    assert "held out of training" not in section.verdict  # not the labels it was fitted on

@@ -33,6 +33,23 @@ def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
     return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
 
 
+def _check_unlabeled_found(values: np.ndarray, key: str, source: str, unlabeled: Any) -> None:
+    """An ``unlabeled`` category that no entry of the column spells (and that is not one of
+    the usual spellings of "no label") is almost always a typo ("Unasigned"); ignored, the
+    records it was meant for would train as a class of their own and be predicted as one."""
+    if unlabeled is None or unlabelled_mask(np.asarray([unlabeled], dtype=object)).all():
+        return
+    if unlabelled_mask(values, unlabeled).sum() > unlabelled_mask(values).sum():
+        return
+    levels = sorted(set(level_text(values[~unlabelled_mask(values)])))
+    shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
+    raise DataError(
+        f"{source}: unlabeled category {level_text([unlabeled])[0]!r} matches no entry of label "
+        f"column {key!r} (levels: {shown or 'none'}); spell it as the column does or leave "
+        "--unlabeled-category (unlabeled_category) out"
+    )
+
+
 @dataclass(frozen=True)
 class LabelSpec:
     """Metadata column ``key``, its known ``levels`` (sorted) and the ``unlabeled`` category."""
@@ -53,8 +70,11 @@ class LabelSpec:
         source: str = "data",
         unlabeled: Any = None,
     ) -> LabelSpec:
-        """Levels of column ``key``; at least two labelled levels are needed."""
+        """Levels of column ``key``; at least two labelled levels are needed, and an
+        ``unlabeled`` category must name entries of the column (unless it spells "unknown"
+        or missing, as :data:`UNLABELLED` does)."""
         values = _column(obs, key, source)
+        _check_unlabeled_found(values, key, source, unlabeled)
         known = values[~unlabelled_mask(values, unlabeled)]
         levels = tuple(sorted(set(level_text(known))))
         _check_distinct(levels, key, source)
@@ -66,8 +86,12 @@ class LabelSpec:
         name = None if unlabeled is None else whole_number_text(str(level_text([unlabeled])[0]))
         return cls(key, levels, name)
 
-    def encode(self, obs: dict[str, np.ndarray], source: str = "data") -> torch.Tensor:
-        """(n,) int64 codes into ``levels``, −1 for unlabelled records."""
+    def encode(
+        self, obs: dict[str, np.ndarray], source: str = "data", unseen: int | None = None
+    ) -> torch.Tensor:
+        """(n,) int64 codes into ``levels``, −1 for unlabelled records; a level not among
+        ``levels`` is an error, or coded ``unseen`` when given (e.g. −2, to count such records
+        apart from unlabelled ones)."""
         values = _column(obs, self.key, source)
         missing = unlabelled_mask(values, self.unlabeled)
         index = aliases(self.levels)
@@ -75,13 +99,16 @@ class LabelSpec:
         texts = level_text(values)
         for i in np.flatnonzero(~missing):
             text = texts[i]
-            if text not in index:
+            if text not in index and unseen is not None:
+                codes[i] = unseen
+            elif text not in index:
                 raise DataError(
                     f"{source}: label {text!r} of record {i + 1} in column {self.key!r} was not "
                     f"seen in training (known: {', '.join(self.levels)}); map it to a known "
                     "level or mark it unknown"
                 )
-            codes[i] = index[text]
+            else:
+                codes[i] = index[text]
         return torch.from_numpy(codes)
 
 

@@ -42,7 +42,8 @@ class DataSchema:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSchema:
         """The schema saved by :meth:`to_dict`; ``ValueError`` when its feature names (if any)
-        are not one per column of ``data_shape`` (outputs are labelled by them)."""
+        are not one per column of ``data_shape`` (outputs are labelled by them), or a label
+        level repeats (its probability column would overwrite the other's)."""
         cov = d.get("covariates") or {}
         data_shape, features = tuple(d["data_shape"]), tuple(d.get("features") or ())
         if features and len(features) != math.prod(data_shape):
@@ -50,7 +51,7 @@ class DataSchema:
         alleles = tuple((str(c), str(o)) for c, o in d.get("alleles") or ())
         if alleles and len(alleles) != math.prod(data_shape):
             raise ValueError(f"{len(alleles)} allele pairs for {math.prod(data_shape)} columns")
-        return cls(
+        schema = cls(
             data_shape=data_shape,
             features=features,
             alphabet=d.get("alphabet"),
@@ -71,3 +72,6 @@ class DataSchema:
             ),
             alleles=alleles,
         )
+        if len(set(schema.labels.levels)) != schema.labels.n_classes:
+            raise ValueError(f"label levels repeat in {list(schema.labels.levels)}")
+        return schema

@@ -11,6 +11,9 @@ from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 from biovae.reports.content import Highlight, Section, Table
 
+#: Code of a record whose label is not among the model's levels.
+UNSEEN = -2
+
 
 def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Section | None:
     """Per class: records labelled with it, records without a label predicted as it, and the
@@ -22,8 +25,8 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     classes = tuple(est.classes_)
     proba = est.predict_proba(ds)
     predicted = proba.argmax(1)
-    try:
-        given = est.schema_.labels.encode(ds.obs, ds.source).numpy()
+    try:  # a label the model was not trained on (code −2) counts as none
+        given = est.schema_.labels.encode(ds.obs, ds.source, unseen=UNSEEN).numpy()
     except DataError:  # records without the label column: predictions alone
         given = np.full(len(ds), -1)
     labelled = given >= 0
@@ -38,7 +41,9 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     )
     agree = float((predicted[labelled] == given[labelled]).mean()) if labelled.any() else None
     confidence = float(proba[labelled].max(1).mean()) if labelled.any() else None
-    held = est.held_out_labelled(ds) if same and labelled.any() else None
+    # labels the model never saw: not the labels it was fitted on, whatever the records
+    fitted_labels = same and labelled.any() and not (given == UNSEEN).any()
+    held = est.held_out_labelled(ds) if fitted_labels else None
     check = (
         _held_out_check(
             predicted[held] == given[held],
@@ -57,7 +62,9 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
             "prediction from the map alone. On labelled records used in training the agreement "
             "is optimistic; to estimate accuracy, hide some labels before fitting and compare."
         ),
-        verdict=_verdict(agree, confidence, int(labelled.sum()), len(ds)) + check,
+        verdict=_verdict(agree, confidence, int(labelled.sum()), len(ds))
+        + _unseen_note(int((given == UNSEEN).sum()))
+        + check,
         highlights=(Highlight(_share_value(agree), "labelled records predicted as given"),)
         if agree is not None
         else (),
@@ -73,6 +80,15 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
                 caption=f"{int(labelled.sum()):,} of {len(ds):,} records labelled",
             ),
         ),
+    )
+
+
+def _unseen_note(n: int) -> str:
+    if not n:
+        return ""
+    return (
+        f" {n:,} record{'s carry labels' if n > 1 else ' carries a label'} the model was not "
+        "trained on; counted as unlabelled."
     )
 
 
