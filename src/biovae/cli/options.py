@@ -283,7 +283,8 @@ COVARIATE_OPTIONS = (
         "--unlabeled-category",
         "data.unlabeled_category",
         str,
-        "label value meaning 'no label' besides missing/unknown (--model ssvae)",
+        "label value meaning 'no label' besides empty/NaN/NA/none/unknown (--model ssvae), "
+        "e.g. -1 or Unassigned; it must occur in the column",
         "VALUE",
     ),
 )
