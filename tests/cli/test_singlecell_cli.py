@@ -46,6 +46,19 @@ def test_trajectory_writes_pseudotime_and_report(model, tmp_path, capsys):
     assert list(pt.columns) == ["id", "pseudotime"] and len(pt) == 100
     assert pt["pseudotime"].min() == 0.0
     assert 'data-plot="trajectory-pseudotime"' in html.read_text()
+    assert "neighbour graph of the posterior means" in html.read_text()
+    capsys.readouterr()
+
+
+def test_an_autoencoders_trajectory_page_speaks_of_codes(model, tmp_path, capsys):
+    _, data = model
+    ae, html = tmp_path / "ae", tmp_path / "t.html"
+    fit = ["fit", str(data), "--model", "ae", "--likelihood", "nb", "--epochs", "1"]
+    assert main([*fit, "--hidden", "16", "--latent", "3", "--out", str(ae), "--quiet"]) == 0
+    args = ["trajectory", str(ae), str(data), "--root-id", "B14", "--out", str(tmp_path / "p.csv")]
+    assert main([*args, "--report", str(html)]) == 0
+    text = html.read_text()  # an autoencoder has no posterior: its map holds codes f(x)
+    assert "neighbour graph of the codes f(x)" in text and "posterior means" not in text
     capsys.readouterr()
 
 

@@ -107,3 +107,30 @@ def test_missing_genotypes_leave_out_entries_not_whole_features() -> None:
     _, r = _table_samples(ds, np.arange(40), samples)
     assert r > 0.99  # was NaN: every feature with a missing call was dropped
     assert most_variable(x, 1)[0] == 0
+
+
+def test_missing_metadata_is_no_category_of_the_latent_map() -> None:
+    from biovae.reports.analysis import n_categories
+    from biovae.reports.plots import _category_labels
+
+    # a Dataset built in Python keeps the column as given: NaN and None, not ""
+    column = np.array(["u", np.nan, "v", None, "u"], dtype=object)
+    labels, order = _category_labels(column)
+    assert order == ["u", "v"]  # was ["nan", "None", "u", "v"]: drawn and counted as levels
+    assert list(labels) == ["u", "", "v", "", "u"]  # grey "missing" points
+    assert n_categories(column) == 2
+    obs = {"group": np.array(["x", np.nan] * 20, dtype=object)}
+    ds = Dataset(np.zeros((40, 1), np.float32), np.arange(40), ("f",), obs)
+    assert default_color_by(ds) == ()  # one level: nothing to colour by
+
+
+def test_an_autoencoders_map_projects_codes_in_plain_words() -> None:
+    from types import SimpleNamespace
+
+    from biovae.reports.sections import map_section
+
+    ae = SimpleNamespace(config_=SimpleNamespace(model=SimpleNamespace(kind="ae")))
+    ds = Dataset(np.zeros((30, 1), np.float32), np.arange(30), ("f",), {})
+    z = np.random.default_rng(0).normal(size=(30, 3))
+    lead = map_section(ae, ds, z, ()).lead
+    assert "PCA projection of the 3-D codes f(x) onto" in lead  # was "3-D code f(x)s"

@@ -148,11 +148,13 @@ def _add_de_parser(sub, make) -> None:
 
 
 def _embed(args: argparse.Namespace):
+    """DATA, its points on MODEL's latent map, and what they are (posterior means or codes)."""
     from biovae.estimator import load_model
+    from biovae.reports.analysis import code_name
 
     est = load_model(args.model)
     ds = read_input(args.data, model_data_config(est, args))
-    return ds, np.asarray(est.transform(ds))
+    return ds, np.asarray(est.transform(ds)), code_name(est, plural=True)
 
 
 def _column(ds, name: str) -> np.ndarray:
@@ -176,7 +178,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         raise DataError("give --root-id or --root-key/--root-value, not both")
     if args.color_by and not args.report:
         raise DataError("--color-by colours a map of the --report; give --report too")
-    ds, z = _embed(args)
+    ds, z, points = _embed(args)
     stage = _column(ds, args.color_by) if args.color_by else None
     group = trajectory.root_mask(ds.obs, args.root_key, args.root_value) if args.root_key else None
     cell = None if args.root_id is None else trajectory.root_index(ds.ids, args.root_id)
@@ -185,7 +187,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         from biovae.reports.sections_trajectory import trajectory_section, write_trajectory_report
 
         section = trajectory_section(
-            z, traj, stage, args.color_by or "stage", ids=[str(i) for i in ds.ids]
+            z, traj, stage, args.color_by or "stage", ids=[str(i) for i in ds.ids], points=points
         )
         write_trajectory_report(report, [section], f"Trajectory of {args.data}")
     write_table(out, ds.ids, {"pseudotime": traj.pseudotime})
@@ -199,7 +201,7 @@ def cmd_integration(args: argparse.Namespace) -> int:
     batch_key, labels_key = args.batch_key, args.labels_key
     out = check_output(args.out, (".json",))
     require("sklearn", "report")  # neighbours, silhouettes, clusters: before embedding DATA
-    ds, z = _embed(args)
+    ds, z, _ = _embed(args)
     batch, labels = _column(ds, batch_key), _column(ds, labels_key)
     names = (f"batch key {batch_key!r}", f"labels key {labels_key!r}")
     check_groups(batch, labels, names, ds.source or "data")

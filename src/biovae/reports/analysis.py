@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data.dataset import Dataset
+from biovae.levels import MISSING, level_text
 
 #: Metadata columns with more distinct values than this are not offered as colours by default.
 MAX_CATEGORIES = 30
@@ -41,10 +42,12 @@ def fitted_on(est: object, ds: Dataset | None) -> bool | None:
     return fingerprint(ds) == expected
 
 
-def code_name(est: Any) -> str:
+def code_name(est: Any, plural: bool = False) -> str:
     """What a record's point in the latent space is: its posterior mean, or, for a plain
-    autoencoder (which has no posterior), its code."""
-    return "code f(x)" if est.config_.model.kind == "ae" else "posterior mean"
+    autoencoder (which has no posterior), its code; ``plural``: what the records' points are."""
+    if est.config_.model.kind == "ae":
+        return "codes f(x)" if plural else "code f(x)"
+    return "posterior means" if plural else "posterior mean"
 
 
 def project_2d(z_mean: np.ndarray, what: str = "posterior means") -> Projection:
@@ -77,9 +80,8 @@ def is_categorical(column: np.ndarray) -> bool:
 
 
 def n_categories(column: np.ndarray) -> int:
-    """Number of distinct non-missing values of a text column."""
-    values = np.asarray(column, dtype=object)
-    return len({v for v in values if v != ""})
+    """Number of distinct non-missing values of a text column (None and NaN are missing)."""
+    return len(set(level_text(column)) - {MISSING})
 
 
 def default_color_by(ds: Dataset) -> tuple[str, ...]:

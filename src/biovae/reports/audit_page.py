@@ -72,16 +72,29 @@ GUIDE = (
 )
 
 
+def _map_values(values: np.ndarray, result: Mapping[str, Any] | None) -> np.ndarray:
+    """A covariate as its audit read it: a categorical one (text, a batch coded 1..5) as
+    levels with a legend, the values it left out as missing; a number as numbers (beside
+    "unknown" too) on a colour scale."""
+    from biovae.diagnostics.confounding import as_numbers, is_missing
+    from biovae.levels import MISSING, level_text
+
+    if result is None or result.get("kind") != "categorical":
+        return as_numbers(values)
+    levels = level_text(values)
+    levels[is_missing(values)] = MISSING
+    return levels
+
+
 def _maps(panel: AuditPanel) -> str:
-    from biovae.diagnostics.confounding import as_numbers
     from biovae.reports.analysis import project_2d
     from biovae.reports.plots import latent_map
 
     proj = project_2d(panel.z)
     imgs = []
     for name, values in panel.colour_by.items():
-        # numbers beside "unknown" get a colour scale, as the audit treats them as numbers
-        png = base64.b64encode(latent_map(proj, as_numbers(values), name)).decode()
+        shown = _map_values(values, panel.result["covariates"].get(name))
+        png = base64.b64encode(latent_map(proj, shown, name)).decode()
         imgs.append(f'<img alt="latent map by {escape(name)}" src="data:image/png;base64,{png}">')
     return "".join(imgs)
 

@@ -21,7 +21,7 @@ def _calls(table: Any) -> np.ndarray:
 
 
 def volcano(table: Any, title: str) -> bytes:
-    """lfc_mean against proba_de; called genes in red, the ``TOP`` most probable labelled."""
+    """lfc_mean against proba_de; called genes in red, the 10 most probable labelled."""
     lfc, p, called = table["lfc_mean"].to_numpy(), table["proba_de"].to_numpy(), _calls(table)
 
     def draw(fig) -> None:
@@ -86,7 +86,7 @@ def de_section(table: Any, index: int = 0) -> Section:
         highlights=(Highlight(str(int(called.sum())), f"genes called, {name}"),),
         tables=(
             Table(
-                ("gene", "lfc mean", "P(DE)", "Bayes factor", "scale 1", "scale 2", "called"),
+                ("gene", "lfc mean", "P(DE)", "log Bayes factor", "scale 1", "scale 2", "called"),
                 rows,
                 f"The {TOP} most probable genes",
             ),

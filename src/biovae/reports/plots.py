@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biovae.levels import level_text
 from biovae.reports import figures as fg
 from biovae.reports.analysis import Projection, is_categorical
 
@@ -161,8 +162,10 @@ def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) ->
 
 
 def _category_labels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Labels per record ("" = missing) and categories by frequency; extras become "other"."""
-    labels = np.asarray([str(v) for v in values], dtype=object)
+    """Labels per record ("" = missing) and categories by frequency; extras become "other".
+    Levels are spelled as covariates and labels spell them (a NaN or None is missing, not a
+    category "nan")."""
+    labels = level_text(values)
     present, counts = np.unique(labels[labels != ""], return_counts=True)
     order = [str(c) for c in present[np.argsort(-counts, kind="stable")]]
     if len(order) > MAX_LEGEND:

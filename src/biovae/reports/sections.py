@@ -259,7 +259,7 @@ def map_section(
     title = "Latent map"
     if ds is None or z_mean is None:
         return needs_data("latent-map", title, "Drawing the latent map")
-    proj = project_2d(z_mean, code_name(est) + "s")
+    proj = project_2d(z_mean, code_name(est, plural=True))
     columns = tuple(default_color_by(ds) if color_by is None else color_by)
     maps = [
         Plot(

@@ -32,10 +32,12 @@ def trajectory_section(
     title: str = "Trajectory",
     id_: str = "trajectory",
     ids: Sequence[str] | None = None,
+    points: str = "posterior means",
 ) -> Section:
     """Latent maps coloured by diffusion pseudotime and (when given) by the known stage.
 
-    ``ids`` name the records, so that the caption names the root by its id, not its row.
+    ``ids`` name the records, so that the caption names the root by its id, not its row;
+    ``points`` says what ``z_mean`` holds (an autoencoder's are codes f(x)).
     """
     proj = project_2d(z_mean)
     root = f"record {ids[traj.root]}" if ids is not None else f"record in row {traj.root + 1}"
@@ -65,7 +67,7 @@ def trajectory_section(
             highlights = (Highlight(number(rho, ".3f"), f"Spearman ρ(pseudotime, {stage_name})"),)
     lead = (
         f"Diffusion pseudotime (Haghverdi et al. 2016) along a {proj.xy.shape[0]}-record "
-        "neighbour graph of the posterior means: the distance from the root summed over random "
+        f"neighbour graph of the {points}: the distance from the root summed over random "
         "walks of every length. It orders records along the main paths of the latent map; a "
         "known time course should increase along it."
     )
