@@ -147,16 +147,16 @@ def mmd_levels(z_nk: Tensor, g_nl: Tensor) -> Tensor:
         return z_nk.new_zeros(())
     a_nl, n_a = (g_nl, n_a) if keep.all() else (g_nl[:, keep], n_a[keep])
     n_b = n - n_a
-    # sums of the kernel over A×A, A×all and all×all; B = the rest follows from them, and the
-    # diagonal (k(z, z) = 1) is taken out by count: few, large operations (this runs every step)
-    k_nn = _rbf(z_nk)
-    r_n = k_nn.sum(1)
-    aa = (a_nl * (k_nn @ a_nl)).sum(0)
-    ar = r_n @ a_nl
-    bb = r_n.sum() - 2 * ar + aa
+    # sums of the kernel over A×A, B×B and A×B from one product with the indicators of A and
+    # of B, the diagonal (k(z, z) = 1) taken out by count: few, large operations (this runs
+    # every step). B×B as all×all − 2 A×all + A×A cancelled sums of ≈ n² to a few: in float32
+    # with 3 of 1,024 records in B the penalty was 0.09 off, 5 off with 3 of 4,096
+    b_nl = 1.0 - a_nl
+    ka_nl, kb_nl = (_rbf(z_nk) @ torch.cat([a_nl, b_nl], 1)).chunk(2, 1)
+    aa, bb, ab = (a_nl * ka_nl).sum(0), (b_nl * kb_nl).sum(0), (a_nl * kb_nl).sum(0)
     within_a = (aa - n_a) / (n_a * (n_a - 1))
     within_b = (bb - n_b) / (n_b * (n_b - 1))
-    across = (ar - aa) / (n_a * n_b)
+    across = ab / (n_a * n_b)
     return (within_a + within_b - 2 * across).mean()
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
+import scipy.special as sps
 import torch
 
 from biovae.likelihoods.hurdle_dirichlet import HurdleDirichletDistribution
@@ -95,3 +97,26 @@ def test_present_taxa_with_small_concentrations_stay_present_in_float32_samples(
     expected = 0.5 / (1 - 0.5**3)
     observed = float((draws[:, 0] > 0).double().mean())
     assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / 20_000)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_records_with_every_presence_rare_keep_their_log_prob_and_gradient(dtype):
+    # log(1 − Π(1 − π)) was clamped at log(1e-30) = −69 nats: with every presence logit near
+    # −80 a record with one present taxon scored 9 nats too low (29 at −100, 129 at −200);
+    # in truth only the present taxon's share of Σ π matters, log π_j − log Σ_i π_i
+    shift = torch.tensor([[0.0, -1.0, 1.0, 0.0]], dtype=torch.float64)
+    x = torch.tensor([[0.0, 0.0, 1.0, 0.0]], dtype=dtype)
+    for level in (-5.0, -40.0, -80.0, -100.0, -200.0):
+        logits = level + shift
+        pi = sps.expit(logits.numpy()[0])
+        ref = (
+            np.log(pi[2]) + np.log1p(-pi[[0, 1, 3]]).sum() - np.log(-np.expm1(np.log1p(-pi).sum()))
+        )
+        dist = HurdleDirichletDistribution(logits.to(dtype), torch.ones(1, 4, dtype=dtype))
+        assert float(dist.log_prob(x)) == pytest.approx(ref, abs=1e-5), level
+    logits = (-80.0 + shift).requires_grad_()
+    alpha = torch.ones(1, 4, dtype=torch.float64)
+    x = x.double()
+    assert torch.autograd.gradcheck(
+        lambda g: HurdleDirichletDistribution(g, alpha).log_prob(x), (logits,)
+    )

@@ -30,6 +30,14 @@ def test_digamma_float32_matches_float64_reference():
     assert digamma(torch.tensor([1.0])).item() == pytest.approx(-0.5772156649, abs=1e-6)
 
 
+def test_digamma_float32_is_finite_up_to_its_stated_range():
+    # the docstring says 0 < z < 4e9; 3u² + 20u + 24 (u = z(z+5)) overflowed float32 from
+    # z ≈ 3.26e9, and ψ came out −∞ (an NB θ gradient at x + θ beyond it too)
+    z = torch.tensor([1e9, 3.2e9, 3.3e9, 3.9e9])
+    reference = torch.digamma(z.double())
+    assert torch.allclose(digamma(z).double(), reference, rtol=1e-6, atol=0.0)
+
+
 def test_digamma_other_dtypes_are_torch_exact():
     z = _arguments().double()
     assert torch.equal(digamma(z), torch.digamma(z))

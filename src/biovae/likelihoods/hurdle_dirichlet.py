@@ -101,13 +101,30 @@ class HurdleDirichletDistribution(Distribution):
 
 
 def _log_any_present(logits: Tensor) -> Tensor:
-    """log(1 − Π_j (1 − π_j)), the log-probability that some taxon is present (log1mexp of
-    Σ_j log(1 − π_j), stable on both sides of −log 2; kept finite when every π_j underflows).
-    The branch not taken gets a harmless input, so its gradient is not 0 · ∞ = NaN."""
-    log_none = F.logsigmoid(-logits).sum(-1).clamp_max(-1e-30)
-    near_zero = log_none > -0.6931471805599453
-    far = torch.where(near_zero, torch.full_like(log_none, -1.0), log_none)
-    return torch.where(near_zero, torch.log(-torch.expm1(log_none)), torch.log1p(-torch.exp(far)))
+    """log(1 − Π_j (1 − π_j)), the log-probability that some taxon is present: log(1 − e^−t)
+    with t = Σ_j softplus(l_j) = −Σ_j log(1 − π_j), formed from log t (a logsumexp of
+    log softplus(l_j)) so that it stays exact when every π_j is tiny: there it is
+    log t − t/2 + t²/24 (error < t⁴/2880), ≈ logsumexp(l), where t itself underflows. Clamping
+    t at 1e-30 had floored the result at −69 nats, so a record scored 9 nats too low at
+    logits ≈ −80 and 29 at −100. The branches not taken get harmless inputs, so their gradient
+    is not 0 · ∞ = NaN."""
+    log_t = torch.logsumexp(_log_softplus(logits), -1)
+    t = torch.exp(log_t)
+    small, far = t < 1e-3, t > 0.6931471805599453  # far: log1p(−e^−t) is exact beyond log 2
+    middle = torch.where(small | far, torch.full_like(t, 0.5), t)
+    beyond = torch.where(far, t, torch.ones_like(t))
+    return torch.where(
+        small,
+        log_t - t / 2 + t * t / 24,
+        torch.where(far, torch.log1p(-torch.exp(-beyond)), torch.log(-torch.expm1(-middle))),
+    )
+
+
+def _log_softplus(logits: Tensor) -> Tensor:
+    """log softplus(l), exact for every l: below −30 it is l − e^l/2 + … = l to 5e-14."""
+    low = logits < -30.0
+    safe = torch.where(low, torch.zeros_like(logits), logits)
+    return torch.where(low, logits, torch.log(F.softplus(safe)))
 
 
 class HurdleDirichlet(Likelihood):

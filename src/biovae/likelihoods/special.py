@@ -70,10 +70,11 @@ def digamma_series(z: Tensor) -> Tensor:
     in-place on its own temporaries, which eager PyTorch needs to be fast and a compiler
     ignores)."""
     u = (z + 5.0).mul_(z)  # u = z(z+5)
-    # Σ_{k<6} 1/(z+k) = p'/p = (2z+5)/u · (3u² + 20u + 24)/(u² + 10u + 24): finite for every
-    # z < 4e9 (u² < float32 max) and z > 0, so the recurrence needs no mask
-    q = u.mul(3.0).add_(20.0).mul_(u).add_(24.0)
-    q.div_((u + 10.0).mul_(u).add_(24.0))
+    # Σ_{k<6} 1/(z+k) = p'/p = (2z+5)/u · (3u² + 20u + 24)/(u² + 10u + 24), with the ratio
+    # as 3 − (10u + 48)/(u² + 10u + 24): finite for every z > 0 up to 1.8e19 (u < float32
+    # max), so the recurrence needs no mask; 3u² + 20u + 24 overflowed from z ≈ 3.3e9 (ψ = −∞)
+    q = (u + 10.0).mul_(u).add_(24.0)
+    q = u.mul(10.0).add_(48.0).div_(q).neg_().add_(3.0)
     shift = q.mul_(z.mul(2.0).add_(5.0).div_(u))
     w = z + 6.0
     r = w.reciprocal()
