@@ -46,6 +46,12 @@ def record_weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | No
             f"{source}: sample_weight {problem}; give each record a finite weight >= 0, "
             "some of them positive"
         )
+    # Σ w_i loss_i / Σ w_i does not change with the weights' scale, but float32 does: weights
+    # all below 2^-64 became 0 (the loss 0, a silently untrained model), above 2^64 made the
+    # loss overflow to NaN; a power of two brings the largest to [1, 2) without rounding
+    top = w.max()
+    if not 2.0**-64 <= top <= 2.0**64:
+        w = w * 2.0 ** -np.floor(np.log2(top))
     return torch.from_numpy(w).float()
 
 

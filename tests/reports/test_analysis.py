@@ -60,6 +60,16 @@ def test_warmup_and_kept_epoch_from_history() -> None:
     assert kept_epoch(ranked, beta=1.0, metric="classification") == 1
 
 
+def test_kept_epoch_skips_non_finite_validation_losses_as_training_does() -> None:
+    """Training keeps an epoch whose validation loss beats the best so far (from ∞), so a NaN
+    or ∞ loss is never kept; min() put a NaN first ahead of every later epoch, and the card
+    and report named a kept epoch whose weights were not the ones saved."""
+    rows = [(1, float("nan")), (2, 5.0), (3, 4.0), (4, float("inf"))]
+    history = [{"epoch": e, "val_recon": v, "val_kl": 0.0} for e, v in rows]
+    assert kept_epoch(history, beta=1.0) == 3
+    assert kept_epoch(history[:1] + history[3:], beta=1.0) is None  # none kept: the last epoch
+
+
 def test_an_unfinished_warm_up_counts_against_the_target_beta() -> None:
     history = [{"epoch": e, "beta": 0.05 * e} for e in range(1, 9)]  # 20 planned, stopped at 8
     assert warmup_epochs(history, target=1.0) == 8  # all 8 run epochs are warm-up

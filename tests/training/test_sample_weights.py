@@ -99,3 +99,20 @@ def test_history_of_a_weighted_fit_is_weighted_and_a_weightless_split_is_left_ou
     w[val.numpy()] = 0.0  # held-out records of weight 0 cannot tell one epoch from another
     est = VAE(config=cfg).fit(x, sample_weight=w)
     assert est.n_validation_ == len(val) and not any("val_elbo" in h for h in est.history_)
+
+
+@pytest.mark.parametrize("scale", [2.0**-200, 2.0**200])
+def test_weights_of_any_scale_fit_as_weights_near_one(scale):
+    """Σ w_i loss_i / Σ w_i is the same for w and c·w, but in float32 weights of 1e-50 were 0
+    (loss 0, no validation: the untrained model came back) and 1e39 made the loss NaN."""
+    x = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=2, batch_size=16),
+    )
+    w = np.r_[np.full(20, 1.5), np.full(20, 0.75)]
+    plain = VAE(config=cfg).fit(x, sample_weight=w)
+    scaled = VAE(config=cfg).fit(x, sample_weight=w * scale)
+    for a, b in zip(plain.model_.state_dict().values(), scaled.model_.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["val_loss"] for r in scaled.history_] == [r["val_loss"] for r in plain.history_]

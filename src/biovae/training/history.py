@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 
@@ -16,6 +17,9 @@ def kept_epoch(history: Sequence[dict], beta: float, metric: str = "elbo") -> in
             for r in history
             if "val_recon" in r and "val_kl" in r
         ]
+    # as training chose: an epoch is kept when it beats the best so far, from ∞ (a NaN or ∞
+    # never does; min() put a NaN first ahead of every later epoch)
+    scored = [pair for pair in scored if pair[0] < math.inf]
     return int(min(scored, key=lambda pair: pair[0])[1]["epoch"]) if scored else None
 
 

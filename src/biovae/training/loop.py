@@ -99,8 +99,9 @@ def fit_model(
         )
         state = _loop_state(loop, checkpoint_dir, config)
     stopped = bool(config.patience) and state.bad_epochs >= config.patience  # resumed at the end
+    kernels = fused.enabled(_compile_threshold(train, config, dist))
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
-    with fused.enabled(_compile_threshold(train, config, dist)):
+    with kernels, bar:  # the bar is closed on an error too, before its message is printed
         for epoch in range(config.epochs if stopped else state.epoch, config.epochs):
             t0 = time.perf_counter()
             row = _train_epoch(
@@ -131,7 +132,6 @@ def fit_model(
                 )  # fmt: skip
             if config.patience and state.bad_epochs >= config.patience:
                 break
-    bar.close()
     if val is not None and state.best_epoch >= 0:
         model.load_state_dict(best_weights)
     _check_finite(model, state.epoch)
