@@ -260,7 +260,11 @@ def fidelity_comparison(
     of them (a seeded random choice): only the records compared are made dense."""
     n = n_samples or min(len(held_out), FIDELITY_RECORDS)
     check_sizes(len(held_out), n)  # before any training
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, labels_key=None))
+    config = dataclasses.replace(  # the VAE and autoencoder compared have no labels
+        config,
+        data=dataclasses.replace(config.data, labels_key=None),
+        train=dataclasses.replace(config.train, early_stopping="elbo"),
+    )
     check_pca_fits(train, config)  # PCA is fitted last: refused before the VAE and autoencoder
     seq = train.alphabet is not None
     counts = config.model.likelihood.name in ("poisson", "nb", "zinb")

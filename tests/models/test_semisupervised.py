@@ -256,3 +256,23 @@ def test_log_weights_use_the_mixture_prior_and_reach_the_exact_log_likelihood():
     with torch.no_grad():
         estimate = iwae_bound(log_weights(model, Batch(x), proposal, 100_000))
     torch.testing.assert_close(estimate, exact, rtol=0, atol=0.03)  # ≈ 5 standard errors
+
+
+@pytest.mark.parametrize("validation_fraction", [0.0, 0.2])
+def test_early_stopping_on_classification_of_an_unlabelled_vae_is_refused_before_training(
+    validation_fraction,
+):
+    """A plain VAE has no classifier: without a validation split the setting was silently
+    ignored, with one it failed only after the first epoch had trained."""
+    from biovae import VAE
+    from biovae.config import FitConfig
+    from biovae.errors import ConfigError
+
+    cfg = FitConfig(
+        train=TrainConfig(
+            epochs=2, early_stopping="classification", validation_fraction=validation_fraction
+        )
+    )
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    with pytest.raises(ConfigError, match="semi-supervised VAE's classifier"):
+        VAE(likelihood="gaussian", config=cfg).fit(x)

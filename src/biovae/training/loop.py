@@ -81,7 +81,7 @@ def fit_model(
     dist = DistContext.current()
     check_checkpoint_args(checkpoint_dir, resume, config.checkpoint_every)
     _check_batch_norm(model, train, config, dist)
-    _check_iwae(objective)
+    _check_objective(model, objective, config.early_stopping)
     val = val if val is not None and len(val) and _total_weight(val) > 0 else None
     device = dist.device(config.device)
     net = dist.wrap(model.to(device), device)
@@ -177,10 +177,14 @@ def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig,
     )
 
 
-def _check_iwae(objective: ObjectiveConfig) -> None:
-    """The IWAE-k bound has no KL term for β, warm-up or free bits to weigh: refuse them with
-    it in one line (they were silently ignored, so a β sweep gave the same model every time).
-    Checked at training, not in the config, so that models saved with them still load."""
+def _check_objective(model: nn.Module, objective: ObjectiveConfig, early_stopping: str) -> None:
+    """Refuse, before any epoch, early stopping on a classifier the model lacks and β, warm-up
+    or free bits with the IWAE-k bound (no KL term): checked here, so saved models still load."""
+    if early_stopping == "classification" and not hasattr(model, "classify"):
+        raise ConfigError(
+            "train.early_stopping = 'classification' needs the semi-supervised VAE's classifier "
+            "(model.kind ssvae with a labels key); use 'elbo'"
+        )
     if objective.iwae_samples == 1:
         return
     plain = ObjectiveConfig()
