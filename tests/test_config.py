@@ -6,7 +6,7 @@ import pytest
 
 from biovae.cli.config_args import build_config
 from biovae.cli.parser import build_parser
-from biovae.config import FitConfig, NetworkConfig, TrainConfig, from_dict, to_dict
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig, from_dict, to_dict
 from biovae.errors import ConfigError
 
 
@@ -124,6 +124,20 @@ def test_python_values_take_the_declared_types():
 def test_python_values_of_the_wrong_type_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ModelConfig(likelihood="nb"), "model.likelihood must be a biovae.config.Like"),
+        (lambda: ModelConfig(network=None), "model.network must be a biovae.config.NetworkConfig"),
+        (lambda: FitConfig(train={"epochs": 3}), "^train must be a biovae.config.TrainConfig"),
+    ],
+)
+def test_a_nested_config_of_the_wrong_type_is_a_config_error(make, message):
+    # ModelConfig(likelihood="nb") was accepted and failed at fit with an AttributeError
+    with pytest.raises(ConfigError, match=message):
+        make()
 
 
 def test_paths_and_torch_devices_are_taken_as_their_text():

@@ -60,12 +60,21 @@ def _typed(cfg: Any) -> None:
     """Give every field of a config its declared type, as :func:`from_dict` does for plain
     data: numpy numbers become ``int``/``float``, lists tuples; a value of another type (a
     fractional number for a whole one, text for a number) or a non-finite float is a
-    ConfigError. Nested configs are checked by their own construction."""
-    section = SECTIONS.get(type(cfg).__name__, type(cfg).__name__)
+    ConfigError. Nested configs are checked by their own construction; a nested field holding
+    anything else (``ModelConfig(likelihood="nb")``) is a ConfigError too, not an
+    AttributeError when the model is built."""
+    # FitConfig's fields are the sections themselves (``model``, not ``FitConfig.model``)
+    section = "" if type(cfg) is FitConfig else SECTIONS.get(type(cfg).__name__, type(cfg).__name__)
     for name, hint in _hints(type(cfg)).items():
+        where = f"{section}.{name}" if section else name
+        value = getattr(cfg, name)
         if not dataclasses.is_dataclass(hint):
-            value = _coerce(hint, getattr(cfg, name), f"{section}.{name}")
-            object.__setattr__(cfg, name, value)
+            object.__setattr__(cfg, name, _coerce(hint, value, where))
+        elif not isinstance(value, hint):
+            raise ConfigError(
+                f"{where} must be a biovae.config.{hint.__name__}, got "
+                f"{type(value).__name__} {value!r}; e.g. {name}={hint.__name__}(...)"
+            )
 
 
 @functools.cache
@@ -371,6 +380,9 @@ class FitConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        _typed(self)
 
 
 def given_config(config: Any, default: FitConfig | None = None) -> FitConfig:

@@ -73,8 +73,9 @@ class FamilyTrainConfig:
     first (0 = no time limit). ``prior_scale`` is σ of the N(0, σ²) prior on decoder weights,
     whose negative log density / Neff is added to the per-record loss (MAP estimate).
     ``precision = "bfloat16"`` runs the training forward pass under CPU autocast (matrix products
-    in bfloat16, parameters, optimiser state and scoring stay float32): about 1.7× more updates
-    per second on CPUs with native bfloat16 (AVX512-BF16, AMX), slower on CPUs without.
+    in bfloat16, parameters, optimiser state and scoring stay float32): about 1.2× more updates
+    in the same wall time on CPUs with native bfloat16 (AVX512-BF16, AMX; benchmarks/RESULTS.md,
+    issue #3, run 3), slower on CPUs without.
     ``validation_fraction`` of the sequences (random, by seed) is held out; every
     ``eval_every`` updates the held-out weighted ELBO is computed and the best model is the one
     returned; ``patience`` evaluations without improvement stop training (0 = never). Long
