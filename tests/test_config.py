@@ -27,6 +27,9 @@ def test_round_trip_through_dict():
         # the encoder would read the label to predict (tl.vae(batch_key="lab", labels_key="lab"))
         ({"data": {"labels_key": "lab", "batch_key": "lab"}}, "labels key 'lab' is also a cov"),
         ({"data": {"labels_key": "y", "continuous_covariates": ["y"]}}, "labels key 'y' is also"),
+        # two one-hot blocks of one batch: a counterfactual batch set only the first of them
+        ({"data": {"categorical_covariates": ["b", "b"]}}, "'b' is listed twice in data.categ"),
+        ({"data": {"continuous_covariates": ["x", "x"]}}, "'x' is listed twice in data.conti"),
     ],
 )
 def test_invalid_configs_are_rejected(data, message):

@@ -37,6 +37,18 @@ def test_integer_and_float_codes_of_one_batch_encode_alike():
     assert floats.tolist() == spec.encode(ints, 3).tolist()
 
 
+def test_a_batch_as_float_categories_is_the_batch_read_as_numbers():
+    """An AnnData column of categories 1.0/2.0 (a float column made categorical) read as levels
+    "1.0"/"2.0": a model fitted on the batch as numbers refused it as an unseen level."""
+    from biovae.inputs import as_dataset
+
+    spec = CovariateSpec.fit({"batch": np.array([1, 2, 2])}, categorical=("batch",))
+    frame = pd.DataFrame({"batch": pd.Categorical([1.0, 2.0, 2.0])})
+    ds = as_dataset(np.ones((3, 2)), frame)
+    assert list(ds.obs["batch"]) == ["1", "2", "2"]
+    assert spec.encode(ds.obs, 3).tolist() == [[1, 0], [0, 1], [0, 1]]
+
+
 def test_a_missing_covariate_or_a_wrong_length_is_refused():
     with pytest.raises(DataError, match=r"'batch' is missing for record 2 \(2 records"):
         CovariateSpec.fit({"batch": np.array(["a", None, np.nan], dtype=object)}, ("batch",))

@@ -364,6 +364,14 @@ class DataConfig:
                 f"labels key {self.labels_key!r} is also a covariate (or the batch key): the "
                 "encoder would read the label it is to predict; drop it from the covariates"
             )
+        for key in ("categorical_covariates", "continuous_covariates"):
+            # a batch listed twice has two one-hot blocks; a counterfactual set only the first
+            names = getattr(self, key)
+            twice = next((n for n in names if names.count(n) > 1), None)
+            if twice is not None:
+                raise ConfigError(
+                    f"covariate {twice!r} is listed twice in data.{key}; list it once"
+                )
         both = sorted(set(self.categorical_covariates) & set(self.continuous_covariates))
         if both:
             raise ConfigError(

@@ -85,3 +85,14 @@ def test_with_level_sets_one_categorical_block_and_keeps_the_rest():
     expected = spec.encode({**obs, "d": np.array(list("qqq"))}, 3)
     np.testing.assert_array_equal(moved.numpy(), expected.numpy())
     np.testing.assert_array_equal(c.numpy(), spec.encode(obs, 3).numpy())  # c is not changed
+
+
+def test_an_unseen_or_missing_level_names_its_record_and_a_fix_that_works():
+    """An unseen level named no record; a missing one was to be filled with 'unknown', itself
+    a level the fitted model has not seen (the next run failed on it)."""
+    spec = CovariateSpec.fit({"b": np.array(["p1", "p2"])}, ("b",))
+    ids = ["s1", "s2", "s3"]
+    with pytest.raises(DataError, match=r"level 'p9' not seen in training \(record 3 \('s3'\)"):
+        spec.encode({"b": np.array(["p1", "p2", "p9"])}, 3, "meta.tsv", ids=ids)
+    with pytest.raises(DataError, match=r"fill it in with a level seen in training \(p1, p2\)"):
+        spec.encode({"b": np.array(["p1", "", "p2"])}, 3, "meta.tsv", ids=ids)

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biovae.errors import DataError
+from biovae.levels import level_text
 
 # Spellings of "missing" that turn an otherwise numeric column into a feature column with NaN
 # (which is then reported), rather than silently into a text metadata column. "" is how
@@ -46,10 +47,13 @@ def to_obs(col: pd.Series) -> np.ndarray:
     """Convert a metadata column to the obs convention.
 
     Numbers become float64 (NaN = missing); everything else (text, categories, booleans)
-    becomes an object array of ``str`` with ``""`` for missing values.
+    becomes an object array of ``str`` with ``""`` for missing values, categories and booleans
+    spelled as levels are (:func:`biovae.levels.level_text`): a category 1.0 is level "1", as
+    the same batch read as numbers is.
     """
     if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col.dtype):
-        return as_text(col)  # numpy bool and pandas' nullable boolean alike: "True" / "False"
+        # numpy bool and pandas' nullable boolean alike: "True" / "False"
+        return level_text(col.astype(object).to_numpy())
     if pd.api.types.is_numeric_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     return as_text(col)

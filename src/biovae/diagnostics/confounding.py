@@ -6,7 +6,8 @@ simple classifier predicts it from the posterior means E_q[z|x]:
 
 * skill: stratified k-fold cross-validated balanced accuracy (chance = 1 / levels) and AUROC
   (binary: ROC AUC; more levels: macro one-vs-rest) of a standardised, L2-regularised
-  logistic regression; continuous covariates get the cross-validated R² of ridge regression;
+  logistic regression; continuous covariates get the cross-validated R² of standardised
+  ridge regression;
 * attribution: for each latent dimension alone, the univariate AUROC symmetrised around 0.5
   (max(A, 1 − A), macro over one-vs-rest levels) or |Spearman ρ| for continuous covariates;
   a dimension *carries* the covariate when that effect reaches its threshold and is beyond
@@ -185,15 +186,20 @@ def categorical_predictability(
 def continuous_predictability(
     z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
 ) -> dict[str, Any]:
-    """Cross-validated R² of ridge regression of ``values`` on ``z``."""
+    """Cross-validated R² of ridge regression of ``values`` on the standardised ``z`` (scaled
+    within each training fold, as for the categories: the penalty must not depend on the
+    units of the code — an autoencoder's or PCA's can be of any scale)."""
     _sklearn(n_splits)
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     y = np.asarray(values, dtype=np.float64)
     cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
-    pred = cross_val_predict(RidgeCV(alphas=np.logspace(-3, 3, 13)), z, y, cv=cv)
+    reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    pred = cross_val_predict(reg, z, y, cv=cv)
     # R² = 1 − mean(e²)/var(y): its standard error by the delta method on the squared errors
     r2_se = float(np.std((y - pred) ** 2) / np.sqrt(len(y)) / max(np.var(y), 1e-300))
     return {

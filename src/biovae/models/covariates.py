@@ -76,14 +76,17 @@ class CovariateSpec:
             return None
         parts = []
         for name, levels in zip(self.categorical, self.categories):
-            values = _levels(obs, name, source, ids)
+            shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
+            values = _levels(obs, name, source, ids, f"with a level seen in training ({shown})")
             _check_length(values, n, name, source)
             index = aliases(levels)
-            unknown = [v for v in values if v not in index]
-            if unknown:
+            unknown = np.flatnonzero([v not in index for v in values])
+            if unknown.size:
+                first = unknown[0]
                 raise DataError(
-                    f"{source}: covariate {name!r} has level '{unknown[0]}' not seen in training "
-                    f"(known: {', '.join(levels[:10])}); refit the model or map it to a known level"
+                    f"{source}: covariate {name!r} has level '{values[first]}' not seen in "
+                    f"training ({_record(first, ids)}, {unknown.size} record(s) in all; "
+                    f"known: {shown}); refit the model or map it to a known level"
                 )
             onehot = np.zeros((n, len(levels)), dtype=np.float32)
             onehot[np.arange(n), [index[v] for v in values]] = 1.0
@@ -147,15 +150,18 @@ def _record(i: int, ids) -> str:
     return f"record {i + 1}" + (f" ({str(ids[i])!r})" if ids is not None and i < len(ids) else "")
 
 
-def _levels(obs: dict[str, np.ndarray], name: str, source: str, ids=None) -> np.ndarray:
+def _levels(
+    obs: dict[str, np.ndarray], name: str, source: str, ids=None, fill: str = "(e.g. 'unknown')"
+) -> np.ndarray:
     """The level spellings of categorical covariate ``name``; a missing value is an error
-    (a model cannot be conditioned on "no batch")."""
+    (a model cannot be conditioned on "no batch") saying what to ``fill`` in: at fit any
+    level, for a fitted model one it has seen ('unknown' would be a level it has not)."""
     values = level_text(_column(obs, name, source))
     missing = np.flatnonzero(values == MISSING)
     if missing.size:
         raise DataError(
             f"{source}: covariate {name!r} is missing for {_record(missing[0], ids)} "
-            f"({missing.size} records in all); fill it in (e.g. 'unknown') or drop those records"
+            f"({missing.size} records in all); fill it in {fill} or drop those records"
         )
     return values
 
