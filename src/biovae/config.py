@@ -7,17 +7,14 @@ rejects unknown keys, so a typo is an error, never ignored.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from biovae.config_io import _coerce
 from biovae.config_io import from_dict as from_dict
 from biovae.config_io import load_toml as load_toml
 from biovae.config_io import merge as merge
 from biovae.config_io import to_dict as to_dict
+from biovae.config_io import typed
 from biovae.errors import ConfigError
 
 ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "elu")
@@ -57,29 +54,10 @@ SECTIONS = {
 
 
 def _typed(cfg: Any) -> None:
-    """Give every field of a config its declared type, as :func:`from_dict` does for plain
-    data: numpy numbers become ``int``/``float``, lists tuples; a value of another type (a
-    fractional number for a whole one, text for a number) or a non-finite float is a
-    ConfigError. Nested configs are checked by their own construction; a nested field holding
-    anything else (``ModelConfig(likelihood="nb")``) is a ConfigError too, not an
-    AttributeError when the model is built."""
-    # FitConfig's fields are the sections themselves (``model``, not ``FitConfig.model``)
-    section = "" if type(cfg) is FitConfig else SECTIONS.get(type(cfg).__name__, type(cfg).__name__)
-    for name, hint in _hints(type(cfg)).items():
-        where = f"{section}.{name}" if section else name
-        value = getattr(cfg, name)
-        if not dataclasses.is_dataclass(hint):
-            object.__setattr__(cfg, name, _coerce(hint, value, where))
-        elif not isinstance(value, hint):
-            raise ConfigError(
-                f"{where} must be a biovae.config.{hint.__name__}, got "
-                f"{type(value).__name__} {value!r}; e.g. {name}={hint.__name__}(...)"
-            )
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """:func:`biovae.config_io.typed` for a config, named by its section (``FitConfig``'s fields
+    are the sections themselves: ``model``, not ``FitConfig.model``)."""
+    name = type(cfg).__name__
+    typed(cfg, "" if type(cfg) is FitConfig else SECTIONS.get(name, name))
 
 
 def is_device(name: str) -> bool:

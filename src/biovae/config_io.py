@@ -4,6 +4,7 @@ coercion that rejects unknown keys and wrong types, TOML reading and deep mergin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import sys
@@ -39,6 +40,30 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def typed(cfg: Any, section: str) -> None:
+    """Give every field of a config its declared type, as :func:`from_dict` does for plain
+    data: numpy numbers become ``int``/``float``, lists tuples; a value of another type (a
+    fractional number for a whole one, text for a number) or a non-finite float is a
+    ConfigError naming ``section.field``. Nested configs are checked by their own
+    construction; a nested field holding anything else (``ModelConfig(likelihood="nb")``) is a
+    ConfigError too, not an AttributeError when the model is built."""
+    for name, hint in _hints(type(cfg)).items():
+        where = f"{section}.{name}" if section else name
+        value = getattr(cfg, name)
+        if not dataclasses.is_dataclass(hint):
+            object.__setattr__(cfg, name, _coerce(hint, value, where))
+        elif not isinstance(value, hint):
+            raise ConfigError(
+                f"{where} must be a biovae.config.{hint.__name__}, got "
+                f"{type(value).__name__} {value!r}; e.g. {name}={hint.__name__}(...)"
+            )
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
