@@ -231,7 +231,8 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. ``patience=0`` turns early stopping off. ``weight_decay`` is
+    """Optimisation settings. ``patience=0`` trains every epoch (no early stop); with a
+    validation split the best validation epoch's weights are kept either way. ``weight_decay`` is
     Adam's (coupled) L2 penalty on the weights; ``grad_clip`` > 0 clips each update's gradient
     to that total norm (0 = off).
 

@@ -172,7 +172,8 @@ TRAIN_OPTIONS = (
         "--patience",
         "train.patience",
         int,
-        "early-stopping patience, 0 = off (default {default})",
+        "epochs without a better validation loss before stopping; 0 = train every epoch (the "
+        "best validation epoch's weights are kept either way; default {default})",
         "N",
     ),
     Option(
