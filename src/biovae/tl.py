@@ -302,7 +302,8 @@ def differential_expression(
 ) -> Any:
     """Bayesian differential expression between groups of ``adata.obs[groupby]`` (a DataFrame).
 
-    ``group1`` against ``group2`` (or all other cells); with a list of levels as ``group1``
+    ``group1`` against ``group2`` (or all other cells with a level: cells whose level is
+    missing are in neither group); with a list of levels as ``group1``
     each of them in turn, and without ``group1`` every level against the rest, the tables
     stacked with a ``comparison`` column (as scvi-tools). ``batch_correction`` compares the groups
     within each level of the model's batch covariate (the ``batch_key`` given to :func:`vae`).

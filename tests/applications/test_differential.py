@@ -118,7 +118,9 @@ def test_change_table_in_gene_blocks_equals_one_block(monkeypatch):
     rng = np.random.default_rng(0)
     h1, h2 = rng.dirichlet(np.ones(7), 50), rng.dirichlet(np.ones(7), 50)
     whole = de.change_table(h1, h2, 1e-3, de.DESettings())
-    monkeypatch.setattr(de, "GENE_BLOCK", 3)
+    from biovae.applications import de_table
+
+    monkeypatch.setattr(de_table, "GENE_BLOCK", 3)
     blocks = de.change_table(h1, h2, 1e-3, de.DESettings())
     for key, value in whole.items():
         np.testing.assert_allclose(blocks[key], value, rtol=1e-12, atol=1e-15, err_msg=key)

@@ -12,15 +12,18 @@ and, for a threshold δ (log2 units), P(up) = P(r_g ≥ δ), P(down) = P(r_g ≤
 probability of differential expression is p_g = max(P(up), P(down)), its more probable
 direction of change beyond δ, and its Bayes factor log p_g − log(1 − p_g), unsigned (the
 direction is that of ``lfc_*``). This is scVI's "change" mode (Boyeau et al. 2023, *Mol. Syst.
-Biol.* 19:e11517) but for one deliberate difference: scvi-tools takes P(|r_g| ≥ δ) = P(up) +
-P(down), counting draws on both sides (the two agree when the draws fall on one side). The
+Biol.* 19:e11517) as scvi-tools 1.4 computes it by default (``test_mode="three"``). The
 pseudocount is scvi-tools 1.4's: per group, the 0.9 quantile over the genes it does not express
 (mean count below ``threshold_counts``) of their largest sampled h; ε is the larger of the two
 groups' values over the number of genes (at least 1e-10). The ``lfc_*`` summaries use ε / 1000,
 as scvi-tools does, so the reported fold changes are barely shrunk.
 
 Calls control the posterior expected false discovery rate: with genes sorted by p_g, the top k
-have expected FDR (1/k) Σ_{i≤k} (1 − p_i); the largest k with expected FDR ≤ α are called.
+have expected FDR (1/k) Σ_{i≤k} (1 − p_i); the largest k with expected FDR ≤ α are called
+(≤ up to a relative 1e-9, the rounding of p_g = k/S), taking genes of equal p_g by
+decreasing |``lfc_mean``|, the order of the table. One group against the rest (``group2=None``)
+is against every other cell with a level of ``groupby``; cells without one are in neither group
+(scvi-tools puts them in the rest).
 
 Batch correction (``batch_key``, a categorical covariate of a conditional model): every draw is
 decoded under one level of that covariate, draw j of both groups under the same level (levels
@@ -48,6 +51,8 @@ import pandas as pd
 import torch
 
 from biovae.applications.de_sampling import Cells, read_cells, sample_frequencies
+from biovae.applications.de_table import change_table, estimate_pseudocount, ranking
+from biovae.applications.de_table import fdr_calls as fdr_calls  # re-exported
 from biovae.applications.group_counts import LevelSums, level_sums
 from biovae.config import _check, _typed
 from biovae.errors import ConfigError, DataError, model_phrase
@@ -123,7 +128,7 @@ def differential_expression(
     X, obs
         The cells and their metadata (anything :func:`biovae.inputs.as_dataset` accepts).
     groupby, group1, group2
-        Metadata column and the levels compared; ``group2=None`` means all other cells.
+        Metadata column and the levels compared; ``group2=None``: every other cell with a level.
     batch_key
         Categorical covariate of the model to correct for (module docstring); None decodes
         every cell with its own covariates.
@@ -215,7 +220,7 @@ def _compare(
         for name, values in raw.items():
             table[name + k] = values
     frame = pd.DataFrame(table, index=pd.Index(ds.features, name="gene"))
-    frame = frame.sort_values(["proba_de", "lfc_mean"], ascending=False, key=_magnitude)
+    frame = frame.iloc[ranking(table["proba_de"], table["lfc_mean"])]
     frame.attrs.update(
         mode=settings.mode,
         delta=settings.delta,
@@ -300,99 +305,3 @@ def stack(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(
         [t.assign(comparison=f"{t.attrs['group1']} vs {t.attrs['group2']}") for t in tables]
     )
-
-
-def _magnitude(col: pd.Series) -> pd.Series:
-    return col.abs() if col.name == "lfc_mean" else col
-
-
-def estimate_pseudocount(
-    h1: np.ndarray, h2: np.ndarray, absent1: np.ndarray, absent2: np.ndarray, q: float = 0.9
-) -> float:
-    """ε: for each group, the ``q`` quantile over the genes it does not express (``absent``)
-    of their largest sampled h (1e-10 for a group expressing all); the larger of the two,
-    divided by the number of genes, at least 1e-10 (scvi-tools 1.4's rule)."""
-    values = [
-        float(np.quantile(h.max(axis=0)[absent], q)) if absent.any() else 1e-10
-        for h, absent in ((h1, absent1), (h2, absent2))
-    ]
-    return max(1e-10, max(values) / h1.shape[1])
-
-
-#: Genes summarised at a time: the float64 fold changes of 5,000 draws stay ≈ 80 MB.
-GENE_BLOCK = 2048
-
-
-def change_table(
-    h1: np.ndarray, h2: np.ndarray, eps: float, settings: DESettings
-) -> dict[str, np.ndarray]:
-    """Per-gene summaries of r = log2(h1 + ε) − log2(h2 + ε) over paired draws: the
-    probabilities of ``settings.mode`` (with ε in change mode), the ``lfc_*`` columns with
-    ε / 1000 (module docstring), and the calls; genes are taken :data:`GENE_BLOCK` at a time,
-    so memory stays bounded for any number of genes."""
-    block = _vanilla_block if settings.mode == "vanilla" else _change_block
-    parts = [
-        block(h1[:, j : j + GENE_BLOCK], h2[:, j : j + GENE_BLOCK], eps, settings.delta)
-        for j in range(0, h1.shape[1], GENE_BLOCK)
-    ]
-    table = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    if settings.mode == "vanilla":
-        called = np.abs(table["bayes_factor"]) >= settings.bayes_factor
-        table[f"is_de_bf_{settings.bayes_factor:g}"] = called
-    else:
-        table[f"is_de_fdr_{settings.fdr:g}"] = fdr_calls(table["proba_de"], settings.fdr)
-    return table
-
-
-def _change_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> dict:
-    h1, h2 = h1.astype(np.float64), h2.astype(np.float64)
-    r = np.log2(h1 + eps) - np.log2(h2 + eps)
-    up, down = (r >= delta).mean(axis=0), (r <= -delta).mean(axis=0)
-    p = np.maximum(up, down)
-    return {
-        "proba_de": p,
-        "proba_not_de": 1.0 - p,
-        # log-odds of proba_de, unsigned as scvi-tools reports it (a sign would turn a gene
-        # that is probably not changed, p < 0.5, into strong evidence the other way); the
-        # direction is in the lfc_* columns
-        "bayes_factor": np.log(p + 1e-8) - np.log(1.0 - p + 1e-8),
-        **_lfc_summaries(h1, h2, eps),
-    }
-
-
-def _vanilla_block(h1: np.ndarray, h2: np.ndarray, eps: float, delta: float) -> dict:
-    h1, h2 = h1.astype(np.float64), h2.astype(np.float64)
-    m1 = (h1 > h2).mean(axis=0)
-    p = np.maximum(m1, 1.0 - m1)
-    return {
-        "proba_de": p,
-        "proba_not_de": 1.0 - p,
-        "proba_m1": m1,
-        "proba_m2": 1.0 - m1,
-        "bayes_factor": np.log(m1 + 1e-8) - np.log(1.0 - m1 + 1e-8),
-        **_lfc_summaries(h1, h2, eps),
-    }
-
-
-def _lfc_summaries(h1: np.ndarray, h2: np.ndarray, eps: float) -> dict:
-    r = np.log2(h1 + 1e-3 * eps) - np.log2(h2 + 1e-3 * eps)
-    return {
-        "lfc_mean": r.mean(axis=0),
-        "lfc_median": np.median(r, axis=0),
-        "lfc_std": r.std(axis=0),
-        "lfc_min": r.min(axis=0),
-        "lfc_max": r.max(axis=0),
-        "scale1": h1.mean(axis=0),
-        "scale2": h2.mean(axis=0),
-    }
-
-
-def fdr_calls(proba_de: np.ndarray, fdr: float) -> np.ndarray:
-    """The largest set of most probable genes whose posterior expected FDR is ≤ ``fdr``."""
-    order = np.argsort(-proba_de, kind="stable")
-    expected_fdr = np.cumsum(1.0 - proba_de[order]) / np.arange(1, len(order) + 1)
-    within = np.flatnonzero(expected_fdr <= fdr)  # a prefix: the running mean only grows
-    n_called = int(within[-1]) + 1 if len(within) else 0
-    called = np.zeros(len(proba_de), dtype=bool)
-    called[order[:n_called]] = True
-    return called

@@ -106,7 +106,11 @@ def _add_de_parser(sub, make) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv, one row per gene")
     p.add_argument("--groupby", required=True, metavar="COL", help="metadata column of groups")
     p.add_argument("--group1", metavar="LEVEL", help="group tested (default: each level in turn)")
-    p.add_argument("--group2", metavar="LEVEL", help="reference group (default: all other cells)")
+    p.add_argument(
+        "--group2",
+        metavar="LEVEL",
+        help="reference group (default: all other cells with a level of --groupby)",
+    )
     p.add_argument(
         "--batch-correct",
         metavar="COL",

@@ -1,0 +1,56 @@
+"""Differential expression calls: the posterior expected FDR rule against exact arithmetic at
+its boundary, and genes of equal P(DE) called in the order the table lists them."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+import biovae
+from biovae.applications import differential as de
+from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+
+
+def test_fdr_calls_equal_the_rule_in_exact_arithmetic_at_its_boundary():
+    """P(DE) are counts over S draws: read in fractions, the rule is met exactly at its
+    boundary (1 − 4750/5000 = 0.05); in floats 1 − 0.95 > 0.05 left such genes out."""
+    assert de.fdr_calls(np.array([4750 / 5000]), 0.05).all()
+    assert de.fdr_calls(np.ones(4), 0.05).all()  # all certain: expected FDR 0
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        s, fdr = int(rng.choice([10, 20, 100, 5000])), float(rng.choice([0.01, 0.05, 0.1, 0.2]))
+        k = rng.integers(int(0.7 * s), s + 1, int(rng.integers(1, 10)))
+        top = np.sort(k)[::-1]
+        means = [Fraction(int(s * n - top[:n].sum()), s * n) for n in range(1, len(k) + 1)]
+        best = max([n + 1 for n, m in enumerate(means) if m <= Fraction(str(fdr))], default=0)
+        assert de.fdr_calls(k / s, fdr).sum() == best
+
+
+def test_tied_genes_are_called_as_the_table_lists_them(monkeypatch):
+    """Two genes of P(DE) 0.9 of which the FDR admits one: the larger change, listed first, is
+    called (the calls went by gene order, and the table listed an uncalled gene above a called
+    one)."""
+    rng = np.random.default_rng(0)
+    x = rng.poisson(5.0, (40, 6)).astype(np.float32)
+    obs = {"group": np.repeat(["A", "B"], 20)}
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=20, seed=0),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(x)
+    s, g = 10, x.shape[1]
+    h2 = np.full((s, g), 1.0 / g)
+    h1 = h2.copy()
+    h1[:, 2] *= 2.0  # log2 FC 1 in every draw: P(DE) 1
+    h1[:9, 0] *= 2.0  # log2 FC 1 in 9 of 10 draws: P(DE) 0.9
+    h1[:9, 1] *= 8.0  # log2 FC 3 in 9 of 10 draws: P(DE) 0.9
+    draws = iter([h1, h2])
+    monkeypatch.setattr(de, "sample_frequencies", lambda *a, **k: next(draws))
+    settings = de.DESettings(n_samples=s, pseudocount=0.0, fdr=0.06)  # 2 genes: FDR 0.05
+    out = de.differential_expression(est, x, obs, groupby="group", group1="B", settings=settings)
+    called = out["is_de_fdr_0.06"].to_numpy()
+    assert list(out.index[:3]) == ["f2", "f1", "f0"]
+    assert list(called) == [True, True] + [False] * (g - 2)
+    calls = de.fdr_calls(np.array([0.9, 0.9, 1.0]), 0.06, np.array([1.0, -3.0, 1.0]))
+    np.testing.assert_array_equal(calls, [False, True, True])
