@@ -328,3 +328,14 @@ def test_de_takes_samples_as_score_does_and_keeps_n_samples():
     base = ["de", "model", "data.h5ad", "--groupby", "g", "--out", "de.csv"]
     for flag in ("--samples", "--n-samples"):
         assert build_parser().parse_args([*base, flag, "7"]).n_samples == 7
+
+
+def test_integration_help_says_what_each_json_key_holds():
+    from biovae.cli.parser import build_parser
+    from biovae.diagnostics.integration import METRIC_KEYS
+
+    sub = next(a for a in build_parser()._actions if a.choices and "integration" in a.choices)
+    text = sub.choices["integration"].format_help()
+    assert "higher = better" in text
+    for key in METRIC_KEYS:
+        assert f"  {key}: " in text, key

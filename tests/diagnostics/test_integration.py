@@ -82,6 +82,18 @@ def test_lisi_matches_harmonys_algorithm():
     assert im.ilisi(emb, batch)[0] == pytest.approx(np.median(expected), rel=1e-6)
 
 
+def test_lisi_does_not_depend_on_the_scale_of_the_embedding():
+    # β·d is all the kernel sees, so LISI is scale-free; the search for β must be too (with a
+    # fixed bracket on log β in absolute units, 1e-13 and 1e14 gave medians 1.93 and 1.31)
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(300, 4))
+    batch = rng.choice(["p", "q"], 300)
+    emb[batch == "p", 0] += 1.0
+    expected = im.lisi(emb, batch)
+    for scale in (1e-13, 1e14):
+        np.testing.assert_allclose(im.lisi(emb * scale, batch), expected, rtol=1e-6)
+
+
 def test_kernel_weights_reach_the_target_perplexity():
     dist = np.sort(np.random.default_rng(1).gamma(2.0, size=(50, 90)), axis=1)
     w = im.simpson_weights(dist, 30.0)
@@ -165,6 +177,16 @@ def test_max_records_scores_a_seeded_subsample_and_says_so():
     pick = np.sort(np.random.default_rng(0).choice(400, 100, replace=False))
     assert part["label_asw"] == pytest.approx(im.label_asw(emb[pick], types[pick]))
     assert im.integration_metrics(emb, batch, types, max_records=400) == whole
+
+
+def test_every_key_of_the_result_is_described():
+    # the CLI's help lists METRIC_KEYS as what the JSON holds: nothing more, nothing less
+    emb, batch = mixed(400)
+    types = np.repeat(["t1", "t2"], 200)
+    keys = set(im.integration_metrics(emb, batch, types)) | set(
+        im.integration_metrics(emb, batch, types, max_records=100)
+    )
+    assert keys == set(im.METRIC_KEYS)
 
 
 def test_bad_inputs_are_one_line_errors():

@@ -11,6 +11,7 @@ from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.io import check_parent, check_plot_output, model_data_config, read_input
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options, positive_int
 from biovae.data.writers import write_frame, write_json, write_table
+from biovae.diagnostics.integration import METRIC_KEYS
 from biovae.errors import DataError, require
 
 
@@ -42,7 +43,8 @@ def add_parsers(sub, make) -> None:
         "integration",
         "Batch mixing and label conservation of MODEL's latent map on DATA (JSON).",
         "  biovae integration model counts.h5ad --batch-key batch --labels-key cell_line "
-        "--out metrics.json\n",
+        "--out metrics.json\n\nJSON keys (every metric: higher = better):\n"
+        + "".join(f"  {key}: {text}\n" for key, text in METRIC_KEYS.items()),
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")

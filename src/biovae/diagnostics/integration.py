@@ -6,7 +6,11 @@ silhouettes follow scIB's definitions (Luecken et al. 2022, Nat. Methods 19:41).
 close relatives, comparable between embeddings scored here but not number for number with
 scIB's: iLISI is Harmony's LISI on Euclidean neighbours, not scIB's graph iLISI (shortest paths
 on a kNN graph); kBET is one test per cell over all cells with a fixed k, not scIB's kBET per
-cell type with an adapted k; ARI/NMI use k-means, not scIB's Leiden over resolutions.
+cell type with an adapted k (and the neighbourhood leaves the cell out, where the kBET package
+counts the cell and its k − 1 neighbours); ARI/NMI use k-means, not scIB's Louvain/Leiden over
+resolutions. These three are what scib-metrics computes with ``ilisi_knn`` (90 neighbours
+counting the cell), ``kbet`` and ``nmi_ari_cluster_labels_kmeans`` (whose own k-means may stop
+in another local optimum).
 
 **Batch mixing** (higher = better mixed, all in [0, 1]):
 
@@ -19,7 +23,7 @@ cell type with an adapted k; ARI/NMI use k-means, not scIB's Leiden over resolut
   the given perplexity (as in Harmony's LISI code). It ranges from 1
   (one batch) to B (even mix of B batches); reported as the median, and scaled
   (median − 1) / (B − 1).
-* *kBET acceptance* (Büttgenbach et al. 2019): for each cell a χ² test of the batch counts of
+* *kBET acceptance* (Büttner et al. 2019): for each cell a χ² test of the batch counts of
   its k nearest neighbours (itself excluded) against the global batch frequencies; the share of
   cells whose test is *not* rejected at level α.
 
@@ -46,6 +50,22 @@ LISI_PERPLEXITY = 30.0
 #: Neighbourhood size of the kBET test and significance level.
 KBET_K = 50
 KBET_ALPHA = 0.05
+#: What each key of :func:`integration_metrics` holds (and the CLI's JSON); every metric is
+#: higher = better (better mixed batches, better kept cell types).
+METRIC_KEYS = {
+    "n_records": "records scored (those with both a batch and a label)",
+    "subsampled_from": "records the random subsample was drawn from (only when subsampled)",
+    "batch_asw": "mean over cell types of mean(1 - |silhouette on batches|), 0..1 (scIB); "
+    "null when no cell type has two batches",
+    "ilisi": "median LISI of batches (Harmony's, perplexity 30), 1 (one batch) .. B (even mix)",
+    "ilisi_scaled": "(ilisi - 1) / (B - 1), 0..1",
+    "kbet_acceptance": f"share of records whose {KBET_K} neighbours' batch counts pass a "
+    f"chi-square test at {KBET_ALPHA}, 0..1",
+    "label_asw": "(silhouette on cell types + 1) / 2, 0..1 (scIB)",
+    "ari": "adjusted Rand index of k-means (k = number of cell types) vs the cell types, "
+    "0 = chance, 1 = equal",
+    "nmi": "normalised mutual information of the same k-means vs the cell types, 0..1",
+}
 #: Rows of the LISI kernel solved at once (each step holds a few (rows, 3·perplexity) arrays).
 KERNEL_BLOCK = 8192
 
@@ -146,9 +166,11 @@ def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.
     ``dist`` (not squared: the kernel of Harmony's LISI and scIB), with β_i set so each row's
     perplexity exp(entropy) matches ``perplexity``.
 
-    Bisection on log β per row (vectorised); the reference implementations search β by halving
-    and doubling to the same root. Rows whose distances are all equal get uniform weights
-    whatever β is. Solved in blocks of rows, so memory grows with the block, not with ``dist``.
+    Bisection on log β per row (vectorised), with the distances measured in the row's largest
+    shifted distance so the result does not depend on the scale of the embedding; the reference
+    implementations search β by halving and doubling from β = 1 to the same root. Rows whose
+    distances are all equal get uniform weights whatever β is. Solved in blocks of rows, so
+    memory grows with the block, not with ``dist``.
     """
     blocks = [
         _kernel_rows(dist[i : i + KERNEL_BLOCK], perplexity, steps)
@@ -159,6 +181,10 @@ def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.
 
 def _kernel_rows(dist: np.ndarray, perplexity: float, steps: int) -> np.ndarray:
     d = dist - dist.min(1, keepdims=True)  # shift for stability; weights unchanged
+    # and measure each row in its own largest distance, so that the fixed bracket of log β
+    # below holds the root at any scale of the embedding (β·d is what the weights see)
+    span = d.max(1, keepdims=True)
+    d = d / np.where(span > 0, span, 1.0)
     target = np.log(min(perplexity, dist.shape[1]))
     lo = np.full(len(d), -30.0)
     hi = np.full(len(d), 30.0)
