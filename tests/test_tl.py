@@ -244,3 +244,45 @@ def test_a_missing_layer_a_model_reads_says_where_to_put_the_counts(fixtures):
         biovae.tl.expression(adata, est)
     with pytest.raises(DataError, match=where):
         biovae.tl.differential_expression(adata, est, groupby="cell_line", group1="H1975")
+
+
+def test_a_config_that_is_not_a_fitconfig_is_refused_in_one_line(fixtures):
+    """A dict as config (as scvi-tools' setup takes keyword dicts) failed with AttributeError."""
+    from biovae.errors import ConfigError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    with pytest.raises(ConfigError, match=r"config must be a biovae\.config\.FitConfig, got dict"):
+        biovae.tl.vae(adata, config={"train": {"epochs": 1}})
+    assert "X_biovae" not in adata.obsm
+
+
+def test_names_that_are_not_text_are_refused_in_one_line_not_a_type_error(fixtures):
+    """groupby, root_key and use_rep given as lists failed with TypeError: unhashable type."""
+    from biovae.errors import ConfigError
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    est = biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    with pytest.raises(ConfigError, match=r"groupby names one key.*got \['cell_line'\]"):
+        biovae.tl.differential_expression(adata, est, groupby=["cell_line"])
+    with pytest.raises(ConfigError, match=r"root_key names one key.*got \['batch'\]"):
+        biovae.tl.pseudotime(adata, root_key=["batch"], root_value="celseq2")
+    with pytest.raises(ConfigError, match=r"use_rep names one key.*got \['X_biovae'\]"):
+        biovae.tl.pseudotime(adata, use_rep=["X_biovae"])
+    assert "biovae_pseudotime" not in adata.obs
+
+
+def test_pseudotime_reads_a_sparse_embedding_and_its_errors_name_the_arguments(fixtures):
+    """A sparse obsm entry failed with ValueError (setting an array element with a sequence);
+    a bad root told a Python user to fix --root-value."""
+    import scipy.sparse as sp
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    adata.obsm["X_sparse"] = sp.csr_matrix(adata.obsm["X_biovae"])
+    biovae.tl.pseudotime(adata)
+    biovae.tl.pseudotime(adata, use_rep="X_sparse", key_added="pt_sparse")
+    np.testing.assert_array_equal(adata.obs["pt_sparse"], adata.obs["biovae_pseudotime"])
+    with pytest.raises(DataError, match=r"fix root_value \(--root-value\)"):
+        biovae.tl.pseudotime(adata, root_key="batch", root_value="nope")
+    with pytest.raises(DataError, match=r"a group with root_key/root_value"):
+        biovae.tl.pseudotime(adata, root="nope")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from biovae.config import FitConfig, LikelihoodConfig
+from biovae.config import FitConfig, LikelihoodConfig, given_config
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
@@ -46,7 +46,7 @@ def vae(
     """
     _check_writable(adata)
     _check_key(key_added)
-    config = config or FitConfig()
+    config = given_config(config)  # a dict failed with AttributeError: 'dict' has no 'model'
     if likelihood is None and config.model.likelihood == LikelihoodConfig():
         likelihood = "nb"
     given = dict(
@@ -151,6 +151,13 @@ def _check_key(key_added: Any) -> None:
             f"key_added must be a non-empty name without '/' (h5ad keys cannot hold one), got "
             f"{key_added!r}; e.g. key_added='X_biovae'"
         )
+
+
+def _check_name(name: Any, what: str, example: str) -> None:
+    """A one-line ConfigError for an obs column or obsm key that is not text (a list, as in
+    ``groupby=["cell_type"]``, failed with TypeError: unhashable type)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} names one key, {example}; got {name!r}")
 
 
 def _clear(adata: Any, key_added: str) -> None:
@@ -265,6 +272,9 @@ def pseudotime(
 
     _check_writable(adata)
     _check_key(key_added)
+    _check_name(use_rep, "use_rep", "an obsm key, e.g. 'X_biovae'")
+    if root_key is not None:
+        _check_name(root_key, "root_key", "an obs column, e.g. 'stage'")
     if (root_key is None) != (root_value is None) or (root is not None and root_key is not None):
         raise ConfigError(
             "give root_key and root_value together, or root (an obs name) alone, or none of them"
@@ -315,6 +325,7 @@ def differential_expression(
     from biovae.applications import differential as de
 
     de.check_model(est)  # before est.schema_: an unfitted model raised AttributeError
+    _check_name(groupby, "groupby", "an obs column, e.g. 'cell_type'")
     settings = de.DESettings(
         mode=mode,
         delta=delta,

@@ -110,8 +110,9 @@ def _neighbours_with_ties(index: Any, k: int, n: int) -> tuple[np.ndarray, np.nd
 
 def as_embedding(emb: Any, ids: Any = None) -> np.ndarray:
     """``emb`` as a float64 ``(records, dims)`` array, or a one-line error that names the first
-    record (by its id in ``ids``, else its row) with a NaN or infinite coordinate."""
-    x = np.asarray(emb, dtype=np.float64)
+    record (by its id in ``ids``, else its row) with a NaN or infinite coordinate. A sparse
+    ``emb`` (an obsm entry may be one) is made dense: numpy could not read it as numbers."""
+    x = np.asarray(emb.toarray() if sp.issparse(emb) else emb, dtype=np.float64)
     if x.ndim != 2 or len(x) < 4 or x.shape[1] < 1:
         raise DataError(
             "trajectories need a (records, dims) embedding of >= 4 records and >= 1 dimension, "
@@ -327,7 +328,7 @@ def root_index(ids: Any, root_id: Any) -> int:
         what = "no record" if hits.size == 0 else f"{hits.size} records"
         raise DataError(
             f"{what} with id {str(root_id)!r} (ids: {', '.join(text[:5])}, ...); give the id of "
-            "one record as the root, or a group with --root-key/--root-value"
+            "one record as the root, or a group with root_key/root_value (--root-key/--root-value)"
         )
     return int(hits[0])
 
@@ -346,5 +347,7 @@ def root_mask(obs: dict[str, np.ndarray], key: str, value: Any) -> np.ndarray:
     level = find_level(value, present)
     if level is None:
         levels = ", ".join(present[:10])
-        raise DataError(f"no record has {key} = {value!r} (values: {levels}); fix --root-value")
+        raise DataError(
+            f"no record has {key} = {value!r} (values: {levels}); fix root_value (--root-value)"
+        )
     return text == level
