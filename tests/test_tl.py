@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -286,3 +288,18 @@ def test_pseudotime_reads_a_sparse_embedding_and_its_errors_name_the_arguments(f
         biovae.tl.pseudotime(adata, root_key="batch", root_value="nope")
     with pytest.raises(DataError, match=r"a group with root_key/root_value"):
         biovae.tl.pseudotime(adata, root="nope")
+
+
+def test_uns_says_which_epoch_the_weights_are_from(fixtures):
+    """uns recorded the epochs trained and the last epoch's ELBO, with no word of the epoch
+    whose weights were kept (the best validation epoch), which the embedding comes from."""
+    from biovae.training.history import kept_epoch
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    cfg = dataclasses.replace(
+        _cfg(), train=dataclasses.replace(_cfg().train, epochs=6, validation_fraction=0.2)
+    )
+    est = biovae.tl.vae(adata, n_latent=2, config=cfg)
+    uns = adata.uns["X_biovae"]
+    assert uns["epochs"] == len(est.history_)
+    assert uns["kept_epoch"] == kept_epoch(est.history_, 1.0, "elbo")

@@ -103,8 +103,11 @@ def write_latent(
 def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
     """What ``adata.uns[key_added]`` records of the fit (plain values: ``write_h5ad`` takes
     them); a mapped model adds its reference's fingerprint."""
+    from biovae.training.history import kept_epoch
+
     last = est.history_[-1] if est.history_ else {}
     used = est.config_
+    kept = kept_epoch(est.history_, used.objective.beta, used.train.early_stopping)
     settings = {
         "model": used.model.kind,  # vae, ae, pca or ssvae
         "likelihood": used.model.likelihood.name,
@@ -113,8 +116,10 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
         "layer": used.data.layer or "X",
         "batch_key": used.data.batch_key or "",
         "labels_key": used.data.labels_key or "",
-        "epochs": int(last.get("epoch", 0)),
-        # an autoencoder has no ELBO: its history's "elbo" is log p(x | z = f(x))
+        "epochs": int(last.get("epoch", 0)),  # trained; the weights are those of kept_epoch
+        "kept_epoch": int(kept or last.get("epoch", 0)),
+        # the last epoch's training value per record; an autoencoder has no ELBO: its
+        # history's "elbo" is log p(x | z = f(x))
         "elbo" if used.model.kind != "ae" else "log_px_z": float(last.get("elbo", float("nan"))),
         "fingerprint": est.fingerprint_,
     }
