@@ -163,3 +163,37 @@ def test_a_pca_has_no_decoder_output_to_choose():
     assert loadings(pca).shape == (4, 2)
     with pytest.raises(ConfigError, match="no decoder output 'foo'"):
         loadings(pca, output="foo")
+
+
+def test_a_sequence_model_has_one_loading_per_position_and_letter():
+    import torch
+
+    from biovae.data.dataset import Dataset
+
+    codes = np.random.default_rng(0).integers(0, 4, (40, 6)).astype(np.uint8)
+    ds = Dataset(codes, [f"s{i}" for i in range(40)], tuple("123456"), {}, alphabet="ACGT-")
+    est = biovae.VAE(likelihood="categorical", config=_config(2)).fit(ds)
+    table = loadings(est)
+    assert table.shape == (6 * 5, K)
+    assert list(table.index[:6]) == ["1:A", "1:C", "1:G", "1:T", "1:-", "2:A"]
+    decoder = est.model_.decoder.eval()
+    z = torch.randn(5, K)
+    with torch.no_grad():
+        base = decoder.params(z, None)["logits"]
+        steps = [decoder.params(z + torch.eye(K)[k], None)["logits"] - base for k in range(K)]
+    # a unit step along z_k moves each letter's logit by its loading (position, letter order)
+    raw = np.stack([s[0].double().numpy() for s in steps], -1)  # (positions, letters, K)
+    centred = (raw - raw.mean(axis=1, keepdims=True)).reshape(-1, K)
+    np.testing.assert_allclose(table, centred, atol=1e-4)  # softmax per position: centred
+    np.testing.assert_allclose(loadings(est, centre=False), raw.reshape(-1, K), atol=1e-4)
+    assert all(len(up) == 5 for up, _ in top_features(table, 5).values())
+
+
+def test_top_features_keep_positive_and_negative_loadings_apart():
+    import pandas as pd
+
+    table = pd.DataFrame({"z_1": [1.0, 2.0, 3.0, -1.0], "z_2": [-2.0, -1.0, -3.0, -0.5]})
+    table.index = ["a", "b", "c", "d"]
+    top = top_features(table, n=3)
+    assert top["z_1"] == (["c", "b", "a"], ["d"])  # 'a' (+1) is not among the negative ones
+    assert top["z_2"] == ([], ["c", "a", "b"])

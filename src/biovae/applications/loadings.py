@@ -10,7 +10,8 @@ k changes no probability (the softmax is shift-invariant), so the loadings of th
 reported centred over the features (``centre=True``): the identifiable part. Other outputs
 (e.g. ZINB's ``pi_logits``, a per-feature sigmoid) have no such freedom and are reported as
 they are; centring them on request gives their deviation from the mean loading, not a
-loading of the model. A PCA model's
+loading of the model. A sequence model's logits have one loading per position and letter,
+centred over the letters of each position (a softmax per position). A PCA model's
 loadings are probabilistic PCA's W = U (Λ − σ² I)^{1/2} on the featurised data (log1p counts),
 for comparison.
 """
@@ -39,7 +40,9 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
     centre
         Subtract each factor's mean loading over the features; default: yes for the softmax
         output of count likelihoods with a library size (``rho``; module docstring), no for
-        any other output.
+        any other output. A sequence model's logits (positions × letters) give one row per
+        position and letter, ``"12:A"``, centred over the letters of each position by default
+        (its softmax over the letters ignores a constant).
     """
     fit = getattr(est, "fit_", None)
     if fit is not None and hasattr(fit, "loadings"):  # PCA
@@ -61,34 +64,58 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
     name = output or next(iter(heads))
     if name not in heads:
         raise ConfigError(f"no decoder output {name!r}; outputs: {', '.join(heads)}")
-    shape = decoder.shapes[name]
-    if len(shape) != 1:
-        raise ConfigError(
-            f"loadings are one row per feature; output {name!r} has shape {tuple(shape)}"
-        )
+    letters = _letters(est, name, tuple(decoder.shapes[name]))
     w = heads[name].effective_weight().detach().cpu().double().numpy()[:, : model.n_latent]
     if centre is None:
-        centre = name == getattr(model.likelihood, "composition_output", None)
-    return _frame(est, w, centre)
+        centre = bool(letters) or name == getattr(model.likelihood, "composition_output", None)
+    return _frame(est, w, centre, letters)
 
 
-def _frame(est: Any, w: np.ndarray, centre: bool) -> pd.DataFrame:
-    features = tuple(est.schema_.features) or tuple(f"f{j}" for j in range(w.shape[0]))
-    if len(features) != w.shape[0]:
+def _letters(est: Any, name: str, shape: tuple[int, ...]) -> str:
+    """The alphabet of an output with one value per position and letter (a sequence model's
+    logits), '' for one value per feature; any other shape is refused."""
+    alphabet = est.schema_.alphabet or ""
+    if len(shape) == 1:
+        return ""
+    if len(shape) == 2 and alphabet and shape[1] == len(alphabet):
+        return alphabet
+    raise ConfigError(
+        f"loadings are one row per feature (or per position and letter); output {name!r} has "
+        f"shape {shape}"
+    )
+
+
+def _frame(est: Any, w: np.ndarray, centre: bool, letters: str = "") -> pd.DataFrame:
+    """Rows ``feature``, or ``position:letter`` (position-major, as the head's outputs) for
+    sequences, whose loadings are centred over the letters of each position."""
+    n_rows = w.shape[0] // max(len(letters), 1)
+    features = tuple(est.schema_.features) or tuple(f"f{j}" for j in range(n_rows))
+    if len(features) * max(len(letters), 1) != w.shape[0]:
         raise ConfigError(
             f"loadings are one row per feature: {w.shape[0]} rows for {len(features)} features"
         )
-    if centre:
+    if letters:
+        w_lak = w.reshape(len(features), len(letters), -1)
+        if centre:  # each position's softmax ignores a constant added to its letters' logits
+            w_lak = w_lak - w_lak.mean(axis=1, keepdims=True)
+        w = w_lak.reshape(w.shape)
+        features = tuple(f"{f}:{a}" for f in features for a in letters)
+    elif centre:
         w = w - w.mean(axis=0, keepdims=True)
     columns = [f"z_{k + 1}" for k in range(w.shape[1])]
     return pd.DataFrame(w, index=pd.Index(features, name="feature"), columns=columns)
 
 
 def top_features(table: pd.DataFrame, n: int = 10) -> dict[str, tuple[list[str], list[str]]]:
-    """Per factor, the ``n`` features with the largest positive and negative loadings."""
+    """Per factor, the (at most) ``n`` features with the largest positive loadings, largest
+    first, and the ``n`` with the largest negative ones, most negative first: a feature with a
+    positive loading is never listed as a negative one, nor the other way round."""
     out = {}
+    names = table.index.to_numpy()
     for col in table.columns:
-        order = np.argsort(table[col].to_numpy(), kind="stable")
-        names = table.index.to_numpy()
-        out[col] = ([str(g) for g in names[order[::-1][:n]]], [str(g) for g in names[order[:n]]])
+        values = table[col].to_numpy()
+        order = np.argsort(values, kind="stable")
+        up = [i for i in order[::-1][:n] if values[i] > 0]
+        down = [i for i in order[:n] if values[i] < 0]
+        out[col] = ([str(names[i]) for i in up], [str(names[i]) for i in down])
     return out

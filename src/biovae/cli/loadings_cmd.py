@@ -19,7 +19,12 @@ def add_loadings_parser(sub, make_parser) -> None:
     """Register ``loadings`` on the subcommand set ``sub``."""
     p = make_parser(sub, "loadings", HELP, EXAMPLES)
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv, one row per feature")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help=".csv or .tsv, one row per feature (sequences: per position and letter, 12:A)",
+    )
     p.add_argument(
         "--output",
         metavar="NAME",
@@ -49,6 +54,8 @@ def cmd_loadings(args: argparse.Namespace) -> int:
     write_frame(out, table)
     if not args.quiet and args.top > 0:
         for factor, (up, down) in top_features(table, args.top).items():
-            print(f"{factor}: + {', '.join(up)} | − {', '.join(down)}", file=sys.stderr)
+            print(
+                f"{factor}: + {', '.join(up) or '-'} | − {', '.join(down) or '-'}", file=sys.stderr
+            )
     print(out)
     return 0

@@ -24,7 +24,7 @@ def loadings_section(est: Any) -> Section | None:
     cfg = getattr(est, "config_", None)
     if cfg is None or cfg.model.network.decoder != "linear" or not hasattr(est, "model_"):
         return None
-    try:  # refused for a decoder output that is not one value per feature (sequences)
+    try:  # refused for a decoder output that is not one value per feature (or letter)
         table = loadings(est).iloc[:, :MAX_FACTORS]
     except ConfigError:
         return None
@@ -37,7 +37,8 @@ def loadings_section(est: Any) -> Section | None:
         )
         for factor, (up, down) in top.items()
     )
-    features = list(dict.fromkeys(g for up, _ in top.values() for g in up))
+    # a factor without a positive loading (uncentred, few features) shows its negative ones
+    features = list(dict.fromkeys(g for up, down in top.values() for g in up or down))
     plot = Plot(
         "loadings-heatmap",
         heatmap(table.loc[features].to_numpy(), features, list(table.columns)),
@@ -48,7 +49,8 @@ def loadings_section(est: Any) -> Section | None:
     lead = (
         "The decoder is linear in z (LDVAE), so each latent dimension is a factor with one "
         "loading per feature: its effect on the feature's raw parameter (for counts, the log of "
-        "its share of the record, centred over features) per unit of z. Factors are identified "
+        "its share of the record, centred over features; for sequences, each letter's logit at a "
+        "position, centred over the letters) per unit of z. Factors are identified "
         "only up to a rotation of z (the prior is isotropic): read them as a basis of the map, "
         "not as unique programmes. `biovae loadings` writes the whole table."
     )
