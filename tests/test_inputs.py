@@ -308,3 +308,18 @@ def test_a_missing_layer_of_an_anndata_with_raw_counts_names_raw_x():
     ad.raw = _anndata(np.arange(6.0, dtype=np.float32).reshape(2, 3))
     with pytest.raises(DataError, match=r"no layer 'raw' .*; raw\.X \(adata\.raw, 3 genes\) is"):
         as_dataset(ad, layer="raw")
+
+
+def test_peptides_of_nucleotide_letters_for_a_protein_model_name_alphabet_protein(tmp_path):
+    """GATTACA peptides are detected as DNA: the refusal named no way to read them as protein."""
+    import biovae
+    from biovae.data import read_dataset
+
+    est = biovae.PCA(likelihood="categorical", n_latent=2).fit(_sequences("ACDEFGHIKL"))
+    (tmp_path / "q.fa").write_text(">q1\nGATTACAG\n")
+    with pytest.raises(DataError, match=r"read them with --alphabet protein"):
+        est.transform(read_dataset(tmp_path / "q.fa"))
+    assert est.transform(read_dataset(tmp_path / "q.fa", alphabet="protein")).shape == (1, 2)
+    with pytest.raises(DataError, match=r"records are values \(no alphabet\)") as info:
+        est.transform(np.zeros((3, 8)))
+    assert "--alphabet" not in str(info.value)

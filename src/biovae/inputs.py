@@ -16,7 +16,7 @@ from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
-from biovae.data.sequences import DNA, RNA
+from biovae.data.sequences import DNA, PROTEIN, RNA
 from biovae.errors import ConfigError, DataError
 from biovae.likelihoods import Likelihood
 from biovae.likelihoods.base import BadEntry, first_bad
@@ -248,6 +248,9 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
         raise DataError(
             f"{where}: the records are {_letters(ds.alphabet)} but {what} was fitted on "
             f"{_letters(schema.alphabet)}; give records of the same kind, in the same alphabet"
+            # peptides of nucleotide letters only (GATTACA) are detected as DNA
+            + " (proteins? read them with --alphabet protein)"
+            * (schema.alphabet == PROTEIN and ds.alphabet is not None)
         )
     # a model saved before repeated names were made unique holds them as they were
     ours, theirs = tuple(ds.features), unique_names(schema.features, what, warn=False)

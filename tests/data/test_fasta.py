@@ -109,6 +109,18 @@ def test_dot_means_a2m_even_without_extension(write):
     assert decode(ds.x, ds.alphabet) == ["MLW", "ML-"]
 
 
+def test_upper_case_letter_in_an_insert_column_is_refused_not_dropped(write):
+    # '.' for gaps in a plain FASTA made it A2M: column 3 (a '.' of the focus) was dropped,
+    # and with it record b's G, silently
+    path = write("dot.fa", ">a\nAC.TACGT\n>b\nACGTACGT\n>c\nACGT.CGT\n")
+    with pytest.raises(DataError) as info:
+        read_dataset(path)
+    assert str(info.value).startswith(
+        f"{path}: record 'b' has upper-case 'G' at column 3, an insert column of the focus 'a'"
+    )
+    assert "write them as '-'" in str(info.value)
+
+
 def test_ragged_sequences(write):
     path = write("r.fa", ">first\n" + "A" * 60 + "\n>X\n" + "A" * 57 + "\n")
     with pytest.raises(DataError) as info:
@@ -202,3 +214,13 @@ def test_a_protein_family_of_nucleotide_letters_reads_with_alphabet_protein(tmp_
     table.write_text("id\tx\nS1\t1\n")
     with pytest.raises(DataError, match="alphabet applies to sequences"):
         read_dataset(table, alphabet="protein")
+
+
+def test_dna_with_n_in_every_record_is_not_called_a_protein_family(write):
+    # the hint was "set it: 'biovae variants fit --alphabet protein'", which reads DNA as protein
+    path = write("n.fa", ">a\nACGTN\n>b\nACNNT\n")
+    with pytest.raises(DataError) as info:
+        read_dataset(path, drop_invalid=True)
+    message = str(info.value)
+    assert "most often 'N', a nucleotide ambiguity code" in message
+    assert "variants fit" not in message

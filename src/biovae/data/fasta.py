@@ -27,6 +27,8 @@ from biovae.errors import DataError
 #: chain or a tag), as mutant strings (``M-2A``) allow
 _RANGE = re.compile(r"/(-?\d+)-(-?\d+)$")
 _ALIGNED_EXTENSIONS = (".afa", ".aln")
+#: IUPAC nucleotide codes for more than one base (N: any)
+_AMBIGUITY_CODES = "RYKMSWBDHVN"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,11 @@ def _all_dropped_fix(raw: np.ndarray, alphabet: str, detected: bool) -> str:
         )
     if alphabet == sequences.PROTEIN:
         return f" (most often {letter!r}); replace it (e.g. with '-') in the records"
+    if letter in _AMBIGUITY_CODES:  # DNA with N in every record is not a protein family
+        return (
+            f" (most often {letter!r}, a nucleotide ambiguity code: replace it (e.g. with '-') "
+            "in the records; only if these are proteins, set --alphabet protein)"
+        )
     return (
         " (if the alphabet was detected wrongly, e.g. a protein family of nucleotide letters, "
         "set it: 'biovae variants fit --alphabet protein')"
@@ -265,11 +272,31 @@ def _match_matrix(
                 f"{source}: the first record '{records.ids[0]}' has no match (upper-case or "
                 "'-') columns; put the focus sequence first, in upper case"
             )
+        _refuse_upper_case_inserts(raw, insert, records.ids, source)
         raw = raw[:, match]
         raw[raw == ord(".")] = ord("-")
     else:
         match = np.ones(raw.shape[1], dtype=bool)
     return sequences.upper(raw), _labels(records.ids[0], focus, match)
+
+
+def _refuse_upper_case_inserts(
+    raw: np.ndarray, insert: np.ndarray, ids: list[str], source: str
+) -> None:
+    """A one-line error when a record holds an upper-case letter in an insert column: A2M
+    writes inserts in lower case or '.', so such a file is not A2M (e.g. an alignment with '.'
+    for gaps) and dropping the column would silently lose that record's residues."""
+    cols = raw[:, insert]
+    upper = (cols >= ord("A")) & (cols <= ord("Z"))
+    if not upper.any():
+        return
+    row = int(np.argmax(upper.any(axis=1)))
+    col = int(np.flatnonzero(insert)[np.argmax(upper[row])])
+    raise DataError(
+        f"{source}: record '{ids[row]}' has upper-case {chr(raw[row, col])!r} at column "
+        f"{col + 1}, an insert column of the focus '{ids[0]}' ('.' or lower case there), which "
+        "A2M would drop; if '.' marks gaps, write them as '-' (A2M inserts are lower case or '.')"
+    )
 
 
 def focus_labels(records: FastaRecords) -> tuple[str, ...]:
