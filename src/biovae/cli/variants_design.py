@@ -100,7 +100,9 @@ def cmd_design(args: argparse.Namespace) -> int:
     out = check_output(args.out, TABLES)
     fasta = check_output(args.fasta, (".fasta", ".fa", ".faa", ".fna")) if args.fasta else None
     fitted = family.load(args.model)
-    positions = parse_positions(args.positions, fitted.positions)
+    # ranges keep the match columns that hold a focus residue (a gap has none to substitute)
+    residues = [p for p, a in zip(fitted.positions, fitted.focus_sequence) if a != "-"]
+    positions = parse_positions(args.positions, tuple(residues))
     settings = DesignSettings(args.k, args.beam, args.pool, positions, args.samples, args.seed)
     chosen = screens(args, True, fitted.alphabet)  # checked before any scoring
     table = design(fitted, settings, sampled_weights=not args.mean_weights)

@@ -3,9 +3,11 @@ sequences that carry exactly the designed mutations, determinism, bad settings."
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -68,6 +70,25 @@ def test_bad_design_settings(fitted):
         design(fitted, DesignSettings(positions=(5, 30)))
     with pytest.raises(ConfigError, match="n mutations must be >= 1"):
         DesignSettings(n_mutations=0)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("n_mutations", 2.0, "n_mutations must be an integer"),
+        ("beam", 5.5, "beam must be an integer"),
+        ("n_samples", 2.0, "n_samples must be an integer"),
+        ("seed", 1.5, "seed must be an integer"),
+        ("positions", 40, "positions must be a list"),
+        ("positions", ("40", "41"), "positions must be an integer"),
+    ],
+)
+def test_design_settings_of_the_wrong_type_are_refused_on_construction(field, value, message):
+    # they failed with a TypeError traceback, some only after every single was scored
+    with pytest.raises(ConfigError, match=f"DesignSettings.{message}, got"):
+        DesignSettings(**{field: value})
+    settings = DesignSettings(beam=np.int64(4), positions=[np.int64(40), 41])
+    assert settings.beam == 4 and type(settings.beam) is int and settings.positions == (40, 41)
 
 
 def test_the_design_command_screens_and_writes(fitted, tmp_path, capsys):
@@ -146,3 +167,38 @@ def test_a_screen_past_its_time_limit_stops_the_run_and_writes_nothing(fitted, t
     assert f"screening command {sys.executable!r} ran past its time limit of 1 s" in err
     assert "--screen-timeout" in err
     assert list(work.iterdir()) == []  # no designs, no FASTA, no verdict table
+
+
+def _gapped_focus(fitted, tmp_path):
+    """``fitted`` with a focus that has a gap in match columns 3 and 4 (numbered 1..L then)."""
+    text = (FIXTURES / "blat_ecolx_first40.a2m").read_text()
+    head, rest = text.split("\n", 1)
+    focus, others = rest.split(">", 1)
+    upper = [i for i, c in enumerate(focus) if c.isupper()]
+    row = "".join("-" if i in (upper[2], upper[3]) else c for i, c in enumerate(focus))
+    (tmp_path / "gapped.a2m").write_text(f"{head}\n{row}>{others}")
+    with warnings.catch_warnings():  # of the gaps, and the header range that no longer fits
+        warnings.simplefilter("ignore")
+        aln = read_alignment(tmp_path / "gapped.a2m")
+    return dataclasses.replace(
+        fitted, focus=aln.focus, positions=aln.positions, focus_residues=aln.focus_residues
+    )
+
+
+def test_a_named_residue_where_the_focus_has_a_gap_is_refused_and_ranges_skip_it(
+    fitted, tmp_path, capsys
+):
+    gapped = _gapped_focus(fitted, tmp_path)
+    assert [gapped.focus_sequence[i] for i in (2, 3)] == ["-", "-"]
+    # it was dropped silently: designs at residue 5 only, or 'no substitution to design with'
+    with pytest.raises(ConfigError, match=r"residue 3 is a match column where .* has a gap"):
+        design(gapped, DesignSettings(1, positions=(3, 5), n_samples=2))
+    model = family.save(tmp_path / "fam", gapped)
+    out = tmp_path / "d.csv"
+    args = ["variants", "design", model, "-k", 1, "--samples", 2, "--out", out, "--quiet"]
+    rc, _, err = run(capsys, *args, "--positions", "4")
+    assert rc == 2 and "residue 4 is a match column where" in err and not out.exists()
+    rc, _, err = run(capsys, *args, "--positions", "1-6", "--beam", 200)
+    assert rc == 0, err
+    mutants = out.read_text().splitlines()[1:]
+    assert {int(m.split(",")[1][1:-1]) for m in mutants} == {1, 2, 5, 6}

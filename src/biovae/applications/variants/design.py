@@ -32,6 +32,7 @@ import numpy as np
 
 from biovae.applications.variants.family import Family
 from biovae.applications.variants.mutations import parse, single_mutant_scan
+from biovae.config_io import typed
 from biovae.errors import ConfigError
 
 #: the warning for models saved without the focus's whole sequence
@@ -55,6 +56,8 @@ class DesignSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # beam=5.5 or n_samples=2.0 failed with a traceback after the singles were scored
+        typed(self, "DesignSettings")
         for name in ("n_mutations", "beam", "pool", "n_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"design {name.replace('_', ' ')} must be >= 1")
@@ -98,6 +101,12 @@ def _singles(family: Family, positions: tuple[int, ...] | None, n_mutations: int
         raise ConfigError(
             f"residue {unknown[0]} is not a match column of the model's focus "
             f"(match columns {family.positions[0]}–{family.positions[-1]})"
+        )
+    gaps = {p for p, a in zip(family.positions, family.focus_sequence) if a == "-"}
+    if positions is not None and allowed & gaps:  # named, so not skipped silently
+        raise ConfigError(
+            f"residue {min(allowed & gaps)} is a match column where the model's focus has a "
+            "gap: no focus residue to substitute there; leave it out of --positions"
         )
     names = single_mutant_scan(family.focus, family.alphabet, family.positions)
     out = [m for m in names if m[0] != m[-1] and int(m[1:-1]) in allowed]
