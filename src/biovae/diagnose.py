@@ -276,7 +276,8 @@ def fidelity_comparison(
     out = {}
     for name, cls in (("VAE", VAE), ("autoencoder", Autoencoder), ("PCA", PCA)):
         est = cls(config=config).fit(train)
-        fake = est.sample(n, obs=obs, seed=config.train.seed)
+        given = obs if est.schema_.covariates.width else None  # PCA conditions on none
+        fake = est.sample(n, obs=given, seed=config.train.seed)
         out[name] = (
             sequence_fidelity(real, fake, len(train.alphabet))
             if seq

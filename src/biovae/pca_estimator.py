@@ -25,6 +25,7 @@ from biovae.inputs import (
     check_data,
     check_features,
     check_records,
+    obs_columns,
     sample_count,
     without_target,
 )
@@ -126,7 +127,10 @@ class PCA(TransformerConventions):
         ).numpy()
 
     def sample(self, n: int, obs: Any = None, seed: int = 0) -> np.ndarray:
+        """``n`` records x = W z + μ + ε, z ~ N(0, I), in data space; a PCA conditions on no
+        covariates, so ``obs`` is refused, not ignored."""
         fit = self._check()
+        self.schema_.covariates.for_samples(None if obs is None else obs_columns(obs, 0), n)
         gen = torch.Generator().manual_seed(checked_seed(seed))
         return self.likelihood_.defeaturize(
             ppca.sample(fit, sample_count(n, self.schema_.sample_bytes), gen).float()

@@ -6,6 +6,7 @@ import gzip
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from biovae.data import (
@@ -153,3 +154,22 @@ def test_write_json_writes_undefined_numbers_as_null(tmp_path):
         "se": None, "hi": None, "v": [1.5, None], "n": 3, "ok": True, "nested": [{"x": None}]
     }  # fmt: skip
     assert leftovers(tmp_path) == []
+
+
+def test_a_wide_table_is_written_from_one_block_per_dtype(tmp_path, monkeypatch):
+    """``biovae sample`` of a 15,000-gene model wrote a frame of 15,000 one-column blocks:
+    to_csv took 10 s per 100 samples (44 s for 1,000); one block per dtype takes 1-2 s."""
+    blocks = []
+    to_csv = pd.DataFrame.to_csv
+
+    def spy(frame, *args, **kwargs):
+        blocks.append(frame._mgr.nblocks)
+        return to_csv(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", spy)
+    x = np.arange(3 * 500).reshape(3, 500)
+    path = tmp_path / "wide.tsv"
+    write_table(path, ["a", "b", "c"], {f"g{j}": x[:, j] for j in range(500)})
+    assert blocks == [2]  # the ids, and the integers
+    back = pd.read_csv(path, sep="\t", index_col=0)
+    assert back.shape == (3, 500) and back.loc["c", "g499"] == x[2, 499]

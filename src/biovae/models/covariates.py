@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from biovae.errors import DataError
+from biovae.errors import ConfigError, DataError
 from biovae.levels import MISSING, aliases, level_text
 
 
@@ -66,6 +66,22 @@ class CovariateSpec:
         lows = tuple(float(v.min(initial=np.inf)) for v in cont)
         highs = tuple(float(v.max(initial=-np.inf)) for v in cont)
         return cls(tuple(categorical), cats, tuple(continuous), means, stds, lows, highs)
+
+    def for_samples(self, obs: dict[str, np.ndarray] | None, n: int) -> torch.Tensor | None:
+        """The covariates of ``n`` records to generate, from ``obs`` (one value per record):
+        required by a conditional model, and refused by one without covariates (they would
+        be ignored, and the samples would not be what was asked for)."""
+        if self.width and obs is None:
+            raise DataError(
+                "this model is conditional; pass obs with columns "
+                f"{', '.join(self.categorical + self.continuous)} for the samples"
+            )
+        if obs is not None and not self.width:
+            raise ConfigError(
+                "obs gives covariates for the samples, but this model is not conditional on "
+                f"any (obs has {', '.join(obs) or 'no columns'}); leave obs out"
+            )
+        return self.encode(obs, n, "obs") if self.width else None
 
     def encode(
         self, obs: dict[str, np.ndarray], n: int, source: str = "data", ids=None
