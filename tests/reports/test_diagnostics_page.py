@@ -74,3 +74,36 @@ def test_inference_gaps_of_one_record_draw_without_error_bars() -> None:
     for se in (float("nan"), None):  # NaN in memory, null once read back from JSON
         png = inference_gaps({**gap, "amortization_gap_se": se, "approximation_gap_se": se})
         assert png.startswith(b"\x89PNG")
+
+
+def test_an_undefined_fidelity_metric_is_a_dash_and_left_out_of_the_verdict(
+    tmp_path: Path,
+) -> None:
+    """One variable position: every held-out pair covariance is 0, so pair-covariance r is NaN
+    in memory (null in the JSON); the page showed "nan" and counted it as a lost metric."""
+    nan = float("nan")
+    fid = {
+        "VAE": {"site_frequency_r": 0.9, "pair_covariance_r": nan},
+        "autoencoder": {"site_frequency_r": 0.8, "pair_covariance_r": nan},
+        "PCA": {"site_frequency_r": 0.7, "pair_covariance_r": None},
+    }
+    html = write_diagnostics_report(tmp_path / "f.html", {"fidelity": fid}).read_text()
+    assert "nan" not in html.lower().replace("nans", "")
+    assert html.count("<td>—</td>") == 3 and "a correlation needs both sides to vary" in html
+    assert "on 1 of 1 metrics (site-frequency r)" in html
+
+
+def test_a_negative_mutual_information_estimate_reads_as_zero_as_in_the_verdict() -> None:
+    """A conditional VAE on CellBench gave Î = −0.0102: the verdict said "≈ 0 nats", the note
+    beside it "I(x; z) ≈ -0.010 nats", a value mutual information cannot take."""
+    from biovae.reports.diagnostics_page import collapse_section
+
+    col = {
+        "n_latent": 2, "n_active": 1, "active": [True, False], "kl_per_dim": [0.9, 0.1],
+        "unit_variance": [0.5, 0.001], "verdict": "…", "remedies": [],
+        "mutual_information": {"mutual_information": -0.0102, "max": 4.6, "n": 100},
+    }  # fmt: skip
+    notes = " ".join(collapse_section({"collapse": col}).notes)
+    assert "I(x; z) ≈ 0 nats (estimate -0.010" in notes and "≈ -0.010" not in notes
+    col["mutual_information"]["mutual_information"] = 0.25
+    assert "I(x; z) ≈ 0.250 nats," in " ".join(collapse_section({"collapse": col}).notes)

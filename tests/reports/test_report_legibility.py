@@ -109,6 +109,24 @@ def test_predictive_check_tick_labels_do_not_run_into_each_other(drawn) -> None:
     assert _overlapping(drawn[-1].axes[0]) == []
 
 
+def test_predictive_check_ticks_apart_over_one_to_two_decades(drawn) -> None:
+    """CellBench means 19–92 against observed 20–750: one decade tick in view, and matplotlib
+    labelled the minor ticks 2, 3, 4, 6 × 10ⁿ on top of each other."""
+    rep = np.geomspace(19.0, 92.0, 40)
+    stats = {
+        "mean": {
+            "replicated_mean": rep.tolist(),
+            "observed": np.geomspace(20.0, 750.0, 40).tolist(),
+            "outside": [i % 3 == 0 for i in range(40)],
+        }
+    }
+    predictive_check(stats)
+    ax = drawn[-1].axes[0]
+    assert ax.get_xscale() == "log" and _overlapping(ax) == []
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels(which="both") if t.get_text()]
+    assert len(labels) >= 2 and not any("3\\times" in t for t in labels)  # no minor labels
+
+
 @pytest.fixture(scope="module")
 def one_feature_vae():
     """A VAE of a single feature: correlations across features are undefined."""

@@ -8,6 +8,10 @@ import numpy as np
 
 from biovae.config import FitConfig
 
+#: Mutual information (nats) below which the code is said to carry ≈ 0: the Monte-Carlo
+#: estimate scatters around 0, and can come out just below it.
+NO_INFORMATION = 0.005
+
 
 @dataclass(frozen=True)
 class CollapseReport:
@@ -50,7 +54,7 @@ def collapse_report(
     mi = mutual_information.get("mutual_information", float("nan"))
     verdict += (
         f"; the code carries about {mi:.2f} nats about the data"
-        if not mi < 0.005  # a Monte-Carlo estimate: it can come out just below 0
+        if not mi < NO_INFORMATION
         else "; the code carries next to no information about the data (≈ 0 nats)"
     )
     if n_active == k:

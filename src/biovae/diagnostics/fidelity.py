@@ -48,11 +48,15 @@ def pair_covariances(codes: np.ndarray, n_letters: int) -> np.ndarray:
 
 
 def sequence_fidelity(real: np.ndarray, fake: np.ndarray, n_letters: int) -> dict[str, float]:
-    """Correlations of site frequencies and pair covariances, samples vs data."""
-    r1 = np.corrcoef(
-        site_frequencies(real, n_letters).ravel(), site_frequencies(fake, n_letters).ravel()
-    )[0, 1]
-    r2 = np.corrcoef(pair_covariances(real, n_letters), pair_covariances(fake, n_letters))[0, 1]
+    """Correlations of site frequencies and pair covariances, samples vs data; NaN (null in
+    the JSON) where a side does not vary, e.g. every pair covariance 0 with one variable
+    position, without numpy's warning."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r1 = np.corrcoef(
+            site_frequencies(real, n_letters).ravel(), site_frequencies(fake, n_letters).ravel()
+        )[0, 1]
+        r2 = np.corrcoef(pair_covariances(real, n_letters), pair_covariances(fake, n_letters))
+        r2 = r2[0, 1]
     return {"site_frequency_r": float(r1), "pair_covariance_r": float(r2)}
 
 

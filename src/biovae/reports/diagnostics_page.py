@@ -13,6 +13,7 @@ import math
 from html import escape
 from pathlib import Path
 
+from biovae.diagnostics.collapse import NO_INFORMATION
 from biovae.reports import plots
 from biovae.reports import plots_diagnostics as pd
 from biovae.reports.content import Highlight, Plot, Section, Table
@@ -92,9 +93,15 @@ def collapse_section(results: dict) -> Section | None:
     mi = col.get("mutual_information", {})
     notes = tuple(f"Remedy: {r}." for r in col.get("remedies", []))
     if "mutual_information" in mi:
+        value = mi["mutual_information"]
+        said = (  # as the verdict says it: I(x; z) >= 0, an estimate below 0 is noise
+            f"≈ 0 nats (estimate {value:.3f}, Monte-Carlo noise around 0)"
+            if value < NO_INFORMATION
+            else f"≈ {value:.3f} nats"
+        )
         notes += (
-            f"Mutual information I(x; z) ≈ {mi['mutual_information']:.3f} nats, estimated through "
-            "the aggregate posterior (at most log N of the records used).",
+            f"Mutual information I(x; z) {said}, estimated through the aggregate posterior (at "
+            "most log N of the records used).",
         )
     return Section(
         "collapse",
@@ -296,9 +303,19 @@ def fidelity_section(results: dict) -> Section | None:
     if not fid:
         return None
     metrics = [m for m in next(iter(fid.values())) if m in FIDELITY]
+    undefined = any(not _defined(vals[m]) for vals in fid.values() for m in metrics)
     table = Table(
         ("model", *(f"{FIDELITY[m][0]} ({FIDELITY[m][1]})" for m in metrics)),
-        tuple((name, *(f"{vals[m]:.4f}" for m in metrics)) for name, vals in fid.items()),
+        tuple(
+            (name, *(f"{vals[m]:.4f}" if _defined(vals[m]) else "—" for m in metrics))
+            for name, vals in fid.items()
+        ),
+        caption=(
+            "— : undefined (null in the JSON): a correlation needs both sides to vary, e.g. "
+            "held-out records whose pair covariances are all 0 (at most one variable position)"
+            if undefined
+            else ""
+        ),
     )
     return Section(
         "fidelity",
@@ -318,14 +335,21 @@ def fidelity_verdict(fid: dict[str, dict[str, float]], metrics: list[str]) -> st
     """Which model's prior samples are closest to the data, metric by metric."""
     if "VAE" not in fid or "autoencoder" not in fid:
         return ""
-    wins = [
-        m for m in metrics if FIDELITY[m][2](fid["VAE"][m]) < FIDELITY[m][2](fid["autoencoder"][m])
-    ]
+    vae, ae = fid["VAE"], fid["autoencoder"]
+    metrics = [m for m in metrics if _defined(vae[m]) and _defined(ae[m])]  # both measured
+    if not metrics:
+        return "No metric is defined for both the VAE and the autoencoder: no comparison."
+    wins = [m for m in metrics if FIDELITY[m][2](vae[m]) < FIDELITY[m][2](ae[m])]
     labels = ", ".join(FIDELITY[m][0] for m in wins) or "none"
     return (
         f"The VAE's samples are closer to the data than the autoencoder's on "
         f"{len(wins)} of {len(metrics)} metrics ({labels})."
     )
+
+
+def _defined(value: float | None) -> bool:
+    """Whether a metric was measured (not None, as in the JSON, nor NaN, as in memory)."""
+    return value is not None and math.isfinite(value)
 
 
 def _se_text(se: float | None) -> str:

@@ -116,12 +116,28 @@ def predictive_check(stats: dict) -> bytes:
             ax.scatter(rep[out], obs[out], s=8, color=fg.VALIDATION, lw=0, label="outside 95 %")
             lo, hi = float(min(rep.min(), obs.min())), float(max(rep.max(), obs.max()))
             ax.plot([lo, hi], [lo, hi], color=fg.INK, lw=0.8)
-            # log axes only over a decade or more: on a narrower range matplotlib labels the
-            # minor ticks (2×10⁰, 3×10⁰, ...) and the labels run into each other
-            if name != "zero_fraction" and lo > 0 and hi >= 10 * lo:
-                ax.set(xscale="log", yscale="log")
+            if name != "zero_fraction" and lo > 0 and hi >= 10 * lo:  # a decade or more
+                _log_axes(ax, lo, hi)
             ax.set(title=name.replace("_", " "), xlabel="replicated (mean)", ylabel="observed")
         if axes[0].get_legend_handles_labels()[0]:
             axes[0].legend(loc="upper left")
 
     return fg.render(draw, (4.2 * len(names), 3.8))
+
+
+def _log_axes(ax, lo: float, hi: float) -> None:
+    """Log axes with labels that do not run into each other: at 1, 2 and 5 × 10ⁿ over less
+    than two decades, at the decades over more. Minor ticks stay unlabelled: matplotlib labels
+    them (2×10¹, 3×10¹, 4×10¹, 6×10¹) whenever fewer than two decade ticks are in view, and on
+    a panel's width the labels overlap."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    ax.set(xscale="log", yscale="log")
+    subs = (1.0, 2.0, 5.0) if hi < 100 * lo else (1.0,)
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(subs=subs))
+        # thresholds of infinity: label every major tick the locator placed, not only decades
+        axis.set_major_formatter(
+            LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
+        )
+        axis.set_minor_formatter(NullFormatter())
