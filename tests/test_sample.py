@@ -60,3 +60,22 @@ def test_the_fidelity_comparison_samples_pca_of_a_conditional_config(counts):
         data=DataConfig(categorical_covariates=("batch",)),
     )
     assert set(fidelity_comparison(train, held_out, cfg)) == {"VAE", "autoencoder", "PCA"}
+
+
+def test_count_samples_take_the_library_sizes_of_their_batch():
+    """Library sizes of generated counts came from one log-normal fitted to every record, so
+    a sample of a shallow batch had the sequencing depth of the pooled data."""
+    rng = np.random.default_rng(1)
+    profile = rng.dirichlet(np.ones(8))
+    depth = np.r_[np.full(60, 50.0), np.full(60, 5000.0)] * rng.lognormal(0, 0.1, 120)
+    x = rng.poisson(depth[:, None] * profile).astype(np.float32)
+    obs = {"batch": np.repeat(["shallow", "deep"], 60)}
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=2, batch_size=32),
+        data=DataConfig(batch_key="batch"),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(x, obs)
+    for level, expected in (("shallow", 50.0), ("deep", 5000.0)):
+        drawn = est.sample(200, obs={"batch": np.full(200, level)}, seed=0).sum(1)
+        assert abs(np.log(np.median(drawn) / expected)) < 0.5, (level, np.median(drawn))

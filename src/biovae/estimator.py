@@ -22,6 +22,7 @@ from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, NotFittedError, model_phrase
 from biovae.fit_inputs import (
+    batch_levels,
     mmd_levels,
     n_batches,
     record_weights,
@@ -140,7 +141,7 @@ class _LatentEstimator(TransformerConventions):
         lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, n_batches(cfg, cov))
         check_data(lik, ds)
         labels = self._fit_labels(ds, cfg)
-        context = lik.context_stats(ds.x)
+        context = lik.context_stats(ds.x, batch_levels(ds.obs, cfg.data.batch_key))
         schema = DataSchema(
             tuple(ds.x.shape[1:]), ds.features, ds.alphabet, cov, context, labels, ds.alleles
         )
@@ -264,10 +265,12 @@ class _LatentEstimator(TransformerConventions):
         """
         model = self._check_fitted()
         n = sample_count(n, self.schema_.sample_bytes)
-        c = self.schema_.covariates.for_samples(None if obs is None else obs_columns(obs, 0), n)
+        columns = None if obs is None else obs_columns(obs, 0)
+        c = self.schema_.covariates.for_samples(columns, n)
+        batch = batch_levels(columns, self.config_.data.batch_key)  # its library sizes
         with seeded(seed):
             z = model.prior().sample((n,))
-            ctx = model.likelihood.prior_context(n, self.schema_.context_stats)
+            ctx = model.likelihood.prior_context(n, self.schema_.context_stats, batch)
             return decoded_samples(model, z, c, ctx).numpy()
 
     @torch.no_grad()

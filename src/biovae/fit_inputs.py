@@ -28,6 +28,16 @@ def n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:
     return len(cov.categories[0])
 
 
+def batch_levels(obs: dict[str, np.ndarray] | None, batch_key: str | None) -> np.ndarray | None:
+    """Each record's level of the batch key (as covariate levels are spelled), or None without
+    one: count likelihoods keep their library-size prior per batch."""
+    if not batch_key or obs is None or batch_key not in obs:
+        return None
+    from biovae.levels import level_text
+
+    return np.asarray(level_text(obs[batch_key]), dtype=object)
+
+
 def record_weights(sample_weight: Any, n: int, source: str) -> torch.Tensor | None:
     """Validated per-record weights as a float32 tensor (None when not given)."""
     if sample_weight is None:

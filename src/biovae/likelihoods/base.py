@@ -174,12 +174,16 @@ class Likelihood(ABC):
         (the data themselves are inside its support, else :meth:`validate` refuses them)."""
         return None
 
-    def context_stats(self, x) -> dict[str, float]:
-        """Summary of the training data (dense or sparse ``(n, f)``) needed to sample later."""
+    def context_stats(self, x, batch: np.ndarray | None = None) -> dict[str, float]:
+        """Summary of the training data (dense or sparse ``(n, f)``) needed to sample later;
+        ``batch``: each record's batch level (text), for summaries kept per batch."""
         return {}
 
-    def prior_context(self, n: int, stats: dict[str, float]) -> dict[str, Tensor]:
-        """Context for ``n`` records generated from the prior (uses torch's RNG)."""
+    def prior_context(
+        self, n: int, stats: dict[str, float], batch: np.ndarray | None = None
+    ) -> dict[str, Tensor]:
+        """Context for ``n`` records generated from the prior (uses torch's RNG); ``batch``:
+        each record's batch level, where the summaries are kept per batch."""
         return {}
 
 
@@ -238,7 +242,10 @@ def library_size(x: Tensor) -> Tensor:
 class ObservedLibrary:
     """Mixin of count families whose mean is library size × composition.
 
-    Sampling from the prior draws library sizes from a log-normal fitted to the training data.
+    Sampling from the prior draws library sizes from a log-normal fitted to the training data,
+    to each batch's own records when the model has a batch key (a platform's sequencing depth,
+    as scVI's per-batch library prior); a level without records of its own (a query's new
+    batch) draws from the log-normal of all records.
     """
 
     #: The decoder output whose softmax over the features is the composition: adding one
@@ -249,15 +256,29 @@ class ObservedLibrary:
     def context(self, x: Tensor) -> dict[str, Tensor]:
         return {"library": library_size(x)}
 
-    def context_stats(self, x) -> dict[str, float]:
+    def context_stats(self, x, batch: np.ndarray | None = None) -> dict[str, float]:
         lib = np.asarray(x.sum(axis=1), dtype=np.float64).ravel()
         log_lib = np.log(np.maximum(lib, 1.0))
-        return {"log_library_mean": float(log_lib.mean()), "log_library_std": float(log_lib.std())}
+        stats = {"log_library_mean": float(log_lib.mean()), "log_library_std": float(log_lib.std())}
+        for level in sorted(set(batch)) if batch is not None else ():
+            own = log_lib[batch == level]
+            stats[f"log_library_mean|{level}"] = float(own.mean())
+            stats[f"log_library_std|{level}"] = float(own.std())
+        return stats
 
-    def prior_context(self, n: int, stats: dict[str, float]) -> dict[str, Tensor]:
+    def prior_context(
+        self, n: int, stats: dict[str, float], batch: np.ndarray | None = None
+    ) -> dict[str, Tensor]:
         z = torch.randn(n, 1)
-        log_lib = stats["log_library_mean"] + stats["log_library_std"] * z
-        return {"library": torch.exp(log_lib)}
+        levels = [None] * n if batch is None else list(batch)
+        mean, std = (
+            torch.tensor(
+                [stats.get(f"{name}|{level}", stats[name]) for level in levels],
+                dtype=torch.float32,
+            ).reshape(n, 1)
+            for name in ("log_library_mean", "log_library_std")
+        )
+        return {"library": torch.exp(mean + std * z)}
 
     def frequencies(self, params: dict[str, Tensor]) -> Tensor:
         """Each feature's expected share of a record's counts, softmax(ρ), ``(..., n, f)``.
