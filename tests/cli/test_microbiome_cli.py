@@ -299,3 +299,32 @@ def test_audit_refuses_one_covariate_as_both_technical_and_biological(fixtures, 
     )  # fmt: skip
     assert rc == 2 and "--technical and --biological both name 'studyID'" in err
     assert "Traceback" not in err and not (tmp_path / "a").exists()
+
+
+def _ranked(abund: pd.DataFrame, scale: float, sep: str) -> pd.DataFrame:
+    """Taxa x samples with a phylum row above the species, as a MetaPhlAn merged table."""
+    species = abund.set_index("sample_id").T * scale
+    species.index = [f"k__Bacteria{sep}p__Firmicutes{sep}{s}" for s in species.index]
+    phylum = species.sum().to_frame(f"k__Bacteria{sep}p__Firmicutes").T
+    return pd.concat([phylum, species]).round(0 if scale > 1 else 12).rename_axis("clade_name")
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "scale", "sep"),
+    [("hurdle_dirichlet", 0.5, "|"), ("dirichlet_multinomial", 1e4, ";")],
+)
+def test_a_table_of_several_taxonomic_ranks_is_refused(
+    tables, tmp_path, capsys, likelihood, scale, sep
+):
+    """Each share or read counted once per rank: proportions whose rows still summed to at
+    most 1, and counts, were fitted as if the phylum were one more taxon."""
+    abund, _ = tables
+    path, out = tmp_path / "merged.tsv", tmp_path / "m"
+    _ranked(abund, scale, sep).reset_index().to_csv(path, sep="\t", index=False)
+    rc, stdout, err = run(
+        capsys, "fit", path, "--transpose", "--likelihood", likelihood, "--out", out, *FAST
+    )
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"feature 'k__Bacteria{sep}p__Firmicutes{sep}s__" in err
+    assert f"lies within feature 'k__Bacteria{sep}p__Firmicutes'" in err and "s__)" in err
+    assert not out.exists() and stdout == ""

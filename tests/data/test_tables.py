@@ -183,12 +183,26 @@ def test_transpose_allow_missing(write):
         read_dataset(path, transpose=True)
 
 
-def test_transpose_refuses_text_and_metadata(write):
+def test_transpose_refuses_text_and_names_the_way_out(write):
     path = write("m.tsv", "gene\ts1\ts2\nG1\t1\tx\n")
-    with pytest.raises(DataError, match=r"m\.tsv: sample column 's2' is not numeric"):
+    with pytest.raises(DataError, match=r"m\.tsv: sample column 's2' is not numeric.*--metadata"):
         read_dataset(path, transpose=True)
-    with pytest.raises(DataError, match="metadata_columns cannot be used with transpose"):
-        read_dataset(path, transpose=True, metadata_columns=["s1"])
+    with pytest.raises(DataError, match="feature annotation column 'taxonomy' not found"):
+        read_dataset(path, transpose=True, metadata_columns=["taxonomy"])
+
+
+def test_transpose_leaves_out_feature_annotation_columns(write):
+    """QIIME's classic OTU table (biom convert --to-tsv --header-key taxonomy) ends in a
+    taxonomy column, MetaPhlAn 3's merged table has NCBI_tax_id: they annotate the features."""
+    path = write(
+        "otu.tsv",
+        "#OTU ID\tNCBI_tax_id\tS1\tS2\ttaxonomy\n"
+        "OTU1\t853\t5\t0\tk__Bacteria; p__Firmicutes\n"
+        "OTU2\t816\t1\t7\tk__Bacteria; p__Bacteroidetes\n",
+    )
+    ds = read_dataset(path, transpose=True, metadata_columns=["taxonomy", "NCBI_tax_id"])
+    assert list(ds.ids) == ["S1", "S2"] and ds.features == ("OTU1", "OTU2")
+    np.testing.assert_array_equal(ds.x, [[5, 1], [0, 7]])
 
 
 @pytest.mark.parametrize(

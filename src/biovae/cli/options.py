@@ -228,7 +228,8 @@ READ_OPTIONS = (
         "--metadata-columns",
         "data.metadata_columns",
         _names,
-        "table columns that are metadata, not features",
+        "table columns that are metadata, not features (with --transpose: columns annotating "
+        "the features, e.g. taxonomy, left out)",
         "A,B",
     ),
     Option(

@@ -229,3 +229,21 @@ def check_header_names(header: Sequence[str], path: object) -> None:
             "first record is not read as one, or, if this line is the header (numbers as "
             "sample names), name its first column 'id'"
         )
+
+
+def check_single_rank(features: Sequence[str], source: object, family: str) -> None:
+    """Raise a ``DataError`` if one feature's name is a taxonomy path inside another's
+    (``k__Bacteria`` and ``k__Bacteria|p__Firmicutes``, or ``;``-separated): such a table
+    holds several ranks, as MetaPhlAn's merged output does, and counts every read or share
+    once per rank, which no composition of taxa does."""
+    names = set(features)
+    for name in features:
+        for cut in (m.start() for m in re.finditer(r"[|;]", name)):
+            parent = name[:cut].rstrip()
+            if parent in names:
+                raise DataError(
+                    f"{source}: feature '{name}' lies within feature '{parent}', so the table "
+                    f"holds several taxonomic ranks and the '{family}' likelihood would count "
+                    "each read or share once per rank; keep the features of one rank (e.g. "
+                    "MetaPhlAn rows whose last level is s__)"
+                )

@@ -83,7 +83,8 @@ def read_dataset(
     id_column
         Column (tables) or obs column (h5ad) holding record ids.
     metadata_columns
-        Columns to keep as metadata (``obs``) rather than features.
+        Columns to keep as metadata (``obs``) rather than features; with ``transpose``,
+        columns annotating the features (``taxonomy``), left out.
     sequence_column
         Tables only: the column holding sequences; the result is then a sequence data set.
     layer

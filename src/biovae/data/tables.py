@@ -79,7 +79,8 @@ def read_table(
     id_column
         Column holding record ids (with ``transpose=True``: holding feature names).
     metadata_columns
-        Columns to keep as ``obs`` even if numeric.
+        Columns to keep as ``obs`` even if numeric (with ``transpose=True``: columns annotating
+        the features, such as ``taxonomy``, which are left out).
     text_columns
         Metadata columns to keep as text even if they look numeric (e.g. cluster labels).
     transpose
@@ -371,17 +372,15 @@ def _read_transposed(
     metadata: Sequence[str],
     allow_missing: bool,
 ) -> Dataset:
-    """Features x samples table: first column (or ``id_column``) = feature names."""
-    if metadata:
-        raise DataError(
-            f"{path}: metadata_columns cannot be used with transpose=True (a features x samples "
-            "table has no per-sample columns); put the metadata in a table passed as obs_path"
-        )
+    """Features x samples table: first column (or ``id_column``) = feature names; the
+    ``metadata`` columns annotate the features (QIIME's ``taxonomy``, MetaPhlAn's
+    ``NCBI_tax_id``) and are left out."""
     sep = separator(path) if sep is None else sep
     name_col = id_column or read_header(path, sep)[0]
     table = load_table(path, sep=sep, id_column=name_col)
+    require_columns(table, metadata, "feature annotation column")
     feature_names = record_ids(table)
-    samples = [c for c in table.frame.columns if c != name_col]
+    samples = [c for c in table.frame.columns if c != name_col and c not in metadata]
     if not samples:
         raise DataError(f"{table.source}: no sample columns besides '{name_col}'; check the file")
     columns = []
@@ -390,7 +389,8 @@ def _read_transposed(
         if numeric is None:
             raise DataError(
                 f"{table.source}: sample column '{name}' is not numeric; a features x samples "
-                "table (transpose=True) must hold only numbers besides the feature names"
+                "table (transpose=True) holds numbers besides the feature names; list a column "
+                "annotating the features (taxonomy) in metadata_columns (CLI --metadata-columns)"
             )
         with np.errstate(over="ignore"):  # beyond float32 -> inf, reported below
             columns.append(numeric.to_numpy(dtype=np.float32, na_value=np.nan))

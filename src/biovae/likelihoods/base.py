@@ -95,6 +95,8 @@ class Likelihood(ABC):
     #: whether the family models sequences (letter codes over an alphabet); the others would
     #: read letter codes as numbers, so sequence data are refused for them
     sequences: ClassVar[bool] = False
+    #: whether a record is a composition of its features (taxa), each read or share counted once
+    compositional: ClassVar[bool] = False
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0

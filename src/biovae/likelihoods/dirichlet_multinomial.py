@@ -99,6 +99,7 @@ class DirichletMultinomialDistribution(Distribution):
 
 class DirichletMultinomial(ObservedLibrary, Likelihood):
     name = "dirichlet_multinomial"
+    compositional = True
     integer_data = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:

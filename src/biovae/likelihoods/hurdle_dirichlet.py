@@ -129,6 +129,7 @@ def _log_softplus(logits: Tensor) -> Tensor:
 
 class HurdleDirichlet(Likelihood):
     name = "hurdle_dirichlet"
+    compositional = True
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"presence_logits": self.data_shape, "log_concentration": self.data_shape}
