@@ -193,7 +193,8 @@ def latent_card(
     name = cfg.model.likelihood.name
     n_train = getattr(est, "n_train_", 0)
     counted = f"{n_train:,} {records}" if n_train else f"its training {records}"
-    trained_on = f"{counted} × {len(est.schema_.features):,} features" + (
+    unit = "positions" if est.schema_.alphabet else "features"  # as the report's summary says
+    trained_on = f"{counted} × {len(est.schema_.features):,} {unit}" + (
         " (data fingerprint in the model summary)" if summary else ""
     )
     rows = [

@@ -97,6 +97,8 @@ class Likelihood(ABC):
     sequences: ClassVar[bool] = False
     #: whether a record is a composition of its features (taxa), each read or share counted once
     compositional: ClassVar[bool] = False
+    #: what :meth:`featurize` gives the encoder (and a PCA), in words
+    features_text: ClassVar[str] = "the values themselves"
 
     def __init__(
         self, data_shape: tuple[int, ...], config: LikelihoodConfig, n_letters: int = 0
@@ -249,6 +251,8 @@ class ObservedLibrary:
     as scVI's per-batch library prior); a level without records of its own (a query's new
     batch) draws from the log-normal of all records.
     """
+
+    features_text: ClassVar[str] = "log1p of the counts"
 
     #: The decoder output whose softmax over the features is the composition: adding one
     #: constant to it across the features changes no probability (its other outputs, such as

@@ -20,6 +20,7 @@ from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, one_hot
 
 class Categorical(Likelihood):
     name = "categorical"
+    features_text = "one-hot letters per position"
     data_dtype = torch.int64
     integer_data = True
     sequences = True

@@ -41,6 +41,7 @@ from biovae.likelihoods.base import BadEntry, Likelihood, one_hot
 
 class Genotype(Likelihood):
     name = "genotype"
+    features_text = "allele counts, a missing genotype as zeros"
     allows_missing = True
     integer_data = True
 

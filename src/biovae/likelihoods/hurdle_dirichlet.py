@@ -130,6 +130,7 @@ def _log_softplus(logits: Tensor) -> Tensor:
 class HurdleDirichlet(Likelihood):
     name = "hurdle_dirichlet"
     compositional = True
+    features_text = "log1p of the relative abundances × 10⁴"
 
     def outputs(self) -> dict[str, tuple[int, ...]]:
         return {"presence_logits": self.data_shape, "log_concentration": self.data_shape}

@@ -151,9 +151,14 @@ def sequence_probabilities(
     alphabet: str,
     positions: Sequence[str],
     record: str,
+    letters_only: bool = False,
 ) -> bytes:
     """Letter probabilities per position of one record; the record's own letters are ringed.
-    Only the first :data:`MAX_POSITIONS` positions of a longer record are drawn."""
+    Only the first :data:`MAX_POSITIONS` positions of a longer record are drawn.
+    ``letters_only``: ``probs_la`` is one-hot, the one letter reconstructed at each position
+    (a PCA has no letter probabilities)."""
+    what = "letters" if letters_only else "letter probabilities"
+    label = "reconstructed letter" if letters_only else "probability"
     length, n_letters = probs_la.shape
     shown = min(length, MAX_POSITIONS)
     probs_la, observed_l = probs_la[:shown], observed_l[:shown]
@@ -165,11 +170,11 @@ def sequence_probabilities(
         for ax, start in zip(axes, starts):
             image = _probability_row(ax, probs_la, observed_l, start, alphabet, positions)
         axes[0].set_title(
-            f"Record {fg.shorten(record, 40)}: reconstructed letter probabilities "
+            f"Record {fg.shorten(record, 40)}: reconstructed {what} "
             f"(rings: the record's letters){part}"
         )
         axes[-1].set_xlabel("position")
-        fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.01, label="probability")
+        fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.01, label=label)
 
     row_height = 0.9 + 0.17 * n_letters
     return fg.render(draw, (12.0, 0.6 + row_height * len(starts)))

@@ -21,11 +21,15 @@ def likelihood_text(est: Any) -> str:
     likelihood family's encoder features (e.g. log1p counts), not that family."""
     name = est.config_.model.likelihood.name
     if model_kind(est) == "pca":
+        from biovae import likelihoods
         from biovae.model_card import raw_features
 
         if raw_features(name):
             return "Gaussian (probabilistic PCA) on the data"
-        return f"Gaussian (probabilistic PCA) on {name} features (e.g. log1p of counts)"
+        return (
+            f"Gaussian (probabilistic PCA) on {name} features "
+            f"({likelihoods.get(name).features_text})"
+        )
     return name
 
 

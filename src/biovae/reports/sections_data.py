@@ -34,6 +34,14 @@ _RECON_LEAD = (
     "decoder's expected value. Good models keep the structure of the data, not its noise: "
     "expect smoother values than observed, with the same patterns."
 )
+#: a PCA's reconstruction is not an expected value: the projection W·E[z|x] + μ is made in
+#: the likelihood's feature space and mapped back to the nearest data values
+_PCA_RECON_LEAD = (
+    "Each record is projected onto the principal axes at its posterior mean; the projection "
+    "W·E[z|x] + μ of its features ({features}) is mapped back to the nearest data values{how}. "
+    "Good models keep the structure of the data, not its noise: expect smoother values than "
+    "observed, with the same patterns."
+)
 
 
 def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | None) -> Section:
@@ -72,10 +80,22 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
     return Section(
         "reconstruction",
         title,
-        _RECON_LEAD.format(code=code_name(est)),
+        _recon_lead(est),
         plots=plots,
         highlights=(Highlight(number(r, ".2f"), "reconstruction correlation (r)"),),
     )
+
+
+def _recon_lead(est: Any) -> str:
+    """What a table's reconstruction is: the decoder's expected value, or for a PCA on
+    transformed features the nearest data values to its projection."""
+    from biovae.model_card import raw_features
+
+    name = est.config_.model.likelihood.name
+    if est.config_.model.kind != "pca" or raw_features(name):
+        return _RECON_LEAD.format(code=code_name(est))
+    how = " (e.g. rounded counts)" if est.likelihood_.integer_data else ""
+    return _PCA_RECON_LEAD.format(features=est.likelihood_.features_text, how=how)
 
 
 def _heatmap(
@@ -119,24 +139,27 @@ def _heatmap_rows(idx: np.ndarray, order: np.ndarray | None) -> np.ndarray:
 
 
 def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
+    pca = est.config_.model.kind == "pca"  # decodes to the largest projected one-hot value
     record = ds.subset(np.array([0]))
     n_letters = len(ds.alphabet or "")
     probs = letter_probabilities(est.reconstruct(record), n_letters)[0]
     observed = np.asarray(record.x[0], dtype=np.int64)
     png = plots_data.sequence_probabilities(
-        probs, observed, ds.alphabet or "", ds.features, str(record.ids[0])
+        probs,
+        observed,
+        ds.alphabet or "",
+        ds.features,
+        str(record.ids[0]),
+        letters_only=pca,
     )
     idx = subsample(len(ds), MAX_RECORDS)
     all_probs = letter_probabilities(est.reconstruct(ds.subset(idx)), n_letters)
     hits = float((all_probs.argmax(-1) == np.asarray(ds.x[idx], dtype=np.int64)).mean())
-    lead = (
-        f"Each record is encoded to its {code_name(est)} and decoded into letter probabilities "
-        "per position. Conserved positions should be confident (dark, one letter); variable "
-        "positions spread their probability over the letters seen there."
-    )
+    lead, which = _sequence_lead(est, pca)
+    alt = "Reconstructed letters" if pca else "Letter probabilities"
     caption = (
         f"Record {record.ids[0]}; rings mark its actual letters. Over {_records(idx, ds)} "
-        f"the most probable letter is the observed one at {100 * hits:.1f}% of positions."
+        f"{which} is the observed one at {100 * hits:.1f}% of positions."
     )
     if len(observed) > plots_data.MAX_POSITIONS:
         caption += (
@@ -147,11 +170,27 @@ def _sequence_reconstruction(est: Any, ds: Dataset) -> Section:
         "reconstruction",
         title="Reconstructions",
         lead=lead,
-        plots=(
-            Plot("reconstruction-sequence", png, "Letter probabilities of one record", caption),
-        ),
+        plots=(Plot("reconstruction-sequence", png, f"{alt} of one record", caption),),
         highlights=(Highlight(f"{100 * hits:.0f}%", "positions reconstructed correctly"),),
     )
+
+
+def _sequence_lead(est: Any, pca: bool) -> tuple[str, str]:
+    """The lead of a sequence reconstruction and what its letter at each position is."""
+    if pca:  # no probabilities: the letter of the largest projected one-hot value
+        lead = (
+            "Each record's one-hot letters are projected onto the principal axes at its "
+            "posterior mean and mapped back to one letter per position, the one with the "
+            "largest projected value: a PCA gives no letter probabilities, so every position "
+            "shows a single letter."
+        )
+        return lead, "the reconstructed letter"
+    lead = (
+        f"Each record is encoded to its {code_name(est)} and decoded into letter "
+        "probabilities per position. Conserved positions should be confident (dark, one "
+        "letter); variable positions spread their probability over the letters seen there."
+    )
+    return lead, "the most probable letter"
 
 
 def samples_section(est: Any, ds: Dataset | None) -> Section:
