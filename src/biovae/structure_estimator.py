@@ -299,6 +299,7 @@ class ConformationVAE(EstimatorConventions):
             "reference": self.reference_.tolist(),
             "config": given,
             "chains": list(chains) if chains is not None else None,
+            "segids": list(self.atoms_.segids) if any(self.atoms_.segids) else None,
         }
         card = latent_card(
             self.vae_,
@@ -332,7 +333,9 @@ class ConformationVAE(EstimatorConventions):
         est = cls(loss=loss, config=config)
         est.vae_ = VAE.from_saved(saved)
         chains = _chains(info.get("chains"), damaged)  # absent from models saved before
-        est.atoms_ = atoms_from_features(saved.schema.features, str(path), chains)
+        atoms = atoms_from_features(saved.schema.features, str(path), chains)
+        segids = _segids(info.get("segids"), atoms.n_atoms, damaged)  # absent: none, or older
+        est.atoms_ = dataclasses.replace(atoms, segids=segids)
         est.reference_ = _reference(info["reference"], est.atoms_.n_atoms, damaged)
         return est
 
@@ -345,6 +348,17 @@ def _chains(saved: object, damaged: str) -> tuple[str, ...] | None:
     if not ok:
         raise ModelFileError(damaged.format(f"'chains' entry is damaged ({saved!r})"))
     return None if saved is None else tuple(saved)
+
+
+def _segids(saved: object, n_atoms: int, damaged: str) -> tuple[str, ...]:
+    """The saved segment ids of the atoms without a chain id (``None``: none)."""
+    if saved is None:
+        return ()
+    if not (isinstance(saved, list) and len(saved) == n_atoms) or not all(
+        isinstance(g, str) for g in saved
+    ):
+        raise ModelFileError(damaged.format(f"'segids' entry is damaged (not {n_atoms} strings)"))
+    return tuple(saved)
 
 
 def _reference(saved: object, n_atoms: int, damaged: str) -> np.ndarray:

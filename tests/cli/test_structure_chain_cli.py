@@ -112,3 +112,24 @@ def test_validate_and_fit_reference_read_the_chain_given(dimer, tmp_path, capsys
     fit = ["structure", "fit", str(pdb), "--chain", "B", "--reference", str(only_b)]
     assert main([*fit, "--out", str(model), *FAST]) == 0
     assert json.loads((model / "metadata.json").read_text())["structure"]["chains"] == ["B"]
+
+
+def test_a_model_fitted_on_a_segid_reads_its_own_samples(tmp_path):
+    """A chain named by its segid (no chain id, as in CHARMM files) is the model's default
+    chain: its samples carry that segid, so embed and interpolate read them back."""
+    from tests.conftest import FIXTURES
+
+    def segid_only(row):  # blank chain id (column 22), segid UBQ (columns 73-76)
+        return row[:21] + " " + row[22:72].ljust(50) + "UBQ " if row.startswith("ATOM") else row
+
+    rows = (FIXTURES / "ubiquitin_2k39_ca_12.pdb").read_text().splitlines()
+    seg = tmp_path / "seg.pdb"
+    seg.write_text("\n".join(map(segid_only, rows)) + "\n")
+    model, samples = tmp_path / "model", tmp_path / "s.pdb"
+    assert main(["structure", "fit", str(seg), "--chain", "UBQ", "--out", str(model), *FAST]) == 0
+    assert main(["structure", "sample", str(model), "-n", "2", "--out", str(samples)]) == 0
+    table, path = tmp_path / "z.csv", tmp_path / "path.pdb"
+    assert main(["structure", "embed", str(model), str(samples), "--out", str(table)]) == 0
+    args = ["structure", "interpolate", str(model), str(samples), str(seg), "--steps", "2"]
+    assert main([*args, "--refine-steps", "0", "--out", str(path)]) == 0
+    assert len(pd.read_csv(table)) == 2 and "UBQ" in path.read_text()

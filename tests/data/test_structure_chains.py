@@ -189,3 +189,22 @@ def test_pdb_text_refuses_an_insertion_code_of_two_letters():
 def pdb_text_file(path, structures):
     path.write_text(pdb_text(structures))
     return path
+
+
+def test_chains_named_by_segid_read_back_from_written_pdb(tmp_path):
+    """Atoms without a chain id are selected by segid: a written PDB keeps the segid (columns
+    73–76, column 22 blank), so the chain selected for fitting selects its samples too."""
+    seg = read_structures(pdb_file(tmp_path / "seg.pdb", chain=" ", segids=("PROA", "PROB")))
+    assert seg.chain_ids == ("A",) * 7 and seg.segids == ("PROA",) * 4 + ("PROB",) * 3
+    rows = [r for r in pdb_text(seg).splitlines() if r.startswith("ATOM")]
+    assert rows[4][21] == " " and rows[4][72:76] == "PROB"
+    back = read_structures(pdb_text_file(tmp_path / "back.pdb", seg), chains="PROB")
+    assert back.res_names == ("LYS", "LEU", "VAL") and back.segids == ("PROB",) * 3
+    chained = read_structures(pdb_file(tmp_path / "ab.pdb", segids=("PROA", "PROB")))
+    assert chained.segids == ("",) * 7  # a chain id names the chain: written as before
+    rows = [r for r in pdb_text(chained).splitlines() if r.startswith("ATOM")]
+    assert rows[4][21] == "B" and rows[4][72:76] == "    "
+    coords = np.zeros((1, 1, 3), np.float32)
+    long = Structures(coords, ("CA",), ("GLY",), [1], ("A",), "x", segids=("PROTA",))
+    with pytest.raises(DataError, match="segment id 'PROTA' has more than four letters"):
+        pdb_text(long)

@@ -35,11 +35,12 @@ def pdb_text(structures: Structures) -> str:
     """Multi-model PDB text of ``structures`` (ATOM records, MODEL/ENDMDL, END). What the
     fixed-width format cannot hold (more than 9999 models, coordinates beyond −999.999 …
     9999.999 Å, residue numbers beyond −999 … 9999, chain ids or insertion codes of several
-    letters, residue names of more than four) is a one-line error, not a file that reads back
-    wrong. The insertion code is column 27 of each ATOM record; a four-letter residue name
-    (force-field names such as NALA, CALA) fills columns 18–21, as MDAnalysis, CHARMM and
-    GROMACS write and read it, rather than being cut to a name that reads back as another
-    residue or none."""
+    letters, residue names or segment ids of more than four) is a one-line error, not a file
+    that reads back wrong. The insertion code is column 27 of each ATOM record; a four-letter
+    residue name (force-field names such as NALA, CALA) fills columns 18–21, as MDAnalysis,
+    CHARMM and GROMACS write and read it, rather than being cut to a name that reads back as
+    another residue or none. An atom named by its segment id (no chain id) has a blank column
+    22 and the segid in columns 73–76, so it reads back as the same chain."""
     s = structures
     _check_pdb_fields(s)
     lines = []
@@ -52,12 +53,18 @@ def pdb_text(structures: Structures) -> str:
             res = f"{res:>3s} " if len(res) < 4 else res  # columns 18-20 (21 blank) or 18-21
             lines.append(
                 f"ATOM  {(i + 1) % 100000:5d} {name:4s} {res}"
-                f"{s.chain_ids[i] or NO_CHAIN}{int(s.res_ids[i]):4d}{s.icodes[i] or ' '}   "
-                f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {name.strip()[:1]:>2s}"
+                f"{chain(s, i)}{int(s.res_ids[i]):4d}{s.icodes[i] or ' '}   "
+                f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00      {s.segids[i]:<4s}{name.strip()[:1]:>2s}"
             )
         lines.append("ENDMDL")
     lines.append("END")
     return "\n".join(lines) + "\n"
+
+
+def chain(s: Structures, i: int) -> str:
+    """Column 22 of atom ``i``: its chain id, blank for an atom named by its segid (columns
+    73–76), which reads back as the same chain (:mod:`biovae.data.chains`)."""
+    return " " if s.segids[i] else s.chain_ids[i] or NO_CHAIN
 
 
 def _check_pdb_fields(s: Structures) -> None:
@@ -77,3 +84,6 @@ def _check_pdb_fields(s: Structures) -> None:
     long = [c for c in s.icodes if len(c) > 1]
     if long:
         raise DataError(f"{where}: insertion code {long[0]!r} has more than one letter; use one")
+    long = [c for c in s.segids if len(c) > 4]
+    if long:
+        raise DataError(f"{where}: segment id {long[0]!r} has more than four letters; rename it")

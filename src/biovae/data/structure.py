@@ -51,6 +51,9 @@ class Structures:
     selected_chains
         The chains the file was read with (``read_structures(chains=...)``; ``None``: every
         chain): a model fitted on these frames reads new files with the same chains.
+    segids
+        ``n_atoms`` segment ids (``""`` for none; default: none), written to PDB columns
+        73–76: atoms without a chain id are selected by them (:mod:`biovae.data.chains`).
     """
 
     coords: np.ndarray
@@ -61,6 +64,7 @@ class Structures:
     source: str = ""
     icodes: tuple[str, ...] = ()
     selected_chains: tuple[str, ...] | None = None
+    segids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         c = np.asarray(self.coords, dtype=np.float32)
@@ -71,12 +75,15 @@ class Structures:
             raise DataError(f"{self.source}: coordinates must be (frames, atoms, 3)")
         icodes = tuple(str(i).strip() for i in self.icodes) or ("",) * n_atoms
         object.__setattr__(self, "icodes", icodes)
+        segids = tuple(str(i).strip() for i in self.segids) or ("",) * n_atoms
+        object.__setattr__(self, "segids", segids)
         # one entry per atom, else feature names and PDB records pair atoms with other residues
         for what, values in (
             ("residue names", self.res_names),
             ("residue numbers", self.res_ids.ravel()),
             ("chain ids", self.chain_ids),
             ("insertion codes", icodes),
+            ("segment ids", segids),
         ):
             if len(values) != n_atoms:
                 raise DataError(
@@ -196,7 +203,10 @@ def read_structures(
     if path.suffix.lower() in TRAJECTORY_SUFFIXES:
         check_whole_frames(path, universe.trajectory)
     ids = getattr(atoms, "chainIDs", None)  # none from a PSF or GRO topology
-    ids = tuple(str(c) or NO_CHAIN for c in ids) if ids is not None else (NO_CHAIN,) * len(atoms)
+    ids = tuple(str(c) for c in ids) if ids is not None else ("",) * len(atoms)
+    # the chain of an atom without a chain id is its segid (chain_labels), kept to be written
+    segids = tuple("" if c or s == NO_CHAIN else s for c, s in zip(ids, chain_labels(atoms)))
+    ids = tuple(c or NO_CHAIN for c in ids)
     icodes = getattr(atoms, "icodes", None)
     return Structures(
         coords,
@@ -207,6 +217,7 @@ def read_structures(
         str(path),
         tuple(str(i) for i in icodes) if icodes is not None else (),
         chains,
+        segids,
     )
 
 
