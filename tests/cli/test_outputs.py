@@ -222,3 +222,14 @@ def test_a_fit_whose_report_fails_writes_no_model(table_model, tmp_path, capsys,
     monkeypatch.undo()
     rc, _, _ = run(capsys, "fit", data, "--out", out, "--report", report, *FAST)
     assert rc == 0 and report.is_file() and "<html" in report.read_text()[:200].lower()
+
+
+def test_settings_too_large_for_memory_are_one_line_and_leave_nothing(
+    table_model, tmp_path, capsys
+):
+    """A size far beyond memory (here a hidden layer of 10^11 units, some 18 TiB of weights)
+    failed in torch's allocator with a traceback and status 1."""
+    _, data = table_model
+    rc, _, err = run(capsys, "fit", data, "--out", tmp_path / "m", *FAST, "--hidden", 10**11)
+    assert rc == 2 and "error: out of memory (" in err and "--hidden" in err, err
+    assert len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []

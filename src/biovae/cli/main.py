@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import signal
 import sys
 import warnings
@@ -90,8 +91,34 @@ def _run(args: argparse.Namespace) -> int:
         where = f" (rank {rank})" if rank and _world() > 1 else ""
         print(f"biovae {args.command}{where}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        print(f"biovae {args.command}: error: {_memory_text(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:
         return _stopped(exc)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says a tensor did not fit: torch's CPU allocator raises a plain
+    ``RuntimeError`` (``torch.OutOfMemoryError`` on a GPU), Python a ``MemoryError``."""
+    return isinstance(exc, MemoryError) or any(s in str(exc) for s in _NO_MEMORY)
+
+
+#: how torch's allocators word a request they cannot meet (CPU; CUDA and MPS)
+_NO_MEMORY = ("can't allocate memory", "out of memory")
+
+
+def _memory_text(exc: BaseException) -> str:
+    """One line for an allocation that failed, usually a size setting given far too large
+    (``--latent``, ``--hidden``, ``--samples`` ...): the size asked for, where torch says it."""
+    asked = re.search(r"allocate (\d+) bytes", str(exc))
+    size = f" ({int(asked[1]) / 2**30:,.1f} GiB asked for at once)" if asked else ""
+    return (
+        f"out of memory{size}; lower the sizes and counts given (such as --latent, --hidden, "
+        "--batch-size, --samples, -n), or run on a machine with more memory"
+    )
 
 
 def _stopped(exc: KeyboardInterrupt) -> int:
