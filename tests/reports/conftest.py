@@ -1,4 +1,5 @@
-"""Shared fixtures of the report tests: a tiny VAE on the shipped PBMC data and its report."""
+"""Shared fixtures of the report tests: a tiny VAE on the shipped PBMC data and its report, and
+plots drawn without their PNG encoding (``fast_render``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import biovae
 from biovae.config import FitConfig, ObjectiveConfig, TrainConfig
 from biovae.data.dataset import Dataset
 from biovae.data.registry import load_builtin
-from biovae.reports import write_report
+from biovae.reports import figures, write_report
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +42,18 @@ def pbmc_report(pbmc_vae: biovae.VAE, pbmc: Dataset, tmp_path_factory) -> Path:
     path = write_report(pbmc_vae, tmp_path_factory.mktemp("report") / "pbmc.html", data=pbmc)
     torch.set_num_threads(before)
     return path
+
+
+@pytest.fixture
+def fast_render(monkeypatch):
+    """Run every plot's drawing code but skip the (slow) layout and PNG encoding."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def render(draw, size):
+        fig = Figure(figsize=size)
+        FigureCanvasAgg(fig)
+        draw(fig)
+        return b"\x89PNG\r\n\x1a\nstub"
+
+    monkeypatch.setattr(figures, "render", render)

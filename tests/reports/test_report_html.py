@@ -18,7 +18,7 @@ from biovae.config import DataConfig, FitConfig, TrainConfig
 from biovae.data.dataset import Dataset
 from biovae.data.readers import read_dataset
 from biovae.errors import ConfigError
-from biovae.reports import figures, html, write_report
+from biovae.reports import html, write_report
 
 SECTIONS = ("training", "latent-usage", "latent-map", "reconstruction", "samples")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -166,21 +166,6 @@ def test_failed_report_leaves_old_file_and_no_temp(pbmc_vae, tmp_path, monkeypat
 def test_unfitted_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not fitted"):
         write_report(biovae.VAE(), tmp_path / "r.html")
-
-
-@pytest.fixture
-def fast_render(monkeypatch):
-    """Run every plot's drawing code but skip the (slow) layout and PNG encoding."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    def render(draw, size):
-        fig = Figure(figsize=size)
-        FigureCanvasAgg(fig)
-        draw(fig)
-        return PNG_MAGIC + b"stub"
-
-    monkeypatch.setattr(figures, "render", render)
 
 
 def test_autoencoder_and_pca_reports(pbmc, tmp_path, fast_render) -> None:

@@ -9,25 +9,10 @@ import pytest
 
 import biovae
 from biovae.data.readers import read_dataset
-from biovae.reports import figures, write_report
+from biovae.reports import write_report
 from biovae.reports.sections import likelihood_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def fast_render(monkeypatch):
-    """Run every plot's drawing code but skip the (slow) layout and PNG encoding."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    def render(draw, size):
-        fig = Figure(figsize=size)
-        FigureCanvasAgg(fig)
-        draw(fig)
-        return b"\x89PNG\r\n\x1a\nstub"
-
-    monkeypatch.setattr(figures, "render", render)
 
 
 @pytest.fixture(scope="module")
