@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from biovae.errors import ConfigError, NotFittedError
+from biovae.inputs import made_up_names
 
 
 class EstimatorConventions:
@@ -129,9 +130,7 @@ class TransformerConventions(EstimatorConventions):
     def _note_names(self, features: tuple[Any, ...], alphabet: Any) -> None:
         """``feature_names_in_`` = ``features`` unless they are sequence positions (a model
         with an ``alphabet``), not all text, or made up for a bare array (``f0, f1, …``)."""
-        from biovae.inputs import _unnamed
-
-        named = all(isinstance(name, str) for name in features) and not _unnamed(features)
+        named = all(isinstance(name, str) for name in features) and not made_up_names(features)
         if alphabet is None and named:
             self.feature_names_in_ = np.asarray(features, dtype=object)
         else:

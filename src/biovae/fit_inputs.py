@@ -13,6 +13,7 @@ import torch
 
 from biovae.config import FitConfig, to_dict
 from biovae.errors import ConfigError, DataError
+from biovae.levels import level_text
 from biovae.models import CovariateSpec
 
 
@@ -33,8 +34,6 @@ def batch_levels(obs: dict[str, np.ndarray] | None, batch_key: str | None) -> np
     one: count likelihoods keep their library-size prior per batch."""
     if not batch_key or obs is None or batch_key not in obs:
         return None
-    from biovae.levels import level_text
-
     return np.asarray(level_text(obs[batch_key]), dtype=object)
 
 

@@ -254,7 +254,7 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
         )
     # a model saved before repeated names were made unique holds them as they were
     ours, theirs = tuple(ds.features), unique_names(schema.features, what, warn=False)
-    named = schema.alphabet is None and not (_unnamed(ours) or _unnamed(theirs))
+    named = schema.alphabet is None and not (made_up_names(ours) or made_up_names(theirs))
     diff = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b] if named else []
     if diff:
         i = diff[0]
@@ -270,7 +270,7 @@ def _name_changes(ds: Dataset, schema: Any, what: str) -> str:
     """The first named feature ``ds`` has and the model lacks, and the other way round (e.g.
     an allele unseen in training), or '' when the columns are unnamed or sequence positions."""
     ours, theirs = tuple(ds.features), tuple(schema.features)
-    if schema.alphabet is not None or _unnamed(ours) or _unnamed(theirs):
+    if schema.alphabet is not None or made_up_names(ours) or made_up_names(theirs):
         return ""
     known, given = set(theirs), set(ours)
     new = [f for f in ours if f not in known]
@@ -294,7 +294,7 @@ def _letters(alphabet: str | None) -> str:
     return "values (no alphabet)" if alphabet is None else f"sequences over {alphabet!r}"
 
 
-def _unnamed(features: tuple[str, ...]) -> bool:
+def made_up_names(features: tuple[str, ...]) -> bool:
     """Column names made up for a bare array (``f0, f1, …``) or a ``.npy`` file (``0, 1, …``)."""
     n = len(features)
     return not n or features in (tuple(f"f{j}" for j in range(n)), tuple(map(str, range(n))))

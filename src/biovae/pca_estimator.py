@@ -9,6 +9,7 @@ featurised record.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class PCA(TransformerConventions):
         likelihoods.get(model.likelihood.name)
         return dataclasses.replace(cfg, model=dataclasses.replace(model, kind="pca"))
 
-    def _blocks(self, X: Any, obs: Any) -> list[torch.Tensor] | Any:
+    def _blocks(self, X: Any, obs: Any) -> Iterator[torch.Tensor]:
         """Featurised blocks of the records of ``X``, validated against the fitted model (as in
         fit), read one block at a time (a streamed data set is never read whole)."""
         ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
@@ -243,7 +244,7 @@ def _streamed(ds: Any) -> bool:
     return hasattr(ds.x, "rows") and hasattr(ds.x, "blocks")
 
 
-def _featurised_blocks(ds: Any, lik: Likelihood):
+def _featurised_blocks(ds: Any, lik: Likelihood) -> Iterator[torch.Tensor]:
     """The likelihood's featurisation of the records, 4,096 at a time, in record order."""
     src = make_source(ds.x, dtype=lik.data_dtype)
     for _, batch in prefetched(src, epoch_batches(len(src), 4096, None)):

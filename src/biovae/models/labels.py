@@ -39,9 +39,10 @@ def _check_unlabeled_found(values: np.ndarray, key: str, source: str, unlabeled:
     records it was meant for would train as a class of their own and be predicted as one."""
     if unlabeled is None or unlabelled_mask(np.asarray([unlabeled], dtype=object)).all():
         return
-    if unlabelled_mask(values, unlabeled).sum() > unlabelled_mask(values).sum():
+    usual = unlabelled_mask(values)
+    if unlabelled_mask(values, unlabeled).sum() > usual.sum():
         return
-    levels = sorted(set(level_text(values[~unlabelled_mask(values)])))
+    levels = sorted(set(level_text(values[~usual])))
     shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
     raise DataError(
         f"{source}: unlabeled category {level_text([unlabeled])[0]!r} matches no entry of label "
