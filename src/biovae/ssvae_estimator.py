@@ -17,11 +17,13 @@ import torch
 
 from biovae import calibration, persistence
 from biovae.config import FitConfig
+from biovae.data._messages import preview
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.estimator import _LatentEstimator
 from biovae.fit_inputs import validation_split
 from biovae.inputs import without_target
+from biovae.levels import find_level
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_chunks, iwae_streamed
 from biovae.record_noise import checked_draws
@@ -122,6 +124,27 @@ class SemiSupervisedVAE(_LatentEstimator):
         """The label levels, in the column order of :meth:`predict_proba`."""
         self._check_fitted()
         return self.schema_.labels.levels
+
+    @torch.no_grad()
+    def sample(self, n: int, obs: Any = None, seed: int = 0, label: Any = None) -> np.ndarray:
+        """``n`` records decoded from z ~ p(z) = Σ_y N(μ_y, I) / C, as :meth:`VAE.sample`; with
+        ``label`` (one of ``classes_``) from that label's prior z ~ N(μ_y, I): records of one
+        class (M2's class-conditional generation; the label acts on x through z)."""
+        model = self._check_fitted()
+        if label is None:
+            return super().sample(n, obs, seed)
+        return self._decoded_draws(model.class_prior(self._label_code(label)), n, obs, seed)
+
+    def _label_code(self, label: Any) -> int:
+        """The index of ``label`` in ``classes_`` (``1`` names level "1"), or a ConfigError."""
+        levels = self.classes_
+        level = find_level(label, levels)
+        if level is None:
+            raise ConfigError(
+                f"label {label!r} is none of this model's {len(levels)} classes "
+                f"({preview(levels)}); pick one of them"
+            )
+        return levels.index(level)
 
     def predict_proba(self, X: Any, obs: Any = None, *, calibrated: bool = True) -> np.ndarray:
         """Label probabilities of every record, shape (n, levels), columns ordered as

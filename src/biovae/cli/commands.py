@@ -202,6 +202,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
     est = _load(args)
+    label = _sample_label(args, est)
     if est.config_.model.kind == "ae":  # its model card says so too
         warnings.warn(
             f"{args.model} is {model_phrase(est)}: it has no prior, so records decoded from "
@@ -238,7 +239,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             )
         check_fasta_ids(args.obs, ids, out, chosen)
     try:
-        samples = est.sample(args.n, obs=obs, seed=args.seed)
+        samples = est.sample(args.n, obs=obs, seed=args.seed, **label)
     except DataError as exc:  # with --obs, its covariates' problems: named by its file
         if not args.obs:
             raise
@@ -253,6 +254,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer, names)
     print(out)
     return 0
+
+
+def _sample_label(args: argparse.Namespace, est) -> dict[str, str]:
+    """The ``label`` argument of ``est.sample`` (none without --label); --label is refused for
+    a model without labels (an unknown label is refused by ``sample``, before any draw)."""
+    if args.label is None:
+        return {}
+    if est.config_.model.kind != "ssvae":
+        raise ConfigError(
+            f"--label picks the class of the samples, but {args.model} is {model_phrase(est)}, "
+            "which has no labels; leave --label out, or fit --model ssvae --labels-key COL"
+        )
+    return {"label": args.label}
 
 
 def cmd_score(args: argparse.Namespace) -> int:

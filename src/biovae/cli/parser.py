@@ -178,6 +178,7 @@ def _sample_parser(sub) -> None:
         "sample",
         "Generate N records by decoding draws from the prior.",
         "  biovae sample model -n 100 --out samples.tsv\n"
+        "  biovae sample ss_model -n 100 --out b_cells.tsv --label 'B cell'\n"
         "  biovae sample family_model -n 50 --out designs.fasta\n"
         "  biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta\n"
         "  biovae sample family_model -n 50 --out designs.fasta \\\n"
@@ -194,6 +195,12 @@ def _sample_parser(sub) -> None:
         metavar="FILE",
         help="covariates of the samples (conditional models): one row per sample, which is "
         "named by the row's id",
+    )
+    p.add_argument(
+        "--label",
+        metavar="LABEL",
+        help="semi-supervised models: draw every sample from this label's prior p(z|y) "
+        "(default: the prior of all labels)",
     )
     add_screen_options(p)
     p.set_defaults(func=commands.cmd_sample)

@@ -186,6 +186,11 @@ class SemiSupervisedVAE(nn.Module):
         comp = Independent(Normal(self.class_means, torch.ones_like(self.class_means)), 1)
         return MixtureSameFamily(mix, comp)
 
+    def class_prior(self, y: int) -> Distribution:
+        """p(z|y) = N(μ_y, I) of label level ``y`` (0 ≤ y < C), event shape (k,)."""
+        loc = self.class_means[y]
+        return Independent(Normal(loc, torch.ones_like(loc)), 1)
+
     def context(self, x: Tensor) -> dict[str, Tensor]:
         return self.likelihood.context(x)
 
