@@ -168,3 +168,21 @@ def test_a_temperature_at_the_edge_of_its_range_is_named_in_the_card():
     mapped = SimpleNamespace(temperature_=2.0, n_calibration_=40, mapping_={"x": 1})
     text = _temperature_text(mapped)
     assert "validation records of the reference fit" in text and "edge" not in text
+
+
+def test_the_held_out_labelled_records_are_found_in_an_anndata_and_only_in_the_fitted_data(ssvae):
+    """held_out_labelled(adata) raised AttributeError ('AnnData' object has no attribute
+    'source'), and data other than the fitted records gave indices of nothing in particular."""
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    import biovae
+
+    est, ds = ssvae
+    adata = anndata.AnnData(ds.x, obs=pd.DataFrame(ds.obs, index=list(ds.ids)))
+    adata.var_names = list(ds.features)
+    held = est.held_out_labelled(adata)
+    np.testing.assert_array_equal(held, est.held_out_labelled(ds))
+    assert len(held) == est.n_calibration_ and (ds.obs["y"][held] != "unknown").all()
+    with pytest.raises(biovae.errors.DataError, match=r"399 records, but .* fitted on 400"):
+        est.held_out_labelled(adata[1:])

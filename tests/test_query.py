@@ -255,3 +255,40 @@ def test_a_query_of_no_records_is_refused_as_empty_not_as_all_known(mapped):
     ref, _, _, (xq, oq) = mapped
     with pytest.raises(DataError, match="0 records; give the query's records to map"):
         map_query(ref, xq[:0], {k: v[:0] for k, v in oq.items()}, epochs=1)
+
+
+@pytest.mark.parametrize("gap", [None, np.nan, ""])
+def test_a_query_cell_without_a_batch_is_refused_not_given_an_empty_level(mapped, gap):
+    """A missing batch became a new level spelled "", which the error then offered as a level
+    to fill in: "(b1, b2, , b9)", or "(b1, b2, )" when every batch was missing."""
+    ref, _, _, (xq, _) = mapped
+    some = {"batch": np.array(["b9"] * 9 + [gap], dtype=object)}
+    with pytest.raises(DataError, match=r"'batch' is missing for record 10 \('9'; 1 record") as e:
+        map_query(ref, xq[:10], some, epochs=1)
+    assert "reference level (b1, b2) or a new one" in str(e.value)
+    every = {"batch": np.array([gap] * 10, dtype=object)}
+    with pytest.raises(DataError, match=r"'batch' is missing for record 1 \('0'; 10 record"):
+        map_query(ref, xq[:10], every, epochs=1)
+
+
+def test_samples_of_a_new_batch_draw_the_library_sizes_of_its_query_cells(tmp_path):
+    """A mapped model sampled its new batch with the reference's pooled library sizes (here
+    ~2,000 where the query's cells hold ~20,000): its per-batch log-normal is now fitted to the
+    query's cells, as the reference's levels are to theirs."""
+    (xr, orf), (xq, oq) = _batches()
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, seed=0),
+        data=DataConfig(batch_key="batch"),
+    )
+    ref = biovae.VAE(likelihood="nb", config=cfg).fit(xr, orf)
+    deep = xq * 10  # ten times the reference's sequencing depth
+    q = load_model(map_query(ref, deep, oq, epochs=1).save(tmp_path / "m"))
+    log_lib = np.log(deep.sum(1, dtype=np.float64))
+    stats = q.schema_.context_stats
+    assert stats["log_library_mean|b3"] == pytest.approx(log_lib.mean(), rel=1e-12)
+    assert stats["log_library_std|b3"] == pytest.approx(log_lib.std(), rel=1e-12)
+    assert stats == {**ref.schema_.context_stats, **{k: stats[k] for k in stats if "|b3" in k}}
+    drawn = np.log(q.sample(2000, {"batch": np.full(2000, "b3")}, seed=0).sum(1))
+    assert drawn.mean() == pytest.approx(log_lib.mean(), abs=0.03)
+    assert drawn.std() == pytest.approx(log_lib.std(), rel=0.15)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from biovae import likelihoods
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, check_data, check_features
-from biovae.levels import level_text, one_spelling_clash
+from biovae.levels import MISSING, level_text, one_spelling_clash
 from biovae.models import build_model
 from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
 from biovae.training import fit_model, make_source, seeded
@@ -72,7 +74,8 @@ def map_query(
     )
     cfg = dataclasses.replace(est.config_, train=train)
     model, history = _train(est, ds, new_cov, cfg, progress)
-    new_schema = dataclasses.replace(schema, covariates=new_cov)
+    context = _context(est, model.likelihood, ds, new_cov)
+    new_schema = dataclasses.replace(schema, covariates=new_cov, context_stats=context)
     out = _mapped(type(est), _mapping(est, new_cov), cfg, new_schema, model, history, ds)
     if hasattr(est, "temperature_"):  # the reference's classifier, and its temperature
         out.temperature_, out.n_calibration_ = est.temperature_, est.n_calibration_
@@ -83,7 +86,7 @@ def _with_new_levels(cov: Any, ds: Any) -> Any:
     """``cov`` extended by the query's new levels; an error when there are none, or when a new
     level differs from another only in letter case or surrounding spaces ("b1 " for "b1": a
     known batch typed otherwise would be mapped as a new one)."""
-    new_cov = extend_levels(cov, {n: list(level_text(ds.obs_column(n))) for n in cov.categorical})
+    new_cov = extend_levels(cov, {n: list(_query_levels(ds, n, cov)) for n in cov.categorical})
     if new_cov == cov:
         raise DataError(
             f"{ds.source or 'query'}: every level of {', '.join(cov.categorical)} is already "
@@ -97,6 +100,22 @@ def _with_new_levels(cov: Any, ds: Any) -> Any:
                 "differ only in letter case or surrounding spaces; spell each level one way"
             )
     return new_cov
+
+
+def _query_levels(ds: Any, name: str, cov: Any) -> Any:
+    """The level spellings of the query's covariate ``name``; a missing value is an error (it
+    was taken for a new level spelled "", and the error then offered that level to fill in)."""
+    values = level_text(ds.obs_column(name))
+    missing = np.flatnonzero(values == MISSING)
+    if missing.size:
+        i, levels = missing[0], cov.categories[cov.categorical.index(name)]
+        known = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
+        raise DataError(
+            f"{ds.source or 'query'}: covariate {name!r} is missing for record {i + 1} "
+            f"({str(ds.ids[i])!r}; {missing.size} record(s) in all); fill it in with a "
+            f"reference level ({known}) or a new one, or drop those records"
+        )
+    return values
 
 
 def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[Any, list]:
@@ -121,6 +140,20 @@ def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[A
             undo()
     model.eval()
     return model, history
+
+
+def _context(est: Any, lik: Any, ds: Any, new_cov: Any) -> dict[str, float]:
+    """The reference's sampling summaries (e.g. library sizes), with those of each new level of
+    the batch key from its query records (samples of a new batch had the reference's pooled
+    library sizes, not those of the query's cells)."""
+    from biovae.fit_inputs import batch_levels
+
+    key, old = est.config_.data.batch_key, est.schema_.context_stats
+    added = set(_mapping(est, new_cov)["levels_added"].get(key, ())) if key else set()
+    if not added:
+        return old
+    own = lik.context_stats(ds.x, batch_levels(ds.obs, key))
+    return {**old, **{k: v for k, v in own.items() if k.partition("|")[2] in added}}
 
 
 def _mapping(est: Any, new_cov: Any) -> dict:

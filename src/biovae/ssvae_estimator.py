@@ -22,7 +22,7 @@ from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError, model_phrase
 from biovae.estimator import _LatentEstimator
 from biovae.fit_inputs import validation_split
-from biovae.inputs import without_target
+from biovae.inputs import as_dataset, without_target
 from biovae.levels import find_level
 from biovae.models import LabelSpec
 from biovae.objectives import iwae_chunks, iwae_streamed
@@ -91,9 +91,19 @@ class SemiSupervisedVAE(_LatentEstimator):
         self.n_calibration_ = len(held) if weights is None else int((weights > 0).sum())
         return self
 
-    def held_out_labelled(self, ds: Dataset) -> np.ndarray:
-        """Indices of the labelled records of the fit's validation split, ``ds`` being the
-        data the model was fitted on (the split is recomputed from its seed and labels)."""
+    def held_out_labelled(self, X: Any, obs: Any = None) -> np.ndarray:
+        """Indices of the labelled records of the fit's validation split (those ``temperature_``
+        was fitted on), ``X`` (Dataset, AnnData, array... with ``obs``) being the records the
+        model was fitted on, in the same order (the split is recomputed from its seed and
+        labels)."""
+        self._check_fitted()
+        ds = as_dataset(X, self._obs(obs), layer=self.config_.data.layer)
+        n = (self.n_train_ or 0) + (self.n_validation_ or 0)  # 0: saved without the counts
+        if n and len(ds) != n:  # indices of another data set's split would mean nothing
+            raise DataError(
+                f"{ds.source or 'data'}: {len(ds):,} records, but the model was fitted on "
+                f"{n:,}; pass the records it was fitted on, in the same order"
+            )
         return self._held_out(ds)[0]
 
     def _held_out(self, ds: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -248,8 +248,9 @@ class ObservedLibrary:
 
     Sampling from the prior draws library sizes from a log-normal fitted to the training data,
     to each batch's own records when the model has a batch key (a platform's sequencing depth,
-    as scVI's per-batch library prior); a level without records of its own (a query's new
-    batch) draws from the log-normal of all records.
+    as scVI's per-batch library prior; a query's new batch, mapped onto the reference, to its
+    query records); a level without records of its own draws from the log-normal of all
+    records.
     """
 
     features_text: ClassVar[str] = "log1p of the counts"
