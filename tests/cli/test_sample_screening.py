@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
 from biovae.cli.main import main
@@ -148,3 +149,20 @@ def test_quiet_silences_the_screening_summary(family, tmp_path, capsys):
     args = ["sample", family / "model", "-n", 5, "--out", tmp_path / "d.fasta", "--quiet"]
     rc, _, err = run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")
     assert rc == 0 and err == "" and (tmp_path / "d.screening.tsv").exists()
+
+
+def test_biovae_screen_refuses_a_record_with_characters_that_are_no_letters(tmp_path, capsys):
+    """A copy of a DNA sequence of concern with a digit every 8 letters was read as protein
+    and written to --passed as clean; it is a malformed record: exit 2, nothing written."""
+    gene = "".join(np.random.default_rng(3).choice(list("ACGT"), 300))
+    concern = tmp_path / "concern.fasta"
+    concern.write_text(f">gene\n{gene}\n")
+    junk = "".join(c + ("1" if k % 8 == 0 else "") for k, c in enumerate(gene[50:250]))
+    query = tmp_path / "designs.fasta"
+    query.write_text(f">clean\n{gene[:100]}\n>copy\n{junk}\n")
+    out, passed = tmp_path / "verdicts.tsv", tmp_path / "ok.fasta"
+    args = ["screen", query, "--screen-against", concern, "--out", out, "--passed", passed]
+    rc, _, err = run(capsys, *args)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "designs.fasta: sequence 'copy' holds '1' at position 2" in err
+    assert not out.exists() and not passed.exists()

@@ -263,3 +263,27 @@ def test_the_chance_limit_holds_for_fresh_samples_and_a_small_held_out_set():
     assert over_limit <= 0.03 * reps and flagged == over_limit
     big = memorisation_audit(_table(300, 1), train, _table(2000, 2), sequences=False)
     assert 0.05 < big["chance_limit"] < 0.10  # many held-out records: the 2q rule applies
+
+
+def test_exact_copies_compare_values_not_truncations():
+    """Integer samples were matched against training records cast to integers: records of
+    0.5 and 1.7 became 0 and 1, so samples (0, 1) were called exact copies of records they
+    differ from by 0.5 and 0.7."""
+    from biovae.diagnostics.memorisation import exact_copies
+
+    train = np.array([[0.5, 1.7], [3.0, 4.0]])
+    samples = np.array([[0, 1], [3, 4]], dtype=np.int64)
+    assert exact_copies(samples, train).tolist() == [False, True]
+
+
+def test_exact_copies_treat_signed_zeros_and_nans_as_equal_values():
+    """-0.0 == 0.0 and NaN is documented equal to NaN, but their bytes differ: a sample equal
+    value for value to a training record was not called a copy."""
+    from biovae.diagnostics.memorisation import exact_copies
+
+    other_nan = np.array([0x7FF8000000000001], dtype=np.uint64).view(np.float64)[0]
+    train = np.array([[-0.0, 1.0, other_nan]])
+    samples = np.array([[0.0, 1.0, np.nan], [0.0, 2.0, np.nan]])
+    assert exact_copies(samples, train).tolist() == [True, False]
+    # float32 samples copy float64 records that round to them (the decoder's precision)
+    assert exact_copies(np.float32([[0.1, 2.0]]), np.array([[0.1, 2.0]])).tolist() == [True]

@@ -91,16 +91,29 @@ def non_negative(*arrays: np.ndarray) -> bool:
 
 
 def exact_copies(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Whether each sample equals some training record value for value (NaN equal to NaN).
-    When either side is sparse both are compared as canonical sparse rows (stored columns
-    and values), so a sparse training matrix is never made dense."""
-    dtype = samples.dtype
+    """Whether each sample equals some training record value for value (NaN equal to NaN,
+    -0 equal to 0), in the samples' precision when they are floats (a float32 sample copies a
+    float64 record that rounds to it), else in a type holding both sides (integer samples
+    are never matched against truncated fractional records). When either side is sparse
+    both are compared as canonical sparse rows (stored columns and values), so a sparse
+    training matrix is never made dense."""
+    floats = np.issubdtype(samples.dtype, np.inexact)
+    dtype = samples.dtype if floats else np.result_type(samples.dtype, train.dtype)
     if not (sp.issparse(samples) or sp.issparse(train)):
-        s, t = (np.ascontiguousarray(x) for x in (samples, np.asarray(train).astype(dtype)))
+        s, t = (_canonical(np.asarray(x), dtype) for x in (samples, train))
         seen = {row.tobytes() for row in t}
         return np.array([row.tobytes() in seen for row in s], dtype=bool)
     seen = set(_sparse_rows(train, dtype))
     return np.array([row in seen for row in _sparse_rows(samples, dtype)], dtype=bool)
+
+
+def _canonical(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` as contiguous ``dtype`` with one byte pattern per value: a float's -0 as 0 and
+    every NaN as the same NaN (equal values must have equal bytes)."""
+    x = np.ascontiguousarray(x, dtype=dtype)
+    if np.issubdtype(dtype, np.inexact):
+        x = np.where(np.isnan(x), np.nan, x + 0)  # -0.0 + 0 is +0.0
+    return x
 
 
 def _sparse_rows(x, dtype: np.dtype):

@@ -344,3 +344,43 @@ def test_a_match_at_a_references_start_names_it_and_its_letters(tmp_path):
         "(sample 101–145, reference 1–45; 5 nt of the window lie outside the reference)"
         in verdict.reason
     )
+
+
+def test_characters_that_are_no_sequence_letters_are_refused(tmp_path):
+    """A digit every 8 letters made a copy of a DNA reference read as protein (under 90 %
+    nucleotide letters), which was compared in six frames only and passed unflagged; such a
+    record is malformed, in the samples or in the list of concern."""
+    rng = np.random.default_rng(11)
+    gene = "".join(rng.choice(list("ACGT"), 300))
+    refs = fasta(tmp_path, "concern.fasta", {"gene": gene})
+    junk = "".join(c + ("1" if k % 8 == 0 else "") for k, c in enumerate(gene[50:250]))
+    with pytest.raises(DataError, match=r"sequence 'copy' holds '1' at position 2"):
+        screen_sequences(["copy"], [junk], [ReferenceScreen(refs)])
+    numbered = fasta(tmp_path, "numbered.fasta", {"gene": junk})
+    with pytest.raises(DataError, match=r"numbered.fasta: record 'gene' holds '1'"):
+        ReferenceScreen(numbered)
+    accented = fasta(tmp_path, "accented.fasta", {"gene": gene[:40] + "é" + gene[40:]})
+    with pytest.raises(DataError, match=r"record 'gene' holds 'é' at position 41"):
+        ReferenceScreen(accented)
+    (stop,) = screen_sequences(["p"], [random_protein(rng, 30) + "*"], [ReferenceScreen(refs)])
+    assert not stop.flagged  # '*' (a stop codon) is a sequence letter
+
+
+def test_a_screen_called_directly_reads_lower_case_and_gaps(tmp_path):
+    """ReferenceScreen called as a function (not through screen_sequences) compared lower
+    case and gapped samples letter for letter: a copy of the reference passed."""
+    rng = np.random.default_rng(12)
+    gene = "".join(rng.choice(list("ACGT"), 200))
+    screen = ReferenceScreen(fasta(tmp_path, "concern.fasta", {"gene": gene}))
+    copies = [gene[20:120].lower(), "-".join(gene[20:120]), gene[20:120].replace("T", "u")]
+    assert [v.flagged for v in screen(["low", "gapped", "rna"], copies)] == [True] * 3
+
+
+def test_dna_too_short_for_the_frames_of_protein_references_says_so(tmp_path, blat):
+    """A 30-nt sample against protein references was refused as having '9 letters': its
+    frame +2 has 9 codons; the message names the sample's length, the frame and the minimum."""
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    with pytest.raises(DataError, match=r"'oligo' \(30 nt\) translates to 9 residues in frame"):
+        screen_sequences(["oligo"], [back_translate(blat[:10])], [ReferenceScreen(refs)])
+    (v,) = screen_sequences(["ok"], [back_translate(blat[:10]) + "TT"], [ReferenceScreen(refs)])
+    assert v.flagged  # 32 nt: 10 codons in every frame; frame +1 is the reference's first 10

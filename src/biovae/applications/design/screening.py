@@ -26,12 +26,14 @@ sequences are made. Two screens, usable together:
 
 Policy, fail closed: a sample flagged by any screen is withheld; a screen that cannot give a
 verdict for every sample (the program fails, runs past its time limit or leaves ids out) stops
-the run before anything is written. Screening is an aid, not a guarantee: an alignment-free
+the run before anything is written, as does a sample or reference holding a character that is
+no sequence letter (:func:`checked`). Screening is an aid, not a guarantee: an alignment-free
 window search misses distant homologs, and an empty list screens nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
@@ -59,12 +61,23 @@ from biovae.applications.design.similarity import (
 from biovae.data.fasta import read_fasta_records
 from biovae.errors import ConfigError, DataError
 
-__all__ = ["TIMEOUT", "CommandScreen", "ReferenceScreen", "Verdict", "screen_sequences", "ungapped"]
+__all__ = [
+    "TIMEOUT",
+    "CommandScreen",
+    "ReferenceScreen",
+    "Verdict",
+    "checked",
+    "screen_sequences",
+    "ungapped",
+]
 
 #: default windows (letters): 50 nt, and the 17 residues that 50 nt encode
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
+#: characters that are no sequence letter: FASTA sequence lines hold letters, '*' (a stop
+#: codon) and the gaps '-' and '.' (white space is dropped when the file is read)
+_NOT_LETTERS = re.compile(r"[^A-Za-z*.\-]")
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,7 @@ def screen_sequences(
         if rid in seen:
             raise DataError(f"record id '{rid}' occurs twice; give every sequence its own id")
         seen.add(rid)
-    seqs = [ungapped(s) for s in sequences]
+    seqs = [checked(rid, s) for rid, s in zip(ids, sequences)]
     flags = [False] * len(ids)
     names: list[list[str]] = [[] for _ in ids]
     reasons: list[list[str]] = [[] for _ in ids]
@@ -109,6 +122,19 @@ def screen_sequences(
 def ungapped(seq: str) -> str:
     """Upper case without alignment gaps ('-', '.'): what would be synthesised."""
     return seq.upper().replace("-", "").replace(".", "")
+
+
+def checked(rid: str, seq: str, where: str = "sequence") -> str:
+    """:func:`ungapped` ``seq``, refused when it holds a character that is no sequence letter
+    (digits, punctuation, non-ASCII): such a record is not read as intended — digits every
+    few letters made DNA read as protein, which let a copy of a DNA reference pass."""
+    bad = _NOT_LETTERS.search(seq)
+    if bad:
+        raise DataError(
+            f"{where} '{rid}' holds {bad.group()!r} at position {bad.start() + 1}, which is not "
+            "a sequence letter (letters, '*', and the gaps '-' and '.' only); remove it"
+        )
+    return ungapped(seq)
 
 
 @dataclass(frozen=True)
@@ -144,6 +170,8 @@ class ReferenceScreen:
 
     def __call__(self, ids: Sequence[str], sequences: Sequence[str]) -> list[Verdict]:
         names, refs = self.references
+        # called directly, not through screen_sequences: lower case or gaps must not pass
+        sequences = [checked(rid, s) for rid, s in zip(ids, sequences)]
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
         of_refs = [ref_kinds(r, self.sample_kind) for r in refs]
@@ -172,7 +200,8 @@ class ReferenceScreen:
     def _references(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Ids and ungapped upper-case sequences (U read as T) of the reference FASTA."""
         records = read_fasta_records(self.path)
-        refs = [ungapped(s).replace("U", "T") for s in records.seqs]
+        where = f"{self.path}: record"
+        refs = [checked(r, s, where).replace("U", "T") for r, s in zip(records.ids, records.seqs)]
         for rid, ref in zip(records.ids, refs):
             if len(ref) < MIN_WINDOW:
                 raise DataError(
@@ -241,13 +270,25 @@ class _Comparison:
         out = []
         for query, label in queries:
             if len(query) < MIN_WINDOW:
-                raise DataError(
-                    f"sequence '{rid}' has {len(query)} letters to compare; sequences shorter "
-                    f"than {MIN_WINDOW} cannot be screened (remove it)"
-                )
+                raise DataError(_too_short(rid, seq, query, label))
             for hit in self.pairs.hits(encode(query, self.letters, UNKNOWN_QUERY)):
                 out.append((hit, label, self))
         return out
+
+
+def _too_short(rid: str, seq: str, query: str, label: str) -> str:
+    """Why the sample ``seq`` (or its frame ``label``, translated to ``query``) cannot be
+    screened: a frame is named with the sample's own length, not the frame's alone."""
+    if not label:
+        return (
+            f"sequence '{rid}' has {len(query)} letters to compare; sequences shorter than "
+            f"{MIN_WINDOW} cannot be screened (remove it)"
+        )
+    return (
+        f"sequence '{rid}' ({len(seq)} nt) translates to {len(query)} residues in {label.strip()}; "
+        f"DNA meets protein references in six frames of at least {MIN_WINDOW} codons, so under "
+        f"{3 * MIN_WINDOW + 2} nt it cannot be screened against them (remove it)"
+    )
 
 
 #: a hit, the label of the query it came from (a frame, or empty), and its comparison
