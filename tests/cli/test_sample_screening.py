@@ -63,6 +63,18 @@ def test_unscreened_sequences_come_with_a_note(family, tmp_path, capsys):
     assert rc == 0 and "not screened for sequences of concern" in err
 
 
+def test_an_unscreened_rerun_removes_the_earlier_runs_verdicts(family, tmp_path, capsys):
+    """The verdicts of a screened run must not stay beside the unscreened samples replacing
+    its output (they shared ids, so "flagged: no" read as theirs)."""
+    out = tmp_path / "d.fasta"
+    args = ["sample", family / "model", "-n", 3, "--out", out]
+    assert run(capsys, *args, "--screen-against", family / "ubiquitin.fasta")[0] == 0
+    assert (tmp_path / "d.screening.tsv").is_file()
+    rc, _, err = run(capsys, *args, "--seed", 5)
+    assert rc == 0 and not (tmp_path / "d.screening.tsv").exists()
+    assert "held an earlier run's verdicts" in err and "not screened" in err
+
+
 def test_a_failing_screen_writes_nothing(family, tmp_path, capsys):
     out = tmp_path / "designs.fasta"
     command = f"{sys.executable} -c 'import sys; sys.exit(4)' {{fasta}} {{out}}"

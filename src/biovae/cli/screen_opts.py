@@ -120,6 +120,7 @@ def screened(
     """Indices of the records that pass every screen; writes the verdict table. Without
     screens every record passes and a note says so."""
     if not chosen:
+        _drop_stale_verdicts(verdict_path(out), args.quiet)
         if not args.quiet:
             print(UNSCREENED, file=sys.stderr)
         return np.arange(len(ids))
@@ -134,6 +135,16 @@ def screened(
             file=sys.stderr,
         )
     return np.flatnonzero(~flagged)
+
+
+def _drop_stale_verdicts(table: Path, quiet: bool) -> None:
+    """Remove the verdict table an earlier screened run wrote beside ``out``: the unscreened
+    records replacing that run's would otherwise sit beside "flagged: no" for ids they share."""
+    if not table.is_file():
+        return
+    table.unlink()
+    if not quiet:
+        print(f"removed {table}: it held an earlier run's verdicts", file=sys.stderr)
 
 
 def write_verdicts(path: Path, ids: list[str], verdicts: list) -> np.ndarray:
