@@ -157,3 +157,37 @@ def test_the_remedy_follows_the_likelihood():
     assert "zinb" in PredictiveCheck(high, 40, "nb").verdict()
     other = PredictiveCheck(high, 40, "genotype").verdict()
     assert "nb" not in other and "too narrow for them" in other  # no count remedy for genotypes
+
+
+@pytest.mark.parametrize("n_replicates", [5, 30])
+def test_chance_share_outside_is_the_order_statistics_closed_form(n_replicates):
+    # observed statistic and replicates exchangeable (iid uniform): P(outside the 2.5 / 97.5 %
+    # points) = 2 E[lower point] = 2 (1 + h) / (R + 1), h = 0.025 (R − 1), from the expected
+    # uniform order statistics E[U_(j)] = j / (R + 1); not the 5 % the page used to state
+    from biovae.diagnostics.predictive import chance_share
+
+    rng = np.random.default_rng(0)
+    f = 100_000
+    check = StatisticCheck(rng.random(f), rng.random((n_replicates, f)))
+    p = chance_share(n_replicates)
+    assert p == pytest.approx({5: 2 * 1.1 / 6, 30: 2 * 1.725 / 31}[n_replicates])
+    assert abs(check.outside.mean() - p) < 4 * np.sqrt(p * (1 - p) / f)
+
+
+def test_few_replicates_do_not_flag_a_well_specified_model():
+    # 5 replicates put about 36 % of exchangeable features outside by chance: the verdict said
+    # "The model does not reproduce mean (31% outside)" of statistics drawn as the replicates
+    from biovae.diagnostics.predictive import PredictiveCheck
+    from biovae.reports.diagnostics_page import predictive_section
+
+    rng = np.random.default_rng(1)
+    same = StatisticCheck(rng.normal(size=500), rng.normal(size=(5, 500)))
+    assert same.share(same.outside) > 0.25  # the old flag
+    check = PredictiveCheck({"mean": same}, 5)
+    assert check.verdict().startswith("The posterior predictive distribution reproduces")
+    shifted = StatisticCheck(rng.normal(size=500) + 10, rng.normal(size=(5, 500)))
+    assert "does not reproduce mean" in PredictiveCheck({"mean": shifted}, 5).verdict()
+    # the page states the chance share of the replicates used, not 5 %
+    d = PredictiveCheck({"mean": same}, 30).to_dict()
+    assert d["share_outside_by_chance"] == pytest.approx(2 * 1.725 / 31)
+    assert "about 11% of features fall outside" in predictive_section({"predictive": d}).lead

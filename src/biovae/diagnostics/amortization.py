@@ -9,6 +9,14 @@ record's own ELBO (the decoder fixed). Then
 with log p(x) estimated by IWAE-K using the refined q as proposal. All three estimates take the
 same standard normals ε (z = μ + σ ε; common random numbers), so the noise they share cancels
 in the gaps: with no refinement steps the amortization gap is 0 (to rounding).
+
+Stochastic gradient ascent ends near the optimum, not on it: the gradient's Monte-Carlo noise
+scatters the last iterate, which can be worse than where it started. An encoder that already
+gives the best q read a gap of −0.0032 ± 0.0004 nats (PPCA with the exact posterior, 500
+steps). The refined q is therefore the mean of the last half's iterates (a quarter of the
+last iterate's shortfall there), and per record the better of it and the encoder's q, judged
+on draws of their own (not the estimates', which would then be selected on): a search keeps
+its starting point. What remains is about −0.0004 nats on that example.
 """
 
 from __future__ import annotations
@@ -73,21 +81,28 @@ def _q(loc: torch.Tensor, log_scale: torch.Tensor) -> Independent:
 def refine(
     model: LatentModel, batch: Batch, steps: int = 500, lr: float = 0.1, n_samples: int = 8
 ) -> Independent:
-    """Per-record q(z|x) after gradient ascent on each record's ELBO from the encoder's output."""
+    """Per-record q(z|x) after gradient ascent on each record's ELBO from the encoder's output:
+    the average of the iterates of the last half of the ``steps`` (Polyak–Ruppert), which the
+    gradient's Monte-Carlo noise scatters around the optimum; the encoder's q for 0 steps."""
     with torch.no_grad():
         q0 = model.encode(batch.x, batch.c).base_dist
         loc = q0.loc.clone().requires_grad_()
         raw = torch.log(q0.scale).requires_grad_()
     opt = torch.optim.Adam([loc, raw], lr=lr)
-    # linear decay to zero averages out the Monte-Carlo noise of the gradient near the optimum
+    # linear decay to zero damps the scatter; the average removes most of what is left
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / max(steps, 1))
-    for _ in range(steps):
+    mean_loc, mean_raw = loc.detach().clone(), raw.detach().clone()
+    for t in range(steps):
         opt.zero_grad(set_to_none=True)
         # records are independent, so the summed ELBO gives each record its own gradient
         (-elbo_of(model, batch, _q(loc, raw), n_samples).sum()).backward()
         opt.step()
         sched.step()
-    return _q(loc.detach(), raw.detach())
+        if t >= steps // 2:  # running mean: weight 1 / (iterates averaged so far)
+            weight = 1.0 / (t - steps // 2 + 1)
+            mean_loc.lerp_(loc.detach(), weight)
+            mean_raw.lerp_(raw.detach(), weight)
+    return _q(mean_loc, mean_raw)
 
 
 def amortization_gap(
@@ -116,17 +131,35 @@ def amortization_gap(
 def _gap_batch(model, batch, steps, lr, eval_samples, k):
     qa = model.encode(batch.x, batch.c)
     qr = refine(model, batch, steps, lr)
-    # every estimate from the same standard normals ε (z = μ + σ ε, drawn after refinement's):
-    # the gaps are then free of the Monte-Carlo noise their two sides share, and the
-    # amortization gap is exactly 0 where refinement leaves q as it was
-    common = _common_noise(batch)
+    # every estimate from the same standard normals ε (z = μ + σ ε, drawn after refinement's
+    # and the choice's): the gaps are then free of the Monte-Carlo noise their two sides
+    # share, and the amortization gap is exactly 0 where refinement leaves q as it was
+    common = _common_noise(batch).fork()
     with torch.no_grad():
+        qr = _no_worse(model, batch, qa, qr, common, eval_samples)
         amortized = elbo_of(model, replace(batch, noise=common.fork()), qa, eval_samples)
         refined = elbo_of(model, replace(batch, noise=common.fork()), qr, eval_samples)
         bound, se = iwae_streamed(
             log_weight_chunks(model, replace(batch, noise=common.fork()), qr, k)
         )
     return amortized.double().numpy(), refined.double().numpy(), bound.numpy(), se.numpy()
+
+
+def _no_worse(
+    model: LatentModel,
+    batch: Batch,
+    qa: Independent,
+    qr: Independent,
+    noise: RecordNoise,
+    n_samples: int,
+) -> Independent:
+    """Per record, ``qr`` unless the encoder's ``qa`` has the higher ELBO on ``n_samples``
+    draws common to both (taken from ``noise``, which moves past them)."""
+    a_n = elbo_of(model, replace(batch, noise=noise.fork()), qa, n_samples)
+    r_n = elbo_of(model, replace(batch, noise=noise), qr, n_samples)
+    keep_r = (r_n >= a_n)[:, None]
+    a, r = qa.base_dist, qr.base_dist
+    return _q(torch.where(keep_r, r.loc, a.loc), torch.log(torch.where(keep_r, r.scale, a.scale)))
 
 
 def _common_noise(batch: Batch) -> RecordNoise:

@@ -79,7 +79,8 @@ def classifier_auc(real: np.ndarray, fake: np.ndarray, seed: int = 0, folds: int
 
 
 def mmd2(real: np.ndarray, fake: np.ndarray, max_records: int = 2000, seed: int = 0) -> float:
-    """Unbiased MMD² with a Gaussian kernel whose bandwidth is the median pairwise distance."""
+    """Unbiased MMD² with the Gaussian kernel exp(−‖a − b‖² / m), m the median squared
+    pairwise distance (a bandwidth σ = sqrt(m / 2) in exp(−d² / 2σ²))."""
     check_sizes(len(real), len(fake))
     rng = np.random.default_rng(seed)
     a = _subsample(real, max_records, rng)

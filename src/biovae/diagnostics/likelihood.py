@@ -2,8 +2,9 @@
 
 IWAE-K(x) = log (1/K) Σ_i w_i, w_i = p(x, z_i) / q(z_i|x), z_i ~ q(z|x). Its Monte-Carlo
 standard error per record follows from the delta method on log of a mean:
-Var[log ŵ̄] ≈ Var[w] / (K · E[w]²) = (mean(ŵ²) − 1) / K with ŵ = w / mean(w), computed from
-normalised weights so it never overflows. The bound is biased low by O(1/K).
+Var[log w̄] ≈ Var[w] / (K · E[w]²), estimated by the sample variance (K − 1 in the denominator)
+of the normalised weights ŵ = w / mean(w) over K: (mean(ŵ²) − 1) / (K − 1), from normalised
+weights so it never overflows. The bound is biased low by O(1/K).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 from biovae.diagnostics.collapse import NO_INFORMATION
+from biovae.diagnostics.predictive import chance_share
 from biovae.reports import plots
 from biovae.reports import plots_diagnostics as pd
 from biovae.reports.content import Highlight, Plot, Section, Table
@@ -276,9 +277,11 @@ def predictive_section(results: dict) -> Section | None:
         lead=(
             f"Each record redrawn {ppc['n_replicates']} times from its posterior predictive "
             "distribution (z from q(z|x), data from p(x|z)); per feature, the observed "
-            "statistic against the replicated data sets. About 5 % of features fall outside the "
-            "replicates' central 95 % by chance; many more mean the likelihood cannot produce "
-            "the data. On training records the check is optimistic: use held-out records."
+            "statistic against the replicated data sets. By chance alone about "
+            f"{chance_share(ppc['n_replicates']):.0%} of features fall outside the replicates' "
+            f"central 95 % ({ppc['n_replicates']} replicates span less than a new replicate's "
+            "95 % range); many more mean the likelihood cannot produce the data. On training "
+            "records the check is optimistic: use held-out records."
         ),
         verdict=ppc["verdict"],
         plots=(Plot("predictive-check", pd.predictive_check(stats), "Observed vs replicated"),),
