@@ -11,17 +11,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
-from biovae.diagnostics import active_units
+from biovae.diagnostics import ACTIVE_THRESHOLD, active_units
 from biovae.diagnostics.amortization import amortization_gap
 from biovae.diagnostics.collapse import collapse_report
 from biovae.diagnostics.fidelity import check_sizes, sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
-from biovae.diagnostics.rate_distortion import mutual_information, rate_distortion
+from biovae.diagnostics.rate_distortion import (
+    mutual_information,
+    rate_distortion,
+    rate_distortion_summary,
+)
 from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
@@ -207,7 +212,9 @@ def sweep(
     rd_samples: int = 16,
 ) -> list[dict[str, float]]:
     """Fit one VAE per β and measure held-out rate and distortion of each (the R–D curve).
-    The held-out records must be at least 2: active units measure how codes vary between them."""
+    The held-out records must be at least 2: active units measure how codes vary between them.
+    Data left on disk (``--stream``) stay there: each fit reads its minibatches, and the
+    held-out numbers are summed batch by batch (:func:`rate_distortion_summary`)."""
     if len(held_out) < 2:  # before any training
         raise DataError(
             f"{held_out.source or 'held-out data'}: a sweep measures rate, distortion and "
@@ -225,14 +232,9 @@ def sweep(
         )
         est = _sweep_estimator(cfg.model.kind)(config=cfg).fit(train)
         with seeded(cfg.train.seed):
-            rd = rate_distortion(est.model_, est.batches(held_out), rd_samples)
-        points.append(
-            {
-                "beta": float(beta),
-                **rd.to_dict(),
-                "active_units": int(active_units(est, held_out)[0].sum()),
-            }
-        )
+            rd = rate_distortion_summary(est.model_, est.batches(held_out), rd_samples)
+        active = int((rd.activity() > ACTIVE_THRESHOLD).sum())
+        points.append({"beta": float(beta), **rd.to_dict(), "active_units": active})
     return points
 
 
@@ -272,7 +274,7 @@ def fidelity_comparison(
     rows = np.resize(np.random.default_rng(config.train.seed).permutation(len(held_out)), n)
     obs = {c: np.asarray(held_out.obs_column(c))[rows] for c in names} if names else None
     compared = held_out.subset(np.sort(rows)) if n <= len(held_out) else held_out
-    real = compared.x.toarray() if hasattr(compared.x, "toarray") else compared.x
+    real = compared.x.toarray() if sp.issparse(compared.x) else np.asarray(compared.x)
     out = {}
     for name, cls in (("VAE", VAE), ("autoencoder", Autoencoder), ("PCA", PCA)):
         est = cls(config=config).fit(train)

@@ -19,6 +19,7 @@ import torch
 from biovae import likelihoods, persistence
 from biovae._conventions import TransformerConventions
 from biovae.config import FitConfig, given_config
+from biovae.data import ondisk
 from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError, NotFittedError, model_phrase
 from biovae.inputs import (
@@ -245,9 +246,11 @@ def _streamed(ds: Any) -> bool:
 
 
 def _featurised_blocks(ds: Any, lik: Likelihood) -> Iterator[torch.Tensor]:
-    """The likelihood's featurisation of the records, 4,096 at a time, in record order."""
+    """The likelihood's featurisation of the records, in record order, in the blocks of a
+    matrix left on disk (:data:`biovae.data.ondisk.BLOCK_ROWS`, 4,096 rows) or as many rows."""
     src = make_source(ds.x, dtype=lik.data_dtype)
-    for _, batch in prefetched(src, epoch_batches(len(src), 4096, None)):
+    rows = getattr(ds.x, "block_rows", ondisk.BLOCK_ROWS)
+    for _, batch in prefetched(src, epoch_batches(len(src), rows, None)):
         yield lik.featurize(batch.x)
 
 

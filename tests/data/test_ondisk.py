@@ -233,3 +233,28 @@ def test_a_fortran_ordered_npy_is_refused_for_streaming_and_read_whole(tmp_path)
     np.testing.assert_array_equal(read_dataset(tmp_path / "f.npy").x, x)
     np.save(tmp_path / "column.npy", np.asfortranarray(x[:, :1]))  # C order as well: kept
     assert isinstance(read_dataset(tmp_path / "column.npy", stream=True).x, ondisk.RowStore)
+
+
+def test_a_subset_stays_on_disk_and_holds_those_rows(pair, monkeypatch):
+    """A subset of streamed records (the train / held-out split of ``biovae sweep --stream``)
+    read its rows into memory at once; it is a store over the same file, read by block."""
+    whole, streamed = pair
+    reads: list[int] = []
+    reader = streamed.x._reader
+    read = reader.read
+    monkeypatch.setattr(reader, "read", lambda rows: reads.append(len(rows)) or read(rows))
+    idx = np.array([97, 3, 40, 0, 41, 42, 12, 99, 5, -2])
+    part = streamed.subset(idx)
+    assert isinstance(part.x, ondisk.RowStore) and part.x.shape == (10, 200) and not reads
+    ref = _dense(whole.x)[idx]  # numpy's indexing of the matrix in memory
+    np.testing.assert_array_equal(np.asarray(part.x), ref)  # blocks of 7 rows
+    assert max(reads) <= 7
+    np.testing.assert_array_equal(_dense(part.x.rows(np.array([9, 2, 2, 1]))), ref[[9, 2, 2, 1]])
+    inner = np.array([6, 0, 5, 9])  # a subset of a subset: rows of the file
+    np.testing.assert_array_equal(np.asarray(part.subset(inner).x), ref[inner])
+    repeats = np.array([4, 4, 1, 4])
+    np.testing.assert_array_equal(np.asarray(part.x.subset(repeats)), ref[repeats])
+    assert part.ids.tolist() == whole.ids[idx].tolist()
+    assert fingerprint(part) == fingerprint(whole.subset(idx))
+    with pytest.raises(IndexError, match="out of range for 100 records"):
+        streamed.x.subset(np.array([3, 100]))

@@ -120,7 +120,8 @@ class Dataset:
         Returns
         -------
         Dataset
-            A new data set with the chosen rows, in the given order.
+            A new data set with the chosen rows, in the given order; rows of a matrix left
+            on disk stay there (:meth:`~biovae.data.ondisk.RowStore.subset`).
         """
         idx = np.asarray(idx)
         if idx.dtype == bool:
@@ -132,7 +133,7 @@ class Dataset:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.intp, copy=False).ravel()
         return Dataset(
-            x=self.x[idx],
+            x=self.x.subset(idx) if isinstance(self.x, RowStore) else self.x[idx],
             ids=self.ids[idx],
             features=self.features,
             obs={k: v[idx] for k, v in self.obs.items()},

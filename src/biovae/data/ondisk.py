@@ -11,7 +11,9 @@ AnnData, or the command line's ``--stream``). It reads
   arrays are refused, for the same reason as CSC.
 
 Whole-matrix work (validation, library sizes, the fingerprint) goes through :meth:`blocks`, in
-row order, so memory stays bounded by ``block_rows`` rows whatever the number of records.
+row order, so memory stays bounded by ``block_rows`` rows whatever the number of records; a
+subset of the records (a train/held-out split: :meth:`RowStore.subset`) is a store of its own
+over the same file, read the same way.
 Memory maps are advised of the access pattern: random (no read-ahead) for the scattered rows of
 minibatches — otherwise each page fault on a cold file reads ahead megabytes that a memory
 limit evicts before they are used — and normal read-ahead for the row-order passes.
@@ -62,10 +64,17 @@ class RowStore:
         if not len(idx):  # no rows (an empty selection): nothing to read, nor to join
             empty = np.zeros((0, self.shape[1]), np.float32)
             return sp.csr_matrix(empty) if self.sparse else empty
-        unique, inverse = np.unique(idx, return_inverse=True)
         self._reader.advise(scattered=True)
-        block = self._reader.read(unique)
-        return block[inverse] if len(unique) != len(idx) or not _increasing(idx) else block
+        return _read_any(self._reader, idx)
+
+    def subset(self, idx: np.ndarray) -> RowStore:
+        """Records ``idx`` (any order, repeats allowed; negative counts from the end) as a
+        store of their own, still on disk: a train/held-out split reads no record."""
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        n = self.shape[0]
+        if len(idx) and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"record index out of range for {n} records")
+        return RowStore(_Picked(self._reader, idx % max(n, 1)), self.source, self.block_rows)
 
     def blocks(self) -> Iterator[tuple[int, Block]]:
         """``(first row, block)`` over the whole matrix, in row order."""
@@ -107,6 +116,14 @@ def _increasing(idx: np.ndarray) -> bool:
     return bool(np.all(idx[1:] > idx[:-1]))
 
 
+def _read_any(reader: _Reader, idx: np.ndarray) -> Block:
+    """Rows ``idx`` (non-empty, any order, repeats allowed) of ``reader``, in that order:
+    each distinct row read once, in increasing order, as readers take them."""
+    unique, inverse = np.unique(idx, return_inverse=True)
+    block = reader.read(unique)
+    return block[inverse] if len(unique) != len(idx) or not _increasing(idx) else block
+
+
 class _Reader:
     shape: tuple[int, int]
     sparse: bool
@@ -116,6 +133,24 @@ class _Reader:
 
     def advise(self, scattered: bool) -> None:
         """Tell memory maps how the next reads go (nothing to do for h5py reads)."""
+
+
+class _Picked(_Reader):
+    """Rows ``picked`` of another reader, in that order (:meth:`RowStore.subset`); a subset
+    of a subset picks rows of the first reader."""
+
+    def __init__(self, reader: _Reader, picked: np.ndarray) -> None:
+        if isinstance(reader, _Picked):
+            reader, picked = reader.reader, reader.picked[picked]
+        self.reader, self.picked = reader, picked
+        self.shape = (len(picked), reader.shape[1])
+        self.sparse = reader.sparse
+
+    def advise(self, scattered: bool) -> None:
+        self.reader.advise(scattered)
+
+    def read(self, rows: np.ndarray) -> Block:
+        return _read_any(self.reader, self.picked[rows])
 
 
 class _Advice:

@@ -21,10 +21,21 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from biovae.diagnostics._stats import mean_se
+from biovae.diagnostics._stats import Moments
 from biovae.objectives import Batch, LatentModel, mean_log_px, rate_terms
 from biovae.record_noise import RecordNoise
 from biovae.training import evaluating
+
+#: The columns of a rate–distortion summary, per record: R(x), D(x) and ELBO(x) = −(R + D).
+_TERMS = ("rate", "distortion", "elbo")
+
+
+def _summary(terms: Moments) -> dict[str, float]:
+    """Mean and standard error of each of :data:`_TERMS` over ``terms.n`` records."""
+    out: dict[str, float] = {"n": terms.n}
+    for name, mean, se in zip(_TERMS, terms.mean, terms.standard_error()):
+        out[name], out[name + "_se"] = float(mean), float(se)
+    return out
 
 
 @dataclass(frozen=True)
@@ -40,14 +51,37 @@ class RateDistortion:
         return -(self.rate_n + self.distortion_n)
 
     def to_dict(self) -> dict[str, float]:
-        out: dict[str, float] = {"n": len(self.rate_n)}
-        for name, v in (
-            ("rate", self.rate_n),
-            ("distortion", self.distortion_n),
-            ("elbo", self.elbo_n),
-        ):
-            out[name], out[name + "_se"] = mean_se(v)
-        return out
+        return _summary(Moments.of(np.stack([self.rate_n, self.distortion_n, self.elbo_n], 1)))
+
+
+@dataclass(frozen=True)
+class RateDistortionSummary:
+    """Rate, distortion and ELBO (``terms``, columns as :data:`_TERMS`) and the posterior means
+    E_q[z|x] (``codes``, one column per latent dimension), summarised over the records."""
+
+    terms: Moments
+    codes: Moments
+
+    def to_dict(self) -> dict[str, float]:
+        """As :meth:`RateDistortion.to_dict`."""
+        return _summary(self.terms)
+
+    def activity(self) -> np.ndarray:
+        """A_k = variance over records of E_q[z_k|x]
+        (:func:`~biovae.diagnostics.latent.unit_variances`)."""
+        return self.codes.variance()
+
+
+def _terms(
+    model: LatentModel, batch: Batch, n_samples: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Posterior means, KL per dimension, rate and distortion of one batch's records, float64
+    on the CPU: (n, k), (n, k), (n,), (n,)."""
+    qz = model.encode(batch.x, batch.c)
+    kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
+    rate_n = kl_nk.sum(-1) + rest_n
+    dist_n = -mean_log_px(model, batch, qz, n_samples)
+    return tuple(t.double().cpu() for t in (qz.mean, kl_nk, rate_n, dist_n))
 
 
 @torch.no_grad()
@@ -59,12 +93,29 @@ def rate_distortion(
     rates, dists, kls = [], [], []
     with evaluating(model):
         for batch in batches:
-            qz = model.encode(batch.x, batch.c)
-            kl_nk, rest_n = rate_terms(model, batch.x, batch.c, qz)
-            kls.append(kl_nk.double())
-            rates.append((kl_nk.sum(-1) + rest_n).double())
-            dists.append(-mean_log_px(model, batch, qz, n_samples).double())
+            _, kl_nk, rate_n, dist_n = _terms(model, batch, n_samples)
+            kls.append(kl_nk)
+            rates.append(rate_n)
+            dists.append(dist_n)
     return RateDistortion(*(torch.cat(v).numpy() for v in (rates, dists, kls)))
+
+
+@torch.no_grad()
+def rate_distortion_summary(
+    model: LatentModel, batches: Iterable[Batch], n_samples: int = 16
+) -> RateDistortionSummary:
+    """The numbers of :func:`rate_distortion` summarised batch by batch (:class:`Moments`), with
+    the activity of each latent dimension: the memory of one batch whatever the number of
+    records, for data left on disk. The same draws as :func:`rate_distortion` for the same
+    batches and random state, so the same numbers up to rounding."""
+    none = Moments.of(np.zeros((0, 0)))  # adds as zero
+    terms, codes = none, none
+    with evaluating(model):
+        for batch in batches:
+            loc_nk, _, rate_n, dist_n = _terms(model, batch, n_samples)
+            terms += Moments.of(torch.stack([rate_n, dist_n, -(rate_n + dist_n)], 1).numpy())
+            codes += Moments.of(loc_nk.numpy())
+    return RateDistortionSummary(terms, codes)
 
 
 @torch.no_grad()

@@ -47,9 +47,21 @@ def fit_ppca(x_nf: Tensor, n_latent: int) -> PPCAFit:
     _, s, vh = torch.linalg.svd(d, full_matrices=False)
     eig = s**2 / n
     total = float((d**2).sum() / n)
-    k = n_latent
+    return _fitted(mean, vh.T, eig, total, n_latent)
+
+
+def _fitted(mean: Tensor, vecs: Tensor, eig: Tensor, total: float, k: int) -> PPCAFit:
+    """The fit from the covariance's eigenvalues ``eig`` (descending) and eigenvectors
+    ``vecs`` (columns), and its trace ``total``: σ² the mean of the f − k discarded
+    eigenvalues. Each direction is signed so that its largest entry in magnitude is positive
+    (an eigenvector's sign is arbitrary, and the SVD and the eigendecomposition of a streamed
+    fit pick differently): the same data give the same map, in memory or streamed."""
+    f = len(mean)
     sigma2 = max((total - float(eig[:k].sum())) / (f - k), 1e-12)
-    return PPCAFit(mean, vh[:k].T.contiguous(), eig[:k].clamp_min(sigma2), sigma2)
+    u = vecs[:, :k]
+    top = u.gather(0, u.abs().argmax(0, keepdim=True))
+    u = u * torch.where(top < 0, -1.0, 1.0).to(u.dtype)
+    return PPCAFit(mean, u.contiguous(), eig[:k].clamp_min(sigma2), sigma2)
 
 
 # A streamed fit eigendecomposes the f × f covariance up to this many features (128 MiB in
@@ -87,9 +99,7 @@ def fit_ppca_passes(
         eig, vecs, total = _covariance_eigh(centred, n, f)
     else:
         eig, vecs, total = _subspace_iteration(centred, n, f, n_latent)
-    k = n_latent
-    sigma2 = max((total - float(eig[:k].sum())) / (f - k), 1e-12)
-    return PPCAFit(mean, vecs[:, :k].contiguous(), eig[:k].clamp_min(sigma2), sigma2)
+    return _fitted(mean, vecs, eig, total, n_latent)
 
 
 def _covariance_eigh(centred, n: int, f: int) -> tuple[Tensor, Tensor, float]:
