@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -303,3 +304,49 @@ def test_uns_says_which_epoch_the_weights_are_from(fixtures):
     uns = adata.uns["X_biovae"]
     assert uns["epochs"] == len(est.history_)
     assert uns["kept_epoch"] == kept_epoch(est.history_, 1.0, "elbo")
+
+
+def test_a_view_is_made_an_anndata_of_its_own_with_a_warning_as_scanpy_does(fixtures):
+    """tl.vae and tl.map_query on adata[mask] made the view actual without a word (through
+    an obs.drop on it), so results written to a subset passed inline were lost silently;
+    tl.expression and tl.pseudotime warned (anndata's own warning)."""
+    from anndata import ImplicitModificationWarning
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    ref = adata.obs["batch"] == "celseq2"
+    view = adata[ref]
+    with pytest.warns(ImplicitModificationWarning, match=r"view of an AnnData.*adata\[mask\]") as w:
+        est = biovae.tl.vae(view, batch_key="batch", n_latent=2, config=_cfg())
+    assert [r.filename for r in w if r.category is ImplicitModificationWarning] == [__file__]
+    assert not view.is_view and view.obsm["X_biovae"].shape == (int(ref.sum()), 2)
+    assert "X_biovae" not in adata.obsm and "X_biovae" not in adata.uns  # the parent is as it was
+    query = adata[~ref]
+    with pytest.warns(ImplicitModificationWarning, match=r"sub = adata\[mask\]\.copy\(\)"):
+        biovae.tl.map_query(query, est, epochs=1)
+    assert not query.is_view and query.obsm["X_biovae"].shape == (int((~ref).sum()), 2)
+    refused = adata[ref]
+    with pytest.raises(DataError, match=r"adata\.obsm has no 'nope'"):
+        biovae.tl.pseudotime(refused, use_rep="nope")
+    assert refused.is_view  # a refused call leaves the view as it was, without a warning
+    for call in (biovae.tl.pseudotime, lambda a: biovae.tl.expression(a, est)):
+        with pytest.warns(ImplicitModificationWarning, match=r"biovae\.tl got a view"):
+            call(view[:20])  # view has X_biovae now
+    sub = adata[ref].copy()  # its own AnnData already: nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImplicitModificationWarning)
+        biovae.tl.vae(sub, n_latent=2, config=_cfg())
+    assert "X_biovae" not in adata.obsm
+
+
+def test_x_and_the_layers_are_only_read_not_changed_in_place(fixtures):
+    """The README says so (there is no copy=): float32 X is handed to torch without a copy, so
+    any in-place step of the fit would show in the user's matrix."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    counts = adata.X.toarray().astype(np.float32)
+    adata.X, adata.layers["counts"] = counts, counts.copy()
+    x, layer = adata.X, adata.layers["counts"]
+    biovae.tl.vae(adata, batch_key="batch", labels_key="cell_line", n_latent=2, config=_cfg())
+    biovae.tl.vae(adata, layer="counts", likelihood="gaussian", key_added="X_g", config=_cfg())
+    assert adata.X is x and adata.layers["counts"] is layer
+    np.testing.assert_array_equal(x, counts)
+    np.testing.assert_array_equal(layer, counts)

@@ -12,6 +12,7 @@ from biovae.config import FitConfig, LikelihoodConfig, given_config
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
+from biovae.tl_checks import check_name, check_target, make_own
 
 
 def vae(
@@ -44,8 +45,7 @@ def vae(
     unless ``likelihood`` or ``config.model.likelihood`` names another (a config's likelihood
     left at its default, Gaussian, counts as not naming one: pass ``likelihood="gaussian"``).
     """
-    _check_writable(adata)
-    _check_key(key_added)
+    check_target(adata, key_added)
     config = given_config(config)  # a dict failed with AttributeError: 'dict' has no 'model'
     if likelihood is None and config.model.likelihood == LikelihoodConfig():
         likelihood = "nb"
@@ -59,6 +59,7 @@ def vae(
     cfg = dataclasses.replace(config, data=data)
     est_cls = SemiSupervisedVAE if data.labels_key else VAE
     est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
+    make_own(adata)  # a view, once it is fitted: warned of at the user's line
     _write_results(adata, est, key_added)
     return est
 
@@ -83,14 +84,14 @@ def write_latent(
     settings in ``uns[key_added]``, the predictions in ``obs`` and a linear decoder's loadings
     in ``varm[key_added + "_loadings"]``; what an earlier fit wrote under ``key_added`` is
     replaced (``biovae embed --out *.h5ad`` and :func:`map_query` write through this)."""
-    _check_writable(adata)
-    _check_key(key_added)
+    check_target(adata, key_added)
     columns = probability_columns(key_added, est.classes_) if proba is not None else []
     weights = None
     if est.config_.model.network.decoder == "linear":  # LDVAE: genes × factors, before writing
         from biovae.applications.loadings import loadings
 
         weights = loadings(est).to_numpy()
+    make_own(adata)
     _clear(adata, key_added)  # an earlier fit's labels or loadings under the same key
     adata.obsm[key_added] = np.asarray(z)
     adata.uns[key_added] = _settings(est)
@@ -129,40 +130,6 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
     if mapping and mapping.get("reference_fingerprint"):
         settings["reference_fingerprint"] = mapping["reference_fingerprint"]
     return settings
-
-
-def _check_writable(adata: Any) -> None:
-    """``adata`` is an AnnData that can take results: not an array (which has nowhere to put
-    them), nor a view of a backed AnnData (anndata refuses new entries): said before fitting
-    rather than after."""
-    if not all(hasattr(adata, slot) for slot in ("obs", "obsm", "uns")):
-        raise ConfigError(
-            f"biovae.tl writes results into an AnnData, not a {type(adata).__name__}; wrap the "
-            "data in anndata.AnnData(X, obs=...), or use biovae.VAE(...).fit(X) for arrays"
-        )
-    if getattr(adata, "isbacked", False) and getattr(adata, "is_view", False):
-        raise DataError(
-            "this AnnData is a view of a backed file, which cannot take results; call "
-            ".to_memory() on the subset first (adata[mask].to_memory())"
-        )
-
-
-def _check_key(key_added: Any) -> None:
-    """A one-line ConfigError, before any work, for a ``key_added`` that h5ad cannot hold as
-    written: not text (``write_h5ad`` failed on it after the fit), empty, or with a ``/``
-    (stored as nested groups: read back, ``obsm["a/b"]`` was a dict)."""
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise ConfigError(
-            f"key_added must be a non-empty name without '/' (h5ad keys cannot hold one), got "
-            f"{key_added!r}; e.g. key_added='X_biovae'"
-        )
-
-
-def _check_name(name: Any, what: str, example: str) -> None:
-    """A one-line ConfigError for an obs column or obsm key that is not text (a list, as in
-    ``groupby=["cell_type"]``, failed with TypeError: unhashable type)."""
-    if not isinstance(name, str):
-        raise ConfigError(f"{what} names one key, {example}; got {name!r}")
 
 
 def _clear(adata: Any, key_added: str) -> None:
@@ -236,8 +203,7 @@ def expression(
     from biovae.applications.expression import check_model
     from biovae.applications.expression import expression as decode_expression
 
-    _check_writable(adata)
-    _check_key(key_added)
+    check_target(adata, key_added)
     check_model(est)  # before est.schema_: an unfitted model raised AttributeError
     batch_key = None
     if reference_batch is not None:
@@ -246,7 +212,7 @@ def expression(
                 "reference_batch needs a model conditioned on a batch; fit it with batch_key"
             )
         batch_key = est.schema_.covariates.categorical[0]
-    adata.layers[key_added] = decode_expression(
+    values = decode_expression(
         est,
         adata,
         layer=est.config_.data.layer,
@@ -254,6 +220,8 @@ def expression(
         batch_key=batch_key,
         reference=reference_batch,
     )
+    make_own(adata)
+    adata.layers[key_added] = values
 
 
 def pseudotime(
@@ -275,11 +243,10 @@ def pseudotime(
     from biovae.applications import trajectory
     from biovae.inputs import obs_columns
 
-    _check_writable(adata)
-    _check_key(key_added)
-    _check_name(use_rep, "use_rep", "an obsm key, e.g. 'X_biovae'")
+    check_target(adata, key_added)
+    check_name(use_rep, "use_rep", "an obsm key, e.g. 'X_biovae'")
     if root_key is not None:
-        _check_name(root_key, "root_key", "an obs column, e.g. 'stage'")
+        check_name(root_key, "root_key", "an obs column, e.g. 'stage'")
     if (root_key is None) != (root_value is None) or (root is not None and root_key is not None):
         raise ConfigError(
             "give root_key and root_value together, or root (an obs name) alone, or none of them"
@@ -296,6 +263,7 @@ def pseudotime(
         )
     emb = adata.obsm[use_rep]
     traj = trajectory.pseudotime(emb, root=cell, root_group=group, ids=adata.obs_names)
+    make_own(adata)
     adata.obs[key_added] = traj.pseudotime
     adata.uns[key_added] = {"root": str(adata.obs_names[traj.root]), "use_rep": use_rep}
 
@@ -330,7 +298,7 @@ def differential_expression(
     from biovae.applications import differential as de
 
     de.check_model(est)  # before est.schema_: an unfitted model raised AttributeError
-    _check_name(groupby, "groupby", "an obs column, e.g. 'cell_type'")
+    check_name(groupby, "groupby", "an obs column, e.g. 'cell_type'")
     settings = de.DESettings(
         mode=mode,
         delta=delta,
@@ -384,8 +352,8 @@ def map_query(
     """
     from biovae.query import map_query as _map_query
 
-    _check_writable(adata)
-    _check_key(key_added)
+    check_target(adata, key_added)
     mapped = _map_query(est, adata, epochs=epochs, seed=seed, device=device)
+    make_own(adata)
     _write_results(adata, mapped, key_added)
     return mapped

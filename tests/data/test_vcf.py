@@ -295,3 +295,24 @@ def test_a_record_split_by_bcftools_norm_reads_like_the_multiallelic_one(write):
     elsewhere = split + "1\t9\trs9\tG\tC\t.\t.\t.\tGT\t0/0\t0/1\n"  # the ID at another site
     with pytest.raises(DataError, match="variant name 'rs9' repeats line 3"):
         read_dataset(write("elsewhere.vcf", elsewhere))
+
+
+#: a gzip member whose deflate stream is damaged (block type 3 does not exist): zlib raises
+#: zlib.error, which is no OSError
+DAMAGED_MEMBER = bytes.fromhex("1f8b08000000000000ff") + b"\x07" + bytes(16)
+
+
+@pytest.mark.parametrize("where", ["header", "records"])
+def test_a_damaged_gzip_stream_is_a_one_line_error(tmp_path, capsys, where):
+    """A .vcf.gz whose deflate data are damaged (not cut short, nor a bad CRC) raised
+    zlib.error: a traceback and exit status 1 from the command line."""
+    # the header lines whole, the records damaged; or the damage from the first byte on
+    before = vcf("a b").encode() if where == "records" else b""
+    path = tmp_path / "damaged.vcf.gz"
+    path.write_bytes((gzip.compress(before) if before else b"") + DAMAGED_MEMBER)
+    with pytest.raises(DataError, match=r"damaged\.vcf\.gz: could not read the file \(Error"):
+        read_dataset(path)
+    out = tmp_path / "m"
+    assert main(["fit", str(path), "--likelihood", "genotype", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "could not read the file" in err[0] and not out.exists()

@@ -211,7 +211,12 @@ def _score_parser(sub) -> None:
         sub,
         "score",
         "Per-record ELBO (and IWAE-K bound) of DATA under MODEL.",
-        "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n",
+        "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n"
+        "  biovae score genotype_model cohort.vcf.gz --samples 10 --out scores.csv\n"
+        "columns: id, elbo (and iwae_K) in nats per record, higher = more like the training "
+        "data;\ngenotype models add elbo_per_locus (and iwae_K_per_locus) in nats per observed "
+        "locus,\nwhich compares individuals with different numbers of missing calls (the "
+        "lowest are\nthe individuals least like the training ones)\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")

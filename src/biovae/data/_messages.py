@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
+from pathlib import Path
+
+from biovae.errors import DataError
+
+#: what reading a damaged file raises: an I/O error or a bad gzip header or CRC (OSError), a
+#: stream cut short (EOFError), and a damaged deflate stream (zlib.error, which is no OSError)
+UNREADABLE: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
 
 
 def preview(names: Iterable[object], limit: int = 10) -> str:
@@ -35,4 +43,14 @@ def raw_counts_hint(n_genes: int) -> str:
         f"raw.X (adata.raw, {n_genes} genes) is not read: if it holds the raw counts, "
         "save them as a layer (adata.layers['counts'] = adata.raw[:, adata.var_names].X; "
         "adata.write_h5ad(path)) and pass --layer counts (layer='counts' in Python)"
+    )
+
+
+def unreadable(path: str | Path, exc: Exception) -> DataError:
+    """The one-line error for a table that could not be read to its end (``exc``, one of
+    :data:`UNREADABLE`): a damaged or cut-short ``.gz``, or a file the system will not read."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    return DataError(
+        f"{path}: could not read the table ({reason}); check the file (a .gz file: test it "
+        "with gzip -t, and replace it if it is damaged or cut short)"
     )

@@ -33,7 +33,7 @@ from biovae.data._columns import (
     stray_text,
     text_table_obs,
 )
-from biovae.data._messages import preview
+from biovae.data._messages import UNREADABLE, preview, unreadable
 from biovae.data.dataset import Dataset, check_unique_ids
 from biovae.errors import DataError
 
@@ -174,8 +174,8 @@ def read_header(path: str | Path, sep: str) -> list[str]:
                 second = next(reader, None)
     except UnicodeDecodeError as exc:
         raise _not_utf8(path) from exc
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: could not read the table ({exc}); check the file") from exc
+    except UNREADABLE as exc:
+        raise unreadable(path, exc) from exc
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path}: the file is empty (no header line); check the path")
     if len(header) == 1 and header[0].startswith("#") and second and len(second) > 1:
@@ -212,7 +212,7 @@ def record_line(path: str | Path, sep: str, row: int) -> int:
                 if seen == row:
                     return start
                 start = reader.line_num + 1
-    except (csv.Error, OSError, EOFError, UnicodeDecodeError):
+    except (csv.Error, UnicodeDecodeError, *UNREADABLE):
         pass
     return row + 2
 
@@ -264,7 +264,9 @@ def _read_frame(
         ) from exc
     except UnicodeDecodeError as exc:  # not a matter of fields: say so, and where
         raise _not_utf8(path) from exc
-    except (pd.errors.ParserError, EOFError, OSError) as exc:
+    except UNREADABLE as exc:  # a damaged .gz: no matter of fields
+        raise unreadable(path, exc) from exc
+    except pd.errors.ParserError as exc:
         reason = str(exc).strip().splitlines()[-1]
         raise DataError(
             f"{path}: malformed table ({reason}); every row needs the same number of "
@@ -277,16 +279,13 @@ def _not_utf8(path: str | Path) -> DataError:
     as a table), naming the first line that is not."""
     opener = gzip.open if str(path).lower().endswith(".gz") else open
     line = None
-    try:
-        with opener(path, "rb") as fh:
-            for number, raw in enumerate(fh, 1):  # no UTF-8 character holds a newline byte
-                try:
-                    raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    line = number
-                    break
-    except (OSError, EOFError):
-        pass
+    with contextlib.suppress(*UNREADABLE), opener(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):  # no UTF-8 character holds a newline byte
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = number
+                break
     where = f" (line {line})" if line else ""
     return DataError(
         f"{path}: not UTF-8 text{where}; save the table as UTF-8, or, if the file is not a "

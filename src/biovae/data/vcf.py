@@ -40,6 +40,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from biovae.data._messages import UNREADABLE
 from biovae.data.dataset import Dataset
 from biovae.data.plink import dosage_column_name
 from biovae.errors import DataError
@@ -188,7 +189,7 @@ def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of the file, with a broken gzip stream as a one-line error."""
     try:
         yield from enumerate(fh, start=1)
-    except (OSError, EOFError) as exc:
+    except UNREADABLE as exc:
         raise DataError(
             f"{path}: could not read the file ({exc}); check that it is a plain, gzip or bgzip "
             "compressed VCF file"

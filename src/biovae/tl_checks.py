@@ -1,0 +1,68 @@
+"""What :mod:`biovae.tl` checks of the AnnData and names it is given, before any work."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from biovae.errors import ConfigError, DataError
+
+
+def check_target(adata: Any, key_added: Any) -> None:
+    """Refuse, before any work, an ``adata`` that cannot take results (:func:`check_writable`)
+    or a ``key_added`` h5ad cannot hold (:func:`check_key`)."""
+    check_writable(adata)
+    check_key(key_added)
+
+
+def make_own(adata: Any) -> None:
+    """Make a view (``adata[mask]``) an AnnData of its own, with a warning, as scanpy's tools
+    do, just before results are written to it: they go to that copy of the subset, never to
+    the AnnData it was taken from, and a view passed inline (``tl.vae(adata[mask])``) lost
+    them without a word. Called by the ``tl`` function the user called (the warning points at
+    their line), after every check and computation, so a refused call leaves the view as is."""
+    if getattr(adata, "is_view", False):
+        from anndata import ImplicitModificationWarning
+
+        warnings.warn(
+            "biovae.tl got a view of an AnnData (adata[mask]); it is made an AnnData of its "
+            "own and the results go to it, not to the AnnData it was taken from: keep the "
+            "subset as its own object (sub = adata[mask].copy()) and pass that",
+            ImplicitModificationWarning,
+            stacklevel=3,  # the caller of the tl function
+        )
+        adata._init_as_actual(adata.copy())  # as scanpy's view_to_actual
+
+
+def check_writable(adata: Any) -> None:
+    """``adata`` is an AnnData that can take results: not an array (which has nowhere to put
+    them), nor a view of a backed AnnData (anndata refuses new entries): said before fitting
+    rather than after."""
+    if not all(hasattr(adata, slot) for slot in ("obs", "obsm", "uns")):
+        raise ConfigError(
+            f"biovae.tl writes results into an AnnData, not a {type(adata).__name__}; wrap the "
+            "data in anndata.AnnData(X, obs=...), or use biovae.VAE(...).fit(X) for arrays"
+        )
+    if getattr(adata, "isbacked", False) and getattr(adata, "is_view", False):
+        raise DataError(
+            "this AnnData is a view of a backed file, which cannot take results; call "
+            ".to_memory() on the subset first (adata[mask].to_memory())"
+        )
+
+
+def check_key(key_added: Any) -> None:
+    """A one-line ConfigError, before any work, for a ``key_added`` that h5ad cannot hold as
+    written: not text (``write_h5ad`` failed on it after the fit), empty, or with a ``/``
+    (stored as nested groups: read back, ``obsm["a/b"]`` was a dict)."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise ConfigError(
+            f"key_added must be a non-empty name without '/' (h5ad keys cannot hold one), got "
+            f"{key_added!r}; e.g. key_added='X_biovae'"
+        )
+
+
+def check_name(name: Any, what: str, example: str) -> None:
+    """A one-line ConfigError for an obs column or obsm key that is not text (a list, as in
+    ``groupby=["cell_type"]``, failed with TypeError: unhashable type)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} names one key, {example}; got {name!r}")
