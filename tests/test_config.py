@@ -92,6 +92,13 @@ def test_toml_typo_names_the_key_and_the_file(tmp_path):
         ('[model.likelihood]\nvariance = "x"\n', [], "config file .*c.toml, line 2"),
         ("[train]\nepochs = 3\n", ["--dropout", "1"], "option --dropout"),
         ("[train]\nepochs = 3\n", ["--hidden", "8,0"], "option --hidden"),
+        # an unknown likelihood named only itself, not the file line or flag that gave it
+        (
+            '[train]\nepochs = 3\n[model.likelihood]\nname = "nbb"\n',
+            [],
+            "config file .*c.toml, line 4",
+        ),
+        ("[train]\nepochs = 3\n", ["--likelihood", "gamma"], "option --likelihood"),
     ],
 )
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path, toml, flags, source):
@@ -176,6 +183,25 @@ def test_a_saved_models_config_json_refits_it_exactly(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
 
 
+def test_python_fits_a_saved_config_json_to_the_weights_the_cli_gave(tmp_path, capsys):
+    import numpy as np
+    from safetensors.torch import load_file
+
+    import biovae
+    from biovae.config import load_toml
+    from biovae.data.readers import read_dataset
+    from tests.cli._run import run
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(1).normal(size=(40, 5)).astype(np.float32))
+    flags = ["--latent", "2", "--hidden", "8", "--epochs", "2", "--seed", "5", "--quiet"]
+    rc, _, err = run(capsys, "fit", tmp_path / "x.npy", *flags, "--out", tmp_path / "cli")
+    assert rc == 0, err
+    cfg = from_dict(FitConfig, load_toml(tmp_path / "cli" / "config.json"))
+    biovae.VAE(config=cfg).fit(read_dataset(tmp_path / "x.npy")).save(tmp_path / "py")
+    a, b = (load_file(str(tmp_path / m / "weights.safetensors")) for m in ("cli", "py"))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+
+
 def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path):
     from biovae.config import load_toml
 
@@ -198,3 +224,25 @@ def test_a_config_path_that_is_a_folder_or_yaml_says_what_to_give(tmp_path, make
 
     with pytest.raises(ConfigError, match=message):
         load_toml(make(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("estimator", "kind", "other"),
+    [
+        ("VAE", "ae", "Autoencoder"),
+        ("VAE", "ssvae", "SemiSupervisedVAE"),
+        ("Autoencoder", "pca", "PCA"),
+        ("PCA", "ae", "Autoencoder"),
+        ("SemiSupervisedVAE", "pca", "PCA"),
+    ],
+)
+def test_an_estimator_refuses_a_config_of_another_model_kind(estimator, kind, other):
+    # biovae.VAE(config=<an autoencoder's config.json>) trained and saved a VAE, unseen
+    import numpy as np
+
+    import biovae
+
+    cfg = FitConfig(model=ModelConfig(kind=kind, n_latent=2), train=TrainConfig(epochs=1))
+    x = np.random.default_rng(0).normal(size=(12, 3))
+    with pytest.raises(ConfigError, match=rf"model.kind is '{kind}' .* with biovae\.{other},"):
+        getattr(biovae, estimator)(config=cfg).fit(x)

@@ -248,7 +248,8 @@ class TrainConfig:
     ``device`` is where training runs (``cpu``, ``cuda``, ``cuda:1``, ...); the fitted model
     comes back on the CPU, where scoring, reports and saving run. Under ``torchrun`` with several
     processes, ``cuda`` means each process's own GPU (``cuda:$LOCAL_RANK``). A seed fixes the
-    weights exactly on the CPU; GPU kernels may round differently from run to run.
+    weights exactly on the CPU with a given number of torch threads (another number can change
+    the last bits); GPU kernels may round differently from run to run.
     """
 
     epochs: int = 200

@@ -264,6 +264,7 @@ def fidelity_comparison(
     check_sizes(len(held_out), n)  # before any training
     config = dataclasses.replace(  # the VAE and autoencoder compared have no labels
         config,
+        model=dataclasses.replace(config.model, kind="vae"),  # each estimator its own kind
         data=dataclasses.replace(config.data, labels_key=None),
         train=dataclasses.replace(config.train, early_stopping="elbo"),
     )

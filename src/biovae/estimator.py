@@ -39,7 +39,7 @@ from biovae.inputs import (
     sample_count,
     without_target,
 )
-from biovae.loading import load_model, model_from_saved
+from biovae.loading import check_kind, load_model, model_from_saved
 from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
 from biovae.objectives import decoded_samples, elbo, iwae_chunks, iwae_streamed
@@ -86,7 +86,7 @@ class _LatentEstimator(TransformerConventions):
     def get_config(self) -> FitConfig:
         """The full :class:`FitConfig`: ``config`` (or defaults) with explicit arguments applied
         (checked by the configs as a config file's values are: 1.5 epochs is an error)."""
-        cfg = given_config(self.config)
+        cfg = check_kind(given_config(self.config), self._kind)
         model, net, obj, train = cfg.model, cfg.model.network, cfg.objective, cfg.train
         if self.likelihood is not None:
             model = dataclasses.replace(

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from biovae import persistence
+from biovae.config import FitConfig, ModelConfig, kind_name
+from biovae.errors import ConfigError
 
 
 def estimator_class(kind: str) -> type:
@@ -17,6 +19,21 @@ def estimator_class(kind: str) -> type:
     return {"vae": VAE, "ae": Autoencoder, "pca": PCA, "ssvae": SemiSupervisedVAE}[kind]
 
 
+def check_kind(config: FitConfig, kind: str) -> FitConfig:
+    """``config`` for the estimator of model ``kind``, refused (a ConfigError) when its
+    ``model.kind`` names another kind: that estimator would train its own kind unseen, not the
+    model the config names. The default kind (``vae``, what ``FitConfig()`` holds) is taken as
+    naming none."""
+    given = config.model.kind
+    if given in (kind, ModelConfig().kind):
+        return config
+    own, other = estimator_class(kind).__name__, estimator_class(given).__name__
+    raise ConfigError(
+        f"config.model.kind is {given!r} but biovae.{own} fits a {kind_name(kind)}; fit this "
+        f"config with biovae.{other}, or set model.kind = {kind!r}"
+    )
+
+
 def load_model(path: str | Path) -> Any:
     """Load any saved biovae model (VAE, Autoencoder, PCA, SemiSupervisedVAE) from its folder."""
     return model_from_saved(persistence.load(path))
@@ -25,8 +42,6 @@ def load_model(path: str | Path) -> Any:
 def model_from_saved(saved: persistence.SavedModel) -> Any:
     """The estimator of the kind a read model folder holds; a structure model's folder is
     refused (as a bare VAE it would take coordinates not superposed on its reference frame)."""
-    from biovae.errors import ConfigError
-
     if "structure" in saved.metadata:
         raise ConfigError(
             f"{saved.folder or 'this folder'} is a structure model: use 'biovae structure "

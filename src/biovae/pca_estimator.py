@@ -32,6 +32,7 @@ from biovae.inputs import (
     without_target,
 )
 from biovae.likelihoods import Likelihood
+from biovae.loading import check_kind
 from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
@@ -57,7 +58,7 @@ class PCA(TransformerConventions):
         self.config = config
 
     def get_config(self) -> FitConfig:
-        cfg = given_config(self.config)
+        cfg = check_kind(given_config(self.config), "pca")
         model = cfg.model
         if self.likelihood is not None:
             model = dataclasses.replace(
@@ -221,7 +222,8 @@ def _saved_fit(saved: persistence.SavedModel, n_inputs: int) -> ppca.PPCAFit:
 def check_fits(data: Any, config: FitConfig) -> None:
     """The one-line error :meth:`PCA.fit` would give for ``data`` when ``config``'s number of
     components is too large, raised before other work (a sweep trains its VAEs first)."""
-    cfg = PCA(config=config).get_config()
+    as_pca = dataclasses.replace(config, model=dataclasses.replace(config.model, kind="pca"))
+    cfg = PCA(config=as_pca).get_config()
     ds = as_dataset(data, layer=cfg.data.layer)
     lik = likelihoods.build(
         cfg.model.likelihood, ds.x.shape[1:], len(ds.alphabet) if ds.alphabet else 0

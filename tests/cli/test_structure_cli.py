@@ -245,6 +245,25 @@ def test_fit_refuses_a_config_it_would_replace(fixtures, tmp_path, capsys, toml,
     assert len(err.splitlines()) == 1 and message in err and not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("loss", ["mse", "geometry"])
+def test_a_models_config_json_refits_it_with_its_own_loss(fixtures, tmp_path, loss):
+    # --loss defaulted to geometry, which replaced the gaussian of an mse model's config.json
+    from safetensors.torch import load_file
+
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    fit = ["structure", "fit", str(pdb)]
+    assert main([*fit, "--loss", loss, "--out", str(tmp_path / "a"), *FAST]) == 0
+    again = [*fit, "--config", str(tmp_path / "a" / "config.json"), "--quiet"]
+    assert main([*again, "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "metadata.json").read_text())["structure"]["loss"] == loss
+    a, b = (load_file(str(tmp_path / m / "weights.safetensors")) for m in "ab")
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    if loss == "mse":  # a --loss given still wins over the file's likelihood
+        assert main([*again, "--loss", "geometry", "--out", str(tmp_path / "c")]) == 0
+        meta = json.loads((tmp_path / "c" / "metadata.json").read_text())
+        assert meta["structure"]["loss"] == "geometry"
+
+
 def test_fit_reads_a_trajectory_reference_with_the_topology(fixtures, tmp_path, capsys):
     import MDAnalysis as mda
 

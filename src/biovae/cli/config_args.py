@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from biovae.cli.options import FIT_OPTIONS
@@ -36,7 +36,21 @@ def build_config(args: argparse.Namespace, base: FitConfig | None = None) -> Fit
     """FitConfig from defaults (or ``base``), then ``--config`` TOML, then explicit flags."""
     flag_names = {opt.field: opt.flag for opt in FIT_OPTIONS}
     data = to_dict(base or FitConfig())
-    return layered(FitConfig, data, getattr(args, "config", None), flags_to_dict(args), flag_names)
+    path = getattr(args, "config", None)
+    return layered(FitConfig, data, path, flags_to_dict(args), flag_names, _known_likelihood)
+
+
+def _known_likelihood(cfg: FitConfig) -> None:
+    """A likelihood name the registry lacks is an error of the field that named it, so that
+    the file line (or the flag) that set it is blamed, as for any other bad value."""
+    from biovae.likelihoods import available
+
+    name = cfg.model.likelihood.name
+    if name not in available():
+        raise ConfigError(
+            f"unknown likelihood {name!r} in config.model.likelihood.name; choose one of: "
+            + ", ".join(available())
+        )
 
 
 def layered(
@@ -45,18 +59,27 @@ def layered(
     config_path: str | None,
     flags: dict[str, Any],
     flag_names: Mapping[str, str],
+    check: Callable[[T], None] | None = None,
 ) -> T:
     """Config ``cls`` from plain ``data`` (its defaults), the file ``config_path`` merged over
     them, then ``flags`` (nested like the config) over both; ``flag_names`` maps a dotted field
-    to the flag that sets it (``"train.epochs"`` → ``"--epochs"``), to blame a bad value on it."""
+    to the flag that sets it (``"train.epochs"`` → ``"--epochs"``), to blame a bad value on it.
+    ``check``: a further test of the config (a ConfigError naming the field), blamed alike."""
+
+    def build(values: dict[str, Any]) -> T:
+        cfg = from_dict(cls, values, "config")
+        if check is not None:
+            check(cfg)
+        return cfg
+
     if config_path:
         data = merge(data, load_toml(config_path))
     try:
         if _replaces_a_value(data, flags):  # the file's own error, not hidden by the flags
-            from_dict(cls, data, "config")
-        return from_dict(cls, merge(data, flags), "config")
+            build(data)
+        return build(merge(data, flags))
     except ConfigError as exc:
-        where = _culprit(cls, exc, data, config_path, flags, flag_names)
+        where = _culprit(build, cls, exc, data, config_path, flags, flag_names)
         raise ConfigError(f"{exc} (from {where})") from None
 
 
@@ -72,6 +95,7 @@ def _replaces_a_value(data: dict[str, Any], flags: dict[str, Any]) -> bool:
 
 
 def _culprit(
+    build: Callable[[dict[str, Any]], Any],
     cls: type,
     exc: ConfigError,
     data: dict[str, Any],
@@ -86,7 +110,7 @@ def _culprit(
     key = _named_field(cls, str(exc))
     if config_path:
         try:
-            from_dict(cls, data, "config")
+            build(data)
         except ConfigError as own:
             if str(own) == str(exc):
                 line = toml_line(config_path, key) if key else None

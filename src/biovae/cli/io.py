@@ -208,14 +208,22 @@ def write_samples(
     write_table(path, ids, {f: flat[:, j] for j, f in enumerate(features)}, id_name=id_name)
 
 
+def config_file_likelihood(args: argparse.Namespace) -> str | None:
+    """The likelihood the ``--config`` file names (``[model.likelihood] name``), or None when
+    there is no file or it leaves the likelihood at its default."""
+    path = getattr(args, "config", None)
+    model = load_toml(path).get("model", {}) if path else {}
+    lik = model.get("likelihood", {}) if isinstance(model, dict) else {}
+    name = lik.get("name") if isinstance(lik, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def likelihood_given(args: argparse.Namespace) -> bool:
     """Whether the likelihood was chosen (``--likelihood``, or ``[model.likelihood] name`` in
     the ``--config`` file) rather than left at its default."""
     if getattr(args, "cfg__model__likelihood__name", None) is not None:
         return True
-    path = getattr(args, "config", None)
-    lik = load_toml(path).get("model", {}).get("likelihood", {}) if path else {}
-    return isinstance(lik, dict) and "name" in lik
+    return config_file_likelihood(args) is not None
 
 
 def for_sequences(cfg: FitConfig, args: argparse.Namespace, alphabet: str | None) -> FitConfig:

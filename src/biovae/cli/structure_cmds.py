@@ -9,6 +9,7 @@ from pathlib import Path
 
 from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
+from biovae.config import FitConfig
 from biovae.errors import ConfigError, DataError
 from biovae.structure_config import STRUCTURE_DEFAULTS
 
@@ -106,10 +107,10 @@ def _fit(actions) -> None:
     _input_flags(p)
     p.add_argument(
         "--loss",
-        default="geometry",
         choices=("mse", "geometry"),
         help="mse: Gaussian on aligned coordinates (naive baseline); geometry: Cα-chain "
-        "Gaussian whose mean keeps 3.8 Å virtual bonds (default)",
+        "Gaussian whose mean keeps 3.8 Å virtual bonds (default: the loss whose likelihood "
+        "the --config file names, as a model's config.json does; else geometry)",
     )
     p.add_argument(
         "--reference",
@@ -220,7 +221,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         check_same_atoms(ref, structures, fix, args.data)
         reference = ref.coords[0]
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
-    model = ConformationVAE(args.loss, cfg, progress=not args.quiet).fit(structures, reference)
+    model = ConformationVAE(_loss(args, cfg), cfg, progress=not args.quiet)
+    model = model.fit(structures, reference)
     page = None
     if report:  # drawn before the model is saved: a report that fails leaves no model
         from biovae.reports.structure_page import structure_report_page
@@ -233,6 +235,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
         print(write_page(report, page))
     return 0
+
+
+def _loss(args: argparse.Namespace, cfg: FitConfig) -> str:
+    """``--loss``; without it, the loss whose likelihood the ``--config`` file names (a saved
+    model's ``config.json`` refits with its own loss: gaussian is mse), else geometry."""
+    from biovae.cli.io import config_file_likelihood
+    from biovae.structure_estimator import LOSSES, loss_of
+
+    if args.loss is not None:
+        return args.loss
+    named = config_file_likelihood(args) is not None and loss_of(cfg) in LOSSES
+    return loss_of(cfg) if named else "geometry"
 
 
 def cmd_report(args: argparse.Namespace) -> int:
