@@ -328,3 +328,35 @@ def test_a_table_of_several_taxonomic_ranks_is_refused(
     assert f"feature 'k__Bacteria{sep}p__Firmicutes{sep}s__" in err
     assert f"lies within feature 'k__Bacteria{sep}p__Firmicutes'" in err and "s__)" in err
     assert not out.exists() and stdout == ""
+
+
+def test_audit_summary_states_the_page_and_the_guess_of_numbers_can_be_overridden(
+    clean_model, fixtures, tmp_path, capsys
+):
+    import re
+
+    meta = pd.read_csv(fixtures / META, sep="\t")
+    meta["age"] = meta["age"] // 10 * 10  # 5 decades over 60 records: guessed to be levels
+    m = tmp_path / "meta.tsv"
+    meta.to_csv(m, sep="\t", index=False)
+    args = ["audit", clean_model, fixtures / ABUND, "--obs", m, "--covariates"]
+    rc, _, err = run(capsys, *args, "study_condition,age", "--html", "--out", tmp_path / "a")
+    assert rc == 0, err
+    result = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert result["covariates"]["age"]["kind"] == "categorical"
+    assert "5 numbers read as levels: --continuous age for R²" in err
+    # the printed line says what the page's table says: the metric, its chance, the dimensions
+    page = (tmp_path / "a" / "audit.html").read_text()
+    cells = re.search(r"<th>study_condition</th><td>(.*?)</td><td>(.*?)</td>", page).groups()
+    r = result["covariates"]["study_condition"]
+    assert cells[0].startswith(f"balanced accuracy {r['balanced_accuracy']:.3f}")
+    assert f"(chance {r['chance']:.3f})" in cells[0]
+    assert f"study_condition: {cells[0]}; carried by {cells[1]} (categorical)" in err
+    rc, _, err = run(capsys, *args, "age", "--continuous", "age", "--out", tmp_path / "b")
+    assert rc == 0, err
+    age = json.loads((tmp_path / "b" / "audit.json").read_text())["covariates"]["age"]
+    assert age["kind"] == "continuous" and "age: cross-validated R² " in err
+    both = ["--categorical", "age", "--continuous", "age", "--out", tmp_path / "c"]
+    rc, out, err = run(capsys, *args, "age", *both)
+    assert rc == 2 and "--categorical and --continuous both name 'age'" in err
+    assert len(err.strip().splitlines()) == 1 and out == "" and not (tmp_path / "c").exists()

@@ -271,3 +271,79 @@ def test_fewer_than_two_folds_is_a_config_error_not_a_rare_level():
     for values in (labels, z[:, 0] + 1.0):  # before: "level 'a' has a single record"
         with pytest.raises(ConfigError, match=r"n_splits must be >= 2 .*got 1"):
             audit_covariate(z, values, n_splits=1)
+
+
+def test_an_integer_age_guessed_as_levels_is_audited_as_a_number_when_named_continuous():
+    # 1,000 records of whole-year ages take 42 values: few enough for the guess to read them
+    # as 42 levels (balanced accuracy near chance), though the map holds age almost exactly
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(1000, 3))
+    age = np.round(52 + 7 * z[:, 1] + rng.normal(size=1000))
+    assert audit(z, {"age": age})["covariates"]["age"]["kind"] == "categorical"
+    r = audit(z, {"age": age}, ["age"], continuous=["age"])["covariates"]["age"]
+    # best linear prediction: R² = 49 / (49 + 1 + 1/12), the noise and the rounding unexplained
+    assert r["kind"] == "continuous" and r["r2"] == pytest.approx(49 / (50 + 1 / 12), abs=0.01)
+    assert r["carrying_dimensions"] == [1]  # a technical number, named continuous, stays one
+    with pytest.raises(DataError, match="'age' is named both categorical and continuous"):
+        audit(z, {"age": age}, categorical=["age"], continuous=["age"])
+    with pytest.raises(DataError, match="'sex' is not among the audited"):
+        audit(z, {"age": age}, continuous=["sex"])
+    sex = np.where(z[:, 0] > 0, "male", "female").astype(object)
+    with pytest.raises(DataError, match=r"^covariate .sex. is named continuous but holds text su"):
+        audit(z, {"sex": sex}, continuous=["sex"])
+    with pytest.raises(DataError, match=r"^covariate 'c': it has a single value \(3\.5\)"):
+        audit(z, {"c": np.full(1000, 3.5)}, continuous=["c"])
+
+
+def test_the_table_readers_spellings_of_missing_values_are_missing_not_levels():
+    # "N/A", "null", "?" are missing to the table reader in a column of numbers; in a text
+    # column they were audited as three more levels (chance 1/5 instead of 1/2)
+    z, labels = two_groups(n=200, shift=3.0)
+    labels = labels.copy()
+    spellings = ["N/A", "n/a", "null", "NULL", "?", "<NA>", " NA ", "NaN"]
+    labels[: len(spellings) * 3] = spellings * 3
+    r = audit_covariate(z, labels)
+    assert r["levels"] == ["a", "b"] and r["chance"] == 0.5
+    assert r["missing"] == 24 and r["records"] == 176
+
+
+def test_balanced_accuracy_and_auroc_are_those_of_the_pooled_held_out_predictions():
+    # the same folds and classifier, computed with scikit-learn directly: balanced accuracy
+    # and AUROC of the predictions each record got from the fold that held it out
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(5)
+    labels = rng.choice(np.array(["x", "y", "z"]), 150, p=[0.6, 0.3, 0.1])
+    z = rng.normal(size=(150, 3)) + (labels == "y")[:, None] * [1.5, 0, 0]
+    r = audit_covariate(z, labels, n_splits=4, seed=3)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(4, shuffle=True, random_state=3)
+    proba = cross_val_predict(clf, z, labels, cv=cv, method="predict_proba")
+    expected = balanced_accuracy_score(labels, np.array(["x", "y", "z"])[proba.argmax(1)])
+    assert r["balanced_accuracy"] == pytest.approx(expected, abs=1e-12) and r["folds"] == 4
+    assert r["auroc"] == pytest.approx(roc_auc_score(labels, proba, multi_class="ovr"), abs=1e-12)
+    assert r["chance"] == pytest.approx(1 / 3)  # balanced accuracy's chance, whatever the shares
+
+
+def test_a_technical_count_is_a_number_not_codes_of_levels():
+    # before: whole numbers with at most half as many values as records were batch codes, so
+    # a gene count per cell of 600 cells (some 200 values) was audited as ~200 levels, its
+    # singletons left out, "not predicted beyond chance" although the map holds it
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(600, 3))
+    n_genes = np.round(1500 + 60 * z[:, 0] + 6 * rng.normal(size=600))
+    cell = np.tile(["a", "b"], 300)
+    out = audit(z, {"n_genes": n_genes, "cell": cell}, ["n_genes"], ["cell"])
+    r = out["covariates"]["n_genes"]
+    # R² of the best linear prediction: 60² / (60² + 6² + 1/12), the rounding unexplained
+    assert r["kind"] == "continuous" and r["r2"] == pytest.approx(3600 / 3636.08, abs=0.01)
+    assert out["verdict"]["technical_dominates"]
+    # a spike-in count of 100 cells: 45 values (half as many as cells), 17 of them seen once
+    spike = np.round(30 + 14 * z[:100, 1] + rng.normal(size=100))
+    r = audit(z[:100], {"spike": spike, "cell": cell[:100]}, ["spike"], ["cell"])
+    assert r["covariates"]["spike"]["kind"] == "continuous"
+    assert r["covariates"]["spike"]["carrying_dimensions"] == [1]

@@ -35,6 +35,14 @@ def add_audit_parser(sub, make_parser) -> None:
         help="audit these as categorical even when numbers (technical covariates coded by "
         "whole numbers already are)",
     )
+    p.add_argument(
+        "--continuous",
+        type=_names,
+        default=[],
+        metavar="A,B",
+        help="audit these as numbers (R²) even when they take few distinct values (numbers "
+        "with at most min(50, records/10) values are otherwise categories)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for audit.json (+ html)")
     p.add_argument("--html", action="store_true", help="also write audit.html with latent maps")
     p.add_argument(
@@ -71,11 +79,18 @@ def _check_args(args: argparse.Namespace) -> Path:
         from biovae.reports.figures import require_matplotlib
 
         require_matplotlib()
-    named = args.technical + args.biological + args.categorical
+    named = args.technical + args.biological + args.categorical + args.continuous
     unknown = sorted(set(named) - set(args.covariates))
     if unknown:
         raise ConfigError(
-            f"--technical/--biological/--categorical name {unknown[0]!r}, not in --covariates"
+            f"--technical/--biological/--categorical/--continuous name {unknown[0]!r}, not in "
+            "--covariates"
+        )
+    twice = sorted(set(args.categorical) & set(args.continuous))
+    if twice:
+        raise ConfigError(
+            f"--categorical and --continuous both name {twice[0]!r}; a covariate is audited "
+            "as levels or as a number"
         )
     both = sorted(set(args.technical) & set(args.biological))
     if both:
@@ -103,6 +118,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         n_splits=args.folds,
         seed=args.seed,
         categorical=args.categorical,
+        continuous=args.continuous,
     )
     result.update(model=str(args.model), data=str(args.data))
     html = None
@@ -115,13 +131,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if html is not None:
         with atomic_open(out / "audit.html", "w") as fh:
             fh.write(html)
-    for name, r in result["covariates"].items():
-        skill = r.get("balanced_accuracy", r.get("r2"))
-        se = r.get("balanced_accuracy_se", r.get("r2_se"))
-        rare = r["rare_levels"]
-        note = f"; left out levels with one record: {', '.join(rare)}" if rare else ""
-        print(f"{name}: {skill:.3f} ± {se:.3f} ({r['kind']}{note})", file=sys.stderr)
+    _print_summary(args, result, columns)
     if "verdict" in result:
         print(result["verdict"]["text"], file=sys.stderr)
     print(out / "audit.json")
     return 0
+
+
+def _print_summary(args: argparse.Namespace, result: dict, columns: dict) -> None:
+    """Each covariate's skill and carrying dimensions as audit.html states them, on stderr; a
+    numeric covariate audited as levels by the guess says how to audit it as a number."""
+    from biovae.diagnostics.confounding_columns import as_numbers
+    from biovae.reports.audit_page import dimensions_text, skill_text
+
+    given = {*args.categorical, *args.continuous}
+    for name, r in result["covariates"].items():
+        notes = [r["kind"]]
+        numbers = as_numbers(columns[name]).dtype.kind in "iuf"
+        if r["kind"] == "categorical" and numbers and name not in given:
+            notes.append(f"{len(r['levels'])} numbers read as levels: --continuous {name} for R²")
+        if r["rare_levels"]:
+            notes.append(f"left out levels with one record: {', '.join(r['rare_levels'])}")
+        if r["missing"]:
+            notes.append(f"{r['missing']} missing")
+        dims = dimensions_text(r)
+        print(f"{name}: {skill_text(r)}; carried by {dims} ({'; '.join(notes)})", file=sys.stderr)

@@ -21,8 +21,10 @@ simple classifier predicts it from the posterior means E_q[z|x]:
   exceeds the biological κ by ``margin`` and by twice the standard error of the difference,
   and the two are not confounded (every level of one holding a single level of the other).
 
-Functions take plain arrays (latent means and covariate columns) so the audit works for any
-model of any modality. scikit-learn is imported lazily (``pip install biovae[report]``).
+Which covariates are levels and which numbers, and which values are missing:
+:mod:`biovae.diagnostics.confounding_columns`. Functions take plain arrays (latent means and
+covariate columns) so the audit works for any model of any modality. scikit-learn is
+imported lazily (``pip install biovae[report]``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from biovae.diagnostics.confounding_columns import (
+    as_numbers,
+    audited_as,
+    check_numbers,
+    is_categorical_column,
+    is_missing,
+)
 from biovae.diagnostics.confounding_verdict import verdict
 from biovae.errors import ConfigError, DataError, require
 from biovae.levels import level_text
@@ -42,8 +51,6 @@ CARRY_AUROC = 0.65
 CARRY_ALPHA = 0.05
 #: A dimension "carries" a continuous covariate when |Spearman ρ| reaches this.
 CARRY_RHO = 0.3
-#: Covariates with at most this many levels (text, or few distinct numbers) are categorical.
-MAX_LEVELS = 50
 
 
 def _sklearn(n_splits: int) -> None:
@@ -51,61 +58,6 @@ def _sklearn(n_splits: int) -> None:
     if n_splits < 2:
         raise ConfigError(f"n_splits must be >= 2 (cross-validation folds), got {n_splits}")
     require("sklearn", "report")
-
-
-def is_missing(values: np.ndarray) -> np.ndarray:
-    """Mask of missing entries: NaN or None, and the text "", "nan", "NA" or "unknown" (a
-    level spelled "none" is a level: e.g. no antibiotics)."""
-    v = np.asarray(values)
-    if v.dtype.kind in "iufb":
-        return ~np.isfinite(v.astype(np.float64))
-    text = np.char.lower(np.asarray([s.strip() for s in level_text(v)], dtype=str))
-    return np.isin(text, ["", "nan", "na", "unknown"])
-
-
-def as_numbers(values: Any) -> np.ndarray:
-    """``values`` as float64 (NaN = missing) when it holds numbers apart from its missing
-    entries: numbers beside ``"unknown"`` (a table reader keeps such a column as text) or in
-    an object array (pandas' nullable ``Int64`` with ``pd.NA``); otherwise unchanged. Text
-    with nothing missing stays text (plate ``"01"`` is a level, not the number 1)."""
-    v = np.asarray(values)
-    if v.dtype.kind in "iufb":
-        return v
-    missing = is_missing(v)
-    items = v[~missing]
-    texts = any(isinstance(item, str) for item in items)
-    if not items.size or (texts and not missing.any()):
-        return v
-    if any(isinstance(item, (bool, np.bool_)) for item in items):
-        return v
-    try:
-        numbers = np.asarray([float(item) for item in items], dtype=np.float64)
-    except (TypeError, ValueError):
-        return v
-    out = np.full(v.shape, np.nan)
-    out[~missing] = numbers
-    return out
-
-
-def is_categorical_column(values: np.ndarray) -> bool:
-    """Text columns, and numeric columns with few distinct values, are categorical."""
-    v = np.asarray(values)
-    if v.dtype.kind not in "iufb":
-        return True
-    finite = v[np.isfinite(v.astype(np.float64))]
-    return len(np.unique(finite)) <= min(MAX_LEVELS, max(2, len(finite) // 10))
-
-
-def looks_like_codes(values: np.ndarray) -> bool:
-    """Whole numbers with at most half as many distinct values as records: codes of levels
-    (batch 0..11), as a technical covariate given as numbers usually is — not a measurement
-    such as a read depth or a mitochondrial share."""
-    v = np.asarray(values)
-    if v.dtype.kind not in "iufb":
-        return False
-    finite = v[np.isfinite(v.astype(np.float64))].astype(np.float64)
-    whole = bool(finite.size) and bool(np.all(finite == np.round(finite)))
-    return whole and len(np.unique(finite)) <= len(finite) / 2
 
 
 def symmetric_auroc(score: np.ndarray, positive: np.ndarray) -> float:
@@ -128,7 +80,7 @@ def dimension_attribution(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _audited(
-    name: str, z: np.ndarray, values: Any, n_splits: int, seed: int, categorical: bool
+    name: str, z: np.ndarray, values: Any, n_splits: int, seed: int, categorical: bool | None
 ) -> dict:
     """:func:`audit_covariate`, its data errors naming the covariate and the way out."""
     try:
@@ -197,6 +149,8 @@ def continuous_predictability(
     from sklearn.preprocessing import StandardScaler
 
     y = np.asarray(values, dtype=np.float64)
+    if np.unique(y).size < 2:
+        raise DataError(f"it has a single value ({level_text(y[:1])[0]}); nothing to predict")
     cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
     reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
     pred = cross_val_predict(reg, z, y, cv=cv)
@@ -243,8 +197,8 @@ def audit_covariate(
     categorical: bool | None = None,
 ) -> dict[str, Any]:
     """Skill and per-dimension attribution of one covariate (records with it missing dropped,
-    and those of a level seen once, listed in ``rare_levels``); ``categorical`` None: decided
-    by :func:`is_categorical_column`."""
+    and those of a level seen once, listed in ``rare_levels``); ``categorical`` True: as levels,
+    False: as a number, None: decided by :func:`is_categorical_column`."""
     from scipy.stats import kruskal, spearmanr
 
     values = as_numbers(values)
@@ -263,6 +217,7 @@ def audit_covariate(
         groups = [labels == lv for lv in np.unique(labels)]
         p = [_kruskal_p(kruskal, [zk[g, k] for g in groups]) for k in range(zk.shape[1])]
     else:
+        check_numbers(vk)
         result = continuous_predictability(zk, vk, n_splits, seed)
         tests = [spearmanr(zk[:, k], vk) for k in range(zk.shape[1])]
         attribution = np.nan_to_num(np.asarray([abs(float(t.statistic)) for t in tests]))
@@ -301,6 +256,7 @@ def audit(
     n_splits: int = 5,
     seed: int = 0,
     categorical: Sequence[str] = (),
+    continuous: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Audit every covariate and, given technical and biological ones, a verdict.
 
@@ -317,16 +273,24 @@ def audit(
         larger than twice the standard error of the difference).
     categorical
         Names audited as categorical whatever their values (and technical covariates coded by
-        whole numbers, :func:`looks_like_codes`: a batch coded 0..11 is 12 batches, not a
+        whole numbers, unless named ``continuous``: a batch coded 0..11 is 12 batches, not a
         number); others are categorical when text or numbers with few distinct values
-        (:func:`is_categorical_column`).
+        (:mod:`~biovae.diagnostics.confounding_columns`).
+    continuous
+        Names audited as numbers (cross-validated R²) whatever the guess: an integer age of
+        1,000 records takes 42 values, few enough to be guessed levels.
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
         raise DataError(f"latent means must be a finite (records, latent) array, got {z.shape}")
-    for name in (*technical, *biological):
+    for name in (*technical, *biological, *categorical, *continuous):
         if name not in covariates:
             raise DataError(f"covariate {name!r} is not among the audited: {', '.join(covariates)}")
+    twice = sorted(set(categorical) & set(continuous))
+    if twice:
+        raise DataError(
+            f"covariate {twice[0]!r} is named both categorical and continuous; pick one"
+        )
     both = sorted(set(technical) & set(biological))
     if both:
         raise DataError(f"covariate {both[0]!r} is named both technical and biological; pick one")
@@ -337,9 +301,12 @@ def audit(
                 f"covariate {name!r} has shape {v.shape}, but the latent means hold "
                 f"{z.shape[0]} records; give one value per record, in the order of z"
             )
-    forced = {*categorical, *(t for t in technical if looks_like_codes(covariates[t]))}
+    for name in continuous:
+        check_numbers(covariates[name], name)
     results = {
-        name: _audited(name, z, v, n_splits, seed, True if name in forced else None)
+        name: _audited(
+            name, z, v, n_splits, seed, audited_as(name, v, technical, categorical, continuous)
+        )
         for name, v in covariates.items()
     }
     out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}

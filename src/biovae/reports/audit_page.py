@@ -32,17 +32,28 @@ def _se(result: Mapping[str, Any], key: str) -> str:
     return f" ± {result[key]:.3f}" if key in result else ""
 
 
+def skill_text(r: Mapping[str, Any]) -> str:
+    """One covariate's cross-validated skill as the page and the command line state it."""
+    if r["kind"] == "categorical":
+        return (
+            f"balanced accuracy {r['balanced_accuracy']:.3f}{_se(r, 'balanced_accuracy_se')} "
+            f"(chance {r['chance']:.3f}), AUROC {r['auroc']:.3f}"
+        )
+    return f"cross-validated R² {r['r2']:.3f}{_se(r, 'r2_se')}"
+
+
+def dimensions_text(r: Mapping[str, Any], most: int = 6) -> str:
+    """The dimensions carrying a covariate, strongest first, named as ``biovae embed``'s
+    columns (``z_1`` is dimension 0 of audit.json's ``carrying_dimensions``)."""
+    dims = r["carrying_dimensions"]
+    more = f" and {len(dims) - most} more" if len(dims) > most else ""
+    return (", ".join(f"z_{k + 1}" for k in dims[:most]) or "none") + more
+
+
 def _table(result: Mapping[str, Any]) -> str:
     rows = []
     for name, r in result["covariates"].items():
-        if r["kind"] == "categorical":
-            skill = (
-                f"balanced accuracy {r['balanced_accuracy']:.3f}{_se(r, 'balanced_accuracy_se')} "
-                f"(chance {r['chance']:.3f}), AUROC {r['auroc']:.3f}"
-            )
-        else:
-            skill = f"cross-validated R² {r['r2']:.3f}{_se(r, 'r2_se')}"
-        dims = ", ".join(f"z{k + 1}" for k in r["carrying_dimensions"][:6]) or "none"
+        skill, dims = skill_text(r), dimensions_text(r)
         left = r["missing"] + len(r.get("rare_levels", ()))
         rows.append(
             f"<tr><th>{escape(name)}</th><td>{skill}</td><td>{dims}</td>"
@@ -60,9 +71,10 @@ GUIDE = (
     "<p class='guide'><strong>Predicted from z</strong>: how well each covariate is predicted "
     "from the posterior means by a standardised logistic regression (categories: balanced "
     "accuracy against chance = 1 / levels, and AUROC) or ridge regression (numbers: R²), "
-    "cross-validated over the stated number of stratified folds (fewer than asked when a "
-    "level has fewer records), ± its binomial standard error. <strong>Carried by</strong>: "
-    "latent dimensions that alone separate the covariate (univariate AUROC ≥ 0.65, or "
+    "cross-validated over the stated number of folds (stratified by level; fewer than asked "
+    "when a level has fewer records), ± its standard error. <strong>Carried by</strong>: "
+    "latent dimensions, named as <code>biovae embed</code> names its columns (z_1 first), "
+    "that alone separate the covariate (univariate AUROC ≥ 0.65, or "
     "|Spearman ρ| ≥ 0.3) beyond chance "
     "(p &lt; 0.05 / dimensions). <strong>n</strong>: records audited; <strong>left out</strong>: "
     "records with the covariate missing, or of a level seen once. The verdict compares the "
@@ -76,7 +88,7 @@ def _map_values(values: np.ndarray, result: Mapping[str, Any] | None) -> np.ndar
     """A covariate as its audit read it: a categorical one (text, a batch coded 1..5) as
     levels with a legend, the values it left out as missing; a number as numbers (beside
     "unknown" too) on a colour scale."""
-    from biovae.diagnostics.confounding import as_numbers, is_missing
+    from biovae.diagnostics.confounding_columns import as_numbers, is_missing
     from biovae.levels import MISSING, level_text
 
     if result is None or result.get("kind") != "categorical":
