@@ -120,3 +120,60 @@ def test_records_with_every_presence_rare_keep_their_log_prob_and_gradient(dtype
     assert torch.autograd.gradcheck(
         lambda g: HurdleDirichletDistribution(g, alpha).log_prob(x), (logits,)
     )
+
+
+def _mean_by_enumeration(logits: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """E[x] = Σ_S P(S | S ≠ ∅) · α_j / Σ_{i∈S} α_i [j ∈ S], summed over all 2^f presence sets
+    (the Dirichlet mean given S)."""
+    pi = sps.expit(logits)
+    out, nonempty = np.zeros(len(pi)), 0.0
+    for pattern in itertools.product((False, True), repeat=len(pi)):
+        s = np.array(pattern)
+        if not s.any():
+            continue
+        p = np.prod(np.where(s, pi, 1 - pi))
+        nonempty += p
+        out += p * np.where(s, alpha / alpha[s].sum(), 0.0)
+    return out / nonempty
+
+
+def test_mean_of_two_taxa_is_the_hand_computed_expectation():
+    # π = (½, ½): S = {1}, {2}, {1, 2} each with probability ⅓ given S ≠ ∅; x_1 = 1, 0 and
+    # 1/101. π_j α_j / Σ π_i α_i (the former mean) gave 0.0099 for E[x_1], not 0.337
+    dist = HurdleDirichletDistribution(
+        torch.zeros(1, 2, dtype=torch.float64), torch.tensor([[1.0, 100.0]], dtype=torch.float64)
+    )
+    expected = [1 / 3 + 1 / 3 / 101, 1 / 3 + 1 / 3 * 100 / 101]
+    np.testing.assert_allclose(dist.mean[0].numpy(), expected, rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mean_matches_enumeration_of_presence_sets(dtype):
+    gen = np.random.default_rng(3)
+    logits = gen.normal(0.0, 3.0, (2, 5, 6))  # (latent draws, records, taxa)
+    logits[0, 0] = -60.0  # every taxon rare
+    logits[0, 1, :3] = 40.0  # some taxa certain
+    alpha = np.exp(gen.normal(0.0, 3.0, (2, 5, 6)))  # α over orders of magnitude
+    alpha[1, 0] = [1e-4, 1e-4, 1e4, 1.0, 0.5, 3.0]
+    dist = HurdleDirichletDistribution(
+        torch.tensor(logits, dtype=dtype), torch.tensor(alpha, dtype=dtype)
+    )
+    mean = dist.mean
+    assert mean.dtype == dtype and mean.shape == (2, 5, 6)
+    ref = np.array(
+        [[_mean_by_enumeration(g, a) for g, a in zip(*pair)] for pair in zip(logits, alpha)]
+    )
+    np.testing.assert_allclose(
+        mean.double().numpy(), ref, rtol=1e-6 if dtype == torch.float64 else 2e-6
+    )
+
+
+def test_mean_is_the_average_of_samples():
+    torch.manual_seed(4)
+    dist = HurdleDirichletDistribution(
+        torch.tensor([[0.3, -1.2, 2.0]], dtype=torch.float64),
+        torch.tensor([[0.7, 2.5, 1.3]], dtype=torch.float64),
+    )
+    draws = dist.sample((100_000,))[:, 0]
+    se = draws.std(0) / np.sqrt(len(draws))
+    assert ((draws.mean(0) - dist.mean[0]).abs() < 4 * se).all()

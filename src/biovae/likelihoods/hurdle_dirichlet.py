@@ -61,9 +61,8 @@ class HurdleDirichletDistribution(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        """Approximation π_j α_j / Σ_i π_i α_i of E[x_j] (the exact mean has no closed form)."""
-        w = torch.sigmoid(self.logits) * self.concentration
-        return w / w.sum(-1, keepdim=True)
+        """E[x_j] (one integral per taxon, to about 1e-7 relative; see :func:`_mean_shares`)."""
+        return _mean_shares(self.logits, self.concentration)
 
     def log_prob(self, value: Tensor) -> Tensor:
         present = value > 0
@@ -98,6 +97,48 @@ class HurdleDirichletDistribution(Distribution):
             # float32 often for α ≲ 0.02) and would read as absent, so the samples had fewer
             # present taxa than π says; it keeps the smallest normal value instead
             return torch.where(present, share.clamp_min(torch.finfo(share.dtype).tiny), 0.0)
+
+
+#: Step in log t of the trapezoid rule of :func:`_mean_shares`. The integrand is analytic and
+#: bounded in a strip around the real axis, so the rule's error falls as e^(−c/h): against
+#: enumeration of all 2^f presence sets it was below 1e-7 relative at 0.5 (1e-9 at 0.4, at
+#: 1.6 times the time; the CRC table, 551 records × 484 taxa, takes ≈ 0.6 s on one core).
+MEAN_STEP = 0.5
+
+
+def _mean_shares(logits: Tensor, concentration: Tensor) -> Tensor:
+    """E[x_j] = π_j α_j / Z · ∫_0^∞ e^(−t α_j) Π_{i≠j} (1 − π_i + π_i e^(−t α_i)) dt, with
+    Z = 1 − Π_i (1 − π_i), in float64, returned in the logits' dtype.
+
+    Given the present set S, the Dirichlet mean of x_j is α_j / Σ_{i∈S} α_i for j in S, and
+    1/a = ∫_0^∞ e^(−ta) dt turns the sum over the 2^f sets into one integral of a product of
+    independent presence terms. (π_j α_j / Σ_i π_i α_i, used before, is not this mean: for
+    π = (½, ½) and α = (1, 100) it gave E[x_1] = 0.0099 where it is ⅓ + ⅓/101 = 0.337.) The
+    integral is a trapezoid rule in s = log t, from t = 1e-9/Σα (the integral is at least
+    1/Σα, the part below that t at most t) to where the tail, at most e^(−t α_j)/α_j, is below
+    e^(−40) of it."""
+    if logits.numel() == 0:
+        return torch.zeros_like(logits)
+    log_pi, absent = F.logsigmoid(logits.double()), torch.sigmoid(-logits.double())
+    pi, alpha = torch.exp(log_pi), concentration.double()
+    a_sum, a_min = alpha.sum(-1, keepdim=True), alpha.amin(-1, keepdim=True)
+    lo = torch.log(1e-9 / a_sum)
+    hi = torch.log((40.0 + torch.log(a_sum / a_min)) / a_min)
+    n_nodes = int(torch.ceil((hi - lo).max() / MEAN_STEP)) + 1
+    chunk = max(1, (1 << 21) // logits.numel())
+    total = torch.zeros_like(alpha)
+    tiny = torch.finfo(alpha.dtype).tiny
+    for start in range(0, n_nodes, chunk):
+        k = torch.arange(start, min(start + chunk, n_nodes), dtype=alpha.dtype)
+        s = lo + MEAN_STEP * k.to(alpha.device).reshape(-1, *([1] * alpha.dim()))
+        t_alpha = torch.exp(s) * alpha  # (nodes, ..., f)
+        # 1 − π_i + π_i e^(−t α_i) as a sum of two non-negative terms (no cancellation)
+        log_factor = torch.log((pi * torch.exp(-t_alpha)).add_(absent).clamp_min_(tiny))
+        others = log_factor.sum(-1, keepdim=True) - log_factor
+        total += torch.exp(others.add_(s).sub_(t_alpha)).sum(0)
+    log_z = _log_any_present(logits.double()).unsqueeze(-1)
+    out = torch.exp(log_pi + torch.log(alpha * total * MEAN_STEP) - log_z)
+    return out.to(logits.dtype)
 
 
 def _log_any_present(logits: Tensor) -> Tensor:
