@@ -274,7 +274,7 @@ class ConformationVAE(EstimatorConventions):
         return self.decode(((1 - t) * za + t * zb).astype(np.float32))
 
     def structures(self, coords: np.ndarray) -> Structures:
-        """Coordinates ``(n, atoms, 3)`` with this model's atom names (for writing PDB)."""
+        """Coordinates ``(n, atoms, 3)`` with this model's atom names (for writing PDB or mmCIF)."""
         self._check()
         return self.atoms_.with_coords(coords)
 

@@ -127,9 +127,63 @@ def test_a_model_fitted_on_a_segid_reads_its_own_samples(tmp_path):
     seg.write_text("\n".join(map(segid_only, rows)) + "\n")
     model, samples = tmp_path / "model", tmp_path / "s.pdb"
     assert main(["structure", "fit", str(seg), "--chain", "UBQ", "--out", str(model), *FAST]) == 0
+    meta_file = model / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["schema"]["features"][:3] == ["UBQ:MET:1:CA:x", "UBQ:MET:1:CA:y", "UBQ:MET:1:CA:z"]
     assert main(["structure", "sample", str(model), "-n", "2", "--out", str(samples)]) == 0
     table, path = tmp_path / "z.csv", tmp_path / "path.pdb"
     assert main(["structure", "embed", str(model), str(samples), "--out", str(table)]) == 0
     args = ["structure", "interpolate", str(model), str(samples), str(seg), "--steps", "2"]
     assert main([*args, "--refine-steps", "0", "--out", str(path)]) == 0
     assert len(pd.read_csv(table)) == 2 and "UBQ" in path.read_text()
+    # a model saved when such atoms were chain A in feature names loads and works alike
+    meta["schema"]["features"] = [f"A:{f.partition(':')[2]}" for f in meta["schema"]["features"]]
+    meta_file.write_text(json.dumps(meta))
+    old = tmp_path / "old.pdb"
+    assert main(["structure", "sample", str(model), "-n", "2", "--out", str(old)]) == 0
+    assert old.read_text() == samples.read_text()  # segid UBQ, blank chain: the same file
+    assert main(["structure", "embed", str(model), str(samples), "--out", str(table)]) == 0
+
+
+def test_a_model_of_a_two_letter_chain_writes_its_structures_as_mmcif(
+    tmp_path, capsys, monkeypatch
+):
+    """mmCIF chain ids (auth_asym_id) may have several letters; PDB holds one. A model fitted
+    on chain 'AA' decoded every sample before its PDB was refused (with 'rename it'); now a
+    .pdb is refused before any draw, naming the chain and .cif, and .cif writes mmCIF."""
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    from biovae.data.structure import read_structures
+    from biovae.structure_estimator import ConformationVAE
+    from tests.conftest import FIXTURES
+
+    st = gemmi.read_structure(str(FIXTURES / "ubiquitin_2k39_ca_12.pdb"))
+    for model in st:
+        model["A"].name = "AA"
+    st.setup_entities()
+    cif, model = tmp_path / "aa.cif", tmp_path / "model"
+    st.make_mmcif_document().write_file(str(cif))
+    assert main(["structure", "fit", str(cif), "--out", str(model), *FAST]) == 0
+    capsys.readouterr()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before the output was checked")
+
+    with monkeypatch.context() as m:
+        m.setattr(ConformationVAE, "decode", no_decoding)
+        for args in (
+            ["sample", str(model), "-n", "2"],
+            ["interpolate", str(model), str(cif), str(cif)],
+        ):
+            out = tmp_path / "s.pdb"
+            assert main(["structure", *args, "--out", str(out)]) == 2
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "chain id 'AA'" in err and ".cif" in err, err
+            assert not out.exists()
+    samples, path = tmp_path / "s.cif", tmp_path / "path.cif"
+    assert main(["structure", "sample", str(model), "-n", "3", "--out", str(samples)]) == 0
+    back = read_structures(samples)
+    assert back.coords.shape == (3, 76, 3) and set(back.chain_ids) == {"AA"}
+    np.testing.assert_array_equal(back.res_ids, np.arange(1, 77))
+    args = ["structure", "interpolate", str(model), str(cif), str(samples), "--steps", "2"]
+    assert main([*args, "--refine-steps", "0", "--out", str(path)]) == 0
+    assert read_structures(path, chains="AA").coords.shape == (2, 76, 3)

@@ -105,10 +105,11 @@ def test_a_chain_the_file_lacks_is_a_one_line_error_naming_its_chains(tmp_path):
 
 def test_files_without_chain_ids_are_selected_by_segid(tmp_path):
     """MDAnalysis gives an empty chainID for a blank column 22 (CHARMM PDBs; PSF topologies
-    have none): such atoms are selected by segid; their feature names keep chain A."""
+    have none): such atoms are selected, and named in feature names, by segid."""
     seg = pdb_file(tmp_path / "seg.pdb", chain=" ", segids=("PROA", "PROB"))
     b = read_structures(seg, chains="PROB")
-    assert b.res_names == ("LYS", "LEU", "VAL") and b.chain_ids == ("A",) * 3
+    assert b.res_names == ("LYS", "LEU", "VAL") and b.chain_ids == ("PROB",) * 3
+    assert b.features()[::3] == ("PROB:LYS:1:CA:x", "PROB:LEU:2:CA:x", "PROB:VAL:3:CA:x")
     with pytest.raises(DataError, match=r"no chain 'B' among its protein chains \(PROA, PROB\)"):
         read_structures(seg, chains="B")
     blank = pdb_file(tmp_path / "blank.pdb", chain=" ")  # neither: chain A, as written out
@@ -195,7 +196,7 @@ def test_chains_named_by_segid_read_back_from_written_pdb(tmp_path):
     """Atoms without a chain id are selected by segid: a written PDB keeps the segid (columns
     73–76, column 22 blank), so the chain selected for fitting selects its samples too."""
     seg = read_structures(pdb_file(tmp_path / "seg.pdb", chain=" ", segids=("PROA", "PROB")))
-    assert seg.chain_ids == ("A",) * 7 and seg.segids == ("PROA",) * 4 + ("PROB",) * 3
+    assert seg.chain_ids == seg.segids == ("PROA",) * 4 + ("PROB",) * 3
     rows = [r for r in pdb_text(seg).splitlines() if r.startswith("ATOM")]
     assert rows[4][21] == " " and rows[4][72:76] == "PROB"
     back = read_structures(pdb_text_file(tmp_path / "back.pdb", seg), chains="PROB")
@@ -208,3 +209,28 @@ def test_chains_named_by_segid_read_back_from_written_pdb(tmp_path):
     long = Structures(coords, ("CA",), ("GLY",), [1], ("A",), "x", segids=("PROTA",))
     with pytest.raises(DataError, match="segment id 'PROTA' has more than four letters"):
         pdb_text(long)
+
+
+def test_segments_of_one_protein_are_told_apart_by_their_segids(tmp_path):
+    """Two copies of a peptide as segments PROA and PROB without chain ids (a CHARMM dimer):
+    both were chain 'A', so their feature names repeated and nothing but the distance
+    (here a bond's 3.8 Å) marked where one molecule ends and the other begins."""
+    from biovae.applications.structures.validity import ca_breaks
+
+    rows = [
+        atom_record(k, ("", r, "", name), 3.8 * k, " ", segid)
+        for k, (segid, r, name) in enumerate(
+            [(g, r, n) for g in ("PROA", "PROB") for r, n in ((1, "GLY"), (2, "ALA"), (3, "SER"))],
+            start=1,
+        )
+    ]
+    path = tmp_path / "dimer.pdb"
+    path.write_text("\n".join(["MODEL        1", *rows, "ENDMDL", "END"]) + "\n")
+    s = read_structures(path)
+    assert s.chain_ids == s.segids == ("PROA",) * 3 + ("PROB",) * 3
+    assert s.features()[::3] == tuple(
+        f"{g}:{n}:{r}:CA:x"
+        for g in ("PROA", "PROB")
+        for r, n in ((1, "GLY"), (2, "ALA"), (3, "SER"))
+    )
+    assert ca_breaks(s) == (2,)  # no bond from SER 3 of PROA to GLY 1 of PROB

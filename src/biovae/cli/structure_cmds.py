@@ -30,6 +30,13 @@ _NOT_FOR_STRUCTURES = {
 _MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
 _OBJECTIVE_OPTIONS = tuple(o for o in OBJECTIVE_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
 _TRAIN_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
+#: ``--out`` of the commands that write structures (sample, interpolate)
+_OUT_HELP = (
+    ".pdb (multi-model PDB), or .cif for mmCIF, which also holds chain ids of several letters "
+    "and more than 9999 models"
+)
+
+
 EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
@@ -38,6 +45,7 @@ EXAMPLES = """examples:
   biovae structure report adk_model adk_dims.dcd --topology adk.psf --out adk.html
   biovae structure embed adk_model adk_dims.dcd --topology adk.psf --out latent.csv
   biovae structure sample adk_model -n 100 --out samples.pdb
+  biovae structure sample chain_aa_model -n 100 --out samples.cif   # mmCIF: any chain id
   biovae structure interpolate adk_model adk_closed.pdb adk_open.pdb --steps 10 --out path.pdb
   biovae structure validate samples.pdb --training adk_dims.dcd --topology adk.psf
 """
@@ -158,10 +166,12 @@ def _embed(actions) -> None:
 
 
 def _sample(actions) -> None:
-    p = _action(actions, "sample", "Decode N prior draws and write them as a multi-model PDB.")
+    p = _action(
+        actions, "sample", "Decode N prior draws and write them as a multi-model PDB or mmCIF."
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("-n", type=int, required=True, help="number of structures")
-    p.add_argument("--out", required=True, metavar="PDB")
+    p.add_argument("--out", required=True, metavar="FILE", help=_OUT_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
 
@@ -180,7 +190,7 @@ def _interpolate(actions) -> None:
         "the z that best reconstructs it (default: REFINE_STEPS of biovae.structure_estimator, "
         "100; 0 = posterior means)",
     )
-    p.add_argument("--out", required=True, metavar="PDB")
+    p.add_argument("--out", required=True, metavar="FILE", help=_OUT_HELP)
     _input_flags(p, select=False)
     p.set_defaults(func=cmd_interpolate)
 
@@ -292,33 +302,32 @@ def _model_and_frames(args: argparse.Namespace, least: int = 1):
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from biovae.data.pdb_write import check_model_count
-    from biovae.data.structure import write_pdb
+    from biovae.data.structure_out import OUT_SUFFIXES, check_writable, write_structures
     from biovae.structure_estimator import ConformationVAE
 
-    out = check_output(args.out, (".pdb",))
+    out = check_output(args.out, OUT_SUFFIXES)
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
-    check_model_count(args.n, "-n")  # before decoding them all
     model = ConformationVAE.load(args.model)
-    write_pdb(out, model.structures(model.sample(args.n, args.seed)))
+    check_writable(out, model.atoms_, args.n, "-n")  # before decoding them all
+    write_structures(out, model.structures(model.sample(args.n, args.seed)))
     print(out)
     return 0
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from biovae.data.pdb_write import check_model_count
-    from biovae.data.structure import read_structures, write_pdb
+    from biovae.data.structure import read_structures
+    from biovae.data.structure_out import OUT_SUFFIXES, check_writable, write_structures
     from biovae.structure_estimator import ConformationVAE
 
-    out = check_output(args.out, (".pdb",))
-    check_model_count(args.steps, "--steps")
+    out = check_output(args.out, OUT_SUFFIXES)
     model = ConformationVAE.load(args.model)
+    check_writable(out, model.atoms_, args.steps, "--steps")
     select, chains = model.selection(), _chains(args, model)
     start = read_structures(args.start, _topology(args.start, args), select, chains)
     end = read_structures(args.end, _topology(args.end, args), select, chains)
     refine = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
-    write_pdb(out, model.structures(model.interpolate(start, end, args.steps, **refine)))
+    write_structures(out, model.structures(model.interpolate(start, end, args.steps, **refine)))
     print(out)
     return 0
 

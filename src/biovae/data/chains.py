@@ -3,8 +3,9 @@
 A chain is named as the file writes it, case-sensitive: the chainID of a PDB record (column
 22), the ``auth_asym_id`` of an mmCIF atom (gemmi's chain name, the id the PDB's own pages
 show). Atoms without a chain id (a blank column 22, a PSF or GRO topology) are named by their
-segment id (segid, PDB columns 73–76), and atoms with neither by ``A``, the chain id they
-carry in feature names and written PDB files.
+segment id (segid, PDB columns 73–76), in feature names too (``PROA:ALA:52:CA:x``; models
+saved before name them ``A`` and load unchanged) and written back as that segid; atoms with
+neither are named ``A``, the chain id they carry in feature names and written files.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Reading goes through MDAnalysis (the ``structure`` extra), imported only here and only when a
 file is read; mmCIF goes through gemmi (same extra), which reads every model. Writing
-multi-model PDB needs nothing beyond numpy. Imports nothing from the model stack.
+multi-model PDB needs nothing beyond numpy; mmCIF is written with gemmi
+(:func:`write_structures` picks by the file name). Imports nothing from the model stack.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from biovae.data.pdb_models import check_same_models, is_pdb
 from biovae.data.pdb_write import pdb_text as pdb_text
 from biovae.data.pdb_write import write_pdb as write_pdb
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
+from biovae.data.structure_out import write_structures as write_structures
 from biovae.data.trajectory_ends import check_whole_frames
 from biovae.errors import DataError, MissingFileError, require
 
@@ -53,7 +55,8 @@ class Structures:
         chain): a model fitted on these frames reads new files with the same chains.
     segids
         ``n_atoms`` segment ids (``""`` for none; default: none), written to PDB columns
-        73–76: atoms without a chain id are selected by them (:mod:`biovae.data.chains`).
+        73–76 with a blank chain id: atoms without a chain id are named and selected by them
+        (:mod:`biovae.data.chains`), so an atom's segid, where it has one, is its chain id.
     """
 
     coords: np.ndarray
@@ -77,6 +80,9 @@ class Structures:
         object.__setattr__(self, "icodes", icodes)
         segids = tuple(str(i).strip() for i in self.segids) or ("",) * n_atoms
         object.__setattr__(self, "segids", segids)
+        if any(segids) and len(segids) == len(self.chain_ids):  # (a wrong length: refused below)
+            chain_ids = tuple(g or c for c, g in zip(self.chain_ids, segids))
+            object.__setattr__(self, "chain_ids", chain_ids)
         # one entry per atom, else feature names and PDB records pair atoms with other residues
         for what, values in (
             ("residue names", self.res_names),
@@ -112,7 +118,8 @@ class Structures:
 
     def features(self) -> tuple[str, ...]:
         """Feature names ``chain:resname:resid:atom:axis``, three per atom; ``resid`` carries
-        the insertion code (``A:ALA:52A:CA:x``), a residue without one is named as before."""
+        the insertion code (``A:ALA:52A:CA:x``), a residue without one is named as before;
+        ``chain`` is the chain id, or the segid of an atom without one (``PROA:ALA:52:CA:x``)."""
         return tuple(
             f"{c}:{r}:{i}:{a}:{ax}"
             for c, r, i, a in zip(
@@ -204,7 +211,8 @@ def read_structures(
         check_whole_frames(path, universe.trajectory)
     ids = getattr(atoms, "chainIDs", None)  # none from a PSF or GRO topology
     ids = tuple(str(c) for c in ids) if ids is not None else ("",) * len(atoms)
-    # the chain of an atom without a chain id is its segid (chain_labels), kept to be written
+    # the chain of an atom without a chain id is its segid (chain_labels): its chain id in
+    # Structures and feature names, written to columns 73-76
     segids = tuple("" if c or s == NO_CHAIN else s for c, s in zip(ids, chain_labels(atoms)))
     ids = tuple(c or NO_CHAIN for c in ids)
     icodes = getattr(atoms, "icodes", None)

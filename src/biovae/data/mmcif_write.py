@@ -1,0 +1,82 @@
+"""Multi-model mmCIF (PDBx) text of structure ensembles, written with gemmi (the
+``structure`` extra): every frame is one model (``pdbx_PDB_model_num``).
+
+mmCIF holds what the fixed-width PDB format cannot: chain ids of several letters (large
+entries' ``auth_asym_id``), more than 9999 models, any residue number or coordinate. Each chain
+is named as :mod:`biovae.data.chains` names it (``auth_asym_id``: the chain id, or the segid of
+an atom without one), residues by ``auth_seq_id`` and ``pdbx_PDB_ins_code``, so the file reads
+back (:func:`~biovae.data.structure.read_structures`) with the same chains, residues and atoms.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from biovae.data.chains import NO_CHAIN
+from biovae.data.writers import atomic_open
+from biovae.errors import require
+
+if TYPE_CHECKING:
+    from biovae.data.structure import Structures
+
+
+def write_mmcif(path: str | Path, structures: Structures) -> Path:
+    """Write every frame as one model of an mmCIF file (atomically)."""
+    text = mmcif_text(structures)
+    with atomic_open(path, "w") as fh:  # compressed for a .gz name, like every output
+        fh.write(text)
+    return Path(path)
+
+
+def mmcif_text(structures: Structures) -> str:
+    """Multi-model mmCIF text of ``structures`` (the ``_atom_site`` loop with its entities;
+    no unit cell or symmetry, which a model's coordinates do not have)."""
+    gemmi = require("gemmi", "structure")
+    s = structures
+    st = gemmi.Structure()
+    # the data block's name: one word of the source's name (a space would end it)
+    st.name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(s.source).name.partition(".")[0]) or "biovae"
+    for m, xyz in enumerate(s.coords, start=1):
+        st.add_model(_model(gemmi, s, m, xyz))
+    st.setup_entities()
+    groups = gemmi.MmcifOutputGroups(True)
+    groups.cell = groups.symmetry = False
+    return st.make_mmcif_document(groups).as_string()
+
+
+def _model(gemmi, s: Structures, number: int, xyz):
+    """Model ``number``: atoms ``xyz`` grouped into residues and chains in file order."""
+    try:
+        model = gemmi.Model(number)
+    except TypeError:  # gemmi < 0.7 names a model by a string
+        model = gemmi.Model(str(number))
+    chain = residue = None
+    # to 0.001 Å as in PDB files, rather than float32 noise in the last digits
+    for i, (x, y, z) in enumerate(np.round(xyz.astype(np.float64), 3).tolist()):
+        name = s.chain_ids[i] or NO_CHAIN  # as --chain names it (a segid, for atoms without id)
+        if chain is None or chain.name != name:
+            chain, residue = model.add_chain(gemmi.Chain(name)), None
+        key = (name, int(s.res_ids[i]), s.icodes[i], s.res_names[i])
+        if residue is None or _key(chain, residue) != key:
+            residue = chain.add_residue(_residue(gemmi, *key))
+        atom = gemmi.Atom()
+        atom.name, atom.element = s.atom_names[i], gemmi.Element(s.atom_names[i][:1])
+        atom.pos, atom.occ, atom.b_iso = gemmi.Position(x, y, z), 1.0, 0.0
+        residue.add_atom(atom)
+    return model
+
+
+def _key(chain, residue) -> tuple[str, int, str, str]:
+    return chain.name, residue.seqid.num, residue.seqid.icode.strip(), residue.name
+
+
+def _residue(gemmi, chain: str, number: int, icode: str, name: str):
+    """A polymer residue; its ``label_asym_id`` is its chain's name (gemmi would add a suffix)."""
+    residue = gemmi.Residue()
+    residue.name, residue.seqid = name, gemmi.SeqId(number, icode or " ")
+    residue.entity_type, residue.subchain = gemmi.EntityType.Polymer, chain
+    return residue
