@@ -50,15 +50,24 @@ def check_writable(adata: Any) -> None:
         )
 
 
-def check_key(key_added: Any) -> None:
+def check_key(key_added: Any, flag: str | None = None) -> None:
     """A one-line ConfigError, before any work, for a ``key_added`` that h5ad cannot hold as
-    written: not text (``write_h5ad`` failed on it after the fit), empty, or with a ``/``
-    (stored as nested groups: read back, ``obsm["a/b"]`` was a dict)."""
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise ConfigError(
-            f"key_added must be a non-empty name without '/' (h5ad keys cannot hold one), got "
-            f"{key_added!r}; e.g. key_added='X_biovae'"
-        )
+    written: not text (``write_h5ad`` failed on it after the fit), empty, with a ``/``
+    (stored as nested groups: read back, ``obsm["a/b"]`` was a dict), ``.`` (the group itself:
+    the file was written but could not be read back) or a NUL (the name ends there: read back,
+    ``obsm["X\\0b"]`` was ``obsm["X"]``; in an obs column name ``write_h5ad`` refused it).
+    ``flag``: the command-line option that gave it (``--key-added``), named in the error."""
+    if isinstance(key_added, str) and key_added not in ("", ".") and not _UNHELD & set(key_added):
+        return
+    name, example = (flag, f"{flag} X_cvae") if flag else ("key_added", "key_added='X_biovae'")
+    raise ConfigError(
+        f"{name} must be a non-empty name without '/' (nor '.' alone or a NUL character: h5ad "
+        f"keys cannot hold them), got {key_added!r}; e.g. {example}"
+    )
+
+
+#: characters no h5ad key may hold: a group separator and the end of a C string
+_UNHELD = frozenset("/\0")
 
 
 def check_name(name: Any, what: str, example: str) -> None:

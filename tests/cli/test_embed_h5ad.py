@@ -91,3 +91,63 @@ def test_a_linear_decoder_annotates_its_loadings_as_tl_vae_does(models, tmp_path
     np.testing.assert_allclose(got.varm["X_biovae_loadings"], want.to_numpy(), rtol=1e-5, atol=1e-6)
     rc, _, _ = run(capsys, "embed", models / "v", annotated, "--out", tmp_path / "b.h5ad")
     assert rc == 0 and "X_biovae_loadings" not in ad.read_h5ad(tmp_path / "b.h5ad").varm
+
+
+def test_embeds_under_two_keys_keep_both_and_the_default_key_stays(models, tmp_path, capsys):
+    # without --key-added a second embed into the first's output replaced its obsm/uns
+    import anndata as ad
+
+    alone, first, both = (tmp_path / n for n in ("alone.h5ad", "first.h5ad", "both.h5ad"))
+    assert run(capsys, "embed", models / "s", DATA, "--out", alone)[0] == 0
+    args = ["--out", first, "--key-added", "X_cvae"]
+    assert run(capsys, "embed", models / "v", DATA, *args)[0] == 0
+    assert run(capsys, "embed", models / "s", first, "--out", both)[0] == 0
+    cvae, ss, got = ad.read_h5ad(first), ad.read_h5ad(alone), ad.read_h5ad(both)
+    assert list(ss.obsm) == ["X_biovae"] and list(ss.uns) == ["X_biovae"]  # the default
+    assert set(got.obsm) == {"X_cvae", "X_biovae"} and set(got.uns) == {"X_cvae", "X_biovae"}
+    np.testing.assert_array_equal(got.obsm["X_cvae"], cvae.obsm["X_cvae"])
+    np.testing.assert_array_equal(got.obsm["X_biovae"], ss.obsm["X_biovae"])
+    assert (got.uns["X_cvae"]["model"], got.uns["X_cvae"]["batch_key"]) == ("vae", "batch")
+    assert (got.uns["X_biovae"]["model"], got.uns["X_biovae"]["labels_key"]) == (
+        "ssvae",
+        "cell_line",
+    )
+    labels = [c for c in got.obs.columns if c.startswith(("X_biovae_", "X_cvae_"))]
+    assert labels == [c for c in ss.obs.columns if c.startswith("X_biovae_")]
+
+
+@pytest.mark.parametrize("kind", ["v", "s", "l"])
+def test_an_h5ad_written_under_a_key_is_what_tl_write_latent_writes(models, tmp_path, capsys, kind):
+    import anndata as ad
+
+    import biovae
+    from biovae import tl
+
+    out = tmp_path / "a.h5ad"
+    assert run(capsys, "embed", models / kind, DATA, "--out", out, "--key-added", "X_k")[0] == 0
+    got, want = ad.read_h5ad(out), ad.read_h5ad(DATA)
+    est = biovae.load_model(models / kind)
+    proba = est.predict_proba(want) if kind == "s" else None
+    tl.write_latent(want, est, est.transform(want), proba, key_added="X_k")
+    assert list(got.obsm) == list(want.obsm) == ["X_k"]
+    np.testing.assert_allclose(got.obsm["X_k"], want.obsm["X_k"], rtol=1e-6, atol=1e-7)
+    assert list(got.obs.columns) == list(want.obs.columns)
+    assert list(got.varm) == list(want.varm) and list(got.uns) == list(want.uns) == ["X_k"]
+    assert sorted(got.uns["X_k"]) == sorted(want.uns["X_k"])
+    for name in ("model", "likelihood", "n_latent", "fingerprint"):
+        assert got.uns["X_k"][name] == want.uns["X_k"][name]
+
+
+@pytest.mark.parametrize("key", ["", "X/cvae", "."])
+def test_a_key_h5ad_cannot_hold_is_refused_in_one_line_before_writing(
+    models, tmp_path, capsys, key
+):
+    out = tmp_path / "a.h5ad"
+    rc, stdout, err = run(capsys, "embed", models / "v", DATA, "--out", out, "--key-added", key)
+    assert rc == 2 and stdout == ""
+    assert err.count("\n") == 1 and "--key-added must be a non-empty name without '/'" in err
+    rc, _, err = run(
+        capsys, "embed", models / "v", DATA, "--out", tmp_path / "z.csv", "--key-added", "X_k"
+    )
+    assert rc == 2 and err.count("\n") == 1 and "a .csv or .tsv table has none" in err
+    assert not list(tmp_path.iterdir())

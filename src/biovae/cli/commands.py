@@ -161,13 +161,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
             f"cannot write {out}: an .h5ad output is DATA annotated, so DATA must be an .h5ad "
             "file (and the output not gzipped); write .csv or .tsv otherwise"
         )
+    key = _key_added(args.key_added, annotate)
     est = _load(args)
     data = model_data_config(est, args, reads_obs=False)
     ds = read_input(args.data, data)
     z = est.transform(ds)
     proba = est.predict_proba(ds) if hasattr(est, "predict_proba") else None
     if annotate:
-        _write_annotated(args.data, out, ds, est, (z, proba), data.id_column)
+        _write_annotated(args.data, out, ds, est, (z, proba, key), data.id_column)
         print(out)
         return 0
     columns = {"z": z}
@@ -179,10 +180,25 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_added(key: str | None, annotate: bool) -> str:
+    """The key of an .h5ad output's entries (``--key-added``, default ``X_biovae``), checked
+    as ``biovae.tl`` checks ``key_added``; refused for a table, which has no such entries."""
+    from biovae.tl_checks import check_key
+
+    if key is None:
+        return "X_biovae"
+    if not annotate:
+        raise ConfigError(
+            "--key-added names the entries of an .h5ad output (obsm, uns, obs); a .csv or "
+            ".tsv table has none: leave it out, or write .h5ad"
+        )
+    check_key(key, "--key-added")
+    return key
+
+
 def _write_annotated(data: str, out: Path, ds, est, results, id_column: str | None) -> None:
-    """``data`` (an .h5ad file) with the model's ``results`` (posterior means and, for a
-    semi-supervised model, label probabilities) as ``biovae.tl.vae`` writes them; the records
-    are named by the obs names or, read with ``--id-column``, by that column."""
+    """``data`` (an .h5ad file) with ``results`` (posterior means, label probabilities or None,
+    the key) as ``biovae.tl.vae`` writes them; records named by obs names or ``--id-column``."""
     from biovae import tl
     from biovae.data._columns import as_text
     from biovae.data.writers import atomic_write

@@ -155,7 +155,9 @@ def _embed_parser(sub) -> None:
         "embed",
         "Write posterior means E[z|x] of DATA (one row per record).",
         "  biovae embed model counts.h5ad --out latent.csv\n"
-        "  biovae embed model counts.h5ad --out annotated.h5ad   # obsm['X_biovae'], as tl.vae\n",
+        "  biovae embed model counts.h5ad --out annotated.h5ad   # obsm['X_biovae'], as tl.vae\n"
+        "  biovae embed cvae_model counts.h5ad --out a.h5ad --key-added X_cvae\n"
+        "  biovae embed vae_model a.h5ad --out both.h5ad   # obsm['X_cvae'] and obsm['X_biovae']\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
@@ -164,8 +166,14 @@ def _embed_parser(sub) -> None:
         required=True,
         metavar="FILE",
         help=".csv or .tsv (id, z_1..z_k); or, for an .h5ad DATA, .h5ad: a copy of DATA with "
-        "obsm['X_biovae'], uns['X_biovae'], label predictions in obs and a linear decoder's "
-        "loadings in varm['X_biovae_loadings'], as biovae.tl.vae writes",
+        "obsm[KEY], uns[KEY], label predictions in obs[KEY_label], obs[KEY_p_<label>] and a "
+        "linear decoder's loadings in varm[KEY_loadings], as biovae.tl.vae writes",
+    )
+    p.add_argument(
+        "--key-added",
+        metavar="KEY",
+        help="the name KEY of an .h5ad output's entries, as tl.vae's key_added (default "
+        "X_biovae); another key keeps what an earlier embed wrote into DATA",
     )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)

@@ -73,7 +73,9 @@ def _add_map_parser(sub, make) -> None:
         "map",
         "Map QUERY (new batches) onto a conditional reference MODEL without refitting it.",
         "  biovae map ref_model query.h5ad --out mapped_model --epochs 200\n"
-        "  biovae embed mapped_model query.h5ad --out query_latent.csv\n",
+        "  biovae embed mapped_model query.h5ad --out query_latent.csv\n"
+        "  biovae embed mapped_model query.h5ad --out query.h5ad --key-added X_mapped"
+        "   # as tl.map_query\n",
     )
     p.add_argument("model", metavar="MODEL", help="fitted conditional VAE (the reference)")
     p.add_argument("data", metavar="QUERY")
