@@ -233,12 +233,14 @@ class ObjectiveConfig:
 class TrainConfig:
     """Optimisation settings. ``patience=0`` trains every epoch (no early stop); with a
     validation split the best validation epoch's weights are kept either way. ``weight_decay`` is
-    Adam's (coupled) L2 penalty on the weights; ``grad_clip`` > 0 clips each update's gradient
-    to that total norm (0 = off).
+    Adam's (coupled) L2 penalty on every parameter (biases, norm gains and the likelihood's own,
+    such as the NB log θ, included); ``grad_clip`` > 0 clips each update's gradient of the loss
+    to that total norm (0 = off), before the decay term is added.
 
     ``early_stopping`` is the validation quantity that picks the best epoch and counts patience:
     ``elbo`` (the loss at the target β) or ``classification`` (−log q(y|x) of the labelled
-    validation records; semi-supervised VAE only).
+    validation records; semi-supervised VAE only). Epochs of KL warm-up that train below the
+    target β (the first ``objective.kl_warmup_epochs`` − 1) do not count toward ``patience``.
 
     ``compile`` fuses the NB/ZINB log-density kernels with ``torch.compile`` (float32 on CPU):
     ``auto`` where the seconds of compiling pay back (batches of ≥ 32,768 values and ≥ 5·10⁸

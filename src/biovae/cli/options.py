@@ -172,8 +172,9 @@ TRAIN_OPTIONS = (
         "--patience",
         "train.patience",
         int,
-        "epochs without a better validation loss before stopping; 0 = train every epoch (the "
-        "best validation epoch's weights are kept either way; default {default})",
+        "epochs without a better validation loss before stopping (epochs training below the "
+        "target β, in --kl-warmup, do not count); 0 = train every epoch (the best validation "
+        "epoch's weights are kept either way; default {default})",
         "N",
     ),
     Option(

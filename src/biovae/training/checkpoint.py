@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,63 @@ from safetensors.torch import load_file
 from torch import nn
 
 from biovae._version import __version__
+from biovae.config import TrainConfig
 from biovae.errors import ConfigError, ModelFileError
 from biovae.persistence import only_files, write_dir, write_weights
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
 SCALARS = "state.json"
+
+
+@dataclass
+class LoopState:
+    """Mutable state of the loop that a checkpoint must carry. ``kernels``: the compiled
+    likelihood kernels' minimum input size the fit runs them for (None: eager; see
+    :func:`biovae.likelihoods.fused.decide`)."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    kernels: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | None) -> LoopState:
+    """The checkpoint's loop state, checked: a resume goes on to ``config.epochs``, with the
+    ``kernels`` this fit decided on. ``train.compile = "auto"`` decides on the planned epochs,
+    so another ``--epochs`` can switch the NB/ZINB kernels between eager and compiled forms,
+    whose float32 rounding differs: a fit with epochs left to train then resumes with a
+    warning that it may not match an uninterrupted fit bit for bit (a checkpoint of an
+    earlier version records no kernels)."""
+    try:
+        state = LoopState(**loop)
+        epoch = int(state.epoch)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
+        ) from None
+    if epoch > config.epochs:
+        raise ModelFileError(
+            f"the checkpoint in {path} is at epoch {epoch}, past --epochs {config.epochs}; "
+            f"resume with --epochs {epoch} or more"
+        )
+    stopped = bool(config.patience) and state.bad_epochs >= config.patience
+    if "kernels" in loop and state.kernels != kernels and epoch < config.epochs and not stopped:
+        forms = ["eager" if k is None else "compiled" for k in (state.kernels, kernels)]
+        warnings.warn(
+            f"the checkpoint in {path} was trained with {forms[0]} NB/ZINB kernels and this "
+            f"fit of {config.epochs} epochs runs {forms[1]} ones (train.compile auto decides "
+            "on the planned epochs): the fit resumes, but may not match an uninterrupted fit "
+            "bit for bit; resume with the first run's --epochs to keep its kernels",
+            stacklevel=3,
+        )
+    state.kernels = kernels
+    return state
 
 
 def save_checkpoint(

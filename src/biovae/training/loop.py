@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,15 @@ import torch
 from torch import nn
 
 from biovae.config import ObjectiveConfig, TrainConfig
-from biovae.errors import ConfigError, ModelFileError, TrainingError
+from biovae.errors import ConfigError, TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
 from biovae.training.checkpoint import (
+    LoopState,
     check_checkpoint_args,
     check_checkpoint_dir,
     load_checkpoint,
+    resumed_state,
     save_checkpoint,
 )
 from biovae.training.distributed import DistContext
@@ -37,20 +38,6 @@ from biovae.training.sources import BatchSource, epoch_batches, prefetched, unpa
 #: Columns of one epoch's statistics: loss, −ELBO parts and ELBO, summed over records (each
 #: times its weight, when the records have weights) and reported as means per record.
 _STATS = ("loss", "recon", "kl", "elbo")
-
-
-@dataclass
-class LoopState:
-    """Mutable state of the loop that a checkpoint must carry."""
-
-    epoch: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
-    best: float = math.inf
-    best_epoch: int = -1
-    bad_epochs: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def fit_model(
@@ -88,7 +75,7 @@ def fit_model(
     _own_noise(config.seed, dist)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    state = LoopState()
+    state = LoopState(kernels=_compile_threshold(train, config, dist))
     if checkpoint_dir is not None and config.checkpoint_every > 0:
         check_checkpoint_dir(checkpoint_dir)  # on every rank, before training
     best_weights = copy.deepcopy(model.state_dict())
@@ -97,9 +84,9 @@ def fit_model(
         loop, best_weights = load_checkpoint(
             checkpoint_dir, model, optimizer, generator, dist.rank, identity, device
         )
-        state = _loop_state(loop, checkpoint_dir, config)
+        state = resumed_state(loop, checkpoint_dir, config, state.kernels)
     stopped = bool(config.patience) and state.bad_epochs >= config.patience  # resumed at the end
-    kernels = fused.enabled(_compile_threshold(train, config, dist))
+    kernels = fused.enabled(state.kernels)
     bar = Progress(config.epochs, initial=state.epoch, enabled=progress and dist.is_main)
     with kernels, bar:  # the bar is closed on an error too, before its message is printed
         for epoch in range(config.epochs if stopped else state.epoch, config.epochs):
@@ -223,7 +210,9 @@ def _check_finite(model: nn.Module, epoch: int) -> None:
 
 def _compile_threshold(source: BatchSource, config: TrainConfig, dist) -> int | None:
     """Whether (and from which input size) this fit runs the compiled likelihood kernels:
-    decided on the whole planned fit, so a resumed fit runs the same kernels."""
+    decided on the whole planned fit, so a resume with the same ``epochs`` runs the same
+    kernels (with other ``epochs`` they may differ: the checkpoint records them, and such a
+    resume warns, see :func:`~biovae.training.checkpoint.resumed_state`)."""
     per_epoch = math.ceil(len(source) / dist.world_size / config.batch_size)
     probe = source.batch(torch.arange(min(len(source), config.batch_size)))
     steps = config.epochs * per_epoch
@@ -373,23 +362,6 @@ def _identity(
     train = {k: v for k, v in dataclasses.asdict(config).items() if k not in _RESUMABLE}
     objective_ = dataclasses.asdict(objective)
     return {**(given or {}), "objective": objective_, "train": train, "processes": dist.world_size}
-
-
-def _loop_state(loop: Any, path: Path, config: TrainConfig) -> LoopState:
-    """The checkpoint's loop state, checked: a resume goes on to ``config.epochs``."""
-    try:
-        state = LoopState(**loop)
-        epoch = int(state.epoch)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(
-            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
-        ) from None
-    if epoch > config.epochs:
-        raise ModelFileError(
-            f"the checkpoint in {path} is at epoch {epoch}, past --epochs {config.epochs}; "
-            f"resume with --epochs {epoch} or more"
-        )
-    return state
 
 
 def _checkpoint_due(config: TrainConfig, path: Path | None, epoch: int) -> bool:
