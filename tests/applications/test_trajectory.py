@@ -176,10 +176,11 @@ def test_identical_records_get_identical_pseudotimes_and_no_self_loops():
     pt = tj.pseudotime(copies, root=0).pseudotime
     np.testing.assert_allclose(pt[60:65], pt[20:25], rtol=0, atol=1e-9)
     np.testing.assert_allclose(pt[65:], pt[[40, 40]], rtol=0, atol=1e-9)
-    # a record's neighbours are the k nearest others, all copies tied with the k-th included
+    # a record's neighbours are the k nearest others, all copies tied with the k-th included,
+    # and records evenly spaced on either side too, whichever way the last bit rounds
     d = np.linalg.norm(copies[:, None] - copies[None], axis=-1)
     np.fill_diagonal(d, np.inf)
-    kth = np.sort(d, axis=1)[:, tj.N_NEIGHBOURS - 1 : tj.N_NEIGHBOURS]
+    kth = np.sort(d, axis=1)[:, tj.N_NEIGHBOURS - 1 : tj.N_NEIGHBOURS] * (1 + tj._TIE)
     np.testing.assert_array_equal(kernel.toarray() > 0, (d <= kth) | (d <= kth).T)
 
 
@@ -251,3 +252,109 @@ def test_a_piece_joined_only_by_negligible_edges_counts_as_disconnected():
     assert np.isnan(traj.pseudotime[200:]).all()
     alone = tj.pseudotime(emb, root=int(np.argmin(t))).pseudotime
     np.testing.assert_allclose(traj.pseudotime[:200], alone, atol=1e-9)
+
+
+def _haghverdi_scanpy_dpt(x: np.ndarray, k: int, root: int, n_comps: int) -> np.ndarray:
+    """The module's stated DPT, by hand with dense numpy on every pair of records."""
+    d2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+    others = np.where(np.eye(len(x), dtype=bool), np.inf, d2)
+    near = np.sort(others, axis=1)[:, :k]
+    s2 = np.median(near, axis=1)  # sigma_i^2: median squared distance to the k nearest
+    width = s2[:, None] + s2[None]
+    w = np.sqrt(2 * np.sqrt(np.outer(s2, s2)) / width) * np.exp(-d2 / width)
+    edge = others <= near[:, -1:]
+    kern = np.where(edge | edge.T, w, 0.0)
+    q = kern.sum(1)
+    kern = kern / np.outer(q, q)
+    d = kern.sum(1)
+    lam, phi = np.linalg.eigh(kern / np.sqrt(np.outer(d, d)))
+    order = np.argsort(-lam)[1 : n_comps + 1]  # lambda_0 = 1 is the stationary state
+    lam, phi = lam[order], phi[:, order]
+    dist = np.sqrt((((phi - phi[root]) * lam / (1 - lam)) ** 2).sum(1))
+    return dist / dist.max()
+
+
+def test_pseudotime_is_the_stated_dpt_computed_by_hand():
+    x = np.random.default_rng(3).normal(size=(30, 2))
+    got = tj.pseudotime(x, root=4, n_neighbors=6, n_comps=5).pseudotime
+    np.testing.assert_allclose(got, _haghverdi_scanpy_dpt(x, 6, 4, 5), rtol=0, atol=1e-10)
+
+
+def test_pseudotime_does_not_change_when_the_embedding_is_moved_rotated_or_scaled():
+    emb, t = spiral(200, noise=0.02)
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+    alone = tj.pseudotime(emb, root=int(np.argmin(t))).pseudotime
+    # kernel widths follow the data, so DPT has no length scale; at 1e-6 an absolute floor
+    # on the widths (1e-12) took over and the pseudotime moved by 0.036
+    for scale in (1e-9, 1e-6, 1e-3, 7.0, 1e6):
+        moved = tj.pseudotime(scale * (emb @ q) + 3 * scale, root=int(np.argmin(t))).pseudotime
+        np.testing.assert_allclose(moved, alone, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("copies", [2, 20, 200])
+def test_copies_of_every_record_change_no_pseudotime(copies):
+    emb, _ = spiral(100)
+    alone = tj.pseudotime(emb, root=0).pseudotime
+    # with more than 15 (k) copies of each record, each record's neighbours were its own
+    # copies: 100 separate pieces, NaN for 99 % of the records; two copies moved it by 0.026
+    repeated = tj.pseudotime(np.repeat(emb, copies, axis=0), root=0)
+    np.testing.assert_allclose(repeated.pseudotime, np.repeat(alone, copies), rtol=0, atol=1e-9)
+    assert repeated.diffusion.n_connected == 1
+
+
+def test_many_copies_of_one_record_share_one_pseudotime_and_leave_the_rest_alone():
+    # 300 copies of one record (only 8 k neighbours are searched for ties) got pseudotimes
+    # up to 0.18 apart and moved the other records' by up to 0.73
+    emb, t = spiral(200)
+    root = int(np.argmin(t))
+    alone = tj.pseudotime(emb, root=root).pseudotime
+    for at in (root, int(np.argmax(t)), int(np.argsort(t)[100])):
+        pt = tj.pseudotime(np.r_[emb, np.repeat(emb[at : at + 1], 300, axis=0)], root=root)
+        np.testing.assert_allclose(pt.pseudotime[200:], alone[at], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(pt.pseudotime[:200], alone, rtol=0, atol=1e-9)
+
+
+def test_fewer_than_four_distinct_points_is_a_one_line_error():
+    for emb in (np.array([[0.0], [0.0], [1.0], [1.0]]), np.r_[np.zeros((5, 2)), np.eye(2)]):
+        # two or three distinct points left no diffusion component: pseudotime 0 everywhere
+        with pytest.raises(DataError, match=r"only \d distinct points"):
+            tj.pseudotime(emb, root=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_neighbors": 0}, "n_neighbors must be a whole number >= 1, got 0"),
+        ({"n_neighbors": 2.5}, "n_neighbors must be a whole number >= 1, got 2.5"),
+        ({"n_comps": 0}, "n_comps must be a whole number >= 1, got 0"),
+        ({"n_comps": -1}, "n_comps must be a whole number >= 1, got -1"),
+    ],
+)
+def test_a_graph_size_below_one_is_a_one_line_error(kwargs, message):
+    from biovae.errors import ConfigError
+
+    emb, _ = spiral(50)
+    # n_neighbors=0 raised sklearn's ValueError; n_comps=0 gave pseudotime 0 for every record
+    with pytest.raises(ConfigError, match=message):
+        tj.pseudotime(emb, root=0, **kwargs)
+
+
+def test_an_evenly_spaced_path_gives_mirrored_pseudotimes_from_its_two_ends():
+    # a record's k-th neighbour and the next one on the other side are equally far, so
+    # which of them was a neighbour hung on the last bit of the distances: the graph was
+    # lopsided, and the pseudotimes from the two ends differed by up to 0.012
+    path = np.c_[np.linspace(0.0, 3.7, 101), np.linspace(1.3, -0.2, 101)]
+    forward = tj.pseudotime(path, root=0).pseudotime
+    backward = tj.pseudotime(path, root=100).pseudotime
+    np.testing.assert_allclose(backward, forward[::-1], rtol=0, atol=1e-9)
+
+
+def test_large_pieces_solved_by_lanczos_give_the_dense_eigenpairs(monkeypatch):
+    emb, t = spiral(300, noise=0.01)
+    dense = tj.pseudotime(emb, root=int(np.argmin(t)))
+    monkeypatch.setattr(tj, "_DENSE_LIMIT", 50)  # as a piece of more than 1000 records is
+    lanczos = tj.pseudotime(emb, root=int(np.argmin(t)))
+    np.testing.assert_allclose(
+        lanczos.diffusion.eigenvalues, dense.diffusion.eigenvalues, atol=1e-10
+    )
+    np.testing.assert_allclose(lanczos.pseudotime, dense.pseudotime, rtol=0, atol=1e-8)

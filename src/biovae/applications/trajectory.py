@@ -4,9 +4,9 @@ Following Haghverdi et al. (2016, Nat. Methods 13:845) on a k-nearest-neighbour 
 embedding (e.g. posterior means E_q[z|x]):
 
 1. Gaussian kernel with local widths, K_ij = sqrt(2 σ_i σ_j / (σ_i² + σ_j²)) ·
-   exp(−d_ij² / (σ_i² + σ_j²)) on the symmetrised kNN graph (records tied with a cell's k-th
-   neighbour, such as exact duplicates, are all its neighbours), σ_i² = median squared
-   distance of cell i to its k nearest neighbours;
+   exp(−d_ij² / (σ_i² + σ_j²)) on the symmetrised kNN graph of the distinct points (points
+   tied with a point's k-th neighbour, to rounding, are all its neighbours), σ_i² = median
+   squared distance of point i to its k nearest neighbours;
 2. density normalisation K̃ = Q⁻¹ K Q⁻¹ (Q = row sums of K), then the symmetric transition
    matrix T_s = D^{-1/2} K̃ D^{-1/2} (D = row sums of K̃), whose eigenvalues λ_l are those of the
    Markov chain T = D⁻¹ K̃ (λ_0 = 1 is the stationary state); φ_l are T_s's eigenvectors (as in
@@ -15,7 +15,10 @@ embedding (e.g. posterior means E_q[z|x]):
    dpt(i, r)² = Σ_{l ≥ 1} (λ_l / (1 − λ_l))² (φ_l(i) − φ_l(r))² over the ``n_comps`` leading
    components, and the pseudotime of cell i is dpt(i, root) scaled to [0, 1].
 
-Cells not connected to the root in the kNN graph get NaN (an edge a walk takes with
+Identical records (cells with the same counts have the same posterior mean) are one point of
+the graph and share its pseudotime, however many copies there are; the embedding is centred
+and scaled to unit extent first, so that pseudotime does not change when it is moved, rotated
+or scaled. Cells not connected to the root in the kNN graph get NaN (an edge a walk takes with
 probability < 1e-8 from either end counts as none); each connected piece of the graph has its
 own diffusion components. On a loop (a cell cycle) the pseudotime is the distance from
 the root the shorter way round, rising to the opposite side and falling back: no phase. The
@@ -34,13 +37,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from biovae.errors import DataError, require
+from biovae.errors import ConfigError, DataError, require
 from biovae.levels import MISSING, find_level, level_text
 
 #: Defaults of scanpy's DPT: 15 neighbours, 10 diffusion components.
 N_NEIGHBOURS = 15
 N_COMPONENTS = 10
-_DENSE_LIMIT = 4000
+#: Pieces of the graph up to this size are solved densely; Lanczos (eigsh) on larger ones
+#: (4000 points: 11 s dense on 2 cores, 0.3 s by eigsh).
+_DENSE_LIMIT = 1000
 #: Spread (largest range of a coordinate) relative to the largest |coordinate| at or below
 #: which an embedding counts as one point: float64 rounding, not a trajectory.
 _NO_SPREAD = 1e-12
@@ -52,7 +57,8 @@ _STATIONARY = 1e-8
 
 @dataclass(frozen=True)
 class DiffusionMap:
-    """Eigenvalues ``(m,)`` (descending, λ_0 = 1 first) and eigenvectors ``(n, m)`` of T_s."""
+    """Eigenvalues ``(m,)`` (descending, λ_0 = 1 first) and eigenvectors of T_s, one row per
+    record ``(n, m)``: T_s is over the distinct points, and identical records share a row."""
 
     eigenvalues: np.ndarray
     components: np.ndarray
@@ -72,16 +78,18 @@ class Trajectory:
 def _knn_kernel(emb: np.ndarray, k: int) -> sp.csr_matrix:
     """Symmetric Gaussian kernel with local widths on the kNN graph (see module doc).
 
-    Each record's neighbours are the other records within its k-th neighbour's distance, so
-    records tied with the k-th (exact duplicates) are all in or all out; otherwise which copy
-    of a duplicate a record links to would be arbitrary, and identical records would get
-    different pseudotimes."""
+    Each record's neighbours are the other records within its k-th neighbour's distance (to
+    rounding: :data:`_TIE`), so records tied with the k-th are all in or all out; otherwise
+    which of two records evenly spaced on either side (a regular path or grid) or which copy of
+    a duplicate a record links to would be arbitrary, or hang on the last bit of a distance,
+    which moving or scaling the embedding changes. σ_i² is at least 1e-12 (of the unit
+    extent :func:`diffusion_map` gives the points)."""
     nn = require("sklearn.neighbors", "report")
     n = len(emb)
     k = min(k, n - 1)
     dist, idx = _neighbours_with_ties(nn.NearestNeighbors().fit(emb), k, n)
     sigma2 = np.maximum(np.median(dist[:, :k] ** 2, axis=1), 1e-12)
-    rows, slot = np.nonzero(dist <= dist[:, k - 1 : k])
+    rows, slot = np.nonzero(dist <= _reach(dist, k))
     cols, d2 = idx[rows, slot], dist[rows, slot] ** 2
     s_i, s_j = sigma2[rows], sigma2[cols]
     width = s_i + s_j
@@ -92,6 +100,13 @@ def _knn_kernel(emb: np.ndarray, k: int) -> sp.csr_matrix:
 
 #: At most this many times k neighbours per record are searched for ties with the k-th.
 _TIE_FACTOR = 8
+#: Distances within this fraction of the k-th neighbour's are tied with it (float rounding).
+_TIE = 1e-9
+
+
+def _reach(dist: np.ndarray, k: int) -> np.ndarray:
+    """Each record's k-th neighbour distance ``(n, 1)``, widened by :data:`_TIE`."""
+    return dist[:, k - 1 : k] * (1 + _TIE)
 
 
 def _neighbours_with_ties(index: Any, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +118,7 @@ def _neighbours_with_ties(index: Any, k: int, n: int) -> tuple[np.ndarray, np.nd
     m = k
     while True:
         dist, idx = index.kneighbors(n_neighbors=m)
-        if m >= min(n - 1, _TIE_FACTOR * k) or not (dist[:, -1] <= dist[:, k - 1]).any():
+        if m >= min(n - 1, _TIE_FACTOR * k) or not (dist[:, -1:] <= _reach(dist, k)).any():
             return dist, idx
         m = min(2 * m, n - 1, _TIE_FACTOR * k)
 
@@ -133,16 +148,14 @@ def as_embedding(emb: Any, ids: Any = None) -> np.ndarray:
 def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS):
     """The diffusion map of ``emb`` (n, d): leading eigenpairs of the density-normalised T_s.
 
-    On a graph of several connected pieces, T_s is block-diagonal and each piece has its own
-    eigenpairs (zero outside it): the ``n_comps + 1`` leading ones of every piece are kept, so
-    that other pieces (outlier clusters) take no components from the root's piece."""
-    x = as_embedding(emb)
-    if np.ptp(x, axis=0).max() <= _NO_SPREAD * np.abs(x).max():
-        raise DataError(
-            f"the embedding does not vary: all {len(x)} records lie at one point (to rounding), "
-            "so there is no path to order them along; check the model or the embedding"
-        )
-    kernel = _knn_kernel(x, n_neighbors)
+    The graph joins the distinct points of ``emb``: a record with more than ``n_neighbors``
+    copies would otherwise have only its copies as neighbours (a piece of its own). On a graph
+    of several connected pieces, T_s is block-diagonal and each piece has its own eigenpairs
+    (zero outside it): the ``n_comps + 1`` leading ones of every piece are kept, so that other
+    pieces (outlier clusters) take no components from the root's piece."""
+    _check_sizes(n_neighbors, n_comps)
+    points, point_of = _distinct_points(as_embedding(emb))
+    kernel = _knn_kernel(points, n_neighbors)
     q = np.asarray(kernel.sum(1)).ravel()
     kernel = _drop_negligible(sp.diags(1 / q) @ kernel @ sp.diags(1 / q))
     d = np.asarray(kernel.sum(1)).ravel()
@@ -152,7 +165,33 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
         values, vectors = _leading_eigenpairs(t_sym, np.sqrt(d), n_comps)
     else:
         values, vectors = _piecewise_eigenpairs(t_sym.tocsr(), np.sqrt(d), labels, n_comps)
-    return DiffusionMap(values, vectors, int(n_conn), labels)
+    return DiffusionMap(values, vectors[point_of], int(n_conn), labels[point_of])
+
+
+def _check_sizes(n_neighbors: Any, n_comps: Any) -> None:
+    """A one-line error unless both graph sizes are whole numbers >= 1."""
+    for name, value in (("n_neighbors", n_neighbors), ("n_comps", n_comps)):
+        whole = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+        if not whole or value < 1:
+            raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _distinct_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``x``, centred and scaled to unit extent (so that no constant,
+    such as the kernel widths' floor, sets a length scale), and each record's row among them."""
+    extent = np.ptp(x, axis=0).max()
+    if extent <= _NO_SPREAD * np.abs(x).max():
+        raise DataError(
+            f"the embedding does not vary: all {len(x)} records lie at one point (to rounding), "
+            "so there is no path to order them along; check the model or the embedding"
+        )
+    points, point_of = np.unique(x, axis=0, return_inverse=True)
+    if len(points) < 4:
+        raise DataError(
+            f"the {len(x)} records lie at only {len(points)} distinct points of the embedding; "
+            "trajectories need >= 4 distinct points (identical records share one)"
+        )
+    return (points - points.mean(axis=0)) / extent, point_of.reshape(-1)
 
 
 def _drop_negligible(kernel: sp.spmatrix) -> sp.csr_matrix:
@@ -176,7 +215,7 @@ def _leading_eigenpairs(t_sym: sp.spmatrix, v0: np.ndarray, n_comps: int):
     m = max(min(n_comps + 1, t_sym.shape[0] - 2), 1)
     if t_sym.shape[0] <= _DENSE_LIMIT:
         values, vectors = np.linalg.eigh(t_sym.toarray())
-    else:  # pragma: no cover - exercised by large benchmarks only
+    else:
         from scipy.sparse.linalg import eigsh
 
         values, vectors = eigsh(t_sym, k=m, which="LA", v0=v0)

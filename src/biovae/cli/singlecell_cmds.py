@@ -28,7 +28,12 @@ def add_parsers(sub, make) -> None:
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv: id, pseudotime")
     p.add_argument("--root-key", metavar="COL", help="metadata column naming the root group")
-    p.add_argument("--root-value", metavar="VALUE", help="its value (e.g. the first stage)")
+    p.add_argument(
+        "--root-value",
+        metavar="VALUE",
+        help="its value (e.g. the first stage); the root is the group's cell at its end of the "
+        "first diffusion component (the --report names it)",
+    )
     p.add_argument("--root-id", metavar="ID", help="or the id of the root cell itself")
     p.add_argument("--report", metavar="HTML", help="also write latent maps as HTML")
     p.add_argument(
