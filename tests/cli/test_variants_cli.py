@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from biovae.cli.main import main
+from tests._gzip import WHERE, damaged_gzip
 from tests.cli._run import run
 
 SMALL_TOML = """
@@ -407,3 +408,16 @@ def test_a_scan_whose_picture_fails_to_draw_writes_nothing(
         capsys, "variants", "scan", model_dir, "--out", out, flag, extra, *both, "--samples", "1"
     )
     assert rc == 2 and "drawing failed" in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_damaged_gzip_mutations_table_is_one_line(model_dir, tmp_path, capsys, where):
+    """A mutations .csv.gz whose deflate stream is damaged (at its start, or after rows pandas
+    has parsed) raised zlib.error (no OSError): a traceback and exit status 1."""
+    rows = "mutant,fit\n" + "".join(f"V29A,{i / 3000:.6f}\n" for i in range(3000))
+    path = tmp_path / "m.csv.gz"
+    path.write_bytes(damaged_gzip(rows.encode(), where))
+    out = tmp_path / "s.csv"
+    rc, stdout, err = run(capsys, "variants", "score", model_dir, "--mutations", path, "--out", out)
+    assert rc == 2 and stdout == "" and not out.exists() and len(err.strip().splitlines()) == 1
+    assert re.search(r"m\.csv\.gz: could not read the mutations table \(Error -3 .*gzip -t", err)

@@ -11,6 +11,7 @@ import pytest
 
 from biovae.data import read_dataset
 from biovae.errors import DataError, MissingDependencyError
+from tests._gzip import WHERE, damaged_gzip
 from tests.cli._run import run
 
 BIOM, TSV, META = "crc_abundance_60x50.biom", "crc_abundance_60x50.tsv", "crc_metadata_60.tsv"
@@ -115,3 +116,19 @@ def test_a_gzipped_json_biom_file_is_read_by_its_name(fixtures, tmp_path):
     gz, plain = read_dataset(tmp_path / "t.biom.gz"), read_dataset(tmp_path / "t.biom")
     np.testing.assert_array_equal(gz.x, plain.x)
     assert list(gz.ids) == list(plain.ids) and gz.features == plain.features
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_damaged_gzip_biom_file_says_so(fixtures, tmp_path, capsys, where):
+    """A .biom.gz whose deflate stream is damaged was "not a readable BIOM file ...; check
+    that it is a BIOM 1.0 (JSON) or 2.x (HDF5) table": the fix is to replace the file."""
+    biom = pytest.importorskip("biom")
+    text = biom.load_table(str(fixtures / BIOM)).to_json("test").encode()
+    path = tmp_path / "t.biom.gz"
+    path.write_bytes(damaged_gzip(text, where))
+    with pytest.raises(DataError, match=r"t\.biom\.gz: could not read the BIOM file \(Error -3"):
+        read_dataset(path)
+    out = tmp_path / "m"
+    rc, stdout, err = run(capsys, "fit", path, "--out", out, "--quiet")
+    assert rc == 2 and stdout == "" and not out.exists() and len(err.strip().splitlines()) == 1
+    assert "gzip -t" in err

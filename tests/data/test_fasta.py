@@ -10,6 +10,8 @@ import pytest
 from biovae.data import DNA, PROTEIN, RNA, decode, read_dataset, read_fasta
 from biovae.data.fasta import read_fasta_records
 from biovae.errors import DataError
+from tests._gzip import WHERE, damaged_gzip
+from tests.cli._run import run
 
 
 def raw_records(path):
@@ -224,3 +226,22 @@ def test_dna_with_n_in_every_record_is_not_called_a_protein_family(write):
     message = str(info.value)
     assert "most often 'N', a nucleotide ambiguity code" in message
     assert "variants fit" not in message
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_damaged_gzip_fasta_is_a_one_line_error(fixtures_dir, tmp_path, capsys, where):
+    """A .a2m.gz whose deflate stream is damaged raised zlib.error (no OSError): a traceback
+    and exit status 1 from 'biovae fit', 'variants fit' and 'screen' instead of exit 2."""
+    data = (fixtures_dir / "blat_ecolx_first40.a2m").read_bytes()
+    path = tmp_path / "dam.a2m.gz"
+    path.write_bytes(damaged_gzip(data, where))
+    message = r"dam\.a2m\.gz: could not read the sequence file \(Error -3 .*gzip -t"
+    with pytest.raises(DataError, match=message):
+        read_dataset(path)
+    with pytest.raises(DataError, match=message):
+        read_fasta_records(path)  # screen's reader
+    out = tmp_path / "m"
+    for command in (["fit", path, "--likelihood", "categorical"], ["variants", "fit", path]):
+        rc, stdout, err = run(capsys, *command, "--out", out)
+        assert rc == 2 and stdout == "" and not out.exists()
+        assert len(err.strip().splitlines()) == 1 and "could not read the sequence file" in err

@@ -7,6 +7,8 @@ import pytest
 
 from biovae.data.structure import Structures, pdb_text, read_structures, write_pdb
 from biovae.errors import DataError
+from tests._gzip import WHERE, damaged_gzip
+from tests.cli._run import run
 
 pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
 
@@ -236,3 +238,50 @@ def test_a_pdb_model_with_other_atoms_of_the_same_count_is_a_one_line_error(fixt
     (tmp_path / "order.pdb").write_text("MODEL".join([*models[:3], "".join(swapped), *models[4:]]))
     with pytest.raises(DataError, match=r"model 3 .* where model 1 has CA of GLY 10, chain A"):
         read_structures(tmp_path / "order.pdb")
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_damaged_gzip_structure_file_is_a_one_line_error(fixtures_dir, tmp_path, capsys, where):
+    """A .pdb.gz or a .cif.gz whose deflate stream is damaged: zlib.error (no OSError) from the
+    model check and MDAnalysis gave a traceback and exit status 1; gemmi read it as an empty or
+    garbled file ("vector::_M_range_check")."""
+    pdb = fixtures_dir / "ubiquitin_2k39_ca_12.pdb"
+    path = tmp_path / "dam.pdb.gz"
+    path.write_bytes(damaged_gzip(pdb.read_bytes(), where))
+    message = r"dam\.pdb\.gz: could not read the structure file \(Error -3 .*gzip -t"
+    with pytest.raises(DataError, match=message):
+        read_structures(path)
+    out = tmp_path / "m"
+    rc, stdout, err = run(capsys, "structure", "fit", path, "--select", "ca", "--out", out)
+    assert rc == 2 and stdout == "" and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and "could not read the structure file" in err
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    st = gemmi.read_structure(str(pdb))
+    st.setup_entities()
+    text = st.make_mmcif_document().as_string().encode()
+    path = tmp_path / "dam.cif.gz"
+    path.write_bytes(damaged_gzip(text, where))
+    with pytest.raises(DataError, match=r"dam\.cif\.gz: could not read the mmCIF file \(Error"):
+        read_structures(path)
+
+
+# MDAnalysis's XYZReader, failing on the damaged stream, fails again when it is collected
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_trajectory_damaged_past_its_first_frames_is_a_one_line_error(fixtures_dir, tmp_path):
+    """An .xyz.gz trajectory whose deflate stream is damaged in its middle: MDAnalysis reads
+    its frames one by one and raised zlib.error (no OSError) in the frame loop."""
+    pdb = fixtures_dir / "ubiquitin_2k39_ca_12.pdb"
+    trajectory = tmp_path / "frames.xyz"
+    write_xyz(trajectory, read_structures(pdb).coords)
+    path = tmp_path / "dam.xyz.gz"
+    path.write_bytes(damaged_gzip(trajectory.read_bytes(), "middle"))
+    with pytest.raises(DataError, match=r"dam\.xyz\.gz: could not read the structure file"):
+        read_structures(path, topology=pdb)
+
+
+def write_xyz(path, coords: np.ndarray) -> None:
+    """An XYZ trajectory of Cα atoms: one frame per row of ``coords`` (frames, atoms, 3)."""
+    with open(path, "w") as fh:
+        for frame in coords:
+            fh.write(f"{len(frame)}\nframe\n")
+            fh.writelines(f"C {x:.3f} {y:.3f} {z:.3f}\n" for x, y, z in frame)

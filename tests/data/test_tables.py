@@ -11,6 +11,7 @@ import pytest
 from biovae.data import read_dataset, read_table
 from biovae.data.tables import load_table, read_obs_table
 from biovae.errors import DataError
+from tests._gzip import DAMAGED_MEMBER
 
 
 def raw_rows(path):
@@ -410,10 +411,9 @@ def test_a_column_without_a_name_is_refused_not_made_a_feature_named_nothing(wri
 def test_a_damaged_gzip_table_is_a_one_line_error_not_a_field_count(tmp_path, rows_before):
     """A .tsv.gz whose deflate data are damaged (in the header, or after rows pandas has
     parsed) raised zlib.error, which is no OSError: a traceback instead of a DataError."""
-    damaged = bytes.fromhex("1f8b08000000000000ff") + b"\x07" + bytes(16)  # block type 3
     lines = ["id\tloc-1.1\tloc-1.2", *(f"r{i}\t1\t1" for i in range(rows_before))]
     good = gzip.compress(("\n".join(lines) + "\n").encode()) if rows_before else b""
     path = tmp_path / "g.tsv.gz"
-    path.write_bytes(good + damaged)
+    path.write_bytes(good + DAMAGED_MEMBER)
     with pytest.raises(DataError, match=r"g\.tsv\.gz: could not read the table \(.*gzip -t"):
         read_dataset(path, id_column="id", allow_missing=True)

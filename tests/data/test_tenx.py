@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from biovae.data import read_dataset
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.errors import DataError
+from tests._gzip import WHERE, damaged_gzip
+from tests.cli._run import run
 
 # cells x genes; the last feature is an antibody-capture feature that must be dropped
 COUNTS = np.array([[0, 3, 1, 7], [2, 0, 0, 9], [0, 0, 5, 4]], dtype=np.int64)
@@ -196,3 +198,31 @@ def test_files_named_with_a_geo_prefix_are_named_with_the_fix(tmp_path):
     for path in (d, d / "GSM123_matrix.mtx"):
         with pytest.raises(DataError, match=rf"{path}: .*{fix}.*named without 'GSM123_'"):
             read_dataset(path)
+
+
+#: each file of a matrix.mtx folder, gzipped, with text enough to damage in its middle
+_TEXT = {
+    "barcodes.tsv.gz": "".join(f"CELL{i:05d}-1\n" for i in range(3000)),
+    "features.tsv.gz": "".join(f"ENSG{i:05d}\tG{i}\tGene Expression\n" for i in range(3000)),
+    "matrix.mtx.gz": "%%MatrixMarket matrix coordinate integer general\n3000 3000 3000\n"
+    + "".join(f"{i + 1} {3000 - i} {i % 7 + 1}\n" for i in range(3000)),
+}
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("name", list(_TEXT))
+def test_a_damaged_gzip_10x_file_is_a_one_line_error(tmp_path, capsys, name, where):
+    """A 10x folder with a .gz file whose deflate stream is damaged raised zlib.error (no
+    OSError, and scipy's mmread decompresses matrix.mtx.gz itself): a traceback and exit
+    status 1 from 'biovae fit' instead of exit 2."""
+    d = mtx_dir(tmp_path)
+    (d / "matrix.mtx").unlink()
+    write_gz(d / "matrix.mtx.gz", _TEXT["matrix.mtx.gz"].splitlines())
+    (d / name).write_bytes(damaged_gzip(_TEXT[name].encode(), where))
+    message = rf"{name.replace('.', '[.]')}: could not read the .* \(Error -3 .*gzip -t"
+    with pytest.raises(DataError, match=message):
+        read_dataset(d)
+    out = tmp_path / "m"
+    rc, stdout, err = run(capsys, "fit", d, "--likelihood", "nb", "--out", out)
+    assert rc == 2 and stdout == "" and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and f"{name}: could not read the" in err

@@ -15,6 +15,7 @@ from biovae.config import LikelihoodConfig
 from biovae.data.readers import infer_format, read_dataset
 from biovae.errors import DataError
 from biovae.likelihoods.genotype import Genotype
+from tests._gzip import DAMAGED_MEMBER
 
 NAN = np.nan
 KG = "1kg_chr2_64x381.vcf.gz"
@@ -295,11 +296,6 @@ def test_a_record_split_by_bcftools_norm_reads_like_the_multiallelic_one(write):
     elsewhere = split + "1\t9\trs9\tG\tC\t.\t.\t.\tGT\t0/0\t0/1\n"  # the ID at another site
     with pytest.raises(DataError, match="variant name 'rs9' repeats line 3"):
         read_dataset(write("elsewhere.vcf", elsewhere))
-
-
-#: a gzip member whose deflate stream is damaged (block type 3 does not exist): zlib raises
-#: zlib.error, which is no OSError
-DAMAGED_MEMBER = bytes.fromhex("1f8b08000000000000ff") + b"\x07" + bytes(16)
 
 
 @pytest.mark.parametrize("where", ["header", "records"])

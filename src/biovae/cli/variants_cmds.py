@@ -14,6 +14,7 @@ from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.variants_design import add_design_parser
 from biovae.config import to_dict
 from biovae.data._columns import NA_TOKENS
+from biovae.data._messages import UNREADABLE, unreadable
 from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
@@ -257,14 +258,14 @@ def _read_mutants(path: str):
         pd.errors.ParserWarning,
         pd.errors.EmptyDataError,
         UnicodeDecodeError,
-        EOFError,
-        OSError,
     ) as exc:
         reason = (str(exc).strip().splitlines() or ["unreadable"])[-1]
         raise DataError(
             f"{p}: cannot read the mutations table ({reason}); every row needs the header's "
             "number of fields"
         ) from exc
+    except UNREADABLE as exc:  # a damaged .gz (zlib.error) is no matter of fields
+        raise unreadable(p, exc, "the mutations table") from exc
     if "mutant" not in table.columns:
         raise DataError(f"{p}: no 'mutant' column (columns: {', '.join(table.columns)})")
     if not len(table):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,11 +47,28 @@ def raw_counts_hint(n_genes: int) -> str:
     )
 
 
-def unreadable(path: str | Path, exc: Exception) -> DataError:
-    """The one-line error for a table that could not be read to its end (``exc``, one of
-    :data:`UNREADABLE`): a damaged or cut-short ``.gz``, or a file the system will not read."""
+def unreadable(path: str | Path, exc: Exception, what: str = "the table") -> DataError:
+    """The one-line error for a file that could not be read to its end (``exc``, one of
+    :data:`UNREADABLE`): a damaged or cut-short ``.gz``, or a file the system will not read.
+    ``what`` names the file's kind (``"the FASTA file"``)."""
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
     return DataError(
-        f"{path}: could not read the table ({reason}); check the file (a .gz file: test it "
+        f"{path}: could not read {what} ({reason}); check the file (a .gz file: test it "
         "with gzip -t, and replace it if it is damaged or cut short)"
     )
+
+
+def check_gzip(path: str | Path, what: str) -> None:
+    """Raise :func:`unreadable` when ``path`` is gzip-compressed (by its magic bytes) and does
+    not decompress to its end. For readers that decompress a file themselves (gemmi,
+    biom-format, MDAnalysis, scipy) and, on a damaged stream, fail with an error that does not
+    say so (or with ``zlib.error``): call it when such a reader fails."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(2) != b"\x1f\x8b":
+                return
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    except UNREADABLE as exc:
+        raise unreadable(path, exc, what) from exc

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from biovae.data._columns import check_finite, text_table_obs
+from biovae.data._messages import check_gzip
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError, require
 
@@ -43,6 +44,7 @@ def _load(path: str | Path):
     try:
         return biom.load_table(str(path))
     except Exception as exc:  # biom/h5py/json raise many types for corrupt or foreign files
+        check_gzip(path, "the BIOM file")  # a damaged .biom.gz: zlib.error or a JSON error
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
             f"{path}: not a readable BIOM file ({reason}); check that it is a BIOM 1.0 (JSON) "

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data import sequences
+from biovae.data._messages import UNREADABLE, unreadable
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
@@ -231,11 +232,13 @@ def _read_text(path: Path) -> str:
             with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
                 return fh.read()
         return path.read_text(encoding="utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: could not read the file as UTF-8 FASTA text ({exc}); "
             "check that it is an uncompressed or gzip-compressed FASTA file"
         ) from exc
+    except UNREADABLE as exc:  # zlib.error too: a damaged deflate stream is no OSError
+        raise unreadable(path, exc, "the sequence file") from exc
 
 
 def _is_a2m(path: Path, records: FastaRecords) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data._messages import check_gzip
 from biovae.data.chains import check_chains
 from biovae.data.pdb_models import first_difference
 from biovae.data.residues import SELECTIONS, amino_acids
@@ -39,6 +40,7 @@ def read_mmcif(
     try:
         structure = gemmi.read_structure(str(path))
     except (RuntimeError, ValueError, OSError, IndexError) as exc:  # IndexError: empty file
+        check_gzip(path, "the mmCIF file")  # gemmi reads a damaged .cif.gz as empty or garbled
         raise DataError(f"{path}: not a readable mmCIF file ({exc}); check the file") from None
     frames, atoms = [], None
     for k, model in enumerate(structure):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from biovae.data._messages import UNREADABLE
 from biovae.data.chains import NO_CHAIN
 from biovae.errors import DataError
 
@@ -49,7 +50,7 @@ def check_same_models(path: Path, chains: tuple[str, ...] | None = None) -> None
     try:
         with opener(path, "rt", encoding="latin-1", newline=None) as fh:
             _compare(path, fh, chains)
-    except (OSError, EOFError):  # e.g. a gzip file cut short
+    except UNREADABLE:  # e.g. a gzip file cut short or damaged (zlib.error)
         return
 
 

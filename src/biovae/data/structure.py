@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data._messages import UNREADABLE, check_gzip
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -202,7 +203,8 @@ def read_structures(
     _check_atoms(path, atoms, select)
     try:
         coords = np.stack([atoms.positions.copy() for _ in universe.trajectory])
-    except (ValueError, OSError, EOFError, IndexError) as exc:
+    except (ValueError, IndexError, *UNREADABLE) as exc:
+        check_gzip(path, "the structure file")  # a damaged .gz is no matter of frames
         raise DataError(
             f"{path}: cannot read every frame ({_first_line(exc)}); every frame must hold the "
             "same atoms, so split or clean the file"
@@ -319,7 +321,10 @@ def _universe(path: Path, topology: str | Path | None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return mda.Universe(*args)
-    except (ValueError, OSError, EOFError, TypeError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, *UNREADABLE) as exc:
+        for named in (topology, path):  # a damaged .gz (zlib.error): say so, and which file
+            if named is not None:
+                check_gzip(named, "the structure file")
         where = f"{path} with topology {topology}" if topology else str(path)
         hint = "frames must all have the same atoms as the topology"
         if isinstance(exc, (EOFError, IndexError)) or "Compressed file ended" in str(exc):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from biovae.data._messages import UNREADABLE, unreadable
 from biovae.data.dataset import Dataset
 from biovae.data.ondisk import open_csr_rows
 from biovae.errors import DataError, require
@@ -37,7 +38,9 @@ def _lines(path: Path) -> list[list[str]]:
     try:
         with opener(path, "rt", encoding="utf-8") as fh:
             return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UNREADABLE as exc:  # zlib.error too: a damaged deflate stream is no OSError
+        raise unreadable(path, exc, "the 10x file") from exc
+    except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not a readable 10x text file ({exc}); replace it with Cell Ranger's file"
         ) from exc
@@ -53,7 +56,9 @@ def read_10x_mtx(directory: str | Path) -> Dataset:
     features = _lines(_find(directory, ("features.tsv", "genes.tsv")))
     try:
         genes_by_cells = sp.csr_matrix(mmread(str(matrix_path)))
-    except (ValueError, OSError, EOFError) as exc:
+    except UNREADABLE as exc:  # scipy decompresses matrix.mtx.gz itself
+        raise unreadable(matrix_path, exc, "the Matrix Market file") from exc
+    except ValueError as exc:
         raise DataError(f"{matrix_path}: not a readable Matrix Market file ({exc})") from exc
     types = [row[2] if len(row) > 2 else GENE_EXPRESSION for row in features]
     return _dataset(genes_by_cells.T, barcodes, [r[0] for r in features], types, str(directory))
