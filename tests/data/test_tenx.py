@@ -28,13 +28,13 @@ def write_gz(path, lines):
         fh.write("".join(line + "\n" for line in lines))
 
 
-def mtx_dir(tmp_path, version=3):
+def mtx_dir(tmp_path, version=3, types=TYPES):
     d = tmp_path / f"filtered_v{version}"
     d.mkdir()
     if version == 3:
         scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(COUNTS.T))
         write_gz(d / "barcodes.tsv.gz", BARCODES)
-        write_gz(d / "features.tsv.gz", [f"{i}\t{n}\t{t}" for i, n, t in zip(IDS, NAMES, TYPES)])
+        write_gz(d / "features.tsv.gz", [f"{i}\t{n}\t{t}" for i, n, t in zip(IDS, NAMES, types)])
     else:
         scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(COUNTS[:, :3].T))
         (d / "barcodes.tsv").write_text("\n".join(BARCODES) + "\n")
@@ -42,7 +42,7 @@ def mtx_dir(tmp_path, version=3):
     return d
 
 
-def h5_file(tmp_path, version=3):
+def h5_file(tmp_path, version=3, types=TYPES):
     h5py = pytest.importorskip("h5py")
     path = tmp_path / f"v{version}.h5"
     csc = sp.csc_matrix(COUNTS.T)  # genes x cells, compressed by cell
@@ -54,7 +54,7 @@ def h5_file(tmp_path, version=3):
         if version == 3:
             f = g.create_group("features")
             f["id"], f["name"] = np.array(IDS, dtype="S"), np.array(NAMES, dtype="S")
-            f["feature_type"] = np.array(TYPES, dtype="S")
+            f["feature_type"] = np.array(types, dtype="S")
         else:
             g["genes"] = np.array(IDS, dtype="S")
     return path
@@ -226,3 +226,100 @@ def test_a_damaged_gzip_10x_file_is_a_one_line_error(tmp_path, capsys, name, whe
     rc, stdout, err = run(capsys, "fit", d, "--likelihood", "nb", "--out", out)
     assert rc == 2 and stdout == "" and not out.exists()
     assert len(err.strip().splitlines()) == 1 and f"{name}: could not read the" in err
+
+
+def _mtx_folder(tmp_path, banner: str, entries: list[str]):
+    """The v2 folder of :func:`mtx_dir` with its matrix.mtx replaced (3 genes x 3 cells)."""
+    d = mtx_dir(tmp_path, version=2)
+    lines = [f"%%MatrixMarket matrix coordinate {banner}", f"3 3 {len(entries)}", *entries]
+    (d / "matrix.mtx").write_text("\n".join(lines) + "\n")
+    return d
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_an_integer_matrix_mtx_is_read_value_for_value(tmp_path, gz):
+    """scipy parses an 'integer' file's values up to the first non-digit: 2.5 was read as 2 and
+    1e+06 as 1, silently, so a count model trained on other data than the file's, and the
+    likelihood check that names a non-integer count's cell and gene never saw it."""
+    from biovae import likelihoods
+    from biovae.config import LikelihoodConfig
+    from biovae.inputs import check_data
+
+    d = _mtx_folder(tmp_path, "integer general", ["1 1 7", "2 3 1e+06", "3 2 2.5"])
+    if gz:
+        write_gz(d / "matrix.mtx.gz", (d / "matrix.mtx").read_text().splitlines())
+        (d / "matrix.mtx").unlink()
+    ds = read_dataset(d)
+    expected = np.zeros((3, 3))
+    expected[0, 0], expected[2, 1], expected[1, 2] = 7, 1e6, 2.5  # cells x genes
+    np.testing.assert_array_equal(ds.x.toarray(), expected)
+    nb = likelihoods.build(LikelihoodConfig(name="nb"), (3,))
+    with pytest.raises(DataError, match=r"value 2\.5 in record 'AAAG-1', feature 'ENSG03' is not"):
+        check_data(nb, ds)
+
+
+@pytest.mark.parametrize(
+    ("banner", "message"),
+    [
+        ("complex general", "a Matrix Market file of complex values"),
+        ("integer symmetric", "a symmetric Matrix Market matrix, whose entries would be mirrored"),
+        ("real skew-symmetric", "a skew-symmetric Matrix Market matrix"),
+    ],
+)
+def test_a_complex_or_symmetric_matrix_mtx_is_refused(tmp_path, banner, message):
+    """A complex matrix lost its imaginary parts with only a ComplexWarning, and a symmetric
+    one had each entry mirrored across the diagonal: counts a genes x cells matrix never held."""
+    entries = ["2 1 4 1"] if banner.startswith("complex") else ["2 1 4"]
+    d = _mtx_folder(tmp_path, banner, entries)
+    with pytest.raises(DataError, match=rf"^{d / 'matrix.mtx'}: {message}"):
+        read_dataset(d)
+
+
+@pytest.mark.parametrize("kind", ["mtx", "h5", "h5-stream"])
+def test_a_matrix_without_gene_expression_names_the_types_it_has(tmp_path, kind):
+    """An antibody-only matrix was refused as 'no cells or no Gene Expression features',
+    without saying which, what the file holds instead, or what to do."""
+    types = ["Antibody Capture"] * 4
+    path = mtx_dir(tmp_path, types=types) if kind == "mtx" else h5_file(tmp_path, types=types)
+    with pytest.raises(DataError, match=r"no 'Gene Expression' features among its 4 features "):
+        read_dataset(path, stream=kind == "h5-stream")
+    with pytest.raises(DataError, match=r"feature types: 'Antibody Capture'\).*gex_only=False"):
+        read_dataset(path, stream=kind == "h5-stream")
+
+
+@pytest.mark.parametrize("what", ["cells", "features"])
+def test_a_matrix_of_no_cells_or_no_genes_says_which(tmp_path, what):
+    d = mtx_dir(tmp_path, version=2)
+    if what == "cells":
+        (d / "barcodes.tsv").write_text("")
+        header = "3 0 0"
+    else:
+        (d / "genes.tsv").write_text("")
+        header = "0 3 0"
+    (d / "matrix.mtx").write_text(f"%%MatrixMarket matrix coordinate integer general\n{header}\n")
+    with pytest.raises(DataError, match=rf"^{d}: the matrix has 0 {what}; check that"):
+        read_dataset(d)
+
+
+def test_a_sparse_matrix_mtx_is_read_without_the_dense_matrix(tmp_path):
+    """20,000 genes x 5,000 cells at 0.05 % density: 400 MB dense in float32, 50,000 counts
+    (few, so that scipy < 1.12's pure-Python mmread/mmwrite take seconds, not minutes)."""
+    import tracemalloc
+
+    d = tmp_path / "big"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    counts = sp.random(20_000, 5_000, density=0.0005, format="coo", random_state=rng)
+    counts.data = rng.integers(1, 50, counts.nnz).astype(np.float64)
+    scipy.io.mmwrite(str(d / "matrix.mtx"), counts, field="integer")
+    write_gz(d / "barcodes.tsv.gz", [f"C{i}-1" for i in range(5_000)])
+    write_gz(d / "features.tsv.gz", [f"G{i}\tg{i}\tGene Expression" for i in range(20_000)])
+    tracemalloc.start()
+    try:
+        ds = read_dataset(d)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sp.issparse(ds.x) and ds.x.nnz == counts.nnz
+    np.testing.assert_array_equal(ds.x[:50].toarray(), counts.T.tocsr()[:50].toarray())
+    assert peak < 20_000 * 5_000 * 4 / 8  # the dense float32 matrix is 400 MB

@@ -3,7 +3,9 @@
 Both store genes × cells counts; they are read as cells × genes CSR (float32, kept sparse).
 Record ids are the cell barcodes; feature names are the gene ids (Ensembl ids, unique), and
 only features of type "Gene Expression" are kept when a type column exists (antibody capture
-and CRISPR guides are other assays). The gene symbols go nowhere: they are not unique.
+and CRISPR guides are other assays). The gene symbols go nowhere: they are not unique (a
+repeated gene id is renamed as anndata's ``var_names_make_unique`` does, with a warning).
+Cells and genes without counts are kept. ``matrix.mtx`` is read by :mod:`biovae.data.mtx`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data._messages import UNREADABLE, preview, unreadable
 from biovae.data.dataset import Dataset
+from biovae.data.mtx import read_mtx
 from biovae.data.ondisk import open_csr_rows
 from biovae.errors import DataError, require
 
@@ -48,15 +51,15 @@ def _lines(path: Path) -> list[list[str]]:
 
 def read_10x_mtx(directory: str | Path) -> Dataset:
     """Read a Cell Ranger ``matrix.mtx`` folder (v3 ``features.tsv`` or v2 ``genes.tsv``)."""
-    from scipy.io import mmread
-
     directory = Path(directory)
     matrix_path = _find(directory, ("matrix.mtx",))
     barcodes = [row[0] for row in _lines(_find(directory, ("barcodes.tsv",)))]
     features = _lines(_find(directory, ("features.tsv", "genes.tsv")))
     try:
-        genes_by_cells = sp.csr_matrix(mmread(str(matrix_path)))
-    except UNREADABLE as exc:  # scipy decompresses matrix.mtx.gz itself
+        genes_by_cells = sp.csr_matrix(read_mtx(matrix_path))
+    except DataError:
+        raise
+    except UNREADABLE as exc:  # a damaged matrix.mtx.gz
         raise unreadable(matrix_path, exc, "the Matrix Market file") from exc
     except ValueError as exc:
         raise DataError(f"{matrix_path}: not a readable Matrix Market file ({exc})") from exc
@@ -98,9 +101,7 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
             "filtered_feature_bc_matrix.h5 file"
         ) from exc
     if stream:
-        keep = np.flatnonzero(np.asarray(types) == GENE_EXPRESSION)
-        if keep.size == 0 or shape[1] == 0:
-            raise DataError(f"{path}: no cells or no Gene Expression features in the matrix")
+        keep = _gene_expression(types, shape[1], str(path))
         if len(barcodes) != shape[1] or len(ids) != shape[0]:
             raise DataError(
                 f"{path}: the matrix is {shape[0]} features x {shape[1]} cells but there are "
@@ -170,8 +171,28 @@ def _dataset(x, barcodes: list[str], ids: list[str], types: list[str], source: s
             f"{source}: the matrix is {x.shape[1]} features x {x.shape[0]} cells but there are "
             f"{len(ids)} features and {len(barcodes)} barcodes; the files do not belong together"
         )
-    keep = np.flatnonzero(np.asarray(types) == GENE_EXPRESSION)
-    if keep.size == 0 or x.shape[0] == 0:
-        raise DataError(f"{source}: no cells or no Gene Expression features in the matrix")
+    keep = _gene_expression(types, x.shape[0], source)
     x = x[:, keep]
     return Dataset(x, np.asarray(barcodes, dtype=object), [ids[i] for i in keep], {}, source=source)
+
+
+def _gene_expression(types: list[str], n_cells: int, source: str) -> np.ndarray:
+    """Positions of the Gene Expression features, or a one-line error naming what is missing:
+    the cells, or such features (with the types the file has instead, e.g. an antibody-only
+    or ATAC-only matrix)."""
+    if n_cells == 0 or not types:
+        what = "cells" if n_cells == 0 else "features"
+        raise DataError(
+            f"{source}: the matrix has 0 {what}; check that this is the sample's "
+            "filtered_feature_bc_matrix and that the filtering which wrote it kept some"
+        )
+    keep = np.flatnonzero(np.asarray(types, dtype=object) == GENE_EXPRESSION)
+    if keep.size == 0:
+        found = sorted(set(types))
+        raise DataError(
+            f"{source}: no '{GENE_EXPRESSION}' features among its {len(types)} features "
+            f"(feature types: {preview(found)}); biovae reads the gene expression counts of a "
+            "10x matrix only: to model other features, write them to .h5ad or CSV first (e.g. "
+            "scanpy.read_10x_mtx(path, gex_only=False))"
+        )
+    return keep
