@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biovae.data._columns import check_single_rank, to_obs
+from biovae.data._columns import check_composition, to_obs
 from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
@@ -319,7 +319,7 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
             "categorical likelihood (--likelihood categorical)"
         )
     if likelihood.compositional:
-        check_single_rank(ds.features, ds.source, likelihood.name)
+        check_composition(ds.ids, ds.features, ds.source, likelihood.name)
     # one pass over the values: infinities always, NaN unless the family models missing entries
     test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
     blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]

@@ -231,6 +231,38 @@ def check_header_names(header: Sequence[str], path: object) -> None:
         )
 
 
+#: A taxon named as profilers and classifiers write it: a rank prefix first (MetaPhlAn's and
+#: Greengenes' ``k__``, GTDB's ``d__``, ... ``s__``, MetaPhlAn 4's ``t__``; SILVA's ``D_0__``)
+TAXON = re.compile(r"(?:[kdpcofgst]|D_\d+)__")
+
+
+def check_composition(
+    ids: Sequence[str], features: Sequence[str], source: object, family: str
+) -> None:
+    """The checks of a table of compositions by their names: samples as the records (not
+    taxa, see :func:`check_samples_are_records`) and taxa of one rank as the features."""
+    check_samples_are_records(ids, features, source, family)
+    check_single_rank(features, source, family)
+
+
+def check_samples_are_records(
+    ids: Sequence[str], features: Sequence[str], source: object, family: str
+) -> None:
+    """Raise a ``DataError`` if most records are named like taxa and most features are not: a
+    taxa x samples table read as samples x taxa (``--transpose`` missing, or given for a
+    samples x taxa table), whose counts were fitted as if each taxon were a sample."""
+    taxa = [str(i) for i in ids[:1000] if TAXON.match(str(i))]
+    others = [str(f) for f in features[:1000] if not TAXON.match(str(f))]
+    if 2 * len(taxa) <= min(len(ids), 1000) or 2 * len(others) <= min(len(features), 1000):
+        return
+    raise DataError(
+        f"{source}: the records are named like taxa (e.g. '{taxa[0]}') and the features are "
+        f"not (e.g. '{others[0]}'): the '{family}' likelihood needs one record per sample, "
+        "with the taxa as features; pass --transpose (transpose=True) for a table with the "
+        "taxa as rows, or leave it out for a table with the taxa as columns"
+    )
+
+
 def check_single_rank(features: Sequence[str], source: object, family: str) -> None:
     """Raise a ``DataError`` if one feature's name is a taxonomy path inside another's
     (``k__Bacteria`` and ``k__Bacteria|p__Firmicutes``, or ``;``-separated): such a table

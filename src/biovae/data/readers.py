@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data import sequences
-from biovae.data._columns import NUMBER
+from biovae.data._id_mismatch import id_mismatch_fix
 from biovae.data._messages import preview
 from biovae.data.biom import read_biom
 from biovae.data.dataset import Dataset
@@ -93,7 +93,8 @@ def read_dataset(
         Tables only: the table is features x samples.
     obs_path
         Extra metadata table joined on record id; its columns replace same-named ``obs``
-        columns. Every record must appear in it; extra rows are ignored.
+        columns. Every record must appear in it; extra rows are ignored, and so are rows
+        whose id starts with ``#`` (comments, QIIME 2's ``#q2:types``).
     obs_id_column
         Id column of ``obs_path`` (default: its first column).
     drop_invalid
@@ -350,43 +351,10 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
         raise DataError(
             f"{obs_path}: record '{missing[0]}' of {ds.source} has no row in the metadata table "
             f"({len(missing)} of {len(ds)} records missing, e.g. {preview(missing, 3)}); "
-            + _id_mismatch_fix(missing, ids)
+            + id_mismatch_fix(missing, ids, columns, id_column)
         )
     order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))
     obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
     # both files named: a covariate's or label's problem lies in the metadata table
     source = f"{ds.source} (metadata {obs_path})"
     return replace(ds, obs=obs, source=source)
-
-
-def _id_mismatch_fix(missing: list[str], ids: np.ndarray) -> str:
-    """How to fix ids missing from a metadata table: ids that differ from a row's only in
-    case or surrounding spaces (``S1`` / ``s1 ``), or that are the same number written
-    otherwise (``001`` / ``1`` / ``1.0``, as a spreadsheet rewrites them), are named, since
-    the join is exact."""
-    rows = {str(rid).strip().casefold(): rid for rid in ids}
-    numbers = {key: rid for rid in ids if (key := _as_number(rid)) is not None}
-    for rid in missing:
-        near = rows.get(rid.strip().casefold())
-        if near is not None:
-            return (
-                f"record '{rid}' and the table's '{near}' differ only in case or surrounding "
-                "spaces, and ids must match exactly; write them the same way in both files"
-            )
-    for rid in missing:
-        near = numbers.get(_as_number(rid))
-        if near is not None:
-            return (
-                f"record '{rid}' and the table's '{near}' are the same number written "
-                "differently (leading zeros, decimals), and ids must match exactly; write them "
-                "the same way in both files (keep the table's id column as text)"
-            )
-    return "add rows for them or check the id column"
-
-
-def _as_number(rid: object) -> float | None:
-    """The value of an id written as a finite decimal number, else ``None``."""
-    text = str(rid).strip()
-    if not NUMBER.fullmatch(text):
-        return None
-    return float(text)

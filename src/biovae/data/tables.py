@@ -12,12 +12,8 @@ the missing values are reported instead of the column silently becoming metadata
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import gzip
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +22,14 @@ import pandas as pd
 from biovae.data._columns import (
     as_text,
     check_finite,
-    check_header_names,
     feature_or_none,
     is_id_name,
     numeric_or_none,
     stray_text,
     text_table_obs,
 )
-from biovae.data._messages import UNREADABLE, preview, unreadable
+from biovae.data._delimited import read_frame, read_header, record_line, separator
+from biovae.data._messages import preview
 from biovae.data.dataset import Dataset, check_unique_ids
 from biovae.errors import DataError
 
@@ -50,12 +46,6 @@ class Table:
     def line(self, row: int) -> int:
         """The line of the file on which record ``row`` (0-based) starts, for messages."""
         return record_line(self.source, self.sep, row)
-
-
-def separator(path: str | Path) -> str:
-    """``","`` for ``.csv``/``.csv.gz``, otherwise tab."""
-    name = Path(path).name.lower().removesuffix(".gz")
-    return "," if name.endswith(".csv") else "\t"
 
 
 def read_table(
@@ -122,7 +112,9 @@ def read_obs_table(
     """Read a metadata table: its id column (``id_column`` or the first) and the other columns.
 
     Ids must be unique: all of them, or with ``records`` (the ids of the records the table
-    will be joined to) only those; rows of other ids are extra and may repeat.
+    will be joined to) only those; rows of other ids are extra and may repeat. Rows whose id
+    starts with ``#`` are comments, as in QIIME 2 metadata (its ``#q2:types`` directive row
+    would otherwise make every column of numbers text), and are left out.
 
     Returns
     -------
@@ -131,10 +123,20 @@ def read_obs_table(
     """
     first = read_header(path, separator(path) if sep is None else sep)[0]
     table = load_table(path, sep=sep, id_column=id_column or first)
+    table = replace(table, frame=_without_comment_rows(table))
     ids = record_ids(table)
     check_unique_ids(ids if records is None else ids[pd.Index(ids).isin(records)], table.source)
     obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
     return ids, obs
+
+
+def _without_comment_rows(table: Table) -> pd.DataFrame:
+    """The rows of a metadata table whose id does not start with ``#`` (QIIME 2 comments and
+    ``#q2:`` directives), with their index kept so that messages name their lines."""
+    comment = table.frame[table.id_column].fillna("").astype(str).str.startswith("#")
+    if comment.all():
+        raise DataError(f"{table.source}: no data rows, only comment rows (ids starting '#')")
+    return table.frame.loc[~comment.to_numpy(dtype=bool)] if comment.any() else table.frame
 
 
 def load_table(
@@ -154,143 +156,13 @@ def load_table(
         )
     named_id = id_column or (header[0] if is_id_name(header[0]) else None)
     as_str = {c: str for c in [named_id, *text_columns] if c is not None and c in header}
-    frame = _read_frame(path, sep, header, as_str)
+    frame = read_frame(path, sep, header, as_str)
     if frame.empty:
         raise DataError(f"{source}: no data rows (only a header); the table is empty")
     first = frame.columns[0]
     if named_id is None and numeric_or_none(frame[first]) is None:
         named_id = first
     return Table(frame=frame, id_column=named_id, source=source, sep=sep)
-
-
-def read_header(path: str | Path, sep: str) -> list[str]:
-    """Column names of the first line; rejects empty files, a comment line above the header
-    (as ``biom convert --to-tsv`` writes) and duplicate names."""
-    try:
-        with _open_text(path) as fh:
-            reader = csv.reader(fh, delimiter=sep)
-            header, second = next(reader, None), None
-            with contextlib.suppress(csv.Error):  # a field beyond the csv module's size limit
-                second = next(reader, None)
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path) from exc
-    except UNREADABLE as exc:
-        raise unreadable(path, exc) from exc
-    if not header or not any(h.strip() for h in header):
-        raise DataError(f"{path}: the file is empty (no header line); check the path")
-    if len(header) == 1 and header[0].startswith("#") and second and len(second) > 1:
-        raise DataError(
-            f"{path}: line 1 ('{header[0]}') is a comment, not the header; delete it so that "
-            "the column names (e.g. '#OTU ID') come first, or read the .biom file itself"
-        )
-    check_header_names(header, path)
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise DataError(
-                f"{path}: duplicate column name '{name}' in the header; column names must be unique"
-            )
-        seen.add(name)
-    return header
-
-
-def record_line(path: str | Path, sep: str, row: int) -> int:
-    """The line of the file on which data record ``row`` (0-based) starts.
-
-    Counted as pandas reads the table: blank (empty or whitespace-only) lines hold no record,
-    and a quoted field may span lines. The file is read again, so this is for error messages;
-    should the csv module fail where pandas did not (a field beyond its size limit), the line
-    is counted as if the file had no blank lines.
-    """
-    try:
-        with _open_text(path) as fh:
-            reader = csv.reader(fh, delimiter=sep)
-            next(reader, None)  # the header
-            start, seen = reader.line_num + 1, -1
-            for fields in reader:
-                seen += not _blank(fields)
-                if seen == row:
-                    return start
-                start = reader.line_num + 1
-    except (csv.Error, UnicodeDecodeError, *UNREADABLE):
-        pass
-    return row + 2
-
-
-def _blank(fields: list[str]) -> bool:
-    """Whether a csv-module row is a line pandas skips: empty, or whitespace only (unquoted:
-    a lone quoted ``""`` is a row of one empty field)."""
-    return not fields or (len(fields) == 1 and fields[0] != "" and not fields[0].strip())
-
-
-def _open_text(path: str | Path):
-    """Open a table (``.gz`` decompressed) as text for the csv module; ``-sig`` drops a BOM."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    return opener(path, "rt", encoding="utf-8-sig", newline="")
-
-
-def _read_frame(
-    path: str | Path, sep: str, header: list[str], as_str: dict[str, type]
-) -> pd.DataFrame:
-    """``pandas.read_csv`` with literal strings kept (only empty fields are missing).
-
-    The columns get exactly the names of ``header`` (pandas would rename an empty name, as
-    written for the index by ``DataFrame.to_csv`` and R's ``write.csv``, to ``Unnamed: 0``).
-    ``index_col=False`` stops pandas from silently turning surplus leading fields into an
-    index; the warning it gives instead is raised as a malformed-table error.
-    """
-    fields = "commas" if sep == "," else "tab-separated fields"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
-                path,
-                sep=sep,
-                names=header,
-                header=0,
-                dtype=as_str or None,
-                keep_default_na=False,
-                na_values=[""],
-                low_memory=False,
-                index_col=False,
-                encoding="utf-8-sig",
-            )
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path}: the file is empty; check the path") from exc
-    except pd.errors.ParserWarning as exc:
-        raise DataError(
-            f"{path}: malformed table (line {record_line(path, sep, 0)} has more fields than "
-            f"the header); every row needs the same number of {fields} as the header"
-        ) from exc
-    except UnicodeDecodeError as exc:  # not a matter of fields: say so, and where
-        raise _not_utf8(path) from exc
-    except UNREADABLE as exc:  # a damaged .gz: no matter of fields
-        raise unreadable(path, exc) from exc
-    except pd.errors.ParserError as exc:
-        reason = str(exc).strip().splitlines()[-1]
-        raise DataError(
-            f"{path}: malformed table ({reason}); every row needs the same number of "
-            f"{fields} as the header"
-        ) from exc
-
-
-def _not_utf8(path: str | Path) -> DataError:
-    """The error for a table that is not UTF-8 text (a Latin-1 export, or a binary file read
-    as a table), naming the first line that is not."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    line = None
-    with contextlib.suppress(*UNREADABLE), opener(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):  # no UTF-8 character holds a newline byte
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = number
-                break
-    where = f" (line {line})" if line else ""
-    return DataError(
-        f"{path}: not UTF-8 text{where}; save the table as UTF-8, or, if the file is not a "
-        "table, name its format with fmt= (CLI --format)"
-    )
 
 
 def require_columns(table: Table, names: Sequence[str], kind: str) -> None:
@@ -310,7 +182,7 @@ def record_ids(table: Table) -> np.ndarray:
     col = table.frame[table.id_column]
     missing = col.isna().to_numpy()
     if missing.any():
-        row = int(np.argmax(missing))
+        row = int(col.index[np.argmax(missing)])  # the index counts the rows read
         raise DataError(
             f"{table.source}: line {table.line(row)}, column '{table.id_column}': empty "
             "record id; every record needs an id"
@@ -385,6 +257,12 @@ def _read_transposed(
     columns = []
     for name in samples:
         numeric = feature_or_none(table.frame[name])
+        if numeric is None and (row := stray_text(table.frame[name])) is not None:
+            raise DataError(
+                f"{table.source}: line {table.line(row)} (feature '{feature_names[row]}'), "
+                f"column '{name}': '{table.frame[name].iloc[row]}' is not a number; correct it "
+                "(e.g. a decimal point, not a comma)"
+            )
         if numeric is None:
             raise DataError(
                 f"{table.source}: sample column '{name}' is not numeric; a features x samples "

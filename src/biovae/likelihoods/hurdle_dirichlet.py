@@ -210,9 +210,20 @@ def check_row_sums(x) -> BadEntry | None:
     dense = np.asarray(x[row].todense() if hasattr(x, "todense") else x[row]).ravel()
     column = int(np.argmax(dense)) if sums[row] > 0 else 0
     return BadEntry(
-        row,
-        column,
-        f"is in a row that sums to {sums[row]:g} instead of 1",
+        row, column, f"is in a row that sums to {sums[row]:g} instead of 1", _row_sum_fix(sums[row])
+    )
+
+
+def _row_sum_fix(total: float) -> str:
+    """How to fix a record of relative abundances summing to ``total`` (outside the support)."""
+    if total <= 0:
+        return "drop records without any abundance (every taxon 0)"
+    if total < 1.1:  # proportions rounded to 2-3 decimals (percentages to 0.1) sum to 1 ± 0.02
+        return (
+            "the values look like proportions rounded to a few decimals; close each record "
+            "(divide it by its sum) or write the values with more decimals"
+        )
+    return (
         "relative abundances must be proportions summing to 1 per record (divide percentages "
-        "by 100, drop empty records), or pass raw counts with --likelihood dirichlet_multinomial",
+        "by 100), or pass raw counts with --likelihood dirichlet_multinomial"
     )
