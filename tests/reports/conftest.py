@@ -1,5 +1,5 @@
 """Shared fixtures of the report tests: a tiny VAE on the shipped PBMC data and its report, and
-plots drawn without their PNG encoding (``fast_render``)."""
+plots drawn without their PNG encoding (``fast_render``) or kept after it (``drawn``)."""
 
 from __future__ import annotations
 
@@ -57,3 +57,19 @@ def fast_render(monkeypatch):
         return b"\x89PNG\r\n\x1a\nstub"
 
     monkeypatch.setattr(figures, "render", render)
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """The figures the report renders, kept after they are saved (laid out as in the PNG)."""
+    from matplotlib.figure import Figure
+
+    kept: list = []
+    save = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        kept.append(self)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return kept

@@ -43,6 +43,8 @@ def test_full_page_from_real_diagnostics(pbmc_vae, pbmc, tmp_path: Path) -> None
         "predictive-check",
     ]
     assert 'data-plots-expected="4"' in html
+    figures = re.findall(r"<figure>.*?</figure>", html, flags=re.DOTALL)
+    assert len(figures) == 4 and all("<figcaption>" in f for f in figures)  # each one explained
     assert escape(results["predictive"]["verdict"]) in html
     assert escape(results["collapse"]["verdict"]) in html
     assert "β = 1 (best ELBO)" in html  # the sweep point with the highest ELBO is marked

@@ -22,22 +22,6 @@ pytest.importorskip("matplotlib")
 LONG = "T cell very long name of a cell type that goes on and on, level {}"
 
 
-@pytest.fixture
-def drawn(monkeypatch) -> list:
-    """The figures the report renders, kept after they are saved (laid out as in the PNG)."""
-    from matplotlib.figure import Figure
-
-    figures: list = []
-    save = Figure.savefig
-
-    def keep(self, *args, **kwargs):
-        save(self, *args, **kwargs)
-        figures.append(self)
-
-    monkeypatch.setattr(Figure, "savefig", keep)
-    return figures
-
-
 def _texts(fig) -> list:
     """Every visible tick label and legend of ``fig``."""
     out = [t for ax in fig.axes for t in (*ax.get_xticklabels(), *ax.get_yticklabels())]
@@ -174,3 +158,59 @@ def test_long_feature_names_do_not_stretch_the_reconstruction_heatmap(drawn) -> 
     assert _outside(fig) == []
     shown = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert len(set(shown)) == 4 and all(s.endswith(f"gene {i}") for i, s in enumerate(shown))
+
+
+def test_training_curves_of_a_short_fit_tick_whole_epochs(drawn) -> None:
+    """A 4-epoch fit was ticked 1.0, 1.5, 2.0, ... (a 15-epoch one 2.5, 5.0, 7.5, ...): epochs
+    that do not exist."""
+    from biovae.reports.plots import training_curves
+
+    history = [
+        {"epoch": e, "elbo": -300.0 + 10 * e, "recon": 290.0 - 10 * e, "kl": 1.0 + 0.1 * e}
+        for e in range(1, 5)
+    ]
+    training_curves(history, kept=4)
+    for ax in drawn[-1].axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_numeric_latent_map_names_its_scale_and_its_missing_records(drawn) -> None:
+    """Age with 183 of 551 missing: grey points nobody explained, a colour bar without a name."""
+    rng = np.random.default_rng(0)
+    proj = project_2d(rng.normal(size=(60, 3)))
+    age = rng.uniform(20, 90, 60)
+    age[:7] = np.nan
+    latent_map(proj, age, "age")
+    fig = drawn[-1]
+    scale = [ax for ax in fig.axes if ax.get_ylabel() == "age"]
+    assert len(scale) == 1  # the colour bar
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert [t.get_text() for leg in legends for t in leg.get_texts()] == ["missing (7)"]
+    assert _outside(fig) == []
+
+
+def test_reconstruction_heatmap_rows_of_different_records_read_differently(drawn) -> None:
+    from biovae.reports.plots_data import reconstruction_heatmap
+
+    ids = [f"ZellerG_2014.metaphlan_bugs_list.stool:CCIS{n}ST-4-0" for n in (1237, 1570, 9981)]
+    x = np.arange(6.0).reshape(3, 2)
+    reconstruction_heatmap(x, x, ["a", "b"], ids, "value")
+    shown = [t.get_text() for t in drawn[-1].axes[0].get_yticklabels()]
+    assert len(set(shown)) == 3
+
+
+def test_dot_plot_says_what_dot_sizes_mean(drawn) -> None:
+    genes = ["g1", "g2"]
+    tables = [
+        pd.DataFrame(
+            {"non_zeros_proportion1": [0.5, 0.2], "raw_normalized_mean1": [1.0, 2.0]}, index=genes
+        )
+        for _ in range(2)
+    ]
+    dot_plot(tables, {"A": ["g1"], "B": ["g2"]})
+    fig = drawn[-1]
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "records with a count"
+    assert [t.get_text() for t in legend.get_texts()] == ["25%", "50%", "75%", "100%"]
+    assert _outside(fig) == []

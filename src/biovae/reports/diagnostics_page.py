@@ -113,7 +113,18 @@ def collapse_section(results: dict) -> Section | None:
             "information about the record."
         ),
         verdict=col["verdict"],
-        plots=(Plot("kl-per-dimension", png, "KL and activity per latent dimension"),),
+        plots=(
+            Plot(
+                "kl-per-dimension",
+                png,
+                "KL and activity per latent dimension",
+                caption=(
+                    "Left: each dimension's KL to the prior (nats per record), what it costs to "
+                    "carry; right: the variance over records of its posterior mean (log axis). "
+                    "Grey bars, below the dashed threshold, are collapsed dimensions."
+                ),
+            ),
+        ),
         notes=notes,
         highlights=(
             Highlight(
@@ -221,7 +232,16 @@ def likelihood_section(results: dict) -> Section | None:
             Highlight(f"{gap['amortization_gap']:.3f}", "amortization gap (nats per record)")
         )
         plot_list.append(
-            Plot("inference-gaps", pd.inference_gaps(gap), "Amortization and approximation gaps")
+            Plot(
+                "inference-gaps",
+                pd.inference_gaps(gap),
+                "Amortization and approximation gaps",
+                caption=(
+                    "Mean gap per record in nats ± its standard error over the records refined. "
+                    "A gap near 0 costs nothing; the larger of the two says which part of "
+                    "inference (the shared encoder, or the Gaussian form of q) loses more."
+                ),
+            )
         )
         tables.append(_gap_table(gap))
     return Section(
@@ -284,7 +304,19 @@ def predictive_section(results: dict) -> Section | None:
             "records the check is optimistic: use held-out records."
         ),
         verdict=ppc["verdict"],
-        plots=(Plot("predictive-check", pd.predictive_check(stats), "Observed vs replicated"),),
+        plots=(
+            Plot(
+                "predictive-check",
+                pd.predictive_check(stats),
+                "Observed vs replicated",
+                caption=(
+                    "One point per feature: the statistic of the observed records against its "
+                    "mean over the replicated data sets; orange points lie outside the "
+                    "replicates' central 95 %. Points above the diagonal are larger in the data "
+                    "than the model produces, points below it smaller."
+                ),
+            ),
+        ),
         tables=(
             Table(
                 (

@@ -7,7 +7,7 @@ never through ``pyplot``, so rendering touches no global figure state and needs 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: Colours used across the report (train/validation, active/collapsed, reference lines).
@@ -71,8 +71,25 @@ def render(draw: Callable[[Any], None], size: tuple[float, float]) -> bytes:
     return buf.getvalue()
 
 
+#: Okabe & Ito's eight colours, told apart with any colour-vision deficiency; tab10's orange
+#: and green, the 2nd and 3rd categories of a map, look alike to a protanope.
+OKABE_ITO = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#d55e00",
+    "#cc79a7",
+    "#56b4e9",
+    "#f0e442",
+    "#000000",
+)
+
+
 def palette(n: int) -> list[str]:
-    """``n`` distinguishable colours (tab10, then tab20, then tab20 + tab20b + tab20c)."""
+    """``n`` distinguishable colours: Okabe–Ito up to 8, safe for colour-blind readers; beyond,
+    where no palette is, tab10, then tab20, then tab20 + tab20b + tab20c."""
+    if n <= len(OKABE_ITO):
+        return list(OKABE_ITO[:n])
     mpl = require_matplotlib()
     names = ("tab10",) if n <= 10 else ("tab20",) if n <= 20 else ("tab20", "tab20b", "tab20c")
     colours = [mpl.colors.to_hex(c) for name in names for c in mpl.colormaps[name].colors]
@@ -87,6 +104,27 @@ def shorten(text: object, width: int) -> str:
         return text
     head = (width - 1) // 2 + (width - 1) % 2
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def shorten_apart(texts: Sequence[object], width: int, limit: int = 40) -> list[str]:
+    """Each of ``texts`` cut as by :func:`shorten`, widened (up to ``limit`` characters) until
+    texts that differ stay apart: record ids sharing a long study prefix and a suffix all cut to
+    the same ``ZellerG…ST-4-0`` at 14 characters, one tick label for different records."""
+    texts = [str(t) for t in texts]
+    distinct = len(set(texts))
+    for w in range(width, max(width, limit) + 1):
+        cut = [shorten(t, w) for t in texts]
+        if len(set(cut)) == distinct:
+            return cut
+    return cut
+
+
+def integer_locator():
+    """A tick locator that places ticks on whole numbers only (epochs, counts)."""
+    require_matplotlib()
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def colormap(name: str):

@@ -59,6 +59,7 @@ def training_curves(
             if kept is not None:
                 ax.axvline(kept, color=fg.INK, lw=1, ls=":", label=f"kept (epoch {kept})")
             ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+            ax.xaxis.set_major_locator(fg.integer_locator())  # no epoch 2.5 on short fits
             if key != "kl":  # the KL's early rise and fall under warm-up is worth seeing
                 _robust_ylim(ax, [[r.get(k, np.nan) for k in (key, f"val_{key}")] for r in history])
         handles, labels = axes[0].get_legend_handles_labels()
@@ -152,7 +153,7 @@ def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) ->
             _categorical_scatter(ax, xy, labels, order, size)
             _map_legend(fig, ax, size, len(order), below)
         else:
-            _numeric_scatter(fig, ax, xy, values, size)
+            _numeric_scatter(fig, ax, xy, values, size, name or "value")
         ax.set(xlabel=proj.labels[0], ylabel=proj.labels[1], title=name or "latent map")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -220,14 +221,24 @@ def _map_legend(fig, ax, size: float, n: int, below: bool) -> None:
         )
 
 
-def _numeric_scatter(fig, ax, xy: np.ndarray, values: np.ndarray, size: float) -> None:
+def _numeric_scatter(fig, ax, xy: np.ndarray, values: np.ndarray, size: float, name: str) -> None:
+    """Points coloured on a scale labelled ``name``; records without a value are grey and
+    counted in a legend (unexplained grey points read as low values or as noise)."""
     v = np.asarray(values, dtype=np.float64)
     missing = ~np.isfinite(v)
     if missing.any():
-        ax.scatter(xy[missing, 0], xy[missing, 1], s=size, color=fg.MISSING, lw=0)
+        ax.scatter(
+            xy[missing, 0],
+            xy[missing, 1],
+            s=size,
+            color=fg.MISSING,
+            lw=0,
+            label=f"missing ({missing.sum()})",
+        )
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
     order = np.flatnonzero(~missing)
     order = order[np.argsort(v[order], kind="stable")]  # high values drawn on top
     points = ax.scatter(
         xy[order, 0], xy[order, 1], c=v[order], s=size, lw=0, alpha=0.9, cmap="viridis"
     )
-    fig.colorbar(points, ax=ax, shrink=0.85, pad=0.02)
+    fig.colorbar(points, ax=ax, shrink=0.85, pad=0.02, label=fg.shorten(name, 40))

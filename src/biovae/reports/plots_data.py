@@ -38,7 +38,8 @@ def reconstruction_heatmap(
     vmin = float(both.min()) if both.size else 0.0
     cmap = fg.colormap("magma").with_extremes(bad=MISSING_GREY)
     n_rec, n_feat = observed.shape
-    names = [fg.shorten(f, 30) for f in features]
+    names = fg.shorten_apart(features, 30, limit=60)
+    rows = fg.shorten_apart(ids, 14)
 
     def draw(fig) -> None:
         axes = fig.subplots(1, 2, sharey=True)
@@ -56,7 +57,7 @@ def reconstruction_heatmap(
             ax.set_title(title)
             ax.set_xticks(np.arange(n_feat), labels=names, rotation=90, fontsize=7)
             ax.grid(False)
-        axes[0].set_yticks(np.arange(n_rec), labels=[fg.shorten(i, 14) for i in ids], fontsize=8)
+        axes[0].set_yticks(np.arange(n_rec), labels=rows, fontsize=8)
         fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01, label=scale_label)
 
     return fg.render(draw, (12.0, 1.9 + 0.26 * n_rec + 0.06 * max(len(f) for f in names)))

@@ -1,4 +1,5 @@
-"""Plots of a single-mutant scan: the letters × positions heatmap of Δ ELBO."""
+"""Plots of a single-mutant scan: the letters × positions heatmap of Δ ELBO; NaN (a cell
+not scored) is grey."""
 
 from __future__ import annotations
 
@@ -8,24 +9,45 @@ import numpy as np
 
 from biovae.applications.variants.mutations import scan_matrix
 from biovae.reports import figures
+from biovae.reports.plots_data import MISSING_GREY, POSITIONS_PER_ROW
 
 
 def draw_scan(fig, grid: np.ndarray, positions: list[int], letters: list[str]) -> None:
-    """Draw the scan matrix on ``fig`` (red = damaging, Δ < 0; wild type = 0 = white)."""
+    """Draw the scan matrix on ``fig`` (red = damaging, Δ < 0; wild type = 0 = white), in rows
+    of at most :data:`POSITIONS_PER_ROW` positions on one colour scale: one row of 250+
+    positions was a figure 24 inches wide, its letters shrunk to 3 pixels on the page."""
     limit = (float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 0.0) or 1.0
-    ax = fig.add_subplot()
-    im = ax.imshow(grid, aspect="auto", cmap="RdBu", vmin=-limit, vmax=limit, interpolation="none")
-    ax.set_yticks(range(len(letters)), letters, fontsize=6)
-    step = max(1, len(positions) // 25)
-    ax.set_xticks(range(0, len(positions), step), positions[::step], fontsize=6, rotation=90)
-    ax.set_xlabel("residue")
-    fig.colorbar(im, ax=ax, label="Δ ELBO (mutant − wild type)")
+    cmap = figures.colormap("RdBu").with_extremes(bad=MISSING_GREY)
+    starts = range(0, len(positions), POSITIONS_PER_ROW)
+    axes = fig.subplots(len(starts), 1, squeeze=False)[:, 0]
+    for ax, start in zip(axes, starts):
+        stop = min(start + POSITIONS_PER_ROW, len(positions))
+        im = ax.imshow(
+            grid[:, start:stop],
+            aspect="auto",
+            cmap=cmap,
+            vmin=-limit,
+            vmax=limit,
+            interpolation="none",
+            extent=(start - 0.5, stop - 0.5, len(letters) - 0.5, -0.5),
+        )
+        ax.set_yticks(range(len(letters)), letters, fontsize=7)
+        ticks = [c for c in range(start, stop) if (c - start) % 10 == 0]
+        ax.set_xticks(ticks, [str(positions[c]) for c in ticks], fontsize=8)
+        ax.set_xlim(start - 0.5, start + min(POSITIONS_PER_ROW, len(positions)) - 0.5)
+        ax.grid(False)  # grid lines over the cells read as white (neutral) cells
+    axes[-1].set_xlabel("residue")
+    fig.supylabel("mutant letter", fontsize=10.5)
+    fig.colorbar(im, ax=list(axes), shrink=0.8, pad=0.01, label="Δ ELBO (mutant − wild type)")
 
 
-def scan_heatmap(cols: dict, alphabet: str, size: tuple[float, float] | None = None) -> bytes:
-    """PNG of the scan; ``size`` in inches defaults to a width growing with the positions."""
+def scan_heatmap(cols: dict, alphabet: str) -> bytes:
+    """PNG of the scan, as wide as the report page shows it unscaled (narrower for few
+    positions), one row of cells per :data:`POSITIONS_PER_ROW` positions."""
     grid, positions, letters = scan_matrix(cols, alphabet)
-    size = size or (max(6.0, len(positions) / 12), 4.0)
+    rows = -(-len(positions) // POSITIONS_PER_ROW)
+    width = min(12.0, max(6.0, 2.5 + len(positions) / 9))
+    size = (width, 0.7 + rows * (0.8 + 0.13 * len(letters)))
     return figures.render(lambda fig: draw_scan(fig, grid, positions, letters), size)
 
 

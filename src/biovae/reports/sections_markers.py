@@ -115,7 +115,7 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
         dots = ax.scatter(
             xx.ravel(),
             yy.ravel(),
-            s=10 + 140 * detect.ravel(),
+            s=dot_area(detect.ravel()),
             c=level.ravel(),
             cmap="Reds",
             vmin=0,
@@ -130,7 +130,31 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
         ax.set(xlim=(-0.7, len(genes) - 0.3), ylim=(len(groups) - 0.5, -0.5))
         ax.grid(False)
         fig.colorbar(dots, ax=ax, shrink=0.6, label="scaled mean")
+        _size_legend(ax)
 
-    # room for the group names beside the dots (about 0.09 inch per character)
-    width = min(18.0, 2.5 + 0.28 * len(genes) + 0.09 * max(len(n) for n in names))
-    return fg.render(draw, (width, 1.2 + 0.35 * len(groups)))
+    # room for the group names beside the dots (about 0.09 inch per character), and at least
+    # for the legend of dot sizes above them
+    width = min(18.0, max(5.5, 2.5 + 0.28 * len(genes) + 0.09 * max(len(n) for n in names)))
+    return fg.render(draw, (width, 1.2 + 0.35 * max(len(groups), 4)))
+
+
+def dot_area(detected: np.ndarray | float) -> np.ndarray | float:
+    """Marker area (points²) of a dot whose group has ``detected`` (0–1) records with a count."""
+    return 10 + 140 * detected
+
+
+def _size_legend(ax) -> None:
+    """What dot sizes mean, above the plot: the caption alone left the reader guessing."""
+    handles = [
+        ax.scatter([], [], s=dot_area(share), color=fg.MUTED, label=f"{share:.0%}")
+        for share in (0.25, 0.5, 0.75, 1.0)
+    ]
+    ax.legend(
+        handles=handles,
+        title="records with a count",
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=len(handles),
+        borderaxespad=0.2,
+        columnspacing=1.0,
+    )

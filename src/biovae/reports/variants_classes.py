@@ -3,14 +3,20 @@ two-Gaussian mixture, how many substitutions fall in each class, and how bimodal
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from biovae.applications.variants.classes import ScanClasses
+from biovae.applications.variants.classes import Mixture, ScanClasses
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 
 #: ΔBIC above which the indices count as clearly two groups (Kass & Raftery's "very strong").
 CLEAR = 10.0
+#: Ashman's D below which two Gaussians overlap too much to be two groups (Ashman et al. 1994):
+#: a narrow and a wide component with nearly one mean fit a heavy-tailed single population
+#: far better than one Gaussian (ΔBIC in the hundreds) without splitting it in two.
+SEPARATED = 2.0
 _COLOURS = {"tolerated": "#4a6fa5", "damaging": "#c0392b"}
 
 
@@ -24,7 +30,7 @@ def classes_section(result: ScanClasses) -> Section:
         (name, f"{mix.weights[k]:.2f}", f"{mix.means[k]:.2f}", f"{mix.sds[k]:.2f}")
         for k, name in enumerate(("tolerated", "damaging"))
     )
-    verdict = classes_verdict(counts, result.delta_bic)
+    verdict = classes_verdict(counts, result.delta_bic, mix)
     plot = figures.render(lambda fig: _histogram(fig, result), (8.0, 3.4))
     return Section(
         "classes",
@@ -58,8 +64,17 @@ def classes_section(result: ScanClasses) -> Section:
     )
 
 
-def classes_verdict(counts: dict[str, int], delta_bic: float) -> str:
-    """One sentence on whether the classes mean two groups of substitutions."""
+def ashman_d(mixture: Mixture) -> float:
+    """Ashman's D = √2 |μ₁ − μ₂| / √(σ₁² + σ₂²) of the two components (> 2: separated)."""
+    (m1, m2), (s1, s2) = mixture.means, mixture.sds
+    return math.sqrt(2.0) * abs(m2 - m1) / math.hypot(s1, s2)
+
+
+def classes_verdict(
+    counts: dict[str, int], delta_bic: float, mixture: Mixture | None = None
+) -> str:
+    """One sentence on whether the classes mean two groups of substitutions: ``delta_bic``
+    says two Gaussians fit better than one, ``mixture`` (when given) whether they are apart."""
     if not counts["damaging"] or not counts["tolerated"]:
         empty = "damaging" if not counts["damaging"] else "tolerated"
         return (
@@ -70,6 +85,13 @@ def classes_verdict(counts: dict[str, int], delta_bic: float) -> str:
         return (
             f"The indices are not clearly bimodal (ΔBIC {delta_bic:.1f} ≤ {CLEAR:.0f}): the "
             "classes split one population at a threshold; read them as a ranking."
+        )
+    if mixture is not None and (d := ashman_d(mixture)) < SEPARATED:
+        return (
+            f"Two Gaussians fit the indices better than one (ΔBIC {delta_bic:.0f}), but they "
+            f"overlap (means {mixture.means[0]:.2f} and {mixture.means[1]:.2f}, Ashman's D "
+            f"{d:.2f} < {SEPARATED:.0f}): they describe the shape of one population, not two "
+            "groups; read the classes as a ranking."
         )
     return f"The indices fall into two groups (ΔBIC {delta_bic:.0f} for two Gaussians over one)."
 

@@ -17,6 +17,7 @@ from biovae.applications.variants.card import family_card
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.model_card import card_section
+from biovae.reports.plots_data import POSITIONS_PER_ROW
 from biovae.reports.plots_variants import scan_heatmap
 
 #: How many substitutions the most-damaging / most-tolerated tables list.
@@ -88,8 +89,8 @@ def model_section(fitted: Any, mean_weights: bool = False) -> Section:
 
 def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
     positions = np.unique(np.asarray(cols["position"], dtype=int))
-    width = max(7.0, min(24.0, len(positions) / 10))
-    heat = scan_heatmap(cols, alphabet, (width, 4.2))
+    heat = scan_heatmap(cols, alphabet)
+    width = max(7.0, min(12.0, len(positions) / 10))  # the page's width: text stays legible
     profile = figures.render(lambda fig: _profile(fig, cols), (width, 2.6))
     ok = np.isfinite(np.asarray(cols["score"], dtype=float))
     if "wild_type" in cols and "letter" in cols:  # the wild-type letters are no substitution
@@ -100,7 +101,16 @@ def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
         "than the wild type under the model), blue ones more likely."
     )
     plots = (
-        Plot("scan-heatmap", heat, "Heatmap of Δ ELBO by position and letter"),
+        Plot(
+            "scan-heatmap",
+            heat,
+            "Heatmap of Δ ELBO by position and letter",
+            caption=(
+                "Rows: the letter substituted; columns: the focus record's residues at match "
+                f"positions, up to {POSITIONS_PER_ROW} per strip. White: as likely as the wild "
+                "type (the wild-type letter itself is 0); grey: not scored."
+            ),
+        ),
         Plot(
             "scan-profile",
             profile,

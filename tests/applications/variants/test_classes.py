@@ -174,3 +174,28 @@ def test_posterior_is_held_below_the_means_when_the_damaging_group_is_wider():
     grid = np.linspace(-10.0, 12.0, 500)
     assert np.all(np.diff(fit.posterior(grid)) >= -1e-15)
     assert fit.posterior(np.array([-10.0]))[0] < 0.5
+
+
+def test_report_verdict_does_not_call_one_heavy_tailed_population_two_groups():
+    """A narrow and a wide Gaussian around one mean (BLAT: 9.17 ± 1.24 and 8.75 ± 3.36) beat a
+    single Gaussian by ΔBIC 495, and the page read that as two groups of substitutions."""
+    pytest.importorskip("matplotlib")
+    from biovae.reports.variants_classes import ashman_d, classes_section
+
+    rng = np.random.default_rng(3)
+    one = np.where(rng.random(2000) < 0.5, rng.normal(9.0, 1.2, 2000), rng.normal(9.0, 3.4, 2000))
+    found = classes.classify_scan(-one, np.ones(2000, dtype=bool))
+    assert found.delta_bic > 10 and ashman_d(found.mixture) < 2
+    verdict = classes_section(found).verdict
+    assert "not two groups" in verdict and "fall into two groups" not in verdict
+
+    apart = classes.classify_scan(-_sample(2000, seed=4), np.ones(2000, dtype=bool))
+    assert ashman_d(apart.mixture) > 2  # means -1 and 4, sds 1 and 1.5: D = 3.9
+    assert "fall into two groups" in classes_section(apart).verdict
+
+
+def test_ashman_d_of_two_gaussians():
+    from biovae.reports.variants_classes import ashman_d
+
+    mix = classes.Mixture((0.5, 0.5), (0.0, 3.0), (1.0, 2.0), log_likelihood=0.0, n=10)
+    assert ashman_d(mix) == pytest.approx(math.sqrt(2) * 3 / math.sqrt(5))

@@ -1,0 +1,83 @@
+"""The report's shared figure plumbing: category colours a colour-blind reader can tell apart,
+and shortened names that keep different things apart."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from biovae.reports import figures as fg
+
+pytest.importorskip("matplotlib")
+
+#: Machado, Oliveira & Fernandes (2009) dichromacy simulation, severity 1, on linear RGB.
+DICHROMACY = {
+    "protanopia": [
+        [0.152286, 1.052583, -0.204868],
+        [0.114503, 0.786281, 0.099216],
+        [-0.003882, -0.048116, 1.051998],
+    ],
+    "deuteranopia": [
+        [0.367322, 0.860646, -0.227968],
+        [0.280085, 0.672501, 0.047413],
+        [-0.011820, 0.042940, 0.968881],
+    ],
+    "tritanopia": [
+        [1.255528, -0.076749, -0.178779],
+        [-0.078411, 0.930809, 0.147602],
+        [0.004733, 0.691367, 0.303900],
+    ],
+}
+#: sRGB (D65) linear RGB to XYZ.
+RGB_TO_XYZ = np.array(
+    [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+)
+WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def _linear(hex_colours: list[str]) -> np.ndarray:
+    from matplotlib.colors import to_rgb
+
+    c = np.array([to_rgb(h) for h in hex_colours])
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _lab(rgb_linear: np.ndarray) -> np.ndarray:
+    xyz = rgb_linear @ RGB_TO_XYZ.T / WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def _closest_pair(colours: list[str], vision: str) -> float:
+    """Smallest CIE76 ΔE between two of ``colours`` as seen with ``vision``."""
+    seen = np.clip(_linear(colours) @ np.array(DICHROMACY[vision]).T, 0.0, 1.0)
+    lab = _lab(seen)
+    return min(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(lab, 2))
+
+
+@pytest.mark.parametrize("vision", sorted(DICHROMACY))
+@pytest.mark.parametrize("n", range(2, 9))
+def test_category_colours_stay_apart_for_colour_blind_readers(n: int, vision: str) -> None:
+    """tab10's orange and green (categories 2 and 3) were ΔE 4.6 apart under protanopia."""
+    assert _closest_pair(fg.palette(n), vision) > 10.0
+
+
+def test_palette_gives_as_many_distinct_colours_as_asked() -> None:
+    for n in (1, 8, 9, 20, 30):
+        colours = fg.palette(n)
+        assert len(colours) == n and len(set(colours)) == n
+
+
+def test_shortened_ids_that_differ_stay_apart() -> None:
+    """Record ids of one study differ only between a long shared prefix and a shared suffix."""
+    ids = [f"ZellerG_2014.metaphlan_bugs_list.stool:CCIS{n}ST-4-0" for n in (1237, 1570, 9981)]
+    assert len({fg.shorten(i, 14) for i in ids}) == 1  # what the heatmap showed before
+    cut = fg.shorten_apart(ids, 14)
+    assert len(set(cut)) == 3 and all(len(c) <= 40 and "…" in c for c in cut)
+    assert fg.shorten_apart(["a", "b", "a"], 14) == ["a", "b", "a"]  # equal ids stay equal
+    assert fg.shorten_apart(["x" * 20 + "1", "x" * 20 + "2"], 14) == [
+        fg.shorten("x" * 20 + "1", 14),
+        fg.shorten("x" * 20 + "2", 14),
+    ]  # apart already: no wider than asked
