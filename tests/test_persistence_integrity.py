@@ -5,6 +5,7 @@ the file (and a command's exit status 2), never a traceback."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,12 @@ def test_weights_that_do_not_fit_the_saved_latent_size_are_refused(
 def test_loading_another_kind_as_pca_names_the_folder(folders):
     with pytest.raises(ConfigError, match=rf"^{folders['vae']} holds a 'vae' model, not a PCA"):
         PCA.load(folders["vae"])
+
+
+def test_a_damaged_given_config_names_the_folders_metadata_json(folders, tmp_path):
+    # the error said only "metadata.json: ...", not which model folder's
+    folder = copy(folders["vae"], tmp_path)
+    edit_metadata(folder, lambda m: m["given_config"]["model"].update(bogus=1))
+    where = str(folder / "metadata.json")
+    with pytest.raises(ModelFileError, match=re.escape(where) + r": unknown key .*bogus"):
+        load_model(folder)

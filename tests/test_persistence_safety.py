@@ -21,6 +21,9 @@ from biovae.applications.variants.config import (
     VariantsConfig,
 )
 from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.errors import ModelFileError
+from biovae.training.checkpoint import check_checkpoint_dir
+from tests.cli._run import run
 from tests.conftest import interrupt_when_made
 
 FILES = ("MODEL_CARD.md", "config.json", "metadata.json", "weights.safetensors")
@@ -141,7 +144,7 @@ def test_an_interrupt_after_the_new_folder_is_in_place_leaves_no_old_folder(
     import os
     import shutil
 
-    from biovae import persistence
+    from biovae.data import folders
 
     dst, src = tmp_path / "m", tmp_path / "new"
     for folder, text in ((dst, "old"), (src, "new")):
@@ -162,10 +165,10 @@ def test_an_interrupt_after_the_new_folder_is_in_place_leaves_no_old_folder(
             raise KeyboardInterrupt
         real_rmtree(path, **kw)
 
-    monkeypatch.setattr(persistence.os, "replace", replace)
-    monkeypatch.setattr(persistence.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(folders.os, "replace", replace)
+    monkeypatch.setattr(folders.shutil, "rmtree", rmtree)
     with pytest.raises(KeyboardInterrupt):
-        persistence.replace_dir(src, dst)
+        folders.replace_dir(src, dst)
     assert (dst / "f").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
@@ -191,3 +194,82 @@ def test_a_write_error_of_safetensors_is_the_oserror_it_is(tmp_path, monkeypatch
     with pytest.raises(OSError) as info:
         persistence.write_weights(tmp_path / "w.safetensors", {"a": torch.zeros(2)})
     assert info.value.errno == 27 and not isinstance(info.value, SafetensorError)
+
+
+def test_a_folder_named_like_a_model_file_is_refused_not_deleted(saver, tmp_path):
+    # the old folder was deleted whole, and the user's files in 'config.json/' with it
+    out = tmp_path / "m"
+    saver(out)
+    (out / "config.json").unlink()
+    (out / "config.json").mkdir()
+    (out / "config.json" / "notes.txt").write_text("mine")
+    with pytest.raises(ModelFileError, match=r"m holds 'config.json/', which is not part of"):
+        saver(out)
+    assert (out / "config.json" / "notes.txt").read_text() == "mine"
+    (tmp_path / "ckpt" / "state.json").mkdir(parents=True)
+    with pytest.raises(ModelFileError, match=r"holds 'state.json/', which checkpointing would"):
+        check_checkpoint_dir(tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize("out", ["../link", ".", "../work"])
+def test_a_link_to_nothing_or_the_current_folder_is_refused_before_training(
+    tmp_path, monkeypatch, capsys, out
+):
+    # a link to nothing: trained, then "work/.link.tmp-…: not a directory"; the current folder
+    # as '.': trained, then a ValueError traceback; by its name: saved, the shell left in a
+    # deleted folder
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(40, 5)))
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    rc, _, err = run(capsys, "fit", "../x.npy", "--out", out, "--epochs", "1", "--latent", "2")
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err  # before 'read 40 records'
+    assert "is a link to" in err or "is the current folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "work", "x.npy"]
+    assert list((tmp_path / "work").iterdir()) == []
+    with pytest.raises(ModelFileError, match=r"(is a link to|is the current folder)"):
+        check_checkpoint_dir(Path(out))
+
+
+def test_the_files_reach_the_disk_before_the_folder_takes_the_old_ones_place(
+    saver, tmp_path, monkeypatch
+):
+    # nothing was flushed: a machine crash soon after a refit could find the new folder's files
+    # empty, the old model already deleted
+    real_fsync, real_replace, synced, unsynced = os.fsync, os.replace, set(), []
+
+    def fsync(fd):
+        real_fsync(fd)
+        synced.add(os.fstat(fd).st_ino)
+
+    def replace(src, dst):
+        if Path(src).name.startswith(".m.tmp-"):  # the new folder taking its place
+            unsynced.append({p.stat().st_ino for p in (Path(src), *Path(src).iterdir())} - synced)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    saver(tmp_path / "m")
+    saver(tmp_path / "m")
+    assert unsynced == [set(), set()]
+
+
+def test_a_save_overtaken_by_another_runs_says_so_and_keeps_that_runs_folder(
+    saver, tmp_path, monkeypatch
+):
+    # it said ".m.tmp-…: directory not empty; check the path and its permissions"
+    saver(tmp_path / "m")
+    real = os.replace
+
+    def replace(src, dst):
+        if Path(src).name.startswith(".m.tmp-"):  # another run's folder lands first
+            (tmp_path / "m").mkdir()
+            (tmp_path / "m" / "config.json").write_text("theirs")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ModelFileError, match=r"m was written by another run while this one"):
+        saver(tmp_path / "m")
+    monkeypatch.undo()
+    assert contents(tmp_path / "m") == {"config.json": b"theirs"}
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]

@@ -3,8 +3,8 @@ the model card ``MODEL_CARD.md`` (what the model is for and its limits, for peop
 never reads it).
 
 Loading reads JSON and raw tensors only; nothing is ever unpickled. Writing is atomic: the
-folder is assembled under a temporary name and renamed into place (:func:`write_dir`, also used
-for variants models and training checkpoints).
+folder is assembled under a temporary name and renamed into place
+(:func:`biovae.data.folders.write_dir`, also used for variants models and training checkpoints).
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import hashlib
 import json
 import os
 import re
-import secrets
-import shutil
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from biovae._version import __version__
 from biovae.config import FitConfig, from_dict, to_dict
 from biovae.config_io import json_object
 from biovae.data.card import MODEL_CARD, Card, markdown
+from biovae.data.folders import foreign_entries, place_problem, write_dir
 from biovae.errors import ConfigError, ModelFileError
 from biovae.models.schema import DataSchema
 from biovae.rebuild import rebuilt
@@ -126,112 +124,22 @@ def digest(data: bytes) -> str:
 
 def check_model_out(out: Path) -> Path:
     """``out`` may be written: it does not exist, is an empty folder, or holds a model's files
-    and nothing else (a folder with other files in it is never replaced wholesale)."""
+    and nothing else (a folder with other files in it is never replaced wholesale); nor is it
+    a link to nothing or the current folder (:func:`biovae.data.folders.place_problem`)."""
+    problem = place_problem(out)
+    if problem:
+        raise ModelFileError(f"{out} {problem}")
     if not out.exists():
         return out
     if not out.is_dir():
         raise ModelFileError(f"{out} is a file, not a model folder; choose another --out path")
-    others = sorted(p.name for p in out.iterdir() if p.name not in MODEL_FILES)
+    others = foreign_entries(out, MODEL_FILES)
     if others:
         raise ModelFileError(
             f"{out} holds {others[0]!r}, which is not part of a biovae model; saving would delete "
             "it: choose another --out path (or an empty folder)"
         )
     return out
-
-
-def write_dir(out: Path, write: Callable[[Path], None], names: Collection[str]) -> None:
-    """Write folder ``out`` atomically: ``write`` fills a new temporary sibling folder, whose
-    files get the modes ``open`` gives (the umask's), and that folder then takes ``out``'s place.
-
-    ``out`` may be a symbolic link to a folder: the folder it points to is replaced.
-    ``names``: the files ``write`` may create; leftovers of an earlier save of ``out`` that was
-    killed (temporary or old folders holding nothing but such files) are removed first.
-    """
-    if out.is_symlink() and out.is_dir():  # a link to a model folder: write that folder (and
-        out = out.resolve()  # keep the link), rather than put a folder in the link's place
-    remove_leftovers(out, names)
-    # Named before it exists, so that an interrupt at any instant after the mkdir finds it to
-    # delete (a colliding folder of a user's is deleted only if it looks like such a leftover).
-    tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
-    made = False
-    try:
-        tmp.mkdir()  # mode 0o777 less the umask, as for any folder
-        made = True
-        write(tmp)
-        share_like(tmp)
-        replace_dir(tmp, out)
-    finally:
-        if made or only_files(tmp, names):
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Put folder ``src`` in the place of ``dst`` (which may not exist). Whatever happens, an
-    error or an interrupt between the two renames included, ``dst`` then holds either the old
-    folder or the new one; the old one is deleted only once the new one is in place."""
-    old = dst.with_name(f".{dst.name}.old-{secrets.token_hex(4)}")  # never a user's folder
-    try:
-        if dst.exists():
-            os.replace(dst, old)
-        os.replace(src, dst)
-    finally:  # an interrupt may land anywhere here, even after both renames
-        if old.exists() and not dst.exists():
-            os.replace(old, dst)  # the new folder never arrived: the old one goes back
-        elif old.exists():
-            _remove_dir(old)
-
-
-def _remove_dir(path: Path) -> None:
-    """``shutil.rmtree`` that a Ctrl-C or SIGTERM in the middle does not leave half done."""
-    try:
-        shutil.rmtree(path, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-
-
-def remove_leftovers(out: Path, names: Collection[str]) -> None:
-    """Delete the temporary and old folders that a killed :func:`write_dir` of ``out`` left
-    beside it, but only those holding nothing except files named in ``names``: a folder with
-    anything else in it is a user's and is kept."""
-    pattern = re.compile(re.escape(f".{out.name}.") + r"(tmp|old)-[0-9a-f]{8}")
-    if not out.parent.is_dir():
-        return
-    now = time.time()
-    for folder in out.parent.iterdir():
-        if not pattern.fullmatch(folder.name) or not only_files(folder, names):
-            continue
-        try:  # untouched for a while: not the folder of a save still running in parallel
-            stale = now - max(p.stat().st_mtime for p in (folder, *folder.iterdir())) > LEFTOVER_AGE
-        except OSError:
-            continue
-        if stale:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-#: seconds without a change after which a temporary or old folder counts as left over
-LEFTOVER_AGE = 600.0
-
-
-def only_files(folder: Path, names: Collection[str]) -> bool:
-    """``folder`` is a real folder (not a link) whose entries are all files named in ``names``."""
-    if folder.is_symlink() or not folder.is_dir():
-        return False
-    try:
-        return all(p.name in names and p.is_file() and not p.is_symlink() for p in folder.iterdir())
-    except OSError:
-        return False
-
-
-def share_like(folder: Path) -> None:
-    """Give the files in ``folder`` the modes ``open`` would (0o666 less the umask, read off
-    the folder's own mode, which ``mkdir`` set from it): safetensors writes its files 0o600,
-    and a refit would otherwise turn a shared model private."""
-    mode = folder.stat().st_mode & 0o666
-    for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink():
-            os.chmod(path, mode)
 
 
 def _jsonable(value: Any) -> Any:
@@ -351,7 +259,8 @@ def given_config(saved: SavedModel) -> FitConfig:
     try:
         return from_dict(FitConfig, given, "given_config")
     except ConfigError as exc:
-        raise ModelFileError(f"metadata.json: {exc}; refit the model") from exc
+        where = saved.folder / METADATA if saved.folder else METADATA
+        raise ModelFileError(f"{where}: {exc}; refit the model") from exc
 
 
 def read_json(path: Path) -> dict[str, Any]:

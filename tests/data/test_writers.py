@@ -173,3 +173,20 @@ def test_a_wide_table_is_written_from_one_block_per_dtype(tmp_path, monkeypatch)
     assert blocks == [2]  # the ids, and the integers
     back = pd.read_csv(path, sep="\t", index_col=0)
     assert back.shape == (3, 500) and back.loc["c", "g499"] == x[2, 499]
+
+
+@pytest.mark.parametrize("how", ["atomic_open", "atomic_write"])
+def test_an_output_that_is_a_link_writes_the_file_it_points_to_and_keeps_the_link(tmp_path, how):
+    # the link was renamed over: a new file in its place, the file it pointed to left stale
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "z.csv").write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to("runs/z.csv")
+    if how == "atomic_open":
+        with atomic_open(link) as fh:
+            fh.write("new\n")
+    else:
+        atomic_write(link, lambda tmp: tmp.write_text("new\n"))
+    assert link.is_symlink() and (runs / "z.csv").read_text() == "new\n"
+    assert leftovers(tmp_path) == leftovers(runs) == []

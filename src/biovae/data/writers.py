@@ -37,7 +37,8 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     Parameters
     ----------
     path
-        Final location; missing parent folders are created.
+        Final location (a link: the file it points to is written, the link kept); missing
+        parent folders are created.
     write_fn
         Writes the complete file at the path it is given.
 
@@ -46,20 +47,20 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     Path
         ``path``.
     """
-    path = _file_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
+    target = _file_target(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(target)
     try:
         write_fn(tmp)
         if not tmp.is_file():
             raise DataError(f"{path}: the writer produced no file; nothing was written")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    return path
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -112,11 +113,14 @@ def json_safe(obj: object) -> object:
 
 
 def _file_target(path: str | os.PathLike) -> Path:
-    """``path``, refused when it is an existing folder (a file cannot replace it)."""
+    """The file to replace for ``path``: ``path`` itself, or the file a link at ``path`` points
+    to (written, the link kept, as for folders: :func:`biovae.data.folders.write_dir`; renamed
+    over, the link would be lost and its file left stale); refused when it is an existing
+    folder (a file cannot replace it)."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"cannot write {path}: it is an existing folder; give a file name")
-    return path
+    return path.resolve() if path.is_symlink() else path
 
 
 class _TempTarget:
@@ -125,7 +129,7 @@ class _TempTarget:
 
     def __init__(self, path: Path) -> None:
         self.path = _file_target(path)
-        self.tmp = temp_path(path)
+        self.tmp = temp_path(self.path)
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,9 @@ from torch import nn
 
 from biovae._version import __version__
 from biovae.config import TrainConfig
+from biovae.data.folders import foreign_entries, only_files, place_problem, write_dir
 from biovae.errors import ConfigError, ModelFileError
-from biovae.persistence import only_files, write_dir, write_weights
+from biovae.persistence import write_weights
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
@@ -160,12 +161,16 @@ def check_checkpoint_args(path: Path | None, resume: bool, every: int) -> None:
 
 def check_checkpoint_dir(path: Path) -> None:
     """``path`` may hold checkpoints: it does not exist, is empty, or holds an earlier
-    checkpoint and nothing else (saving replaces the folder)."""
+    checkpoint and nothing else (saving replaces the folder); nor is it a link to nothing or
+    the current folder (:func:`biovae.data.folders.place_problem`)."""
+    problem = place_problem(path)
+    if problem:
+        raise ModelFileError(f"checkpoint folder {path} {problem}")
     if not path.exists():
         return
     if not path.is_dir():
         raise ModelFileError(f"checkpoint folder {path} is a file; choose another folder")
-    others = sorted(p.name for p in path.iterdir() if p.name not in (TENSORS, SCALARS))
+    others = foreign_entries(path, (TENSORS, SCALARS))
     if others:
         raise ModelFileError(
             f"checkpoint folder {path} holds {others[0]!r}, which checkpointing would delete; "

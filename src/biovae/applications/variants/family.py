@@ -31,6 +31,7 @@ from biovae.data import sequences
 from biovae.data.card import MODEL_CARD, markdown
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
+from biovae.data.folders import write_dir
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
     FORMAT_VERSION,
@@ -40,7 +41,6 @@ from biovae.persistence import (
     checked_weights,
     digest,
     read_json,
-    write_dir,
     write_weights,
 )
 from biovae.rebuild import rebuilt
