@@ -324,6 +324,12 @@ def test_settings_of_a_wrong_type_are_one_line_errors():
     assert de.DESettings(n_samples=np.int64(300), delta=1).n_samples == 300
 
 
+def test_too_few_draws_names_the_command_line_flag():
+    # `biovae de --samples 1` said "n_samples must be at least 2": no --samples in it
+    with pytest.raises(ConfigError, match=r"n_samples \(CLI --samples\) must be at least 2, got 1"):
+        de.DESettings(n_samples=1)
+
+
 def test_data_left_on_disk_give_the_in_memory_table(tmp_path):
     pytest.importorskip("anndata")
     from biovae.data.readers import read_dataset

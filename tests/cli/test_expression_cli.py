@@ -109,3 +109,22 @@ def test_an_h5ad_output_keeps_the_obs_and_var_of_an_h5ad_input(fitted, tmp_path,
     pd.testing.assert_frame_equal(got.var, adata.var)
     pd.testing.assert_frame_equal(got.obs[list(adata.obs.columns)], adata.obs)
     assert list(got.obs["donor"]) == ["d1"] * adata.n_obs  # added by --obs
+
+
+def test_every_help_example_runs_on_the_cellbench_fixture(fitted, tmp_path, capsys):
+    """An example asked for `--reference-batch 10x`, a level no shipped data set has: copied
+    onto CellBench (batches celseq2 and dropseq) it failed."""
+    import shlex
+
+    from biovae.cli.parser import build_parser
+
+    folder, data = fitted
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    lines = sub.choices["expression"].epilog.splitlines()[1:]
+    swap = {"model": str(folder / "nb"), "counts.h5ad": str(data)}
+    for line in lines:
+        argv = [swap.get(word, word) for word in shlex.split(line)[1:]]
+        argv[argv.index("--out") + 1] = str(tmp_path / argv[argv.index("--out") + 1])
+        rc, _, err = run(capsys, *argv)
+        assert rc == 0, f"{line}: {err}"
+    assert len(lines) == 2 and len(list(tmp_path.iterdir())) == 2

@@ -421,3 +421,18 @@ def test_a_damaged_gzip_mutations_table_is_one_line(model_dir, tmp_path, capsys,
     rc, stdout, err = run(capsys, "variants", "score", model_dir, "--mutations", path, "--out", out)
     assert rc == 2 and stdout == "" and not out.exists() and len(err.strip().splitlines()) == 1
     assert re.search(r"m\.csv\.gz: could not read the mutations table \(Error -3 .*gzip -t", err)
+
+
+def test_score_quiet_drops_the_notes_not_the_rho_asked_for(model_dir, tmp_path, capsys):
+    # score alone of the variants actions took no --quiet: 'unrecognized arguments', status 2
+    table = pd.DataFrame({"mutant": ["V29A", "V29V", "K30A:K32R", "H24A"], "f": [1, 0, 2, 3]})
+    table.to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    args = ["--mutations", tmp_path / "m.csv", "--out", out, "--samples", "2"]
+    rc, stdout, err = run(capsys, "variants", "score", model_dir, *args, "--fitness-column", "f")
+    assert rc == 0 and "1 of 4 mutants could not be scored" in err
+    rc, stdout, err = run(
+        capsys, "variants", "score", model_dir, *args, "--fitness-column", "f", "--quiet"
+    )
+    assert rc == 0 and stdout.strip() == str(out) and err.startswith("Spearman ρ")
+    assert "could not be scored" not in err and len(pd.read_csv(out)) == 4

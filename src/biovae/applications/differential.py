@@ -102,7 +102,10 @@ class DESettings:
         _check(self.bayes_factor > 0, f"bayes_factor must be > 0, got {self.bayes_factor}")
         _check(self.delta >= 0, f"delta must be ≥ 0 (log2 fold change), got {self.delta}")
         _check(0 < self.fdr < 1, f"fdr must be in (0, 1), got {self.fdr}")
-        _check(self.n_samples >= 2, f"n_samples must be at least 2, got {self.n_samples}")
+        _check(
+            self.n_samples >= 2,
+            f"n_samples (CLI --samples) must be at least 2, got {self.n_samples}",
+        )
         _check(given is None or given >= 0, f"pseudocount must be ≥ 0, got {given}")
         at_least = self.threshold_counts >= 0
         _check(at_least, f"threshold_counts must be ≥ 0, got {self.threshold_counts}")

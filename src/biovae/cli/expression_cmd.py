@@ -26,7 +26,7 @@ def add_parser(sub, make) -> None:
         "Denoised expression of DATA (counts per --library-size at the posterior mean), "
         "optionally batch-corrected (every cell decoded as if from --reference-batch).",
         "  biovae expression model counts.h5ad --out denoised.h5ad\n"
-        "  biovae expression model counts.h5ad --reference-batch 10x --out corrected.csv.gz\n",
+        "  biovae expression model counts.h5ad --reference-batch dropseq --out corrected.csv.gz\n",
     )
     p.add_argument("model", metavar="MODEL", help="a fitted count model (nb, zinb or poisson)")
     p.add_argument("data", metavar="DATA")

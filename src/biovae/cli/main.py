@@ -89,15 +89,21 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         rank = os.environ.get("RANK") if own else None
         where = f" (rank {rank})" if rank and _world() > 1 else ""
-        print(f"biovae {args.command}{where}: error: {_error_text(exc)}", file=sys.stderr)
+        print(f"{_prog(args)}{where}: error: {_error_text(exc)}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:
         if not _out_of_memory(exc):
             raise
-        print(f"biovae {args.command}: error: {_memory_text(exc)}", file=sys.stderr)
+        print(f"{_prog(args)}: error: {_memory_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         return _stopped(exc)
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """The command as typed, ``biovae fit`` or ``biovae variants score``: what argparse's own
+    errors of that command start with."""
+    return " ".join(["biovae", args.command, *filter(None, [getattr(args, "action", None)])])
 
 
 def _out_of_memory(exc: BaseException) -> bool:

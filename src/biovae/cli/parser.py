@@ -13,6 +13,7 @@ from biovae.cli import (
     structure_cmds,
     variants_cmds,
 )
+from biovae.cli.argparser import Parser
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -55,7 +56,7 @@ EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(  # and so is every subcommand's parser: see biovae.cli.argparser
         prog="biovae",
         description="Variational autoencoders for biological data.",
         epilog=EPILOG,
@@ -85,19 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     expression_cmd.add_parser(sub, _sub)
     structure_cmds.add_parser(sub)
     variants_cmds.add_parser(sub)
-    _no_abbreviations(p)
     return p
-
-
-def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
-    """Flags must be spelled in full, in every command: argparse otherwise takes a prefix, so
-    ``biovae fit --iwae 5`` silently set ``--iwae-samples`` (score's ``--iwae`` is another
-    thing), and a flag added later could change what an old abbreviation means."""
-    parser.allow_abbrev = False
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                _no_abbreviations(child)
 
 
 def _sub(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:

@@ -155,7 +155,6 @@ def add_parser(sub) -> None:
     )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
-    scan.add_argument("--quiet", action="store_true", help="no notes on stderr")
     scan.add_argument("--heatmap", metavar="PNG", help="also draw the scan as a heatmap")
     scan.add_argument(
         "--report",
@@ -171,6 +170,7 @@ def add_parser(sub) -> None:
         "the full single-mutant scan (scored first; it takes as long as 'scan')",
     )
     for action in (score, scan):
+        action.add_argument("--quiet", action="store_true", help="no notes on stderr")
         action.add_argument(
             "--uncertain-fraction",
             type=float,
@@ -312,7 +312,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         copied = given.to_numpy(dtype=object) if odd else fitness
         cols[name if name not in cols and name != "mutant" else f"{name}_measured"] = copied
     write_table(out, mutant, cols, id_name="mutant")
-    _print_unmapped(mutant, cols["status"], cols["reason"])
+    if not args.quiet:  # the Spearman ρ that --fitness-column asks for is printed anyway
+        _print_unmapped(mutant, cols["status"], cols["reason"])
     print(out)
     return 0
 

@@ -34,8 +34,7 @@ def add_design_parser(actions) -> None:
     p.add_argument(
         "--positions",
         metavar="LIST",
-        help="residue numbers to mutate, e.g. 40-60,72 (ranges: their match columns); a list "
-        "starting with a negative number after '=': --positions=-5--1",
+        help="residue numbers to mutate, e.g. 40-60,72 or -5--1 (ranges: their match columns)",
     )
     p.add_argument(
         "--fasta",

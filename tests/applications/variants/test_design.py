@@ -73,6 +73,16 @@ def test_bad_design_settings(fitted):
 
 
 @pytest.mark.parametrize(
+    "field, flag",
+    [("n_mutations", "-k"), ("beam", "--beam"), ("pool", "--pool"), ("n_samples", "--samples")],
+)
+def test_a_count_below_one_names_its_command_line_flag(field, flag):
+    # `biovae variants design -k 0` said "design n mutations must be >= 1": no -k in it
+    with pytest.raises(ConfigError, match=rf"must be >= 1 \(CLI {flag}\), got 0$"):
+        DesignSettings(**{field: 0})
+
+
+@pytest.mark.parametrize(
     "field, value, message",
     [
         ("n_mutations", 2.0, "n_mutations must be an integer"),

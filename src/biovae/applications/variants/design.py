@@ -43,6 +43,10 @@ OLD_MODEL = (
 )
 
 
+#: the ``biovae variants design`` flag of each count setting, named in its error
+_FLAGS = {"n_mutations": "-k", "beam": "--beam", "pool": "--pool", "n_samples": "--samples"}
+
+
 @dataclass(frozen=True)
 class DesignSettings:
     """Number of mutations per design, beam width, pool of single substitutions, allowed
@@ -58,9 +62,12 @@ class DesignSettings:
     def __post_init__(self) -> None:
         # beam=5.5 or n_samples=2.0 failed with a traceback after the singles were scored
         typed(self, "DesignSettings")
-        for name in ("n_mutations", "beam", "pool", "n_samples"):
+        for name, flag in _FLAGS.items():
             if getattr(self, name) < 1:
-                raise ConfigError(f"design {name.replace('_', ' ')} must be >= 1")
+                raise ConfigError(
+                    f"design {name.replace('_', ' ')} must be >= 1 (CLI {flag}), "
+                    f"got {getattr(self, name)}"
+                )
         if not 0 <= self.seed < 2**63:  # numpy's and torch's generators take no other
             raise ConfigError(f"design seed (--seed) must be in 0 .. 2**63 - 1, not {self.seed}")
 
