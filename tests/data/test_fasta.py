@@ -245,3 +245,13 @@ def test_a_damaged_gzip_fasta_is_a_one_line_error(fixtures_dir, tmp_path, capsys
         rc, stdout, err = run(capsys, *command, "--out", out)
         assert rc == 2 and stdout == "" and not out.exists()
         assert len(err.strip().splitlines()) == 1 and "could not read the sequence file" in err
+
+
+def test_a_soft_masked_focus_is_told_to_be_upper_cased_not_told_of_gaps(write):
+    # DNA soft-masking (a repeat in lower case) in the focus alone made its columns inserts
+    path = write("soft.afa", ">a\nACgtACGT\n>b\nACGTACGT\n")
+    with pytest.raises(DataError) as info:
+        read_dataset(path)
+    assert "record 'b' has upper-case 'G' at column 3" in str(info.value)
+    assert "soft-masking" in str(info.value) and "upper-case it" in str(info.value)
+    assert "'.' marks gaps" not in str(info.value)

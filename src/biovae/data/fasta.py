@@ -295,10 +295,15 @@ def _refuse_upper_case_inserts(
         return
     row = int(np.argmax(upper.any(axis=1)))
     col = int(np.flatnonzero(insert)[np.argmax(upper[row])])
+    fix = (
+        "if '.' marks gaps, write them as '-'"
+        if raw[0, col] == ord(".")  # a soft-masked focus (DNA repeats) is lower case instead
+        else "if the focus's lower case is soft-masking (e.g. repeats in DNA), upper-case it"
+    )
     raise DataError(
         f"{source}: record '{ids[row]}' has upper-case {chr(raw[row, col])!r} at column "
         f"{col + 1}, an insert column of the focus '{ids[0]}' ('.' or lower case there), which "
-        "A2M would drop; if '.' marks gaps, write them as '-' (A2M inserts are lower case or '.')"
+        f"A2M would drop; {fix} (A2M inserts are lower case or '.')"
     )
 
 

@@ -70,11 +70,13 @@ def detect_alphabet(raw: np.ndarray) -> str:
 
     Nucleotides when at least 90 % of the non-gap characters are A, C, G, T, U or N, or when
     every letter is an IUPAC nucleotide code and at least half are A/C/G/T/U/N (so DNA with
-    ambiguity codes such as N or R is reported as such rather than read as protein). RNA when
-    U occurs and T does not. Everything else is protein.
+    ambiguity codes such as N or R is reported as such rather than read as protein). X is not
+    counted: an unknown amino acid and a masked base alike (RepeatMasker ``-x``), it says
+    nothing of the kind (DNA with masked records was read as protein). RNA when U occurs and T
+    does not. Everything else is protein.
     """
     counts = np.bincount(raw.ravel(), minlength=256)
-    letters = counts.sum() - counts[ord("-")] - counts[ord(".")]
+    letters = counts.sum() - counts[ord("-")] - counts[ord(".")] - counts[ord("X")]
     if letters == 0:
         return PROTEIN
     nucleotide = sum(int(counts[ord(c)]) for c in "ACGTUN")

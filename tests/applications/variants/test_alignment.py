@@ -273,3 +273,26 @@ def test_a_focus_range_dropped_for_a_gap_in_a_match_column_warns(tmp_path, name)
     with pytest.warns(UserWarning, match=r"gap in 1 of its 10 match columns.*range 10-20"):
         aln = read_alignment(write(tmp_path, name, text), max_gap_fraction=1.0)
     assert aln.positions == tuple(range(1, 11))
+
+
+def test_a_focus_with_an_ambiguity_code_names_the_letter_and_its_column(tmp_path):
+    # DNA A2M: the focus's insert 'n' is no match column; its 'N' at column 5 is
+    text = ">f/1-7\nACnGNTA\n>s1\nACaGCTA\n>s2\nAC.GCTT\n"
+    with pytest.raises(DataError, match=r"'ACGT-' in its match columns \('N' at column 5\)"):
+        read_alignment(write(tmp_path, "n.a2m", text))
+    # all lower case (as MAFFT writes DNA): every column a match column, the letter as written
+    with pytest.raises(DataError, match=r"\('r' at column 3\)"):
+        read_alignment(write(tmp_path, "r.fasta", ">f\nacrt\n>s1\nacgt\n>s2\nacga\n"))
+
+
+def test_a_dna_family_with_x_masked_records_is_dna_not_protein(tmp_path):
+    # three of six records masked with X (RepeatMasker -x): 1/3 of the letters; read as
+    # protein, the scan listed 20 amino acids at each base
+    masked = "XXXXCGTAXXXX"
+    rows = ["ACGTACGTACGT", "ACGAACGTACGT", "ACGTACCTACGA", masked, masked, masked]
+    path = write(tmp_path, "x.fasta", "".join(f">r{i}\n{s}\n" for i, s in enumerate(rows)))
+    aln = read_alignment(path)
+    assert aln.alphabet == "ACGT-" and aln.n_invalid == 3 and len(aln) == 3
+    # X says nothing of a protein family either: still protein
+    protein = ">p\nMKLVWEAKLVWEMKLV\n>q\nMKLVWEXXXXXXXXXX\n"
+    assert read_alignment(write(tmp_path, "p.fasta", protein)).alphabet.startswith("ACDEF")

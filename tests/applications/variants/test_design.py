@@ -68,6 +68,9 @@ def test_designs_carry_exactly_their_mutations_and_repeat_for_a_seed(fitted):
 def test_bad_design_settings(fitted):
     with pytest.raises(ConfigError, match="residue 5 is not a match column"):
         design(fitted, DesignSettings(positions=(5, 30)))
+    # residue 56 lies between match columns 55 and 57: an insert of the focus, named so
+    with pytest.raises(ConfigError, match=r"56 is an insert residue .*\(match columns 29–283\)"):
+        design(fitted, DesignSettings(positions=(56, 30)))
     with pytest.raises(ConfigError, match="n mutations must be >= 1"):
         DesignSettings(n_mutations=0)
 
@@ -127,7 +130,7 @@ def test_bad_positions_write_nothing(fitted, tmp_path, capsys):
     bad = (
         ("4O-45", "expected residue numbers"),
         ("1-3", "no match column"),
-        ("56", "56 is not"),
+        ("56", "56 is an insert residue"),  # between match columns 55 and 57
         ("45-40", "write 40-45"),  # a reversed range, not "no match column there"
     )
     for positions, message in bad:

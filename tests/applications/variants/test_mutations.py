@@ -57,3 +57,32 @@ def test_a_stop_or_a_deletion_is_named_not_called_malformed():
     assert "K11* is a stop" in m.reasons[0] and "K11- is a deletion" in m.reasons[1]
     assert "K11* is a stop" in m.reasons[2] and "M10- is a deletion" in m.reasons[3]
     assert not any("malformed" in r for r in m.reasons)
+
+
+def test_a_residue_between_match_columns_is_named_an_insert():
+    m = mutations.map_mutants(["A13G", "M9A", "L16A"], FOCUS, ALPHABET, POSITIONS)
+    assert not m.ok.any()
+    assert "13 is an insert residue" in m.reasons[0] and "not a match column" in m.reasons[0]
+    assert all("insert" not in r and "outside the model" in r for r in m.reasons[1:])
+
+
+RNA_FOCUS = np.array(["ACGU-".index(c) for c in "UGCA"], dtype=np.uint8)
+DNA_FOCUS = np.array(["ACGT-".index(c) for c in "TGCA"], dtype=np.uint8)
+
+
+def test_t_on_an_rna_model_and_u_on_a_dna_model_name_the_mutant_respelled():
+    rna = mutations.map_mutants(
+        ["T1G", "G2T", "T1G:A4T", "U1G:A4U", "T3G"], RNA_FOCUS, "ACGU-", (1, 2, 3, 4)
+    )
+    assert rna.ok.tolist() == [False, False, False, True, False]
+    assert rna.reasons[0].endswith("the model is RNA: write U for T (U1G)")
+    assert "letter T in G2T" in rna.reasons[1] and rna.reasons[1].endswith("(G2U)")
+    assert rna.reasons[2].endswith("write U for T (U1G:A4U)")
+    # T where the focus has C: no respelling fits, the focus's letter is named instead
+    assert rna.reasons[4].endswith("not in the alphabet ACGU (the focus has C there)")
+    dna = mutations.map_mutants(["U1G", "A4U", "M1A"], DNA_FOCUS, "ACGT-", (1, 2, 3, 4))
+    assert not dna.ok.any()
+    assert dna.reasons[0].endswith("the model is DNA: write T for U (T1G)")
+    assert dna.reasons[1].endswith("write T for U (A4T)")
+    assert "letter M at 1 is not in the alphabet ACGT" in dna.reasons[2]  # a protein mutant
+    assert dna.reasons[2].endswith("(the focus has T there)")

@@ -145,11 +145,11 @@ def _from_records(
 def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Alignment:
     wanted_focus = records.ids[0] if focus is None else focus
     if str(ds.ids[0]) != wanted_focus and _RANGE.sub("", str(ds.ids[0])) != wanted_focus:
-        chosen = records if focus is None else focus_first(records, focus, ds.source)
+        row = (records if focus is None else focus_first(records, focus, ds.source)).seqs[0]
         raise DataError(
             f"{ds.source}: the focus sequence '{wanted_focus}' has letters outside the alphabet "
-            f"'{ds.alphabet}' in its match columns; "
-            + _focus_fix(ds.alphabet, chosen.seqs[0], alphabet)
+            f"'{ds.alphabet}' in its match columns ({_first_foreign(row, ds.alphabet)}); "
+            + _focus_fix(ds.alphabet, row, alphabet)
         )
     codes = np.asarray(ds.x, dtype=np.uint8)
     gappy = (codes == ds.alphabet.index("-")).mean(1) > max_gap_fraction
@@ -164,6 +164,17 @@ def _finish(ds, records: FastaRecords, focus, max_gap_fraction, alphabet) -> Ali
         n_invalid=len(records.ids) - len(ds),
         n_gappy=int(gappy.sum()),
     )
+
+
+def _first_foreign(row: str, letters: str) -> str:
+    """Where the focus row (as in the file) first holds a match-column letter outside
+    ``letters``, e.g. "'N' at column 2": lower case is an insert when the row has upper case
+    (A2M), a match column when the whole row is lower case (read upper-cased)."""
+    inserts = any(c.isupper() for c in row)
+    for column, c in enumerate(row, start=1):
+        if c not in ".-" and not (inserts and c.islower()) and c.upper() not in letters:
+            return f"{c!r} at column {column}"
+    return "a letter outside it"  # cannot happen for a row read_fasta dropped
 
 
 def _focus_fix(letters: str, focus_seq: str, alphabet: str | None) -> str:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from biovae.applications.variants.family import Family
-from biovae.applications.variants.mutations import parse, single_mutant_scan
+from biovae.applications.variants.mutations import not_a_column, parse, single_mutant_scan
 from biovae.config_io import typed
 from biovae.errors import ConfigError
 
@@ -106,7 +106,7 @@ def _singles(family: Family, positions: tuple[int, ...] | None, n_mutations: int
     unknown = sorted(allowed - set(family.positions))
     if unknown:
         raise ConfigError(
-            f"residue {unknown[0]} is not a match column of the model's focus "
+            f"{not_a_column(unknown[0], family.positions)} "
             f"(match columns {family.positions[0]}–{family.positions[-1]})"
         )
     gaps = {p for p, a in zip(family.positions, family.focus_sequence) if a == "-"}

@@ -10,9 +10,12 @@ silently.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+
+from biovae.data import sequences
 
 #: a stop ``*`` or deletion ``-`` as the new letter parses, so its reason says what it is
 _SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*-])$")
@@ -72,12 +75,14 @@ def apply(
     for wt, number, new in changes:
         col = positions.get(number)
         if col is None:
-            return focus, f"residue {number} is not a match column of the focus (outside the model)"
+            return focus, not_a_column(number, positions)
         have = alphabet[focus[col]]
+        if wt != have and wt not in alphabet:
+            return focus, _foreign_wild_type(changes, wt, number, have, alphabet)
         if wt != have:
             return focus, f"wild-type letter mismatch at {number}: focus has {have}, not {wt}"
         if new not in alphabet or new == "-":
-            return focus, _not_a_letter(f"{wt}{number}{new}", new, alphabet)
+            return focus, _not_a_letter(changes, f"{wt}{number}{new}", new, alphabet)
         if number in seen:
             return focus, f"residue {number} is mutated twice"
         seen.add(number)
@@ -85,12 +90,51 @@ def apply(
     return codes, ""
 
 
-def _not_a_letter(change: str, new: str, alphabet: str) -> str:
+def not_a_column(number: int, positions: Collection[int]) -> str:
+    """Why residue ``number``, none of the match columns' residue numbers ``positions``,
+    cannot be mutated: beyond them, or between two (an insert of the focus: numbered by its
+    header range but not modelled)."""
+    if min(positions) < number < max(positions):
+        return (
+            f"residue {number} is an insert residue of the focus (in an insert column of the "
+            "alignment, lower case in A2M/A3M), not a match column: the model does not score it"
+        )
+    return f"residue {number} is not a match column of the focus (outside the model)"
+
+
+def _foreign_wild_type(changes, wt: str, number: int, have: str, alphabet: str) -> str:
+    """Why a wild-type letter outside the model's alphabet does not fit (T for the focus's U
+    on an RNA model is named, with the mutant rewritten)."""
+    reason = f"wild-type letter {wt} at {number} is not in the alphabet {alphabet[:-1]}"
+    if _other_spelling(wt, alphabet) == have:
+        return reason + _respelled(changes, wt, alphabet)
+    return reason + f" (the focus has {have} there)"
+
+
+def _not_a_letter(changes, change: str, new: str, alphabet: str) -> str:
     """Why ``change`` cannot be scored: its new letter is none of the model's."""
     kind = {"*": "a stop (nonsense) mutation", "-": "a deletion"}.get(new)
     if kind is None:
-        return f"letter {new} in {change} is not in the alphabet {alphabet[:-1]}"
+        reason = f"letter {new} in {change} is not in the alphabet {alphabet[:-1]}"
+        return reason + _respelled(changes, new, alphabet)
     return f"{change} is {kind}; the model scores substitutions by letters of {alphabet[:-1]}"
+
+
+def _other_spelling(letter: str, alphabet: str) -> str | None:
+    """U for T on an RNA model, T for U on a DNA model (one base, two spellings); else None."""
+    return {(sequences.RNA, "T"): "U", (sequences.DNA, "U"): "T"}.get((alphabet, letter))
+
+
+def _respelled(changes: list[tuple[str, int, str]], letter: str, alphabet: str) -> str:
+    """For T on an RNA model or U on a DNA model: the mutant in the model's letters, e.g.
+    '; the model is RNA: write U for T (U42G:C45U)'; else ''."""
+    other = _other_spelling(letter, alphabet)
+    if other is None:
+        return ""
+    swap = str.maketrans(letter, other)
+    mutant = ":".join(f"{w}{n}{x}".translate(swap) for w, n, x in changes)
+    kind = "RNA" if alphabet == sequences.RNA else "DNA"
+    return f"; the model is {kind}: write {other} for {letter} ({mutant})"
 
 
 def map_mutants(
