@@ -155,7 +155,7 @@ def load(path: str | os.PathLike) -> SavedModel:
         if not (folder / name).is_file():
             raise ModelFileError(
                 f"{folder} is not a biovae model folder (missing {name}); pass the folder "
-                "written by 'biovae fit --out'"
+                "written by 'biovae fit --out' (or 'biovae structure fit --out')"
             )
     config_data, meta = read_json(folder / CONFIG), read_json(folder / METADATA)
     if meta.get("format") == "biovae-variants":

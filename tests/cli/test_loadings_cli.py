@@ -43,6 +43,14 @@ def test_loadings_of_a_nonlinear_decoder_exit_2_and_write_nothing(models, tmp_pa
     assert not target.exists()
 
 
+def test_a_negative_top_is_refused_before_anything_is_written(models, tmp_path, capsys):
+    target = tmp_path / "loadings.csv"
+    assert main(["loadings", str(models / "linear"), "--out", str(target), "--top", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--top must be >= 0" in err and len(err.strip().splitlines()) == 1
+    assert not target.exists()
+
+
 def test_unknown_decoder_is_a_one_line_error(tmp_path, capsys):
     from tests.conftest import FIXTURES
 

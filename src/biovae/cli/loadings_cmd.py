@@ -7,6 +7,7 @@ import sys
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.data.writers import write_frame
+from biovae.errors import ConfigError
 
 HELP = "Write the feature × factor loadings of MODEL (fitted with --decoder linear, or PCA)."
 EXAMPLES = (
@@ -48,6 +49,8 @@ def cmd_loadings(args: argparse.Namespace) -> int:
     from biovae.estimator import load_model
 
     out = check_output(args.out, TABLE_SUFFIXES)
+    if args.top < 0:
+        raise ConfigError(f"--top must be >= 0 (0 prints none), got {args.top}")
     est = load_model(args.model)
     centre = {"auto": None, "yes": True, "no": False}[args.centre]
     table = loadings(est, output=args.output, centre=centre)
