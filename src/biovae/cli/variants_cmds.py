@@ -21,7 +21,7 @@ TABLES = (".csv", ".tsv")
 # flag → (dotted VariantsConfig field, type, help)
 _FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--focus": ("alignment.focus", str, "id of the focus record (default: the first)"),
-    "--theta": ("alignment.theta", float, "identity cut-off of sequence weights (0.2)"),
+    "--theta": ("alignment.theta", float, "weights count neighbours >= 1 - T identical (0.2)"),
     "--max-gap-fraction": ("alignment.max_gap_fraction", float, "drop rows with more gaps (0.5)"),
     "--alphabet": ("alignment.alphabet", str, "protein, dna or rna (default: detected)"),
     "--latent": ("model.n_latent", int, "latent dimensions (30)"),

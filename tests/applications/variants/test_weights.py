@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from biovae.applications.variants.weights import (
     neighbour_counts,
     sequence_weights,
 )
+from biovae.data.sequences import PROTEIN
 
 
 def clustered(n: int, length: int, seed: int = 0, gap: int = 20) -> np.ndarray:
@@ -80,3 +83,69 @@ def test_a_family_with_one_common_feature_gets_exact_weights(n_records):
         weights = sequence_weights(codes, gap=20, n_letters=21)
         np.testing.assert_array_equal(weights, naive_sequence_weights(codes, 20, 0.2))
         np.testing.assert_allclose(weights, 1.0 / n_records)
+
+
+def exact_weights(codes: np.ndarray, gap: int, theta: str) -> list[float]:
+    """By hand: w_i = 1 / #{j : shared residues / residues of i ≥ 1 − θ} in exact fractions
+    (θ as written); a row without residues counts only itself."""
+    cut = 1 - Fraction(theta)
+    out = []
+    for a in codes:
+        own = [k for k, c in enumerate(a) if c != gap]
+        if not own:
+            out.append(1.0)
+            continue
+        same = (sum(b[k] == a[k] for k in own) for b in codes)
+        out.append(1.0 / sum(Fraction(m, len(own)) >= cut for m in same))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("theta", "residues", "shared"), [("0.7", 10, 3), ("0.19", 300, 243), ("0.18", 150, 123)]
+)
+def test_a_neighbour_exactly_at_the_cut_off_counts_whatever_theta(theta, residues, shared):
+    # 1 − 0.7 is 0.30000000000000004 in floats: 3 of 10 residues (exactly 30 %) were shut out
+    a = np.arange(residues) % 20
+    b = a.copy()
+    b[shared:] = (b[shared:] + 1) % 20  # shares exactly `shared` residues with a
+    codes = np.stack([a, b, (a + 2) % 20]).astype(np.uint8)
+    assert exact_weights(codes, 20, theta) == [0.5, 0.5, 1.0]
+    assert sequence_weights(codes, 20, 21, float(theta)).tolist() == [0.5, 0.5, 1.0]
+    assert naive_sequence_weights(codes, 20, float(theta)).tolist() == [0.5, 0.5, 1.0]
+    b[shared - 1] = (b[shared - 1] + 1) % 20  # one residue fewer: below the cut-off
+    codes[1] = b
+    assert sequence_weights(codes, 20, 21, float(theta)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_identity_is_over_the_residues_of_one_sequence():
+    # by hand: a vs b shares 7 of a's 10 residues (no), b vs a 7 of b's 7 (yes); d vs b 5/5
+    # (yes), b vs d 5/7 (no); b and c share 3 gaps, which are no match (else b, d ≥ 80 %)
+    a, b, c, d = "ACDEFGHIKL", "ACDEFGH---", "ACDEFGH---", "ACDEF-----"
+    codes = np.array([[PROTEIN.index(x) for x in s] for s in (a, b, c, d)], np.uint8)
+    want = [1.0, 1 / 3, 1 / 3, 1 / 4]
+    assert exact_weights(codes, 20, "0.2") == want
+    assert sequence_weights(codes, 20, 21, 0.2, block=3).tolist() == want
+
+
+@pytest.mark.parametrize("theta", ["0.2", "0.7", "0.19"])
+@pytest.mark.parametrize(("n", "block"), [(1, 4), (5, 4), (8, 4), (9, 4), (23, 7), (23, 2048)])
+def test_blocked_equals_exact_reference_at_block_edges(theta, n, block):
+    codes = clustered(max(n, 3), 25, seed=n)[:n]  # three half-gapped rows when n ≥ 3
+    if n > 4:
+        codes[4], codes[-1] = codes[3], 20  # a duplicate and a row of gaps only
+    fast = sequence_weights(codes, 20, 21, float(theta), block=block)
+    assert fast.tolist() == exact_weights(codes, 20, theta)
+
+
+def test_insert_columns_are_no_part_of_the_identity(tmp_path):
+    # a DNA A2M: focus and s1 differ only in insert (lower case) columns; by hand, at θ = 0.2:
+    # focus ~ s1 ~ s2 (≥ 10/11), s3 alone (6/11), s4 (5 residues) has all of them ≥ 4/5,
+    # s5 has no residue (kept with max_gap_fraction 1) and counts only itself
+    rows = ["ACGTAcgtACGTAC", "ACGTAaaaACGTAC", "ACGTA...ACGTTC", "ACGTT...GGTTCC"]
+    rows += ["ACGTAttt------", "-----...------"]
+    text = "".join(f">{name}\n{row}\n" for name, row in zip("fabcde", rows))
+    (tmp_path / "family.a2m").write_text(text)
+    aln = read_alignment(tmp_path / "family.a2m", max_gap_fraction=1.0)
+    assert aln.alphabet == "ACGT-" and aln.codes.shape == (6, 11)
+    weights = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2)
+    assert weights.tolist() == [1 / 3, 1 / 3, 1 / 3, 1.0, 1 / 5, 1.0]
