@@ -77,6 +77,13 @@ def test_semisupervised_fit_and_audit_from_flags(fixtures, tmp_path, capsys):
     page = (tmp_path / "audit" / "audit.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<strong>Carried by</strong>" in page
     assert "<th>left out</th><th>folds</th>" in page  # "unknown" and the folds used, shown
+    # headed by the model's and the files' names (was "Audit"), the full paths below it
+    title = f"biovae audit of model ss: {ABUND} (metadata meta.tsv)"
+    assert f"<h1>{title}</h1>" in page and f"<title>{title}</title>" in page
+    assert str(fixtures / ABUND) in page and str(m) in page
+    # both maps captioned and counted by the page's image-loaded check
+    assert 'data-plots-expected="2"' in page and page.count('<img class="plot"') == 2
+    assert page.count("<figcaption>Coloured by ") == 2
 
 
 @pytest.mark.parametrize(
@@ -347,7 +354,7 @@ def test_audit_summary_states_the_page_and_the_guess_of_numbers_can_be_overridde
     assert "5 numbers read as levels: --continuous age for R²" in err
     # the printed line says what the page's table says: the metric, its chance, the dimensions
     page = (tmp_path / "a" / "audit.html").read_text()
-    cells = re.search(r"<th>study_condition</th><td>(.*?)</td><td>(.*?)</td>", page).groups()
+    cells = re.search(r"<td>study_condition</td><td>(.*?)</td><td>(.*?)</td>", page).groups()
     r = result["covariates"]["study_condition"]
     assert cells[0].startswith(f"balanced accuracy {r['balanced_accuracy']:.3f}")
     assert f"(chance {r['chance']:.3f})" in cells[0]

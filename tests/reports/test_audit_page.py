@@ -22,12 +22,21 @@ def drawn(monkeypatch) -> dict[str, np.ndarray]:
     return seen
 
 
+def _audited(kind: str, n: int, **skill: float) -> dict:
+    """One covariate's audit result as :func:`~biovae.diagnostics.confounding.audit` gives it."""
+    common = {"carrying_dimensions": [1], "records": n, "missing": 0, "folds": 3}
+    if kind == "continuous":
+        return {"kind": kind, "r2": 0.1, **common, **skill}
+    level = {"balanced_accuracy": 0.9, "chance": 0.5, "auroc": 0.95}
+    return {"kind": kind, **level, **common, **skill}
+
+
 def _render(columns: dict[str, np.ndarray], kinds: dict[str, str]) -> None:
     n = len(next(iter(columns.values())))
     z = np.random.default_rng(0).normal(size=(n, 3))
-    result = {"covariates": {name: {"kind": kind} for name, kind in kinds.items()}}
+    result = {"covariates": {name: _audited(kind, n) for name, kind in kinds.items()}}
     panel = audit_page.AuditPanel("model", result, z, columns)
-    audit_page._maps(panel)
+    audit_page._maps(panel, "audit-1")
 
 
 def test_a_batch_coded_by_numbers_is_mapped_by_level_not_on_a_colour_scale(drawn) -> None:
@@ -47,3 +56,54 @@ def test_a_continuous_covariate_keeps_its_colour_scale(drawn) -> None:
     age = np.array(["64", "unknown", "70"], dtype=object)
     _render({"age": age}, {"age": "continuous"})
     assert drawn["age"].dtype == np.float64 and np.isnan(drawn["age"][1])
+
+
+def _page(drawn) -> str:
+    """A rendered audit page of a batch and a disease, the latent maps stubbed."""
+    n = 12
+    z = np.random.default_rng(0).normal(size=(n, 3))
+    columns = {
+        "studyID": np.array(["FengQ_2015", "YuJ_2015"] * (n // 2), dtype=object),
+        "study_condition": np.array(["CRC", "CRC", "control"] * (n // 3), dtype=object),
+        "age": np.linspace(40, 80, n),
+    }
+    result = {
+        "covariates": {
+            "studyID": _audited("categorical", n),
+            "study_condition": _audited("categorical", n, balanced_accuracy=0.6),
+            "age": _audited("continuous", n),
+        },
+        "verdict": {
+            "technical": "studyID",
+            "biological": "study_condition",
+            "text": "'studyID' dominates 'study_condition'",
+        },
+    }
+    panel = audit_page.AuditPanel("m", result, z, columns, ["studyID"], ["study_condition"])
+    title = "biovae audit of model m: abund.tsv (metadata meta.tsv)"
+    return audit_page.render_audit_page([panel], title, "Data /data/abund.tsv.", "12 records")
+
+
+def test_the_audit_page_is_headed_by_what_it_audits(drawn) -> None:
+    page = _page(drawn)
+    title = "biovae audit of model m: abund.tsv (metadata meta.tsv)"
+    assert f"<h1>{title}</h1>" in page and f"<title>{title}</title>" in page  # was "Audit"
+    assert "Data /data/abund.tsv." in page and "12 records" in page
+
+
+def test_the_audit_maps_are_captioned_and_counted_as_the_pages_images(drawn) -> None:
+    import re
+
+    page = _page(drawn)
+    assert 'data-plots-expected="3"' in page  # the image-loaded check counts img.plot
+    assert page.count('<img class="plot"') == 3
+    assert "document.body.dataset.plotsLoaded" in page
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert len(captions) == 3
+    study, condition, age = captions
+    assert "if the points separate by studyID" in study and "(technical): a batch" in study
+    assert "(biological)" in condition
+    verdict = "Verdict: &#x27;studyID&#x27; dominates &#x27;study_condition&#x27;"
+    assert verdict in study and verdict in condition and verdict not in age
+    assert "if the colour runs from one side of the map to the other" in age
+    assert "balanced accuracy 0.900" in study and "carried by z_2" in study

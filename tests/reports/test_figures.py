@@ -78,6 +78,30 @@ def test_shortened_ids_that_differ_stay_apart() -> None:
     assert len(set(cut)) == 3 and all(len(c) <= 40 and "…" in c for c in cut)
     assert fg.shorten_apart(["a", "b", "a"], 14) == ["a", "b", "a"]  # equal ids stay equal
     assert fg.shorten_apart(["x" * 20 + "1", "x" * 20 + "2"], 14) == [
-        fg.shorten("x" * 20 + "1", 14),
-        fg.shorten("x" * 20 + "2", 14),
-    ]  # apart already: no wider than asked
+        "…" + "x" * 12 + "1",
+        "…" + "x" * 12 + "2",
+    ]  # no wider than asked, the shared start cut
+    assert fg.shorten_apart(["y" * 20 + "1", "z" * 20 + "2"], 14) == [
+        fg.shorten("y" * 20 + "1", 14),
+        fg.shorten("z" * 20 + "2", 14),
+    ]  # nothing shared: cut in the middle
+
+
+STUDIES = [
+    f"{name}.metaphlan_bugs_list.stool"
+    for name in ("FengQ_2015", "HanniganGD_2017", "VogtmannE_2016", "YuJ_2015", "ZellerG_2014")
+]
+
+
+def test_shortened_names_drop_what_they_all_share_not_what_tells_them_apart() -> None:
+    assert fg.shorten(STUDIES[1], 26) == "HanniganGD_20…s_list.stool"  # the year lost before
+    assert fg.shorten_apart(STUDIES, 26) == [
+        "FengQ_2015…",
+        "HanniganGD_2017…",
+        "VogtmannE_2016…",
+        "YuJ_2015…",
+        "ZellerG_2014…",
+    ]
+    same_year = [f"ThomasAM_2018{x}.metaphlan_bugs_list.stool" for x in "ab"]
+    assert len({fg.shorten(s, 26) for s in same_year}) == 1  # one label before
+    assert fg.shorten_apart(same_year, 26) == ["ThomasAM_2018a…", "ThomasAM_2018b…"]

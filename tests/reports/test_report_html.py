@@ -329,3 +329,16 @@ def test_a_label_the_model_never_saw_leaves_the_other_labels_counted(pbmc):
     assert "1 record carries a label the model was not trained on" in section.verdict
     assert section.tables[0].caption == "149 of 300 records labelled"
     assert "held out of training" not in section.verdict  # not the labels it was fitted on
+
+
+def test_the_heading_names_the_files_and_the_summary_keeps_their_paths(pbmc_vae, pbmc) -> None:
+    from dataclasses import replace
+
+    from biovae.reports import html, sections
+
+    source = "/work/data/crc_abundance.tsv (metadata /work/data/crc_metadata.tsv)"
+    ds = replace(pbmc, source=source)
+    title = html._default_title(pbmc_vae, ds)  # was the full paths of both files
+    assert title == "biovae report: VAE of crc_abundance.tsv (metadata crc_metadata.tsv)"
+    assert source in dict(sections.summary_facts(pbmc_vae, ds, True))["Report data"]
+    assert html._default_title(pbmc_vae, replace(pbmc, source="AnnData")).endswith(" of AnnData")

@@ -214,3 +214,35 @@ def test_dot_plot_says_what_dot_sizes_mean(drawn) -> None:
     assert legend is not None and legend.get_title().get_text() == "records with a count"
     assert [t.get_text() for t in legend.get_texts()] == ["25%", "50%", "75%", "100%"]
     assert _outside(fig) == []
+
+
+def test_study_names_in_a_map_legend_keep_the_part_that_tells_them_apart(drawn) -> None:
+    studies = [
+        f"{name}.metaphlan_bugs_list.stool"
+        for name in ("FengQ_2015", "HanniganGD_2017", "VogtmannE_2016", "YuJ_2015", "ZellerG_2014")
+    ]
+    rng = np.random.default_rng(0)
+    proj = project_2d(rng.normal(size=(100, 3)))
+    latent_map(proj, np.array([studies[i % 5] for i in range(100)], dtype=object), "studyID")
+    names = [t.get_text() for leg in drawn[-1].legends for t in leg.get_texts()]
+    # was "HanniganGD_20…s_list.stool (20)": the shared suffix kept, the year cut
+    assert sorted(names) == sorted(f"{s.split('.')[0]}… (20)" for s in studies)
+    assert _outside(drawn[-1]) == []
+
+
+@pytest.mark.parametrize(
+    ("activity", "entries"),
+    [
+        ([0.5, 0.2, 0.1], ["active", "threshold 0.01"]),
+        ([0.5, 0.001, 0.1], ["active", "inactive", "threshold 0.01"]),
+        ([0.001, 0.002], ["inactive", "threshold 0.01"]),
+    ],
+)
+def test_latent_usage_legend_names_only_the_bar_colours_that_occur(
+    drawn, activity, entries
+) -> None:
+    from biovae.reports.plots import latent_usage
+
+    latent_usage(np.array(activity), 0.01, kl=np.ones(len(activity)))
+    shown = [t.get_text() for leg in drawn[-1].legends for t in leg.get_texts()]
+    assert shown == entries  # "inactive" was listed with every dimension active

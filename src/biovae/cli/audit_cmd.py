@@ -123,9 +123,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     result.update(model=str(args.model), data=str(args.data))
     html = None
     if args.html:
-        from biovae.reports.audit_page import AuditPanel, render_audit_page
-
-        html = render_audit_page([AuditPanel(str(args.model), result, z, columns)], "Audit")
+        html = _page(args, ds.source, result, z, columns)
     out.mkdir(exist_ok=True)
     write_json(out / "audit.json", result)
     if html is not None:
@@ -136,6 +134,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(result["verdict"]["text"], file=sys.stderr)
     print(out / "audit.json")
     return 0
+
+
+def _page(args: argparse.Namespace, source: str, result: dict, z, columns: dict) -> str:
+    """audit.html: headed by the model's and the files' names, their full paths below."""
+    from html import escape
+
+    from biovae.data.readers import source_name
+    from biovae.reports.audit_page import AuditPanel, render_audit_page
+
+    model = Path(args.model).resolve().name
+    panel = AuditPanel(model, result, z, columns, args.technical, args.biological)
+    title = f"biovae audit of model {model}: {source_name(source or str(args.data))}"
+    tagline = (
+        f"{result['records']:,} records · {result['latent']}-D latent space · "
+        f"covariates {', '.join(args.covariates)}"
+    )
+    notes = f"Model {escape(str(args.model))}; data {escape(source or str(args.data))}."
+    return render_audit_page([panel], title, notes, tagline)
 
 
 def _print_summary(args: argparse.Namespace, result: dict, columns: dict) -> None:

@@ -356,5 +356,18 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
     order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))
     obs = {**ds.obs, **{name: col[order] for name, col in columns.items()}}
     # both files named: a covariate's or label's problem lies in the metadata table
-    source = f"{ds.source} (metadata {obs_path})"
+    source = f"{ds.source}{_METADATA}{obs_path})"
     return replace(ds, obs=obs, source=source)
+
+
+_METADATA = " (metadata "
+
+
+def source_name(source: str) -> str:
+    """A data set's ``source`` with its files named without their folders, for a heading:
+    ``/data/crc_abundance.tsv (metadata /data/crc_metadata.tsv)`` is ``crc_abundance.tsv
+    (metadata crc_metadata.tsv)``; a source that is no file (``AnnData``, a built-in data set's
+    name) stays as it is."""
+    data, joined, obs = source.partition(_METADATA)
+    name = Path(data).name or data
+    return f"{name}{_METADATA}{Path(obs[:-1]).name or obs[:-1]})" if joined else name

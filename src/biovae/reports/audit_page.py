@@ -1,11 +1,12 @@
 """HTML page of confounding audits: skill tables, verdicts and latent maps per model.
 
-Self-contained (inline CSS, figures as base64 PNG) and written atomically.
+Drawn by :func:`~biovae.reports.html.render_document` like every page: self-contained
+(inline CSS, figures as base64 PNG), its maps captioned and counted by the image-loaded check,
+and written atomically.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -14,17 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from biovae.reports.style import CSS
+from biovae.reports.content import Plot, Section, Table
 
 
 @dataclass(frozen=True)
 class AuditPanel:
-    """One audited model: its name, audit result, posterior means and colouring columns."""
+    """One audited model: its name, audit result, posterior means and colouring columns;
+    ``technical`` and ``biological`` name the covariates of each role (the maps' captions say
+    what a separation by each means)."""
 
     title: str
     result: Mapping[str, Any]
     z: np.ndarray
     colour_by: Mapping[str, np.ndarray]
+    technical: Sequence[str] = ()
+    biological: Sequence[str] = ()
 
 
 def _se(result: Mapping[str, Any], key: str) -> str:
@@ -50,20 +55,15 @@ def dimensions_text(r: Mapping[str, Any], most: int = 6) -> str:
     return (", ".join(f"z_{k + 1}" for k in dims[:most]) or "none") + more
 
 
-def _table(result: Mapping[str, Any]) -> str:
+def _table(result: Mapping[str, Any]) -> Table:
     rows = []
     for name, r in result["covariates"].items():
-        skill, dims = skill_text(r), dimensions_text(r)
         left = r["missing"] + len(r.get("rare_levels", ()))
         rows.append(
-            f"<tr><th>{escape(name)}</th><td>{skill}</td><td>{dims}</td>"
-            f"<td>{r['records']}</td><td>{left}</td><td>{r['folds']}</td></tr>"
+            (name, skill_text(r), dimensions_text(r), str(r["records"]), str(left), str(r["folds"]))
         )
-    head = (
-        "<tr><th>covariate</th><th>predicted from z</th><th>carried by</th><th>n</th>"
-        "<th>left out</th><th>folds</th></tr>"
-    )
-    return f"<table>{head}{''.join(rows)}</table>"
+    columns = ("covariate", "predicted from z", "carried by", "n", "left out", "folds")
+    return Table(columns, tuple(rows))
 
 
 #: How to read the table, under every page's title.
@@ -98,47 +98,85 @@ def _map_values(values: np.ndarray, result: Mapping[str, Any] | None) -> np.ndar
     return levels
 
 
-def _maps(panel: AuditPanel) -> str:
+#: What a map separated by a covariate of each role means.
+_MEANING = {
+    "technical": " (technical): a batch effect the latent space carries, not biology",
+    "biological": " (biological): the biology the latent space should keep",
+}
+
+
+def map_caption(name: str, r: Mapping[str, Any] | None, panel: AuditPanel) -> str:
+    """What to look for on the map coloured by ``name`` and what the audit concluded."""
+    role = (
+        "technical" if name in panel.technical else "biological" if name in panel.biological else ""
+    )
+    if r is not None and r.get("kind") == "continuous":
+        look = f"if the colour runs from one side of the map to the other, the map records {name}"
+    else:
+        look = f"if the points separate by {name}, one colour to a region, the map records {name}"
+    text = f"Coloured by {name}: {look}{_MEANING.get(role, '')}; if the colours mix, it does not."
+    if r is not None:
+        text += f" The audit: {skill_text(r)}; carried by {dimensions_text(r)}."
+    verdict = panel.result.get("verdict")
+    if verdict and name in (verdict.get("technical"), verdict.get("biological")):
+        text += f" Verdict: {verdict['text']}."
+    return text
+
+
+def _maps(panel: AuditPanel, uid: str) -> tuple[Plot, ...]:
     from biovae.reports.analysis import project_2d
     from biovae.reports.plots import latent_map
 
     proj = project_2d(panel.z)
-    imgs = []
-    for name, values in panel.colour_by.items():
-        shown = _map_values(values, panel.result["covariates"].get(name))
-        png = base64.b64encode(latent_map(proj, shown, name)).decode()
-        imgs.append(f'<img alt="latent map by {escape(name)}" src="data:image/png;base64,{png}">')
-    return "".join(imgs)
+    plots = []
+    for i, (name, values) in enumerate(panel.colour_by.items()):
+        r = panel.result["covariates"].get(name)
+        png = latent_map(proj, _map_values(values, r), name)
+        caption = map_caption(name, r, panel)
+        plots.append(Plot(f"{uid}-map-{i}", png, f"latent map by {name}", caption, wide=False))
+    return tuple(plots)
 
 
-def render_audit_page(panels: Sequence[AuditPanel], title: str, notes: str = "") -> str:
-    """The full HTML text."""
-    parts = [f"<h1>{escape(title)}</h1>", GUIDE]
-    if notes:
-        parts.append(f"<div class='card'>{notes}</div>")
-    for p in panels:
-        verdict = p.result.get("verdict")
-        parts.append(f"<section class='card'><h2>{escape(p.title)}</h2>")
-        if verdict:
-            parts.append(f"<p><strong>Verdict:</strong> {escape(verdict['text'])}</p>")
-        parts.append(_table(p.result))
-        parts.append(f"<div class='maps'>{_maps(p)}</div></section>")
-    style = CSS + ".maps img{max-width:48%;margin:6px} table{border-collapse:collapse}"
-    style += " td,th{padding:4px 10px;border-bottom:1px solid #e4e7eb;text-align:left}"
-    body = "\n".join(parts)
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
-        f"</title><style>{style}</style></head><body><main>{body}</main></body></html>"
+def _section(i: int, panel: AuditPanel) -> Section:
+    verdict = panel.result.get("verdict")
+    return Section(
+        f"audit-{i + 1}",
+        panel.title,
+        lead=(
+            "Each map places every record at its posterior mean, projected to two dimensions, "
+            "and colours it by one covariate; the table says how well the whole latent space "
+            "predicts each covariate."
+        ),
+        verdict=f"Verdict: {verdict['text']}" if verdict else "",
+        tables=(_table(panel.result),),
+        plots=_maps(panel, f"audit-{i + 1}"),
     )
 
 
+def render_audit_page(
+    panels: Sequence[AuditPanel], title: str, notes: str = "", tagline: str = ""
+) -> str:
+    """The full HTML text; ``notes`` (HTML, e.g. the files audited) go under the guide."""
+    from biovae.reports.html import render_document
+
+    parts = [_section(i, p) for i, p in enumerate(panels)]
+    toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    extra = f"<div class='note'>{notes}</div>" if notes else ""
+    overview = (
+        f"<section class='card' id='summary'>{GUIDE}{extra}"
+        f"<nav class='toc' aria-label='Contents'><ol>{toc}</ol></nav></section>"
+    )
+    return render_document(title, tagline, overview, parts)
+
+
 def write_audit_page(
-    path: str | Path, panels: Sequence[AuditPanel], title: str, notes: str = ""
+    path: str | Path,
+    panels: Sequence[AuditPanel],
+    title: str,
+    notes: str = "",
+    tagline: str = "",
 ) -> Path:
     """Write :func:`render_audit_page` to ``path`` atomically."""
-    from biovae.data.writers import atomic_open
+    from biovae.reports.html import write_page
 
-    html = render_audit_page(panels, title, notes)
-    with atomic_open(path, "w") as fh:
-        fh.write(html)
-    return Path(path)
+    return write_page(path, render_audit_page(panels, title, notes, tagline))

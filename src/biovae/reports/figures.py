@@ -107,16 +107,65 @@ def shorten(text: object, width: int) -> str:
 
 
 def shorten_apart(texts: Sequence[object], width: int, limit: int = 40) -> list[str]:
-    """Each of ``texts`` cut as by :func:`shorten`, widened (up to ``limit`` characters) until
-    texts that differ stay apart: record ids sharing a long study prefix and a suffix all cut to
-    the same ``ZellerG…ST-4-0`` at 14 characters, one tick label for different records."""
+    """Each of ``texts`` cut to ``width`` characters keeping the part that tells it from the
+    others, widened (up to ``limit`` characters) until texts that differ stay apart.
+
+    What all texts share at their start or end is cut first: study names ending alike
+    (``FengQ_2015.metaphlan_bugs_list.stool``, ``YuJ_2015.metaphlan_bugs_list.stool``) keep
+    their first words, record ids of one study their own end, where a cut in the middle kept the
+    shared ``…s_list.stool`` and dropped the year, or gave different records one label."""
     texts = [str(t) for t in texts]
-    distinct = len(set(texts))
+    distinct = sorted(set(texts))
+    head, tail = _shared_ends(distinct)
     for w in range(width, max(width, limit) + 1):
-        cut = [shorten(t, w) for t in texts]
-        if len(set(cut)) == distinct:
+        cut = [_cut_around(t, head, len(t) - tail, w) for t in texts]
+        if len(set(cut)) == len(distinct):
             return cut
     return cut
+
+
+def _shared_ends(texts: Sequence[str]) -> tuple[int, int]:
+    """Lengths of the start and of the end all of ``texts`` share (0, 0 for fewer than two)."""
+    if len(texts) < 2:
+        return 0, 0
+
+    shortest = min(map(len, texts))
+
+    def shared(items: Sequence[str]) -> int:
+        differ = (i for i, chars in enumerate(zip(*items)) if len(set(chars)) > 1)
+        return next(differ, shortest)
+
+    head = shared(texts)
+    tail = shared([t[::-1] for t in texts])
+    return head, min(tail, shortest - head)
+
+
+def _cut_around(text: str, start: int, end: int, width: int) -> str:
+    """``text`` cut to ``width`` characters keeping ``text[start:end]``, the part that differs,
+    and what fits around it (after it first), cut at separators, an ellipsis where text was
+    cut."""
+    n = len(text)
+    if n <= width:
+        return text
+    if end - start + 2 > width or start >= end:  # no shared ends to cut, or too long a core
+        return shorten(text, width)
+
+    def size(a: int, b: int) -> int:
+        return b - a + (a > 0) + (b < n)
+
+    # the shared suffix, cut, is cut whole at a separator (FengQ_2015…, not
+    # FengQ_2015.metaphlan_bu…); the shared prefix kept from a word on (…on, level 0)
+    b = end
+    while b < n and size(start, b + 1) <= width:
+        b += 1
+    after = [i for i, c in enumerate(text[end:b]) if not c.isalnum()] if b < n else []
+    b = end + after[0] if after else b
+    a = start
+    while a > 0 and size(a - 1, b) <= width:
+        a -= 1
+    before = [i for i, c in enumerate(text[a:start]) if not c.isalnum()] if a > 0 else []
+    a = a + before[0] + 1 if before else a
+    return ("…" if a > 0 else "") + text[a:b] + ("…" if b < n else "")
 
 
 def integer_locator():

@@ -170,7 +170,10 @@ def render_document(title: str, tagline: str, overview: str, parts: list[Section
 
 def _default_title(est: Any, ds: Dataset | None) -> str:
     kind = kind_name(sections.model_kind(est), capital=True)
-    where = f" of {ds.source}" if ds is not None and ds.source else ""
+    from biovae.data.readers import source_name
+
+    # the files' names; their folders are in the summary's "Report data" line
+    where = f" of {source_name(ds.source)}" if ds is not None and ds.source else ""
     return f"biovae report: {kind}{where}"
 
 

@@ -106,7 +106,7 @@ def latent_usage(activity: np.ndarray, threshold: float, kl: np.ndarray | None =
             min(threshold / 3, float(activity.min()) / 2 or 1e-6),
             max(threshold * 10, float(activity.max()) * 3),
         )
-        _usage_legend(fig, ax)
+        _usage_legend(fig, ax, active)
         ax.set(
             title="Activity: variance of posterior means",
             xlabel="latent dimension",
@@ -120,12 +120,14 @@ def latent_usage(activity: np.ndarray, threshold: float, kl: np.ndarray | None =
     return fg.render(draw, (width, 3.6))
 
 
-def _usage_legend(fig, ax) -> None:
+def _usage_legend(fig, ax, active: np.ndarray) -> None:
+    """Legend of the bar colours that occur (no "inactive" entry when every dimension is
+    active) and the threshold line."""
     from matplotlib.patches import Patch
 
+    kinds = ((fg.ACTIVE, "active", active.any()), (fg.COLLAPSED, "inactive", (~active).any()))
     handles = [
-        Patch(color=fg.ACTIVE, label="active"),
-        Patch(color=fg.COLLAPSED, label="inactive"),
+        *(Patch(color=colour, label=label) for colour, label, occurs in kinds if occurs),
         *ax.get_legend_handles_labels()[0],
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
@@ -134,8 +136,8 @@ def _usage_legend(fig, ax) -> None:
 def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) -> bytes:
     """Scatter of the 2-D latent map coloured by ``values`` (text: legend; numbers: colourbar).
 
-    Short category names are listed beside the map, long ones below it, cut in the middle to
-    ``LEGEND_WIDTH`` characters.
+    Short category names are listed beside the map, long ones below it, cut to
+    ``LEGEND_WIDTH`` characters apart (:func:`~biovae.reports.figures.shorten_apart`).
     """
     xy = proj.xy
     size = float(np.clip(5000.0 / max(len(xy), 1), 2.0, 30.0))
@@ -189,7 +191,9 @@ def _categorical_scatter(
             lw=0,
             label=f"missing ({missing.sum()})",
         )
-    for label, colour in zip(order, fg.palette(len(order))):
+    # cut apart: study names sharing a long suffix keep the part that tells them apart
+    shown = fg.shorten_apart(order, LEGEND_WIDTH)
+    for label, name, colour in zip(order, shown, fg.palette(len(order))):
         sel = labels == label
         ax.scatter(
             xy[sel, 0],
@@ -198,7 +202,7 @@ def _categorical_scatter(
             color=colour,
             lw=0,
             alpha=0.85,
-            label=f"{fg.shorten(label, LEGEND_WIDTH)} ({sel.sum()})",
+            label=f"{name} ({sel.sum()})",
         )
 
 
