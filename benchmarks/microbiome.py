@@ -340,7 +340,9 @@ def write_report(out: Path, ds: Dataset, results: dict) -> None:
     """Latent maps by study and by condition, before and after conditioning."""
     colours = {STUDY: np.array([short(s) for s in ds.obs[STUDY]], dtype=object)}
     colours[CONDITION] = ds.obs[CONDITION]
-    panels = [AuditPanel(n, r["audit"], r["z"], colours) for n, r in results.items()]
+    panels = [
+        AuditPanel(n, r["audit"], r["z"], colours, [STUDY], [CONDITION]) for n, r in results.items()
+    ]
     write_audit_page(out / "report.html", panels, "CRC microbiome: batch vs biology audit")
 
 
