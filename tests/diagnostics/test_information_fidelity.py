@@ -94,7 +94,10 @@ def test_a_mixture_prior_gives_the_analytic_rate_by_monte_carlo():
     mc = mutual_information(FixedPosteriors(loc, scale, mixture_prior=True), _batches(n))
     assert math.isclose(mc["rate"], exact["rate"], abs_tol=0.1)
     assert math.isclose(mc["mutual_information"], exact["mutual_information"], abs_tol=0.1)
-    assert math.isclose(mc["marginal_kl"], exact["marginal_kl"], abs_tol=1e-4)  # same z
+    # the same z; the analytic rate's control variate moves the marginal KL within its noise
+    assert math.isclose(mc["marginal_kl"], exact["marginal_kl"], abs_tol=exact["marginal_kl_se"])
+    for mi in (exact, mc):  # the rate splits into the two estimates exactly
+        assert mi["rate"] == pytest.approx(mi["estimate"] + mi["marginal_kl"], abs=1e-12)
 
 
 def test_collapse_verdict_and_remedies():

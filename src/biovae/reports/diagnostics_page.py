@@ -13,7 +13,7 @@ import math
 from html import escape
 from pathlib import Path
 
-from biovae.diagnostics.collapse import NO_INFORMATION
+from biovae.diagnostics.collapse import information_note
 from biovae.diagnostics.predictive import chance_share
 from biovae.reports import plots
 from biovae.reports import plots_diagnostics as pd
@@ -94,16 +94,7 @@ def collapse_section(results: dict) -> Section | None:
     mi = col.get("mutual_information", {})
     notes = tuple(f"Remedy: {r}." for r in col.get("remedies", []))
     if "mutual_information" in mi:
-        value = mi["mutual_information"]
-        said = (  # as the verdict says it: I(x; z) >= 0, an estimate below 0 is noise
-            f"≈ 0 nats (estimate {value:.3f}, Monte-Carlo noise around 0)"
-            if value < NO_INFORMATION
-            else f"≈ {value:.3f} nats"
-        )
-        notes += (
-            f"Mutual information I(x; z) {said}, estimated through the aggregate posterior (at "
-            "most log N of the records used).",
-        )
+        notes += (information_note(mi),)
     return Section(
         "collapse",
         "Latent usage and posterior collapse",
