@@ -436,3 +436,19 @@ def test_score_quiet_drops_the_notes_not_the_rho_asked_for(model_dir, tmp_path, 
     )
     assert rc == 0 and stdout.strip() == str(out) and err.startswith("Spearman ρ")
     assert "could not be scored" not in err and len(pd.read_csv(out)) == 4
+
+
+def test_fit_quiet_prints_only_the_model_folder(tmp_path, capsys):
+    """`variants fit --quiet` still printed its Neff line, where `fit --quiet` says nothing but
+    the output path; an error is still one line on stderr."""
+    from tests.conftest import FIXTURES
+
+    (tmp_path / "small.toml").write_text(SMALL_TOML)
+    aln, out = FIXTURES / "blat_ecolx_first40.a2m", tmp_path / "model"
+    argv = ["variants", "fit", aln, "--config", tmp_path / "small.toml", "--steps", "2"]
+    rc, stdout, err = run(capsys, *argv, "--out", out, "--quiet")
+    assert rc == 0 and stdout == f"{out}\n" and err == ""
+    rc, stdout, err = run(capsys, *argv, "--out", tmp_path / "loud")
+    assert rc == 0 and "Neff = " in err
+    rc, stdout, err = run(capsys, *argv, "--out", tmp_path / "bad", "--theta", "1.5", "--quiet")
+    assert rc == 2 and stdout == "" and "theta" in err and len(err.strip().splitlines()) == 1

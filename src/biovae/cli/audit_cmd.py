@@ -24,9 +24,27 @@ def add_audit_parser(sub, make_parser) -> None:
     p = make_parser(sub, "audit", HELP, EXAMPLES)
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--covariates", type=_names, required=True, metavar="A,B,C")
-    p.add_argument("--technical", type=_names, default=[], metavar="A", help="e.g. the batch")
-    p.add_argument("--biological", type=_names, default=[], metavar="B", help="e.g. disease")
+    p.add_argument(
+        "--covariates",
+        type=_names,
+        required=True,
+        metavar="A,B,C",
+        help="metadata columns to audit: how well the latent map predicts each",
+    )
+    p.add_argument(
+        "--technical",
+        type=_names,
+        default=[],
+        metavar="A,B",
+        help="which of --covariates are technical, e.g. the batch (with --biological: a verdict)",
+    )
+    p.add_argument(
+        "--biological",
+        type=_names,
+        default=[],
+        metavar="A,B",
+        help="which of --covariates are biological, e.g. disease (with --technical: a verdict)",
+    )
     p.add_argument(
         "--categorical",
         type=_names,
@@ -53,7 +71,13 @@ def add_audit_parser(sub, make_parser) -> None:
         help="stratified cross-validation folds (default 5; fewer when a category has fewer "
         "records)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the cross-validation folds (default 0)",
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_audit)

@@ -224,7 +224,13 @@ def add_diagnose_parser(sub, make) -> None:
         metavar="N",
         help="diagnose N of the records, chosen by --seed and record id (default: all)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the Monte Carlo draws and of the --max-records choice (default 0)",
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=cmd_diagnose)

@@ -172,8 +172,8 @@ TRAIN_OPTIONS = (
         "--patience",
         "train.patience",
         int,
-        "epochs without a better validation loss before stopping (epochs training below the "
-        "target β, in --kl-warmup, do not count); 0 = train every epoch (the best validation "
+        "epochs without a better validation loss before stopping (KL warm-up epochs, which "
+        "train below the target β, do not count); 0 = train every epoch (the best validation "
         "epoch's weights are kept either way; default {default})",
         "N",
     ),
@@ -344,12 +344,18 @@ DATA_FLAGS = (
         "tables: empty fields are missing genotypes (with --likelihood genotype)",
     ),
 )
+#: --allow-missing of a command that reads data for a fitted model (it has no --likelihood)
+_ALLOW_MISSING_FOR_A_MODEL = "tables: empty fields are missing genotypes (for a genotype model)"
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:
     """On/off data options (only set in the config when given): ``--stream`` turns one on,
-    ``--no-stream`` off, e.g. where a model's saved options would apply it to new data."""
+    ``--no-stream`` off, e.g. where a model's saved options would apply it to new data.
+    A help text names only options the command has: --likelihood where it fits a model."""
+    fits = "--likelihood" in parser._option_string_actions
     for flag, field, help_ in DATA_FLAGS:
+        if flag == "--allow-missing" and not fits:
+            help_ = _ALLOW_MISSING_FOR_A_MODEL
         parser.add_argument(
             flag,
             dest=f"cfg__data__{field}",

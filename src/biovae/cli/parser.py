@@ -182,11 +182,13 @@ def _sample_parser(sub) -> None:
         "      --screen-command 'my_screen {fasta} {out}'\n",
     )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("-n", type=int, required=True, help="number of records")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="number of records")
     p.add_argument(
         "--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of the prior draws (default 0)"
+    )
     p.add_argument(
         "--obs",
         metavar="FILE",
@@ -228,7 +230,9 @@ def _score_parser(sub) -> None:
         metavar="S",
         help="average the ELBO over S posterior samples (default 1)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of the posterior draws (default 0)"
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_score)
@@ -243,7 +247,7 @@ def _report_parser(sub) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA", nargs="?")
-    p.add_argument("--out", required=True, metavar="HTML")
+    p.add_argument("--out", required=True, metavar="HTML", help="report file to write (.html)")
     p.add_argument("--color-by", type=_names, metavar="A,B", help="metadata columns to colour by")
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
@@ -258,7 +262,13 @@ def _demo_parser(sub) -> None:
         "  biovae demo --out demo-output\n",
     )
     p.add_argument("--out", default="demo-output", metavar="DIR", help="(default demo-output)")
-    p.add_argument("--epochs", type=positive_int, default=150, help="maximum epochs (default 150)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=150,
+        metavar="N",
+        help="maximum epochs (default 150)",
+    )
     p.set_defaults(func=commands.cmd_demo)
 
 
@@ -315,9 +325,11 @@ def _novelty_parser(sub) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("train", metavar="TRAIN", help="the data the model was trained on")
     p.add_argument("holdout", metavar="HELD_OUT", help="records the model never saw (>= 20)")
-    p.add_argument("-n", type=int, default=1000, help="samples to draw (default 1000)")
+    p.add_argument("-n", type=int, default=1000, metavar="N", help="samples to draw (default 1000)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for novelty.json")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of the samples (default 0)"
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=diagnostics_cmds.cmd_novelty)

@@ -85,8 +85,18 @@ def _add_map_parser(sub, make) -> None:
     p.add_argument("model", metavar="MODEL", help="fitted conditional VAE (the reference)")
     p.add_argument("data", metavar="QUERY")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
-    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the reference's)")
-    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="training epochs (default: the reference's)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="seed of the new weights' training (default: the reference's)",
+    )
     p.add_argument(
         "--device",
         metavar="DEV",
@@ -134,16 +144,25 @@ def _add_de_parser(sub, make) -> None:
         "vanilla: P(group 1 > group 2), calls by Bayes factor (scvi-tools' default)",
     )
     p.add_argument(
-        "--delta", type=float, default=0.25, help="|log2 fold change| threshold (default 0.25)"
+        "--delta",
+        type=float,
+        default=0.25,
+        metavar="D",
+        help="change mode: |log2 fold change| threshold (default 0.25)",
     )
     p.add_argument(
-        "--fdr", type=float, default=0.05, help="target posterior expected FDR (default 0.05)"
+        "--fdr",
+        type=float,
+        default=0.05,
+        metavar="Q",
+        help="change mode: target posterior expected FDR (default 0.05)",
     )
     p.add_argument(
         "--bayes-factor",
         type=float,
         default=3.0,
-        help="vanilla mode: call genes with |log Bayes factor| ≥ this (default 3)",
+        metavar="B",
+        help="vanilla mode: call genes with |log Bayes factor| ≥ B (default 3)",
     )
     p.add_argument(
         "--samples",
@@ -151,9 +170,12 @@ def _add_de_parser(sub, make) -> None:
         dest="n_samples",
         type=int,
         default=5000,
+        metavar="N",
         help="posterior draws per group (5000; --samples as in score)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of the posterior draws (default 0)"
+    )
     p.add_argument("--report", metavar="HTML", help="also write volcano plots and top genes")
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)

@@ -148,11 +148,15 @@ def _report(actions) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="STRUCTURES", help="frames to map (e.g. the training frames)")
     _input_flags(p, select=False)
-    p.add_argument("--out", required=True, metavar="HTML")
+    p.add_argument("--out", required=True, metavar="HTML", help="report file to write (.html)")
     p.add_argument(
-        "-n", type=int, default=1000, help="prior samples whose validity is measured (1000)"
+        "-n",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="prior samples whose validity is measured (1000)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the prior samples (0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the prior samples (0)")
     p.set_defaults(func=cmd_report)
 
 
@@ -170,9 +174,9 @@ def _sample(actions) -> None:
         actions, "sample", "Decode N prior draws and write them as a multi-model PDB or mmCIF."
     )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("-n", type=int, required=True, help="number of structures")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="number of structures")
     p.add_argument("--out", required=True, metavar="FILE", help=_OUT_HELP)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the prior draws (0)")
     p.set_defaults(func=cmd_sample)
 
 
@@ -181,7 +185,7 @@ def _interpolate(actions) -> None:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("start", metavar="START", help="structure file (first frame is used)")
     p.add_argument("end", metavar="END", help="structure file (first frame is used)")
-    p.add_argument("--steps", type=int, default=10, help="structures on the path (10)")
+    p.add_argument("--steps", type=int, default=10, metavar="N", help="structures on the path (10)")
     p.add_argument(
         "--refine-steps",
         type=int,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from biovae.cli.io import check_output, check_parent, check_plot_output
-from biovae.cli.variants_design import add_design_parser
+from biovae.cli.variants_design import add_design_parser, add_elbo_options
 from biovae.config import to_dict
 from biovae.data._columns import NA_TOKENS
 from biovae.data._messages import UNREADABLE, unreadable
@@ -179,12 +179,9 @@ def add_parser(sub) -> None:
             help="share of the scan's substitutions whose damaging/tolerated class is least "
             "certain, classed 'uncertain' (EVE's 0.25)",
         )
-        action.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
-        action.add_argument("--seed", type=int, default=0)
-        action.add_argument(
-            "--mean-weights",
-            action="store_true",
-            help="variational decoders (fit --bayesian): score with the posterior-mean weights "
+        add_elbo_options(
+            action,
+            "variational decoders (fit --bayesian): score with the posterior-mean weights "
             "instead of averaging the ELBO over weight draws (the default, as DeepSequence)",
         )
 
@@ -230,12 +227,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     fitted = family.fit(aln, cfg, progress=not args.quiet)
     family.save(out, fitted)
     f = fitted.facts
-    print(
-        f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
-        f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
-        f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
-        file=sys.stderr,
-    )
+    if not args.quiet:  # as fit: --quiet leaves the output path alone on stdout
+        print(
+            f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
+            f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
+            f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
+            file=sys.stderr,
+        )
     print(out)
     return 0
 

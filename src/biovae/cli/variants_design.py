@@ -28,9 +28,13 @@ def add_design_parser(actions) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv (best first)")
-    p.add_argument("-k", type=int, default=3, help="mutations per design (3)")
-    p.add_argument("--beam", type=int, default=50, help="designs kept per round (50)")
-    p.add_argument("--pool", type=int, default=100, help="best single substitutions used (100)")
+    p.add_argument("-k", type=int, default=3, metavar="K", help="mutations per design (3)")
+    p.add_argument(
+        "--beam", type=int, default=50, metavar="BEAM", help="designs kept per round (50)"
+    )
+    p.add_argument(
+        "--pool", type=int, default=100, metavar="POOL", help="best single substitutions used (100)"
+    )
     p.add_argument(
         "--positions",
         metavar="LIST",
@@ -42,16 +46,19 @@ def add_design_parser(actions) -> None:
         help="also write the designs as FASTA: the whole focus (inserts included) with the "
         "substitutions",
     )
-    p.add_argument("--samples", type=int, default=50, help="z samples per ELBO (50)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--mean-weights",
-        action="store_true",
-        help="variational decoders: score with the posterior-mean weights",
-    )
+    add_elbo_options(p, "variational decoders: score with the posterior-mean weights")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
     add_screen_options(p)
     p.set_defaults(func=cmd_design)
+
+
+def add_elbo_options(p: argparse.ArgumentParser, mean_weights_help: str) -> None:
+    """--samples, --seed and --mean-weights: how the actions that score mutants draw ELBOs."""
+    p.add_argument("--samples", type=int, default=50, metavar="S", help="z samples per ELBO (50)")
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seed of the z and weight draws (0)"
+    )
+    p.add_argument("--mean-weights", action="store_true", help=mean_weights_help)
 
 
 def parse_positions(text: str | None, match: tuple[int, ...]) -> tuple[int, ...] | None:
