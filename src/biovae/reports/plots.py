@@ -181,16 +181,7 @@ def _category_labels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
 def _categorical_scatter(
     ax, xy: np.ndarray, labels: np.ndarray, order: list[str], size: float
 ) -> None:
-    missing = labels == ""
-    if missing.any():
-        ax.scatter(
-            xy[missing, 0],
-            xy[missing, 1],
-            s=size,
-            color=fg.MISSING,
-            lw=0,
-            label=f"missing ({missing.sum()})",
-        )
+    _missing_points(ax, xy, labels == "", size)
     # cut apart: study names sharing a long suffix keep the part that tells them apart
     shown = fg.shorten_apart(order, LEGEND_WIDTH)
     for label, name, colour in zip(order, shown, fg.palette(len(order))):
@@ -204,6 +195,21 @@ def _categorical_scatter(
             alpha=0.85,
             label=f"{name} ({sel.sum()})",
         )
+
+
+def _missing_points(ax, xy: np.ndarray, missing: np.ndarray, size: float) -> bool:
+    """Grey points for the records without a value, counted in the legend; whether any."""
+    if not missing.any():
+        return False
+    ax.scatter(
+        xy[missing, 0],
+        xy[missing, 1],
+        s=size,
+        color=fg.MISSING,
+        lw=0,
+        label=f"missing ({missing.sum()})",
+    )
+    return True
 
 
 def _map_legend(fig, ax, size: float, n: int, below: bool) -> None:
@@ -230,15 +236,7 @@ def _numeric_scatter(fig, ax, xy: np.ndarray, values: np.ndarray, size: float, n
     counted in a legend (unexplained grey points read as low values or as noise)."""
     v = np.asarray(values, dtype=np.float64)
     missing = ~np.isfinite(v)
-    if missing.any():
-        ax.scatter(
-            xy[missing, 0],
-            xy[missing, 1],
-            s=size,
-            color=fg.MISSING,
-            lw=0,
-            label=f"missing ({missing.sum()})",
-        )
+    if _missing_points(ax, xy, missing, size):
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
     order = np.flatnonzero(~missing)
     order = order[np.argsort(v[order], kind="stable")]  # high values drawn on top
