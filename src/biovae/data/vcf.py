@@ -40,7 +40,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from biovae.data._messages import UNREADABLE
+from biovae.data._messages import UNREADABLE, unreadable
 from biovae.data.dataset import Dataset
 from biovae.data.plink import dosage_column_name
 from biovae.errors import DataError
@@ -190,10 +190,7 @@ def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
     try:
         yield from enumerate(fh, start=1)
     except UNREADABLE as exc:
-        raise DataError(
-            f"{path}: could not read the file ({exc}); check that it is a plain, gzip or bgzip "
-            "compressed VCF file"
-        ) from exc
+        raise unreadable(path, exc, "the file") from exc
 
 
 def _text(raw: bytes, path: Path, lineno: int) -> str:
