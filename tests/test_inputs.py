@@ -292,7 +292,7 @@ def test_a_count_just_off_a_whole_number_is_shown_as_it_is():
     from biovae import likelihoods
     from biovae.config import LikelihoodConfig
     from biovae.data import Dataset
-    from biovae.inputs import check_data
+    from biovae.support import check_data
 
     nb = likelihoods.build(LikelihoodConfig(name="nb"), (2,))
     ds = Dataset(np.array([[1.0000001, 2.0], [0.0, 3.0]]), ["c1", "c2"], ["g1", "g2"], {})

@@ -32,7 +32,6 @@ from biovae.fit_inputs import (
 )
 from biovae.inputs import (
     as_dataset,
-    check_data,
     check_features,
     check_records,
     obs_columns,
@@ -45,6 +44,7 @@ from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableMo
 from biovae.objectives import decoded_samples, elbo, iwae_chunks, iwae_streamed
 from biovae.pca_estimator import PCA
 from biovae.record_noise import checked_draws, record_keys
+from biovae.support import check_data
 from biovae.training import BatchPasses, BatchSource, fit_model, make_source, seeded
 from biovae.training.sources import keyed_batches
 

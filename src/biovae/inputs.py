@@ -11,15 +11,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biovae.data._columns import check_composition, to_obs
+from biovae.data._columns import to_obs
 from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.data.sequences import DNA, PROTEIN, RNA
 from biovae.errors import ConfigError, DataError
-from biovae.likelihoods import Likelihood
-from biovae.likelihoods.base import BadEntry, first_bad
 
 
 def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
@@ -298,64 +296,6 @@ def made_up_names(features: tuple[str, ...]) -> bool:
     """Column names made up for a bare array (``f0, f1, …``) or a ``.npy`` file (``0, 1, …``)."""
     n = len(features)
     return not n or features in (tuple(f"f{j}" for j in range(n)), tuple(map(str, range(n))))
-
-
-INFINITE = "is infinite (or too large for float32); replace or drop it"
-MISSING = (
-    "is missing (NaN), which the '{name}' likelihood cannot model; impute or drop it (only the "
-    "genotype likelihood models missing entries)"
-)
-
-
-def check_data(likelihood: Likelihood, ds: Dataset) -> None:
-    """Raise a one-line DataError if ``ds`` is outside the likelihood's support (a matrix on
-    disk is checked block by block, in one pass)."""
-    if ds.alphabet is None and likelihood.n_letters:
-        raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
-    if ds.alphabet is not None and not likelihood.sequences:
-        raise DataError(
-            f"{ds.source}: the records are sequences (alphabet {ds.alphabet!r}), whose letter "
-            f"codes the '{likelihood.name}' likelihood would read as numbers; use the "
-            "categorical likelihood (--likelihood categorical)"
-        )
-    if likelihood.compositional:
-        check_composition(ds.ids, ds.features, ds.source, likelihood.name)
-    # one pass over the values: infinities always, NaN unless the family models missing entries
-    test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
-    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
-    for start, block in blocks:
-        hit = None if ds.alphabet is not None else first_bad(block, test)
-        if hit is not None:
-            missing = np.isnan(float(block[hit[0], hit[1]]))
-            problem = MISSING.format(name=likelihood.name) if missing else INFINITE
-            raise DataError(
-                f"{ds.source}: record '{ds.ids[hit[0] + start]}', feature "
-                f"'{ds.features[hit[1]]}' {problem}"
-            )
-        bad = likelihood.validate(block)
-        if bad is not None:
-            _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
-    caveat = likelihood.caveat(ds.obs)  # data in the support, but not what the family assumes
-    if caveat:
-        warnings.warn(f"{ds.source}: {caveat}", stacklevel=3)
-
-
-def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int) -> None:
-    value = block[bad.row - start, bad.column]
-    feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
-    raise DataError(
-        f"{ds.source}: value {_shown(value)} in record '{ds.ids[bad.row]}', feature "
-        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
-    )
-
-
-def _shown(value) -> str:
-    """``value`` short (``%g``) where that reads back as it is, else in full: 1.0000001 is
-    not a whole number, and printed as ``1`` the message would contradict itself."""
-    short = f"{float(value):g}"
-    if float(short) == float(value):
-        return short
-    return str(value) if isinstance(value, np.floating) else repr(float(value))  # its shortest
 
 
 def check_records(ds: Dataset, need: int = 2) -> Dataset:

@@ -24,7 +24,6 @@ from biovae.data.fingerprint import fingerprint
 from biovae.errors import ConfigError, DataError, NotFittedError, model_phrase
 from biovae.inputs import (
     as_dataset,
-    check_data,
     check_features,
     check_records,
     obs_columns,
@@ -37,6 +36,7 @@ from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
 from biovae.record_noise import checked_draws, checked_seed
+from biovae.support import check_data
 from biovae.training import epoch_batches
 from biovae.training.sources import make_source, prefetched
 

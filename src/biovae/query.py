@@ -19,10 +19,11 @@ import numpy as np
 
 from biovae import likelihoods
 from biovae.errors import ConfigError, DataError
-from biovae.inputs import as_dataset, check_data, check_features
+from biovae.inputs import as_dataset, check_features
 from biovae.levels import MISSING, level_text, one_spelling_clash
 from biovae.models import build_model
 from biovae.models.surgery import column_map, extend_levels, freeze_except, transplant
+from biovae.support import check_data
 from biovae.training import fit_model, make_source, seeded
 
 

@@ -145,3 +145,26 @@ def test_counts_in_raw_x_are_named_with_the_fix(tmp_path, stream):
     bare.write_h5ad(tmp_path / "no_x.h5ad")
     with pytest.raises(DataError, match=r"no_x\.h5ad: .*X.*available layers: 'counts'"):
         read_dataset(tmp_path / "no_x.h5ad", stream=stream)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_repeated_var_names_are_made_unique_and_said_once(tmp_path, stream):
+    """anndata's own warning (call .var_names_make_unique) told the user to do what biovae had
+    done; only biovae's, naming the file and the new names, is left."""
+    import pandas as pd
+
+    path = tmp_path / "dup.h5ad"
+    with pytest.warns(UserWarning):  # anndata's, when the file is written
+        adata = anndata.AnnData(
+            sp.csr_matrix(np.arange(6, dtype=np.float32).reshape(2, 3)),
+            obs=pd.DataFrame(index=["c1", "c2"]),
+            var=pd.DataFrame(index=["A", "A", "B"]),
+        )
+    adata.write_h5ad(path)
+    with pytest.warns(UserWarning) as caught:
+        ds = read_dataset(path, stream=stream)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: feature names repeat (e.g. 'A'); later copies renamed A-1, … (as anndata's "
+        "var_names_make_unique)"
+    ]
+    assert ds.features == ("A", "A-1", "B")

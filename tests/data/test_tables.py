@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -259,7 +260,8 @@ def test_record_line_matches_the_file(tmp_path, sep):
         ("id\tg1\n", {}, r"no data rows"),
         ("id\tlabel\na\tx\n", {}, r"no numeric feature columns \(found 'id', 'label'\)"),
         ("id\tg1\na\t1\na\t2\n", {}, r"duplicate record id 'a'"),
-        ("id\tg1\tg1\na\t1\t2\n", {}, r"duplicate column name 'g1'"),
+        ("id\tb\tb\tg1\na\tx\ty\t1\n", {"metadata_columns": ["b"]}, r"duplicate column name 'b'"),
+        ("id\tid\tg1\na\tb\t1\n", {"id_column": "id"}, r"duplicate column name 'id'"),
         ("id\tg1\na\t1\n\t2\n", {}, r"line 3, column 'id': empty record id"),
         ("id\tg1\na\t1\n", {"id_column": "cell"}, r"id column 'cell' not found.*'id', 'g1'"),
         ("id\tg1\na\t1\n", {"metadata_columns": ["batch"]}, r"metadata column 'batch' not found"),
@@ -417,3 +419,21 @@ def test_a_damaged_gzip_table_is_a_one_line_error_not_a_field_count(tmp_path, ro
     path.write_bytes(good + DAMAGED_MEMBER)
     with pytest.raises(DataError, match=r"g\.tsv\.gz: could not read the table \(.*gzip -t"):
         read_dataset(path, id_column="id", allow_missing=True)
+
+
+def test_repeated_feature_names_are_made_unique_as_anndata_does_with_one_warning(write):
+    """A cells x genes table with a repeated gene symbol was refused, while the same genes in an
+    .h5ad or a 10x folder were read; now every reader keeps each column, renamed as anndata's
+    var_names_make_unique names it, and says so once."""
+    anndata = pytest.importorskip("anndata")
+    names = ["A", "A", "B", "A-1", "A"]
+    header = "\t".join(["id", *names])
+    path = write("dup.tsv", header + "\nc1\t1\t2\t3\t4\t5\nc2\t6\t7\t8\t9\t10\n")
+    with pytest.warns(UserWarning, match=r"dup\.tsv: feature names repeat \(e\.g\. 'A'\)") as w:
+        ds = read_dataset(path)
+    assert len([m for m in w if "repeat" in str(m.message)]) == 1
+    with warnings.catch_warnings():  # anndata's: the suffixes may clash with 'A-1' (they do)
+        warnings.simplefilter("ignore")
+        expected = tuple(anndata.utils.make_index_unique(pd.Index(names)))
+    assert ds.features == expected == ("A", "A-2", "B", "A-1", "A-3")
+    np.testing.assert_array_equal(ds.x, [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])  # none dropped

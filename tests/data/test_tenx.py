@@ -243,7 +243,7 @@ def test_an_integer_matrix_mtx_is_read_value_for_value(tmp_path, gz):
     likelihood check that names a non-integer count's cell and gene never saw it."""
     from biovae import likelihoods
     from biovae.config import LikelihoodConfig
-    from biovae.inputs import check_data
+    from biovae.support import check_data
 
     d = _mtx_folder(tmp_path, "integer general", ["1 1 7", "2 3 1e+06", "3 2 2.5"])
     if gz:

@@ -251,16 +251,62 @@ def check_samples_are_records(
     """Raise a ``DataError`` if most records are named like taxa and most features are not: a
     taxa x samples table read as samples x taxa (``--transpose`` missing, or given for a
     samples x taxa table), whose counts were fitted as if each taxon were a sample."""
-    taxa = [str(i) for i in ids[:1000] if TAXON.match(str(i))]
-    others = [str(f) for f in features[:1000] if not TAXON.match(str(f))]
-    if 2 * len(taxa) <= min(len(ids), 1000) or 2 * len(others) <= min(len(features), 1000):
+    found = _named_the_other_way(ids, features, TAXON.match, lambda f: not TAXON.match(f))
+    if found is None:
         return
     raise DataError(
-        f"{source}: the records are named like taxa (e.g. '{taxa[0]}') and the features are "
-        f"not (e.g. '{others[0]}'): the '{family}' likelihood needs one record per sample, "
+        f"{source}: the records are named like taxa (e.g. '{found[0]}') and the features are "
+        f"not (e.g. '{found[1]}'): the '{family}' likelihood needs one record per sample, "
         "with the taxa as features; pass --transpose (transpose=True) for a table with the "
         "taxa as rows, or leave it out for a table with the taxa as columns"
     )
+
+
+#: A cell barcode: a run of 12 or more bases (10x's 16, Drop-seq's 12), written with or
+#: without a sample prefix or suffix (``AAACCTGAGAAGGCCT-1``, ``s1_AAACCTGAGAAGGCCT``)
+BARCODE = re.compile(r"[ACGT]{12,}")
+#: A gene: an Ensembl gene id (``ENSG…``, ``ENSMUSG…``, versioned or not) or a symbol-like name
+GENE = re.compile(r"ENS[A-Z]*G\d{6,}(\.\d+)?|[A-Za-z][A-Za-z0-9._:-]{0,39}")
+
+
+def _gene_like(name: str) -> bool:
+    return GENE.fullmatch(name) is not None and BARCODE.search(name) is None
+
+
+def check_cells_are_records(
+    ids: Sequence[str], features: Sequence[str], source: object, family: str
+) -> None:
+    """Raise a ``DataError`` if most records are named like genes and most features like cell
+    barcodes: a genes x cells table (as R writes one) read as cells x genes (``--transpose``
+    missing, or given for a cells x genes table), whose counts would be fitted as if each gene
+    were a cell. Names prove nothing otherwise (Smart-seq cells, ``cell_1``), so nothing else
+    is refused."""
+    found = _named_the_other_way(ids, features, _gene_like, BARCODE.search)
+    if found is None:
+        return
+    raise DataError(
+        f"{source}: the records are named like genes (e.g. '{found[0]}') and the features like "
+        f"cell barcodes (e.g. '{found[1]}'): the '{family}' likelihood needs one record per "
+        "cell, with the genes as features; pass --transpose (transpose=True) for a table with "
+        "the genes as rows, or leave it out for a table with the cells as rows (an .h5ad "
+        "written the wrong way round: write adata.T)"
+    )
+
+
+def _named_the_other_way(
+    ids: Sequence[str],
+    features: Sequence[str],
+    record_is_feature: Callable[[str], object],
+    feature_is_record: Callable[[str], object],
+) -> tuple[str, str] | None:
+    """A record named like a feature and a feature named like a record, when more than half
+    of the (first 1,000) records and of the (first 1,000) features are: the signs of a table
+    read the wrong way round; else ``None``."""
+    records = [str(i) for i in ids[:1000] if record_is_feature(str(i))]
+    columns = [str(f) for f in features[:1000] if feature_is_record(str(f))]
+    if 2 * len(records) <= min(len(ids), 1000) or 2 * len(columns) <= min(len(features), 1000):
+        return None
+    return records[0], columns[0]
 
 
 def check_single_rank(features: Sequence[str], source: object, family: str) -> None:

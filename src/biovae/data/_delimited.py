@@ -8,12 +8,14 @@ import contextlib
 import csv
 import gzip
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 
 from biovae.data._columns import check_header_names
 from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data.dataset import unique_names
 from biovae.errors import DataError
 
 
@@ -23,9 +25,11 @@ def separator(path: str | Path) -> str:
     return "," if name.endswith(".csv") else "\t"
 
 
-def read_header(path: str | Path, sep: str) -> list[str]:
+def read_header(path: str | Path, sep: str, kept: Collection[str] | None = None) -> list[str]:
     """Column names of the first line; rejects empty files, comment lines above the header
-    (as ``biom convert --to-tsv`` and MetaPhlAn write) and duplicate names."""
+    (as ``biom convert --to-tsv`` and MetaPhlAn write) and repeated names, which with
+    ``kept`` are renamed instead, unless they are among ``kept`` (see
+    :func:`_renamed_repeats`)."""
     try:
         with open_text(path) as fh:
             reader = csv.reader(fh, delimiter=sep)
@@ -46,14 +50,26 @@ def read_header(path: str | Path, sep: str) -> list[str]:
             f"names come first{biom}"
         )
     check_header_names(header, path)
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise DataError(
-                f"{path}: duplicate column name '{name}' in the header; column names must be unique"
-            )
-        seen.add(name)
-    return header
+    return _renamed_repeats(header, path, kept)
+
+
+def _renamed_repeats(
+    header: list[str], path: str | Path, kept: Collection[str] | None
+) -> list[str]:
+    """``header`` with each repeated name's later copies renamed as anndata's
+    ``var_names_make_unique`` does (``A``, ``A-1``, ``A-2``: repeated gene symbols of a cells x
+    genes table), with a warning. Without ``kept`` (tables whose columns are records or ids)
+    a repeated name is an error, and so is a repeat of a name in ``kept`` (an id or metadata
+    column named by the user): which copy would be meant?"""
+    index = pd.Index(header)
+    repeated = list(dict.fromkeys(index[index.duplicated()]))
+    refused = repeated if kept is None else [n for n in repeated if n in kept]
+    if refused:
+        raise DataError(
+            f"{path}: duplicate column name '{refused[0]}' in the header; column names must be "
+            "unique: rename one of the columns"
+        )
+    return list(unique_names(header, str(path))) if repeated else header
 
 
 def _comment_above(second: list[str]) -> bool:

@@ -104,6 +104,8 @@ def _load(path: str | Path, backed: bool = False):
             # older anndata (0.10) says so of an empty var/obs index it reads back; nothing
             # for the user to act on (an empty matrix is refused with its own message)
             warnings.filterwarnings("ignore", message="Transforming to str index")
+            # repeated var names are made unique by Dataset, which says so once itself
+            warnings.filterwarnings("ignore", message="Variable names are not unique")
             return anndata.read_h5ad(path, backed="r" if backed else None)
     except Exception as exc:  # h5py/anndata raise many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -4,15 +4,16 @@ Rules for a samples x features table: the id column is ``id_column`` if given, e
 column when it is named like an id (``id``, ``sample_id``, ``#SampleID``, ``cell``, ...: see
 :func:`~biovae.data._columns.is_id_name`) or is not numeric; without one, ids are ``"0".."n-1"``.
 Columns named in ``metadata_columns`` and every other non-numeric column become ``obs``; the
-remaining numeric columns are the features (float32); a column of numbers with a few other
-values holding digits (``0,5``) is an error, not metadata. A column that is numeric apart from
+remaining numeric columns are the features (float32), a repeated name (gene symbols) renamed
+as anndata's ``var_names_make_unique`` does, with a warning; a column of numbers with a few
+other values holding digits (``0,5``) is an error, not metadata. A column that is numeric apart from
 spellings of "missing" (``NA``, ``nan``, ...), or holds nothing else, counts as a feature, so
 the missing values are reported instead of the column silently becoming metadata.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def read_table(
             metadata=metadata_columns,
             allow_missing=allow_missing,
         )
-    table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns)
+    named = {c for c in (id_column, *metadata_columns, *text_columns) if c is not None}
+    table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns, kept=named)
     require_columns(table, [*metadata_columns, *text_columns], "metadata column")
     obs, features, parsed = _split_columns(table, set(metadata_columns), text_columns)
     if not features:
@@ -145,11 +147,14 @@ def load_table(
     sep: str | None = None,
     id_column: str | None = None,
     text_columns: Sequence[str] = (),
+    kept: Collection[str] | None = None,
 ) -> Table:
-    """Load a table with pandas and decide its id column (see the module docstring)."""
+    """Load a table with pandas and decide its id column (see the module docstring); a
+    repeated column name is an error, or with ``kept`` renamed unless it is one of them
+    (:func:`~biovae.data._delimited.read_header`)."""
     sep = separator(path) if sep is None else sep
     source = str(path)
-    header = read_header(path, sep)
+    header = read_header(path, sep, kept)
     if id_column is not None and id_column not in header:
         raise DataError(
             f"{source}: id column '{id_column}' not found; available columns: {preview(header)}"

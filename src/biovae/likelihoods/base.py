@@ -97,6 +97,9 @@ class Likelihood(ABC):
     sequences: ClassVar[bool] = False
     #: whether a record is a composition of its features (taxa), each read or share counted once
     compositional: ClassVar[bool] = False
+    #: whether the data are counts per record (cells, samples): checked for genes x cells
+    #: tables read the wrong way round and for counts float32 cannot hold exactly
+    counts: ClassVar[bool] = False
     #: what :meth:`featurize` gives the encoder (and a PCA), in words
     features_text: ClassVar[str] = "the values themselves"
 
@@ -254,6 +257,7 @@ class ObservedLibrary:
     """
 
     features_text: ClassVar[str] = "log1p of the counts"
+    counts: ClassVar[bool] = True
 
     #: The decoder output whose softmax over the features is the composition: adding one
     #: constant to it across the features changes no probability (its other outputs, such as
