@@ -60,11 +60,79 @@ def test_a_pipeline_fitted_with_y_ignores_it_and_fit_transform_is_fit_then_trans
     assert pipe.predict(X).shape == (60,) and pipe[0].score(X, y).shape == (60,)
 
 
-def test_a_semi_supervised_vae_refuses_an_array_for_its_labels():
-    from sklearn.base import clone
+LABELS = np.where(X[:, 0] > 0, 1, 0)
+UNLABELLED = np.arange(60) % 3 == 0  # a third of the records have no label
 
-    with pytest.raises(DataError, match=r"obs column 'y' \(labels_key\); pass obs=\{'y'"):
-        clone(ESTIMATORS[3]).fit(X, np.zeros(60))
+
+def _ssvae():
+    return biovae.SemiSupervisedVAE(n_latent=2, epochs=1, seed=0)
+
+
+def test_a_semi_supervised_vae_takes_sklearns_y_with_minus_one_for_unlabelled():
+    """fit(X, y) was refused ('obs is a ndarray, but ... reads its labels from obs column'),
+    so a Pipeline, cross_val_score or GridSearchCV could not fit one."""
+    y = np.where(UNLABELLED, -1, LABELS)
+    by_y = _ssvae().fit(X, y)
+    # ground truth: the same labels as an obs column, the -1 records marked missing there
+    given = np.where(UNLABELLED, None, LABELS.astype(object))
+    by_obs = _ssvae().set_params(labels_key="cell").fit(X, {"cell": given})
+    np.testing.assert_array_equal(by_y.transform(X), by_obs.transform(X))
+    assert by_y.classes_ == (0, 1) and by_obs.classes_ == ("0", "1")  # -1 is no class
+    assert by_y.predict(X).dtype == np.int64 and by_y.config_.data.labels_key == "y"
+    np.testing.assert_array_equal(by_y.predict(X), by_obs.predict(X).astype(int))
+    np.testing.assert_array_equal(_ssvae().fit(X, y=y).transform(X), by_y.transform(X))
+    np.testing.assert_array_equal(_ssvae().fit_transform(X, y), by_y.transform(X))
+    np.testing.assert_array_equal(
+        by_y.held_out_labelled(X, y), by_obs.held_out_labelled(X, {"cell": given})
+    )
+
+
+def test_a_semi_supervised_vae_is_a_classifier_for_sklearns_model_selection(tmp_path):
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), _ssvae()).fit(X, LABELS)
+    assert 0 <= accuracy_score(LABELS, pipe.predict(X)) <= 1  # mixed str/int types raised
+    scores = cross_val_score(_ssvae(), X, LABELS, cv=2, scoring="accuracy", error_score="raise")
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    loaded = biovae.load_model(pipe[-1].save(tmp_path / "m"))
+    assert loaded.classes_ == (0, 1)
+    np.testing.assert_array_equal(
+        loaded.predict(StandardScaler().fit_transform(X)), pipe.predict(X)
+    )
+    halves = LABELS / 2.0  # float labels come back as floats
+    assert _ssvae().fit(X, np.where(UNLABELLED, np.nan, halves)).classes_ == (0.0, 0.5)
+
+
+def test_text_labels_in_y_are_unlabelled_where_missing_and_stay_text():
+    import pandas as pd
+
+    text = np.where(LABELS == 1, "B cell", "T cell").astype(object)
+    text[UNLABELLED] = [None, np.nan, "unknown", "-1"] * 5
+    est = _ssvae().fit(X, pd.Series(text))
+    assert est.classes_ == ("B cell", "T cell") and est.predict(X).dtype == object
+
+
+@pytest.mark.parametrize(
+    ("obs", "y", "problem"),
+    [
+        (LABELS, LABELS, "labels given twice: as y and in obs's place"),
+        ({"y": LABELS}, LABELS, "labels given twice: as y and as obs column 'y'"),
+        (None, np.c_[LABELS, LABELS], r"y has shape \(60, 2\); give one label per record"),
+        (None, LABELS[:-1], r"metadata column 'y' has shape \(59,\), expected \(60,\)"),
+    ],
+    ids=["twice", "obs column too", "2-D", "short"],
+)
+def test_labels_given_as_y_are_checked(obs, y, problem):
+    with pytest.raises(DataError, match=problem):
+        _ssvae().fit(X, obs, y=y)
+
+
+def test_a_semi_supervised_vae_without_labels_says_how_to_give_them():
+    with pytest.raises(ConfigError, match=r"labels_key=\.\.\., or the labels as y: fit\(X, y\)"):
+        _ssvae().fit(X)
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
@@ -80,6 +148,22 @@ def test_an_unfitted_estimator_says_so_and_has_no_fitted_attributes(est):
     with pytest.raises(ConfigError, match="is not fitted yet; call fit"):
         method(X)
     assert not hasattr(copy, "classes_")  # an AttributeError, as scikit-learn's is
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_sklearns_not_fitted_error_catches_ours(est):
+    """``except sklearn.exceptions.NotFittedError`` let biovae's pass: it was no subclass."""
+    import pickle
+
+    from sklearn.exceptions import NotFittedError
+
+    copy = sklearn.base.clone(est)
+    method = copy.encode if isinstance(copy, ConformationVAE) else copy.transform
+    with pytest.raises(NotFittedError) as caught:
+        method(X)
+    assert isinstance(caught.value, biovae.errors.NotFittedError)  # and still biovae's
+    again = pickle.loads(pickle.dumps(caught.value))  # as joblib's workers send it back
+    assert isinstance(again, NotFittedError) and again.args == caught.value.args
 
 
 def test_repr_names_the_parameters_given():
@@ -228,3 +312,18 @@ def test_a_loaded_model_knows_the_feature_names_it_was_fitted_on(est, tmp_path):
     assert not hasattr(bare, "feature_names_in_") and bare.n_features_in_ == 5
     genes = biovae.data.dataset.Dataset(X, [f"r{i}" for i in range(60)], list("vwxyz"), {})
     assert list(clone(est).fit(genes).feature_names_in_) == list("vwxyz")  # as loaded
+
+
+def test_the_type_of_the_labels_is_saved_and_checked_on_loading(tmp_path):
+    import json
+
+    folder = _ssvae().fit(X, LABELS).save(tmp_path / "m")
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["label_dtype"] == "int64"
+    for bad, error in (("object", DataError), (3, biovae.errors.ModelFileError)):
+        (folder / "metadata.json").write_text(json.dumps({**meta, "label_dtype": bad}))
+        with pytest.raises(error, match="label_dtype"):
+            biovae.load_model(folder)
+    del meta["label_dtype"]  # as a model saved before: text levels
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    assert biovae.load_model(folder).classes_ == ("0", "1")

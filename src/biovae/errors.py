@@ -7,6 +7,9 @@ without a traceback and exits with status 2.
 
 from __future__ import annotations
 
+import functools
+import sys
+
 
 class BiovaeError(Exception):
     """Base class of errors caused by user input, configuration or environment."""
@@ -28,7 +31,26 @@ class ConfigError(BiovaeError, ValueError):
 class NotFittedError(ConfigError, AttributeError):
     """A fitted model's method or attribute was asked of an unfitted estimator. An
     ``AttributeError`` as well, as scikit-learn's ``NotFittedError`` is: ``hasattr(est,
-    "classes_")`` is False before ``fit``."""
+    "classes_")`` is False before ``fit``. Once scikit-learn is imported (by the user: biovae
+    does not import it for this), the error raised is scikit-learn's ``NotFittedError`` too,
+    so ``except sklearn.exceptions.NotFittedError`` catches it as well."""
+
+    def __new__(cls, *args: object) -> NotFittedError:
+        if cls is NotFittedError:
+            theirs = sys.modules.get("sklearn.exceptions")
+            cls = _also_sklearns(theirs.NotFittedError) if theirs else cls
+        return super().__new__(cls, *args)
+
+    def __reduce__(self):  # pickled (joblib's workers) by the name the class is found by
+        return NotFittedError, self.args, self.__dict__ or None
+
+
+@functools.cache
+def _also_sklearns(theirs: type[Exception]) -> type[NotFittedError]:
+    """biovae's :class:`NotFittedError` that is scikit-learn's ``theirs`` as well (it can only
+    be made once scikit-learn is imported, and ``except`` clauses match by class)."""
+    attrs = {"__module__": __name__, "__qualname__": "NotFittedError"}
+    return type("NotFittedError", (NotFittedError, theirs), attrs)
 
 
 class TrainingError(BiovaeError, RuntimeError):

@@ -58,8 +58,6 @@ class _LatentEstimator(TransformerConventions):
     _params: ClassVar[tuple[str, ...]] = (
         "likelihood", "n_latent", "hidden", "beta", "epochs", "seed", "config", "progress",
     )  # fmt: skip
-    #: the metadata ``fit`` reads from its ``obs`` argument (scikit-learn's ``y`` is ignored)
-    _obs = staticmethod(without_target)
 
     def __init__(
         self,
@@ -129,8 +127,12 @@ class _LatentEstimator(TransformerConventions):
         checkpoint every ``config.train.checkpoint_every`` (> 0) epochs, kept after the fit
         (``biovae fit`` removes its own); ``resume=True`` continues from it exactly.
         """
-        cfg = self.get_config()
-        ds = check_records(as_dataset(X, self._obs(obs), layer=cfg.data.layer))
+        obs, cfg = without_target(obs), self.get_config()
+        return self._fit(X, obs, cfg, sample_weight, checkpoint_dir, resume)
+
+    def _fit(self, X, obs, cfg: FitConfig, sample_weight, checkpoint_dir, resume: bool):
+        """:meth:`fit` with the metadata table ``obs`` and the config ``cfg`` as given."""
+        ds = check_records(as_dataset(X, obs, layer=cfg.data.layer))
         lik_cfg = likelihoods.get(cfg.model.likelihood.name).configure(
             cfg.model.likelihood, ds.features
         )
@@ -157,7 +159,7 @@ class _LatentEstimator(TransformerConventions):
         with seeded(cfg.train.seed, cfg.train.device):
             model = build_model(lik, cov.width, cfg.model, labels.n_classes)
             self._prepare_model(model, train)
-            data_fingerprint = fingerprint(ds)
+            fp = fingerprint(ds)
             history = fit_model(
                 model,
                 train,
@@ -167,20 +169,18 @@ class _LatentEstimator(TransformerConventions):
                 progress=self.progress,
                 checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
                 resume=resume,
-                identity=resume_identity(data_fingerprint, cfg, c, y, w),
+                identity=resume_identity(fp, cfg, c, y, w),
             )
         model.eval()
         self.config_, self.schema_, self.model_, self.history_ = cfg, schema, model, history
         self.mapping_ = None  # a fresh fit is nobody's reference mapping
         self.n_features_in_ = int(ds.x.shape[1])
         self._note_feature_names(X, ds.features, ds.alphabet)
-        self.fingerprint_ = data_fingerprint
-        self.n_train_, self.n_validation_ = len(train_idx), len(val_idx)
+        self.fingerprint_, self.n_train_, self.n_validation_ = fp, len(train_idx), len(val_idx)
         return self._fitted(ds, w)
 
     def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> _LatentEstimator:
-        """What a subclass learns after training, from the fitted data ``ds`` and the record
-        weights ``w`` (None: unweighted); returns ``self``."""
+        """What a subclass learns from the fitted data ``ds`` and weights ``w``; ``self``."""
         return self
 
     def _prepare_model(self, model: torch.nn.Module, train: BatchSource) -> None:

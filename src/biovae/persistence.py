@@ -199,6 +199,7 @@ _META_TYPES = {
     "history": (list,),
     WEIGHTS_DIGEST: (str,),
     "n_calibration": (int,),  # a semi-supervised VAE's (biovae.ssvae_estimator)
+    "label_dtype": (str,),  # and the numbers its labels are, if any (typed_levels checks it)
     "mapping": (dict,),  # a mapped model's reference (biovae.query), read by its card
 }
 #: the entries of ``mapping`` and their JSON types

@@ -80,6 +80,7 @@ def map_query(
     out = _mapped(type(est), _mapping(est, new_cov), cfg, new_schema, model, history, ds)
     if hasattr(est, "temperature_"):  # the reference's classifier, and its temperature
         out.temperature_, out.n_calibration_ = est.temperature_, est.n_calibration_
+        out.label_dtype_ = getattr(est, "label_dtype_", None)
     return out
 
 

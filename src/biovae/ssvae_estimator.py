@@ -1,7 +1,7 @@
 """scikit-learn style estimator of the semi-supervised VAE (:mod:`biovae.models.semisupervised`).
 
-Fits on all records; those whose ``labels_key`` entry is missing, "unknown" or
-``data.unlabeled_category`` are unlabelled.
+Fits on all records; those whose ``labels_key`` entry (or entry of scikit-learn's ``y``) is
+missing, "unknown" or ``data.unlabeled_category`` (in ``y``: −1 too) are unlabelled.
 ``predict_proba`` gives q(y|x) for any records (labelled or not), temperature-scaled on the
 labelled records of the fit's validation split (:mod:`biovae.calibration`), ``predict`` the
 most likely level, ``transform`` the label-guided latent map.
@@ -10,6 +10,7 @@ most likely level, ``transform`` the label-guided latent map.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,13 @@ from biovae.fit_inputs import validation_split
 from biovae.inputs import as_dataset, without_target
 from biovae.levels import find_level
 from biovae.models import LabelSpec
+from biovae.models.labels import LABEL_DTYPES, target_dtype, target_labels, typed_levels
 from biovae.objectives import iwae_chunks, iwae_streamed
 from biovae.record_noise import checked_draws
 from biovae.training import InMemorySource, seeded
+
+#: The obs column of the labels given as ``y`` when ``labels_key`` names none.
+TARGET_KEY = "y"
 
 
 class SemiSupervisedVAE(_LatentEstimator):
@@ -58,25 +63,34 @@ class SemiSupervisedVAE(_LatentEstimator):
             )
         return cfg
 
-    def _obs(self, obs: Any) -> Any:
-        """``obs`` as given: an array in its place (scikit-learn's ``y``) is refused, not ignored,
-        since the labels are read from its ``labels_key`` column."""
-        if obs is not None and without_target(obs) is None:
-            key = self.get_config().data.labels_key
-            raise DataError(
-                f"obs is a {type(obs).__name__}, but a semi-supervised VAE reads its labels from "
-                f"obs column {key!r} (labels_key); pass obs={{{key!r}: labels}} or a DataFrame"
-            )
-        return obs
+    def fit(
+        self,
+        X: Any,
+        obs: Any = None,
+        y: Any = None,
+        *,
+        sample_weight: Any = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> SemiSupervisedVAE:
+        """Fit as :meth:`VAE.fit`, with the labels in ``obs``'s column ``labels_key`` or in ``y``
+        (scikit-learn's ``fit(X, y)``; an array, list or Series in ``obs``'s place is ``y``):
+        one per record, −1, None, NaN or a spelling of "unknown" (or ``unlabeled_category``)
+        where a record is unlabelled. ``y`` fills obs column ``labels_key`` (default ``"y"``).
 
-    def fit(self, X: Any, obs: Any = None, **kwargs: Any) -> SemiSupervisedVAE:
-        """Fit as :meth:`VAE.fit`, then the temperature of :meth:`predict_proba`: the T that
+        Then the temperature of :meth:`predict_proba`: the T that
         minimises the negative log-likelihood of q(y|x) / T on the labelled records of the
         validation split (held out of training), weighted by ``sample_weight`` as the
         validation loss is; T = 1 with fewer than :data:`biovae.calibration.MIN_RECORDS` of
         them of positive weight, or all of one label. ``temperature_`` holds T and
         ``n_calibration_`` the number of records it was fitted on (0: none)."""
-        return super().fit(X, obs, **kwargs)
+        cfg = self.get_config()
+        obs, y = _target(obs, y)
+        obs, key = _labelled(X, obs, y, cfg.data.labels_key)
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels_key=key))
+        self._fit(X, obs, cfg, sample_weight, checkpoint_dir, resume)
+        self.label_dtype_ = None if y is None else target_dtype(y)
+        return self
 
     def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> SemiSupervisedVAE:
         """The temperature of :meth:`fit`, from the data and record weights just fitted."""
@@ -91,13 +105,14 @@ class SemiSupervisedVAE(_LatentEstimator):
         self.n_calibration_ = len(held) if weights is None else int((weights > 0).sum())
         return self
 
-    def held_out_labelled(self, X: Any, obs: Any = None) -> np.ndarray:
+    def held_out_labelled(self, X: Any, obs: Any = None, y: Any = None) -> np.ndarray:
         """Indices of the labelled records of the fit's validation split (those ``temperature_``
-        was fitted on), ``X`` (Dataset, AnnData, array... with ``obs``) being the records the
-        model was fitted on, in the same order (the split is recomputed from its seed and
-        labels)."""
+        was fitted on), ``X`` (Dataset, AnnData, array... with ``obs`` or ``y``, as given to
+        :meth:`fit`) being the records the model was fitted on, in the same order (the split is
+        recomputed from its seed and labels)."""
         self._check_fitted()
-        ds = as_dataset(X, self._obs(obs), layer=self.config_.data.layer)
+        obs = _labelled(X, *_target(obs, y), self.config_.data.labels_key)[0]
+        ds = as_dataset(X, obs, layer=self.config_.data.layer)
         n = (self.n_train_ or 0) + (self.n_validation_ or 0)  # 0: saved without the counts
         if n and len(ds) != n:  # indices of another data set's split would mean nothing
             raise DataError(
@@ -123,17 +138,19 @@ class SemiSupervisedVAE(_LatentEstimator):
         if not cfg.data.labels_key:
             raise ConfigError(
                 "a semi-supervised VAE needs the label column: pass --labels-key COL "
-                "(labels_key=...); missing or 'unknown' entries are unlabelled"
+                "(labels_key=..., or the labels as y: fit(X, y)); missing or 'unknown' entries "
+                "are unlabelled"
             )
         if cfg.model.classifier_input.startswith("clr"):
             _check_composition(ds, cfg.model.classifier_input)
         return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source, cfg.data.unlabeled_category)
 
     @property
-    def classes_(self) -> tuple[str, ...]:
-        """The label levels, in the column order of :meth:`predict_proba`."""
+    def classes_(self) -> tuple[Any, ...]:
+        """The label levels, in the column order of :meth:`predict_proba`: text, or numbers
+        when the model was fitted on a numeric ``y`` (as scikit-learn's classifiers give)."""
         self._check_fitted()
-        return self.schema_.labels.levels
+        return typed_levels(self.schema_.labels.levels, getattr(self, "label_dtype_", None))
 
     @torch.no_grad()
     def sample(self, n: int, obs: Any = None, seed: int = 0, label: Any = None) -> np.ndarray:
@@ -147,7 +164,8 @@ class SemiSupervisedVAE(_LatentEstimator):
 
     def _label_code(self, label: Any) -> int:
         """The index of ``label`` in ``classes_`` (``1`` names level "1"), or a ConfigError."""
-        levels = self.classes_
+        self._check_fitted()
+        levels = self.schema_.labels.levels
         level = find_level(label, levels)
         if level is None:
             raise ConfigError(
@@ -176,7 +194,8 @@ class SemiSupervisedVAE(_LatentEstimator):
 
     def predict(self, X: Any, obs: Any = None) -> np.ndarray:
         """Most likely label level of every record."""
-        levels = np.asarray(self.classes_, dtype=object)
+        typed = getattr(self, "label_dtype_", None)  # None: text, as an object array
+        levels = np.asarray(self.classes_, dtype=typed or object)
         return levels[self.predict_proba(X, obs).argmax(1)]
 
     @torch.no_grad()
@@ -206,6 +225,7 @@ class SemiSupervisedVAE(_LatentEstimator):
         own = {
             "label_temperature": getattr(self, "temperature_", 1.0),
             "n_calibration": getattr(self, "n_calibration_", 0),
+            "label_dtype": getattr(self, "label_dtype_", None),
         }
         return super().save(path, {**(metadata or {}), **own}, card)
 
@@ -213,16 +233,56 @@ class SemiSupervisedVAE(_LatentEstimator):
     def from_saved(cls, saved: persistence.SavedModel) -> SemiSupervisedVAE:
         est = super().from_saved(saved)
         t = saved.metadata.get("label_temperature", 1.0)  # models saved before: q(y|x) as is
+        where = saved.folder / persistence.METADATA if saved.folder else persistence.METADATA
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t < float("inf"):
-            where = saved.folder / persistence.METADATA if saved.folder else persistence.METADATA
             raise DataError(
                 f"{where}: label_temperature {t!r} is not a positive number; the model "
                 "folder is damaged: refit or restore it"
             )
+        dtype = saved.metadata.get("label_dtype")  # None: text (and models saved before)
+        if dtype not in (None, *LABEL_DTYPES):
+            raise DataError(
+                f"{where}: label_dtype {dtype!r} is none of {', '.join(LABEL_DTYPES)}; the "
+                "model folder is damaged: refit or restore it"
+            )
         # n_calibration's type is checked on reading (persistence); None counts as absent
         est.temperature_ = float(t)
         est.n_calibration_ = int(saved.metadata.get("n_calibration") or 0)
+        est.label_dtype_ = dtype
         return est
+
+
+def _target(obs: Any, y: Any) -> tuple[Any, Any]:
+    """``(obs, y)``, with an array, list or Series in ``obs``'s place taken as ``y``
+    (``Pipeline.fit(X, y)`` and ``cross_val_score`` pass scikit-learn's ``y`` there)."""
+    if obs is None or without_target(obs) is not None:
+        return obs, y
+    if y is not None:
+        raise DataError("labels given twice: as y and in obs's place; pass y once")
+    return None, obs
+
+
+def _labelled(X: Any, obs: Any, y: Any, key: str | None) -> tuple[Any, str | None]:
+    """``obs`` with the labels ``y`` in column ``key`` (``"y"`` when None; ``X``'s own obs kept
+    if it is an AnnData), and that key; ``obs`` and ``key`` as given when there is no ``y``."""
+    if y is None:
+        return obs, key
+    key, labels = key or TARGET_KEY, target_labels(y)
+    if obs is None and hasattr(X, "obs") and hasattr(X, "var_names"):  # an AnnData's own obs
+        obs = X.obs
+    if obs is None:
+        return {key: labels}, key
+    if key in obs:
+        raise DataError(
+            f"labels given twice: as y and as obs column {key!r} (labels_key); pass one of them"
+        )
+    if not hasattr(obs, "columns"):
+        return {**obs, key: labels}, key
+    if len(labels) != len(obs):
+        raise DataError(
+            f"y has {len(labels):,} labels but obs {len(obs):,} rows; give one label per record"
+        )
+    return obs.assign(**{key: labels}), key
 
 
 def _check_composition(ds: Dataset, classifier_input: str) -> None:

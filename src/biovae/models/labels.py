@@ -2,7 +2,8 @@
 
 Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the spec's
 ``unlabeled`` category (e.g. scanpy's "Unknown" or a user's "unassigned") are unlabelled
-(code −1). Labelled levels that differ only in letter case or surrounding spaces are refused.
+(code −1), and so are those scikit-learn's ``y`` marks −1 (:func:`target_labels`). Labelled
+levels that differ only in letter case or surrounding spaces are refused.
 The levels are saved with the model so new data are coded identically.
 """
 
@@ -31,6 +32,39 @@ def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
         extra = {text, whole_number_text(text)}
     spellings = UNLABELLED | extra
     return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
+
+
+def target_labels(y: Any) -> np.ndarray:
+    """scikit-learn's target ``y`` as a label column (object array, one label per record): its
+    entries that :func:`unlabelled_mask` reads as no label, with −1 (scikit-learn's mark of an
+    unlabelled record; −1.0 and "-1" too), become None, the others stay as given."""
+    labels = np.array(y, dtype=object)  # a copy: y is the caller's
+    if labels.ndim == 2 and labels.shape[1] == 1:  # a column vector, as scikit-learn ravels it
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise DataError(
+            f"y has shape {labels.shape}; give one label per record (a list, 1-D array or "
+            "Series; -1, None or NaN where a record is unlabelled)"
+        )
+    labels[unlabelled_mask(labels, -1)] = None
+    return labels
+
+
+#: The number types labels of scikit-learn's ``y`` are given back as (:func:`target_dtype`).
+LABEL_DTYPES = ("int64", "float64")
+
+
+def target_dtype(y: Any) -> str | None:
+    """``"int64"`` or ``"float64"`` when ``y``'s labels are numbers (an array, list or Series of
+    them; −1 and NaN included), so that predictions are given back as such; None for text."""
+    return {"i": "int64", "u": "int64", "f": "float64"}.get(np.asarray(y).dtype.kind)
+
+
+def typed_levels(levels: tuple[str, ...], dtype: str | None) -> tuple[Any, ...]:
+    """``levels`` as numbers of ``dtype`` (:func:`target_dtype`), or as they are for None."""
+    if dtype is None:
+        return levels
+    return tuple(np.asarray(levels, dtype=np.float64).astype(dtype).tolist())
 
 
 def _check_unlabeled_found(values: np.ndarray, key: str, source: str, unlabeled: Any) -> None:

@@ -22,7 +22,7 @@ def labels_section(est: Any, ds: Dataset | None, same: bool | None = None) -> Se
     validation labels check the probabilities)."""
     if ds is None or not len(ds) or not getattr(est.schema_.labels, "n_classes", 0):
         return None
-    classes = tuple(est.classes_)
+    classes = est.schema_.labels.levels  # as text
     proba = est.predict_proba(ds)
     predicted = proba.argmax(1)
     try:  # a label the model was not trained on (code −2) counts as none
