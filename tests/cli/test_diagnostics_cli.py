@@ -60,7 +60,12 @@ def test_diagnose_writes_json_and_html(fixtures, tmp_path, capsys):
     assert res["collapse"]["n_latent"] == 3
     gap = res["amortization"]
     assert gap["refined_elbo"] >= gap["amortized_elbo"] - 3 * gap["amortization_gap_se"]
-    assert (tmp_path / "d" / "diagnostics.html").stat().st_size > 10_000
+    page = (tmp_path / "d" / "diagnostics.html").read_text()
+    assert len(page) > 10_000
+    # headed by names without folders (was "Diagnostics of /tmp/.../m"), the full paths below
+    title = "Diagnostics of model m: cellbench_100x200.h5ad"
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
+    assert f"<td>{tmp_path / 'm'}</td>" in page and f"<td>{data}</td>" in page
     capsys.readouterr()
 
 
@@ -87,6 +92,9 @@ def test_sweep_draws_rate_distortion_and_fidelity(fixtures, tmp_path, capsys):
     assert high["rate"] < low["rate"] and high["distortion"] > low["distortion"]
     assert set(res["fidelity"]) == {"VAE", "autoencoder", "PCA"}
     assert "β=0.1" in capsys.readouterr().err
+    page = (tmp_path / "rd" / "sweep.html").read_text()
+    title = "Rate–distortion sweep of crc_abundance_60x50.tsv"  # was the data's full path
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
 
 
 def test_sweep_rejects_bad_beta_list(fixtures, tmp_path, capsys):

@@ -124,6 +124,9 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     page = html.read_text()
     assert all(f'data-plot="de-volcano-{i}"' in page for i in range(3))
     assert "H2228 vs rest" in page
+    # headed by the model's and the file's names, as fit's report is (was the data's full path)
+    title = "Differential expression from model m: cellbench_100x200.h5ad"
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
     table = pd.read_csv(every, sep="\t")
     lines = ("H1975", "H2228", "HCC827")
     assert sorted(set(table["comparison"])) == [f"{c} vs rest" for c in lines]
@@ -142,7 +145,9 @@ def test_trajectory_report_names_the_root_by_its_id(model, tmp_path, capsys):
     assert main([*args, "--out", str(table), "--report", str(html)]) == 0
     pt = pd.read_csv(table, dtype={"id": str})
     root = pt["id"][pt["pseudotime"] == 0.0].item()
-    assert f"root (record {root})" in html.read_text()  # the id, not the row number
+    page = html.read_text()
+    assert f"root (record {root})" in page  # the id, not the row number
+    assert "<h1>Trajectory of cellbench_100x200.h5ad</h1>" in page  # was the full path
     capsys.readouterr()
 
 

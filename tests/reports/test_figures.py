@@ -57,17 +57,40 @@ def _closest_pair(colours: list[str], vision: str) -> float:
     return min(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(lab, 2))
 
 
+#: Paul Tol's "muted" scheme as he publishes it (https://personal.sron.nl/~pault/).
+TOL_MUTED = {
+    "#cc6677", "#332288", "#ddcc77", "#117733", "#88ccee",
+    "#882255", "#44aa99", "#999933", "#aa4499",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("vision", sorted(DICHROMACY))
 @pytest.mark.parametrize("n", range(2, 9))
 def test_category_colours_stay_apart_for_colour_blind_readers(n: int, vision: str) -> None:
     """tab10's orange and green (categories 2 and 3) were ΔE 4.6 apart under protanopia."""
-    assert _closest_pair(fg.palette(n), vision) > 10.0
+    colours = [c for c, _ in fg.category_styles(n)]
+    assert _closest_pair(colours, vision) > 10.0
 
 
-def test_palette_gives_as_many_distinct_colours_as_asked() -> None:
-    for n in (1, 8, 9, 20, 30):
-        colours = fg.palette(n)
-        assert len(colours) == n and len(set(colours)) == n
+@pytest.mark.parametrize("vision", sorted(DICHROMACY))
+@pytest.mark.parametrize("n", [9, 12, 19, 20, fg.MAX_STYLES])
+def test_more_categories_than_okabe_ito_stay_apart_by_colour_or_shape(n: int, vision: str) -> None:
+    """Beyond eight categories tab10/tab20 gave pairs (orange and light orange, green and
+    light green) a colour-blind reader cannot tell apart; now two categories whose colours
+    are closer than ΔE 10 for any reader have different marker shapes."""
+    styles = fg.category_styles(n)
+    assert len(styles) == n and len(set(styles)) == n  # no two categories look the same
+    assert {c for c, _ in styles} == TOL_MUTED  # the documented set, nothing else
+    for marker in {m for _, m in styles}:
+        same_shape = [c for c, m in styles if m == marker]
+        if len(same_shape) > 1:
+            assert _closest_pair(same_shape, vision) > 10.0
+
+
+def test_category_styles_refuse_more_than_they_tell_apart() -> None:
+    assert len(fg.category_styles(fg.MAX_STYLES)) == fg.MAX_STYLES
+    with pytest.raises(ValueError, match="at most"):
+        fg.category_styles(fg.MAX_STYLES + 1)
 
 
 def test_shortened_ids_that_differ_stay_apart() -> None:

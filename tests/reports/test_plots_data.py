@@ -49,3 +49,74 @@ def test_per_position_plot_of_a_long_sequence_keeps_a_readable_height() -> None:
         return struct.unpack(">II", png[16:24])[1]
 
     assert height(5_000) == height(plots_data.MAX_POSITIONS) < 2_000
+
+
+def test_relative_abundances_are_drawn_on_a_log_scale_with_their_pseudocount() -> None:
+    """Shares of taxa (rows summing to at most 1, 1e-7 to 0.5) were drawn as they are: every
+    rare taxon sat at 0 on a linear axis. Counts and other tables keep their scales."""
+    from biovae.reports.analysis import Scale, display_scale
+
+    x = np.array([[0.5, 0.3, 3e-7, 0.0], [0.2, 0.0, 0.02, 4e-5], [0.9, 1e-3, 0.0, 0.09]])
+    scale = display_scale(x)
+    assert scale == Scale("log10", 1e-7) and scale.label == "log10(x + 1e-07)"
+    np.testing.assert_allclose(
+        scale.apply(np.array([0.0, 0.1, 1e-7])), [-7.0, np.log10(0.1 + 1e-7), np.log10(2e-7)]
+    )
+    assert display_scale(np.array([[0.0, 40.0, 3.0], [1.0, 0.0, 7.0]])).kind == "log1p"  # counts
+    assert display_scale(np.array([[0.0, 1.0], [1.0, 1.0]])).kind == "value"  # presence/absence
+    assert display_scale(np.array([[0.4, 0.7], [1e-4, 0.9]])).kind == "value"  # rows above 1
+    assert display_scale(np.array([[0.5, 0.2], [0.3, 0.4]])).kind == "value"  # one decade
+    assert display_scale(np.array([[-0.5, 1e-6], [0.3, 0.4]])).kind == "value"  # negatives
+    with pytest.raises(ValueError, match="no scale"):
+        Scale("log10")
+
+
+@pytest.fixture
+def drawn_fast(monkeypatch) -> list:
+    """The figures the report draws, kept without their (slow) layout and PNG encoding."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from biovae.reports import figures
+
+    kept: list = []
+
+    def render(draw, size):
+        fig = Figure(figsize=size)
+        FigureCanvasAgg(fig)
+        draw(fig)
+        kept.append(fig)
+        return b"\x89PNG\r\n\x1a\nstub"
+
+    monkeypatch.setattr(figures, "render", render)
+    return kept
+
+
+def test_microbiome_reconstructions_and_samples_are_on_log_axes(fixtures, drawn_fast) -> None:
+    """The report of a model of relative abundances: the entries' scatter in log10(x + ε),
+    per-taxon means and variances on log axes, the rare taxa not clipped at 1e-4."""
+    import torch
+
+    import biovae
+    from biovae.config import FitConfig, TrainConfig
+    from biovae.data.readers import read_dataset
+    from biovae.reports import sections_data
+
+    torch.manual_seed(0)
+    ds = read_dataset(fixtures / "crc_abundance_60x50.tsv")
+    cfg = FitConfig(train=TrainConfig(epochs=2, batch_size=32))
+    est = biovae.VAE("hurdle_dirichlet", n_latent=2, hidden=(16,), config=cfg).fit(ds)
+    smallest = ds.x[ds.x > 0].min()
+    eps = 10 ** np.floor(np.log10(smallest))
+    sections_data.reconstruction_section(est, ds, None)
+    _, scatter, means = drawn_fast[-3:]
+    assert scatter.axes[0].get_xlabel() == f"observed, log10(x + {eps:g})"
+    assert scatter.axes[0].get_xscale() == "linear"  # the values themselves are log10
+    ax = means.axes[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log" and f"floor {eps:.0e}" in ax.get_xlabel()
+    mean_x = ax.collections[0].get_offsets()[:, 0]
+    assert mean_x.min() < 1e-4  # taxa rarer than the old 1e-4 floor keep their place
+    sections_data.samples_section(est, ds)
+    moments = drawn_fast[-1]
+    assert [a.get_xscale() for a in moments.axes] == ["log", "log"]
+    assert "floor" in moments.axes[1].get_ylabel()

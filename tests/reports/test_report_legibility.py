@@ -11,6 +11,7 @@ import pytest
 
 import biovae
 from biovae.config import FitConfig, TrainConfig
+from biovae.reports import figures as fg
 from biovae.reports import sections_data, write_report
 from biovae.reports.analysis import project_2d
 from biovae.reports.plots import latent_map
@@ -51,6 +52,29 @@ def test_long_category_names_stay_inside_the_latent_map(drawn) -> None:
     names = [t.get_text() for t in legend.get_texts()]
     assert len(set(names)) == 4 and all("…" in n for n in names)
     assert {n[-12:] for n in names} == {f"level {i} (30)" for i in range(4)}  # kept apart
+
+
+def test_a_map_of_79_populations_names_the_largest_and_groups_the_rest(drawn) -> None:
+    """79 populations (the HGDP panel) drew a legend of 29 names in tab20 colours and an
+    "other" group in a full colour over most of the map; now the 19 largest are named, the
+    other 60 are one grey group, last in the legend."""
+    from matplotlib.colors import to_hex
+
+    from biovae.reports.plots import MAX_LEGEND
+
+    rng = np.random.default_rng(0)
+    sizes = np.r_[np.arange(40, 21, -1), np.full(60, 10)]  # 19 large, 60 small populations
+    pops = np.repeat([f"population {i}" for i in range(79)], sizes).astype(object)
+    rng.shuffle(pops)
+    latent_map(project_2d(rng.normal(size=(len(pops), 3))), pops, "population")
+    fig = drawn[-1]
+    names = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert len(names) == MAX_LEGEND <= 20
+    assert names[:19] == [f"population {i} ({sizes[i]})" for i in range(19)]
+    assert names[-1] == "60 others (600)"
+    grey = [c for c in fig.axes[0].collections if c.get_label() == "60 others (600)"]
+    assert len(grey) == 1 and to_hex(grey[0].get_facecolor()[0], keep_alpha=False) == fg.MUTED
+    assert _outside(fig) == []
 
 
 def test_long_group_names_stay_inside_the_dot_plot(drawn) -> None:

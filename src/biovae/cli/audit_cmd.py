@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biovae.cli.io import check_parent, model_data_config, read_input
+from biovae.cli.io import check_parent, model_data_config, model_name, read_input
 from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError, require
@@ -167,7 +167,7 @@ def _page(args: argparse.Namespace, source: str, result: dict, z, columns: dict)
     from biovae.data.readers import source_name
     from biovae.reports.audit_page import AuditPanel, render_audit_page
 
-    model = Path(args.model).resolve().name
+    model = model_name(args.model)
     panel = AuditPanel(model, result, z, columns, args.technical, args.biological)
     title = f"biovae audit of model {model}: {source_name(source or str(args.data))}"
     tagline = (

@@ -11,7 +11,14 @@ import numpy as np
 
 from biovae.cli.config_args import build_config
 from biovae.cli.idle_flags import refuse_idle_flags
-from biovae.cli.io import check_parent, for_sequences, model_data_config, read_input
+from biovae.cli.io import (
+    check_parent,
+    data_name,
+    for_sequences,
+    model_data_config,
+    model_name,
+    read_input,
+)
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
@@ -37,14 +44,16 @@ def _out_dir(path: str, *names: str) -> Path:
     return out
 
 
-def _write_results(out: Path, stem: str, results: dict, title: str) -> Path:
+def _write_results(
+    out: Path, stem: str, results: dict, title: str, files: tuple[tuple[str, str], ...] = ()
+) -> Path:
     """The JSON and the HTML page of ``results``; the page is drawn before either is written,
     so a failure to draw it leaves an earlier pair as it was, not a new JSON beside an old
     page."""
     from biovae.data.writers import atomic_open
     from biovae.reports.diagnostics_page import diagnostics_page
 
-    page = diagnostics_page(results, title)
+    page = diagnostics_page(results, title, files)
     out.mkdir(exist_ok=True)
     write_json(out / f"{stem}.json", results)
     with atomic_open(out / f"{stem}.html", "w") as fh:
@@ -70,7 +79,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
     say = None if args.quiet else (lambda message: print(message, file=sys.stderr))
     results = {"model": model, **diagnose(est, ds, options, say)}
-    html = _write_results(out, "diagnostics", results, f"Diagnostics of {args.model}")
+    html = _write_results(
+        out,
+        "diagnostics",
+        results,
+        f"Diagnostics of model {model_name(args.model)}: {data_name(ds, args.data)}",
+        (("model folder", str(args.model)), ("data", ds.source or str(args.data))),
+    )
     print(html)
     return 0
 
@@ -136,7 +151,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.fidelity:
         results["fidelity"] = fidelity_comparison(train, held_out, cfg)
         results["fidelity_records"] = min(len(held_out), FIDELITY_RECORDS)
-    print(_write_results(out, "sweep", results, f"Rate–distortion sweep of {args.data}"))
+    print(
+        _write_results(
+            out,
+            "sweep",
+            results,
+            f"Rate–distortion sweep of {data_name(ds, args.data)}",
+            (("data", ds.source or str(args.data)),),
+        )
+    )
     return 0
 
 

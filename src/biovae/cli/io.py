@@ -12,7 +12,7 @@ import numpy as np
 from biovae.cli.config_args import build_config
 from biovae.config import DataConfig, FitConfig, load_toml
 from biovae.data.dataset import Dataset
-from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset
+from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset, source_name
 from biovae.data.writers import write_fasta, write_table
 from biovae.errors import ConfigError, DataError, MissingFileError
 
@@ -33,6 +33,18 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         allow_missing=data.allow_missing,
         alphabet=data.alphabet,
     )
+
+
+def model_name(path: str | os.PathLike) -> str:
+    """A model folder's name without its folders, for a page heading (``.`` is named by the
+    folder it is); the full path belongs in the page's text, not its title."""
+    return Path(path).resolve().name or str(path)
+
+
+def data_name(ds: Dataset, path: str | os.PathLike) -> str:
+    """The data's file names without their folders, for a page heading, as the model report
+    names them (:func:`~biovae.data.readers.source_name`); ``path`` when ``ds`` has no source."""
+    return source_name(ds.source or str(path))
 
 
 def _family(fmt: str) -> str:

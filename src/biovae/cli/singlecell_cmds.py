@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
-from biovae.cli.io import check_parent, check_plot_output, model_data_config, read_input
+from biovae.cli.io import (
+    check_parent,
+    check_plot_output,
+    data_name,
+    model_data_config,
+    model_name,
+    read_input,
+)
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options, positive_int
 from biovae.data.writers import write_frame, write_json, write_table
 from biovae.diagnostics.integration import METRIC_KEYS
@@ -224,7 +231,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         section = trajectory_section(
             z, traj, stage, args.color_by or "stage", ids=[str(i) for i in ds.ids], points=points
         )
-        write_trajectory_report(report, [section], f"Trajectory of {args.data}")
+        write_trajectory_report(report, [section], f"Trajectory of {data_name(ds, args.data)}")
     write_table(out, ds.ids, {"pseudotime": traj.pseudotime})
     print(out)
     return 0
@@ -274,7 +281,14 @@ def cmd_de(args: argparse.Namespace) -> int:
     if args.report:
         from biovae.reports.de_page import write_de_report
 
-        write_de_report(report, tables, f"Differential expression: {args.data}")
+        write_de_report(
+            report,
+            tables,
+            (
+                f"Differential expression from model {model_name(args.model)}: "
+                f"{data_name(ds, args.data)}"
+            ),
+        )
     table = de.stack(tables) if len(tables) > 1 else tables[0]
     write_frame(out, table)
     print(out)

@@ -122,9 +122,67 @@ def feature_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanmean(x, axis=0), np.nanvar(x, axis=0)
 
 
-def display(x: np.ndarray, log: bool) -> np.ndarray:
-    """The scale values are shown on: log(1 + x) for counts, else as is."""
-    return np.log1p(np.clip(x, 0, None)) if log else x
+#: Non-zero relative abundances spanning at least this ratio are drawn on a log scale.
+ABUNDANCE_SPAN = 1e3
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The scale a table's values are drawn on: ``"value"`` (as they are), ``"log1p"``
+    (log(1 + x), counts) or ``"log10"`` (log10(x + ``pseudocount``), relative abundances:
+    shares below 1 that span orders of magnitude, where log(1 + x) ≈ x stays linear and a
+    linear axis shows every rare taxon as zero)."""
+
+    kind: str = "value"
+    pseudocount: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("value", "log1p", "log10") or (
+            (self.kind == "log10") != (self.pseudocount > 0)
+        ):
+            raise ValueError(f"no scale {self.kind!r} with pseudocount {self.pseudocount:g}")
+
+    @property
+    def log(self) -> bool:
+        """Whether per-feature means and variances are drawn on log axes."""
+        return self.kind != "value"
+
+    @property
+    def label(self) -> str:
+        """The scale in words, for axes and captions."""
+        text = {"value": "value", "log1p": "log(1 + x)"}
+        return text.get(self.kind, f"log10(x + {self.pseudocount:g})")
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """``x`` on this scale."""
+        if self.kind == "log1p":
+            return np.log1p(np.clip(x, 0, None))
+        if self.kind == "log10":
+            return np.log10(np.clip(x, 0, None) + self.pseudocount)
+        return x
+
+
+def display_scale(x: np.ndarray) -> Scale:
+    """log(1 + x) for counts (:func:`wants_log`); log10(x + ε) for relative abundances (each
+    row's non-negative values summing to at most 1, the non-zero ones spanning at least
+    :data:`ABUNDANCE_SPAN`), ε the power of ten at or below the smallest non-zero value (so
+    zeros sit a decade or less under the rarest taxon seen); else the values as they are."""
+    if wants_log(x):
+        return Scale("log1p")
+    positive = x[x > 0]  # NaN (missing) compares False
+    if (
+        positive.size
+        and np.nanmin(x) >= 0
+        and np.nansum(x, axis=1).max() <= 1 + 1e-6
+        and np.percentile(positive, 99) >= ABUNDANCE_SPAN * np.percentile(positive, 1)
+    ):
+        return Scale("log10", float(10 ** np.floor(np.log10(positive.min()))))
+    return Scale()
+
+
+def log_pearson(a: np.ndarray, b: np.ndarray, floor: float = 1e-6) -> float:
+    """Pearson correlation of log10 ``a`` and ``b``, values below ``floor`` raised to it."""
+    return pearson(np.log10(np.clip(a, floor, None)), np.log10(np.clip(b, floor, None)))
 
 
 def most_variable(x: np.ndarray, count: int) -> np.ndarray:

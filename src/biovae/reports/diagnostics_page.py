@@ -40,8 +40,11 @@ def write_diagnostics_report(path: str | Path, results: dict, title: str = "Diag
     return path
 
 
-def diagnostics_page(results: dict, title: str = "Diagnostics") -> str:
-    """The self-contained HTML page of the diagnostics in ``results``."""
+def diagnostics_page(
+    results: dict, title: str = "Diagnostics", files: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """The self-contained HTML page of the diagnostics in ``results``; ``files``: (what, full
+    path) rows of its summary, the files a ``title`` names without their folders."""
     parts = [
         s
         for s in (
@@ -53,7 +56,7 @@ def diagnostics_page(results: dict, title: str = "Diagnostics") -> str:
         )
         if s is not None
     ]
-    return render_document(title, _tagline(results), _overview(results, parts), parts)
+    return render_document(title, _tagline(results), _overview(results, parts, files), parts)
 
 
 def _tagline(results: dict) -> str:
@@ -64,8 +67,9 @@ def _tagline(results: dict) -> str:
     return "Diagnostics · " + " · ".join(bits)
 
 
-def _overview(results: dict, parts: list[Section]) -> str:
-    facts = [(k.replace("_", " "), str(v)) for k, v in results.get("model", {}).items()]
+def _overview(results: dict, parts: list[Section], files: tuple = ()) -> str:
+    facts = [*files]
+    facts += [(k.replace("_", " "), str(v)) for k, v in results.get("model", {}).items()]
     facts += [
         (k.replace("_", " "), str(results[k]))
         for k in ("records", "records_given", "subsample", "held_out")

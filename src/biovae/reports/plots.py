@@ -20,8 +20,12 @@ CURVES = (
     ("recon", "Reconstruction −E log p(x|z)", "nats per record"),
     ("kl", "KL(q(z|x) ‖ p(z))", "nats per record"),
 )
-#: Categories beyond this many (by frequency) are drawn as "other".
-MAX_LEGEND = 30
+#: Categories beyond this many (by frequency) are drawn as one grey "other" group, so that a
+#: legend of 79 populations lists the 19 largest and "60 others", never 79 rows of colours no
+#: reader tells apart (at most :data:`~biovae.reports.figures.MAX_STYLES`).
+MAX_LEGEND = 20
+#: The label of the "other" group inside :func:`_category_labels` (no category's name).
+OTHER = "\x00other"
 #: Category names in a legend are cut to this many characters (two columns fit the map's width).
 LEGEND_WIDTH = 26
 
@@ -165,16 +169,18 @@ def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) ->
 
 
 def _category_labels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Labels per record ("" = missing) and categories by frequency; extras become "other".
-    Levels are spelled as covariates and labels spell them (a NaN or None is missing, not a
-    category "nan")."""
+    """Labels per record ("" = missing) and categories by frequency; beyond
+    :data:`MAX_LEGEND`, the smallest become one group :data:`OTHER`, last. Levels are spelled
+    as covariates and labels spell them (a NaN or None is missing, not a category "nan").
+    The group's entry in the order is :data:`OTHER` followed by how many categories it holds.
+    """
     labels = level_text(values)
     present, counts = np.unique(labels[labels != ""], return_counts=True)
     order = [str(c) for c in present[np.argsort(-counts, kind="stable")]]
     if len(order) > MAX_LEGEND:
         keep = np.isin(labels, order[: MAX_LEGEND - 1]) | (labels == "")
-        labels = np.where(keep, labels, "other")
-        order = [*order[: MAX_LEGEND - 1], "other"]
+        labels = np.where(keep, labels, OTHER)
+        order = [*order[: MAX_LEGEND - 1], f"{OTHER}{len(order) - MAX_LEGEND + 1}"]
     return labels, order
 
 
@@ -182,19 +188,27 @@ def _categorical_scatter(
     ax, xy: np.ndarray, labels: np.ndarray, order: list[str], size: float
 ) -> None:
     _missing_points(ax, xy, labels == "", size)
+    named = [c for c in order if not c.startswith(OTHER)]
     # cut apart: study names sharing a long suffix keep the part that tells them apart
-    shown = fg.shorten_apart(order, LEGEND_WIDTH)
-    for label, name, colour in zip(order, shown, fg.palette(len(order))):
+    shown = fg.shorten_apart(named, LEGEND_WIDTH)
+    for label, name, (colour, marker) in zip(named, shown, fg.category_styles(len(named))):
         sel = labels == label
         ax.scatter(
             xy[sel, 0],
             xy[sel, 1],
             s=size,
             color=colour,
+            marker=marker,
             lw=0,
             alpha=0.85,
+            zorder=2,
             label=f"{name} ({sel.sum()})",
         )
+    if len(named) < len(order):  # grey and under the named categories, last in the legend
+        sel = labels == OTHER
+        others = order[-1].removeprefix(OTHER)
+        ax.scatter(*xy[sel].T, s=size, color=fg.MUTED, lw=0, alpha=0.6, zorder=1.5,
+                   label=f"{others} others ({sel.sum()})")  # fmt: skip
 
 
 def _missing_points(ax, xy: np.ndarray, missing: np.ndarray, size: float) -> bool:

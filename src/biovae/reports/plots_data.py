@@ -1,7 +1,8 @@
 """Plots comparing the model with data: reconstructions and samples from the prior.
 
 Every function returns a PNG image as ``bytes``. Tables and counts are drawn on the scale
-chosen by :func:`biovae.reports.analysis.display` (log(1 + x) for counts); sequences as letter
+chosen by :func:`biovae.reports.analysis.display_scale` (log(1 + x) for counts, log10(x + ε)
+for relative abundances); sequences as letter
 probabilities and frequencies per position.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from biovae.reports import figures as fg
-from biovae.reports.analysis import feature_moments, pearson
+from biovae.reports.analysis import feature_moments, log_pearson, pearson
 from biovae.reports.content import number
 
 #: Sequence positions per row of the per-position probability plot.
@@ -88,22 +89,26 @@ def observed_vs_reconstructed(
     return fg.render(draw, (5.6, 4.6))
 
 
-def feature_means(observed: np.ndarray, reconstructed: np.ndarray, log: bool) -> bytes:
+def feature_means(
+    observed: np.ndarray, reconstructed: np.ndarray, log: bool, floor: float | None = None
+) -> bytes:
     """Per-feature mean of the data against the mean of the reconstructions (data scale), both
-    over the observed entries (missing genotypes, NaN, left out of both)."""
+    over the observed entries (missing genotypes, NaN, left out of both); on log axes, means
+    below ``floor`` (relative abundances: the pseudocount) are drawn at it."""
     obs_mean = feature_moments(observed)[0]
     rec_mean = feature_moments(np.where(np.isnan(observed), np.nan, reconstructed))[0]
 
     def draw(fig) -> None:
         ax = fig.subplots()
-        _identity_scatter(ax, obs_mean, rec_mean, log)
+        _identity_scatter(ax, obs_mean, rec_mean, log, floor)
         ax.set(
             title="Each feature: mean observed vs reconstructed",
-            xlabel="observed mean",
-            ylabel="mean of reconstructions",
+            xlabel="observed mean" + _floor_text(floor),
+            ylabel="mean of reconstructions" + _floor_text(floor),
         )
         suffix = " (log scale)" if log else ""
-        fg.note(ax, f"Pearson r = {number(_corr(obs_mean, rec_mean, log), '.3f')}{suffix}")
+        r = _corr(obs_mean, rec_mean, log, floor)
+        fg.note(ax, f"Pearson r = {number(r, '.3f')}{suffix}")
 
     return fg.render(draw, (5.6, 4.6))
 
@@ -112,30 +117,47 @@ def moments_scatter(
     data_stats: tuple[np.ndarray, np.ndarray],
     sample_stats: tuple[np.ndarray, np.ndarray],
     log: bool,
+    floor: float | None = None,
 ) -> bytes:
-    """Per-feature mean and variance of samples from the prior against the data."""
+    """Per-feature mean and variance of samples from the prior against the data; on log axes,
+    means below ``floor`` (relative abundances: the pseudocount) are drawn at it, variances
+    below its square at that."""
 
     def draw(fig) -> None:
         axes = fig.subplots(1, 2)
-        for ax, d, s, what in zip(axes, data_stats, sample_stats, ("mean", "variance")):
-            _identity_scatter(ax, d, s, log)
-            ax.set(title=f"Feature {what}", xlabel=f"data {what}", ylabel=f"sample {what}")
-            fg.note(ax, f"r = {number(_corr(d, s, log), '.3f')}" + (" (log scale)" if log else ""))
+        floors = (floor, floor**2 if floor else None)
+        for ax, d, s, what, f in zip(axes, data_stats, sample_stats, ("mean", "variance"), floors):
+            _identity_scatter(ax, d, s, log, f)
+            ax.set(
+                title=f"Feature {what}",
+                xlabel=f"data {what}{_floor_text(f)}",
+                ylabel=f"sample {what}{_floor_text(f)}",
+            )
+            r = _corr(d, s, log, f)
+            fg.note(ax, f"r = {number(r, '.3f')}" + (" (log scale)" if log else ""))
 
     return fg.render(draw, (10.4, 4.4))
 
 
-def _corr(a: np.ndarray, b: np.ndarray, log: bool) -> float:
-    if log:
-        return pearson(np.log10(np.clip(a, 1e-6, None)), np.log10(np.clip(b, 1e-6, None)))
-    return pearson(a, b)
+def _floor_text(floor: float | None) -> str:
+    """An axis label's note of the floor values are drawn at, if any."""
+    return f" (log scale, floor {floor:.0e})" if floor else ""
 
 
-def _identity_scatter(ax, x: np.ndarray, y: np.ndarray, log: bool) -> None:
+def _corr(a: np.ndarray, b: np.ndarray, log: bool, floor: float | None = None) -> float:
+    return log_pearson(a, b, floor or 1e-6) if log else pearson(a, b)
+
+
+def _identity_scatter(
+    ax, x: np.ndarray, y: np.ndarray, log: bool, floor: float | None = None
+) -> None:
+    """Points (x, y) and the line y = x; on log axes values below ``floor`` (1e-4 unless given)
+    are drawn at it."""
     known = np.isfinite(x) & np.isfinite(y)  # a feature with no observed entry has no point
     x, y = x[known], y[known]
     if log:
-        x, y = np.clip(x, 1e-4, None), np.clip(y, 1e-4, None)
+        lo = floor or 1e-4
+        x, y = np.clip(x, lo, None), np.clip(y, lo, None)
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):

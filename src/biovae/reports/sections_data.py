@@ -12,14 +12,14 @@ from biovae.reports import plots_data
 from biovae.reports.analysis import (
     code_name,
     dense_rows,
-    display,
+    display_scale,
     entropy,
     feature_moments,
     letter_probabilities,
+    log_pearson,
     most_variable,
     pearson,
     subsample,
-    wants_log,
 )
 from biovae.reports.content import Highlight, Plot, Section, needs_data, number
 
@@ -54,9 +54,9 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
     idx = subsample(len(ds), MAX_RECORDS)
     observed = dense_rows(ds.x, idx)
     recon = np.asarray(est.reconstruct(ds.subset(idx)), dtype=np.float64)
-    log = wants_log(observed)
-    obs_d, rec_d = display(observed, log), display(recon, log)
-    scale = "log(1 + x)" if log else "value"
+    drawn = display_scale(observed)
+    obs_d, rec_d = drawn.apply(observed), drawn.apply(recon)
+    scale, log, floor = drawn.label, drawn.log, drawn.pseudocount or None
     plots = (
         _heatmap(ds, idx, order, obs_d, rec_d, scale),
         Plot(
@@ -69,9 +69,9 @@ def reconstruction_section(est: Any, ds: Dataset | None, order: np.ndarray | Non
         ),
         Plot(
             "reconstruction-means",
-            plots_data.feature_means(observed, recon, log),
+            plots_data.feature_means(observed, recon, log, floor),
             "Per-feature means of data and reconstructions",
-            f"One point per feature, on the data's own scale{' (log axes)' if log else ''}. "
+            f"One point per feature, on the data's own scale{_log_axes(log, floor)}. "
             "Features far from the line are systematically over- or under-predicted.",
             wide=False,
         ),
@@ -234,19 +234,18 @@ def samples_section(est: Any, ds: Dataset | None) -> Section:
 def _table_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tuple[Plot, float]:
     data = dense_rows(ds.x, idx)
     samples = samples.reshape(len(samples), -1).astype(np.float64)
-    log = wants_log(data)
+    drawn = display_scale(data)
+    log, floor = drawn.log, drawn.pseudocount or None
     d_stats = feature_moments(data)  # missing genotypes (NaN) left out, not the whole feature
     s_stats = (samples.mean(0), samples.var(0))
-    png = plots_data.moments_scatter(d_stats, s_stats, log)
+    png = plots_data.moments_scatter(d_stats, s_stats, log, floor)
     if log:
-        r = pearson(
-            np.log10(np.clip(d_stats[0], 1e-6, None)), np.log10(np.clip(s_stats[0], 1e-6, None))
-        )
+        r = log_pearson(d_stats[0], s_stats[0], floor or 1e-6)
     else:
         r = pearson(d_stats[0], s_stats[0])
     caption = (
         f"One point per feature: mean and variance over {_records(idx, ds)} and "
-        f"{len(samples):,} samples{' (log axes)' if log else ''}. Points on the dashed "
+        f"{len(samples):,} samples{_log_axes(log, floor)}. Points on the dashed "
         f"line match; the correlation of the {'log10 ' if log else ''}means is "
         f"r = {number(r, '.3f')}."
     )
@@ -265,6 +264,13 @@ def _sequence_samples(ds: Dataset, idx: np.ndarray, samples: np.ndarray) -> tupl
         "position; conserved sites have low entropy in both."
     )
     return Plot("samples-sites", png, "Per-site letter frequencies: samples vs data", caption), r
+
+
+def _log_axes(log: bool, floor: float | None) -> str:
+    """Log axes in a caption, with the floor that zeros (absent taxa) are drawn at."""
+    if not log:
+        return ""
+    return f" (log axes; values below {floor:g} drawn at {floor:g})" if floor else " (log axes)"
 
 
 def _records(idx: np.ndarray, ds: Dataset) -> str:
