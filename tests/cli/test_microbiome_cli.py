@@ -367,3 +367,38 @@ def test_audit_summary_states_the_page_and_the_guess_of_numbers_can_be_overridde
     rc, out, err = run(capsys, *args, "age", *both)
     assert rc == 2 and "--categorical and --continuous both name 'age'" in err
     assert len(err.strip().splitlines()) == 1 and out == "" and not (tmp_path / "c").exists()
+
+
+def test_audit_group_column_groups_the_folds_and_refuses_bad_groups(
+    clean_model, fixtures, tmp_path, capsys
+):
+    meta = pd.read_csv(fixtures / META, sep="\t")
+    meta["subject"] = [f"p{i // 2}" for i in range(len(meta))]  # two samples per subject
+    m = tmp_path / "meta.tsv"
+    meta.to_csv(m, sep="\t", index=False)
+    args = ["audit", clean_model, fixtures / ABUND, "--obs", m, "--covariates", "study_condition"]
+    rc, _, err = run(capsys, *args, "--group-column", "subject", "--html", "--out", tmp_path / "a")
+    assert rc == 0, err
+    said = "Cross-validation folds grouped by 'subject': all records of a group lie in one fold"
+    assert f"{said} (30 groups)" in err
+    result = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert result["grouped_by"] == "subject" and result["groups"] == 30
+    r = result["covariates"]["study_condition"]
+    page = (tmp_path / "a" / "audit.html").read_text()
+    assert "grouped by &#x27;subject&#x27;: all records of a group lie in one fold" in page
+    assert f"<td>{r['folds']} ({r['groups']} groups)</td>" in page
+    meta.loc[7, "subject"] = ""
+    meta.to_csv(tmp_path / "gap.tsv", sep="\t", index=False)
+    gap = ["audit", clean_model, fixtures / ABUND, "--obs", tmp_path / "gap.tsv", "--covariates"]
+    bad = [
+        ([*args, "--group-column", "Subjects"], "no metadata column 'Subjects' for "
+         "--group-column; close names: 'subject'"),
+        ([*args, "--group-column", "subject", "--folds", "40"], "holds 30 group(s), fewer "
+         "than the 40"),
+        ([*gap, "study_condition", "--group-column", "subject"], "'subject' is missing for 1 "
+         f"record(s), the first record {meta.loc[7, 'sample_id']!r}"),
+    ]  # fmt: skip
+    for argv, message in bad:
+        rc, out, err = run(capsys, *argv, "--out", tmp_path / "b")
+        assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert out == "" and not (tmp_path / "b").exists()

@@ -69,7 +69,15 @@ def add_audit_parser(sub, make_parser) -> None:
         default=5,
         metavar="K",
         help="stratified cross-validation folds (default 5; fewer when a category has fewer "
-        "records)",
+        "records or, with --group-column, lies in fewer groups)",
+    )
+    p.add_argument(
+        "--group-column",
+        default=None,
+        metavar="COL",
+        help="metadata column of the subject/donor each record belongs to: the folds keep all "
+        "records of a group together, so repeated samples of a subject do not leak into the "
+        "test fold (default: record-wise folds)",
     )
     p.add_argument(
         "--seed",
@@ -133,6 +141,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     est = load_model(args.model)
     ds = read_input(args.data, model_data_config(est, args))
     columns = {name: ds.obs_column(name) for name in args.covariates}
+    groups = None if args.group_column is None else _groups(ds, args.group_column)
     z = est.transform(ds)
     result = audit(
         z,
@@ -143,6 +152,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         seed=args.seed,
         categorical=args.categorical,
         continuous=args.continuous,
+        groups=groups,
+        group_name=args.group_column or "group",
     )
     result.update(model=str(args.model), data=str(args.data))
     html = None
@@ -158,6 +169,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(result["verdict"]["text"], file=sys.stderr)
     print(out / "audit.json")
     return 0
+
+
+def _groups(ds, name: str):
+    """The --group-column's labels, or a one-line error naming the file, the column (and
+    close names) or the first record without a group."""
+    import difflib
+
+    from biovae.data._messages import preview
+    from biovae.diagnostics.confounding_groups import group_labels
+
+    where = f"{ds.source or 'data'}: "
+    if name not in ds.obs:
+        close = difflib.get_close_matches(name, list(ds.obs), n=3, cutoff=0.6)
+        hint = f"close names: {preview(close)}" if close else f"columns: {preview(ds.obs)}"
+        raise DataError(f"{where}no metadata column {name!r} for --group-column; {hint}")
+    return group_labels(ds.obs[name], name, ds.n_obs, ds.ids, where)
 
 
 def _page(args: argparse.Namespace, source: str, result: dict, z, columns: dict) -> str:
@@ -182,8 +209,11 @@ def _print_summary(args: argparse.Namespace, result: dict, columns: dict) -> Non
     """Each covariate's skill and carrying dimensions as audit.html states them, on stderr; a
     numeric covariate audited as levels by the guess says how to audit it as a number."""
     from biovae.diagnostics.confounding_columns import as_numbers
+    from biovae.diagnostics.confounding_groups import grouping_text
     from biovae.reports.audit_page import dimensions_text, skill_text
 
+    if "grouped_by" in result:
+        print(grouping_text(result), file=sys.stderr)
     given = {*args.categorical, *args.continuous}
     for name, r in result["covariates"].items():
         notes = [r["kind"]]

@@ -41,6 +41,12 @@ from biovae.diagnostics.confounding_columns import (
     is_categorical_column,
     is_missing,
 )
+from biovae.diagnostics.confounding_groups import (
+    check_group_count,
+    group_labels,
+    grouped_classifier_folds,
+    grouped_regressor_folds,
+)
 from biovae.diagnostics.confounding_verdict import verdict
 from biovae.errors import ConfigError, DataError, require
 from biovae.levels import level_text
@@ -79,20 +85,25 @@ def dimension_attribution(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _audited(
-    name: str, z: np.ndarray, values: Any, n_splits: int, seed: int, categorical: bool | None
-) -> dict:
+def _audited(name: str, z: np.ndarray, values: Any, categorical: bool | None, **folds) -> dict:
     """:func:`audit_covariate`, its data errors naming the covariate and the way out."""
     try:
-        return audit_covariate(z, values, n_splits, seed, categorical)
+        return audit_covariate(z, values, categorical=categorical, **folds)
     except DataError as exc:
         raise DataError(f"covariate {name!r}: {exc}; leave it out of the audit") from exc
 
 
 def categorical_predictability(
-    z: np.ndarray, labels: np.ndarray, n_splits: int = 5, seed: int = 0
+    z: np.ndarray,
+    labels: np.ndarray,
+    n_splits: int = 5,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+    group_name: str = "group",
 ) -> dict[str, Any]:
-    """Cross-validated balanced accuracy and AUROC of predicting ``labels`` from ``z``."""
+    """Cross-validated balanced accuracy and AUROC of predicting ``labels`` from ``z``; with
+    ``groups`` (one label per record) each group's records lie in one fold
+    (:mod:`~biovae.diagnostics.confounding_groups`)."""
     _sklearn(n_splits)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -111,7 +122,10 @@ def categorical_predictability(
         rare = str(levels[np.argmin(counts)])
         raise DataError(f"level {rare!r} has a single record; cross-validation needs at least two")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    if groups is None:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    else:
+        folds, cv = grouped_classifier_folds(labels, np.asarray(groups), folds, seed, group_name)
     proba = cross_val_predict(clf, z, labels, cv=cv, method="predict_proba")
     predicted = levels[proba.argmax(1)]
     if len(levels) == 2:
@@ -136,11 +150,17 @@ def categorical_predictability(
 
 
 def continuous_predictability(
-    z: np.ndarray, values: np.ndarray, n_splits: int = 5, seed: int = 0
+    z: np.ndarray,
+    values: np.ndarray,
+    n_splits: int = 5,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
+    group_name: str = "group",
 ) -> dict[str, Any]:
     """Cross-validated R² of ridge regression of ``values`` on the standardised ``z`` (scaled
     within each training fold, as for the categories: the penalty must not depend on the
-    units of the code — an autoencoder's or PCA's can be of any scale)."""
+    units of the code — an autoencoder's or PCA's can be of any scale); with ``groups`` each
+    group's records lie in one fold (:mod:`~biovae.diagnostics.confounding_groups`)."""
     _sklearn(n_splits)
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
@@ -151,9 +171,12 @@ def continuous_predictability(
     y = np.asarray(values, dtype=np.float64)
     if np.unique(y).size < 2:
         raise DataError(f"it has a single value ({level_text(y[:1])[0]}); nothing to predict")
-    cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
+    if groups is None:
+        cv = KFold(min(n_splits, len(y)), shuffle=True, random_state=seed)
+    else:
+        cv, groups = grouped_regressor_folds(np.asarray(groups), n_splits, seed, group_name)
     reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
-    pred = cross_val_predict(reg, z, y, cv=cv)
+    pred = cross_val_predict(reg, z, y, cv=cv, groups=groups)
     # R² = 1 − mean(e²)/var(y): its standard error by the delta method on the squared errors
     r2_se = float(np.std((y - pred) ** 2) / np.sqrt(len(y)) / max(np.var(y), 1e-300))
     return {
@@ -195,10 +218,15 @@ def audit_covariate(
     n_splits: int = 5,
     seed: int = 0,
     categorical: bool | None = None,
+    *,
+    groups: np.ndarray | None = None,
+    group_name: str = "group",
 ) -> dict[str, Any]:
     """Skill and per-dimension attribution of one covariate (records with it missing dropped,
     and those of a level seen once, listed in ``rare_levels``); ``categorical`` True: as levels,
-    False: as a number, None: decided by :func:`is_categorical_column`."""
+    False: as a number, None: decided by :func:`is_categorical_column`; ``groups`` (a label
+    per record, e.g. the subject, named ``group_name``): folds keep each group's records
+    together, and the result counts the ``groups`` of the records audited."""
     from scipy.stats import kruskal, spearmanr
 
     values = as_numbers(values)
@@ -206,22 +234,27 @@ def audit_covariate(
     if not keep.any():
         raise DataError(f"it has no values (all {keep.size} missing)")
     zk, vk = np.asarray(z, dtype=np.float64)[keep], np.asarray(values)[keep]
+    gk = None if groups is None else group_labels(groups, group_name, keep.size)[keep]
+    grouping = {"groups": gk, "group_name": group_name}
     rare: list[str] = []
     if is_categorical_column(vk) if categorical is None else categorical:
         labels = np.asarray(list(level_text(vk)), dtype=str)
         once, rare = _single_record_levels(labels)
         keep[np.flatnonzero(keep)[once]] = False
         zk, labels = zk[~once], labels[~once]
-        result = categorical_predictability(zk, labels, n_splits, seed)
+        grouping["groups"] = None if gk is None else gk[~once]
+        result = categorical_predictability(zk, labels, n_splits, seed, **grouping)
         attribution, threshold = dimension_attribution(zk, labels), CARRY_AUROC
         groups = [labels == lv for lv in np.unique(labels)]
         p = [_kruskal_p(kruskal, [zk[g, k] for g in groups]) for k in range(zk.shape[1])]
     else:
         check_numbers(vk)
-        result = continuous_predictability(zk, vk, n_splits, seed)
+        result = continuous_predictability(zk, vk, n_splits, seed, **grouping)
         tests = [spearmanr(zk[:, k], vk) for k in range(zk.shape[1])]
         attribution = np.nan_to_num(np.asarray([abs(float(t.statistic)) for t in tests]))
         threshold, p = CARRY_RHO, [float(t.pvalue) for t in tests]
+    if grouping["groups"] is not None:
+        result["groups"] = int(np.unique(grouping["groups"]).size)
     p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
     beyond_chance = p < CARRY_ALPHA / max(len(p), 1)
     order = np.argsort(-attribution)
@@ -257,6 +290,8 @@ def audit(
     seed: int = 0,
     categorical: Sequence[str] = (),
     continuous: Sequence[str] = (),
+    groups: np.ndarray | None = None,
+    group_name: str = "group",
 ) -> dict[str, Any]:
     """Audit every covariate and, given technical and biological ones, a verdict.
 
@@ -279,6 +314,12 @@ def audit(
     continuous
         Names audited as numbers (cross-validated R²) whatever the guess: an integer age of
         1,000 records takes 42 values, few enough to be guessed levels.
+    groups, group_name
+        (n,) group of each record (subject, donor, patient; named ``group_name`` in messages
+        and in the result's ``grouped_by``): the cross-validation folds keep all records of a
+        group in one fold, so that a covariate constant within a subject is not predicted by
+        recognising the subject (:mod:`~biovae.diagnostics.confounding_groups`). None:
+        record-wise folds. No group may be missing, and there must be at least ``n_splits``.
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():
@@ -303,13 +344,17 @@ def audit(
             )
     for name in continuous:
         check_numbers(covariates[name], name)
+    out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
+    folds: dict[str, Any] = {"n_splits": n_splits, "seed": seed}
+    if groups is not None:
+        _sklearn(n_splits)
+        labels = group_labels(groups, group_name, z.shape[0])
+        out.update(grouped_by=group_name, groups=check_group_count(labels, n_splits, group_name))
+        folds.update(groups=labels, group_name=group_name)
     results = {
-        name: _audited(
-            name, z, v, n_splits, seed, audited_as(name, v, technical, categorical, continuous)
-        )
+        name: _audited(name, z, v, audited_as(name, v, technical, categorical, continuous), **folds)
         for name, v in covariates.items()
     }
-    out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
     out["covariates"] = results
     if technical and biological:
         confounded = {

@@ -55,12 +55,17 @@ def dimensions_text(r: Mapping[str, Any], most: int = 6) -> str:
     return (", ".join(f"z_{k + 1}" for k in dims[:most]) or "none") + more
 
 
+def _folds(r: Mapping[str, Any]) -> str:
+    """The folds of one covariate, and the groups its records lie in when folds are grouped."""
+    return f"{r['folds']} ({r['groups']} groups)" if "groups" in r else str(r["folds"])
+
+
 def _table(result: Mapping[str, Any]) -> Table:
     rows = []
     for name, r in result["covariates"].items():
         left = r["missing"] + len(r.get("rare_levels", ()))
         rows.append(
-            (name, skill_text(r), dimensions_text(r), str(r["records"]), str(left), str(r["folds"]))
+            (name, skill_text(r), dimensions_text(r), str(r["records"]), str(left), _folds(r))
         )
     columns = ("covariate", "predicted from z", "carried by", "n", "left out", "folds")
     return Table(columns, tuple(rows))
@@ -72,7 +77,8 @@ GUIDE = (
     "from the posterior means by a standardised logistic regression (categories: balanced "
     "accuracy against chance = 1 / levels, and AUROC) or ridge regression (numbers: R²), "
     "cross-validated over the stated number of folds (stratified by level; fewer than asked "
-    "when a level has fewer records), ± its standard error. <strong>Carried by</strong>: "
+    "when a level has fewer records or, with folds grouped by subject, lies in fewer groups), "
+    "± its standard error. <strong>Carried by</strong>: "
     "latent dimensions, named as <code>biovae embed</code> names its columns (z_1 first), "
     "that alone separate the covariate (univariate AUROC ≥ 0.65, or "
     "|Spearman ρ| ≥ 0.3) beyond chance "
@@ -138,14 +144,17 @@ def _maps(panel: AuditPanel, uid: str) -> tuple[Plot, ...]:
 
 
 def _section(i: int, panel: AuditPanel) -> Section:
+    from biovae.diagnostics.confounding_groups import grouping_text
+
     verdict = panel.result.get("verdict")
+    grouped = grouping_text(panel.result)
     return Section(
         f"audit-{i + 1}",
         panel.title,
         lead=(
             "Each map places every record at its posterior mean, projected to two dimensions, "
             "and colours it by one covariate; the table says how well the whole latent space "
-            "predicts each covariate."
+            "predicts each covariate." + (f" {grouped}." if grouped else "")
         ),
         verdict=f"Verdict: {verdict['text']}" if verdict else "",
         tables=(_table(panel.result),),
