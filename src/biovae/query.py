@@ -4,7 +4,9 @@ conditional VAE's map without refitting it (scArches, as scvi-tools' ``load_quer
 The reference model grows input columns for the query's new covariate levels
 (:mod:`biovae.models.surgery`) and is trained on the query alone, with every reference weight
 frozen: only the new columns (and new per-batch dispersion rows) learn. Reference records
-therefore keep their reference embedding, and query records land on the same map. (Every
+therefore keep their reference embedding, and query records land on the same map. A
+semi-supervised reference's labelled query records (its label column, coded as in the reference
+fit) add the labelled part of its objective, as scvi-tools' scANVI query training does. (Every
 reference weight and batch-norm statistic is kept bit for bit; outputs agree up to float
 rounding, ~1e-7, because a covariate-reading layer's input grows by the new zero-weighted
 columns, which can change the order of its sums.)
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from biovae import likelihoods
+from biovae.data._messages import preview
 from biovae.errors import ConfigError, DataError
 from biovae.inputs import as_dataset, check_features
 from biovae.levels import MISSING, level_text, one_spelling_clash
@@ -44,8 +47,12 @@ def map_query(
     ----------
     est
         A fitted conditional :class:`biovae.VAE` or :class:`biovae.SemiSupervisedVAE`
-        (categorical covariates, e.g. the batch). A semi-supervised model's classifier is
-        frozen with the rest and the query is unlabelled: its cells' labels are predicted.
+        (categorical covariates, e.g. the batch). A semi-supervised model's classifier and
+        class means are frozen with the rest. Query records labelled in its label column
+        (``labels_key``; missing, "unknown" or the reference's unlabeled category: unlabelled)
+        train on the labelled bound and classification term, so they guide only the new
+        weights; a label the reference never saw is an error. Unlabelled records train as
+        in the reference fit, and every record's label is predicted by :meth:`predict`.
     X, obs
         The query records and their metadata; their covariate columns may hold new levels.
     epochs, seed, device
@@ -130,7 +137,8 @@ def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[A
     )
     check_data(lik, ds)
     c = new_cov.encode(ds.obs, len(ds), ds.source, ds.ids)
-    source = make_source(ds.x, c, None, lik.data_dtype, g=mmd_levels(cfg, new_cov, c))
+    y = _query_labels(schema.labels, ds)
+    source = make_source(ds.x, c, None, lik.data_dtype, y=y, g=mmd_levels(cfg, new_cov, c))
     with seeded(cfg.train.seed, cfg.train.device):
         model = build_model(lik, new_cov.width, cfg.model, schema.labels.n_classes)
         undo = freeze_except(
@@ -142,6 +150,29 @@ def _train(est: Any, ds: Any, new_cov: Any, cfg: Any, progress: bool) -> tuple[A
             undo()
     model.eval()
     return model, history
+
+
+def _query_labels(labels: Any, ds: Any) -> Any:
+    """The label codes of the query's records (−1: unlabelled, read as in the reference fit),
+    or None when the reference has no labels, the query lacks its label column or labels no
+    record (so such a query trains exactly as an unlabelled one). A label the reference never
+    saw is refused: its classifier has no class for it, and a misspelt label silently taken
+    as "unlabelled" would drop the supervision the user gave."""
+    if labels.key is None or labels.key not in ds.obs:
+        return None
+    source = ds.source or "query"
+    codes = labels.encode(ds.obs, source, unseen=-2)
+    unseen = np.flatnonzero(codes.numpy() == -2)
+    if unseen.size:
+        i, marks = unseen[0], "'unknown'" + (f", {labels.unlabeled!r}" if labels.unlabeled else "")
+        text = level_text(np.asarray(ds.obs[labels.key])[i : i + 1])[0]
+        raise DataError(
+            f"{source}: label {text!r} in column {labels.key!r} (record {i + 1}, "
+            f"{str(ds.ids[i])!r}; {unseen.size} record(s) in all) is not one of the reference "
+            f"model's classes ({preview(labels.levels)}); relabel those records with one of "
+            f"them or mark them unlabelled ({marks} or empty)"
+        )
+    return codes if bool((codes >= 0).any()) else None
 
 
 def _context(est: Any, lik: Any, ds: Any, new_cov: Any) -> dict[str, float]:

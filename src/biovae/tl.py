@@ -348,7 +348,9 @@ def map_query(
     writes the query's posterior means to ``adata.obsm[key_added]``, the settings to
     ``adata.uns[key_added]`` — and for a semi-supervised reference its predicted labels to
     ``obs`` — as :func:`vae` does (replacing an earlier fit's); see :mod:`biovae.query`.
-    ``device`` is where the new weights train (default: where the reference trained).
+    ``device`` is where the new weights train (default: where the reference trained). A
+    semi-supervised reference trains on the labelled query cells of its label column in
+    ``adata.obs`` too (unknown labels refused).
     """
     from biovae.query import map_query as _map_query
 

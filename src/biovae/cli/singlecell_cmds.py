@@ -90,7 +90,12 @@ def _add_map_parser(sub, make) -> None:
         "   # as tl.map_query\n",
     )
     p.add_argument("model", metavar="MODEL", help="fitted conditional VAE (the reference)")
-    p.add_argument("data", metavar="QUERY")
+    p.add_argument(
+        "data",
+        metavar="QUERY",
+        help="the query; a semi-supervised MODEL also trains on its labelled cells (the "
+        "model's label column; unknown labels are refused)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the mapped model")
     p.add_argument(
         "--epochs",
