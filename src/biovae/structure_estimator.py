@@ -107,8 +107,18 @@ class ConformationVAE(EstimatorConventions):
         self.config = config
         self.progress = progress
 
-    def fit(self, structures: Structures, reference: np.ndarray | None = None) -> ConformationVAE:
-        """Superpose every frame onto ``reference`` (default: the first frame) and fit."""
+    def fit(
+        self,
+        structures: Structures,
+        reference: np.ndarray | None = None,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> ConformationVAE:
+        """Superpose every frame onto ``reference`` (default: the first frame) and fit;
+        ``checkpoint_dir`` and ``resume``: as for :meth:`biovae.VAE.fit` (a checkpoint every
+        ``config.train.checkpoint_every`` epochs; a resume of other frames or settings is
+        refused)."""
         given = given_config(self.config, STRUCTURE_DEFAULTS)
         _check_config(given, self.loss)
         cfg = with_loss(given, self.loss)
@@ -133,7 +143,9 @@ class ConformationVAE(EstimatorConventions):
         if self.loss == "geometry":  # what the config does not give is found in the frames
             breaks = lik.chain_breaks or chain_breaks(aligned, structures.chain_ids)
             cfg = with_cis_bonds(cfg, lik.cis_bonds or cis_bonds(aligned, breaks), breaks)
-        vae = VAE(config=cfg, progress=self.progress).fit(structures.to_dataset(aligned))
+        vae = VAE(config=cfg, progress=self.progress).fit(
+            structures.to_dataset(aligned), checkpoint_dir=checkpoint_dir, resume=resume
+        )
         # set together, once the fit succeeded: a failed refit keeps the model it had whole
         self.reference_, self.vae_ = reference, vae
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))

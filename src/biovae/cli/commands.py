@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.checkpoints import (
+    checkpoint_folder,
+    epoch_note,
+    remove_checkpoint,
+    require_checkpoint,
+    stopped_note,
+)
 from biovae.cli.config_args import build_config
 from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import (
@@ -67,11 +73,8 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     if cfg.model.kind == "pca":
         est = est_cls(config=cfg).fit(ds)
     else:
-        ckpt = out.with_name(out.name + ".checkpoint")
-        if args.resume and not ckpt.is_dir():
-            raise ConfigError(
-                f"--resume: no checkpoint at {ckpt}; run once with --checkpoint-every N first"
-            )
+        ckpt = checkpoint_folder(out)
+        require_checkpoint(ckpt, args.resume)
         try:
             est = est_cls(config=cfg, progress=not args.quiet).fit(
                 ds,
@@ -80,7 +83,8 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
             )
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say what a rerun can resume
             if ctx.is_main:
-                exc.args = (_resume_hint(ckpt, cfg.train.checkpoint_every),)
+                every = cfg.train.checkpoint_every
+                exc.args = (stopped_note(ckpt, epoch_note(ckpt), every),)
             raise
     ctx.on_main(lambda: _write_fit(args, cfg, est, out, ds))  # every rank stops if it fails
     return 0
@@ -96,9 +100,7 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
         page = report_page(est, data=ds)
     est.save(out)
     if cfg.model.kind != "pca":
-        ckpt = out.with_name(out.name + ".checkpoint")
-        if ckpt.is_dir() and _only_checkpoint_files(ckpt):  # someone else's files stay
-            shutil.rmtree(ckpt, ignore_errors=True)
+        remove_checkpoint(checkpoint_folder(out))  # someone else's files stay
         _say(args, _fit_summary(cfg, est.history_))
     if page is not None:
         from biovae.reports.html import write_page
@@ -106,22 +108,6 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
         write_page(args.report, page)
         _say(args, f"report: {args.report}")
     print(out)
-
-
-def _resume_hint(ckpt: Path, every: int) -> str:
-    """What an interrupted fit left to resume from: its checkpoint's epoch and the flag that
-    continues from it, or that there is none (``every``: the checkpoint interval, 0 for off)."""
-    from biovae.training.checkpoint import checkpoint_epoch
-
-    epoch = checkpoint_epoch(ckpt)
-    if epoch is not None:
-        return (
-            f"the checkpoint of epoch {epoch} is kept in {ckpt}: rerun the same command with "
-            "--resume to continue from it"
-        )
-    if every:
-        return f"no checkpoint was written yet (the first comes after epoch {every})"
-    return "nothing was saved; add --checkpoint-every N to make a long fit resumable"
 
 
 def _fit_summary(cfg, history: list[dict]) -> str:
@@ -321,17 +307,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     write_table(out, ds.ids, columns)
     print(out)
     return 0
-
-
-def _only_checkpoint_files(folder: Path) -> bool:
-    from biovae.errors import ModelFileError
-    from biovae.training.checkpoint import check_checkpoint_dir
-
-    try:
-        check_checkpoint_dir(folder)
-    except ModelFileError:
-        return False
-    return True
 
 
 def _score_units(est, ds):

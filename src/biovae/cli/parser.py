@@ -14,6 +14,7 @@ from biovae.cli import (
     variants_cmds,
 )
 from biovae.cli.argparser import Parser
+from biovae.cli.checkpoints import add_resume_flag
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -129,7 +130,7 @@ def _fit_parser(sub) -> None:
         "and it overrides the defaults",
     )
     p.add_argument("--report", metavar="HTML", help="also write an HTML report")
-    p.add_argument("--resume", action="store_true", help="continue from MODEL.checkpoint")
+    add_resume_flag(p)
     add_options(p, MODEL_OPTIONS, "model")
     add_options(p, OBJECTIVE_OPTIONS, "objective")
     add_options(p, TRAIN_OPTIONS, "training")

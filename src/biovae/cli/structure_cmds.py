@@ -7,6 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from biovae.cli.checkpoints import (
+    add_resume_flag,
+    checkpoint_folder,
+    epoch_note,
+    remove_checkpoint,
+    require_checkpoint,
+    stopped_note,
+)
 from biovae.cli.io import check_output, check_parent, check_plot_output
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.config import FitConfig
@@ -25,7 +33,6 @@ _NOT_FOR_STRUCTURES = {
     "--mmd-batch",
     "--early-stopping",
     "--compile",
-    "--checkpoint-every",
 }
 _MODEL_OPTIONS = tuple(o for o in MODEL_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
 _OBJECTIVE_OPTIONS = tuple(o for o in OBJECTIVE_OPTIONS if o.flag not in _NOT_FOR_STRUCTURES)
@@ -42,6 +49,7 @@ EXAMPLES = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss mse --out adk_mse
   biovae structure fit ensemble.pdb --select ca --latent 4 --out ubq_model --report ubq.html
   biovae structure fit dimer.cif --chain A --out chain_a_model   # later commands: chain A too
+  biovae structure fit md.xtc --topology md.gro --out md_model --checkpoint-every 50 # + --resume
   biovae structure report adk_model adk_dims.dcd --topology adk.psf --out adk.html
   biovae structure embed adk_model adk_dims.dcd --topology adk.psf --out latent.csv
   biovae structure sample adk_model -n 100 --out samples.pdb
@@ -136,6 +144,7 @@ def _fit(actions) -> None:
     add_options(p, _MODEL_OPTIONS, "model", STRUCTURE_DEFAULTS)
     add_options(p, _OBJECTIVE_OPTIONS, "objective", STRUCTURE_DEFAULTS)
     add_options(p, _TRAIN_OPTIONS, "training", STRUCTURE_DEFAULTS)
+    add_resume_flag(p)
     p.set_defaults(func=cmd_fit)
 
 
@@ -224,7 +233,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
 
     cfg = build_config(args, base=STRUCTURE_DEFAULTS)
-    check_model_out(check_parent(Path(args.out)))
+    out = check_model_out(check_parent(Path(args.out)))
+    ckpt = checkpoint_folder(out)
+    require_checkpoint(ckpt, args.resume)
     report = check_plot_output(args.report, (".html",)) if args.report else None
     chains = _chains(args)
     structures = read_structures(args.data, args.topology, args.select, chains)
@@ -236,7 +247,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         reference = ref.coords[0]
     _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     model = ConformationVAE(_loss(args, cfg), cfg, progress=not args.quiet)
-    model = model.fit(structures, reference)
+    model = _fit_resumable(model, structures, reference, ckpt, args.resume)
     page = None
     if report:  # drawn before the model is saved: a report that fails leaves no model
         from biovae.reports.structure_page import structure_report_page
@@ -248,7 +259,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
         from biovae.reports.html import write_page
 
         print(write_page(report, page))
+    if cfg.train.checkpoint_every or args.resume:
+        remove_checkpoint(ckpt)  # someone else's files stay
     return 0
+
+
+def _fit_resumable(model, structures, reference, ckpt: Path, resume: bool):
+    """Fit with checkpoints in ``ckpt`` when ``train.checkpoint_every`` or ``resume`` asks;
+    a stopped fit says which checkpoint it kept and how to go on."""
+    every = model.config.train.checkpoint_every
+    try:
+        return model.fit(
+            structures, reference, checkpoint_dir=ckpt if every or resume else None, resume=resume
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM
+        exc.args = (stopped_note(ckpt, epoch_note(ckpt), every),)
+        raise
 
 
 def _loss(args: argparse.Namespace, cfg: FitConfig) -> str:

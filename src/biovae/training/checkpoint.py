@@ -186,12 +186,14 @@ def load_checkpoint(
     rank: int = 0,
     identity: dict[str, Any] | None = None,
     device: torch.device | None = None,
+    may_change: str = "--epochs, --device, --checkpoint-every and --stream",
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state, and its GPU's
     when training continues on a ``device`` of type cuda and the checkpoint has one); returns the
     loop state and the best weights so far (the model's, if the checkpoint holds none). A
     checkpoint whose recorded ``identity`` differs from this one (other data or settings) is
-    refused, naming the first difference; so is one that parses but is incomplete."""
+    refused, naming the first difference and the flags that ``may_change`` (words); so is one
+    that parses but is incomplete."""
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(
             f"no checkpoint in {path}; run without --resume to start training from scratch"
@@ -207,7 +209,8 @@ def load_checkpoint(
         raise ModelFileError(
             f"the checkpoint in {path} is damaged (no optimizer state); run without --resume"
         )
-    _check_identity(path, meta.get("identity") or {}, json.loads(json.dumps(identity or {})))
+    current = json.loads(json.dumps(identity or {}))
+    _check_identity(path, meta.get("identity") or {}, current, may_change)
     _warn_of_versions(path, meta.get("versions"))
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -270,7 +273,9 @@ def _warn_of_versions(path: Path, saved: Any) -> None:
         )
 
 
-def _check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+def _check_identity(
+    path: Path, saved: dict[str, Any], current: dict[str, Any], may_change: str
+) -> None:
     """Refuse a resume whose data or settings differ from the checkpoint's (a checkpoint of an
     earlier version records none)."""
     if not saved:
@@ -289,6 +294,6 @@ def _check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) 
         if what:
             raise ModelFileError(
                 f"the checkpoint in {path} was made with other data or settings: {what}; resume "
-                "with the same data and settings (only --epochs, --device, --checkpoint-every and "
-                "--stream may change), or run without --resume"
+                f"with the same data and settings (only {may_change} may change), or run without "
+                "--resume"
             )

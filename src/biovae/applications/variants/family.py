@@ -24,6 +24,7 @@ from biovae.applications.variants.card import family_card
 from biovae.applications.variants.config import VariantsConfig
 from biovae.applications.variants.focus import FocusResidues
 from biovae.applications.variants.model import FamilyVAE
+from biovae.applications.variants.resume import FamilyCheckpoints
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
@@ -151,10 +152,18 @@ def _is_substitution(mutant: str) -> bool:
 
 
 def fit(
-    alignment: Alignment, config: VariantsConfig, progress: bool = False, **snapshot_kw
+    alignment: Alignment,
+    config: VariantsConfig,
+    progress: bool = False,
+    checkpoints: FamilyCheckpoints | None = None,
+    **snapshot_kw,
 ) -> Family:
     """Weight the alignment, train ``config.ensemble`` members (seeds seed, seed+1, ...),
-    with a progress bar per member when ``progress``."""
+    with a progress bar per member when ``progress``; ``checkpoints``: where and how often
+    to save them to resume an interrupted fit (:mod:`~biovae.applications.variants.resume`)."""
+    data = _fingerprint(alignment)
+    if checkpoints is not None:
+        checkpoints.prepare()  # before the weights: a resume without checkpoints stops here
     t0 = time.perf_counter()
     weights = sequence_weights(
         alignment.codes, alignment.gap, len(alignment.alphabet), config.alignment.theta
@@ -171,6 +180,7 @@ def fit(
             train_cfg,
             progress=progress,
             label=f"member {i + 1}/{config.ensemble}" if config.ensemble > 1 else "training",
+            checkpoint=checkpoints.member(i, data, config) if checkpoints else None,
             **snapshot_kw,
         )
         members.append(model)
@@ -183,7 +193,7 @@ def fit(
         "n_invalid_dropped": alignment.n_invalid,
         "n_gappy_dropped": alignment.n_gappy,
         "neff": float(weights.sum()),
-        "fingerprint": _fingerprint(alignment),
+        "fingerprint": data,
         "weight_seconds": weight_seconds,
         "history": histories,
     }

@@ -18,6 +18,7 @@ import torch
 
 from biovae.applications.variants.config import FamilyModelConfig, FamilyTrainConfig
 from biovae.applications.variants.model import FamilyVAE
+from biovae.applications.variants.resume import MemberCheckpoint, MemberState
 from biovae.errors import TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
@@ -41,6 +42,7 @@ def fit_family(
     on_snapshot: SnapshotFn | None = None,
     progress: bool = False,
     label: str = "training",
+    checkpoint: MemberCheckpoint | None = None,
 ) -> tuple[FamilyVAE, list[dict[str, float]]]:
     """Train one family VAE; returns the model (eval mode) and a coarse history.
 
@@ -50,6 +52,9 @@ def fit_family(
     ``on_snapshot`` receives a copy of the model that would be returned if training stopped
     after each of ``snapshot_seconds`` of training time (callback time is not counted).
     ``progress`` shows a bar over the updates (on a terminal), titled ``label``.
+    ``checkpoint``: where the state is saved every ``checkpoint.every`` updates and the final
+    model once trained; with ``checkpoint.resume`` a finished member is loaded, not retrained,
+    and one in progress continues from its checkpoint to the uninterrupted fit's result.
     """
     device = DistContext().device(train_cfg.device)  # a missing GPU: one line, not a traceback
     x = torch.from_numpy(np.asarray(codes, dtype=np.int64))
@@ -58,18 +63,22 @@ def fit_family(
     x_train = x[train_idx].to(device)
     neff = float(w.sum())
     gen = torch.Generator().manual_seed(train_cfg.seed)
-    pending = sorted(snapshot_seconds)
-    history: list[dict[str, float]] = []
-    limit = train_cfg.max_minutes * 60 or float("inf")
     with seeded(train_cfg.seed, device), contextlib.ExitStack() as stack:
-        bar = Progress(train_cfg.steps, enabled=progress, unit="update", desc=label)
-        stack.callback(bar.close)
         model = FamilyVAE(x.shape[1], n_letters, model_cfg).to(device)
         opt = _optimizer(model, train_cfg, neff)
+        run = _resumed(checkpoint, model, opt, gen, keeper)
+        if run.finished:  # trained before the interruption: its final model, as saved
+            return model.eval(), run.history
+        bar = Progress(
+            train_cfg.steps, initial=run.step, enabled=progress, unit="update", desc=label
+        )
+        stack.callback(bar.close)
         stack.enter_context(fused.enabled(_compile_threshold(model, train_cfg)))
-        elapsed, sums, t0 = 0.0, np.zeros(2), time.perf_counter()
-        shown: dict[str, float] = {}
-        for step in range(1, train_cfg.steps + 1):
+        pending = sorted(s for s in snapshot_seconds if not run.step or s > run.elapsed)
+        limit = train_cfg.max_minutes * 60 or float("inf")
+        history, shown, sums = run.history, run.shown, np.array(run.sums, dtype=np.float64)
+        elapsed, step, t0 = run.elapsed, run.step, time.perf_counter()
+        for step in range(run.step + 1, train_cfg.steps + 1):
             pick = torch.multinomial(w, train_cfg.batch_size, replacement=True, generator=gen)
             _set_lr(opt, train_cfg, lr_factor(train_cfg, step, elapsed))
             out = _update(model, opt, x_train[pick.to(device)], train_cfg, neff, step)
@@ -90,12 +99,42 @@ def fit_family(
             while pending and elapsed >= pending[0]:
                 pending.pop(0)
                 _snapshot(on_snapshot, elapsed, keeper.best(model) if keeper else model)
-            t0 = time.perf_counter()  # evaluation and snapshot time is not training time
             if elapsed >= limit or (keeper and keeper.stale >= train_cfg.patience > 0):
                 break
+            if checkpoint is not None and checkpoint.due(step) and step < train_cfg.steps:
+                state = MemberState(step, elapsed, sums.tolist(), shown, history)
+                _save(checkpoint, model, opt, gen, state, keeper)
+            t0 = time.perf_counter()  # evaluation, snapshot, checkpoint time is not training
     final = keeper.best(model) if keeper else model
     history.append({"step": step, "seconds": elapsed, "final": 1.0})
+    if checkpoint is not None:
+        _save(
+            checkpoint, final, opt, gen, MemberState(step, elapsed, history=history, finished=True)
+        )
     return final.eval(), history
+
+
+def _resumed(checkpoint, model, opt, gen, keeper) -> MemberState:
+    """The state a member's training starts from: its checkpoint's, restored into ``model``,
+    ``opt``, the generators and the held-out ``keeper``; a fresh one without."""
+    found = checkpoint.load(model, opt, gen) if checkpoint is not None else None
+    if found is None:
+        return MemberState()
+    state, best = found
+    if keeper is not None and not state.finished:
+        keeper.stale = state.stale
+        if state.best_value is not None:
+            keeper.best_value, keeper.state = state.best_value, best
+    return state
+
+
+def _save(checkpoint, model, opt, gen, state: MemberState, keeper=None) -> None:
+    """Write ``state`` with the held-out ``keeper``'s best value and weights."""
+    if keeper is not None and keeper.state is not None:
+        state.best_value, state.stale = keeper.best_value, keeper.stale
+    elif keeper is not None:
+        state.stale = keeper.stale
+    checkpoint.save(model, opt, gen, state, keeper.state if keeper is not None else None)
 
 
 def _update(model, opt, batch: torch.Tensor, cfg: FamilyTrainConfig, neff: float, step: int):

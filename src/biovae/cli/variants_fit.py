@@ -1,0 +1,186 @@
+"""``biovae variants fit``: its options, the config they build, and the fit with its
+checkpoints (``--checkpoint-every N`` updates, ``--resume``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from biovae.cli.checkpoints import (
+    add_resume_flag,
+    checkpoint_folder,
+    require_checkpoint,
+    stopped_note,
+)
+from biovae.cli.io import check_parent
+from biovae.config import to_dict
+from biovae.errors import DataError
+
+# flag → (dotted VariantsConfig field, type, help)
+FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--focus": ("alignment.focus", str, "id of the focus record (default: the first)"),
+    "--theta": ("alignment.theta", float, "weights count neighbours >= 1 - T identical (0.2)"),
+    "--max-gap-fraction": ("alignment.max_gap_fraction", float, "drop rows with more gaps (0.5)"),
+    "--alphabet": ("alignment.alphabet", str, "protein, dna or rna (default: detected)"),
+    "--latent": ("model.n_latent", int, "latent dimensions (30)"),
+    "--steps": ("train.steps", int, "training updates per member (6000)"),
+    "--minutes": ("train.max_minutes", float, "wall-time limit per member (0 = none)"),
+    "--batch-size": ("train.batch_size", int, "records per update (100)"),
+    "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
+    "--lr-schedule": (
+        "train.lr_schedule",
+        str,
+        "constant (default) or linear (decays to 0 over --steps / --minutes)",
+    ),
+    "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
+    "--device": ("train.device", str, "where to train: cpu (default), cuda, cuda:1, ..."),
+    "--compile": (
+        "train.compile",
+        str,
+        "with --bayesian: fuse the weight draw with torch.compile: auto (default), on, off",
+    ),
+    "--validation-fraction": (
+        "train.validation_fraction",
+        float,
+        "share of sequences held out to keep the best model (0.05; 0 = keep the last)",
+    ),
+    "--patience": ("train.patience", int, "evaluations without improvement before stopping (10)"),
+    "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
+    "--ensemble": ("ensemble", int, "number of models averaged (1)"),
+    "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),
+    "--weight-noise": (
+        "model.weight_noise",
+        str,
+        "with --bayesian: shared (one weight draw per minibatch, default) or local (per record)",
+    ),
+}
+
+
+#: how --help names each flag's value (argparse would print the field in capitals)
+METAVARS = {
+    "--focus": "ID",
+    "--theta": "T",
+    "--max-gap-fraction": "F",
+    "--alphabet": "NAME",
+    "--latent": "K",
+    "--steps": "N",
+    "--minutes": "M",
+    "--batch-size": "N",
+    "--lr": "LR",
+    "--lr-schedule": "KIND",
+    "--precision": "KIND",
+    "--device": "DEV",
+    "--compile": "MODE",
+    "--validation-fraction": "F",
+    "--patience": "N",
+    "--seed": "S",
+    "--ensemble": "N",
+    "--weight-noise": "MODE",
+}
+
+
+def add_fit_arguments(fit: argparse.ArgumentParser) -> None:
+    """The arguments of ``biovae variants fit``; it runs :func:`cmd_fit`."""
+    fit.add_argument("alignment", metavar="ALIGNMENT", help="A2M, A3M, aligned FASTA, Stockholm")
+    fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
+    fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
+    fit.add_argument("--quiet", action="store_true", help="no progress output")
+    for flag, (_, type_, help_) in FIT_FLAGS.items():
+        if type_ is bool:
+            fit.add_argument(flag, action="store_const", const=True, help=help_)
+        else:
+            fit.add_argument(flag, type=type_, metavar=METAVARS[flag], help=help_)
+    fit.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="save the member in training every N updates (and each member when it finishes) "
+        "to MODEL.checkpoint, so that --resume continues a killed fit (0 = none, default)",
+    )
+    add_resume_flag(fit)
+    fit.set_defaults(func=cmd_fit)
+
+
+def _config(args: argparse.Namespace):
+    """VariantsConfig from its defaults, then ``--config``, then the flags given (they win);
+    a bad value is blamed on the file line or the flag that set it."""
+    from biovae.applications.variants.config import VariantsConfig
+    from biovae.cli.config_args import layered
+
+    flags: dict = {}  # explicit flags as nested tables
+    for flag, (field, _, _) in FIT_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            *parents, leaf = field.split(".")
+            node = flags
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+    names = {field: flag for flag, (field, _, _) in FIT_FLAGS.items()}
+    return layered(VariantsConfig, to_dict(VariantsConfig()), args.config, flags, names)
+
+
+def _model_out(path: str) -> Path:
+    out = Path(path)
+    from biovae.persistence import check_model_out
+
+    return check_model_out(check_parent(out))
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from biovae.applications.variants import family
+    from biovae.applications.variants.alignment import read_alignment
+
+    cfg = _config(args)
+    out = _model_out(args.out)
+    checkpoints, folder = _checkpoints(args, out)
+    a = cfg.alignment
+    aln = read_alignment(
+        args.alignment, focus=a.focus, max_gap_fraction=a.max_gap_fraction, alphabet=a.alphabet
+    )
+    if len(aln) < 2:
+        raise DataError(f"{args.alignment}: only {len(aln)} usable sequence; a family needs more")
+    try:
+        fitted = family.fit(aln, cfg, progress=not args.quiet, checkpoints=checkpoints)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say what a rerun can resume
+        exc.args = (_stopped_note(folder, checkpoints),)
+        raise
+    family.save(out, fitted)
+    if checkpoints is not None:
+        from biovae.applications.variants.resume import remove_checkpoints
+
+        remove_checkpoints(folder)
+    f = fitted.facts
+    if not args.quiet:  # as fit: --quiet leaves the output path alone on stdout
+        print(
+            f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
+            f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
+            f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
+            file=sys.stderr,
+        )
+    print(out)
+    return 0
+
+
+def _checkpoints(args: argparse.Namespace, out: Path):
+    """The fit's checkpoint plan (None: no --checkpoint-every, no --resume) and folder; the
+    flags are checked before any work."""
+    from biovae.applications.variants.resume import FamilyCheckpoints
+
+    folder = checkpoint_folder(out)
+    require_checkpoint(folder, args.resume)
+    plan = FamilyCheckpoints(folder, args.checkpoint_every, args.resume)  # checks N >= 0
+    return (plan if args.checkpoint_every or args.resume else None), folder
+
+
+def _stopped_note(folder: Path, checkpoints) -> str:
+    """What a stopped fit left in ``folder``, e.g. "the checkpoint (member 1 finished, member
+    2 at update 400) is kept in ...", and how to go on."""
+    from biovae.applications.variants.resume import progress_note
+
+    kept = progress_note(folder) if checkpoints is not None else None
+    every = checkpoints.every if checkpoints is not None else 0
+    return stopped_note(folder, kept and f"the checkpoint ({kept})", every, "update")
