@@ -189,6 +189,12 @@ def test_scan_report_needs_html_name(model_dir, tmp_path, capsys):
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--focus", "zz"], "not found"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--alphabet", "dna"], "check the alphabet set (--alphabet)"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--theta", "1.5"], "theta"),
+        (">a/1-4\nMWEL\n>b\nMWEC\n", ["--max-column-gaps", "1.5"], "max_column_gaps"),
+        (
+            ">a/1-2\nMW\n>b\n--\n>c\n--\n",
+            ["--max-gap-fraction", "1", "--max-column-gaps", "0.5"],
+            "drops them all",
+        ),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--bayesian", "--latent", "0"], "n_latent"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--seed", "-5"], "train.seed must be in 0"),
         (">a/1-4\nMWEL\n>b\nMWEC\n", ["--seed", str(2**63)], "train.seed must be in 0"),
@@ -452,3 +458,39 @@ def test_fit_quiet_prints_only_the_model_folder(tmp_path, capsys):
     assert rc == 0 and "Neff = " in err
     rc, stdout, err = run(capsys, *argv, "--out", tmp_path / "bad", "--theta", "1.5", "--quiet")
     assert rc == 2 and stdout == "" and "theta" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fit_max_column_gaps_drops_columns_and_score_scan_report_them(tmp_path, capsys):
+    """EVE's column filter: residues 10 and 11 (3 and 2 gaps of 6) go at 0.3; their mutations
+    are unscorable with the reason, the scan leaves them out, and record r4 (gaps only over the
+    columns kept) weighs 0: the five others are identical there, so Neff = 5 · 1/5 = 1."""
+    text = ">f/10-13\nACDE\n>r1\n-CDE\n>r2\nA-DE\n>r3\n--DE\n>r4\nAC--\n>r5\n-CDE\n"
+    (tmp_path / "aln.a2m").write_text(text)
+    (tmp_path / "small.toml").write_text(SMALL_TOML)
+    model = tmp_path / "model"
+    argv = ["variants", "fit", tmp_path / "aln.a2m", "--config", tmp_path / "small.toml"]
+    rc, _, err = run(capsys, *argv, "--steps", "5", "--max-column-gaps", "0.3", "--out", model)
+    assert rc == 0 and "Neff = 1.0" in err and "2 match columns" in err and ": 10, 11" in err
+    assert "1 records without residues weigh 0" in err
+    pd.DataFrame({"mutant": ["A10G", "D12E"]}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    rc, _, err = run(
+        capsys,
+        "variants",
+        "score",
+        model,
+        "--mutations",
+        tmp_path / "m.csv",
+        "--out",
+        out,
+        "--samples",
+        "2",
+    )
+    s = pd.read_csv(out, keep_default_na=False)
+    assert rc == 0 and s["status"].tolist() == ["unmapped", "ok"]
+    assert s.loc[0, "reason"].startswith("column 10 dropped: 50.0% gaps (3 of 6 sequences) > 0.3")
+    rc, _, err = run(
+        capsys, "variants", "scan", model, "--out", tmp_path / "scan.csv", "--samples", "2"
+    )
+    scan = pd.read_csv(tmp_path / "scan.csv")
+    assert rc == 0 and sorted(set(scan["position"])) == [12, 13] and ": 10, 11" in err

@@ -11,7 +11,7 @@ import numpy as np
 
 from biovae.cli.io import check_output, check_plot_output
 from biovae.cli.variants_design import add_design_parser, add_elbo_options
-from biovae.cli.variants_fit import add_fit_arguments
+from biovae.cli.variants_fit import add_fit_arguments, print_dropped
 from biovae.data._columns import NA_TOKENS
 from biovae.data._messages import UNREADABLE, unreadable
 from biovae.errors import DataError, MissingFileError
@@ -215,6 +215,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             "the class columns are empty",
             file=sys.stderr,
         )
+    if not args.quiet:
+        print_dropped(fitted.dropped_columns)
     from biovae.reports.html import write_page
     from biovae.reports.variants_page import scan_outputs
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from biovae.cli.checkpoints import (
     add_resume_flag,
@@ -15,70 +14,9 @@ from biovae.cli.checkpoints import (
     stopped_note,
 )
 from biovae.cli.io import check_parent
+from biovae.cli.variants_flags import FIT_FLAGS, METAVARS
 from biovae.config import to_dict
 from biovae.errors import DataError
-
-# flag → (dotted VariantsConfig field, type, help)
-FIT_FLAGS: dict[str, tuple[str, Any, str]] = {
-    "--focus": ("alignment.focus", str, "id of the focus record (default: the first)"),
-    "--theta": ("alignment.theta", float, "weights count neighbours >= 1 - T identical (0.2)"),
-    "--max-gap-fraction": ("alignment.max_gap_fraction", float, "drop rows with more gaps (0.5)"),
-    "--alphabet": ("alignment.alphabet", str, "protein, dna or rna (default: detected)"),
-    "--latent": ("model.n_latent", int, "latent dimensions (30)"),
-    "--steps": ("train.steps", int, "training updates per member (6000)"),
-    "--minutes": ("train.max_minutes", float, "wall-time limit per member (0 = none)"),
-    "--batch-size": ("train.batch_size", int, "records per update (100)"),
-    "--lr": ("train.lr", float, "Adam learning rate (1e-3)"),
-    "--lr-schedule": (
-        "train.lr_schedule",
-        str,
-        "constant (default) or linear (decays to 0 over --steps / --minutes)",
-    ),
-    "--precision": ("train.precision", str, "float32 (default) or bfloat16 training matmuls"),
-    "--device": ("train.device", str, "where to train: cpu (default), cuda, cuda:1, ..."),
-    "--compile": (
-        "train.compile",
-        str,
-        "with --bayesian: fuse the weight draw with torch.compile: auto (default), on, off",
-    ),
-    "--validation-fraction": (
-        "train.validation_fraction",
-        float,
-        "share of sequences held out to keep the best model (0.05; 0 = keep the last)",
-    ),
-    "--patience": ("train.patience", int, "evaluations without improvement before stopping (10)"),
-    "--seed": ("train.seed", int, "random seed (0); member i uses seed + i"),
-    "--ensemble": ("ensemble", int, "number of models averaged (1)"),
-    "--bayesian": ("model.bayesian", bool, "variational decoder weights instead of MAP"),
-    "--weight-noise": (
-        "model.weight_noise",
-        str,
-        "with --bayesian: shared (one weight draw per minibatch, default) or local (per record)",
-    ),
-}
-
-
-#: how --help names each flag's value (argparse would print the field in capitals)
-METAVARS = {
-    "--focus": "ID",
-    "--theta": "T",
-    "--max-gap-fraction": "F",
-    "--alphabet": "NAME",
-    "--latent": "K",
-    "--steps": "N",
-    "--minutes": "M",
-    "--batch-size": "N",
-    "--lr": "LR",
-    "--lr-schedule": "KIND",
-    "--precision": "KIND",
-    "--device": "DEV",
-    "--compile": "MODE",
-    "--validation-fraction": "F",
-    "--patience": "N",
-    "--seed": "S",
-    "--ensemble": "N",
-    "--weight-noise": "MODE",
-}
 
 
 def add_fit_arguments(fit: argparse.ArgumentParser) -> None:
@@ -139,7 +77,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     checkpoints, folder = _checkpoints(args, out)
     a = cfg.alignment
     aln = read_alignment(
-        args.alignment, focus=a.focus, max_gap_fraction=a.max_gap_fraction, alphabet=a.alphabet
+        args.alignment,
+        focus=a.focus,
+        max_gap_fraction=a.max_gap_fraction,
+        alphabet=a.alphabet,
+        max_column_gaps=a.max_column_gaps,
     )
     if len(aln) < 2:
         raise DataError(f"{args.alignment}: only {len(aln)} usable sequence; a family needs more")
@@ -161,6 +103,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
             file=sys.stderr,
         )
+        print_dropped(fitted.dropped_columns)
+        empty = int((aln.codes == aln.gap).all(axis=1).sum())
+        if empty:  # kept by --max-gap-fraction 1 or emptied by --max-column-gaps
+            print(f"{empty} records without residues weigh 0 (as in EVE)", file=sys.stderr)
     print(out)
     return 0
 
@@ -184,3 +130,15 @@ def _stopped_note(folder: Path, checkpoints) -> str:
     kept = progress_note(folder) if checkpoints is not None else None
     every = checkpoints.every if checkpoints is not None else 0
     return stopped_note(folder, kept and f"the checkpoint ({kept})", every, "update")
+
+
+def print_dropped(dropped) -> None:
+    """Name the match columns the model left out for gaps (not scanned, not scored)."""
+    if dropped:
+        numbers = ", ".join(str(d.position) for d in dropped[:10])
+        more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+        print(
+            f"note: {len(dropped)} match columns with more than {dropped[0].threshold:g} gaps "
+            f"are not modelled (--max-column-gaps): {numbers}{more}",
+            file=sys.stderr,
+        )

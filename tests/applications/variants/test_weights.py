@@ -57,9 +57,11 @@ def test_float_fallback_without_int8_kernel(monkeypatch):
 
 def test_known_small_case():
     codes = np.array([[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [20, 20, 20, 20, 20]])
-    # rows 0 and 1 are identical; row 3 has no residues and only counts itself
+    # rows 0 and 1 are identical; row 3 has no residues: it only counts itself, but carries no
+    # information and weighs 0 (as in EVE), so Neff = 1/2 + 1/2 + 1
     assert neighbour_counts(codes, 20, 21, 0.2).tolist() == [2, 2, 1, 1]
-    assert sequence_weights(codes, 20, 21, 0.2).tolist() == [0.5, 0.5, 1.0, 1.0]
+    assert sequence_weights(codes, 20, 21, 0.2).tolist() == [0.5, 0.5, 1.0, 0.0]
+    assert naive_sequence_weights(codes, 20, 0.2).tolist() == [0.5, 0.5, 1.0, 0.0]
 
 
 def test_identity_ignores_gap_matches():
@@ -87,13 +89,13 @@ def test_a_family_with_one_common_feature_gets_exact_weights(n_records):
 
 def exact_weights(codes: np.ndarray, gap: int, theta: str) -> list[float]:
     """By hand: w_i = 1 / #{j : shared residues / residues of i ≥ 1 − θ} in exact fractions
-    (θ as written); a row without residues counts only itself."""
+    (θ as written); a row without residues weighs 0."""
     cut = 1 - Fraction(theta)
     out = []
     for a in codes:
         own = [k for k, c in enumerate(a) if c != gap]
         if not own:
-            out.append(1.0)
+            out.append(0.0)
             continue
         same = (sum(b[k] == a[k] for k in own) for b in codes)
         out.append(1.0 / sum(Fraction(m, len(own)) >= cut for m in same))
@@ -140,7 +142,7 @@ def test_blocked_equals_exact_reference_at_block_edges(theta, n, block):
 def test_insert_columns_are_no_part_of_the_identity(tmp_path):
     # a DNA A2M: focus and s1 differ only in insert (lower case) columns; by hand, at θ = 0.2:
     # focus ~ s1 ~ s2 (≥ 10/11), s3 alone (6/11), s4 (5 residues) has all of them ≥ 4/5,
-    # s5 has no residue (kept with max_gap_fraction 1) and counts only itself
+    # s5 has no residue (kept with max_gap_fraction 1): no one's neighbour, and it weighs 0
     rows = ["ACGTAcgtACGTAC", "ACGTAaaaACGTAC", "ACGTA...ACGTTC", "ACGTT...GGTTCC"]
     rows += ["ACGTAttt------", "-----...------"]
     text = "".join(f">{name}\n{row}\n" for name, row in zip("fabcde", rows))
@@ -148,4 +150,4 @@ def test_insert_columns_are_no_part_of_the_identity(tmp_path):
     aln = read_alignment(tmp_path / "family.a2m", max_gap_fraction=1.0)
     assert aln.alphabet == "ACGT-" and aln.codes.shape == (6, 11)
     weights = sequence_weights(aln.codes, aln.gap, len(aln.alphabet), 0.2)
-    assert weights.tolist() == [1 / 3, 1 / 3, 1 / 3, 1.0, 1 / 5, 1.0]
+    assert weights.tolist() == [1 / 3, 1 / 3, 1 / 3, 1.0, 1 / 5, 0.0]

@@ -17,7 +17,11 @@ Policy (documented in the README):
   outside the alphabet (``X``, ``B``, ``Z``, ``J``, ``U``, ``O``, digits ...) in a match column is
   dropped, as DeepSequence does; the number dropped is reported. The focus itself must be clean.
 * **Gappy records**: records whose fraction of gaps over the match columns exceeds
-  ``max_gap_fraction`` are dropped (default 0.5; 1.0 keeps all).
+  ``max_gap_fraction`` are dropped (default 0.5; 1.0 keeps all). A record kept with no
+  residue at all weighs 0 (:mod:`~biovae.applications.variants.weights`).
+* **Gappy columns** (optional, EVE's focus-column filter): with ``max_column_gaps`` set, match
+  columns whose fraction of gaps over the records kept exceeds it are dropped from the model
+  (:mod:`~biovae.applications.variants.columns`); default None keeps every column.
 * **Alphabet**: detected (DNA, RNA or protein) or set with ``alphabet=``: the file is then read
   with those letters (an RNA family's records with T are dropped as invalid, and so on).
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.applications.variants.columns import DroppedColumn, check_threshold, gappy_columns
 from biovae.applications.variants.focus import FocusResidues, from_row
 from biovae.data import sequences
 from biovae.data.fasta import (
@@ -54,7 +59,8 @@ class Alignment:
     ``codes`` (n, L) uint8 over ``alphabet`` (gap = last letter '-'); ``positions`` the residue
     number of each match column; ``n_read`` records in the file, ``n_invalid`` and ``n_gappy``
     records dropped by the letter and gap policies; ``focus_residues`` the focus's whole
-    sequence, inserts included (:mod:`~biovae.applications.variants.focus`).
+    sequence, inserts included (:mod:`~biovae.applications.variants.focus`);
+    ``dropped_columns`` the match columns left out for gaps (``positions`` numbers the kept).
     """
 
     codes: np.ndarray
@@ -66,6 +72,7 @@ class Alignment:
     n_invalid: int
     n_gappy: int
     focus_residues: FocusResidues | None = None
+    dropped_columns: tuple[DroppedColumn, ...] = ()
 
     @property
     def focus(self) -> np.ndarray:
@@ -89,6 +96,7 @@ def read_alignment(
     focus: str | None = None,
     max_gap_fraction: float = 0.5,
     alphabet: str | None = None,
+    max_column_gaps: float | None = None,
 ) -> Alignment:
     """Read an A2M / A3M / aligned FASTA / Stockholm alignment (see the module policy)."""
     p = Path(path)
@@ -96,6 +104,7 @@ def read_alignment(
         raise MissingFileError(f"{p}: alignment file not found; check the path")
     if not 0.0 < max_gap_fraction <= 1.0:
         raise DataError(f"max_gap_fraction must be in (0, 1], not {max_gap_fraction}")
+    check_threshold(max_column_gaps)
     letters = sequences.named_alphabet(alphabet)
     name = p.name.lower().removesuffix(".gz")
     stockholm = name.endswith((".sto", ".stk", ".stockholm"))
@@ -118,7 +127,29 @@ def read_alignment(
         aln = _finish(ds, records, focus, max_gap_fraction, alphabet)
     # the focus's whole sequence, inserts included: designs are written as whole proteins
     whole = from_row(chosen.seqs[0], aln.codes.shape[1])
-    return dataclasses.replace(aln, focus_residues=whole)
+    return _drop_columns(dataclasses.replace(aln, focus_residues=whole), max_column_gaps)
+
+
+def _drop_columns(aln: Alignment, threshold: float | None) -> Alignment:
+    """``aln`` without its match columns of more than ``threshold`` gaps (EVE's filter)."""
+    keep, dropped = gappy_columns(aln.codes, aln.gap, aln.positions, threshold)
+    if not dropped:
+        return aln
+    if not keep.any():
+        raise DataError(
+            f"{aln.source}: every one of the {len(keep)} match columns has more than "
+            f"{threshold:g} gaps, so max_column_gaps drops them all; raise it (EVE uses 0.3)"
+        )
+    whole = aln.focus_residues
+    if whole is not None:
+        whole = FocusResidues(whole.sequence, tuple(np.asarray(whole.index)[keep].tolist()))
+    return dataclasses.replace(
+        aln,
+        codes=np.ascontiguousarray(aln.codes[:, keep]),
+        positions=tuple(np.asarray(aln.positions)[keep].tolist()),
+        focus_residues=whole,
+        dropped_columns=dropped,
+    )
 
 
 def _from_records(

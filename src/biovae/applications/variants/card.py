@@ -40,6 +40,14 @@ def _fingerprint_row(digest: str | None) -> tuple[tuple[str, str], ...]:
     return (("data fingerprint", f"{digest} (biovae's digest of the sequences used)"),)
 
 
+def _dropped_note(dropped) -> str:
+    """The match columns left out for gaps (--max-column-gaps), if any."""
+    if not dropped:
+        return ""
+    numbers = ", ".join(str(d.position) for d in dropped)
+    return f"; {len(dropped)} dropped for more than {dropped[0].threshold:g} gaps: {numbers}"
+
+
 def family_card(fitted: Any, mean_weights: bool = False) -> Card:
     """The card of a fitted family model (``family.Family``): what it was fitted on, how, and
     what its scores mean; ``mean_weights``: scores from a variational decoder's posterior
@@ -51,7 +59,8 @@ def family_card(fitted: Any, mean_weights: bool = False) -> Card:
         ("focus record", str(f.get("focus_id", "?"))),
         (
             "match positions",
-            f"{len(fitted.positions)} ({fitted.positions[0]}–{fitted.positions[-1]})",
+            f"{len(fitted.positions)} ({fitted.positions[0]}–{fitted.positions[-1]})"
+            + _dropped_note(getattr(fitted, "dropped_columns", ())),
         ),
         ("sequences used / read", f"{f.get('n_sequences', '?')} / {f.get('n_read', '?')}"),
         *_fingerprint_row(f.get("fingerprint")),

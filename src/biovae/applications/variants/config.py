@@ -15,15 +15,22 @@ def _check(cond: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class AlignmentConfig:
-    """How an alignment is read: focus record, gap threshold, alphabet, weighting cut-off θ."""
+    """How an alignment is read: focus record, gap threshold, alphabet, weighting cut-off θ,
+    and ``max_column_gaps``: drop match columns with a larger fraction of gaps (EVE's focus
+    column filter, 0.3 in EVE; None, the default, keeps every column)."""
 
     focus: str | None = None
     max_gap_fraction: float = 0.5
     alphabet: str | None = None
     theta: float = 0.2
+    max_column_gaps: float | None = None
 
     def __post_init__(self) -> None:
         _check(0 < self.max_gap_fraction <= 1, "alignment.max_gap_fraction must be in (0, 1]")
+        _check(
+            self.max_column_gaps is None or 0 <= self.max_column_gaps <= 1,
+            "alignment.max_column_gaps must be in [0, 1] (EVE uses 0.3)",
+        )
         _check(0 <= self.theta < 1, "alignment.theta must be in [0, 1)")
 
 

@@ -105,8 +105,9 @@ def _singles(family: Family, positions: tuple[int, ...] | None, n_mutations: int
     allowed = set(family.positions) if positions is None else set(positions)
     unknown = sorted(allowed - set(family.positions))
     if unknown:
+        dropped = {d.position: d.reason() for d in family.dropped_columns}
         raise ConfigError(
-            f"{not_a_column(unknown[0], family.positions)} "
+            f"{dropped.get(unknown[0]) or not_a_column(unknown[0], family.positions)} "
             f"(match columns {family.positions[0]}–{family.positions[-1]})"
         )
     gaps = {p for p, a in zip(family.positions, family.focus_sequence) if a == "-"}

@@ -2,8 +2,9 @@
 
 Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetensors`` (member
 ``i`` under ``member{i}.``, plus the independent-site log frequencies under ``site_log_f``) and
-``metadata.json`` (alphabet, focus, residue numbers, the focus's whole sequence with the index
-of each match column's residue in it, Neff, training history). No pickle.
+``metadata.json`` (alphabet, focus, residue numbers of the match columns modelled, the columns
+dropped for gaps, the focus's whole sequence with the index of each match column's residue in
+it, Neff, training history). No pickle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from biovae._version import __version__
-from biovae.applications.variants import classes, mutations, scoring
+from biovae.applications.variants import classes, columns, mutations, scoring
 from biovae.applications.variants.alignment import Alignment
 from biovae.applications.variants.card import family_card
 from biovae.applications.variants.config import VariantsConfig
@@ -51,8 +52,9 @@ FORMAT = "biovae-variants"
 
 @dataclass(frozen=True)
 class Family:
-    """Members (eval mode), the focus and numbering they score in, fit facts, and the focus's
-    whole sequence (None for models saved before it was kept)."""
+    """Members (eval mode), the focus and numbering they score in, fit facts, the focus's
+    whole sequence (None for models saved before it was kept) and the match columns dropped
+    for gaps (none for models saved before the option existed)."""
 
     config: VariantsConfig
     members: tuple[FamilyVAE, ...]
@@ -62,6 +64,7 @@ class Family:
     site_log_f: np.ndarray
     facts: dict[str, Any]
     focus_residues: FocusResidues | None = None
+    dropped_columns: tuple[columns.DroppedColumn, ...] = ()
 
     @property
     def focus_sequence(self) -> str:
@@ -74,7 +77,8 @@ class Family:
         """Columns of a score table: mutant, score, se (Monte-Carlo), member_sd (the ensemble
         members' spread; empty for one model), independent_site, status, reason.
         ``sampled_weights``: see :func:`scoring.delta_elbo` (variational decoders only)."""
-        mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions)
+        dropped = {d.position: d.reason() for d in self.dropped_columns}
+        mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions, dropped)
         codes = mapped.codes[mapped.ok]
         found = scoring.ensemble_delta(
             self.members, self.focus, codes, n_samples, seed, sampled_weights
@@ -101,7 +105,8 @@ class Family:
         sampled_weights: bool = True,
         uncertain_fraction: float = classes.UNCERTAIN_FRACTION,
     ) -> tuple[dict[str, np.ndarray], classes.ScanClasses | None]:
-        """Every letter at every match position (the wild type too): the columns of the scan
+        """Every letter at every modelled match position (the wild type too; columns dropped
+        for gaps are not scanned, see ``dropped_columns``): the columns of the scan
         table (mutant, position, wild_type, letter, score, se, member_sd, independent_site,
         evolutionary_index, p_damaging, class) and the EVE-style classes behind the last three
         — None, with empty class columns, when the scan is too small or too flat for a mixture
@@ -207,6 +212,7 @@ def fit(
         log_f,
         facts,
         alignment.focus_residues,
+        alignment.dropped_columns,
     )
 
 
@@ -237,6 +243,7 @@ def save(path: str | Path, family: Family) -> Path:
         "alphabet": family.alphabet,
         "focus": family.focus.tolist(),
         "positions": list(family.positions),
+        "dropped_columns": [d.to_json() for d in family.dropped_columns],
     }
     if family.focus_residues is not None:
         meta["focus_residues"] = family.focus_residues.sequence
@@ -306,7 +313,8 @@ def load(path: str | Path) -> Family:
     )
     log_f = tensors["site_log_f"].numpy()
     whole = _focus_residues(folder, meta, sequences.decode(focus, alphabet)[0])
-    return Family(config, members, alphabet, focus, positions, log_f, meta, whole)
+    dropped = columns.from_metadata(folder / "metadata.json", meta.pop("dropped_columns", None))
+    return Family(config, members, alphabet, focus, positions, log_f, meta, whole, dropped)
 
 
 def _focus_residues(folder: Path, meta: dict[str, Any], focus: str) -> FocusResidues | None:

@@ -63,9 +63,14 @@ def parse(mutant: str) -> list[tuple[str, int, str]]:
 
 
 def apply(
-    mutant: str, focus: np.ndarray, alphabet: str, positions: dict[int, int]
+    mutant: str,
+    focus: np.ndarray,
+    alphabet: str,
+    positions: dict[int, int],
+    dropped: dict[int, str] | None = None,
 ) -> tuple[np.ndarray, str]:
-    """The focus codes with ``mutant`` applied, and "" or the reason it cannot be mapped."""
+    """The focus codes with ``mutant`` applied, and "" or the reason it cannot be mapped;
+    ``dropped``: residue number → why its column was left out of the model."""
     try:
         changes = parse(mutant)
     except ValueError as exc:
@@ -75,7 +80,7 @@ def apply(
     for wt, number, new in changes:
         col = positions.get(number)
         if col is None:
-            return focus, not_a_column(number, positions)
+            return focus, (dropped or {}).get(number) or not_a_column(number, positions)
         have = alphabet[focus[col]]
         if wt != have and wt not in alphabet:
             return focus, _foreign_wild_type(changes, wt, number, have, alphabet)
@@ -138,13 +143,17 @@ def _respelled(changes: list[tuple[str, int, str]], letter: str, alphabet: str) 
 
 
 def map_mutants(
-    mutants: list[str], focus: np.ndarray, alphabet: str, positions: tuple[int, ...]
+    mutants: list[str],
+    focus: np.ndarray,
+    alphabet: str,
+    positions: tuple[int, ...],
+    dropped: dict[int, str] | None = None,
 ) -> MappedMutants:
     """Map every mutant string (see :func:`apply`)."""
     index = {p: i for i, p in enumerate(positions)}
     rows, reasons = [], []
     for m in mutants:
-        codes, reason = apply(str(m), focus, alphabet, index)
+        codes, reason = apply(str(m), focus, alphabet, index, dropped)
         rows.append(codes)
         reasons.append(reason)
     codes = np.stack(rows) if rows else np.zeros((0, len(focus)), dtype=np.uint8)

@@ -7,8 +7,9 @@ differs only on exact ties (on BLAT_ECOLX at θ = 0.2, 499 ordered pairs exactly
 change 125 of 8,355 weights: Neff 2600.2 here, 2605.0 with ``>``). The tie is decided exactly,
 reading θ as the decimal it was written as (1 − 0.7 is 0.30000000000000004 in binary floats,
 which would shut out a sequence exactly 30 % identical). Every sequence is its own neighbour,
-so 0 < w_i ≤ 1; a sequence without residues (all gaps, only kept with max_gap_fraction = 1)
-has weight 1 (EVE gives it 0). The effective number of sequences is Neff = Σ_i w_i.
+so 0 < w_i ≤ 1 — except a sequence without residues over the columns compared (all gaps: kept
+only with max_gap_fraction = 1, or left empty by a column filter), which carries no
+information and weighs 0, as in EVE. The effective number of sequences is Neff = Σ_i w_i.
 
 The identity count of two sequences is the dot product of their one-hot encodings, one
 feature per (column, letter). The features are split by how many sequences carry them:
@@ -157,8 +158,11 @@ def neighbour_counts(
 def sequence_weights(
     codes: np.ndarray, gap: int | None, n_letters: int, theta: float = 0.2, block: int = 2048
 ) -> np.ndarray:
-    """w_i = 1 / neighbour count (see :func:`neighbour_counts`)."""
-    return 1.0 / neighbour_counts(codes, gap, n_letters, theta, block)
+    """w_i = 1 / neighbour count (see :func:`neighbour_counts`); 0 for a row of gaps only."""
+    weights = 1.0 / neighbour_counts(codes, gap, n_letters, theta, block)
+    if gap is not None:
+        weights[(np.asarray(codes) == gap).all(axis=1)] = 0.0  # no residues: no information
+    return weights
 
 
 def naive_sequence_weights(codes: np.ndarray, gap: int | None, theta: float = 0.2) -> np.ndarray:
@@ -169,7 +173,7 @@ def naive_sequence_weights(codes: np.ndarray, gap: int | None, theta: float = 0.
     for i in range(n):
         own = codes[i] != gap if gap is not None else np.ones(codes.shape[1], bool)
         if not own.any():
-            weights[i] = 1.0
+            weights[i] = 0.0
             continue
         same = (int(((codes[i] == codes[j]) & own).sum()) for j in range(n))
         neighbours = sum(Fraction(m, int(own.sum())) >= cut for m in same)
