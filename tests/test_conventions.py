@@ -320,6 +320,7 @@ def test_the_type_of_the_labels_is_saved_and_checked_on_loading(tmp_path):
     folder = _ssvae().fit(X, LABELS).save(tmp_path / "m")
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["label_dtype"] == "int64"
+    (folder / "SHA256SUMS").unlink()  # as saved before it was kept: the edit reaches the check
     for bad, error in (("object", DataError), (3, biovae.errors.ModelFileError)):
         (folder / "metadata.json").write_text(json.dumps({**meta, "label_dtype": bad}))
         with pytest.raises(error, match="label_dtype"):

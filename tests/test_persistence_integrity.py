@@ -4,6 +4,7 @@ the file (and a command's exit status 2), never a traceback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -37,12 +38,14 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def copy(folder: Path, tmp_path: Path, digest: bool = True) -> Path:
-    """A copy of a model folder; ``digest=False``: as saved before the weights' SHA-256 was kept."""
+def copy(folder: Path, tmp_path: Path, digest: bool = True, manifest: bool = False) -> Path:
+    """A copy of a model folder; ``digest=False``: as saved before the weights' SHA-256 was kept;
+    ``manifest=False``: before SHA256SUMS was (so that edits reach the checks after it)."""
     out = tmp_path / folder.name
     out.mkdir()
     for p in folder.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
+        if manifest or p.name != "SHA256SUMS":
+            (out / p.name).write_bytes(p.read_bytes())
     if not digest:
         edit_metadata(out, lambda m: m.pop("weights_sha256", None))
     return out
@@ -177,3 +180,75 @@ def test_a_damaged_given_config_names_the_folders_metadata_json(folders, tmp_pat
     where = str(folder / "metadata.json")
     with pytest.raises(ModelFileError, match=re.escape(where) + r": unknown key .*bogus"):
         load_model(folder)
+
+
+def test_sha256sums_lists_the_sha256_of_each_file_loading_reads(folders):
+    # ground truth: hashlib over the files' bytes, in sha256sum's '<hex>  <name>' format
+    for folder in folders.values():
+        want = [
+            f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}"
+            for n in ("config.json", "metadata.json", "weights.safetensors")
+        ]
+        assert (folder / "SHA256SUMS").read_text().splitlines() == want
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "edit"),
+    [  # each loaded before, silently: a model that computes something else
+        ("vae", "config.json", lambda c: c["model"]["network"].update(activation="tanh")),
+        ("vae", "config.json", lambda c: c["model"]["likelihood"].update(fixed_scale=5.0)),
+        ("vae", "metadata.json", lambda m: m["schema"]["features"].reverse()),
+        ("ssvae", "metadata.json", lambda m: m["schema"]["labels"]["levels"].reverse()),
+        ("pca", "metadata.json", lambda m: m["schema"]["features"].reverse()),
+    ],
+)
+def test_a_config_or_metadata_file_edited_after_saving_is_refused(
+    folders, tmp_path, kind, name, edit, capsys
+):
+    folder = copy(folders[kind], tmp_path, manifest=True)
+    path = folder / name
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2))
+    message = rf"^{re.escape(str(path))}: the file was changed or damaged after it was saved"
+    with pytest.raises(ModelFileError, match=message):
+        load_model(folder)
+    data_file = tmp_path / "x.npy"
+    np.save(data_file, X)
+    rc, _, err = run(capsys, "embed", folder, data_file, "--out", tmp_path / "z.csv")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "SHA256SUMS" in err
+    assert not (tmp_path / "z.csv").exists()
+    (folder / "SHA256SUMS").unlink()  # the way out the message names, for a deliberate edit
+    load_model(folder)
+
+
+def test_a_truncated_config_names_the_file_and_the_manifest_catches_it_first(folders, tmp_path):
+    folder = copy(folders["vae"], tmp_path, manifest=True)
+    text = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ModelFileError, match=r"config.json: the file was changed or damaged"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ("not a digest\n", r"SHA256SUMS, line 1: not '<SHA-256>  <file name>'"),
+        ("", r"SHA256SUMS: lists no config.json"),
+    ],
+)
+def test_a_damaged_manifest_is_one_line(folders, tmp_path, manifest, message):
+    folder = copy(folders["vae"], tmp_path, manifest=True)
+    (folder / "SHA256SUMS").write_text(manifest)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("kind", ["vae", "pca", "ssvae"])
+def test_a_folder_saved_before_sha256sums_loads_and_is_replaced(folders, tmp_path, kind):
+    folder = copy(folders[kind], tmp_path)  # as the previous version wrote it: no SHA256SUMS
+    assert not (folder / "SHA256SUMS").exists()
+    model = load_model(folder)
+    np.testing.assert_array_equal(model.transform(X), load_model(folders[kind]).transform(X))
+    model.save(folder)  # still a model folder to refit in place
+    assert (folder / "SHA256SUMS").is_file()

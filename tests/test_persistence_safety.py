@@ -26,7 +26,7 @@ from biovae.training.checkpoint import check_checkpoint_dir
 from tests.cli._run import run
 from tests.conftest import interrupt_when_made
 
-FILES = ("MODEL_CARD.md", "config.json", "metadata.json", "weights.safetensors")
+FILES = ("MODEL_CARD.md", "SHA256SUMS", "config.json", "metadata.json", "weights.safetensors")
 
 
 @pytest.fixture(scope="module", params=["model", "variants"])

@@ -51,12 +51,13 @@ def family_saved(tmp_path_factory) -> Path:
 
 
 def copy(folder: Path, tmp_path: Path) -> Path:
-    """A copy of a model folder without the weights' digest (as saved by earlier versions), so
-    that edited weights reach the checks after it."""
+    """A copy of a model folder without the weights' digest and SHA256SUMS (as saved by earlier
+    versions), so that edited files reach the checks after them."""
     out = tmp_path / folder.name
     out.mkdir()
     for p in folder.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
+        if p.name != "SHA256SUMS":
+            (out / p.name).write_bytes(p.read_bytes())
     edit_json(out / "metadata.json", lambda m: m.pop("weights_sha256", None))
     return out
 

@@ -207,6 +207,7 @@ def test_a_damaged_structure_entry_is_a_model_file_error(fitted, tmp_path, key, 
 
     model, structures = fitted
     folder = model.save(tmp_path / "m")
+    (folder / "SHA256SUMS").unlink()  # as saved before it was kept: the edit reaches the check
     meta = json.loads((folder / "metadata.json").read_text())
     meta["structure"][key] = value(meta["structure"][key])
     (folder / "metadata.json").write_text(json.dumps(meta))
@@ -218,6 +219,7 @@ def test_a_damaged_saved_config_names_the_metadata_file(fitted, tmp_path):
     # it was a ConfigError naming only "structure.config", not the file to restore
     model, _ = fitted
     folder = model.save(tmp_path / "m")
+    (folder / "SHA256SUMS").unlink()  # as saved before it was kept: the edit reaches the check
     meta = json.loads((folder / "metadata.json").read_text())
     meta["structure"]["config"]["model"]["foo"] = 1
     (folder / "metadata.json").write_text(json.dumps(meta))

@@ -1,6 +1,7 @@
-"""Saved models: a folder with ``config.json``, ``weights.safetensors``, ``metadata.json`` and
-the model card ``MODEL_CARD.md`` (what the model is for and its limits, for people: loading
-never reads it).
+"""Saved models: a folder with ``config.json``, ``weights.safetensors``, ``metadata.json``, the
+model card ``MODEL_CARD.md`` (what the model is for and its limits, for people: loading never
+reads it) and ``SHA256SUMS``, the SHA-256 of the three files loading reads, checked on load
+(:mod:`biovae.data.manifest`).
 
 Loading reads JSON and raw tensors only; nothing is ever unpickled. Writing is atomic: the
 folder is assembled under a temporary name and renamed into place
@@ -14,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,8 @@ from biovae._version import __version__
 from biovae.config import FitConfig, from_dict, to_dict
 from biovae.config_io import json_object
 from biovae.data.card import MODEL_CARD, Card, markdown
-from biovae.data.folders import foreign_entries, place_problem, write_dir
+from biovae.data.folders import foreign_entries, place_problem, restore_aside, write_dir
+from biovae.data.manifest import MANIFEST, check_manifest, write_manifest
 from biovae.errors import ConfigError, ModelFileError
 from biovae.models.schema import DataSchema
 from biovae.rebuild import rebuilt
@@ -37,7 +40,10 @@ from biovae.rebuild import rebuilt
 CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 METADATA = "metadata.json"
-MODEL_FILES = frozenset({CONFIG, WEIGHTS, METADATA, MODEL_CARD})
+#: the files a model folder's manifest covers: those loading reads (not the card, which people
+#: may edit)
+CHECKED = (CONFIG, WEIGHTS, METADATA)
+MODEL_FILES = frozenset({*CHECKED, MODEL_CARD, MANIFEST})
 #: metadata.json's SHA-256 of the weights file: safetensors has no checksum of its own, and
 #: a flipped byte in a tensor would otherwise load as a silently different model
 WEIGHTS_DIGEST = "weights_sha256"
@@ -91,6 +97,7 @@ def _write_files(folder: Path, saved: SavedModel, meta: dict[str, Any]) -> None:
     (folder / METADATA).write_text(json.dumps(meta, indent=2, default=_jsonable))
     if saved.card is not None:
         (folder / MODEL_CARD).write_text(markdown(saved.card, card_footer(meta)), encoding="utf-8")
+    write_manifest(folder, CHECKED)
 
 
 def card_footer(meta: dict[str, Any]) -> list[str]:
@@ -117,6 +124,24 @@ def load_weights(build: Callable[[], torch.nn.Module], saved: SavedModel) -> tor
     return rebuilt(build, saved.weights, error)
 
 
+def recover(folder: Path) -> None:
+    """Put back, with a warning, the model that a save killed while replacing ``folder`` left
+    aside, when ``folder`` is missing (:func:`biovae.data.folders.restore_aside`)."""
+    aside = restore_aside(folder, MODEL_FILES)
+    if aside is not None:
+        warnings.warn(
+            f"{folder} was missing: a save killed while replacing it had left the model it "
+            f"held aside as {aside.name}, which is now back in place",
+            stacklevel=3,
+        )
+
+
+def check_files(folder: Path) -> None:
+    """The config and metadata of model folder ``folder`` are as saved (its ``SHA256SUMS``;
+    the weights are checked against their digest in the metadata, read once)."""
+    check_manifest(folder, CHECKED, unchecked=(WEIGHTS,))
+
+
 def digest(data: bytes) -> str:
     """``sha256:<hex>`` of a weights file's bytes."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -125,7 +150,9 @@ def digest(data: bytes) -> str:
 def check_model_out(out: Path) -> Path:
     """``out`` may be written: it does not exist, is an empty folder, or holds a model's files
     and nothing else (a folder with other files in it is never replaced wholesale); nor is it
-    a link to nothing or the current folder (:func:`biovae.data.folders.place_problem`)."""
+    a link to nothing or the current folder (:func:`biovae.data.folders.place_problem`).
+    A model that a killed save left aside is put back first, to be replaced like any other."""
+    restore_aside(out, MODEL_FILES)
     problem = place_problem(out)
     if problem:
         raise ModelFileError(f"{out} {problem}")
@@ -151,12 +178,14 @@ def _jsonable(value: Any) -> Any:
 def load(path: str | os.PathLike) -> SavedModel:
     """Read a model folder written by :func:`save`."""
     folder = Path(path)
-    for name in (CONFIG, WEIGHTS, METADATA):
+    recover(folder)
+    for name in CHECKED:
         if not (folder / name).is_file():
             raise ModelFileError(
                 f"{folder} is not a biovae model folder (missing {name}); pass the folder "
                 "written by 'biovae fit --out' (or 'biovae structure fit --out')"
             )
+    check_files(folder)
     config_data, meta = read_json(folder / CONFIG), read_json(folder / METADATA)
     if meta.get("format") == "biovae-variants":
         raise ModelFileError(

@@ -293,6 +293,7 @@ def test_damaged_or_foreign_model_folders_are_one_line_errors(
     data = fixtures / "cellbench_100x200.h5ad"
     rc, _, err = run(capsys, "embed", broken, data, "--out", tmp_path / "z.csv")
     assert rc == 2 and "damaged weights file" in err and len(err.strip().splitlines()) == 1
+    (broken / "SHA256SUMS").unlink()  # as saved before it was kept: the JSON is read
     (broken / "metadata.json").write_text("[]")
     rc, _, err = run(capsys, "embed", broken, data, "--out", tmp_path / "z.csv")
     assert rc == 2 and "not a JSON object" in err and not (tmp_path / "z.csv").exists()

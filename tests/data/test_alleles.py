@@ -142,4 +142,5 @@ def test_cli_refuses_a_swapped_fileset_and_an_old_model_still_scores(tmp_path, c
         assert "3 of 8 variants count the other allele" in lines[0]
     del meta["schema"]["alleles"]  # an old model folder: no alleles, scored as before
     (model / "metadata.json").write_text(json.dumps(meta))
+    (model / "SHA256SUMS").unlink()  # nor the SHA256SUMS of later versions
     assert run(capsys, "score", model, new, "--out", tmp_path / "old.csv")[0] == 0

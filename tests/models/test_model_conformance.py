@@ -66,6 +66,7 @@ def test_train_step_and_round_trip(tmp_path, cls, name, norm):
     np.testing.assert_array_equal(loaded.sample(3, seed=2), est.sample(3, seed=2))
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "MODEL_CARD.md",
+        "SHA256SUMS",
         "config.json",
         "metadata.json",
         "weights.safetensors",
@@ -131,6 +132,7 @@ def test_loading_rejects_non_model_folders_and_unknown_keys(tmp_path):
         load_model(tmp_path)
     ds = dataset_for("gaussian")
     VAE(config=config("gaussian")).fit(ds).save(tmp_path / "m")
+    (tmp_path / "m" / "SHA256SUMS").unlink()  # as saved before it was kept
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["train"]["epochz"] = 3
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
@@ -221,6 +223,7 @@ def test_damaged_metadata_is_a_model_file_error(tmp_path, edit, message):
     from biovae.estimator import load_model
 
     folder = VAE(config=config("gaussian")).fit(dataset_for("gaussian")).save(tmp_path / "m")
+    (folder / "SHA256SUMS").unlink()  # as saved before it was kept: the edit reaches the check
     meta = json.loads((folder / "metadata.json").read_text())
     edit(meta)
     (folder / "metadata.json").write_text(json.dumps(meta))

@@ -1,6 +1,8 @@
 """Atomic output folders (model folders, variants models, training checkpoints): a folder is
 written under a temporary name beside its place, flushed to the disk, and renamed into it, so a
 failed or killed run leaves the old folder or the new one, never a mix or a half-written file.
+(A run killed outright between the two renames of a replacement leaves the old folder aside,
+under a hidden name; the next save or load of that folder puts it back: :func:`restore_aside`.)
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def write_dir(out: Path, write: Callable[[Path], None], names: Collection[str]) 
     ``names``: the files ``write`` may create; leftovers of an earlier save of ``out`` that was
     killed (temporary or old folders holding nothing but such files) are removed first.
     """
+    restore_aside(out, names)  # first: a killed save's old folder is no leftover to delete
     if out.is_symlink() and out.is_dir():  # a link to a model folder: write that folder (and
         out = out.resolve()  # keep the link), rather than put a folder in the link's place
     remove_leftovers(out, names)
@@ -103,7 +106,8 @@ def _fsync(path: Path) -> None:
 def replace_dir(src: Path, dst: Path) -> None:
     """Put folder ``src`` in the place of ``dst`` (which may not exist). Whatever happens, an
     error or an interrupt between the two renames included, ``dst`` then holds either the old
-    folder or the new one; the old one is deleted only once the new one is in place."""
+    folder or the new one; the old one is deleted only once the new one is in place. (A kill
+    that no ``finally`` sees, between the renames, leaves it aside: :func:`restore_aside`.)"""
     old = dst.with_name(f".{dst.name}.old-{secrets.token_hex(4)}")  # never a user's folder
     try:
         if dst.exists():
@@ -139,16 +143,52 @@ def _remove_dir(path: Path) -> None:
         raise
 
 
+def restore_aside(out: Path, names: Collection[str]) -> Path | None:
+    """Put back the folder that a save killed between the two renames of :func:`replace_dir`
+    (a ``kill -9``, a crash of the machine) left aside as ``.<name>.old-<8 hex digits>``, with
+    no folder at ``out``; return where it was (None: nothing to restore). Only a folder holding
+    nothing but files named in ``names`` is taken, the newest if there are several; the killed
+    save's new folder (``.<name>.tmp-…``) is a leftover for :func:`remove_leftovers`. ``out``
+    may be a link: the folder it points to is restored."""
+    if out.is_symlink():
+        out = out.resolve()
+    if out.exists() or out.is_symlink() or not out.parent.is_dir():
+        return None
+    asides = [p for p in _leftovers(out, "old") if only_files(p, names)]
+    newest = max(asides, key=_changed, default=None)
+    try:
+        if newest is not None:
+            os.replace(newest, out)
+    except OSError:  # another process restored or wrote ``out`` first
+        return None
+    return newest
+
+
+def _changed(path: Path) -> float:
+    """When ``path`` was last renamed or changed (0: it is gone)."""
+    try:
+        return path.stat().st_ctime
+    except OSError:
+        return 0.0
+
+
+def _leftovers(out: Path, kinds: str) -> list[Path]:
+    """The folders beside ``out`` named like :func:`write_dir`'s temporary (``kinds`` "tmp")
+    or old (``"old"``, or ``"tmp|old"`` for both) folders of it."""
+    pattern = re.compile(re.escape(f".{out.name}.") + f"({kinds})-[0-9a-f]{{8}}")
+    try:
+        return [p for p in out.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:  # no such folder, or one we may not list: nothing of ours to find
+        return []
+
+
 def remove_leftovers(out: Path, names: Collection[str]) -> None:
     """Delete the temporary and old folders that a killed :func:`write_dir` of ``out`` left
     beside it, but only those holding nothing except files named in ``names``: a folder with
     anything else in it is a user's and is kept."""
-    pattern = re.compile(re.escape(f".{out.name}.") + r"(tmp|old)-[0-9a-f]{8}")
-    if not out.parent.is_dir():
-        return
     now = time.time()
-    for folder in out.parent.iterdir():
-        if not pattern.fullmatch(folder.name) or not only_files(folder, names):
+    for folder in _leftovers(out, "tmp|old"):
+        if not only_files(folder, names):
             continue
         try:  # untouched for a while: not the folder of a save still running in parallel
             stale = now - max(p.stat().st_mtime for p in (folder, *folder.iterdir())) > LEFTOVER_AGE

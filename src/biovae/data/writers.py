@@ -7,7 +7,9 @@ import gzip
 import io
 import json
 import os
+import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -15,16 +17,37 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from biovae.data.folders import LEFTOVER_AGE
 from biovae.data.sequences import decode
 from biovae.errors import DataError
 
 
 def temp_path(path: str | os.PathLike) -> Path:
-    """A fresh hidden name next to ``path`` that keeps its extension (``.x.3f9a.tmp.tsv``)."""
-    path = Path(path)
+    """A fresh hidden name next to ``path`` that keeps its extension (``.x.3f9a0b1c.tmp.tsv``)."""
+    stem, suffix = _split(Path(path))
+    return Path(path).with_name(f".{stem}.{secrets.token_hex(4)}.tmp{suffix}")
+
+
+def _split(path: Path) -> tuple[str, str]:
+    """``path``'s name as stem and extension (up to two suffixes: ``x``, ``.tsv.gz``)."""
     suffix = "".join(path.suffixes[-2:])
-    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
-    return path.with_name(f".{stem}.{secrets.token_hex(4)}.tmp{suffix}")
+    return (path.name[: len(path.name) - len(suffix)] if suffix else path.name), suffix
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files that writes of ``path`` killed outright (``kill -9``, a crash)
+    left beside it: plain files named as :func:`temp_path` names them, untouched for
+    ``LEFTOVER_AGE`` seconds (a write still running in another process keeps its file fresh)."""
+    stem, suffix = _split(path)
+    pattern = re.compile(re.escape(f".{stem}.") + "[0-9a-f]{8}" + re.escape(f".tmp{suffix}"))
+    now = time.time()
+    with contextlib.suppress(OSError):  # an unreadable folder: nothing to clean
+        for leftover in path.parent.iterdir():
+            if not pattern.fullmatch(leftover.name) or leftover.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                if leftover.is_file() and now - leftover.stat().st_mtime > LEFTOVER_AGE:
+                    leftover.unlink()
 
 
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
@@ -49,6 +72,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     """
     target = _file_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
     tmp = temp_path(target)
     try:
         write_fn(tmp)
@@ -133,6 +157,7 @@ class _TempTarget:
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.path)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:

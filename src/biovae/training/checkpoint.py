@@ -18,7 +18,13 @@ from torch import nn
 
 from biovae._version import __version__
 from biovae.config import TrainConfig
-from biovae.data.folders import foreign_entries, only_files, place_problem, write_dir
+from biovae.data.folders import (
+    foreign_entries,
+    only_files,
+    place_problem,
+    restore_aside,
+    write_dir,
+)
 from biovae.errors import ConfigError, ModelFileError
 from biovae.persistence import write_weights
 from biovae.training.optim import Adam
@@ -193,7 +199,9 @@ def load_checkpoint(
     loop state and the best weights so far (the model's, if the checkpoint holds none). A
     checkpoint whose recorded ``identity`` differs from this one (other data or settings) is
     refused, naming the first difference and the flags that ``may_change`` (words); so is one
-    that parses but is incomplete."""
+    that parses but is incomplete. A checkpoint that a run killed while replacing it left aside
+    is put back first."""
+    restore_aside(path, (TENSORS, SCALARS))
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(
             f"no checkpoint in {path}; run without --resume to start training from scratch"

@@ -68,6 +68,7 @@ def test_mismatched_model_files_are_one_line_errors(fitted, tmp_path):
 
     _, fam = fitted
     family.save(tmp_path / "m", fam)
+    (tmp_path / "m" / "SHA256SUMS").unlink()  # as saved before it was kept: the edit is read
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     config["model"]["n_latent"] += 1  # weights of another fit
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))

@@ -4,7 +4,8 @@ Saved as a folder: ``config.json`` (:class:`VariantsConfig`), ``weights.safetens
 ``i`` under ``member{i}.``, plus the independent-site log frequencies under ``site_log_f``) and
 ``metadata.json`` (alphabet, focus, residue numbers of the match columns modelled, the columns
 dropped for gaps, the focus's whole sequence with the index of each match column's residue in
-it, Neff, training history). No pickle.
+it, Neff, training history), the model card and ``SHA256SUMS`` (checked on load:
+:mod:`biovae.data.manifest`). No pickle.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from biovae.applications.variants.config import VariantsConfig
 from biovae.applications.variants.focus import FocusResidues
 from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.resume import FamilyCheckpoints
+from biovae.applications.variants.saved_facts import alignment_facts, focus_residues
 from biovae.applications.variants.train import fit_family
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
@@ -34,15 +36,19 @@ from biovae.data.card import MODEL_CARD, markdown
 from biovae.data.dataset import Dataset
 from biovae.data.fingerprint import fingerprint
 from biovae.data.folders import write_dir
+from biovae.data.manifest import write_manifest
 from biovae.errors import ConfigError, DataError, ModelFileError
 from biovae.persistence import (
+    CHECKED,
     FORMAT_VERSION,
     MODEL_FILES,
     WEIGHTS_DIGEST,
+    check_files,
     check_model_out,
     checked_weights,
     digest,
     read_json,
+    recover,
     write_weights,
 )
 from biovae.rebuild import rebuilt
@@ -265,17 +271,19 @@ def _write_files(
     meta = {**meta, WEIGHTS_DIGEST: digest((folder / "weights.safetensors").read_bytes())}
     (folder / "metadata.json").write_text(json.dumps(meta, indent=2))
     (folder / MODEL_CARD).write_text(card, encoding="utf-8")
+    write_manifest(folder, CHECKED)
 
 
 def load(path: str | Path) -> Family:
     """Read a folder written by :func:`save` (JSON and raw tensors only)."""
     folder = Path(path)
-    names = ("config.json", "weights.safetensors", "metadata.json")
-    if not all((folder / n).is_file() for n in names):
+    recover(folder)
+    if not all((folder / n).is_file() for n in CHECKED):
         raise ModelFileError(
             f"{folder} is not a variants model folder; pass the folder written by "
             "'biovae variants fit --out'"
         )
+    check_files(folder)
     meta = read_json(folder / "metadata.json")
     if meta.get("format") != FORMAT:
         raise ModelFileError(
@@ -293,7 +301,7 @@ def load(path: str | Path) -> Family:
     except ConfigError as exc:
         raise ModelFileError(f"{folder}: unreadable model files ({exc}); refit the model") from exc
     tensors = checked_weights(folder / "weights.safetensors", meta.pop(WEIGHTS_DIGEST, None))
-    alphabet, focus, positions = _alignment_facts(folder / "metadata.json", meta)
+    alphabet, focus, positions = alignment_facts(folder / "metadata.json", meta)
     site = tensors.get("site_log_f", torch.empty(0))
     if site.shape != (len(focus), len(alphabet)) or site.dtype != torch.float64:
         raise ModelFileError(
@@ -312,30 +320,9 @@ def load(path: str | Path) -> Family:
         for i in range(config.ensemble)
     )
     log_f = tensors["site_log_f"].numpy()
-    whole = _focus_residues(folder, meta, sequences.decode(focus, alphabet)[0])
+    whole = focus_residues(folder, meta, sequences.decode(focus, alphabet)[0])
     dropped = columns.from_metadata(folder / "metadata.json", meta.pop("dropped_columns", None))
     return Family(config, members, alphabet, focus, positions, log_f, meta, whole, dropped)
-
-
-def _focus_residues(folder: Path, meta: dict[str, Any], focus: str) -> FocusResidues | None:
-    """The focus's whole sequence from (and out of) ``meta``; None for a model saved before
-    it was kept."""
-    sequence, index = meta.pop("focus_residues", None), meta.pop("focus_residue_index", None)
-    if sequence is None and index is None:
-        return None
-    if not (isinstance(sequence, str) and isinstance(index, list)):
-        problem = "only one of focus_residues and focus_residue_index"
-    elif not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
-        problem = "residue indices that are not whole numbers"
-    else:
-        whole = FocusResidues(sequence.upper(), tuple(index))
-        problem = whole.problem(focus)
-        if problem is None:
-            return whole
-    raise ModelFileError(
-        f"{folder}/metadata.json: the focus's whole sequence does not fit the model ({problem}); "
-        "the file was edited or is damaged — refit the model"
-    )
 
 
 def _member(folder: Path, config: VariantsConfig, length: int, letters: int, tensors, i: int):
@@ -356,45 +343,3 @@ def _member(folder: Path, config: VariantsConfig, length: int, letters: int, ten
 def _member_names(tensors: dict[str, torch.Tensor], n: int) -> set[str]:
     """The names in ``tensors`` of the first ``n`` members' weights."""
     return {k for k in tensors if k.split(".", 1)[0] in {f"member{i}" for i in range(n)}}
-
-
-#: the metadata entries a loaded family model uses (scoring and its card), and their JSON types
-_FACT_TYPES = {
-    "neff": (int, float),
-    "history": (list,),
-    "n_sequences": (int,),
-    "n_read": (int,),
-    "fingerprint": (str,),
-}
-
-
-def _alignment_facts(path: Path, meta: dict[str, Any]) -> tuple[str, np.ndarray, tuple[int, ...]]:
-    """The alphabet, focus letter codes and residue numbers taken out of ``meta`` (read from
-    ``path``); an entry that is missing, or not of the types :func:`save` wrote, is a one-line
-    error rather than a traceback of the first score."""
-    alphabet, focus, positions = (meta.pop(k, None) for k in ("alphabet", "focus", "positions"))
-    whole = isinstance(focus, list) and isinstance(positions, list)
-    whole = whole and all(type(v) is int for v in (*focus, *positions))
-    problem = None
-    if not isinstance(alphabet, str) or not 0 < len(set(alphabet)) == len(alphabet) <= 256:
-        problem = f"the 'alphabet' entry is damaged ({alphabet!r:.40})"
-    elif not whole:
-        problem = "the 'focus' and 'positions' entries are not lists of whole numbers"
-    elif len(positions) != len(focus):
-        problem = f"residue numbers for {len(positions)} of the focus's {len(focus)} match columns"
-    elif not all(0 <= c < len(alphabet) for c in focus):
-        problem = f"the 'focus' entry holds letter codes outside 0–{len(alphabet) - 1}"
-    for key, types in _FACT_TYPES.items():
-        value = meta.get(key)
-        if problem is None and value is not None and (type(value) not in types):
-            problem = f"the {key!r} entry is damaged ({value!r:.40})"
-    history = meta.get("history") or []
-    if problem is None and not all(isinstance(r, list) and _records(r) for r in history):
-        problem = "the 'history' entry is damaged (not lists of records)"
-    if problem is not None:
-        raise ModelFileError(f"{path}: {problem}; refit the model or restore its folder")
-    return alphabet, np.asarray(focus, dtype=np.uint8), tuple(positions)
-
-
-def _records(rows: list) -> bool:
-    return all(isinstance(r, dict) for r in rows)
