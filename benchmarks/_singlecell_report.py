@@ -12,6 +12,7 @@ METRICS = (
     ("ilisi_scaled", "iLISI (scaled)"),
     ("kbet_acceptance", "kBET accept."),
     ("label_asw", "cell-line ASW"),
+    ("clisi_scaled", "cLISI (scaled)"),
     ("ari", "ARI (k-means, 3)"),
     ("nmi", "NMI"),
 )
@@ -19,6 +20,11 @@ METRICS = (
 
 def _f(v, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _mean(values: list) -> float | None:
+    """The mean, or None where a run lacks the metric (results from before it existed)."""
+    return None if None in values else statistics.mean(values)
 
 
 def _times(values: list[float]) -> str:
@@ -33,7 +39,7 @@ def cellbench_md(r: dict) -> list[str]:
         "",
         markdown_table(
             ["embedding", *(label for _, label in METRICS)],
-            [[name, *(_f(m[k]) for k, _ in METRICS)] for name, m in r["metrics"].items()],
+            [[name, *(_f(m.get(k)) for k, _ in METRICS)] for name, m in r["metrics"].items()],
         ),
         "",
     ]
@@ -76,9 +82,11 @@ def seeds_md(r: dict) -> list[str]:
         if len(per_seed) < 2:
             continue
         for seed, m in sorted(per_seed.items()):
-            rows.append([f"{name}, seed {seed}", *(_f(m[k]) for k, _ in METRICS), _f(m["elbo"], 2)])
+            rows.append(
+                [f"{name}, seed {seed}", *(_f(m.get(k)) for k, _ in METRICS), _f(m["elbo"], 2)]
+            )
         keys = [k for k, _ in METRICS] + ["elbo"]
-        means = [statistics.mean(m[k] for m in per_seed.values()) for k in keys]
+        means = [_mean([m.get(k) for m in per_seed.values()]) for k in keys]
         rows.append([f"{name}, mean", *(_f(v) for v in means[:-1]), _f(means[-1], 2)])
     if not rows:
         return []

@@ -162,6 +162,7 @@ METRICS = (
     "ilisi_scaled",
     "kbet_acceptance",
     "label_asw",
+    "clisi_scaled",
     "ari",
     "nmi",
     "seconds",

@@ -158,6 +158,8 @@ def test_integration_metrics_order_mixed_above_separated():
         assert mix[key] > sep[key] + 0.5, key
     assert set(sep) == {"batch_asw", "ilisi", "ilisi_scaled", "kbet_acceptance"} | {
         "label_asw",
+        "clisi",
+        "clisi_scaled",
         "ari",
         "nmi",
         "n_records",
@@ -278,3 +280,38 @@ def test_kernel_weights_are_the_same_solved_in_blocks(monkeypatch):
     whole = im.simpson_weights(dist, 5.0)
     monkeypatch.setattr(im, "KERNEL_BLOCK", 7)
     np.testing.assert_array_equal(im.simpson_weights(dist, 5.0), whole)
+
+
+def test_clisi_on_the_simplex_with_equal_weights_is_the_number_of_labels_around():
+    # four labels on the simplex: each point's 3 neighbours are equally weighted and of 3
+    # distinct labels -> inverse Simpson 1 / (3 · 1/9) = 3; scaled (L − 3) / (L − 1) = 1/3
+    labels = np.array(["a", "b", "c", "d"])
+    np.testing.assert_allclose(im.lisi(SIMPLEX, labels), 3.0, rtol=1e-9)
+    median, scaled = im.clisi(SIMPLEX, labels)
+    assert (median, scaled) == (pytest.approx(3.0), pytest.approx(1 / 3))
+    # pairs a, a, b, b: 1 own + 2 other -> 1 / (1/9 + 4/9) = 1.8 -> (2 − 1.8) / 1 = 0.2
+    assert im.clisi(SIMPLEX, SIMPLEX_BATCH) == (pytest.approx(1.8), pytest.approx(0.2))
+
+
+def test_clisi_is_one_for_separated_types_and_near_zero_when_types_are_mixed():
+    rng = np.random.default_rng(0)
+    types = np.repeat(["t1", "t2", "t3"], 100)  # > 90 per type: neighbourhoods stay pure
+    centres = np.repeat(np.array([[0.0, 0, 0], [50, 0, 0], [0, 50, 0]]), 100, axis=0)
+    emb = centres + rng.normal(0, 0.1, (300, 3))
+    assert im.clisi(emb, types) == (pytest.approx(1.0), pytest.approx(1.0))
+    shuffled = rng.permutation(types)  # every type spread over the three clusters
+    median, scaled = im.clisi(emb, shuffled)
+    assert 2.7 < median <= 3.0
+    assert scaled < 0.15
+
+
+def test_integration_metrics_clisi_and_ilisi_equal_the_single_metrics():
+    # one neighbour search and kernel serve both LISIs: the same numbers as computed apart
+    emb, batch = mixed(200)
+    types = np.where(emb[:, 0] > 0, "up", "down")
+    got = im.integration_metrics(emb, batch, types)
+    assert (got["ilisi"], got["ilisi_scaled"]) == im.ilisi(emb, batch)
+    assert (got["clisi"], got["clisi_scaled"]) == im.clisi(emb, types)
+    assert 0.5 < got["clisi_scaled"] < 1.0  # types split along an axis: mostly pure
+    with pytest.raises(DataError, match="two distinct labels"):
+        im.clisi(emb, np.repeat("t", len(emb)))

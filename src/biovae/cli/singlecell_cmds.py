@@ -55,8 +55,8 @@ def add_parsers(sub, make) -> None:
         "integration",
         "Batch mixing and label conservation of MODEL's latent map on DATA (JSON).",
         "  biovae integration model counts.h5ad --batch-key batch --labels-key cell_line "
-        "--out metrics.json\n\nJSON keys (every metric: higher = better):\n"
-        + "".join(f"  {key}: {text}\n" for key, text in METRIC_KEYS.items()),
+        "--out metrics.json\n\nJSON keys (every metric: higher = better, but the raw clisi: "
+        "lower = better):\n" + "".join(f"  {key}: {text}\n" for key, text in METRIC_KEYS.items()),
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
@@ -69,8 +69,9 @@ def add_parsers(sub, make) -> None:
         "--max-records",
         type=positive_int,
         metavar="N",
-        help="score a random subsample of N records (the silhouettes grow with the square of "
-        "the records: ≈ 25 s at 50,000); the JSON records it (subsampled_from)",
+        help="score a seeded random subsample of N records (default: all; the silhouettes' "
+        "time grows with the square of the records, ≈ 1-2 min at 50,000 on 2 busy cores); the JSON "
+        "records it (subsampled_from)",
     )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)

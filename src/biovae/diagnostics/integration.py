@@ -30,10 +30,15 @@ in another local optimum).
 **Biology conservation** (higher = better):
 
 * *label ASW*: (mean silhouette with the cell types as clusters + 1) / 2.
+* *cLISI* (scIB's bio-conservation LISI): the same LISI on the cell types, from 1 (every
+  neighbourhood one type: best) to L (L types evenly mixed); the median, and scaled as scIB
+  does, (L − median) / (L − 1), so 1 = best.
 * *ARI* and *NMI* of a k-means clustering (k = number of cell types, 10 restarts, fixed seed)
   against the cell types.
 
-Neighbours are exact Euclidean neighbours; scikit-learn (extra ``report``) is needed.
+Neighbours are exact Euclidean neighbours; scikit-learn (extra ``report``) is needed. The
+silhouettes compare every pair of records (time ∝ n²) a block of rows at a time, and the
+neighbour searches use trees or blocks, so memory grows with n, not n².
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from biovae.diagnostics.silhouette import silhouette_samples
 from biovae.errors import ConfigError, DataError, require
 from biovae.levels import MISSING, level_text
 
@@ -50,8 +56,8 @@ LISI_PERPLEXITY = 30.0
 #: Neighbourhood size of the kBET test and significance level.
 KBET_K = 50
 KBET_ALPHA = 0.05
-#: What each key of :func:`integration_metrics` holds (and the CLI's JSON); every metric is
-#: higher = better (better mixed batches, better kept cell types).
+#: What each key of :func:`integration_metrics` holds (and the CLI's JSON); every metric but
+#: the raw ``clisi`` is higher = better (better mixed batches, better kept cell types).
 METRIC_KEYS = {
     "n_records": "records scored (those with both a batch and a label)",
     "subsampled_from": "records the random subsample was drawn from (only when subsampled)",
@@ -62,6 +68,9 @@ METRIC_KEYS = {
     "kbet_acceptance": f"share of records whose {KBET_K} neighbours' batch counts pass a "
     f"chi-square test at {KBET_ALPHA}, 0..1",
     "label_asw": "(silhouette on cell types + 1) / 2, 0..1 (scIB)",
+    "clisi": "median LISI of cell types, 1 (pure neighbourhoods) .. L (L types mixed); LOWER "
+    "= better",
+    "clisi_scaled": "(L - clisi) / (L - 1), 0..1, higher = better (scIB's cLISI)",
     "ari": "adjusted Rand index of k-means (k = number of cell types) vs the cell types, "
     "0 = chance, 1 = equal",
     "nmi": "normalised mutual information of the same k-means vs the cell types, 0..1",
@@ -132,7 +141,6 @@ def neighbours(emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def batch_asw(emb: Any, batch: Any, labels: Any = None) -> float:
     """Batch silhouette in [0, 1]: 1 = batches perfectly mixed within every cell type; NaN
     when no cell type has records of two batches (cell types confounded with batches)."""
-    metrics = require("sklearn.metrics", "report")
     x = _embedding(emb)
     b, _ = _codes(batch, len(x), "batch")
     groups, _ = _codes(np.zeros(len(x)) if labels is None else labels, len(x), "labels")
@@ -141,14 +149,13 @@ def batch_asw(emb: Any, batch: Any, labels: Any = None) -> float:
         sel = groups == g
         if not 2 <= len(np.unique(b[sel])) <= sel.sum() - 1:  # what a silhouette needs
             continue
-        s = metrics.silhouette_samples(x[sel], b[sel])
+        s = silhouette_samples(x[sel], b[sel])
         scores.append(float(np.mean(1.0 - np.abs(s))))
     return float(np.mean(scores)) if scores else float("nan")
 
 
 def label_asw(emb: Any, labels: Any) -> float:
     """Cell-type silhouette scaled to [0, 1]: (ASW + 1) / 2; 1 = compact separated types."""
-    metrics = require("sklearn.metrics", "report")
     x = _embedding(emb)
     y, m = _codes(labels, len(x), "labels")
     if m < 2:
@@ -158,7 +165,7 @@ def label_asw(emb: Any, labels: Any) -> float:
             f"label silhouette needs fewer labels than records: {m} labels for {len(x)} "
             "records; give cell types shared by several records"
         )
-    return float((metrics.silhouette_score(x, y) + 1.0) / 2.0)
+    return float((np.mean(silhouette_samples(x, y)) + 1.0) / 2.0)
 
 
 def simpson_weights(dist: np.ndarray, perplexity: float, steps: int = 60) -> np.ndarray:
@@ -207,23 +214,68 @@ def lisi(emb: Any, values: Any, perplexity: float = LISI_PERPLEXITY) -> np.ndarr
     itself, which is then left out (3·perplexity − 1 neighbours); with fewer records, all the
     others and the perplexity lowered to a third of the records.
     """
+    return lisi_columns(emb, [values], perplexity)[0]
+
+
+def lisi_columns(
+    emb: Any, columns: list[Any], perplexity: float = LISI_PERPLEXITY
+) -> list[np.ndarray]:
+    """Per-record LISI (as :func:`lisi`) of each label vector in ``columns``, all from one
+    neighbour search and one kernel (they depend on the embedding only)."""
     x = _embedding(emb)
-    codes, m = _codes(values, len(x), "labels")
+    coded = [_codes(values, len(x), "labels") for values in columns]
     n_query = min(int(3 * perplexity), len(x))  # the record itself included
     dist, idx = neighbours(x, n_query - 1)
-    w = simpson_weights(dist, min(perplexity, n_query / 3))
-    p = np.zeros((len(x), m))
-    np.add.at(p, (np.repeat(np.arange(len(x)), idx.shape[1]), codes[idx].ravel()), w.ravel())
-    return 1.0 / (p**2).sum(1)
+    w = simpson_weights(dist, min(perplexity, n_query / 3)).ravel()
+    rows = np.repeat(np.arange(len(x)), idx.shape[1])
+    out = []
+    for codes, m in coded:
+        p = np.zeros((len(x), m))
+        np.add.at(p, (rows, codes[idx].ravel()), w)
+        out.append(1.0 / (p**2).sum(1))
+    return out
 
 
 def ilisi(emb: Any, batch: Any, perplexity: float = LISI_PERPLEXITY) -> tuple[float, float]:
     """Median iLISI and its scaled form (median − 1) / (B − 1) in [0, 1] (1 = even mix)."""
-    _, n_batches = _codes(batch, len(np.asarray(emb)), "batch")
-    if n_batches < 2:
-        raise DataError("batch-mixing metrics need at least two batches")
-    med = float(np.median(lisi(emb, batch, perplexity)))
-    return med, (med - 1.0) / (n_batches - 1.0)
+    out = lisi_metrics(emb, batch, None, perplexity)
+    return out["ilisi"], out["ilisi_scaled"]
+
+
+def clisi(emb: Any, labels: Any, perplexity: float = LISI_PERPLEXITY) -> tuple[float, float]:
+    """Median cLISI — LISI of the cell types, 1 (each neighbourhood one type: best) .. L (L
+    types evenly mixed) — and scIB's scaled form (L − median) / (L − 1) in [0, 1], 1 = best."""
+    out = lisi_metrics(emb, None, labels, perplexity)
+    return out["clisi"], out["clisi_scaled"]
+
+
+#: Per LISI metric: the column it scores, the error for one level, the scaling of the median.
+_LISI_KINDS = {
+    "ilisi": ("batch", "batch-mixing metrics need at least two batches", lambda v, m: v - 1.0),
+    "clisi": ("labels", "cell-type LISI needs at least two distinct labels", lambda v, m: m - v),
+}
+
+
+def lisi_metrics(
+    emb: Any, batch: Any, labels: Any, perplexity: float = LISI_PERPLEXITY
+) -> dict[str, float]:
+    """``ilisi``, ``ilisi_scaled`` (of ``batch``), ``clisi``, ``clisi_scaled`` (of ``labels``)
+    as :func:`ilisi` and :func:`clisi` give them, from one neighbour search and kernel; a
+    ``None`` column gives no keys."""
+    given = {key: v for key, v in (("ilisi", batch), ("clisi", labels)) if v is not None}
+    levels = {
+        key: _codes(v, len(np.asarray(emb)), _LISI_KINDS[key][0])[1] for key, v in given.items()
+    }
+    for key, m in levels.items():
+        if m < 2:
+            raise DataError(_LISI_KINDS[key][1])
+    out = {}
+    for (key, m), scores in zip(
+        levels.items(), lisi_columns(emb, list(given.values()), perplexity)
+    ):
+        med = float(np.median(scores))
+        out |= {key: med, f"{key}_scaled": _LISI_KINDS[key][2](med, m) / (m - 1.0)}
+    return out
 
 
 def kbet_acceptance(emb: Any, batch: Any, k: int = KBET_K, alpha: float = KBET_ALPHA) -> float:
@@ -263,10 +315,10 @@ def integration_metrics(
 ) -> dict[str, float]:
     """Every batch-mixing and conservation metric of ``emb`` as a flat dict (see module doc);
     records whose batch or label is missing (None, NaN, empty) are left out of all of them.
-    ``n_records`` counts the records scored. The silhouettes compare every pair of records
-    (≈ 25 s for 50,000 on 2 cores, growing with the square): ``max_records`` scores a random
-    subsample of that many (drawn with ``seed``, the same for every metric) instead, and the
-    dict then holds ``subsampled_from``, the number of records it was drawn from."""
+    ``n_records`` counts the records scored. Memory grows with the records; the silhouettes'
+    time with their square (≈ 1–2 min for 50,000 on 2 busy cores): ``max_records`` scores a
+    random subsample of that many (drawn with ``seed``, the same for every metric; off by
+    default) instead, and the dict then holds ``subsampled_from``, the number it came from."""
     emb, batch, labels = _known(emb, batch, labels)
     check_groups(batch, labels)
     total = len(emb)
@@ -276,17 +328,19 @@ def integration_metrics(
         pick = np.sort(np.random.default_rng(seed).choice(total, max_records, replace=False))
         emb, batch, labels = emb[pick], batch[pick], labels[pick]
         check_groups(batch, labels, where="the subsample of max_records")
-    ilisi_median, ilisi_scaled = ilisi(emb, batch)
     ari, nmi = clustering_agreement(emb, labels, seed)
+    lisis = lisi_metrics(emb, batch, labels)  # iLISI and cLISI share neighbours and kernel
     sampled = {"subsampled_from": total} if len(emb) < total else {}
     return {
         "n_records": len(emb),
         **sampled,
         "batch_asw": batch_asw(emb, batch, labels),
-        "ilisi": ilisi_median,
-        "ilisi_scaled": ilisi_scaled,
+        "ilisi": lisis["ilisi"],
+        "ilisi_scaled": lisis["ilisi_scaled"],
         "kbet_acceptance": kbet_acceptance(emb, batch),
         "label_asw": label_asw(emb, labels),
+        "clisi": lisis["clisi"],
+        "clisi_scaled": lisis["clisi_scaled"],
         "ari": ari,
         "nmi": nmi,
     }
