@@ -15,7 +15,8 @@ with known divergence, so recall is measured against ground truth:
   beta-lactamases); a positive = an 80-residue piece with each residue substituted (uniformly
   by another amino acid) with probability d, optional indels as above per 50 residues, between
   30-residue flanks; negatives = 140-residue pieces of yeast chromosome I translated in frame
-  +1 (stop codons as X: real composition, not real proteins). biovae: W = 17 aa, identity 0.8.
+  +1 (stop codons as '*' — X for BLAST, as in run 1; biovae now reads a sample's X as an
+  ambiguity letter — real composition, not real proteins). biovae: W = 17 aa, identity 0.8.
   BLAST+: ``blastp``, e-value ≤ 1e-5.
 
 Reported per divergence d ∈ {0, 0.05, …, 0.30} × indels {no, yes}: the share of positives
@@ -68,7 +69,7 @@ def references(kind: str, rng) -> list[str]:
 
 def background(kind: str) -> str:
     yeast = genome("yeast_chrI.fa")
-    return yeast if kind == "dna" else six_frames(yeast)[0].replace("*", "X")
+    return yeast if kind == "dna" else six_frames(yeast)[0]
 
 
 def mutate(seq: str, d: float, indels: bool, letters: str, rng) -> str:
@@ -122,7 +123,7 @@ def queries(kind: str, refs: list[str], args, rng) -> tuple[list[str], list[str]
 def blast_flags(kind: str, refs: list[str], ids, seqs, work: Path) -> tuple[set[str], float]:
     db, q = work / f"{kind}_refs.fa", work / f"{kind}_queries.fa"
     db.write_text("".join(f">r{i}\n{r}\n" for i, r in enumerate(refs)))
-    q.write_text("".join(f">{i}\n{s}\n" for i, s in zip(ids, seqs)))
+    q.write_text("".join(f">{i}\n{s.replace('*', 'X')}\n" for i, s in zip(ids, seqs)))
     t0 = time.perf_counter()
     dbtype, program = ("nucl", "blastn") if kind == "dna" else ("prot", "blastp")
     subprocess.run(["makeblastdb", "-in", db, "-dbtype", dbtype], check=True, capture_output=True)

@@ -178,3 +178,28 @@ def test_biovae_screen_refuses_a_record_with_characters_that_are_no_letters(tmp_
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "designs.fasta: sequence 'copy' holds '1' at position 2" in err
     assert not out.exists() and not passed.exists()
+
+
+def test_ungapped_writes_the_same_draws_without_gaps(family, tmp_path, capsys):
+    """Samples of an alignment model are alignment rows ('-' for gaps) and nothing said so;
+    --ungapped writes the same draws as they would be synthesised, and a note names the
+    gaps when they are kept."""
+    gapped, plain = tmp_path / "g.fasta", tmp_path / "u.fasta"
+    rc, _, err = run(capsys, "sample", family / "model", "-n", 8, "--out", gapped)
+    assert rc == 0 and "hold gaps '-'" in err and "--ungapped" in err
+    rc, _, err = run(capsys, "sample", family / "model", "-n", 8, "--out", plain, "--ungapped")
+    assert rc == 0 and "hold gaps" not in err
+    rows, letters = read_fasta_records(gapped), read_fasta_records(plain)
+    assert any("-" in s for s in rows.seqs) and not any("-" in s for s in letters.seqs)
+    assert letters.ids == rows.ids
+    assert letters.seqs == [s.replace("-", "") for s in rows.seqs]
+
+
+def test_biovae_screen_flags_a_gapped_copy_of_a_sequence_of_concern(family, tmp_path, capsys):
+    concern = read_fasta_records(family / "family.fasta").seqs[3]
+    gapped = tmp_path / "aligned.fasta"
+    gapped.write_text(f">copy\n{'--'.join(concern[:120])}\n>other\n{UBIQUITIN}\n")
+    out = tmp_path / "v.tsv"
+    args = ["screen", gapped, "--screen-against", family / "family.fasta", "--out", out]
+    assert run(capsys, *args)[0] == 0
+    assert verdicts(out) == {"copy": "yes", "other": "no"}

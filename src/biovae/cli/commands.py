@@ -23,6 +23,7 @@ from biovae.cli.io import (
     check_parent,
     check_plot_output,
     for_sequences,
+    gap_opts,
     model_data_config,
     read_input,
     write_samples,
@@ -253,7 +254,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
         keep = screened(args, out, names, seqs, chosen)
     integer = likelihoods.get(est.config_.model.likelihood.name).integer_data
-    write_samples(out, samples[keep], est.schema_.features, alphabet, keep, integer, names)
+    features = est.schema_.features
+    write_samples(out, samples[keep], features, alphabet, keep, integer, names, **gap_opts(args))
     print(out)
     return 0
 

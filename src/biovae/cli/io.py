@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -190,6 +191,11 @@ def check_plot_output(path: str, suffixes: tuple[str, ...]) -> Path:
     return out
 
 
+def gap_opts(args: argparse.Namespace) -> dict[str, bool]:
+    """:func:`write_samples`' ``ungapped`` (``--ungapped``) and ``quiet`` (no note on gaps)."""
+    return {"ungapped": args.ungapped, "quiet": args.quiet}
+
+
 def write_samples(
     path: Path,
     samples: np.ndarray,
@@ -198,16 +204,29 @@ def write_samples(
     numbers: np.ndarray | None = None,
     integer: bool = False,
     names: list[str] | None = None,
+    ungapped: bool = False,
+    quiet: bool = True,
 ) -> None:
     """Samples as FASTA (sequences) or a table with one column per feature; ids
     ``sample_<k>`` with k = ``numbers`` + 1 (the draws' positions; gaps where screening
     withheld a sample), or ``names[k]`` (the ids of the ``--obs`` rows the draws were made
     for). ``integer``: the likelihood's data are whole numbers (counts, genotypes), written as
-    such (``10``, not ``10.0``) unless a value is missing."""
+    such (``10``, not ``10.0``) unless a value is missing. Sequences are rows of the model's
+    alignment (gaps '-' kept: a note says so unless ``quiet``), or with ``ungapped`` the
+    letters alone, as they would be synthesised."""
     numbers = np.arange(len(samples)) if numbers is None else numbers
     ids = [f"sample_{i + 1}" if names is None else names[i] for i in numbers]
     if alphabet is not None:
         seqs = ["".join(alphabet[c] for c in row) for row in samples.astype(int)]
+        gapped = sum("-" in s for s in seqs)
+        if ungapped:
+            seqs = [s.replace("-", "") for s in seqs]
+        elif gapped and not quiet:
+            print(
+                f"note: {gapped} of {len(seqs)} sequences hold gaps '-' (rows of the model's "
+                "alignment, written as such); --ungapped writes them as they would be made",
+                file=sys.stderr,
+            )
         if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
             write_table(path, ids, {"sequence": np.asarray(seqs, dtype=object)})
         else:

@@ -188,7 +188,12 @@ def _sample_parser(sub) -> None:
         "--out", required=True, metavar="FILE", help=".csv/.tsv, or .fasta for sequences"
     )
     p.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="seed of the prior draws (default 0)"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the prior draws (default 0); all -n are drawn together, so a larger -n "
+        "gives other samples, not the same ones and more",
     )
     p.add_argument(
         "--obs",
@@ -201,6 +206,12 @@ def _sample_parser(sub) -> None:
         metavar="LABEL",
         help="semi-supervised models: draw every sample from this label's prior p(z|y) "
         "(default: the prior of all labels)",
+    )
+    p.add_argument(
+        "--ungapped",
+        action="store_true",
+        help="sequence models: write the samples without gaps '-', as they would be made "
+        "(default: rows of the model's alignment, gaps kept)",
     )
     add_screen_options(p)
     p.set_defaults(func=commands.cmd_sample)

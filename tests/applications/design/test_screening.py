@@ -271,7 +271,9 @@ def test_low_complexity_proteins_read_as_iupac_dna_are_screened_as_protein_too(t
     assert [v.flagged for v in verdicts] == [False, True, False]
     assert "100% identity over 17 aa to 'toxin'" in verdicts[1].reason
     assert ReferenceScreen(refs, sample_kind="protein")(["s1"], [silk])[0].flagged
-    assert not ReferenceScreen(refs, sample_kind="nucleotide")(["s1"], [silk])[0].flagged
+    as_dna = ReferenceScreen(refs, sample_kind="nucleotide")(["s1"], [silk])[0]
+    assert "aa to 'toxin'" not in as_dna.reason  # not compared as a protein; as DNA, its S
+    assert as_dna.reason.startswith("ambiguous: ")  # and Y are ambiguity letters (17 %)
     with pytest.raises(ConfigError, match="sample_kind 'dna'"):
         ReferenceScreen(refs, sample_kind="dna")
     only_silk = fasta(tmp_path, "silk.fasta", {"silk": silk})  # the reference reads as DNA too
@@ -384,3 +386,82 @@ def test_dna_too_short_for_the_frames_of_protein_references_says_so(tmp_path, bl
         screen_sequences(["oligo"], [back_translate(blat[:10])], [ReferenceScreen(refs)])
     (v,) = screen_sequences(["ok"], [back_translate(blat[:10]) + "TT"], [ReferenceScreen(refs)])
     assert v.flagged  # 32 nt: 10 codons in every frame; frame +1 is the reference's first 10
+
+
+def _every(seq: str, k: int, letter: str) -> str:
+    """``seq`` with its every ``k``-th letter replaced by ``letter``."""
+    return "".join(letter if i % k == k - 1 else c for i, c in enumerate(seq))
+
+
+MASKS = {
+    "N every 10th": lambda g: _every(g, 10, "N"),
+    "N every 8th": lambda g: _every(g, 8, "N"),
+    "N every 4th": lambda g: _every(g, 4, "N"),
+    "N every 2nd": lambda g: _every(g, 2, "N"),
+    "R every 5th": lambda g: _every(g, 5, "R"),
+    "N inserted every 10th": lambda g: "".join(c + "N" * (i % 10 == 9) for i, c in enumerate(g)),
+    "N run": lambda g: g[:100] + "N" * 60 + g[160:],
+    "all N": lambda g: "N" * len(g),
+}
+
+
+@pytest.mark.parametrize("mask", MASKS)
+def test_dna_masked_with_ambiguity_letters_is_flagged(tmp_path, mask):
+    """A copy of a DNA reference with N (or another IUPAC code) every few bases, inserted, or
+    in a run passed: those letters matched nothing, so every window fell under 80 %. They
+    are now wildcards (and searched again as gaps), and a window of over 10 % of them is
+    flagged as ambiguous."""
+    rng = np.random.default_rng(20)
+    gene = "".join(rng.choice(list("ACGT"), 300))
+    screen = ReferenceScreen(fasta(tmp_path, "concern.fasta", {"toxin": gene}))
+    (v,) = screen_sequences(["masked"], [MASKS[mask](gene)], [screen])
+    assert v.flagged, mask
+    assert "to 'toxin" in v.reason or v.reason.startswith("ambiguous: ")
+
+
+def test_a_few_ambiguity_letters_flag_no_unrelated_sequence(tmp_path):
+    rng = np.random.default_rng(21)
+    refs = {f"r{i}": "".join(rng.choice(list("ACGT"), 400)) for i in range(3)}
+    refs["protein"] = random_protein(rng, 300)  # met in six frames, their X wildcards too
+    screen = ReferenceScreen(fasta(tmp_path, "concern.fasta", refs))
+    samples = []
+    for _ in range(20):
+        s = list(rng.choice(list("ACGT"), 300))
+        for at in rng.choice(300, 6, replace=False):  # 2 %, N or another code
+            s[at] = rng.choice(list("NRYKMSWBDHV"))
+        samples.append("".join(s))
+    assert not any(v.flagged for v in screen([f"s{i}" for i in range(20)], samples))
+
+
+def test_a_masked_window_is_reported_as_ambiguous_or_as_its_match(tmp_path):
+    rng = np.random.default_rng(22)
+    gene = "".join(rng.choice(list("ACGT"), 200))
+    screen = ReferenceScreen(fasta(tmp_path, "concern.fasta", {"toxin": gene}))
+    sparse, dense = _every(gene, 10, "N"), _every(gene, 4, "N")
+    (a, b) = screen(["sparse", "dense"], [sparse, dense])
+    assert a.reason.startswith("100% identity over 50 nt to 'toxin (+ strand)'")
+    assert b.reason.startswith("ambiguous: 26% ambiguity letters (13 of 50 nt at sample 3–52")
+
+
+def test_protein_masked_with_x_is_flagged_and_a_stray_x_is_not(tmp_path, blat):
+    rng = np.random.default_rng(23)
+    screen = ReferenceScreen(fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat}))
+    masked = [_every(blat, k, "X") for k in (10, 5, 4, 3)] + ["X" * 100]
+    assert all(v.flagged for v in screen([f"m{i}" for i in range(5)], masked))
+    (one,) = screen(["sparse"], [_every(blat, 20, "X")])
+    assert one.reason.startswith("100% identity over 17 aa")  # X matches any residue
+    stray = [random_protein(rng, 60) + "X" + random_protein(rng, 60) for _ in range(20)]
+    assert not any(v.flagged for v in screen([f"s{i}" for i in range(20)], stray))
+
+
+def test_ambiguous_codons_translate_to_the_residue_all_readings_share():
+    assert six_frames("GCNTTYTARNNN")[0] == "AF*X"  # GCN: Ala; TTY: Phe; TAR: stop
+    assert six_frames("GCNTTYTARNNN")[0][:3] == six_frames("GCATTCTAANNN")[0][:3]
+
+
+def test_dna_with_masked_wobble_bases_is_flagged_against_proteins(tmp_path, blat):
+    refs = fasta(tmp_path, "concern.fasta", {"BLAT_ECOLX": blat})
+    coding = back_translate(blat[30:80])
+    wobble = "".join("N" if i % 3 == 2 else c for i, c in enumerate(coding))
+    (v,) = screen_sequences(["wobble"], [wobble], [ReferenceScreen(refs)])
+    assert v.flagged

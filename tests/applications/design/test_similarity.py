@@ -12,18 +12,22 @@ from biovae.applications.design.similarity import (
     UNKNOWN_REFERENCE,
     ReferenceIndex,
     encode,
+    match_table,
     seed_length,
 )
 
 
-def brute_best(query: np.ndarray, refs: list[np.ndarray], window: int) -> int:
+def brute_best(
+    query: np.ndarray, refs: list[np.ndarray], window: int, wildcard: int | None = None
+) -> int:
     """Most identical letters of any query window on any diagonal of any reference (letters
-    beyond a reference's ends count as mismatches)."""
+    beyond a reference's ends count as mismatches; the code ``wildcard`` equals any letter)."""
     best, n = 0, len(query)
     for ref in refs:
         padded = np.concatenate([np.full(n, 99), ref, np.full(n, 99)])
         for shift in range(len(ref) + n):  # query position 0 against padded position shift
-            same = (padded[shift : shift + n] == query).astype(int)
+            there = padded[shift : shift + n]
+            same = ((there == query) | ((query == wildcard) & (there != 99))).astype(int)
             best = max(best, int(np.convolve(same, np.ones(window, int), "valid").max()))
     return best
 
@@ -97,3 +101,34 @@ def test_a_window_hanging_off_a_references_start_names_that_reference():
         hit = index.best(query)
         assert (hit.reference, hit.matches, hit.query_start, hit.reference_start) == (j, 45, 25, -5)
         assert hit.on_reference(len(ref)) == (5, 50)
+
+
+@pytest.mark.parametrize(
+    "window,identity,size,slack", [(50, 0.8, 4, 5), (20, 0.8, 4, 2), (17, 0.8, 20, 1)]
+)
+def test_wildcards_match_what_they_stand_for_and_no_window_is_missed(window, identity, size, slack):
+    """A query's wildcards (N or X: any letter) seed nothing, so they spoil k-mers as
+    mismatches do: an index with ``slack`` still finds every window that qualifies with them
+    as matches (brute force: a wildcard equals whatever letter it meets in a reference)."""
+    letters = "ACGT" if size == 4 else "ACDEFGHIKLMNPQRSTVWY"
+    table = match_table(letters, {"N": letters})  # code ``size``: stands for every letter
+    rng = np.random.default_rng(window + slack)
+    refs = [rng.integers(0, size, n).astype(np.uint8) for n in (window + 15, window + 40)]
+    need, length = math.ceil(identity * window - 1e-9), window + 25
+    index = ReferenceIndex(refs, window, identity, size, slack)
+    for trial in range(30):
+        query = rng.integers(0, size, length).astype(np.uint8)
+        ref = refs[trial % 2]
+        r0, q0 = rng.integers(0, len(ref) - window + 1), rng.integers(0, length - window + 1)
+        spread = np.linspace(0, window - 1, window - need + 2)[1:-1].astype(int)
+        query[q0 : q0 + window] = mutate(ref[r0 : r0 + window], spread, size)
+        free = np.setdiff1d(np.arange(window), spread)  # wildcards besides the mismatches
+        query[q0 + rng.choice(free, slack, replace=False)] = size
+        truth = brute_best(query, refs, window, wildcard=size)
+        assert truth >= need  # the planted window, its wildcards counted as matches
+        hit = index.best(query, table)
+        assert hit is not None and hit.matches == truth
+        if not trial:  # letter for letter (no table), its wildcards are mismatches
+            assert index.best(query) is None or index.best(query).matches == brute_best(
+                query, refs, window
+            )

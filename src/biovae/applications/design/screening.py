@@ -15,7 +15,9 @@ sequences are made. Two screens, usable together:
   code), since a protein of concern can be encoded by many DNA sequences. DNA samples meet
   DNA references as DNA only (not translated): a synonymously recoded gene passes unless its
   protein is in the list too. Each sample and each reference is classed as nucleotide or
-  protein on its own, so files may mix the two.
+  protein on its own, so files may mix the two. A sample's ambiguity letters (N, R, …; X)
+  match every letter they stand for and are searched again deleted; a window of the sample
+  over :data:`MAX_AMBIGUOUS` of them flags it as ambiguous (too many sequences to tell).
 * :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
   SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
   samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
@@ -43,6 +45,7 @@ import numpy as np
 
 from biovae.applications.design.command_screen import TIMEOUT, CommandScreen
 from biovae.applications.design.sequence_kinds import (
+    AMBIGUITY,
     AMINO_ACIDS,
     COMPLEMENT,
     FRAMES,
@@ -57,6 +60,7 @@ from biovae.applications.design.similarity import (
     Hit,
     ReferenceIndex,
     encode,
+    match_table,
 )
 from biovae.data.fasta import read_fasta_records
 from biovae.errors import ConfigError, DataError
@@ -75,6 +79,9 @@ __all__ = [
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
+#: most ambiguity letters a window of a sample may hold (a share): a denser stretch stands for
+#: too many sequences to tell which would be made, and the sample is flagged for review
+MAX_AMBIGUOUS = 0.1
 #: characters that are no sequence letter: FASTA sequence lines hold letters, '*' (a stop
 #: codon) and the gaps '-' and '.' (white space is dropped when the file is read)
 _NOT_LETTERS = re.compile(r"[^A-Za-z*.\-]")
@@ -180,6 +187,7 @@ class ReferenceScreen:
         if any("protein" in ks for ks in sample_kinds):
             self._check_translatable()
         best: list[_Found | None] = [None] * len(ids)
+        ambiguous: list[str] = [""] * len(ids)
         for ref_kind in sorted({k for ks in of_refs for k in ks}):
             group = [j for j, ks in enumerate(of_refs) if ref_kind in ks]
             for sample_kind in sorted({k for ks in sample_kinds for k in ks}):
@@ -192,10 +200,12 @@ class ReferenceScreen:
                     self.identity,
                 )
                 for i in (i for i, ks in enumerate(sample_kinds) if sample_kind in ks):
-                    for found in comparison.hits(ids[i], sequences[i]):
+                    founds, why = comparison.hits(ids[i], sequences[i])
+                    ambiguous[i] = ambiguous[i] or why
+                    for found in founds:
                         if best[i] is None or found[0].identity > best[i][0].identity:
                             best[i] = found
-        return [_verdict(rid, found) for rid, found in zip(ids, best)]
+        return [_verdict(*args) for args in zip(ids, best, ambiguous)]
 
     def _references(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Ids and ungapped upper-case sequences (U read as T) of the reference FASTA."""
@@ -244,6 +254,8 @@ class _Comparison:
     ):
         self.unit = "protein" if "protein" in (ref_kind, sample_kind) else "nucleotide"
         self.frames = sample_kind == "nucleotide" and ref_kind == "protein"
+        self.sample_kind, self.ambiguity = sample_kind, list(AMBIGUITY[sample_kind])
+        self.strip = str.maketrans("", "", "".join(self.ambiguity))
         if sample_kind == "protein" and ref_kind == "nucleotide":  # frames of 10+ codons
             framed = [
                 (f"{n} (frame {f})", t)
@@ -257,23 +269,60 @@ class _Comparison:
             refs = refs + [r.translate(COMPLEMENT)[::-1] for r in refs]
         self.names = names
         self.letters = AMINO_ACIDS if self.unit == "protein" else NUCLEOTIDES
+        self.wildcards = AMBIGUITY[self.unit]  # a sample's ambiguity letters, not a reference's
+        self.matches = match_table(self.letters, self.wildcards)
         coded = [encode(r, self.letters, UNKNOWN_REFERENCE) for r in refs]
         size = len(self.letters)
         self.pairs = _PairWindows(coded, window or WINDOW[self.unit], identity, size)
 
-    def hits(self, rid: str, seq: str) -> list[_Found]:
-        """Every qualifying hit of the sample ``seq`` (or of its six frames)."""
-        if self.frames:
-            queries = list(zip(six_frames(seq), [f"frame {f} " for f in FRAMES]))
-        else:
-            queries = [(seq.replace("U", "T") if self.unit == "nucleotide" else seq, "")]
+    def hits(self, rid: str, seq: str) -> tuple[list[_Found], str]:
+        """Every qualifying hit of the sample ``seq`` (or of its six frames), and why it is
+        ambiguous ('' when it is not): a sample with a window (of its own letters: 3 W nt
+        for W-residue frames) over :data:`MAX_AMBIGUOUS` ambiguity letters is not searched.
+        Ambiguity letters are wildcards, and are searched again as gaps (deleted): an N run
+        stands for a gap of unknown length in an assembly, and Ns inserted between a gene's
+        letters must not hide it."""
+        w = min(self.pairs.window * (3 if self.frames else 1), len(seq))
+        counts = _window_sums(np.isin(list(seq), self.ambiguity), w) if w else np.zeros(1)
+        if counts.max() > MAX_AMBIGUOUS * w:
+            return [], self._ambiguous(counts, w)
+        stripped = seq.translate(self.strip)
+        queries = self._queries(seq, "")
+        if stripped != seq:
+            queries += self._queries(stripped, "without its ambiguity letters, ")
         out = []
         for query, label in queries:
             if len(query) < MIN_WINDOW:
+                if label.startswith("without"):
+                    continue  # too short to screen once deleted: screened as wildcards
                 raise DataError(_too_short(rid, seq, query, label))
-            for hit in self.pairs.hits(encode(query, self.letters, UNKNOWN_QUERY)):
+            coded = encode(query, self.letters, UNKNOWN_QUERY, self.wildcards)
+            wild = (coded >= len(self.letters)) & (coded < len(self.letters) + len(self.wildcards))
+            for hit in self.pairs.hits(coded, wild, self.matches):
                 out.append((hit, label, self))
-        return out
+        return out, ""
+
+    def _queries(self, seq: str, note: str) -> list[tuple[str, str]]:
+        """The sequences compared for ``seq`` (its frames, or itself), labelled for reasons."""
+        if self.frames:
+            return list(zip(six_frames(seq), [f"{note}frame {f} " for f in FRAMES]))
+        return [(seq.replace("U", "T") if self.unit == "nucleotide" else seq, note)]
+
+    def _ambiguous(self, counts: np.ndarray, w: int) -> str:
+        at = int(np.argmax(counts))
+        letters = "nt" if self.sample_kind == "nucleotide" else "aa"
+        return (
+            f"ambiguous: {counts[at] / w:.0%} ambiguity letters ({counts[at]} of {w} {letters} "
+            f"at sample {at + 1}–{at + w}, read as {self.sample_kind}s; over "
+            f"{MAX_AMBIGUOUS:.0%} of a window stands for too many sequences to screen): give "
+            "the letters that would be made"
+        )
+
+
+def _window_sums(flags: np.ndarray, w: int) -> np.ndarray:
+    """How many of each window of ``w`` letters are set in ``flags`` (one per window start)."""
+    cs = np.concatenate([[0], np.cumsum(flags)])
+    return cs[w:] - cs[:-w]
 
 
 def _too_short(rid: str, seq: str, query: str, label: str) -> str:
@@ -305,35 +354,37 @@ class _PairWindows:
         self.coded, self.window, self.identity, self.size = coded, window, identity, size
         self.lengths = np.array([len(r) for r in coded])
         self.short = sorted({int(n) for n in self.lengths if n < window})
-        self._indices: dict[tuple[int, bool], tuple[ReferenceIndex, np.ndarray]] = {}
+        self._indices: dict[tuple[int, bool, int], tuple[ReferenceIndex, np.ndarray]] = {}
 
-    def hits(self, query: np.ndarray) -> list[Hit]:
-        """The qualifying best hit of ``query`` in every window group (reference indices of
-        the whole list)."""
+    def hits(self, query: np.ndarray, wild: np.ndarray, matches: np.ndarray) -> list[Hit]:
+        """The qualifying best hit of ``query`` (``wild``: its wildcards, matching as the
+        table ``matches`` says) in every window group (reference indices of the whole list)."""
         w = min(self.window, len(query))
         groups = [(w, False)] + [(n, True) for n in self.short if n < w]
         out = []
-        for group in groups:
-            index, members = self._index(*group)
-            hit = index.best(query) if len(members) else None
+        for width, exact in groups:
+            slack = int(_window_sums(wild, width).max())  # wildcards seed nothing
+            index, members = self._index(width, exact, slack)
+            hit = index.best(query, matches if slack else None) if len(members) else None
             if hit is not None and hit.matches >= index.need:
                 out.append(replace(hit, reference=int(members[hit.reference])))
         return out
 
-    def _index(self, w: int, exact: bool) -> tuple[ReferenceIndex, np.ndarray]:
-        """References at least ``w`` long (or exactly ``w`` long) and their index at ``w``."""
-        if (w, exact) not in self._indices:
+    def _index(self, w: int, exact: bool, slack: int) -> tuple[ReferenceIndex, np.ndarray]:
+        """References at least ``w`` long (or exactly ``w`` long) and their index at ``w``
+        for queries with up to ``slack`` wildcards in a window."""
+        if (w, exact, slack) not in self._indices:
             keep = self.lengths == w if exact else self.lengths >= w
             members = np.flatnonzero(keep)
             refs = [self.coded[j] for j in members]
-            index = ReferenceIndex(refs, w, self.identity, self.size) if refs else None
-            self._indices[w, exact] = (index, members)
-        return self._indices[w, exact]
+            index = ReferenceIndex(refs, w, self.identity, self.size, slack) if refs else None
+            self._indices[w, exact, slack] = (index, members)
+        return self._indices[w, exact, slack]
 
 
-def _verdict(rid: str, found: _Found | None) -> Verdict:
+def _verdict(rid: str, found: _Found | None, ambiguous: str) -> Verdict:
     if found is None:
-        return Verdict(rid, False)
+        return Verdict(rid, bool(ambiguous), "reference" if ambiguous else "", ambiguous)
     hit, label, comparison = found
     letters = "nt" if comparison.unit == "nucleotide" else "aa"
     lo, hi = hit.on_reference(int(comparison.pairs.lengths[hit.reference]))
@@ -342,4 +393,4 @@ def _verdict(rid: str, found: _Found | None) -> Verdict:
     where = f"sample {label}{q0 + lo}–{q0 + hi - 1}, reference {r0 + lo}–{r0 + hi - 1}{beyond}"
     name = comparison.names[hit.reference]
     about = f"{hit.identity:.0%} identity over {hit.window} {letters} to '{name}' ({where})"
-    return Verdict(rid, True, "reference", about)
+    return Verdict(rid, True, "reference", "; ".join(filter(None, [about, ambiguous])))

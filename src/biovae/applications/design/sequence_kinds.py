@@ -13,6 +13,16 @@ NUCLEOTIDES, AMINO_ACIDS = "ACGT", PROTEIN.rstrip("-")
 _CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # TCAG order
 COMPLEMENT = str.maketrans("ACGTUN", "TGCAAN")
 FRAMES = ("+1", "+2", "+3", "−1", "−2", "−3")
+#: ambiguity letters of samples and the letters each stands for (IUPAC): a sample holding
+#: one is a pool of sequences, and the screen scores each at its worst — as a match to any
+#: letter it stands for (a wildcard)
+AMBIGUITY = {
+    "nucleotide": dict(
+        R="AG", Y="CT", S="CG", W="AT", K="GT", M="AC", B="CGT", D="AGT", H="ACT", V="ACG",
+        N="ACGT",
+    ),
+    "protein": dict(X=AMINO_ACIDS, B="DN", Z="EQ", J="IL"),
+}  # fmt: skip
 
 
 def kind(seq: str) -> str:
@@ -58,9 +68,17 @@ def six_frames(seq: str) -> list[str]:
 
 
 def _codon(codon: str) -> str:
+    """The residue (or '*') of a codon; a codon with ambiguity letters gives the one residue
+    all its readings share (GCN: A), else X — any residue, to a screen."""
     index = 0
     for base in codon:
         if base not in "TCAG":
-            return "X"
+            return _ambiguous_codon(codon)
         index = 4 * index + "TCAG".index(base)
     return _CODE[index]
+
+
+def _ambiguous_codon(codon: str) -> str:
+    readings = [AMBIGUITY["nucleotide"].get(b, b if b in "TCAG" else "") for b in codon]
+    residues = {_codon(a + b + c) for a in readings[0] for b in readings[1] for c in readings[2]}
+    return residues.pop() if len(residues) == 1 else "X"

@@ -12,7 +12,12 @@ window along each of them: **no qualifying window is missed** (tested against br
 The count filter is what keeps DNA fast: 4-letter seeds of a 4-letter alphabet hit
 everywhere, but rarely t times within W letters of one diagonal by chance. Gaps are not
 aligned: an insertion or deletion moves the diagonal, and a window on either side is found when
-it qualifies alone. Letters outside the alphabet (N, X, stop codons) never match anything.
+it qualifies alone. Letters outside the alphabet (stop codons, a reference's N or X) never
+match anything — except a query's *wildcards* (:func:`match_table`: ambiguity letters such as
+N, R or X), which match every letter they stand for. A wildcard cannot seed, so it spoils
+k-mers as a mismatch does: an index built with ``slack`` a allows a more wildcards per window
+than mismatches (shorter seeds, fewer needed), and with a ≥ the query's most wildcards in one
+window the search still misses no qualifying window.
 """
 
 from __future__ import annotations
@@ -56,27 +61,53 @@ class Hit:
         return max(0, -self.reference_start), min(self.window, length - self.reference_start)
 
 
-def seed_length(window: int, identity: float) -> int:
-    """Seed length k that no window of ``window`` letters at ``identity`` can lack."""
-    mismatches = window - math.ceil(identity * window - 1e-9)
-    return max(1, min(MAX_K, window // (mismatches + 1)))
+def seed_length(window: int, identity: float, slack: int = 0) -> int:
+    """Seed length k that no window of ``window`` letters at ``identity`` (with up to
+    ``slack`` wildcards besides its mismatches) can lack."""
+    spoilers = window - math.ceil(identity * window - 1e-9) + slack
+    return max(1, min(MAX_K, window // (spoilers + 1)))
 
 
-def encode(seq: str, letters: str, unknown: int) -> np.ndarray:
-    """Codes 0..len(letters)-1 of an upper-case sequence; other letters get ``unknown``."""
+def encode(
+    seq: str, letters: str, unknown: int, wildcards: dict[str, str] | None = None
+) -> np.ndarray:
+    """Codes 0..len(letters)-1 of an upper-case sequence; ``wildcards`` (letter → the letters
+    it stands for) get the codes after those, in their order; other letters get ``unknown``."""
     table = np.full(256, unknown, dtype=np.uint8)
     table[np.frombuffer(letters.encode("ascii"), dtype=np.uint8)] = np.arange(len(letters))
+    for j, letter in enumerate(wildcards or {}):
+        table[ord(letter)] = len(letters) + j
     return table[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
+
+
+def match_table(letters: str, wildcards: dict[str, str]) -> np.ndarray:
+    """Whether query code q matches reference code r (a 256 × 256 table): a letter matches
+    itself, a wildcard (coded by :func:`encode`) every letter it stands for, nothing else
+    matches (unknown letters, the filler)."""
+    table = np.zeros((256, 256), dtype=bool)
+    size = len(letters)
+    table[np.arange(size), np.arange(size)] = True
+    for j, stands_for in enumerate(wildcards.values()):
+        table[size + j, [letters.index(c) for c in stands_for]] = True
+    return table
 
 
 class ReferenceIndex:
     """The k-mers of a set of references (code arrays), for :meth:`best` queries."""
 
-    def __init__(self, references: list[np.ndarray], window: int, identity: float, size: int):
-        self.window, self.size = window, size
+    def __init__(
+        self,
+        references: list[np.ndarray],
+        window: int,
+        identity: float,
+        size: int,
+        slack: int = 0,
+    ):
+        self.window, self.size, self.slack = window, size, slack
         self.need = math.ceil(identity * window - 1e-9)
-        self.k = seed_length(window, identity)
-        self.min_seeds = max(1, window - self.k + 1 - self.k * (window - self.need))
+        self.k = seed_length(window, identity, slack)
+        spoilers = window - self.need + slack  # each spoils at most k of the window's k-mers
+        self.min_seeds = max(1, window - self.k + 1 - self.k * spoilers)
         filler = np.full(window, FILLER, dtype=np.uint8)  # no window spans two references
         parts, starts, at = [], [], 0
         for ref in references:
@@ -104,15 +135,17 @@ class ReferenceIndex:
         powers = self.size ** np.arange(self.k - 1, -1, -1, dtype=np.int64)
         return grams @ powers, (grams < self.size).all(1)
 
-    def best(self, query: np.ndarray) -> Hit | None:
-        """The query's best window over all references, or None when no seed is shared."""
+    def best(self, query: np.ndarray, matches: np.ndarray | None = None) -> Hit | None:
+        """The query's best window over all references, or None when no seed is shared;
+        ``matches``: a :func:`match_table` when the query holds wildcards (at most
+        ``slack`` in any window, for no window to be missed), else letters match themselves."""
         diagonals = self._diagonals(query)
         if len(diagonals) == 0:
             return None
         best = (-1, 0, 0)  # matches, diagonal, query start
         rows = max(1, CHUNK // max(len(query), 1))
         for lo in range(0, len(diagonals), rows):
-            best = max(best, self._score(query, diagonals[lo : lo + rows]))
+            best = max(best, self._score(query, diagonals[lo : lo + rows], matches))
         matches, diagonal, start = best
         ref_pos = diagonal + start
         # a window hanging off the start of its reference begins in the filler before it (or
@@ -150,12 +183,15 @@ class ReferenceIndex:
         )
         return np.unique(d[: len(d) - t + 1][close])
 
-    def _score(self, query: np.ndarray, diagonals: np.ndarray) -> tuple[int, int, int]:
+    def _score(
+        self, query: np.ndarray, diagonals: np.ndarray, table: np.ndarray | None
+    ) -> tuple[int, int, int]:
         """(matches, diagonal, query start) of the best window on these diagonals."""
         idx = diagonals[:, None] + np.arange(len(query))[None, :]
         inside = (idx >= 0) & (idx < len(self.concat))
         ref = self.concat[np.clip(idx, 0, max(len(self.concat) - 1, 0))]
-        match = (ref == query[None, :]) & inside
+        same = (ref == query[None, :]) if table is None else table[query[None, :], ref]
+        match = same & inside
         cs = np.zeros((len(diagonals), len(query) + 1), dtype=np.int32)
         np.cumsum(match, axis=1, out=cs[:, 1:])
         sums = cs[:, self.window :] - cs[:, : -self.window]
