@@ -144,6 +144,9 @@ def test_expression_and_diagnose_errors_and_inputs(fixtures):
     vae = biovae.VAE("nb", n_latent=2, config=_cfg()).fit(adata)
     with pytest.raises(ConfigError, match="conditioned on a batch"):
         biovae.tl.expression(adata, vae, reference_batch="celseq2")
+    with pytest.raises(ConfigError, match="batch_key names the covariate of reference_batch"):
+        biovae.tl.expression(adata, vae, batch_key="batch")
+    assert "biovae_denoised" not in adata.layers and "biovae_denoised" not in adata.uns
     pca = biovae.PCA(n_latent=2, likelihood="nb").fit(adata)
     with pytest.raises(ConfigError, match="not a probabilistic PCA"):
         biovae.tl.expression(adata, pca)

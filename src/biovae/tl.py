@@ -194,19 +194,24 @@ def expression(
     key_added: str = "biovae_denoised",
     reference_batch: str | None = None,
     library_size: float = 1e4,
+    batch_key: str | None = None,
 ) -> None:
-    """Write denoised expression (counts per ``library_size``) to ``adata.layers[key_added]``.
+    """Write denoised expression (counts per ``library_size``) to ``adata.layers[key_added]``
+    (float32, cells × genes) and its settings to ``adata.uns[key_added]``.
 
     With ``reference_batch`` every cell is decoded as if from that level of the model's batch
-    covariate (the one given to :func:`vae` as ``batch_key``): batch-corrected expression.
+    covariate ``batch_key`` (default: its first categorical covariate, the one given to
+    :func:`vae` as ``batch_key``): batch-corrected expression. ``biovae expression --out
+    *.h5ad`` writes the same entries (:func:`write_expression`).
     """
     from biovae.applications.expression import check_model
     from biovae.applications.expression import expression as decode_expression
 
     check_target(adata, key_added)
     check_model(est)  # before est.schema_: an unfitted model raised AttributeError
-    batch_key = None
-    if reference_batch is not None:
+    if batch_key is not None and reference_batch is None:
+        raise ConfigError("batch_key names the covariate of reference_batch; give that too")
+    if reference_batch is not None and batch_key is None:
         if not est.schema_.covariates.categorical:
             raise ConfigError(
                 "reference_batch needs a model conditioned on a batch; fit it with batch_key"
@@ -221,7 +226,31 @@ def expression(
         reference=reference_batch,
     )
     make_own(adata)
-    adata.layers[key_added] = values
+    write_expression(adata, est, values, key_added, (library_size, batch_key, reference_batch))
+
+
+def write_expression(
+    adata: Any,
+    est: VAE,
+    values: np.ndarray,
+    key_added: str,
+    settings: tuple[float, str | None, str | None],
+) -> None:
+    """The one layout of denoised expression in an AnnData, :func:`expression`'s and ``biovae
+    expression``'s: ``values`` (cells × genes) as float32 in ``layers[key_added]`` and
+    ``settings`` (library size, batch key, reference batch) in ``uns[key_added]`` with the
+    counts' layer and the model's data fingerprint; X and other entries are left as they are."""
+    library_size, batch_key, reference_batch = settings
+    check_target(adata, key_added)
+    make_own(adata)
+    adata.layers[key_added] = np.asarray(values, dtype=np.float32)
+    adata.uns[key_added] = {
+        "library_size": float(library_size),
+        "batch_key": batch_key or "",
+        "reference_batch": "" if reference_batch is None else str(reference_batch),
+        "layer": est.config_.data.layer or "X",
+        "fingerprint": est.fingerprint_,
+    }
 
 
 def pseudotime(

@@ -31,21 +31,84 @@ def fitted(tmp_path_factory):
     return folder, data
 
 
-def test_denoised_expression_as_h5ad_is_the_python_apis(fitted, tmp_path, capsys):
+def _layout(adata) -> dict:
+    """Every entry of ``adata`` with its shape and dtype (obs and var: columns and dtypes)."""
+    slots = {s: dict(getattr(adata, s).items()) for s in ("layers", "obsm", "varm", "obsp")}
+    entries = {f"{s}/{k}": (v.shape, str(v.dtype)) for s, d in slots.items() for k, v in d.items()}
+    return {
+        "X": (adata.X.shape, str(adata.X.dtype), type(adata.X).__name__),
+        **entries,
+        "uns": sorted(adata.uns),
+        "obs": [(str(c), str(d)) for c, d in adata.obs.dtypes.items()],
+        "var": [(str(c), str(d)) for c, d in adata.var.dtypes.items()],
+        "names": (list(adata.obs_names), list(adata.var_names)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("flags", "kwargs"),
+    [
+        ([], {}),
+        (
+            ["--reference-batch", "celseq2", "--library-size", "100", "--key-added", "corrected"],
+            {"reference_batch": "celseq2", "library_size": 100, "key_added": "corrected"},
+        ),
+    ],
+)
+def test_the_cli_writes_the_layout_and_values_tl_expression_writes(
+    fitted, tmp_path, capsys, flags, kwargs
+):
+    """The command wrote X = the expression and uns["biovae_expression"]; tl.expression a
+    layer and no settings: one AnnData layout now, tl.write_expression's."""
     import anndata as ad
+
+    import biovae
 
     folder, data = fitted
     out = tmp_path / "den.h5ad"
-    rc, stdout, _ = run(capsys, "expression", folder / "nb", data, "--out", out)
+    rc, stdout, _ = run(capsys, "expression", folder / "nb", data, *flags, "--out", out)
     assert rc == 0 and stdout.split() == [str(out)]
     got = ad.read_h5ad(out)
-    ds = read_dataset(data)
-    want = expression(load_model(folder / "nb"), ds)
-    np.testing.assert_allclose(got.X, want, rtol=1e-6)
-    np.testing.assert_allclose(got.X.sum(1), 1e4, rtol=1e-4)  # NB: counts per 10k
-    assert list(got.obs_names) == list(ds.ids) and list(got.var_names) == list(ds.features)
-    assert list(got.obs["batch"]) == list(ds.obs["batch"])
-    assert got.uns["biovae_expression"]["library_size"] == 1e4
+    want = ad.read_h5ad(data)
+    biovae.tl.expression(want, load_model(folder / "nb"), **kwargs)
+    want.write_h5ad(tmp_path / "api.h5ad")  # as the user would keep it
+    want = ad.read_h5ad(tmp_path / "api.h5ad")
+    assert _layout(got) == _layout(want)
+    key = kwargs.get("key_added", "biovae_denoised")
+    assert list(got.layers) == [key] and got.layers[key].dtype == np.float32
+    np.testing.assert_array_equal(got.layers[key], want.layers[key])
+    np.testing.assert_array_equal(got.X.toarray(), ad.read_h5ad(data).X.toarray())  # counts
+    pd.testing.assert_frame_equal(got.obs, want.obs)
+    assert dict(got.uns[key]) == dict(want.uns[key])
+    size = kwargs.get("library_size", 1e4)
+    assert got.uns[key]["library_size"] == size and got.uns[key]["layer"] == "X"
+    assert got.uns[key]["reference_batch"] == kwargs.get("reference_batch", "")
+    # ground truth: the model's normalised means at the posterior mean, each cell summing to
+    # the library size asked for
+    est, ds = load_model(folder / "nb"), read_dataset(data)
+    reference = {"batch_key": "batch", "reference": "celseq2"} if kwargs else {}
+    truth = expression(est, ds, library_size=size, **reference)
+    np.testing.assert_allclose(got.layers[key], truth, rtol=1e-6)
+    np.testing.assert_allclose(got.layers[key].sum(1), size, rtol=1e-4)
+
+
+def test_an_h5ad_output_of_a_table_holds_its_counts_as_x(fitted, tmp_path, capsys):
+    import anndata as ad
+
+    folder, data = fitted
+    adata = ad.read_h5ad(data)
+    table = pd.DataFrame(adata.X.toarray(), index=adata.obs_names, columns=adata.var_names)
+    table.insert(0, "batch", adata.obs["batch"].astype(str))
+    table.rename_axis("id").to_csv(tmp_path / "counts.csv")
+    out = tmp_path / "den.h5ad"
+    args = ["--metadata-columns", "batch", "--out", out]
+    assert run(capsys, "expression", folder / "nb", tmp_path / "counts.csv", *args)[0] == 0
+    got = ad.read_h5ad(out)
+    np.testing.assert_array_equal(np.asarray(got.X), adata.X.toarray())
+    assert list(got.obs["batch"]) == list(adata.obs["batch"].astype(str))
+    want = expression(load_model(folder / "nb"), read_dataset(data))
+    np.testing.assert_allclose(got.layers["biovae_denoised"], want, rtol=1e-6)
+    assert sorted(got.uns) == ["biovae_denoised"]
 
 
 def test_batch_corrected_expression_as_a_table(fitted, tmp_path, capsys):
@@ -85,6 +148,11 @@ def test_output_names_are_checked_before_any_work(fitted, tmp_path, capsys):
     for name, message in (("e.h5ad.gz", "is not gzipped"), ("e.json", "ending in .csv")):
         rc, _, err = run(capsys, "expression", folder / "nb", data, "--out", tmp_path / name)
         assert rc == 2 and message in err
+    for key, message in (("X", "a .csv or .tsv table has none"), ("a/b", "without '/'")):
+        out = tmp_path / ("e.csv" if key == "X" else "e.h5ad")
+        args = ["--key-added", key, "--out", out]
+        rc, _, err = run(capsys, "expression", folder / "nb", data, *args)
+        assert rc == 2 and message in err and not out.exists()
     rc, _, err = run(capsys, "expression", folder / "nb", data, "--out", data)
     assert rc == 2 and "is also an input" in err
 

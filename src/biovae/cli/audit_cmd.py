@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from biovae.cli.io import check_parent, model_data_config, model_name, read_input
+from biovae.cli.notes import note
 from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError, require
@@ -166,7 +166,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             fh.write(html)
     _print_summary(args, result, columns)
     if "verdict" in result:
-        print(result["verdict"]["text"], file=sys.stderr)
+        note(args, result["verdict"]["text"])
     print(out / "audit.json")
     return 0
 
@@ -206,14 +206,15 @@ def _page(args: argparse.Namespace, source: str, result: dict, z, columns: dict)
 
 
 def _print_summary(args: argparse.Namespace, result: dict, columns: dict) -> None:
-    """Each covariate's skill and carrying dimensions as audit.html states them, on stderr; a
-    numeric covariate audited as levels by the guess says how to audit it as a number."""
+    """Each covariate's skill and carrying dimensions as audit.html states them, on stderr
+    unless --quiet; a numeric covariate audited as levels by the guess says how to audit it as
+    a number."""
     from biovae.diagnostics.confounding_columns import as_numbers
     from biovae.diagnostics.confounding_groups import grouping_text
     from biovae.reports.audit_page import dimensions_text, skill_text
 
     if "grouped_by" in result:
-        print(grouping_text(result), file=sys.stderr)
+        note(args, grouping_text(result))
     given = {*args.categorical, *args.continuous}
     for name, r in result["covariates"].items():
         notes = [r["kind"]]
@@ -225,4 +226,4 @@ def _print_summary(args: argparse.Namespace, result: dict, columns: dict) -> Non
         if r["missing"]:
             notes.append(f"{r['missing']} missing")
         dims = dimensions_text(r)
-        print(f"{name}: {skill_text(r)}; carried by {dims} ({'; '.join(notes)})", file=sys.stderr)
+        note(args, f"{name}: {skill_text(r)}; carried by {dims} ({'; '.join(notes)})")

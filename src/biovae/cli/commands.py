@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -28,18 +27,14 @@ from biovae.cli.io import (
     read_input,
     write_samples,
 )
+from biovae.cli.notes import note
 from biovae.cli.screen_opts import check_fasta_ids, screened, screens
 from biovae.data.readers import infer_format
 from biovae.data.writers import write_table
-from biovae.errors import ConfigError, DataError, model_phrase, require
+from biovae.errors import ConfigError, DataError, model_phrase
 
 TABLE_SUFFIXES = (".csv", ".tsv")
 SAMPLE_SUFFIXES = (".csv", ".tsv", ".fa", ".fasta", ".faa", ".fna")
-
-
-def _say(args: argparse.Namespace, message: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -50,7 +45,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not ctx.is_main:
             args.quiet = True  # rank 0 reports and writes
         elif ctx.world_size > 1:
-            _say(args, f"training on {ctx.world_size} processes (torch.distributed)")
+            note(args, f"training on {ctx.world_size} processes (torch.distributed)")
         return _fit(args, cfg, ctx)
 
 
@@ -66,10 +61,10 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     if args.report:
         check_plot_output(args.report, (".html",))
     ds = read_input(args.data, cfg.data)
-    _say(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
+    note(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
     if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
         cfg = seq_cfg
-        _say(args, "sequences: categorical likelihood (one distribution over letters per position)")
+        note(args, "sequences: categorical likelihood (one distribution over letters per position)")
     est_cls = estimator_class(cfg.model.kind)
     if cfg.model.kind == "pca":
         est = est_cls(config=cfg).fit(ds)
@@ -102,13 +97,14 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
     est.save(out)
     if cfg.model.kind != "pca":
         remove_checkpoint(checkpoint_folder(out))  # someone else's files stay
-        _say(args, _fit_summary(cfg, est.history_))
+        note(args, _fit_summary(cfg, est.history_))
     if page is not None:
         from biovae.reports.html import write_page
 
         write_page(args.report, page)
-        _say(args, f"report: {args.report}")
-    print(out)
+    print(out)  # each output's path on stdout, as every command prints (biovae.cli.notes)
+    if page is not None:
+        print(args.report)
 
 
 def _fit_summary(cfg, history: list[dict]) -> str:
@@ -187,13 +183,10 @@ def _write_annotated(data: str, out: Path, ds, est, results, id_column: str | No
     """``data`` (an .h5ad file) with ``results`` (posterior means, label probabilities or None,
     the key) as ``biovae.tl.vae`` writes them; records named by obs names or ``--id-column``."""
     from biovae import tl
-    from biovae.data._columns import as_text
+    from biovae.cli.io import read_same_cells
     from biovae.data.writers import atomic_write
 
-    adata = require("anndata", "singlecell").read_h5ad(data)
-    names = as_text(adata.obs[id_column]) if id_column else adata.obs_names
-    if list(map(str, names)) != list(map(str, ds.ids)):
-        raise DataError(f"{data}: its cells were read in another order; write .csv instead")
+    adata = read_same_cells(data, ds, id_column)
     tl.write_latent(adata, est, *results)
     atomic_write(out, adata.write_h5ad)
 
@@ -287,14 +280,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
     columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
-        _say(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
+        note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
         columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
     units = _score_units(est, ds)
     if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness
         name, count, total = units
         per = np.where(count > 0, count, np.nan)
         if not count.all():
-            _say(
+            note(
                 args,
                 f"{int((count == 0).sum())} record(s) with no observed {name}, e.g. "
                 f"'{ds.ids[int(np.argmin(count))]}': nothing to score, so their per-{name} "
@@ -371,5 +364,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_model_out(out / "model")
     require_matplotlib()  # the demo ends in a report: say so before training, not after
     report = run_demo(out, epochs=args.epochs, progress=not args.quiet)
-    print(f"report written to {report.resolve()}")
+    print(report.resolve() if args.quiet else f"report written to {report.resolve()}")
     return 0

@@ -4,7 +4,6 @@ HTML."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from biovae.cli.io import (
     model_name,
     read_input,
 )
+from biovae.cli.notes import note
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
@@ -77,7 +77,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     ds = read_input(args.data, model_data_config(est, args))
     cfg = est.config_.model
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
-    say = None if args.quiet else (lambda message: print(message, file=sys.stderr))
+    say = None if args.quiet else (lambda message: note(args, message))
     results = {"model": model, **diagnose(est, ds, options, say)}
     html = _write_results(
         out,
@@ -143,10 +143,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         "sweep": sweep(train, held_out, betas, cfg),
     }
     for p in results["sweep"]:
-        print(
+        note(
+            args,
             f"β={p['beta']:g}: rate {p['rate']:.3f}, distortion {p['distortion']:.3f}, "
             f"ELBO {p['elbo']:.3f} nats/record, {p['active_units']} active units",
-            file=sys.stderr,
         )
     if args.fidelity:
         results["fidelity"] = fidelity_comparison(train, held_out, cfg)
@@ -188,7 +188,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
     results.update(model=str(args.model), train=str(args.train), holdout_file=str(args.holdout))
     out.mkdir(exist_ok=True)
     write_json(out / "novelty.json", results)
-    print(results["verdict"], file=sys.stderr)
+    note(args, results["verdict"])
     print(out / "novelty.json")
     return 0
 

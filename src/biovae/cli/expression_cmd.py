@@ -16,6 +16,8 @@ from biovae.errors import ConfigError
 
 #: what ``--out`` may end in: a table (one column per gene) or an AnnData file
 SUFFIXES = (".csv", ".tsv", ".h5ad")
+#: the layer and uns entry of an .h5ad output, as ``biovae.tl.expression``'s ``key_added``
+KEY_ADDED = "biovae_denoised"
 
 
 def add_parser(sub, make) -> None:
@@ -34,8 +36,15 @@ def add_parser(sub, make) -> None:
         "--out",
         required=True,
         metavar="FILE",
-        help=".h5ad (X = the expression, obs and var from DATA) or .csv/.tsv(.gz): id, then "
-        "one column per gene",
+        help=".h5ad: a copy of DATA (of its records, for another format) with the expression "
+        "in layers[KEY] and the settings in uns[KEY], as biovae.tl.expression writes them; or "
+        ".csv/.tsv(.gz): id, then one column per gene",
+    )
+    p.add_argument(
+        "--key-added",
+        metavar="KEY",
+        help=f"the name KEY of an .h5ad output's layer and uns entry, as tl.expression's "
+        f"key_added (default {KEY_ADDED})",
     )
     p.add_argument(
         "--library-size",
@@ -67,30 +76,48 @@ def cmd_expression(args: argparse.Namespace) -> int:
     out = check_output(args.out, SUFFIXES)
     if out.name.lower().endswith(".h5ad.gz"):
         raise ConfigError(f"cannot write {out}: an .h5ad file is not gzipped; drop the .gz")
+    key = _key_added(args.key_added, out)
     check_library_size(args.library_size, "--library-size")  # before reading MODEL and DATA
     est = load_model(args.model)
-    key = _batch_key(est, args)
+    batch_key = _batch_key(est, args)
     data = model_data_config(est, args)
     ds = read_input(args.data, data)
     values = expression(
         est,
         ds,
         library_size=args.library_size,
-        batch_key=key,
+        batch_key=batch_key,
         reference=args.reference_batch,
         layer=est.config_.data.layer,
     )
-    settings = {
-        "model": str(args.model),
-        "library_size": args.library_size,
-        "batch_key": key or "",
-        "reference_batch": args.reference_batch or "",
-    }
-    fmt = (data.format or infer_format(args.data)).lower()
-    source = args.data if fmt == "h5ad" else None
-    _write(out, ds, est.schema_.features, values.astype(np.float32, copy=False), settings, source)
+    if out.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
+        from biovae.data.writers import write_frame
+
+        features = list(est.schema_.features)
+        write_frame(out, pd.DataFrame(values, index=pd.Index(ds.ids, name="id"), columns=features))
+    else:
+        fmt = (data.format or infer_format(args.data)).lower()
+        adata = _annotated(args.data, ds, data.id_column) if fmt == "h5ad" else _from_records(ds)
+        settings = (args.library_size, batch_key, args.reference_batch)
+        _write_h5ad(out, adata, est, values, key, settings)
     print(out)
     return 0
+
+
+def _key_added(key: str | None, out: Path) -> str:
+    """The key of an .h5ad output's layer and uns entry (``--key-added``, default as
+    ``tl.expression``'s), checked as ``biovae.tl`` checks it; refused for a table."""
+    from biovae.tl_checks import check_key
+
+    if key is None:
+        return KEY_ADDED
+    if not out.name.lower().endswith(".h5ad"):
+        raise ConfigError(
+            "--key-added names the layer and uns entry of an .h5ad output; a .csv or .tsv "
+            "table has none: leave it out, or write .h5ad"
+        )
+    check_key(key, "--key-added")
+    return key
 
 
 def _batch_key(est, args: argparse.Namespace) -> str | None:
@@ -108,37 +135,39 @@ def _batch_key(est, args: argparse.Namespace) -> str | None:
     return args.batch_key or categorical[0]
 
 
-def _write(out: Path, ds, features, values: np.ndarray, settings: dict, h5ad: str | None) -> None:
-    from biovae.data.writers import atomic_write, write_frame
+def _annotated(h5ad: str, ds, id_column: str | None):
+    """DATA's own AnnData (X, layers, obs and var with their dtypes, obsm, uns ... kept), a
+    column that ``--obs`` added or replaced taken from the records."""
+    from biovae.cli.io import read_same_cells
+    from biovae.data._columns import to_obs
 
-    if out.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
-        frame = pd.DataFrame(values, index=pd.Index(ds.ids, name="id"), columns=list(features))
-        write_frame(out, frame)
-        return
+    adata = read_same_cells(h5ad, ds, id_column)
+    for name, column in ds.obs.items():
+        own = adata.obs.get(name)
+        if own is None or not pd.Series(to_obs(own)).equals(pd.Series(column)):
+            adata.obs[name] = np.asarray(column)
+    return adata
+
+
+def _from_records(ds):
+    """An AnnData of records read from a table, matrix or 10x folder: X the counts as read."""
+    from scipy import sparse
+
     from biovae.errors import require
 
-    ad = require("anndata", "singlecell")
+    x = ds.x
+    if hasattr(x, "blocks"):  # --stream: the blocks joined, as they were read
+        parts = [b for _, b in x.blocks()]
+        x = sparse.vstack(parts).tocsr() if sparse.issparse(parts[0]) else np.concatenate(parts)
     obs = pd.DataFrame({k: np.asarray(v) for k, v in ds.obs.items()}, index=list(ds.ids))
-    var = pd.DataFrame(index=list(features))
-    if h5ad is not None:
-        obs, var = _own_annotations(h5ad, ds, obs, var)
-    adata = ad.AnnData(values, obs=obs, var=var)
-    adata.uns["biovae_expression"] = settings
+    var = pd.DataFrame(index=list(ds.features))
+    return require("anndata", "singlecell").AnnData(x, obs=obs, var=var)
+
+
+def _write_h5ad(out: Path, adata, est, values: np.ndarray, key: str, settings: tuple) -> None:
+    """``adata`` with the expression as ``biovae.tl.expression`` writes it, atomically."""
+    from biovae import tl
+    from biovae.data.writers import atomic_write
+
+    tl.write_expression(adata, est, values, key, settings)
     atomic_write(out, adata.write_h5ad)
-
-
-def _own_annotations(h5ad: str, ds, obs: pd.DataFrame, var: pd.DataFrame):
-    """DATA's own ``obs`` and ``var`` (an .h5ad file's: dtypes, unused categories and gene
-    annotations kept, which the records' metadata lose), rows in the records' order and named
-    as they are; a column that ``--obs`` added or replaced is taken from the records."""
-    from biovae.data._columns import to_obs
-    from biovae.data.h5ad import read_annotations
-
-    own_obs, own_var = read_annotations(h5ad)
-    own_obs = own_obs[[c for c in own_obs.columns if str(c) in ds.obs]]  # not --id-column
-    own_obs.columns = [str(c) for c in own_obs.columns]
-    own_obs.index, own_var.index = obs.index, var.index
-    for name, column in ds.obs.items():
-        if name not in own_obs or not pd.Series(to_obs(own_obs[name])).equals(pd.Series(column)):
-            own_obs[name] = obs[name]
-    return own_obs, own_var

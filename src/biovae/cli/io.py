@@ -36,6 +36,20 @@ def read_input(path: str, data: DataConfig) -> Dataset:
     )
 
 
+def read_same_cells(path: str, ds: Dataset, id_column: str | None):
+    """The AnnData of ``path`` (an .h5ad file DATA was read from), to be annotated with results
+    of ``ds``; a one-line error unless its cells, named by obs names or ``id_column``, are the
+    records of ``ds`` in their order."""
+    from biovae.data._columns import as_text
+    from biovae.errors import require
+
+    adata = require("anndata", "singlecell").read_h5ad(path)
+    names = as_text(adata.obs[id_column]) if id_column else adata.obs_names
+    if list(map(str, names)) != list(map(str, ds.ids)):
+        raise DataError(f"{path}: its cells were read in another order; write .csv instead")
+    return adata
+
+
 def model_name(path: str | os.PathLike) -> str:
     """A model folder's name without its folders, for a page heading (``.`` is named by the
     folder it is); the full path belongs in the page's text, not its title."""

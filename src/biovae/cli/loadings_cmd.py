@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
+from biovae.cli.notes import note
 from biovae.data.writers import write_frame
 from biovae.errors import ConfigError
 
@@ -55,10 +55,8 @@ def cmd_loadings(args: argparse.Namespace) -> int:
     centre = {"auto": None, "yes": True, "no": False}[args.centre]
     table = loadings(est, output=args.output, centre=centre)
     write_frame(out, table)
-    if not args.quiet and args.top > 0:
+    if args.top > 0:
         for factor, (up, down) in top_features(table, args.top).items():
-            print(
-                f"{factor}: + {', '.join(up) or '-'} | − {', '.join(down) or '-'}", file=sys.stderr
-            )
+            note(args, f"{factor}: + {', '.join(up) or '-'} | − {', '.join(down) or '-'}")
     print(out)
     return 0

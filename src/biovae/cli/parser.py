@@ -15,6 +15,7 @@ from biovae.cli import (
 )
 from biovae.cli.argparser import Parser
 from biovae.cli.checkpoints import add_resume_flag
+from biovae.cli.notes import add_quiet
 from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
@@ -98,7 +99,7 @@ def _sub(sub, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
         epilog="examples:\n" + examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet(parser)
     return parser
 
 

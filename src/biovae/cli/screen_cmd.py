@@ -5,12 +5,12 @@ sequences of concern, with the screens of ``biovae sample`` (see
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from biovae.cli.io import check_output
+from biovae.cli.notes import note
 from biovae.cli.screen_opts import add_screen_options, screens, write_verdicts
 from biovae.errors import ConfigError, DataError, MissingFileError
 
@@ -63,9 +63,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         keep = np.flatnonzero(~flagged)
         write_fasta(passed, [records.ids[i] for i in keep], [records.seqs[i] for i in keep])
         print(passed)
-    print(
-        f"screening: {int(flagged.sum())} of {len(flagged)} sequences flagged; verdicts in {out}",
-        file=sys.stderr,
-    )
+    flags = f"{int(flagged.sum())} of {len(flagged)} sequences flagged"
+    note(args, f"screening: {flags}; verdicts in {out}")
     print(out)
     return 0

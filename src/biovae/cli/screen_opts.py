@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from biovae.cli.notes import note
 from biovae.errors import ConfigError, DataError
 
 UNSCREENED = (
@@ -120,31 +120,28 @@ def screened(
     """Indices of the records that pass every screen; writes the verdict table. Without
     screens every record passes and a note says so."""
     if not chosen:
-        _drop_stale_verdicts(verdict_path(out), args.quiet)
-        if not args.quiet:
-            print(UNSCREENED, file=sys.stderr)
+        _drop_stale_verdicts(verdict_path(out), args)
+        note(args, UNSCREENED)
         return np.arange(len(ids))
     from biovae.applications.design.screening import screen_sequences
 
     table = verdict_path(out)
     flagged = write_verdicts(table, ids, screen_sequences(ids, seqs, chosen))
-    if not args.quiet:
-        print(
-            f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
-            f"verdicts in {table}",
-            file=sys.stderr,
-        )
+    note(
+        args,
+        f"screening: {int(flagged.sum())} of {len(ids)} sequences flagged and withheld; "
+        f"verdicts in {table}",
+    )
     return np.flatnonzero(~flagged)
 
 
-def _drop_stale_verdicts(table: Path, quiet: bool) -> None:
+def _drop_stale_verdicts(table: Path, args: argparse.Namespace) -> None:
     """Remove the verdict table an earlier screened run wrote beside ``out``: the unscreened
     records replacing that run's would otherwise sit beside "flagged: no" for ids they share."""
     if not table.is_file():
         return
     table.unlink()
-    if not quiet:
-        print(f"removed {table}: it held an earlier run's verdicts", file=sys.stderr)
+    note(args, f"removed {table}: it held an earlier run's verdicts")
 
 
 def write_verdicts(path: Path, ids: list[str], verdicts: list) -> np.ndarray:

@@ -4,7 +4,6 @@ validate). Registered in :mod:`biovae.cli.parser` by :func:`add_parser`."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from biovae.cli.checkpoints import (
@@ -16,6 +15,7 @@ from biovae.cli.checkpoints import (
     stopped_note,
 )
 from biovae.cli.io import check_output, check_parent, check_plot_output
+from biovae.cli.notes import add_quiet, note
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.config import FitConfig
 from biovae.errors import ConfigError, DataError
@@ -85,7 +85,7 @@ def _action(actions, name: str, help_: str) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet(p)
     return p
 
 
@@ -221,11 +221,6 @@ def _validate(actions) -> None:
     p.set_defaults(func=cmd_validate)
 
 
-def _say(args: argparse.Namespace, message: str) -> None:
-    if not args.quiet:
-        print(message, file=sys.stderr)
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     from biovae.cli.config_args import build_config
     from biovae.data.structure import check_same_atoms, read_structures
@@ -245,14 +240,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         fix = "pass a reference of the same protein (--select as for the frames)"
         check_same_atoms(ref, structures, fix, args.data)
         reference = ref.coords[0]
-    _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
+    note(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     model = ConformationVAE(_loss(args, cfg), cfg, progress=not args.quiet)
     model = _fit_resumable(model, structures, reference, ckpt, args.resume)
     page = None
     if report:  # drawn before the model is saved: a report that fails leaves no model
         from biovae.reports.structure_page import structure_report_page
 
-        _say(args, "measuring the report's samples and reconstructions")
+        note(args, "measuring the report's samples and reconstructions")
         page = structure_report_page(model, structures)
     print(model.save(args.out))
     if page is not None:
@@ -327,7 +322,7 @@ def _model_and_frames(args: argparse.Namespace, least: int = 1):
             f"{args.data}: {len(structures)} frame; the report maps and compares frames: give "
             f"at least {least} (e.g. the training trajectory)"
         )
-    _say(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
+    note(args, f"read {len(structures)} frames × {structures.n_atoms} atoms from {args.data}")
     return model, structures
 
 
@@ -382,11 +377,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_same_atoms(data, training, "compare structures of the same protein and selection")
     breaks = ca_breaks(training)  # no bond between chains or over gaps
     result = assess(ca_only(data), ca_only(training), breaks).to_dict()
-    print("| metric | value |\n|---|---|")
-    for key, value in result.items():
-        print(f"| {key} | {value:.4g} |")
     if out:
         from biovae.data.writers import write_json
 
         write_json(out, result)
+    if not (out and args.quiet):  # the table is the result, unless --out holds it
+        print("| metric | value |\n|---|---|")
+        for key, value in result.items():
+            print(f"| {key} | {value:.4g} |")
+    if out:
+        print(out)
     return 0

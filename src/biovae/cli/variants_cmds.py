@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.cli.io import check_output, check_plot_output
+from biovae.cli.notes import add_quiet, note
 from biovae.cli.variants_design import add_design_parser, add_elbo_options
 from biovae.cli.variants_fit import add_fit_arguments, print_dropped
 from biovae.data._columns import NA_TOKENS
@@ -101,7 +102,7 @@ def add_parser(sub) -> None:
         "the full single-mutant scan (scored first; it takes as long as 'scan')",
     )
     for action in (score, scan):
-        action.add_argument("--quiet", action="store_true", help="no notes on stderr")
+        add_quiet(action)
         action.add_argument(
             "--uncertain-fraction",
             type=float,
@@ -189,8 +190,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         copied = given.to_numpy(dtype=object) if odd else fitness
         cols[name if name not in cols and name != "mutant" else f"{name}_measured"] = copied
     write_table(out, mutant, cols, id_name="mutant")
-    if not args.quiet:  # the Spearman ρ that --fitness-column asks for is printed anyway
-        _print_unmapped(mutant, cols["status"], cols["reason"])
+    # the Spearman ρ that --fitness-column asks for is printed anyway (biovae.cli.notes)
+    _print_unmapped(args, mutant, cols["status"], cols["reason"])
     print(out)
     return 0
 
@@ -209,14 +210,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         args.samples, args.seed, not args.mean_weights, args.uncertain_fraction
     )
     mutant = table.pop("mutant")
-    if found is None and not args.quiet:
-        print(
+    if found is None:
+        note(
+            args,
             "note: too few or too uniform substitution scores for damaging/tolerated classes; "
             "the class columns are empty",
-            file=sys.stderr,
         )
-    if not args.quiet:
-        print_dropped(fitted.dropped_columns)
+    print_dropped(args, fitted.dropped_columns)
     from biovae.reports.html import write_page
     from biovae.reports.variants_page import scan_outputs
 
@@ -268,12 +268,12 @@ def _print_rho(score: np.ndarray, site: np.ndarray, fitness: np.ndarray) -> None
     )
 
 
-def _print_unmapped(mutant: np.ndarray, status: np.ndarray, reason: np.ndarray) -> None:
+def _print_unmapped(args, mutant: np.ndarray, status: np.ndarray, reason: np.ndarray) -> None:
     bad = np.flatnonzero(status != "ok")
     if len(bad):
         first = bad[0]
-        print(
+        note(
+            args,
             f"{len(bad)} of {len(mutant)} mutants could not be scored (see the 'reason' "
             f"column), e.g. {mutant[first]}: {reason[first]}",
-            file=sys.stderr,
         )

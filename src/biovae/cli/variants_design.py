@@ -4,9 +4,9 @@ before they are written (see :mod:`biovae.applications.variants.design`)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from biovae.cli.io import check_output
+from biovae.cli.notes import add_quiet, note
 from biovae.cli.screen_opts import add_screen_options, screened, screens
 from biovae.errors import ConfigError
 
@@ -47,7 +47,7 @@ def add_design_parser(actions) -> None:
         "substitutions",
     )
     add_elbo_options(p, "variational decoders: score with the posterior-mean weights")
-    p.add_argument("--quiet", action="store_true", help="no notes on stderr")
+    add_quiet(p)
     add_screen_options(p)
     p.set_defaults(func=cmd_design)
 
@@ -120,12 +120,12 @@ def cmd_design(args: argparse.Namespace) -> int:
         desc = [f"{table['mutant'][i]} score={table['score'][i]:.3f}" for i in keep]
         write_fasta(fasta, kept_ids, list(table["sequence"][keep]), descriptions=desc)
         print(fasta)
-    if len(keep) and not args.quiet:
+    if len(keep):
         best = int(keep[0])
-        print(
+        note(
+            args,
             f"best design {table['mutant'][best]}: Δ ELBO {table['score'][best]:.3f} "
             f"± {table['se'][best]:.3f}",
-            file=sys.stderr,
         )
     print(out)
     return 0

@@ -4,7 +4,6 @@ checkpoints (``--checkpoint-every N`` updates, ``--resume``)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from biovae.cli.checkpoints import (
@@ -14,6 +13,7 @@ from biovae.cli.checkpoints import (
     stopped_note,
 )
 from biovae.cli.io import check_parent
+from biovae.cli.notes import add_quiet, note
 from biovae.cli.variants_flags import FIT_FLAGS, METAVARS
 from biovae.config import to_dict
 from biovae.errors import DataError
@@ -24,7 +24,7 @@ def add_fit_arguments(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("alignment", metavar="ALIGNMENT", help="A2M, A3M, aligned FASTA, Stockholm")
     fit.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     fit.add_argument("--config", metavar="FILE", help="TOML with [alignment] [model] [train]")
-    fit.add_argument("--quiet", action="store_true", help="no progress output")
+    add_quiet(fit)
     for flag, (_, type_, help_) in FIT_FLAGS.items():
         if type_ is bool:
             fit.add_argument(flag, action="store_const", const=True, help=help_)
@@ -96,17 +96,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
         remove_checkpoints(folder)
     f = fitted.facts
-    if not args.quiet:  # as fit: --quiet leaves the output path alone on stdout
-        print(
-            f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
-            f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
-            f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
-            file=sys.stderr,
-        )
-        print_dropped(fitted.dropped_columns)
-        empty = int((aln.codes == aln.gap).all(axis=1).sum())
-        if empty:  # kept by --max-gap-fraction 1 or emptied by --max-column-gaps
-            print(f"{empty} records without residues weigh 0 (as in EVE)", file=sys.stderr)
+    note(
+        args,
+        f"{f['n_sequences']} sequences × {len(aln.positions)} match columns "
+        f"({f['n_invalid_dropped']} dropped for letters outside '{aln.alphabet}', "
+        f"{f['n_gappy_dropped']} for gaps); Neff = {f['neff']:.1f}",
+    )
+    print_dropped(args, fitted.dropped_columns)
+    empty = int((aln.codes == aln.gap).all(axis=1).sum())
+    if empty:  # kept by --max-gap-fraction 1 or emptied by --max-column-gaps
+        note(args, f"{empty} records without residues weigh 0 (as in EVE)")
     print(out)
     return 0
 
@@ -132,13 +131,14 @@ def _stopped_note(folder: Path, checkpoints) -> str:
     return stopped_note(folder, kept and f"the checkpoint ({kept})", every, "update")
 
 
-def print_dropped(dropped) -> None:
-    """Name the match columns the model left out for gaps (not scanned, not scored)."""
+def print_dropped(args: argparse.Namespace, dropped) -> None:
+    """Name the match columns the model left out for gaps (not scanned, not scored), unless
+    ``--quiet``."""
     if dropped:
         numbers = ", ".join(str(d.position) for d in dropped[:10])
         more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
-        print(
+        note(
+            args,
             f"note: {len(dropped)} match columns with more than {dropped[0].threshold:g} gaps "
             f"are not modelled (--max-column-gaps): {numbers}{more}",
-            file=sys.stderr,
         )
