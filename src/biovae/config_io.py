@@ -135,9 +135,23 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if p.suffix.lower() == ".json":
         return json_object(p, fix="; give a model's config.json or a TOML file")
     try:  # utf-8-sig: an editor's byte-order mark is not a TOML error
-        return tomllib.loads(p.read_bytes().decode("utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {_not_utf8(p)}") from exc
+    if "\r" in text and "\n" not in text:  # classic Mac OS line ends, which TOML lacks
+        text = text.replace("\r", "\n")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+
+
+def _not_utf8(path: Path) -> str:
+    """Why ``path`` is no UTF-8 text, and the fix (:mod:`biovae.data._text`, imported here
+    only: the data package is no import of a config)."""
+    from biovae.data._text import not_utf8_reason
+
+    return not_utf8_reason(path, "the file")
 
 
 def toml_line(path: str | Path, dotted: str) -> int | None:
@@ -176,7 +190,9 @@ def json_object(path: Path, error: type[Exception] = ConfigError, fix: str = "")
 
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is no error
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid JSON: {_not_utf8(path)}{fix}") from exc
+    except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON ({exc}){fix}") from exc
     except RecursionError:  # json's parser recurses once per level of nesting
         raise error(f"{path}: not valid JSON (nested too deeply){fix}") from None

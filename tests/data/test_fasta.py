@@ -190,7 +190,7 @@ def test_duplicate_fasta_ids(write):
 def test_binary_file_is_refused(tmp_path):
     path = tmp_path / "b.fa"
     path.write_bytes(b"\xff\xfe\x00>a\n")
-    with pytest.raises(DataError, match=r"b\.fa: could not read the file as UTF-8"):
+    with pytest.raises(DataError, match=r"b\.fa: not UTF-8 text \(line 1\); save the sequence"):
         read_dataset(path)
 
 

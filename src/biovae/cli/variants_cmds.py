@@ -14,7 +14,9 @@ from biovae.cli.notes import add_quiet, note
 from biovae.cli.variants_design import add_design_parser, add_elbo_options
 from biovae.cli.variants_fit import add_fit_arguments, print_dropped
 from biovae.data._columns import NA_TOKENS
+from biovae.data._delimited import check_separator
 from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data._text import not_utf8
 from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
@@ -125,6 +127,7 @@ def _read_mutants(path: str):
     if not p.is_file():
         raise MissingFileError(f"{p}: mutations file not found; check the path")
     sep = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    check_separator(p, sep)  # a European Excel CSV (';' and decimal commas): one line
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)  # surplus fields: no index
@@ -135,13 +138,14 @@ def _read_mutants(path: str):
         pd.errors.ParserError,
         pd.errors.ParserWarning,
         pd.errors.EmptyDataError,
-        UnicodeDecodeError,
     ) as exc:
         reason = (str(exc).strip().splitlines() or ["unreadable"])[-1]
         raise DataError(
             f"{p}: cannot read the mutations table ({reason}); every row needs the header's "
             "number of fields"
         ) from exc
+    except UnicodeDecodeError as exc:  # no matter of fields either: UTF-16, Latin-1
+        raise not_utf8(p, "the mutations table") from exc
     except UNREADABLE as exc:  # a damaged .gz (zlib.error) is no matter of fields
         raise unreadable(p, exc, "the mutations table") from exc
     if "mutant" not in table.columns:

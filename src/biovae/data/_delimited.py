@@ -1,6 +1,7 @@
 """Reading delimited text tables (CSV/TSV, optionally .gz): the header line, the records as
 pandas reads them, and the file line of a record for messages; one-line errors for empty,
-malformed, damaged or non-UTF-8 files."""
+malformed, damaged or non-UTF-8 files and for tables of another separator (a European Excel
+CSV of ';')."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pandas as pd
 
 from biovae.data._columns import check_header_names
 from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data._text import ENCODING
+from biovae.data._text import not_utf8 as _not_utf8
 from biovae.data.dataset import unique_names
 from biovae.errors import DataError
 
@@ -42,6 +45,8 @@ def read_header(path: str | Path, sep: str, kept: Collection[str] | None = None)
         raise unreadable(path, exc) from exc
     if not header or not any(h.strip() for h in header):
         raise DataError(f"{path}: the file is empty (no header line); check the path")
+    if len(header) == 1:
+        check_separator(path, sep)
     if len(header) == 1 and header[0].startswith("#") and second and _comment_above(second):
         biom = " (or read the .biom file itself)" if "biom" in header[0] else ""
         raise DataError(
@@ -70,6 +75,49 @@ def _renamed_repeats(
             "unique: rename one of the columns"
         )
     return list(unique_names(header, str(path))) if repeated else header
+
+
+#: the field separators a table may be saved with, as the messages name them
+_SEPARATORS = {",": "','", ";": "';'", "\t": "tabs"}
+
+
+def check_separator(path: str | Path, sep: str) -> None:
+    """A one-line error when a table whose header is one field under ``sep`` has its first
+    two lines split alike, into several fields, by another separator: a European Excel CSV
+    (';' between fields, decimal commas), or a tab-separated file named ``.csv`` (or the
+    reverse), which would otherwise be read as one giant column."""
+    if any(len(row) > 1 for row in _first_rows(path, sep)[:1]):  # the header has fields
+        return
+    other = next((o for o in _SEPARATORS if o != sep and _splits_alike(path, o)), None)
+    if other == ";":
+        raise DataError(
+            f"{path}: the fields are separated by ';', not {_SEPARATORS[sep]} (as Excel saves "
+            "CSV where the decimal mark is a comma); save the table with ',' between fields "
+            "and '.' as the decimal mark (Excel: set the decimal separator to '.', then save "
+            "as 'CSV UTF-8'), or tab-separated as .tsv"
+        )
+    if other is not None:
+        fmt = "csv" if other == "," else "tsv"
+        raise DataError(
+            f"{path}: the fields are separated by {_SEPARATORS[other]}, not {_SEPARATORS[sep]}; "
+            f"give the file a name ending in .{fmt} (or name the format: fmt='{fmt}', CLI "
+            f"--format {fmt})"
+        )
+
+
+def _splits_alike(path: str | Path, sep: str) -> bool:
+    """Whether the first two non-blank lines split into the same number (> 1) of fields."""
+    rows = _first_rows(path, sep)
+    return len(rows) == 2 and 1 < len(rows[0]) == len(rows[1])
+
+
+def _first_rows(path: str | Path, sep: str) -> list[list[str]]:
+    """The fields of the first two non-blank lines (fewer when the file has fewer, or cannot
+    be read: the reader says why)."""
+    with contextlib.suppress(csv.Error, UnicodeDecodeError, *UNREADABLE), open_text(path) as fh:
+        rows = (r for r in csv.reader(fh, delimiter=sep) if any(f.strip() for f in r))
+        return [r for _, r in zip(range(2), rows)]
+    return []
 
 
 def _comment_above(second: list[str]) -> bool:
@@ -110,7 +158,7 @@ def _blank(fields: list[str]) -> bool:
 def open_text(path: str | Path):
     """Open a table (``.gz`` decompressed) as text for the csv module; ``-sig`` drops a BOM."""
     opener = gzip.open if str(path).lower().endswith(".gz") else open
-    return opener(path, "rt", encoding="utf-8-sig", newline="")
+    return opener(path, "rt", encoding=ENCODING, newline="")
 
 
 def read_frame(
@@ -137,8 +185,8 @@ def read_frame(
                 na_values=[""],
                 low_memory=False,
                 index_col=False,
-                encoding="utf-8-sig",
-            )
+                encoding=ENCODING,
+            ).pipe(_without_trailing_empty_rows)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: the file is empty; check the path") from exc
     except pd.errors.ParserWarning as exc:
@@ -159,22 +207,23 @@ def read_frame(
         ) from exc
 
 
+def _without_trailing_empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the rows at its end whose fields are all empty: lines of separators
+    alone (``,,,,``), as Excel saves the empty but once-used rows below a table; they hold no
+    record (pandas already skips blank lines)."""
+    end = len(frame)
+    while end and frame.iloc[end - 1].isna().all():
+        end -= 1
+    return frame if end == len(frame) else frame.iloc[:end]
+
+
 def not_utf8(path: str | Path) -> DataError:
-    """The error for a table that is not UTF-8 text (a Latin-1 export, or a binary file read
-    as a table), naming the first line that is not."""
-    opener = gzip.open if str(path).lower().endswith(".gz") else open
-    line = None
-    with contextlib.suppress(*UNREADABLE), opener(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):  # no UTF-8 character holds a newline byte
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                line = number
-                break
-    where = f" (line {line})" if line else ""
-    return DataError(
-        f"{path}: not UTF-8 text{where}; save the table as UTF-8, or, if the file is not a "
-        "table, name its format with fmt= (CLI --format)"
+    """The error for a table that is not UTF-8 text (a UTF-16 or Latin-1 export, or a binary
+    file read as a table), naming the encoding or the first line that is not UTF-8."""
+    return _not_utf8(
+        path,
+        "the table",
+        ", or, if the file is not a table, name its format with fmt= (CLI --format)",
     )
 
 

@@ -11,7 +11,6 @@ columns are then labelled with those residue numbers, otherwise with ``"1".."L"`
 
 from __future__ import annotations
 
-import gzip
 import re
 import warnings
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data import sequences
-from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data._text import read_text
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
@@ -223,22 +222,9 @@ def _parse_header(line: str, lineno: int, source: str) -> tuple[str, str]:
 
 
 def _read_text(path: Path) -> str:
-    """Read a text file, transparently decompressing ``.gz``; a UTF-8 byte order mark (as
-    some Windows editors write) is dropped, as for tables."""
-    try:
-        with open(path, "rb") as fh:
-            gzipped = fh.read(2) == b"\x1f\x8b"  # by content: '.gz' is sometimes left off
-        if gzipped:
-            with gzip.open(path, "rt", encoding="utf-8-sig") as fh:
-                return fh.read()
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: could not read the file as UTF-8 FASTA text ({exc}); "
-            "check that it is an uncompressed or gzip-compressed FASTA file"
-        ) from exc
-    except UNREADABLE as exc:  # zlib.error too: a damaged deflate stream is no OSError
-        raise unreadable(path, exc, "the sequence file") from exc
+    """Read a sequence file as text (:func:`biovae.data._text.read_text`: ``.gz`` by content,
+    a byte-order mark dropped, other encodings a one-line error)."""
+    return read_text(path, "the sequence file")
 
 
 def _is_a2m(path: Path, records: FastaRecords) -> bool:

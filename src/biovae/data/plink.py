@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biovae.data._text import ENCODING, not_utf8
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
@@ -177,8 +178,10 @@ def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
 
 def _fields(path: Path, count: int) -> list[list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding=ENCODING)  # a byte-order mark: not part of a FID
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path) from exc
+    except OSError as exc:
         raise DataError(f"{path}: not a readable PLINK text file ({exc}); check the file") from exc
     rows, lines = [], []  # the line numbers of the rows, blank lines skipped
     for i, line in enumerate(text.splitlines(), start=1):

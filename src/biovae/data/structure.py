@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, check_gzip
+from biovae.data._text import check_line_ends
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -293,6 +294,9 @@ def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
     for p in (path, topology):
         if p is not None and not Path(p).is_file():
             raise MissingFileError(f"structure file {p} does not exist; check the path")
+    for p in (path, topology):  # MDAnalysis misreads these without saying so
+        if p is not None and is_pdb(Path(p)):
+            check_line_ends(p, "the PDB file")
     if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
         raise DataError(
             f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data._messages import UNREADABLE, preview, unreadable
+from biovae.data._text import ENCODING, not_utf8
 from biovae.data.dataset import Dataset
 from biovae.data.mtx import read_mtx
 from biovae.data.ondisk import open_csr_rows
@@ -39,14 +40,12 @@ def _find(directory: Path, names: tuple[str, ...]) -> Path:
 def _lines(path: Path) -> list[list[str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
+        with opener(path, "rt", encoding=ENCODING) as fh:  # a byte-order mark: not a barcode
             return [line.rstrip("\n").split("\t") for line in fh if line.strip()]
     except UNREADABLE as exc:  # zlib.error too: a damaged deflate stream is no OSError
         raise unreadable(path, exc, "the 10x file") from exc
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not a readable 10x text file ({exc}); replace it with Cell Ranger's file"
-        ) from exc
+        raise not_utf8(path, "it", ", or replace it with Cell Ranger's file") from exc
 
 
 def read_10x_mtx(directory: str | Path) -> Dataset:

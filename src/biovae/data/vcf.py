@@ -41,6 +41,7 @@ from typing import BinaryIO
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, unreadable
+from biovae.data._text import byte_lines, not_utf8
 from biovae.data.dataset import Dataset
 from biovae.data.plink import dosage_column_name
 from biovae.errors import DataError
@@ -151,7 +152,7 @@ def _records(
     fewest = np.full(n, np.inf)  # the fewest alleles of a called call, per sample
     for lineno, raw in lines:
         line = raw.rstrip(b"\r\n")
-        if not line:
+        if not line.strip():  # blank lines (also of spaces, as editors leave at the end)
             continue
         where = f"{path}: line {lineno}"
         if line.startswith(b"#"):
@@ -186,9 +187,10 @@ def _records(
 
 
 def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) of the file, with a broken gzip stream as a one-line error."""
+    """(line number, line) of the file (a byte-order mark dropped, CR line ends split:
+    :func:`~biovae.data._text.byte_lines`), with a broken gzip stream as a one-line error."""
     try:
-        yield from enumerate(fh, start=1)
+        yield from enumerate(byte_lines(fh), start=1)
     except UNREADABLE as exc:
         raise unreadable(path, exc, "the file") from exc
 
@@ -197,9 +199,7 @@ def _text(raw: bytes, path: Path, lineno: int) -> str:
     try:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: line {lineno} is not UTF-8 text ({exc.reason}); is this a VCF file?"
-        ) from exc
+        raise not_utf8(path, "the VCF file", line=lineno) from exc
 
 
 def _split(line: bytes, n: int, where: str) -> tuple[list[bytes], bytes]:
