@@ -209,3 +209,62 @@ def test_few_observed_calls_are_not_flagged_as_anomalous(tmp_path, capsys):
     assert main([*args, "--out", str(scores)]) == 0
     per_locus = pd.read_csv(scores)["elbo_per_locus"].to_numpy()
     assert per_locus[3] > per_locus[:3].max()  # the random genotypes are the anomalies
+
+
+def _mixture(a, b, sizes):
+    """The diploid call of two individuals' DNA mixed: at each locus observed in both, the
+    union of their alleles called as a heterozygote of one allele of each (the first of
+    ``a`` and the first of ``b`` not the same), homozygous only where both are homozygous
+    for one allele; missing where either is missing."""
+    import numpy as np
+
+    out, start = np.full(len(a), np.nan), 0
+    for size in sizes:
+        la, lb = a[start : start + size], b[start : start + size]
+        if not (np.isnan(la).any() or np.isnan(lb).any()):
+            union = sorted(set(np.flatnonzero(la)) | set(np.flatnonzero(lb)))
+            first = int(np.flatnonzero(la)[0])
+            other = [k for k in np.flatnonzero(lb) if k != first] or [
+                k for k in union if k != first
+            ]
+            call = np.zeros(size)
+            call[first] += 1
+            call[other[0] if other else first] += 1
+            out[start : start + size] = call
+        start += size
+    return out
+
+
+def test_score_flags_a_mixture_of_two_individuals_by_heterozygosity(fixtures, tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    data = fixtures / "ehgdp_70x30loci.tsv"
+    raw = pd.read_csv(data, sep="\t", index_col="individual")
+    regions = pd.read_csv(fixtures / "ehgdp_70x30loci_populations.tsv", sep="\t")["region"]
+    i, j = int(np.argmax(regions == "EUROPE")), int(np.argmax(regions == "AFRICA"))
+    loci = raw.columns.str.rsplit(".", n=1).str[0]
+    sizes = pd.Series(loci).groupby(loci, sort=False).size().to_numpy()
+    x = raw.to_numpy(float)
+    mixed = pd.DataFrame([_mixture(x[i], x[j], sizes)], columns=raw.columns, index=["mix"])
+    table = pd.concat([raw, mixed]).astype("Int64").rename_axis("individual").reset_index()
+    cohort = tmp_path / "cohort.tsv"
+    table.to_csv(cohort, sep="\t", index=False)
+    common = ["--id-column", "individual", "--allow-missing"]
+    model, scores = tmp_path / "m", tmp_path / "s.csv"
+    fit = ["fit", str(data), *common, "--likelihood", "genotype", "--latent", "2", "--epochs", "2"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    assert main(["score", str(model), str(cohort), *common, "--out", str(scores)]) == 0
+    out = pd.read_csv(scores, keep_default_na=False).set_index("id")
+    flags = out["qc_flag"]
+    assert flags.loc[str(raw.index[i])] == "" and flags.loc[str(raw.index[j])] == ""
+    assert flags.loc["mix"] == "heterozygosity"
+    f = out["het_f"].astype(float)
+    assert f.loc["mix"] < -0.2 < min(f.loc[str(raw.index[i])], f.loc[str(raw.index[j])])
+    # the QC sits beside the anomaly score; the missing rate is the share of the 30 loci
+    called = (raw.notna().T.groupby(loci.to_numpy()).all()).sum()
+    np.testing.assert_allclose(
+        out["missing_rate"].astype(float).loc[[str(k) for k in raw.index]],
+        1 - called.to_numpy() / 30,
+    )
+    assert {"elbo", "elbo_per_locus", "observed_loci", "het_observed", "het_expected"} <= set(out)

@@ -277,64 +277,36 @@ def cmd_score(args: argparse.Namespace) -> int:
             "from (its score is PCA's exact log-likelihood or an autoencoder's "
             "log p(x | z = f(x))); drop --iwae"
         )
+    from biovae.applications.anomaly import QcLimits, score_columns
+
+    qc = QcLimits(max_missing=args.qc_max_missing, min_het_f=args.qc_min_f)
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
-    columns = {"elbo": est.score(ds, n_samples=args.samples, seed=args.seed)}
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
         note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
-        columns[f"iwae_{args.iwae}"] = est.score(ds, iwae=args.iwae, seed=args.seed)
-    units = _score_units(est, ds)
-    if units is not None:  # e.g. genotypes: per observed locus, comparable across missingness
-        name, count, total = units
-        per = np.where(count > 0, count, np.nan)
-        if not count.all():
-            note(
-                args,
-                f"{int((count == 0).sum())} record(s) with no observed {name}, e.g. "
-                f"'{ds.ids[int(np.argmin(count))]}': nothing to score, so their per-{name} "
-                "scores are empty (their elbo is the KL term alone)",
-            )
-        # the rate (KL) is one cost per record, not a term per unit: spread over all the
-        # model's units, as for a complete record, not over the few observed of a sparse one
-        rate = _rates(est, ds)
-        columns.update(
-            {f"{k}_per_{name}": (v + rate) / per - rate / total for k, v in list(columns.items())}
+    columns = score_columns(est, ds, args.samples, args.iwae, args.seed, qc)
+    empty = [k for k in columns if "_per_" in k and np.isnan(columns[k]).any()][:1]
+    if empty:  # e.g. genotypes: per observed locus, comparable across missingness
+        lost, unit = np.isnan(columns[empty[0]]), empty[0].rsplit("_per_", 1)[1]
+        note(
+            args,
+            f"{int(lost.sum())} record(s) with no observed {unit}, e.g. "
+            f"'{ds.ids[int(np.argmax(lost))]}': nothing to score, so their per-{unit} "
+            "scores are empty (their elbo is the KL term alone)",
         )
     write_table(out, ds.ids, columns)
     print(out)
     return 0
 
 
-def _score_units(est, ds):
-    """The likelihood's unit of comparison for scores, each record's count of it and the
-    count of a complete record, or None."""
-    from biovae.likelihoods import Likelihood
+def _only_checkpoint_files(folder: Path) -> bool:
+    from biovae.errors import ModelFileError
+    from biovae.training.checkpoint import check_checkpoint_dir
 
-    model = getattr(est, "model_", None)  # PCA scores features, not a likelihood's terms
-    if model is None or type(model.likelihood).score_units is Likelihood.score_units:
-        return None  # no unit of its own: nothing to read again
-    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
-    dense = (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
-    parts = [model.likelihood.score_units(b) for b in dense]
-    if any(p is None for p in parts):
-        return None
-    _, complete = model.likelihood.score_units(np.zeros((1, ds.x.shape[1]), np.float32))
-    return parts[0][0], np.concatenate([count for _, count in parts]), int(complete[0])
-
-
-def _rates(est, ds) -> np.ndarray:
-    """Each record's rate, the KL(q(z|x) || p(z)) term of its ELBO (0 for an autoencoder)."""
-    import torch
-
-    from biovae.objectives import rate_terms
-
-    model, parts = est.model_, [np.zeros(0)]
-    if not model.stochastic:
-        return np.zeros(len(ds))
-    with torch.no_grad():
-        for b in est.batches(ds):
-            kl_nk, rest = rate_terms(model, b.x, b.c, model.encode(b.x, b.c))
-            parts.append((kl_nk.sum(-1) + rest).double().numpy())
-    return np.concatenate(parts)
+    try:
+        check_checkpoint_dir(folder)
+    except ModelFileError:
+        return False
+    return True
 
 
 def cmd_report(args: argparse.Namespace) -> int:

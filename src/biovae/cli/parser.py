@@ -228,7 +228,9 @@ def _score_parser(sub) -> None:
         "columns: id, elbo (and iwae_K) in nats per record, higher = more like the training "
         "data;\ngenotype models add elbo_per_locus (and iwae_K_per_locus) in nats per observed "
         "locus,\nwhich compares individuals with different numbers of missing calls (the "
-        "lowest are\nthe individuals least like the training ones)\n",
+        "lowest are\nthe individuals least like the training ones), and QC columns "
+        "observed_loci,\nmissing_rate, het_observed, het_expected, het_f (plink --het's F) "
+        "and qc_flag\n(missing, heterozygosity: e.g. DNA of two individuals mixed)\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
@@ -245,6 +247,21 @@ def _score_parser(sub) -> None:
     )
     p.add_argument(
         "--seed", type=int, default=0, metavar="S", help="seed of the posterior draws (default 0)"
+    )
+    p.add_argument(
+        "--qc-max-missing",
+        type=float,
+        default=0.1,
+        metavar="RATE",
+        help="genotype models: flag 'missing' above this missing rate (default 0.1)",
+    )
+    p.add_argument(
+        "--qc-min-f",
+        type=float,
+        default=-0.2,
+        metavar="F",
+        help="genotype models: flag 'heterozygosity' below this F, more heterozygous calls "
+        "than expected (default -0.2)",
     )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)

@@ -176,6 +176,12 @@ class Likelihood(ABC):
         genotypes with missing loci), or None: scores are compared per record."""
         return None
 
+    def record_qc(self, blocks) -> dict[str, np.ndarray] | None:
+        """Per-record quality columns of the data (e.g. heterozygosity and missing rate of
+        genotypes), or None. ``blocks``: a callable returning a fresh iterable of the records'
+        dense ``(n, f)`` blocks in order (called once per pass over the data)."""
+        return None
+
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """A warning when the records' metadata say the data are not what this family assumes
         (the data themselves are inside its support, else :meth:`validate` refuses them)."""

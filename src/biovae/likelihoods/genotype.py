@@ -37,6 +37,7 @@ from torch.distributions import Distribution, constraints
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood, one_hot
+from biovae.likelihoods.genotype_qc import heterozygosity
 
 
 class Genotype(Likelihood):
@@ -170,6 +171,12 @@ class Genotype(Likelihood):
         complete record) is the anomaly score that compares."""
         known = ~np.isnan(np.asarray(x, dtype=np.float64))
         return "locus", np.add.reduceat(known, self.first.numpy(), axis=1).astype(bool).sum(1)
+
+    def record_qc(self, blocks) -> dict[str, np.ndarray]:
+        """Observed loci, missing rate, observed and expected heterozygosity and the ``plink
+        --het`` F of each record (:mod:`biovae.likelihoods.genotype_qc`), with the allele
+        frequencies of the records in ``blocks``."""
+        return heterozygosity(blocks, self.first.numpy(), self.ploidy, self.dosage)
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a

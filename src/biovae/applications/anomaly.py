@@ -1,0 +1,127 @@
+"""Anomaly scores of records under a fitted model: the table ``biovae score`` writes.
+
+Columns (each a float64 array, one value per record, in the data's order):
+
+* ``elbo`` (and ``iwae_K``): log p(x) bounds in nats per record (higher = more like the
+  training data), :meth:`biovae.estimator.VAE.score`;
+* for a likelihood with a unit of comparison (genotypes: the observed locus),
+  ``elbo_per_<unit>`` (and ``iwae_K_per_<unit>``) = (score + KL) / observed units − KL / units
+  of a complete record: the log-likelihood per observed unit, the rate (one cost per record)
+  spread as for a complete record, so that records with different numbers of missing units
+  compare;
+* for a likelihood with record QC (genotypes), its columns (``observed_loci``,
+  ``missing_rate``, ``het_observed``, ``het_expected``, ``het_f``) and ``qc_flag``: the QC
+  limits a record is past (``missing``, ``heterozygosity``; empty when none), by
+  :class:`QcLimits`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from biovae.data.dataset import Dataset
+from biovae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class QcLimits:
+    """When a record's QC is flagged.
+
+    max_missing : a missing rate above it is flagged ``missing`` (``plink --mind 0.1``).
+    min_het_f : an F below it (more heterozygous calls than the allele frequencies lead to
+        expect, as in DNA of two individuals mixed) is flagged ``heterozygosity``. Typical
+        individuals of the eHGDP microsatellites lie in −0.12..0.58 (isolated populations
+        above 0), simulated two-individual mixtures near −0.25.
+    """
+
+    max_missing: float = 0.1
+    min_het_f: float = -0.2
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_missing <= 1.0 or math.isnan(self.max_missing):
+            raise ConfigError(
+                f"the QC max_missing (--qc-max-missing) is {self.max_missing}; give a rate in 0..1"
+            )
+        if not -1.0 <= self.min_het_f <= 1.0 or math.isnan(self.min_het_f):
+            raise ConfigError(
+                f"the QC min_het_f (--qc-min-f) is {self.min_het_f}; give an F in -1..1"
+            )
+
+
+def score_columns(
+    est: Any,
+    ds: Dataset,
+    samples: int = 1,
+    iwae: int = 1,
+    seed: int = 0,
+    qc: QcLimits | None = None,
+) -> dict[str, np.ndarray]:
+    """The score table of dataset ``ds`` under fitted estimator ``est`` (module docstring):
+    ``samples`` posterior draws per ELBO, an IWAE-``iwae`` bound when ``iwae`` > 1, draws
+    keyed to ``seed`` and each record's id; QC flagged by ``qc`` (default :class:`QcLimits`)."""
+    columns = {"elbo": est.score(ds, n_samples=samples, seed=seed)}
+    if iwae > 1:
+        columns[f"iwae_{iwae}"] = est.score(ds, iwae=iwae, seed=seed)
+    likelihood = getattr(getattr(est, "model_", None), "likelihood", None)
+    if likelihood is None or not len(ds):  # PCA scores features, not a likelihood's terms
+        return columns
+    units = _score_units(likelihood, ds)
+    if units is not None:
+        name, count, total = units
+        per = np.where(count > 0, count, np.nan)
+        # the rate (KL) is one cost per record, not a term per unit: spread over all the
+        # model's units, as for a complete record, not over the few observed of a sparse one
+        rate = _rates(est, ds)
+        columns.update(
+            {f"{k}_per_{name}": (v + rate) / per - rate / total for k, v in columns.items()}
+        )
+    record_qc = likelihood.record_qc(lambda: _dense_blocks(ds))
+    if record_qc is not None:
+        columns.update(record_qc)
+        columns["qc_flag"] = qc_flags(record_qc, qc or QcLimits())
+    return columns
+
+
+def qc_flags(record_qc: dict[str, np.ndarray], limits: QcLimits) -> np.ndarray:
+    """Per record, the QC limits it is past joined by ``;`` (empty when none)."""
+    past = {
+        "missing": record_qc["missing_rate"] > limits.max_missing,
+        "heterozygosity": record_qc["het_f"] < limits.min_het_f,  # NaN F: not flagged
+    }
+    n = len(record_qc["het_f"])
+    return np.array([";".join(k for k, v in past.items() if v[i]) for i in range(n)], object)
+
+
+def _dense_blocks(ds):
+    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    return (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
+
+
+def _score_units(likelihood, ds):
+    """The likelihood's unit of comparison for scores, each record's count of it and the
+    count of a complete record, or None."""
+    complete = likelihood.score_units(np.zeros((1, ds.x.shape[1]), np.float32))
+    if complete is None:
+        return None  # no unit of its own: nothing to read again
+    parts = [likelihood.score_units(b) for b in _dense_blocks(ds)]
+    return complete[0], np.concatenate([count for _, count in parts]), int(complete[1][0])
+
+
+def _rates(est, ds) -> np.ndarray:
+    """Each record's rate, the KL(q(z|x) || p(z)) term of its ELBO (0 for an autoencoder)."""
+    import torch
+
+    from biovae.objectives import rate_terms
+
+    model, parts = est.model_, [np.zeros(0)]
+    if not model.stochastic:
+        return np.zeros(len(ds))
+    with torch.no_grad():
+        for b in est.batches(ds):
+            kl_nk, rest = rate_terms(model, b.x, b.c, model.encode(b.x, b.c))
+            parts.append((kl_nk.sum(-1) + rest).double().numpy())
+    return np.concatenate(parts)
