@@ -186,3 +186,252 @@ def test_every_biovae_name_in_readme_resolves():
         except (ImportError, AttributeError):
             missing.append(dotted)
     assert not missing, f"README names that do not exist: {missing}"
+
+
+def _biovae_index() -> dict[str, list]:
+    """Every public function, class and method of the installed biovae modules by its last
+    name (``sample`` → every estimator's ``sample``); modules whose optional extra is
+    missing are left out."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import biovae
+
+    index: dict[str, list] = {}
+    for info in pkgutil.walk_packages(biovae.__path__, "biovae."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:
+            continue
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not callable(obj):
+                continue
+            index.setdefault(name, []).append(obj)
+            if inspect.isclass(obj) and obj.__module__.startswith("biovae"):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") and callable(member):
+                        index.setdefault(attr, []).append(member)
+    return index
+
+
+def _accepts(obj, keywords: list[str]) -> bool:
+    """Whether ``obj`` (a function or class) takes every one of ``keywords`` by name."""
+    import inspect
+
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return True
+    names = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return set(keywords) <= names
+
+
+#: the packages whose calls the README shows beside biovae's (not checked here)
+_FOREIGN = ("numpy.", "scanpy.", "anndata.", "dist.", "torch.", "sklearn.", "pandas.")
+
+
+def test_every_call_in_readme_inline_code_names_real_parameters():
+    """`Name(kw=...)` in the README's prose: Name is a biovae function, class or method (or a
+    call on numpy, scanpy, ...) and takes every keyword shown."""
+    index, wrong = _biovae_index(), []
+    for span in sorted(set(re.findall(r"`([A-Za-z_][\w.]*)\(([^`]*?)\)?`", _readme()))):
+        name, args = span
+        if name.startswith(_FOREIGN):
+            continue
+        keywords = re.findall(r"(?<![\w.=])([a-z_]\w*)=(?!=)", args)
+        candidates = index.get(name.rpartition(".")[2], [])
+        if not candidates or not any(_accepts(c, keywords) for c in candidates):
+            wrong.append(f"{name}({args}) takes no {keywords}" if candidates else name)
+    assert not wrong, f"README calls that do not match biovae: {wrong}"
+
+
+def _python_block_errors(block: str) -> list[str]:
+    """What in one README Python example would not run as written: an import that fails, or
+    a call on a biovae function, class, estimator or method that its signature refuses
+    (arguments bound as placeholders: the names and the count are checked, not values)."""
+    import ast
+    import importlib
+    import inspect
+
+    def imported(module: str, name: str):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except AttributeError:
+            return importlib.import_module(f"{module}.{name}")
+
+    tree, errors = ast.parse(block), []
+    names: dict[str, object] = {"biovae": importlib.import_module("biovae")}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module.startswith("biovae"):
+            for alias in node.names:
+                try:
+                    names[alias.asname or alias.name] = imported(node.module, alias.name)
+                except ModuleNotFoundError as e:
+                    if (e.name or "").startswith("biovae"):
+                        errors.append(f"from {node.module} import {alias.name}: {e}")
+                except ImportError as e:
+                    errors.append(f"from {node.module} import {alias.name}: {e}")
+
+    def resolve(expr):
+        """The object ``expr`` names, the class of an estimator a call returns, or None."""
+        if isinstance(expr, ast.Name):
+            return names.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            owner = resolve(expr.value)
+            if owner is None:
+                return None
+            if not hasattr(owner, expr.attr):
+                errors.append(f"{ast.unparse(expr)}: no attribute {expr.attr!r}")
+                return None
+            return getattr(owner, expr.attr)
+        if isinstance(expr, ast.Call):  # C(...), C(...).fit(...), C.load(...) give a C
+            func = resolve(expr.func)
+            if inspect.isclass(func):
+                return func
+            if isinstance(expr.func, ast.Attribute) and expr.func.attr in ("fit", "load"):
+                return resolve(expr.func.value)
+        return None
+
+    for node in ast.walk(tree):  # estimators bound to names: vae = biovae.VAE(...).fit(...)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            cls = resolve(node.value)
+            if inspect.isclass(cls):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        names[target.id] = cls
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = resolve(node.func)
+        if func is None or not callable(func):
+            continue
+        owner = resolve(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        unbound = inspect.isclass(owner) and inspect.isfunction(
+            inspect.getattr_static(owner, node.func.attr, None)
+        )  # a method reached through its class (vae = VAE(...); vae.fit): self comes first
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            continue
+        args = [None] * (len(node.args) + unbound)
+        try:
+            signature.bind(*args, **{k.arg: None for k in node.keywords if k.arg})
+        except TypeError as e:
+            errors.append(f"{ast.unparse(node)}: {e}")
+    return list(dict.fromkeys(errors))
+
+
+def test_every_python_example_in_readme_imports_and_binds():
+    blocks = _code_blocks(_readme(), ("python",))
+    assert len(blocks) >= 2  # the blocks are found at all
+    errors = [e for b in blocks for e in _python_block_errors(b)]
+    assert not errors, f"README Python examples that would not run as written: {errors}"
+
+
+def _flag_defaults() -> dict[str, list]:
+    """Every flag's default value(s) as the code has them: the parser's own default, else the
+    config field the flag sets (FitConfig, the structure defaults, VariantsConfig), else the
+    object the flag is handed to."""
+    import inspect
+
+    from biovae.applications.design.screening import WINDOW, CommandScreen, ReferenceScreen
+    from biovae.applications.variants.config import VariantsConfig
+    from biovae.cli.options import FIT_OPTIONS
+    from biovae.cli.parser import build_parser
+    from biovae.cli.variants_fit import FIT_FLAGS
+    from biovae.config import FitConfig
+    from biovae.structure_config import STRUCTURE_DEFAULTS
+    from biovae.structure_estimator import REFINE_STEPS
+
+    def field(config, dotted: str):
+        for part in dotted.split("."):
+            config = getattr(config, part)
+        return config
+
+    def default(cls, name: str):
+        return inspect.signature(cls).parameters[name].default
+
+    found: dict[str, list] = {
+        "--screen-timeout": [default(CommandScreen, "timeout")],
+        "--screen-identity": [default(ReferenceScreen, "identity")],
+        "--screen-window": list(WINDOW.values()),
+        "--refine-steps": [REFINE_STEPS],
+    }
+    for _, parser in _subparsers(build_parser()):
+        for action in parser._actions:
+            if action.default not in (None, False, "==SUPPRESS=="):
+                for flag in action.option_strings:
+                    found.setdefault(flag, []).append(action.default)
+    for option in FIT_OPTIONS:
+        for config in (FitConfig(), STRUCTURE_DEFAULTS):
+            found.setdefault(option.flag, []).append(field(config, option.field))
+    for flag, (dotted, _, _) in FIT_FLAGS.items():
+        found.setdefault(flag, []).append(field(VariantsConfig(), dotted))
+    return found
+
+
+#: `--flag` (0.2), `--flag VALUE` (600; ...), `--flag`, 0.25 by default, (`--flag`, default
+#: 10,000), `--patience` 10 checks; not `--flag`, 0 = off (what a value means, not a default)
+_STATED_DEFAULT = re.compile(
+    r"`(-{1,2}[a-z][a-z0-9-]*)(?: [A-Z_]+)?`,? \(?(?:default )?(-?\d[\d,]*(?:\.\d+)?(?:e-?\d+)?)"
+    r"(?![\d.]| ?=)"
+)
+
+
+def test_every_flag_default_stated_in_readme_is_the_codes():
+    defaults, wrong = _flag_defaults(), []
+    for flag, stated in _STATED_DEFAULT.findall(_readme()):
+        value = float(stated.replace(",", ""))
+        numbers = (v for v in defaults.get(flag, ()) if not isinstance(v, bool))
+        known = {float(v) for v in numbers if isinstance(v, (int, float))}
+        if value not in known:
+            wrong.append(f"{flag} {stated} (the code: {sorted(known) or 'no default found'})")
+    assert len(_STATED_DEFAULT.findall(_readme())) > 10  # the statements are found at all
+    assert not wrong, f"defaults the README states that the code does not have: {wrong}"
+
+
+def test_every_config_default_stated_in_readme_is_the_codes():
+    """`likelihood.ploidy` (default 2), `train.weight_decay` (..., default 0): FitConfig's."""
+    from biovae.config import FitConfig
+
+    def field(dotted: str):
+        for path in (dotted, f"model.{dotted}"):
+            config = FitConfig()
+            try:
+                for part in path.split("."):
+                    config = getattr(config, part)
+                return config
+            except AttributeError:
+                continue
+        return f"no key {dotted}"
+
+    stated = re.findall(
+        r"`([a-z_]+(?:\.[a-z_]+)+)` \([^`()]*?\bdefault (-?\d[\d.]*)(?![\d.])", _readme()
+    )
+    assert len(stated) >= 2  # the statements are found at all
+    wrong = [f"{k} {v} (the code: {field(k)})" for k, v in stated if field(k) != float(v)]
+    assert not wrong, f"config defaults the README states that the code does not have: {wrong}"
+
+
+def test_readme_samples_of_conditional_models_give_their_covariates():
+    """`biovae sample MODEL` of a model that a block fitted with covariates (`--batch-key`,
+    `--categorical-covariates`, `--continuous-covariates`) needs `--obs`: without it the
+    command is refused, so the README's example would not run."""
+    import shlex
+
+    conditioning = ("--batch-key", "--categorical-covariates", "--continuous-covariates")
+    wrong = []
+    for block in _code_blocks(_readme(), ("", "bash")):
+        conditional = set()
+        for line in _command_lines(block):
+            argv = shlex.split(line, comments=True)
+            if argv[0] == "fit" and "--out" in argv and set(conditioning) & set(argv):
+                conditional.add(argv[argv.index("--out") + 1])
+            if argv[0] == "sample" and argv[1] in conditional and "--obs" not in argv:
+                wrong.append(line)
+    assert not wrong, f"README samples of conditional models without --obs: {wrong}"
