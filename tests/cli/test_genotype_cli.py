@@ -268,3 +268,50 @@ def test_score_flags_a_mixture_of_two_individuals_by_heterozygosity(fixtures, tm
         1 - called.to_numpy() / 30,
     )
     assert {"elbo", "elbo_per_locus", "observed_loci", "het_observed", "het_expected"} <= set(out)
+
+
+def test_one_individual_is_judged_by_the_training_allele_frequencies(fixtures, tmp_path, capsys):
+    """A model keeps its training data's allele frequencies (plink --read-freq): an
+    individual scored alone gets the F it has among the training individuals, not the
+    -1 its own alleles as frequencies give; a model saved without them (older) falls back
+    to the scored file's frequencies, and says so."""
+    import numpy as np
+    import pandas as pd
+
+    data = fixtures / "ehgdp_70x30loci.tsv"
+    raw = pd.read_csv(data, sep="\t", dtype=str, keep_default_na=False)
+    one = tmp_path / "one.tsv"
+    raw.iloc[:1].to_csv(one, sep="\t", index=False)
+    common = ["--id-column", "individual", "--allow-missing"]
+    model = tmp_path / "m"
+    fit = ["fit", str(data), *common, "--likelihood", "genotype", "--latent", "2", "--epochs", "1"]
+    assert main([*fit, "--out", str(model), "--quiet"]) == 0
+    x = raw.set_index("individual").replace("", "nan").to_numpy(float)
+    loci = raw.columns[1:].str.rsplit(".", n=1).str[0].to_numpy()
+    calls = np.isfinite(x).T  # each allele column's observed individuals = its locus's
+    freq = np.nansum(x, 0) / (2 * calls.sum(1))
+    meta = json.loads((model / "metadata.json").read_text())
+    stored = meta["schema"]["context_stats"]["allele_frequencies"]
+    np.testing.assert_allclose(stored, freq, rtol=1e-12)
+    assert pd.Series(freq).groupby(loci).sum().round(12).eq(1).all()
+
+    def score(folder, table, *extra):
+        capsys.readouterr()
+        out = tmp_path / "s.csv"
+        assert main(["score", str(folder), str(table), *common, *extra, "--out", str(out)]) == 0
+        return pd.read_csv(out).set_index("id")["het_f"], capsys.readouterr().err
+
+    full, _ = score(model, data)
+    alone, err = score(model, one)
+    first = int(raw.iloc[0, 0])
+    np.testing.assert_allclose(alone.loc[first], full.loc[first], rtol=1e-12)
+    assert -0.2 < alone.loc[first] < 0.2
+    assert "allele frequencies of the training data" in err
+    own, err = score(model, one, "--qc-frequencies", "scored")
+    assert own.loc[first] == -1.0 and "--qc-frequencies scored" in err
+    assert score(model, one, "--quiet")[1] == ""
+    del meta["schema"]["context_stats"]["allele_frequencies"]  # as saved before they were kept
+    (model / "metadata.json").write_text(json.dumps(meta))
+    (model / "SHA256SUMS").unlink()
+    old, err = score(model, one)
+    assert old.loc[first] == -1.0 and "saved without the training data's" in err

@@ -52,3 +52,43 @@ def test_flags_name_each_limit_past():
     assert flags.tolist() == ["", "missing;heterozygosity", "heterozygosity", "missing"]
     with pytest.raises(ConfigError, match="--qc-max-missing"):
         QcLimits(max_missing=1.5)
+
+
+def test_f_of_one_individual_with_training_frequencies_by_hand():
+    from biovae.config import LikelihoodConfig
+    from biovae.likelihoods.genotype import Genotype
+
+    # loci A (a1 a2), B (b1 b2 b3: b3 never in training), C (c1 c2: unobserved in training)
+    train = np.array(
+        [
+            [2, 0, 1, 1, 0, NAN, NAN],
+            [1, 1, 2, 0, 0, NAN, NAN],
+            [1, 1, 0, 2, 0, NAN, NAN],
+        ]
+    )
+    lik = Genotype((7,), LikelihoodConfig(name="genotype", loci=(2, 3, 2)))
+    stats = lik.context_stats(train)
+    assert stats["allele_frequencies"] == pytest.approx([4 / 6, 2 / 6, 0.5, 0.5, 0.0, None, None])
+    one = np.array([[1, 1, 0, 0, 2, 1, 1]])  # A het, B homozygous for b3, C het
+    qc = lik.record_qc(lambda: [one], stats)
+    # N = 2 (A, B; C has no training frequency), O = 1 (B), E = 5/9 (A) + 1/2 (B; b3 adds 0)
+    n, o, e = 2, 1, 5 / 9 + 1 / 2
+    np.testing.assert_allclose(qc["observed_loci"], [3])
+    np.testing.assert_allclose(qc["missing_rate"], [0])
+    np.testing.assert_allclose(qc["het_observed"], [1 - o / n])
+    np.testing.assert_allclose(qc["het_expected"], [1 - e / n])
+    np.testing.assert_allclose(qc["het_f"], [(o - e) / (n - e)])  # -1/17
+    # its own frequencies (no training ones): A 1/2, B b3 = 1, C 1/2: F = (1 - 2) / (3 - 2)
+    np.testing.assert_allclose(lik.record_qc(lambda: [one])["het_f"], [-1.0])
+
+
+def test_f_of_one_dosage_with_training_frequencies_by_hand():
+    from biovae.config import LikelihoodConfig
+    from biovae.likelihoods.genotype import Genotype
+
+    lik = Genotype((1,), LikelihoodConfig(name="genotype"))
+    stats = lik.context_stats(np.array([[0.0], [1], [2], [2]]))  # p = 5/8
+    e = (5 / 8) ** 2 + (3 / 8) ** 2
+    qc = lik.record_qc(lambda: [np.array([[1.0]])], stats)
+    np.testing.assert_allclose(qc["het_f"], [(0 - e) / (1 - e)])
+    np.testing.assert_allclose(qc["het_expected"], [1 - e])

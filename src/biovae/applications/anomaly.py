@@ -12,7 +12,8 @@ Columns (each a float64 array, one value per record, in the data's order):
 * for a likelihood with record QC (genotypes), its columns (``observed_loci``,
   ``missing_rate``, ``het_observed``, ``het_expected``, ``het_f``) and ``qc_flag``: the QC
   limits a record is past (``missing``, ``heterozygosity``; empty when none), by
-  :class:`QcLimits`.
+  :class:`QcLimits`; the expected heterozygosity from the training data's allele frequencies
+  when the model keeps them (:func:`qc_frequencies`).
 """
 
 from __future__ import annotations
@@ -25,21 +26,31 @@ import numpy as np
 
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError
+from biovae.likelihoods.base import dense_blocks
+from biovae.likelihoods.genotype_qc import FREQUENCIES
+
+#: where the allele frequencies of the heterozygosity QC come from (:class:`QcLimits`)
+QC_FREQUENCIES = ("training", "scored")
 
 
 @dataclass(frozen=True)
 class QcLimits:
-    """When a record's QC is flagged.
+    """How a record's QC is computed and when it is flagged.
 
     max_missing : a missing rate above it is flagged ``missing`` (``plink --mind 0.1``).
     min_het_f : an F below it (more heterozygous calls than the allele frequencies lead to
         expect, as in DNA of two individuals mixed) is flagged ``heterozygosity``. Typical
         individuals of the eHGDP microsatellites lie in −0.12..0.58 (isolated populations
         above 0), simulated two-individual mixtures near −0.25.
+    frequencies : the allele frequencies of the expected heterozygosity: ``training``, the
+        training data's, kept by the model (``plink --read-freq``; those of the records scored
+        for a model saved before they were kept), or ``scored``, those of the records scored
+        (``plink --het`` alone: score a cohort, not a handful of records).
     """
 
     max_missing: float = 0.1
     min_het_f: float = -0.2
+    frequencies: str = "training"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_missing <= 1.0 or math.isnan(self.max_missing):
@@ -49,6 +60,11 @@ class QcLimits:
         if not -1.0 <= self.min_het_f <= 1.0 or math.isnan(self.min_het_f):
             raise ConfigError(
                 f"the QC min_het_f (--qc-min-f) is {self.min_het_f}; give an F in -1..1"
+            )
+        if self.frequencies not in QC_FREQUENCIES:
+            raise ConfigError(
+                f"the QC frequencies (--qc-frequencies) are {self.frequencies!r}; give one of "
+                + ", ".join(QC_FREQUENCIES)
             )
 
 
@@ -79,11 +95,20 @@ def score_columns(
         columns.update(
             {f"{k}_per_{name}": (v + rate) / per - rate / total for k, v in columns.items()}
         )
-    record_qc = likelihood.record_qc(lambda: _dense_blocks(ds))
+    qc = qc or QcLimits()
+    record_qc = likelihood.record_qc(lambda: dense_blocks(ds.x), qc_frequencies(est, qc))
     if record_qc is not None:
         columns.update(record_qc)
-        columns["qc_flag"] = qc_flags(record_qc, qc or QcLimits())
+        columns["qc_flag"] = qc_flags(record_qc, qc)
     return columns
+
+
+def qc_frequencies(est: Any, qc: QcLimits) -> dict[str, Any] | None:
+    """The training summaries the record QC of ``est``'s likelihood is to use: its schema's,
+    when ``qc`` asks for the training frequencies and the model keeps them; else None (the
+    QC takes the frequencies of the records scored)."""
+    stats = getattr(getattr(est, "schema_", None), "context_stats", None) or {}
+    return stats if qc.frequencies == "training" and FREQUENCIES in stats else None
 
 
 def qc_flags(record_qc: dict[str, np.ndarray], limits: QcLimits) -> np.ndarray:
@@ -96,18 +121,13 @@ def qc_flags(record_qc: dict[str, np.ndarray], limits: QcLimits) -> np.ndarray:
     return np.array([";".join(k for k, v in past.items() if v[i]) for i in range(n)], object)
 
 
-def _dense_blocks(ds):
-    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
-    return (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
-
-
 def _score_units(likelihood, ds):
     """The likelihood's unit of comparison for scores, each record's count of it and the
     count of a complete record, or None."""
     complete = likelihood.score_units(np.zeros((1, ds.x.shape[1]), np.float32))
     if complete is None:
         return None  # no unit of its own: nothing to read again
-    parts = [likelihood.score_units(b) for b in _dense_blocks(ds)]
+    parts = [likelihood.score_units(b) for b in dense_blocks(ds.x)]
     return complete[0], np.concatenate([count for _, count in parts]), int(complete[1][0])
 
 

@@ -277,9 +277,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             "from (its score is PCA's exact log-likelihood or an autoencoder's "
             "log p(x | z = f(x))); drop --iwae"
         )
-    from biovae.applications.anomaly import QcLimits, score_columns
+    from biovae.applications.anomaly import QcLimits, qc_frequencies, score_columns
 
-    qc = QcLimits(max_missing=args.qc_max_missing, min_het_f=args.qc_min_f)
+    qc = QcLimits(args.qc_max_missing, args.qc_min_f, args.qc_frequencies)
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
         note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
@@ -293,9 +293,24 @@ def cmd_score(args: argparse.Namespace) -> int:
             f"'{ds.ids[int(np.argmax(lost))]}': nothing to score, so their per-{unit} "
             "scores are empty (their elbo is the KL term alone)",
         )
+    if "het_f" in columns:
+        note(args, _qc_note(qc_frequencies(est, qc) is not None, qc, len(ds)))
     write_table(out, ds.ids, columns)
     print(out)
     return 0
+
+
+def _qc_note(training: bool, qc, n: int) -> str:
+    """Which allele frequencies the heterozygosity QC (``qc``) of ``n`` scored records used."""
+    what = "score: heterozygosity QC (het_expected, het_f) with the allele frequencies of"
+    if training:
+        return f"{what} the training data, kept by the model"
+    why = (
+        "--qc-frequencies scored"
+        if qc.frequencies == "scored"
+        else "the model was saved without the training data's: refit it to keep them"
+    )
+    return f"{what} the {n:,} record(s) scored ({why}); F is noisy for a few records"
 
 
 def _only_checkpoint_files(folder: Path) -> bool:

@@ -263,6 +263,14 @@ def _score_parser(sub) -> None:
         help="genotype models: flag 'heterozygosity' below this F, more heterozygous calls "
         "than expected (default -0.2)",
     )
+    p.add_argument(
+        "--qc-frequencies",
+        choices=("training", "scored"),
+        default="training",
+        help="genotype models: allele frequencies of the expected heterozygosity: the training "
+        "data's, kept by the model (default; the scored file's for a model saved without "
+        "them), or the scored file's (score a cohort)",
+    )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
     p.set_defaults(func=commands.cmd_score)

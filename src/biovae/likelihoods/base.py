@@ -17,9 +17,9 @@ Constraint transforms (softplus, softmax) live here and nowhere else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -176,10 +176,13 @@ class Likelihood(ABC):
         genotypes with missing loci), or None: scores are compared per record."""
         return None
 
-    def record_qc(self, blocks) -> dict[str, np.ndarray] | None:
+    def record_qc(
+        self, blocks, stats: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray] | None:
         """Per-record quality columns of the data (e.g. heterozygosity and missing rate of
         genotypes), or None. ``blocks``: a callable returning a fresh iterable of the records'
-        dense ``(n, f)`` blocks in order (called once per pass over the data)."""
+        dense ``(n, f)`` blocks in order (called once per pass over the data); ``stats``: the
+        training data's summaries (:meth:`context_stats`) to judge them by, where it has some."""
         return None
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
@@ -187,8 +190,9 @@ class Likelihood(ABC):
         (the data themselves are inside its support, else :meth:`validate` refuses them)."""
         return None
 
-    def context_stats(self, x, batch: np.ndarray | None = None) -> dict[str, float]:
-        """Summary of the training data (dense or sparse ``(n, f)``) needed to sample later;
+    def context_stats(self, x, batch: np.ndarray | None = None) -> dict[str, Any]:
+        """Summary of the training data (dense or sparse ``(n, f)``) needed later, to sample
+        (numbers) or to judge scored records by (:meth:`record_qc`; JSON-ready lists);
         ``batch``: each record's batch level (text), for summaries kept per batch."""
         return {}
 
@@ -198,6 +202,13 @@ class Likelihood(ABC):
         """Context for ``n`` records generated from the prior (uses torch's RNG); ``batch``:
         each record's batch level, where the summaries are kept per batch."""
         return {}
+
+
+def dense_blocks(x) -> Iterator[np.ndarray]:
+    """The rows of data ``x`` (an array, scipy sparse, or on disk with ``blocks()``) as
+    dense blocks, in order, one at a time."""
+    blocks = x.blocks() if hasattr(x, "blocks") else [(0, x)]
+    return (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
 
 
 def first_bad(x, bad_mask_fn) -> tuple[int, int] | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -36,8 +36,8 @@ from torch.distributions import Distribution, constraints
 
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
-from biovae.likelihoods.base import BadEntry, Likelihood, one_hot
-from biovae.likelihoods.genotype_qc import heterozygosity
+from biovae.likelihoods.base import BadEntry, Likelihood, dense_blocks, one_hot
+from biovae.likelihoods.genotype_qc import FREQUENCIES, allele_frequencies, heterozygosity
 
 
 class Genotype(Likelihood):
@@ -172,11 +172,26 @@ class Genotype(Likelihood):
         known = ~np.isnan(np.asarray(x, dtype=np.float64))
         return "locus", np.add.reduceat(known, self.first.numpy(), axis=1).astype(bool).sum(1)
 
-    def record_qc(self, blocks) -> dict[str, np.ndarray]:
+    def context_stats(self, x, batch: np.ndarray | None = None) -> dict[str, Any]:
+        """The training records' allele frequencies, one per column (null at a locus no
+        record observed), for the QC of records scored later (``plink --read-freq``)."""
+        freq = allele_frequencies(lambda: dense_blocks(x), self.first.numpy(), self.ploidy)
+        return {FREQUENCIES: [None if math.isnan(f) else float(f) for f in np.atleast_1d(freq)]}
+
+    def record_qc(self, blocks, stats: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
         """Observed loci, missing rate, observed and expected heterozygosity and the ``plink
-        --het`` F of each record (:mod:`biovae.likelihoods.genotype_qc`), with the allele
-        frequencies of the records in ``blocks``."""
-        return heterozygosity(blocks, self.first.numpy(), self.ploidy, self.dosage)
+        --het`` F of each record (:mod:`biovae.likelihoods.genotype_qc`), with the training
+        allele frequencies in ``stats`` (:meth:`context_stats`), else (none there: a model saved
+        before they were kept, or ``stats`` None) those of the records in ``blocks``."""
+        freq = (stats or {}).get(FREQUENCIES)
+        if freq is not None:
+            freq = np.asarray(freq, dtype=np.float64)  # null (JSON) -> NaN
+            if freq.shape != (self.n_features,):
+                raise ConfigError(
+                    f"the model's {FREQUENCIES} hold {freq.size} values for "
+                    f"{self.n_features} columns; the model folder is damaged: refit the model"
+                )
+        return heterozygosity(blocks, self.first.numpy(), self.ploidy, self.dosage, freq)
 
     def caveat(self, obs: Mapping[str, np.ndarray]) -> str | None:
         """Individuals whose every call has fewer alleles than the ploidy (obs ``ploidy`` of a

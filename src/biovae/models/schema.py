@@ -23,7 +23,9 @@ class DataSchema:
     features: tuple[str, ...] = ()
     alphabet: str | None = None
     covariates: CovariateSpec = field(default_factory=CovariateSpec)
-    context_stats: dict[str, float] = field(default_factory=dict)
+    #: training-data summaries a likelihood needs later (:meth:`~biovae.likelihoods.base.
+    #: Likelihood.context_stats`): numbers, or JSON-ready lists (genotype allele frequencies)
+    context_stats: dict[str, Any] = field(default_factory=dict)
     labels: LabelSpec = field(default_factory=LabelSpec)
     alleles: tuple[tuple[str, str], ...] = ()
 
