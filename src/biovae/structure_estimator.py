@@ -37,9 +37,12 @@ from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, latent_card, stru
 from biovae.objectives import DECODE_ROWS
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
+from biovae.training.checkpoint import ResumeRefused
 
 #: ``loss`` → likelihood registered in :mod:`biovae.likelihoods`.
 LOSSES = {"mse": "gaussian", "geometry": "ca_chain"}
+#: what a resumed fit may change (``biovae structure fit``'s flags)
+MAY_CHANGE = "--epochs, --device and --checkpoint-every"
 
 #: Latent refinement of path end points: Adam steps on −log p(x|z) and learning rate (set a
 #: priori: the latent space is 2-D with N(0, I) prior, so 0.05 × 100 steps can travel ~5 sd).
@@ -143,9 +146,12 @@ class ConformationVAE(EstimatorConventions):
         if self.loss == "geometry":  # what the config does not give is found in the frames
             breaks = lik.chain_breaks or chain_breaks(aligned, structures.chain_ids)
             cfg = with_cis_bonds(cfg, lik.cis_bonds or cis_bonds(aligned, breaks), breaks)
-        vae = VAE(config=cfg, progress=self.progress).fit(
-            structures.to_dataset(aligned), checkpoint_dir=checkpoint_dir, resume=resume
-        )
+        try:
+            vae = VAE(config=cfg, progress=self.progress).fit(
+                structures.to_dataset(aligned), checkpoint_dir=checkpoint_dir, resume=resume
+            )
+        except ResumeRefused as exc:  # `biovae fit`'s words name --stream, which this lacks
+            raise exc.allowing(MAY_CHANGE) from None
         # set together, once the fit succeeded: a failed refit keeps the model it had whole
         self.reference_, self.vae_ = reference, vae
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))

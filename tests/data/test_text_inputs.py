@@ -327,3 +327,79 @@ def test_the_cli_reads_a_windows_excel_table_and_refuses_a_utf16_one_in_one_line
     rc, _, err = run(capsys, *fit, unicode, "--out", tmp_path / "n")
     assert rc == 2 and err.count("\n") == 1 and "unicode.tsv: UTF-16 text" in err
     assert not (tmp_path / "n").exists()
+
+
+BIOM_JSON = """{
+ "id": "t", "format": "Biological Observation Matrix 1.0.0", "format_url": "http://biom-format.org",
+ "type": "OTU table", "generated_by": "hand", "date": "2024-01-01T00:00:00",
+ "rows": [{"id": "o1", "metadata": null}, {"id": "o2", "metadata": null}],
+ "columns": [{"id": "s1", "metadata": null}, {"id": "s2", "metadata": null}],
+ "matrix_type": "sparse", "matrix_element_type": "float", "shape": [2, 2],
+ "data": [[0, 0, 1.0], [0, 1, 3.0], [1, 1, 5.0]]
+}
+"""
+
+
+def _structure_file(kind: str, tmp: Path) -> Path:
+    """The fixture's first Cα model as mmCIF (biovae's writer) or GRO (MDAnalysis's)."""
+    from biovae.data.mmcif_write import write_mmcif
+    from biovae.data.structure import read_structures
+
+    pdb = Path(__file__).parents[1] / "fixtures" / "ubiquitin_2k39_ca_12.pdb"
+    if kind == "cif":
+        s = read_structures(pdb)
+        return write_mmcif(tmp / "clean.cif", s.with_coords(s.coords[:2]))
+    mda = pytest.importorskip("MDAnalysis")
+    mda.Universe(str(pdb)).atoms.write(str(tmp / "clean.gro"))
+    return tmp / "clean.gro"
+
+
+def _variants(raw: bytes) -> dict[str, bytes]:
+    lf = raw.replace(b"\r\n", b"\n")
+    return {
+        "bom": codecs.BOM_UTF8 + lf,
+        "crlf": lf.replace(b"\n", b"\r\n"),
+        "cr": lf.replace(b"\n", b"\r"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["cif", "gro"])
+def test_mmcif_and_gro_from_windows_or_mac_read_as_the_clean_file(tmp_path, kind):
+    pytest.importorskip("gemmi")
+    from biovae.data.structure import read_structures
+
+    clean = _structure_file(kind, tmp_path)
+    truth = read_structures(clean)
+    for name, data in _variants(clean.read_bytes()).items():
+        (tmp_path / f"{name}.{kind}").write_bytes(data)
+        got = read_structures(tmp_path / f"{name}.{kind}")
+        np.testing.assert_array_equal(got.coords, truth.coords)
+        assert got.features() == truth.features()
+    utf16 = tmp_path / f"utf16.{kind}"
+    utf16.write_bytes(clean.read_text().encode("utf-16"))
+    with pytest.raises(
+        DataError, match=rf"^{utf16}: UTF-16 text .*save the structure file as UTF-8"
+    ):
+        read_structures(utf16)
+
+
+def test_json_biom_variants_read_as_the_clean_file_or_are_refused_naming_the_encoding(tmp_path):
+    pytest.importorskip("biom")
+    from biovae.data.biom import read_biom
+
+    for name, data in {"clean": BIOM_JSON.encode(), **_variants(BIOM_JSON.encode())}.items():
+        ds = read_biom(_write_bytes(tmp_path / f"{name}.biom", data))
+        assert list(ds.ids) == ["s1", "s2"] and list(ds.features) == ["o1", "o2"]
+        assert ds.x.tolist() == [[1.0, 0.0], [3.0, 5.0]]  # samples x observations
+    utf16 = _write_bytes(tmp_path / "utf16.biom", BIOM_JSON.encode("utf-16"))
+    with pytest.raises(DataError, match=rf"^{utf16}: UTF-16 text .*save the BIOM file as UTF-8"):
+        read_biom(utf16)
+    latin1 = BIOM_JSON.replace('"hand"', '"h\u00e9"').encode("latin-1")
+    path = _write_bytes(tmp_path / "latin1.biom", latin1)
+    with pytest.raises(DataError, match=rf"^{path}: not UTF-8 text \(line 3\); save the BIOM"):
+        read_biom(path)
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -31,6 +31,14 @@ def add_screen_parser(sub, make) -> None:
     )
     p.add_argument("--out", required=True, metavar="FILE", help="verdict table, .tsv or .csv")
     p.add_argument("--passed", metavar="FILE", help="also write the unflagged records as FASTA")
+    p.add_argument(
+        "--kind",
+        choices=("auto", "protein", "dna"),
+        default="auto",
+        help="what the sequences are, for --screen-against: auto (default) classes each by its "
+        "letters, and compares one made only of nucleotide codes with ambiguity letters (a "
+        "GAGAGS silk, a GGGGS linker) both ways; declare protein or dna to compare them so only",
+    )
     add_screen_options(
         p,
         "screening",
@@ -43,11 +51,15 @@ def add_screen_parser(sub, make) -> None:
 def cmd_screen(args: argparse.Namespace) -> int:
     from biovae.applications.design.screening import screen_sequences
     from biovae.data.fasta import read_fasta_records
+    from biovae.data.sequences import NAMED
     from biovae.data.writers import write_fasta
 
     out = check_output(args.out, (".tsv", ".csv"))
     passed = check_output(args.passed, FASTA) if args.passed else None
-    chosen = screens(args, sequences=True)
+    if args.kind != "auto" and not args.screen_against:
+        raise ConfigError("--kind applies to --screen-against; give that too")
+    alphabet = None if args.kind == "auto" else NAMED[args.kind]  # the declared letters
+    chosen = screens(args, sequences=True, alphabet=alphabet)
     if not chosen:
         raise ConfigError("give a screen: --screen-against FASTA and/or --screen-command CMD")
     path = Path(args.sequences)

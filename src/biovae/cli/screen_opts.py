@@ -47,6 +47,13 @@ def add_screen_options(
         "--screen-identity", type=float, metavar="P", help="identity of a match (default 0.8)"
     )
     g.add_argument(
+        "--screen-max-ambiguous",
+        type=float,
+        metavar="SHARE",
+        help="flag a sample as ambiguous when a window of it holds over SHARE ambiguity "
+        "letters (N, R, ...; X), in (0, 1] (default 0.1)",
+    )
+    g.add_argument(
         "--screen-command",
         metavar="CMD",
         help="external screen: 'prog {fasta} {out}' writes a TSV with id and flagged columns",
@@ -62,7 +69,8 @@ def add_screen_options(
 def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = None) -> list:
     """The screens the options ask for (checked before any sampling); ``sequences``: whether
     the records to screen are sequences (screening options are refused otherwise);
-    ``alphabet``: the generating model's, which tells the samples' kind."""
+    ``alphabet``: the generating model's (or the declared ``--kind``'s), which tells the
+    samples' kind."""
     from biovae.applications.design.screening import TIMEOUT, CommandScreen, ReferenceScreen
     from biovae.applications.design.sequence_kinds import kind
 
@@ -71,13 +79,15 @@ def screens(args: argparse.Namespace, sequences: bool, alphabet: str | None = No
         path = Path(args.screen_against)
         if not path.is_file():
             raise ConfigError(f"--screen-against {path}: no such file")
-        identity = {} if args.screen_identity is None else {"identity": args.screen_identity}
+        given = {"identity": args.screen_identity, "max_ambiguous": args.screen_max_ambiguous}
+        settings = {k: v for k, v in given.items() if v is not None}
         sample_kind = None if alphabet is None else kind(alphabet)  # the model's letters
-        out.append(ReferenceScreen(path, args.screen_window, **identity, sample_kind=sample_kind))
+        out.append(ReferenceScreen(path, args.screen_window, sample_kind=sample_kind, **settings))
     else:
-        for flag in ("window", "identity"):
+        for flag in ("window", "identity", "max_ambiguous"):
             if getattr(args, f"screen_{flag}") is not None:
-                raise ConfigError(f"--screen-{flag} applies to --screen-against; give that too")
+                name = flag.replace("_", "-")
+                raise ConfigError(f"--screen-{name} applies to --screen-against; give that too")
     if args.screen_command:
         timeout = TIMEOUT if args.screen_timeout is None else args.screen_timeout
         out.append(CommandScreen(args.screen_command, timeout))

@@ -10,6 +10,7 @@ likelihood's own checks (negative values, row sums) apply afterwards as for any 
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 
 from biovae.data._columns import check_finite, text_table_obs
 from biovae.data._messages import check_gzip
+from biovae.data._text import head_bytes, is_utf16, not_utf8, read_text
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError, require
 
@@ -39,10 +41,20 @@ def read_biom(path: str | Path) -> Dataset:
 
 
 def _load(path: str | Path):
-    """``biom.load_table`` with any failure turned into one ``DataError`` line."""
+    """``biom.load_table`` with any failure turned into one ``DataError`` line: JSON in UTF-16
+    or 8-bit text is refused naming the encoding, and a UTF-8 byte-order mark is dropped."""
     biom = require("biom", "microbiome")
+    head = head_bytes(path, 4096)
+    if is_utf16(head):
+        raise not_utf8(path, "the BIOM file")
     try:
+        if head.startswith(codecs.BOM_UTF8):  # biom takes the mark for another format
+            return biom.parse.parse_biom_table(read_text(path, "the BIOM file"))
         return biom.load_table(str(path))
+    except DataError:
+        raise
+    except UnicodeDecodeError:  # JSON BIOM in Latin-1 / Windows-1252
+        raise not_utf8(path, "the BIOM file") from None
     except Exception as exc:  # biom/h5py/json raise many types for corrupt or foreign files
         check_gzip(path, "the BIOM file")  # a damaged .biom.gz: zlib.error or a JSON error
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -12,11 +12,13 @@ in the same order.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
 
 from biovae.data._messages import check_gzip
+from biovae.data._text import head_bytes, read_text
 from biovae.data.chains import check_chains
 from biovae.data.pdb_models import first_difference
 from biovae.data.residues import SELECTIONS, amino_acids
@@ -38,7 +40,7 @@ def read_mmcif(
     chains ``chains`` (``None``: every chain)."""
     gemmi = require("gemmi", "structure")
     try:
-        structure = gemmi.read_structure(str(path))
+        structure = _read(gemmi, path)
     except (RuntimeError, ValueError, OSError, IndexError) as exc:  # IndexError: empty file
         check_gzip(path, "the mmCIF file")  # gemmi reads a damaged .cif.gz as empty or garbled
         raise DataError(f"{path}: not a readable mmCIF file ({exc}); check the file") from None
@@ -65,6 +67,15 @@ def read_mmcif(
             "check that the file holds a protein"
         )
     return np.stack(frames).astype(np.float32), atoms
+
+
+def _read(gemmi, path: Path):
+    """gemmi's structure of the file, a UTF-8 byte-order mark (which gemmi reads as the start
+    of the block header) dropped; UTF-16 is refused before (:func:`read_structures`)."""
+    if not head_bytes(path, 3).startswith(codecs.BOM_UTF8):
+        return gemmi.read_structure(str(path))
+    block = gemmi.cif.read_string(read_text(path, "the mmCIF file")).sole_block()
+    return gemmi.make_structure_from_block(block)
 
 
 def _selected(gemmi, model, names: tuple[str, ...]) -> tuple[list[Atom], np.ndarray]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, check_gzip
-from biovae.data._text import check_line_ends
+from biovae.data._text import check_line_ends, head_bytes, is_utf16, not_utf8
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -297,6 +297,8 @@ def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
     for p in (path, topology):  # MDAnalysis misreads these without saying so
         if p is not None and is_pdb(Path(p)):
             check_line_ends(p, "the PDB file")
+        elif p is not None and is_utf16(head_bytes(p, 4096)):  # GRO, PSF, ...: text too
+            raise not_utf8(p, "the structure file")
     if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
         raise DataError(
             f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "

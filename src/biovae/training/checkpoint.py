@@ -50,6 +50,24 @@ class LoopState:
         return dict(self.__dict__)
 
 
+class ResumeRefused(ModelFileError):
+    """A resume refused because the checkpoint in ``path`` was made with other data or
+    settings (``what`` differs); the message names the flags that ``may_change``. A command
+    with other flags than ``biovae fit``'s names its own with :meth:`allowing`."""
+
+    def __init__(self, path: Path, what: str, may_change: str):
+        self.path, self.what = path, what
+        super().__init__(
+            f"the checkpoint in {path} was made with other data or settings: {what}; resume "
+            f"with the same data and settings (only {may_change} may change), or run without "
+            "--resume"
+        )
+
+    def allowing(self, may_change: str) -> ResumeRefused:
+        """The same refusal, naming ``may_change`` as the flags a resume may change."""
+        return ResumeRefused(self.path, self.what, may_change)
+
+
 def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | None) -> LoopState:
     """The checkpoint's loop state, checked: a resume goes on to ``config.epochs``, with the
     ``kernels`` this fit decided on. ``train.compile = "auto"`` decides on the planned epochs,
@@ -300,8 +318,4 @@ def _check_identity(
         else:
             what = f"{key} ({a!r} there, {b!r} now)" if a != b else ""
         if what:
-            raise ModelFileError(
-                f"the checkpoint in {path} was made with other data or settings: {what}; resume "
-                f"with the same data and settings (only {may_change} may change), or run without "
-                "--resume"
-            )
+            raise ResumeRefused(path, what, may_change)

@@ -17,7 +17,8 @@ sequences are made. Two screens, usable together:
   protein is in the list too. Each sample and each reference is classed as nucleotide or
   protein on its own, so files may mix the two. A sample's ambiguity letters (N, R, …; X)
   match every letter they stand for and are searched again deleted; a window of the sample
-  over :data:`MAX_AMBIGUOUS` of them flags it as ambiguous (too many sequences to tell).
+  over ``max_ambiguous`` of them (a share, :data:`MAX_AMBIGUOUS` unless set) flags it as
+  ambiguous (too many sequences to tell).
 * :class:`CommandScreen` — any external screening program (e.g. the IBBIS Common Mechanism, a
   SecureDNA client, an institution's own pipeline) behind a two-file contract: it reads the
   samples as FASTA at ``{fasta}`` and writes a TSV at ``{out}`` with columns ``id`` and
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from biovae.applications.design.sequence_kinds import (
     COMPLEMENT,
     FRAMES,
     NUCLEOTIDES,
+    check_kind,
     kinds,
     ref_kinds,
     six_frames,
@@ -58,9 +60,10 @@ from biovae.applications.design.similarity import (
     UNKNOWN_QUERY,
     UNKNOWN_REFERENCE,
     Hit,
-    ReferenceIndex,
+    PairWindows,
     encode,
     match_table,
+    window_sums,
 )
 from biovae.data.fasta import read_fasta_records
 from biovae.errors import ConfigError, DataError
@@ -79,8 +82,9 @@ __all__ = [
 WINDOW = {"nucleotide": 50, "protein": 17}
 #: shortest window (and reference) screened: below it, chance matches flag everything
 MIN_WINDOW = 10
-#: most ambiguity letters a window of a sample may hold (a share): a denser stretch stands for
-#: too many sequences to tell which would be made, and the sample is flagged for review
+#: most ambiguity letters a window of a sample may hold (a share; ``max_ambiguous`` sets
+#: another): a denser stretch stands for too many sequences to tell which would be made, and
+#: the sample is flagged for review
 MAX_AMBIGUOUS = 0.1
 #: characters that are no sequence letter: FASTA sequence lines hold letters, '*' (a stop
 #: codon) and the gaps '-' and '.' (white space is dropped when the file is read)
@@ -150,12 +154,15 @@ class ReferenceScreen:
     the FASTA ``path`` (window None: 50 nt or 17 aa, by the compared sequences' kind). The
     references are read and checked here, so a bad reference file fails before any samples
     are made or read. ``sample_kind`` (``nucleotide`` or ``protein``) is the samples' kind
-    when it is known (a model's alphabet); else each sample's letters tell (:func:`kinds`)."""
+    when it is known (a model's alphabet, or declared); else each sample's letters tell
+    (:func:`kinds`). ``max_ambiguous``: the largest share of ambiguity letters a window of a
+    sample may hold before the sample is flagged as ambiguous, in (0, 1]."""
 
     path: Path
     window: int | None = None
     identity: float = 0.8
     sample_kind: str | None = None
+    max_ambiguous: float = MAX_AMBIGUOUS
     references: tuple[tuple[str, ...], tuple[str, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -171,6 +178,12 @@ class ReferenceScreen:
             )
         if _wrong_type(identity, Real) or not 0.5 <= identity <= 1.0:
             raise ConfigError(f"the screening identity must be between 0.5 and 1, got {identity!r}")
+        share = self.max_ambiguous
+        if _wrong_type(share, Real) or not 0 < share <= 1:
+            raise ConfigError(
+                f"the most ambiguity letters a window may hold is a share in (0, 1] (0.1 is "
+                f"10 %; --screen-max-ambiguous), got {share!r}"
+            )
         object.__setattr__(self, "references", self._references())  # frozen: set once here
         if self.sample_kind == "protein":  # known now: refuse before any samples are made
             self._check_translatable()
@@ -179,6 +192,8 @@ class ReferenceScreen:
         names, refs = self.references
         # called directly, not through screen_sequences: lower case or gaps must not pass
         sequences = [checked(rid, s) for rid, s in zip(ids, sequences)]
+        for rid, seq in zip(ids, sequences):
+            check_kind(rid, seq, self.sample_kind)
         # each sequence has its own kind: a file may mix DNA and protein, and pooling the
         # letters would let the majority kind hide the others (screening failing open)
         of_refs = [ref_kinds(r, self.sample_kind) for r in refs]
@@ -196,8 +211,7 @@ class ReferenceScreen:
                     [refs[j] for j in group],
                     ref_kind,
                     sample_kind,
-                    self.window,
-                    self.identity,
+                    (self.window, self.identity, self.max_ambiguous),
                 )
                 for i in (i for i, ks in enumerate(sample_kinds) if sample_kind in ks):
                     founds, why = comparison.hits(ids[i], sequences[i])
@@ -241,7 +255,8 @@ class _Comparison:
     """Samples of one kind against references of one kind: the references as compared (both
     strands of DNA against DNA; the six frames of DNA references against protein samples),
     their names, and the unit of comparison (DNA samples against protein references are
-    translated in six frames as queries)."""
+    translated in six frames as queries); ``settings``: the screen's window, identity and
+    most ambiguity letters per window (a share)."""
 
     def __init__(
         self,
@@ -249,9 +264,9 @@ class _Comparison:
         refs: list[str],
         ref_kind: str,
         sample_kind: str,
-        window: int | None,
-        identity: float,
+        settings: tuple[int | None, float, float],
     ):
+        window, identity, self.max_ambiguous = settings
         self.unit = "protein" if "protein" in (ref_kind, sample_kind) else "nucleotide"
         self.frames = sample_kind == "nucleotide" and ref_kind == "protein"
         self.sample_kind, self.ambiguity = sample_kind, list(AMBIGUITY[sample_kind])
@@ -273,18 +288,18 @@ class _Comparison:
         self.matches = match_table(self.letters, self.wildcards)
         coded = [encode(r, self.letters, UNKNOWN_REFERENCE) for r in refs]
         size = len(self.letters)
-        self.pairs = _PairWindows(coded, window or WINDOW[self.unit], identity, size)
+        self.pairs = PairWindows(coded, window or WINDOW[self.unit], identity, size)
 
     def hits(self, rid: str, seq: str) -> tuple[list[_Found], str]:
         """Every qualifying hit of the sample ``seq`` (or of its six frames), and why it is
         ambiguous ('' when it is not): a sample with a window (of its own letters: 3 W nt
-        for W-residue frames) over :data:`MAX_AMBIGUOUS` ambiguity letters is not searched.
+        for W-residue frames) over ``max_ambiguous`` ambiguity letters is not searched.
         Ambiguity letters are wildcards, and are searched again as gaps (deleted): an N run
         stands for a gap of unknown length in an assembly, and Ns inserted between a gene's
         letters must not hide it."""
         w = min(self.pairs.window * (3 if self.frames else 1), len(seq))
-        counts = _window_sums(np.isin(list(seq), self.ambiguity), w) if w else np.zeros(1)
-        if counts.max() > MAX_AMBIGUOUS * w:
+        counts = window_sums(np.isin(list(seq), self.ambiguity), w) if w else np.zeros(1)
+        if counts.max() > self.max_ambiguous * w:
             return [], self._ambiguous(counts, w)
         stripped = seq.translate(self.strip)
         queries = self._queries(seq, "")
@@ -314,15 +329,9 @@ class _Comparison:
         return (
             f"ambiguous: {counts[at] / w:.0%} ambiguity letters ({counts[at]} of {w} {letters} "
             f"at sample {at + 1}–{at + w}, read as {self.sample_kind}s; over "
-            f"{MAX_AMBIGUOUS:.0%} of a window stands for too many sequences to screen): give "
+            f"{self.max_ambiguous:.0%} of a window stands for too many sequences to screen): give "
             "the letters that would be made"
         )
-
-
-def _window_sums(flags: np.ndarray, w: int) -> np.ndarray:
-    """How many of each window of ``w`` letters are set in ``flags`` (one per window start)."""
-    cs = np.concatenate([[0], np.cumsum(flags)])
-    return cs[w:] - cs[:-w]
 
 
 def _too_short(rid: str, seq: str, query: str, label: str) -> str:
@@ -342,44 +351,6 @@ def _too_short(rid: str, seq: str, query: str, label: str) -> str:
 
 #: a hit, the label of the query it came from (a frame, or empty), and its comparison
 _Found = tuple[Hit, str, _Comparison]
-
-
-class _PairWindows:
-    """Window of each (sample, reference) pair: the set one, or the shorter of the two
-    sequences when one is shorter than that — so one short sample or reference shortens the
-    window of its own comparisons only. One :class:`ReferenceIndex` per window and group of
-    references, built when first needed."""
-
-    def __init__(self, coded: list[np.ndarray], window: int, identity: float, size: int):
-        self.coded, self.window, self.identity, self.size = coded, window, identity, size
-        self.lengths = np.array([len(r) for r in coded])
-        self.short = sorted({int(n) for n in self.lengths if n < window})
-        self._indices: dict[tuple[int, bool, int], tuple[ReferenceIndex, np.ndarray]] = {}
-
-    def hits(self, query: np.ndarray, wild: np.ndarray, matches: np.ndarray) -> list[Hit]:
-        """The qualifying best hit of ``query`` (``wild``: its wildcards, matching as the
-        table ``matches`` says) in every window group (reference indices of the whole list)."""
-        w = min(self.window, len(query))
-        groups = [(w, False)] + [(n, True) for n in self.short if n < w]
-        out = []
-        for width, exact in groups:
-            slack = int(_window_sums(wild, width).max())  # wildcards seed nothing
-            index, members = self._index(width, exact, slack)
-            hit = index.best(query, matches if slack else None) if len(members) else None
-            if hit is not None and hit.matches >= index.need:
-                out.append(replace(hit, reference=int(members[hit.reference])))
-        return out
-
-    def _index(self, w: int, exact: bool, slack: int) -> tuple[ReferenceIndex, np.ndarray]:
-        """References at least ``w`` long (or exactly ``w`` long) and their index at ``w``
-        for queries with up to ``slack`` wildcards in a window."""
-        if (w, exact, slack) not in self._indices:
-            keep = self.lengths == w if exact else self.lengths >= w
-            members = np.flatnonzero(keep)
-            refs = [self.coded[j] for j in members]
-            index = ReferenceIndex(refs, w, self.identity, self.size, slack) if refs else None
-            self._indices[w, exact, slack] = (index, members)
-        return self._indices[w, exact, slack]
 
 
 def _verdict(rid: str, found: _Found | None, ambiguous: str) -> Verdict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from biovae.data.sequences import PROTEIN, detect_alphabet
+from biovae.errors import DataError
 
 NUCLEOTIDES, AMINO_ACIDS = "ACGT", PROTEIN.rstrip("-")
 _CODE = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"  # TCAG order
@@ -54,6 +55,22 @@ def ref_kinds(ref: str, sample_kind: str | None) -> tuple[str, ...]:
     if sample_kind == "protein" and "protein" not in found and set(ref) <= set(AMINO_ACIDS):
         return (*found, "protein")
     return found
+
+
+def check_kind(rid: str, seq: str, sample_kind: str | None) -> None:
+    """Refuse a sample declared a nucleotide sequence (``sample_kind``) that holds a letter
+    no nucleotide code is: compared as DNA, its other letters would match nothing, and the
+    screen would pass a protein it never compared."""
+    if sample_kind != "nucleotide":
+        return
+    codes = set(NUCLEOTIDES + "U" + "".join(AMBIGUITY["nucleotide"]))
+    bad = next((i for i, c in enumerate(seq) if c not in codes), None)
+    if bad is not None:
+        raise DataError(
+            f"sequence '{rid}' holds {seq[bad]!r} at position {bad + 1}, which is no nucleotide "
+            "code, but the samples are declared DNA (--kind dna; sample_kind='nucleotide'); "
+            "declare them protein or auto"
+        )
 
 
 def six_frames(seq: str) -> list[str]:

@@ -23,7 +23,7 @@ window the search still misses no qualifying window.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -197,3 +197,47 @@ class ReferenceIndex:
         sums = cs[:, self.window :] - cs[:, : -self.window]
         row, start = np.unravel_index(int(np.argmax(sums)), sums.shape)
         return int(sums[row, start]), int(diagonals[row]), int(start)
+
+
+def window_sums(flags: np.ndarray, w: int) -> np.ndarray:
+    """How many of each window of ``w`` letters are set in ``flags`` (one per window start)."""
+    cs = np.concatenate([[0], np.cumsum(flags)])
+    return cs[w:] - cs[:-w]
+
+
+class PairWindows:
+    """Window of each (sample, reference) pair: the set one, or the shorter of the two
+    sequences when one is shorter than that — so one short sample or reference shortens the
+    window of its own comparisons only. One :class:`ReferenceIndex` per window and group of
+    references, built when first needed."""
+
+    def __init__(self, coded: list[np.ndarray], window: int, identity: float, size: int):
+        self.coded, self.window, self.identity, self.size = coded, window, identity, size
+        self.lengths = np.array([len(r) for r in coded])
+        self.short = sorted({int(n) for n in self.lengths if n < window})
+        self._indices: dict[tuple[int, bool, int], tuple[ReferenceIndex, np.ndarray]] = {}
+
+    def hits(self, query: np.ndarray, wild: np.ndarray, matches: np.ndarray) -> list[Hit]:
+        """The qualifying best hit of ``query`` (``wild``: its wildcards, matching as the
+        table ``matches`` says) in every window group (reference indices of the whole list)."""
+        w = min(self.window, len(query))
+        groups = [(w, False)] + [(n, True) for n in self.short if n < w]
+        out = []
+        for width, exact in groups:
+            slack = int(window_sums(wild, width).max())  # wildcards seed nothing
+            index, members = self._index(width, exact, slack)
+            hit = index.best(query, matches if slack else None) if len(members) else None
+            if hit is not None and hit.matches >= index.need:
+                out.append(replace(hit, reference=int(members[hit.reference])))
+        return out
+
+    def _index(self, w: int, exact: bool, slack: int) -> tuple[ReferenceIndex, np.ndarray]:
+        """References at least ``w`` long (or exactly ``w`` long) and their index at ``w``
+        for queries with up to ``slack`` wildcards in a window."""
+        if (w, exact, slack) not in self._indices:
+            keep = self.lengths == w if exact else self.lengths >= w
+            members = np.flatnonzero(keep)
+            refs = [self.coded[j] for j in members]
+            index = ReferenceIndex(refs, w, self.identity, self.size, slack) if refs else None
+            self._indices[w, exact, slack] = (index, members)
+        return self._indices[w, exact, slack]
