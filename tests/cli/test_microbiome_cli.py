@@ -387,6 +387,12 @@ def test_audit_group_column_groups_the_folds_and_refuses_bad_groups(
     page = (tmp_path / "a" / "audit.html").read_text()
     assert "grouped by &#x27;subject&#x27;: all records of a group lie in one fold" in page
     assert f"<td>{r['folds']} ({r['groups']} groups)</td>" in page
+    # the per-dimension tests are on the means of each subject and condition it holds (some
+    # subjects span two), and both outputs say so
+    cells = len(set(zip(meta["subject"], meta["study_condition"])))
+    assert 30 < cells < 60 and r["attribution_n"] == cells
+    assert "the per-dimension tests (carried by) compare group means" in err
+    assert f"(tested on {cells} group means)" in page and f"(tested on {cells} group" in err
     meta.loc[7, "subject"] = ""
     meta.to_csv(tmp_path / "gap.tsv", sep="\t", index=False)
     gap = ["audit", clean_model, fixtures / ABUND, "--obs", tmp_path / "gap.tsv", "--covariates"]

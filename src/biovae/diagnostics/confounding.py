@@ -13,7 +13,9 @@ simple classifier predicts it from the posterior means E_q[z|x]:
   a dimension *carries* the covariate when that effect reaches its threshold and is beyond
   chance: Kruskal–Wallis (the Mann–Whitney test for two levels) or Spearman p-value below
   0.05 / k, Bonferroni over the k dimensions (with a rare level an AUROC of 0.65 alone is
-  chance: for 5 of 150 records a quarter of pure-noise dimensions reach it);
+  chance: for 5 of 150 records a quarter of pure-noise dimensions reach it); with groups
+  (subjects) the p-values are those of the group means, each subject counted once
+  (:mod:`biovae.diagnostics.confounding_dimensions`);
 * uncertainty: the standard error of each skill (balanced accuracy: each level's recall a
   binomial proportion; R²: the delta method on the squared errors);
 * verdict (:mod:`biovae.diagnostics.confounding_verdict`): the *technical* covariate dominates
@@ -41,6 +43,7 @@ from biovae.diagnostics.confounding_columns import (
     is_categorical_column,
     is_missing,
 )
+from biovae.diagnostics.confounding_dimensions import dimension_p_values
 from biovae.diagnostics.confounding_groups import (
     check_group_count,
     group_labels,
@@ -226,8 +229,10 @@ def audit_covariate(
     and those of a level seen once, listed in ``rare_levels``); ``categorical`` True: as levels,
     False: as a number, None: decided by :func:`is_categorical_column`; ``groups`` (a label
     per record, e.g. the subject, named ``group_name``): folds keep each group's records
-    together, and the result counts the ``groups`` of the records audited."""
-    from scipy.stats import kruskal, spearmanr
+    together, the per-dimension p-values (``attribution_p``) are those of the group means
+    (:mod:`~biovae.diagnostics.confounding_dimensions`; ``attribution_n`` of them), and the
+    result counts the ``groups`` of the records audited."""
+    from scipy.stats import spearmanr
 
     values = as_numbers(values)
     keep = ~is_missing(values)
@@ -245,16 +250,16 @@ def audit_covariate(
         grouping["groups"] = None if gk is None else gk[~once]
         result = categorical_predictability(zk, labels, n_splits, seed, **grouping)
         attribution, threshold = dimension_attribution(zk, labels), CARRY_AUROC
-        groups = [labels == lv for lv in np.unique(labels)]
-        p = [_kruskal_p(kruskal, [zk[g, k] for g in groups]) for k in range(zk.shape[1])]
+        p, units = dimension_p_values(zk, labels, True, grouping["groups"])
     else:
         check_numbers(vk)
         result = continuous_predictability(zk, vk, n_splits, seed, **grouping)
         tests = [spearmanr(zk[:, k], vk) for k in range(zk.shape[1])]
         attribution = np.nan_to_num(np.asarray([abs(float(t.statistic)) for t in tests]))
-        threshold, p = CARRY_RHO, [float(t.pvalue) for t in tests]
+        threshold, (p, units) = CARRY_RHO, dimension_p_values(zk, vk, False, gk)
     if grouping["groups"] is not None:
         result["groups"] = int(np.unique(grouping["groups"]).size)
+        result["attribution_n"] = units
     p = np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0)
     beyond_chance = p < CARRY_ALPHA / max(len(p), 1)
     order = np.argsort(-attribution)
@@ -269,14 +274,6 @@ def audit_covariate(
         ],
     )
     return result
-
-
-def _kruskal_p(kruskal, samples: list[np.ndarray]) -> float:
-    """Kruskal–Wallis p-value, 1 where it is undefined (every value tied)."""
-    try:
-        return float(kruskal(*samples).pvalue)
-    except ValueError:  # "All numbers are identical"
-        return 1.0
 
 
 def audit(
@@ -318,8 +315,9 @@ def audit(
         (n,) group of each record (subject, donor, patient; named ``group_name`` in messages
         and in the result's ``grouped_by``): the cross-validation folds keep all records of a
         group in one fold, so that a covariate constant within a subject is not predicted by
-        recognising the subject (:mod:`~biovae.diagnostics.confounding_groups`). None:
-        record-wise folds. No group may be missing, and there must be at least ``n_splits``.
+        recognising the subject (:mod:`~biovae.diagnostics.confounding_groups`), and the
+        per-dimension tests compare group means, not records. None: record-wise folds and
+        record-level tests. No group may be missing, and there must be at least ``n_splits``.
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all():

@@ -15,7 +15,9 @@ is predicted only as far as the map carries it across subjects:
   scikit-learn version since 1.3 alike.
 
 A group may span several levels of the covariate audited (a subject sampled before and after
-treatment); that is allowed, and the number of groups is reported.
+treatment); that is allowed, and the number of groups is reported. The per-dimension tests
+are pseudo-replicated in the same way (5 records of 30 subjects are not 150 observations),
+so with groups they compare group means (:func:`group_means`).
 """
 
 from __future__ import annotations
@@ -114,5 +116,31 @@ def grouping_text(result: dict[str, Any]) -> str:
         return ""
     return (
         f"Cross-validation folds grouped by {name!r}: all records of a group lie in one fold "
-        f"({result['groups']} groups)"
+        f"({result['groups']} groups); the per-dimension tests (carried by) compare group "
+        "means, one per group (and per level a group spans), not records"
     )
+
+
+def group_means(
+    z: np.ndarray, values: np.ndarray, groups: np.ndarray, categorical: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The units the per-dimension tests compare when records are grouped: the mean of each
+    latent dimension over the records of a group and the group's value — for a number the
+    group's mean value; for levels one unit per group and level it holds (a subject sampled
+    before and after treatment gives one mean of each), so a group of one level is one unit.
+    Records of one subject are not independent; testing their means counts each group once.
+    Returns the (units, k) means and the (units,) values."""
+    _, g = np.unique(groups, return_inverse=True)
+    if categorical:
+        levels, lv = np.unique(values, return_inverse=True)
+        cells, units = np.unique(g * levels.size + lv, return_inverse=True)
+        unit_values = levels[cells % levels.size]
+    else:
+        units = g
+    n = np.bincount(units).astype(np.float64)
+    means = np.zeros((n.size, z.shape[1]))
+    np.add.at(means, units, z)
+    means /= n[:, None]
+    if not categorical:
+        unit_values = np.bincount(units, weights=np.asarray(values, dtype=np.float64)) / n
+    return means, unit_values

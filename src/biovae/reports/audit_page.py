@@ -49,10 +49,12 @@ def skill_text(r: Mapping[str, Any]) -> str:
 
 def dimensions_text(r: Mapping[str, Any], most: int = 6) -> str:
     """The dimensions carrying a covariate, strongest first, named as ``biovae embed``'s
-    columns (``z_1`` is dimension 0 of audit.json's ``carrying_dimensions``)."""
+    columns (``z_1`` is dimension 0 of audit.json's ``carrying_dimensions``), and with grouped
+    records the number of group means the dimensions were tested on."""
     dims = r["carrying_dimensions"]
     more = f" and {len(dims) - most} more" if len(dims) > most else ""
-    return (", ".join(f"z_{k + 1}" for k in dims[:most]) or "none") + more
+    means = f" (tested on {r['attribution_n']} group means)" if "attribution_n" in r else ""
+    return (", ".join(f"z_{k + 1}" for k in dims[:most]) or "none") + more + means
 
 
 def _folds(r: Mapping[str, Any]) -> str:
@@ -82,7 +84,9 @@ GUIDE = (
     "latent dimensions, named as <code>biovae embed</code> names its columns (z_1 first), "
     "that alone separate the covariate (univariate AUROC ≥ 0.65, or "
     "|Spearman ρ| ≥ 0.3) beyond chance "
-    "(p &lt; 0.05 / dimensions). <strong>n</strong>: records audited; <strong>left out</strong>: "
+    "(p &lt; 0.05 / dimensions; with folds grouped by subject, p of the subjects' mean "
+    "positions, each subject once). <strong>n</strong>: records audited; "
+    "<strong>left out</strong>: "
     "records with the covariate missing, or of a level seen once. The verdict compares the "
     "chance-corrected skill of the technical and the biological covariate: a gap within twice "
     "its standard error, or covariates whose levels nest (each batch one condition), give no "
