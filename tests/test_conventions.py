@@ -328,3 +328,82 @@ def test_the_type_of_the_labels_is_saved_and_checked_on_loading(tmp_path):
     del meta["label_dtype"]  # as a model saved before: text levels
     (folder / "metadata.json").write_text(json.dumps(meta))
     assert biovae.load_model(folder).classes_ == ("0", "1")
+
+
+@pytest.mark.parametrize("est", ESTIMATORS[:4], ids=lambda e: type(e).__name__)
+def test_score_samples_is_score_by_the_name_sklearns_density_models_give_it(est):
+    """scikit-learn's per-record log-likelihoods are ``score_samples`` (GaussianMixture, PCA,
+    KernelDensity); the estimators had only ``score``, so ``Pipeline.score_samples`` failed."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), clone(est)).fit(X, LABELS)  # y: the SSVAE's labels
+    model, scaled = pipe[-1], pipe[0].transform(X)
+    per_record = model.score(scaled, n_samples=2, seed=4)
+    assert per_record.shape == (60,) and np.isfinite(per_record).all()
+    np.testing.assert_array_equal(model.score_samples(scaled, n_samples=2, seed=4), per_record)
+    np.testing.assert_array_equal(pipe.score_samples(X), model.score(scaled))
+    if isinstance(model, (biovae.VAE, biovae.SemiSupervisedVAE)):  # the draws' seed is passed on
+        assert not np.array_equal(model.score_samples(scaled, seed=4), model.score(scaled))
+
+
+def test_the_readmes_python_section_documents_score_samples_beside_score():
+    from tests.conftest import REPO
+
+    readme = REPO / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md beside the tests")
+    python = readme.read_text(encoding="utf-8").split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    assert "vae.score(counts)" in python and "vae.score_samples(counts)" in python
+
+
+def test_a_nullable_integer_y_with_na_is_integers_as_an_int_y_with_minus_one_is(tmp_path):
+    """pandas' ``Int64`` y (pd.NA where unlabelled) reads as floats with NaN in numpy, so its
+    classes and predictions came back as floats (0.0, 1.0)."""
+    import pandas as pd
+
+    by_int = _ssvae().fit(X, np.where(UNLABELLED, -1, LABELS))
+    nullable = pd.array(np.where(UNLABELLED, None, LABELS), dtype="Int64")
+    for y in (nullable, pd.Series(nullable)):
+        est = _ssvae().fit(X, y)
+        assert est.classes_ == (0, 1) and all(type(c) is int for c in est.classes_)
+        assert est.predict(X).dtype == np.int64
+        np.testing.assert_array_equal(est.predict(X), by_int.predict(X))
+        np.testing.assert_array_equal(est.transform(X), by_int.transform(X))  # NA: unlabelled
+    assert biovae.load_model(est.save(tmp_path / "m")).predict(X).dtype == np.int64
+
+
+def test_a_float_y_with_nan_for_unlabelled_keeps_float_classes_as_sklearns_classifiers_do():
+    from sklearn.linear_model import LogisticRegression
+
+    by_int = _ssvae().fit(X, np.where(UNLABELLED, -1, LABELS))
+    est = _ssvae().fit(X, np.where(UNLABELLED, np.nan, LABELS.astype(float)))
+    assert est.classes_ == (0.0, 1.0) and all(type(c) is float for c in est.classes_)
+    assert est.predict(X).dtype == np.float64  # as scikit-learn's classifiers give a float y:
+    assert LogisticRegression().fit(X, LABELS.astype(float)).classes_.dtype == np.float64
+    np.testing.assert_array_equal(est.transform(X), by_int.transform(X))  # NaN: unlabelled
+    np.testing.assert_array_equal(est.predict(X), by_int.predict(X).astype(float))
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        biovae.VAE(n_latent=3, hidden=(8,), beta=0.5, epochs=2, seed=3),
+        biovae.Autoencoder(n_latent=3, hidden=(8,), epochs=2, seed=3),
+        biovae.PCA(n_latent=3),
+        biovae.SemiSupervisedVAE(n_latent=3, hidden=(8,), epochs=2, seed=3),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_clone_of_a_loaded_model_refits_with_the_settings_it_was_fitted_with(est, tmp_path):
+    """A loaded model's ``epochs``, ``hidden``... are None; its ``config`` parameter holds
+    them, so ``clone`` (a grid search, cross-validation) does not fall back to defaults."""
+    from sklearn.base import clone
+
+    fitted = clone(est).fit(X, LABELS)
+    loaded = type(est).load(fitted.save(tmp_path / "m"))
+    assert loaded.get_params()["config"] == fitted.get_config()
+    again = clone(loaded).fit(X, LABELS)
+    assert again.config_ == fitted.config_
+    np.testing.assert_array_equal(again.transform(X), fitted.transform(X))

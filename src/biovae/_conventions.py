@@ -2,10 +2,11 @@
 
 The estimators' parameters are the keyword arguments of ``__init__`` (listed in ``_params``):
 ``get_params`` / ``set_params`` read and write them, so ``sklearn.base.clone`` and grid searches
-work; ``fit_transform`` is ``fit`` then ``transform``; ``set_output`` / ``get_feature_names_out``
-/ ``feature_names_in_`` follow scikit-learn's; ``__sklearn_tags__`` describes a
-transformer (of sparse input too; float32 output) when scikit-learn (≥ 1.6, e.g. a ``Pipeline``)
-asks, importing scikit-learn only then.
+work; ``fit_transform`` is ``fit`` then ``transform``; ``score_samples`` is ``score`` (per-record
+log-likelihoods, as scikit-learn's density models name them); ``set_output`` /
+``get_feature_names_out`` / ``feature_names_in_`` follow scikit-learn's; ``__sklearn_tags__``
+describes a transformer (of sparse input too; float32 output) when scikit-learn (≥ 1.6, e.g. a
+``Pipeline``) asks, importing scikit-learn only then.
 """
 
 from __future__ import annotations
@@ -61,8 +62,19 @@ class TransformerConventions(EstimatorConventions):
     """Mixin for estimators with ``fit(X, obs)`` and ``transform(X, obs)``: ``fit_transform``,
     ``get_feature_names_out``, ``set_output(transform="pandas")`` and ``feature_names_in_``.
 
-    Subclasses return ``self._output(Z, X)`` from ``transform`` and give ``_n_features_out``.
+    Subclasses return ``self._output(Z, X)`` from ``transform``, give ``_n_features_out`` and
+    ``score(X, obs, iwae, n_samples, seed)`` (one value per record).
     """
+
+    def score_samples(
+        self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
+        """Exactly :meth:`score`: one log-likelihood (or its bound) per record, higher is more
+        typical. scikit-learn's density models (GaussianMixture, PCA, KernelDensity) name the
+        per-record values ``score_samples`` and their mean ``score``; biovae's ``score`` is per
+        record too, so tools built on ``score_samples`` (``Pipeline.score_samples``, outlier
+        workflows) get the same numbers."""
+        return self.score(X, obs, iwae=iwae, n_samples=n_samples, seed=seed)
 
     def fit_transform(self, X: Any, obs: Any = None, **fit_params: Any) -> Any:
         """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)``."""

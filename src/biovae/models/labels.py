@@ -56,8 +56,16 @@ LABEL_DTYPES = ("int64", "float64")
 
 def target_dtype(y: Any) -> str | None:
     """``"int64"`` or ``"float64"`` when ``y``'s labels are numbers (an array, list or Series of
-    them; −1 and NaN included), so that predictions are given back as such; None for text."""
-    return {"i": "int64", "u": "int64", "f": "float64"}.get(np.asarray(y).dtype.kind)
+    them; −1 and NaN included), so that predictions are given back as such; None for text.
+
+    A pandas nullable integer ``y`` (dtype ``Int64``, ``pd.NA`` where unlabelled) is integers,
+    as an int64 ``y`` with −1 is, though numpy reads it as floats with NaN."""
+    kinds = {"i": "int64", "u": "int64", "f": "float64"}
+    dtype = getattr(y, "dtype", None)
+    if dtype is None and len(getattr(y, "dtypes", ())) == 1:  # a one-column DataFrame
+        dtype = y.dtypes.iloc[0]
+    own = kinds.get(getattr(dtype, "kind", None))  # pandas' own dtypes keep their kind
+    return own or kinds.get(np.asarray(y).dtype.kind)
 
 
 def typed_levels(levels: tuple[str, ...], dtype: str | None) -> tuple[Any, ...]:
