@@ -358,3 +358,39 @@ def test_large_pieces_solved_by_lanczos_give_the_dense_eigenpairs(monkeypatch):
         lanczos.diffusion.eigenvalues, dense.diffusion.eigenvalues, atol=1e-10
     )
     np.testing.assert_allclose(lanczos.pseudotime, dense.pseudotime, rtol=0, atol=1e-8)
+
+
+def _path(n: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, n)
+    return np.c_[t, 0.3 * np.sin(4 * t)]
+
+
+def test_too_few_points_for_the_neighbour_graph_warn_once_naming_the_records():
+    # 16 records ran without a word though with k = 15 every record is every other's
+    # neighbour: the graph is complete and no longer follows the path
+    k = tj.N_NEIGHBOURS
+    need = tj.fewest_points()
+    assert need == k + 2
+    complete = tj._knn_kernel(_path(need - 1), k).toarray() > 0
+    assert complete.sum() == (need - 1) * (need - 2)  # every pair of distinct points
+    assert not (tj._knn_kernel(_path(need), k).toarray() > 0).all(axis=None)
+    for n, points in ((need - 1, need - 1), (need + 3, need - 2)):
+        emb = _path(points)[np.arange(n) % points]  # copies are one point of the graph
+        with pytest.warns(UserWarning) as caught:
+            tj.pseudotime(emb, root=0)
+        assert len(caught) == 1
+        assert f"only {n} records ({points} distinct points)" in str(caught[0].message)
+        assert f"needs >= {need} (n_neighbors=15, n_comps=10)" in str(caught[0].message)
+
+
+def test_enough_points_for_the_graph_and_components_give_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tj.pseudotime(_path(tj.fewest_points()), root=0)
+        # a smaller graph needs fewer points, but never fewer than n_comps + 2 (components)
+        tj.pseudotime(_path(12), root=0, n_neighbors=5, n_comps=10)
+        tj.pseudotime(_path(8), root=0, n_neighbors=6, n_comps=3)
+    with pytest.warns(UserWarning, match=r"only 11 records .* needs >= 12"):
+        tj.pseudotime(_path(11), root=0, n_neighbors=5, n_comps=10)

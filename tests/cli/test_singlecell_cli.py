@@ -47,6 +47,9 @@ def test_trajectory_writes_pseudotime_and_report(model, tmp_path, capsys):
     assert pt["pseudotime"].min() == 0.0
     assert 'data-plot="trajectory-pseudotime"' in html.read_text()
     assert "neighbour graph of the posterior means" in html.read_text()
+    # the title names the data file alone; its full path and the model's were nowhere
+    inputs = f"<h2>Inputs</h2><table><tr><th>model folder</th><td>{out}</td></tr>"
+    assert inputs + f"<tr><th>data</th><td>{data}</td></tr></table>" in html.read_text()
     capsys.readouterr()
 
 
@@ -127,6 +130,9 @@ def test_de_writes_a_gene_table_and_each_vs_rest(model, tmp_path, capsys):
     # headed by the model's and the file's names, as fit's report is (was the data's full path)
     title = "Differential expression from model m: cellbench_100x200.h5ad"
     assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
+    # ... and lists their full paths, as diagnose and sweep do (they were nowhere on the page)
+    inputs = f"<tr><th>model folder</th><td>{out}</td></tr><tr><th>data</th><td>{data}</td></tr>"
+    assert f"<h2>Inputs</h2><table>{inputs}</table>" in page
     table = pd.read_csv(every, sep="\t")
     lines = ("H1975", "H2228", "HCC827")
     assert sorted(set(table["comparison"])) == [f"{c} vs rest" for c in lines]

@@ -7,6 +7,7 @@ separator and the fix. The shared home is :mod:`biovae.data._text`."""
 from __future__ import annotations
 
 import codecs
+import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -403,3 +404,54 @@ def test_json_biom_variants_read_as_the_clean_file_or_are_refused_naming_the_enc
 def _write_bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def _psf_and_dcd(tmp: Path) -> tuple[Path, Path]:
+    """A tiny CHARMM PSF topology of the fixture's 76 Cα atoms and its 12 models as a DCD."""
+    mda = pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+    u = mda.Universe(str(Path(__file__).parents[1] / "fixtures" / "ubiquitin_2k39_ca_12.pdb"))
+    lines = ["PSF", "", "       1 !NTITLE", " REMARKS Calpha of 2K39", "", "      76 !NATOM"]
+    lines += [
+        f"{i:8d} A    {a.resid:<4d} {a.resname:<4s} {a.name:<4s} CT1   0.000000  12.0110  0"
+        for i, a in enumerate(u.atoms, 1)
+    ]
+    (tmp / "clean.psf").write_text("\n".join([*lines, "", "       0 !NBOND: bonds", "", ""]))
+    with mda.Writer(str(tmp / "frames.dcd"), len(u.atoms)) as out:
+        for _ in u.trajectory:
+            out.write(u.atoms)
+    return tmp / "clean.psf", tmp / "frames.dcd"
+
+
+def test_a_psf_topology_from_windows_reads_as_the_clean_file(tmp_path):
+    from biovae.data.structure import read_structures
+
+    psf, dcd = _psf_and_dcd(tmp_path)
+    truth = read_structures(dcd, topology=psf)
+    assert truth.coords.shape == (12, 76, 3) and truth.res_names[0] == "MET"
+    raw = psf.read_bytes()
+    variants = {**_variants(raw), "bom-crlf": VARIANTS["bom-crlf"](raw)}
+    # a byte-order mark hid MDAnalysis's 'PSF' header: "cannot read structures (Failed to
+    # construct topology ...); frames must all have the same atoms as the topology"
+    for name, data in variants.items():
+        (tmp_path / name).mkdir()
+        topology = tmp_path / name / "clean.psf"
+        topology.write_bytes(data)
+        got = read_structures(dcd, topology=topology)
+        np.testing.assert_array_equal(got.coords, truth.coords)
+        assert got.features() == truth.features()
+        assert topology.read_bytes() == data  # the user's file is left as it was
+    gz = tmp_path / "bom" / "clean.psf.gz"
+    gz.write_bytes(gzip.compress(variants["bom"]))
+    np.testing.assert_array_equal(read_structures(dcd, topology=gz).coords, truth.coords)
+
+
+def test_a_multi_model_file_with_a_byte_order_mark_keeps_every_frame(tmp_path, fixtures_dir):
+    pytest.importorskip("MDAnalysis", reason="needs the structure extra (MDAnalysis)")
+    from biovae.data.structure import read_structures
+
+    truth = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    bom = tmp_path / "bom.pdb"
+    bom.write_bytes(codecs.BOM_UTF8 + (fixtures_dir / "ubiquitin_2k39_ca_12.pdb").read_bytes())
+    got = read_structures(bom)  # read from a copy without the mark, frames held in memory
+    np.testing.assert_array_equal(got.coords, truth.coords)
+    assert got.source == str(bom) and got.features() == truth.features()

@@ -25,6 +25,11 @@ the root the shorter way round, rising to the opposite side and falling back: no
 root is a given cell, the cell of a root group at its far end of the first diffusion component,
 or (no root given) the cell at the extreme of the first diffusion component farthest from the
 median.
+
+Below :func:`fewest_points` distinct points (17 at the defaults) the result is kept but a
+warning says why it says little: with k + 1 or fewer points every point is every other's
+neighbour (the graph is complete, so it no longer follows the data's shape), and with fewer
+than ``n_comps`` + 2 there are fewer diffusion components than asked for.
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from biovae.applications.trajectory_roots import root_index as root_index
+from biovae.applications.trajectory_roots import root_mask as root_mask
 from biovae.errors import ConfigError, DataError, require
-from biovae.levels import MISSING, find_level, level_text
 
 #: Defaults of scanpy's DPT: 15 neighbours, 10 diffusion components.
 N_NEIGHBOURS = 15
@@ -155,6 +161,7 @@ def diffusion_map(emb: Any, n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_CO
     pieces (outlier clusters) take no components from the root's piece."""
     _check_sizes(n_neighbors, n_comps)
     points, point_of = _distinct_points(as_embedding(emb))
+    _warn_if_few(len(point_of), len(points), n_neighbors, n_comps)
     kernel = _knn_kernel(points, n_neighbors)
     q = np.asarray(kernel.sum(1)).ravel()
     kernel = _drop_negligible(sp.diags(1 / q) @ kernel @ sp.diags(1 / q))
@@ -174,6 +181,25 @@ def _check_sizes(n_neighbors: Any, n_comps: Any) -> None:
         whole = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
         if not whole or value < 1:
             raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def fewest_points(n_neighbors: int = N_NEIGHBOURS, n_comps: int = N_COMPONENTS) -> int:
+    """Distinct points needed for a kNN graph that is not complete and all ``n_comps``
+    diffusion components: max(k, n_comps) + 2."""
+    return max(n_neighbors, n_comps) + 2
+
+
+def _warn_if_few(n_records: int, n_points: int, n_neighbors: int, n_comps: int) -> None:
+    """One warning when ``n_points`` distinct points are fewer than :func:`fewest_points`."""
+    need = fewest_points(n_neighbors, n_comps)
+    if n_points < need:
+        warnings.warn(
+            f"only {n_records} records ({n_points} distinct points) for diffusion pseudotime, "
+            f"which needs >= {need} (n_neighbors={n_neighbors}, n_comps={n_comps}): every point "
+            "is (nearly) every other's neighbour, so the ordering says little; use more records",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _distinct_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -356,37 +382,3 @@ def _check_root(root: Any, root_group: Any, n: int) -> None:
                 f"root_group must be a boolean mask of the {n} records, got {group.dtype} of "
                 f"shape {group.shape}; e.g. stage == stage.min()"
             )
-
-
-def root_index(ids: Any, root_id: Any) -> int:
-    """The position of the record named ``root_id`` among ``ids`` (record ids, obs names),
-    or a one-line error; a repeated id is refused, since it names no single cell."""
-    text = np.asarray([str(v) for v in ids], dtype=object)
-    hits = np.flatnonzero(text == str(root_id))
-    if hits.size != 1:
-        what = "no record" if hits.size == 0 else f"{hits.size} records"
-        raise DataError(
-            f"{what} with id {str(root_id)!r} (ids: {', '.join(text[:5])}, ...); give the id of "
-            "one record as the root, or a group with root_key/root_value (--root-key/--root-value)"
-        )
-    return int(hits[0])
-
-
-def root_mask(obs: dict[str, np.ndarray], key: str, value: Any) -> np.ndarray:
-    """Records whose ``obs[key]`` is the level ``value`` names, or a one-line error.
-
-    Levels are compared as :mod:`biovae.levels` spells them, so ``2``, ``2.0`` and ``"2.0"``
-    all name the level ``2`` of an integer or float column."""
-    if key not in obs:
-        raise DataError(
-            f"root key {key!r} is not a metadata column (columns: {', '.join(sorted(obs))})"
-        )
-    text = level_text(obs[key])
-    present = tuple(sorted(set(text.tolist()) - {MISSING}))
-    level = find_level(value, present)
-    if level is None:
-        levels = ", ".join(present[:10])
-        raise DataError(
-            f"no record has {key} = {value!r} (values: {levels}); fix root_value (--root-value)"
-        )
-    return text == level

@@ -14,6 +14,7 @@ from biovae.cli.io import (
     check_parent,
     data_name,
     for_sequences,
+    input_files,
     model_data_config,
     model_name,
     read_input,
@@ -84,7 +85,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         "diagnostics",
         results,
         f"Diagnostics of model {model_name(args.model)}: {data_name(ds, args.data)}",
-        (("model folder", str(args.model)), ("data", ds.source or str(args.data))),
+        input_files(ds, args.data, args.model),
     )
     print(html)
     return 0
@@ -157,7 +158,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "sweep",
             results,
             f"Rate–distortion sweep of {data_name(ds, args.data)}",
-            (("data", ds.source or str(args.data)),),
+            input_files(ds, args.data),
         )
     )
     return 0

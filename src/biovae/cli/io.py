@@ -62,6 +62,16 @@ def data_name(ds: Dataset, path: str | os.PathLike) -> str:
     return source_name(ds.source or str(path))
 
 
+def input_files(
+    ds: Dataset, path: str | os.PathLike, model: str | os.PathLike | None = None
+) -> tuple[tuple[str, str], ...]:
+    """(what, full path) rows naming a page's inputs in its summary: the model folder (when
+    ``model``) and the data as read (its metadata file too), beside :func:`model_name` and
+    :func:`data_name` in the title."""
+    rows = (("model folder", str(model)),) if model is not None else ()
+    return (*rows, ("data", ds.source or str(path)))
+
+
 def _family(fmt: str) -> str:
     """Formats a file name cannot tell apart (a ``.txt`` table is csv or tsv)."""
     return "table" if fmt.lower() in ("csv", "tsv") else fmt.lower()

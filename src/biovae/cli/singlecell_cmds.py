@@ -12,6 +12,7 @@ from biovae.cli.io import (
     check_parent,
     check_plot_output,
     data_name,
+    input_files,
     model_data_config,
     model_name,
     read_input,
@@ -237,7 +238,8 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
         section = trajectory_section(
             z, traj, stage, args.color_by or "stage", ids=[str(i) for i in ds.ids], points=points
         )
-        write_trajectory_report(report, [section], f"Trajectory of {data_name(ds, args.data)}")
+        title = f"Trajectory of {data_name(ds, args.data)}"
+        write_trajectory_report(report, [section], title, input_files(ds, args.data, args.model))
     write_table(out, ds.ids, {"pseudotime": traj.pseudotime})
     print(out)
     return 0
@@ -294,6 +296,7 @@ def cmd_de(args: argparse.Namespace) -> int:
                 f"Differential expression from model {model_name(args.model)}: "
                 f"{data_name(ds, args.data)}"
             ),
+            input_files(ds, args.data, args.model),
         )
     table = de.stack(tables) if len(tables) > 1 else tables[0]
     write_frame(out, table)

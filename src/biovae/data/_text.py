@@ -9,6 +9,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -128,3 +130,20 @@ def check_line_ends(path: str | Path, what: str) -> None:
             f"{path}: the lines of {what} end in CR alone (classic Mac OS line ends); save it "
             "with LF or CRLF line ends (e.g. tr '\\r' '\\n' < FILE > NEW)"
         )
+
+
+def without_bom(path: str | Path, folder: str | Path) -> Path:
+    """``path``, or, when its text starts with a UTF-8 byte-order mark (Windows Notepad and
+    Excel write one), a copy without it under the same name (gunzipped, less ``.gz``) in
+    ``folder``, written atomically: for third-party parsers that read the mark as part of the
+    first line (MDAnalysis's PSF and PRMTOP readers then find no header)."""
+    if not head_bytes(path, len(codecs.BOM_UTF8)).startswith(codecs.BOM_UTF8):
+        return Path(path)
+    out = Path(folder) / (Path(path).name.removesuffix(".gz") if gzipped(path) else Path(path).name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    with _open_bytes(path) as src, open(part, "wb") as dst:
+        src.read(len(codecs.BOM_UTF8))
+        shutil.copyfileobj(src, dst)
+    os.replace(part, out)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, check_gzip
-from biovae.data._text import check_line_ends, head_bytes, is_utf16, not_utf8
+from biovae.data._text import check_line_ends, head_bytes, is_utf16, not_utf8, without_bom
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -321,12 +322,15 @@ def _check_atoms(path: Path, atoms, select: str) -> None:
 
 
 def _universe(path: Path, topology: str | Path | None):
+    """The MDAnalysis Universe of ``path`` (with ``topology``): a file that starts with a
+    byte-order mark is read from a copy without it, frames held in memory so the copy can go."""
     mda = require("MDAnalysis", "structure")
-    args = (str(topology), str(path)) if topology is not None else (str(path),)
+    files = (topology, path) if topology is not None else (path,)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="biovae-") as tmp:
             warnings.simplefilter("ignore")
-            return mda.Universe(*args)
+            plain = [without_bom(f, Path(tmp) / str(i)) for i, f in enumerate(files)]
+            return mda.Universe(*map(str, plain), in_memory=plain[-1] != Path(path))
     except (ValueError, TypeError, KeyError, IndexError, *UNREADABLE) as exc:
         for named in (topology, path):  # a damaged .gz (zlib.error): say so, and which file
             if named is not None:

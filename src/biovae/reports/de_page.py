@@ -118,12 +118,15 @@ def _method(attrs: dict) -> str:
     )
 
 
-def write_de_report(path: str | Path, tables: list[Any], title: str) -> Path:
+def write_de_report(
+    path: str | Path, tables: list[Any], title: str, files: tuple[tuple[str, str], ...] = ()
+) -> Path:
     """A page with one section per comparison (``tables`` from
-    :func:`biovae.applications.differential.differential_expression`), written atomically."""
+    :func:`biovae.applications.differential.differential_expression`), written atomically;
+    ``files``: (what, full path) rows of its "Inputs" card."""
     from biovae.reports.html import write_sections_page
 
     parts = [de_section(t, i) for i, t in enumerate(tables)]
     modes = sorted({str(t.attrs.get("mode", "change")) for t in tables})
     tagline = f"Bayesian differential expression ({', '.join(modes)} mode) from a count VAE"
-    return write_sections_page(path, title, tagline, parts)
+    return write_sections_page(path, title, tagline, parts, files)

@@ -18,7 +18,7 @@ from biovae.diagnostics.predictive import chance_share
 from biovae.reports import plots
 from biovae.reports import plots_diagnostics as pd
 from biovae.reports.content import Highlight, Plot, Section, Table
-from biovae.reports.html import render_document
+from biovae.reports.html import facts_rows, render_document
 
 #: Fidelity metrics: (label, how to read it, score where lower = closer to the data).
 FIDELITY = {
@@ -75,7 +75,7 @@ def _overview(results: dict, parts: list[Section], files: tuple = ()) -> str:
         for k in ("records", "records_given", "subsample", "held_out")
         if k in results
     ]
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    rows = facts_rows(tuple(facts))
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
     return (
         '<section class="overview" id="summary">'

@@ -119,17 +119,34 @@ def render_page(
     return render_document(title, tagline, overview, parts)
 
 
-def write_sections_page(path: str | Path, title: str, tagline: str, parts: list[Section]) -> Path:
+def write_sections_page(
+    path: str | Path, title: str, tagline: str, parts: list[Section], files: Facts = ()
+) -> Path:
     """A self-contained page of ``parts`` under a table of contents, written atomically."""
-    return write_page(path, sections_page(title, tagline, parts))
+    return write_page(path, sections_page(title, tagline, parts, files))
 
 
-def sections_page(title: str, tagline: str, parts: list[Section]) -> str:
-    """The HTML text of :func:`write_sections_page`, drawn without writing anything."""
+#: (name, value) rows of a summary table, e.g. ("data", "/full/path/to/counts.h5ad").
+Facts = tuple[tuple[str, str], ...]
+
+
+def facts_rows(facts: Facts) -> str:
+    """The ``<tr>`` rows of a summary table of (name, value) pairs, escaped."""
+    return "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+
+
+def sections_page(title: str, tagline: str, parts: list[Section], files: Facts = ()) -> str:
+    """The HTML text of :func:`write_sections_page`, drawn without writing anything; ``files``:
+    (what, full path) rows of an "Inputs" card, the files a ``title`` names without folders."""
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    inputs = (
+        f'<div class="card summary"><h2>Inputs</h2><table>{facts_rows(files)}</table></div>'
+        if files
+        else ""
+    )
     overview = (
-        '<section class="overview" id="summary"><nav class="card toc" aria-label="Contents">'
-        f"<h2>Contents</h2><ol>{toc}</ol></nav></section>"
+        f'<section class="overview" id="summary">{inputs}<nav class="card toc" '
+        f'aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav></section>'
     )
     return render_document(title, tagline, overview, parts)
 

@@ -83,8 +83,11 @@ def trajectory_section(
     return Section(id_, title, lead, plots=tuple(maps), notes=notes, highlights=highlights)
 
 
-def write_trajectory_report(path: str | Path, parts: list[Section], title: str) -> Path:
-    """A self-contained HTML page of ``parts`` (e.g. trajectory sections), written atomically."""
+def write_trajectory_report(
+    path: str | Path, parts: list[Section], title: str, files: tuple[tuple[str, str], ...] = ()
+) -> Path:
+    """A self-contained HTML page of ``parts`` (e.g. trajectory sections), written atomically;
+    ``files``: (what, full path) rows of its "Inputs" card."""
     from biovae.reports.html import write_sections_page
 
-    return write_sections_page(path, title, "Trajectories on the latent map", parts)
+    return write_sections_page(path, title, "Trajectories on the latent map", parts, files)
