@@ -95,6 +95,7 @@ def test_without_chain_every_chain_is_read_and_old_models_load(dimer, tmp_path, 
     )
     del meta["structure"]["chains"]  # a model saved before chains were kept: every chain
     meta_file.write_text(json.dumps(meta))
+    (model / "SHA256SUMS").unlink()  # and before the manifest
     assert ConformationVAE.load(model).chains() is None
     assert main(["structure", "embed", str(model), str(only_b), "--out", str(table)]) == 0
     meta["structure"]["chains"] = ["B", 3]
@@ -139,6 +140,7 @@ def test_a_model_fitted_on_a_segid_reads_its_own_samples(tmp_path):
     # a model saved when such atoms were chain A in feature names loads and works alike
     meta["schema"]["features"] = [f"A:{f.partition(':')[2]}" for f in meta["schema"]["features"]]
     meta_file.write_text(json.dumps(meta))
+    (model / "SHA256SUMS").unlink()  # (before the manifest, too)
     old = tmp_path / "old.pdb"
     assert main(["structure", "sample", str(model), "-n", "2", "--out", str(old)]) == 0
     assert old.read_text() == samples.read_text()  # segid UBQ, blank chain: the same file
