@@ -287,9 +287,9 @@ def _labelled(X: Any, obs: Any, y: Any, key: str | None) -> tuple[Any, str | Non
 
 def _check_composition(ds: Dataset, classifier_input: str) -> None:
     """clr inputs take logs of shares: every value must be >= 0 (and present)."""
-    from biovae.likelihoods.base import first_bad
+    from biovae.likelihoods.base import first_bad, row_blocks
 
-    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    blocks = row_blocks(ds.x)
     for start, block in blocks:
         hit = first_bad(block, lambda v: ~(v >= 0))
         if hit is not None:

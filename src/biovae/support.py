@@ -14,7 +14,7 @@ from biovae.data._columns import check_cells_are_records, check_composition
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 from biovae.likelihoods import Likelihood
-from biovae.likelihoods.base import BadEntry, first_bad
+from biovae.likelihoods.base import BadEntry, first_bad, row_blocks
 
 INFINITE = "is infinite (or too large for float32); replace or drop it"
 MISSING = (
@@ -42,7 +42,7 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
         check_cells_are_records(ds.ids, ds.features, ds.source, likelihood.name)
     # one pass over the values: infinities always, NaN unless the family models missing entries
     test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
-    blocks = ds.x.blocks() if hasattr(ds.x, "blocks") else [(0, ds.x)]
+    blocks = row_blocks(ds.x)
     largest = _Largest()
     for start, block in blocks:
         hit = None if ds.alphabet is not None else first_bad(block, test)

@@ -313,17 +313,6 @@ def _qc_note(training: bool, qc, n: int) -> str:
     return f"{what} the {n:,} record(s) scored ({why}); F is noisy for a few records"
 
 
-def _only_checkpoint_files(folder: Path) -> bool:
-    from biovae.errors import ModelFileError
-    from biovae.training.checkpoint import check_checkpoint_dir
-
-    try:
-        check_checkpoint_dir(folder)
-    except ModelFileError:
-        return False
-    return True
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from biovae.reports.html import write_report
 

@@ -17,7 +17,7 @@ Constraint transforms (softplus, softmax) live here and nowhere else.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -204,11 +204,16 @@ class Likelihood(ABC):
         return {}
 
 
+def row_blocks(x) -> Iterable[tuple[int, Any]]:
+    """``(first row, block)`` pairs of data ``x``: a matrix on disk's own ``blocks()``, or
+    the whole array (dense or scipy sparse) as one block."""
+    return x.blocks() if hasattr(x, "blocks") else [(0, x)]
+
+
 def dense_blocks(x) -> Iterator[np.ndarray]:
     """The rows of data ``x`` (an array, scipy sparse, or on disk with ``blocks()``) as
     dense blocks, in order, one at a time."""
-    blocks = x.blocks() if hasattr(x, "blocks") else [(0, x)]
-    return (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in blocks)
+    return (b.toarray() if hasattr(b, "toarray") else np.asarray(b) for _, b in row_blocks(x))
 
 
 def first_bad(x, bad_mask_fn) -> tuple[int, int] | None:
