@@ -161,8 +161,8 @@ def test_two_residues_at_one_number_keep_the_first_in_pdb_and_mmcif(fixtures_dir
 def test_an_empty_or_topology_paired_mmcif(fixtures_dir, tmp_path):
     gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
     (tmp_path / "empty.cif").write_text("")
-    with pytest.raises(DataError, match="not a readable mmCIF file"):
-        read_structures(tmp_path / "empty.cif")
+    with pytest.raises(DataError, match=r"empty\.cif: the file is empty \(0 bytes\)"):
+        read_structures(tmp_path / "empty.cif")  # was gemmi's 'vector::_M_range_check'
     pdb = fixtures_dir / "ubiquitin_2k39_ca_12.pdb"
     st = gemmi.read_structure(str(pdb))
     st.setup_entities()

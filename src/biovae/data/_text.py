@@ -78,6 +78,20 @@ def not_utf8(
     return DataError(f"{path}: {not_utf8_reason(path, what, line)}{fix}")
 
 
+def check_not_empty(path: str | Path) -> None:
+    """Raise a one-line error for a file of 0 bytes, for readers whose own message for one
+    names no cause (MDAnalysis: 'Compressed file ended'; gemmi: a C++ range error)."""
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); check the path")
+
+
+def check_utf8(path: str | Path, what: str = "it", *, whole: bool = True) -> None:
+    """Raise :func:`not_utf8` when ``path`` is UTF-16 text (as its head shows) or, with
+    ``whole``, when a line of it is not UTF-8."""
+    if is_utf16(head_bytes(path, 4096)) or (whole and _first_undecodable_line(path)):
+        raise not_utf8(path, what)
+
+
 def _first_undecodable_line(path: str | Path) -> int | None:
     """The first line (from 1) of the file that is not UTF-8, or None."""
     with contextlib.suppress(*UNREADABLE), _open_bytes(path) as fh:

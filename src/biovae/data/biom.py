@@ -11,6 +11,7 @@ likelihood's own checks (negative values, row sums) apply afterwards as for any 
 from __future__ import annotations
 
 import codecs
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ def read_biom(path: str | Path) -> Dataset:
     """Read a ``.biom`` file (JSON or HDF5) into a samples × observations :class:`Dataset`."""
     source = str(path)
     table = _load(path)
+    _check_declared_shape(path, table)
     samples = np.array([str(s) for s in table.ids(axis="sample")], dtype=object)
     features = tuple(str(f) for f in table.ids(axis="observation"))
     if len(samples) == 0 or len(features) == 0:
@@ -62,6 +64,23 @@ def _load(path: str | Path):
             f"{path}: not a readable BIOM file ({reason}); check that it is a BIOM 1.0 (JSON) "
             "or 2.x (HDF5) table, e.g. written by `biom convert`"
         ) from exc
+
+
+def _check_declared_shape(path: str | Path, table) -> None:
+    """A JSON BIOM's ``shape`` field must match its ``rows`` and ``columns``: biom-format
+    reads the ids and ignores the field, so a table cut or edited by hand (ids dropped or
+    added without the data, or the other way round) would be read without a word."""
+    head = head_bytes(path, 64).lstrip(codecs.BOM_UTF8).lstrip()
+    if not head.startswith(b"{"):  # HDF5 BIOM 2.x: h5py and biom check its arrays
+        return
+    declared = json.loads(read_text(path, "the BIOM file")).get("shape")
+    found = [len(table.ids(axis="observation")), len(table.ids(axis="sample"))]
+    if isinstance(declared, list) and len(declared) == 2 and declared != found:
+        raise DataError(
+            f"{path}: field 'shape' declares {declared[0]} observations x {declared[1]} "
+            f"samples, but 'rows' lists {found[0]} and 'columns' {found[1]}; the table was "
+            "cut or edited by hand: write it again from its source (e.g. with biom convert)"
+        )
 
 
 def _sample_metadata(table) -> dict[str, np.ndarray]:

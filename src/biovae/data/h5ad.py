@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from biovae.data._columns import as_text, check_finite, to_obs
+from biovae.data._entries import check_real, check_single_entries
 from biovae.data._messages import preview, raw_counts_hint
 from biovae.data.dataset import Dataset
 from biovae.data.ondisk import open_h5ad_matrix
@@ -64,6 +65,7 @@ def read_h5ad(
             )
     ids = _ids(adata, id_column, source)
     features = tuple(str(v) for v in adata.var_names)
+    check_single_entries(x, ids, features, source)
     check_finite(x, ids, features, source)
     obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
@@ -104,8 +106,10 @@ def _load(path: str | Path, backed: bool = False):
             # older anndata (0.10) says so of an empty var/obs index it reads back; nothing
             # for the user to act on (an empty matrix is refused with its own message)
             warnings.filterwarnings("ignore", message="Transforming to str index")
-            # repeated var names are made unique by Dataset, which says so once itself
+            # repeated var names are made unique by Dataset, which says so once itself, and
+            # repeated obs names are refused by Dataset with its own one-line error
             warnings.filterwarnings("ignore", message="Variable names are not unique")
+            warnings.filterwarnings("ignore", message="Observation names are not unique")
             return anndata.read_h5ad(path, backed="r" if backed else None)
     except Exception as exc:  # h5py/anndata raise many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -137,6 +141,7 @@ def _matrix(adata, layer: str | None, source: str) -> np.ndarray | sp.csr_matrix
             f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes); "
             "check the gene/cell filtering that produced it"
         )
+    check_real(x.dtype, source, "X" if layer is None else f"layers/{layer}")
     with np.errstate(over="ignore"):  # beyond float32 -> inf, reported by check_finite
         if sp.issparse(x):
             return _checked_csr(x, source)

@@ -34,8 +34,12 @@ def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
             f"{source}: expected a 2-D array (records x features), got shape {array.shape}; "
             "reshape it before saving"
         )
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise DataError(f"{source}: expected a numeric array, got dtype {array.dtype}")
+    # numpy counts timedelta64 as a number (a signed integer); durations are no features
+    if array.dtype.kind not in "biufc":
+        raise DataError(
+            f"{source}: expected a numeric array (bool, integer or float), got dtype "
+            f"{array.dtype}; save the values as numbers (e.g. array.astype(float))"
+        )
     if np.iscomplexobj(array):
         raise DataError(f"{source}: complex values are not supported; save the real part")
     n, f = array.shape

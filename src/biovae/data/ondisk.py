@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from biovae.data._entries import check_real
 from biovae.data._messages import preview, raw_counts_hint
 from biovae.errors import DataError, require
 
@@ -184,6 +185,7 @@ class NpyReader(_Reader):
 
 class _H5DenseReader(_Reader):
     def __init__(self, dataset) -> None:
+        check_real(dataset.dtype, dataset.file.filename, dataset.name)
         self.dataset = dataset
         self.shape = tuple(int(s) for s in dataset.shape)
         self.sparse = False
@@ -199,6 +201,7 @@ class _H5CsrReader(_Reader):
     held in memory (8 bytes per record)."""
 
     def __init__(self, group, shape=None, columns: np.ndarray | None = None) -> None:
+        check_real(group["data"].dtype, group.file.filename, group["data"].name)
         self.data, self.indices = _direct_or_h5(group["data"]), _direct_or_h5(group["indices"])
         self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
         self.full_shape = tuple(

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, check_gzip
-from biovae.data._text import check_line_ends, head_bytes, is_utf16, not_utf8, without_bom
+from biovae.data._text import check_line_ends, check_not_empty, check_utf8, without_bom
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -296,10 +296,12 @@ def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
         if p is not None and not Path(p).is_file():
             raise MissingFileError(f"structure file {p} does not exist; check the path")
     for p in (path, topology):  # MDAnalysis misreads these without saying so
+        if p is not None and (is_pdb(Path(p)) or is_mmcif(Path(p))):
+            check_not_empty(p)
         if p is not None and is_pdb(Path(p)):
             check_line_ends(p, "the PDB file")
-        elif p is not None and is_utf16(head_bytes(p, 4096)):  # GRO, PSF, ...: text too
-            raise not_utf8(p, "the structure file")
+        elif p is not None:  # GRO, PSF, ...: text too; DCD and XTC are binary
+            check_utf8(p, "the structure file", whole=False)
     if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
         raise DataError(
             f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "
@@ -335,6 +337,8 @@ def _universe(path: Path, topology: str | Path | None):
         for named in (topology, path):  # a damaged .gz (zlib.error): say so, and which file
             if named is not None:
                 check_gzip(named, "the structure file")
+            if named is not None and is_pdb(Path(named)):  # MDAnalysis names no encoding
+                check_utf8(named, "the structure file")
         where = f"{path} with topology {topology}" if topology else str(path)
         hint = "frames must all have the same atoms as the topology"
         if isinstance(exc, (EOFError, IndexError)) or "Compressed file ended" in str(exc):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from biovae.data._entries import check_real, check_single_entries
 from biovae.data._messages import UNREADABLE, preview, unreadable
 from biovae.data._text import ENCODING, not_utf8
 from biovae.data.dataset import Dataset
@@ -55,7 +56,7 @@ def read_10x_mtx(directory: str | Path) -> Dataset:
     barcodes = [row[0] for row in _lines(_find(directory, ("barcodes.tsv",)))]
     features = _lines(_find(directory, ("features.tsv", "genes.tsv")))
     try:
-        genes_by_cells = sp.csr_matrix(read_mtx(matrix_path))
+        genes_by_cells = read_mtx(matrix_path)  # COO: repeated entries are not yet summed
     except DataError:
         raise
     except UNREADABLE as exc:  # a damaged matrix.mtx.gz
@@ -79,6 +80,7 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
             # genes x cells in CSC = cells x genes in CSR with the same three arrays
             x = None
             if not stream:
+                check_real(group["data"].dtype, str(path), group["data"].name)
                 x = sp.csr_matrix(
                     (group["data"][()], group["indices"][()], group["indptr"][()]),
                     shape=(shape[1], shape[0]),
@@ -164,12 +166,14 @@ def _text(values: np.ndarray) -> list[str]:
 
 
 def _dataset(x, barcodes: list[str], ids: list[str], types: list[str], source: str) -> Dataset:
-    x = sp.csr_matrix(x, dtype=np.float32)
+    """``x``: cells x genes, CSR, COO (a transposed ``matrix.mtx``) or dense."""
     if x.shape != (len(barcodes), len(ids)):
         raise DataError(
             f"{source}: the matrix is {x.shape[1]} features x {x.shape[0]} cells but there are "
             f"{len(ids)} features and {len(barcodes)} barcodes; the files do not belong together"
         )
+    check_single_entries(x, barcodes, ids, source)
+    x = sp.csr_matrix(x, dtype=np.float32)
     keep = _gene_expression(types, x.shape[0], source)
     x = x[:, keep]
     return Dataset(x, np.asarray(barcodes, dtype=object), [ids[i] for i in keep], {}, source=source)
