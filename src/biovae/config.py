@@ -297,8 +297,9 @@ class DataConfig:
     the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
     and ``unlabeled_category`` (when given; a number such as -1 is kept as its level's text,
-    "-1") are unlabelled; an ``unlabeled_category`` that names no entry of the column (other
-    than a spelling of "unknown") is refused as a likely typo.
+    "-1") are unlabelled, and, when it is not given, the -1 of a column of numbers (a text or
+    categorical column's "-1" is a label); an ``unlabeled_category`` that names no entry of the
+    column (other than a spelling of "unknown") is refused as a likely typo.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
     table fields as missing values (NaN) for the genotype likelihood. ``alphabet`` (``dna``,

@@ -1,7 +1,8 @@
 """scikit-learn style estimator of the semi-supervised VAE (:mod:`biovae.models.semisupervised`).
 
 Fits on all records; those whose ``labels_key`` entry (or entry of scikit-learn's ``y``) is
-missing, "unknown" or ``data.unlabeled_category`` (in ``y``: −1 too) are unlabelled.
+missing, "unknown" or ``data.unlabeled_category`` (in ``y``: −1 too; in a ``labels_key``
+column of numbers: −1 too unless ``unlabeled_category`` is given) are unlabelled.
 ``predict_proba`` gives q(y|x) for any records (labelled or not), temperature-scaled on the
 labelled records of the fit's validation split (:mod:`biovae.calibration`), ``predict`` the
 most likely level, ``transform`` the label-guided latent map.

@@ -33,9 +33,11 @@ def vae(
     Counts are read from ``adata.layers[layer]`` (or ``X``); ``batch_key`` names an ``obs``
     column to condition on (and the batch of per-batch dispersion). With ``labels_key`` the
     model is the semi-supervised VAE: cells whose label is missing, "unknown" or
-    ``unlabeled_category`` are unlabelled, and every cell's predicted label goes to
-    ``obs[key_added + "_label"]``, its probability to ``obs[key_added + "_label_probability"]``
-    and q(y|x) of each level L to ``obs[key_added + "_p_" + L]`` (``/`` in L as ``_``).
+    ``unlabeled_category`` are unlabelled (without ``unlabeled_category``, also −1 in an int or
+    float column; a text or categorical column's "-1" is a label), and every cell's predicted
+    label goes to ``obs[key_added + "_label"]``, its probability to
+    ``obs[key_added + "_label_probability"]`` and q(y|x) of each level L to
+    ``obs[key_added + "_p_" + L]`` (``/`` in L as ``_``).
     Settings go to ``adata.uns[key_added]``. With a linear decoder (``config.model.network.decoder =
     "linear"``, LDVAE) the genes × factors loadings go to ``adata.varm[key_added +
     "_loadings"]``. Returns the estimator.

@@ -101,6 +101,45 @@ def test_mismatched_barcodes_are_an_error(tmp_path):
         read_10x_mtx(d)
 
 
+#: a second copy of one file beside the folder's own: (version, file added, file already there)
+_SECOND_COPY = [
+    (3, "matrix.mtx.gz", "matrix.mtx"),
+    (3, "barcodes.tsv", "barcodes.tsv.gz"),
+    (3, "features.tsv", "features.tsv.gz"),
+    (3, "genes.tsv", "features.tsv.gz"),
+    (2, "barcodes.tsv.gz", "barcodes.tsv"),
+    (2, "features.tsv.gz", "genes.tsv"),
+]
+
+
+@pytest.mark.parametrize(("version", "extra", "own"), _SECOND_COPY)
+def test_two_candidates_for_one_10x_file_are_refused_naming_both(
+    tmp_path, capsys, version, extra, own
+):
+    """A plain file beside a gzipped one (or v2 genes.tsv beside v3 features.tsv.gz) was read
+    silently, the plain (or features) file winning: another run's barcodes or genes could be
+    paired with this matrix without any error. Both are named, with the fix; nothing written."""
+    d = mtx_dir(tmp_path, version=version)
+    lines = {"matrix": None, "barcodes": [f"OTHER{i}-1" for i in range(3)]}.get(
+        extra.split(".")[0], [f"ENSX{i}\tX{i}\tGene Expression" for i in range(3)]
+    )
+    if lines is None:
+        with gzip.open(d / extra, "wb") as fh:
+            scipy.io.mmwrite(fh, sp.coo_matrix(COUNTS.T))
+    elif extra.endswith(".gz"):
+        write_gz(d / extra, lines)
+    else:
+        (d / extra).write_text("".join(line + "\n" for line in lines))
+    first, second = sorted([own, extra], key=lambda n: (n.startswith("genes"), n.endswith(".gz")))
+    both = rf"\({first.replace('.', '[.]')} and {second.replace('.', '[.]')}\)"
+    with pytest.raises(DataError, match=rf"2 candidates for one 10x file {both}.*remove"):
+        read_10x_mtx(d)
+    out = tmp_path / "m"
+    rc, stdout, err = run(capsys, "fit", d, "--likelihood", "nb", "--out", out)
+    assert rc == 2 and stdout == "" and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and f"{first} and {second}" in err
+
+
 @pytest.mark.parametrize("version", [3, 2])
 def test_h5_streamed_equals_read_whole(tmp_path, version):
     from biovae.data.fingerprint import fingerprint
@@ -182,6 +221,7 @@ def test_the_matrix_file_itself_points_to_its_folder(tmp_path, name):
     d = mtx_dir(tmp_path)
     if name.endswith(".gz"):
         write_gz(d / name, (d / "matrix.mtx").read_text().splitlines())
+        (d / "matrix.mtx").unlink()  # two copies of the matrix are refused
     with pytest.raises(DataError, match=rf"pass the folder holding them \({d}\) as a 10x") as err:
         read_dataset(d / name)
     assert "supported extensions" not in str(err.value)

@@ -279,7 +279,8 @@ COVARIATE_OPTIONS = (
         "--labels-key",
         "data.labels_key",
         str,
-        "label column (cell type, condition): --model ssvae treats missing/unknown as unlabelled",
+        "label column (cell type, condition): --model ssvae treats missing/unknown (and -1 in a "
+        "column of numbers) as unlabelled",
         "COL",
     ),
     Option(
@@ -287,7 +288,8 @@ COVARIATE_OPTIONS = (
         "data.unlabeled_category",
         str,
         "label value meaning 'no label' besides empty/NaN/NA/none/unknown (--model ssvae), "
-        "e.g. -1 or Unassigned; it must occur in the column",
+        "e.g. Unassigned; it must occur in the column. Without it a column of numbers' -1 is "
+        "unlabelled; with it, -1 is a class",
         "VALUE",
     ),
 )

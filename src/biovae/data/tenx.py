@@ -28,10 +28,26 @@ GENE_EXPRESSION = "Gene Expression"
 
 
 def _find(directory: Path, names: tuple[str, ...]) -> Path:
-    for name in names:
-        for candidate in (directory / name, directory / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
+    """The one file of a role (``names``: the matrix, the barcodes, or the features under their
+    v3 or v2 name), plain or ``.gz``. Two candidates (``barcodes.tsv`` beside
+    ``barcodes.tsv.gz``, ``genes.tsv`` beside ``features.tsv.gz``) are refused rather than one
+    picked by a rule: they may come from different runs, and a matrix read with another run's
+    barcodes or genes is wrong without any error."""
+    found = [
+        candidate
+        for name in names
+        for candidate in (directory / name, directory / f"{name}.gz")
+        if candidate.is_file()
+    ]
+    if len(found) > 1:
+        both = " and ".join(p.name for p in found)
+        raise DataError(
+            f"{directory}: {len(found)} candidates for one 10x file ({both}), which may come "
+            "from different runs; remove (or move away) the extra one so that the folder "
+            "holds one matrix, one barcodes and one features (or genes) file"
+        )
+    if found:
+        return found[0]
     raise DataError(
         f"{directory}: no {' or '.join(names)} (optionally .gz) in this 10x directory; point "
         "to Cell Ranger's filtered_feature_bc_matrix folder"

@@ -2,8 +2,10 @@
 
 Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the spec's
 ``unlabeled`` category (e.g. scanpy's "Unknown" or a user's "unassigned") are unlabelled
-(code −1), and so are those scikit-learn's ``y`` marks −1 (:func:`target_labels`). Labelled
-levels that differ only in letter case or surrounding spaces are refused.
+(code −1), and so are those scikit-learn's ``y`` marks −1 (:func:`target_labels`) and, when no
+``unlabeled`` category is named, the −1 of a label column of numbers (:func:`column_unlabelled`;
+a text or categorical column's "-1" is a label). Labelled levels that differ only in letter
+case or surrounding spaces are refused.
 The levels are saved with the model so new data are coded identically.
 """
 
@@ -32,6 +34,22 @@ def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
         extra = {text, whole_number_text(text)}
     spellings = UNLABELLED | extra
     return np.asarray([v.strip().lower() in spellings for v in level_text(values)], dtype=bool)
+
+
+def column_unlabelled(
+    values: np.ndarray, unlabeled: Any = None, levels: tuple[str, ...] = ()
+) -> np.ndarray:
+    """:func:`unlabelled_mask` of a label column; in a column of numbers (int or float, as the
+    readers hold a numeric metadata column: float64) −1 too, scikit-learn's mark of an
+    unlabelled record (as in ``y``), unless an ``unlabeled`` category is named (−1 is then a
+    class like any other) or −1 is one of ``levels`` (a model fitted when such a −1 was a
+    class: its data are coded as it was fitted). A text or categorical column's "-1" is a
+    label: the column's type, not its spelling, says which."""
+    values = np.asarray(values)
+    missing = unlabelled_mask(values, unlabeled)
+    if unlabeled is None and values.dtype.kind in "iuf" and "-1" not in levels:
+        missing |= values == -1
+    return missing
 
 
 def target_labels(y: Any) -> np.ndarray:
@@ -118,16 +136,21 @@ class LabelSpec:
         or missing, as :data:`UNLABELLED` does)."""
         values = _column(obs, key, source)
         _check_unlabeled_found(values, key, source, unlabeled)
-        known = values[~unlabelled_mask(values, unlabeled)]
+        known = values[~column_unlabelled(values, unlabeled)]
         levels = tuple(sorted(set(level_text(known))))
         _check_distinct(levels, key, source)
         if len(levels) < 2:
             raise DataError(
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
                 f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
+                + _minus_one_hint(values, unlabeled)
             )
         name = None if unlabeled is None else whole_number_text(str(level_text([unlabeled])[0]))
         return cls(key, levels, name)
+
+    def missing(self, values: np.ndarray) -> np.ndarray:
+        """True where a label of this spec's column is no label (:func:`column_unlabelled`)."""
+        return column_unlabelled(values, self.unlabeled, self.levels)
 
     def encode(
         self, obs: dict[str, np.ndarray], source: str = "data", unseen: int | None = None
@@ -136,7 +159,7 @@ class LabelSpec:
         ``levels`` is an error, or coded ``unseen`` when given (e.g. −2, to count such records
         apart from unlabelled ones)."""
         values = _column(obs, self.key, source)
-        missing = unlabelled_mask(values, self.unlabeled)
+        missing = self.missing(values)
         index = aliases(self.levels)
         codes = np.full(len(values), -1, dtype=np.int64)
         texts = level_text(values)
@@ -153,6 +176,17 @@ class LabelSpec:
             else:
                 codes[i] = index[text]
         return torch.from_numpy(codes)
+
+
+def _minus_one_hint(values: np.ndarray, unlabeled: Any) -> str:
+    """The fix when a column of numbers' −1 was taken as no label (a −1/+1 column)."""
+    if not (column_unlabelled(values, unlabeled) & ~unlabelled_mask(values, unlabeled)).any():
+        return ""
+    return (
+        " (its -1 entries are unlabelled, as in a column of numbers; to train -1 as a class, "
+        "name the column's unlabelled marker with --unlabeled-category (unlabeled_category), "
+        "e.g. 'unknown')"
+    )
 
 
 def _check_distinct(levels: tuple[str, ...], key: str, source: str) -> None:

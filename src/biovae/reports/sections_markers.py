@@ -88,15 +88,15 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
 
 def _without_unlabelled(est: Any, ds: Dataset, name: str) -> dict[str, np.ndarray] | None:
     """For the label column of a semi-supervised model, the column with its unlabelled records
-    (missing, "unknown", the unlabelled category) made missing, so that they are neither a group
-    of their own nor part of every group's rest; None for any other column."""
-    from biovae.models.labels import unlabelled_mask
-
+    (missing, "unknown", the unlabelled category, a column of numbers' −1) made missing, so
+    that they are neither a group of their own nor part of every group's rest; None for any
+    other column."""
     spec = getattr(getattr(est, "schema_", None), "labels", None)
     if spec is None or not spec.n_classes or spec.key != name:
         return None
+    missing = spec.missing(ds.obs[name])  # before the cast: a column of numbers' -1 is none
     values = np.asarray(ds.obs[name], dtype=object)
-    return {name: np.where(unlabelled_mask(values, spec.unlabeled), "", values)}
+    return {name: np.where(missing, "", values)}
 
 
 def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
