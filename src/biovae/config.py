@@ -304,6 +304,8 @@ class DataConfig:
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
     table fields as missing values (NaN) for the genotype likelihood. ``alphabet`` (``dna``,
     ``rna``, ``protein``) reads sequences in that alphabet instead of the detected one.
+    ``obs_id_column`` names the column of the ``obs_path`` table holding the record ids
+    (default: its first column); ids are joined as text, so ``007`` is not ``7``.
     """
 
     format: str | None = None
@@ -313,6 +315,7 @@ class DataConfig:
     layer: str | None = None
     transpose: bool = False
     obs_path: str | None = None
+    obs_id_column: str | None = None
     drop_invalid: bool = False
     stream: bool = False
     allow_missing: bool = False
@@ -338,6 +341,11 @@ class DataConfig:
         _typed(self)
         if self.alphabet is not None and self.alphabet.lower() not in ("dna", "rna", "protein"):
             raise ConfigError(f"data.alphabet must be dna, rna or protein, got {self.alphabet!r}")
+        if self.obs_id_column is not None and self.obs_path is None:
+            raise ConfigError(
+                "data.obs_id_column (--obs-id-column) names the id column of a metadata table, "
+                "but no table is given; give it with data.obs_path (--obs), or leave it out"
+            )
         if self.batch_key and self.batch_key in self.continuous_covariates:
             raise ConfigError(
                 f"batch key {self.batch_key!r} is also a continuous covariate; drop it there"

@@ -16,6 +16,8 @@ EXAMPLES = (
     "  biovae audit model abundance.tsv --obs metadata.tsv \\\n"
     "      --covariates studyID,study_condition --technical studyID \\\n"
     "      --biological study_condition --out audit/\n"
+    "  biovae audit model abundance.tsv --obs metadata.tsv --obs-id-column sample_id \\\n"
+    "      --covariates studyID --out audit/   # ids in the table's column sample_id\n"
 )
 
 

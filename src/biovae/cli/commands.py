@@ -219,6 +219,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             f"give the samples' covariates with --obs FILE (a table with an id column, those "
             f"columns and {args.n} rows, one per sample)"
         )
+    if args.obs_id_column and not args.obs:
+        raise ConfigError("--obs-id-column names the id column of the --obs table; give --obs too")
     if args.obs and not cov.width:
         raise ConfigError(
             f"--obs gives covariates for the samples, but {args.model} is not conditional on "
@@ -227,7 +229,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.obs:
         from biovae.data.tables import read_obs_table
 
-        ids, obs = read_obs_table(args.obs)
+        ids, obs = read_obs_table(args.obs, id_column=args.obs_id_column)
         if len(ids) != args.n:
             raise DataError(
                 f"{args.obs}: has {len(ids)} rows but -n is {args.n}; give one "

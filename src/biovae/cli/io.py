@@ -29,6 +29,7 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         layer=data.layer,
         transpose=data.transpose,
         obs_path=data.obs_path,
+        obs_id_column=data.obs_id_column,
         drop_invalid=data.drop_invalid,
         stream=data.stream,
         allow_missing=data.allow_missing,
@@ -90,8 +91,9 @@ def model_data_config(est, args, path: str | None = None, *, reads_obs: bool = T
     def given(name: str) -> bool:
         return getattr(args, f"cfg__data__{name}", None) is not None
 
-    if data.obs_path and not (reads_obs or given("obs_path") or _needs_obs(est.schema_)):
-        data = replace(data, obs_path=None)
+    asked = given("obs_path") or given("obs_id_column")
+    if data.obs_path and not (reads_obs or asked or _needs_obs(est.schema_)):
+        data = replace(data, obs_path=None, obs_id_column=None)
     try:
         fmt = (data.format or "").lower() if given("format") else infer_format(path or args.data)
     except DataError:

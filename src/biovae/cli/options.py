@@ -57,6 +57,15 @@ class Option:
     metavar: str | None = None
 
 
+#: the --obs table's id column: joined to the data's record ids (or naming --obs samples)
+OBS_ID_COLUMN = Option(
+    "--obs-id-column",
+    "data.obs_id_column",
+    str,
+    "column of the --obs table holding the record ids (default: its first column); ids are "
+    "compared as text, so '007' is not '7'",
+    "COL",
+)
 MODEL_OPTIONS = (
     Option(
         "--model",
@@ -250,6 +259,7 @@ READ_OPTIONS = (
     ),
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
+    OBS_ID_COLUMN,
 )
 #: which metadata columns a model is conditioned on or learns (set when a model is fitted)
 COVARIATE_OPTIONS = (

@@ -20,6 +20,7 @@ from biovae.cli.options import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
     OBJECTIVE_OPTIONS,
+    OBS_ID_COLUMN,
     READ_OPTIONS,
     TRAIN_OPTIONS,
     Option,
@@ -203,6 +204,12 @@ def _sample_parser(sub) -> None:
         "named by the row's id",
     )
     p.add_argument(
+        OBS_ID_COLUMN.flag,
+        dest="obs_id_column",
+        metavar=OBS_ID_COLUMN.metavar,
+        help=OBS_ID_COLUMN.help,
+    )
+    p.add_argument(
         "--label",
         metavar="LABEL",
         help="semi-supervised models: draw every sample from this label's prior p(z|y) "
@@ -281,7 +288,9 @@ def _report_parser(sub) -> None:
         sub,
         "report",
         "Write a self-contained HTML report of MODEL (and DATA).",
-        "  biovae report model counts.h5ad --color-by bulk_labels --out report.html\n",
+        "  biovae report model counts.h5ad --color-by bulk_labels --out report.html\n"
+        "  biovae report model abund.tsv --obs meta.tsv --obs-id-column sample_id \\\n"
+        "      --color-by studyID --out report.html   # ids in meta.tsv's column sample_id\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA", nargs="?")

@@ -34,7 +34,7 @@ def id_mismatch_fix(
         read_from = f"column '{id_column}'" if id_column else "first column"
         return (
             f"the records' ids are in the table's column '{other}', but ids are read from its "
-            f"{read_from}; make '{other}' the table's first column (in Python: "
+            f"{read_from}; pass --obs-id-column {other} (in Python: "
             f"read_dataset(..., obs_id_column='{other}'))"
         )
     rows = {str(rid).strip().casefold(): rid for rid in ids}
@@ -54,7 +54,10 @@ def id_mismatch_fix(
                 "differently (leading zeros, decimals), and ids must match exactly; write them "
                 "the same way in both files (keep the table's id column as text)"
             )
-    return "add rows for them or check the id column"
+    return (
+        "add rows for them, or name the table's column holding the record ids with "
+        "--obs-id-column (obs_id_column)"
+    )
 
 
 def _column_holding(missing: list[str], columns: dict[str, np.ndarray]) -> str | None:

@@ -20,7 +20,7 @@ from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
 from biovae.data.plink import read_plink
 from biovae.data.sequence_table import read_sequence_table
-from biovae.data.tables import read_obs_table, read_table
+from biovae.data.tables import obs_id_name, read_obs_table, read_table
 from biovae.data.tenx import read_10x_h5, read_10x_mtx
 from biovae.data.vcf import read_vcf
 from biovae.errors import DataError, MissingFileError
@@ -338,9 +338,11 @@ def _check_options(path: Path, fmt: str, opts: ReadOptions) -> None:
 def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None = None) -> Dataset:
     """Add the columns of a metadata table, matched on record id.
 
-    Every record of ``ds`` must appear in the table once (the first missing or repeated id is
-    named); extra rows are ignored, repeated or not; the table's columns replace same-named
-    ``obs`` columns.
+    The table's ids are those of its column ``id_column`` (default: its first column), compared
+    with the records' ids as text, exactly (``007`` is not ``7``). Every record of ``ds`` must
+    appear in the table once (the first missing or repeated id is named); extra rows are
+    ignored, repeated or not, and the order of the rows does not matter; the table's columns
+    replace same-named ``obs`` columns.
     """
     obs_path = Path(obs_path)
     _check_file(obs_path)
@@ -350,7 +352,8 @@ def join_obs(ds: Dataset, obs_path: str | os.PathLike, *, id_column: str | None 
     if missing:
         raise DataError(
             f"{obs_path}: record '{missing[0]}' of {ds.source} has no row in the metadata table "
-            f"({len(missing)} of {len(ds)} records missing, e.g. {preview(missing, 3)}); "
+            f"(ids read from its column '{obs_id_name(obs_path, id_column)}'; {len(missing)} of "
+            f"{len(ds)} records missing, e.g. {preview(missing, 3)}); "
             + id_mismatch_fix(missing, ids, columns, id_column)
         )
     order = np.fromiter((position[rid] for rid in ds.ids), dtype=np.intp, count=len(ds))

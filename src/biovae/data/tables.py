@@ -31,7 +31,7 @@ from biovae.data._columns import (
 )
 from biovae.data._delimited import read_frame, read_header, record_line, separator
 from biovae.data._messages import preview
-from biovae.data.dataset import Dataset, check_unique_ids
+from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
 
@@ -113,23 +113,56 @@ def read_obs_table(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Read a metadata table: its id column (``id_column`` or the first) and the other columns.
 
-    Ids must be unique: all of them, or with ``records`` (the ids of the records the table
-    will be joined to) only those; rows of other ids are extra and may repeat. Rows whose id
-    starts with ``#`` are comments, as in QIIME 2 metadata (its ``#q2:types`` directive row
-    would otherwise make every column of numbers text), and are left out.
+    Ids are read as text, as written (``007`` stays ``007``, never the number 7). They must be
+    unique: all of them, or with ``records`` (the ids of the records the table will be joined
+    to) only those; rows of other ids are extra and may repeat. Rows whose id starts with ``#``
+    are comments, as in QIIME 2 metadata (its ``#q2:types`` directive row would otherwise make
+    every column of numbers text), and are left out.
 
     Returns
     -------
     ids, obs
         Record ids (``str``) and one obs array per remaining column.
     """
-    first = read_header(path, separator(path) if sep is None else sep)[0]
-    table = load_table(path, sep=sep, id_column=id_column or first)
+    table = load_table(path, sep=sep, id_column=obs_id_name(path, id_column, sep))
     table = replace(table, frame=_without_comment_rows(table))
     ids = record_ids(table)
-    check_unique_ids(ids if records is None else ids[pd.Index(ids).isin(records)], table.source)
+    _check_unique_obs_ids(table, ids, records)
     obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
     return ids, obs
+
+
+def obs_id_name(path: str | Path, id_column: str | None = None, sep: str | None = None) -> str:
+    """The id column of a metadata table: ``id_column``, which must be one of its columns
+    (a one-line error naming them and ``--obs-id-column`` otherwise), or its first column."""
+    header = read_header(path, separator(path) if sep is None else sep)
+    if id_column is None:
+        return header[0]
+    if id_column not in header:
+        raise DataError(
+            f"{path}: id column '{id_column}' not found in the metadata table; available "
+            f"columns: {preview(header)}; name the one holding the record ids with "
+            "--obs-id-column (obs_id_column)"
+        )
+    return id_column
+
+
+def _check_unique_obs_ids(table: Table, ids: np.ndarray, records: Sequence[str] | None) -> None:
+    """A one-line error naming the first id (of ``records``, or any) on two rows of a metadata
+    table: its column and both lines; ids of rows that no record has may repeat."""
+    checked = pd.Series(ids, index=table.frame.index)
+    if records is not None:
+        checked = checked[checked.isin(records).to_numpy()]
+    twice = checked.duplicated(keep=False).to_numpy()
+    if not twice.any():
+        return
+    rid = checked.loc[checked.index[twice][0]]
+    rows = checked.index[checked.to_numpy() == rid]
+    raise DataError(
+        f"{table.source}: duplicate record id '{rid}' in column '{table.id_column}' (lines "
+        f"{table.line(int(rows[0]))} and {table.line(int(rows[1]))}); give each record one "
+        "row, or name the column that holds unique record ids with --obs-id-column"
+    )
 
 
 def _without_comment_rows(table: Table) -> pd.DataFrame:
