@@ -302,7 +302,8 @@ class DataConfig:
     column (other than a spelling of "unknown") is refused as a likely typo.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
-    table fields as missing values (NaN) for the genotype likelihood. ``alphabet`` (``dna``,
+    table fields, and NaN entries of an ``.h5ad`` or ``.npy`` matrix, as missing values (NaN)
+    for the genotype likelihood. ``alphabet`` (``dna``,
     ``rna``, ``protein``) reads sequences in that alphabet instead of the detected one.
     ``obs_id_column`` names the column of the ``obs_path`` table holding the record ids
     (default: its first column); ids are joined as text, so ``007`` is not ``7``.

@@ -353,11 +353,14 @@ DATA_FLAGS = (
     (
         "--allow-missing",
         "allow_missing",
-        "tables: empty fields are missing genotypes (with --likelihood genotype)",
+        "tables: empty fields, .h5ad/.npy: NaN entries are missing genotypes (with "
+        "--likelihood genotype)",
     ),
 )
 #: --allow-missing of a command that reads data for a fitted model (it has no --likelihood)
-_ALLOW_MISSING_FOR_A_MODEL = "tables: empty fields are missing genotypes (for a genotype model)"
+_ALLOW_MISSING_FOR_A_MODEL = (
+    "tables: empty fields, .h5ad/.npy: NaN entries are missing genotypes (for a genotype model)"
+)
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:

@@ -164,7 +164,8 @@ def check_finite(
         raise DataError(
             f"{where}: missing value (empty or NaN) in a feature column; impute or drop the "
             "missing values first, list the column in metadata_columns if it is not a feature, "
-            "or (genotypes) pass --allow-missing with --likelihood genotype"
+            "or, for genotypes, pass --allow-missing (allow_missing=True; to fit: with "
+            "--likelihood genotype) to read them as missing calls"
         )
     raise DataError(
         f"{where}: non-finite value {value} (infinite, or too large for float32); "

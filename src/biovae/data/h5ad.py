@@ -24,6 +24,7 @@ def read_h5ad(
     id_column: str | None = None,
     metadata_columns: Sequence[str] = (),
     stream: bool = False,
+    allow_missing: bool = False,
 ) -> Dataset:
     """Read cells x genes from an ``.h5ad`` file.
 
@@ -40,6 +41,8 @@ def read_h5ad(
     stream
         Leave the matrix on disk (:class:`~biovae.data.ondisk.RowStore`, read in blocks; CSR
         or dense, not CSC); ``obs`` and ``var`` are read into memory.
+    allow_missing
+        NaN entries are missing values (genotypes), not an error; infinities still are.
 
     Returns
     -------
@@ -66,7 +69,7 @@ def read_h5ad(
     ids = _ids(adata, id_column, source)
     features = tuple(str(v) for v in adata.var_names)
     check_single_entries(x, ids, features, source)
-    check_finite(x, ids, features, source)
+    check_finite(x, ids, features, source, allow_missing=allow_missing)
     obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
 

@@ -12,12 +12,13 @@ from biovae.data.ondisk import WHOLE, NpyReader, RowStore
 from biovae.errors import DataError
 
 
-def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
+def read_npy(path: str | Path, *, stream: bool = False, allow_missing: bool = False) -> Dataset:
     """Read a 2-D numeric ``.npy`` array (records x features) as float32.
 
     Ids are ``"0".."n-1"`` and feature names ``"0".."f-1"``; pickled (object) arrays are refused.
     With ``stream`` the array stays on disk (a read-only memory map read in blocks); it must be
-    stored in row order (C order, numpy's default): a Fortran-ordered array is refused.
+    stored in row order (C order, numpy's default): a Fortran-ordered array is refused. With
+    ``allow_missing`` NaN entries are missing values (genotypes), else an error.
     """
     source = str(path)
     try:
@@ -59,5 +60,5 @@ def read_npy(path: str | Path, *, stream: bool = False) -> Dataset:
             x = np.ascontiguousarray(array, dtype=np.float32)
     ids = np.array([str(i) for i in range(n)], dtype=object)
     features = tuple(str(j) for j in range(f))
-    check_finite(x, ids, features, source)
+    check_finite(x, ids, features, source, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=features, obs={}, source=source)

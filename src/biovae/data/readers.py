@@ -106,8 +106,9 @@ def read_dataset(
         h5ad, npy and 10x h5 only: leave the matrix on disk (a
         :class:`~biovae.data.ondisk.RowStore`, read in blocks) for data larger than memory.
     allow_missing
-        Tables: empty fields are missing values (NaN), for the genotype likelihood. VCF and
-        PLINK files always read missing calls as NaN; the option is accepted there and implied.
+        Tables: empty fields are missing values (NaN), for the genotype likelihood; ``.h5ad``
+        and ``.npy``: their NaN entries are (else refused). VCF and PLINK files always read
+        missing calls as NaN; the option is accepted there and implied.
 
     Returns
     -------
@@ -169,7 +170,7 @@ OPTION_FORMATS = {
     "id_column": ("csv", "tsv", "h5ad"),
     "drop_invalid": ("fasta", "csv", "tsv"),
     "stream": STREAMABLE,
-    "allow_missing": ("csv", "tsv", "vcf", "plink"),
+    "allow_missing": ("csv", "tsv", "h5ad", "npy", "vcf", "plink"),
     "alphabet": ("fasta", "csv", "tsv"),
 }
 
@@ -180,7 +181,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
         letters = sequences.named_alphabet(opts.alphabet)
         return read_fasta(path, drop_invalid=opts.drop_invalid, alphabet=letters)
     if fmt == "npy":
-        return read_npy(path, stream=opts.stream)
+        return read_npy(path, stream=opts.stream, allow_missing=opts.allow_missing)
     if fmt == "10x-mtx":
         return read_10x_mtx(path)
     if fmt == "10x-h5":
@@ -198,6 +199,7 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
             id_column=opts.id_column,
             metadata_columns=opts.metadata_columns,
             stream=opts.stream,
+            allow_missing=opts.allow_missing,
         )
     sep = "," if fmt == "csv" else "\t"
     if opts.sequence_column is not None:

@@ -137,6 +137,7 @@ class Genotype(Likelihood):
                 int(c),
                 f"is not an allele count in 0..{self.ploidy}",
                 "give allele copies per individual (dosages 0..ploidy), empty for missing"
+                + _recode(float(x[r, c]))
                 + polyploid,
             )
         if self.dosage:
@@ -229,6 +230,22 @@ class Genotype(Likelihood):
             "hemizygous genotype; fit the sex chromosomes apart (bcftools view -t ^X,Y,MT for "
             "the autosomes)"
         )
+
+
+def _recode(value: float) -> str:
+    """How to recode one value that is not an allele count, as a clause of a fix: a
+    fractional one is an imputed dosage, a negative one a missing-call code."""
+    if value < 0:
+        return (
+            " (a missing-call code such as -9 or -1 must be an empty field, or NaN in "
+            ".h5ad/.npy, read with --allow-missing)"
+        )
+    if value != np.round(value):
+        return (
+            " (a fractional value is an imputed dosage: hard-call it to a whole count, e.g. "
+            "round it, or leave it empty as missing)"
+        )
+    return ""
 
 
 def _set_ploidy(what: str, ploidy: float) -> str:
