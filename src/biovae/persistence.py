@@ -149,8 +149,10 @@ def digest(data: bytes) -> str:
 
 def check_model_out(out: Path) -> Path:
     """``out`` may be written: it does not exist, is an empty folder, or holds a model's files
-    and nothing else (a folder with other files in it is never replaced wholesale); nor is it
-    a link to nothing or the current folder (:func:`biovae.data.folders.place_problem`).
+    and nothing else but files its ``SHA256SUMS`` lists unchanged (a report written into it:
+    :func:`biovae.data.manifest.add_to_manifest`); a folder with other files in it is never
+    replaced wholesale. Nor is it a link to nothing or the current folder
+    (:func:`biovae.data.folders.place_problem`).
     A model that a killed save left aside is put back first, to be replaced like any other."""
     restore_aside(out, MODEL_FILES)
     problem = place_problem(out)

@@ -54,3 +54,33 @@ def test_tied_genes_are_called_as_the_table_lists_them(monkeypatch):
     assert list(called) == [True, True] + [False] * (g - 2)
     calls = de.fdr_calls(np.array([0.9, 0.9, 1.0]), 0.06, np.array([1.0, -3.0, 1.0]))
     np.testing.assert_array_equal(calls, [False, True, True])
+
+
+def test_fdr_zero_calls_only_the_certain_genes(monkeypatch):
+    """At a target FDR of 0 (accepted, as scvi-tools' fdr_target=0) the rule calls exactly the
+    genes of P(DE) 1, by hand: P(DE) (1, 0.9, 1, 0.5, 0.99) → the first and third; none when
+    no gene is certain. Through ``differential_expression`` the draws below give P(DE) 1 for
+    f2 only (f0 and f1 change in 9 of 10 draws), so only f2 is called."""
+    p = np.array([1.0, 0.9, 1.0, 0.5, 0.99])
+    np.testing.assert_array_equal(de.fdr_calls(p, 0.0), [True, False, True, False, False])
+    assert not de.fdr_calls(np.array([0.9999, 0.5]), 0.0).any()
+    rng = np.random.default_rng(0)
+    x = rng.poisson(5.0, (40, 6)).astype(np.float32)
+    obs = {"group": np.repeat(["A", "B"], 20)}
+    cfg = FitConfig(
+        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
+        train=TrainConfig(epochs=1, batch_size=20, seed=0),
+    )
+    est = biovae.VAE(likelihood="nb", config=cfg).fit(x)
+    s, g = 10, x.shape[1]
+    h2 = np.full((s, g), 1.0 / g)
+    h1 = h2.copy()
+    h1[:, 2] *= 2.0  # log2 FC 1 in every draw: P(DE) 1
+    h1[:9, 0] *= 2.0  # P(DE) 0.9
+    h1[:9, 1] *= 8.0  # P(DE) 0.9
+    draws = iter([h1, h2])
+    monkeypatch.setattr(de, "sample_frequencies", lambda *a, **k: next(draws))
+    settings = de.DESettings(n_samples=s, pseudocount=0.0, fdr=0.0)
+    out = de.differential_expression(est, x, obs, groupby="group", group1="B", settings=settings)
+    called = out.index[out["is_de_fdr_0"].to_numpy()]
+    assert list(called) == ["f2"]

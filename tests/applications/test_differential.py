@@ -280,8 +280,9 @@ def test_bad_requests_are_one_line_errors(fitted):
         de.differential_expression(
             est, x, {**obs, "one": np.full(len(x), "z")}, groupby="one", group1="z"
         )
-    with pytest.raises(ConfigError, match="fdr must be"):
-        de.DESettings(fdr=0)
+    for fdr in (-0.01, 1.0):
+        with pytest.raises(ConfigError, match=r"fdr must be in \[0, 1\)"):
+            de.DESettings(fdr=fdr)
     with pytest.raises(ConfigError, match="mode must be"):
         de.DESettings(mode="mean")
     with pytest.raises(ConfigError, match="bayes_factor must be"):

@@ -2,7 +2,7 @@
 stdout holds only the path of each output written, one per line, and stderr nothing but
 warnings. audit, sweep, novelty and screen printed their summaries anyway, ``structure validate
 --out`` its table, ``fit --report`` named the report on stderr only and ``demo`` printed a
-sentence."""
+sentence; diagnose, sweep and ``audit --html`` printed their page but not the JSON beside it."""
 
 from __future__ import annotations
 
@@ -37,14 +37,17 @@ CASES = {
     "diagnose": (
         "diagnose {X}/m {X}/d.tsv --iwae 2 --gap-records 2 --gap-steps 2 --max-records 10 "
         "--out {T}/d",
-        ["d/diagnostics.html"],
+        ["d/diagnostics.json", "d/diagnostics.html"],
     ),
-    "sweep": (f"sweep {{X}}/d.tsv --beta 1 {FAST} --out {{T}}/rd", ["rd/sweep.html"]),
+    "sweep": (
+        f"sweep {{X}}/d.tsv --beta 0.5,2 --fidelity {FAST} --out {{T}}/rd",
+        ["rd/sweep.json", "rd/sweep.html"],
+    ),
     "novelty": ("novelty {X}/m {X}/d.tsv {X}/h.tsv -n 5 --out {T}/n", ["n/novelty.json"]),
     "audit": (
         "audit {X}/nb {C} --covariates batch,cell_line --technical batch --biological "
-        "cell_line --folds 2 --out {T}/a",
-        ["a/audit.json"],
+        "cell_line --folds 2 --html --out {T}/a",
+        ["a/audit.json", "a/audit.html"],
     ),
     "screen": (
         "screen {X}/designs.fasta --screen-against {X}/concern.fasta --out {T}/v.tsv "

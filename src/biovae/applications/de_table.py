@@ -101,7 +101,8 @@ def ranking(proba_de: np.ndarray, lfc_mean: np.ndarray | None = None) -> np.ndar
 
 def fdr_calls(proba_de: np.ndarray, fdr: float, lfc_mean: np.ndarray | None = None) -> np.ndarray:
     """The largest set of most probable genes whose posterior expected FDR is ≤ ``fdr`` (up to
-    a relative 1e-9, the rounding of p and ``fdr``); genes taken in :func:`ranking` order."""
+    a relative 1e-9, the rounding of p and ``fdr``); genes taken in :func:`ranking` order. At
+    ``fdr`` 0 that is every gene of ``proba_de`` exactly 1 (a mean of 1 − p is 0 only then)."""
     order = ranking(proba_de, lfc_mean)
     expected_fdr = np.cumsum(1.0 - proba_de[order]) / np.arange(1, len(order) + 1)
     # a prefix: the running mean only grows; without the tolerance a gene of P(DE) 4750/5000

@@ -73,7 +73,8 @@ class DESettings:
     delta
         Smallest |log2 fold change| that counts as differential expression (change mode).
     fdr
-        Target posterior expected false discovery rate of the calls (change mode).
+        Target posterior expected false discovery rate of the calls (change mode), in [0, 1);
+        at 0 only genes of ``proba_de`` exactly 1 (every draw beyond δ) are called.
     bayes_factor
         Smallest |Bayes factor| (natural log) called in vanilla mode.
     n_samples
@@ -101,7 +102,8 @@ class DESettings:
         _check(mode in ("change", "vanilla"), f"mode must be 'change' or 'vanilla', got {mode!r}")
         _check(self.bayes_factor > 0, f"bayes_factor must be > 0, got {self.bayes_factor}")
         _check(self.delta >= 0, f"delta must be ≥ 0 (log2 fold change), got {self.delta}")
-        _check(0 < self.fdr < 1, f"fdr must be in (0, 1), got {self.fdr}")
+        # 0 is well defined (as in scvi-tools): only genes of P(DE) exactly 1 are called
+        _check(0 <= self.fdr < 1, f"fdr must be in [0, 1), got {self.fdr}")
         _check(
             self.n_samples >= 2,
             f"n_samples (CLI --samples) must be at least 2, got {self.n_samples}",

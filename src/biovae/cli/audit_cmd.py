@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from biovae.cli.io import check_parent, model_data_config, model_name, read_input
-from biovae.cli.notes import note
+from biovae.cli.notes import note, print_paths
 from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
 from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError, require
@@ -169,7 +169,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _print_summary(args, result, columns)
     if "verdict" in result:
         note(args, result["verdict"]["text"])
-    print(out / "audit.json")
+    print_paths(out / "audit.json", *([out / "audit.html"] if html is not None else []))
     return 0
 
 

@@ -18,6 +18,7 @@ from biovae.cli.checkpoints import (
 from biovae.cli.config_args import build_config
 from biovae.cli.idle_flags import refuse_idle_flags
 from biovae.cli.io import (
+    check_model_report,
     check_output,
     check_parent,
     check_plot_output,
@@ -25,6 +26,7 @@ from biovae.cli.io import (
     gap_opts,
     model_data_config,
     read_input,
+    write_model_report,
     write_samples,
 )
 from biovae.cli.notes import note
@@ -58,8 +60,7 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     likelihoods.get(cfg.model.likelihood.name)
     refuse_idle_flags(args, cfg.model.kind)
     out = check_model_out(check_parent(Path(args.out)))
-    if args.report:
-        check_plot_output(args.report, (".html",))
+    check_model_report(args.report, out)
     ds = read_input(args.data, cfg.data)
     note(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
     if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
@@ -99,9 +100,7 @@ def _write_fit(args: argparse.Namespace, cfg, est, out: Path, ds) -> None:
         remove_checkpoint(checkpoint_folder(out))  # someone else's files stay
         note(args, _fit_summary(cfg, est.history_))
     if page is not None:
-        from biovae.reports.html import write_page
-
-        write_page(args.report, page)
+        write_model_report(Path(args.report), page, out)
     print(out)  # each output's path on stdout, as every command prints (biovae.cli.notes)
     if page is not None:
         print(args.report)

@@ -19,7 +19,7 @@ from biovae.cli.io import (
     model_name,
     read_input,
 )
-from biovae.cli.notes import note
+from biovae.cli.notes import note, print_paths
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
 from biovae.data.dataset import Dataset
 from biovae.data.writers import write_json
@@ -47,10 +47,10 @@ def _out_dir(path: str, *names: str) -> Path:
 
 def _write_results(
     out: Path, stem: str, results: dict, title: str, files: tuple[tuple[str, str], ...] = ()
-) -> Path:
-    """The JSON and the HTML page of ``results``; the page is drawn before either is written,
-    so a failure to draw it leaves an earlier pair as it was, not a new JSON beside an old
-    page."""
+) -> tuple[Path, Path]:
+    """The JSON and the HTML page of ``results`` (their paths); the page is drawn before either
+    is written, so a failure to draw it leaves an earlier pair as it was, not a new JSON beside
+    an old page."""
     from biovae.data.writers import atomic_open
     from biovae.reports.diagnostics_page import diagnostics_page
 
@@ -59,7 +59,7 @@ def _write_results(
     write_json(out / f"{stem}.json", results)
     with atomic_open(out / f"{stem}.html", "w") as fh:
         fh.write(page)
-    return out / f"{stem}.html"
+    return out / f"{stem}.json", out / f"{stem}.html"
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -80,14 +80,14 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
     say = None if args.quiet else (lambda message: note(args, message))
     results = {"model": model, **diagnose(est, ds, options, say)}
-    html = _write_results(
+    written = _write_results(
         out,
         "diagnostics",
         results,
         f"Diagnostics of model {model_name(args.model)}: {data_name(ds, args.data)}",
         input_files(ds, args.data, args.model),
     )
-    print(html)
+    print_paths(*written)
     return 0
 
 
@@ -152,15 +152,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.fidelity:
         results["fidelity"] = fidelity_comparison(train, held_out, cfg)
         results["fidelity_records"] = min(len(held_out), FIDELITY_RECORDS)
-    print(
-        _write_results(
-            out,
-            "sweep",
-            results,
-            f"Rate–distortion sweep of {data_name(ds, args.data)}",
-            input_files(ds, args.data),
-        )
+    written = _write_results(
+        out,
+        "sweep",
+        results,
+        f"Rate–distortion sweep of {data_name(ds, args.data)}",
+        input_files(ds, args.data),
     )
+    print_paths(*written)
     return 0
 
 
@@ -190,7 +189,7 @@ def cmd_novelty(args: argparse.Namespace) -> int:
     out.mkdir(exist_ok=True)
     write_json(out / "novelty.json", results)
     note(args, results["verdict"])
-    print(out / "novelty.json")
+    print_paths(out / "novelty.json")
     return 0
 
 

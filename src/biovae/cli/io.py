@@ -196,25 +196,57 @@ def _refuse_dash(path: str | os.PathLike, stream: str, instead: str) -> None:
         raise ConfigError(f"'-' ({stream}) is not supported; give {instead}")
 
 
-def check_output(path: str, suffixes: tuple[str, ...]) -> Path:
-    """Validate an output path before any work is done."""
+def check_output(path: str, suffixes: tuple[str, ...], in_new_folder: bool = False) -> Path:
+    """Validate an output path before any work is done (``in_new_folder``: its folder is one
+    the command creates first, a model folder, so that folder's own folder is checked)."""
     out = Path(path)
     name = out.name.lower().removesuffix(".gz")
     if not any(name.endswith(s) for s in suffixes):
         raise DataError(f"cannot write {out}: use a file name ending in {', '.join(suffixes)}")
     if out.is_dir():
         raise DataError(f"cannot write {out}: it is an existing folder; give a file name")
+    if in_new_folder:
+        check_parent(out.parent)
+        return out
     return check_parent(out)
 
 
-def check_plot_output(path: str, suffixes: tuple[str, ...]) -> Path:
+def check_plot_output(path: str, suffixes: tuple[str, ...], in_new_folder: bool = False) -> Path:
     """:func:`check_output` for a report or picture, which matplotlib draws: a missing
     ``report`` extra is said before any work, not after training with other outputs written."""
     from biovae.reports.figures import require_matplotlib
 
-    out = check_output(path, suffixes)
+    out = check_output(path, suffixes, in_new_folder)
     require_matplotlib()
     return out
+
+
+def check_model_report(report: str | None, out: Path) -> Path | None:
+    """The ``--report`` of a command that saves model folder ``out``, checked before any work
+    (None: not asked for). It may lie in ``out``, even one the save is to create
+    (:func:`write_model_report`)."""
+    if not report:
+        return None
+    inside = _in_folder(Path(report), out)
+    return check_plot_output(report, (".html",), in_new_folder=inside and not out.exists())
+
+
+def write_model_report(report: Path, page: str, out: Path) -> Path:
+    """Write ``page`` to ``report`` once model folder ``out`` is saved. A report in ``out`` is
+    listed in the folder's ``SHA256SUMS``: a later save to ``out`` knows it for biovae's and
+    replaces it with the folder (a file of the user's, or the report edited since, is still
+    refused as someone else's: :func:`biovae.persistence.check_model_out`)."""
+    from biovae.data.manifest import add_to_manifest
+    from biovae.reports.html import write_page
+
+    write_page(report, page)
+    if _in_folder(report, out):
+        add_to_manifest(out.resolve(), report)
+    return report
+
+
+def _in_folder(path: Path, folder: Path) -> bool:
+    return path.parent.resolve() == folder.resolve()
 
 
 def gap_opts(args: argparse.Namespace) -> dict[str, bool]:

@@ -169,7 +169,7 @@ def _add_de_parser(sub, make) -> None:
         type=float,
         default=0.05,
         metavar="Q",
-        help="change mode: target posterior expected FDR (default 0.05)",
+        help="change mode: target posterior expected FDR, 0 <= Q < 1 (default 0.05)",
     )
     p.add_argument(
         "--bayes-factor",

@@ -14,7 +14,13 @@ from biovae.cli.checkpoints import (
     require_checkpoint,
     stopped_note,
 )
-from biovae.cli.io import check_output, check_parent, check_plot_output
+from biovae.cli.io import (
+    check_model_report,
+    check_output,
+    check_parent,
+    check_plot_output,
+    write_model_report,
+)
 from biovae.cli.notes import add_quiet, note
 from biovae.cli.options import MODEL_OPTIONS, OBJECTIVE_OPTIONS, TRAIN_OPTIONS, add_options
 from biovae.config import FitConfig
@@ -231,7 +237,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = check_model_out(check_parent(Path(args.out)))
     ckpt = checkpoint_folder(out)
     require_checkpoint(ckpt, args.resume)
-    report = check_plot_output(args.report, (".html",)) if args.report else None
+    report = check_model_report(args.report, out)
     chains = _chains(args)
     structures = read_structures(args.data, args.topology, args.select, chains)
     reference = None
@@ -251,9 +257,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         page = structure_report_page(model, structures)
     print(model.save(args.out))
     if page is not None:
-        from biovae.reports.html import write_page
-
-        print(write_page(report, page))
+        print(write_model_report(report, page, out))
     if cfg.train.checkpoint_every or args.resume:
         remove_checkpoint(ckpt)  # someone else's files stay
     return 0

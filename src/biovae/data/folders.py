@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from biovae.data.manifest import intact_listed
 from biovae.errors import ModelFileError
 
 #: seconds without a change after which a temporary or old folder counts as left over
@@ -45,15 +46,18 @@ def place_problem(out: Path) -> str | None:
 
 def foreign_entries(folder: Path, names: Collection[str]) -> list[str]:
     """The entries of ``folder`` that replacing it by a folder of files ``names`` would delete:
-    any of another name, and folders (ending in ``/``) of those names (a link is removed, never
-    followed, so links of those names are not listed)."""
+    any of another name, unless the folder's manifest lists it as it is now (a report biovae
+    wrote into it: :func:`biovae.data.manifest.add_to_manifest`), and folders (ending in
+    ``/``) of those names (a link is removed, never followed, so links of those names are not
+    listed)."""
     found = []
     for path in sorted(folder.iterdir()):
         if path.name not in names:
             found.append(path.name)
         elif path.is_dir() and not path.is_symlink():
             found.append(path.name + "/")
-    return found
+    ours = intact_listed(folder, [name for name in found if not name.endswith("/")])
+    return [name for name in found if name not in ours]
 
 
 def write_dir(out: Path, write: Callable[[Path], None], names: Collection[str]) -> None:
@@ -199,11 +203,16 @@ def remove_leftovers(out: Path, names: Collection[str]) -> None:
 
 
 def only_files(folder: Path, names: Collection[str]) -> bool:
-    """``folder`` is a real folder (not a link) whose entries are all files named in ``names``."""
+    """``folder`` is a real folder (not a link) whose entries are all files named in ``names``
+    or listed, as they are, in its manifest (:func:`foreign_entries`)."""
     if folder.is_symlink() or not folder.is_dir():
         return False
     try:
-        return all(p.name in names and p.is_file() and not p.is_symlink() for p in folder.iterdir())
+        entries = list(folder.iterdir())
+        if not all(p.is_file() and not p.is_symlink() for p in entries):
+            return False
+        others = [p.name for p in entries if p.name not in names]
+        return not others or intact_listed(folder, others) == set(others)
     except OSError:
         return False
 

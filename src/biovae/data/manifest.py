@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from biovae.errors import ModelFileError
@@ -31,6 +31,39 @@ def write_manifest(folder: Path, names: Collection[str]) -> None:
     """Write ``folder``'s manifest of its files ``names`` (all of which must exist)."""
     lines = [f"{sha256_hex(folder / name)}  {name}\n" for name in sorted(names)]
     (folder / MANIFEST).write_text("".join(lines), encoding="ascii")
+
+
+def intact_listed(folder: Path, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that ``folder``'s manifest lists with the SHA-256 their file (a
+    regular file, not a link) has now: files biovae wrote there and listed (a report written
+    into a model folder, :func:`add_to_manifest`), unchanged since. No manifest, or one that
+    cannot be read, lists none."""
+    try:
+        listed = _read(folder / MANIFEST) if (folder / MANIFEST).is_file() else {}
+    except ModelFileError:
+        return set()
+    found = set()
+    for name in names:
+        path = folder / name
+        regular = path.is_file() and not path.is_symlink()
+        if name in listed and regular and sha256_hex(path) == listed[name]:
+            found.add(name)
+    return found
+
+
+def add_to_manifest(folder: Path, path: Path) -> None:
+    """List file ``path``, which biovae wrote into ``folder`` beside the files its manifest
+    covers (a report in a model folder), in that manifest, atomically: a later save of the
+    folder then knows it for its own, to replace with the folder, while a file of another name
+    or changed since is still someone else's. A folder without a manifest is left without."""
+    from biovae.data.writers import atomic_open
+
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return
+    listed = {**_read(manifest), path.name: sha256_hex(path)}
+    with atomic_open(manifest, "w") as fh:
+        fh.write("".join(f"{digest}  {name}\n" for name, digest in sorted(listed.items())))
 
 
 def check_manifest(folder: Path, names: Collection[str], unchecked: Collection[str] = ()) -> None:
