@@ -91,6 +91,17 @@ def test_an_unlabelled_category_found_in_no_record_is_refused_not_ignored():
     assert LabelSpec.fit({"y": values[[0, 2]]}, "y", unlabeled="Unknown").levels == ("B", "T")
 
 
+def test_an_unlabelled_category_the_column_declares_but_no_record_holds_is_accepted():
+    values = np.array(["B", "T", "B"], dtype=object)  # a subset that kept only labelled cells
+    declared = ("B", "T", "Unassigned")  # its pandas categories, "Unassigned" unused
+    spec = LabelSpec.fit({"y": values}, "y", unlabeled="Unassigned", declared=declared)
+    assert spec.levels == ("B", "T") and spec.unlabeled == "Unassigned"
+    assert spec.encode({"y": np.array(["T", "Unassigned"], dtype=object)}).tolist() == [1, -1]
+    # a typo is still refused, even beside a declared "Unknown" (a usual spelling)
+    with pytest.raises(DataError, match=r"unlabeled category 'Unasigned' matches no entry"):
+        LabelSpec.fit({"y": values}, "y", unlabeled="Unasigned", declared=(*declared, "Unknown"))
+
+
 @pytest.mark.parametrize("twin", ["t cell", "T cell ", " T CELL"])
 def test_labels_differing_only_in_case_or_spaces_are_refused_not_two_classes(twin):
     values = np.array(["T cell", "B cell", twin, "unknown"], dtype=object)

@@ -54,6 +54,9 @@ def test_tl_vae_takes_what_the_config_sets_and_arguments_win(fixtures):
     est = biovae.tl.vae(adata, config=cfg, likelihood="nb", n_latent=2, batch_key="cell_line")
     assert (est.config_.model.likelihood.name, est.config_.model.n_latent) == ("nb", 2)
     assert est.schema_.covariates.categorical == ("cell_line",)
+    est = biovae.tl.vae(adata, config=cfg, epochs=1)  # as VAE(epochs=); was a TypeError
+    assert est.config_.train.epochs == 1 and adata.uns["X_biovae"]["epochs"] == 1
+    assert est.config_.train.seed == 5  # the rest of the config as it was
     default = FitConfig(train=TrainConfig(epochs=1), data=DataConfig(layer="counts"))
     assert biovae.tl.vae(adata, config=default).config_.model.likelihood.name == "nb"
 
@@ -354,3 +357,38 @@ def test_x_and_the_layers_are_only_read_not_changed_in_place(fixtures):
     assert adata.X is x and adata.layers["counts"] is layer
     np.testing.assert_array_equal(x, counts)
     np.testing.assert_array_equal(layer, counts)
+
+
+def test_an_unlabeled_category_the_column_declares_but_no_cell_holds_is_accepted(fixtures):
+    """Labels kept as a categorical of a fixed vocabulary (or an R factor's levels) may declare
+    an "Unassigned" that no cell holds: it was refused as a misspelling ("matches no entry")."""
+    import pandas as pd
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    levels = ["H1975", "H2228", "HCC827", "Unassigned"]
+    adata.obs["partial"] = pd.Categorical(adata.obs["cell_line"].astype(str), categories=levels)
+    est = biovae.tl.vae(adata, labels_key="partial", unlabeled_category="Unassigned", config=_cfg())
+    assert list(est.classes_) == levels[:3]
+    assert est.schema_.labels.unlabeled == "Unassigned"  # new data's "Unassigned" cells
+    with pytest.raises(DataError, match="matches no entry"):  # a typo is still refused
+        biovae.tl.vae(adata, labels_key="partial", unlabeled_category="Unasigned", config=_cfg())
+
+
+def test_counts_refused_in_x_point_to_adata_raw_when_it_is_there(fixtures):
+    """scanpy keeps counts in adata.raw and log-normalised values in X: the refusal named only
+    a layer (there was none) and not the raw counts beside it."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    adata.raw = adata.copy()
+    adata.X = np.log1p(adata.X.toarray())
+    with pytest.raises(DataError, match=r"not a whole number.*raw\.X \(adata\.raw, 200 genes\)"):
+        biovae.tl.vae(adata, config=_cfg())
+    adata.layers["counts"] = adata.raw[:, adata.var_names].X  # as the message says
+    est = biovae.tl.vae(adata, layer="counts", config=_cfg())
+    with pytest.raises(DataError, match=r"adata\.raw") as refused:
+        biovae.VAE(likelihood="nb", config=_cfg()).fit(adata)  # the estimators say it too
+    assert len(str(refused.value).splitlines()) == 1
+    logged = adata.copy()
+    logged.layers["counts"] = logged.X  # a layer named: it is what was asked for, not raw
+    with pytest.raises(DataError, match="not a whole number") as refused:
+        est.transform(logged)
+    assert "adata.raw" not in str(refused.value)

@@ -35,6 +35,7 @@ from biovae.inputs import (
     check_features,
     check_records,
     obs_columns,
+    raw_hint,
     sample_count,
     without_target,
 )
@@ -142,7 +143,7 @@ class _LatentEstimator(TransformerConventions):
         )
         letters = len(ds.alphabet) if ds.alphabet else 0
         lik = likelihoods.build(cfg.model.likelihood, ds.x.shape[1:], letters, n_batches(cfg, cov))
-        check_data(lik, ds)
+        check_data(lik, ds, raw_hint(X, cfg.data.layer))
         labels = self._fit_labels(ds, cfg)
         context = lik.context_stats(ds.x, batch_levels(ds.obs, cfg.data.batch_key))
         schema = DataSchema(
@@ -210,7 +211,7 @@ class _LatentEstimator(TransformerConventions):
         model = self._check_fitted()
         ds = as_dataset(X, without_target(obs), layer=self.config_.data.layer)
         check_features(ds, self.schema_)
-        check_data(model.likelihood, ds)
+        check_data(model.likelihood, ds, raw_hint(X, self.config_.data.layer))
         c = self.schema_.covariates.encode(ds.obs, len(ds), ds.source, ds.ids)
         return ds, make_source(ds.x, c, None, model.likelihood.data_dtype)
 
@@ -352,11 +353,9 @@ class _LatentEstimator(TransformerConventions):
         """Rebuild a fitted estimator from the contents of a model folder."""
         est = cls(config=persistence.given_config(saved))
         schema = saved.schema
+        n_batch = n_batches(saved.config, schema.covariates)
         lik = likelihoods.build(
-            saved.config.model.likelihood,
-            schema.data_shape,
-            schema.n_letters,
-            n_batches(saved.config, schema.covariates),
+            saved.config.model.likelihood, schema.data_shape, schema.n_letters, n_batch
         )
         width, n_classes = schema.covariates.width, schema.labels.n_classes
         build = lambda: build_model(lik, width, saved.config.model, n_classes)  # noqa: E731

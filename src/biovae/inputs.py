@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biovae.data._columns import to_obs
+from biovae.data._columns import declared_categories, to_obs
 from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
@@ -34,7 +34,8 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
             return X
         ids = X.ids if X.source not in _PLACEHOLDER_SOURCES else _placeholder_free(X.ids)
         columns = obs_columns(obs, len(X), ids)
-        return replace(X, obs={**X.obs, **columns})
+        levels = {**X.categories, **_categories(obs)}
+        return replace(X, obs={**X.obs, **columns}, categories=levels)
     if _is_anndata(X):
         return _from_anndata(X, obs, layer)
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):
@@ -52,6 +53,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
             tuple(X.columns),
             obs_columns(obs, len(X), ids if named else None),
             source="DataFrame",
+            categories=_categories(obs),
         )
     if sp.issparse(X):
         _check_kind(X.dtype)  # scipy would drop an imaginary part with only a warning
@@ -67,6 +69,7 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
         tuple(f"f{j}" for j in range(f)),
         obs_columns(obs, n),
         source="array",
+        categories=_categories(obs),
     )
 
 
@@ -113,6 +116,14 @@ def without_target(obs: Any) -> Any:
     return obs
 
 
+def raw_hint(X: Any, layer: str | None) -> str:
+    """For an AnnData read from ``X`` (no ``layer``) that has ``adata.raw``, the end of an
+    error about values outside a likelihood's support: scanpy keeps counts there and a
+    log-normalised X, which count likelihoods refuse; "" otherwise."""
+    raw = getattr(X, "raw", None) if _is_anndata(X) and layer is None else None
+    return f"; {raw_counts_hint(raw.n_vars)}" if raw is not None else ""
+
+
 def _is_anndata(X: Any) -> bool:
     return type(X).__name__ == "AnnData" and hasattr(X, "obs") and hasattr(X, "var_names")
 
@@ -151,7 +162,14 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
         if obs is None
         else obs_columns(obs, len(ids), own)
     )
-    return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData")
+    levels = _categories(adata.obs if obs is None else obs)
+    return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData", categories=levels)
+
+
+def _categories(obs: Any) -> dict[str, tuple[str, ...]]:
+    """The levels the categorical columns of a DataFrame ``obs`` declare, used or not
+    (:attr:`Dataset.categories`); none for a dict or no ``obs``."""
+    return declared_categories(obs) if hasattr(obs, "columns") else {}
 
 
 def obs_columns(

@@ -144,7 +144,9 @@ class SemiSupervisedVAE(_LatentEstimator):
             )
         if cfg.model.classifier_input.startswith("clr"):
             _check_composition(ds, cfg.model.classifier_input)
-        return LabelSpec.fit(ds.obs, cfg.data.labels_key, ds.source, cfg.data.unlabeled_category)
+        key = cfg.data.labels_key
+        declared = ds.categories.get(key, ())
+        return LabelSpec.fit(ds.obs, key, ds.source, cfg.data.unlabeled_category, declared)
 
     @property
     def classes_(self) -> tuple[Any, ...]:

@@ -25,9 +25,10 @@ MISSING = (
 FLOAT32_EXACT = 2**24
 
 
-def check_data(likelihood: Likelihood, ds: Dataset) -> None:
+def check_data(likelihood: Likelihood, ds: Dataset, hint: str = "") -> None:
     """Raise a one-line DataError if ``ds`` is outside the likelihood's support (a matrix on
-    disk is checked block by block, in one pass); warn of counts float32 cannot hold."""
+    disk is checked block by block, in one pass), ending with ``hint`` (where else the data
+    may be: :func:`biovae.inputs.raw_hint`); warn of counts float32 cannot hold."""
     if ds.alphabet is None and likelihood.n_letters:
         raise DataError(f"{ds.source}: the {likelihood.name} likelihood needs sequence data")
     if ds.alphabet is not None and not likelihood.sequences:
@@ -55,7 +56,7 @@ def check_data(likelihood: Likelihood, ds: Dataset) -> None:
             )
         bad = likelihood.validate(block)
         if bad is not None:
-            _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start)
+            _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start, hint)
         if likelihood.counts:
             largest.see(block, start)
     largest.warn(ds)
@@ -97,12 +98,14 @@ class _Largest:
         )
 
 
-def _refuse(likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int) -> None:
+def _refuse(
+    likelihood: Likelihood, ds: Dataset, bad: BadEntry, block, start: int, hint: str = ""
+) -> None:
     value = block[bad.row - start, bad.column]
     feature = ds.features[bad.column] if bad.column < len(ds.features) else bad.column
     raise DataError(
         f"{ds.source}: value {_shown(value)} in record '{ds.ids[bad.row]}', feature "
-        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}"
+        f"'{feature}' {bad.problem} for the '{likelihood.name}' likelihood; {bad.fix}{hint}"
     )
 
 

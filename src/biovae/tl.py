@@ -26,6 +26,7 @@ def vae(
     unlabeled_category: str | float | None = None,
     key_added: str = "X_biovae",
     seed: int | None = None,
+    epochs: int | None = None,
     config: FitConfig | None = None,
 ) -> VAE | SemiSupervisedVAE:
     """Fit a VAE on ``adata`` and write posterior means to ``adata.obsm[key_added]``.
@@ -43,9 +44,11 @@ def vae(
     "_loadings"]``. Returns the estimator.
 
     Arguments left at ``None`` take their value from ``config`` (without one: 10 latent
-    dimensions, seed 0, counts in ``X``); arguments given win over it. The likelihood is NB
-    unless ``likelihood`` or ``config.model.likelihood`` names another (a config's likelihood
-    left at its default, Gaussian, counts as not naming one: pass ``likelihood="gaussian"``).
+    dimensions, seed 0, 200 epochs, counts in ``X``); arguments given win over it
+    (``epochs`` as ``biovae.VAE(epochs=)`` and scvi-tools' ``train(max_epochs=)``). The
+    likelihood is NB unless ``likelihood`` or ``config.model.likelihood`` names another (a
+    config's likelihood left at its default, Gaussian, counts as not naming one: pass
+    ``likelihood="gaussian"``).
     """
     check_target(adata, key_added)
     config = given_config(config)  # a dict failed with AttributeError: 'dict' has no 'model'
@@ -60,7 +63,8 @@ def vae(
     data = dataclasses.replace(config.data, **{k: v for k, v in given.items() if v is not None})
     cfg = dataclasses.replace(config, data=data)
     est_cls = SemiSupervisedVAE if data.labels_key else VAE
-    est = est_cls(likelihood=likelihood, n_latent=n_latent, seed=seed, config=cfg).fit(adata)
+    est = est_cls(likelihood=likelihood, n_latent=n_latent, epochs=epochs, seed=seed, config=cfg)
+    est.fit(adata)
     make_own(adata)  # a view, once it is fitted: warned of at the user's line
     _write_results(adata, est, key_added)
     return est

@@ -168,3 +168,21 @@ def test_repeated_var_names_are_made_unique_and_said_once(tmp_path, stream):
         "var_names_make_unique)"
     ]
     assert ds.features == ("A", "A-1", "B")
+
+
+def test_h5ad_keeps_the_levels_a_categorical_obs_column_declares_unused_ones_too(tmp_path):
+    """``biovae fit --unlabeled-category Unassigned`` on a label column whose categories name
+    "Unassigned" though no cell holds it was refused as a typo: the reader lost the levels."""
+    import pandas as pd
+
+    from biovae.data.h5ad import read_h5ad
+
+    labels = pd.Categorical(["B", "T", "B"], categories=["B", "T", "Unassigned"])
+    obs = pd.DataFrame({"lab": labels}, index=["c1", "c2", "c3"])
+    adata = anndata.AnnData(np.ones((3, 2), np.float32), obs=obs)
+    adata.obs["depth"] = [1.0, 2.0, 3.0]
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    ds = read_h5ad(tmp_path / "a.h5ad")
+    assert ds.categories == {"lab": ("B", "T", "Unassigned")}  # numbers declare none
+    assert ds.obs["lab"].tolist() == ["B", "T", "B"]
+    assert ds.subset(np.array([0, 2])).categories == ds.categories

@@ -59,6 +59,16 @@ def to_obs(col: pd.Series) -> np.ndarray:
     return as_text(col)
 
 
+def declared_categories(frame: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The levels each categorical column of ``frame`` declares, used or not, spelled as
+    :func:`to_obs` spells its values (for :attr:`biovae.data.dataset.Dataset.categories`)."""
+    return {
+        str(name): tuple(level_text(frame[name].cat.categories.to_numpy(dtype=object)))
+        for name in frame.columns
+        if isinstance(frame[name].dtype, pd.CategoricalDtype)
+    }
+
+
 def text_table_obs(col: pd.Series) -> np.ndarray:
     """:func:`to_obs` for a column of a delimited text file, read with every field as written:
     a column of numbers with spellings of missing values (``NA``, ``NaN``, ``?``, … as R and

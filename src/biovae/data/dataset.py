@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,10 @@ class Dataset:
         Genotype dosages (PLINK, VCF): per feature the pair ``(counted, other)`` of alleles,
         the counted one being the allele whose copies ``x`` holds (PLINK's A1, a VCF's ALT;
         ``"0"``/``"."`` unknown); ``()`` when the data carry no alleles (tables, sequences).
+    categories
+        Per categorical ``obs`` column (a pandas category, as anndata stores text), the levels
+        its dtype declares, used or not (spelled as ``obs`` spells them): a fixed vocabulary
+        or an R factor's levels may name levels no record holds. ``{}`` when none are known.
 
     Notes
     -----
@@ -58,6 +62,7 @@ class Dataset:
     alphabet: str | None = None
     source: str = ""
     alleles: tuple[tuple[str, str], ...] = ()
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -66,6 +71,7 @@ class Dataset:
         set_(self, "features", unique_names(self.features, self.source or "dataset"))
         set_(self, "obs", {str(k): np.asarray(v) for k, v in dict(self.obs).items()})
         set_(self, "alleles", _allele_pairs(self.alleles, self.source or "dataset"))
+        set_(self, "categories", {str(k): tuple(v) for k, v in dict(self.categories).items()})
         self._validate()
 
     def _validate(self) -> None:
@@ -140,6 +146,7 @@ class Dataset:
             alphabet=self.alphabet,
             source=self.source,
             alleles=self.alleles,
+            categories=self.categories,
         )
 
     def obs_column(self, name: str) -> np.ndarray:

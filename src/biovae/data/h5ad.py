@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from biovae.data._columns import as_text, check_finite, to_obs
+from biovae.data._columns import as_text, check_finite, declared_categories, to_obs
 from biovae.data._entries import check_real, check_single_entries
 from biovae.data._messages import preview, raw_counts_hint
 from biovae.data.dataset import Dataset
@@ -71,7 +71,8 @@ def read_h5ad(
     check_single_entries(x, ids, features, source)
     check_finite(x, ids, features, source, allow_missing=allow_missing)
     obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}
-    return Dataset(x=x, ids=ids, features=features, obs=obs, source=source)
+    levels = declared_categories(obs_frame)
+    return Dataset(x=x, ids=ids, features=features, obs=obs, source=source, categories=levels)
 
 
 def read_annotations(path: str | Path):

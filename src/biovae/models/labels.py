@@ -93,15 +93,20 @@ def typed_levels(levels: tuple[str, ...], dtype: str | None) -> tuple[Any, ...]:
     return tuple(np.asarray(levels, dtype=np.float64).astype(dtype).tolist())
 
 
-def _check_unlabeled_found(values: np.ndarray, key: str, source: str, unlabeled: Any) -> None:
+def _check_unlabeled_found(
+    values: np.ndarray, key: str, source: str, unlabeled: Any, declared: tuple[str, ...] = ()
+) -> None:
     """An ``unlabeled`` category that no entry of the column spells (and that is not one of
     the usual spellings of "no label") is almost always a typo ("Unasigned"); ignored, the
-    records it was meant for would train as a class of their own and be predicted as one."""
+    records it was meant for would train as a class of their own and be predicted as one.
+    A level the column's categorical dtype ``declares`` is spelled as the column does even
+    where no record holds it (a fixed vocabulary of cell types, an R factor's levels)."""
     if unlabeled is None or unlabelled_mask(np.asarray([unlabeled], dtype=object)).all():
         return
+    for spelled in (values, np.asarray(declared, dtype=object)):
+        if (unlabelled_mask(spelled, unlabeled) & ~unlabelled_mask(spelled)).any():
+            return
     usual = unlabelled_mask(values)
-    if unlabelled_mask(values, unlabeled).sum() > usual.sum():
-        return
     levels = sorted(set(level_text(values[~usual])))
     shown = ", ".join(levels[:10]) + (", ..." if len(levels) > 10 else "")
     raise DataError(
@@ -130,12 +135,14 @@ class LabelSpec:
         key: str,
         source: str = "data",
         unlabeled: Any = None,
+        declared: tuple[str, ...] = (),
     ) -> LabelSpec:
         """Levels of column ``key``; at least two labelled levels are needed, and an
-        ``unlabeled`` category must name entries of the column (unless it spells "unknown"
-        or missing, as :data:`UNLABELLED` does)."""
+        ``unlabeled`` category must name entries of the column or a level its categorical
+        dtype ``declared`` (unless it spells "unknown" or missing, as :data:`UNLABELLED`
+        does)."""
         values = _column(obs, key, source)
-        _check_unlabeled_found(values, key, source, unlabeled)
+        _check_unlabeled_found(values, key, source, unlabeled, declared)
         known = values[~column_unlabelled(values, unlabeled)]
         levels = tuple(sorted(set(level_text(known))))
         _check_distinct(levels, key, source)
