@@ -494,3 +494,41 @@ def test_fit_max_column_gaps_drops_columns_and_score_scan_report_them(tmp_path, 
     )
     scan = pd.read_csv(tmp_path / "scan.csv")
     assert rc == 0 and sorted(set(scan["position"])) == [12, 13] and ": 10, 11" in err
+
+
+def test_score_warns_when_the_file_is_numbered_from_another_start(model_dir, tmp_path, capsys):
+    from biovae.applications.variants import family
+
+    fitted = family.load(model_dir)
+    singles = [f"{wt}{n - 23}A" for wt, n in zip(fitted.focus_sequence, fitted.positions)]
+    pd.DataFrame({"mutant": singles}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    argv = ["variants", "score", model_dir, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, stdout, err = run(capsys, *argv, "--samples", "1", "--quiet")
+    assert rc == 0 and stdout.strip() == str(out)  # scored as written, with the warning
+    first = singles[0]
+    assert "warning" in err and "shifted by +23" in err
+    assert f"{first} would be {first[0]}{int(first[1:-1]) + 23}A" in err
+    right = [f"{wt}{n}A" for wt, n in zip(fitted.focus_sequence, fitted.positions)]
+    pd.DataFrame({"mutant": right}).to_csv(tmp_path / "m.csv", index=False)
+    rc, _, err = run(capsys, *argv, "--samples", "1", "--quiet")
+    assert rc == 0 and "warning" not in err
+
+
+def test_score_reads_eve_mutations_column_with_mutant_column(model_dir, tmp_path, capsys):
+    eve = tmp_path / "eve.csv"
+    pd.DataFrame({"protein_name": ["BLAT"] * 2, "mutations": ["V29A", "V29A:K30R"]}).to_csv(
+        eve, index=False
+    )
+    out = tmp_path / "s.csv"
+    argv = ["variants", "score", model_dir, "--mutations", eve, "--out", out, "--samples", "2"]
+    rc, _, err = run(capsys, *argv)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert "no 'mutant' column" in err and "--mutant-column mutations" in err
+    rc, _, err = run(capsys, *argv, "--fitness-column", "DMS_score", "--mutant-column", "mutations")
+    assert rc == 2 and "(columns: protein_name, mutations)" in err and not out.exists()
+    rc, _, _ = run(capsys, *argv, "--mutant-column", "mutations")
+    assert rc == 0
+    s = pd.read_csv(out, keep_default_na=False)
+    assert s["mutant"].tolist() == ["V29A", "V29A:K30R"] and (s["status"] == "ok").all()
+    assert "protein_name" not in s.columns

@@ -20,6 +20,12 @@ from biovae.data._text import not_utf8
 from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
+#: the sign of the scores, at the end of score's and scan's --help
+_SIGN = (
+    "\nscore = Δ ELBO = ELBO(mutant) − ELBO(focus): below 0 the mutant is less like the family "
+    "than the focus\n(likely damaging), above 0 more like it; evolutionary_index (EVE's) is "
+    "−score.\n"
+)
 
 
 def _action(actions, name: str, help_: str, examples: str) -> argparse.ArgumentParser:
@@ -67,10 +73,21 @@ def add_parser(sub) -> None:
         "score mutants (A42G, A42G:K45R) of a CSV",
         "  biovae variants score family_model --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
-        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n",
+        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n"
+        "  biovae variants score family_model --mutations eve.csv --mutant-column mutations "
+        "--out scores.csv\n" + _SIGN,
     )
     score.add_argument("model", metavar="MODEL")
-    score.add_argument("--mutations", required=True, metavar="FILE", help="CSV with 'mutant'")
+    score.add_argument(
+        "--mutations", required=True, metavar="FILE", help="CSV or TSV with a 'mutant' column"
+    )
+    score.add_argument(
+        "--mutant-column",
+        default="mutant",
+        metavar="COL",
+        help="the column holding the mutants (default 'mutant', as ProteinGym; EVE's files: "
+        "mutations); the output names it 'mutant'",
+    )
     score.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
     score.add_argument(
         "--fitness-column",
@@ -85,7 +102,7 @@ def add_parser(sub) -> None:
         "score every letter at every match position; class substitutions damaging, "
         "tolerated or uncertain (EVE)",
         "  biovae variants scan family_model --out scan.csv --heatmap scan.png\n"
-        "  biovae variants scan family_model --out scan.csv --report scan.html\n",
+        "  biovae variants scan family_model --out scan.csv --report scan.html\n" + _SIGN,
     )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")
@@ -120,7 +137,7 @@ def add_parser(sub) -> None:
         )
 
 
-def _read_mutants(path: str):
+def _read_mutants(path: str, column: str = "mutant"):
     import pandas as pd
 
     p = Path(path)
@@ -148,11 +165,20 @@ def _read_mutants(path: str):
         raise not_utf8(p, "the mutations table") from exc
     except UNREADABLE as exc:  # a damaged .gz (zlib.error) is no matter of fields
         raise unreadable(p, exc, "the mutations table") from exc
-    if "mutant" not in table.columns:
-        raise DataError(f"{p}: no 'mutant' column (columns: {', '.join(table.columns)})")
+    if column not in table.columns:
+        hint = next(
+            (f"; name it with --mutant-column {c}" for c in table.columns if _mutant_like(c)),
+            "; name the column of mutants with --mutant-column COL",
+        )
+        raise DataError(f"{p}: no '{column}' column (columns: {', '.join(table.columns)}){hint}")
     if not len(table):
         raise DataError(f"{p}: the table has a header but no rows; list one mutant per row")
     return table
+
+
+def _mutant_like(name: str) -> bool:
+    """A column that may well hold the mutants under another name (EVE's 'mutations')."""
+    return name.strip().lower() in {"mutant", "mutants", "mutation", "mutations", "variant"}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -161,13 +187,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     out = check_output(args.out, TABLES)
     _check_draws(args.samples, args.seed)
-    table = _read_mutants(args.mutations)
+    table = _read_mutants(args.mutations, args.mutant_column)
     if args.fitness_column and args.fitness_column not in table.columns:
-        raise DataError(f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column")
+        raise DataError(
+            f"{args.mutations}: no column '{args.fitness_column}' for --fitness-column "
+            f"(columns: {', '.join(table.columns)})"
+        )
     classes.check_fraction(args.uncertain_fraction)  # before any work
     fitted = family.load(args.model)
     sampled = not args.mean_weights
-    cols = fitted.score(list(table["mutant"]), args.samples, args.seed, sampled)
+    cols = fitted.score(list(table[args.mutant_column]), args.samples, args.seed, sampled)
     if args.classes:
         _, found = fitted.scan(args.samples, args.seed, sampled, args.uncertain_fraction)
         if found is None:

@@ -86,3 +86,39 @@ def test_t_on_an_rna_model_and_u_on_a_dna_model_name_the_mutant_respelled():
     assert dna.reasons[1].endswith("write T for U (A4T)")
     assert "letter M at 1 is not in the alphabet ACGT" in dna.reasons[2]  # a protein mutant
     assert dna.reasons[2].endswith("(the focus has T there)")
+
+
+# the first 30 match-column residues of BLAT_ECOLX, numbered 29..58 (a gapless toy focus)
+BLAT = "VKVKDAEDQLGARVGYIELDLNSGKILSFR"
+BLAT_FOCUS = np.array([ALPHABET.index(c) for c in BLAT], dtype=np.uint8)
+BLAT_POSITIONS = tuple(range(29, 29 + len(BLAT)))
+
+
+def _singles(first_number: int, new: str = "A") -> list[str]:
+    """One substitution at each residue of BLAT, numbered from ``first_number``."""
+    return [f"{wt}{first_number + i}{new}" for i, wt in enumerate(BLAT)]
+
+
+def test_a_file_numbered_from_1_is_told_the_shift_to_the_focus_numbering():
+    found = mutations.numbering_shift(_singles(6), BLAT_FOCUS, ALPHABET, BLAT_POSITIONS)
+    assert found is not None and found.shift == 23
+    assert (found.agree, found.compared) == (30, 30)
+    assert found.example == ("V", 6, "A")
+    assert "shifted by +23" in found.message() and "V6A would be V29A" in found.message()
+    # numbered entirely outside the focus, e.g. in a longer precursor's numbering: still found
+    far = mutations.numbering_shift(_singles(1029), BLAT_FOCUS, ALPHABET, BLAT_POSITIONS)
+    assert far is not None and far.shift == -1000 and far.compared_as_given == 0
+
+
+def test_no_shift_is_claimed_for_a_right_numbering_or_too_little_evidence():
+    right = [*_singles(29), "WT", "nonsense", "K32A:V29C"]
+    assert mutations.numbering_shift(right, BLAT_FOCUS, ALPHABET, BLAT_POSITIONS) is None
+    # half of them wrong wild-type letters (a messy file, not a shifted one): no claim
+    half = [*_singles(29)[:15], *(f"W{n}A" for n in range(44, 59))]
+    assert mutations.numbering_shift(half, BLAT_FOCUS, ALPHABET, BLAT_POSITIONS) is None
+    few = _singles(6)[:9]  # 9 residues agree under +23: below the evidence needed
+    assert mutations.numbering_shift(few, BLAT_FOCUS, ALPHABET, BLAT_POSITIONS) is None
+    # wild-type letters in scrambled order: no constant shift fits them
+    order = np.random.default_rng(0).permutation(30)
+    shuffled = [f"{BLAT[j]}{29 + i}A" for i, j in enumerate(order)]
+    assert mutations.numbering_shift(shuffled, BLAT_FOCUS, ALPHABET, BLAT_POSITIONS) is None

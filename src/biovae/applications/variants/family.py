@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,12 @@ class Family:
     ) -> dict[str, Any]:
         """Columns of a score table: mutant, score, se (Monte-Carlo), member_sd (the ensemble
         members' spread; empty for one model), independent_site, status, reason.
-        ``sampled_weights``: see :func:`scoring.delta_elbo` (variational decoders only)."""
+        ``sampled_weights``: see :func:`scoring.delta_elbo` (variational decoders only).
+        Warns when the wild-type letters fit the focus only under shifted residue numbers
+        (:func:`mutations.numbering_shift`)."""
+        shifted = mutations.numbering_shift(mutants, self.focus, self.alphabet, self.positions)
+        if shifted is not None:
+            warnings.warn(shifted.message(), stacklevel=2)
         dropped = {d.position: d.reason() for d in self.dropped_columns}
         mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions, dropped)
         codes = mapped.codes[mapped.ok]

@@ -10,7 +10,8 @@ silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,10 @@ from biovae.data import sequences
 #: a stop ``*`` or deletion ``-`` as the new letter parses, so its reason says what it is
 _SINGLE = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*-])$")
 _WILD_TYPE = ("wt", "_wt", "wildtype", "wild_type")
+#: a shift of the residue numbers is named only when at least this many distinct (letter,
+#: residue) pairs fit under it and 90 % of those compared do (20 amino acids agree by chance
+#: about 5 % of the time, so 10 of 11 do not happen by accident)
+_SHIFT_EVIDENCE = 10
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,73 @@ def map_mutants(
     codes = np.stack(rows) if rows else np.zeros((0, len(focus)), dtype=np.uint8)
     ok = np.array([r == "" for r in reasons], dtype=bool)
     return MappedMutants(tuple(str(m) for m in mutants), codes.astype(np.uint8), ok, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class NumberingShift:
+    """The mutants' residue numbers + ``shift`` are the focus's: under it ``agree`` of the
+    ``compared`` distinct (wild-type letter, residue) pairs that fall on match columns fit
+    the focus, against ``agree_as_given`` of ``compared_as_given`` as written."""
+
+    shift: int
+    agree: int
+    compared: int
+    agree_as_given: int
+    compared_as_given: int
+    example: tuple[str, int, str]
+
+    def message(self) -> str:
+        """One line for the user, with the file's first mutation renumbered as an example."""
+        wt_as_given = f"{self.agree_as_given} of {self.compared_as_given}"
+        text = (
+            f"the mutants' wild-type letters fit the focus at only {wt_as_given} residues "
+            f"compared, but at {self.agree} of {self.compared} with every residue number "
+            f"shifted by {self.shift:+d}"
+        )
+        wt, number, new = self.example
+        text += f" ({wt}{number}{new} would be {wt}{number + self.shift}{new})"
+        return text + (
+            ": they seem numbered from another start than the focus's /START-END; renumber "
+            "them in the focus's residue numbers (the rows are scored as written)"
+        )
+
+
+def numbering_shift(
+    mutants: Iterable[str], focus: np.ndarray, alphabet: str, positions: tuple[int, ...]
+) -> NumberingShift | None:
+    """A constant offset between the mutants' numbering and the focus's, told by their
+    wild-type letters; None when at least half of the pairs that fall on match columns fit
+    as numbered (or none falls there and no shift fits), or no shift fits 90 % of at least
+    :data:`_SHIFT_EVIDENCE` pairs. Malformed mutants are skipped."""
+    letter_at = {p: alphabet[c] for p, c in zip(positions, focus) if alphabet[c] != "-"}
+    changes: list[tuple[str, int, str]] = []
+    for m in mutants:
+        try:
+            changes.extend(parse(str(m)))
+        except ValueError:
+            continue
+    pairs = {(wt, number) for wt, number, _ in changes}
+    agree0, compared0 = _fit_at(pairs, letter_at, 0)
+    if compared0 and 2 * agree0 >= compared0:
+        return None
+    by_letter: dict[str, list[int]] = {}
+    for p, letter in letter_at.items():
+        by_letter.setdefault(letter, []).append(p)
+    shifts = Counter(p - n for wt, n in pairs for p in by_letter.get(wt, ()) if p != n)
+    for shift, agree in shifts.most_common(3):
+        if agree < _SHIFT_EVIDENCE:
+            break
+        _, compared = _fit_at(pairs, letter_at, shift)
+        if agree >= 0.9 * compared:
+            return NumberingShift(shift, agree, compared, agree0, compared0, changes[0])
+    return None
+
+
+def _fit_at(pairs: set[tuple[str, int]], letter_at: dict[int, str], shift: int) -> tuple[int, int]:
+    """(pairs whose letter is the focus's at residue + shift, pairs that fall on a column)."""
+    found = [letter_at.get(n + shift) for _, n in pairs]
+    compared = sum(f is not None for f in found)
+    return sum(f == wt for f, (wt, _) in zip(found, pairs)), compared
 
 
 def single_mutant_scan(focus: np.ndarray, alphabet: str, positions: tuple[int, ...]) -> list[str]:
