@@ -90,10 +90,30 @@ def natural_order(levels: Any) -> tuple[str, ...]:
     "10", as scanpy's categories are), then text alphabetically."""
 
     def key(text: str) -> tuple[int, float, str]:
-        try:
-            number = float(text)
-        except ValueError:
-            return (1, 0.0, text)
-        return (0, number, text) if math.isfinite(number) else (1, 0.0, text)
+        number = _number(text)
+        return (1, 0.0, text) if number is None else (0, number, text)
 
     return tuple(sorted(levels, key=key))
+
+
+def class_order(levels: Any, declared: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The order a new fit gives the classes ``levels`` (spellings of the labels seen): the
+    order a categorical column ``declared`` (pandas' categories, an R factor's levels, as
+    scanpy plots them), the levels it lacks after, in the order below; else numbers by value
+    when every level is one (clusters 0, 1, 2, …, 10, as a pandas Categorical of integers
+    orders them); else text sorted (mixed text and numbers too)."""
+    levels = set(levels)
+    first = tuple(dict.fromkeys(lv for lv in declared if lv in levels))
+    rest = levels - set(first)
+    if all(_number(lv) is not None for lv in rest):
+        return first + natural_order(rest)
+    return first + tuple(sorted(rest))
+
+
+def _number(text: str) -> float | None:
+    """The finite number ``text`` spells ("2", "1.5", "-1"), or None (text, "inf", "nan")."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from biovae import calibration, persistence
@@ -270,11 +271,11 @@ def _labelled(X: Any, obs: Any, y: Any, key: str | None) -> tuple[Any, str | Non
     if it is an AnnData), and that key; ``obs`` and ``key`` as given when there is no ``y``."""
     if y is None:
         return obs, key
-    key, labels = key or TARGET_KEY, target_labels(y)
+    key, labels = key or TARGET_KEY, _declared_order(y, target_labels(y))
     if obs is None and hasattr(X, "obs") and hasattr(X, "var_names"):  # an AnnData's own obs
         obs = X.obs
-    if obs is None:
-        return {key: labels}, key
+    if obs is None:  # a table keeps a categorical y's declared order (Dataset.categories)
+        return (pd.DataFrame({key: labels}) if _declares(y) else {key: labels}), key
     if key in obs:
         raise DataError(
             f"labels given twice: as y and as obs column {key!r} (labels_key); pass one of them"
@@ -286,6 +287,20 @@ def _labelled(X: Any, obs: Any, y: Any, key: str | None) -> tuple[Any, str | Non
             f"y has {len(labels):,} labels but obs {len(obs):,} rows; give one label per record"
         )
     return obs.assign(**{key: labels}), key
+
+
+def _declares(y: Any) -> bool:
+    """Whether ``y`` is categorical (a pandas Categorical or a Series of one): its declared
+    categories then order the classes, as they do a categorical obs column's."""
+    return isinstance(getattr(y, "dtype", None), pd.CategoricalDtype)
+
+
+def _declared_order(y: Any, labels: np.ndarray) -> Any:
+    """``labels`` (:func:`target_labels` of ``y``) as a Categorical of ``y``'s categories when
+    ``y`` is categorical (unlabelled entries missing), else as they are."""
+    if not _declares(y):
+        return labels
+    return pd.Categorical(labels, categories=y.dtype.categories)
 
 
 def _check_composition(ds: Dataset, classifier_input: str) -> None:

@@ -6,7 +6,8 @@ Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the
 ``unlabeled`` category is named, the −1 of a label column of numbers (:func:`column_unlabelled`;
 a text or categorical column's "-1" is a label). Labelled levels that differ only in letter
 case or surrounding spaces are refused.
-The levels are saved with the model so new data are coded identically.
+The levels are saved with the model, in the order a fit gave them (a model saved when they
+were sorted as text keeps that order), so new data are coded identically.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import numpy as np
 import torch
 
 from biovae.errors import DataError
-from biovae.levels import aliases, level_text, one_spelling_clash, whole_number_text
+from biovae.levels import (
+    aliases,
+    class_order,
+    level_text,
+    one_spelling_clash,
+    whole_number_text,
+)
 
 #: Spellings of "no label" (compared case-insensitively after stripping spaces).
 UNLABELLED = frozenset({"", "nan", "na", "<na>", "none", "unknown", "unlabelled", "unlabeled"})
@@ -118,7 +125,8 @@ def _check_unlabeled_found(
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """Metadata column ``key``, its known ``levels`` (sorted) and the ``unlabeled`` category."""
+    """Metadata column ``key``, its known ``levels`` (in class order: :meth:`fit`) and the
+    ``unlabeled`` category."""
 
     key: str | None = None
     levels: tuple[str, ...] = ()
@@ -137,14 +145,16 @@ class LabelSpec:
         unlabeled: Any = None,
         declared: tuple[str, ...] = (),
     ) -> LabelSpec:
-        """Levels of column ``key``; at least two labelled levels are needed, and an
+        """Levels of column ``key``, ordered by :func:`biovae.levels.class_order` (the order
+        its categorical dtype ``declared``; else numbers by value when every level is one;
+        else text sorted); at least two labelled levels are needed, and an
         ``unlabeled`` category must name entries of the column or a level its categorical
         dtype ``declared`` (unless it spells "unknown" or missing, as :data:`UNLABELLED`
         does)."""
         values = _column(obs, key, source)
         _check_unlabeled_found(values, key, source, unlabeled, declared)
         known = values[~column_unlabelled(values, unlabeled)]
-        levels = tuple(sorted(set(level_text(known))))
+        levels = class_order(level_text(known), declared)
         _check_distinct(levels, key, source)
         if len(levels) < 2:
             raise DataError(
