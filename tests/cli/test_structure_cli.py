@@ -48,7 +48,11 @@ def test_fit_sample_interpolate_validate(fixtures, tmp_path, capsys):
     assert main(args) == 0
     numbers = json.loads(report.read_text())
     assert numbers["n_structures"] == 4 and 0 <= numbers["bonds_valid"] <= 1
-    assert "| bonds_valid |" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| bonds_valid |" in table
+    # lengths are stated in Å, angles in degrees
+    for key, unit in (("nearest_rmsd_mean", "Å"), ("rg_mean", "Å"), ("angle_w1_deg", "°")):
+        assert f"| {key} | {numbers[key]:.4g} | {unit} |" in table
 
 
 def test_validate_fails_the_mirror_image_of_the_training_frames(fixtures, tmp_path, capsys):

@@ -285,3 +285,55 @@ def write_xyz(path, coords: np.ndarray) -> None:
         for frame in coords:
             fh.write(f"{len(frame)}\nframe\n")
             fh.writelines(f"C {x:.3f} {y:.3f} {z:.3f}\n" for x, y, z in frame)
+
+
+def _split_models(src, folder):
+    """The fixture's 12 models as 12 single-model files m1.pdb ... m12.pdb."""
+    folder.mkdir()
+    models, model = [], None
+    for line in src.read_text().splitlines(keepends=True):
+        if line.startswith("MODEL"):
+            model = []
+        elif line.startswith("ENDMDL"):
+            models.append(model)
+        elif model is not None and line.startswith("ATOM"):
+            model.append(line)
+    for i, lines in enumerate(models, 1):
+        (folder / f"m{i}.pdb").write_text("".join(lines) + "END\n")
+    return folder
+
+
+def test_a_folder_of_pdb_files_is_one_ensemble_in_natural_name_order(fixtures_dir, tmp_path):
+    whole = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    folder = _split_models(fixtures_dir / "ubiquitin_2k39_ca_12.pdb", tmp_path / "models")
+    (folder / "README.txt").write_text("not a structure\n")
+    s = read_structures(folder)
+    # m1, m2, ..., m10, m11, m12 (by name alone m10 would come second): model k is frame k-1
+    np.testing.assert_allclose(s.coords, whole.coords, atol=1e-3)
+    assert s.features() == whole.features() and s.source == str(folder)
+
+
+def test_a_folder_file_of_other_atoms_or_without_structures_is_a_one_line_error(
+    fixtures_dir, tmp_path
+):
+    folder = _split_models(fixtures_dir / "ubiquitin_2k39_ca_12.pdb", tmp_path / "models")
+    lines = (folder / "m3.pdb").read_text().splitlines(keepends=True)
+    (folder / "m3.pdb").write_text("".join(lines[:-3] + lines[-1:]))  # two atoms fewer
+    with pytest.raises(DataError, match=r"m3\.pdb: 74 atoms .* must hold the same atoms"):
+        read_structures(folder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x\n")
+    with pytest.raises(DataError, match="folder without PDB or mmCIF files"):
+        read_structures(empty)
+
+
+def test_a_topology_without_coordinates_is_a_one_line_error(tmp_path, capsys):
+    from tests.data.test_text_inputs import _psf_and_dcd
+
+    psf, _ = _psf_and_dcd(tmp_path)
+    with pytest.raises(DataError, match=r"clean\.psf: holds atoms but no coordinates"):
+        read_structures(psf)
+    rc, stdout, err = run(capsys, "structure", "fit", psf, "--out", tmp_path / "m")
+    assert rc == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists() and stdout == ""

@@ -125,7 +125,11 @@ def _chains(args: argparse.Namespace, model=None) -> tuple[str, ...] | None:
 
 def _fit(actions) -> None:
     p = _action(actions, "fit", "Fit a conformational VAE to a trajectory or multi-model file.")
-    p.add_argument("data", metavar="STRUCTURES", help="multi-model PDB/mmCIF or DCD/XTC/TRR")
+    p.add_argument(
+        "data",
+        metavar="STRUCTURES",
+        help="multi-model PDB/mmCIF, DCD/XTC/TRR, or a folder of PDB/mmCIF files",
+    )
     _input_flags(p)
     p.add_argument(
         "--loss",
@@ -371,7 +375,7 @@ def _topology(path: str, args: argparse.Namespace) -> str | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from biovae.applications.structures.geometry import ca_only
-    from biovae.applications.structures.validity import assess, ca_breaks
+    from biovae.applications.structures.validity import UNITS, assess, ca_breaks
     from biovae.data.structure import check_same_atoms, read_structures
 
     out = check_output(args.out, (".json",)) if args.out else None
@@ -386,9 +390,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         write_json(out, result)
     if not (out and args.quiet):  # the table is the result, unless --out holds it
-        print("| metric | value |\n|---|---|")
-        for key, value in result.items():
-            print(f"| {key} | {value:.4g} |")
+        print("| metric | value | unit |\n|---|---|---|")
+        for key, value in result.items():  # units: lengths in Å, angles in °, else fractions
+            print(f"| {key} | {value:.4g} | {UNITS.get(key, 'fraction')} |")
     if out:
         print(out)
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from biovae.data._messages import UNREADABLE, check_gzip
-from biovae.data._text import check_line_ends, check_not_empty, check_utf8, without_bom
+from biovae.data._text import check_utf8, without_bom
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
 from biovae.data.mmcif import is_mmcif, read_mmcif
@@ -27,12 +27,13 @@ from biovae.data.pdb_models import check_same_models, is_pdb
 from biovae.data.pdb_write import pdb_text as pdb_text
 from biovae.data.pdb_write import write_pdb as write_pdb
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
+from biovae.data.structure_inputs import TRAJECTORY_SUFFIXES as TRAJECTORY_SUFFIXES
+from biovae.data.structure_inputs import check_coordinates, check_paths, read_folder
 from biovae.data.structure_out import write_structures as write_structures
 from biovae.data.trajectory_ends import check_whole_frames
-from biovae.errors import DataError, MissingFileError, require
+from biovae.errors import DataError, require
 
 #: Trajectory formats that carry coordinates but no atom names: they need a topology file.
-TRAJECTORY_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc", ".ncdf", ".xyz")
 AXES = ("x", "y", "z")
 
 
@@ -173,7 +174,7 @@ def read_structures(
     ----------
     path
         Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``
-        (mmCIF is read with ``gemmi``, every model a frame: :mod:`biovae.data.mmcif`).
+        (mmCIF with ``gemmi``, every model a frame), or a folder of PDB/mmCIF files.
     topology
         Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
     select
@@ -185,7 +186,9 @@ def read_structures(
         chain the file lacks is a one-line error naming the chains it has.
     """
     path = Path(path)
-    _check_paths(path, topology, select)
+    if path.is_dir():  # its PDB/mmCIF files, which name their own atoms: one ensemble
+        return read_folder(path, lambda f: read_structures(f, None, select, chains))
+    check_paths(path, topology, select)
     chains = chain_selection(chains)
     if is_mmcif(path):  # every model (MDAnalysis reads only the first); it names its atoms
         coords, atoms = read_mmcif(path, select, chains)
@@ -197,6 +200,7 @@ def read_structures(
     if is_pdb(path):  # MDAnalysis pairs the atoms of later models with model 1's by position
         check_same_models(path, chains)
     universe = _universe(path, topology)
+    check_coordinates(universe, path)
     atoms = _first_conformers(_amino_acid_atoms(universe, select))
     if chains is not None and len(atoms):
         labels = chain_labels(atoms)
@@ -285,28 +289,6 @@ class _Names:
 
     def __len__(self) -> int:
         return len(self.names)
-
-
-def _check_paths(path: Path, topology: str | Path | None, select: str) -> None:
-    if select not in SELECTIONS:
-        raise DataError(
-            f"unknown atom selection {select!r}; choose one of: {', '.join(SELECTIONS)}"
-        )
-    for p in (path, topology):
-        if p is not None and not Path(p).is_file():
-            raise MissingFileError(f"structure file {p} does not exist; check the path")
-    for p in (path, topology):  # MDAnalysis misreads these without saying so
-        if p is not None and (is_pdb(Path(p)) or is_mmcif(Path(p))):
-            check_not_empty(p)
-        if p is not None and is_pdb(Path(p)):
-            check_line_ends(p, "the PDB file")
-        elif p is not None:  # GRO, PSF, ...: text too; DCD and XTC are binary
-            check_utf8(p, "the structure file", whole=False)
-    if topology is None and path.suffix.lower() in TRAJECTORY_SUFFIXES:
-        raise DataError(
-            f"{path}: a {path.suffix} trajectory has no atom names; pass its topology with "
-            "--topology FILE (PSF, PDB, GRO, ...)"
-        )
 
 
 def _check_atoms(path: Path, atoms, select: str) -> None:

@@ -217,6 +217,17 @@ class Validity:
         return asdict(self)
 
 
+#: Unit of each :class:`Validity` field (lengths in Å, angles in degrees; the rest are
+#: fractions of bonds, angles or structures, or counts), as ``structure validate`` prints them.
+UNITS: dict[str, str] = {
+    "n_structures": "structures",
+    **dict.fromkeys(("bond_mean", "bond_std", "rg_mean", "rg_std"), "Å"),
+    **dict.fromkeys(("nearest_rmsd_mean", "nearest_rmsd_min"), "Å"),
+    "clashes_per_structure": "clashes",
+    **dict.fromkeys(("angle_w1_deg", "torsion_w1_deg"), "°"),
+}
+
+
 def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -> Validity:
     """Validity of ``ca`` ``(n, L, 3)`` against ``training`` Cα frames ``(m, L, 3)``."""
     d = virtual_bonds(ca, breaks)
