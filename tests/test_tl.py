@@ -392,3 +392,87 @@ def test_counts_refused_in_x_point_to_adata_raw_when_it_is_there(fixtures):
     with pytest.raises(DataError, match="not a whole number") as refused:
         est.transform(logged)
     assert "adata.raw" not in str(refused.value)
+
+
+def test_messages_shared_with_the_command_line_name_the_python_spelling_too(fixtures):
+    """On the Python path the errors and warnings named only command-line flags ("check
+    --batch-key/...", "a number belongs in --continuous-covariates", "--layer"); each names
+    both spellings, in one line, and the warning points at the caller's line, not estimator.py."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    with pytest.raises(DataError, match=r"column 'nope' not found") as missing:
+        biovae.tl.vae(adata, batch_key="nope", config=_cfg())
+    for both in ("--batch-key (batch_key)", "--continuous-covariates (continuous_covariates)"):
+        assert both in str(missing.value)
+    halves = adata.copy()
+    halves.X = halves.X * 0.5  # not counts; an id column as the batch, warned of first
+    halves.obs["cell_id"] = [f"c{i}" for i in range(halves.n_obs)]
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with pytest.raises(DataError, match=r"--layer \(layer\)") as counts:
+            biovae.tl.vae(halves, batch_key="cell_id", config=_cfg())
+    crowded = [r for r in w if "levels among" in str(r.message)]
+    assert len(crowded) == 1 and crowded[0].filename == __file__
+    assert "--continuous-covariates (continuous_covariates)" in str(crowded[0].message)
+    assert "--likelihood (likelihood)" in str(counts.value)
+    assert all("\n" not in str(m) for m in (missing.value, counts.value, crowded[0].message))
+
+
+def test_the_config_an_estimator_shows_names_the_likelihood_it_fitted(fixtures):
+    """tl.vae fitted NB with likelihood='nb' beside a config reading 'gaussian': repr and
+    get_params showed a Gaussian config, and the config shown, given to an estimator (as a
+    user copying it would), fitted a Gaussian model. The config now names NB, and nothing
+    else of the default fit changed."""
+    from biovae.config import LikelihoodConfig
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    est = biovae.tl.vae(adata, n_latent=2, config=_cfg())
+    assert est.config_.model.likelihood.name == "nb"
+    shown = est.get_params()["config"]
+    assert shown.model.likelihood == LikelihoodConfig("nb") and "gaussian" not in repr(est)
+    assert biovae.VAE(config=shown).get_config().model.likelihood.name == "nb"
+    assert est.get_config() == dataclasses.replace(
+        _cfg(),
+        model=dataclasses.replace(_cfg().model, n_latent=2, likelihood=shown.model.likelihood),
+    )
+    sklearn_base = pytest.importorskip("sklearn.base")
+    assert sklearn_base.clone(est).get_config() == est.get_config()
+    zinb = biovae.tl.vae(adata, likelihood="zinb", n_latent=2, config=_cfg())
+    assert zinb.get_params()["config"].model.likelihood.name == "zinb" == zinb.likelihood
+
+
+def test_repeated_gene_names_are_warned_of_once_at_the_callers_line(fixtures):
+    """tl.vae warned twice (fit, then transform) and at '<string>' (a dataclass's __init__),
+    not at the line that called it; a labelled fit and fit_transform read the data again too."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    names = list(adata.var_names)
+    names[1] = names[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata's own note on names that repeat
+        adata.var_names = names
+    ssvae = dict(labels_key="cell_line", n_latent=2, config=_cfg())
+    calls = (
+        lambda: biovae.tl.vae(adata, batch_key="batch", n_latent=2, config=_cfg()),
+        lambda: biovae.tl.vae(adata, **ssvae),
+        lambda: biovae.VAE(n_latent=2, config=_cfg()).fit_transform(adata),
+    )
+    for call in calls:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            call()
+        repeated = [r for r in w if "feature names repeat" in str(r.message)]
+        assert [r.filename for r in repeated] == [__file__]
+
+
+def test_a_batch_not_seen_in_training_points_to_reference_mapping(fixtures):
+    """The error said "refit the model or map it to a known level"; reference mapping, which
+    places new batches on the model, was not named (Python: tl.map_query, CLI: biovae map)."""
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    est = biovae.tl.vae(adata, batch_key="batch", n_latent=2, config=_cfg())
+    query = adata[:20].copy()
+    query.obs["batch"] = "new_platform"
+    with pytest.raises(DataError, match=r"'new_platform' not seen in training") as unseen:
+        est.transform(query)
+    message = str(unseen.value)
+    assert "biovae.tl.map_query" in message and "biovae map" in message and "\n" not in message
+    biovae.tl.map_query(query, est, epochs=1)  # the advice works
+    assert query.obsm["X_biovae"].shape == (20, 2)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from biovae.data.dataset import names_already_warned
 from biovae.errors import ConfigError, NotFittedError
 from biovae.inputs import made_up_names
 
@@ -77,8 +78,11 @@ class TransformerConventions(EstimatorConventions):
         return self.score(X, obs, iwae=iwae, n_samples=n_samples, seed=seed)
 
     def fit_transform(self, X: Any, obs: Any = None, **fit_params: Any) -> Any:
-        """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)``."""
-        return self.fit(X, obs, **fit_params).transform(X, obs)
+        """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)`` (which
+        does not warn again of the repeated feature names fit warned of)."""
+        fitted = self.fit(X, obs, **fit_params)
+        with names_already_warned():
+            return fitted.transform(X, obs)
 
     def set_output(self, *, transform: str | None = None):
         """scikit-learn's output API: ``"pandas"`` makes ``transform`` (and ``fit_transform``)

@@ -32,18 +32,20 @@ def demo_config(epochs: int) -> FitConfig:
     )
 
 
-def run_demo(out: Path, epochs: int = 150, progress: bool = True) -> Path:
-    """Fit the demo model, save it under ``out/model`` and return the report's path."""
+def run_demo(out: Path, epochs: int = 150, progress: bool = True) -> tuple[Path, Path]:
+    """Fit the demo model, save it under ``out/model``, write ``out/report.html`` and return
+    the paths of both, in that order."""
     from biovae.reports.html import write_report
 
     ds = load_builtin(DEMO_DATA)
     est = VAE(config=demo_config(epochs), progress=progress).fit(ds)
     out.mkdir(parents=True, exist_ok=True)
-    est.save(out / "model")
-    return write_report(
+    model = est.save(out / "model")
+    report = write_report(
         est,
         out / "report.html",
         data=ds,
         color_by=("bulk_labels", "phase"),
         title="biovae demo: PBMC 68k (700 cells, 765 genes), NB-VAE",
     )
+    return model, report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 
 
 class BiovaeError(Exception):
@@ -73,6 +74,23 @@ class ModelFileError(BiovaeError, ValueError):
 
 class MissingDependencyError(BiovaeError, ImportError):
     """An optional dependency needed for this feature is not installed."""
+
+
+def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` attributed to the first frame outside biovae: the
+    user's line, however deep the call that found the problem (a fixed ``stacklevel`` points
+    into biovae, or into a dataclass's generated ``__init__`` (``<string>``), on some paths)."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is warn_at_caller's caller
+    while frame.f_back is not None and _in_biovae(frame):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _in_biovae(frame) -> bool:
+    """Whether ``frame`` runs biovae's code (generated code such as a dataclass's ``__init__``
+    runs in the globals of the module that made it)."""
+    name = str(frame.f_globals.get("__name__", ""))
+    return name == "biovae" or name.startswith("biovae.")
 
 
 #: Optional packages whose name on PyPI is not the name they are imported by.

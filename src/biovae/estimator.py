@@ -192,12 +192,13 @@ class _LatentEstimator(TransformerConventions):
         if cfg.data.labels_key:
             raise ConfigError(
                 f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
-                "add --model ssvae or drop --labels-key"
+                "add --model ssvae (biovae.SemiSupervisedVAE) or drop --labels-key (labels_key)"
             )
         if cfg.data.unlabeled_category is not None:
             raise ConfigError(
                 f"unlabeled_category {cfg.data.unlabeled_category!r} is only used by the "
-                "semi-supervised VAE (with labels_key); add --model ssvae or drop it"
+                "semi-supervised VAE (with labels_key); add --model ssvae "
+                "(biovae.SemiSupervisedVAE) or drop it"
             )
         return LabelSpec()
 

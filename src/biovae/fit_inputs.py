@@ -73,7 +73,8 @@ def mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
     if g is None:
         raise ConfigError(
             "the MMD penalty (objective.mmd_batch, --mmd-batch) removes a categorical covariate "
-            "from the latent map; name it with --categorical-covariates (e.g. batch)"
+            "from the latent map; name it with --categorical-covariates (categorical_covariates) "
+            "or --batch-key (batch_key), e.g. batch"
         )
     return g
 

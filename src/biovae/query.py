@@ -223,7 +223,7 @@ def _check_reference(est: Any) -> None:
     if not est.schema_.covariates.categorical:
         raise ConfigError(
             "reference mapping needs a model conditioned on a categorical covariate (e.g. "
-            "--batch-key batch); this model has none"
+            "--batch-key (batch_key) batch); this model has none"
         )
 
 

@@ -9,10 +9,17 @@ from typing import Any
 import numpy as np
 
 from biovae.config import FitConfig, LikelihoodConfig, given_config
+from biovae.data.dataset import names_already_warned
 from biovae.errors import ConfigError, DataError
 from biovae.estimator import VAE
 from biovae.ssvae_estimator import SemiSupervisedVAE
-from biovae.tl_checks import check_name, check_target, make_own
+from biovae.tl_checks import (
+    check_name,
+    check_target,
+    make_own,
+    probability_column,
+    probability_columns,
+)
 
 
 def vae(
@@ -48,12 +55,10 @@ def vae(
     (``epochs`` as ``biovae.VAE(epochs=)`` and scvi-tools' ``train(max_epochs=)``). The
     likelihood is NB unless ``likelihood`` or ``config.model.likelihood`` names another (a
     config's likelihood left at its default, Gaussian, counts as not naming one: pass
-    ``likelihood="gaussian"``).
+    ``likelihood="gaussian"``); the returned estimator's ``config`` names the one fitted.
     """
     check_target(adata, key_added)
-    config = given_config(config)  # a dict failed with AttributeError: 'dict' has no 'model'
-    if likelihood is None and config.model.likelihood == LikelihoodConfig():
-        likelihood = "nb"
+    config = _with_likelihood(given_config(config), likelihood)
     given = dict(
         layer=layer,
         batch_key=batch_key,
@@ -70,12 +75,26 @@ def vae(
     return est
 
 
+def _with_likelihood(config: FitConfig, likelihood: str | None) -> FitConfig:
+    """``config`` naming the likelihood :func:`vae` fits (``likelihood``, or NB for a config
+    left at the default), so that the estimator's repr, get_params and clone show it."""
+    if likelihood is None and config.model.likelihood == LikelihoodConfig():
+        likelihood = "nb"
+    if likelihood is None:
+        return config
+    named = dataclasses.replace(config.model.likelihood, name=likelihood)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=named))
+
+
 def _write_results(adata: Any, est: VAE | SemiSupervisedVAE, key_added: str) -> None:
     """Posterior means, settings and (semi-supervised) label predictions under ``key_added``,
-    replacing whatever an earlier fit or mapping wrote there."""
+    replacing whatever an earlier fit or mapping wrote there. The fit just read ``adata``
+    and warned of its repeated gene names; reading it again here does not warn twice."""
     labelled = isinstance(est, SemiSupervisedVAE)
-    proba = est.predict_proba(adata) if labelled else None
-    write_latent(adata, est, est.transform(adata), proba, key_added)
+    with names_already_warned():
+        proba = est.predict_proba(adata) if labelled else None
+        z = est.transform(adata)
+    write_latent(adata, est, z, proba, key_added)
 
 
 def write_latent(
@@ -171,26 +190,6 @@ def _write_predictions(
     for j, column in enumerate(columns):
         adata.obs[column] = proba[:, j]
     adata.uns[key_added]["label_levels"] = levels
-
-
-def probability_column(key_added: str, level: object) -> str:
-    """The obs column of q(y = level | x): ``<key_added>_p_<level>``, a ``/`` in the level made
-    ``_`` (h5ad files are to refuse ``/`` in names; e.g. pbmc68k's ``CD4+/CD25 T Reg``)."""
-    return f"{key_added}_p_{str(level).replace('/', '_')}"
-
-
-def probability_columns(key_added: str, levels: tuple[str, ...]) -> list[str]:
-    """:func:`probability_column` of every level; levels that would share a column ("A/B" and
-    "A_B") are refused before anything is written, since one would overwrite the other."""
-    columns = [probability_column(key_added, level) for level in levels]
-    for j, column in enumerate(columns):
-        if columns.index(column) != j:
-            raise DataError(
-                f"label levels {levels[columns.index(column)]!r} and {levels[j]!r} would both "
-                f"be written to obs column {column!r} ('/' becomes '_'); rename one of them "
-                "in the label column and fit again"
-            )
-    return columns
 
 
 def expression(

@@ -75,3 +75,23 @@ def check_name(name: Any, what: str, example: str) -> None:
     ``groupby=["cell_type"]``, failed with TypeError: unhashable type)."""
     if not isinstance(name, str):
         raise ConfigError(f"{what} names one key, {example}; got {name!r}")
+
+
+def probability_column(key_added: str, level: object) -> str:
+    """The obs column of q(y = level | x): ``<key_added>_p_<level>``, a ``/`` in the level made
+    ``_`` (h5ad files are to refuse ``/`` in names; e.g. pbmc68k's ``CD4+/CD25 T Reg``)."""
+    return f"{key_added}_p_{str(level).replace('/', '_')}"
+
+
+def probability_columns(key_added: str, levels: tuple[str, ...]) -> list[str]:
+    """:func:`probability_column` of every level; levels that would share a column ("A/B" and
+    "A_B") are refused before anything is written, since one would overwrite the other."""
+    columns = [probability_column(key_added, level) for level in levels]
+    for j, column in enumerate(columns):
+        if columns.index(column) != j:
+            raise DataError(
+                f"label levels {levels[columns.index(column)]!r} and {levels[j]!r} would both "
+                f"be written to obs column {column!r} ('/' becomes '_'); rename one of them "
+                "in the label column and fit again"
+            )
+    return columns

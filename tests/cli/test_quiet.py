@@ -7,6 +7,7 @@ sentence; diagnose, sweep and ``audit --html`` printed their page but not the JS
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ CASES = {
     "sample": ("sample {X}/m -n 3 --out {T}/s.tsv", ["s.tsv"]),
     "score": ("score {X}/m {X}/d.tsv --iwae 2 --out {T}/s.csv", ["s.csv"]),
     "report": ("report {X}/m {X}/d.tsv --out {T}/r.html", ["r.html"]),
-    "demo": ("demo --epochs 1 --out {T}/demo", ["demo/report.html"]),
+    "demo": ("demo --epochs 1 --out {T}/demo", ["demo/model", "demo/report.html"]),
     "diagnose": (
         "diagnose {X}/m {X}/d.tsv --iwae 2 --gap-records 2 --gap-steps 2 --max-records 10 "
         "--out {T}/d",
@@ -135,11 +136,12 @@ def made(tmp_path_factory):
     return x
 
 
-def _report_page(out: Path, epochs: int, progress: bool) -> Path:
-    """What ``run_demo`` returns, the path of its report page, written without training."""
-    out.mkdir(exist_ok=True)
+def _report_page(out: Path, epochs: int, progress: bool) -> tuple[Path, Path]:
+    """What ``run_demo`` returns, the paths of its model folder and report page, written
+    without training."""
+    (out / "model").mkdir(parents=True)
     (out / "report.html").write_text("<html></html>")
-    return out / "report.html"
+    return out / "model", out / "report.html"
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict:
@@ -171,7 +173,32 @@ def test_quiet_prints_only_the_output_paths(made, tmp_path, capsys, monkeypatch,
     notes = [line for line in err.splitlines() if not line.startswith("biovae: warning:")]
     assert notes == [], err  # warnings may stay; no progress, notes or summaries
     printed = stdout.splitlines()
-    if command == "demo":  # the report, by its full path
+    if command == "demo":  # the model and report, by their full paths
         printed = [p.replace(str(tmp_path.resolve()), str(tmp_path)) for p in printed]
     assert printed == [str(tmp_path / o) for o in outputs]
     assert all((tmp_path / o).exists() for o in outputs)
+
+
+def test_demo_prints_the_model_folder_and_the_report_it_writes(tmp_path, capsys, monkeypatch):
+    """``demo`` wrote the model folder as well but printed only the report, in a sentence
+    ("report written to ...") even on stdout without --quiet; it prints both paths, with or
+    without --quiet. (A tiny network and a stand-in page keep the real run_demo fast.)"""
+    from biovae import demo
+    from biovae.config import NetworkConfig
+
+    tiny = demo.demo_config(1)
+    tiny = dataclasses.replace(
+        tiny, model=dataclasses.replace(tiny.model, n_latent=2, network=NetworkConfig((8,)))
+    )
+    monkeypatch.setattr(demo, "demo_config", lambda epochs: tiny)
+    monkeypatch.setattr(
+        "biovae.reports.html.write_report",
+        lambda est, path, **kw: Path(path).write_text("") or path,
+    )
+    for quiet in ([], ["--quiet"]):
+        out = tmp_path / f"demo{len(quiet)}"
+        rc, stdout, err = run(capsys, "demo", "--epochs", "1", "--out", out, *quiet)
+        assert rc == 0, err
+        want = [str((out / "model").resolve()), str((out / "report.html").resolve())]
+        assert stdout.splitlines() == want
+        assert (out / "model" / "config.json").is_file()

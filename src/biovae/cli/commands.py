@@ -29,7 +29,7 @@ from biovae.cli.io import (
     write_model_report,
     write_samples,
 )
-from biovae.cli.notes import note
+from biovae.cli.notes import note, print_paths
 from biovae.cli.screen_opts import check_fasta_ids, screened, screens
 from biovae.data.readers import infer_format
 from biovae.data.writers import write_table
@@ -340,6 +340,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     check_model_out(out / "model")
     require_matplotlib()  # the demo ends in a report: say so before training, not after
-    report = run_demo(out, epochs=args.epochs, progress=not args.quiet)
-    print(report.resolve() if args.quiet else f"report written to {report.resolve()}")
+    written = run_demo(out, epochs=args.epochs, progress=not args.quiet)
+    print_paths(*(path.resolve() for path in written))  # the model folder, then the report
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,7 @@ import scipy.sparse as sp
 
 from biovae.data._messages import preview
 from biovae.data.ondisk import RowStore
-from biovae.errors import DataError
+from biovae.errors import DataError, warn_at_caller
 
 Matrix = np.ndarray | sp.csr_matrix | RowStore
 
@@ -243,9 +245,23 @@ def unique_names(names: Any, where: str, warn: bool = True) -> tuple[str, ...]:
             seen[name] = 1
     if not warn:
         return tuple(out)
-    warnings.warn(
+    warn_at_caller(
         f"{where}: feature names repeat (e.g. {first!r}); later copies renamed {first}-1, … "
         "(as anndata's var_names_make_unique)",
-        stacklevel=3,
+        RenamedFeaturesWarning,
     )
     return tuple(out)
+
+
+class RenamedFeaturesWarning(UserWarning):
+    """Repeated feature names were renamed (:func:`unique_names`)."""
+
+
+@contextlib.contextmanager
+def names_already_warned() -> Iterator[None]:
+    """Within it, repeated feature names are renamed without a warning: for a second reading
+    of data whose names were warned of just before (a fit's transform), so one call warns
+    once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RenamedFeaturesWarning)
+        yield

@@ -249,16 +249,16 @@ def check_non_negative_integers(x) -> BadEntry | None:
             *hit,
             "is negative",
             "counts must be >= 0; pass raw counts, not "
-            "log-transformed or centred values, or choose --likelihood gaussian",
+            "log-transformed or centred values, or choose --likelihood (likelihood) gaussian",
         )
     hit = first_bad(x, lambda v: v != np.round(v))
     if hit:
         return BadEntry(
             *hit,
             "is not a whole number",
-            "count likelihoods need raw integer counts; use the raw count layer (--layer; "
-            "layer= in Python), --likelihood hurdle_dirichlet for relative abundances, or "
-            "--likelihood gaussian",
+            "count likelihoods need raw integer counts; read the raw count layer with --layer "
+            "(layer), or choose --likelihood (likelihood) hurdle_dirichlet for relative "
+            "abundances or gaussian",
         )
     return None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from biovae.errors import ConfigError, DataError
+from biovae.errors import ConfigError, DataError, warn_at_caller
 from biovae.levels import MISSING, aliases, level_text
 
 
@@ -102,7 +102,8 @@ class CovariateSpec:
                 raise DataError(
                     f"{source}: covariate {name!r} has level '{values[first]}' not seen in "
                     f"training ({_record(first, ids)}, {unknown.size} record(s) in all; "
-                    f"known: {shown}); refit the model or map it to a known level"
+                    f"known: {shown}); refit the model, map it to a known level, or place its "
+                    "records on this model with biovae map (biovae.tl.map_query)"
                 )
             onehot = np.zeros((n, len(levels)), dtype=np.float32)
             onehot[np.arange(n), [index[v] for v in values]] = 1.0
@@ -120,10 +121,10 @@ def _warn_if_crowded(name: str, levels: tuple[str, ...], n: int, source: str) ->
     """A warning for a categorical covariate of nearly one level per record (a number such as
     n_counts, or an id column, given as a batch): each level gets an input of its own."""
     if len(levels) > 20 and len(levels) > n / 2:
-        warnings.warn(
+        warn_at_caller(
             f"{source}: categorical covariate {name!r} has {len(levels)} levels among {n} "
-            "records (a continuous or id column?); a number belongs in --continuous-covariates",
-            stacklevel=4,
+            "records (a continuous or id column?); a number belongs in --continuous-covariates "
+            "(continuous_covariates)",
         )
 
 
@@ -187,8 +188,9 @@ def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
         avail = ", ".join(sorted(obs)[:20]) or "none"
         raise DataError(
             f"{source}: covariate column {name!r} not found (metadata columns: {avail}); "
-            "check --batch-key/--categorical-covariates/--continuous-covariates (in a table, a "
-            "numeric column is a feature unless --metadata-columns lists it)"
+            "check --batch-key (batch_key), --categorical-covariates (categorical_covariates) "
+            "and --continuous-covariates (continuous_covariates); in a table, a numeric column "
+            "is a feature unless --metadata-columns (metadata_columns) lists it"
         )
     return np.asarray(obs[name])
 

@@ -223,7 +223,7 @@ def _column(obs: dict[str, np.ndarray], key: str | None, source: str) -> np.ndar
         avail = ", ".join(sorted(obs)[:20]) or "none"
         raise DataError(
             f"{source}: label column {key!r} not found (metadata columns: {avail}); "
-            "check --labels-key (in a table, a numeric column is a feature unless "
-            "--metadata-columns lists it)"
+            "check --labels-key (labels_key); in a table, a numeric column is a feature unless "
+            "--metadata-columns (metadata_columns) lists it"
         )
     return np.asarray(obs[key])
