@@ -20,7 +20,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # Lazy imports keep `import biovae` fast: torch loads with the first estimator (the CLI's
-    # parser loads it too, for the likelihood names its --help lists).
+    # parser loads none of it, so that --help answers at once).
     if name in ("VAE", "Autoencoder", "PCA", "load_model"):
         from biovae import estimator
 

@@ -63,6 +63,8 @@ def _typed(cfg: Any) -> None:
 def is_device(name: str) -> bool:
     """Whether ``name`` parses as a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...);
     whether that device exists here is found out when training starts."""
+    if name == "cpu":  # the default: known without importing torch (the CLI's --help builds it)
+        return True
     import torch
 
     try:

@@ -8,7 +8,6 @@ from pathlib import Path
 from biovae.cli.io import check_parent, model_data_config, model_name, read_input
 from biovae.cli.notes import note, print_paths
 from biovae.cli.options import READ_OPTIONS, _names, add_data_flags, add_options
-from biovae.data.writers import atomic_open, write_json
 from biovae.errors import ConfigError, DataError, require
 
 HELP = "Audit which covariates the latent map of MODEL predicts (batch vs biology)."
@@ -136,6 +135,7 @@ def _check_args(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from biovae.data.writers import atomic_open, write_json
     from biovae.diagnostics.confounding import audit
     from biovae.estimator import load_model
 

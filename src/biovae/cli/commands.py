@@ -1,4 +1,6 @@
-"""Implementations of the ``biovae`` subcommands. Each validates inputs before writing."""
+"""Implementations of the ``biovae`` subcommands. Each validates inputs before writing, and
+imports the model stack and the data layer (torch, pandas) when it runs: building the parser
+imports this module."""
 
 from __future__ import annotations
 
@@ -31,8 +33,6 @@ from biovae.cli.io import (
 )
 from biovae.cli.notes import note, print_paths
 from biovae.cli.screen_opts import check_fasta_ids, screened, screens
-from biovae.data.readers import infer_format
-from biovae.data.writers import write_table
 from biovae.errors import ConfigError, DataError, model_phrase
 
 TABLE_SUFFIXES = (".csv", ".tsv")
@@ -133,6 +133,9 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from biovae.data.readers import infer_format
+    from biovae.data.writers import write_table
+
     out = check_output(args.out, (*TABLE_SUFFIXES, ".h5ad"))
     annotate = out.name.lower().removesuffix(".gz").endswith(".h5ad")
     # DATA's format only matters for an .h5ad output: a structure file given with a structure
@@ -279,6 +282,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             "log p(x | z = f(x))); drop --iwae"
         )
     from biovae.applications.anomaly import QcLimits, qc_frequencies, score_columns
+    from biovae.data.writers import write_table
 
     qc = QcLimits(args.qc_max_missing, args.qc_min_f, args.qc_frequencies)
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False))

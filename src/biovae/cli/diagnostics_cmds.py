@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,11 +22,10 @@ from biovae.cli.io import (
 )
 from biovae.cli.notes import note, print_paths
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
-from biovae.data.dataset import Dataset
-from biovae.data.writers import write_json
 from biovae.errors import ConfigError, DataError, require
-from biovae.inputs import check_features
-from biovae.record_noise import checked_seed
+
+if TYPE_CHECKING:  # the data layer loads pandas: imported where used, not for the parser
+    from biovae.data.dataset import Dataset
 
 
 def _out_dir(path: str, *names: str) -> Path:
@@ -51,7 +51,7 @@ def _write_results(
     """The JSON and the HTML page of ``results`` (their paths); the page is drawn before either
     is written, so a failure to draw it leaves an earlier pair as it was, not a new JSON beside
     an old page."""
-    from biovae.data.writers import atomic_open
+    from biovae.data.writers import atomic_open, write_json
     from biovae.reports.diagnostics_page import diagnostics_page
 
     page = diagnostics_page(results, title, files)
@@ -165,8 +165,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_novelty(args: argparse.Namespace) -> int:
     """Sample the model and audit the samples for copies of its training records."""
+    from biovae.data.writers import write_json
     from biovae.diagnostics.memorisation import memorisation_audit
     from biovae.estimator import load_model
+    from biovae.inputs import check_features
 
     if args.n < 1:
         raise ConfigError("-n must be >= 1")
@@ -206,6 +208,8 @@ def _is_fitted_data(est, train: Dataset) -> bool | None:
 def _training_covariates(est, train: Dataset, n: int, seed: int) -> dict | None:
     """Covariates for the samples of a conditional model: those of ``n`` random training
     records (the training data's mix); None for a model without covariates."""
+    from biovae.record_noise import checked_seed
+
     cov = est.schema_.covariates
     if not cov.width:
         return None

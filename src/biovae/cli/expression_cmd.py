@@ -7,11 +7,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from biovae.cli.io import check_output, model_data_config, read_input
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options
-from biovae.data.readers import infer_format
 from biovae.errors import ConfigError
 
 #: what ``--out`` may end in: a table (one column per gene) or an AnnData file
@@ -91,11 +89,15 @@ def cmd_expression(args: argparse.Namespace) -> int:
         layer=est.config_.data.layer,
     )
     if out.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")):
+        import pandas as pd
+
         from biovae.data.writers import write_frame
 
         features = list(est.schema_.features)
         write_frame(out, pd.DataFrame(values, index=pd.Index(ds.ids, name="id"), columns=features))
     else:
+        from biovae.data.readers import infer_format
+
         fmt = (data.format or infer_format(args.data)).lower()
         adata = _annotated(args.data, ds, data.id_column) if fmt == "h5ad" else _from_records(ds)
         settings = (args.library_size, batch_key, args.reference_batch)
@@ -138,6 +140,8 @@ def _batch_key(est, args: argparse.Namespace) -> str | None:
 def _annotated(h5ad: str, ds, id_column: str | None):
     """DATA's own AnnData (X, layers, obs and var with their dtypes, obsm, uns ... kept), a
     column that ``--obs`` added or replaced taken from the records."""
+    import pandas as pd
+
     from biovae.cli.io import read_same_cells
     from biovae.data._columns import to_obs
 
@@ -151,6 +155,7 @@ def _annotated(h5ad: str, ds, id_column: str | None):
 
 def _from_records(ds):
     """An AnnData of records read from a table, matrix or 10x folder: X the counts as read."""
+    import pandas as pd
     from scipy import sparse
 
     from biovae.errors import require

@@ -7,19 +7,22 @@ import os
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from biovae.cli.config_args import build_config
 from biovae.config import DataConfig, FitConfig, load_toml
-from biovae.data.dataset import Dataset
-from biovae.data.readers import OPTION_FORMATS, infer_format, read_dataset, source_name
-from biovae.data.writers import write_fasta, write_table
 from biovae.errors import ConfigError, DataError, MissingFileError
+
+if TYPE_CHECKING:  # the data layer loads pandas: imported where used, not for the parser
+    from biovae.data.dataset import Dataset
 
 
 def read_input(path: str, data: DataConfig) -> Dataset:
     """Read DATA with the data options of a config."""
+    from biovae.data.readers import read_dataset
+
     return read_dataset(
         path,
         fmt=data.format,
@@ -60,6 +63,8 @@ def model_name(path: str | os.PathLike) -> str:
 def data_name(ds: Dataset, path: str | os.PathLike) -> str:
     """The data's file names without their folders, for a page heading, as the model report
     names them (:func:`~biovae.data.readers.source_name`); ``path`` when ``ds`` has no source."""
+    from biovae.data.readers import source_name
+
     return source_name(ds.source or str(path))
 
 
@@ -86,6 +91,8 @@ def model_data_config(est, args, path: str | None = None, *, reads_obs: bool = T
     ``reads_obs=False``: the command uses no metadata of its own (``score``, ``embed``), so the
     saved ``--obs`` table is read only for a model that needs it (covariates, labels): new
     records, absent from the training metadata, are scored without one."""
+    from biovae.data.readers import OPTION_FORMATS, infer_format
+
     data = build_config(args, base=est.config_).data
 
     def given(name: str) -> bool:
@@ -272,6 +279,8 @@ def write_samples(
     such (``10``, not ``10.0``) unless a value is missing. Sequences are rows of the model's
     alignment (gaps '-' kept: a note says so unless ``quiet``), or with ``ungapped`` the
     letters alone, as they would be synthesised."""
+    from biovae.data.writers import write_fasta, write_table
+
     numbers = np.arange(len(samples)) if numbers is None else numbers
     ids = [f"sample_{i + 1}" if names is None else names[i] for i in numbers]
     if alphabet is not None:

@@ -6,7 +6,6 @@ import argparse
 
 from biovae.cli.commands import TABLE_SUFFIXES, check_output
 from biovae.cli.notes import note
-from biovae.data.writers import write_frame
 from biovae.errors import ConfigError
 
 HELP = "Write the feature × factor loadings of MODEL (fitted with --decoder linear, or PCA)."
@@ -46,6 +45,7 @@ def add_loadings_parser(sub, make_parser) -> None:
 
 def cmd_loadings(args: argparse.Namespace) -> int:
     from biovae.applications.loadings import loadings, top_features
+    from biovae.data.writers import write_frame
     from biovae.estimator import load_model
 
     out = check_output(args.out, TABLE_SUFFIXES)

@@ -1,7 +1,8 @@
 """The ``biovae`` command line: fit, embed, sample, score, report, demo.
 
 This module imports little, so that a Ctrl-C while the rest (torch) loads still ends in one
-line; the commands and their options are in :mod:`biovae.cli.parser`."""
+line; the commands and their options are in :mod:`biovae.cli.parser`, which imports neither
+torch nor pandas: each command imports its heavy modules when it runs."""
 
 from __future__ import annotations
 
@@ -46,11 +47,12 @@ def _world() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; user errors print one line and exit with status 2."""
     with _terminate_cleanly():
-        try:  # torch loads here, for a second or two: a Ctrl-C then is no traceback either
+        try:  # the parser loads no torch (--help and argparse errors are quick); the allocator
+            # does, for a second or two: a Ctrl-C then is no traceback either
             from biovae.cli.parser import build_parser
-            from biovae.training.allocator import tune_allocator
 
             args = build_parser().parse_args(argv)
+            from biovae.training.allocator import tune_allocator
         except KeyboardInterrupt as exc:
             return _stopped(exc)
         tune_allocator()  # this process is ours: keep training buffers in the heap (glibc)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from biovae.config import FitConfig, to_dict
-from biovae.likelihoods import available
+from biovae.likelihood_names import LIKELIHOOD_NAMES
 
 
 def _ints(text: str) -> list[int]:
@@ -78,7 +78,7 @@ MODEL_OPTIONS = (
         "--likelihood",
         "model.likelihood.name",
         str,
-        "p(x|z) family: " + ", ".join(available()) + " (default {default})",
+        "p(x|z) family: " + ", ".join(LIKELIHOOD_NAMES) + " (default {default})",
         "NAME",
     ),
     Option(

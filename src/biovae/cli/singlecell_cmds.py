@@ -18,7 +18,6 @@ from biovae.cli.io import (
     read_input,
 )
 from biovae.cli.options import READ_OPTIONS, add_data_flags, add_options, positive_int
-from biovae.data.writers import write_frame, write_json, write_table
 from biovae.diagnostics.integration import METRIC_KEYS
 from biovae.errors import DataError, require
 
@@ -217,6 +216,7 @@ def _column(ds, name: str) -> np.ndarray:
 
 def cmd_trajectory(args: argparse.Namespace) -> int:
     from biovae.applications import trajectory
+    from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLE_SUFFIXES)
     report = check_plot_output(args.report, (".html",)) if args.report else None
@@ -246,6 +246,7 @@ def cmd_trajectory(args: argparse.Namespace) -> int:
 
 
 def cmd_integration(args: argparse.Namespace) -> int:
+    from biovae.data.writers import write_json
     from biovae.diagnostics.integration import check_groups, integration_metrics
 
     batch_key, labels_key = args.batch_key, args.labels_key
@@ -263,6 +264,7 @@ def cmd_integration(args: argparse.Namespace) -> int:
 
 def cmd_de(args: argparse.Namespace) -> int:
     from biovae.applications import differential as de
+    from biovae.data.writers import write_frame
     from biovae.estimator import load_model
 
     out = check_output(args.out, TABLE_SUFFIXES)

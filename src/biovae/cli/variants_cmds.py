@@ -13,10 +13,6 @@ from biovae.cli.io import check_output, check_plot_output
 from biovae.cli.notes import add_quiet, note
 from biovae.cli.variants_design import add_design_parser, add_elbo_options
 from biovae.cli.variants_fit import add_fit_arguments, print_dropped
-from biovae.data._columns import NA_TOKENS
-from biovae.data._delimited import check_separator
-from biovae.data._messages import UNREADABLE, unreadable
-from biovae.data._text import not_utf8
 from biovae.errors import DataError, MissingFileError
 
 TABLES = (".csv", ".tsv")
@@ -140,6 +136,10 @@ def add_parser(sub) -> None:
 def _read_mutants(path: str, column: str = "mutant"):
     import pandas as pd
 
+    from biovae.data._delimited import check_separator
+    from biovae.data._messages import UNREADABLE, unreadable
+    from biovae.data._text import not_utf8
+
     p = Path(path)
     if not p.is_file():
         raise MissingFileError(f"{p}: mutations file not found; check the path")
@@ -183,6 +183,7 @@ def _mutant_like(name: str) -> bool:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from biovae.applications.variants import classes, family
+    from biovae.data._columns import NA_TOKENS
     from biovae.data.writers import write_table
 
     out = check_output(args.out, TABLES)

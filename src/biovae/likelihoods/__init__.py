@@ -2,13 +2,15 @@
 
 A name such as ``"nb"`` is turned into a likelihood object once, at the edge (config, CLI), by
 :func:`build`. Adding a family = one file defining a :class:`Likelihood` subclass + one line in
-``_REGISTRY``.
+``_REGISTRY``, and its name in :data:`biovae.likelihood_names.LIKELIHOOD_NAMES` (the list the
+command line shows without importing torch; checked against the registry here, at import).
 """
 
 from __future__ import annotations
 
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
+from biovae.likelihood_names import LIKELIHOOD_NAMES
 from biovae.likelihoods.base import BadEntry, Likelihood
 from biovae.likelihoods.bernoulli import Bernoulli
 from biovae.likelihoods.ca_chain import CaChain
@@ -36,6 +38,11 @@ _REGISTRY: dict[str, type[Likelihood]] = {
         Genotype,
     )
 }
+if tuple(sorted(_REGISTRY)) != LIKELIHOOD_NAMES:  # the torch-free list the CLI's help shows
+    raise ImportError(
+        f"biovae.likelihood_names.LIKELIHOOD_NAMES {LIKELIHOOD_NAMES} differs from the registered "
+        f"likelihoods {tuple(sorted(_REGISTRY))}; name every registered family there"
+    )
 
 
 def available() -> tuple[str, ...]:
