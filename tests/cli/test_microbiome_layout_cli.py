@@ -49,3 +49,39 @@ def test_the_same_tables_the_right_way_round_fit(counts, tmp_path, capsys):
     ):  # gaussian: no composition of taxa, no such check
         rc, _, err = run(capsys, "fit", path, *flags, "--out", tmp_path / f"m{i}", *FAST)
         assert rc == 0 and (tmp_path / f"m{i}" / "config.json").exists(), err
+
+
+def _qiime_table(tmp_path, header: str):
+    """A feature table as `biom convert --to-tsv --header-key taxonomy` writes it (comment
+    line deleted): OTU hashes as rows, samples as columns, a taxonomy column last."""
+    lines = [f"{header}\tS1\tS2\tS3\ttaxonomy"]
+    for i, row in enumerate([(5, 0, 9), (1, 7, 2), (0, 3, 4), (8, 8, 0)]):
+        otu = f"{i}f3a9c2e51b7d04a6e8c1f2b3a4d5e6{i}"  # an ASV/OTU hash: no taxon prefix
+        lines.append(f"{otu}\t" + "\t".join(map(str, row)) + "\tk__Bacteria; p__Firmicutes")
+    path = tmp_path / "feature-table.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("header", ["#OTU ID", "Feature ID", "feature-id"])
+@pytest.mark.parametrize("likelihood", ["dirichlet_multinomial", "gaussian"])
+def test_a_qiime_feature_table_is_not_read_as_samples(tmp_path, capsys, header, likelihood):
+    """Headed '#OTU ID' (an id column), its OTU hashes were read as 4 records of 3 + 1
+    metadata columns and fitted without a word: no name looks like a taxon to object."""
+    path, out = _qiime_table(tmp_path, header), tmp_path / "m"
+    rc, stdout, err = run(capsys, "fit", path, "--likelihood", likelihood, "--out", out, *FAST)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"feature-table.tsv: the first column, '{header}', names taxa" in err
+    assert "--transpose" in err and not out.exists() and stdout == ""
+    flags = ["--transpose", "--metadata-columns", "taxonomy"]
+    rc, _, err = run(capsys, "fit", path, "--likelihood", likelihood, *flags, "--out", out, *FAST)
+    assert rc == 0 and (out / "config.json").exists(), err
+
+
+def test_a_qiime_artifact_is_refused_with_the_export_command(tmp_path, capsys):
+    path, out = tmp_path / "table.qza", tmp_path / "m"
+    path.write_bytes(b"PK\x03\x04")  # a .qza is a zip archive
+    rc, stdout, err = run(capsys, "fit", path, "--out", out, *FAST)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "table.qza: a QIIME 2 artifact" in err and "qiime tools export" in err
+    assert not out.exists() and stdout == ""

@@ -185,6 +185,7 @@ def test_mean_is_the_average_of_samples():
         ([0.504, 0.3, 0.2], "1.004", "proportions rounded to a few decimals; close each record"),
         ([50.0, 30.0, 20.0], "100", "divide percentages by 100"),
         ([0.0, 0.0, 0.0], "0", "drop records without any abundance"),
+        ([9000.0, 3000.0, 0.0], "12000", "look like read counts, not shares; fit counts"),
     ],
 )
 def test_a_row_outside_the_simplex_gets_the_fix_for_its_sum(row, total, fix):

@@ -343,7 +343,7 @@ def _dest(opt: Option) -> str:
 
 #: on/off data options: flag, DataConfig field, help
 DATA_FLAGS = (
-    ("--transpose", "transpose", "tables are features × records (genes as rows)"),
+    ("--transpose", "transpose", "tables are features × records (genes or taxa as rows)"),
     ("--drop-invalid", "drop_invalid", "drop sequences with unknown letters instead of failing"),
     (
         "--stream",

@@ -43,6 +43,18 @@ ID_NAMES = frozenset(
 )
 
 
+#: Id-column names that name observations (taxa, OTUs, ASVs), not samples: ``biom convert
+#: --to-tsv`` heads its taxa x samples table with ``#OTU ID``, QIIME 2 feature tables with
+#: ``Feature ID`` / ``feature-id`` (compared as by :func:`is_id_name`)
+OBSERVATION_ID_NAMES = frozenset({"otuid", "featureid", "asvid"})
+
+
+def names_observations(name: str) -> bool:
+    """Whether an id column's name says it holds observation (taxon) ids: a table headed so
+    is taxa x samples, read the right way round only with ``transpose=True``."""
+    return re.sub(r"[\s#_-]", "", name.lower()) in OBSERVATION_ID_NAMES
+
+
 def to_obs(col: pd.Series) -> np.ndarray:
     """Convert a metadata column to the obs convention.
 

@@ -252,6 +252,11 @@ def infer_format(path: str | os.PathLike) -> str:
             f"{path}: A3M and Stockholm alignments are read by 'biovae variants fit', not here; "
             "convert it to A2M first (esl-reformat a2m FILE, or hhsuite's reformat.pl a3m a2m)"
         )
+    if name.endswith((".qza", ".qzv")):  # a zip of data/ + provenance, not a table
+        raise DataError(
+            f"{path}: a QIIME 2 artifact is not read directly; export its table with `qiime "
+            "tools export --input-path FILE --output-path DIR` and pass DIR/feature-table.biom"
+        )
     if _MTX.fullmatch(Path(path).name) and not name.startswith("matrix.mtx"):
         raise DataError(f"{path}: {_prefixed(Path(path).name)}")
     if name.endswith((".mtx", ".mtx.gz")):  # its cell and gene names are in the files beside it

@@ -3,6 +3,8 @@
 Rules for a samples x features table: the id column is ``id_column`` if given, else the first
 column when it is named like an id (``id``, ``sample_id``, ``#SampleID``, ``cell``, ...: see
 :func:`~biovae.data._columns.is_id_name`) or is not numeric; without one, ids are ``"0".."n-1"``.
+An id column named for taxa (``#OTU ID``, ``Feature ID``) marks a taxa x samples table, refused
+with the fix ``transpose=True``.
 Columns named in ``metadata_columns`` and every other non-numeric column become ``obs``; the
 remaining numeric columns are the features (float32), a repeated name (gene symbols) renamed
 as anndata's ``var_names_make_unique`` does, with a warning; a column of numbers with a few
@@ -25,6 +27,7 @@ from biovae.data._columns import (
     check_finite,
     feature_or_none,
     is_id_name,
+    names_observations,
     numeric_or_none,
     stray_text,
     text_table_obs,
@@ -91,6 +94,7 @@ def read_table(
     named = {c for c in (id_column, *metadata_columns, *text_columns) if c is not None}
     table = load_table(path, sep=sep, id_column=id_column, text_columns=text_columns, kept=named)
     require_columns(table, [*metadata_columns, *text_columns], "metadata column")
+    _check_not_observations(table)
     obs, features, parsed = _split_columns(table, set(metadata_columns), text_columns)
     if not features:
         raise DataError(
@@ -102,6 +106,19 @@ def read_table(
     ids = record_ids(table)
     check_finite(x, ids, features, table.source, line_of=table.line, allow_missing=allow_missing)
     return Dataset(x=x, ids=ids, features=features, obs=obs, source=table.source)
+
+
+def _check_not_observations(table: Table) -> None:
+    """Refuse a records' id column named for taxa (``#OTU ID``, ``Feature ID``): the table is
+    taxa x samples, as ``biom convert --to-tsv`` and QIIME 2 export it, and read as it stands
+    each taxon would be fitted as a sample (OTU hashes and numbers give no other sign)."""
+    if table.id_column is not None and names_observations(table.id_column):
+        raise DataError(
+            f"{table.source}: the first column, '{table.id_column}', names taxa (OTUs, "
+            "features), so each row is a taxon and each column a sample, as biom convert and "
+            "QIIME 2 write a feature table; pass --transpose (transpose=True) to read the "
+            "samples as records, with --metadata-columns taxonomy if it has that column"
+        )
 
 
 def read_obs_table(

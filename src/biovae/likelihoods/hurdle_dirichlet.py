@@ -223,6 +223,11 @@ def _row_sum_fix(total: float) -> str:
             "the values look like proportions rounded to a few decimals; close each record "
             "(divide it by its sum) or write the values with more decimals"
         )
+    if total > 100 * (1 + TOLERANCE):  # no percentages: counts (or values scaled otherwise)
+        return (
+            "the values look like read counts, not shares; fit counts with "
+            "--likelihood dirichlet_multinomial, or close each record (divide it by its sum)"
+        )
     return (
         "relative abundances must be proportions summing to 1 per record (divide percentages "
         "by 100), or pass raw counts with --likelihood dirichlet_multinomial"
