@@ -436,3 +436,27 @@ def test_readme_samples_of_conditional_models_give_their_covariates():
             if argv[0] == "sample" and argv[1] in conditional and "--obs" not in argv:
                 wrong.append(line)
     assert not wrong, f"README samples of conditional models without --obs: {wrong}"
+
+
+def test_readme_examples_never_give_one_model_name_to_two_kinds_of_model():
+    # `biovae sample` refuses a `variants fit` model, and `variants score` a `fit` one: an
+    # example name must tell which kind it is
+    import shlex
+
+    blocks = _code_blocks(_readme(), ("", "bash"))
+    lines = [shlex.split(c, comments=True) for b in blocks for c in _command_lines(b)]
+    makers: dict[str, set[str]] = {}
+    for argv in lines:
+        kind = (
+            "fit" if argv[:1] == ["fit"] else "variants" if argv[:2] == ["variants", "fit"] else ""
+        )
+        if kind and "--out" in argv:
+            makers.setdefault(argv[argv.index("--out") + 1], set()).add(kind)
+    assert makers, "no model-writing example found in README.md"
+    both = sorted(name for name, kinds in makers.items() if len(kinds) > 1)
+    assert not both, f"README.md names both a fit and a variants fit model {both}"
+    for argv in lines:
+        if argv[0] == "sample" and len(argv) > 1:
+            assert makers.get(argv[1], {"fit"}) == {"fit"}, argv
+        if argv[:1] == ["variants"] and argv[1] in ("score", "scan", "design"):
+            assert makers.get(argv[2], {"variants"}) == {"variants"}, argv

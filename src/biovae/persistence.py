@@ -191,7 +191,10 @@ def load(path: str | os.PathLike) -> SavedModel:
     config_data, meta = read_json(folder / CONFIG), read_json(folder / METADATA)
     if meta.get("format") == "biovae-variants":
         raise ModelFileError(
-            f"{folder} holds a variants model; use 'biovae variants score/scan/design' with it"
+            f"{folder} holds a variants model (from 'biovae variants fit'), not one of "
+            f"'biovae fit': generate sequences from it with 'biovae variants design {folder} "
+            "-k 3 --out designs.csv --fasta designs.fasta', score variants with 'biovae "
+            "variants score' or 'scan'"
         )
     version = meta.get("format_version", 0)
     if isinstance(version, bool) or not isinstance(version, int):

@@ -35,7 +35,7 @@ EPILOG = """examples:
   biovae demo
   biovae fit counts.h5ad --likelihood nb --latent 10 --out pbmc_model --report pbmc.html
   biovae fit table.tsv --categorical-covariates batch --epochs 100 --out model
-  biovae fit family.a2m --likelihood categorical --latent 30 --drop-invalid --out family_model
+  biovae fit family.a2m --likelihood categorical --latent 30 --drop-invalid --out family_vae
   biovae embed pbmc_model counts.h5ad --out latent.csv
   biovae sample pbmc_model -n 100 --out samples.tsv
   biovae score pbmc_model counts.h5ad --iwae 100 --out scores.csv
@@ -53,7 +53,7 @@ EPILOG = """examples:
   biovae structure fit adk_dims.dcd --topology adk.psf --loss geometry --out adk_model
   biovae variants fit family.a2m --out variants_model
   biovae variants scan variants_model --out scan.csv --heatmap scan.png
-  biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta
+  biovae sample family_vae -n 50 --out designs.fasta --screen-against concern.fasta
   biovae screen designs.fasta --screen-against concern.fasta --out verdicts.tsv
 """
 
@@ -179,9 +179,9 @@ def _sample_parser(sub) -> None:
         "Generate N records by decoding draws from the prior.",
         "  biovae sample model -n 100 --out samples.tsv\n"
         "  biovae sample ss_model -n 100 --out b_cells.tsv --label 'B cell'\n"
-        "  biovae sample family_model -n 50 --out designs.fasta\n"
-        "  biovae sample family_model -n 50 --out designs.fasta --screen-against concern.fasta\n"
-        "  biovae sample family_model -n 50 --out designs.fasta \\\n"
+        "  biovae sample family_vae -n 50 --out designs.fasta\n"
+        "  biovae sample family_vae -n 50 --out designs.fasta --screen-against concern.fasta\n"
+        "  biovae sample family_vae -n 50 --out designs.fasta \\\n"
         "      --screen-command 'my_screen {fasta} {out}'\n",
     )
     p.add_argument("model", metavar="MODEL")
@@ -367,7 +367,7 @@ def _novelty_parser(sub) -> None:
         "Sample N records and check them for copies of the training data: each sample's "
         "distance to the closest training record against that of held-out records.",
         "  biovae novelty model train.tsv held_out.tsv -n 1000 --out novelty/\n"
-        "  biovae novelty family_model family.a2m held_out.a2m -n 500 --out novelty/\n",
+        "  biovae novelty family_vae family.a2m held_out.a2m -n 500 --out novelty/\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("train", metavar="TRAIN", help="the data the model was trained on")

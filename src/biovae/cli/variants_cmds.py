@@ -42,13 +42,13 @@ def add_parser(sub) -> None:
         help="Variant effects from a sequence family: fit, score, scan, design.",
         description="Variant effects from a sequence family: fit, score, scan, design.",
         epilog="examples:\n"
-        "  biovae variants fit family.a2m --out family_model --ensemble 3\n"
-        "  biovae variants score family_model --mutations dms.csv --out scores.csv "
+        "  biovae variants fit family.a2m --out blat_variants --ensemble 3\n"
+        "  biovae variants score blat_variants --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
-        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n"
-        "  biovae variants scan family_model --out scan.csv --heatmap scan.png "
+        "  biovae variants score blat_variants --mutations clinvar.csv --out calls.csv --classes\n"
+        "  biovae variants scan blat_variants --out scan.csv --heatmap scan.png "
         "--report scan.html\n"
-        "  biovae variants design family_model -k 3 --out designs.csv --screen-against "
+        "  biovae variants design blat_variants -k 3 --out designs.csv --screen-against "
         "concern.fasta\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -57,20 +57,20 @@ def add_parser(sub) -> None:
         actions,
         "fit",
         "weight an alignment and train the model",
-        "  biovae variants fit family.a2m --out family_model\n"
-        "  biovae variants fit family.a2m --out family_model --ensemble 3 --focus BLAT_ECOLX\n"
-        "  biovae variants fit family.a2m --out family_model --ensemble 5 "
+        "  biovae variants fit family.a2m --out blat_variants\n"
+        "  biovae variants fit family.a2m --out blat_variants --ensemble 3 --focus BLAT_ECOLX\n"
+        "  biovae variants fit family.a2m --out blat_variants --ensemble 5 "
         "--checkpoint-every 500   # later: --resume\n",
     )
     add_fit_arguments(fit)
     score = _action(
         actions,
         "score",
-        "score mutants (A42G, A42G:K45R) of a CSV",
-        "  biovae variants score family_model --mutations dms.csv --out scores.csv "
+        "score mutants (A42G, A42G:K45R, or HGVS p.Ala42Gly) of a CSV",
+        "  biovae variants score blat_variants --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
-        "  biovae variants score family_model --mutations clinvar.csv --out calls.csv --classes\n"
-        "  biovae variants score family_model --mutations eve.csv --mutant-column mutations "
+        "  biovae variants score blat_variants --mutations clinvar.csv --out calls.csv --classes\n"
+        "  biovae variants score blat_variants --mutations eve.csv --mutant-column mutations "
         "--out scores.csv\n" + _SIGN,
     )
     score.add_argument("model", metavar="MODEL")
@@ -97,8 +97,8 @@ def add_parser(sub) -> None:
         "scan",
         "score every letter at every match position; class substitutions damaging, "
         "tolerated or uncertain (EVE)",
-        "  biovae variants scan family_model --out scan.csv --heatmap scan.png\n"
-        "  biovae variants scan family_model --out scan.csv --report scan.html\n" + _SIGN,
+        "  biovae variants scan blat_variants --out scan.csv --heatmap scan.png\n"
+        "  biovae variants scan blat_variants --out scan.csv --report scan.html\n" + _SIGN,
     )
     scan.add_argument("model", metavar="MODEL")
     scan.add_argument("--out", required=True, metavar="FILE", help=".csv or .tsv")

@@ -21,8 +21,8 @@ def add_design_parser(actions) -> None:
         "each later round adds one of the best POOL substitutions to each of the BEAM best "
         "designs and scores the combinations exactly (epistasis included).",
         epilog="examples:\n"
-        "  biovae variants design family_model -k 3 --out designs.csv --fasta designs.fasta\n"
-        "  biovae variants design family_model -k 2 --positions 100-130,237 --beam 20 "
+        "  biovae variants design blat_variants -k 3 --out designs.csv --fasta designs.fasta\n"
+        "  biovae variants design blat_variants -k 2 --positions 100-130,237 --beam 20 "
         "--out d.csv --screen-against concern.fasta\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -134,3 +134,18 @@ def test_the_whole_focus_survives_save_and_load(model):
     loaded = family.load(model)
     assert loaded.focus_residues == FocusResidues(WHOLE, tuple(p - START for p in MATCH))
     assert "focus_residues" not in loaded.facts
+
+
+def test_unmodelled_residues_are_numbered_by_the_header_range():
+    whole = from_row(FOCUS_ROW, len(MATCH))
+    letters = "".join(c for c in FOCUS_ROW if c.isupper())
+    # residues 7, 8, 11 and 15 (a a c d) are on no match column
+    assert whole.unmodelled(letters, MATCH) == {7: "A", 8: "A", 11: "C", 15: "D"}
+    # a match column dropped (residue 12, R): its residue joins them
+    kept = [i for i, p in enumerate(MATCH) if p != 12]
+    dropped = FocusResidues(whole.sequence, tuple(whole.index[i] for i in kept))
+    positions = tuple(MATCH[i] for i in kept)
+    found = dropped.unmodelled("".join(letters[i] for i in kept), positions)
+    assert found == {7: "A", 8: "A", 11: "C", 12: "R", 15: "D"}
+    # numbered 1..L over the match columns (no range): an insert has no number
+    assert whole.unmodelled(letters, tuple(range(1, len(MATCH) + 1))) == {}

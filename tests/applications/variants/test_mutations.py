@@ -122,3 +122,20 @@ def test_no_shift_is_claimed_for_a_right_numbering_or_too_little_evidence():
     order = np.random.default_rng(0).permutation(30)
     shuffled = [f"{BLAT[j]}{29 + i}A" for i, j in enumerate(order)]
     assert mutations.numbering_shift(shuffled, BLAT_FOCUS, ALPHABET, BLAT_POSITIONS) is None
+
+
+def test_a_wrong_wild_type_at_an_unmodelled_residue_is_named_before_the_column():
+    # residue 13, an insert of the focus, holds D; residue 9, before the columns, holds W
+    unmodelled = {13: "D", 9: "W"}
+    names = ["A13G", "D13G", "M9A", "W9A", "X13G", "A16G"]
+    m = mutations.map_mutants(names, FOCUS, ALPHABET, POSITIONS, unmodelled=unmodelled)
+    assert not m.ok.any()
+    assert m.reasons[0] == "wild-type letter mismatch at 13: focus has D, not A"
+    assert "13 is an insert residue" in m.reasons[1] and "mismatch" not in m.reasons[1]
+    assert m.reasons[2] == "wild-type letter mismatch at 9: focus has W, not M"
+    assert "outside the model" in m.reasons[3] and "mismatch" not in m.reasons[3]
+    assert m.reasons[4].startswith("wild-type letter X at 13 is not in the alphabet")
+    assert "outside the model" in m.reasons[5]  # no letter known there: as before
+    dropped = {13: "column 13 dropped: 60% gaps"}
+    both = mutations.map_mutants(["A13G", "D13G"], FOCUS, ALPHABET, POSITIONS, dropped, unmodelled)
+    assert "mismatch" in both.reasons[0] and both.reasons[1] == dropped[13]

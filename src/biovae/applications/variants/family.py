@@ -90,7 +90,11 @@ class Family:
         if shifted is not None:
             warnings.warn(shifted.message(), stacklevel=2)
         dropped = {d.position: d.reason() for d in self.dropped_columns}
-        mapped = mutations.map_mutants(mutants, self.focus, self.alphabet, self.positions, dropped)
+        whole = self.focus_residues
+        unmodelled = whole.unmodelled(self.focus_sequence, self.positions) if whole else None
+        mapped = mutations.map_mutants(
+            mutants, self.focus, self.alphabet, self.positions, dropped, unmodelled
+        )
         codes = mapped.codes[mapped.ok]
         found = scoring.ensemble_delta(
             self.members, self.focus, codes, n_samples, seed, sampled_weights

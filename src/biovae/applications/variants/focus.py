@@ -41,6 +41,19 @@ class FocusResidues:
         parts.append(self.sequence[done:])
         return "".join(parts)
 
+    def unmodelled(self, focus: str, positions: tuple[int, ...]) -> dict[int, str]:
+        """Residue number → letter of the focus's residues on no match column (its inserts,
+        and columns dropped from the model), given the match-column letters ``focus`` and
+        residue numbers ``positions``; empty unless those numbers count every residue (a
+        header range, no focus gap in a match column: the match columns numbered 1..L with
+        inserts between them give no number to an insert)."""
+        residue = [(p - at, at) for p, at, a in zip(positions, self.index, focus) if a != "-"]
+        starts = {start for start, _ in residue}
+        if len(starts) != 1:
+            return {}
+        start, on_columns = starts.pop(), {at for _, at in residue}
+        return {start + i: r for i, r in enumerate(self.sequence) if i not in on_columns}
+
     def problem(self, focus: str) -> str | None:
         """What does not fit the focus's match-column letters ``focus`` (None: all fits): a
         damaged or edited model file."""

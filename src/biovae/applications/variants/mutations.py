@@ -4,7 +4,8 @@
 mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` is the focus itself; an empty string is
 malformed (an empty cell is a missing value, not the wild type). A mutant that cannot be mapped
 (a stop ``A42*`` or deletion ``A42-`` among them) is kept with the reason, never dropped
-silently.
+silently. Changes in HGVS ``p.`` notation (``p.Val42Gly``) are read as their one-letter twins
+(:mod:`~biovae.applications.variants.hgvs`), the reason given for those no substitution is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biovae.applications.variants import hgvs
 from biovae.data import sequences
 
 #: a stop ``*`` or deletion ``-`` as the new letter parses, so its reason says what it is
@@ -43,27 +45,36 @@ class MappedMutants:
 
 
 def parse(mutant: str) -> list[tuple[str, int, str]]:
-    """``"A42G:K45R"`` → ``[("A", 42, "G"), ("K", 45, "R")]`` (letters upper-cased).
+    """``"A42G:K45R"`` → ``[("A", 42, "G"), ("K", 45, "R")]`` (letters upper-cased); a part
+    in HGVS notation (``p.Val42Gly``, ``p.[Val42Gly;Lys45Arg]``) gives its one-letter changes,
+    and a reference before it (``NP_000537.3:p.Arg175His``) is dropped.
 
     Raises
     ------
     ValueError
-        For a malformed string, with the reason as message.
+        For a malformed string, or an HGVS change that is no substitution, with the reason.
     """
     text = mutant.strip()
     if not text:
         raise ValueError("empty mutant (write WT for the wild type)")
     if text.lower() in _WILD_TYPE:
         return []
+    parts = text.split(":")
+    if len(parts) > 1 and hgvs.is_reference(parts[0], parts[1]):
+        parts = parts[1:]
     out = []
-    for part in text.split(":"):
+    for part in parts:
         found = _SINGLE.match(part.strip())
-        if found is None:
+        if found is not None:
+            out.append((found.group(1).upper(), int(found.group(2)), found.group(3).upper()))
+            continue
+        written = hgvs.changes(part)
+        if written is None:
             raise ValueError(
                 f"malformed mutation '{part}' (expected wild-type letter, residue number, "
-                "new letter, e.g. A42G; multi-mutants joined by ':')"
+                "new letter, e.g. A42G, or HGVS p.Ala42Gly; multi-mutants joined by ':')"
             )
-        out.append((found.group(1).upper(), int(found.group(2)), found.group(3).upper()))
+        out.extend(written)
     return out
 
 
@@ -73,9 +84,12 @@ def apply(
     alphabet: str,
     positions: dict[int, int],
     dropped: dict[int, str] | None = None,
+    unmodelled: dict[int, str] | None = None,
 ) -> tuple[np.ndarray, str]:
     """The focus codes with ``mutant`` applied, and "" or the reason it cannot be mapped;
-    ``dropped``: residue number → why its column was left out of the model."""
+    ``dropped``: residue number → why its column was left out of the model; ``unmodelled``:
+    residue number → the focus's letter at residues on no match column (inserts, dropped
+    columns), whose wild-type letter is checked first: a wrong one is the likelier mistake."""
     try:
         changes = parse(mutant)
     except ValueError as exc:
@@ -85,12 +99,12 @@ def apply(
     for wt, number, new in changes:
         col = positions.get(number)
         if col is None:
-            return focus, (dropped or {}).get(number) or not_a_column(number, positions)
-        have = alphabet[focus[col]]
-        if wt != have and wt not in alphabet:
-            return focus, _foreign_wild_type(changes, wt, number, have, alphabet)
-        if wt != have:
-            return focus, f"wild-type letter mismatch at {number}: focus has {have}, not {wt}"
+            have = (unmodelled or {}).get(number)
+            wrong = _wild_type_problem(changes, wt, number, have, alphabet) if have else ""
+            return focus, (wrong or (dropped or {}).get(number) or not_a_column(number, positions))
+        wrong = _wild_type_problem(changes, wt, number, alphabet[focus[col]], alphabet)
+        if wrong:
+            return focus, wrong
         if new not in alphabet or new == "-":
             return focus, _not_a_letter(changes, f"{wt}{number}{new}", new, alphabet)
         if number in seen:
@@ -112,10 +126,20 @@ def not_a_column(number: int, positions: Collection[int]) -> str:
     return f"residue {number} is not a match column of the focus (outside the model)"
 
 
+def _wild_type_problem(changes, wt: str, number: int, have: str, alphabet: str) -> str:
+    """Why the wild-type letter ``wt`` at ``number`` is not the focus's ``have``; "" when it is."""
+    if wt == have:
+        return ""
+    if wt not in alphabet:
+        return _foreign_wild_type(changes, wt, number, have, alphabet)
+    return f"wild-type letter mismatch at {number}: focus has {have}, not {wt}"
+
+
 def _foreign_wild_type(changes, wt: str, number: int, have: str, alphabet: str) -> str:
     """Why a wild-type letter outside the model's alphabet does not fit (T for the focus's U
     on an RNA model is named, with the mutant rewritten)."""
-    reason = f"wild-type letter {wt} at {number} is not in the alphabet {alphabet[:-1]}"
+    reason = f"wild-type letter {wt}{_named(wt, alphabet)} at {number} is not in the alphabet "
+    reason += alphabet[:-1]
     if _other_spelling(wt, alphabet) == have:
         return reason + _respelled(changes, wt, alphabet)
     return reason + f" (the focus has {have} there)"
@@ -125,9 +149,18 @@ def _not_a_letter(changes, change: str, new: str, alphabet: str) -> str:
     """Why ``change`` cannot be scored: its new letter is none of the model's."""
     kind = {"*": "a stop (nonsense) mutation", "-": "a deletion"}.get(new)
     if kind is None:
-        reason = f"letter {new} in {change} is not in the alphabet {alphabet[:-1]}"
+        reason = f"letter {new}{_named(new, alphabet)} in {change} is not in the alphabet "
+        reason += alphabet[:-1]
         return reason + _respelled(changes, new, alphabet)
     return f"{change} is {kind}; the model scores substitutions by letters of {alphabet[:-1]}"
+
+
+def _named(letter: str, alphabet: str) -> str:
+    """' (selenocysteine, Sec)' for U and ' (pyrrolysine, Pyl)' for O on a protein model:
+    amino acids of their own, no letter of the 20 the model scores; else ''."""
+    if alphabet != sequences.PROTEIN:
+        return ""
+    return {"U": " (selenocysteine, Sec)", "O": " (pyrrolysine, Pyl)"}.get(letter, "")
 
 
 def _other_spelling(letter: str, alphabet: str) -> str | None:
@@ -153,12 +186,13 @@ def map_mutants(
     alphabet: str,
     positions: tuple[int, ...],
     dropped: dict[int, str] | None = None,
+    unmodelled: dict[int, str] | None = None,
 ) -> MappedMutants:
     """Map every mutant string (see :func:`apply`)."""
     index = {p: i for i, p in enumerate(positions)}
     rows, reasons = [], []
     for m in mutants:
-        codes, reason = apply(str(m), focus, alphabet, index, dropped)
+        codes, reason = apply(str(m), focus, alphabet, index, dropped, unmodelled)
         rows.append(codes)
         reasons.append(reason)
     codes = np.stack(rows) if rows else np.zeros((0, len(focus)), dtype=np.uint8)

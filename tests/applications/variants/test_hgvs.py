@@ -1,0 +1,115 @@
+"""HGVS protein changes (ClinVar, gnomAD, VEP): read as the one-letter mutation they name,
+or unmapped with what they are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biovae.applications.variants import hgvs, mutations
+
+ALPHABET = "ACDEFGHIKLMNPQRSTVWY-"
+FOCUS_LETTERS = "MKVWL"  # residues 40..44: M40 K41 V42 W43 L44
+FOCUS = np.array([ALPHABET.index(c) for c in FOCUS_LETTERS], dtype=np.uint8)
+POSITIONS = (40, 41, 42, 43, 44)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("p.Val42Gly", [("V", 42, "G")]),
+        ("p.(Val42Gly)", [("V", 42, "G")]),
+        ("p.V42G", [("V", 42, "G")]),
+        ("Val42Gly", [("V", 42, "G")]),
+        ("p.VAL42GLY", [("V", 42, "G")]),
+        ("p.val42gly", [("V", 42, "G")]),
+        ("p.[Val42Gly;Lys45Arg]", [("V", 42, "G"), ("K", 45, "R")]),
+        ("p.[(Val42Gly;Lys45Arg)]", [("V", 42, "G"), ("K", 45, "R")]),
+        ("p.Val42=", [("V", 42, "V")]),
+        ("p.(Val42=)", [("V", 42, "V")]),
+        ("p.Trp41Ter", [("W", 41, "*")]),
+        ("p.Trp41*", [("W", 41, "*")]),
+        ("p.Val42Sec", [("V", 42, "U")]),
+        ("p.Pyl42Gly", [("O", 42, "G")]),
+        ("p.=", []),
+        ("p.(=)", []),
+        ("ENSP00000269305.4:p.Arg175His", [("R", 175, "H")]),
+        ("NP_000537.3(TP53):p.Arg175His", [("R", 175, "H")]),
+        ("ENSP00000384523.1:p.Leu23%3D", [("L", 23, "L")]),  # VEP escapes '='
+        ("p.Val42Gly:p.Lys45Arg", [("V", 42, "G"), ("K", 45, "R")]),
+        ("A42G:p.Lys45Arg", [("A", 42, "G"), ("K", 45, "R")]),
+    ],
+)
+def test_substitutions_parse_to_their_one_letter_twin(written, expected):
+    assert mutations.parse(written) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "kind"),
+    [
+        ("p.Arg97fs", "a frameshift"),
+        ("p.Arg97ProfsTer23", "a frameshift"),
+        ("p.(Arg97Profs*23)", "a frameshift"),
+        ("p.Lys23_Val25del", "an in-frame deletion"),
+        ("p.Val7del", "an in-frame deletion"),
+        ("p.Cys28delinsTrpVal", "a deletion-insertion"),
+        ("p.His4_Gln5insAla", "an insertion"),
+        ("p.Gly4_Gln6dup", "a duplication"),
+        ("p.Ter110GlnextTer17", "an extension"),
+        ("p.*110Glnext*17", "an extension"),
+        ("p.Met1ext-5", "an extension"),
+        ("p.Ala2[10]", "a repeat-length change"),
+        ("p.Met1?", "a lost start codon"),
+        ("p.?", "unknown effect"),
+        ("p.0", "a loss of the protein"),
+        ("p.0?", "a predicted loss of the protein"),
+        ("p.Ter110Gln", "changes a stop codon"),
+        ("p.[Val42Gly];[Lys45Arg]", "on two alleles"),
+        ("p.[Val42Gly(;)Lys45Arg]", "unknown phase"),
+        ("Arg97fs", "a frameshift"),
+    ],
+)
+def test_changes_no_substitution_model_scores_name_what_they_are(written, kind):
+    with pytest.raises(ValueError, match=r"model scores substitutions only|each change") as exc:
+        mutations.parse(written)
+    assert kind in str(exc.value) and written in str(exc.value)
+    assert "malformed" not in str(exc.value)
+
+
+@pytest.mark.parametrize("bad", ["p.Val42", "p.Vla42Gly", "p.Val42Gla", "p.42Gly", "p.", "p.[]"])
+def test_malformed_hgvs_is_malformed(bad):
+    with pytest.raises(ValueError, match="malformed"):
+        mutations.parse(bad)
+
+
+def test_one_letter_strings_are_not_taken_for_hgvs():
+    assert hgvs.changes("A42G") is None and hgvs.changes("WT") is None
+    assert hgvs.changes("Abc42Gly") is None  # no amino-acid code: the one-letter reader's
+    assert not hgvs.is_reference("A42G", "p.Lys45Arg")
+    assert not hgvs.is_reference("Val42Gly", "p.Lys45Arg")
+    assert hgvs.is_reference("ENSP00000269305.4", "p.Arg175His")
+
+
+def test_each_form_maps_to_the_codes_of_its_one_letter_twin_or_a_per_row_reason():
+    rows = [
+        "K41R:V42G",
+        "p.[Lys41Arg;Val42Gly]",
+        "p.Val42=",
+        "p.Trp43Ter",
+        "p.Val42Sec",
+        "p.Sec42Gly",
+        "p.Arg97fs",
+        "p.Met41Gly",  # wrong wild type is checked as for A42G
+        "p.Val42Glx",
+    ]
+    m = mutations.map_mutants(rows, FOCUS, ALPHABET, POSITIONS)
+    assert m.mutants == tuple(rows)  # the user's spelling is kept
+    assert m.ok.tolist() == [True, True, True] + [False] * 6
+    assert "".join(ALPHABET[c] for c in m.codes[1]) == "MRGWL"
+    assert np.array_equal(m.codes[0], m.codes[1]) and np.array_equal(m.codes[2], FOCUS)
+    assert "W43* is a stop" in m.reasons[3]
+    assert "letter U (selenocysteine, Sec) in V42U is not in the alphabet" in m.reasons[4]
+    assert "wild-type letter U (selenocysteine, Sec) at 42" in m.reasons[5]
+    assert "frameshift" in m.reasons[6]
+    assert m.reasons[7] == "wild-type letter mismatch at 41: focus has K, not M"
+    assert "letter Z in V42Z is not in the alphabet" in m.reasons[8]

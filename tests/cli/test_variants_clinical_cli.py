@@ -1,0 +1,93 @@
+"""``biovae variants score`` on a clinical list (HGVS ``p.`` changes beside one-letter ones),
+wild-type letters checked at residues the model leaves out, and ``biovae sample`` refusing a
+variants model with the command that designs from it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from biovae.cli.main import main
+from tests.cli._run import run
+from tests.cli.test_variants_cli import SMALL_TOML
+
+
+@pytest.fixture(scope="module")
+def blat_variants(tmp_path_factory):
+    from tests.conftest import FIXTURES
+
+    tmp = tmp_path_factory.mktemp("clinical")
+    (tmp / "small.toml").write_text(SMALL_TOML)
+    out = tmp / "blat_variants"
+    argv = ["variants", "fit", FIXTURES / "blat_ecolx_first40.a2m", "--out", out]
+    rc = main([str(a) for a in [*argv, "--config", tmp / "small.toml", "--steps", "20", "--quiet"]])
+    assert rc == 0
+    return out
+
+
+# BLAT_ECOLX/24-286: V29 K30 V31 K32 are match columns, W229 too; residues 24-28 (hpetl)
+# come before the match columns and 56 (e) is an insert residue
+ROWS = [
+    ("V29A", "p.Val29Ala"),
+    ("V29A", "Val29Ala"),
+    ("V29A", "ENSP00000000001.1:p.(VAL29ALA)"),
+    ("V29A:K32R", "p.[Val29Ala;Lys32Arg]"),
+    ("V29V", "p.Val29="),
+    ("K30E", "p.K30E"),
+]
+
+
+def _score(model, rows: list[str], path, capsys) -> pd.DataFrame:
+    pd.DataFrame({"mutant": rows}).to_csv(path.with_suffix(".in.csv"), index=False)
+    argv = ["variants", "score", model, "--mutations", path.with_suffix(".in.csv")]
+    rc, _, _ = run(capsys, *argv, "--out", path, "--samples", "3")
+    assert rc == 0
+    return pd.read_csv(path, keep_default_na=False)
+
+
+def test_hgvs_rows_score_as_their_one_letter_twins(blat_variants, tmp_path, capsys):
+    # one file mixing both notations, one with every row one-letter: row for row the same
+    # mutation at the same place in the batch, so the same numbers to the last bit
+    mixed = [m for pair in ROWS for m in pair]
+    plain = [one for one, _ in ROWS for _ in (0, 1)]
+    s = _score(blat_variants, mixed, tmp_path / "mixed.csv", capsys)
+    t = _score(blat_variants, plain, tmp_path / "plain.csv", capsys)
+    assert s["mutant"].tolist() == mixed  # as the user wrote them
+    assert (s["status"] == "ok").all() and (t["status"] == "ok").all()
+    for col in ("score", "se", "independent_site"):
+        assert s[col].tolist() == t[col].tolist(), col
+    assert float(s.loc[s["mutant"] == "p.Val29=", "score"].iloc[0]) == 0.0
+
+
+def test_hgvs_changes_that_are_no_substitution_keep_their_row(blat_variants, tmp_path, capsys):
+    unscorable = ["p.Arg97fs", "p.Lys23_Val25del", "p.Met1?", "p.Val29Sec", "p.Val29Xyz"]
+    s = _score(blat_variants, ["p.Val29Ala", *unscorable], tmp_path / "calls.csv", capsys)
+    assert s["mutant"].tolist() == ["p.Val29Ala", *unscorable]
+    assert s["status"].tolist() == ["ok"] + ["unmapped"] * len(unscorable)
+    reasons = s["reason"].tolist()[1:]
+    assert "frameshift" in reasons[0] and "in-frame deletion" in reasons[1]
+    assert "lost start codon" in reasons[2] and "selenocysteine" in reasons[3]
+    assert "malformed HGVS" in reasons[4]
+
+
+def test_a_wrong_wild_type_letter_off_the_match_columns_is_named(blat_variants, tmp_path, capsys):
+    mutants = ["K56A", "E56A", "K26A", "E26A"]
+    pd.DataFrame({"mutant": mutants}).to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "s.csv"
+    argv = ["variants", "score", blat_variants, "--mutations", tmp_path / "m.csv", "--out", out]
+    rc, _, _ = run(capsys, *argv, "--samples", "2")
+    reasons = pd.read_csv(out, keep_default_na=False)["reason"].tolist()
+    assert rc == 0
+    assert reasons[0] == "wild-type letter mismatch at 56: focus has E, not K"
+    assert "56 is an insert residue" in reasons[1] and "mismatch" not in reasons[1]
+    assert reasons[2] == "wild-type letter mismatch at 26: focus has E, not K"
+    assert "not a match column" in reasons[3] and "mismatch" not in reasons[3]
+
+
+def test_sample_refuses_a_variants_model_pointing_at_variants_design(
+    blat_variants, tmp_path, capsys
+):
+    out = tmp_path / "designs.fasta"
+    rc, _, err = run(capsys, "sample", blat_variants, "-n", "3", "--out", out)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert f"'biovae variants design {blat_variants} -k 3" in err
