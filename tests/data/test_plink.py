@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from biovae import VAE
-from biovae.data.readers import read_dataset
+from biovae.cli.main import main
+from biovae.data.readers import infer_format, read_dataset
 from biovae.errors import DataError
 
 NAN = np.nan
@@ -139,3 +140,59 @@ def test_a_fam_longer_than_the_bed_within_its_last_byte_is_warned_of(tmp_path):
 def test_fam_errors_count_blank_lines(tmp_path):
     with pytest.raises(DataError, match=r"test\.fam: line 3 has 3 fields"):
         read_dataset(fileset(tmp_path, fam="1 1 0 0 1 0\n\n1 2 0\n"))
+
+
+def test_a_fileset_given_by_its_prefix_reads_as_its_bed(tmp_path, capsys):
+    """``plink --bfile data`` names a fileset by its prefix; that name was refused as a file
+    of unknown format (and, with --format plink, as not found)."""
+    fileset(tmp_path)
+    prefix = tmp_path / "test"
+    assert infer_format(prefix) == "plink"
+    for fmt in (None, "plink"):
+        ds = read_dataset(prefix, fmt=fmt)
+        np.testing.assert_array_equal(ds.x, A1_COPIES)
+        assert ds.source == str(tmp_path / "test.bed")
+    dotted = tmp_path / "cohort.chr2"  # a prefix with a dot in it is no extension
+    for ext in ("bed", "bim", "fam"):
+        (tmp_path / f"cohort.chr2.{ext}").write_bytes((tmp_path / f"test.{ext}").read_bytes())
+    np.testing.assert_array_equal(read_dataset(dotted).x, A1_COPIES)
+    out = tmp_path / "model"
+    fit = ["fit", str(prefix), "--likelihood", "genotype", "--epochs", "1", "--quiet"]
+    assert main([*fit, "--latent", "2", "--out", str(out)]) == 0
+    assert main(["score", str(out), str(prefix), "--out", str(tmp_path / "s.csv"), "--quiet"]) == 0
+    assert (tmp_path / "s.csv").read_text().count("\n") == 7  # header and six individuals
+
+
+#: what each message must say, in order (``{d}``: the folder of the files)
+GENOTYPE_FILES_NOT_READ = {
+    "test.bim": ("a PLINK .bim file; pass the fileset's .bed ({d}/test.bed,", "prefix {d}/test"),
+    "test.fam": ("a PLINK .fam file; pass the fileset's .bed ({d}/test.bed,", "prefix {d}/test"),
+    "data.pgen": ("PLINK 2 files", "plink2 --pfile {d}/data --make-bed --out {d}/data"),
+    "data.pvar.zst": ("PLINK 2 files", "plink2 --pfile {d}/data --make-bed"),
+    "data.psam": ("PLINK 2 files", "plink2 --pfile {d}/data --make-bed"),
+    "data.ped": ("PLINK text", "plink --file {d}/data --make-bed --out {d}/data"),
+    "calls.bcf": ("BCF files are not read", "bcftools view -Oz -o {d}/calls.vcf.gz {d}/calls.bcf"),
+    "imputed.bgen": ("BGEN files", "plink2 --bgen {d}/imputed.bgen ref-first --sample"),
+    "calls.vcf.gz.tbi": ("a tabix index, not genotypes", "the VCF it indexes ({d}/calls.vcf.gz)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENOTYPE_FILES_NOT_READ))
+def test_genotype_files_not_read_are_refused_with_their_conversion(tmp_path, capsys, name):
+    fileset(tmp_path)
+    path = tmp_path / name
+    if not path.exists():
+        path.write_bytes(b"\x00" * 8)
+    out = tmp_path / "model"
+    assert main(["fit", str(path), "--likelihood", "genotype", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"biovae fit: error: {path}: ")
+    first, second = (part.format(d=tmp_path) for part in GENOTYPE_FILES_NOT_READ[name])
+    assert first in err[0] and second in err[0].split(first, 1)[1]
+    assert not out.exists()
+
+
+def test_a_plink2_prefix_is_refused_with_the_conversion(tmp_path):
+    (tmp_path / "data.pgen").write_bytes(b"l\x1b\x10")
+    with pytest.raises(DataError, match=r"data: PLINK 2 files .* plink2 --pfile .*data --make"):
+        read_dataset(tmp_path / "data")

@@ -178,6 +178,18 @@ BAD = {
         "sample id 'a' appears in columns 10 and 12",
     ),
     "empty_sample": (vcf("a ", f"{REC} 0/1"), "line 2: column 11 of the #CHROM line has no sample"),
+    "gvcf": (  # GATK's reference blocks: every record a site of 0/0 calls, <NON_REF> zeros
+        vcf(
+            "a b",
+            "1 1 . A <NON_REF> . . END=9 GT:DP 0/0:3 0/0:5",
+            "1 10 . C T,<NON_REF> . . . GT 0/1 1/1",
+        ),
+        "line 3: ALT holds the symbolic allele <NON_REF>, so this is a gVCF",
+    ),
+    "mpileup": (  # bcftools mpileup before calling
+        vcf("a", f"{REC} 0/1", "1 2 . A G,<*> . . . GT 0/1"),
+        "line 4: ALT holds the symbolic allele <\\*>, .* bcftools call -mv",
+    ),
     "same_variant": (
         vcf(
             "a", "1 1 rs1 A G . . . GT 0/1", "1 2 rs2 A G . . . GT 0/1", "1 3 rs1 C T . . . GT 1/1"
@@ -312,3 +324,21 @@ def test_a_damaged_gzip_stream_is_a_one_line_error(tmp_path, capsys, where):
     assert main(["fit", str(path), "--likelihood", "genotype", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "could not read the file" in err[0] and not out.exists()
+
+
+def test_a_gvcf_is_refused_on_the_command_line_and_symbolic_variants_are_read(
+    write, tmp_path, capsys
+):
+    gvcf = write("sample.g.vcf", vcf("a b", "1 1 . A <NON_REF> . . END=9 GT 0/0 0/0"))
+    out = tmp_path / "model"
+    assert main(["fit", str(gvcf), "--likelihood", "genotype", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gatk GenotypeGVCFs" in err[0] and not out.exists()
+    # a structural variant's symbolic ALT and the spanning deletion '*' are real alleles
+    ds = read_dataset(
+        write(
+            "sv.vcf", vcf("a b", "1 5 sv1 A <DEL> . . . GT 0/1 1/1", "1 9 v A *,G . . . GT 0/1 1/2")
+        )
+    )
+    assert ds.features == ("sv1", "v:*", "v:G")
+    np.testing.assert_array_equal(ds.x, [[1, 1, 0], [2, 1, 1]])

@@ -122,7 +122,7 @@ def _fit_parser(sub) -> None:
         "data",
         metavar="DATA",
         help="CSV/TSV, .npy, .h5ad, 10x .h5, FASTA/A2M, .biom (BIOM), PLINK .bed or VCF "
-        "(.vcf, .vcf.gz) file, or a 10x matrix.mtx folder",
+        "(.vcf, .vcf.gz) file, a PLINK fileset's prefix, or a 10x matrix.mtx folder",
     )
     p.add_argument("--out", required=True, metavar="MODEL", help="model folder to write")
     p.add_argument(

@@ -16,6 +16,7 @@ from biovae.data._messages import preview
 from biovae.data.biom import read_biom
 from biovae.data.dataset import Dataset
 from biovae.data.fasta import read_fasta
+from biovae.data.genotype_files import plink_prefix_bed, refuse_unread_genotype_format
 from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
 from biovae.data.plink import read_plink
@@ -74,7 +75,8 @@ def read_dataset(
         The file: CSV/TSV (optionally ``.gz``), ``.npy``, ``.h5ad``, FASTA/A2M (optionally
         ``.gz``), a 10x Cell Ranger ``.h5`` matrix, a 10x ``matrix.mtx`` folder, or a BIOM
         table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra), PLINK 1 genotypes
-        (``.bed`` with ``.bim`` and ``.fam`` beside it: A1 dosages, NaN = missing), or VCF
+        (``.bed`` with ``.bim`` and ``.fam`` beside it, or the fileset's prefix: A1 dosages,
+        NaN = missing), or VCF
         genotypes (``.vcf``, ``.vcf.gz``: ALT dosages from GT, NaN = missing call; see
         :mod:`biovae.data.vcf`).
     fmt
@@ -121,6 +123,8 @@ def read_dataset(
     """
     path = Path(path)
     fmt = _resolve_format(path, fmt)
+    if fmt == "plink":
+        path = plink_prefix_bed(path) or path  # a fileset's prefix, as plink --bfile takes it
     if fmt == "10x-mtx":
         _check_directory(path)
     else:
@@ -224,12 +228,14 @@ def _read(path: Path, fmt: str, opts: ReadOptions) -> Dataset:
 
 def infer_format(path: str | os.PathLike) -> str:
     """Format name from the file extension (case-insensitive); a folder holding
-    ``matrix.mtx(.gz)`` is ``10x-mtx``.
+    ``matrix.mtx(.gz)`` is ``10x-mtx``; a PLINK fileset's prefix (``data`` for ``data.bed``)
+    is ``plink``.
 
     Raises
     ------
     DataError
-        For an unknown extension, listing the supported ones.
+        For an unknown extension, listing the supported ones; for a genotype format not
+        read here (PLINK 2, BCF, BGEN, ``.ped``, a ``.bim`` or ``.fam``), naming the fix.
     """
     if _is_10x_folder(Path(path)):
         return "10x-mtx"
@@ -237,6 +243,9 @@ def infer_format(path: str | os.PathLike) -> str:
     for ext in sorted(_EXTENSIONS, key=len, reverse=True):
         if name.endswith(ext):
             return _EXTENSIONS[ext]
+    if plink_prefix_bed(Path(path)):
+        return "plink"
+    refuse_unread_genotype_format(Path(path))
     if Path(path).is_dir():
         prefixed = sorted(
             p.name for p in Path(path).iterdir() if (m := _MTX.fullmatch(p.name)) and m.group(1)

@@ -27,7 +27,9 @@ as ``Dataset.alleles``: (counted ALT, REF), ``.`` unknown.
 
 Feature names are the ID column, or ``CHROM:POS:REF:ALT`` when it is ``.``. The header lines
 (``##``) are skipped; FORMAT must start with GT (the VCF specification puts GT first when it
-is present). ``.gz`` input (gzip or BGZF) is recognised by its magic bytes.
+is present). ``.gz`` input (gzip or BGZF) is recognised by its magic bytes. A gVCF (records with the
+symbolic ALT ``<NON_REF>`` or ``<*>``: reference blocks and unobserved alleles, not calls) is
+refused: joint-genotype it first.
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ def read_vcf(path: str | Path) -> Dataset:
     DataError
         One line naming the file, the line and the fix, for a missing ``#CHROM`` header, no
         samples or no records, a record with the wrong number of columns, FORMAT without GT
-        first, a malformed GT, an allele index beyond the ALT alleles, or repeated sample ids
-        or variant names.
+        first, a malformed GT, an allele index beyond the ALT alleles, repeated sample ids
+        or variant names, or a gVCF's ``<NON_REF>``/``<*>`` allele.
     """
     path = Path(path)
     with _open(path) as fh:
@@ -162,6 +164,7 @@ def _records(
             )
         fixed, calls = _split(line, n, where)
         alts = [] if fixed[4] == b"." else fixed[4].split(b",")
+        _refuse_reference_blocks(alts, where)
         dosage, call_ploidy = _dosages(calls, len(alts), fixed[8] == b"GT", samples, where)
         rows.append(dosage)
         ref = fixed[3].decode("utf-8", "replace")
@@ -184,6 +187,22 @@ def _records(
             "(was it filtered to nothing?)"
         )
     return rows, names, tuple(alleles), ploidy, np.where(np.isinf(fewest), 0, fewest)
+
+
+#: the ALT of a gVCF (GATK's <NON_REF>, bcftools' <*>): any allele not seen, not a variant
+_UNSEEN = (b"<NON_REF>", b"<*>", b"<X>")
+
+
+def _refuse_reference_blocks(alts: list[bytes], where: str) -> None:
+    """A gVCF's records (reference blocks, ``<NON_REF>`` on every line) are no call set: read,
+    every block would be a site of 0/0 calls and every ``<NON_REF>`` a column of zeros."""
+    unseen = next((a for a in alts if a in _UNSEEN), None)
+    if unseen is not None:
+        raise DataError(
+            f"{where}: ALT holds the symbolic allele {unseen.decode()}, so this is a gVCF or "
+            "an mpileup file (reference blocks, not genotype calls); genotype it first "
+            "(gatk GenotypeGVCFs, or bcftools call -mv)"
+        )
 
 
 def _numbered_lines(fh: BinaryIO, path: Path) -> Iterator[tuple[int, bytes]]:
