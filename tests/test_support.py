@@ -148,3 +148,63 @@ def test_check_cells_are_records_refuses_ensembl_rows_and_barcode_columns():
         check_cells_are_records(
             ["ENSG00000163736", "ENSMUSG00000000001.4"], ["s1_AAACCTGAGAAGGCCT"], "t.csv", "nb"
         )
+
+
+def _single_warning(caught, marker: str) -> str:
+    (message,) = [str(w.message) for w in caught if marker in str(w.message)]
+    return message
+
+
+@pytest.mark.parametrize("name", ["dirichlet_multinomial", "poisson", "nb"])
+def test_records_without_counts_are_warned_of_not_refused(tmp_path, name):
+    x = counts(5)
+    x[[0, 2]] = 0
+    path, _ = write(tmp_path, "csv", x)
+    lik = likelihoods.build(LikelihoodConfig(name=name), (3,))
+    with pytest.warns(UserWarning, match="no counts at all") as caught:
+        check_data(lik, read_dataset(path))
+    message = _single_warning(caught, "no counts at all")
+    assert message.startswith(f"{path}: 2 record(s) with no counts at all")
+    assert f"'{CELLS[0]}', '{CELLS[2]}')" in message and CELLS[1] not in message
+    assert "the prior's (no information); drop them" in message and "\n" not in message
+
+
+def test_records_without_counts_are_counted_over_every_block(tmp_path):
+    """A matrix on disk is checked in blocks of 4,096 rows: the count and the first three ids
+    (positions, for a .npy) run over all of them."""
+    x = np.ones((5000, 3), dtype=np.int64)
+    x[[1, 4100, 4200, 4999]] = 0
+    np.save(tmp_path / "c.npy", x)
+    ds = read_dataset(tmp_path / "c.npy", stream=True)
+    lik = likelihoods.build(LikelihoodConfig(name="dirichlet_multinomial"), (3,))
+    with pytest.warns(UserWarning) as caught:
+        check_data(lik, ds)
+    message = _single_warning(caught, "no counts at all")
+    assert ": 4 record(s) with no counts at all (every feature 0: '1', '4100', '4200', ...)" in (
+        message
+    )
+
+
+def test_zeros_are_no_concern_of_a_family_without_counts(tmp_path):
+    x = counts(5)
+    x[0] = 0
+    path, _ = write(tmp_path, "csv", x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_data(likelihoods.build(LikelihoodConfig(name="gaussian"), (3,)), read_dataset(path))
+
+
+def test_a_record_without_counts_has_the_same_likelihood_everywhere_on_the_map():
+    """Why the warning is true: log p(0 | z) does not depend on z, so the posterior of an
+    all-zero record is the prior. DM at depth 0: its one outcome, probability 1, for any α;
+    Poisson with library ℓ: Π_j exp(−ℓ p_j) = exp(−ℓ), for any composition p."""
+    torch = pytest.importorskip("torch")
+    from biovae.likelihoods.dirichlet_multinomial import DirichletMultinomialDistribution
+
+    log_alpha = torch.randn(5, 4, 6, dtype=torch.float64)  # 5 draws of z, 4 records
+    zero = torch.zeros(4, 6, dtype=torch.float64)
+    dm = DirichletMultinomialDistribution.from_log(log_alpha, torch.zeros(4, 1))
+    assert torch.allclose(dm.log_prob(zero), torch.zeros(5, 4, dtype=torch.float64))
+    lik = likelihoods.build(LikelihoodConfig(name="poisson"), (6,))
+    px = lik.distribution({"rho": torch.randn(5, 4, 6)}, lik.context(zero.float()))
+    assert torch.allclose(px.log_prob(zero.float()), torch.full((5, 4), -1.0))

@@ -44,7 +44,7 @@ def check_data(likelihood: Likelihood, ds: Dataset, hint: str = "") -> None:
     # one pass over the values: infinities always, NaN unless the family models missing entries
     test = np.isinf if likelihood.allows_missing else (lambda v: ~np.isfinite(v))
     blocks = row_blocks(ds.x)
-    largest = _Largest()
+    largest, empty = _Largest(), _Empty()
     for start, block in blocks:
         hit = None if ds.alphabet is not None else first_bad(block, test)
         if hit is not None:
@@ -59,7 +59,9 @@ def check_data(likelihood: Likelihood, ds: Dataset, hint: str = "") -> None:
             _refuse(likelihood, ds, replace(bad, row=bad.row + start), block, start, hint)
         if likelihood.counts:
             largest.see(block, start)
+            empty.see(block, start)
     largest.warn(ds)
+    empty.warn(ds)
     caveat = likelihood.caveat(ds.obs)  # data in the support, but not what the family assumes
     if caveat:
         warnings.warn(f"{ds.source}: {caveat}", stacklevel=3)
@@ -94,6 +96,37 @@ class _Largest:
             f"to the nearest multiple of {step:.0f}, so they were rounded by up to "
             f"{step / 2:.0f}; one count this large is unusual for one cell or sample: check "
             "that these are raw counts per record, not summed (pseudobulk) or scaled values",
+            stacklevel=3,
+        )
+
+
+class _Empty:
+    """Records of counts that are all 0, over the blocks seen: how many, and the first few.
+
+    A count family conditions on the record's total (dirichlet_multinomial on its depth n, whose
+    only outcome at n = 0 is all zeros; poisson's log p(0 | z) = −ℓ whatever z; nb's barely
+    depends on z), so such a record says nothing of where it lies: its posterior is the prior.
+    It is kept (hurdle_dirichlet, whose shares cannot sum to 0, refuses it), and warned of."""
+
+    SHOWN = 3
+
+    def __init__(self) -> None:
+        self.count, self.rows = 0, []
+
+    def see(self, block, start: int) -> None:
+        rows = np.flatnonzero(np.asarray(block.sum(axis=1)).ravel() == 0)
+        self.count += int(rows.size)
+        self.rows += [int(r) + start for r in rows[: self.SHOWN - len(self.rows)]]
+
+    def warn(self, ds: Dataset) -> None:
+        if not self.count:
+            return
+        ids = ", ".join(f"'{ds.ids[r]}'" for r in self.rows)
+        more = ", ..." if self.count > len(self.rows) else ""
+        warnings.warn(
+            f"{ds.source}: {self.count} record(s) with no counts at all (every feature 0: "
+            f"{ids}{more}) say nothing of where they lie, so their positions on the map are the "
+            "prior's (no information); drop them (keep records whose total count is above 0)",
             stacklevel=3,
         )
 

@@ -408,3 +408,26 @@ def test_audit_group_column_groups_the_folds_and_refuses_bad_groups(
         rc, out, err = run(capsys, *argv, "--out", tmp_path / "b")
         assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
         assert out == "" and not (tmp_path / "b").exists()
+
+
+def test_samples_without_reads_are_warned_of_once_by_fit_embed_and_score(tables, tmp_path, capsys):
+    """A sample with no reads is a valid DM record (depth 0, one outcome), but the data say
+    nothing of where it lies: each command says so once, and keeps it."""
+    abund, _ = tables
+    reads = abund.set_index("sample_id").mul(1e4).round().astype(int)
+    reads.iloc[[3, 7]] = 0
+    path, model = tmp_path / "reads.tsv", tmp_path / "m"
+    reads.to_csv(path, sep="\t")
+    empty = [str(s) for s in reads.index[[3, 7]]]
+    runs = [
+        ("fit", path, "--likelihood", "dirichlet_multinomial", "--out", model, *FAST),
+        ("embed", model, path, "--out", tmp_path / "e.tsv"),
+        ("score", model, path, "--out", tmp_path / "s.tsv"),
+    ]
+    for argv in runs:
+        rc, _, err = run(capsys, *argv)
+        assert rc == 0, err
+        (line,) = [x for x in err.splitlines() if "no counts at all" in x]
+        assert f"{path}: 2 record(s)" in line and f"'{empty[0]}', '{empty[1]}')" in line
+    embedded = pd.read_csv(tmp_path / "e.tsv", sep="\t", dtype=str)
+    assert set(empty) <= set(embedded.iloc[:, 0]) and len(embedded) == len(reads)

@@ -196,3 +196,34 @@ def test_a_plink2_prefix_is_refused_with_the_conversion(tmp_path):
     (tmp_path / "data.pgen").write_bytes(b"l\x1b\x10")
     with pytest.raises(DataError, match=r"data: PLINK 2 files .* plink2 --pfile .*data --make"):
         read_dataset(tmp_path / "data")
+
+
+@pytest.mark.parametrize(
+    ("fam", "pairs", "what"),
+    [
+        (  # 'a_b' + 'c' and 'a' + 'b_c' are both 'a_b_c' once IIDs repeat ('3')
+            "a_b c 0 0 1 0\na b_c 0 0 1 0\n1 3 0 0 1 0\n2 1 0 0 1 0\n2 2 0 0 1 0\n2 3 0 0 1 0\n",
+            "lines 1 (FID 'a_b', IID 'c') and 2 (FID 'a', IID 'b_c')",
+            "both read as record id 'a_b_c'",
+        ),
+        (
+            FAM.replace("2 3 ", "1 3 "),
+            "lines 3 (FID '1', IID '3') and 6 (FID '1', IID '3')",
+            "list the same individual",
+        ),
+    ],
+    ids=["fid_iid-collision", "listed-twice"],
+)
+def test_individuals_whose_fid_iid_ids_repeat_are_an_error_naming_the_fam(
+    tmp_path, capsys, fam, pairs, what
+):
+    path = fileset(tmp_path, fam=fam)
+    with pytest.raises(DataError) as caught:
+        read_dataset(path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'test.fam'}: {pairs} {what}")
+    assert "its own IID in the .fam's second column" in message and "AnnData" not in message
+    out = tmp_path / "m"
+    rc = main(["fit", str(path), "--likelihood", "genotype", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and pairs in err and not out.exists()

@@ -71,11 +71,32 @@ def read_plink(path: str | Path) -> Dataset:
         ),
         "phenotype": _phenotype([f[5] for f in individuals]),
     }
-    ids = [f[1] for f in individuals]
-    if len(set(ids)) < len(ids):  # IIDs are unique within a family only
-        ids = [f"{f[0]}_{f[1]}" for f in individuals]
+    ids = _individual_ids(individuals, fam)
     alleles = tuple((f[4], f[5]) for f in variants)
     return Dataset(np.ascontiguousarray(x), ids, names, obs, source=str(bed), alleles=alleles)
+
+
+def _individual_ids(individuals: list[list[str]], fam: Path) -> list[str]:
+    """The IIDs, or ``FID_IID`` where IIDs repeat (they are unique within a family only); an
+    id that still repeats (one individual listed twice, or FID ``a_b`` IID ``c`` beside FID
+    ``a`` IID ``b_c``) is an error naming both ``.fam`` lines."""
+    ids = [f[1] for f in individuals]
+    if len(set(ids)) < len(ids):
+        ids = [f"{f[0]}_{f[1]}" for f in individuals]
+    seen: dict[str, int] = {}
+    for line, (rid, (fid, iid, *_)) in enumerate(zip(ids, individuals, strict=True), start=1):
+        if rid in seen:
+            fid0, iid0 = individuals[seen[rid] - 1][:2]
+            same = (fid0, iid0) == (fid, iid)
+            raise DataError(
+                f"{fam}: lines {seen[rid]} (FID '{fid0}', IID '{iid0}') and {line} (FID "
+                f"'{fid}', IID '{iid}') "
+                + ("list the same individual" if same else f"both read as record id '{rid}'")
+                + " (IIDs repeat, so each record is named FID_IID); give each individual its "
+                "own IID in the .fam's second column (keep the lines in order)"
+            )
+        seen[rid] = line
+    return ids
 
 
 def _packed(bed: Path, n: int, names: list[str]) -> np.ndarray:
