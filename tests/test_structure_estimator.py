@@ -63,6 +63,18 @@ def test_refined_ends_reconstruct_at_least_as_well(fitted):
     assert np.all(err1 <= err0 + 1e-4)
 
 
+def test_interpolation_ends_are_each_end_refined_on_its_own(fitted):
+    model, structures = fitted
+    # the path refines both ends in one batch; the reference refines each frame alone
+    start, end = (structures.with_coords(structures.coords[[i]]) for i in (2, 9))
+    path = model.interpolate(start, end, 3, refine_steps=15)
+    for got, frame in ((path[0], start), (path[-1], end)):
+        alone = model.decode(model.refine_latent(frame, steps=15))[0]
+        np.testing.assert_allclose(got, alone, atol=1e-4)
+    plain = model.decode(model.encode(end))[0]
+    assert np.abs(path[-1] - plain).max() > 1e-3  # refinement moved the end
+
+
 def test_decode_takes_a_reversed_latent_path(fitted):
     model, _ = fitted
     z = np.linspace([-1.0, 0.0], [1.0, 0.5], 4)

@@ -249,17 +249,24 @@ class ConformationVAE(EstimatorConventions):
         result never reconstructs worse. ``steps=0`` returns the posterior means.
         """
         self._check()
+        x = self.align(structures).reshape(len(structures), -1)
+        return self._refine(x, self.encode(structures), steps, lr)
+
+    def _refine(self, x: np.ndarray, z0: np.ndarray, steps: int, lr: float) -> np.ndarray:
+        """:meth:`refine_latent` from superposed records ``x`` ``(n, 3·atoms)`` and starting
+        points ``z0`` ``(n, k)``: all records in one batch (each record's loss and Adam update
+        depend on that record alone, so the batch gives each record's own path)."""
         model = self.vae_.model_
-        x = torch.as_tensor(self.align(structures).reshape(len(structures), -1))
-        z = torch.as_tensor(self.encode(structures)).requires_grad_()
-        best_z, best_lp = z.detach().clone(), torch.full((len(x),), -torch.inf)
+        x_nf = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
+        z = torch.as_tensor(np.array(z0, dtype=np.float32)).requires_grad_()
+        best_z, best_lp = z.detach().clone(), torch.full((len(x_nf),), -torch.inf)
         opt = torch.optim.Adam([z], lr=lr)
         flags = [(p, p.requires_grad) for p in model.parameters()]
         for p, _ in flags:
             p.requires_grad_(False)
         try:
             for step in range(steps + 1):
-                lp = model.decode(z, None, {}).log_prob(x)
+                lp = model.decode(z, None, {}).log_prob(x_nf)
                 better = lp.detach() > best_lp
                 best_z[better], best_lp[better] = z.detach()[better], lp.detach()[better]
                 if step == steps:
@@ -278,16 +285,17 @@ class ConformationVAE(EstimatorConventions):
         """Structures decoded along the straight latent line from ``start`` to ``end``.
 
         The path has ``steps`` points including both ends: the latent points that best
-        reconstruct the first frame of each input (:meth:`refine_latent` with
-        ``refine_steps``; 0 uses the posterior means).
+        reconstruct the first frame of each input (:meth:`refine_latent` with ``refine_steps``,
+        both ends in one batch; 0 uses the posterior means).
         """
         if steps < 2:
             raise ConfigError("--steps must be >= 2 (the path includes both ends)")
         if refine_steps < 0:
             raise ConfigError("--refine-steps must be >= 0 (0 uses the encoder's posterior means)")
-        za, zb = (
-            self.refine_latent(s.with_coords(s.coords[:1]), refine_steps)[0] for s in (start, end)
-        )
+        ends = [s.with_coords(s.coords[:1]) for s in (start, end)]
+        x = np.concatenate([self.align(s).reshape(1, -1) for s in ends])
+        z0 = np.concatenate([self.encode(s) for s in ends])
+        za, zb = self._refine(x, z0, refine_steps, REFINE_LR)
         t = np.linspace(0.0, 1.0, steps)[:, None]
         return self.decode(((1 - t) * za + t * zb).astype(np.float32))
 

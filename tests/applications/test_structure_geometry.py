@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.transform import Rotation
 
 from biovae.applications.structures.geometry import (
@@ -11,6 +12,7 @@ from biovae.applications.structures.geometry import (
     kabsch,
     nearest_rmsd,
     rmsd,
+    rmsd_matrix,
     superpose,
 )
 from biovae.applications.structures.validity import (
@@ -98,7 +100,7 @@ def test_nearest_rmsd_equals_brute_force_in_any_blocking(monkeypatch):
     reference = brute_force_nearest(queries, frames)
     np.testing.assert_allclose(nearest_rmsd(queries, frames), reference, rtol=1e-9)
     for pairs in (1, 2, 3, 6, 35, 1000):  # blocks of 1 × 1 ... all 7 × 5 pairs
-        monkeypatch.setattr(geometry, "RMSD_BUDGET", pairs * 10 * 3)
+        monkeypatch.setattr(geometry, "RMSD_BUDGET", pairs * geometry.PAIR_ELEMENTS)
         np.testing.assert_allclose(nearest_rmsd(queries, frames), reference, rtol=1e-9)
 
 
@@ -109,18 +111,59 @@ def test_nearest_rmsd_of_many_frames_runs_in_bounded_blocks(monkeypatch):
     queries, frames = rng.normal(size=(3, 6, 3)), rng.normal(size=(1200, 6, 3))
     rot = Rotation.from_euler("xyz", [10, 20, 30], degrees=True).as_matrix()
     frames[1111] = queries[2] @ rot.T + 4.0  # a copy of query 2 in the last frame block
-    monkeypatch.setattr(geometry, "RMSD_BUDGET", 100 * 6 * 3)  # 100 pairs per block
-    blocks, real = [], geometry.pairwise_rmsd
+    monkeypatch.setattr(geometry, "RMSD_BUDGET", 100 * geometry.PAIR_ELEMENTS)  # 100 pairs
+    blocks, real = [], geometry.rmsd_matrix
 
     def spy(a, b):
-        blocks.append(a.shape[0] * b.shape[1])
+        blocks.append(a.shape[0] * b.shape[0])
         return real(a, b)
 
-    monkeypatch.setattr(geometry, "pairwise_rmsd", spy)
+    monkeypatch.setattr(geometry, "rmsd_matrix", spy)
     near = nearest_rmsd(queries, frames)
     assert len(blocks) == 36 and max(blocks) <= 100  # 3 query rows × 12 blocks of 100 frames
     np.testing.assert_allclose(near, brute_force_nearest(queries, frames), rtol=1e-9, atol=1e-6)
     assert near[2] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rmsd_matrix_is_the_superposition_rmsd_of_every_pair():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(scale=4.0, size=(5, 9, 3)), rng.normal(scale=4.0, size=(4, 9, 3))
+    b[2] = a[3] @ Rotation.from_euler("xyz", [40, -15, 70], degrees=True).as_matrix().T - 2.0
+    b[3] = a[1] * [1.0, 1.0, -1.0]  # a mirror image: no proper rotation superposes it
+    # reference: build each optimal rotation (Kabsch) and measure the residual directly
+    reference = np.array(
+        [[np.sqrt(((superpose(p, q) - q) ** 2).sum(-1).mean()) for q in b] for p in a]
+    )
+    got = rmsd_matrix(torch.as_tensor(a), torch.as_tensor(b)).numpy()
+    assert got.shape == (5, 4)
+    np.testing.assert_allclose(got, reference, rtol=1e-9, atol=1e-7)
+    assert got[3, 2] == pytest.approx(0.0, abs=1e-6) and got[1, 3] > 0.1
+
+
+def pair_by_pair_clashes(ca, cutoff, breaks):
+    """Reference: every pair i < j tested on its own; bonded are (i, i+1) not across a break."""
+    out = []
+    for xyz in ca:
+        n = 0
+        for i in range(len(xyz)):
+            for j in range(i + 1, len(xyz)):
+                bonded = j == i + 1 and i not in breaks
+                n += (not bonded) and np.sqrt(((xyz[i] - xyz[j]) ** 2).sum()) < cutoff
+        out.append(n)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("budget", [1, 3 * 36, 3 * 36 * 4, 2**22])  # 1, 1, 4, all structures
+def test_clash_counts_in_any_block_equal_a_pair_by_pair_count(monkeypatch, budget):
+    from biovae.applications.structures import validity
+
+    rng = np.random.default_rng(7)
+    ca = rng.uniform(0.0, 9.0, size=(11, 10, 3))  # 36 non-consecutive pairs, many clashes
+    monkeypatch.setattr(validity, "CLASH_BUDGET", budget)
+    for breaks in ((), (2, 6)):
+        reference = pair_by_pair_clashes(ca, 3.0, breaks)
+        assert reference.min() < reference.max()  # structures differ: blocks must not mix
+        np.testing.assert_array_equal(clash_counts(ca, breaks=breaks), reference)
 
 
 def helix_like_chain(n=12, bond=3.8, angle_deg=100.0):

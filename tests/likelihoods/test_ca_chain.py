@@ -124,3 +124,49 @@ def test_no_bond_is_enforced_across_a_chain_break(ubiquitin):
     assert virtual_bonds(two, (39,)).shape == (12, 74)
     assert assess(two, ubiquitin, (39,)).bonds_valid == 1.0  # the gap is not an invalid bond
     assert assess(two, ubiquitin).bonds_valid < 1.0
+
+
+def test_each_record_of_a_batch_is_projected_as_if_alone():
+    # records that stop at different rounds: a valid zig-zag (none), mild noise (a few), two
+    # hairpins (all rounds); each result and gradient must be that of the record on its own
+    zigzag = np.array([[i * 3.6, (i % 2) * 1.2, 0.0] for i in range(40)])
+    rng = np.random.default_rng(3)
+    batch = np.stack(
+        [zigzag, zigzag + rng.normal(scale=0.3, size=zigzag.shape), hairpin(seed=1), hairpin()]
+    )
+    raw = initial_bond_raw(39).double()
+
+    def run(records):
+        loc = torch.as_tensor(records).reshape(len(records), -1).requires_grad_()
+        out = chain_mean(loc, raw)
+        (out**2).sum().backward()
+        return out.detach().numpy(), loc.grad.numpy()
+
+    together = run(batch)
+    for k in range(len(batch)):
+        alone = run(batch[k : k + 1])
+        np.testing.assert_allclose(together[0][k], alone[0][0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(together[1][k], alone[1][0], rtol=1e-12, atol=1e-12)
+
+
+def test_the_stopping_test_matches_a_pair_by_pair_reference():
+    from biovae.likelihoods.ca_chain import EXCLUDED, EXCLUDED_TOL, _satisfied
+
+    rng = np.random.default_rng(8)
+    y = rng.uniform(0.0, 12.0, size=(40, 6, 3))
+    y[::3] = np.array([[i * 3.8, 0.0, 0.0] for i in range(6)])  # some records satisfy both
+    y[5, 4] = np.nan  # a broken record is never satisfied
+    length = torch.full((5, 1), 3.8, dtype=torch.float64)
+    bonds = np.linalg.norm(np.diff(y, axis=1), axis=-1)
+    expected = []
+    for rec, bond in zip(y, bonds):
+        pairs = [np.linalg.norm(rec[i] - rec[j]) for i in range(6) for j in range(i + 2, 6)]
+        ok = np.all(np.abs(bond - 3.8) <= BOND_TOL) and np.all(
+            np.array(pairs) >= EXCLUDED - EXCLUDED_TOL
+        )
+        expected.append(bool(ok))
+    t = torch.as_tensor(y)
+    idx = torch.arange(6)
+    nonbonded = (idx[:, None] - idx[None]).abs() >= 2
+    got = _satisfied(t, torch.cdist(t, t), length, torch.ones(5, 1, dtype=torch.bool), nonbonded)
+    assert got.tolist() == expected and 0 < sum(expected) < len(expected)

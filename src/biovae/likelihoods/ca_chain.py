@@ -92,15 +92,17 @@ def chain_mean(
         y = _bond_sweep(y, length, joined)
     todo = torch.arange(len(y), device=y.device)
     for _ in range(rounds):
-        part = y[todo]
+        part = y if len(todo) == len(y) else y[todo]
         dist = torch.cdist(part, part)
         # only records that do not yet satisfy both constraints move on: a record's result
         # does not depend on the rest of its batch, and converged records cost nothing
         keep = ~_satisfied(part, dist, length, joined, nonbonded)
         if not bool(keep.any()):
             break
-        todo, part, dist = todo[keep], part[keep], dist[keep]
-        y = y.index_copy(0, todo, _bond_sweep(_push_apart(part, dist, nonbonded), length, joined))
+        if not bool(keep.all()):  # (copies of the pairwise distances only when some stop)
+            todo, part, dist = todo[keep], part[keep], dist[keep]
+        moved = _bond_sweep(_push_apart(part, dist, nonbonded), length, joined)
+        y = moved if len(todo) == len(y) else y.index_copy(0, todo, moved)
     return y.reshape(loc.shape)
 
 
@@ -128,8 +130,9 @@ def _satisfied(
     """Per record ``(...,)``: do both constraints hold within tolerance?"""
     bond_err = ((y[..., 1:, :] - y[..., :-1, :]).norm(dim=-1) - length[..., 0]).abs()
     bond_err = bond_err * joined[..., 0]  # no bond across a chain break
-    closest = dist.masked_fill(~nonbonded, float("inf")).amin(dim=(-1, -2))
-    return (bond_err.amax(-1) <= BOND_TOL) & (closest >= EXCLUDED - EXCLUDED_TOL)
+    # a non-bonded pair closer than allowed (or NaN): one byte per pair, not a float copy
+    close = (dist >= EXCLUDED - EXCLUDED_TOL).logical_not_().logical_and_(nonbonded)
+    return (bond_err.amax(-1) <= BOND_TOL) & ~close.any(-1).any(-1)
 
 
 def _push_apart(y: Tensor, dist: Tensor, nonbonded: Tensor) -> Tensor:
@@ -139,7 +142,7 @@ def _push_apart(y: Tensor, dist: Tensor, nonbonded: Tensor) -> Tensor:
     (e.g. an untrained decoder putting every atom near the origin) expands smoothly.
     """
     active = nonbonded & (dist < EXCLUDED)
-    w = torch.where(active, 0.5 * (EXCLUDED - dist) / dist.clamp_min(1e-6), torch.zeros_like(dist))
+    w = torch.where(active, 0.5 * (EXCLUDED - dist) / dist.clamp_min(1e-6), 0.0)
     count = active.sum(-1, keepdim=True).clamp_min(1)
     return y + (w.sum(-1, keepdim=True) * y - w @ y) / count
 

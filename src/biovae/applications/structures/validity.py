@@ -50,6 +50,9 @@ TRANS, CIS, TOLERANCE, CLASH = 3.8, 2.9, 0.2, 3.0
 MIRROR_TOLERANCE = 1e-9
 #: Fraction of valid virtual bonds a single structure needs to pass (the ensemble target).
 MIN_BONDS = 0.99
+#: Largest temporary of :func:`clash_counts` (pair differences of a block of structures), in
+#: float64 elements (2^22: 32 MiB).
+CLASH_BUDGET = 2**22
 
 
 def bonded(n_atoms: int, breaks: tuple[int, ...] = ()) -> np.ndarray:
@@ -122,16 +125,24 @@ def handedness(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = (
     """Per structure of ``ca``: Σ_i Im(r_i) sin τ_i, r_i the mean of e^{iτ} of ``training``'s
     torsion i — half of Σ_i R_i [cos(τ_i − τ̄_i) − cos(τ_i + τ̄_i)]: positive when the
     structure agrees better with the training frames than with their mirror image."""
-    reference = mean_resultant(virtual_torsions(training, breaks), axis=0)
-    return (np.sin(np.radians(virtual_torsions(ca, breaks))) * reference.imag).sum(-1)
+    return _handedness(virtual_torsions(ca, breaks), virtual_torsions(training, breaks))
+
+
+def _handedness(torsions: np.ndarray, train_torsions: np.ndarray) -> np.ndarray:
+    """:func:`handedness` from the torsions (degrees) of the structures and of the training."""
+    reference = mean_resultant(train_torsions, axis=0)
+    return (np.sin(np.radians(torsions)) * reference.imag).sum(-1)
 
 
 def mirrored(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -> np.ndarray:
     """Per structure: closer to the mirror image of ``training`` than to ``training`` itself
     (:func:`handedness` below 0 beyond rounding). Never true without chiral torsions."""
-    score = handedness(ca, training, breaks)
-    n_torsions = max(ca.shape[-2] - 3, 1)
-    return score < -MIRROR_TOLERANCE * n_torsions
+    return _mirror_verdict(handedness(ca, training, breaks), ca.shape[-2])
+
+
+def _mirror_verdict(score: np.ndarray, n_atoms: int) -> np.ndarray:
+    """:func:`mirrored` from the :func:`handedness` scores of chains of ``n_atoms`` atoms."""
+    return score < -MIRROR_TOLERANCE * max(n_atoms - 3, 1)
 
 
 def clash_counts(ca: np.ndarray, cutoff: float = CLASH, breaks: tuple[int, ...] = ()) -> np.ndarray:
@@ -142,9 +153,11 @@ def clash_counts(ca: np.ndarray, cutoff: float = CLASH, breaks: tuple[int, ...] 
     i, j = np.triu_indices(n_res, k=2)
     if breaks:
         i, j = np.r_[i, list(breaks)], np.r_[j, [b + 1 for b in breaks]]
+    step = max(CLASH_BUDGET // (3 * max(len(i), 1)), 1)  # structures per block
     out = np.empty(len(ca), dtype=np.int64)
-    for s, xyz in enumerate(ca):  # one structure at a time keeps memory at L² floats
-        out[s] = int((np.linalg.norm(xyz[i] - xyz[j], axis=-1) < cutoff).sum())
+    for s in range(0, len(ca), step):
+        xyz = ca[s : s + step]
+        out[s : s + step] = (np.linalg.norm(xyz[:, i] - xyz[:, j], axis=-1) < cutoff).sum(-1)
     return out
 
 
@@ -234,7 +247,7 @@ def assess(ca: np.ndarray, training: np.ndarray, breaks: tuple[int, ...] = ()) -
     angles, train_angles = virtual_angles(ca, breaks), virtual_angles(training, breaks)
     torsions, train_torsions = virtual_torsions(ca, breaks), virtual_torsions(training, breaks)
     clashes = clash_counts(ca, breaks=breaks)
-    mirror = mirrored(ca, training, breaks)
+    mirror = _mirror_verdict(_handedness(torsions, train_torsions), ca.shape[-2])
     rg = radius_of_gyration(ca)
     near = nearest_rmsd(ca, training)
     if train_angles.size == 0:
