@@ -27,6 +27,7 @@ from biovae.fit_inputs import (
     mmd_levels,
     n_batches,
     record_weights,
+    refuse_labels,
     resume_identity,
     validation_split,
 )
@@ -39,6 +40,7 @@ from biovae.inputs import (
     sample_count,
     without_target,
 )
+from biovae.latent_usage import latent_usage, warn_if_collapsed
 from biovae.loading import check_kind, load_model, model_from_saved
 from biovae.model_card import latent_card
 from biovae.models import CovariateSpec, DataSchema, LabelSpec, LatentVariableModel, build_model
@@ -178,6 +180,8 @@ class _LatentEstimator(TransformerConventions):
         self.n_features_in_ = int(ds.x.shape[1])
         self._note_feature_names(X, ds.features, ds.alphabet)
         self.fingerprint_, self.n_train_, self.n_validation_ = fp, len(train_idx), len(val_idx)
+        self.latent_usage_ = latent_usage(self, source, train_idx, val_idx)  # after training: no
+        warn_if_collapsed(self.latent_usage_)  # draw, no gradient, the weights as trained
         return self._fitted(ds, w)
 
     def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> _LatentEstimator:
@@ -189,17 +193,7 @@ class _LatentEstimator(TransformerConventions):
 
     def _fit_labels(self, ds: Dataset, cfg: FitConfig) -> LabelSpec:
         """Label levels learned from the training data (none for unsupervised models)."""
-        if cfg.data.labels_key:
-            raise ConfigError(
-                f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
-                "add --model ssvae (biovae.SemiSupervisedVAE) or drop --labels-key (labels_key)"
-            )
-        if cfg.data.unlabeled_category is not None:
-            raise ConfigError(
-                f"unlabeled_category {cfg.data.unlabeled_category!r} is only used by the "
-                "semi-supervised VAE (with labels_key); add --model ssvae "
-                "(biovae.SemiSupervisedVAE) or drop it"
-            )
+        refuse_labels(cfg)
         return LabelSpec()
 
     # -- inference -------------------------------------------------------------------------
@@ -233,13 +227,16 @@ class _LatentEstimator(TransformerConventions):
         """One pass over :meth:`batches`."""
         return iter(self.batches(X, obs))
 
-    @torch.no_grad()
     def transform(self, X: Any, obs: Any = None) -> np.ndarray:
         """Posterior means E_q[z|x], shape (n, n_latent) (a DataFrame after set_output)."""
-        _, source = self._source(X, obs)
+        return self._output(self._posterior_means(self._source(X, obs)[1]), X)
+
+    @torch.no_grad()
+    def _posterior_means(self, source: BatchSource) -> np.ndarray:
+        """E_q[z|x] of the (validated) records of ``source``, shape (n, n_latent)."""
         zs = [self.model_.encode(b.x, b.c).mean for b in self._batches(source)]
-        Z = torch.cat(zs).numpy() if zs else np.zeros((0, self.config_.model.n_latent), np.float32)
-        return self._output(Z, X)
+        n_latent = self.config_.model.n_latent
+        return torch.cat(zs).numpy() if zs else np.zeros((0, n_latent), np.float32)
 
     @torch.no_grad()
     def reconstruct(self, X: Any, obs: Any = None) -> np.ndarray:
@@ -323,6 +320,7 @@ class _LatentEstimator(TransformerConventions):
             "n_train": self.n_train_,
             "n_validation": self.n_validation_,
             "history": self.history_,
+            "latent_usage": getattr(self, "latent_usage_", None),  # None: not measured
             # the settings asked for, before fit learned anything from the data (genotype loci,
             # a structure's cis bonds): a loaded model refitted starts from these
             "given_config": to_dict(self.get_config()),
@@ -367,6 +365,7 @@ class _LatentEstimator(TransformerConventions):
         est.n_train_ = saved.metadata.get("n_train", 0)
         est.n_validation_ = saved.metadata.get("n_validation", 0)
         est.mapping_ = saved.metadata.get("mapping")  # set by reference mapping (biovae.query)
+        est.latent_usage_ = saved.metadata.get("latent_usage")  # None: saved before
         est._note_saved_features(schema)
         return est
 

@@ -1,7 +1,7 @@
 """What a fit derives from its config and data before training: the number of batches of a
-per-batch dispersion, validated record weights, the MMD penalty's level indicators, the
-validation split (shared by the estimators and reference mapping) and what a checkpoint
-records for a resume to match."""
+per-batch dispersion, the label settings refused without labels, validated record weights,
+the MMD penalty's level indicators, the validation split (shared by the estimators and
+reference mapping) and what a checkpoint records for a resume to match."""
 
 from __future__ import annotations
 
@@ -15,6 +15,21 @@ from biovae.config import FitConfig, to_dict
 from biovae.errors import ConfigError, DataError
 from biovae.levels import level_text
 from biovae.models import CovariateSpec
+
+
+def refuse_labels(cfg: FitConfig) -> None:
+    """Refuse the label settings of ``cfg`` that only the semi-supervised VAE uses."""
+    if cfg.data.labels_key:
+        raise ConfigError(
+            f"labels_key {cfg.data.labels_key!r} is only used by the semi-supervised VAE; "
+            "add --model ssvae (biovae.SemiSupervisedVAE) or drop --labels-key (labels_key)"
+        )
+    if cfg.data.unlabeled_category is not None:
+        raise ConfigError(
+            f"unlabeled_category {cfg.data.unlabeled_category!r} is only used by the "
+            "semi-supervised VAE (with labels_key); add --model ssvae "
+            "(biovae.SemiSupervisedVAE) or drop it"
+        )
 
 
 def n_batches(cfg: FitConfig, cov: CovariateSpec) -> int:

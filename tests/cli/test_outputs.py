@@ -77,7 +77,9 @@ def test_no_room_for_the_model_is_one_line_and_leaves_nothing(table_model, tmp_p
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert rc == 2 and "weights.safetensors: file too large; free some space" in err, err
-    assert len(err.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+    # (one epoch leaves the code collapsed, which fit warns of before it saves)
+    errors = [line for line in err.splitlines() if not line.startswith("biovae: warning:")]
+    assert len(errors) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_structures_and_verdicts_follow_their_gz_names(fixtures, tmp_path):

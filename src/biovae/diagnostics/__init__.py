@@ -4,7 +4,13 @@ The names below load :mod:`biovae.diagnostics.latent` (torch) when first used, s
 torch-free submodule (the integration metrics' names, which ``biovae integration --help``
 lists) can be imported alone."""
 
-__all__ = ["ACTIVE_THRESHOLD", "active_units", "kl_per_dimension", "unit_variances"]
+__all__ = [
+    "ACTIVE_THRESHOLD",
+    "active_dimensions",
+    "active_units",
+    "kl_per_dimension",
+    "unit_variances",
+]
 
 
 def __getattr__(name: str):

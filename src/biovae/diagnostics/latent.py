@@ -83,7 +83,15 @@ def active_units(
     variances : numpy.ndarray
         ``(k,)`` float64 activities A_k.
     """
-    variances = unit_variances(np.asarray(est.transform(ds)))
+    return active_dimensions(np.asarray(est.transform(ds)), threshold)
+
+
+def active_dimensions(
+    z_mean: np.ndarray, threshold: float = ACTIVE_THRESHOLD
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`active_units` of posterior means ``z_mean`` (n, k) already at hand: the mask
+    A_k > ``threshold`` and the activities A_k (:func:`unit_variances`)."""
+    variances = unit_variances(z_mean)
     return variances > threshold, variances
 
 
