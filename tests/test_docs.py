@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests._markdown import fenced_blocks
 from tests.conftest import REPO
 
 
@@ -57,18 +58,7 @@ def _readme() -> str:
 
 def _code_blocks(text: str, languages: tuple[str, ...]) -> list[str]:
     """The fenced code blocks of ``text`` whose info string is one of ``languages``."""
-    blocks, lines, language = [], None, ""
-    for line in text.splitlines():
-        if line.startswith("```"):
-            if lines is None:
-                lines, language = [], line[3:].strip()
-            else:
-                if language in languages:
-                    blocks.append("\n".join(lines))
-                lines = None
-        elif lines is not None:
-            lines.append(line)
-    return blocks
+    return [code for _, code in fenced_blocks(text, languages)]
 
 
 def _command_lines(text: str) -> list[str]:

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests._markdown import fenced_blocks
 from tests.conftest import REPO
 
 TUTORIALS = REPO / "docs" / "tutorials"
@@ -29,19 +30,7 @@ TUTORIALS = REPO / "docs" / "tutorials"
 
 def code_blocks(text: str) -> list[tuple[str, str]]:
     """``(language, code)`` of every ```python and ```bash block of ``text``, in order."""
-    blocks, lines, language = [], None, ""
-    for line in text.splitlines():
-        if line.startswith("```"):
-            if lines is None:
-                lines, language = [], line[3:].strip()
-            else:
-                if language in ("python", "bash"):
-                    blocks.append((language, "\n".join(lines) + "\n"))
-                lines = None
-        elif lines is not None:
-            lines.append(line)
-    assert lines is None, "a code block is not closed"
-    return blocks
+    return [(language, code + "\n") for language, code in fenced_blocks(text, ("python", "bash"))]
 
 
 def shell_script(code: str) -> str:

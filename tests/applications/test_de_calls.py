@@ -31,22 +31,7 @@ def test_tied_genes_are_called_as_the_table_lists_them(monkeypatch):
     """Two genes of P(DE) 0.9 of which the FDR admits one: the larger change, listed first, is
     called (the calls went by gene order, and the table listed an uncalled gene above a called
     one)."""
-    rng = np.random.default_rng(0)
-    x = rng.poisson(5.0, (40, 6)).astype(np.float32)
-    obs = {"group": np.repeat(["A", "B"], 20)}
-    cfg = FitConfig(
-        model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(8,))),
-        train=TrainConfig(epochs=1, batch_size=20, seed=0),
-    )
-    est = biovae.VAE(likelihood="nb", config=cfg).fit(x)
-    s, g = 10, x.shape[1]
-    h2 = np.full((s, g), 1.0 / g)
-    h1 = h2.copy()
-    h1[:, 2] *= 2.0  # log2 FC 1 in every draw: P(DE) 1
-    h1[:9, 0] *= 2.0  # log2 FC 1 in 9 of 10 draws: P(DE) 0.9
-    h1[:9, 1] *= 8.0  # log2 FC 3 in 9 of 10 draws: P(DE) 0.9
-    draws = iter([h1, h2])
-    monkeypatch.setattr(de, "sample_frequencies", lambda *a, **k: next(draws))
+    est, x, obs, s, g = _model_and_stubbed_draws(monkeypatch)
     settings = de.DESettings(n_samples=s, pseudocount=0.0, fdr=0.06)  # 2 genes: FDR 0.05
     out = de.differential_expression(est, x, obs, groupby="group", group1="B", settings=settings)
     called = out["is_de_fdr_0.06"].to_numpy()
@@ -64,6 +49,17 @@ def test_fdr_zero_calls_only_the_certain_genes(monkeypatch):
     p = np.array([1.0, 0.9, 1.0, 0.5, 0.99])
     np.testing.assert_array_equal(de.fdr_calls(p, 0.0), [True, False, True, False, False])
     assert not de.fdr_calls(np.array([0.9999, 0.5]), 0.0).any()
+    est, x, obs, s, _ = _model_and_stubbed_draws(monkeypatch)
+    settings = de.DESettings(n_samples=s, pseudocount=0.0, fdr=0.0)
+    out = de.differential_expression(est, x, obs, groupby="group", group1="B", settings=settings)
+    called = out.index[out["is_de_fdr_0"].to_numpy()]
+    assert list(called) == ["f2"]
+
+
+def _model_and_stubbed_draws(monkeypatch):
+    """A 1-epoch NB model of 40 cells x 6 genes (groups A, B) and the DE sampler stubbed to 10
+    draws per group in which f2 changes by log2 FC 1 in every draw (P(DE) 1), f0 by 1 and f1
+    by 3 in 9 of 10 (P(DE) 0.9): ``(est, x, obs, draws, genes)``."""
     rng = np.random.default_rng(0)
     x = rng.poisson(5.0, (40, 6)).astype(np.float32)
     obs = {"group": np.repeat(["A", "B"], 20)}
@@ -76,11 +72,8 @@ def test_fdr_zero_calls_only_the_certain_genes(monkeypatch):
     h2 = np.full((s, g), 1.0 / g)
     h1 = h2.copy()
     h1[:, 2] *= 2.0  # log2 FC 1 in every draw: P(DE) 1
-    h1[:9, 0] *= 2.0  # P(DE) 0.9
-    h1[:9, 1] *= 8.0  # P(DE) 0.9
+    h1[:9, 0] *= 2.0  # log2 FC 1 in 9 of 10 draws: P(DE) 0.9
+    h1[:9, 1] *= 8.0  # log2 FC 3 in 9 of 10 draws: P(DE) 0.9
     draws = iter([h1, h2])
     monkeypatch.setattr(de, "sample_frequencies", lambda *a, **k: next(draws))
-    settings = de.DESettings(n_samples=s, pseudocount=0.0, fdr=0.0)
-    out = de.differential_expression(est, x, obs, groupby="group", group1="B", settings=settings)
-    called = out.index[out["is_de_fdr_0"].to_numpy()]
-    assert list(called) == ["f2"]
+    return est, x, obs, s, g
