@@ -17,10 +17,13 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi -L
-python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())'
+python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())' \
+    | tee "$OUT/versions.txt"
+python3 -m pip list 2>/dev/null >>"$OUT/versions.txt"
 
 # 1. the suite, 12 workers; CUDA tests are the ones that skip elsewhere
-timeout 300 python3 -m pytest -n 12 -p no:cacheprovider -q -rfE --junitxml="$OUT/suite.xml" \
+timeout 420 python3 -m pytest -n 12 -p no:cacheprovider -q -rfE --durations=25 \
+    --junitxml="$OUT/suite.xml" \
     tests >"$OUT/suite.log" 2>&1
 echo "suite exit $?"
 tail -n 25 "$OUT/suite.log"
