@@ -12,6 +12,7 @@ entry across the diagonal, inventing counts in a genes x cells matrix) are refus
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
 from pathlib import Path
 
@@ -37,10 +38,12 @@ def read_mtx(path: Path) -> sp.coo_matrix | np.ndarray:
     """
     from scipy.io import mmread
 
+    # scipy 1.18 warns that mmread's default changes to sparse arrays; ask for what we use
+    kwargs = {"spmatrix": True} if "spmatrix" in inspect.signature(mmread).parameters else {}
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         banner = fh.readline()
-        return mmread(_Prefixed(_as_real(banner, path), fh))
+        return mmread(_Prefixed(_as_real(banner, path), fh), **kwargs)
 
 
 def _as_real(banner: bytes, path: Path) -> bytes:
