@@ -43,6 +43,7 @@ from biovae.errors import ConfigError
 from biovae.likelihoods import Likelihood
 from biovae.likelihoods.base import one_hot
 from biovae.nn import MLP, Decoder, GaussianEncoder
+from biovae.nn.memory import linear
 from biovae.objectives import (
     Batch,
     LossOutput,
@@ -107,7 +108,7 @@ class SemiSupervisedVAE(nn.Module):
             centre_scale = torch.tensor([[0.0], [1.0]]).expand(2, likelihood.n_inputs)
             self.register_buffer("clr_scale", centre_scale.clone())
         trunk = MLP(n_in, 0, net.hidden[-1:], net)
-        self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, n_classes))
+        self.classifier = nn.Sequential(trunk, linear(trunk.out_features, n_classes))
         self.class_means = nn.Parameter(torch.randn(n_classes, config.n_latent))
 
     def encode(self, x: Tensor, c: Tensor | None = None) -> Distribution:

@@ -9,6 +9,7 @@ from torch.distributions import Distribution
 
 from biovae.config import NetworkConfig
 from biovae.likelihoods import Likelihood
+from biovae.nn.memory import linear
 from biovae.nn.mlp import MLP, FeatureBatchNorm
 
 
@@ -31,7 +32,7 @@ class Decoder(nn.Module):
         hidden = () if cfg.decoder == "linear" else tuple(reversed(cfg.hidden))
         self.trunk = MLP(n_latent, n_cov, hidden, trunk_cfg)
         self.shapes = likelihood.outputs()
-        head = LinearHead if cfg.decoder == "linear" else nn.Linear
+        head = LinearHead if cfg.decoder == "linear" else linear
         self.heads = nn.ModuleDict(
             {
                 name: head(self.trunk.out_features, _numel(shape))
@@ -75,7 +76,7 @@ class LinearHead(nn.Module):
 
     def __init__(self, n_in: int, n_out: int) -> None:
         super().__init__()
-        self.linear = nn.Linear(n_in, n_out, bias=False)
+        self.linear = linear(n_in, n_out, bias=False)
         self.norm = FeatureBatchNorm(n_out)
 
     def forward(self, h: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from biovae.config import NetworkConfig
+from biovae.nn.memory import linear
 from biovae.nn.mlp import MLP
 
 #: Smallest posterior standard deviation: keeps log q finite and gradients bounded.
@@ -28,8 +29,8 @@ class GaussianEncoder(nn.Module):
         super().__init__()
         self.sees_covariates = _seen(n_cov, cfg) > 0
         self.trunk = MLP(n_in, _seen(n_cov, cfg), cfg.hidden, cfg)
-        self.loc = nn.Linear(self.trunk.out_features, n_latent)
-        self.scale = nn.Linear(self.trunk.out_features, n_latent)
+        self.loc = linear(self.trunk.out_features, n_latent)
+        self.scale = linear(self.trunk.out_features, n_latent)
 
     def forward(self, x_nf: Tensor, c: Tensor | None) -> Distribution:
         h = self.trunk(x_nf, c if self.sees_covariates else None)
@@ -44,7 +45,7 @@ class PointEncoder(nn.Module):
         super().__init__()
         self.sees_covariates = _seen(n_cov, cfg) > 0
         self.trunk = MLP(n_in, _seen(n_cov, cfg), cfg.hidden, cfg)
-        self.loc = nn.Linear(self.trunk.out_features, n_latent)
+        self.loc = linear(self.trunk.out_features, n_latent)
 
     def forward(self, x_nf: Tensor, c: Tensor | None) -> Distribution:
         from biovae.priors import PointMass

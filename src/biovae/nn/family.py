@@ -30,6 +30,7 @@ from torch.distributions import Distribution, Independent, Normal
 
 from biovae.likelihoods import Likelihood
 from biovae.nn.encoder import MIN_SCALE
+from biovae.nn.memory import check_fits, linear
 
 
 class FamilyEncoder(nn.Module):
@@ -38,15 +39,16 @@ class FamilyEncoder(nn.Module):
     def __init__(self, length: int, letters: int, hidden: tuple[int, ...], n_latent: int) -> None:
         super().__init__()
         self.letters = letters
+        check_fits((length * letters, hidden[0]), "first-layer weights")
         self.first = nn.EmbeddingBag(length * letters, hidden[0], mode="sum")
         nn.init.uniform_(self.first.weight, -1 / math.sqrt(length), 1 / math.sqrt(length))
         self.first_bias = nn.Parameter(torch.zeros(hidden[0]))
         layers: list[nn.Module] = []
         for a, b in itertools.pairwise(hidden):
-            layers += [nn.Linear(a, b), nn.ReLU()]
+            layers += [linear(a, b), nn.ReLU()]
         self.rest = nn.Sequential(*layers)
-        self.loc = nn.Linear(hidden[-1], n_latent)
-        self.scale = nn.Linear(hidden[-1], n_latent)
+        self.loc = linear(hidden[-1], n_latent)
+        self.scale = linear(hidden[-1], n_latent)
         self.register_buffer("offsets", torch.arange(length) * letters, persistent=False)
 
     def forward(self, x_nl: Tensor) -> Distribution:
@@ -74,7 +76,8 @@ class FamilyDecoder(nn.Module):
         self.likelihood = likelihood
         self.shape = (length, letters)
         self.group = group
-        self.trunk = nn.Sequential(nn.Linear(n_latent, h1), nn.ReLU(), nn.Linear(h1, h2))
+        self.trunk = nn.Sequential(linear(n_latent, h1), nn.ReLU(), linear(h1, h2))
+        check_fits((h2, length, rank), "decoder weights")
         self.w_hld = nn.Parameter(torch.randn(h2, length, rank) / math.sqrt(h2))
         self.dictionary = nn.Parameter(torch.randn(rank, letters) / math.sqrt(rank))
         self.gate = nn.Parameter(torch.full((-(-h2 // group), length), 2.0))

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from biovae.config import NetworkConfig
+from biovae.nn.memory import linear
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -48,7 +49,7 @@ class MLP(nn.Module):
         self.posts = nn.ModuleList()
         for i, (a, b) in enumerate(itertools.pairwise(widths)):
             extra = n_cov if (i == 0 or self.inject) else 0
-            self.linears.append(nn.Linear(a + extra, b))
+            self.linears.append(linear(a + extra, b))
             self.posts.append(
                 nn.Sequential(
                     _norm(cfg.norm, b),
@@ -62,10 +63,10 @@ class MLP(nn.Module):
         if not len(self.linears):  # c (n, d) broadcast over the draws of z (..., n, k)
             return x if c is None or self.n_cov == 0 else torch.cat([x, _expand_like(c, x)], -1)
         h = x
-        for i, (linear, post) in enumerate(zip(self.linears, self.posts)):
+        for i, (layer, post) in enumerate(zip(self.linears, self.posts)):
             if self.n_cov and (i == 0 or self.inject):
                 h = torch.cat([h, _expand_like(c, h)], dim=-1)
-            h = post(linear(h))
+            h = post(layer(h))
         return h
 
 

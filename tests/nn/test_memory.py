@@ -1,0 +1,54 @@
+"""Weight blocks larger than physical memory are refused before torch allocates them.
+
+Where the kernel overcommits memory, torch grants a request of terabytes and the process is
+killed once the weights are initialised (a lent GPU machine: the CLI test of ``--hidden
+10**11`` crashed its pytest worker). Here physical memory is set small instead, so the test
+needs no large allocation on any machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from biovae.config import NetworkConfig
+from biovae.nn import MLP, memory
+from biovae.nn.family import FamilyDecoder, FamilyEncoder
+from tests.cli._run import run
+
+
+@pytest.fixture
+def one_mib(monkeypatch):
+    monkeypatch.setattr(memory, "physical_memory", lambda: 2**20)
+
+
+def test_a_layer_beyond_physical_memory_is_a_memory_error_naming_its_size(one_mib):
+    with pytest.raises(MemoryError, match=r"can't allocate memory: .* 1,000 × 300 .*1200000 bytes"):
+        MLP(300, 0, (1000,), NetworkConfig())
+    MLP(300, 0, (100,), NetworkConfig())  # 120 kB fits
+
+
+def test_family_networks_check_their_own_blocks(one_mib):
+    with pytest.raises(MemoryError, match="first-layer weights"):
+        FamilyEncoder(length=300, letters=21, hidden=(100, 10), n_latent=2)
+    from biovae.config import LikelihoodConfig
+    from biovae.likelihoods.categorical import Categorical
+
+    lik = Categorical((300,), LikelihoodConfig(), n_letters=21)
+    with pytest.raises(MemoryError, match="decoder weights"):
+        FamilyDecoder(lik, n_latent=2, hidden=(10, 100), rank=40)
+
+
+def test_unknown_physical_memory_checks_nothing(monkeypatch):
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)
+    memory.check_fits((10**12, 10**12), "weights")
+
+
+def test_the_command_line_reports_it_in_one_line_and_writes_nothing(one_mib, tmp_path, capsys):
+    from tests.conftest import FIXTURES
+
+    out = tmp_path / "m"
+    rc, _, err = run(
+        capsys, "fit", FIXTURES / "crc_abundance_60x50.tsv", "--out", out, "--epochs", "1",
+        "--hidden", "10000", "--quiet",
+    )  # fmt: skip
+    assert rc == 2 and "error: out of memory (" in err and "--hidden" in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
