@@ -5,8 +5,9 @@
 #
 #   bash benchmarks/device_check.sh OUT
 #
-# Optional packages missing there travel as wheels in .whl/ (see benchmarks/RESULTS.md, "GPU
-# check"); the project runs from src/ without installing it.
+# Optional packages missing there travel as wheels in .whl/ (benchmarks/device_wheels.sh makes
+# them; see benchmarks/RESULTS.md, "Training on a GPU"); the project runs from src/ without
+# installing it.
 set -u
 OUT=${1:?usage: bash benchmarks/device_check.sh OUT}
 mkdir -p "$OUT"
