@@ -70,6 +70,45 @@ def test_hgvs_changes_that_are_no_substitution_keep_their_row(blat_variants, tmp
     assert "malformed HGVS" in reasons[4]
 
 
+# ClinVar's Name column: the DNA change, then the protein change in parentheses (R41, V29 and
+# D33 of BLAT_ECOLX/24-286 are match columns; the transcript is made up)
+CLINVAR = [
+    ("R41H", "NM_000000.1(BLA):c.122G>A (p.Arg41His)"),
+    ("V29A", "NM_000000.1(BLA):c.86T>C(p.Val29Ala)"),
+    ("V29V", "NM_000000.1(BLA):c.87T>C (p.Val29=)"),
+    ("D33E", "c.99T>A (p.Asp33Glu)"),
+]
+
+
+def test_clinvar_names_score_as_their_one_letter_twins(blat_variants, tmp_path, capsys):
+    named = [m for pair in CLINVAR for m in pair]
+    plain = [one for one, _ in CLINVAR for _ in (0, 1)]
+    s = _score(blat_variants, named, tmp_path / "named.csv", capsys)
+    t = _score(blat_variants, plain, tmp_path / "plain.csv", capsys)
+    assert s["mutant"].tolist() == named and (s["status"] == "ok").all()
+    for col in ("score", "se", "independent_site"):
+        assert s[col].tolist() == t[col].tolist(), col
+    assert s["score"].iloc[0] != 0.0 and s["score"].iloc[5] == 0.0  # R41H moves, V29= not
+
+
+def test_clinvar_names_with_no_scorable_protein_change_keep_their_row(
+    blat_variants, tmp_path, capsys
+):
+    unscorable = [
+        "NM_000000.1(BLA):c.121dup (p.Arg41fs)",
+        "NM_000000.1(BLA):c.121C>T (p.Arg41Ter)",
+        "NM_000000.1(BLA):c.68-7T>A",
+        "NC_000000.1:g.1000G>A",
+    ]
+    s = _score(blat_variants, [CLINVAR[0][1], *unscorable], tmp_path / "calls.csv", capsys)
+    assert s["mutant"].tolist() == [CLINVAR[0][1], *unscorable]
+    assert s["status"].tolist() == ["ok"] + ["unmapped"] * len(unscorable)
+    reasons = s["reason"].tolist()[1:]
+    assert "frameshift" in reasons[0] and "R41* is a stop" in reasons[1]
+    assert reasons[2].startswith("NM_000000.1(BLA):c.68-7T>A has no protein change")
+    assert reasons[3].startswith("NC_000000.1:g.1000G>A has no protein change")
+
+
 def test_a_wrong_wild_type_letter_off_the_match_columns_is_named(blat_variants, tmp_path, capsys):
     mutants = ["K56A", "E56A", "K26A", "E26A"]
     pd.DataFrame({"mutant": mutants}).to_csv(tmp_path / "m.csv", index=False)

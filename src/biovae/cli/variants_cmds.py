@@ -46,6 +46,8 @@ def add_parser(sub) -> None:
         "  biovae variants score blat_variants --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
         "  biovae variants score blat_variants --mutations clinvar.csv --out calls.csv --classes\n"
+        "  biovae variants score blat_variants --mutations variant_summary.tsv --mutant-column "
+        "Name --out calls.csv\n"
         "  biovae variants scan blat_variants --out scan.csv --heatmap scan.png "
         "--report scan.html\n"
         "  biovae variants design blat_variants -k 3 --out designs.csv --screen-against "
@@ -66,10 +68,13 @@ def add_parser(sub) -> None:
     score = _action(
         actions,
         "score",
-        "score mutants (A42G, A42G:K45R, or HGVS p.Ala42Gly) of a CSV",
+        "score mutants (A42G, A42G:K45R, HGVS p.Ala42Gly, or a ClinVar name such as "
+        "NM_1(GENE):c.125C>G (p.Ala42Gly)) of a CSV",
         "  biovae variants score blat_variants --mutations dms.csv --out scores.csv "
         "--fitness-column 2500\n"
         "  biovae variants score blat_variants --mutations clinvar.csv --out calls.csv --classes\n"
+        "  biovae variants score blat_variants --mutations variant_summary.tsv --mutant-column "
+        "Name --out calls.csv\n"
         "  biovae variants score blat_variants --mutations eve.csv --mutant-column mutations "
         "--out scores.csv\n" + _SIGN,
     )

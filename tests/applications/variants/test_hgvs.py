@@ -90,6 +90,44 @@ def test_one_letter_strings_are_not_taken_for_hgvs():
     assert hgvs.is_reference("ENSP00000269305.4", "p.Arg175His")
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)", [("R", 2336, "H")]),
+        ("NM_000059.4(BRCA2):c.7007G>A(p.Arg2336His)", [("R", 2336, "H")]),
+        ("NM_000059.4(BRCA2):c.7242A>G (p.Ser2414=)", [("S", 2414, "S")]),
+        ("NM_000059.4(BRCA2):c.9976A>T (p.Lys3326Ter)", [("K", 3326, "*")]),
+        ("NC_012920.1(MT-ND1):m.3460G>A (p.Ala52Thr)", [("A", 52, "T")]),
+        ("c.524G>A (p.(Arg175His))", [("R", 175, "H")]),
+        ("NM_000546.6(TP53):c.1A>G (p.=)", []),
+    ],
+)
+def test_clinvar_names_parse_to_their_protein_change(name, expected):
+    assert mutations.parse(name) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NM_000059.4(BRCA2):c.68-7T>A",  # intronic
+        "NM_000059.4(BRCA2):c.-26G>A",  # 5' UTR
+        "NC_000013.11:g.32316461G>A",
+        "NM_000059.4(BRCA2):c.(4185+1_4186-1)_(4357+1_4358-1)dup",
+    ],
+)
+def test_clinvar_names_of_a_dna_change_only_say_there_is_no_protein_change(name):
+    with pytest.raises(ValueError) as exc:
+        mutations.parse(name)
+    assert str(exc.value).startswith(f"{name} has no protein change")
+
+
+def test_clinvar_names_that_are_no_substitution_name_what_they_are():
+    with pytest.raises(ValueError, match=r"p\.Gln1756fs is a frameshift"):
+        mutations.parse("NM_007294.4(BRCA1):c.5266dup (p.Gln1756fs)")
+    assert hgvs.protein_of_name("A42G") is None and hgvs.protein_of_name("p.Val42Gly") is None
+    assert hgvs.protein_of_name("NP_000537.3:p.Arg175His") is None  # a reference, read as before
+
+
 def test_each_form_maps_to_the_codes_of_its_one_letter_twin_or_a_per_row_reason():
     rows = [
         "K41R:V42G",

@@ -8,7 +8,9 @@
 that no substitution model scores (frameshifts, in-frame deletions, insertions, duplications,
 extensions, a lost start, ``p.?``, ``p.0``, variants on two alleles or of unknown phase) raise
 ``ValueError`` with what they are, as a malformed string does: the caller reports the reason
-per row.
+per row. A ClinVar name, the DNA change with the protein change after it in parentheses
+(``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``), is read as its protein change; one that
+gives none (``NM_000059.4(BRCA2):c.68-7T>A``) raises ``ValueError`` saying so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ _CHANGE = re.compile(rf"^({_AA})(\d+)({_AA}|=)$")
 _AT = re.compile(rf"^({_AA})(\d+)(.*)$")
 #: a reference before ':p.': an accession with optional version and (gene), e.g. NP_000537.3
 _REFERENCE = re.compile(r"^[A-Za-z][\w.-]*(?:\([\w.-]+\))?$")
+#: a ClinVar name: optional reference, a change of DNA/RNA (c. g. m. n. o. r.) and, when it
+#: has one, the protein change in parentheses: NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)
+_NAME = re.compile(
+    r"^(?:[A-Za-z][\w.-]*(?:\([\w.-]+\))?:)?[cgmnor]\.\S+?(?:\s*\((?P<protein>p\..+)\))?$"
+)
 #: what a change is, by the word HGVS writes in it (delins before del and ins)
 _KINDS = (
     ("delins", "a deletion-insertion"),
@@ -56,6 +63,27 @@ def is_reference(part: str, following: str) -> bool:
 def _looks_like_change(text: str) -> bool:
     found = _AT.match(text)
     return found is not None and _letter(found.group(1)) is not None
+
+
+def protein_of_name(text: str) -> str | None:
+    """The protein change of a ClinVar name (``p.Arg2336His`` of
+    ``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``), or None when ``text`` is no such name.
+
+    Raises
+    ------
+    ValueError
+        For a name of a DNA change only (``NM_000059.4(BRCA2):c.68-7T>A``): no protein change.
+    """
+    found = _NAME.match(text.strip())
+    if found is None:
+        return None
+    if found.group("protein") is None:
+        raise ValueError(
+            f"{text.strip()} has no protein change (the name gives only the DNA change): the "
+            "model scores protein substitutions, named e.g. NM_000059.4(BRCA2):c.7007G>A "
+            "(p.Arg2336His) or p.Arg2336His"
+        )
+    return found.group("protein").strip()
 
 
 def changes(text: str) -> list[tuple[str, int, str]] | None:

@@ -5,7 +5,8 @@ mutations with ':' (``A42G:K45R``). ``WT`` / ``_wt`` is the focus itself; an emp
 malformed (an empty cell is a missing value, not the wild type). A mutant that cannot be mapped
 (a stop ``A42*`` or deletion ``A42-`` among them) is kept with the reason, never dropped
 silently. Changes in HGVS ``p.`` notation (``p.Val42Gly``) are read as their one-letter twins
-(:mod:`~biovae.applications.variants.hgvs`), the reason given for those no substitution is.
+(:mod:`~biovae.applications.variants.hgvs`), the reason given for those no substitution is;
+a ClinVar name (``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``) as its protein change.
 """
 
 from __future__ import annotations
@@ -47,16 +48,19 @@ class MappedMutants:
 def parse(mutant: str) -> list[tuple[str, int, str]]:
     """``"A42G:K45R"`` → ``[("A", 42, "G"), ("K", 45, "R")]`` (letters upper-cased); a part
     in HGVS notation (``p.Val42Gly``, ``p.[Val42Gly;Lys45Arg]``) gives its one-letter changes,
-    and a reference before it (``NP_000537.3:p.Arg175His``) is dropped.
+    and a reference before it (``NP_000537.3:p.Arg175His``) is dropped; a ClinVar name
+    (``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``) gives its protein change's.
 
     Raises
     ------
     ValueError
-        For a malformed string, or an HGVS change that is no substitution, with the reason.
+        For a malformed string, an HGVS change that is no substitution, or a ClinVar name
+        without a protein change, with the reason.
     """
     text = mutant.strip()
     if not text:
         raise ValueError("empty mutant (write WT for the wild type)")
+    text = hgvs.protein_of_name(text) or text
     if text.lower() in _WILD_TYPE:
         return []
     parts = text.split(":")
