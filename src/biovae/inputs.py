@@ -166,10 +166,11 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
     return Dataset(mat, ids, tuple(adata.var_names), columns, source="AnnData", categories=levels)
 
 
-def _categories(obs: Any) -> dict[str, tuple[str, ...]]:
-    """The levels the categorical columns of a DataFrame ``obs`` declare, used or not
-    (:attr:`Dataset.categories`); none for a dict or no ``obs``."""
-    return declared_categories(obs) if hasattr(obs, "columns") else {}
+def _categories(obs: Any) -> dict[str, tuple[Any, ...]]:
+    """The levels the categorical columns of ``obs`` (a DataFrame, or a dict holding pandas
+    Categoricals or categorical Series) declare, used or not (:attr:`Dataset.categories`);
+    none for no ``obs``."""
+    return declared_categories(obs) if isinstance(obs, dict) or hasattr(obs, "columns") else {}
 
 
 def obs_columns(

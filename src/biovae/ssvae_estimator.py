@@ -1,8 +1,8 @@
 """scikit-learn style estimator of the semi-supervised VAE (:mod:`biovae.models.semisupervised`).
 
 Fits on all records; those whose ``labels_key`` entry (or entry of scikit-learn's ``y``) is
-missing, "unknown" or ``data.unlabeled_category`` (in ``y``: −1 too; in a ``labels_key``
-column of numbers: −1 too unless ``unlabeled_category`` is given) are unlabelled.
+missing, "unknown" or ``data.unlabeled_category`` (when it is not given, −1 too: in ``y``, and in
+a ``labels_key`` column of numbers or a categorical one of numeric categories) are unlabelled.
 ``predict_proba`` gives q(y|x) for any records (labelled or not), temperature-scaled on the
 labelled records of the fit's validation split (:mod:`biovae.calibration`), ``predict`` the
 most likely level, ``transform`` the label-guided latent map.
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from biovae import calibration, persistence
-from biovae.config import FitConfig
+from biovae.config import DataConfig, FitConfig
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset
 from biovae.errors import ConfigError, DataError, model_phrase
@@ -77,8 +77,10 @@ class SemiSupervisedVAE(_LatentEstimator):
     ) -> SemiSupervisedVAE:
         """Fit as :meth:`VAE.fit`, with the labels in ``obs``'s column ``labels_key`` or in ``y``
         (scikit-learn's ``fit(X, y)``; an array, list or Series in ``obs``'s place is ``y``):
-        one per record, −1, None, NaN or a spelling of "unknown" (or ``unlabeled_category``)
-        where a record is unlabelled. ``y`` fills obs column ``labels_key`` (default ``"y"``).
+        one per record, None, NaN, a spelling of "unknown" or −1 (or, when it is given,
+        ``unlabeled_category`` in −1's place: −1 is then a class, as in an obs column of
+        numbers) where a record is unlabelled. ``y`` fills obs column ``labels_key`` (default
+        ``"y"``); a categorical ``y``'s categories give the class order, whatever ``obs`` is.
 
         Then the temperature of :meth:`predict_proba`: the T that
         minimises the negative log-likelihood of q(y|x) / T on the labelled records of the
@@ -88,7 +90,7 @@ class SemiSupervisedVAE(_LatentEstimator):
         ``n_calibration_`` the number of records it was fitted on (0: none)."""
         cfg = self.get_config()
         obs, y = _target(obs, y)
-        obs, key = _labelled(X, obs, y, cfg.data.labels_key)
+        obs, key = _labelled(X, obs, y, cfg.data)
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, labels_key=key))
         self._fit(X, obs, cfg, sample_weight, checkpoint_dir, resume)
         self.label_dtype_ = None if y is None else target_dtype(y)
@@ -113,7 +115,7 @@ class SemiSupervisedVAE(_LatentEstimator):
         :meth:`fit`) being the records the model was fitted on, in the same order (the split is
         recomputed from its seed and labels)."""
         self._check_fitted()
-        obs = _labelled(X, *_target(obs, y), self.config_.data.labels_key)[0]
+        obs = _labelled(X, *_target(obs, y), self.config_.data)[0]
         ds = as_dataset(X, obs, layer=self.config_.data.layer)
         n = (self.n_train_ or 0) + (self.n_validation_ or 0)  # 0: saved without the counts
         if n and len(ds) != n:  # indices of another data set's split would mean nothing
@@ -266,16 +268,18 @@ def _target(obs: Any, y: Any) -> tuple[Any, Any]:
     return None, obs
 
 
-def _labelled(X: Any, obs: Any, y: Any, key: str | None) -> tuple[Any, str | None]:
-    """``obs`` with the labels ``y`` in column ``key`` (``"y"`` when None; ``X``'s own obs kept
-    if it is an AnnData), and that key; ``obs`` and ``key`` as given when there is no ``y``."""
+def _labelled(X: Any, obs: Any, y: Any, data: DataConfig) -> tuple[Any, str | None]:
+    """``obs`` with the labels ``y`` (read with ``data.unlabeled_category``) in column
+    ``data.labels_key`` (``"y"`` when None; ``X``'s own obs kept if it is an AnnData), and that
+    key; ``obs`` and ``labels_key`` as given when there is no ``y``."""
     if y is None:
-        return obs, key
-    key, labels = key or TARGET_KEY, _declared_order(y, target_labels(y))
+        return obs, data.labels_key
+    labels = _declared_order(y, target_labels(y, data.unlabeled_category))
+    key = data.labels_key or TARGET_KEY
     if obs is None and hasattr(X, "obs") and hasattr(X, "var_names"):  # an AnnData's own obs
         obs = X.obs
-    if obs is None:  # a table keeps a categorical y's declared order (Dataset.categories)
-        return (pd.DataFrame({key: labels}) if _declares(y) else {key: labels}), key
+    if obs is None:  # a categorical y keeps its declared order (Dataset.categories)
+        return {key: labels}, key
     if key in obs:
         raise DataError(
             f"labels given twice: as y and as obs column {key!r} (labels_key); pass one of them"

@@ -42,7 +42,8 @@ def vae(
     column to condition on (and the batch of per-batch dispersion). With ``labels_key`` the
     model is the semi-supervised VAE: cells whose label is missing, "unknown" or
     ``unlabeled_category`` are unlabelled (without ``unlabeled_category``, also −1 in an int or
-    float column; a text or categorical column's "-1" is a label), and every cell's predicted
+    float column or a categorical of numbers; a text column's "-1", or a categorical of text's,
+    is a label), and every cell's predicted
     label goes to ``obs[key_added + "_label"]``, its probability to
     ``obs[key_added + "_label_probability"]`` and q(y|x) of each level L to
     ``obs[key_added + "_p_" + L]`` (``/`` in L as ``_``).

@@ -4,15 +4,18 @@ a label. The CLI's --obs table, ``tl.vae``'s obs and the label spec read it alik
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import biovae
-from biovae.config import FitConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.config import DataConfig, FitConfig, ModelConfig, NetworkConfig, TrainConfig
 from biovae.errors import DataError
-from biovae.inputs import obs_columns
+from biovae.inputs import as_dataset, obs_columns
 from biovae.models.labels import LabelSpec
+from biovae.models.schema import DataSchema
 from tests.cli._run import run, small_table
 
 #: labels of 40 records: three classes, −1 on every other record
@@ -93,3 +96,57 @@ def test_cli_fit_reads_minus_one_of_an_obs_column_of_numbers_as_unlabelled(tmp_p
     rc, _, err = run(capsys, *fit, "--unlabeled-category", "unknown", "--out", tmp_path / "m2")
     assert rc == 0, err
     assert biovae.load_model(tmp_path / "m2").classes_ == ("-1", "0", "1", "2")
+
+
+@pytest.mark.parametrize("categories", [None, [2, 1, 0, -1], [-1.0, 0.0, 1.0, 2.0]])
+def test_a_categorical_of_numbers_reads_minus_one_as_a_column_of_numbers_does(categories):
+    """pd.Categorical([0, 1, -1, ...]) trained -1 as a class, though the same numbers as an
+    int or float column (or as y) mark unlabelled records with it."""
+    column = pd.Categorical(LABELS, categories=categories)
+    ds = as_dataset(np.zeros((40, 2)), pd.DataFrame({"y": column}))
+    spec = LabelSpec.fit(ds.obs, "y", declared=ds.categories["y"])
+    order = ("2", "1", "0") if categories and categories[0] == 2 else ("0", "1", "2")
+    assert spec.levels == order and spec.numbers
+    truth = np.array([order.index(str(v)) if v != -1 else -1 for v in LABELS])
+    np.testing.assert_array_equal(spec.encode(ds.obs).numpy(), truth)
+    # the saved model reads a later column's -1 so too, whatever type it arrives in
+    saved = DataSchema.from_dict(DataSchema((2,), labels=spec).to_dict()).labels
+    for later in (ds.obs["y"], LABELS, LABELS.astype(np.float64)):
+        np.testing.assert_array_equal(saved.encode({"y": later}).numpy(), truth)
+    # a named marker makes -1 a class; a categorical of text keeps its "-1" a class
+    named = LabelSpec.fit(ds.obs, "y", unlabeled="unknown", declared=ds.categories["y"])
+    assert "-1" in named.levels and len(named.levels) == 4
+    text = as_dataset(np.zeros((40, 2)), pd.DataFrame({"y": pd.Categorical(LABELS.astype(str))}))
+    assert LabelSpec.fit(text.obs, "y", declared=text.categories["y"]).levels[0] == "-1"
+
+
+def test_models_saved_before_keep_minus_one_of_a_categorical_as_they_were_fitted():
+    text = np.asarray(pd.Categorical(LABELS).astype(str), dtype=object)  # as the readers spell it
+    old = DataSchema.from_dict(
+        {"data_shape": [2], "labels": {"key": "y", "levels": ["-1", "0", "1", "2"]}}
+    )
+    assert not old.labels.numbers
+    np.testing.assert_array_equal(old.labels.encode({"y": text}).numpy(), LABELS + 1)
+    old = DataSchema.from_dict(
+        {"data_shape": [2], "labels": {"key": "y", "levels": ["0", "1", "2"]}}
+    )
+    with pytest.raises(DataError, match="label '-1' of record 1"):  # as before: not seen
+        old.labels.encode({"y": text})
+
+
+def test_fit_x_y_with_a_named_marker_trains_minus_one_as_the_obs_column_does():
+    """fit(X, y) read y's -1 as unlabelled even with unlabeled_category naming another marker,
+    while the same labels as an obs column of numbers trained -1 as a class."""
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    marked = np.where(np.arange(40) % 5 == 0, 7, LABELS)
+    for marker, n_unlabelled in (("unknown", 0), (7, 8)):
+        cfg = dataclasses.replace(TINY, data=DataConfig(unlabeled_category=marker))
+        by_y = biovae.SemiSupervisedVAE(config=cfg).fit(x, y=marked if marker == 7 else LABELS)
+        assert by_y.classes_ == (-1, 0, 1, 2)
+        column = pd.DataFrame({"c": marked if marker == 7 else LABELS})
+        by_obs = biovae.SemiSupervisedVAE(config=cfg, labels_key="c").fit(x, column)
+        assert by_obs.classes_ == ("-1", "0", "1", "2")
+        codes = by_y.schema_.labels.encode({"y": marked if marker == 7 else LABELS})
+        assert int((codes == -1).sum()) == n_unlabelled
+    cfg = dataclasses.replace(TINY, data=DataConfig())  # no marker: -1 is none, as before
+    assert biovae.SemiSupervisedVAE(config=cfg).fit(x, y=LABELS).classes_ == (0, 1, 2)

@@ -95,6 +95,18 @@ def test_a_categorical_y_keeps_its_declared_order():
     assert est.classes_ == ("hi", "lo", "mid")  # plain text: sorted
 
 
+def test_a_categorical_y_or_column_keeps_its_declared_order_with_obs_as_a_dict():
+    """With obs a dict (not a DataFrame) the classes were sorted as text: hi, lo, mid."""
+    values = np.array(["hi", "lo", "mid"] * 12)
+    y = pd.Categorical(values, categories=["lo", "mid", "hi"])
+    x, other = separable(values), {"batch": np.zeros(len(values))}
+    assert SemiSupervisedVAE(config=TINY).fit(x, other, y=y).classes_ == ("lo", "mid", "hi")
+    assert SemiSupervisedVAE(config=TINY).fit(x, other, y=pd.Series(y)).classes_[0] == "lo"
+    by_column = SemiSupervisedVAE(labels_key="c", config=TINY).fit(x, {**other, "c": y})
+    assert by_column.classes_ == ("lo", "mid", "hi")
+    assert as_dataset(x, {"c": y}).categories == {"c": ("lo", "mid", "hi")}
+
+
 def test_tl_vae_writes_integer_clusters_in_numeric_order():
     anndata = pytest.importorskip("anndata")
     truth = np.arange(48) % 12

@@ -290,7 +290,7 @@ COVARIATE_OPTIONS = (
         "data.labels_key",
         str,
         "label column (cell type, condition): --model ssvae treats missing/unknown (and -1 in a "
-        "column of numbers) as unlabelled",
+        "column or categorical of numbers) as unlabelled",
         "COL",
     ),
     Option(

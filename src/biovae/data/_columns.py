@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,14 +72,24 @@ def to_obs(col: pd.Series) -> np.ndarray:
     return as_text(col)
 
 
-def declared_categories(frame: pd.DataFrame) -> dict[str, tuple[str, ...]]:
-    """The levels each categorical column of ``frame`` declares, used or not, spelled as
-    :func:`to_obs` spells its values (for :attr:`biovae.data.dataset.Dataset.categories`)."""
+def declared_categories(columns: Any) -> dict[str, tuple[Any, ...]]:
+    """The levels each categorical column of ``columns`` (a DataFrame, or a dict of columns:
+    a pandas Categorical or categorical Series among them) declares, used or not (for
+    :attr:`biovae.data.dataset.Dataset.categories`): spelled as :func:`to_obs` spells its
+    values, or as numbers where the categories are numbers (a Categorical of integers or
+    floats: a label column's −1 is then no label, as in a column of numbers)."""
     return {
-        str(name): tuple(level_text(frame[name].cat.categories.to_numpy(dtype=object)))
-        for name in frame.columns
-        if isinstance(frame[name].dtype, pd.CategoricalDtype)
+        str(name): _declared_levels(col.dtype)
+        for name, col in columns.items()
+        if isinstance(getattr(col, "dtype", None), pd.CategoricalDtype)
     }
+
+
+def _declared_levels(dtype: pd.CategoricalDtype) -> tuple[Any, ...]:
+    categories = dtype.categories
+    if categories.dtype.kind in "iuf":
+        return tuple(categories.tolist())
+    return tuple(level_text(categories.to_numpy(dtype=object)))
 
 
 def text_table_obs(col: pd.Series) -> np.ndarray:

@@ -48,8 +48,9 @@ class Dataset:
         ``"0"``/``"."`` unknown); ``()`` when the data carry no alleles (tables, sequences).
     categories
         Per categorical ``obs`` column (a pandas category, as anndata stores text), the levels
-        its dtype declares, used or not (spelled as ``obs`` spells them): a fixed vocabulary
-        or an R factor's levels may name levels no record holds. ``{}`` when none are known.
+        its dtype declares, used or not (spelled as ``obs`` spells them, or numbers when the
+        categories are numbers): a fixed vocabulary or an R factor's levels may name levels no
+        record holds. ``{}`` when none are known.
 
     Notes
     -----
@@ -64,7 +65,7 @@ class Dataset:
     alphabet: str | None = None
     source: str = ""
     alleles: tuple[tuple[str, str], ...] = ()
-    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    categories: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -2,10 +2,11 @@
 
 Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the spec's
 ``unlabeled`` category (e.g. scanpy's "Unknown" or a user's "unassigned") are unlabelled
-(code −1), and so are those scikit-learn's ``y`` marks −1 (:func:`target_labels`) and, when no
-``unlabeled`` category is named, the −1 of a label column of numbers (:func:`column_unlabelled`;
-a text or categorical column's "-1" is a label). Labelled levels that differ only in letter
-case or surrounding spaces are refused.
+(code −1), and, when no ``unlabeled`` category is named, so are those scikit-learn's ``y`` marks
+−1 (:func:`target_labels`) and the −1 of a label column of numbers or of a categorical whose
+categories are numbers (:func:`column_unlabelled`; a text column's "-1", or that of a
+categorical of text, is a label). Labelled levels that differ only in letter case or
+surrounding spaces are refused.
 The levels are saved with the model, in the order a fit gave them (a model saved when they
 were sorted as text keeps that order), so new data are coded identically.
 """
@@ -44,25 +45,38 @@ def unlabelled_mask(values: np.ndarray, unlabeled: Any = None) -> np.ndarray:
 
 
 def column_unlabelled(
-    values: np.ndarray, unlabeled: Any = None, levels: tuple[str, ...] = ()
+    values: np.ndarray, unlabeled: Any = None, levels: tuple[str, ...] = (), numbers: bool = False
 ) -> np.ndarray:
     """:func:`unlabelled_mask` of a label column; in a column of numbers (int or float, as the
-    readers hold a numeric metadata column: float64) −1 too, scikit-learn's mark of an
-    unlabelled record (as in ``y``), unless an ``unlabeled`` category is named (−1 is then a
-    class like any other) or −1 is one of ``levels`` (a model fitted when such a −1 was a
-    class: its data are coded as it was fitted). A text or categorical column's "-1" is a
-    label: the column's type, not its spelling, says which."""
+    readers hold a numeric metadata column: float64, or ``numbers``: a categorical of numbers,
+    which the readers spell as text) −1 too, scikit-learn's mark of an unlabelled record (as
+    in ``y``), unless an ``unlabeled`` category is named (−1 is then a class like any other)
+    or −1 is one of ``levels`` (a model fitted when such a −1 was a class: its data are coded
+    as it was fitted). A text column's "-1" (or a categorical of text's) is a label: the
+    column's type, not its spelling, says which."""
     values = np.asarray(values)
     missing = unlabelled_mask(values, unlabeled)
-    if unlabeled is None and values.dtype.kind in "iuf" and "-1" not in levels:
-        missing |= values == -1
+    if unlabeled is None and "-1" not in levels:
+        if values.dtype.kind in "iuf":
+            missing |= values == -1
+        elif numbers:
+            missing |= level_text(values) == "-1"
     return missing
 
 
-def target_labels(y: Any) -> np.ndarray:
+def declares_numbers(declared: tuple[Any, ...]) -> bool:
+    """Whether the categories a categorical column ``declared`` (as
+    :attr:`biovae.data.dataset.Dataset.categories` holds them) are numbers."""
+    kinds = {np.asarray([v]).dtype.kind for v in declared}
+    return bool(kinds) and kinds <= set("iuf")
+
+
+def target_labels(y: Any, unlabeled: Any = None) -> np.ndarray:
     """scikit-learn's target ``y`` as a label column (object array, one label per record): its
     entries that :func:`unlabelled_mask` reads as no label, with −1 (scikit-learn's mark of an
-    unlabelled record; −1.0 and "-1" too), become None, the others stay as given."""
+    unlabelled record; −1.0 and "-1" too) unless an ``unlabeled`` category is named (−1 is
+    then a class, as in a label column of numbers; the named marker is read by
+    :meth:`LabelSpec.fit`), become None, the others stay as given."""
     labels = np.array(y, dtype=object)  # a copy: y is the caller's
     if labels.ndim == 2 and labels.shape[1] == 1:  # a column vector, as scikit-learn ravels it
         labels = labels[:, 0]
@@ -71,7 +85,7 @@ def target_labels(y: Any) -> np.ndarray:
             f"y has shape {labels.shape}; give one label per record (a list, 1-D array or "
             "Series; -1, None or NaN where a record is unlabelled)"
         )
-    labels[unlabelled_mask(labels, -1)] = None
+    labels[unlabelled_mask(labels, -1 if unlabeled is None else None)] = None
     return labels
 
 
@@ -126,11 +140,14 @@ def _check_unlabeled_found(
 @dataclass(frozen=True)
 class LabelSpec:
     """Metadata column ``key``, its known ``levels`` (in class order: :meth:`fit`) and the
-    ``unlabeled`` category."""
+    ``unlabeled`` category; ``numbers``: the fitted column was numbers (or a categorical of
+    them), so that its −1, however a later column spells it, is no label unless ``unlabeled``
+    is named (False for models saved before it was kept: their columns' type decides)."""
 
     key: str | None = None
     levels: tuple[str, ...] = ()
     unlabeled: str | None = None
+    numbers: bool = False
 
     @property
     def n_classes(self) -> int:
@@ -143,31 +160,33 @@ class LabelSpec:
         key: str,
         source: str = "data",
         unlabeled: Any = None,
-        declared: tuple[str, ...] = (),
+        declared: tuple[Any, ...] = (),
     ) -> LabelSpec:
         """Levels of column ``key``, ordered by :func:`biovae.levels.class_order` (the order
         its categorical dtype ``declared``; else numbers by value when every level is one;
-        else text sorted); at least two labelled levels are needed, and an
+        else text sorted; declared numbers make its −1 no label, as in a column of numbers:
+        :func:`column_unlabelled`); at least two labelled levels are needed, and an
         ``unlabeled`` category must name entries of the column or a level its categorical
         dtype ``declared`` (unless it spells "unknown" or missing, as :data:`UNLABELLED`
         does)."""
         values = _column(obs, key, source)
         _check_unlabeled_found(values, key, source, unlabeled, declared)
-        known = values[~column_unlabelled(values, unlabeled)]
-        levels = class_order(level_text(known), declared)
+        numbers = values.dtype.kind in "iuf" or declares_numbers(declared)
+        known = values[~column_unlabelled(values, unlabeled, (), numbers)]
+        levels = class_order(level_text(known), tuple(level_text(declared)))
         _check_distinct(levels, key, source)
         if len(levels) < 2:
             raise DataError(
                 f"{source}: label column {key!r} has {len(levels)} labelled level(s) "
                 f"({', '.join(levels) or 'none'}); a semi-supervised model needs at least two"
-                + _minus_one_hint(values, unlabeled)
+                + _minus_one_hint(values, unlabeled, numbers)
             )
         name = None if unlabeled is None else whole_number_text(str(level_text([unlabeled])[0]))
-        return cls(key, levels, name)
+        return cls(key, levels, name, numbers)
 
     def missing(self, values: np.ndarray) -> np.ndarray:
         """True where a label of this spec's column is no label (:func:`column_unlabelled`)."""
-        return column_unlabelled(values, self.unlabeled, self.levels)
+        return column_unlabelled(values, self.unlabeled, self.levels, self.numbers)
 
     def encode(
         self, obs: dict[str, np.ndarray], source: str = "data", unseen: int | None = None
@@ -195,9 +214,10 @@ class LabelSpec:
         return torch.from_numpy(codes)
 
 
-def _minus_one_hint(values: np.ndarray, unlabeled: Any) -> str:
+def _minus_one_hint(values: np.ndarray, unlabeled: Any, numbers: bool) -> str:
     """The fix when a column of numbers' −1 was taken as no label (a −1/+1 column)."""
-    if not (column_unlabelled(values, unlabeled) & ~unlabelled_mask(values, unlabeled)).any():
+    own = column_unlabelled(values, unlabeled, (), numbers)
+    if not (own & ~unlabelled_mask(values, unlabeled)).any():
         return ""
     return (
         " (its -1 entries are unlabelled, as in a column of numbers; to train -1 as a class, "

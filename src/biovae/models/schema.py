@@ -71,6 +71,7 @@ class DataSchema:
                 (d.get("labels") or {}).get("key"),
                 tuple((d.get("labels") or {}).get("levels", ())),
                 (d.get("labels") or {}).get("unlabeled"),
+                (d.get("labels") or {}).get("numbers") is True,  # absent: saved before
             ),
             alleles=alleles,
         )
