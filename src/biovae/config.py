@@ -299,10 +299,9 @@ class DataConfig:
     the first one) and the batch of ``likelihood.dispersion = "gene-batch"``.
     ``labels_key`` names the label column of a semi-supervised model; missing entries, "unknown"
     and ``unlabeled_category`` (when given; a number such as -1 is kept as its level's text,
-    "-1") are unlabelled, and, when it is not given, the -1 of a column of numbers or of a
-    categorical of numbers (a text column's "-1", or a categorical of text's, is a label; with
-    it given, -1 is a class, in scikit-learn's ``y`` too); an ``unlabeled_category`` that names
-    no entry of the column (other than a spelling of "unknown") is refused as a likely typo.
+    "-1") are unlabelled, and, when it is not given, the -1 of a column (or categorical) of
+    numbers (text's "-1" is a label; with it given, -1 is a class, in scikit-learn's ``y`` too);
+    one that names no entry of the column (but a spelling of "unknown") is refused as a typo.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
     batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
     table fields, and NaN entries of an ``.h5ad`` or ``.npy`` matrix, as missing values (NaN)
