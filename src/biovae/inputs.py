@@ -142,7 +142,7 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
         # to its own file (adata[mask].write_h5ad(path)) and open that backed
         adata = adata.to_memory()
     if layer is None and getattr(adata, "isbacked", False):  # X stays on disk: streamed
-        mat = open_h5ad_matrix(adata.filename)
+        mat = open_h5ad_matrix(adata.filename, names=(adata.obs_names, adata.var_names))
     else:
         mat = adata.layers[layer] if layer is not None else adata.X
         if mat is None:  # AnnData(obs=..., var=...) with its counts in a layer

@@ -49,13 +49,27 @@ def _tenx_h5(path, data=None, indices=None):
     return path
 
 
-def _repeated_csr() -> sp.csr_matrix:
-    """COUNTS with the entry (c0, ENSG00) stored twice (1 + 1): scipy would read a 2."""
+def _repeated_csr(row: int = 0) -> sp.csr_matrix:
+    """COUNTS with the first entry of record ``row`` stored twice: (c0, ENSG00) 1 + 1 by
+    default, which scipy would read as a 2."""
     m = sp.csr_matrix(COUNTS.astype(np.float32))
-    data = np.insert(m.data, 0, 1.0)
-    indices = np.insert(m.indices, 0, 0)
-    indptr = m.indptr + np.r_[0, np.ones(len(m.indptr) - 1, dtype=np.int32)]
+    at = m.indptr[row]
+    data = np.insert(m.data, at, m.data[at])
+    indices = np.insert(m.indices, at, m.indices[at])
+    indptr = m.indptr + (np.arange(len(m.indptr)) > row)
     return sp.csr_matrix((data, indices, indptr), shape=m.shape)
+
+
+def _repeated_tenx_h5(path, row: int = 0):
+    """A well-formed Cell Ranger ``.h5`` (indptr matching its values) whose cell ``row``
+    lists its first gene twice: cells x genes CSR arrays = genes x cells CSC."""
+    _tenx_h5(path)
+    m = _repeated_csr(row)
+    with pytest.importorskip("h5py").File(path, "r+") as fh:
+        for name in ("data", "indices", "indptr"):
+            del fh["matrix"][name]
+            fh["matrix"][name] = getattr(m, name)
+    return path
 
 
 def test_the_repeated_csr_helper_stores_an_entry_twice():
@@ -117,13 +131,41 @@ def _mtx_folder(folder, coo: sp.coo_matrix):
             indices=_repeated_csr().T.tocsc().indices,
         ),
         lambda p: _mtx_folder(p / "mtx", _repeated_csr().T.tocoo()),
+        lambda p: _repeated_tenx_h5(p / "d.h5"),
     ],
-    ids=["h5ad", "10x-h5", "10x-mtx"],
+    ids=["h5ad", "10x-h5", "10x-mtx", "10x-h5-well-formed"],
 )
 def test_a_sparse_entry_stored_twice_is_refused_not_summed(tmp_path, make):
     path = make(tmp_path)
     with pytest.raises(DataError, match="record 'c0', feature 'ENSG00' has more than one entry"):
         read_dataset(path)
+
+
+@pytest.mark.parametrize("fmt", ["h5ad", "10x-h5"])
+@pytest.mark.parametrize("row", [0, 2, 3])
+@pytest.mark.parametrize("block_rows", [1, 3, 4096])
+def test_a_streamed_entry_stored_twice_is_refused_as_its_block_is_read(
+    tmp_path, monkeypatch, fmt, row, block_rows
+):
+    """Streamed, the blocks are checked as they are read (no pass of their own): the error is
+    the in-memory reader's, naming the record whatever block it sits in, and a subset of the
+    records (a train/held-out split) reads the same file rows."""
+    from biovae.data import ondisk
+
+    monkeypatch.setattr(ondisk, "BLOCK_ROWS", block_rows)
+    path = (
+        _h5ad(tmp_path / "d.h5ad", _repeated_csr(row))
+        if fmt == "h5ad"
+        else _repeated_tenx_h5(tmp_path / "d.h5", row)
+    )
+    with pytest.raises(DataError) as whole:
+        read_dataset(path)
+    message = f"{path}: record 'c{row}', feature 'ENSG00' has more than one entry"
+    assert str(whole.value).startswith(message) and "\n" not in str(whole.value)
+    with pytest.raises(DataError) as streamed:
+        data = read_dataset(path, stream=True)
+        data.x.subset(np.array([row, 1])).rows(np.array([1, 0]))  # 10x: the first read
+    assert str(streamed.value) == str(whole.value)
 
 
 def test_a_repeated_entry_in_the_10x_h5_arrays_is_really_there(tmp_path):
@@ -144,6 +186,18 @@ def test_canonical_sparse_inputs_still_read(tmp_path):
         _mtx_folder(tmp_path / "mtx", m.tocoo()),
     ):
         np.testing.assert_array_equal(read_dataset(path).x.toarray(), COUNTS)
+        if path.suffix in (".h5ad", ".h5"):
+            np.testing.assert_array_equal(np.asarray(read_dataset(path, stream=True).x), COUNTS)
+
+
+def test_unsorted_entries_without_repeats_still_stream(tmp_path):
+    """Not canonical is no repeat: a row whose columns are stored out of order reads."""
+    m = sp.csr_matrix(COUNTS.astype(np.float32))
+    order = np.concatenate([np.arange(a, b)[::-1] for a, b in zip(m.indptr[:-1], m.indptr[1:])])
+    unsorted = sp.csr_matrix((m.data[order], m.indices[order], m.indptr), shape=m.shape)
+    assert not unsorted.has_sorted_indices
+    path = _h5ad(tmp_path / "d.h5ad", unsorted)
+    np.testing.assert_array_equal(np.asarray(read_dataset(path, stream=True).x), COUNTS)
 
 
 def test_a_timedelta_npy_array_is_refused(tmp_path):
@@ -224,3 +278,37 @@ def test_cli_fit_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case
     assert rc == 2 and "Traceback" not in err
     assert err.strip().count("\n") == 0 and str(data) in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["h5ad", "10x-h5"])
+def test_cli_fit_refuses_a_repeated_entry_alike_with_and_without_stream(tmp_path, capsys, fmt):
+    data = (
+        _h5ad(tmp_path / "d.h5ad", _repeated_csr(2))
+        if fmt == "h5ad"
+        else _repeated_tenx_h5(tmp_path / "d.h5", 2)
+    )
+    errors = []
+    for stream in ([], ["--stream"]):
+        out = tmp_path / f"model{len(stream)}"
+        fit = ["fit", data, *stream, "--likelihood", "nb", "--epochs", "1", "--out", out]
+        rc, _, err = run(capsys, *fit)
+        assert rc == 2 and "Traceback" not in err and not out.exists()
+        errors.append(err.strip().splitlines()[-1])  # --stream on 10x first says what it read
+    assert errors[0] == errors[1]
+    assert "record 'c2', feature 'ENSG00' has more than one entry" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]
+
+
+def test_a_backed_anndata_names_the_repeated_entry_as_its_first_block_is_read(tmp_path):
+    """A backed AnnData streams its X: the blocks read name the cell and gene too."""
+    ad = pytest.importorskip("anndata")
+    from biovae.inputs import as_dataset
+
+    path = _h5ad(tmp_path / "d.h5ad", _repeated_csr(3))
+    backed = ad.read_h5ad(path, backed="r")
+    try:
+        store = as_dataset(backed).x
+        with pytest.raises(DataError, match="record 'c3', feature 'ENSG00' has more than one"):
+            next(b for _, b in store.blocks())
+    finally:
+        backed.file.close()

@@ -84,6 +84,30 @@ def test_repeated_variant_names_are_an_error(tmp_path):
         read_dataset(fileset(tmp_path, bim=bim))
 
 
+@pytest.mark.parametrize("pos", ["12x", "1.5", "1e3", "-", "\u0663"])  # \u0663: Arabic-Indic 3
+def test_a_bim_position_that_is_not_a_whole_number_names_its_line(tmp_path, pos):
+    bim = f"1\tsnp1\t0\t1\tG\tA\n\n1\tsnp2\t0\t{pos}\t1\t2\n1\tsnp3\t0\t3\tA\tC\n"
+    with pytest.raises(DataError) as info:
+        read_dataset(fileset(tmp_path, bim=bim))
+    assert str(info.value).startswith(
+        f"{tmp_path / 'test.bim'}: line 3: position '{pos}' (column 4) is not a whole number"
+    )
+
+
+def test_zero_and_negative_bim_positions_read(tmp_path):
+    """0 (unknown) and PLINK 1's negative positions (excluded variants) are whole numbers."""
+    bim = "1\t.\t0\t0\tG\tA\n1\t.\t0\t-2\t1\t2\n1\tsnp3\t0\t3\tA\tC\n"
+    ds = read_dataset(fileset(tmp_path, bim=bim))
+    assert ds.features == ("1:0:A:G", "1:-2:2:1", "snp3")
+    np.testing.assert_array_equal(ds.x, A1_COPIES)
+
+
+def test_a_repeated_variant_name_counts_blank_lines_in_its_line_numbers(tmp_path):
+    bim = "1\tsnp1\t0\t1\tG\tA\n\n1\tsnp2\t0\t2\t1\t2\n1\tsnp1\t0\t3\tA\tC\n"
+    with pytest.raises(DataError, match=r"test\.bim: lines 1 and 4 name the same variant 'snp1'"):
+        read_dataset(fileset(tmp_path, bim=bim))
+
+
 def test_bad_filesets_are_one_line_errors(tmp_path):
     with pytest.raises(DataError, match="magic bytes"):
         read_dataset(fileset(tmp_path, bed=bytes.fromhex("6c1b00dc0fe70f6b01")))

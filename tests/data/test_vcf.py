@@ -190,6 +190,11 @@ BAD = {
         vcf("a", f"{REC} 0/1", "1 2 . A G,<*> . . . GT 0/1"),
         "line 4: ALT holds the symbolic allele <\\*>, .* bcftools call -mv",
     ),
+    # POS must be a whole number, whether or not the column's name uses it (ID given)
+    "pos_text": (vcf("a", f"{REC} 0/1", "1 12x . C T . . . GT 1/1"), "line 4: POS '12x' is not a"),
+    "pos_decimal": (vcf("a", "1 1.5 rs1 C T . . . GT 1/1"), "line 3: POS '1.5' is not a position"),
+    "pos_negative": (vcf("a", "1 -3 rs1 C T . . . GT 1/1"), "line 3: POS '-3' is not a position"),
+    "pos_empty": (vcf("a", "1  rs1 C T . . . GT 1/1"), "line 3: POS '' is not a position"),
     "same_variant": (
         vcf(
             "a", "1 1 rs1 A G . . . GT 0/1", "1 2 rs2 A G . . . GT 0/1", "1 3 rs1 C T . . . GT 1/1"
@@ -207,6 +212,13 @@ def test_bad_input_is_a_one_line_error_naming_the_file(write, case):
         read_dataset(path)
     message = str(info.value)
     assert message.startswith(str(path)) and "\n" not in message
+
+
+def test_whole_number_positions_read_as_before(write):
+    """0 (a telomere, as the specification allows) and large positions read; names keep them."""
+    path = write("ok.vcf", vcf("a", "1 0 . A G . . . GT 0/1", "X 2147483647 . C T . . . GT 1/1"))
+    ds = read_dataset(path)
+    assert ds.features == ("1:0:A:G", "X:2147483647:C:T") and ds.x.tolist() == [[1.0, 2.0]]
 
 
 def test_empty_and_broken_files(tmp_path):

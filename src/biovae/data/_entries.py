@@ -40,10 +40,16 @@ def check_single_entries(
     ids: Sequence[str],
     features: Sequence[str],
     source: str,
+    rows: np.ndarray | None = None,
 ) -> None:
     """Refuse a sparse records x features matrix (CSR or COO) that stores a (record, feature)
     entry more than once; dense arrays pass. O(nnz) for canonical CSR (sorted, no repeats,
-    as anndata and Cell Ranger write); a sort of the entries otherwise."""
+    as anndata and Cell Ranger write); a sort of the entries otherwise.
+
+    ``rows``, for a block of rows read from a larger matrix (a streamed file, checked block
+    by block as it is read), gives the record each of its rows is (an index into ``ids``);
+    by default row ``i`` is record ``i``. A CSR row's entries are stored together, so a
+    check of every block read is a check of the whole matrix."""
     if not sp.issparse(m) or (m.format == "csr" and m.has_canonical_format):
         return
     coo = m.tocoo()
@@ -53,6 +59,7 @@ def check_single_entries(
     order = np.argsort(key, kind="stable")
     repeat = order[np.flatnonzero(key[order][1:] == key[order][:-1])[0] + 1]
     row, col = int(coo.row[repeat]), int(coo.col[repeat])
+    row = row if rows is None else int(rows[row])
     record = f"record '{ids[row]}'" if row < len(ids) else f"record {row + 1}"
     feature = f"feature '{features[col]}'" if col < len(features) else f"feature {col + 1}"
     raise DataError(

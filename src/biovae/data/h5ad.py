@@ -56,7 +56,6 @@ def read_h5ad(
         if adata.n_obs == 0 or adata.n_vars == 0:
             raise DataError(f"{source}: the matrix is empty ({adata.n_obs} x {adata.n_vars})")
         adata.file.close()  # obs and var are in memory; the matrix is read through its own handle
-        x = open_h5ad_matrix(path, layer)
     else:
         x = _matrix(adata, layer, source)
     obs_frame = adata.obs
@@ -68,6 +67,8 @@ def read_h5ad(
             )
     ids = _ids(adata, id_column, source)
     features = tuple(str(v) for v in adata.var_names)
+    if stream:  # each block read is checked for repeated entries (check_single_entries)
+        x = open_h5ad_matrix(path, layer, names=(ids, features))
     check_single_entries(x, ids, features, source)
     check_finite(x, ids, features, source, allow_missing=allow_missing)
     obs = {str(c): to_obs(obs_frame[c]) for c in obs_frame.columns if c != id_column}

@@ -6,7 +6,8 @@ AnnData, or the command line's ``--stream``). It reads
 
 * ``.h5ad`` matrices (``X`` or a layer) through h5py: CSR groups row by row — runs of
   consecutive rows in one read — and dense datasets by row; CSC matrices are refused (their
-  rows are scattered over the whole file);
+  rows are scattered over the whole file). Each block of CSR rows read is checked for an entry
+  stored twice (a row's entries are stored together, so a pass over the blocks checks all);
 * ``.npy`` arrays through a read-only memory map, stored in row (C) order; Fortran-ordered
   arrays are refused, for the same reason as CSC.
 
@@ -23,18 +24,21 @@ limit evicts before they are used — and normal read-ahead for the row-order pa
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from biovae.data._entries import check_real
+from biovae.data._entries import check_real, check_single_entries
 from biovae.data._messages import preview, raw_counts_hint
 from biovae.errors import DataError, require
 
 Block = np.ndarray | sp.csr_matrix
+
+#: record ids and feature names of a file's matrix, for its error messages (none: numbers)
+Names = tuple[Sequence[str], Sequence[str]]
 
 #: rows per block of whole-matrix passes (a few MB for thousands of genes)
 BLOCK_ROWS = 4096
@@ -198,9 +202,10 @@ class _H5DenseReader(_Reader):
 
 class _H5CsrReader(_Reader):
     """A CSR group (``data``, ``indices``, ``indptr``, attribute ``shape``); ``indptr`` is
-    held in memory (8 bytes per record)."""
+    held in memory (8 bytes per record). ``names`` (record ids, feature names of all
+    columns) name a repeated entry in the error; ``source`` is the file as the user gave it."""
 
-    def __init__(self, group, shape=None, columns: np.ndarray | None = None) -> None:
+    def __init__(self, group, shape=None, columns=None, names: Names = ((), ()), source=None):
         check_real(group["data"].dtype, group.file.filename, group["data"].name)
         self.data, self.indices = _direct_or_h5(group["data"]), _direct_or_h5(group["indices"])
         self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
@@ -209,6 +214,8 @@ class _H5CsrReader(_Reader):
         )
         self.columns = columns  # the kept columns, or all
         self.where = f"{getattr(group.file, 'filename', 'file')}: the sparse matrix {group.name}"
+        self.names = names
+        self.source = source or getattr(group.file, "filename", "file")
         width = self.full_shape[1] if columns is None else len(columns)
         self.shape = (self.full_shape[0], width)
         self.sparse = True
@@ -244,6 +251,7 @@ class _H5CsrReader(_Reader):
         if len(columns) and (columns.min() < 0 or columns.max() >= self.full_shape[1]):
             self._bad_column(rows, indptr, columns)
         block = sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.full_shape[1]))
+        check_single_entries(block, *self.names, self.source, rows)  # all columns: as in memory
         return block if self.columns is None else block[:, self.columns]
 
     def _bad_column(self, rows: np.ndarray, indptr: np.ndarray, columns: np.ndarray) -> None:
@@ -330,8 +338,11 @@ def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
     return [(int(rows[s]), int(rows[e - 1]) + 1) for s, e in zip(starts, stops)]
 
 
-def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
-    """``X`` (or ``layers/<layer>``) of an ``.h5ad`` file, left on disk."""
+def open_h5ad_matrix(
+    path: str | Path, layer: str | None = None, names: Names = ((), ())
+) -> RowStore:
+    """``X`` (or ``layers/<layer>``) of an ``.h5ad`` file, left on disk; ``names`` (obs
+    names, var names) name the record and feature of a repeated sparse entry."""
     h5py = require("h5py", "singlecell")
     where = f"layers/{layer}" if layer is not None else "X"
     try:
@@ -357,7 +368,7 @@ def open_h5ad_matrix(path: str | Path, layer: str | None = None) -> RowStore:
             f"adata.write_h5ad(path)) or read it into memory ({WHOLE}; a backed AnnData: "
             "adata.to_memory())"
         )
-    return RowStore(_H5CsrReader(node), str(path))
+    return RowStore(_H5CsrReader(node, names=names, source=str(path)), str(path))
 
 
 def _no_matrix(handle, where: str) -> str:
@@ -373,10 +384,13 @@ def _no_matrix(handle, where: str) -> str:
     return message
 
 
-def open_csr_rows(path: str | Path, where: str, shape: tuple[int, int], columns=None) -> RowStore:
+def open_csr_rows(
+    path: str | Path, where: str, shape: tuple[int, int], columns=None, names: Names = ((), ())
+) -> RowStore:
     """Rows of the CSR arrays (``data``, ``indices``, ``indptr``) in group ``where`` of an HDF5
     file, of shape ``shape``, keeping ``columns`` (e.g. a 10x matrix: genes x cells stored CSC
-    are cells x genes CSR)."""
+    are cells x genes CSR: a cell's genes are stored together); ``names``: record ids and the
+    names of all ``shape[1]`` features."""
     h5py = require("h5py", "singlecell")
-    handle = h5py.File(path, "r")
-    return RowStore(_H5CsrReader(handle[where], shape, columns), str(path))
+    reader = _H5CsrReader(h5py.File(path, "r")[where], shape, columns, names, str(path))
+    return RowStore(reader, str(path))

@@ -54,12 +54,12 @@ def read_plink(path: str | Path) -> Dataset:
             raise DataError(
                 f"{bed}: {companion.name} not found beside it; PLINK input is .bed + .bim + .fam"
             )
-    individuals = _fields(fam, 6)
-    variants = _fields(bim, 6)
+    individuals, _ = _fields(fam, 6)
+    variants, bim_lines = _fields(bim, 6)
     n, m = len(individuals), len(variants)
     if n == 0 or m == 0:
         raise DataError(f"{bed}: no individuals ({fam.name}) or no variants ({bim.name})")
-    names = _variant_names(variants, bim)
+    names = _variant_names(variants, bim, bim_lines)
     packed = _packed(bed, n, names)
     codes = (packed[:, :, None] >> np.array([0, 2, 4, 6], dtype=np.uint8)) & 3
     x = _DOSAGE[codes.reshape(m, packed.shape[1] * 4)[:, :n]].T
@@ -182,10 +182,16 @@ def dosage_column_name(name: str) -> str:
     return name.replace(".", "_")
 
 
-def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
-    """One dosage column name per ``.bim`` line; repeated names are an error."""
+def _variant_names(variants: list[list[str]], bim: Path, lines: list[int]) -> list[str]:
+    """One dosage column name per ``.bim`` line (``lines``: their line numbers); a position
+    that is not a whole number and repeated names are errors."""
     names, seen = [], {}
-    for line, (chrom, vid, _, pos, a1, a2, *_) in enumerate(variants, start=1):
+    for line, (chrom, vid, _, pos, a1, a2, *_) in zip(lines, variants, strict=True):
+        if not (pos.removeprefix("-").isdigit() and pos.isascii()):  # PLINK 1: -N = excluded
+            raise DataError(
+                f"{bim}: line {line}: position '{pos}' (column 4) is not a whole number; "
+                "correct it (the base-pair coordinate, 0 if unknown)"
+            )
         name = dosage_column_name(vid if vid != "." else f"{chrom}:{pos}:{a2}:{a1}")
         if name in seen:
             raise DataError(
@@ -197,7 +203,8 @@ def _variant_names(variants: list[list[str]], bim: Path) -> list[str]:
     return names
 
 
-def _fields(path: Path, count: int) -> list[list[str]]:
+def _fields(path: Path, count: int) -> tuple[list[list[str]], list[int]]:
+    """The whitespace-separated fields of each non-blank line, and the lines' numbers."""
     try:
         text = path.read_text(encoding=ENCODING)  # a byte-order mark: not part of a FID
     except UnicodeDecodeError as exc:
@@ -216,4 +223,4 @@ def _fields(path: Path, count: int) -> list[list[str]]:
                 f"({_LAYOUT[path.suffix.lower()]}, separated by spaces or tabs); fix the line "
                 "or rewrite the fileset with plink --make-bed"
             )
-    return rows
+    return rows, lines

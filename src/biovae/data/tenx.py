@@ -125,9 +125,8 @@ def read_10x_h5(path: str | Path, *, stream: bool = False) -> Dataset:
                 f"{len(ids)} features and {len(barcodes)} barcodes; the file is damaged"
             )
         try:
-            x = open_csr_rows(
-                path, where, (shape[1], shape[0]), None if keep.size == shape[0] else keep
-            )
+            columns = None if keep.size == shape[0] else keep
+            x = open_csr_rows(path, where, (shape[1], shape[0]), columns, (barcodes, ids))
         except DataError:
             raise
         except (OSError, KeyError, ValueError) as exc:

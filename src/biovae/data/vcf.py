@@ -73,7 +73,8 @@ def read_vcf(path: str | Path) -> Dataset:
     DataError
         One line naming the file, the line and the fix, for a missing ``#CHROM`` header, no
         samples or no records, a record with the wrong number of columns, FORMAT without GT
-        first, a malformed GT, an allele index beyond the ALT alleles, repeated sample ids
+        first, a POS that is not a whole number, a malformed GT, an allele index beyond the
+        ALT alleles, repeated sample ids
         or variant names, or a gVCF's ``<NON_REF>``/``<*>`` allele.
     """
     path = Path(path)
@@ -163,6 +164,7 @@ def _records(
                 "line come before the records"
             )
         fixed, calls = _split(line, n, where)
+        _check_position(fixed[1], where)
         alts = [] if fixed[4] == b"." else fixed[4].split(b",")
         _refuse_reference_blocks(alts, where)
         dosage, call_ploidy = _dosages(calls, len(alts), fixed[8] == b"GT", samples, where)
@@ -202,6 +204,16 @@ def _refuse_reference_blocks(alts: list[bytes], where: str) -> None:
             f"{where}: ALT holds the symbolic allele {unseen.decode()}, so this is a gVCF or "
             "an mpileup file (reference blocks, not genotype calls); genotype it first "
             "(gatk GenotypeGVCFs, or bcftools call -mv)"
+        )
+
+
+def _check_position(pos: bytes, where: str) -> None:
+    """POS is a whole number (1 = the first base; 0 and N+1 mark telomeres): anything else
+    is a damaged record, which would otherwise show only in a ``CHROM:POS:REF:ALT`` name."""
+    if not pos.isdigit():  # ASCII digits only, as for bytes
+        raise DataError(
+            f"{where}: POS '{pos.decode(errors='replace')}' is not a position (a whole number, "
+            "1 for the first base of CHROM); correct the record or drop it"
         )
 
 
