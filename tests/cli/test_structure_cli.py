@@ -145,6 +145,7 @@ def test_fit_report_embed_against_the_model(fixtures, tmp_path, capsys):
     est, frames = ConformationVAE.load(model), read_structures(pdb)
     median = np.median(rmsd(est.reconstruct(frames), est.align(frames)))
     assert f"Median RMSD {median:.2f} Å" in page
+    assert re.search(r"worst frame (\d+) \(frame_\1, \d+\.\d\d Å\)", page)  # index and id
     table = tmp_path / "z.csv"
     assert main(["structure", "embed", str(model), str(pdb), "--out", str(table)]) == 0
     z = pd.read_csv(table)
@@ -152,6 +153,14 @@ def test_fit_report_embed_against_the_model(fixtures, tmp_path, capsys):
         range(12)
     )
     np.testing.assert_allclose(z[["z_1", "z_2"]].to_numpy(), est.encode(frames), rtol=1e-6)
+    # a folder's frames are named by their files (not frame_0, ...), in natural name order
+    from tests.data.test_structure import _split_models
+
+    folder = _split_models(pdb, tmp_path / "models")
+    assert main(["structure", "embed", str(model), str(folder), "--out", str(table)]) == 0
+    named = pd.read_csv(table)
+    assert named["id"].tolist() == [f"m{i}" for i in range(1, 13)]
+    np.testing.assert_allclose(named[["z_1", "z_2"]].to_numpy(), z[["z_1", "z_2"]], atol=1e-4)
     again = tmp_path / "again.html"
     assert main(["structure", "report", str(model), str(pdb), "-n", "50", "--out", str(again)]) == 0
     assert (

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biovae.data.structure import Structures, pdb_text, read_structures, write_pdb
+from biovae.data.structure import (
+    Structures,
+    pdb_text,
+    read_structures,
+    write_pdb,
+    write_structures,
+)
 from biovae.errors import DataError
 from tests._gzip import WHERE, damaged_gzip
 from tests.cli._run import run
@@ -311,6 +317,40 @@ def test_a_folder_of_pdb_files_is_one_ensemble_in_natural_name_order(fixtures_di
     # m1, m2, ..., m10, m11, m12 (by name alone m10 would come second): model k is frame k-1
     np.testing.assert_allclose(s.coords, whole.coords, atol=1e-3)
     assert s.features() == whole.features() and s.source == str(folder)
+
+
+def test_a_folders_frames_are_named_by_their_files(fixtures_dir, tmp_path):
+    """Ids (embed tables, reports) are file names without the format suffix, a file of several
+    models numbering them from 1 (model 3 of m10.pdb: m10_model3), in natural name order; a
+    single file's frames stay frame_0, frame_1, ..."""
+    whole = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    folder = _split_models(fixtures_dir / "ubiquitin_2k39_ca_12.pdb", tmp_path / "models")
+    for i in (10, 11, 12):
+        (folder / f"m{i}.pdb").unlink()
+    write_pdb(folder / "m10.pdb", whole.with_coords(whole.coords[9:]))
+    (folder / "m9.pdb").unlink()
+    write_pdb(folder / "m9.pdb.gz", whole.with_coords(whole.coords[8:9]))  # stem m9
+    s = read_structures(folder)
+    names = (*(f"m{i}" for i in range(1, 10)), "m10_model1", "m10_model2", "m10_model3")
+    assert s.frame_ids == names and tuple(s.to_dataset().ids) == names
+    np.testing.assert_allclose(s.coords, whole.coords, atol=1e-3)
+    assert tuple(whole.to_dataset().ids) == tuple(f"frame_{i}" for i in range(12))
+    assert tuple(s.with_coords(s.coords[:2]).to_dataset().ids) == ("frame_0", "frame_1")
+
+
+def test_folder_files_of_one_stem_are_named_by_their_whole_names(fixtures_dir, tmp_path):
+    from biovae.data.structure_inputs import folder_frame_names
+
+    whole = read_structures(fixtures_dir / "ubiquitin_2k39_ca_12.pdb")
+    folder = tmp_path / "same"
+    folder.mkdir()
+    write_pdb(folder / "a.pdb", whole.with_coords(whole.coords[:1]))
+    write_structures(folder / "a.cif", whole.with_coords(whole.coords[1:3]))
+    s = read_structures(folder)
+    assert tuple(s.to_dataset().ids) == ("a.cif_model1", "a.cif_model2", "a.pdb")
+    np.testing.assert_allclose(s.coords, whole.coords[[1, 2, 0]], atol=1e-3)
+    files = [tmp_path / n for n in ("x_model1.pdb", "x.pdb")]  # ids only: no files read
+    assert folder_frame_names(files, [1, 2]) == ("x_model1.pdb", "x.pdb_model1", "x.pdb_model2")
 
 
 def test_a_folder_file_of_other_atoms_or_without_structures_is_a_one_line_error(

@@ -3,6 +3,9 @@ what PDB cannot hold, and both read back by gemmi (an independent reader) and by
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pytest
 
@@ -136,3 +139,34 @@ def test_what_pdb_cannot_hold_is_refused_before_any_frame_is_decoded():
     with pytest.raises(DataError, match=r"-n is 10000, but .* at most 9999 models; .*\.cif"):
         check_writable("out.pdb", fits, 10_000, "-n")
     check_writable("out.cif", fits, 10_000, "-n")
+
+
+def test_mmcif_numbers_each_chains_residues_and_reads_back_alike(tmp_path):
+    """PDBx ``label_seq_id`` of a polymer residue is its place in its chain from 1 (52 and 52A
+    are two places), not '.'; residues are ATOM records with their names as read (HSD of a
+    CHARMM histidine kept), and gemmi, MDAnalysis and biovae read back the same residues and
+    coordinates."""
+    gemmi = pytest.importorskip("gemmi", reason="needs the structure extra (gemmi)")
+    s = dataclasses.replace(two_chains(), res_names=("GLY", "HSD", "LYS", "SER"))
+    path = write_structures(tmp_path / "two.cif", s)
+    sites = (
+        gemmi.cif.read(str(path))
+        .sole_block()
+        .find("_atom_site.", ["group_PDB", "label_seq_id", "label_comp_id", "auth_seq_id"])
+    )
+    rows = [tuple(row) for row in sites]
+    model = [("ATOM", "1", "GLY", "51"), ("ATOM", "2", "HSD", "52")]
+    model += [("ATOM", "1", "LYS", "1"), ("ATOM", "2", "SER", "2")]
+    assert rows == model * 2
+    st = gemmi.read_structure(str(path))
+    assert [[r.label_seq for ch in m for r in ch] for m in st] == [[1, 2, 1, 2]] * 2
+    back = read_structures(path)
+    np.testing.assert_allclose(back.coords, s.coords, atol=5e-4)
+    assert (back.features(), back.icodes) == (s.features(), s.icodes)
+    mda = pytest.importorskip("MDAnalysis")
+    with warnings.catch_warnings():  # it reads the first model only, and says so
+        warnings.simplefilter("ignore")
+        u = mda.Universe(str(path))
+    assert list(u.atoms.resids) == [51, 52, 1, 2] and list(u.atoms.icodes) == ["", "A", "", ""]
+    assert list(u.atoms.resnames) == ["GLY", "HSD", "LYS", "SER"]
+    np.testing.assert_allclose(u.atoms.positions, s.coords[0], atol=5e-4)

@@ -6,6 +6,11 @@ entries' ``auth_asym_id``), more than 9999 models, any residue number or coordin
 is named as :mod:`biovae.data.chains` names it (``auth_asym_id``: the chain id, or the segid of
 an atom without one), residues by ``auth_seq_id`` and ``pdbx_PDB_ins_code``, so the file reads
 back (:func:`~biovae.data.structure.read_structures`) with the same chains, residues and atoms.
+Every residue is a polymer residue (only amino-acid atoms are read), so its ``label_seq_id`` is
+its place in its chain, counted from 1 in file order (52 and 52A are two places), as PDBx asks;
+``label_asym_id`` is the chain's name. Residue names are written as read: force-field names
+(HSD, HIE, CYX, NALA) are kept, as in written PDB files, so a simulation's frames round-trip;
+readers that look names up in the Chemical Component Dictionary see them as unknown components.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ def _model(gemmi, s: Structures, number: int, xyz):
     except TypeError:  # gemmi < 0.7 names a model by a string
         model = gemmi.Model(str(number))
     chain = residue = None
+    places: dict[str, int] = {}  # residues of each chain so far: label_seq_id
     # to 0.001 Å as in PDB files, rather than float32 noise in the last digits
     for i, (x, y, z) in enumerate(np.round(xyz.astype(np.float64), 3).tolist()):
         name = s.chain_ids[i] or NO_CHAIN  # as --chain names it (a segid, for atoms without id)
@@ -62,7 +68,8 @@ def _model(gemmi, s: Structures, number: int, xyz):
             chain, residue = model.add_chain(gemmi.Chain(name)), None
         key = (name, int(s.res_ids[i]), s.icodes[i], s.res_names[i])
         if residue is None or _key(chain, residue) != key:
-            residue = chain.add_residue(_residue(gemmi, *key))
+            places[name] = places.get(name, 0) + 1
+            residue = chain.add_residue(_residue(gemmi, *key, places[name]))
         atom = gemmi.Atom()
         atom.name, atom.element = s.atom_names[i], gemmi.Element(s.atom_names[i][:1])
         atom.pos, atom.occ, atom.b_iso = gemmi.Position(x, y, z), 1.0, 0.0
@@ -74,9 +81,11 @@ def _key(chain, residue) -> tuple[str, int, str, str]:
     return chain.name, residue.seqid.num, residue.seqid.icode.strip(), residue.name
 
 
-def _residue(gemmi, chain: str, number: int, icode: str, name: str):
-    """A polymer residue; its ``label_asym_id`` is its chain's name (gemmi would add a suffix)."""
+def _residue(gemmi, chain: str, number: int, icode: str, name: str, place: int):
+    """A polymer residue, the ``place``-th of its chain (``label_seq_id``), written as ATOM
+    records as in PDB files (gemmi would write HETATM for a name outside its table, e.g. HSD);
+    its ``label_asym_id`` is its chain's name (gemmi would add a suffix)."""
     residue = gemmi.Residue()
-    residue.name, residue.seqid = name, gemmi.SeqId(number, icode or " ")
-    residue.entity_type, residue.subchain = gemmi.EntityType.Polymer, chain
+    residue.name, residue.seqid, residue.label_seq = name, gemmi.SeqId(number, icode or " "), place
+    residue.entity_type, residue.subchain, residue.het_flag = gemmi.EntityType.Polymer, chain, "A"
     return residue

@@ -28,7 +28,7 @@ from biovae.data.pdb_write import pdb_text as pdb_text
 from biovae.data.pdb_write import write_pdb as write_pdb
 from biovae.data.residues import SELECTIONS, amino_acids, sequence
 from biovae.data.structure_inputs import TRAJECTORY_SUFFIXES as TRAJECTORY_SUFFIXES
-from biovae.data.structure_inputs import check_coordinates, check_paths, read_folder
+from biovae.data.structure_inputs import check_coordinates, check_paths, frame_names, read_folder
 from biovae.data.structure_out import write_structures as write_structures
 from biovae.data.trajectory_ends import check_whole_frames
 from biovae.errors import DataError, require
@@ -61,6 +61,10 @@ class Structures:
         ``n_atoms`` segment ids (``""`` for none; default: none), written to PDB columns
         73–76 with a blank chain id: atoms without a chain id are named and selected by them
         (:mod:`biovae.data.chains`), so an atom's segid, where it has one, is its chain id.
+    frame_ids
+        One id per frame, the ids of records made from them (default: ``frame_0``,
+        ``frame_1``, ...; a folder's frames are named by their files:
+        :func:`~biovae.data.structure_inputs.folder_frame_names`).
     """
 
     coords: np.ndarray
@@ -72,6 +76,7 @@ class Structures:
     icodes: tuple[str, ...] = ()
     selected_chains: tuple[str, ...] | None = None
     segids: tuple[str, ...] = ()
+    frame_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         c = np.asarray(self.coords, dtype=np.float32)
@@ -104,6 +109,8 @@ class Structures:
             raise DataError(f"{self.source}: coordinates contain NaN or infinite values")
         if self.res_ids.ndim != 1:
             raise DataError(f"{self.source}: residue numbers must be one number per atom")
+        if self.frame_ids and len(self.frame_ids) != len(c):
+            raise DataError(f"{self.source}: {len(self.frame_ids)} frame ids for {len(c)} frames")
 
     def __len__(self) -> int:
         return int(self.coords.shape[0])
@@ -113,8 +120,9 @@ class Structures:
         return int(self.coords.shape[1])
 
     def with_coords(self, coords: np.ndarray) -> Structures:
-        """Same atoms, new ``(m, n_atoms, 3)`` coordinates."""
-        return dataclasses.replace(self, coords=coords)
+        """Same atoms, new ``(m, n_atoms, 3)`` coordinates (other frames: named ``frame_0``,
+        ...)."""
+        return dataclasses.replace(self, coords=coords, frame_ids=())
 
     def residue_labels(self) -> tuple[str, ...]:
         """Residue number and insertion code of each atom: ``"52"``, ``"52A"``."""
@@ -133,9 +141,10 @@ class Structures:
         )
 
     def to_dataset(self, coords: np.ndarray | None = None) -> Dataset:
-        """Flattened ``(n, 3·atoms)`` records with a ``frame`` metadata column."""
+        """Flattened ``(n, 3·atoms)`` records with a ``frame`` metadata column, named by
+        :attr:`frame_ids` (``coords``: these frames moved, e.g. superposed)."""
         c = self.coords if coords is None else coords
-        ids = [f"frame_{i}" for i in range(len(c))]
+        ids = self.frame_ids if len(self.frame_ids) == len(c) else frame_names(len(c))
         frame = np.arange(len(c), dtype=np.float64)
         return Dataset(
             c.reshape(len(c), -1), ids, self.features(), {"frame": frame}, None, self.source
@@ -174,7 +183,8 @@ def read_structures(
     ----------
     path
         Multi-model PDB/mmCIF/GRO, or a trajectory (DCD/XTC/TRR/NetCDF) with ``topology``
-        (mmCIF with ``gemmi``, every model a frame), or a folder of PDB/mmCIF files.
+        (mmCIF with ``gemmi``, every model a frame), or a folder of PDB/mmCIF files (in
+        natural name order, frames named by their files: :attr:`Structures.frame_ids`).
     topology
         Topology (PSF/PDB/GRO/PRMTOP...) giving atom names for a trajectory.
     select

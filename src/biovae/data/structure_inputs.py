@@ -3,14 +3,15 @@ trajectory has a topology, a file holds coordinates), and a folder of them read 
 
 A folder (NMR models or predictions saved one per file, MD snapshots written as PDBs) is read
 file by file in natural name order (``m2.pdb`` before ``m10.pdb``); every model of every file
-is a frame. Imports nothing from the model stack.
+is a frame. Frames are named here (:func:`frame_names`, :func:`folder_frame_names`): the
+ids of embed tables and reports. Imports nothing from the model stack.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,43 @@ def read_folder(folder: Path, read: Callable[[Path], Structures]) -> Structures:
         fix = f"every file of the folder {folder} must hold the same atoms; move {path.name} out"
         check_same_atoms(data, first, fix, files[0].name)
         coords.append(data.coords)
-    return dataclasses.replace(first, coords=np.concatenate(coords), source=str(folder))
+    ids = folder_frame_names(files, [len(c) for c in coords])
+    return dataclasses.replace(
+        first, coords=np.concatenate(coords), source=str(folder), frame_ids=ids
+    )
+
+
+def frame_names(n: int) -> tuple[str, ...]:
+    """``frame_0``, ``frame_1``, ...: the ids of the ``n`` frames of one file or trajectory."""
+    return tuple(f"frame_{i}" for i in range(n))
+
+
+def folder_frame_names(files: Sequence[Path], counts: Sequence[int]) -> tuple[str, ...]:
+    """The ids of a folder's frames, ``counts[i]`` of them read from ``files[i]``: a file's
+    name without its format suffix (``m2`` of ``m2.pdb`` or ``m2.cif.gz``), and for a file of
+    several models each model as ``m2_model1``, ``m2_model2``, ... (numbered from 1 in file
+    order, as messages number them). Where two files share a name without suffix (``m2.pdb``
+    and ``m2.cif``) or two ids would be alike, every frame is named by its whole file name
+    instead (``m2.pdb``, ``m2.cif_model1``), which a folder never repeats."""
+    stems = [_stem(p) for p in files]
+    ids = _ids(stems, counts)
+    if len(set(stems)) < len(stems) or len(set(ids)) < len(ids):
+        ids = _ids([p.name for p in files], counts)
+    return ids
+
+
+def _ids(names: Sequence[str], counts: Sequence[int]) -> tuple[str, ...]:
+    return tuple(
+        name if n == 1 else f"{name}_model{k}"
+        for name, n in zip(names, counts)
+        for k in range(1, n + 1)
+    )
+
+
+def _stem(path: Path) -> str:
+    """The file name without a compression suffix (``.gz``, ``.bz2``) and format suffix."""
+    name = re.sub(r"\.(gz|bz2)$", "", path.name, flags=re.IGNORECASE)
+    return Path(name).stem or name
 
 
 def check_coordinates(universe, path: Path) -> None:

@@ -9,6 +9,7 @@ means, as everywhere in :mod:`biovae.structure_estimator`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def structure_report_page(
         training_section(est),
         usage_section(est, records, z),
         map_section(est, records, z, ("frame",)),
-        _reconstruction_section(frames, recon),
+        _reconstruction_section(frames, recon, records.ids),
         _validity_section(views, Path(structures.source).name),
         model_card_section(
             est,
@@ -100,8 +101,9 @@ def structure_report_page(
     return sections_page(title, tagline, parts)
 
 
-def _reconstruction_section(frames: np.ndarray, recon: np.ndarray) -> Section:
-    """RMSD (after superposition, all modelled atoms) of each frame's reconstruction."""
+def _reconstruction_section(frames: np.ndarray, recon: np.ndarray, ids: Sequence[str]) -> Section:
+    """RMSD (after superposition, all modelled atoms) of each frame's reconstruction; the
+    worst frame is named by its index and id (``ids``: a folder's frames by their files)."""
     per_frame = rmsd(recon, frames)
     median = float(np.median(per_frame))
     plot = Plot(
@@ -117,7 +119,8 @@ def _reconstruction_section(frames: np.ndarray, recon: np.ndarray) -> Section:
         "Reconstructions",
         "How closely the map's point for each frame decodes back to that frame. Frames far "
         "worse than their neighbours are conformations the map has not learned.",
-        f"Median RMSD {median:.2f} Å; worst frame {worst} ({per_frame[worst]:.2f} Å).",
+        f"Median RMSD {median:.2f} Å; worst frame {worst} ({ids[worst]}, "
+        f"{per_frame[worst]:.2f} Å).",
         plots=(plot,),
         highlights=(Highlight(f"{median:.2f} Å", "median reconstruction RMSD"),),
     )
