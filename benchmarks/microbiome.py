@@ -190,7 +190,7 @@ def crc_proba(est: SemiSupervisedVAE, ds: Dataset, rows: np.ndarray) -> np.ndarr
     """q(y|x) of CRC as runs 1-11 measured it: before the temperature scaling of session 20
     (which would reweigh the 5-seed average, and leaves each seed's AUROC as it is)."""
     proba = est.predict_proba(ds.subset(np.flatnonzero(rows)), calibrated=False)
-    return proba[:, est.classes_.index("CRC")]
+    return proba[:, list(est.classes_).index("CRC")]
 
 
 def auroc(ds: Dataset, rows: np.ndarray, proba: np.ndarray) -> float:

@@ -120,7 +120,7 @@ def test_tl_vae_takes_a_numeric_unlabelled_category(tmp_path):
         train=TrainConfig(epochs=1, batch_size=32),
     )
     est = biovae.tl.vae(adata, labels_key="lab", unlabeled_category=-1, config=cfg)
-    assert est.classes_ == ("0", "1", "2")
+    assert tuple(est.classes_) == ("0", "1", "2")
     est.save(tmp_path / "m")
     assert biovae.load_model(tmp_path / "m").config_.data.unlabeled_category == "-1"
 

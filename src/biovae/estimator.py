@@ -115,6 +115,7 @@ class _LatentEstimator(TransformerConventions):
         self,
         X: Any,
         obs: Any = None,
+        y: Any = None,
         *,
         sample_weight: Any = None,
         checkpoint_dir: str | Path | None = None,
@@ -123,7 +124,7 @@ class _LatentEstimator(TransformerConventions):
         """Fit on ``X`` (array, sparse, DataFrame, AnnData or Dataset) with metadata ``obs``.
 
         Covariates named in ``config.data`` are read from ``obs`` and fed to encoder and decoder;
-        an array or list in its place is scikit-learn's ``y`` (``Pipeline.fit(X, y)``), ignored.
+        an array or list there, like ``y``, is scikit-learn's y (``Pipeline.fit(X, y)``): ignored.
         ``sample_weight`` (n,) ≥ 0 weights each record's loss (Σ w_i loss_i / Σ w_i per batch,
         0 when Σ w_i = 0), e.g. sequence weights; ``history_`` and the validation loss that
         picks the kept epoch are weighted means too. ``checkpoint_dir``: a folder for a resumable

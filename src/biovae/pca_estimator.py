@@ -85,8 +85,9 @@ class PCA(TransformerConventions):
             return torch.cat(parts)
         return fn(fit, torch.zeros(0, self.likelihood_.n_inputs))  # no records: (0, ...)
 
-    def fit(self, X: Any, obs: Any = None) -> PCA:
-        """Fit PPCA on ``X``; returns ``self`` (an array ``obs`` is scikit-learn's y, ignored)."""
+    def fit(self, X: Any, obs: Any = None, y: Any = None) -> PCA:
+        """Fit PPCA on ``X``; returns ``self`` (scikit-learn's ``y``, given in ``obs``'s place or
+        as ``y``, is ignored)."""
         cfg = self.get_config()
         ds = check_records(as_dataset(X, without_target(obs), layer=cfg.data.layer))
         lik = likelihoods.build(

@@ -49,9 +49,39 @@ class SemiSupervisedVAE(_LatentEstimator):
     _kind = "ssvae"
     _params = (*_LatentEstimator._params, "labels_key")
 
-    def __init__(self, *args: Any, labels_key: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    # a classifier to scikit-learn < 1.6 (``is_classifier``); newer ones read the tags
+    _estimator_type = "classifier"
+
+    def __init__(  # spelled out: scikit-learn reads the parameters from this signature
+        self,
+        likelihood: str | None = None,
+        n_latent: int | None = None,
+        hidden: tuple[int, ...] | None = None,
+        beta: float | None = None,
+        epochs: int | None = None,
+        seed: int | None = None,
+        *,
+        config: FitConfig | None = None,
+        progress: bool = False,
+        labels_key: str | None = None,
+    ) -> None:
+        super().__init__(
+            likelihood, n_latent, hidden, beta, epochs, seed, config=config, progress=progress
+        )
         self.labels_key = labels_key
+
+    def __sklearn_tags__(self):
+        """A transformer's tags (:class:`~biovae._conventions.EstimatorConventions`) that also
+        make it a classifier: ``is_classifier`` is True, so ``cross_val_score`` stratifies its
+        folds and scorers such as ``roc_auc`` take the positive class's ``predict_proba``
+        column."""
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.target_tags.required = True  # without labels_key, fit needs y
+        return tags
 
     def get_config(self) -> FitConfig:
         cfg = super().get_config()
@@ -152,11 +182,14 @@ class SemiSupervisedVAE(_LatentEstimator):
         return LabelSpec.fit(ds.obs, key, ds.source, cfg.data.unlabeled_category, declared)
 
     @property
-    def classes_(self) -> tuple[Any, ...]:
-        """The label levels, in the column order of :meth:`predict_proba`: text, or numbers
-        when the model was fitted on a numeric ``y`` (as scikit-learn's classifiers give)."""
+    def classes_(self) -> np.ndarray:
+        """The label levels, in the column order of :meth:`predict_proba`: an array of text
+        (object), or of numbers when the model was fitted on a numeric ``y``, as scikit-learn's
+        classifiers give (its scorers compare ``classes_ == pos_label`` elementwise)."""
         self._check_fitted()
-        return typed_levels(self.schema_.labels.levels, getattr(self, "label_dtype_", None))
+        typed = getattr(self, "label_dtype_", None)  # None: text, as an object array
+        levels = typed_levels(self.schema_.labels.levels, typed)
+        return np.asarray(levels, dtype=typed or object)
 
     @torch.no_grad()
     def sample(self, n: int, obs: Any = None, seed: int = 0, label: Any = None) -> np.ndarray:
@@ -200,9 +233,7 @@ class SemiSupervisedVAE(_LatentEstimator):
 
     def predict(self, X: Any, obs: Any = None) -> np.ndarray:
         """Most likely label level of every record."""
-        typed = getattr(self, "label_dtype_", None)  # None: text, as an object array
-        levels = np.asarray(self.classes_, dtype=typed or object)
-        return levels[self.predict_proba(X, obs).argmax(1)]
+        return self.classes_[self.predict_proba(X, obs).argmax(1)]
 
     @torch.no_grad()
     def score(

@@ -82,7 +82,7 @@ def test_semisupervised_train_step_and_round_trip(tmp_path, name):
     assert all(np.isfinite(h["loss"]) for h in est.history_)
     proba = est.predict_proba(ds)
     assert proba.shape == (len(ds), 2) and np.allclose(proba.sum(1), 1.0)
-    assert est.classes_ == ("a", "b")
+    assert tuple(est.classes_) == ("a", "b")
     samples = est.sample(3)
     assert est.model_.likelihood.validate(samples) is None
     est.save(tmp_path / "m")
