@@ -37,6 +37,15 @@ def test_family_networks_check_their_own_blocks(one_mib):
         FamilyDecoder(lik, n_latent=2, hidden=(10, 100), rank=40)
 
 
+def test_shapes_built_on_the_meta_device_are_not_checked(one_mib):
+    """A model folder's config is built on ``meta`` (no memory) to compare its shapes with the
+    weights file's: a config edited to absurd sizes must reach that comparison."""
+    import torch
+
+    with torch.device("meta"):
+        assert MLP(300, 0, (1000,), NetworkConfig()).linears[0].weight.is_meta
+
+
 def test_unknown_physical_memory_checks_nothing(monkeypatch):
     monkeypatch.setattr(memory, "physical_memory", lambda: None)
     memory.check_fits((10**12, 10**12), "weights")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import torch
 from torch import nn
 
 
@@ -24,7 +25,11 @@ def physical_memory() -> int | None:
 
 def check_fits(shape: tuple[int, ...], what: str, itemsize: int = 4) -> None:
     """Raise ``MemoryError`` if one float32 tensor of ``shape`` alone exceeds physical
-    memory (training needs several times that: gradients and optimiser moments)."""
+    memory (training needs several times that: gradients and optimiser moments). Nothing is
+    checked while building on torch's ``meta`` device (shapes only, as a model folder's
+    config is compared with its weights file), which allocates no memory."""
+    if torch.empty(0).device.type == "meta":
+        return
     numel = 1
     for n in shape:
         numel *= int(n)
