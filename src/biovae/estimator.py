@@ -182,7 +182,7 @@ class _LatentEstimator(TransformerConventions):
         self._note_feature_names(X, ds.features, ds.alphabet)
         self.fingerprint_, self.n_train_, self.n_validation_ = fp, len(train_idx), len(val_idx)
         self.latent_usage_ = latent_usage(self, source, train_idx, val_idx)  # after training: no
-        warn_if_collapsed(self.latent_usage_)  # draw, no gradient, the weights as trained
+        warn_if_collapsed(self)  # draw, no gradient, the weights as trained
         return self._fitted(ds, w)
 
     def _fitted(self, ds: Dataset, w: torch.Tensor | None) -> _LatentEstimator:

@@ -7,16 +7,45 @@ validation records the fit held out, or the first training records when fewer th
 out; at most :data:`MAX_RECORDS` of them. The records are the fit's own, already checked (and
 their caveats already told): they are not read or checked again. Nothing here touches the
 weights or the training computation.
+
+A collapse is told with the remedies of the command that fitted the model (``remedies``:
+:data:`FIT_REMEDIES`, :data:`STRUCTURE_REMEDIES`), or, when the fit ended before it settled
+(:func:`unsettled`), with the advice to train longer: a VAE's codes often first shrink to the
+prior and only later grow as its decoder learns to use them.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from biovae.errors import warn_at_caller
+from biovae.training.history import kept_epoch, unfinished_warmup
 
 #: the most records the check encodes (one pass, no gradients)
 MAX_RECORDS = 2000
+
+#: what ``biovae fit`` and :class:`biovae.VAE` offer against a collapse
+FIT_REMEDIES = (
+    "See biovae diagnose MODEL DATA; refit with a smaller β (--beta, e.g. 0.5), KL warm-up "
+    "(--kl-warmup 50), free bits (--free-bits 0.1), or use --model pca (Python: beta=, "
+    "ObjectiveConfig kl_warmup_epochs / free_bits, biovae.PCA)"
+)
+#: what ``biovae structure fit`` offers (no --model, and biovae diagnose reads no structures)
+STRUCTURE_REMEDIES = (
+    "See the latent usage in biovae structure report MODEL STRUCTURES --out HTML; refit with a "
+    "smaller β (--beta, e.g. 0.5), KL warm-up (--kl-warmup 50) or free bits (--free-bits 0.1) "
+    "(Python: ConformationVAE(config=...) with ObjectiveConfig beta / kl_warmup_epochs / "
+    "free_bits)"
+)
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """A fitted model none of whose latent dimensions is active."""
 
 
 def latent_usage(est: Any, source: Any, train_idx: Any, val_idx: Any) -> dict[str, Any] | None:
@@ -25,15 +54,24 @@ def latent_usage(est: Any, source: Any, train_idx: Any, val_idx: Any) -> dict[st
     training and validation indices): ``{"n_active", "n_latent", "records",
     "split", "threshold"}``, or None where it is not measured (a plain autoencoder has no prior
     to collapse to; fewer than 2 records have no variance)."""
-    from biovae.diagnostics import ACTIVE_THRESHOLD, active_dimensions
-
     if not est.model_.stochastic:
         return None
+    return measured(lambda idx: est._posterior_means(source.subset(idx)), train_idx, val_idx)
+
+
+def measured(
+    means_of: Callable[[Any], np.ndarray], train_idx: Any, val_idx: Any
+) -> dict[str, Any] | None:
+    """:func:`latent_usage` of any model whose posterior means E_q[z|x] of the records at
+    indices ``idx`` are ``means_of(idx)`` (n, k): measured on ``val_idx`` when it holds at
+    least 2 records, else on ``train_idx``; None when neither does."""
+    from biovae.diagnostics import ACTIVE_THRESHOLD, active_dimensions
+
     held_out = len(val_idx) >= 2
     idx = (val_idx if held_out else train_idx)[:MAX_RECORDS]
     if len(idx) < 2:
         return None
-    active, _ = active_dimensions(est._posterior_means(source.subset(idx)))
+    active, _ = active_dimensions(means_of(idx))
     return {
         "n_active": int(active.sum()),
         "n_latent": len(active),
@@ -43,20 +81,73 @@ def latent_usage(est: Any, source: Any, train_idx: Any, val_idx: Any) -> dict[st
     }
 
 
-def warn_if_collapsed(usage: dict[str, Any] | None) -> None:
-    """Warn (once, at the user's line) when ``usage`` (:func:`latent_usage`) has no active
-    dimension."""
+def warn_if_collapsed(est: Any, remedies: str = FIT_REMEDIES) -> None:
+    """Warn (once, at the user's line) when the fitted ``est``'s ``latent_usage_`` has no
+    active dimension, with ``remedies``, or the advice to train longer where its fit had not
+    settled (:func:`unsettled`)."""
+    usage = getattr(est, "latent_usage_", None)
     if usage and usage["n_active"] == 0:
-        warn_at_caller(collapse_message(usage))
+        ended = unsettled(list(getattr(est, "history_", []) or []), est.config_)
+        warn_at_caller(collapse_message(usage, remedies, ended), PosteriorCollapseWarning)
 
 
-def collapse_message(usage: dict[str, Any]) -> str:
-    """The one-line warning of a model none of whose latent dimensions is active."""
-    return (
+def unsettled(history: Sequence[dict], config: Any) -> str:
+    """How the fit of ``history`` (one row per epoch) under ``config`` (a
+    :class:`~biovae.config.FitConfig`) ended before it settled (``"after only 3 epochs, its
+    loss still falling"``), or ``""`` when it settled: it ended in its KL warm-up (its last
+    epoch trained below the target β), or its loss was still falling (its last epoch is the one
+    whose weights were kept, by the validation loss at the target β, or, without validation
+    records, the one of lowest training loss; a single epoch always is)."""
+    if not history:
+        return ""
+    n, beta, last = len(history), config.objective.beta, history[-1]
+    epochs = f"after only {n} epoch{'s' * (n != 1)}"
+    if unfinished_warmup(history, beta):
+        return f"{epochs}, in its KL warm-up (β {last['beta']:.3g} of {beta:g})"
+    kept = kept_epoch(history, beta, config.train.early_stopping)
+    if kept is None:  # no validation: the training loss (at the target β after any warm-up)
+        kept = min(history, key=lambda r: r.get("loss", np.inf))["epoch"]
+    if kept != last["epoch"]:
+        return ""
+    return epochs if n == 1 else f"{epochs}, its loss still falling"
+
+
+def collapse_message(usage: dict[str, Any], remedies: str = FIT_REMEDIES, ended: str = "") -> str:
+    """The one-line warning of a model none of whose latent dimensions is active: with
+    ``remedies``, or, for a fit that ``ended`` before it settled (:func:`unsettled`), the
+    advice to train longer."""
+    head = (
         f"posterior collapse: 0 of {usage['n_latent']} latent dimensions active (variance of "
         f"the posterior mean E_q[z_k] over {usage['records']:,} {usage['split']} records "
-        f"≤ {usage['threshold']:g} in every dimension); the map carries almost no information "
-        "about the records. See biovae diagnose MODEL DATA; refit with a smaller β (--beta, "
-        "e.g. 0.5), KL warm-up (--kl-warmup 50), free bits (--free-bits 0.1), or use "
-        "--model pca (Python: beta=, ObjectiveConfig kl_warmup_epochs / free_bits, biovae.PCA)"
+        f"≤ {usage['threshold']:g} in every dimension)"
     )
+    if ended:
+        return (
+            f"{head} {ended}; longer fits often recover (a VAE's codes often first shrink to "
+            "the prior, then grow as its decoder learns to use them): refit with more --epochs "
+            "(Python: epochs= or TrainConfig epochs) before changing the model"
+        )
+    return f"{head}; the map carries almost no information about the records. {remedies}"
+
+
+def usage_text(usage: dict[str, Any], more: str = "; biovae diagnose measures more") -> str:
+    """A model card's words for ``usage`` (:func:`measured`); ``more``: where to look further."""
+    k, n = usage["n_latent"], usage["n_active"]
+    text = (
+        f"{n} of {k} latent dimensions active at the end of training (variance of the posterior "
+        f"mean E_q[z_k] > {usage['threshold']:g} over {usage['records']:,} {usage['split']} "
+        f"records{more})"
+    )
+    if n == 0:
+        text += "; posterior collapse: the map carries almost no information about the records"
+    return text
+
+
+@contextmanager
+def collapse_told(est: Any, remedies: str) -> Iterator[None]:
+    """Around a fit of ``est`` (a :class:`biovae.VAE` inside another command's estimator): its
+    collapse warning told, once the fit succeeded, with the other command's ``remedies``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosteriorCollapseWarning)
+        yield
+    warn_if_collapsed(est, remedies)

@@ -12,6 +12,7 @@ from typing import Any
 
 from biovae.config import kind_name
 from biovae.data.card import Card
+from biovae.latent_usage import usage_text
 from biovae.training.history import kept_epoch, unfinished_warmup
 
 #: what each likelihood family's model is for (plain text)
@@ -247,27 +248,13 @@ def _training_rows(est: Any) -> list[tuple[str, str]]:
         rows.append(("Training", f"seed {train.seed}"))
     usage = getattr(est, "latent_usage_", None)  # None: not measured (models saved before)
     if usage:
-        rows.append(("Latent usage", _usage_text(usage)))
+        rows.append(("Latent usage", usage_text(usage)))
     if cfg.model.kind == "ssvae":
         rows.append(("Label probabilities", _temperature_text(est)))
     fingerprint = getattr(est, "fingerprint_", "")
     if fingerprint:
         rows.append(("Data fingerprint", f"{fingerprint} (biovae's digest of the data read)"))
     return rows
-
-
-def _usage_text(usage: dict) -> str:
-    """How many latent dimensions the fitted model uses (:func:`biovae.latent_usage.
-    latent_usage`)."""
-    k, n = usage["n_latent"], usage["n_active"]
-    text = (
-        f"{n} of {k} latent dimensions active at the end of training (variance of the posterior "
-        f"mean E_q[z_k] > {usage['threshold']:g} over {usage['records']:,} {usage['split']} "
-        "records; biovae diagnose measures more)"
-    )
-    if n == 0:
-        text += "; posterior collapse: the map carries almost no information about the records"
-    return text
 
 
 def _temperature_text(est: Any) -> str:

@@ -33,6 +33,7 @@ from biovae.data.structure import Structures, atoms_from_features, check_same_at
 from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from biovae.estimator import VAE
 from biovae.inputs import sample_count
+from biovae.latent_usage import STRUCTURE_REMEDIES, collapse_told
 from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, latent_card, structure_caution
 from biovae.objectives import DECODE_ROWS
 from biovae.structure_config import STRUCTURE_DEFAULTS
@@ -118,10 +119,9 @@ class ConformationVAE(EstimatorConventions):
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
     ) -> ConformationVAE:
-        """Superpose every frame onto ``reference`` (default: the first frame) and fit;
-        ``checkpoint_dir`` and ``resume``: as for :meth:`biovae.VAE.fit` (a checkpoint every
-        ``config.train.checkpoint_every`` epochs; a resume of other frames or settings is
-        refused)."""
+        """Superpose every frame onto ``reference`` (default: the first frame) and fit, as
+        :meth:`biovae.VAE.fit` does (``checkpoint_dir``, ``resume``; a collapse warning names
+        this model's remedies; a resume of other frames or settings is refused)."""
         given = given_config(self.config, STRUCTURE_DEFAULTS)
         _check_config(given, self.loss)
         cfg = with_loss(given, self.loss)
@@ -146,10 +146,10 @@ class ConformationVAE(EstimatorConventions):
         if self.loss == "geometry":  # what the config does not give is found in the frames
             breaks = lik.chain_breaks or chain_breaks(aligned, structures.chain_ids)
             cfg = with_cis_bonds(cfg, lik.cis_bonds or cis_bonds(aligned, breaks), breaks)
+        vae, records = VAE(config=cfg, progress=self.progress), structures.to_dataset(aligned)
         try:
-            vae = VAE(config=cfg, progress=self.progress).fit(
-                structures.to_dataset(aligned), checkpoint_dir=checkpoint_dir, resume=resume
-            )
+            with collapse_told(vae, STRUCTURE_REMEDIES):  # `biovae structure fit`'s remedies
+                vae.fit(records, checkpoint_dir=checkpoint_dir, resume=resume)
         except ResumeRefused as exc:  # `biovae fit`'s words name --stream, which this lacks
             raise exc.allowing(MAY_CHANGE) from None
         # set together, once the fit succeeded: a failed refit keeps the model it had whole

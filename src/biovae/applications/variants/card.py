@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from biovae.data.card import Card
+from biovae.latent_usage import usage_text
 
 
 def kept_update(fraction: float, history: list) -> str:
@@ -38,6 +39,18 @@ def _fingerprint_row(digest: str | None) -> tuple[tuple[str, str], ...]:
     if not digest:
         return ()
     return (("data fingerprint", f"{digest} (biovae's digest of the sequences used)"),)
+
+
+def _usage_rows(usages: list) -> tuple[tuple[str, str], ...]:
+    """How many latent dimensions each member uses (none for a model saved before it was
+    measured): one row for one member, one per member of an ensemble."""
+    if len(usages) == 1:
+        return (("latent usage", _usage(usages[0])),)
+    return tuple((f"latent usage, member {i}", _usage(u)) for i, u in enumerate(usages, 1))
+
+
+def _usage(usage: dict | None) -> str:
+    return usage_text(usage, more="") if usage else "not measured (fewer than 2 sequences)"
 
 
 def _dropped_note(dropped) -> str:
@@ -74,6 +87,7 @@ def family_card(fitted: Any, mean_weights: bool = False) -> Card:
         ),
         ("ensemble members × updates", f"{cfg.ensemble} × {', '.join(map(str, steps)) or '?'}"),
         ("latent dimensions", str(cfg.model.n_latent)),
+        *_usage_rows(f.get("latent_usage") or []),
         ("decoder weights", "variational (posterior q(θ))" if cfg.model.bayesian else "MAP"),
         ("model kept", kept_update(cfg.train.validation_fraction, f.get("history", []))),
         ("scored with", _scored(cfg.model.bayesian, mean_weights)),

@@ -29,7 +29,7 @@ from biovae.applications.variants.focus import FocusResidues
 from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.resume import FamilyCheckpoints
 from biovae.applications.variants.saved_facts import alignment_facts, focus_residues
-from biovae.applications.variants.train import fit_family
+from biovae.applications.variants.train import fit_family, member_usage
 from biovae.applications.variants.weights import sequence_weights
 from biovae.config import from_dict, to_dict
 from biovae.data import sequences
@@ -191,8 +191,10 @@ def fit(
     )
     weight_seconds = time.perf_counter() - t0
     members, histories = [], []
-    for i in range(config.ensemble):
-        train_cfg = replace(config.train, seed=config.train.seed + i)
+    member_cfgs = [
+        replace(config.train, seed=config.train.seed + i) for i in range(config.ensemble)
+    ]
+    for i, train_cfg in enumerate(member_cfgs):
         model, history = fit_family(
             alignment.codes,
             weights,
@@ -217,6 +219,10 @@ def fit(
         "fingerprint": data,
         "weight_seconds": weight_seconds,
         "history": histories,
+        # after every member's training: one encoder pass each, no draws, the weights as trained
+        "latent_usage": [
+            member_usage(m, alignment.codes, c) for m, c in zip(members, member_cfgs, strict=True)
+        ],
     }
     log_f = scoring.site_log_frequencies(alignment.codes, weights, len(alignment.alphabet))
     return Family(

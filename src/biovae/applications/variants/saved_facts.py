@@ -41,6 +41,7 @@ _FACT_TYPES = {
     "n_sequences": (int,),
     "n_read": (int,),
     "fingerprint": (str,),
+    "latent_usage": (list,),
 }
 
 
@@ -67,6 +68,8 @@ def alignment_facts(path: Path, meta: dict[str, Any]) -> tuple[str, np.ndarray, 
     history = meta.get("history") or []
     if problem is None and not all(isinstance(r, list) and _records(r) for r in history):
         problem = "the 'history' entry is damaged (not lists of records)"
+    if problem is None and not all(_usage(u) for u in meta.get("latent_usage") or []):
+        problem = "the 'latent_usage' entry is damaged (not one record per member)"
     if problem is not None:
         raise ModelFileError(f"{path}: {problem}; refit the model or restore its folder")
     return alphabet, np.asarray(focus, dtype=np.uint8), tuple(positions)
@@ -74,3 +77,11 @@ def alignment_facts(path: Path, meta: dict[str, Any]) -> tuple[str, np.ndarray, 
 
 def _records(rows: list) -> bool:
     return all(isinstance(r, dict) for r in rows)
+
+
+def _usage(entry: Any) -> bool:
+    """A member's saved latent usage (:func:`biovae.latent_usage.measured`), or None."""
+    if entry is None:
+        return True
+    keys = {"n_active": int, "n_latent": int, "records": int, "split": str, "threshold": float}
+    return isinstance(entry, dict) and all(type(entry.get(k)) is t for k, t in keys.items())

@@ -20,6 +20,7 @@ from biovae.applications.variants.config import FamilyModelConfig, FamilyTrainCo
 from biovae.applications.variants.model import FamilyVAE
 from biovae.applications.variants.resume import MemberCheckpoint, MemberState
 from biovae.errors import TrainingError
+from biovae.latent_usage import measured
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, elbo
 from biovae.training import seeded
@@ -183,13 +184,35 @@ def _compile_threshold(model: FamilyVAE, cfg: FamilyTrainConfig) -> int | None:
 _DRAW_MIN_WORK = 3_000_000_000
 
 
+def split_rows(n: int, cfg: FamilyTrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The (sorted) training and the held-out row indices of a member's fit on ``n`` rows
+    (none held out without a validation share)."""
+    n_val = int(n * cfg.validation_fraction)
+    if n_val < 1:
+        return np.arange(n), np.arange(0)
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    return np.sort(order[n_val:]), order[:n_val]
+
+
+def member_usage(model: FamilyVAE, codes: np.ndarray, cfg: FamilyTrainConfig) -> dict | None:
+    """Latent usage (:func:`biovae.latent_usage.measured`) of a trained member on the rows its
+    fit under ``cfg`` held out (else its first training rows): posterior means, no draws."""
+    train, val = split_rows(len(codes), cfg)
+    device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def means_of(idx: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.asarray(codes[idx], dtype=np.int64)).to(device)
+        return model.encode(x).mean.float().cpu().numpy()
+
+    return measured(means_of, train, val)
+
+
 def _split(x: torch.Tensor, weights: np.ndarray, cfg: FamilyTrainConfig):
     """Training row indices and the held-out keeper (None without a validation share)."""
-    n_val = int(len(x) * cfg.validation_fraction)
-    order = np.random.default_rng(cfg.seed).permutation(len(x))
-    if n_val < 1:
-        return torch.from_numpy(np.arange(len(x))), None
-    val, train = order[:n_val], np.sort(order[n_val:])
+    train, val = split_rows(len(x), cfg)
+    if not len(val):
+        return torch.from_numpy(train), None
     x_val = x[torch.from_numpy(val)].to(cfg.device)
     keeper = _BestKeeper(x_val, torch.as_tensor(weights[val], device=cfg.device), cfg.seed)
     return torch.from_numpy(train), keeper
