@@ -323,3 +323,65 @@ def test_peptides_of_nucleotide_letters_for_a_protein_model_name_alphabet_protei
     with pytest.raises(DataError, match=r"records are values \(no alphabet\)") as info:
         est.transform(np.zeros((3, 8)))
     assert "--alphabet" not in str(info.value)
+
+
+def _repeated_csr(dtype=np.float32):
+    """3 records x 3 features whose record 'c1', feature 'g2' is stored twice (3 + 4)."""
+    data, indices, indptr = np.array([3, 4, 1, 2], dtype), [1, 1, 0, 2], [0, 2, 3, 4]
+    return sp.csr_matrix((data, indices, indptr), shape=(3, 3))
+
+
+def _named(x, layer=None):
+    adata = _anndata(np.zeros((3, 3), np.float32) if layer else x)
+    adata.obs_names, adata.var_names = ["c1", "c2", "c3"], ["g1", "g2", "g3"]
+    if layer:
+        adata.layers[layer] = x
+    return adata
+
+
+@pytest.mark.parametrize("where", ["X", "layer", "csc", "scipy", "coo", "VAE.fit", "tl.vae"])
+def test_an_in_memory_sparse_entry_stored_twice_is_refused_not_summed(where):
+    """As in a file (data/_entries.py): scipy would train on the sum 7 of the two entries."""
+    m = _repeated_csr()
+    assert m.toarray()[0, 1] == 7  # what the repeats would silently become
+    named = "record 'c1', feature 'g2' has more than one entry in the sparse matrix"
+    call, prefix = {
+        "X": (lambda: as_dataset(_named(m)), f"AnnData: {named}"),
+        "layer": (lambda: as_dataset(_named(m, "counts"), layer="counts"), "AnnData layer"),
+        "csc": (lambda: as_dataset(_named(_repeated_csr().T.tocsr().T)), f"AnnData: {named}"),
+        "scipy": (lambda: as_dataset(m), "array: record '0', feature 'f1' has more than one"),
+        "coo": (lambda: as_dataset(m.tocoo()), "array: record '0', feature 'f1'"),
+        "VAE.fit": (lambda: _fit_vae(_named(m)), f"AnnData: {named}"),
+        "tl.vae": (lambda: _tl_vae(_named(m)), f"AnnData: {named}"),
+    }[where]
+    with pytest.raises(DataError) as err:
+        call()
+    assert str(err.value).startswith(prefix) and "\n" not in str(err.value)
+    assert "sum_duplicates()" in str(err.value)
+
+
+def _fit_vae(adata):
+    from biovae import VAE
+
+    return VAE(likelihood="nb", epochs=1).fit(adata)
+
+
+def _tl_vae(adata):
+    from biovae import tl
+
+    return tl.vae(adata, likelihood="nb", epochs=1)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_a_canonical_sparse_anndata_is_not_reconverted_to_find_repeats(monkeypatch, fmt):
+    """Canonical CSR/CSC (as anndata writes) costs no pass of its own: no COO copy is made."""
+    m = getattr(sp, f"{fmt}_matrix")(np.arange(9, dtype=np.float32).reshape(3, 3))
+    assert m.has_canonical_format
+    adata = _named(m)
+
+    def no_copy(self, *a, **k):
+        raise AssertionError("tocoo called on a canonical matrix")
+
+    monkeypatch.setattr(type(m), "tocoo", no_copy)
+    ds = as_dataset(adata)
+    np.testing.assert_array_equal(ds.x.toarray(), np.arange(9).reshape(3, 3))

@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from biovae.data._columns import declared_categories, to_obs
+from biovae.data._entries import check_single_entries
 from biovae.data._messages import raw_counts_hint
 from biovae.data.alleles import check_alleles
 from biovae.data.dataset import Dataset, unique_names
@@ -57,16 +58,20 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
         )
     if sp.issparse(X):
         _check_kind(X.dtype)  # scipy would drop an imaginary part with only a warning
+        n, f = X.shape
+        ids, features = np.arange(n).astype(str), tuple(f"f{j}" for j in range(f))
+        check_single_entries(X, ids, features, "array")  # before a conversion sums repeats
         mat = sp.csr_matrix(X, dtype=np.float32)
     else:
         mat = _numbers(X)
         if mat.ndim != 2:
             raise DataError(f"X must be 2-D (records × features), got shape {mat.shape}")
-    n, f = mat.shape
+        n, f = mat.shape
+        ids, features = np.arange(n).astype(str), tuple(f"f{j}" for j in range(f))
     return Dataset(
         mat,
-        np.arange(n).astype(str),
-        tuple(f"f{j}" for j in range(f)),
+        ids,
+        features,
         obs_columns(obs, n),
         source="array",
         categories=_categories(obs),
@@ -150,6 +155,8 @@ def _from_anndata(adata: Any, obs: Any, layer: str | None) -> Dataset:
                 f"AnnData has no X (layers: {', '.join(adata.layers) or 'none'}); pass the "
                 "layer holding the data (layer=...) or set adata.X"
             )
+        where = "AnnData" if layer is None else f"AnnData layer {layer!r}"
+        check_single_entries(mat, adata.obs_names, adata.var_names, where)  # as files are
         mat = (
             sp.csr_matrix(mat, dtype=np.float32)
             if sp.issparse(mat)

@@ -51,6 +51,80 @@ def test_an_empty_id_after_comment_rows_is_named_at_its_line(write):
         read_obs_table(path)
 
 
+Q2_HEAD = "sample-id\tsubject\tbatch\tBMI\n"
+
+
+def test_q2_categorical_columns_of_numbers_are_categories_as_written(write):
+    """'#q2:types' categorical: subject ids and batch numbers are text levels as written
+    ("007", "1.0"), never the numbers 7 and 1; numeric and untyped columns stay numbers."""
+    rows = "s1\t007\t1\t22.5\ns2\t2\t1.0\t\ns3\t3\t\tNA\n"
+    path = write("m.tsv", Q2_HEAD + "#q2:types\tCategorical\tcategorical\t\n" + rows)
+    ids, obs = read_obs_table(path)
+    assert list(ids) == ["s1", "s2", "s3"]
+    assert obs["subject"].dtype == object and list(obs["subject"]) == ["007", "2", "3"]
+    assert list(obs["batch"]) == ["1", "1.0", ""]  # "" = missing, as in any text column
+    assert obs["BMI"].dtype == np.float64  # type left empty: inferred, as before
+    np.testing.assert_array_equal(obs["BMI"], [22.5, np.nan, np.nan])
+    _, plain = read_obs_table(write("p.tsv", Q2_HEAD + rows))  # no directive: numbers
+    np.testing.assert_array_equal(plain["subject"], [7.0, 2.0, 3.0])
+
+
+def test_q2_numeric_column_holding_text_is_a_one_line_error(write):
+    path = write(
+        "m.tsv",
+        Q2_HEAD + "#q2:types\t\t\tnumeric\n# a comment\ns1\t1\t1\t2\n"
+        "s2\t2\t1\tNA\ns3\t3\t1\tobese\n",
+    )
+    with pytest.raises(DataError) as err:
+        read_obs_table(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: column 'BMI' is typed numeric by the #q2:types line")
+    assert "'obese' (line 6)" in message and "\n" not in message
+    _, plain = read_obs_table(write("p.tsv", Q2_HEAD + "s1\t1\t1\t2\ns3\t3\t1\tobese\n"))
+    assert list(plain["BMI"]) == ["2", "obese"]  # untyped: text, as before
+
+
+def test_q2_numeric_columns_of_numbers_or_nothing_are_numbers(write):
+    text = Q2_HEAD + "#q2:types\tnumeric\tnumeric\tnumeric\ns1\t1\t\t2\ns2\t2.5\t\tNA\n"
+    _, obs = read_obs_table(write("m.tsv", text))
+    np.testing.assert_array_equal(obs["subject"], [1.0, 2.5])
+    assert obs["batch"].dtype == np.float64 and np.isnan(obs["batch"]).all()
+    np.testing.assert_array_equal(obs["BMI"], [2.0, np.nan])
+
+
+def test_an_unknown_q2_type_is_refused_naming_the_column(write):
+    path = write("m.tsv", Q2_HEAD + "#q2:types\tcategorical\tnumber\tnumeric\ns1\t1\t1\t2\n")
+    with pytest.raises(DataError, match=r"m\.tsv: the #q2:types line types column 'batch' as "):
+        read_obs_table(path)
+
+
+def test_q2_typed_metadata_reaches_the_cli(tmp_path, capsys):
+    """A numeric column holding text stops `fit --obs` with status 2 and one line naming the
+    file, column, value and line, and leaves no model."""
+    from tests.cli._run import run, small_table
+
+    frame = small_table(tmp_path)
+    head = "id\tsite\tBMI\n#q2:types\tcategorical\tnumeric\n"
+    body = "".join(f"{r}\t{i % 3 + 1}\t{'x' if i == 4 else i}\n" for i, r in enumerate(frame.index))
+    (tmp_path / "m.tsv").write_text(head + body, encoding="utf-8")
+    out = tmp_path / "model"
+    rc, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "d.tsv",
+        "--obs",
+        tmp_path / "m.tsv",
+        "--categorical-covariates",
+        "site",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    )
+    assert rc == 2 and "Traceback" not in err and not out.exists()
+    assert "column 'BMI' is typed numeric by the #q2:types line but holds 'x' (line 7)" in err
+
+
 def _r_write_table(frame: pd.DataFrame, path) -> None:
     """As R's write.table(frame, sep = "\t") writes it: row names without a header field."""
     lines = ["\t".join(f'"{c}"' for c in frame.columns)]

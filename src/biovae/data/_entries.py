@@ -42,16 +42,17 @@ def check_single_entries(
     source: str,
     rows: np.ndarray | None = None,
 ) -> None:
-    """Refuse a sparse records x features matrix (CSR or COO) that stores a (record, feature)
-    entry more than once; dense arrays pass. O(nnz) for canonical CSR (sorted, no repeats,
-    as anndata and Cell Ranger write); a sort of the entries otherwise.
+    """Refuse a sparse records x features matrix (CSR, CSC or COO) that stores a (record,
+    feature) entry more than once; dense arrays pass. Nothing more than scipy's cached
+    ``has_canonical_format`` for canonical CSR/CSC (sorted, no repeats, as anndata and Cell
+    Ranger write); a sort of the entries otherwise.
 
     ``rows``, for a block of rows read from a larger matrix (a streamed file, checked block
     by block as it is read), gives the record each of its rows is (an index into ``ids``);
     by default row ``i`` is record ``i``. A CSR row's entries are stored together, so a
     check of every block read is a check of the whole matrix."""
-    if not sp.issparse(m) or (m.format == "csr" and m.has_canonical_format):
-        return
+    if not sp.issparse(m) or (m.format in ("csr", "csc") and m.has_canonical_format):
+        return  # canonical: sorted and no repeats (a CSC one, as anndata keeps some layers)
     coo = m.tocoo()
     if coo.tocsr().nnz == coo.nnz:  # the conversion sums repeated entries
         return

@@ -96,7 +96,7 @@ def read_dataset(
     obs_path
         Extra metadata table joined on record id; its columns replace same-named ``obs``
         columns. Every record must appear in it; extra rows are ignored, and so are rows
-        whose id starts with ``#`` (comments, QIIME 2's ``#q2:types``).
+        whose id starts with ``#`` (comments; QIIME 2's ``#q2:types`` row types columns).
     obs_id_column
         Id column of ``obs_path`` (default: its first column).
     drop_invalid

@@ -34,6 +34,7 @@ from biovae.data._columns import (
 )
 from biovae.data._delimited import read_frame, read_header, record_line, separator
 from biovae.data._messages import preview
+from biovae.data._q2types import q2_types, typed_obs
 from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 
@@ -133,8 +134,8 @@ def read_obs_table(
     Ids are read as text, as written (``007`` stays ``007``, never the number 7). They must be
     unique: all of them, or with ``records`` (the ids of the records the table will be joined
     to) only those; rows of other ids are extra and may repeat. Rows whose id starts with ``#``
-    are comments, as in QIIME 2 metadata (its ``#q2:types`` directive row would otherwise make
-    every column of numbers text), and are left out.
+    are comments, as in QIIME 2 metadata, and are left out; its ``#q2:types`` directive row
+    types columns (:mod:`biovae.data._q2types`): a ``categorical`` column of numbers is text.
 
     Returns
     -------
@@ -142,10 +143,15 @@ def read_obs_table(
         Record ids (``str``) and one obs array per remaining column.
     """
     table = load_table(path, sep=sep, id_column=obs_id_name(path, id_column, sep))
+    types = q2_types(table.frame, table.id_column, table.source)
     table = replace(table, frame=_without_comment_rows(table))
     ids = record_ids(table)
     _check_unique_obs_ids(table, ids, records)
-    obs = {c: text_table_obs(table.frame[c]) for c in table.frame.columns if c != table.id_column}
+    obs = {
+        c: typed_obs(table.frame[c], types.get(str(c)), table.source, table.line)
+        for c in table.frame.columns
+        if c != table.id_column
+    }
     return ids, obs
 
 
