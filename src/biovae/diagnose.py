@@ -94,7 +94,17 @@ def diagnose(
     log p(x); q(y|x) from its classifier in the bound, :func:`biovae.objectives.rate_terms`).
     ``data`` is anything an estimator takes (a Dataset, an AnnData, an array, a DataFrame).
     ``say`` (e.g. ``print``) is told of the work ahead and of each diagnostic as it starts:
-    on many records they take minutes each."""
+    on many records they take minutes each. The same ``options.seed`` gives the same numbers.
+
+    Returns a dict (what ``biovae diagnose`` writes as diagnostics.json): ``records``,
+    ``rate_distortion`` (``rate``, ``distortion``, ``elbo``, each with ``_se``),
+    ``collapse`` (``kl_per_dim``, ``n_active``, ``active``, ``unit_variance``,
+    ``mutual_information``, ``verdict``, ...), ``log_likelihood`` (IWAE-K: ``k``, ``mean``,
+    ``se_records``, ``se_monte_carlo``, ``n``), ``amortization`` (``amortized_elbo``,
+    ``refined_elbo``, ``log_px``, ``amortization_gap``, ``approximation_gap``, each with
+    ``_se``) and ``predictive`` or ``predictive_skipped``. Log-densities, KLs and gaps are
+    in nats per record (a whole record, summed over its features, not per feature), averaged
+    over the records; ``kl_per_dim`` is nats per record per latent dimension."""
     say = say or (lambda message: None)
     _check_diagnosable(est)
     data = as_dataset(data, layer=est.config_.data.layer)

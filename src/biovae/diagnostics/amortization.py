@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.distributions import Independent, Normal
 
+from biovae.diagnostics._arguments import check_count, check_latent_model
 from biovae.diagnostics._stats import mean_se
 from biovae.objectives import (
     Batch,
@@ -43,7 +44,10 @@ from biovae.training import evaluating
 
 @dataclass(frozen=True)
 class GapReport:
-    """Per-record ELBOs and IWAE log p(x) (nats) and the two gaps, with standard errors."""
+    """Per-record ELBOs and IWAE log p(x) and the two gaps, in nats per record (a whole
+    record, summed over its features). ``to_dict()`` gives ``n``, ``iwae_k`` and the mean over
+    records and its standard error (``<name>_se``) of ``amortized_elbo``, ``refined_elbo``,
+    ``log_px``, ``amortization_gap`` (≥ 0 up to Monte-Carlo noise) and ``approximation_gap``."""
 
     amortized_n: np.ndarray
     refined_n: np.ndarray
@@ -114,7 +118,17 @@ def amortization_gap(
     k: int = 1000,
 ) -> GapReport:
     """Amortized vs refined ELBO and IWAE-K log p(x) for every record of ``batches`` (the
-    model in eval mode and its parameters frozen meanwhile; both restored afterwards)."""
+    model in eval mode and its parameters frozen meanwhile; both restored afterwards).
+
+    ``model`` is a fitted VAE's network, ``est.model_``, and ``batches`` ``est.batches(data)``
+    (not the estimator and data: :func:`biovae.diagnose.diagnose` takes those). ``steps`` >= 0
+    of Adam at rate ``lr`` refine each record's q (0: no refinement, a gap of exactly 0);
+    ``eval_samples`` >= 1 draws estimate each ELBO and ``k`` >= 1 IWAE samples log p(x).
+    Unkeyed batches draw from torch's generator: run under :func:`biovae.training.seeded`
+    to repeat a number. Returns a :class:`GapReport` (nats per record)."""
+    check_latent_model(model, "amortization_gap")
+    for name, value, low in (("steps", steps, 0), ("eval_samples", eval_samples, 1), ("k", k, 1)):
+        check_count(f"amortization_gap's {name}", value, low)
     flags = [(p, p.requires_grad) for p in model.parameters()]
     for p, _ in flags:
         p.requires_grad_(False)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from biovae.diagnostics._arguments import check_count, check_latent_model
 from biovae.diagnostics._stats import mean_se
 from biovae.objectives import Batch, LatentModel, iwae_log_weights, iwae_streamed
 from biovae.training import evaluating
@@ -22,7 +23,8 @@ from biovae.training import evaluating
 
 @dataclass(frozen=True)
 class LogLikelihoodEstimate:
-    """Per-record IWAE-K estimates and their summaries (nats)."""
+    """Per-record IWAE-K estimates and their summaries, in nats per record (log p of a whole
+    record, summed over its features); the summaries are means over the records."""
 
     k: int
     log_px_n: np.ndarray
@@ -68,7 +70,29 @@ def log_likelihood(
     model: LatentModel, batches: Iterable[Batch], k: int = 1000, chunk: int = 100
 ) -> LogLikelihoodEstimate:
     """IWAE-K estimate of log p(x) for every record, drawing the K samples in chunks (the
-    model in eval mode: :func:`biovae.training.evaluating`)."""
+    model in eval mode: :func:`biovae.training.evaluating`).
+
+    Parameters
+    ----------
+    model
+        A fitted VAE's network, ``est.model_`` (not the estimator; an autoencoder is refused).
+    batches
+        ``est.batches(data)``. Batches keyed to record ids (as :func:`biovae.diagnose.diagnose`
+        and ``VAE.score(X, iwae=K, seed=)`` key them) fix the draws; unkeyed ones draw from
+        torch's generator, so run under :func:`biovae.training.seeded` to repeat a number.
+    k
+        Samples per record, >= 1 (K = 1 is the ELBO). The bound rises towards log p(x) with K.
+
+    Returns
+    -------
+    LogLikelihoodEstimate
+        ``log_px_n``: nats per record (log p of the whole record, summed over its features,
+        not per feature); ``mean``, ``se_records``, ``se_monte_carlo`` and ``to_dict()`` (keys
+        ``k``, ``mean``, ``se_records``, ``se_monte_carlo``, ``n``) average over the records.
+    """
+    check_latent_model(model, "log_likelihood")
+    check_count("log_likelihood's k (IWAE samples per record)", k, 1)
+    check_count("log_likelihood's chunk", chunk, 1)
     values, ses = [], []
     with evaluating(model):
         for batch in batches:

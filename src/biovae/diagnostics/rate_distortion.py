@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, Normal
 
+from biovae.diagnostics._arguments import check_count, check_latent_model
 from biovae.diagnostics._stats import Moments, mean_se
 from biovae.objectives import Batch, LatentModel, mean_log_px, rate_terms
 from biovae.record_noise import RecordNoise
@@ -88,8 +89,13 @@ def _terms(
 def rate_distortion(
     model: LatentModel, batches: Iterable[Batch], n_samples: int = 16
 ) -> RateDistortion:
-    """Rate (analytic KL) and distortion (``n_samples`` Monte-Carlo draws) for every record
-    (the model in eval mode: :func:`biovae.training.evaluating`)."""
+    """Rate (analytic KL) and distortion (``n_samples`` >= 1 Monte-Carlo draws) for every
+    record, in nats per record (the model in eval mode: :func:`biovae.training.evaluating`).
+    ``model`` is a fitted VAE's network, ``est.model_``, and ``batches``
+    ``est.batches(data)``; ``to_dict()`` gives ``n`` and the mean over records and standard
+    error (``<name>_se``) of ``rate``, ``distortion`` and ``elbo``."""
+    check_latent_model(model, "rate_distortion")
+    check_count("rate_distortion's n_samples", n_samples, 1)
     rates, dists, kls = [], [], []
     with evaluating(model):
         for batch in batches:
