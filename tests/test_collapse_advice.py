@@ -5,7 +5,9 @@ model (``biovae fit`` vs ``biovae structure fit``), and, for a fit that ended be
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -104,7 +106,55 @@ def _structure_config(epochs: int) -> FitConfig:
     )
 
 
-def test_a_collapsed_structure_fit_names_the_remedies_structure_fit_has(fixtures):
+_USAGE = {"n_active": 0, "n_latent": 4, "records": 12, "split": "validation", "threshold": 0.01}
+
+
+def _iwae_advice(remedies: latent_usage.Remedies, iwae_samples: int) -> str:
+    """The warning of a settled, collapsed fit (no history: nothing says it ended early)."""
+    objective = ObjectiveConfig(iwae_samples=iwae_samples)
+    est = SimpleNamespace(latent_usage_=_USAGE, history_=[], config_=FitConfig(objective=objective))
+    (message,) = _fit_warnings(lambda: latent_usage.warn_if_collapsed(est, remedies))
+    return message
+
+
+def _kl_flags_only_with_the_elbo(message: str) -> None:
+    """β, warm-up and free bits (refused with the IWAE bound) are offered only after the
+    switch to the ELBO (--iwae-samples 1), never as changes to the IWAE fit."""
+    before, switch, after = message.partition("--iwae-samples 1")
+    assert switch, message
+    assert not re.search(r"--beta|--kl-warmup|--free-bits", before)
+    assert all(flag in after for flag in ("--beta", "--kl-warmup", "--free-bits"))
+    assert "--latent" in before  # fewer dimensions: accepted with the IWAE bound
+
+
+def test_a_collapsed_iwae_fit_is_told_remedies_its_objective_accepts():
+    """A fit on the IWAE bound was told to refit with --beta / --kl-warmup / --free-bits, which
+    training refuses with --iwae-samples > 1 (no KL term to weigh)."""
+    message = _iwae_advice(latent_usage.FIT_REMEDIES, 5)
+    _kl_flags_only_with_the_elbo(message)
+    assert "--model pca" in message and "biovae diagnose" in message
+    structure = _iwae_advice(latent_usage.STRUCTURE_REMEDIES, 5)
+    _kl_flags_only_with_the_elbo(structure)
+    assert "biovae structure report" in structure and "--model" not in structure
+    # an ELBO fit keeps its advice: nothing about the IWAE bound it does not use
+    for remedies in (latent_usage.FIT_REMEDIES, latent_usage.STRUCTURE_REMEDIES):
+        elbo = _iwae_advice(remedies, 1)
+        assert "--beta" in elbo and "--iwae-samples" not in elbo and "--latent" not in elbo
+
+
+def test_vae_fit_on_the_iwae_bound_warns_with_those_remedies(monkeypatch):
+    from biovae import estimator
+
+    monkeypatch.setattr(estimator, "latent_usage", lambda *args: dict(_USAGE))
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    cfg = FitConfig(objective=ObjectiveConfig(iwae_samples=3), train=TrainConfig(epochs=2))
+    est = VAE(likelihood="gaussian", n_latent=4, hidden=(8,), config=cfg)
+    monkeypatch.setattr(latent_usage, "unsettled", lambda history, config: "")  # settled
+    (message,) = _fit_warnings(lambda: est.fit(x))
+    _kl_flags_only_with_the_elbo(message)
+
+
+def test_a_collapsed_structure_fit_names_the_remedies_structure_fit_has(fixtures, tmp_path):
     from biovae.data.structure import read_structures
     from biovae.structure_estimator import ConformationVAE
 
@@ -117,6 +167,11 @@ def test_a_collapsed_structure_fit_names_the_remedies_structure_fit_has(fixtures
     # structure fit has no --model, and biovae diagnose refuses structure models
     assert "--model" not in message and "biovae diagnose" not in message
     assert est.vae_.latent_usage_["n_active"] == 0
+    # its card points at what reads structure models: biovae diagnose refuses them
+    card = (est.save(tmp_path / "m") / "MODEL_CARD.md").read_text(encoding="utf-8")
+    (row,) = [line for line in card.splitlines() if line.startswith("| Latent usage |")]
+    assert "0 of 2 latent dimensions active" in row and "biovae structure report" in row
+    assert "biovae diagnose" not in row
 
 
 @pytest.mark.parametrize("quiet", [False, True])

@@ -69,6 +69,12 @@ def test_a_query_label_the_reference_never_saw_is_refused(reference, tmp_path, c
     labels[[5, 9]] = "D"
     with pytest.raises(DataError, match=r"label 'D' in column 'type' \(record 6, '5'; 2 record"):
         map_query(ref, xq, {"batch": oq["batch"], "type": labels}, epochs=1)
+    # how to mark one unlabelled, by the rule of the labels: the -1 of a categorical of
+    # numbers is no label too (column_unlabelled), not only that of a column of numbers
+    with pytest.raises(DataError) as refused:
+        map_query(ref, xq, {"batch": oq["batch"], "type": labels}, epochs=1)
+    marks = "('unknown', -1 in a column or categorical of numbers, or empty)"
+    assert str(refused.value).endswith(f"mark them unlabelled {marks}")
     ref.save(tmp_path / "ref")
     obs = pd.DataFrame({"batch": oq["batch"], "type": labels}, index=[f"q{i}" for i in range(200)])
     adata = anndata.AnnData(xq, obs=obs)

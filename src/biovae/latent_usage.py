@@ -9,7 +9,8 @@ their caveats already told): they are not read or checked again. Nothing here to
 weights or the training computation.
 
 A collapse is told with the remedies of the command that fitted the model (``remedies``:
-:data:`FIT_REMEDIES`, :data:`STRUCTURE_REMEDIES`), or, when the fit ended before it settled
+:data:`FIT_REMEDIES`, :data:`STRUCTURE_REMEDIES`) that apply to its objective (the IWAE bound
+refuses β, KL warm-up and free bits), or, when the fit ended before it settled
 (:func:`unsettled`), with the advice to train longer: a VAE's codes often first shrink to the
 prior and only later grow as its decoder learns to use them.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,18 +31,51 @@ from biovae.training.history import kept_epoch, unfinished_warmup
 #: the most records the check encodes (one pass, no gradients)
 MAX_RECORDS = 2000
 
+
+@dataclass(frozen=True)
+class Remedies:
+    """What a command that fits models offers against a collapse: ``elbo``, for a fit on the
+    ELBO, and ``iwae``, for a fit on the IWAE-k bound (``objective.iwae_samples`` > 1), which
+    has no KL term, so training refuses β, KL warm-up and free bits with it."""
+
+    elbo: str
+    iwae: str
+
+    def of(self, objective: Any) -> str:
+        """The remedies that apply to a fit under ``objective`` (an ``ObjectiveConfig``)."""
+        return self.iwae if objective.iwae_samples > 1 else self.elbo
+
+
+_ELBO_REMEDIES = (
+    "a smaller β (--beta, e.g. 0.5), KL warm-up (--kl-warmup 50) or free bits (--free-bits 0.1)"
+)
+#: the IWAE bound refuses β, warm-up and free bits: fewer dimensions, or the ELBO with them
+_IWAE_REMEDIES = (
+    "fewer latent dimensions (--latent), or on the ELBO (--iwae-samples 1; the IWAE bound has "
+    "no KL term to weigh) with " + _ELBO_REMEDIES
+)
 #: what ``biovae fit`` and :class:`biovae.VAE` offer against a collapse
-FIT_REMEDIES = (
-    "See biovae diagnose MODEL DATA; refit with a smaller β (--beta, e.g. 0.5), KL warm-up "
-    "(--kl-warmup 50), free bits (--free-bits 0.1), or use --model pca (Python: beta=, "
-    "ObjectiveConfig kl_warmup_epochs / free_bits, biovae.PCA)"
+FIT_REMEDIES = Remedies(
+    elbo=f"See biovae diagnose MODEL DATA; refit with {_ELBO_REMEDIES}, or use --model pca "
+    "(Python: beta=, ObjectiveConfig kl_warmup_epochs / free_bits, biovae.PCA)",
+    iwae=f"See biovae diagnose MODEL DATA; refit with {_IWAE_REMEDIES}, or use --model pca "
+    "(Python: n_latent=, ObjectiveConfig iwae_samples=1 with beta / kl_warmup_epochs / "
+    "free_bits, biovae.PCA)",
 )
 #: what ``biovae structure fit`` offers (no --model, and biovae diagnose reads no structures)
-STRUCTURE_REMEDIES = (
-    "See the latent usage in biovae structure report MODEL STRUCTURES --out HTML; refit with a "
-    "smaller β (--beta, e.g. 0.5), KL warm-up (--kl-warmup 50) or free bits (--free-bits 0.1) "
-    "(Python: ConformationVAE(config=...) with ObjectiveConfig beta / kl_warmup_epochs / "
-    "free_bits)"
+STRUCTURE_REMEDIES = Remedies(
+    elbo="See the latent usage in biovae structure report MODEL STRUCTURES --out HTML; refit "
+    f"with {_ELBO_REMEDIES} (Python: ConformationVAE(config=...) with ObjectiveConfig beta / "
+    "kl_warmup_epochs / free_bits)",
+    iwae="See the latent usage in biovae structure report MODEL STRUCTURES --out HTML; refit "
+    f"with {_IWAE_REMEDIES} (Python: ConformationVAE(config=...) with ModelConfig n_latent, "
+    "or ObjectiveConfig iwae_samples=1 with beta / kl_warmup_epochs / free_bits)",
+)
+#: where a model card's "Latent usage" row points for more: ``biovae fit``'s models, and
+#: ``biovae structure fit``'s (which biovae diagnose refuses)
+FIT_USAGE_MORE = "; biovae diagnose measures more"
+STRUCTURE_USAGE_MORE = (
+    "; biovae structure report MODEL STRUCTURES shows each dimension's activity and KL"
 )
 
 
@@ -81,14 +116,15 @@ def measured(
     }
 
 
-def warn_if_collapsed(est: Any, remedies: str = FIT_REMEDIES) -> None:
+def warn_if_collapsed(est: Any, remedies: Remedies = FIT_REMEDIES) -> None:
     """Warn (once, at the user's line) when the fitted ``est``'s ``latent_usage_`` has no
-    active dimension, with ``remedies``, or the advice to train longer where its fit had not
-    settled (:func:`unsettled`)."""
+    active dimension, with those of ``remedies`` that apply to its objective, or the advice to
+    train longer where its fit had not settled (:func:`unsettled`)."""
     usage = getattr(est, "latent_usage_", None)
     if usage and usage["n_active"] == 0:
         ended = unsettled(list(getattr(est, "history_", []) or []), est.config_)
-        warn_at_caller(collapse_message(usage, remedies, ended), PosteriorCollapseWarning)
+        text = remedies.of(est.config_.objective)
+        warn_at_caller(collapse_message(usage, text, ended), PosteriorCollapseWarning)
 
 
 def unsettled(history: Sequence[dict], config: Any) -> str:
@@ -112,7 +148,9 @@ def unsettled(history: Sequence[dict], config: Any) -> str:
     return epochs if n == 1 else f"{epochs}, its loss still falling"
 
 
-def collapse_message(usage: dict[str, Any], remedies: str = FIT_REMEDIES, ended: str = "") -> str:
+def collapse_message(
+    usage: dict[str, Any], remedies: str = FIT_REMEDIES.elbo, ended: str = ""
+) -> str:
     """The one-line warning of a model none of whose latent dimensions is active: with
     ``remedies``, or, for a fit that ``ended`` before it settled (:func:`unsettled`), the
     advice to train longer."""
@@ -130,7 +168,7 @@ def collapse_message(usage: dict[str, Any], remedies: str = FIT_REMEDIES, ended:
     return f"{head}; the map carries almost no information about the records. {remedies}"
 
 
-def usage_text(usage: dict[str, Any], more: str = "; biovae diagnose measures more") -> str:
+def usage_text(usage: dict[str, Any], more: str = FIT_USAGE_MORE) -> str:
     """A model card's words for ``usage`` (:func:`measured`); ``more``: where to look further."""
     k, n = usage["n_latent"], usage["n_active"]
     text = (
@@ -144,7 +182,7 @@ def usage_text(usage: dict[str, Any], more: str = "; biovae diagnose measures mo
 
 
 @contextmanager
-def collapse_told(est: Any, remedies: str) -> Iterator[None]:
+def collapse_told(est: Any, remedies: Remedies) -> Iterator[None]:
     """Around a fit of ``est`` (a :class:`biovae.VAE` inside another command's estimator): its
     collapse warning told, once the fit succeeded, with the other command's ``remedies``."""
     with warnings.catch_warnings():

@@ -12,7 +12,7 @@ from typing import Any
 
 from biovae.config import kind_name
 from biovae.data.card import Card
-from biovae.latent_usage import usage_text
+from biovae.latent_usage import FIT_USAGE_MORE, STRUCTURE_USAGE_MORE, usage_text
 from biovae.training.history import kept_epoch, unfinished_warmup
 
 #: what each likelihood family's model is for (plain text)
@@ -176,6 +176,20 @@ def structure_caution(loss: str, ca_only: bool) -> str:
     )
 
 
+def structure_card(loss: str, ca_only: bool) -> dict[str, Any]:
+    """The keyword arguments of :func:`latent_card` for a conformational VAE of ``loss`` on Cα
+    traces (``ca_only``) or backbones: its use, caution, limits, records (frames), and its
+    latent usage shown by ``biovae structure report`` (biovae diagnose refuses structures)."""
+    return {
+        "use": STRUCTURE_USE,
+        "caution": structure_caution(loss, ca_only),
+        "records": "frames",
+        "summary": False,
+        "limits": STRUCTURE_LIMITS,
+        "usage_more": STRUCTURE_USAGE_MORE,
+    }
+
+
 def latent_card(
     est: Any,
     use: str | None = None,
@@ -184,12 +198,14 @@ def latent_card(
     summary: bool = True,
     limits: tuple[str, ...] | None = None,
     training: bool = False,
+    usage_more: str = FIT_USAGE_MORE,
 ) -> Card:
     """The card of a fitted estimator (VAE, semi-supervised VAE, autoencoder, PCA): ``use``
     and ``caution`` replace those its likelihood family implies; ``records`` names the
     records; ``summary``: a page beside it holds the data fingerprint; ``limits`` replace the
-    notes of :func:`general_limits`; ``training``: add the model, its training and the data
-    fingerprint (the card of a model folder, read without a report)."""
+    notes of :func:`general_limits`; ``training``: add the model, its training, its latent
+    usage (``usage_more``: where to measure more) and the data fingerprint (the card of a model
+    folder, read without a report)."""
     cfg = est.config_
     name = cfg.model.likelihood.name
     n_train = getattr(est, "n_train_", 0)
@@ -203,7 +219,7 @@ def latent_card(
         ("Trained on", trained_on + ". The model describes that population only."),
     ]
     if training:
-        rows += _training_rows(est)
+        rows += _training_rows(est, usage_more)
     rows += _mapping_rows(getattr(est, "mapping_", None))
     if cfg.model.network.decoder == "linear":
         rows.append(
@@ -227,8 +243,9 @@ def latent_card(
     )
 
 
-def _training_rows(est: Any) -> list[tuple[str, str]]:
-    """What the model is, how it was trained and on which data (by fingerprint)."""
+def _training_rows(est: Any, usage_more: str = FIT_USAGE_MORE) -> list[tuple[str, str]]:
+    """What the model is, how it was trained, how many latent dimensions it uses (and
+    ``usage_more``: where to measure more) and on which data (by fingerprint)."""
     cfg, schema = est.config_, est.schema_
     net, train = cfg.model.network, cfg.train
     kind = kind_name(cfg.model.kind)
@@ -248,7 +265,7 @@ def _training_rows(est: Any) -> list[tuple[str, str]]:
         rows.append(("Training", f"seed {train.seed}"))
     usage = getattr(est, "latent_usage_", None)  # None: not measured (models saved before)
     if usage:
-        rows.append(("Latent usage", usage_text(usage)))
+        rows.append(("Latent usage", usage_text(usage, usage_more)))
     if cfg.model.kind == "ssvae":
         rows.append(("Label probabilities", _temperature_text(est)))
     fingerprint = getattr(est, "fingerprint_", "")

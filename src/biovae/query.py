@@ -165,7 +165,8 @@ def _query_labels(labels: Any, ds: Any) -> Any:
     unseen = np.flatnonzero(codes.numpy() == -2)
     if unseen.size:
         i, marks = unseen[0], "'unknown'" + (f", {labels.unlabeled!r}" if labels.unlabeled else "")
-        marks += "" if labels.unlabeled or "-1" in labels.levels else ", -1 in a column of numbers"
+        numbers = ", -1 in a column or categorical of numbers,"  # column_unlabelled's rule
+        marks += "" if labels.unlabeled or "-1" in labels.levels else numbers
         text = level_text(np.asarray(ds.obs[labels.key])[i : i + 1])[0]
         raise DataError(
             f"{source}: label {text!r} in column {labels.key!r} (record {i + 1}, "

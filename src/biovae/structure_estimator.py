@@ -34,7 +34,7 @@ from biovae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from biovae.estimator import VAE
 from biovae.inputs import sample_count
 from biovae.latent_usage import STRUCTURE_REMEDIES, collapse_told
-from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, latent_card, structure_caution
+from biovae.model_card import latent_card, structure_card
 from biovae.objectives import DECODE_ROWS
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
@@ -328,13 +328,7 @@ class ConformationVAE(EstimatorConventions):
             "segids": list(self.atoms_.segids) if any(self.atoms_.segids) else None,
         }
         card = latent_card(
-            self.vae_,
-            use=STRUCTURE_USE,
-            caution=structure_caution(self.loss, self.selection() == "ca"),
-            records="frames",
-            summary=False,
-            limits=STRUCTURE_LIMITS,
-            training=True,
+            self.vae_, training=True, **structure_card(self.loss, self.selection() == "ca")
         )
         return self.vae_.save(path, metadata={"structure": info}, card=card)
 

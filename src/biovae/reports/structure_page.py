@@ -19,7 +19,7 @@ import numpy as np
 from biovae.applications.structures.geometry import ca_only, rmsd
 from biovae.applications.structures.validity import assess, ca_breaks, virtual_bonds
 from biovae.errors import DataError
-from biovae.model_card import STRUCTURE_LIMITS, STRUCTURE_USE, structure_caution
+from biovae.model_card import structure_card
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
 from biovae.reports.html import sections_page, write_page
@@ -84,14 +84,7 @@ def structure_report_page(
         map_section(est, records, z, ("frame",)),
         _reconstruction_section(frames, recon, records.ids),
         _validity_section(views, Path(structures.source).name),
-        model_card_section(
-            est,
-            use=STRUCTURE_USE,
-            caution=structure_caution(model.loss, model.selection() == "ca"),
-            records="frames",
-            summary=False,
-            limits=STRUCTURE_LIMITS,
-        ),
+        model_card_section(est, **structure_card(model.loss, model.selection() == "ca")),
     ]
     tagline = (
         f"Conformational VAE · {LOSS_TEXT.get(model.loss, model.loss)} · "
