@@ -1,6 +1,7 @@
 """biovae: variational autoencoders for biological data.
 
-The estimators (:class:`VAE`, :class:`Autoencoder`, :class:`PCA`) follow scikit-learn's
+The estimators (:class:`VAE`, :class:`Autoencoder`, :class:`PCA`, :class:`SemiSupervisedVAE`,
+:class:`ConformationVAE`) follow scikit-learn's
 conventions; :func:`load_model` loads any saved one; :mod:`biovae.tl` writes results into
 AnnData objects.
 """
@@ -11,6 +12,7 @@ __all__ = [
     "PCA",
     "VAE",
     "Autoencoder",
+    "ConformationVAE",
     "SemiSupervisedVAE",
     "__version__",
     "load_model",
@@ -29,6 +31,10 @@ def __getattr__(name: str):
         from biovae import ssvae_estimator
 
         return ssvae_estimator.SemiSupervisedVAE
+    if name == "ConformationVAE":
+        from biovae import structure_estimator
+
+        return structure_estimator.ConformationVAE
     if name == "tl":
         import importlib
 

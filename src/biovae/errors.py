@@ -88,9 +88,10 @@ def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
 
 def _in_biovae(frame) -> bool:
     """Whether ``frame`` runs biovae's code (generated code such as a dataclass's ``__init__``
-    runs in the globals of the module that made it)."""
+    runs in the globals of the module that made it), or contextlib's between two of biovae's."""
     name = str(frame.f_globals.get("__name__", ""))
-    return name == "biovae" or name.startswith("biovae.")
+    # contextlib's frames run biovae's context managers (a warning from one's exit)
+    return name in ("biovae", "contextlib") or name.startswith("biovae.")
 
 
 #: Optional packages whose name on PyPI is not the name they are imported by.

@@ -36,6 +36,12 @@ from biovae.inputs import sample_count
 from biovae.latent_usage import STRUCTURE_REMEDIES, collapse_told
 from biovae.model_card import latent_card, structure_card
 from biovae.objectives import DECODE_ROWS
+from biovae.structure_checks import (
+    check_structures,
+    saved_chains,
+    saved_reference,
+    saved_segids,
+)
 from biovae.structure_config import STRUCTURE_DEFAULTS
 from biovae.training import seeded
 from biovae.training.checkpoint import ResumeRefused
@@ -125,6 +131,7 @@ class ConformationVAE(EstimatorConventions):
         given = given_config(self.config, STRUCTURE_DEFAULTS)
         _check_config(given, self.loss)
         cfg = with_loss(given, self.loss)
+        check_structures(structures, "ConformationVAE.fit")  # (settings are checked first)
         if self.loss == "geometry" and set(structures.atom_names) != {"CA"}:
             raise ConfigError(
                 "--loss geometry models Cα traces; use --select ca (or --loss mse for backbone)"
@@ -172,6 +179,7 @@ class ConformationVAE(EstimatorConventions):
         """A one-line error unless ``structures`` select the model's atoms: as many, named
         alike, in residues of the same protein (:func:`~biovae.data.structure.check_same_atoms`)."""
         self._check()
+        check_structures(structures, "ConformationVAE")
         check_same_atoms(
             structures,
             self.atoms_,
@@ -184,6 +192,16 @@ class ConformationVAE(EstimatorConventions):
         """Posterior means E_q[z|x] of each frame, shape ``(n, k)``."""
         records = self.records(structures)  # (checks the model is fitted)
         return self.vae_.transform(records)
+
+    def transform(self, structures: Structures) -> np.ndarray:
+        """:meth:`encode`, by scikit-learn's name (``structure embed``'s numbers)."""
+        return self.encode(structures)
+
+    def fit_transform(
+        self, structures: Structures, reference: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`fit`, then :meth:`encode` of the same frames."""
+        return self.fit(structures, reference).encode(structures)
 
     def records(self, structures: Structures) -> Dataset:
         """``structures`` as the model's records: frames superposed onto its reference and
@@ -292,6 +310,8 @@ class ConformationVAE(EstimatorConventions):
             raise ConfigError("--steps must be >= 2 (the path includes both ends)")
         if refine_steps < 0:
             raise ConfigError("--refine-steps must be >= 0 (0 uses the encoder's posterior means)")
+        for s in (start, end):
+            check_structures(s, "ConformationVAE.interpolate")
         ends = [s.with_coords(s.coords[:1]) for s in (start, end)]
         x = np.concatenate([self.align(s).reshape(1, -1) for s in ends])
         z0 = np.concatenate([self.encode(s) for s in ends])
@@ -306,6 +326,7 @@ class ConformationVAE(EstimatorConventions):
 
     def selection(self) -> str:
         """The atom selection the model was fitted on: ``"ca"`` or ``"backbone"``."""
+        self._check()
         return "ca" if set(self.atoms_.atom_names) == {"CA"} else "backbone"
 
     def chains(self) -> tuple[str, ...] | None:
@@ -352,43 +373,9 @@ class ConformationVAE(EstimatorConventions):
             raise ModelFileError(damaged.format(f"'loss' entry is damaged ({loss!r})"))
         est = cls(loss=loss, config=config)
         est.vae_ = VAE.from_saved(saved)
-        chains = _chains(info.get("chains"), damaged)  # absent from models saved before
+        chains = saved_chains(info.get("chains"), damaged)  # absent from models saved before
         atoms = atoms_from_features(saved.schema.features, str(path), chains)
-        segids = _segids(info.get("segids"), atoms.n_atoms, damaged)  # absent: none, or older
+        segids = saved_segids(info.get("segids"), atoms.n_atoms, damaged)  # absent: none, or older
         est.atoms_ = dataclasses.replace(atoms, segids=segids)
-        est.reference_ = _reference(info["reference"], est.atoms_.n_atoms, damaged)
+        est.reference_ = saved_reference(info["reference"], est.atoms_.n_atoms, damaged)
         return est
-
-
-def _chains(saved: object, damaged: str) -> tuple[str, ...] | None:
-    """The saved chain selection: ``None`` (every chain) or a list of chain ids."""
-    ok = saved is None or (
-        isinstance(saved, list) and saved and all(isinstance(c, str) and c for c in saved)
-    )
-    if not ok:
-        raise ModelFileError(damaged.format(f"'chains' entry is damaged ({saved!r})"))
-    return None if saved is None else tuple(saved)
-
-
-def _segids(saved: object, n_atoms: int, damaged: str) -> tuple[str, ...]:
-    """The saved segment ids of the atoms without a chain id (``None``: none)."""
-    if saved is None:
-        return ()
-    if not (isinstance(saved, list) and len(saved) == n_atoms) or not all(
-        isinstance(g, str) for g in saved
-    ):
-        raise ModelFileError(damaged.format(f"'segids' entry is damaged (not {n_atoms} strings)"))
-    return tuple(saved)
-
-
-def _reference(saved: object, n_atoms: int, damaged: str) -> np.ndarray:
-    """The saved reference frame: finite coordinates ``(n_atoms, 3)``, else a one-line error
-    (``damaged``, a message to format) rather than a traceback of the first superposition."""
-    try:
-        ref = np.asarray(saved, dtype=np.float32)
-    except (TypeError, ValueError):
-        ref = np.empty(0, dtype=np.float32)
-    if ref.shape != (n_atoms, 3) or not np.isfinite(ref).all():
-        problem = f"not finite x, y, z coordinates of the model's {n_atoms} atoms"
-        raise ModelFileError(damaged.format(f"'reference' entry is damaged ({problem})"))
-    return ref
