@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from biovae.config_io import from_dict as from_dict
+from biovae.config_io import is_device as is_device
 from biovae.config_io import load_toml as load_toml
 from biovae.config_io import merge as merge
 from biovae.config_io import to_dict as to_dict
@@ -58,20 +59,6 @@ def _typed(cfg: Any) -> None:
     are the sections themselves: ``model``, not ``FitConfig.model``)."""
     name = type(cfg).__name__
     typed(cfg, "" if type(cfg) is FitConfig else SECTIONS.get(name, name))
-
-
-def is_device(name: str) -> bool:
-    """Whether ``name`` parses as a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...);
-    whether that device exists here is found out when training starts."""
-    if name == "cpu":  # the default: known without importing torch (the CLI's --help builds it)
-        return True
-    import torch
-
-    try:
-        torch.device(name)
-    except (RuntimeError, TypeError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -303,12 +290,14 @@ class DataConfig:
     numbers (text's "-1" is a label; with it given, -1 is a class, in scikit-learn's ``y`` too);
     one that names no entry of the column (but a spelling of "unknown") is refused as a typo.
     ``stream`` leaves an ``.h5ad``, ``.npy`` or 10x ``.h5`` matrix on disk and reads it batch by
-    batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads empty
-    table fields, and NaN entries of an ``.h5ad`` or ``.npy`` matrix, as missing values (NaN)
-    for the genotype likelihood. ``alphabet`` (``dna``,
-    ``rna``, ``protein``) reads sequences in that alphabet instead of the detected one.
-    ``obs_id_column`` names the column of the ``obs_path`` table holding the record ids
-    (default: its first column); ids are joined as text, so ``007`` is not ``7``.
+    batch (data larger than memory; the same fit as reading it whole). ``allow_missing`` reads
+    empty table fields, and NaN entries of an ``.h5ad`` or ``.npy`` matrix, as missing values
+    (NaN) for the genotype likelihood. ``alphabet`` (``dna``, ``rna``, ``protein``) reads
+    sequences in that alphabet instead of the detected one. ``obs_id_column`` names the column
+    of the ``obs_path`` table holding the record ids (default: its first column); ids are joined
+    as text, so ``007`` is not ``7``. ``keep``/``remove`` (samples) and ``extract``/``exclude``
+    (variants) name id files that select the records and features of a PLINK fileset or VCF as
+    PLINK's options of those names do.
     """
 
     format: str | None = None
@@ -323,6 +312,10 @@ class DataConfig:
     stream: bool = False
     allow_missing: bool = False
     alphabet: str | None = None
+    keep: str | None = None
+    remove: str | None = None
+    extract: str | None = None
+    exclude: str | None = None
     categorical_covariates: tuple[str, ...] = ()
     continuous_covariates: tuple[str, ...] = ()
     labels_key: str | None = None

@@ -210,3 +210,17 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def is_device(name: str) -> bool:
+    """Whether ``name`` parses as a torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ...);
+    whether that device exists here is found out when training starts."""
+    if name == "cpu":  # the default: known without importing torch (the CLI's --help builds it)
+        return True
+    import torch
+
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return True

@@ -141,7 +141,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     out = _check_args(args)
     est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args), quiet=args.quiet)
     columns = {name: ds.obs_column(name) for name in args.covariates}
     groups = None if args.group_column is None else _groups(ds, args.group_column)
     z = est.transform(ds)

@@ -61,7 +61,7 @@ def _fit(args: argparse.Namespace, cfg, ctx) -> int:
     refuse_idle_flags(args, cfg.model.kind)
     out = check_model_out(check_parent(Path(args.out)))
     check_model_report(args.report, out)
-    ds = read_input(args.data, cfg.data)
+    ds = read_input(args.data, cfg.data, quiet=args.quiet)
     note(args, f"read {len(ds)} records × {ds.x.shape[1]} features from {args.data}")
     if (seq_cfg := for_sequences(cfg, args, ds.alphabet)) is not cfg:
         cfg = seq_cfg
@@ -149,7 +149,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     key = _key_added(args.key_added, annotate)
     est = _load(args)
     data = model_data_config(est, args, reads_obs=False)
-    ds = read_input(args.data, data)
+    ds = read_input(args.data, data, quiet=args.quiet)
     z = est.transform(ds)
     proba = est.predict_proba(ds) if hasattr(est, "predict_proba") else None
     if annotate:
@@ -285,7 +285,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from biovae.data.writers import write_table
 
     qc = QcLimits(args.qc_max_missing, args.qc_min_f, args.qc_frequencies)
-    ds = read_input(args.data, model_data_config(est, args, reads_obs=False))
+    ds = read_input(args.data, model_data_config(est, args, reads_obs=False), quiet=args.quiet)
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
         note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
     columns = score_columns(est, ds, args.samples, args.iwae, args.seed, qc)
@@ -325,7 +325,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.color_by and not args.data:
         raise ConfigError("--color-by colours the map of DATA; give the data to report on")
     est = _load(args)
-    ds = read_input(args.data, model_data_config(est, args)) if args.data else None
+    ds = (
+        read_input(args.data, model_data_config(est, args), quiet=args.quiet) if args.data else None
+    )
     write_report(est, out, data=ds, color_by=tuple(args.color_by or ()))
     print(out)
     return 0

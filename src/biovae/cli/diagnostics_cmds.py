@@ -75,7 +75,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     )
     out = _out_dir(args.out, "diagnostics.json", "diagnostics.html")
     est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args), quiet=args.quiet)
     cfg = est.config_.model
     model = {"kind": cfg.kind, "likelihood": cfg.likelihood.name, "n_latent": cfg.n_latent}
     say = None if args.quiet else (lambda message: note(args, message))
@@ -116,7 +116,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = _out_dir(args.out, "sweep.json", "sweep.html")
     if args.fidelity:
         require("sklearn", "report")  # the fidelity classifier: before the sweep, not after
-    ds = read_input(args.data, cfg.data)
+    ds = read_input(args.data, cfg.data, quiet=args.quiet)
     cfg = for_sequences(cfg, args, ds.alphabet)
     train, held_out = split(ds, args.held_out, cfg.train.seed)
     for n, records, fix in (  # active units compare held-out records; fitting needs two
@@ -175,7 +175,8 @@ def cmd_novelty(args: argparse.Namespace) -> int:
     out = _out_dir(args.out, "novelty.json")
     est = load_model(args.model)
     train, holdout = (
-        read_input(path, model_data_config(est, args, path)) for path in (args.train, args.holdout)
+        read_input(path, model_data_config(est, args, path), quiet=args.quiet)
+        for path in (args.train, args.holdout)
     )
     for ds in (train, holdout):
         check_features(ds, est.schema_)

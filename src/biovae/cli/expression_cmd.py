@@ -79,7 +79,7 @@ def cmd_expression(args: argparse.Namespace) -> int:
     est = load_model(args.model)
     batch_key = _batch_key(est, args)
     data = model_data_config(est, args)
-    ds = read_input(args.data, data)
+    ds = read_input(args.data, data, quiet=args.quiet)
     values = expression(
         est,
         ds,

@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # the data layer loads pandas: imported where used, not for t
     from biovae.data.dataset import Dataset
 
 
-def read_input(path: str, data: DataConfig) -> Dataset:
-    """Read DATA with the data options of a config."""
+def read_input(path: str, data: DataConfig, quiet: bool = False) -> Dataset:
+    """Read DATA with the data options of a config (``quiet``: no line on what
+    ``--keep``/``--remove``/``--extract``/``--exclude`` kept)."""
+    from biovae.data.genotype_select import GenotypeSelection
     from biovae.data.readers import read_dataset
 
     return read_dataset(
@@ -37,6 +39,8 @@ def read_input(path: str, data: DataConfig) -> Dataset:
         stream=data.stream,
         allow_missing=data.allow_missing,
         alphabet=data.alphabet,
+        select=GenotypeSelection(data.keep, data.remove, data.extract, data.exclude),
+        note=(lambda _: None) if quiet else None,
     )
 
 
@@ -90,7 +94,10 @@ def model_data_config(est, args, path: str | None = None, *, reads_obs: bool = T
     dropped; a flag given now is checked as usual. ``path``: the input (default ``args.data``).
     ``reads_obs=False``: the command uses no metadata of its own (``score``, ``embed``), so the
     saved ``--obs`` table is read only for a model that needs it (covariates, labels): new
-    records, absent from the training metadata, are scored without one."""
+    records, absent from the training metadata, are scored without one. A saved ``--keep`` or
+    ``--remove`` is not applied (new data's samples are those named now); a saved
+    ``--extract``/``--exclude`` is (the model's variants), to a PLINK fileset or VCF."""
+    from biovae.data.genotype_select import GENOTYPE_FORMATS
     from biovae.data.readers import OPTION_FORMATS, infer_format
 
     data = build_config(args, base=est.config_).data
@@ -101,11 +108,15 @@ def model_data_config(est, args, path: str | None = None, *, reads_obs: bool = T
     asked = given("obs_path") or given("obs_id_column")
     if data.obs_path and not (reads_obs or asked or _needs_obs(est.schema_)):
         data = replace(data, obs_path=None, obs_id_column=None)
+    # the samples of new data are those given now; the saved variants are the model's
+    data = replace(data, **{k: None for k in ("keep", "remove") if not given(k)})
     try:
         fmt = (data.format or "").lower() if given("format") else infer_format(path or args.data)
     except DataError:
         return data  # no format from the name: the saved options stand (or fail clearly)
     changes = {}
+    if fmt not in GENOTYPE_FORMATS:  # saved for a PLINK/VCF input, not this one
+        changes.update({k: None for k in ("extract", "exclude") if not given(k)})
     if not given("format") and data.format:
         if _family(data.format) == _family(fmt):  # e.g. a comma-separated .txt: keep csv
             fmt = data.format.lower()

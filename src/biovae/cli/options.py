@@ -224,6 +224,16 @@ TRAIN_OPTIONS = (
         "N",
     ),
 )
+#: PLINK's sample and variant selection of a PLINK fileset or VCF (data/genotype_select.py)
+SELECT_OPTIONS = tuple(
+    Option(f"--{name}", f"data.{name}", str, f"PLINK/VCF input: {what}", "FILE")
+    for name, what in (
+        ("keep", "keep only the samples FILE lists (one id, or FID IID, per line)"),
+        ("remove", "leave out the samples FILE lists (one id, or FID IID, per line)"),
+        ("extract", "keep only the variants FILE lists (variant ids, or a .bim file)"),
+        ("exclude", "leave out the variants FILE lists (variant ids, or a .bim file)"),
+    )
+)
 #: how DATA is read (every command that reads data)
 READ_OPTIONS = (
     Option(
@@ -260,6 +270,7 @@ READ_OPTIONS = (
     Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
     Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
     OBS_ID_COLUMN,
+    *SELECT_OPTIONS,
 )
 #: which metadata columns a model is conditioned on or learns (set when a model is fitted)
 COVARIATE_OPTIONS = (

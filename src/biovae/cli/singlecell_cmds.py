@@ -201,7 +201,7 @@ def _embed(args: argparse.Namespace):
     from biovae.reports.analysis import code_name
 
     est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args), quiet=args.quiet)
     return ds, np.asarray(est.transform(ds)), code_name(est, plural=True)
 
 
@@ -280,7 +280,7 @@ def cmd_de(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args), quiet=args.quiet)
     common = {"groupby": args.groupby, "batch_key": args.batch_correct, "settings": settings}
     if args.group1 is None:
         tables = de.one_vs_rest(est, ds, **common)
@@ -313,7 +313,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     out = check_model_out(check_parent(Path(args.out)))
     est = load_model(args.model)
-    ds = read_input(args.data, model_data_config(est, args))
+    ds = read_input(args.data, model_data_config(est, args), quiet=args.quiet)
     mapped = map_query(
         est,
         ds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from biovae.data.biom import read_biom
 from biovae.data.dataset import Dataset
 from biovae.data.fasta import read_fasta
 from biovae.data.genotype_files import plink_prefix_bed, refuse_unread_genotype_format
+from biovae.data.genotype_select import GenotypeSelection, select_genotypes
 from biovae.data.h5ad import read_h5ad
 from biovae.data.npy import read_npy
 from biovae.data.plink import read_plink
@@ -66,6 +67,8 @@ def read_dataset(
     stream: bool = False,
     allow_missing: bool = False,
     alphabet: str | None = None,
+    select: GenotypeSelection | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Dataset:
     """Read a data file into a :class:`Dataset`.
 
@@ -76,9 +79,8 @@ def read_dataset(
         ``.gz``), a 10x Cell Ranger ``.h5`` matrix, a 10x ``matrix.mtx`` folder, or a BIOM
         table (``.biom``, JSON or HDF5; needs the ``microbiome`` extra), PLINK 1 genotypes
         (``.bed`` with ``.bim`` and ``.fam`` beside it, or the fileset's prefix: A1 dosages,
-        NaN = missing), or VCF
-        genotypes (``.vcf``, ``.vcf.gz``: ALT dosages from GT, NaN = missing call; see
-        :mod:`biovae.data.vcf`).
+        NaN = missing), or VCF genotypes (``.vcf``, ``.vcf.gz``: ALT dosages from GT, NaN =
+        missing call; see :mod:`biovae.data.vcf`).
     fmt
         One of ``"csv", "tsv", "npy", "h5ad", "fasta", "10x-mtx", "10x-h5", "biom", "plink",
         "vcf"``; inferred from the extension (a folder is ``10x-mtx``) if omitted.
@@ -111,6 +113,9 @@ def read_dataset(
         Tables: empty fields are missing values (NaN), for the genotype likelihood; ``.h5ad``
         and ``.npy``: their NaN entries are (else refused). VCF and PLINK files always read
         missing calls as NaN; the option is accepted there and implied.
+    select
+        PLINK/VCF: samples to keep/remove, variants to extract/exclude (see
+        :mod:`biovae.data.genotype_select`); ``note`` gets the line saying what was kept.
 
     Returns
     -------
@@ -141,7 +146,10 @@ def read_dataset(
         alphabet=alphabet,
     )
     _check_options(path, fmt, opts)
+    (select or GenotypeSelection()).check_format(path, fmt)
     ds = _read(path, fmt, opts)
+    if select:
+        ds = select_genotypes(ds, select, note)
     if obs_path is not None:
         ds = join_obs(ds, obs_path, id_column=obs_id_column)
     return ds
