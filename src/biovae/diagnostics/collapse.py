@@ -88,17 +88,30 @@ def _likely_causes(config: FitConfig, n_active: int) -> str:
 
 
 def _remedies(config: FitConfig, n_active: int) -> list[str]:
-    out = []
-    if config.objective.beta > 1:
-        out.append("lower β (--beta), or trace the rate–distortion curve with 'biovae sweep'")
-    if config.objective.kl_warmup_epochs == 0:
-        out.append("KL warm-up (--kl-warmup 50) lets the encoder learn before the KL bites")
-    if config.objective.free_bits == 0:
-        out.append("free bits (--free-bits 0.1) stop the KL pressure below λ nats per dimension")
+    out, objective = [], config.objective
+    if objective.iwae_samples > 1:  # no KL term: training refuses β, warm-up and free bits
+        out.append(
+            f"trained on the IWAE-{objective.iwae_samples} bound, which has no KL term to weigh: "
+            "β, KL warm-up and free bits apply on the ELBO (--iwae-samples 1)"
+        )
+    else:
+        out += _elbo_remedies(objective)
     if n_active == 0:
         out.append("a weaker decoder (fewer/narrower hidden layers) must rely on the code")
     if n_active > 0:
         out.append("if the collapsed dimensions are simply unneeded, a smaller --latent is fine")
+    return out
+
+
+def _elbo_remedies(objective) -> list[str]:
+    """The ELBO's own levers against a collapse that ``objective`` does not use yet."""
+    out = []
+    if objective.beta > 1:
+        out.append("lower β (--beta), or trace the rate–distortion curve with 'biovae sweep'")
+    if objective.kl_warmup_epochs == 0:
+        out.append("KL warm-up (--kl-warmup 50) lets the encoder learn before the KL bites")
+    if objective.free_bits == 0:
+        out.append("free bits (--free-bits 0.1) stop the KL pressure below λ nats per dimension")
     return out
 
 
