@@ -273,6 +273,18 @@ def test_fewer_than_two_folds_is_a_config_error_not_a_rare_level():
             audit_covariate(z, values, n_splits=1)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5])
+def test_a_seed_numpy_cannot_take_is_a_config_error_naming_it(seed):
+    """audit(seed=-1) raised numpy's "Seed must be between 0 and 2**32 - 1", naming no
+    parameter (and a float seed a TypeError)."""
+    from biovae.errors import ConfigError
+
+    z, labels = two_groups(n=60)
+    for values in (labels, z[:, 0] + 1.0):
+        with pytest.raises(ConfigError, match=r"^seed must be a whole number .*got "):
+            audit(z, {"c": values}, seed=seed)
+
+
 def test_an_integer_age_guessed_as_levels_is_audited_as_a_number_when_named_continuous():
     # 1,000 records of whole-year ages take 42 values: few enough for the guess to read them
     # as 42 levels (balanced accuracy near chance), though the map holds age almost exactly

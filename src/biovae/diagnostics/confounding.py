@@ -62,10 +62,12 @@ CARRY_ALPHA = 0.05
 CARRY_RHO = 0.3
 
 
-def _sklearn(n_splits: int) -> None:
-    """scikit-learn, and a fold count it can cross-validate with."""
+def _sklearn(n_splits: int, seed: int) -> None:
+    """scikit-learn, and a fold count and seed it can cross-validate with."""
     if n_splits < 2:
         raise ConfigError(f"n_splits must be >= 2 (cross-validation folds), got {n_splits}")
+    if not (isinstance(seed, int | np.integer) and 0 <= seed < 2**32):
+        raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}")
     require("sklearn", "report")
 
 
@@ -107,7 +109,7 @@ def categorical_predictability(
     """Cross-validated balanced accuracy and AUROC of predicting ``labels`` from ``z``; with
     ``groups`` (one label per record) each group's records lie in one fold
     (:mod:`~biovae.diagnostics.confounding_groups`)."""
-    _sklearn(n_splits)
+    _sklearn(n_splits, seed)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -164,7 +166,7 @@ def continuous_predictability(
     within each training fold, as for the categories: the penalty must not depend on the
     units of the code — an autoencoder's or PCA's can be of any scale); with ``groups`` each
     group's records lie in one fold (:mod:`~biovae.diagnostics.confounding_groups`)."""
-    _sklearn(n_splits)
+    _sklearn(n_splits, seed)
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold, cross_val_predict
@@ -345,7 +347,7 @@ def audit(
     out: dict[str, Any] = {"records": int(z.shape[0]), "latent": int(z.shape[1])}
     folds: dict[str, Any] = {"n_splits": n_splits, "seed": seed}
     if groups is not None:
-        _sklearn(n_splits)
+        _sklearn(n_splits, seed)
         labels = group_labels(groups, group_name, z.shape[0])
         out.update(grouped_by=group_name, groups=check_group_count(labels, n_splits, group_name))
         folds.update(groups=labels, group_name=group_name)
