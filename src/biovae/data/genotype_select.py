@@ -60,19 +60,9 @@ def select_genotypes(
     """``ds`` with the samples and variants of ``selection``; ``note`` (default: print on
     stderr) gets one line saying how many were kept and how many ids of each file name
     nothing in the data."""
-    notes: list[str] = []
-    rows = np.ones(len(ds), dtype=bool)
-    for name, keep in (("keep", True), ("remove", False)):
-        if getattr(selection, name):
-            hit, unknown = _sample_matches(ds, Path(getattr(selection, name)))
-            rows &= hit if keep else ~hit
-            notes += [f"--{name} {getattr(selection, name)}: {_ignored(unknown)}"] * bool(unknown)
-    cols = np.ones(ds.n_features, dtype=bool)
-    for name, extract in (("extract", True), ("exclude", False)):
-        if getattr(selection, name):
-            hit, unknown = _variant_matches(ds, Path(getattr(selection, name)))
-            cols &= hit if extract else ~hit
-            notes += [f"--{name} {getattr(selection, name)}: {_ignored(unknown)}"] * bool(unknown)
+    rows, notes = _selected(len(ds), selection, ("keep", "remove"), ds, _sample_matches)
+    cols, more = _selected(ds.n_features, selection, ("extract", "exclude"), ds, _variant_matches)
+    notes += more
     _refuse_empty(ds, selection, int(rows.sum()), int(cols.sum()))
     kept = ds.subset(np.flatnonzero(rows)) if not rows.all() else ds
     if not cols.all():
@@ -97,24 +87,42 @@ def _ignored(unknown: list[str]) -> str:
     return f"{len(unknown)} id(s) not in the data, ignored (e.g. {preview(unknown, 3)})"
 
 
+def _selected(
+    n: int,
+    selection: GenotypeSelection,
+    names: tuple[str, str],
+    ds: Dataset,
+    matches: Callable[[Dataset, Path], tuple[np.ndarray, list[str]]],
+) -> tuple[np.ndarray, list[str]]:
+    """The mask over ``n`` records or variants that the files of ``names`` (one that keeps,
+    one that leaves out) select by ``matches``, and a note for each file naming ids not in
+    the data."""
+    mask, notes = np.ones(n, dtype=bool), []
+    for name, inside in zip(names, (True, False), strict=True):
+        path = getattr(selection, name)
+        if path:
+            hit, unknown = matches(ds, Path(path))
+            mask &= hit if inside else ~hit
+            notes += [f"--{name} {path}: {_ignored(unknown)}"] * bool(unknown)
+    return mask, notes
+
+
+def _given(selection: GenotypeSelection, names: tuple[str, ...]) -> str:
+    return " and ".join(f"--{n} {getattr(selection, n)}" for n in names if getattr(selection, n))
+
+
 def _refuse_empty(ds: Dataset, selection: GenotypeSelection, rows: int, cols: int) -> None:
     if not rows:
-        given = " and ".join(
-            f"--{n} {getattr(selection, n)}" for n in ("keep", "remove") if getattr(selection, n)
-        )
         raise DataError(
-            f"{ds.source}: {given} leave(s) no sample of the {len(ds)} (sample ids such as "
-            f"{preview(ds.ids, 3)}, or FID IID pairs); check the id file"
+            f"{ds.source}: {_given(selection, ('keep', 'remove'))} leave(s) no sample of the "
+            f"{len(ds)} (sample ids such as {preview(ds.ids, 3)}, or FID IID pairs); check the "
+            "id file"
         )
     if not cols:
-        given = " and ".join(
-            f"--{n} {getattr(selection, n)}"
-            for n in ("extract", "exclude")
-            if getattr(selection, n)
-        )
         raise DataError(
-            f"{ds.source}: {given} leave(s) no variant of the {ds.n_features} (variant ids "
-            f"such as {preview(ds.features, 3)}); check the id file"
+            f"{ds.source}: {_given(selection, ('extract', 'exclude'))} leave(s) no variant of "
+            f"the {ds.n_features} (variant ids such as {preview(ds.features, 3)}); check the "
+            "id file"
         )
 
 
