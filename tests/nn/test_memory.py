@@ -61,3 +61,33 @@ def test_the_command_line_reports_it_in_one_line_and_writes_nothing(one_mib, tmp
     )  # fmt: skip
     assert rc == 2 and "error: out of memory (" in err and "--hidden" in err, err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_blocks_that_each_fit_but_not_together_are_refused_before_any_is_built(monkeypatch):
+    """Sixty layers of 40 kB (encoder and decoder) fit one by one in 1 MiB but need 2.4 MB
+    together: refused before the first is allocated (on an overcommitting machine, building
+    them is the kill)."""
+    from biovae.config import LikelihoodConfig, ModelConfig
+    from biovae.likelihoods.gaussian import Gaussian
+    from biovae.models.vae import build_model
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 2**20)
+    lik = Gaussian((300,), LikelihoodConfig())
+    deep, shallow = NetworkConfig(hidden=(100,) * 30), NetworkConfig(hidden=(100,) * 3)
+    with pytest.raises(MemoryError, match=r"memory: the model would allocate \d+ bytes"):
+        build_model(lik, 0, ModelConfig(n_latent=2, network=deep))
+    build_model(lik, 0, ModelConfig(n_latent=2, network=shallow))  # 0.4 MB fits
+
+
+def test_training_state_beyond_memory_is_refused_when_the_optimiser_is_made(monkeypatch):
+    """Weights of 0.4 MB fit in 1 MiB, their training state (×4: gradients, Adam's moments)
+    does not: refused before the first step allocates it."""
+    import torch
+
+    from biovae.training.optim import adam
+
+    weights = [torch.nn.Parameter(torch.zeros(100_000))]
+    monkeypatch.setattr(memory, "physical_memory", lambda: 2**20)
+    with pytest.raises(MemoryError, match=r"training .* 1600000 bytes \(100,000 weights × 4 "):
+        adam(weights, 1e-3)
+    adam([{"params": iter([torch.nn.Parameter(torch.zeros(10_000))])}], 1e-3).step()

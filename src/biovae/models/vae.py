@@ -15,6 +15,7 @@ from biovae import objectives
 from biovae.config import ModelConfig, ObjectiveConfig
 from biovae.likelihoods import Likelihood
 from biovae.nn import Decoder, GaussianEncoder, PointEncoder
+from biovae.nn.memory import check_total
 from biovae.objectives import Batch, LossOutput
 from biovae.priors import standard_normal
 
@@ -66,7 +67,20 @@ class LatentVariableModel(nn.Module):
 def build_model(
     likelihood: Likelihood, n_cov: int, config: ModelConfig, n_classes: int = 0
 ) -> nn.Module:
-    """The network model for ``config.kind`` (``vae``, ``ae`` or ``ssvae`` with ``n_classes``)."""
+    """The network model for ``config.kind`` (``vae``, ``ae`` or ``ssvae`` with ``n_classes``),
+    after checking that all its weights together fit in memory (counted on the ``meta``
+    device, which allocates nothing; each block is checked again as it is made)."""
+    if torch.empty(0).device.type != "meta":
+        with torch.device("meta"):
+            shapes = _build_model(likelihood, n_cov, config, n_classes)
+        n = sum(p.numel() for p in shapes.parameters())
+        check_total(n, 1, "the model")
+    return _build_model(likelihood, n_cov, config, n_classes)
+
+
+def _build_model(
+    likelihood: Likelihood, n_cov: int, config: ModelConfig, n_classes: int
+) -> nn.Module:
     if config.kind == "ssvae":
         from biovae.models.semisupervised import SemiSupervisedVAE
 

@@ -42,6 +42,21 @@ def check_fits(shape: tuple[int, ...], what: str, itemsize: int = 4) -> None:
         )
 
 
+def check_total(n_weights: int, copies: int, what: str, itemsize: int = 4) -> None:
+    """Raise ``MemoryError`` if ``copies`` float32 copies of ``n_weights`` numbers exceed
+    physical memory: a model whose blocks each fit but not all together (``copies=1``, checked
+    before it is built), or one whose training state does not (``copies=4``: weights, their
+    gradients and Adam's two moments, checked when the optimiser is made, before a step
+    allocates them). Activations come on top and are not counted."""
+    need, have = int(n_weights) * copies * itemsize, physical_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"can't allocate memory: {what} would allocate {need} bytes ({int(n_weights):,} "
+            f"weights × {copies} × {itemsize} bytes), more than this machine's "
+            f"{have / 2**30:,.1f} GiB"
+        )
+
+
 def linear(n_in: int, n_out: int, bias: bool = True) -> nn.Linear:
     """``nn.Linear(n_in, n_out, bias)`` after :func:`check_fits` on its weight."""
     check_fits((n_out, n_in), "weights of a layer")

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from biovae.nn.memory import check_total
+
 _GROUP_KEYS = ("lr", "betas", "eps", "weight_decay")
 
 
@@ -147,5 +149,11 @@ def _adam_foreach(ps, grads, m, v, steps, b1, b2, lr, eps, weight_decay) -> None
 
 def adam(params: Iterable, lr: float, weight_decay: float = 0.0) -> Adam:
     """The trainers' Adam (:class:`Adam`): ``torch.optim.Adam``'s update without importing
-    torch's compiler, fused where torch has the kernel."""
+    torch's compiler, fused where torch has the kernel. Refused with ``MemoryError`` where the
+    training state of the weights held in main memory (weights, gradients, two moments) would
+    exceed it (:func:`biovae.nn.memory.check_total`), before a step allocates it."""
+    params = [{**g, "params": list(g["params"])} if isinstance(g, dict) else g for g in params]
+    tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+    in_ram = sum(p.numel() for p in tensors if p.device.type == "cpu")
+    check_total(in_ram, 4, "training this model (weights, gradients, Adam's two moments)")
     return Adam(params, lr=lr, weight_decay=weight_decay)
