@@ -59,3 +59,15 @@ def test_an_empty_selection_exits_2_without_output(tmp_path, capsys):
 def test_without_the_options_nothing_is_said(tmp_path, capsys):
     rc, _, err = run(capsys, "fit", fileset(tmp_path), *FIT, "--out", tmp_path / "m")
     assert rc == 0 and "kept" not in err
+
+
+def test_plink_positional_ranges_are_refused_clearly(tmp_path, capsys):
+    (tmp_path / "r.bed").write_text("1\t0\t10\n")
+    for flag in ("--extract", "--exclude"):
+        rc, _, err = run(
+            capsys, "fit", fileset(tmp_path), *FIT, flag, "range", tmp_path / "r.bed",
+            "--out", tmp_path / "m",
+        )  # fmt: skip
+        assert rc == 2, err
+        assert f"argument {flag}: 'range': PLINK's positional ranges are not supported" in err
+        assert not (tmp_path / "m").exists()

@@ -93,3 +93,64 @@ def test_selection_of_a_table_is_refused(tmp_path):
     (tmp_path / "keep.txt").write_text("r1\n")
     with pytest.raises(DataError, match="--keep select samples and variants of PLINK"):
         _read(tmp_path / "t.tsv", keep=str(tmp_path / "keep.txt"))
+
+
+def test_a_plink2_header_says_what_the_columns_are(tmp_path):
+    fam = "A a 0 0 1 0\nB b 0 0 1 0\nC c 0 0 1 0\nD d 0 0 1 0\nE e 0 0 1 0\nF f 0 0 1 0\n"
+    bed = fileset(tmp_path, fam=fam)
+    # a .psam without FIDs: '#IID' then IID SEX; 'b 2' is IID b, not FID b IID 2
+    (tmp_path / "keep.psam").write_text("## a comment\n#IID\tSEX\nb\t2\nf\t1\n")
+    ds = _read(bed, keep=str(tmp_path / "keep.psam"))
+    assert list(ds.ids) == ["b", "f"]
+    np.testing.assert_array_equal(ds.x, A1_COPIES[[1, 5]])
+    (tmp_path / "pairs.psam").write_text("#FID\tIID\tSEX\nC\tc\t2\nX\td\t1\n")
+    assert list(_read(bed, keep=str(tmp_path / "pairs.psam")).ids) == ["c"]
+    (tmp_path / "bad.txt").write_text("#FID\tSEX\nC\t2\n")
+    with pytest.raises(DataError, match="'#FID SEX' has no IID column"):
+        _read(bed, keep=str(tmp_path / "bad.txt"))
+
+
+def test_a_pair_never_names_a_record_of_another_family(tmp_path):
+    # unique IIDs: records are IIDs, and family X's IID is 'A_b'
+    fam = "A a 0 0 1 0\nB b 0 0 1 0\nC c 0 0 1 0\nX A_b 0 0 1 0\nE e 0 0 1 0\nF f 0 0 1 0\n"
+    bed = fileset(tmp_path, fam=fam)
+    (tmp_path / "keep.txt").write_text("A b\nF f\n")  # 'A b': no such individual
+    notes = []
+    ds = _read(bed, notes, keep=str(tmp_path / "keep.txt"))
+    assert list(ds.ids) == ["f"]
+    np.testing.assert_array_equal(ds.x, A1_COPIES[[5]])
+    assert "1 id(s) not in the data, ignored (e.g. 'A b')" in notes[0]
+    (tmp_path / "keep.txt").write_text("X A_b\n")
+    assert list(_read(bed, keep=str(tmp_path / "keep.txt")).ids) == ["A_b"]
+
+
+def test_a_pair_names_one_vcf_sample(fixtures_dir, tmp_path):
+    text = (fixtures_dir / "vcf_spec_example_4.0.vcf").read_text()
+    vcf = tmp_path / "ids.vcf"  # samples A_B, B and C
+    vcf.write_text(text.replace("NA00001\tNA00002\tNA00003", "A_B\tB\tC"))
+    for line, kept in [
+        ("A B", ["A_B"]),  # PLINK's --id-delim split of A_B, not sample B
+        ("B B", ["B"]),  # --double-id
+        ("0 C", ["C"]),  # --const-fid
+        ("POP1 C", ["C"]),  # a population as FID
+    ]:
+        (tmp_path / "keep.txt").write_text(line + "\n")
+        assert list(_read(vcf, keep=str(tmp_path / "keep.txt")).ids) == kept, line
+
+
+def test_the_id_of_a_multiallelic_record_names_all_its_alleles(fixtures_dir, tmp_path):
+    vcf = fixtures_dir / "vcf_spec_example_4.0.vcf"
+    (tmp_path / "ids.txt").write_text("rs6040355\n.\n")  # A>G,T; '.' is no id
+    notes = []
+    ds = _read(vcf, notes, extract=str(tmp_path / "ids.txt"))
+    assert ds.features == ("rs6040355:G", "rs6040355:T")
+    assert ds.alleles == (("G", "A"), ("T", "A"))
+    # GTs 1|2, 2|1, 2/2: copies of G and of T
+    np.testing.assert_array_equal(ds.x, [[1, 1], [1, 1], [0, 2]])
+    assert "1 id(s) not in the data, ignored (e.g. '.')" in notes[0]
+    ds = _read(vcf, exclude=str(tmp_path / "ids.txt"))
+    assert ds.n_features == 6 and not any(f.startswith("rs6040355") for f in ds.features)
+    # one column named ID:ALLELE is no split record: 'k' names nothing
+    bed = fileset(tmp_path, bim="1\tk:G\t0\t1\tG\tA\n1\tsnp2\t0\t2\t1\t2\n1\tsnp3\t0\t3\tA\tC\n")
+    (tmp_path / "k.txt").write_text("k snp2\n")
+    assert _read(bed, extract=str(tmp_path / "k.txt")).features == ("snp2",)

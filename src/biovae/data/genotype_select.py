@@ -4,13 +4,23 @@ subsetting a PLINK fileset or VCF as it is read.
 
 A sample file holds one sample per line: one id (the record id biovae gives the sample: the
 ``.fam`` IID, ``FID_IID`` where IIDs repeat, or the VCF sample id), or PLINK's ``FID IID``
-(further columns are ignored, as ``cut -f1,2 data.fam`` or a ``.fam`` itself gives them),
-which names the record ``FID_IID``, or the record ``IID`` whose ``.fam`` FID is ``FID`` (any
-FID for a VCF, which has none). A variant file holds variant ids separated by spaces, tabs
-or lines, as biovae names the dosage columns or with the dots biovae makes ``_`` (``.bim``
-ids); a ``.bim`` file gives its second column. Lines starting with ``#`` are headers or
-comments. Ids that name nothing in the data are ignored and counted (PLINK does the same);
-a selection that leaves no sample or no variant is an error.
+(further columns are ignored, as ``cut -f1,2 data.fam`` or a ``.fam`` itself gives them).
+A ``FID IID`` pair names the ``.fam`` individual with that FID and IID (its record ``IID`` or
+``FID_IID``), never one of another family; a VCF has no FIDs, so the pair names the sample
+``FID_IID`` (PLINK's ``--id-delim`` split) if there is one, else the sample ``IID`` (any FID:
+``--double-id``, ``--const-fid``, a population label). A PLINK 2 header line, the first
+``#FID``/``#IID`` line before any id (a ``.psam``'s), says what the columns are: after
+``#IID`` the first column is the IID (one id) and the others are ignored; after
+``#FID IID`` each line is a pair. Other ``#`` lines are comments.
+
+A variant file holds variant ids separated by spaces, tabs or lines, as biovae names the
+dosage columns or with the dots biovae makes ``_`` (``.bim`` ids); a ``.bim`` file gives its
+second column. The id of a multiallelic VCF record names all its ``<ID>:<ALT>`` columns, as
+it names the one variant in PLINK 2. ``.`` (PLINK 2's missing id) names nothing. Lines
+starting with ``#`` are headers or comments. Ids that name nothing in the data are ignored
+and counted (PLINK does the same); a selection that leaves no sample or no variant is an
+error. Variants are selected by id only: PLINK's positional ``range``/``bed1`` files are not
+read.
 """
 
 from __future__ import annotations
@@ -133,38 +143,75 @@ def _sample_matches(ds: Dataset, path: Path) -> tuple[np.ndarray, list[str]]:
     fid = ds.obs.get("FID")  # a PLINK fileset's families; a VCF has none
     hit = np.zeros(len(ds), dtype=bool)
     unknown = []
-    for fields_ in _lines(path):
-        found = [index.get(fields_[0])] if len(fields_) == 1 else _pair(fields_, index, fid)
-        found = [i for i in found if i is not None]
-        hit[found] = True
-        if not found:
-            unknown.append(" ".join(fields_[:2]))
+    iid_only, lines = _sample_lines(path)
+    for fields_ in lines:
+        if iid_only or len(fields_) == 1:
+            i = index.get(fields_[0])
+        else:
+            i = _pair(fields_[0], fields_[1], index, fid)
+        if i is None:
+            unknown.append(fields_[0] if iid_only else " ".join(fields_[:2]))
+        else:
+            hit[i] = True
     return hit, unknown
 
 
-def _pair(fields_: list[str], index: dict[str, int], fid) -> list[int | None]:
-    """The record of a ``FID IID`` line: named ``FID_IID``, or ``IID`` with that FID."""
-    family, iid = fields_[:2]
-    i = index.get(iid)
-    if i is not None and fid is not None and str(fid[i]) != family:
-        i = None
-    return [index.get(f"{family}_{iid}"), i]
+def _pair(family: str, iid: str, index: dict[str, int], fid) -> int | None:
+    """The record of a ``FID IID`` line: with FIDs (PLINK), the record ``IID`` or ``FID_IID``
+    of family ``FID``; without (VCF), the sample ``FID_IID``, else the sample ``IID``."""
+    candidates = [index.get(iid), index.get(f"{family}_{iid}")]
+    if fid is None:
+        candidates.reverse()
+    for i in candidates:
+        if i is not None and (fid is None or str(fid[i]) == family):
+            return i
+    return None
+
+
+def _sample_lines(path: Path) -> tuple[bool, list[list[str]]]:
+    """Whether a PLINK 2 ``#IID`` header says the first column is the IID, and the fields
+    of the id lines; a ``#FID`` header must go on with ``IID``."""
+    rows = _lines(path, comments=True)
+    header = None
+    for row in rows:  # PLINK 2: the header is the first #FID/#IID line before any id
+        if row[0][0] != "#" or row[0] in ("#FID", "#IID"):
+            header = row if row[0][0] == "#" else None
+            break
+    if header and header[0] == "#FID" and header[1:2] != ["IID"]:
+        raise DataError(
+            f"{path}: the header line '{' '.join(header)}' has no IID column; start it "
+            "'#FID IID' (pairs) or '#IID' (one id per line)"
+        )
+    return bool(header) and header[0] == "#IID", [row for row in rows if row[0][0] != "#"]
 
 
 def _variant_matches(ds: Dataset, path: Path) -> tuple[np.ndarray, list[str]]:
     """Which variants the variant file names, and its ids that name no variant."""
-    index = {name: j for j, name in enumerate(ds.features)}
+    index = {name: [j] for j, name in enumerate(ds.features)}
+    for record, columns in _split_records(ds).items():
+        index.setdefault(record, columns)
     bim = path.name.lower().endswith(".bim")
     hit = np.zeros(ds.n_features, dtype=bool)
     unknown = []
     for fields_ in _lines(path):
         for vid in [_bim_name(fields_)] if bim else fields_:
-            j = index.get(vid, index.get(dosage_column_name(vid)))
-            if j is None:
+            found = index.get(vid, index.get(dosage_column_name(vid), []))
+            if vid == "." or not found:  # '.': PLINK 2's missing id, never matched
                 unknown.append(vid)
             else:
-                hit[j] = True
+                hit[found] = True
     return hit, unknown
+
+
+def _split_records(ds: Dataset) -> dict[str, list[int]]:
+    """The columns of each multiallelic record split into ``<ID>:<ALT>`` columns, by ID:
+    two or more columns whose names are an ID, ``:`` and the column's counted allele."""
+    groups: dict[str, list[int]] = {}
+    for j, (name, alleles) in enumerate(zip(ds.features, ds.alleles, strict=False)):
+        suffix = ":" + dosage_column_name(alleles[0])
+        if name.endswith(suffix) and len(name) > len(suffix):
+            groups.setdefault(name[: -len(suffix)], []).append(j)
+    return {record: columns for record, columns in groups.items() if len(columns) > 1}
 
 
 def _bim_name(fields_: list[str]) -> str:
@@ -175,8 +222,9 @@ def _bim_name(fields_: list[str]) -> str:
     return f"{chrom}:{pos}:{a2}:{a1}"
 
 
-def _lines(path: Path) -> list[list[str]]:
-    """The whitespace-separated fields of each line that is not blank nor a ``#`` line."""
+def _lines(path: Path, comments: bool = False) -> list[list[str]]:
+    """The whitespace-separated fields of each line that is not blank nor (unless
+    ``comments``) a ``#`` line."""
     if not path.exists():
         raise MissingFileError(
             f"{path}: id file not found; check the path (working directory: {Path.cwd()}; a "
@@ -186,4 +234,5 @@ def _lines(path: Path) -> list[list[str]]:
         text = path.read_text(encoding=ENCODING)
     except UnicodeDecodeError as exc:
         raise not_utf8(path) from exc
-    return [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    return [row for row in rows if comments or row[0][0] != "#"]
