@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from biovae.cli.id_files import id_file
 from biovae.config import FitConfig, to_dict
 from biovae.likelihood_names import LIKELIHOOD_NAMES
 
@@ -225,26 +225,9 @@ TRAIN_OPTIONS = (
         "N",
     ),
 )
-#: PLINK's modifiers of --extract/--exclude that make FILE a list of positional ranges
-_RANGE_MODIFIERS = ("range", "bed0", "bed1", "ibed0", "ibed1")
-
-
-def _id_file(text: str) -> str:
-    """An argparse type: the id file of --keep/--remove/--extract/--exclude; PLINK's
-    ``--extract range FILE`` (positional ranges) is refused, since variants are selected by
-    id only, unless a file of that name exists."""
-    if text in _RANGE_MODIFIERS and not Path(text).exists():
-        raise argparse.ArgumentTypeError(
-            f"'{text}': PLINK's positional ranges are not supported, variants are selected "
-            "by id; list the ids of the variants in the ranges (plink2 --bfile DATA --extract "
-            "bed1 RANGES --write-snplist) and give that file"
-        )
-    return text
-
-
 #: PLINK's sample and variant selection of a PLINK fileset or VCF (data/genotype_select.py)
 SELECT_OPTIONS = tuple(
-    Option(f"--{name}", f"data.{name}", _id_file, f"PLINK/VCF input: {what}", "FILE")
+    Option(f"--{name}", f"data.{name}", id_file, f"PLINK/VCF input: {what}", "FILE")
     for name, what in (
         ("keep", "keep only the samples FILE lists (one id, or FID IID, per line)"),
         ("remove", "leave out the samples FILE lists (one id, or FID IID, per line)"),
