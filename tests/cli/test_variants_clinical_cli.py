@@ -130,3 +130,68 @@ def test_sample_refuses_a_variants_model_pointing_at_variants_design(
     rc, _, err = run(capsys, "sample", blat_variants, "-n", "3", "--out", out)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and not out.exists()
     assert f"'biovae variants design {blat_variants} -k 3" in err
+
+
+# every class of name a clinical list holds, on BLAT_ECOLX/24-286 (V29 K30 V31 K32 R41 are
+# match columns): (name, its one-letter twin or None, status, what the reason says)
+CLASSES = [
+    ("p.(Arg41His)", "R41H", "ok", ""),  # predicted
+    ("p.r41h", "R41H", "ok", ""),  # lower case
+    ("r41h", "R41H", "ok", ""),
+    ("  p.Arg41His\t", "R41H", "ok", ""),  # whitespace around
+    ("p.Arg41=", "R41R", "ok", ""),  # synonymous
+    ("p.R41=", "R41R", "ok", ""),
+    ("p.[Arg41His;Lys32Arg]", "R41H:K32R", "ok", ""),  # one allele
+    ("p.[R41H;K32R]", "R41H:K32R", "ok", ""),
+    ("NM_000000.1(BLA):c.122G>A (p.Arg41His)", "R41H", "ok", ""),
+    ("p.Arg41Ter", None, "unmapped", "R41* is a stop (nonsense) mutation"),
+    ("p.R41*", None, "unmapped", "R41* is a stop (nonsense) mutation"),
+    ("p.Arg41X", None, "unmapped", "R41X is a stop (nonsense) mutation in the older notation"),
+    ("R41X", None, "unmapped", "R41X is a stop (nonsense) mutation in the older notation"),
+    ("p.Arg41fs", None, "unmapped", "is a frameshift"),
+    ("p.Arg41ProfsTer5", None, "unmapped", "is a frameshift"),
+    ("p.Lys32del", None, "unmapped", "is an in-frame deletion"),
+    ("p.Lys30_Lys32del", None, "unmapped", "is an in-frame deletion"),
+    ("p.Lys32dup", None, "unmapped", "is a duplication"),
+    ("p.Lys30_Val31insGly", None, "unmapped", "is an insertion"),
+    ("p.Lys32delinsGlyAla", None, "unmapped", "is a deletion-insertion"),
+    ("p.[Arg41His;Lys32del]", None, "unmapped", "is an in-frame deletion"),
+    ("p.?", None, "unmapped", "unknown effect on the protein"),
+    ("p.Met1?", None, "unmapped", "a lost start codon"),
+    ("p.0", None, "unmapped", "a loss of the protein"),
+    (
+        "GRCh38/hg38 17q21.31(chr17:43044295-43125483)x1",
+        None,
+        "unmapped",
+        "is a copy-number variant (1 copy of chr17:43044295-43125483): it has no single protein",
+    ),
+    (
+        "NC_000017.11:g.(?_43044295)_(43125483_?)del",
+        None,
+        "unmapped",
+        "is a copy-number variant (a deletion of DNA with uncertain ends)",
+    ),
+    ("seq[GRCh38] del(17)(q21.31q21.31)", None, "unmapped", "is a chromosomal rearrangement"),
+    ("NC_000000.1:g.1000G>A", None, "unmapped", "has no protein change"),
+    ("p.Vla41His", None, "unmapped", "malformed HGVS protein change"),
+    ("17q21.31 deletion", None, "unmapped", "malformed mutation"),
+]
+
+
+def test_every_class_of_clinical_name_scores_or_says_why(blat_variants, tmp_path, capsys):
+    named = ["R41H", *(name for name, *_ in CLASSES)]
+    plain = ["R41H", *(twin or name for name, twin, *_ in CLASSES)]
+    s = _score(blat_variants, named, tmp_path / "named.csv", capsys)
+    t = _score(blat_variants, plain, tmp_path / "plain.csv", capsys)
+    assert s["mutant"].tolist() == named  # every row kept, as written
+    assert s["status"].tolist() == ["ok", *(status for _, _, status, _ in CLASSES)]
+    for (name, _, _, says), reason in zip(CLASSES, s["reason"].iloc[1:]):
+        assert says in reason, (name, reason)
+        if says and "malformed" not in says:
+            assert "malformed" not in reason, (name, reason)
+    ok = (s["status"] == "ok").to_numpy()
+    for col in ("score", "se", "independent_site"):  # substitutions as their short forms
+        assert s.loc[ok, col].tolist() == t.loc[ok, col].tolist(), col
+    scores = {m: float(x) for m, x in zip(s.loc[ok, "mutant"], s.loc[ok, "score"])}
+    assert scores["p.Arg41="] == 0.0 and scores["p.R41="] == 0.0  # as A42A
+    assert scores["p.(Arg41His)"] != 0.0 and scores["p.[R41H;K32R]"] != scores["r41h"]

@@ -112,13 +112,75 @@ def test_clinvar_names_parse_to_their_protein_change(name, expected):
         "NM_000059.4(BRCA2):c.68-7T>A",  # intronic
         "NM_000059.4(BRCA2):c.-26G>A",  # 5' UTR
         "NC_000013.11:g.32316461G>A",
-        "NM_000059.4(BRCA2):c.(4185+1_4186-1)_(4357+1_4358-1)dup",
+        "NC_000017.11:g.43044295_43044343del",  # 49 nucleotides: a short deletion
+        "NC_000017.11:g.43045712_43045713inv",
     ],
 )
 def test_clinvar_names_of_a_dna_change_only_say_there_is_no_protein_change(name):
     with pytest.raises(ValueError) as exc:
         mutations.parse(name)
     assert str(exc.value).startswith(f"{name} has no protein change")
+
+
+# ClinVar's copy-number and structural names: the variant they are, not 'malformed'
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        (
+            "GRCh38/hg38 17q21.31(chr17:43044295-43125483)x1",
+            "a copy-number variant (1 copy of chr17:43044295-43125483)",
+        ),
+        (
+            "GRCh37/hg19 1q21.1-21.2(chr1:145399022-148270545)x3",
+            "a copy-number variant (3 copies of chr1:145399022-148270545)",
+        ),
+        ("NCBI36/hg18 Xp22.33(chrX:1-2000000)x0", "a copy-number variant (0 copies of chrX:"),
+        (
+            "NC_000017.11:g.(?_43044295)_(43125483_?)del",
+            "a copy-number variant (a deletion of DNA with uncertain ends)",
+        ),
+        (
+            "NC_000017.11:g.(43000000_43044295)_(43125483_43200000)dup",
+            "a copy-number variant (a duplication of DNA with uncertain ends)",
+        ),
+        (
+            "NM_000059.4(BRCA2):c.(4185+1_4186-1)_(4357+1_4358-1)dup",
+            "a copy-number variant (a duplication of DNA with uncertain ends)",
+        ),
+        (
+            "NM_007294.4(BRCA1):c.(?_-232)_(80+1_81-1)del",
+            "a copy-number variant (a deletion of DNA with uncertain ends)",
+        ),
+        (
+            "NC_000017.11:g.43044295_43125483del",
+            "a structural variant (a deletion of 81,189 nucleotides)",
+        ),
+        ("NC_000017.11:g.43044295_43044344dup", "a structural variant (a duplication of 50 "),
+        ("NC_000017.11:g.43044295_43125483inv", "a structural variant (an inversion of 81,189 "),
+        ("seq[GRCh38] del(17)(q21.31q21.31)", "a chromosomal rearrangement or copy-number"),
+        ("arr[GRCh38] 17q21.31(43044295_43125483)x1", "a chromosomal rearrangement or copy"),
+        ("t(11;22)(q23;q11.2)", "a chromosomal rearrangement"),
+    ],
+)
+def test_copy_number_and_structural_names_say_what_they_are(name, kind):
+    with pytest.raises(ValueError) as exc:
+        mutations.parse(name)
+    assert str(exc.value).startswith(f"{name} is {kind}")
+    assert "no single protein change" in str(exc.value) and "malformed" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "GRCh38/hg38 17q21.31(chr17:43044295)x1",  # no range
+        "GRCh38/hg38 17q21.31(chr17:43044295-43125483)",  # no copy number
+        "hg38 chr17:43044295-43125483",
+        "17q21.31 deletion",
+    ],
+)
+def test_text_that_only_resembles_a_copy_number_name_is_malformed(garbage):
+    with pytest.raises(ValueError, match="malformed"):
+        mutations.parse(garbage)
 
 
 def test_clinvar_names_that_are_no_substitution_name_what_they_are():
@@ -151,3 +213,12 @@ def test_each_form_maps_to_the_codes_of_its_one_letter_twin_or_a_per_row_reason(
     assert "frameshift" in m.reasons[6]
     assert m.reasons[7] == "wild-type letter mismatch at 41: focus has K, not M"
     assert "letter Z in V42Z is not in the alphabet" in m.reasons[8]
+
+
+def test_x_for_the_new_letter_is_named_a_stop_or_an_unknown_amino_acid():
+    rows = ["p.Lys41X", "K41X", "p.Lys41Xaa", "V42G:K41X"]
+    m = mutations.map_mutants(rows, FOCUS, ALPHABET, POSITIONS)
+    assert not m.ok.any()
+    for reason in m.reasons:
+        assert reason.startswith("K41X is a stop (nonsense) mutation in the older notation")
+        assert "unknown amino acid (Xaa)" in reason

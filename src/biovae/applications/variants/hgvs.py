@@ -10,12 +10,16 @@ extensions, a lost start, ``p.?``, ``p.0``, variants on two alleles or of unknow
 ``ValueError`` with what they are, as a malformed string does: the caller reports the reason
 per row. A ClinVar name, the DNA change with the protein change after it in parentheses
 (``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``), is read as its protein change; one that
-gives none (``NM_000059.4(BRCA2):c.68-7T>A``) raises ``ValueError`` saying so.
+gives none (``NM_000059.4(BRCA2):c.68-7T>A``) raises ``ValueError`` saying so, and a
+copy-number or structural variant (``GRCh38/hg38 17q21.31(chr17:43044295-43125483)x1``,
+``NC_000017.11:g.(?_43044295)_(43125483_?)del``) saying what it is.
 """
 
 from __future__ import annotations
 
 import re
+
+from biovae.applications.variants import structural
 
 #: HGVS three-letter amino-acid codes (Sec/Pyl, Asx/Glx/Xle/Xaa included) and the stop
 THREE_LETTER = {
@@ -32,7 +36,8 @@ _REFERENCE = re.compile(r"^[A-Za-z][\w.-]*(?:\([\w.-]+\))?$")
 #: a ClinVar name: optional reference, a change of DNA/RNA (c. g. m. n. o. r.) and, when it
 #: has one, the protein change in parentheses: NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)
 _NAME = re.compile(
-    r"^(?:[A-Za-z][\w.-]*(?:\([\w.-]+\))?:)?[cgmnor]\.\S+?(?:\s*\((?P<protein>p\..+)\))?$"
+    r"^(?:[A-Za-z][\w.-]*(?:\([\w.-]+\))?:)?(?P<dna>[cgmnor]\.\S+?)"
+    r"(?:\s*\((?P<protein>p\..+)\))?$"
 )
 #: what a change is, by the word HGVS writes in it (delins before del and ins)
 _KINDS = (
@@ -72,14 +77,23 @@ def protein_of_name(text: str) -> str | None:
     Raises
     ------
     ValueError
-        For a name of a DNA change only (``NM_000059.4(BRCA2):c.68-7T>A``): no protein change.
+        For a name of a DNA change only (``NM_000059.4(BRCA2):c.68-7T>A``): no protein change;
+        for a copy-number or structural variant (:mod:`~biovae.applications.variants.structural`)
+        saying what it is.
     """
-    found = _NAME.match(text.strip())
+    text = text.strip()
+    cytogenetic = structural.cytogenetic(text)
+    if cytogenetic is not None:
+        raise ValueError(cytogenetic)
+    found = _NAME.match(text)
     if found is None:
         return None
     if found.group("protein") is None:
+        segment = structural.dna_segment(text, found.group("dna"))
+        if segment is not None:
+            raise ValueError(segment)
         raise ValueError(
-            f"{text.strip()} has no protein change (the name gives only the DNA change): the "
+            f"{text} has no protein change (the name gives only the DNA change): the "
             "model scores protein substitutions, named e.g. NM_000059.4(BRCA2):c.7007G>A "
             "(p.Arg2336His) or p.Arg2336His"
         )

@@ -6,7 +6,9 @@ malformed (an empty cell is a missing value, not the wild type). A mutant that c
 (a stop ``A42*`` or deletion ``A42-`` among them) is kept with the reason, never dropped
 silently. Changes in HGVS ``p.`` notation (``p.Val42Gly``) are read as their one-letter twins
 (:mod:`~biovae.applications.variants.hgvs`), the reason given for those no substitution is;
-a ClinVar name (``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``) as its protein change.
+a ClinVar name (``NM_000059.4(BRCA2):c.7007G>A (p.Arg2336His)``) as its protein change, and a
+copy-number or structural name (``GRCh38/hg38 17q21.31(chr17:43044295-43125483)x1``) is
+unmapped saying what it is (:mod:`~biovae.applications.variants.structural`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def parse(mutant: str) -> list[tuple[str, int, str]]:
     ------
     ValueError
         For a malformed string, an HGVS change that is no substitution, or a ClinVar name
-        without a protein change, with the reason.
+        without a protein change (a copy-number or structural variant among them), with the
+        reason.
     """
     text = mutant.strip()
     if not text:
@@ -152,6 +155,9 @@ def _foreign_wild_type(changes, wt: str, number: int, have: str, alphabet: str) 
 def _not_a_letter(changes, change: str, new: str, alphabet: str) -> str:
     """Why ``change`` cannot be scored: its new letter is none of the model's."""
     kind = {"*": "a stop (nonsense) mutation", "-": "a deletion"}.get(new)
+    if new == "X" and alphabet == sequences.PROTEIN:  # R2336X, p.Arg2336X in older papers
+        kind = "a stop (nonsense) mutation in the older notation (HGVS: Ter or *) or a change to "
+        kind += "an unknown amino acid (Xaa)"
     if kind is None:
         reason = f"letter {new}{_named(new, alphabet)} in {change} is not in the alphabet "
         reason += alphabet[:-1]
