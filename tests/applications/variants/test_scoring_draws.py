@@ -127,3 +127,22 @@ def test_parallel_normal_noise_depends_on_the_seed_only():
     parts = v.chunk(4)
     assert not torch.equal(parts[0][:100], parts[1][:100])
     assert not torch.equal(draws[0], normal_noise(like, torch.Generator().manual_seed(6)))
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_a_mutant_scores_the_same_alone_or_among_others(bayes, sampled):
+    """The draws are the seed's, not the row's: a mutant's score does not depend on the rows
+    scored with it or its place among them (to float32 rounding of the batched sums)."""
+    aln, model = bayes
+    codes = _mutants(aln, n=6)[:-1]
+    many, _ = scoring.delta_elbo(model, aln.focus, codes, 9, seed=4, sampled_weights=sampled)
+    flipped, _ = scoring.delta_elbo(
+        model, aln.focus, codes[::-1], 9, seed=4, sampled_weights=sampled
+    )
+    for i, row in enumerate(codes):
+        alone, _ = scoring.delta_elbo(
+            model, aln.focus, row[None], 9, seed=4, sampled_weights=sampled
+        )
+        assert alone[0] == pytest.approx(many[i], rel=1e-4, abs=1e-4)
+    assert np.allclose(flipped[::-1], many, rtol=1e-4, atol=1e-4)
+    assert np.ptp(many) > 1e-2  # the rows do score differently
