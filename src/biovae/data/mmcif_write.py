@@ -11,6 +11,15 @@ its place in its chain, counted from 1 in file order (52 and 52A are two places)
 ``label_asym_id`` is the chain's name. Residue names are written as read: force-field names
 (HSD, HIE, CYX, NALA) are kept, as in written PDB files, so a simulation's frames round-trip;
 readers that look names up in the Chemical Component Dictionary see them as unknown components.
+
+Every chain is a polymer of one entity, numbered 1, 2, … in file order, one for each distinct
+sequence of residue names (two copies of a protein are one entity with two chains): ``_entity``,
+``_struct_asym`` and ``_atom_site.label_entity_id`` name it, ``_entity_poly_seq`` lists its
+residues and ``_entity_poly`` gives its one-letter sequence, so readers that want the polymer
+sequence (gemmi's entities, biotite's ``get_sequence``) find it. In
+``pdbx_seq_one_letter_code`` a name outside the 20 standard amino acids is its id in
+parentheses, as PDBx asks (``(MSE)``, ``(HSD)``); ``pdbx_seq_one_letter_code_can`` gives its
+parent amino acid instead (``M``, ``H``; ``X`` where none is known).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from biovae.data.chains import NO_CHAIN
+from biovae.data.residues import STANDARD, parent_letter
 from biovae.data.writers import atomic_open
 from biovae.errors import require
 
@@ -47,10 +57,71 @@ def mmcif_text(structures: Structures) -> str:
     st.name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(s.source).name.partition(".")[0]) or "biovae"
     for m, xyz in enumerate(s.coords, start=1):
         st.add_model(_model(gemmi, s, m, xyz))
-    st.setup_entities()
+    entities = _entities(gemmi, st[0]) if len(st) else []
+    for entity in entities:
+        st.entities.append(entity)
     groups = gemmi.MmcifOutputGroups(True)
     groups.cell = groups.symmetry = False
-    return st.make_mmcif_document(groups).as_string()
+    doc = st.make_mmcif_document(groups)
+    if entities:  # gemmi < 0.7 writes no _entity_poly, later ones one without the sequence
+        doc.sole_block().set_mmcif_category("_entity_poly.", _entity_poly(gemmi, entities))
+    return doc.as_string()
+
+
+def _entities(gemmi, model) -> list:
+    """One polymer entity ("1", "2", … in file order) per distinct sequence of residue names of
+    the chains of ``model`` (every model holds the same residues), with those chains."""
+    sequences: dict[str, list[str]] = {}  # chain name (label_asym_id) -> residue names
+    for chain in model:  # a chain split in two parts of the file is one chain, as in _model
+        sequences.setdefault(chain.name, []).extend(residue.name for residue in chain)
+    entities: dict[tuple[str, ...], object] = {}
+    for name, sequence in sequences.items():
+        entity = entities.get(tuple(sequence))
+        if entity is None:
+            entity = entities[tuple(sequence)] = gemmi.Entity(str(len(entities) + 1))
+            entity.entity_type = gemmi.EntityType.Polymer
+            entity.polymer_type = gemmi.PolymerType.PeptideL
+            entity.full_sequence = sequence  # written as _entity_poly_seq
+        entity.subchains = [*entity.subchains, name]
+    return list(entities.values())
+
+
+def _entity_poly(gemmi, entities) -> dict[str, list]:
+    """The ``_entity_poly`` columns of ``entities``: type, whether a nonstandard name occurs,
+    the one-letter sequence (nonstandard names in parentheses), its canonical form (parents)
+    and the chains (``pdbx_strand_id``)."""
+    rows = []
+    for entity in entities:
+        names = list(entity.full_sequence)
+        code = "".join(STANDARD[n] if _standard(n) else f"({n})" for n in names)
+        can = "".join(parent_letter(n, gemmi) or "X" for n in names)
+        nstd = "no" if all(map(_standard, names)) else "yes"
+        chains = ",".join(entity.subchains)
+        rows.append((entity.name, "polypeptide(L)", nstd, _lines(code), _lines(can), chains))
+    return {column: list(values) for column, values in zip(_POLY_COLUMNS, zip(*rows))}
+
+
+_POLY_COLUMNS = (
+    "entity_id", "type", "nstd_monomer", "pdbx_seq_one_letter_code",
+    "pdbx_seq_one_letter_code_can", "pdbx_strand_id",
+)  # fmt: skip
+
+
+def _standard(name: str) -> bool:
+    """One of the 20 amino acids a one-letter code names (UNK is written ``(UNK)``)."""
+    return name in STANDARD and name != "UNK"
+
+
+def _lines(sequence: str, width: int = 80) -> str:
+    """``sequence`` in lines of ``width`` letters, as the PDB writes it (a long one in a text
+    field; readers drop the line breaks); a parenthesised name is not split."""
+    lines, line = [], ""
+    for token in re.findall(r"\([^)]*\)|.", sequence):
+        if line and len(line) + len(token) > width:
+            lines.append(line)
+            line = ""
+        line += token
+    return "\n".join([*lines, line])
 
 
 def _model(gemmi, s: Structures, number: int, xyz):
