@@ -37,20 +37,20 @@ def _epochs(val_losses=None, losses=None, betas=None) -> list[dict]:
     return rows
 
 
-def test_a_fit_whose_last_epoch_was_its_best_had_not_settled():
-    falling = _epochs(val_losses=[9.0, 8.0, 7.0])
-    assert (
-        latent_usage.unsettled(falling, _config()) == "after only 3 epochs, its loss still falling"
+def test_a_fit_is_unsettled_by_its_loss_trend_not_by_its_best_epoch():
+    """The trend rule itself: tests/training/test_loss_trend.py."""
+    # the best validation epoch is the last, but the loss is flat (within 0.1 %) at its end
+    flat = _epochs(val_losses=[9.0, 7.0, 7.002, 7.001, 7.003, 7.0015, 6.9995])
+    assert latent_usage.unsettled(flat, _config()) == ""
+    # the last epoch bounced up, but the loss fell steadily before it
+    bounced = _epochs(val_losses=[9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 4.5])
+    assert latent_usage.unsettled(bounced, _config()) == (
+        "after only 7 epochs, its validation loss still falling (down 66 % over its last 5 epochs)"
     )
-    # the best validation epoch was the 2nd: the fit stopped improving, it settled
-    assert latent_usage.unsettled(_epochs(val_losses=[9.0, 7.0, 7.5]), _config()) == ""
     # without validation records: the training loss decides
-    assert latent_usage.unsettled(_epochs(losses=[5.0, 4.0, 4.5]), _config()) == ""
-    assert latent_usage.unsettled(_epochs(losses=[5.0, 4.5, 4.0]), _config()).endswith(
-        "still falling"
+    assert latent_usage.unsettled(_epochs(losses=[9.0, 8.0, 7.0, 6.0, 5.0]), _config()).endswith(
+        "its training loss still falling (down 71 % over its last 5 epochs)"
     )
-    assert latent_usage.unsettled(_epochs(losses=[5.0]), _config()) == "after only 1 epoch"
-    assert latent_usage.unsettled([], _config()) == ""
 
 
 def test_a_fit_that_ended_in_its_kl_warmup_had_not_settled():
@@ -80,7 +80,10 @@ def test_a_short_fit_of_single_cells_is_told_to_train_longer(fixtures):
     est = VAE(likelihood="nb", n_latent=3, hidden=(16,), epochs=3, config=cfg)
     (message,) = _fit_warnings(lambda: est.fit(ds))
     assert "0 of 3 latent dimensions active" in message
-    assert "after only 3 epochs, its loss still falling; longer fits often recover" in message
+    assert (
+        "after only 3 epochs, too few to tell whether its validation loss had settled (its "
+        "trend needs 5); longer fits often recover" in message
+    )
     assert "--epochs" in message
     assert not any(flag in message for flag in MODEL_ADVICE)
 
@@ -186,5 +189,6 @@ def test_structure_fit_on_the_command_line_says_a_short_fit_is_short(
     assert rc == 0 and out == f"{tmp_path / 'm'}\n"
     warned = [line for line in err.splitlines() if "posterior collapse" in line]
     assert len(warned) == 1 and warned[0].startswith("biovae: warning: posterior collapse")
-    assert "after only 1 epoch; longer fits often recover" in warned[0]
+    assert "after only 1 epoch, too few to tell whether its training loss" in warned[0]
+    assert "(its trend needs 5); longer fits often recover" in warned[0]
     assert "--model" not in warned[0] and "biovae diagnose" not in warned[0]

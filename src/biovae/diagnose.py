@@ -18,7 +18,7 @@ from biovae.config import FitConfig
 from biovae.data.dataset import Dataset
 from biovae.diagnostics import ACTIVE_THRESHOLD, active_units
 from biovae.diagnostics.amortization import amortization_gap
-from biovae.diagnostics.collapse import collapse_report
+from biovae.diagnostics.collapse import CollapseReport, collapse_report
 from biovae.diagnostics.fidelity import check_sizes, sequence_fidelity, table_fidelity
 from biovae.diagnostics.likelihood import log_likelihood
 from biovae.diagnostics.predictive import posterior_predictive
@@ -30,6 +30,7 @@ from biovae.diagnostics.rate_distortion import (
 from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
+from biovae.latent_usage import unsettled
 from biovae.pca_estimator import PCA
 from biovae.pca_estimator import check_fits as check_pca_fits
 from biovae.record_noise import record_keys
@@ -130,6 +131,7 @@ def diagnose(
         mi = mutual_information(model, _keyed(batches, data.ids, seed, "mutual-info"))
         active, variances = active_units(est, data)
         collapse = collapse_report(rd.kl_nk.mean(0), variances, active, mi, est.config_)
+        collapse = _training_remedy(collapse, est)
         say(f"diagnose: log p(x) by IWAE ({options.iwae_k} draws per record)")
         ll = log_likelihood(model, _keyed(batches, data.ids, seed, ""), k=options.iwae_k)
         subset = data.subset(_smallest_keys(data.ids, options.gap_records, seed, "gap-records"))
@@ -156,6 +158,17 @@ def diagnose(
         say(f"diagnose: posterior predictive checks ({options.ppc_replicates} replicates)")
         out["predictive"] = posterior_predictive(model, batches, options.ppc_replicates).to_dict()
     return out
+
+
+def _training_remedy(collapse: CollapseReport, est: Any) -> CollapseReport:
+    """``collapse`` with, first among its remedies, the advice to train longer where a latent
+    dimension is inactive and the fit of ``est`` ended before it settled (in its KL warm-up,
+    its loss still falling, or too few epochs to tell: :func:`biovae.latent_usage.unsettled`)."""
+    ended = unsettled(getattr(est, "history_", None) or [], est.config_)
+    if not ended or collapse.n_active == len(collapse.active):
+        return collapse
+    advice = f"the fit ended {ended}: train longer (--epochs) before changing the model"
+    return dataclasses.replace(collapse, remedies=[advice, *collapse.remedies])
 
 
 def _check_diagnosable(est: Any) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from biovae.errors import warn_at_caller
-from biovae.training.history import kept_epoch, unfinished_warmup
+from biovae.training.history import MIN_TREND_EPOCHS, loss_trend, unfinished_warmup
 
 #: the most records the check encodes (one pass, no gradients)
 MAX_RECORDS = 2000
@@ -129,23 +129,29 @@ def warn_if_collapsed(est: Any, remedies: Remedies = FIT_REMEDIES) -> None:
 
 def unsettled(history: Sequence[dict], config: Any) -> str:
     """How the fit of ``history`` (one row per epoch) under ``config`` (a
-    :class:`~biovae.config.FitConfig`) ended before it settled (``"after only 3 epochs, its
-    loss still falling"``), or ``""`` when it settled: it ended in its KL warm-up (its last
-    epoch trained below the target β), or its loss was still falling (its last epoch is the one
-    whose weights were kept, by the validation loss at the target β, or, without validation
-    records, the one of lowest training loss; a single epoch always is)."""
+    :class:`~biovae.config.FitConfig`) ended before it settled (``"after only 30 epochs, its
+    validation loss still falling (down 0.52 % over its last 6 epochs)"``), or ``""`` when it
+    settled: it ended in its KL warm-up (its last epoch trained below the target β), its loss
+    was still falling by the trend rule of :func:`~biovae.training.history.loss_trend`, or it
+    ran fewer epochs than that rule can read (too few to tell)."""
     if not history:
         return ""
     n, beta, last = len(history), config.objective.beta, history[-1]
     epochs = f"after only {n} epoch{'s' * (n != 1)}"
     if unfinished_warmup(history, beta):
         return f"{epochs}, in its KL warm-up (β {last['beta']:.3g} of {beta:g})"
-    kept = kept_epoch(history, beta, config.train.early_stopping)
-    if kept is None:  # no validation: the training loss (at the target β after any warm-up)
-        kept = min(history, key=lambda r: r.get("loss", np.inf))["epoch"]
-    if kept != last["epoch"]:
+    trend = loss_trend(history, beta, config.train.early_stopping)
+    if trend.falling is None:
+        return (
+            f"{epochs}, too few to tell whether its {trend.split} loss had settled (its "
+            f"trend needs {MIN_TREND_EPOCHS})"
+        )
+    if not trend.falling:
         return ""
-    return epochs if n == 1 else f"{epochs}, its loss still falling"
+    return (
+        f"{epochs}, its {trend.split} loss still falling (down {-100 * trend.change:.2g} % "
+        f"over its last {trend.epochs} epochs)"
+    )
 
 
 def collapse_message(

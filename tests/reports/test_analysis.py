@@ -104,6 +104,24 @@ def test_the_usage_verdict_tells_shrunk_posteriors_from_collapse() -> None:
     assert "the others have collapsed to the prior" in _verdict(2, 4, True, 0.6, kl_inactive=0.01)
 
 
+def test_the_usage_verdict_says_train_longer_only_when_the_loss_had_not_settled() -> None:
+    from biovae.reports.sections import _verdict
+
+    # no history to read: the usual cause, as before
+    assert "often a short training; train longer" in _verdict(0, 2, True, kl_total=2.25)
+    ended = (
+        "after only 30 epochs, its validation loss still falling (down 1 % over its last 6 epochs)"
+    )
+    falling = _verdict(0, 2, True, kl_total=2.25, ended=ended)
+    assert f"the fit ended {ended}; train longer before reading the map." in falling
+    settled = _verdict(0, 2, True, kl_total=2.25, ended="")
+    assert "train longer" not in settled and "its loss had settled" in settled
+    partial = _verdict(2, 4, True, kl_total=2.95, kl_inactive=2.39, ended=ended)
+    assert partial.endswith(
+        f"(2.39 nats) — the fit ended {ended}; train longer before reading the map."
+    )
+
+
 def test_missing_genotypes_leave_out_entries_not_whole_features() -> None:
     from biovae.reports.analysis import most_variable
     from biovae.reports.sections_data import _table_samples

@@ -10,6 +10,7 @@ import numpy as np
 from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
+from biovae.latent_usage import unsettled
 from biovae.reports import plots
 from biovae.reports.analysis import code_name, default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
@@ -208,6 +209,7 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
             stochastic,
             None if kl is None else float(kl.sum()),
             None if kl is None else float(kl[~active].sum()),
+            unsettled(est.history_, est.config_) if stochastic and est.history_ else None,
         ),
         plots=(plot,),
         highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
@@ -220,16 +222,19 @@ def _verdict(
     stochastic: bool,
     kl_total: float | None = None,
     kl_inactive: float | None = None,
+    ended: str | None = None,
 ) -> str:
     """One plain-language sentence on how many latent dimensions are used; ``kl_total`` and
-    ``kl_inactive``: KL per record of all dimensions and of the inactive ones (nats)."""
+    ``kl_inactive``: KL per record of all dimensions and of the inactive ones (nats);
+    ``ended``: how the fit ended before it settled (:func:`biovae.latent_usage.unsettled`;
+    ``""``: it settled, None: not known)."""
     if n_active == 0:
         if not stochastic:
             why = "its codes barely vary across records."
         elif kl_total is not None and kl_total > 0.1 * k:  # posteriors moved, means did not
             why = (
                 f"its posteriors differ from the prior ({kl_total:.2f} nats) but hardly between "
-                "records — often a short training; train longer before reading the map."
+                f"records{_short_training(ended)}"
             )
         else:
             why = "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
@@ -248,9 +253,23 @@ def _verdict(
         # an inactive dimension with a large KL has moved away from the prior, not collapsed
         rest = (
             f"hardly vary between records although their posteriors differ from the prior "
-            f"({kl_inactive:.2f} nats) — often a short training"
+            f"({kl_inactive:.2f} nats)"
+            + (" — often a short training" if ended is None else _short_training(ended)[:-1])
         )
     return f"{n_active} of {k} latent dimensions are active (carry information); the others {rest}."
+
+
+def _short_training(ended: str | None) -> str:
+    """The verdict's words on the training's length: as the loss trend of the fit's history
+    tells (``ended``, :func:`_verdict`), or, without a history, the usual cause."""
+    if ended is None:
+        return " — often a short training; train longer before reading the map."
+    if ended:
+        return f" — the fit ended {ended}; train longer before reading the map."
+    return (
+        " — yet its loss had settled by the end of training, so more epochs alone may "
+        "not help (try a smaller β or KL warm-up)."
+    )
 
 
 def map_section(

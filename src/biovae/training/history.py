@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 
 def kept_epoch(history: Sequence[dict], beta: float, metric: str = "elbo") -> int | None:
@@ -38,3 +41,71 @@ def unfinished_warmup(history: Sequence[dict], beta: float) -> str:
     ``epochs``) before the KL warm-up brought β to its target ``beta``; otherwise ``""``."""
     last = history[-1].get("beta", beta) if history else beta
     return f", not reached: the last epoch trained at β {last:.3g}" if last < beta else ""
+
+
+#: the fewest epochs whose loss trend can be read (fewer: too few to tell)
+MIN_TREND_EPOCHS = 5
+#: the least fall over the trend's window, relative to the loss's magnitude, that counts
+TREND_TOLERANCE = 1e-3
+#: how many standard errors below zero the slope must lie to count as falling
+TREND_T = -2.0
+
+
+@dataclass(frozen=True)
+class LossTrend:
+    """The trend of a fit's loss over its last ``epochs`` epochs (:func:`loss_trend`):
+    ``split`` ("validation" or "training"), the least-squares ``change`` over the window
+    relative to the loss's magnitude (negative: falling), the slope's ``t`` (slope / its
+    standard error) and the verdict ``falling`` (None: fewer than :data:`MIN_TREND_EPOCHS`
+    epochs, too few to tell)."""
+
+    split: str
+    epochs: int
+    change: float = math.nan
+    t: float = math.nan
+    falling: bool | None = None
+
+
+def loss_series(history: Sequence[dict], beta: float, metric: str = "elbo") -> tuple[str, list]:
+    """The loss whose trend tells whether a fit settled, one finite value per epoch, and its
+    split: the validation loss training chose its weights by (reconstruction + ``beta``·KL at
+    the target β, or the classification loss for ``metric`` "classification") where the
+    history has one, else the training reconstruction + ``beta``·KL (its ``loss`` where those
+    are missing), at the target β so that a KL warm-up's rising β does not read as a trend."""
+    validated = bool(history) and "val_recon" in history[-1]
+    split, pre = ("validation", "val_") if validated else ("training", "")
+    values = [_epoch_loss(r, pre, beta, metric if validated else "elbo") for r in history]
+    return split, [v for v in values if math.isfinite(v)]
+
+
+def _epoch_loss(row: dict, pre: str, beta: float, metric: str) -> float:
+    if metric == "classification" and f"{pre}classification" in row:
+        return float(row[f"{pre}classification"])
+    if f"{pre}recon" in row and f"{pre}kl" in row:
+        return float(row[f"{pre}recon"] + beta * row[f"{pre}kl"])
+    return float(row.get(f"{pre}loss", math.nan))
+
+
+def loss_trend(history: Sequence[dict], beta: float, metric: str = "elbo") -> LossTrend:
+    """Whether the fit of ``history`` ended with its loss (:func:`loss_series`) still falling.
+
+    The rule: fit a least-squares line to the loss of the last k = max(5, ⌈20 % of the
+    epochs⌉) epochs; the loss is still falling only when the line's fall over those k epochs
+    (−slope·k) exceeds :data:`TREND_TOLERANCE` (0.1 %) of the loss's mean magnitude there
+    *and* the slope lies more than 2 standard errors below zero (t < −2), so neither a last
+    epoch that happens to be the lowest of a noisy plateau nor one noisy bounce up of a
+    loss still dropping decides. Fewer than 5 (finite) epochs: too few to tell."""
+    split, losses = loss_series(history, beta, metric)
+    n = len(losses)
+    if n < MIN_TREND_EPOCHS:
+        return LossTrend(split, n)
+    k = max(MIN_TREND_EPOCHS, -(-n // 5))
+    y = np.asarray(losses[-k:], dtype=np.float64)
+    t = np.arange(k) - (k - 1) / 2
+    slope = float(t @ (y - y.mean()) / (t @ t))
+    residual = y - y.mean() - slope * t
+    se = math.sqrt(float(residual @ residual) / (k - 2) / float(t @ t))
+    t_stat = slope / se if se > 0 else math.copysign(math.inf, slope) if slope else 0.0
+    scale = abs(float(y.mean()))
+    change = slope * k / scale if scale > 0 else math.copysign(math.inf, slope) if slope else 0.0
+    return LossTrend(split, k, change, t_stat, change < -TREND_TOLERANCE and t_stat < TREND_T)
