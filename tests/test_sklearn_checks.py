@@ -78,9 +78,6 @@ _CLASSIFIER = {
     "check_classifiers_train": (
         "the accuracy threshold (0.83) needs training; these settings train one epoch"
     ),
-    "check_classifiers_regression_target": (
-        "float labels are levels (0.5 is a class, as documented): a continuous y is not refused"
-    ),
     "check_supervised_y_2d": (
         "a column-vector y is raveled without scikit-learn's DataConversionWarning "
         "(biovae does not import scikit-learn)"

@@ -28,7 +28,14 @@ from biovae.fit_inputs import validation_split
 from biovae.inputs import as_dataset, without_target
 from biovae.levels import find_level
 from biovae.models import LabelSpec
-from biovae.models.labels import LABEL_DTYPES, target_dtype, target_labels, typed_levels
+from biovae.models.labels import (
+    LABEL_DTYPES,
+    check_classes,
+    target_dtype,
+    target_labels,
+    typed_levels,
+    unlabelled_mask,
+)
 from biovae.objectives import iwae_chunks, iwae_streamed
 from biovae.record_noise import checked_draws
 from biovae.training import InMemorySource, seeded
@@ -111,6 +118,9 @@ class SemiSupervisedVAE(_LatentEstimator):
         ``unlabeled_category`` in −1's place: −1 is then a class, as in an obs column of
         numbers) where a record is unlabelled. ``y`` fills obs column ``labels_key`` (default
         ``"y"``); a categorical ``y``'s categories give the class order, whatever ``obs`` is.
+        Labels are classes: non-integer numbers (a regression target, scikit-learn's type
+        "continuous") in ``y`` or the column are refused, unless a categorical declares them;
+        whole floats (1.0) are classes, and a 2-D ``y`` other than a column is refused.
 
         Then the temperature of :meth:`predict_proba`: the T that
         minimises the negative log-likelihood of q(y|x) / T on the labelled records of the
@@ -305,7 +315,10 @@ def _labelled(X: Any, obs: Any, y: Any, data: DataConfig) -> tuple[Any, str | No
     key; ``obs`` and ``labels_key`` as given when there is no ``y``."""
     if y is None:
         return obs, data.labels_key
-    labels = _declared_order(y, target_labels(y, data.unlabeled_category))
+    labels = target_labels(y, data.unlabeled_category)
+    if not _declares(y):  # a categorical y's categories are classes, 0.5 too
+        check_classes(labels, unlabelled_mask(labels, data.unlabeled_category), "y")
+    labels = _declared_order(y, labels)
     key = data.labels_key or TARGET_KEY
     if obs is None and hasattr(X, "obs") and hasattr(X, "var_names"):  # an AnnData's own obs
         obs = X.obs

@@ -43,7 +43,8 @@ def vae(
     model is the semi-supervised VAE: cells whose label is missing, "unknown" or
     ``unlabeled_category`` are unlabelled (without ``unlabeled_category``, also −1 in an int or
     float column or a categorical of numbers; a text column's "-1", or a categorical of text's,
-    is a label), and every cell's predicted
+    is a label; a float column of non-integer numbers, a measurement, is refused unless it is
+    categorical), and every cell's predicted
     label goes to ``obs[key_added + "_label"]``, its probability to
     ``obs[key_added + "_label_probability"]`` and q(y|x) of each level L to
     ``obs[key_added + "_p_" + L]`` (``/`` in L as ``_``).

@@ -302,7 +302,8 @@ COVARIATE_OPTIONS = (
         "data.labels_key",
         str,
         "label column (cell type, condition): --model ssvae treats missing/unknown (and -1 in a "
-        "column or categorical of numbers) as unlabelled",
+        "column or categorical of numbers) as unlabelled and refuses non-integer numbers "
+        "(0.5: a measurement, not a class; write such class names as text)",
         "COL",
     ),
     Option(

@@ -6,7 +6,9 @@ Records whose label is missing (empty, NaN), spelled ``unknown`` or equal to the
 −1 (:func:`target_labels`) and the −1 of a label column of numbers or of a categorical whose
 categories are numbers (:func:`column_unlabelled`; a text column's "-1", or that of a
 categorical of text, is a label). Labelled levels that differ only in letter case or
-surrounding spaces are refused.
+surrounding spaces are refused, and so are labels that are non-integer numbers (0.5, an
+infinity: scikit-learn's target type "continuous", a regression target) unless a categorical
+declares them (:func:`check_classes`); integer-valued floats (1.0) are classes.
 The levels are saved with the model, in the order a fit gave them (a model saved when they
 were sorted as text keeps that order), so new data are coded identically.
 """
@@ -82,11 +84,44 @@ def target_labels(y: Any, unlabeled: Any = None) -> np.ndarray:
         labels = labels[:, 0]
     if labels.ndim != 1:
         raise DataError(
-            f"y has shape {labels.shape}; give one label per record (a list, 1-D array or "
-            "Series; -1, None or NaN where a record is unlabelled)"
+            f"y has shape {labels.shape}, but a semi-supervised model predicts one label per "
+            "record (not multi-output or one-hot indicator labels); give one label per record "
+            "(a list, 1-D array or Series, e.g. y.argmax(1) of a one-hot y; -1, None or NaN "
+            "where a record is unlabelled)"
         )
     labels[unlabelled_mask(labels, -1 if unlabeled is None else None)] = None
     return labels
+
+
+def fractional(values: np.ndarray) -> np.ndarray:
+    """True where an entry is a number that is not a whole one (0.5, an infinity): a
+    measurement, not a class. Whole floats (1.0), integers, booleans, NaN (no label) and text
+    (``"0.5"``, a class name) are not."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        v = values.astype(np.float64)
+    else:  # an object column: its float entries only
+        floats = [isinstance(x, (float, np.floating)) for x in values]
+        v = np.array([float(x) if f else 0.0 for x, f in zip(values, floats)], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(v) & (np.isinf(v) | (v != np.trunc(v)))
+
+
+def check_classes(values: np.ndarray, missing: np.ndarray, where: str) -> None:
+    """Refuse labels ``values`` (those not ``missing``) holding a non-integer number: a
+    classifier given regression targets makes every distinct value a class of one record, so
+    it refuses them, as scikit-learn's classifiers do (type "continuous"); ``where`` names
+    them (``"y"``, or the file and column)."""
+    hit = np.flatnonzero(fractional(values) & ~np.asarray(missing, dtype=bool))
+    if not len(hit):
+        return
+    raise DataError(
+        f"Unknown label type: continuous ({where} holds {len(hit):,} non-integer numbers, "
+        f"e.g. {float(values[hit[0]])!r} at record {hit[0] + 1}); "
+        "labels are classes: cast them to str or category if these numbers are class names "
+        "(in a table, write them as text, e.g. 'dose_0.5'), or bin them into classes "
+        "(np.digitize, pd.cut)"
+    )
 
 
 #: The number types labels of scikit-learn's ``y`` are given back as (:func:`target_dtype`).
@@ -165,14 +200,19 @@ class LabelSpec:
         """Levels of column ``key``, ordered by :func:`biovae.levels.class_order` (the order
         its categorical dtype ``declared``; else numbers by value when every level is one;
         else text sorted; declared numbers make its −1 no label, as in a column of numbers:
-        :func:`column_unlabelled`); at least two labelled levels are needed, and an
+        :func:`column_unlabelled`); labels that are non-integer numbers are refused unless
+        the column is categorical (:func:`check_classes`); at least two labelled levels are
+        needed, and an
         ``unlabeled`` category must name entries of the column or a level its categorical
         dtype ``declared`` (unless it spells "unknown" or missing, as :data:`UNLABELLED`
         does)."""
         values = _column(obs, key, source)
         _check_unlabeled_found(values, key, source, unlabeled, declared)
         numbers = values.dtype.kind in "iuf" or declares_numbers(declared)
-        known = values[~column_unlabelled(values, unlabeled, (), numbers)]
+        missing = column_unlabelled(values, unlabeled, (), numbers)
+        if not declared:  # a categorical's declared categories are classes, 0.5 too
+            check_classes(values, missing, f"{source}: label column {key!r}")
+        known = values[~missing]
         levels = class_order(level_text(known), tuple(level_text(declared)))
         _check_distinct(levels, key, source)
         if len(levels) < 2:
