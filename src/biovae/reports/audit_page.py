@@ -73,7 +73,8 @@ def _table(result: Mapping[str, Any]) -> Table:
     return Table(columns, tuple(rows))
 
 
-#: How to read the table, under every page's title.
+#: How to read the table, at the end of the page: above the results it was a paragraph of
+#: methods to read before the verdict.
 GUIDE = (
     "<p class='guide'><strong>Predicted from z</strong>: how well each covariate is predicted "
     "from the posterior means by a standardised logistic regression (categories: balanced "
@@ -169,17 +170,23 @@ def _section(i: int, panel: AuditPanel) -> Section:
 def render_audit_page(
     panels: Sequence[AuditPanel], title: str, notes: str = "", tagline: str = ""
 ) -> str:
-    """The full HTML text; ``notes`` (HTML, e.g. the files audited) go under the guide."""
+    """The full HTML text; ``notes`` (HTML, e.g. the files audited) go above the contents,
+    the guide to the table after the results."""
     from biovae.reports.html import render_document
 
     parts = [_section(i, p) for i, p in enumerate(panels)]
     toc = "".join(f'<li><a href="#{escape(s.id)}">{escape(s.title)}</a></li>' for s in parts)
+    toc += "<li><a href='#guide'>How to read the audit</a></li>"
     extra = f"<div class='note'>{notes}</div>" if notes else ""
     overview = (
-        f"<section class='card' id='summary'>{GUIDE}{extra}"
+        f"<section class='card' id='summary'>{extra}"
         f"<nav class='toc' aria-label='Contents'><ol>{toc}</ol></nav></section>"
     )
-    return render_document(title, tagline, overview, parts)
+    guide = (
+        "<section class='report-section' id='guide'><h2>How to read the audit</h2>"
+        f"{GUIDE}</section>"
+    )
+    return render_document(title, tagline, overview, parts, guide)
 
 
 def write_audit_page(

@@ -162,8 +162,11 @@ def write_page(path: str | Path, page: str | bytes) -> Path:
     return Path(path)
 
 
-def render_document(title: str, tagline: str, overview: str, parts: list[Section]) -> str:
-    """A self-contained HTML page: header, headline tiles, ``overview`` HTML, numbered sections."""
+def render_document(
+    title: str, tagline: str, overview: str, parts: list[Section], appendix: str = ""
+) -> str:
+    """A self-contained HTML page: header, headline tiles, ``overview`` HTML, numbered sections,
+    then ``appendix`` HTML (methods a reader looks up after the results)."""
     n_plots = sum(len(s.plots) for s in parts)
     highlights = [h for s in parts for h in s.highlights]
     body = "\n".join(
@@ -173,6 +176,7 @@ def render_document(title: str, tagline: str, overview: str, parts: list[Section
             _highlights(highlights),
             overview,
             *(_section(i + 1, s) for i, s in enumerate(parts)),
+            *([appendix] if appendix else []),
             _footer(),
         ]
     )

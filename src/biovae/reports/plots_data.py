@@ -57,11 +57,13 @@ def reconstruction_heatmap(
             )
             ax.set_title(title)
             ax.set_xticks(np.arange(n_feat), labels=names, rotation=90, fontsize=7)
+            ax.set_xlabel("feature")
             ax.grid(False)
         axes[0].set_yticks(np.arange(n_rec), labels=rows, fontsize=8)
+        axes[0].set_ylabel("record")
         fig.colorbar(image, ax=list(axes), shrink=0.9, pad=0.01, label=scale_label)
 
-    return fg.render(draw, (12.0, 1.9 + 0.26 * n_rec + 0.06 * max(len(f) for f in names)))
+    return fg.render(draw, (12.0, 2.15 + 0.26 * n_rec + 0.06 * max(len(f) for f in names)))
 
 
 def observed_vs_reconstructed(

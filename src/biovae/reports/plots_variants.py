@@ -32,13 +32,27 @@ def draw_scan(fig, grid: np.ndarray, positions: list[int], letters: list[str]) -
             extent=(start - 0.5, stop - 0.5, len(letters) - 0.5, -0.5),
         )
         ax.set_yticks(range(len(letters)), letters, fontsize=7)
-        ticks = [c for c in range(start, stop) if (c - start) % 10 == 0]
+        ticks = residue_ticks(positions, start, stop)
         ax.set_xticks(ticks, [str(positions[c]) for c in ticks], fontsize=8)
         ax.set_xlim(start - 0.5, start + min(POSITIONS_PER_ROW, len(positions)) - 0.5)
         ax.grid(False)  # grid lines over the cells read as white (neutral) cells
     axes[-1].set_xlabel("residue")
     fig.supylabel("mutant letter", fontsize=10.5)
-    fig.colorbar(im, ax=list(axes), shrink=0.8, pad=0.01, label="Δ ELBO (mutant − wild type)")
+    fig.colorbar(im, ax=list(axes), shrink=0.8, pad=0.01, label="Δ ELBO, nats (mutant − wild type)")
+
+
+def residue_ticks(positions: list[int], start: int, stop: int, step: int = 10) -> list[int]:
+    """Columns ``start`` .. ``stop`` of the heatmap to tick: those whose residue number is a
+    multiple of ``step`` (every 10th column read 29, 39, 49, 60, ... where an insert column
+    was skipped), at least ``step`` // 2 columns apart; every ``step``-th column where the
+    numbering has too few round numbers (a sparse or jumping numbering)."""
+    ticks: list[int] = []
+    for c in range(start, stop):
+        if positions[c] % step == 0 and (not ticks or c - ticks[-1] >= step // 2):
+            ticks.append(c)
+    if len(ticks) < max(1, (stop - start) // (2 * step)):
+        return list(range(start, stop, step))
+    return ticks
 
 
 def scan_heatmap(cols: dict, alphabet: str) -> bytes:

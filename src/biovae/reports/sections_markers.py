@@ -77,7 +77,7 @@ def marker_section(est: Any, ds: Dataset | None, color_by: Sequence[str] | None)
     )
     plot = Plot(
         "markers-dotplot",
-        dot_plot(tables, chosen),
+        dot_plot(tables, chosen, name),
         f"Dot plot of marker genes by {name}",
         "Dot size: share of the group's records with a count of the gene; colour: the group's "
         "mean counts per 10,000, scaled to the largest group of each gene.",
@@ -99,9 +99,10 @@ def _without_unlabelled(est: Any, ds: Dataset, name: str) -> dict[str, np.ndarra
     return {name: np.where(missing, "", values)}
 
 
-def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
+def dot_plot(tables: list[Any], chosen: dict[str, list[str]], group_name: str = "group") -> bytes:
     """Groups × marker genes: detection rate as size, scaled mean expression as colour, read
-    from each group's table against the rest (its ``*1`` columns describe the group)."""
+    from each group's table against the rest (its ``*1`` columns describe the group);
+    ``group_name``: the column the groups come from, the y axis' label."""
     genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
     groups = list(chosen)
     names = [fg.shorten(g, LABEL_WIDTH) for g in groups]
@@ -128,6 +129,7 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]]) -> bytes:
         )
         ax.set_yticks(range(len(groups)), names)
         ax.set(xlim=(-0.7, len(genes) - 0.3), ylim=(len(groups) - 0.5, -0.5))
+        ax.set(xlabel="marker gene", ylabel=fg.shorten(group_name, LABEL_WIDTH))
         ax.grid(False)
         fig.colorbar(dots, ax=ax, shrink=0.6, label="scaled mean")
         _size_legend(ax)

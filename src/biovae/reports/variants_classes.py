@@ -104,6 +104,6 @@ def _histogram(fig, result: ScanClasses) -> None:
     dens = result.mixture.density(grid)
     for k, name in enumerate(("tolerated", "damaging")):
         ax.plot(grid, dens[:, k], color=_COLOURS[name], lw=2, label=name)
-    ax.set_xlabel("evolutionary index (wild-type − mutant ELBO)")
+    ax.set_xlabel("evolutionary index (wild-type − mutant ELBO), nats")
     ax.set_ylabel("density")
     ax.legend(frameon=False)

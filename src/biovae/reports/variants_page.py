@@ -1,5 +1,5 @@
-"""Report of a family model's single-mutant scan: model card, heatmap, sensitivity profile,
-and (when given) the EVE-style damaging / tolerated / uncertain classes.
+"""Report of a family model's single-mutant scan: heatmap, sensitivity profile, extremes,
+(when given) the EVE-style damaging / tolerated / uncertain classes, and the model card.
 
 Input is the scan table (columns of :func:`biovae.cli.variants_cmds.cmd_scan`) and the fitted
 family's facts; output a self-contained HTML page written atomically.
@@ -63,15 +63,13 @@ def variants_report_page(
     """The HTML text of :func:`write_variants_report`, drawn without writing anything."""
     from biovae.reports.html import sections_page
 
-    parts = [
-        model_section(fitted, mean_weights),
-        scan_section(cols, fitted.alphabet),
-        ranking_section(cols),
-    ]
+    # the result first, the model card (a long table of facts) last, as on the model report
+    parts = [scan_section(cols, fitted.alphabet), ranking_section(cols)]
     if classes is not None:
         from biovae.reports.variants_classes import classes_section
 
         parts.append(classes_section(classes))
+    parts.append(model_section(fitted, mean_weights))
     title = f"biovae variant effects: {fitted.facts.get('focus_id', 'focus')}"
     tagline = "Label-free single-mutant scan of a sequence-family VAE (Δ ELBO, mutant − wild type)"
     return sections_page(title, tagline, parts)
@@ -115,23 +113,42 @@ def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
             "scan-profile",
             profile,
             "Mean Δ ELBO per position",
-            caption="Mean over the 19 substitutions at each position: low = mutation-intolerant.",
+            caption="Mean over the 19 substitutions at each position: low = mutation-intolerant."
+            + _intolerant_text(cols),
         ),
     )
     return Section("scan", "Single-mutant scan", lead=lead, plots=plots)
 
 
-def _profile(fig, cols: Mapping[str, np.ndarray]) -> None:
-    """Mean Δ ELBO of the substitutions (wild-type letters excluded) at each position."""
+def _position_means(cols: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Residue numbers and the mean Δ ELBO of their substitutions (wild-type letters and
+    unscored cells excluded), in residue order."""
     pos = np.asarray(cols["position"], dtype=int)
     score = np.asarray(cols["score"], dtype=float)
     keep = np.isfinite(score) & (np.asarray(cols["letter"]) != np.asarray(cols["wild_type"]))
     sites = np.unique(pos[keep])
-    mean = np.array([score[keep & (pos == p)].mean() for p in sites])
+    return sites, np.array([score[keep & (pos == p)].mean() for p in sites])
+
+
+def _intolerant_text(cols: Mapping[str, np.ndarray], most: int = 5) -> str:
+    """The profile's takeaway: the ``most`` positions with the lowest mean Δ ELBO, named as
+    mutants are (wild-type letter and residue number)."""
+    sites, mean = _position_means(cols)
+    if not len(sites):
+        return ""
+    pos, wild = np.asarray(cols["position"], dtype=int), np.asarray(cols["wild_type"])
+    order = np.argsort(mean, kind="stable")[:most]
+    named = ", ".join(f"{wild[pos == sites[i]][0]}{sites[i]} {mean[i]:.2f}" for i in order)
+    return f" Most intolerant (mean Δ ELBO, nats): {named}."
+
+
+def _profile(fig, cols: Mapping[str, np.ndarray]) -> None:
+    """Mean Δ ELBO of the substitutions (wild-type letters excluded) at each position."""
+    sites, mean = _position_means(cols)
     ax = fig.add_subplot()
     ax.bar(sites, mean, width=1.0, color="#4a6fa5")
     ax.set_xlabel("residue")
-    ax.set_ylabel("mean Δ ELBO")
+    ax.set_ylabel("mean Δ ELBO (nats)")
     if len(sites):
         ax.set_xlim(sites[0] - 0.5, sites[-1] + 0.5)
 
