@@ -92,7 +92,7 @@ def _candidate_fits(ds, y, tr, te, fold: int, quick: bool) -> tuple[list[dict], 
         for seed in seeds(quick):
             vae = VAE(config=replace(cfg, train=replace(cfg.train, seed=seed)))
             vae.fit(ds.subset(fit_idx))
-            heldout = vae.score(ds.subset(out_idx), n_samples=ELBO_SAMPLES, seed=0)
+            heldout = vae.score_samples(ds.subset(out_idx), n_samples=ELBO_SAMPLES, seed=0)
             z = {
                 part: vae.transform(ds.subset(idx))
                 for part, idx in (("fit", fit_idx), ("out", out_idx), ("tr", tr), ("te", te))

@@ -44,7 +44,7 @@ def one(name: str, train, held_out, epochs: int, dispersion: str = "gene") -> di
         k: {m: v[m] for m in ("share_outside", "share_above_all", "share_below_all")}
         for k, v in check["statistics"].items()
     }
-    elbo = float(np.mean(est.score(held_out, n_samples=10)))
+    elbo = float(np.mean(est.score_samples(held_out, n_samples=10)))
     return {"statistics": stats, "verdict": check["verdict"], "held_out_elbo": elbo}
 
 

@@ -57,7 +57,8 @@ def test_a_pipeline_fitted_with_y_ignores_it_and_fit_transform_is_fit_then_trans
     z = clone(est).fit(X).transform(X)
     np.testing.assert_array_equal(pipe[0].transform(X), z)
     np.testing.assert_array_equal(clone(est).fit_transform(X, y), z)
-    assert pipe.predict(X).shape == (60,) and pipe[0].score(X, y).shape == (60,)
+    assert pipe.predict(X).shape == (60,) and pipe[0].score_samples(X).shape == (60,)
+    assert pipe[0].score(X, y) == pipe[0].score_samples(X).mean()  # y ignored, as by fit
 
 
 LABELS = np.where(X[:, 0] > 0, 1, 0)
@@ -293,7 +294,7 @@ def test_score_refuses_draw_counts_it_would_not_use_as_given(cls, kwargs, proble
     est.fit(X)
     with pytest.raises(ConfigError, match=problem):
         est.score(X, **kwargs)
-    assert est.score(X, n_samples=np.int64(2)).shape == (60,)  # numpy integers are whole
+    assert est.score_samples(X, n_samples=np.int64(2)).shape == (60,)  # numpy ints are whole
 
 
 @pytest.mark.parametrize("est", ESTIMATORS[:3], ids=lambda e: type(e).__name__)
@@ -331,7 +332,7 @@ def test_the_type_of_the_labels_is_saved_and_checked_on_loading(tmp_path):
 
 
 @pytest.mark.parametrize("est", ESTIMATORS[:4], ids=lambda e: type(e).__name__)
-def test_score_samples_is_score_by_the_name_sklearns_density_models_give_it(est):
+def test_score_samples_is_per_record_and_passes_through_a_pipeline(est):
     """scikit-learn's per-record log-likelihoods are ``score_samples`` (GaussianMixture, PCA,
     KernelDensity); the estimators had only ``score``, so ``Pipeline.score_samples`` failed."""
     from sklearn.base import clone
@@ -340,12 +341,14 @@ def test_score_samples_is_score_by_the_name_sklearns_density_models_give_it(est)
 
     pipe = make_pipeline(StandardScaler(), clone(est)).fit(X, LABELS)  # y: the SSVAE's labels
     model, scaled = pipe[-1], pipe[0].transform(X)
-    per_record = model.score(scaled, n_samples=2, seed=4)
+    per_record = model.score_samples(scaled, n_samples=2, seed=4)
     assert per_record.shape == (60,) and np.isfinite(per_record).all()
-    np.testing.assert_array_equal(model.score_samples(scaled, n_samples=2, seed=4), per_record)
-    np.testing.assert_array_equal(pipe.score_samples(X), model.score(scaled))
+    np.testing.assert_array_equal(pipe.score_samples(X), model.score_samples(scaled))
     if isinstance(model, (biovae.VAE, biovae.SemiSupervisedVAE)):  # the draws' seed is passed on
-        assert not np.array_equal(model.score_samples(scaled, seed=4), model.score(scaled))
+        assert not np.array_equal(model.score_samples(scaled, seed=4), model.score_samples(scaled))
+    if not isinstance(model, biovae.SemiSupervisedVAE):  # (its score is accuracy)
+        assert model.score(scaled, n_samples=2, seed=4) == per_record.mean()
+        assert pipe.score(X) == model.score(scaled)
 
 
 def test_the_readmes_python_section_documents_score_samples_beside_score():
@@ -355,7 +358,7 @@ def test_the_readmes_python_section_documents_score_samples_beside_score():
     if not readme.exists():
         pytest.skip("no README.md beside the tests")
     python = readme.read_text(encoding="utf-8").split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
-    assert "vae.score(counts)" in python and "vae.score_samples(counts)" in python
+    assert "vae.score_samples(counts)" in python and "vae.score(counts)" in python
 
 
 def test_a_nullable_integer_y_with_na_is_integers_as_an_int_y_with_minus_one_is(tmp_path):

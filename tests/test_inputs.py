@@ -73,8 +73,8 @@ def test_no_records_fit_is_an_error_and_scoring_none_gives_empty_outputs():
     vae = biovae.VAE(likelihood="poisson", epochs=1, n_latent=2).fit(x)
     pca = biovae.PCA(n_latent=2).fit(x)
     assert vae.transform(x[:0]).shape == (0, 2) and pca.transform(x[:0]).shape == (0, 2)
-    assert vae.score(x[:0]).shape == (0,) and vae.score(x[:0], iwae=4).shape == (0,)
-    assert vae.reconstruct(x[:0]).shape == (0, 6) and pca.score(x[:0]).shape == (0,)
+    assert vae.score_samples(x[:0]).shape == (0,) and vae.score_samples(x[:0], iwae=4).shape == (0,)
+    assert vae.reconstruct(x[:0]).shape == (0, 6) and pca.score_samples(x[:0]).shape == (0,)
 
 
 def test_placeholder_record_names_are_matched_by_position():
@@ -98,7 +98,9 @@ def test_a_semi_supervised_model_predicts_and_scores_no_records():
     ss = biovae.SemiSupervisedVAE(labels_key="y", epochs=1, n_latent=2).fit(x, obs)
     none = {"y": np.array([], dtype=object)}
     assert ss.predict_proba(x[:0], none).shape == (0, 2) and ss.predict(x[:0], none).shape == (0,)
-    assert ss.score(x[:0], none).shape == (0,) and ss.score(x[:0], none, iwae=3).shape == (0,)
+    assert ss.score_samples(x[:0], none).shape == (0,) and ss.score_samples(
+        x[:0], none, iwae=3
+    ).shape == (0,)
 
 
 def test_ids_read_from_a_file_are_joined_even_when_they_are_0_to_n(tmp_path):
@@ -251,7 +253,7 @@ def test_an_rna_models_records_without_u_are_not_refused_as_dna(tmp_path):
     (tmp_path / "t.fa").write_text(">t\nACGACGGT\n")
     queries = read_dataset(tmp_path / "q.fa")
     assert queries.alphabet == "ACGT-"
-    assert est.transform(queries).shape == (2, 2) and np.isfinite(est.score(queries)).all()
+    assert est.transform(queries).shape == (2, 2) and np.isfinite(est.score_samples(queries)).all()
     with pytest.raises(DataError, match=r"fitted on sequences over 'ACGU-'"):
         est.transform(read_dataset(tmp_path / "t.fa"))
 

@@ -81,7 +81,7 @@ def test_linear_vae_heldout_elbo_within_one_percent_of_exact_ppca(ppca_problem):
     train, test, vae = ppca_problem
     fit = ppca.fit_ppca(torch.as_tensor(train), 2)
     exact = float(ppca.log_likelihood(fit, torch.as_tensor(test)).mean())
-    elbo = float(vae.score(test, n_samples=20).mean())
+    elbo = float(vae.score_samples(test, n_samples=20).mean())
     assert elbo <= exact + 0.02  # a lower bound (up to Monte-Carlo and fitting noise)
     assert abs(elbo - exact) / abs(exact) < 0.01, (elbo, exact)
 
@@ -162,7 +162,7 @@ def test_score_streams_the_log_weights_and_equals_the_bound_of_all_of_them(ppca_
     from biovae.training import seeded
 
     _, test, vae = ppca_problem
-    streamed = vae.score(test[:20], iwae=300, seed=4)
+    streamed = vae.score_samples(test[:20], iwae=300, seed=4)
     ds, source = vae._source(test[:20], None)
     with seeded(4), torch.no_grad():
         direct = [

@@ -57,16 +57,18 @@ def mapped():
 def test_reference_records_keep_embedding_and_likelihood_exactly(mapped):
     ref, q, (xr, orf), _ = mapped
     np.testing.assert_array_equal(q.transform(xr, orf), ref.transform(xr, orf))
-    np.testing.assert_array_equal(q.score(xr, orf, seed=3), ref.score(xr, orf, seed=3))
+    np.testing.assert_array_equal(
+        q.score_samples(xr, orf, seed=3), ref.score_samples(xr, orf, seed=3)
+    )
     assert q.schema_.covariates.categories == (("b1", "b2", "b3"),)
 
 
 def test_query_fits_better_than_as_any_known_batch_and_lands_by_type(mapped):
     ref, q, (xr, orf), (xq, oq) = mapped
-    mapped_elbo = q.score(xq, oq, n_samples=5).mean()
+    mapped_elbo = q.score_samples(xq, oq, n_samples=5).mean()
     for known in ("b1", "b2"):
         as_known = {**oq, "batch": np.full(len(xq), known, dtype=object)}
-        assert mapped_elbo > ref.score(xq, as_known, n_samples=5).mean() + 3.0
+        assert mapped_elbo > ref.score_samples(xq, as_known, n_samples=5).mean() + 3.0
     from sklearn.neighbors import KNeighborsClassifier
 
     knn = KNeighborsClassifier(15).fit(q.transform(xr, orf), orf["type"])
@@ -172,7 +174,10 @@ def test_mapping_and_differential_expression_of_a_cuda_fit():
     q = map_query(ref, xq, oq, epochs=30)  # trained on the GPU, returned on the CPU
     np.testing.assert_array_equal(q.transform(xr, orf), ref.transform(xr, orf))
     as_b1 = {**oq, "batch": np.full(len(xq), "b1", dtype=object)}
-    assert q.score(xq, oq, n_samples=5).mean() > ref.score(xq, as_b1, n_samples=5).mean()
+    assert (
+        q.score_samples(xq, oq, n_samples=5).mean()
+        > ref.score_samples(xq, as_b1, n_samples=5).mean()
+    )
     table = differential_expression(
         q, xr, orf, groupby="type", group1="B", group2="A", settings=DESettings(n_samples=500)
     )

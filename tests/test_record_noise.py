@@ -58,16 +58,16 @@ def test_a_record_scores_the_same_in_any_file_order_or_batch(counts, monkeypatch
     else:
         est = biovae.SemiSupervisedVAE(likelihood="poisson", labels_key="y", epochs=2, n_latent=2)
         est = est.fit(x, obs)
-    full = est.score(x, obs, seed=5, **how)
+    full = est.score_samples(x, obs, seed=5, **how)
     order = np.random.default_rng(1).permutation(90)
     some = order[:7]
     monkeypatch.setattr(estimator, "_EVAL_BATCH", 16)  # other batches, other company
     monkeypatch.setattr(objectives, "DECODE_ROWS", 40)  # IWAE draws in chunks of 2 or 5
-    shuffled = est.score(x.iloc[order], obs.iloc[order], seed=5, **how)
-    subset = est.score(x.iloc[some], obs.iloc[some], seed=5, **how)
+    shuffled = est.score_samples(x.iloc[order], obs.iloc[order], seed=5, **how)
+    subset = est.score_samples(x.iloc[some], obs.iloc[some], seed=5, **how)
     np.testing.assert_allclose(shuffled, full[order], rtol=1e-5)
     np.testing.assert_allclose(subset, full[some], rtol=1e-5)
-    other_seed = est.score(x, obs, seed=6, **how)
+    other_seed = est.score_samples(x, obs, seed=6, **how)
     assert np.abs(other_seed - full).max() > 1e-3
 
 

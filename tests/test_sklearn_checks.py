@@ -35,8 +35,9 @@ _WORDING = (
 #: Checks that fail for every estimator, by design.
 _ALL = {
     "check_fit_score_takes_y": (
-        "fit's second argument is obs, the records' metadata (covariates, labels); an array "
-        "or list there is taken as scikit-learn's y, and y= is accepted by keyword"
+        "fit's (and fit_transform's) second argument is obs, the records' metadata (covariates, "
+        "labels); an array or list there is taken as scikit-learn's y, and y= is accepted by "
+        "keyword (score's second argument is y)"
     ),
     "check_n_features_in_after_fitting": _WORDING,
     "check_complex_data": _WORDING,

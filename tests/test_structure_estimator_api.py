@@ -64,6 +64,26 @@ def test_transform_is_the_posterior_mean_and_fit_transform_fits(frames):
     np.testing.assert_array_equal(est.transform(frames), again.encode(frames))
 
 
+def test_score_samples_is_per_frame_and_score_their_mean(frames):
+    """It had neither: no log-likelihood of frames in Python (scikit-learn's score, one
+    number, is the mean of the per-frame ELBOs of score_samples)."""
+    est = ConformationVAE("mse", small_config(epochs=2))
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        est.score(frames)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PosteriorCollapseWarning)
+        est.fit(frames)
+    per_frame = est.score_samples(frames, n_samples=2, seed=1)
+    assert per_frame.shape == (len(frames),) and np.isfinite(per_frame).all()
+    assert est.score(frames, n_samples=2, seed=1) == per_frame.mean()
+    assert not np.array_equal(est.score_samples(frames, seed=2), est.score_samples(frames))
+    # frames moved rigidly are superposed onto the reference first: they score the same
+    c, s = np.cos(0.7), np.sin(0.7)
+    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    moved = dataclasses.replace(frames, coords=frames.coords @ turn.T + [5.0, -3.0, 2.0])
+    np.testing.assert_allclose(est.score_samples(moved, n_samples=2, seed=1), per_frame, atol=1e-3)
+
+
 def test_a_coordinate_array_is_a_one_line_error_naming_read_structures(frames):
     est = ConformationVAE("mse", small_config())
     message = r"takes Structures, got numpy\.ndarray; read the frames with .*read_structures"

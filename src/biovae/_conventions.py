@@ -2,11 +2,12 @@
 
 The estimators' parameters are the keyword arguments of ``__init__`` (listed in ``_params``):
 ``get_params`` / ``set_params`` read and write them, so ``sklearn.base.clone`` and grid searches
-work; ``fit_transform`` is ``fit`` then ``transform``; ``score_samples`` is ``score`` (per-record
-log-likelihoods, as scikit-learn's density models name them); ``set_output`` /
-``get_feature_names_out`` / ``feature_names_in_`` follow scikit-learn's; ``__sklearn_tags__``
-describes a transformer (of sparse input too; float32 output) when scikit-learn (≥ 1.6, e.g. a
-``Pipeline``) asks, importing scikit-learn only then.
+work; ``fit_transform`` is ``fit`` then ``transform``; ``score_samples`` gives per-record
+log-likelihoods and ``score`` their mean, one number (as scikit-learn's density models
+GaussianMixture and PCA do: what ``GridSearchCV`` and ``cross_val_score`` maximise);
+``set_output`` / ``get_feature_names_out`` / ``feature_names_in_`` follow scikit-learn's;
+``__sklearn_tags__`` describes a transformer (of sparse input too; float32 output) when
+scikit-learn (≥ 1.6, e.g. a ``Pipeline``) asks, importing scikit-learn only then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from biovae.data.dataset import names_already_warned
 from biovae.errors import ConfigError, NotFittedError
-from biovae.inputs import made_up_names
+from biovae.inputs import made_up_names, without_target
 
 
 class EstimatorConventions:
@@ -64,18 +65,25 @@ class TransformerConventions(EstimatorConventions):
     ``get_feature_names_out``, ``set_output(transform="pandas")`` and ``feature_names_in_``.
 
     Subclasses return ``self._output(Z, X)`` from ``transform``, give ``_n_features_out`` and
-    ``score(X, obs, iwae, n_samples, seed)`` (one value per record).
+    ``score_samples(X, obs, iwae, n_samples, seed)`` (one value per record), whose mean
+    :meth:`score` is.
     """
 
-    def score_samples(
-        self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
-    ) -> np.ndarray:
-        """Exactly :meth:`score`: one log-likelihood (or its bound) per record, higher is more
-        typical. scikit-learn's density models (GaussianMixture, PCA, KernelDensity) name the
-        per-record values ``score_samples`` and their mean ``score``; biovae's ``score`` is per
-        record too, so tools built on ``score_samples`` (``Pipeline.score_samples``, outlier
-        workflows) get the same numbers."""
-        return self.score(X, obs, iwae=iwae, n_samples=n_samples, seed=seed)
+    def score(
+        self,
+        X: Any,
+        y: Any = None,
+        obs: Any = None,
+        iwae: int = 1,
+        n_samples: int = 1,
+        seed: int = 0,
+    ) -> float:
+        """The mean of :meth:`score_samples` over the records of ``X`` (higher is better), one
+        number as scikit-learn's density models give (``GridSearchCV`` and ``cross_val_score``
+        maximise it); ``y`` is scikit-learn's target, ignored as ``fit`` ignores it; NaN for
+        no records. The metadata table goes by keyword (``obs=``): second, it would be ``y``."""
+        refuse_table_as_y(y, type(self).__name__)
+        return mean_score(self.score_samples(X, obs, iwae=iwae, n_samples=n_samples, seed=seed))
 
     def fit_transform(self, X: Any, obs: Any = None, **fit_params: Any) -> Any:
         """``fit(X, obs, **fit_params)``, then the fitted model's ``transform(X, obs)`` (which
@@ -167,3 +175,20 @@ class TransformerConventions(EstimatorConventions):
 
 
 _OUTPUTS = ("default", "pandas")
+
+
+def mean_score(per_record: np.ndarray) -> float:
+    """``score``: the mean of the per-record values (NaN for none, without numpy's warning)."""
+    return float(np.mean(per_record)) if len(per_record) else float("nan")
+
+
+def refuse_table_as_y(y: Any, name: str) -> None:
+    """A ConfigError when ``score``'s ``y`` is a metadata table (a DataFrame or dict), as
+    ``score(X, obs)`` passed it before ``score`` became one number: silently ignored, a
+    conditional model's covariates would be lost."""
+    if y is not None and without_target(y) is not None:
+        raise ConfigError(
+            f"{name}.score(X, y, obs=...) takes scikit-learn's target y second, but got a "
+            "metadata table there; pass it by keyword, score(X, obs=obs) (or "
+            "score_samples(X, obs) for one value per record)"
+        )

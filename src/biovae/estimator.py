@@ -277,15 +277,15 @@ class _LatentEstimator(TransformerConventions):
             return decoded_samples(model, z, c, ctx).numpy()
 
     @torch.no_grad()
-    def score(
+    def score_samples(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
         """Per-record ELBO (mean of ``n_samples`` estimates) or, with ``iwae`` K > 1, IWAE-K.
 
-        The draws of z are keyed to ``seed`` and each record's id, so a record with an id of
-        its own scores the same in any file, order or company (an array's records are keyed by
-        position). For the plain autoencoder this is log p(x | z = f(x)) (no ELBO, no IWAE).
-        """
+        :meth:`score` is their mean. The draws of z are keyed to ``seed`` and each record's
+        id, so a record with an id of its own scores the same in any file, order or company (an
+        array's records are keyed by position). For the plain autoencoder this is
+        log p(x | z = f(x)) (no ELBO, no IWAE)."""
         model = self._check_fitted()
         iwae, n_samples = checked_draws(iwae, n_samples, model.stochastic, model_phrase(self))
         ds, source = self._source(X, obs)

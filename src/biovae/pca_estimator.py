@@ -2,8 +2,8 @@
 
 PCA models the likelihood's featurisation of the data (one-hot sequences, log1p counts, raw
 values for Gaussian data); ``reconstruct`` and ``sample`` map back to the nearest data-space
-point (argmax letter, rounded count). ``score`` is the exact PPCA log-likelihood of the
-featurised record.
+point (argmax letter, rounded count). ``score_samples`` is the exact PPCA log-likelihood of
+each featurised record, ``score`` their mean.
 """
 
 from __future__ import annotations
@@ -140,12 +140,12 @@ class PCA(TransformerConventions):
             ppca.sample(fit, sample_count(n, self.schema_.sample_bytes), gen).float()
         ).numpy()
 
-    def score(
+    def score_samples(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
         """Exact log-likelihood of each featurised record under the fitted PPCA (no draws:
-        ``iwae`` > 1 is refused, ``n_samples`` and ``seed`` are checked as :meth:`VAE.score`
-        checks them and change nothing)."""
+        ``iwae`` > 1 is refused, ``n_samples`` and ``seed`` are checked as
+        :meth:`VAE.score_samples` checks them and change nothing); :meth:`score` is their mean."""
         self._check()
         checked_draws(iwae, n_samples, False, model_phrase(self))
         checked_seed(seed)

@@ -245,12 +245,45 @@ class SemiSupervisedVAE(_LatentEstimator):
         """Most likely label level of every record."""
         return self.classes_[self.predict_proba(X, obs).argmax(1)]
 
+    def score(self, X: Any, y: Any = None, obs: Any = None) -> float:
+        """Accuracy of :meth:`predict` on the labelled records of ``y`` (scikit-learn's
+        classifier ``score``, what ``GridSearchCV`` and ``cross_val_score`` maximise): records
+        whose label is missing, "unknown" or the unlabelled marker (as in :meth:`fit`) are left
+        out, a level the model was not fitted on counts as wrong. ``y=None``: the labels of
+        ``obs``'s (or an AnnData's) ``labels_key`` column, as :meth:`fit` reads them. The
+        per-record bound on log p(x) is :meth:`score_samples`."""
+        codes, ds = self._label_codes(X, obs, y)
+        labelled = np.flatnonzero(codes != -1)
+        if not len(labelled):
+            raise DataError(
+                f"{ds.source or 'data'}: none of the {len(ds):,} records has a label, so there "
+                "is no accuracy to measure; pass labels as y (score_samples gives log p(x))"
+            )
+        predicted = self.predict_proba(ds.subset(labelled)).argmax(1)
+        return float(np.mean(predicted == codes[labelled]))
+
+    def _label_codes(self, X: Any, obs: Any, y: Any) -> tuple[np.ndarray, Any]:
+        """The codes of the labels of ``X``'s records (from ``y`` or column ``labels_key``):
+        −1 unlabelled, −2 a level not in ``classes_``; and ``X`` as a Dataset."""
+        self._check_fitted()
+        obs, y = _target(obs, y)
+        key = self.schema_.labels.key
+        obs = _labelled(X, obs, y, self.config_.data)[0]
+        ds = as_dataset(X, obs, layer=self.config_.data.layer)
+        if key not in ds.obs:
+            raise ConfigError(
+                f"{type(self).__name__}.score(X, y) is the accuracy of predict on labelled "
+                f"records: pass their labels as y (or obs with column {key!r}); "
+                "score_samples(X) gives each record's log-likelihood bound"
+            )
+        return self.schema_.labels.encode(ds.obs, ds.source, unseen=-2).numpy(), ds
+
     @torch.no_grad()
-    def score(
+    def score_samples(
         self, X: Any, obs: Any = None, iwae: int = 1, n_samples: int = 1, seed: int = 0
     ) -> np.ndarray:
         """Per-record bound on log p(x): the unlabelled ELBO, or IWAE-K with the marginal prior
-        (draws keyed to ``seed`` and each record's id, as :meth:`VAE.score`)."""
+        (draws keyed to ``seed`` and each record's id, as :meth:`VAE.score_samples`)."""
         model = self._check_fitted()
         iwae, n_samples = checked_draws(iwae, n_samples, model.stochastic, model_phrase(self))
         ds, source = self._source(X, obs)

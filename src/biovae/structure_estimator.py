@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from biovae import persistence
-from biovae._conventions import EstimatorConventions
+from biovae._conventions import EstimatorConventions, mean_score
 from biovae.applications.structures.geometry import align_frames
 from biovae.applications.structures.validity import chain_breaks, cis_bonds
 from biovae.config import FitConfig, LikelihoodConfig, from_dict, given_config, to_dict
@@ -237,6 +237,25 @@ class ConformationVAE(EstimatorConventions):
             for i in range(0, max(len(z_nk), 1), DECODE_ROWS)  # no draws: one empty piece
         ]
         return torch.cat(parts).numpy().reshape(len(z), -1, 3)
+
+    def score_samples(
+        self, structures: Structures, iwae: int = 1, n_samples: int = 1, seed: int = 0
+    ) -> np.ndarray:
+        """Per-frame ELBO (or IWAE-K) of ``structures`` superposed onto the reference, as
+        :meth:`biovae.VAE.score_samples` gives (draws keyed to ``seed`` and the frame ids)."""
+        records = self.records(structures)  # (checks the model is fitted)
+        return self.vae_.score_samples(records, iwae=iwae, n_samples=n_samples, seed=seed)
+
+    def score(
+        self,
+        structures: Structures,
+        y: None = None,
+        iwae: int = 1,
+        n_samples: int = 1,
+        seed: int = 0,
+    ) -> float:
+        """The mean of :meth:`score_samples` over the frames (``y``: scikit-learn's, ignored)."""
+        return mean_score(self.score_samples(structures, iwae, n_samples, seed))
 
     def reconstruct(self, structures: Structures) -> np.ndarray:
         """Decoded posterior means of ``structures``, in the reference frame."""

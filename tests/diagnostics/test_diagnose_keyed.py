@@ -44,7 +44,7 @@ def test_diagnostics_of_shuffled_records_are_the_same(fitted):
 def test_the_iwae_estimate_is_score_s(fitted):
     est, table = fitted
     result = diagnose(est, table, OPTIONS)
-    scores = est.score(table, iwae=OPTIONS.iwae_k, seed=OPTIONS.seed)
+    scores = est.score_samples(table, iwae=OPTIONS.iwae_k, seed=OPTIONS.seed)
     assert result["log_likelihood"]["mean"] == pytest.approx(float(np.mean(scores)), rel=1e-6)
 
 

@@ -151,7 +151,7 @@ def test_ehgdp_excerpt_reads_fits_and_refuses_missing_values_elsewhere(fixtures)
     assert ds.x.shape == (70, 358) and np.isnan(ds.x).any()
     est = VAE(likelihood="genotype", n_latent=2, epochs=3).fit(ds)
     assert len(est.config_.model.likelihood.loci) == 30
-    assert np.isfinite(est.transform(ds)).all() and np.isfinite(est.score(ds)).all()
+    assert np.isfinite(est.transform(ds)).all() and np.isfinite(est.score_samples(ds)).all()
     with pytest.raises(DataError, match=r"missing \(NaN\).*only the genotype likelihood"):
         VAE(likelihood="gaussian", n_latent=2, epochs=1).fit(ds)
 

@@ -108,7 +108,7 @@ def test_gene_batch_model_survives_save_and_load(tmp_path):
     est.save(tmp_path / "m")
     back = load_model(tmp_path / "m")
     assert back.model_.decoder.shared["log_theta"].shape == (2, 8)
-    np.testing.assert_allclose(back.score(x, obs), est.score(x, obs), rtol=1e-6)
+    np.testing.assert_allclose(back.score_samples(x, obs), est.score_samples(x, obs), rtol=1e-6)
 
 
 def test_weights_of_an_older_parametrisation_give_a_clear_error(tmp_path):

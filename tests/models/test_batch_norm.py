@@ -42,5 +42,5 @@ def test_decoding_several_samples_equals_decoding_each():
 
 def test_iwae_training_and_scoring_with_batch_norm():
     x, est = _fit(iwae_samples=5)
-    scores = est.score(x[:10], iwae=20)
+    scores = est.score_samples(x[:10], iwae=20)
     assert scores.shape == (10,) and np.isfinite(scores).all()

@@ -69,7 +69,7 @@ def test_a_streamed_pca_is_the_in_memory_one_without_reading_the_file_whole(tmp_
     z, z_mem = est.transform(streamed), est_mem.transform(whole)
     signs = np.sign(z[0] * z_mem[0])
     np.testing.assert_allclose(z * signs, z_mem, atol=1e-4)
-    np.testing.assert_allclose(est.score(streamed), est_mem.score(whole), rtol=1e-6)
+    np.testing.assert_allclose(est.score_samples(streamed), est_mem.score_samples(whole), rtol=1e-6)
     assert est.transform(streamed.subset(np.arange(0))).shape == (0, 3)
 
 

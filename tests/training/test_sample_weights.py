@@ -93,7 +93,7 @@ def test_history_of_a_weighted_fit_is_weighted_and_a_weightless_split_is_left_ou
     )
     est = VAE(config=cfg).fit(x, sample_weight=w)
     _, val = validation_split(200, 0.1, 0)
-    scores = est.score(x[val.numpy()])
+    scores = est.score_samples(x[val.numpy()])
     expected = np.average(scores, weights=w[val.numpy()])  # other draws of z: within 20 %
     assert abs(est.history_[-1]["val_elbo"] - expected) < 0.2 * abs(expected)
     w[val.numpy()] = 0.0  # held-out records of weight 0 cannot tell one epoch from another

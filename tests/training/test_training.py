@@ -41,7 +41,7 @@ def test_same_seed_gives_identical_weights_and_outputs():
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     np.testing.assert_array_equal(a.transform(x), b.transform(x))
     np.testing.assert_array_equal(a.sample(5, seed=1), b.sample(5, seed=1))
-    np.testing.assert_array_equal(a.score(x, seed=2), b.score(x, seed=2))
+    np.testing.assert_array_equal(a.score_samples(x, seed=2), b.score_samples(x, seed=2))
 
 
 def test_different_seed_gives_different_weights():

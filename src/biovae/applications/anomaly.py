@@ -3,7 +3,7 @@
 Columns (each a float64 array, one value per record, in the data's order):
 
 * ``elbo`` (and ``iwae_K``): log p(x) bounds in nats per record (higher = more like the
-  training data), :meth:`biovae.estimator.VAE.score`;
+  training data), :meth:`biovae.estimator.VAE.score_samples`;
 * for a likelihood with a unit of comparison (genotypes: the observed locus),
   ``elbo_per_<unit>`` (and ``iwae_K_per_<unit>``) = (score + KL) / observed units − KL / units
   of a complete record: the log-likelihood per observed unit, the rate (one cost per record)
@@ -79,9 +79,9 @@ def score_columns(
     """The score table of dataset ``ds`` under fitted estimator ``est`` (module docstring):
     ``samples`` posterior draws per ELBO, an IWAE-``iwae`` bound when ``iwae`` > 1, draws
     keyed to ``seed`` and each record's id; QC flagged by ``qc`` (default :class:`QcLimits`)."""
-    columns = {"elbo": est.score(ds, n_samples=samples, seed=seed)}
+    columns = {"elbo": est.score_samples(ds, n_samples=samples, seed=seed)}
     if iwae > 1:
-        columns[f"iwae_{iwae}"] = est.score(ds, iwae=iwae, seed=seed)
+        columns[f"iwae_{iwae}"] = est.score_samples(ds, iwae=iwae, seed=seed)
     likelihood = getattr(getattr(est, "model_", None), "likelihood", None)
     if likelihood is None or not len(ds):  # PCA scores features, not a likelihood's terms
         return columns

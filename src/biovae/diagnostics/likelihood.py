@@ -78,8 +78,8 @@ def log_likelihood(
         A fitted VAE's network, ``est.model_`` (not the estimator; an autoencoder is refused).
     batches
         ``est.batches(data)``. Batches keyed to record ids (as :func:`biovae.diagnose.diagnose`
-        and ``VAE.score(X, iwae=K, seed=)`` key them) fix the draws; unkeyed ones draw from
-        torch's generator, so run under :func:`biovae.training.seeded` to repeat a number.
+        and ``VAE.score_samples(X, iwae=K, seed=)`` key them) fix the draws; unkeyed ones draw
+        from torch's generator, so run under :func:`biovae.training.seeded` to repeat a number.
     k
         Samples per record, >= 1 (K = 1 is the ELBO). The bound rises towards log p(x) with K.
 
