@@ -168,6 +168,42 @@ def test_a_streamed_entry_stored_twice_is_refused_as_its_block_is_read(
     assert str(streamed.value) == str(whole.value)
 
 
+@pytest.mark.parametrize("fmt", ["h5ad", "10x-h5"])
+def test_rows_read_again_do_not_excuse_a_repeat_in_rows_never_read(tmp_path, fmt):
+    """Checked rows are not checked again, but a rank that read only its own records (0 and 2
+    of 2 ranks) has not checked record 3: the first read of it is refused, every time, with
+    the message of the whole file read into memory. (The stores are opened bare: reading the
+    data set would check every record in a first pass, as a fit does on every rank.)"""
+    from biovae.data import ondisk
+
+    if fmt == "h5ad":
+        path = _h5ad(tmp_path / "d.h5ad", _repeated_csr(3))
+        store = ondisk.open_h5ad_matrix(path, names=(CELLS, GENES))
+    else:
+        path = _repeated_tenx_h5(tmp_path / "d.h5", 3)
+        store = ondisk.open_csr_rows(path, "/matrix", COUNTS.shape, names=(CELLS, GENES))
+    with pytest.raises(DataError) as whole:
+        read_dataset(path)
+    for _ in range(3):  # epochs of this rank's shard
+        np.testing.assert_array_equal(store.rows(np.array([2, 0])).toarray(), COUNTS[[2, 0]])
+    for _ in range(2):  # a failed check is not remembered as passed
+        with pytest.raises(DataError) as streamed:
+            store.subset(np.array([1, 2, 3])).rows(np.array([2, 1]))
+        assert str(streamed.value) == str(whole.value)
+
+
+def test_a_file_rewritten_with_a_repeat_is_refused_when_read_again(tmp_path):
+    """What a reader has checked is its own: the file opened again after it changed (the
+    next fit's reader) is checked again."""
+    path = _h5ad(tmp_path / "d.h5ad", sp.csr_matrix(COUNTS.astype(np.float32)))
+    first = read_dataset(path, stream=True).x
+    np.testing.assert_array_equal(np.asarray(first), COUNTS)
+    del first
+    _h5ad(path, _repeated_csr(1))
+    with pytest.raises(DataError, match="record 'c1', feature 'ENSG01' has more than one entry"):
+        np.asarray(read_dataset(path, stream=True).x)
+
+
 def test_a_repeated_entry_in_the_10x_h5_arrays_is_really_there(tmp_path):
     h5py = pytest.importorskip("h5py")
     m = _repeated_csr().T.tocsc()

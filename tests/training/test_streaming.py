@@ -18,6 +18,7 @@ from biovae.data import ondisk
 from biovae.data.readers import read_dataset
 from biovae.errors import DataError
 from biovae.training import InMemorySource, StreamSource, make_source, prefetched
+from biovae.training.sources import epoch_batches
 
 anndata = pytest.importorskip("anndata")
 CELLBENCH = "cellbench_100x200.h5ad"
@@ -64,6 +65,46 @@ def test_prefetched_keeps_order_and_raises_read_errors(fixtures):
 
     with pytest.raises(DataError, match="disk gone"):
         list(prefetched(Broken(), iter(order)))
+
+
+def _counted_checks(monkeypatch) -> list[np.ndarray]:
+    """The file rows of every block checked for a repeated entry, one array per check."""
+    checked, real = [], ondisk.check_single_entries
+
+    def counted(block, ids, features, source, rows=None):
+        checked.append(np.array(rows))
+        real(block, ids, features, source, rows)
+
+    monkeypatch.setattr(ondisk, "check_single_entries", counted)
+    return checked
+
+
+def test_a_streamed_block_is_checked_for_repeats_in_the_first_epoch_only(fixtures, monkeypatch):
+    """The file cannot change under its reader: each minibatch of 100 records in batches of
+    16 (7 a pass) is checked once, not in every epoch, and every record was checked (the
+    matrix opened bare: read_dataset's validation pass would check every record first)."""
+    checked = _counted_checks(monkeypatch)
+    source = make_source(ondisk.open_h5ad_matrix(fixtures / CELLBENCH))
+    generator, per_epoch = torch.Generator().manual_seed(0), []
+    for _ in range(3):
+        before = len(checked)
+        for idx in epoch_batches(len(source), 16, generator):
+            source.batch(idx)
+        per_epoch.append(len(checked) - before)
+    assert per_epoch == [7, 0, 0]
+    assert sorted(np.concatenate(checked).tolist()) == list(range(100))
+
+
+def test_a_streamed_fit_checks_each_record_for_repeats_once(fixtures, monkeypatch):
+    """Validation, library sizes and the fingerprint read the file in row order before 3
+    epochs of minibatches and held-out scoring: each record is checked on its first read."""
+    checked = _counted_checks(monkeypatch)
+    VAE(likelihood="nb", config=_config()).fit(read_dataset(fixtures / CELLBENCH, stream=True))
+    rows = np.concatenate(checked)
+    assert sorted(rows.tolist()) == list(range(100))  # each once: none skipped, none again
+    checked.clear()
+    VAE(likelihood="nb", config=_config()).fit(read_dataset(fixtures / CELLBENCH, stream=True))
+    assert len(np.concatenate(checked)) == 100  # a file opened again is checked again
 
 
 @pytest.mark.parametrize("kind", ["vae", "ssvae"])

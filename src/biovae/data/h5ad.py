@@ -67,7 +67,7 @@ def read_h5ad(
             )
     ids = _ids(adata, id_column, source)
     features = tuple(str(v) for v in adata.var_names)
-    if stream:  # each block read is checked for repeated entries (check_single_entries)
+    if stream:  # each row is checked for repeated entries on its first read (ondisk.py)
         x = open_h5ad_matrix(path, layer, names=(ids, features))
     check_single_entries(x, ids, features, source)
     check_finite(x, ids, features, source, allow_missing=allow_missing)

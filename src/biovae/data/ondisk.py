@@ -6,8 +6,8 @@ AnnData, or the command line's ``--stream``). It reads
 
 * ``.h5ad`` matrices (``X`` or a layer) through h5py: CSR groups row by row — runs of
   consecutive rows in one read — and dense datasets by row; CSC matrices are refused (their
-  rows are scattered over the whole file). Each block of CSR rows read is checked for an entry
-  stored twice (a row's entries are stored together, so a pass over the blocks checks all);
+  rows are scattered over the whole file). A CSR row is checked for an entry stored twice on
+  its first read by a reader (its entries are stored together), not again in later epochs;
 * ``.npy`` arrays through a read-only memory map, stored in row (C) order; Fortran-ordered
   arrays are refused, for the same reason as CSC.
 
@@ -202,8 +202,9 @@ class _H5DenseReader(_Reader):
 
 class _H5CsrReader(_Reader):
     """A CSR group (``data``, ``indices``, ``indptr``, attribute ``shape``); ``indptr`` is
-    held in memory (8 bytes per record). ``names`` (record ids, feature names of all
-    columns) name a repeated entry in the error; ``source`` is the file as the user gave it."""
+    held in memory (8 bytes per record), and which records were checked for a repeated entry
+    (1 byte each; a file opened again is checked anew). ``names`` (record ids, feature names of
+    all columns) name a repeated entry in the error; ``source`` is the file as the user gave it."""
 
     def __init__(self, group, shape=None, columns=None, names: Names = ((), ()), source=None):
         check_real(group["data"].dtype, group.file.filename, group["data"].name)
@@ -232,6 +233,7 @@ class _H5CsrReader(_Reader):
                 f"{self.where} is malformed (indptr does not match its rows or values); write it "
                 "again with anndata"
             )
+        self._checked = np.zeros(self.full_shape[0], dtype=bool)
 
     def advise(self, scattered: bool) -> None:
         for part in (self.data, self.indices):
@@ -251,7 +253,9 @@ class _H5CsrReader(_Reader):
         if len(columns) and (columns.min() < 0 or columns.max() >= self.full_shape[1]):
             self._bad_column(rows, indptr, columns)
         block = sp.csr_matrix((values, columns, indptr), shape=(len(rows), self.full_shape[1]))
-        check_single_entries(block, *self.names, self.source, rows)  # all columns: as in memory
+        if not self._checked[rows].all():  # all columns, as in memory; marked once it passed
+            check_single_entries(block, *self.names, self.source, rows)
+            self._checked[rows] = True
         return block if self.columns is None else block[:, self.columns]
 
     def _bad_column(self, rows: np.ndarray, indptr: np.ndarray, columns: np.ndarray) -> None:
