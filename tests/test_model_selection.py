@@ -184,3 +184,22 @@ def test_semi_supervised_score_without_y_reads_the_labels_key_column():
     assert est.score(X, obs=obs) == pytest.approx(truth)
     with pytest.raises(ConfigError, match=r"pass their labels as y \(or obs with column 'cell'\)"):
         est.score(X)
+
+
+def test_semi_supervised_score_refuses_a_metadata_table_in_ys_place():
+    """``ss.fit(X, obs)`` takes the table second, but ``score``'s second argument is y: a table
+    there was read as labels, so a covariate column scored every record wrong (accuracy 0.0,
+    no error) and two columns were called a one-hot y to argmax."""
+    cell = np.where(LABELLED == -1, "unknown", LABELLED.astype(str))
+    obs = pd.DataFrame({"cell": cell, "batch": ["a", "b"] * 30})
+    est = biovae.SemiSupervisedVAE(n_latent=2, epochs=1, seed=0, labels_key="cell")
+    est.fit(X, obs)
+    for table in (obs, obs[["batch"]], obs.to_dict("list")):
+        with pytest.raises(
+            ConfigError,
+            match=r"SemiSupervisedVAE\.score\(X, y, obs=\.\.\.\).*"
+            r"pass it by keyword, score\(X, obs=obs\)",
+        ):
+            est.score(X, table)
+    assert 0.0 < est.score(X, obs=obs) <= 1.0  # the keyword reads the labels column
+    assert est.score(X, obs=obs) == est.score(X, obs["cell"].to_numpy())

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from biovae import calibration, persistence
+from biovae._conventions import refuse_table_as_y
 from biovae.config import DataConfig, FitConfig
 from biovae.data._messages import preview
 from biovae.data.dataset import Dataset
@@ -247,11 +248,11 @@ class SemiSupervisedVAE(_LatentEstimator):
 
     def score(self, X: Any, y: Any = None, obs: Any = None) -> float:
         """Accuracy of :meth:`predict` on the labelled records of ``y`` (scikit-learn's
-        classifier ``score``, what ``GridSearchCV`` and ``cross_val_score`` maximise): records
-        whose label is missing, "unknown" or the unlabelled marker (as in :meth:`fit`) are left
-        out, a level the model was not fitted on counts as wrong. ``y=None``: the labels of
-        ``obs``'s (or an AnnData's) ``labels_key`` column, as :meth:`fit` reads them. The
-        per-record bound on log p(x) is :meth:`score_samples`."""
+        classifier ``score``, what ``GridSearchCV`` maximises): records whose label is missing,
+        "unknown" or the unlabelled marker (as in :meth:`fit`) are left out, an unfitted level
+        counts as wrong. ``y=None``: the labels of ``obs``'s (or an AnnData's) ``labels_key``
+        column; a table goes by keyword (``obs=``). Per record: :meth:`score_samples`."""
+        refuse_table_as_y(y, type(self).__name__)  # unlike fit's, score's 2nd argument is y
         codes, ds = self._label_codes(X, obs, y)
         labelled = np.flatnonzero(codes != -1)
         if not len(labelled):
