@@ -159,6 +159,7 @@ def test_readme_structure_example_runs_as_written(frames, tmp_path, monkeypatch)
     """The README's Python example of structures, on the fixture in place of ubiquitin.pdb."""
     from biovae.data.structure import read_structures
 
+    pytest.importorskip("sklearn")  # (its model selection on frames)
     blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
     (block,) = [b for b in blocks if "ConformationVAE(" in b]
     monkeypatch.chdir(tmp_path)
@@ -171,3 +172,5 @@ def test_readme_structure_example_runs_as_written(frames, tmp_path, monkeypatch)
     assert written.coords.shape == (10, 76, 3)
     np.testing.assert_allclose(written.coords, scope["coords"], atol=1e-3)  # PDB: 3 decimals
     assert isinstance(scope["model"], ConformationVAE)
+    assert scope["picked"].frame_ids == ("frame_7", "frame_2") and len(scope["some"]) == 6
+    assert scope["search"].best_params_["config"] in scope["configs"]

@@ -22,11 +22,13 @@ from biovae.data._messages import UNREADABLE, check_gzip
 from biovae.data._text import check_utf8, without_bom
 from biovae.data.chains import NO_CHAIN, chain_selection, check_chains
 from biovae.data.dataset import Dataset
+from biovae.data.frame_index import frame_positions
 from biovae.data.mmcif import is_mmcif, read_mmcif
 from biovae.data.pdb_models import check_same_models, is_pdb
 from biovae.data.pdb_write import pdb_text as pdb_text
 from biovae.data.pdb_write import write_pdb as write_pdb
-from biovae.data.residues import SELECTIONS, amino_acids, sequence
+from biovae.data.residues import SELECTIONS, amino_acids
+from biovae.data.same_atoms import check_same_atoms as check_same_atoms
 from biovae.data.structure_inputs import TRAJECTORY_SUFFIXES as TRAJECTORY_SUFFIXES
 from biovae.data.structure_inputs import check_coordinates, check_paths, frame_names, read_folder
 from biovae.data.structure_out import write_structures as write_structures
@@ -65,6 +67,15 @@ class Structures:
         One id per frame, the ids of records made from them (default: ``frame_0``,
         ``frame_1``, ...; a folder's frames are named by their files:
         :func:`~biovae.data.structure_inputs.folder_frame_names`).
+    frame_numbers
+        The number of each frame as read, its records' ``frame`` metadata (default: 0, 1,
+        ..., its place in the file, trajectory or folder); a selection ``frames[idx]`` keeps
+        them, as it keeps the ids.
+
+    Frames are selected as numpy selects rows, into a new ensemble of the same atoms:
+    ``frames[3]`` (one frame), ``frames[10:20]``, ``frames[[0, 5]]``, ``frames[mask]``
+    (:func:`~biovae.data.frame_index.frame_positions`), so scikit-learn splits them
+    (``cross_val_score``, ``GridSearchCV``).
     """
 
     coords: np.ndarray
@@ -77,6 +88,7 @@ class Structures:
     selected_chains: tuple[str, ...] | None = None
     segids: tuple[str, ...] = ()
     frame_ids: tuple[str, ...] = ()
+    frame_numbers: np.ndarray | Sequence[int] = ()
 
     def __post_init__(self) -> None:
         c = np.asarray(self.coords, dtype=np.float32)
@@ -111,6 +123,10 @@ class Structures:
             raise DataError(f"{self.source}: residue numbers must be one number per atom")
         if self.frame_ids and len(self.frame_ids) != len(c):
             raise DataError(f"{self.source}: {len(self.frame_ids)} frame ids for {len(c)} frames")
+        numbers = np.asarray(self.frame_numbers, dtype=np.int64).ravel()
+        object.__setattr__(self, "frame_numbers", numbers)
+        if len(numbers) and len(numbers) != len(c):
+            raise DataError(f"{self.source}: {len(numbers)} frame numbers for {len(c)} frames")
 
     def __len__(self) -> int:
         return int(self.coords.shape[0])
@@ -119,10 +135,34 @@ class Structures:
     def n_atoms(self) -> int:
         return int(self.coords.shape[1])
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(frames, atoms, 3)``, the shape of :attr:`coords` (scikit-learn counts by it)."""
+        return self.coords.shape
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(frames)``: the coordinates ``(frames, atoms, 3)`` (not, as for a sequence
+        of frames, each frame taken apart again: a one-frame ensemble is one frame long)."""
+        return self.coords.astype(dtype or self.coords.dtype, copy=bool(copy))
+
+    def __getitem__(self, key) -> Structures:
+        """The frames ``key`` selects, in its order, as a new ensemble: their coordinates, ids
+        and numbers; the atoms (names, residues, chains) are the same. An IndexError names a
+        position out of range, a mask of another length or a frame selected twice."""
+        rows = frame_positions(key, len(self), self.source)
+        ids = self.frame_ids or frame_names(len(self))
+        numbers = self.frame_numbers if len(self.frame_numbers) else np.arange(len(self))
+        return dataclasses.replace(
+            self,
+            coords=self.coords[rows],
+            frame_ids=tuple(ids[i] for i in rows),
+            frame_numbers=numbers[rows],
+        )
+
     def with_coords(self, coords: np.ndarray) -> Structures:
         """Same atoms, new ``(m, n_atoms, 3)`` coordinates (other frames: named ``frame_0``,
         ...)."""
-        return dataclasses.replace(self, coords=coords, frame_ids=())
+        return dataclasses.replace(self, coords=coords, frame_ids=(), frame_numbers=())
 
     def residue_labels(self) -> tuple[str, ...]:
         """Residue number and insertion code of each atom: ``"52"``, ``"52A"``."""
@@ -141,11 +181,13 @@ class Structures:
         )
 
     def to_dataset(self, coords: np.ndarray | None = None) -> Dataset:
-        """Flattened ``(n, 3·atoms)`` records with a ``frame`` metadata column, named by
-        :attr:`frame_ids` (``coords``: these frames moved, e.g. superposed)."""
+        """Flattened ``(n, 3·atoms)`` records with a ``frame`` metadata column
+        (:attr:`frame_numbers`), named by :attr:`frame_ids` (``coords``: these frames moved,
+        e.g. superposed)."""
         c = self.coords if coords is None else coords
         ids = self.frame_ids if len(self.frame_ids) == len(c) else frame_names(len(c))
-        frame = np.arange(len(c), dtype=np.float64)
+        numbers = self.frame_numbers if len(self.frame_numbers) == len(c) else np.arange(len(c))
+        frame = numbers.astype(np.float64)
         return Dataset(
             c.reshape(len(c), -1), ids, self.features(), {"frame": frame}, None, self.source
         )
@@ -341,52 +383,3 @@ def _universe(path: Path, topology: str | Path | None):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def check_same_atoms(
-    data: Structures, reference: Structures, fix: str, what: str | None = None
-) -> None:
-    """A one-line error unless ``data`` selects the atoms of ``reference`` (e.g. a model's):
-    as many, named alike in the same order, and in residues of the same protein. Renumbered
-    residues, other chain ids, and force-field or modified names of the same amino acid (HSD
-    for HIS, MSE for MET: :func:`~biovae.data.residues.sequence`) are the same atoms. When
-    fewer than half of the residues agree it is another protein (an error); a few that differ,
-    as in a mutant, give a warning naming the first. ``fix`` ends the error message; ``what``
-    names the reference (default: its source)."""
-    ref = what or reference.source or "the reference"
-    if data.n_atoms != reference.n_atoms:
-        raise DataError(
-            f"{data.source}: {data.n_atoms} atoms selected but {ref} has {reference.n_atoms}; "
-            + fix
-        )
-    names = np.asarray(data.atom_names) != np.asarray(reference.atom_names)
-    if names.any():
-        i = int(np.argmax(names))
-        raise DataError(
-            f"{data.source}: atom {i + 1} is {data.atom_names[i]} ({_residue(data, i)}) but "
-            f"{ref}'s is {reference.atom_names[i]} ({_residue(reference, i)}); {fix}"
-        )
-    ca = np.flatnonzero(np.asarray(data.atom_names) == "CA")
-    mine, theirs = (_parents(s, ca) for s in (data, reference))
-    differ = np.flatnonzero(mine != theirs)
-    if not len(differ):
-        return
-    i, where = int(ca[differ[0]]), f"{len(differ)} of {len(ca)} residues"
-    first = f"first: {_residue(data, i)} against {_residue(reference, i)}"
-    if 2 * len(differ) > len(ca):
-        raise DataError(f"{data.source}: {where} differ from {ref}'s ({first}); {fix}")
-    warnings.warn(
-        f"{data.source}: {where} differ from {ref}'s ({first}); their atoms are compared "
-        "position by position",
-        stacklevel=3,
-    )
-
-
-def _parents(s: Structures, rows: np.ndarray) -> np.ndarray:
-    """One-letter parents of the residues at ``rows`` (the name itself where none is known)."""
-    letters = sequence(s.res_names[i] for i in rows)
-    return np.asarray([c if c != "?" else s.res_names[i] for c, i in zip(letters, rows)])
-
-
-def _residue(s: Structures, i: int) -> str:
-    return f"{s.res_names[i]} {s.res_ids[i]}{s.icodes[i]}"

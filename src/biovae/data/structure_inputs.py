@@ -21,6 +21,7 @@ from biovae.data._text import check_line_ends, check_not_empty, check_utf8
 from biovae.data.mmcif import is_mmcif
 from biovae.data.pdb_models import is_pdb
 from biovae.data.residues import SELECTIONS
+from biovae.data.same_atoms import check_same_atoms
 from biovae.errors import DataError, MissingFileError
 
 #: file suffixes of coordinate-only trajectories (they need a topology for atom names)
@@ -47,10 +48,8 @@ def read_folder(folder: Path, read: Callable[[Path], Structures]) -> Structures:
 
     ``read`` reads one file (:func:`~biovae.data.structure.read_structures` with the options
     given); a file whose atoms differ from the first file's is refused
-    (:func:`~biovae.data.structure.check_same_atoms`). The atoms are named as in the first file.
+    (:func:`~biovae.data.same_atoms.check_same_atoms`). The atoms are named as in the first file.
     """
-    from biovae.data.structure import check_same_atoms  # (it imports this module)
-
     files = structure_files(folder)
     first = read(files[0])
     coords = [first.coords]
