@@ -34,6 +34,7 @@ from biovae.latent_usage import unsettled
 from biovae.pca_estimator import PCA
 from biovae.pca_estimator import check_fits as check_pca_fits
 from biovae.record_noise import record_keys
+from biovae.setting_names import setting
 from biovae.ssvae_estimator import SemiSupervisedVAE
 from biovae.training import seeded
 from biovae.training.sources import BatchPasses
@@ -167,7 +168,8 @@ def _training_remedy(collapse: CollapseReport, est: Any) -> CollapseReport:
     ended = unsettled(getattr(est, "history_", None) or [], est.config_)
     if not ended or collapse.n_active == len(collapse.active):
         return collapse
-    advice = f"the fit ended {ended}: train longer (--epochs) before changing the model"
+    longer = setting("train.epochs")
+    advice = f"the fit ended {ended}: train longer, raising {longer}, before changing the model"
     return dataclasses.replace(collapse, remedies=[advice, *collapse.remedies])
 
 
@@ -266,7 +268,8 @@ def _sweep_estimator(kind: str) -> type:
         return SemiSupervisedVAE
     if kind != "vae":
         raise ConfigError(
-            f"a β sweep trains VAEs (--model vae or ssvae); {kind!r} has no rate to weigh"
+            f"a β sweep trains VAEs (--model vae or ssvae; config.model.kind); {kind!r} has no "
+            "rate to weigh"
         )
     return VAE
 

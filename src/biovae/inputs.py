@@ -19,6 +19,7 @@ from biovae.data.dataset import Dataset, unique_names
 from biovae.data.ondisk import open_h5ad_matrix
 from biovae.data.sequences import DNA, PROTEIN, RNA
 from biovae.errors import ConfigError, DataError
+from biovae.setting_names import setting
 
 
 def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
@@ -273,7 +274,7 @@ def check_features(ds: Dataset, schema: Any, what: str = "the model") -> None:
             f"{where}: the records are {_letters(ds.alphabet)} but {what} was fitted on "
             f"{_letters(schema.alphabet)}; give records of the same kind, in the same alphabet"
             # peptides of nucleotide letters only (GATTACA) are detected as DNA
-            + " (proteins? read them with --alphabet protein)"
+            + f" (proteins? read them with {setting('data.alphabet', 'protein')})"
             * (schema.alphabet == PROTEIN and ds.alphabet is not None)
         )
     # a model saved before repeated names were made unique holds them as they were

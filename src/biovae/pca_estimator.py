@@ -36,6 +36,7 @@ from biovae.model_card import latent_card
 from biovae.models import DataSchema
 from biovae.models import pca as ppca
 from biovae.record_noise import checked_draws, checked_seed
+from biovae.setting_names import setting
 from biovae.support import check_data
 from biovae.training import epoch_batches
 from biovae.training.sources import make_source, prefetched
@@ -239,7 +240,7 @@ def check_components(ds: Any, lik: Likelihood, n_latent: int) -> None:
     if n_latent >= min(len(ds), width):
         raise DataError(
             f"{ds.source or 'data'}: PCA needs n_latent < min(records, features) = "
-            f"{min(len(ds), width)}; choose a smaller --latent"
+            f"{min(len(ds), width)}; choose a smaller {setting('model.n_latent')}"
         )
 
 

@@ -4,8 +4,12 @@ from the estimator so that the command line can show them without importing the 
 from __future__ import annotations
 
 from biovae.config import FitConfig, LikelihoodConfig, ModelConfig, NetworkConfig, TrainConfig
+from biovae.setting_names import settings
 
-__all__ = ["STRUCTURE_DEFAULTS"]
+__all__ = ["MAY_CHANGE", "STRUCTURE_DEFAULTS"]
+
+#: what a resumed structure fit may change (``biovae structure fit``'s flags, the Python names)
+MAY_CHANGE = settings("train.epochs", "train.device", "train.checkpoint_every")
 
 #: Defaults for structure ensembles (tens to hundreds of frames, hundreds of coordinates).
 STRUCTURE_DEFAULTS = FitConfig(

@@ -42,14 +42,12 @@ from biovae.structure_checks import (
     saved_reference,
     saved_segids,
 )
-from biovae.structure_config import STRUCTURE_DEFAULTS
+from biovae.structure_config import MAY_CHANGE, STRUCTURE_DEFAULTS
 from biovae.training import seeded
 from biovae.training.checkpoint import ResumeRefused
 
 #: ``loss`` → likelihood registered in :mod:`biovae.likelihoods`.
 LOSSES = {"mse": "gaussian", "geometry": "ca_chain"}
-#: what a resumed fit may change (``biovae structure fit``'s flags)
-MAY_CHANGE = "--epochs, --device and --checkpoint-every"
 
 #: Latent refinement of path end points: Adam steps on −log p(x|z) and learning rate (set a
 #: priori: the latent space is 2-D with N(0, I) prior, so 0.05 × 100 steps can travel ~5 sd).
@@ -65,7 +63,7 @@ def loss_of(config: FitConfig) -> str:
 def with_loss(config: FitConfig, loss: str) -> FitConfig:
     """``config`` with the likelihood that implements ``loss``."""
     if loss not in LOSSES:
-        raise ConfigError(f"unknown --loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown --loss (loss) {loss!r}; choose one of: {', '.join(LOSSES)}")
     lik = dataclasses.replace(config.model.likelihood, name=LOSSES[loss])
     return dataclasses.replace(config, model=dataclasses.replace(config.model, likelihood=lik))
 
@@ -80,8 +78,8 @@ def _check_config(config: FitConfig, loss: str) -> None:
     name = config.model.likelihood.name
     if loss in LOSSES and name not in (LikelihoodConfig().name, LOSSES[loss]):
         raise ConfigError(
-            f"--loss {loss} sets the likelihood ({LOSSES[loss]}); remove likelihood name = "
-            f"{name!r} from the config"
+            f"--loss {loss} (loss={loss!r}) sets the likelihood ({LOSSES[loss]}); remove "
+            f"likelihood name = {name!r} from the config"
         )
 
 
@@ -134,7 +132,8 @@ class ConformationVAE(EstimatorConventions):
         check_structures(structures, "ConformationVAE.fit")  # (settings are checked first)
         if self.loss == "geometry" and set(structures.atom_names) != {"CA"}:
             raise ConfigError(
-                "--loss geometry models Cα traces; use --select ca (or --loss mse for backbone)"
+                "--loss geometry (loss='geometry') models Cα traces; read the structures with "
+                "--select ca (select='ca'), or use --loss mse (loss='mse') for the backbone"
             )
         if structures.n_atoms < 3:
             raise DataError(

@@ -15,6 +15,7 @@ from biovae.data.dataset import Dataset
 from biovae.errors import DataError
 from biovae.likelihoods import Likelihood
 from biovae.likelihoods.base import BadEntry, first_bad, row_blocks
+from biovae.setting_names import setting
 
 INFINITE = "is infinite (or too large for float32); replace or drop it"
 MISSING = (
@@ -35,7 +36,7 @@ def check_data(likelihood: Likelihood, ds: Dataset, hint: str = "") -> None:
         raise DataError(
             f"{ds.source}: the records are sequences (alphabet {ds.alphabet!r}), whose letter "
             f"codes the '{likelihood.name}' likelihood would read as numbers; use the "
-            "categorical likelihood (--likelihood categorical)"
+            f"categorical likelihood ({setting('model.likelihood.name', 'categorical')})"
         )
     if likelihood.compositional:
         check_composition(ds.ids, ds.features, ds.source, likelihood.name)

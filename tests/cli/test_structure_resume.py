@@ -60,6 +60,9 @@ def test_bad_resumes_are_one_line_errors(fixtures, tmp_path, capsys, monkeypatch
     rc, _, err = run(capsys, "structure", "fit", pdb, "--out", out, *FAST, "--resume", "--lr", 0.01)
     assert rc == 2 and "train.lr (0.002 there, 0.01 now)" in err
     # only flags `structure fit` has (`biovae fit`'s refusal also names --stream)
-    assert "(only --epochs, --device and --checkpoint-every may change)" in err
+    assert (
+        "(only --epochs (epochs), --device (config.train.device) and --checkpoint-every "
+        "(config.train.checkpoint_every) may change)"
+    ) in err
     assert "--stream" not in err
     assert (tmp_path / "m.checkpoint").is_dir()  # kept for a resume that matches

@@ -45,7 +45,9 @@ def test_a_collapse_of_a_fit_whose_loss_was_still_falling_is_told_to_train_longe
     assert told.remedies[0].startswith(
         "the fit ended after only 30 epochs, its training loss still falling (down "
     )
-    assert told.remedies[0].endswith(": train longer (--epochs) before changing the model")
+    assert told.remedies[0].endswith(
+        ": train longer, raising --epochs (epochs), before changing the model"
+    )
     assert told.remedies[1:] == collapsed.remedies
     # a fit whose loss had settled, or a model using every dimension: the remedies as they were
     flat = SimpleNamespace(history_=_flat(30), config_=config)

@@ -250,7 +250,10 @@ def test_batch_norm_with_one_record_per_batch_is_a_one_line_error(network):
         model=ModelConfig(n_latent=2, network=NetworkConfig(hidden=(16,), **network)),
         train=TrainConfig(epochs=1, batch_size=1, patience=0),
     )
-    with pytest.raises(ConfigError, match=r"batch norm .* batches hold 1; raise train.batch_size"):
+    with pytest.raises(
+        ConfigError,
+        match=r"batch norm.* batches hold 1; raise --batch-size \(config.train.batch_size\)",
+    ):
         VAE(config=cfg).fit(_data(n=20))
     VAE(config=dataclasses.replace(cfg, train=TrainConfig(epochs=1, batch_size=2))).fit(_data(20))
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from biovae.errors import ConfigError, model_phrase
+from biovae.setting_names import setting
 
 
 def loadings(est: Any, output: str | None = None, centre: bool | None = None) -> pd.DataFrame:
@@ -58,8 +59,8 @@ def loadings(est: Any, output: str | None = None, centre: bool | None = None) ->
         raise ConfigError(f"loadings need a fitted neural model, not {model_phrase(est)}")
     if est.config_.model.network.decoder != "linear":
         raise ConfigError(
-            "loadings are the weights of a linear decoder: fit with --decoder linear "
-            "(network.decoder = 'linear')"
+            "loadings are the weights of a linear decoder: fit with "
+            + setting("model.network.decoder", "linear")
         )
     name = output or next(iter(heads))
     if name not in heads:

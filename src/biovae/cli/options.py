@@ -14,6 +14,7 @@ from typing import Any
 from biovae.cli.id_files import id_file
 from biovae.config import FitConfig, to_dict
 from biovae.likelihood_names import LIKELIHOOD_NAMES
+from biovae.setting_names import FLAGS
 
 
 def _ints(text: str) -> list[int]:
@@ -49,18 +50,20 @@ def _yes_no(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Option:
-    """A flag and the dotted config field it sets."""
+    """The flag of a dotted config field (its name: :data:`biovae.setting_names.FLAGS`)."""
 
-    flag: str
     field: str
     type: Callable[[str], Any] | None
     help: str
     metavar: str | None = None
 
+    @property
+    def flag(self) -> str:
+        return FLAGS[self.field]
+
 
 #: the --obs table's id column: joined to the data's record ids (or naming --obs samples)
 OBS_ID_COLUMN = Option(
-    "--obs-id-column",
     "data.obs_id_column",
     str,
     "column of the --obs table holding the record ids (default: its first column); ids are "
@@ -69,39 +72,34 @@ OBS_ID_COLUMN = Option(
 )
 MODEL_OPTIONS = (
     Option(
-        "--model",
         "model.kind",
         str,
         "vae, ae (plain autoencoder), pca or ssvae (semi-supervised) (default {default})",
         "KIND",
     ),
     Option(
-        "--likelihood",
         "model.likelihood.name",
         str,
         "p(x|z) family: " + ", ".join(LIKELIHOOD_NAMES) + " (default {default})",
         "NAME",
     ),
     Option(
-        "--variance",
         "model.likelihood.variance",
         str,
         "Gaussian variance: feature, shared, observation, fixed (default {default})",
         "MODE",
     ),
-    Option("--latent", "model.n_latent", int, "latent dimensions (default {default})", "K"),
-    Option("--hidden", "model.network.hidden", _ints, "hidden widths (default {default})", "W,W"),
-    Option("--dropout", "model.network.dropout", float, "dropout rate (default {default})", "P"),
+    Option("model.n_latent", int, "latent dimensions (default {default})", "K"),
+    Option("model.network.hidden", _ints, "hidden widths (default {default})", "W,W"),
+    Option("model.network.dropout", float, "dropout rate (default {default})", "P"),
     Option(
-        "--decoder-dropout",
         "model.network.decoder_dropout",
         float,
         "dropout rate of the decoder (default {default}; 0: p(x|z) is not thinned, as in scVI)",
         "P",
     ),
-    Option("--norm", "model.network.norm", str, "layer, batch or none (default {default})", "KIND"),
+    Option("model.network.norm", str, "layer, batch or none (default {default})", "KIND"),
     Option(
-        "--decoder",
         "model.network.decoder",
         str,
         "mlp (default) or linear: p(x|z) affine in z, one loading per feature and latent "
@@ -109,7 +107,6 @@ MODEL_OPTIONS = (
         "KIND",
     ),
     Option(
-        "--encode-covariates",
         "model.network.encode_covariates",
         _yes_no,
         "yes (default): the encoder reads the covariates too; no: q(z|x) reads the record "
@@ -117,7 +114,6 @@ MODEL_OPTIONS = (
         "yes|no",
     ),
     Option(
-        "--classifier-input",
         "model.classifier_input",
         str,
         "--model ssvae: q(y|·) reads z (default), x (encoder features), clr (log-ratios), "
@@ -126,7 +122,6 @@ MODEL_OPTIONS = (
         "IN",
     ),
     Option(
-        "--dispersion",
         "model.likelihood.dispersion",
         str,
         "NB/ZINB inverse dispersion θ: gene (default) or gene-batch (per --batch-key level)",
@@ -134,39 +129,32 @@ MODEL_OPTIONS = (
     ),
 )
 OBJECTIVE_OPTIONS = (
+    Option("objective.beta", float, "weight of the KL term (β-VAE; default {default})", "B"),
     Option(
-        "--beta", "objective.beta", float, "weight of the KL term (β-VAE; default {default})", "B"
-    ),
-    Option(
-        "--kl-warmup",
         "objective.kl_warmup_epochs",
         int,
         "epochs of linear KL warm-up (default {default})",
         "N",
     ),
     Option(
-        "--free-bits",
         "objective.free_bits",
         float,
         "free bits per latent dim (nats; default {default})",
         "λ",
     ),
     Option(
-        "--iwae-samples",
         "objective.iwae_samples",
         int,
         "train on the IWAE-K bound (default {default})",
         "K",
     ),
     Option(
-        "--classification-weight",
         "objective.classification_weight",
         float,
         "weight α of −log q(y|x) on labelled records (--model ssvae; default {default})",
         "A",
     ),
     Option(
-        "--mmd-batch",
         "objective.mmd_batch",
         float,
         "weight λ of an MMD penalty that removes the --categorical-covariates from the latent "
@@ -175,11 +163,10 @@ OBJECTIVE_OPTIONS = (
     ),
 )
 TRAIN_OPTIONS = (
-    Option("--epochs", "train.epochs", int, "maximum epochs (default {default})", "N"),
-    Option("--batch-size", "train.batch_size", int, "minibatch size (default {default})", "N"),
-    Option("--lr", "train.lr", float, "Adam learning rate (default {default})", "LR"),
+    Option("train.epochs", int, "maximum epochs (default {default})", "N"),
+    Option("train.batch_size", int, "minibatch size (default {default})", "N"),
+    Option("train.lr", float, "Adam learning rate (default {default})", "LR"),
     Option(
-        "--patience",
         "train.patience",
         int,
         "epochs without a better validation loss before stopping (KL warm-up epochs, which "
@@ -188,22 +175,19 @@ TRAIN_OPTIONS = (
         "N",
     ),
     Option(
-        "--validation-fraction",
         "train.validation_fraction",
         float,
         "held-out fraction for early stopping (default {default})",
         "F",
     ),
-    Option("--seed", "train.seed", int, "random seed (default {default})", "S"),
+    Option("train.seed", int, "random seed (default {default})", "S"),
     Option(
-        "--early-stopping",
         "train.early_stopping",
         str,
         "validation quantity for early stopping: elbo (default) or classification (ssvae)",
         "ON",
     ),
     Option(
-        "--compile",
         "train.compile",
         str,
         "fuse the NB/ZINB kernels with torch.compile: auto (default: where compiling pays, "
@@ -211,14 +195,12 @@ TRAIN_OPTIONS = (
         "MODE",
     ),
     Option(
-        "--device",
         "train.device",
         str,
         "where to train: cpu (default), cuda, cuda:1, ...; saved for the CPU either way",
         "DEV",
     ),
     Option(
-        "--checkpoint-every",
         "train.checkpoint_every",
         int,
         "write a resumable checkpoint every N epochs",
@@ -227,7 +209,7 @@ TRAIN_OPTIONS = (
 )
 #: PLINK's sample and variant selection of a PLINK fileset or VCF (data/genotype_select.py)
 SELECT_OPTIONS = tuple(
-    Option(f"--{name}", f"data.{name}", id_file, f"PLINK/VCF input: {what}", "FILE")
+    Option(f"data.{name}", id_file, f"PLINK/VCF input: {what}", "FILE")
     for name, what in (
         ("keep", "keep only the samples FILE lists (one id, or FID IID, per line)"),
         ("remove", "leave out the samples FILE lists (one id, or FID IID, per line)"),
@@ -238,15 +220,13 @@ SELECT_OPTIONS = tuple(
 #: how DATA is read (every command that reads data)
 READ_OPTIONS = (
     Option(
-        "--format",
         "data.format",
         str,
         "input format: csv, tsv, npy, h5ad, fasta, 10x-mtx, 10x-h5, biom, plink (.bed), vcf",
         "FMT",
     ),
-    Option("--id-column", "data.id_column", str, "table column holding record ids", "COL"),
+    Option("data.id_column", str, "table column holding record ids", "COL"),
     Option(
-        "--metadata-columns",
         "data.metadata_columns",
         _names,
         "table columns that are metadata, not features (with --transpose: columns annotating "
@@ -254,29 +234,26 @@ READ_OPTIONS = (
         "A,B",
     ),
     Option(
-        "--sequence-column",
         "data.sequence_column",
         str,
         "table column holding sequences (DNA/protein)",
         "COL",
     ),
     Option(
-        "--alphabet",
         "data.alphabet",
         str,
         "sequences: dna, rna or protein instead of the detected alphabet (e.g. a protein "
         "family of nucleotide letters)",
         "NAME",
     ),
-    Option("--layer", "data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
-    Option("--obs", "data.obs_path", str, "metadata table joined on record id", "FILE"),
+    Option("data.layer", str, "h5ad layer holding counts (default X)", "NAME"),
+    Option("data.obs_path", str, "metadata table joined on record id", "FILE"),
     OBS_ID_COLUMN,
     *SELECT_OPTIONS,
 )
 #: which metadata columns a model is conditioned on or learns (set when a model is fitted)
 COVARIATE_OPTIONS = (
     Option(
-        "--batch-key",
         "data.batch_key",
         str,
         "batch column (e.g. platform, donor): conditioned on, and the batch of "
@@ -284,21 +261,18 @@ COVARIATE_OPTIONS = (
         "COL",
     ),
     Option(
-        "--categorical-covariates",
         "data.categorical_covariates",
         _names,
         "metadata columns to condition on (one-hot), e.g. batch",
         "A,B",
     ),
     Option(
-        "--continuous-covariates",
         "data.continuous_covariates",
         _names,
         "numeric metadata columns to condition on",
         "A,B",
     ),
     Option(
-        "--labels-key",
         "data.labels_key",
         str,
         "label column (cell type, condition): --model ssvae treats missing/unknown (and -1 in a "
@@ -307,7 +281,6 @@ COVARIATE_OPTIONS = (
         "COL",
     ),
     Option(
-        "--unlabeled-category",
         "data.unlabeled_category",
         str,
         "label value meaning 'no label' besides empty/NaN/NA/none/unknown (--model ssvae), "
@@ -355,20 +328,22 @@ def _dest(opt: Option) -> str:
 
 
 #: on/off data options: flag, DataConfig field, help
-DATA_FLAGS = (
-    ("--transpose", "transpose", "tables are features × records (genes or taxa as rows)"),
-    ("--drop-invalid", "drop_invalid", "drop sequences with unknown letters instead of failing"),
-    (
-        "--stream",
-        "stream",
-        "h5ad/npy/10x h5: leave the matrix on disk, read it batch by batch (larger than memory)",
-    ),
-    (
-        "--allow-missing",
-        "allow_missing",
-        "tables: empty fields, .h5ad/.npy: NaN entries are missing genotypes (with "
-        "--likelihood genotype)",
-    ),
+DATA_FLAGS = tuple(
+    (FLAGS[f"data.{name}"], name, help_)
+    for name, help_ in (
+        ("transpose", "tables are features × records (genes or taxa as rows)"),
+        ("drop_invalid", "drop sequences with unknown letters instead of failing"),
+        (
+            "stream",
+            "h5ad/npy/10x h5: leave the matrix on disk, read it batch by batch (larger than "
+            "memory)",
+        ),
+        (
+            "allow_missing",
+            "tables: empty fields, .h5ad/.npy: NaN entries are missing genotypes (with "
+            "--likelihood genotype)",
+        ),
+    )
 )
 #: --allow-missing of a command that reads data for a fitted model (it has no --likelihood)
 _ALLOW_MISSING_FOR_A_MODEL = (

@@ -347,9 +347,7 @@ def _sweep_parser(sub) -> None:
         help="also compare prior samples of VAE, autoencoder and PCA (needs >= 2 held-out)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML config file (flags given override it)")
-    kinds = Option(
-        "--model", "model.kind", str, "vae or ssvae: models with a rate to weigh", "KIND"
-    )
+    kinds = Option("model.kind", str, "vae or ssvae: models with a rate to weigh", "KIND")
     add_options(p, tuple(kinds if o.flag == "--model" else o for o in MODEL_OPTIONS), "model")
     # a sweep keeps no checkpoints: its fits are short and rerun from the start
     add_options(p, tuple(o for o in TRAIN_OPTIONS if o.flag != "--checkpoint-every"), "training")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from biovae.config import FitConfig
+from biovae.setting_names import setting
 
 #: Mutual information (nats) below which the code is said to carry ≈ 0: the Monte-Carlo
 #: estimate scatters around 0, and can come out just below it.
@@ -92,14 +93,16 @@ def _remedies(config: FitConfig, n_active: int) -> list[str]:
     if objective.iwae_samples > 1:  # no KL term: training refuses β, warm-up and free bits
         out.append(
             f"trained on the IWAE-{objective.iwae_samples} bound, which has no KL term to weigh: "
-            "β, KL warm-up and free bits apply on the ELBO (--iwae-samples 1)"
+            "β, KL warm-up and free bits apply on the ELBO "
+            f"({setting('objective.iwae_samples', 1)})"
         )
     else:
         out += _elbo_remedies(objective)
     if n_active == 0:
         out.append("a weaker decoder (fewer/narrower hidden layers) must rely on the code")
     if n_active > 0:
-        out.append("if the collapsed dimensions are simply unneeded, a smaller --latent is fine")
+        smaller = setting("model.n_latent")
+        out.append(f"if the collapsed dimensions are simply unneeded, a smaller {smaller} is fine")
     return out
 
 
@@ -107,11 +110,16 @@ def _elbo_remedies(objective) -> list[str]:
     """The ELBO's own levers against a collapse that ``objective`` does not use yet."""
     out = []
     if objective.beta > 1:
-        out.append("lower β (--beta), or trace the rate–distortion curve with 'biovae sweep'")
+        out.append(
+            f"lower β ({setting('objective.beta')}), or trace the rate–distortion curve with "
+            "'biovae sweep'"
+        )
     if objective.kl_warmup_epochs == 0:
-        out.append("KL warm-up (--kl-warmup 50) lets the encoder learn before the KL bites")
+        warmup = setting("objective.kl_warmup_epochs", 50)
+        out.append(f"KL warm-up ({warmup}) lets the encoder learn before the KL bites")
     if objective.free_bits == 0:
-        out.append("free bits (--free-bits 0.1) stop the KL pressure below λ nats per dimension")
+        bits = setting("objective.free_bits", 0.1)
+        out.append(f"free bits ({bits}) stop the KL pressure below λ nats per dimension")
     return out
 
 

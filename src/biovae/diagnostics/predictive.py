@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from biovae.setting_names import setting
 from biovae.training import evaluating
 
 STATISTICS = ("mean", "sd", "zero_fraction")
@@ -114,7 +115,9 @@ class StatisticCheck:
 
 _REMEDY = {  # likelihoods with a more dispersed registered alternative
     "poisson": ": consider an overdispersed (nb) or zero-inflated (zinb) likelihood.",
-    "nb": ": consider a zero-inflated (zinb) likelihood, or --dispersion gene-batch.",
+    "nb": ": consider a zero-inflated (zinb) likelihood, or "
+    + setting("model.likelihood.dispersion", "gene-batch")
+    + ".",
 }
 
 

@@ -16,6 +16,7 @@ from torch.distributions import Distribution, Independent
 from biovae.config import LikelihoodConfig
 from biovae.errors import ConfigError
 from biovae.likelihoods.base import BadEntry, Likelihood, first_bad, one_hot
+from biovae.setting_names import setting
 
 
 class Categorical(Likelihood):
@@ -32,7 +33,7 @@ class Categorical(Likelihood):
         if n_letters < 2:
             raise ConfigError(
                 "the categorical likelihood needs sequence data with an alphabet of >= 2 letters; "
-                "give FASTA/A2M input or a --sequence-column"
+                f"give FASTA/A2M input or a table's {setting('data.sequence_column')}"
             )
 
     @property

@@ -40,6 +40,9 @@ from biovae.likelihoods.base import (
     one_hot,
     positive,
 )
+from biovae.setting_names import setting
+
+_DIRICHLET_MULTINOMIAL = setting("model.likelihood.name", "dirichlet_multinomial")
 
 #: Encoder input log1p(SCALE · x): zeros stay 0, abundances down to 1e-5 stay distinguishable.
 SCALE = 1e4
@@ -226,9 +229,9 @@ def _row_sum_fix(total: float) -> str:
     if total > 100 * (1 + TOLERANCE):  # no percentages: counts (or values scaled otherwise)
         return (
             "the values look like read counts, not shares; fit counts with "
-            "--likelihood dirichlet_multinomial, or close each record (divide it by its sum)"
+            f"{_DIRICHLET_MULTINOMIAL}, or close each record (divide it by its sum)"
         )
     return (
         "relative abundances must be proportions summing to 1 per record (divide percentages "
-        "by 100), or pass raw counts with --likelihood dirichlet_multinomial"
+        f"by 100), or pass raw counts with {_DIRICHLET_MULTINOMIAL}"
     )

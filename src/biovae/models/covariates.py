@@ -10,6 +10,7 @@ import torch
 
 from biovae.errors import ConfigError, DataError, warn_at_caller
 from biovae.levels import MISSING, aliases, level_text
+from biovae.setting_names import setting
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ def _warn_if_crowded(name: str, levels: tuple[str, ...], n: int, source: str) ->
     if len(levels) > 20 and len(levels) > n / 2:
         warn_at_caller(
             f"{source}: categorical covariate {name!r} has {len(levels)} levels among {n} "
-            "records (a continuous or id column?); a number belongs in --continuous-covariates "
-            "(continuous_covariates)",
+            "records (a continuous or id column?); a number belongs in "
+            + setting("data.continuous_covariates"),
         )
 
 

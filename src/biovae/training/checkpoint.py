@@ -27,10 +27,15 @@ from biovae.data.folders import (
 )
 from biovae.errors import ConfigError, ModelFileError
 from biovae.persistence import write_weights
+from biovae.setting_names import setting, settings
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
 SCALARS = "state.json"
+#: the resume switch, named for both audiences: the command's flag, ``fit``'s keyword
+RESUME = "--resume (resume=True)"
+#: what a resume of ``biovae fit`` (or an estimator's ``fit``) may change
+FIT_MAY_CHANGE = settings("train.epochs", "train.device", "train.checkpoint_every", "data.stream")
 
 
 @dataclass
@@ -60,7 +65,7 @@ class ResumeRefused(ModelFileError):
         super().__init__(
             f"the checkpoint in {path} was made with other data or settings: {what}; resume "
             f"with the same data and settings (only {may_change} may change), or run without "
-            "--resume"
+            f"{RESUME}"
         )
 
     def allowing(self, may_change: str) -> ResumeRefused:
@@ -80,12 +85,13 @@ def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | Non
         epoch = int(state.epoch)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(
-            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
+            f"the checkpoint in {path} is damaged ({exc}); run without {RESUME} to start over"
         ) from None
     if epoch > config.epochs:
         raise ModelFileError(
-            f"the checkpoint in {path} is at epoch {epoch}, past --epochs {config.epochs}; "
-            f"resume with --epochs {epoch} or more"
+            f"the checkpoint in {path} is at epoch {epoch}, past "
+            f"{setting('train.epochs', config.epochs)}; resume with "
+            f"{setting('train.epochs', epoch)} or more"
         )
     stopped = bool(config.patience) and state.bad_epochs >= config.patience
     if "kernels" in loop and state.kernels != kernels and epoch < config.epochs and not stopped:
@@ -94,7 +100,8 @@ def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | Non
             f"the checkpoint in {path} was trained with {forms[0]} NB/ZINB kernels and this "
             f"fit of {config.epochs} epochs runs {forms[1]} ones (train.compile auto decides "
             "on the planned epochs): the fit resumes, but may not match an uninterrupted fit "
-            "bit for bit; resume with the first run's --epochs to keep its kernels",
+            f"bit for bit; resume with the first run's {setting('train.epochs')} to keep its "
+            "kernels",
             stacklevel=3,
         )
     state.kernels = kernels
@@ -210,7 +217,7 @@ def load_checkpoint(
     rank: int = 0,
     identity: dict[str, Any] | None = None,
     device: torch.device | None = None,
-    may_change: str = "--epochs, --device, --checkpoint-every and --stream",
+    may_change: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Restore what :func:`save_checkpoint` wrote (RNG: this ``rank``'s state, and its GPU's
     when training continues on a ``device`` of type cuda and the checkpoint has one); returns the
@@ -222,28 +229,28 @@ def load_checkpoint(
     restore_aside(path, (TENSORS, SCALARS))
     if not (path / TENSORS).is_file() or not (path / SCALARS).is_file():
         raise ModelFileError(
-            f"no checkpoint in {path}; run without --resume to start training from scratch"
+            f"no checkpoint in {path}; run without {RESUME} to start training from scratch"
         )
     try:
         tensors = load_file(str(path / TENSORS))
         meta = json.loads((path / SCALARS).read_text())
     except (SafetensorError, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(
-            f"the checkpoint in {path} is damaged ({exc}); run without --resume to start over"
+            f"the checkpoint in {path} is damaged ({exc}); run without {RESUME} to start over"
         ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("optimizer"), dict):
         raise ModelFileError(
-            f"the checkpoint in {path} is damaged (no optimizer state); run without --resume"
+            f"the checkpoint in {path} is damaged (no optimizer state); run without {RESUME}"
         )
     current = json.loads(json.dumps(identity or {}))
-    _check_identity(path, meta.get("identity") or {}, current, may_change)
+    _check_identity(path, meta.get("identity") or {}, current, may_change or FIT_MAY_CHANGE)
     _warn_of_versions(path, meta.get("versions"))
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:
         raise ModelFileError(
             f"the checkpoint in {path} is of another model ({str(err).splitlines()[-1].strip()}); "
-            "resume with the data and settings it was trained with, or run without --resume"
+            f"resume with the data and settings it was trained with, or run without {RESUME}"
         ) from None
     try:
         _restore_optimizer(optimizer, meta["optimizer"], tensors)
@@ -258,7 +265,7 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise ModelFileError(
             f"the checkpoint in {path} is damaged ({type(exc).__name__}: {exc}); run without "
-            "--resume to start over"
+            f"{RESUME} to start over"
         ) from None
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
     return meta["loop"], best or {k: v.clone() for k, v in model.state_dict().items()}

@@ -19,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from biovae.errors import BiovaeError, ConfigError, LaunchError, PeerStoppedError
+from biovae.setting_names import setting
 
 T = TypeVar("T")
 
@@ -47,7 +48,8 @@ class DistContext:
         if device.type == "cuda":
             if not torch.cuda.is_available():
                 raise ConfigError(
-                    f"train.device {name!r}: this torch sees no CUDA GPU; train with --device cpu"
+                    f"train.device {name!r}: this torch sees no CUDA GPU; train with "
+                    f"{setting('train.device', 'cpu')}"
                 )
             if device.index is None and self.world_size > 1:
                 device = torch.device("cuda", _local_rank(self.rank))
@@ -224,7 +226,8 @@ def _own_gpu(device: str) -> int:
     one-line error before any process group is joined (NCCL would fail later, less clearly)."""
     if not torch.cuda.is_available():
         raise ConfigError(
-            f"train.device {device!r}: this torch sees no CUDA GPU; train with --device cpu"
+            f"train.device {device!r}: this torch sees no CUDA GPU; train with "
+            f"{setting('train.device', 'cpu')}"
         )
     here = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     gpus = torch.cuda.device_count()
@@ -233,7 +236,8 @@ def _own_gpu(device: str) -> int:
         if here > 1:
             raise ConfigError(
                 f"train.device {device!r} under torchrun with {here} processes on this machine: "
-                "they would share one GPU; use --device cuda (each takes cuda:$LOCAL_RANK)"
+                f"they would share one GPU; use {setting('train.device', 'cuda')} (each takes "
+                "cuda:$LOCAL_RANK)"
             )
         if named >= gpus:
             raise ConfigError(
@@ -246,7 +250,7 @@ def _own_gpu(device: str) -> int:
         raise ConfigError(
             f"torchrun started {max(here, local + 1)} processes on this machine but it has "
             f"{gpus} CUDA GPU(s), and NCCL needs one per process: use --nproc_per_node={gpus}, "
-            "or --device cpu"
+            f"or {setting('train.device', 'cpu')}"
         )
     return local
 

@@ -22,6 +22,7 @@ from biovae.config import ObjectiveConfig, TrainConfig
 from biovae.errors import ConfigError, TrainingError
 from biovae.likelihoods import fused
 from biovae.objectives import Batch, beta_at
+from biovae.setting_names import setting
 from biovae.training.checkpoint import (
     LoopState,
     check_checkpoint_args,
@@ -157,10 +158,12 @@ def _check_batch_norm(model: nn.Module, train: BatchSource, config: TrainConfig,
         return
     share = "" if dist.world_size == 1 else f" on each of {dist.world_size} processes"
     raise ConfigError(
-        f"this model has batch norm (--norm batch, or --decoder linear), which needs at least 2 "
-        f"records per batch, but its batches hold {per_step}{share}; raise train.batch_size "
-        "(--batch-size), train on more records or fewer processes, or leave batch norm out "
-        "(--norm layer, --decoder mlp)"
+        f"this model has batch norm, from {setting('model.network.norm', 'batch')} or "
+        f"{setting('model.network.decoder', 'linear')}, which needs at least 2 records per "
+        f"batch, but its batches hold {per_step}{share}; raise {setting('train.batch_size')}, "
+        "train on more records or fewer processes, or leave batch norm out: "
+        f"{setting('model.network.norm', 'layer')} and "
+        f"{setting('model.network.decoder', 'mlp')}"
     )
 
 
@@ -204,7 +207,7 @@ def _check_finite(model: nn.Module, epoch: int) -> None:
         return
     raise TrainingError(
         f"training diverged: the weights became non-finite by epoch {epoch} (the last update); "
-        "lower the learning rate (--lr) or standardise extreme inputs"
+        f"lower the learning rate {setting('train.lr')} or standardise extreme inputs"
     )
 
 
@@ -238,8 +241,9 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
             where = "" if not math.isfinite(value) else " in another process's batch"
             raise TrainingError(
                 f"the loss became {value if where == '' else 'non-finite'}{where} at epoch "
-                f"{epoch + 1}, batch {step + 1}; lower the learning rate (--lr), standardise "
-                "extreme inputs, or pick a likelihood that fits the data (--likelihood)"
+                f"{epoch + 1}, batch {step + 1}; lower the learning rate "
+                f"{setting('train.lr')}, standardise extreme inputs, or pick a likelihood that "
+                f"fits the data {setting('model.likelihood.name')}"
             )
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
