@@ -128,3 +128,36 @@ def test_shortened_names_drop_what_they_all_share_not_what_tells_them_apart() ->
     same_year = [f"ThomasAM_2018{x}.metaphlan_bugs_list.stool" for x in "ab"]
     assert len({fg.shorten(s, 26) for s in same_year}) == 1  # one label before
     assert fg.shorten_apart(same_year, 26) == ["ThomasAM_2018a…", "ThomasAM_2018b…"]
+
+
+#: The PBMC demo's ``bulk_labels``: nothing shared at their start or end to cut.
+BULK_LABELS = [
+    "CD14+ Monocyte",
+    "CD19+ B",
+    "CD8+/CD45RA+ Naive Cytotoxic",
+    "CD4+/CD45RA+/CD25- Naive T",
+    "Dendritic",
+]
+
+
+def test_legend_names_sharing_nothing_wrap_whole_instead_of_losing_their_middle() -> None:
+    assert fg.shorten_apart(BULK_LABELS, 26)[2] == "CD8+/CD45RA+ …ve Cytotoxic"  # one line
+    shown = fg.shorten_apart(BULK_LABELS, 26, lines=2)
+    assert shown[2] == "CD8+/CD45RA+ Naive\nCytotoxic"  # was "CD8+/CD45RA+ …ve Cytotoxic"
+    assert [s.replace("\n", " ") for s in shown] == BULK_LABELS  # every name whole
+    assert all(len(line) <= 26 for s in shown for line in s.split("\n"))
+    # names sharing a suffix still drop it, on one line (FengQ_2015…)
+    assert fg.shorten_apart(STUDIES, 26, lines=2) == fg.shorten_apart(STUDIES, 26)
+
+
+def test_wrapped_labels_break_after_separators_and_cut_what_two_lines_cannot_hold() -> None:
+    assert fg.wrap_label("short", 10) == "short"
+    assert fg.wrap_label("CD4+/CD45RA+/CD25- Naive T", 20) == "CD4+/CD45RA+/CD25-\nNaive T"
+    assert fg.wrap_label("abcdefghijklmnop", 10) == "abcdefghij\nklmnop"  # no separator
+    assert fg.wrap_label("a b" + "c" * 20, 10) == "a bccccccc\nccccccccc…"  # no break after "a "
+    long = "alpha beta gamma delta epsilon zeta eta"
+    assert fg.wrap_label(long, 12) == "alpha beta\ngamma delta…"  # the end cut, not the middle
+    assert fg.wrap_label(long, 12, lines=3) == "alpha beta\ngamma delta\nepsilon zet…"
+    different_ends = [f"{long} {i}" for i in (1, 2)]  # apart only at their end: widened
+    shown = fg.shorten_apart([*different_ends, "other"], 12, lines=2)
+    assert len(set(shown)) == 3 and all(s.startswith("alpha beta") for s in shown[:2])

@@ -56,3 +56,56 @@ def test_every_figure_of_the_scan_section_says_what_it_shows() -> None:
     section = scan_section(cols, LETTERS + "-")
     assert [p.key for p in section.plots] == ["scan-heatmap", "scan-profile"]
     assert all(p.caption for p in section.plots)
+
+
+def _with_wild_type(n_positions: int, wild: str) -> dict:
+    """:func:`_scan` with the wild-type letter of residue 24 + i being ``wild[i % len(wild)]``
+    and its own cell scored 0, as ``biovae variants scan`` writes it."""
+    cols = _scan(n_positions)
+    wt = np.array([wild[i % len(wild)] for i in range(n_positions)])
+    cols["wild_type"] = np.repeat(wt, len(LETTERS))
+    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, cols["score"])
+    return cols
+
+
+def _dots(fig) -> np.ndarray:
+    """(residue, letter) of every dot drawn on the heatmap's cells, residue order."""
+    found = []
+    for ax in fig.axes:
+        if not ax.images:
+            continue
+        for points in ax.collections:
+            for x, y in points.get_offsets():
+                found.append((int(np.rint(x)) + 24, LETTERS[int(np.rint(y))]))
+    return np.array(sorted(found), dtype=object)
+
+
+def test_heatmap_marks_the_wild_type_letter_of_every_position(drawn) -> None:
+    """DeepSequence / EVE figures mark the wild type; white alone read as a neutral mutant."""
+    wild = "MKVWQ"
+    scan_heatmap(_with_wild_type(253, wild), LETTERS + "-")
+    fig = drawn[-1]
+    dots = _dots(fig)
+    assert len(dots) == 253  # one per position, over all strips of 90
+    expected = [(24 + i, wild[i % len(wild)]) for i in range(253)]
+    assert [tuple(d) for d in dots] == expected
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert labels == ["wild-type letter (Δ = 0)"]  # the standalone PNG explains its dots
+    # a dot reads at the page's width yet covers at most half a cell of a 253-residue scan
+    cell_pt = fig.get_size_inches()[0] * 72 / 90
+    cells = [ax for ax in fig.axes if ax.images]
+    sizes = [s for ax in cells for c in ax.collections for s in c.get_sizes()]
+    assert all(2.0 <= np.sqrt(s) <= cell_pt / 2 for s in sizes)
+
+
+def test_heatmap_without_a_wild_type_column_draws_no_dots(drawn) -> None:
+    scan_heatmap(_scan(40), LETTERS + "-")
+    assert len(_dots(drawn[-1])) == 0 and not drawn[-1].legends
+
+
+def test_the_scan_caption_explains_the_wild_type_dots() -> None:
+    from biovae.reports.variants_page import scan_section
+
+    section = scan_section(_with_wild_type(30, "AC"), LETTERS + "-")
+    caption = section.plots[0].caption
+    assert "dot marks each position's wild-type letter" in caption and "0" in caption

@@ -270,3 +270,41 @@ def test_latent_usage_legend_names_only_the_bar_colours_that_occur(
     latent_usage(np.array(activity), 0.01, kl=np.ones(len(activity)))
     shown = [t.get_text() for leg in drawn[-1].legends for t in leg.get_texts()]
     assert shown == entries  # "inactive" was listed with every dimension active
+
+
+def test_the_demo_legend_shows_long_cell_type_names_whole_on_two_lines(drawn) -> None:
+    """The PBMC demo's legend read "CD8+/CD45RA+ …ve Cytotoxic": the middle of the name cut."""
+    labels = ["CD8+/CD45RA+ Naive Cytotoxic", "CD4+/CD45RA+/CD25- Naive T", "Dendritic"]
+    proj = project_2d(np.random.default_rng(0).normal(size=(93, 3)))
+
+    def axes_height(names: list[str]) -> float:
+        values = np.array([names[i % 3] for i in range(90)] + [""] * 3, dtype=object)
+        latent_map(proj, values, "bulk_labels")
+        return drawn[-1].axes[0].get_position().height * drawn[-1].get_size_inches()[1]
+
+    one_line = axes_height(["CD8+ Cytotoxic T cells", *labels[1:]])
+    height = axes_height(labels)
+    fig = drawn[-1]
+    names = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "CD8+/CD45RA+ Naive\nCytotoxic (30)" in names
+    assert "CD4+/CD45RA+/CD25- Naive T (30)" in names and "missing (3)" in names
+    assert not any("…" in n for n in names)
+    assert _outside(fig) == []
+    # the figure grows by the legend's second line: the map keeps its height (was 0.18 in less)
+    assert abs(height - one_line) < 0.1
+
+
+def test_dot_plot_names_its_groups_as_a_map_legend_does(drawn) -> None:
+    genes = ["g1", "g2"]
+    tables = [
+        pd.DataFrame(
+            {"non_zeros_proportion1": [0.5, 0.2], "raw_normalized_mean1": [1.0, 2.0]}, index=genes
+        )
+        for _ in range(2)
+    ]
+    groups = ["CD4+/CD45RA+/CD25- Naive T helper", "Dendritic"]
+    dot_plot(tables, {groups[0]: ["g1"], groups[1]: ["g2"]})
+    fig = drawn[-1]
+    names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert names == ["CD4+/CD45RA+/CD25- Naive T\nhelper", "Dendritic"]  # was "CD4+/…T helper"
+    assert _outside(fig) == []

@@ -117,7 +117,8 @@ _MEANING = {
 
 
 def map_caption(name: str, r: Mapping[str, Any] | None, panel: AuditPanel) -> str:
-    """What to look for on the map coloured by ``name`` and what the audit concluded."""
+    """What the map coloured by ``name`` shows and how to read it; the audit's numbers are in
+    the table and its verdict above it, once (each caption repeated them)."""
     role = (
         "technical" if name in panel.technical else "biological" if name in panel.biological else ""
     )
@@ -125,13 +126,7 @@ def map_caption(name: str, r: Mapping[str, Any] | None, panel: AuditPanel) -> st
         look = f"if the colour runs from one side of the map to the other, the map records {name}"
     else:
         look = f"if the points separate by {name}, one colour to a region, the map records {name}"
-    text = f"Coloured by {name}: {look}{_MEANING.get(role, '')}; if the colours mix, it does not."
-    if r is not None:
-        text += f" The audit: {skill_text(r)}; carried by {dimensions_text(r)}."
-    verdict = panel.result.get("verdict")
-    if verdict and name in (verdict.get("technical"), verdict.get("biological")):
-        text += f" Verdict: {verdict['text']}."
-    return text
+    return f"Coloured by {name}: {look}{_MEANING.get(role, '')}; if the colours mix, it does not."
 
 
 def _maps(panel: AuditPanel, uid: str) -> tuple[Plot, ...]:

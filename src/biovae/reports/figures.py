@@ -129,19 +129,45 @@ def shorten(text: object, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
-def shorten_apart(texts: Sequence[object], width: int, limit: int = 40) -> list[str]:
+#: Characters after which :func:`wrap_label` may break a label onto its next line.
+BREAK_AFTER = " /_-.,;:|"
+
+
+def wrap_label(text: object, width: int, lines: int = 2) -> str:
+    """``text`` on at most ``lines`` lines of at most ``width`` characters, each broken after
+    the last space or separator (:data:`BREAK_AFTER`) in its second half, else at ``width``;
+    what the last line cannot hold is cut at its end, with an ellipsis. The rule of names in a
+    legend or beside an axis: read from their start, whole when two lines hold them, where a
+    cut in the middle (``CD8+/CD45RA+ …ve Cytotoxic``) hid the words naming the category."""
+    rest, out = str(text), []
+    while len(rest) > width and len(out) < lines - 1:
+        breaks = [i + 1 for i, c in enumerate(rest[:width]) if c in BREAK_AFTER]
+        cut = breaks[-1] if breaks and breaks[-1] >= width // 2 else width
+        out.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if len(rest) > width:
+        rest = rest[: width - 1].rstrip() + "…"
+    return "\n".join([*out, rest])
+
+
+def shorten_apart(
+    texts: Sequence[object], width: int, limit: int = 40, lines: int = 1
+) -> list[str]:
     """Each of ``texts`` cut to ``width`` characters keeping the part that tells it from the
     others, widened (up to ``limit`` characters) until texts that differ stay apart.
 
     What all texts share at their start or end is cut first: study names ending alike
     (``FengQ_2015.metaphlan_bugs_list.stool``, ``YuJ_2015.metaphlan_bugs_list.stool``) keep
     their first words, record ids of one study their own end, where a cut in the middle kept the
-    shared ``…s_list.stool`` and dropped the year, or gave different records one label."""
+    shared ``…s_list.stool`` and dropped the year, or gave different records one label.
+    Texts sharing nothing to cut are cut in the middle (:func:`shorten`) on one line, or with
+    ``lines`` > 1 (the names of a legend or of an axis' categories) wrapped onto that many
+    lines (:func:`wrap_label`)."""
     texts = [str(t) for t in texts]
     distinct = sorted(set(texts))
     head, tail = _shared_ends(distinct)
     for w in range(width, max(width, limit) + 1):
-        cut = [_cut_around(t, head, len(t) - tail, w) for t in texts]
+        cut = [_cut_around(t, head, len(t) - tail, w, lines) for t in texts]
         if len(set(cut)) == len(distinct):
             return cut
     return cut
@@ -163,15 +189,15 @@ def _shared_ends(texts: Sequence[str]) -> tuple[int, int]:
     return head, min(tail, shortest - head)
 
 
-def _cut_around(text: str, start: int, end: int, width: int) -> str:
+def _cut_around(text: str, start: int, end: int, width: int, lines: int = 1) -> str:
     """``text`` cut to ``width`` characters keeping ``text[start:end]``, the part that differs,
     and what fits around it (after it first), cut at separators, an ellipsis where text was
-    cut."""
+    cut; wrapped onto ``lines`` lines where there is nothing shared to cut."""
     n = len(text)
     if n <= width:
         return text
     if end - start + 2 > width or start >= end:  # no shared ends to cut, or too long a core
-        return shorten(text, width)
+        return shorten(text, width) if lines == 1 else wrap_label(text, width, lines)
 
     def size(a: int, b: int) -> int:
         return b - a + (a > 0) + (b < n)

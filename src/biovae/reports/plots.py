@@ -26,7 +26,8 @@ CURVES = (
 MAX_LEGEND = 20
 #: The label of the "other" group inside :func:`_category_labels` (no category's name).
 OTHER = "\x00other"
-#: Category names in a legend are cut to this many characters (two columns fit the map's width).
+#: Category names in a legend take at most two lines of this many characters (two columns fit
+#: the map's width).
 LEGEND_WIDTH = 26
 
 
@@ -140,23 +141,26 @@ def _usage_legend(fig, ax, active: np.ndarray) -> None:
 def latent_map(proj: Projection, values: np.ndarray | None, name: str | None) -> bytes:
     """Scatter of the 2-D latent map coloured by ``values`` (text: legend; numbers: colourbar).
 
-    Short category names are listed beside the map, long ones below it, cut to
-    ``LEGEND_WIDTH`` characters apart (:func:`~biovae.reports.figures.shorten_apart`).
+    Short category names are listed beside the map, long ones below it, on at most two lines
+    of ``LEGEND_WIDTH`` characters, told apart (:func:`~biovae.reports.figures.shorten_apart`).
     """
     xy = proj.xy
     size = float(np.clip(5000.0 / max(len(xy), 1), 2.0, 30.0))
     labels, order = (
         (None, []) if values is None or not is_categorical(values) else (_category_labels(values))
     )
+    named = [c for c in order if not c.startswith(OTHER)]
+    # cut apart: study names sharing a long suffix keep the part that tells them apart
+    shown = fg.shorten_apart(named, LEGEND_WIDTH, lines=2)
     below = bool(order) and max(len(f"{c} (0000)") for c in order) > 16
-    rows = -(-len(order) // 2) if below else 0
+    rows = _legend_rows(labels, shown, len(order)) if below else 0
 
     def draw(fig) -> None:
         ax = fig.subplots()
         if values is None:
             ax.scatter(xy[:, 0], xy[:, 1], s=size, color=fg.TRAIN, alpha=0.6, lw=0)
         elif labels is not None:
-            _categorical_scatter(ax, xy, labels, order, size)
+            _categorical_scatter(ax, xy, labels, order, shown, size)
             _map_legend(fig, ax, size, len(order), below)
         else:
             _numeric_scatter(fig, ax, xy, values, size, name or "value")
@@ -184,13 +188,23 @@ def _category_labels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return labels, order
 
 
+def _legend_rows(labels: np.ndarray, shown: list[str], n: int) -> int:
+    """Text lines of a two-column legend below the map: its entries (missing, the named
+    categories as ``shown``, the "others") fill the first column, then the second; a row is
+    as tall as its taller entry."""
+    heights = [1] * bool((labels == "").any()) + [s.count("\n") + 1 for s in shown]
+    heights += [1] * (n - len(shown))
+    first = -(-len(heights) // 2)
+    return sum(max(heights[i : len(heights) : first]) for i in range(first))
+
+
 def _categorical_scatter(
-    ax, xy: np.ndarray, labels: np.ndarray, order: list[str], size: float
+    ax, xy: np.ndarray, labels: np.ndarray, order: list[str], shown: list[str], size: float
 ) -> None:
+    """Points of each category in ``order``, named in the legend as ``shown`` (the "others"
+    grouped, grey, last)."""
     _missing_points(ax, xy, labels == "", size)
     named = [c for c in order if not c.startswith(OTHER)]
-    # cut apart: study names sharing a long suffix keep the part that tells them apart
-    shown = fg.shorten_apart(named, LEGEND_WIDTH)
     for label, name, (colour, marker) in zip(named, shown, fg.category_styles(len(named))):
         sel = labels == label
         ax.scatter(
@@ -257,4 +271,4 @@ def _numeric_scatter(fig, ax, xy: np.ndarray, values: np.ndarray, size: float, n
     points = ax.scatter(
         xy[order, 0], xy[order, 1], c=v[order], s=size, lw=0, alpha=0.9, cmap="viridis"
     )
-    fig.colorbar(points, ax=ax, shrink=0.85, pad=0.02, label=fg.shorten(name, 40))
+    fig.colorbar(points, ax=ax, shrink=0.85, pad=0.02, label=fg.wrap_label(name, 40))

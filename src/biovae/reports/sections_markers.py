@@ -16,7 +16,8 @@ from biovae.reports.content import Plot, Section, Table
 #: Markers shown per group, and posterior draws per group (fewer than ``biovae de``'s 5,000:
 #: a report ranks genes, it does not call them).
 PER_GROUP, DRAWS = 5, 1000
-#: Group names on the dot plot are cut to this many characters (the table keeps them whole).
+#: Group names on the dot plot take at most two lines of this many characters (the table keeps
+#: them whole).
 LABEL_WIDTH = 30
 
 
@@ -105,7 +106,7 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]], group_name: str = 
     ``group_name``: the column the groups come from, the y axis' label."""
     genes = list(dict.fromkeys(g for gs in chosen.values() for g in gs))
     groups = list(chosen)
-    names = [fg.shorten(g, LABEL_WIDTH) for g in groups]
+    names = fg.shorten_apart(groups, LABEL_WIDTH, lines=2)  # as a map's legend names them
     detect = np.array([t.loc[genes, "non_zeros_proportion1"].to_numpy() for t in tables])
     level = np.array([t.loc[genes, "raw_normalized_mean1"].to_numpy() for t in tables])
     level = level / np.maximum(level.max(axis=0, keepdims=True), 1e-12)
@@ -129,14 +130,15 @@ def dot_plot(tables: list[Any], chosen: dict[str, list[str]], group_name: str = 
         )
         ax.set_yticks(range(len(groups)), names)
         ax.set(xlim=(-0.7, len(genes) - 0.3), ylim=(len(groups) - 0.5, -0.5))
-        ax.set(xlabel="marker gene", ylabel=fg.shorten(group_name, LABEL_WIDTH))
+        ax.set(xlabel="marker gene", ylabel=fg.wrap_label(group_name, LABEL_WIDTH))
         ax.grid(False)
         fig.colorbar(dots, ax=ax, shrink=0.6, label="scaled mean")
         _size_legend(ax)
 
     # room for the group names beside the dots (about 0.09 inch per character), and at least
     # for the legend of dot sizes above them
-    width = min(18.0, max(5.5, 2.5 + 0.28 * len(genes) + 0.09 * max(len(n) for n in names)))
+    widest = max(len(line) for n in names for line in n.split("\n"))
+    width = min(18.0, max(5.5, 2.5 + 0.28 * len(genes) + 0.09 * widest))
     return fg.render(draw, (width, 1.2 + 0.35 * max(len(groups), 4)))
 
 

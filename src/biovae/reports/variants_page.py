@@ -105,8 +105,9 @@ def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
             "Heatmap of Δ ELBO by position and letter",
             caption=(
                 "Rows: the letter substituted; columns: the focus record's residues at match "
-                f"positions, up to {POSITIONS_PER_ROW} per strip. White: as likely as the wild "
-                "type (the wild-type letter itself is 0); grey: not scored."
+                f"positions, up to {POSITIONS_PER_ROW} per strip. A dark dot marks each "
+                "position's wild-type letter (its Δ is 0 by definition); white: as likely as "
+                "the wild type; grey: not scored."
             ),
         ),
         Plot(
