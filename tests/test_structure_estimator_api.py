@@ -76,6 +76,8 @@ def test_score_samples_is_per_frame_and_score_their_mean(frames):
     per_frame = est.score_samples(frames, n_samples=2, seed=1)
     assert per_frame.shape == (len(frames),) and np.isfinite(per_frame).all()
     assert est.score(frames, n_samples=2, seed=1) == per_frame.mean()
+    with pytest.raises(TypeError):  # y is scikit-learn's (ignored): iwae is never taken for it
+        est.score(frames, None, 4)
     assert not np.array_equal(est.score_samples(frames, seed=2), est.score_samples(frames))
     # frames moved rigidly are superposed onto the reference first: they score the same
     c, s = np.cos(0.7), np.sin(0.7)
@@ -174,3 +176,16 @@ def test_readme_structure_example_runs_as_written(frames, tmp_path, monkeypatch)
     assert isinstance(scope["model"], ConformationVAE)
     assert scope["picked"].frame_ids == ("frame_7", "frame_2") and len(scope["some"]) == 6
     assert scope["search"].best_params_["config"] in scope["configs"]
+
+
+def test_frames_given_to_the_plain_vae_are_pointed_at_the_conformation_vae(frames):
+    """VAE(...).fit(frames) reached 'X must be 2-D ..., got shape (12, 76, 3)' and stopped
+    there: coordinates of frames are ConformationVAE's input."""
+    from biovae import PCA, VAE
+    from biovae.errors import DataError
+
+    for est in (VAE(epochs=1), PCA(n_latent=2)):
+        with pytest.raises(DataError, match=r"shape \(12, 76, 3\); .* ConformationVAE's input"):
+            est.fit(frames)
+    with pytest.raises(DataError, match=r"got shape \(2, 3, 4\)$"):  # not coordinates
+        VAE(epochs=1).fit(np.zeros((2, 3, 4), dtype=np.float32))

@@ -66,7 +66,15 @@ def as_dataset(X: Any, obs: Any = None, *, layer: str | None = None) -> Dataset:
     else:
         mat = _numbers(X)
         if mat.ndim != 2:
-            raise DataError(f"X must be 2-D (records × features), got shape {mat.shape}")
+            raise DataError(
+                f"X must be 2-D (records × features), got shape {mat.shape}"
+                + (
+                    "; coordinates of frames (frames × atoms × 3) are ConformationVAE's input, "
+                    "which superposes them first"
+                    if mat.ndim == 3 and mat.shape[-1] == 3
+                    else ""
+                )
+            )
         n, f = mat.shape
         ids, features = np.arange(n).astype(str), tuple(f"f{j}" for j in range(f))
     return Dataset(

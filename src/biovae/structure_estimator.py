@@ -249,6 +249,7 @@ class ConformationVAE(EstimatorConventions):
         self,
         structures: Structures,
         y: None = None,
+        *,
         iwae: int = 1,
         n_samples: int = 1,
         seed: int = 0,
