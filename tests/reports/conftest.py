@@ -45,18 +45,23 @@ def pbmc_report(pbmc_vae: biovae.VAE, pbmc: Dataset, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def fast_render(monkeypatch):
-    """Run every plot's drawing code but skip the (slow) layout and PNG encoding."""
+def fast_render(monkeypatch) -> list:
+    """Run every plot's drawing code but skip the (slow) layout and PNG encoding; the figures
+    drawn, kept unrendered, in order."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    kept: list = []
 
     def render(draw, size):
         fig = Figure(figsize=size)
         FigureCanvasAgg(fig)
         draw(fig)
+        kept.append(fig)
         return b"\x89PNG\r\n\x1a\nstub"
 
     monkeypatch.setattr(figures, "render", render)
+    return kept
 
 
 @pytest.fixture

@@ -71,28 +71,7 @@ def test_relative_abundances_are_drawn_on_a_log_scale_with_their_pseudocount() -
         Scale("log10")
 
 
-@pytest.fixture
-def drawn_fast(monkeypatch) -> list:
-    """The figures the report draws, kept without their (slow) layout and PNG encoding."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from biovae.reports import figures
-
-    kept: list = []
-
-    def render(draw, size):
-        fig = Figure(figsize=size)
-        FigureCanvasAgg(fig)
-        draw(fig)
-        kept.append(fig)
-        return b"\x89PNG\r\n\x1a\nstub"
-
-    monkeypatch.setattr(figures, "render", render)
-    return kept
-
-
-def test_microbiome_reconstructions_and_samples_are_on_log_axes(fixtures, drawn_fast) -> None:
+def test_microbiome_reconstructions_and_samples_are_on_log_axes(fixtures, fast_render) -> None:
     """The report of a model of relative abundances: the entries' scatter in log10(x + ε),
     per-taxon means and variances on log axes, the rare taxa not clipped at 1e-4."""
     import torch
@@ -109,7 +88,7 @@ def test_microbiome_reconstructions_and_samples_are_on_log_axes(fixtures, drawn_
     smallest = ds.x[ds.x > 0].min()
     eps = 10 ** np.floor(np.log10(smallest))
     sections_data.reconstruction_section(est, ds, None)
-    _, scatter, means = drawn_fast[-3:]
+    _, scatter, means = fast_render[-3:]
     assert scatter.axes[0].get_xlabel() == f"observed, log10(x + {eps:g})"
     assert scatter.axes[0].get_xscale() == "linear"  # the values themselves are log10
     ax = means.axes[0]
@@ -117,6 +96,6 @@ def test_microbiome_reconstructions_and_samples_are_on_log_axes(fixtures, drawn_
     mean_x = ax.collections[0].get_offsets()[:, 0]
     assert mean_x.min() < 1e-4  # taxa rarer than the old 1e-4 floor keep their place
     sections_data.samples_section(est, ds)
-    moments = drawn_fast[-1]
+    moments = fast_render[-1]
     assert [a.get_xscale() for a in moments.axes] == ["log", "log"]
     assert "floor" in moments.axes[1].get_ylabel()

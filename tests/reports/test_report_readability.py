@@ -9,32 +9,13 @@ import re
 import numpy as np
 import pytest
 
-from biovae.reports import audit_page, figures, plots, variants_page, write_report
+from biovae.reports import audit_page, plots, variants_page, write_report
 from biovae.reports.content import Section
 from biovae.reports.plots_variants import scan_heatmap
 
 pytest.importorskip("matplotlib")
 
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
-
-
-@pytest.fixture
-def figs(monkeypatch) -> list:
-    """Every figure a page draws, kept unrendered (no layout, no PNG encoding: fast)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    kept: list = []
-
-    def render(draw, size):
-        fig = Figure(figsize=size)
-        FigureCanvasAgg(fig)
-        draw(fig)
-        kept.append(fig)
-        return b"\x89PNG\r\n\x1a\nstub"
-
-    monkeypatch.setattr(figures, "render", render)
-    return kept
 
 
 def _unlabelled(fig) -> list[str]:
@@ -55,23 +36,25 @@ def _unlabelled(fig) -> list[str]:
     return bad
 
 
-def test_every_plot_of_the_model_report_names_its_axes(figs, pbmc_vae, pbmc, tmp_path) -> None:
+def test_every_plot_of_the_model_report_names_its_axes(
+    fast_render, pbmc_vae, pbmc, tmp_path
+) -> None:
     """The marker dot plot (genes × cell types) and the reconstruction heatmap (records ×
     features) had no axis labels: a reader had to guess what the rows were."""
     write_report(pbmc_vae, tmp_path / "r.html", data=pbmc)
-    assert len(figs) >= 8
-    bad = [f"figure {i}: {b}" for i, f in enumerate(figs) for b in _unlabelled(f)]
+    assert len(fast_render) >= 8
+    bad = [f"figure {i}: {b}" for i, f in enumerate(fast_render) for b in _unlabelled(f)]
     assert bad == []
 
 
-def test_the_dot_plot_names_the_column_of_its_groups(figs) -> None:
+def test_the_dot_plot_names_the_column_of_its_groups(fast_render) -> None:
     import pandas as pd
 
     from biovae.reports.sections_markers import dot_plot
 
     t = pd.DataFrame({"non_zeros_proportion1": [0.5], "raw_normalized_mean1": [1.0]}, index=["g"])
     dot_plot([t, t], {"B": ["g"], "T": ["g"]}, "bulk_labels")
-    ax = figs[-1].axes[0]
+    ax = fast_render[-1].axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("marker gene", "bulk_labels")
 
 
@@ -95,12 +78,12 @@ def _scan(positions: np.ndarray, worst: dict[int, float] | None = None) -> dict:
     }
 
 
-def test_scan_heatmap_ticks_residues_at_round_numbers(figs) -> None:
+def test_scan_heatmap_ticks_residues_at_round_numbers(fast_render) -> None:
     """BLAT's match columns 29..283 skip insert residues: every 10th column was ticked
     29, 39, 49, 60, 70, ... (a protein engineer reads residue numbers, not column counts)."""
     positions = np.r_[np.arange(29, 50), np.arange(52, 284)]  # 50 and 51 are inserts
     scan_heatmap(_scan(positions), LETTERS + "-")
-    fig = figs[-1]
+    fig = fast_render[-1]
     strips = [ax for ax in fig.axes if ax.images]
     labels = [int(t.get_text()) for ax in strips for t in ax.get_xticklabels() if t.get_text()]
     assert labels[:4] == [30, 40, 60, 70]  # 50 is not a match column: no tick for it
@@ -118,9 +101,9 @@ def test_scan_heatmap_ticks_residues_at_round_numbers(figs) -> None:
         (np.arange(40) * 10, [0, 50, 100]),  # all round: every 5th column, not every one
     ],
 )
-def test_scan_heatmap_of_an_odd_numbering_ticks_apart(figs, positions, first) -> None:
+def test_scan_heatmap_of_an_odd_numbering_ticks_apart(fast_render, positions, first) -> None:
     scan_heatmap(_scan(positions), LETTERS + "-")
-    strip = next(ax for ax in figs[-1].axes if ax.images)
+    strip = next(ax for ax in fast_render[-1].axes if ax.images)
     assert [int(t.get_text()) for t in strip.get_xticklabels()][:3] == first
 
 
@@ -132,7 +115,7 @@ class _Fitted:
         self.facts = {"focus_id": "BLAT_ECOLX/24-286"}
 
 
-def test_scan_report_shows_the_scan_before_the_model_card(figs, monkeypatch) -> None:
+def test_scan_report_shows_the_scan_before_the_model_card(fast_render, monkeypatch) -> None:
     """The page opened on a 14-row model card; the heatmap, its result, came second. The
     profile's caption names the most intolerant residues (the lowest mean Δ)."""
     card = Section("model", "Model card", lead="facts")
@@ -147,7 +130,7 @@ def test_scan_report_shows_the_scan_before_the_model_card(figs, monkeypatch) -> 
     residues = [part.split()[0] for part in named.group(1).split(", ")]
     assert residues[:3] == ["A30", "A41", "A55"] and len(residues) == 5
     assert float(named.group(1).split(", ")[0].split()[1]) == pytest.approx(-3.0, abs=0.1)
-    profile = figs[1].axes[0]
+    profile = fast_render[1].axes[0]
     assert profile.get_ylabel() == "mean Δ ELBO (nats)"
 
 
