@@ -30,7 +30,7 @@ from biovae.diagnostics.rate_distortion import (
 from biovae.errors import ConfigError, DataError, NotFittedError
 from biovae.estimator import VAE, Autoencoder
 from biovae.inputs import as_dataset
-from biovae.latent_usage import unsettled
+from biovae.latent_usage import diverged, unsettled
 from biovae.pca_estimator import PCA
 from biovae.pca_estimator import check_fits as check_pca_fits
 from biovae.record_noise import record_keys
@@ -164,9 +164,17 @@ def diagnose(
 def _training_remedy(collapse: CollapseReport, est: Any) -> CollapseReport:
     """``collapse`` with, first among its remedies, the advice to train longer where a latent
     dimension is inactive and the fit of ``est`` ended before it settled (in its KL warm-up,
-    its loss still falling, or too few epochs to tell: :func:`biovae.latent_usage.unsettled`)."""
-    ended = unsettled(getattr(est, "history_", None) or [], est.config_)
-    if not ended or collapse.n_active == len(collapse.active):
+    its loss still falling, or too few epochs to tell: :func:`biovae.latent_usage.unsettled`),
+    or the remedies for a diverged fit where its loss was not finite in most epochs
+    (:func:`biovae.latent_usage.diverged`)."""
+    history = getattr(est, "history_", None) or []
+    if collapse.n_active == len(collapse.active):
+        return collapse
+    bad = diverged(history, est.config_)
+    if bad:
+        return dataclasses.replace(collapse, remedies=[bad, *collapse.remedies])
+    ended = unsettled(history, est.config_)
+    if not ended:
         return collapse
     longer = setting("train.epochs")
     advice = f"the fit ended {ended}: train longer, raising {longer}, before changing the model"

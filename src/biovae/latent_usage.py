@@ -12,7 +12,9 @@ A collapse is told with the remedies of the command that fitted the model (``rem
 :data:`FIT_REMEDIES`, :data:`STRUCTURE_REMEDIES`) that apply to its objective (the IWAE bound
 refuses β, KL warm-up and free bits), or, when the fit ended before it settled
 (:func:`unsettled`), with the advice to train longer: a VAE's codes often first shrink to the
-prior and only later grow as its decoder learns to use them.
+prior and only later grow as its decoder learns to use them. A fit whose loss was not finite
+(NaN or ±∞) in most epochs (:func:`diverged`) is told so instead, with the trainer's remedies
+for a diverged fit: more epochs would not mend it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from biovae.errors import warn_at_caller
-from biovae.training.history import MIN_TREND_EPOCHS, loss_trend, unfinished_warmup
+from biovae.training.history import MIN_TREND_EPOCHS, LossTrend, loss_trend, unfinished_warmup
+from biovae.training.loop import divergence_remedies
 
 #: the most records the check encodes (one pass, no gradients)
 MAX_RECORDS = 2000
@@ -118,13 +121,39 @@ def measured(
 
 def warn_if_collapsed(est: Any, remedies: Remedies = FIT_REMEDIES) -> None:
     """Warn (once, at the user's line) when the fitted ``est``'s ``latent_usage_`` has no
-    active dimension, with those of ``remedies`` that apply to its objective, or the advice to
-    train longer where its fit had not settled (:func:`unsettled`)."""
+    active dimension, with those of ``remedies`` that apply to its objective, the advice to
+    train longer where its fit had not settled (:func:`unsettled`), or the remedies for a
+    diverged fit where its loss was not finite (:func:`diverged`)."""
     usage = getattr(est, "latent_usage_", None)
     if usage and usage["n_active"] == 0:
-        ended = unsettled(list(getattr(est, "history_", []) or []), est.config_)
+        history = list(getattr(est, "history_", []) or [])
+        bad = diverged(history, est.config_)
+        ended = "" if bad else unsettled(history, est.config_)
         text = remedies.of(est.config_.objective)
-        warn_at_caller(collapse_message(usage, text, ended), PosteriorCollapseWarning)
+        warn_at_caller(collapse_message(usage, text, ended, bad), PosteriorCollapseWarning)
+
+
+def _trend(history: Sequence[dict], config: Any) -> LossTrend:
+    """The loss trend of ``history`` under ``config`` (the loss it trained: :func:`loss_trend`)."""
+    objective = config.objective
+    metric = config.train.early_stopping
+    return loss_trend(history, objective.beta, metric, free_bits=objective.free_bits)
+
+
+def diverged(history: Sequence[dict], config: Any) -> str:
+    """``"training diverged: its validation loss was not finite (NaN or ∞) in 8 of 8 epochs;
+    lower the learning rate ..."`` (the trainer's remedies, :func:`~biovae.training.loop.
+    divergence_remedies`) where the loss :func:`unsettled` reads was not finite in so many
+    epochs of ``history`` that its trend says nothing (:attr:`LossTrend.diverged`), else ``""``.
+    """
+    trend = _trend(history, config) if history else None
+    if trend is None or not trend.diverged:
+        return ""
+    counted = trend.left_out + trend.read
+    return (
+        f"training diverged: its {trend.split} loss was not finite (NaN or ∞) in "
+        f"{trend.left_out} of {counted} epochs; {divergence_remedies()}"
+    )
 
 
 def unsettled(history: Sequence[dict], config: Any) -> str:
@@ -133,14 +162,18 @@ def unsettled(history: Sequence[dict], config: Any) -> str:
     validation loss still falling (down 0.52 % over its last 6 epochs)"``), or ``""`` when it
     settled: it ended in its KL warm-up (its last epoch trained below the target β), its loss
     was still falling by the trend rule of :func:`~biovae.training.history.loss_trend`, or it
-    ran fewer epochs than that rule can read (too few to tell)."""
+    ran fewer epochs than that rule can read (too few to tell). Epochs whose loss was not finite
+    are left out of the trend and counted in its words; a loss not finite in most epochs is
+    :func:`diverged`'s to tell (``""`` here: more epochs would not mend it)."""
     if not history:
         return ""
     n, beta, last = len(history), config.objective.beta, history[-1]
     epochs = f"after only {n} epoch{'s' * (n != 1)}"
+    trend = _trend(history, config)
+    if trend.diverged:
+        return ""
     if unfinished_warmup(history, beta):
         return f"{epochs}, in its KL warm-up (β {last['beta']:.3g} of {beta:g})"
-    trend = loss_trend(history, beta, config.train.early_stopping)
     if trend.falling is None:
         return (
             f"{epochs}, too few to tell whether its {trend.split} loss had settled (its "
@@ -148,23 +181,30 @@ def unsettled(history: Sequence[dict], config: Any) -> str:
         )
     if not trend.falling:
         return ""
+    skipped = (
+        f"; {trend.left_out} of {n} epochs left out, their loss not finite"
+        if trend.left_out
+        else ""
+    )
     return (
         f"{epochs}, its {trend.split} loss still falling (down {-100 * trend.change:.2g} % "
-        f"over its last {trend.epochs} epochs)"
+        f"over its last {trend.epochs} epochs{skipped})"
     )
 
 
 def collapse_message(
-    usage: dict[str, Any], remedies: str = FIT_REMEDIES.elbo, ended: str = ""
+    usage: dict[str, Any], remedies: str = FIT_REMEDIES.elbo, ended: str = "", bad: str = ""
 ) -> str:
     """The one-line warning of a model none of whose latent dimensions is active: with
-    ``remedies``, or, for a fit that ``ended`` before it settled (:func:`unsettled`), the
-    advice to train longer."""
+    ``remedies``, for a fit that ``ended`` before it settled (:func:`unsettled`) the advice to
+    train longer, or, for one whose loss was not finite (``bad``: :func:`diverged`), that."""
     head = (
         f"posterior collapse: 0 of {usage['n_latent']} latent dimensions active (variance of "
         f"the posterior mean E_q[z_k] over {usage['records']:,} {usage['split']} records "
         f"≤ {usage['threshold']:g} in every dimension)"
     )
+    if bad:
+        return f"{head}; {bad}"
     if ended:
         return (
             f"{head} {ended}; longer fits often recover (a VAE's codes often first shrink to "

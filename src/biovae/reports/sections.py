@@ -10,7 +10,7 @@ import numpy as np
 from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
-from biovae.latent_usage import unsettled
+from biovae.latent_usage import diverged, unsettled
 from biovae.reports import plots
 from biovae.reports.analysis import code_name, default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
@@ -210,6 +210,7 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
             None if kl is None else float(kl.sum()),
             None if kl is None else float(kl[~active].sum()),
             unsettled(est.history_, est.config_) if stochastic and est.history_ else None,
+            diverged(est.history_, est.config_) if stochastic else "",
         ),
         plots=(plot,),
         highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
@@ -223,18 +224,20 @@ def _verdict(
     kl_total: float | None = None,
     kl_inactive: float | None = None,
     ended: str | None = None,
+    bad: str = "",
 ) -> str:
     """One plain-language sentence on how many latent dimensions are used; ``kl_total`` and
     ``kl_inactive``: KL per record of all dimensions and of the inactive ones (nats);
     ``ended``: how the fit ended before it settled (:func:`biovae.latent_usage.unsettled`;
-    ``""``: it settled, None: not known)."""
+    ``""``: it settled, None: not known); ``bad``: that its loss was not finite
+    (:func:`biovae.latent_usage.diverged`), told instead."""
     if n_active == 0:
         if not stochastic:
             why = "its codes barely vary across records."
         elif kl_total is not None and kl_total > 0.1 * k:  # posteriors moved, means did not
             why = (
                 f"its posteriors differ from the prior ({kl_total:.2f} nats) but hardly between "
-                f"records{_short_training(ended)}"
+                f"records{_short_training(ended, bad)}"
             )
         else:
             why = "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
@@ -254,14 +257,21 @@ def _verdict(
         rest = (
             f"hardly vary between records although their posteriors differ from the prior "
             f"({kl_inactive:.2f} nats)"
-            + (" — often a short training" if ended is None else _short_training(ended)[:-1])
+            + (
+                " — often a short training"
+                if ended is None and not bad
+                else _short_training(ended, bad)[:-1]
+            )
         )
     return f"{n_active} of {k} latent dimensions are active (carry information); the others {rest}."
 
 
-def _short_training(ended: str | None) -> str:
+def _short_training(ended: str | None, bad: str = "") -> str:
     """The verdict's words on the training's length: as the loss trend of the fit's history
-    tells (``ended``, :func:`_verdict`), or, without a history, the usual cause."""
+    tells (``ended``, :func:`_verdict`), or, without a history, the usual cause; for a fit
+    whose loss was not finite (``bad``), that instead."""
+    if bad:
+        return f" — {bad}."
     if ended is None:
         return " — often a short training; train longer before reading the map."
     if ended:

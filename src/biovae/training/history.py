@@ -57,25 +57,51 @@ class LossTrend:
     ``split`` ("validation" or "training"), the least-squares ``change`` over the window
     relative to the loss's magnitude (negative: falling), the slope's ``t`` (slope / its
     standard error) and the verdict ``falling`` (None: fewer than :data:`MIN_TREND_EPOCHS`
-    epochs, too few to tell)."""
+    finite epochs, too few to tell); ``left_out``: epochs whose loss was not finite (NaN or
+    ±∞), left out of the trend, and ``read``: the epochs whose loss was read (finite)."""
 
     split: str
     epochs: int
     change: float = math.nan
     t: float = math.nan
     falling: bool | None = None
+    left_out: int = 0
+    read: int = 0
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the loss was not finite in so many epochs that the trend says nothing: too
+        few finite epochs left to read it, or more non-finite epochs than finite ones."""
+        return self.left_out > 0 and (self.read < MIN_TREND_EPOCHS or self.left_out > self.read)
 
 
-def loss_series(history: Sequence[dict], beta: float, metric: str = "elbo") -> tuple[str, list]:
-    """The loss whose trend tells whether a fit settled, one finite value per epoch, and its
-    split: the validation loss training chose its weights by (reconstruction + ``beta``·KL at
-    the target β, or the classification loss for ``metric`` "classification") where the
-    history has one, else the training reconstruction + ``beta``·KL (its ``loss`` where those
-    are missing), at the target β so that a KL warm-up's rising β does not read as a trend."""
+def loss_series(
+    history: Sequence[dict], beta: float, metric: str = "elbo", *, free_bits: float = 0.0
+) -> tuple[str, list]:
+    """The loss whose trend tells whether a fit settled, one value per epoch (not finite where
+    the epoch's loss was NaN or ±∞: :func:`loss_trend` leaves those out and counts them), and
+    its split: the validation loss where the history has one, else the training loss.
+
+    The loss is the objective trained at the target ``beta``, as the history records it:
+
+    * the ELBO: reconstruction + ``beta``·KL (``val_recon``/``val_kl``, or ``recon``/``kl``),
+      at the target β so that a KL warm-up's rising β does not read as a trend, which is the
+      loss the weights were kept by (the history's ``loss`` where those are missing);
+    * the IWAE-k bound (``objective.iwae_samples`` > 1): the same columns, as training records
+      −IWAE-k as the reconstruction and 0 as the KL (and β stays 1), so this is −IWAE-k;
+    * free bits (``free_bits`` λ > 0): the history's ``val_loss``/``loss``, reconstruction +
+      β·Σ_k max(λ, KL_k) (the batch mean of KL_k), which reconstruction + β·KL is not where a
+      dimension's KL lies below λ; it is recorded at the epoch's β, so only the epochs trained
+      at the target β (after any KL warm-up) are in the series;
+    * early stopping on the classification loss (``metric`` "classification"): the
+      validation classification loss training chose its weights by."""
     validated = bool(history) and "val_recon" in history[-1]
     split, pre = ("validation", "val_") if validated else ("training", "")
-    values = [_epoch_loss(r, pre, beta, metric if validated else "elbo") for r in history]
-    return split, [v for v in values if math.isfinite(v)]
+    metric = metric if validated else "elbo"
+    if free_bits > 0 and metric != "classification":
+        at_target = [r for r in history if r.get("beta", beta) >= beta - 1e-12]
+        return split, [float(r.get(f"{pre}loss", math.nan)) for r in at_target]
+    return split, [_epoch_loss(r, pre, beta, metric) for r in history]
 
 
 def _epoch_loss(row: dict, pre: str, beta: float, metric: str) -> float:
@@ -86,7 +112,9 @@ def _epoch_loss(row: dict, pre: str, beta: float, metric: str) -> float:
     return float(row.get(f"{pre}loss", math.nan))
 
 
-def loss_trend(history: Sequence[dict], beta: float, metric: str = "elbo") -> LossTrend:
+def loss_trend(
+    history: Sequence[dict], beta: float, metric: str = "elbo", *, free_bits: float = 0.0
+) -> LossTrend:
     """Whether the fit of ``history`` ended with its loss (:func:`loss_series`) still falling.
 
     The rule: fit a least-squares line to the loss of the last k = max(5, ⌈20 % of the
@@ -94,11 +122,14 @@ def loss_trend(history: Sequence[dict], beta: float, metric: str = "elbo") -> Lo
     (−slope·k) exceeds :data:`TREND_TOLERANCE` (0.1 %) of the loss's mean magnitude there
     *and* the slope lies more than 2 standard errors below zero (t < −2), so neither a last
     epoch that happens to be the lowest of a noisy plateau nor one noisy bounce up of a
-    loss still dropping decides. Fewer than 5 (finite) epochs: too few to tell."""
-    split, losses = loss_series(history, beta, metric)
-    n = len(losses)
+    loss still dropping decides. Epochs whose loss is not finite (NaN or ±∞) are left out and
+    counted (``left_out``); fewer than 5 finite epochs: too few to tell (``falling`` None).
+    ``free_bits``: the fit's ``objective.free_bits`` (:func:`loss_series` reads its loss)."""
+    split, series = loss_series(history, beta, metric, free_bits=free_bits)
+    losses = [v for v in series if math.isfinite(v)]
+    n, left_out = len(losses), len(series) - len(losses)
     if n < MIN_TREND_EPOCHS:
-        return LossTrend(split, n)
+        return LossTrend(split, n, left_out=left_out, read=n)
     k = max(MIN_TREND_EPOCHS, -(-n // 5))
     y = np.asarray(losses[-k:], dtype=np.float64)
     t = np.arange(k) - (k - 1) / 2
@@ -108,4 +139,5 @@ def loss_trend(history: Sequence[dict], beta: float, metric: str = "elbo") -> Lo
     t_stat = slope / se if se > 0 else math.copysign(math.inf, slope) if slope else 0.0
     scale = abs(float(y.mean()))
     change = slope * k / scale if scale > 0 else math.copysign(math.inf, slope) if slope else 0.0
-    return LossTrend(split, k, change, t_stat, change < -TREND_TOLERANCE and t_stat < TREND_T)
+    falling = change < -TREND_TOLERANCE and t_stat < TREND_T
+    return LossTrend(split, k, change, t_stat, falling, left_out, n)
