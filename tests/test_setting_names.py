@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -207,3 +208,23 @@ def test_the_names_import_nothing_so_every_layer_may_use_them():
     tree = ast.parse(inspect.getsource(module))
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert [getattr(n, "module", None) for n in imports] == ["__future__"]
+
+
+def test_a_structure_resume_names_what_a_conformation_vae_takes():
+    """A refused ConformationVAE resume said '--epochs (epochs)', and ConformationVAE has no
+    ``epochs`` keyword (its parameters are loss, config and progress): each Python name in the
+    words is one of its parameters or a field of its ``config``."""
+    from biovae.structure_config import MAY_CHANGE
+    from biovae.structure_estimator import STRUCTURE_DEFAULTS, ConformationVAE
+
+    names = re.findall(r"\(([^()]+)\)", MAY_CHANGE)
+    assert len(names) == 3
+    params = inspect.signature(ConformationVAE).parameters
+    for name in names:
+        if name in params:
+            continue
+        assert name.startswith("config."), f"{name!r} is no ConformationVAE parameter"
+        value = STRUCTURE_DEFAULTS
+        for part in name.split(".")[1:]:
+            value = getattr(value, part)  # an AttributeError: no such config field
+    assert "(config.train.epochs)" in MAY_CHANGE

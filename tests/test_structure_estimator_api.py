@@ -189,3 +189,13 @@ def test_frames_given_to_the_plain_vae_are_pointed_at_the_conformation_vae(frame
             est.fit(frames)
     with pytest.raises(DataError, match=r"got shape \(2, 3, 4\)$"):  # not coordinates
         VAE(epochs=1).fit(np.zeros((2, 3, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize("none", [[], np.zeros(12, dtype=bool), slice(5, 5)])
+def test_a_selection_of_no_frames_is_a_one_line_error_before_fitting(frames, none):
+    """frames[mask] of a mask selecting none reached fit's first frame as the reference and
+    stopped on numpy's 'index 0 is out of bounds for axis 0 with size 0'."""
+    est = ConformationVAE(loss="mse", config=small_config(epochs=1))
+    with pytest.raises(DataError, match=r"ubiquitin_2k39_ca_12\.pdb: no frames; fitting needs"):
+        est.fit(frames[none])
+    assert not hasattr(est, "vae_")

@@ -75,23 +75,24 @@ KEYWORDS: dict[str, str] = {
 }
 
 
-def python_name(field: str) -> str:
+def python_name(field: str, keywords: dict[str, str] = KEYWORDS) -> str:
     """The Python name of the dotted ``FitConfig`` ``field``: the estimators' keyword
-    (``n_latent``), a data field's own name (``batch_key``), else the field in full from the
-    estimator's ``config`` (``config.train.lr``)."""
-    if field in KEYWORDS:
-        return KEYWORDS[field]
+    (``n_latent``; ``keywords``: another estimator's, e.g. none for ``ConformationVAE``, whose
+    settings are all its ``config``'s), a data field's own name (``batch_key``), else the field
+    in full from the estimator's ``config`` (``config.train.lr``)."""
+    if field in keywords:
+        return keywords[field]
     section, _, leaf = field.partition(".")
     return leaf if section == "data" else f"config.{field}"
 
 
-def setting(field: str, value: object = None) -> str:
+def setting(field: str, value: object = None, keywords: dict[str, str] = KEYWORDS) -> str:
     """The dotted ``FitConfig`` ``field`` named for both audiences: ``--latent (n_latent)``,
     ``--lr (config.train.lr)``; with ``value``, as each would write it:
     ``--norm layer (config.model.network.norm='layer')``, ``--transpose (transpose=True)``.
 
     Raises ``KeyError`` for a field without a flag (a caller's typo, found by its tests)."""
-    flag, name = FLAGS[field], python_name(field)
+    flag, name = FLAGS[field], python_name(field, keywords)
     if value is None:
         return f"{flag} ({name})"
     if value is True:
@@ -99,7 +100,7 @@ def setting(field: str, value: object = None) -> str:
     return f"{flag} {value} ({name}={value!r})"
 
 
-def settings(*fields: str) -> str:
+def settings(*fields: str, keywords: dict[str, str] = KEYWORDS) -> str:
     """Several fields named by :func:`setting`, as a list in words: ``A, B and C``."""
-    named = [setting(f) for f in fields]
+    named = [setting(f, keywords=keywords) for f in fields]
     return ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else "".join(named)

@@ -10,11 +10,14 @@ from biovae.data.structure import Structures
 from biovae.errors import DataError, ModelFileError
 
 
-def check_structures(given: object, where: str) -> None:
+def check_structures(given: object, where: str, fitting: bool = False) -> None:
     """A one-line error unless ``given`` (an argument of ``where``, e.g.
     ``"ConformationVAE.fit"``) is a :class:`~biovae.data.structure.Structures`: a coordinate
-    array has no atom names, so neither its atoms nor its protein could be checked."""
+    array has no atom names, so neither its atoms nor its protein could be checked.
+    ``fitting``: it must hold frames too (``frames[mask]`` of a mask selecting none holds none)."""
     if isinstance(given, Structures):
+        if fitting and not len(given):
+            raise DataError(f"{given.source}: no frames; fitting needs at least 2")
         return
     kind = type(given)
     raise DataError(

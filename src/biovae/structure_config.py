@@ -8,8 +8,9 @@ from biovae.setting_names import settings
 
 __all__ = ["MAY_CHANGE", "STRUCTURE_DEFAULTS"]
 
-#: what a resumed structure fit may change (``biovae structure fit``'s flags, the Python names)
-MAY_CHANGE = settings("train.epochs", "train.device", "train.checkpoint_every")
+#: what a resumed structure fit may change (``biovae structure fit``'s flags, the Python names:
+#: ConformationVAE's keywords are ``loss``, ``config`` and ``progress``, so its ``config``'s fields)
+MAY_CHANGE = settings("train.epochs", "train.device", "train.checkpoint_every", keywords={})
 
 #: Defaults for structure ensembles (tens to hundreds of frames, hundreds of coordinates).
 STRUCTURE_DEFAULTS = FitConfig(

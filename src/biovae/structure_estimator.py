@@ -129,7 +129,7 @@ class ConformationVAE(EstimatorConventions):
         given = given_config(self.config, STRUCTURE_DEFAULTS)
         _check_config(given, self.loss)
         cfg = with_loss(given, self.loss)
-        check_structures(structures, "ConformationVAE.fit")  # (settings are checked first)
+        check_structures(structures, "ConformationVAE.fit", fitting=True)  # after settings
         if self.loss == "geometry" and set(structures.atom_names) != {"CA"}:
             raise ConfigError(
                 "--loss geometry (loss='geometry') models Cα traces; read the structures with "

@@ -61,7 +61,8 @@ def test_bad_resumes_are_one_line_errors(fixtures, tmp_path, capsys, monkeypatch
     assert rc == 2 and "train.lr (0.002 there, 0.01 now)" in err
     # only flags `structure fit` has (`biovae fit`'s refusal also names --stream)
     assert (
-        "(only --epochs (epochs), --device (config.train.device) and --checkpoint-every "
+        "(only --epochs (config.train.epochs), --device (config.train.device) and "
+        "--checkpoint-every "
         "(config.train.checkpoint_every) may change)"
     ) in err
     assert "--stream" not in err

@@ -161,3 +161,17 @@ def test_wrapped_labels_break_after_separators_and_cut_what_two_lines_cannot_hol
     different_ends = [f"{long} {i}" for i in (1, 2)]  # apart only at their end: widened
     shown = fg.shorten_apart([*different_ends, "other"], 12, lines=2)
     assert len(set(shown)) == 3 and all(s.startswith("alpha beta") for s in shown[:2])
+
+
+def test_wrapped_names_that_differ_only_past_two_lines_stay_apart() -> None:
+    """Two long names differing only at their end (and one sharing nothing with them) were
+    wrapped from their start and cut at the end of the second line: one legend label for two
+    categories. Different names must stay different labels, each line within the limit."""
+    names = [
+        "Tumour-infiltrating lymphocytes of the biopsy before treatment, CD8+ effector, responder",
+        "Tumour-infiltrating lymphocytes of the biopsy before treatment, CD8+ effector, relapse",
+        "Normal",
+    ]
+    shown = fg.shorten_apart(names, 26, lines=2)
+    assert len(set(shown)) == 3
+    assert all(len(line) <= 40 for s in shown for line in s.split("\n"))

@@ -109,3 +109,30 @@ def test_the_scan_caption_explains_the_wild_type_dots() -> None:
     section = scan_section(_with_wild_type(30, "AC"), LETTERS + "-")
     caption = section.plots[0].caption
     assert "dot marks each position's wild-type letter" in caption and "0" in caption
+
+
+@pytest.mark.parametrize("alphabet", ["ACGT", LETTERS])
+def test_the_dots_legend_and_the_colour_bar_label_fit_beside_each_other(drawn, alphabet) -> None:
+    """A DNA model's scan (4 letters, one strip) was a figure 2 inches tall: the colour bar's
+    label ran past its top, under the wild-type legend, and off the figure."""
+    n = 12
+    wt = np.array([alphabet[i % len(alphabet)] for i in range(n)])
+    cols = {
+        "position": np.repeat(np.arange(1, n + 1), len(alphabet)),
+        "letter": np.tile(np.array(list(alphabet)), n),
+        "wild_type": np.repeat(wt, len(alphabet)),
+    }
+    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, -1.0)
+    scan_heatmap(cols, alphabet + "-")
+    fig = drawn[-1]
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    (legend,) = fig.legends
+    bar = next(ax for ax in fig.axes if not ax.images and ax.get_ylabel())
+    label = bar.yaxis.label.get_window_extent(renderer)
+    box = legend.get_window_extent(renderer)
+    assert not label.overlaps(box)
+    for part in (label, box):
+        assert (
+            page.x0 <= part.x0 and part.x1 <= page.x1 and page.y0 <= part.y0 <= part.y1 <= page.y1
+        )

@@ -162,7 +162,8 @@ def shorten_apart(
     shared ``…s_list.stool`` and dropped the year, or gave different records one label.
     Texts sharing nothing to cut are cut in the middle (:func:`shorten`) on one line, or with
     ``lines`` > 1 (the names of a legend or of an axis' categories) wrapped onto that many
-    lines (:func:`wrap_label`)."""
+    lines (:func:`wrap_label`), unless texts then read alike (they differ only past what the
+    lines hold), which are cut in the middle on one line."""
     texts = [str(t) for t in texts]
     distinct = sorted(set(texts))
     head, tail = _shared_ends(distinct)
@@ -170,6 +171,8 @@ def shorten_apart(
         cut = [_cut_around(t, head, len(t) - tail, w, lines) for t in texts]
         if len(set(cut)) == len(distinct):
             return cut
+    if lines > 1:  # they differ past what the lines hold: cut in the middle, keeping both ends
+        return shorten_apart(texts, width, limit)
     return cut
 
 

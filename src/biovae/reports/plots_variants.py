@@ -14,6 +14,10 @@ from biovae.reports.plots_data import MISSING_GREY, POSITIONS_PER_ROW
 #: Area (points²) of the dot marking a wild-type cell: about a third of a cell's width at
 #: :data:`POSITIONS_PER_ROW` positions per strip, so it reads without hiding the colour.
 WILD_DOT = 7.0
+#: Least height (inches) of the heatmap: the colour bar's label, as tall as the strips, and the
+#: dots' legend above it both fit (one strip of DNA's 4 letters was 2 inches: the label ran off
+#: the figure and under the legend)
+MIN_HEIGHT = 3.4
 
 
 def draw_scan(
@@ -106,7 +110,7 @@ def scan_heatmap(cols: dict, alphabet: str) -> bytes:
     wild = wild_type_rows(cols, positions, letters)
     rows = -(-len(positions) // POSITIONS_PER_ROW)
     width = min(12.0, max(6.0, 2.5 + len(positions) / 9))
-    size = (width, 0.7 + rows * (0.8 + 0.13 * len(letters)))
+    size = (width, max(MIN_HEIGHT, 0.7 + rows * (0.8 + 0.13 * len(letters))))
     return figures.render(lambda fig: draw_scan(fig, grid, positions, letters, wild), size)
 
 
