@@ -14,11 +14,16 @@ Columns (each a float64 array, one value per record, in the data's order):
   limits a record is past (``missing``, ``heterozygosity``; empty when none), by
   :class:`QcLimits`; the expected heterozygosity from the training data's allele frequencies
   when the model keeps them (:func:`qc_frequencies`).
+
+Given the scores of reference records (normal ones, e.g. held-out training records),
+:func:`tail_columns` adds ``tail_<col>``, the conformal p-value of :func:`tail_probabilities`
+for the main score column (:func:`main_score`), and optionally a boolean ``anomaly``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +36,8 @@ from biovae.likelihoods.genotype_qc import FREQUENCIES
 
 #: where the allele frequencies of the heterozygosity QC come from (:class:`QcLimits`)
 QC_FREQUENCIES = ("training", "scored")
+#: fewer reference records than this cannot give the small p-values anomaly detection needs
+MIN_REFERENCE = 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,80 @@ def score_columns(
         columns.update(record_qc)
         columns["qc_flag"] = qc_flags(record_qc, qc)
     return columns
+
+
+def tail_probabilities(scores: np.ndarray, reference_scores: np.ndarray) -> np.ndarray:
+    """Conformal p-values of ``scores`` (n,) against ``reference_scores`` (m,) of normal
+    records, lower = less like them: p_i = (1 + #{j : r_j ≤ s_i}) / (m + 1).
+
+    If a record and the m reference records are exchangeable (drawn alike, the reference not
+    chosen by its scores), P(p ≤ α) = ⌊α(m + 1)⌋ / (m + 1) ≤ α for continuous scores and at
+    most that with ties (a tie counts against the record). The smallest p-value is 1/(m + 1).
+    A NaN score (nothing to score) gets NaN; NaN reference scores are left out of m.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    ref = np.sort(np.asarray(reference_scores, dtype=np.float64).ravel())
+    ref = ref[~np.isnan(ref)]
+    below = np.searchsorted(ref, s, side="right")  # #{r ≤ s}, ties included
+    return np.where(np.isnan(s), np.nan, (1.0 + below) / (len(ref) + 1.0))
+
+
+def main_score(columns: dict[str, np.ndarray]) -> str:
+    """The column a record's tail probability is taken of: the per-unit score where the
+    likelihood has a unit (genotypes: per observed locus), else the record's; IWAE-K's where
+    computed (the tighter bound), else the ELBO's."""
+    names = [k for k in columns if k.startswith(("elbo", "iwae_"))]
+    per = [k for k in names if "_per_" in k]
+    pool = per or names
+    return next((k for k in pool if k.startswith("iwae_")), pool[0])
+
+
+def tail_columns(
+    columns: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    flag_below: float | None = None,
+) -> dict[str, np.ndarray]:
+    """``tail_<col>``, the conformal p-value (:func:`tail_probabilities`) of each record's
+    main score (:func:`main_score`) against the reference records' (``reference``: the score
+    table of normal records, scored with the same settings), and with ``flag_below`` α in
+    (0, 1) a boolean ``anomaly``: tail ≤ α (a record without a score is not flagged).
+    Warns when the reference is too small for small p-values (fewer than 20 records)."""
+    check_level(flag_below)
+    name = main_score(columns)
+    ref = np.asarray(reference[name], dtype=np.float64)
+    n_ref = int((~np.isnan(ref)).sum())
+    if n_ref == 0:
+        raise ConfigError(
+            f"the reference has no record with a score in {name}; give normal records with data"
+        )
+    if n_ref < MIN_REFERENCE:
+        warnings.warn(
+            f"the reference has {n_ref} scored record(s): the smallest attainable p-value is "
+            f"1/{n_ref + 1} = {1 / (n_ref + 1):.3g}; give at least {MIN_REFERENCE} normal "
+            "records",
+            stacklevel=2,
+        )
+    tail = tail_probabilities(columns[name], ref)
+    out = {f"tail_{name}": tail}
+    if flag_below is not None:
+        out["anomaly"] = tail <= flag_below  # NaN compares False: not flagged
+    return out
+
+
+def check_level(alpha: float | None) -> None:
+    """A one-line error unless the anomaly level ``alpha`` is None or in (0, 1)."""
+    if alpha is not None and not 0.0 < alpha < 1.0:  # NaN fails too
+        raise ConfigError(
+            f"the anomaly level (--flag-below) is {alpha}; give a false-positive rate in "
+            "(0, 1), e.g. 0.01"
+        )
+
+
+def expected_false_positive_rate(alpha: float, n_reference: int) -> float:
+    """P(p ≤ α) of a normal record exchangeable with ``n_reference`` reference records
+    (continuous scores): ⌊α(m + 1)⌋ / (m + 1), at most α."""
+    ranks = np.arange(1, n_reference + 2) / (n_reference + 1.0)  # the p-values, equally likely
+    return float(np.mean(ranks <= alpha))  # as tail_columns flags: no rounding apart
 
 
 def qc_frequencies(est: Any, qc: QcLimits) -> dict[str, Any] | None:

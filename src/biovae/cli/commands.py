@@ -274,6 +274,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     out = check_output(args.out, TABLE_SUFFIXES)
     if args.iwae < 1 or args.samples < 1:
         raise ConfigError("--iwae and --samples must be >= 1")
+    from biovae.applications.anomaly import check_level
+
+    check_level(args.flag_below)
+    if args.flag_below is not None and not args.reference:
+        raise ConfigError("--flag-below flags records by their tail against REF; give --reference")
     est = _load(args)
     if args.iwae > 1 and not getattr(getattr(est, "model_", None), "stochastic", False):
         raise ConfigError(
@@ -286,9 +291,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     qc = QcLimits(args.qc_max_missing, args.qc_min_f, args.qc_frequencies)
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False), quiet=args.quiet)
+    ref = _read_reference(args, est)
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
         note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
-    columns = score_columns(est, ds, args.samples, args.iwae, args.seed, qc)
+    draws = (args.samples, args.iwae, args.seed)  # REF is scored alike: same draws rule
+    columns = score_columns(est, ds, *draws, qc)
     empty = [k for k in columns if "_per_" in k and np.isnan(columns[k]).any()][:1]
     if empty:  # e.g. genotypes: per observed locus, comparable across missingness
         lost, unit = np.isnan(columns[empty[0]]), empty[0].rsplit("_per_", 1)[1]
@@ -300,9 +307,43 @@ def cmd_score(args: argparse.Namespace) -> int:
         )
     if "het_f" in columns:
         note(args, _qc_note(qc_frequencies(est, qc) is not None, qc, len(ds)))
+    if ref is not None:
+        columns.update(_tails(args, columns, score_columns(est, ref, *draws, qc)))
     write_table(out, ds.ids, columns)
     print(out)
     return 0
+
+
+def _read_reference(args: argparse.Namespace, est):
+    """The --reference records (None without it), read with DATA's options and checked to
+    have the model's features before anything is scored."""
+    if not args.reference:
+        return None
+    from biovae.inputs import check_features
+
+    config = model_data_config(est, args, args.reference, reads_obs=False)
+    ref = read_input(args.reference, config, quiet=args.quiet)
+    check_features(ref, est.schema_)  # the check scoring DATA makes, named by REF's file
+    return ref
+
+
+def _tails(args: argparse.Namespace, columns: dict, reference: dict) -> dict:
+    """The tail (and --flag-below's anomaly) columns against the reference's scores, and a
+    note of how many records were flagged and the false-positive rate to expect."""
+    from biovae.applications.anomaly import expected_false_positive_rate, tail_columns
+
+    tails = tail_columns(columns, reference, args.flag_below)
+    if "anomaly" in tails:
+        name = next(iter(tails))
+        n_ref = int((~np.isnan(reference[name.removeprefix("tail_")])).sum())
+        rate = expected_false_positive_rate(args.flag_below, n_ref)
+        note(
+            args,
+            f"score: {int(tails['anomaly'].sum())} of {len(tails['anomaly'])} record(s) "
+            f"flagged ({name} <= {args.flag_below:g}); a record exchangeable with the {n_ref} "
+            f"reference records is flagged with probability {rate:.3g}",
+        )
+    return tails
 
 
 def _qc_note(training: bool, qc, n: int) -> str:

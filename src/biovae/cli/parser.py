@@ -232,12 +232,14 @@ def _score_parser(sub) -> None:
         "Per-record ELBO (and IWAE-K bound) of DATA under MODEL.",
         "  biovae score model counts.h5ad --iwae 100 --out scores.csv\n"
         "  biovae score genotype_model cohort.vcf.gz --samples 10 --out scores.csv\n"
+        "  biovae score model new.h5ad --reference heldout.h5ad --flag-below 0.01 --out s.csv\n"
         "columns: id, elbo (and iwae_K) in nats per record, higher = more like the training "
         "data;\ngenotype models add elbo_per_locus (and iwae_K_per_locus) in nats per observed "
         "locus,\nwhich compares individuals with different numbers of missing calls (the "
         "lowest are\nthe individuals least like the training ones), and QC columns "
         "observed_loci,\nmissing_rate, het_observed, het_expected, het_f (plink --het's F) "
-        "and qc_flag\n(missing, heterozygosity: e.g. DNA of two individuals mixed)\n",
+        "and qc_flag\n(missing, heterozygosity: e.g. DNA of two individuals mixed);\n"
+        "--reference adds tail_<score>, the conformal p-value against REF's records\n",
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
@@ -277,6 +279,19 @@ def _score_parser(sub) -> None:
         help="genotype models: allele frequencies of the expected heterozygosity: the training "
         "data's, kept by the model (default; the scored file's for a model saved without "
         "them), or the scored file's (score a cohort)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="REF",
+        help="normal records (e.g. held-out training records; read as DATA is), scored alike: "
+        "adds tail_<score> = (1 + #{REF scores <= the record's}) / (REF records + 1)",
+    )
+    p.add_argument(
+        "--flag-below",
+        type=float,
+        metavar="ALPHA",
+        help="with --reference: add a column anomaly, tail <= ALPHA (e.g. 0.01: about 1 in "
+        "100 normal records flagged)",
     )
     add_options(p, READ_OPTIONS, "data (default: as when the model was fitted)")
     add_data_flags(p)
