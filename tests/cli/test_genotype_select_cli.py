@@ -71,3 +71,16 @@ def test_plink_positional_ranges_are_refused_clearly(tmp_path, capsys):
         assert rc == 2, err
         assert f"argument {flag}: 'range': PLINK's positional ranges are not supported" in err
         assert not (tmp_path / "m").exists()
+
+
+def test_an_iid_of_several_families_exits_2_without_output(tmp_path, capsys):
+    bed = fileset(tmp_path)  # IIDs 1, 2, 3 in families 1 and 2
+    (tmp_path / "keep.txt").write_text("1 1\n2\n")
+    rc, _, err = run(
+        capsys, "fit", bed, *FIT, "--keep", tmp_path / "keep.txt", "--out", tmp_path / "m"
+    )
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, err
+    assert "keep.txt: line 2: the IID '2' names 2 individuals" in lines[0]
+    assert "'1_2', '2_2'" in lines[0] and "FID IID pair" in lines[0]
+    assert not (tmp_path / "m").exists()

@@ -154,3 +154,55 @@ def test_the_id_of_a_multiallelic_record_names_all_its_alleles(fixtures_dir, tmp
     bed = fileset(tmp_path, bim="1\tk:G\t0\t1\tG\tA\n1\tsnp2\t0\t2\t1\t2\n1\tsnp3\t0\t3\tA\tC\n")
     (tmp_path / "k.txt").write_text("k snp2\n")
     assert _read(bed, extract=str(tmp_path / "k.txt")).features == ("snp2",)
+
+
+def test_an_iid_alone_names_its_one_record_and_a_repeated_iid_is_refused(tmp_path):
+    # IIDs 1 repeat, so every record is FID_IID; IIDs 3 and 5 are of one individual each
+    fam = "1 1 0 0 1 0\n1 2 0 0 1 0\n1 3 0 0 1 0\n2 1 0 0 1 0\n2 5 0 0 1 0\n2 6 0 0 1 0\n"
+    bed = fileset(tmp_path, fam=fam)
+    (tmp_path / "keep.txt").write_text("5\n1_2\n")  # an IID alone, a record id
+    ds = _read(bed, keep=str(tmp_path / "keep.txt"))
+    assert list(ds.ids) == ["1_2", "2_5"]
+    np.testing.assert_array_equal(ds.x, A1_COPIES[[1, 4]])
+    (tmp_path / "keep.txt").write_text("3\n1\n")  # IID 1: individuals of families 1 and 2
+    with pytest.raises(DataError, match=r"keep.txt: line 2: the IID '1' names 2 individuals"):
+        _read(bed, keep=str(tmp_path / "keep.txt"))
+    (tmp_path / "keep.txt").write_text("#IID\n1\n")  # the same after a #IID header
+    with pytest.raises(DataError, match=r"'1_1', '2_1'.*give the FID IID pair"):
+        _read(bed, remove=str(tmp_path / "keep.txt"))
+    (tmp_path / "keep.txt").write_text("2 1\n")  # the pair names one
+    assert list(_read(bed, keep=str(tmp_path / "keep.txt")).ids) == ["2_1"]
+
+
+def test_a_fid_iid_header_refuses_a_line_of_one_id(tmp_path):
+    fam = "A a 0 0 1 0\nB b 0 0 1 0\nC c 0 0 1 0\nD d 0 0 1 0\nE e 0 0 1 0\nF f 0 0 1 0\n"
+    bed = fileset(tmp_path, fam=fam)
+    (tmp_path / "keep.psam").write_text("#FID\tIID\nC\tc\n\nd\n")
+    with pytest.raises(DataError, match=r"keep.psam: line 4: one id 'd', but the header"):
+        _read(bed, keep=str(tmp_path / "keep.psam"))
+
+
+def test_a_pair_naming_two_records_of_its_family_is_refused(tmp_path):
+    # unique IIDs: family F holds IIDs 'i' and 'F_i', so 'F i' may mean either
+    fam = "A a 0 0 1 0\nF i 0 0 1 0\nC c 0 0 1 0\nF F_i 0 0 1 0\nE e 0 0 1 0\nG g 0 0 1 0\n"
+    bed = fileset(tmp_path, fam=fam)
+    (tmp_path / "keep.txt").write_text("F i\n")
+    with pytest.raises(DataError, match=r"line 1: 'F i' names two individuals of family 'F'"):
+        _read(bed, keep=str(tmp_path / "keep.txt"))
+    for line, kept, row in [("i", ["i"], 1), ("F_i", ["F_i"], 3), ("F F_i", ["F_i"], 3)]:
+        (tmp_path / "keep.txt").write_text(line + "\n")
+        ds = _read(bed, keep=str(tmp_path / "keep.txt"))
+        assert list(ds.ids) == kept, line
+        np.testing.assert_array_equal(ds.x, A1_COPIES[[row]])
+
+
+def test_chrom_pos_ref_names_the_columns_of_a_multiallelic_record_without_id(
+    fixtures_dir, tmp_path
+):
+    text = (fixtures_dir / "vcf_spec_example_4.0.vcf").read_text()
+    vcf = tmp_path / "noid.vcf"  # rs6040355 (A>G,T) without its ID
+    vcf.write_text(text.replace("\trs6040355\t", "\t.\t"))
+    (tmp_path / "ids.txt").write_text("20:1110696:A\n")
+    ds = _read(vcf, extract=str(tmp_path / "ids.txt"))
+    assert ds.features == ("20:1110696:A:G", "20:1110696:A:T")
+    np.testing.assert_array_equal(ds.x, [[1, 1], [1, 1], [0, 2]])  # GTs 1|2, 2|1, 2/2

@@ -3,20 +3,27 @@
 subsetting a PLINK fileset or VCF as it is read.
 
 A sample file holds one sample per line: one id (the record id biovae gives the sample: the
-``.fam`` IID, ``FID_IID`` where IIDs repeat, or the VCF sample id), or PLINK's ``FID IID``
-(further columns are ignored, as ``cut -f1,2 data.fam`` or a ``.fam`` itself gives them).
-A ``FID IID`` pair names the ``.fam`` individual with that FID and IID (its record ``IID`` or
-``FID_IID``), never one of another family; a VCF has no FIDs, so the pair names the sample
-``FID_IID`` (PLINK's ``--id-delim`` split) if there is one, else the sample ``IID`` (any FID:
+``.fam`` IID, ``FID_IID`` where IIDs repeat, or the VCF sample id; where records are
+``FID_IID``, the IID alone too), or PLINK's ``FID IID`` (further columns are ignored, as
+``cut -f1,2 data.fam`` or a ``.fam`` itself gives them). One id naming individuals of several
+families (an IID that repeats) is an error: PLINK 2 would read it as FID ``0`` and PLINK 1.9
+refuses one-column files, so give pairs. A ``FID IID`` pair names the ``.fam`` individual
+with that FID and IID (its record ``IID`` or ``FID_IID``), never one of another family; a
+pair that names two records of the family (IIDs ``I`` and ``F_I`` in family ``F``) is an
+error: give the record id alone. A VCF has no FIDs, so the pair names the sample ``FID_IID``
+(PLINK's ``--id-delim`` split) if there is one, else the sample ``IID`` (any FID:
 ``--double-id``, ``--const-fid``, a population label). A PLINK 2 header line, the first
 ``#FID``/``#IID`` line before any id (a ``.psam``'s), says what the columns are: after
 ``#IID`` the first column is the IID (one id) and the others are ignored; after
-``#FID IID`` each line is a pair. Other ``#`` lines are comments.
+``#FID IID`` each line is a pair (a line of one id is an error). Other ``#`` lines are
+comments.
 
 A variant file holds variant ids separated by spaces, tabs or lines, as biovae names the
 dosage columns or with the dots biovae makes ``_`` (``.bim`` ids); a ``.bim`` file gives its
 second column. The id of a multiallelic VCF record names all its ``<ID>:<ALT>`` columns, as
-it names the one variant in PLINK 2. ``.`` (PLINK 2's missing id) names nothing. Lines
+it names the one variant in PLINK 2; a multiallelic record without ID, whose columns are
+``CHROM:POS:REF:ALT``, is named likewise by ``CHROM:POS:REF``. ``.`` (PLINK 2's missing id)
+names nothing. Lines
 starting with ``#`` are headers or comments. Ids that name nothing in the data are ignored
 and counted (PLINK does the same); a selection that leaves no sample or no variant is an
 error. Variants are selected by id only: PLINK's positional ``range``/``bed1`` files are not
@@ -137,43 +144,80 @@ def _refuse_empty(ds: Dataset, selection: GenotypeSelection, rows: int, cols: in
 
 
 def _sample_matches(ds: Dataset, path: Path) -> tuple[np.ndarray, list[str]]:
-    """Which records the sample file names, and its entries that name no record."""
+    """Which records the sample file names, and its entries that name no record; an entry
+    that names two or more records is an error."""
     ids = [str(i) for i in ds.ids]
     index = {rid: i for i, rid in enumerate(ids)}
     fid = ds.obs.get("FID")  # a PLINK fileset's families; a VCF has none
+    by_iid = _records_by_iid(ids, fid)
     hit = np.zeros(len(ds), dtype=bool)
     unknown = []
     iid_only, lines = _sample_lines(path)
-    for fields_ in lines:
-        if iid_only or len(fields_) == 1:
-            i = index.get(fields_[0])
+    for lineno, fields_ in lines:
+        one = iid_only or len(fields_) == 1
+        entry = fields_[0] if one else " ".join(fields_[:2])
+        if one:
+            found = sorted({index.get(entry, -1), *by_iid.get(entry, [])} - {-1})
         else:
-            i = _pair(fields_[0], fields_[1], index, fid)
-        if i is None:
-            unknown.append(fields_[0] if iid_only else " ".join(fields_[:2]))
+            found = _pair(fields_[0], fields_[1], index, fid)
+        if len(found) > 1:
+            raise _ambiguous(path, lineno, entry, [ids[i] for i in found], fid, one)
+        if found:
+            hit[found[0]] = True
         else:
-            hit[i] = True
+            unknown.append(entry)
     return hit, unknown
 
 
-def _pair(family: str, iid: str, index: dict[str, int], fid) -> int | None:
-    """The record of a ``FID IID`` line: with FIDs (PLINK), the record ``IID`` or ``FID_IID``
-    of family ``FID``; without (VCF), the sample ``FID_IID``, else the sample ``IID``."""
+def _records_by_iid(ids: list[str], fid) -> dict[str, list[int]]:
+    """The records of each IID where PLINK's records are named ``FID_IID`` (IIDs repeat);
+    ``{}`` where the record ids are the IIDs themselves (or a VCF's sample ids)."""
+    if fid is None:
+        return {}
+    prefixes = [f"{f}_" for f in fid]
+    if not all(rid.startswith(p) for rid, p in zip(ids, prefixes, strict=True)):
+        return {}
+    iids = [rid[len(p) :] for rid, p in zip(ids, prefixes, strict=True)]
+    if len(set(iids)) == len(iids):  # unique IIDs: the records are named by them
+        return {}
+    groups: dict[str, list[int]] = {}
+    for i, iid in enumerate(iids):
+        groups.setdefault(iid, []).append(i)
+    return groups
+
+
+def _pair(family: str, iid: str, index: dict[str, int], fid) -> list[int]:
+    """The records a ``FID IID`` line may name: with FIDs (PLINK), the records ``IID`` and
+    ``FID_IID`` of family ``FID``; without (VCF), the sample ``FID_IID``, else the sample
+    ``IID``."""
     candidates = [index.get(iid), index.get(f"{family}_{iid}")]
     if fid is None:
-        candidates.reverse()
-    for i in candidates:
-        if i is not None and (fid is None or str(fid[i]) == family):
-            return i
-    return None
+        return [i for i in reversed(candidates) if i is not None][:1]
+    return [i for i in dict.fromkeys(candidates) if i is not None and str(fid[i]) == family]
 
 
-def _sample_lines(path: Path) -> tuple[bool, list[list[str]]]:
-    """Whether a PLINK 2 ``#IID`` header says the first column is the IID, and the fields
-    of the id lines; a ``#FID`` header must go on with ``IID``."""
+def _ambiguous(path: Path, lineno: int, entry: str, records: list[str], fid, one: bool):
+    """The error for a line that names several records: which, and the id that names one."""
+    if one:
+        return DataError(
+            f"{path}: line {lineno}: the IID '{entry}' names {len(records)} individuals of "
+            f"different families (records {preview(records, 4)}); give the FID IID pair of "
+            "the one meant (e.g. a .fam's first two columns)"
+        )
+    return DataError(
+        f"{path}: line {lineno}: '{entry}' names two individuals of family "
+        f"'{entry.split()[0]}' (records {preview(records, 4)}); give the record id of the "
+        "one meant alone on the line"
+    )
+
+
+def _sample_lines(path: Path) -> tuple[bool, list[tuple[int, list[str]]]]:
+    """Whether a PLINK 2 ``#IID`` header says the first column is the IID, and the line
+    numbers and fields of the id lines; a ``#FID`` header must go on with ``IID``, and its
+    lines are pairs."""
     rows = _lines(path, comments=True)
     header = None
-    for row in rows:  # PLINK 2: the header is the first #FID/#IID line before any id
+    for _, row in rows:  # PLINK 2: the header is the first #FID/#IID line before any id
         if row[0][0] != "#" or row[0] in ("#FID", "#IID"):
             header = row if row[0][0] == "#" else None
             break
@@ -182,7 +226,16 @@ def _sample_lines(path: Path) -> tuple[bool, list[list[str]]]:
             f"{path}: the header line '{' '.join(header)}' has no IID column; start it "
             "'#FID IID' (pairs) or '#IID' (one id per line)"
         )
-    return bool(header) and header[0] == "#IID", [row for row in rows if row[0][0] != "#"]
+    lines = [(n, row) for n, row in rows if row[0][0] != "#"]
+    if header and header[0] == "#FID":
+        for n, row in lines:
+            if len(row) == 1:
+                raise DataError(
+                    f"{path}: line {n}: one id '{row[0]}', but the header '#FID IID' says "
+                    "each line is a FID IID pair; give the line its FID, or start the file "
+                    "'#IID' (one id per line)"
+                )
+    return bool(header) and header[0] == "#IID", lines
 
 
 def _variant_matches(ds: Dataset, path: Path) -> tuple[np.ndarray, list[str]]:
@@ -193,7 +246,7 @@ def _variant_matches(ds: Dataset, path: Path) -> tuple[np.ndarray, list[str]]:
     bim = path.name.lower().endswith(".bim")
     hit = np.zeros(ds.n_features, dtype=bool)
     unknown = []
-    for fields_ in _lines(path):
+    for _, fields_ in _lines(path):
         for vid in [_bim_name(fields_)] if bim else fields_:
             found = index.get(vid, index.get(dosage_column_name(vid), []))
             if vid == "." or not found:  # '.': PLINK 2's missing id, never matched
@@ -222,9 +275,9 @@ def _bim_name(fields_: list[str]) -> str:
     return f"{chrom}:{pos}:{a2}:{a1}"
 
 
-def _lines(path: Path, comments: bool = False) -> list[list[str]]:
-    """The whitespace-separated fields of each line that is not blank nor (unless
-    ``comments``) a ``#`` line."""
+def _lines(path: Path, comments: bool = False) -> list[tuple[int, list[str]]]:
+    """The line number and whitespace-separated fields of each line that is not blank nor
+    (unless ``comments``) a ``#`` line."""
     if not path.exists():
         raise MissingFileError(
             f"{path}: id file not found; check the path (working directory: {Path.cwd()}; a "
@@ -234,5 +287,5 @@ def _lines(path: Path, comments: bool = False) -> list[list[str]]:
         text = path.read_text(encoding=ENCODING)
     except UnicodeDecodeError as exc:
         raise not_utf8(path) from exc
-    rows = [line.split() for line in text.splitlines() if line.strip()]
-    return [row for row in rows if comments or row[0][0] != "#"]
+    rows = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return [(n, row) for n, row in rows if comments or row[0][0] != "#"]
