@@ -56,18 +56,28 @@ def check_key(key_added: Any, flag: str | None = None) -> None:
     (stored as nested groups: read back, ``obsm["a/b"]`` was a dict), ``.`` (the group itself:
     the file was written but could not be read back) or a NUL (the name ends there: read back,
     ``obsm["X\\0b"]`` was ``obsm["X"]``; in an obs column name ``write_h5ad`` refused it).
+    ``write_zarr`` (anndata's other format) failed, after the fit, on ``..`` and on the names
+    of zarr's own metadata files (``.zattrs``, ``zarr.json``, ...), and read a ``\\`` back as
+    nested groups (a dict), as h5ad does ``/``: these are refused too.
     ``flag``: the command-line option that gave it (``--key-added``), named in the error."""
-    if isinstance(key_added, str) and key_added not in ("", ".") and not _UNHELD & set(key_added):
+    held = isinstance(key_added, str) and key_added not in _UNHELD_NAMES
+    if held and not _UNHELD & set(key_added):
         return
     name, example = (flag, f"{flag} X_cvae") if flag else ("key_added", "key_added='X_biovae'")
     raise ConfigError(
-        f"{name} must be a non-empty name without '/' (nor '.' alone or a NUL character: h5ad "
-        f"keys cannot hold them), got {key_added!r}; e.g. {example}"
+        f"{name} must be a non-empty name without '/' (nor '\\', a NUL character, '.' or '..' "
+        f"alone, or a zarr metadata name such as '.zattrs': h5ad and zarr keys cannot hold "
+        f"them), got {key_added!r}; e.g. {example}"
     )
 
 
-#: characters no h5ad key may hold: a group separator and the end of a C string
-_UNHELD = frozenset("/\0")
+#: characters no h5ad or zarr key may hold: group separators and the end of a C string
+_UNHELD = frozenset("/\\\0")
+
+#: whole names that are not a key: the group itself, its parent (zarr) and zarr's metadata files
+_UNHELD_NAMES = frozenset(
+    ("", ".", "..", ".zattrs", ".zgroup", ".zarray", ".zmetadata", "zarr.json")
+)
 
 
 def check_name(name: Any, what: str, example: str) -> None:
