@@ -207,7 +207,8 @@ def test_the_names_import_nothing_so_every_layer_may_use_them():
 
     tree = ast.parse(inspect.getsource(module))
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert [getattr(n, "module", None) for n in imports] == ["__future__"]
+    # the standard library's dataclasses aside (Wording), nothing: no biovae module
+    assert [getattr(n, "module", None) for n in imports] == ["__future__", "dataclasses"]
 
 
 def test_a_structure_resume_names_what_a_conformation_vae_takes():
@@ -228,3 +229,23 @@ def test_a_structure_resume_names_what_a_conformation_vae_takes():
         for part in name.split(".")[1:]:
             value = getattr(value, part)  # an AttributeError: no such config field
     assert "(config.train.epochs)" in MAY_CHANGE
+
+
+def test_a_data_field_is_named_by_a_keyword_only_where_one_exists():
+    """``--continuous-covariates (continuous_covariates)`` named a keyword that neither
+    ``biovae.tl.vae`` nor the reader has (nor ``keep``, nor ``format``: the reader's ``fmt``)."""
+    from biovae import tl
+    from biovae.data.readers import read_dataset
+    from biovae.setting_names import FLAGS
+
+    keywords = set(inspect.signature(tl.vae).parameters)
+    keywords |= set(inspect.signature(read_dataset).parameters)
+    for field in (f for f in FLAGS if f.startswith("data.")):
+        leaf = field.removeprefix("data.")
+        expected = leaf if leaf in keywords else f"config.{field}"
+        assert setting(field) == f"{FLAGS[field]} ({expected})"
+    assert setting("data.continuous_covariates") == (
+        "--continuous-covariates (config.data.continuous_covariates)"
+    )
+    assert setting("data.format", "fasta") == "--format fasta (config.data.format='fasta')"
+    assert setting("data.batch_key") == "--batch-key (batch_key)"

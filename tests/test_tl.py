@@ -401,7 +401,7 @@ def test_messages_shared_with_the_command_line_name_the_python_spelling_too(fixt
     adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
     with pytest.raises(DataError, match=r"column 'nope' not found") as missing:
         biovae.tl.vae(adata, batch_key="nope", config=_cfg())
-    for both in ("--batch-key (batch_key)", "--continuous-covariates (continuous_covariates)"):
+    for both in ("--batch-key (batch_key)", "--continuous-covariates (config.data.continuous_"):
         assert both in str(missing.value)
     halves = adata.copy()
     halves.X = halves.X * 0.5  # not counts; an id column as the batch, warned of first
@@ -412,7 +412,7 @@ def test_messages_shared_with_the_command_line_name_the_python_spelling_too(fixt
             biovae.tl.vae(halves, batch_key="cell_id", config=_cfg())
     crowded = [r for r in w if "levels among" in str(r.message)]
     assert len(crowded) == 1 and crowded[0].filename == __file__
-    assert "--continuous-covariates (continuous_covariates)" in str(crowded[0].message)
+    assert "--continuous-covariates (config.data.continuous_covariates)" in str(crowded[0].message)
     assert "--likelihood (likelihood)" in str(counts.value)
     assert all("\n" not in str(m) for m in (missing.value, counts.value, crowded[0].message))
 

@@ -15,6 +15,7 @@ from biovae.config import FitConfig, to_dict
 from biovae.errors import ConfigError, DataError
 from biovae.levels import level_text
 from biovae.models import CovariateSpec
+from biovae.setting_names import setting
 
 
 def refuse_labels(cfg: FitConfig) -> None:
@@ -88,8 +89,8 @@ def mmd_levels(cfg: FitConfig, cov: CovariateSpec, c: torch.Tensor | None):
     if g is None:
         raise ConfigError(
             "the MMD penalty (objective.mmd_batch, --mmd-batch) removes a categorical covariate "
-            "from the latent map; name it with --categorical-covariates (categorical_covariates) "
-            "or --batch-key (batch_key), e.g. batch"
+            f"from the latent map; name it with {setting('data.categorical_covariates')} or "
+            f"{setting('data.batch_key')}, e.g. batch"
         )
     return g
 

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from biovae.errors import warn_at_caller
+from biovae.structure_config import STRUCTURE_WORDING
+from biovae.training.divergence import FIT_DIVERGED, divergence_remedies
 from biovae.training.history import MIN_TREND_EPOCHS, LossTrend, loss_trend, unfinished_warmup
-from biovae.training.loop import divergence_remedies
 
 #: the most records the check encodes (one pass, no gradients)
 MAX_RECORDS = 2000
@@ -39,10 +40,12 @@ MAX_RECORDS = 2000
 class Remedies:
     """What a command that fits models offers against a collapse: ``elbo``, for a fit on the
     ELBO, and ``iwae``, for a fit on the IWAE-k bound (``objective.iwae_samples`` > 1), which
-    has no KL term, so training refuses β, KL warm-up and free bits with it."""
+    has no KL term, so training refuses β, KL warm-up and free bits with it; ``diverged``, what
+    else than the learning rate to try for a fit whose loss was not finite (:func:`diverged`)."""
 
     elbo: str
     iwae: str
+    diverged: str = FIT_DIVERGED
 
     def of(self, objective: Any) -> str:
         """The remedies that apply to a fit under ``objective`` (an ``ObjectiveConfig``)."""
@@ -73,6 +76,7 @@ STRUCTURE_REMEDIES = Remedies(
     iwae="See the latent usage in biovae structure report MODEL STRUCTURES --out HTML; refit "
     f"with {_IWAE_REMEDIES} (Python: ConformationVAE(config=...) with ModelConfig n_latent, "
     "or ObjectiveConfig iwae_samples=1 with beta / kl_warmup_epochs / free_bits)",
+    diverged=STRUCTURE_WORDING.diverged,
 )
 #: where a model card's "Latent usage" row points for more: ``biovae fit``'s models, and
 #: ``biovae structure fit``'s (which biovae diagnose refuses)
@@ -127,7 +131,7 @@ def warn_if_collapsed(est: Any, remedies: Remedies = FIT_REMEDIES) -> None:
     usage = getattr(est, "latent_usage_", None)
     if usage and usage["n_active"] == 0:
         history = list(getattr(est, "history_", []) or [])
-        bad = diverged(history, est.config_)
+        bad = diverged(history, est.config_, remedies.diverged)
         ended = "" if bad else unsettled(history, est.config_)
         text = remedies.of(est.config_.objective)
         warn_at_caller(collapse_message(usage, text, ended, bad), PosteriorCollapseWarning)
@@ -140,11 +144,12 @@ def _trend(history: Sequence[dict], config: Any) -> LossTrend:
     return loss_trend(history, objective.beta, metric, free_bits=objective.free_bits)
 
 
-def diverged(history: Sequence[dict], config: Any) -> str:
+def diverged(history: Sequence[dict], config: Any, others: str = FIT_DIVERGED) -> str:
     """``"training diverged: its validation loss was not finite (NaN or ∞) in 8 of 8 epochs;
-    lower the learning rate ..."`` (the trainer's remedies, :func:`~biovae.training.loop.
+    lower the learning rate ..."`` (the trainer's remedies, :func:`~biovae.training.divergence.
     divergence_remedies`) where the loss :func:`unsettled` reads was not finite in so many
-    epochs of ``history`` that its trend says nothing (:attr:`LossTrend.diverged`), else ``""``.
+    epochs of ``history`` that its trend says nothing (:attr:`LossTrend.diverged`), else ``""``;
+    ``others``: the command's remedies besides the learning rate (:attr:`Remedies.diverged`).
     """
     trend = _trend(history, config) if history else None
     if trend is None or not trend.diverged:
@@ -152,7 +157,7 @@ def diverged(history: Sequence[dict], config: Any) -> str:
     counted = trend.left_out + trend.read
     return (
         f"training diverged: its {trend.split} loss was not finite (NaN or ∞) in "
-        f"{trend.left_out} of {counted} epochs; {divergence_remedies()}"
+        f"{trend.left_out} of {counted} epochs; {divergence_remedies(others)}"
     )
 
 

@@ -9,6 +9,8 @@ that a Python user is not told of a flag only. It imports nothing, so any layer 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 #: the command-line flag that sets each dotted ``FitConfig`` field
 FLAGS: dict[str, str] = {
     "model.kind": "--model",
@@ -63,8 +65,7 @@ FLAGS: dict[str, str] = {
 }
 
 #: the keyword of the estimators (``biovae.VAE(epochs=...)``; ``biovae.tl.vae``'s too) that
-#: sets a field; a ``data`` field goes by its own name, the keyword of ``biovae.tl.vae`` and
-#: of the readers (``batch_key``, ``transpose``)
+#: sets a field; a ``data`` field in :data:`DATA_KEYWORDS` goes by its own name
 KEYWORDS: dict[str, str] = {
     "model.likelihood.name": "likelihood",
     "model.n_latent": "n_latent",
@@ -75,15 +76,28 @@ KEYWORDS: dict[str, str] = {
 }
 
 
+#: the ``data`` fields that are keywords of ``biovae.tl.vae`` or of the reader
+#: (``biovae.data.readers.read_dataset``) by the same name (``batch_key``, ``transpose``); the
+#: others (covariates, genotype selection, ``format``: the reader's ``fmt``) are ``config``'s
+DATA_KEYWORDS: frozenset[str] = frozenset(
+    (
+        "id_column", "metadata_columns", "sequence_column", "alphabet", "layer", "obs_path",
+        "obs_id_column", "batch_key", "labels_key", "unlabeled_category", "transpose",
+        "drop_invalid", "stream", "allow_missing",
+    )
+)  # fmt: skip
+
+
 def python_name(field: str, keywords: dict[str, str] = KEYWORDS) -> str:
     """The Python name of the dotted ``FitConfig`` ``field``: the estimators' keyword
     (``n_latent``; ``keywords``: another estimator's, e.g. none for ``ConformationVAE``, whose
-    settings are all its ``config``'s), a data field's own name (``batch_key``), else the field
-    in full from the estimator's ``config`` (``config.train.lr``)."""
+    settings are all its ``config``'s), a data field's own name where it is a keyword too
+    (``batch_key``, :data:`DATA_KEYWORDS`), else the field in full from the estimator's
+    ``config`` (``config.train.lr``, ``config.data.continuous_covariates``)."""
     if field in keywords:
         return keywords[field]
     section, _, leaf = field.partition(".")
-    return leaf if section == "data" else f"config.{field}"
+    return leaf if section == "data" and leaf in DATA_KEYWORDS else f"config.{field}"
 
 
 def setting(field: str, value: object = None, keywords: dict[str, str] = KEYWORDS) -> str:
@@ -104,3 +118,15 @@ def settings(*fields: str, keywords: dict[str, str] = KEYWORDS) -> str:
     """Several fields named by :func:`setting`, as a list in words: ``A, B and C``."""
     named = [setting(f, keywords=keywords) for f in fields]
     return ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else "".join(named)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the messages of a command other than ``biovae fit`` name what its users can change,
+    for an error raised in the shared training code to be worded again for it (``reworded``):
+    ``keywords``, its estimator's (:func:`python_name`); ``may_change``, what a resume may
+    change; ``diverged``, what to try when training diverges besides a lower learning rate."""
+
+    may_change: str
+    diverged: str
+    keywords: dict[str, str] = field(default_factory=dict)

@@ -42,9 +42,8 @@ from biovae.structure_checks import (
     saved_reference,
     saved_segids,
 )
-from biovae.structure_config import MAY_CHANGE, STRUCTURE_DEFAULTS
-from biovae.training import seeded
-from biovae.training.checkpoint import ResumeRefused
+from biovae.structure_config import STRUCTURE_DEFAULTS, STRUCTURE_WORDING
+from biovae.training import Diverged, ResumePastEnd, ResumeRefused, seeded
 
 #: ``loss`` → likelihood registered in :mod:`biovae.likelihoods`.
 LOSSES = {"mse": "gaussian", "geometry": "ca_chain"}
@@ -156,8 +155,8 @@ class ConformationVAE(EstimatorConventions):
         try:
             with collapse_told(vae, STRUCTURE_REMEDIES):  # `biovae structure fit`'s remedies
                 vae.fit(records, checkpoint_dir=checkpoint_dir, resume=resume)
-        except ResumeRefused as exc:  # `biovae fit`'s words name --stream, which this lacks
-            raise exc.allowing(MAY_CHANGE) from None
+        except (ResumeRefused, ResumePastEnd, Diverged) as exc:  # `biovae fit`'s words
+            raise exc.reworded(STRUCTURE_WORDING) from None  # name --stream, epochs=, --likelihood
         # set together, once the fit succeeded: a failed refit keeps the model it had whole
         self.reference_, self.vae_ = reference, vae
         self.atoms_ = structures.with_coords(np.zeros((0, structures.n_atoms, 3), np.float32))

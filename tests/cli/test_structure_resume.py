@@ -67,3 +67,36 @@ def test_bad_resumes_are_one_line_errors(fixtures, tmp_path, capsys, monkeypatch
     ) in err
     assert "--stream" not in err
     assert (tmp_path / "m.checkpoint").is_dir()  # kept for a resume that matches
+
+
+def test_a_python_resume_past_the_epochs_names_the_config_field(fixtures, tmp_path):
+    """ConformationVAE has no ``epochs=`` keyword; its refusal said '--epochs 1 (epochs=1)'."""
+    import dataclasses
+
+    from biovae import ConformationVAE
+    from biovae.data.structure import read_structures
+    from biovae.errors import ModelFileError
+    from biovae.structure_config import STRUCTURE_DEFAULTS
+
+    frames = read_structures(fixtures / "ubiquitin_2k39_ca_12.pdb")
+    train = dataclasses.replace(STRUCTURE_DEFAULTS.train, epochs=2, checkpoint_every=1)
+    cfg = dataclasses.replace(STRUCTURE_DEFAULTS, train=train)
+    ConformationVAE(config=cfg, progress=False).fit(frames, checkpoint_dir=tmp_path / "c")
+    fewer = dataclasses.replace(cfg, train=dataclasses.replace(train, epochs=1))
+    with pytest.raises(ModelFileError) as refused:
+        ConformationVAE(config=fewer, progress=False).fit(
+            frames, checkpoint_dir=tmp_path / "c", resume=True
+        )
+    assert str(refused.value).endswith(
+        "past --epochs 1 (config.train.epochs=1); resume with --epochs 2 "
+        "(config.train.epochs=2) or more"
+    )
+
+
+def test_a_diverging_structure_fit_is_told_of_its_own_loss_flag(fixtures, tmp_path, capsys):
+    """`biovae structure fit` has --loss, not --likelihood, which its remedy named."""
+    pdb = fixtures / "ubiquitin_2k39_ca_12.pdb"
+    rc, _, err = run(capsys, "structure", "fit", pdb, "--out", tmp_path / "m", *FAST, "--lr", 1e30)
+    assert rc == 2 and err.count("\n") == 1 and "the loss became nan" in err
+    assert "lower the learning rate --lr (config.train.lr), or try the other loss, --loss" in err
+    assert "--likelihood" not in err

@@ -136,3 +136,23 @@ def test_the_dots_legend_and_the_colour_bar_label_fit_beside_each_other(drawn, a
         assert (
             page.x0 <= part.x0 and part.x1 <= page.x1 and page.y0 <= part.y0 <= part.y1 <= page.y1
         )
+
+
+@pytest.mark.parametrize(("alphabet", "substitutions"), [("ACGT-", 3), (LETTERS + "-", 19)])
+def test_the_profile_caption_counts_the_substitutions_of_the_models_alphabet(
+    alphabet, substitutions
+) -> None:
+    """The profile said "Mean over the 19 substitutions" for a DNA model too, which has 3."""
+    from biovae.reports.variants_page import scan_section
+
+    letters = alphabet.replace("-", "")
+    n = 12
+    wt = np.array([letters[i % len(letters)] for i in range(n)])
+    cols = {
+        "position": np.repeat(np.arange(1, n + 1), len(letters)),
+        "letter": np.tile(np.array(list(letters)), n),
+        "wild_type": np.repeat(wt, len(letters)),
+    }
+    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, -1.0)
+    caption = scan_section(cols, alphabet).plots[1].caption
+    assert caption.startswith(f"Mean over the {substitutions} substitutions at each position")

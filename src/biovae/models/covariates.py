@@ -10,7 +10,7 @@ import torch
 
 from biovae.errors import ConfigError, DataError, warn_at_caller
 from biovae.levels import MISSING, aliases, level_text
-from biovae.setting_names import setting
+from biovae.setting_names import setting, settings
 
 
 @dataclass(frozen=True)
@@ -187,11 +187,14 @@ def _levels(
 def _column(obs: dict[str, np.ndarray], name: str, source: str) -> np.ndarray:
     if name not in obs:
         avail = ", ".join(sorted(obs)[:20]) or "none"
+        named = settings(
+            "data.batch_key", "data.categorical_covariates", "data.continuous_covariates"
+        )
         raise DataError(
             f"{source}: covariate column {name!r} not found (metadata columns: {avail}); "
-            "check --batch-key (batch_key), --categorical-covariates (categorical_covariates) "
-            "and --continuous-covariates (continuous_covariates); in a table, a numeric column "
-            "is a feature unless --metadata-columns (metadata_columns) lists it"
+            f"check {named}; "
+            "in a table, a numeric column is a feature unless "
+            f"{setting('data.metadata_columns')} lists it"
         )
     return np.asarray(obs[name])
 

@@ -114,7 +114,8 @@ def scan_section(cols: Mapping[str, np.ndarray], alphabet: str) -> Section:
             "scan-profile",
             profile,
             "Mean Δ ELBO per position",
-            caption="Mean over the 19 substitutions at each position: low = mutation-intolerant."
+            caption=f"Mean over the {len(alphabet.replace('-', '')) - 1} substitutions at each "
+            "position (every letter but the wild type's): low = mutation-intolerant."
             + _intolerant_text(cols),
         ),
     )

@@ -10,6 +10,8 @@ from torch import nn
 
 from biovae.record_noise import checked_seed
 from biovae.training.allocator import tune_allocator
+from biovae.training.checkpoint import ResumePastEnd, ResumeRefused
+from biovae.training.divergence import Diverged
 from biovae.training.loop import evaluate, fit_model
 from biovae.training.sources import (
     BatchPasses,
@@ -65,7 +67,10 @@ def evaluating(model: object) -> Iterator[None]:
 __all__ = [
     "BatchPasses",
     "BatchSource",
+    "Diverged",
     "InMemorySource",
+    "ResumePastEnd",
+    "ResumeRefused",
     "StreamSource",
     "epoch_batches",
     "evaluate",

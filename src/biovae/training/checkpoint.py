@@ -27,7 +27,7 @@ from biovae.data.folders import (
 )
 from biovae.errors import ConfigError, ModelFileError
 from biovae.persistence import write_weights
-from biovae.setting_names import setting, settings
+from biovae.setting_names import KEYWORDS, Wording, setting, settings
 from biovae.training.optim import Adam
 
 TENSORS = "state.safetensors"
@@ -58,7 +58,7 @@ class LoopState:
 class ResumeRefused(ModelFileError):
     """A resume refused because the checkpoint in ``path`` was made with other data or
     settings (``what`` differs); the message names the flags that ``may_change``. A command
-    with other flags than ``biovae fit``'s names its own with :meth:`allowing`."""
+    with other flags than ``biovae fit``'s names its own with :meth:`reworded`."""
 
     def __init__(self, path: Path, what: str, may_change: str):
         self.path, self.what = path, what
@@ -68,9 +68,26 @@ class ResumeRefused(ModelFileError):
             f"{RESUME}"
         )
 
-    def allowing(self, may_change: str) -> ResumeRefused:
-        """The same refusal, naming ``may_change`` as the flags a resume may change."""
-        return ResumeRefused(self.path, self.what, may_change)
+    def reworded(self, wording: Wording) -> ResumeRefused:
+        """The same refusal, naming ``wording.may_change`` as what a resume may change."""
+        return ResumeRefused(self.path, self.what, wording.may_change)
+
+
+class ResumePastEnd(ModelFileError):
+    """A resume of a checkpoint at ``epoch``, past the fit's ``epochs``: worded with the
+    estimator's ``keywords`` (:func:`~biovae.setting_names.python_name`)."""
+
+    def __init__(self, path: Path, epoch: int, epochs: int, keywords: dict[str, str] = KEYWORDS):
+        self.path, self.epoch, self.epochs = path, epoch, epochs
+        past, enough = (setting("train.epochs", n, keywords) for n in (epochs, epoch))
+        super().__init__(
+            f"the checkpoint in {path} is at epoch {epoch}, past {past}; resume with {enough} "
+            "or more"
+        )
+
+    def reworded(self, wording: Wording) -> ResumePastEnd:
+        """The same refusal, naming the epochs by ``wording.keywords``."""
+        return ResumePastEnd(self.path, self.epoch, self.epochs, wording.keywords)
 
 
 def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | None) -> LoopState:
@@ -88,11 +105,7 @@ def resumed_state(loop: Any, path: Path, config: TrainConfig, kernels: int | Non
             f"the checkpoint in {path} is damaged ({exc}); run without {RESUME} to start over"
         ) from None
     if epoch > config.epochs:
-        raise ModelFileError(
-            f"the checkpoint in {path} is at epoch {epoch}, past "
-            f"{setting('train.epochs', config.epochs)}; resume with "
-            f"{setting('train.epochs', epoch)} or more"
-        )
+        raise ResumePastEnd(path, epoch, config.epochs)
     stopped = bool(config.patience) and state.bad_epochs >= config.patience
     if "kernels" in loop and state.kernels != kernels and epoch < config.epochs and not stopped:
         forms = ["eager" if k is None else "compiled" for k in (state.kernels, kernels)]

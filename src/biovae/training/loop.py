@@ -32,6 +32,7 @@ from biovae.training.checkpoint import (
     save_checkpoint,
 )
 from biovae.training.distributed import DistContext
+from biovae.training.divergence import Diverged
 from biovae.training.optim import adam
 from biovae.training.progress import Progress
 from biovae.training.sources import BatchSource, epoch_batches, prefetched, unpadded
@@ -211,16 +212,6 @@ def _check_finite(model: nn.Module, epoch: int) -> None:
     )
 
 
-def divergence_remedies() -> str:
-    """What to try when training diverges (a loss not finite): the one wording of the error of
-    a fit whose loss became NaN or ±∞ and of the verdict on a history whose loss was not finite
-    (:func:`biovae.latent_usage.diverged`)."""
-    return (
-        f"lower the learning rate {setting('train.lr')}, standardise extreme inputs, or pick a "
-        f"likelihood that fits the data {setting('model.likelihood.name')}"
-    )
-
-
 def _compile_threshold(source: BatchSource, config: TrainConfig, dist) -> int | None:
     """Whether (and from which input size) this fit runs the compiled likelihood kernels:
     decided on the whole planned fit, so a resume with the same ``epochs`` runs the same
@@ -249,9 +240,9 @@ def _train_epoch(net, source, optimizer, generator, objective, config, epoch, di
         if not dist.all_finite(out.loss):
             value = out.loss.item()
             where = "" if not math.isfinite(value) else " in another process's batch"
-            raise TrainingError(
+            raise Diverged(
                 f"the loss became {value if where == '' else 'non-finite'}{where} at epoch "
-                f"{epoch + 1}, batch {step + 1}; {divergence_remedies()}"
+                f"{epoch + 1}, batch {step + 1}"
             )
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
