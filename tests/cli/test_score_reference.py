@@ -102,3 +102,18 @@ def test_bad_reference_or_level_is_one_line_and_writes_nothing(cohort, capsys):
     rc, err, table = _score(capsys, model, data, "--reference", few)
     assert rc == 0 and "smallest attainable p-value is 1/10" in err
     assert table["tail_elbo_per_locus"].min() >= 0.1
+
+
+def test_a_reference_with_no_scorable_record_is_named_by_its_file(cohort, capsys):
+    """REF's individuals all without an observed locus: nothing to compare with, a one-line
+    error naming REF's file (as every other problem of REF), and no score table."""
+    folder, model = cohort
+    raw = pd.read_csv(folder / "normal.tsv", sep="\t", dtype=str, keep_default_na=False)
+    raw[[c for c in raw.columns if c != "individual"]] = ""
+    empty = folder / "uncalled.tsv"
+    raw.to_csv(empty, sep="\t", index=False)
+    rc, err, table = _score(capsys, model, folder / "africa.tsv", "--reference", empty)
+    lines = err.strip().splitlines()
+    assert rc == 2 and table is None, err
+    assert lines[-1].startswith("biovae score: error: ") and "uncalled.tsv" in lines[-1], err
+    assert "no record with a score in elbo_per_locus" in lines[-1]

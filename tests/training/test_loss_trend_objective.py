@@ -160,3 +160,24 @@ def test_diagnose_and_the_report_tell_a_diverged_fit_not_a_short_one():
     assert bad.endswith(" in 4 of 4 epochs; " + DIVERGED_REMEDIES)
     verdict = _verdict(0, 2, True, kl_total=2.25, ended="", bad=bad)
     assert verdict.endswith(f"between records — {bad}.") and "train longer" not in verdict
+
+
+@pytest.mark.parametrize("free_bits", [0.0, 2.0])
+def test_epochs_whose_history_lacks_the_loss_are_not_called_non_finite(free_bits):
+    """A history row without the loss's columns (a history saved by other code, or a
+    hand-written one: persistence accepts any list of dicts) has no loss to read: it is not
+    counted as an epoch whose loss was NaN or ∞, so the fit is not called diverged."""
+    config = FitConfig(objective=ObjectiveConfig(free_bits=free_bits))
+    bare = [{"epoch": i + 1, "beta": 1.0} for i in range(8)]
+    trend = loss_trend(bare, 1.0, free_bits=free_bits)
+    assert (trend.left_out, trend.read, trend.diverged) == (0, 0, False)
+    assert latent_usage.diverged(bare, config) == ""
+    assert "too few to tell" in latent_usage.unsettled(bare, config)
+    # rows without the loss among rows with one: only the recorded values are read
+    history = _history([9.0, 8.0, 7.0, 6.0, 5.0, 4.0])
+    for row in history[:3]:
+        for key in ("val_recon", "val_kl", "val_loss"):
+            row.pop(key)
+    trend = loss_trend(history, 1.0, free_bits=free_bits)
+    assert (trend.left_out, trend.read) == (0, 3)
+    assert latent_usage.diverged(history, config) == ""

@@ -332,7 +332,10 @@ def _tails(args: argparse.Namespace, columns: dict, reference: dict) -> dict:
     note of how many records were flagged and the false-positive rate to expect."""
     from biovae.applications.anomaly import expected_false_positive_rate, tail_columns
 
-    tails = tail_columns(columns, reference, args.flag_below)
+    try:
+        tails = tail_columns(columns, reference, args.flag_below)
+    except ConfigError as exc:  # REF scored, none with a score: named by its file
+        raise ConfigError(f"{args.reference}: {exc}") from None
     if "anomaly" in tails:
         name = next(iter(tails))
         n_ref = int((~np.isnan(reference[name.removeprefix("tail_")])).sum())

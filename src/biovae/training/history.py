@@ -78,9 +78,10 @@ class LossTrend:
 def loss_series(
     history: Sequence[dict], beta: float, metric: str = "elbo", *, free_bits: float = 0.0
 ) -> tuple[str, list]:
-    """The loss whose trend tells whether a fit settled, one value per epoch (not finite where
-    the epoch's loss was NaN or ±∞: :func:`loss_trend` leaves those out and counts them), and
-    its split: the validation loss where the history has one, else the training loss.
+    """The loss whose trend tells whether a fit settled, one value per epoch that recorded it
+    (not finite where the epoch's loss was NaN or ±∞: :func:`loss_trend` leaves those out and
+    counts them), and its split: the validation loss where the history has one, else the
+    training loss.
 
     The loss is the objective trained at the target ``beta``, as the history records it:
 
@@ -94,22 +95,26 @@ def loss_series(
       dimension's KL lies below λ; it is recorded at the epoch's β, so only the epochs trained
       at the target β (after any KL warm-up) are in the series;
     * early stopping on the classification loss (``metric`` "classification"): the
-      validation classification loss training chose its weights by."""
+      validation classification loss training chose its weights by.
+
+    An epoch whose row lacks the loss's columns has no value in the series: a loss not
+    recorded is not a loss that was not finite."""
     validated = bool(history) and "val_recon" in history[-1]
     split, pre = ("validation", "val_") if validated else ("training", "")
     metric = metric if validated else "elbo"
     if free_bits > 0 and metric != "classification":
         at_target = [r for r in history if r.get("beta", beta) >= beta - 1e-12]
-        return split, [float(r.get(f"{pre}loss", math.nan)) for r in at_target]
-    return split, [_epoch_loss(r, pre, beta, metric) for r in history]
+        return split, [float(r[f"{pre}loss"]) for r in at_target if f"{pre}loss" in r]
+    values = [_epoch_loss(r, pre, beta, metric) for r in history]
+    return split, [v for v in values if v is not None]
 
 
-def _epoch_loss(row: dict, pre: str, beta: float, metric: str) -> float:
+def _epoch_loss(row: dict, pre: str, beta: float, metric: str) -> float | None:
     if metric == "classification" and f"{pre}classification" in row:
         return float(row[f"{pre}classification"])
     if f"{pre}recon" in row and f"{pre}kl" in row:
         return float(row[f"{pre}recon"] + beta * row[f"{pre}kl"])
-    return float(row.get(f"{pre}loss", math.nan))
+    return float(row[f"{pre}loss"]) if f"{pre}loss" in row else None
 
 
 def loss_trend(
