@@ -117,3 +117,15 @@ def test_a_reference_with_no_scorable_record_is_named_by_its_file(cohort, capsys
     assert rc == 2 and table is None, err
     assert lines[-1].startswith("biovae score: error: ") and "uncalled.tsv" in lines[-1], err
     assert "no record with a score in elbo_per_locus" in lines[-1]
+
+
+def test_records_also_in_the_reference_are_said_to_be_compared_with_themselves(cohort, capsys):
+    """DATA = REF: every record ties with itself, so no tail can fall below 2/(n_ref + 1);
+    the run says so (it said nothing) and the tails stay conservative."""
+    folder, model = cohort
+    normal = folder / "normal.tsv"
+    rc, err, table = _score(capsys, model, normal, "--reference", normal)
+    assert rc == 0 and "30 record(s) scored are also in" in err and "2/(n_ref + 1)" in err
+    assert table["tail_elbo_per_locus"].min() >= 2 / 31 - 1e-9  # (CSV rounding)
+    rc, err, _ = _score(capsys, model, folder / "africa.tsv", "--reference", normal)
+    assert rc == 0 and "are also in" not in err

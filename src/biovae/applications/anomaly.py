@@ -168,6 +168,21 @@ def tail_columns(
     return out
 
 
+def shared_records(ids, reference_ids, reference: str = "the reference") -> str:
+    """A note when records of the data scored are also reference records (ids in both), or
+    ``""``: such a record is compared with itself, a tie that counts against it, so its tail
+    probability is at least 2/(n_ref + 1) — conservative, not invalid, but REF should hold
+    other records."""
+    shared = np.intersect1d(np.asarray(ids, dtype=str), np.asarray(reference_ids, dtype=str))
+    if not len(shared):
+        return ""
+    return (
+        f"{len(shared)} record(s) scored are also in {reference} (e.g. '{shared[0]}'): each "
+        "is compared with itself, so its tail probability is at least 2/(n_ref + 1); give "
+        "reference records the data does not hold"
+    )
+
+
 def check_level(alpha: float | None) -> None:
     """A one-line error unless the anomaly level ``alpha`` is None or in (0, 1)."""
     if alpha is not None and not 0.0 < alpha < 1.0:  # NaN fails too

@@ -286,12 +286,14 @@ def cmd_score(args: argparse.Namespace) -> int:
             "from (its score is PCA's exact log-likelihood or an autoencoder's "
             "log p(x | z = f(x))); drop --iwae"
         )
-    from biovae.applications.anomaly import QcLimits, qc_frequencies, score_columns
+    from biovae.applications.anomaly import QcLimits, qc_frequencies, score_columns, shared_records
     from biovae.data.writers import write_table
 
     qc = QcLimits(args.qc_max_missing, args.qc_min_f, args.qc_frequencies)
     ds = read_input(args.data, model_data_config(est, args, reads_obs=False), quiet=args.quiet)
     ref = _read_reference(args, est)
+    if ref is not None and (shared := shared_records(ds.ids, ref.ids, args.reference)):
+        note(args, f"score: {shared}")
     if args.iwae > 1:  # K decoder passes: minutes on 10^5 records, so say so first
         note(args, f"score: IWAE-{args.iwae} of {len(ds):,} records ({args.iwae} draws of each)")
     draws = (args.samples, args.iwae, args.seed)  # REF is scored alike: same draws rule
