@@ -192,8 +192,8 @@ def unsettled(history: Sequence[dict], config: Any) -> str:
         else ""
     )
     return (
-        f"{epochs}, its {trend.split} loss still falling (down {-100 * trend.change:.2g} % "
-        f"over its last {trend.epochs} epochs{skipped})"
+        f"{epochs}, its {trend.split} loss still falling (down {_fall(trend)} over its last "
+        f"{trend.epochs} epochs{skipped})"
     )
 
 
@@ -240,3 +240,11 @@ def collapse_told(est: Any, remedies: Remedies) -> Iterator[None]:
         warnings.simplefilter("ignore", PosteriorCollapseWarning)
         yield
     warn_if_collapsed(est, remedies)
+
+
+def _fall(trend: LossTrend) -> str:
+    """The trend's fall as a share of the loss, or in nats where the loss is near zero (a
+    Gaussian loss may be; a share of it would read as thousands of per cent)."""
+    if abs(trend.change) <= 1:
+        return f"{-100 * trend.change:.2g} %"
+    return f"{trend.fall:.3g} nats"

@@ -4,6 +4,8 @@ lowest: histories whose answer is known by construction."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,15 @@ def test_the_training_loss_is_read_at_the_target_beta():
         row["loss"] = row["recon"] + row["beta"] * row["kl"]
     assert history[-1]["loss"] > history[-6]["loss"]
     assert loss_trend(history, 1.0).falling
+
+
+def test_a_fall_through_zero_is_said_in_nats_not_thousands_of_per_cent():
+    """A Gaussian loss can sit near zero or cross it: its fall as a share of its mean read
+    'down 3.7e+02 %'. Falling 0.5 per epoch through 0, the last 10 epochs fall about 5 nats
+    (the slope × 10)."""
+    losses = 20 - 0.5 * np.arange(50) + np.random.default_rng(1).normal(0, 0.05, 50)
+    message = unsettled(_history(losses), FitConfig())
+    assert re.search(r"still falling \(down [45]\.\d+ nats over its last 10 epochs\)", message)
+    assert "%" not in message
+    ordinary = unsettled(_history(_decline(3)), FitConfig())
+    assert " % over its last 10 epochs)" in ordinary  # a loss far from 0: as a share of it

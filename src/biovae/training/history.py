@@ -67,6 +67,7 @@ class LossTrend:
     falling: bool | None = None
     left_out: int = 0
     read: int = 0
+    fall: float = math.nan  # the least-squares fall over the window, in the loss's units
 
     @property
     def diverged(self) -> bool:
@@ -145,4 +146,4 @@ def loss_trend(
     scale = abs(float(y.mean()))
     change = slope * k / scale if scale > 0 else math.copysign(math.inf, slope) if slope else 0.0
     falling = change < -TREND_TOLERANCE and t_stat < TREND_T
-    return LossTrend(split, k, change, t_stat, falling, left_out, n)
+    return LossTrend(split, k, change, t_stat, falling, left_out, n, fall=-slope * k)
