@@ -192,3 +192,15 @@ def test_structure_fit_on_the_command_line_says_a_short_fit_is_short(
     assert "after only 1 epoch, too few to tell whether its training loss" in warned[0]
     assert "(its trend needs 5); longer fits often recover" in warned[0]
     assert "--model" not in warned[0] and "biovae diagnose" not in warned[0]
+
+
+def test_a_short_structure_fit_is_told_how_a_conformation_vae_trains_longer(fixtures):
+    """It was told 'Python: epochs= or TrainConfig epochs', a keyword ConformationVAE lacks."""
+    from biovae.data.structure import read_structures
+    from biovae.structure_estimator import ConformationVAE
+
+    frames = read_structures(fixtures / "ubiquitin_2k39_ca_12.pdb")
+    est = ConformationVAE(loss="mse", config=_structure_config(2))
+    (message,) = _fit_warnings(lambda: est.fit(frames))
+    assert "after only 2 epochs" in message and "epochs=" not in message
+    assert "more --epochs (Python: ConformationVAE(config=...) with TrainConfig epochs)" in message

@@ -41,11 +41,13 @@ class Remedies:
     """What a command that fits models offers against a collapse: ``elbo``, for a fit on the
     ELBO, and ``iwae``, for a fit on the IWAE-k bound (``objective.iwae_samples`` > 1), which
     has no KL term, so training refuses β, KL warm-up and free bits with it; ``diverged``, what
-    else than the learning rate to try for a fit whose loss was not finite (:func:`diverged`)."""
+    else than the learning rate to try for a fit whose loss was not finite (:func:`diverged`);
+    ``longer``, how to train for more epochs."""
 
     elbo: str
     iwae: str
     diverged: str = FIT_DIVERGED
+    longer: str = "more --epochs (Python: epochs= or TrainConfig epochs)"
 
     def of(self, objective: Any) -> str:
         """The remedies that apply to a fit under ``objective`` (an ``ObjectiveConfig``)."""
@@ -77,6 +79,7 @@ STRUCTURE_REMEDIES = Remedies(
     f"with {_IWAE_REMEDIES} (Python: ConformationVAE(config=...) with ModelConfig n_latent, "
     "or ObjectiveConfig iwae_samples=1 with beta / kl_warmup_epochs / free_bits)",
     diverged=STRUCTURE_WORDING.diverged,
+    longer="more --epochs (Python: ConformationVAE(config=...) with TrainConfig epochs)",
 )
 #: where a model card's "Latent usage" row points for more: ``biovae fit``'s models, and
 #: ``biovae structure fit``'s (which biovae diagnose refuses)
@@ -134,7 +137,8 @@ def warn_if_collapsed(est: Any, remedies: Remedies = FIT_REMEDIES) -> None:
         bad = diverged(history, est.config_, remedies.diverged)
         ended = "" if bad else unsettled(history, est.config_)
         text = remedies.of(est.config_.objective)
-        warn_at_caller(collapse_message(usage, text, ended, bad), PosteriorCollapseWarning)
+        message = collapse_message(usage, text, ended, bad, remedies.longer)
+        warn_at_caller(message, PosteriorCollapseWarning)
 
 
 def _trend(history: Sequence[dict], config: Any) -> LossTrend:
@@ -198,11 +202,16 @@ def unsettled(history: Sequence[dict], config: Any) -> str:
 
 
 def collapse_message(
-    usage: dict[str, Any], remedies: str = FIT_REMEDIES.elbo, ended: str = "", bad: str = ""
+    usage: dict[str, Any],
+    remedies: str = FIT_REMEDIES.elbo,
+    ended: str = "",
+    bad: str = "",
+    longer: str = FIT_REMEDIES.longer,
 ) -> str:
     """The one-line warning of a model none of whose latent dimensions is active: with
     ``remedies``, for a fit that ``ended`` before it settled (:func:`unsettled`) the advice to
-    train longer, or, for one whose loss was not finite (``bad``: :func:`diverged`), that."""
+    train longer (``longer``: how), or, for one whose loss was not finite (``bad``:
+    :func:`diverged`), that."""
     head = (
         f"posterior collapse: 0 of {usage['n_latent']} latent dimensions active (variance of "
         f"the posterior mean E_q[z_k] over {usage['records']:,} {usage['split']} records "
@@ -213,8 +222,8 @@ def collapse_message(
     if ended:
         return (
             f"{head} {ended}; longer fits often recover (a VAE's codes often first shrink to "
-            "the prior, then grow as its decoder learns to use them): refit with more --epochs "
-            "(Python: epochs= or TrainConfig epochs) before changing the model"
+            f"the prior, then grow as its decoder learns to use them): refit with {longer} "
+            "before changing the model"
         )
     return f"{head}; the map carries almost no information about the records. {remedies}"
 
