@@ -3,6 +3,7 @@ back, for the options a scanpy user combines, and keys the formats cannot hold a
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import warnings
 
@@ -96,6 +97,33 @@ def test_a_backed_anndata_takes_the_results_in_memory_and_writes_them(fixtures, 
     np.testing.assert_array_equal(back.obsm["X_biovae"], backed.obsm["X_biovae"])
     np.testing.assert_array_equal(back.layers["corrected"], backed.layers["corrected"])
     assert back.uns["corrected"]["reference_batch"] == "celseq2"
+
+
+def test_covariates_given_through_the_config_are_recorded_in_uns(fixtures, tmp_path):
+    """A fit conditioned through ``config.data`` (not ``batch_key=``) recorded batch_key ''
+    and nothing of its covariates: uns now names every column z was conditioned on."""
+    from biovae.config import DataConfig
+
+    adata = anndata.read_h5ad(fixtures / "cellbench_100x200.h5ad")
+    data = DataConfig(
+        categorical_covariates=("demuxlet_cls", "batch"),
+        continuous_covariates=("non_mt_percent", "non_ribo_percent"),
+    )
+    biovae.tl.vae(adata, n_latent=2, config=dataclasses.replace(_cfg(), data=data))
+    biovae.tl.vae(adata, batch_key="batch", n_latent=2, key_added="X_c_batch", config=_cfg())
+    biovae.tl.vae(adata, n_latent=2, key_added="X_plain", config=_cfg())
+    recorded = {
+        key: (adata.uns[key]["categorical_covariates"], adata.uns[key]["continuous_covariates"])
+        for key in ("X_biovae", "X_c_batch", "X_plain")
+    }
+    assert recorded == {
+        "X_biovae": (["demuxlet_cls", "batch"], ["non_mt_percent", "non_ribo_percent"]),
+        "X_c_batch": (["batch"], []),  # the batch key is the first categorical covariate
+        "X_plain": ([], []),
+    }
+    assert adata.uns["X_biovae"]["batch_key"] == ""
+    adata.write_h5ad(tmp_path / "c.h5ad")
+    _same(adata, anndata.read_h5ad(tmp_path / "c.h5ad"))
 
 
 # each was taken by h5ad and failed in write_zarr after the fit ("..", zarr's metadata names)

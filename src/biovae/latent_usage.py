@@ -217,15 +217,33 @@ def collapse_message(
         f"the posterior mean E_q[z_k] over {usage['records']:,} {usage['split']} records "
         f"≤ {usage['threshold']:g} in every dimension)"
     )
+    advice = collapse_remedy(remedies, ended, bad, longer)
     if bad:
-        return f"{head}; {bad}"
+        return f"{head}; {advice}"
+    if ended:
+        return f"{head} {advice}"
+    return f"{head}; the map carries almost no information about the records. {advice}"
+
+
+def collapse_remedy(
+    remedies: str = FIT_REMEDIES.elbo,
+    ended: str = "",
+    bad: str = "",
+    longer: str = FIT_REMEDIES.longer,
+) -> str:
+    """What to do about a collapse, in this order: for a fit whose loss was not finite
+    (``bad``: :func:`diverged`), that with the trainer's remedies (more epochs would not mend
+    it); for one that ``ended`` before it settled (:func:`unsettled`), how it ended and the
+    advice to train longer (``longer``: how); else ``remedies`` (:meth:`Remedies.of`)."""
+    if bad:
+        return bad
     if ended:
         return (
-            f"{head} {ended}; longer fits often recover (a VAE's codes often first shrink to "
-            f"the prior, then grow as its decoder learns to use them): refit with {longer} "
-            "before changing the model"
+            f"{ended}; longer fits often recover (a VAE's codes often first shrink to the "
+            f"prior, then grow as its decoder learns to use them): refit with {longer} before "
+            "changing the model"
         )
-    return f"{head}; the map carries almost no information about the records. {remedies}"
+    return remedies
 
 
 def usage_text(usage: dict[str, Any], more: str = FIT_USAGE_MORE) -> str:

@@ -143,6 +143,9 @@ def _settings(est: VAE | SemiSupervisedVAE) -> dict[str, Any]:
         "seed": used.train.seed,
         "layer": used.data.layer or "X",
         "batch_key": used.data.batch_key or "",
+        # every obs column z is conditioned on (the batch key first): lists h5ad can hold
+        "categorical_covariates": list(est.schema_.covariates.categorical),
+        "continuous_covariates": list(est.schema_.covariates.continuous),
         "labels_key": used.data.labels_key or "",
         "epochs": int(last.get("epoch", 0)),  # trained; the weights are those of kept_epoch
         "kept_epoch": int(kept or last.get("epoch", 0)),

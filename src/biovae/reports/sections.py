@@ -10,7 +10,7 @@ import numpy as np
 from biovae.config import kind_name
 from biovae.data.dataset import Dataset
 from biovae.diagnostics.latent import ACTIVE_THRESHOLD, kl_per_dimension, unit_variances
-from biovae.latent_usage import diverged, unsettled
+from biovae.latent_usage import FIT_REMEDIES, Remedies, collapse_remedy, diverged, unsettled
 from biovae.reports import plots
 from biovae.reports.analysis import code_name, default_color_by, is_categorical, project_2d
 from biovae.reports.content import Highlight, Plot, Section, needs_data
@@ -171,8 +171,11 @@ _USAGE_CAPTION = (
 )
 
 
-def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Section:
-    """KL per latent dimension (VAE) and activity; a one-sentence verdict on collapse."""
+def usage_section(
+    est: Any, ds: Dataset | None, z_mean: np.ndarray | None, remedies: Remedies = FIT_REMEDIES
+) -> Section:
+    """KL per latent dimension (VAE) and activity; a one-sentence verdict on collapse, with
+    the ``remedies`` of the command that fitted the model (as its collapse warning gives)."""
     title = "Latent dimensions"
     if ds is None or z_mean is None:
         return needs_data("latent-usage", title, "Measuring how much each latent dimension is used")
@@ -199,6 +202,7 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
             " For a VAE its KL to the prior measures how much information it carries; "
             f"in total {kl.sum():.2f} nats per record."
         )
+    history, cfg = est.history_, est.config_
     return Section(
         "latent-usage",
         title,
@@ -209,8 +213,10 @@ def usage_section(est: Any, ds: Dataset | None, z_mean: np.ndarray | None) -> Se
             stochastic,
             None if kl is None else float(kl.sum()),
             None if kl is None else float(kl[~active].sum()),
-            unsettled(est.history_, est.config_) if stochastic and est.history_ else None,
-            diverged(est.history_, est.config_) if stochastic else "",
+            unsettled(history, cfg) if stochastic and history else None,
+            diverged(history, cfg, remedies.diverged) if stochastic else "",
+            remedies.of(cfg.objective),
+            remedies.longer,
         ),
         plots=(plot,),
         highlights=(Highlight(f"{n_active} / {k}", "active latent dimensions", n_active > 0),),
@@ -225,12 +231,17 @@ def _verdict(
     kl_inactive: float | None = None,
     ended: str | None = None,
     bad: str = "",
+    remedies: str = FIT_REMEDIES.elbo,
+    longer: str = FIT_REMEDIES.longer,
 ) -> str:
     """One plain-language sentence on how many latent dimensions are used; ``kl_total`` and
     ``kl_inactive``: KL per record of all dimensions and of the inactive ones (nats);
     ``ended``: how the fit ended before it settled (:func:`biovae.latent_usage.unsettled`;
     ``""``: it settled, None: not known); ``bad``: that its loss was not finite
-    (:func:`biovae.latent_usage.diverged`), told instead."""
+    (:func:`biovae.latent_usage.diverged`), told instead. A collapse is told as the collapse
+    warning tells it (:func:`biovae.latent_usage.collapse_remedy`): ``bad``, else ``ended``
+    with the advice to train longer (``longer``: how), else ``remedies`` (those of the
+    command and objective that fitted the model: :meth:`~biovae.latent_usage.Remedies.of`)."""
     if n_active == 0:
         if not stochastic:
             why = "its codes barely vary across records."
@@ -240,7 +251,8 @@ def _verdict(
                 f"records{_short_training(ended, bad)}"
             )
         else:
-            why = "the posterior has collapsed to the prior (try a smaller β or KL warm-up)."
+            advice = collapse_remedy(remedies, ended or "", bad, longer)
+            why = f"{_collapse_lead(ended, bad)}{advice}."
         return (
             f"None of the {k} latent dimensions is active: the model ignores its latent space; "
             + why
@@ -264,6 +276,16 @@ def _verdict(
             )
         )
     return f"{n_active} of {k} latent dimensions are active (carry information); the others {rest}."
+
+
+def _collapse_lead(ended: str | None, bad: str) -> str:
+    """The words before a collapse's remedy (:func:`_verdict`): none before a diverged fit's
+    (its posteriors say nothing), the posteriors at the prior before a short fit's."""
+    if bad:
+        return ""
+    if ended:
+        return "its posteriors sit at the prior "
+    return "the posterior has collapsed to the prior. "
 
 
 def _short_training(ended: str | None, bad: str = "") -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from biovae.applications.structures.geometry import ca_only, rmsd
 from biovae.applications.structures.validity import assess, ca_breaks, virtual_bonds
 from biovae.errors import DataError
+from biovae.latent_usage import STRUCTURE_REMEDIES
 from biovae.model_card import structure_card
 from biovae.reports import figures
 from biovae.reports.content import Highlight, Plot, Section, Table
@@ -80,7 +81,7 @@ def structure_report_page(
     views = _Views(ca_only(atoms), ca_only(atoms, recon), ca_only(atoms, samples), ca_breaks(atoms))
     parts = [
         training_section(est),
-        usage_section(est, records, z),
+        usage_section(est, records, z, STRUCTURE_REMEDIES),
         map_section(est, records, z, ("frame",)),
         _reconstruction_section(frames, recon, records.ids),
         _validity_section(views, Path(structures.source).name),
