@@ -111,19 +111,23 @@ def test_the_scan_caption_explains_the_wild_type_dots() -> None:
     assert "dot marks each position's wild-type letter" in caption and "0" in caption
 
 
+def _scan_of(letters: str, n: int = 12) -> dict:
+    """A scan table of ``n`` positions over ``letters``: Δ 0 at the wild type, −1 elsewhere."""
+    wt = np.array([letters[i % len(letters)] for i in range(n)])
+    cols = {
+        "position": np.repeat(np.arange(1, n + 1), len(letters)),
+        "letter": np.tile(np.array(list(letters)), n),
+        "wild_type": np.repeat(wt, len(letters)),
+    }
+    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, -1.0)
+    return cols
+
+
 @pytest.mark.parametrize("alphabet", ["ACGT", LETTERS])
 def test_the_dots_legend_and_the_colour_bar_label_fit_beside_each_other(drawn, alphabet) -> None:
     """A DNA model's scan (4 letters, one strip) was a figure 2 inches tall: the colour bar's
     label ran past its top, under the wild-type legend, and off the figure."""
-    n = 12
-    wt = np.array([alphabet[i % len(alphabet)] for i in range(n)])
-    cols = {
-        "position": np.repeat(np.arange(1, n + 1), len(alphabet)),
-        "letter": np.tile(np.array(list(alphabet)), n),
-        "wild_type": np.repeat(wt, len(alphabet)),
-    }
-    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, -1.0)
-    scan_heatmap(cols, alphabet + "-")
+    scan_heatmap(_scan_of(alphabet), alphabet + "-")
     fig = drawn[-1]
     renderer = fig.canvas.get_renderer()
     page = fig.bbox
@@ -145,14 +149,5 @@ def test_the_profile_caption_counts_the_substitutions_of_the_models_alphabet(
     """The profile said "Mean over the 19 substitutions" for a DNA model too, which has 3."""
     from biovae.reports.variants_page import scan_section
 
-    letters = alphabet.replace("-", "")
-    n = 12
-    wt = np.array([letters[i % len(letters)] for i in range(n)])
-    cols = {
-        "position": np.repeat(np.arange(1, n + 1), len(letters)),
-        "letter": np.tile(np.array(list(letters)), n),
-        "wild_type": np.repeat(wt, len(letters)),
-    }
-    cols["score"] = np.where(cols["letter"] == cols["wild_type"], 0.0, -1.0)
-    caption = scan_section(cols, alphabet).plots[1].caption
+    caption = scan_section(_scan_of(alphabet.replace("-", "")), alphabet).plots[1].caption
     assert caption.startswith(f"Mean over the {substitutions} substitutions at each position")
